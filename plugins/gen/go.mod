@@ -1,0 +1,5 @@
+module github.com/halfpipe-io/halfpipe/plugins/gen
+
+go 1.25.0
+
+require github.com/apache/arrow-go/v18 v18.8.0 // indirect

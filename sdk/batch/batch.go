@@ -1,0 +1,212 @@
+// Package batch builds Arrow record batches that stay within a row and a
+// byte budget, so that a wide row and a narrow row table both travel in
+// batches of a few MiB.
+//
+// A producer appends rows to a [Builder]'s field builders and checks
+// [Builder.Full] after each row; [NewReader] turns such a producer into an
+// [array.RecordReader], which is what a connector's Read returns.
+package batch
+
+import (
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Defaults for batch limits.
+const (
+	DefaultMaxRows  = 128 * 1024
+	DefaultMaxBytes = 4 << 20
+)
+
+// checkEvery is how many rows pass between byte estimates; estimating
+// walks every column, so doing it on every row would cost more than the
+// rows themselves for narrow tables.
+const checkEvery = 32
+
+type config struct {
+	maxRows  int
+	maxBytes int
+	mem      memory.Allocator
+}
+
+// Option configures a Builder or Reader.
+type Option func(*config)
+
+// WithMaxRows caps the rows of each batch (0 or less = default).
+func WithMaxRows(n int64) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxRows = int(n)
+		}
+	}
+}
+
+// WithMaxBytes caps the estimated bytes of each batch (0 or less =
+// default). A single row larger than the cap still makes a batch of one.
+func WithMaxBytes(n int64) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxBytes = int(n)
+		}
+	}
+}
+
+// WithAllocator sets the Arrow allocator.
+func WithAllocator(mem memory.Allocator) Option { return func(c *config) { c.mem = mem } }
+
+func newConfig(opts []Option) config {
+	c := config{maxRows: DefaultMaxRows, maxBytes: DefaultMaxBytes, mem: memory.DefaultAllocator}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// Builder is an [array.RecordBuilder] that knows when its batch is full.
+type Builder struct {
+	*array.RecordBuilder
+	cfg      config
+	rows     int
+	nextSize int
+}
+
+// NewBuilder returns a Builder for the schema.
+func NewBuilder(schema *arrow.Schema, opts ...Option) *Builder {
+	cfg := newConfig(opts)
+	return &Builder{RecordBuilder: array.NewRecordBuilder(cfg.mem, schema), cfg: cfg, nextSize: checkEvery}
+}
+
+// Rows is the number of rows in the batch being built.
+func (b *Builder) Rows() int { return b.rows }
+
+// RowDone records that one more row has been appended to every field and
+// reports whether the batch is now full.
+func (b *Builder) RowDone() bool {
+	b.rows++
+	if b.rows >= b.cfg.maxRows {
+		return true
+	}
+	if b.rows < b.nextSize {
+		return false
+	}
+	b.nextSize = b.rows + checkEvery
+	return b.EstimatedBytes() >= b.cfg.maxBytes
+}
+
+// Full reports whether the batch has reached its row or byte limit.
+func (b *Builder) Full() bool {
+	return b.rows >= b.cfg.maxRows || b.EstimatedBytes() >= b.cfg.maxBytes
+}
+
+// EstimatedBytes estimates the memory held by the batch being built.
+func (b *Builder) EstimatedBytes() int {
+	n := 0
+	for _, f := range b.Fields() {
+		n += builderBytes(f)
+	}
+	return n
+}
+
+// NewBatch returns the built batch and resets the builder.
+func (b *Builder) NewBatch() arrow.RecordBatch {
+	b.rows = 0
+	b.nextSize = checkEvery
+	return b.RecordBuilder.NewRecordBatch()
+}
+
+func builderBytes(b array.Builder) int {
+	n := b.Len()
+	switch x := b.(type) {
+	case *array.BinaryBuilder:
+		return x.DataLen() + 8*n
+	case *array.StringBuilder:
+		return x.DataLen() + 8*n
+	case *array.LargeStringBuilder:
+		return x.DataLen() + 8*n
+	case *array.ListBuilder:
+		return builderBytes(x.ValueBuilder()) + 4*n
+	case *array.StructBuilder:
+		s := 0
+		for i := 0; i < x.NumField(); i++ {
+			s += builderBytes(x.FieldBuilder(i))
+		}
+		return s + n
+	case *array.FixedSizeBinaryBuilder:
+		return x.Type().(*arrow.FixedSizeBinaryType).ByteWidth*n + n
+	}
+	if fw, ok := b.Type().(arrow.FixedWidthDataType); ok {
+		w := fw.BitWidth() / 8
+		if w == 0 {
+			w = 1
+		}
+		return w*n + n/8
+	}
+	return 8 * n
+}
+
+// FillFunc appends rows to b until b.RowDone reports the batch full or the
+// source is exhausted. It returns done=true when no rows remain (rows it
+// appended before returning are still delivered).
+type FillFunc func(b *Builder) (done bool, err error)
+
+// NewReader returns a RecordReader that calls fill to build each batch.
+// release, when not nil, is called once when the reader is released (to
+// close a cursor, say).
+func NewReader(schema *arrow.Schema, fill FillFunc, release func(), opts ...Option) array.RecordReader {
+	r := &reader{schema: schema, fill: fill, release: release, b: NewBuilder(schema, opts...)}
+	r.refs.Store(1)
+	return r
+}
+
+type reader struct {
+	refs    atomic.Int64
+	schema  *arrow.Schema
+	fill    FillFunc
+	release func()
+	b       *Builder
+	cur     arrow.RecordBatch
+	done    bool
+	err     error
+}
+
+func (r *reader) Retain()                        { r.refs.Add(1) }
+func (r *reader) Schema() *arrow.Schema          { return r.schema }
+func (r *reader) RecordBatch() arrow.RecordBatch { return r.cur }
+func (r *reader) Record() arrow.RecordBatch      { return r.cur }
+func (r *reader) Err() error                     { return r.err }
+
+func (r *reader) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	for !r.done && r.err == nil {
+		done, err := r.fill(r.b)
+		r.done, r.err = done, err
+		if err != nil {
+			return false
+		}
+		if r.b.Rows() > 0 {
+			r.cur = r.b.NewBatch()
+			return true
+		}
+	}
+	return false
+}
+
+func (r *reader) Release() {
+	if r.refs.Add(-1) != 0 {
+		return
+	}
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	r.b.Release()
+	if r.release != nil {
+		r.release()
+	}
+}

@@ -1,0 +1,415 @@
+// Package sdk is the halfpipe connector SDK.
+//
+// A connector is a Go value that implements [Connector] and any of the
+// optional capability interfaces ([Describer], [Reader], [Bounder],
+// [Writer], [Loader], [Executor], [ObjectLister]). A connector binary's
+// main function is a single call:
+//
+//	func main() { sdk.Serve(myconnector.New()) }
+//
+// Serve speaks the halfpipe connector protocol (see docs/protocol.md) over
+// hashicorp/go-plugin. The capabilities a connector advertises are derived
+// from the interfaces it implements, so they cannot drift from the code.
+//
+// Tabular data is Apache Arrow (github.com/apache/arrow-go/v18): a
+// connector's Read returns an [array.RecordReader]; its Write consumes one.
+// Batches should be sized with the [batch] package so that they stay within a
+// few MiB whatever the row width.
+//
+// The generated protocol types are private to this module; connectors use
+// only the Go types declared here.
+package sdk
+
+import (
+	"context"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// ProtocolVersion is the version of the connector protocol this SDK speaks.
+// It is the go-plugin handshake version and GetInfo's protocol_version.
+const ProtocolVersion = 1
+
+// Connector is the interface every connector implements.
+type Connector interface {
+	// Info describes the connector. It is called once per process and must
+	// not open connections.
+	Info() Info
+	// Check opens a connection with the DSN and reports whether it works,
+	// returning the server's product and version for display.
+	Check(ctx context.Context, conn Connection) (serverVersion string, err error)
+}
+
+// ObjectLister is implemented by connectors that can list tables.
+type ObjectLister interface {
+	ListObjects(ctx context.Context, conn Connection, schema string) ([]ObjectInfo, error)
+}
+
+// Describer is implemented by connectors that can describe a source.
+type Describer interface {
+	Describe(ctx context.Context, conn Connection, src Source) (*Description, error)
+}
+
+// Reader is implemented by source connectors.
+//
+// Read returns a reader whose Schema is known before the first batch, so
+// that an empty result still has a schema. The SDK calls Release on the
+// reader when the stream ends. Batches the reader returns are released by
+// the SDK after they have been sent. The reader must stop promptly (and
+// return ctx.Err() from Err) when ctx is cancelled.
+type Reader interface {
+	Read(ctx context.Context, req ReadRequest) (array.RecordReader, error)
+}
+
+// Bounder is implemented by connectors that can compute column bounds.
+type Bounder interface {
+	Bounds(ctx context.Context, req BoundsRequest) (*Bounds, error)
+}
+
+// Writer is implemented by target connectors that insert rows.
+//
+// Write consumes records until Next returns false, then checks Err: a
+// non-nil Err means the stream broke and nothing may be committed.
+type Writer interface {
+	Write(ctx context.Context, req WriteRequest, records array.RecordReader) (*WriteResult, error)
+}
+
+// Loader is implemented by warehouses that load files from object storage.
+type Loader interface {
+	Load(ctx context.Context, req LoadRequest) (*LoadResult, error)
+}
+
+// Executor is implemented by connectors that run statements.
+type Executor interface {
+	Exec(ctx context.Context, conn Connection, statements []string) (rowsAffected int64, err error)
+}
+
+// Capability names an optional part of the protocol.
+type Capability string
+
+// The capabilities. [CapabilitiesOf] derives them from a connector's
+// interfaces; ReadPartitions and ReadQuery are declared in [Info.Features].
+const (
+	CapCheck          Capability = "check"
+	CapListObjects    Capability = "list_objects"
+	CapDescribe       Capability = "describe"
+	CapRead           Capability = "read"
+	CapBounds         Capability = "bounds"
+	CapWrite          Capability = "write"
+	CapLoad           Capability = "load"
+	CapExec           Capability = "exec"
+	CapReadPartitions Capability = "read_partitions"
+	CapReadQuery      Capability = "read_query"
+)
+
+// Info describes a connector. It is the source of the connector's generated
+// README and of hp's connection table.
+type Info struct {
+	// Name is the short name; the binary is hp-plugin-<Name>.
+	Name string
+	// Version is the connector's semantic version.
+	Version string
+	// ProtocolVersion is filled in by the SDK; connectors leave it zero.
+	ProtocolVersion int
+	// Description is one line for listings.
+	Description string
+	// Schemes are the DSN URL schemes served, e.g. "postgres".
+	Schemes []string
+	// DSNFormat documents the DSN, e.g. "postgres://user:pass@host:port/db".
+	DSNFormat string
+	// DSNExample is a working example with a placeholder password.
+	DSNExample string
+	// Options the connector accepts through [Connection.Options].
+	Options []OptionSpec
+	// TypeMappings documents native → Arrow types.
+	TypeMappings []TypeMapping
+	// Limits lists known limits, one sentence each.
+	Limits []string
+	// Features declares capabilities that are not interfaces:
+	// CapReadPartitions and CapReadQuery.
+	Features []Capability
+	// Capabilities is filled in by the SDK from the implemented interfaces
+	// and Features; connectors leave it empty.
+	Capabilities []Capability
+}
+
+// Has reports whether the connector has the capability.
+func (i Info) Has(c Capability) bool {
+	for _, x := range i.Capabilities {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// OptionSpec documents one connector option.
+type OptionSpec struct {
+	Name        string
+	Type        string // string, int, bool, duration or size
+	Default     string
+	Description string
+	Required    bool
+}
+
+// TypeMapping documents how a native type maps to Arrow.
+type TypeMapping struct {
+	NativeType string
+	ArrowType  string
+	Notes      string
+}
+
+// Connection says which database to talk to. DSN may hold a password: never
+// log it or put it in an error; use [MaskDSN].
+type Connection struct {
+	DSN     string
+	Options map[string]string
+}
+
+// Option returns the named option, or def when it is not set.
+func (c Connection) Option(name, def string) string {
+	if v, ok := c.Options[name]; ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// ObjectRef names a table or view.
+type ObjectRef struct {
+	Schema string
+	Name   string
+}
+
+// String returns schema.name, or name alone.
+func (o ObjectRef) String() string {
+	if o.Schema == "" {
+		return o.Name
+	}
+	return o.Schema + "." + o.Name
+}
+
+// ObjectInfo is one entry of ListObjects.
+type ObjectInfo struct {
+	Ref  ObjectRef
+	Kind string // "table" or "view"
+}
+
+// Source is a table or a SQL query: set exactly one of Object and Query.
+type Source struct {
+	Object *ObjectRef
+	Query  string
+}
+
+// String names the source for messages.
+func (s Source) String() string {
+	if s.Object != nil {
+		return s.Object.String()
+	}
+	return "query"
+}
+
+// Column describes one column of a [Description].
+type Column struct {
+	Name       string
+	NativeType string
+	Nullable   bool
+}
+
+// Description is the result of Describe.
+type Description struct {
+	Schema     *arrow.Schema
+	PrimaryKey []string
+	// Columns has one entry per schema field, in order.
+	Columns []Column
+}
+
+// ReadRequest asks for the rows of a source.
+type ReadRequest struct {
+	Conn    Connection
+	Source  Source
+	Columns []string // empty = all
+	Where   string   // raw predicate in the source's dialect
+	Range   *RangeFilter
+	OrderBy []OrderBy
+	// Partition is nil for a single, whole read.
+	Partition *Partition
+	// BatchMaxRows and BatchMaxBytes are soft limits per batch; 0 = default.
+	BatchMaxRows  int64
+	BatchMaxBytes int64
+}
+
+// RangeFilter bounds one column; a nil bound is open.
+type RangeFilter struct {
+	Column         string
+	Lower          *Value
+	LowerInclusive bool
+	Upper          *Value
+	UpperInclusive bool
+}
+
+// OrderBy orders a read by one column.
+type OrderBy struct {
+	Column     string
+	Descending bool
+}
+
+// Partition asks for slice Index of Count disjoint slices.
+type Partition struct {
+	Index, Count int
+}
+
+// BoundsRequest asks for min/max/count of a column.
+type BoundsRequest struct {
+	Conn   Connection
+	Source Source
+	Column string
+	Where  string
+	Range  *RangeFilter
+}
+
+// Bounds is the result of Bounds. Min and Max are nil when the column has
+// no non-NULL value under the filter.
+type Bounds struct {
+	Min, Max  *Value
+	Count     int64
+	NullCount int64
+}
+
+// WriteMode says how Write treats existing rows.
+type WriteMode string
+
+// The write modes.
+const (
+	Append  WriteMode = "append"
+	Replace WriteMode = "replace"
+	Merge   WriteMode = "merge"
+)
+
+// WriteRequest is the header of a Write.
+type WriteRequest struct {
+	Conn        Connection
+	Table       ObjectRef
+	Mode        WriteMode
+	Keys        []string
+	CreateTable bool
+}
+
+// WriteResult reports a finished Write.
+type WriteResult struct {
+	RowsWritten int64
+}
+
+// LoadRequest asks a warehouse to load files.
+type LoadRequest struct {
+	Conn          Connection
+	Table         ObjectRef
+	Mode          WriteMode
+	Keys          []string
+	URIs          []string
+	Format        string
+	FormatOptions map[string]string
+	Schema        *arrow.Schema
+	CreateTable   bool
+}
+
+// LoadResult reports a finished Load.
+type LoadResult struct {
+	RowsLoaded int64
+}
+
+// ValueKind is the type held by a [Value].
+type ValueKind int
+
+// The value kinds.
+const (
+	KindInt64 ValueKind = iota + 1
+	KindUint64
+	KindFloat64
+	KindString
+	KindBytes
+	KindBool
+	KindDecimal   // exact decimal text in Str
+	KindTimestamp // instant in Time (UTC)
+	KindDate      // days since epoch in Int
+)
+
+// Value is one exact, typed scalar used in filters and bounds.
+type Value struct {
+	Kind  ValueKind
+	Int   int64
+	Uint  uint64
+	Float float64
+	Str   string // KindString and KindDecimal
+	Bytes []byte
+	Bool  bool
+	Time  time.Time
+}
+
+// Int64Value returns an int64 Value.
+func Int64Value(v int64) *Value { return &Value{Kind: KindInt64, Int: v} }
+
+// StringValue returns a string Value.
+func StringValue(v string) *Value { return &Value{Kind: KindString, Str: v} }
+
+// DecimalValue returns an exact decimal Value from its text.
+func DecimalValue(text string) *Value { return &Value{Kind: KindDecimal, Str: text} }
+
+// TimestampValue returns an instant Value, normalised to UTC.
+func TimestampValue(t time.Time) *Value { return &Value{Kind: KindTimestamp, Time: t.UTC()} }
+
+// DateValue returns a date Value from days since 1970-01-01.
+func DateValue(days int32) *Value { return &Value{Kind: KindDate, Int: int64(days)} }
+
+// Arg returns the value as a database/sql argument.
+func (v *Value) Arg() any {
+	switch v.Kind {
+	case KindInt64:
+		return v.Int
+	case KindUint64:
+		return v.Uint
+	case KindFloat64:
+		return v.Float
+	case KindString, KindDecimal:
+		return v.Str
+	case KindBytes:
+		return v.Bytes
+	case KindBool:
+		return v.Bool
+	case KindTimestamp:
+		return v.Time
+	case KindDate:
+		return time.Unix(v.Int*86400, 0).UTC()
+	}
+	return nil
+}
+
+// String renders the value exactly, for state files and messages.
+func (v *Value) String() string {
+	if v == nil {
+		return "<none>"
+	}
+	switch v.Kind {
+	case KindInt64:
+		return formatInt(v.Int)
+	case KindUint64:
+		return formatUint(v.Uint)
+	case KindFloat64:
+		return formatFloat(v.Float)
+	case KindString, KindDecimal:
+		return v.Str
+	case KindBytes:
+		return formatBytes(v.Bytes)
+	case KindBool:
+		if v.Bool {
+			return "true"
+		}
+		return "false"
+	case KindTimestamp:
+		return v.Time.UTC().Format(time.RFC3339Nano)
+	case KindDate:
+		return time.Unix(v.Int*86400, 0).UTC().Format(time.DateOnly)
+	}
+	return "<invalid>"
+}
