@@ -1,0 +1,248 @@
+package sdk
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	pb "github.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1"
+)
+
+var capToProto = map[Capability]pb.Capability{
+	CapCheck:          pb.Capability_CAPABILITY_CHECK,
+	CapListObjects:    pb.Capability_CAPABILITY_LIST_OBJECTS,
+	CapDescribe:       pb.Capability_CAPABILITY_DESCRIBE,
+	CapRead:           pb.Capability_CAPABILITY_READ,
+	CapBounds:         pb.Capability_CAPABILITY_BOUNDS,
+	CapWrite:          pb.Capability_CAPABILITY_WRITE,
+	CapLoad:           pb.Capability_CAPABILITY_LOAD,
+	CapExec:           pb.Capability_CAPABILITY_EXEC,
+	CapReadPartitions: pb.Capability_CAPABILITY_READ_PARTITIONS,
+	CapReadQuery:      pb.Capability_CAPABILITY_READ_QUERY,
+}
+
+// CapabilitiesOf derives a connector's capabilities from the interfaces it
+// implements plus the features its Info declares.
+func CapabilitiesOf(c Connector) []Capability {
+	caps := []Capability{CapCheck}
+	add := func(ok bool, cp Capability) {
+		if ok {
+			caps = append(caps, cp)
+		}
+	}
+	_, ok := c.(ObjectLister)
+	add(ok, CapListObjects)
+	_, ok = c.(Describer)
+	add(ok, CapDescribe)
+	_, ok = c.(Reader)
+	add(ok, CapRead)
+	_, ok = c.(Bounder)
+	add(ok, CapBounds)
+	_, ok = c.(Writer)
+	add(ok, CapWrite)
+	_, ok = c.(Loader)
+	add(ok, CapLoad)
+	_, ok = c.(Executor)
+	add(ok, CapExec)
+	for _, f := range c.Info().Features {
+		if f == CapReadPartitions || f == CapReadQuery {
+			caps = append(caps, f)
+		}
+	}
+	return caps
+}
+
+func infoToProto(i Info) *pb.GetInfoResponse {
+	r := &pb.GetInfoResponse{
+		Name: i.Name, Version: i.Version, ProtocolVersion: uint32(i.ProtocolVersion),
+		Schemes: i.Schemes, Description: i.Description, DsnFormat: i.DSNFormat,
+		DsnExample: i.DSNExample, Limits: i.Limits,
+	}
+	for _, c := range i.Capabilities {
+		if p, ok := capToProto[c]; ok {
+			r.Capabilities = append(r.Capabilities, p)
+		}
+	}
+	for _, o := range i.Options {
+		r.Options = append(r.Options, &pb.OptionSpec{Name: o.Name, Type: o.Type, DefaultValue: o.Default, Description: o.Description, Required: o.Required})
+	}
+	for _, t := range i.TypeMappings {
+		r.TypeMappings = append(r.TypeMappings, &pb.TypeMapping{NativeType: t.NativeType, ArrowType: t.ArrowType, Notes: t.Notes})
+	}
+	return r
+}
+
+func infoFromProto(r *pb.GetInfoResponse) Info {
+	i := Info{
+		Name: r.GetName(), Version: r.GetVersion(), ProtocolVersion: int(r.GetProtocolVersion()),
+		Schemes: r.GetSchemes(), Description: r.GetDescription(), DSNFormat: r.GetDsnFormat(),
+		DSNExample: r.GetDsnExample(), Limits: r.GetLimits(),
+	}
+	for _, c := range r.GetCapabilities() {
+		for k, v := range capToProto {
+			if v == c {
+				i.Capabilities = append(i.Capabilities, k)
+			}
+		}
+	}
+	for _, o := range r.GetOptions() {
+		i.Options = append(i.Options, OptionSpec{Name: o.GetName(), Type: o.GetType(), Default: o.GetDefaultValue(), Description: o.GetDescription(), Required: o.GetRequired()})
+	}
+	for _, t := range r.GetTypeMappings() {
+		i.TypeMappings = append(i.TypeMappings, TypeMapping{NativeType: t.GetNativeType(), ArrowType: t.GetArrowType(), Notes: t.GetNotes()})
+	}
+	return i
+}
+
+func connToProto(c Connection) *pb.Connection {
+	return &pb.Connection{Dsn: c.DSN, Options: c.Options}
+}
+
+func connFromProto(c *pb.Connection) Connection {
+	return Connection{DSN: c.GetDsn(), Options: c.GetOptions()}
+}
+
+func refToProto(r ObjectRef) *pb.ObjectRef { return &pb.ObjectRef{Schema: r.Schema, Name: r.Name} }
+
+func refFromProto(r *pb.ObjectRef) ObjectRef {
+	return ObjectRef{Schema: r.GetSchema(), Name: r.GetName()}
+}
+
+func sourceToProto(s Source) *pb.Source {
+	if s.Object != nil {
+		return &pb.Source{Kind: &pb.Source_Object{Object: refToProto(*s.Object)}}
+	}
+	return &pb.Source{Kind: &pb.Source_Query{Query: s.Query}}
+}
+
+func sourceFromProto(s *pb.Source) (Source, error) {
+	switch k := s.GetKind().(type) {
+	case *pb.Source_Object:
+		ref := refFromProto(k.Object)
+		return Source{Object: &ref}, nil
+	case *pb.Source_Query:
+		return Source{Query: k.Query}, nil
+	}
+	return Source{}, InvalidArgumentf("request names neither an object nor a query")
+}
+
+func valueToProto(v *Value) *pb.Value {
+	if v == nil {
+		return nil
+	}
+	switch v.Kind {
+	case KindInt64:
+		return &pb.Value{Kind: &pb.Value_Int64Value{Int64Value: v.Int}}
+	case KindUint64:
+		return &pb.Value{Kind: &pb.Value_Uint64Value{Uint64Value: v.Uint}}
+	case KindFloat64:
+		return &pb.Value{Kind: &pb.Value_Float64Value{Float64Value: v.Float}}
+	case KindString:
+		return &pb.Value{Kind: &pb.Value_StringValue{StringValue: v.Str}}
+	case KindBytes:
+		return &pb.Value{Kind: &pb.Value_BytesValue{BytesValue: v.Bytes}}
+	case KindBool:
+		return &pb.Value{Kind: &pb.Value_BoolValue{BoolValue: v.Bool}}
+	case KindDecimal:
+		return &pb.Value{Kind: &pb.Value_DecimalValue{DecimalValue: v.Str}}
+	case KindTimestamp:
+		return &pb.Value{Kind: &pb.Value_TimestampValue{TimestampValue: &pb.Timestamp{Seconds: v.Time.Unix(), Nanos: int32(v.Time.Nanosecond())}}}
+	case KindDate:
+		return &pb.Value{Kind: &pb.Value_DateValue{DateValue: int32(v.Int)}}
+	}
+	return nil
+}
+
+func valueFromProto(p *pb.Value) *Value {
+	if p == nil || p.GetKind() == nil {
+		return nil
+	}
+	switch k := p.GetKind().(type) {
+	case *pb.Value_Int64Value:
+		return &Value{Kind: KindInt64, Int: k.Int64Value}
+	case *pb.Value_Uint64Value:
+		return &Value{Kind: KindUint64, Uint: k.Uint64Value}
+	case *pb.Value_Float64Value:
+		return &Value{Kind: KindFloat64, Float: k.Float64Value}
+	case *pb.Value_StringValue:
+		return &Value{Kind: KindString, Str: k.StringValue}
+	case *pb.Value_BytesValue:
+		return &Value{Kind: KindBytes, Bytes: k.BytesValue}
+	case *pb.Value_BoolValue:
+		return &Value{Kind: KindBool, Bool: k.BoolValue}
+	case *pb.Value_DecimalValue:
+		return &Value{Kind: KindDecimal, Str: k.DecimalValue}
+	case *pb.Value_TimestampValue:
+		return &Value{Kind: KindTimestamp, Time: time.Unix(k.TimestampValue.GetSeconds(), int64(k.TimestampValue.GetNanos())).UTC()}
+	case *pb.Value_DateValue:
+		return &Value{Kind: KindDate, Int: int64(k.DateValue)}
+	}
+	return nil
+}
+
+func rangeToProto(r *RangeFilter) *pb.RangeFilter {
+	if r == nil {
+		return nil
+	}
+	return &pb.RangeFilter{Column: r.Column, Lower: valueToProto(r.Lower), LowerInclusive: r.LowerInclusive, Upper: valueToProto(r.Upper), UpperInclusive: r.UpperInclusive}
+}
+
+func rangeFromProto(r *pb.RangeFilter) *RangeFilter {
+	if r == nil || r.GetColumn() == "" {
+		return nil
+	}
+	return &RangeFilter{Column: r.GetColumn(), Lower: valueFromProto(r.GetLower()), LowerInclusive: r.GetLowerInclusive(), Upper: valueFromProto(r.GetUpper()), UpperInclusive: r.GetUpperInclusive()}
+}
+
+func modeToProto(m WriteMode) pb.WriteMode {
+	switch m {
+	case Append:
+		return pb.WriteMode_WRITE_MODE_APPEND
+	case Replace:
+		return pb.WriteMode_WRITE_MODE_REPLACE
+	case Merge:
+		return pb.WriteMode_WRITE_MODE_MERGE
+	}
+	return pb.WriteMode_WRITE_MODE_UNSPECIFIED
+}
+
+func modeFromProto(m pb.WriteMode) (WriteMode, error) {
+	switch m {
+	case pb.WriteMode_WRITE_MODE_APPEND:
+		return Append, nil
+	case pb.WriteMode_WRITE_MODE_REPLACE:
+		return Replace, nil
+	case pb.WriteMode_WRITE_MODE_MERGE:
+		return Merge, nil
+	}
+	return "", InvalidArgumentf("write mode %v is not supported", m)
+}
+
+// schemaToIPC serialises a schema as an IPC stream holding only the schema.
+func schemaToIPC(s *arrow.Schema) ([]byte, error) {
+	if s == nil {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(s))
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("encode schema: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func schemaFromIPC(b []byte) (*arrow.Schema, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	r, err := ipc.NewReader(bytes.NewReader(b), ipc.WithAllocator(memory.DefaultAllocator))
+	if err != nil {
+		return nil, fmt.Errorf("decode schema: %w", err)
+	}
+	defer r.Release()
+	return r.Schema(), nil
+}

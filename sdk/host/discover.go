@@ -1,0 +1,174 @@
+// Package host is the side of the connector protocol that hp runs: it
+// discovers plugin binaries, verifies them, launches the ones a job needs
+// and stops them all when the job ends.
+//
+// Discovery looks, in order, in every directory of HP_PLUGIN_DIR (a
+// ':'-separated list), <directory of the hp executable>/plugins,
+// $XDG_DATA_HOME/halfpipe/plugins (default ~/.local/share/halfpipe/plugins),
+// /opt/hp/plugins and /opt, for executables named hp-plugin-<name>. The
+// first plugin of a name wins; later ones are reported as shadowed.
+//
+// A directory may hold a SHA256SUMS file (the output of sha256sum). A
+// plugin whose digest does not match its entry is refused; with
+// RequireChecksums a plugin without an entry is refused too. Binaries that
+// are group- or world-writable are always refused: anyone who can rewrite
+// them could run code as the hp user.
+package host
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// BinaryPrefix starts the file name of every plugin binary.
+const BinaryPrefix = "hp-plugin-"
+
+// SumsFile is the checksum file looked for beside plugin binaries.
+const SumsFile = "SHA256SUMS"
+
+// Dir is one discovery location.
+type Dir struct {
+	Path   string
+	Origin string // what put it on the list, e.g. "HP_PLUGIN_DIR"
+}
+
+// DefaultDirs returns the discovery locations in order. getenv is
+// os.Getenv in production; exe is the path of the running hp binary (empty
+// to skip that location).
+func DefaultDirs(getenv func(string) string, exe string) []Dir {
+	var dirs []Dir
+	for _, d := range filepath.SplitList(getenv("HP_PLUGIN_DIR")) {
+		if d != "" {
+			dirs = append(dirs, Dir{Path: d, Origin: "HP_PLUGIN_DIR"})
+		}
+	}
+	if exe != "" {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		dirs = append(dirs, Dir{Path: filepath.Join(filepath.Dir(exe), "plugins"), Origin: "hp executable"})
+	}
+	data := getenv("XDG_DATA_HOME")
+	if data == "" {
+		if home := getenv("HOME"); home != "" {
+			data = filepath.Join(home, ".local", "share")
+		}
+	}
+	if data != "" {
+		dirs = append(dirs, Dir{Path: filepath.Join(data, "halfpipe", "plugins"), Origin: "user data"})
+	}
+	dirs = append(dirs, Dir{Path: "/opt/hp/plugins", Origin: "system"}, Dir{Path: "/opt", Origin: "lambda layer"})
+	return dirs
+}
+
+// ChecksumStatus says how a plugin binary's digest was checked.
+type ChecksumStatus string
+
+// Checksum states.
+const (
+	ChecksumVerified ChecksumStatus = "verified"
+	ChecksumNoFile   ChecksumStatus = "no SHA256SUMS"
+	ChecksumUnlisted ChecksumStatus = "not listed in SHA256SUMS"
+	ChecksumMismatch ChecksumStatus = "MISMATCH"
+)
+
+// Plugin is one discovered plugin binary.
+type Plugin struct {
+	Name     string
+	Path     string
+	Dir      Dir
+	SHA256   string
+	Checksum ChecksumStatus
+	// Refused is why the plugin may not run; nil when it may.
+	Refused error
+	// Shadowed is set when a plugin of the same name was found earlier.
+	Shadowed bool
+}
+
+// ErrRefused marks a plugin hp will not run.
+var ErrRefused = errors.New("plugin refused")
+
+// DiscoverOptions tunes Discover.
+type DiscoverOptions struct {
+	// RequireChecksums refuses plugins that have no SHA256SUMS entry.
+	RequireChecksums bool
+}
+
+// Discover lists the plugin binaries in dirs, in order. Missing
+// directories are skipped; unreadable ones are an error.
+func Discover(dirs []Dir, opts DiscoverOptions) ([]Plugin, error) {
+	var out []Plugin
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		entries, err := os.ReadDir(d.Path)
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) && d.Origin == "lambda layer" {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading plugin directory %s (%s): %w", d.Path, d.Origin, err)
+		}
+		var sums map[string]string
+		sumsErr := error(nil)
+		names := make([]string, 0, len(entries))
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), BinaryPrefix) && !e.IsDir() {
+				names = append(names, e.Name())
+			}
+		}
+		if len(names) == 0 {
+			continue
+		}
+		sort.Strings(names)
+		sums, sumsErr = readSums(filepath.Join(d.Path, SumsFile))
+		for _, n := range names {
+			p := Plugin{Name: strings.TrimPrefix(n, BinaryPrefix), Path: filepath.Join(d.Path, n), Dir: d}
+			p.Shadowed = seen[p.Name]
+			seen[p.Name] = true
+			p.Refused = check(&p, sums, sumsErr, opts)
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func check(p *Plugin, sums map[string]string, sumsErr error, opts DiscoverOptions) error {
+	st, err := os.Stat(p.Path)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrRefused, p.Path, err)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%w: %s is writable by group or others (mode %v); run chmod go-w on it", ErrRefused, p.Path, st.Mode().Perm())
+	}
+	if st.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%w: %s is not executable", ErrRefused, p.Path)
+	}
+	if sumsErr != nil {
+		p.Checksum = ChecksumMismatch
+		return fmt.Errorf("%w: %s: %v", ErrRefused, p.Path, sumsErr)
+	}
+	digest, err := fileSHA256(p.Path)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrRefused, p.Path, err)
+	}
+	p.SHA256 = digest
+	want, listed := sums[filepath.Base(p.Path)]
+	switch {
+	case sums == nil:
+		p.Checksum = ChecksumNoFile
+	case !listed:
+		p.Checksum = ChecksumUnlisted
+	case want != digest:
+		p.Checksum = ChecksumMismatch
+		return fmt.Errorf("%w: %s does not match its SHA256SUMS entry (want %s, have %s): the binary was changed after it was installed", ErrRefused, p.Path, want, digest)
+	default:
+		p.Checksum = ChecksumVerified
+	}
+	if opts.RequireChecksums && p.Checksum != ChecksumVerified {
+		return fmt.Errorf("%w: %s has no SHA256SUMS entry and checksums are required (--require-checksums)", ErrRefused, p.Path)
+	}
+	return nil
+}

@@ -1,0 +1,354 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	plugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+)
+
+// ErrNoPlugin means no installed plugin serves what was asked for.
+var ErrNoPlugin = errors.New("no plugin")
+
+// ErrPluginExited marks a call that failed because the plugin process died.
+var ErrPluginExited = errors.New("plugin exited")
+
+// ExitError reports a plugin process that exited while in use.
+type ExitError struct {
+	Plugin string
+	Pid    int
+	// Status is the process's exit status, e.g. "signal: killed".
+	Status string
+	// Stderr holds the last lines the plugin wrote to stderr.
+	Stderr []string
+	// Err is the error the call saw.
+	Err error
+}
+
+func (e *ExitError) Error() string {
+	msg := fmt.Sprintf("plugin %q (pid %d) exited unexpectedly: %s", e.Plugin, e.Pid, e.Status)
+	if len(e.Stderr) > 0 {
+		msg += "; its last output: " + strings.Join(e.Stderr, " | ")
+	}
+	return msg
+}
+
+func (e *ExitError) Unwrap() []error { return []error{ErrPluginExited, e.Err} }
+
+// Host discovers and runs plugins. It is safe for concurrent use. Close
+// stops every plugin it started.
+type Host struct {
+	dirs   []Dir
+	opts   DiscoverOptions
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	plugins  []Plugin
+	scanned  bool
+	running  map[string]*Instance
+	infoSeen map[string]sdk.Info
+}
+
+// New returns a Host that looks for plugins in dirs.
+func New(dirs []Dir, opts DiscoverOptions, logger *slog.Logger) *Host {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Host{dirs: dirs, opts: opts, logger: logger, running: map[string]*Instance{}, infoSeen: map[string]sdk.Info{}}
+}
+
+// Dirs returns the discovery locations.
+func (h *Host) Dirs() []Dir { return h.dirs }
+
+// Plugins returns the discovered plugins (scanning once).
+func (h *Host) Plugins() ([]Plugin, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.scanLocked()
+}
+
+func (h *Host) scanLocked() ([]Plugin, error) {
+	if h.scanned {
+		return h.plugins, nil
+	}
+	ps, err := Discover(h.dirs, h.opts)
+	if err != nil {
+		return nil, err
+	}
+	h.plugins, h.scanned = ps, true
+	return ps, nil
+}
+
+// usable returns the plugins that may run: first of their name, not refused.
+func (h *Host) usable() ([]Plugin, error) {
+	ps, err := h.Plugins()
+	if err != nil {
+		return nil, err
+	}
+	var out []Plugin
+	for _, p := range ps {
+		if !p.Shadowed {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// ByName starts (or returns the running) plugin with the given name.
+func (h *Host) ByName(ctx context.Context, name string) (*Instance, error) {
+	ps, err := h.usable()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		if p.Name == name {
+			return h.Launch(ctx, p)
+		}
+	}
+	return nil, fmt.Errorf("%w named %q is installed (looked in %s)", ErrNoPlugin, name, h.describeDirs())
+}
+
+// ForScheme starts the plugin that serves DSNs with the scheme. Plugins
+// whose name resembles the scheme are asked first; others are started
+// only if needed, and stopped again when they do not serve it.
+func (h *Host) ForScheme(ctx context.Context, scheme string) (*Instance, error) {
+	ps, err := h.usable()
+	if err != nil {
+		return nil, err
+	}
+	scheme = strings.ToLower(scheme)
+	slices.SortStableFunc(ps, func(a, b Plugin) int { return likeness(b.Name, scheme) - likeness(a.Name, scheme) })
+	var refused []string
+	for _, p := range ps {
+		if p.Refused != nil {
+			if likeness(p.Name, scheme) > 0 {
+				refused = append(refused, p.Refused.Error())
+			}
+			continue
+		}
+		h.mu.Lock()
+		info, known := h.infoSeen[p.Path]
+		h.mu.Unlock()
+		if known && !slices.Contains(info.Schemes, scheme) {
+			continue
+		}
+		inst, err := h.Launch(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(inst.Info.Schemes, scheme) {
+			return inst, nil
+		}
+		inst.Close()
+	}
+	if len(refused) > 0 {
+		return nil, fmt.Errorf("%w for DSN scheme %q: %s", ErrNoPlugin, scheme, strings.Join(refused, "; "))
+	}
+	return nil, fmt.Errorf("%w serves DSN scheme %q (looked in %s; see 'hp plugins list')", ErrNoPlugin, scheme, h.describeDirs())
+}
+
+// likeness ranks how likely a plugin name serves a scheme, without starting it.
+func likeness(name, scheme string) int {
+	switch {
+	case name == scheme:
+		return 2
+	case strings.HasPrefix(scheme, name) || strings.HasPrefix(name, scheme):
+		return 1
+	}
+	return 0
+}
+
+func (h *Host) describeDirs() string {
+	parts := make([]string, len(h.dirs))
+	for i, d := range h.dirs {
+		parts[i] = d.Path
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Launch starts the plugin (or returns its running instance).
+func (h *Host) Launch(ctx context.Context, p Plugin) (*Instance, error) {
+	if p.Refused != nil {
+		return nil, p.Refused
+	}
+	h.mu.Lock()
+	if inst, ok := h.running[p.Path]; ok {
+		h.mu.Unlock()
+		return inst, nil
+	}
+	h.mu.Unlock()
+
+	inst, err := start(ctx, p, h.logger)
+	if err != nil {
+		return nil, err
+	}
+	inst.onClose = func() {
+		h.mu.Lock()
+		delete(h.running, p.Path)
+		h.mu.Unlock()
+	}
+	h.mu.Lock()
+	h.running[p.Path] = inst
+	h.infoSeen[p.Path] = inst.Info
+	h.mu.Unlock()
+	return inst, nil
+}
+
+// Close stops every running plugin.
+func (h *Host) Close() {
+	h.mu.Lock()
+	insts := make([]*Instance, 0, len(h.running))
+	for _, i := range h.running {
+		insts = append(insts, i)
+	}
+	h.mu.Unlock()
+	for _, i := range insts {
+		i.Close()
+	}
+}
+
+// Instance is a running plugin. Its embedded Remote makes the calls.
+type Instance struct {
+	*sdk.Remote
+	Plugin Plugin
+	Info   sdk.Info
+
+	client  *plugin.Client
+	cmd     *exec.Cmd
+	stderr  *tail
+	closing sync.Once
+	onClose func()
+	stopped bool
+	mu      sync.Mutex
+}
+
+// Pid is the plugin's process id.
+func (i *Instance) Pid() int {
+	if i.cmd.Process == nil {
+		return 0
+	}
+	return i.cmd.Process.Pid
+}
+
+// Close stops the plugin process (gracefully, then by force).
+func (i *Instance) Close() {
+	i.closing.Do(func() {
+		i.mu.Lock()
+		i.stopped = true
+		i.mu.Unlock()
+		i.client.Kill()
+		if i.onClose != nil {
+			i.onClose()
+		}
+	})
+}
+
+var versionMismatch = regexp.MustCompile(`Plugin version: (\d+)`)
+
+func start(ctx context.Context, p Plugin, logger *slog.Logger) (*Instance, error) {
+	cmd := exec.Command(p.Path)
+	setParentDeathSignal(cmd)
+	tl := &tail{max: 8}
+	var secure *plugin.SecureConfig
+	if p.SHA256 != "" {
+		sum, _ := hex.DecodeString(p.SHA256)
+		// go-plugin re-hashes the file just before running it, closing the
+		// gap between discovery and launch.
+		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+	}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: sdk.PluginSet(),
+		Cmd:              cmd,
+		SecureConfig:     secure,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		StartTimeout:     20 * time.Second,
+		Stderr:           tl,
+		Logger:           newPluginLogger(logger, p.Name),
+		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: os.TempDir()},
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(sdk.MaxMessageSize), grpc.MaxCallSendMsgSize(sdk.MaxMessageSize))},
+	})
+	fail := func(err error) (*Instance, error) {
+		client.Kill()
+		if m := versionMismatch.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("plugin %q (%s) speaks connector protocol %s but this hp speaks %d: install a plugin built for protocol %d", p.Name, p.Path, m[1], sdk.ProtocolVersion, sdk.ProtocolVersion)
+		}
+		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+			return nil, fmt.Errorf("%w: %s changed since it was verified", ErrRefused, p.Path)
+		}
+		if lines := tl.Lines(); len(lines) > 0 {
+			return nil, fmt.Errorf("starting plugin %q (%s): %w; its output: %s", p.Name, p.Path, err, strings.Join(lines, " | "))
+		}
+		return nil, fmt.Errorf("starting plugin %q (%s): %w", p.Name, p.Path, err)
+	}
+	rpc, err := client.Client()
+	if err != nil {
+		return fail(err)
+	}
+	raw, err := rpc.Dispense(sdk.PluginKey)
+	if err != nil {
+		return fail(err)
+	}
+	inst := &Instance{Remote: raw.(*sdk.Remote), Plugin: p, client: client, cmd: cmd, stderr: tl}
+	inst.Remote.WrapErr = inst.explain
+	info, err := inst.FetchInfo(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if info.ProtocolVersion != sdk.ProtocolVersion {
+		return fail(fmt.Errorf("it reports protocol version %d in GetInfo, expected %d", info.ProtocolVersion, sdk.ProtocolVersion))
+	}
+	inst.Info = info
+	logger.Debug("plugin started", "plugin", p.Name, "path", p.Path, "pid", inst.Pid(), "version", info.Version)
+	return inst, nil
+}
+
+// explain replaces a transport error caused by the plugin dying with an
+// ExitError naming the plugin, its exit status and its last output.
+func (i *Instance) explain(err error) error {
+	if !errors.Is(err, sdk.ErrUnavailable) && !errors.Is(err, context.Canceled) && status(err) == "" {
+		return err
+	}
+	deadline := time.Now().Add(time.Second)
+	for !i.client.Exited() {
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	i.mu.Lock()
+	stopped := i.stopped
+	i.mu.Unlock()
+	if stopped {
+		return err
+	}
+	st := "exited"
+	if ps := i.cmd.ProcessState; ps != nil {
+		st = ps.String()
+	}
+	return &ExitError{Plugin: i.Plugin.Name, Pid: i.Pid(), Status: st, Stderr: i.stderr.Lines(), Err: err}
+}
+
+// status reports a transport-level failure that carries no sdk kind.
+func status(err error) string {
+	if strings.Contains(err.Error(), "error reading from server") || strings.Contains(err.Error(), "connection refused") {
+		return "transport"
+	}
+	return ""
+}

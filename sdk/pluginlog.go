@@ -1,0 +1,31 @@
+package sdk
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// newPluginLogHandler logs JSON lines in the shape go-plugin parses on the
+// host side (@level, @message, @timestamp), so a plugin's log records keep
+// their level and attributes when hp forwards them into its own log.
+func newPluginLogHandler(w io.Writer) slog.Handler {
+	return slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) > 0 {
+				return a
+			}
+			switch a.Key {
+			case slog.TimeKey:
+				a.Key = "@timestamp"
+			case slog.LevelKey:
+				a.Key = "@level"
+				a.Value = slog.StringValue(strings.ToLower(a.Value.String()))
+			case slog.MessageKey:
+				a.Key = "@message"
+			}
+			return a
+		},
+	})
+}

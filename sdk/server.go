@@ -1,0 +1,291 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	plugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	pb "github.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1"
+)
+
+// Handshake is the go-plugin handshake shared by hp and every plugin. The
+// magic cookie only guards against running a plugin binary by hand; it is
+// not a security measure.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   "HALFPIPE_PLUGIN",
+	MagicCookieValue: "c0nnect0r",
+}
+
+// pluginName is the key of the connector service in go-plugin's plugin set.
+const pluginName = "connector"
+
+func serve(c Connector) {
+	slog.SetDefault(slog.New(newPluginLogHandler(os.Stderr)))
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{
+			ProtocolVersion: {pluginName: &grpcPlugin{impl: c}},
+		},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
+			return grpc.NewServer(opts...)
+		},
+	})
+}
+
+// grpcPlugin binds the connector service into go-plugin.
+type grpcPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	impl Connector
+}
+
+func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterConnectorServiceServer(s, newServer(p.impl))
+	return nil
+}
+
+func (p *grpcPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
+	return newRemote(ctx, pb.NewConnectorServiceClient(cc)), nil
+}
+
+// PluginSet returns the go-plugin plugin set for the host side. The value
+// go-plugin dispenses under [PluginKey] is a *Remote.
+func PluginSet() map[int]plugin.PluginSet {
+	return map[int]plugin.PluginSet{ProtocolVersion: {pluginName: &grpcPlugin{}}}
+}
+
+// PluginKey is the name under which go-plugin dispenses the connector.
+const PluginKey = pluginName
+
+// ServerPlugin returns the go-plugin plugin that serves c, for in-process
+// harnesses (see package plugintest).
+func ServerPlugin(c Connector) plugin.Plugin { return &grpcPlugin{impl: c} }
+
+type server struct {
+	pb.UnimplementedConnectorServiceServer
+	c    Connector
+	info Info
+}
+
+func newServer(c Connector) *server {
+	info := c.Info()
+	info.ProtocolVersion = ProtocolVersion
+	info.Capabilities = CapabilitiesOf(c)
+	return &server{c: c, info: info}
+}
+
+// guard converts a panic in connector code into an INTERNAL error, so a bug
+// in one call is reported with its stack instead of killing the plugin.
+func guard(err *error) {
+	if r := recover(); r != nil {
+		slog.Error("connector panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		*err = toStatus(fmt.Errorf("connector panicked: %v", r))
+	}
+}
+
+func unimplemented(what string) error {
+	return toStatus(Errorf(ErrUnimplemented, "%s is not supported by this connector", what))
+}
+
+func (s *server) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoResponse, error) {
+	return infoToProto(s.info), nil
+}
+
+func (s *server) Check(ctx context.Context, req *pb.CheckRequest) (_ *pb.CheckResponse, err error) {
+	defer guard(&err)
+	v, err := s.c.Check(ctx, connFromProto(req.GetConnection()))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.CheckResponse{ServerVersion: v}, nil
+}
+
+func (s *server) ListObjects(ctx context.Context, req *pb.ListObjectsRequest) (_ *pb.ListObjectsResponse, err error) {
+	defer guard(&err)
+	l, ok := s.c.(ObjectLister)
+	if !ok {
+		return nil, unimplemented("listing objects")
+	}
+	objs, err := l.ListObjects(ctx, connFromProto(req.GetConnection()), req.GetSchema())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &pb.ListObjectsResponse{}
+	for _, o := range objs {
+		resp.Objects = append(resp.Objects, &pb.ObjectInfo{Ref: refToProto(o.Ref), Kind: o.Kind})
+	}
+	return resp, nil
+}
+
+func (s *server) Describe(ctx context.Context, req *pb.DescribeRequest) (_ *pb.DescribeResponse, err error) {
+	defer guard(&err)
+	d, ok := s.c.(Describer)
+	if !ok {
+		return nil, unimplemented("describe")
+	}
+	src, err := sourceFromProto(req.GetSource())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	desc, err := d.Describe(ctx, connFromProto(req.GetConnection()), src)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	schema, err := schemaToIPC(desc.Schema)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &pb.DescribeResponse{ArrowSchema: schema, PrimaryKey: desc.PrimaryKey}
+	for _, c := range desc.Columns {
+		resp.Columns = append(resp.Columns, &pb.Column{Name: c.Name, NativeType: c.NativeType, Nullable: c.Nullable})
+	}
+	return resp, nil
+}
+
+func (s *server) Read(req *pb.ReadRequest, stream pb.ConnectorService_ReadServer) (err error) {
+	defer guard(&err)
+	r, ok := s.c.(Reader)
+	if !ok {
+		return unimplemented("reading")
+	}
+	src, err := sourceFromProto(req.GetSource())
+	if err != nil {
+		return toStatus(err)
+	}
+	rr := ReadRequest{
+		Conn: connFromProto(req.GetConnection()), Source: src, Columns: req.GetColumns(),
+		Where: req.GetWhere(), Range: rangeFromProto(req.GetRange()),
+		BatchMaxRows: req.GetBatchMaxRows(), BatchMaxBytes: req.GetBatchMaxBytes(),
+	}
+	for _, o := range req.GetOrderBy() {
+		rr.OrderBy = append(rr.OrderBy, OrderBy{Column: o.GetColumn(), Descending: o.GetDescending()})
+	}
+	if p := req.GetPartition(); p.GetCount() > 0 {
+		rr.Partition = &Partition{Index: int(p.GetIndex()), Count: int(p.GetCount())}
+	}
+	ctx := stream.Context()
+	records, err := r.Read(ctx, rr)
+	if err != nil {
+		return toStatus(err)
+	}
+	defer records.Release()
+	msg := &pb.ReadResponse{}
+	err = writeStream(records, func(b []byte) error {
+		msg.Arrow = b
+		return stream.Send(msg)
+	})
+	if err != nil && ctx.Err() != nil {
+		err = errors.Join(ctx.Err(), err)
+	}
+	return toStatus(err)
+}
+
+func (s *server) Bounds(ctx context.Context, req *pb.BoundsRequest) (_ *pb.BoundsResponse, err error) {
+	defer guard(&err)
+	b, ok := s.c.(Bounder)
+	if !ok {
+		return nil, unimplemented("bounds")
+	}
+	src, err := sourceFromProto(req.GetSource())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	res, err := b.Bounds(ctx, BoundsRequest{
+		Conn: connFromProto(req.GetConnection()), Source: src, Column: req.GetColumn(),
+		Where: req.GetWhere(), Range: rangeFromProto(req.GetRange()),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.BoundsResponse{Min: valueToProto(res.Min), Max: valueToProto(res.Max), Count: res.Count, NullCount: res.NullCount}, nil
+}
+
+func (s *server) Write(stream pb.ConnectorService_WriteServer) (err error) {
+	defer guard(&err)
+	w, ok := s.c.(Writer)
+	if !ok {
+		return unimplemented("writing")
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return toStatus(err)
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return toStatus(InvalidArgumentf("write stream must start with a header"))
+	}
+	mode, err := modeFromProto(h.GetMode())
+	if err != nil {
+		return toStatus(err)
+	}
+	recv := func() ([]byte, error) {
+		m, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		return m.GetArrow(), nil
+	}
+	records, err := readStream(recv, memory.DefaultAllocator)
+	if err != nil {
+		return toStatus(fmt.Errorf("reading the write stream: %w", err))
+	}
+	defer records.Release()
+	res, err := w.Write(stream.Context(), WriteRequest{
+		Conn: connFromProto(h.GetConnection()), Table: refFromProto(h.GetTable()), Mode: mode,
+		Keys: h.GetKeys(), CreateTable: h.GetCreateTable(),
+	}, records)
+	if err != nil {
+		return toStatus(err)
+	}
+	// Drain so the client's CloseAndRecv sees a clean end.
+	for records.Next() {
+	}
+	return stream.SendAndClose(&pb.WriteResponse{RowsWritten: res.RowsWritten})
+}
+
+func (s *server) Load(ctx context.Context, req *pb.LoadRequest) (_ *pb.LoadResponse, err error) {
+	defer guard(&err)
+	l, ok := s.c.(Loader)
+	if !ok {
+		return nil, unimplemented("loading files")
+	}
+	mode, err := modeFromProto(req.GetMode())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	schema, err := schemaFromIPC(req.GetArrowSchema())
+	if err != nil {
+		return nil, toStatus(InvalidArgumentf("%v", err))
+	}
+	res, err := l.Load(ctx, LoadRequest{
+		Conn: connFromProto(req.GetConnection()), Table: refFromProto(req.GetTable()), Mode: mode,
+		Keys: req.GetKeys(), URIs: req.GetUris(), Format: req.GetFormat(), FormatOptions: req.GetFormatOptions(),
+		Schema: schema, CreateTable: req.GetCreateTable(),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.LoadResponse{RowsLoaded: res.RowsLoaded}, nil
+}
+
+func (s *server) Exec(ctx context.Context, req *pb.ExecRequest) (_ *pb.ExecResponse, err error) {
+	defer guard(&err)
+	e, ok := s.c.(Executor)
+	if !ok {
+		return nil, unimplemented("executing statements")
+	}
+	n, err := e.Exec(ctx, connFromProto(req.GetConnection()), req.GetStatements())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.ExecResponse{RowsAffected: n}, nil
+}
+
