@@ -279,6 +279,10 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger) (*Instance, error
 		AutoMTLS:         true,
 		StartTimeout:     20 * time.Second,
 		Stderr:           tl,
+		// After Serve, a plugin's os.Stdout/os.Stderr are piped over
+		// gRPC; keep what it prints there for error messages too.
+		SyncStdout:       tl,
+		SyncStderr:       tl,
 		Logger:           newPluginLogger(logger, p.Name),
 		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: os.TempDir()},
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
@@ -338,6 +342,8 @@ func (i *Instance) explain(err error) error {
 	if stopped {
 		return err
 	}
+	// The exit can be seen before the last stderr lines are read.
+	time.Sleep(50 * time.Millisecond)
 	st := "exited"
 	if ps := i.cmd.ProcessState; ps != nil {
 		st = ps.String()

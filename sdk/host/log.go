@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 
 	hclog "github.com/hashicorp/go-hclog"
 )
@@ -19,14 +20,20 @@ func newPluginLogger(l *slog.Logger, name string) hclog.Logger {
 
 type slogSink struct{ l *slog.Logger }
 
-func (s *slogSink) Accept(_ string, level hclog.Level, msg string, args ...any) {
+// Accept forwards one record. go-plugin's own records (logger name
+// "plugin", e.g. "plugin process exited") are demoted to debug: hp reports
+// plugin failures itself, with more context. Records the plugin logged
+// (name "plugin.<binary>") keep their level.
+func (s *slogSink) Accept(name string, level hclog.Level, msg string, args ...any) {
 	var lv slog.Level
-	switch level {
-	case hclog.Trace, hclog.Debug:
+	switch {
+	case name == "plugin":
 		lv = slog.LevelDebug
-	case hclog.Info:
+	case level == hclog.Trace || level == hclog.Debug:
+		lv = slog.LevelDebug
+	case level == hclog.Info:
 		lv = slog.LevelInfo
-	case hclog.Warn:
+	case level == hclog.Warn:
 		lv = slog.LevelWarn
 	default:
 		lv = slog.LevelError
@@ -34,5 +41,18 @@ func (s *slogSink) Accept(_ string, level hclog.Level, msg string, args ...any) 
 	if !s.l.Enabled(context.Background(), lv) {
 		return
 	}
-	s.l.Log(context.Background(), lv, msg, args...)
+	s.l.Log(context.Background(), lv, msg, dropKeys(args, "plugin", "timestamp")...)
+}
+
+// dropKeys removes key/value pairs that would clash with hp's own
+// attributes (go-plugin adds the binary path as "plugin").
+func dropKeys(args []any, keys ...string) []any {
+	out := args[:0:0]
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, ok := args[i].(string); ok && slices.Contains(keys, k) {
+			continue
+		}
+		out = append(out, args[i], args[i+1])
+	}
+	return out
 }

@@ -2,6 +2,8 @@ package host
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"sync"
 )
 
@@ -25,6 +27,7 @@ func (t *tail) Write(p []byte) (int, error) {
 		}
 		line := string(bytes.TrimSpace(t.part[:i]))
 		t.part = t.part[i+1:]
+		line = summarize(line)
 		if line == "" {
 			continue
 		}
@@ -48,4 +51,25 @@ func (t *tail) Lines() []string {
 		out = append(out, string(t.part))
 	}
 	return out
+}
+
+// summarize shortens a plugin's JSON log line to "level: message (error)"
+// and drops debug chatter; other lines (panics, plain prints) are kept.
+func summarize(line string) string {
+	if line == "" || line[0] != '{' {
+		return line
+	}
+	var rec map[string]any
+	if json.Unmarshal([]byte(line), &rec) != nil {
+		return line
+	}
+	level, _ := rec["@level"].(string)
+	if level == "debug" || level == "trace" {
+		return ""
+	}
+	msg := fmt.Sprintf("%s: %v", level, rec["@message"])
+	if e, ok := rec["error"]; ok {
+		msg += fmt.Sprintf(" (%v)", e)
+	}
+	return msg
 }

@@ -1,0 +1,258 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+)
+
+var (
+	buildOnce sync.Once
+	built     string
+	buildErr  error
+)
+
+// testPlugin builds internal/testplugin once per test process.
+func testPlugin(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hp-host-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		built = filepath.Join(dir, "testplugin")
+		out, err := exec.Command("go", "build", "-o", built, "./internal/testplugin").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return built
+}
+
+// install copies the test plugin into dir as hp-plugin-<name>.
+func install(t *testing.T, dir, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(testPlugin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, BinaryPrefix+name)
+	if err := os.WriteFile(p, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultDirsOrder(t *testing.T) {
+	env := map[string]string{"HP_PLUGIN_DIR": "/a:/b", "XDG_DATA_HOME": "/xdg", "HOME": "/home/u"}
+	dirs := DefaultDirs(func(k string) string { return env[k] }, "/usr/local/bin/hp")
+	var got []string
+	for _, d := range dirs {
+		got = append(got, d.Path)
+	}
+	want := []string{"/a", "/b", "/usr/local/bin/plugins", "/xdg/halfpipe/plugins", "/opt/hp/plugins", "/opt"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("dirs = %v, want %v", got, want)
+	}
+	delete(env, "XDG_DATA_HOME")
+	dirs = DefaultDirs(func(k string) string { return env[k] }, "")
+	if dirs[2].Path != "/home/u/.local/share/halfpipe/plugins" {
+		t.Fatalf("without XDG_DATA_HOME: %v", dirs[2])
+	}
+}
+
+func TestDiscoverShadowingAndChecksums(t *testing.T) {
+	root := t.TempDir()
+	first, second := filepath.Join(root, "first"), filepath.Join(root, "second")
+	install(t, first, "alpha")
+	install(t, second, "alpha")
+	beta := install(t, second, "beta")
+	gamma := install(t, second, "gamma")
+	digest, err := fileSHA256(beta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := fmt.Sprintf("%s  hp-plugin-alpha\n%s  hp-plugin-beta\n%s  hp-plugin-gamma\n", digest, digest, strings.Repeat("0", 64))
+	if err := os.WriteFile(filepath.Join(second, SumsFile), []byte(sums), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Tamper with gamma's entry: its SHA256SUMS line no longer matches.
+	_ = gamma
+	ps, err := Discover([]Dir{{Path: first, Origin: "one"}, {Path: filepath.Join(root, "missing")}, {Path: second, Origin: "two"}}, DiscoverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 4 {
+		t.Fatalf("found %d plugins: %+v", len(ps), ps)
+	}
+	byKey := map[string]Plugin{}
+	for _, p := range ps {
+		byKey[p.Dir.Origin+"/"+p.Name] = p
+	}
+	if p := byKey["one/alpha"]; p.Shadowed || p.Checksum != ChecksumNoFile || p.Refused != nil {
+		t.Errorf("one/alpha = %+v", p)
+	}
+	if p := byKey["two/alpha"]; !p.Shadowed || p.Checksum != ChecksumVerified {
+		t.Errorf("two/alpha = %+v", p)
+	}
+	if p := byKey["two/beta"]; p.Checksum != ChecksumVerified || p.Refused != nil {
+		t.Errorf("two/beta = %+v", p)
+	}
+	p := byKey["two/gamma"]
+	if p.Checksum != ChecksumMismatch || !errors.Is(p.Refused, ErrRefused) || !strings.Contains(p.Refused.Error(), "hp-plugin-gamma") {
+		t.Errorf("two/gamma = %+v", p)
+	}
+
+	// With checksums required, a plugin without an entry is refused.
+	ps, _ = Discover([]Dir{{Path: first, Origin: "one"}}, DiscoverOptions{RequireChecksums: true})
+	if len(ps) != 1 || !errors.Is(ps[0].Refused, ErrRefused) || !strings.Contains(ps[0].Refused.Error(), "--require-checksums") {
+		t.Errorf("required checksums: %+v", ps)
+	}
+}
+
+func TestDiscoverRefusesWritableBinary(t *testing.T) {
+	dir := t.TempDir()
+	p := install(t, dir, "loose")
+	if err := os.Chmod(p, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := Discover([]Dir{{Path: dir}}, DiscoverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 || ps[0].Refused == nil || !strings.Contains(ps[0].Refused.Error(), "writable") {
+		t.Fatalf("world-writable plugin not refused: %+v", ps)
+	}
+	h := New([]Dir{{Path: dir}}, DiscoverOptions{}, nil)
+	if _, err := h.ByName(context.Background(), "loose"); !errors.Is(err, ErrRefused) {
+		t.Fatalf("launching a refused plugin: %v", err)
+	}
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+func TestKilledPluginFailsReadQuickly(t *testing.T) {
+	dir := t.TempDir()
+	install(t, dir, "endless")
+	h := New([]Dir{{Path: dir}}, DiscoverOptions{}, nil)
+	defer h.Close()
+	inst, err := h.ForScheme(context.Background(), "endless")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := inst.Read(context.Background(), sdk.ReadRequest{Source: sdk.Source{Object: &sdk.ObjectRef{Name: "x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	if !rr.Next() {
+		t.Fatalf("no first batch: %v", rr.Err())
+	}
+	pid := inst.Pid()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for rr.Next() {
+	}
+	err = rr.Err()
+	elapsed := time.Since(start)
+	if err == nil {
+		t.Fatal("read went on after the plugin was killed")
+	}
+	if elapsed > time.Second+500*time.Millisecond {
+		t.Fatalf("took %v to notice the dead plugin", elapsed)
+	}
+	var exit *ExitError
+	if !errors.As(err, &exit) || !errors.Is(err, ErrPluginExited) {
+		t.Fatalf("error is not an ExitError: %v", err)
+	}
+	if !strings.Contains(err.Error(), `plugin "endless"`) || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("error does not name the plugin and its fate: %v", err)
+	}
+	if alive(pid) {
+		t.Fatalf("plugin %d still alive", pid)
+	}
+}
+
+func TestCrashingPluginReportsStatusAndOutput(t *testing.T) {
+	dir := t.TempDir()
+	install(t, dir, "endless")
+	t.Setenv("TESTPLUGIN_CRASH_AFTER", "1")
+	h := New([]Dir{{Path: dir}}, DiscoverOptions{}, nil)
+	defer h.Close()
+	inst, err := h.ByName(context.Background(), "endless")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := inst.Read(context.Background(), sdk.ReadRequest{Source: sdk.Source{Object: &sdk.ObjectRef{Name: "x"}}})
+	if err == nil {
+		for rr.Next() {
+		}
+		err = rr.Err()
+		rr.Release()
+	}
+	if err == nil || !strings.Contains(err.Error(), "exit status 2") || !strings.Contains(err.Error(), "panic: simulated crash") {
+		t.Fatalf("crash error = %v", err)
+	}
+}
+
+func TestProtocolMismatch(t *testing.T) {
+	dir := t.TempDir()
+	install(t, dir, "future")
+	t.Setenv("TESTPLUGIN_PROTOCOL", "2")
+	h := New([]Dir{{Path: dir}}, DiscoverOptions{}, nil)
+	defer h.Close()
+	_, err := h.ByName(context.Background(), "future")
+	if err == nil || !strings.Contains(err.Error(), "speaks connector protocol 2") || !strings.Contains(err.Error(), "this hp speaks 1") {
+		t.Fatalf("version mismatch error = %v", err)
+	}
+}
+
+func TestCloseStopsPlugins(t *testing.T) {
+	dir := t.TempDir()
+	install(t, dir, "endless")
+	h := New([]Dir{{Path: dir}}, DiscoverOptions{}, nil)
+	inst, err := h.ByName(context.Background(), "endless")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := inst.Pid()
+	h.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for alive(pid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A zombie still answers kill(0); reaped means gone.
+	if alive(pid) {
+		t.Fatalf("plugin %d survived Close", pid)
+	}
+}
+
+func TestForSchemeUnknown(t *testing.T) {
+	dir := t.TempDir()
+	install(t, dir, "endless")
+	h := New([]Dir{{Path: dir}}, DiscoverOptions{}, nil)
+	defer h.Close()
+	_, err := h.ForScheme(context.Background(), "oracle")
+	if !errors.Is(err, ErrNoPlugin) || !strings.Contains(err.Error(), `"oracle"`) {
+		t.Fatalf("unknown scheme: %v", err)
+	}
+}

@@ -1,0 +1,66 @@
+// Command testplugin is a connector used by the host package's tests: it
+// streams rows until cancelled, and can misbehave on request (env vars) to
+// exercise crash and version-mismatch handling.
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	plugin "github.com/hashicorp/go-plugin"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/batch"
+)
+
+type endless struct{}
+
+func (endless) Info() sdk.Info {
+	return sdk.Info{Name: "endless", Version: "0.0.1", Schemes: []string{"endless"}, DSNExample: "endless://"}
+}
+
+func (endless) Check(context.Context, sdk.Connection) (string, error) { return "endless", nil }
+
+func (endless) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordReader, error) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "n", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	var n int64
+	fill := func(b *batch.Builder) (bool, error) {
+		if os.Getenv("TESTPLUGIN_CRASH_AFTER") != "" && n > 1000 {
+			// A panic outside the request goroutine kills the process, as a
+			// driver bug would.
+			done := make(chan struct{})
+			go func() { defer close(done); panic("simulated crash") }()
+			<-done
+		}
+		time.Sleep(time.Millisecond)
+		ids := b.Field(0).(*array.Int64Builder)
+		for {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+			ids.Append(n)
+			n++
+			if b.RowDone() {
+				return false, nil
+			}
+		}
+	}
+	return batch.NewReader(schema, fill, nil, batch.WithMaxRows(100)), nil
+}
+
+func main() {
+	if os.Getenv("TESTPLUGIN_PROTOCOL") == "2" {
+		hs := sdk.Handshake
+		hs.ProtocolVersion = 2
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig:  hs,
+			VersionedPlugins: map[int]plugin.PluginSet{2: {sdk.PluginKey: sdk.ServerPlugin(endless{})}},
+			GRPCServer:       plugin.DefaultGRPCServer,
+		})
+		return
+	}
+	sdk.Serve(endless{})
+}
