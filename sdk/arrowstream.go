@@ -1,7 +1,6 @@
 package sdk
 
 import (
-
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -97,4 +96,3 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 func readStream(recv func() ([]byte, error), mem memory.Allocator) (*ipc.Reader, error) {
 	return ipc.NewReader(&chunkReader{recv: recv}, ipc.WithAllocator(mem), ipc.WithDelayReadSchema(false))
 }
-

@@ -254,4 +254,3 @@ func (r *Remote) Exec(ctx context.Context, conn Connection, statements []string)
 	}
 	return resp.GetRowsAffected(), nil
 }
-

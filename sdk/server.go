@@ -288,4 +288,3 @@ func (s *server) Exec(ctx context.Context, req *pb.ExecRequest) (_ *pb.ExecRespo
 	}
 	return &pb.ExecResponse{RowsAffected: n}, nil
 }
-

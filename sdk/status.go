@@ -87,7 +87,6 @@ func fromStatus(err error) error {
 	return &remoteError{code: st.Code(), msg: msg}
 }
 
-
 // remoteError is an error without a more precise kind.
 type remoteError struct {
 	code codes.Code

@@ -1,3 +1,0 @@
-package sdk
-
-func serve(c Connector) { panic("not implemented yet") }
