@@ -1,0 +1,23 @@
+// Command hp is halfpipe: it moves tables out of databases into files,
+// object storage and warehouses through connector plugins.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/root"
+	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := root.Run(ctx, cliutil.NewSystemFactory(version), os.Args[1:])
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,78 @@
+// Package root assembles the hp command tree and runs it.
+package root
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/plugins"
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/version"
+	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+)
+
+// NewCmd returns the root command. started is set once a command's own
+// code begins to run: errors before that are usage errors.
+func NewCmd(f *cliutil.Factory, started *bool) *cobra.Command {
+	var logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "hp",
+		Short: "halfpipe moves tables out of databases into files, object storage and warehouses",
+		Long: `halfpipe (hp) moves tables out of operational databases into S3 or local
+files as CSV, Parquet or JSON Lines with manifests, or into warehouses.
+
+Every flag can also be set with an environment variable: HP_ followed by
+the flag name in upper case with '-' as '_' (--max-file-rows is
+HP_MAX_FILE_ROWS). Flags given on the command line win.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cliutil.ApplyEnv(cmd, f.LookupEnv); err != nil {
+				return err
+			}
+			_, inLambda := f.LookupEnv("AWS_LAMBDA_FUNCTION_NAME")
+			logger, err := cliutil.NewLogger(f.IO.ErrOut, logLevel, logFormat, inLambda)
+			if err != nil {
+				return err
+			}
+			f.Logger = logger
+			*started = true
+			return nil
+		},
+	}
+	cmd.SetOut(f.IO.Out)
+	cmd.SetErr(f.IO.ErrOut)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cliutil.UsageErrorf("%v", err) })
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&logLevel, "log-level", "info", "Log level: debug, info, warn or error")
+	pf.StringVar(&logFormat, "log-format", "auto", "Log format: text, json, or auto (json in AWS Lambda)")
+	pf.BoolVar(&f.RequireChecksums, "require-checksums", false, "Refuse plugins that have no SHA256SUMS entry")
+	pf.String("plugin-dir", "", "Extra plugin directories (':'-separated), searched first; also HP_PLUGIN_DIR")
+
+	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f))
+	return cmd
+}
+
+// Run executes hp with args and returns the process exit code. Errors are
+// printed to the error stream; every plugin started is stopped.
+func Run(ctx context.Context, f *cliutil.Factory, args []string) int {
+	started := false
+	cmd := NewCmd(f, &started)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	f.Close()
+	if err == nil {
+		return cliutil.ExitOK
+	}
+	code := cliutil.ExitCode(err)
+	if !started {
+		code = cliutil.ExitUsage
+	}
+	fmt.Fprintf(f.IO.ErrOut, "hp: error: %s\n", err.Error())
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(f.IO.ErrOut, "hp: stopped before the job finished; nothing was published")
+	}
+	return code
+}

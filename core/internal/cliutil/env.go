@@ -1,0 +1,61 @@
+package cliutil
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// EnvName is the environment variable that sets a flag: HP_ + the flag's
+// name in upper case with '-' as '_' (--max-file-rows → HP_MAX_FILE_ROWS).
+func EnvName(flag string) string {
+	return "HP_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// ApplyEnv sets every flag of cmd that was not given on the command line
+// from its environment variable. Booleans accept only true/false/1/0.
+func ApplyEnv(cmd *cobra.Command, lookup func(string) (string, bool)) error {
+	var errs []string
+	visit := func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		name := EnvName(f.Name)
+		v, ok := lookup(name)
+		if !ok {
+			return
+		}
+		if f.Value.Type() == "bool" {
+			b, err := ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+				return
+			}
+			v = fmt.Sprint(b)
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Sprintf("%s=%q: %v", name, v, err))
+			return
+		}
+		f.Changed = true
+	}
+	cmd.Flags().VisitAll(visit)
+	cmd.InheritedFlags().VisitAll(visit)
+	if len(errs) > 0 {
+		return UsageErrorf("bad environment variable %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// ParseBool accepts exactly true, false, 1 and 0 (any case).
+func ParseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean: use true, false, 1 or 0", s)
+}

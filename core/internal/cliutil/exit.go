@@ -1,0 +1,54 @@
+package cliutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/host"
+)
+
+// Exit codes, as in the original Halfpipe.
+const (
+	ExitOK     = 0
+	ExitFailed = 1 // the job failed
+	ExitUsage  = 2 // bad usage or configuration
+)
+
+// ErrUsage marks errors in how hp was called or configured.
+var ErrUsage = errors.New("usage")
+
+// UsageErrorf returns an error that exits with ExitUsage.
+func UsageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Unwrap() error { return ErrUsage }
+
+// configKinds are error kinds that mean the configuration is wrong rather
+// than that the job failed: rerunning will not help.
+var configKinds = []error{
+	ErrUsage, sdk.ErrInvalidArgument, sdk.ErrNotFound, sdk.ErrUnsupportedType,
+	sdk.ErrUnauthenticated, sdk.ErrPermissionDenied, sdk.ErrUnimplemented,
+	host.ErrNoPlugin, host.ErrRefused,
+}
+
+// ExitCode maps an error to hp's exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, host.ErrPluginExited) || errors.Is(err, context.Canceled) {
+		return ExitFailed
+	}
+	for _, k := range configKinds {
+		if errors.Is(err, k) {
+			return ExitUsage
+		}
+	}
+	return ExitFailed
+}

@@ -1,0 +1,78 @@
+package cliutil
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/halfpipe-io/halfpipe/sdk/host"
+)
+
+// Factory builds the dependencies commands share, lazily, so that a command
+// that needs no plugin starts none.
+type Factory struct {
+	IO      *IOStreams
+	Version string
+	// LookupEnv reads the environment (os.LookupEnv in production).
+	LookupEnv func(string) (string, bool)
+	// Executable is the path of the hp binary, for plugin discovery.
+	Executable string
+
+	// Set by the root command from global flags before any command runs.
+	Logger           *slog.Logger
+	RequireChecksums bool
+
+	hostOnce sync.Once
+	host     *host.Host
+}
+
+// Getenv reads one variable ("" when unset).
+func (f *Factory) Getenv(k string) string {
+	v, _ := f.LookupEnv(k)
+	return v
+}
+
+// Host returns the plugin host, creating it on first use.
+func (f *Factory) Host() *host.Host {
+	f.hostOnce.Do(func() {
+		f.host = host.New(host.DefaultDirs(f.Getenv, f.Executable), host.DiscoverOptions{RequireChecksums: f.RequireChecksums}, f.Logger)
+	})
+	return f.host
+}
+
+// Close stops every plugin the factory's host started.
+func (f *Factory) Close() {
+	if f.host != nil {
+		f.host.Close()
+	}
+}
+
+// NewLogger builds hp's logger: text on a terminal, JSON when asked or in
+// AWS Lambda. level is debug, info, warn or error.
+func NewLogger(w io.Writer, level, format string, inLambda bool) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, UsageErrorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "", "auto":
+		if inLambda {
+			return slog.New(slog.NewJSONHandler(w, opts)), nil
+		}
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, UsageErrorf("--log-format %q: use text or json", format)
+}
+
+// NewSystemFactory returns the production factory.
+func NewSystemFactory(version string) *Factory {
+	exe, _ := os.Executable()
+	return &Factory{IO: System(), Version: version, LookupEnv: os.LookupEnv, Executable: exe, Logger: slog.Default()}
+}
