@@ -146,6 +146,14 @@ func TestDiscoverRefusesWritableBinary(t *testing.T) {
 	}
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built != "" {
+		_ = os.RemoveAll(filepath.Dir(built))
+	}
+	os.Exit(code)
+}
+
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
 func TestKilledPluginFailsReadQuickly(t *testing.T) {

@@ -250,7 +250,15 @@ func (i *Instance) Close() {
 		i.mu.Lock()
 		i.stopped = true
 		i.mu.Unlock()
+		var sock string
+		if rc := i.client.ReattachConfig(); rc != nil && rc.Addr != nil && rc.Addr.Network() == "unix" {
+			sock = rc.Addr.String()
+		}
 		i.client.Kill()
+		// A plugin that was killed could not remove its socket file.
+		if sock != "" {
+			_ = os.Remove(sock)
+		}
 		if i.onClose != nil {
 			i.onClose()
 		}

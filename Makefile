@@ -1,0 +1,80 @@
+# halfpipe build, test and tooling. Everything the project needs is
+# installed by these targets into .tools/ (Go tools at pinned versions).
+
+SHELL        := /bin/bash
+GO           ?= go
+BIN          := $(CURDIR)/bin
+TOOLS        := $(CURDIR)/.tools/bin
+VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+PLUGINS      := $(notdir $(patsubst %/main.go,%,$(wildcard plugins/*/main.go)))
+MODULES      := ./core/... ./sdk/... ./testkit/... $(addsuffix /...,$(addprefix ./plugins/,$(PLUGINS)))
+LDFLAGS      := -s -w -X main.version=$(VERSION)
+
+BUF_VERSION                := v1.75.0
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+
+export PATH := $(TOOLS):$(PATH)
+
+.PHONY: all build hp plugins demo test vet proto proto-check docs docs-check bench tools clean
+
+all: build
+
+build: hp plugins
+
+hp:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/hp ./core/cmd/hp
+
+# Plugins go to bin/plugins, which hp searches beside its own binary.
+plugins:
+	@mkdir -p $(BIN)/plugins
+	@for p in $(PLUGINS); do \
+		echo "build hp-plugin-$$p"; \
+		CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/hp-plugin-$$p ./plugins/$$p || exit 1; \
+	done
+	@cd $(BIN)/plugins && sha256sum hp-plugin-* > SHA256SUMS
+
+demo: build
+	@./scripts/demo.sh
+
+test: vet proto-check docs-check
+	$(GO) test -count=1 -timeout 30m $(MODULES)
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet $(MODULES)
+
+tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
+
+$(TOOLS)/buf:
+	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+$(TOOLS)/protoc-gen-go:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(TOOLS)/protoc-gen-go-grpc:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+proto: tools
+	buf lint
+	buf generate
+
+# Regenerates into a scratch copy and fails if the committed code differs.
+proto-check: tools
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+		cp -r proto buf.yaml buf.gen.yaml $$tmp/ && mkdir -p $$tmp/.tools && ln -s $(TOOLS) $$tmp/.tools/bin && \
+		(cd $$tmp && buf lint && buf generate) && \
+		if ! diff -r $$tmp/sdk/internal/proto sdk/internal/proto; then \
+			echo "generated protocol code is stale: run 'make proto' and commit"; exit 1; fi
+	@echo "proto: generated code is up to date"
+
+docs:
+	$(GO) run ./core/cmd/hpdocs -write
+
+docs-check:
+	$(GO) run ./core/cmd/hpdocs -check
+
+bench: build
+	@./scripts/bench.sh
+
+clean:
+	rm -rf $(BIN) out demo
