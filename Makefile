@@ -67,11 +67,12 @@ proto-check: tools
 			echo "generated protocol code is stale: run 'make proto' and commit"; exit 1; fi
 	@echo "proto: generated code is up to date"
 
-docs:
-	$(GO) run ./core/cmd/hpdocs -write
+# docs/connections.md and plugins/*/README.md come from the plugins' specs.
+docs: build
+	HP_PLUGIN_DIR=$(BIN)/plugins $(BIN)/hp gendocs --dir .
 
-docs-check:
-	$(GO) run ./core/cmd/hpdocs -check
+docs-check: build
+	HP_PLUGIN_DIR=$(BIN)/plugins $(BIN)/hp gendocs --dir . --check
 
 bench: build
 	@./scripts/bench.sh

@@ -8,6 +8,7 @@ require (
 	github.com/andybalholm/brotli v1.2.3 // indirect
 	github.com/apache/arrow-go/v18 v18.8.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/halfpipe-io/halfpipe/testkit v0.0.0
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/klauspost/pgzip v1.3.0 // indirect
@@ -25,3 +26,5 @@ require (
 )
 
 replace github.com/halfpipe-io/halfpipe/sdk => ../sdk
+
+replace github.com/halfpipe-io/halfpipe/testkit => ../testkit

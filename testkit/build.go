@@ -1,0 +1,104 @@
+package testkit
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Binaries are built hp and plugin executables.
+type Binaries struct {
+	// HP is the hp executable.
+	HP string
+	// PluginDir holds hp-plugin-<name> for every plugin, with SHA256SUMS.
+	PluginDir string
+}
+
+var (
+	buildMu    sync.Mutex
+	buildCache = map[string]*Binaries{}
+	buildRoot  string
+)
+
+// RepoRoot returns the repository root (the directory of go.work).
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOWORK").Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == "off" {
+		t.Fatalf("cannot find the workspace root (go env GOWORK: %q, %v)", out, err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// Build compiles hp and the named plugins (all under plugins/ when none
+// are named) once per test process, into a temporary directory that
+// Cleanup removes at process exit. The Go build cache makes rebuilds cheap.
+func Build(t testing.TB, plugins ...string) *Binaries {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	root := RepoRoot(t)
+	if len(plugins) == 0 {
+		matches, _ := filepath.Glob(filepath.Join(root, "plugins", "*", "main.go"))
+		for _, m := range matches {
+			plugins = append(plugins, filepath.Base(filepath.Dir(m)))
+		}
+	}
+	key := strings.Join(plugins, ",")
+	if b, ok := buildCache[key]; ok {
+		return b
+	}
+	if buildRoot == "" {
+		dir, err := os.MkdirTemp("", "hp-testkit-bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buildRoot = dir
+	}
+	dir := filepath.Join(buildRoot, fmt.Sprint(len(buildCache)))
+	b := &Binaries{HP: filepath.Join(dir, "hp"), PluginDir: filepath.Join(dir, "plugins")}
+	goBuild(t, root, b.HP, "./core/cmd/hp")
+	for _, p := range plugins {
+		goBuild(t, root, filepath.Join(b.PluginDir, "hp-plugin-"+p), "./plugins/"+p)
+	}
+	buildCache[key] = b
+	return b
+}
+
+func goBuild(t testing.TB, root, out, pkg string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+	}
+}
+
+// Cleanup removes everything Build made. Call it from TestMain after m.Run.
+func Cleanup() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildRoot != "" {
+		_ = os.RemoveAll(buildRoot)
+		buildRoot = ""
+		buildCache = map[string]*Binaries{}
+	}
+}
+
+// InCI reports whether tests run in CI, where missing services fail.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// NeedService fails the test in CI and skips it elsewhere when a service
+// is missing, naming the service and why.
+func NeedService(t testing.TB, service string, err error) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("%s is required in CI: %v", service, err)
+	}
+	t.Skipf("%s unavailable: %v", service, err)
+}
