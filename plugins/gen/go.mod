@@ -1,10 +1,25 @@
 module github.com/halfpipe-io/halfpipe/plugins/gen
 
-go 1.25.0
+go 1.26.0
+
+require github.com/halfpipe-io/halfpipe/sdk v0.0.0
 
 require (
 	github.com/apache/arrow-go/v18 v18.8.0 // indirect
-	github.com/halfpipe-io/halfpipe/sdk v0.0.0
+	github.com/fatih/color v1.13.0 // indirect
+	github.com/golang/protobuf v1.5.4 // indirect
+	github.com/hashicorp/go-hclog v1.6.3 // indirect
+	github.com/hashicorp/go-plugin v1.8.0 // indirect
+	github.com/hashicorp/yamux v0.1.2 // indirect
+	github.com/mattn/go-colorable v0.1.12 // indirect
+	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/oklog/run v1.1.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+	google.golang.org/grpc v1.85.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace github.com/halfpipe-io/halfpipe/sdk => ../../sdk
