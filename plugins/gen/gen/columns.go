@@ -260,7 +260,9 @@ var labels = func() []string {
 var largeValueColumns = []column{
 	allTypesColumns[0],
 	{field: arrow.Field{Name: "big_binary", Type: arrow.BinaryTypes.Binary, Nullable: true}, salt: 40,
-		gen: func(b array.Builder, p params, id int64, h uint64) { b.(*array.BinaryBuilder).Append(largeValue(p, id, h)) }},
+		gen: func(b array.Builder, p params, id int64, h uint64) {
+			b.(*array.BinaryBuilder).Append(largeValue(p, id, h))
+		}},
 	{field: arrow.Field{Name: "big_string", Type: arrow.BinaryTypes.String, Nullable: true}, salt: 41,
 		gen: func(b array.Builder, p params, id int64, h uint64) {
 			v := largeValue(p, id, h)

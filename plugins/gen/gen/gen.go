@@ -324,4 +324,3 @@ func (t *tableDef) project(names []string) ([]column, error) {
 	}
 	return out, nil
 }
-

@@ -181,4 +181,3 @@ func BenchmarkNarrow(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }
-
