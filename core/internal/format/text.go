@@ -1,0 +1,455 @@
+package format
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/decimal256"
+)
+
+// kind says how a rendered value must be wrapped.
+type kind int
+
+const (
+	// bare text never needs CSV quoting and is a JSON literal (numbers, bools).
+	bare kind = iota
+	// str is free text: CSV quotes it when needed, JSON escapes and quotes it.
+	str
+	// plain never needs CSV quoting or JSON escaping, but is a JSON string
+	// (dates, timestamps, decimals, base64).
+	plain
+	// rawJSON is JSON text: CSV quotes it when needed, JSON embeds it.
+	rawJSON
+)
+
+// renderFunc appends the text of non-NULL value i.
+type renderFunc func(buf []byte, i int) []byte
+
+// renderer chooses, once per column and batch, how its values become text.
+// inJSON selects JSON spellings where they differ (NaN and infinities).
+func renderer(a arrow.Array, inJSON bool) (renderFunc, kind, error) {
+	switch x := a.(type) {
+	case *array.Boolean:
+		return func(b []byte, i int) []byte { return strconv.AppendBool(b, x.Value(i)) }, bare, nil
+	case *array.Int8:
+		return func(b []byte, i int) []byte { return strconv.AppendInt(b, int64(x.Value(i)), 10) }, bare, nil
+	case *array.Int16:
+		return func(b []byte, i int) []byte { return strconv.AppendInt(b, int64(x.Value(i)), 10) }, bare, nil
+	case *array.Int32:
+		return func(b []byte, i int) []byte { return strconv.AppendInt(b, int64(x.Value(i)), 10) }, bare, nil
+	case *array.Int64:
+		return func(b []byte, i int) []byte { return strconv.AppendInt(b, x.Value(i), 10) }, bare, nil
+	case *array.Uint8:
+		return func(b []byte, i int) []byte { return strconv.AppendUint(b, uint64(x.Value(i)), 10) }, bare, nil
+	case *array.Uint16:
+		return func(b []byte, i int) []byte { return strconv.AppendUint(b, uint64(x.Value(i)), 10) }, bare, nil
+	case *array.Uint32:
+		return func(b []byte, i int) []byte { return strconv.AppendUint(b, uint64(x.Value(i)), 10) }, bare, nil
+	case *array.Uint64:
+		return func(b []byte, i int) []byte { return strconv.AppendUint(b, x.Value(i), 10) }, bare, nil
+	case *array.Float16:
+		return func(b []byte, i int) []byte { return appendFloat(b, float64(x.Value(i).Float32()), 32, inJSON) }, bare, nil
+	case *array.Float32:
+		return func(b []byte, i int) []byte { return appendFloat(b, float64(x.Value(i)), 32, inJSON) }, bare, nil
+	case *array.Float64:
+		return func(b []byte, i int) []byte { return appendFloat(b, x.Value(i), 64, inJSON) }, bare, nil
+	case *array.Decimal128:
+		scale := x.DataType().(*arrow.Decimal128Type).Scale
+		return func(b []byte, i int) []byte { return appendDecimal128(b, x.Value(i), scale) }, plain, nil
+	case *array.Decimal256:
+		scale := x.DataType().(*arrow.Decimal256Type).Scale
+		return func(b []byte, i int) []byte { return appendDecimal256(b, x.Value(i), scale) }, plain, nil
+	case *array.String:
+		return func(b []byte, i int) []byte { return append(b, x.Value(i)...) }, str, nil
+	case *array.LargeString:
+		return func(b []byte, i int) []byte { return append(b, x.Value(i)...) }, str, nil
+	case *array.StringView:
+		return func(b []byte, i int) []byte { return append(b, x.Value(i)...) }, str, nil
+	case *array.Binary:
+		return func(b []byte, i int) []byte { return base64.StdEncoding.AppendEncode(b, x.Value(i)) }, plain, nil
+	case *array.LargeBinary:
+		return func(b []byte, i int) []byte { return base64.StdEncoding.AppendEncode(b, x.Value(i)) }, plain, nil
+	case *array.BinaryView:
+		return func(b []byte, i int) []byte { return base64.StdEncoding.AppendEncode(b, x.Value(i)) }, plain, nil
+	case *array.FixedSizeBinary:
+		return func(b []byte, i int) []byte { return base64.StdEncoding.AppendEncode(b, x.Value(i)) }, plain, nil
+	case *array.Date32:
+		return func(b []byte, i int) []byte { return appendDate(b, int64(x.Value(i))) }, plain, nil
+	case *array.Date64:
+		return func(b []byte, i int) []byte { return appendDate(b, floorDiv(int64(x.Value(i)), 86400000)) }, plain, nil
+	case *array.Time32:
+		unit := x.DataType().(*arrow.Time32Type).Unit
+		return func(b []byte, i int) []byte { return appendTimeOfDay(b, int64(x.Value(i)), unit) }, plain, nil
+	case *array.Time64:
+		unit := x.DataType().(*arrow.Time64Type).Unit
+		return func(b []byte, i int) []byte { return appendTimeOfDay(b, int64(x.Value(i)), unit) }, plain, nil
+	case *array.Timestamp:
+		tt := x.DataType().(*arrow.TimestampType)
+		zone := tt.TimeZone != ""
+		return func(b []byte, i int) []byte { return appendTimestamp(b, int64(x.Value(i)), tt.Unit, zone) }, plain, nil
+	case *array.Duration:
+		unit := x.DataType().(*arrow.DurationType).Unit
+		return func(b []byte, i int) []byte { return appendDuration(b, int64(x.Value(i)), unit) }, plain, nil
+	case *array.MonthDayNanoInterval:
+		return func(b []byte, i int) []byte { return appendInterval(b, x.Value(i)) }, plain, nil
+	case *array.MonthInterval:
+		return func(b []byte, i int) []byte {
+			return appendInterval(b, arrow.MonthDayNanoInterval{Months: int32(x.Value(i))})
+		}, plain, nil
+	case *array.DayTimeInterval:
+		return func(b []byte, i int) []byte {
+			v := x.Value(i)
+			return appendInterval(b, arrow.MonthDayNanoInterval{Days: v.Days, Nanoseconds: int64(v.Milliseconds) * 1e6})
+		}, plain, nil
+	case *array.Dictionary:
+		inner, k, err := renderer(x.Dictionary(), inJSON)
+		if err != nil {
+			return nil, 0, err
+		}
+		return func(b []byte, i int) []byte { return inner(b, x.GetValueIndex(i)) }, k, nil
+	case *array.List, *array.LargeList, *array.FixedSizeList, *array.Struct, *array.Map, *array.ListView, *array.LargeListView:
+		return func(b []byte, i int) []byte { return appendJSONValue(b, a, i) }, rawJSON, nil
+	case array.ExtensionArray:
+		if x.ExtensionType().ExtensionName() == "arrow.uuid" {
+			if fsb, ok := x.Storage().(*array.FixedSizeBinary); ok {
+				return func(b []byte, i int) []byte { return appendUUID(b, fsb.Value(i)) }, plain, nil
+			}
+		}
+		return renderer(x.Storage(), inJSON)
+	}
+	return nil, 0, fmt.Errorf("type %s has no text form", a.DataType())
+}
+
+func appendFloat(b []byte, v float64, bits int, inJSON bool) []byte {
+	switch {
+	case math.IsNaN(v):
+		return appendSpecial(b, "NaN", inJSON)
+	case math.IsInf(v, 1):
+		return appendSpecial(b, "Infinity", inJSON)
+	case math.IsInf(v, -1):
+		return appendSpecial(b, "-Infinity", inJSON)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, bits)
+}
+
+// appendSpecial writes NaN and infinities, which JSON has no literal for,
+// as strings in JSON.
+func appendSpecial(b []byte, s string, inJSON bool) []byte {
+	if inJSON {
+		return append(append(append(b, '"'), s...), '"')
+	}
+	return append(b, s...)
+}
+
+// appendScaled writes an integer's decimal digits with a decimal point
+// scale digits from the right: every digit kept, no float on the way.
+func appendScaled(b []byte, digits []byte, neg bool, scale int32) []byte {
+	if neg {
+		b = append(b, '-')
+	}
+	if scale <= 0 {
+		b = append(b, digits...)
+		for ; scale < 0; scale++ {
+			if len(digits) != 1 || digits[0] != '0' {
+				b = append(b, '0')
+			}
+		}
+		return b
+	}
+	s := int(scale)
+	if len(digits) <= s {
+		b = append(b, '0', '.')
+		for k := len(digits); k < s; k++ {
+			b = append(b, '0')
+		}
+		return append(b, digits...)
+	}
+	b = append(b, digits[:len(digits)-s]...)
+	b = append(b, '.')
+	return append(b, digits[len(digits)-s:]...)
+}
+
+func appendDecimal128(b []byte, n decimal128.Num, scale int32) []byte {
+	var tmp [40]byte
+	if hi := n.HighBits(); (hi == 0 && n.LowBits() <= math.MaxInt64) || (hi == -1 && n.LowBits() > math.MaxInt64) {
+		v := int64(n.LowBits())
+		if v < 0 {
+			return appendScaled(b, strconv.AppendUint(tmp[:0], uint64(-v), 10), true, scale)
+		}
+		return appendScaled(b, strconv.AppendInt(tmp[:0], v, 10), false, scale)
+	}
+	return appendBig(b, n.BigInt(), scale)
+}
+
+func appendDecimal256(b []byte, n decimal256.Num, scale int32) []byte {
+	return appendBig(b, n.BigInt(), scale)
+}
+
+func appendBig(b []byte, v *big.Int, scale int32) []byte {
+	neg := v.Sign() < 0
+	var tmp [80]byte
+	return appendScaled(b, v.Abs(v).Append(tmp[:0], 10), neg, scale)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// civil converts days since 1970-01-01 to a proleptic Gregorian date
+// (Howard Hinnant's algorithm): far cheaper than time.Time per value.
+func civil(days int64) (y int64, m, d int) {
+	z := days + 719468
+	era := floorDiv(z, 146097)
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y = yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = int(doy - (153*mp+2)/5 + 1)
+	if mp < 10 {
+		m = int(mp + 3)
+	} else {
+		m = int(mp - 9)
+	}
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
+}
+
+func pad(b []byte, v int64, width int) []byte {
+	var tmp [20]byte
+	s := strconv.AppendInt(tmp[:0], v, 10)
+	for k := len(s); k < width; k++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
+func appendDate(b []byte, days int64) []byte {
+	y, m, d := civil(days)
+	if y < 0 || y > 9999 {
+		// Outside RFC 3339's range: let the time package spell it.
+		return time.Unix(days*86400, 0).UTC().AppendFormat(b, "2006-01-02")
+	}
+	b = pad(b, y, 4)
+	b = append(b, '-')
+	b = pad(b, int64(m), 2)
+	b = append(b, '-')
+	return pad(b, int64(d), 2)
+}
+
+func unitDigits(u arrow.TimeUnit) (perSecond int64, digits int) {
+	switch u {
+	case arrow.Millisecond:
+		return 1e3, 3
+	case arrow.Microsecond:
+		return 1e6, 6
+	case arrow.Nanosecond:
+		return 1e9, 9
+	}
+	return 1, 0
+}
+
+func appendClock(b []byte, secs int64, frac int64, digits int) []byte {
+	b = pad(b, secs/3600, 2)
+	b = append(b, ':')
+	b = pad(b, secs/60%60, 2)
+	b = append(b, ':')
+	b = pad(b, secs%60, 2)
+	if digits > 0 {
+		b = append(b, '.')
+		b = pad(b, frac, digits)
+	}
+	return b
+}
+
+func appendTimeOfDay(b []byte, v int64, u arrow.TimeUnit) []byte {
+	per, digits := unitDigits(u)
+	return appendClock(b, v/per, v%per, digits)
+}
+
+// appendTimestamp writes RFC 3339 with the unit's fraction digits; instants
+// (zoned types) in UTC with Z, naive timestamps without a zone.
+func appendTimestamp(b []byte, v int64, u arrow.TimeUnit, zone bool) []byte {
+	per, digits := unitDigits(u)
+	secs := floorDiv(v, per)
+	frac := v - secs*per
+	days := floorDiv(secs, 86400)
+	b = appendDate(b, days)
+	b = append(b, 'T')
+	b = appendClock(b, secs-days*86400, frac, digits)
+	if zone {
+		b = append(b, 'Z')
+	}
+	return b
+}
+
+// appendDuration writes an ISO 8601 duration in seconds: PT1.500000S.
+func appendDuration(b []byte, v int64, u arrow.TimeUnit) []byte {
+	per, digits := unitDigits(u)
+	if v < 0 {
+		b = append(b, '-')
+		if v == math.MinInt64 {
+			return append(b, "PT9223372036.854775808S"...)
+		}
+		v = -v
+	}
+	b = append(b, "PT"...)
+	b = strconv.AppendInt(b, v/per, 10)
+	if digits > 0 {
+		b = append(b, '.')
+		b = pad(b, v%per, digits)
+	}
+	return append(b, 'S')
+}
+
+// appendInterval writes P<months>M<days>DT<seconds>S (components may be
+// negative, as PostgreSQL prints and parses them).
+func appendInterval(b []byte, v arrow.MonthDayNanoInterval) []byte {
+	b = append(b, 'P')
+	b = strconv.AppendInt(b, int64(v.Months), 10)
+	b = append(b, 'M')
+	b = strconv.AppendInt(b, int64(v.Days), 10)
+	b = append(b, "DT"...)
+	return append(appendSecondsNanos(b, v.Nanoseconds), 'S')
+}
+
+func appendSecondsNanos(b []byte, ns int64) []byte {
+	if ns < 0 {
+		b = append(b, '-')
+		ns = -ns
+	}
+	b = strconv.AppendInt(b, ns/1e9, 10)
+	b = append(b, '.')
+	return pad(b, ns%1e9, 9)
+}
+
+func appendUUID(b []byte, u []byte) []byte {
+	const hexd = "0123456789abcdef"
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, hexd[c>>4], hexd[c&15])
+	}
+	return b
+}
+
+// appendJSONString writes s as a JSON string. Invalid UTF-8 bytes become
+// U+FFFD, as encoding/json does.
+func appendJSONString(b []byte, s string) []byte {
+	const hexd = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&15])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendJSONValue writes any value (used for nested types) as JSON.
+func appendJSONValue(b []byte, a arrow.Array, i int) []byte {
+	if a.IsNull(i) {
+		return append(b, "null"...)
+	}
+	switch x := a.(type) {
+	case array.ListLike:
+		start, end := x.ValueOffsets(i)
+		values := x.ListValues()
+		if m, ok := a.(*array.Map); ok {
+			keys, items := m.Keys(), m.Items()
+			b = append(b, '{')
+			for k := start; k < end; k++ {
+				if k > start {
+					b = append(b, ',')
+				}
+				kb := appendJSONValue(nil, keys, int(k))
+				if len(kb) == 0 || kb[0] != '"' {
+					kb = appendJSONString(nil, string(kb))
+				}
+				b = append(b, kb...)
+				b = append(b, ':')
+				b = appendJSONValue(b, items, int(k))
+			}
+			return append(b, '}')
+		}
+		b = append(b, '[')
+		for k := start; k < end; k++ {
+			if k > start {
+				b = append(b, ',')
+			}
+			b = appendJSONValue(b, values, int(k))
+		}
+		return append(b, ']')
+	case *array.Struct:
+		st := x.DataType().(*arrow.StructType)
+		b = append(b, '{')
+		for f := 0; f < x.NumField(); f++ {
+			if f > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, st.Field(f).Name)
+			b = append(b, ':')
+			b = appendJSONValue(b, x.Field(f), i)
+		}
+		return append(b, '}')
+	}
+	fn, k, err := renderer(a, true)
+	if err != nil {
+		return appendJSONString(b, a.ValueStr(i))
+	}
+	switch k {
+	case str:
+		return appendJSONString(b, string(fn(nil, i)))
+	case plain:
+		b = append(b, '"')
+		b = fn(b, i)
+		return append(b, '"')
+	}
+	return fn(b, i)
+}
