@@ -8,8 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/configcmd"
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/cp"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/gendocs"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/plugins"
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/query"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/version"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 )
@@ -52,7 +55,7 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 	pf.BoolVar(&f.RequireChecksums, "require-checksums", false, "Refuse plugins that have no SHA256SUMS entry")
 	pf.String("plugin-dir", "", "Extra plugin directories (':'-separated), searched first; also HP_PLUGIN_DIR")
 
-	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f))
+	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), configcmd.NewCmd(f))
 	return cmd
 }
 

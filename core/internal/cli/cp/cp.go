@@ -1,0 +1,16 @@
+// Package cp implements `hp cp`: copy a table or query to files, object
+// storage or another database.
+package cp
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+)
+
+// NewCmd returns `hp cp` with its subcommands.
+func NewCmd(f *cliutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{Use: "cp", Short: "Copy tables: full snapshots (snap) or incremental deltas (delta)"}
+	cmd.AddCommand(newSnapCmd(f))
+	return cmd
+}

@@ -1,0 +1,362 @@
+package cp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/spf13/cobra"
+
+	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+	"github.com/halfpipe-io/halfpipe/core/internal/config"
+	"github.com/halfpipe-io/halfpipe/core/internal/engine"
+	"github.com/halfpipe-io/halfpipe/core/internal/format"
+	"github.com/halfpipe-io/halfpipe/core/internal/job"
+	"github.com/halfpipe-io/halfpipe/core/internal/layout"
+	"github.com/halfpipe-io/halfpipe/core/internal/manifest"
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/host"
+)
+
+// SnapOptions are the inputs of `hp cp snap`.
+type SnapOptions struct {
+	IO      *cliutil.IOStreams
+	Host    func() *host.Host
+	Conns   *config.Store
+	Logger  func() *slog.Logger
+	Version string
+	Now     func() time.Time
+
+	Source, Target         string
+	SourceType, TargetType string
+	Query, Columns, Where  string
+
+	Format, Compression string
+	CSVHeader           bool
+	CSVDelimiter        string
+	CSVNull             string
+	MaxFileRows         int64
+	MaxFileBytes        string
+	RowGroupRows        int64
+	Path, Layout        string
+	Output              string
+	DryRun              bool
+	Stats               int
+}
+
+func newSnapCmd(f *cliutil.Factory) *cobra.Command {
+	o := &SnapOptions{
+		IO: f.IO, Host: f.Host, Version: f.Version, Now: time.Now,
+		Logger: func() *slog.Logger { return f.Logger },
+		Conns:  &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv},
+	}
+	cmd := &cobra.Command{
+		Use:   "snap <conn>.[<schema>.]<table> <conn>.<object>",
+		Short: "Copy a whole table (or query result) into files or a table",
+		Long: `Copy a whole table, or the result of --query, into CSV, Parquet or JSON
+Lines files (local, S3, stdout) with a manifest, or into a table of another
+database.
+
+Files appear only when complete; the manifest (_manifest.json) is written
+last and marks the run as published. A failed run leaves no manifest and
+removes its files.`,
+		Example: `  hp cp snap pg.public.orders out.extracts/orders --format parquet
+  hp cp snap demo.sample_data out.sample --format csv --compression none --max-file-rows 100000
+  hp cp snap pg.x out.y --query "select id, total from orders where total > 0"`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return cliutil.UsageErrorf("hp cp snap takes a source and a target (<conn>.<table> <conn>.<object>), got %d argument(s)", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Source, o.Target = args[0], args[1]
+			return RunSnap(cmd.Context(), o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.SourceType, "source-type", "", "Expected source type (checked against the DSN; never required)")
+	fl.StringVar(&o.TargetType, "target-type", "", "Expected target type (checked against the DSN; never required)")
+	fl.StringVar(&o.Query, "query", "", "SQL to run instead of reading the table")
+	fl.StringVar(&o.Columns, "columns", "", "Comma-separated columns to read (default all)")
+	fl.StringVar(&o.Where, "where", "", "Predicate in the source's SQL dialect")
+	fl.StringVar(&o.Format, "format", "csv", "Output format: csv, parquet or jsonl")
+	fl.StringVar(&o.Compression, "compression", "", "gzip, zstd, snappy or none (default gzip for csv/jsonl, zstd for parquet)")
+	fl.BoolVar(&o.CSVHeader, "csv-header", true, "Write a CSV header row")
+	fl.StringVar(&o.CSVDelimiter, "csv-delimiter", ",", "CSV field delimiter (one character)")
+	fl.StringVar(&o.CSVNull, "csv-null", "", "Text for NULL in CSV; an empty string that would read as NULL is written \"\"")
+	fl.Int64Var(&o.MaxFileRows, "max-file-rows", 0, "Start a new file after this many rows (0 = no limit)")
+	fl.StringVar(&o.MaxFileBytes, "max-file-bytes", "0", "Start a new file before this many bytes are written, after compression (e.g. 256MiB; 0 = no limit)")
+	fl.Int64Var(&o.RowGroupRows, "parquet-row-group-rows", 1_000_000, "Rows per Parquet row group at most")
+	fl.StringVar(&o.Path, "path", "", "Object name template: {prefix} {object} {schema} {table} {run_id} {date} {time} {part} {ext} (default "+layout.Default+")")
+	fl.StringVar(&o.Layout, "layout", "default", "Naming preset: default, or halfpipe (original Halfpipe names and .man files)")
+	fl.StringVar(&o.Output, "output", "text", "Summary format: text (stderr) or json (stdout)")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and exit without reading anything")
+	fl.IntVarP(&o.Stats, "stats", "L", 0, "Log a stats line every N seconds (0 = progress on a terminal only)")
+	// Halfpipe's names for the limits.
+	fl.Int64Var(&o.MaxFileRows, "csv-rows", 0, "Alias of --max-file-rows")
+	fl.StringVar(&o.MaxFileBytes, "csv-bytes", "0", "Alias of --max-file-bytes")
+	_ = fl.MarkHidden("csv-rows")
+	_ = fl.MarkHidden("csv-bytes")
+	return cmd
+}
+
+// plan is a validated snapshot.
+type plan struct {
+	src, tgt      config.Connection
+	srcRef        sdk.ObjectRef
+	tgtObject     string
+	columns       []string
+	format        format.Format
+	compression   format.Compression
+	delimiter     rune
+	maxBytes      int64
+	layout        *layout.Layout
+	vars          layout.Vars
+	start         time.Time
+	runID         string
+	targetIsStore bool
+}
+
+func (o *SnapOptions) plan() (*plan, error) {
+	p := &plan{start: o.Now().UTC()}
+	srcName, srcObj, err := config.SplitConnObject(o.Source)
+	if err != nil {
+		return nil, cliutil.UsageErrorf("source: %v", err)
+	}
+	tgtName, tgtObj, err := config.SplitConnObject(o.Target)
+	if err != nil {
+		if o.Target != "stdout" {
+			return nil, cliutil.UsageErrorf("target: %v", err)
+		}
+		tgtName, tgtObj = "stdout", "stdout"
+	}
+	if p.src, err = o.Conns.Resolve(srcName); err != nil {
+		return nil, cliutil.UsageErrorf("source: %v", err)
+	}
+	if p.tgt, err = o.Conns.Resolve(tgtName); err != nil {
+		return nil, cliutil.UsageErrorf("target: %v", err)
+	}
+	if p.srcRef, err = config.ParseTable(srcObj); err != nil {
+		return nil, cliutil.UsageErrorf("source: %v", err)
+	}
+	p.tgtObject = tgtObj
+	p.targetIsStore = job.IsStore(p.tgt)
+	if o.Columns != "" {
+		for _, c := range strings.Split(o.Columns, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				p.columns = append(p.columns, c)
+			}
+		}
+	}
+	if p.format, err = format.ParseFormat(o.Format); err != nil {
+		return nil, cliutil.UsageErrorf("--format: %v", err)
+	}
+	p.compression = format.DefaultCompression(p.format)
+	if o.Compression != "" {
+		if p.compression, err = format.ParseCompression(o.Compression); err != nil {
+			return nil, cliutil.UsageErrorf("--compression: %v", err)
+		}
+	}
+	if utf8.RuneCountInString(o.CSVDelimiter) != 1 {
+		return nil, cliutil.UsageErrorf("--csv-delimiter %q must be exactly one character", o.CSVDelimiter)
+	}
+	p.delimiter, _ = utf8.DecodeRuneInString(o.CSVDelimiter)
+	if p.maxBytes, err = cliutil.ParseSize(o.MaxFileBytes); err != nil {
+		return nil, cliutil.UsageErrorf("--max-file-bytes: %v", err)
+	}
+	if o.MaxFileRows < 0 {
+		return nil, cliutil.UsageErrorf("--max-file-rows must not be negative")
+	}
+	if p.layout, err = layout.New(o.Layout, o.Path); err != nil {
+		return nil, cliutil.UsageErrorf("%v", err)
+	}
+	if o.Output != "text" && o.Output != "json" {
+		return nil, cliutil.UsageErrorf("--output %q: use text or json", o.Output)
+	}
+	p.runID = layout.NewRunID(p.start)
+	prefix, object := layout.SplitTarget(tgtObj)
+	p.vars = layout.Vars{Prefix: prefix, Object: object, Schema: p.srcRef.Schema, Table: p.srcRef.Name,
+		RunID: p.runID, Ext: format.Extension(p.format, p.compression), Start: p.start}
+	return p, nil
+}
+
+// Summary is the result of a run, printed as text or JSON.
+type Summary struct {
+	RunID       string  `json:"run_id"`
+	Mode        string  `json:"mode"`
+	Source      string  `json:"source"`
+	Target      string  `json:"target"`
+	Rows        int64   `json:"rows"`
+	Files       int     `json:"files"`
+	Bytes       int64   `json:"bytes"`
+	ManifestURL string  `json:"manifest_url,omitempty"`
+	Seconds     float64 `json:"duration_seconds"`
+	RowsPerSec  float64 `json:"rows_per_second"`
+}
+
+// RunSnap runs the snapshot.
+func RunSnap(ctx context.Context, o *SnapOptions) error {
+	p, err := o.plan()
+	if err != nil {
+		return err
+	}
+	if o.DryRun {
+		return o.printPlan(p)
+	}
+	src, err := job.Source(ctx, o.Host(), p.src, o.SourceType)
+	if err != nil {
+		return err
+	}
+	req := sdk.ReadRequest{Conn: sdk.Connection{DSN: p.src.DSN}, Columns: p.columns, Where: o.Where}
+	if o.Query != "" {
+		req.Source = sdk.Source{Query: o.Query}
+	} else {
+		ref := p.srcRef
+		req.Source = sdk.Source{Object: &ref}
+	}
+	if !p.targetIsStore {
+		return o.toTable(ctx, p, src, req)
+	}
+	st, err := job.OpenStore(ctx, p.tgt, o.TargetType, o.IO.Out)
+	if err != nil {
+		return err
+	}
+	records, err := src.Read(ctx, req)
+	if err != nil {
+		return fmt.Errorf("reading %s from %q: %w", req.Source, p.src.Name, err)
+	}
+	encOpts := []format.Option{
+		format.WithFormat(p.format), format.WithCompression(p.compression), format.WithCSVHeader(o.CSVHeader),
+		format.WithCSVDelimiter(p.delimiter), format.WithCSVNull(o.CSVNull), format.WithParquetRowGroupRows(o.RowGroupRows),
+	}
+	if p.maxBytes > 0 {
+		encOpts = append(encOpts, format.WithParquetRowGroupBytes(max(64<<10, min(64<<20, p.maxBytes/4))))
+	}
+	m := &manifest.Manifest{
+		Version: manifest.Version, Tool: "halfpipe", ToolVersion: o.Version, RunID: p.runID, Mode: "snap",
+		Layout: p.layout.Name, StartedAt: p.start,
+		Source: manifest.Source{Type: src.Info.Name, DSN: sdk.MaskDSN(p.src.DSN), Query: o.Query, Columns: p.columns, Where: o.Where},
+		Target: manifest.Target{Type: p.tgt.Scheme, URL: sdk.MaskDSN(p.tgt.DSN), Object: p.tgtObject},
+		Format: string(p.format), Compression: string(p.compression),
+	}
+	if o.Query == "" {
+		m.Source.Object = p.srcRef.String()
+	}
+	j := engine.Job{
+		Records: records, Store: st, Manifest: m, Logger: o.Logger(), Stats: &engine.Stats{},
+		FileKey:      func(part int) (string, error) { return p.layout.File(p.vars, part), nil },
+		ManifestKey:  p.layout.Manifest(p.vars),
+		MaxFileRows:  o.MaxFileRows,
+		MaxFileBytes: p.maxBytes,
+		NewEncoder: func(w io.Writer, schema *arrow.Schema) (format.Encoder, error) {
+			return format.NewEncoder(w, schema, encOpts...)
+		},
+	}
+	if p.tgt.Scheme == "stdout" {
+		j.ManifestKey = ""
+		j.MaxFileRows, j.MaxFileBytes = 0, 0
+	}
+	if p.layout.Name == "halfpipe" {
+		j.Extra = func(m *manifest.Manifest) (map[string][]byte, error) {
+			return map[string][]byte{p.layout.HalfpipeMan(p.vars): manifest.HalfpipeMan(m.Files)}, nil
+		}
+	}
+	stop := startProgress(ctx, o.IO, o.Logger(), j.Stats, o.Stats)
+	res, err := engine.Run(ctx, j)
+	stop()
+	if err != nil {
+		return fmt.Errorf("snapshot of %s to %s failed, nothing was published: %w", sourceName(p, o), st.URL(p.tgtObject), err)
+	}
+	return o.report(p, res.Manifest, res.ManifestURL)
+}
+
+func sourceName(p *plan, o *SnapOptions) string {
+	if o.Query != "" {
+		return p.src.Name + " (query)"
+	}
+	return p.src.Name + "." + p.srcRef.String()
+}
+
+func (o *SnapOptions) report(p *plan, m *manifest.Manifest, manifestURL string) error {
+	elapsed := m.FinishedAt.Sub(m.StartedAt).Seconds()
+	s := Summary{RunID: m.RunID, Mode: m.Mode, Source: sourceName(p, o), Target: p.tgt.Name + "." + p.tgtObject,
+		Rows: m.TotalRows, Files: len(m.Files), Bytes: m.TotalBytes, ManifestURL: manifestURL, Seconds: elapsed}
+	if elapsed > 0 {
+		s.RowsPerSec = float64(m.TotalRows) / elapsed
+	}
+	if o.Output == "json" {
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	where := manifestURL
+	if where == "" {
+		where = p.tgt.Name
+	}
+	fmt.Fprintf(o.IO.ErrOut, "%s: %d rows, %d files, %s in %.1fs (%.0f rows/s) → %s\n",
+		s.Mode, s.Rows, s.Files, cliutil.HumanBytes(s.Bytes), elapsed, s.RowsPerSec, where)
+	return nil
+}
+
+func (o *SnapOptions) printPlan(p *plan) error {
+	w := o.IO.Out
+	fmt.Fprintf(w, "plan (dry run, nothing is read or written)\n")
+	fmt.Fprintf(w, "  source:   %s = %s (%s)\n", p.src.Name, sdk.MaskDSN(p.src.DSN), p.src.From)
+	if o.Query != "" {
+		fmt.Fprintf(w, "  query:    %s\n", o.Query)
+	} else {
+		fmt.Fprintf(w, "  table:    %s\n", p.srcRef)
+	}
+	if len(p.columns) > 0 {
+		fmt.Fprintf(w, "  columns:  %s\n", strings.Join(p.columns, ", "))
+	}
+	if o.Where != "" {
+		fmt.Fprintf(w, "  where:    %s\n", o.Where)
+	}
+	fmt.Fprintf(w, "  target:   %s = %s (%s)\n", p.tgt.Name, sdk.MaskDSN(p.tgt.DSN), p.tgt.From)
+	if !p.targetIsStore {
+		fmt.Fprintf(w, "  table:    %s (append)\n", p.tgtObject)
+		return nil
+	}
+	fmt.Fprintf(w, "  format:   %s, compression %s\n", p.format, p.compression)
+	fmt.Fprintf(w, "  files:    %s, ...\n", p.layout.File(p.vars, 1))
+	fmt.Fprintf(w, "  manifest: %s\n", p.layout.Manifest(p.vars))
+	return nil
+}
+
+// toTable writes the rows into a table of a database target.
+func (o *SnapOptions) toTable(ctx context.Context, p *plan, src *host.Instance, req sdk.ReadRequest) error {
+	tgt, err := o.Host().ForScheme(ctx, p.tgt.Scheme)
+	if err != nil {
+		return fmt.Errorf("connection %q: %w", p.tgt.Name, err)
+	}
+	if err := job.CheckType(p.tgt, o.TargetType, tgt.Info.Name, tgt.Info.Schemes); err != nil {
+		return err
+	}
+	if !tgt.Info.Has(sdk.CapWrite) {
+		return fmt.Errorf("connection %q: the %s connector cannot be written to: %w", p.tgt.Name, tgt.Info.Name, sdk.ErrUnimplemented)
+	}
+	ref, err := config.ParseTable(p.tgtObject)
+	if err != nil {
+		return cliutil.UsageErrorf("target: %v", err)
+	}
+	records, err := src.Read(ctx, req)
+	if err != nil {
+		return fmt.Errorf("reading %s from %q: %w", req.Source, p.src.Name, err)
+	}
+	defer records.Release()
+	start := time.Now()
+	res, err := tgt.Write(ctx, sdk.WriteRequest{Conn: sdk.Connection{DSN: p.tgt.DSN}, Table: ref, Mode: sdk.Append, CreateTable: true}, records)
+	if err != nil {
+		return fmt.Errorf("writing %s.%s: %w", p.tgt.Name, ref, err)
+	}
+	fmt.Fprintf(o.IO.ErrOut, "snap: %d rows into %s.%s in %.1fs\n", res.RowsWritten, p.tgt.Name, ref, time.Since(start).Seconds())
+	return nil
+}

@@ -1,0 +1,94 @@
+// Package query implements `hp query`: run SQL on a source and stream the
+// rows to stdout as CSV.
+package query
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+	"github.com/halfpipe-io/halfpipe/core/internal/config"
+	"github.com/halfpipe-io/halfpipe/core/internal/format"
+	"github.com/halfpipe-io/halfpipe/core/internal/job"
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/host"
+)
+
+// Options are the inputs of `hp query`.
+type Options struct {
+	IO          *cliutil.IOStreams
+	Host        func() *host.Host
+	Conns       *config.Store
+	Conn, SQL   string
+	PrintHeader bool
+	Delimiter   string
+	Null        string
+}
+
+// NewCmd returns the command.
+func NewCmd(f *cliutil.Factory) *cobra.Command {
+	o := &Options{IO: f.IO, Host: f.Host, Conns: &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv}}
+	cmd := &cobra.Command{
+		Use:     "query <conn> <SQL>",
+		Short:   "Run a query and print the rows as CSV on stdout",
+		Example: `  hp query pg "select id, name from customers where id < 10" --print-header`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return cliutil.UsageErrorf("hp query takes a connection and a SQL statement, got %d argument(s)", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Conn, o.SQL = args[0], args[1]
+			return Run(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.PrintHeader, "print-header", false, "Print a header row of column names")
+	cmd.Flags().StringVar(&o.Delimiter, "csv-delimiter", ",", "Field delimiter")
+	cmd.Flags().StringVar(&o.Null, "csv-null", "", "Text for NULL")
+	return cmd
+}
+
+// Run executes the query.
+func Run(ctx context.Context, o *Options) error {
+	c, err := o.Conns.Resolve(o.Conn)
+	if err != nil {
+		return cliutil.UsageErrorf("%v", err)
+	}
+	if len([]rune(o.Delimiter)) != 1 {
+		return cliutil.UsageErrorf("--csv-delimiter %q must be one character", o.Delimiter)
+	}
+	src, err := job.Source(ctx, o.Host(), c, "")
+	if err != nil {
+		return err
+	}
+	if !src.Info.Has(sdk.CapReadQuery) {
+		return fmt.Errorf("connection %q: the %s connector does not run SQL queries: %w", c.Name, src.Info.Name, sdk.ErrUnimplemented)
+	}
+	records, err := src.Read(ctx, sdk.ReadRequest{Conn: sdk.Connection{DSN: c.DSN}, Source: sdk.Source{Query: o.SQL}})
+	if err != nil {
+		return fmt.Errorf("query on %q: %w", c.Name, err)
+	}
+	defer records.Release()
+	out := bufio.NewWriterSize(o.IO.Out, 256<<10)
+	enc, err := format.NewEncoder(out, records.Schema(), format.WithFormat(format.CSV), format.WithCompression(format.None),
+		format.WithCSVHeader(o.PrintHeader), format.WithCSVDelimiter([]rune(o.Delimiter)[0]), format.WithCSVNull(o.Null))
+	if err != nil {
+		return err
+	}
+	for records.Next() {
+		if err := enc.Write(records.RecordBatch()); err != nil {
+			return err
+		}
+	}
+	if err := records.Err(); err != nil {
+		return fmt.Errorf("query on %q: %w", c.Name, err)
+	}
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	return out.Flush()
+}

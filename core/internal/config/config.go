@@ -1,0 +1,279 @@
+// Package config resolves named connections. A name resolves from the
+// environment variable HP_<NAME>_DSN first, then from the connections file
+// ($XDG_CONFIG_HOME/halfpipe/connections.yaml, mode 0600, or the
+// directory in HP_CONFIG_DIR).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+)
+
+// ErrUnknownConnection means a name is defined nowhere.
+var ErrUnknownConnection = errors.New("unknown connection")
+
+// Connection is a resolved name.
+type Connection struct {
+	Name   string
+	DSN    string
+	Scheme string
+	// Type is HP_<NAME>_TYPE or the file's type, when given: checked
+	// against the scheme's plugin by the caller.
+	Type string
+	// From says where the DSN came from, for messages.
+	From string
+}
+
+// Entry is one connection in the file.
+type Entry struct {
+	DSN  string `yaml:"dsn"`
+	Type string `yaml:"type,omitempty"`
+}
+
+type fileData struct {
+	Connections map[string]Entry `yaml:"connections"`
+}
+
+// Store is the connections file.
+type Store struct {
+	Path string
+	// LookupEnv reads the environment.
+	LookupEnv func(string) (string, bool)
+}
+
+// DefaultPath is where the connections file lives.
+func DefaultPath(getenv func(string) string) string {
+	if d := getenv("HP_CONFIG_DIR"); d != "" {
+		return filepath.Join(d, "connections.yaml")
+	}
+	base := getenv("XDG_CONFIG_HOME")
+	if base == "" {
+		base = filepath.Join(getenv("HOME"), ".config")
+	}
+	return filepath.Join(base, "halfpipe", "connections.yaml")
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+// EnvPrefix is the environment prefix of a name: HP_<NAME>_.
+func EnvPrefix(name string) string {
+	return "HP_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_"
+}
+
+func (s *Store) load() (fileData, error) {
+	var d fileData
+	data, err := os.ReadFile(s.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return d, nil
+	}
+	if err != nil {
+		return d, fmt.Errorf("reading connections file %s: %w", s.Path, err)
+	}
+	if err := yaml.Unmarshal(data, &d); err != nil {
+		return d, fmt.Errorf("connections file %s is not valid YAML: %w", s.Path, err)
+	}
+	return d, nil
+}
+
+func (s *Store) save(d fileData) error {
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(s.Path), err)
+	}
+	data, err := yaml.Marshal(d)
+	if err != nil {
+		return err
+	}
+	tmp := s.Path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.Path)
+}
+
+// Add stores a connection; an existing name needs force.
+func (s *Store) Add(name, dsn, typ string, force bool) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("connection name %q: use a letter followed by letters, digits, '-' or '_'", name)
+	}
+	if _, err := SchemeOf(dsn); err != nil {
+		return err
+	}
+	d, err := s.load()
+	if err != nil {
+		return err
+	}
+	if d.Connections == nil {
+		d.Connections = map[string]Entry{}
+	}
+	key := strings.ToLower(name)
+	if _, ok := d.Connections[key]; ok && !force {
+		return fmt.Errorf("connection %q already exists (use --force to replace it)", key)
+	}
+	d.Connections[key] = Entry{DSN: dsn, Type: typ}
+	return s.save(d)
+}
+
+// Remove deletes a connection.
+func (s *Store) Remove(name string) error {
+	d, err := s.load()
+	if err != nil {
+		return err
+	}
+	key := strings.ToLower(name)
+	if _, ok := d.Connections[key]; !ok {
+		return fmt.Errorf("%w %q in %s", ErrUnknownConnection, name, s.Path)
+	}
+	delete(d.Connections, key)
+	return s.save(d)
+}
+
+// Listed is a connection for display, its DSN masked.
+type Listed struct {
+	Name, DSN, Type, From string
+}
+
+// List returns the file's connections and those defined by HP_*_DSN
+// variables, DSNs masked, sorted by name.
+func (s *Store) List(environ []string) ([]Listed, error) {
+	d, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]Listed{}
+	for name, e := range d.Connections {
+		seen[name] = Listed{Name: name, DSN: sdk.MaskDSN(e.DSN), Type: e.Type, From: s.Path}
+	}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "HP_") || !strings.HasSuffix(k, "_DSN") || len(k) <= 7 {
+			continue
+		}
+		name := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(k, "HP_"), "_DSN"))
+		seen[name] = Listed{Name: name, DSN: sdk.MaskDSN(v), From: "env " + k}
+	}
+	out := make([]Listed, 0, len(seen))
+	for _, l := range seen {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out, nil
+}
+
+// Resolve finds a connection by name: HP_<NAME>_DSN first, then the file.
+func (s *Store) Resolve(name string) (Connection, error) {
+	if name == "stdout" {
+		return Connection{Name: name, DSN: "stdout", Scheme: "stdout", From: "built in"}, nil
+	}
+	prefix := EnvPrefix(name)
+	c := Connection{Name: strings.ToLower(name)}
+	if v, ok := s.LookupEnv(prefix + "DSN"); ok && v != "" {
+		c.DSN, c.From = v, "env "+prefix+"DSN"
+	} else {
+		d, err := s.load()
+		if err != nil {
+			return c, err
+		}
+		e, ok := d.Connections[strings.ToLower(name)]
+		if !ok {
+			return c, fmt.Errorf("%w %q: set %sDSN or run 'hp config connections add %s --dsn URL'", ErrUnknownConnection, name, prefix, strings.ToLower(name))
+		}
+		c.DSN, c.Type, c.From = e.DSN, e.Type, s.Path
+	}
+	if t, ok := s.LookupEnv(prefix + "TYPE"); ok && t != "" {
+		c.Type = t
+	}
+	scheme, err := SchemeOf(c.DSN)
+	if err != nil {
+		return c, fmt.Errorf("connection %q (%s): %w", c.Name, c.From, err)
+	}
+	c.Scheme = scheme
+	return c, nil
+}
+
+// SchemeOf infers the connection type's scheme from a DSN: the URL scheme
+// ("odbc+mssql://" gives "odbc"), "file" for paths, "stdout".
+func SchemeOf(dsn string) (string, error) {
+	if dsn == "" {
+		return "", fmt.Errorf("empty DSN")
+	}
+	if dsn == "stdout" || dsn == "-" {
+		return "stdout", nil
+	}
+	i := strings.Index(dsn, "://")
+	if i < 0 {
+		if strings.Contains(dsn, "=") && !strings.ContainsAny(dsn, "/") {
+			return "", fmt.Errorf("DSN %q has no scheme: write it as a URL such as postgres://user:pass@host/db", sdk.MaskDSN(dsn))
+		}
+		return "file", nil
+	}
+	scheme := strings.ToLower(dsn[:i])
+	if base, _, ok := strings.Cut(scheme, "+"); ok {
+		scheme = base
+	}
+	if !regexp.MustCompile(`^[a-z][a-z0-9.-]*$`).MatchString(scheme) {
+		return "", fmt.Errorf("DSN %q has a malformed scheme", sdk.MaskDSN(dsn))
+	}
+	if scheme != "file" {
+		if _, err := url.Parse(dsn); err != nil && !strings.ContainsAny(dsn, ";") {
+			return "", fmt.Errorf("DSN %q is not a valid URL (special characters in a password must be %%-encoded)", sdk.MaskDSN(dsn))
+		}
+	}
+	return scheme, nil
+}
+
+// SplitConnObject splits Halfpipe's <conn>.<object> argument at the first
+// dot: "pg.public.orders" is connection pg, object public.orders.
+func SplitConnObject(arg string) (conn, object string, err error) {
+	conn, object, ok := strings.Cut(arg, ".")
+	if !ok || conn == "" || object == "" {
+		return "", "", fmt.Errorf("%q is not <connection>.<object> (e.g. pg.public.orders or out.extracts/orders)", arg)
+	}
+	return conn, object, nil
+}
+
+// ParseTable splits "[schema.]table"; quoted parts keep their dots
+// ("sales"."order.items").
+func ParseTable(object string) (sdk.ObjectRef, error) {
+	var parts []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(object); i++ {
+		c := object[i]
+		switch {
+		case c == '"' && quoted && i+1 < len(object) && object[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == '.' && !quoted:
+			parts = append(parts, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	parts = append(parts, cur.String())
+	if quoted {
+		return sdk.ObjectRef{}, fmt.Errorf("table %q has an unclosed quote", object)
+	}
+	switch {
+	case len(parts) == 1 && parts[0] != "":
+		return sdk.ObjectRef{Name: parts[0]}, nil
+	case len(parts) == 2 && parts[0] != "" && parts[1] != "":
+		return sdk.ObjectRef{Schema: parts[0], Name: parts[1]}, nil
+	}
+	return sdk.ObjectRef{}, fmt.Errorf("table %q is not [schema.]table (quote names holding dots: \"my.table\")", object)
+}

@@ -1,0 +1,75 @@
+// Package job turns resolved connections into running plugins and stores:
+// the glue every data-moving command shares.
+package job
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/halfpipe-io/halfpipe/core/internal/config"
+	"github.com/halfpipe-io/halfpipe/core/internal/store"
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/host"
+)
+
+// Builtin stores are served by hp itself, not by plugins.
+var builtinStores = []string{"file", "s3", "stdout"}
+
+// IsStore reports whether a connection is a built-in store.
+func IsStore(c config.Connection) bool { return slices.Contains(builtinStores, c.Scheme) }
+
+// typeAliases maps connection type names users write (HP_<NAME>_TYPE,
+// --source-type) to plugin names.
+var typeAliases = map[string]string{
+	"sqlserver": "mssql", "postgresql": "postgres", "pg": "postgres", "mariadb": "mysql", "sqlite3": "sqlite",
+}
+
+// CheckType compares a declared type (HP_<NAME>_TYPE or a --*-type flag)
+// with the plugin or store that serves the connection.
+func CheckType(c config.Connection, declared, served string, schemes []string) error {
+	if declared == "" {
+		return nil
+	}
+	d := strings.ToLower(declared)
+	if a, ok := typeAliases[d]; ok {
+		d = a
+	}
+	if d == served || slices.Contains(schemes, d) {
+		return nil
+	}
+	return fmt.Errorf("connection %q is declared as type %q but its DSN (%s) is served by %q", c.Name, declared, sdk.MaskDSN(c.DSN), served)
+}
+
+// Source starts the plugin that serves a source connection and checks that
+// it can read.
+func Source(ctx context.Context, h *host.Host, c config.Connection, declaredType string) (*host.Instance, error) {
+	if IsStore(c) {
+		return nil, fmt.Errorf("connection %q (%s) is a %s target, not a database to read from", c.Name, sdk.MaskDSN(c.DSN), c.Scheme)
+	}
+	inst, err := h.ForScheme(ctx, c.Scheme)
+	if err != nil {
+		return nil, fmt.Errorf("connection %q: %w", c.Name, err)
+	}
+	if err := CheckType(c, declaredType, inst.Info.Name, inst.Info.Schemes); err != nil {
+		return nil, err
+	}
+	if !inst.Info.Has(sdk.CapRead) {
+		return nil, fmt.Errorf("connection %q: the %s connector cannot be read from: %w", c.Name, inst.Info.Name, sdk.ErrUnimplemented)
+	}
+	return inst, nil
+}
+
+// OpenStore opens a built-in store target.
+func OpenStore(ctx context.Context, c config.Connection, declaredType string, out io.Writer) (store.Store, error) {
+	if err := CheckType(c, declaredType, c.Scheme, nil); err != nil {
+		return nil, err
+	}
+	s, err := store.Open(ctx, c.DSN, out)
+	if err != nil {
+		return nil, fmt.Errorf("connection %q: %w", c.Name, err)
+	}
+	return s, nil
+}

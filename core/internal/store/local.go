@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Local stores objects as files under a directory.
+type Local struct {
+	root string
+}
+
+// NewLocal returns a store rooted at dir (created on first write).
+func NewLocal(dir string) (*Local, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Local{root: abs}, nil
+}
+
+// Root is the absolute directory.
+func (l *Local) Root() string { return l.root }
+
+func (l *Local) path(key string) (string, error) {
+	k, err := CleanKey(key)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(l.root, filepath.FromSlash(k)), nil
+}
+
+// URL implements Store.
+func (l *Local) URL(key string) string {
+	p, err := l.path(key)
+	if err != nil {
+		return "file://" + filepath.ToSlash(l.root) + "/" + key
+	}
+	return "file://" + filepath.ToSlash(p)
+}
+
+func tempName(final string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".tmp-"+hex.EncodeToString(b[:]))
+}
+
+// pathError gives an OS error the path it concerns and a plain cause.
+func pathError(op, path string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%s %s: permission denied: %w", op, path, err)
+	case errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("%s %s: %w", op, path, ErrExists)
+	case strings.Contains(err.Error(), "no space left"):
+		return fmt.Errorf("%s %s: the disk is full: %w", op, path, err)
+	}
+	return fmt.Errorf("%s %s: %w", op, path, err)
+}
+
+// Create implements Store.
+func (l *Local) Create(_ context.Context, key string) (Object, error) {
+	final, err := l.path(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return nil, pathError("creating directory", filepath.Dir(final), err)
+	}
+	tmp := tempName(final)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, pathError("creating", tmp, err)
+	}
+	return &localObject{key: key, final: final, tmp: tmp, f: f}, nil
+}
+
+type localObject struct {
+	key, final, tmp string
+	f               *os.File
+	done            bool
+}
+
+func (o *localObject) Key() string { return o.key }
+
+func (o *localObject) Write(p []byte) (int, error) {
+	n, err := o.f.Write(p)
+	if err != nil {
+		return n, pathError("writing", o.final, err)
+	}
+	return n, nil
+}
+
+// Commit syncs the file and links it into place. A link (not a rename)
+// refuses to replace an existing file, so two runs never overwrite each
+// other's output.
+func (o *localObject) Commit(context.Context) error {
+	if o.done {
+		return nil
+	}
+	if err := o.f.Sync(); err != nil {
+		o.abort()
+		return pathError("syncing", o.final, err)
+	}
+	if err := o.f.Close(); err != nil {
+		o.abort()
+		return pathError("closing", o.final, err)
+	}
+	err := os.Link(o.tmp, o.final)
+	_ = os.Remove(o.tmp)
+	o.done = true
+	if err != nil {
+		return pathError("publishing", o.final, err)
+	}
+	return nil
+}
+
+func (o *localObject) abort() {
+	_ = o.f.Close()
+	_ = os.Remove(o.tmp)
+	o.done = true
+}
+
+func (o *localObject) Abort(context.Context) error {
+	if !o.done {
+		o.abort()
+	}
+	return nil
+}
+
+func (l *Local) put(key string, data []byte, replace bool) error {
+	final, err := l.path(key)
+	if err != nil {
+		return err
+	}
+	o, err := l.Create(context.Background(), key)
+	if err != nil {
+		return err
+	}
+	lo := o.(*localObject)
+	if _, err := lo.Write(data); err != nil {
+		lo.abort()
+		return err
+	}
+	if !replace {
+		return lo.Commit(context.Background())
+	}
+	if err := lo.f.Sync(); err != nil {
+		lo.abort()
+		return pathError("syncing", final, err)
+	}
+	_ = lo.f.Close()
+	if err := os.Rename(lo.tmp, final); err != nil {
+		_ = os.Remove(lo.tmp)
+		return pathError("replacing", final, err)
+	}
+	return nil
+}
+
+// PutIfAbsent implements Store.
+func (l *Local) PutIfAbsent(_ context.Context, key string, data []byte) error {
+	return l.put(key, data, false)
+}
+
+// Put implements Store.
+func (l *Local) Put(_ context.Context, key string, data []byte) error { return l.put(key, data, true) }
+
+// Get implements Store.
+func (l *Local) Get(_ context.Context, key string) ([]byte, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", p, ErrNotExist)
+	}
+	if err != nil {
+		return nil, pathError("reading", p, err)
+	}
+	return data, nil
+}
+
+// Open implements Store.
+func (l *Local) Open(_ context.Context, key string) (io.ReadCloser, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", p, ErrNotExist)
+	}
+	if err != nil {
+		return nil, pathError("opening", p, err)
+	}
+	return f, nil
+}
+
+// List implements Store. Temporary files of writes in progress are not
+// listed.
+func (l *Local) List(_ context.Context, prefix string) ([]ObjectInfo, error) {
+	var out []ObjectInfo
+	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		rel, _ := filepath.Rel(l.root, p)
+		key := filepath.ToSlash(rel)
+		if !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, ObjectInfo{Key: key, Size: info.Size(), Modified: info.ModTime()})
+		return nil
+	})
+	if err != nil {
+		return nil, pathError("listing", l.root, err)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Key < out[b].Key })
+	return out, nil
+}
+
+// Delete implements Store.
+func (l *Local) Delete(_ context.Context, key string) error {
+	p, err := l.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return pathError("deleting", p, err)
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+// Package store is where output objects go: a local directory, standard
+// output, and (beside them) S3. Objects are written under a temporary name
+// and appear only on Commit, so a reader never sees a partial file.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Errors.
+var (
+	// ErrExists means a conditional write found the key taken.
+	ErrExists = errors.New("object already exists")
+	// ErrNotExist means the key holds nothing.
+	ErrNotExist = errors.New("object does not exist")
+)
+
+// Store holds objects under slash-separated keys relative to its root.
+type Store interface {
+	// Create starts an object. Bytes written are invisible under key until
+	// Commit; Abort discards them.
+	Create(ctx context.Context, key string) (Object, error)
+	// PutIfAbsent writes a small object atomically, failing with ErrExists
+	// when the key is taken.
+	PutIfAbsent(ctx context.Context, key string, data []byte) error
+	// Put writes a small object atomically, replacing any existing one.
+	Put(ctx context.Context, key string, data []byte) error
+	// Get reads a small object.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Open streams an object.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// List returns the objects under prefix, recursively, sorted by key.
+	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
+	// Delete removes an object; a missing one is not an error.
+	Delete(ctx context.Context, key string) error
+	// URL names a key for manifests and messages.
+	URL(key string) string
+}
+
+// Object is an object being written.
+type Object interface {
+	io.Writer
+	Key() string
+	// Commit makes the object visible under its key.
+	Commit(ctx context.Context) error
+	// Abort discards everything written.
+	Abort(ctx context.Context) error
+}
+
+// ObjectInfo describes a stored object.
+type ObjectInfo struct {
+	Key      string
+	Size     int64
+	Modified time.Time
+}
+
+// Open returns the store for a target DSN: file:///abs, file://rel, a
+// plain path, or stdout (whose objects go to out).
+func Open(ctx context.Context, dsn string, out io.Writer) (Store, error) {
+	switch {
+	case dsn == "stdout" || dsn == "-":
+		return NewStdout(out), nil
+	case strings.HasPrefix(dsn, "file://"):
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("file DSN %q: %w", dsn, err)
+		}
+		p := u.Host + u.Path
+		if p == "" {
+			return nil, fmt.Errorf("file DSN %q names no directory", dsn)
+		}
+		return NewLocal(p)
+	case strings.HasPrefix(dsn, "s3://"):
+		return nil, fmt.Errorf("s3 targets are not supported by this build yet")
+	case !strings.Contains(dsn, "://"):
+		return NewLocal(dsn)
+	}
+	return nil, fmt.Errorf("%q is not a file, s3 or stdout target", dsn)
+}
+
+// CleanKey validates a key: relative, slash-separated, no "..".
+func CleanKey(key string) (string, error) {
+	k := strings.TrimLeft(key, "/")
+	for _, part := range strings.Split(k, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("key %q leaves the target root", key)
+		}
+	}
+	if k == "" {
+		return "", fmt.Errorf("empty key")
+	}
+	return k, nil
+}
