@@ -1,0 +1,104 @@
+package sqlsource
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+)
+
+// Bounds implements sdk.Bounder.
+func (c *Connector) Bounds(ctx context.Context, req sdk.BoundsRequest) (*sdk.Bounds, error) {
+	db, err := c.db(req.Conn)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := c.columns(ctx, db, req.Source, []string{req.Column})
+	if err != nil {
+		return nil, c.dialect.classify(err, req.Conn.DSN)
+	}
+	col := c.dialect.quote(req.Column)
+	list := fmt.Sprintf("MIN(%s), MAX(%s), COUNT(*), COUNT(%s)", col, col, col)
+	q, args, err := c.selectSQL(req.Source, list, req.Where, req.Range, nil, meta)
+	if err != nil {
+		return nil, err
+	}
+	var lo, hi any
+	var count, nonNull int64
+	if err := db.QueryRowContext(ctx, q, args...).Scan(&lo, &hi, &count, &nonNull); err != nil {
+		return nil, c.dialect.classify(err, req.Conn.DSN)
+	}
+	b := &sdk.Bounds{Count: count, NullCount: count - nonNull}
+	if meta == nil {
+		// A query's column: its type is known only from a read.
+		meta = []ColumnMeta{{Name: req.Column, Nullable: true}}
+	}
+	mp, err := c.dialect.Map(meta[0])
+	if err != nil {
+		return nil, fmt.Errorf("column %q: %w", req.Column, err)
+	}
+	if b.Min, err = toValue(mp, lo); err != nil {
+		return nil, fmt.Errorf("min of %q: %w", req.Column, err)
+	}
+	if b.Max, err = toValue(mp, hi); err != nil {
+		return nil, fmt.Errorf("max of %q: %w", req.Column, err)
+	}
+	return b, nil
+}
+
+// toValue decodes a driver value the way a read would, then turns the
+// Arrow value into an exact sdk.Value.
+func toValue(mp Mapping, v any) (*sdk.Value, error) {
+	if v == nil {
+		return nil, nil
+	}
+	bld := array.NewBuilder(memory.DefaultAllocator, mp.Type)
+	defer bld.Release()
+	if err := mp.Decode(bld, driver.Value(v)); err != nil {
+		return nil, err
+	}
+	a := bld.NewArray()
+	defer a.Release()
+	return ValueAt(a, 0)
+}
+
+// ValueAt converts one Arrow value into an sdk.Value.
+func ValueAt(a arrow.Array, i int) (*sdk.Value, error) {
+	if a.IsNull(i) {
+		return nil, nil
+	}
+	switch x := a.(type) {
+	case *array.Int64:
+		return sdk.Int64Value(x.Value(i)), nil
+	case *array.Int32:
+		return sdk.Int64Value(int64(x.Value(i))), nil
+	case *array.Int16:
+		return sdk.Int64Value(int64(x.Value(i))), nil
+	case *array.Uint64:
+		return &sdk.Value{Kind: sdk.KindUint64, Uint: x.Value(i)}, nil
+	case *array.Float64:
+		return &sdk.Value{Kind: sdk.KindFloat64, Float: x.Value(i)}, nil
+	case *array.String:
+		return sdk.StringValue(x.Value(i)), nil
+	case *array.Binary:
+		return &sdk.Value{Kind: sdk.KindBytes, Bytes: append([]byte(nil), x.Value(i)...)}, nil
+	case *array.Boolean:
+		return &sdk.Value{Kind: sdk.KindBool, Bool: x.Value(i)}, nil
+	case *array.Decimal128:
+		return sdk.DecimalValue(x.Value(i).ToString(x.DataType().(*arrow.Decimal128Type).Scale)), nil
+	case *array.Decimal256:
+		return sdk.DecimalValue(x.Value(i).ToString(x.DataType().(*arrow.Decimal256Type).Scale)), nil
+	case *array.Date32:
+		return sdk.DateValue(int32(x.Value(i))), nil
+	case *array.Timestamp:
+		unit := x.DataType().(*arrow.TimestampType).Unit
+		return sdk.TimestampValue(x.Value(i).ToTime(unit)), nil
+	}
+	return nil, fmt.Errorf("type %s cannot be a bound", a.DataType())
+}
+

@@ -1,0 +1,493 @@
+package sqlsource
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/batch"
+)
+
+// Connector implements the sdk interfaces over a Dialect. Connection pools
+// are kept per DSN for the life of the plugin.
+type Connector struct {
+	info    sdk.Info
+	dialect *Dialect
+
+	mu  sync.Mutex
+	dbs map[string]*sql.DB
+}
+
+// New returns a connector. info is served as is (add CapReadQuery to
+// Features: the generic reader runs queries).
+func New(info sdk.Info, d *Dialect) *Connector {
+	return &Connector{info: info, dialect: d, dbs: map[string]*sql.DB{}}
+}
+
+// Info implements sdk.Connector.
+func (c *Connector) Info() sdk.Info { return c.info }
+
+func (c *Connector) db(conn sdk.Connection) (*sql.DB, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := conn.DSN + fmt.Sprint(conn.Options)
+	if db, ok := c.dbs[key]; ok {
+		return db, nil
+	}
+	db, err := c.dialect.Open(conn)
+	if err != nil {
+		return nil, c.dialect.classify(err, conn.DSN)
+	}
+	c.dbs[key] = db
+	return db, nil
+}
+
+// Check implements sdk.Connector.
+func (c *Connector) Check(ctx context.Context, conn sdk.Connection) (string, error) {
+	db, err := c.db(conn)
+	if err != nil {
+		return "", err
+	}
+	var v string
+	if err := db.QueryRowContext(ctx, c.dialect.VersionQuery).Scan(&v); err != nil {
+		return "", c.dialect.classify(err, conn.DSN)
+	}
+	return v, nil
+}
+
+// ListObjects implements sdk.ObjectLister.
+func (c *Connector) ListObjects(ctx context.Context, conn sdk.Connection, schema string) ([]sdk.ObjectInfo, error) {
+	db, err := c.db(conn)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := c.dialect.ListObjects(ctx, db, schema)
+	return objs, c.dialect.classify(err, conn.DSN)
+}
+
+// Exec implements sdk.Executor.
+func (c *Connector) Exec(ctx context.Context, conn sdk.Connection, statements []string) (int64, error) {
+	db, err := c.db(conn)
+	if err != nil {
+		return 0, err
+	}
+	sc, err := db.Conn(ctx)
+	if err != nil {
+		return 0, c.dialect.classify(err, conn.DSN)
+	}
+	defer sc.Close()
+	total := int64(0)
+	for i, st := range statements {
+		res, err := sc.ExecContext(ctx, st)
+		if err != nil {
+			return total, fmt.Errorf("statement %d: %w", i+1, c.dialect.classify(err, conn.DSN))
+		}
+		if n, err := res.RowsAffected(); err == nil {
+			total += n
+		}
+	}
+	return total, nil
+}
+
+// columns returns the metadata of a table (projected) or nil for a query.
+func (c *Connector) columns(ctx context.Context, db *sql.DB, src sdk.Source, names []string) ([]ColumnMeta, error) {
+	if src.Object == nil {
+		return nil, nil
+	}
+	all, err := c.dialect.Columns(ctx, db, *src.Object)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, sdk.NotFoundf("table %s does not exist", src.Object)
+	}
+	if len(names) == 0 {
+		return all, nil
+	}
+	out := make([]ColumnMeta, 0, len(names))
+	for _, n := range names {
+		found := false
+		for _, m := range all {
+			if m.Name == n {
+				out, found = append(out, m), true
+				break
+			}
+		}
+		if !found {
+			return nil, sdk.NotFoundf("table %s has no column %q", src.Object, n)
+		}
+	}
+	return out, nil
+}
+
+func (c *Connector) mappings(cols []ColumnMeta) (*arrow.Schema, []Mapping, error) {
+	fields := make([]arrow.Field, len(cols))
+	maps := make([]Mapping, len(cols))
+	for i, m := range cols {
+		mp, err := c.dialect.Map(m)
+		if err != nil {
+			return nil, nil, fmt.Errorf("column %q (%s): %w", m.Name, m.NativeType, err)
+		}
+		maps[i] = mp
+		fields[i] = arrow.Field{Name: m.Name, Type: mp.Type, Nullable: m.Nullable}
+	}
+	return arrow.NewSchema(fields, nil), maps, nil
+}
+
+// Describe implements sdk.Describer.
+func (c *Connector) Describe(ctx context.Context, conn sdk.Connection, src sdk.Source) (*sdk.Description, error) {
+	db, err := c.db(conn)
+	if err != nil {
+		return nil, err
+	}
+	var cols []ColumnMeta
+	if src.Object != nil {
+		if cols, err = c.columns(ctx, db, src, nil); err != nil {
+			return nil, c.dialect.classify(err, conn.DSN)
+		}
+	} else {
+		rr, err := c.Read(ctx, sdk.ReadRequest{Conn: conn, Source: src, Where: "1=0"})
+		if err != nil {
+			return nil, err
+		}
+		defer rr.Release()
+		d := &sdk.Description{Schema: rr.Schema()}
+		for _, m := range rr.(*reader).cols {
+			d.Columns = append(d.Columns, sdk.Column{Name: m.Name, NativeType: m.NativeType, Nullable: m.Nullable})
+		}
+		return d, nil
+	}
+	schema, _, err := c.mappings(cols)
+	if err != nil {
+		return nil, err
+	}
+	d := &sdk.Description{Schema: schema}
+	for _, m := range cols {
+		d.Columns = append(d.Columns, sdk.Column{Name: m.Name, NativeType: m.NativeType, Nullable: m.Nullable})
+	}
+	if c.dialect.PrimaryKey != nil {
+		if d.PrimaryKey, err = c.dialect.PrimaryKey(ctx, db, *src.Object); err != nil {
+			return nil, c.dialect.classify(err, conn.DSN)
+		}
+	}
+	return d, nil
+}
+
+// selectSQL builds the statement of a read or bounds query.
+func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.RangeFilter, order []sdk.OrderBy, meta []ColumnMeta) (string, []any, error) {
+	d := c.dialect
+	if src.Object == nil && selectList == "*" && where == "" && rf == nil && len(order) == 0 {
+		// Run the user's query as written, so its errors read as its own.
+		return src.Query, nil, nil
+	}
+	var from string
+	if src.Object != nil {
+		from = d.table(*src.Object)
+	} else {
+		from = "(" + strings.TrimRight(strings.TrimSpace(src.Query), ";") + ") hp_q"
+	}
+	var conds []string
+	var args []any
+	if where != "" {
+		conds = append(conds, "("+where+")")
+	}
+	if rf != nil {
+		col := ColumnMeta{Name: rf.Column}
+		for _, m := range meta {
+			if m.Name == rf.Column {
+				col = m
+			}
+		}
+		arg := func(v *sdk.Value) any {
+			if d.Arg != nil {
+				return d.Arg(v, col)
+			}
+			return v.Arg()
+		}
+		if rf.Lower != nil {
+			op := ">"
+			if rf.LowerInclusive {
+				op = ">="
+			}
+			args = append(args, arg(rf.Lower))
+			conds = append(conds, fmt.Sprintf("%s %s %s", d.quote(rf.Column), op, d.placeholder(len(args))))
+		}
+		if rf.Upper != nil {
+			op := "<"
+			if rf.UpperInclusive {
+				op = "<="
+			}
+			args = append(args, arg(rf.Upper))
+			conds = append(conds, fmt.Sprintf("%s %s %s", d.quote(rf.Column), op, d.placeholder(len(args))))
+		}
+	}
+	q := "SELECT " + selectList + " FROM " + from
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	if len(order) > 0 {
+		parts := make([]string, len(order))
+		for i, o := range order {
+			parts[i] = d.quote(o.Column)
+			if o.Descending {
+				parts[i] += " DESC"
+			}
+		}
+		q += " ORDER BY " + strings.Join(parts, ", ")
+	}
+	return q, args, nil
+}
+
+func (c *Connector) selectList(cols []ColumnMeta, names []string) string {
+	if cols == nil && len(names) == 0 {
+		return "*"
+	}
+	parts := make([]string, 0, len(cols))
+	for _, m := range cols {
+		parts = append(parts, c.dialect.quote(m.Name))
+	}
+	if cols == nil {
+		for _, n := range names {
+			parts = append(parts, c.dialect.quote(n))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Read implements sdk.Reader.
+func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordReader, error) {
+	if req.Source.Object == nil && req.Source.Query == "" {
+		return nil, sdk.InvalidArgumentf("nothing to read: no table and no query")
+	}
+	db, err := c.db(req.Conn)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := c.columns(ctx, db, req.Source, req.Columns)
+	if err != nil {
+		return nil, c.dialect.classify(err, req.Conn.DSN)
+	}
+	q, args, err := c.selectSQL(req.Source, c.selectList(meta, req.Columns), req.Where, req.Range, req.OrderBy, meta)
+	if err != nil {
+		return nil, err
+	}
+	r := &reader{c: c, dsn: req.Conn.DSN, meta: meta, first: make(chan error, 1), batches: make(chan arrow.RecordBatch, 1)}
+	r.ctx, r.cancel = context.WithCancel(ctx)
+	r.opts = []batch.Option{batch.WithMaxRows(req.BatchMaxRows), batch.WithMaxBytes(req.BatchMaxBytes)}
+	sc, err := db.Conn(r.ctx)
+	if err != nil {
+		r.cancel()
+		return nil, c.dialect.classify(err, req.Conn.DSN)
+	}
+	r.conn = sc
+	r.done = make(chan struct{})
+	go r.produce(q, args)
+	if err := <-r.first; err != nil {
+		r.Release()
+		return nil, err
+	}
+	return r, nil
+}
+
+// reader streams rows decoded on a producer goroutine that holds the raw
+// driver connection (database/sql's Conn.Raw forbids using it after its
+// callback returns, so the whole query runs inside the callback).
+type reader struct {
+	c       *Connector
+	dsn     string
+	ctx     context.Context
+	cancel  context.CancelFunc
+	conn    *sql.Conn
+	opts    []batch.Option
+	meta    []ColumnMeta
+	cols    []ColumnMeta
+	schema  *arrow.Schema
+	first   chan error
+	batches chan arrow.RecordBatch
+	done    chan struct{}
+	err     error
+	ended   bool
+	cur     arrow.RecordBatch
+	once    sync.Once
+	refs    int64
+}
+
+func (r *reader) produce(q string, args []any) {
+	defer close(r.done)
+	defer close(r.batches)
+	sent := false
+	err := r.conn.Raw(func(dc any) error {
+		rows, err := query(r.ctx, dc, q, args)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err := r.resolveColumns(rows)
+		if err != nil {
+			return err
+		}
+		schema, maps, err := r.c.mappings(cols)
+		if err != nil {
+			return err
+		}
+		r.cols, r.schema = cols, schema
+		r.first <- nil
+		sent = true
+		return r.stream(rows, maps)
+	})
+	if err != nil {
+		err = r.c.dialect.classify(err, r.dsn)
+		if r.ctx.Err() != nil {
+			err = errors.Join(r.ctx.Err(), err)
+		}
+		if !sent {
+			r.first <- err
+			return
+		}
+		r.err = err
+	}
+}
+
+// resolveColumns uses the catalog's metadata for tables and the driver's
+// column types for queries.
+func (r *reader) resolveColumns(rows driver.Rows) ([]ColumnMeta, error) {
+	names := rows.Columns()
+	if r.meta != nil {
+		if len(names) != len(r.meta) {
+			return nil, fmt.Errorf("query returned %d columns, expected %d", len(names), len(r.meta))
+		}
+		return r.meta, nil
+	}
+	cols := make([]ColumnMeta, len(names))
+	for i, n := range names {
+		m := ColumnMeta{Name: n, Nullable: true}
+		if t, ok := rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+			m.NativeType = t.ColumnTypeDatabaseTypeName(i)
+		}
+		if t, ok := rows.(driver.RowsColumnTypePrecisionScale); ok {
+			if p, s, ok := t.ColumnTypePrecisionScale(i); ok {
+				m.Precision, m.Scale, m.HasPrecision = p, s, true
+			}
+		}
+		if t, ok := rows.(driver.RowsColumnTypeNullable); ok {
+			if nullable, ok := t.ColumnTypeNullable(i); ok {
+				m.Nullable = nullable
+			}
+		}
+		cols[i] = m
+	}
+	return cols, nil
+}
+
+func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
+	b := batch.NewBuilder(r.schema, r.opts...)
+	defer b.Release()
+	fields := b.Fields()
+	dest := make([]driver.Value, len(maps))
+	row := int64(0)
+	send := func() error {
+		rec := b.NewBatch()
+		select {
+		case r.batches <- rec:
+			return nil
+		case <-r.ctx.Done():
+			rec.Release()
+			return r.ctx.Err()
+		}
+	}
+	for {
+		if row&1023 == 0 {
+			if err := r.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		err := rows.Next(dest)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		row++
+		for i, v := range dest {
+			if v == nil {
+				fields[i].AppendNull()
+				continue
+			}
+			if err := maps[i].Decode(fields[i], v); err != nil {
+				return fmt.Errorf("row %d, column %q (%s): %w", row, r.cols[i].Name, r.cols[i].NativeType, err)
+			}
+		}
+		if b.RowDone() {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+	if b.Rows() > 0 {
+		return send()
+	}
+	return nil
+}
+
+func query(ctx context.Context, dc any, q string, args []any) (driver.Rows, error) {
+	named := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	if qc, ok := dc.(driver.QueryerContext); ok {
+		return qc.QueryContext(ctx, q, named)
+	}
+	return nil, fmt.Errorf("driver connection %T cannot run queries directly", dc)
+}
+
+func (r *reader) Retain()                        {}
+func (r *reader) Schema() *arrow.Schema          { return r.schema }
+func (r *reader) RecordBatch() arrow.RecordBatch { return r.cur }
+func (r *reader) Record() arrow.RecordBatch      { return r.cur }
+
+func (r *reader) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	rec, ok := <-r.batches
+	if !ok {
+		<-r.done
+		r.ended = true
+		return false
+	}
+	r.cur = rec
+	return true
+}
+
+func (r *reader) Err() error {
+	if r.ended {
+		return r.err
+	}
+	return nil
+}
+
+func (r *reader) Release() {
+	r.once.Do(func() {
+		r.cancel()
+		if r.cur != nil {
+			r.cur.Release()
+		}
+		for rec := range r.batches {
+			rec.Release()
+		}
+		<-r.done
+		_ = r.conn.Close()
+	})
+}
+

@@ -1,0 +1,301 @@
+package sqlsource
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/decimal256"
+)
+
+// Decoders for the value types database/sql drivers return (int64,
+// float64, bool, []byte, string, time.Time). Dialects compose them.
+
+// DecodeInt64 appends to an Int64Builder.
+func DecodeInt64(b array.Builder, v driver.Value) error {
+	ib := b.(*array.Int64Builder)
+	switch x := v.(type) {
+	case int64:
+		ib.Append(x)
+	case float64:
+		if x != float64(int64(x)) {
+			return fmt.Errorf("%v is not an integer", x)
+		}
+		ib.Append(int64(x))
+	case bool:
+		if x {
+			ib.Append(1)
+		} else {
+			ib.Append(0)
+		}
+	case []byte:
+		return DecodeInt64(b, string(x))
+	case string:
+		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", x)
+		}
+		ib.Append(n)
+	default:
+		return fmt.Errorf("unexpected %T for an integer", v)
+	}
+	return nil
+}
+
+// DecodeFloat64 appends to a Float64Builder.
+func DecodeFloat64(b array.Builder, v driver.Value) error {
+	fb := b.(*array.Float64Builder)
+	switch x := v.(type) {
+	case float64:
+		fb.Append(x)
+	case int64:
+		fb.Append(float64(x))
+	case []byte:
+		return DecodeFloat64(b, string(x))
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", x)
+		}
+		fb.Append(f)
+	default:
+		return fmt.Errorf("unexpected %T for a float", v)
+	}
+	return nil
+}
+
+// DecodeString appends text to a StringBuilder; numbers and times are
+// rendered exactly.
+func DecodeString(b array.Builder, v driver.Value) error {
+	sb := b.(*array.StringBuilder)
+	switch x := v.(type) {
+	case string:
+		sb.Append(x)
+	case []byte:
+		sb.BinaryBuilder.Append(x)
+	case int64:
+		sb.Append(strconv.FormatInt(x, 10))
+	case float64:
+		sb.Append(strconv.FormatFloat(x, 'g', -1, 64))
+	case bool:
+		sb.Append(strconv.FormatBool(x))
+	case time.Time:
+		sb.Append(x.Format(time.RFC3339Nano))
+	default:
+		return fmt.Errorf("unexpected %T for text", v)
+	}
+	return nil
+}
+
+// DecodeBinary appends to a BinaryBuilder.
+func DecodeBinary(b array.Builder, v driver.Value) error {
+	bb := b.(*array.BinaryBuilder)
+	switch x := v.(type) {
+	case []byte:
+		bb.Append(x)
+	case string:
+		bb.AppendString(x)
+	default:
+		return fmt.Errorf("unexpected %T for binary", v)
+	}
+	return nil
+}
+
+// DecodeBool appends to a BooleanBuilder.
+func DecodeBool(b array.Builder, v driver.Value) error {
+	bb := b.(*array.BooleanBuilder)
+	switch x := v.(type) {
+	case bool:
+		bb.Append(x)
+	case int64:
+		bb.Append(x != 0)
+	case []byte:
+		return DecodeBool(b, string(x))
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "1", "t", "true", "y", "yes":
+			bb.Append(true)
+		case "0", "f", "false", "n", "no":
+			bb.Append(false)
+		default:
+			return fmt.Errorf("%q is not a boolean", x)
+		}
+	default:
+		return fmt.Errorf("unexpected %T for a boolean", v)
+	}
+	return nil
+}
+
+// timeLayouts are the text forms of timestamps that drivers hand out.
+var timeLayouts = []string{
+	time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999-07:00",
+	"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02",
+}
+
+// ParseTime reads a timestamp text; one without a zone is taken as UTC.
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a timestamp", s)
+}
+
+func toTime(v driver.Value) (time.Time, error) {
+	switch x := v.(type) {
+	case time.Time:
+		return x, nil
+	case []byte:
+		return ParseTime(string(x))
+	case string:
+		return ParseTime(x)
+	case int64:
+		return time.Unix(x, 0).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("unexpected %T for a time", v)
+}
+
+// DecodeTimestamp appends an instant at the builder type's unit.
+func DecodeTimestamp(b array.Builder, v driver.Value) error {
+	t, err := toTime(v)
+	if err != nil {
+		return err
+	}
+	tb := b.(*array.TimestampBuilder)
+	ts, err := arrow.TimestampFromTime(t, tb.Type().(*arrow.TimestampType).Unit)
+	if err != nil {
+		return err
+	}
+	tb.Append(ts)
+	return nil
+}
+
+// DecodeDate32 appends a calendar date.
+func DecodeDate32(b array.Builder, v driver.Value) error {
+	t, err := toTime(v)
+	if err != nil {
+		return err
+	}
+	y, m, d := t.Date()
+	b.(*array.Date32Builder).Append(arrow.Date32FromTime(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)))
+	return nil
+}
+
+// ParseDecimal reads decimal text exactly as an unscaled integer at the
+// given scale. More fractional digits than the scale are an error unless
+// they are zeros; nothing is rounded.
+func ParseDecimal(s string, scale int32) (*big.Int, error) {
+	t := strings.TrimSpace(s)
+	neg := false
+	switch {
+	case strings.HasPrefix(t, "-"):
+		neg, t = true, t[1:]
+	case strings.HasPrefix(t, "+"):
+		t = t[1:]
+	}
+	exp := 0
+	if i := strings.IndexAny(t, "eE"); i >= 0 {
+		e, err := strconv.Atoi(t[i+1:])
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a decimal number", s)
+		}
+		exp, t = e, t[:i]
+	}
+	intPart, frac, _ := strings.Cut(t, ".")
+	digits := intPart + frac
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return nil, fmt.Errorf("%q is not a decimal number", s)
+	}
+	shift := int(scale) - len(frac) + exp
+	if shift < 0 {
+		cut := len(digits) + shift
+		if cut < 0 {
+			cut = 0
+		}
+		if strings.Trim(digits[cut:], "0") != "" {
+			return nil, fmt.Errorf("%q has more than %d decimal places", s, scale)
+		}
+		digits = digits[:cut]
+		shift = 0
+	}
+	v, ok := new(big.Int).SetString(digits+strings.Repeat("0", shift), 10)
+	if !ok {
+		v = new(big.Int)
+	}
+	if neg {
+		v.Neg(v)
+	}
+	return v, nil
+}
+
+func decimalText(v driver.Value) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case []byte:
+		return string(x), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		// The driver already made it a float; its shortest exact text is
+		// the best that is left (documented as a limit).
+		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	}
+	return "", fmt.Errorf("unexpected %T for a decimal", v)
+}
+
+// DecodeDecimal appends to a Decimal128Builder or Decimal256Builder.
+func DecodeDecimal(b array.Builder, v driver.Value) error {
+	text, err := decimalText(v)
+	if err != nil {
+		return err
+	}
+	switch db := b.(type) {
+	case *array.Decimal128Builder:
+		dt := db.Type().(*arrow.Decimal128Type)
+		n, err := ParseDecimal(text, dt.Scale)
+		if err != nil {
+			return err
+		}
+		num := decimal128.FromBigInt(n)
+		if !num.FitsInPrecision(dt.Precision) {
+			return fmt.Errorf("%s does not fit decimal(%d,%d)", text, dt.Precision, dt.Scale)
+		}
+		db.Append(num)
+	case *array.Decimal256Builder:
+		dt := db.Type().(*arrow.Decimal256Type)
+		n, err := ParseDecimal(text, dt.Scale)
+		if err != nil {
+			return err
+		}
+		num := decimal256.FromBigInt(n)
+		if !num.FitsInPrecision(dt.Precision) {
+			return fmt.Errorf("%s does not fit decimal(%d,%d)", text, dt.Precision, dt.Scale)
+		}
+		db.Append(num)
+	default:
+		return fmt.Errorf("decimal into %T", b)
+	}
+	return nil
+}
+
+// DecimalType is decimal128 up to 38 digits, decimal256 up to 76.
+func DecimalType(precision, scale int64) (arrow.DataType, error) {
+	switch {
+	case precision <= 0 || scale < 0 || scale > precision:
+		return nil, fmt.Errorf("decimal(%d,%d) is not a valid decimal type", precision, scale)
+	case precision <= 38:
+		return &arrow.Decimal128Type{Precision: int32(precision), Scale: int32(scale)}, nil
+	case precision <= 76:
+		return &arrow.Decimal256Type{Precision: int32(precision), Scale: int32(scale)}, nil
+	}
+	return nil, fmt.Errorf("decimal(%d,%d) has more digits than Arrow holds", precision, scale)
+}

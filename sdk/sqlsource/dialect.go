@@ -1,0 +1,116 @@
+// Package sqlsource turns a database/sql driver into a halfpipe connector.
+// A SQL connector supplies a [Dialect] — how to open a connection, quote
+// names, read the catalog and map native types to Arrow — and gets
+// Check, ListObjects, Describe, Read, Bounds, Exec and Write from
+// [Connector].
+//
+// Reads bypass database/sql's reflection-based Scan: rows are pulled from
+// the driver (driver.Rows.Next into a reused []driver.Value) on a
+// dedicated goroutine and decoded by a per-column function chosen once,
+// straight into typed Arrow builders. Decimals are parsed from the
+// driver's text exactly, never through a float.
+package sqlsource
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+)
+
+// ColumnMeta describes a column as the database reports it.
+type ColumnMeta struct {
+	Name       string
+	NativeType string // as declared, e.g. "DECIMAL(38,10)" or "timestamp with time zone"
+	Nullable   bool
+	// Precision and Scale are set when the catalog or driver reports them.
+	Precision, Scale int64
+	HasPrecision     bool
+}
+
+// Decoder appends one driver value (never nil) to a builder.
+type Decoder func(b array.Builder, v driver.Value) error
+
+// Mapping is how one column becomes Arrow.
+type Mapping struct {
+	Type   arrow.DataType
+	Decode Decoder
+}
+
+// Dialect is what a SQL connector tells the generic reader.
+type Dialect struct {
+	// Open connects. Errors must not contain the password.
+	Open func(conn sdk.Connection) (*sql.DB, error)
+	// QuoteIdent quotes one identifier; default: "double quotes".
+	QuoteIdent func(string) string
+	// Placeholder is the n-th (1-based) bind parameter; default: ?.
+	Placeholder func(n int) string
+	// VersionQuery returns the server's version as one string.
+	VersionQuery string
+	// ListObjects lists tables and views.
+	ListObjects func(ctx context.Context, db *sql.DB, schema string) ([]sdk.ObjectInfo, error)
+	// Columns describes a table's columns in order; an unknown table
+	// returns an error wrapping sdk.ErrNotFound.
+	Columns func(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]ColumnMeta, error)
+	// PrimaryKey returns a table's key columns in order.
+	PrimaryKey func(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]string, error)
+	// Map chooses the Arrow type and decoder of a column.
+	Map func(ColumnMeta) (Mapping, error)
+	// Arg converts a filter value into a driver argument; default Value.Arg.
+	Arg func(v *sdk.Value, col ColumnMeta) any
+	// DDLType is the native type for an Arrow type when creating tables.
+	DDLType func(arrow.DataType) (string, error)
+	// Classify maps a driver error to an sdk error kind (may return err).
+	Classify func(err error) error
+}
+
+func (d *Dialect) quote(id string) string {
+	if d.QuoteIdent != nil {
+		return d.QuoteIdent(id)
+	}
+	return QuoteDouble(id)
+}
+
+// QuoteDouble quotes an identifier with double quotes, doubling any inside.
+func QuoteDouble(id string) string { return `"` + strings.ReplaceAll(id, `"`, `""`) + `"` }
+
+func (d *Dialect) placeholder(n int) string {
+	if d.Placeholder != nil {
+		return d.Placeholder(n)
+	}
+	return "?"
+}
+
+func (d *Dialect) table(ref sdk.ObjectRef) string {
+	if ref.Schema == "" {
+		return d.quote(ref.Name)
+	}
+	return d.quote(ref.Schema) + "." + d.quote(ref.Name)
+}
+
+func (d *Dialect) classify(err error, dsn string) error {
+	if err == nil {
+		return nil
+	}
+	if d.Classify != nil {
+		err = d.Classify(err)
+	}
+	if msg := sdk.MaskIn(err.Error(), dsn); msg != err.Error() {
+		return &maskedError{msg: msg, err: err}
+	}
+	return err
+}
+
+// maskedError hides a secret the driver echoed, keeping the error's kind.
+type maskedError struct {
+	msg string
+	err error
+}
+
+func (e *maskedError) Error() string { return e.msg }
+func (e *maskedError) Unwrap() error { return e.err }
