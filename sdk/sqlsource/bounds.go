@@ -101,4 +101,3 @@ func ValueAt(a arrow.Array, i int) (*sdk.Value, error) {
 	}
 	return nil, fmt.Errorf("type %s cannot be a bound", a.DataType())
 }
-

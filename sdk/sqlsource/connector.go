@@ -490,4 +490,3 @@ func (r *reader) Release() {
 		_ = r.conn.Close()
 	})
 }
-

@@ -260,4 +260,3 @@ func ddlType(t arrow.DataType) (string, error) {
 	}
 	return "", sdk.Errorf(sdk.ErrUnsupportedType, "SQLite has no column type for %s", t)
 }
-
