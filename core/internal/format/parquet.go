@@ -13,6 +13,7 @@ import (
 
 type parquetEncoder struct {
 	fw            *pqarrow.FileWriter
+	conv          *converter
 	rowGroupBytes int64
 	// groupArrow is the Arrow size of the rows in the open row group, and
 	// ratio the compressed/Arrow size of the row groups written so far:
@@ -39,15 +40,20 @@ func newParquet(w io.Writer, schema *arrow.Schema, o options) (Encoder, error) {
 	if o.level != 0 {
 		props = append(props, parquet.WithCompressionLevel(o.level))
 	}
-	fw, err := pqarrow.NewFileWriter(schema, w, parquet.NewWriterProperties(props...),
+	conv := newConverter(schema)
+	fw, err := pqarrow.NewFileWriter(conv.schema, w, parquet.NewWriterProperties(props...),
 		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
-	return &parquetEncoder{fw: fw, rowGroupBytes: o.rowGroupBytes, ratio: 1}, nil
+	return &parquetEncoder{fw: fw, conv: conv, rowGroupBytes: o.rowGroupBytes, ratio: 1}, nil
 }
 
 func (e *parquetEncoder) Write(rec arrow.RecordBatch) error {
+	if e.conv.needed {
+		rec = e.conv.convert(rec)
+		defer rec.Release()
+	}
 	if err := e.fw.WriteBuffered(rec); err != nil {
 		return fmt.Errorf("parquet: %w", err)
 	}
