@@ -27,9 +27,13 @@ var typeAliases = map[string]string{
 	"sqlserver": "mssql", "postgresql": "postgres", "pg": "postgres", "mariadb": "mysql", "sqlite3": "sqlite",
 }
 
-// CheckType compares a declared type (HP_<NAME>_TYPE or a --*-type flag)
-// with the plugin or store that serves the connection.
+// CheckType compares a declared type (a --*-type flag, else the
+// connection's HP_<NAME>_TYPE or file type) with the plugin or store that
+// serves the connection.
 func CheckType(c config.Connection, declared, served string, schemes []string) error {
+	if declared == "" {
+		declared = c.Type
+	}
 	if declared == "" {
 		return nil
 	}
@@ -40,7 +44,7 @@ func CheckType(c config.Connection, declared, served string, schemes []string) e
 	if d == served || slices.Contains(schemes, d) {
 		return nil
 	}
-	return fmt.Errorf("connection %q is declared as type %q but its DSN (%s) is served by %q", c.Name, declared, sdk.MaskDSN(c.DSN), served)
+	return sdk.InvalidArgumentf("connection %q is declared as type %q but its DSN (%s) is served by %q", c.Name, declared, sdk.MaskDSN(c.DSN), served)
 }
 
 // Source starts the plugin that serves a source connection and checks that
