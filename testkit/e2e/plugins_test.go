@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/halfpipe-io/halfpipe/testkit"
+)
+
+type listed struct {
+	Name, Version, Path, Origin, Checksum, Status, Error string
+	Schemes, Capabilities                                []string
+}
+
+func copyFile(t *testing.T, from, to string, mode os.FileMode) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPluginsListDiscoveryOrder installs plugins in every discovery
+// location hp can be pointed at and checks the order, shadowing and that a
+// tampered binary is refused.
+func TestPluginsListDiscoveryOrder(t *testing.T) {
+	bin := testkit.Build(t)
+	gen := filepath.Join(bin.PluginDir, "hp-plugin-gen")
+	root := t.TempDir()
+	first, second := filepath.Join(root, "first"), filepath.Join(root, "second")
+	exeDir := filepath.Join(root, "bin")
+	data := filepath.Join(root, "data")
+	copyFile(t, bin.HP, filepath.Join(exeDir, "hp"), 0o755)
+	copyFile(t, gen, filepath.Join(first, "hp-plugin-gen"), 0o755)
+	copyFile(t, gen, filepath.Join(second, "hp-plugin-alpha"), 0o755)
+	copyFile(t, gen, filepath.Join(exeDir, "plugins", "hp-plugin-beta"), 0o755)
+	copyFile(t, gen, filepath.Join(exeDir, "plugins", "hp-plugin-gen"), 0o755)
+	copyFile(t, gen, filepath.Join(data, "halfpipe", "plugins", "hp-plugin-gamma"), 0o755)
+	// A SHA256SUMS whose entry for gamma no longer matches: tampered.
+	if err := os.WriteFile(filepath.Join(data, "halfpipe", "plugins", "SHA256SUMS"), []byte(strings.Repeat("ab", 32)+"  hp-plugin-gamma\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(exeDir, "hp"), "plugins", "list", "--output", "json")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + root, "XDG_DATA_HOME=" + data, "HP_PLUGIN_DIR=" + first + ":" + second}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hp plugins list: %v", err)
+	}
+	var got []listed
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	var order []string
+	for _, p := range got {
+		order = append(order, fmt.Sprintf("%s@%s:%s", p.Name, p.Origin, p.Status))
+	}
+	want := []string{"gen@HP_PLUGIN_DIR:ok", "alpha@HP_PLUGIN_DIR:ok", "beta@hp executable:ok", "gen@hp executable:shadowed", "gamma@user data:refused"}
+	if strings.Join(order, " ") != strings.Join(want, " ") {
+		t.Fatalf("discovery order\n got %v\nwant %v", order, want)
+	}
+	if got[0].Version == "" || len(got[0].Schemes) == 0 || len(got[0].Capabilities) == 0 {
+		t.Errorf("gen was not asked for its info: %+v", got[0])
+	}
+	if !strings.Contains(got[4].Error, "does not match its SHA256SUMS entry") || got[4].Checksum != "MISMATCH" {
+		t.Errorf("tampered plugin: %+v", got[4])
+	}
+	// The refused plugin cannot be used.
+	res := bin.Run(t, []string{"HP_PLUGIN_DIR=" + filepath.Join(data, "halfpipe", "plugins"), "HP_G_DSN=gamma://x", "HP_OUT_DSN=" + root}, "cp", "snap", "g.narrow", "out.x")
+	if res.Code != 2 || !strings.Contains(res.Stderr, "hp-plugin-gamma") {
+		t.Fatalf("using a refused plugin: exit %d\n%s", res.Code, res.Stderr)
+	}
+	// The text listing shows the same.
+	res = bin.Run(t, nil, "plugins", "list")
+	testkit.Contains(t, "plugins list", res.Stdout, "NAME", "gen", "sqlite", bin.PluginDir)
+}
+
+// TestExampleConnector builds the example of docs/writing-a-connector.md
+// outside the workspace, against the SDK alone, runs its tests, and uses
+// it through hp.
+func TestExampleConnector(t *testing.T) {
+	bin := testkit.Build(t)
+	root := testkit.RepoRoot(t)
+	dir := t.TempDir()
+	src := filepath.Join(root, "examples", "greetings")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		copyFile(t, filepath.Join(src, e.Name()), filepath.Join(dir, e.Name()), 0o644)
+	}
+	gomod, _ := os.ReadFile(filepath.Join(dir, "go.mod"))
+	gomod = []byte(strings.ReplaceAll(string(gomod), "=> ../../sdk", "=> "+filepath.Join(root, "sdk")))
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), gomod, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plugins := t.TempDir()
+	for _, args := range [][]string{{"vet", "./..."}, {"test", "-count=1", "./..."}, {"build", "-o", filepath.Join(plugins, "hp-plugin-greetings"), "."}} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %v outside the workspace: %v\n%s", args, err, out)
+		}
+	}
+	out := t.TempDir()
+	res := bin.Run(t, []string{"HP_PLUGIN_DIR=" + plugins, "HP_HI_DSN=greetings://?rows=20", "HP_OUT_DSN=" + out}, "cp", "snap", "hi.greetings", "out.g", "--format", "csv", "--compression", "none")
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	m, _ := readManifest(t, out)
+	if m.TotalRows != 20 {
+		t.Fatalf("%d rows", m.TotalRows)
+	}
+	text, _ := os.ReadFile(filepath.Join(out, m.Files[0].Path))
+	if !strings.HasPrefix(string(text), "id,greeting\n1,bonjour #1\n") || !strings.Contains(string(text), "\n7,\n") {
+		t.Fatalf("unexpected output:\n%s", text)
+	}
+}
