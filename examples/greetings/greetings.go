@@ -87,38 +87,115 @@ func (*Greetings) Describe(_ context.Context, _ sdk.Connection, src sdk.Source) 
 	}}, nil
 }
 
-// Read streams the rows in batches sized by the batch package.
+// Read streams the rows in batches sized by the batch package. It honours
+// a column projection, a range on id and ordering by id.
 func (*Greetings) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordReader, error) {
 	if err := table(req.Source); err != nil {
 		return nil, err
 	}
-	if req.Where != "" || req.Range != nil || len(req.Columns) > 0 {
-		return nil, sdk.InvalidArgumentf("greetings supports whole-table reads only")
+	if req.Where != "" {
+		return nil, sdk.InvalidArgumentf("greetings does not support --where")
 	}
 	rows, err := rowsOf(req.Conn)
 	if err != nil {
 		return nil, err
 	}
-	next := int64(1)
+	lo, hi, err := idRange(req.Range, rows)
+	if err != nil {
+		return nil, err
+	}
+	cols, err := project(req.Columns)
+	if err != nil {
+		return nil, err
+	}
+	next, step := lo, int64(1)
+	for _, o := range req.OrderBy {
+		if o.Column != "id" {
+			return nil, sdk.InvalidArgumentf("greetings orders by id only")
+		}
+		if o.Descending {
+			next, step = hi, -1
+		}
+	}
+	out := arrow.NewSchema(nil, nil)
+	for _, c := range cols {
+		out = arrow.NewSchema(append(out.Fields(), schema.Field(c)), nil)
+	}
 	fill := func(b *batch.Builder) (bool, error) {
-		ids := b.Field(0).(*array.Int64Builder)
-		text := b.Field(1).(*array.StringBuilder)
-		for ; next <= rows; next++ {
+		for ; next >= lo && next <= hi; next += step {
 			if err := ctx.Err(); err != nil {
 				return false, err
 			}
-			ids.Append(next)
-			if next%7 == 0 {
-				text.AppendNull()
-			} else {
-				text.Append(fmt.Sprintf("%s #%d", words[next%int64(len(words))], next))
+			for i, c := range cols {
+				appendValue(b.Field(i), c, next)
 			}
 			if b.RowDone() {
-				next++
-				return next > rows, nil
+				next += step
+				return next < lo || next > hi, nil
 			}
 		}
 		return true, nil
 	}
-	return batch.NewReader(schema, fill, nil, batch.WithMaxRows(req.BatchMaxRows), batch.WithMaxBytes(req.BatchMaxBytes)), nil
+	return batch.NewReader(out, fill, nil, batch.WithMaxRows(req.BatchMaxRows), batch.WithMaxBytes(req.BatchMaxBytes)), nil
+}
+
+// appendValue appends column c of row id.
+func appendValue(b array.Builder, c int, id int64) {
+	if c == 0 {
+		b.(*array.Int64Builder).Append(id)
+		return
+	}
+	if id%7 == 0 {
+		b.AppendNull()
+		return
+	}
+	b.(*array.StringBuilder).Append(fmt.Sprintf("%s #%d", words[id%int64(len(words))], id))
+}
+
+// idRange applies a range filter on id to 1..rows.
+func idRange(rf *sdk.RangeFilter, rows int64) (lo, hi int64, err error) {
+	lo, hi = 1, rows
+	if rf == nil {
+		return lo, hi, nil
+	}
+	if rf.Column != "id" {
+		return 0, 0, sdk.InvalidArgumentf("greetings filters on id only")
+	}
+	if v := rf.Lower; v != nil {
+		if v.Kind != sdk.KindInt64 {
+			return 0, 0, sdk.InvalidArgumentf("id bounds are integers")
+		}
+		if rf.LowerInclusive {
+			lo = max(lo, v.Int)
+		} else {
+			lo = max(lo, v.Int+1)
+		}
+	}
+	if v := rf.Upper; v != nil {
+		if v.Kind != sdk.KindInt64 {
+			return 0, 0, sdk.InvalidArgumentf("id bounds are integers")
+		}
+		if rf.UpperInclusive {
+			hi = min(hi, v.Int)
+		} else {
+			hi = min(hi, v.Int-1)
+		}
+	}
+	return lo, hi, nil
+}
+
+// project maps requested column names to schema indices.
+func project(names []string) ([]int, error) {
+	if len(names) == 0 {
+		return []int{0, 1}, nil
+	}
+	var out []int
+	for _, n := range names {
+		idx := schema.FieldIndices(n)
+		if len(idx) != 1 {
+			return nil, sdk.NotFoundf("greetings has no column %q", n)
+		}
+		out = append(out, idx[0])
+	}
+	return out, nil
 }

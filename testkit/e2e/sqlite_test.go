@@ -91,7 +91,7 @@ func TestConnectionsDryRunAndHalfpipeLayout(t *testing.T) {
 		t.Fatal("list printed a password")
 	}
 	res = bin.Run(t, env, "config", "connections", "add", "--help")
-	testkit.Contains(t, "add --help", res.Stdout, "Connection types", "sqlite", "gen", "s3://bucket/prefix")
+	testkit.Contains(t, "add --help", res.Stdout, "Connection types", "sqlite", "gen", "file:///absolute/dir")
 
 	res = bin.Run(t, env, "cp", "snap", "src.narrow", "out.daily/orders", "--dry-run", "--layout", "halfpipe")
 	testkit.Contains(t, "dry run", res.Stdout, "gen://?rows=2500&password=xxxxx", "narrow", "daily/orders-", "_000001.csv.gz", ".manifest.json")

@@ -31,8 +31,6 @@ func Builtins() []Entry {
 	return []Entry{
 		{Name: "file", Schemes: []string{"file"}, Description: "Local files (built in)", Target: true,
 			DSNFormat: "file:///absolute/dir, file://relative/dir or a plain path", DSNExample: "file:///var/data/extracts"},
-		{Name: "s3", Schemes: []string{"s3"}, Description: "Amazon S3 or an S3-compatible server (built in)", Target: true,
-			DSNFormat: "s3://bucket/prefix?region=REGION&endpoint=URL", DSNExample: "s3://my-bucket/extracts?region=eu-west-1"},
 		{Name: "stdout", Schemes: []string{"stdout"}, Description: "Standard output (built in; no manifest)", Target: true,
 			DSNFormat: "stdout", DSNExample: "stdout"},
 	}
