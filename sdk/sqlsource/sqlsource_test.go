@@ -1,0 +1,53 @@
+package sqlsource
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+)
+
+func TestParseDecimal(t *testing.T) {
+	cases := []struct {
+		in    string
+		scale int32
+		want  string
+	}{
+		{"12.34", 4, "123400"}, {"-0.0000000001", 10, "-1"}, {"7", 2, "700"}, {"1.2300", 2, "123"},
+		{"12345678901234567890123456.0123456789", 10, "123456789012345678901234560123456789"},
+		{"1.5e3", 0, "1500"}, {"+3.", 1, "30"},
+	}
+	for _, c := range cases {
+		got, err := ParseDecimal(c.in, c.scale)
+		if err != nil || got.String() != c.want {
+			t.Errorf("ParseDecimal(%q, %d) = %v, %v; want %s", c.in, c.scale, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"1.234", "abc", "", "1e"} {
+		if _, err := ParseDecimal(bad, 2); err == nil {
+			t.Errorf("ParseDecimal(%q) accepted", bad)
+		}
+	}
+}
+
+func TestSelectSQL(t *testing.T) {
+	c := New(sdk.Info{}, &Dialect{Placeholder: func(n int) string { return "$" + string(rune('0'+n)) }})
+	q, args, err := c.selectSQL(sdk.Source{Object: &sdk.ObjectRef{Schema: "s", Name: `we"ird`}}, c.selectList([]ColumnMeta{{Name: "a b"}, {Name: "id"}}, nil),
+		"x > 1", &sdk.RangeFilter{Column: "id", Lower: sdk.Int64Value(5), Upper: sdk.Int64Value(9), UpperInclusive: true},
+		[]sdk.OrderBy{{Column: "id", Descending: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `SELECT "a b", "id" FROM "s"."we""ird" WHERE (x > 1) AND "id" > $1 AND "id" <= $2 ORDER BY "id" DESC`
+	if q != want || len(args) != 2 || args[0] != int64(5) || args[1] != int64(9) {
+		t.Fatalf("got  %s %v\nwant %s", q, args, want)
+	}
+	q, _, _ = c.selectSQL(sdk.Source{Query: "select 1;"}, "*", "", &sdk.RangeFilter{Column: "c", Lower: sdk.Int64Value(1), LowerInclusive: true}, nil, nil)
+	if !strings.HasPrefix(q, "SELECT * FROM (select 1) hp_q WHERE") {
+		t.Fatalf("query wrap: %s", q)
+	}
+	q, _, _ = c.selectSQL(sdk.Source{Query: "select 1"}, "*", "", nil, nil, nil)
+	if q != "select 1" {
+		t.Fatalf("plain query changed: %s", q)
+	}
+}
