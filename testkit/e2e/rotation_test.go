@@ -59,3 +59,18 @@ func TestRotationByRowsAndBytes(t *testing.T) {
 		})
 	}
 }
+
+// TestZeroRowsStillPublish: an empty source publishes a manifest with no
+// files and total_rows 0, so consumers can tell "nothing" from "not run".
+func TestZeroRowsStillPublish(t *testing.T) {
+	bin := testkit.Build(t)
+	out := t.TempDir()
+	res := bin.Run(t, []string{"HP_GEN_DSN=gen://", "HP_OUT_DSN=" + out}, "cp", "snap", "gen.empty", "out.e", "--format", "parquet")
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	m, _ := readManifest(t, out)
+	if m.TotalRows != 0 || len(m.Files) != 0 || len(allFiles(t, out)) != 1 {
+		t.Fatalf("zero-row run: %+v, files %v", m, allFiles(t, out))
+	}
+}

@@ -4,15 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/engine"
 )
 
-// startProgress shows a live line on a terminal, or logs a stats line
-// every interval seconds; the returned func stops it.
-func startProgress(ctx context.Context, io *cliutil.IOStreams, log *slog.Logger, st *engine.Stats, interval int) func() {
+// startProgress shows a live line on a terminal (a bar once total reports
+// the row count), or logs a stats line every interval seconds; the
+// returned func stops it.
+func startProgress(ctx context.Context, io *cliutil.IOStreams, log *slog.Logger, st *engine.Stats, interval int, total *atomic.Int64) func() {
 	if interval <= 0 && !io.ErrTTY {
 		return func() {}
 	}
@@ -40,10 +43,21 @@ func startProgress(ctx context.Context, io *cliutil.IOStreams, log *slog.Logger,
 				if interval > 0 {
 					log.Warn("stats", "rows", rows, "bytes", bytes, "files", st.Files.Load(), "rows_per_second", int64(rate))
 				} else {
-					fmt.Fprintf(io.ErrOut, "\r\033[K%d rows, %s, %.0f rows/s", rows, cliutil.HumanBytes(bytes), rate)
+					fmt.Fprint(io.ErrOut, "\r\033[K"+progressLine(rows, total.Load(), bytes, rate))
 				}
 			}
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// progressLine renders the live line; with a known total it draws a bar.
+func progressLine(rows, total, bytes int64, rate float64) string {
+	line := fmt.Sprintf("%d rows, %s, %.0f rows/s", rows, cliutil.HumanBytes(bytes), rate)
+	if total <= 0 {
+		return line
+	}
+	const width = 30
+	done := min(width, int(rows*width/total))
+	return fmt.Sprintf("[%s%s] %3d%% %s of %d", strings.Repeat("#", done), strings.Repeat("-", width-done), min(100, rows*100/total), line, total)
 }

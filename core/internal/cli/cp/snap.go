@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -268,13 +269,37 @@ func RunSnap(ctx context.Context, o *SnapOptions) error {
 			return map[string][]byte{p.layout.HalfpipeMan(p.vars): manifest.HalfpipeMan(m.Files)}, nil
 		}
 	}
-	stop := startProgress(ctx, o.IO, o.Logger(), j.Stats, o.Stats)
+	var total atomic.Int64
+	if o.IO.ErrTTY && o.Stats <= 0 && o.Query == "" {
+		go countRows(ctx, src, req, &total)
+	}
+	stop := startProgress(ctx, o.IO, o.Logger(), j.Stats, o.Stats, &total)
 	res, err := engine.Run(ctx, j)
 	stop()
 	if err != nil {
 		return fmt.Errorf("snapshot of %s to %s failed, nothing was published: %w", sourceName(p, o), st.URL(p.tgtObject), err)
 	}
 	return o.report(p, res.Manifest, res.ManifestURL)
+}
+
+// countRows asks the source for the row count, for the progress bar. It
+// runs beside the snapshot and gives up silently: the bar is a nicety.
+func countRows(ctx context.Context, src *host.Instance, req sdk.ReadRequest, total *atomic.Int64) {
+	if !src.Info.Has(sdk.CapBounds) || !src.Info.Has(sdk.CapDescribe) {
+		return
+	}
+	d, err := src.Describe(ctx, req.Conn, req.Source)
+	if err != nil || d.Schema.NumFields() == 0 {
+		return
+	}
+	col := d.Schema.Field(0).Name
+	if len(d.PrimaryKey) > 0 {
+		col = d.PrimaryKey[0]
+	}
+	b, err := src.Bounds(ctx, sdk.BoundsRequest{Conn: req.Conn, Source: req.Source, Column: col, Where: req.Where})
+	if err == nil {
+		total.Store(b.Count)
+	}
 }
 
 func sourceName(p *plan, o *SnapOptions) string {
