@@ -40,7 +40,7 @@ func newCompressor(w io.Writer, o options) (compressor, error) {
 		}
 		return gzip.NewWriterLevel(w, level)
 	case Zstd:
-		zo := []zstd.EOption{zstd.WithEncoderConcurrency(max(1, o.concurrency))}
+		zo := []zstd.EOption{zstd.WithEncoderConcurrency(1)}
 		if o.level != 0 {
 			zo = append(zo, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(o.level)))
 		}

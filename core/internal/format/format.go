@@ -127,7 +127,9 @@ func WithCompression(c Compression) Option { return func(o *options) { o.compres
 // WithCompressionLevel sets the codec's level (0 = the codec's default).
 func WithCompressionLevel(l int) Option { return func(o *options) { o.level = l } }
 
-// WithConcurrency lets gzip and zstd compress on n goroutines.
+// WithConcurrency lets gzip compress on n goroutines (klauspost/pgzip).
+// zstd stays on one: its streaming encoder is faster that way when the
+// reader is busy on the other core.
 func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
 
 // WithCSVHeader writes a header row of column names (default true).

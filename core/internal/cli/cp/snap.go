@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -236,6 +237,7 @@ func RunSnap(ctx context.Context, o *SnapOptions) error {
 	encOpts := []format.Option{
 		format.WithFormat(p.format), format.WithCompression(p.compression), format.WithCSVHeader(o.CSVHeader),
 		format.WithCSVDelimiter(p.delimiter), format.WithCSVNull(o.CSVNull), format.WithParquetRowGroupRows(o.RowGroupRows),
+		format.WithConcurrency(runtime.GOMAXPROCS(0)),
 	}
 	if p.maxBytes > 0 {
 		encOpts = append(encOpts, format.WithParquetRowGroupBytes(max(64<<10, min(64<<20, p.maxBytes/4))))
