@@ -17,55 +17,80 @@ import (
 // Decoders for the value types database/sql drivers return (int64,
 // float64, bool, []byte, string, time.Time). Dialects compose them.
 
-// DecodeInt64 appends to an Int64Builder.
+// DecodeInt64 appends an integer to an Int64, Int32 or Int16 builder,
+// refusing values that do not fit.
 func DecodeInt64(b array.Builder, v driver.Value) error {
-	ib := b.(*array.Int64Builder)
+	var n int64
 	switch x := v.(type) {
 	case int64:
-		ib.Append(x)
+		n = x
 	case float64:
 		if x != float64(int64(x)) {
 			return fmt.Errorf("%v is not an integer", x)
 		}
-		ib.Append(int64(x))
+		n = int64(x)
 	case bool:
 		if x {
-			ib.Append(1)
-		} else {
-			ib.Append(0)
+			n = 1
 		}
 	case []byte:
 		return DecodeInt64(b, string(x))
 	case string:
-		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		p, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
 		if err != nil {
 			return fmt.Errorf("%q is not an integer", x)
 		}
-		ib.Append(n)
+		n = p
 	default:
 		return fmt.Errorf("unexpected %T for an integer", v)
+	}
+	switch ib := b.(type) {
+	case *array.Int64Builder:
+		ib.Append(n)
+	case *array.Int32Builder:
+		if n != int64(int32(n)) {
+			return fmt.Errorf("%d does not fit int32", n)
+		}
+		ib.Append(int32(n))
+	case *array.Int16Builder:
+		if n != int64(int16(n)) {
+			return fmt.Errorf("%d does not fit int16", n)
+		}
+		ib.Append(int16(n))
+	default:
+		return fmt.Errorf("integer into %T", b)
 	}
 	return nil
 }
 
-// DecodeFloat64 appends to a Float64Builder.
+// DecodeFloat64 appends to a Float64 or Float32 builder.
 func DecodeFloat64(b array.Builder, v driver.Value) error {
-	fb := b.(*array.Float64Builder)
+	var f float64
 	switch x := v.(type) {
 	case float64:
-		fb.Append(x)
+		f = x
+	case float32:
+		f = float64(x)
 	case int64:
-		fb.Append(float64(x))
+		f = float64(x)
 	case []byte:
 		return DecodeFloat64(b, string(x))
 	case string:
-		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		p, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
 		if err != nil {
 			return fmt.Errorf("%q is not a number", x)
 		}
-		fb.Append(f)
+		f = p
 	default:
 		return fmt.Errorf("unexpected %T for a float", v)
+	}
+	switch fb := b.(type) {
+	case *array.Float64Builder:
+		fb.Append(f)
+	case *array.Float32Builder:
+		fb.Append(float32(f))
+	default:
+		return fmt.Errorf("float into %T", b)
 	}
 	return nil
 }
