@@ -445,9 +445,67 @@ func query(ctx context.Context, dc any, q string, args []any) (driver.Rows, erro
 		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
 	}
 	if qc, ok := dc.(driver.QueryerContext); ok {
-		return qc.QueryContext(ctx, q, named)
+		rows, err := qc.QueryContext(ctx, q, named)
+		if !errors.Is(err, driver.ErrSkip) {
+			return rows, err
+		}
 	}
-	return nil, fmt.Errorf("driver connection %T cannot run queries directly", dc)
+	// The driver wants a prepared statement (e.g. MySQL with arguments).
+	pc, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return nil, fmt.Errorf("driver connection %T cannot run queries directly", dc)
+	}
+	st, err := pc.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	sq, ok := st.(driver.StmtQueryContext)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("driver statement %T cannot run queries directly", st)
+	}
+	rows, err := sq.QueryContext(ctx, named)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &stmtRows{Rows: rows, stmt: st}, nil
+}
+
+// stmtRows closes its prepared statement with the rows. It forwards the
+// column-type interfaces the reader uses.
+type stmtRows struct {
+	driver.Rows
+	stmt driver.Stmt
+}
+
+func (r *stmtRows) Close() error {
+	err := r.Rows.Close()
+	if cerr := r.stmt.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (r *stmtRows) ColumnTypeDatabaseTypeName(i int) string {
+	if t, ok := r.Rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		return t.ColumnTypeDatabaseTypeName(i)
+	}
+	return ""
+}
+
+func (r *stmtRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
+	if t, ok := r.Rows.(driver.RowsColumnTypePrecisionScale); ok {
+		return t.ColumnTypePrecisionScale(i)
+	}
+	return 0, 0, false
+}
+
+func (r *stmtRows) ColumnTypeNullable(i int) (bool, bool) {
+	if t, ok := r.Rows.(driver.RowsColumnTypeNullable); ok {
+		return t.ColumnTypeNullable(i)
+	}
+	return true, false
 }
 
 func (r *reader) Retain()                        {}

@@ -57,8 +57,70 @@ func DecodeInt64(b array.Builder, v driver.Value) error {
 			return fmt.Errorf("%d does not fit int16", n)
 		}
 		ib.Append(int16(n))
+	case *array.Int8Builder:
+		if n != int64(int8(n)) {
+			return fmt.Errorf("%d does not fit int8", n)
+		}
+		ib.Append(int8(n))
 	default:
 		return fmt.Errorf("integer into %T", b)
+	}
+	return nil
+}
+
+// DecodeUint64 appends an unsigned integer to a Uint64, Uint32, Uint16 or
+// Uint8 builder; []byte holding raw bits (MySQL's BIT) is read big-endian.
+func DecodeUint64(b array.Builder, v driver.Value) error {
+	var n uint64
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return fmt.Errorf("%d is negative", x)
+		}
+		n = uint64(x)
+	case uint64:
+		n = x
+	case []byte:
+		p, err := strconv.ParseUint(strings.TrimSpace(string(x)), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not an unsigned integer", x)
+		}
+		n = p
+	case string:
+		p, err := strconv.ParseUint(strings.TrimSpace(x), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not an unsigned integer", x)
+		}
+		n = p
+	default:
+		return fmt.Errorf("unexpected %T for an unsigned integer", v)
+	}
+	fits := func(bits uint) error {
+		if n>>bits != 0 {
+			return fmt.Errorf("%d does not fit uint%d", n, bits)
+		}
+		return nil
+	}
+	switch ub := b.(type) {
+	case *array.Uint64Builder:
+		ub.Append(n)
+	case *array.Uint32Builder:
+		if err := fits(32); err != nil {
+			return err
+		}
+		ub.Append(uint32(n))
+	case *array.Uint16Builder:
+		if err := fits(16); err != nil {
+			return err
+		}
+		ub.Append(uint16(n))
+	case *array.Uint8Builder:
+		if err := fits(8); err != nil {
+			return err
+		}
+		ub.Append(uint8(n))
+	default:
+		return fmt.Errorf("unsigned integer into %T", b)
 	}
 	return nil
 }

@@ -1,0 +1,341 @@
+// Package mysql is the MySQL/MariaDB connector, built on sdk/sqlsource with
+// go-sql-driver/mysql. Results stream row by row from the server; DECIMAL
+// arrives as text and is kept exactly.
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
+)
+
+// Version is the connector's version.
+const Version = "0.1.0"
+
+// New returns the connector.
+func New() *sqlsource.Connector { return sqlsource.New(info, dialect) }
+
+var info = sdk.Info{
+	Name:        "mysql",
+	Version:     Version,
+	Description: "MySQL and MariaDB (go-sql-driver/mysql)",
+	Schemes:     []string{"mysql", "mariadb"},
+	DSNFormat:   "mysql://user:password@host:port/database[?tls=true|skip-verify&timeout=10s&...] (also mariadb://); query parameters are go-sql-driver/mysql's",
+	DSNExample:  "mysql://etl:secret@db.example.com:3306/shop?tls=true",
+	TypeMappings: []sdk.TypeMapping{
+		{NativeType: "tinyint / smallint / mediumint, int / bigint", ArrowType: "int8 / int16 / int32 / int64"},
+		{NativeType: "... unsigned", ArrowType: "uint8 / uint16 / uint32 / uint64", Notes: "bigint unsigned keeps values above 2^63"},
+		{NativeType: "decimal(p,s)", ArrowType: "decimal128(p, s) up to 38 digits, decimal256(p, s) up to 65", Notes: "exact: read as text"},
+		{NativeType: "float / double", ArrowType: "float32 / float64"},
+		{NativeType: "char, varchar, text types, enum, set, json", ArrowType: "utf8"},
+		{NativeType: "binary, varbinary, blob types", ArrowType: "binary"},
+		{NativeType: "bit(1) / bit(n)", ArrowType: "bool / uint64"},
+		{NativeType: "date", ArrowType: "date32", Notes: "the zero date 0000-00-00 is read as NULL"},
+		{NativeType: "datetime(n), timestamp(n)", ArrowType: "timestamp[us, tz=UTC]", Notes: "microseconds kept; values are taken as UTC wall time (the connection's time zone is UTC); zero dates are read as NULL"},
+		{NativeType: "time(n)", ArrowType: "utf8", Notes: "MySQL times range over ±838 hours, beyond a time of day"},
+		{NativeType: "year", ArrowType: "int16"},
+	},
+	Limits: []string{
+		"Zero dates and datetimes ('0000-00-00') are read as NULL.",
+		"Writes use multi-row INSERTs in one transaction; merge deletes rows with the incoming keys, then inserts.",
+	},
+	Features: []sdk.Capability{sdk.CapReadQuery},
+}
+
+var dialect = &sqlsource.Dialect{
+	Open:         open,
+	QuoteIdent:   func(id string) string { return "`" + strings.ReplaceAll(id, "`", "``") + "`" },
+	VersionQuery: "SELECT VERSION()",
+	ListObjects:  listObjects,
+	Columns:      columns,
+	PrimaryKey:   primaryKey,
+	Map:          mapType,
+	DDLType:      ddlType,
+	Classify:     classify,
+}
+
+// open converts mysql://user:pass@host:port/db?params to the driver's DSN.
+func open(conn sdk.Connection) (*sql.DB, error) {
+	u, err := url.Parse(conn.DSN)
+	if err != nil || (u.Scheme != "mysql" && u.Scheme != "mariadb") || u.Host == "" {
+		return nil, sdk.InvalidArgumentf("MySQL DSN %s must look like mysql://user:password@host:port/database", sdk.MaskDSN(conn.DSN))
+	}
+	cfg := gomysql.NewConfig()
+	cfg.Net, cfg.Addr = "tcp", u.Host
+	if u.Port() == "" {
+		cfg.Addr = u.Host + ":3306"
+	}
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.DBName = strings.TrimPrefix(u.Path, "/")
+	params := u.Query()
+	extra := url.Values{}
+	for k, v := range params {
+		extra[k] = v
+	}
+	// The connector decodes text itself; the session is UTC so DATETIME and
+	// TIMESTAMP read back as written.
+	extra.Set("parseTime", "false")
+	if extra.Get("time_zone") == "" {
+		extra.Set("time_zone", "'+00:00'")
+	}
+	dsn := cfg.FormatDSN()
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	parsed, err := gomysql.ParseDSN(dsn + sep + extra.Encode())
+	if err != nil {
+		return nil, sdk.InvalidArgumentf("MySQL DSN %s: %s", sdk.MaskDSN(conn.DSN), sdk.MaskIn(err.Error(), conn.DSN))
+	}
+	c, err := gomysql.NewConnector(parsed)
+	if err != nil {
+		return nil, sdk.InvalidArgumentf("MySQL DSN %s: %s", sdk.MaskDSN(conn.DSN), sdk.MaskIn(err.Error(), conn.DSN))
+	}
+	return sql.OpenDB(c), nil
+}
+
+func classify(err error) error {
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1146, 1049, 1054:
+			return fmt.Errorf("%w: %s", sdk.ErrNotFound, me.Message)
+		case 1045, 1044:
+			return fmt.Errorf("%w: %s", sdk.ErrUnauthenticated, me.Message)
+		case 1142, 1143:
+			return fmt.Errorf("%w: %s", sdk.ErrPermissionDenied, me.Message)
+		case 1064:
+			return fmt.Errorf("%w: %s", sdk.ErrInvalidArgument, me.Message)
+		}
+		return fmt.Errorf("MySQL error %d: %s", me.Number, me.Message)
+	}
+	if strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "i/o timeout") {
+		return fmt.Errorf("%w: %v", sdk.ErrUnavailable, err)
+	}
+	return err
+}
+
+func listObjects(ctx context.Context, db *sql.DB, schema string) ([]sdk.ObjectInfo, error) {
+	rows, err := db.QueryContext(ctx, `SELECT table_schema, table_name, table_type FROM information_schema.tables
+		WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) ORDER BY 1, 2`, schema)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sdk.ObjectInfo
+	for rows.Next() {
+		var s, n, kind string
+		if err := rows.Scan(&s, &n, &kind); err != nil {
+			return nil, err
+		}
+		k := "table"
+		if strings.Contains(kind, "VIEW") {
+			k = "view"
+		}
+		out = append(out, sdk.ObjectInfo{Ref: sdk.ObjectRef{Schema: s, Name: n}, Kind: k})
+	}
+	return out, rows.Err()
+}
+
+func columns(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]sqlsource.ColumnMeta, error) {
+	rows, err := db.QueryContext(ctx, `SELECT column_name, column_type, is_nullable = 'YES' FROM information_schema.columns
+		WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ? ORDER BY ordinal_position`, ref.Schema, ref.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sqlsource.ColumnMeta
+	for rows.Next() {
+		var m sqlsource.ColumnMeta
+		if err := rows.Scan(&m.Name, &m.NativeType, &m.Nullable); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, sdk.NotFoundf("table %s does not exist", ref)
+	}
+	return out, nil
+}
+
+func primaryKey(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT column_name FROM information_schema.key_column_usage
+		WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ? AND constraint_name = 'PRIMARY'
+		ORDER BY ordinal_position`, ref.Schema, ref.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+var decimalPS = regexp.MustCompile(`^(?:decimal|numeric)\((\d+)(?:,(\d+))?\)`)
+
+// mapType maps information_schema column types ("bigint(20) unsigned") and,
+// for queries, the driver's names ("UNSIGNED BIGINT", "DECIMAL").
+func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
+	t := strings.ToLower(strings.TrimSpace(m.NativeType))
+	unsigned := strings.Contains(t, "unsigned")
+	base := strings.TrimPrefix(t, "unsigned ")
+	if i := strings.IndexAny(base, "( "); i >= 0 {
+		base = base[:i]
+	}
+	if p := decimalPS.FindStringSubmatch(t); p != nil || ((base == "decimal" || base == "numeric") && m.HasPrecision) {
+		prec, scale := m.Precision, m.Scale
+		if p != nil {
+			prec, _ = strconv.ParseInt(p[1], 10, 64)
+			scale, _ = strconv.ParseInt("0"+p[2], 10, 64)
+		}
+		dt, err := sqlsource.DecimalType(prec, scale)
+		if err != nil {
+			return sqlsource.Mapping{}, fmt.Errorf("%w: %v", sdk.ErrUnsupportedType, err)
+		}
+		return sqlsource.Mapping{Type: dt, Decode: sqlsource.DecodeDecimal}, nil
+	}
+	ints := map[string][2]arrow.DataType{
+		"tinyint":   {arrow.PrimitiveTypes.Int8, arrow.PrimitiveTypes.Uint8},
+		"smallint":  {arrow.PrimitiveTypes.Int16, arrow.PrimitiveTypes.Uint16},
+		"mediumint": {arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Uint32},
+		"int":       {arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Uint32},
+		"integer":   {arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Uint32},
+		"bigint":    {arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Uint64},
+	}
+	if pair, ok := ints[base]; ok {
+		if unsigned {
+			return sqlsource.Mapping{Type: pair[1], Decode: sqlsource.DecodeUint64}, nil
+		}
+		return sqlsource.Mapping{Type: pair[0], Decode: sqlsource.DecodeInt64}, nil
+	}
+	switch base {
+	case "year":
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Int16, Decode: sqlsource.DecodeInt64}, nil
+	case "float":
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float32, Decode: sqlsource.DecodeFloat64}, nil
+	case "double", "real":
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float64, Decode: sqlsource.DecodeFloat64}, nil
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+		return sqlsource.Mapping{Type: arrow.BinaryTypes.Binary, Decode: sqlsource.DecodeBinary}, nil
+	case "bit":
+		if t == "bit(1)" {
+			return sqlsource.Mapping{Type: arrow.FixedWidthTypes.Boolean, Decode: decodeBit}, nil
+		}
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Uint64, Decode: decodeBit}, nil
+	case "date":
+		return sqlsource.Mapping{Type: arrow.FixedWidthTypes.Date32, Decode: zeroDateAsNull(sqlsource.DecodeDate32)}, nil
+	case "datetime", "timestamp":
+		return sqlsource.Mapping{Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Decode: zeroDateAsNull(sqlsource.DecodeTimestamp)}, nil
+	}
+	return sqlsource.Mapping{Type: arrow.BinaryTypes.String, Decode: sqlsource.DecodeString}, nil
+}
+
+// zeroDateAsNull reads MySQL's zero dates as NULL.
+func zeroDateAsNull(next sqlsource.Decoder) sqlsource.Decoder {
+	return func(b array.Builder, v driver.Value) error {
+		var s string
+		switch x := v.(type) {
+		case []byte:
+			s = string(x)
+		case string:
+			s = x
+		}
+		if strings.HasPrefix(s, "0000-00-00") {
+			b.AppendNull()
+			return nil
+		}
+		return next(b, v)
+	}
+}
+
+// decodeBit reads BIT values, which arrive as big-endian bytes.
+func decodeBit(b array.Builder, v driver.Value) error {
+	raw, ok := v.([]byte)
+	if !ok {
+		if n, isInt := v.(int64); isInt {
+			raw = binary.BigEndian.AppendUint64(nil, uint64(n))
+		} else {
+			return fmt.Errorf("unexpected %T for BIT", v)
+		}
+	}
+	var n uint64
+	for _, c := range raw {
+		n = n<<8 | uint64(c)
+	}
+	switch x := b.(type) {
+	case *array.BooleanBuilder:
+		x.Append(n != 0)
+	case *array.Uint64Builder:
+		x.Append(n)
+	default:
+		return fmt.Errorf("BIT into %T", b)
+	}
+	return nil
+}
+
+func ddlType(t arrow.DataType) (string, error) {
+	switch x := t.(type) {
+	case *arrow.Int8Type:
+		return "TINYINT", nil
+	case *arrow.Int16Type:
+		return "SMALLINT", nil
+	case *arrow.Int32Type:
+		return "INT", nil
+	case *arrow.Int64Type:
+		return "BIGINT", nil
+	case *arrow.Uint8Type:
+		return "TINYINT UNSIGNED", nil
+	case *arrow.Uint16Type:
+		return "SMALLINT UNSIGNED", nil
+	case *arrow.Uint32Type:
+		return "INT UNSIGNED", nil
+	case *arrow.Uint64Type:
+		return "BIGINT UNSIGNED", nil
+	case *arrow.Float32Type:
+		return "FLOAT", nil
+	case *arrow.Float64Type:
+		return "DOUBLE", nil
+	case *arrow.StringType, *arrow.LargeStringType:
+		return "LONGTEXT", nil
+	case *arrow.BinaryType, *arrow.LargeBinaryType, *arrow.FixedSizeBinaryType:
+		return "LONGBLOB", nil
+	case *arrow.BooleanType:
+		return "BOOLEAN", nil
+	case *arrow.Date32Type:
+		return "DATE", nil
+	case *arrow.TimestampType:
+		return "DATETIME(6)", nil
+	case *arrow.Decimal128Type:
+		return fmt.Sprintf("DECIMAL(%d,%d)", x.Precision, x.Scale), nil
+	case *arrow.Decimal256Type:
+		if x.Precision > 65 {
+			return "", sdk.Errorf(sdk.ErrUnsupportedType, "MySQL decimals hold 65 digits, not %d", x.Precision)
+		}
+		return fmt.Sprintf("DECIMAL(%d,%d)", x.Precision, x.Scale), nil
+	}
+	return "", sdk.Errorf(sdk.ErrUnsupportedType, "MySQL has no column type for %s", t)
+}

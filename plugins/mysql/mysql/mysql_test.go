@@ -1,0 +1,187 @@
+package mysql_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/halfpipe-io/halfpipe/plugins/mysql/mysql"
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/conformance"
+	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
+	"github.com/halfpipe-io/halfpipe/testkit"
+)
+
+// testDSN is the real server: HP_TEST_MYSQL_DSN, or the MariaDB every
+// machine of this project runs on 127.0.0.1.
+func testDSN() string {
+	if d := os.Getenv("HP_TEST_MYSQL_DSN"); d != "" {
+		return d
+	}
+	return "mysql://root@127.0.0.1:3306/test"
+}
+
+// database creates a fresh database, dropped when the test ends.
+func database(t *testing.T) (*sql.DB, string) {
+	t.Helper()
+	cfg := gomysql.NewConfig()
+	cfg.Net, cfg.Addr, cfg.User, cfg.DBName = "tcp", "127.0.0.1:3306", "root", "test"
+	c, _ := gomysql.NewConnector(cfg)
+	db := sql.OpenDB(c)
+	if err := db.Ping(); err != nil {
+		testkit.NeedService(t, "MariaDB", err)
+	}
+	name := fmt.Sprintf("hp_test_%d", time.Now().UnixNano())
+	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = db.Exec("DROP DATABASE " + name)
+		db.Close()
+	})
+	return db, name
+}
+
+var schema = arrow.NewSchema([]arrow.Field{
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "big_u", Type: arrow.PrimitiveTypes.Uint64, Nullable: true},
+	{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "amount", Type: &arrow.Decimal128Type{Precision: 38, Scale: 10}, Nullable: true},
+	{Name: "at", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
+	{Name: "day", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+	{Name: "flag", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+	{Name: "raw", Type: arrow.BinaryTypes.Binary, Nullable: true},
+	{Name: "color", Type: arrow.BinaryTypes.String, Nullable: true},
+}, nil)
+
+func seed(t *testing.T, db *sql.DB, d string, rows int) arrow.RecordBatch {
+	t.Helper()
+	for _, q := range []string{
+		"CREATE TABLE " + d + ".t (id BIGINT NOT NULL PRIMARY KEY, big_u BIGINT UNSIGNED, name VARCHAR(200), amount DECIMAL(38,10), at DATETIME(6), day DATE, flag BIT(1), raw BLOB, color ENUM('red','green','blue'))",
+		"CREATE TABLE " + d + ".empty LIKE " + d + ".t",
+		"CREATE TABLE " + d + ".big (id BIGINT NOT NULL PRIMARY KEY)",
+		"INSERT INTO " + d + ".big WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 150000) SELECT n FROM s",
+	} {
+		if _, err := db.Exec("SET SESSION cte_max_recursion_depth = 1000000"); err != nil && !strings.Contains(err.Error(), "Unknown system variable") {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec("SET SESSION max_recursive_iterations = 1000000"); err != nil && !strings.Contains(err.Error(), "Unknown system variable") {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	names := []string{"plain", "", `quote " and, comma`, "new\nline", "unicode é 漢字", "back`tick"}
+	colors := []string{"red", "green", "blue"}
+	for i := 1; i <= rows; i++ {
+		id := int64(i) * 5
+		b.Field(0).(*array.Int64Builder).Append(id)
+		if i%7 == 0 {
+			for c := 1; c < len(schema.Fields()); c++ {
+				b.Field(c).AppendNull()
+			}
+			if _, err := db.Exec("INSERT INTO "+d+".t (id) VALUES (?)", id); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		u := uint64(math.MaxUint64) - uint64(i)
+		amount := decimal128.FromI64(int64(i) * -123456789)
+		amountText := amount.ToString(10)
+		if i%3 == 0 {
+			amountText = strings.Repeat("9", 28) + "." + strings.Repeat("9", 10)
+			amount, _ = decimal128.FromString(amountText, 38, 10)
+		}
+		at := time.Date(2038, 1, 19, 3, 14, 7, 0, time.UTC).Add(time.Duration(i) * 1234567 * time.Microsecond)
+		day := time.Date(1000+i*10, 12, 31, 0, 0, 0, 0, time.UTC)
+		raw := []byte{0, byte(i), 0, 0xff}
+		b.Field(1).(*array.Uint64Builder).Append(u)
+		b.Field(2).(*array.StringBuilder).Append(names[i%len(names)])
+		b.Field(3).(*array.Decimal128Builder).Append(amount)
+		b.Field(4).(*array.TimestampBuilder).Append(arrow.Timestamp(at.UnixMicro()))
+		b.Field(5).(*array.Date32Builder).Append(arrow.Date32FromTime(day))
+		b.Field(6).(*array.BooleanBuilder).Append(i%2 == 0)
+		b.Field(7).(*array.BinaryBuilder).Append(raw)
+		b.Field(8).(*array.StringBuilder).Append(colors[i%3])
+		bit := 0
+		if i%2 == 0 {
+			bit = 1
+		}
+		_, err := db.Exec("INSERT INTO "+d+".t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", id, fmt.Sprint(u), names[i%len(names)], amountText,
+			at.Format("2006-01-02 15:04:05.000000"), day.Format("2006-01-02"), bit, raw, colors[i%3])
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.NewRecordBatch()
+}
+
+func TestConformance(t *testing.T) {
+	db, d := database(t)
+	expected := seed(t, db, d, 40)
+	defer expected.Release()
+	conn := sdk.Connection{DSN: testDSN()}
+	remote := plugintest.Serve(t, mysql.New())
+	conformance.RunSourceSuite(t, remote, conformance.SourceFixture{
+		Conn: conn, Table: sdk.ObjectRef{Schema: d, Name: "t"}, Expected: expected, KeyColumn: "id",
+		Empty: sdk.ObjectRef{Schema: d, Name: "empty"}, Large: sdk.ObjectRef{Schema: d, Name: "big"},
+		Missing: sdk.ObjectRef{Schema: d, Name: "missing"},
+	})
+	n := 0
+	conformance.RunTargetSuite(t, remote, conformance.TargetFixture{Conn: conn, NewTable: func(t *testing.T) sdk.ObjectRef {
+		n++
+		return sdk.ObjectRef{Schema: d, Name: fmt.Sprintf("target %d", n)}
+	}})
+}
+
+func TestZeroDatesAndErrors(t *testing.T) {
+	db, d := database(t)
+	if _, err := db.Exec("SET SESSION sql_mode = ''"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE TABLE " + d + ".z (id INT NOT NULL PRIMARY KEY, d DATE, dt DATETIME)",
+		"INSERT INTO " + d + ".z VALUES (1, '0000-00-00', '0000-00-00 00:00:00'), (2, '2024-02-29', '2024-02-29 23:59:59')",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := mysql.New()
+	conn := sdk.Connection{DSN: testDSN()}
+	rr, err := c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "z"}}, OrderBy: []sdk.OrderBy{{Column: "id"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	if !rr.Next() {
+		t.Fatal(rr.Err())
+	}
+	rec := rr.RecordBatch()
+	if !rec.Column(1).IsNull(0) || !rec.Column(2).IsNull(0) || rec.Column(1).IsNull(1) {
+		t.Fatalf("zero dates: %v", rec)
+	}
+	_, err = c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "x`; DROP TABLE z; --"}}})
+	if !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("injection name: %v", err)
+	}
+	_, err = c.Check(context.Background(), sdk.Connection{DSN: "mysql://root:Wr0ngPassw0rd@127.0.0.1:3306/test"})
+	if !errors.Is(err, sdk.ErrUnauthenticated) || strings.Contains(err.Error(), "Wr0ngPassw0rd") {
+		t.Fatalf("wrong password: %v", err)
+	}
+}
