@@ -51,3 +51,21 @@ func TestSelectSQL(t *testing.T) {
 		t.Fatalf("plain query changed: %s", q)
 	}
 }
+
+func TestSmallDecimalAgreesWithExactPath(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		scale int32
+	}{{"12.34", 4}, {"-0.01", 2}, {"999999999999999999", 0}, {"1.5", 1}, {"+7", 3}, {"0.000", 3}} {
+		n, ok := smallDecimal([]byte(c.in), c.scale)
+		want, err := ParseDecimal(c.in, c.scale)
+		if !ok || err != nil || want.Int64() != n {
+			t.Errorf("%q scale %d: fast %d (%v), exact %v (%v)", c.in, c.scale, n, ok, want, err)
+		}
+	}
+	for _, c := range []string{"1.234", "1e5", "9999999999999999999", "", "-", "1.2.3"} {
+		if _, ok := smallDecimal([]byte(c), 2); ok {
+			t.Errorf("%q took the fast path", c)
+		}
+	}
+}
