@@ -25,7 +25,7 @@ import (
 const Version = "0.1.0"
 
 // New returns the connector.
-func New() *sqlsource.Connector { return sqlsource.New(info, dialect) }
+func New() *Connector { return &Connector{Connector: sqlsource.New(info, dialect)} }
 
 var info = sdk.Info{
 	Name:        "postgres",
@@ -50,7 +50,7 @@ var info = sdk.Info{
 		{NativeType: "domains", ArrowType: "as their base type"},
 	},
 	Limits: []string{
-		"Reads go through database/sql in text and binary formats; the COPY BINARY fast path is planned.",
+		"Table reads use COPY ... TO STDOUT (FORMAT binary), decoded straight into Arrow; query reads and tables with types outside the mapping above go through database/sql.",
 		"timestamp values of infinity and -infinity fail the read with the column named.",
 		"Arrays are read as PostgreSQL's text form, not Arrow lists (yet).",
 		"Writes use multi-row INSERTs in one transaction; merge deletes rows with the incoming keys, then inserts.",
