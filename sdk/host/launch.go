@@ -334,7 +334,7 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger) (*Instance, error
 // explain replaces a transport error caused by the plugin dying with an
 // ExitError naming the plugin, its exit status and its last output.
 func (i *Instance) explain(err error) error {
-	if !errors.Is(err, sdk.ErrUnavailable) && !errors.Is(err, context.Canceled) && status(err) == "" {
+	if !errors.Is(err, sdk.ErrUnavailable) && !errors.Is(err, context.Canceled) && !transportFailure(err) {
 		return err
 	}
 	deadline := time.Now().Add(time.Second)
@@ -359,10 +359,7 @@ func (i *Instance) explain(err error) error {
 	return &ExitError{Plugin: i.Plugin.Name, Pid: i.Pid(), Status: st, Stderr: i.stderr.Lines(), Err: err}
 }
 
-// status reports a transport-level failure that carries no sdk kind.
-func status(err error) string {
-	if strings.Contains(err.Error(), "error reading from server") || strings.Contains(err.Error(), "connection refused") {
-		return "transport"
-	}
-	return ""
+// transportFailure reports a broken connection that carries no sdk kind.
+func transportFailure(err error) bool {
+	return strings.Contains(err.Error(), "error reading from server") || strings.Contains(err.Error(), "connection refused")
 }
