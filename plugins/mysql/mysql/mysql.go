@@ -131,68 +131,19 @@ func classify(err error) error {
 }
 
 func listObjects(ctx context.Context, db *sql.DB, schema string) ([]sdk.ObjectInfo, error) {
-	rows, err := db.QueryContext(ctx, `SELECT table_schema, table_name, table_type FROM information_schema.tables
+	return sqlsource.QueryObjects(ctx, db, `SELECT table_schema, table_name, table_type FROM information_schema.tables
 		WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) ORDER BY 1, 2`, schema)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []sdk.ObjectInfo
-	for rows.Next() {
-		var s, n, kind string
-		if err := rows.Scan(&s, &n, &kind); err != nil {
-			return nil, err
-		}
-		k := "table"
-		if strings.Contains(kind, "VIEW") {
-			k = "view"
-		}
-		out = append(out, sdk.ObjectInfo{Ref: sdk.ObjectRef{Schema: s, Name: n}, Kind: k})
-	}
-	return out, rows.Err()
 }
 
 func columns(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]sqlsource.ColumnMeta, error) {
-	rows, err := db.QueryContext(ctx, `SELECT column_name, column_type, is_nullable = 'YES' FROM information_schema.columns
+	return sqlsource.QueryColumns(ctx, db, ref, `SELECT column_name, column_type, is_nullable = 'YES' FROM information_schema.columns
 		WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ? ORDER BY ordinal_position`, ref.Schema, ref.Name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []sqlsource.ColumnMeta
-	for rows.Next() {
-		var m sqlsource.ColumnMeta
-		if err := rows.Scan(&m.Name, &m.NativeType, &m.Nullable); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return nil, sdk.NotFoundf("table %s does not exist", ref)
-	}
-	return out, nil
 }
 
 func primaryKey(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT column_name FROM information_schema.key_column_usage
+	return sqlsource.QueryStrings(ctx, db, `SELECT column_name FROM information_schema.key_column_usage
 		WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ? AND constraint_name = 'PRIMARY'
 		ORDER BY ordinal_position`, ref.Schema, ref.Name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var keys []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
 }
 
 var decimalPS = regexp.MustCompile(`^(?:decimal|numeric)\((\d+)(?:,(\d+))?\)`)

@@ -100,30 +100,13 @@ func classify(err error) error {
 }
 
 func listObjects(ctx context.Context, db *sql.DB, schema string) ([]sdk.ObjectInfo, error) {
-	rows, err := db.QueryContext(ctx, `SELECT table_schema, table_name, table_type FROM information_schema.tables
+	return sqlsource.QueryObjects(ctx, db, `SELECT table_schema, table_name, table_type FROM information_schema.tables
 		WHERE ($1 = '' AND table_schema NOT IN ('pg_catalog', 'information_schema')) OR table_schema = $1 ORDER BY 1, 2`, schema)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []sdk.ObjectInfo
-	for rows.Next() {
-		var s, n, kind string
-		if err := rows.Scan(&s, &n, &kind); err != nil {
-			return nil, err
-		}
-		k := "table"
-		if kind == "VIEW" {
-			k = "view"
-		}
-		out = append(out, sdk.ObjectInfo{Ref: sdk.ObjectRef{Schema: s, Name: n}, Kind: k})
-	}
-	return out, rows.Err()
 }
 
 // columns reads the catalog; domains are described by their base type.
 func columns(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]sqlsource.ColumnMeta, error) {
-	rows, err := db.QueryContext(ctx, `
+	return sqlsource.QueryColumns(ctx, db, ref, `
 		SELECT a.attname,
 		       format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,
 		                   CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END),
@@ -135,29 +118,10 @@ func columns(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]sqlsource.Co
 		WHERE n.nspname = COALESCE(NULLIF($1, ''), current_schema()) AND c.relname = $2
 		  AND c.relkind IN ('r', 'v', 'm', 'p', 'f') AND a.attnum > 0 AND NOT a.attisdropped
 		ORDER BY a.attnum`, ref.Schema, ref.Name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []sqlsource.ColumnMeta
-	for rows.Next() {
-		var m sqlsource.ColumnMeta
-		if err := rows.Scan(&m.Name, &m.NativeType, &m.Nullable); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return nil, sdk.NotFoundf("table %s does not exist", ref)
-	}
-	return out, nil
 }
 
 func primaryKey(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `
+	return sqlsource.QueryStrings(ctx, db, `
 		SELECT a.attname
 		FROM pg_index i
 		JOIN pg_class c ON c.oid = i.indrelid
@@ -165,19 +129,6 @@ func primaryKey(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]string, e
 		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
 		WHERE i.indisprimary AND n.nspname = COALESCE(NULLIF($1, ''), current_schema()) AND c.relname = $2
 		ORDER BY array_position(i.indkey::int2[], a.attnum)`, ref.Schema, ref.Name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var keys []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
 }
 
 var numericPS = regexp.MustCompile(`^numeric\((\d+),(\d+)\)$`)
