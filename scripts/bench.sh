@@ -57,3 +57,38 @@ if psql "$PG" -Atc "select 1" >/dev/null 2>&1; then
 else
 	echo "PostgreSQL is not reachable at 127.0.0.1:5432: skipping its benchmark"
 fi
+
+# MariaDB/MySQL: the same lineitem shape, the server's own client as baseline.
+MY_ROWS=${BENCH_MYSQL_ROWS:-2000000}
+if mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
+	have=$(mariadb -h127.0.0.1 -uroot test -N -e "select count(*) from hp_bench_lineitem" 2>/dev/null || echo 0)
+	if [ "$have" != "$MY_ROWS" ]; then
+		echo
+		echo "== loading $MY_ROWS lineitem rows into MariaDB"
+		mariadb -h127.0.0.1 -uroot test -e "
+			drop table if exists hp_bench_lineitem;
+			create table hp_bench_lineitem (l_orderkey bigint not null primary key, l_partkey int, l_suppkey int, l_linenumber int,
+				l_quantity decimal(15,2), l_extendedprice decimal(15,2), l_discount decimal(15,2), l_tax decimal(15,2),
+				l_returnflag char(1), l_linestatus char(1), l_shipdate date, l_commitdate date, l_receiptdate date,
+				l_shipinstruct char(25), l_shipmode char(10), l_comment varchar(44));
+			insert into hp_bench_lineitem
+			select g, g % 200000, g % 10000, g % 7, g % 50 + 1, (g % 100000) / 100.0 + 900, (g % 11) / 100.0, (g % 9) / 100.0,
+			       elt(g % 3 + 1, 'A', 'N', 'R'), elt(g % 2 + 1, 'F', 'O'), date '1992-01-01' + interval (g % 2500) day,
+			       date '1992-01-31' + interval (g % 2500) day, date '1992-01-15' + interval (g % 2500) day,
+			       'DELIVER IN PERSON', elt(g % 4 + 1, 'AIR', 'MAIL', 'SHIP', 'TRUCK'), md5(g)
+			from (select seq as g from seq_1_to_$MY_ROWS) s;"
+	fi
+	echo
+	echo "== MariaDB → local files: $MY_ROWS lineitem rows (baseline: the server's own client)"
+	tmp=$(mktemp -d)
+	t0=$(date +%s.%N); mariadb -h127.0.0.1 -uroot test --batch --quick -e "select * from hp_bench_lineitem" > "$tmp/my.tsv"; t1=$(date +%s.%N)
+	awk -v r="$MY_ROWS" -v a="$t0" -v b="$t1" -v s="$(stat -c %s "$tmp/my.tsv")" 'BEGIN { printf "%-44s %11d rows %7.2fs %11d rows/s %8.1f MB/s out\n", "baseline: mariadb --batch --quick > tsv", r, b-a, r/(b-a), s/1e6/(b-a) }'
+	rm -rf "$tmp"
+	for spec in "csv none" "parquet zstd"; do
+		set -- $spec
+		HP_MY_DSN="mysql://root@127.0.0.1:3306/test" go run ./testkit/cmd/snapbench -rows "$MY_ROWS" -label "hp cp snap → $1 ($2)" -- \
+			cp snap my.hp_bench_lineitem out.bench --format "$1" --compression "$2" --log-level warn
+	done
+else
+	echo "MariaDB is not reachable at 127.0.0.1:3306: skipping its benchmark"
+fi

@@ -252,6 +252,13 @@ func toTime(v driver.Value) (time.Time, error) {
 
 // DecodeTimestamp appends an instant at the builder type's unit.
 func DecodeTimestamp(b array.Builder, v driver.Value) error {
+	if raw, ok := v.([]byte); ok {
+		tb := b.(*array.TimestampBuilder)
+		if us, ok := fastTimestamp(raw); ok && tb.Type().(*arrow.TimestampType).Unit == arrow.Microsecond {
+			tb.Append(arrow.Timestamp(us))
+			return nil
+		}
+	}
 	t, err := toTime(v)
 	if err != nil {
 		return err
@@ -267,6 +274,12 @@ func DecodeTimestamp(b array.Builder, v driver.Value) error {
 
 // DecodeDate32 appends a calendar date.
 func DecodeDate32(b array.Builder, v driver.Value) error {
+	if raw, ok := v.([]byte); ok && len(raw) == 10 {
+		if days, ok := fastDate(raw); ok {
+			b.(*array.Date32Builder).Append(arrow.Date32(days))
+			return nil
+		}
+	}
 	t, err := toTime(v)
 	if err != nil {
 		return err

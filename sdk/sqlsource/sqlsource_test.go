@@ -69,3 +69,31 @@ func TestSmallDecimalAgreesWithExactPath(t *testing.T) {
 		}
 	}
 }
+
+func TestFastTimeAgreesWithTimeParse(t *testing.T) {
+	for _, in := range []string{"1992-01-01", "2024-02-29 23:59:59", "1969-12-31 23:59:59.999999", "0001-01-01 00:00:00.1", "9999-12-31T12:00:00.000001", "1900-03-01"} {
+		want, err := ParseTime(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		us, ok := fastTimestamp([]byte(in))
+		if !ok || us != want.UnixMicro() {
+			t.Errorf("%s: fast %d (%v), time.Parse %d", in, us, ok, want.UnixMicro())
+		}
+		if days, ok := fastDate([]byte(in[:10])); !ok || days != want.Unix()/86400-boolInt(want.Unix() < 0 && want.Unix()%86400 != 0) {
+			t.Errorf("%s: fast date %d", in, days)
+		}
+	}
+	for _, bad := range []string{"1992-1-01", "2024-02-29 24:00:00", "2024-02-29 23:59:59.1234567", "2024-02-29 23:59:59+02:00", "abcd-ef-gh"} {
+		if _, ok := fastTimestamp([]byte(bad)); ok {
+			t.Errorf("%q took the fast path", bad)
+		}
+	}
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
