@@ -2,8 +2,8 @@
 // byte budget, so that a wide row and a narrow row table both travel in
 // batches of a few MiB.
 //
-// A producer appends rows to a [Builder]'s field builders and checks
-// [Builder.Full] after each row; [NewReader] turns such a producer into an
+// A producer appends rows to a [Builder]'s field builders and calls
+// [Builder.RowDone] after each row; [NewReader] turns such a producer into an
 // [array.RecordReader], which is what a connector's Read returns.
 package batch
 
@@ -94,11 +94,6 @@ func (b *Builder) RowDone() bool {
 	}
 	b.nextSize = b.rows + checkEvery
 	return b.EstimatedBytes() >= b.cfg.maxBytes
-}
-
-// Full reports whether the batch has reached its row or byte limit.
-func (b *Builder) Full() bool {
-	return b.rows >= b.cfg.maxRows || b.EstimatedBytes() >= b.cfg.maxBytes
 }
 
 // EstimatedBytes estimates the memory held by the batch being built.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/csv"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,6 +90,11 @@ func TestConnectionsDryRunAndHalfpipeLayout(t *testing.T) {
 	testkit.Contains(t, "list", res.Stdout, "src", "password=xxxxx", "out")
 	if strings.Contains(res.Stdout, "hunter22") {
 		t.Fatal("list printed a password")
+	}
+	res = bin.Run(t, env, "config", "connections", "list", "--output", "json")
+	var listed []map[string]string
+	if err := json.Unmarshal([]byte(res.Stdout), &listed); err != nil || len(listed) != 2 || listed[1]["name"] != "src" || !strings.Contains(listed[1]["dsn"], "password=xxxxx") {
+		t.Fatalf("list --output json: %v\n%s", err, res.Stdout)
 	}
 	res = bin.Run(t, env, "config", "connections", "add", "--help")
 	testkit.Contains(t, "add --help", res.Stdout, "Connection types", "sqlite", "gen", "file:///absolute/dir")

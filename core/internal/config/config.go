@@ -142,7 +142,10 @@ func (s *Store) Remove(name string) error {
 
 // Listed is a connection for display, its DSN masked.
 type Listed struct {
-	Name, DSN, Type, From string
+	Name string `json:"name"`
+	DSN  string `json:"dsn"`
+	Type string `json:"type,omitempty"`
+	From string `json:"from"`
 }
 
 // List returns the file's connections and those defined by HP_*_DSN

@@ -28,9 +28,6 @@ func NewLocal(dir string) (*Local, error) {
 	return &Local{root: abs}, nil
 }
 
-// Root is the absolute directory.
-func (l *Local) Root() string { return l.root }
-
 func (l *Local) path(key string) (string, error) {
 	k, err := CleanKey(key)
 	if err != nil {

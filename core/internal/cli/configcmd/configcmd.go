@@ -59,9 +59,15 @@ func NewCmd(f *cliutil.Factory) *cobra.Command {
 		Short: "List named connections (passwords masked)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			if err := cliutil.CheckOutput(output); err != nil {
+				return err
+			}
 			entries, err := conns.List(os.Environ())
 			if err != nil {
 				return err
+			}
+			if output == "json" {
+				return cliutil.WriteJSON(f.IO.Out, entries)
 			}
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tDSN\tTYPE\tFROM")
@@ -71,7 +77,7 @@ func NewCmd(f *cliutil.Factory) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	list.Flags().StringVar(&output, "output", "text", "Output format")
+	list.Flags().StringVar(&output, "output", "text", "Output format: text or json")
 	rm := &cobra.Command{
 		Use:   "rm NAME",
 		Short: "Remove a named connection",

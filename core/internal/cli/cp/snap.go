@@ -2,7 +2,6 @@ package cp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -179,8 +178,8 @@ func (o *SnapOptions) plan() (*plan, error) {
 	if p.layout, err = layout.New(o.Layout, o.Path); err != nil {
 		return nil, cliutil.UsageErrorf("%v", err)
 	}
-	if o.Output != "text" && o.Output != "json" {
-		return nil, cliutil.UsageErrorf("--output %q: use text or json", o.Output)
+	if err := cliutil.CheckOutput(o.Output); err != nil {
+		return nil, err
 	}
 	p.runID = layout.NewRunID(p.start)
 	prefix, object := layout.SplitTarget(tgtObj)
@@ -319,9 +318,7 @@ func (o *SnapOptions) report(p *plan, m *manifest.Manifest, manifestURL string) 
 		s.RowsPerSec = float64(m.TotalRows) / elapsed
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		return cliutil.WriteJSON(o.IO.Out, s)
 	}
 	where := manifestURL
 	if where == "" {

@@ -3,7 +3,6 @@ package plugins
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -64,8 +63,8 @@ type Entry struct {
 
 // RunList lists the plugins.
 func RunList(ctx context.Context, o *ListOptions) error {
-	if o.Output != "text" && o.Output != "json" {
-		return cliutil.UsageErrorf("--output %q: use text or json", o.Output)
+	if err := cliutil.CheckOutput(o.Output); err != nil {
+		return err
 	}
 	h := o.Host()
 	ps, err := h.Plugins()
@@ -95,9 +94,7 @@ func RunList(ctx context.Context, o *ListOptions) error {
 		entries = append(entries, e)
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(entries)
+		return cliutil.WriteJSON(o.IO.Out, entries)
 	}
 	if len(entries) == 0 {
 		dirs := make([]string, 0)

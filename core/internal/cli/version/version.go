@@ -2,7 +2,6 @@
 package version
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 
@@ -38,14 +37,12 @@ func Run(o *Options) error {
 		"version": o.Version, "protocol_version": sdk.ProtocolVersion,
 		"go": runtime.Version(), "os": runtime.GOOS, "arch": runtime.GOARCH,
 	}
-	switch o.Output {
-	case "json":
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	case "text", "":
-		_, err := fmt.Fprintf(o.IO.Out, "hp %s (connector protocol %d, %s, %s/%s)\n", o.Version, sdk.ProtocolVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if err := cliutil.CheckOutput(o.Output); err != nil {
 		return err
 	}
-	return cliutil.UsageErrorf("--output %q: use text or json", o.Output)
+	if o.Output == "json" {
+		return cliutil.WriteJSON(o.IO.Out, v)
+	}
+	_, err := fmt.Fprintf(o.IO.Out, "hp %s (connector protocol %d, %s, %s/%s)\n", o.Version, sdk.ProtocolVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return err
 }
