@@ -121,8 +121,13 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 			}
 			switch e.kinds[c] {
 			case str, rawJSON:
-				e.tmp = e.fns[c](e.tmp[:0], i)
-				e.buf = e.field(e.buf, e.tmp)
+				// Render in place; only a value that needs quotes moves.
+				start := len(e.buf)
+				e.buf = e.fns[c](e.buf, i)
+				if e.needsQuotes(e.buf[start:]) {
+					e.tmp = append(e.tmp[:0], e.buf[start:]...)
+					e.buf = e.field(e.buf[:start], e.tmp)
+				}
 			default:
 				e.buf = e.fns[c](e.buf, i)
 			}

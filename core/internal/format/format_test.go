@@ -484,3 +484,27 @@ func BenchmarkCSVNarrow(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*100000/b.Elapsed().Seconds(), "rows/s")
 }
+
+// TestTextEncodersDoNotAllocatePerValue guards the hot path: encoding a
+// batch of quoted and unicode strings allocates a constant few times, not
+// once per value.
+func TestTextEncodersDoNotAllocatePerValue(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	for i := 0; i < 10000; i++ {
+		b.Field(0).(*array.StringBuilder).Append([]string{"héllo, world", `say "hi"`, "plain"}[i%3])
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	for _, f := range []Format{CSV, JSONL} {
+		enc, err := NewEncoder(io.Discard, schema, WithFormat(f), WithCompression(None))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = enc.Write(rec) // warm up buffers
+		if n := testing.AllocsPerRun(5, func() { _ = enc.Write(rec) }); n > 10 {
+			t.Errorf("%s: %v allocations per 10,000-row batch", f, n)
+		}
+	}
+}

@@ -59,7 +59,7 @@ func (e *jsonlEncoder) Write(rec arrow.RecordBatch) error {
 			switch e.kinds[c] {
 			case str:
 				e.tmp = e.fns[c](e.tmp[:0], i)
-				e.buf = appendJSONString(e.buf, string(e.tmp))
+				e.buf = appendJSONString(e.buf, e.tmp)
 			case plain:
 				e.buf = append(e.buf, '"')
 				e.buf = e.fns[c](e.buf, i)

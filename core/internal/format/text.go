@@ -349,8 +349,9 @@ func appendUUID(b []byte, u []byte) []byte {
 }
 
 // appendJSONString writes s as a JSON string. Invalid UTF-8 bytes become
-// U+FFFD, as encoding/json does.
-func appendJSONString(b []byte, s string) []byte {
+// U+FFFD, as encoding/json does. It takes bytes as well as strings so the
+// encoders never convert (and allocate) per value.
+func appendJSONString[T string | []byte](b []byte, s T) []byte {
 	const hexd = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
@@ -378,7 +379,7 @@ func appendJSONString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
@@ -445,7 +446,7 @@ func appendJSONValue(b []byte, a arrow.Array, i int) []byte {
 	}
 	switch k {
 	case str:
-		return appendJSONString(b, string(fn(nil, i)))
+		return appendJSONString(b, fn(nil, i))
 	case plain:
 		b = append(b, '"')
 		b = fn(b, i)
