@@ -1,8 +1,13 @@
 package sqlsource
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
@@ -96,4 +101,31 @@ func boolInt(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// TestGettersCoverUnsigned: the unsigned types every dialect can create a
+// column for must also be writable, uint64 above 2^63 included.
+func TestGettersCoverUnsigned(t *testing.T) {
+	for _, dt := range []arrow.DataType{arrow.PrimitiveTypes.Uint8, arrow.PrimitiveTypes.Uint16, arrow.PrimitiveTypes.Uint32, arrow.PrimitiveTypes.Uint64} {
+		b := array.NewBuilder(memory.DefaultAllocator, dt)
+		switch x := b.(type) {
+		case *array.Uint8Builder:
+			x.Append(255)
+		case *array.Uint16Builder:
+			x.Append(65535)
+		case *array.Uint32Builder:
+			x.Append(4294967295)
+		case *array.Uint64Builder:
+			x.Append(18446744073709551615)
+		}
+		b.AppendNull()
+		a := b.NewArray()
+		g, err := getter(a)
+		if err != nil {
+			t.Fatalf("%s: %v", dt, err)
+		}
+		if fmt.Sprint(g(0)) != a.ValueStr(0) || g(1) != nil {
+			t.Errorf("%s: got %v, %v", dt, g(0), g(1))
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -157,6 +158,16 @@ func getter(a arrow.Array) (func(int) any, error) {
 		return nullable(func(i int) any { return int64(x.Value(i)) }), nil
 	case *array.Int8:
 		return nullable(func(i int) any { return int64(x.Value(i)) }), nil
+	case *array.Uint8:
+		return nullable(func(i int) any { return int64(x.Value(i)) }), nil
+	case *array.Uint16:
+		return nullable(func(i int) any { return int64(x.Value(i)) }), nil
+	case *array.Uint32:
+		return nullable(func(i int) any { return int64(x.Value(i)) }), nil
+	case *array.Uint64:
+		// As text: database/sql's default converter refuses uint64 values
+		// above 2^63, and text keeps them exact in numeric/unsigned columns.
+		return nullable(func(i int) any { return strconv.FormatUint(x.Value(i), 10) }), nil
 	case *array.Float64:
 		return nullable(func(i int) any { return x.Value(i) }), nil
 	case *array.Float32:
