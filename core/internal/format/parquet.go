@@ -36,6 +36,7 @@ func newParquet(w io.Writer, schema *arrow.Schema, o options) (Encoder, error) {
 		// Small pages make the compressed size of the open row group
 		// visible early, which size-based rotation relies on.
 		parquet.WithDataPageSize(128 << 10),
+		parquet.WithDictionaryPageSizeLimit(256 << 10),
 	}
 	if o.level != 0 {
 		props = append(props, parquet.WithCompressionLevel(o.level))
