@@ -42,6 +42,7 @@ type Manifest struct {
 	Target      Target    `json:"target"`
 	Format      string    `json:"format"`
 	Compression string    `json:"compression"`
+	CSV         *CSV      `json:"csv,omitempty"`
 	TotalRows   int64     `json:"total_rows"`
 	TotalBytes  int64     `json:"total_bytes"`
 	Files       []File    `json:"files"`
@@ -64,6 +65,14 @@ type Target struct {
 	Type   string `json:"type"`
 	URL    string `json:"url"`
 	Object string `json:"object"`
+}
+
+// CSV records how CSV files were written, so readers (and hp verify)
+// know whether the first line is a header and what marks NULL.
+type CSV struct {
+	Header    bool   `json:"header"`
+	Delimiter string `json:"delimiter"`
+	Null      string `json:"null"`
 }
 
 // File is one data file.

@@ -251,6 +251,9 @@ func RunSnap(ctx context.Context, o *SnapOptions) error {
 	if o.Query == "" {
 		m.Source.Object = p.srcRef.String()
 	}
+	if p.format == format.CSV {
+		m.CSV = &manifest.CSV{Header: o.CSVHeader, Delimiter: string(p.delimiter), Null: o.CSVNull}
+	}
 	j := engine.Job{
 		Records: records, Store: st, Manifest: m, Logger: o.Logger(), Stats: &engine.Stats{},
 		FileKey:      func(part int) (string, error) { return p.layout.File(p.vars, part), nil },
