@@ -32,6 +32,8 @@ type Connection struct {
 	Type string
 	// From says where the DSN came from, for messages.
 	From string
+	// S3Region is HP_<NAME>_S3_REGION (Halfpipe's variable), when set.
+	S3Region string
 }
 
 // Entry is one connection in the file.
@@ -197,6 +199,9 @@ func (s *Store) Resolve(name string) (Connection, error) {
 	}
 	if t, ok := s.LookupEnv(prefix + "TYPE"); ok && t != "" {
 		c.Type = t
+	}
+	if r, ok := s.LookupEnv(prefix + "S3_REGION"); ok {
+		c.S3Region = r
 	}
 	scheme, err := SchemeOf(c.DSN)
 	if err != nil {

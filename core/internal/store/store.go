@@ -61,8 +61,9 @@ type ObjectInfo struct {
 }
 
 // Open returns the store for a target DSN: file:///abs, file://rel, a
-// plain path, or stdout (whose objects go to out).
-func Open(ctx context.Context, dsn string, out io.Writer) (Store, error) {
+// plain path, s3://bucket/prefix (configured by s3), or stdout (whose
+// objects go to out).
+func Open(ctx context.Context, dsn string, out io.Writer, s3 S3Options) (Store, error) {
 	switch {
 	case dsn == "stdout" || dsn == "-":
 		return NewStdout(out), nil
@@ -77,7 +78,7 @@ func Open(ctx context.Context, dsn string, out io.Writer) (Store, error) {
 		}
 		return NewLocal(p)
 	case strings.HasPrefix(dsn, "s3://"):
-		return nil, fmt.Errorf("s3 targets are not supported by this build yet")
+		return NewS3(ctx, dsn, s3)
 	case !strings.Contains(dsn, "://"):
 		return NewLocal(dsn)
 	}

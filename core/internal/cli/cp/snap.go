@@ -21,6 +21,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/job"
 	"github.com/halfpipe-io/halfpipe/core/internal/layout"
 	"github.com/halfpipe-io/halfpipe/core/internal/manifest"
+	"github.com/halfpipe-io/halfpipe/core/internal/store"
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/host"
 )
@@ -49,6 +50,7 @@ type SnapOptions struct {
 	Output              string
 	DryRun              bool
 	Stats               int
+	S3                  store.S3Options
 }
 
 func newSnapCmd(f *cliutil.Factory) *cobra.Command {
@@ -103,6 +105,7 @@ removes its files.`,
 	// Halfpipe's names for the limits.
 	fl.Int64Var(&o.MaxFileRows, "csv-rows", 0, "Alias of --max-file-rows")
 	fl.StringVar(&o.MaxFileBytes, "csv-bytes", "0", "Alias of --max-file-bytes")
+	cliutil.AddS3Flags(fl, &o.S3)
 	_ = fl.MarkHidden("csv-rows")
 	_ = fl.MarkHidden("csv-bytes")
 	return cmd
@@ -225,7 +228,7 @@ func RunSnap(ctx context.Context, o *SnapOptions) error {
 	if !p.targetIsStore {
 		return o.toTable(ctx, p, src, req)
 	}
-	st, err := job.OpenStore(ctx, p.tgt, o.TargetType, o.IO.Out)
+	st, err := job.OpenStore(ctx, p.tgt, o.TargetType, o.IO.Out, o.S3)
 	if err != nil {
 		return err
 	}
