@@ -78,7 +78,11 @@ func Open(ctx context.Context, dsn string, out io.Writer, s3 S3Options) (Store, 
 		}
 		return NewLocal(p)
 	case strings.HasPrefix(dsn, "s3://"):
-		return NewS3(ctx, dsn, s3)
+		s, err := NewS3(ctx, dsn, s3)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	case !strings.Contains(dsn, "://"):
 		return NewLocal(dsn)
 	}
