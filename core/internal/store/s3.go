@@ -26,6 +26,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/bytesize"
+	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
 // S3Options configure s3:// stores. Flags fill these; empty fields take the
@@ -79,10 +80,10 @@ func NewS3(ctx context.Context, dsn string, o S3Options) (*S3, error) {
 		return nil, fmt.Errorf("s3 DSN: %w", errors.New(strings.ReplaceAll(err.Error(), dsn, "s3://…")))
 	}
 	if u.User != nil {
-		return nil, errors.New("s3 DSNs take no credentials: use the AWS credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a role)")
+		return nil, sdk.InvalidArgumentf("s3 DSNs take no credentials: use the AWS credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a role)")
 	}
 	if u.Host == "" {
-		return nil, errors.New("s3 DSN names no bucket: use s3://bucket/prefix")
+		return nil, sdk.InvalidArgumentf("s3 DSN names no bucket: use s3://bucket/prefix")
 	}
 	q := u.Query()
 	pick := func(flag, param string) string {
@@ -97,7 +98,7 @@ func NewS3(ctx context.Context, dsn string, o S3Options) (*S3, error) {
 	}
 	for k := range q {
 		if !slices.Contains([]string{"region", "endpoint", "path_style", "sse", "kms_key_id", "storage_class", "expected_bucket_owner", "part_size", "concurrency"}, k) {
-			return nil, fmt.Errorf("s3 DSN: unknown parameter %q (known: region, endpoint, path_style, sse, kms_key_id, storage_class, expected_bucket_owner, part_size, concurrency)", k)
+			return nil, sdk.InvalidArgumentf("s3 DSN: unknown parameter %q (known: region, endpoint, path_style, sse, kms_key_id, storage_class, expected_bucket_owner, part_size, concurrency)", k)
 		}
 	}
 	if err := s.configure(o, q, pick); err != nil {
@@ -108,7 +109,7 @@ func NewS3(ctx context.Context, dsn string, o S3Options) (*S3, error) {
 	pathStyle := endpoint != ""
 	if v := q.Get("path_style"); v != "" {
 		if pathStyle, err = strconv.ParseBool(v); err != nil {
-			return nil, fmt.Errorf("s3 DSN: path_style=%q is not a boolean", v)
+			return nil, sdk.InvalidArgumentf("s3 DSN: path_style=%q is not a boolean", v)
 		}
 	}
 	loadOpts := []func(*awsconfig.LoadOptions) error{
@@ -175,16 +176,16 @@ func (s *S3) configure(o S3Options, q url.Values, pick func(flag, param string) 
 	case "aws:kms:dsse":
 		s.sse = types.ServerSideEncryptionAwsKmsDsse
 	default:
-		return fmt.Errorf("s3: --s3-sse %q: use AES256 (SSE-S3), aws:kms (SSE-KMS) or aws:kms:dsse", sse)
+		return sdk.InvalidArgumentf("s3: --s3-sse %q: use AES256 (SSE-S3), aws:kms (SSE-KMS) or aws:kms:dsse", sse)
 	}
 	s.kmsKeyID = pick(o.KMSKeyID, "kms_key_id")
 	if s.kmsKeyID != "" && s.sse != types.ServerSideEncryptionAwsKms && s.sse != types.ServerSideEncryptionAwsKmsDsse {
-		return errors.New("s3: a KMS key id needs --s3-sse aws:kms")
+		return sdk.InvalidArgumentf("s3: a KMS key id needs --s3-sse aws:kms")
 	}
 	if c := strings.ToUpper(pick(o.StorageClass, "storage_class")); c != "" {
 		s.class = types.StorageClass(c)
 		if !slices.Contains(s.class.Values(), s.class) {
-			return fmt.Errorf("s3: unknown storage class %q", c)
+			return sdk.InvalidArgumentf("s3: unknown storage class %q", c)
 		}
 	}
 	if owner := pick(o.ExpectedBucketOwner, "expected_bucket_owner"); owner != "" {
@@ -194,10 +195,10 @@ func (s *S3) configure(o S3Options, q url.Values, pick func(flag, param string) 
 	if ps := pick(o.PartSize, "part_size"); ps != "" {
 		n, err := bytesize.Parse(ps)
 		if err != nil {
-			return fmt.Errorf("s3 part size: %w", err)
+			return sdk.InvalidArgumentf("--s3-part-size: %v", err)
 		}
 		if n < minPartSize || n > maxPartSize {
-			return fmt.Errorf("s3 part size %s: S3 takes parts of 5 MiB to 5 GiB", ps)
+			return sdk.InvalidArgumentf("--s3-part-size %s: S3 takes parts of 5 MiB to 5 GiB", ps)
 		}
 		s.partSize = n
 	}
@@ -206,7 +207,7 @@ func (s *S3) configure(o S3Options, q url.Values, pick func(flag, param string) 
 	} else if c := q.Get("concurrency"); c != "" {
 		n, err := strconv.Atoi(c)
 		if err != nil || n < 1 {
-			return fmt.Errorf("s3 DSN: concurrency=%q is not a positive number", c)
+			return sdk.InvalidArgumentf("s3 DSN: concurrency=%q is not a positive number", c)
 		}
 		s.concurrency = n
 	}
@@ -245,16 +246,20 @@ func (s *S3) key(key string) (*string, error) {
 
 // Errors S3 answers with, given meaning.
 var (
-	errAccessDenied = errors.New("access denied")
-	errCredentials  = errors.New("credentials rejected")
+	errAccessDenied = fmt.Errorf("access denied (%w)", sdk.ErrPermissionDenied)
+	errCredentials  = fmt.Errorf("credentials rejected (%w)", sdk.ErrUnauthenticated)
 )
 
 type noBucketError struct{ bucket string }
 
 func (e *noBucketError) Error() string { return fmt.Sprintf("bucket %q does not exist", e.bucket) }
-func (e *noBucketError) Is(target error) bool { return target == ErrNotExist }
+func (e *noBucketError) Is(target error) bool {
+	return target == ErrNotExist || target == sdk.ErrNotFound
+}
 
 type regionError struct{ asked, actual string }
+
+func (e *regionError) Unwrap() error { return sdk.ErrInvalidArgument }
 
 func (e *regionError) Error() string {
 	return fmt.Sprintf("the bucket is in region %s, not %s: set --s3-region %s (or ?region= in the DSN)", e.actual, e.asked, e.actual)
@@ -293,7 +298,7 @@ func (s *S3) fail(op, where string, err error) error {
 	case "ExpiredToken", "TokenRefreshRequired", "InvalidToken":
 		return fmt.Errorf("%s %s: the session credentials have expired or are invalid: %w", op, where, errCredentials)
 	case "AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException":
-		return fmt.Errorf("%s %s: the bucket is not in region %s (%s): set --s3-region or ?region= to the bucket's region", op, where, s.region, code)
+		return fmt.Errorf("%s %s: the bucket is not in region %s (%s): set --s3-region or ?region= to the bucket's region: %w", op, where, s.region, code, sdk.ErrInvalidArgument)
 	case "AccessDenied", "AllAccessDisabled":
 		return fmt.Errorf("%s %s: %w: the credentials may not do this (bucket %q)", op, where, errAccessDenied, s.bucket)
 	case "PreconditionFailed", "ConditionalRequestConflict":
@@ -303,7 +308,7 @@ func (s *S3) fail(op, where string, err error) error {
 	case http.StatusNotFound:
 		return fmt.Errorf("%s %s: %w", op, where, ErrNotExist)
 	case http.StatusMovedPermanently:
-		return fmt.Errorf("%s %s: the bucket is not in region %s: set --s3-region or ?region= to the bucket's region", op, where, s.region)
+		return fmt.Errorf("%s %s: the bucket is not in region %s: set --s3-region or ?region= to the bucket's region: %w", op, where, s.region, sdk.ErrInvalidArgument)
 	case http.StatusForbidden:
 		return fmt.Errorf("%s %s: %w: the credentials may not do this (bucket %q)", op, where, errAccessDenied, s.bucket)
 	case http.StatusPreconditionFailed:
