@@ -32,7 +32,7 @@ func Builtins() []Entry {
 		{Name: "file", Schemes: []string{"file"}, Description: "Local files (built in)", Target: true,
 			DSNFormat: "file:///absolute/dir, file://relative/dir or a plain path", DSNExample: "file:///var/data/extracts"},
 		{Name: "s3", Schemes: []string{"s3"}, Description: "Amazon S3 and S3-compatible object stores (built in)", Target: true,
-			DSNFormat: "s3://bucket/prefix[?region=R&endpoint=URL&sse=AES256|aws:kms&kms_key_id=K&storage_class=C&part_size=8MiB&concurrency=4] (credentials from the AWS chain, never in the DSN; HP_<NAME>_S3_REGION sets the region)",
+			DSNFormat:  "s3://bucket/prefix[?region=R&endpoint=URL&sse=AES256|aws:kms&kms_key_id=K&storage_class=C&part_size=8MiB&concurrency=4] (credentials from the AWS chain, never in the DSN; HP_<NAME>_S3_REGION sets the region)",
 			DSNExample: "s3://acme-lake/raw?region=eu-west-1"},
 		{Name: "stdout", Schemes: []string{"stdout"}, Description: "Standard output (built in; no manifest)", Target: true,
 			DSNFormat: "stdout", DSNExample: "stdout"},
