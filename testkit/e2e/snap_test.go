@@ -164,142 +164,155 @@ var checked = []string{"id", "string_col", "decimal128_col", "ts_us_utc_col", "b
 
 func TestSnapGenEveryFormat(t *testing.T) {
 	bin := testkit.Build(t)
-	const rows = 3000
-	dsn := fmt.Sprintf("gen://?rows=%d&seed=3", rows)
-	want, err := gen.Expected(dsn, "all_types", 1, rows)
+	for _, f := range []string{"csv", "parquet", "jsonl"} {
+		t.Run(f, func(t *testing.T) {
+			out := t.TempDir()
+			res := bin.Run(t, []string{"HP_GEN_DSN=" + allTypesDSN, "HP_OUT_DSN=" + out}, "cp", "snap", "gen.all_types", "out.x/all", "--format", f, "--max-file-rows", "1000")
+			if res.Code != 0 {
+				t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+			}
+			checkAllTypes(t, out, f, 3)
+		})
+	}
+}
+
+// allTypesDSN is the gen source checkAllTypes expects.
+const (
+	allTypesRows = 3000
+	allTypesDSN  = "gen://?rows=3000&seed=3"
+)
+
+// checkAllTypes reads back a snapshot of gen.all_types (allTypesDSN) under
+// dir, in the given format, and compares every checked value with what gen
+// says it produced.
+func checkAllTypes(t *testing.T, out, f string, files int) {
+	t.Helper()
+	const rows = allTypesRows
+	want, err := gen.Expected(allTypesDSN, "all_types", 1, rows)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer want.Release()
 	col := func(name string) arrow.Array { return want.Column(want.Schema().FieldIndices(name)[0]) }
-	for _, f := range []string{"csv", "parquet", "jsonl"} {
-		t.Run(f, func(t *testing.T) {
-			out := t.TempDir()
-			res := bin.Run(t, []string{"HP_GEN_DSN=" + dsn, "HP_OUT_DSN=" + out}, "cp", "snap", "gen.all_types", "out.x/all", "--format", f, "--max-file-rows", "1000")
-			if res.Code != 0 {
-				t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+	m, _ := readManifest(t, out)
+	if m.TotalRows != rows || len(m.Files) != files {
+		t.Fatalf("manifest: %d rows in %d files", m.TotalRows, len(m.Files))
+	}
+	row := 0
+	for _, file := range m.Files {
+		path := filepath.Join(out, file.Path)
+		switch f {
+		case "csv":
+			text := decompressed(t, path)
+			recs, err := csv.NewReader(bytes.NewReader(text)).ReadAll()
+			if err != nil {
+				t.Fatal(err)
 			}
-			m, _ := readManifest(t, out)
-			if m.TotalRows != rows || len(m.Files) != 3 {
-				t.Fatalf("manifest: %d rows in %d files", m.TotalRows, len(m.Files))
+			header := recs[0]
+			idx := map[string]int{}
+			for i, h := range header {
+				idx[h] = i
 			}
-			row := 0
-			for _, file := range m.Files {
-				path := filepath.Join(out, file.Path)
-				switch f {
-				case "csv":
-					text := decompressed(t, path)
-					recs, err := csv.NewReader(bytes.NewReader(text)).ReadAll()
-					if err != nil {
-						t.Fatal(err)
-					}
-					header := recs[0]
-					idx := map[string]int{}
-					for i, h := range header {
-						idx[h] = i
-					}
-					for _, rec := range recs[1:] {
-						for _, name := range checked {
-							w, ok := cell(col(name), row)
-							w = strings.ReplaceAll(w, "\r\n", "\n") // encoding/csv folds CRLF in quotes
-							if got := rec[idx[name]]; got != w || (!ok && got != "") {
-								t.Fatalf("row %d %s: got %q, want %q (null=%v)", row+1, name, got, w, !ok)
-							}
-						}
-						row++
-					}
-					// NULL is an empty field, the empty string is "".
-					if !bytes.Contains(text, []byte(`,"",`)) {
-						t.Error(`no empty string written as ""`)
-					}
-				case "jsonl":
-					dec := json.NewDecoder(bytes.NewReader(decompressed(t, path)))
-					dec.UseNumber()
-					for dec.More() {
-						var obj map[string]any
-						if err := dec.Decode(&obj); err != nil {
-							t.Fatal(err)
-						}
-						for _, name := range checked {
-							w, ok := cell(col(name), row)
-							got := obj[name]
-							if !ok {
-								if got != nil {
-									t.Fatalf("row %d %s: got %v, want null", row+1, name, got)
-								}
-								continue
-							}
-							if fmt.Sprint(got) != w {
-								t.Fatalf("row %d %s: got %v, want %q", row+1, name, got, w)
-							}
-						}
-						row++
-					}
-				case "parquet":
-					fh, _ := os.Open(path)
-					st, _ := fh.Stat()
-					pf, err := pq.OpenFile(fh, st.Size())
-					if err != nil {
-						t.Fatal(err)
-					}
-					idx := map[string]int{}
-					for i, c := range pf.Schema().Columns() {
-						idx[c[0]] = i
-					}
-					r := pq.NewReader(pf)
-					buf := make([]pq.Row, 256)
-					for {
-						n, err := r.ReadRows(buf)
-						for _, prow := range buf[:n] {
-							vals := map[int]pq.Value{}
-							for _, v := range prow {
-								vals[v.Column()] = v
-							}
-							for _, name := range checked {
-								w, ok := cell(col(name), row)
-								v := vals[idx[name]]
-								if v.IsNull() != !ok {
-									t.Fatalf("row %d %s: null=%v, want null=%v", row+1, name, v.IsNull(), !ok)
-								}
-								if !ok {
-									continue
-								}
-								var got string
-								switch name {
-								case "id":
-									got = fmt.Sprint(v.Int64())
-								case "string_col":
-									got = string(v.ByteArray())
-								case "binary_col":
-									got = base64.StdEncoding.EncodeToString(v.ByteArray())
-								case "ts_us_utc_col":
-									got = time.UnixMicro(v.Int64()).UTC().Format("2006-01-02T15:04:05.000000Z")
-								case "decimal128_col":
-									b := v.ByteArray()
-									n := new(big.Int).SetBytes(b)
-									if len(b) > 0 && b[0]&0x80 != 0 {
-										n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
-									}
-									got, _ = cell(array.MakeFromData(col(name).Data()), row)
-									if n.Cmp(col(name).(*array.Decimal128).Value(row).BigInt()) != 0 {
-										t.Fatalf("row %d decimal: got %s", row+1, n)
-									}
-								}
-								if got != w {
-									t.Fatalf("row %d %s: got %q, want %q", row+1, name, got, w)
-								}
-							}
-							row++
-						}
-						if err != nil {
-							break
-						}
+			for _, rec := range recs[1:] {
+				for _, name := range checked {
+					w, ok := cell(col(name), row)
+					w = strings.ReplaceAll(w, "\r\n", "\n") // encoding/csv folds CRLF in quotes
+					if got := rec[idx[name]]; got != w || (!ok && got != "") {
+						t.Fatalf("row %d %s: got %q, want %q (null=%v)", row+1, name, got, w, !ok)
 					}
 				}
+				row++
 			}
-			if row != rows {
-				t.Fatalf("read back %d rows, want %d", row, rows)
+			// NULL is an empty field, the empty string is "".
+			if !bytes.Contains(text, []byte(`,"",`)) {
+				t.Error(`no empty string written as ""`)
 			}
-		})
+		case "jsonl":
+			dec := json.NewDecoder(bytes.NewReader(decompressed(t, path)))
+			dec.UseNumber()
+			for dec.More() {
+				var obj map[string]any
+				if err := dec.Decode(&obj); err != nil {
+					t.Fatal(err)
+				}
+				for _, name := range checked {
+					w, ok := cell(col(name), row)
+					got := obj[name]
+					if !ok {
+						if got != nil {
+							t.Fatalf("row %d %s: got %v, want null", row+1, name, got)
+						}
+						continue
+					}
+					if fmt.Sprint(got) != w {
+						t.Fatalf("row %d %s: got %v, want %q", row+1, name, got, w)
+					}
+				}
+				row++
+			}
+		case "parquet":
+			fh, _ := os.Open(path)
+			st, _ := fh.Stat()
+			pf, err := pq.OpenFile(fh, st.Size())
+			if err != nil {
+				t.Fatal(err)
+			}
+			idx := map[string]int{}
+			for i, c := range pf.Schema().Columns() {
+				idx[c[0]] = i
+			}
+			r := pq.NewReader(pf)
+			buf := make([]pq.Row, 256)
+			for {
+				n, err := r.ReadRows(buf)
+				for _, prow := range buf[:n] {
+					vals := map[int]pq.Value{}
+					for _, v := range prow {
+						vals[v.Column()] = v
+					}
+					for _, name := range checked {
+						w, ok := cell(col(name), row)
+						v := vals[idx[name]]
+						if v.IsNull() != !ok {
+							t.Fatalf("row %d %s: null=%v, want null=%v", row+1, name, v.IsNull(), !ok)
+						}
+						if !ok {
+							continue
+						}
+						var got string
+						switch name {
+						case "id":
+							got = fmt.Sprint(v.Int64())
+						case "string_col":
+							got = string(v.ByteArray())
+						case "binary_col":
+							got = base64.StdEncoding.EncodeToString(v.ByteArray())
+						case "ts_us_utc_col":
+							got = time.UnixMicro(v.Int64()).UTC().Format("2006-01-02T15:04:05.000000Z")
+						case "decimal128_col":
+							b := v.ByteArray()
+							n := new(big.Int).SetBytes(b)
+							if len(b) > 0 && b[0]&0x80 != 0 {
+								n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+							}
+							got, _ = cell(array.MakeFromData(col(name).Data()), row)
+							if n.Cmp(col(name).(*array.Decimal128).Value(row).BigInt()) != 0 {
+								t.Fatalf("row %d decimal: got %s", row+1, n)
+							}
+						}
+						if got != w {
+							t.Fatalf("row %d %s: got %q, want %q", row+1, name, got, w)
+						}
+					}
+					row++
+				}
+				if err != nil {
+					break
+				}
+			}
+		}
+	}
+	if row != rows {
+		t.Fatalf("read back %d rows, want %d", row, rows)
 	}
 }
