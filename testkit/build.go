@@ -90,12 +90,26 @@ func Cleanup() {
 	}
 }
 
+// TB is the part of testing.TB the service helpers use, so programs such
+// as benchmarks can start services too.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Logf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Failed() bool
+	TempDir() string
+	Cleanup(func())
+}
+
 // InCI reports whether tests run in CI, where missing services fail.
 func InCI() bool { return os.Getenv("CI") == "true" }
 
 // NeedService fails the test in CI and skips it elsewhere when a service
 // is missing, naming the service and why.
-func NeedService(t testing.TB, service string, err error) {
+func NeedService(t TB, service string, err error) {
 	t.Helper()
 	if InCI() {
 		t.Fatalf("%s is required in CI: %v", service, err)

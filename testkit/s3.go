@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,7 +53,7 @@ const s3StartTimeout = 30 * time.Second
 // credentials, and waits until it answers. The server is killed when the
 // test ends, whether it passed or not. A server that cannot be installed
 // or started skips the test, or fails it in CI (see NeedService).
-func StartS3(t testing.TB) *S3Server {
+func StartS3(t TB) *S3Server {
 	t.Helper()
 	bin := InstallTool(t, VersitygwModule, VersitygwVersion, "versitygw")
 	s := &S3Server{
@@ -177,14 +176,14 @@ func (s *S3Server) kill() {
 // Stop kills the server with SIGKILL, as in a crash: nothing is flushed
 // or cleaned up, incomplete multipart uploads stay. The directory is kept
 // for Restart. Stopping a stopped server does nothing.
-func (s *S3Server) Stop(t testing.TB) {
+func (s *S3Server) Stop(t TB) {
 	t.Helper()
 	s.kill()
 }
 
 // Restart starts the server again on the same port, directory and
 // credentials (killing it first if it runs) and waits until it answers.
-func (s *S3Server) Restart(t testing.TB) {
+func (s *S3Server) Restart(t TB) {
 	t.Helper()
 	s.kill()
 	s.out.WriteString("--- restart ---\n")
@@ -197,7 +196,7 @@ func (s *S3Server) Restart(t testing.TB) {
 // runs with --quiet, so only errors and startup messages).
 func (s *S3Server) Output() string { return s.out.String() }
 
-func (s *S3Server) fatalf(t testing.TB, format string, args ...any) {
+func (s *S3Server) fatalf(t TB, format string, args ...any) {
 	t.Helper()
 	t.Fatalf("%s\nversitygw output (tail):\n%s", fmt.Sprintf(format, args...), s.out.tail(2048))
 }
@@ -221,7 +220,7 @@ func (s *S3Server) Env() []string {
 // SDK's standard retryer. No environment or shared configuration is read.
 // optFns adjust the options, e.g. BaseEndpoint for a FaultProxy,
 // Credentials for another user or Retryer.
-func (s *S3Server) Client(t testing.TB, optFns ...func(*s3.Options)) *s3.Client {
+func (s *S3Server) Client(t TB, optFns ...func(*s3.Options)) *s3.Client {
 	t.Helper()
 	return s3.New(s3.Options{
 		Region:       s.Region,
@@ -236,7 +235,7 @@ func s3ctx() (context.Context, context.CancelFunc) {
 }
 
 // CreateBucket creates a bucket owned by the root user.
-func (s *S3Server) CreateBucket(t testing.TB, name string) {
+func (s *S3Server) CreateBucket(t TB, name string) {
 	t.Helper()
 	ctx, cancel := s3ctx()
 	defer cancel()
@@ -247,7 +246,7 @@ func (s *S3Server) CreateBucket(t testing.TB, name string) {
 
 // ListMultipartUploads returns the keys of the bucket's incomplete
 // multipart uploads (a key appears once per upload).
-func (s *S3Server) ListMultipartUploads(t testing.TB, bucket string) []string {
+func (s *S3Server) ListMultipartUploads(t TB, bucket string) []string {
 	t.Helper()
 	ctx, cancel := s3ctx()
 	defer cancel()
@@ -271,7 +270,7 @@ func (s *S3Server) ListMultipartUploads(t testing.TB, bucket string) []string {
 
 // Objects downloads every object of bucket whose key starts with prefix
 // and returns their bodies by key.
-func (s *S3Server) Objects(t testing.TB, bucket, prefix string) map[string][]byte {
+func (s *S3Server) Objects(t TB, bucket, prefix string) map[string][]byte {
 	t.Helper()
 	ctx, cancel := s3ctx()
 	defer cancel()
@@ -305,7 +304,7 @@ func (s *S3Server) Objects(t testing.TB, bucket, prefix string) map[string][]byt
 // HeadObject with PartNumber=1, which versitygw's posix backend answers
 // from the object's stored multipart metadata (GetObjectAttributes does
 // not report ObjectParts there).
-func (s *S3Server) PartsCount(t testing.TB, bucket, key string) int {
+func (s *S3Server) PartsCount(t TB, bucket, key string) int {
 	t.Helper()
 	ctx, cancel := s3ctx()
 	defer cancel()
@@ -324,7 +323,7 @@ func (s *S3Server) PartsCount(t testing.TB, bucket, key string) int {
 // CreateUser adds a user with role "user" to the server's internal IAM
 // (through the admin API, with versitygw's admin command). Such a user
 // owns nothing and may do nothing until Grant gives it access to a bucket.
-func (s *S3Server) CreateUser(t testing.TB, access, secret string) {
+func (s *S3Server) CreateUser(t TB, access, secret string) {
 	t.Helper()
 	ctx, cancel := s3ctx()
 	defer cancel()
@@ -350,7 +349,7 @@ type policyStatement struct {
 // upload, delete) objects whose keys start with that prefix; without
 // writePrefixes the access is read-only. It sets the bucket policy, which
 // versitygw enforces; grants on a bucket accumulate.
-func (s *S3Server) Grant(t testing.TB, bucket, access string, writePrefixes ...string) {
+func (s *S3Server) Grant(t TB, bucket, access string, writePrefixes ...string) {
 	t.Helper()
 	principal := map[string][]string{"AWS": {access}}
 	arn := "arn:aws:s3:::" + bucket
@@ -385,7 +384,7 @@ func (s *S3Server) Grant(t testing.TB, bucket, access string, writePrefixes ...s
 }
 
 // UserClient is Client with the credentials of a user made by CreateUser.
-func (s *S3Server) UserClient(t testing.TB, access, secret string, optFns ...func(*s3.Options)) *s3.Client {
+func (s *S3Server) UserClient(t TB, access, secret string, optFns ...func(*s3.Options)) *s3.Client {
 	t.Helper()
 	return s.Client(t, append([]func(*s3.Options){func(o *s3.Options) {
 		o.Credentials = credentials.NewStaticCredentialsProvider(access, secret, "")

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"testing"
 )
 
 // VersitygwModule and VersitygwVersion pin the S3 server (versitygw)
@@ -27,7 +26,7 @@ var installMu sync.Mutex
 // are renamed into place, so test processes installing the same tool at
 // once are safe. When the install fails the test is skipped, or failed
 // in CI (see NeedService).
-func InstallTool(t testing.TB, module, version, binName string) string {
+func InstallTool(t TB, module, version, binName string) string {
 	t.Helper()
 	exe := binName
 	if runtime.GOOS == "windows" {
@@ -57,7 +56,7 @@ func InstallTool(t testing.TB, module, version, binName string) string {
 	return bin
 }
 
-func installTool(t testing.TB, module, version, dir, exe string) error {
+func installTool(t TB, module, version, dir, exe string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return fmt.Errorf("go command not found: %w", err)

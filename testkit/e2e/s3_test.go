@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/halfpipe-io/halfpipe/testkit"
 )
 
@@ -70,6 +73,31 @@ func TestSnapToS3EveryFormat(t *testing.T) {
 				t.Fatalf("summary %q (%v)", res.Stdout, err)
 			}
 			checkAllTypes(t, download(t, srv, "lake", "raw/"+f+"/"), f, 3)
+
+			// hp runs and hp verify read the run back from S3; an object
+			// altered after publishing fails verification.
+			res = bin.Run(t, env, "runs", "s3."+f)
+			testkit.Contains(t, "hp runs", res.Stdout, "snap", "3000")
+			if res = bin.Run(t, env, "verify", "s3."+f); res.Code != 0 {
+				t.Fatalf("verify: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+			}
+			objs := srv.Objects(t, "lake", "raw/"+f+"/")
+			var victim string
+			for k := range objs {
+				if strings.Contains(k, "part-00002") {
+					victim = k
+				}
+			}
+			body := objs[victim]
+			body[len(body)/2] ^= 1
+			if _, err := srv.Client(t).PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String(victim), Body: bytes.NewReader(body)}); err != nil {
+				t.Fatal(err)
+			}
+			res = bin.Run(t, env, "verify", "s3."+f)
+			if res.Code != 1 {
+				t.Fatalf("verify of an altered object: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+			}
+			testkit.Contains(t, "hp verify", res.Stdout+res.Stderr, "s3://lake/"+victim)
 		})
 	}
 	noUploadsLeft(t, srv)
