@@ -20,6 +20,16 @@ for n in 1000000 "$ROWS"; do
 	done
 done
 
+echo
+echo "== snapshot to S3: gen narrow into a real S3 server (versitygw on loopback), multipart uploads of 8 MiB parts"
+for n in 1000000 5000000; do
+	for spec in "csv none" "csv gzip" "parquet zstd"; do
+		set -- $spec
+		HP_GEN_DSN="gen://?rows=$n" go run ./testkit/cmd/snapbench -s3 -rows "$n" -label "hp cp snap → S3 $1 ($2), $n rows" -- \
+			cp snap gen.narrow out.bench --format "$1" --compression "$2" --log-level warn
+	done
+done
+
 # PostgreSQL: a TPC-H-style lineitem table, loaded once, then the server's
 # own client as the baseline beside hp.
 PG_ROWS=${BENCH_PG_ROWS:-5000000}
@@ -49,9 +59,9 @@ if psql "$PG" -Atc "select 1" >/dev/null 2>&1; then
 	t0=$(date +%s.%N); psql "$PG" -qc "copy (select * from hp_bench_lineitem) to stdout (format binary)" > /dev/null; t1=$(date +%s.%N)
 	awk -v r="$PG_ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%-44s %11d rows %7.2fs %11d rows/s\n", "server limit: COPY BINARY to /dev/null", r, b-a, r/(b-a) }'
 	rm -rf "$tmp"
-	for spec in "csv none" "csv gzip" "parquet zstd"; do
+	for spec in "csv none" "csv gzip" "parquet zstd" "csv gzip -s3" "parquet zstd -s3"; do
 		set -- $spec
-		HP_PG_DSN="$PG" go run ./testkit/cmd/snapbench -rows "$PG_ROWS" -label "hp cp snap → $1 ($2)" -- \
+		HP_PG_DSN="$PG" go run ./testkit/cmd/snapbench ${3:-} -rows "$PG_ROWS" -label "hp cp snap → ${3:+S3 }$1 ($2)" -- \
 			cp snap pg.hp_bench_lineitem out.bench --format "$1" --compression "$2" --log-level warn
 	done
 else
