@@ -301,22 +301,21 @@ func TestS3BadInput(t *testing.T) {
 		target string
 		code   int
 		want   []string
+		args   []string
 	}{
-		{"missing bucket", with("HP_S3_DSN=s3://nobucket/raw?endpoint=" + srv.Endpoint), "s3.x", 2, []string{`bucket "nobucket" does not exist`}},
-		{"wrong secret", with("AWS_SECRET_ACCESS_KEY=" + userSecret + "x"), "s3.x", 2, []string{"s3://lake/raw", "secret key does not match"}},
-		{"unknown access key", with("AWS_ACCESS_KEY_ID=AKIDONTEXIST"), "s3.x", 2, []string{"s3://lake/raw", "access key id is not known"}},
-		{"wrong region", with("HP_S3_DSN=s3://lake/raw?region=eu-west-3&endpoint=" + srv.Endpoint), "s3.x", 2, []string{"s3://lake/raw", "region eu-west-3"}},
-		{"prefix not writable", with("AWS_ACCESS_KEY_ID=reader", "AWS_SECRET_ACCESS_KEY="+userSecret), "s3.denied", 2, []string{"s3://lake/raw/denied", "access denied", `bucket "lake"`, "nothing was published"}},
-		{"credentials in the DSN", with("HP_S3_DSN=s3://AKIA:" + userSecret + "@lake/raw?endpoint=" + srv.Endpoint), "s3.x", 2, []string{"take no credentials"}},
-		{"bad part size", with(), "s3.x", 2, []string{"--s3-part-size"}},
+		{"missing bucket", with("HP_S3_DSN=s3://nobucket/raw?endpoint=" + srv.Endpoint), "s3.x", 2, []string{`bucket "nobucket" does not exist`}, nil},
+		{"wrong secret", with("AWS_SECRET_ACCESS_KEY=" + userSecret + "x"), "s3.x", 2, []string{"s3://lake/raw", "secret key does not match"}, nil},
+		{"unknown access key", with("AWS_ACCESS_KEY_ID=AKIDONTEXIST"), "s3.x", 2, []string{"s3://lake/raw", "access key id is not known"}, nil},
+		{"wrong region", with("HP_S3_DSN=s3://lake/raw?region=eu-west-3&endpoint=" + srv.Endpoint), "s3.x", 2, []string{"s3://lake/raw", "region eu-west-3"}, nil},
+		{"prefix not writable", with("AWS_ACCESS_KEY_ID=reader", "AWS_SECRET_ACCESS_KEY="+userSecret), "s3.denied", 2, []string{"s3://lake/raw/denied", "access denied", `bucket "lake"`, "nothing was published"}, nil},
+		{"credentials in the DSN", with("HP_S3_DSN=s3://AKIA:" + userSecret + "@lake/raw?endpoint=" + srv.Endpoint), "s3.x", 2, []string{"take no credentials"}, nil},
+		{"bad part size", with(), "s3.x", 2, []string{"--s3-part-size"}, []string{"--s3-part-size", "1MiB"}},
+		{"region from HP_<NAME>_S3_REGION", with("HP_S3_S3_REGION=ap-south-1"), "s3.x", 2, []string{"region ap-south-1"}, nil},
+		{"--s3-region wins over HP_<NAME>_S3_REGION", with("HP_S3_S3_REGION=ap-south-1"), "s3.x", 2, []string{"region sa-east-1"}, []string{"--s3-region", "sa-east-1"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			args := []string{"cp", "snap", "gen.narrow", c.target}
-			if c.name == "bad part size" {
-				args = append(args, "--s3-part-size", "1MiB")
-			}
-			res := bin.Run(t, c.env, args...)
+			res := bin.Run(t, c.env, append([]string{"cp", "snap", "gen.narrow", c.target}, c.args...)...)
 			if res.Code != c.code {
 				t.Fatalf("exit %d, want %d: %s", res.Code, c.code, res.Stderr)
 			}

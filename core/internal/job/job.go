@@ -66,15 +66,12 @@ func Source(ctx context.Context, h *host.Host, c config.Connection, declaredType
 	return inst, nil
 }
 
-// OpenStore opens a built-in store target. S3 options given as flags win
-// over the connection's HP_<NAME>_S3_REGION.
+// OpenStore opens a built-in store target.
 func OpenStore(ctx context.Context, c config.Connection, declaredType string, out io.Writer, s3 store.S3Options) (store.Store, error) {
 	if err := CheckType(c, declaredType, c.Scheme, nil); err != nil {
 		return nil, err
 	}
-	if s3.Region == "" {
-		s3.Region = c.S3Region
-	}
+	s3.ConnRegion = c.S3Region
 	s, err := store.Open(ctx, c.DSN, out, s3)
 	if err != nil {
 		return nil, fmt.Errorf("connection %q: %w", c.Name, err)

@@ -32,7 +32,10 @@ import (
 // S3Options configure s3:// stores. Flags fill these; empty fields take the
 // DSN's query parameters (?region=, ?endpoint=, ?sse=, ...), then defaults.
 type S3Options struct {
-	Region              string
+	Region string
+	// ConnRegion is the connection's HP_<NAME>_S3_REGION: used when
+	// neither Region nor the DSN names one.
+	ConnRegion          string
 	Endpoint            string
 	SSE                 string
 	KMSKeyID            string
@@ -105,6 +108,9 @@ func NewS3(ctx context.Context, dsn string, o S3Options) (*S3, error) {
 		return nil, err
 	}
 	region := pick(o.Region, "region")
+	if region == "" {
+		region = o.ConnRegion
+	}
 	endpoint := pick(o.Endpoint, "endpoint")
 	pathStyle := endpoint != ""
 	if v := q.Get("path_style"); v != "" {
@@ -300,7 +306,7 @@ func (s *S3) fail(op, where string, err error) error {
 	case "AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException":
 		return fmt.Errorf("%s %s: the bucket is not in region %s (%s): set --s3-region or ?region= to the bucket's region: %w", op, where, s.region, code, sdk.ErrInvalidArgument)
 	case "AccessDenied", "AllAccessDisabled":
-		return fmt.Errorf("%s %s: %w: the credentials may not do this (bucket %q)", op, where, errAccessDenied, s.bucket)
+		return fmt.Errorf("%s %s: %w: %s", op, where, errAccessDenied, s.denied())
 	case "PreconditionFailed", "ConditionalRequestConflict":
 		return fmt.Errorf("%s %s: %w", op, where, ErrExists)
 	}
@@ -310,7 +316,7 @@ func (s *S3) fail(op, where string, err error) error {
 	case http.StatusMovedPermanently:
 		return fmt.Errorf("%s %s: the bucket is not in region %s: set --s3-region or ?region= to the bucket's region: %w", op, where, s.region, sdk.ErrInvalidArgument)
 	case http.StatusForbidden:
-		return fmt.Errorf("%s %s: %w: the credentials may not do this (bucket %q)", op, where, errAccessDenied, s.bucket)
+		return fmt.Errorf("%s %s: %w: %s", op, where, errAccessDenied, s.denied())
 	case http.StatusPreconditionFailed:
 		return fmt.Errorf("%s %s: %w", op, where, ErrExists)
 	}
@@ -318,6 +324,13 @@ func (s *S3) fail(op, where string, err error) error {
 		return fmt.Errorf("%s %s: no AWS credentials found (environment, shared config or profile, container or instance role): %w", op, where, errCredentials)
 	}
 	return fmt.Errorf("%s %s: %w", op, where, err)
+}
+
+func (s *S3) denied() string {
+	if s.owner != nil {
+		return fmt.Sprintf("the credentials may not do this, or bucket %q does not belong to account %s", s.bucket, *s.owner)
+	}
+	return fmt.Sprintf("the credentials may not do this (bucket %q)", s.bucket)
 }
 
 func (s *S3) putInput(key *string, body []byte) *s3.PutObjectInput {

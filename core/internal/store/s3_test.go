@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -245,4 +246,59 @@ func first(v []string) string {
 		return ""
 	}
 	return v[0]
+}
+
+// TestS3RequestOptions checks on the wire what versitygw accepts but does
+// not act on: encryption and storage class headers go with every object,
+// the expected owner with every request, a checksum with every body.
+func TestS3RequestOptions(t *testing.T) {
+	s, srv, proxy := s3Store(t, true, S3Options{PartSize: "5MiB", SSE: "aws:kms", KMSKeyID: "alias/lake", StorageClass: "standard_ia"})
+	s.owner = aws.String(srv.AccessKey) // versitygw's account id is the root access key
+	var mu sync.Mutex
+	seen := map[string]http.Header{}
+	proxy.Inject(testkit.Fault{Match: func(r *http.Request) bool {
+		op := r.Method
+		switch {
+		case testkit.IsCreateMultipart(r):
+			op = "create"
+		case testkit.IsUploadPart(r):
+			op = "part"
+		case testkit.IsPut(r):
+			op = "put"
+		}
+		mu.Lock()
+		seen[op] = r.Header.Clone()
+		mu.Unlock()
+		return false
+	}})
+	if err := writeObject(t, s, "o/small", []byte("x"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeObject(t, s, "o/large", randomBytes(t, 6<<20), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	for op, want := range map[string][]string{
+		"put":    {"X-Amz-Server-Side-Encryption=aws:kms", "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id=alias/lake", "X-Amz-Storage-Class=STANDARD_IA", "X-Amz-Checksum-Sha256"},
+		"create": {"X-Amz-Server-Side-Encryption=aws:kms", "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id=alias/lake", "X-Amz-Storage-Class=STANDARD_IA", "X-Amz-Checksum-Algorithm=SHA256"},
+		"part":   {"X-Amz-Checksum-Sha256"},
+	} {
+		h := seen[op]
+		if h == nil {
+			t.Fatalf("no %s request seen", op)
+		}
+		want = append(want, "X-Amz-Expected-Bucket-Owner="+srv.AccessKey)
+		for _, w := range want {
+			k, v, hasValue := strings.Cut(w, "=")
+			if got := h.Get(k); got == "" || (hasValue && got != v) {
+				t.Errorf("%s: header %s = %q, want %q", op, k, got, v)
+			}
+		}
+	}
+	// A bucket that is not the expected owner's is refused, and the error
+	// says so.
+	s.owner = aws.String("123456789012")
+	err := writeObject(t, s, "o/other", []byte("x"), 1)
+	if !errors.Is(err, sdk.ErrPermissionDenied) || !strings.Contains(err.Error(), "123456789012") {
+		t.Fatalf("wrong owner: %v", err)
+	}
 }
