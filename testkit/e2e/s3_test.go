@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	pq "github.com/parquet-go/parquet-go"
 
 	"github.com/halfpipe-io/halfpipe/testkit"
 )
@@ -141,21 +144,142 @@ func TestSnapSQLiteAndPostgresToS3(t *testing.T) {
 		}},
 	} {
 		name := strings.SplitN(c.src, ".", 2)[0]
-		res := bin.Run(t, env, "cp", "snap", c.src, "s3."+name, "--format", "csv", "--compression", "none", "--csv-null", `\N`)
-		if res.Code != 0 {
-			t.Fatalf("%s: exit %d: %s", c.src, res.Code, res.Stderr)
-		}
-		dir := download(t, srv, "lake", "raw/"+name+"/")
-		m, _ := readManifest(t, dir)
-		text, _ := os.ReadFile(filepath.Join(dir, m.Files[0].Path))
-		recs, err := csv.NewReader(bytes.NewReader(text)).ReadAll()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fmt.Sprint(recs) != fmt.Sprint(c.want) {
-			t.Errorf("%s:\n got %q\nwant %q", c.src, recs, c.want)
+		for _, f := range []string{"csv", "jsonl", "parquet"} {
+			object := name + "_" + f
+			res := bin.Run(t, env, "cp", "snap", c.src, "s3."+object, "--format", f, "--compression", "none", "--csv-null", `\N`)
+			if res.Code != 0 {
+				t.Fatalf("%s → %s: exit %d: %s", c.src, f, res.Code, res.Stderr)
+			}
+			dir := download(t, srv, "lake", "raw/"+object+"/")
+			m, _ := readManifest(t, dir)
+			path := filepath.Join(dir, m.Files[0].Path)
+			var got [][]string
+			switch f {
+			case "csv":
+				text, _ := os.ReadFile(path)
+				var err error
+				if got, err = csv.NewReader(bytes.NewReader(text)).ReadAll(); err != nil {
+					t.Fatal(err)
+				}
+			case "jsonl":
+				got = jsonlAsText(t, path, c.want[0])
+			case "parquet":
+				got = parquetAsText(t, path)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Errorf("%s → %s:\n got %q\nwant %q", c.src, f, got, c.want)
+			}
 		}
 	}
+}
+
+// jsonlAsText renders JSON Lines rows as the CSV test expectations: the
+// header first, NULL as \N.
+func jsonlAsText(t *testing.T, path string, header []string) [][]string {
+	t.Helper()
+	raw, _ := os.ReadFile(path)
+	out := [][]string{header}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	for dec.More() {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			t.Fatal(err)
+		}
+		var row []string
+		for _, h := range header {
+			if v := obj[h]; v == nil {
+				row = append(row, `\N`)
+			} else {
+				row = append(row, fmt.Sprint(v))
+			}
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// parquetAsText renders a Parquet file's rows as the CSV test
+// expectations, decoding values by their logical types with parquet-go (an
+// independent reader).
+func parquetAsText(t *testing.T, path string) [][]string {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	st, _ := fh.Stat()
+	pf, err := pq.OpenFile(fh, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header, logical []string
+	for _, f := range pf.Schema().Fields() {
+		header = append(header, f.Name())
+		lt := ""
+		if l := f.Type().LogicalType(); l != nil {
+			lt = l.String()
+		}
+		logical = append(logical, lt)
+	}
+	out := [][]string{header}
+	r := pq.NewReader(pf)
+	buf := make([]pq.Row, 16)
+	for {
+		n, err := r.ReadRows(buf)
+		for _, prow := range buf[:n] {
+			row := make([]string, len(header))
+			for _, v := range prow {
+				row[v.Column()] = parquetText(t, v, logical[v.Column()])
+			}
+			out = append(out, row)
+		}
+		if err != nil {
+			break
+		}
+	}
+	return out
+}
+
+func parquetText(t *testing.T, v pq.Value, logical string) string {
+	if v.IsNull() {
+		return `\N`
+	}
+	var scale int
+	switch {
+	case strings.HasPrefix(logical, "DECIMAL"):
+		if _, err := fmt.Sscanf(logical, "DECIMAL(%d,%d)", new(int), &scale); err != nil {
+			t.Fatalf("logical type %s: %v", logical, err)
+		}
+		n := new(big.Int)
+		switch v.Kind() {
+		case pq.Int32, pq.Int64:
+			n.SetInt64(v.Int64())
+		default:
+			b := v.ByteArray()
+			n.SetBytes(b)
+			if len(b) > 0 && b[0]&0x80 != 0 {
+				n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+			}
+		}
+		digits := new(big.Int).Abs(n).String()
+		for len(digits) <= scale {
+			digits = "0" + digits
+		}
+		s := digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+		if n.Sign() < 0 {
+			s = "-" + s
+		}
+		return s
+	case strings.HasPrefix(logical, "TIMESTAMP") && strings.Contains(logical, "MICROS"):
+		return time.UnixMicro(v.Int64()).UTC().Format("2006-01-02T15:04:05.000000Z")
+	case logical == "STRING":
+		return string(v.ByteArray())
+	case v.Kind() == pq.ByteArray:
+		return base64.StdEncoding.EncodeToString(v.ByteArray())
+	}
+	return v.String()
 }
 
 // TestS3MultipartBoundedAndFaults sends files larger than a part through
