@@ -9,6 +9,7 @@ import (
 // newPluginLogHandler logs JSON lines in the shape go-plugin parses on the
 // host side (@level, @message, @timestamp), so a plugin's log records keep
 // their level and attributes when hp forwards them into its own log.
+// TestStatsAndPluginLogs in testkit/e2e checks the round trip through go-plugin.
 func newPluginLogHandler(w io.Writer) slog.Handler {
 	return slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: slog.LevelDebug,
@@ -18,7 +19,10 @@ func newPluginLogHandler(w io.Writer) slog.Handler {
 			}
 			switch a.Key {
 			case slog.TimeKey:
-				a.Key = "@timestamp"
+				// go-plugin parses exactly this layout (microseconds); a
+				// record it cannot parse would reach hp as one raw
+				// debug line, its level and attributes lost.
+				a = slog.String("@timestamp", a.Value.Time().Format("2006-01-02T15:04:05.000000Z07:00"))
 			case slog.LevelKey:
 				a.Key = "@level"
 				a.Value = slog.StringValue(strings.ToLower(a.Value.String()))

@@ -9,6 +9,7 @@ package gen
 
 import (
 	"context"
+	"log/slog"
 	"net/url"
 	"strconv"
 
@@ -223,6 +224,8 @@ func (*Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordRe
 		desc = o.Descending
 	}
 	schema := schemaOf(cols)
+	// Logged to the plugin's stderr, which hp forwards into its own log.
+	slog.Debug("generating rows", "table", req.Source.Object.Name, "first_id", r.lo, "last_id", r.hi)
 	g := &generator{p: p, cols: cols, next: r.lo, last: r.hi, step: 1}
 	if desc {
 		g.next, g.last, g.step = r.hi, r.lo, -1
