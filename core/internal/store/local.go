@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -246,4 +247,49 @@ func (l *Local) Delete(_ context.Context, key string) error {
 		return pathError("deleting", p, err)
 	}
 	return nil
+}
+
+// GetVersion implements Versioned: the version is the content's SHA-256.
+func (l *Local) GetVersion(ctx context.Context, key string) ([]byte, string, error) {
+	data, err := l.Get(ctx, key)
+	if err != nil {
+		return nil, "", err
+	}
+	return data, contentVersion(data), nil
+}
+
+func contentVersion(data []byte) string {
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])
+}
+
+// PutIfVersion implements Versioned. An exclusive lock on a file beside
+// the object makes the compare and the swap one step for every process on
+// the machine.
+func (l *Local) PutIfVersion(ctx context.Context, key string, data []byte, version string) error {
+	final, err := l.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return pathError("creating directory", filepath.Dir(final), err)
+	}
+	lockPath := filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".lock")
+	unlock, err := lockFile(lockPath)
+	if err != nil {
+		return pathError("locking", lockPath, err)
+	}
+	defer unlock()
+	cur, err := os.ReadFile(final)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if version != "" {
+			return fmt.Errorf("%s: %w (it was removed)", final, ErrConflict)
+		}
+	case err != nil:
+		return pathError("reading", final, err)
+	case version == "" || contentVersion(cur) != version:
+		return fmt.Errorf("%s: %w", final, ErrConflict)
+	}
+	return l.put(key, data, true)
 }

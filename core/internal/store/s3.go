@@ -680,3 +680,48 @@ func (o *s3Object) abort(ctx context.Context) error {
 	o.uploadID = nil
 	return nil
 }
+
+// GetVersion implements Versioned: the version is the object's ETag.
+func (s *S3) GetVersion(ctx context.Context, key string) ([]byte, string, error) {
+	k, err := s.key(key)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: k, ExpectedBucketOwner: s.owner})
+	if err != nil {
+		return nil, "", s.fail("reading", s.URL(key), err)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s: %w", s.URL(key), err)
+	}
+	return data, aws.ToString(out.ETag), nil
+}
+
+// PutIfVersion implements Versioned with a conditional put (If-Match on
+// the ETag, or If-None-Match: * for a new object). As with PutIfAbsent, a
+// retried put that finds its own bytes in place has succeeded.
+func (s *S3) PutIfVersion(ctx context.Context, key string, data []byte, version string) error {
+	k, err := s.key(key)
+	if err != nil {
+		return err
+	}
+	in := s.putInput(k, data)
+	if version == "" {
+		in.IfNoneMatch = aws.String("*")
+	} else {
+		in.IfMatch = aws.String(version)
+	}
+	if _, err := s.client.PutObject(ctx, in); err != nil {
+		err = s.fail("writing", s.URL(key), err)
+		if !errors.Is(err, ErrExists) && !errors.Is(err, ErrNotExist) {
+			return err
+		}
+		if have, gerr := s.Get(ctx, key); gerr == nil && bytes.Equal(have, data) {
+			return nil
+		}
+		return fmt.Errorf("%s: %w", s.URL(key), ErrConflict)
+	}
+	return nil
+}

@@ -19,7 +19,21 @@ var (
 	ErrExists = errors.New("object already exists")
 	// ErrNotExist means the key holds nothing.
 	ErrNotExist = errors.New("object does not exist")
+	// ErrConflict means a compare-and-swap found the object changed.
+	ErrConflict = errors.New("object was changed by someone else")
 )
+
+// Versioned stores can replace a small object only if it is unchanged
+// since it was read: the delta state relies on it so that two runs can
+// never both advance a high-water mark.
+type Versioned interface {
+	// GetVersion reads a small object and an opaque version of it.
+	GetVersion(ctx context.Context, key string) (data []byte, version string, err error)
+	// PutIfVersion writes a small object if its current version is
+	// version ("" = the key must hold nothing), else fails with
+	// ErrConflict.
+	PutIfVersion(ctx context.Context, key string, data []byte, version string) error
+}
 
 // Store holds objects under slash-separated keys relative to its root.
 type Store interface {
