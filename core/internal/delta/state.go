@@ -120,8 +120,8 @@ func Acquire(ctx context.Context, st store.Versioned, key, url, driver, runID st
 	}
 	h.State.Driver = driver
 	if l := h.State.Lock; l != nil && now.Before(l.Expires) {
-		return nil, fmt.Errorf("%w: run %s on %s (pid %d) since %s, until %s; if it is gone, run `hp state unlock` on the target: %w",
-			ErrLocked, l.RunID, l.Host, l.PID, l.Since.Format(time.RFC3339), l.Expires.Format(time.RFC3339), sdk.ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: run %s on %s (pid %d) since %s, until %s; if it is gone, run `hp state unlock` on the target",
+			ErrLocked, l.RunID, l.Host, l.PID, l.Since.Format(time.RFC3339), l.Expires.Format(time.RFC3339))
 	}
 	host, _ := os.Hostname()
 	h.State.Lock = &Lock{RunID: runID, Host: host, PID: os.Getpid(), Since: now.UTC(), Expires: now.Add(ttl).UTC()}

@@ -11,6 +11,6 @@ import (
 // NewCmd returns `hp cp` with its subcommands.
 func NewCmd(f *cliutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "cp", Short: "Copy tables: full snapshots (snap) or incremental deltas (delta)"}
-	cmd.AddCommand(newSnapCmd(f))
+	cmd.AddCommand(newSnapCmd(f), newDeltaCmd(f))
 	return cmd
 }

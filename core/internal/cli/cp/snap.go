@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
@@ -53,12 +54,16 @@ type SnapOptions struct {
 	S3                  store.S3Options
 }
 
-func newSnapCmd(f *cliutil.Factory) *cobra.Command {
-	o := &SnapOptions{
+func newOptions(f *cliutil.Factory) *SnapOptions {
+	return &SnapOptions{
 		IO: f.IO, Host: f.Host, Version: f.Version, Now: time.Now,
 		Logger: func() *slog.Logger { return f.Logger },
 		Conns:  &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv},
 	}
+}
+
+func newSnapCmd(f *cliutil.Factory) *cobra.Command {
+	o := newOptions(f)
 	cmd := &cobra.Command{
 		Use:   "snap <conn>.[<schema>.]<table> <conn>.<object>",
 		Short: "Copy a whole table (or query result) into files or a table",
@@ -83,7 +88,12 @@ removes its files.`,
 			return RunSnap(cmd.Context(), o)
 		},
 	}
-	fl := cmd.Flags()
+	bindFlags(cmd.Flags(), o)
+	return cmd
+}
+
+// bindFlags binds the source and output flags snap and delta share.
+func bindFlags(fl *pflag.FlagSet, o *SnapOptions) {
 	fl.StringVar(&o.SourceType, "source-type", "", "Expected source type (checked against the DSN; never required)")
 	fl.StringVar(&o.TargetType, "target-type", "", "Expected target type (checked against the DSN; never required)")
 	fl.StringVar(&o.Query, "query", "", "SQL to run instead of reading the table")
@@ -108,7 +118,6 @@ removes its files.`,
 	cliutil.AddS3Flags(fl, &o.S3)
 	_ = fl.MarkHidden("csv-rows")
 	_ = fl.MarkHidden("csv-bytes")
-	return cmd
 }
 
 // plan is a validated snapshot.
@@ -218,13 +227,7 @@ func RunSnap(ctx context.Context, o *SnapOptions) error {
 	if err != nil {
 		return err
 	}
-	req := sdk.ReadRequest{Conn: sdk.Connection{DSN: p.src.DSN}, Columns: p.columns, Where: o.Where}
-	if o.Query != "" {
-		req.Source = sdk.Source{Query: o.Query}
-	} else {
-		ref := p.srcRef
-		req.Source = sdk.Source{Object: &ref}
-	}
+	req := o.readRequest(p)
 	if !p.targetIsStore {
 		return o.toTable(ctx, p, src, req)
 	}
@@ -232,22 +235,37 @@ func RunSnap(ctx context.Context, o *SnapOptions) error {
 	if err != nil {
 		return err
 	}
-	records, err := src.Read(ctx, req)
+	m := o.newManifest(p, src.Info.Name, "snap")
+	var total atomic.Int64
+	if o.IO.ErrTTY && o.Stats <= 0 && o.Query == "" {
+		go countRows(ctx, src, req, &total)
+	}
+	res, err := o.publish(ctx, p, src, st, req, m, &total)
 	if err != nil {
-		return fmt.Errorf("reading %s from %q: %w", req.Source, p.src.Name, err)
+		return fmt.Errorf("snapshot of %s to %s failed, nothing was published: %w", sourceName(p, o), st.URL(p.tgtObject), err)
 	}
-	encOpts := []format.Option{
-		format.WithFormat(p.format), format.WithCompression(p.compression), format.WithCSVHeader(o.CSVHeader),
-		format.WithCSVDelimiter(p.delimiter), format.WithCSVNull(o.CSVNull), format.WithParquetRowGroupRows(o.RowGroupRows),
-		format.WithConcurrency(runtime.GOMAXPROCS(0)),
+	return o.report(p, res.Manifest, res.ManifestURL)
+}
+
+// readRequest is what the source reads: the table or query, with the
+// columns and predicate asked for.
+func (o *SnapOptions) readRequest(p *plan) sdk.ReadRequest {
+	req := sdk.ReadRequest{Conn: sdk.Connection{DSN: p.src.DSN}, Columns: p.columns, Where: o.Where}
+	if o.Query != "" {
+		req.Source = sdk.Source{Query: o.Query}
+	} else {
+		ref := p.srcRef
+		req.Source = sdk.Source{Object: &ref}
 	}
-	if p.maxBytes > 0 {
-		encOpts = append(encOpts, format.WithParquetRowGroupBytes(max(64<<10, min(64<<20, p.maxBytes/4))))
-	}
+	return req
+}
+
+// newManifest starts the manifest of a run; the engine completes it.
+func (o *SnapOptions) newManifest(p *plan, sourceType, mode string) *manifest.Manifest {
 	m := &manifest.Manifest{
-		Version: manifest.Version, Tool: "halfpipe", ToolVersion: o.Version, RunID: p.runID, Mode: "snap",
+		Version: manifest.Version, Tool: "halfpipe", ToolVersion: o.Version, RunID: p.runID, Mode: mode,
 		Layout: p.layout.Name, StartedAt: p.start,
-		Source: manifest.Source{Type: src.Info.Name, DSN: sdk.MaskDSN(p.src.DSN), Query: o.Query, Columns: p.columns, Where: o.Where},
+		Source: manifest.Source{Type: sourceType, DSN: sdk.MaskDSN(p.src.DSN), Query: o.Query, Columns: p.columns, Where: o.Where},
 		Target: manifest.Target{Type: p.tgt.Scheme, URL: sdk.MaskDSN(p.tgt.DSN), Object: p.tgtObject},
 		Format: string(p.format), Compression: string(p.compression),
 	}
@@ -257,10 +275,30 @@ func RunSnap(ctx context.Context, o *SnapOptions) error {
 	if p.format == format.CSV {
 		m.CSV = &manifest.CSV{Header: o.CSVHeader, Delimiter: string(p.delimiter), Null: o.CSVNull}
 	}
+	return m
+}
+
+// publish reads req from the source into files and a manifest in the
+// store: one run of the engine, with progress shown as asked.
+func (o *SnapOptions) publish(ctx context.Context, p *plan, src *host.Instance, st store.Store, req sdk.ReadRequest, m *manifest.Manifest, total *atomic.Int64) (*engine.Result, error) {
+	records, err := src.Read(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s from %q: %w", req.Source, p.src.Name, err)
+	}
+	encOpts := []format.Option{
+		format.WithFormat(p.format), format.WithCompression(p.compression), format.WithCSVHeader(o.CSVHeader),
+		format.WithCSVDelimiter(p.delimiter), format.WithCSVNull(o.CSVNull), format.WithParquetRowGroupRows(o.RowGroupRows),
+		format.WithConcurrency(runtime.GOMAXPROCS(0)),
+	}
+	if p.maxBytes > 0 {
+		encOpts = append(encOpts, format.WithParquetRowGroupBytes(max(64<<10, min(64<<20, p.maxBytes/4))))
+	}
+	vars := p.vars
+	vars.RunID = m.RunID
 	j := engine.Job{
 		Records: records, Store: st, Manifest: m, Logger: o.Logger(), Stats: &engine.Stats{},
-		FileKey:      func(part int) (string, error) { return p.layout.File(p.vars, part), nil },
-		ManifestKey:  p.layout.Manifest(p.vars),
+		FileKey:      func(part int) (string, error) { return p.layout.File(vars, part), nil },
+		ManifestKey:  p.layout.Manifest(vars),
 		MaxFileRows:  o.MaxFileRows,
 		MaxFileBytes: p.maxBytes,
 		NewEncoder: func(w io.Writer, schema *arrow.Schema) (format.Encoder, error) {
@@ -273,20 +311,15 @@ func RunSnap(ctx context.Context, o *SnapOptions) error {
 	}
 	if p.layout.Name == "halfpipe" {
 		j.Extra = func(m *manifest.Manifest) (map[string][]byte, error) {
-			return map[string][]byte{p.layout.HalfpipeMan(p.vars): manifest.HalfpipeMan(m.Files)}, nil
+			return map[string][]byte{p.layout.HalfpipeMan(vars): manifest.HalfpipeMan(m.Files)}, nil
 		}
 	}
-	var total atomic.Int64
-	if o.IO.ErrTTY && o.Stats <= 0 && o.Query == "" {
-		go countRows(ctx, src, req, &total)
+	if total == nil {
+		total = &atomic.Int64{}
 	}
-	stop := startProgress(ctx, o.IO, o.Logger(), j.Stats, o.Stats, &total)
-	res, err := engine.Run(ctx, j)
-	stop()
-	if err != nil {
-		return fmt.Errorf("snapshot of %s to %s failed, nothing was published: %w", sourceName(p, o), st.URL(p.tgtObject), err)
-	}
-	return o.report(p, res.Manifest, res.ManifestURL)
+	stop := startProgress(ctx, o.IO, o.Logger(), j.Stats, o.Stats, total)
+	defer stop()
+	return engine.Run(ctx, j)
 }
 
 // countRows asks the source for the row count, for the progress bar. It
@@ -316,13 +349,20 @@ func sourceName(p *plan, o *SnapOptions) string {
 	return p.src.Name + "." + p.srcRef.String()
 }
 
-func (o *SnapOptions) report(p *plan, m *manifest.Manifest, manifestURL string) error {
+// runSummary sums up one published run.
+func runSummary(m *manifest.Manifest, manifestURL, source, target string) Summary {
 	elapsed := m.FinishedAt.Sub(m.StartedAt).Seconds()
-	s := Summary{RunID: m.RunID, Mode: m.Mode, Source: sourceName(p, o), Target: p.tgt.Name + "." + p.tgtObject,
+	s := Summary{RunID: m.RunID, Mode: m.Mode, Source: source, Target: target,
 		Rows: m.TotalRows, Files: len(m.Files), Bytes: m.TotalBytes, ManifestURL: manifestURL, Seconds: elapsed}
 	if elapsed > 0 {
 		s.RowsPerSec = float64(m.TotalRows) / elapsed
 	}
+	return s
+}
+
+func (o *SnapOptions) report(p *plan, m *manifest.Manifest, manifestURL string) error {
+	s := runSummary(m, manifestURL, sourceName(p, o), p.tgt.Name+"."+p.tgtObject)
+	elapsed := s.Seconds
 	if o.Output == "json" {
 		return cliutil.WriteJSON(o.IO.Out, s)
 	}
