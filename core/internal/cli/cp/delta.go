@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/spf13/cobra"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
@@ -159,6 +160,9 @@ func RunDelta(ctx context.Context, o *DeltaOptions) error {
 func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance, st store.Store, h *delta.Handle, dopts delta.Options, started time.Time) (*DeltaSummary, error) {
 	sum := &DeltaSummary{Mode: "delta", Source: sourceName(p, &o.SnapOptions), Target: p.tgt.Name + "." + p.tgtObject, Runs: []Summary{}}
 	req := o.readRequest(p)
+	if err := o.checkDriver(ctx, src, req); err != nil {
+		return nil, err
+	}
 	b, err := src.Bounds(ctx, sdk.BoundsRequest{Conn: req.Conn, Source: req.Source, Column: o.Driver, Where: o.Where})
 	if err != nil {
 		return nil, fmt.Errorf("bounds of %s in %s: %w", o.Driver, sourceName(p, &o.SnapOptions), err)
@@ -245,6 +249,34 @@ func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance,
 	}
 	sum.Seconds = time.Since(started).Seconds()
 	return sum, nil
+}
+
+// checkDriver finds the driver among the source's columns, where the
+// source can describe itself: a missing column or a float (whose
+// high-water mark would not be exact) is refused before anything is read.
+func (o *DeltaOptions) checkDriver(ctx context.Context, src *host.Instance, req sdk.ReadRequest) error {
+	if !src.Info.Has(sdk.CapDescribe) {
+		return nil
+	}
+	d, err := src.Describe(ctx, req.Conn, req.Source)
+	if err != nil {
+		return fmt.Errorf("describing %s: %w", req.Source, err)
+	}
+	for _, f := range d.Schema.Fields() {
+		if !strings.EqualFold(f.Name, o.Driver) {
+			continue
+		}
+		switch f.Type.ID() {
+		case arrow.FLOAT16, arrow.FLOAT32, arrow.FLOAT64:
+			return sdk.InvalidArgumentf("--delta-driver %s is a %s column: floats are not exact, use a timestamp, date, integer or decimal", o.Driver, f.Type)
+		}
+		return nil
+	}
+	var names []string
+	for _, f := range d.Schema.Fields() {
+		names = append(names, f.Name)
+	}
+	return sdk.NotFoundf("--delta-driver %s is not a column of %s (columns: %s)", o.Driver, req.Source, strings.Join(names, ", "))
 }
 
 func (o *DeltaOptions) startValue(driverType string) (*sdk.Value, error) {

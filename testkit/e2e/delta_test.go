@@ -1,0 +1,324 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/halfpipe-io/halfpipe/testkit"
+)
+
+const pgDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// pgExec runs SQL on the test PostgreSQL server with psql and returns its
+// unaligned output.
+func pgExec(t *testing.T, sql string) string {
+	t.Helper()
+	out, err := exec.Command("psql", pgDSN, "-v", "ON_ERROR_STOP=1", "-qAtc", sql).CombinedOutput()
+	if err != nil {
+		testkit.NeedService(t, "PostgreSQL (psql)", fmt.Errorf("%v: %s", err, out))
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// deltaTable creates a source table whose driver has microsecond
+// timestamps; rows 1..n are a minute apart, and three rows have a NULL
+// driver.
+func deltaTable(t *testing.T, name string, n int) {
+	t.Helper()
+	pgExec(t, fmt.Sprintf(`drop table if exists %[1]s;
+		create table %[1]s (id bigint primary key, v text, amount numeric(20,6), updated_at timestamptz(6));
+		insert into %[1]s select g, 'v' || g, g / 7.0, timestamptz '2024-03-30 22:00:00.000001+00' + g * interval '1 minute 0.000001 second'
+			from generate_series(1, %[2]d) g;
+		insert into %[1]s values (-1, 'no driver', 0, null), (-2, 'no driver', 0, null), (-3, 'no driver', 0, null)`, name, n))
+	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+name).Run() })
+}
+
+type deltaSummary struct {
+	Runs []struct {
+		Rows        int64  `json:"rows"`
+		ManifestURL string `json:"manifest_url"`
+	} `json:"runs"`
+	Rows          int64  `json:"rows"`
+	HighWaterMark string `json:"high_water_mark"`
+	NullDriver    int64  `json:"null_driver_rows"`
+	MoreToDo      bool   `json:"more_to_do"`
+}
+
+func runDelta(t *testing.T, bin *testkit.Binaries, env []string, args ...string) deltaSummary {
+	t.Helper()
+	res := bin.Run(t, env, append([]string{"cp", "delta", "--compression", "none", "--output", "json"}, args...)...)
+	if res.Code != 0 {
+		t.Fatalf("hp cp delta %v: exit %d\n%s", args, res.Code, res.Stderr)
+	}
+	var s deltaSummary
+	if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil {
+		t.Fatalf("summary %q: %v", res.Stdout, err)
+	}
+	return s
+}
+
+// published reads every row of every run published under dir (CSV files
+// listed by the manifests), as id → versions "v|amount|updated_at".
+func published(t *testing.T, dir string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, mpath := range findManifests(t, dir) {
+		raw, _ := os.ReadFile(mpath)
+		var m manifestDoc
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range m.Files {
+			text, err := os.ReadFile(filepath.Join(dir, f.Path))
+			if err != nil {
+				t.Fatalf("manifest %s lists %s: %v", mpath, f.Path, err)
+			}
+			recs, err := csv.NewReader(bytes.NewReader(text)).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs[1:] {
+				out[r[0]] = append(out[r[0]], strings.Join(r[1:], "|"))
+			}
+		}
+	}
+	return out
+}
+
+// sourceRows reads the table as the checker expects: id → "v|amount|ts",
+// rows with a NULL driver left out.
+func sourceRows(t *testing.T, table string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	text := pgExec(t, fmt.Sprintf(`select id || ',' || v || '|' || trim(to_char(amount, 'FM99999999999990.000000')) || '|' ||
+		to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') from %s where updated_at is not null`, table))
+	for _, line := range strings.Split(text, "\n") {
+		id, rest, _ := strings.Cut(line, ",")
+		out[id] = rest
+	}
+	return out
+}
+
+// checkUnion compares the union of all published rows, deduplicated by
+// key keeping the newest driver value, with the source; with exactlyOnce,
+// no version of a row may have been published twice.
+func checkUnion(t *testing.T, dir, table string, exactlyOnce bool) {
+	t.Helper()
+	got := published(t, dir)
+	want := sourceRows(t, table)
+	for id, w := range want {
+		versions := got[id]
+		if len(versions) == 0 {
+			t.Errorf("row %s (%s) was never published", id, w)
+			continue
+		}
+		sort.Slice(versions, func(a, b int) bool { return tsOf(versions[a]) < tsOf(versions[b]) })
+		if latest := versions[len(versions)-1]; latest != w {
+			t.Errorf("row %s: latest published version %q, source has %q", id, latest, w)
+		}
+		if exactlyOnce {
+			seen := map[string]bool{}
+			for _, v := range versions {
+				if seen[v] {
+					t.Errorf("row %s version %q published twice", id, v)
+				}
+				seen[v] = true
+			}
+		}
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			t.Errorf("row %s published but not in the source (a NULL-driver row?)", id)
+		}
+	}
+}
+
+func tsOf(version string) string { return version[strings.LastIndexByte(version, '|')+1:] }
+
+func TestDeltaPostgresToFiles(t *testing.T) {
+	bin := testkit.Build(t)
+	const table = "hp_e2e_delta"
+	deltaTable(t, table, 1000)
+	out := t.TempDir()
+	env := []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + out}
+	args := []string{"pg.public." + table, "out.lake/orders", "--delta-driver", "updated_at", "--primary-keys", "id"}
+
+	// First run: everything with a driver; NULL drivers counted.
+	s := runDelta(t, bin, env, args...)
+	if s.Rows != 1000 || s.NullDriver != 3 || s.HighWaterMark != "2024-03-31T14:40:00.001001Z" {
+		t.Fatalf("first run: %+v", s)
+	}
+
+	// Inserts and updates, one a single microsecond above the mark.
+	pgExec(t, `insert into `+table+` select g, 'new' || g, g, timestamptz '2024-04-01 00:00:00+00' + g * interval '1 second' from generate_series(1001, 1200) g;
+		update `+table+` set v = 'changed', updated_at = timestamptz '2024-04-02 00:00:00+00' + id * interval '1 microsecond' where id between 1 and 50;
+		insert into `+table+` values (5000, 'just above', 1, timestamptz '2024-03-31 14:40:00.001002+00')`)
+	s = runDelta(t, bin, env, args...)
+	if s.Rows != 251 || len(s.Runs) != 1 {
+		t.Fatalf("second run: %+v", s)
+	}
+	checkUnion(t, out, table, true)
+
+	// Nothing new: no run, the mark stays.
+	if s2 := runDelta(t, bin, env, args...); s2.Rows != 0 || len(s2.Runs) != 0 || s2.HighWaterMark != s.HighWaterMark {
+		t.Fatalf("idle run: %+v", s2)
+	}
+
+	// The manifest records the range and keys.
+	raw, err := os.ReadFile(strings.TrimPrefix(s.Runs[0].ManifestURL, "file://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Mode  string         `json:"mode"`
+		Delta map[string]any `json:"delta"`
+	}
+	_ = json.Unmarshal(raw, &m)
+	if m.Mode != "delta" || m.Delta["low"] != "2024-03-31T14:40:00.001001Z" || m.Delta["low_inclusive"] != false ||
+		m.Delta["high"] != s.HighWaterMark || m.Delta["high_inclusive"] != true || fmt.Sprint(m.Delta["primary_keys"]) != "[id]" ||
+		m.Delta["null_driver_rows"] != float64(3) || m.Delta["driver_type"] != "timestamp" {
+		t.Fatalf("manifest: mode %s, delta %v", m.Mode, m.Delta)
+	}
+
+	// A row committed late with a driver value below the mark is missed
+	// without --lookback and caught with it; the overlap is deduplicable.
+	pgExec(t, `insert into `+table+` values (6000, 'late', 2, timestamptz '2024-04-02 00:00:00+00')`)
+	if s3 := runDelta(t, bin, env, args...); s3.Rows != 0 {
+		t.Fatalf("a run without lookback read %d rows below its mark", s3.Rows)
+	}
+	s4 := runDelta(t, bin, env, append(args, "--lookback", "1s")...)
+	if s4.Rows != 51 {
+		t.Fatalf("lookback run: %+v", s4)
+	}
+	checkUnion(t, out, table, false)
+
+	// Chunks, stopped by --max-duration after the first and finished by
+	// the next run.
+	pgExec(t, `insert into `+table+` select g, 'chunked' || g, g, timestamptz '2024-04-03 00:00:00+00' + (g - 10000) * interval '1 hour' from generate_series(10000, 10071) g`)
+	s5 := runDelta(t, bin, env, append(args, "--delta-size", "1d", "--max-duration", "1ns")...)
+	if !s5.MoreToDo || len(s5.Runs) != 1 || s5.Rows != 1 {
+		t.Fatalf("max-duration run: %+v", s5)
+	}
+	s6 := runDelta(t, bin, env, append(args, "--delta-size", "1d")...)
+	if s6.MoreToDo || len(s6.Runs) != 3 || s6.Rows != 71 || s6.HighWaterMark != "2024-04-05T23:00:00Z" {
+		t.Fatalf("continuing run: %+v", s6)
+	}
+	checkUnion(t, out, table, false)
+	if res := bin.Run(t, env, "verify", "out.lake/orders"); res.Code != 0 {
+		t.Fatalf("verify: %s%s", res.Stdout, res.Stderr)
+	}
+}
+
+func TestDeltaSequenceDriverAndBadInput(t *testing.T) {
+	bin := testkit.Build(t)
+	const table = "hp_e2e_delta_seq"
+	deltaTable(t, table, 1000)
+	out := t.TempDir()
+	env := []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + out}
+	args := []string{"pg." + table, "out.seq", "--delta-driver", "id"}
+	s := runDelta(t, bin, env, append(args, "--start-sequence", "500", "--delta-size", "200")...)
+	if s.Rows != 501 || len(s.Runs) != 3 || s.HighWaterMark != "1000" {
+		t.Fatalf("sequence run: %+v", s)
+	}
+	got := published(t, out)
+	if len(got) != 501 || got["499"] != nil || got["500"] == nil {
+		t.Fatalf("published %d ids (499: %v, 500: %v)", len(got), got["499"], got["500"])
+	}
+
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no driver", []string{"pg." + table, "out.seq"}, 2, "--delta-driver"},
+		{"another driver than the state's", []string{"pg." + table, "out.seq", "--delta-driver", "updated_at"}, 2, `tracks driver "id"`},
+		{"float driver", []string{"pg." + table, "out.f", "--delta-driver", "v", "--query", "select id, random() as v from " + table}, 2, "floats are not exact"},
+		{"duration on a number", []string{"pg." + table, "out.seq", "--delta-driver", "id", "--lookback", "5m"}, 2, "numeric driver takes a number"},
+		{"start date on a number", []string{"pg." + table, "out.new", "--delta-driver", "id", "--start-date", "2024-01-01"}, 2, "--start-date is for time drivers"},
+		{"unknown column", []string{"pg." + table, "out.new2", "--delta-driver", "nope"}, 2, "nope"},
+		{"stdout target", []string{"pg." + table, "stdout", "--delta-driver", "id"}, 2, "file and S3 targets"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res := bin.Run(t, env, append([]string{"cp", "delta"}, c.args...)...)
+			if res.Code != c.code {
+				t.Fatalf("exit %d, want %d: %s", res.Code, c.code, res.Stderr)
+			}
+			testkit.Contains(t, "stderr", res.Stderr, c.want)
+		})
+	}
+}
+
+// TestDeltaToS3FailuresAndLocking: a failed run publishes nothing and
+// leaves the mark where it was, so the rerun extracts the same range; a
+// second run while one is in progress is refused.
+func TestDeltaToS3FailuresAndLocking(t *testing.T) {
+	bin := testkit.Build(t)
+	const table = "hp_e2e_delta_s3"
+	deltaTable(t, table, 300)
+	srv := testkit.StartS3(t)
+	srv.CreateBucket(t, "lake")
+	proxy := testkit.StartFaultProxy(t, srv.Endpoint)
+	env := append(srv.Env(), "HP_PG_DSN="+pgDSN, "HP_S3_DSN=s3://lake/raw?endpoint="+proxy.URL)
+	args := []string{"pg." + table, "s3.orders", "--delta-driver", "updated_at", "--primary-keys", "id"}
+	state := func() string { return string(srv.Objects(t, "lake", "raw/orders/_state.json")["raw/orders/_state.json"]) }
+
+	s := runDelta(t, bin, env, args...)
+	if s.Rows != 300 {
+		t.Fatalf("first run: %+v", s)
+	}
+	before := state()
+	pgExec(t, `update `+table+` set v = 'changed', updated_at = now() where id <= 10`)
+
+	isData := func(r *http.Request) bool { return testkit.IsPut(r) && strings.Contains(r.URL.Path, ".csv") }
+	proxy.Inject(testkit.Fault{Match: isData, Status: http.StatusBadRequest, Code: "BadDigest"})
+	res := bin.Run(t, env, append([]string{"cp", "delta", "--compression", "none"}, args...)...)
+	proxy.Clear()
+	if res.Code != 1 {
+		t.Fatalf("exit %d, want 1: %s", res.Code, res.Stderr)
+	}
+	testkit.Contains(t, "stderr", res.Stderr, "nothing of it was published", "high-water mark stays at "+s.HighWaterMark)
+	if after := state(); after != before {
+		t.Fatalf("state after a failed run:\n%s\nbefore:\n%s", after, before)
+	}
+	if n := len(srv.Objects(t, "lake", "raw/orders/")); n != 3 { // the first run's file and manifest, and the state
+		t.Fatalf("%d objects after the failed run, want 3", n)
+	}
+
+	// A run in progress holds the state: a second is refused at once and
+	// publishes nothing.
+	base := proxy.Hits()
+	proxy.Inject(testkit.Fault{Match: isData, Times: 1, Delay: 3 * time.Second})
+	first := bin.Command(t.Context(), t, env, append([]string{"cp", "delta", "--compression", "none"}, args...)...)
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for proxy.Hits() == base {
+		time.Sleep(10 * time.Millisecond)
+	}
+	res = bin.Run(t, env, append([]string{"cp", "delta", "--compression", "none"}, args...)...)
+	if res.Code != 1 {
+		t.Fatalf("concurrent run: exit %d, want 1: %s", res.Code, res.Stderr)
+	}
+	testkit.Contains(t, "stderr", res.Stderr, "another run holds the delta state")
+	if err := first.Wait(); err != nil {
+		t.Fatalf("the first run failed: %v\n%s", err, firstErr.String())
+	}
+	dir := download(t, srv, "lake", "raw/orders/")
+	if ms := findManifests(t, dir); len(ms) != 2 {
+		t.Fatalf("%d manifests, want 2 (the concurrent run must publish nothing)", len(ms))
+	}
+	checkUnion(t, dir, table, true)
+}
