@@ -322,3 +322,56 @@ func TestDeltaToS3FailuresAndLocking(t *testing.T) {
 	}
 	checkUnion(t, dir, table, true)
 }
+
+// TestDeltaHalfpipeMigration: with --layout halfpipe and no state, the
+// high-water mark comes from the original Halfpipe's .man names, and the
+// new files keep that naming.
+func TestDeltaHalfpipeMigration(t *testing.T) {
+	bin := testkit.Build(t)
+	const table = "hp_e2e_delta_hp"
+	deltaTable(t, table, 1000)
+	out := t.TempDir()
+	for _, name := range []string{
+		"lake/orders-19000101T000000-20240330T230000-20240330T230500_000001.man",
+		"lake/orders-20240330T230000-20240331T000000-20240331T000500_000001.man",
+		"lake/orders-20240330T230000-20240331T000000-20240331T000500_000001.csv.gz",
+		"lake/big_orders-20240330T230000-20250101T000000-20250101T000500_000001.man",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(out, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(out, name), []byte("FileName\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + out}
+	args := []string{"pg." + table, "out.lake/orders", "--delta-driver", "updated_at", "--layout", "halfpipe"}
+	res := bin.Run(t, env, append([]string{"cp", "delta", "--compression", "none", "--output", "json"}, args...)...)
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	testkit.Contains(t, "stderr", res.Stderr, "high-water mark taken from the original Halfpipe", "20240331T000000")
+	var s deltaSummary
+	if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil || s.Rows != 881 {
+		t.Fatalf("rows after the Halfpipe mark: %+v (%v)", s, err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(out, "lake"))
+	var mans, csvs int
+	for _, e := range entries {
+		n := e.Name()
+		if strings.HasPrefix(n, "orders-20240331T000000-20240331T144000-") && strings.HasSuffix(n, "_000001.man") {
+			mans++
+		}
+		if strings.HasPrefix(n, "orders-20240331T000000-20240331T144000-") && strings.HasSuffix(n, "_000001.csv") {
+			csvs++
+		}
+	}
+	if mans != 1 || csvs != 1 {
+		t.Fatalf("new files do not keep Halfpipe's names: %v", entries)
+	}
+	// From now on the state, with the exact mark, takes over.
+	pgExec(t, `insert into `+table+` values (7000, 'after', 1, timestamptz '2024-03-31 14:40:00.001002+00')`)
+	if s2 := runDelta(t, bin, env, args...); s2.Rows != 1 || s2.HighWaterMark != "2024-03-31T14:40:00.001002Z" {
+		t.Fatalf("second run: %+v", s2)
+	}
+}

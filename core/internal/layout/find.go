@@ -7,8 +7,9 @@ import (
 )
 
 // halfpipeManifest is the tail of a halfpipe-preset manifest name after
-// "<object>-": the run's start time and the suffix Layout.Manifest gives.
-var halfpipeManifest = regexp.MustCompile(`^\d{8}T\d{6}\.manifest\.json$`)
+// "<object>-": the run's start time (snapshots) or its delta range and
+// start time, and the suffix Layout.Manifest gives.
+var halfpipeManifest = regexp.MustCompile(`^(\d{8}T\d{6}|(\d{8}T\d{6}|-?\d+)-(\d{8}T\d{6}|-?\d+)-\d{8}T\d{6}_\d{6})\.manifest\.json$`)
 
 // IsManifest reports whether key is a run's manifest under prefix, in any
 // layout: a _manifest.json or <name>.manifest.json below prefix/, or a

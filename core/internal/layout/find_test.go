@@ -32,3 +32,9 @@ func TestIsManifestFindsEveryPresetsManifest(t *testing.T) {
 		}
 	}
 }
+
+func TestIsManifestFindsHalfpipeDeltaManifests(t *testing.T) {
+	if !IsManifest("exports/orders-20240101T000000-20240331T144000-20240401T020304_000001.manifest.json", "exports/orders") {
+		t.Error("a halfpipe delta manifest was not found")
+	}
+}

@@ -27,6 +27,9 @@ var Placeholders = []string{"prefix", "object", "schema", "table", "run_id", "da
 type Vars struct {
 	Prefix, Object, Schema, Table, RunID, Ext string
 	Start                                     time.Time
+	// DeltaFrom and DeltaTo are a delta run's range as Halfpipe wrote it
+	// in names (HalfpipeBound); empty for snapshots.
+	DeltaFrom, DeltaTo string
 }
 
 // SplitTarget splits a target object ("dir/sub/name") into prefix and object.
@@ -146,7 +149,18 @@ func clean(p string) string {
 }
 
 // File is the key of data file part (1-based).
-func (l *Layout) File(v Vars, part int) string { return expand(l.template, v, part) }
+func (l *Layout) File(v Vars, part int) string {
+	if l.Name == "halfpipe" && l.template == halfpipeFiles && v.DeltaTo != "" {
+		return expand(fmt.Sprintf(halfpipeDeltaFiles, v.DeltaFrom, v.DeltaTo), v, part)
+	}
+	return expand(l.template, v, part)
+}
+
+// HalfpipeDeltaMan matches the .man names of Halfpipe delta runs of an object:
+// group 1 is the range's upper end (YYYYMMDDTHHMMSS or a sequence).
+func HalfpipeDeltaMan(object string) *regexp.Regexp {
+	return regexp.MustCompile(`(?:^|/)` + regexp.QuoteMeta(object) + `-(?:\d{8}T\d{6}|-?\d+)-(\d{8}T\d{6}|-?\d+)-\d{8}T\d{6}_\d{6}\.man$`)
+}
 
 // Manifest is the key of the run's manifest: beside the data files, named
 // _manifest.json in the default layout and <prefix>-<ts>.manifest.json in
@@ -162,8 +176,15 @@ func (l *Layout) Manifest(v Vars) string {
 func (l *Layout) HalfpipeMan(v Vars) string { return l.halfpipeBase(v) + ".man" }
 
 func (l *Layout) halfpipeBase(v Vars) string {
+	if v.DeltaTo != "" {
+		// Halfpipe's delta names: <prefix>-<from>-<to>-<extract>_NNNNNN.
+		return clean(expand("{prefix}/{object}-", v, 0)) + v.DeltaFrom + "-" + v.DeltaTo + "-" + v.Start.UTC().Format("20060102T150405") + "_000001"
+	}
 	return clean(expand("{prefix}/{object}-{date}T{time}", v, 0))
 }
+
+// halfpipeDeltaFiles is the data file name of a Halfpipe delta run.
+const halfpipeDeltaFiles = "{prefix}/{object}-%s-%s-{date}T{time}_{part:06}.{ext}"
 
 // NewRunID returns a sortable, unique run id: the start time and 8 random
 // hex digits, e.g. 20261125T033000Z-1a2b3c4d.

@@ -65,3 +65,29 @@ func TestTemplateErrors(t *testing.T) {
 		t.Errorf("run ids %q %q", a, b)
 	}
 }
+
+func TestHalfpipeDeltaNames(t *testing.T) {
+	l, err := New("halfpipe", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := Vars{Prefix: "exports", Object: "orders", Ext: "csv.gz", Start: time.Date(2024, 4, 1, 2, 3, 4, 0, time.UTC),
+		DeltaFrom: "20240101T000000", DeltaTo: "20240331T144000"}
+	if got := l.File(v, 2); got != "exports/orders-20240101T000000-20240331T144000-20240401T020304_000002.csv.gz" {
+		t.Errorf("file %s", got)
+	}
+	man := l.HalfpipeMan(v)
+	if man != "exports/orders-20240101T000000-20240331T144000-20240401T020304_000001.man" {
+		t.Errorf(".man %s", man)
+	}
+	m := HalfpipeDeltaMan("orders").FindStringSubmatch(man)
+	if m == nil || m[1] != "20240331T144000" {
+		t.Errorf("the .man name does not parse back: %v", m)
+	}
+	if HalfpipeDeltaMan("orders").MatchString("exports/big_orders-20240101T000000-20240331T144000-20240401T020304_000001.man") {
+		t.Error("another object's .man matched")
+	}
+	if m := HalfpipeDeltaMan("events").FindStringSubmatch("events-0-5000-20240401T020304_000001.man"); m == nil || m[1] != "5000" {
+		t.Errorf("sequence .man: %v", m)
+	}
+}

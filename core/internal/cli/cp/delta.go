@@ -188,6 +188,11 @@ func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance,
 	if err != nil {
 		return nil, err
 	}
+	if !h.Found && p.layout.Name == "halfpipe" && driverType != "" {
+		if hwm, err = o.halfpipeMark(ctx, p, st, driverType); err != nil {
+			return nil, err
+		}
+	}
 	if hwm == nil && driverType != "" {
 		if dopts.Start, err = o.startValue(driverType); err != nil {
 			return nil, err
@@ -221,6 +226,9 @@ func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance,
 		cp := *p
 		cp.start, cp.runID = runStart, layout.NewRunID(runStart)
 		cp.vars.Start = runStart
+		if p.layout.Name == "halfpipe" {
+			cp.vars.DeltaFrom, cp.vars.DeltaTo = halfpipeBound(r.Low, driverType), halfpipeBound(r.High, driverType)
+		}
 		m := o.newManifest(&cp, src.Info.Name, "delta")
 		m.Delta = &manifest.Delta{Driver: o.Driver, DriverType: driverType, HighInclusive: true, High: delta.Format(r.High),
 			LowInclusive: r.LowInclusive, PrimaryKeys: keys, NullDriverRows: b.NullCount}
@@ -304,6 +312,53 @@ func (o *DeltaOptions) startValue(driverType string) (*sdk.Value, error) {
 		return v, nil
 	}
 	return nil, nil
+}
+
+// halfpipeMark derives the high-water mark of an object that the original
+// Halfpipe extracted, from its .man names (<object>-<from>-<to>-<extract>
+// _NNNNNN.man): the highest <to>. Halfpipe kept whole seconds, and read
+// "driver > to" next, as this run does.
+func (o *DeltaOptions) halfpipeMark(ctx context.Context, p *plan, st store.Store, driverType string) (*sdk.Value, error) {
+	objs, err := st.List(ctx, strings.TrimPrefix(p.vars.Prefix+"/", "/"))
+	if err != nil {
+		return nil, fmt.Errorf("looking for Halfpipe manifests: %w", err)
+	}
+	re := layout.HalfpipeDeltaMan(p.vars.Object)
+	var best *sdk.Value
+	from := ""
+	for _, obj := range objs {
+		m := re.FindStringSubmatch(obj.Key)
+		if m == nil {
+			continue
+		}
+		v, err := delta.Parse(driverType, m[1])
+		if err != nil {
+			return nil, fmt.Errorf("Halfpipe manifest %s: its upper bound %q is not a %s: %w", st.URL(obj.Key), m[1], driverType, sdk.ErrInvalidArgument)
+		}
+		if best == nil || delta.Compare(v, best) > 0 {
+			best, from = v, obj.Key
+		}
+	}
+	if best != nil {
+		o.Logger().Info("high-water mark taken from the original Halfpipe's manifests", "high_water_mark", delta.Format(best), "manifest", st.URL(from))
+	}
+	return best, nil
+}
+
+// halfpipeBound writes a range end as Halfpipe named files: whole seconds
+// (YYYYMMDDTHHMMSS, UTC) for time drivers, the number itself otherwise.
+func halfpipeBound(v *sdk.Value, driverType string) string {
+	switch {
+	case v == nil && (driverType == "timestamp" || driverType == "date"):
+		return "19000101T000000"
+	case v == nil:
+		return "0"
+	case v.Kind == sdk.KindTimestamp:
+		return v.Time.UTC().Format("20060102T150405")
+	case v.Kind == sdk.KindDate:
+		return time.Unix(v.Int*86400, 0).UTC().Format("20060102T150405")
+	}
+	return delta.Format(v)
 }
 
 func describeRange(driver string, r delta.Range) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/plugins"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/query"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/runs"
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/state"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/verify"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/version"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
@@ -57,7 +58,7 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 	pf.BoolVar(&f.RequireChecksums, "require-checksums", false, "Refuse plugins that have no SHA256SUMS entry")
 	pf.String("plugin-dir", "", "Extra plugin directories (':'-separated), searched first; also HP_PLUGIN_DIR")
 
-	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), configcmd.NewCmd(f))
+	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f))
 	return cmd
 }
 
