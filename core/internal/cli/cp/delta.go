@@ -2,6 +2,7 @@ package cp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -118,8 +119,8 @@ func RunDelta(ctx context.Context, o *DeltaOptions) error {
 	if err != nil {
 		return err
 	}
-	if !p.targetIsStore || p.tgt.Scheme == "stdout" {
-		return cliutil.UsageErrorf("hp cp delta writes to file and S3 targets (database targets come later)")
+	if p.tgt.Scheme == "stdout" {
+		return cliutil.UsageErrorf("hp cp delta writes to file, S3 and database targets, not stdout: it keeps a high-water mark")
 	}
 	if o.DryRun {
 		return o.printPlan(p)
@@ -132,32 +133,56 @@ func RunDelta(ctx context.Context, o *DeltaOptions) error {
 	if !src.Info.Has(sdk.CapBounds) {
 		return fmt.Errorf("connection %q: the %s connector cannot report bounds, which delta needs: %w", p.src.Name, src.Info.Name, sdk.ErrUnimplemented)
 	}
-	st, err := job.OpenStore(ctx, p.tgt, o.TargetType, o.IO.Out, o.S3)
-	if err != nil {
-		return err
+	var tgt deltaTarget
+	if p.targetIsStore {
+		st, err := job.OpenStore(ctx, p.tgt, o.TargetType, o.IO.Out, o.S3)
+		if err != nil {
+			return err
+		}
+		vst, ok := st.(store.Versioned)
+		if !ok {
+			return cliutil.UsageErrorf("target %q cannot keep delta state", p.tgt.Name)
+		}
+		stateKey := strings.TrimPrefix(p.vars.Prefix+"/"+p.vars.Object+"/"+delta.StateFile, "/")
+		h, err := delta.Acquire(ctx, vst, stateKey, st.URL(stateKey), o.Driver, p.runID, lockTTL, o.Now())
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if rerr := h.Release(); rerr != nil {
+				o.Logger().Error("could not release the delta state lock; it expires by itself", "state", st.URL(stateKey), "error", rerr)
+			}
+		}()
+		tgt = &storeTarget{o: o, p: p, st: st, h: h}
+	} else {
+		inst, ref, err := o.targetTable(ctx, p)
+		if err != nil {
+			return err
+		}
+		tgt = &tableTarget{o: o, p: p, inst: inst, ref: ref}
 	}
-	vst, ok := st.(store.Versioned)
-	if !ok {
-		return cliutil.UsageErrorf("target %q cannot keep delta state", p.tgt.Name)
-	}
-	stateKey := strings.TrimPrefix(p.vars.Prefix+"/"+p.vars.Object+"/"+delta.StateFile, "/")
-	h, err := delta.Acquire(ctx, vst, stateKey, st.URL(stateKey), o.Driver, p.runID, lockTTL, o.Now())
-	if err != nil {
-		return err
-	}
-	sum, err := o.extract(ctx, p, src, st, h, dopts, started)
-	if rerr := h.Release(); rerr != nil && err == nil {
-		err = fmt.Errorf("releasing the delta state lock: %w", rerr)
-	}
+	sum, err := o.extract(ctx, p, src, tgt, dopts, started)
 	if err != nil {
 		return err
 	}
 	return o.reportDelta(sum)
 }
 
-// extract plans the ranges and publishes one run per range, advancing the
-// state after each.
-func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance, st store.Store, h *delta.Handle, dopts delta.Options, started time.Time) (*DeltaSummary, error) {
+// deltaTarget is where a delta goes: files with a state object beside
+// them, or a table whose own rows hold the high-water mark.
+type deltaTarget interface {
+	// mark is the high-water mark (nil when none) and the driver type
+	// recorded with it ("" when unknown); driverType is the source's.
+	mark(ctx context.Context, driverType string) (*sdk.Value, string, error)
+	// deliver extracts one range and commits it, mark included.
+	deliver(ctx context.Context, src *host.Instance, req sdk.ReadRequest, r delta.Range, d *manifest.Delta) (Summary, error)
+	// where names the target in messages.
+	where() string
+}
+
+// extract plans the ranges and delivers them in order, each committed
+// before the next starts.
+func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance, tgt deltaTarget, dopts delta.Options, started time.Time) (*DeltaSummary, error) {
 	sum := &DeltaSummary{Mode: "delta", Source: sourceName(p, &o.SnapOptions), Target: p.tgt.Name + "." + p.tgtObject, Runs: []Summary{}}
 	req := o.readRequest(p)
 	if err := o.checkDriver(ctx, src, req); err != nil {
@@ -165,33 +190,27 @@ func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance,
 	}
 	b, err := src.Bounds(ctx, sdk.BoundsRequest{Conn: req.Conn, Source: req.Source, Column: o.Driver, Where: o.Where})
 	if err != nil {
-		return nil, fmt.Errorf("bounds of %s in %s: %w", o.Driver, sourceName(p, &o.SnapOptions), err)
+		return nil, fmt.Errorf("bounds of %s in %s: %w", o.Driver, sum.Source, err)
 	}
 	sum.NullDriver = b.NullCount
 	if b.NullCount > 0 {
 		o.Logger().Warn("rows with a NULL delta driver are not extracted by delta runs", "driver", o.Driver, "rows", b.NullCount)
 	}
-	kindOf := b.Max
-	if kindOf == nil {
-		kindOf, _ = h.State.High()
-	}
-	driverType := h.State.DriverType
-	if kindOf != nil {
-		if driverType, err = delta.KindName(kindOf.Kind); err != nil {
+	driverType := ""
+	if b.Max != nil {
+		if driverType, err = delta.KindName(b.Max.Kind); err != nil {
 			return nil, fmt.Errorf("--delta-driver %s: %w", o.Driver, err)
 		}
 	}
-	if h.State.DriverType != "" && h.State.DriverType != driverType {
-		return nil, sdk.InvalidArgumentf("the delta state records driver %s as %s, the source now reports %s: hp state reset, or set the mark with hp state set", o.Driver, h.State.DriverType, driverType)
-	}
-	hwm, err := h.State.High()
+	hwm, recorded, err := tgt.mark(ctx, driverType)
 	if err != nil {
 		return nil, err
 	}
-	if !h.Found && p.layout.Name == "halfpipe" && driverType != "" {
-		if hwm, err = o.halfpipeMark(ctx, p, st, driverType); err != nil {
-			return nil, err
-		}
+	switch {
+	case driverType == "":
+		driverType = recorded
+	case recorded != "" && recorded != driverType:
+		return nil, sdk.InvalidArgumentf("%s records driver %s as %s, the source now reports %s: hp state reset, or set the mark with hp state set", tgt.where(), o.Driver, recorded, driverType)
 	}
 	if hwm == nil && driverType != "" {
 		if dopts.Start, err = o.startValue(driverType); err != nil {
@@ -202,7 +221,9 @@ func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance,
 	if err != nil {
 		return nil, cliutil.UsageErrorf("--delta-driver %s: %v", o.Driver, err)
 	}
-	sum.HighWaterMark = h.State.HighWaterMark
+	if hwm != nil {
+		sum.HighWaterMark = delta.Format(hwm)
+	}
 	if len(ranges) == 0 {
 		o.Logger().Info("nothing new above the high-water mark", "driver", o.Driver, "high_water_mark", sum.HighWaterMark)
 	}
@@ -215,48 +236,129 @@ func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance,
 	for i, r := range ranges {
 		if i > 0 && o.MaxDuration > 0 {
 			elapsed := time.Since(started)
-			perChunk := elapsed / time.Duration(i)
-			if elapsed+perChunk > o.MaxDuration {
+			if elapsed+elapsed/time.Duration(i) > o.MaxDuration {
 				sum.MoreToDo = true
 				o.Logger().Info("stopping before --max-duration; the next run continues", "done_chunks", i, "left_chunks", len(ranges)-i)
 				break
 			}
 		}
-		runStart := o.Now().UTC()
-		cp := *p
-		cp.start, cp.runID = runStart, layout.NewRunID(runStart)
-		cp.vars.Start = runStart
-		if p.layout.Name == "halfpipe" {
-			cp.vars.DeltaFrom, cp.vars.DeltaTo = halfpipeBound(r.Low, driverType), halfpipeBound(r.High, driverType)
-		}
-		m := o.newManifest(&cp, src.Info.Name, "delta")
-		m.Delta = &manifest.Delta{Driver: o.Driver, DriverType: driverType, HighInclusive: true, High: delta.Format(r.High),
+		d := &manifest.Delta{Driver: o.Driver, DriverType: driverType, HighInclusive: true, High: delta.Format(r.High),
 			LowInclusive: r.LowInclusive, PrimaryKeys: keys, NullDriverRows: b.NullCount}
 		if r.Low != nil {
-			m.Delta.Low = delta.Format(r.Low)
+			d.Low = delta.Format(r.Low)
 		}
 		rreq := req
 		rreq.Range = r.Filter(o.Driver)
-		res, err := o.publish(ctx, &cp, src, st, rreq, m, nil)
+		s, err := tgt.deliver(ctx, src, rreq, r, d)
 		if err != nil {
-			return nil, fmt.Errorf("delta of %s to %s failed for %s, nothing of it was published and the high-water mark stays at %s: %w",
-				sum.Source, st.URL(p.tgtObject), describeRange(o.Driver, r), orNone(sum.HighWaterMark), err)
+			return nil, fmt.Errorf("delta of %s to %s failed for %s; nothing of it was committed and the high-water mark stays at %s: %w",
+				sum.Source, tgt.where(), describeRange(o.Driver, r), orNone(sum.HighWaterMark), err)
 		}
-		if err := h.Advance(ctx, o.Driver, driverType, r.High, cp.runID, res.ManifestURL, o.Now()); err != nil {
-			return nil, fmt.Errorf("run %s was published (%s) but its high-water mark could not be saved; the next run extracts its range again: %w", cp.runID, res.ManifestURL, err)
-		}
-		s := runSummary(res.Manifest, res.ManifestURL, sum.Source, sum.Target)
 		sum.Runs = append(sum.Runs, s)
 		sum.Rows += s.Rows
 		sum.Files += s.Files
 		sum.Bytes += s.Bytes
-		sum.HighWaterMark = h.State.HighWaterMark
+		sum.HighWaterMark = d.High
 		if o.Output != "json" {
-			fmt.Fprintf(o.IO.ErrOut, "delta %s: %d rows, %d files, %s → %s\n", describeRange(o.Driver, r), s.Rows, s.Files, cliutil.HumanBytes(s.Bytes), res.ManifestURL)
+			fmt.Fprintf(o.IO.ErrOut, "delta %s: %d rows, %d files, %s → %s\n", describeRange(o.Driver, r), s.Rows, s.Files, cliutil.HumanBytes(s.Bytes), orNone(s.ManifestURL))
 		}
 	}
 	sum.Seconds = time.Since(started).Seconds()
 	return sum, nil
+}
+
+// storeTarget publishes files and a manifest per range and keeps the mark
+// in a state object beside them.
+type storeTarget struct {
+	o  *DeltaOptions
+	p  *plan
+	st store.Store
+	h  *delta.Handle
+}
+
+func (t *storeTarget) where() string { return t.st.URL(t.p.tgtObject) }
+
+func (t *storeTarget) mark(ctx context.Context, driverType string) (*sdk.Value, string, error) {
+	hwm, err := t.h.State.High()
+	if err != nil {
+		return nil, "", err
+	}
+	if !t.h.Found && t.p.layout.Name == "halfpipe" && driverType != "" {
+		if hwm, err = t.o.halfpipeMark(ctx, t.p, t.st, driverType); err != nil {
+			return nil, "", err
+		}
+	}
+	return hwm, t.h.State.DriverType, nil
+}
+
+func (t *storeTarget) deliver(ctx context.Context, src *host.Instance, req sdk.ReadRequest, r delta.Range, d *manifest.Delta) (Summary, error) {
+	o, p := t.o, t.p
+	runStart := o.Now().UTC()
+	cp := *p
+	cp.start, cp.runID = runStart, layout.NewRunID(runStart)
+	cp.vars.Start = runStart
+	if p.layout.Name == "halfpipe" {
+		cp.vars.DeltaFrom, cp.vars.DeltaTo = halfpipeBound(r.Low, d.DriverType), halfpipeBound(r.High, d.DriverType)
+	}
+	m := o.newManifest(&cp, src.Info.Name, "delta")
+	m.Delta = d
+	res, err := o.publish(ctx, &cp, src, t.st, req, m, nil)
+	if err != nil {
+		return Summary{}, err
+	}
+	if err := t.h.Advance(ctx, o.Driver, d.DriverType, r.High, cp.runID, res.ManifestURL, o.Now()); err != nil {
+		return Summary{}, fmt.Errorf("run %s was published (%s) but its high-water mark could not be saved; the next run extracts its range again: %w", cp.runID, res.ManifestURL, err)
+	}
+	return runSummary(res.Manifest, res.ManifestURL, sourceName(p, &o.SnapOptions), p.tgt.Name+"."+p.tgtObject), nil
+}
+
+// tableTarget merges each range into a table (on --primary-keys, else
+// appends); as in Halfpipe, the mark is the table's own max(driver).
+type tableTarget struct {
+	o    *DeltaOptions
+	p    *plan
+	inst *host.Instance
+	ref  sdk.ObjectRef
+}
+
+func (t *tableTarget) where() string { return t.p.tgt.Name + "." + t.ref.String() }
+
+func (t *tableTarget) mark(ctx context.Context, _ string) (*sdk.Value, string, error) {
+	if !t.inst.Info.Has(sdk.CapBounds) {
+		return nil, "", fmt.Errorf("connection %q: the %s connector cannot report bounds, which a delta into a table needs: %w", t.p.tgt.Name, t.inst.Info.Name, sdk.ErrUnimplemented)
+	}
+	ref := t.ref
+	b, err := t.inst.Bounds(ctx, sdk.BoundsRequest{Conn: sdk.Connection{DSN: t.p.tgt.DSN}, Source: sdk.Source{Object: &ref}, Column: t.o.Driver})
+	if errors.Is(err, sdk.ErrNotFound) {
+		return nil, "", nil // the table does not exist yet
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("the high-water mark of %s (max of %s): %w", t.where(), t.o.Driver, err)
+	}
+	if b.Max == nil {
+		return nil, "", nil
+	}
+	kind, err := delta.KindName(b.Max.Kind)
+	return b.Max, kind, err
+}
+
+func (t *tableTarget) deliver(ctx context.Context, src *host.Instance, req sdk.ReadRequest, r delta.Range, d *manifest.Delta) (Summary, error) {
+	records, err := src.Read(ctx, req)
+	if err != nil {
+		return Summary{}, fmt.Errorf("reading %s from %q: %w", req.Source, t.p.src.Name, err)
+	}
+	defer records.Release()
+	w := sdk.WriteRequest{Conn: sdk.Connection{DSN: t.p.tgt.DSN}, Table: t.ref, Mode: sdk.Append, CreateTable: true}
+	if len(d.PrimaryKeys) > 0 {
+		w.Mode, w.Keys = sdk.Merge, d.PrimaryKeys
+	}
+	start := time.Now()
+	res, err := t.inst.Write(ctx, w, records)
+	if err != nil {
+		return Summary{}, fmt.Errorf("writing %s: %w", t.where(), err)
+	}
+	return Summary{Mode: "delta", Source: sourceName(t.p, &t.o.SnapOptions), Target: t.where(), Rows: res.RowsWritten,
+		Seconds: time.Since(start).Seconds()}, nil
 }
 
 // checkDriver finds the driver among the source's columns, where the

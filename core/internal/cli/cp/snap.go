@@ -401,21 +401,30 @@ func (o *SnapOptions) printPlan(p *plan) error {
 	return nil
 }
 
-// toTable writes the rows into a table of a database target.
-func (o *SnapOptions) toTable(ctx context.Context, p *plan, src *host.Instance, req sdk.ReadRequest) error {
+// targetTable starts the plugin of a database target and names its table.
+func (o *SnapOptions) targetTable(ctx context.Context, p *plan) (*host.Instance, sdk.ObjectRef, error) {
 	tgt, err := o.Host().ForScheme(ctx, p.tgt.Scheme)
 	if err != nil {
-		return fmt.Errorf("connection %q: %w", p.tgt.Name, err)
+		return nil, sdk.ObjectRef{}, fmt.Errorf("connection %q: %w", p.tgt.Name, err)
 	}
 	if err := job.CheckType(p.tgt, o.TargetType, tgt.Info.Name, tgt.Info.Schemes); err != nil {
-		return err
+		return nil, sdk.ObjectRef{}, err
 	}
 	if !tgt.Info.Has(sdk.CapWrite) {
-		return fmt.Errorf("connection %q: the %s connector cannot be written to: %w", p.tgt.Name, tgt.Info.Name, sdk.ErrUnimplemented)
+		return nil, sdk.ObjectRef{}, fmt.Errorf("connection %q: the %s connector cannot be written to: %w", p.tgt.Name, tgt.Info.Name, sdk.ErrUnimplemented)
 	}
 	ref, err := config.ParseTable(p.tgtObject)
 	if err != nil {
-		return cliutil.UsageErrorf("target: %v", err)
+		return nil, sdk.ObjectRef{}, cliutil.UsageErrorf("target: %v", err)
+	}
+	return tgt, ref, nil
+}
+
+// toTable writes the rows into a table of a database target.
+func (o *SnapOptions) toTable(ctx context.Context, p *plan, src *host.Instance, req sdk.ReadRequest) error {
+	tgt, ref, err := o.targetTable(ctx, p)
+	if err != nil {
+		return err
 	}
 	records, err := src.Read(ctx, req)
 	if err != nil {
