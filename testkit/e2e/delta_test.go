@@ -257,6 +257,12 @@ func TestDeltaSequenceDriverAndBadInput(t *testing.T) {
 			testkit.Contains(t, "stderr", res.Stderr, c.want)
 		})
 	}
+	// Failed first runs leave no state behind.
+	for _, obj := range []string{"new", "new2", "f"} {
+		if _, err := os.Stat(filepath.Join(out, obj, "_state.json")); !os.IsNotExist(err) {
+			t.Errorf("a failed first run left %s/_state.json (%v)", obj, err)
+		}
+	}
 }
 
 // TestDeltaToS3FailuresAndLocking: a failed run publishes nothing and

@@ -94,7 +94,8 @@ type Handle struct {
 	version string
 	State   State
 	// Found says whether a state existed before this run.
-	Found bool
+	Found    bool
+	advanced bool
 }
 
 // Acquire reads the state at key and takes its lock for runID until ttl
@@ -155,7 +156,11 @@ func (h *Handle) Advance(ctx context.Context, driver, driverType string, high *s
 		h.State.HighWaterMark = Format(high)
 	}
 	h.State.LastRunID, h.State.LastManifest, h.State.UpdatedAt = runID, manifestURL, now.UTC()
-	return h.write(ctx)
+	if err := h.write(ctx); err != nil {
+		return err
+	}
+	h.advanced = true
+	return nil
 }
 
 // Release gives up the lock; the high-water mark stays where the last
@@ -163,6 +168,9 @@ func (h *Handle) Advance(ctx context.Context, driver, driverType string, high *s
 func (h *Handle) Release() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if !h.Found && !h.advanced {
+		return h.st.Delete(ctx, h.key)
+	}
 	h.State.Lock = nil
 	return h.write(ctx)
 }

@@ -33,6 +33,8 @@ type Versioned interface {
 	// version ("" = the key must hold nothing), else fails with
 	// ErrConflict.
 	PutIfVersion(ctx context.Context, key string, data []byte, version string) error
+	// Delete removes an object; a missing one is not an error.
+	Delete(ctx context.Context, key string) error
 }
 
 // Store holds objects under slash-separated keys relative to its root.
