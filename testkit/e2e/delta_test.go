@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -419,4 +421,147 @@ func TestDeltaIntoATable(t *testing.T) {
 		t.Fatalf("lookback rerun: %+v", s)
 	}
 	same()
+}
+
+// TestDeltaExactBoundaries: a timestamptz driver across a DST change with
+// microsecond-distinct rows, and a bigint driver beyond 2^53 — every row
+// exactly once over several runs whose marks land between neighbours one
+// microsecond (or one) apart.
+func TestDeltaExactBoundaries(t *testing.T) {
+	bin := testkit.Build(t)
+	pgExec(t, `drop table if exists hp_e2e_dst; drop table if exists hp_e2e_big;
+		create table hp_e2e_dst (id int primary key, v text, amount numeric(20,6), updated_at timestamptz(6));
+		create table hp_e2e_big (id bigint primary key, v text)`)
+	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists hp_e2e_dst; drop table if exists hp_e2e_big").Run() })
+	out := t.TempDir()
+	env := []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + out}
+	// Europe/London springs forward at 2024-03-31 01:00 UTC; rows are
+	// written in local time on both sides of it.
+	batches := []string{
+		`set time zone 'Europe/London'; insert into hp_e2e_dst values
+			(1, 'a', 1, '2024-03-31 00:59:59.999998'), (2, 'b', 2, '2024-03-31 00:59:59.999999'), (3, null, null, null)`,
+		`set time zone 'Europe/London'; insert into hp_e2e_dst values
+			(4, 'c', 3, '2024-03-31 02:00:00'), (5, 'd', 4, '2024-03-31 02:00:00.000001'), (6, 'e', 5, '2024-03-31 01:59:59.999999+00')`,
+		`set time zone 'America/New_York'; insert into hp_e2e_dst values (7, 'f', 6, '2024-11-03 01:30:00-04'), (8, 'g', 7, '2024-11-03 01:30:00-05')`,
+	}
+	var marks []string
+	for _, b := range batches {
+		pgExec(t, b)
+		s := runDelta(t, bin, env, "pg.hp_e2e_dst", "out.dst", "--delta-driver", "updated_at", "--primary-keys", "id")
+		marks = append(marks, s.HighWaterMark)
+	}
+	want := []string{"2024-03-31T00:59:59.999999Z", "2024-03-31T01:59:59.999999Z", "2024-11-03T06:30:00Z"}
+	if fmt.Sprint(marks) != fmt.Sprint(want) {
+		t.Fatalf("marks %v, want %v", marks, want)
+	}
+	checkUnion(t, out, "hp_e2e_dst", true)
+
+	// 2^53 + 1 is the first integer a float64 cannot hold.
+	var ids []string
+	for _, b := range [][]int64{{1 << 53, 1<<53 + 1}, {1<<53 + 2, 1<<53 + 3}, {1<<62 + 1, 1<<63 - 1}} {
+		var vals []string
+		for _, id := range b {
+			vals = append(vals, fmt.Sprintf("(%d, 'x')", id))
+			ids = append(ids, fmt.Sprint(id))
+		}
+		pgExec(t, "insert into hp_e2e_big values "+strings.Join(vals, ", "))
+		s := runDelta(t, bin, env, "pg.hp_e2e_big", "out.big", "--delta-driver", "id")
+		if s.Rows != 2 || s.HighWaterMark != ids[len(ids)-1] {
+			t.Fatalf("bigint run: %+v, want 2 rows up to %s", s, ids[len(ids)-1])
+		}
+	}
+	got := published(t, out)
+	for _, id := range ids {
+		if len(got[id]) != 1 {
+			t.Errorf("id %s published %d times", id, len(got[id]))
+		}
+	}
+}
+
+// TestDeltaCorruptStateAndCrash: a corrupt state is refused with a clear
+// error and nothing published; a run stopped by SIGTERM or by its plugin
+// dying leaves the mark unchanged and releases its lock.
+func TestDeltaCorruptStateAndCrash(t *testing.T) {
+	bin := testkit.Build(t)
+	const table = "hp_e2e_delta_crash"
+	deltaTable(t, table, 200)
+	out := t.TempDir()
+	env := []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + out}
+	args := []string{"pg." + table, "out.c", "--delta-driver", "updated_at", "--compression", "none"}
+	s := runDelta(t, bin, env, args...)
+	statePath := filepath.Join(out, "c", "_state.json")
+	good, _ := os.ReadFile(statePath)
+
+	if err := os.WriteFile(statePath, []byte(`{"state_version": 1, "driver": "updated_at", "driver_type": "timestamp", "high_water_mark": "soon"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := bin.Run(t, env, append([]string{"cp", "delta"}, args...)...)
+	if res.Code == 0 {
+		t.Fatal("a corrupt state was accepted")
+	}
+	testkit.Contains(t, "stderr", res.Stderr, statePath, "high_water_mark", "hp state set or reset")
+	if ms := findManifests(t, out); len(ms) != 1 {
+		t.Fatalf("%d manifests after refusing a corrupt state", len(ms))
+	}
+	if err := os.WriteFile(statePath, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// Many new rows, so that the run is still reading when it is stopped.
+	pgExec(t, `insert into `+table+` select g, 'more', g, now() + g * interval '1 microsecond' from generate_series(1000, 1000000) g`)
+	for _, how := range []string{"SIGTERM", "plugin killed"} {
+		r, plugin := startDelta(t, bin, env, args)
+		if how == "SIGTERM" {
+			_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		} else {
+			_ = syscall.Kill(plugin, syscall.SIGKILL)
+		}
+		if code, _ := r.wait(t); code == 0 {
+			t.Fatalf("%s: exit 0\n%s", how, r.stderr.String())
+		}
+		testkit.Contains(t, how+" stderr", r.stderr.String(), "high-water mark stays at "+s.HighWaterMark)
+		if now, _ := os.ReadFile(statePath); string(now) != string(good) {
+			t.Fatalf("%s: the state changed:\n%s\nwas:\n%s", how, now, good)
+		}
+	}
+	// The rerun extracts the complete range.
+	if s2 := runDelta(t, bin, env, args...); s2.Rows != 1000000-1000+1 {
+		t.Fatalf("rerun: %+v", s2)
+	}
+}
+
+// startDelta starts a delta and waits until it is writing a data file;
+// it returns the running hp and its plugin's pid.
+func startDelta(t *testing.T, bin *testkit.Binaries, env, args []string) (*runningHP, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cmd := bin.Command(ctx, t, env, append([]string{"cp", "delta"}, args...)...)
+	r := &runningHP{cancel: cancel, cmd: cmd}
+	cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := strings.TrimPrefix(envValue(env, "HP_OUT_DSN"), "file://")
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, f := range allFiles(t, out) {
+			if strings.Contains(filepath.Base(f), ".tmp-") {
+				if kids := children(cmd.Process.Pid); len(kids) == 1 {
+					return r, kids[0]
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no data written after 30s: %s", r.stderr.String())
+	return nil, 0
+}
+
+func envValue(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }
