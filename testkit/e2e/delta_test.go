@@ -279,7 +279,9 @@ func TestDeltaToS3FailuresAndLocking(t *testing.T) {
 	proxy := testkit.StartFaultProxy(t, srv.Endpoint)
 	env := append(srv.Env(), "HP_PG_DSN="+pgDSN, "HP_S3_DSN=s3://lake/raw?endpoint="+proxy.URL)
 	args := []string{"pg." + table, "s3.orders", "--delta-driver", "updated_at", "--primary-keys", "id"}
-	state := func() string { return string(srv.Objects(t, "lake", "raw/orders/_state.json")["raw/orders/_state.json"]) }
+	state := func() string {
+		return string(srv.Objects(t, "lake", "raw/orders/_state.json")["raw/orders/_state.json"])
+	}
 
 	s := runDelta(t, bin, env, args...)
 	if s.Rows != 300 {
@@ -432,7 +434,9 @@ func TestDeltaExactBoundaries(t *testing.T) {
 	pgExec(t, `drop table if exists hp_e2e_dst; drop table if exists hp_e2e_big;
 		create table hp_e2e_dst (id int primary key, v text, amount numeric(20,6), updated_at timestamptz(6));
 		create table hp_e2e_big (id bigint primary key, v text)`)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists hp_e2e_dst; drop table if exists hp_e2e_big").Run() })
+	t.Cleanup(func() {
+		_ = exec.Command("psql", pgDSN, "-qc", "drop table if exists hp_e2e_dst; drop table if exists hp_e2e_big").Run()
+	})
 	out := t.TempDir()
 	env := []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + out}
 	// Europe/London springs forward at 2024-03-31 01:00 UTC; rows are
