@@ -16,7 +16,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build hp plugins demo test vet proto proto-check docs docs-check bench tools clean
+.PHONY: all build hp plugins lambda demo test vet proto proto-check docs docs-check bench tools clean
 
 all: build
 
@@ -33,6 +33,12 @@ plugins:
 		CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/hp-plugin-$$p ./plugins/$$p || exit 1; \
 	done
 	@cd $(BIN)/plugins && sha256sum hp-plugin-* > SHA256SUMS
+
+# AWS Lambda packages in dist/lambda: the function zip (bootstrap) and one
+# layer zip per plugin, for x86_64 and arm64. See docs/lambda.md.
+lambda:
+	GO=$(GO) VERSION=$(VERSION) layer/build.sh amd64 dist/lambda
+	GO=$(GO) VERSION=$(VERSION) layer/build.sh arm64 dist/lambda
 
 demo: build
 	@./scripts/demo.sh
@@ -78,4 +84,4 @@ bench: build
 	@./scripts/bench.sh
 
 clean:
-	rm -rf $(BIN) out demo
+	rm -rf $(BIN) out demo dist

@@ -8,11 +8,18 @@
 // /opt/hp/plugins and /opt, for executables named hp-plugin-<name>. The
 // first plugin of a name wins; later ones are reported as shadowed.
 //
-// A directory may hold a SHA256SUMS file (the output of sha256sum). A
-// plugin whose digest does not match its entry is refused; with
-// RequireChecksums a plugin without an entry is refused too. Binaries that
-// are group- or world-writable are always refused: anyone who can rewrite
-// them could run code as the hp user.
+// A directory may hold checksum files in the format of sha256sum's output:
+// SHA256SUMS and any number of SHA256SUMS.<suffix> (detached signatures
+// such as SHA256SUMS.asc or .sig excepted). The directory's checksums are
+// the union of them all, so that packages unpacked into one directory —
+// Lambda merges every layer into /opt — can each bring their own file,
+// e.g. SHA256SUMS.postgres, without overwriting another's. A plugin whose
+// digest does not match its entry is refused, and so is a plugin listed
+// with two different digests (in two files, or twice in one), naming both
+// places; a checksum file that cannot be read or parsed refuses every
+// plugin of its directory. With RequireChecksums a plugin without an entry
+// is refused too. Binaries that are group- or world-writable are always
+// refused: anyone who can rewrite them could run code as the hp user.
 package host
 
 import (
@@ -27,7 +34,8 @@ import (
 // BinaryPrefix starts the file name of every plugin binary.
 const BinaryPrefix = "hp-plugin-"
 
-// SumsFile is the checksum file looked for beside plugin binaries.
+// SumsFile is the checksum file looked for beside plugin binaries; files
+// named SumsFile.<suffix> are read as well.
 const SumsFile = "SHA256SUMS"
 
 // Dir is one discovery location.
@@ -74,6 +82,7 @@ const (
 	ChecksumNoFile   ChecksumStatus = "no SHA256SUMS"
 	ChecksumUnlisted ChecksumStatus = "not listed in SHA256SUMS"
 	ChecksumMismatch ChecksumStatus = "MISMATCH"
+	ChecksumConflict ChecksumStatus = "CONFLICT" // listed with two different digests
 )
 
 // Plugin is one discovered plugin binary.
@@ -111,8 +120,6 @@ func Discover(dirs []Dir, opts DiscoverOptions) ([]Plugin, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading plugin directory %s (%s): %w", d.Path, d.Origin, err)
 		}
-		var sums map[string]string
-		sumsErr := error(nil)
 		names := make([]string, 0, len(entries))
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), BinaryPrefix) && !e.IsDir() {
@@ -123,7 +130,7 @@ func Discover(dirs []Dir, opts DiscoverOptions) ([]Plugin, error) {
 			continue
 		}
 		sort.Strings(names)
-		sums, sumsErr = readSums(filepath.Join(d.Path, SumsFile))
+		sums, sumsErr := readDirSums(d.Path, entries)
 		for _, n := range names {
 			p := Plugin{Name: strings.TrimPrefix(n, BinaryPrefix), Path: filepath.Join(d.Path, n), Dir: d}
 			p.Shadowed = seen[p.Name]
@@ -135,7 +142,7 @@ func Discover(dirs []Dir, opts DiscoverOptions) ([]Plugin, error) {
 	return out, nil
 }
 
-func check(p *Plugin, sums map[string]string, sumsErr error, opts DiscoverOptions) error {
+func check(p *Plugin, sums *dirSums, sumsErr error, opts DiscoverOptions) error {
 	st, err := os.Stat(p.Path)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrRefused, p.Path, err)
@@ -155,15 +162,20 @@ func check(p *Plugin, sums map[string]string, sumsErr error, opts DiscoverOption
 		return fmt.Errorf("%w: %s: %v", ErrRefused, p.Path, err)
 	}
 	p.SHA256 = digest
-	want, listed := sums[filepath.Base(p.Path)]
+	base := filepath.Base(p.Path)
+	want, listed := sums.entries[base]
+	other, conflict := sums.conflicts[base]
 	switch {
-	case sums == nil:
+	case len(sums.files) == 0:
 		p.Checksum = ChecksumNoFile
 	case !listed:
 		p.Checksum = ChecksumUnlisted
-	case want != digest:
+	case conflict:
+		p.Checksum = ChecksumConflict
+		return fmt.Errorf("%w: %s has conflicting checksum entries in %s: %s (%s) and %s (%s); remove the stale one", ErrRefused, p.Path, p.Dir.Path, want, want.digest, other, other.digest)
+	case want.digest != digest:
 		p.Checksum = ChecksumMismatch
-		return fmt.Errorf("%w: %s does not match its SHA256SUMS entry (want %s, have %s): the binary was changed after it was installed", ErrRefused, p.Path, want, digest)
+		return fmt.Errorf("%w: %s does not match its %s entry (line %d: want %s, have %s): the binary was changed after it was installed", ErrRefused, p.Path, want.file, want.line, want.digest, digest)
 	default:
 		p.Checksum = ChecksumVerified
 	}

@@ -127,6 +127,80 @@ func TestDiscoverShadowingAndChecksums(t *testing.T) {
 	}
 }
 
+// Lambda merges every layer into /opt, so each plugin layer brings its own
+// SHA256SUMS.<name>; a directory's checksums are the union of them all.
+func TestDiscoverPerPackageSumsFiles(t *testing.T) {
+	dir := t.TempDir()
+	install(t, dir, "alpha")
+	install(t, dir, "beta")
+	gamma := install(t, dir, "gamma")
+	install(t, dir, "delta")
+	digest, err := fileSHA256(gamma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := strings.Repeat("0", 64)
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("SHA256SUMS.alpha", digest+"  hp-plugin-alpha\n")
+	write("SHA256SUMS.beta", digest+"  hp-plugin-beta\n")
+	// A mismatching digest in a per-package file.
+	write("SHA256SUMS.gamma", wrong+"  hp-plugin-gamma\n")
+	// delta is listed twice with different digests: which one is right?
+	write(SumsFile, digest+"  hp-plugin-delta\n"+digest+"  hp-plugin-alpha\n")
+	write("SHA256SUMS.delta", "# stale\n"+wrong+"  *hp-plugin-delta\n")
+	// A detached signature is not a checksum file.
+	write("SHA256SUMS.asc", "-----BEGIN PGP SIGNATURE-----\nnot a checksum line\n")
+
+	ps, err := Discover([]Dir{{Path: dir, Origin: "layers"}}, DiscoverOptions{RequireChecksums: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Plugin{}
+	for _, p := range ps {
+		byName[p.Name] = p
+	}
+	if len(byName) != 4 {
+		t.Fatalf("found %+v", ps)
+	}
+	// alpha is listed in SHA256SUMS and SHA256SUMS.alpha with the same digest: no conflict.
+	for _, name := range []string{"alpha", "beta"} {
+		if p := byName[name]; p.Checksum != ChecksumVerified || p.Refused != nil {
+			t.Errorf("%s = %+v", name, p)
+		}
+	}
+	p := byName["gamma"]
+	if p.Checksum != ChecksumMismatch || !errors.Is(p.Refused, ErrRefused) ||
+		!strings.Contains(p.Refused.Error(), "does not match its SHA256SUMS.gamma entry") {
+		t.Errorf("gamma = %+v", p)
+	}
+	p = byName["delta"]
+	if p.Checksum != ChecksumConflict || !errors.Is(p.Refused, ErrRefused) {
+		t.Fatalf("delta = %+v", p)
+	}
+	for _, want := range []string{"hp-plugin-delta", "conflicting", "SHA256SUMS line 1", "SHA256SUMS.delta line 2", wrong, digest} {
+		if !strings.Contains(p.Refused.Error(), want) {
+			t.Errorf("conflict error %q does not mention %q", p.Refused, want)
+		}
+	}
+
+	// A malformed checksum file refuses every plugin of its directory.
+	write("SHA256SUMS.broken", "not a checksum line\n")
+	ps, err = Discover([]Dir{{Path: dir}}, DiscoverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if !errors.Is(p.Refused, ErrRefused) || !strings.Contains(p.Refused.Error(), "SHA256SUMS.broken line 1") {
+			t.Errorf("%s with a malformed checksum file: %v", p.Name, p.Refused)
+		}
+	}
+}
+
 func TestDiscoverRefusesWritableBinary(t *testing.T) {
 	dir := t.TempDir()
 	p := install(t, dir, "loose")

@@ -534,7 +534,8 @@ func TestDeltaCorruptStateAndCrash(t *testing.T) {
 	}
 }
 
-// startDelta starts a delta and waits until it is writing a data file;
+// startDelta starts a delta and waits until it is writing a data file (not
+// merely its state);
 // it returns the running hp and its plugin's pid.
 func startDelta(t *testing.T, bin *testkit.Binaries, env, args []string) (*runningHP, int) {
 	t.Helper()
@@ -549,7 +550,7 @@ func startDelta(t *testing.T, bin *testkit.Binaries, env, args []string) (*runni
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, f := range allFiles(t, out) {
-			if strings.Contains(filepath.Base(f), ".tmp-") {
+			if b := filepath.Base(f); strings.Contains(b, "part-") && strings.Contains(b, ".tmp-") {
 				if kids := children(cmd.Process.Pid); len(kids) == 1 {
 					return r, kids[0]
 				}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/root"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+	"github.com/halfpipe-io/halfpipe/core/internal/lambda"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -17,6 +18,12 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if lambda.Active(os.LookupEnv) {
+		// Inside AWS Lambda: bootstrap of a provided.al2023 function.
+		lambda.Serve(ctx, version)
+		stop()
+		return
+	}
 	code := root.Run(ctx, cliutil.NewSystemFactory(version), os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -17,6 +17,9 @@ type Factory struct {
 	Version string
 	// LookupEnv reads the environment (os.LookupEnv in production).
 	LookupEnv func(string) (string, bool)
+	// Environ lists the environment as KEY=value (os.Environ in
+	// production); nil means none.
+	Environ func() []string
 	// Executable is the path of the hp binary, for plugin discovery.
 	Executable string
 
@@ -74,5 +77,5 @@ func NewLogger(w io.Writer, level, format string, inLambda bool) (*slog.Logger, 
 // NewSystemFactory returns the production factory.
 func NewSystemFactory(version string) *Factory {
 	exe, _ := os.Executable()
-	return &Factory{IO: System(), Version: version, LookupEnv: os.LookupEnv, Executable: exe, Logger: slog.Default()}
+	return &Factory{IO: System(), Version: version, LookupEnv: os.LookupEnv, Environ: os.Environ, Executable: exe, Logger: slog.Default()}
 }

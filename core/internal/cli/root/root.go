@@ -45,6 +45,9 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 				return err
 			}
 			f.Logger = logger
+			if v, _ := f.LookupEnv("HP_12FACTOR_MODE"); v != "" && f.Environ != nil {
+				checkEnv(cmd, f.LookupEnv, f.Environ(), logger)
+			}
 			*started = true
 			return nil
 		},
@@ -59,27 +62,45 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 	pf.String("plugin-dir", "", "Extra plugin directories (':'-separated), searched first; also HP_PLUGIN_DIR")
 
 	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f))
+	cmd.AddCommand(newTwelveCmd(f, cmd))
 	return cmd
 }
 
 // Run executes hp with args and returns the process exit code. Errors are
 // printed to the error stream; every plugin started is stopped.
 func Run(ctx context.Context, f *cliutil.Factory, args []string) int {
-	started := false
-	cmd := NewCmd(f, &started)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(ctx)
-	f.Close()
+	code, err := Execute(ctx, f, args)
 	if err == nil {
-		return cliutil.ExitOK
-	}
-	code := cliutil.ExitCode(err)
-	if !started {
-		code = cliutil.ExitUsage
+		return code
 	}
 	fmt.Fprintf(f.IO.ErrOut, "hp: error: %s\n", err.Error())
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(f.IO.ErrOut, "hp: stopped before the job finished; nothing was published")
 	}
 	return code
+}
+
+// Execute runs hp with args and returns its exit code and error. With no
+// arguments and HP_12FACTOR_MODE set, the command line comes from the
+// environment (TwelveFactorArgs).
+func Execute(ctx context.Context, f *cliutil.Factory, args []string) (int, error) {
+	if v, _ := f.LookupEnv("HP_12FACTOR_MODE"); v != "" && len(args) == 0 {
+		var err error
+		if args, err = TwelveFactorArgs(f.LookupEnv); err != nil {
+			return cliutil.ExitUsage, err
+		}
+	}
+	started := false
+	cmd := NewCmd(f, &started)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	f.Close()
+	if err == nil {
+		return cliutil.ExitOK, nil
+	}
+	code := cliutil.ExitCode(err)
+	if !started {
+		code = cliutil.ExitUsage
+	}
+	return code, err
 }

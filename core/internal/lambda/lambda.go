@@ -1,0 +1,155 @@
+// Package lambda serves AWS Lambda invocations: each one runs the job
+// configured by the function's HP_* environment (12-factor mode), with
+// the invocation's event able to override any HP_ variable, and answers
+// with the JSON run summary. A failed job is a function error.
+package lambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	awslambda "github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/root"
+	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+	"github.com/halfpipe-io/halfpipe/sdk"
+)
+
+// Active reports whether the process runs inside Lambda's runtime.
+func Active(lookup func(string) (string, bool)) bool {
+	_, ok := lookup("AWS_LAMBDA_RUNTIME_API")
+	return ok
+}
+
+// Serve answers invocations until the runtime stops the process.
+func Serve(ctx context.Context, version string) {
+	exe, _ := os.Executable()
+	h := &Handler{Version: version, LookupEnv: os.LookupEnv, Environ: os.Environ, Stderr: os.Stderr, Executable: exe}
+	awslambda.StartWithOptions(h.Invoke, awslambda.WithContext(ctx))
+}
+
+// Handler runs one job per invocation.
+type Handler struct {
+	Version   string
+	LookupEnv func(string) (string, bool)
+	Environ   func() []string
+	// Stderr receives the job's logs (JSON lines, to CloudWatch).
+	Stderr io.Writer
+	// Executable is the hp binary, for plugin discovery beside it.
+	Executable string
+}
+
+// margin is kept from the invocation's deadline so that a delta stops
+// cleanly, state committed, before Lambda kills the process.
+func margin(left time.Duration) time.Duration { return max(5*time.Second, left/10) }
+
+// Invoke runs the job. The event is a JSON object whose HP_ keys override
+// the environment; anything else (the console's test payload, a schedule
+// event) is ignored.
+func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (json.RawMessage, error) {
+	overrides, err := parseEvent(event)
+	if err != nil {
+		return nil, err
+	}
+	lookup := func(k string) (string, bool) {
+		if v, ok := overrides[k]; ok {
+			return v, true
+		}
+		return h.LookupEnv(k)
+	}
+	if _, ok := lookup("HP_12FACTOR_MODE"); !ok {
+		overrides["HP_12FACTOR_MODE"] = "1"
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		budget := time.Until(deadline)
+		budget -= margin(budget)
+		cur, _ := lookup("HP_MAX_DURATION")
+		if d, err := time.ParseDuration(cur); err != nil || d <= 0 || d > budget {
+			overrides["HP_MAX_DURATION"] = budget.Round(time.Second).String()
+		}
+	}
+	cmd, _ := lookup("HP_COMMAND")
+	sub, _ := lookup("HP_SUBCOMMAND")
+	if sub != "delta" {
+		delete(overrides, "HP_MAX_DURATION") // only delta stops between chunks
+	}
+	overrides["HP_OUTPUT"] = "json"
+	environ := func() []string {
+		out := h.Environ()
+		for k, v := range overrides {
+			out = append(out, k+"="+v)
+		}
+		return out
+	}
+	var stdout bytes.Buffer
+	f := &cliutil.Factory{
+		IO: &cliutil.IOStreams{In: strings.NewReader(""), Out: &stdout, ErrOut: h.Stderr}, Version: h.Version,
+		LookupEnv: lookup, Environ: environ, Executable: h.Executable, Logger: slog.Default(),
+	}
+	code, err := root.Execute(ctx, f, nil)
+	if err != nil {
+		return nil, &JobError{Command: strings.TrimSpace(cmd + " " + sub), Code: code, Message: sdk.MaskDSN(err.Error())}
+	}
+	out := bytes.TrimSpace(stdout.Bytes())
+	if len(out) == 0 || !json.Valid(out) {
+		return json.Marshal(map[string]string{"output": string(out)})
+	}
+	return out, nil
+}
+
+// JobError is a failed job, returned as the function error: its type and
+// message show in the console and in the invoke response.
+type JobError struct {
+	Command string
+	Code    int
+	Message string
+}
+
+func (e *JobError) Error() string {
+	return fmt.Sprintf("hp %s failed (exit %d): %s", e.Command, e.Code, e.Message)
+}
+
+func parseEvent(event json.RawMessage) (map[string]string, error) {
+	out := map[string]string{}
+	trimmed := bytes.TrimSpace(event)
+	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
+		return out, nil
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(trimmed, &obj); err != nil {
+		var anything any
+		if json.Unmarshal(trimmed, &anything) == nil {
+			return out, nil // not an object: nothing to override
+		}
+		return nil, fmt.Errorf("the event is not JSON: %w", err)
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "HP_") {
+			continue
+		}
+		switch v := obj[k].(type) {
+		case string:
+			out[k] = v
+		case float64, bool:
+			out[k] = fmt.Sprint(v)
+		case nil:
+		default:
+			return nil, errors.New("event key " + k + " must be a string, number or boolean")
+		}
+	}
+	return out, nil
+}
