@@ -11,6 +11,16 @@ echo "== plugin boundary: $ROWS gen rows (narrow: int64, float64, string, timest
 go run ./testkit/cmd/protobench -plugins bin/plugins -rows "$ROWS"
 
 echo
+echo "== cold start: hp cp snap of one row, process start to published manifest (plugin launch, handshake, read, write), median of 9"
+tmp=$(mktemp -d)
+for i in 1 2 3 4 5 6 7 8 9; do
+	t0=$(date +%s%N)
+	HP_GEN_DSN="gen://?rows=1" HP_OUT_DSN="$tmp" HP_PLUGIN_DIR=bin/plugins bin/hp cp snap gen.narrow out.cold --log-level warn 2>/dev/null
+	echo $(( ($(date +%s%N) - t0) / 1000000 ))
+done | sort -n | awk '{ a[NR] = $1 } END { printf "%-44s %8d ms (min %d ms, max %d ms)\n", "cold start, local target", a[5], a[1], a[9] }'
+rm -rf "$tmp"
+
+echo
 echo "== snapshot to local files: gen narrow (baseline: the plugin boundary above)"
 for n in 1000000 "$ROWS"; do
 	for spec in "csv none" "csv gzip" "parquet zstd"; do

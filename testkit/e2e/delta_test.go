@@ -570,3 +570,39 @@ func envValue(env []string, key string) string {
 	}
 	return ""
 }
+
+// TestDeltaStateElsewhere: --state keeps the state apart from the output,
+// locally or in S3.
+func TestDeltaStateElsewhere(t *testing.T) {
+	bin := testkit.Build(t)
+	const table = "hp_e2e_delta_state"
+	deltaTable(t, table, 100)
+	srv := testkit.StartS3(t)
+	srv.CreateBucket(t, "lake")
+	out, states := t.TempDir(), t.TempDir()
+	env := append(srv.Env(), "HP_PG_DSN="+pgDSN, "HP_OUT_DSN="+out)
+	for _, state := range []string{"file://" + states + "/orders.json", "s3://lake/states/orders.json?endpoint=" + srv.Endpoint} {
+		obj := "out.a"
+		if strings.HasPrefix(state, "s3") {
+			obj = "out.b"
+		}
+		args := []string{"pg." + table, obj, "--delta-driver", "updated_at", "--state", state}
+		if s := runDelta(t, bin, env, args...); s.Rows != 100 {
+			t.Fatalf("%s: first run %+v", state, s)
+		}
+		if s := runDelta(t, bin, env, args...); s.Rows != 0 {
+			t.Fatalf("%s: second run read %d rows: the state was not kept", state, s.Rows)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(states, "orders.json")); err != nil {
+		t.Fatalf("no local state: %v", err)
+	}
+	if len(srv.Objects(t, "lake", "states/orders.json")) != 1 {
+		t.Fatal("no state in S3")
+	}
+	for _, dir := range []string{"a", "b"} {
+		if _, err := os.Stat(filepath.Join(out, dir, "_state.json")); !os.IsNotExist(err) {
+			t.Fatalf("a state was written beside the output in %s", dir)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -31,6 +33,7 @@ type DeltaOptions struct {
 	Lookback      string
 	Lag           string
 	MaxDuration   time.Duration
+	StateURL      string
 }
 
 func newDeltaCmd(f *cliutil.Factory) *cobra.Command {
@@ -74,6 +77,7 @@ at once.`,
 	fl.StringVar(&o.DeltaSize, "delta-size", "", "Split the range into chunks of this width (6h, 1d, or a number), each published on its own")
 	fl.StringVar(&o.Lookback, "lookback", "", "Re-read this far below the high-water mark (15m, 1d, or a number) to catch late commits")
 	fl.StringVar(&o.Lag, "delta-lag", "", "Leave the newest values (the maximum minus this) for the next run")
+	fl.StringVar(&o.StateURL, "state", "", "Keep the delta state here (file:///dir/state.json, s3://bucket/key.json) instead of <object>/_state.json beside the output")
 	fl.DurationVar(&o.MaxDuration, "max-duration", 0, "Stop after the chunk in progress once this much time is near, reporting more to do (e.g. 13m)")
 	return cmd
 }
@@ -139,18 +143,24 @@ func RunDelta(ctx context.Context, o *DeltaOptions) error {
 		if err != nil {
 			return err
 		}
-		vst, ok := st.(store.Versioned)
+		stateStore, stateKey := store.Store(st), strings.TrimPrefix(p.vars.Prefix+"/"+p.vars.Object+"/"+delta.StateFile, "/")
+		if o.StateURL != "" {
+			if stateStore, stateKey, err = o.openState(ctx); err != nil {
+				return err
+			}
+		}
+		vst, ok := stateStore.(store.Versioned)
 		if !ok {
 			return cliutil.UsageErrorf("target %q cannot keep delta state", p.tgt.Name)
 		}
-		stateKey := strings.TrimPrefix(p.vars.Prefix+"/"+p.vars.Object+"/"+delta.StateFile, "/")
-		h, err := delta.Acquire(ctx, vst, stateKey, st.URL(stateKey), o.Driver, p.runID, lockTTL, o.Now())
+		stateURL := stateStore.URL(stateKey)
+		h, err := delta.Acquire(ctx, vst, stateKey, stateURL, o.Driver, p.runID, lockTTL, o.Now())
 		if err != nil {
 			return err
 		}
 		defer func() {
 			if rerr := h.Release(); rerr != nil {
-				o.Logger().Error("could not release the delta state lock; it expires by itself", "state", st.URL(stateKey), "error", rerr)
+				o.Logger().Error("could not release the delta state lock; it expires by itself", "state", stateURL, "error", rerr)
 			}
 		}()
 		tgt = &storeTarget{o: o, p: p, st: st, h: h}
@@ -359,6 +369,32 @@ func (t *tableTarget) deliver(ctx context.Context, src *host.Instance, req sdk.R
 	}
 	return Summary{Mode: "delta", Source: sourceName(t.p, &t.o.SnapOptions), Target: t.where(), Rows: res.RowsWritten,
 		Seconds: time.Since(start).Seconds()}, nil
+}
+
+// openState opens the store and key of --state: the URL's directory and
+// its last element (query parameters, such as an S3 endpoint, stay with
+// the directory).
+func (o *DeltaOptions) openState(ctx context.Context) (store.Store, string, error) {
+	raw := o.StateURL
+	var dir, key string
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
+		i := strings.LastIndexByte(u.Path, '/')
+		key, u.Path = u.Path[i+1:], u.Path[:max(i, 0)]
+		dir = u.String()
+		if u.Scheme == "file" && u.Host == "" && u.Path == "" {
+			dir = "file:///"
+		}
+	} else {
+		dir, key = filepath.Dir(raw), filepath.Base(raw)
+	}
+	if key == "" || key == "." || key == "/" {
+		return nil, "", cliutil.UsageErrorf("--state %q names no object: give the state file's URL, e.g. s3://bucket/states/orders.json", sdk.MaskDSN(raw))
+	}
+	st, err := store.Open(ctx, dir, nil, o.S3)
+	if err != nil {
+		return nil, "", fmt.Errorf("--state: %w", err)
+	}
+	return st, key, nil
 }
 
 // checkDriver finds the driver among the source's columns, where the
