@@ -40,6 +40,12 @@ for n in 1000000 5000000; do
 	done
 done
 
+echo
+echo "== memory plateau: Parquet (zstd) at twice the rows above"
+n=$((ROWS * 2))
+HP_GEN_DSN="gen://?rows=$n" go run ./testkit/cmd/snapbench -rows "$n" -label "hp cp snap → parquet (zstd), $n rows" -- \
+	cp snap gen.narrow out.bench --format parquet --compression zstd --log-level warn
+
 # PostgreSQL: a TPC-H-style lineitem table, loaded once, then the server's
 # own client as the baseline beside hp.
 PG_ROWS=${BENCH_PG_ROWS:-5000000}
