@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/spf13/cobra"
+
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/host"
 )
@@ -51,4 +53,15 @@ func ExitCode(err error) int {
 		}
 	}
 	return ExitFailed
+}
+
+// ExactArgs requires n positional arguments, described by what (e.g. "one
+// <conn>.<prefix>"), failing with a usage error that says what was given.
+func ExactArgs(n int, what string) func(cmd *cobra.Command, args []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return UsageErrorf("%s takes %s, got %d argument(s)", cmd.CommandPath(), what, len(args))
+		}
+		return nil
+	}
 }

@@ -57,12 +57,7 @@ at once.`,
 		Example: `  hp cp delta pg.public.orders lake.orders --delta-driver updated_at --primary-keys id
   hp cp delta pg.public.orders lake.orders --delta-driver updated_at --lookback 10m --delta-lag 1m
   hp cp delta pg.public.events lake.events --delta-driver id --start-sequence 0 --delta-size 1000000 --max-duration 13m`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 2 {
-				return cliutil.UsageErrorf("hp cp delta takes a source and a target (<conn>.<table> <conn>.<object>), got %d argument(s)", len(args))
-			}
-			return nil
-		},
+		Args: cliutil.ExactArgs(2, "a source and a target (<conn>.<table> <conn>.<object>)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Source, o.Target = args[0], args[1]
 			return RunDelta(cmd.Context(), o)

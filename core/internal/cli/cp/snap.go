@@ -77,12 +77,7 @@ removes its files.`,
 		Example: `  hp cp snap pg.public.orders out.extracts/orders --format parquet
   hp cp snap demo.sample_data out.sample --format csv --compression none --max-file-rows 100000
   hp cp snap pg.x out.y --query "select id, total from orders where total > 0"`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 2 {
-				return cliutil.UsageErrorf("hp cp snap takes a source and a target (<conn>.<table> <conn>.<object>), got %d argument(s)", len(args))
-			}
-			return nil
-		},
+		Args: cliutil.ExactArgs(2, "a source and a target (<conn>.<table> <conn>.<object>)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Source, o.Target = args[0], args[1]
 			return RunSnap(cmd.Context(), o)

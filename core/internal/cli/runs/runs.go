@@ -38,12 +38,7 @@ a manifest was never published and is not listed. A manifest that cannot
 be read is reported on stderr and skipped.`,
 		Example: `  hp runs out.extracts/orders
   hp runs out.extracts --output json`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return cliutil.UsageErrorf("hp runs takes one <conn>.<prefix>, got %d argument(s)", len(args))
-			}
-			return nil
-		},
+		Args: cliutil.ExactArgs(1, "one <conn>.<prefix>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Target = args[0]
 			return Run(cmd.Context(), o)

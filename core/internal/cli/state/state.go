@@ -301,24 +301,34 @@ func (o *Options) refuseLive(t *target, c *current, cmd string) error {
 		delta.ErrLocked, t.url, describeLock(c.lock), c.lock.Expires.UTC().Format(time.RFC3339), cmd)
 }
 
+// readable opens and reads the state, failing when there is none or it
+// cannot be parsed.
+func (o *Options) readable(ctx context.Context) (*target, *current, error) {
+	t, err := o.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := t.read(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case !c.found:
+		return nil, nil, o.noState(t)
+	case c.bad != nil:
+		return nil, nil, o.unreadable(t, c)
+	}
+	return t, c, nil
+}
+
 // Show prints the state.
 func Show(ctx context.Context, o *Options) error {
 	if err := cliutil.CheckOutput(o.Output); err != nil {
 		return err
 	}
-	t, err := o.open(ctx)
+	t, c, err := o.readable(ctx)
 	if err != nil {
 		return err
-	}
-	c, err := t.read(ctx)
-	if err != nil {
-		return err
-	}
-	switch {
-	case !c.found:
-		return o.noState(t)
-	case c.bad != nil:
-		return o.unreadable(t, c)
 	}
 	s := c.state
 	if o.Output == "json" {
@@ -500,19 +510,9 @@ func Reset(ctx context.Context, o *Options) error {
 
 // Unlock clears the lock.
 func Unlock(ctx context.Context, o *Options) error {
-	t, err := o.open(ctx)
+	t, c, err := o.readable(ctx)
 	if err != nil {
 		return err
-	}
-	c, err := t.read(ctx)
-	if err != nil {
-		return err
-	}
-	switch {
-	case !c.found:
-		return o.noState(t)
-	case c.bad != nil:
-		return o.unreadable(t, c)
 	}
 	s := *c.state
 	if s.Lock == nil {

@@ -48,12 +48,7 @@ or when no manifest is found at all.`,
 		Example: `  hp verify out.extracts/orders
   hp verify out.extracts/orders/20260102T030405Z-1a2b3c4d
   hp verify out.extracts --output json`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return cliutil.UsageErrorf("hp verify takes one <conn>.<prefix>[/<run_id>], got %d argument(s)", len(args))
-			}
-			return nil
-		},
+		Args: cliutil.ExactArgs(1, "one <conn>.<prefix>[/<run_id>]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Target = args[0]
 			return Run(cmd.Context(), o)
