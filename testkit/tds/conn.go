@@ -1,0 +1,460 @@
+package tds
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+	"unicode/utf16"
+)
+
+// Token types ([MS-TDS] 2.2.7).
+const (
+	tokColMetadata  = 0x81
+	tokError        = 0xAA
+	tokLoginAck     = 0xAD
+	tokRow          = 0xD1
+	tokNBCRow       = 0xD2
+	tokEnvChange    = 0xE3
+	tokReturnStatus = 0x79
+	tokDone         = 0xFD
+	tokDoneProc     = 0xFE
+	tokDoneInProc   = 0xFF
+)
+
+// DONE status bits.
+const (
+	doneFinal = 0x00
+	doneMore  = 0x01
+	doneError = 0x02
+	doneCount = 0x10
+	doneAttn  = 0x20
+)
+
+const tdsVersion74 = 0x74000004
+
+type conn struct {
+	s          *Server
+	c          net.Conn
+	msgs       chan message
+	pending    *message
+	packetSize int
+	tranID     uint64
+}
+
+func (s *Server) serve(c net.Conn) error {
+	cn := &conn{s: s, c: c, msgs: make(chan message, 16), packetSize: defaultPktSize}
+	go readMessages(c, cn.msgs)
+	defer func() {
+		c.Close()
+		for range cn.msgs { // let the reader finish
+		}
+	}()
+	ok, err := cn.handshake()
+	if err != nil || !ok {
+		return err
+	}
+	for {
+		m, err := cn.next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		switch m.typ {
+		case pktSQLBatch:
+			q, err := parseBatch(m.data)
+			if err != nil {
+				return err
+			}
+			s.logf("tds: batch %q", q.SQL)
+			err = cn.respond(q, false)
+			if err != nil {
+				return err
+			}
+		case pktRPC:
+			q, perr := parseRPC(m.data)
+			s.logf("tds: rpc %q %v", q.SQL, q.Args())
+			if perr != nil {
+				err = cn.sendError(&Error{Number: 50000, State: 1, Class: 16, Message: "tds test server: cannot decode RPC request: " + perr.Error()}, true)
+			} else {
+				err = cn.respond(q, true)
+			}
+			if err != nil {
+				return err
+			}
+		case pktAttention:
+			s.count(func(st *Stats) { st.Attentions++ })
+			// The response already ended; acknowledge in its own message.
+			if err := cn.sendDone(tokDone, doneAttn, 0, 0); err != nil {
+				return err
+			}
+		case pktTransMgr:
+			if err := cn.transMgr(m.data); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unexpected packet type %d", m.typ)
+		}
+	}
+}
+
+func (cn *conn) next() (message, error) {
+	if cn.pending != nil {
+		m := *cn.pending
+		cn.pending = nil
+		return m, nil
+	}
+	m, ok := <-cn.msgs
+	if !ok {
+		return message{}, io.EOF
+	}
+	if m.err != nil {
+		return message{}, m.err
+	}
+	return m, nil
+}
+
+// attention polls for an ATTENTION message without blocking. It reports
+// true if the client cancelled or the connection failed.
+func (cn *conn) attention() bool {
+	if cn.pending != nil {
+		return false
+	}
+	select {
+	case m, ok := <-cn.msgs:
+		if !ok || m.err != nil {
+			return true
+		}
+		if m.typ == pktAttention {
+			cn.s.count(func(st *Stats) { st.Attentions++ })
+			return true
+		}
+		cn.pending = &m
+	default:
+	}
+	return false
+}
+
+func (cn *conn) writer() *msgWriter {
+	w := newMsgWriter(cn.c, cn.packetSize)
+	w.sent = func(n int) { cn.s.count(func(st *Stats) { st.Packets += n }) }
+	return w
+}
+
+// handshake runs PRELOGIN and LOGIN7. ok is false when the login failed.
+func (cn *conn) handshake() (ok bool, err error) {
+	m, err := cn.next()
+	if err != nil {
+		return false, err
+	}
+	if m.typ != pktPrelogin {
+		return false, fmt.Errorf("expected PRELOGIN, got packet type %d", m.typ)
+	}
+	opts, err := parsePrelogin(m.data)
+	if err != nil {
+		return false, err
+	}
+	if e, ok := opts[1]; ok && len(e) == 1 && e[0] == 4 {
+		return false, errors.New("client requires strict encryption")
+	}
+	// Whatever the client wants, encryption is not supported: the driver
+	// proceeds without TLS for off/not-sup and fails clearly ("server does
+	// not support encryption") when it requires encryption.
+	w := cn.writer()
+	w.Write(preloginResponse())
+	if err := w.finish(); err != nil {
+		return false, err
+	}
+
+	m, err = cn.next()
+	if err != nil {
+		return false, err
+	}
+	if m.typ != pktLogin7 {
+		return false, fmt.Errorf("expected LOGIN7, got packet type %d", m.typ)
+	}
+	l, err := parseLogin7(m.data)
+	if err != nil {
+		return false, err
+	}
+	if l.packetSize >= minPacketSize && l.packetSize <= maxPacketSize {
+		cn.packetSize = l.packetSize
+	}
+	w = cn.writer()
+	var b tokBuf
+	if pw, known := cn.s.logins[l.user]; len(cn.s.logins) > 0 && (!known || pw != l.password) {
+		cn.s.logf("tds: login failed for %q", l.user)
+		cn.s.count(func(st *Stats) { st.FailedLogins++ })
+		b.errorToken(&Error{Number: 18456, State: 1, Class: 14, Message: fmt.Sprintf("Login failed for user '%s'.", l.user)})
+		b.done(tokDone, doneError, 0, 0)
+		w.Write(b)
+		return false, w.finish()
+	}
+	cn.s.count(func(st *Stats) { st.Logins++ })
+	db := l.database
+	if db == "" {
+		db = "master"
+	}
+	b.envChangeStr(1, db, "master")
+	b.envChangeStr(4, strconv.Itoa(cn.packetSize), strconv.Itoa(l.packetSize))
+	b.loginAck()
+	b.done(tokDone, doneFinal, 0, 0)
+	w.Write(b)
+	return true, w.finish()
+}
+
+func (cn *conn) sendDone(tok byte, status uint16, curCmd uint16, count uint64) error {
+	var b tokBuf
+	b.done(tok, status, curCmd, count)
+	w := cn.writer()
+	w.Write(b)
+	return w.finish()
+}
+
+func (cn *conn) sendError(e *Error, rpc bool) error {
+	var b tokBuf
+	b.errorToken(e)
+	if rpc {
+		b.done(tokDoneProc, doneError, 0, 0)
+	} else {
+		b.done(tokDone, doneError, 0, 0)
+	}
+	w := cn.writer()
+	w.Write(b)
+	return w.finish()
+}
+
+// respond answers a batch or RPC with its registered response, streaming
+// rows and stopping early on ATTENTION.
+func (cn *conn) respond(q Query, rpc bool) error {
+	r := cn.s.lookup(q)
+	if r.Delay > 0 {
+		t := time.NewTimer(r.Delay)
+		defer t.Stop()
+	wait:
+		for {
+			select {
+			case <-t.C:
+				break wait
+			case <-time.After(5 * time.Millisecond):
+				if cn.attention() {
+					return cn.sendDone(tokDone, doneAttn, 0, 0)
+				}
+			}
+		}
+	}
+	w := cn.writer()
+	attn := false
+	w.onFull = func() {
+		if !attn && cn.attention() {
+			attn = true
+		}
+	}
+	var b tokBuf
+	var count uint64
+	const curSelect = 0xC1
+	if len(r.Columns) > 0 {
+		if err := b.colMetadata(r.Columns); err != nil {
+			return cn.sendError(&Error{Number: 50000, State: 1, Class: 16, Message: "tds test server: " + err.Error()}, rpc)
+		}
+		total := len(r.Rows) + r.NumRows
+		for i := 0; i < total && !attn; i++ {
+			var row []any
+			if i < len(r.Rows) {
+				row = r.Rows[i]
+			} else {
+				row = r.RowFunc(i - len(r.Rows))
+			}
+			mark := len(b)
+			if err := b.row(r.Columns, row); err != nil {
+				w.Write(b[:mark])
+				// Abandon the result: report the bad value to the client.
+				return cn.finishWithError(w, &Error{Number: 50000, State: 1, Class: 16, Message: fmt.Sprintf("tds test server: row %d: %v", i, err)}, rpc)
+			}
+			count++
+			if len(b) >= 2048 {
+				w.Write(b)
+				b = b[:0]
+			}
+		}
+	}
+	if attn {
+		// Rows already written end on a token boundary; confirm the cancel.
+		b.done(tokDone, doneAttn, 0, 0)
+		w.Write(b)
+		return w.finish()
+	}
+	if r.Err != nil {
+		w.Write(b)
+		return cn.finishWithError(w, r.Err, rpc)
+	}
+	cmd := uint16(curSelect)
+	if len(r.Columns) == 0 {
+		count = uint64(r.RowsAffected)
+		cmd = 0xC3
+	}
+	if rpc {
+		b.done(tokDoneInProc, doneMore|doneCount, cmd, count)
+		b = append(b, tokReturnStatus, 0, 0, 0, 0)
+		b.done(tokDoneProc, doneFinal, 0, 0)
+	} else {
+		b.done(tokDone, doneCount, cmd, count)
+	}
+	w.Write(b)
+	return w.finish()
+}
+
+func (cn *conn) finishWithError(w *msgWriter, e *Error, rpc bool) error {
+	var b tokBuf
+	b.errorToken(e)
+	if rpc {
+		b.done(tokDoneProc, doneError, 0, 0)
+	} else {
+		b.done(tokDone, doneError, 0, 0)
+	}
+	w.Write(b)
+	return w.finish()
+}
+
+// transMgr acknowledges transaction manager requests ([MS-TDS] 2.2.6.9).
+func (cn *conn) transMgr(data []byte) error {
+	data, err := skipAllHeaders(data)
+	if err != nil {
+		return err
+	}
+	if len(data) < 2 {
+		return errors.New("short transaction manager request")
+	}
+	var b tokBuf
+	var tid [8]byte
+	switch binary.LittleEndian.Uint16(data) {
+	case 5: // TM_BEGIN_XACT
+		cn.tranID++
+		binary.LittleEndian.PutUint64(tid[:], cn.tranID)
+		b.envChangeBytes(8, tid[:], nil)
+		cn.s.record(Query{SQL: "BEGIN TRANSACTION"})
+	case 7, 8: // TM_COMMIT_XACT, TM_ROLLBACK_XACT
+		binary.LittleEndian.PutUint64(tid[:], cn.tranID)
+		typ, name := byte(9), "COMMIT TRANSACTION"
+		if binary.LittleEndian.Uint16(data) == 8 {
+			typ, name = 10, "ROLLBACK TRANSACTION"
+		}
+		b.envChangeBytes(typ, nil, tid[:])
+		cn.s.record(Query{SQL: name})
+	default:
+		// Other requests (savepoints, DTC) are just acknowledged.
+	}
+	b.done(tokDone, doneFinal, 0, 0)
+	w := cn.writer()
+	w.Write(b)
+	return w.finish()
+}
+
+func (s *Server) record(q Query) {
+	s.mu.Lock()
+	s.queries = append(s.queries, q)
+	s.mu.Unlock()
+}
+
+// tokBuf accumulates tokens.
+type tokBuf []byte
+
+func (b *tokBuf) u8(v byte)     { *b = append(*b, v) }
+func (b *tokBuf) u16(v uint16)  { *b = binary.LittleEndian.AppendUint16(*b, v) }
+func (b *tokBuf) u32(v uint32)  { *b = binary.LittleEndian.AppendUint32(*b, v) }
+func (b *tokBuf) u64(v uint64)  { *b = binary.LittleEndian.AppendUint64(*b, v) }
+func (b *tokBuf) raw(p []byte)  { *b = append(*b, p...) }
+func (b *tokBuf) ucs2(s string) { *b = appendUCS2(*b, s) }
+
+// bvarchar writes a B_VARCHAR (character count byte + UCS-2).
+func (b *tokBuf) bvarchar(s string) {
+	u := utf16.Encode([]rune(s))
+	if len(u) > 255 {
+		u = u[:255]
+	}
+	b.u8(byte(len(u)))
+	for _, c := range u {
+		b.u16(c)
+	}
+}
+
+func (b *tokBuf) usvarchar(s string) {
+	u := utf16.Encode([]rune(s))
+	if len(u) > 65535 {
+		u = u[:65535]
+	}
+	b.u16(uint16(len(u)))
+	for _, c := range u {
+		b.u16(c)
+	}
+}
+
+func appendUCS2(dst []byte, s string) []byte {
+	for _, c := range utf16.Encode([]rune(s)) {
+		dst = binary.LittleEndian.AppendUint16(dst, c)
+	}
+	return dst
+}
+
+func (b *tokBuf) done(tok byte, status, curCmd uint16, count uint64) {
+	b.u8(tok)
+	b.u16(status)
+	b.u16(curCmd)
+	b.u64(count)
+}
+
+func (b *tokBuf) errorToken(e *Error) {
+	var body tokBuf
+	body.u32(uint32(e.Number))
+	body.u8(e.State)
+	class := e.Class
+	if class == 0 {
+		class = 16
+	}
+	body.u8(class)
+	body.usvarchar(e.Message)
+	body.bvarchar("halfpipe-tds")
+	body.bvarchar("")
+	body.u32(1)
+	b.u8(tokError)
+	b.u16(uint16(len(body)))
+	b.raw(body)
+}
+
+func (b *tokBuf) envChangeStr(typ byte, newV, oldV string) {
+	var body tokBuf
+	body.u8(typ)
+	body.bvarchar(newV)
+	body.bvarchar(oldV)
+	b.u8(tokEnvChange)
+	b.u16(uint16(len(body)))
+	b.raw(body)
+}
+
+func (b *tokBuf) envChangeBytes(typ byte, newV, oldV []byte) {
+	var body tokBuf
+	body.u8(typ)
+	body.u8(byte(len(newV)))
+	body.raw(newV)
+	body.u8(byte(len(oldV)))
+	body.raw(oldV)
+	b.u8(tokEnvChange)
+	b.u16(uint16(len(body)))
+	b.raw(body)
+}
+
+func (b *tokBuf) loginAck() {
+	var body tokBuf
+	body.u8(1) // SQL_TSQL
+	body = binary.BigEndian.AppendUint32(body, tdsVersion74)
+	body.bvarchar("Microsoft SQL Server")
+	body.raw([]byte{16, 0, 0x10, 0x00}) // 16.0.4096
+	b.u8(tokLoginAck)
+	b.u16(uint16(len(body)))
+	b.raw(body)
+}

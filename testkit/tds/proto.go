@@ -1,0 +1,466 @@
+package tds
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strings"
+	"time"
+	"unicode/utf16"
+)
+
+// parsePrelogin returns the PRELOGIN options by token.
+func parsePrelogin(data []byte) (map[byte][]byte, error) {
+	opts := map[byte][]byte{}
+	for i := 0; ; i += 5 {
+		if i >= len(data) {
+			return nil, errors.New("unterminated PRELOGIN option list")
+		}
+		if data[i] == 0xFF {
+			return opts, nil
+		}
+		if i+5 > len(data) {
+			return nil, errors.New("short PRELOGIN option")
+		}
+		off := int(binary.BigEndian.Uint16(data[i+1:]))
+		n := int(binary.BigEndian.Uint16(data[i+3:]))
+		if off+n > len(data) {
+			return nil, errors.New("PRELOGIN option out of range")
+		}
+		opts[data[i]] = data[off : off+n]
+	}
+}
+
+func preloginResponse() []byte {
+	type opt struct {
+		tok  byte
+		data []byte
+	}
+	opts := []opt{
+		{0, []byte{16, 0, 0x10, 0x00, 0, 0}}, // VERSION 16.0.4096
+		{1, []byte{2}},                       // ENCRYPTION: ENCRYPT_NOT_SUP
+		{2, []byte{0}},                       // INSTOPT
+		{3, nil},                             // THREADID
+		{4, []byte{0}},                       // MARS off
+	}
+	off := 5*len(opts) + 1
+	var hdr, body []byte
+	for _, o := range opts {
+		hdr = append(hdr, o.tok)
+		hdr = binary.BigEndian.AppendUint16(hdr, uint16(off+len(body)))
+		hdr = binary.BigEndian.AppendUint16(hdr, uint16(len(o.data)))
+		body = append(body, o.data...)
+	}
+	hdr = append(hdr, 0xFF)
+	return append(hdr, body...)
+}
+
+type login7 struct {
+	user, password, database, app string
+	packetSize                    int
+}
+
+// parseLogin7 decodes the fields of a LOGIN7 record ([MS-TDS] 2.2.6.4).
+func parseLogin7(d []byte) (login7, error) {
+	var l login7
+	if len(d) < 94 {
+		return l, errors.New("short LOGIN7 record")
+	}
+	str := func(pos int) (string, []byte, error) {
+		off := int(binary.LittleEndian.Uint16(d[pos:]))
+		n := int(binary.LittleEndian.Uint16(d[pos+2:])) * 2
+		if off+n > len(d) {
+			return "", nil, fmt.Errorf("LOGIN7 field at %d out of range", pos)
+		}
+		raw := d[off : off+n]
+		return decodeUCS2(raw), raw, nil
+	}
+	l.packetSize = int(binary.LittleEndian.Uint32(d[8:]))
+	var err error
+	if l.user, _, err = str(40); err != nil {
+		return l, err
+	}
+	_, pw, err := str(44)
+	if err != nil {
+		return l, err
+	}
+	plain := make([]byte, len(pw))
+	for i, c := range pw {
+		c ^= 0xA5
+		plain[i] = c<<4 | c>>4
+	}
+	l.password = decodeUCS2(plain)
+	if l.app, _, err = str(48); err != nil {
+		return l, err
+	}
+	if l.database, _, err = str(68); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+func decodeUCS2(b []byte) string {
+	u := make([]uint16, len(b)/2)
+	for i := range u {
+		u[i] = binary.LittleEndian.Uint16(b[2*i:])
+	}
+	return string(utf16.Decode(u))
+}
+
+func skipAllHeaders(d []byte) ([]byte, error) {
+	if len(d) < 4 {
+		return nil, errors.New("short ALL_HEADERS")
+	}
+	n := int(binary.LittleEndian.Uint32(d))
+	if n < 4 || n > len(d) {
+		return nil, fmt.Errorf("bad ALL_HEADERS length %d", n)
+	}
+	return d[n:], nil
+}
+
+func parseBatch(d []byte) (Query, error) {
+	d, err := skipAllHeaders(d)
+	if err != nil {
+		return Query{}, err
+	}
+	return Query{SQL: decodeUCS2(d)}, nil
+}
+
+// rd is a bounds-checked little-endian reader.
+type rd struct {
+	b   []byte
+	err error
+}
+
+func (r *rd) take(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(r.b) {
+		r.err = errors.New("truncated RPC request")
+		r.b = nil
+		return nil
+	}
+	p := r.b[:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *rd) u8() byte {
+	p := r.take(1)
+	if p == nil {
+		return 0
+	}
+	return p[0]
+}
+
+func (r *rd) u16() uint16 {
+	p := r.take(2)
+	if p == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint16(p)
+}
+
+func (r *rd) u32() uint32 {
+	p := r.take(4)
+	if p == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(p)
+}
+
+func (r *rd) u64() uint64 {
+	p := r.take(8)
+	if p == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(p)
+}
+
+// parseRPC decodes an RPC request ([MS-TDS] 2.2.6.6). On a decoding error
+// the returned query holds what was decoded so far.
+func parseRPC(d []byte) (Query, error) {
+	q := Query{RPC: true}
+	d, err := skipAllHeaders(d)
+	if err != nil {
+		return q, err
+	}
+	r := &rd{b: d}
+	procID := -1
+	if n := r.u16(); n == 0xFFFF {
+		procID = int(r.u16())
+	} else {
+		q.SQL = decodeUCS2(r.take(int(n) * 2))
+	}
+	r.u16() // option flags
+	var params []Param
+	for r.err == nil && len(r.b) > 0 {
+		if r.b[0] == 0x80 || r.b[0] == 0xFF || r.b[0] == 0xFE {
+			break // batch separator: only the first call is decoded
+		}
+		name := decodeUCS2(r.take(int(r.u8()) * 2))
+		r.u8() // status flags
+		v, err := readParamValue(r)
+		if err != nil {
+			q.Params = params
+			return q, fmt.Errorf("parameter %d (%s): %w", len(params)+1, name, err)
+		}
+		params = append(params, Param{Name: name, Value: v})
+	}
+	if r.err != nil {
+		return q, r.err
+	}
+	if procID >= 0 {
+		if procID != 10 { // sp_executesql
+			q.SQL = fmt.Sprintf("<proc id %d>", procID)
+			q.Params = params
+			return q, nil
+		}
+		if len(params) > 0 {
+			q.SQL, _ = params[0].Value.(string)
+		}
+		if len(params) > 1 {
+			q.Decl, _ = params[1].Value.(string)
+		}
+		if len(params) > 2 {
+			q.Params = params[2:]
+		}
+		return q, nil
+	}
+	q.Params = params
+	return q, nil
+}
+
+// readParamValue reads a TYPE_INFO and the value that follows.
+func readParamValue(r *rd) (any, error) {
+	typ := r.u8()
+	switch typ {
+	case 0x1F: // NULLTYPE
+		return nil, r.err
+	case 0x30: // INT1
+		return int64(r.u8()), r.err
+	case 0x32: // BIT
+		return r.u8() != 0, r.err
+	case 0x34:
+		return int64(int16(r.u16())), r.err
+	case 0x38:
+		return int64(int32(r.u32())), r.err
+	case 0x7F:
+		return int64(r.u64()), r.err
+	case 0x3B:
+		return float64(math.Float32frombits(r.u32())), r.err
+	case 0x3E:
+		return math.Float64frombits(r.u64()), r.err
+	case 0x3C, 0x7A, 0x3D, 0x3A: // MONEY, SMALLMONEY, DATETIME, SMALLDATETIME
+		n := map[byte]int{0x3C: 8, 0x7A: 4, 0x3D: 8, 0x3A: 4}[typ]
+		return decodeFixed(typ, r.take(n), 0), r.err
+	case 0x28: // DATEN
+		return decodeFixed(typ, r.take(int(r.u8())), 0), r.err
+	case 0x29, 0x2A, 0x2B: // TIMEN, DATETIME2N, DATETIMEOFFSETN
+		scale := r.u8()
+		return decodeFixed(typ, r.take(int(r.u8())), scale), r.err
+	case 0x26, 0x68, 0x6D, 0x6E, 0x6F, 0x24, 0x25, 0x2D, 0x27, 0x2F: // BYTELEN types
+		r.u8() // max size
+		return decodeFixed(typ, r.take(int(r.u8())), 0), r.err
+	case 0x37, 0x3F, 0x6A, 0x6C: // DECIMAL/NUMERIC
+		r.u8() // size
+		r.u8() // precision
+		scale := r.u8()
+		return decodeFixed(typ, r.take(int(r.u8())), scale), r.err
+	case 0xA5, 0xA7, 0xAD, 0xAF, 0xE7, 0xEF, 0xF1: // USHORTLEN types
+		maxLen := r.u16()
+		switch typ {
+		case 0xA7, 0xAF, 0xE7, 0xEF:
+			r.take(5) // collation
+		case 0xF1:
+			if r.u8() != 0 {
+				return nil, errors.New("xml with schema is not supported")
+			}
+		}
+		var raw []byte
+		if maxLen == 0xFFFF || typ == 0xF1 {
+			total := r.u64()
+			if total == math.MaxUint64 {
+				return nil, r.err
+			}
+			raw = []byte{}
+			for r.err == nil {
+				n := r.u32()
+				if n == 0 {
+					break
+				}
+				raw = append(raw, r.take(int(n))...)
+			}
+		} else {
+			n := r.u16()
+			if n == 0xFFFF {
+				return nil, r.err
+			}
+			raw = r.take(int(n))
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		switch typ {
+		case 0xE7, 0xEF, 0xF1:
+			return decodeUCS2(raw), nil
+		case 0xA7, 0xAF:
+			return decodeLatin1(raw), nil
+		}
+		return append([]byte{}, raw...), nil
+	case 0x22, 0x23, 0x63: // IMAGE, TEXT, NTEXT
+		r.u32()
+		if typ != 0x22 {
+			r.take(5)
+		}
+		n := r.u32()
+		if n == 0xFFFFFFFF {
+			return nil, r.err
+		}
+		raw := r.take(int(n))
+		switch typ {
+		case 0x63:
+			return decodeUCS2(raw), r.err
+		case 0x23:
+			return decodeLatin1(raw), r.err
+		}
+		return append([]byte{}, raw...), r.err
+	}
+	return nil, fmt.Errorf("unsupported parameter type 0x%02X", typ)
+}
+
+// decodeFixed decodes a non-NULL value of the given type; empty data is NULL.
+func decodeFixed(typ byte, b []byte, scale uint8) any {
+	if len(b) == 0 && typ != 0x25 && typ != 0x2D && typ != 0x27 && typ != 0x2F {
+		return nil
+	}
+	switch typ {
+	case 0x26: // INTN
+		switch len(b) {
+		case 1:
+			return int64(b[0])
+		case 2:
+			return int64(int16(binary.LittleEndian.Uint16(b)))
+		case 4:
+			return int64(int32(binary.LittleEndian.Uint32(b)))
+		case 8:
+			return int64(binary.LittleEndian.Uint64(b))
+		}
+	case 0x68:
+		return b[0] != 0
+	case 0x6D:
+		if len(b) == 4 {
+			return float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+		}
+		return math.Float64frombits(binary.LittleEndian.Uint64(b))
+	case 0x3C, 0x7A, 0x6E: // money
+		var v int64
+		if len(b) == 4 {
+			v = int64(int32(binary.LittleEndian.Uint32(b)))
+		} else {
+			v = int64(uint64(binary.LittleEndian.Uint32(b))<<32 | uint64(binary.LittleEndian.Uint32(b[4:])))
+		}
+		return formatScaled(big.NewInt(v), 4)
+	case 0x3D, 0x3A, 0x6F: // datetime
+		if len(b) == 4 {
+			days := binary.LittleEndian.Uint16(b)
+			mins := binary.LittleEndian.Uint16(b[2:])
+			return time.Date(1900, 1, 1+int(days), 0, int(mins), 0, 0, time.UTC)
+		}
+		days := int32(binary.LittleEndian.Uint32(b))
+		ticks := binary.LittleEndian.Uint32(b[4:])
+		ns := (int64(ticks)*1_000_000_000 + 150) / 300 // ticks are 1/300 s
+		return time.Date(1900, 1, 1+int(days), 0, 0, 0, 0, time.UTC).Add(time.Duration(ns))
+	case 0x28:
+		return dateFromDays(le(b))
+	case 0x29:
+		return time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Add(timeFromUnits(le(b), scale))
+	case 0x2A:
+		n := len(b) - 3
+		return dateFromDays(le(b[n:])).Add(timeFromUnits(le(b[:n]), scale))
+	case 0x2B:
+		n := len(b) - 5
+		off := int16(binary.LittleEndian.Uint16(b[len(b)-2:]))
+		t := dateFromDays(le(b[n : n+3])).Add(timeFromUnits(le(b[:n]), scale))
+		return t.In(time.FixedZone("", int(off)*60))
+	case 0x24:
+		return formatGUID(b)
+	case 0x37, 0x3F, 0x6A, 0x6C:
+		mag := make([]byte, len(b)-1)
+		for i := range mag {
+			mag[i] = b[len(b)-1-i]
+		}
+		v := new(big.Int).SetBytes(mag)
+		if b[0] == 0 {
+			v.Neg(v)
+		}
+		return formatScaled(v, int(scale))
+	case 0x27, 0x2F:
+		return decodeLatin1(b)
+	}
+	return append([]byte{}, b...)
+}
+
+func le(b []byte) uint64 {
+	var v uint64
+	for i := len(b) - 1; i >= 0; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	return v
+}
+
+func dateFromDays(days uint64) time.Time {
+	return time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(days))
+}
+
+func timeFromUnits(units uint64, scale uint8) time.Duration {
+	ns := units
+	for i := scale; i < 9; i++ {
+		ns *= 10
+	}
+	return time.Duration(ns)
+}
+
+func formatScaled(v *big.Int, scale int) string {
+	neg := v.Sign() < 0
+	s := new(big.Int).Abs(v).String()
+	if scale > 0 {
+		if len(s) <= scale {
+			s = strings.Repeat("0", scale-len(s)+1) + s
+		}
+		s = s[:len(s)-scale] + "." + s[len(s)-scale:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// formatGUID renders wire bytes (mixed-endian) as the canonical string.
+func formatGUID(b []byte) string {
+	if len(b) != 16 {
+		return fmt.Sprintf("%X", b)
+	}
+	c := guidSwap(b)
+	return fmt.Sprintf("%X-%X-%X-%X-%X", c[0:4], c[4:6], c[6:8], c[8:10], c[10:16])
+}
+
+// guidSwap converts between canonical and wire byte order (its own inverse).
+func guidSwap(b []byte) []byte {
+	c := append([]byte{}, b...)
+	c[0], c[1], c[2], c[3] = b[3], b[2], b[1], b[0]
+	c[4], c[5] = b[5], b[4]
+	c[6], c[7] = b[7], b[6]
+	return c
+}
+
+func decodeLatin1(b []byte) string {
+	r := make([]rune, len(b))
+	for i, c := range b {
+		r[i] = rune(c)
+	}
+	return string(r)
+}
