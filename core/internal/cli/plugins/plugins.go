@@ -37,9 +37,11 @@ of HP_PLUGIN_DIR, <dir of hp>/plugins, $XDG_DATA_HOME/halfpipe/plugins,
 /opt/hp/plugins and /opt. Each plugin is started once to ask for its
 name, version, DSN schemes and capabilities, and stopped again.
 
-A plugin is refused when its SHA256SUMS entry does not match, when it is
+A directory's checksums are its SHA256SUMS file and every SHA256SUMS.<name>
+file (Lambda layers each bring their own). A plugin is refused when its
+entry does not match, when two files disagree about it, when it is
 writable by group or others, or (with --require-checksums) when it has no
-SHA256SUMS entry. A plugin with the same name as an earlier one is shadowed.`,
+entry. A plugin with the same name as an earlier one is shadowed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return RunList(cmd.Context(), opts) },
 	}
