@@ -73,6 +73,9 @@ type Fault struct {
 	DropResponse bool
 	// Delay waits this long before acting on (or forwarding) the request.
 	Delay time.Duration
+	// Header is added to a Status answer (e.g. X-Amz-Bucket-Region on a
+	// 301 PermanentRedirect).
+	Header map[string]string
 }
 
 type faultRule struct {
@@ -200,6 +203,9 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hangUp(w)
 	case f.Status != 0:
 		_, _ = io.Copy(io.Discard, r.Body)
+		for k, v := range f.Header {
+			w.Header().Set(k, v)
+		}
 		writeS3Error(w, r, f.Status, f.Code, f.Message)
 	case f.DropAfterBytes > 0 || f.DropResponse:
 		r = r.WithContext(context.WithValue(r.Context(), dropKey{}, true))

@@ -302,3 +302,31 @@ func TestS3RequestOptions(t *testing.T) {
 		t.Fatalf("wrong owner: %v", err)
 	}
 }
+
+// TestS3BucketRegion: S3 answers a request in the wrong region with a 301
+// naming the bucket's region. Without a configured region hp follows it
+// (versitygw then refuses the new region, which shows the request went
+// there); with one, the error names both.
+func TestS3BucketRegion(t *testing.T) {
+	srv := testkit.StartS3(t)
+	srv.CreateBucket(t, "lake")
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	proxy := testkit.StartFaultProxy(t, srv.Endpoint)
+	moved := testkit.Fault{Times: 1, Status: http.StatusMovedPermanently, Code: "PermanentRedirect",
+		Header: map[string]string{"X-Amz-Bucket-Region": "eu-central-1"}}
+
+	proxy.Inject(moved)
+	_, err := NewS3(t.Context(), "s3://lake/base", S3Options{Endpoint: proxy.URL})
+	if err == nil || !strings.Contains(err.Error(), "not in region eu-central-1") {
+		t.Fatalf("following the bucket's region: %v", err)
+	}
+
+	proxy.Inject(moved)
+	_, err = NewS3(t.Context(), "s3://lake/base", S3Options{Endpoint: proxy.URL, Region: "us-east-1"})
+	if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "in region eu-central-1, not us-east-1") {
+		t.Fatalf("an explicit wrong region: %v", err)
+	}
+}
