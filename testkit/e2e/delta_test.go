@@ -593,6 +593,10 @@ func TestDeltaStateElsewhere(t *testing.T) {
 		if s := runDelta(t, bin, env, args...); s.Rows != 0 {
 			t.Fatalf("%s: second run read %d rows: the state was not kept", state, s.Rows)
 		}
+		res := bin.Run(t, env, "state", "show", obj, "--state", state, "--output", "json")
+		if res.Code != 0 || !strings.Contains(res.Stdout, `"high_water_mark": "2024-03-30T23:40:00.000101Z"`) {
+			t.Fatalf("hp state show --state %s: exit %d\n%s%s", state, res.Code, res.Stdout, res.Stderr)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(states, "orders.json")); err != nil {
 		t.Fatalf("no local state: %v", err)

@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -77,4 +79,30 @@ func OpenStore(ctx context.Context, c config.Connection, declaredType string, ou
 		return nil, fmt.Errorf("connection %q: %w", c.Name, err)
 	}
 	return s, nil
+}
+
+// OpenStateURL opens the store and key of a state object given by URL
+// (file:///dir/state.json, s3://bucket/dir/state.json?endpoint=..., or a
+// path): the URL's directory, with its query parameters, and its last
+// element.
+func OpenStateURL(ctx context.Context, raw string, s3 store.S3Options) (store.Store, string, error) {
+	var dir, key string
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
+		i := strings.LastIndexByte(u.Path, '/')
+		key, u.Path = u.Path[i+1:], u.Path[:max(i, 0)]
+		dir = u.String()
+		if u.Scheme == "file" && u.Host == "" && u.Path == "" {
+			dir = "file:///"
+		}
+	} else {
+		dir, key = filepath.Dir(raw), filepath.Base(raw)
+	}
+	if key == "" || key == "." || key == "/" {
+		return nil, "", sdk.InvalidArgumentf("--state %q names no object: give the state file's URL, e.g. s3://bucket/states/orders.json", sdk.MaskDSN(raw))
+	}
+	st, err := store.Open(ctx, dir, nil, s3)
+	if err != nil {
+		return nil, "", fmt.Errorf("--state: %w", err)
+	}
+	return st, key, nil
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -140,7 +138,7 @@ func RunDelta(ctx context.Context, o *DeltaOptions) error {
 		}
 		stateStore, stateKey := store.Store(st), strings.TrimPrefix(p.vars.Prefix+"/"+p.vars.Object+"/"+delta.StateFile, "/")
 		if o.StateURL != "" {
-			if stateStore, stateKey, err = o.openState(ctx); err != nil {
+			if stateStore, stateKey, err = job.OpenStateURL(ctx, o.StateURL, o.S3); err != nil {
 				return err
 			}
 		}
@@ -364,32 +362,6 @@ func (t *tableTarget) deliver(ctx context.Context, src *host.Instance, req sdk.R
 	}
 	return Summary{Mode: "delta", Source: sourceName(t.p, &t.o.SnapOptions), Target: t.where(), Rows: res.RowsWritten,
 		Seconds: time.Since(start).Seconds()}, nil
-}
-
-// openState opens the store and key of --state: the URL's directory and
-// its last element (query parameters, such as an S3 endpoint, stay with
-// the directory).
-func (o *DeltaOptions) openState(ctx context.Context) (store.Store, string, error) {
-	raw := o.StateURL
-	var dir, key string
-	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
-		i := strings.LastIndexByte(u.Path, '/')
-		key, u.Path = u.Path[i+1:], u.Path[:max(i, 0)]
-		dir = u.String()
-		if u.Scheme == "file" && u.Host == "" && u.Path == "" {
-			dir = "file:///"
-		}
-	} else {
-		dir, key = filepath.Dir(raw), filepath.Base(raw)
-	}
-	if key == "" || key == "." || key == "/" {
-		return nil, "", cliutil.UsageErrorf("--state %q names no object: give the state file's URL, e.g. s3://bucket/states/orders.json", sdk.MaskDSN(raw))
-	}
-	st, err := store.Open(ctx, dir, nil, o.S3)
-	if err != nil {
-		return nil, "", fmt.Errorf("--state: %w", err)
-	}
-	return st, key, nil
 }
 
 // checkDriver finds the driver among the source's columns, where the

@@ -32,6 +32,8 @@ type Options struct {
 	Output string // show: text or json
 	S3     store.S3Options
 	Now    func() time.Time
+	// StateURL is hp cp delta's --state: the state kept elsewhere.
+	StateURL string
 
 	// set
 	HighWaterMark string
@@ -72,6 +74,7 @@ run fail when it next saves the state, so it never overwrites the change.`,
 	}
 	for _, sub := range []*cobra.Command{newShowCmd(o), newSetCmd(o), newResetCmd(o), newUnlockCmd(o)} {
 		cliutil.AddS3Flags(sub.Flags(), &o.S3)
+		sub.Flags().StringVar(&o.StateURL, "state", "", "The state's URL, when hp cp delta keeps it elsewhere (its --state)")
 		cmd.AddCommand(sub)
 	}
 	return cmd
@@ -209,6 +212,17 @@ type current struct {
 }
 
 func (o *Options) open(ctx context.Context) (*target, error) {
+	if o.StateURL != "" {
+		st, key, err := job.OpenStateURL(ctx, o.StateURL, o.S3)
+		if err != nil {
+			return nil, err
+		}
+		vst, ok := st.(store.Versioned)
+		if !ok {
+			return nil, cliutil.UsageErrorf("--state %q cannot keep delta state", sdk.MaskDSN(o.StateURL))
+		}
+		return &target{st: st, vst: vst, key: key, url: st.URL(key)}, nil
+	}
 	name, object, err := config.SplitConnObject(o.Target)
 	if err != nil {
 		return nil, cliutil.UsageErrorf("%v", err)
