@@ -156,6 +156,13 @@ func (o *SnapOptions) plan() (*plan, error) {
 	}
 	p.tgtObject = tgtObj
 	p.targetIsStore = job.IsStore(p.tgt)
+	if p.targetIsStore {
+		// Stores are built in: a declared type is checked before any I/O,
+		// so a dry run catches it too.
+		if err := job.CheckType(p.tgt, o.TargetType, p.tgt.Scheme, nil); err != nil {
+			return nil, err
+		}
+	}
 	if o.Columns != "" {
 		for _, c := range strings.Split(o.Columns, ",") {
 			if c = strings.TrimSpace(c); c != "" {
