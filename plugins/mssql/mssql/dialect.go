@@ -1,0 +1,187 @@
+package mssql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-sql/civil"
+	mssqldb "github.com/microsoft/go-mssqldb"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
+)
+
+// The catalog queries the dialect sends. Each takes one parameter, @p1:
+// the quoted [schema].[name] of the table, resolved by OBJECT_ID (so a
+// table without a schema resolves in the login's default schema).
+const (
+	// ColumnsQuery returns name, type, nullable, max_length (bytes, -1 for
+	// max), precision and scale of every column, in order. Alias types
+	// report their base type; CLR types (geography, ...) their own name.
+	ColumnsQuery = `SELECT c.name, COALESCE(CASE WHEN t.is_user_defined = 0 THEN t.name END, TYPE_NAME(c.system_type_id), t.name), ` +
+		`c.is_nullable, CAST(c.max_length AS int), CAST(c.precision AS int), CAST(c.scale AS int) ` +
+		`FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id ` +
+		`WHERE c.object_id = OBJECT_ID(@p1) ORDER BY c.column_id`
+	// PrimaryKeyQuery returns the primary key's columns in key order.
+	PrimaryKeyQuery = `SELECT c.name FROM sys.indexes i ` +
+		`JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id ` +
+		`JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id ` +
+		`WHERE i.object_id = OBJECT_ID(@p1) AND i.is_primary_key = 1 ORDER BY ic.key_ordinal`
+	// ObjectsQuery lists tables and views, of one schema when @p1 is not ''.
+	ObjectsQuery = `SELECT s.name, o.name, o.type_desc FROM sys.objects o JOIN sys.schemas s ON s.schema_id = o.schema_id ` +
+		`WHERE o.type IN ('U', 'V') AND o.is_ms_shipped = 0 AND (@p1 = '' OR s.name = @p1) ORDER BY s.name, o.name`
+	// VersionQuery is what Check runs.
+	VersionQuery = "SELECT @@VERSION"
+)
+
+var dialect = &sqlsource.Dialect{
+	Open:         open,
+	QuoteIdent:   QuoteIdent,
+	Placeholder:  func(n int) string { return "@p" + strconv.Itoa(n) },
+	VersionQuery: VersionQuery,
+	ListObjects:  listObjects,
+	Columns:      columns,
+	PrimaryKey:   primaryKey,
+	Map:          mapType,
+	Arg:          arg,
+	Classify:     classify,
+}
+
+// QuoteIdent quotes an identifier in brackets, doubling any ].
+func QuoteIdent(id string) string { return "[" + strings.ReplaceAll(id, "]", "]]") + "]" }
+
+// objectName is the quoted name OBJECT_ID resolves.
+func objectName(ref sdk.ObjectRef) string {
+	if ref.Schema == "" {
+		return QuoteIdent(ref.Name)
+	}
+	return QuoteIdent(ref.Schema) + "." + QuoteIdent(ref.Name)
+}
+
+func listObjects(ctx context.Context, db *sql.DB, schema string) ([]sdk.ObjectInfo, error) {
+	return sqlsource.QueryObjects(ctx, db, ObjectsQuery, schema)
+}
+
+func columns(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]sqlsource.ColumnMeta, error) {
+	rows, err := db.QueryContext(ctx, ColumnsQuery, objectName(ref))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sqlsource.ColumnMeta
+	for rows.Next() {
+		var (
+			m                        sqlsource.ColumnMeta
+			typ                      string
+			maxLen, precision, scale int64
+		)
+		if err := rows.Scan(&m.Name, &typ, &m.Nullable, &maxLen, &precision, &scale); err != nil {
+			return nil, err
+		}
+		m.NativeType = nativeType(typ, maxLen, precision, scale)
+		switch strings.ToLower(typ) {
+		case "decimal", "numeric":
+			m.Precision, m.Scale, m.HasPrecision = precision, scale, true
+		case "time", "datetime2", "datetimeoffset":
+			m.Scale = scale
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, sdk.NotFoundf("table %s does not exist (or is not visible to this login)", ref)
+	}
+	return out, nil
+}
+
+// nativeType renders a column's type as it would be declared.
+func nativeType(typ string, maxLen, precision, scale int64) string {
+	t := strings.ToLower(typ)
+	length := func(n int64) string {
+		if n < 0 {
+			return t + "(max)"
+		}
+		return t + "(" + strconv.FormatInt(n, 10) + ")"
+	}
+	switch t {
+	case "decimal", "numeric":
+		return fmt.Sprintf("%s(%d,%d)", t, precision, scale)
+	case "char", "varchar", "binary", "varbinary":
+		return length(maxLen)
+	case "nchar", "nvarchar":
+		if maxLen > 0 {
+			maxLen /= 2
+		}
+		return length(maxLen)
+	case "time", "datetime2", "datetimeoffset":
+		return fmt.Sprintf("%s(%d)", t, scale)
+	}
+	return t
+}
+
+func primaryKey(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]string, error) {
+	return sqlsource.QueryStrings(ctx, db, PrimaryKeyQuery, objectName(ref))
+}
+
+// arg converts a range bound into a parameter of the column's own type,
+// so SQL Server compares without converting the column (and can seek).
+func arg(v *sdk.Value, col sqlsource.ColumnMeta) any {
+	base := baseType(col.NativeType)
+	switch v.Kind {
+	case sdk.KindTimestamp:
+		switch base {
+		case "datetime2", "datetime", "smalldatetime":
+			// Columns without a zone hold UTC wall time.
+			return civil.DateTimeOf(v.Time.UTC())
+		case "date":
+			return civil.DateOf(v.Time.UTC())
+		}
+		return v.Time.UTC()
+	case sdk.KindDate:
+		return civil.DateOf(time.Unix(v.Int*86400, 0).UTC())
+	case sdk.KindUint64:
+		if base == "timestamp" || base == "rowversion" {
+			return binary.BigEndian.AppendUint64(nil, v.Uint)
+		}
+		return strconv.FormatUint(v.Uint, 10)
+	}
+	return v.Arg()
+}
+
+// classify maps SQL Server errors to sdk error kinds.
+func classify(err error) error {
+	var me mssqldb.Error
+	if errors.As(err, &me) {
+		msg := fmt.Sprintf("SQL Server error %d: %s", me.Number, me.Message)
+		switch me.Number {
+		case 18456, 18452, 18470, 18486, 18487, 18488:
+			return fmt.Errorf("%w: %s", sdk.ErrUnauthenticated, msg)
+		case 208, 207, 2812, 15151:
+			return fmt.Errorf("%w: %s", sdk.ErrNotFound, msg)
+		case 4060, 911:
+			return fmt.Errorf("%w: %s", sdk.ErrNotFound, msg)
+		case 229, 230, 262, 300, 916:
+			return fmt.Errorf("%w: %s", sdk.ErrPermissionDenied, msg)
+		case 102, 105, 156, 170, 245, 8114:
+			return fmt.Errorf("%w: %s", sdk.ErrInvalidArgument, msg)
+		}
+		return errors.New(msg)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "unable to open tcp connection") {
+		return fmt.Errorf("%w: %v", sdk.ErrUnavailable, err)
+	}
+	if strings.Contains(err.Error(), "Login failed") {
+		return fmt.Errorf("%w: %v", sdk.ErrUnauthenticated, err)
+	}
+	return err
+}

@@ -1,0 +1,311 @@
+// Package mssql is the Microsoft SQL Server (and Azure SQL) connector,
+// built on sdk/sqlsource with github.com/microsoft/go-mssqldb (pure Go).
+// It reads: tables, queries, range filters, bounds. Writing (bulk copy and
+// MERGE) is not implemented yet, so the connector does not offer it.
+package mssql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
+)
+
+// Version is the connector's version.
+const Version = "0.1.0"
+
+var info = sdk.Info{
+	Name:        "mssql",
+	Version:     Version,
+	Description: "Microsoft SQL Server and Azure SQL (go-mssqldb, pure Go), read-only",
+	Schemes:     []string{"sqlserver"},
+	DSNFormat: "sqlserver://user:password@host[:port]/database[?encrypt=true&...] (halfpipe form: the path is the database), " +
+		"or go-mssqldb's URL form sqlserver://user:password@host[:port][/instance]?database=db&...; " +
+		"host/instance/database names both. Query parameters are go-mssqldb's (encrypt, TrustServerCertificate, certificate, " +
+		"hostNameInCertificate, tlsmin, fedauth, app name, connection timeout, ...)",
+	DSNExample: "sqlserver://etl:secret@sql.example.com:1433/Sales?encrypt=true",
+	TypeMappings: []sdk.TypeMapping{
+		{NativeType: "bit", ArrowType: "bool"},
+		{NativeType: "tinyint / smallint / int / bigint", ArrowType: "uint8 / int16 / int32 / int64"},
+		{NativeType: "decimal(p,s), numeric(p,s)", ArrowType: "decimal128(p, s)", Notes: "exact, every digit kept (p ≤ 38)"},
+		{NativeType: "money / smallmoney", ArrowType: "decimal128(19, 4) / decimal128(10, 4)", Notes: "exact"},
+		{NativeType: "real / float", ArrowType: "float32 / float64", Notes: "float(1..24) is real"},
+		{NativeType: "char, varchar, nchar, nvarchar (incl. max), text, ntext, xml", ArrowType: "utf8"},
+		{NativeType: "binary, varbinary (incl. max), image", ArrowType: "binary"},
+		{NativeType: "uniqueidentifier", ArrowType: "utf8", Notes: "SQL Server's canonical form, e.g. 6F9619FF-8B86-D011-B42D-00C04FD430C8"},
+		{NativeType: "date", ArrowType: "date32"},
+		{NativeType: "time(n)", ArrowType: "time64[ns]"},
+		{NativeType: "datetime2(n)", ArrowType: "timestamp[ns] (no zone)", Notes: "100 ns kept; wall time, no zone; values outside 1677-09-21..2262-04-11 are an error naming the column"},
+		{NativeType: "datetime, smalldatetime", ArrowType: "timestamp[us] (no zone)", Notes: "wall time, no zone; datetime's 1/300 s ticks arrive as whole milliseconds"},
+		{NativeType: "datetimeoffset(n)", ArrowType: "timestamp[ns, tz=UTC]", Notes: "the instant is kept exactly; the per-row offset is not kept (read SWITCHOFFSET/DATEPART(tz, ...) in a query if it matters)"},
+		{NativeType: "rowversion (timestamp)", ArrowType: "uint64", Notes: "the 8 bytes read big-endian, so values order as on the server (a delta driver candidate)"},
+		{NativeType: "sql_variant, geography, geometry, hierarchyid, CLR types", ArrowType: "-", Notes: "an error naming the column and type: read them through a query with CAST / .STAsText() / .ToString()"},
+	},
+	Limits: []string{
+		"Read-only for now: writing (bulk copy, MERGE) is not implemented.",
+		"SQL authentication (user:password), Windows authentication through NTLM (user DOMAIN\\user, URL-encoded as DOMAIN%5Cuser) and Azure AD / Microsoft Entra ID (fedauth=ActiveDirectoryPassword, ActiveDirectoryServicePrincipal, ActiveDirectoryManagedIdentity, ActiveDirectoryDefault, ...) are supported; Kerberos is not built into this plugin.",
+		"TLS: encrypt=strict|true|false|disable (go-mssqldb's default, false, encrypts the login only); TrustServerCertificate=true skips verification; certificate=<file> pins a CA; hostNameInCertificate and tlsmin are honoured.",
+		"datetime2 values outside 1677-09-21..2262-04-11 (e.g. 9999-12-31) do not fit timestamp[ns] and fail the read with a message naming the column; cast them in a query.",
+		"datetimeoffset keeps the instant (UTC), not the offset.",
+	},
+	Features: []sdk.Capability{sdk.CapReadQuery},
+}
+
+// Connector reads SQL Server. It offers sqlsource's read side only (no
+// Write).
+type Connector struct {
+	src *sqlsource.Connector
+
+	mu  sync.Mutex
+	dbs map[string]*sql.DB
+}
+
+// New returns the connector.
+func New() *Connector {
+	return &Connector{src: sqlsource.New(info, dialect), dbs: map[string]*sql.DB{}}
+}
+
+// Info implements sdk.Connector.
+func (c *Connector) Info() sdk.Info { return c.src.Info() }
+
+// Check implements sdk.Connector.
+func (c *Connector) Check(ctx context.Context, conn sdk.Connection) (string, error) {
+	v, err := c.src.Check(ctx, conn)
+	return v, withDSN(err, conn.DSN)
+}
+
+// ListObjects implements sdk.ObjectLister.
+func (c *Connector) ListObjects(ctx context.Context, conn sdk.Connection, schema string) ([]sdk.ObjectInfo, error) {
+	o, err := c.src.ListObjects(ctx, conn, schema)
+	return o, withDSN(err, conn.DSN)
+}
+
+// Describe implements sdk.Describer.
+func (c *Connector) Describe(ctx context.Context, conn sdk.Connection, src sdk.Source) (*sdk.Description, error) {
+	d, err := c.src.Describe(ctx, conn, src)
+	return d, withDSN(err, conn.DSN)
+}
+
+// Read implements sdk.Reader.
+func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordReader, error) {
+	r, err := c.src.Read(ctx, req)
+	return r, withDSN(err, req.Conn.DSN)
+}
+
+// Exec implements sdk.Executor.
+func (c *Connector) Exec(ctx context.Context, conn sdk.Connection, statements []string) (int64, error) {
+	n, err := c.src.Exec(ctx, conn, statements)
+	return n, withDSN(err, conn.DSN)
+}
+
+// withDSN names the (masked) DSN in errors about the connection itself.
+func withDSN(err error, dsn string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sdk.ErrUnauthenticated) || errors.Is(err, sdk.ErrUnavailable) {
+		return fmt.Errorf("%s: %w", sdk.MaskDSN(dsn), err)
+	}
+	return err
+}
+
+func (c *Connector) db(conn sdk.Connection) (*sql.DB, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if db, ok := c.dbs[conn.DSN]; ok {
+		return db, nil
+	}
+	db, err := open(conn)
+	if err != nil {
+		return nil, err
+	}
+	c.dbs[conn.DSN] = db
+	return db, nil
+}
+
+// BoundsSQL is the statement Bounds sends: COUNT_BIG, since COUNT(*) is
+// an int and overflows past 2^31 rows.
+func BoundsSQL(src sdk.Source, column, where string, rf *sdk.RangeFilter) (string, int) {
+	col := QuoteIdent(column)
+	from := ""
+	if src.Object != nil {
+		from = objectName(*src.Object)
+	} else {
+		from = "(" + strings.TrimRight(strings.TrimSpace(src.Query), "; \n\t") + ") hp_q"
+	}
+	var conds []string
+	n := 0
+	if where != "" {
+		conds = append(conds, "("+where+")")
+	}
+	if rf != nil {
+		if rf.Lower != nil {
+			n++
+			op := ">"
+			if rf.LowerInclusive {
+				op = ">="
+			}
+			conds = append(conds, fmt.Sprintf("%s %s @p%d", QuoteIdent(rf.Column), op, n))
+		}
+		if rf.Upper != nil {
+			n++
+			op := "<"
+			if rf.UpperInclusive {
+				op = "<="
+			}
+			conds = append(conds, fmt.Sprintf("%s %s @p%d", QuoteIdent(rf.Column), op, n))
+		}
+	}
+	q := fmt.Sprintf("SELECT MIN(%s), MAX(%s), COUNT_BIG(*), COUNT_BIG(%s) FROM %s", col, col, col, from)
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	return q, n
+}
+
+// Bounds implements sdk.Bounder.
+func (c *Connector) Bounds(ctx context.Context, req sdk.BoundsRequest) (_ *sdk.Bounds, err error) {
+	defer func() {
+		if err != nil {
+			err = withDSN(dialectErr(err, req.Conn.DSN), req.Conn.DSN)
+		}
+	}()
+	if req.Source.Object == nil && req.Source.Query == "" {
+		return nil, sdk.InvalidArgumentf("nothing to bound: no table and no query")
+	}
+	db, err := c.db(req.Conn)
+	if err != nil {
+		return nil, err
+	}
+	var all []sqlsource.ColumnMeta
+	if req.Source.Object != nil {
+		if all, err = columns(ctx, db, *req.Source.Object); err != nil {
+			return nil, err
+		}
+	}
+	find := func(name string) (sqlsource.ColumnMeta, bool) {
+		for _, m := range all {
+			if m.Name == name {
+				return m, true
+			}
+		}
+		return sqlsource.ColumnMeta{Name: name, Nullable: true}, req.Source.Object == nil
+	}
+	meta, ok := find(req.Column)
+	if !ok {
+		return nil, sdk.NotFoundf("table %s has no column %q", req.Source.Object, req.Column)
+	}
+	q, _ := BoundsSQL(req.Source, req.Column, req.Where, req.Range)
+	var args []any
+	if rf := req.Range; rf != nil {
+		rm, ok := find(rf.Column)
+		if !ok {
+			return nil, sdk.NotFoundf("table %s has no column %q", req.Source.Object, rf.Column)
+		}
+		for _, v := range []*sdk.Value{rf.Lower, rf.Upper} {
+			if v != nil {
+				args = append(args, arg(v, rm))
+			}
+		}
+	}
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if meta.NativeType == "" {
+		// A query's column: MIN keeps its type.
+		ct, err := rows.ColumnTypes()
+		if err != nil {
+			return nil, err
+		}
+		meta.NativeType = ct[0].DatabaseTypeName()
+		if p, s, ok := ct[0].DecimalSize(); ok {
+			meta.Precision, meta.Scale, meta.HasPrecision = p, s, true
+		}
+	}
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("bounds query returned no row")
+	}
+	var lo, hi any
+	var count, nonNull int64
+	if err := rows.Scan(&lo, &hi, &count, &nonNull); err != nil {
+		return nil, err
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	mp, err := mapType(meta)
+	if err != nil {
+		return nil, fmt.Errorf("column %q (%s): %w", meta.Name, meta.NativeType, err)
+	}
+	b := &sdk.Bounds{Count: count, NullCount: count - nonNull}
+	if b.Min, err = boundValue(mp, lo); err != nil {
+		return nil, fmt.Errorf("min of %q: %w", req.Column, err)
+	}
+	if b.Max, err = boundValue(mp, hi); err != nil {
+		return nil, fmt.Errorf("max of %q: %w", req.Column, err)
+	}
+	return b, nil
+}
+
+// dialectErr classifies a driver error and masks any secret it echoes.
+func dialectErr(err error, dsn string) error {
+	if !isKind(err) {
+		err = classify(err)
+	}
+	if msg := sdk.MaskIn(err.Error(), dsn); msg != err.Error() {
+		return maskedErr{msg: msg, err: err}
+	}
+	return err
+}
+
+func isKind(err error) bool {
+	for _, k := range []error{sdk.ErrInvalidArgument, sdk.ErrNotFound, sdk.ErrUnauthenticated, sdk.ErrPermissionDenied,
+		sdk.ErrUnavailable, sdk.ErrUnsupportedType} {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return false
+}
+
+type maskedErr struct {
+	msg string
+	err error
+}
+
+func (e maskedErr) Error() string { return e.msg }
+func (e maskedErr) Unwrap() error { return e.err }
+
+// boundValue decodes a bound as a read would and converts it exactly.
+func boundValue(mp sqlsource.Mapping, v any) (*sdk.Value, error) {
+	if v == nil {
+		return nil, nil
+	}
+	bld := array.NewBuilder(memory.DefaultAllocator, mp.Type)
+	defer bld.Release()
+	if err := mp.Decode(bld, v); err != nil {
+		return nil, err
+	}
+	a := bld.NewArray()
+	defer a.Release()
+	switch x := a.(type) {
+	case *array.Uint8:
+		return sdk.Int64Value(int64(x.Value(0))), nil
+	case *array.Float32:
+		return &sdk.Value{Kind: sdk.KindFloat64, Float: float64(x.Value(0))}, nil
+	}
+	return sqlsource.ValueAt(a, 0)
+}

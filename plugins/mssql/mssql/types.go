@@ -1,0 +1,200 @@
+package mssql
+
+import (
+	"database/sql/driver"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	mssqldb "github.com/microsoft/go-mssqldb"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
+)
+
+// Arrow types of the mapping.
+var (
+	// TimestampNS is datetime2's type: wall time, no zone, 100 ns kept.
+	TimestampNS = &arrow.TimestampType{Unit: arrow.Nanosecond}
+	// TimestampUS is datetime's and smalldatetime's type (both hold whole
+	// milliseconds at most).
+	TimestampUS = &arrow.TimestampType{Unit: arrow.Microsecond}
+	// TimestampUTC is datetimeoffset's type: the instant, in UTC.
+	TimestampUTC = &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}
+	// TimeNS is time(n)'s type.
+	TimeNS = arrow.FixedWidthTypes.Time64ns
+)
+
+// baseType is the lower-case type name without its length or precision.
+func baseType(native string) string {
+	t := strings.ToLower(strings.TrimSpace(native))
+	if i := strings.IndexAny(t, "( "); i >= 0 {
+		t = t[:i]
+	}
+	return t
+}
+
+var precScale = regexp.MustCompile(`\((\d+)\s*(?:,\s*(\d+))?\)`)
+
+// mapType maps catalog types ("decimal(38,10)", "nvarchar(max)") and, for
+// queries, go-mssqldb's type names ("DECIMAL", "NVARCHAR").
+func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
+	mp := func(t arrow.DataType, d sqlsource.Decoder) (sqlsource.Mapping, error) {
+		return sqlsource.Mapping{Type: t, Decode: d}, nil
+	}
+	switch base := baseType(m.NativeType); base {
+	case "bit":
+		return mp(arrow.FixedWidthTypes.Boolean, sqlsource.DecodeBool)
+	case "tinyint":
+		return mp(arrow.PrimitiveTypes.Uint8, sqlsource.DecodeUint64)
+	case "smallint":
+		return mp(arrow.PrimitiveTypes.Int16, sqlsource.DecodeInt64)
+	case "int":
+		return mp(arrow.PrimitiveTypes.Int32, sqlsource.DecodeInt64)
+	case "bigint":
+		return mp(arrow.PrimitiveTypes.Int64, sqlsource.DecodeInt64)
+	case "decimal", "numeric":
+		p, s := m.Precision, m.Scale
+		if ps := precScale.FindStringSubmatch(m.NativeType); ps != nil {
+			p, _ = strconv.ParseInt(ps[1], 10, 64)
+			s, _ = strconv.ParseInt("0"+ps[2], 10, 64)
+		} else if !m.HasPrecision {
+			p, s = 18, 0 // SQL Server's default
+		}
+		dt, err := sqlsource.DecimalType(p, s)
+		if err != nil {
+			return sqlsource.Mapping{}, fmt.Errorf("%w: %v", sdk.ErrUnsupportedType, err)
+		}
+		return mp(dt, sqlsource.DecodeDecimal)
+	case "money":
+		return mp(&arrow.Decimal128Type{Precision: 19, Scale: 4}, sqlsource.DecodeDecimal)
+	case "smallmoney":
+		return mp(&arrow.Decimal128Type{Precision: 10, Scale: 4}, sqlsource.DecodeDecimal)
+	case "real":
+		return mp(arrow.PrimitiveTypes.Float32, sqlsource.DecodeFloat64)
+	case "float":
+		if ps := precScale.FindStringSubmatch(m.NativeType); ps != nil {
+			if n, _ := strconv.Atoi(ps[1]); n <= 24 {
+				return mp(arrow.PrimitiveTypes.Float32, sqlsource.DecodeFloat64)
+			}
+		}
+		return mp(arrow.PrimitiveTypes.Float64, sqlsource.DecodeFloat64)
+	case "char", "varchar", "nchar", "nvarchar", "text", "ntext", "xml", "sysname":
+		return mp(arrow.BinaryTypes.String, sqlsource.DecodeString)
+	case "binary", "varbinary", "image":
+		return mp(arrow.BinaryTypes.Binary, sqlsource.DecodeBinary)
+	case "timestamp", "rowversion":
+		return mp(arrow.PrimitiveTypes.Uint64, decodeRowversion)
+	case "uniqueidentifier":
+		return mp(arrow.BinaryTypes.String, decodeGUID)
+	case "date":
+		return mp(arrow.FixedWidthTypes.Date32, sqlsource.DecodeDate32)
+	case "time":
+		return mp(TimeNS, decodeTime)
+	case "datetime2":
+		return mp(TimestampNS, decodeWallTime)
+	case "datetime", "smalldatetime":
+		return mp(TimestampUS, decodeWallTime)
+	case "datetimeoffset":
+		return mp(TimestampUTC, decodeInstant)
+	case "sql_variant":
+		return sqlsource.Mapping{}, sdk.Errorf(sdk.ErrUnsupportedType,
+			"sql_variant is not supported: read the column through a query with CAST(%s AS nvarchar(max)) or a typed CAST", QuoteIdent(m.Name))
+	case "geography", "geometry":
+		return sqlsource.Mapping{}, sdk.Errorf(sdk.ErrUnsupportedType,
+			"%s is not supported: read the column through a query with %s.STAsText() (WKT) or .STAsBinary() (WKB)", base, QuoteIdent(m.Name))
+	case "hierarchyid":
+		return sqlsource.Mapping{}, sdk.Errorf(sdk.ErrUnsupportedType,
+			"hierarchyid is not supported: read the column through a query with %s.ToString()", QuoteIdent(m.Name))
+	default:
+		return sqlsource.Mapping{}, sdk.Errorf(sdk.ErrUnsupportedType, "SQL Server type %q is not supported", m.NativeType)
+	}
+}
+
+// decodeRowversion reads rowversion's 8 bytes as a big-endian counter, so
+// that it orders as SQL Server orders it.
+func decodeRowversion(b array.Builder, v driver.Value) error {
+	raw, ok := v.([]byte)
+	if !ok || len(raw) != 8 {
+		return fmt.Errorf("unexpected %T (%d bytes) for rowversion", v, len(raw))
+	}
+	b.(*array.Uint64Builder).Append(binary.BigEndian.Uint64(raw))
+	return nil
+}
+
+// decodeGUID renders uniqueidentifier's mixed-endian wire bytes in SQL
+// Server's canonical form (upper case, as SQL Server prints it).
+func decodeGUID(b array.Builder, v driver.Value) error {
+	switch x := v.(type) {
+	case []byte:
+		var g mssqldb.UniqueIdentifier
+		if err := g.Scan(x); err != nil {
+			return err
+		}
+		b.(*array.StringBuilder).Append(g.String())
+	case string:
+		b.(*array.StringBuilder).Append(strings.ToUpper(x))
+	default:
+		return fmt.Errorf("unexpected %T for uniqueidentifier", v)
+	}
+	return nil
+}
+
+// wall returns t's wall-clock reading as a UTC time: go-mssqldb decodes
+// zone-less types in the connection's time zone (UTC unless ?timezone=).
+func wall(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
+
+// Range of timestamp[ns]: 1677-09-21 00:12:43 .. 2262-04-11 23:47:16.
+var minNS, maxNS = time.Unix(0, math.MinInt64).UTC(), time.Unix(0, math.MaxInt64).UTC()
+
+func appendTime(b array.Builder, t time.Time) error {
+	tb := b.(*array.TimestampBuilder)
+	if tb.Type().(*arrow.TimestampType).Unit == arrow.Nanosecond {
+		if t.Before(minNS) || t.After(maxNS) {
+			return fmt.Errorf("%s is outside timestamp[ns]'s range (%s .. %s); read the column through a query that CASTs it (e.g. to varchar)",
+				t.Format(time.RFC3339Nano), minNS.Format(time.DateOnly), maxNS.Format(time.DateOnly))
+		}
+		tb.Append(arrow.Timestamp(t.UnixNano()))
+		return nil
+	}
+	ts, err := arrow.TimestampFromTime(t, tb.Type().(*arrow.TimestampType).Unit)
+	if err != nil {
+		return err
+	}
+	tb.Append(ts)
+	return nil
+}
+
+func decodeWallTime(b array.Builder, v driver.Value) error {
+	t, ok := v.(time.Time)
+	if !ok {
+		return fmt.Errorf("unexpected %T for a timestamp", v)
+	}
+	return appendTime(b, wall(t))
+}
+
+func decodeInstant(b array.Builder, v driver.Value) error {
+	t, ok := v.(time.Time)
+	if !ok {
+		return fmt.Errorf("unexpected %T for datetimeoffset", v)
+	}
+	return appendTime(b, t.UTC())
+}
+
+func decodeTime(b array.Builder, v driver.Value) error {
+	t, ok := v.(time.Time)
+	if !ok {
+		return fmt.Errorf("unexpected %T for time", v)
+	}
+	ns := int64(t.Hour())*int64(time.Hour) + int64(t.Minute())*int64(time.Minute) + int64(t.Second())*int64(time.Second) + int64(t.Nanosecond())
+	b.(*array.Time64Builder).Append(arrow.Time64(ns))
+	return nil
+}
