@@ -44,6 +44,15 @@ const pgEpochMicros = pgEpochDays * 86400 * 1_000_000
 // the type has none here (the read then falls back to the generic path).
 func binaryDecoder(native string) binDecoder {
 	t := strings.ToLower(native)
+	if elem, ok := arrayElement(t); ok {
+		if dec := binaryDecoder(elem); dec != nil {
+			return decodeArray(dec)
+		}
+		return nil
+	}
+	if multiDimArray(t) {
+		return nil
+	}
 	switch {
 	case numericPS.MatchString(t):
 		return decodeNumeric
@@ -106,32 +115,23 @@ func binaryDecoder(native string) binDecoder {
 			return nil
 		}
 	case "date":
-		return func(b array.Builder, d []byte) error {
-			v := int32(binary.BigEndian.Uint32(d))
-			if v == math.MaxInt32 || v == math.MinInt32 {
-				return fmt.Errorf("date is infinity, which Arrow cannot hold")
-			}
-			b.(*array.Date32Builder).Append(arrow.Date32(v + pgEpochDays))
-			return nil
-		}
-	case "time without time zone":
-		return func(b array.Builder, d []byte) error {
-			b.(*array.Time64Builder).Append(arrow.Time64(int64(binary.BigEndian.Uint64(d))))
-			return nil
-		}
+		return decodeDate
+	case "inet", "cidr":
+		return decodeInet
+	case "macaddr", "macaddr8":
+		return decodeMAC
 	}
 	if strings.HasPrefix(t, "character varying") || strings.HasPrefix(t, "character(") || t == "character" {
 		return decodeText
 	}
-	if strings.HasPrefix(t, "timestamp") && !strings.Contains(t, "(") || strings.HasPrefix(t, "timestamp(") {
-		return func(b array.Builder, d []byte) error {
-			v := int64(binary.BigEndian.Uint64(d))
-			if v == math.MaxInt64 || v == math.MinInt64 {
-				return fmt.Errorf("timestamp is infinity, which Arrow cannot hold")
-			}
-			b.(*array.TimestampBuilder).Append(arrow.Timestamp(v + pgEpochMicros))
-			return nil
-		}
+	if strings.HasPrefix(t, "timestamp") {
+		return decodeTimestamp
+	}
+	if strings.HasPrefix(t, "time") && !strings.Contains(t, "with time zone") {
+		return decodeTime
+	}
+	if strings.HasPrefix(t, "interval") {
+		return decodeInterval
 	}
 	return nil
 }
@@ -259,6 +259,20 @@ func smallNumeric(d []byte, scale int32) (int64, bool) {
 
 // decodeNumericText renders an unconstrained numeric exactly as text.
 func decodeNumericText(b array.Builder, d []byte) error {
+	if len(d) >= 8 {
+		// Text holds what a decimal cannot, as the server prints it.
+		switch binary.BigEndian.Uint16(d[4:]) {
+		case 0xC000:
+			b.(*array.StringBuilder).Append("NaN")
+			return nil
+		case 0xD000:
+			b.(*array.StringBuilder).Append("Infinity")
+			return nil
+		case 0xF000:
+			b.(*array.StringBuilder).Append("-Infinity")
+			return nil
+		}
+	}
 	digits, weight, sign, err := numericParts(d)
 	if err != nil {
 		return err
@@ -358,19 +372,41 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	fields := make([]arrow.Field, len(idx))
 	decoders := make([]binDecoder, len(idx))
 	quoted := make([]string, len(idx))
+	natives := make([]string, len(idx))
 	for k, i := range idx {
-		decoders[k] = binaryDecoder(desc.Columns[i].NativeType)
+		fields[k] = desc.Schema.Field(i)
+		natives[k] = desc.Columns[i].NativeType
+		var cast string
+		cast, decoders[k] = copyPlan(natives[k], fields[k].Type)
 		if decoders[k] == nil {
 			return c.Connector.Read(ctx, req)
 		}
-		fields[k] = desc.Schema.Field(i)
-		quoted[k] = sqlsource.QuoteDouble(desc.Columns[i].Name)
+		quoted[k] = sqlsource.QuoteDouble(desc.Columns[i].Name) + cast
 	}
 	q, err := copySQL(req, quoted)
 	if err != nil {
 		return nil, err
 	}
-	return startCopy(ctx, req, arrow.NewSchema(fields, nil), decoders, q)
+	return startCopy(ctx, req, arrow.NewSchema(fields, nil), natives, decoders, q)
+}
+
+// copyPlan returns how COPY selects a column (a cast to append to its
+// name, or "") and the decoder of what it sends. Types read as text that
+// have no binary decoder here are cast to text, arrays of them to text[],
+// so a table read never leaves COPY; nil means the generic reader.
+func copyPlan(native string, typ arrow.DataType) (string, binDecoder) {
+	if dec := binaryDecoder(native); dec != nil {
+		return "", dec
+	}
+	if lt, ok := typ.(*arrow.ListType); ok && lt.Elem().ID() == arrow.STRING {
+		if _, ok := arrayElement(strings.ToLower(native)); ok {
+			return "::text[]", decodeArray(decodeText)
+		}
+	}
+	if typ.ID() == arrow.STRING {
+		return "::text", decodeText
+	}
+	return "", nil
 }
 
 func copySQL(req sdk.ReadRequest, cols []string) (string, error) {
@@ -429,12 +465,16 @@ var copySignature = []byte("PGCOPY\n\xff\r\n\x00")
 
 // startCopy runs COPY on its own connection, streaming into a pipe that
 // the returned reader decodes.
-func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, decoders []binDecoder, q string) (array.RecordReader, error) {
+func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, natives []string, decoders []binDecoder, q string) (array.RecordReader, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	pc, err := pgconn.Connect(ctx, req.Conn.DSN)
 	if err != nil {
 		cancel()
-		return nil, dialect.Classify(errors.New(sdk.MaskIn(err.Error(), req.Conn.DSN)))
+		if te := tlsError(err, req.Conn.DSN); te != nil {
+			return nil, te
+		}
+		err = dialect.Classify(err)
+		return nil, &maskedError{msg: sdk.MaskIn(err.Error(), req.Conn.DSN), err: err}
 	}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -474,8 +514,16 @@ func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, d
 	var row int64
 	lenBuf := make([]byte, 4)
 	field := make([]byte, 0, 256)
+	maxBytes := req.BatchMaxBytes
+	if maxBytes <= 0 {
+		maxBytes = batch.DefaultMaxBytes
+	}
 	fill := func(b *batch.Builder) (bool, error) {
 		builders := b.Fields()
+		// The builder estimates its size only every few dozen rows: count
+		// the bytes here too, so that a batch of huge rows ends at the
+		// first row over the budget.
+		var size int64
 		for {
 			if row&1023 == 0 && ctx.Err() != nil {
 				return false, ctx.Err()
@@ -507,11 +555,12 @@ func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, d
 				if _, err := io.ReadFull(br, field); err != nil {
 					return false, copyErr(err, done)
 				}
+				size += int64(n)
 				if err := dec(builders[i], field); err != nil {
-					return false, fmt.Errorf("row %d, column %q: %w", row, schema.Field(i).Name, err)
+					return false, fmt.Errorf("row %d, column %q (%s): %w", row, schema.Field(i).Name, natives[i], err)
 				}
 			}
-			if b.RowDone() {
+			if b.RowDone() || size >= maxBytes {
 				return false, nil
 			}
 		}
@@ -524,6 +573,15 @@ func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, d
 	}
 	return batch.NewReader(schema, fill, release, batch.WithMaxRows(req.BatchMaxRows), batch.WithMaxBytes(req.BatchMaxBytes)), nil
 }
+
+// maskedError hides a secret the driver echoed, keeping the error's kind.
+type maskedError struct {
+	msg string
+	err error
+}
+
+func (e *maskedError) Error() string { return e.msg }
+func (e *maskedError) Unwrap() error { return e.err }
 
 // copyErr prefers the server's error over the pipe's.
 func copyErr(err error, done chan error) error {

@@ -25,9 +25,16 @@ func dsn() string {
 func TestCopyCoversCommonTypes(t *testing.T) {
 	for _, native := range []string{"smallint", "integer", "bigint", "real", "double precision", "numeric(38,10)", "numeric",
 		"text", "character varying(20)", "character(3)", "bytea", "boolean", "date", "timestamp without time zone",
-		"timestamp with time zone", "timestamp(3) with time zone", "time without time zone", "uuid", "json", "jsonb"} {
+		"timestamp with time zone", "timestamp(3) with time zone", "time without time zone", "time(3) without time zone", "uuid", "json", "jsonb", "interval", "interval year to month", "inet", "cidr",
+		"macaddr", "macaddr8", "integer[]", "text[]", "numeric(10,2)[]", "timestamp with time zone[]", "uuid[]", "interval[]"} {
 		if binaryDecoder(native) == nil {
 			t.Errorf("%s has no binary decoder: reads of it fall back to the slow path", native)
+		}
+	}
+	// Read as PostgreSQL's text form, cast to text in the COPY.
+	for _, native := range []string{"integer[][]", "time with time zone", "money", "mood[]"} {
+		if binaryDecoder(native) != nil {
+			t.Errorf("%s has a binary decoder", native)
 		}
 	}
 }

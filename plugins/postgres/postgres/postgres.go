@@ -4,6 +4,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -14,8 +16,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
@@ -37,22 +40,31 @@ var info = sdk.Info{
 	TypeMappings: []sdk.TypeMapping{
 		{NativeType: "smallint / integer / bigint", ArrowType: "int16 / int32 / int64"},
 		{NativeType: "real / double precision", ArrowType: "float32 / float64"},
-		{NativeType: "numeric(p,s)", ArrowType: "decimal128(p, s) up to 38 digits, decimal256(p, s) up to 76", Notes: "exact: read as text"},
-		{NativeType: "numeric (no precision)", ArrowType: "utf8", Notes: "exact text; any precision"},
+		{NativeType: "numeric(p,s)", ArrowType: "decimal128(p, s) up to 38 digits, decimal256(p, s) up to 76", Notes: "exact"},
+		{NativeType: "numeric (no precision)", ArrowType: "utf8", Notes: "exact text; any precision; NaN, Infinity, -Infinity as such"},
 		{NativeType: "text, varchar(n), char(n), name, citext", ArrowType: "utf8"},
 		{NativeType: "bytea", ArrowType: "binary"},
 		{NativeType: "boolean", ArrowType: "bool"},
-		{NativeType: "date", ArrowType: "date32"},
-		{NativeType: "timestamp", ArrowType: "timestamp[us]", Notes: "wall time, no zone"},
-		{NativeType: "timestamptz", ArrowType: "timestamp[us, tz=UTC]", Notes: "the instant, in UTC"},
-		{NativeType: "time", ArrowType: "time64[us]"},
-		{NativeType: "uuid, json, jsonb, interval, inet, cidr, macaddr, enums, arrays, time with time zone, other types", ArrowType: "utf8", Notes: "PostgreSQL's text form"},
+		{NativeType: "date", ArrowType: "date32", Notes: "infinity and -infinity fail the read (see limits)"},
+		{NativeType: "timestamp", ArrowType: "timestamp[us]", Notes: "wall time, no zone; infinity and -infinity fail the read"},
+		{NativeType: "timestamptz", ArrowType: "timestamp[us, tz=UTC]", Notes: "the instant, in UTC; infinity and -infinity fail the read"},
+		{NativeType: "time, time(p)", ArrowType: "time64[us]"},
+		{NativeType: "interval", ArrowType: "month_day_nano_interval", Notes: "exact: months, days, microseconds × 1000 (table reads; query reads: text)"},
+		{NativeType: "inet, cidr", ArrowType: "utf8", Notes: "PostgreSQL's text form: 192.168.0.1 (a host inet has no /32 or /128), 10.0.0.0/8"},
+		{NativeType: "macaddr, macaddr8", ArrowType: "utf8", Notes: "08:00:2b:01:02:03"},
+		{NativeType: "one-dimensional arrays (integer[], text[], numeric(p,s)[], timestamptz[], uuid[], ...)", ArrowType: "list<element>",
+			Notes: "the element mapped as above (utf8 for element types read as text); NULL arrays and NULL elements kept; table reads only, query reads: text"},
+		{NativeType: "arrays declared with several dimensions (integer[][])", ArrowType: "utf8", Notes: "PostgreSQL's text form, e.g. {{1,2},{3,4}}"},
+		{NativeType: "uuid, json, jsonb, enums, time with time zone, other types", ArrowType: "utf8", Notes: "PostgreSQL's text form"},
 		{NativeType: "domains", ArrowType: "as their base type"},
 	},
 	Limits: []string{
-		"Table reads use COPY ... TO STDOUT (FORMAT binary), decoded straight into Arrow; query reads and tables with types outside the mapping above go through database/sql.",
-		"timestamp values of infinity and -infinity fail the read with the column named.",
-		"Arrays are read as PostgreSQL's text form, not Arrow lists (yet).",
+		"Table reads use COPY ... TO STDOUT (FORMAT binary), decoded straight into Arrow; columns of types without a binary decoder are cast to text in the COPY. Query reads go through database/sql.",
+		"date, timestamp and timestamptz values of infinity and -infinity (also inside arrays) fail the read with the row, column and value named, as an unsupported-type error (hp exits 2): Arrow has no infinite dates or instants, and a sentinel such as the smallest or largest int64 would be read as a real instant. Filter them out (where: col <> 'infinity') or map them in a query (CASE WHEN isfinite(col) THEN col END). Timestamps after 294246-12-31, beyond Arrow's int64 microseconds since 1970, fail the same way.",
+		"Intervals whose time part exceeds ±2562047 hours (int64 nanoseconds) fail the read, as do infinite intervals (PostgreSQL 17).",
+		"Arrays become lists without their lower bounds ('[0:1]={7,8}' reads as [7, 8]). A value with several dimensions in a column declared with one fails the read with the column named: declare the column with its dimensions (integer[][]) to read it as text, or flatten it in a query.",
+		"Table reads end a batch at the first row that brings them to the batch byte budget, so rows of tens of megabytes (bytea, text) travel one per batch.",
+		"sslmode=require, verify-ca or verify-full against a server without TLS, or a certificate that fails verification, is a configuration error (hp exits 2) naming TLS/SSL and the DSN with its password masked.",
 		"Writes use multi-row INSERTs in one transaction; merge deletes rows with the incoming keys, then inserts.",
 	},
 	Features: []sdk.Capability{sdk.CapReadQuery},
@@ -71,10 +83,55 @@ var dialect = &sqlsource.Dialect{
 }
 
 func open(conn sdk.Connection) (*sql.DB, error) {
-	if _, err := pgconn.ParseConfig(conn.DSN); err != nil {
+	cfg, err := pgx.ParseConfig(conn.DSN)
+	if err != nil {
 		return nil, sdk.InvalidArgumentf("PostgreSQL DSN %s is malformed: %s", sdk.MaskDSN(conn.DSN), sdk.MaskIn(err.Error(), conn.DSN))
 	}
-	return sql.Open("pgx", conn.DSN)
+	return sql.OpenDB(&tlsConnector{Connector: stdlib.GetConnector(*cfg), dsn: conn.DSN}), nil
+}
+
+// tlsConnector explains TLS failures when connecting, with the (masked)
+// DSN that asked for TLS.
+type tlsConnector struct {
+	driver.Connector
+	dsn string
+}
+
+func (c *tlsConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		if te := tlsError(err, c.dsn); te != nil {
+			return nil, te
+		}
+	}
+	return conn, err
+}
+
+// tlsError returns, for a connection that failed over TLS, an
+// invalid-argument error (hp exits 2: the sslmode or certificates need
+// changing, retrying will not help) naming TLS/SSL and the masked DSN; nil
+// for other errors.
+func tlsError(err error, dsn string) error {
+	var (
+		ce        *pgconn.ConnectError
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		host      x509.HostnameError
+		invalid   x509.CertificateInvalidError
+	)
+	if !errors.As(err, &ce) {
+		return nil
+	}
+	msg := sdk.MaskIn(err.Error(), dsn)
+	switch {
+	case strings.Contains(msg, "server refused TLS connection"):
+		return sdk.InvalidArgumentf("PostgreSQL server does not offer TLS/SSL, which DSN %s requires (sslmode require, verify-ca or verify-full): "+
+			"enable ssl on the server or relax sslmode (prefer, disable)", sdk.MaskDSN(dsn))
+	case errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &host) || errors.As(err, &invalid):
+		return sdk.InvalidArgumentf("PostgreSQL server's TLS/SSL certificate was rejected for DSN %s (check sslmode, sslrootcert and the host name): %s",
+			sdk.MaskDSN(dsn), msg)
+	}
+	return nil
 }
 
 func classify(err error) error {
@@ -109,7 +166,8 @@ func columns(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]sqlsource.Co
 	return sqlsource.QueryColumns(ctx, db, ref, `
 		SELECT a.attname,
 		       format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,
-		                   CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END),
+		                   CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)
+		       || repeat('[]', GREATEST(a.attndims - 1, 0)),
 		       NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull))
 		FROM pg_attribute a
 		JOIN pg_class c ON c.oid = a.attrelid
@@ -149,7 +207,25 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 		}
 		return sqlsource.Mapping{Type: dt, Decode: sqlsource.DecodeDecimal}, nil
 	}
+	if multiDimArray(t) {
+		return sqlsource.Mapping{Type: arrow.BinaryTypes.String, Decode: sqlsource.DecodeString}, nil
+	}
+	if elem, ok := arrayElement(m.NativeType); ok {
+		em, err := mapType(sqlsource.ColumnMeta{Name: m.Name, NativeType: elem, Nullable: true})
+		if err != nil {
+			return sqlsource.Mapping{}, err
+		}
+		et := em.Type
+		if binaryDecoder(elem) == nil {
+			et = arrow.BinaryTypes.String // read as text[]
+		}
+		return sqlsource.Mapping{Type: arrow.ListOf(et), Decode: decodeListUnsupported}, nil
+	}
 	switch {
+	case t == "interval" && m.NativeType != "INTERVAL" || strings.HasPrefix(t, "interval "), strings.HasPrefix(t, "interval("):
+		// Catalog names only: query reads (the driver's "INTERVAL") keep
+		// the text form.
+		return sqlsource.Mapping{Type: arrow.FixedWidthTypes.MonthDayNanoInterval, Decode: decodeIntervalUnsupported}, nil
 	case t == "smallint" || t == "int2":
 		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Int16, Decode: sqlsource.DecodeInt64}, nil
 	case t == "integer" || t == "int4":
@@ -165,15 +241,36 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 	case t == "bytea":
 		return sqlsource.Mapping{Type: arrow.BinaryTypes.Binary, Decode: sqlsource.DecodeBinary}, nil
 	case t == "date":
-		return sqlsource.Mapping{Type: arrow.FixedWidthTypes.Date32, Decode: sqlsource.DecodeDate32}, nil
+		return sqlsource.Mapping{Type: arrow.FixedWidthTypes.Date32, Decode: infinityAware("date", sqlsource.DecodeDate32)}, nil
 	case strings.HasPrefix(t, "timestamp") && strings.HasSuffix(t, "with time zone") || t == "timestamptz":
-		return sqlsource.Mapping{Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Decode: sqlsource.DecodeTimestamp}, nil
+		return sqlsource.Mapping{Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Decode: infinityAware("timestamp", sqlsource.DecodeTimestamp)}, nil
 	case strings.HasPrefix(t, "timestamp"):
-		return sqlsource.Mapping{Type: &arrow.TimestampType{Unit: arrow.Microsecond}, Decode: sqlsource.DecodeTimestamp}, nil
+		return sqlsource.Mapping{Type: &arrow.TimestampType{Unit: arrow.Microsecond}, Decode: infinityAware("timestamp", sqlsource.DecodeTimestamp)}, nil
 	case strings.HasPrefix(t, "time") && !strings.Contains(t, "with time zone") && t != "timetz":
 		return sqlsource.Mapping{Type: arrow.FixedWidthTypes.Time64us, Decode: decodeTimeOfDay}, nil
 	}
 	return sqlsource.Mapping{Type: arrow.BinaryTypes.String, Decode: sqlsource.DecodeString}, nil
+}
+
+// infinityAware gives query reads the error of table reads for infinite
+// dates and timestamps, which the driver returns as strings.
+func infinityAware(what string, dec sqlsource.Decoder) sqlsource.Decoder {
+	return func(b array.Builder, v driver.Value) error {
+		if s, ok := v.(string); ok && (s == "infinity" || s == "-infinity") {
+			return errInfinite(what, s[0] == '-')
+		}
+		return dec(b, v)
+	}
+}
+
+// Table reads of arrays and intervals always use COPY (see copyPlan);
+// these decoders of the generic path only guard against a change there.
+func decodeListUnsupported(array.Builder, driver.Value) error {
+	return fmt.Errorf("arrays are read as lists through COPY only")
+}
+
+func decodeIntervalUnsupported(array.Builder, driver.Value) error {
+	return fmt.Errorf("intervals are read as month_day_nano through COPY only")
 }
 
 // decodeTimeOfDay reads "HH:MM:SS[.ffffff]" into microseconds.
