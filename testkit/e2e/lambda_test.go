@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"archive/zip"
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/halfpipe-io/halfpipe/testkit"
+	"github.com/halfpipe-io/halfpipe/testkit/tds"
 )
 
 // lambdaTree builds the function zip and plugin layers with layer/build.sh
@@ -197,4 +201,66 @@ func TestTwelveFactorMatchesCommandLine(t *testing.T) {
 		t.Fatalf("bad boolean: exit %d: %s", res.Code, res.Stderr)
 	}
 	testkit.Contains(t, "stderr", res.Stderr, "HP_CSV_HEADER", "not a boolean")
+}
+
+// TestLambdaSQLServerSeed is the seed scenario: a Lambda function
+// configured only by environment variables copies dbo.sample_data from
+// SQL Server (the TDS test server, through the real go-mssqldb driver in
+// the mssql plugin layer) to S3 as CSV with a manifest.
+func TestLambdaSQLServerSeed(t *testing.T) {
+	bootstrap, opt := lambdaTree(t)
+	db := tds.Start(t, tds.WithLogin("etl", "Secr3t!pw"))
+	// The catalog and data queries the mssql dialect sends (pinned in
+	// plugins/mssql's own tests too).
+	const columnsQuery = `SELECT c.name, COALESCE(CASE WHEN t.is_user_defined = 0 THEN t.name END, TYPE_NAME(c.system_type_id), t.name), ` +
+		`c.is_nullable, CAST(c.max_length AS int), CAST(c.precision AS int), CAST(c.scale AS int) ` +
+		`FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id ` +
+		`WHERE c.object_id = OBJECT_ID(@p1) ORDER BY c.column_id`
+	const keyQuery = `SELECT c.name FROM sys.indexes i ` +
+		`JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id ` +
+		`JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id ` +
+		`WHERE i.object_id = OBJECT_ID(@p1) AND i.is_primary_key = 1 ORDER BY ic.key_ordinal`
+	catalog := []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}, {Name: "type", Type: tds.NVarChar, Length: 128},
+		{Name: "is_nullable", Type: tds.Bit}, {Name: "max_length", Type: tds.Int}, {Name: "precision", Type: tds.Int}, {Name: "scale", Type: tds.Int}}
+	db.HandleArgs(columnsQuery, []any{"[dbo].[sample_data]"}, tds.Response{Columns: catalog, Rows: [][]any{
+		{"id", "int", false, 4, 10, 0}, {"name", "nvarchar", true, 100, 0, 0},
+		{"amount", "decimal", true, 9, 18, 4}, {"created_at", "datetime2", false, 8, 27, 7}}})
+	db.HandleArgs(keyQuery, []any{"[dbo].[sample_data]"}, tds.Response{Columns: []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}}, Rows: [][]any{{"id"}}})
+	base := time.Date(2024, 3, 31, 1, 0, 0, 0, time.UTC)
+	db.Handle("SELECT [id], [name], [amount], [created_at] FROM [dbo].[sample_data]", tds.Response{
+		Columns: []tds.Column{{Name: "id", Type: tds.Int}, {Name: "name", Type: tds.NVarChar, Length: 50, Nullable: true},
+			{Name: "amount", Type: tds.Decimal, Precision: 18, Scale: 4, Nullable: true}, {Name: "created_at", Type: tds.DateTime2, Scale: 7}},
+		NumRows: 1000,
+		RowFunc: func(i int) []any {
+			return []any{i + 1, fmt.Sprintf("Zoë %d", i+1), fmt.Sprintf("%d.0%03d", i, i), base.Add(time.Duration(i)*time.Second + 100)}
+		},
+	})
+	srv := testkit.StartS3(t)
+	srv.CreateBucket(t, "lake")
+	env := append(srv.Env(), "HP_12FACTOR_MODE=1", "HP_COMMAND=cp", "HP_SUBCOMMAND=snap",
+		"HP_SOURCE_DSN="+db.DSN("etl", "Secr3t!pw", "Sales"), "HP_SOURCE_OBJECT=dbo.sample_data",
+		"HP_TARGET_DSN=s3://lake/raw?endpoint="+srv.Endpoint, "HP_TARGET_OBJECT=sample_data", "HP_TARGET_S3_REGION="+srv.Region,
+		"HP_PLUGIN_DIR="+filepath.Join(opt, "hp", "plugins"), "HP_COMPRESSION=none")
+	fn := testkit.StartLambda(t, bootstrap, env, 30*time.Second)
+	body, failed := fn.Invoke(t, `{}`)
+	if failed {
+		t.Fatalf("function error: %s", body)
+	}
+	dir := download(t, srv, "lake", "raw/sample_data/")
+	m, _ := readManifest(t, dir)
+	if m.TotalRows != 1000 {
+		t.Fatalf("manifest: %d rows", m.TotalRows)
+	}
+	text, _ := os.ReadFile(filepath.Join(dir, m.Files[0].Path))
+	recs, err := csv.NewReader(bytes.NewReader(text)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1000", "Zoë 1000", "999.0999", "2024-03-31T01:16:39.000000100"} // datetime2 has no zone
+	if got := recs[1000]; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("last row %q, want %q (header %q)", got, want, recs[0])
+	}
+	if strings.Contains(fn.Output(), "Secr3t!pw") || strings.Contains(string(body), "Secr3t!pw") {
+		t.Fatal("the SQL Server password was printed")
+	}
 }
