@@ -1,7 +1,6 @@
 package runs_test
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,23 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/halfpipe-io/halfpipe/core/internal/cli/root"
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/clitest"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/runs"
-	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/format"
 	"github.com/halfpipe-io/halfpipe/core/internal/verify/verifytest"
 )
 
 func hp(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	io, _, out, errOut := cliutil.Test()
-	if env == nil {
-		env = map[string]string{}
-	}
-	env["HP_CONFIG_DIR"] = t.TempDir()
-	f := &cliutil.Factory{IO: io, Version: "test", LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	code := root.Run(context.Background(), f, args)
-	return code, out.String(), errOut.String()
+	return clitest.Run(t, env, args...)
 }
 
 func TestRunsListsPublishedRunsByStartTime(t *testing.T) {

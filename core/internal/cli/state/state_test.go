@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/halfpipe-io/halfpipe/core/internal/cli/root"
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/clitest"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/state"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
@@ -20,14 +20,7 @@ import (
 
 func hp(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	io, _, out, errOut := cliutil.Test()
-	if env == nil {
-		env = map[string]string{}
-	}
-	env["HP_CONFIG_DIR"] = t.TempDir()
-	f := &cliutil.Factory{IO: io, Version: "test", LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	code := root.Run(context.Background(), f, args)
-	return code, out.String(), errOut.String()
+	return clitest.Run(t, env, args...)
 }
 
 // stateFile is where hp cp delta keeps the state of out.x/orders.

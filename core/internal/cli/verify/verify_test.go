@@ -1,7 +1,6 @@
 package verify_test
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/halfpipe-io/halfpipe/core/internal/cli/root"
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/clitest"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/verify"
-	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/format"
 	"github.com/halfpipe-io/halfpipe/core/internal/manifest"
 	"github.com/halfpipe-io/halfpipe/core/internal/verify/verifytest"
@@ -20,11 +18,7 @@ import (
 
 func hp(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	io, _, out, errOut := cliutil.Test()
-	env["HP_CONFIG_DIR"] = t.TempDir()
-	f := &cliutil.Factory{IO: io, Version: "test", LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	code := root.Run(context.Background(), f, args)
-	return code, out.String(), errOut.String()
+	return clitest.Run(t, env, args...)
 }
 
 type target struct {
