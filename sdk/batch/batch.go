@@ -21,9 +21,12 @@ const (
 	DefaultMaxBytes = 4 << 20
 )
 
-// checkEvery is how many rows pass between byte estimates; estimating
+// checkEvery is the most rows that pass between byte estimates; estimating
 // walks every column, so doing it on every row would cost more than the
-// rows themselves for narrow tables.
+// rows themselves for narrow tables. Large rows are checked sooner: the
+// next check comes when half the remaining budget may have been used, at
+// the rate seen so far, so a batch of multi-megabyte values stops at the
+// first row that crosses the budget.
 const checkEvery = 32
 
 type config struct {
@@ -76,7 +79,7 @@ type Builder struct {
 // NewBuilder returns a Builder for the schema.
 func NewBuilder(schema *arrow.Schema, opts ...Option) *Builder {
 	cfg := newConfig(opts)
-	return &Builder{RecordBuilder: array.NewRecordBuilder(cfg.mem, schema), cfg: cfg, nextSize: checkEvery}
+	return &Builder{RecordBuilder: array.NewRecordBuilder(cfg.mem, schema), cfg: cfg, nextSize: 1}
 }
 
 // Rows is the number of rows in the batch being built.
@@ -92,8 +95,13 @@ func (b *Builder) RowDone() bool {
 	if b.rows < b.nextSize {
 		return false
 	}
-	b.nextSize = b.rows + checkEvery
-	return b.EstimatedBytes() >= b.cfg.maxBytes
+	est := b.EstimatedBytes()
+	if est >= b.cfg.maxBytes {
+		return true
+	}
+	perRow := max(1, est/b.rows)
+	b.nextSize = b.rows + max(1, min(checkEvery, (b.cfg.maxBytes-est)/perRow/2))
+	return false
 }
 
 // EstimatedBytes estimates the memory held by the batch being built.
@@ -108,7 +116,7 @@ func (b *Builder) EstimatedBytes() int {
 // NewBatch returns the built batch and resets the builder.
 func (b *Builder) NewBatch() arrow.RecordBatch {
 	b.rows = 0
-	b.nextSize = checkEvery
+	b.nextSize = 1
 	return b.RecordBuilder.NewRecordBatch()
 }
 

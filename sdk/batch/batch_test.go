@@ -19,9 +19,11 @@ func TestBatchesBoundedByRowsAndBytes(t *testing.T) {
 		wantBatchRows int64
 	}{
 		{"rows", []Option{WithMaxRows(100)}, "a", 100, 100},
-		// 10 kB values and a 1 MB cap: batches stop near 100 rows, checked
-		// every 32 rows.
-		{"bytes", []Option{WithMaxBytes(1 << 20)}, big, 0, 128},
+		// 10 kB values and a 1 MB cap: batches stop at about 100 rows.
+		{"bytes", []Option{WithMaxBytes(1 << 20)}, big, 0, 106},
+		// 3 MB values and a 4 MB cap: a batch ends at the row that crosses
+		// the cap, however few rows that is.
+		{"huge values", []Option{WithMaxBytes(4 << 20)}, strings.Repeat("y", 3<<20), 0, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			left := 1000
