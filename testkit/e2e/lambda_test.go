@@ -121,13 +121,24 @@ func TestLambdaFunction(t *testing.T) {
 	}
 
 	// An event may override any variable.
-	body, failed = fn.Invoke(t, `{"HP_SOURCE_OBJECT": "public.hp_e2e_lambda_other", "HP_TARGET_OBJECT": "other", "HP_FORMAT": "jsonl"}`)
+	body, failed = fn.Invoke(t, `{"HP_SOURCE_OBJECT": "public.hp_e2e_lambda_other", "HP_TARGET_OBJECT": "other", "HP_FORMAT": "jsonl", "HP_LOG_LEVEL": "info"}`)
 	var o lambdaSummary
 	if err := json.Unmarshal(body, &o); failed || err != nil || o.Rows != 13 {
 		t.Fatalf("override: %s", body)
 	}
 	if objs := srv.Objects(t, "lake", "raw/other/"); len(objs) != 2 {
 		t.Fatalf("override published %v", keys(objs))
+	}
+	// Logs are JSON lines (here the info line about HP_AUTH_KEY).
+	jsonLog := false
+	for _, line := range strings.Split(fn.Output(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && strings.Contains(fmt.Sprint(rec["msg"]), "HP_AUTH_KEY is ignored") {
+			jsonLog = rec["level"] == "INFO"
+		}
+	}
+	if !jsonLog {
+		t.Errorf("no JSON log line from the function:\n%s", fn.Output())
 	}
 
 	// A failed job is a function error naming the cause, and publishes
@@ -210,22 +221,9 @@ func TestTwelveFactorMatchesCommandLine(t *testing.T) {
 func TestLambdaSQLServerSeed(t *testing.T) {
 	bootstrap, opt := lambdaTree(t)
 	db := tds.Start(t, tds.WithLogin("etl", "Secr3t!pw"))
-	// The catalog and data queries the mssql dialect sends (pinned in
-	// plugins/mssql's own tests too).
-	const columnsQuery = `SELECT c.name, COALESCE(CASE WHEN t.is_user_defined = 0 THEN t.name END, TYPE_NAME(c.system_type_id), t.name), ` +
-		`c.is_nullable, CAST(c.max_length AS int), CAST(c.precision AS int), CAST(c.scale AS int) ` +
-		`FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id ` +
-		`WHERE c.object_id = OBJECT_ID(@p1) ORDER BY c.column_id`
-	const keyQuery = `SELECT c.name FROM sys.indexes i ` +
-		`JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id ` +
-		`JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id ` +
-		`WHERE i.object_id = OBJECT_ID(@p1) AND i.is_primary_key = 1 ORDER BY ic.key_ordinal`
-	catalog := []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}, {Name: "type", Type: tds.NVarChar, Length: 128},
-		{Name: "is_nullable", Type: tds.Bit}, {Name: "max_length", Type: tds.Int}, {Name: "precision", Type: tds.Int}, {Name: "scale", Type: tds.Int}}
-	db.HandleArgs(columnsQuery, []any{"[dbo].[sample_data]"}, tds.Response{Columns: catalog, Rows: [][]any{
+	mssqlTable(db, "[dbo].[sample_data]", [][]any{
 		{"id", "int", false, 4, 10, 0}, {"name", "nvarchar", true, 100, 0, 0},
-		{"amount", "decimal", true, 9, 18, 4}, {"created_at", "datetime2", false, 8, 27, 7}}})
-	db.HandleArgs(keyQuery, []any{"[dbo].[sample_data]"}, tds.Response{Columns: []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}}, Rows: [][]any{{"id"}}})
+		{"amount", "decimal", true, 9, 18, 4}, {"created_at", "datetime2", false, 8, 27, 7}}, "id")
 	base := time.Date(2024, 3, 31, 1, 0, 0, 0, time.UTC)
 	db.Handle("SELECT [id], [name], [amount], [created_at] FROM [dbo].[sample_data]", tds.Response{
 		Columns: []tds.Column{{Name: "id", Type: tds.Int}, {Name: "name", Type: tds.NVarChar, Length: 50, Nullable: true},

@@ -34,19 +34,8 @@ func TestDeltaSQLServerRowversion(t *testing.T) {
 	next := uint64(1004)
 	rv := func(x uint64) []byte { return binary.BigEndian.AppendUint64(nil, x) }
 
-	const columnsQuery = `SELECT c.name, COALESCE(CASE WHEN t.is_user_defined = 0 THEN t.name END, TYPE_NAME(c.system_type_id), t.name), ` +
-		`c.is_nullable, CAST(c.max_length AS int), CAST(c.precision AS int), CAST(c.scale AS int) ` +
-		`FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id ` +
-		`WHERE c.object_id = OBJECT_ID(@p1) ORDER BY c.column_id`
-	const keyQuery = `SELECT c.name FROM sys.indexes i ` +
-		`JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id ` +
-		`JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id ` +
-		`WHERE i.object_id = OBJECT_ID(@p1) AND i.is_primary_key = 1 ORDER BY ic.key_ordinal`
-	catalog := []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}, {Name: "type", Type: tds.NVarChar, Length: 128},
-		{Name: "is_nullable", Type: tds.Bit}, {Name: "max_length", Type: tds.Int}, {Name: "precision", Type: tds.Int}, {Name: "scale", Type: tds.Int}}
-	db.HandleArgs(columnsQuery, []any{"[dbo].[orders]"}, tds.Response{Columns: catalog, Rows: [][]any{
-		{"id", "int", false, 4, 10, 0}, {"v", "nvarchar", true, 40, 0, 0}, {"rv", "timestamp", false, 8, 0, 0}}})
-	db.HandleArgs(keyQuery, []any{"[dbo].[orders]"}, tds.Response{Columns: []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}}, Rows: [][]any{{"id"}}})
+	mssqlTable(db, "[dbo].[orders]", [][]any{
+		{"id", "int", false, 4, 10, 0}, {"v", "nvarchar", true, 40, 0, 0}, {"rv", "timestamp", false, 8, 0, 0}}, "id")
 	db.HandleFunc("SELECT MIN([rv]), MAX([rv]), COUNT_BIG(*), COUNT_BIG([rv]) FROM [dbo].[orders]", func(tds.Query) tds.Response {
 		mu.Lock()
 		defer mu.Unlock()
@@ -124,6 +113,33 @@ func TestDeltaSQLServerRowversion(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("published %v, want %v", got, want)
 	}
+}
+
+// The catalog queries the mssql dialect sends to describe a table (pinned
+// in plugins/mssql's own tests too).
+const (
+	mssqlColumnsQuery = `SELECT c.name, COALESCE(CASE WHEN t.is_user_defined = 0 THEN t.name END, TYPE_NAME(c.system_type_id), t.name), ` +
+		`c.is_nullable, CAST(c.max_length AS int), CAST(c.precision AS int), CAST(c.scale AS int) ` +
+		`FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id ` +
+		`WHERE c.object_id = OBJECT_ID(@p1) ORDER BY c.column_id`
+	mssqlKeyQuery = `SELECT c.name FROM sys.indexes i ` +
+		`JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id ` +
+		`JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id ` +
+		`WHERE i.object_id = OBJECT_ID(@p1) AND i.is_primary_key = 1 ORDER BY ic.key_ordinal`
+)
+
+// mssqlTable makes the TDS server describe a table: columns as the
+// catalog reports them (name, type, nullable, max_length, precision,
+// scale) and its primary key.
+func mssqlTable(db *tds.Server, object string, columns [][]any, key ...string) {
+	catalog := []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}, {Name: "type", Type: tds.NVarChar, Length: 128},
+		{Name: "is_nullable", Type: tds.Bit}, {Name: "max_length", Type: tds.Int}, {Name: "precision", Type: tds.Int}, {Name: "scale", Type: tds.Int}}
+	db.HandleArgs(mssqlColumnsQuery, []any{object}, tds.Response{Columns: catalog, Rows: columns})
+	var keys [][]any
+	for _, k := range key {
+		keys = append(keys, []any{k})
+	}
+	db.HandleArgs(mssqlKeyQuery, []any{object}, tds.Response{Columns: []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}}, Rows: keys})
 }
 
 // parseFiles lists a manifest's data file paths.
