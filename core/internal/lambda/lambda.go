@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -132,16 +131,11 @@ func parseEvent(event json.RawMessage) (map[string]string, error) {
 		}
 		return nil, fmt.Errorf("the event is not JSON: %w", err)
 	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for k, val := range obj {
 		if !strings.HasPrefix(k, "HP_") {
 			continue
 		}
-		switch v := obj[k].(type) {
+		switch v := val.(type) {
 		case string:
 			out[k] = v
 		case float64, bool:
