@@ -18,15 +18,20 @@ import (
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
-// Arrow types of the mapping.
+// Arrow types of the mapping. datetime2(n) and datetimeoffset(n) with
+// n ≤ 6 use microseconds, which hold every year SQL Server does (0001 ..
+// 9999); n = 7 needs nanoseconds to keep 100 ns, whose int64 holds only
+// 1677-09-21 .. 2262-04-11, so values outside fail the read (see
+// appendTime) rather than lose a digit.
 var (
-	// TimestampNS is datetime2's type: wall time, no zone, 100 ns kept.
+	// TimestampNS is datetime2(7)'s type: wall time, no zone, 100 ns kept.
 	TimestampNS = &arrow.TimestampType{Unit: arrow.Nanosecond}
-	// TimestampUS is datetime's and smalldatetime's type (both hold whole
-	// milliseconds at most).
+	// TimestampUS is datetime2(0..6)'s, datetime's and smalldatetime's type.
 	TimestampUS = &arrow.TimestampType{Unit: arrow.Microsecond}
-	// TimestampUTC is datetimeoffset's type: the instant, in UTC.
+	// TimestampUTC is datetimeoffset(7)'s type: the instant, in UTC.
 	TimestampUTC = &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}
+	// TimestampUTCUS is datetimeoffset(0..6)'s type.
+	TimestampUTCUS = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 	// TimeNS is time(n)'s type.
 	TimeNS = arrow.FixedWidthTypes.Time64ns
 )
@@ -98,10 +103,16 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 	case "time":
 		return mp(TimeNS, decodeTime)
 	case "datetime2":
+		if fractionDigits(m) <= 6 {
+			return mp(TimestampUS, decodeWallTime)
+		}
 		return mp(TimestampNS, decodeWallTime)
 	case "datetime", "smalldatetime":
 		return mp(TimestampUS, decodeWallTime)
 	case "datetimeoffset":
+		if fractionDigits(m) <= 6 {
+			return mp(TimestampUTCUS, decodeInstant)
+		}
 		return mp(TimestampUTC, decodeInstant)
 	case "sql_variant":
 		return sqlsource.Mapping{}, sdk.Errorf(sdk.ErrUnsupportedType,
@@ -115,6 +126,20 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 	default:
 		return sqlsource.Mapping{}, sdk.Errorf(sdk.ErrUnsupportedType, "SQL Server type %q is not supported", m.NativeType)
 	}
+}
+
+// fractionDigits is the scale of datetime2(n) or datetimeoffset(n): from the
+// catalog's type ("datetime2(3)"), else the driver's scale, else SQL
+// Server's default, 7.
+func fractionDigits(m sqlsource.ColumnMeta) int64 {
+	if ps := precScale.FindStringSubmatch(m.NativeType); ps != nil {
+		n, _ := strconv.ParseInt(ps[1], 10, 64)
+		return n
+	}
+	if m.HasPrecision {
+		return m.Scale
+	}
+	return 7
 }
 
 // decodeRowversion reads rowversion's 8 bytes as a big-endian counter, so
@@ -155,19 +180,25 @@ func wall(t time.Time) time.Time {
 // Range of timestamp[ns]: 1677-09-21 00:12:43 .. 2262-04-11 23:47:16.
 var minNS, maxNS = time.Unix(0, math.MinInt64).UTC(), time.Unix(0, math.MaxInt64).UTC()
 
+// appendTime appends t exactly. A value outside the unit's range is an
+// unsupported-type error naming it (the reader adds row and column): a
+// wrapped or clamped instant would be read as a real one.
 func appendTime(b array.Builder, t time.Time) error {
 	tb := b.(*array.TimestampBuilder)
-	if tb.Type().(*arrow.TimestampType).Unit == arrow.Nanosecond {
-		if t.Before(minNS) || t.After(maxNS) {
-			return fmt.Errorf("%s is outside timestamp[ns]'s range (%s .. %s); read the column through a query that CASTs it (e.g. to varchar)",
-				t.Format(time.RFC3339Nano), minNS.Format(time.DateOnly), maxNS.Format(time.DateOnly))
+	tt := tb.Type().(*arrow.TimestampType)
+	if tt.Unit == arrow.Nanosecond && (t.Before(minNS) || t.After(maxNS)) {
+		v := t.Format("2006-01-02T15:04:05.9999999")
+		if tt.TimeZone != "" {
+			v += "Z"
 		}
-		tb.Append(arrow.Timestamp(t.UnixNano()))
-		return nil
+		return sdk.Errorf(sdk.ErrUnsupportedType,
+			"value %s does not fit timestamp[ns] (%s .. %s), the type that keeps 7 fraction digits; read the column through a query "+
+				"as CAST(col AS datetime2(6)) (microseconds, any year) or CONVERT(varchar(34), col, 127) (exact text)",
+			v, minNS.Format(time.DateOnly), maxNS.Format(time.DateOnly))
 	}
-	ts, err := arrow.TimestampFromTime(t, tb.Type().(*arrow.TimestampType).Unit)
+	ts, err := arrow.TimestampFromTime(t, tt.Unit)
 	if err != nil {
-		return err
+		return sdk.Errorf(sdk.ErrUnsupportedType, "value %s: %v", t.Format(time.RFC3339Nano), err)
 	}
 	tb.Append(ts)
 	return nil
