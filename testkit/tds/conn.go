@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf16"
 )
@@ -43,10 +44,15 @@ type conn struct {
 	pending    *message
 	packetSize int
 	tranID     uint64
+
+	bulkStmt string              // the accepted INSERT BULK awaiting its BULKLOAD
+	temp     map[string][]Column // #temporary tables
+	inTx     bool
+	created  []string // tables created in the open transaction
 }
 
 func (s *Server) serve(c net.Conn) error {
-	cn := &conn{s: s, c: c, msgs: make(chan message, 16), packetSize: defaultPktSize}
+	cn := &conn{s: s, c: c, msgs: make(chan message, 16), packetSize: defaultPktSize, temp: map[string][]Column{}}
 	go readMessages(c, cn.msgs)
 	defer func() {
 		c.Close()
@@ -95,6 +101,10 @@ func (s *Server) serve(c net.Conn) error {
 			}
 		case pktTransMgr:
 			if err := cn.transMgr(m.data); err != nil {
+				return err
+			}
+		case pktBulkLoad:
+			if err := cn.bulkLoad(m.data); err != nil {
 				return err
 			}
 		default:
@@ -232,7 +242,10 @@ func (cn *conn) sendError(e *Error, rpc bool) error {
 // respond answers a batch or RPC with its registered response, streaming
 // rows and stopping early on ATTENTION.
 func (cn *conn) respond(q Query, rpc bool) error {
-	r := cn.s.lookup(q)
+	r := cn.s.lookup(q, cn.builtin)
+	if r.Err == nil && isInsertBulk(q.SQL) {
+		cn.bulkStmt = q.SQL
+	}
 	if r.Delay > 0 {
 		t := time.NewTimer(r.Delay)
 		defer t.Stop()
@@ -321,7 +334,9 @@ func (cn *conn) finishWithError(w *msgWriter, e *Error, rpc bool) error {
 	return w.finish()
 }
 
-// transMgr acknowledges transaction manager requests ([MS-TDS] 2.2.6.9).
+// transMgr answers transaction manager requests ([MS-TDS] 2.2.6.9). They
+// are recorded as queries named "BEGIN TRANSACTION", "COMMIT TRANSACTION"
+// and "ROLLBACK TRANSACTION", which a handler may fail.
 func (cn *conn) transMgr(data []byte) error {
 	data, err := skipAllHeaders(data)
 	if err != nil {
@@ -332,22 +347,35 @@ func (cn *conn) transMgr(data []byte) error {
 	}
 	var b tokBuf
 	var tid [8]byte
-	switch binary.LittleEndian.Uint16(data) {
+	req := binary.LittleEndian.Uint16(data)
+	name := map[uint16]string{5: "BEGIN TRANSACTION", 7: "COMMIT TRANSACTION", 8: "ROLLBACK TRANSACTION"}[req]
+	if name == "" {
+		// Other requests (savepoints, DTC) are just acknowledged.
+		return cn.sendDone(tokDone, doneFinal, 0, 0)
+	}
+	if fn := cn.s.handlerFor(Query{SQL: name}); fn != nil {
+		if r := fn(Query{SQL: name}); r.Err != nil {
+			return cn.sendError(r.Err, false)
+		}
+	}
+	switch req {
 	case 5: // TM_BEGIN_XACT
 		cn.tranID++
+		cn.inTx, cn.created = true, nil
 		binary.LittleEndian.PutUint64(tid[:], cn.tranID)
 		b.envChangeBytes(8, tid[:], nil)
-		cn.s.record(Query{SQL: "BEGIN TRANSACTION"})
 	case 7, 8: // TM_COMMIT_XACT, TM_ROLLBACK_XACT
 		binary.LittleEndian.PutUint64(tid[:], cn.tranID)
-		typ, name := byte(9), "COMMIT TRANSACTION"
-		if binary.LittleEndian.Uint16(data) == 8 {
-			typ, name = 10, "ROLLBACK TRANSACTION"
+		typ := byte(9)
+		if req == 8 {
+			typ = 10
+			// DDL is transactional in SQL Server.
+			for _, k := range cn.created {
+				cn.dropTable(k)
+			}
 		}
+		cn.inTx, cn.created = false, nil
 		b.envChangeBytes(typ, nil, tid[:])
-		cn.s.record(Query{SQL: name})
-	default:
-		// Other requests (savepoints, DTC) are just acknowledged.
 	}
 	b.done(tokDone, doneFinal, 0, 0)
 	w := cn.writer()
@@ -355,10 +383,89 @@ func (cn *conn) transMgr(data []byte) error {
 	return w.finish()
 }
 
-func (s *Server) record(q Query) {
-	s.mu.Lock()
-	s.queries = append(s.queries, q)
-	s.mu.Unlock()
+// builtin answers the statements the server handles itself: SET FMTONLY,
+// the driver's bulk copy metadata query, CREATE TABLE, DROP TABLE and
+// INSERT BULK.
+func (cn *conn) builtin(q Query) (Response, bool) {
+	sql := strings.TrimSpace(q.SQL)
+	up := strings.ToUpper(sql)
+	switch {
+	case q.RPC:
+		return Response{}, false
+	case up == "SET FMTONLY ON" || up == "SET FMTONLY OFF":
+		return Response{}, true
+	case strings.HasPrefix(up, "SELECT * FROM ") && strings.HasSuffix(up, " SET FMTONLY OFF"):
+		name := strings.TrimSpace(sql[len("SELECT * FROM ") : len(sql)-len(" SET FMTONLY OFF")])
+		cols, ok := cn.table(name)
+		if !ok {
+			return Response{Err: invalidObject(name)}, true
+		}
+		return Response{Columns: cols}, true
+	case isInsertBulk(sql):
+		return Response{}, true
+	case strings.HasPrefix(up, "DROP TABLE "):
+		name := strings.TrimSpace(strings.TrimSuffix(sql[len("DROP TABLE "):], ";"))
+		if !cn.dropTable(tableKey(name)) {
+			return Response{Err: &Error{Number: 3701, State: 5, Class: 11, Message: fmt.Sprintf("Cannot drop the table '%s', because it does not exist or you do not have permission.", name)}}, true
+		}
+		return Response{}, true
+	}
+	name, cols, ifMissing, ok, err := parseCreateTable(sql)
+	if !ok {
+		return Response{}, false
+	}
+	if err != nil {
+		return Response{Err: &Error{Number: 102, State: 1, Class: 15, Message: "tds test server: " + err.Error()}}, true
+	}
+	if _, exists := cn.table(name); exists {
+		if ifMissing {
+			return Response{}, true
+		}
+		return Response{Err: &Error{Number: 2714, State: 6, Class: 16, Message: fmt.Sprintf("There is already an object named '%s' in the database.", name)}}, true
+	}
+	k := tableKey(name)
+	if strings.HasPrefix(k, "#") {
+		cn.temp[k] = cols
+	} else {
+		cn.s.mu.Lock()
+		cn.s.tables[k] = cols
+		cn.s.mu.Unlock()
+	}
+	if cn.inTx {
+		cn.created = append(cn.created, k)
+	}
+	return Response{}, true
+}
+
+func isInsertBulk(sql string) bool {
+	return len(sql) > 12 && strings.EqualFold(sql[:12], "INSERT BULK ")
+}
+
+func invalidObject(name string) *Error {
+	return &Error{Number: 208, State: 1, Class: 16, Message: fmt.Sprintf("Invalid object name '%s'.", name)}
+}
+
+func (cn *conn) table(name string) ([]Column, bool) {
+	k := tableKey(name)
+	if c, ok := cn.temp[k]; ok {
+		return c, true
+	}
+	cn.s.mu.Lock()
+	defer cn.s.mu.Unlock()
+	c, ok := cn.s.tables[k]
+	return c, ok
+}
+
+func (cn *conn) dropTable(k string) bool {
+	if _, ok := cn.temp[k]; ok {
+		delete(cn.temp, k)
+		return true
+	}
+	cn.s.mu.Lock()
+	defer cn.s.mu.Unlock()
+	_, ok := cn.s.tables[k]
+	delete(cn.s.tables, k)
+	return ok
 }
 
 // tokBuf accumulates tokens.

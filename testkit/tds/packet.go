@@ -14,6 +14,7 @@ const (
 	pktRPC         = 3
 	pktReply       = 4
 	pktAttention   = 6
+	pktBulkLoad    = 7
 	pktTransMgr    = 14
 	pktLogin7      = 16
 	pktPrelogin    = 18

@@ -139,7 +139,7 @@ func (r *rd) take(n int) []byte {
 		return nil
 	}
 	if n < 0 || n > len(r.b) {
-		r.err = errors.New("truncated RPC request")
+		r.err = errors.New("truncated request")
 		r.b = nil
 		return nil
 	}
@@ -236,9 +236,72 @@ func parseRPC(d []byte) (Query, error) {
 
 // readParamValue reads a TYPE_INFO and the value that follows.
 func readParamValue(r *rd) (any, error) {
-	typ := r.u8()
-	switch typ {
+	ti, err := readTypeInfo(r)
+	if err != nil {
+		return nil, err
+	}
+	return readValue(r, ti)
+}
+
+// typeInfo is a decoded TYPE_INFO ([MS-TDS] 2.2.5.6).
+type typeInfo struct {
+	typ          byte
+	size         int // fixed or maximum length in bytes; 0xFFFF for (max)
+	prec, scale  uint8
+	hasCollation bool
+}
+
+func (ti typeInfo) plp() bool {
+	return ti.typ == 0xF1 || (ti.size == 0xFFFF && (ti.typ == 0xA5 || ti.typ == 0xA7 || ti.typ == 0xE7 || ti.typ == 0xAD || ti.typ == 0xAF || ti.typ == 0xEF))
+}
+
+// fixedSizes are the lengths of the fixed-length types.
+var fixedSizes = map[byte]int{0x30: 1, 0x32: 1, 0x34: 2, 0x38: 4, 0x7F: 8, 0x3B: 4, 0x3E: 8, 0x3C: 8, 0x7A: 4, 0x3D: 8, 0x3A: 4}
+
+func readTypeInfo(r *rd) (typeInfo, error) {
+	ti := typeInfo{typ: r.u8()}
+	switch ti.typ {
 	case 0x1F: // NULLTYPE
+	case 0x30, 0x32, 0x34, 0x38, 0x7F, 0x3B, 0x3E, 0x3C, 0x7A, 0x3D, 0x3A:
+		ti.size = fixedSizes[ti.typ]
+	case 0x28: // DATEN
+		ti.size = 3
+	case 0x29, 0x2A, 0x2B: // TIMEN, DATETIME2N, DATETIMEOFFSETN
+		ti.scale = r.u8()
+	case 0x26, 0x68, 0x6D, 0x6E, 0x6F, 0x24, 0x25, 0x2D, 0x27, 0x2F: // BYTELEN types
+		ti.size = int(r.u8())
+	case 0x37, 0x3F, 0x6A, 0x6C: // DECIMAL/NUMERIC
+		ti.size = int(r.u8())
+		ti.prec = r.u8()
+		ti.scale = r.u8()
+	case 0xA5, 0xA7, 0xAD, 0xAF, 0xE7, 0xEF, 0xF1: // USHORTLEN types
+		if ti.typ != 0xF1 {
+			ti.size = int(r.u16())
+		}
+		switch ti.typ {
+		case 0xA7, 0xAF, 0xE7, 0xEF:
+			r.take(5) // collation
+			ti.hasCollation = true
+		case 0xF1:
+			if r.u8() != 0 {
+				return ti, errors.New("xml with schema is not supported")
+			}
+		}
+	case 0x22, 0x23, 0x63: // IMAGE, TEXT, NTEXT
+		ti.size = int(r.u32())
+		if ti.typ != 0x22 {
+			r.take(5)
+		}
+	default:
+		return ti, fmt.Errorf("unsupported type 0x%02X", ti.typ)
+	}
+	return ti, r.err
+}
+
+// readValue reads one value of type ti; NULL is nil.
+func readValue(r *rd, ti typeInfo) (any, error) {
+	switch ti.typ {
+	case 0x1F:
 		return nil, r.err
 	case 0x30: // INT1
 		return int64(r.u8()), r.err
@@ -255,33 +318,12 @@ func readParamValue(r *rd) (any, error) {
 	case 0x3E:
 		return math.Float64frombits(r.u64()), r.err
 	case 0x3C, 0x7A, 0x3D, 0x3A: // MONEY, SMALLMONEY, DATETIME, SMALLDATETIME
-		n := map[byte]int{0x3C: 8, 0x7A: 4, 0x3D: 8, 0x3A: 4}[typ]
-		return decodeFixed(typ, r.take(n), 0), r.err
-	case 0x28: // DATEN
-		return decodeFixed(typ, r.take(int(r.u8())), 0), r.err
-	case 0x29, 0x2A, 0x2B: // TIMEN, DATETIME2N, DATETIMEOFFSETN
-		scale := r.u8()
-		return decodeFixed(typ, r.take(int(r.u8())), scale), r.err
-	case 0x26, 0x68, 0x6D, 0x6E, 0x6F, 0x24, 0x25, 0x2D, 0x27, 0x2F: // BYTELEN types
-		r.u8() // max size
-		return decodeFixed(typ, r.take(int(r.u8())), 0), r.err
-	case 0x37, 0x3F, 0x6A, 0x6C: // DECIMAL/NUMERIC
-		r.u8() // size
-		r.u8() // precision
-		scale := r.u8()
-		return decodeFixed(typ, r.take(int(r.u8())), scale), r.err
-	case 0xA5, 0xA7, 0xAD, 0xAF, 0xE7, 0xEF, 0xF1: // USHORTLEN types
-		maxLen := r.u16()
-		switch typ {
-		case 0xA7, 0xAF, 0xE7, 0xEF:
-			r.take(5) // collation
-		case 0xF1:
-			if r.u8() != 0 {
-				return nil, errors.New("xml with schema is not supported")
-			}
-		}
+		return decodeFixed(ti.typ, r.take(ti.size), 0), r.err
+	case 0x28, 0x29, 0x2A, 0x2B, 0x26, 0x68, 0x6D, 0x6E, 0x6F, 0x24, 0x25, 0x2D, 0x27, 0x2F, 0x37, 0x3F, 0x6A, 0x6C:
+		return decodeFixed(ti.typ, r.take(int(r.u8())), ti.scale), r.err
+	case 0xA5, 0xA7, 0xAD, 0xAF, 0xE7, 0xEF, 0xF1:
 		var raw []byte
-		if maxLen == 0xFFFF || typ == 0xF1 {
+		if ti.plp() {
 			total := r.u64()
 			if total == math.MaxUint64 {
 				return nil, r.err
@@ -304,7 +346,7 @@ func readParamValue(r *rd) (any, error) {
 		if r.err != nil {
 			return nil, r.err
 		}
-		switch typ {
+		switch ti.typ {
 		case 0xE7, 0xEF, 0xF1:
 			return decodeUCS2(raw), nil
 		case 0xA7, 0xAF:
@@ -312,16 +354,12 @@ func readParamValue(r *rd) (any, error) {
 		}
 		return append([]byte{}, raw...), nil
 	case 0x22, 0x23, 0x63: // IMAGE, TEXT, NTEXT
-		r.u32()
-		if typ != 0x22 {
-			r.take(5)
-		}
 		n := r.u32()
 		if n == 0xFFFFFFFF {
 			return nil, r.err
 		}
 		raw := r.take(int(n))
-		switch typ {
+		switch ti.typ {
 		case 0x63:
 			return decodeUCS2(raw), r.err
 		case 0x23:
@@ -329,7 +367,7 @@ func readParamValue(r *rd) (any, error) {
 		}
 		return append([]byte{}, raw...), r.err
 	}
-	return nil, fmt.Errorf("unsupported parameter type 0x%02X", typ)
+	return nil, fmt.Errorf("unsupported type 0x%02X", ti.typ)
 }
 
 // decodeFixed decodes a non-NULL value of the given type; empty data is NULL.

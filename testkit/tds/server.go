@@ -5,9 +5,17 @@
 //
 // Supported: PRELOGIN (no TLS), LOGIN7 with SQL authentication, SQL batches,
 // RPC requests (sp_executesql and procedures called by name), ATTENTION
-// (cancel), transaction manager requests (begin/commit/rollback are
-// acknowledged, nothing is transactional), result sets split across packets
-// of the negotiated size.
+// (cancel), transaction manager requests (recorded as "BEGIN TRANSACTION",
+// "COMMIT TRANSACTION" and "ROLLBACK TRANSACTION" queries, which handlers
+// may answer with an error), result sets split across packets of the
+// negotiated size, and bulk loads (INSERT BULK followed by a BULKLOAD
+// message; see [Server.HandleBulk]).
+//
+// The server keeps a catalog of table columns only, for the driver's bulk
+// copy: CREATE TABLE batches (optionally behind IF OBJECT_ID(...) IS NULL)
+// and DROP TABLE batches maintain it, #temporary tables per connection,
+// and a rolled-back transaction forgets the tables it created. It holds no
+// rows: tests answer other statements with handlers.
 package tds
 
 import (
@@ -41,6 +49,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	handlers map[string][]handler
+	matchers []matcher
+	tables   map[string][]Column
+	bulkFn   func(Bulk) *Error
 	queries  []Query
 	conns    map[net.Conn]struct{}
 	closed   bool
@@ -67,6 +78,11 @@ func (s *Server) count(f func(*Stats)) {
 	s.mu.Lock()
 	f(&s.stats)
 	s.mu.Unlock()
+}
+
+type matcher struct {
+	match func(sql string) bool
+	fn    func(Query) Response
 }
 
 type handler struct {
@@ -103,6 +119,8 @@ type Query struct {
 	// RPC reports whether the query came as an RPC request rather than
 	// as a SQL batch.
 	RPC bool
+	// Bulk is set, and SQL empty, for a BULKLOAD message.
+	Bulk *Bulk
 }
 
 // Args returns the parameter values in order.
@@ -173,6 +191,7 @@ func Start(t TB, opts ...Option) *Server {
 		ln:       ln,
 		logins:   map[string]string{},
 		handlers: map[string][]handler{},
+		tables:   map[string][]Column{},
 		conns:    map[net.Conn]struct{}{},
 		logf:     func(string, ...any) {},
 	}
@@ -259,6 +278,15 @@ func (s *Server) HandleFunc(sql string, f func(Query) Response) {
 	s.handlers[sql] = append(hs, handler{anyArg: true, fn: f})
 }
 
+// HandleMatch registers f for the queries whose text match accepts and
+// that have no exact registration (Handle, HandleArgs, HandleFunc). The
+// latest matching registration wins.
+func (s *Server) HandleMatch(match func(sql string) bool, f func(Query) Response) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.matchers = append(s.matchers, matcher{match: match, fn: f})
+}
+
 // Queries returns every query received so far, in order.
 func (s *Server) Queries() []Query {
 	s.mu.Lock()
@@ -310,31 +338,47 @@ func argsEqual(want, got []any) bool {
 	return true
 }
 
-// lookup records q and finds its response.
-func (s *Server) lookup(q Query) Response {
+// handlerFor records q and returns its registered handler, or nil.
+func (s *Server) handlerFor(q Query) func(Query) Response {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.queries = append(s.queries, q)
 	hs := s.handlers[q.SQL]
-	var fn func(Query) Response
 	for _, h := range hs {
 		if !h.anyArg && argsEqual(h.args, q.Args()) {
+			return h.fn
+		}
+	}
+	var fn func(Query) Response
+	for _, h := range hs {
+		if h.anyArg {
 			fn = h.fn
-			break
 		}
 	}
-	if fn == nil {
-		for _, h := range hs {
-			if h.anyArg {
-				fn = h.fn
-			}
-		}
-	}
-	s.mu.Unlock()
 	if fn != nil {
+		return fn
+	}
+	for i := len(s.matchers) - 1; i >= 0; i-- {
+		if s.matchers[i].match(q.SQL) {
+			return s.matchers[i].fn
+		}
+	}
+	return nil
+}
+
+// lookup records q and finds its response: a handler's, else builtin's
+// (statements the server answers itself), else an error.
+func (s *Server) lookup(q Query, builtin func(Query) (Response, bool)) Response {
+	if fn := s.handlerFor(q); fn != nil {
 		return fn(q)
 	}
 	if isPing(q.SQL) {
 		return Response{Columns: []Column{{Type: Int}}, Rows: [][]any{{int64(1)}}}
+	}
+	if builtin != nil {
+		if r, ok := builtin(q); ok {
+			return r
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "tds test server: no handler registered for query %q", q.SQL)
