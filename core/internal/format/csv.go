@@ -129,7 +129,14 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 					e.buf = e.field(e.buf[:start], e.tmp)
 				}
 			default:
+				// Numbers, dates and base64 need no quotes, unless one reads
+				// as NULL: empty binary, or a value equal to the marker.
+				start := len(e.buf)
 				e.buf = e.fns[c](e.buf, i)
+				if v := e.buf[start:]; len(v) == len(e.null) && string(v) == string(e.null) {
+					e.tmp = append(e.tmp[:0], v...)
+					e.buf = e.field(e.buf[:start], e.tmp)
+				}
 			}
 		}
 		e.buf = append(e.buf, '\n')

@@ -272,6 +272,24 @@ func TestCSVNullVersusEmpty(t *testing.T) {
 	}
 }
 
+// Values that are never quoted otherwise (base64, numbers) must still not
+// read as NULL: empty binary is "", a number equal to the marker is quoted.
+func TestCSVNonTextValuesNeverReadAsNull(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "b", Type: arrow.BinaryTypes.Binary, Nullable: true}, {Name: "n", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	bb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer bb.Release()
+	bb.Field(0).(*array.BinaryBuilder).AppendValues([][]byte{{}, nil, {0}}, []bool{true, false, true})
+	bb.Field(1).(*array.Int64Builder).AppendValues([]int64{0, 0, 7}, []bool{true, false, true})
+	rec := bb.NewRecordBatch()
+	defer rec.Release()
+	if got := string(encode(t, rec, WithCompression(None), WithCSVHeader(false))); got != "\"\",0\n,\nAA==,7\n" {
+		t.Errorf("default NULL: %q", got)
+	}
+	if got := string(encode(t, rec, WithCompression(None), WithCSVHeader(false), WithCSVNull("0"))); got != ",\"0\"\n0,0\nAA==,7\n" {
+		t.Errorf("NULL marker 0: %q", got)
+	}
+}
+
 func TestJSONL(t *testing.T) {
 	rows := testRows(30)
 	rec := buildRecord(rows)
