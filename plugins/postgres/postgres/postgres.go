@@ -65,7 +65,8 @@ var info = sdk.Info{
 		"Arrays become lists without their lower bounds ('[0:1]={7,8}' reads as [7, 8]). A value with several dimensions in a column declared with one fails the read with the column named: declare the column with its dimensions (integer[][]) to read it as text, or flatten it in a query.",
 		"Table reads end a batch at the first row that brings them to the batch byte budget, so rows of tens of megabytes (bytea, text) travel one per batch.",
 		"sslmode=require, verify-ca or verify-full against a server without TLS, or a certificate that fails verification, is a configuration error (hp exits 2) naming TLS/SSL and the DSN with its password masked.",
-		"Writes use multi-row INSERTs in one transaction; merge deletes rows with the incoming keys, then inserts.",
+		"Writes use COPY ... FROM STDIN (FORMAT binary) in one transaction, each value encoded for its target column's own type (an int32 stream into a bigint column, text into uuid, jsonb, enums, numeric); text into other types (inet, interval, ...) is staged and cast by the server. A value the column cannot hold exactly (out of range, more decimals than its scale, finer than its time precision or than microseconds) fails the write with the column named; nothing is written.",
+		"replace deletes the old rows (DELETE, not TRUNCATE, so readers see the old rows until the new ones commit). merge copies into a temporary table, then runs INSERT ... ON CONFLICT (keys) DO UPDATE when a unique index or constraint covers exactly the keys, or else deletes the rows with incoming keys and inserts; when a key arrives more than once, the last row wins. A table created for a merge gets the keys as its primary key.",
 	},
 	Features: []sdk.Capability{sdk.CapReadQuery},
 }
@@ -330,8 +331,21 @@ func ddlType(t arrow.DataType) (string, error) {
 		return "bytea", nil
 	case *arrow.BooleanType:
 		return "boolean", nil
-	case *arrow.Date32Type:
+	case *arrow.Date32Type, *arrow.Date64Type:
 		return "date", nil
+	case *arrow.Time32Type, *arrow.Time64Type:
+		return "time", nil
+	case *arrow.MonthDayNanoIntervalType:
+		return "interval", nil
+	case *arrow.ListType:
+		if _, nested := x.Elem().(*arrow.ListType); nested {
+			break // a PostgreSQL array is not an array of arrays
+		}
+		elem, err := ddlType(x.Elem())
+		if err != nil {
+			return "", err
+		}
+		return elem + "[]", nil
 	case *arrow.TimestampType:
 		if x.TimeZone != "" {
 			return "timestamptz", nil
