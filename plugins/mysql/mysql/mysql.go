@@ -40,14 +40,14 @@ var info = sdk.Info{
 		{NativeType: "tinyint / smallint / mediumint, int / bigint", ArrowType: "int8 / int16 / int32 / int64"},
 		{NativeType: "... unsigned", ArrowType: "uint8 / uint16 / uint32 / uint64", Notes: "bigint unsigned keeps values above 2^63"},
 		{NativeType: "decimal(p,s)", ArrowType: "decimal128(p, s) up to 38 digits, decimal256(p, s) up to 65", Notes: "exact: read as text"},
-		{NativeType: "float / double", ArrowType: "float32 / float64"},
+		{NativeType: "float / double", ArrowType: "float32 / float64", Notes: "the stored value: results are read in the binary protocol, where MariaDB does not round FLOAT to six digits"},
 		{NativeType: "char, varchar, text types, enum, set, json", ArrowType: "utf8"},
 		{NativeType: "binary, varbinary, blob types", ArrowType: "binary"},
 		{NativeType: "bit(1) / bit(n)", ArrowType: "bool / uint64"},
 		{NativeType: "date", ArrowType: "date32", Notes: "the zero date 0000-00-00 is read as NULL"},
 		{NativeType: "datetime(n), timestamp(n)", ArrowType: "timestamp[us, tz=UTC]", Notes: "microseconds kept; values are taken as UTC wall time (the connection's time zone is UTC); zero dates are read as NULL"},
 		{NativeType: "time(n)", ArrowType: "utf8", Notes: "MySQL times range over ±838 hours, beyond a time of day"},
-		{NativeType: "year", ArrowType: "int16"},
+		{NativeType: "year", ArrowType: "int16", Notes: "the zero year 0000 reads as 0"},
 	},
 	Limits: []string{
 		"Zero dates and datetimes ('0000-00-00') are read as NULL.",
@@ -106,7 +106,7 @@ func open(conn sdk.Connection) (*sql.DB, error) {
 	if err != nil {
 		return nil, sdk.InvalidArgumentf("MySQL DSN %s: %s", sdk.MaskDSN(conn.DSN), sdk.MaskIn(err.Error(), conn.DSN))
 	}
-	return sql.OpenDB(c), nil
+	return sql.OpenDB(binaryConnector{c}), nil
 }
 
 func classify(err error) error {

@@ -185,3 +185,46 @@ func TestZeroDatesAndErrors(t *testing.T) {
 		t.Fatalf("wrong password: %v", err)
 	}
 }
+
+// MariaDB prints FLOAT with six digits in the text protocol; the connector
+// must read the stored single-precision value, from tables and queries.
+func TestFloatsExact(t *testing.T) {
+	db, d := database(t)
+	for _, q := range []string{
+		"CREATE TABLE " + d + ".f (id INT NOT NULL PRIMARY KEY, f FLOAT, g DOUBLE)",
+		"INSERT INTO " + d + ".f VALUES (1, 3.4028234e38, 1.7976931348623157e308), (2, 16777217, 5e-324), (3, 1.4e-45, 0.1), (4, -0.1, NULL)",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want32 := []float32{math.MaxFloat32, 16777216, math.SmallestNonzeroFloat32, -0.1}
+	want64 := []float64{math.MaxFloat64, math.SmallestNonzeroFloat64, 0.1}
+	c := mysql.New()
+	conn := sdk.Connection{DSN: testDSN()}
+	for _, src := range []sdk.Source{{Object: &sdk.ObjectRef{Schema: d, Name: "f"}}, {Query: "SELECT id, f, g FROM " + d + ".f"}} {
+		rr, err := c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: src, OrderBy: []sdk.OrderBy{{Column: "id"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rr.Next() {
+			t.Fatal(rr.Err())
+		}
+		rec := rr.RecordBatch()
+		f, g := rec.Column(1).(*array.Float32), rec.Column(2).(*array.Float64)
+		for i, w := range want32 {
+			if f.Value(i) != w {
+				t.Errorf("%v: FLOAT row %d: %v, want %v", src, i+1, f.Value(i), w)
+			}
+		}
+		for i, w := range want64 {
+			if g.Value(i) != w {
+				t.Errorf("%v: DOUBLE row %d: %v, want %v", src, i+1, g.Value(i), w)
+			}
+		}
+		if !g.IsNull(3) {
+			t.Errorf("%v: NULL DOUBLE read as %v", src, g.Value(3))
+		}
+		rr.Release()
+	}
+}

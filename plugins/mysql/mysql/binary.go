@@ -1,0 +1,60 @@
+package mysql
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+)
+
+// binaryConnector runs every query as a prepared statement, so results come
+// in the binary protocol: in the text protocol MariaDB prints FLOAT with six
+// significant digits, which is not the stored value (3.4028234e38 reads as
+// 3.40282e38). Other types arrive as the same text in both protocols.
+type binaryConnector struct{ driver.Connector }
+
+// fullConn is what database/sql uses of go-sql-driver's connection, less
+// QueryerContext: without it, queries are prepared.
+type fullConn interface {
+	driver.Conn
+	driver.ConnPrepareContext
+	driver.ConnBeginTx
+	driver.ExecerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+	driver.NamedValueChecker
+}
+
+func (c binaryConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fc, ok := conn.(fullConn)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("MySQL driver connection %T lacks the interfaces the connector forwards", conn)
+	}
+	return binaryConn{fc}, nil
+}
+
+type binaryConn struct{ c fullConn }
+
+func (b binaryConn) Prepare(q string) (driver.Stmt, error) { return b.c.Prepare(q) }
+func (b binaryConn) Close() error                          { return b.c.Close() }
+func (b binaryConn) Begin() (driver.Tx, error) {
+	return b.c.BeginTx(context.Background(), driver.TxOptions{})
+}
+func (b binaryConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	return b.c.PrepareContext(ctx, q)
+}
+func (b binaryConn) BeginTx(ctx context.Context, o driver.TxOptions) (driver.Tx, error) {
+	return b.c.BeginTx(ctx, o)
+}
+func (b binaryConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	return b.c.ExecContext(ctx, q, args)
+}
+func (b binaryConn) Ping(ctx context.Context) error              { return b.c.Ping(ctx) }
+func (b binaryConn) ResetSession(ctx context.Context) error      { return b.c.ResetSession(ctx) }
+func (b binaryConn) IsValid() bool                               { return b.c.IsValid() }
+func (b binaryConn) CheckNamedValue(nv *driver.NamedValue) error { return b.c.CheckNamedValue(nv) }
