@@ -47,11 +47,13 @@ var dialect = &sqlsource.Dialect{
 	Placeholder:  func(n int) string { return "@p" + strconv.Itoa(n) },
 	VersionQuery: VersionQuery,
 	ListObjects:  listObjects,
-	Columns:      columns,
-	PrimaryKey:   primaryKey,
-	Map:          mapType,
-	Arg:          arg,
-	Classify:     classify,
+	Columns: func(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]sqlsource.ColumnMeta, error) {
+		return columns(ctx, db, ref)
+	},
+	PrimaryKey: primaryKey,
+	Map:        mapType,
+	Arg:        arg,
+	Classify:   classify,
 }
 
 // QuoteIdent quotes an identifier in brackets, doubling any ].
@@ -69,7 +71,12 @@ func listObjects(ctx context.Context, db *sql.DB, schema string) ([]sdk.ObjectIn
 	return sqlsource.QueryObjects(ctx, db, ObjectsQuery, schema)
 }
 
-func columns(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]sqlsource.ColumnMeta, error) {
+// queryer is a *sql.DB or, for writes, a *sql.Tx.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func columns(ctx context.Context, db queryer, ref sdk.ObjectRef) ([]sqlsource.ColumnMeta, error) {
 	rows, err := db.QueryContext(ctx, ColumnsQuery, objectName(ref))
 	if err != nil {
 		return nil, err
@@ -169,7 +176,7 @@ func classify(err error) error {
 			return fmt.Errorf("%w: %s", sdk.ErrNotFound, msg)
 		case 4060, 911:
 			return fmt.Errorf("%w: %s", sdk.ErrNotFound, msg)
-		case 229, 230, 262, 300, 916:
+		case 229, 230, 262, 300, 916, 4834: // 4834: no permission to use bulk load
 			return fmt.Errorf("%w: %s", sdk.ErrPermissionDenied, msg)
 		case 102, 105, 156, 170, 245, 8114:
 			return fmt.Errorf("%w: %s", sdk.ErrInvalidArgument, msg)

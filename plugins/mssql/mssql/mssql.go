@@ -1,7 +1,7 @@
 // Package mssql is the Microsoft SQL Server (and Azure SQL) connector,
 // built on sdk/sqlsource with github.com/microsoft/go-mssqldb (pure Go).
-// It reads: tables, queries, range filters, bounds. Writing (bulk copy and
-// MERGE) is not implemented yet, so the connector does not offer it.
+// It reads tables and queries (range filters, bounds) and writes through
+// bulk copy, merging on keys with a #temporary table and MERGE (write.go).
 package mssql
 
 import (
@@ -25,7 +25,7 @@ const Version = "0.1.0"
 var info = sdk.Info{
 	Name:        "mssql",
 	Version:     Version,
-	Description: "Microsoft SQL Server and Azure SQL (go-mssqldb, pure Go), read-only",
+	Description: "Microsoft SQL Server and Azure SQL (go-mssqldb, pure Go)",
 	Schemes:     []string{"sqlserver"},
 	DSNFormat: "sqlserver://user:password@host[:port]/database[?encrypt=true&...] (halfpipe form: the path is the database), " +
 		"or go-mssqldb's URL form sqlserver://user:password@host[:port][/instance]?database=db&...; " +
@@ -50,7 +50,10 @@ var info = sdk.Info{
 		{NativeType: "sql_variant, geography, geometry, hierarchyid, CLR types", ArrowType: "-", Notes: "an error naming the column and type: read them through a query with CAST / .STAsText() / .ToString()"},
 	},
 	Limits: []string{
-		"Read-only for now: writing (bulk copy, MERGE) is not implemented.",
+		"Writes run in one transaction through bulk copy (INSERT BULK with CHECK_CONSTRAINTS, FIRE_TRIGGERS and KEEP_NULLS, so it needs INSERT permission, not ALTER TABLE); replace deletes the old rows with DELETE, merge stages the rows in a #temporary table and MERGEs them (the last row of a key wins).",
+		"Written times keep SQL Server's 100 ns: finer nanoseconds are truncated.",
+		"go-mssqldb's bulk copy sends text for char/varchar/text columns as UTF-8 bytes, so non-ASCII text arrives intact there only under a UTF-8 collation; nvarchar columns (what created tables use) take any text.",
+		"Arrow types without a SQL Server column (lists, structs, maps, intervals, durations, float16, decimals over 38 digits) fail a write that creates a table, naming the column; rowversion, sql_variant and CLR columns cannot be written.",
 		"SQL authentication (user:password), Windows authentication through NTLM (user DOMAIN\\user, URL-encoded as DOMAIN%5Cuser) and Azure AD / Microsoft Entra ID (fedauth=ActiveDirectoryPassword, ActiveDirectoryServicePrincipal, ActiveDirectoryManagedIdentity, ActiveDirectoryDefault, ...) are supported; Kerberos is not built into this plugin.",
 		"TLS: encrypt=strict|true|false|disable (go-mssqldb's default, false, encrypts the login only); TrustServerCertificate=true skips verification; certificate=<file> pins a CA; hostNameInCertificate and tlsmin are honoured.",
 		"datetime2 values outside 1677-09-21..2262-04-11 (e.g. 9999-12-31) do not fit timestamp[ns] and fail the read with a message naming the column; cast them in a query.",
@@ -59,8 +62,8 @@ var info = sdk.Info{
 	Features: []sdk.Capability{sdk.CapReadQuery},
 }
 
-// Connector reads SQL Server. It offers sqlsource's read side only (no
-// Write).
+// Connector reads SQL Server through sqlsource and writes with its own
+// bulk copy (sqlsource's multi-row INSERTs are not used).
 type Connector struct {
 	src *sqlsource.Connector
 

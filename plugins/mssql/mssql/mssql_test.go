@@ -462,13 +462,13 @@ func TestLargeResultStreamsInBatches(t *testing.T) {
 	}
 }
 
-func TestInfoOffersOnlyReading(t *testing.T) {
+func TestInfoCapabilities(t *testing.T) {
 	caps := sdk.CapabilitiesOf(mssql.New())
 	var names []string
 	for _, c := range caps {
 		names = append(names, string(c))
 	}
-	if got := strings.Join(names, ","); got != "check,list_objects,describe,read,bounds,exec,read_query" {
+	if got := strings.Join(names, ","); got != "check,list_objects,describe,read,bounds,write,exec,read_query" {
 		t.Fatalf("capabilities = %s", got)
 	}
 }
