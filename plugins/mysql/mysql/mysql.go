@@ -51,6 +51,7 @@ var info = sdk.Info{
 	},
 	Limits: []string{
 		"Zero dates and datetimes ('0000-00-00') are read as NULL.",
+		"Dates and datetimes with a zero month or day ('2024-00-15', stored when sql_mode lacks NO_ZERO_IN_DATE) fail the read with the row, column and value named, as an unsupported-type error (hp exits 2): read them as text in a query (CAST(col AS CHAR)) or filter them out.",
 		"Writes use multi-row INSERTs in one transaction; merge deletes rows with the incoming keys, then inserts.",
 	},
 	Features: []sdk.Capability{sdk.CapReadQuery},
@@ -205,7 +206,9 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 	return sqlsource.Mapping{Type: arrow.BinaryTypes.String, Decode: sqlsource.DecodeString}, nil
 }
 
-// zeroDateAsNull reads MySQL's zero dates as NULL.
+// zeroDateAsNull reads MySQL's zero dates as NULL and refuses dates with
+// a zero month or day (stored unless sql_mode has NO_ZERO_IN_DATE): no
+// calendar date holds them, and NULL would lose the year.
 func zeroDateAsNull(next sqlsource.Decoder) sqlsource.Decoder {
 	return func(b array.Builder, v driver.Value) error {
 		var s string
@@ -218,6 +221,9 @@ func zeroDateAsNull(next sqlsource.Decoder) sqlsource.Decoder {
 		if strings.HasPrefix(s, "0000-00-00") {
 			b.AppendNull()
 			return nil
+		}
+		if len(s) >= 10 && (s[5:7] == "00" || s[8:10] == "00") {
+			return sdk.Errorf(sdk.ErrUnsupportedType, "value %s has a zero month or day, which no date can represent: select it as text in a query (CAST(col AS CHAR)) or filter it out", s)
 		}
 		return next(b, v)
 	}

@@ -228,3 +228,51 @@ func TestFloatsExact(t *testing.T) {
 		rr.Release()
 	}
 }
+
+// A date with a zero month or day has no Arrow value: the read fails
+// naming the column and the value; year 0 is a real (proleptic) year.
+func TestZeroInDateRefused(t *testing.T) {
+	db, d := database(t)
+	for _, q := range []string{
+		"SET SESSION sql_mode = ''",
+		"CREATE TABLE " + d + ".z (id INT NOT NULL PRIMARY KEY, d DATE, dt DATETIME(6))",
+		"INSERT INTO " + d + ".z VALUES (1, '0000-01-01', '0000-01-01 00:00:00.000001'), (2, '2024-00-15', NULL), (3, NULL, '2024-02-00 10:00:00')",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := mysql.New()
+	conn := sdk.Connection{DSN: testDSN()}
+	read := func(where string) (arrow.RecordBatch, error) {
+		rr, err := c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "z"}}, Where: where})
+		if err != nil {
+			return nil, err
+		}
+		defer rr.Release()
+		if !rr.Next() {
+			return nil, rr.Err()
+		}
+		rec := rr.RecordBatch()
+		rec.Retain()
+		return rec, nil
+	}
+	rec, err := read("id = 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := rec.Column(1).(*array.Date32).Value(0).ToTime()
+	at := rec.Column(2).(*array.Timestamp).Value(0).ToTime(arrow.Microsecond)
+	if day.Year() != 0 || day.YearDay() != 1 || at.Year() != 0 || at.Nanosecond() != 1000 {
+		t.Errorf("year 0: %v, %v", day, at)
+	}
+	rec.Release()
+	for where, want := range map[string][]string{"id = 2": {`column "d"`, "2024-00-15"}, "id = 3": {`column "dt"`, "2024-02-00 10:00:00"}} {
+		_, err := read(where)
+		if !errors.Is(err, sdk.ErrUnsupportedType) {
+			t.Errorf("%s: %v, want an unsupported-type error", where, err)
+			continue
+		}
+		testkit.Contains(t, where, err.Error(), want...)
+	}
+}
