@@ -1,0 +1,423 @@
+package mssql_test
+
+import (
+	"fmt"
+	"math/big"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/halfpipe-io/halfpipe/plugins/mssql/mssql"
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/conformance"
+	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
+	"github.com/halfpipe-io/halfpipe/testkit/tds"
+)
+
+// store is a small in-memory database behind the TDS test server: the
+// server's catalog holds the tables' columns, store their rows. It runs
+// the statements the connector sends (the SELECTs of Read and Bounds,
+// DELETE, MERGE) on those rows, takes bulk loads, and undoes a rolled-back
+// transaction. It understands exactly the SQL shapes the connector
+// produces, so a change in them shows up here as a failure.
+type store struct {
+	s      *tds.Server
+	mu     sync.Mutex
+	rows   map[string][][]any      // by the quoted name the connector sends
+	temp   map[string][]tds.Column // staging tables' columns, from their bulk load
+	before map[string][][]any      // at BEGIN TRANSACTION
+}
+
+func newStore(s *tds.Server) *store {
+	st := &store{s: s, rows: map[string][][]any{}, temp: map[string][]tds.Column{}}
+	serveCatalog(s)
+	s.Handle(mssql.PrimaryKeyQuery, tds.Response{Columns: []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}}})
+	s.Handle(mssql.VersionQuery, tds.Response{Columns: []tds.Column{{Type: tds.NVarChar, Length: 300}}, Rows: [][]any{{"Microsoft SQL Server 2022 (TDS test server)"}}})
+	s.HandleFunc("BEGIN TRANSACTION", func(tds.Query) tds.Response { st.begin(); return tds.Response{} })
+	s.HandleFunc("COMMIT TRANSACTION", func(tds.Query) tds.Response { st.end(false); return tds.Response{} })
+	s.HandleFunc("ROLLBACK TRANSACTION", func(tds.Query) tds.Response { st.end(true); return tds.Response{} })
+	s.HandleBulk(st.bulk)
+	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "SELECT ") }, st.selectRows)
+	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "DELETE FROM ") }, st.deleteAll)
+	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "MERGE ") }, st.merge)
+	return st
+}
+
+// add creates a table with rows.
+func (st *store) add(name string, cols []tds.Column, rows [][]any) {
+	st.s.CreateTable(name, cols)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.rows[name] = rows
+}
+
+func copyRows(m map[string][][]any) map[string][][]any {
+	out := make(map[string][][]any, len(m))
+	for k, rows := range m {
+		c := make([][]any, len(rows))
+		for i, r := range rows {
+			c[i] = slices.Clone(r)
+		}
+		out[k] = c
+	}
+	return out
+}
+
+func (st *store) begin() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.before = copyRows(st.rows)
+}
+
+func (st *store) end(rollback bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if rollback && st.before != nil {
+		st.rows = st.before
+	}
+	st.before = nil
+}
+
+func (st *store) columns(name string) ([]tds.Column, bool) {
+	if c, ok := st.temp[name]; ok {
+		return c, true
+	}
+	return st.s.Table(name)
+}
+
+func colIndex(cols []tds.Column, name string) int {
+	return slices.IndexFunc(cols, func(c tds.Column) bool { return c.Name == name })
+}
+
+func (st *store) bulk(b tds.Bulk) *tds.Error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if strings.HasPrefix(b.Table, "[#") {
+		st.temp[b.Table] = b.Columns
+	}
+	cols, ok := st.columns(b.Table)
+	if !ok {
+		return &tds.Error{Number: 208, Message: "Invalid object name '" + b.Table + "'."}
+	}
+	for _, in := range b.Rows {
+		row := make([]any, len(cols))
+		for i, c := range b.Columns {
+			j := colIndex(cols, c.Name)
+			if j < 0 {
+				return &tds.Error{Number: 4819, Message: "no column " + c.Name}
+			}
+			row[j] = in[i]
+		}
+		st.rows[b.Table] = append(st.rows[b.Table], row)
+	}
+	return nil
+}
+
+func (st *store) deleteAll(q tds.Query) tds.Response {
+	name := strings.TrimPrefix(q.SQL, "DELETE FROM ")
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	n := len(st.rows[name])
+	st.rows[name] = nil
+	return tds.Response{RowsAffected: int64(n)}
+}
+
+var (
+	nameRE   = `(\[(?:[^\]]|\]\])*\](?:\.\[(?:[^\]]|\]\])*\])?)`
+	selectRE = regexp.MustCompile(`^SELECT (.+?) FROM ` + nameRE + `(?: WHERE (.+?))?(?: ORDER BY (.+))?$`)
+	condRE   = regexp.MustCompile(`^(\[(?:[^\]]|\]\])*\]) (>=|<=|>|<) @p(\d+)$`)
+	boundsRE = regexp.MustCompile(`^MIN\((\[.*\])\), MAX\(`)
+	mergeRE  = regexp.MustCompile(`^MERGE ` + nameRE + ` WITH \(HOLDLOCK\) AS t USING \(SELECT .+ FROM \(SELECT \*, ROW_NUMBER\(\) OVER \(PARTITION BY (.+?) ORDER BY \[hp_seq\] DESC\) AS \[hp_rn\] FROM (\[#hp_merge_[0-9a-f]+\])\) AS d WHERE \[hp_rn\] = 1\) AS s ON (.+?)(?: WHEN MATCHED THEN UPDATE SET (.+?))? WHEN NOT MATCHED THEN INSERT \((.+?)\) VALUES \((.+?)\);$`)
+)
+
+func unquote(q string) string {
+	return strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(q, "["), "]"), "]]", "]")
+}
+
+// less orders two non-NULL values of one column.
+func less(a, b any) bool {
+	switch x := a.(type) {
+	case int64:
+		return x < b.(int64)
+	case float64:
+		return x < b.(float64)
+	case string:
+		return x < b.(string)
+	case time.Time:
+		return x.Before(b.(time.Time))
+	}
+	panic(fmt.Sprintf("cannot order %T", a))
+}
+
+// selectRows answers Read's and Bounds' SELECTs.
+func (st *store) selectRows(q tds.Query) tds.Response {
+	m := selectRE.FindStringSubmatch(q.SQL)
+	if m == nil {
+		return tds.Response{Err: &tds.Error{Number: 102, Message: "store: unexpected SELECT " + q.SQL}}
+	}
+	list, name, where, order := m[1], m[2], m[3], m[4]
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	cols, ok := st.columns(name)
+	if !ok {
+		return tds.Response{Err: &tds.Error{Number: 208, Message: "Invalid object name '" + name + "'."}}
+	}
+	rows := st.rows[name]
+	if where != "" {
+		var keep [][]any
+		conds := strings.Split(where, " AND ")
+	row:
+		for _, r := range rows {
+			for _, c := range conds {
+				cm := condRE.FindStringSubmatch(c)
+				if cm == nil {
+					return tds.Response{Err: &tds.Error{Number: 102, Message: "store: unexpected condition " + c}}
+				}
+				v, arg := r[colIndex(cols, unquote(cm[1]))], q.Args()[cm[3][0]-'1']
+				if v == nil {
+					continue row
+				}
+				ok := map[string]bool{">": less(arg, v), ">=": !less(v, arg), "<": less(v, arg), "<=": !less(arg, v)}[cm[2]]
+				if !ok {
+					continue row
+				}
+			}
+			keep = append(keep, r)
+		}
+		rows = keep
+	}
+	if bm := boundsRE.FindStringSubmatch(list); bm != nil {
+		c := cols[colIndex(cols, unquote(bm[1]))]
+		i := colIndex(cols, c.Name)
+		var lo, hi any
+		nonNull := int64(0)
+		for _, r := range rows {
+			if v := r[i]; v != nil {
+				nonNull++
+				if lo == nil || less(v, lo) {
+					lo = v
+				}
+				if hi == nil || less(hi, v) {
+					hi = v
+				}
+			}
+		}
+		c.Nullable = true
+		return tds.Response{Columns: []tds.Column{c, c, {Type: tds.BigInt}, {Type: tds.BigInt}}, Rows: [][]any{{lo, hi, int64(len(rows)), nonNull}}}
+	}
+	var idx []int
+	var out []tds.Column
+	for _, n := range strings.Split(list, ", ") {
+		i := colIndex(cols, unquote(n))
+		if i < 0 {
+			return tds.Response{Err: &tds.Error{Number: 207, Message: "Invalid column name '" + unquote(n) + "'."}}
+		}
+		idx = append(idx, i)
+		out = append(out, cols[i])
+	}
+	if order != "" {
+		desc := strings.HasSuffix(order, " DESC")
+		i := colIndex(cols, unquote(strings.TrimSuffix(order, " DESC")))
+		rows = slices.Clone(rows)
+		sort.SliceStable(rows, func(a, b int) bool {
+			if desc {
+				return less(rows[b][i], rows[a][i])
+			}
+			return less(rows[a][i], rows[b][i])
+		})
+	}
+	res := tds.Response{Columns: out}
+	for _, r := range rows {
+		p := make([]any, len(idx))
+		for k, i := range idx {
+			p[k] = r[i]
+		}
+		res.Rows = append(res.Rows, p)
+	}
+	return res
+}
+
+func quotedList(s string, prefix string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ", ") {
+		out = append(out, unquote(strings.TrimPrefix(p, prefix)))
+	}
+	return out
+}
+
+// merge runs the connector's MERGE: one source row per key (the highest
+// hp_seq), matched rows updated, the others inserted.
+func (st *store) merge(q tds.Query) tds.Response {
+	m := mergeRE.FindStringSubmatch(q.SQL)
+	if m == nil {
+		return tds.Response{Err: &tds.Error{Number: 102, Message: "store: unexpected MERGE " + q.SQL}}
+	}
+	target, partition, temp, on, set, insert := m[1], quotedList(m[2], ""), m[3], m[4], m[5], quotedList(m[6], "")
+	var keys []string
+	for _, c := range strings.Split(on, " AND ") {
+		l, r, _ := strings.Cut(c, " = ")
+		if strings.TrimPrefix(l, "t.") != strings.TrimPrefix(r, "s.") {
+			return tds.Response{Err: &tds.Error{Number: 102, Message: "store: unexpected ON " + c}}
+		}
+		keys = append(keys, unquote(strings.TrimPrefix(l, "t.")))
+	}
+	if !slices.Equal(keys, partition) {
+		return tds.Response{Err: &tds.Error{Number: 102, Message: "store: the source is not deduplicated on the merge keys"}}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	tcols, _ := st.columns(target)
+	scols := st.temp[temp]
+	keyOf := func(cols []tds.Column, r []any) string {
+		var k []string
+		for _, name := range keys {
+			k = append(k, fmt.Sprintf("%#v", r[colIndex(cols, name)]))
+		}
+		return strings.Join(k, "|")
+	}
+	last := map[string][]any{}
+	var order []string
+	seq := colIndex(scols, "hp_seq")
+	for _, r := range st.rows[temp] {
+		k := keyOf(scols, r)
+		if prev, ok := last[k]; !ok {
+			order = append(order, k)
+		} else if prev[seq].(int64) > r[seq].(int64) {
+			continue
+		}
+		last[k] = r
+	}
+	var updates []string
+	if set != "" {
+		for _, a := range strings.Split(set, ", ") {
+			l, _, _ := strings.Cut(a, " = ")
+			updates = append(updates, unquote(strings.TrimPrefix(l, "t.")))
+		}
+	}
+	n := int64(0)
+	for _, k := range order {
+		src := last[k]
+		matched := false
+		for _, tr := range st.rows[target] {
+			if keyOf(tcols, tr) == k {
+				matched = true
+				for _, c := range updates {
+					tr[colIndex(tcols, c)] = src[colIndex(scols, c)]
+				}
+				n++
+			}
+		}
+		if !matched {
+			row := make([]any, len(tcols))
+			for _, c := range insert {
+				row[colIndex(tcols, c)] = src[colIndex(scols, c)]
+			}
+			st.rows[target] = append(st.rows[target], row)
+			n++
+		}
+	}
+	return tds.Response{RowsAffected: n}
+}
+
+// confColumns is the source table: every column but the key nullable.
+var confColumns = []tds.Column{
+	{Name: "id", Type: tds.BigInt},
+	{Name: "name", Type: tds.NVarChar, Length: 50, Nullable: true},
+	{Name: "amount", Type: tds.Decimal, Precision: 18, Scale: 4, Nullable: true},
+	{Name: "at", Type: tds.DateTime2, Scale: 7, Nullable: true},
+	{Name: "flag", Type: tds.Bit, Nullable: true},
+	{Name: "data", Type: tds.VarBinary, Length: tds.Max, Nullable: true},
+}
+
+func TestConformance(t *testing.T) {
+	s, conn := start(t)
+	st := newStore(s)
+	s.Handle(mssql.ObjectsQuery, tds.Response{
+		Columns: []tds.Column{{Type: tds.NVarChar, Length: 128}, {Type: tds.NVarChar, Length: 128}, {Type: tds.NVarChar, Length: 60}},
+		Rows:    [][]any{{"dbo", "big", "USER_TABLE"}, {"dbo", "conf", "USER_TABLE"}, {"dbo", "empty", "USER_TABLE"}},
+	})
+
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "amount", Type: &arrow.Decimal128Type{Precision: 18, Scale: 4}, Nullable: true},
+		{Name: "at", Type: &arrow.TimestampType{Unit: arrow.Nanosecond}, Nullable: true},
+		{Name: "flag", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+		{Name: "data", Type: arrow.BinaryTypes.Binary, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	var rows [][]any
+	for i := int64(1); i <= 24; i++ {
+		id := i * 7 % 25 // not in key order
+		r := []any{id, nil, nil, nil, nil, nil}
+		b.Field(0).(*array.Int64Builder).Append(id)
+		if id%4 != 0 {
+			r[1] = fmt.Sprintf("naïve ✓ %d", id)
+			b.Field(1).(*array.StringBuilder).Append(r[1].(string))
+		} else {
+			b.Field(1).AppendNull()
+		}
+		if id%3 != 0 {
+			amt := big.NewRat(-id*123456789, 10000)
+			r[2] = amt
+			b.Field(2).(*array.Decimal128Builder).Append(decimal128.FromI64(-id * 123456789))
+		} else {
+			b.Field(2).AppendNull()
+		}
+		if id%5 != 0 {
+			at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(id) * (time.Hour + 100))
+			r[3] = at
+			b.Field(3).(*array.TimestampBuilder).Append(arrow.Timestamp(at.UnixNano()))
+		} else {
+			b.Field(3).AppendNull()
+		}
+		if id%2 == 0 {
+			r[4] = id%4 == 0
+			b.Field(4).(*array.BooleanBuilder).Append(id%4 == 0)
+		} else {
+			b.Field(4).AppendNull()
+		}
+		if id%6 != 0 {
+			r[5] = []byte{byte(id), 0, 0xFF}
+			b.Field(5).(*array.BinaryBuilder).Append(r[5].([]byte))
+		} else {
+			b.Field(5).AppendNull()
+		}
+		rows = append(rows, r)
+	}
+	expected := b.NewRecordBatch()
+	defer expected.Release()
+	st.add("[dbo].[conf]", confColumns, rows)
+	st.add("[dbo].[empty]", confColumns, nil)
+	var bigRows [][]any
+	for i := int64(0); i < 120_000; i++ {
+		bigRows = append(bigRows, []any{i, "row", nil, nil, nil, nil})
+	}
+	st.add("[dbo].[big]", confColumns, bigRows)
+	blob := make([]byte, 5<<20)
+	for i := range blob {
+		blob[i] = byte(i)
+	}
+	st.add("[dbo].[blobs]", confColumns, [][]any{{int64(1), nil, nil, nil, nil, blob}})
+
+	remote := plugintest.Serve(t, mssql.New())
+	conformance.RunSourceSuite(t, remote, conformance.SourceFixture{
+		Conn: conn, Table: dbo("conf"), Expected: expected, KeyColumn: "id",
+		Empty: dbo("empty"), Large: dbo("big"), LargeValues: dbo("blobs"), Missing: dbo("missing"),
+	})
+	n := 0
+	conformance.RunTargetSuite(t, remote, conformance.TargetFixture{Conn: conn, NewTable: func(t *testing.T) sdk.ObjectRef {
+		n++
+		return dbo(fmt.Sprintf("Target %d", n))
+	}})
+}
