@@ -19,15 +19,15 @@ import (
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
-// BulkOptions make bulk copy behave like INSERT: constraints are checked
+// bulkOptions make bulk copy behave like INSERT: constraints are checked
 // (otherwise SQL Server marks foreign keys and checks as not trusted, and
 // the load needs ALTER TABLE permission), triggers fire, and NULLs stay
 // NULL rather than taking column defaults.
-var BulkOptions = mssqldb.BulkOptions{CheckConstraints: true, FireTriggers: true, KeepNulls: true}
+var bulkOptions = mssqldb.BulkOptions{CheckConstraints: true, FireTriggers: true, KeepNulls: true}
 
-// MergeSeq is the column of the merge staging table that numbers the rows
+// mergeSeq is the column of the merge staging table that numbers the rows
 // in arrival order, so that the last row of a key wins.
-const MergeSeq = "hp_seq"
+const mergeSeq = "hp_seq"
 
 // Write implements sdk.Writer in one transaction: CREATE TABLE when asked;
 // append bulk copies into the table; replace deletes its rows first;
@@ -84,14 +84,14 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 func write(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, records array.RecordReader, ddl []string) (int64, error) {
 	dsn := req.Conn.DSN
 	table := objectName(req.Table)
-	exec := func(q string) error {
+	exec := func(what, q string) error {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", firstWords(q), dialectErr(err, dsn))
+			return fmt.Errorf("%s: %w", what, dialectErr(err, dsn))
 		}
 		return nil
 	}
 	if req.CreateTable {
-		if err := exec(CreateTableSQL(req.Table, ddl)); err != nil {
+		if err := exec("creating "+table, createTableSQL(req.Table, ddl)); err != nil {
 			return 0, err
 		}
 	}
@@ -107,7 +107,7 @@ func write(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, records array.
 	}
 	if req.Mode != sdk.Merge {
 		if req.Mode == sdk.Replace {
-			if err := exec("DELETE FROM " + table); err != nil {
+			if err := exec("deleting the rows of "+table, "DELETE FROM "+table); err != nil {
 				return 0, err
 			}
 		}
@@ -117,7 +117,7 @@ func write(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, records array.
 	if err != nil {
 		return 0, err
 	}
-	if err := exec("CREATE TABLE " + temp + " (" + strings.Join(ddl, ", ") + ", " + QuoteIdent(MergeSeq) + " bigint NOT NULL)"); err != nil {
+	if err := exec("creating the staging table "+temp, "CREATE TABLE "+temp+" ("+strings.Join(ddl, ", ")+", "+QuoteIdent(mergeSeq)+" bigint NOT NULL)"); err != nil {
 		return 0, err
 	}
 	// The staging table has the stream's own types.
@@ -129,15 +129,15 @@ func write(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, records array.
 	if err != nil {
 		return 0, err
 	}
-	if err := exec(MergeSQL(req.Table, temp, names(records.Schema()), req.Keys)); err != nil {
+	if err := exec("merging into "+table, MergeSQL(req.Table, temp, names(records.Schema()), req.Keys)); err != nil {
 		return 0, err
 	}
-	return n, exec("DROP TABLE " + temp)
+	return n, exec("dropping "+temp, "DROP TABLE "+temp)
 }
 
-// CreateTableSQL creates the table unless it exists. Columns state NULL
+// createTableSQL creates the table unless it exists. Columns state NULL
 // or NOT NULL, since the default depends on session settings.
-func CreateTableSQL(ref sdk.ObjectRef, columnDefs []string) string {
+func createTableSQL(ref sdk.ObjectRef, columnDefs []string) string {
 	name := objectName(ref)
 	return "IF OBJECT_ID(N'" + strings.ReplaceAll(name, "'", "''") + "', N'U') IS NULL CREATE TABLE " + name + " (" + strings.Join(columnDefs, ", ") + ")"
 }
@@ -163,7 +163,7 @@ func MergeSQL(target sdk.ObjectRef, temp string, cols, keys []string) string {
 			set = append(set, "t."+q+" = s."+q)
 		}
 	}
-	seq := QuoteIdent(MergeSeq)
+	seq := QuoteIdent(mergeSeq)
 	src := "SELECT " + strings.Join(list, ", ") + " FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY " + strings.Join(part, ", ") +
 		" ORDER BY " + seq + " DESC) AS [hp_rn] FROM " + temp + ") AS d WHERE [hp_rn] = 1"
 	q := "MERGE " + objectName(target) + " WITH (HOLDLOCK) AS t USING (" + src + ") AS s ON " + strings.Join(on, " AND ")
@@ -189,15 +189,6 @@ func tempName() (string, error) {
 	return "[#hp_merge_" + hex.EncodeToString(b[:]) + "]", nil
 }
 
-// firstWords names a statement in errors without its whole text.
-func firstWords(q string) string {
-	f := strings.Fields(q)
-	if len(f) > 2 && f[0] == "IF" {
-		return "CREATE TABLE"
-	}
-	return strings.Join(f[:min(2, len(f))], " ")
-}
-
 // bulkCopy streams records into table with the driver's bulk copy
 // (INSERT BULK). seq appends each row's arrival number.
 func bulkCopy(ctx context.Context, tx *sql.Tx, table string, records array.RecordReader, conv []converter, seq bool, dsn string) (int64, error) {
@@ -206,9 +197,9 @@ func bulkCopy(ctx context.Context, tx *sql.Tx, table string, records array.Recor
 		cols[i] = cv.name
 	}
 	if seq {
-		cols = append(cols, MergeSeq)
+		cols = append(cols, mergeSeq)
 	}
-	stmt, err := tx.PrepareContext(ctx, mssqldb.CopyIn(table, BulkOptions, cols...))
+	stmt, err := tx.PrepareContext(ctx, mssqldb.CopyIn(table, bulkOptions, cols...))
 	if err != nil {
 		return 0, dialectErr(err, dsn)
 	}
@@ -559,7 +550,7 @@ func guidWire(s string) ([]byte, error) {
 func columnDefs(s *arrow.Schema) ([]string, error) {
 	out := make([]string, s.NumFields())
 	for i, f := range s.Fields() {
-		t, err := DDLType(f.Type)
+		t, err := ddlType(f.Type)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", f.Name, err)
 		}
@@ -572,10 +563,10 @@ func columnDefs(s *arrow.Schema) ([]string, error) {
 	return out, nil
 }
 
-// DDLType is the T-SQL type a created table uses for an Arrow type. The
+// ddlType is the T-SQL type a created table uses for an Arrow type. The
 // fractional-second digits follow the time unit, so reading the table
 // back gives the same Arrow type.
-func DDLType(t arrow.DataType) (string, error) {
+func ddlType(t arrow.DataType) (string, error) {
 	digits := map[arrow.TimeUnit]int{arrow.Second: 0, arrow.Millisecond: 3, arrow.Microsecond: 6, arrow.Nanosecond: 7}
 	switch t := t.(type) {
 	case *arrow.Int8Type, *arrow.Int16Type:

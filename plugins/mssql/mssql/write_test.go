@@ -460,6 +460,32 @@ func TestWriteErrors(t *testing.T) {
 		t.Fatalf("uint64 above bigint: %v", err)
 	}
 
+	// Statements fail with their step named.
+	s.Handle("DELETE FROM [dbo].[keyed]", tds.Response{Err: &tds.Error{Number: 229, State: 5, Class: 14, Message: "The DELETE permission was denied on the object 'keyed', database 'warehouse', schema 'dbo'."}})
+	_, err = c.Write(ctx, sdk.WriteRequest{Conn: conn, Table: dbo("keyed"), Mode: sdk.Replace}, readerOf(t, schema, [][]any{{int64(1), "a"}}))
+	if !errors.Is(err, sdk.ErrPermissionDenied) || !strings.HasPrefix(err.Error(), "deleting the rows of [dbo].[keyed]: ") || !strings.Contains(err.Error(), "SQL Server error 229: The DELETE permission was denied") {
+		t.Fatalf("refused DELETE: %v", err)
+	}
+	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "MERGE ") }, func(tds.Query) tds.Response {
+		return tds.Response{Err: &tds.Error{Number: 8672, Message: "The MERGE statement attempted to UPDATE or DELETE the same row more than once."}}
+	})
+	s.ResetQueries()
+	_, err = c.Write(ctx, sdk.WriteRequest{Conn: conn, Table: dbo("keyed"), Mode: sdk.Merge, Keys: []string{"id"}}, readerOf(t, schema, [][]any{{int64(1), "a"}}))
+	if err == nil || !strings.HasPrefix(err.Error(), "merging into [dbo].[keyed]: SQL Server error 8672: ") {
+		t.Fatalf("failed MERGE: %v", err)
+	}
+	if got := texts(s); got[len(got)-1] != "ROLLBACK TRANSACTION" || strings.Contains(strings.Join(got, "|"), "DROP TABLE") {
+		t.Fatalf("statements after a failed MERGE: %q", got)
+	}
+
+	// Columns that cannot take values.
+	table(s, "[dbo].[versioned]", []catalogCol{{name: "id", typ: "bigint", maxLen: 8, prec: 19}, {name: "rv", typ: "timestamp", maxLen: 8}})
+	rv := arrow.NewSchema([]arrow.Field{f("id", arrow.PrimitiveTypes.Int64, false), f("rv", arrow.PrimitiveTypes.Uint64, false)}, nil)
+	_, err = c.Write(ctx, sdk.WriteRequest{Conn: conn, Table: dbo("versioned"), Mode: sdk.Append}, readerOf(t, rv, [][]any{{int64(1), uint64(2)}}))
+	if !errors.Is(err, sdk.ErrUnsupportedType) || !strings.Contains(err.Error(), `"rv"`) || !strings.Contains(err.Error(), "timestamp") {
+		t.Fatalf("rowversion column: %v", err)
+	}
+
 	// A wrong password: masked.
 	bad := sdk.Connection{DSN: s.DSN("loader", "Wr0ngPassw0rd", "warehouse")}
 	_, err = c.Write(ctx, sdk.WriteRequest{Conn: bad, Table: dbo("keyed"), Mode: sdk.Append}, readerOf(t, schema, nil))
