@@ -112,6 +112,8 @@ func writeErr(err error, dsn string) error {
 		if pg.Where != "" {
 			err = fmt.Errorf("%w (%s)", err, pg.Where)
 		}
+	} else {
+		err = classify(err)
 	}
 	if msg := sdk.MaskIn(err.Error(), dsn); msg != err.Error() {
 		return &maskedError{msg: msg, err: err}

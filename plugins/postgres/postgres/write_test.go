@@ -493,6 +493,12 @@ func TestWriteModes(t *testing.T) {
 			t.Errorf("%+v: %v, want %v naming %s", tc.req, err, tc.kind, tc.msg)
 		}
 	}
+	rr := reader(t, incoming)
+	defer rr.Release()
+	down := sdk.Connection{DSN: "postgres://nobody:Secr3tPw@127.0.0.1:1/test?sslmode=disable&connect_timeout=2"}
+	if _, err := c.Write(context.Background(), sdk.WriteRequest{Conn: down, Table: ref, Mode: sdk.Append}, rr); !errors.Is(err, sdk.ErrUnavailable) || strings.Contains(err.Error(), "Secr3tPw") {
+		t.Errorf("server down: %v", err)
+	}
 }
 
 // failing yields its batches, then fails.
