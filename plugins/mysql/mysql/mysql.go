@@ -43,6 +43,7 @@ var info = sdk.Info{
 		{NativeType: "float / double", ArrowType: "float32 / float64", Notes: "the stored value: results are read in the binary protocol, where MariaDB does not round FLOAT to six digits"},
 		{NativeType: "char, varchar, text types, enum, set, json", ArrowType: "utf8"},
 		{NativeType: "binary, varbinary, blob types", ArrowType: "binary"},
+		{NativeType: "geometry types (point, polygon, ...)", ArrowType: "binary", Notes: "MySQL's internal form: a 4-byte little-endian SRID, then WKB"},
 		{NativeType: "bit(1) / bit(n)", ArrowType: "bool / uint64"},
 		{NativeType: "date", ArrowType: "date32", Notes: "the zero date 0000-00-00 is read as NULL"},
 		{NativeType: "datetime(n), timestamp(n)", ArrowType: "timestamp[us, tz=UTC]", Notes: "microseconds kept; values are taken as UTC wall time (the connection's time zone is UTC); zero dates are read as NULL"},
@@ -191,7 +192,8 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float32, Decode: sqlsource.DecodeFloat64}, nil
 	case "double", "real":
 		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float64, Decode: sqlsource.DecodeFloat64}, nil
-	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
+		"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
 		return sqlsource.Mapping{Type: arrow.BinaryTypes.Binary, Decode: sqlsource.DecodeBinary}, nil
 	case "bit":
 		if t == "bit(1)" {
