@@ -569,7 +569,7 @@ func abbrev(s string) string {
 }
 
 // TestSnapSQLServerUnrepresentable: a datetime2(7) value outside
-// timestamp[ns] and a sql_variant column fail the run as unsupported types
+// timestamp[ns], a sql_variant and a geography column fail the run as unsupported types
 // (exit 2), naming the column, the value and the way out, with nothing
 // published; the suggested query then copies the value.
 func TestSnapSQLServerUnrepresentable(t *testing.T) {
@@ -579,6 +579,7 @@ func TestSnapSQLServerUnrepresentable(t *testing.T) {
 	serveTable(db, "far", []msColumn{id, {"d7", "datetime2", true, 8, 27, 7, tds.Column{Type: tds.DateTime2, Scale: 7}}},
 		[][]any{{1, time.Date(2024, 1, 2, 3, 4, 5, 600, time.UTC)}, {2, time.Date(9999, 1, 1, 12, 0, 0, 123456700, time.UTC)}})
 	serveTable(db, "variant", []msColumn{id, {"v", "sql_variant", true, 8016, 0, 0, tds.Column{Type: tds.NVarChar}}}, nil)
+	serveTable(db, "places", []msColumn{id, {"loc", "geography", true, -1, 0, 0, tds.Column{Type: tds.VarBinary, Length: tds.Max}}}, nil)
 	env := []string{"HP_MS_DSN=" + db.DSN("etl", "pw", "Sales")}
 
 	for _, c := range []struct {
@@ -587,6 +588,7 @@ func TestSnapSQLServerUnrepresentable(t *testing.T) {
 	}{
 		{"ms.dbo.far", []string{`row 2, column "d7" (datetime2(7))`, "9999-01-01T12:00:00.1234567", "CAST(col AS datetime2(6))"}},
 		{"ms.dbo.variant", []string{`"v"`, "sql_variant", "CAST([v] AS nvarchar(max))"}},
+		{"ms.dbo.places", []string{`"loc"`, "geography", "[loc].STAsText()"}},
 	} {
 		out := t.TempDir()
 		res := bin.Run(t, append(env, "HP_OUT_DSN="+out), "cp", "snap", c.src, "out.x", "--compression", "none")
