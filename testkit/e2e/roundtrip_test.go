@@ -909,6 +909,10 @@ func myColumns() []rtColumn {
 		{name: "vc", sqlType: "VARCHAR(100) CHARACTER SET utf8mb4", kind: "exact", logical: "STRING", values: []string{
 			"''", "'nul\\0byte'", `'say "hi", ''bye'''`, "'日本語 🎉 é'", "'line1\\nline2\\r\\n'", "'\\\\N'", "'NULL'", "' lead and trail '"}},
 		{name: "tx", sqlType: "TEXT CHARACTER SET utf8mb4", kind: "exact", logical: "STRING", values: []string{"'tab\\there, back\\\\slash'", "''", "'🎉🎉'"}},
+		{name: "mt", sqlType: "MEDIUMTEXT CHARACTER SET utf8mb4", kind: "exact", logical: "STRING", values: []string{`'\\0 is not NUL, but this is: \0'`, "''"}},
+		{name: "uu", sqlType: "UUID", kind: "exact", logical: "STRING", values: []string{"'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'", "'00000000-0000-0000-0000-000000000000'"}},
+		{name: "ip6", sqlType: "INET6", kind: "exact", logical: "STRING", values: []string{"'2001:db8::ff00:42:8329'", "'::ffff:10.0.0.1'", "'::'"}},
+		{name: "geo", sqlType: "GEOMETRY", kind: "bytes", expr: blob, values: []string{"POINT(1, 2)", "ST_GeomFromText('POLYGON((0 0, 1 0, 1 1, 0 0))', 4326)"}},
 		{name: "bn", sqlType: "BINARY(4)", kind: "bytes", expr: blob, values: []string{"X'00FF0000'", "'ab'", "X''"}},
 		{name: "vb", sqlType: "VARBINARY(100)", kind: "bytes", expr: blob, values: []string{"X''", "X'000A0D222C5C'", "X'FF'"}},
 		{name: "bl", sqlType: "BLOB", kind: "bytes", expr: blob, values: []string{"X'00'", "X''"}},
