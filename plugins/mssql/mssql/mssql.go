@@ -52,6 +52,7 @@ var info = sdk.Info{
 	Limits: []string{
 		"Writes run in one transaction through bulk copy (INSERT BULK with CHECK_CONSTRAINTS, FIRE_TRIGGERS and KEEP_NULLS, so it needs INSERT permission, not ALTER TABLE); replace deletes the old rows with DELETE, merge stages the rows in a #temporary table and MERGEs them (the last row of a key wins).",
 		"Written times keep SQL Server's 100 ns: finer nanoseconds are truncated.",
+		"Bulk copy does not keep identity values (no KEEPIDENTITY): an IDENTITY column of an existing table gets the server's values, so leave it out of the stream or write to a table without IDENTITY.",
 		"go-mssqldb's bulk copy sends text for char/varchar/text columns as UTF-8 bytes, so non-ASCII text arrives intact there only under a UTF-8 collation; nvarchar columns (what created tables use) take any text.",
 		"Arrow types without a SQL Server column (lists, structs, maps, intervals, durations, float16, decimals over 38 digits) fail a write that creates a table, naming the column; rowversion, sql_variant and CLR columns cannot be written.",
 		"SQL authentication (user:password), Windows authentication through NTLM (user DOMAIN\\user, URL-encoded as DOMAIN%5Cuser) and Azure AD / Microsoft Entra ID (fedauth=ActiveDirectoryPassword, ActiveDirectoryServicePrincipal, ActiveDirectoryManagedIdentity, ActiveDirectoryDefault, ...) are supported; Kerberos is not built into this plugin.",
