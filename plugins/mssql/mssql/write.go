@@ -42,6 +42,9 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 		if len(req.Keys) == 0 {
 			return nil, sdk.InvalidArgumentf("merge needs key columns")
 		}
+		if len(records.Schema().FieldIndices(mergeSeq)) > 0 {
+			return nil, sdk.InvalidArgumentf("a merge stages rows with a column %q, which the stream has too", mergeSeq)
+		}
 	default:
 		return nil, sdk.InvalidArgumentf("unknown write mode %q", req.Mode)
 	}

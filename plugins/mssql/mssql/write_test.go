@@ -443,6 +443,11 @@ func TestWriteErrors(t *testing.T) {
 	if !errors.Is(err, sdk.ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("unknown merge key: %v", err)
 	}
+	seqSchema := arrow.NewSchema([]arrow.Field{f("id", arrow.PrimitiveTypes.Int64, false), f("hp_seq", arrow.PrimitiveTypes.Int64, false)}, nil)
+	_, err = c.Write(ctx, sdk.WriteRequest{Conn: conn, Table: dbo("keyed"), Mode: sdk.Merge, Keys: []string{"id"}}, readerOf(t, seqSchema, nil))
+	if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), `"hp_seq"`) {
+		t.Fatalf("stream with the staging column: %v", err)
+	}
 	if got := texts(s); len(got) != 0 {
 		t.Fatalf("statements sent for requests refused up front: %q", got)
 	}
