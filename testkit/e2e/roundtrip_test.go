@@ -40,9 +40,10 @@ type rtKind struct {
 }
 
 // rtColumn is one column of a round-trip table: its SQL type, one SQL
-// literal per row (missing rows are NULL), the expression that makes the
-// database render the expected value ("%[1]s" is the column; default: the
-// column itself) and the Parquet logical type of its leaf ("" = none).
+// literal per row (missing rows are NULL), its value kind (of the elements
+// for a list), the expression that makes the database render the expected
+// value ("%[1]s" is the column; default: the column itself) and the
+// Parquet logical type of its leaf ("" = none).
 type rtColumn struct {
 	name, sqlType string
 	values        []string
@@ -443,12 +444,19 @@ func readCSVExact(data []byte) ([][]csvField, error) {
 // rtSide is a table read back: canonical cells by id, then column.
 type rtSide map[string]map[string]string
 
-func canonCell(c rtColumn, raw string, f func(rtKind, string) (string, error)) (string, error) {
-	k, ok := rtKinds[c.kind]
-	if !ok {
-		return "", fmt.Errorf("no kind %q", c.kind)
+// fromDB and fromCSV canonicalise a non-NULL value of the column.
+func (c rtColumn) fromDB(s string) (string, error) {
+	if c.list {
+		return listDB(rtKinds[c.kind], s)
 	}
-	return f(k, raw)
+	return rtKinds[c.kind].db(s)
+}
+
+func (c rtColumn) fromCSV(s string) (string, error) {
+	if c.list {
+		return listCSV(rtKinds[c.kind], s)
+	}
+	return rtKinds[c.kind].csv(s)
 }
 
 // dbSide runs the query (one id column, then one hex-wrapped cell per
@@ -472,12 +480,7 @@ func dbSide(t *testing.T, out string, cols []rtColumn) rtSide {
 			if err != nil {
 				t.Fatalf("database cell %q: %v", cell, err)
 			}
-			v, err := canonCell(c, string(text), func(k rtKind, s string) (string, error) {
-				if c.list {
-					return listDB(k, s)
-				}
-				return k.db(s)
-			})
+			v, err := c.fromDB(string(text))
 			if err != nil {
 				t.Fatalf("database value of %s: %v", c.name, err)
 			}
@@ -540,12 +543,7 @@ func readCSVSide(t *testing.T, data []byte, cols []rtColumn, side rtSide) {
 				row[c.name] = rtNull
 				continue
 			}
-			v, err := canonCell(c, fld.text, func(k rtKind, s string) (string, error) {
-				if c.list {
-					return listCSV(k, s)
-				}
-				return k.csv(s)
-			})
+			v, err := c.fromCSV(fld.text)
 			if err != nil {
 				t.Errorf("CSV id %s %s: %v", rec[0].text, c.name, err)
 			}
