@@ -22,7 +22,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/testkit"
 )
 
-// Round trips of every PostgreSQL and MariaDB type through hp's CSV and
+// Round trips of every PostgreSQL and MariaDB type through hp's CSV, JSONL and
 // Parquet files. The expectation of each cell is the database's own text
 // for it (read back with psql or mysql, hex-wrapped so no client escaping
 // is involved); the database's text and hp's output are brought to one
@@ -503,9 +503,12 @@ func snapSide(t *testing.T, bin *testkit.Binaries, env []string, src, f string, 
 	side := rtSide{}
 	for _, file := range m.Files {
 		path := filepath.Join(out, file.Path)
-		if f == "csv" {
+		switch f {
+		case "csv":
 			readCSVSide(t, decompressed(t, path), cols, side)
-		} else {
+		case "jsonl":
+			readJSONLSide(t, decompressed(t, path), cols, side)
+		default:
 			readParquetSide(t, path, cols, side)
 		}
 	}
@@ -550,6 +553,44 @@ func readCSVSide(t *testing.T, data []byte, cols []rtColumn, side rtSide) {
 			row[c.name] = v
 		}
 		side[rec[0].text] = row
+	}
+}
+
+// readJSONLSide reads JSON Lines: a value's text is the JSON string's
+// content or the literal's spelling, as in CSV; lists are JSON arrays.
+func readJSONLSide(t *testing.T, data []byte, cols []rtColumn, side rtSide) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for dec.More() {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			t.Fatal(err)
+		}
+		if len(obj) != len(cols)+1 {
+			t.Fatalf("JSON object of %d members, want %d", len(obj), len(cols)+1)
+		}
+		id := fmt.Sprint(obj["id"])
+		row := map[string]string{}
+		for _, c := range cols {
+			var text string
+			switch v := obj[c.name].(type) {
+			case nil:
+				row[c.name] = rtNull
+				continue
+			case []any:
+				raw, _ := json.Marshal(v)
+				text = string(raw)
+			default:
+				text = fmt.Sprint(v)
+			}
+			v, err := c.fromCSV(text)
+			if err != nil {
+				t.Errorf("JSONL id %s %s: %v", id, c.name, err)
+			}
+			row[c.name] = v
+		}
+		side[id] = row
 	}
 }
 
@@ -837,7 +878,7 @@ func TestRoundTripPostgresTypes(t *testing.T) {
 	}
 
 	env := []string{"HP_PG_DSN=" + pgDSN}
-	for _, f := range []string{"csv", "parquet"} {
+	for _, f := range []string{"csv", "parquet", "jsonl"} {
 		t.Run(f, func(t *testing.T) {
 			compareSides(t, "PostgreSQL → "+f, want, snapSide(t, bin, env, "pg."+table, f, cols), cols)
 		})
@@ -957,7 +998,7 @@ func TestRoundTripMariaDBTypes(t *testing.T) {
 		t.Fatalf("the database returned %d rows, want 8", len(want))
 	}
 	env := []string{"HP_MY_DSN=" + myDSN}
-	for _, f := range []string{"csv", "parquet"} {
+	for _, f := range []string{"csv", "parquet", "jsonl"} {
 		t.Run(f, func(t *testing.T) {
 			compareSides(t, "MariaDB → "+f, want, snapSide(t, bin, env, "my.test."+table, f, cols), cols)
 		})
