@@ -526,3 +526,82 @@ func TestTextEncodersDoNotAllocatePerValue(t *testing.T) {
 		}
 	}
 }
+
+// Intervals and durations have no Parquet type: they become text and int64
+// counts at the top level and inside lists and structs (PostgreSQL's
+// interval[] is a list of intervals), slices included.
+func TestParquetConvertsNestedIntervals(t *testing.T) {
+	mdn := arrow.FixedWidthTypes.MonthDayNanoInterval
+	dur := &arrow.DurationType{Unit: arrow.Microsecond}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "iv", Type: mdn, Nullable: true},
+		{Name: "ivs", Type: arrow.ListOf(mdn), Nullable: true},
+		{Name: "durs", Type: arrow.LargeListOf(dur), Nullable: true},
+		{Name: "st", Type: arrow.StructOf(arrow.Field{Name: "d", Type: dur, Nullable: true}, arrow.Field{Name: "n", Type: arrow.PrimitiveTypes.Int32}), Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	one := arrow.MonthDayNanoInterval{Months: 14, Days: -3, Nanoseconds: 1500}
+	b.Field(0).(*array.MonthDayNanoIntervalBuilder).AppendValues([]arrow.MonthDayNanoInterval{one, {}, {Months: -1}}, []bool{true, false, true})
+	lb := b.Field(1).(*array.ListBuilder)
+	vb := lb.ValueBuilder().(*array.MonthDayNanoIntervalBuilder)
+	lb.Append(true)
+	vb.Append(one)
+	vb.AppendNull()
+	lb.AppendNull()
+	lb.Append(true)
+	vb.Append(arrow.MonthDayNanoInterval{Days: 1})
+	llb := b.Field(2).(*array.LargeListBuilder)
+	dvb := llb.ValueBuilder().(*array.DurationBuilder)
+	llb.Append(true)
+	dvb.Append(-5)
+	llb.Append(true)
+	llb.Append(true)
+	dvb.AppendValues([]arrow.Duration{7, 8}, nil)
+	sb := b.Field(3).(*array.StructBuilder)
+	for i := 0; i < 3; i++ {
+		if i == 1 {
+			sb.AppendNull() // nulls the children too
+			continue
+		}
+		sb.Append(true)
+		sb.FieldBuilder(0).(*array.DurationBuilder).Append(arrow.Duration(i * 1000))
+		sb.FieldBuilder(1).(*array.Int32Builder).Append(int32(i))
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+
+	data := encode(t, rec, WithFormat(Parquet))
+	pf, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	want := map[string]string{
+		"iv":   `["P14M-3DT0.000001500S",null,"P-1M0DT0.000000000S"]`,
+		"ivs":  `[["P14M-3DT0.000001500S",null],null,["P0M1DT0.000000000S"]]`,
+		"durs": `[[-5],[],[7,8]]`,
+		"st":   `[{"d":0,"n":0},null,{"d":2000,"n":2}]`,
+	}
+	for i, f := range tbl.Schema().Fields() {
+		if got := f.Metadata.FindKey(TypeMetadataKey); got < 0 || f.Metadata.Values()[got] != schema.Field(i).Type.String() {
+			t.Errorf("%s: metadata %v, want the original type %s", f.Name, f.Metadata, schema.Field(i).Type)
+		}
+		col := tbl.Column(i).Data().Chunk(0)
+		raw, err := col.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(bytes.ReplaceAll(raw, []byte("\n"), nil)) != want[f.Name] {
+			t.Errorf("%s (%s): %s, want %s", f.Name, f.Type, raw, want[f.Name])
+		}
+	}
+}

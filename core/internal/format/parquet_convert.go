@@ -12,7 +12,8 @@ const TypeMetadataKey = "halfpipe.arrow_type"
 
 // converter rewrites the columns Parquet has no type for, exactly:
 // durations become int64 counts of their unit and intervals become ISO 8601
-// text, each field tagged with its original type.
+// text, also inside lists and structs, each field tagged with its original
+// type.
 type converter struct {
 	schema *arrow.Schema
 	needed bool
@@ -23,7 +24,43 @@ func needsConversion(t arrow.DataType) bool {
 	case arrow.DURATION, arrow.INTERVAL_MONTH_DAY_NANO, arrow.INTERVAL_MONTHS, arrow.INTERVAL_DAY_TIME:
 		return true
 	}
+	if n, ok := t.(arrow.NestedType); ok && t.ID() != arrow.MAP {
+		for _, f := range n.Fields() {
+			if needsConversion(f.Type) {
+				return true
+			}
+		}
+	}
 	return false
+}
+
+// convertedType is t with every duration and interval replaced.
+func convertedType(t arrow.DataType) arrow.DataType {
+	if !needsConversion(t) {
+		return t
+	}
+	switch x := t.(type) {
+	case *arrow.DurationType:
+		return arrow.PrimitiveTypes.Int64
+	case *arrow.ListType:
+		return arrow.ListOfField(convertedField(x.ElemField()))
+	case *arrow.LargeListType:
+		return arrow.LargeListOfField(convertedField(x.ElemField()))
+	case *arrow.FixedSizeListType:
+		return arrow.FixedSizeListOfField(x.Len(), convertedField(x.ElemField()))
+	case *arrow.StructType:
+		fields := make([]arrow.Field, x.NumFields())
+		for i, f := range x.Fields() {
+			fields[i] = convertedField(f)
+		}
+		return arrow.StructOf(fields...)
+	}
+	return arrow.BinaryTypes.String
+}
+
+func convertedField(f arrow.Field) arrow.Field {
+	f.Type = convertedType(f.Type)
+	return f
 }
 
 func newConverter(s *arrow.Schema) *converter {
@@ -40,11 +77,7 @@ func newConverter(s *arrow.Schema) *converter {
 			md[key] = f.Metadata.Values()[k]
 		}
 		fields[i].Metadata = arrow.MetadataFrom(md)
-		if f.Type.ID() == arrow.DURATION {
-			fields[i].Type = arrow.PrimitiveTypes.Int64
-		} else {
-			fields[i].Type = arrow.BinaryTypes.String
-		}
+		fields[i].Type = convertedType(f.Type)
 	}
 	if c.needed {
 		md := s.Metadata()
@@ -56,41 +89,69 @@ func newConverter(s *arrow.Schema) *converter {
 func (c *converter) convert(rec arrow.RecordBatch) arrow.RecordBatch {
 	cols := make([]arrow.Array, rec.NumCols())
 	for i, a := range rec.Columns() {
-		if !needsConversion(a.DataType()) {
-			a.Retain()
-			cols[i] = a
-			continue
-		}
-		if d, ok := a.(*array.Duration); ok {
-			b := array.NewInt64Builder(memory.DefaultAllocator)
-			for r := 0; r < d.Len(); r++ {
-				if d.IsNull(r) {
-					b.AppendNull()
-				} else {
-					b.Append(int64(d.Value(r)))
-				}
-			}
-			cols[i] = b.NewArray()
-			b.Release()
-			continue
-		}
-		fn, _, _ := renderer(a, false)
-		b := array.NewStringBuilder(memory.DefaultAllocator)
-		var buf []byte
-		for r := 0; r < a.Len(); r++ {
-			if a.IsNull(r) {
-				b.AppendNull()
-				continue
-			}
-			buf = fn(buf[:0], r)
-			b.BinaryBuilder.Append(buf)
-		}
-		cols[i] = b.NewArray()
-		b.Release()
+		d := convertData(a.Data())
+		cols[i] = array.MakeFromData(d)
+		d.Release()
 	}
 	out := array.NewRecordBatch(c.schema, cols, rec.NumRows())
 	for _, a := range cols {
 		a.Release()
 	}
 	return out
+}
+
+// convertData returns d (retained) or its converted copy. Nested arrays
+// keep their offsets and validity buffers; only the children change.
+func convertData(d arrow.ArrayData) arrow.ArrayData {
+	t := d.DataType()
+	if !needsConversion(t) {
+		d.Retain()
+		return d
+	}
+	if _, nested := t.(arrow.NestedType); nested {
+		children := make([]arrow.ArrayData, len(d.Children()))
+		for i, ch := range d.Children() {
+			children[i] = convertData(ch)
+		}
+		out := array.NewData(convertedType(t), d.Len(), d.Buffers(), children, d.NullN(), d.Offset())
+		for _, ch := range children {
+			ch.Release()
+		}
+		return out
+	}
+	a := array.MakeFromData(d)
+	defer a.Release()
+	if dur, ok := a.(*array.Duration); ok {
+		b := array.NewInt64Builder(memory.DefaultAllocator)
+		defer b.Release()
+		for r := 0; r < dur.Len(); r++ {
+			if dur.IsNull(r) {
+				b.AppendNull()
+			} else {
+				b.Append(int64(dur.Value(r)))
+			}
+		}
+		return ownData(b.NewArray())
+	}
+	fn, _, _ := renderer(a, false)
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	defer b.Release()
+	var buf []byte
+	for r := 0; r < a.Len(); r++ {
+		if a.IsNull(r) {
+			b.AppendNull()
+			continue
+		}
+		buf = fn(buf[:0], r)
+		b.BinaryBuilder.Append(buf)
+	}
+	return ownData(b.NewArray())
+}
+
+// ownData takes an array's data, releasing the array.
+func ownData(a arrow.Array) arrow.ArrayData {
+	d := a.Data()
+	d.Retain()
+	a.Release()
+	return d
 }
