@@ -771,10 +771,16 @@ func rtSuffix() string {
 // the test schema (enums, domains).
 func pgColumns(schema string, citext bool) []rtColumn {
 	bytea := `CASE WHEN length(%[1]s) <= 1024 THEN encode(%[1]s, 'hex') ELSE 'sha256:' || encode(sha256(%[1]s), 'hex') END`
-	list := `CASE WHEN %[1]s IS NULL THEN NULL ELSE coalesce((SELECT json_agg(CASE WHEN e IS NULL THEN NULL ELSE format('%%s', e) END ORDER BY i)
-		FROM unnest(%[1]s) WITH ORDINALITY u(e, i)), '[]') END`
 	interval := `CASE WHEN %[1]s IS NOT NULL THEN format('%%s %%s %%s', (extract(year FROM %[1]s) * 12 + extract(month FROM %[1]s))::bigint, extract(day FROM %[1]s)::bigint,
 		(extract(hour FROM %[1]s) * 3600000000 + extract(minute FROM %[1]s) * 60000000 + extract(microseconds FROM %[1]s))::bigint) END`
+	// listOf renders an array as a JSON array of its elements rendered by
+	// elem (NULL elements as null).
+	listOf := func(elem string) string {
+		e := strings.ReplaceAll(fmt.Sprintf(elem, "e"), "%", "%%")
+		return `CASE WHEN %[1]s IS NULL THEN NULL ELSE coalesce((SELECT json_agg(CASE WHEN e IS NULL THEN NULL ELSE ` + e + ` END ORDER BY i)
+			FROM unnest(%[1]s) WITH ORDINALITY u(e, i)), '[]') END`
+	}
+	list := listOf(`format('%%s', %[1]s)`)
 	big60 := "123456789012345678901234567890123456789012345678901234567890.123456789"
 	cols := []rtColumn{
 		{name: "i2", sqlType: "smallint", kind: "exact", logical: "INT(16,true)", values: []string{"-32768", "32767", "0"}},
@@ -823,6 +829,16 @@ func pgColumns(schema string, citext bool) []rtColumn {
 		{name: "au", sqlType: "uuid[]", kind: "exact", expr: list, list: true, logical: "STRING", values: []string{"'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,NULL}'"}},
 		{name: "ab", sqlType: "boolean[]", kind: "bool", expr: list, list: true, values: []string{"'{t,f,NULL}'"}},
 		{name: "af8", sqlType: "double precision[]", kind: "float64", expr: list, list: true, values: []string{"'{NaN,Infinity,-0,5e-324}'"}},
+		{name: "af4", sqlType: "real[]", kind: "float32", expr: list, list: true, values: []string{"'{NaN,-Infinity,1e-45}'"}},
+		{name: "ai8", sqlType: "bigint[]", kind: "exact", expr: list, list: true, logical: "INT(64,true)", values: []string{"'{9223372036854775807,-9223372036854775808}'"}},
+		{name: "aiv", sqlType: "interval[]", kind: "interval", expr: listOf(interval), list: true, logical: "STRING", values: []string{`'{"1 day",NULL,"-1 mon -00:00:00.000001"}'`, "'{}'"}},
+		{name: "aba", sqlType: "bytea[]", kind: "bytes", expr: listOf(bytea), list: true, values: []string{`'{"\\x00ff",NULL,""}'`}},
+		{name: "ad", sqlType: "date[]", kind: "date", expr: list, list: true, logical: "DATE", values: []string{"'{2024-01-01,0001-01-01 BC,NULL}'"}},
+		{name: "atm", sqlType: "time[]", kind: "time", expr: list, list: true, logical: "TIME(isAdjustedToUTC=false,unit=MICROS)", values: []string{"'{24:00:00,00:00:00.000001}'"}},
+		{name: "anf", sqlType: "numeric[]", kind: "exact", expr: list, list: true, logical: "STRING", values: []string{"'{NaN,1e-100,-Infinity,NULL}'"}},
+		{name: "ach", sqlType: "char(3)[]", kind: "exact", expr: list, list: true, logical: "STRING", values: []string{`'{a,NULL,"  "}'`}},
+		{name: "ajb", sqlType: "jsonb[]", kind: "exact", expr: list, list: true, logical: "STRING", values: []string{`ARRAY['{"a": 1}'::jsonb, 'null', NULL]`}},
+		{name: "attz", sqlType: "timetz[]", kind: "exact", expr: list, list: true, logical: "STRING", values: []string{"'{12:00+01,23:59:59.999999-14}'"}},
 	}
 	if citext {
 		cols = append(cols, rtColumn{name: "ci", sqlType: "citext", kind: "exact", logical: "STRING", values: []string{"'MiXeD Case'", "''", "'ÄÖÜ'"}})
