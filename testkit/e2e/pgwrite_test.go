@@ -73,20 +73,44 @@ func TestSnapPostgresIntoPostgres(t *testing.T) {
 		where attrelid = '`+created+`'::regclass and attname in ('n', 'u', 'ai', 'at', 'iv', 'tm')`); types != "numeric(15,2),time without time zone,interval,text,integer[],text[]" {
 		t.Errorf("created column types: %s", types)
 	}
-	// A second snap appends.
-	if res := bin.Run(t, env, "cp", "snap", "pg."+src, "pg.public."+created); res.Code != 0 {
+	snap := func(target string, flags ...string) testkit.Result {
+		t.Helper()
+		return bin.Run(t, env, append([]string{"cp", "snap", "pg." + src, "pg.public." + target}, flags...)...)
+	}
+	// A second snap replaces the rows (the default); --write-mode append adds them.
+	if res := snap(created); res.Code != 0 {
 		t.Fatalf("second snap: exit %d\n%s", res.Code, res.Stderr)
 	}
+	pgwSame(t, src, created)
+	if res := snap(created, "--write-mode", "append"); res.Code != 0 {
+		t.Fatalf("snap --write-mode append: exit %d\n%s", res.Code, res.Stderr)
+	}
 	if n := pgExec(t, "select count(*), count(distinct id) from "+created); n != "6000|3000" {
-		t.Errorf("after a second snap: %s", n)
+		t.Errorf("after an appending snap: %s", n)
 	}
 	// Appending the same rows into the table with the source's primary key
 	// fails as a whole: the table keeps its rows.
-	res := bin.Run(t, env, "cp", "snap", "pg."+src, "pg.public."+like)
+	res := snap(like, "--write-mode", "append")
 	if res.Code == 0 || !strings.Contains(res.Stderr, "duplicate key") {
 		t.Fatalf("snap of duplicate keys: exit %d\n%s", res.Code, res.Stderr)
 	}
 	pgwSame(t, src, like)
+	// Merge on the key: changed rows are updated, new ones inserted, and
+	// rows the source no longer has stay.
+	const kept = "hp_e2e_pgw_kept"
+	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+kept).Run() })
+	pgExec(t, fmt.Sprintf(`drop table if exists %[3]s; create table %[3]s as select * from %[2]s where id <= 5;
+		update %[1]s set n = n + 1, t = 'changed' where id %% 7 = 0; delete from %[1]s where id = 1;
+		update %[1]s set id = id + 100000 where id between 2 and 5`, src, like, kept))
+	if res := snap(like, "--write-mode", "merge", "--primary-keys", "id"); res.Code != 0 {
+		t.Fatalf("snap --write-mode merge: exit %d\n%s", res.Code, res.Stderr)
+	}
+	pgwSame(t, fmt.Sprintf("(select * from %s union all select * from %s)", src, kept), like)
+	for _, bad := range [][]string{{"--write-mode", "merge"}, {"--write-mode", "upsert"}, {"--primary-keys", "id"}} {
+		if res := snap(like, bad...); res.Code != 2 {
+			t.Errorf("snap %v: exit %d, want 2\n%s", bad, res.Code, res.Stderr)
+		}
+	}
 }
 
 // TestDeltaPostgresIntoPostgres: hp cp delta merges changed rows by key,

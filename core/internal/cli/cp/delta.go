@@ -24,7 +24,6 @@ import (
 type DeltaOptions struct {
 	SnapOptions
 	Driver        string
-	PrimaryKeys   string
 	StartDate     string
 	StartSequence string
 	DeltaSize     string
@@ -230,12 +229,7 @@ func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance,
 	if len(ranges) == 0 {
 		o.Logger().Info("nothing new above the high-water mark", "driver", o.Driver, "high_water_mark", sum.HighWaterMark)
 	}
-	var keys []string
-	for _, k := range strings.Split(o.PrimaryKeys, ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			keys = append(keys, k)
-		}
-	}
+	keys := p.keys
 	for i, r := range ranges {
 		if i > 0 && o.MaxDuration > 0 {
 			elapsed := time.Since(started)

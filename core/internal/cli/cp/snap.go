@@ -39,6 +39,8 @@ type SnapOptions struct {
 	Source, Target         string
 	SourceType, TargetType string
 	Query, Columns, Where  string
+	PrimaryKeys            string
+	WriteMode              string
 
 	Format, Compression string
 	CSVHeader           bool
@@ -84,6 +86,8 @@ removes its files.`,
 		},
 	}
 	bindFlags(cmd.Flags(), o)
+	cmd.Flags().StringVar(&o.WriteMode, "write-mode", "", "Into a table: replace (default: the table then holds exactly the snapshot, in one transaction), append, or merge (on --primary-keys)")
+	cmd.Flags().StringVar(&o.PrimaryKeys, "primary-keys", "", "Comma-separated key columns: --write-mode merge updates the rows with these keys and inserts the rest")
 	return cmd
 }
 
@@ -130,6 +134,8 @@ type plan struct {
 	start         time.Time
 	runID         string
 	targetIsStore bool
+	keys          []string
+	writeMode     sdk.WriteMode
 }
 
 func (o *SnapOptions) plan() (*plan, error) {
@@ -163,13 +169,8 @@ func (o *SnapOptions) plan() (*plan, error) {
 			return nil, err
 		}
 	}
-	if o.Columns != "" {
-		for _, c := range strings.Split(o.Columns, ",") {
-			if c = strings.TrimSpace(c); c != "" {
-				p.columns = append(p.columns, c)
-			}
-		}
-	}
+	p.keys = splitList(o.PrimaryKeys)
+	p.columns = splitList(o.Columns)
 	if p.format, err = format.ParseFormat(o.Format); err != nil {
 		return nil, cliutil.UsageErrorf("--format: %v", err)
 	}
@@ -220,6 +221,9 @@ type Summary struct {
 func RunSnap(ctx context.Context, o *SnapOptions) error {
 	p, err := o.plan()
 	if err != nil {
+		return err
+	}
+	if p.writeMode, err = writeMode(o.WriteMode, p.keys, p.targetIsStore); err != nil {
 		return err
 	}
 	if o.DryRun {
@@ -422,6 +426,44 @@ func (o *SnapOptions) targetTable(ctx context.Context, p *plan) (*host.Instance,
 	return tgt, ref, nil
 }
 
+// writeMode checks --write-mode and --primary-keys, which only a table
+// target takes.
+func writeMode(mode string, keys []string, toStore bool) (sdk.WriteMode, error) {
+	if toStore {
+		if mode != "" || len(keys) > 0 {
+			return "", cliutil.UsageErrorf("--write-mode and --primary-keys apply to a table target, not to files")
+		}
+		return "", nil
+	}
+	switch m := sdk.WriteMode(mode); m {
+	case "", sdk.Replace, sdk.Append:
+		if len(keys) > 0 {
+			return "", cliutil.UsageErrorf("--primary-keys applies to --write-mode merge")
+		}
+		if m == "" {
+			return sdk.Replace, nil
+		}
+		return m, nil
+	case sdk.Merge:
+		if len(keys) == 0 {
+			return "", cliutil.UsageErrorf("--write-mode merge needs --primary-keys")
+		}
+		return m, nil
+	}
+	return "", cliutil.UsageErrorf("--write-mode %q: want replace, append or merge", mode)
+}
+
+// splitList splits a comma-separated flag, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // toTable writes the rows into a table of a database target.
 func (o *SnapOptions) toTable(ctx context.Context, p *plan, src *host.Instance, req sdk.ReadRequest) error {
 	tgt, ref, err := o.targetTable(ctx, p)
@@ -434,7 +476,7 @@ func (o *SnapOptions) toTable(ctx context.Context, p *plan, src *host.Instance, 
 	}
 	defer records.Release()
 	start := time.Now()
-	res, err := tgt.Write(ctx, sdk.WriteRequest{Conn: sdk.Connection{DSN: p.tgt.DSN}, Table: ref, Mode: sdk.Append, CreateTable: true}, records)
+	res, err := tgt.Write(ctx, sdk.WriteRequest{Conn: sdk.Connection{DSN: p.tgt.DSN}, Table: ref, Mode: p.writeMode, Keys: p.keys, CreateTable: true}, records)
 	if err != nil {
 		return fmt.Errorf("writing %s.%s: %w", p.tgt.Name, ref, err)
 	}
