@@ -77,30 +77,16 @@ var rtKinds = map[string]rtKind{
 	},
 	// date: proleptic Gregorian year (astronomical: 1 BC is 0), month, day;
 	// Parquet DATE is days since 1970-01-01.
-	"date": {db: dateCanon, csv: dateCanon, pq: func(v pq.Value, _ string) (string, error) {
-		return fmtDate(time.Unix(int64(v.Int32())*86400, 0).UTC()), nil
-	}},
-	// zerodate: MariaDB's zero date is read as NULL, as the connector documents.
-	"zerodate": {db: func(s string) (string, error) {
-		if strings.HasPrefix(s, "0000-00-00") {
-			return rtNull, nil
-		}
-		return dateCanon(s)
-	}, csv: dateCanon, pq: func(v pq.Value, _ string) (string, error) {
-		return fmtDate(time.Unix(int64(v.Int32())*86400, 0).UTC()), nil
-	}},
+	"date": {db: dateCanon, csv: dateCanon, pq: pqDate},
+	// zerodate, zeroinstant: MariaDB's zero date and datetime are read as
+	// NULL, as the connector documents.
+	"zerodate": {db: zeroAsNull(dateCanon), csv: dateCanon, pq: pqDate},
 	// timestamp: wall time without a zone, compared as if it were UTC; hp
 	// writes no zone. instant: the instant, whatever the offset the
 	// database printed it with; hp writes UTC with Z.
-	"timestamp": {db: stampCanon, csv: csvStamp(false), pq: pqStamp},
-	"instant":   {db: stampCanon, csv: csvStamp(true), pq: pqStamp},
-	// zeroinstant: MariaDB's zero datetime is read as NULL (documented).
-	"zeroinstant": {db: func(s string) (string, error) {
-		if strings.HasPrefix(s, "0000-00-00") {
-			return rtNull, nil
-		}
-		return stampCanon(s)
-	}, csv: csvStamp(true), pq: pqStamp},
+	"timestamp":   {db: stampCanon, csv: csvStamp(false), pq: pqStamp},
+	"instant":     {db: stampCanon, csv: csvStamp(true), pq: pqStamp},
+	"zeroinstant": {db: zeroAsNull(stampCanon), csv: csvStamp(true), pq: pqStamp},
 	// time: microseconds since midnight (24:00:00 included).
 	"time": {db: timeCanon, csv: timeCanon, pq: func(v pq.Value, _ string) (string, error) {
 		return fmtMicrosOfDay(v.Int64()), nil
@@ -111,6 +97,19 @@ var rtKinds = map[string]rtKind{
 }
 
 func same(s string) (string, error) { return s, nil }
+
+func zeroAsNull(f func(string) (string, error)) func(string) (string, error) {
+	return func(s string) (string, error) {
+		if strings.HasPrefix(s, "0000-00-00") {
+			return rtNull, nil
+		}
+		return f(s)
+	}
+}
+
+func pqDate(v pq.Value, _ string) (string, error) {
+	return fmtDate(time.Unix(int64(v.Int32())*86400, 0).UTC()), nil
+}
 
 func viaText(f func(string) (string, error)) func(pq.Value, string) (string, error) {
 	return func(v pq.Value, logical string) (string, error) {
