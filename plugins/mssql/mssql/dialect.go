@@ -166,6 +166,11 @@ func arg(v *sdk.Value, col sqlsource.ColumnMeta) any {
 
 // classify maps SQL Server errors to sdk error kinds.
 func classify(err error) error {
+	if isKind(err) {
+		// Already classified (Kerberos setup errors): an errno inside
+		// must not make it look like a network error.
+		return err
+	}
 	var me mssqldb.Error
 	if errors.As(err, &me) {
 		msg := fmt.Sprintf("SQL Server error %d: %s", me.Number, me.Message)

@@ -95,5 +95,5 @@ func open(conn sdk.Connection) (*sql.DB, error) {
 	if err != nil {
 		return nil, sdk.InvalidArgumentf("SQL Server DSN %s: %s", sdk.MaskDSN(conn.DSN), sdk.MaskIn(sdk.MaskIn(err.Error(), conn.DSN), dsn))
 	}
-	return sql.OpenDB(c), nil
+	return sql.OpenDB(withKerberos(c, dsn)), nil
 }

@@ -30,7 +30,8 @@ var info = sdk.Info{
 	DSNFormat: "sqlserver://user:password@host[:port]/database[?encrypt=true&...] (halfpipe form: the path is the database), " +
 		"or go-mssqldb's URL form sqlserver://user:password@host[:port][/instance]?database=db&...; " +
 		"host/instance/database names both. Query parameters are go-mssqldb's (encrypt, TrustServerCertificate, certificate, " +
-		"hostNameInCertificate, tlsmin, fedauth, app name, connection timeout, ...)",
+		"hostNameInCertificate, tlsmin, fedauth, authenticator=krb5 with krb5-configfile, krb5-realm, krb5-keytabfile, krb5-credcachefile, " +
+		"app name, connection timeout, ...)",
 	DSNExample: "sqlserver://etl:secret@sql.example.com:1433/Sales?encrypt=true",
 	TypeMappings: []sdk.TypeMapping{
 		{NativeType: "bit", ArrowType: "bool"},
@@ -43,9 +44,10 @@ var info = sdk.Info{
 		{NativeType: "uniqueidentifier", ArrowType: "utf8", Notes: "SQL Server's canonical form, e.g. 6F9619FF-8B86-D011-B42D-00C04FD430C8"},
 		{NativeType: "date", ArrowType: "date32"},
 		{NativeType: "time(n)", ArrowType: "time64[ns]"},
-		{NativeType: "datetime2(n)", ArrowType: "timestamp[ns] (no zone)", Notes: "100 ns kept; wall time, no zone; values outside 1677-09-21..2262-04-11 are an error naming the column"},
+		{NativeType: "datetime2(0..6)", ArrowType: "timestamp[us] (no zone)", Notes: "exact for every year (0001..9999); wall time"},
+		{NativeType: "datetime2(7) (the default)", ArrowType: "timestamp[ns] (no zone)", Notes: "100 ns kept; values outside 1677-09-21..2262-04-11 fail the read (see limits)"},
 		{NativeType: "datetime, smalldatetime", ArrowType: "timestamp[us] (no zone)", Notes: "wall time, no zone; datetime's 1/300 s ticks arrive as whole milliseconds"},
-		{NativeType: "datetimeoffset(n)", ArrowType: "timestamp[ns, tz=UTC]", Notes: "the instant is kept exactly; the per-row offset is not kept (read SWITCHOFFSET/DATEPART(tz, ...) in a query if it matters)"},
+		{NativeType: "datetimeoffset(0..6) / (7)", ArrowType: "timestamp[us, tz=UTC] / timestamp[ns, tz=UTC]", Notes: "the instant kept exactly; the per-row offset is not kept (see limits)"},
 		{NativeType: "rowversion (timestamp)", ArrowType: "uint64", Notes: "the 8 bytes read big-endian, so values order as on the server (a delta driver candidate)"},
 		{NativeType: "sql_variant, geography, geometry, hierarchyid, CLR types", ArrowType: "-", Notes: "an error naming the column and type: read them through a query with CAST / .STAsText() / .ToString()"},
 	},
@@ -55,10 +57,10 @@ var info = sdk.Info{
 		"Bulk copy does not keep identity values (no KEEPIDENTITY): an IDENTITY column of an existing table gets the server's values, so leave it out of the stream or write to a table without IDENTITY.",
 		"go-mssqldb's bulk copy sends text for char/varchar/text columns as UTF-8 bytes, so non-ASCII text arrives intact there only under a UTF-8 collation; nvarchar columns (what created tables use) take any text.",
 		"Arrow types without a SQL Server column (lists, structs, maps, intervals, durations, float16, decimals over 38 digits) fail a write that creates a table, naming the column; rowversion, sql_variant and CLR columns cannot be written.",
-		"SQL authentication (user:password), Windows authentication through NTLM (user DOMAIN\\user, URL-encoded as DOMAIN%5Cuser) and Azure AD / Microsoft Entra ID (fedauth=ActiveDirectoryPassword, ActiveDirectoryServicePrincipal, ActiveDirectoryManagedIdentity, ActiveDirectoryDefault, ...) are supported; Kerberos is not built into this plugin.",
+		"SQL authentication (user:password), Windows authentication through NTLM (user DOMAIN\\user, URL-encoded as DOMAIN%5Cuser) and Azure AD / Microsoft Entra ID (fedauth=ActiveDirectoryPassword, ActiveDirectoryServicePrincipal, ActiveDirectoryManagedIdentity, ActiveDirectoryDefault, ...) are supported, and Kerberos with authenticator=krb5 (go-mssqldb's pure-Go krb5: a user and password with krb5-realm, a keytab, or a credential cache; see the notes).",
 		"TLS: encrypt=strict|true|false|disable (go-mssqldb's default, false, encrypts the login only); TrustServerCertificate=true skips verification; certificate=<file> pins a CA; hostNameInCertificate and tlsmin are honoured.",
-		"datetime2 values outside 1677-09-21..2262-04-11 (e.g. 9999-12-31) do not fit timestamp[ns] and fail the read with a message naming the column; cast them in a query.",
-		"datetimeoffset keeps the instant (UTC), not the offset.",
+		"datetime2(7) and datetimeoffset(7) values outside 1677-09-21..2262-04-11 (e.g. 0001-01-01, 9999-12-31) do not fit timestamp[ns], the only Arrow unit that keeps 100 ns: the read fails as an unsupported type (hp exits 2) naming row, column and value. Read them through a query: CAST(col AS datetime2(6)) (microseconds, any year; SQL Server rounds, so 9999-12-31 23:59:59.9999999 itself overflows) or CONVERT(varchar(34), col, 127) (exact text).",
+		"datetimeoffset keeps the instant (UTC), not the offset: read SWITCHOFFSET(col, ...) or DATEPART(tz, col) in a query if it matters.",
 	},
 	Features: []sdk.Capability{sdk.CapReadQuery},
 }
