@@ -146,8 +146,18 @@ func arg(v *sdk.Value, col sqlsource.ColumnMeta) any {
 	switch v.Kind {
 	case sdk.KindTimestamp:
 		switch base {
-		case "datetime2", "datetime", "smalldatetime":
-			// Columns without a zone hold UTC wall time.
+		case "datetime", "smalldatetime":
+			// Since compatibility level 130 SQL Server compares datetime
+			// with datetime2 exactly (.003 is .0033333), so a bound read
+			// from the column (.003) sent as datetime2 would miss its own
+			// row. A value the column reads as goes out as datetime
+			// (smalldatetime converts to it exactly); any other compares
+			// exactly as datetime2. Columns without a zone hold UTC wall time.
+			if t := v.Time.UTC(); onDatetimeTick(t) {
+				return mssqldb.DateTime1(t)
+			}
+			return civil.DateTimeOf(v.Time.UTC())
+		case "datetime2":
 			return civil.DateTimeOf(v.Time.UTC())
 		case "date":
 			return civil.DateOf(v.Time.UTC())
@@ -162,6 +172,20 @@ func arg(v *sdk.Value, col sqlsource.ColumnMeta) any {
 		return strconv.FormatUint(v.Uint, 10)
 	}
 	return v.Arg()
+}
+
+// Range of datetime: 1753-01-01 .. 9999-12-31 23:59:59.997.
+var minDatetime, maxDatetime = time.Date(1753, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 997e6, time.UTC)
+
+// onDatetimeTick reports whether t is a value a datetime column reads as:
+// in range, a whole millisecond rounded from one of its 1/300 s ticks.
+func onDatetimeTick(t time.Time) bool {
+	if t.Before(minDatetime) || t.After(maxDatetime) || t.Nanosecond()%1e6 != 0 {
+		return false
+	}
+	ms := t.Nanosecond() / 1e6
+	tick := (ms*3 + 5) / 10    // the nearest tick
+	return (tick*10+1)/3 == ms // that tick, rounded to milliseconds
 }
 
 // classify maps SQL Server errors to sdk error kinds.

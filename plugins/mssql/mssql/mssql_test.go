@@ -331,6 +331,82 @@ func TestRangeReadParameters(t *testing.T) {
 	}
 }
 
+// TestRangeDatetimeParameters: bounds of datetime and smalldatetime
+// columns that the column can hold go out as datetime, since SQL Server
+// (compatibility level 130 on) compares a datetime's .003 with a
+// datetime2 as .0033333 and would drop the row at the upper bound; values
+// datetime cannot hold exactly (off its 1/300 s ticks, before 1753) go out
+// as datetime2, which compares exactly.
+func TestRangeDatetimeParameters(t *testing.T) {
+	s, conn := start(t)
+	cols := []catalogCol{
+		{name: "id", typ: "int", maxLen: 4, prec: 10, wire: tds.Column{Type: tds.Int}},
+		{name: "dt", typ: "datetime", nullable: true, maxLen: 8, prec: 23, scl: 3, wire: tds.Column{Type: tds.DateTime}},
+		{name: "sdt", typ: "smalldatetime", nullable: true, maxLen: 4, prec: 16, wire: tds.Column{Type: tds.SmallDateTime}},
+	}
+	table(s, "[dbo].[legacy]", cols, "id")
+	day := func(y int, m time.Month, d, h, min, sec, ms int) time.Time { return time.Date(y, m, d, h, min, sec, ms*1e6, time.UTC) }
+	for _, c := range []struct {
+		col          string
+		lo, hi       time.Time
+		loTyp, hiTyp string
+	}{
+		{"dt", day(2024, 1, 1, 0, 0, 0, 3), day(2024, 6, 30, 23, 59, 59, 997), "datetime", "datetime"},
+		{"dt", day(2024, 1, 1, 0, 0, 0, 0), day(9999, 12, 31, 23, 59, 59, 997), "datetime", "datetime"},
+		{"sdt", day(2024, 1, 1, 0, 1, 0, 0), day(2079, 6, 6, 23, 59, 0, 0), "datetime", "datetime"},
+		// Off datetime's ticks (.002), or before 1753: datetime2.
+		{"dt", day(1700, 1, 1, 0, 0, 0, 0), day(2024, 1, 1, 0, 0, 0, 2), "datetime2", "datetime2"},
+		{"dt", day(2024, 1, 1, 0, 0, 0, 0).Add(time.Microsecond), day(2024, 1, 1, 0, 0, 0, 7), "datetime2", "datetime"},
+	} {
+		q := "SELECT [id], [dt], [sdt] FROM [dbo].[legacy] WHERE [" + c.col + "] > @p1 AND [" + c.col + "] <= @p2"
+		s.Handle(q, tds.Response{Columns: wireColumns(cols)})
+		before := len(s.Queries())
+		rr, err := mssql.New().Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: "dbo", Name: "legacy"}},
+			Range: &sdk.RangeFilter{Column: c.col, Lower: sdk.TimestampValue(c.lo), Upper: sdk.TimestampValue(c.hi), UpperInclusive: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rr.Next() {
+		}
+		if err := rr.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rr.Release()
+		var got *tds.Query
+		for _, x := range s.Queries()[before:] {
+			if x.SQL == q {
+				got = &x
+			}
+		}
+		if got == nil {
+			t.Fatalf("range query not sent: %+v", s.Queries()[before:])
+		}
+		// Decl is "@p1 <type>,@p2 <type>".
+		decl := strings.Split(got.Decl, ",")
+		if len(decl) != 2 {
+			t.Fatalf("declaration %q", got.Decl)
+		}
+		args := got.Args()
+		for i, w := range []struct {
+			typ string
+			v   time.Time
+		}{{c.loTyp, c.lo}, {c.hiTyp, c.hi}} {
+			typ := strings.TrimPrefix(strings.TrimSpace(decl[i]), "@p"+string(rune('1'+i))+" ")
+			if typ != w.typ && !(w.typ == "datetime2" && strings.HasPrefix(typ, "datetime2(")) {
+				t.Errorf("%s bound %s sent as %q, want %s", c.col, w.v, typ, w.typ)
+			}
+			v, ok := args[i].(time.Time)
+			// datetime carries 1/300 s ticks: the tick the column reads as w.v.
+			if w.typ == "datetime" {
+				v = v.Round(time.Millisecond)
+			}
+			if !ok || !v.Equal(w.v) {
+				t.Errorf("%s bound sent as %v, want %s", c.col, args[i], w.v)
+			}
+		}
+	}
+}
+
 func TestBounds(t *testing.T) {
 	s, conn := start(t)
 	table(s, "[dbo].[events]", events, "id")
