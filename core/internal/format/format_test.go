@@ -354,6 +354,15 @@ func TestParquetRoundTrip(t *testing.T) {
 	if ok, _ := cc.StatsSet(); !ok {
 		t.Error("no statistics on id")
 	}
+	for c, wantStats := range map[int]bool{1: true, 6: false} { // s, bin
+		cc, err := pf.MetaData().RowGroup(0).ColumnChunk(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := cc.StatsSet(); ok != wantStats {
+			t.Errorf("column %d: statistics %v, want %v (none for binary)", c, ok, wantStats)
+		}
+	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,13 @@ func newParquet(w io.Writer, schema *arrow.Schema, o options) (Encoder, error) {
 	if o.level != 0 {
 		props = append(props, parquet.WithCompressionLevel(o.level))
 	}
+	// Min/max of blobs prune nothing, and the writer copies them several
+	// times: a 96 MB value took 1.2 GB with statistics, 650 MB without.
+	for _, f := range schema.Fields() {
+		if id := f.Type.ID(); id == arrow.BINARY || id == arrow.LARGE_BINARY {
+			props = append(props, parquet.WithStatsFor(f.Name, false))
+		}
+	}
 	conv := newConverter(schema)
 	fw, err := pqarrow.NewFileWriter(conv.schema, w, parquet.NewWriterProperties(props...),
 		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
