@@ -12,6 +12,8 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -19,6 +21,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/decimal256"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/batch"
@@ -463,11 +466,22 @@ func copySQL(req sdk.ReadRequest, cols []string) (string, error) {
 
 var copySignature = []byte("PGCOPY\n\xff\r\n\x00")
 
-// startCopy runs COPY on its own connection, streaming into a pipe that
-// the returned reader decodes.
+// startCopy runs COPY on its own connection. pgconn hands each CopyData
+// message (one row) to a rowDecoder, which decodes the fields in place into
+// Arrow builders on that goroutine and passes full batches to the returned
+// reader, so decoding overlaps with whatever consumes the batches.
 func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, natives []string, decoders []binDecoder, q string) (array.RecordReader, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	pc, err := pgconn.Connect(ctx, req.Conn.DSN)
+	cfg, err := pgconn.ParseConfig(req.Conn.DSN)
+	var pc *pgconn.PgConn
+	if err == nil {
+		// pgproto3 reads the socket 8 KiB at a time; a larger buffer beneath
+		// it takes what the server has sent in one system call.
+		cfg.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
+			return pgproto3.NewFrontend(bufio.NewReaderSize(r, 256<<10), w)
+		}
+		pc, err = pgconn.ConnectConfig(ctx, cfg)
+	}
 	if err != nil {
 		cancel()
 		if te := tlsError(err, req.Conn.DSN); te != nil {
@@ -476,102 +490,271 @@ func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, n
 		err = dialect.Classify(err)
 		return nil, &maskedError{msg: sdk.MaskIn(err.Error(), req.Conn.DSN), err: err}
 	}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
+	d := newRowDecoder(ctx, schema, natives, decoders, req.BatchMaxRows, req.BatchMaxBytes)
+	r := &copyReader{schema: schema, d: d, cancel: cancel, pc: pc, done: make(chan struct{})}
+	r.refs.Store(1)
 	go func() {
-		// The server sends one CopyData message per row: buffer them so the
-		// pipe hands over megabytes, not rows.
-		bw := bufio.NewWriterSize(pw, 1<<20)
-		_, err := pc.CopyTo(ctx, bw, q)
-		if err == nil {
-			err = bw.Flush()
-		}
-		if err != nil {
+		defer close(r.done)
+		defer close(d.out)
+		defer d.b.Release()
+		_, err := pc.CopyTo(ctx, d, q)
+		if d.err != nil {
+			// The decoder's own error, which pgconn returned as it was.
+			err = d.err
+		} else if err != nil {
 			err = dialect.Classify(err)
+		} else {
+			err = d.finish()
 		}
-		pw.CloseWithError(err)
-		done <- err
+		r.err = err
 	}()
-	br := bufio.NewReaderSize(pr, 1<<20)
-	// Read the header here, so that a bad query fails Read itself.
-	header := make([]byte, 19)
-	if _, err := io.ReadFull(br, header); err != nil || string(header[:11]) != string(copySignature) {
-		cancel()
-		pr.Close()
-		cerr := <-done
-		pc.Close(context.Background())
-		if cerr != nil {
-			return nil, cerr
-		}
-		return nil, fmt.Errorf("COPY did not start: %v", err)
+	// Wait for the header, so that a bad query fails Read itself.
+	select {
+	case <-d.started:
+		return r, nil
+	case <-r.done:
 	}
-	if ext := binary.BigEndian.Uint32(header[15:]); ext > 0 {
-		if _, err := br.Discard(int(ext)); err != nil {
-			cancel()
-			return nil, err
-		}
+	err = r.err
+	r.Release()
+	if err == nil {
+		err = errors.New("COPY ended before its header")
 	}
-	var row int64
-	lenBuf := make([]byte, 4)
-	field := make([]byte, 0, 256)
-	maxBytes := req.BatchMaxBytes
+	return nil, err
+}
+
+// rowDecoder is the io.Writer that pgconn's CopyTo writes the binary COPY
+// stream into. The server sends the header with the first row and one
+// CopyData message per row, but a row split across writes is carried over
+// rather than assumed away.
+type rowDecoder struct {
+	ctx      context.Context
+	b        *batch.Builder
+	fields   []array.Builder
+	decoders []binDecoder
+	schema   *arrow.Schema
+	natives  []string
+	maxBytes int64
+	started  chan struct{}
+	out      chan arrow.RecordBatch
+	header   bool
+	ended    bool
+	carry    []byte
+	row      int64
+	// size counts the field bytes of the batch being built: the builder
+	// estimates its size only every few dozen rows, so that a batch of
+	// huge rows ends at the first row over the budget.
+	size    int64
+	dataLen []int
+	err     error
+}
+
+// newRowDecoder returns a decoder that sends batches of at most maxRows
+// rows and about maxBytes bytes (0 or less: the defaults) on its out
+// channel.
+func newRowDecoder(ctx context.Context, schema *arrow.Schema, natives []string, decoders []binDecoder, maxRows, maxBytes int64) *rowDecoder {
+	b := batch.NewBuilder(schema, batch.WithMaxRows(maxRows), batch.WithMaxBytes(maxBytes))
 	if maxBytes <= 0 {
 		maxBytes = batch.DefaultMaxBytes
 	}
-	fill := func(b *batch.Builder) (bool, error) {
-		builders := b.Fields()
-		// The builder estimates its size only every few dozen rows: count
-		// the bytes here too, so that a batch of huge rows ends at the
-		// first row over the budget.
-		var size int64
-		for {
-			if row&1023 == 0 && ctx.Err() != nil {
-				return false, ctx.Err()
+	return &rowDecoder{ctx: ctx, b: b, fields: b.Fields(), decoders: decoders, schema: schema, natives: natives,
+		maxBytes: maxBytes, started: make(chan struct{}), out: make(chan arrow.RecordBatch, 1), dataLen: make([]int, len(decoders))}
+}
+
+func (d *rowDecoder) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(d.carry) > 0 {
+		d.carry = append(d.carry, p...)
+		p = d.carry
+	}
+	rest, err := d.decode(p)
+	if err != nil {
+		d.err = err
+		return 0, err
+	}
+	switch {
+	case len(rest) == 0 && cap(d.carry) > 1<<20:
+		d.carry = nil // a huge row was split: do not keep its buffer
+	case len(rest) == 0:
+		d.carry = d.carry[:0]
+	case len(d.carry) > 0:
+		// rest is the tail of carry.
+		d.carry = d.carry[:copy(d.carry, rest)]
+	default:
+		d.carry = append(d.carry, rest...)
+	}
+	return n, nil
+}
+
+// decode decodes the complete rows at the start of p and returns the
+// bytes of an incomplete one.
+func (d *rowDecoder) decode(p []byte) ([]byte, error) {
+	if !d.header {
+		if len(p) < 19 {
+			return p, nil
+		}
+		if string(p[:11]) != string(copySignature) {
+			return nil, errors.New("COPY stream does not start with the binary COPY signature")
+		}
+		ext := int(binary.BigEndian.Uint32(p[15:]))
+		if len(p) < 19+ext {
+			return p, nil
+		}
+		p = p[19+ext:]
+		d.header = true
+		close(d.started)
+	}
+	nf := len(d.decoders)
+	for len(p) >= 2 {
+		if d.ended {
+			return nil, errors.New("COPY sent data after its end marker")
+		}
+		count := int16(binary.BigEndian.Uint16(p))
+		if count == -1 {
+			d.ended = true
+			p = p[2:]
+			continue
+		}
+		if int(count) != nf {
+			return nil, fmt.Errorf("COPY row has %d fields, expected %d", count, nf)
+		}
+		// Find the row's end before decoding any field: a builder cannot
+		// take back a value.
+		end := 2
+		for i := 0; i < nf; i++ {
+			if len(p) < end+4 {
+				return p, nil
 			}
-			if _, err := io.ReadFull(br, lenBuf[:2]); err != nil {
-				return false, copyErr(err, done)
+			if n := int32(binary.BigEndian.Uint32(p[end:])); n > 0 {
+				end += int(n)
 			}
-			count := int16(binary.BigEndian.Uint16(lenBuf[:2]))
-			if count == -1 {
-				return true, nil
+			end += 4
+		}
+		if len(p) < end {
+			return p, nil
+		}
+		d.row++
+		off := 2
+		for i, dec := range d.decoders {
+			n := int32(binary.BigEndian.Uint32(p[off:]))
+			off += 4
+			if n < 0 {
+				d.fields[i].AppendNull()
+				continue
 			}
-			if int(count) != len(decoders) {
-				return false, fmt.Errorf("COPY row has %d fields, expected %d", count, len(decoders))
+			if err := dec(d.fields[i], p[off:off+int(n)]); err != nil {
+				return nil, fmt.Errorf("row %d, column %q (%s): %w", d.row, d.schema.Field(i).Name, d.natives[i], err)
 			}
-			row++
-			for i, dec := range decoders {
-				if _, err := io.ReadFull(br, lenBuf); err != nil {
-					return false, copyErr(err, done)
-				}
-				n := int32(binary.BigEndian.Uint32(lenBuf))
-				if n < 0 {
-					builders[i].AppendNull()
-					continue
-				}
-				if cap(field) < int(n) {
-					field = make([]byte, n)
-				}
-				field = field[:n]
-				if _, err := io.ReadFull(br, field); err != nil {
-					return false, copyErr(err, done)
-				}
-				size += int64(n)
-				if err := dec(builders[i], field); err != nil {
-					return false, fmt.Errorf("row %d, column %q (%s): %w", row, schema.Field(i).Name, natives[i], err)
-				}
-			}
-			if b.RowDone() || size >= maxBytes {
-				return false, nil
+			off += int(n)
+			d.size += int64(n)
+		}
+		p = p[end:]
+		if d.b.RowDone() || d.size >= d.maxBytes {
+			if err := d.send(); err != nil {
+				return nil, err
 			}
 		}
 	}
-	release := func() {
-		cancel()
-		pr.Close()
-		<-done
-		pc.Close(context.Background())
+	return p, nil
+}
+
+// send hands the batch built so far to the reader, waiting while the
+// reader still holds the one before.
+func (d *rowDecoder) send() error {
+	rows := d.b.Rows()
+	for i, f := range d.fields {
+		if bb, ok := f.(interface{ DataLen() int }); ok {
+			d.dataLen[i] = bb.DataLen()
+		}
 	}
-	return batch.NewReader(schema, fill, release, batch.WithMaxRows(req.BatchMaxRows), batch.WithMaxBytes(req.BatchMaxBytes)), nil
+	rec := d.b.NewBatch()
+	d.size = 0
+	// Size the next batch like this one, so that the builders do not grow
+	// by doubling and copying through every batch.
+	for i, f := range d.fields {
+		f.Reserve(rows)
+		if bb, ok := f.(interface{ ReserveData(int) }); ok && d.dataLen[i] > 0 {
+			bb.ReserveData(int(min(int64(d.dataLen[i]), d.maxBytes)))
+		}
+	}
+	select {
+	case d.out <- rec:
+		return nil
+	case <-d.ctx.Done():
+		rec.Release()
+		return d.ctx.Err()
+	}
+}
+
+// finish checks that the stream ended cleanly and sends the last rows.
+func (d *rowDecoder) finish() error {
+	if !d.ended || len(d.carry) > 0 {
+		return fmt.Errorf("COPY stream ended without its end marker (%d bytes of a row left)", len(d.carry))
+	}
+	if d.b.Rows() > 0 {
+		return d.send()
+	}
+	return nil
+}
+
+// copyReader is the RecordReader of a COPY: it takes the batches the
+// decoder sends.
+type copyReader struct {
+	refs   atomic.Int64
+	schema *arrow.Schema
+	d      *rowDecoder
+	cancel context.CancelFunc
+	pc     *pgconn.PgConn
+	cur    arrow.RecordBatch
+	done   chan struct{}
+	err    error // set before done is closed
+	ended  bool
+	once   sync.Once
+}
+
+func (r *copyReader) Retain()                        { r.refs.Add(1) }
+func (r *copyReader) Schema() *arrow.Schema          { return r.schema }
+func (r *copyReader) RecordBatch() arrow.RecordBatch { return r.cur }
+func (r *copyReader) Record() arrow.RecordBatch      { return r.cur }
+
+func (r *copyReader) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	if rec, ok := <-r.d.out; ok {
+		r.cur = rec
+		return true
+	}
+	<-r.done
+	r.ended = true
+	return false
+}
+
+func (r *copyReader) Err() error {
+	if r.ended {
+		return r.err
+	}
+	return nil
+}
+
+// Release stops a COPY still running (cancelling closes its connection),
+// waits for its goroutine and closes the connection.
+func (r *copyReader) Release() {
+	if r.refs.Add(-1) > 0 {
+		return
+	}
+	r.once.Do(func() {
+		r.cancel()
+		if r.cur != nil {
+			r.cur.Release()
+			r.cur = nil
+		}
+		for rec := range r.d.out {
+			rec.Release()
+		}
+		<-r.done
+		r.pc.Close(context.Background())
+	})
 }
 
 // maskedError hides a secret the driver echoed, keeping the error's kind.
@@ -582,18 +765,3 @@ type maskedError struct {
 
 func (e *maskedError) Error() string { return e.msg }
 func (e *maskedError) Unwrap() error { return e.err }
-
-// copyErr prefers the server's error over the pipe's.
-func copyErr(err error, done chan error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		select {
-		case cerr := <-done:
-			done <- cerr
-			if cerr != nil {
-				return cerr
-			}
-		default:
-		}
-	}
-	return err
-}

@@ -1,14 +1,20 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -84,4 +90,216 @@ func TestCopyNumericsAgreeWithServerText(t *testing.T) {
 			t.Errorf("numeric(38,8) %s: got %s, server says %s", values[i], got, wantS)
 		}
 	}
+}
+
+// copyStream returns the binary COPY stream of q, as the server sends it.
+func copyStream(t *testing.T, q string) []byte {
+	t.Helper()
+	pc, err := pgconn.Connect(context.Background(), dsn())
+	if err != nil {
+		testkit.NeedService(t, "PostgreSQL", err)
+	}
+	defer pc.Close(context.Background())
+	var buf bytes.Buffer
+	if _, err := pc.CopyTo(context.Background(), &buf, "COPY ("+q+") TO STDOUT (FORMAT binary)"); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// decodeChunked feeds stream to a row decoder in writes of chunk bytes and
+// returns the batches it sent and the error that ended it.
+func decodeChunked(schema *arrow.Schema, natives []string, stream []byte, chunk int, maxRows int64) ([]arrow.RecordBatch, error) {
+	decoders := make([]binDecoder, len(natives))
+	for i, n := range natives {
+		decoders[i] = binaryDecoder(n)
+	}
+	d := newRowDecoder(context.Background(), schema, natives, decoders, maxRows, 0)
+	defer d.b.Release()
+	var batches []arrow.RecordBatch
+	got := make(chan struct{})
+	go func() {
+		defer close(got)
+		for rec := range d.out {
+			batches = append(batches, rec)
+		}
+	}()
+	err := func() error {
+		for len(stream) > 0 {
+			n := min(chunk, len(stream))
+			if _, err := d.Write(stream[:n]); err != nil {
+				return err
+			}
+			stream = stream[n:]
+		}
+		return d.finish()
+	}()
+	close(d.out)
+	<-got
+	return batches, err
+}
+
+// TestRowDecoderTakesAnySplit decodes a real COPY stream written in pieces
+// of every awkward size (the header, rows and the end marker split
+// anywhere), and checks every value and the batch sizes.
+func TestRowDecoderTakesAnySplit(t *testing.T) {
+	const rows = 2500
+	stream := copyStream(t, fmt.Sprintf(`SELECT g AS id, CASE WHEN g %% 7 = 0 THEN NULL ELSE 'row ' || g END AS s,
+		(g / 100.0)::numeric(10,2) AS n, date '2000-01-01' + g AS d FROM generate_series(1, %d) g`, rows))
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}, {Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "n", Type: &arrow.Decimal128Type{Precision: 10, Scale: 2}}, {Name: "d", Type: arrow.FixedWidthTypes.Date32}}, nil)
+	natives := []string{"integer", "text", "numeric(10,2)", "date"}
+	for _, chunk := range []int{1, 2, 7, 19, 20, 333, 4096, len(stream)} {
+		batches, err := decodeChunked(schema, natives, stream, chunk, 1000)
+		if err != nil {
+			t.Fatalf("writes of %d bytes: %v", chunk, err)
+		}
+		var sizes []int64
+		g := 0
+		for _, rec := range batches {
+			sizes = append(sizes, rec.NumRows())
+			ids, ss := rec.Column(0).(*array.Int32), rec.Column(1).(*array.String)
+			ns, ds := rec.Column(2).(*array.Decimal128), rec.Column(3).(*array.Date32)
+			for i := 0; i < int(rec.NumRows()); i++ {
+				g++
+				if ids.Value(i) != int32(g) || ns.Value(i).ToString(2) != fmt.Sprintf("%d.%02d", g/100, g%100) ||
+					ds.Value(i) != arrow.Date32(pgEpochDays+g) || ss.IsNull(i) != (g%7 == 0) || (g%7 != 0 && ss.Value(i) != fmt.Sprintf("row %d", g)) {
+					t.Fatalf("writes of %d bytes: row %d reads %d, %q, %s, %d", chunk, g, ids.Value(i), ss.Value(i), ns.Value(i).ToString(2), ds.Value(i))
+				}
+			}
+			rec.Release()
+		}
+		if g != rows || fmt.Sprint(sizes) != "[1000 1000 500]" {
+			t.Errorf("writes of %d bytes: %d rows in batches of %v, want %d in [1000 1000 500]", chunk, g, sizes, rows)
+		}
+	}
+}
+
+// TestRowDecoderRejectsBrokenStreams: a stream cut short, or one that is
+// not binary COPY, fails instead of ending quietly.
+func TestRowDecoderRejectsBrokenStreams(t *testing.T) {
+	stream := copyStream(t, "SELECT g, 'x' || g FROM generate_series(1, 10) g")
+	schema := arrow.NewSchema([]arrow.Field{{Name: "g", Type: arrow.PrimitiveTypes.Int32}, {Name: "s", Type: arrow.BinaryTypes.String}}, nil)
+	natives := []string{"integer", "text"}
+	for name, tc := range map[string]struct {
+		stream []byte
+		want   string
+	}{
+		"no end marker": {stream[:len(stream)-2], "without its end marker (0 bytes"},
+		"cut in a row":  {stream[:len(stream)-7], "without its end marker (12 bytes"},
+		"no header":     {stream[:10], "without its end marker"},
+		"not binary":    {append([]byte("PGCOPY\n\xfe\r\n\x00"), stream[11:]...), "does not start with the binary COPY signature"},
+		"after the end": {append(append([]byte{}, stream...), 0, 2), "data after its end marker"},
+	} {
+		for _, chunk := range []int{1, len(tc.stream)} {
+			batches, err := decodeChunked(schema, natives, tc.stream, chunk, 0)
+			for _, rec := range batches {
+				rec.Release()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s, writes of %d bytes: error %v, want one containing %q", name, chunk, err, tc.want)
+			}
+		}
+	}
+}
+
+// TestCopyStopsCleanly: releasing a reader mid-stream ends the COPY on the
+// server and leaves no goroutine behind; a bad value far into the stream
+// fails the read with its row named and its kind kept; a bad query fails
+// Read itself.
+func TestCopyStopsCleanly(t *testing.T) {
+	db, err := sql.Open("pgx", dsn())
+	if err == nil {
+		err = db.Ping()
+	}
+	if err != nil {
+		testkit.NeedService(t, "PostgreSQL", err)
+	}
+	defer db.Close()
+	table := fmt.Sprintf("hp_copystop_%d", time.Now().UnixNano())
+	if _, err := db.Exec("CREATE TABLE " + table + ` AS SELECT g AS id, CASE WHEN g = 150000 THEN 'infinity'::timestamp
+		ELSE timestamp '2020-01-01' + g * interval '1 second' END AS ts, md5(g::text) AS s FROM generate_series(1, 200000) g`); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Exec("DROP TABLE " + table)
+	c := New()
+	req := sdk.ReadRequest{Conn: sdk.Connection{DSN: dsn()}, Source: sdk.Source{Object: &sdk.ObjectRef{Name: table}},
+		OrderBy: []sdk.OrderBy{{Column: "id"}}, BatchMaxRows: 1000}
+	// What is left of a COPY: its goroutine, or pgconn's (context watcher,
+	// background reader). The database/sql pool keeps goroutines of its own.
+	leftover := func() string {
+		buf := make([]byte, 1<<20)
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "startCopy") || strings.Contains(g, "jackc/pgx/v5/pgconn") {
+				return g
+			}
+		}
+		return ""
+	}
+	settled := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for leftover() != "" && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if g := leftover(); g != "" {
+			t.Errorf("%s, a goroutine is left:\n%s", what, g)
+		}
+	}
+
+	t.Run("release mid-stream", func(t *testing.T) {
+		rr, err := c.Read(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rr.Next() || rr.RecordBatch().NumRows() != 1000 {
+			t.Fatalf("first batch: %v", rr.Err())
+		}
+		rr.Release()
+		settled("after Release")
+		// The server ends the backend soon after the connection closes.
+		var backends int
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if err := db.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%" + table + "%'").Scan(&backends); err != nil {
+				t.Fatal(err)
+			}
+			if backends == 0 || time.Now().After(deadline) {
+				break
+			}
+		}
+		if backends != 0 {
+			t.Errorf("the COPY's connection is still open after Release")
+		}
+	})
+
+	t.Run("bad value late", func(t *testing.T) {
+		rr, err := c.Read(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := int64(0)
+		for rr.Next() {
+			rows += rr.RecordBatch().NumRows()
+		}
+		err = rr.Err()
+		rr.Release()
+		if !errors.Is(err, sdk.ErrUnsupportedType) || !strings.Contains(err.Error(), "row 150000") || rows != 149000 {
+			t.Errorf("read %d rows, then %v; want 149000 rows, then an unsupported-type error naming row 150000", rows, err)
+		}
+		settled("after a failed read")
+	})
+
+	t.Run("bad query", func(t *testing.T) {
+		bad := req
+		bad.Where = "no_such_column > 0"
+		rr, err := c.Read(context.Background(), bad)
+		if err == nil {
+			rr.Release()
+			t.Fatal("Read of a bad query succeeded")
+		}
+		if !strings.Contains(err.Error(), "no_such_column") {
+			t.Errorf("error %v does not name the column", err)
+		}
+		settled("after a failed Read")
+	})
 }
