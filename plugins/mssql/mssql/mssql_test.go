@@ -345,7 +345,9 @@ func TestRangeDatetimeParameters(t *testing.T) {
 		{name: "sdt", typ: "smalldatetime", nullable: true, maxLen: 4, prec: 16, wire: tds.Column{Type: tds.SmallDateTime}},
 	}
 	table(s, "[dbo].[legacy]", cols, "id")
-	day := func(y int, m time.Month, d, h, min, sec, ms int) time.Time { return time.Date(y, m, d, h, min, sec, ms*1e6, time.UTC) }
+	day := func(y int, m time.Month, d, h, min, sec, ms int) time.Time {
+		return time.Date(y, m, d, h, min, sec, ms*1e6, time.UTC)
+	}
 	for _, c := range []struct {
 		col          string
 		lo, hi       time.Time

@@ -21,51 +21,6 @@ import (
 	"github.com/halfpipe-io/halfpipe/testkit/tds"
 )
 
-// nativeOf renders a server catalog column as sys.columns would report it:
-// type name, max_length in bytes (-1 for max), precision, scale.
-func nativeOf(c tds.Column) (string, int, int, int) {
-	switch c.Type {
-	case tds.Bit:
-		return "bit", 1, 1, 0
-	case tds.TinyInt:
-		return "tinyint", 1, 3, 0
-	case tds.SmallInt:
-		return "smallint", 2, 5, 0
-	case tds.Int:
-		return "int", 4, 10, 0
-	case tds.BigInt:
-		return "bigint", 8, 19, 0
-	case tds.Real:
-		return "real", 4, 24, 0
-	case tds.Float:
-		return "float", 8, 53, 0
-	case tds.Decimal, tds.Numeric:
-		return map[tds.Type]string{tds.Decimal: "decimal", tds.Numeric: "numeric"}[c.Type], 17, int(c.Precision), int(c.Scale)
-	case tds.Money:
-		return "money", 8, 19, 4
-	case tds.NVarChar:
-		if c.Length == tds.Max {
-			return "nvarchar", -1, 0, 0
-		}
-		return "nvarchar", 2 * c.Length, 0, 0
-	case tds.VarChar, tds.VarBinary:
-		return map[tds.Type]string{tds.VarChar: "varchar", tds.VarBinary: "varbinary"}[c.Type], c.Length, 0, 0
-	case tds.Date:
-		return "date", 3, 10, 0
-	case tds.Time:
-		return "time", 5, 16, int(c.Scale)
-	case tds.DateTime2:
-		return "datetime2", 8, 27, int(c.Scale)
-	case tds.DateTimeOffset:
-		return "datetimeoffset", 10, 34, int(c.Scale)
-	case tds.DateTime:
-		return "datetime", 8, 23, 3
-	case tds.UniqueIdentifier:
-		return "uniqueidentifier", 16, 0, 0
-	}
-	panic(fmt.Sprintf("no native type for %+v", c))
-}
-
 // serveCatalog answers mssql.ColumnsQuery from the server's table catalog,
 // which CREATE TABLE batches and Server.CreateTable fill.
 func serveCatalog(s *tds.Server) {
@@ -74,7 +29,7 @@ func serveCatalog(s *tds.Server) {
 		name, _ := q.Args()[0].(string)
 		cols, _ := s.Table(name)
 		for _, c := range cols {
-			typ, maxLen, prec, scale := nativeOf(c)
+			typ, maxLen, prec, scale := c.SysColumn()
 			r.Rows = append(r.Rows, []any{c.Name, typ, c.Nullable, maxLen, prec, scale})
 		}
 		return r
