@@ -670,12 +670,27 @@ func (o *s3Object) abort(ctx context.Context) error {
 	if o.uploadID == nil {
 		return nil
 	}
-	_, err := o.s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
-		Bucket: &o.s.bucket, Key: o.key, UploadId: o.uploadID, ExpectedBucketOwner: o.s.owner,
-	})
-	if err != nil {
-		return fmt.Errorf("%w (the incomplete upload %s of %s is left; a bucket lifecycle rule for incomplete multipart uploads removes it)",
-			o.s.fail("aborting the upload of", o.s.URL(o.name), err), aws.ToString(o.uploadID), o.s.URL(o.name))
+	// A part the server was still receiving when its request was cancelled
+	// may land after the abort and bring the upload back (S3's
+	// documentation says to abort again), so abort until it is gone.
+	for attempt := 0; ; attempt++ {
+		_, err := o.s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket: &o.s.bucket, Key: o.key, UploadId: o.uploadID, ExpectedBucketOwner: o.s.owner,
+		})
+		if err != nil && !errors.Is(o.s.fail("", "", err), ErrNotExist) {
+			return fmt.Errorf("%w (the incomplete upload %s of %s is left; a bucket lifecycle rule for incomplete multipart uploads removes it)",
+				o.s.fail("aborting the upload of", o.s.URL(o.name), err), aws.ToString(o.uploadID), o.s.URL(o.name))
+		}
+		if attempt == 4 {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+		_, err = o.s.client.ListParts(ctx, &s3.ListPartsInput{
+			Bucket: &o.s.bucket, Key: o.key, UploadId: o.uploadID, ExpectedBucketOwner: o.s.owner, MaxParts: aws.Int32(1),
+		})
+		if err != nil {
+			break // gone (NoSuchUpload), or not ours to list: the abort stands
+		}
 	}
 	o.uploadID = nil
 	return nil
