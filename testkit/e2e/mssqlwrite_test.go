@@ -172,8 +172,7 @@ func TestSnapPostgresIntoSQLServer(t *testing.T) {
 	// The catalog query answered from the server's tables (what CREATE
 	// TABLE made), as sys.columns would.
 	db.HandleFunc(mssqlColumnsQuery, func(q tds.Query) tds.Response {
-		r := tds.Response{Columns: []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}, {Name: "type", Type: tds.NVarChar, Length: 128},
-			{Name: "is_nullable", Type: tds.Bit}, {Name: "max_length", Type: tds.Int}, {Name: "precision", Type: tds.Int}, {Name: "scale", Type: tds.Int}}}
+		r := tds.Response{Columns: mssqlCatalog}
 		name, _ := q.Args()[0].(string)
 		cols, _ := db.Table(name)
 		for _, c := range cols {
