@@ -30,31 +30,37 @@ func errInfinite(what string, negative bool) error {
 // 2000) that fits Arrow's int64 microseconds since 1970.
 const maxTimestampMicros = math.MaxInt64 - pgEpochMicros
 
-func decodeTimestamp(b array.Builder, d []byte) error {
-	if len(d) != 8 {
-		return fmt.Errorf("timestamp of %d bytes", len(d))
+func decodeTimestamp(b array.Builder) fieldDecoder {
+	x := b.(*array.TimestampBuilder)
+	return func(d []byte) error {
+		if len(d) != 8 {
+			return fmt.Errorf("timestamp of %d bytes", len(d))
+		}
+		v := int64(binary.BigEndian.Uint64(d))
+		switch {
+		case v == math.MaxInt64 || v == math.MinInt64:
+			return errInfinite("timestamp", v == math.MinInt64)
+		case v > maxTimestampMicros:
+			return sdk.Errorf(sdk.ErrUnsupportedType, "timestamp is after 294247-01-10, the last instant Arrow's timestamp[us] holds")
+		}
+		x.Append(arrow.Timestamp(v + pgEpochMicros))
+		return nil
 	}
-	v := int64(binary.BigEndian.Uint64(d))
-	switch {
-	case v == math.MaxInt64 || v == math.MinInt64:
-		return errInfinite("timestamp", v == math.MinInt64)
-	case v > maxTimestampMicros:
-		return sdk.Errorf(sdk.ErrUnsupportedType, "timestamp is after 294247-01-10, the last instant Arrow's timestamp[us] holds")
-	}
-	b.(*array.TimestampBuilder).Append(arrow.Timestamp(v + pgEpochMicros))
-	return nil
 }
 
-func decodeDate(b array.Builder, d []byte) error {
-	if len(d) != 4 {
-		return fmt.Errorf("date of %d bytes", len(d))
+func decodeDate(b array.Builder) fieldDecoder {
+	x := b.(*array.Date32Builder)
+	return func(d []byte) error {
+		if len(d) != 4 {
+			return fmt.Errorf("date of %d bytes", len(d))
+		}
+		v := int32(binary.BigEndian.Uint32(d))
+		if v == math.MaxInt32 || v == math.MinInt32 {
+			return errInfinite("date", v == math.MinInt32)
+		}
+		x.Append(arrow.Date32(v + pgEpochDays))
+		return nil
 	}
-	v := int32(binary.BigEndian.Uint32(d))
-	if v == math.MaxInt32 || v == math.MinInt32 {
-		return errInfinite("date", v == math.MinInt32)
-	}
-	b.(*array.Date32Builder).Append(arrow.Date32(v + pgEpochDays))
-	return nil
 }
 
 func decodeTime(b array.Builder, d []byte) error {
@@ -160,45 +166,51 @@ func multiDimArray(native string) bool { return strings.HasSuffix(native, "[][]"
 // has-null flag, element OID, (length, lower bound) per dimension, then
 // each element as a length (-1 for NULL) and its bytes.
 func decodeArray(elem binDecoder) binDecoder {
-	return func(b array.Builder, d []byte) error {
+	return func(b array.Builder) fieldDecoder {
 		lb := b.(*array.ListBuilder)
-		if len(d) < 12 {
-			return fmt.Errorf("malformed array")
-		}
-		ndim := int32(binary.BigEndian.Uint32(d))
-		if ndim == 0 {
-			lb.Append(true) // the empty array
-			return nil
-		}
-		if ndim != 1 {
-			return sdk.Errorf(sdk.ErrUnsupportedType,
-				"array has %d dimensions and a list holds one; declare the column with its dimensions (e.g. integer[][]) to read it as text, or flatten it in a query", ndim)
-		}
-		if len(d) < 20 {
-			return fmt.Errorf("malformed array")
-		}
-		n := int(int32(binary.BigEndian.Uint32(d[12:])))
-		d = d[20:]
-		lb.Append(true)
 		vb := lb.ValueBuilder()
-		for i := 0; i < n; i++ {
-			if len(d) < 4 {
-				return fmt.Errorf("array is shorter than its %d elements", n)
-			}
-			l := int(int32(binary.BigEndian.Uint32(d)))
-			d = d[4:]
-			if l < 0 {
-				vb.AppendNull()
-				continue
-			}
-			if len(d) < l {
-				return fmt.Errorf("array is shorter than its %d elements", n)
-			}
-			if err := elem(vb, d[:l]); err != nil {
-				return fmt.Errorf("element %d: %w", i+1, err)
-			}
-			d = d[l:]
-		}
+		dec := elem(vb)
+		return func(d []byte) error { return appendArray(lb, vb, dec, d) }
+	}
+}
+
+// appendArray appends one array value (see decodeArray).
+func appendArray(lb *array.ListBuilder, vb array.Builder, elem fieldDecoder, d []byte) error {
+	if len(d) < 12 {
+		return fmt.Errorf("malformed array")
+	}
+	ndim := int32(binary.BigEndian.Uint32(d))
+	if ndim == 0 {
+		lb.Append(true) // the empty array
 		return nil
 	}
+	if ndim != 1 {
+		return sdk.Errorf(sdk.ErrUnsupportedType,
+			"array has %d dimensions and a list holds one; declare the column with its dimensions (e.g. integer[][]) to read it as text, or flatten it in a query", ndim)
+	}
+	if len(d) < 20 {
+		return fmt.Errorf("malformed array")
+	}
+	n := int(int32(binary.BigEndian.Uint32(d[12:])))
+	d = d[20:]
+	lb.Append(true)
+	for i := 0; i < n; i++ {
+		if len(d) < 4 {
+			return fmt.Errorf("array is shorter than its %d elements", n)
+		}
+		l := int(int32(binary.BigEndian.Uint32(d)))
+		d = d[4:]
+		if l < 0 {
+			vb.AppendNull()
+			continue
+		}
+		if len(d) < l {
+			return fmt.Errorf("array is shorter than its %d elements", n)
+		}
+		if err := elem(d[:l]); err != nil {
+			return fmt.Errorf("element %d: %w", i+1, err)
+		}
+		d = d[l:]
+	}
+	return nil
 }

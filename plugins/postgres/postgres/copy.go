@@ -35,8 +35,33 @@ type Connector struct {
 	*sqlsource.Connector
 }
 
-// binDecoder appends one non-NULL binary COPY field.
-type binDecoder func(b array.Builder, data []byte) error
+// binDecoder binds a column's decoder to the column's builder, once per
+// read: the field decoder it returns appends one non-NULL binary COPY field
+// without asserting the builder's type on every value.
+type binDecoder func(b array.Builder) fieldDecoder
+
+type fieldDecoder func(data []byte) error
+
+// each binds a decoder that takes its builder with every value, for types
+// off the hot path.
+func each(dec func(b array.Builder, data []byte) error) binDecoder {
+	return func(b array.Builder) fieldDecoder { return func(d []byte) error { return dec(b, d) } }
+}
+
+// fixed returns the decoder of a fixed-size binary form: put appends the
+// value of a field of size bytes to the builder B.
+func fixed[B array.Builder](size int, what string, put func(b B, d []byte)) binDecoder {
+	return func(b array.Builder) fieldDecoder {
+		x := b.(B)
+		return func(d []byte) error {
+			if len(d) != size {
+				return fmt.Errorf("%s of %d bytes", what, len(d))
+			}
+			put(x, d)
+			return nil
+		}
+	}
+}
 
 // pgEpoch is 2000-01-01, the origin of PostgreSQL's binary dates and times.
 const pgEpochDays = 10957
@@ -60,50 +85,38 @@ func binaryDecoder(native string) binDecoder {
 	case numericPS.MatchString(t):
 		return decodeNumeric
 	case t == "numeric":
-		return decodeNumericText
+		return each(decodeNumericText)
 	}
 	switch t {
 	case "smallint":
-		return func(b array.Builder, d []byte) error {
-			b.(*array.Int16Builder).Append(int16(binary.BigEndian.Uint16(d)))
-			return nil
-		}
+		return fixed(2, "smallint", func(b *array.Int16Builder, d []byte) { b.Append(int16(binary.BigEndian.Uint16(d))) })
 	case "integer":
-		return func(b array.Builder, d []byte) error {
-			b.(*array.Int32Builder).Append(int32(binary.BigEndian.Uint32(d)))
-			return nil
-		}
+		return fixed(4, "integer", func(b *array.Int32Builder, d []byte) { b.Append(int32(binary.BigEndian.Uint32(d))) })
 	case "bigint":
-		return func(b array.Builder, d []byte) error {
-			b.(*array.Int64Builder).Append(int64(binary.BigEndian.Uint64(d)))
-			return nil
-		}
+		return fixed(8, "bigint", func(b *array.Int64Builder, d []byte) { b.Append(int64(binary.BigEndian.Uint64(d))) })
 	case "real":
-		return func(b array.Builder, d []byte) error {
-			b.(*array.Float32Builder).Append(math.Float32frombits(binary.BigEndian.Uint32(d)))
-			return nil
-		}
+		return fixed(4, "real", func(b *array.Float32Builder, d []byte) { b.Append(math.Float32frombits(binary.BigEndian.Uint32(d))) })
 	case "double precision":
-		return func(b array.Builder, d []byte) error {
-			b.(*array.Float64Builder).Append(math.Float64frombits(binary.BigEndian.Uint64(d)))
-			return nil
-		}
+		return fixed(8, "double precision", func(b *array.Float64Builder, d []byte) { b.Append(math.Float64frombits(binary.BigEndian.Uint64(d))) })
 	case "boolean":
-		return func(b array.Builder, d []byte) error { b.(*array.BooleanBuilder).Append(d[0] != 0); return nil }
+		return fixed(1, "boolean", func(b *array.BooleanBuilder, d []byte) { b.Append(d[0] != 0) })
 	case "bytea":
-		return func(b array.Builder, d []byte) error { b.(*array.BinaryBuilder).Append(d); return nil }
+		return func(b array.Builder) fieldDecoder {
+			x := b.(*array.BinaryBuilder)
+			return func(d []byte) error { x.Append(d); return nil }
+		}
 	case "text", "name", "json", "xml", "citext":
 		return decodeText
 	case "jsonb":
-		return func(b array.Builder, d []byte) error {
+		return each(func(b array.Builder, d []byte) error {
 			if len(d) == 0 || d[0] != 1 {
 				return fmt.Errorf("unknown jsonb version")
 			}
 			b.(*array.StringBuilder).BinaryBuilder.Append(d[1:])
 			return nil
-		}
+		})
 	case "uuid":
-		return func(b array.Builder, d []byte) error {
+		return fixed(16, "uuid", func(b *array.StringBuilder, d []byte) {
 			var s [36]byte
 			hex.Encode(s[0:8], d[0:4])
 			s[8] = '-'
@@ -114,15 +127,14 @@ func binaryDecoder(native string) binDecoder {
 			hex.Encode(s[19:23], d[8:10])
 			s[23] = '-'
 			hex.Encode(s[24:], d[10:16])
-			b.(*array.StringBuilder).BinaryBuilder.Append(s[:])
-			return nil
-		}
+			b.BinaryBuilder.Append(s[:])
+		})
 	case "date":
 		return decodeDate
 	case "inet", "cidr":
-		return decodeInet
+		return each(decodeInet)
 	case "macaddr", "macaddr8":
-		return decodeMAC
+		return each(decodeMAC)
 	}
 	if strings.HasPrefix(t, "character varying") || strings.HasPrefix(t, "character(") || t == "character" {
 		return decodeText
@@ -131,17 +143,17 @@ func binaryDecoder(native string) binDecoder {
 		return decodeTimestamp
 	}
 	if strings.HasPrefix(t, "time") && !strings.Contains(t, "with time zone") {
-		return decodeTime
+		return each(decodeTime)
 	}
 	if strings.HasPrefix(t, "interval") {
-		return decodeInterval
+		return each(decodeInterval)
 	}
 	return nil
 }
 
-func decodeText(b array.Builder, d []byte) error {
-	b.(*array.StringBuilder).BinaryBuilder.Append(d)
-	return nil
+func decodeText(b array.Builder) fieldDecoder {
+	x := b.(*array.StringBuilder)
+	return func(d []byte) error { x.BinaryBuilder.Append(d); return nil }
 }
 
 // numericParts reads PostgreSQL's binary numeric: base-10000 digits, the
@@ -194,35 +206,40 @@ func numericUnscaled(d []byte, scale int32) (*big.Int, bool, error) {
 	return v, sign == 0x4000, nil
 }
 
-func decodeNumeric(b array.Builder, d []byte) error {
+func decodeNumeric(b array.Builder) fieldDecoder {
 	switch db := b.(type) {
 	case *array.Decimal128Builder:
-		dt := db.Type().(*arrow.Decimal128Type)
-		if n, ok := smallNumeric(d, dt.Scale); ok {
-			db.Append(decimal128.FromI64(n))
+		scale := db.Type().(*arrow.Decimal128Type).Scale
+		return func(d []byte) error {
+			if n, ok := smallNumeric(d, scale); ok {
+				db.Append(decimal128.FromI64(n))
+				return nil
+			}
+			v, neg, err := numericUnscaled(d, scale)
+			if err != nil {
+				return err
+			}
+			if neg {
+				v.Neg(v)
+			}
+			db.Append(decimal128.FromBigInt(v))
 			return nil
 		}
-		v, neg, err := numericUnscaled(d, dt.Scale)
-		if err != nil {
-			return err
-		}
-		if neg {
-			v.Neg(v)
-		}
-		db.Append(decimal128.FromBigInt(v))
 	case *array.Decimal256Builder:
-		v, neg, err := numericUnscaled(d, db.Type().(*arrow.Decimal256Type).Scale)
-		if err != nil {
-			return err
+		scale := db.Type().(*arrow.Decimal256Type).Scale
+		return func(d []byte) error {
+			v, neg, err := numericUnscaled(d, scale)
+			if err != nil {
+				return err
+			}
+			if neg {
+				v.Neg(v)
+			}
+			db.Append(decimal256.FromBigInt(v))
+			return nil
 		}
-		if neg {
-			v.Neg(v)
-		}
-		db.Append(decimal256.FromBigInt(v))
-	default:
-		return fmt.Errorf("numeric into %T", b)
 	}
-	return nil
+	return func([]byte) error { return fmt.Errorf("numeric into %T", b) }
 }
 
 // smallNumeric converts numerics of up to four base-10000 groups (16
@@ -530,7 +547,7 @@ type rowDecoder struct {
 	ctx      context.Context
 	b        *batch.Builder
 	fields   []array.Builder
-	decoders []binDecoder
+	decoders []fieldDecoder
 	schema   *arrow.Schema
 	natives  []string
 	maxBytes int64
@@ -556,7 +573,11 @@ func newRowDecoder(ctx context.Context, schema *arrow.Schema, natives []string, 
 	if maxBytes <= 0 {
 		maxBytes = batch.DefaultMaxBytes
 	}
-	return &rowDecoder{ctx: ctx, b: b, fields: b.Fields(), decoders: decoders, schema: schema, natives: natives,
+	bound := make([]fieldDecoder, len(decoders))
+	for i, dec := range decoders {
+		bound[i] = dec(b.Field(i))
+	}
+	return &rowDecoder{ctx: ctx, b: b, fields: b.Fields(), decoders: bound, schema: schema, natives: natives,
 		maxBytes: maxBytes, started: make(chan struct{}), out: make(chan arrow.RecordBatch, 1), dataLen: make([]int, len(decoders))}
 }
 
@@ -641,7 +662,7 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 				d.fields[i].AppendNull()
 				continue
 			}
-			if err := dec(d.fields[i], p[off:off+int(n)]); err != nil {
+			if err := dec(p[off : off+int(n)]); err != nil {
 				return nil, fmt.Errorf("row %d, column %q (%s): %w", d.row, d.schema.Field(i).Name, d.natives[i], err)
 			}
 			off += int(n)

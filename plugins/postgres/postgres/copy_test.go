@@ -145,10 +145,11 @@ func decodeChunked(schema *arrow.Schema, natives []string, stream []byte, chunk 
 func TestRowDecoderTakesAnySplit(t *testing.T) {
 	const rows = 2500
 	stream := copyStream(t, fmt.Sprintf(`SELECT g AS id, CASE WHEN g %% 7 = 0 THEN NULL ELSE 'row ' || g END AS s,
-		(g / 100.0)::numeric(10,2) AS n, date '2000-01-01' + g AS d FROM generate_series(1, %d) g`, rows))
+		(g / 100.0)::numeric(10,2) AS n, date '2000-01-01' + g AS d, ARRAY[g, NULL, -g] AS a FROM generate_series(1, %d) g`, rows))
 	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}, {Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
-		{Name: "n", Type: &arrow.Decimal128Type{Precision: 10, Scale: 2}}, {Name: "d", Type: arrow.FixedWidthTypes.Date32}}, nil)
-	natives := []string{"integer", "text", "numeric(10,2)", "date"}
+		{Name: "n", Type: &arrow.Decimal128Type{Precision: 10, Scale: 2}}, {Name: "d", Type: arrow.FixedWidthTypes.Date32},
+		{Name: "a", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32)}}, nil)
+	natives := []string{"integer", "text", "numeric(10,2)", "date", "integer[]"}
 	for _, chunk := range []int{1, 2, 7, 19, 20, 333, 4096, len(stream)} {
 		batches, err := decodeChunked(schema, natives, stream, chunk, 1000)
 		if err != nil {
@@ -159,9 +160,17 @@ func TestRowDecoderTakesAnySplit(t *testing.T) {
 		for _, rec := range batches {
 			sizes = append(sizes, rec.NumRows())
 			ids, ss := rec.Column(0).(*array.Int32), rec.Column(1).(*array.String)
-			ns, ds := rec.Column(2).(*array.Decimal128), rec.Column(3).(*array.Date32)
+			ns, ds, as := rec.Column(2).(*array.Decimal128), rec.Column(3).(*array.Date32), rec.Column(4).(*array.List)
 			for i := 0; i < int(rec.NumRows()); i++ {
 				g++
+				var elems []string
+				from, to := as.ValueOffsets(i)
+				for j, a := from, as.ListValues().(*array.Int32); j < to; j++ {
+					elems = append(elems, a.ValueStr(int(j)))
+				}
+				if got, want := strings.Join(elems, " "), fmt.Sprintf("%d (null) %d", g, -g); got != want {
+					t.Fatalf("writes of %d bytes: row %d reads array [%s], want [%s]", chunk, g, got, want)
+				}
 				if ids.Value(i) != int32(g) || ns.Value(i).ToString(2) != fmt.Sprintf("%d.%02d", g/100, g%100) ||
 					ds.Value(i) != arrow.Date32(pgEpochDays+g) || ss.IsNull(i) != (g%7 == 0) || (g%7 != 0 && ss.Value(i) != fmt.Sprintf("row %d", g)) {
 					t.Fatalf("writes of %d bytes: row %d reads %d, %q, %s, %d", chunk, g, ids.Value(i), ss.Value(i), ns.Value(i).ToString(2), ds.Value(i))
