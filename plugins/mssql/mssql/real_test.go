@@ -13,6 +13,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
@@ -378,5 +380,175 @@ func TestRealServer(t *testing.T) {
 	var n int
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table+" WHERE rv > @p1", arg(b.Min, columnOf("rv", "timestamp"))).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("rowversion range = %d, %v", n, err)
+	}
+}
+
+// TestRealServerWrite: a table created by Write (append), appended to,
+// merged into on its key (the last of repeated keys wins, other rows
+// stay) and replaced, read back after each step with the types written.
+func TestRealServerWrite(t *testing.T) {
+	conn, db := realServer(t)
+	ctx := context.Background()
+	name := fmt.Sprintf("hp_test_write_%d", time.Now().UnixNano())
+	t.Cleanup(func() { _, _ = db.Exec("IF OBJECT_ID(N'dbo." + name + "', N'U') IS NOT NULL DROP TABLE dbo." + name) })
+	ref := sdk.ObjectRef{Schema: "dbo", Name: name}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "amount", Type: &arrow.Decimal128Type{Precision: 38, Scale: 10}, Nullable: true},
+		{Name: "at", Type: TimestampNS, Nullable: true},
+		{Name: "bin", Type: arrow.BinaryTypes.Binary, Nullable: true},
+		{Name: "flag", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+	}, nil)
+	type row struct {
+		id     int64
+		name   *string
+		amount string // "" for NULL
+		at     time.Time
+		bin    []byte // nil for NULL
+		flag   *bool
+	}
+	str := func(s string) *string { return &s }
+	yes, no := true, false
+	batch := func(rows ...row) arrow.RecordBatch {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		defer b.Release()
+		for _, r := range rows {
+			b.Field(0).(*array.Int64Builder).Append(r.id)
+			if r.name == nil {
+				b.Field(1).AppendNull()
+			} else {
+				b.Field(1).(*array.StringBuilder).Append(*r.name)
+			}
+			if r.amount == "" {
+				b.Field(2).AppendNull()
+			} else {
+				n, err := decimal128.FromString(r.amount, 38, 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.Field(2).(*array.Decimal128Builder).Append(n)
+			}
+			if r.at.IsZero() {
+				b.Field(3).AppendNull()
+			} else {
+				b.Field(3).(*array.TimestampBuilder).Append(arrow.Timestamp(r.at.UnixNano()))
+			}
+			if r.bin == nil {
+				b.Field(4).AppendNull()
+			} else {
+				b.Field(4).(*array.BinaryBuilder).Append(r.bin)
+			}
+			if r.flag == nil {
+				b.Field(5).AppendNull()
+			} else {
+				b.Field(5).(*array.BooleanBuilder).Append(*r.flag)
+			}
+		}
+		return b.NewRecordBatch()
+	}
+	// text renders rows as readRows does, sorted by id.
+	text := func(recs ...arrow.RecordBatch) [][]string {
+		var out [][]string
+		for _, rec := range recs {
+			for i := 0; i < int(rec.NumRows()); i++ {
+				r := make([]string, rec.NumCols())
+				for j, col := range rec.Columns() {
+					r[j] = cellText(col, i)
+				}
+				out = append(out, r)
+			}
+		}
+		sort.SliceStable(out, func(i, j int) bool {
+			a, _ := strconv.Atoi(out[i][0])
+			b, _ := strconv.Atoi(out[j][0])
+			return a < b
+		})
+		return out
+	}
+	c := New()
+	write := func(mode sdk.WriteMode, keys []string, recs ...arrow.RecordBatch) {
+		t.Helper()
+		rr, err := array.NewRecordReader(schema, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Write(ctx, sdk.WriteRequest{Conn: conn, Table: ref, Mode: mode, Keys: keys, CreateTable: true}, rr)
+		if err != nil {
+			t.Fatalf("%v: %v", mode, err)
+		}
+		var n int64
+		for _, r := range recs {
+			n += r.NumRows()
+		}
+		if res.RowsWritten != n {
+			t.Errorf("%v: %d rows written, want %d", mode, res.RowsWritten, n)
+		}
+	}
+	check := func(step string, want [][]string) {
+		t.Helper()
+		got, rows := readRows(t, c, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &ref}, OrderBy: []sdk.OrderBy{{Column: "id"}}})
+		for i, f := range schema.Fields() {
+			if i >= got.NumFields() || got.Field(i).Name != f.Name || !arrow.TypeEqual(got.Field(i).Type, f.Type) {
+				t.Fatalf("%s: read back as %s, written as %s", step, got, schema)
+			}
+		}
+		if fmt.Sprint(rows) != fmt.Sprint(want) {
+			t.Errorf("%s: read back\n%q\nwant\n%q", step, rows, want)
+		}
+	}
+
+	first := batch(
+		row{1, str("ünï ✓ 😀 \"q\"\n"), "-1234567890123456789012345678.0123456789", time.Date(2024, 2, 29, 23, 59, 58, 123456700, time.UTC), []byte{0, 0xFF}, &yes},
+		row{2, nil, "", time.Time{}, nil, nil},
+	)
+	write(sdk.Append, nil, first)
+	check("created", text(first))
+	more := batch(row{3, str(""), "0.0000000001", time.Date(1900, 1, 1, 0, 0, 0, 100, time.UTC), []byte{}, &no})
+	write(sdk.Append, nil, more)
+	check("appended", text(first, more))
+
+	// Merge: 2 updated, 4 inserted twice (the later row wins), 1 and 3 kept.
+	upd := batch(row{2, str("two"), "2.5", time.Date(2262, 4, 11, 23, 47, 16, 854775800, time.UTC), []byte{2}, &yes},
+		row{4, str("four"), "4", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), nil, nil})
+	last := batch(row{4, str("four again"), "-4", time.Date(1677, 9, 21, 0, 12, 43, 145224200, time.UTC), []byte{4}, &no})
+	write(sdk.Merge, []string{"id"}, upd, last)
+	check("merged", text(batch(
+		row{1, str("ünï ✓ 😀 \"q\"\n"), "-1234567890123456789012345678.0123456789", time.Date(2024, 2, 29, 23, 59, 58, 123456700, time.UTC), []byte{0, 0xFF}, &yes},
+		row{2, str("two"), "2.5", time.Date(2262, 4, 11, 23, 47, 16, 854775800, time.UTC), []byte{2}, &yes}), more, last))
+
+	write(sdk.Replace, nil, more)
+	check("replaced", text(more))
+}
+
+// TestRealServerDatetimeBounds: a datetime maximum read as .993 (its tick
+// is .99333...) bounds the range that includes its row, and a range
+// starting there is empty: the bounds go out as datetime, not datetime2
+// (which SQL Server compares exactly from compatibility level 130 on).
+func TestRealServerDatetimeBounds(t *testing.T) {
+	conn, db := realServer(t)
+	ctx := context.Background()
+	table, ref := realTable(t, db, "dtbounds", "id int NOT NULL PRIMARY KEY, dt datetime, sdt smalldatetime")
+	realExec(t, db, "INSERT INTO "+table+" (id, dt, sdt) VALUES (1, '2024-01-01T00:00:00.003', '2024-01-01T00:01:00'), "+
+		"(2, '2024-06-30T23:59:59.993', '2024-06-30T23:59:00')")
+	c := New()
+	for _, col := range []string{"dt", "sdt"} {
+		b, err := c.Bounds(ctx, sdk.BoundsRequest{Conn: conn, Source: sdk.Source{Object: ref}, Column: col})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Max == nil {
+			t.Fatalf("%s: no maximum", col)
+		}
+		_, rows := readRows(t, c, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: ref}, Columns: []string{"id"},
+			Range: &sdk.RangeFilter{Column: col, Upper: b.Max, UpperInclusive: true}})
+		if len(rows) != 2 {
+			t.Errorf("%s <= its maximum %s: %d rows, want 2", col, b.Max, len(rows))
+		}
+		_, rows = readRows(t, c, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: ref}, Columns: []string{"id"},
+			Range: &sdk.RangeFilter{Column: col, Lower: b.Max, Upper: b.Max, UpperInclusive: true}})
+		if len(rows) != 0 {
+			t.Errorf("%s > its maximum: %d rows, want 0", col, len(rows))
+		}
 	}
 }
