@@ -74,6 +74,7 @@ type Builder struct {
 	cfg      config
 	rows     int
 	nextSize int
+	dataLen  []int // per field, of the last batch
 }
 
 // NewBuilder returns a Builder for the schema.
@@ -113,11 +114,30 @@ func (b *Builder) EstimatedBytes() int {
 	return n
 }
 
-// NewBatch returns the built batch and resets the builder.
+// NewBatch returns the built batch and resets the builder, sized like the
+// batch just built: builders that grow by doubling copy their buffers over
+// and over through every batch, which costs more than the rows themselves.
 func (b *Builder) NewBatch() arrow.RecordBatch {
+	rows := b.rows
+	fields := b.Fields()
+	if len(b.dataLen) != len(fields) {
+		b.dataLen = make([]int, len(fields))
+	}
+	for i, f := range fields {
+		if d, ok := f.(interface{ DataLen() int }); ok {
+			b.dataLen[i] = d.DataLen()
+		}
+	}
 	b.rows = 0
 	b.nextSize = 1
-	return b.RecordBuilder.NewRecordBatch()
+	rec := b.RecordBuilder.NewRecordBatch()
+	for i, f := range fields {
+		f.Reserve(rows)
+		if d, ok := f.(interface{ ReserveData(int) }); ok && b.dataLen[i] > 0 {
+			d.ReserveData(min(b.dataLen[i], b.cfg.maxBytes))
+		}
+	}
+	return rec
 }
 
 func builderBytes(b array.Builder) int {

@@ -1,11 +1,13 @@
 package batch
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 func TestBatchesBoundedByRowsAndBytes(t *testing.T) {
@@ -50,5 +52,50 @@ func TestBatchesBoundedByRowsAndBytes(t *testing.T) {
 				t.Fatalf("read %d rows, err %v", total, rr.Err())
 			}
 		})
+	}
+}
+
+// Each batch's builders start at the size of the one before, so they do
+// not grow by doubling through every batch; values stay what was appended
+// and nothing reserved outlives the builder.
+func TestNextBatchSizedLikeThePrevious(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "n", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "s", Type: arrow.BinaryTypes.String},
+	}, nil)
+	b := NewBuilder(schema, WithAllocator(mem), WithMaxRows(1000))
+	defer b.Release()
+	for batch := 0; batch < 3; batch++ {
+		if batch > 0 {
+			if c := b.Field(0).Cap(); c < 1000 {
+				t.Fatalf("batch %d: int builder holds %d rows before the first append, want 1000", batch, c)
+			}
+			if c := b.Field(1).(*array.StringBuilder).DataCap(); c < 5000 {
+				t.Fatalf("batch %d: string builder holds %d bytes before the first append, want 5000", batch, c)
+			}
+			if b.Field(0).Len() != 0 || b.Field(1).Len() != 0 {
+				t.Fatalf("batch %d: a new batch already has values", batch)
+			}
+		}
+		for i := 0; ; i++ {
+			b.Field(0).(*array.Int64Builder).Append(int64(batch*1000 + i))
+			b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("v%04d", i))
+			if b.RowDone() {
+				break
+			}
+		}
+		rec := b.NewBatch()
+		if rec.NumRows() != 1000 {
+			t.Fatalf("batch %d has %d rows", batch, rec.NumRows())
+		}
+		ns, ss := rec.Column(0).(*array.Int64), rec.Column(1).(*array.String)
+		for _, i := range []int{0, 999} {
+			if ns.Value(i) != int64(batch*1000+i) || ss.Value(i) != fmt.Sprintf("v%04d", i) {
+				t.Fatalf("batch %d row %d: %d %q", batch, i, ns.Value(i), ss.Value(i))
+			}
+		}
+		rec.Release()
 	}
 }
