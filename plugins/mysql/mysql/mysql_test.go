@@ -34,7 +34,7 @@ func testDSN() string {
 }
 
 // database creates a fresh database, dropped when the test ends.
-func database(t *testing.T) (*sql.DB, string) {
+func database(t testing.TB) (*sql.DB, string) {
 	t.Helper()
 	cfg := gomysql.NewConfig()
 	cfg.Net, cfg.Addr, cfg.User, cfg.DBName = "tcp", "127.0.0.1:3306", "root", "test"
