@@ -426,9 +426,6 @@ func msText(c msColumn, v any) (csvText, parquetText string) {
 		if c.typ == "uniqueidentifier" {
 			return same(strings.ToUpper(x))
 		}
-		if c.typ == "numeric" && c.scale == 0 {
-			return x, x + "." // parquetAsText renders DECIMAL(p,0) with a trailing point
-		}
 		return same(x)
 	case []byte:
 		if c.typ == "timestamp" {

@@ -125,8 +125,7 @@ func viaText(f func(string) (string, error)) func(pq.Value, string) (string, err
 func pqText(v pq.Value, logical string) (string, error) {
 	switch {
 	case strings.HasPrefix(logical, "DECIMAL"):
-		// parquetText spells scale 0 with a trailing point ("7.").
-		return strings.TrimSuffix(parquetText(nil, v, logical), "."), nil
+		return parquetText(nil, v, logical), nil
 	case strings.HasPrefix(logical, "INT(") && strings.HasSuffix(logical, ",false)"):
 		if v.Kind() == pq.Int32 {
 			return strconv.FormatUint(uint64(uint32(v.Int32())), 10), nil

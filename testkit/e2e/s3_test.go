@@ -267,7 +267,10 @@ func parquetText(t *testing.T, v pq.Value, logical string) string {
 		for len(digits) <= scale {
 			digits = "0" + digits
 		}
-		s := digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+		s := digits
+		if scale > 0 {
+			s = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+		}
 		if n.Sign() < 0 {
 			s = "-" + s
 		}
