@@ -326,7 +326,13 @@ func (r *reader) produce(q string, args []any) {
 	defer close(r.batches)
 	sent := false
 	err := r.conn.Raw(func(dc any) error {
-		rows, err := query(r.ctx, dc, q, args)
+		run := r.c.dialect.Query
+		if run == nil {
+			run = func(ctx context.Context, dc any, q string, args []any, _ []ColumnMeta) (driver.Rows, error) {
+				return Query(ctx, dc, q, args)
+			}
+		}
+		rows, err := run(r.ctx, dc, q, args, r.meta)
 		if err != nil {
 			return err
 		}
@@ -439,7 +445,9 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 	return nil
 }
 
-func query(ctx context.Context, dc any, q string, args []any) (driver.Rows, error) {
+// Query runs q on a driver connection: directly when the driver can, else
+// as a prepared statement closed with the rows.
+func Query(ctx context.Context, dc any, q string, args []any) (driver.Rows, error) {
 	named := make([]driver.NamedValue, len(args))
 	for i, a := range args {
 		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}

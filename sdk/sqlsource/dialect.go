@@ -67,6 +67,10 @@ type Dialect struct {
 	DDLType func(arrow.DataType) (string, error)
 	// Classify maps a driver error to an sdk error kind (may return err).
 	Classify func(err error) error
+	// Query runs a read on the driver connection database/sql's Conn.Raw
+	// hands out; cols are the catalog's columns of a table read, nil for a
+	// query. Default: [Query].
+	Query func(ctx context.Context, conn any, q string, args []any, cols []ColumnMeta) (driver.Rows, error)
 }
 
 func (d *Dialect) quote(id string) string {
