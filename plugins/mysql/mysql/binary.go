@@ -4,18 +4,24 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
-// binaryConnector runs every query as a prepared statement, so results come
-// in the binary protocol: in the text protocol MariaDB prints FLOAT with six
+// binaryConnector runs database/sql's queries as prepared statements, so
+// results come in the binary protocol (reads choose in query, below): in the text protocol MariaDB prints FLOAT with six
 // significant digits, which is not the stored value (3.4028234e38 reads as
 // 3.40282e38). Other types arrive as the same text in both protocols.
 type binaryConnector struct{ driver.Connector }
 
-// fullConn is what database/sql uses of go-sql-driver's connection, less
-// QueryerContext: without it, queries are prepared.
+// fullConn is what database/sql uses of go-sql-driver's connection.
+// binaryConn forwards all but QueryerContext: without it, database/sql
+// prepares every query.
 type fullConn interface {
 	driver.Conn
+	driver.QueryerContext
 	driver.ConnPrepareContext
 	driver.ConnBeginTx
 	driver.ExecerContext
@@ -58,3 +64,34 @@ func (b binaryConn) Ping(ctx context.Context) error              { return b.c.Pi
 func (b binaryConn) ResetSession(ctx context.Context) error      { return b.c.ResetSession(ctx) }
 func (b binaryConn) IsValid() bool                               { return b.c.IsValid() }
 func (b binaryConn) CheckNamedValue(nv *driver.NamedValue) error { return b.c.CheckNamedValue(nv) }
+
+// query reads a table whose columns are all exact in text in the text
+// protocol, which costs the server and the driver less than the binary one
+// (the driver formats binary dates and times to text for us to parse
+// again); everything else, queries of unknown columns and reads with
+// arguments included, is prepared.
+func query(ctx context.Context, dc any, q string, args []any, cols []sqlsource.ColumnMeta) (driver.Rows, error) {
+	if bc, ok := dc.(binaryConn); ok && len(args) == 0 && textExact(cols) {
+		return bc.c.QueryContext(ctx, q, nil)
+	}
+	return sqlsource.Query(ctx, dc, q, args)
+}
+
+// textExact reports whether the columns are known and none reads as a
+// float, which MariaDB's text protocol rounds.
+func textExact(cols []sqlsource.ColumnMeta) bool {
+	if len(cols) == 0 {
+		return false
+	}
+	for _, c := range cols {
+		m, err := mapType(c)
+		if err != nil {
+			return false
+		}
+		switch m.Type.ID() {
+		case arrow.FLOAT16, arrow.FLOAT32, arrow.FLOAT64:
+			return false
+		}
+	}
+	return true
+}
