@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	pq "github.com/parquet-go/parquet-go"
-
 	"github.com/halfpipe-io/halfpipe/testkit"
 	"github.com/halfpipe-io/halfpipe/testkit/tds"
 )
@@ -534,16 +532,7 @@ func TestSnapSQLServerAllTypes(t *testing.T) {
 // msAllTypes.
 func checkLogicalTypes(t *testing.T, path string) {
 	t.Helper()
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	st, _ := fh.Stat()
-	pf, err := pq.OpenFile(fh, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pf := openParquet(t, path)
 	fields := pf.Schema().Fields()
 	if len(fields) != len(msAllTypes) {
 		t.Fatalf("%d Parquet columns, want %d", len(fields), len(msAllTypes))

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -594,16 +593,7 @@ func readJSONLSide(t *testing.T, data []byte, cols []rtColumn, side rtSide) {
 
 func readParquetSide(t *testing.T, path string, cols []rtColumn, side rtSide) {
 	t.Helper()
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	st, _ := fh.Stat()
-	pf, err := pq.OpenFile(fh, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pf := openParquet(t, path)
 	schema := pf.Schema()
 	type leafInfo struct {
 		col     rtColumn

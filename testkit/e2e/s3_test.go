@@ -199,21 +199,32 @@ func jsonlAsText(t *testing.T, path string, header []string) [][]string {
 	return out
 }
 
-// parquetAsText renders a Parquet file's rows as the CSV test
-// expectations, decoding values by their logical types with parquet-go (an
-// independent reader).
-func parquetAsText(t *testing.T, path string) [][]string {
+// openParquet opens a Parquet file with parquet-go, closed when the test
+// ends.
+func openParquet(t *testing.T, path string) *pq.File {
 	t.Helper()
 	fh, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fh.Close()
-	st, _ := fh.Stat()
-	pf, err := pq.OpenFile(fh, st.Size())
+	t.Cleanup(func() { fh.Close() })
+	st, err := fh.Stat()
 	if err != nil {
 		t.Fatal(err)
 	}
+	pf, err := pq.OpenFile(fh, st.Size())
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return pf
+}
+
+// parquetAsText renders a Parquet file's rows as the CSV test
+// expectations, decoding values by their logical types with parquet-go (an
+// independent reader).
+func parquetAsText(t *testing.T, path string) [][]string {
+	t.Helper()
+	pf := openParquet(t, path)
 	var header, logical []string
 	for _, f := range pf.Schema().Fields() {
 		header = append(header, f.Name())
