@@ -1,56 +1,74 @@
 #!/usr/bin/env bash
 # make bench: measured speed and memory, each beside a baseline from the
-# same run. Sizes can be changed with BENCH_ROWS.
+# same run. Sizes can be changed with BENCH_ROWS. BENCH_ONLY selects
+# sections (space-separated: boundary cold local s3 memory pg mysql), e.g.
+# BENCH_ONLY=pg ./scripts/bench.sh; BENCH_PG_REPEAT=3 repeats the
+# PostgreSQL rounds, each with its baseline just before it. BENCH_BIN is
+# the directory of hp and plugins/ (default bin, as make bench builds it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${BENCH_ROWS:-10000000}
+BIN=${BENCH_BIN:-bin}
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3)"
-echo
-echo "== plugin boundary: $ROWS gen rows (narrow: int64, float64, string, timestamp)"
-go run ./testkit/cmd/protobench -plugins bin/plugins -rows "$ROWS"
+if want boundary; then
+	echo
+	echo "== plugin boundary: $ROWS gen rows (narrow: int64, float64, string, timestamp)"
+	go run ./testkit/cmd/protobench -plugins "$BIN/plugins" -rows "$ROWS"
+fi
 
-echo
-echo "== cold start: hp cp snap of one row, process start to published manifest (plugin launch, handshake, read, write), median of 9"
-tmp=$(mktemp -d)
-for i in 1 2 3 4 5 6 7 8 9; do
-	t0=$(date +%s%N)
-	HP_GEN_DSN="gen://?rows=1" HP_OUT_DSN="$tmp" HP_PLUGIN_DIR=bin/plugins bin/hp cp snap gen.narrow out.cold --log-level warn 2>/dev/null
-	echo $(( ($(date +%s%N) - t0) / 1000000 ))
-done | sort -n | awk '{ a[NR] = $1 } END { printf "%-44s %8d ms (min %d ms, max %d ms)\n", "cold start, local target", a[5], a[1], a[9] }'
-rm -rf "$tmp"
+if want cold; then
+	echo
+	echo "== cold start: hp cp snap of one row, process start to published manifest (plugin launch, handshake, read, write), median of 9"
+	tmp=$(mktemp -d)
+	for i in 1 2 3 4 5 6 7 8 9; do
+		t0=$(date +%s%N)
+		HP_GEN_DSN="gen://?rows=1" HP_OUT_DSN="$tmp" HP_PLUGIN_DIR="$BIN/plugins" "$BIN/hp" cp snap gen.narrow out.cold --log-level warn 2>/dev/null
+		echo $(( ($(date +%s%N) - t0) / 1000000 ))
+	done | sort -n | awk '{ a[NR] = $1 } END { printf "%-44s %8d ms (min %d ms, max %d ms)\n", "cold start, local target", a[5], a[1], a[9] }'
+	rm -rf "$tmp"
+fi
 
-echo
-echo "== snapshot to local files: gen narrow (baseline: the plugin boundary above)"
-for n in 1000000 "$ROWS"; do
-	for spec in "csv none" "csv gzip" "parquet zstd"; do
-		set -- $spec
-		HP_GEN_DSN="gen://?rows=$n" go run ./testkit/cmd/snapbench -rows "$n" -label "hp cp snap → $1 ($2), $n rows" -- \
-			cp snap gen.narrow out.bench --format "$1" --compression "$2" --log-level warn
+if want local; then
+	echo
+	echo "== snapshot to local files: gen narrow (baseline: the plugin boundary above)"
+	for n in 1000000 "$ROWS"; do
+		for spec in "csv none" "csv gzip" "parquet zstd"; do
+			set -- $spec
+			HP_GEN_DSN="gen://?rows=$n" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$n" -label "hp cp snap → $1 ($2), $n rows" -- \
+				cp snap gen.narrow out.bench --format "$1" --compression "$2" --log-level warn
+		done
 	done
-done
+fi
 
-echo
-echo "== snapshot to S3: gen narrow into a real S3 server (versitygw on loopback), multipart uploads of 8 MiB parts"
-for n in 1000000 5000000; do
-	for spec in "csv none" "csv gzip" "parquet zstd"; do
-		set -- $spec
-		HP_GEN_DSN="gen://?rows=$n" go run ./testkit/cmd/snapbench -s3 -rows "$n" -label "hp cp snap → S3 $1 ($2), $n rows" -- \
-			cp snap gen.narrow out.bench --format "$1" --compression "$2" --log-level warn
+if want s3; then
+	echo
+	echo "== snapshot to S3: gen narrow into a real S3 server (versitygw on loopback), multipart uploads of 8 MiB parts"
+	for n in 1000000 5000000; do
+		for spec in "csv none" "csv gzip" "parquet zstd"; do
+			set -- $spec
+			HP_GEN_DSN="gen://?rows=$n" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -s3 -rows "$n" -label "hp cp snap → S3 $1 ($2), $n rows" -- \
+				cp snap gen.narrow out.bench --format "$1" --compression "$2" --log-level warn
+		done
 	done
-done
+fi
 
-echo
-echo "== memory plateau: Parquet (zstd) at twice the rows above"
-n=$((ROWS * 2))
-HP_GEN_DSN="gen://?rows=$n" go run ./testkit/cmd/snapbench -rows "$n" -label "hp cp snap → parquet (zstd), $n rows" -- \
-	cp snap gen.narrow out.bench --format parquet --compression zstd --log-level warn
+if want memory; then
+	echo
+	echo "== memory plateau: Parquet (zstd) at twice the rows above"
+	n=$((ROWS * 2))
+	HP_GEN_DSN="gen://?rows=$n" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$n" -label "hp cp snap → parquet (zstd), $n rows" -- \
+		cp snap gen.narrow out.bench --format parquet --compression zstd --log-level warn
+fi
 
 # PostgreSQL: a TPC-H-style lineitem table, loaded once, then the server's
 # own client as the baseline beside hp.
 PG_ROWS=${BENCH_PG_ROWS:-5000000}
 PG="postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-if psql "$PG" -Atc "select 1" >/dev/null 2>&1; then
+if ! want pg; then
+	:
+elif psql "$PG" -Atc "select 1" >/dev/null 2>&1; then
 	have=$(psql "$PG" -Atc "select count(*) from hp_bench_lineitem" 2>/dev/null || echo 0)
 	if [ "$have" != "$PG_ROWS" ]; then
 		echo
@@ -67,18 +85,20 @@ if psql "$PG" -Atc "select 1" >/dev/null 2>&1; then
 			       md5(g::text) as l_comment
 			from generate_series(1, $PG_ROWS) g"
 	fi
-	echo
-	echo "== PostgreSQL → local files: $PG_ROWS lineitem rows (baselines: the server's own client)"
-	tmp=$(mktemp -d)
-	t0=$(date +%s.%N); psql "$PG" -qc "\\copy (select * from hp_bench_lineitem) to '$tmp/psql.csv' csv"; t1=$(date +%s.%N)
-	awk -v r="$PG_ROWS" -v a="$t0" -v b="$t1" -v s="$(stat -c %s "$tmp/psql.csv")" 'BEGIN { printf "%-44s %11d rows %7.2fs %11d rows/s %8.1f MB/s out\n", "baseline: psql \\copy to CSV", r, b-a, r/(b-a), s/1e6/(b-a) }'
-	t0=$(date +%s.%N); psql "$PG" -qc "copy (select * from hp_bench_lineitem) to stdout (format binary)" > /dev/null; t1=$(date +%s.%N)
-	awk -v r="$PG_ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%-44s %11d rows %7.2fs %11d rows/s\n", "server limit: COPY BINARY to /dev/null", r, b-a, r/(b-a) }'
-	rm -rf "$tmp"
-	for spec in "csv none" "csv gzip" "parquet zstd" "csv gzip -s3" "parquet zstd -s3"; do
-		set -- $spec
-		HP_PG_DSN="$PG" go run ./testkit/cmd/snapbench ${3:-} -rows "$PG_ROWS" -label "hp cp snap → ${3:+S3 }$1 ($2)" -- \
-			cp snap pg.hp_bench_lineitem out.bench --format "$1" --compression "$2" --log-level warn
+	for round in $(seq "${BENCH_PG_REPEAT:-1}"); do
+		echo
+		echo "== PostgreSQL → local files: $PG_ROWS lineitem rows (baselines: the server's own client), round $round"
+		tmp=$(mktemp -d)
+		t0=$(date +%s.%N); psql "$PG" -qc "\\copy (select * from hp_bench_lineitem) to '$tmp/psql.csv' csv"; t1=$(date +%s.%N)
+		awk -v r="$PG_ROWS" -v a="$t0" -v b="$t1" -v s="$(stat -c %s "$tmp/psql.csv")" 'BEGIN { printf "%-44s %11d rows %7.2fs %11d rows/s %8.1f MB/s out\n", "baseline: psql \\copy to CSV", r, b-a, r/(b-a), s/1e6/(b-a) }'
+		t0=$(date +%s.%N); psql "$PG" -qc "copy (select * from hp_bench_lineitem) to stdout (format binary)" > /dev/null; t1=$(date +%s.%N)
+		awk -v r="$PG_ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%-44s %11d rows %7.2fs %11d rows/s\n", "server limit: COPY BINARY to /dev/null", r, b-a, r/(b-a) }'
+		rm -rf "$tmp"
+		for spec in "csv none" "csv gzip" "parquet zstd" "csv gzip -s3" "parquet zstd -s3"; do
+			set -- $spec
+			HP_PG_DSN="$PG" go run ./testkit/cmd/snapbench -hp "$BIN/hp" ${3:-} -rows "$PG_ROWS" -label "hp cp snap → ${3:+S3 }$1 ($2)" -- \
+				cp snap pg.hp_bench_lineitem out.bench --format "$1" --compression "$2" --log-level warn
+		done
 	done
 else
 	echo "PostgreSQL is not reachable at 127.0.0.1:5432: skipping its benchmark"
@@ -86,7 +106,9 @@ fi
 
 # MariaDB/MySQL: the same lineitem shape, the server's own client as baseline.
 MY_ROWS=${BENCH_MYSQL_ROWS:-2000000}
-if mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
+if ! want mysql; then
+	:
+elif mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
 	have=$(mariadb -h127.0.0.1 -uroot test -N -e "select count(*) from hp_bench_lineitem" 2>/dev/null || echo 0)
 	if [ "$have" != "$MY_ROWS" ]; then
 		echo
@@ -112,7 +134,7 @@ if mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
 	rm -rf "$tmp"
 	for spec in "csv none" "parquet zstd"; do
 		set -- $spec
-		HP_MY_DSN="mysql://root@127.0.0.1:3306/test" go run ./testkit/cmd/snapbench -rows "$MY_ROWS" -label "hp cp snap → $1 ($2)" -- \
+		HP_MY_DSN="mysql://root@127.0.0.1:3306/test" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$MY_ROWS" -label "hp cp snap → $1 ($2)" -- \
 			cp snap my.hp_bench_lineitem out.bench --format "$1" --compression "$2" --log-level warn
 	done
 else
