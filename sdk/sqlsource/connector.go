@@ -399,7 +399,23 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 	defer b.Release()
 	fields := b.Fields()
 	dest := make([]driver.Value, len(maps))
+	raw, _ := rows.(RawRows)
+	var texts [][]byte
+	textDecoders := make([]TextDecoder, len(maps))
+	if raw != nil {
+		texts = make([][]byte, len(maps))
+		for i, m := range maps {
+			textDecoders[i] = m.DecodeText
+			if textDecoders[i] == nil {
+				dec := m.Decode
+				textDecoders[i] = func(b array.Builder, t []byte) error { return dec(b, t) }
+			}
+		}
+	}
 	row := int64(0)
+	failed := func(i int, err error) error {
+		return fmt.Errorf("row %d, column %q (%s): %w", row, r.cols[i].Name, r.cols[i].NativeType, err)
+	}
 	send := func() error {
 		rec := b.NewBatch()
 		select {
@@ -416,7 +432,12 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 				return err
 			}
 		}
-		err := rows.Next(dest)
+		var err error
+		if raw != nil {
+			err = raw.NextRaw(texts)
+		} else {
+			err = rows.Next(dest)
+		}
 		if err == io.EOF {
 			break
 		}
@@ -424,13 +445,21 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 			return err
 		}
 		row++
-		for i, v := range dest {
-			if v == nil {
-				fields[i].AppendNull()
-				continue
+		if raw != nil {
+			for i, t := range texts {
+				if t == nil {
+					fields[i].AppendNull()
+				} else if err := textDecoders[i](fields[i], t); err != nil {
+					return failed(i, err)
+				}
 			}
-			if err := maps[i].Decode(fields[i], v); err != nil {
-				return fmt.Errorf("row %d, column %q (%s): %w", row, r.cols[i].Name, r.cols[i].NativeType, err)
+		} else {
+			for i, v := range dest {
+				if v == nil {
+					fields[i].AppendNull()
+				} else if err := maps[i].Decode(fields[i], v); err != nil {
+					return failed(i, err)
+				}
 			}
 		}
 		if b.RowDone() {

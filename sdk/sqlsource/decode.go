@@ -34,7 +34,7 @@ func DecodeInt64(b array.Builder, v driver.Value) error {
 			n = 1
 		}
 	case []byte:
-		return DecodeInt64(b, string(x))
+		return TextInt64(b, x)
 	case string:
 		p, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
 		if err != nil {
@@ -44,6 +44,40 @@ func DecodeInt64(b array.Builder, v driver.Value) error {
 	default:
 		return fmt.Errorf("unexpected %T for an integer", v)
 	}
+	return appendInt(b, n)
+}
+
+// TextInt64 is DecodeInt64 of an integer's text.
+func TextInt64(b array.Builder, text []byte) error {
+	n, neg, ok := smallUint(text)
+	if !ok {
+		return DecodeInt64(b, string(text))
+	}
+	if neg {
+		return appendInt(b, -int64(n))
+	}
+	return appendInt(b, int64(n))
+}
+
+// smallUint reads an optional sign and 1 to 18 digits, which cannot
+// overflow, without allocating; anything else is left to strconv.
+func smallUint(text []byte) (n uint64, neg, ok bool) {
+	if len(text) > 0 && (text[0] == '-' || text[0] == '+') {
+		neg, text = text[0] == '-', text[1:]
+	}
+	if len(text) == 0 || len(text) > 18 {
+		return 0, false, false
+	}
+	for _, c := range text {
+		if c < '0' || c > '9' {
+			return 0, false, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, neg, true
+}
+
+func appendInt(b array.Builder, n int64) error {
 	switch ib := b.(type) {
 	case *array.Int64Builder:
 		ib.Append(n)
@@ -69,7 +103,7 @@ func DecodeInt64(b array.Builder, v driver.Value) error {
 }
 
 // DecodeUint64 appends an unsigned integer to a Uint64, Uint32, Uint16 or
-// Uint8 builder; []byte holding raw bits (MySQL's BIT) is read big-endian.
+// Uint8 builder.
 func DecodeUint64(b array.Builder, v driver.Value) error {
 	var n uint64
 	switch x := v.(type) {
@@ -81,11 +115,7 @@ func DecodeUint64(b array.Builder, v driver.Value) error {
 	case uint64:
 		n = x
 	case []byte:
-		p, err := strconv.ParseUint(strings.TrimSpace(string(x)), 10, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not an unsigned integer", x)
-		}
-		n = p
+		return TextUint64(b, x)
 	case string:
 		p, err := strconv.ParseUint(strings.TrimSpace(x), 10, 64)
 		if err != nil {
@@ -95,6 +125,18 @@ func DecodeUint64(b array.Builder, v driver.Value) error {
 	default:
 		return fmt.Errorf("unexpected %T for an unsigned integer", v)
 	}
+	return appendUint(b, n)
+}
+
+// TextUint64 is DecodeUint64 of an unsigned integer's text.
+func TextUint64(b array.Builder, text []byte) error {
+	if n, neg, ok := smallUint(text); ok && !neg {
+		return appendUint(b, n)
+	}
+	return DecodeUint64(b, string(text))
+}
+
+func appendUint(b array.Builder, n uint64) error {
 	fits := func(bits uint) error {
 		if n>>bits != 0 {
 			return fmt.Errorf("%d does not fit uint%d", n, bits)
@@ -180,6 +222,18 @@ func DecodeString(b array.Builder, v driver.Value) error {
 	return nil
 }
 
+// TextString appends text to a StringBuilder.
+func TextString(b array.Builder, text []byte) error {
+	b.(*array.StringBuilder).BinaryBuilder.Append(text)
+	return nil
+}
+
+// TextBinary appends bytes to a BinaryBuilder.
+func TextBinary(b array.Builder, text []byte) error {
+	b.(*array.BinaryBuilder).Append(text)
+	return nil
+}
+
 // DecodeBinary appends to a BinaryBuilder.
 func DecodeBinary(b array.Builder, v driver.Value) error {
 	bb := b.(*array.BinaryBuilder)
@@ -253,16 +307,30 @@ func toTime(v driver.Value) (time.Time, error) {
 // DecodeTimestamp appends an instant at the builder type's unit.
 func DecodeTimestamp(b array.Builder, v driver.Value) error {
 	if raw, ok := v.([]byte); ok {
-		tb := b.(*array.TimestampBuilder)
-		if us, ok := fastTimestamp(raw); ok && tb.Type().(*arrow.TimestampType).Unit == arrow.Microsecond {
-			tb.Append(arrow.Timestamp(us))
-			return nil
-		}
+		return TextTimestamp(b, raw)
 	}
 	t, err := toTime(v)
 	if err != nil {
 		return err
 	}
+	return appendTimestamp(b, t)
+}
+
+// TextTimestamp is DecodeTimestamp of a timestamp's text.
+func TextTimestamp(b array.Builder, text []byte) error {
+	tb := b.(*array.TimestampBuilder)
+	if us, ok := fastTimestamp(text); ok && tb.Type().(*arrow.TimestampType).Unit == arrow.Microsecond {
+		tb.Append(arrow.Timestamp(us))
+		return nil
+	}
+	t, err := ParseTime(string(text))
+	if err != nil {
+		return err
+	}
+	return appendTimestamp(b, t)
+}
+
+func appendTimestamp(b array.Builder, t time.Time) error {
 	tb := b.(*array.TimestampBuilder)
 	ts, err := arrow.TimestampFromTime(t, tb.Type().(*arrow.TimestampType).Unit)
 	if err != nil {
@@ -274,16 +342,32 @@ func DecodeTimestamp(b array.Builder, v driver.Value) error {
 
 // DecodeDate32 appends a calendar date.
 func DecodeDate32(b array.Builder, v driver.Value) error {
-	if raw, ok := v.([]byte); ok && len(raw) == 10 {
-		if days, ok := fastDate(raw); ok {
-			b.(*array.Date32Builder).Append(arrow.Date32(days))
-			return nil
-		}
+	if raw, ok := v.([]byte); ok {
+		return TextDate32(b, raw)
 	}
 	t, err := toTime(v)
 	if err != nil {
 		return err
 	}
+	return appendDate(b, t)
+}
+
+// TextDate32 is DecodeDate32 of a date's text.
+func TextDate32(b array.Builder, text []byte) error {
+	if len(text) == 10 {
+		if days, ok := fastDate(text); ok {
+			b.(*array.Date32Builder).Append(arrow.Date32(days))
+			return nil
+		}
+	}
+	t, err := ParseTime(string(text))
+	if err != nil {
+		return err
+	}
+	return appendDate(b, t)
+}
+
+func appendDate(b array.Builder, t time.Time) error {
 	y, m, d := t.Date()
 	b.(*array.Date32Builder).Append(arrow.Date32FromTime(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)))
 	return nil
@@ -392,23 +476,31 @@ func smallDecimal(text []byte, scale int32) (int64, bool) {
 
 // DecodeDecimal appends to a Decimal128Builder or Decimal256Builder.
 func DecodeDecimal(b array.Builder, v driver.Value) error {
-	if db, ok := b.(*array.Decimal128Builder); ok {
-		var raw []byte
-		switch x := v.(type) {
-		case []byte:
-			raw = x
-		case string:
-			raw = []byte(x)
-		}
-		if n, ok := smallDecimal(raw, db.Type().(*arrow.Decimal128Type).Scale); ok && raw != nil {
-			db.Append(decimal128.FromI64(n))
-			return nil
-		}
+	switch x := v.(type) {
+	case []byte:
+		return TextDecimal(b, x)
+	case string:
+		return TextDecimal(b, []byte(x))
 	}
 	text, err := decimalText(v)
 	if err != nil {
 		return err
 	}
+	return appendDecimal(b, text)
+}
+
+// TextDecimal is DecodeDecimal of a decimal's text.
+func TextDecimal(b array.Builder, text []byte) error {
+	if db, ok := b.(*array.Decimal128Builder); ok {
+		if n, ok := smallDecimal(text, db.Type().(*arrow.Decimal128Type).Scale); ok {
+			db.Append(decimal128.FromI64(n))
+			return nil
+		}
+	}
+	return appendDecimal(b, string(text))
+}
+
+func appendDecimal(b array.Builder, text string) error {
 	switch db := b.(type) {
 	case *array.Decimal128Builder:
 		dt := db.Type().(*arrow.Decimal128Type)

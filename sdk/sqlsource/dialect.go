@@ -5,9 +5,10 @@
 // [Connector].
 //
 // Reads bypass database/sql's reflection-based Scan: rows are pulled from
-// the driver (driver.Rows.Next into a reused []driver.Value) on a
-// dedicated goroutine and decoded by a per-column function chosen once,
-// straight into typed Arrow builders. Decimals are parsed from the
+// the driver (driver.Rows.Next into a reused []driver.Value, or
+// [RawRows.NextRaw] without one allocation per value) on a dedicated
+// goroutine and decoded by a per-column function chosen once, straight
+// into typed Arrow builders. Decimals are parsed from the
 // driver's text exactly, never through a float.
 package sqlsource
 
@@ -36,10 +37,25 @@ type ColumnMeta struct {
 // Decoder appends one driver value (never nil) to a builder.
 type Decoder func(b array.Builder, v driver.Value) error
 
+// TextDecoder appends one value given as the text (or bytes) the server
+// sent, never nil; the bytes are only valid during the call.
+type TextDecoder func(b array.Builder, text []byte) error
+
 // Mapping is how one column becomes Arrow.
 type Mapping struct {
 	Type   arrow.DataType
 	Decode Decoder
+	// DecodeText, when set, is used for rows read through [RawRows]; else
+	// Decode gets the bytes.
+	DecodeText TextDecoder
+}
+
+// RawRows is driver.Rows that can hand out a row's values as the bytes
+// the server sent (nil for NULL), so that no driver.Value is boxed per
+// value; the reader uses NextRaw when rows have it.
+type RawRows interface {
+	driver.Rows
+	NextRaw(dest [][]byte) error
 }
 
 // Dialect is what a SQL connector tells the generic reader.

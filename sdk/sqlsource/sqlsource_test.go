@@ -129,3 +129,58 @@ func TestGettersCoverUnsigned(t *testing.T) {
 		}
 	}
 }
+
+// The text decoders (rows read as bytes) give what the driver-value
+// decoders give for the same text, fast path or not, and refuse the same.
+func TestTextDecodersAgreeWithValueDecoders(t *testing.T) {
+	cases := []struct {
+		typ  arrow.DataType
+		text func(array.Builder, []byte) error
+		dec  Decoder
+		ok   []string
+		bad  []string
+	}{
+		{arrow.PrimitiveTypes.Int64, TextInt64, DecodeInt64,
+			[]string{"0", "-0", "+7", "-42", "123456789012345678", "9223372036854775807", "-9223372036854775808", " 12 "},
+			[]string{"", "-", "9223372036854775808", "1.5", "12a"}},
+		{arrow.PrimitiveTypes.Int32, TextInt64, DecodeInt64, []string{"2147483647", "-2147483648"}, []string{"2147483648", "-2147483649"}},
+		{arrow.PrimitiveTypes.Int8, TextInt64, DecodeInt64, []string{"127", "-128"}, []string{"128"}},
+		{arrow.PrimitiveTypes.Uint64, TextUint64, DecodeUint64,
+			[]string{"0", "18446744073709551615", "999999999999999999"}, []string{"-1", "18446744073709551616", "", "x"}},
+		{arrow.PrimitiveTypes.Uint16, TextUint64, DecodeUint64, []string{"65535"}, []string{"65536"}},
+		{&arrow.Decimal128Type{Precision: 15, Scale: 2}, TextDecimal, DecodeDecimal,
+			[]string{"-1234567890123.45", "0.01", "7", "-0.5"}, []string{"1.234", "x", ""}},
+		{&arrow.Decimal128Type{Precision: 38, Scale: 10}, TextDecimal, DecodeDecimal,
+			[]string{"9999999999999999999999999999.9999999999", "-1.5"}, []string{"1.00000000001"}},
+		{&arrow.Decimal256Type{Precision: 65, Scale: 30}, TextDecimal, DecodeDecimal,
+			[]string{"12345678901234567890123456789012345.123456789012345678901234567890"}, nil},
+		{arrow.FixedWidthTypes.Date32, TextDate32, DecodeDate32, []string{"2024-02-29", "0001-01-01", "9999-12-31", "2024-02-29 10:00:00"}, []string{"2024-13-01", "x"}},
+		{&arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, TextTimestamp, DecodeTimestamp,
+			[]string{"2038-01-19 03:14:07.999999", "1970-01-01", "2024-01-01T00:00:00.1+02:00", "2024-01-01 00:00:00.123456789"}, []string{"2024-01-01 25:00:00"}},
+		{arrow.BinaryTypes.String, TextString, DecodeString, []string{"", "żółw"}, nil},
+		{arrow.BinaryTypes.Binary, TextBinary, DecodeBinary, []string{"", "\x00\xff"}, nil},
+	}
+	for _, c := range cases {
+		viaText := array.NewBuilder(memory.DefaultAllocator, c.typ)
+		viaValue := array.NewBuilder(memory.DefaultAllocator, c.typ)
+		for _, s := range c.ok {
+			errT, errV := c.text(viaText, []byte(s)), c.dec(viaValue, s)
+			if errT != nil || errV != nil {
+				t.Errorf("%s %q: text %v, value %v", c.typ, s, errT, errV)
+			}
+		}
+		for _, s := range c.bad {
+			if err := c.text(viaText, []byte(s)); err == nil {
+				t.Errorf("%s %q accepted as text", c.typ, s)
+			}
+		}
+		a, b := viaText.NewArray(), viaValue.NewArray()
+		if a.Len() != len(c.ok) || !array.Equal(a, b) {
+			t.Errorf("%s: text %v, value %v", c.typ, a, b)
+		}
+		a.Release()
+		b.Release()
+		viaText.Release()
+		viaValue.Release()
+	}
+}
