@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"net"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -14,7 +16,12 @@ import (
 // results come in the binary protocol (reads choose in query, below): in the text protocol MariaDB prints FLOAT with six
 // significant digits, which is not the stored value (3.4028234e38 reads as
 // 3.40282e38). Other types arrive as the same text in both protocols.
-type binaryConnector struct{ driver.Connector }
+type binaryConnector struct {
+	driver.Connector
+	// wire: the config dials through dial, so reads can use the socket
+	wire                      bool
+	readTimeout, writeTimeout time.Duration
+}
 
 // fullConn is what database/sql uses of go-sql-driver's connection.
 // binaryConn forwards all but QueryerContext: without it, database/sql
@@ -32,6 +39,10 @@ type fullConn interface {
 }
 
 func (c binaryConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	var nc net.Conn
+	if c.wire {
+		ctx = context.WithValue(ctx, dialedKey{}, &nc)
+	}
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
@@ -41,10 +52,17 @@ func (c binaryConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("MySQL driver connection %T lacks the interfaces the connector forwards", conn)
 	}
-	return binaryConn{fc}, nil
+	bc := binaryConn{c: fc}
+	if nc != nil {
+		bc.wire = &wire{nc: nc, readTimeout: c.readTimeout, writeTimeout: c.writeTimeout}
+	}
+	return bc, nil
 }
 
-type binaryConn struct{ c fullConn }
+type binaryConn struct {
+	c    fullConn
+	wire *wire // nil: reads go through the driver
+}
 
 func (b binaryConn) Prepare(q string) (driver.Stmt, error) { return b.c.Prepare(q) }
 func (b binaryConn) Close() error                          { return b.c.Close() }
@@ -72,6 +90,9 @@ func (b binaryConn) CheckNamedValue(nv *driver.NamedValue) error { return b.c.Ch
 // arguments included, is prepared.
 func query(ctx context.Context, dc any, q string, args []any, cols []sqlsource.ColumnMeta) (driver.Rows, error) {
 	if bc, ok := dc.(binaryConn); ok && len(args) == 0 && textExact(cols) {
+		if bc.wire != nil {
+			return bc.wire.query(ctx, bc.c, q)
+		}
 		return bc.c.QueryContext(ctx, q, nil)
 	}
 	return sqlsource.Query(ctx, dc, q, args)

@@ -3,6 +3,8 @@ package mysql
 import (
 	"testing"
 
+	gomysql "github.com/go-sql-driver/mysql"
+
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -24,6 +26,28 @@ func TestTextExact(t *testing.T) {
 	} {
 		if got := textExact(tc.cols); got != tc.want {
 			t.Errorf("%v: %v, want %v", tc.cols, got, tc.want)
+		}
+	}
+}
+
+// Reads use the socket only where it carries the protocol as is.
+func TestPlainSocket(t *testing.T) {
+	for dsn, want := range map[string]bool{
+		"root@tcp(127.0.0.1:3306)/test":                      true,
+		"root@tcp(127.0.0.1:3306)/test?tls=false":            true,
+		"root@unix(/run/mysqld/mysqld.sock)/test":            true,
+		"root@tcp(127.0.0.1:3306)/test?tls=true":             false,
+		"root@tcp(127.0.0.1:3306)/test?tls=skip-verify":      false,
+		"root@tcp(127.0.0.1:3306)/test?tls=preferred":        false,
+		"root@tcp(127.0.0.1:3306)/test?compress=true":        false,
+		"root@tcp(127.0.0.1:3306)/test?readTimeout=5s&tls=0": true,
+	} {
+		cfg, err := gomysql.ParseDSN(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := plainSocket(cfg); got != want {
+			t.Errorf("%s: %v, want %v", dsn, got, want)
 		}
 	}
 }

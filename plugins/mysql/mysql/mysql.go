@@ -1,6 +1,7 @@
 // Package mysql is the MySQL/MariaDB connector, built on sdk/sqlsource with
 // go-sql-driver/mysql. Results stream row by row from the server; DECIMAL
-// arrives as text and is kept exactly.
+// arrives as text and is kept exactly. Table reads without floats read the
+// text protocol's rows off the socket themselves (wire.go).
 package mysql
 
 import (
@@ -105,11 +106,19 @@ func open(conn sdk.Connection) (*sql.DB, error) {
 	if err != nil {
 		return nil, sdk.InvalidArgumentf("MySQL DSN %s: %s", sdk.MaskDSN(conn.DSN), sdk.MaskIn(err.Error(), conn.DSN))
 	}
+	// Reads use the socket itself (wire.go) where it carries the protocol
+	// as is: not under TLS or compression.
+	bc := binaryConnector{readTimeout: parsed.ReadTimeout, writeTimeout: parsed.WriteTimeout}
+	bc.wire = plainSocket(parsed)
+	if bc.wire {
+		parsed.DialFunc = dial
+	}
 	c, err := gomysql.NewConnector(parsed)
 	if err != nil {
 		return nil, sdk.InvalidArgumentf("MySQL DSN %s: %s", sdk.MaskDSN(conn.DSN), sdk.MaskIn(err.Error(), conn.DSN))
 	}
-	return sql.OpenDB(binaryConnector{c}), nil
+	bc.Connector = c
+	return sql.OpenDB(bc), nil
 }
 
 func classify(err error) error {
@@ -170,7 +179,7 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 		if err != nil {
 			return sqlsource.Mapping{}, fmt.Errorf("%w: %v", sdk.ErrUnsupportedType, err)
 		}
-		return sqlsource.Mapping{Type: dt, Decode: sqlsource.DecodeDecimal}, nil
+		return sqlsource.Mapping{Type: dt, Decode: sqlsource.DecodeDecimal, DecodeText: sqlsource.TextDecimal}, nil
 	}
 	ints := map[string][2]arrow.DataType{
 		"tinyint":   {arrow.PrimitiveTypes.Int8, arrow.PrimitiveTypes.Uint8},
@@ -182,42 +191,40 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 	}
 	if pair, ok := ints[base]; ok {
 		if unsigned {
-			return sqlsource.Mapping{Type: pair[1], Decode: sqlsource.DecodeUint64}, nil
+			return sqlsource.Mapping{Type: pair[1], Decode: sqlsource.DecodeUint64, DecodeText: sqlsource.TextUint64}, nil
 		}
-		return sqlsource.Mapping{Type: pair[0], Decode: sqlsource.DecodeInt64}, nil
+		return sqlsource.Mapping{Type: pair[0], Decode: sqlsource.DecodeInt64, DecodeText: sqlsource.TextInt64}, nil
 	}
 	switch base {
 	case "year":
-		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Int16, Decode: sqlsource.DecodeInt64}, nil
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Int16, Decode: sqlsource.DecodeInt64, DecodeText: sqlsource.TextInt64}, nil
 	case "float":
 		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float32, Decode: sqlsource.DecodeFloat64}, nil
 	case "double", "real":
 		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float64, Decode: sqlsource.DecodeFloat64}, nil
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
 		"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
-		return sqlsource.Mapping{Type: arrow.BinaryTypes.Binary, Decode: sqlsource.DecodeBinary}, nil
+		return sqlsource.Mapping{Type: arrow.BinaryTypes.Binary, Decode: sqlsource.DecodeBinary, DecodeText: sqlsource.TextBinary}, nil
 	case "bit":
 		if t == "bit(1)" {
 			return sqlsource.Mapping{Type: arrow.FixedWidthTypes.Boolean, Decode: decodeBit}, nil
 		}
 		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Uint64, Decode: decodeBit}, nil
 	case "date":
-		return sqlsource.Mapping{Type: arrow.FixedWidthTypes.Date32, Decode: zeroDateAsNull(sqlsource.DecodeDate32)}, nil
+		return zeroDateAsNull(sqlsource.Mapping{Type: arrow.FixedWidthTypes.Date32, DecodeText: sqlsource.TextDate32}), nil
 	case "datetime", "timestamp":
-		return sqlsource.Mapping{Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Decode: zeroDateAsNull(sqlsource.DecodeTimestamp)}, nil
+		return zeroDateAsNull(sqlsource.Mapping{Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, DecodeText: sqlsource.TextTimestamp}), nil
 	}
-	return sqlsource.Mapping{Type: arrow.BinaryTypes.String, Decode: sqlsource.DecodeString}, nil
+	return sqlsource.Mapping{Type: arrow.BinaryTypes.String, Decode: sqlsource.DecodeString, DecodeText: sqlsource.TextString}, nil
 }
 
 // zeroDateAsNull reads MySQL's zero dates as NULL and refuses dates with
 // a zero month or day (stored unless sql_mode has NO_ZERO_IN_DATE): no
 // calendar date holds them, and NULL would lose the year.
-func zeroDateAsNull(next sqlsource.Decoder) sqlsource.Decoder {
-	return func(b array.Builder, v driver.Value) error {
-		s, _ := v.([]byte) // the driver's text; looked at in place, as this runs for every value
-		if x, ok := v.(string); ok {
-			s = []byte(x)
-		}
+// Both protocols give dates as text (the driver formats binary ones).
+func zeroDateAsNull(m sqlsource.Mapping) sqlsource.Mapping {
+	next := m.DecodeText
+	m.DecodeText = func(b array.Builder, s []byte) error {
 		if len(s) >= 10 && s[4] == '-' && s[7] == '-' && (s[5] == '0' && s[6] == '0' || s[8] == '0' && s[9] == '0') {
 			if string(s[:10]) == "0000-00-00" {
 				b.AppendNull()
@@ -225,8 +232,18 @@ func zeroDateAsNull(next sqlsource.Decoder) sqlsource.Decoder {
 			}
 			return sdk.Errorf(sdk.ErrUnsupportedType, "value %s has a zero month or day, which no date can represent: select it as text in a query (CAST(col AS CHAR)) or filter it out", s)
 		}
-		return next(b, v)
+		return next(b, s)
 	}
+	m.Decode = func(b array.Builder, v driver.Value) error {
+		switch x := v.(type) {
+		case []byte:
+			return m.DecodeText(b, x)
+		case string:
+			return m.DecodeText(b, []byte(x))
+		}
+		return fmt.Errorf("unexpected %T for a date", v)
+	}
+	return m
 }
 
 // decodeBit reads BIT values, which arrive as big-endian bytes.

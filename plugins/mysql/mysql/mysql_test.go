@@ -374,3 +374,104 @@ func TestTextAndBinaryProtocolsAgree(t *testing.T) {
 		t.Errorf("zero date, utf8 or time: %v %v %v", text.Column(14), text.Column(10), text.Column(17))
 	}
 }
+
+// Table reads run on the socket (wire.go): rows that span protocol
+// packets come back whole, and a value can be as large as the server sends.
+func TestWireRowsSpanningPackets(t *testing.T) {
+	db, d := database(t)
+	if _, err := db.Exec("CREATE TABLE " + d + ".w (id INT NOT NULL PRIMARY KEY, b LONGBLOB)"); err != nil {
+		t.Fatal(err)
+	}
+	// A row packet holds "1" (2 bytes), the blob's 4-byte length, then the
+	// blob: payloads just under, at and just over 2^24-1 bytes, where the
+	// protocol splits packets.
+	const maxPayload = 1<<24 - 1
+	sizes := map[int]int{1: maxPayload - 6 - 1, 2: maxPayload - 6, 3: maxPayload - 6 + 1, 4: 0, 5: 250, 6: 70000}
+	for id, n := range sizes {
+		if _, err := db.Exec("INSERT INTO "+d+".w SELECT ?, CONCAT(REPEAT('x', ?), CHAR(?))", id, max(n-1, 0), '0'+id); err != nil {
+			if strings.Contains(err.Error(), "max_allowed_packet") {
+				t.Logf("row %d of %d bytes: %v", id, n, err)
+				delete(sizes, id)
+				continue
+			}
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec("UPDATE " + d + ".w SET b = '' WHERE id = 4"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sizes[2]; !ok {
+		t.Fatal("the server did not take a row of exactly one packet's payload")
+	}
+	rr, err := mysql.New().Read(context.Background(), sdk.ReadRequest{Conn: sdk.Connection{DSN: testDSN()},
+		Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "w"}}, OrderBy: []sdk.OrderBy{{Column: "id"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	got := 0
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		ids, bs := rec.Column(0).(*array.Int32), rec.Column(1).(*array.Binary)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			id, v := int(ids.Value(i)), bs.Value(i)
+			if len(v) != sizes[id] || bs.IsNull(i) || (len(v) > 0 && (v[len(v)-1] != byte('0'+id) || strings.Trim(string(v[:len(v)-1]), "x") != "")) {
+				t.Errorf("row %d: %d bytes ending %q, want %d bytes of x then %q", id, len(v), v[max(len(v)-1, 0):], sizes[id], string(rune('0'+id)))
+			}
+			got++
+		}
+	}
+	if rr.Err() != nil || got != len(sizes) {
+		t.Fatalf("read %d rows of %d: %v", got, len(sizes), rr.Err())
+	}
+}
+
+// A read abandoned mid-result drops its connection rather than draining
+// it, an error the server sends after some rows ends the read with the
+// server's message, and the connector's pool serves further reads either way.
+func TestWireAbandonedReadsAndLateErrors(t *testing.T) {
+	db, d := database(t)
+	for _, q := range []string{
+		"SET SESSION cte_max_recursion_depth = 1000000",
+		"SET SESSION max_recursive_iterations = 1000000",
+	} {
+		_, _ = db.Exec(q) // one of the two exists, MySQL's or MariaDB's
+	}
+	for _, q := range []string{
+		"CREATE TABLE " + d + ".big (id BIGINT NOT NULL PRIMARY KEY, s VARCHAR(40))",
+		"INSERT INTO " + d + ".big WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 200000) SELECT n, MD5(n) FROM s",
+		// The subquery returns two rows for id 150000 only.
+		"CREATE VIEW " + d + ".late AS SELECT id, IF(id = 150000, (SELECT b2.id FROM " + d + ".big b2 WHERE b2.id IN (1, 2) AND big.id = 150000), id) AS x FROM " + d + ".big",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := mysql.New()
+	conn := sdk.Connection{DSN: testDSN()}
+	read := func(table string, batches int) (int64, error) {
+		rr, err := c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: table}}, BatchMaxRows: 10000})
+		if err != nil {
+			return 0, err
+		}
+		defer rr.Release()
+		rows := int64(0)
+		for n := 0; (batches == 0 || n < batches) && rr.Next(); n++ {
+			rows += rr.RecordBatch().NumRows()
+		}
+		return rows, rr.Err()
+	}
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		if n, err := read("big", 1); err != nil || n != 10000 {
+			t.Fatalf("abandoned read %d: %d rows, %v", i, n, err)
+		}
+		if n, err := read("late", 0); err == nil || !strings.Contains(err.Error(), "Subquery returns more than 1 row") || n == 0 || n >= 150000 {
+			t.Fatalf("late error: %d rows, %v", n, err)
+		}
+		if n, err := read("big", 0); err != nil || n != 200000 {
+			t.Fatalf("full read after abandoned ones: %d rows, %v", n, err)
+		}
+		t.Logf("round %d: %v", i, time.Since(start))
+	}
+}
