@@ -475,3 +475,41 @@ func TestWireAbandonedReadsAndLateErrors(t *testing.T) {
 		t.Logf("round %d: %v", i, time.Since(start))
 	}
 }
+
+// Cancelling a read that waits for the server's first row ends it at once
+// (the socket's deadline is moved), and the pool still serves reads.
+func TestWireCancelWhileServerWorks(t *testing.T) {
+	db, d := database(t)
+	for _, q := range []string{
+		"CREATE TABLE " + d + ".one (id INT NOT NULL PRIMARY KEY)",
+		"INSERT INTO " + d + ".one VALUES (1)",
+		"CREATE VIEW " + d + ".slow AS SELECT id, SLEEP(3) AS s FROM " + d + ".one",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := mysql.New()
+	conn := sdk.Connection{DSN: testDSN()}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	rr, err := c.Read(ctx, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "slow"}}})
+	if err == nil {
+		for rr.Next() {
+		}
+		err = rr.Err()
+		rr.Release()
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("cancelled read: %v after %v", err, time.Since(start))
+	}
+	rr, err = c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "one"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	if !rr.Next() || rr.RecordBatch().NumRows() != 1 {
+		t.Fatalf("read after a cancelled one: %v", rr.Err())
+	}
+}
