@@ -176,9 +176,17 @@ func numericParts(d []byte) (digits []uint16, weight int, sign uint16, err error
 	case 0x0000, 0x4000:
 		return digits, weight, sign, nil
 	case 0xC000:
-		return nil, 0, 0, fmt.Errorf("numeric is NaN, which a decimal cannot hold")
+		return nil, 0, 0, errNotDecimal("NaN")
+	case 0xF000:
+		return nil, 0, 0, errNotDecimal("-Infinity")
 	}
-	return nil, 0, 0, fmt.Errorf("numeric is infinite, which a decimal cannot hold")
+	return nil, 0, 0, errNotDecimal("Infinity")
+}
+
+// errNotDecimal is the error of a numeric(p,s) value that no decimal holds.
+func errNotDecimal(v string) error {
+	return sdk.Errorf(sdk.ErrUnsupportedType,
+		"numeric value %s has no decimal form; filter it out (where: col <> '%s') or read the column as text in a query (col::text)", v, v)
 }
 
 // numericUnscaled returns the value times 10^scale, exactly.

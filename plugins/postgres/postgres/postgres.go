@@ -40,7 +40,7 @@ var info = sdk.Info{
 	TypeMappings: []sdk.TypeMapping{
 		{NativeType: "smallint / integer / bigint", ArrowType: "int16 / int32 / int64"},
 		{NativeType: "real / double precision", ArrowType: "float32 / float64"},
-		{NativeType: "numeric(p,s)", ArrowType: "decimal128(p, s) up to 38 digits, decimal256(p, s) up to 76", Notes: "exact"},
+		{NativeType: "numeric(p,s)", ArrowType: "decimal128(p, s) up to 38 digits, decimal256(p, s) up to 76", Notes: "exact; NaN fails the read (see limits)"},
 		{NativeType: "numeric (no precision)", ArrowType: "utf8", Notes: "exact text; any precision; NaN, Infinity, -Infinity as such"},
 		{NativeType: "text, varchar(n), char(n), name, citext", ArrowType: "utf8"},
 		{NativeType: "bytea", ArrowType: "binary"},
@@ -61,6 +61,7 @@ var info = sdk.Info{
 	Limits: []string{
 		"Table reads use COPY ... TO STDOUT (FORMAT binary), decoded straight into Arrow; columns of types without a binary decoder are cast to text in the COPY. Query reads go through database/sql.",
 		"date, timestamp and timestamptz values of infinity and -infinity (also inside arrays) fail the read with the row, column and value named, as an unsupported-type error (hp exits 2): Arrow has no infinite dates or instants, and a sentinel such as the smallest or largest int64 would be read as a real instant. Filter them out (where: col <> 'infinity') or map them in a query (CASE WHEN isfinite(col) THEN col END). Timestamps after 294246-12-31, beyond Arrow's int64 microseconds since 1970, fail the same way.",
+		"NaN in a numeric(p,s) column fails the read with the row, column and value named, as an unsupported-type error (hp exits 2): a decimal has no NaN. Filter it out (where: col <> 'NaN') or read the column as text in a query (col::text); unconstrained numeric columns are text and keep NaN.",
 		"Intervals whose time part exceeds ±2562047 hours (int64 nanoseconds) fail the read, as do infinite intervals (PostgreSQL 17).",
 		"Arrays become lists without their lower bounds ('[0:1]={7,8}' reads as [7, 8]). A value with several dimensions in a column declared with one fails the read with the column named: declare the column with its dimensions (integer[][]) to read it as text, or flatten it in a query.",
 		"Table reads end a batch at the first row that brings them to the batch byte budget, so rows of tens of megabytes (bytea, text) travel one per batch.",
@@ -206,7 +207,7 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 		if err != nil {
 			return sqlsource.Mapping{}, fmt.Errorf("%w: %v", sdk.ErrUnsupportedType, err)
 		}
-		return sqlsource.Mapping{Type: dt, Decode: sqlsource.DecodeDecimal}, nil
+		return sqlsource.Mapping{Type: dt, Decode: nanAware(sqlsource.DecodeDecimal)}, nil
 	}
 	if multiDimArray(t) {
 		return sqlsource.Mapping{Type: arrow.BinaryTypes.String, Decode: sqlsource.DecodeString}, nil
@@ -259,6 +260,17 @@ func infinityAware(what string, dec sqlsource.Decoder) sqlsource.Decoder {
 	return func(b array.Builder, v driver.Value) error {
 		if s, ok := v.(string); ok && (s == "infinity" || s == "-infinity") {
 			return errInfinite(what, s[0] == '-')
+		}
+		return dec(b, v)
+	}
+}
+
+// nanAware gives query reads the error of table reads for NaN and infinite
+// numerics, which the driver returns as strings.
+func nanAware(dec sqlsource.Decoder) sqlsource.Decoder {
+	return func(b array.Builder, v driver.Value) error {
+		if s, ok := v.(string); ok && (s == "NaN" || s == "Infinity" || s == "-Infinity") {
+			return errNotDecimal(s)
 		}
 		return dec(b, v)
 	}

@@ -317,3 +317,18 @@ func TestIntervalsAsMonthDayNano(t *testing.T) {
 		t.Errorf("query read: %v %v %v", schema, rows, err)
 	}
 }
+
+// TestNaNNumericWithPrecision: numeric(p,s) may hold NaN, which no decimal
+// can: table and query reads fail as an unsupported type naming the value.
+func TestNaNNumericWithPrecision(t *testing.T) {
+	db, s := schemaFor(t)
+	if _, err := db.Exec(`CREATE TABLE ` + s + `.n (id int, v numeric(10,2)); INSERT INTO ` + s + `.n VALUES (1, 1.5), (2, 'NaN')`); err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []sdk.ReadRequest{tableReq(s, "n"), {Source: sdk.Source{Query: "SELECT v FROM " + s + ".n ORDER BY id"}}} {
+		_, _, err := readAll(t, req)
+		if !errors.Is(err, sdk.ErrUnsupportedType) || !strings.Contains(err.Error(), `"v"`) || !strings.Contains(err.Error(), "NaN") {
+			t.Errorf("%v: %v", req.Source, err)
+		}
+	}
+}
