@@ -207,27 +207,32 @@ func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.
 				col = m
 			}
 		}
-		arg := func(v *sdk.Value) any {
-			if d.Arg != nil {
-				return d.Arg(v, col)
+		bind := func(v *sdk.Value) string {
+			if d.Literal != nil {
+				if lit, ok := d.Literal(v, col); ok {
+					return lit
+				}
 			}
-			return v.Arg()
+			if d.Arg != nil {
+				args = append(args, d.Arg(v, col))
+			} else {
+				args = append(args, v.Arg())
+			}
+			return d.placeholder(len(args))
 		}
 		if rf.Lower != nil {
 			op := ">"
 			if rf.LowerInclusive {
 				op = ">="
 			}
-			args = append(args, arg(rf.Lower))
-			conds = append(conds, fmt.Sprintf("%s %s %s", d.quote(rf.Column), op, d.placeholder(len(args))))
+			conds = append(conds, fmt.Sprintf("%s %s %s", d.quote(rf.Column), op, bind(rf.Lower)))
 		}
 		if rf.Upper != nil {
 			op := "<"
 			if rf.UpperInclusive {
 				op = "<="
 			}
-			args = append(args, arg(rf.Upper))
-			conds = append(conds, fmt.Sprintf("%s %s %s", d.quote(rf.Column), op, d.placeholder(len(args))))
+			conds = append(conds, fmt.Sprintf("%s %s %s", d.quote(rf.Column), op, bind(rf.Upper)))
 		}
 	}
 	q := "SELECT " + selectList + " FROM " + from

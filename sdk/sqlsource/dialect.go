@@ -79,6 +79,10 @@ type Dialect struct {
 	Map func(ColumnMeta) (Mapping, error)
 	// Arg converts a filter value into a driver argument; default Value.Arg.
 	Arg func(v *sdk.Value, col ColumnMeta) any
+	// Literal, when it returns ok, is a filter value written into the SQL
+	// in place of a bind parameter, with the same meaning (a read without
+	// arguments may run unprepared).
+	Literal func(v *sdk.Value, col ColumnMeta) (string, bool)
 	// DDLType is the native type for an Arrow type when creating tables.
 	DDLType func(arrow.DataType) (string, error)
 	// Classify maps a driver error to an sdk error kind (may return err).

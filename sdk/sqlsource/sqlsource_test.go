@@ -55,6 +55,15 @@ func TestSelectSQL(t *testing.T) {
 	if q != "select 1" {
 		t.Fatalf("plain query changed: %s", q)
 	}
+	// A dialect's literals replace the parameters they cover, and only those.
+	c.dialect.Literal = func(v *sdk.Value, col ColumnMeta) (string, bool) {
+		return fmt.Sprintf("%d /* %s */", v.Int, col.Name), v.Kind == sdk.KindInt64
+	}
+	q, args, _ = c.selectSQL(sdk.Source{Object: &sdk.ObjectRef{Name: "t"}}, "*", "", &sdk.RangeFilter{Column: "id", Lower: sdk.Int64Value(5),
+		Upper: &sdk.Value{Kind: sdk.KindString, Str: "z"}}, nil, []ColumnMeta{{Name: "id"}})
+	if want := `SELECT * FROM "t" WHERE "id" > 5 /* id */ AND "id" < $1`; q != want || len(args) != 1 || args[0] != "z" {
+		t.Fatalf("literals: got %s %v, want %s [z]", q, args, want)
+	}
 }
 
 func TestSmallDecimalAgreesWithExactPath(t *testing.T) {
