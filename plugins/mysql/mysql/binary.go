@@ -5,10 +5,13 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -115,4 +118,33 @@ func textExact(cols []sqlsource.ColumnMeta) bool {
 		}
 	}
 	return true
+}
+
+// literal writes integer, decimal, date and timestamp filter values into
+// the SQL, so that range reads take the text protocol too. Each is text
+// the driver would send as the same parameter: integers as integers,
+// decimals and times as strings (the driver sends time.Time as a string).
+func literal(v *sdk.Value, _ sqlsource.ColumnMeta) (string, bool) {
+	switch v.Kind {
+	case sdk.KindInt64:
+		return strconv.FormatInt(v.Int, 10), true
+	case sdk.KindUint64:
+		return strconv.FormatUint(v.Uint, 10), true
+	case sdk.KindDecimal:
+		if v.Str == "" || strings.Trim(v.Str, "0123456789.+-eE") != "" {
+			return "", false
+		}
+		return "'" + v.Str + "'", true
+	case sdk.KindTimestamp, sdk.KindDate:
+		t, ok := v.Arg().(time.Time)
+		if !ok || t.IsZero() || t.UTC().Year() < 1 || t.UTC().Year() > 9999 {
+			return "", false // the driver has its own ways with these
+		}
+		t = t.UTC()
+		if t.Equal(t.Truncate(24 * time.Hour)) {
+			return "'" + t.Format("2006-01-02") + "'", true // as the driver writes midnight
+		}
+		return "'" + t.Format("2006-01-02 15:04:05.999999999") + "'", true
+	}
+	return "", false
 }

@@ -2,9 +2,11 @@ package mysql
 
 import (
 	"testing"
+	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -48,6 +50,33 @@ func TestPlainSocket(t *testing.T) {
 		}
 		if got := plainSocket(cfg); got != want {
 			t.Errorf("%s: %v, want %v", dsn, got, want)
+		}
+	}
+}
+
+// Filter values written into the SQL are the text the driver would send as
+// the parameter; other kinds stay parameters.
+func TestLiteral(t *testing.T) {
+	at := time.Date(2024, 2, 29, 23, 59, 59, 123456000, time.UTC)
+	for _, tc := range []struct {
+		v    sdk.Value
+		want string
+	}{
+		{sdk.Value{Kind: sdk.KindInt64, Int: -9223372036854775808}, "-9223372036854775808"},
+		{sdk.Value{Kind: sdk.KindUint64, Uint: 18446744073709551615}, "18446744073709551615"},
+		{sdk.Value{Kind: sdk.KindDecimal, Str: "-123.450"}, "'-123.450'"},
+		{sdk.Value{Kind: sdk.KindTimestamp, Time: at}, "'2024-02-29 23:59:59.123456'"},
+		{sdk.Value{Kind: sdk.KindTimestamp, Time: at.In(time.FixedZone("x", 3600))}, "'2024-02-29 23:59:59.123456'"},
+		{sdk.Value{Kind: sdk.KindTimestamp, Time: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)}, "'2024-03-01'"},
+		{sdk.Value{Kind: sdk.KindDate, Int: 19782}, "'2024-02-29'"},
+		{sdk.Value{Kind: sdk.KindDecimal, Str: "1'; DROP TABLE t; --"}, ""},
+		{sdk.Value{Kind: sdk.KindString, Str: "abc"}, ""},
+		{sdk.Value{Kind: sdk.KindFloat64, Float: 0.1}, ""},
+		{sdk.Value{Kind: sdk.KindTimestamp}, ""},
+	} {
+		got, ok := literal(&tc.v, sqlsource.ColumnMeta{})
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("%v: %q %v, want %q", tc.v, got, ok, tc.want)
 		}
 	}
 }

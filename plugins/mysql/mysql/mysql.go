@@ -41,7 +41,7 @@ var info = sdk.Info{
 		{NativeType: "tinyint / smallint / mediumint, int / bigint", ArrowType: "int8 / int16 / int32 / int64"},
 		{NativeType: "... unsigned", ArrowType: "uint8 / uint16 / uint32 / uint64", Notes: "bigint unsigned keeps values above 2^63"},
 		{NativeType: "decimal(p,s)", ArrowType: "decimal128(p, s) up to 38 digits, decimal256(p, s) up to 65", Notes: "exact: read as text"},
-		{NativeType: "float / double", ArrowType: "float32 / float64", Notes: "the stored value: reads with float columns use the binary protocol (prepared statements), where MariaDB does not round FLOAT to six digits; other table reads use the text protocol, which is cheaper"},
+		{NativeType: "float / double", ArrowType: "float32 / float64", Notes: "the stored value: reads with float columns use the binary protocol (prepared statements), where MariaDB does not round FLOAT to six digits; other table reads use the text protocol, which is cheaper (without TLS or compression, rows are read off the socket by the connector itself)"},
 		{NativeType: "char, varchar, text types, enum, set, json", ArrowType: "utf8"},
 		{NativeType: "binary, varbinary, blob types", ArrowType: "binary"},
 		{NativeType: "geometry types (point, polygon, ...)", ArrowType: "binary", Notes: "MySQL's internal form: a 4-byte little-endian SRID, then WKB"},
@@ -70,6 +70,7 @@ var dialect = &sqlsource.Dialect{
 	DDLType:      ddlType,
 	Classify:     classify,
 	Query:        query,
+	Literal:      literal,
 }
 
 // open converts mysql://user:pass@host:port/db?params to the driver's DSN.

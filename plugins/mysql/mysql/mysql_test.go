@@ -312,9 +312,9 @@ func TestGeometryAsBinary(t *testing.T) {
 	}
 }
 
-// A table without floats is read in the text protocol, a range read (which
-// has arguments) in the binary one: both must give the same values for
-// every type.
+// A table without floats is read in the text protocol, a read with a
+// parameter in the binary one (a string bound is never written into the
+// SQL): both must give the same values for every type.
 func TestTextAndBinaryProtocolsAgree(t *testing.T) {
 	db, d := database(t)
 	for _, q := range []string{
@@ -350,7 +350,7 @@ func TestTextAndBinaryProtocolsAgree(t *testing.T) {
 	}
 	text := read(nil)
 	defer text.Release()
-	binary := read(&sdk.RangeFilter{Column: "id", Lower: &sdk.Value{Kind: sdk.KindInt64, Int: 0}, LowerInclusive: true})
+	binary := read(&sdk.RangeFilter{Column: "id", Lower: &sdk.Value{Kind: sdk.KindString, Str: "0"}, LowerInclusive: true})
 	defer binary.Release()
 	if text.NumRows() != 3 || binary.NumRows() != 3 {
 		t.Fatalf("rows: text %d, binary %d", text.NumRows(), binary.NumRows())
@@ -511,5 +511,54 @@ func TestWireCancelWhileServerWorks(t *testing.T) {
 	defer rr.Release()
 	if !rr.Next() || rr.RecordBatch().NumRows() != 1 {
 		t.Fatalf("read after a cancelled one: %v", rr.Err())
+	}
+}
+
+// Range bounds written into the SQL (integers, decimals, dates and
+// timestamps) select what the parameters did: exclusive and inclusive
+// ends at exact values, microseconds included.
+func TestRangeLiterals(t *testing.T) {
+	db, d := database(t)
+	if _, err := db.Exec("CREATE TABLE " + d + ".r (id BIGINT NOT NULL PRIMARY KEY, at DATETIME(6), ts TIMESTAMP(6) NULL, day DATE, amt DECIMAL(10,2), u BIGINT UNSIGNED)"); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(i int) time.Time {
+		return base.Add(time.Duration(i)*time.Second + time.Duration(i)*time.Microsecond)
+	}
+	for i := 1; i <= 5; i++ {
+		if _, err := db.Exec("INSERT INTO "+d+".r VALUES (?, ?, ?, ?, ?, ?)", i, at(i).Format("2006-01-02 15:04:05.000000"), at(i).Format("2006-01-02 15:04:05.000000"),
+			base.AddDate(0, 0, i).Format("2006-01-02"), fmt.Sprintf("%d.50", i), uint64(math.MaxUint64)-uint64(5-i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := mysql.New()
+	for col, bounds := range map[string][2]sdk.Value{
+		"id":  {{Kind: sdk.KindInt64, Int: 2}, {Kind: sdk.KindInt64, Int: 4}},
+		"u":   {{Kind: sdk.KindUint64, Uint: math.MaxUint64 - 3}, {Kind: sdk.KindUint64, Uint: math.MaxUint64 - 1}},
+		"at":  {{Kind: sdk.KindTimestamp, Time: at(2)}, {Kind: sdk.KindTimestamp, Time: at(4)}},
+		"ts":  {{Kind: sdk.KindTimestamp, Time: at(2)}, {Kind: sdk.KindTimestamp, Time: at(4)}},
+		"day": {{Kind: sdk.KindDate, Int: base.AddDate(0, 0, 2).Unix() / 86400}, {Kind: sdk.KindDate, Int: base.AddDate(0, 0, 4).Unix() / 86400}},
+		"amt": {{Kind: sdk.KindDecimal, Str: "2.50"}, {Kind: sdk.KindDecimal, Str: "4.5"}},
+	} {
+		rr, err := c.Read(context.Background(), sdk.ReadRequest{Conn: sdk.Connection{DSN: testDSN()}, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "r"}},
+			Range: &sdk.RangeFilter{Column: col, Lower: &bounds[0], Upper: &bounds[1], UpperInclusive: true}, OrderBy: []sdk.OrderBy{{Column: "id"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for rr.Next() {
+			c := rr.RecordBatch().Column(0).(*array.Int64)
+			for i := 0; i < c.Len(); i++ {
+				ids = append(ids, c.Value(i))
+			}
+		}
+		if err := rr.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rr.Release()
+		if fmt.Sprint(ids) != "[3 4]" {
+			t.Errorf("%s in (%v, %v]: ids %v, want [3 4]", col, &bounds[0], &bounds[1], ids)
+		}
 	}
 }
