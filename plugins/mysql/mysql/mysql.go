@@ -6,6 +6,8 @@ package mysql
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/binary"
@@ -55,6 +57,8 @@ var info = sdk.Info{
 		"Zero dates and datetimes ('0000-00-00') are read as NULL.",
 		"Dates and datetimes with a zero month or day ('2024-00-15', stored when sql_mode lacks NO_ZERO_IN_DATE) fail the read with the row, column and value named, as an unsupported-type error (hp exits 2): read them as text in a query (CAST(col AS CHAR)) or filter them out.",
 		"Writes use multi-row INSERTs in one transaction; merge deletes rows with the incoming keys, then inserts.",
+		"tls=true (or skip-verify, or a named config) against a server without TLS, or a certificate that fails verification, is a configuration error (hp exits 2) naming TLS; tls=preferred falls back to a plain connection.",
+		"Table reads on plain connections (no TLS, no compression) send their query on the driver's connection and read the rows off the socket without a per-value allocation; TLS or compressed connections, and query reads, go through the driver.",
 	},
 	Features: []sdk.Capability{sdk.CapReadQuery},
 }
@@ -136,6 +140,19 @@ func classify(err error) error {
 			return fmt.Errorf("%w: %s", sdk.ErrInvalidArgument, me.Message)
 		}
 		return fmt.Errorf("MySQL error %d: %s", me.Number, me.Message)
+	}
+	var (
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		host      x509.HostnameError
+	)
+	switch {
+	case errors.Is(err, gomysql.ErrNoTLS):
+		return fmt.Errorf("%w: the MySQL server does not offer TLS, which the DSN requires (tls=true, skip-verify or a named config): "+
+			"enable TLS on the server, or use tls=preferred or no tls parameter", sdk.ErrInvalidArgument)
+	case errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &host):
+		return fmt.Errorf("%w: the MySQL server's TLS certificate was rejected (check the CA and the host name, or tls=skip-verify for a test server): %v",
+			sdk.ErrInvalidArgument, err)
 	}
 	if strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "i/o timeout") {
 		return fmt.Errorf("%w: %v", sdk.ErrUnavailable, err)
