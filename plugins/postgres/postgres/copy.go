@@ -568,9 +568,8 @@ type rowDecoder struct {
 	// size counts the field bytes of the batch being built: the builder
 	// estimates its size only every few dozen rows, so that a batch of
 	// huge rows ends at the first row over the budget.
-	size    int64
-	dataLen []int
-	err     error
+	size int64
+	err  error
 }
 
 // newRowDecoder returns a decoder that sends batches of at most maxRows
@@ -586,7 +585,7 @@ func newRowDecoder(ctx context.Context, schema *arrow.Schema, natives []string, 
 		bound[i] = dec(b.Field(i))
 	}
 	return &rowDecoder{ctx: ctx, b: b, fields: b.Fields(), decoders: bound, schema: schema, natives: natives,
-		maxBytes: maxBytes, started: make(chan struct{}), out: make(chan arrow.RecordBatch, 1), dataLen: make([]int, len(decoders))}
+		maxBytes: maxBytes, started: make(chan struct{}), out: make(chan arrow.RecordBatch, 1)}
 }
 
 func (d *rowDecoder) Write(p []byte) (int, error) {
@@ -689,22 +688,8 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 // send hands the batch built so far to the reader, waiting while the
 // reader still holds the one before.
 func (d *rowDecoder) send() error {
-	rows := d.b.Rows()
-	for i, f := range d.fields {
-		if bb, ok := f.(interface{ DataLen() int }); ok {
-			d.dataLen[i] = bb.DataLen()
-		}
-	}
-	rec := d.b.NewBatch()
+	rec := d.b.NewBatch() // sizes the next batch like this one
 	d.size = 0
-	// Size the next batch like this one, so that the builders do not grow
-	// by doubling and copying through every batch.
-	for i, f := range d.fields {
-		f.Reserve(rows)
-		if bb, ok := f.(interface{ ReserveData(int) }); ok && d.dataLen[i] > 0 {
-			bb.ReserveData(int(min(int64(d.dataLen[i]), d.maxBytes)))
-		}
-	}
 	select {
 	case d.out <- rec:
 		return nil
