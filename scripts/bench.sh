@@ -73,17 +73,7 @@ elif psql "$PG" -Atc "select 1" >/dev/null 2>&1; then
 	if [ "$have" != "$PG_ROWS" ]; then
 		echo
 		echo "== loading $PG_ROWS lineitem rows into PostgreSQL"
-		psql "$PG" -q -c "drop table if exists hp_bench_lineitem" -c "
-			create table hp_bench_lineitem as
-			select g::bigint as l_orderkey, (g % 200000)::int as l_partkey, (g % 10000)::int as l_suppkey, (g % 7)::int as l_linenumber,
-			       ((g % 50) + 1)::numeric(15,2) as l_quantity, ((g % 100000) / 100.0 + 900)::numeric(15,2) as l_extendedprice,
-			       ((g % 11) / 100.0)::numeric(15,2) as l_discount, ((g % 9) / 100.0)::numeric(15,2) as l_tax,
-			       (array['A','N','R'])[g % 3 + 1]::char(1) as l_returnflag, (array['F','O'])[g % 2 + 1]::char(1) as l_linestatus,
-			       date '1992-01-01' + (g % 2500) as l_shipdate, date '1992-01-31' + (g % 2500) as l_commitdate,
-			       date '1992-01-15' + (g % 2500) as l_receiptdate, 'DELIVER IN PERSON'::char(25) as l_shipinstruct,
-			       (array['AIR','MAIL','SHIP','TRUCK'])[g % 4 + 1]::char(10) as l_shipmode,
-			       md5(g::text) as l_comment
-			from generate_series(1, $PG_ROWS) g"
+		go run ./testkit/cmd/lineitem -db postgres -rows "$PG_ROWS" | psql "$PG" -q -v ON_ERROR_STOP=1
 	fi
 	for round in $(seq "${BENCH_PG_REPEAT:-1}"); do
 		echo
@@ -105,7 +95,7 @@ else
 fi
 
 # MariaDB/MySQL: the same lineitem shape, the server's own client as baseline.
-MY_ROWS=${BENCH_MYSQL_ROWS:-2000000}
+MY_ROWS=${BENCH_MYSQL_ROWS:-5000000}
 if ! want mysql; then
 	:
 elif mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
@@ -113,18 +103,7 @@ elif mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
 	if [ "$have" != "$MY_ROWS" ]; then
 		echo
 		echo "== loading $MY_ROWS lineitem rows into MariaDB"
-		mariadb -h127.0.0.1 -uroot test -e "
-			drop table if exists hp_bench_lineitem;
-			create table hp_bench_lineitem (l_orderkey bigint not null primary key, l_partkey int, l_suppkey int, l_linenumber int,
-				l_quantity decimal(15,2), l_extendedprice decimal(15,2), l_discount decimal(15,2), l_tax decimal(15,2),
-				l_returnflag char(1), l_linestatus char(1), l_shipdate date, l_commitdate date, l_receiptdate date,
-				l_shipinstruct char(25), l_shipmode char(10), l_comment varchar(44));
-			insert into hp_bench_lineitem
-			select g, g % 200000, g % 10000, g % 7, g % 50 + 1, (g % 100000) / 100.0 + 900, (g % 11) / 100.0, (g % 9) / 100.0,
-			       elt(g % 3 + 1, 'A', 'N', 'R'), elt(g % 2 + 1, 'F', 'O'), date '1992-01-01' + interval (g % 2500) day,
-			       date '1992-01-31' + interval (g % 2500) day, date '1992-01-15' + interval (g % 2500) day,
-			       'DELIVER IN PERSON', elt(g % 4 + 1, 'AIR', 'MAIL', 'SHIP', 'TRUCK'), md5(g)
-			from (select seq as g from seq_1_to_$MY_ROWS) s;"
+		go run ./testkit/cmd/lineitem -db mysql -rows "$MY_ROWS" | mariadb -h127.0.0.1 -uroot test
 	fi
 	echo
 	echo "== MariaDB → local files: $MY_ROWS lineitem rows (baseline: the server's own client)"
@@ -132,7 +111,7 @@ elif mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
 	t0=$(date +%s.%N); mariadb -h127.0.0.1 -uroot test --batch --quick -e "select * from hp_bench_lineitem" > "$tmp/my.tsv"; t1=$(date +%s.%N)
 	awk -v r="$MY_ROWS" -v a="$t0" -v b="$t1" -v s="$(stat -c %s "$tmp/my.tsv")" 'BEGIN { printf "%-44s %11d rows %7.2fs %11d rows/s %8.1f MB/s out\n", "baseline: mariadb --batch --quick > tsv", r, b-a, r/(b-a), s/1e6/(b-a) }'
 	rm -rf "$tmp"
-	for spec in "csv none" "parquet zstd"; do
+	for spec in "csv none" "csv gzip" "parquet zstd"; do
 		set -- $spec
 		HP_MY_DSN="mysql://root@127.0.0.1:3306/test" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$MY_ROWS" -label "hp cp snap → $1 ($2)" -- \
 			cp snap my.hp_bench_lineitem out.bench --format "$1" --compression "$2" --log-level warn
