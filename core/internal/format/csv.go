@@ -1,6 +1,7 @@
 package format
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"unicode/utf8"
@@ -87,14 +88,21 @@ func (e *csvEncoder) field(b, v []byte) []byte {
 	if !e.needsQuotes(v) {
 		return append(b, v...)
 	}
+	return quoted(b, v)
+}
+
+// quoted appends v in quotes, doubling the quotes inside.
+func quoted(b, v []byte) []byte {
 	b = append(b, '"')
-	for _, c := range v {
-		if c == '"' {
-			b = append(b, '"')
+	for {
+		i := bytes.IndexByte(v, '"')
+		if i < 0 {
+			break
 		}
-		b = append(b, c)
+		b = append(append(b, v[:i+1]...), '"')
+		v = v[i+1:]
 	}
-	return append(b, '"')
+	return append(append(b, v...), '"')
 }
 
 func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
@@ -126,7 +134,7 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 				e.buf = e.fns[c](e.buf, i)
 				if e.needsQuotes(e.buf[start:]) {
 					e.tmp = append(e.tmp[:0], e.buf[start:]...)
-					e.buf = e.field(e.buf[:start], e.tmp)
+					e.buf = quoted(e.buf[:start], e.tmp)
 				}
 			default:
 				// Numbers, dates and base64 need no quotes, unless one reads

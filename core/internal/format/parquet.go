@@ -37,6 +37,10 @@ func newParquet(w io.Writer, schema *arrow.Schema, o options) (Encoder, error) {
 		// visible early, which size-based rotation relies on.
 		parquet.WithDataPageSize(128 << 10),
 		parquet.WithDictionaryPageSizeLimit(256 << 10),
+		// Decimals of precision <= 18 as INT32/INT64 (standard; DuckDB,
+		// Spark and parquet-go read them): fixed-length byte arrays cost a
+		// byte-swapped copy and a hash of 16 bytes per value.
+		parquet.WithStoreDecimalAsInteger(true),
 	}
 	if o.level != 0 {
 		props = append(props, parquet.WithCompressionLevel(o.level))

@@ -178,15 +178,48 @@ func appendScaled(b []byte, digits []byte, neg bool, scale int32) []byte {
 }
 
 func appendDecimal128(b []byte, n decimal128.Num, scale int32) []byte {
-	var tmp [40]byte
 	if hi := n.HighBits(); (hi == 0 && n.LowBits() <= math.MaxInt64) || (hi == -1 && n.LowBits() > math.MaxInt64) {
-		v := int64(n.LowBits())
-		if v < 0 {
-			return appendScaled(b, strconv.AppendUint(tmp[:0], uint64(-v), 10), true, scale)
-		}
-		return appendScaled(b, strconv.AppendInt(tmp[:0], v, 10), false, scale)
+		return appendDecimal64(b, int64(n.LowBits()), scale)
 	}
 	return appendBig(b, n.BigInt(), scale)
+}
+
+// appendDecimal64 is appendScaled for an int64 unscaled value, writing the
+// digits right to left with the point in place: no intermediate copies.
+func appendDecimal64(b []byte, v int64, scale int32) []byte {
+	neg := v < 0
+	u := uint64(v)
+	if neg {
+		u = -u
+	}
+	if scale < 0 || scale > 18 {
+		var tmp [20]byte
+		return appendScaled(b, strconv.AppendUint(tmp[:0], u, 10), neg, scale)
+	}
+	var tmp [24]byte // 19 digits, a leading 0, the point and the sign
+	i := len(tmp)
+	for k := int32(0); k < scale; k++ {
+		i--
+		tmp[i] = byte('0' + u%10)
+		u /= 10
+	}
+	if scale > 0 {
+		i--
+		tmp[i] = '.'
+	}
+	for {
+		i--
+		tmp[i] = byte('0' + u%10)
+		u /= 10
+		if u == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		tmp[i] = '-'
+	}
+	return append(b, tmp[i:]...)
 }
 
 func appendDecimal256(b []byte, n decimal256.Num, scale int32) []byte {
@@ -211,6 +244,9 @@ func floorDiv(a, b int64) int64 {
 // (Howard Hinnant's algorithm): far cheaper than time.Time per value.
 func civil(days int64) (y int64, m, d int) {
 	z := days + 719468
+	if z >= 0 && z < 1<<31 {
+		return civilU(uint32(z))
+	}
 	era := floorDiv(z, 146097)
 	doe := z - era*146097
 	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
@@ -229,7 +265,31 @@ func civil(days int64) (y int64, m, d int) {
 	return y, m, d
 }
 
+// civilU is civil for days+719468 in [0, 2^31) (years 0 to about
+// 5.8 million) by Neri and Schneider's Euclidean affine functions:
+// multiplications and shifts only.
+func civilU(z uint32) (y int64, m, d int) {
+	n1 := 4*uint64(z) + 3
+	c := n1 / 146097
+	nc := uint32(n1%146097) / 4
+	p2 := 2939745 * (4*uint64(nc) + 3)
+	ny := uint32(p2) / 2939745 / 4
+	n3 := 2141*ny + 197913
+	m, d = int(n3>>16), int(n3&0xffff/2141+1)
+	y = int64(100*c + p2>>32)
+	if ny >= 306 {
+		y++
+		m -= 12
+	}
+	return y, m, d
+}
+
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
 func pad(b []byte, v int64, width int) []byte {
+	if width == 2 && v >= 0 && v < 100 {
+		return append(b, digitPairs[2*v], digitPairs[2*v+1])
+	}
 	var tmp [20]byte
 	s := strconv.AppendInt(tmp[:0], v, 10)
 	for k := len(s); k < width; k++ {
@@ -244,11 +304,9 @@ func appendDate(b []byte, days int64) []byte {
 		// Outside RFC 3339's range: let the time package spell it.
 		return time.Unix(days*86400, 0).UTC().AppendFormat(b, "2006-01-02")
 	}
-	b = pad(b, y, 4)
-	b = append(b, '-')
-	b = pad(b, int64(m), 2)
-	b = append(b, '-')
-	return pad(b, int64(d), 2)
+	hi, lo := y/100, y%100
+	return append(b, digitPairs[2*hi], digitPairs[2*hi+1], digitPairs[2*lo], digitPairs[2*lo+1], '-',
+		digitPairs[2*m], digitPairs[2*m+1], '-', digitPairs[2*d], digitPairs[2*d+1])
 }
 
 func unitDigits(u arrow.TimeUnit) (perSecond int64, digits int) {
