@@ -118,6 +118,9 @@ func renderer(a arrow.Array, inJSON bool) (renderFunc, kind, error) {
 	case *array.List, *array.LargeList, *array.FixedSizeList, *array.Struct, *array.Map, *array.ListView, *array.LargeListView:
 		return func(b []byte, i int) []byte { return appendJSONValue(b, a, i) }, rawJSON, nil
 	case array.ExtensionArray:
+		if fn, ok := offsetRenderer(x); ok {
+			return fn, plain, nil
+		}
 		if x.ExtensionType().ExtensionName() == "arrow.uuid" {
 			if fsb, ok := x.Storage().(*array.FixedSizeBinary); ok {
 				return func(b []byte, i int) []byte { return appendUUID(b, fsb.Value(i)) }, plain, nil
