@@ -2,7 +2,6 @@ package format
 
 import (
 	"bytes"
-	"io"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -94,8 +93,9 @@ func benchEncode(b *testing.B, batches []arrow.RecordBatch, opts ...Option) {
 	var ms runtime.MemStats
 	b.ReportAllocs()
 	b.ResetTimer()
+	var out countingWriter
 	for range b.N {
-		enc, err := NewEncoder(io.Discard, lineitemSchema, opts...)
+		enc, err := NewEncoder(&out, lineitemSchema, opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -114,6 +114,14 @@ func benchEncode(b *testing.B, batches []arrow.RecordBatch, opts ...Option) {
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(out.n)/float64(b.N)/(1<<20), "MB-out")
+}
+
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
 }
 
 func BenchmarkLineitem(b *testing.B) {
@@ -124,6 +132,8 @@ func BenchmarkLineitem(b *testing.B) {
 	}{
 		{"CSV", []Option{WithCompression(None)}},
 		{"Parquet", []Option{WithFormat(Parquet)}},
+		{"ParquetZstd1", []Option{WithFormat(Parquet), WithCompressionLevel(1)}},
+		{"ParquetSnappy", []Option{WithFormat(Parquet), WithCompression(Snappy)}},
 	} {
 		b.Run(c.name, func(b *testing.B) { benchEncode(b, batches, c.opts...) })
 	}

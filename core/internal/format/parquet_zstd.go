@@ -49,7 +49,9 @@ func (z *pageZstd) Encode(dst, src []byte) []byte {
 }
 
 func (z *pageZstd) EncodeLevel(dst, src []byte, level int) []byte {
-	l := zstd.SpeedDefault
+	// The fastest level by default: 9% less CPU than zstd's default on
+	// lineitem-like data, for files 2% larger.
+	l := zstd.SpeedFastest
 	if level != compress.DefaultCompressionLevel {
 		l = zstd.EncoderLevelFromZstd(level)
 	}
