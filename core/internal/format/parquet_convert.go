@@ -11,15 +11,21 @@ import (
 const TypeMetadataKey = "halfpipe.arrow_type"
 
 // converter rewrites the columns Parquet has no type for, exactly:
-// durations become int64 counts of their unit and intervals become ISO 8601
-// text, also inside lists and structs, each field tagged with its original
-// type.
+// durations become int64 counts of their unit, intervals become ISO 8601
+// text and extension types of nested storage become that storage, also
+// inside lists and structs, each field tagged with its original type.
 type converter struct {
 	schema *arrow.Schema
 	needed bool
 }
 
 func needsConversion(t arrow.DataType) bool {
+	if e, ok := t.(arrow.ExtensionType); ok {
+		// pqarrow writes extension types of primitive storage only; nested
+		// ones (arrow.timestamp_with_offset) are written as their storage.
+		_, nested := e.StorageType().(arrow.NestedType)
+		return nested || needsConversion(e.StorageType())
+	}
 	switch t.ID() {
 	case arrow.DURATION, arrow.INTERVAL_MONTH_DAY_NANO, arrow.INTERVAL_MONTHS, arrow.INTERVAL_DAY_TIME:
 		return true
@@ -40,6 +46,8 @@ func convertedType(t arrow.DataType) arrow.DataType {
 		return t
 	}
 	switch x := t.(type) {
+	case arrow.ExtensionType:
+		return convertedType(x.StorageType())
 	case *arrow.DurationType:
 		return arrow.PrimitiveTypes.Int64
 	case *arrow.ListType:
@@ -107,6 +115,11 @@ func convertData(d arrow.ArrayData) arrow.ArrayData {
 	if !needsConversion(t) {
 		d.Retain()
 		return d
+	}
+	if e, ok := t.(arrow.ExtensionType); ok {
+		storage := array.NewData(e.StorageType(), d.Len(), d.Buffers(), d.Children(), d.NullN(), d.Offset())
+		defer storage.Release()
+		return convertData(storage)
 	}
 	if _, nested := t.(arrow.NestedType); nested {
 		children := make([]arrow.ArrayData, len(d.Children()))
