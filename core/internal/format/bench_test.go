@@ -269,3 +269,37 @@ func TestAppendDecimal64MatchesScaled(t *testing.T) {
 		}
 	}
 }
+
+// By default a row group closes at 16 MiB of compressed pages, before
+// its 1,000,000 rows: the pages are held in memory until it does.
+// lineitem compresses to about 22 bytes a row.
+func TestParquetDefaultRowGroupBytes(t *testing.T) {
+	batches := lineitemBatches(32, 32768)
+	var buf bytes.Buffer
+	enc, err := NewEncoder(&buf, lineitemSchema, WithFormat(Parquet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range batches {
+		if err := enc.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pf, err := file.NewParquetReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pf.NumRowGroups() < 3 {
+		t.Fatalf("%d row groups", pf.NumRowGroups())
+	}
+	// The first row group is sized by its Arrow bytes (no compression
+	// ratio is known yet); the second by the ratio the first had.
+	rg := pf.MetaData().RowGroup(1)
+	if size := rg.TotalCompressedSize(); rg.NumRows() >= 1_000_000 || size < 12<<20 || size > 17<<20 {
+		t.Errorf("second row group: %d rows, %d compressed bytes", rg.NumRows(), size)
+	}
+}

@@ -146,13 +146,14 @@ func WithCSVNull(s string) Option { return func(o *options) { o.csvNull = s } }
 func WithParquetRowGroupRows(n int64) Option { return func(o *options) { o.rowGroupRows = n } }
 
 // WithParquetRowGroupBytes starts a new row group once the current one
-// holds this many compressed bytes (default 64 MiB). It bounds memory and
-// the granularity of size-based file rotation.
+// holds this many compressed bytes (default 16 MiB). It bounds memory (the
+// open row group's pages are held until it closes, in buffers that grow by
+// doubling) and the granularity of size-based file rotation.
 func WithParquetRowGroupBytes(n int64) Option { return func(o *options) { o.rowGroupBytes = n } }
 
 // NewEncoder returns an encoder writing schema's batches to w.
 func NewEncoder(w io.Writer, schema *arrow.Schema, opts ...Option) (Encoder, error) {
-	o := options{format: CSV, csvHeader: true, csvDelimiter: ',', rowGroupRows: 1_000_000, rowGroupBytes: 64 << 20, concurrency: 1}
+	o := options{format: CSV, csvHeader: true, csvDelimiter: ',', rowGroupRows: 1_000_000, rowGroupBytes: 16 << 20, concurrency: 1}
 	for _, opt := range opts {
 		opt(&o)
 	}
