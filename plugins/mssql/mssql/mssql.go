@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/extensions"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -47,7 +48,7 @@ var info = sdk.Info{
 		{NativeType: "datetime2(0..6)", ArrowType: "timestamp[us] (no zone)", Notes: "exact for every year (0001..9999); wall time"},
 		{NativeType: "datetime2(7) (the default)", ArrowType: "timestamp[ns] (no zone)", Notes: "100 ns kept; values outside 1677-09-21..2262-04-11 fail the read (see limits)"},
 		{NativeType: "datetime, smalldatetime", ArrowType: "timestamp[us] (no zone)", Notes: "wall time, no zone; datetime's 1/300 s ticks arrive as whole milliseconds"},
-		{NativeType: "datetimeoffset(0..6) / (7)", ArrowType: "timestamp[us, tz=UTC] / timestamp[ns, tz=UTC]", Notes: "the instant kept exactly; the per-row offset is not kept (see limits)"},
+		{NativeType: "datetimeoffset(0..6) / (7)", ArrowType: "arrow.timestamp_with_offset (struct<timestamp: timestamp[us|ns, tz=UTC], offset_minutes: int16>)", Notes: "the instant in UTC and the offset in minutes, Arrow's canonical extension type; CSV/JSONL print the local time with its offset; Parquet stores the two fields"},
 		{NativeType: "rowversion (timestamp)", ArrowType: "uint64", Notes: "the 8 bytes read big-endian, so values order as on the server (a delta driver candidate)"},
 		{NativeType: "sql_variant, geography, geometry, hierarchyid, CLR types", ArrowType: "-", Notes: "an error naming the column and type: read them through a query with CAST / .STAsText() / .ToString()"},
 	},
@@ -60,7 +61,6 @@ var info = sdk.Info{
 		"SQL authentication (user:password), Windows authentication through NTLM (user DOMAIN\\user, URL-encoded as DOMAIN%5Cuser) and Azure AD / Microsoft Entra ID (fedauth=ActiveDirectoryPassword, ActiveDirectoryServicePrincipal, ActiveDirectoryManagedIdentity, ActiveDirectoryDefault, ...) are supported, and Kerberos with authenticator=krb5 (go-mssqldb's pure-Go krb5: a user and password, a keytab, or a credential cache; see the notes).",
 		"TLS: encrypt=strict|true|false|disable (go-mssqldb's default, false, encrypts the login only); TrustServerCertificate=true skips verification; certificate=<file> pins a CA; hostNameInCertificate and tlsmin are honoured.",
 		"datetime2(7) and datetimeoffset(7) values outside 1677-09-21..2262-04-11 (e.g. 0001-01-01, 9999-12-31) do not fit timestamp[ns], the only Arrow unit that keeps 100 ns: the read fails as an unsupported type (hp exits 2) naming row, column and value. Read them through a query: CAST(col AS datetime2(6)) (microseconds, any year; SQL Server rounds, so 9999-12-31 23:59:59.9999999 itself overflows) or CONVERT(varchar(34), col, 127) (exact text).",
-		"datetimeoffset keeps the instant (UTC), not the offset: read SWITCHOFFSET(col, ...) or DATEPART(tz, col) in a query if it matters.",
 	},
 	Features: []sdk.Capability{sdk.CapReadQuery},
 }
@@ -312,6 +312,9 @@ func boundValue(mp sqlsource.Mapping, v any) (*sdk.Value, error) {
 		return sdk.Int64Value(int64(x.Value(0))), nil
 	case *array.Float32:
 		return &sdk.Value{Kind: sdk.KindFloat64, Float: float64(x.Value(0))}, nil
+	case *extensions.TimestampWithOffsetArray:
+		// datetimeoffset bounds by instant, as SQL Server compares it.
+		return sdk.TimestampValue(x.Value(0)), nil
 	}
 	return sqlsource.ValueAt(a, 0)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/extensions"
 
 	"github.com/halfpipe-io/halfpipe/plugins/mssql/mssql"
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -143,7 +144,7 @@ func TestDescribeAllTypes(t *testing.T) {
 		f("dt2", &arrow.TimestampType{Unit: arrow.Nanosecond}, true),
 		f("dt", &arrow.TimestampType{Unit: arrow.Microsecond}, true),
 		f("sdt", &arrow.TimestampType{Unit: arrow.Microsecond}, true),
-		f("dto", &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}, true),
+		f("dto", extensions.NewTimestampWithOffsetType(arrow.Nanosecond), true),
 		f("g", arrow.BinaryTypes.String, true),
 		f("x", arrow.BinaryTypes.String, true),
 		f("rv", arrow.PrimitiveTypes.Uint64, false),
@@ -264,9 +265,12 @@ func TestReadAllTypes(t *testing.T) {
 	eq("dt2 max ns", col("dt2").(*array.Timestamp).Value(2), arrow.Timestamp(9223372036854775800))
 	eq("dt", col("dt").(*array.Timestamp).Value(0), arrow.Timestamp(time.Date(1999, 12, 31, 23, 59, 59, 997000000, time.UTC).UnixMicro()))
 	eq("sdt", col("sdt").(*array.Timestamp).Value(0), arrow.Timestamp(time.Date(2079, 6, 6, 23, 59, 0, 0, time.UTC).UnixMicro()))
-	eq("dto", col("dto").(*array.Timestamp).Value(0), arrow.Timestamp(dto.UnixNano()))
-	eq("dto utc", time.Unix(0, int64(col("dto").(*array.Timestamp).Value(0))).UTC().Format(time.RFC3339Nano), "2023-12-31T16:45:01.9999999Z")
-	eq("dto epoch", col("dto").(*array.Timestamp).Value(2), arrow.Timestamp(100))
+	dtoCol := col("dto").(*extensions.TimestampWithOffsetArray)
+	dtoFields := dtoCol.Storage().(*array.Struct)
+	eq("dto instant", dtoFields.Field(0).(*array.Timestamp).Value(0), arrow.Timestamp(dto.UnixNano()))
+	eq("dto offset", dtoFields.Field(1).(*array.Int16).Value(0), int16(330))
+	eq("dto local", dtoCol.Value(0).Format(time.RFC3339Nano), "2023-12-31T22:15:01.9999999+05:30")
+	eq("dto epoch", dtoFields.Field(0).(*array.Timestamp).Value(2), arrow.Timestamp(100))
 	eq("g", col("g").(*array.String).Value(0), guid)
 	eq("x", col("x").(*array.String).Value(0), `<a b="1">x</a>`)
 	eq("rv", col("rv").(*array.Uint64).Value(0), uint64(2001))
@@ -443,6 +447,45 @@ func TestBounds(t *testing.T) {
 	}
 	if b.Count != 0 || b.Min != nil || b.Max != nil {
 		t.Fatalf("empty bounds = %+v", b)
+	}
+
+	// datetimeoffset: the bounds are the instants (SQL Server orders by
+	// instant), a timestamp a delta keeps as its mark; a range on the
+	// column goes out as datetimeoffset parameters of those instants.
+	stamps := []catalogCol{
+		{name: "id", typ: "int", maxLen: 4, prec: 10, wire: tds.Column{Type: tds.Int}},
+		{name: "at", typ: "datetimeoffset", nullable: true, maxLen: 10, prec: 34, scl: 7, wire: tds.Column{Type: tds.DateTimeOffset, Scale: 7}},
+	}
+	table(s, "[dbo].[stamps]", stamps, "id")
+	loOff := time.Date(2020, 5, 1, 6, 32, 3, 400, time.FixedZone("", 5*3600+30*60))
+	hiOff := time.Date(2024, 6, 30, 14, 29, 59, 999999900, time.FixedZone("", -(9*3600+30*60)))
+	const q3 = "SELECT MIN([at]), MAX([at]), COUNT_BIG(*), COUNT_BIG([at]) FROM [dbo].[stamps] WHERE [at] > @p1 AND [at] <= @p2"
+	s.Handle(q3, tds.Response{
+		Columns: []tds.Column{{Type: tds.DateTimeOffset, Scale: 7, Nullable: true}, {Type: tds.DateTimeOffset, Scale: 7, Nullable: true}, {Type: tds.BigInt}, {Type: tds.BigInt}},
+		Rows:    [][]any{{loOff, hiOff, int64(3), int64(2)}},
+	})
+	before := len(s.Queries())
+	b, err = mssql.New().Bounds(context.Background(), sdk.BoundsRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: "dbo", Name: "stamps"}}, Column: "at",
+		Range: &sdk.RangeFilter{Column: "at", Lower: sdk.TimestampValue(lo), Upper: sdk.TimestampValue(hi), UpperInclusive: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Min == nil || b.Max == nil || b.Min.Kind != sdk.KindTimestamp || b.Max.Kind != sdk.KindTimestamp ||
+		!b.Min.Time.Equal(lo) || !b.Max.Time.Equal(hi) || b.Count != 3 || b.NullCount != 1 {
+		t.Fatalf("datetimeoffset bounds = %+v min %v max %v", b, b.Min, b.Max)
+	}
+	var sent *tds.Query
+	for _, x := range s.Queries()[before:] {
+		if x.SQL == q3 {
+			sent = &x
+		}
+	}
+	if sent == nil {
+		t.Fatalf("bounds query not sent: %+v", s.Queries()[before:])
+	}
+	args := sent.Args()
+	if len(args) != 2 || !args[0].(time.Time).Equal(lo) || !args[1].(time.Time).Equal(hi) || strings.Count(sent.Decl, "datetimeoffset") != 2 {
+		t.Fatalf("range parameters %q %#v, want two datetimeoffset instants", sent.Decl, args)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/extensions"
 	mssqldb "github.com/microsoft/go-mssqldb"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -28,10 +29,12 @@ var (
 	TimestampNS = &arrow.TimestampType{Unit: arrow.Nanosecond}
 	// TimestampUS is datetime2(0..6)'s, datetime's and smalldatetime's type.
 	TimestampUS = &arrow.TimestampType{Unit: arrow.Microsecond}
-	// TimestampUTC is datetimeoffset(7)'s type: the instant, in UTC.
-	TimestampUTC = &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}
-	// TimestampUTCUS is datetimeoffset(0..6)'s type.
-	TimestampUTCUS = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	// TimestampOffsetNS is datetimeoffset(7)'s type, Arrow's canonical
+	// arrow.timestamp_with_offset: the instant in UTC and the offset in
+	// minutes.
+	TimestampOffsetNS = extensions.NewTimestampWithOffsetType(arrow.Nanosecond)
+	// TimestampOffsetUS is datetimeoffset(0..6)'s type.
+	TimestampOffsetUS = extensions.NewTimestampWithOffsetType(arrow.Microsecond)
 	// TimeNS is time(n)'s type.
 	TimeNS = arrow.FixedWidthTypes.Time64ns
 )
@@ -111,9 +114,9 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 		return mp(TimestampUS, decodeWallTime)
 	case "datetimeoffset":
 		if fractionDigits(m) <= 6 {
-			return mp(TimestampUTCUS, decodeInstant)
+			return mp(TimestampOffsetUS, decodeOffsetTime)
 		}
-		return mp(TimestampUTC, decodeInstant)
+		return mp(TimestampOffsetNS, decodeOffsetTime)
 	case "sql_variant":
 		return sqlsource.Mapping{}, sdk.Errorf(sdk.ErrUnsupportedType,
 			"sql_variant is not supported: read the column through a query with CAST(%s AS nvarchar(max)) or a typed CAST", QuoteIdent(m.Name))
@@ -212,12 +215,26 @@ func decodeWallTime(b array.Builder, v driver.Value) error {
 	return appendTime(b, wall(t))
 }
 
-func decodeInstant(b array.Builder, v driver.Value) error {
+// decodeOffsetTime appends a datetimeoffset: go-mssqldb returns it in a
+// fixed zone of the row's offset, so the instant and the offset both come
+// from the time.Time.
+func decodeOffsetTime(b array.Builder, v driver.Value) error {
 	t, ok := v.(time.Time)
 	if !ok {
 		return fmt.Errorf("unexpected %T for datetimeoffset", v)
 	}
-	return appendTime(b, t.UTC())
+	_, off := t.Zone()
+	if off%60 != 0 {
+		return fmt.Errorf("offset %ds of %s is not whole minutes", off, t.Format(time.RFC3339Nano))
+	}
+	st := b.(*extensions.TimestampWithOffsetBuilder).StorageBuilder().(*array.StructBuilder)
+	// The instant first: a value out of the unit's range appends nothing.
+	if err := appendTime(st.FieldBuilder(0), t.UTC()); err != nil {
+		return err
+	}
+	st.Append(true)
+	st.FieldBuilder(1).(*array.Int16Builder).Append(int16(off / 60))
+	return nil
 }
 
 func decodeTime(b array.Builder, v driver.Value) error {

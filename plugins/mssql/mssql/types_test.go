@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/extensions"
 
 	"github.com/halfpipe-io/halfpipe/plugins/mssql/mssql"
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -45,6 +46,7 @@ func readAll(t *testing.T, conn sdk.Connection, src sdk.Source) (arrow.RecordBat
 // microseconds and keep SQL Server's whole range (0001 .. 9999) exactly;
 // n = 7 keeps 100 ns inside timestamp[ns]'s range and fails outside it
 // with the row, column and value named, never a wrapped instant.
+// datetimeoffset keeps each row's offset beside the instant.
 func TestDateTimeFullRange(t *testing.T) {
 	s, conn := start(t)
 	cols := []catalogCol{
@@ -61,7 +63,7 @@ func TestDateTimeFullRange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantTypes := []arrow.DataType{arrow.PrimitiveTypes.Int32, mssql.TimestampUS, mssql.TimestampUS, mssql.TimestampUTCUS, mssql.TimestampNS, mssql.TimestampUTC}
+	wantTypes := []arrow.DataType{arrow.PrimitiveTypes.Int32, mssql.TimestampUS, mssql.TimestampUS, mssql.TimestampOffsetUS, mssql.TimestampNS, mssql.TimestampOffsetNS}
 	for i, w := range wantTypes {
 		if got := d.Schema.Field(i).Type; !arrow.TypeEqual(got, w) {
 			t.Errorf("column %s: %s, want %s", cols[i].name, got, w)
@@ -86,7 +88,15 @@ func TestDateTimeFullRange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := func(c, row int) arrow.Timestamp { return rec.Column(c).(*array.Timestamp).Value(row) }
+	ts := func(c, row int) arrow.Timestamp {
+		if x, ok := rec.Column(c).(*extensions.TimestampWithOffsetArray); ok {
+			return x.Storage().(*array.Struct).Field(0).(*array.Timestamp).Value(row)
+		}
+		return rec.Column(c).(*array.Timestamp).Value(row)
+	}
+	offset := func(c, row int) int16 {
+		return rec.Column(c).(*extensions.TimestampWithOffsetArray).Storage().(*array.Struct).Field(1).(*array.Int16).Value(row)
+	}
 	for _, c := range []struct {
 		name string
 		got  arrow.Timestamp
@@ -104,6 +114,25 @@ func TestDateTimeFullRange(t *testing.T) {
 		if int64(c.got) != c.want {
 			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
 		}
+	}
+	for _, c := range []struct {
+		name      string
+		got, want int16
+	}{
+		{"o3 +09:30", offset(3, 0), 570},
+		{"o3 -09:30", offset(3, 1), -570},
+		{"o7 -09:30", offset(5, 0), -570},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: offset_minutes = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+	o7 := rec.Column(5).(*extensions.TimestampWithOffsetArray)
+	if got := o7.Value(0); !got.Equal(negOff) || got.Format("-07:00") != "-09:30" {
+		t.Errorf("o7 Value(0) = %s, want %s", got, negOff)
+	}
+	if !o7.IsNull(1) || o7.NullN() != 1 {
+		t.Errorf("o7 row 2 (NULL) is not null: %v", o7)
 	}
 
 	// datetime2(7) and datetimeoffset(7) outside timestamp[ns]: an error
@@ -142,6 +171,19 @@ func TestDateTimeFullRange(t *testing.T) {
 	}
 	if got := int64(rec.Column(0).(*array.Timestamp).Value(0)); got != last6.UnixMicro() {
 		t.Fatalf("query datetime2(6) = %d, want %d", got, last6.UnixMicro())
+	}
+	// A query's datetimeoffset (the driver's DATETIMEOFFSET with its scale).
+	const qo = "SELECT o3 FROM dbo.ranges"
+	s.Handle(qo, tds.Response{Columns: []tds.Column{{Name: "o3", Type: tds.DateTimeOffset, Scale: 3, Nullable: true}}, Rows: [][]any{{lastOff}, {nil}}})
+	rec, err = readAll(t, conn, sdk.Source{Query: qo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Schema().Field(0).Type; !arrow.TypeEqual(got, mssql.TimestampOffsetUS) {
+		t.Fatalf("query datetimeoffset(3) is %s", got)
+	}
+	if got := rec.Column(0).(*extensions.TimestampWithOffsetArray); !got.Value(0).Equal(lastOff) || offset(0, 0) != -570 || !got.IsNull(1) {
+		t.Fatalf("query datetimeoffset(3) = %v, want [%s null]", got, lastOff)
 	}
 	// ... and an unqualified datetime2 of a query is datetime2(7).
 	const q7 = "SELECT d7 FROM dbo.ranges"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/extensions"
 	mssqldb "github.com/microsoft/go-mssqldb"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -258,6 +259,7 @@ const (
 	clsText
 	clsBinary
 	clsTime
+	clsTimeOffset // datetimeoffset: takes the value's own offset
 	clsGUID
 )
 
@@ -275,8 +277,10 @@ func classOfNative(native string) (class, bool) {
 		return clsText, true
 	case "binary", "varbinary", "image":
 		return clsBinary, true
-	case "date", "time", "datetime2", "datetime", "smalldatetime", "datetimeoffset":
+	case "date", "time", "datetime2", "datetime", "smalldatetime":
 		return clsTime, true
+	case "datetimeoffset":
+		return clsTimeOffset, true
 	case "uniqueidentifier":
 		return clsGUID, true
 	}
@@ -298,6 +302,9 @@ func classOf(t arrow.DataType) class {
 		return clsBinary
 	case arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.TIME32, arrow.TIME64:
 		return clsTime
+	}
+	if _, ok := t.(*extensions.TimestampWithOffsetType); ok {
+		return clsTimeOffset
 	}
 	return clsText
 }
@@ -337,8 +344,12 @@ func converters(s *arrow.Schema, cols []sqlsource.ColumnMeta, ref sdk.ObjectRef)
 type decimalText string
 
 // valueOf reads Arrow values as Go values: int64, uint64, float32,
-// float64, bool, string, decimalText, []byte or time.Time (UTC).
+// float64, bool, string, decimalText, []byte or time.Time (UTC, or in the
+// row's offset for arrow.timestamp_with_offset).
 func valueOf(t arrow.DataType) (func(a arrow.Array, i int) any, error) {
+	if _, ok := t.(*extensions.TimestampWithOffsetType); ok {
+		return func(a arrow.Array, i int) any { return a.(*extensions.TimestampWithOffsetArray).Value(i) }, nil
+	}
 	switch t.ID() {
 	case arrow.INT8:
 		return func(a arrow.Array, i int) any { return int64(a.(*array.Int8).Value(i)) }, nil
@@ -498,6 +509,9 @@ func adapt(v any, cl class) (any, error) {
 		case bool:
 			return strconv.FormatBool(x), nil
 		case time.Time:
+			if x.Location() != time.UTC {
+				return x.Format("2006-01-02 15:04:05.999999999 -07:00"), nil
+			}
 			return x.Format("2006-01-02 15:04:05.999999999"), nil
 		case []byte:
 			return string(x), nil
@@ -512,10 +526,14 @@ func adapt(v any, cl class) (any, error) {
 		case string:
 			return []byte(x), nil
 		}
-	case clsTime:
+	case clsTime, clsTimeOffset:
 		if x, ok := v.(time.Time); ok {
-			if y := x.Year(); y < 1 || y > 9999 {
+			if y := x.UTC().Year(); y < 1 || y > 9999 {
 				return nil, sdk.InvalidArgumentf("%s is outside SQL Server's years 0001..9999", x.Format(time.RFC3339Nano))
+			}
+			if cl == clsTime {
+				// Columns without a zone hold UTC wall time.
+				return x.UTC(), nil
 			}
 			return x, nil
 		}
@@ -533,7 +551,7 @@ func adapt(v any, cl class) (any, error) {
 }
 
 var className = map[class]string{clsInt: "integer", clsDecimal: "decimal", clsFloat: "float", clsBit: "bit", clsText: "text",
-	clsBinary: "binary", clsTime: "date/time", clsGUID: "uniqueidentifier"}
+	clsBinary: "binary", clsTime: "date/time", clsTimeOffset: "datetimeoffset", clsGUID: "uniqueidentifier"}
 
 // guidWire turns a canonical GUID ("6F9619FF-8B86-D011-B42D-00C04FD430C8",
 // as reads produce) into the bytes bulk copy sends: the first three groups
@@ -615,6 +633,8 @@ func ddlType(t arrow.DataType) (string, error) {
 		return fmt.Sprintf("time(%d)", digits[t.Unit]), nil
 	case *arrow.Time64Type:
 		return fmt.Sprintf("time(%d)", digits[t.Unit]), nil
+	case *extensions.TimestampWithOffsetType:
+		return fmt.Sprintf("datetimeoffset(%d)", digits[t.TimeUnit()]), nil
 	}
 	return "", sdk.Errorf(sdk.ErrUnsupportedType, "type %s has no SQL Server column type", t)
 }

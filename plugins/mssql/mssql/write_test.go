@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/extensions"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/halfpipe-io/halfpipe/plugins/mssql/mssql"
@@ -108,6 +109,8 @@ func recordOf(t *testing.T, schema *arrow.Schema, rows [][]any) arrow.RecordBatc
 				x.Append(arrow.Date32FromTime(v.(time.Time)))
 			case *array.Time64Builder:
 				x.Append(arrow.Time64(v.(time.Duration).Nanoseconds()))
+			case *extensions.TimestampWithOffsetBuilder:
+				x.Append(v.(time.Time))
 			case *array.TimestampBuilder:
 				ts, err := arrow.TimestampFromTime(v.(time.Time), schema.Field(i).Type.(*arrow.TimestampType).Unit)
 				if err != nil {
@@ -175,7 +178,10 @@ func TestWriteEveryTypeByBulkCopy(t *testing.T) {
 		f("ts_us", &arrow.TimestampType{Unit: arrow.Microsecond}, true),
 		f("at", &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}, true),
 		f("na]me", arrow.BinaryTypes.String, true),
+		f("local", extensions.NewTimestampWithOffsetType(arrow.Nanosecond), true),
+		f("local_us", extensions.NewTimestampWithOffsetType(arrow.Microsecond), true),
 	}, nil)
+	ist, west := time.FixedZone("", 5*3600+30*60), time.FixedZone("", -(9*3600+30*60))
 	big := make([]byte, 3<<20)
 	for i := range big {
 		big[i] = byte(i * 13)
@@ -185,13 +191,15 @@ func TestWriteEveryTypeByBulkCopy(t *testing.T) {
 	full := []any{int64(1), int8(-128), int16(-32768), int32(-2147483648), uint8(255), uint16(65535), uint32(4294967295), uint64(math.MaxUint64),
 		float32(3.25), 1.5e300, true, "-1234567890123456789012345678.0123456789", "ñandú ✓", unicode, big, []byte{0, 1, 0xFF},
 		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), 23*time.Hour + 59*time.Minute + 59*time.Second + 999999900, ts,
-		time.Date(2262, 4, 11, 23, 47, 16, 854775000, time.UTC), time.Date(1970, 1, 1, 0, 0, 0, 100, time.UTC), "quoted ] name"}
+		time.Date(2262, 4, 11, 23, 47, 16, 854775000, time.UTC), time.Date(1970, 1, 1, 0, 0, 0, 100, time.UTC), "quoted ] name",
+		time.Date(2023, 12, 31, 22, 15, 1, 999999900, ist), time.Date(2024, 1, 1, 0, 0, 0, 123456000, west)}
 	nulls := make([]any, len(full))
 	nulls[0] = int64(2)
 	edge := []any{int64(math.MaxInt64), int8(127), int16(32767), int32(2147483647), uint8(0), uint16(0), uint32(0), uint64(0),
 		float32(-1e-30), math.SmallestNonzeroFloat64, false, "9999999999999999999999999999.9999999999", "", "", []byte{}, []byte{0, 0, 0},
 		time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), time.Duration(100), time.Date(1677, 9, 21, 0, 12, 43, 145224200, time.UTC),
-		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), "x"}
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), "x",
+		time.Date(1677, 9, 20, 14, 43, 43, 100, west), time.Date(1, 1, 1, 5, 30, 0, 0, ist)}
 
 	res, err := mssql.New().Write(context.Background(), sdk.WriteRequest{Conn: conn, Table: dbo("every type"), Mode: sdk.Append, CreateTable: true},
 		readerOf(t, schema, [][]any{full, nulls}, [][]any{edge}))
@@ -205,11 +213,11 @@ func TestWriteEveryTypeByBulkCopy(t *testing.T) {
 		"[i16] smallint NULL, [i32] int NULL, [u8] tinyint NULL, [u16] int NULL, [u32] bigint NULL, [u64] decimal(20,0) NULL, [f32] real NULL, " +
 		"[f64] float NULL, [ok] bit NULL, [d38] decimal(38,10) NULL, [txt] nvarchar(max) NULL, [big txt] nvarchar(max) NULL, [bin] varbinary(max) NULL, " +
 		"[fsb] binary(3) NULL, [day] date NULL, [tod] time(7) NULL, [ts] datetime2(7) NULL, [ts_us] datetime2(6) NULL, [at] datetimeoffset(7) NULL, " +
-		"[na]]me] nvarchar(max) NULL)"
+		"[na]]me] nvarchar(max) NULL, [local] datetimeoffset(7) NULL, [local_us] datetimeoffset(6) NULL)"
 	const insertBulk = "INSERT BULK [dbo].[every type] ([id] bigint, [i8] smallint, [i16] smallint, [i32] int, [u8] tinyint, [u16] int, [u32] bigint, " +
 		"[u64] decimal(20, 0), [f32] real, [f64] float, [ok] bit, [d38] decimal(38, 10), [txt] nvarchar(max), [big txt] nvarchar(max), " +
 		"[bin] varbinary(max), [fsb] varbinary(3), [day] date, [tod] time, [ts] datetime2(7), [ts_us] datetime2(6), [at] datetimeoffset(7), " +
-		"[na]]me] nvarchar(max)) WITH (CHECK_CONSTRAINTS,FIRE_TRIGGERS,KEEP_NULLS)"
+		"[na]]me] nvarchar(max), [local] datetimeoffset(7), [local_us] datetimeoffset(6)) WITH (CHECK_CONSTRAINTS,FIRE_TRIGGERS,KEEP_NULLS)"
 	want := []string{"BEGIN TRANSACTION", create, "<columns of [dbo].[every type]>", "SET FMTONLY ON",
 		"select * from [dbo].[every type] SET FMTONLY OFF", insertBulk, "<bulk load: 3 rows>", "COMMIT TRANSACTION"}
 	if got := texts(s); !reflect.DeepEqual(got, want) {
@@ -221,12 +229,14 @@ func TestWriteEveryTypeByBulkCopy(t *testing.T) {
 		{int64(1), int64(-128), int64(-32768), int64(-2147483648), int64(255), int64(65535), int64(4294967295), "18446744073709551615",
 			3.25, 1.5e300, true, "-1234567890123456789012345678.0123456789", "ñandú ✓", unicode, big, []byte{0, 1, 0xFF},
 			time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1, 1, 1, 23, 59, 59, 999999900, time.UTC), ts,
-			time.Date(2262, 4, 11, 23, 47, 16, 854775000, time.UTC), time.Date(1970, 1, 1, 0, 0, 0, 100, utc), "quoted ] name"},
+			time.Date(2262, 4, 11, 23, 47, 16, 854775000, time.UTC), time.Date(1970, 1, 1, 0, 0, 0, 100, utc), "quoted ] name",
+			full[len(full)-2], full[len(full)-1]},
 		nulls,
 		{int64(math.MaxInt64), int64(127), int64(32767), int64(2147483647), int64(0), int64(0), int64(0), "0",
 			float64(float32(-1e-30)), math.SmallestNonzeroFloat64, false, "9999999999999999999999999999.9999999999", "", "", []byte{}, []byte{0, 0, 0},
 			time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 100, time.UTC), time.Date(1677, 9, 21, 0, 12, 43, 145224200, time.UTC),
-			time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 1, 0, 0, 0, 0, utc), "x"},
+			time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 1, 0, 0, 0, 0, utc), "x",
+			edge[len(edge)-2], edge[len(edge)-1]},
 	}
 	wantRows[1] = append([]any{int64(2)}, make([]any, len(full)-1)...)
 	if len(b.Rows) != 3 {
@@ -320,6 +330,62 @@ func TestWriteReplaceAndMergeSQL(t *testing.T) {
 	// Only keys: nothing to update.
 	if q := mssql.MergeSQL(ref, "[#s]", []string{"id"}, []string{"id"}); strings.Contains(q, "MATCHED THEN UPDATE") || !strings.HasSuffix(q, "WHEN NOT MATCHED THEN INSERT ([id]) VALUES (s.[id]);") {
 		t.Errorf("keys-only merge: %s", q)
+	}
+}
+
+// TestWriteMergeKeepsOffsets: arrow.timestamp_with_offset is staged in a
+// datetimeoffset column with each row's offset (the staging table has the
+// stream's types), and a zone-less datetime2 target gets the UTC wall time.
+func TestWriteMergeKeepsOffsets(t *testing.T) {
+	s, conn := start(t)
+	serveCatalog(s)
+	s.CreateTable("[dbo].[visits]", []tds.Column{
+		{Name: "id", Type: tds.Int}, {Name: "at", Type: tds.DateTimeOffset, Scale: 7, Nullable: true},
+		{Name: "wall", Type: tds.DateTime2, Scale: 7, Nullable: true},
+	})
+	schema := arrow.NewSchema([]arrow.Field{
+		f("id", arrow.PrimitiveTypes.Int64, false),
+		f("at", extensions.NewTimestampWithOffsetType(arrow.Nanosecond), true),
+		f("wall", extensions.NewTimestampWithOffsetType(arrow.Microsecond), true),
+	}, nil)
+	west := time.FixedZone("", -(9*3600 + 30*60))
+	at := time.Date(2024, 1, 2, 3, 4, 5, 123456700, west)
+	wall := time.Date(2024, 1, 2, 3, 4, 5, 123456000, west)
+	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "MERGE ") }, func(tds.Query) tds.Response { return tds.Response{RowsAffected: 2} })
+	_, err := mssql.New().Write(context.Background(), sdk.WriteRequest{Conn: conn, Table: dbo("visits"), Mode: sdk.Merge, Keys: []string{"id"}},
+		readerOf(t, schema, [][]any{{int64(1), at, wall}, {int64(2), nil, nil}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := texts(s)
+	if len(got) < 3 || !strings.HasSuffix(got[2], " ([id] bigint NOT NULL, [at] datetimeoffset(7) NULL, [wall] datetimeoffset(6) NULL, [hp_seq] bigint NOT NULL)") {
+		t.Fatalf("staging table: %q", got)
+	}
+	rows := s.Bulks()[0].Rows
+	if len(rows) != 2 || rows[1][1] != nil || rows[1][2] != nil {
+		t.Fatalf("staged rows = %#v", rows)
+	}
+	for i, w := range []time.Time{at, wall} {
+		g, ok := rows[0][i+1].(time.Time)
+		_, gof := g.Zone()
+		if !ok || !g.Equal(w) || gof != -(9*3600+30*60) {
+			t.Errorf("staged %s = %v, want %s", schema.Field(i+1).Name, rows[0][i+1], w)
+		}
+	}
+
+	// Appending straight into the datetime2 column: the UTC wall time.
+	s.ResetQueries()
+	_, err = mssql.New().Write(context.Background(), sdk.WriteRequest{Conn: conn, Table: dbo("visits"), Mode: sdk.Append},
+		readerOf(t, schema, [][]any{{int64(3), at, wall}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := s.Bulks()[0].Rows[0]
+	if g, ok := row[2].(time.Time); !ok || g.Format("2006-01-02T15:04:05.9999999") != "2024-01-02T12:34:05.123456" {
+		t.Errorf("datetime2 from an offset time = %v, want the UTC wall time 2024-01-02T12:34:05.123456", row[2])
+	}
+	if g, ok := row[1].(time.Time); !ok || g.Format(time.RFC3339Nano) != "2024-01-02T03:04:05.1234567-09:30" {
+		t.Errorf("datetimeoffset = %v, want 2024-01-02T03:04:05.1234567-09:30", row[1])
 	}
 }
 
