@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	pq "github.com/parquet-go/parquet-go"
+
 	"github.com/halfpipe-io/halfpipe/testkit"
 	"github.com/halfpipe-io/halfpipe/testkit/tds"
 )
@@ -185,15 +187,34 @@ func TestDeltaSQLServerRowversion(t *testing.T) {
 // update is published exactly once over several runs; NULL drivers are
 // counted and never extracted.
 func TestDeltaSQLServerDatetime2ToS3(t *testing.T) {
+	deltaTimeToS3(t, "datetime2", []any{true, 8, 27, 7}, func(k int64) time.Time { return time.Unix(0, k).UTC() },
+		func(x time.Time) string { return x.Format("2006-01-02T15:04:05.000000000") })
+}
+
+// TestDeltaSQLServerDatetimeoffsetToS3: the same over a datetimeoffset(7)
+// driver whose rows carry different offsets: bounds and marks are the
+// instants (as SQL Server compares them), the range goes out as
+// datetimeoffset parameters, and the files keep each row's offset.
+func TestDeltaSQLServerDatetimeoffsetToS3(t *testing.T) {
+	zones := []*time.Location{time.FixedZone("", 5*3600+30*60), time.FixedZone("", -(9*3600 + 30*60)), time.FixedZone("", 14*3600)}
+	deltaTimeToS3(t, "datetimeoffset", []any{true, 10, 34, 7}, func(k int64) time.Time { return time.Unix(0, k).In(zones[k/60e9%3]) },
+		func(x time.Time) string { return x.Format("2006-01-02T15:04:05.000000000-07:00") })
+}
+
+// deltaTimeToS3 runs hp cp delta over a (typ)(7) driver played by the TDS
+// server: enc gives a key's value as the server sends it, render its text
+// in the published CSV.
+func deltaTimeToS3(t *testing.T, typ string, catalog []any, enc func(int64) time.Time, render func(time.Time) string) {
 	bin := testkit.Build(t, "mssql")
 	srv, env := s3Target(t, "")
 	db := tds.Start(t, tds.WithLogin("etl", "pw"))
-	src := &deltaSource{t: t, driver: tds.Column{Type: tds.DateTime2, Scale: 7}, decl: "datetime2",
-		enc: func(k int64) any { return time.Unix(0, k).UTC() },
+	wire := map[string]tds.Type{"datetime2": tds.DateTime2, "datetimeoffset": tds.DateTimeOffset}[typ]
+	src := &deltaSource{t: t, driver: tds.Column{Type: wire, Scale: 7}, decl: typ,
+		enc: func(k int64) any { return enc(k) },
 		dec: func(v any) int64 {
 			tm, ok := v.(time.Time)
 			if !ok {
-				t.Errorf("datetime2 value %T %v, want a time", v, v)
+				t.Errorf("%s value %T %v, want a time", typ, v, v)
 				return 0
 			}
 			return tm.UnixNano()
@@ -204,7 +225,7 @@ func TestDeltaSQLServerDatetime2ToS3(t *testing.T) {
 		src.set(i, fmt.Sprintf("v%d", i), ptr(at(i)))
 	}
 	src.set(-1, "no driver", nil)
-	src.serve(db, "events", "updated_at", "datetime2", []any{true, 8, 27, 7})
+	src.serve(db, "events", "updated_at", typ, catalog)
 
 	env = append(env, "HP_MS_DSN="+db.DSN("etl", "pw", "Sales"))
 	args := []string{"ms.dbo.events", "s3.events", "--delta-driver", "updated_at", "--primary-keys", "id"}
@@ -240,7 +261,7 @@ func TestDeltaSQLServerDatetime2ToS3(t *testing.T) {
 		}
 	}
 
-	ts := func(k int64) string { return time.Unix(0, k).UTC().Format("2006-01-02T15:04:05.000000000") }
+	ts := func(k int64) string { return render(enc(k)) }
 	want := []string{"2|v2 updated|" + ts(at(7)), "3|v3 updated|" + ts(at(7)+100), "6|v6|" + ts(at(6))}
 	for i := 1; i <= 5; i++ {
 		want = append(want, fmt.Sprintf("%d|v%d|%s", i, i, ts(at(i))))
@@ -358,7 +379,7 @@ var msAllTypes = []struct {
 	{msColumn{"dt26", "datetime2", true, 8, 26, 6, tds.Column{Type: tds.DateTime2, Scale: 6}}, "TIMESTAMP(isAdjustedToUTC=false,unit=MICROS)"},
 	{msColumn{"dt", "datetime", true, 8, 23, 3, tds.Column{Type: tds.DateTime}}, "TIMESTAMP(isAdjustedToUTC=false,unit=MICROS)"},
 	{msColumn{"sdt", "smalldatetime", true, 4, 16, 0, tds.Column{Type: tds.SmallDateTime}}, "TIMESTAMP(isAdjustedToUTC=false,unit=MICROS)"},
-	{msColumn{"dto", "datetimeoffset", true, 10, 34, 7, tds.Column{Type: tds.DateTimeOffset, Scale: 7}}, "TIMESTAMP(isAdjustedToUTC=true,unit=NANOS)"},
+	{msColumn{"dto", "datetimeoffset", true, 10, 34, 7, tds.Column{Type: tds.DateTimeOffset, Scale: 7}}, "TIMESTAMP(isAdjustedToUTC=true,unit=NANOS), INT(16,true)"},
 	{msColumn{"g", "uniqueidentifier", true, 16, 0, 0, tds.Column{Type: tds.UniqueIdentifier}}, "STRING"},
 	{msColumn{"x", "xml", true, -1, 0, 0, tds.Column{Type: tds.XML}}, "STRING"},
 	{msColumn{"rv", "timestamp", false, 8, 0, 0, tds.Column{Type: tds.VarBinary, Length: 8}}, "INT(64,false)"},
@@ -405,14 +426,19 @@ func msAllTypesRows() [][]any {
 }
 
 // msText is a value's expected text, derived from what the server sent:
-// as hp writes it to CSV, and as parquetAsText renders the Parquet value
-// (timestamps and times there are the stored integers, except microsecond
-// timestamps, which it formats).
-func msText(c msColumn, v any) (csvText, parquetText string) {
+// as hp writes it to CSV, and as msParquetAsText renders the Parquet
+// leaves (timestamps and times there are the stored integers, except
+// microsecond timestamps, which it formats; datetimeoffset is a group of
+// the instant and the offset in minutes).
+func msText(c msColumn, v any) (csvText string, parquetText []string) {
 	if v == nil {
-		return `\N`, `\N`
+		if c.typ == "datetimeoffset" {
+			return `\N`, []string{`\N`, `\N`}
+		}
+		return `\N`, []string{`\N`}
 	}
-	same := func(s string) (string, string) { return s, s }
+	same := func(s string) (string, []string) { return s, []string{s} }
+	two := func(c, p string) (string, []string) { return c, []string{p} }
 	switch x := v.(type) {
 	case bool, int, int64:
 		return same(fmt.Sprint(x))
@@ -428,7 +454,7 @@ func msText(c msColumn, v any) (csvText, parquetText string) {
 	case []byte:
 		if c.typ == "timestamp" {
 			u := binary.BigEndian.Uint64(x)
-			return strconv.FormatUint(u, 10), strconv.FormatInt(int64(u), 10) // parquet-go prints INT64 signed
+			return two(strconv.FormatUint(u, 10), strconv.FormatInt(int64(u), 10)) // parquet-go prints INT64 signed
 		}
 		return same(base64.StdEncoding.EncodeToString(x))
 	case time.Time:
@@ -436,16 +462,18 @@ func msText(c msColumn, v any) (csvText, parquetText string) {
 		wall := time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), time.UTC)
 		switch {
 		case c.typ == "date":
-			return x.Format(time.DateOnly), fmt.Sprint(wall.Unix() / 86400)
+			return two(x.Format(time.DateOnly), fmt.Sprint(wall.Unix()/86400))
 		case c.typ == "time":
 			ns := wall.Sub(time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, time.UTC))
-			return x.Format("15:04:05.000000000"), fmt.Sprint(ns.Nanoseconds())
+			return two(x.Format("15:04:05.000000000"), fmt.Sprint(ns.Nanoseconds()))
 		case c.typ == "datetimeoffset":
-			return u.Format("2006-01-02T15:04:05.000000000Z"), fmt.Sprint(u.UnixNano())
+			// The local time with its offset; Parquet has both fields.
+			_, off := x.Zone()
+			return x.Format("2006-01-02T15:04:05.000000000-07:00"), []string{fmt.Sprint(u.UnixNano()), fmt.Sprint(off / 60)}
 		case c.scale == 7:
-			return wall.Format("2006-01-02T15:04:05.000000000"), fmt.Sprint(wall.UnixNano())
+			return two(wall.Format("2006-01-02T15:04:05.000000000"), fmt.Sprint(wall.UnixNano()))
 		default:
-			return wall.Format("2006-01-02T15:04:05.000000"), wall.Format("2006-01-02T15:04:05.000000Z")
+			return two(wall.Format("2006-01-02T15:04:05.000000"), wall.Format("2006-01-02T15:04:05.000000Z"))
 		}
 	}
 	panic(fmt.Sprintf("no expectation for %T", v))
@@ -468,15 +496,21 @@ func TestSnapSQLServerAllTypes(t *testing.T) {
 	env = append(env, "HP_MS_DSN="+db.DSN("etl", "pw", "Sales"))
 
 	header := make([]string, len(cols))
+	var leaves []string // Parquet's columns: a datetimeoffset is two
 	for i, c := range cols {
 		header[i] = c.name
+		if c.typ == "datetimeoffset" {
+			leaves = append(leaves, c.name+".timestamp", c.name+".offset_minutes")
+		} else {
+			leaves = append(leaves, c.name)
+		}
 	}
-	wantCSV, wantParquet := [][]string{header}, [][]string{header}
+	wantCSV, wantParquet := [][]string{header}, [][]string{leaves}
 	for _, r := range rows {
 		var c, p []string
 		for i, v := range r {
 			ct, pt := msText(cols[i], v)
-			c, p = append(c, ct), append(p, pt)
+			c, p = append(c, ct), append(p, pt...)
 		}
 		wantCSV, wantParquet = append(wantCSV, c), append(wantParquet, p)
 	}
@@ -499,7 +533,7 @@ func TestSnapSQLServerAllTypes(t *testing.T) {
 		for _, f := range m.Files {
 			path := filepath.Join(dir, f.Path)
 			if run.format == "parquet" {
-				got, want = append(got, parquetAsText(t, path)...), wantParquet
+				got, want = append(got, msParquetAsText(t, path)...), wantParquet
 				checkLogicalTypes(t, path)
 				continue
 			}
@@ -520,7 +554,7 @@ func TestSnapSQLServerAllTypes(t *testing.T) {
 					if c < len(got[r]) {
 						g = abbrev(got[r][c])
 					}
-					t.Errorf("%s line %d column %s: got %s, want %s", run.target, r+1, header[c], g, abbrev(want[r][c]))
+					t.Errorf("%s line %d column %s: got %s, want %s", run.target, r+1, want[0][c], g, abbrev(want[r][c]))
 				}
 			}
 		}
@@ -528,8 +562,48 @@ func TestSnapSQLServerAllTypes(t *testing.T) {
 	noUploadsLeft(t, srv)
 }
 
+// msParquetAsText is parquetAsText for files with groups: one column per
+// leaf, named by its dotted path, each rendered by its own logical type.
+func msParquetAsText(t *testing.T, path string) [][]string {
+	t.Helper()
+	pf := openParquet(t, path)
+	var header, logical []string
+	for _, p := range pf.Schema().Columns() {
+		header = append(header, strings.Join(p, "."))
+		logical = append(logical, leafLogical(pf, p))
+	}
+	out := [][]string{header}
+	r := pq.NewReader(pf)
+	buf := make([]pq.Row, 16)
+	for {
+		n, err := r.ReadRows(buf)
+		for _, prow := range buf[:n] {
+			row := make([]string, len(header))
+			for _, v := range prow {
+				row[v.Column()] = parquetText(t, v, logical[v.Column()])
+			}
+			out = append(out, row)
+		}
+		if err != nil {
+			break
+		}
+	}
+	return out
+}
+
+func leafLogical(pf *pq.File, path []string) string {
+	leaf, ok := pf.Schema().Lookup(path...)
+	if !ok {
+		return ""
+	}
+	if l := leaf.Node.Type().LogicalType(); l != nil {
+		return l.String()
+	}
+	return ""
+}
+
 // checkLogicalTypes compares a Parquet file's logical types with
-// msAllTypes.
+// msAllTypes (a group's: its leaves' joined by ", ").
 func checkLogicalTypes(t *testing.T, path string) {
 	t.Helper()
 	pf := openParquet(t, path)
@@ -541,6 +615,13 @@ func checkLogicalTypes(t *testing.T, path string) {
 		got := ""
 		if l := f.Type().LogicalType(); l != nil {
 			got = l.String()
+		}
+		if !f.Leaf() {
+			var ls []string
+			for _, c := range f.Fields() {
+				ls = append(ls, leafLogical(pf, []string{f.Name(), c.Name()}))
+			}
+			got = strings.Join(ls, ", ")
 		}
 		if got != msAllTypes[i].logical {
 			t.Errorf("Parquet column %s: logical type %q, want %q", f.Name(), got, msAllTypes[i].logical)
