@@ -134,6 +134,10 @@ func TestDateTimeFullRange(t *testing.T) {
 	if !o7.IsNull(1) || o7.NullN() != 1 {
 		t.Errorf("o7 row 2 (NULL) is not null: %v", o7)
 	}
+	// The spec's fields are non-nullable: a NULL is the struct's, over zeros.
+	if st := o7.Storage().(*array.Struct); st.Field(0).NullN() != 0 || st.Field(1).NullN() != 0 {
+		t.Errorf("o7 fields hold nulls under the NULL row: %v %v", st.Field(0), st.Field(1))
+	}
 
 	// datetime2(7) and datetimeoffset(7) outside timestamp[ns]: an error
 	// naming row, column and value.
