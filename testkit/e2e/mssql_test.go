@@ -493,6 +493,12 @@ func TestSnapSQLServerAllTypes(t *testing.T) {
 	}
 	rows := msAllTypesRows()
 	serveTable(db, "all_types", cols, rows)
+	msDTO := -1
+	for i, c := range cols {
+		if c.name == "dto" {
+			msDTO = i
+		}
+	}
 	env = append(env, "HP_MS_DSN="+db.DSN("etl", "pw", "Sales"))
 
 	header := make([]string, len(cols))
@@ -515,7 +521,7 @@ func TestSnapSQLServerAllTypes(t *testing.T) {
 		wantCSV, wantParquet = append(wantCSV, c), append(wantParquet, p)
 	}
 
-	for _, run := range []struct{ target, format string }{{"out.all", "csv"}, {"out.all", "parquet"}, {"s3.all", "csv"}} {
+	for _, run := range []struct{ target, format string }{{"out.all", "csv"}, {"out.all", "parquet"}, {"s3.all", "csv"}, {"out.all", "jsonl"}} {
 		out := t.TempDir() // each local run its own root: one manifest under it
 		res := bin.Run(t, append(env, "HP_OUT_DSN="+out), "cp", "snap", "ms.dbo.all_types", run.target, "--format", run.format, "--compression", "none", "--csv-null", `\N`)
 		if res.Code != 0 {
@@ -530,8 +536,28 @@ func TestSnapSQLServerAllTypes(t *testing.T) {
 			t.Fatalf("%s: %d rows", run.target, m.TotalRows)
 		}
 		var got, want [][]string
+		jsonRow := 0
 		for _, f := range m.Files {
 			path := filepath.Join(dir, f.Path)
+			if run.format == "jsonl" {
+				// Only datetimeoffset here: a string as in CSV, or null.
+				text, _ := os.ReadFile(path)
+				for _, line := range strings.Split(strings.TrimSpace(string(text)), "\n") {
+					jsonRow++
+					var obj map[string]any
+					if err := json.Unmarshal([]byte(line), &obj); err != nil {
+						t.Fatalf("jsonl line %d: %v", jsonRow, err)
+					}
+					var w any = wantCSV[jsonRow][msDTO]
+					if w == `\N` {
+						w = nil
+					}
+					if obj["dto"] != w {
+						t.Errorf("jsonl line %d dto = %#v, want %#v", jsonRow, obj["dto"], w)
+					}
+				}
+				continue
+			}
 			if run.format == "parquet" {
 				got, want = append(got, msParquetAsText(t, path)...), wantParquet
 				checkLogicalTypes(t, path)
@@ -543,6 +569,9 @@ func TestSnapSQLServerAllTypes(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, want = append(got, recs...), wantCSV
+		}
+		if run.format == "jsonl" && jsonRow != len(rows) {
+			t.Fatalf("jsonl: %d lines, want %d", jsonRow, len(rows))
 		}
 		if len(got) != len(want) {
 			t.Fatalf("%s: %d lines, want %d", run.target, len(got), len(want))
