@@ -265,7 +265,9 @@ func parquetText(t *testing.T, v pq.Value, logical string) string {
 		}
 		n := new(big.Int)
 		switch v.Kind() {
-		case pq.Int32, pq.Int64:
+		case pq.Int32:
+			n.SetInt64(int64(v.Int32()))
+		case pq.Int64:
 			n.SetInt64(v.Int64())
 		default:
 			b := v.ByteArray()

@@ -38,6 +38,10 @@ const (
 	None   Compression = "none"
 )
 
+// DefaultRowGroupBytes is where a Parquet row group closes by default: the
+// writer holds an open row group's compressed pages in memory.
+const DefaultRowGroupBytes = 16 << 20
+
 // ParseFormat validates a format name.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(s)); f {
@@ -153,7 +157,7 @@ func WithParquetRowGroupBytes(n int64) Option { return func(o *options) { o.rowG
 
 // NewEncoder returns an encoder writing schema's batches to w.
 func NewEncoder(w io.Writer, schema *arrow.Schema, opts ...Option) (Encoder, error) {
-	o := options{format: CSV, csvHeader: true, csvDelimiter: ',', rowGroupRows: 1_000_000, rowGroupBytes: 16 << 20, concurrency: 1}
+	o := options{format: CSV, csvHeader: true, csvDelimiter: ',', rowGroupRows: 1_000_000, rowGroupBytes: DefaultRowGroupBytes, concurrency: 1}
 	for _, opt := range opts {
 		opt(&o)
 	}

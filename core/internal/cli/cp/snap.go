@@ -297,7 +297,7 @@ func (o *SnapOptions) publish(ctx context.Context, p *plan, src *host.Instance, 
 		format.WithConcurrency(runtime.GOMAXPROCS(0)),
 	}
 	if p.maxBytes > 0 {
-		encOpts = append(encOpts, format.WithParquetRowGroupBytes(max(64<<10, min(64<<20, p.maxBytes/4))))
+		encOpts = append(encOpts, format.WithParquetRowGroupBytes(max(64<<10, min(format.DefaultRowGroupBytes, p.maxBytes/4))))
 	}
 	vars := p.vars
 	vars.RunID = m.RunID
