@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -275,5 +276,65 @@ func TestSnapPostgresIntoSQLServer(t *testing.T) {
 	}
 	if last := stmts[len(stmts)-1]; last != "ROLLBACK TRANSACTION" || strings.Contains(strings.Join(stmts, "\n"), "COMMIT") {
 		t.Errorf("failed merge: statements\n%s", strings.Join(stmts, "\n"))
+	}
+}
+
+// TestSnapSQLServerOffsetsIntoSQLServer: datetimeoffset copied from SQL
+// Server to SQL Server (two TDS test servers) through
+// arrow.timestamp_with_offset: the created columns are datetimeoffset of
+// the read's unit, and the bulk load carries each row's instant and offset.
+func TestSnapSQLServerOffsetsIntoSQLServer(t *testing.T) {
+	bin := testkit.Build(t, "mssql")
+	src := tds.Start(t, tds.WithLogin("etl", "pw"))
+	ist, west := time.FixedZone("", 5*3600+30*60), time.FixedZone("", -(9*3600+30*60))
+	rows := [][]any{
+		{1, time.Date(2023, 12, 31, 22, 15, 1, 999999900, ist), time.Date(9999, 12, 31, 14, 29, 59, 999000000, west)},
+		{2, nil, nil},
+		{3, time.Date(1969, 12, 31, 14, 30, 0, 100, west), time.Date(1, 1, 1, 5, 30, 0, 0, ist)},
+	}
+	serveTable(src, "offsets", []msColumn{
+		{"id", "int", false, 4, 10, 0, tds.Column{Type: tds.Int}},
+		{"at", "datetimeoffset", true, 10, 34, 7, tds.Column{Type: tds.DateTimeOffset, Scale: 7}},
+		{"at3", "datetimeoffset", true, 9, 30, 3, tds.Column{Type: tds.DateTimeOffset, Scale: 3}},
+	}, rows)
+	dst := tds.Start(t, tds.WithLogin("etl", "pw"))
+	dst.HandleFunc(mssqlColumnsQuery, func(q tds.Query) tds.Response {
+		r := tds.Response{Columns: mssqlCatalog}
+		name, _ := q.Args()[0].(string)
+		cols, _ := dst.Table(name)
+		for _, c := range cols {
+			typ, maxLen, prec, scale := c.SysColumn()
+			r.Rows = append(r.Rows, []any{c.Name, typ, c.Nullable, maxLen, prec, scale})
+		}
+		return r
+	})
+	dst.HandleMatch(func(sql string) bool { return strings.HasPrefix(sql, "DELETE FROM ") }, func(tds.Query) tds.Response { return tds.Response{} })
+	env := []string{"HP_MS_DSN=" + src.DSN("etl", "pw", "Sales"), "HP_DST_DSN=" + dst.DSN("etl", "pw", "Sales")}
+	res := bin.Run(t, env, "cp", "snap", "ms.dbo.offsets", "dst.dbo.copy")
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+	}
+	const create = "IF OBJECT_ID(N'[dbo].[copy]', N'U') IS NULL CREATE TABLE [dbo].[copy] ([id] int NOT NULL, [at] datetimeoffset(7) NULL, [at3] datetimeoffset(6) NULL)"
+	if got := mswStatements(dst, 0); !slices.Contains(got, create) {
+		t.Errorf("statements %q lack %s", got, create)
+	}
+	bulks := dst.Bulks()
+	if len(bulks) != 1 || len(bulks[0].Rows) != len(rows) {
+		t.Fatalf("bulk loads: %+v", bulks)
+	}
+	for r, row := range bulks[0].Rows {
+		for c := 1; c < 3; c++ {
+			w, _ := rows[r][c].(time.Time)
+			g, ok := row[c].(time.Time)
+			if rows[r][c] == nil {
+				if row[c] != nil {
+					t.Errorf("row %d column %d = %v, want NULL", r+1, c, row[c])
+				}
+				continue
+			}
+			if !ok || g.Format(time.RFC3339Nano) != w.Format(time.RFC3339Nano) {
+				t.Errorf("row %d column %d = %v, want %s", r+1, c, row[c], w.Format(time.RFC3339Nano))
+			}
+		}
 	}
 }
