@@ -335,34 +335,36 @@ func TestWriteReplaceAndMergeSQL(t *testing.T) {
 
 // TestWriteMergeKeepsOffsets: arrow.timestamp_with_offset is staged in a
 // datetimeoffset column with each row's offset (the staging table has the
-// stream's types), and a zone-less datetime2 target gets the UTC wall time.
+// stream's types), a zone-less datetime2 target gets the UTC wall time
+// and a text column the local time with its offset.
 func TestWriteMergeKeepsOffsets(t *testing.T) {
 	s, conn := start(t)
 	serveCatalog(s)
 	s.CreateTable("[dbo].[visits]", []tds.Column{
 		{Name: "id", Type: tds.Int}, {Name: "at", Type: tds.DateTimeOffset, Scale: 7, Nullable: true},
-		{Name: "wall", Type: tds.DateTime2, Scale: 7, Nullable: true},
+		{Name: "wall", Type: tds.DateTime2, Scale: 7, Nullable: true}, {Name: "note", Type: tds.NVarChar, Length: 40, Nullable: true},
 	})
 	schema := arrow.NewSchema([]arrow.Field{
 		f("id", arrow.PrimitiveTypes.Int64, false),
 		f("at", extensions.NewTimestampWithOffsetType(arrow.Nanosecond), true),
 		f("wall", extensions.NewTimestampWithOffsetType(arrow.Microsecond), true),
+		f("note", extensions.NewTimestampWithOffsetType(arrow.Microsecond), true),
 	}, nil)
 	west := time.FixedZone("", -(9*3600 + 30*60))
 	at := time.Date(2024, 1, 2, 3, 4, 5, 123456700, west)
 	wall := time.Date(2024, 1, 2, 3, 4, 5, 123456000, west)
 	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "MERGE ") }, func(tds.Query) tds.Response { return tds.Response{RowsAffected: 2} })
 	_, err := mssql.New().Write(context.Background(), sdk.WriteRequest{Conn: conn, Table: dbo("visits"), Mode: sdk.Merge, Keys: []string{"id"}},
-		readerOf(t, schema, [][]any{{int64(1), at, wall}, {int64(2), nil, nil}}))
+		readerOf(t, schema, [][]any{{int64(1), at, wall, wall}, {int64(2), nil, nil, nil}}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := texts(s)
-	if len(got) < 3 || !strings.HasSuffix(got[2], " ([id] bigint NOT NULL, [at] datetimeoffset(7) NULL, [wall] datetimeoffset(6) NULL, [hp_seq] bigint NOT NULL)") {
+	if len(got) < 3 || !strings.HasSuffix(got[2], " ([id] bigint NOT NULL, [at] datetimeoffset(7) NULL, [wall] datetimeoffset(6) NULL, [note] datetimeoffset(6) NULL, [hp_seq] bigint NOT NULL)") {
 		t.Fatalf("staging table: %q", got)
 	}
 	rows := s.Bulks()[0].Rows
-	if len(rows) != 2 || rows[1][1] != nil || rows[1][2] != nil {
+	if len(rows) != 2 || rows[1][1] != nil || rows[1][2] != nil || rows[1][3] != nil {
 		t.Fatalf("staged rows = %#v", rows)
 	}
 	for i, w := range []time.Time{at, wall} {
@@ -376,7 +378,7 @@ func TestWriteMergeKeepsOffsets(t *testing.T) {
 	// Appending straight into the datetime2 column: the UTC wall time.
 	s.ResetQueries()
 	_, err = mssql.New().Write(context.Background(), sdk.WriteRequest{Conn: conn, Table: dbo("visits"), Mode: sdk.Append},
-		readerOf(t, schema, [][]any{{int64(3), at, wall}}))
+		readerOf(t, schema, [][]any{{int64(3), at, wall, wall}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,6 +388,10 @@ func TestWriteMergeKeepsOffsets(t *testing.T) {
 	}
 	if g, ok := row[1].(time.Time); !ok || g.Format(time.RFC3339Nano) != "2024-01-02T03:04:05.1234567-09:30" {
 		t.Errorf("datetimeoffset = %v, want 2024-01-02T03:04:05.1234567-09:30", row[1])
+	}
+	// ... and a text column the local time with its offset, as SQL Server prints datetimeoffset.
+	if row[3] != "2024-01-02 03:04:05.123456 -09:30" {
+		t.Errorf("nvarchar from an offset time = %#v, want 2024-01-02 03:04:05.123456 -09:30", row[3])
 	}
 }
 
