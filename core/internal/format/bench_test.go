@@ -15,7 +15,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	pqschema "github.com/apache/arrow-go/v18/parquet/schema"
 	pq "github.com/parquet-go/parquet-go"
 )
@@ -192,15 +191,7 @@ func TestParquetSmallDecimalsAsIntegers(t *testing.T) {
 			t.Errorf("%s: logical type %s, want %s", col.Name(), col.LogicalType(), want)
 		}
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := fr.ReadTable(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
+	tbl := readTable(t, pf)
 	for c := range limits {
 		got := tbl.Column(c).Data().Chunk(0)
 		if !arrow.TypeEqual(got.DataType(), sch.Field(c).Type) || !array.Equal(got, rec.Column(c)) {

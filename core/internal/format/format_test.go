@@ -330,6 +330,22 @@ func TestJSONL(t *testing.T) {
 	}
 }
 
+// readTable reads a whole Parquet file back through pqarrow; the table is
+// released when the test ends.
+func readTable(t *testing.T, pf *file.Reader) arrow.Table {
+	t.Helper()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tbl.Release)
+	return tbl
+}
+
 func TestParquetRoundTrip(t *testing.T) {
 	rows := testRows(3000)
 	rec := buildRecord(rows)
@@ -363,15 +379,7 @@ func TestParquetRoundTrip(t *testing.T) {
 			t.Errorf("column %d: statistics %v, want %v (none for binary)", c, ok, wantStats)
 		}
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := fr.ReadTable(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
+	tbl := readTable(t, pf)
 	for i, f := range tbl.Schema().Fields() {
 		w := testSchema.Field(i)
 		gt, wt := f.Type, w.Type
@@ -585,15 +593,7 @@ func TestParquetConvertsNestedIntervals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := fr.ReadTable(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
+	tbl := readTable(t, pf)
 	want := map[string]string{
 		"iv":   `["P14M-3DT0.000001500S",null,"P-1M0DT0.000000000S"]`,
 		"ivs":  `[["P14M-3DT0.000001500S",null],null,["P0M1DT0.000000000S"]]`,

@@ -4,7 +4,6 @@ import (
 	"bytes"
 
 	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"testing"
 	"time"
 
@@ -62,15 +61,7 @@ func TestTimestampWithOffsetFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := fr.ReadTable(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
+	tbl := readTable(t, pf)
 	col := tbl.Column(0).Data().Chunk(0)
 	var st *array.Struct
 	switch x := col.(type) {
