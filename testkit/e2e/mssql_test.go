@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	pq "github.com/parquet-go/parquet-go"
-
 	"github.com/halfpipe-io/halfpipe/testkit"
 	"github.com/halfpipe-io/halfpipe/testkit/tds"
 )
@@ -559,7 +557,7 @@ func TestSnapSQLServerAllTypes(t *testing.T) {
 				continue
 			}
 			if run.format == "parquet" {
-				got, want = append(got, msParquetAsText(t, path)...), wantParquet
+				got, want = append(got, parquetAsText(t, path)...), wantParquet
 				checkLogicalTypes(t, path)
 				continue
 			}
@@ -589,46 +587,6 @@ func TestSnapSQLServerAllTypes(t *testing.T) {
 		}
 	}
 	noUploadsLeft(t, srv)
-}
-
-// msParquetAsText is parquetAsText for files with groups: one column per
-// leaf, named by its dotted path, each rendered by its own logical type.
-func msParquetAsText(t *testing.T, path string) [][]string {
-	t.Helper()
-	pf := openParquet(t, path)
-	var header, logical []string
-	for _, p := range pf.Schema().Columns() {
-		header = append(header, strings.Join(p, "."))
-		logical = append(logical, leafLogical(pf, p))
-	}
-	out := [][]string{header}
-	r := pq.NewReader(pf)
-	buf := make([]pq.Row, 16)
-	for {
-		n, err := r.ReadRows(buf)
-		for _, prow := range buf[:n] {
-			row := make([]string, len(header))
-			for _, v := range prow {
-				row[v.Column()] = parquetText(t, v, logical[v.Column()])
-			}
-			out = append(out, row)
-		}
-		if err != nil {
-			break
-		}
-	}
-	return out
-}
-
-func leafLogical(pf *pq.File, path []string) string {
-	leaf, ok := pf.Schema().Lookup(path...)
-	if !ok {
-		return ""
-	}
-	if l := leaf.Node.Type().LogicalType(); l != nil {
-		return l.String()
-	}
-	return ""
 }
 
 // checkLogicalTypes compares a Parquet file's logical types with

@@ -220,19 +220,16 @@ func openParquet(t *testing.T, path string) *pq.File {
 }
 
 // parquetAsText renders a Parquet file's rows as the CSV test
-// expectations, decoding values by their logical types with parquet-go (an
+// expectations, one column per leaf (a group's leaves named by their dotted
+// path), decoding values by their logical types with parquet-go (an
 // independent reader).
 func parquetAsText(t *testing.T, path string) [][]string {
 	t.Helper()
 	pf := openParquet(t, path)
 	var header, logical []string
-	for _, f := range pf.Schema().Fields() {
-		header = append(header, f.Name())
-		lt := ""
-		if l := f.Type().LogicalType(); l != nil {
-			lt = l.String()
-		}
-		logical = append(logical, lt)
+	for _, p := range pf.Schema().Columns() {
+		header = append(header, strings.Join(p, "."))
+		logical = append(logical, leafLogical(pf, p))
 	}
 	out := [][]string{header}
 	r := pq.NewReader(pf)
@@ -251,6 +248,18 @@ func parquetAsText(t *testing.T, path string) [][]string {
 		}
 	}
 	return out
+}
+
+// leafLogical is the logical type of the leaf column at path, or "".
+func leafLogical(pf *pq.File, path []string) string {
+	leaf, ok := pf.Schema().Lookup(path...)
+	if !ok {
+		return ""
+	}
+	if l := leaf.Node.Type().LogicalType(); l != nil {
+		return l.String()
+	}
+	return ""
 }
 
 func parquetText(t *testing.T, v pq.Value, logical string) string {
