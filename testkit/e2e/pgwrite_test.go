@@ -42,7 +42,7 @@ func pgwSame(t *testing.T, a, b string) {
 	t.Helper()
 	q := `select (select count(*) from (select row(x.*)::text from %[1]s x except select row(y.*)::text from %[2]s y) d),
 		(select count(*) from (select row(y.*)::text from %[2]s y except select row(x.*)::text from %[1]s x) d),
-		(select count(*) from %[1]s) - (select count(*) from %[2]s)`
+		(select count(*) from %[1]s a) - (select count(*) from %[2]s b)`
 	if diff := pgExec(t, fmt.Sprintf(q, a, b)); diff != "0|0|0" {
 		t.Fatalf("%s and %s differ (rows only in %[1]s | only in %[2]s | count difference): %s", a, b, diff)
 	}
