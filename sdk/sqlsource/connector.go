@@ -143,6 +143,19 @@ func (c *Connector) mappings(cols []ColumnMeta) (*arrow.Schema, []Mapping, error
 	return arrow.NewSchema(fields, nil), maps, nil
 }
 
+// queryFallbacks refuses a query's column that needs a Mapping.Select
+// fallback: the query sent the native values, which Decode would misread.
+func (c *Connector) queryFallbacks(cols []ColumnMeta, maps []Mapping) error {
+	for i, mp := range maps {
+		if mp.Select != nil {
+			q := c.dialect.quote(cols[i].Name)
+			return sdk.Errorf(sdk.ErrUnsupportedType, "column %q (%s) cannot be read as the query returns it: select %s AS %s instead",
+				cols[i].Name, cols[i].NativeType, mp.Select(q), q)
+		}
+	}
+	return nil
+}
+
 // Describe implements sdk.Describer.
 func (c *Connector) Describe(ctx context.Context, conn sdk.Connection, src sdk.Source) (*sdk.Description, error) {
 	db, err := c.db(conn)
@@ -258,7 +271,14 @@ func (c *Connector) selectList(cols []ColumnMeta, names []string) string {
 	}
 	parts := make([]string, 0, len(cols))
 	for _, m := range cols {
-		parts = append(parts, c.dialect.quote(m.Name))
+		q := c.dialect.quote(m.Name)
+		// A Map error is left to the read, which reports it with the column.
+		if c.dialect.Map != nil {
+			if mp, err := c.dialect.Map(m); err == nil && mp.Select != nil {
+				q = mp.Select(q) + " AS " + q
+			}
+		}
+		parts = append(parts, q)
 	}
 	if cols == nil {
 		for _, n := range names {
@@ -349,6 +369,11 @@ func (r *reader) produce(q string, args []any) {
 		schema, maps, err := r.c.mappings(cols)
 		if err != nil {
 			return err
+		}
+		if r.meta == nil {
+			if err := r.c.queryFallbacks(cols, maps); err != nil {
+				return err
+			}
 		}
 		r.cols, r.schema = cols, schema
 		r.first <- nil

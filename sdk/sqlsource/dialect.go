@@ -48,6 +48,18 @@ type Mapping struct {
 	// DecodeText, when set, is used for rows read through [RawRows]; else
 	// Decode gets the bytes.
 	DecodeText TextDecoder
+	// Select, when set, is a fallback for a column whose native values the
+	// driver cannot hand over usefully (spatial or variant types): given
+	// the quoted column name, it returns the select-list expression the
+	// server computes instead, e.g. `[loc].AsBinaryZM()`. Type and Decode
+	// then describe that expression's values, not the column's. The reader
+	// appends " AS " and the quoted name, so the result keeps the column's
+	// name. It applies to table reads only: a query returning such a column
+	// fails with sdk.ErrUnsupportedType naming the expression to use, and
+	// range filters, bounds and ordering on the column compare the native
+	// values (usually unsupported by the server), so don't split or order
+	// by it.
+	Select func(quoted string) string
 }
 
 // RawRows is driver.Rows that can hand out a row's values as the bytes
