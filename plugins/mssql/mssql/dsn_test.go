@@ -34,9 +34,16 @@ func TestDriverDSN(t *testing.T) {
 }
 
 func TestMapRejectsUnknownTypes(t *testing.T) {
-	for _, typ := range []string{"sql_variant", "geometry", "hierarchyid", "vector(3)"} {
+	for _, typ := range []string{"LatLong", "vector(3)"} {
 		if _, err := mapType(columnOf("c", typ)); !errors.Is(err, sdk.ErrUnsupportedType) {
 			t.Errorf("%s: %v", typ, err)
+		}
+	}
+	// Types read through a server-side expression.
+	for typ, want := range map[string]string{"geography": "binary [g].AsBinaryZM()", "geometry": "binary [g].AsBinaryZM()", "hierarchyid": "utf8 [g].ToString()"} {
+		mp, err := mapType(columnOf("g", typ))
+		if err != nil || mp.Select == nil || mp.Type.String()+" "+mp.Select("[g]") != want {
+			t.Errorf("%s: %v, %v; want %s", typ, mp.Type, err, want)
 		}
 	}
 	// Query columns carry go-mssqldb's names.

@@ -520,13 +520,14 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("error 208: %v", err)
 	}
 
-	// Unsupported type.
+	// Unsupported type: a CLR type without a fallback.
 	table(s, "[dbo].[places]", []catalogCol{
 		{name: "id", typ: "int", maxLen: 4, prec: 10},
-		{name: "location", typ: "geography", nullable: true, maxLen: -1},
+		{name: "location", typ: "LatLong", nullable: true, maxLen: -1},
 	})
 	_, err = c.Describe(ctx, conn, sdk.Source{Object: &sdk.ObjectRef{Schema: "dbo", Name: "places"}})
-	if !errors.Is(err, sdk.ErrUnsupportedType) || !strings.Contains(err.Error(), `"location"`) || !strings.Contains(err.Error(), "geography") {
+	if !errors.Is(err, sdk.ErrUnsupportedType) || !strings.Contains(err.Error(), `"location"`) || !strings.Contains(err.Error(), "latlong") ||
+		!strings.Contains(err.Error(), "[location].ToString()") {
 		t.Fatalf("unsupported type: %v", err)
 	}
 	// Projecting the other columns still reads.
@@ -591,5 +592,66 @@ func TestInfoCapabilities(t *testing.T) {
 	}
 	if got := strings.Join(names, ","); got != "check,list_objects,describe,read,bounds,write,exec,read_query" {
 		t.Fatalf("capabilities = %s", got)
+	}
+}
+
+// Spatial, hierarchyid and sql_variant columns are read through the
+// server's fallback expressions, named as the columns.
+func TestFallbackColumns(t *testing.T) {
+	s, conn := start(t)
+	cols := []catalogCol{
+		{name: "id", typ: "int", maxLen: 4, prec: 10, wire: tds.Column{Type: tds.Int}},
+		{name: "geo", typ: "geography", nullable: true, maxLen: -1, wire: tds.Column{Type: tds.VarBinary, Length: tds.Max}},
+		{name: "shape", typ: "geometry", nullable: true, maxLen: -1, wire: tds.Column{Type: tds.VarBinary, Length: tds.Max}},
+		{name: "node", typ: "hierarchyid", nullable: true, maxLen: 892, wire: tds.Column{Type: tds.NVarChar, Length: 4000}},
+		{name: "v]x", typ: "sql_variant", nullable: true, maxLen: 8016, wire: tds.Column{Type: tds.NVarChar, Length: tds.Max}},
+	}
+	table(s, "[dbo].[places]", cols, "id")
+	// POINT(1 1 2 3) as AsBinaryZM returns it (wkbPointZM = 3001).
+	wkb := []byte{0x01, 0xB9, 0x0B, 0, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0x08, 0x40}
+	point2D := []byte{0x01, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x24, 0x40, 0, 0, 0, 0, 0, 0, 0x34, 0x40}
+	const want = "SELECT [id], [geo].AsBinaryZM() AS [geo], [shape].AsBinaryZM() AS [shape], [node].ToString() AS [node], " +
+		"CASE CAST(SQL_VARIANT_PROPERTY([v]]x], 'BaseType') AS sysname) WHEN 'float' THEN CONVERT(nvarchar(max), [v]]x], 3) " +
+		"WHEN 'real' THEN CONVERT(nvarchar(max), [v]]x], 3) WHEN 'binary' THEN CONVERT(nvarchar(max), [v]]x], 1) " +
+		"WHEN 'varbinary' THEN CONVERT(nvarchar(max), [v]]x], 1) ELSE CONVERT(nvarchar(max), [v]]x], 126) END AS [v]]x] FROM [dbo].[places]"
+	s.Handle(want, tds.Response{Columns: wireColumns(cols), Rows: [][]any{
+		{1, wkb, point2D, "/1/2/", "2024-01-02T03:04:05.1234567"},
+		{2, nil, nil, nil, nil},
+	}})
+	c := mssql.New()
+	ctx := context.Background()
+	src := sdk.Source{Object: &sdk.ObjectRef{Schema: "dbo", Name: "places"}}
+	d, err := c.Describe(ctx, conn, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Schema.String(); !strings.Contains(got, "geo: type=binary") || !strings.Contains(got, "shape: type=binary") ||
+		!strings.Contains(got, "node: type=utf8") || !strings.Contains(got, "v]x: type=utf8") {
+		t.Fatalf("schema %s", got)
+	}
+	rr, err := c.Read(ctx, sdk.ReadRequest{Conn: conn, Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	if !rr.Next() {
+		t.Fatalf("no batch: %v", rr.Err())
+	}
+	rec := rr.RecordBatch()
+	if rec.NumRows() != 2 {
+		t.Fatalf("%d rows", rec.NumRows())
+	}
+	geo, shape := rec.Column(1).(*array.Binary), rec.Column(2).(*array.Binary)
+	node, v := rec.Column(3).(*array.String), rec.Column(4).(*array.String)
+	if !bytes.Equal(geo.Value(0), wkb) || !bytes.Equal(shape.Value(0), point2D) || node.Value(0) != "/1/2/" || v.Value(0) != "2024-01-02T03:04:05.1234567" {
+		t.Fatalf("row 1: %x %x %q %q", geo.Value(0), shape.Value(0), node.Value(0), v.Value(0))
+	}
+	for i := 1; i < 5; i++ {
+		if !rec.Column(i).IsNull(1) {
+			t.Errorf("row 2, column %d not NULL", i)
+		}
+	}
+	if rr.Next() || rr.Err() != nil {
+		t.Fatalf("extra batch or error: %v", rr.Err())
 	}
 }

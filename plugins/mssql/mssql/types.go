@@ -118,18 +118,34 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 			return mp(TimestampOffsetUS, decodeOffsetTime)
 		}
 		return mp(TimestampOffsetNS, decodeOffsetTime)
-	case "sql_variant":
-		return sqlsource.Mapping{}, sdk.Errorf(sdk.ErrUnsupportedType,
-			"sql_variant is not supported: read the column through a query with CAST(%s AS nvarchar(max)) or a typed CAST", QuoteIdent(m.Name))
 	case "geography", "geometry":
-		return sqlsource.Mapping{}, sdk.Errorf(sdk.ErrUnsupportedType,
-			"%s is not supported: read the column through a query with %s.STAsText() (WKT) or .STAsBinary() (WKB)", base, QuoteIdent(m.Name))
+		// OGC WKB with Z and M (AsBinaryZM: SQL Server 2012+); WKB has no
+		// SRID, a query can add [col].STSrid.
+		return sqlsource.Mapping{Type: arrow.BinaryTypes.Binary, Decode: sqlsource.DecodeBinary, Select: spatialWKB}, nil
 	case "hierarchyid":
-		return sqlsource.Mapping{}, sdk.Errorf(sdk.ErrUnsupportedType,
-			"hierarchyid is not supported: read the column through a query with %s.ToString()", QuoteIdent(m.Name))
+		return sqlsource.Mapping{Type: arrow.BinaryTypes.String, Decode: sqlsource.DecodeString, Select: hierarchyText}, nil
+	case "sql_variant":
+		return sqlsource.Mapping{Type: arrow.BinaryTypes.String, Decode: sqlsource.DecodeString, Select: variantText}, nil
 	default:
-		return sqlsource.Mapping{}, sdk.Errorf(sdk.ErrUnsupportedType, "SQL Server type %q is not supported", m.NativeType)
+		// CLR types must implement ToString, so it is the way out for any.
+		return sqlsource.Mapping{}, sdk.Errorf(sdk.ErrUnsupportedType,
+			"SQL Server type %q is not supported: read the column through a query, e.g. with %s.ToString() for a CLR type", m.NativeType, QuoteIdent(m.Name))
 	}
+}
+
+func spatialWKB(col string) string    { return col + ".AsBinaryZM()" }
+func hierarchyText(col string) string { return col + ".ToString()" }
+
+// variantText is the text a sql_variant column is read as: the base
+// value converted to nvarchar, exactly for numbers and date/times. Style
+// 126 writes date/time types in ISO 8601 (datetimeoffset with its offset)
+// and leaves other types as CAST writes them (money with 4 decimals);
+// float and real take style 3, the digits that round-trip (SQL Server
+// 2016+), and binary style 1, 0x hex. The base type is not kept.
+func variantText(col string) string {
+	conv := func(style int) string { return fmt.Sprintf("CONVERT(nvarchar(max), %s, %d)", col, style) }
+	return fmt.Sprintf("CASE CAST(SQL_VARIANT_PROPERTY(%s, 'BaseType') AS sysname) WHEN 'float' THEN %s WHEN 'real' THEN %s "+
+		"WHEN 'binary' THEN %s WHEN 'varbinary' THEN %s ELSE %s END", col, conv(3), conv(3), conv(1), conv(1), conv(126))
 }
 
 // fractionDigits is the scale of datetime2(n) or datetimeoffset(n): from the
