@@ -625,42 +625,69 @@ func abbrev(s string) string {
 }
 
 // TestSnapSQLServerUnrepresentable: a datetime2(7) value outside
-// timestamp[ns], a sql_variant and a geography column fail the run as unsupported types
-// (exit 2), naming the column, the value and the way out, with nothing
-// published; the suggested query then copies the value.
+// timestamp[ns] fails the run as an unsupported type (exit 2), naming the
+// column, the value and the way out, with nothing published; the
+// suggested query then copies the value. Spatial, hierarchyid and
+// sql_variant columns are read through the server's fallback expressions.
 func TestSnapSQLServerUnrepresentable(t *testing.T) {
 	bin := testkit.Build(t, "mssql")
 	db := tds.Start(t, tds.WithLogin("etl", "pw"))
 	id := msColumn{"id", "int", false, 4, 10, 0, tds.Column{Type: tds.Int}}
 	serveTable(db, "far", []msColumn{id, {"d7", "datetime2", true, 8, 27, 7, tds.Column{Type: tds.DateTime2, Scale: 7}}},
 		[][]any{{1, time.Date(2024, 1, 2, 3, 4, 5, 600, time.UTC)}, {2, time.Date(9999, 1, 1, 12, 0, 0, 123456700, time.UTC)}})
-	serveTable(db, "variant", []msColumn{id, {"v", "sql_variant", true, 8016, 0, 0, tds.Column{Type: tds.NVarChar}}}, nil)
-	serveTable(db, "places", []msColumn{id, {"loc", "geography", true, -1, 0, 0, tds.Column{Type: tds.VarBinary, Length: tds.Max}}}, nil)
 	env := []string{"HP_MS_DSN=" + db.DSN("etl", "pw", "Sales")}
 
-	for _, c := range []struct {
-		src  string
-		want []string
-	}{
-		{"ms.dbo.far", []string{`row 2, column "d7" (datetime2(7))`, "9999-01-01T12:00:00.1234567", "CAST(col AS datetime2(6))"}},
-		{"ms.dbo.variant", []string{`"v"`, "sql_variant", "CAST([v] AS nvarchar(max))"}},
-		{"ms.dbo.places", []string{`"loc"`, "geography", "[loc].STAsText()"}},
-	} {
+	out := t.TempDir()
+	res := bin.Run(t, append(env, "HP_OUT_DSN="+out), "cp", "snap", "ms.dbo.far", "out.x", "--compression", "none")
+	if res.Code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", res.Code, res.Stderr)
+	}
+	testkit.Contains(t, "far", res.Stderr, `row 2, column "d7" (datetime2(7))`, "9999-01-01T12:00:00.1234567", "CAST(col AS datetime2(6))", "nothing was published")
+	assertNothingPublished(t, out)
+
+	// Fallbacks: the catalog's types, the expressions hp must send and the
+	// values the server computes (POINT(1 2) as WKB).
+	mssqlTable(db, "[dbo].[places]", [][]any{
+		{"id", "int", false, 4, 10, 0}, {"loc", "geography", true, -1, 0, 0},
+		{"node", "hierarchyid", true, 892, 0, 0}, {"v", "sql_variant", true, 8016, 0, 0},
+	}, "id")
+	wkb := []byte{1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 0, 0, 0, 0, 0, 0, 0, 0x40}
+	db.Handle("SELECT [id], [loc].AsBinaryZM() AS [loc], [node].ToString() AS [node], "+
+		"CASE CAST(SQL_VARIANT_PROPERTY([v], 'BaseType') AS sysname) WHEN 'float' THEN CONVERT(nvarchar(max), [v], 3) "+
+		"WHEN 'real' THEN CONVERT(nvarchar(max), [v], 3) WHEN 'binary' THEN CONVERT(nvarchar(max), [v], 1) "+
+		"WHEN 'varbinary' THEN CONVERT(nvarchar(max), [v], 1) ELSE CONVERT(nvarchar(max), [v], 126) END AS [v] FROM [dbo].[places]",
+		tds.Response{Columns: []tds.Column{{Name: "id", Type: tds.Int}, {Name: "loc", Type: tds.VarBinary, Length: tds.Max, Nullable: true},
+			{Name: "node", Type: tds.NVarChar, Length: 4000, Nullable: true}, {Name: "v", Type: tds.NVarChar, Length: tds.Max, Nullable: true}},
+			Rows: [][]any{{1, wkb, "/1/2/", "12.5"}, {2, nil, nil, nil}}})
+	want := [][]string{{"id", "loc", "node", "v"}, {"1", base64.StdEncoding.EncodeToString(wkb), "/1/2/", "12.5"}, {"2", `\N`, `\N`, `\N`}}
+	for _, format := range []string{"csv", "parquet"} {
 		out := t.TempDir()
-		res := bin.Run(t, append(env, "HP_OUT_DSN="+out), "cp", "snap", c.src, "out.x", "--compression", "none")
-		if res.Code != 2 {
-			t.Fatalf("%s: exit %d, want 2\n%s", c.src, res.Code, res.Stderr)
+		res := bin.Run(t, append(env, "HP_OUT_DSN="+out), "cp", "snap", "ms.dbo.places", "out.p", "--format", format, "--compression", "none", "--csv-null", `\N`)
+		if res.Code != 0 {
+			t.Fatalf("%s: exit %d\n%s", format, res.Code, res.Stderr)
 		}
-		testkit.Contains(t, c.src, res.Stderr, append(c.want, "nothing was published")...)
-		assertNothingPublished(t, out)
+		m, _ := readManifest(t, out)
+		path := filepath.Join(out, m.Files[0].Path)
+		var got [][]string
+		if format == "parquet" {
+			got = parquetAsText(t, path)
+		} else {
+			text, _ := os.ReadFile(path)
+			for _, line := range strings.Split(strings.TrimSpace(string(text)), "\n") {
+				got = append(got, strings.Split(line, ","))
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s:\n got  %q\n want %q", format, got, want)
+		}
 	}
 
 	// The way out: a query casting to datetime2(6), microseconds for any year.
 	const q = "SELECT id, CAST(d7 AS datetime2(6)) AS d6 FROM dbo.far"
 	db.Handle(q, tds.Response{Columns: []tds.Column{{Name: "id", Type: tds.Int}, {Name: "d6", Type: tds.DateTime2, Scale: 6, Nullable: true}},
 		Rows: [][]any{{2, time.Date(9999, 1, 1, 12, 0, 0, 123457000, time.UTC)}}})
-	out := t.TempDir()
-	res := bin.Run(t, append(env, "HP_OUT_DSN="+out), "cp", "snap", "ms.dbo.far", "out.x", "--query", q, "--compression", "none")
+	out = t.TempDir()
+	res = bin.Run(t, append(env, "HP_OUT_DSN="+out), "cp", "snap", "ms.dbo.far", "out.x", "--query", q, "--compression", "none")
 	if res.Code != 0 {
 		t.Fatalf("query: exit %d\n%s", res.Code, res.Stderr)
 	}
