@@ -170,6 +170,14 @@ var realTypes = []struct {
 		[3]string{"6F9619FF-8B86-D011-B42D-00C04FD430C8", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", "00000000-0000-0000-0000-000000000000"}},
 	{"x", "xml", [3]string{`N'<a b="1">x &amp; y</a>'`, "N'<r/>'", "N'<e>ü</e>'"}, [3]string{`<a b="1">x &amp; y</a>`, "<r />", "<e>ü</e>"}},
 	{"na]]me", "nvarchar(20)", [3]string{"N'quoted ] name'", "N''", "N'x'"}, [3]string{"quoted ] name", "", "x"}},
+	// Read through the fallback expressions: WKB with Z and M, text.
+	{"geo", "geography", [3]string{"geography::Parse('POINT(1 1 2 3)')", "geography::Parse('POINT(1 2)')", "geography::Parse('POINT(0 0)')"},
+		[3]string{"0x01B90B0000000000000000F03F000000000000F03F00000000000000400000000000000840", "0x0101000000000000000000F03F0000000000000040", "0x010100000000000000000000000000000000000000"}},
+	{"shape", "geometry", [3]string{"geometry::Parse('POINT(1 1 2 3)')", "geometry::Parse('POINT(1 2)')", "geometry::Parse('POINT(0 0)')"},
+		[3]string{"0x01B90B0000000000000000F03F000000000000F03F00000000000000400000000000000840", "0x0101000000000000000000F03F0000000000000040", "0x010100000000000000000000000000000000000000"}},
+	{"node", "hierarchyid", [3]string{"'/1/2/'", "'/1.5/3/'", "'/'"}, [3]string{"/1/2/", "/1.5/3/", "/"}},
+	{"var", "sql_variant", [3]string{"CAST(12.50 AS decimal(5,2))", "CAST('2024-01-02T03:04:05.1234567' AS datetime2(7))", "CAST(N'text' AS nvarchar(10))"},
+		[3]string{"12.50", "2024-01-02T03:04:05.1234567", "text"}},
 }
 
 // TestRealServerAllTypes: every type, with NULLs and edge values, read
