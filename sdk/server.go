@@ -28,6 +28,9 @@ var Handshake = plugin.HandshakeConfig{
 const pluginName = "connector"
 
 func serve(c Connector) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	slog.SetDefault(slog.New(newPluginLogHandler(os.Stderr)))
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,

@@ -11,12 +11,14 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/root"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/lambda"
+	"github.com/halfpipe-io/halfpipe/core/internal/memlimit"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
+	memlimit.Start()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if lambda.Active(os.LookupEnv) {
 		// Inside AWS Lambda: bootstrap of a provided.al2023 function.
