@@ -13,10 +13,9 @@ import (
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
-// passwordServer is a PostgreSQL server that asks for a password and
-// refuses it as a real one does (the local server trusts every login, so
-// it cannot show a wrong password).
-func passwordServer(t *testing.T) string {
+// fakeServer serves each connection with handle on 127.0.0.1 and returns
+// its address; it stops when the test ends.
+func fakeServer(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -31,33 +30,42 @@ func passwordServer(t *testing.T) string {
 			}
 			go func() {
 				defer c.Close()
-				be := pgproto3.NewBackend(c, c)
-				msg, err := be.ReceiveStartupMessage()
-				if err != nil {
-					return
-				}
-				if _, ok := msg.(*pgproto3.SSLRequest); ok {
-					if _, err := c.Write([]byte("N")); err != nil {
-						return
-					}
-					if msg, err = be.ReceiveStartupMessage(); err != nil {
-						return
-					}
-				}
-				user := msg.(*pgproto3.StartupMessage).Parameters["user"]
-				be.Send(&pgproto3.AuthenticationCleartextPassword{})
-				if err := be.Flush(); err != nil {
-					return
-				}
-				if _, err := be.Receive(); err != nil {
-					return
-				}
-				be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01", Message: `password authentication failed for user "` + user + `"`})
-				_ = be.Flush()
+				handle(c)
 			}()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// passwordServer is a PostgreSQL server that asks for a password and
+// refuses it as a real one does (the local server trusts every login, so
+// it cannot show a wrong password).
+func passwordServer(t *testing.T) string {
+	return fakeServer(t, func(c net.Conn) {
+		be := pgproto3.NewBackend(c, c)
+		msg, err := be.ReceiveStartupMessage()
+		if err != nil {
+			return
+		}
+		if _, ok := msg.(*pgproto3.SSLRequest); ok {
+			if _, err := c.Write([]byte("N")); err != nil {
+				return
+			}
+			if msg, err = be.ReceiveStartupMessage(); err != nil {
+				return
+			}
+		}
+		user := msg.(*pgproto3.StartupMessage).Parameters["user"]
+		be.Send(&pgproto3.AuthenticationCleartextPassword{})
+		if err := be.Flush(); err != nil {
+			return
+		}
+		if _, err := be.Receive(); err != nil {
+			return
+		}
+		be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01", Message: `password authentication failed for user "` + user + `"`})
+		_ = be.Flush()
+	})
 }
 
 func TestConnectionFailures(t *testing.T) {

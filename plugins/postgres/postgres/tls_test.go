@@ -17,29 +17,13 @@ import (
 // noTLSServer answers every SSLRequest with 'N', as a PostgreSQL server
 // without ssl does, and returns its address.
 func noTLSServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				req := make([]byte, 8)
-				if _, err := io.ReadFull(c, req); err == nil && string(req[4:]) == "\x04\xd2\x16\x2f" {
-					_, _ = c.Write([]byte("N"))
-				}
-				_, _ = io.Copy(io.Discard, c)
-			}()
+	return fakeServer(t, func(c net.Conn) {
+		req := make([]byte, 8)
+		if _, err := io.ReadFull(c, req); err == nil && string(req[4:]) == "\x04\xd2\x16\x2f" {
+			_, _ = c.Write([]byte("N"))
 		}
-	}()
-	return ln.Addr().String()
+		_, _ = io.Copy(io.Discard, c)
+	})
 }
 
 func TestTLSRequiredButNotOffered(t *testing.T) {
