@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -518,6 +519,25 @@ func TestErrors(t *testing.T) {
 	_, err = c.Read(ctx, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Query: "SELECT * FROM dbo.missing"}})
 	if !errors.Is(err, sdk.ErrNotFound) || !strings.Contains(err.Error(), "Invalid object name 'dbo.missing'") {
 		t.Fatalf("error 208: %v", err)
+	}
+
+	// Permission denied and deadlock victim keep SQL Server's number and
+	// message; only the first is a configuration error (exit 2): a
+	// deadlock victim's rerun can succeed.
+	for q, c := range map[string]struct {
+		e    *tds.Error
+		kind error
+	}{
+		"SELECT * FROM dbo.secret":  {&tds.Error{Number: 229, State: 5, Class: 14, Message: "The SELECT permission was denied on the object 'secret', database 'warehouse', schema 'dbo'."}, sdk.ErrPermissionDenied},
+		"SELECT * FROM dbo.contest": {&tds.Error{Number: 1205, State: 51, Class: 13, Message: "Transaction (Process ID 57) was deadlocked on lock resources with another process and has been chosen as the deadlock victim. Rerun the transaction."}, nil},
+	} {
+		s.Handle(q, tds.Response{Err: c.e})
+		_, err = mssql.New().Read(ctx, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Query: q}})
+		want := fmt.Sprintf("SQL Server error %d: %s", c.e.Number, c.e.Message)
+		if err == nil || !strings.Contains(err.Error(), want) || (c.kind != nil && !errors.Is(err, c.kind)) ||
+			(c.kind == nil && (errors.Is(err, sdk.ErrPermissionDenied) || errors.Is(err, sdk.ErrInvalidArgument) || errors.Is(err, sdk.ErrNotFound))) {
+			t.Errorf("%s: %v", q, err)
+		}
 	}
 
 	// Unsupported type: a CLR type without a fallback.
