@@ -29,15 +29,7 @@ func offsetRenderer(x array.ExtensionArray) (fn func([]byte, int) []byte, ok boo
 }
 
 func appendWithOffset(b []byte, utc int64, minutes int16, u arrow.TimeUnit) []byte {
-	per, digits := unitDigits(u)
-	// Shift whole seconds, so that no offset overflows the instant.
-	secs := floorDiv(utc, per)
-	frac := utc - secs*per
-	secs += int64(minutes) * 60
-	days := floorDiv(secs, 86400)
-	b = appendDate(b, days)
-	b = append(b, 'T')
-	b = appendClock(b, secs-days*86400, frac, digits)
+	b = appendShifted(b, utc, int64(minutes)*60, u)
 	sign := byte('+')
 	m := int64(minutes)
 	if m < 0 {

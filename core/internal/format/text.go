@@ -345,17 +345,25 @@ func appendTimeOfDay(b []byte, v int64, u arrow.TimeUnit) []byte {
 // appendTimestamp writes RFC 3339 with the unit's fraction digits; instants
 // (zoned types) in UTC with Z, naive timestamps without a zone.
 func appendTimestamp(b []byte, v int64, u arrow.TimeUnit, zone bool) []byte {
-	per, digits := unitDigits(u)
-	secs := floorDiv(v, per)
-	frac := v - secs*per
-	days := floorDiv(secs, 86400)
-	b = appendDate(b, days)
-	b = append(b, 'T')
-	b = appendClock(b, secs-days*86400, frac, digits)
+	b = appendShifted(b, v, 0, u)
 	if zone {
 		b = append(b, 'Z')
 	}
 	return b
+}
+
+// appendShifted writes the wall time of v (in unit u) moved by shift
+// seconds, without a zone. The shift applies to whole seconds, so no
+// offset overflows the value.
+func appendShifted(b []byte, v, shift int64, u arrow.TimeUnit) []byte {
+	per, digits := unitDigits(u)
+	secs := floorDiv(v, per)
+	frac := v - secs*per
+	secs += shift
+	days := floorDiv(secs, 86400)
+	b = appendDate(b, days)
+	b = append(b, 'T')
+	return appendClock(b, secs-days*86400, frac, digits)
 }
 
 // appendDuration writes an ISO 8601 duration in seconds: PT1.500000S.
