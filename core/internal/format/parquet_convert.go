@@ -40,7 +40,8 @@ func needsConversion(t arrow.DataType) bool {
 	return false
 }
 
-// convertedType is t with every duration and interval replaced.
+// convertedType is t with every duration, interval and extension type of
+// nested storage replaced.
 func convertedType(t arrow.DataType) arrow.DataType {
 	if !needsConversion(t) {
 		return t
@@ -132,20 +133,12 @@ func convertData(d arrow.ArrayData) arrow.ArrayData {
 		}
 		return out
 	}
+	if t.ID() == arrow.DURATION {
+		// The same 64-bit values: only the type changes.
+		return array.NewData(arrow.PrimitiveTypes.Int64, d.Len(), d.Buffers(), nil, d.NullN(), d.Offset())
+	}
 	a := array.MakeFromData(d)
 	defer a.Release()
-	if dur, ok := a.(*array.Duration); ok {
-		b := array.NewInt64Builder(memory.DefaultAllocator)
-		defer b.Release()
-		for r := 0; r < dur.Len(); r++ {
-			if dur.IsNull(r) {
-				b.AppendNull()
-			} else {
-				b.Append(int64(dur.Value(r)))
-			}
-		}
-		return ownData(b.NewArray())
-	}
 	fn, _, _ := renderer(a, false)
 	b := array.NewStringBuilder(memory.DefaultAllocator)
 	defer b.Release()
