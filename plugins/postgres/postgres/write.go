@@ -561,25 +561,25 @@ func encoderFor(dt arrow.DataType, t pgType) (makeEncoder, error) {
 	}
 	switch dt.ID() {
 	case arrow.INT8:
-		return intEncoder(func(a arrow.Array) []int8 { return a.(*array.Int8).Int8Values() }, t), nil
+		return intEncoder[int8](t), nil
 	case arrow.INT16:
-		return intEncoder(func(a arrow.Array) []int16 { return a.(*array.Int16).Int16Values() }, t), nil
+		return intEncoder[int16](t), nil
 	case arrow.INT32:
-		return intEncoder(func(a arrow.Array) []int32 { return a.(*array.Int32).Int32Values() }, t), nil
+		return intEncoder[int32](t), nil
 	case arrow.INT64:
-		return intEncoder(func(a arrow.Array) []int64 { return a.(*array.Int64).Int64Values() }, t), nil
+		return intEncoder[int64](t), nil
 	case arrow.UINT8:
-		return intEncoder(func(a arrow.Array) []uint8 { return a.(*array.Uint8).Uint8Values() }, t), nil
+		return intEncoder[uint8](t), nil
 	case arrow.UINT16:
-		return intEncoder(func(a arrow.Array) []uint16 { return a.(*array.Uint16).Uint16Values() }, t), nil
+		return intEncoder[uint16](t), nil
 	case arrow.UINT32:
-		return intEncoder(func(a arrow.Array) []uint32 { return a.(*array.Uint32).Uint32Values() }, t), nil
+		return intEncoder[uint32](t), nil
 	case arrow.UINT64:
-		return intEncoder(func(a arrow.Array) []uint64 { return a.(*array.Uint64).Uint64Values() }, t), nil
+		return intEncoder[uint64](t), nil
 	case arrow.FLOAT32:
-		return floatEncoder(func(a arrow.Array) []float32 { return a.(*array.Float32).Float32Values() }, t), nil
+		return floatEncoder[float32](t), nil
 	case arrow.FLOAT64:
-		return floatEncoder(func(a arrow.Array) []float64 { return a.(*array.Float64).Float64Values() }, t), nil
+		return floatEncoder[float64](t), nil
 	case arrow.BOOL:
 		if t.name != "bool" {
 			return nil, nil
@@ -689,7 +689,13 @@ type integer interface {
 	~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64
 }
 
-func intEncoder[T integer](values func(arrow.Array) []T, t pgType) makeEncoder {
+// valuesOf is the values buffer of a numeric Arrow array (array.Int8
+// through array.Float64), taken once per batch.
+func valuesOf[T integer | float32 | float64](a arrow.Array) []T {
+	return a.(interface{ Values() []T }).Values()
+}
+
+func intEncoder[T integer](t pgType) makeEncoder {
 	var size int32
 	var lo, hi int64
 	switch t.name {
@@ -701,7 +707,7 @@ func intEncoder[T integer](values func(arrow.Array) []T, t pgType) makeEncoder {
 		size, lo, hi = 8, math.MinInt64, math.MaxInt64
 	case "numeric":
 		return func(a arrow.Array) fieldEncoder {
-			vs := values(a)
+			vs := valuesOf[T](a)
 			return func(b []byte, i int) ([]byte, error) {
 				if a.IsNull(i) {
 					return appendNull(b), nil
@@ -719,7 +725,7 @@ func intEncoder[T integer](values func(arrow.Array) []T, t pgType) makeEncoder {
 		return nil
 	}
 	return func(a arrow.Array) fieldEncoder {
-		vs := values(a)
+		vs := valuesOf[T](a)
 		return func(b []byte, i int) ([]byte, error) {
 			if a.IsNull(i) {
 				return appendNull(b), nil
@@ -740,12 +746,12 @@ func intEncoder[T integer](values func(arrow.Array) []T, t pgType) makeEncoder {
 	}
 }
 
-func floatEncoder[T float32 | float64](values func(arrow.Array) []T, t pgType) makeEncoder {
+func floatEncoder[T float32 | float64](t pgType) makeEncoder {
 	if t.name != "float4" && t.name != "float8" {
 		return nil
 	}
 	return func(a arrow.Array) fieldEncoder {
-		vs := values(a)
+		vs := valuesOf[T](a)
 		return func(b []byte, i int) ([]byte, error) {
 			if a.IsNull(i) {
 				return appendNull(b), nil
