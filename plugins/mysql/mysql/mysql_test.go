@@ -54,6 +54,17 @@ func database(t testing.TB) (*sql.DB, string) {
 	return db, name
 }
 
+// execAll runs the statements in order on db, failing the test at the
+// first error.
+func execAll(t testing.TB, db *sql.DB, qs ...string) {
+	t.Helper()
+	for _, q := range qs {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
 var schema = arrow.NewSchema([]arrow.Field{
 	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
 	{Name: "big_u", Type: arrow.PrimitiveTypes.Uint64, Nullable: true},
@@ -151,17 +162,11 @@ func TestConformance(t *testing.T) {
 
 func TestZeroDatesAndErrors(t *testing.T) {
 	db, d := database(t)
-	if _, err := db.Exec("SET SESSION sql_mode = ''"); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{
-		"CREATE TABLE " + d + ".z (id INT NOT NULL PRIMARY KEY, d DATE, dt DATETIME)",
-		"INSERT INTO " + d + ".z VALUES (1, '0000-00-00', '0000-00-00 00:00:00'), (2, '2024-02-29', '2024-02-29 23:59:59')",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	execAll(t, db,
+		"SET SESSION sql_mode = ''",
+		"CREATE TABLE "+d+".z (id INT NOT NULL PRIMARY KEY, d DATE, dt DATETIME)",
+		"INSERT INTO "+d+".z VALUES (1, '0000-00-00', '0000-00-00 00:00:00'), (2, '2024-02-29', '2024-02-29 23:59:59')",
+	)
 	c := mysql.New()
 	conn := sdk.Connection{DSN: testDSN()}
 	rr, err := c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "z"}}, OrderBy: []sdk.OrderBy{{Column: "id"}}})
@@ -190,14 +195,10 @@ func TestZeroDatesAndErrors(t *testing.T) {
 // must read the stored single-precision value, from tables and queries.
 func TestFloatsExact(t *testing.T) {
 	db, d := database(t)
-	for _, q := range []string{
-		"CREATE TABLE " + d + ".f (id INT NOT NULL PRIMARY KEY, f FLOAT, g DOUBLE)",
-		"INSERT INTO " + d + ".f VALUES (1, 3.4028234e38, 1.7976931348623157e308), (2, 16777217, 5e-324), (3, 1.4e-45, 0.1), (4, -0.1, NULL)",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	execAll(t, db,
+		"CREATE TABLE "+d+".f (id INT NOT NULL PRIMARY KEY, f FLOAT, g DOUBLE)",
+		"INSERT INTO "+d+".f VALUES (1, 3.4028234e38, 1.7976931348623157e308), (2, 16777217, 5e-324), (3, 1.4e-45, 0.1), (4, -0.1, NULL)",
+	)
 	want32 := []float32{math.MaxFloat32, 16777216, math.SmallestNonzeroFloat32, -0.1}
 	want64 := []float64{math.MaxFloat64, math.SmallestNonzeroFloat64, 0.1}
 	c := mysql.New()
@@ -233,15 +234,11 @@ func TestFloatsExact(t *testing.T) {
 // naming the column and the value; year 0 is a real (proleptic) year.
 func TestZeroInDateRefused(t *testing.T) {
 	db, d := database(t)
-	for _, q := range []string{
+	execAll(t, db,
 		"SET SESSION sql_mode = ''",
-		"CREATE TABLE " + d + ".z (id INT NOT NULL PRIMARY KEY, d DATE, dt DATETIME(6))",
-		"INSERT INTO " + d + ".z VALUES (1, '0000-01-01', '0000-01-01 00:00:00.000001'), (2, '2024-00-15', NULL), (3, NULL, '2024-02-00 10:00:00')",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+		"CREATE TABLE "+d+".z (id INT NOT NULL PRIMARY KEY, d DATE, dt DATETIME(6))",
+		"INSERT INTO "+d+".z VALUES (1, '0000-01-01', '0000-01-01 00:00:00.000001'), (2, '2024-00-15', NULL), (3, NULL, '2024-02-00 10:00:00')",
+	)
 	c := mysql.New()
 	conn := sdk.Connection{DSN: testDSN()}
 	read := func(where string) (arrow.RecordBatch, error) {
@@ -281,14 +278,10 @@ func TestZeroInDateRefused(t *testing.T) {
 // invalid UTF-8.
 func TestGeometryAsBinary(t *testing.T) {
 	db, d := database(t)
-	for _, q := range []string{
-		"CREATE TABLE " + d + ".g (id INT NOT NULL PRIMARY KEY, g GEOMETRY, p POINT)",
-		"INSERT INTO " + d + ".g VALUES (1, ST_GeomFromText('LINESTRING(0 0, 1 1)', 4326), POINT(1, 2))",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	execAll(t, db,
+		"CREATE TABLE "+d+".g (id INT NOT NULL PRIMARY KEY, g GEOMETRY, p POINT)",
+		"INSERT INTO "+d+".g VALUES (1, ST_GeomFromText('LINESTRING(0 0, 1 1)', 4326), POINT(1, 2))",
+	)
 	var wantG, wantP []byte
 	if err := db.QueryRow("SELECT g, p FROM "+d+".g").Scan(&wantG, &wantP); err != nil {
 		t.Fatal(err)
@@ -317,21 +310,17 @@ func TestGeometryAsBinary(t *testing.T) {
 // SQL): both must give the same values for every type.
 func TestTextAndBinaryProtocolsAgree(t *testing.T) {
 	db, d := database(t)
-	for _, q := range []string{
+	execAll(t, db,
 		"SET SESSION sql_mode = ''",
-		`CREATE TABLE ` + d + `.a (id INT NOT NULL PRIMARY KEY, ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT UNSIGNED,
+		`CREATE TABLE `+d+`.a (id INT NOT NULL PRIMARY KEY, ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT UNSIGNED,
 			bi BIGINT, bu BIGINT UNSIGNED, d1 DECIMAL(15,2), d2 DECIMAL(65,30), c CHAR(5), v VARCHAR(20), tx TEXT, bl BLOB, vb VARBINARY(8),
 			dt DATE, dtm DATETIME(6), ts TIMESTAMP(3) NULL, tm TIME(2), y YEAR, b1 BIT(1), b9 BIT(9), e ENUM('x','y'), s SET('p','q'), j JSON, g POINT)`,
-		`INSERT INTO ` + d + `.a VALUES
+		`INSERT INTO `+d+`.a VALUES
 			(1, -128, 255, -32768, 16777215, -9223372036854775808, 18446744073709551615, -1234567890123.45, 12345678901234567890123456789012345.123456789012345678901234567890,
 			 'ab', 'żółw 🐢', REPEAT('t', 300), X'00FF00', X'', '0001-01-01', '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07.999', '-838:59:59.99', 1901, b'1', b'100000001', 'y', 'p,q', '{"a": [1, null]}', POINT(1.5, -2)),
 			(2, 127, 0, 32767, 0, 9223372036854775807, 0, 0.01, -0.000000000000000000000000000001, '', '', '', '', X'0102', '0000-00-00', '0000-00-00 00:00:00', NULL, '00:00:00', 0, b'0', b'0', 'x', '', 'null', NULL),
 			(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	c := mysql.New()
 	conn := sdk.Connection{DSN: testDSN()}
 	read := func(rf *sdk.RangeFilter) arrow.RecordBatch {
@@ -379,9 +368,7 @@ func TestTextAndBinaryProtocolsAgree(t *testing.T) {
 // packets come back whole, and a value can be as large as the server sends.
 func TestWireRowsSpanningPackets(t *testing.T) {
 	db, d := database(t)
-	if _, err := db.Exec("CREATE TABLE " + d + ".w (id INT NOT NULL PRIMARY KEY, b LONGBLOB)"); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, db, "CREATE TABLE "+d+".w (id INT NOT NULL PRIMARY KEY, b LONGBLOB)")
 	// A row packet holds "1" (2 bytes), the blob's 4-byte length, then the
 	// blob: payloads just under, at and just over 2^24-1 bytes, where the
 	// protocol splits packets.
@@ -437,16 +424,12 @@ func TestWireAbandonedReadsAndLateErrors(t *testing.T) {
 	} {
 		_, _ = db.Exec(q) // one of the two exists, MySQL's or MariaDB's
 	}
-	for _, q := range []string{
-		"CREATE TABLE " + d + ".big (id BIGINT NOT NULL PRIMARY KEY, s VARCHAR(40))",
-		"INSERT INTO " + d + ".big WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 200000) SELECT n, MD5(n) FROM s",
+	execAll(t, db,
+		"CREATE TABLE "+d+".big (id BIGINT NOT NULL PRIMARY KEY, s VARCHAR(40))",
+		"INSERT INTO "+d+".big WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 200000) SELECT n, MD5(n) FROM s",
 		// The subquery returns two rows for id 150000 only.
-		"CREATE VIEW " + d + ".late AS SELECT id, IF(id = 150000, (SELECT b2.id FROM " + d + ".big b2 WHERE b2.id IN (1, 2) AND big.id = 150000), id) AS x FROM " + d + ".big",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+		"CREATE VIEW "+d+".late AS SELECT id, IF(id = 150000, (SELECT b2.id FROM "+d+".big b2 WHERE b2.id IN (1, 2) AND big.id = 150000), id) AS x FROM "+d+".big",
+	)
 	c := mysql.New()
 	conn := sdk.Connection{DSN: testDSN()}
 	read := func(table string, batches int) (int64, error) {
@@ -480,15 +463,11 @@ func TestWireAbandonedReadsAndLateErrors(t *testing.T) {
 // (the socket's deadline is moved), and the pool still serves reads.
 func TestWireCancelWhileServerWorks(t *testing.T) {
 	db, d := database(t)
-	for _, q := range []string{
-		"CREATE TABLE " + d + ".one (id INT NOT NULL PRIMARY KEY)",
-		"INSERT INTO " + d + ".one VALUES (1)",
-		"CREATE VIEW " + d + ".slow AS SELECT id, SLEEP(3) AS s FROM " + d + ".one",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	execAll(t, db,
+		"CREATE TABLE "+d+".one (id INT NOT NULL PRIMARY KEY)",
+		"INSERT INTO "+d+".one VALUES (1)",
+		"CREATE VIEW "+d+".slow AS SELECT id, SLEEP(3) AS s FROM "+d+".one",
+	)
 	c := mysql.New()
 	conn := sdk.Connection{DSN: testDSN()}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -519,9 +498,7 @@ func TestWireCancelWhileServerWorks(t *testing.T) {
 // ends at exact values, microseconds included.
 func TestRangeLiterals(t *testing.T) {
 	db, d := database(t)
-	if _, err := db.Exec("CREATE TABLE " + d + ".r (id BIGINT NOT NULL PRIMARY KEY, at DATETIME(6), ts TIMESTAMP(6) NULL, day DATE, amt DECIMAL(10,2), u BIGINT UNSIGNED)"); err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, db, "CREATE TABLE "+d+".r (id BIGINT NOT NULL PRIMARY KEY, at DATETIME(6), ts TIMESTAMP(6) NULL, day DATE, amt DECIMAL(10,2), u BIGINT UNSIGNED)")
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(i int) time.Time {
 		return base.Add(time.Duration(i)*time.Second + time.Duration(i)*time.Microsecond)
