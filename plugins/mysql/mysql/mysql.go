@@ -225,9 +225,9 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 		return sqlsource.Mapping{Type: arrow.BinaryTypes.Binary, Decode: sqlsource.DecodeBinary, DecodeText: sqlsource.TextBinary}, nil
 	case "bit":
 		if t == "bit(1)" {
-			return sqlsource.Mapping{Type: arrow.FixedWidthTypes.Boolean, Decode: decodeBit}, nil
+			return sqlsource.Mapping{Type: arrow.FixedWidthTypes.Boolean, Decode: decodeBit, DecodeText: textBit}, nil
 		}
-		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Uint64, Decode: decodeBit}, nil
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Uint64, Decode: decodeBit, DecodeText: textBit}, nil
 	case "date":
 		return zeroDateAsNull(sqlsource.Mapping{Type: arrow.FixedWidthTypes.Date32, DecodeText: sqlsource.TextDate32}), nil
 	case "datetime", "timestamp":
@@ -266,14 +266,17 @@ func zeroDateAsNull(m sqlsource.Mapping) sqlsource.Mapping {
 
 // decodeBit reads BIT values, which arrive as big-endian bytes.
 func decodeBit(b array.Builder, v driver.Value) error {
-	raw, ok := v.([]byte)
-	if !ok {
-		if n, isInt := v.(int64); isInt {
-			raw = binary.BigEndian.AppendUint64(nil, uint64(n))
-		} else {
-			return fmt.Errorf("unexpected %T for BIT", v)
-		}
+	switch x := v.(type) {
+	case []byte:
+		return textBit(b, x)
+	case int64:
+		return textBit(b, binary.BigEndian.AppendUint64(nil, uint64(x)))
 	}
+	return fmt.Errorf("unexpected %T for BIT", v)
+}
+
+// textBit is decodeBit of the bytes the server sent.
+func textBit(b array.Builder, raw []byte) error {
 	var n uint64
 	for _, c := range raw {
 		n = n<<8 | uint64(c)
