@@ -282,9 +282,15 @@ type offsetBuilder struct {
 
 func (b *offsetBuilder) AppendNull() { b.AppendNulls(1) }
 
+// noValues is validity for null structs, so that appending them
+// allocates nothing.
+var noValues [64]bool
+
 func (b *offsetBuilder) AppendNulls(n int) {
 	st := b.StorageBuilder().(*array.StructBuilder)
-	st.AppendValues(make([]bool, n)) // validity only
+	for left := n; left > 0; left -= len(noValues) {
+		st.AppendValues(noValues[:min(left, len(noValues))]) // validity only
+	}
 	st.FieldBuilder(0).AppendEmptyValues(n)
 	st.FieldBuilder(1).AppendEmptyValues(n)
 }
