@@ -615,25 +615,15 @@ func encoderFor(dt arrow.DataType, t pgType) (makeEncoder, error) {
 		if t.name != "timestamp" && t.name != "timestamptz" {
 			return nil, nil
 		}
-		unit := dt.(*arrow.TimestampType).Unit
-		return micros(t.typmod, func(a arrow.Array) (func(int) int64, func(int) bool) {
-			x := a.(*array.Timestamp)
-			return func(i int) int64 { return int64(x.Value(i)) }, x.IsNull
-		}, unit, pgEpochMicros), nil
+		return micros[arrow.Timestamp](t.typmod, dt.(*arrow.TimestampType).Unit, pgEpochMicros), nil
 	case arrow.TIME32, arrow.TIME64:
 		if t.name != "time" {
 			return nil, nil
 		}
 		if tt, ok := dt.(*arrow.Time32Type); ok {
-			return micros(t.typmod, func(a arrow.Array) (func(int) int64, func(int) bool) {
-				x := a.(*array.Time32)
-				return func(i int) int64 { return int64(x.Value(i)) }, x.IsNull
-			}, tt.Unit, 0), nil
+			return micros[arrow.Time32](t.typmod, tt.Unit, 0), nil
 		}
-		return micros(t.typmod, func(a arrow.Array) (func(int) int64, func(int) bool) {
-			x := a.(*array.Time64)
-			return func(i int) int64 { return int64(x.Value(i)) }, x.IsNull
-		}, dt.(*arrow.Time64Type).Unit, 0), nil
+		return micros[arrow.Time64](t.typmod, dt.(*arrow.Time64Type).Unit, 0), nil
 	case arrow.INTERVAL_MONTH_DAY_NANO:
 		if t.name != "interval" {
 			return nil, nil
@@ -1073,7 +1063,7 @@ func dateEncoder(dt arrow.DataType) makeEncoder {
 // Nanoseconds that are not whole microseconds, and fractions beyond a
 // declared precision (timestamp(3)), which the server would round, are
 // refused.
-func micros(typmod int32, values func(arrow.Array) (func(int) int64, func(int) bool), unit arrow.TimeUnit, epoch int64) makeEncoder {
+func micros[T ~int32 | ~int64](typmod int32, unit arrow.TimeUnit, epoch int64) makeEncoder {
 	mult, div := int64(1), int64(1)
 	switch unit {
 	case arrow.Second:
@@ -1088,12 +1078,12 @@ func micros(typmod int32, values func(arrow.Array) (func(int) int64, func(int) b
 		step = pow10[6-typmod]
 	}
 	return func(a arrow.Array) fieldEncoder {
-		value, isNull := values(a)
+		vs := valuesOf[T](a)
 		return func(b []byte, i int) ([]byte, error) {
-			if isNull(i) {
+			if a.IsNull(i) {
 				return appendNull(b), nil
 			}
-			v := value(i)
+			v := int64(vs[i])
 			if v%div != 0 {
 				return b, sdk.InvalidArgumentf("%d ns is not a whole number of microseconds, which PostgreSQL holds", v)
 			}
