@@ -422,10 +422,6 @@ func ParseDecimal(s string, scale int32) (*big.Int, error) {
 
 func decimalText(v driver.Value) (string, error) {
 	switch x := v.(type) {
-	case string:
-		return x, nil
-	case []byte:
-		return string(x), nil
 	case int64:
 		return strconv.FormatInt(x, 10), nil
 	case float64:
