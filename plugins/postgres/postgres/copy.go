@@ -438,11 +438,7 @@ func copyPlan(native string, typ arrow.DataType) (string, binDecoder) {
 }
 
 func copySQL(req sdk.ReadRequest, cols []string) (string, error) {
-	ref := *req.Source.Object
-	from := sqlsource.QuoteDouble(ref.Name)
-	if ref.Schema != "" {
-		from = sqlsource.QuoteDouble(ref.Schema) + "." + from
-	}
+	from := quoteTable(*req.Source.Object)
 	var conds []string
 	if req.Where != "" {
 		conds = append(conds, "("+req.Where+")")
