@@ -284,15 +284,11 @@ const (
 		`WHERE i.object_id = OBJECT_ID(@p1) AND i.is_primary_key = 1 ORDER BY ic.key_ordinal`
 )
 
-// mssqlCatalog is the result columns of mssqlColumnsQuery.
-var mssqlCatalog = []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}, {Name: "type", Type: tds.NVarChar, Length: 128},
-	{Name: "is_nullable", Type: tds.Bit}, {Name: "max_length", Type: tds.Int}, {Name: "precision", Type: tds.Int}, {Name: "scale", Type: tds.Int}}
-
 // mssqlTable makes the TDS server describe a table: columns as the
 // catalog reports them (name, type, nullable, max_length, precision,
 // scale) and its primary key.
 func mssqlTable(db *tds.Server, object string, columns [][]any, key ...string) {
-	db.HandleArgs(mssqlColumnsQuery, []any{object}, tds.Response{Columns: mssqlCatalog, Rows: columns})
+	db.HandleArgs(mssqlColumnsQuery, []any{object}, tds.Response{Columns: tds.SysColumns, Rows: columns})
 	var keys [][]any
 	for _, k := range key {
 		keys = append(keys, []any{k})

@@ -172,16 +172,7 @@ func TestSnapPostgresIntoSQLServer(t *testing.T) {
 	db := tds.Start(t, tds.WithLogin("etl", "pw"))
 	// The catalog query answered from the server's tables (what CREATE
 	// TABLE made), as sys.columns would.
-	db.HandleFunc(mssqlColumnsQuery, func(q tds.Query) tds.Response {
-		r := tds.Response{Columns: mssqlCatalog}
-		name, _ := q.Args()[0].(string)
-		cols, _ := db.Table(name)
-		for _, c := range cols {
-			typ, maxLen, prec, scale := c.SysColumn()
-			r.Rows = append(r.Rows, []any{c.Name, typ, c.Nullable, maxLen, prec, scale})
-		}
-		return r
-	})
+	db.HandleCatalog(mssqlColumnsQuery)
 	db.HandleMatch(func(sql string) bool { return strings.HasPrefix(sql, "DELETE FROM ") }, func(tds.Query) tds.Response {
 		return tds.Response{RowsAffected: n}
 	})
@@ -298,16 +289,7 @@ func TestSnapSQLServerOffsetsIntoSQLServer(t *testing.T) {
 		{"at3", "datetimeoffset", true, 9, 30, 3, tds.Column{Type: tds.DateTimeOffset, Scale: 3}},
 	}, rows)
 	dst := tds.Start(t, tds.WithLogin("etl", "pw"))
-	dst.HandleFunc(mssqlColumnsQuery, func(q tds.Query) tds.Response {
-		r := tds.Response{Columns: mssqlCatalog}
-		name, _ := q.Args()[0].(string)
-		cols, _ := dst.Table(name)
-		for _, c := range cols {
-			typ, maxLen, prec, scale := c.SysColumn()
-			r.Rows = append(r.Rows, []any{c.Name, typ, c.Nullable, maxLen, prec, scale})
-		}
-		return r
-	})
+	dst.HandleCatalog(mssqlColumnsQuery)
 	dst.HandleMatch(func(sql string) bool { return strings.HasPrefix(sql, "DELETE FROM ") }, func(tds.Query) tds.Response { return tds.Response{} })
 	env := []string{"HP_MS_DSN=" + src.DSN("etl", "pw", "Sales"), "HP_DST_DSN=" + dst.DSN("etl", "pw", "Sales")}
 	res := bin.Run(t, env, "cp", "snap", "ms.dbo.offsets", "dst.dbo.copy")

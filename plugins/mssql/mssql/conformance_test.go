@@ -39,7 +39,7 @@ type store struct {
 
 func newStore(s *tds.Server) *store {
 	st := &store{s: s, rows: map[string][][]any{}, temp: map[string][]tds.Column{}}
-	serveCatalog(s)
+	s.HandleCatalog(mssql.ColumnsQuery)
 	s.Handle(mssql.PrimaryKeyQuery, tds.Response{Columns: []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}}})
 	s.Handle(mssql.VersionQuery, tds.Response{Columns: []tds.Column{{Type: tds.NVarChar, Length: 300}}, Rows: [][]any{{"Microsoft SQL Server 2022 (TDS test server)"}}})
 	s.HandleFunc("BEGIN TRANSACTION", func(tds.Query) tds.Response { st.begin(); return tds.Response{} })

@@ -26,22 +26,13 @@ type catalogCol struct {
 	wire              tds.Column // how the server sends its values
 }
 
-var catalogColumns = []tds.Column{
-	{Name: "name", Type: tds.NVarChar, Length: 128},
-	{Name: "type", Type: tds.NVarChar, Length: 128},
-	{Name: "is_nullable", Type: tds.Bit},
-	{Name: "max_length", Type: tds.Int},
-	{Name: "precision", Type: tds.Int},
-	{Name: "scale", Type: tds.Int},
-}
-
 // table registers the catalog answers for [schema].[name].
 func table(s *tds.Server, objectName string, cols []catalogCol, pk ...string) {
 	rows := make([][]any, len(cols))
 	for i, c := range cols {
 		rows[i] = []any{c.name, c.typ, c.nullable, c.maxLen, c.prec, c.scl}
 	}
-	s.HandleArgs(mssql.ColumnsQuery, []any{objectName}, tds.Response{Columns: catalogColumns, Rows: rows})
+	s.HandleArgs(mssql.ColumnsQuery, []any{objectName}, tds.Response{Columns: tds.SysColumns, Rows: rows})
 	keys := make([][]any, len(pk))
 	for i, k := range pk {
 		keys[i] = []any{k}
@@ -509,7 +500,7 @@ func TestErrors(t *testing.T) {
 	}
 
 	// Unknown table: the catalog knows nothing of it.
-	s.HandleArgs(mssql.ColumnsQuery, []any{"[dbo].[missing]"}, tds.Response{Columns: catalogColumns})
+	s.HandleArgs(mssql.ColumnsQuery, []any{"[dbo].[missing]"}, tds.Response{Columns: tds.SysColumns})
 	_, err = c.Read(ctx, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: "dbo", Name: "missing"}}})
 	if !errors.Is(err, sdk.ErrNotFound) || !strings.Contains(err.Error(), "dbo.missing") {
 		t.Fatalf("unknown table: %v", err)

@@ -22,21 +22,6 @@ import (
 	"github.com/halfpipe-io/halfpipe/testkit/tds"
 )
 
-// serveCatalog answers mssql.ColumnsQuery from the server's table catalog,
-// which CREATE TABLE batches and Server.CreateTable fill.
-func serveCatalog(s *tds.Server) {
-	s.HandleFunc(mssql.ColumnsQuery, func(q tds.Query) tds.Response {
-		r := tds.Response{Columns: catalogColumns}
-		name, _ := q.Args()[0].(string)
-		cols, _ := s.Table(name)
-		for _, c := range cols {
-			typ, maxLen, prec, scale := c.SysColumn()
-			r.Rows = append(r.Rows, []any{c.Name, typ, c.Nullable, maxLen, prec, scale})
-		}
-		return r
-	})
-}
-
 // texts lists the statements the server received, bulk loads as
 // "<bulk load: n rows>".
 func texts(s *tds.Server) []string {
@@ -154,7 +139,7 @@ var (
 
 func TestWriteEveryTypeByBulkCopy(t *testing.T) {
 	s, conn := start(t)
-	serveCatalog(s)
+	s.HandleCatalog(mssql.ColumnsQuery)
 	schema := arrow.NewSchema([]arrow.Field{
 		f("id", arrow.PrimitiveTypes.Int64, false),
 		f("i8", arrow.PrimitiveTypes.Int8, true),
@@ -261,7 +246,7 @@ func TestWriteEveryTypeByBulkCopy(t *testing.T) {
 
 func TestWriteReplaceAndMergeSQL(t *testing.T) {
 	s, conn := start(t)
-	serveCatalog(s)
+	s.HandleCatalog(mssql.ColumnsQuery)
 	// An existing table whose types differ from the stream's.
 	s.CreateTable("[sales].[orders]", []tds.Column{
 		{Name: "id", Type: tds.Int}, {Name: "region", Type: tds.NVarChar, Length: 10},
@@ -339,7 +324,7 @@ func TestWriteReplaceAndMergeSQL(t *testing.T) {
 // and a text column the local time with its offset.
 func TestWriteMergeKeepsOffsets(t *testing.T) {
 	s, conn := start(t)
-	serveCatalog(s)
+	s.HandleCatalog(mssql.ColumnsQuery)
 	s.CreateTable("[dbo].[visits]", []tds.Column{
 		{Name: "id", Type: tds.Int}, {Name: "at", Type: tds.DateTimeOffset, Scale: 7, Nullable: true},
 		{Name: "wall", Type: tds.DateTime2, Scale: 7, Nullable: true}, {Name: "note", Type: tds.NVarChar, Length: 40, Nullable: true},
@@ -397,7 +382,7 @@ func TestWriteMergeKeepsOffsets(t *testing.T) {
 
 func TestWriteRollsBackABrokenStream(t *testing.T) {
 	s, conn := start(t)
-	serveCatalog(s)
+	s.HandleCatalog(mssql.ColumnsQuery)
 	schema := arrow.NewSchema([]arrow.Field{f("id", arrow.PrimitiveTypes.Int64, false)}, nil)
 	c := mssql.New()
 	_, err := c.Write(context.Background(), sdk.WriteRequest{Conn: conn, Table: dbo("t"), Mode: sdk.Append, CreateTable: true},
@@ -425,7 +410,7 @@ func TestWriteRollsBackABrokenStream(t *testing.T) {
 
 func TestWriteErrors(t *testing.T) {
 	s, conn := start(t)
-	serveCatalog(s)
+	s.HandleCatalog(mssql.ColumnsQuery)
 	c := mssql.New()
 	ctx := context.Background()
 	schema := arrow.NewSchema([]arrow.Field{f("id", arrow.PrimitiveTypes.Int64, false), f("name", arrow.BinaryTypes.String, true)}, nil)
