@@ -38,6 +38,9 @@ func readAll(t *testing.T, conn sdk.Connection, src sdk.Source) (arrow.RecordBat
 		}
 		return nil, err
 	}
+	if rec == nil {
+		t.Fatal("no batch")
+	}
 	t.Cleanup(rec.Release)
 	return rec, nil
 }
