@@ -98,7 +98,7 @@ func parseBulk(d []byte) (Bulk, error) {
 		if err != nil {
 			return b, fmt.Errorf("column %d: %w", i+1, err)
 		}
-		if ti.typ == 0x22 || ti.typ == 0x23 || ti.typ == 0x63 {
+		if ti.lob() {
 			r.take(int(r.u16()) * 2) // table name
 		}
 		name := decodeUCS2(r.take(int(r.u8()) * 2))
@@ -198,7 +198,7 @@ func columnOf(ti typeInfo) (Column, error) {
 	if c.Type == 0 {
 		return c, fmt.Errorf("no column type for TDS type 0x%02X size %d", ti.typ, ti.size)
 	}
-	if ti.plp() || ti.typ == 0x22 || ti.typ == 0x23 || ti.typ == 0x63 {
+	if ti.plp() || ti.lob() {
 		c.Length = Max
 	}
 	return c, nil

@@ -255,6 +255,10 @@ func (ti typeInfo) plp() bool {
 	return ti.typ == 0xF1 || (ti.size == 0xFFFF && (ti.typ == 0xA5 || ti.typ == 0xA7 || ti.typ == 0xE7 || ti.typ == 0xAD || ti.typ == 0xAF || ti.typ == 0xEF))
 }
 
+// lob reports the legacy large-object types IMAGE, TEXT and NTEXT, whose
+// COLMETADATA carries a table name.
+func (ti typeInfo) lob() bool { return ti.typ == 0x22 || ti.typ == 0x23 || ti.typ == 0x63 }
+
 // fixedSizes are the lengths of the fixed-length types.
 var fixedSizes = map[byte]int{0x30: 1, 0x32: 1, 0x34: 2, 0x38: 4, 0x7F: 8, 0x3B: 4, 0x3E: 8, 0x3C: 8, 0x7A: 4, 0x3D: 8, 0x3A: 4}
 
