@@ -94,7 +94,11 @@ func (b binaryConn) CheckNamedValue(nv *driver.NamedValue) error { return b.c.Ch
 func query(ctx context.Context, dc any, q string, args []any, cols []sqlsource.ColumnMeta) (driver.Rows, error) {
 	if bc, ok := dc.(binaryConn); ok && len(args) == 0 && textExact(cols) {
 		if bc.wire != nil {
-			return bc.wire.query(ctx, bc.c, q)
+			rows, err := bc.wire.query(ctx, bc.c, q)
+			if err != nil {
+				return nil, err // not a nil *textRows in a non-nil driver.Rows
+			}
+			return rows, nil
 		}
 		return bc.c.QueryContext(ctx, q, nil)
 	}
