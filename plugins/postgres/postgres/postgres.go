@@ -80,7 +80,6 @@ var dialect = &sqlsource.Dialect{
 	Columns:      columns,
 	PrimaryKey:   primaryKey,
 	Map:          mapType,
-	DDLType:      ddlType,
 	Classify:     classify,
 }
 
