@@ -427,9 +427,7 @@ func (cn *conn) builtin(q Query) (Response, bool) {
 	if strings.HasPrefix(k, "#") {
 		cn.temp[k] = cols
 	} else {
-		cn.s.mu.Lock()
-		cn.s.tables[k] = cols
-		cn.s.mu.Unlock()
+		cn.s.CreateTable(name, cols)
 	}
 	if cn.inTx {
 		cn.created = append(cn.created, k)
@@ -446,14 +444,10 @@ func invalidObject(name string) *Error {
 }
 
 func (cn *conn) table(name string) ([]Column, bool) {
-	k := tableKey(name)
-	if c, ok := cn.temp[k]; ok {
+	if c, ok := cn.temp[tableKey(name)]; ok {
 		return c, true
 	}
-	cn.s.mu.Lock()
-	defer cn.s.mu.Unlock()
-	c, ok := cn.s.tables[k]
-	return c, ok
+	return cn.s.Table(name)
 }
 
 func (cn *conn) dropTable(k string) bool {
