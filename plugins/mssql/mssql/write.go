@@ -429,6 +429,8 @@ func (cv converter) values(a arrow.Array) func(int) (any, error) {
 	}
 }
 
+// adapt shapes v for a column of class cl; a value that needs no change
+// is returned as it came, so it is not boxed again.
 func adapt(v any, cl class) (any, error) {
 	bad := func() (any, error) {
 		return nil, sdk.Errorf(sdk.ErrUnsupportedType, "a %T value cannot be written to a %s column", v, className[cl])
@@ -437,7 +439,7 @@ func adapt(v any, cl class) (any, error) {
 	case clsInt:
 		switch x := v.(type) {
 		case int64:
-			return x, nil
+			return v, nil
 		case uint64:
 			if x > math.MaxInt64 {
 				return nil, sdk.InvalidArgumentf("%d does not fit an integer column", x)
@@ -470,7 +472,7 @@ func adapt(v any, cl class) (any, error) {
 		case decimalText:
 			return string(x), nil
 		case string:
-			return x, nil
+			return v, nil
 		}
 	case clsFloat:
 		switch x := v.(type) {
@@ -481,7 +483,7 @@ func adapt(v any, cl class) (any, error) {
 		case float32:
 			return float64(x), nil
 		case float64:
-			return x, nil
+			return v, nil
 		case decimalText:
 			return strconv.ParseFloat(string(x), 64)
 		}
@@ -495,7 +497,7 @@ func adapt(v any, cl class) (any, error) {
 	case clsText:
 		switch x := v.(type) {
 		case string:
-			return x, nil
+			return v, nil
 		case decimalText:
 			return string(x), nil
 		case int64:
@@ -522,7 +524,7 @@ func adapt(v any, cl class) (any, error) {
 			if x == nil {
 				return []byte{}, nil // empty, not NULL
 			}
-			return x, nil
+			return v, nil
 		case string:
 			return []byte(x), nil
 		}
@@ -535,7 +537,7 @@ func adapt(v any, cl class) (any, error) {
 				// Columns without a zone hold UTC wall time.
 				return x.UTC(), nil
 			}
-			return x, nil
+			return v, nil
 		}
 	case clsGUID:
 		switch x := v.(type) {

@@ -27,14 +27,7 @@ func BenchmarkReadLineitem(b *testing.B) {
 			b.Fatal(err)
 		}
 		// One statement at a time: the connection does not allow several.
-		for _, s := range strings.Split(q, ";\n") {
-			if strings.TrimSpace(s) == "" {
-				continue
-			}
-			if _, err := db.Exec(s); err != nil {
-				b.Fatal(err)
-			}
-		}
+		execAll(b, db, strings.Split(strings.TrimSuffix(strings.TrimSpace(q), ";"), ";\n")...)
 	}
 	var want int64
 	if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&want); err != nil {
