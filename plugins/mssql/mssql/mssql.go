@@ -272,9 +272,7 @@ func (c *Connector) Bounds(ctx context.Context, req sdk.BoundsRequest) (_ *sdk.B
 
 // dialectErr classifies a driver error and masks any secret it echoes.
 func dialectErr(err error, dsn string) error {
-	if !isKind(err) {
-		err = classify(err)
-	}
+	err = classify(err)
 	if msg := sdk.MaskIn(err.Error(), dsn); msg != err.Error() {
 		return maskedErr{msg: msg, err: err}
 	}
