@@ -3,6 +3,8 @@ package format
 import (
 	"fmt"
 	"io"
+	"math"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -12,9 +14,19 @@ import (
 )
 
 type parquetEncoder struct {
+	// fw is created on the first batch, which decides the dictionaries;
+	// props are the writer's other properties.
 	fw            *pqarrow.FileWriter
+	w             io.Writer
+	props         []parquet.WriterProperty
 	conv          *converter
 	rowGroupBytes int64
+	rowGroupRows  int64
+	// dicts holds the columns dictionary-encoded here (nil for the others)
+	// and wschema the schema the writer is given: those as dictionaries.
+	dicts     []*stringDict
+	wschema   *arrow.Schema
+	groupRows int64
 	// groupArrow is the Arrow size of the rows in the open row group, and
 	// ratio the compressed/Arrow size of the row groups written so far:
 	// the writer reports little of a row group's size until it is
@@ -23,6 +35,10 @@ type parquetEncoder struct {
 	ratio      float64
 	flushed    int64
 }
+
+// ownDictGroupRows caps the rows of a row group with columns encoded by
+// stringDict.
+const ownDictGroupRows = 1 << 18
 
 func newParquet(w io.Writer, schema *arrow.Schema, o options) (Encoder, error) {
 	codec := map[Compression]compress.Compression{
@@ -53,12 +69,87 @@ func newParquet(w io.Writer, schema *arrow.Schema, o options) (Encoder, error) {
 		}
 	}
 	conv := newConverter(schema)
-	fw, err := pqarrow.NewFileWriter(conv.schema, w, parquet.NewWriterProperties(props...),
-		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err != nil {
+	// Refuse a schema Parquet cannot hold now, not at the first batch.
+	if _, err := pqarrow.ToParquet(conv.schema, parquet.NewWriterProperties(props...), pqarrow.DefaultWriterProps()); err != nil {
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
-	return &parquetEncoder{fw: fw, conv: conv, rowGroupBytes: o.rowGroupBytes, ratio: 1}, nil
+	rows := o.rowGroupRows
+	if rows <= 0 {
+		rows = math.MaxInt64
+	}
+	return &parquetEncoder{w: w, props: props, conv: conv, rowGroupBytes: o.rowGroupBytes, rowGroupRows: rows, ratio: 1}, nil
+}
+
+// open creates the file writer, choosing each column's dictionary from
+// sample (nil: nothing seen, the writer's default).
+func (e *parquetEncoder) open(sample arrow.RecordBatch) error {
+	props := slices.Clip(e.props)
+	fields := slices.Clone(e.conv.schema.Fields())
+	e.dicts = make([]*stringDict, len(fields))
+	own := false
+	if sample != nil {
+		for i, f := range fields {
+			switch chooseDictionary(sample.Column(i)) {
+			case plainOnly:
+				props = append(props, parquet.WithDictionaryFor(f.Name, false))
+			case ownDict:
+				e.dicts[i] = newStringDict(f.Type)
+				fields[i].Type = e.dicts[i].typ
+				own = true
+			}
+		}
+	}
+	wprops := parquet.NewWriterProperties(props...)
+	if !own {
+		e.wschema = e.conv.schema
+		fw, err := pqarrow.NewFileWriter(e.wschema, e.w, wprops, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+		if err != nil {
+			return fmt.Errorf("parquet: %w", err)
+		}
+		e.fw = fw
+		return nil
+	}
+	// The writer cuts no page of a column whose dictionary is given to it
+	// (arrow-go 18.8): the indices of a whole row group stay in memory, four
+	// bytes a row, so such row groups are kept short.
+	e.rowGroupRows = min(e.rowGroupRows, ownDictGroupRows)
+	// Readers must see the columns' own types, not dictionaries: store the
+	// schema exactly as the writer would have stored the original.
+	stored, err := storedSchema(e.conv.schema, wprops)
+	if err != nil {
+		return err
+	}
+	md := e.conv.schema.Metadata()
+	e.wschema = arrow.NewSchema(fields, &md)
+	fw, err := pqarrow.NewFileWriter(e.wschema, e.w, wprops, pqarrow.DefaultWriterProps())
+	if err != nil {
+		return fmt.Errorf("parquet: %w", err)
+	}
+	if err := fw.AppendKeyValueMetadata("ARROW:schema", stored); err != nil {
+		return fmt.Errorf("parquet: %w", err)
+	}
+	e.fw = fw
+	return nil
+}
+
+// storedSchema is the ARROW:schema value pqarrow stores for schema.
+func storedSchema(schema *arrow.Schema, props *parquet.WriterProperties) (string, error) {
+	fw, err := pqarrow.NewFileWriter(schema, io.Discard, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err == nil {
+		err = fw.Close()
+	}
+	if err != nil {
+		return "", fmt.Errorf("parquet: %w", err)
+	}
+	md, err := fw.FileMetadata()
+	if err != nil {
+		return "", fmt.Errorf("parquet: %w", err)
+	}
+	v := md.KeyValueMetadata().FindValue("ARROW:schema")
+	if v == nil {
+		return "", fmt.Errorf("parquet: the writer stored no Arrow schema")
+	}
+	return *v, nil
 }
 
 func (e *parquetEncoder) Write(rec arrow.RecordBatch) error {
@@ -66,19 +157,72 @@ func (e *parquetEncoder) Write(rec arrow.RecordBatch) error {
 		rec = e.conv.convert(rec)
 		defer rec.Release()
 	}
-	if err := e.fw.WriteBuffered(rec); err != nil {
+	if e.fw == nil {
+		if err := e.open(rec); err != nil {
+			return err
+		}
+	}
+	// Row groups are cut here, not by the writer, so the dictionaries
+	// encoded here start afresh with each. A full one is closed before the
+	// next rows, not after the last: the writer would end the file with an
+	// empty one.
+	for off, n := int64(0), rec.NumRows(); off < n; {
+		if e.groupRows >= e.rowGroupRows || (e.rowGroupBytes > 0 && e.Buffered() >= e.rowGroupBytes) {
+			if err := e.newRowGroup(); err != nil {
+				return err
+			}
+		}
+		part := rec
+		size := min(n-off, e.rowGroupRows-e.groupRows)
+		if off > 0 || size < n {
+			part = rec.NewSlice(off, off+size)
+		}
+		err := e.writePart(part)
+		if part != rec {
+			part.Release()
+		}
+		if err != nil {
+			return err
+		}
+		off += size
+	}
+	return nil
+}
+
+func (e *parquetEncoder) writePart(rec arrow.RecordBatch) error {
+	out := rec
+	if e.wschema != e.conv.schema {
+		cols := slices.Clone(rec.Columns())
+		for i, d := range e.dicts {
+			if d != nil {
+				cols[i] = d.encode(cols[i])
+				defer cols[i].Release()
+			}
+		}
+		out = array.NewRecordBatch(e.wschema, cols, rec.NumRows())
+		defer out.Release()
+	}
+	if err := e.fw.WriteBuffered(out); err != nil {
 		return fmt.Errorf("parquet: %w", err)
 	}
 	e.groupArrow += arrowBytes(rec)
-	if e.rowGroupBytes > 0 && e.Buffered() >= e.rowGroupBytes {
-		if err := e.fw.NewBufferedRowGroupChecked(); err != nil {
-			return err
+	e.groupRows += rec.NumRows()
+	return nil
+}
+
+func (e *parquetEncoder) newRowGroup() error {
+	if err := e.fw.NewBufferedRowGroupChecked(); err != nil {
+		return fmt.Errorf("parquet: %w", err)
+	}
+	total := e.fw.TotalCompressedBytes()
+	if e.groupArrow > 0 && total > e.flushed {
+		e.ratio = float64(total-e.flushed) / float64(e.groupArrow)
+	}
+	e.flushed, e.groupArrow, e.groupRows = total, 0, 0
+	for _, d := range e.dicts {
+		if d != nil {
+			d.reset()
 		}
-		total := e.fw.TotalCompressedBytes()
-		if e.groupArrow > 0 && total > e.flushed {
-			e.ratio = float64(total-e.flushed) / float64(e.groupArrow)
-		}
-		e.flushed, e.groupArrow = total, 0
 	}
 	return nil
 }
@@ -109,11 +253,26 @@ func (e *parquetEncoder) Flush() error { return nil }
 
 // Buffered counts the compressed pages held for the open row group.
 func (e *parquetEncoder) Buffered() int64 {
+	if e.fw == nil {
+		return 0
+	}
 	reported := max(e.fw.RowGroupTotalCompressedBytes(), e.fw.RowGroupTotalBytesWritten())
 	return max(reported, int64(float64(e.groupArrow)*e.ratio))
 }
 
-func (e *parquetEncoder) Close() error { return e.fw.Close() }
+func (e *parquetEncoder) Close() error {
+	if e.fw == nil {
+		if err := e.open(nil); err != nil {
+			return err
+		}
+	}
+	for _, d := range e.dicts {
+		if d != nil {
+			d.release()
+		}
+	}
+	return e.fw.Close()
+}
 
 func span[T int32 | int64](offsets []T) int64 {
 	if len(offsets) < 2 {

@@ -1,0 +1,208 @@
+package format
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// dictionary says how a Parquet column chunk is dictionary-encoded.
+type dictionary int
+
+const (
+	// plainOnly: the values seldom repeat, so hashing each into a
+	// dictionary costs more than it saves; and the writer only gives up on
+	// a dictionary once its page is full, in every row group again.
+	plainOnly dictionary = iota
+	// writerDict: the writer's own dictionary.
+	writerDict
+	// ownDict: a string column of few values, encoded here (stringDict).
+	ownDict
+)
+
+// dictSample values of a column's first batch are looked at; with fewer
+// than dictMinSample the writer's default stands.
+const (
+	dictSample    = 16384
+	dictMinSample = 1024
+)
+
+// chooseDictionary decides from a sample of a column's first batch. A
+// dictionary pays when values repeat: at most one in eight distinct, or
+// fewer new ones in the sample's second half than half those of its first
+// (values from a bounded set, such as dates or foreign keys, repeat in a
+// row group of many batches even when a sample shows them seldom). Strings
+// with at most one in 64 distinct are encoded here.
+func chooseDictionary(a arrow.Array) dictionary {
+	n := min(a.Len(), dictSample)
+	if n < dictMinSample {
+		return writerDict
+	}
+	first, all := sampleDistinct(a, n)
+	switch {
+	case all > n/8 && 2*(all-first) >= first:
+		return plainOnly
+	case all <= n/64 && (a.DataType().ID() == arrow.STRING || a.DataType().ID() == arrow.LARGE_STRING):
+		return ownDict
+	}
+	return writerDict
+}
+
+// sampleDistinct counts the distinct non-null values among the first n/2
+// and the first n of a. Types it cannot look into count as one value.
+func sampleDistinct(a arrow.Array, n int) (first, all int) {
+	seen := make(map[uint64]struct{}, n)
+	seed := maphash.MakeSeed()
+	var key func(i int) uint64
+	switch x := a.(type) {
+	case array.BinaryLike:
+		base := x.ValueOffset64(0)
+		key = func(i int) uint64 {
+			off := x.ValueOffset64(i) - base
+			return maphash.Bytes(seed, x.ValueBytes()[off:off+int64(x.ValueLen(i))])
+		}
+	default:
+		fw, ok := a.DataType().(arrow.FixedWidthDataType)
+		bufs := a.Data().Buffers()
+		if !ok || a.DataType().ID() == arrow.BOOL || len(bufs) < 2 || bufs[1] == nil {
+			return 1, 1
+		}
+		w := fw.BitWidth() / 8
+		vals := bufs[1].Bytes()[a.Data().Offset()*w:]
+		key = func(i int) uint64 {
+			v := vals[i*w : (i+1)*w]
+			switch w {
+			case 1:
+				return uint64(v[0])
+			case 2:
+				return uint64(binary.LittleEndian.Uint16(v))
+			case 4:
+				return uint64(binary.LittleEndian.Uint32(v))
+			case 8:
+				return binary.LittleEndian.Uint64(v)
+			}
+			return maphash.Bytes(seed, v)
+		}
+	}
+	for i := 0; i < n; i++ {
+		if i == n/2 {
+			first = len(seen)
+		}
+		if a.IsValid(i) {
+			seen[key(i)] = struct{}{}
+		}
+	}
+	return first, len(seen)
+}
+
+// stringDict dictionary-encodes a string column of few values for the
+// Parquet writer, which takes such a dictionary as it is: its own hashes
+// every value and, in arrow-go 18.8, allocates for each. The dictionary
+// holds the values of the open row group only, so the column statistics
+// the writer takes from it stay exact. A value new within a row group
+// makes the writer store the rest of that row group's column plainly;
+// until the next row group the values are then passed through unhashed.
+type stringDict struct {
+	typ     *arrow.DictionaryType
+	index   map[string]int32
+	values  []string
+	dict    arrow.Array // values as an array, rebuilt when they grow
+	plain   bool
+	indices *array.Int32Builder
+}
+
+func newStringDict(valueType arrow.DataType) *stringDict {
+	return &stringDict{
+		typ:     &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: valueType},
+		index:   map[string]int32{},
+		indices: array.NewInt32Builder(memory.DefaultAllocator),
+	}
+}
+
+// encode returns a as a dictionary array; the caller releases it.
+func (d *stringDict) encode(a arrow.Array) arrow.Array {
+	n := a.Len()
+	d.indices.Reserve(n)
+	if d.plain {
+		for i := 0; i < n; i++ {
+			if a.IsNull(i) {
+				d.indices.UnsafeAppendBoolToBitmap(false)
+			} else {
+				d.indices.UnsafeAppend(int32(i))
+			}
+		}
+		// The batch is its own dictionary, without its validity: the
+		// indices say which values are null, and the writer takes no
+		// dictionary holding nulls.
+		data := a.Data()
+		bufs := slices.Clone(data.Buffers())
+		bufs[0] = nil
+		values := array.NewData(data.DataType(), data.Len(), bufs, nil, 0, data.Offset())
+		defer values.Release()
+		dict := array.MakeFromData(values)
+		defer dict.Release()
+		return d.wrap(dict)
+	}
+	x := a.(interface{ Value(int) string })
+	grown := false
+	for i := 0; i < n; i++ {
+		if a.IsNull(i) {
+			d.indices.UnsafeAppendBoolToBitmap(false)
+			continue
+		}
+		v := x.Value(i)
+		k, ok := d.index[v]
+		if !ok {
+			k = int32(len(d.values))
+			v = string([]byte(v)) // the batch's memory is not ours to keep
+			d.index[v] = k
+			d.values = append(d.values, v)
+			grown = true
+		}
+		d.indices.UnsafeAppend(k)
+	}
+	if grown || d.dict == nil {
+		d.plain = d.dict != nil
+		if d.dict != nil {
+			d.dict.Release()
+		}
+		b := array.NewBuilder(memory.DefaultAllocator, d.typ.ValueType)
+		for _, v := range d.values {
+			switch vb := b.(type) {
+			case *array.StringBuilder:
+				vb.Append(v)
+			case *array.LargeStringBuilder:
+				vb.Append(v)
+			}
+		}
+		d.dict = b.NewArray()
+		b.Release()
+	}
+	return d.wrap(d.dict)
+}
+
+func (d *stringDict) wrap(dict arrow.Array) arrow.Array {
+	idx := d.indices.NewArray()
+	defer idx.Release()
+	return array.NewDictionaryArray(d.typ, idx, dict)
+}
+
+// reset empties the dictionary for a new row group.
+func (d *stringDict) reset() {
+	clear(d.index)
+	d.values = d.values[:0]
+	d.plain = false
+	if d.dict != nil {
+		d.dict.Release()
+		d.dict = nil
+	}
+}
+
+func (d *stringDict) release() {
+	d.reset()
+	d.indices.Release()
+}

@@ -1,0 +1,192 @@
+package format
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	pq "github.com/parquet-go/parquet-go"
+)
+
+// Each column gets the dictionary its first batch calls for: the writer's
+// for repeating numbers, ours for strings of few values, none for values
+// that seldom repeat. The file reads back as the types written, through
+// arrow-go and parquet-go, and the statistics of a string column encoded
+// here are exact for each row group, also when a value first appears in
+// the middle of one (the writer then stores the rest of it plainly).
+func TestParquetDictionaryChoice(t *testing.T) {
+	sch := arrow.NewSchema([]arrow.Field{
+		{Name: "flag", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "mode", Type: arrow.BinaryTypes.LargeString},
+		{Name: "comment", Type: arrow.BinaryTypes.String},
+		{Name: "qty", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "key", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	const rows, batch, group = 16000, 2000, 5000
+	flag := func(i int) *string {
+		switch {
+		case i%7 == 3:
+			return nil
+		case i >= 7000 && i < 7003: // new in row group 1, in its second batch
+			return ptr("Z")
+		}
+		return ptr([]string{"A", "N", "R"}[i%3])
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	defer b.Release()
+	for i := 0; i < rows; i++ {
+		if f := flag(i); f != nil {
+			b.Field(0).(*array.StringBuilder).Append(*f)
+		} else {
+			b.Field(0).AppendNull()
+		}
+		b.Field(1).(*array.LargeStringBuilder).Append(fmt.Sprintf("mode %d", i%5))
+		b.Field(2).(*array.StringBuilder).Append(fmt.Sprintf("comment %d", i*7919%rows))
+		b.Field(3).(*array.Int32Builder).Append(int32(i % 50))
+		b.Field(4).(*array.Int64Builder).Append(int64(i))
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+
+	var buf bytes.Buffer
+	enc, err := NewEncoder(&buf, sch, WithFormat(Parquet), WithParquetRowGroupRows(group))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := int64(0); off < rows; off += batch {
+		part := rec.NewSlice(off, off+batch)
+		if err := enc.Write(part); err != nil {
+			t.Fatal(err)
+		}
+		part.Release()
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+
+	pf, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := pf.NumRowGroups(); n != (rows+group-1)/group {
+		t.Fatalf("row groups = %d, want %d", n, (rows+group-1)/group)
+	}
+	wantDict := map[string]bool{"flag": true, "mode": true, "comment": false, "qty": true, "key": false}
+	for g := 0; g < pf.NumRowGroups(); g++ {
+		rg := pf.MetaData().RowGroup(g)
+		for c, f := range sch.Fields() {
+			cc, err := rg.ColumnChunk(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (g != 1 || f.Name != "flag") && cc.HasDictionaryPage() != wantDict[f.Name] {
+				t.Errorf("row group %d, %s: dictionary page %v, want %v", g, f.Name, cc.HasDictionaryPage(), wantDict[f.Name])
+			}
+		}
+		// flag's min and max are those of the row group's own values.
+		cc, _ := rg.ColumnChunk(0)
+		st, err := cc.Statistics()
+		if err != nil || st == nil || !st.HasMinMax() {
+			t.Fatalf("row group %d: no statistics on flag: %v", g, err)
+		}
+		bs := st.(*metadata.ByteArrayStatistics)
+		lo, hi, nulls := "", "", int64(0)
+		for i := g * group; i < min(rows, (g+1)*group); i++ {
+			f := flag(i)
+			if f == nil {
+				nulls++
+				continue
+			}
+			if lo == "" || *f < lo {
+				lo = *f
+			}
+			hi = max(hi, *f)
+		}
+		if string(bs.Min()) != lo || string(bs.Max()) != hi || bs.NullCount() != nulls {
+			t.Errorf("row group %d: flag statistics min %q max %q nulls %d, want %q %q %d", g, bs.Min(), bs.Max(), bs.NullCount(), lo, hi, nulls)
+		}
+	}
+
+	tbl := readTable(t, pf)
+	for c, f := range sch.Fields() {
+		col := tbl.Column(c).Data()
+		if !arrow.TypeEqual(col.DataType(), f.Type) {
+			t.Errorf("%s: arrow-go reads back %s, want %s", f.Name, col.DataType(), f.Type)
+			continue
+		}
+		got, err := array.Concatenate(col.Chunks(), memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !array.Equal(got, rec.Column(c)) {
+			t.Errorf("%s: arrow-go reads back other values", f.Name)
+		}
+		got.Release()
+	}
+
+	pf2, err := pq.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]pq.Row, rows)
+	r := pq.NewReader(pf2)
+	n := 0
+	for n < rows {
+		k, err := r.ReadRows(out[n:])
+		n += k
+		if err != nil || k == 0 {
+			break
+		}
+	}
+	if n != rows {
+		t.Fatalf("parquet-go read %d rows, want %d", n, rows)
+	}
+	for i, row := range out {
+		f := flag(i)
+		if v := row[0]; (f == nil) != v.IsNull() || (f != nil && string(v.ByteArray()) != *f) {
+			t.Fatalf("row %d: parquet-go reads flag %v, want %s", i, v, deref(f))
+		}
+		if v := row[1]; string(v.ByteArray()) != fmt.Sprintf("mode %d", i%5) {
+			t.Fatalf("row %d: parquet-go reads mode %v", i, v)
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "NULL"
+	}
+	return *s
+}
+
+// The writer cuts no pages in a column given its dictionary, so row groups
+// with such columns are cut at ownDictGroupRows, bounding the indices held.
+func TestParquetOwnDictionaryBoundsRowGroups(t *testing.T) {
+	sch := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String}}, nil)
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	defer b.Release()
+	const rows = ownDictGroupRows + 1000
+	for i := 0; i < rows; i++ {
+		b.Append([]string{"a", "b"}[i%2])
+	}
+	col := b.NewArray()
+	defer col.Release()
+	rec := array.NewRecordBatch(sch, []arrow.Array{col}, rows)
+	defer rec.Release()
+	pf, err := file.NewParquetReader(bytes.NewReader(encode(t, rec, WithFormat(Parquet))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := pf.NumRowGroups(); n != 2 || pf.MetaData().RowGroup(0).NumRows() != ownDictGroupRows {
+		t.Fatalf("%d row groups, the first of %d rows; want 2, the first of %d", n, pf.MetaData().RowGroup(0).NumRows(), ownDictGroupRows)
+	}
+	if cc, _ := pf.MetaData().RowGroup(0).ColumnChunk(0); !cc.HasDictionaryPage() {
+		t.Error("s: no dictionary")
+	}
+}
