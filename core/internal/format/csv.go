@@ -7,22 +7,39 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 )
 
 // flushAt is the size at which the row buffer goes to the compressor.
 const flushAt = 256 << 10
 
 type csvEncoder struct {
-	out     compressor
-	schema  *arrow.Schema
-	buf     []byte
-	tmp     []byte
-	delim   []byte
-	null    []byte
-	header  bool
+	out    compressor
+	schema *arrow.Schema
+	buf    []byte
+	tmp    []byte
+	delim  []byte
+	null   []byte
+	header bool
+	// special marks the bytes that make a field need quotes.
+	special [256]bool
 	started bool
-	fns     []renderFunc
-	kinds   []kind
+	cols    []csvColumn
+}
+
+// csvColumn is how one column of the current batch is written.
+type csvColumn struct {
+	fn   renderFunc
+	kind kind
+	// valid is the validity bitmap, nil when the batch has no nulls in
+	// the column; off is the array's offset into it.
+	valid []byte
+	off   int
+	// offsets and data are set for string columns, written straight from
+	// their buffers.
+	offsets []int32
+	data    []byte
 }
 
 func newCSV(w io.Writer, schema *arrow.Schema, o options) (Encoder, error) {
@@ -33,11 +50,18 @@ func newCSV(w io.Writer, schema *arrow.Schema, o options) (Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &csvEncoder{
+	e := &csvEncoder{
 		out: out, schema: schema, buf: make([]byte, 0, flushAt+64<<10),
 		delim: utf8.AppendRune(nil, o.csvDelimiter), null: []byte(o.csvNull), header: o.csvHeader,
-		fns: make([]renderFunc, schema.NumFields()), kinds: make([]kind, schema.NumFields()),
-	}, nil
+		cols: make([]csvColumn, schema.NumFields()),
+	}
+	for _, c := range []byte{'"', '\n', '\r'} {
+		e.special[c] = true
+	}
+	if len(e.delim) == 1 {
+		e.special[e.delim[0]] = true
+	}
+	return e, nil
 }
 
 func (e *csvEncoder) start() {
@@ -62,13 +86,12 @@ func (e *csvEncoder) needsQuotes(v []byte) bool {
 	if v[0] == ' ' || v[len(v)-1] == ' ' || v[0] == '\t' || v[len(v)-1] == '\t' {
 		return true
 	}
-	single := len(e.delim) == 1
-	for _, c := range v {
-		if c == '"' || c == '\n' || c == '\r' || (single && c == e.delim[0]) {
+	for i := 0; i < len(v); i++ {
+		if e.special[v[i]] {
 			return true
 		}
 	}
-	if !single && containsBytes(v, e.delim) {
+	if len(e.delim) > 1 && containsBytes(v, e.delim) {
 		return true
 	}
 	return len(e.null) > 0 && string(v) == string(e.null)
@@ -109,51 +132,79 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 	if !e.started {
 		e.start()
 	}
-	cols := rec.Columns()
-	for c, a := range cols {
+	for c, a := range rec.Columns() {
 		fn, k, err := renderer(a, false)
 		if err != nil {
 			return fmt.Errorf("column %q: %w", e.schema.Field(c).Name, err)
 		}
-		e.fns[c], e.kinds[c] = fn, k
+		col := csvColumn{fn: fn, kind: k, off: a.Data().Offset()}
+		if a.NullN() > 0 {
+			col.valid = a.NullBitmapBytes()
+		}
+		if x, ok := a.(*array.String); ok {
+			col.offsets = x.ValueOffsets()
+			if bufs := x.Data().Buffers(); len(bufs) > 2 && bufs[2] != nil {
+				col.data = bufs[2].Bytes()
+			}
+		}
+		e.cols[c] = col
 	}
+	// buf, cols and the delimiter stay in locals: written through e, the
+	// compiler reloads them for every value.
+	buf, cols, delim, null := e.buf, e.cols, e.delim, e.null
+	sep := delim[0]
+	single := len(delim) == 1
 	n := int(rec.NumRows())
 	for i := 0; i < n; i++ {
-		for c, a := range cols {
+		for c := range cols {
+			col := &cols[c]
 			if c > 0 {
-				e.buf = append(e.buf, e.delim...)
+				if single {
+					buf = append(buf, sep)
+				} else {
+					buf = append(buf, delim...)
+				}
 			}
-			if a.IsNull(i) {
-				e.buf = append(e.buf, e.null...)
+			if col.valid != nil && !bitutil.BitIsSet(col.valid, col.off+i) {
+				buf = append(buf, null...)
 				continue
 			}
-			switch e.kinds[c] {
-			case str, rawJSON:
+			switch {
+			case col.offsets != nil:
+				if v := col.data[col.offsets[i]:col.offsets[i+1]]; e.needsQuotes(v) {
+					buf = quoted(buf, v)
+				} else {
+					buf = append(buf, v...)
+				}
+			case col.kind == str || col.kind == rawJSON:
 				// Render in place; only a value that needs quotes moves.
-				start := len(e.buf)
-				e.buf = e.fns[c](e.buf, i)
-				if e.needsQuotes(e.buf[start:]) {
-					e.tmp = append(e.tmp[:0], e.buf[start:]...)
-					e.buf = quoted(e.buf[:start], e.tmp)
+				start := len(buf)
+				buf = col.fn(buf, i)
+				if e.needsQuotes(buf[start:]) {
+					e.tmp = append(e.tmp[:0], buf[start:]...)
+					buf = quoted(buf[:start], e.tmp)
 				}
 			default:
 				// Numbers, dates and base64 need no quotes, unless one reads
 				// as NULL: empty binary, or a value equal to the marker.
-				start := len(e.buf)
-				e.buf = e.fns[c](e.buf, i)
-				if v := e.buf[start:]; len(v) == len(e.null) && string(v) == string(e.null) {
+				start := len(buf)
+				buf = col.fn(buf, i)
+				if v := buf[start:]; len(v) == len(null) && string(v) == string(null) {
 					e.tmp = append(e.tmp[:0], v...)
-					e.buf = e.field(e.buf[:start], e.tmp)
+					buf = e.field(buf[:start], e.tmp)
 				}
 			}
 		}
-		e.buf = append(e.buf, '\n')
-		if len(e.buf) >= flushAt {
+		buf = append(buf, '\n')
+		if len(buf) >= flushAt {
+			e.buf = buf
 			if err := e.drain(); err != nil {
 				return err
 			}
+			buf = e.buf
 		}
 	}
+	e.buf = buf
 	return nil
 }
 
