@@ -14,7 +14,7 @@ import (
 )
 
 // Floor is the soft memory limit while the live heap is small.
-const Floor = 96 << 20
+const Floor = 80 << 20
 
 // Limit is the soft limit for a live heap of the given size.
 func Limit(live uint64) int64 {

@@ -9,7 +9,7 @@ import (
 )
 
 func TestLimit(t *testing.T) {
-	for live, want := range map[uint64]int64{0: Floor, 60 << 20: Floor, 64 << 20: 96 << 20, 200 << 20: 300 << 20} {
+	for live, want := range map[uint64]int64{0: Floor, 50 << 20: Floor, 64 << 20: 96 << 20, 200 << 20: 300 << 20} {
 		if got := Limit(live); got != want {
 			t.Errorf("Limit(%d MiB) = %d MiB, want %d MiB", live>>20, got>>20, want>>20)
 		}
