@@ -1,7 +1,6 @@
 package mysql_test
 
 import (
-	"context"
 	"os"
 	"strings"
 	"testing"
@@ -37,28 +36,5 @@ func BenchmarkReadLineitem(b *testing.B) {
 	if s, n, ok := strings.Cut(table, "."); ok {
 		ref = &sdk.ObjectRef{Schema: s, Name: n}
 	}
-	c := mysql.New()
-	cpu0 := testkit.CPUTime(b)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		rr, err := c.Read(context.Background(), sdk.ReadRequest{Conn: sdk.Connection{DSN: dsn}, Source: sdk.Source{Object: ref}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var rows int64
-		for rr.Next() {
-			rows += rr.RecordBatch().NumRows()
-		}
-		err = rr.Err()
-		rr.Release()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if rows != want {
-			b.Fatalf("read %d rows of %d", rows, want)
-		}
-	}
-	b.ReportMetric(float64(want*int64(b.N))/b.Elapsed().Seconds(), "rows/s")
-	// CPU time tells more than wall time on a machine shared with other work.
-	b.ReportMetric((testkit.CPUTime(b)-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	testkit.BenchRead(b, mysql.New(), sdk.ReadRequest{Conn: sdk.Connection{DSN: dsn}, Source: sdk.Source{Object: ref}}, want)
 }

@@ -28,6 +28,20 @@ func dsn() string {
 	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 }
 
+// openDB connects to the test server, closed when the test ends.
+func openDB(tb testing.TB) *sql.DB {
+	tb.Helper()
+	db, err := sql.Open("pgx", dsn())
+	if err == nil {
+		err = db.Ping()
+	}
+	if err != nil {
+		testkit.NeedService(tb, "PostgreSQL", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
 func TestCopyCoversCommonTypes(t *testing.T) {
 	for _, native := range []string{"smallint", "integer", "bigint", "real", "double precision", "numeric(38,10)", "numeric",
 		"text", "character varying(20)", "character(3)", "bytea", "boolean", "date", "timestamp without time zone",
@@ -48,14 +62,7 @@ func TestCopyCoversCommonTypes(t *testing.T) {
 // TestCopyNumericsAgreeWithServerText reads numerics through COPY BINARY and
 // compares them with the server's own text rendering.
 func TestCopyNumericsAgreeWithServerText(t *testing.T) {
-	db, err := sql.Open("pgx", dsn())
-	if err == nil {
-		err = db.Ping()
-	}
-	if err != nil {
-		testkit.NeedService(t, "PostgreSQL", err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	table := fmt.Sprintf("hp_numeric_%d", time.Now().UnixNano())
 	values := []string{"0", "0.0001", "-0.5", "1e-20", "100000000", "-123456789012345678901234567890.5", "9999999999999999.99", "12345.678901234567890123"}
 	if _, err := db.Exec("CREATE TABLE " + table + " (id int PRIMARY KEY, n numeric, s numeric(38,8))"); err != nil {
@@ -217,14 +224,7 @@ func TestRowDecoderRejectsBrokenStreams(t *testing.T) {
 // fails the read with its row named and its kind kept; a bad query fails
 // Read itself.
 func TestCopyStopsCleanly(t *testing.T) {
-	db, err := sql.Open("pgx", dsn())
-	if err == nil {
-		err = db.Ping()
-	}
-	if err != nil {
-		testkit.NeedService(t, "PostgreSQL", err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	table := fmt.Sprintf("hp_copystop_%d", time.Now().UnixNano())
 	if _, err := db.Exec("CREATE TABLE " + table + ` AS SELECT g AS id, CASE WHEN g = 150000 THEN 'infinity'::timestamp
 		ELSE timestamp '2020-01-01' + g * interval '1 second' END AS ts, md5(g::text) AS s FROM generate_series(1, 200000) g`); err != nil {
