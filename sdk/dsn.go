@@ -58,6 +58,27 @@ func MaskIn(text, dsn string) string {
 	return text
 }
 
+// MaskErr returns err with every occurrence of the DSN's secrets masked in
+// its message, still wrapping err so that errors.Is and errors.As see its
+// kind; err itself when its message holds none (and nil for nil).
+func MaskErr(err error, dsn string) error {
+	if err == nil {
+		return nil
+	}
+	if msg := MaskIn(err.Error(), dsn); msg != err.Error() {
+		return &maskedError{msg: msg, err: err}
+	}
+	return err
+}
+
+type maskedError struct {
+	msg string
+	err error
+}
+
+func (e *maskedError) Error() string { return e.msg }
+func (e *maskedError) Unwrap() error { return e.err }
+
 func secretsOf(dsn string) []string {
 	var out []string
 	if i, j, ok := userPassword(dsn); ok {

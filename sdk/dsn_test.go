@@ -1,6 +1,8 @@
 package sdk
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -27,5 +29,19 @@ func TestMaskIn(t *testing.T) {
 	got := MaskIn(`connect failed for "bob:hunter22": bad`, dsn)
 	if strings.Contains(got, "hunter22") {
 		t.Fatalf("secret leaked: %s", got)
+	}
+}
+
+// MaskErr masks the secret and keeps the error's kind; an error without
+// one comes back as it is.
+func TestMaskErr(t *testing.T) {
+	dsn := "postgres://bob:hunter22@db/app"
+	err := MaskErr(fmt.Errorf("%w: password hunter22 refused", ErrUnauthenticated), dsn)
+	if strings.Contains(err.Error(), "hunter22") || !strings.Contains(err.Error(), "refused") || !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("MaskErr: %v (kind kept: %v)", err, errors.Is(err, ErrUnauthenticated))
+	}
+	plain := errors.New("no secret here")
+	if MaskErr(plain, dsn) != plain || MaskErr(nil, dsn) != nil {
+		t.Fatal("MaskErr changed an error with nothing to mask")
 	}
 }

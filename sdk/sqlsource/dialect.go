@@ -139,17 +139,5 @@ func (d *Dialect) classify(err error, dsn string) error {
 	if d.Classify != nil {
 		err = d.Classify(err)
 	}
-	if msg := sdk.MaskIn(err.Error(), dsn); msg != err.Error() {
-		return &maskedError{msg: msg, err: err}
-	}
-	return err
+	return sdk.MaskErr(err, dsn)
 }
-
-// maskedError hides a secret the driver echoed, keeping the error's kind.
-type maskedError struct {
-	msg string
-	err error
-}
-
-func (e *maskedError) Error() string { return e.msg }
-func (e *maskedError) Unwrap() error { return e.err }

@@ -272,11 +272,7 @@ func (c *Connector) Bounds(ctx context.Context, req sdk.BoundsRequest) (_ *sdk.B
 
 // dialectErr classifies a driver error and masks any secret it echoes.
 func dialectErr(err error, dsn string) error {
-	err = classify(err)
-	if msg := sdk.MaskIn(err.Error(), dsn); msg != err.Error() {
-		return maskedErr{msg: msg, err: err}
-	}
-	return err
+	return sdk.MaskErr(classify(err), dsn)
 }
 
 func isKind(err error) bool {
@@ -288,14 +284,6 @@ func isKind(err error) bool {
 	}
 	return false
 }
-
-type maskedErr struct {
-	msg string
-	err error
-}
-
-func (e maskedErr) Error() string { return e.msg }
-func (e maskedErr) Unwrap() error { return e.err }
 
 // boundValue decodes a bound as a read would and converts it exactly.
 func boundValue(mp sqlsource.Mapping, v any) (*sdk.Value, error) {

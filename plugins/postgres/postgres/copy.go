@@ -508,8 +508,7 @@ func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, n
 		if te := tlsError(err, req.Conn.DSN); te != nil {
 			return nil, te
 		}
-		err = dialect.Classify(err)
-		return nil, &maskedError{msg: sdk.MaskIn(err.Error(), req.Conn.DSN), err: err}
+		return nil, sdk.MaskErr(dialect.Classify(err), req.Conn.DSN)
 	}
 	d := newRowDecoder(ctx, schema, natives, decoders, req.BatchMaxRows, req.BatchMaxBytes)
 	r := &copyReader{schema: schema, d: d, cancel: cancel, pc: pc, done: make(chan struct{})}
@@ -766,12 +765,3 @@ func (r *copyReader) Release() {
 		r.pc.Close(context.Background())
 	})
 }
-
-// maskedError hides a secret the driver echoed, keeping the error's kind.
-type maskedError struct {
-	msg string
-	err error
-}
-
-func (e *maskedError) Error() string { return e.msg }
-func (e *maskedError) Unwrap() error { return e.err }

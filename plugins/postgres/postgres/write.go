@@ -115,10 +115,7 @@ func writeErr(err error, dsn string) error {
 	} else {
 		err = classify(err)
 	}
-	if msg := sdk.MaskIn(err.Error(), dsn); msg != err.Error() {
-		return &maskedError{msg: msg, err: err}
-	}
-	return err
+	return sdk.MaskErr(err, dsn)
 }
 
 // target is a column of the table being written.
