@@ -487,6 +487,23 @@ func copySQL(req sdk.ReadRequest, cols []string) (string, error) {
 
 var copySignature = []byte("PGCOPY\n\xff\r\n\x00")
 
+// headerSeen waits until a COPY has sent its header or ended, and reports
+// whether the header came: a COPY that ended may have sent it too, and
+// select picks at random among channels that are both closed.
+func headerSeen(started, done <-chan struct{}) bool {
+	select {
+	case <-started:
+		return true
+	case <-done:
+	}
+	select {
+	case <-started:
+		return true
+	default:
+		return false
+	}
+}
+
 // startCopy runs COPY on its own connection. pgconn hands each CopyData
 // message (one row) to a rowDecoder, which decodes the fields in place into
 // Arrow builders on that goroutine and passes full batches to the returned
@@ -529,10 +546,8 @@ func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, n
 		r.err = err
 	}()
 	// Wait for the header, so that a bad query fails Read itself.
-	select {
-	case <-d.started:
+	if headerSeen(d.started, r.done) {
 		return r, nil
-	case <-r.done:
 	}
 	err = r.err
 	r.Release()

@@ -312,3 +312,19 @@ func TestCopyStopsCleanly(t *testing.T) {
 		settled("after a failed Read")
 	})
 }
+
+// A COPY small enough to end before Read looks at it has still sent its
+// header: with both channels closed, select alone would pick either.
+func TestHeaderSeenWhenCopyAlreadyEnded(t *testing.T) {
+	closed := make(chan struct{})
+	close(closed)
+	open := make(chan struct{})
+	for i := 0; i < 1000; i++ {
+		if !headerSeen(closed, closed) {
+			t.Fatal("a COPY that sent its header and ended was taken for one that ended before it")
+		}
+	}
+	if !headerSeen(closed, open) || headerSeen(open, closed) {
+		t.Fatal("headerSeen confuses a started COPY with one that ended without a header")
+	}
+}
