@@ -370,15 +370,7 @@ func TestRangeDatetimeParameters(t *testing.T) {
 			t.Fatal(err)
 		}
 		rr.Release()
-		var got *tds.Query
-		for _, x := range s.Queries()[before:] {
-			if x.SQL == q {
-				got = &x
-			}
-		}
-		if got == nil {
-			t.Fatalf("range query not sent: %+v", s.Queries()[before:])
-		}
+		got := sentQuery(t, s, before, q)
 		// Decl is "@p1 <type>,@p2 <type>".
 		decl := strings.Split(got.Decl, ",")
 		if len(decl) != 2 {
@@ -466,15 +458,7 @@ func TestBounds(t *testing.T) {
 		!b.Min.Time.Equal(lo) || !b.Max.Time.Equal(hi) || b.Count != 3 || b.NullCount != 1 {
 		t.Fatalf("datetimeoffset bounds = %+v min %v max %v", b, b.Min, b.Max)
 	}
-	var sent *tds.Query
-	for _, x := range s.Queries()[before:] {
-		if x.SQL == q3 {
-			sent = &x
-		}
-	}
-	if sent == nil {
-		t.Fatalf("bounds query not sent: %+v", s.Queries()[before:])
-	}
+	sent := sentQuery(t, s, before, q3)
 	args := sent.Args()
 	if len(args) != 2 || !args[0].(time.Time).Equal(lo) || !args[1].(time.Time).Equal(hi) || strings.Count(sent.Decl, "datetimeoffset") != 2 {
 		t.Fatalf("range parameters %q %#v, want two datetimeoffset instants", sent.Decl, args)
@@ -665,4 +649,20 @@ func TestFallbackColumns(t *testing.T) {
 	if rr.Next() || rr.Err() != nil {
 		t.Fatalf("extra batch or error: %v", rr.Err())
 	}
+}
+
+// sentQuery is the last query with text q the server received after its
+// first before queries.
+func sentQuery(t *testing.T, s *tds.Server, before int, q string) tds.Query {
+	t.Helper()
+	var sent *tds.Query
+	for _, x := range s.Queries()[before:] {
+		if x.SQL == q {
+			sent = &x
+		}
+	}
+	if sent == nil {
+		t.Fatalf("query not sent: %s\nsent: %+v", q, s.Queries()[before:])
+	}
+	return *sent
 }
