@@ -178,6 +178,16 @@ func primaryKey(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]string, e
 
 var decimalPS = regexp.MustCompile(`^(?:decimal|numeric)\((\d+)(?:,(\d+))?\)`)
 
+// intTypes are the Arrow types of MySQL's integers: signed, unsigned.
+var intTypes = map[string][2]arrow.DataType{
+	"tinyint":   {arrow.PrimitiveTypes.Int8, arrow.PrimitiveTypes.Uint8},
+	"smallint":  {arrow.PrimitiveTypes.Int16, arrow.PrimitiveTypes.Uint16},
+	"mediumint": {arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Uint32},
+	"int":       {arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Uint32},
+	"integer":   {arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Uint32},
+	"bigint":    {arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Uint64},
+}
+
 // mapType maps information_schema column types ("bigint(20) unsigned") and,
 // for queries, the driver's names ("UNSIGNED BIGINT", "DECIMAL").
 func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
@@ -199,15 +209,7 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 		}
 		return sqlsource.Mapping{Type: dt, Decode: sqlsource.DecodeDecimal, DecodeText: sqlsource.TextDecimal}, nil
 	}
-	ints := map[string][2]arrow.DataType{
-		"tinyint":   {arrow.PrimitiveTypes.Int8, arrow.PrimitiveTypes.Uint8},
-		"smallint":  {arrow.PrimitiveTypes.Int16, arrow.PrimitiveTypes.Uint16},
-		"mediumint": {arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Uint32},
-		"int":       {arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Uint32},
-		"integer":   {arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Uint32},
-		"bigint":    {arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Uint64},
-	}
-	if pair, ok := ints[base]; ok {
+	if pair, ok := intTypes[base]; ok {
 		if unsigned {
 			return sqlsource.Mapping{Type: pair[1], Decode: sqlsource.DecodeUint64, DecodeText: sqlsource.TextUint64}, nil
 		}
