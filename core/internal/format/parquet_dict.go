@@ -171,14 +171,8 @@ func (d *stringDict) encode(a arrow.Array) arrow.Array {
 			d.dict.Release()
 		}
 		b := array.NewBuilder(memory.DefaultAllocator, d.typ.ValueType)
-		for _, v := range d.values {
-			switch vb := b.(type) {
-			case *array.StringBuilder:
-				vb.Append(v)
-			case *array.LargeStringBuilder:
-				vb.Append(v)
-			}
-		}
+		// ownDict is chosen for STRING and LARGE_STRING only.
+		b.(interface{ AppendValues([]string, []bool) }).AppendValues(d.values, nil)
 		d.dict = b.NewArray()
 		b.Release()
 	}
