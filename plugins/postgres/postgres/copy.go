@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/decimal256"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -105,8 +106,6 @@ func binaryDecoder(native string) binDecoder {
 			x := b.(*array.BinaryBuilder)
 			return func(d []byte) error { x.Append(d); return nil }
 		}
-	case "text", "name", "json", "xml", "citext":
-		return decodeText
 	case "jsonb":
 		return each(func(b array.Builder, d []byte) error {
 			if len(d) == 0 || d[0] != 1 {
@@ -136,7 +135,7 @@ func binaryDecoder(native string) binDecoder {
 	case "macaddr", "macaddr8":
 		return each(decodeMAC)
 	}
-	if strings.HasPrefix(t, "character varying") || strings.HasPrefix(t, "character(") || t == "character" {
+	if textNative(t) {
 		return decodeText
 	}
 	if strings.HasPrefix(t, "timestamp") {
@@ -149,6 +148,15 @@ func binaryDecoder(native string) binDecoder {
 		return each(decodeInterval)
 	}
 	return nil
+}
+
+// textNative reports whether the lower-case native type is sent as its text.
+func textNative(t string) bool {
+	switch t {
+	case "text", "name", "json", "xml", "citext", "character":
+		return true
+	}
+	return strings.HasPrefix(t, "character varying") || strings.HasPrefix(t, "character(")
 }
 
 func decodeText(b array.Builder) fieldDecoder {
@@ -533,7 +541,7 @@ func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, n
 	go func() {
 		defer close(r.done)
 		defer close(d.out)
-		defer d.b.Release()
+		defer d.release()
 		_, err := pc.CopyTo(ctx, d, q)
 		if d.err != nil {
 			// The decoder's own error, which pgconn returned as it was.
@@ -563,11 +571,9 @@ func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, n
 // rather than assumed away.
 type rowDecoder struct {
 	ctx      context.Context
-	b        *batch.Builder
-	fields   []array.Builder
-	decoders []fieldDecoder
+	cols     []column
 	schema   *arrow.Schema
-	natives  []string
+	maxRows  int
 	maxBytes int64
 	started  chan struct{}
 	out      chan arrow.RecordBatch
@@ -575,27 +581,36 @@ type rowDecoder struct {
 	ended    bool
 	carry    []byte
 	row      int64
-	// size counts the field bytes of the batch being built: the builder
-	// estimates its size only every few dozen rows, so that a batch of
-	// huge rows ends at the first row over the budget.
-	size int64
-	err  error
+	// rows counts the rows of the batch being built, capacity the rows its
+	// buffers hold; size estimates its bytes in Arrow's layout.
+	rows     int
+	capacity int
+	size     int64
+	rowBytes int64 // the fixed part of size per row
+	err      error
 }
 
 // newRowDecoder returns a decoder that sends batches of at most maxRows
 // rows and about maxBytes bytes (0 or less: the defaults) on its out
 // channel.
 func newRowDecoder(ctx context.Context, schema *arrow.Schema, natives []string, decoders []binDecoder, maxRows, maxBytes int64) *rowDecoder {
-	b := batch.NewBuilder(schema, batch.WithMaxRows(maxRows), batch.WithMaxBytes(maxBytes))
+	if maxRows <= 0 {
+		maxRows = batch.DefaultMaxRows
+	}
 	if maxBytes <= 0 {
 		maxBytes = batch.DefaultMaxBytes
 	}
-	bound := make([]fieldDecoder, len(decoders))
+	d := &rowDecoder{ctx: ctx, schema: schema, maxRows: int(maxRows), maxBytes: maxBytes,
+		started: make(chan struct{}), out: make(chan arrow.RecordBatch, 1)}
+	d.capacity = min(d.maxRows, 1024)
 	for i, dec := range decoders {
-		bound[i] = dec(b.Field(i))
+		typ := schema.Field(i).Type
+		c := newColumn(memory.DefaultAllocator, natives[i], typ, dec, rawKind(natives[i], typ))
+		c.alloc(d.capacity, 0)
+		d.rowBytes += int64(widths[c.kind])
+		d.cols = append(d.cols, c)
 	}
-	return &rowDecoder{ctx: ctx, b: b, fields: b.Fields(), decoders: bound, schema: schema, natives: natives,
-		maxBytes: maxBytes, started: make(chan struct{}), out: make(chan arrow.RecordBatch, 1)}
+	return d
 }
 
 func (d *rowDecoder) Write(p []byte) (int, error) {
@@ -641,7 +656,7 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 		d.header = true
 		close(d.started)
 	}
-	nf := len(d.decoders)
+	nf := len(d.cols)
 	for len(p) >= 2 {
 		if d.ended {
 			return nil, errors.New("COPY sent data after its end marker")
@@ -671,22 +686,33 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 			return p, nil
 		}
 		d.row++
+		if d.rows == d.capacity {
+			d.capacity = min(2*d.capacity, d.maxRows)
+			for i := range d.cols {
+				d.cols[i].grow(d.capacity)
+			}
+		}
 		off := 2
-		for i, dec := range d.decoders {
+		for i := range d.cols {
+			c := &d.cols[i]
 			n := int32(binary.BigEndian.Uint32(p[off:]))
 			off += 4
 			if n < 0 {
-				d.fields[i].AppendNull()
+				c.null(d.rows)
 				continue
 			}
-			if err := dec(p[off : off+int(n)]); err != nil {
-				return nil, fmt.Errorf("row %d, column %q (%s): %w", d.row, d.schema.Field(i).Name, d.natives[i], err)
+			if err := c.put(d.rows, p[off:off+int(n)]); err != nil {
+				return nil, fmt.Errorf("row %d, column %q (%s): %w", d.row, d.schema.Field(i).Name, c.what, err)
 			}
 			off += int(n)
-			d.size += int64(n)
+			if c.kind == kindBytes || c.kind == kindBuilder {
+				d.size += int64(n)
+			}
 		}
+		d.rows++
+		d.size += d.rowBytes
 		p = p[end:]
-		if d.b.RowDone() || d.size >= d.maxBytes {
+		if d.rows >= d.maxRows || d.size >= d.maxBytes {
 			if err := d.send(); err != nil {
 				return nil, err
 			}
@@ -696,10 +722,22 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 }
 
 // send hands the batch built so far to the reader, waiting while the
-// reader still holds the one before.
+// reader still holds the one before. The next batch's buffers are sized
+// like this one's, so they seldom grow.
 func (d *rowDecoder) send() error {
-	rec := d.b.NewBatch() // sizes the next batch like this one
-	d.size = 0
+	arrs := make([]arrow.Array, len(d.cols))
+	for i := range d.cols {
+		c := &d.cols[i]
+		data := len(c.data)
+		arrs[i] = c.array(d.rows)
+		c.alloc(max(d.rows, 1), data)
+	}
+	rec := array.NewRecordBatch(d.schema, arrs, int64(d.rows))
+	for _, a := range arrs {
+		a.Release()
+	}
+	d.capacity = max(d.rows, 1)
+	d.rows, d.size = 0, 0
 	select {
 	case d.out <- rec:
 		return nil
@@ -714,10 +752,16 @@ func (d *rowDecoder) finish() error {
 	if !d.ended || len(d.carry) > 0 {
 		return fmt.Errorf("COPY stream ended without its end marker (%d bytes of a row left)", len(d.carry))
 	}
-	if d.b.Rows() > 0 {
+	if d.rows > 0 {
 		return d.send()
 	}
 	return nil
+}
+
+func (d *rowDecoder) release() {
+	for i := range d.cols {
+		d.cols[i].release()
+	}
 }
 
 // copyReader is the RecordReader of a COPY: it takes the batches the

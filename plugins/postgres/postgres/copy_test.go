@@ -14,10 +14,12 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 	"github.com/halfpipe-io/halfpipe/testkit"
 )
 
@@ -115,14 +117,21 @@ func copyStream(t *testing.T, q string) []byte {
 }
 
 // decodeChunked feeds stream to a row decoder in writes of chunk bytes and
-// returns the batches it sent and the error that ended it.
-func decodeChunked(schema *arrow.Schema, natives []string, stream []byte, chunk int, maxRows int64) ([]arrow.RecordBatch, error) {
+// returns the batches it sent and the error that ended it. With builders,
+// every column goes through its Arrow builder, not its direct path.
+func decodeChunked(schema *arrow.Schema, natives []string, stream []byte, chunk int, maxRows int64, builders bool) ([]arrow.RecordBatch, error) {
 	decoders := make([]binDecoder, len(natives))
 	for i, n := range natives {
 		decoders[i] = binaryDecoder(n)
 	}
 	d := newRowDecoder(context.Background(), schema, natives, decoders, maxRows, 0)
-	defer d.b.Release()
+	if builders {
+		for i := range d.cols {
+			d.cols[i].release()
+			d.cols[i] = newColumn(memory.DefaultAllocator, natives[i], schema.Field(i).Type, decoders[i], kindBuilder)
+		}
+	}
+	defer d.release()
 	var batches []arrow.RecordBatch
 	got := make(chan struct{})
 	go func() {
@@ -158,7 +167,7 @@ func TestRowDecoderTakesAnySplit(t *testing.T) {
 		{Name: "a", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32)}}, nil)
 	natives := []string{"integer", "text", "numeric(10,2)", "date", "integer[]"}
 	for _, chunk := range []int{1, 2, 7, 19, 20, 333, 4096, len(stream)} {
-		batches, err := decodeChunked(schema, natives, stream, chunk, 1000)
+		batches, err := decodeChunked(schema, natives, stream, chunk, 1000, false)
 		if err != nil {
 			t.Fatalf("writes of %d bytes: %v", chunk, err)
 		}
@@ -191,6 +200,87 @@ func TestRowDecoderTakesAnySplit(t *testing.T) {
 	}
 }
 
+// mapNative is the Arrow type the connector reads a catalog type as.
+func mapNative(t *testing.T, native string) arrow.DataType {
+	t.Helper()
+	m, err := mapType(sqlsource.ColumnMeta{Name: "c", NativeType: native, Nullable: true})
+	if err != nil {
+		t.Fatalf("%s: %v", native, err)
+	}
+	return m.Type
+}
+
+// TestDirectColumnsMatchBuilders decodes a real COPY stream of every type
+// with a direct path, edge values and NULLs in each column, through the
+// direct paths and through Arrow builders, and compares the batches. The
+// batches are larger than the first buffers, so the buffers grow.
+func TestDirectColumnsMatchBuilders(t *testing.T) {
+	cols := []struct{ native, expr string }{
+		{"smallint", "(array[-32768, 32767, 0])[g % 3 + 1]::smallint"},
+		{"integer", "(array[-2147483648, 2147483647, g])[g % 3 + 1]::int"},
+		{"real", "(array['NaN', '-Infinity', '1.5e-40', g / 7.0])[g % 4 + 1]::real"},
+		{"bigint", "(array[-9223372036854775808, 9223372036854775807, g::bigint * 1000003])[g % 3 + 1]"},
+		{"double precision", "(array['NaN', 'Infinity', '-0', g / 7.0])[g % 4 + 1]::float8"},
+		{"boolean", "g % 3 = 1"},
+		{"date", "date '0001-01-01' + g * 97"},
+		{"timestamp without time zone", "timestamp '1900-01-01 00:00:00.000001' + g * interval '7 days 1 microsecond'"},
+		{"timestamp with time zone", "timestamptz '2038-01-19 03:14:07.999999+00' - g * interval '1 hour 1 microsecond'"},
+		{"numeric(38,8)", "(array[-999999999999999999999999999999.99999999, 0.00000001, g * 1000.5])[g % 3 + 1]::numeric(38,8)"},
+		{"numeric(10,2)", "(g / 100.0)::numeric(10,2)"},
+		{"text", "(array['', 'ünïcode ' || g, E'nul\\x01\\nline', repeat('x', g)])[g % 4 + 1]"},
+		{"character varying(5)", "left(g::text, 5)::varchar(5)"},
+		{"character(3)", "(g % 100)::text::char(3)"},
+		{"bytea", "(array[''::bytea, decode('00ff', 'hex'), int4send(g)])[g % 3 + 1]"},
+	}
+	var sel []string
+	var fields []arrow.Field
+	var natives []string
+	for i, c := range cols {
+		// Each column is NULL on its own rows, and on every row of a run.
+		sel = append(sel, fmt.Sprintf("CASE WHEN g %% %d = 0 OR g BETWEEN 1500 AND 1530 THEN NULL ELSE %s END", i+2, c.expr))
+		typ := mapNative(t, c.native)
+		if rawKind(c.native, typ) == kindBuilder {
+			t.Errorf("%s (%s) has no direct path", c.native, typ)
+		}
+		fields = append(fields, arrow.Field{Name: fmt.Sprintf("c%d", i), Type: typ, Nullable: true})
+		natives = append(natives, c.native)
+	}
+	const rows = 2600
+	stream := copyStream(t, fmt.Sprintf("SELECT %s FROM generate_series(1, %d) g", strings.Join(sel, ", "), rows))
+	schema := arrow.NewSchema(fields, nil)
+	for _, maxRows := range []int64{700, 5000} {
+		direct, err := decodeChunked(schema, natives, stream, 4096, maxRows, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		built, err := decodeChunked(schema, natives, stream, 4096, maxRows, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(direct) != len(built) {
+			t.Fatalf("batches of %d rows: %d direct batches, %d built", maxRows, len(direct), len(built))
+		}
+		n := 0
+		for i := range direct {
+			n += int(direct[i].NumRows())
+			for j := range fields {
+				a, b := direct[i].Column(j), built[i].Column(j)
+				if a.NullN() == 0 {
+					t.Errorf("batches of %d rows: batch %d of %s has no NULLs", maxRows, i, natives[j])
+				}
+				if !array.ApproxEqual(a, b, array.WithNaNsEqual(true)) {
+					t.Errorf("batches of %d rows: batch %d of %s differs:\ndirect %v\nbuilt  %v", maxRows, i, natives[j], a, b)
+				}
+			}
+			direct[i].Release()
+			built[i].Release()
+		}
+		if n != rows {
+			t.Errorf("batches of %d rows: %d rows, want %d", maxRows, n, rows)
+		}
+	}
+}
+
 // TestRowDecoderRejectsBrokenStreams: a stream cut short, or one that is
 // not binary COPY, fails instead of ending quietly.
 func TestRowDecoderRejectsBrokenStreams(t *testing.T) {
@@ -208,7 +298,7 @@ func TestRowDecoderRejectsBrokenStreams(t *testing.T) {
 		"after the end": {append(append([]byte{}, stream...), 0, 2), "data after its end marker"},
 	} {
 		for _, chunk := range []int{1, len(tc.stream)} {
-			batches, err := decodeChunked(schema, natives, tc.stream, chunk, 0)
+			batches, err := decodeChunked(schema, natives, tc.stream, chunk, 0, false)
 			for _, rec := range batches {
 				rec.Release()
 			}

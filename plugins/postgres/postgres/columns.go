@@ -1,0 +1,254 @@
+package postgres
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/halfpipe-io/halfpipe/sdk"
+)
+
+// colKind says how a column's values reach its batch. The common types are
+// written straight into Arrow's buffers (no builder call, capacity check or
+// validity bit per value: NULLs are listed and the bitmap is made once per
+// batch); the rest go through an Arrow builder and their binDecoder.
+type colKind uint8
+
+const (
+	kindBuilder colKind = iota
+	kindSwap2           // smallint
+	kindSwap4           // integer, real
+	kindSwap8           // bigint, double precision
+	kindBool
+	kindDate
+	kindTimestamp
+	kindDecimal128 // numeric(p,s)
+	kindBytes      // text types, bytea
+)
+
+// widths are the Arrow value widths of the fixed kinds, and 4 (an offset)
+// for kindBytes.
+var widths = [...]int{kindSwap2: 2, kindSwap4: 4, kindSwap8: 8, kindDate: 4, kindTimestamp: 8, kindDecimal128: 16, kindBytes: 4}
+
+// rawKind returns the kind of a column of the native type read as typ, or
+// kindBuilder when it has no direct path.
+func rawKind(native string, typ arrow.DataType) colKind {
+	t := strings.ToLower(native)
+	want := arrow.NULL
+	k := kindBuilder
+	switch {
+	case t == "smallint":
+		k, want = kindSwap2, arrow.INT16
+	case t == "integer":
+		k, want = kindSwap4, arrow.INT32
+	case t == "real":
+		k, want = kindSwap4, arrow.FLOAT32
+	case t == "bigint":
+		k, want = kindSwap8, arrow.INT64
+	case t == "double precision":
+		k, want = kindSwap8, arrow.FLOAT64
+	case t == "boolean":
+		k, want = kindBool, arrow.BOOL
+	case t == "date":
+		k, want = kindDate, arrow.DATE32
+	case t == "bytea":
+		k, want = kindBytes, arrow.BINARY
+	case textNative(t):
+		k, want = kindBytes, arrow.STRING
+	case numericPS.MatchString(t):
+		k, want = kindDecimal128, arrow.DECIMAL128
+	case strings.HasPrefix(t, "timestamp"):
+		if ts, ok := typ.(*arrow.TimestampType); ok && ts.Unit == arrow.Microsecond {
+			k, want = kindTimestamp, arrow.TIMESTAMP
+		}
+	}
+	if typ.ID() != want {
+		return kindBuilder
+	}
+	return k
+}
+
+// column holds one column of the batch being built.
+type column struct {
+	kind  colKind
+	typ   arrow.DataType
+	what  string // the native type, for errors
+	scale int32  // kindDecimal128
+	// fixed holds the fixed kinds' values (bits for kindBool), zeroed when
+	// allocated so a NULL's slot needs no write.
+	fixed []byte
+	// offsets and data hold kindBytes values.
+	offsets []int32
+	data    []byte
+	nulls   []int32 // rows of this batch that are NULL
+	// b and dec serve kindBuilder.
+	b   array.Builder
+	dec fieldDecoder
+}
+
+func newColumn(mem memory.Allocator, native string, typ arrow.DataType, dec binDecoder, kind colKind) column {
+	c := column{kind: kind, typ: typ, what: native}
+	switch kind {
+	case kindBuilder:
+		c.b = array.NewBuilder(mem, typ)
+		c.dec = dec(c.b)
+	case kindDecimal128:
+		c.scale = typ.(*arrow.Decimal128Type).Scale
+	}
+	return c
+}
+
+// alloc gives the column fresh buffers for rows rows and about data bytes
+// of kindBytes values; the buffers of a batch sent belong to that batch.
+func (c *column) alloc(rows, data int) {
+	switch c.kind {
+	case kindBuilder:
+	case kindBool:
+		c.fixed = make([]byte, (rows+7)/8)
+	case kindBytes:
+		c.offsets = make([]int32, rows+1)
+		c.data = make([]byte, 0, data)
+	default:
+		c.fixed = make([]byte, rows*widths[c.kind])
+	}
+}
+
+// grow makes room for rows rows, keeping the values of the batch so far.
+func (c *column) grow(rows int) {
+	switch c.kind {
+	case kindBuilder:
+	case kindBytes:
+		o := make([]int32, rows+1)
+		copy(o, c.offsets)
+		c.offsets = o
+	default:
+		old := c.fixed
+		c.alloc(rows, 0)
+		copy(c.fixed, old)
+	}
+}
+
+// null records that row is NULL.
+func (c *column) null(row int) {
+	switch c.kind {
+	case kindBuilder:
+		c.b.AppendNull()
+		return
+	case kindBytes:
+		c.offsets[row+1] = int32(len(c.data))
+	}
+	c.nulls = append(c.nulls, int32(row))
+}
+
+// put decodes the non-NULL binary field d as the value of row.
+func (c *column) put(row int, d []byte) error {
+	w := widths[c.kind]
+	switch c.kind {
+	case kindBytes:
+		c.data = append(c.data, d...)
+		c.offsets[row+1] = int32(len(c.data))
+		return nil
+	case kindBuilder:
+		return c.dec(d)
+	case kindBool, kindDecimal128:
+		// Their binary forms differ in size from Arrow's.
+	default:
+		if len(d) != w {
+			return c.sizeErr(d)
+		}
+	}
+	v := c.fixed[row*w : row*w+w]
+	switch c.kind {
+	case kindSwap2:
+		binary.LittleEndian.PutUint16(v, binary.BigEndian.Uint16(d))
+	case kindSwap4:
+		binary.LittleEndian.PutUint32(v, binary.BigEndian.Uint32(d))
+	case kindSwap8:
+		binary.LittleEndian.PutUint64(v, binary.BigEndian.Uint64(d))
+	case kindDate:
+		x := int32(binary.BigEndian.Uint32(d))
+		if x == math.MaxInt32 || x == math.MinInt32 {
+			return errInfinite("date", x == math.MinInt32)
+		}
+		binary.LittleEndian.PutUint32(v, uint32(x+pgEpochDays))
+	case kindTimestamp:
+		x := int64(binary.BigEndian.Uint64(d))
+		switch {
+		case x == math.MaxInt64 || x == math.MinInt64:
+			return errInfinite("timestamp", x == math.MinInt64)
+		case x > maxTimestampMicros:
+			return sdk.Errorf(sdk.ErrUnsupportedType, "timestamp is after 294247-01-10, the last instant Arrow's timestamp[us] holds")
+		}
+		binary.LittleEndian.PutUint64(v, uint64(x+pgEpochMicros))
+	case kindBool:
+		if len(d) != 1 {
+			return c.sizeErr(d)
+		}
+		if d[0] != 0 {
+			c.fixed[row>>3] |= 1 << (row & 7)
+		}
+	case kindDecimal128:
+		var n decimal128.Num
+		if x, ok := smallNumeric(d, c.scale); ok {
+			n = decimal128.FromI64(x)
+		} else {
+			u, neg, err := numericUnscaled(d, c.scale)
+			if err != nil {
+				return err
+			}
+			if neg {
+				u.Neg(u)
+			}
+			n = decimal128.FromBigInt(u)
+		}
+		binary.LittleEndian.PutUint64(v, n.LowBits())
+		binary.LittleEndian.PutUint64(v[8:], uint64(n.HighBits()))
+	}
+	return nil
+}
+
+func (c *column) sizeErr(d []byte) error {
+	return fmt.Errorf("%s of %d bytes", c.what, len(d))
+}
+
+// array returns the column's rows rows as an Arrow array.
+func (c *column) array(rows int) arrow.Array {
+	if c.kind == kindBuilder {
+		return c.b.NewArray()
+	}
+	var validity *memory.Buffer
+	if len(c.nulls) > 0 {
+		bits := make([]byte, (rows+7)/8)
+		for i := range bits {
+			bits[i] = 0xff
+		}
+		for _, r := range c.nulls {
+			bits[r>>3] &^= 1 << (r & 7)
+		}
+		validity = memory.NewBufferBytes(bits)
+	}
+	var bufs []*memory.Buffer
+	switch c.kind {
+	case kindBytes:
+		bufs = []*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.offsets[:rows+1])), memory.NewBufferBytes(c.data)}
+	case kindBool:
+		bufs = []*memory.Buffer{validity, memory.NewBufferBytes(c.fixed[:(rows+7)/8])}
+	default:
+		bufs = []*memory.Buffer{validity, memory.NewBufferBytes(c.fixed[:rows*widths[c.kind]])}
+	}
+	data := array.NewData(c.typ, rows, bufs, nil, len(c.nulls), 0)
+	defer data.Release()
+	c.nulls = c.nulls[:0]
+	return array.MakeFromData(data)
+}
+
+func (c *column) release() {
+	if c.b != nil {
+		c.b.Release()
+	}
+}
