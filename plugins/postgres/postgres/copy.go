@@ -31,7 +31,7 @@ import (
 
 // Connector is the PostgreSQL connector: the generic sqlsource connector,
 // with table reads served by COPY ... TO STDOUT (FORMAT binary) decoded
-// straight into Arrow builders.
+// straight into Arrow buffers (columns.go).
 type Connector struct {
 	*sqlsource.Connector
 }
@@ -514,7 +514,7 @@ func headerSeen(started, done <-chan struct{}) bool {
 
 // startCopy runs COPY on its own connection. pgconn hands each CopyData
 // message (one row) to a rowDecoder, which decodes the fields in place into
-// Arrow builders on that goroutine and passes full batches to the returned
+// Arrow columns on that goroutine and passes full batches to the returned
 // reader, so decoding overlaps with whatever consumes the batches.
 func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, natives []string, decoders []binDecoder, q string) (array.RecordReader, error) {
 	ctx, cancel := context.WithCancel(ctx)
