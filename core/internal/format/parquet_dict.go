@@ -107,34 +107,32 @@ func sampleDistinct(a arrow.Array, n int) (first, all int) {
 // makes the writer store the rest of that row group's column plainly;
 // until the next row group the values are then passed through unhashed.
 type stringDict struct {
-	typ     *arrow.DictionaryType
-	index   map[string]int32
-	values  []string
-	dict    arrow.Array // values as an array, rebuilt when they grow
-	plain   bool
-	indices *array.Int32Builder
+	typ    *arrow.DictionaryType
+	seed   maphash.Seed
+	slots  []int32 // open addressing: index+1 of a value, 0 when empty
+	values []string
+	dict   arrow.Array // values as an array, rebuilt when they grow
+	plain  bool
 }
 
 func newStringDict(valueType arrow.DataType) *stringDict {
 	return &stringDict{
-		typ:     &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: valueType},
-		index:   map[string]int32{},
-		indices: array.NewInt32Builder(memory.DefaultAllocator),
+		typ:  &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: valueType},
+		seed: maphash.MakeSeed(),
 	}
 }
 
 // encode returns a as a dictionary array; the caller releases it.
 func (d *stringDict) encode(a arrow.Array) arrow.Array {
-	n := a.Len()
-	d.indices.Reserve(n)
+	var idx []int32
+	// ownDict is chosen for STRING and LARGE_STRING only.
+	switch x := a.(type) {
+	case *array.String:
+		idx = encodeStrings(d, a, x.ValueOffsets(), x.ValueBytes())
+	case *array.LargeString:
+		idx = encodeStrings(d, a, x.ValueOffsets(), x.ValueBytes())
+	}
 	if d.plain {
-		for i := 0; i < n; i++ {
-			if a.IsNull(i) {
-				d.indices.UnsafeAppendBoolToBitmap(false)
-			} else {
-				d.indices.UnsafeAppend(int32(i))
-			}
-		}
 		// The batch is its own dictionary, without its validity: the
 		// indices say which values are null, and the writer takes no
 		// dictionary holding nulls.
@@ -145,49 +143,108 @@ func (d *stringDict) encode(a arrow.Array) arrow.Array {
 		defer values.Release()
 		dict := array.MakeFromData(values)
 		defer dict.Release()
-		return d.wrap(dict)
+		return d.wrap(a, idx, dict)
 	}
-	x := a.(interface{ Value(int) string })
-	grown := false
-	for i := 0; i < n; i++ {
-		if a.IsNull(i) {
-			d.indices.UnsafeAppendBoolToBitmap(false)
-			continue
-		}
-		v := x.Value(i)
-		k, ok := d.index[v]
-		if !ok {
-			k = int32(len(d.values))
-			v = string([]byte(v)) // the batch's memory is not ours to keep
-			d.index[v] = k
-			d.values = append(d.values, v)
-			grown = true
-		}
-		d.indices.UnsafeAppend(k)
-	}
-	if grown || d.dict == nil {
-		d.plain = d.dict != nil
-		if d.dict != nil {
-			d.dict.Release()
-		}
+	if d.dict == nil {
 		b := array.NewBuilder(memory.DefaultAllocator, d.typ.ValueType)
-		// ownDict is chosen for STRING and LARGE_STRING only.
 		b.(interface{ AppendValues([]string, []bool) }).AppendValues(d.values, nil)
 		d.dict = b.NewArray()
 		b.Release()
 	}
-	return d.wrap(d.dict)
+	return d.wrap(a, idx, d.dict)
 }
 
-func (d *stringDict) wrap(dict arrow.Array) arrow.Array {
-	idx := d.indices.NewArray()
-	defer idx.Release()
-	return array.NewDictionaryArray(d.typ, idx, dict)
+// encodeStrings returns the indices of a's values in d (offsets and data
+// are a's, as its ValueOffsets and ValueBytes give them), laid out at a's
+// offset; a null's index is 0, and a's validity says it is null. A value
+// new to a row group that already has a dictionary switches d to plain
+// mode, in which the indices are the values' own positions.
+func encodeStrings[O int32 | int64](d *stringDict, a arrow.Array, offsets []O, data []byte) []int32 {
+	n, off := a.Len(), a.Data().Offset()
+	idx := make([]int32, off+n)
+	if !d.plain {
+		base := offsets[0]
+		nulls := a.NullN() > 0
+		for i := range n {
+			if nulls && a.IsNull(i) {
+				continue
+			}
+			v := data[offsets[i]-base : offsets[i+1]-base]
+			k, ok := d.lookup(v)
+			if !ok {
+				if d.dict != nil {
+					d.plain = true
+					break
+				}
+				k = d.insert(string(v)) // the batch's memory is not ours to keep
+			}
+			idx[off+i] = k
+		}
+	}
+	if d.plain {
+		for i := range n {
+			idx[off+i] = int32(i)
+		}
+	}
+	return idx
+}
+
+// lookup finds v among the values.
+func (d *stringDict) lookup(v []byte) (int32, bool) {
+	if len(d.slots) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(d.slots) - 1)
+	for h := maphash.Bytes(d.seed, v); ; h++ {
+		k := d.slots[h&mask]
+		if k == 0 {
+			return 0, false
+		}
+		if d.values[k-1] == string(v) {
+			return k - 1, true
+		}
+	}
+}
+
+// insert adds a value not yet among them, keeping the table at most half
+// full.
+func (d *stringDict) insert(v string) int32 {
+	d.values = append(d.values, v)
+	if 2*len(d.values) > len(d.slots) {
+		d.slots = make([]int32, max(64, 4*len(d.values)))
+		for k, w := range d.values[:len(d.values)-1] {
+			d.place(w, int32(k))
+		}
+	}
+	k := int32(len(d.values) - 1)
+	d.place(v, k)
+	return k
+}
+
+func (d *stringDict) place(v string, k int32) {
+	mask := uint64(len(d.slots) - 1)
+	h := maphash.String(d.seed, v)
+	for d.slots[h&mask] != 0 {
+		h++
+	}
+	d.slots[h&mask] = k + 1
+}
+
+// wrap makes the dictionary array of indices idx (laid out at a's offset,
+// with a's validity) into dict.
+func (d *stringDict) wrap(a arrow.Array, idx []int32, dict arrow.Array) arrow.Array {
+	data := a.Data()
+	bufs := []*memory.Buffer{data.Buffers()[0], memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(idx))}
+	idxData := array.NewData(arrow.PrimitiveTypes.Int32, data.Len(), bufs, nil, data.NullN(), data.Offset())
+	defer idxData.Release()
+	indices := array.MakeFromData(idxData)
+	defer indices.Release()
+	return array.NewDictionaryArray(d.typ, indices, dict)
 }
 
 // reset empties the dictionary for a new row group.
 func (d *stringDict) reset() {
-	clear(d.index)
+	clear(d.slots)
 	d.values = d.values[:0]
 	d.plain = false
 	if d.dict != nil {
@@ -196,7 +253,4 @@ func (d *stringDict) reset() {
 	}
 }
 
-func (d *stringDict) release() {
-	d.reset()
-	d.indices.Release()
-}
+func (d *stringDict) release() { d.reset() }
