@@ -83,6 +83,9 @@ const (
 	ChecksumUnlisted ChecksumStatus = "not listed in SHA256SUMS"
 	ChecksumMismatch ChecksumStatus = "MISMATCH"
 	ChecksumConflict ChecksumStatus = "CONFLICT" // listed with two different digests
+	// ChecksumAtLaunch: listed, and hashed only when launched (a Host
+	// discovering plugins to run one does not hash the others).
+	ChecksumAtLaunch ChecksumStatus = "checked at launch"
 )
 
 // Plugin is one discovered plugin binary.
@@ -96,6 +99,7 @@ type Plugin struct {
 	Refused error
 	// Shadowed is set when a plugin of the same name was found earlier.
 	Shadowed bool
+	entry    sumEntry // its checksum entry, when listed
 }
 
 // ErrRefused marks a plugin hp will not run.
@@ -107,9 +111,16 @@ type DiscoverOptions struct {
 	RequireChecksums bool
 }
 
-// Discover lists the plugin binaries in dirs, in order. Missing
-// directories are skipped; unreadable ones are an error.
+// Discover lists the plugin binaries in dirs, in order, and checks each
+// one's digest. Missing directories are skipped; unreadable ones are an
+// error.
 func Discover(dirs []Dir, opts DiscoverOptions) ([]Plugin, error) {
+	return discover(dirs, opts, true)
+}
+
+// discover is Discover; without hash, a listed plugin's digest is left to
+// be checked when it is launched (ChecksumAtLaunch).
+func discover(dirs []Dir, opts DiscoverOptions, hash bool) ([]Plugin, error) {
 	var out []Plugin
 	seen := map[string]bool{}
 	for _, d := range dirs {
@@ -135,14 +146,14 @@ func Discover(dirs []Dir, opts DiscoverOptions) ([]Plugin, error) {
 			p := Plugin{Name: strings.TrimPrefix(n, BinaryPrefix), Path: filepath.Join(d.Path, n), Dir: d}
 			p.Shadowed = seen[p.Name]
 			seen[p.Name] = true
-			p.Refused = check(&p, sums, sumsErr, opts)
+			p.Refused = check(&p, sums, sumsErr, opts, hash)
 			out = append(out, p)
 		}
 	}
 	return out, nil
 }
 
-func check(p *Plugin, sums *dirSums, sumsErr error, opts DiscoverOptions) error {
+func check(p *Plugin, sums *dirSums, sumsErr error, opts DiscoverOptions, hash bool) error {
 	st, err := os.Stat(p.Path)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrRefused, p.Path, err)
@@ -157,14 +168,18 @@ func check(p *Plugin, sums *dirSums, sumsErr error, opts DiscoverOptions) error 
 		p.Checksum = ChecksumMismatch
 		return fmt.Errorf("%w: %s: %v", ErrRefused, p.Path, sumsErr)
 	}
-	digest, err := fileSHA256(p.Path)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrRefused, p.Path, err)
-	}
-	p.SHA256 = digest
 	base := filepath.Base(p.Path)
 	want, listed := sums.entries[base]
 	other, conflict := sums.conflicts[base]
+	if !hash && listed && !conflict {
+		p.entry, p.SHA256, p.Checksum = want, want.digest, ChecksumAtLaunch
+		return nil
+	}
+	if hash {
+		if p.SHA256, err = fileSHA256(p.Path); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrRefused, p.Path, err)
+		}
+	}
 	switch {
 	case len(sums.files) == 0:
 		p.Checksum = ChecksumNoFile
@@ -173,9 +188,9 @@ func check(p *Plugin, sums *dirSums, sumsErr error, opts DiscoverOptions) error 
 	case conflict:
 		p.Checksum = ChecksumConflict
 		return fmt.Errorf("%w: %s has conflicting checksum entries in %s: %s (%s) and %s (%s); remove the stale one", ErrRefused, p.Path, p.Dir.Path, want, want.digest, other, other.digest)
-	case want.digest != digest:
+	case want.digest != p.SHA256:
 		p.Checksum = ChecksumMismatch
-		return fmt.Errorf("%w: %s does not match its %s entry (line %d: want %s, have %s): the binary was changed after it was installed", ErrRefused, p.Path, want.file, want.line, want.digest, digest)
+		return errMismatch(p.Path, want, p.SHA256)
 	default:
 		p.Checksum = ChecksumVerified
 	}
@@ -183,4 +198,8 @@ func check(p *Plugin, sums *dirSums, sumsErr error, opts DiscoverOptions) error 
 		return fmt.Errorf("%w: %s has no SHA256SUMS entry and checksums are required (--require-checksums)", ErrRefused, p.Path)
 	}
 	return nil
+}
+
+func errMismatch(path string, want sumEntry, have string) error {
+	return fmt.Errorf("%w: %s does not match its %s entry (line %d: want %s, have %s): the binary was changed after it was installed", ErrRefused, path, want.file, want.line, want.digest, have)
 }

@@ -340,6 +340,52 @@ func TestCloseStopsPlugins(t *testing.T) {
 	}
 }
 
+// TestHostChecksDigestsAtLaunch: a Host starting a plugin hashes only
+// that one, and refuses a listed plugin whose binary does not match its
+// entry when it is launched, with the same message as discovery gives.
+func TestHostChecksDigestsAtLaunch(t *testing.T) {
+	dir := t.TempDir()
+	good := install(t, dir, "good")
+	bad := install(t, dir, "bad")
+	digest, err := fileSHA256(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := strings.Repeat("0", 64)
+	sums := fmt.Sprintf("%s  hp-plugin-good\n%s  hp-plugin-bad\n", digest, wrong)
+	if err := os.WriteFile(filepath.Join(dir, SumsFile), []byte(sums), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := New([]Dir{{Path: dir}}, DiscoverOptions{}, nil)
+	defer h.Close()
+	ps, err := h.usable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.Checksum != ChecksumAtLaunch || p.Refused != nil {
+			t.Errorf("before launch: %+v", p)
+		}
+	}
+	if _, err := h.ByName(context.Background(), "good"); err != nil {
+		t.Fatalf("listed plugin with its digest: %v", err)
+	}
+	_, err = h.ByName(context.Background(), "bad")
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), bad+" does not match its SHA256SUMS entry (line 2: want "+wrong+", have "+digest+")") {
+		t.Fatalf("listed plugin with a wrong digest: %v", err)
+	}
+	// Listing hashes every plugin.
+	ps, err = h.Plugins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if want := map[string]ChecksumStatus{"good": ChecksumVerified, "bad": ChecksumMismatch}[p.Name]; p.Checksum != want {
+			t.Errorf("listed: %s is %q, want %q", p.Name, p.Checksum, want)
+		}
+	}
+}
+
 func TestForSchemeUnknown(t *testing.T) {
 	dir := t.TempDir()
 	install(t, dir, "endless")

@@ -59,6 +59,7 @@ type Host struct {
 	mu       sync.Mutex
 	plugins  []Plugin
 	scanned  bool
+	hashed   bool // every plugin's digest checked, not only at launch
 	running  map[string]*Instance
 	infoSeen map[string]sdk.Info
 }
@@ -74,28 +75,31 @@ func New(dirs []Dir, opts DiscoverOptions, logger *slog.Logger) *Host {
 // Dirs returns the discovery locations.
 func (h *Host) Dirs() []Dir { return h.dirs }
 
-// Plugins returns the discovered plugins (scanning once).
-func (h *Host) Plugins() ([]Plugin, error) {
+// Plugins returns the discovered plugins, every digest checked (scanning
+// once).
+func (h *Host) Plugins() ([]Plugin, error) { return h.scan(true) }
+
+// scan discovers the plugins once, or again to hash them all when the
+// first scan left digests to launch: a job hashes only the plugins it
+// starts, not every binary in the directory.
+func (h *Host) scan(hash bool) ([]Plugin, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.scanLocked()
-}
-
-func (h *Host) scanLocked() ([]Plugin, error) {
-	if h.scanned {
+	if h.scanned && (h.hashed || !hash) {
 		return h.plugins, nil
 	}
-	ps, err := Discover(h.dirs, h.opts)
+	ps, err := discover(h.dirs, h.opts, hash)
 	if err != nil {
 		return nil, err
 	}
-	h.plugins, h.scanned = ps, true
+	h.plugins, h.scanned, h.hashed = ps, true, hash
 	return ps, nil
 }
 
-// usable returns the plugins that may run: first of their name, not refused.
+// usable returns the plugins that may run, the first of each name. The
+// digests of listed plugins are checked when one is launched.
 func (h *Host) usable() ([]Plugin, error) {
-	ps, err := h.Plugins()
+	ps, err := h.scan(false)
 	if err != nil {
 		return nil, err
 	}
@@ -308,6 +312,13 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger) (*Instance, error
 			return nil, fmt.Errorf("plugin %q (%s) speaks connector protocol %s but this hp speaks %d: install a plugin built for protocol %d", p.Name, p.Path, m[1], sdk.ProtocolVersion, sdk.ProtocolVersion)
 		}
 		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+			if p.Checksum == ChecksumAtLaunch {
+				have, herr := fileSHA256(p.Path)
+				if herr != nil {
+					have = herr.Error()
+				}
+				return nil, errMismatch(p.Path, p.entry, have)
+			}
 			return nil, fmt.Errorf("%w: %s changed since it was verified", ErrRefused, p.Path)
 		}
 		if lines := tl.Lines(); len(lines) > 0 {
