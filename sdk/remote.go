@@ -135,18 +135,15 @@ func (r *Remote) Read(ctx context.Context, req ReadRequest) (array.RecordReader,
 		return nil, r.fail(err)
 	}
 	var recvErr error
-	recv := func() ([]byte, error) {
-		m, err := stream.Recv()
-		if err != nil {
-			if err != io.EOF {
-				recvErr = r.fail(err)
-				return nil, recvErr
-			}
-			return nil, io.EOF
+	recv := func(m any) error {
+		err := stream.RecvMsg(m)
+		if err != nil && err != io.EOF {
+			recvErr = r.fail(err)
+			return recvErr
 		}
-		return m.GetArrow(), nil
+		return err
 	}
-	ir, err := readStream(recv, memory.DefaultAllocator)
+	ir, err := readStream(readResponseArrow, recv, memory.DefaultAllocator)
 	if err != nil {
 		cancel()
 		if recvErr != nil {
@@ -204,11 +201,7 @@ func (r *Remote) Write(ctx context.Context, req WriteRequest, records array.Reco
 	if err := stream.Send(&pb.WriteRequest{Kind: &pb.WriteRequest_Header{Header: header}}); err != nil {
 		return nil, r.writeFailure(stream, err)
 	}
-	msg := &pb.WriteRequest{}
-	err = writeStream(records, func(b []byte) error {
-		msg.Kind = &pb.WriteRequest_Arrow{Arrow: b}
-		return stream.Send(msg)
-	})
+	err = writeStream(records, writeRequestArrow, stream.SendMsg)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			// The server ended the stream early; its status says why.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 type memConnector struct {
 	rows      int
 	blobSize  int
+	alloc     memory.Allocator // nil: the default
 	written   []int64
 	lastRange *sdk.RangeFilter
 }
@@ -69,7 +71,11 @@ func (m *memConnector) Read(ctx context.Context, req sdk.ReadRequest) (array.Rec
 		}
 		return true, nil
 	}
-	return batch.NewReader(memSchema, fill, nil, batch.WithMaxRows(req.BatchMaxRows)), nil
+	opts := []batch.Option{batch.WithMaxRows(req.BatchMaxRows)}
+	if m.alloc != nil {
+		opts = append(opts, batch.WithAllocator(m.alloc))
+	}
+	return batch.NewReader(memSchema, fill, nil, opts...), nil
 }
 
 func (m *memConnector) Bounds(ctx context.Context, req sdk.BoundsRequest) (*sdk.Bounds, error) {
@@ -168,6 +174,83 @@ func TestRemoteReadLargeValuesAndBatches(t *testing.T) {
 	}
 	if m.lastRange == nil || m.lastRange.Lower.Kind != sdk.KindDecimal || m.lastRange.Lower.Str != "-12345678901234567890.123456789" || !m.lastRange.LowerInclusive || m.lastRange.Upper != nil {
 		t.Fatalf("range arrived as %+v", m.lastRange)
+	}
+}
+
+// poisonAllocator overwrites what it frees and counts what is still
+// allocated: a buffer sent after its batch was released arrives poisoned.
+type poisonAllocator struct {
+	mu   sync.Mutex
+	live int
+}
+
+func (a *poisonAllocator) Allocate(n int) []byte {
+	a.mu.Lock()
+	a.live += n
+	a.mu.Unlock()
+	return make([]byte, n)
+}
+
+func (a *poisonAllocator) Reallocate(n int, b []byte) []byte {
+	nb := a.Allocate(n)
+	copy(nb, b)
+	a.Free(b)
+	return nb
+}
+
+func (a *poisonAllocator) Free(b []byte) {
+	for i := range b {
+		b[i] = 0xEE
+	}
+	a.mu.Lock()
+	a.live -= len(b)
+	a.mu.Unlock()
+}
+
+func (a *poisonAllocator) Live() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.live
+}
+
+// TestRemoteReadKeepsBatchesUntilSent: the chunks sent reference a batch's
+// buffers, so the batch must live until gRPC has written them, and be
+// released then.
+func TestRemoteReadKeepsBatchesUntilSent(t *testing.T) {
+	alloc := &poisonAllocator{}
+	const rows = 300
+	r := plugintest.Serve(t, &memConnector{rows: rows, blobSize: 64 << 10, alloc: alloc})
+	rr, err := r.Read(t.Context(), sdk.ReadRequest{Source: sdk.Source{Object: &sdk.ObjectRef{Name: "t"}}, BatchMaxRows: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		ids, bl := rec.Column(0).(*array.Int64), rec.Column(1).(*array.Binary)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if ids.Value(i) != int64(n) {
+				t.Fatalf("row %d has id %d", n, ids.Value(i))
+			}
+			if v := bl.Value(i); !bl.IsNull(i) && (len(v) != 64<<10 || bytes.Count(v, []byte{0xAB}) != len(v)) {
+				t.Fatalf("row %d: blob of %d bytes, %d of them as sent", n, len(v), bytes.Count(v, []byte{0xAB}))
+			}
+			n++
+		}
+	}
+	if err := rr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rr.Release()
+	if n != rows {
+		t.Fatalf("%d rows, want %d", n, rows)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for alloc.Live() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if live := alloc.Live(); live != 0 {
+		t.Fatalf("%d bytes of the connector's batches never released", live)
 	}
 }
 

@@ -180,11 +180,7 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.ConnectorService_ReadServer
 		return toStatus(err)
 	}
 	defer records.Release()
-	msg := &pb.ReadResponse{}
-	err = writeStream(records, func(b []byte) error {
-		msg.Arrow = b
-		return stream.Send(msg)
-	})
+	err = writeStream(records, readResponseArrow, stream.SendMsg)
 	if err != nil && ctx.Err() != nil {
 		err = errors.Join(ctx.Err(), err)
 	}
@@ -229,14 +225,7 @@ func (s *server) Write(stream pb.ConnectorService_WriteServer) (err error) {
 	if err != nil {
 		return toStatus(err)
 	}
-	recv := func() ([]byte, error) {
-		m, err := stream.Recv()
-		if err != nil {
-			return nil, err
-		}
-		return m.GetArrow(), nil
-	}
-	records, err := readStream(recv, memory.DefaultAllocator)
+	records, err := readStream(writeRequestArrow, stream.RecvMsg, memory.DefaultAllocator)
 	if err != nil {
 		return toStatus(fmt.Errorf("reading the write stream: %w", err))
 	}
