@@ -3,6 +3,7 @@ package format
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -211,7 +212,8 @@ func (d *stringDict) lookup(v []byte) (int32, bool) {
 func (d *stringDict) insert(v string) int32 {
 	d.values = append(d.values, v)
 	if 2*len(d.values) > len(d.slots) {
-		d.slots = make([]int32, max(64, 4*len(d.values)))
+		// A power of two, for the mask.
+		d.slots = make([]int32, 1<<bits.Len(uint(max(63, 4*len(d.values)-1))))
 		for k, w := range d.values[:len(d.values)-1] {
 			d.place(w, int32(k))
 		}

@@ -190,3 +190,40 @@ func TestParquetOwnDictionaryBoundsRowGroups(t *testing.T) {
 		t.Error("s: no dictionary")
 	}
 }
+
+// TestStringDictManyValues: a first batch may hold far more distinct values
+// than the sample that chose the dictionary; the table grows for them (its
+// size stays a power of two), and every index names its value, also for
+// a batch sliced at an offset.
+func TestStringDictManyValues(t *testing.T) {
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	defer b.Release()
+	const n = 20000
+	for i := range n {
+		if i%11 == 0 {
+			b.AppendNull()
+		} else {
+			b.Append(fmt.Sprintf("value %d", i%4099))
+		}
+	}
+	full := b.NewArray()
+	defer full.Release()
+	for _, off := range []int{0, 37} {
+		a := array.NewSlice(full, int64(off), n)
+		d := newStringDict(arrow.BinaryTypes.String)
+		enc := d.encode(a).(*array.Dictionary)
+		dict, idx := enc.Dictionary().(*array.String), enc.Indices().(*array.Int32)
+		want := a.(*array.String)
+		for i := range want.Len() {
+			if want.IsNull(i) != enc.IsNull(i) || !want.IsNull(i) && dict.Value(int(idx.Value(i))) != want.Value(i) {
+				t.Fatalf("offset %d, row %d: %q encoded as index %d", off, i, want.Value(i), idx.Value(i))
+			}
+		}
+		if len(d.slots)&(len(d.slots)-1) != 0 || 2*len(d.values) > len(d.slots) {
+			t.Errorf("%d values in a table of %d slots", len(d.values), len(d.slots))
+		}
+		enc.Release()
+		a.Release()
+		d.release()
+	}
+}
