@@ -30,36 +30,52 @@ func errInfinite(what string, negative bool) error {
 // 2000) that fits Arrow's int64 microseconds since 1970.
 const maxTimestampMicros = math.MaxInt64 - pgEpochMicros
 
+// timestampMicros reads a binary timestamp as microseconds since 1970.
+func timestampMicros(d []byte) (int64, error) {
+	if len(d) != 8 {
+		return 0, fmt.Errorf("timestamp of %d bytes", len(d))
+	}
+	v := int64(binary.BigEndian.Uint64(d))
+	switch {
+	case v == math.MaxInt64 || v == math.MinInt64:
+		return 0, errInfinite("timestamp", v == math.MinInt64)
+	case v > maxTimestampMicros:
+		return 0, sdk.Errorf(sdk.ErrUnsupportedType, "timestamp is after 294247-01-10, the last instant Arrow's timestamp[us] holds")
+	}
+	return v + pgEpochMicros, nil
+}
+
+// dateDays reads a binary date as days since 1970.
+func dateDays(d []byte) (int32, error) {
+	if len(d) != 4 {
+		return 0, fmt.Errorf("date of %d bytes", len(d))
+	}
+	v := int32(binary.BigEndian.Uint32(d))
+	if v == math.MaxInt32 || v == math.MinInt32 {
+		return 0, errInfinite("date", v == math.MinInt32)
+	}
+	return v + pgEpochDays, nil
+}
+
 func decodeTimestamp(b array.Builder) fieldDecoder {
 	x := b.(*array.TimestampBuilder)
 	return func(d []byte) error {
-		if len(d) != 8 {
-			return fmt.Errorf("timestamp of %d bytes", len(d))
+		v, err := timestampMicros(d)
+		if err == nil {
+			x.Append(arrow.Timestamp(v))
 		}
-		v := int64(binary.BigEndian.Uint64(d))
-		switch {
-		case v == math.MaxInt64 || v == math.MinInt64:
-			return errInfinite("timestamp", v == math.MinInt64)
-		case v > maxTimestampMicros:
-			return sdk.Errorf(sdk.ErrUnsupportedType, "timestamp is after 294247-01-10, the last instant Arrow's timestamp[us] holds")
-		}
-		x.Append(arrow.Timestamp(v + pgEpochMicros))
-		return nil
+		return err
 	}
 }
 
 func decodeDate(b array.Builder) fieldDecoder {
 	x := b.(*array.Date32Builder)
 	return func(d []byte) error {
-		if len(d) != 4 {
-			return fmt.Errorf("date of %d bytes", len(d))
+		v, err := dateDays(d)
+		if err == nil {
+			x.Append(arrow.Date32(v))
 		}
-		v := int32(binary.BigEndian.Uint32(d))
-		if v == math.MaxInt32 || v == math.MinInt32 {
-			return errInfinite("date", v == math.MinInt32)
-		}
-		x.Append(arrow.Date32(v + pgEpochDays))
-		return nil
+		return err
 	}
 }
 

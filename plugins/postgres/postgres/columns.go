@@ -3,14 +3,12 @@ package postgres
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
 // colKind says how a column's values reach its batch. The common types are
@@ -171,20 +169,17 @@ func (c *column) put(row int, d []byte) error {
 	case kindSwap8:
 		binary.LittleEndian.PutUint64(v, binary.BigEndian.Uint64(d))
 	case kindDate:
-		x := int32(binary.BigEndian.Uint32(d))
-		if x == math.MaxInt32 || x == math.MinInt32 {
-			return errInfinite("date", x == math.MinInt32)
+		x, err := dateDays(d)
+		if err != nil {
+			return err
 		}
-		binary.LittleEndian.PutUint32(v, uint32(x+pgEpochDays))
+		binary.LittleEndian.PutUint32(v, uint32(x))
 	case kindTimestamp:
-		x := int64(binary.BigEndian.Uint64(d))
-		switch {
-		case x == math.MaxInt64 || x == math.MinInt64:
-			return errInfinite("timestamp", x == math.MinInt64)
-		case x > maxTimestampMicros:
-			return sdk.Errorf(sdk.ErrUnsupportedType, "timestamp is after 294247-01-10, the last instant Arrow's timestamp[us] holds")
+		x, err := timestampMicros(d)
+		if err != nil {
+			return err
 		}
-		binary.LittleEndian.PutUint64(v, uint64(x+pgEpochMicros))
+		binary.LittleEndian.PutUint64(v, uint64(x))
 	case kindBool:
 		if len(d) != 1 {
 			return c.sizeErr(d)
