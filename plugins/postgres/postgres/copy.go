@@ -730,7 +730,8 @@ func (d *rowDecoder) send() error {
 		c := &d.cols[i]
 		data := len(c.data)
 		arrs[i] = c.array(d.rows)
-		c.alloc(max(d.rows, 1), data)
+		// A batch of huge values does not make every next one reserve as much.
+		c.alloc(max(d.rows, 1), min(data, int(d.maxBytes)))
 	}
 	rec := array.NewRecordBatch(d.schema, arrs, int64(d.rows))
 	for _, a := range arrs {
