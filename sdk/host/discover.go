@@ -20,6 +20,8 @@
 // plugin of its directory. With RequireChecksums a plugin without an entry
 // is refused too. Binaries that are group- or world-writable are always
 // refused: anyone who can rewrite them could run code as the hp user.
+// Discover and Host.Plugins hash every binary; a Host finding a plugin to
+// run hashes only the ones it launches.
 package host
 
 import (

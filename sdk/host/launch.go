@@ -273,8 +273,9 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger) (*Instance, error
 	var secure *plugin.SecureConfig
 	if p.SHA256 != "" {
 		sum, _ := hex.DecodeString(p.SHA256)
-		// go-plugin re-hashes the file just before running it, closing the
-		// gap between discovery and launch.
+		// go-plugin hashes the file just before running it: the only check
+		// of a plugin left to launch (ChecksumAtLaunch), and for one hashed
+		// at discovery it closes the gap between discovery and launch.
 		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
 	// The plugin's socket lives in a directory of this launch that only
