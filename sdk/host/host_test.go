@@ -374,6 +374,12 @@ func TestHostChecksDigestsAtLaunch(t *testing.T) {
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), bad+" does not match its SHA256SUMS entry (line 2: want "+wrong+", have "+digest+")") {
 		t.Fatalf("listed plugin with a wrong digest: %v", err)
 	}
+	// Looking for a scheme, a plugin refused at launch is passed over and
+	// named, as one refused at discovery is.
+	_, err = h.ForScheme(context.Background(), "bad")
+	if !errors.Is(err, ErrNoPlugin) || !strings.Contains(err.Error(), bad+" does not match its SHA256SUMS entry") {
+		t.Fatalf("scheme of a plugin with a wrong digest: %v", err)
+	}
 	// Listing hashes every plugin.
 	ps, err = h.Plugins()
 	if err != nil {

@@ -138,19 +138,20 @@ func (h *Host) ForScheme(ctx context.Context, scheme string) (*Instance, error) 
 	slices.SortStableFunc(ps, func(a, b Plugin) int { return likeness(b.Name, scheme) - likeness(a.Name, scheme) })
 	var refused []string
 	for _, p := range ps {
-		if p.Refused != nil {
-			if likeness(p.Name, scheme) > 0 {
-				refused = append(refused, p.Refused.Error())
-			}
-			continue
-		}
 		h.mu.Lock()
 		info, known := h.infoSeen[p.Path]
 		h.mu.Unlock()
 		if known && !slices.Contains(info.Schemes, scheme) {
 			continue
 		}
+		// Refused at discovery or, its digest checked only now, at launch.
 		inst, err := h.Launch(ctx, p)
+		if errors.Is(err, ErrRefused) {
+			if likeness(p.Name, scheme) > 0 {
+				refused = append(refused, err.Error())
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
