@@ -7,7 +7,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -145,20 +144,35 @@ func (c *column) null(row int) {
 
 // put decodes the non-NULL binary field d as the value of row.
 func (c *column) put(row int, d []byte) error {
-	w := widths[c.kind]
 	switch c.kind {
+	case kindBuilder:
+		return c.dec(d)
 	case kindBytes:
 		c.data = append(c.data, d...)
 		c.offsets[row+1] = int32(len(c.data))
 		return nil
-	case kindBuilder:
-		return c.dec(d)
-	case kindBool, kindDecimal128:
-		// Their binary forms differ in size from Arrow's.
-	default:
-		if len(d) != w {
+	case kindBool:
+		if len(d) != 1 {
 			return c.sizeErr(d)
 		}
+		if d[0] != 0 {
+			c.fixed[row>>3] |= 1 << (row & 7)
+		}
+		return nil
+	case kindDecimal128:
+		n, err := numeric128(d, c.scale)
+		if err != nil {
+			return err
+		}
+		v := c.fixed[16*row : 16*row+16]
+		binary.LittleEndian.PutUint64(v, n.LowBits())
+		binary.LittleEndian.PutUint64(v[8:], uint64(n.HighBits()))
+		return nil
+	}
+	// The other kinds' binary forms are as wide as Arrow's values.
+	w := widths[c.kind]
+	if len(d) != w {
+		return c.sizeErr(d)
 	}
 	v := c.fixed[row*w : row*w+w]
 	switch c.kind {
@@ -180,29 +194,6 @@ func (c *column) put(row int, d []byte) error {
 			return err
 		}
 		binary.LittleEndian.PutUint64(v, uint64(x))
-	case kindBool:
-		if len(d) != 1 {
-			return c.sizeErr(d)
-		}
-		if d[0] != 0 {
-			c.fixed[row>>3] |= 1 << (row & 7)
-		}
-	case kindDecimal128:
-		var n decimal128.Num
-		if x, ok := smallNumeric(d, c.scale); ok {
-			n = decimal128.FromI64(x)
-		} else {
-			u, neg, err := numericUnscaled(d, c.scale)
-			if err != nil {
-				return err
-			}
-			if neg {
-				u.Neg(u)
-			}
-			n = decimal128.FromBigInt(u)
-		}
-		binary.LittleEndian.PutUint64(v, n.LowBits())
-		binary.LittleEndian.PutUint64(v[8:], uint64(n.HighBits()))
 	}
 	return nil
 }

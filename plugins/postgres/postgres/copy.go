@@ -227,19 +227,11 @@ func decodeNumeric(b array.Builder) fieldDecoder {
 	case *array.Decimal128Builder:
 		scale := db.Type().(*arrow.Decimal128Type).Scale
 		return func(d []byte) error {
-			if n, ok := smallNumeric(d, scale); ok {
-				db.Append(decimal128.FromI64(n))
-				return nil
+			n, err := numeric128(d, scale)
+			if err == nil {
+				db.Append(n)
 			}
-			v, neg, err := numericUnscaled(d, scale)
-			if err != nil {
-				return err
-			}
-			if neg {
-				v.Neg(v)
-			}
-			db.Append(decimal128.FromBigInt(v))
-			return nil
+			return err
 		}
 	case *array.Decimal256Builder:
 		scale := db.Type().(*arrow.Decimal256Type).Scale
@@ -256,6 +248,22 @@ func decodeNumeric(b array.Builder) fieldDecoder {
 		}
 	}
 	return func([]byte) error { return fmt.Errorf("numeric into %T", b) }
+}
+
+// numeric128 converts a numeric to a decimal128 of the scale, without
+// allocating when it has at most 16 digits.
+func numeric128(d []byte, scale int32) (decimal128.Num, error) {
+	if n, ok := smallNumeric(d, scale); ok {
+		return decimal128.FromI64(n), nil
+	}
+	v, neg, err := numericUnscaled(d, scale)
+	if err != nil {
+		return decimal128.Num{}, err
+	}
+	if neg {
+		v.Neg(v)
+	}
+	return decimal128.FromBigInt(v), nil
 }
 
 // smallNumeric converts numerics of up to four base-10000 groups (16
