@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,36 +20,22 @@ import (
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/conformance"
 	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
-	"github.com/halfpipe-io/halfpipe/testkit"
 )
 
 // testDSN is the real server: HP_TEST_POSTGRES_DSN, or the one every
 // machine of this project runs on 127.0.0.1.
-func testDSN() string {
-	if d := os.Getenv("HP_TEST_POSTGRES_DSN"); d != "" {
-		return d
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+var testDSN = postgres.TestDSN
 
 // schemaFor creates a fresh schema, dropped when the test ends.
 func schemaFor(t *testing.T) (*sql.DB, string) {
 	t.Helper()
-	db, err := sql.Open("pgx", testDSN())
-	if err == nil {
-		err = db.Ping()
-	}
-	if err != nil {
-		testkit.NeedService(t, "PostgreSQL", err)
-	}
+	db := postgres.OpenTestDB(t)
 	name := fmt.Sprintf("hp_test_%d", time.Now().UnixNano())
 	if _, err := db.Exec("CREATE SCHEMA " + name); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_, _ = db.Exec("DROP SCHEMA " + name + " CASCADE")
-		db.Close()
-	})
+	// Cleanups run last first: the schema goes before the connection.
+	t.Cleanup(func() { _, _ = db.Exec("DROP SCHEMA " + name + " CASCADE") })
 	return db, name
 }
 
