@@ -14,11 +14,11 @@ import (
 // OpenPrefix resolves the <conn>.<prefix> argument of commands that read
 // published runs (hp runs, hp verify) as hp cp snap resolves its target,
 // and returns the store and the prefix inside it (no leading or trailing
-// slash; "" for "<conn>./", the whole store).
+// slash; "" for "<conn>" or "<conn>./", the whole store).
 func OpenPrefix(ctx context.Context, conns *config.Store, arg string, out io.Writer, s3 store.S3Options) (store.Store, string, error) {
-	name, prefix, err := config.SplitConnObject(arg)
-	if err != nil {
-		return nil, "", UsageErrorf("%v", err)
+	name, prefix, _ := strings.Cut(arg, ".")
+	if name == "" {
+		return nil, "", UsageErrorf("%q is not <connection>[.<prefix>] (e.g. out or lake.orders)", arg)
 	}
 	c, err := conns.Resolve(name)
 	if err != nil {
