@@ -16,7 +16,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build hp plugins lambda demo test vet proto proto-check docs docs-check bench tools clean
+.PHONY: all build hp plugins lambda demo test vet proto proto-check proto-regen-check docs docs-check bench tools clean
 
 all: build
 
@@ -60,18 +60,30 @@ $(TOOLS)/protoc-gen-go:
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
+export BUF_VERSION PROTOC_GEN_GO_VERSION PROTOC_GEN_GO_GRPC_VERSION
+PROTO_STAMP := proto/SOURCES.sha256
+
 proto: tools
 	buf lint
 	buf generate
+	@./scripts/proto-stamp.sh > $(PROTO_STAMP)
+
+# When the stamp matches (same generators, sources and generated files as
+# the last `make proto`), the generated code is what they produce; only
+# otherwise are the generators built to regenerate and compare.
+proto-check:
+	@if [ "$$(./scripts/proto-stamp.sh)" = "$$(cat $(PROTO_STAMP) 2>/dev/null)" ]; then \
+		echo "proto: generated code is up to date ($(PROTO_STAMP))"; \
+	else $(MAKE) --no-print-directory proto-regen-check; fi
 
 # Regenerates into a scratch copy and fails if the committed code differs.
-proto-check: tools
+proto-regen-check: tools
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 		cp -r proto buf.yaml buf.gen.yaml $$tmp/ && mkdir -p $$tmp/.tools && ln -s $(TOOLS) $$tmp/.tools/bin && \
 		(cd $$tmp && buf lint && buf generate) && \
 		if ! diff -r $$tmp/sdk/internal/proto sdk/internal/proto; then \
 			echo "generated protocol code is stale: run 'make proto' and commit"; exit 1; fi
-	@echo "proto: generated code is up to date"
+	@echo "proto: generated code is up to date (regenerated); 'make proto' refreshes $(PROTO_STAMP)"
 
 # docs/connections.md and plugins/*/README.md come from the plugins' specs.
 docs: build
