@@ -43,8 +43,11 @@ lambda:
 demo: build
 	@./scripts/demo.sh
 
+# testsum prints go test's package lines, failures, the skipped tests
+# grouped by reason (gated suites whose HP_TEST_* variable is unset) and a
+# closing count.
 test: vet proto-check docs-check
-	$(GO) test -count=1 -timeout 30m $(MODULES)
+	set -o pipefail; $(GO) test -json -count=1 -timeout 30m $(MODULES) 2>&1 | $(GO) run ./testkit/cmd/testsum
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
