@@ -293,6 +293,9 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	if req.Source.Object == nil && req.Source.Query == "" {
 		return nil, sdk.InvalidArgumentf("nothing to read: no table and no query")
 	}
+	if err := c.dialect.checkWhere(req.Where); err != nil {
+		return nil, err
+	}
 	db, err := c.db(req.Conn)
 	if err != nil {
 		return nil, err
@@ -303,6 +306,9 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	}
 	q, args, err := c.selectSQL(req.Source, c.selectList(meta, req.Columns), req.Where, req.Range, req.OrderBy, meta)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.dialect.checkSQL(q); err != nil {
 		return nil, err
 	}
 	r := &reader{c: c, dsn: req.Conn.DSN, meta: meta, first: make(chan error, 1), batches: make(chan arrow.RecordBatch, 1)}
@@ -350,7 +356,7 @@ func (r *reader) produce(q string, args []any) {
 	defer close(r.done)
 	defer close(r.batches)
 	sent := false
-	err := r.conn.Raw(func(dc any) error {
+	err := r.c.dialect.readOnlyRaw(r.ctx, r.conn, func(dc any) error {
 		run := r.c.dialect.Query
 		if run == nil {
 			run = func(ctx context.Context, dc any, q string, args []any, _ []ColumnMeta) (driver.Rows, error) {
