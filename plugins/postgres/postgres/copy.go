@@ -26,6 +26,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/batch"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlguard"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -390,6 +391,11 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	if req.Source.Object == nil {
 		return c.Connector.Read(ctx, req)
 	}
+	if req.Where != "" {
+		if err := sqlguard.Predicate(sqlguard.Postgres, req.Where); err != nil {
+			return nil, fmt.Errorf("%w: where %q: %w", sdk.ErrInvalidArgument, req.Where, err)
+		}
+	}
 	desc, err := c.Connector.Describe(ctx, req.Conn, req.Source)
 	if err != nil {
 		return nil, err
@@ -542,6 +548,13 @@ func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, n
 			return nil, te
 		}
 		return nil, sdk.MaskErr(dialect.Classify(err), req.Conn.DSN)
+	}
+	// COPY runs in a read-only transaction too; the connection is closed
+	// after the read, which ends it.
+	if _, err := pc.Exec(ctx, "BEGIN READ ONLY").ReadAll(); err != nil {
+		pc.Close(context.Background())
+		cancel()
+		return nil, sdk.MaskErr(dialect.Classify(fmt.Errorf("beginning a read-only transaction: %w", err)), req.Conn.DSN)
 	}
 	d := newRowDecoder(ctx, schema, natives, decoders, req.BatchMaxRows, req.BatchMaxBytes)
 	r := &copyReader{schema: schema, d: d, cancel: cancel, pc: pc, done: make(chan struct{})}

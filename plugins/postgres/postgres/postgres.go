@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlguard"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -81,6 +82,7 @@ var dialect = &sqlsource.Dialect{
 	PrimaryKey:   primaryKey,
 	Map:          mapType,
 	Classify:     classify,
+	SQL:          sqlguard.Postgres,
 }
 
 func open(conn sdk.Connection) (*sql.DB, error) {
