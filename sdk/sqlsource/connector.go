@@ -104,6 +104,13 @@ func (c *Connector) columns(ctx context.Context, db *sql.DB, src sdk.Source, nam
 		return nil, nil
 	}
 	all, err := c.dialect.Columns(ctx, db, *src.Object)
+	if (err == nil && len(all) == 0) || errors.Is(err, sdk.ErrNotFound) {
+		// PostgreSQL allows a table without columns, which a catalog
+		// reports like a missing one: only a probe tells them apart.
+		if _, perr := db.ExecContext(ctx, "SELECT * FROM "+c.dialect.table(*src.Object)+" WHERE 1=0"); perr == nil {
+			return nil, sdk.InvalidArgumentf("table %s has no columns: there is nothing to read", src.Object)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -158,13 +165,21 @@ func (c *Connector) queryFallbacks(cols []ColumnMeta, maps []Mapping) error {
 
 // Describe implements sdk.Describer.
 func (c *Connector) Describe(ctx context.Context, conn sdk.Connection, src sdk.Source) (*sdk.Description, error) {
+	return c.DescribeColumns(ctx, conn, src, nil)
+}
+
+// DescribeColumns is Describe of a table restricted to the named columns,
+// in that order (all when names is empty); only those are mapped, so a
+// column whose type has no Arrow mapping fails only a read that asks for
+// it. An unknown name is an sdk.ErrNotFound error. Queries ignore names.
+func (c *Connector) DescribeColumns(ctx context.Context, conn sdk.Connection, src sdk.Source, names []string) (*sdk.Description, error) {
 	db, err := c.db(conn)
 	if err != nil {
 		return nil, err
 	}
 	var cols []ColumnMeta
 	if src.Object != nil {
-		if cols, err = c.columns(ctx, db, src, nil); err != nil {
+		if cols, err = c.columns(ctx, db, src, names); err != nil {
 			return nil, c.dialect.classify(err, conn.DSN)
 		}
 	} else {

@@ -396,42 +396,26 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 			return nil, fmt.Errorf("%w: where %q: %w", sdk.ErrInvalidArgument, req.Where, err)
 		}
 	}
-	desc, err := c.Connector.Describe(ctx, req.Conn, req.Source)
+	// Only the columns read are mapped: an unmappable column left out by
+	// --columns does not fail the read.
+	desc, err := c.Connector.DescribeColumns(ctx, req.Conn, req.Source, req.Columns)
 	if err != nil {
 		return nil, err
 	}
-	idx := make([]int, 0, len(desc.Columns))
-	if len(req.Columns) == 0 {
-		for i := range desc.Columns {
-			idx = append(idx, i)
-		}
-	} else {
-		for _, n := range req.Columns {
-			found := -1
-			for i, col := range desc.Columns {
-				if col.Name == n {
-					found = i
-				}
-			}
-			if found < 0 {
-				return nil, sdk.NotFoundf("table %s has no column %q", req.Source, n)
-			}
-			idx = append(idx, found)
-		}
-	}
-	fields := make([]arrow.Field, len(idx))
-	decoders := make([]binDecoder, len(idx))
-	quoted := make([]string, len(idx))
-	natives := make([]string, len(idx))
-	for k, i := range idx {
-		fields[k] = desc.Schema.Field(i)
-		natives[k] = desc.Columns[i].NativeType
+	n := len(desc.Columns)
+	fields := make([]arrow.Field, n)
+	decoders := make([]binDecoder, n)
+	quoted := make([]string, n)
+	natives := make([]string, n)
+	for k, col := range desc.Columns {
+		fields[k] = desc.Schema.Field(k)
+		natives[k] = col.NativeType
 		var cast string
 		cast, decoders[k] = copyPlan(natives[k], fields[k].Type)
 		if decoders[k] == nil {
 			return c.Connector.Read(ctx, req)
 		}
-		quoted[k] = sqlsource.QuoteDouble(desc.Columns[i].Name) + cast
+		quoted[k] = sqlsource.QuoteDouble(col.Name) + cast
 	}
 	q, err := copySQL(req, quoted)
 	if err != nil {

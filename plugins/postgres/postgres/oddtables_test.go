@@ -1,11 +1,15 @@
 package postgres_test
 
 import (
+	"context"
+	"errors"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/halfpipe-io/halfpipe/plugins/postgres/postgres"
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
@@ -47,5 +51,45 @@ func TestQueryUnconstrainedNumeric(t *testing.T) {
 		} else if sch.Field(0).Type.ID() != arrow.STRING {
 			t.Errorf("%s: type %s, want utf8 (exact text)", e, sch.Field(0).Type)
 		}
+	}
+}
+
+// TestOddTables: a table without columns is named as such, not as
+// missing; a column whose type has no Arrow mapping fails only the reads
+// that ask for it.
+func TestOddTables(t *testing.T) {
+	db, s := schemaFor(t)
+	for _, q := range []string{
+		`CREATE TABLE ` + s + `.nocols ()`,
+		`CREATE TABLE ` + s + `.wide (id int, huge numeric(1000,500), note text)`,
+		`INSERT INTO ` + s + `.wide VALUES (1, 1.5, 'a'), (2, NULL, 'b')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, err := readAll(t, sdk.ReadRequest{Source: sdk.Source{Object: &sdk.ObjectRef{Schema: s, Name: "nocols"}}})
+	if err == nil || !strings.Contains(err.Error(), "has no columns") || errors.Is(err, sdk.ErrNotFound) {
+		t.Errorf("zero-column table: %v, want \"has no columns\"", err)
+	}
+	_, _, err = readAll(t, sdk.ReadRequest{Source: sdk.Source{Object: &sdk.ObjectRef{Schema: s, Name: "missing"}}})
+	if !errors.Is(err, sdk.ErrNotFound) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing table: %v, want not found", err)
+	}
+	wide := &sdk.ObjectRef{Schema: s, Name: "wide"}
+	sch, rows, err := readAll(t, sdk.ReadRequest{Source: sdk.Source{Object: wide}, Columns: []string{"note", "id"}, OrderBy: []sdk.OrderBy{{Column: "id"}}})
+	if err != nil {
+		t.Fatalf("read without the wide column: %v", err)
+	}
+	if sch.NumFields() != 2 || sch.Field(0).Name != "note" || len(rows) != 2 || rows[1][0] != `"b"` || rows[1][1] != "2" {
+		t.Errorf("read without the wide column: %s %v", sch, rows)
+	}
+	if _, err := postgres.New().Bounds(context.Background(), sdk.BoundsRequest{Conn: sdk.Connection{DSN: testDSN()}, Source: sdk.Source{Object: wide}, Column: "id"}); err != nil {
+		t.Errorf("bounds of id: %v", err)
+	}
+	// Asking for it still fails, naming the column.
+	_, _, err = readAll(t, sdk.ReadRequest{Source: sdk.Source{Object: wide}})
+	if !errors.Is(err, sdk.ErrUnsupportedType) || !strings.Contains(err.Error(), "huge") {
+		t.Errorf("read with the wide column: %v, want unsupported type naming it", err)
 	}
 }
