@@ -238,7 +238,7 @@ var clauseWords = map[string]bool{
 	"UNION": true, "INTERSECT": true, "EXCEPT": true, "MINUS": true,
 	"ORDER": true, "GROUP": true, "HAVING": true, "LIMIT": true, "OFFSET": true,
 	"FETCH": true, "FOR": true, "INTO": true, "WINDOW": true, "RETURNING": true,
-	"FROM": true, "WHERE": true, "SELECT": true, "PROCEDURE": true, "LOCK": true,
+	"WHERE": true, "SELECT": true, "PROCEDURE": true, "LOCK": true,
 	"OPTION": true, "QUALIFY": true,
 }
 

@@ -11,6 +11,7 @@ func TestPredicate(t *testing.T) {
 		s string
 	}{
 		{Generic, "id > 10"},
+		{Postgres, "a IS DISTINCT FROM b AND extract(year FROM ts) = 2024"},
 		{Generic, "a = 1 AND (b = 2 OR c IN (SELECT x FROM y UNION SELECT z FROM w))"},
 		{Generic, "name = 'it''s ); DROP TABLE x; --'"},
 		{Generic, `"weird)name" = 1`},
