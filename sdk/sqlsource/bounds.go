@@ -2,8 +2,12 @@ package sqlsource
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
+	"io"
+	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -14,6 +18,9 @@ import (
 
 // Bounds implements sdk.Bounder.
 func (c *Connector) Bounds(ctx context.Context, req sdk.BoundsRequest) (*sdk.Bounds, error) {
+	if err := c.dialect.checkWhere(req.Where); err != nil {
+		return nil, err
+	}
 	db, err := c.db(req.Conn)
 	if err != nil {
 		return nil, err
@@ -28,9 +35,11 @@ func (c *Connector) Bounds(ctx context.Context, req sdk.BoundsRequest) (*sdk.Bou
 	if err != nil {
 		return nil, err
 	}
-	var lo, hi any
-	var count, nonNull int64
-	if err := db.QueryRowContext(ctx, q, args...).Scan(&lo, &hi, &count, &nonNull); err != nil {
+	if err := c.dialect.checkSQL(q); err != nil {
+		return nil, err
+	}
+	lo, hi, count, nonNull, err := c.boundsRow(ctx, db, q, args)
+	if err != nil {
 		return nil, c.dialect.classify(err, req.Conn.DSN)
 	}
 	b := &sdk.Bounds{Count: count, NullCount: count - nonNull}
@@ -49,6 +58,60 @@ func (c *Connector) Bounds(ctx context.Context, req sdk.BoundsRequest) (*sdk.Bou
 		return nil, fmt.Errorf("max of %q: %w", req.Column, err)
 	}
 	return b, nil
+}
+
+// boundsRow runs the bounds query in a read-only transaction and returns
+// its one row.
+func (c *Connector) boundsRow(ctx context.Context, db *sql.DB, q string, args []any) (lo, hi any, count, nonNull int64, err error) {
+	sc, err := db.Conn(ctx)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	defer sc.Close()
+	err = c.dialect.readOnlyRaw(ctx, sc, func(dc any) error {
+		rows, err := Query(ctx, dc, q, args)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		row := make([]driver.Value, 4)
+		if err := rows.Next(row); err != nil {
+			if err == io.EOF {
+				return errors.New("bounds query returned no row")
+			}
+			return err
+		}
+		// Bytes are only valid until the next call on rows.
+		for i, v := range row[:2] {
+			if b, ok := v.([]byte); ok {
+				row[i] = append([]byte(nil), b...)
+			}
+		}
+		lo, hi = row[0], row[1]
+		if count, err = asInt64(row[2]); err != nil {
+			return fmt.Errorf("COUNT(*): %w", err)
+		}
+		if nonNull, err = asInt64(row[3]); err != nil {
+			return fmt.Errorf("COUNT of the column: %w", err)
+		}
+		return nil
+	})
+	return lo, hi, count, nonNull, err
+}
+
+// asInt64 reads a count as a driver hands it over.
+func asInt64(v driver.Value) (int64, error) {
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case []byte:
+		return strconv.ParseInt(string(x), 10, 64)
+	case string:
+		return strconv.ParseInt(x, 10, 64)
+	case float64:
+		return int64(x), nil
+	}
+	return 0, fmt.Errorf("unexpected %T for a count", v)
 }
 
 // toValue decodes a driver value the way a read would, then turns the

@@ -104,6 +104,13 @@ func (c *Connector) columns(ctx context.Context, db *sql.DB, src sdk.Source, nam
 		return nil, nil
 	}
 	all, err := c.dialect.Columns(ctx, db, *src.Object)
+	if (err == nil && len(all) == 0) || errors.Is(err, sdk.ErrNotFound) {
+		// PostgreSQL allows a table without columns, which a catalog
+		// reports like a missing one: only a probe tells them apart.
+		if _, perr := db.ExecContext(ctx, "SELECT * FROM "+c.dialect.table(*src.Object)+" WHERE 1=0"); perr == nil {
+			return nil, sdk.InvalidArgumentf("table %s has no columns: there is nothing to read", src.Object)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -158,13 +165,21 @@ func (c *Connector) queryFallbacks(cols []ColumnMeta, maps []Mapping) error {
 
 // Describe implements sdk.Describer.
 func (c *Connector) Describe(ctx context.Context, conn sdk.Connection, src sdk.Source) (*sdk.Description, error) {
+	return c.DescribeColumns(ctx, conn, src, nil)
+}
+
+// DescribeColumns is Describe of a table restricted to the named columns,
+// in that order (all when names is empty); only those are mapped, so a
+// column whose type has no Arrow mapping fails only a read that asks for
+// it. An unknown name is an sdk.ErrNotFound error. Queries ignore names.
+func (c *Connector) DescribeColumns(ctx context.Context, conn sdk.Connection, src sdk.Source, names []string) (*sdk.Description, error) {
 	db, err := c.db(conn)
 	if err != nil {
 		return nil, err
 	}
 	var cols []ColumnMeta
 	if src.Object != nil {
-		if cols, err = c.columns(ctx, db, src, nil); err != nil {
+		if cols, err = c.columns(ctx, db, src, names); err != nil {
 			return nil, c.dialect.classify(err, conn.DSN)
 		}
 	} else {
@@ -293,6 +308,9 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	if req.Source.Object == nil && req.Source.Query == "" {
 		return nil, sdk.InvalidArgumentf("nothing to read: no table and no query")
 	}
+	if err := c.dialect.checkWhere(req.Where); err != nil {
+		return nil, err
+	}
 	db, err := c.db(req.Conn)
 	if err != nil {
 		return nil, err
@@ -303,6 +321,9 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	}
 	q, args, err := c.selectSQL(req.Source, c.selectList(meta, req.Columns), req.Where, req.Range, req.OrderBy, meta)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.dialect.checkSQL(q); err != nil {
 		return nil, err
 	}
 	r := &reader{c: c, dsn: req.Conn.DSN, meta: meta, first: make(chan error, 1), batches: make(chan arrow.RecordBatch, 1)}
@@ -350,7 +371,7 @@ func (r *reader) produce(q string, args []any) {
 	defer close(r.done)
 	defer close(r.batches)
 	sent := false
-	err := r.conn.Raw(func(dc any) error {
+	err := r.c.dialect.readOnlyRaw(r.ctx, r.conn, func(dc any) error {
 		run := r.c.dialect.Query
 		if run == nil {
 			run = func(ctx context.Context, dc any, q string, args []any, _ []ColumnMeta) (driver.Rows, error) {

@@ -16,12 +16,14 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlguard"
 )
 
 // ColumnMeta describes a column as the database reports it.
@@ -106,6 +108,91 @@ type Dialect struct {
 	// hands out; cols are the catalog's columns of a table read, nil for a
 	// query. Default: [Query].
 	Query func(ctx context.Context, conn any, q string, args []any, cols []ColumnMeta) (driver.Rows, error)
+	// SQL is the lexical dialect a read's filter (ReadRequest.Where) is
+	// checked in: it must be one predicate (see [sqlguard.Predicate]).
+	SQL sqlguard.Dialect
+	// ReadOnly makes a driver connection read-only for one read (table,
+	// query or bounds) and returns end, which is called once the read is
+	// over, whether it failed or not. When ReadOnly or end fails, the
+	// connection is closed, never returned to the pool. Default: a
+	// transaction begun with driver.TxOptions{ReadOnly: true}, rolled back
+	// at the end.
+	ReadOnly func(ctx context.Context, conn any) (end func() error, err error)
+	// CheckSQL, when set, vets every statement a read, query or bounds
+	// request runs, before it runs: for databases without read-only
+	// transactions (e.g. [sqlguard.Read] in their dialect).
+	CheckSQL func(q string) error
+}
+
+// BeginReadOnly is the default [Dialect.ReadOnly]: a read-only
+// transaction, rolled back at the end.
+func BeginReadOnly(ctx context.Context, conn any) (func() error, error) {
+	b, ok := conn.(driver.ConnBeginTx)
+	if !ok {
+		return nil, fmt.Errorf("driver connection %T cannot begin a read-only transaction", conn)
+	}
+	tx, err := b.BeginTx(ctx, driver.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("beginning a read-only transaction: %w", err)
+	}
+	return tx.Rollback, nil
+}
+
+func (d *Dialect) readOnly(ctx context.Context, conn any) (func() error, error) {
+	if d.ReadOnly != nil {
+		return d.ReadOnly(ctx, conn)
+	}
+	return BeginReadOnly(ctx, conn)
+}
+
+// dropConn marks an error after which the connection's state is unknown
+// (a read-only transaction that did not end): database/sql closes a
+// connection whose Raw callback returns driver.ErrBadConn.
+type dropConn struct{ error }
+
+func (e dropConn) Is(target error) bool { return target == driver.ErrBadConn }
+func (e dropConn) Unwrap() error        { return e.error }
+
+// readOnlyRaw runs fn on sc's driver connection inside the dialect's
+// read-only scope, and ends it after fn (fn must have closed its rows).
+func (d *Dialect) readOnlyRaw(ctx context.Context, sc *sql.Conn, fn func(dc any) error) error {
+	return sc.Raw(func(dc any) (err error) {
+		end, err := d.readOnly(ctx, dc)
+		if err != nil {
+			return dropConn{err}
+		}
+		defer func() {
+			if eerr := end(); eerr != nil {
+				eerr = fmt.Errorf("ending the read-only transaction: %w", eerr)
+				if err == nil {
+					err = eerr
+				}
+				err = dropConn{err}
+			}
+		}()
+		return fn(dc)
+	})
+}
+
+// checkWhere refuses a filter that is not one predicate.
+func (d *Dialect) checkWhere(where string) error {
+	if where == "" {
+		return nil
+	}
+	if err := sqlguard.Predicate(d.SQL, where); err != nil {
+		return fmt.Errorf("%w: where %q: %w", sdk.ErrInvalidArgument, where, err)
+	}
+	return nil
+}
+
+func (d *Dialect) checkSQL(q string) error {
+	if d.CheckSQL == nil {
+		return nil
+	}
+	if err := d.CheckSQL(q); err != nil {
+		return fmt.Errorf("%w: %w", sdk.ErrInvalidArgument, err)
+	}
+	return nil
 }
 
 func (d *Dialect) quote(id string) string {

@@ -3,6 +3,7 @@ package mssql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	mssqldb "github.com/microsoft/go-mssqldb"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlguard"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -54,6 +56,30 @@ var dialect = &sqlsource.Dialect{
 	Map:        mapType,
 	Arg:        arg,
 	Classify:   classify,
+	SQL:        sqlguard.SQLServer,
+	ReadOnly:   rollbackOnly,
+	CheckSQL: func(q string) error {
+		if err := sqlguard.Read(sqlguard.SQLServer, q); err != nil {
+			return fmt.Errorf("SQL Server has no read-only transaction, so hp reads only what it can check is a read: %w", err)
+		}
+		return nil
+	},
+}
+
+// rollbackOnly runs a read in a transaction that is always rolled back:
+// SQL Server has no read-only transaction, and a write the text check
+// missed is then undone (a login with only db_datareader is the real
+// guard, see the limits).
+func rollbackOnly(ctx context.Context, conn any) (func() error, error) {
+	b, ok := conn.(driver.ConnBeginTx)
+	if !ok {
+		return nil, fmt.Errorf("driver connection %T cannot begin a transaction", conn)
+	}
+	tx, err := b.BeginTx(ctx, driver.TxOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("beginning the read's transaction: %w", err)
+	}
+	return tx.Rollback, nil
 }
 
 // QuoteIdent quotes an identifier in brackets, doubling any ].

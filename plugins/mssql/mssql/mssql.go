@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlguard"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -56,6 +57,7 @@ var info = sdk.Info{
 		{NativeType: "other CLR types", ArrowType: "-", Notes: "an error naming the column and type: read them through a query, e.g. with [col].ToString()"},
 	},
 	Limits: []string{
+		"SQL Server has no read-only transaction. Reads run in a transaction that is always rolled back, and hp refuses a query or a where filter it cannot check is a read: one statement starting with SELECT or WITH, with no keyword that writes or runs code (INSERT, UPDATE, DELETE, MERGE, INTO, EXEC, SET, OPENROWSET, ...) outside quotes, comments and [brackets]. The check is textual, not a guarantee: give hp a login with only db_datareader (and VIEW DEFINITION for the catalog) on the source database.",
 		"Writes run in one transaction through bulk copy (INSERT BULK with CHECK_CONSTRAINTS, FIRE_TRIGGERS and KEEP_NULLS, so it needs INSERT permission, not ALTER TABLE); replace deletes the old rows with DELETE, merge stages the rows in a #temporary table and MERGEs them (the last row of a key wins).",
 		"Written times keep SQL Server's 100 ns: finer nanoseconds are truncated.",
 		"Bulk copy does not keep identity values (no KEEPIDENTITY): an IDENTITY column of an existing table gets the server's values, so leave it out of the stream or write to a table without IDENTITY.",
@@ -191,6 +193,11 @@ func (c *Connector) Bounds(ctx context.Context, req sdk.BoundsRequest) (_ *sdk.B
 	if req.Source.Object == nil && req.Source.Query == "" {
 		return nil, sdk.InvalidArgumentf("nothing to bound: no table and no query")
 	}
+	if req.Where != "" {
+		if err := sqlguard.Predicate(sqlguard.SQLServer, req.Where); err != nil {
+			return nil, fmt.Errorf("%w: where %q: %w", sdk.ErrInvalidArgument, req.Where, err)
+		}
+	}
 	db, err := c.db(req.Conn)
 	if err != nil {
 		return nil, err
@@ -226,7 +233,16 @@ func (c *Connector) Bounds(ctx context.Context, req sdk.BoundsRequest) (_ *sdk.B
 			}
 		}
 	}
-	rows, err := db.QueryContext(ctx, q, args...)
+	if err := dialect.CheckSQL(q); err != nil {
+		return nil, fmt.Errorf("%w: %w", sdk.ErrInvalidArgument, err)
+	}
+	// Rolled back, like reads (see rollbackOnly).
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlguard"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -75,6 +76,7 @@ var dialect = &sqlsource.Dialect{
 	Classify:     classify,
 	Query:        query,
 	Literal:      literal,
+	SQL:          sqlguard.MySQL,
 }
 
 // open converts mysql://user:pass@host:port/db?params to the driver's DSN.

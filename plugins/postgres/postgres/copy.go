@@ -26,6 +26,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/batch"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlguard"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -390,42 +391,31 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	if req.Source.Object == nil {
 		return c.Connector.Read(ctx, req)
 	}
-	desc, err := c.Connector.Describe(ctx, req.Conn, req.Source)
+	if req.Where != "" {
+		if err := sqlguard.Predicate(sqlguard.Postgres, req.Where); err != nil {
+			return nil, fmt.Errorf("%w: where %q: %w", sdk.ErrInvalidArgument, req.Where, err)
+		}
+	}
+	// Only the columns read are mapped: an unmappable column left out by
+	// --columns does not fail the read.
+	desc, err := c.Connector.DescribeColumns(ctx, req.Conn, req.Source, req.Columns)
 	if err != nil {
 		return nil, err
 	}
-	idx := make([]int, 0, len(desc.Columns))
-	if len(req.Columns) == 0 {
-		for i := range desc.Columns {
-			idx = append(idx, i)
-		}
-	} else {
-		for _, n := range req.Columns {
-			found := -1
-			for i, col := range desc.Columns {
-				if col.Name == n {
-					found = i
-				}
-			}
-			if found < 0 {
-				return nil, sdk.NotFoundf("table %s has no column %q", req.Source, n)
-			}
-			idx = append(idx, found)
-		}
-	}
-	fields := make([]arrow.Field, len(idx))
-	decoders := make([]binDecoder, len(idx))
-	quoted := make([]string, len(idx))
-	natives := make([]string, len(idx))
-	for k, i := range idx {
-		fields[k] = desc.Schema.Field(i)
-		natives[k] = desc.Columns[i].NativeType
+	n := len(desc.Columns)
+	fields := make([]arrow.Field, n)
+	decoders := make([]binDecoder, n)
+	quoted := make([]string, n)
+	natives := make([]string, n)
+	for k, col := range desc.Columns {
+		fields[k] = desc.Schema.Field(k)
+		natives[k] = col.NativeType
 		var cast string
 		cast, decoders[k] = copyPlan(natives[k], fields[k].Type)
 		if decoders[k] == nil {
 			return c.Connector.Read(ctx, req)
 		}
-		quoted[k] = sqlsource.QuoteDouble(desc.Columns[i].Name) + cast
+		quoted[k] = sqlsource.QuoteDouble(col.Name) + cast
 	}
 	q, err := copySQL(req, quoted)
 	if err != nil {
@@ -542,6 +532,13 @@ func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, n
 			return nil, te
 		}
 		return nil, sdk.MaskErr(dialect.Classify(err), req.Conn.DSN)
+	}
+	// COPY runs in a read-only transaction too; the connection is closed
+	// after the read, which ends it.
+	if _, err := pc.Exec(ctx, "BEGIN READ ONLY").ReadAll(); err != nil {
+		pc.Close(context.Background())
+		cancel()
+		return nil, sdk.MaskErr(dialect.Classify(fmt.Errorf("beginning a read-only transaction: %w", err)), req.Conn.DSN)
 	}
 	d := newRowDecoder(ctx, schema, natives, decoders, req.BatchMaxRows, req.BatchMaxBytes)
 	r := &copyReader{schema: schema, d: d, cancel: cancel, pc: pc, done: make(chan struct{})}

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlguard"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -81,6 +82,7 @@ var dialect = &sqlsource.Dialect{
 	PrimaryKey:   primaryKey,
 	Map:          mapType,
 	Classify:     classify,
+	SQL:          sqlguard.Postgres,
 }
 
 func open(conn sdk.Connection) (*sql.DB, error) {
@@ -196,7 +198,10 @@ var numericPS = regexp.MustCompile(`^numeric\((\d+),(\d+)\)$`)
 // driver's names (INT8, NUMERIC, TIMESTAMPTZ, ...).
 func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 	t := strings.ToLower(m.NativeType)
-	if p := numericPS.FindStringSubmatch(t); p != nil || (t == "numeric" && m.HasPrecision && m.Precision > 0) {
+	// A query's unconstrained numeric (sum, avg, casts) has typmod -1, which
+	// the driver reports as precision 65535: it is read as text like an
+	// unconstrained column. PostgreSQL's precisions are 1 to 1000.
+	if p := numericPS.FindStringSubmatch(t); p != nil || (t == "numeric" && m.HasPrecision && m.Precision > 0 && m.Precision <= 1000) {
 		prec, scale := m.Precision, m.Scale
 		if p != nil {
 			prec, _ = strconv.ParseInt(p[1], 10, 64)

@@ -5,6 +5,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"net/url"
 	"os"
@@ -17,6 +18,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlguard"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -68,6 +70,33 @@ var dialect = &sqlsource.Dialect{
 	Map:          mapType,
 	DDLType:      ddlType,
 	Classify:     classify,
+	SQL:          sqlguard.SQLite,
+	ReadOnly:     readOnly,
+}
+
+// readOnly sets query_only on the read's connection (SQLite has no
+// read-only transaction) inside a transaction, and clears it at the end;
+// sqlsource drops the connection if that fails.
+func readOnly(ctx context.Context, conn any) (func() error, error) {
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		return nil, fmt.Errorf("driver connection %T cannot run statements", conn)
+	}
+	if _, err := ex.ExecContext(ctx, "PRAGMA query_only = ON", nil); err != nil {
+		return nil, fmt.Errorf("setting query_only: %w", err)
+	}
+	end, err := sqlsource.BeginReadOnly(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		err := end()
+		// The connection goes back to a pool that writes too.
+		if _, perr := ex.ExecContext(context.WithoutCancel(ctx), "PRAGMA query_only = OFF", nil); err == nil && perr != nil {
+			err = fmt.Errorf("clearing query_only: %w", perr)
+		}
+		return err
+	}, nil
 }
 
 // open turns sqlite:///path?opts into the driver's file: URI.

@@ -95,9 +95,9 @@ removes its files.`,
 func bindFlags(fl *pflag.FlagSet, o *SnapOptions) {
 	fl.StringVar(&o.SourceType, "source-type", "", "Expected source type (checked against the DSN; never required)")
 	fl.StringVar(&o.TargetType, "target-type", "", "Expected target type (checked against the DSN; never required)")
-	fl.StringVar(&o.Query, "query", "", "SQL to run instead of reading the table")
+	fl.StringVar(&o.Query, "query", "", "SQL to run instead of reading the table (a read, run in a read-only transaction where the database has one)")
 	fl.StringVar(&o.Columns, "columns", "", "Comma-separated columns to read (default all)")
-	fl.StringVar(&o.Where, "where", "", "Predicate in the source's SQL dialect")
+	fl.StringVar(&o.Where, "where", "", "One predicate in the source's SQL dialect (balanced parentheses, no ';', no UNION/ORDER BY/LIMIT outside parentheses)")
 	fl.StringVar(&o.Format, "format", "csv", "Output format: csv, parquet or jsonl")
 	fl.StringVar(&o.Compression, "compression", "", "gzip, zstd, snappy or none (default gzip for csv/jsonl, zstd for parquet)")
 	fl.BoolVar(&o.CSVHeader, "csv-header", true, "Write a CSV header row")

@@ -1,0 +1,124 @@
+package sqlguard
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestPredicate(t *testing.T) {
+	ok := []struct {
+		d Dialect
+		s string
+	}{
+		{Generic, "id > 10"},
+		{Postgres, "a IS DISTINCT FROM b AND extract(year FROM ts) = 2024"},
+		{Generic, "a = 1 AND (b = 2 OR c IN (SELECT x FROM y UNION SELECT z FROM w))"},
+		{Generic, "name = 'it''s ); DROP TABLE x; --'"},
+		{Generic, `"weird)name" = 1`},
+		{Postgres, "body = $tag$ ) union select $tag$"},
+		{Postgres, "body = E'\\' ) union'"},
+		{Postgres, "a = 1 /* nested /* ) */ still comment ; */"},
+		{Postgres, "a = 1 -- trailing note\n"},
+		{MySQL, "s = 'a\\' ) UNION SELECT 1 -- '"},
+		{MySQL, "`order` = 1"},
+		{MySQL, "a = 1 # note\n"},
+		{SQLServer, "[union] = 1 AND [x)] = 2"},
+		{SQLServer, "name = N'a''b'"},
+		{SQLite, "[order] = 1 OR `limit` = 2"},
+	}
+	for _, c := range ok {
+		if err := Predicate(c.d, c.s); err != nil {
+			t.Errorf("Predicate(%d, %q) = %v, want nil", c.d, c.s, err)
+		}
+	}
+	bad := []struct {
+		d Dialect
+		s string
+	}{
+		{Generic, "1=1) UNION ALL (SELECT secret FROM users"},
+		{Generic, "1=1) OR (1=1"},
+		{Generic, "1=1; DELETE FROM victim"},
+		{Generic, "1=1 UNION SELECT 1"},
+		{Generic, "1=1 ORDER BY 1"},
+		{Generic, "(1=1"},
+		{Generic, "1=1 -- swallow the rest"},
+		{Generic, "name = 'unterminated"},
+		{Generic, "a = 1 /* open"},
+		{Generic, ""},
+		{Generic, "   "},
+		{Postgres, "a = $q$ open"},
+		{Postgres, "a = 1 /* nested /* */ ) union select 1"},
+		{Postgres, "s = 'a\\') UNION SELECT 1 -- '"},
+		{MySQL, "1=1 /*!50000 ) UNION SELECT 1 */"},
+		{MySQL, "1=1 # swallow"},
+		{Generic, "1=1 INTO OUTFILE '/tmp/x'"},
+		{SQLServer, "1=1) UNION (SELECT 1"},
+	}
+	for _, c := range bad {
+		err := Predicate(c.d, c.s)
+		if err == nil {
+			t.Errorf("Predicate(%d, %q) = nil, want an error", c.d, c.s)
+		} else if !errors.Is(err, ErrRefused) {
+			t.Errorf("Predicate(%d, %q) = %v, does not wrap ErrRefused", c.d, c.s, err)
+		}
+	}
+}
+
+func TestRead(t *testing.T) {
+	ok := []struct {
+		d Dialect
+		s string
+	}{
+		{Generic, "select * from t"},
+		{Generic, "  (SELECT 1) UNION (SELECT 2);"},
+		{Postgres, "WITH x AS (SELECT 1) SELECT * FROM x"},
+		{Postgres, "select 'delete from victim'"},
+		{Postgres, `select "update" from t`},
+		{MySQL, "SHOW TABLES"},
+		{MySQL, "select `delete` from t"},
+		{SQLServer, "SELECT TOP 10 [insert] FROM dbo.t"},
+		{SQLite, "values (1), (2)"},
+		{Postgres, "select updated_at, deleted from t"},
+	}
+	for _, c := range ok {
+		if err := Read(c.d, c.s); err != nil {
+			t.Errorf("Read(%d, %q) = %v, want nil", c.d, c.s, err)
+		}
+	}
+	bad := []struct {
+		d Dialect
+		s string
+	}{
+		{Generic, "delete from victim"},
+		{Generic, "insert into t values (1)"},
+		{Generic, "select 1; delete from victim"},
+		{Postgres, "with d as (delete from victim returning *) select * from d"},
+		{Postgres, "select * into newtable from t"},
+		{Postgres, "/* hi */ update t set a = 1"},
+		{Generic, "select * from t for update"},
+		{Generic, ""},
+		{SQLServer, "SELECT 1 DELETE FROM victim"},
+		{SQLServer, "SELECT 1 EXEC sp_who"},
+		{SQLServer, "SELECT * FROM OPENROWSET('x', 'y', 'z')"},
+		{SQLServer, "SELECT 1 USE master"},
+		{MySQL, "select 1 into outfile '/tmp/x'"},
+		{MySQL, "/*!50000 delete from victim */ select 1"},
+		{Generic, "select 'unterminated"},
+	}
+	for _, c := range bad {
+		err := Read(c.d, c.s)
+		if err == nil {
+			t.Errorf("Read(%d, %q) = nil, want an error", c.d, c.s)
+		} else if !errors.Is(err, ErrRefused) {
+			t.Errorf("Read(%d, %q) = %v, does not wrap ErrRefused", c.d, c.s, err)
+		}
+	}
+}
+
+func TestForConnector(t *testing.T) {
+	for name, want := range map[string]Dialect{"postgres": Postgres, "mysql": MySQL, "sqlite": SQLite, "mssql": SQLServer, "oracle": Generic} {
+		if got := ForConnector(name); got != want {
+			t.Errorf("ForConnector(%q) = %d, want %d", name, got, want)
+		}
+	}
+}
