@@ -122,6 +122,23 @@ type Dialect struct {
 	// request runs, before it runs: for databases without read-only
 	// transactions (e.g. [sqlguard.Read] in their dialect).
 	CheckSQL func(q string) error
+	// TransactionalDDL says CREATE TABLE may run inside the write's
+	// transaction. Without it (MySQL commits implicitly on DDL) a missing
+	// table is created before the transaction and dropped if the write
+	// fails.
+	TransactionalDDL bool
+	// WriteSession are statements run on a write's connection before its
+	// transaction, e.g. a strict SQL mode. The connection is closed after
+	// the write, so they never reach a read.
+	WriteSession []string
+	// KeyType, when set, is the native type of a primary-key column of a
+	// table hp creates for a merge with nkeys key columns (MySQL cannot
+	// key LONGTEXT); default DDLType.
+	KeyType func(t arrow.DataType, nkeys int) (string, error)
+	// MergeDelete, when set, is the statement that deletes the rows of
+	// target (alias t) whose key is in last (alias l), on being the key
+	// equalities; default: DELETE … WHERE EXISTS.
+	MergeDelete func(target, last string, on []string) string
 }
 
 // BeginReadOnly is the default [Dialect.ReadOnly]: a read-only
@@ -217,6 +234,14 @@ func (d *Dialect) table(ref sdk.ObjectRef) string {
 		return d.quote(ref.Name)
 	}
 	return d.quote(ref.Schema) + "." + d.quote(ref.Name)
+}
+
+// classifyOnly maps a driver error to an sdk kind without masking.
+func (d *Dialect) classifyOnly(err error) error {
+	if d.Classify != nil {
+		return d.Classify(err)
+	}
+	return err
 }
 
 func (d *Dialect) classify(err error, dsn string) error {

@@ -3,6 +3,8 @@ package sqlsource
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -16,82 +18,204 @@ import (
 // insertRows is how many rows one INSERT statement carries.
 const insertRows = 200
 
-// Write implements sdk.Writer generically: one transaction; CREATE TABLE
-// from the stream's schema when asked; multi-row INSERTs; replace deletes
-// the old rows first; merge deletes rows whose keys arrive, then inserts.
-// Any failure, including a broken stream, rolls everything back.
+// Names of the session's temporary tables of a merge and the column that
+// orders the incoming rows; the last row of a key wins.
+const (
+	stageTable = "hp_merge_stage"
+	lastTable  = "hp_merge_last"
+	seqColumn  = "hp_seq"
+)
+
+// Write implements sdk.Writer generically. The data goes in one
+// transaction that never contains DDL unless the dialect's DDL is
+// transactional (MySQL commits implicitly on CREATE TABLE, which once
+// left half a table behind): a missing table is created before the
+// transaction, with the merge keys as its primary key, and dropped again
+// if the write fails. Replace deletes the old rows inside the
+// transaction. Merge loads the rows into a temporary table and applies
+// them with one DELETE and one INSERT … SELECT, the last row of each key
+// winning. Any failure, including a broken stream, rolls everything back.
 func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records array.RecordReader) (*sdk.WriteResult, error) {
-	if c.dialect.DDLType == nil {
+	d := c.dialect
+	if d.DDLType == nil {
 		return nil, sdk.Errorf(sdk.ErrUnimplemented, "%s cannot be written to", c.info.Name)
 	}
 	if req.Mode == sdk.Merge && len(req.Keys) == 0 {
 		return nil, sdk.InvalidArgumentf("merge needs key columns")
 	}
+	schema := records.Schema()
+	keyIdx, err := keyIndices(schema, req)
+	if err != nil {
+		return nil, err
+	}
 	db, err := c.db(req.Conn)
 	if err != nil {
 		return nil, err
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	// One connection: temporary tables and session settings belong to it.
+	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, c.dialect.classify(err, req.Conn.DSN)
+		return nil, d.classify(err, req.Conn.DSN)
 	}
-	n, err := c.write(ctx, tx, req, records)
+	// The connection is discarded afterwards, never pooled: its session
+	// settings and temporary tables go with it, and one that failed
+	// mid-write cannot be reused in an unknown state.
+	defer func() {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		_ = conn.Close()
+	}()
+	for _, s := range d.WriteSession {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			return nil, d.classify(fmt.Errorf("preparing the session: %w", err), req.Conn.DSN)
+		}
+	}
+	created := false
+	if req.CreateTable && !d.TransactionalDDL {
+		if created, err = c.createTable(ctx, conn, req, schema); err != nil {
+			return nil, d.classify(err, req.Conn.DSN)
+		}
+	}
+	n, err := c.writeTx(ctx, conn, req, schema, keyIdx, records)
 	if err != nil {
-		_ = tx.Rollback()
-		return nil, c.dialect.classify(err, req.Conn.DSN)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, c.dialect.classify(err, req.Conn.DSN)
+		if created {
+			// Best effort: the context may be gone; the table is empty.
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE "+d.table(req.Table))
+		}
+		return nil, d.classify(err, req.Conn.DSN)
 	}
 	return &sdk.WriteResult{RowsWritten: n}, nil
 }
 
-func (c *Connector) write(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, records array.RecordReader) (int64, error) {
-	d := c.dialect
-	table := d.table(req.Table)
-	schema := records.Schema()
-	if req.CreateTable {
-		cols := make([]string, schema.NumFields())
-		for i, f := range schema.Fields() {
-			t, err := d.DDLType(f.Type)
-			if err != nil {
-				return 0, fmt.Errorf("column %q: %w", f.Name, err)
-			}
-			cols[i] = d.quote(f.Name) + " " + t
-			if !f.Nullable {
-				cols[i] += " NOT NULL"
-			}
+func keyIndices(schema *arrow.Schema, req sdk.WriteRequest) ([]int, error) {
+	if req.Mode != sdk.Merge {
+		return nil, nil
+	}
+	idx := make([]int, len(req.Keys))
+	for i, k := range req.Keys {
+		f := schema.FieldIndices(k)
+		if len(f) != 1 {
+			return nil, sdk.NotFoundf("merge key %q is not a column of the stream", k)
 		}
-		if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+table+" ("+strings.Join(cols, ", ")+")"); err != nil {
-			return 0, fmt.Errorf("creating %s: %w", req.Table, err)
+		idx[i] = f[0]
+	}
+	return idx, nil
+}
+
+// columnsDDL is the column list of a CREATE TABLE for the stream; key
+// columns take the dialect's key type.
+func (d *Dialect) columnsDDL(schema *arrow.Schema, keys []string) ([]string, error) {
+	cols := make([]string, schema.NumFields())
+	for i, f := range schema.Fields() {
+		t, err := d.DDLType(f.Type)
+		if d.KeyType != nil && contains(keys, f.Name) {
+			t, err = d.KeyType(f.Type, len(keys))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", f.Name, err)
+		}
+		cols[i] = d.quote(f.Name) + " " + t
+		if !f.Nullable || contains(keys, f.Name) {
+			cols[i] += " NOT NULL"
+		}
+	}
+	return cols, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// createTable creates the target if it is missing, keyed by the merge
+// keys; created reports whether it did.
+func (c *Connector) createTable(ctx context.Context, db execer, req sdk.WriteRequest, schema *arrow.Schema) (created bool, err error) {
+	d := c.dialect
+	if d.Columns != nil {
+		pool, perr := c.db(req.Conn)
+		if perr != nil {
+			return false, perr
+		}
+		if _, err := d.Columns(ctx, pool, req.Table); err == nil {
+			return false, nil
+		} else if !errors.Is(d.classifyOnly(err), sdk.ErrNotFound) {
+			return false, err
+		}
+	}
+	var keys []string
+	if req.Mode == sdk.Merge {
+		keys = req.Keys
+	}
+	cols, err := d.columnsDDL(schema, keys)
+	if err != nil {
+		return false, err
+	}
+	if len(keys) > 0 {
+		q := make([]string, len(keys))
+		for i, k := range keys {
+			q[i] = d.quote(k)
+		}
+		cols = append(cols, "PRIMARY KEY ("+strings.Join(q, ", ")+")")
+	}
+	if _, err := db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+d.table(req.Table)+" ("+strings.Join(cols, ", ")+")"); err != nil {
+		return false, fmt.Errorf("creating %s: %w", req.Table, err)
+	}
+	return true, nil
+}
+
+func (c *Connector) writeTx(ctx context.Context, conn *sql.Conn, req sdk.WriteRequest, schema *arrow.Schema, keyIdx []int, records array.RecordReader) (int64, error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.load(ctx, tx, req, schema, keyIdx, records)
+	if err != nil {
+		_ = tx.Rollback()
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("committing: %w", err)
+	}
+	return n, nil
+}
+
+func (c *Connector) load(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, schema *arrow.Schema, keyIdx []int, records array.RecordReader) (int64, error) {
+	d := c.dialect
+	target := d.table(req.Table)
+	if req.CreateTable && d.TransactionalDDL {
+		if _, err := c.createTable(ctx, tx, req, schema); err != nil {
+			return 0, err
 		}
 	}
 	if req.Mode == sdk.Replace {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table); err != nil {
-			return 0, err
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+target); err != nil {
+			return 0, fmt.Errorf("deleting the old rows: %w", err)
 		}
 	}
 	names := make([]string, schema.NumFields())
 	for i, f := range schema.Fields() {
 		names[i] = d.quote(f.Name)
 	}
-	var del *sql.Stmt
-	var keyIdx []int
+	into, cols := target, names
 	if req.Mode == sdk.Merge {
-		conds := make([]string, len(req.Keys))
-		for i, k := range req.Keys {
-			idx := schema.FieldIndices(k)
-			if len(idx) != 1 {
-				return 0, sdk.NotFoundf("merge key %q is not a column of the stream", k)
-			}
-			keyIdx = append(keyIdx, idx[0])
-			conds[i] = d.quote(k) + " = " + d.placeholder(i+1)
-		}
-		var err error
-		if del, err = tx.PrepareContext(ctx, "DELETE FROM "+table+" WHERE "+strings.Join(conds, " AND ")); err != nil {
+		// The staging table has the stream's columns and the row's sequence
+		// number; temporary tables are no implicit commit on MySQL.
+		ddl, err := d.columnsDDL(schema, nil)
+		if err != nil {
 			return 0, err
 		}
-		defer del.Close()
+		ddl = append(ddl, d.quote(seqColumn)+" BIGINT NOT NULL PRIMARY KEY")
+		if _, err := tx.ExecContext(ctx, "CREATE TEMPORARY TABLE "+d.quote(stageTable)+" ("+strings.Join(ddl, ", ")+")"); err != nil {
+			return 0, fmt.Errorf("creating the staging table: %w", err)
+		}
+		into, cols = d.quote(stageTable), append(append([]string(nil), names...), d.quote(seqColumn))
 	}
 	total := int64(0)
 	for records.Next() {
@@ -104,29 +228,33 @@ func (c *Connector) write(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest,
 			}
 			getters[i] = g
 		}
+		for _, ki := range keyIdx {
+			if col := rec.Column(ki); col.NullN() > 0 {
+				for r := 0; r < col.Len(); r++ {
+					if col.IsNull(r) {
+						return 0, sdk.InvalidArgumentf("merge key %q is NULL in row %d: a NULL key matches no row, so it cannot be merged", schema.Field(ki).Name, total+int64(r)+1)
+					}
+				}
+			}
+		}
 		n := int(rec.NumRows())
 		for start := 0; start < n; start += insertRows {
 			end := min(n, start+insertRows)
 			var args []any
-			var tuples []string
+			tuples := make([]string, 0, end-start)
 			for r := start; r < end; r++ {
-				if del != nil {
-					keyArgs := make([]any, len(keyIdx))
-					for k, ci := range keyIdx {
-						keyArgs[k] = getters[ci](r)
-					}
-					if _, err := del.ExecContext(ctx, keyArgs...); err != nil {
-						return 0, err
-					}
-				}
-				ph := make([]string, len(getters))
+				ph := make([]string, len(cols))
 				for ci, g := range getters {
 					args = append(args, g(r))
 					ph[ci] = d.placeholder(len(args))
 				}
+				if keyIdx != nil {
+					args = append(args, total+int64(r))
+					ph[len(getters)] = d.placeholder(len(args))
+				}
 				tuples = append(tuples, "("+strings.Join(ph, ", ")+")")
 			}
-			q := "INSERT INTO " + table + " (" + strings.Join(names, ", ") + ") VALUES " + strings.Join(tuples, ", ")
+			q := "INSERT INTO " + into + " (" + strings.Join(cols, ", ") + ") VALUES " + strings.Join(tuples, ", ")
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return 0, err
 			}
@@ -136,7 +264,50 @@ func (c *Connector) write(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest,
 	if err := records.Err(); err != nil {
 		return 0, fmt.Errorf("the incoming stream failed, nothing was written: %w", err)
 	}
+	if keyIdx != nil {
+		if err := c.merge(ctx, tx, target, names, req.Keys); err != nil {
+			return 0, err
+		}
+	}
 	return total, nil
+}
+
+// merge applies the staging table: the last row of each key replaces
+// the target's rows of that key. Each statement names a temporary table
+// once, as MySQL requires.
+func (c *Connector) merge(ctx context.Context, tx *sql.Tx, target string, names, keys []string) error {
+	d := c.dialect
+	stage, last, seq := d.quote(stageTable), d.quote(lastTable), d.quote(seqColumn)
+	qk := make([]string, len(keys))
+	on := make([]string, len(keys))
+	for i, k := range keys {
+		qk[i] = d.quote(k)
+		on[i] = "t." + qk[i] + " = l." + qk[i]
+	}
+	sel := make([]string, len(names))
+	for i, n := range names {
+		sel[i] = "s." + n
+	}
+	stmts := []string{
+		"CREATE TEMPORARY TABLE " + last + " AS SELECT " + strings.Join(qk, ", ") + ", MAX(" + seq + ") AS " + seq + " FROM " + stage + " GROUP BY " + strings.Join(qk, ", "),
+		d.mergeDelete(target, last, on),
+		"INSERT INTO " + target + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(sel, ", ") + " FROM " + stage + " s JOIN " + last + " l ON s." + seq + " = l." + seq,
+	}
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("merging: %w", err)
+		}
+	}
+	return nil
+}
+
+// mergeDelete deletes the target's rows (alias t) that have a key in
+// last (alias l).
+func (d *Dialect) mergeDelete(target, last string, on []string) string {
+	if d.MergeDelete != nil {
+		return d.MergeDelete(target, last, on)
+	}
+	return "DELETE FROM " + target + " AS t WHERE EXISTS (SELECT 1 FROM " + last + " l WHERE " + strings.Join(on, " AND ") + ")"
 }
 
 // getter reads Arrow values as driver arguments.

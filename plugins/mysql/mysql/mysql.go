@@ -57,7 +57,8 @@ var info = sdk.Info{
 	Limits: []string{
 		"Zero dates and datetimes ('0000-00-00') are read as NULL.",
 		"Dates and datetimes with a zero month or day ('2024-00-15', stored when sql_mode lacks NO_ZERO_IN_DATE) fail the read with the row, column and value named, as an unsupported-type error (hp exits 2): read them as text in a query (CAST(col AS CHAR)) or filter them out.",
-		"Writes use multi-row INSERTs in one transaction; merge deletes rows with the incoming keys, then inserts.",
+		"Writes use multi-row INSERTs in one transaction under a strict sql_mode (a value that does not fit fails the write, never truncated). MySQL commits implicitly on DDL, so a missing table is created before the transaction and dropped again if the write fails; the transaction itself holds no DDL, so an interrupted replace, append or merge leaves the table as it was.",
+		"Merge loads the rows into a temporary table, then deletes the target's rows with those keys and inserts the last row of each key, in one transaction; a table hp creates for a merge has the merge keys as its primary key (text keys as VARCHAR, 768 characters shared by the key columns). A NULL key fails the write.",
 		"tls=true (or skip-verify, or a named config) against a server without TLS, or a certificate that fails verification, is a configuration error (hp exits 2) naming TLS; tls=preferred falls back to a plain connection.",
 		"Table reads on plain connections (no TLS, no compression) send their query on the driver's connection and read the rows off the socket without a per-value allocation; TLS or compressed connections, and query reads, go through the driver.",
 	},
@@ -73,10 +74,17 @@ var dialect = &sqlsource.Dialect{
 	PrimaryKey:   primaryKey,
 	Map:          mapType,
 	DDLType:      ddlType,
-	Classify:     classify,
-	Query:        query,
-	Literal:      literal,
-	SQL:          sqlguard.MySQL,
+	KeyType:      keyType,
+	// Strict: a value that does not fit fails the write instead of being
+	// truncated or zeroed.
+	WriteSession: []string{"SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')"},
+	MergeDelete: func(target, last string, on []string) string {
+		return "DELETE t FROM " + target + " t JOIN " + last + " l ON " + strings.Join(on, " AND ")
+	},
+	Classify: classify,
+	Query:    query,
+	Literal:  literal,
+	SQL:      sqlguard.MySQL,
 }
 
 // open converts mysql://user:pass@host:port/db?params to the driver's DSN.
@@ -294,6 +302,18 @@ func textBit(b array.Builder, raw []byte) error {
 		return fmt.Errorf("BIT into %T", b)
 	}
 	return nil
+}
+
+// keyType keys text and binary columns with bounded types: InnoDB keys
+// hold 3072 bytes, 768 utf8mb4 characters, shared by the key's columns.
+func keyType(t arrow.DataType, nkeys int) (string, error) {
+	switch t.(type) {
+	case *arrow.StringType, *arrow.LargeStringType:
+		return fmt.Sprintf("VARCHAR(%d)", 768/nkeys), nil
+	case *arrow.BinaryType, *arrow.LargeBinaryType, *arrow.FixedSizeBinaryType:
+		return fmt.Sprintf("VARBINARY(%d)", 3072/nkeys), nil
+	}
+	return ddlType(t)
 }
 
 func ddlType(t arrow.DataType) (string, error) {

@@ -56,22 +56,23 @@ var info = sdk.Info{
 		"A value whose storage class contradicts the declared type (say 'abc' in an INTEGER column) fails the read with the table, column and row named.",
 		"Range filters compare SQLite values: timestamps stored as text compare as text, so store them in one format (ISO 8601, UTC).",
 		"Query sources take their types from the declared types of the columns they select; computed columns are text.",
-		"Writes run in one transaction; merge deletes rows with the incoming keys, then inserts.",
+		"Writes run in one transaction, table creation included. Merge loads the rows into a temporary table, then deletes the target's rows with those keys and inserts the last row of each key; a table hp creates for a merge has the merge keys as its primary key. A NULL key fails the write.",
 	},
 	Features: []sdk.Capability{sdk.CapReadQuery},
 }
 
 var dialect = &sqlsource.Dialect{
-	Open:         open,
-	VersionQuery: "SELECT 'SQLite ' || sqlite_version()",
-	ListObjects:  listObjects,
-	Columns:      columns,
-	PrimaryKey:   primaryKey,
-	Map:          mapType,
-	DDLType:      ddlType,
-	Classify:     classify,
-	SQL:          sqlguard.SQLite,
-	ReadOnly:     readOnly,
+	Open:             open,
+	VersionQuery:     "SELECT 'SQLite ' || sqlite_version()",
+	ListObjects:      listObjects,
+	Columns:          columns,
+	PrimaryKey:       primaryKey,
+	Map:              mapType,
+	DDLType:          ddlType,
+	TransactionalDDL: true,
+	Classify:         classify,
+	SQL:              sqlguard.SQLite,
+	ReadOnly:         readOnly,
 }
 
 // readOnly sets query_only on the read's connection (SQLite has no
