@@ -75,7 +75,7 @@ func Run(ctx context.Context, f *cliutil.Factory, args []string) int {
 	}
 	fmt.Fprintf(f.IO.ErrOut, "hp: error: %s\n", err.Error())
 	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(f.IO.ErrOut, "hp: stopped before the job finished; nothing was published")
+		fmt.Fprintln(f.IO.ErrOut, "hp: stopped before the job finished: no manifest was published, and a table write that had not committed was rolled back")
 	}
 	return code
 }

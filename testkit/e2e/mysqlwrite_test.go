@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/halfpipe-io/halfpipe/testkit"
+)
+
+// myDB is the MariaDB database of the interruption tests: hp's connections
+// to it are the only ones whose current database it is.
+const myDB = "hp_e2e_myw"
+
+func myw(t *testing.T, sql string) string {
+	t.Helper()
+	return strings.TrimSpace(mysqlOut(t, sql))
+}
+
+// hpConnections lists the ids of the connections hp has open to myDB.
+func hpConnections(t *testing.T, running string) []string {
+	q := "SELECT id FROM information_schema.processlist WHERE db = '" + myDB + "' AND id <> CONNECTION_ID()"
+	if running != "" {
+		q += " AND info LIKE '" + running + "%'"
+	}
+	out := myw(t, q)
+	if out == "" {
+		return nil
+	}
+	return strings.Fields(out)
+}
+
+// pluginChild is the pid of hp's child process running the named plugin.
+func pluginChild(pid int, plugin string) int {
+	for _, c := range children(pid) {
+		if cmd, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(c), "cmdline")); strings.Contains(string(cmd), "hp-plugin-"+plugin) {
+			return c
+		}
+	}
+	return 0
+}
+
+// waitNoConnections waits until every connection hp had to myDB has
+// ended, so that no transaction can still commit when the table is read.
+func waitNoConnections(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for len(hpConnections(t, "")) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("hp's connections to MariaDB are still open: %s", myw(t, "SELECT id, command, state, LEFT(info, 60) FROM information_schema.processlist WHERE db = '"+myDB+"'"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestInterruptedWritesIntoMariaDB: replace, append and merge into a
+// MariaDB table, interrupted mid-load by SIGINT to hp, SIGKILL of hp,
+// SIGKILL of the MariaDB plugin and KILL of its connection on the server,
+// leave the table exactly as it was, or, where the write had committed,
+// exactly as the write leaves it. hp once printed "nothing was published"
+// over a table that had lost a third of its rows.
+func TestInterruptedWritesIntoMariaDB(t *testing.T) {
+	bin := testkit.Build(t, "gen", "mysql")
+	myw(t, "DROP DATABASE IF EXISTS "+myDB+"; CREATE DATABASE "+myDB)
+	t.Cleanup(func() { _ = mysqlOutQuiet("DROP DATABASE IF EXISTS " + myDB) })
+	const rows = 150000
+	env := []string{"HP_GEN_DSN=gen://?rows=" + strconv.Itoa(rows), "HP_MY_DSN=mysql://root@127.0.0.1:3306/" + myDB}
+	faults := []struct {
+		name string
+		do   func(t *testing.T, hp, plugin int, conn string)
+	}{
+		{"SIGINT hp", func(t *testing.T, hp, _ int, _ string) { _ = syscall.Kill(hp, syscall.SIGINT) }},
+		{"SIGKILL hp", func(t *testing.T, hp, _ int, _ string) { _ = syscall.Kill(hp, syscall.SIGKILL) }},
+		{"SIGKILL plugin", func(t *testing.T, _, plugin int, _ string) { _ = syscall.Kill(plugin, syscall.SIGKILL) }},
+		{"KILL connection", func(t *testing.T, _, _ int, conn string) { myw(t, "KILL "+conn) }},
+	}
+	for _, mode := range []string{"replace", "append", "merge"} {
+		for _, f := range faults {
+			t.Run(mode+"/"+f.name, func(t *testing.T) {
+				table := myDB + ".t_" + mode
+				myw(t, "DROP TABLE IF EXISTS "+table+"; CREATE TABLE "+table+" (id BIGINT PRIMARY KEY, value DOUBLE, label LONGTEXT, ts DATETIME(6));"+
+					"INSERT INTO "+table+" SELECT -seq, seq / 3, 'old', '1999-01-01' FROM seq_1_to_500;"+
+					"INSERT INTO "+table+" SELECT seq, seq / 3, 'old', '1999-01-01' FROM seq_2000001_to_2000500")
+				fingerprint := func() string {
+					return myw(t, "SELECT COUNT(*), SUM(CRC32(CONCAT_WS('|', id, value, label, ts))) FROM "+table)
+				}
+				before := fingerprint()
+				args := []string{"cp", "snap", "gen.narrow", "my.t_" + mode, "--write-mode", mode}
+				if mode == "merge" {
+					args = append(args, "--primary-keys", "id")
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				cmd := bin.Command(ctx, t, env, args...)
+				r := &runningHP{cmd: cmd, cancel: cancel}
+				cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				var conn string
+				deadline := time.Now().Add(60 * time.Second)
+				for conn == "" {
+					if ids := hpConnections(t, "INSERT INTO"); len(ids) > 0 {
+						conn = ids[0]
+					} else if !alive(cmd.Process.Pid) || time.Now().After(deadline) {
+						_, _ = r.wait(t)
+						t.Fatalf("hp never inserted: %s", r.stderr.String())
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				f.do(t, cmd.Process.Pid, pluginChild(cmd.Process.Pid, "mysql"), conn)
+				code, _ := r.wait(t)
+				waitNoConnections(t)
+				after := fingerprint()
+				if code == 0 {
+					// The write committed before the fault: all of it.
+					want := map[string]int{"replace": rows, "append": rows + 1000, "merge": rows + 1000}[mode]
+					if n := strings.Fields(after)[0]; n != strconv.Itoa(want) {
+						t.Fatalf("exit 0 but the table has %s rows, want %d", n, want)
+					}
+					return
+				}
+				if after != before {
+					t.Fatalf("exit %d and the table changed: %s rows before, %s after\n%s", code, before, after, r.stderr.String())
+				}
+				if f.name == "SIGINT hp" && !strings.Contains(r.stderr.String(), "rolled back") {
+					t.Errorf("hp's message on SIGINT does not say the table write was rolled back:\n%s", r.stderr.String())
+				}
+			})
+		}
+	}
+}
+
+// mysqlOutQuiet runs a statement for cleanup, ignoring failures.
+func mysqlOutQuiet(sql string) error {
+	return exec.Command("mysql", "-h127.0.0.1", "-P3306", "-uroot", "-e", sql).Run()
+}
+
+// TestInterruptedDeltaIntoMariaDB: a delta into a MariaDB table killed
+// mid-load, then run to completion, leaves the table holding exactly the
+// source's rows: the mark comes only from what a committed run wrote, so
+// no row is skipped.
+func TestInterruptedDeltaIntoMariaDB(t *testing.T) {
+	bin := testkit.Build(t, "postgres", "mysql")
+	const src = "hp_e2e_myw_delta"
+	deltaTable(t, src, 150000)
+	myw(t, "DROP DATABASE IF EXISTS "+myDB+"_d; CREATE DATABASE "+myDB+"_d")
+	t.Cleanup(func() { _ = mysqlOutQuiet("DROP DATABASE IF EXISTS " + myDB + "_d") })
+	env := []string{"HP_PG_DSN=" + pgDSN, "HP_MY_DSN=mysql://root@127.0.0.1:3306/" + myDB + "_d"}
+	args := []string{"cp", "delta", "pg." + src, "my.t", "--delta-driver", "updated_at", "--primary-keys", "id"}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cmd := bin.Command(ctx, t, env, args...)
+	r := &runningHP{cmd: cmd, cancel: cancel}
+	cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if n := myw(t, "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '"+myDB+"_d' AND info LIKE 'INSERT INTO%'"); n != "0" {
+			break
+		}
+		if !alive(cmd.Process.Pid) || time.Now().After(deadline) {
+			_, _ = r.wait(t)
+			t.Fatalf("hp never inserted: %s", r.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+	_, _ = r.wait(t)
+	deadline = time.Now().Add(60 * time.Second)
+	for myw(t, "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '"+myDB+"_d' AND id <> CONNECTION_ID()") != "0" {
+		if time.Now().After(deadline) {
+			t.Fatal("hp's connections to MariaDB are still open")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if res := bin.Run(t, env, args...); res.Code != 0 {
+		t.Fatalf("the next delta: exit %d\n%s", res.Code, res.Stderr)
+	}
+	want := pgExec(t, "SELECT count(*), sum(id), sum(length(v)) FROM "+src+" WHERE updated_at IS NOT NULL")
+	got := strings.ReplaceAll(myw(t, "SELECT count(*), sum(id), sum(length(v)) FROM "+myDB+"_d.t"), "\t", "|")
+	if got != want {
+		t.Fatalf("the target holds %s (count|sum(id)|sum(length(v))), the source %s", got, want)
+	}
+}
