@@ -50,7 +50,7 @@ var info = sdk.Info{
 		{NativeType: "geometry types (point, polygon, ...)", ArrowType: "binary", Notes: "MySQL's internal form: a 4-byte little-endian SRID, then WKB"},
 		{NativeType: "bit(1) / bit(n)", ArrowType: "bool / uint64"},
 		{NativeType: "date", ArrowType: "date32", Notes: "the zero date 0000-00-00 is read as NULL"},
-		{NativeType: "datetime(n), timestamp(n)", ArrowType: "timestamp[us, tz=UTC]", Notes: "microseconds kept; values are taken as UTC wall time (the connection's time zone is UTC); zero dates are read as NULL"},
+		{NativeType: "datetime(n), timestamp(n)", ArrowType: "timestamp[us, tz=UTC]", Notes: "microseconds kept; values are taken as UTC wall time (the connection's time zone is UTC; a DSN setting time_zone to another zone is refused, since it would shift TIMESTAMP values and delta ranges); zero dates are read as NULL"},
 		{NativeType: "time(n)", ArrowType: "utf8", Notes: "MySQL times range over ±838 hours, beyond a time of day"},
 		{NativeType: "year", ArrowType: "int16", Notes: "the zero year 0000 reads as 0"},
 	},
@@ -109,8 +109,13 @@ func open(conn sdk.Connection) (*sql.DB, error) {
 	// The connector decodes text itself; the session is UTC so DATETIME and
 	// TIMESTAMP read back as written.
 	extra.Set("parseTime", "false")
-	if extra.Get("time_zone") == "" {
+	// Another zone would shift TIMESTAMP values as they are read and the
+	// range literals of a delta against them: rows would be skipped.
+	switch tz := strings.Trim(extra.Get("time_zone"), `'"`); tz {
+	case "", "+00:00", "UTC":
 		extra.Set("time_zone", "'+00:00'")
+	default:
+		return nil, sdk.InvalidArgumentf("MySQL DSN %s sets time_zone=%s: hp reads and compares times in UTC and sets the session's zone itself; remove time_zone from the DSN", sdk.MaskDSN(conn.DSN), tz)
 	}
 	dsn := cfg.FormatDSN()
 	sep := "?"

@@ -357,8 +357,8 @@ func decodeNumericText(b array.Builder, d []byte) error {
 	return nil
 }
 
-// literal renders a filter value as a SQL literal: COPY takes no
-// parameters. Every form is validated or escaped, so a value cannot carry
+// literal renders a filter value as a SQL literal of the column's own
+// type: COPY takes no parameters. Every form is validated or escaped, so a value cannot carry
 // SQL.
 func literal(v *sdk.Value) (string, error) {
 	switch v.Kind {
@@ -376,7 +376,10 @@ func literal(v *sdk.Value) (string, error) {
 	case sdk.KindString:
 		return "'" + strings.ReplaceAll(v.Str, "'", "''") + "'", nil
 	case sdk.KindTimestamp:
-		return "'" + v.Time.UTC().Format("2006-01-02 15:04:05.999999") + "+00'::timestamptz", nil
+		// Untyped, so it takes the column's type: a timestamptz literal
+		// would turn a timestamp column into an instant in the session's
+		// zone. A timestamp column ignores the offset; timestamptz uses it.
+		return "'" + v.Time.UTC().Format("2006-01-02 15:04:05.999999") + "+00'", nil
 	case sdk.KindDate:
 		return "'" + time.Unix(v.Int*86400, 0).UTC().Format("2006-01-02") + "'::date", nil
 	case sdk.KindBool:
