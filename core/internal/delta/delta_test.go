@@ -185,3 +185,54 @@ func TestStateLockAndAdvance(t *testing.T) {
 	}
 	_ = h3.Release()
 }
+
+// TestAFailedFirstRunRemovesOnlyItsOwnState: a first run that fails
+// removes the state it created, unless another run took the expired lock
+// over and wrote its own state meanwhile: that state stays.
+func TestAFailedFirstRunRemovesOnlyItsOwnState(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	h, err := Acquire(ctx, st, "x/_state.json", "u", "updated_at", "run1", time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// run1 stalls past its lock; run2 takes over and commits a mark.
+	h2, err := Acquire(ctx, st, "x/_state.json", "u", "updated_at", "run2", time.Hour, now.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	high := mustParse(t, "timestamp", "2025-12-31T23:59:59.999999Z")
+	if err := h2.Advance(ctx, "updated_at", "timestamp", high, "run2", "file:///m2.json", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := h2.Release(); err != nil {
+		t.Fatal(err)
+	}
+	// run1 fails and releases: run2's state must survive.
+	if err := h.Release(); err != nil {
+		t.Fatal(err)
+	}
+	h3, err := Acquire(ctx, st, "x/_state.json", "u", "updated_at", "run3", time.Hour, now.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := h3.State.High(); !h3.Found || Compare(got, high) != 0 {
+		t.Fatalf("the failed first run erased the state run2 wrote: found %v, %+v", h3.Found, h3.State)
+	}
+	_ = h3.Release()
+	// A failed first run that nobody raced removes its state.
+	h4, err := Acquire(ctx, st, "y/_state.json", "u", "updated_at", "run4", time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h4.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.GetVersion(ctx, "y/_state.json"); !errors.Is(err, store.ErrNotExist) {
+		t.Fatalf("a failed first run left its state: %v", err)
+	}
+}

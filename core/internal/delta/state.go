@@ -169,7 +169,12 @@ func (h *Handle) Release() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if !h.Found && !h.advanced {
-		return h.st.Delete(ctx, h.key)
+		// Only the state this run wrote: another run may have taken it
+		// over since (an expired lock) and written its own.
+		if err := h.st.DeleteIfVersion(ctx, h.key, h.version); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		return nil
 	}
 	h.State.Lock = nil
 	return h.write(ctx)

@@ -267,17 +267,9 @@ func contentVersion(data []byte) string {
 // the object makes the compare and the swap one step for every process on
 // the machine.
 func (l *Local) PutIfVersion(ctx context.Context, key string, data []byte, version string) error {
-	final, err := l.path(key)
+	final, unlock, err := l.lockKey(key)
 	if err != nil {
 		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return pathError("creating directory", filepath.Dir(final), err)
-	}
-	lockPath := filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".lock")
-	unlock, err := lockFile(lockPath)
-	if err != nil {
-		return pathError("locking", lockPath, err)
 	}
 	defer unlock()
 	cur, err := os.ReadFile(final)
@@ -292,4 +284,44 @@ func (l *Local) PutIfVersion(ctx context.Context, key string, data []byte, versi
 		return fmt.Errorf("%s: %w", final, ErrConflict)
 	}
 	return l.put(key, data, true)
+}
+
+// lockKey takes the exclusive lock beside key's file, which makes a
+// compare and the change that follows one step for every process on the
+// machine.
+func (l *Local) lockKey(key string) (path string, unlock func(), err error) {
+	final, err := l.path(key)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return "", nil, pathError("creating directory", filepath.Dir(final), err)
+	}
+	lockPath := filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".lock")
+	if unlock, err = lockFile(lockPath); err != nil {
+		return "", nil, pathError("locking", lockPath, err)
+	}
+	return final, unlock, nil
+}
+
+// DeleteIfVersion implements Versioned under the same lock as PutIfVersion.
+func (l *Local) DeleteIfVersion(_ context.Context, key string, version string) error {
+	final, unlock, err := l.lockKey(key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cur, err := os.ReadFile(final)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return pathError("reading", final, err)
+	case contentVersion(cur) != version:
+		return fmt.Errorf("%s: %w", final, ErrConflict)
+	}
+	if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return pathError("deleting", final, err)
+	}
+	return nil
 }

@@ -33,8 +33,9 @@ type Versioned interface {
 	// version ("" = the key must hold nothing), else fails with
 	// ErrConflict.
 	PutIfVersion(ctx context.Context, key string, data []byte, version string) error
-	// Delete removes an object; a missing one is not an error.
-	Delete(ctx context.Context, key string) error
+	// DeleteIfVersion removes an object if its current version is
+	// version, else fails with ErrConflict; a missing one is not an error.
+	DeleteIfVersion(ctx context.Context, key string, version string) error
 }
 
 // Store holds objects under slash-separated keys relative to its root.

@@ -58,6 +58,24 @@ func testVersioned(t *testing.T, st Versioned) {
 	if won != 1 {
 		t.Fatalf("%d racing writers won, want 1", won)
 	}
+	// A delete with a stale version leaves the object; with the current
+	// one it removes it; a missing object is no error.
+	if err := st.DeleteIfVersion(ctx, "d/_state.json", v2); !errors.Is(err, ErrConflict) {
+		t.Fatalf("delete with a stale version: %v", err)
+	}
+	data, v3, err := st.GetVersion(ctx, "d/_state.json")
+	if err != nil || len(data) == 0 {
+		t.Fatalf("the object after a refused delete: %q, %v", data, err)
+	}
+	if err := st.DeleteIfVersion(ctx, "d/_state.json", v3); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.GetVersion(ctx, "d/_state.json"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("after the delete: %v", err)
+	}
+	if err := st.DeleteIfVersion(ctx, "d/_state.json", v3); err != nil {
+		t.Fatalf("deleting a missing object: %v", err)
+	}
 }
 
 func TestLocalVersioned(t *testing.T) {
@@ -66,7 +84,7 @@ func TestLocalVersioned(t *testing.T) {
 		t.Fatal(err)
 	}
 	testVersioned(t, l)
-	if list, _ := l.List(context.Background(), ""); len(list) != 1 {
+	if list, _ := l.List(context.Background(), ""); len(list) != 0 {
 		t.Fatalf("lock files are listed: %+v", list)
 	}
 }

@@ -285,11 +285,15 @@ func (t *target) read(ctx context.Context) (*current, error) {
 func (t *target) write(ctx context.Context, cmd string, s *delta.State, version string) error {
 	if err := t.vst.PutIfVersion(ctx, t.key, s.Marshal(), version); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("the delta state %s changed while hp state %s was updating it (a delta run started or finished?): nothing was written; check it with hp state show and try again: %w", t.url, cmd, err)
+			return t.changed(cmd, err)
 		}
 		return fmt.Errorf("writing the delta state %s: %w", t.url, err)
 	}
 	return nil
+}
+
+func (t *target) changed(cmd string, err error) error {
+	return fmt.Errorf("the delta state %s changed while hp state %s was updating it (a delta run started or finished?): nothing was written; check it with hp state show and try again: %w", t.url, cmd, err)
 }
 
 func (o *Options) noState(t *target) error {
@@ -490,8 +494,7 @@ func Reset(ctx context.Context, o *Options) error {
 	if c.state != nil {
 		old = c.state.HighWaterMark
 	}
-	switch {
-	case c.state != nil && live(c.lock, o.Now()):
+	if c.state != nil && live(c.lock, o.Now()) {
 		// A run may still be going: keep its lock, so that no other starts
 		// before it is cleared, and change the version under it, so that
 		// it cannot save its mark over the reset.
@@ -502,15 +505,12 @@ func Reset(ctx context.Context, o *Options) error {
 		fmt.Fprintf(o.IO.ErrOut, "reset the delta state %s: high-water mark %s removed; the lock of %s is kept (the run fails when it next saves the state): clear it with hp state unlock --force once the run has stopped\n",
 			t.url, orNone(old), describeLock(c.lock))
 		return nil
-	case c.state != nil:
-		// Swap in a state without mark or lock first, so that a change
-		// since the read is detected, then remove it.
-		s := delta.State{Driver: c.state.Driver, DriverType: c.state.DriverType, UpdatedAt: o.Now().UTC()}
-		if err := t.write(ctx, "reset", &s, c.version); err != nil {
-			return err
-		}
 	}
-	if err := t.st.Delete(ctx, t.key); err != nil {
+	// Removed only if unchanged since the read: a run may have started.
+	if err := t.vst.DeleteIfVersion(ctx, t.key, c.version); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return t.changed("reset", err)
+		}
 		return fmt.Errorf("removing the delta state %s: %w", t.url, err)
 	}
 	if c.bad != nil {

@@ -407,6 +407,10 @@ func (r *racing) PutIfVersion(ctx context.Context, key string, data []byte, vers
 	return r.v.PutIfVersion(ctx, key, data, version)
 }
 
+func (r *racing) DeleteIfVersion(ctx context.Context, key string, version string) error {
+	return r.v.DeleteIfVersion(ctx, key, version)
+}
+
 func TestAConcurrentChangeIsNotOverwritten(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -155,12 +155,16 @@ func TestVerifyFailsOnAnUnreadableManifest(t *testing.T) {
 func TestVerifyUsageErrors(t *testing.T) {
 	env := map[string]string{"HP_OUT_DSN": t.TempDir()}
 	for _, args := range [][]string{
-		{"verify"}, {"verify", "a", "b"}, {"verify", "out"}, {"verify", "out.x", "--parallel", "0"},
+		{"verify"}, {"verify", "a", "b"}, {"verify", "out.x", "--parallel", "0"},
 		{"verify", "out.x", "--output", "xml"}, {"verify", "stdout.x"},
 	} {
 		if code, _, errOut := hp(t, env, args...); code != 2 {
 			t.Errorf("%v: exit %d (%s), want 2", args, code, errOut)
 		}
+	}
+	// A bare connection name is the whole store: valid, and empty here.
+	if code, _, errOut := hp(t, env, "verify", "out"); code != 1 || !strings.Contains(errOut, "no manifest found") {
+		t.Errorf("verify out: exit %d (%s), want 1", code, errOut)
 	}
 }
 
