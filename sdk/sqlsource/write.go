@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -78,8 +79,11 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 	n, err := c.writeTx(ctx, conn, req, schema, keyIdx, records)
 	if err != nil {
 		if created {
-			// Best effort: the context may be gone; the table is empty.
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE "+d.table(req.Table))
+			// Best effort, on a fresh connection: the write's own may have
+			// been killed, and the context may be gone. The table is empty.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			_, _ = db.ExecContext(dctx, "DROP TABLE "+d.table(req.Table))
+			cancel()
 		}
 		return nil, d.classify(err, req.Conn.DSN)
 	}

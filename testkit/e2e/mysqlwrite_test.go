@@ -190,3 +190,52 @@ func TestInterruptedDeltaIntoMariaDB(t *testing.T) {
 		t.Fatalf("the target holds %s (count|sum(id)|sum(length(v))), the source %s", got, want)
 	}
 }
+
+// TestInterruptedCreateIntoMariaDB: MariaDB cannot create a table inside
+// the data's transaction, so hp creates a missing one first; a load
+// interrupted by SIGINT to hp or by KILL of its connection drops it again
+// (the drop once ran on the dead connection and left the table behind).
+func TestInterruptedCreateIntoMariaDB(t *testing.T) {
+	bin := testkit.Build(t, "gen", "mysql")
+	db := myDB + "_c"
+	myw(t, "DROP DATABASE IF EXISTS "+db+"; CREATE DATABASE "+db)
+	t.Cleanup(func() { _ = mysqlOutQuiet("DROP DATABASE IF EXISTS " + db) })
+	env := []string{"HP_GEN_DSN=gen://?rows=150000", "HP_MY_DSN=mysql://root@127.0.0.1:3306/" + db}
+	for _, fault := range []string{"SIGINT hp", "KILL connection"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cmd := bin.Command(ctx, t, env, "cp", "snap", "gen.narrow", "my.t_new")
+		r := &runningHP{cmd: cmd, cancel: cancel}
+		cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		conn := ""
+		deadline := time.Now().Add(60 * time.Second)
+		for conn == "" {
+			conn = myw(t, "SELECT id FROM information_schema.processlist WHERE db = '"+db+"' AND info LIKE 'INSERT INTO%' LIMIT 1")
+			if conn == "" && (!alive(cmd.Process.Pid) || time.Now().After(deadline)) {
+				_, _ = r.wait(t)
+				t.Fatalf("%s: hp never inserted: %s", fault, r.stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if fault == "SIGINT hp" {
+			_ = syscall.Kill(cmd.Process.Pid, syscall.SIGINT)
+		} else {
+			myw(t, "KILL "+conn)
+		}
+		if code, _ := r.wait(t); code == 0 {
+			t.Fatalf("%s: exit 0, the load was not interrupted", fault)
+		}
+		deadline = time.Now().Add(60 * time.Second)
+		for myw(t, "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '"+db+"' AND id <> CONNECTION_ID()") != "0" {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: hp's connections to MariaDB are still open", fault)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if n := myw(t, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '"+db+"' AND table_name = 't_new'"); n != "0" {
+			t.Fatalf("%s: the table hp created for the interrupted load is still there", fault)
+		}
+	}
+}
