@@ -30,6 +30,10 @@ type State struct {
 	LastRunID     string    `json:"last_run_id,omitempty"`
 	LastManifest  string    `json:"last_manifest,omitempty"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// Source is what the mark was taken from: a delta of another source
+	// into the same target is refused (nil in states of older hp and
+	// states made by hp state set; the next run records it).
+	Source *Source `json:"source,omitempty"`
 	// Lock is held by a run in progress, so that two runs never extract
 	// the same range at once.
 	Lock *Lock `json:"lock,omitempty"`
@@ -42,6 +46,34 @@ type Lock struct {
 	PID     int       `json:"pid"`
 	Since   time.Time `json:"since"`
 	Expires time.Time `json:"expires"`
+}
+
+// Source names the source a state is bound to.
+type Source struct {
+	// Connection is the source connection's name, or its masked DSN.
+	Connection string `json:"connection"`
+	// Object is the source table (schema.table) or "(query)".
+	Object string `json:"object"`
+}
+
+func (s *Source) String() string { return s.Connection + "." + s.Object }
+
+// ThisHost names this machine in locks, and says whether a lock's pid on
+// it can be checked. In AWS Lambda sandboxes share hostnames and pids, so
+// the host is the sandbox's log stream and its lock ends with its deadline.
+func ThisHost() (host string, pidsCheckable bool) {
+	if stream := os.Getenv("AWS_LAMBDA_LOG_STREAM_NAME"); os.Getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
+		return "aws-lambda:" + os.Getenv("AWS_LAMBDA_FUNCTION_NAME") + "/" + stream, false
+	}
+	host, _ = os.Hostname()
+	return host, host != ""
+}
+
+// Gone says whether the lock's holder is provably dead: it ran on this
+// host, whose pids can be checked, and its process no longer exists.
+func (l *Lock) Gone() bool {
+	host, checkable := ThisHost()
+	return checkable && l.Host == host && l.PID > 0 && l.PID != os.Getpid() && !processAlive(l.PID)
 }
 
 // High parses the high-water mark (nil when none).
@@ -94,15 +126,32 @@ type Handle struct {
 	version string
 	State   State
 	// Found says whether a state existed before this run.
-	Found    bool
+	Found bool
+	// TookOver is the lock of a dead holder that this run took over.
+	TookOver *Lock
 	advanced bool
 }
 
-// Acquire reads the state at key and takes its lock for runID until ttl
-// from now. A lock held by another run that has not expired fails with
-// ErrLocked; a write that races another run's fails the same way. A state
-// kept for another driver column is refused.
-func Acquire(ctx context.Context, st store.Versioned, key, url, driver, runID string, ttl time.Duration, now time.Time) (*Handle, error) {
+// Request is what a run asks of Acquire.
+type Request struct {
+	Driver string
+	// Source binds the state; nil leaves it unbound.
+	Source *Source
+	RunID  string
+	// TTL bounds the lock; a context deadline (Lambda's) ends it sooner.
+	TTL time.Duration
+	Now time.Time
+	// Target is how hp state commands name the state, for messages.
+	Target string
+}
+
+// Acquire reads the state at key and takes its lock for r.RunID. A lock
+// held by another run that has not expired fails with ErrLocked, unless
+// its holder is provably dead (Lock.Gone): then it is taken over
+// (TookOver). A write that races another run's fails with ErrLocked too.
+// A state kept for another driver column or source is refused.
+func Acquire(ctx context.Context, st store.Versioned, key, url string, r Request) (*Handle, error) {
+	driver, now := r.Driver, r.Now
 	h := &Handle{st: st, key: key, url: url}
 	data, version, err := st.GetVersion(ctx, key)
 	switch {
@@ -115,21 +164,62 @@ func Acquire(ctx context.Context, st store.Versioned, key, url, driver, runID st
 			return nil, fmt.Errorf("delta state %s: %w (repair it with hp state set or reset)", url, err)
 		}
 		h.State, h.version, h.Found = *s, version, true
+		if s.Source != nil && r.Source != nil && *s.Source != *r.Source {
+			return nil, sdk.InvalidArgumentf("the delta state %s was kept for source %s (driver %s), not %s: a delta of another source needs its own target object; to start this one over from %s, run `hp state reset %s --yes` first",
+				url, s.Source, s.Driver, r.Source, r.Source, r.Target)
+		}
 		if s.Driver != driver {
-			return nil, sdk.InvalidArgumentf("the delta state %s tracks driver %q, not %q: use another target, or hp state reset", url, s.Driver, driver)
+			return nil, sdk.InvalidArgumentf("the delta state %s tracks driver %q, not %q: use another target, or start over with `hp state reset %s --yes`", url, s.Driver, driver, r.Target)
 		}
 	}
 	h.State.Driver = driver
-	if l := h.State.Lock; l != nil && now.Before(l.Expires) {
-		return nil, fmt.Errorf("%w: run %s on %s (pid %d) since %s, until %s; if it is gone, run `hp state unlock` on the target",
-			ErrLocked, l.RunID, l.Host, l.PID, l.Since.Format(time.RFC3339), l.Expires.Format(time.RFC3339))
+	if h.State.Source == nil {
+		h.State.Source = r.Source
 	}
-	host, _ := os.Hostname()
-	h.State.Lock = &Lock{RunID: runID, Host: host, PID: os.Getpid(), Since: now.UTC(), Expires: now.Add(ttl).UTC()}
+	if l := h.State.Lock; l != nil && now.Before(l.Expires) {
+		if !l.Gone() {
+			return nil, lockedError(l, r.Target)
+		}
+		h.TookOver = l
+	}
+	host, _ := ThisHost()
+	expires := now.Add(r.TTL)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(expires) {
+		expires = dl
+	}
+	h.State.Lock = &Lock{RunID: r.RunID, Host: host, PID: os.Getpid(), Since: now.UTC(), Expires: expires.UTC()}
 	if err := h.write(ctx); err != nil {
 		return nil, err
 	}
 	return h, nil
+}
+
+// lockedError says who holds the lock and exactly what frees it.
+func lockedError(l *Lock, target string) error {
+	held := fmt.Sprintf("run %s on %s (pid %d) since %s, until %s", l.RunID, l.Host, l.PID, l.Since.UTC().Format(time.RFC3339), l.Expires.UTC().Format(time.RFC3339))
+	host, checkable := ThisHost()
+	if checkable && l.Host == host {
+		return fmt.Errorf("%w: %s; that process is still running: wait for it to finish, or stop it (kill %d) and run again (the lock of a process that is gone is taken over)", ErrLocked, held, l.PID)
+	}
+	return fmt.Errorf("%w: %s; wait for it to finish or for the lock to expire, or, if that run is gone (its host cannot be checked from here), run `hp state unlock %s --force`", ErrLocked, held, target)
+}
+
+// RunID is the run holding the lock, which the run publishes under.
+func (h *Handle) RunID() string {
+	if h.State.Lock == nil {
+		return ""
+	}
+	return h.State.Lock.RunID
+}
+
+// Begin names the run about to be published (the next chunk of a delta)
+// in the lock, so that the lock always names the run in progress.
+func (h *Handle) Begin(ctx context.Context, runID string) error {
+	if h.State.Lock == nil || h.State.Lock.RunID == runID {
+		return nil
+	}
+	h.State.Lock.RunID = runID
+	return h.write(ctx)
 }
 
 func (h *Handle) write(ctx context.Context) error {
@@ -149,13 +239,14 @@ func (h *Handle) write(ctx context.Context) error {
 	return nil
 }
 
-// Advance commits a new high-water mark after a run was published.
-func (h *Handle) Advance(ctx context.Context, driver, driverType string, high *sdk.Value, runID, manifestURL string, now time.Time) error {
+// Advance commits a new high-water mark after the run holding the lock
+// (RunID) was published.
+func (h *Handle) Advance(ctx context.Context, driver, driverType string, high *sdk.Value, manifestURL string, now time.Time) error {
 	h.State.Driver, h.State.DriverType = driver, driverType
 	if high != nil {
 		h.State.HighWaterMark = Format(high)
 	}
-	h.State.LastRunID, h.State.LastManifest, h.State.UpdatedAt = runID, manifestURL, now.UTC()
+	h.State.LastRunID, h.State.LastManifest, h.State.UpdatedAt = h.RunID(), manifestURL, now.UTC()
 	if err := h.write(ctx); err != nil {
 		return err
 	}
@@ -179,3 +270,6 @@ func (h *Handle) Release() error {
 	h.State.Lock = nil
 	return h.write(ctx)
 }
+
+// URL names the state in messages.
+func (h *Handle) URL() string { return h.url }

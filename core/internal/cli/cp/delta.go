@@ -129,6 +129,11 @@ func RunDelta(ctx context.Context, o *DeltaOptions) error {
 	if !src.Info.Has(sdk.CapBounds) {
 		return fmt.Errorf("connection %q: the %s connector cannot report bounds, which delta needs: %w", p.src.Name, src.Info.Name, sdk.ErrUnimplemented)
 	}
+	// A typo in --delta-driver is reported as such, before any state is
+	// read (and blamed).
+	if err := o.checkDriver(ctx, src, o.readRequest(p)); err != nil {
+		return err
+	}
 	var tgt deltaTarget
 	if p.targetIsStore {
 		st, err := job.OpenStore(ctx, p.tgt, o.TargetType, o.IO.Out, o.S3)
@@ -146,9 +151,21 @@ func RunDelta(ctx context.Context, o *DeltaOptions) error {
 			return cliutil.UsageErrorf("target %q cannot keep delta state", p.tgt.Name)
 		}
 		stateURL := stateStore.URL(stateKey)
-		h, err := delta.Acquire(ctx, vst, stateKey, stateURL, o.Driver, p.runID, lockTTL, o.Now())
+		stateTarget := o.Target
+		if o.StateURL != "" {
+			stateTarget += " --state " + sdk.MaskDSN(o.StateURL)
+		}
+		object := "(query)"
+		if o.Query == "" {
+			object = p.srcRef.String()
+		}
+		h, err := delta.Acquire(ctx, vst, stateKey, stateURL, delta.Request{Driver: o.Driver, Source: &delta.Source{Connection: p.src.Name, Object: object},
+			RunID: p.runID, TTL: lockTTL, Now: o.Now(), Target: stateTarget})
 		if err != nil {
 			return err
+		}
+		if l := h.TookOver; l != nil {
+			fmt.Fprintf(o.IO.ErrOut, "took over the lock of %s: run %s (pid %d on %s, since %s) is gone\n", stateURL, l.RunID, l.PID, l.Host, l.Since.UTC().Format(time.RFC3339))
 		}
 		defer func() {
 			if rerr := h.Release(); rerr != nil {
@@ -187,9 +204,6 @@ type deltaTarget interface {
 func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance, tgt deltaTarget, dopts delta.Options, started time.Time) (*DeltaSummary, error) {
 	sum := &DeltaSummary{Mode: "delta", Source: sourceName(p, &o.SnapOptions), Target: p.tgt.Name + "." + p.tgtObject, Runs: []Summary{}}
 	req := o.readRequest(p)
-	if err := o.checkDriver(ctx, src, req); err != nil {
-		return nil, err
-	}
 	b, err := src.Bounds(ctx, sdk.BoundsRequest{Conn: req.Conn, Source: req.Source, Column: o.Driver, Where: o.Where})
 	if err != nil {
 		return nil, fmt.Errorf("bounds of %s in %s: %w", o.Driver, sum.Source, err)
@@ -247,6 +261,10 @@ func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance,
 		rreq := req
 		rreq.Range = r.Filter(o.Driver)
 		s, err := tgt.deliver(ctx, src, rreq, r, d)
+		var unsaved *stateNotSaved
+		if errors.As(err, &unsaved) {
+			return nil, unsaved.explain(sum.Source, tgt.where(), o.Driver, r, orNone(sum.HighWaterMark), keys)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("delta of %s to %s failed for %s; nothing of it was committed and the high-water mark stays at %s: %w",
 				sum.Source, tgt.where(), describeRange(o.Driver, r), orNone(sum.HighWaterMark), err)
@@ -271,6 +289,30 @@ type storeTarget struct {
 	p  *plan
 	st store.Store
 	h  *delta.Handle
+	// started: a run was delivered, the next needs an id of its own.
+	started bool
+}
+
+// stateNotSaved is a run that was published, whose mark was not saved.
+type stateNotSaved struct {
+	runID, manifest, state string
+	err                    error
+}
+
+func (e *stateNotSaved) Error() string {
+	return fmt.Sprintf("run %s was published (%s) but the delta state %s was not advanced: %v", e.runID, e.manifest, e.state, e.err)
+}
+
+func (e *stateNotSaved) Unwrap() error { return e.err }
+
+// explain says what happened and what the next run does about it.
+func (e *stateNotSaved) explain(source, where, driver string, r delta.Range, mark string, keys []string) error {
+	dedupe := "its rows will then be published twice: delete run " + e.runID + " (its manifest " + e.manifest + " and files) before the next run, or deduplicate downstream"
+	if len(keys) > 0 {
+		dedupe = "consumers deduplicate the overlap by the primary keys (" + strings.Join(keys, ", ") + ") recorded in both manifests, or delete run " + e.runID + " (its manifest " + e.manifest + " and files) before the next run"
+	}
+	return fmt.Errorf("delta of %s to %s: run %s was published (%s), but the delta state %s could not be saved, so the high-water mark was not advanced and stays at %s; the next run extracts %s again and publishes it as a new run: %s: %w",
+		source, where, e.runID, e.manifest, e.state, mark, describeRange(driver, r), dedupe, e.err)
 }
 
 func (t *storeTarget) where() string { return t.st.URL(t.p.tgtObject) }
@@ -290,9 +332,18 @@ func (t *storeTarget) mark(ctx context.Context, driverType string) (*sdk.Value, 
 
 func (t *storeTarget) deliver(ctx context.Context, src *host.Instance, req sdk.ReadRequest, r delta.Range, d *manifest.Delta) (Summary, error) {
 	o, p := t.o, t.p
-	runStart := o.Now().UTC()
+	// The first run is the one the lock was taken for; each later chunk is
+	// a run of its own, named in the lock before it starts.
 	cp := *p
-	cp.start, cp.runID = runStart, layout.NewRunID(runStart)
+	if t.started {
+		cp.start = o.Now().UTC()
+		cp.runID = layout.NewRunID(cp.start)
+		if err := t.h.Begin(ctx, cp.runID); err != nil {
+			return Summary{}, err
+		}
+	}
+	t.started = true
+	runStart := cp.start
 	cp.vars.Start = runStart
 	if p.layout.Name == "halfpipe" {
 		cp.vars.DeltaFrom, cp.vars.DeltaTo = halfpipeBound(r.Low, d.DriverType), halfpipeBound(r.High, d.DriverType)
@@ -303,8 +354,8 @@ func (t *storeTarget) deliver(ctx context.Context, src *host.Instance, req sdk.R
 	if err != nil {
 		return Summary{}, err
 	}
-	if err := t.h.Advance(ctx, o.Driver, d.DriverType, r.High, cp.runID, res.ManifestURL, o.Now()); err != nil {
-		return Summary{}, fmt.Errorf("run %s was published (%s) but its high-water mark could not be saved; the next run extracts its range again: %w", cp.runID, res.ManifestURL, err)
+	if err := t.h.Advance(ctx, o.Driver, d.DriverType, r.High, res.ManifestURL, o.Now()); err != nil {
+		return Summary{}, &stateNotSaved{runID: cp.runID, manifest: res.ManifestURL, state: t.h.URL(), err: err}
 	}
 	return runSummary(res.Manifest, res.ManifestURL, sourceName(p, &o.SnapOptions), p.tgt.Name+"."+p.tgtObject), nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -450,5 +451,53 @@ func TestAConcurrentChangeIsNotOverwritten(t *testing.T) {
 				t.Fatalf("the concurrent change was overwritten: %+v", got)
 			}
 		})
+	}
+}
+
+// TestUnlockOfADeadHolderWithoutForce: the live lock of a process of this
+// host that no longer exists is cleared without --force.
+func TestUnlockOfADeadHolderWithoutForce(t *testing.T) {
+	host, checkable := delta.ThisHost()
+	if !checkable {
+		t.Skip("no hostname: pids cannot be checked")
+	}
+	gone := exec.Command(os.Args[0], "-test.run=^$")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env := map[string]string{"HP_OUT_DSN": dir}
+	s := marked()
+	s.Lock = lock(time.Hour)
+	s.Lock.Host, s.Lock.PID = host, gone.Process.Pid
+	writeState(t, dir, s)
+	code, out, _ := hp(t, env, "state", "show", "out.x/orders")
+	if code != 0 || !strings.Contains(out, "process is gone") {
+		t.Fatalf("show: exit %d:\n%s", code, out)
+	}
+	code, _, errOut := hp(t, env, "state", "unlock", "out.x/orders")
+	if code != 0 || !strings.Contains(errOut, "process is gone") {
+		t.Fatalf("unlock of a dead holder: exit %d, %q", code, errOut)
+	}
+	if got := readState(t, dir); got.Lock != nil || got.HighWaterMark != s.HighWaterMark {
+		t.Fatalf("after unlock: %+v", got)
+	}
+}
+
+// TestShowPrintsTheSource: the source a state is bound to is shown.
+func TestShowPrintsTheSource(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"HP_OUT_DSN": dir}
+	s := marked()
+	s.Source = &delta.Source{Connection: "pg", Object: "public.orders"}
+	writeState(t, dir, s)
+	code, out, _ := hp(t, env, "state", "show", "out.x/orders")
+	if code != 0 || !strings.Contains(out, "source:           pg.public.orders\n") {
+		t.Fatalf("show: exit %d:\n%s", code, out)
+	}
+	s.Source = nil
+	writeState(t, dir, s)
+	if code, out, _ = hp(t, env, "state", "show", "out.x/orders"); code != 0 || !strings.Contains(out, "source:           not recorded yet") {
+		t.Fatalf("show without a source: exit %d:\n%s", code, out)
 	}
 }
