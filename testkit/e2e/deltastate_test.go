@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,5 +166,53 @@ func TestDeltaPublishedButStateNotSaved(t *testing.T) {
 		"the next run extracts updated_at in", "deduplicate the overlap by the primary keys (id)")
 	if strings.Contains(stderr, "nothing of it was committed") || strings.Contains(stderr, "nothing was") {
 		t.Errorf("the error claims nothing was committed:\n%s", stderr)
+	}
+}
+
+// TestDeltaLambdaLockLapsesWithTheDeadline: a delta killed by Lambda at
+// its deadline leaves a lock that ends with that deadline, so the next
+// invocation takes it over instead of waiting hours.
+func TestDeltaLambdaLockLapsesWithTheDeadline(t *testing.T) {
+	bootstrap, opt := lambdaTree(t)
+	const table = "hp_e2e_dstate_lambda"
+	deltaTable(t, table, 200)
+	srv := testkit.StartS3(t)
+	srv.CreateBucket(t, "lake")
+	proxy := testkit.StartFaultProxy(t, srv.Endpoint)
+	env := append(srv.Env(),
+		"HP_12FACTOR_MODE=1", "HP_COMMAND=cp", "HP_SUBCOMMAND=delta",
+		"HP_SOURCE_DSN="+pgDSN, "HP_SOURCE_OBJECT=public."+table, "HP_DELTA_DRIVER=updated_at",
+		"HP_TARGET_DSN=s3://lake/raw?endpoint="+proxy.URL, "HP_TARGET_OBJECT=orders", "HP_TARGET_S3_REGION="+srv.Region,
+		"HP_LOG_LEVEL=warn", "HP_PLUGIN_DIR="+filepath.Join(opt, "hp", "plugins"), "HP_COMPRESSION=none")
+	const timeout = 4 * time.Second
+	fn := testkit.StartLambda(t, bootstrap, env, timeout)
+
+	// The data upload, and the clean-up that follows its failure at the
+	// deadline, outlast the function: Lambda kills it with its lock held.
+	proxy.Inject(testkit.Fault{Match: func(r *http.Request) bool { return isCSVPut(r) || r.Method == http.MethodDelete }, Delay: 3 * timeout})
+	started := time.Now()
+	if body, failed := fn.Invoke(t, `{}`); !failed && !strings.Contains(string(body), "timed out") {
+		t.Fatalf("the invocation outlasting its timeout succeeded: %s", body)
+	}
+	proxy.Clear()
+	raw, ok := srv.Objects(t, "lake", "raw/orders/_state.json")["raw/orders/_state.json"]
+	if !ok {
+		t.Fatalf("no state left by the killed invocation: %v (%d requests)\n%s", keys(srv.Objects(t, "lake", "")), proxy.Requests(), fn.Output())
+	}
+	var left struct {
+		Lock *struct {
+			Expires time.Time `json:"expires"`
+		} `json:"lock"`
+	}
+	if err := json.Unmarshal(raw, &left); err != nil || left.Lock == nil {
+		t.Fatalf("the killed invocation left no lock (%v):\n%s", err, raw)
+	}
+	if limit := started.Add(timeout + 2*time.Second); left.Lock.Expires.After(limit) {
+		t.Fatalf("the lock expires at %s, after the invocation's deadline (about %s)", left.Lock.Expires, limit)
+	}
+	body, failed := fn.Invoke(t, `{}`)
+	var s lambdaSummary
+	if err := json.Unmarshal(body, &s); failed || err != nil || s.Rows != 200 {
+		t.Fatalf("the invocation after the deadline: %s", body)
 	}
 }
