@@ -169,7 +169,7 @@ func RunDelta(ctx context.Context, o *DeltaOptions) error {
 		}
 		defer func() {
 			if rerr := h.Release(); rerr != nil {
-				o.Logger().Error("could not release the delta state lock; it expires by itself", "state", stateURL, "error", rerr)
+				o.Logger().Error("could not release the delta state lock; a run on this host takes it over once this process has exited, or it expires", "state", stateURL, "error", rerr)
 			}
 		}()
 		tgt = &storeTarget{o: o, p: p, st: st, h: h}
