@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -319,7 +320,14 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	if err != nil {
 		return nil, c.dialect.classify(err, req.Conn.DSN)
 	}
-	q, args, err := c.selectSQL(req.Source, c.selectList(meta, req.Columns), req.Where, req.Range, req.OrderBy, meta)
+	// The range column's type decides its bounds' type, read or not.
+	rangeMeta := meta
+	if rf := req.Range; rf != nil && len(req.Columns) > 0 && !slices.Contains(req.Columns, rf.Column) {
+		if rangeMeta, err = c.columns(ctx, db, req.Source, []string{rf.Column}); err != nil {
+			return nil, c.dialect.classify(err, req.Conn.DSN)
+		}
+	}
+	q, args, err := c.selectSQL(req.Source, c.selectList(meta, req.Columns), req.Where, req.Range, req.OrderBy, rangeMeta)
 	if err != nil {
 		return nil, err
 	}
