@@ -84,3 +84,46 @@ func TestRangeBoundsOfTheColumnsType(t *testing.T) {
 		}
 	}
 }
+
+// TestRangeOfAQueryIsTyped: a --query delta's driver is typed by the
+// server (a read of no rows), so its bounds go out like a table column's:
+// a datetime2 column's as datetime2, not datetimeoffset, and a decimal's
+// as an exact literal of its decimal(p,s), not nvarchar text.
+func TestRangeOfAQueryIsTyped(t *testing.T) {
+	s, conn := start(t)
+	const query = "SELECT id, n, dt2 FROM dbo.marks"
+	cols := []tds.Column{{Name: "id", Type: tds.Int}, {Name: "n", Type: tds.Decimal, Precision: 12, Scale: 3, Nullable: true},
+		{Name: "dt2", Type: tds.DateTime2, Scale: 7, Nullable: true}}
+	at := func(h int) *sdk.Value { return sdk.TimestampValue(time.Date(2024, 3, 31, h, 30, 0, 100, time.UTC)) }
+	for _, c := range []struct {
+		col    string
+		wire   tds.Column
+		lo, hi *sdk.Value
+		where  string
+	}{
+		{"n", cols[1], sdk.DecimalValue("1.5"), sdk.DecimalValue("20.125"), "[n] > CAST(1.5 AS decimal(12,3)) AND [n] <= CAST(20.125 AS decimal(12,3))"},
+		{"dt2", cols[2], at(1), at(3), "[dt2] > @p1 AND [dt2] <= @p2"},
+	} {
+		s.Handle("SELECT ["+c.col+"] FROM ("+query+") hp_q WHERE 1=0", tds.Response{Columns: []tds.Column{c.wire}})
+		q := "SELECT * FROM (" + query + ") hp_q WHERE " + c.where
+		s.Handle(q, tds.Response{Columns: cols, Rows: [][]any{{int32(7), nil, nil}}})
+		before := len(s.Queries())
+		rr, err := mssql.New().Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Query: query},
+			Range: &sdk.RangeFilter{Column: c.col, Lower: c.lo, Upper: c.hi, UpperInclusive: true}})
+		if err != nil {
+			t.Fatalf("%s: %v", c.col, err)
+		}
+		n := int64(0)
+		for rr.Next() {
+			n += rr.RecordBatch().NumRows()
+		}
+		if err := rr.Err(); err != nil || n != 1 {
+			t.Fatalf("%s: %d rows, %v (sent %+v)", c.col, n, err, s.Queries()[before:])
+		}
+		rr.Release()
+		got := sentQuery(t, s, before, q)
+		if c.col == "dt2" && (strings.Count(got.Decl, "datetime2") != 2 || strings.Contains(got.Decl, "offset")) {
+			t.Errorf("datetime2 bounds declared %q", got.Decl)
+		}
+	}
+}
