@@ -564,3 +564,49 @@ func TestRealServerDatetimeBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestRealServerRangeBoundsOfTheColumnsType: on a real server, bounds read
+// by Bounds go back into a range read (of the table and of a query over
+// it) that selects exactly the rows between them, for every driver type:
+// int, tinyint, smallint, bigint, a 30-digit decimal, datetime,
+// datetime2, datetimeoffset and date.
+func TestRealServerRangeBoundsOfTheColumnsType(t *testing.T) {
+	conn, db := realServer(t)
+	table, ref := realTable(t, db, "rangetypes", "id int NOT NULL PRIMARY KEY, ti tinyint, si smallint, bi bigint, n decimal(30,10), "+
+		"dt datetime, dt2 datetime2(7), dto datetimeoffset(7), d date")
+	realExec(t, db, "WITH g AS (SELECT TOP 200 ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) AS i FROM sys.all_objects a CROSS JOIN sys.all_objects b) "+
+		"INSERT INTO "+table+" SELECT i, i, i * 100, i * CAST(10000000000 AS bigint), "+
+		"CAST(CONCAT('12345678901234567890.', RIGHT(CONCAT('0000000000', i), 10)) AS decimal(30,10)), "+
+		"DATEADD(minute, i * 17, CAST('2024-03-30T20:00:00.003' AS datetime)), DATEADD(minute, i * 17, CAST('2024-03-30T20:00:00.0000001' AS datetime2(7))), "+
+		"TODATETIMEOFFSET(DATEADD(minute, i * 17, CAST('2024-03-30T20:00:00.0000001' AS datetime2(7))), '+05:45'), DATEADD(day, i / 20, CAST('2024-03-25' AS date)) FROM g")
+	c := New()
+	bound := func(col string, upTo int) *sdk.Value {
+		t.Helper()
+		b, err := c.Bounds(context.Background(), sdk.BoundsRequest{Conn: conn, Source: sdk.Source{Object: ref}, Column: col, Where: fmt.Sprintf("id <= %d", upTo)})
+		if err != nil {
+			t.Fatalf("bounds of %s: %v", col, err)
+		}
+		return b.Max
+	}
+	for _, col := range []string{"id", "ti", "si", "bi", "n", "dt", "dt2", "dto", "d"} {
+		want := "51..120"
+		if col == "d" {
+			want = "60..139"
+		}
+		rf := &sdk.RangeFilter{Column: col, Lower: bound(col, 50), Upper: bound(col, 120), UpperInclusive: true}
+		for name, src := range map[string]sdk.Source{"table": {Object: ref}, "query": {Query: "SELECT * FROM " + table}} {
+			_, rows := readRows(t, c, sdk.ReadRequest{Conn: conn, Source: src, Columns: []string{"id"}, Range: rf})
+			lo, hi := 1<<30, 0
+			for _, r := range rows {
+				id, err := strconv.Atoi(r[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				lo, hi = min(lo, id), max(hi, id)
+			}
+			if got := fmt.Sprintf("%d..%d", lo, hi); got != want || hi-lo+1 != len(rows) {
+				t.Errorf("%s read of %s in (%s, %s]: %d rows %s, want %s", name, col, rf.Lower, rf.Upper, len(rows), got, want)
+			}
+		}
+	}
+}
