@@ -68,8 +68,9 @@ func TwelveFactorArgs(lookup func(string) (string, bool)) ([]string, error) {
 
 // checkEnv reports HP_ variables that no flag or 12-factor name uses,
 // with the nearest known name: a misspelt variable must not pass in
-// silence.
-func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []string, log *slog.Logger) {
+// silence. anyCommand counts the flags of every command as known (on a
+// command line, variables exported for other commands are normal).
+func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []string, log *slog.Logger, anyCommand bool) {
 	known := map[string]bool{"HP_CONFIG_DIR": true}
 	for _, v := range twelveFactorVars {
 		known[v[0]] = true
@@ -77,6 +78,17 @@ func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []
 	add := func(f *pflag.Flag) { known[cliutil.EnvName(f.Name)] = true }
 	cmd.Flags().VisitAll(add)
 	cmd.InheritedFlags().VisitAll(add)
+	if anyCommand {
+		var walk func(*cobra.Command)
+		walk = func(c *cobra.Command) {
+			c.Flags().VisitAll(add)
+			c.PersistentFlags().VisitAll(add)
+			for _, sub := range c.Commands() {
+				walk(sub)
+			}
+		}
+		walk(cmd.Root())
+	}
 	var names []string
 	for k := range known {
 		names = append(names, k)
