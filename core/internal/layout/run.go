@@ -25,3 +25,15 @@ func RunGroup(key string) string {
 	}
 	return strings.TrimSuffix(dir, "/")
 }
+
+// runID matches the run ids NewRunID gives.
+var runID = regexp.MustCompile(`^\d{8}T\d{6}Z-[0-9a-f]{8}$`)
+
+// IsRunGroup reports whether a RunGroup is certainly hp's: a directory
+// named by a run id, or a halfpipe-preset name. Only such groups may be
+// taken for an unpublished run; anything else under a prefix may be
+// someone else's.
+func IsRunGroup(group string) bool {
+	base := path.Base(group)
+	return group != "" && (runID.MatchString(base) || halfpipeRun.MatchString(base+"."))
+}

@@ -155,7 +155,7 @@ func TestVerifyFailsOnAnUnreadableManifest(t *testing.T) {
 func TestVerifyUsageErrors(t *testing.T) {
 	env := map[string]string{"HP_OUT_DSN": t.TempDir()}
 	for _, args := range [][]string{
-		{"verify"}, {"verify", "a", "b"}, {"verify", "out"}, {"verify", "out.x", "--parallel", "0"},
+		{"verify"}, {"verify", "a", "b"}, {"verify", "out.x", "--parallel", "0"},
 		{"verify", "out.x", "--output", "xml"}, {"verify", "stdout.x"},
 	} {
 		if code, _, errOut := hp(t, env, args...); code != 2 {

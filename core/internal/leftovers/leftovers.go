@@ -1,0 +1,121 @@
+// Package leftovers finds what runs left behind without publishing it:
+// data files of runs that have no manifest (orphans), files in a published
+// run's place that its manifest does not name, and unfinished writes.
+package leftovers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/halfpipe-io/halfpipe/core/internal/layout"
+	"github.com/halfpipe-io/halfpipe/core/internal/manifest"
+	"github.com/halfpipe-io/halfpipe/core/internal/store"
+)
+
+// Orphan is a run that left objects but no manifest.
+type Orphan struct {
+	// Run is its layout.RunGroup: the run directory, or the halfpipe
+	// preset's shared name.
+	Run     string
+	Objects []store.ObjectInfo
+	Bytes   int64
+	// Newest is when its last object was written.
+	Newest time.Time
+}
+
+// Unlisted is an object in a published run's place that its manifest does
+// not name.
+type Unlisted struct {
+	ManifestKey string
+	Object      store.ObjectInfo
+}
+
+// Report is what Scan found.
+type Report struct {
+	Manifests []manifest.Published
+	Orphans   []Orphan
+	Unlisted  []Unlisted
+	// Pending are unfinished writes (nil when the store cannot list them).
+	Pending []store.Pending
+}
+
+// Scan looks under prefix. A run whose manifest is unreadable still counts
+// as published: nothing of it is an orphan.
+func Scan(ctx context.Context, st store.Store, prefix string) (*Report, error) {
+	objs, err := st.List(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", st.URL(prefix), err)
+	}
+	found, err := manifest.Find(ctx, st, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing manifests under %s: %w", st.URL(prefix), err)
+	}
+	rep := &Report{Manifests: found}
+	published := map[string]*manifest.Published{}
+	isManifest := map[string]bool{}
+	for i := range found {
+		p := &found[i]
+		isManifest[p.Key] = true
+		published[layout.RunGroup(p.Key)] = p
+	}
+	orphans := map[string]*Orphan{}
+	for _, o := range objs {
+		g := layout.RunGroup(o.Key)
+		if g == "" || isManifest[o.Key] || !under(o.Key, prefix) {
+			continue
+		}
+		if p, ok := published[g]; ok {
+			if p.Manifest != nil && !named(p.Manifest, o.Key) && !strings.HasSuffix(o.Key, ".man") {
+				rep.Unlisted = append(rep.Unlisted, Unlisted{ManifestKey: p.Key, Object: o})
+			}
+			continue
+		}
+		if !layout.IsRunGroup(g) {
+			continue
+		}
+		or := orphans[g]
+		if or == nil {
+			or = &Orphan{Run: g}
+			orphans[g] = or
+		}
+		or.Objects = append(or.Objects, o)
+		or.Bytes += o.Size
+		if o.Modified.After(or.Newest) {
+			or.Newest = o.Modified
+		}
+	}
+	for _, o := range orphans {
+		rep.Orphans = append(rep.Orphans, *o)
+	}
+	sort.Slice(rep.Orphans, func(a, b int) bool { return rep.Orphans[a].Run < rep.Orphans[b].Run })
+	if pl, ok := st.(store.PendingLister); ok {
+		pending, err := pl.ListPending(ctx, prefix)
+		if err != nil {
+			return nil, fmt.Errorf("listing unfinished writes under %s: %w", st.URL(prefix), err)
+		}
+		for _, p := range pending {
+			if under(p.Key, prefix) {
+				rep.Pending = append(rep.Pending, p)
+			}
+		}
+	}
+	return rep, nil
+}
+
+// under is Find's notion of a prefix: below it, or a halfpipe-preset name
+// beside it ("<prefix>-...").
+func under(key, prefix string) bool {
+	return prefix == "" || strings.HasPrefix(key, prefix+"/") || strings.HasPrefix(key, prefix+"-")
+}
+
+func named(m *manifest.Manifest, key string) bool {
+	for _, f := range m.Files {
+		if strings.TrimLeft(f.Path, "/") == key {
+			return true
+		}
+	}
+	return false
+}
