@@ -6,10 +6,13 @@ package leftovers
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
+	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/layout"
 	"github.com/halfpipe-io/halfpipe/core/internal/manifest"
 	"github.com/halfpipe-io/halfpipe/core/internal/store"
@@ -118,4 +121,85 @@ func named(m *manifest.Manifest, key string) bool {
 		}
 	}
 	return false
+}
+
+// Summary is a Report as hp runs --orphans and hp gc print it.
+type Summary struct {
+	Runs    []OrphanRun    `json:"runs"`
+	Pending []PendingWrite `json:"pending_writes"`
+}
+
+// OrphanRun is an unpublished run.
+type OrphanRun struct {
+	Run         string    `json:"run"`
+	URL         string    `json:"url"`
+	Objects     int       `json:"objects"`
+	Bytes       int64     `json:"bytes"`
+	LastWritten time.Time `json:"last_written"`
+	AgeSeconds  int64     `json:"age_seconds"`
+	// Deleted is set by hp gc --delete.
+	Deleted bool `json:"deleted,omitempty"`
+}
+
+// PendingWrite is an unfinished write.
+type PendingWrite struct {
+	Key        string    `json:"key"`
+	URL        string    `json:"url"`
+	UploadID   string    `json:"upload_id,omitempty"`
+	Bytes      int64     `json:"bytes"`
+	Started    time.Time `json:"started"`
+	AgeSeconds int64     `json:"age_seconds"`
+	Deleted    bool      `json:"deleted,omitempty"`
+}
+
+// Summarize describes rep as of now.
+func Summarize(st store.Store, rep *Report, now time.Time) Summary {
+	s := Summary{Runs: []OrphanRun{}, Pending: []PendingWrite{}}
+	for _, o := range rep.Orphans {
+		s.Runs = append(s.Runs, OrphanRun{Run: o.Run, URL: st.URL(o.Run), Objects: len(o.Objects), Bytes: o.Bytes,
+			LastWritten: o.Newest.UTC(), AgeSeconds: int64(now.Sub(o.Newest) / time.Second)})
+	}
+	_, local := st.(*store.Local)
+	for _, p := range rep.Pending {
+		w := PendingWrite{Key: p.Key, URL: st.URL(p.Key), UploadID: p.ID, Bytes: p.Size, Started: p.Started.UTC(), AgeSeconds: int64(now.Sub(p.Started) / time.Second)}
+		if local {
+			w.URL, w.UploadID = st.URL(p.ID), ""
+		}
+		s.Pending = append(s.Pending, w)
+	}
+	return s
+}
+
+// Print writes s as tables (nothing for an empty part).
+func Print(w io.Writer, s Summary) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(s.Runs) > 0 {
+		fmt.Fprintln(tw, "UNPUBLISHED RUN\tAGE\tOBJECTS\tBYTES\tURL")
+		for _, r := range s.Runs {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s%s\n", r.Run, age(r.AgeSeconds), r.Objects, cliutil.HumanBytes(r.Bytes), r.URL, deleted(r.Deleted))
+		}
+	}
+	if len(s.Pending) > 0 {
+		if len(s.Runs) > 0 {
+			fmt.Fprintln(tw, "\t")
+		}
+		fmt.Fprintln(tw, "UNFINISHED WRITE\tAGE\tBYTES\tURL")
+		for _, p := range s.Pending {
+			what := p.URL
+			if p.UploadID != "" {
+				what += " (multipart upload " + p.UploadID + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s\n", p.Key, age(p.AgeSeconds), cliutil.HumanBytes(p.Bytes), what, deleted(p.Deleted))
+		}
+	}
+	return tw.Flush()
+}
+
+func age(s int64) string { return (time.Duration(s) * time.Second).String() }
+
+func deleted(d bool) string {
+	if d {
+		return " (deleted)"
+	}
+	return ""
 }

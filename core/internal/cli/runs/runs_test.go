@@ -99,7 +99,6 @@ func TestRunsUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"runs"}, "takes one"},
-		{[]string{"runs", "out"}, "<connection>.<object>"},
 		{[]string{"runs", "nosuch.x"}, "HP_NOSUCH_DSN"},
 		{[]string{"runs", "pg.x"}, "not a file or s3 target"},
 		{[]string{"runs", "stdout.x"}, "not a file or s3 target"},
