@@ -285,8 +285,8 @@ func (l *Local) AbortPending(ctx context.Context, p Pending) error {
 	return l.Delete(ctx, p.ID)
 }
 
-// RemoveEmptyDirs removes the empty directories below prefix (a killed
-// run leaves its run directory behind).
+// RemoveEmptyDirs removes the directory prefix and those below it that are
+// empty (a killed run leaves its run directory behind).
 func (l *Local) RemoveEmptyDirs(_ context.Context, prefix string) error {
 	var dirs []string
 	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
@@ -297,7 +297,7 @@ func (l *Local) RemoveEmptyDirs(_ context.Context, prefix string) error {
 			return err
 		}
 		rel, _ := filepath.Rel(l.root, p)
-		if d.IsDir() && rel != "." && strings.HasPrefix(filepath.ToSlash(rel), prefix) {
+		if r := filepath.ToSlash(rel); d.IsDir() && rel != "." && (prefix == "" || r == prefix || strings.HasPrefix(r, prefix+"/")) {
 			dirs = append(dirs, p)
 		}
 		return nil

@@ -57,7 +57,7 @@ func TestLocalPendingWrites(t *testing.T) {
 	if err := l.AbortPending(ctx, Pending{Key: "x/run1/part-1.csv", ID: "x/run1/part-1.csv"}); err == nil {
 		t.Fatal("AbortPending removed a committed object")
 	}
-	if err := l.RemoveEmptyDirs(ctx, "x/"); err != nil {
+	if err := l.RemoveEmptyDirs(ctx, "x"); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{"x/run2", "x/run3"} {
