@@ -45,9 +45,10 @@ type Report struct {
 	Pending []store.Pending
 }
 
-// Scan looks under prefix. A run whose manifest is unreadable still counts
-// as published: nothing of it is an orphan.
-func Scan(ctx context.Context, st store.Store, prefix string) (*Report, error) {
+// Scan looks under prefix, and lists unfinished writes if pending (on S3
+// that takes s3:ListBucketMultipartUploads). A run whose manifest is
+// unreadable still counts as published: nothing of it is an orphan.
+func Scan(ctx context.Context, st store.Store, prefix string, pending bool) (*Report, error) {
 	objs, err := st.List(ctx, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", st.URL(prefix), err)
@@ -94,7 +95,7 @@ func Scan(ctx context.Context, st store.Store, prefix string) (*Report, error) {
 		rep.Orphans = append(rep.Orphans, *o)
 	}
 	sort.Slice(rep.Orphans, func(a, b int) bool { return rep.Orphans[a].Run < rep.Orphans[b].Run })
-	if pl, ok := st.(store.PendingLister); ok {
+	if pl, ok := st.(store.PendingLister); ok && pending {
 		pending, err := pl.ListPending(ctx, prefix)
 		if err != nil {
 			return nil, fmt.Errorf("listing unfinished writes under %s: %w", st.URL(prefix), err)

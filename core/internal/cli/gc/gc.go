@@ -78,7 +78,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	rep, err := leftovers.Scan(ctx, st, prefix)
+	rep, err := leftovers.Scan(ctx, st, prefix, true)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 // with what they do; the original Halfpipe's names.
 var twelveFactorVars = [][2]string{
 	{"HP_12FACTOR_MODE", "Any non-empty value: run one job from the environment alone (no arguments)"},
-	{"HP_COMMAND", "The command: cp, query, runs, verify, state"},
+	{"HP_COMMAND", "The command: cp, query, runs, verify, gc, state"},
 	{"HP_SUBCOMMAND", "The subcommand: snap or delta for cp; show for state"},
 	{"HP_SOURCE_DSN", "DSN of the source connection, named \"source\""},
 	{"HP_SOURCE_OBJECT", "Source table ([schema.]table), or the SQL of hp query"},
@@ -60,7 +60,7 @@ func TwelveFactorArgs(lookup func(string) (string, bool)) ([]string, error) {
 			return nil, cliutil.UsageErrorf("HP_SOURCE_OBJECT is not set: give the SQL of hp query")
 		}
 		args = append(args, "source", q)
-	case "runs", "verify", "state":
+	case "runs", "verify", "state", "gc":
 		args = append(args, target)
 	}
 	return args, nil
@@ -166,7 +166,7 @@ configure the function, and an invocation's event may override them.`,
 			for _, v := range twelveFactorVars {
 				fmt.Fprintf(w, "%s\t%s\n", v[0], v[1])
 			}
-			for _, path := range [][]string{{"cp", "snap"}, {"cp", "delta"}, {"query"}, {"runs"}, {"verify"}} {
+			for _, path := range [][]string{{"cp", "snap"}, {"cp", "delta"}, {"query"}, {"runs"}, {"verify"}, {"gc"}} {
 				c, _, err := root.Find(path)
 				if err != nil {
 					continue

@@ -134,7 +134,7 @@ func Run(ctx context.Context, o *Options) error {
 }
 
 func listOrphans(ctx context.Context, o *Options, st store.Store, prefix string) error {
-	rep, err := leftovers.Scan(ctx, st, prefix)
+	rep, err := leftovers.Scan(ctx, st, prefix, true)
 	if err != nil {
 		return err
 	}

@@ -42,9 +42,9 @@ manifest: the object exists, and its size, SHA-256 and row count are
 those the manifest records; then the run's totals, and that the
 manifest's listed fields agree with its Arrow schema. A file in a
 published run's directory (or of its halfpipe-layout name) that the
-manifest does not list fails too. Runs that left files but no manifest,
-and unfinished writes, are noted on stderr: hp runs --orphans lists them
-and hp gc removes them.
+manifest does not list fails too. Runs that left files but no manifest
+are noted on stderr: hp runs --orphans lists them (and unfinished
+writes) and hp gc removes them.
 
 Each object is read once, as a stream: rows are counted in the
 decompressed text for CSV (quoted newlines understood; the header line
@@ -153,7 +153,7 @@ func Run(ctx context.Context, o *Options) error {
 			printRun(w, rr)
 		}
 	}
-	lo, err := leftovers.Scan(ctx, st, prefix)
+	lo, err := leftovers.Scan(ctx, st, prefix, false)
 	if err != nil {
 		return err
 	}
@@ -164,10 +164,10 @@ func Run(ctx context.Context, o *Options) error {
 			fmt.Fprintf(w, "FAIL %s: not in the manifest %s\n", f.URL, f.ManifestURL)
 		}
 	}
-	rep.Unpublished, rep.Pending = len(lo.Orphans), len(lo.Pending)
-	if text && rep.Unpublished+rep.Pending > 0 {
-		fmt.Fprintf(o.IO.ErrOut, "hp: note: %s and %s under %s were never published: hp runs --orphans lists them, hp gc removes them\n",
-			plural(rep.Unpublished, "run"), plural(rep.Pending, "unfinished write"), rep.URL)
+	rep.Unpublished = len(lo.Orphans)
+	if text && rep.Unpublished > 0 {
+		fmt.Fprintf(o.IO.ErrOut, "hp: note: %s under %s left files but no manifest: hp runs --orphans lists them (and unfinished writes), hp gc removes them\n",
+			plural(rep.Unpublished, "run"), rep.URL)
 	}
 	var failed []string
 	for _, rr := range rep.Runs {
