@@ -4,6 +4,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -119,7 +120,11 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	rep := Report{URL: st.URL(prefix), Runs: []check.RunResult{}}
 	if len(found) == 0 {
-		return fmt.Errorf("nothing to verify under %s: no manifest found", rep.URL)
+		msg := fmt.Sprintf("nothing to verify under %s: no manifest found", rep.URL)
+		if lo, err := leftovers.Scan(ctx, st, prefix, false); err == nil && len(lo.Orphans) > 0 {
+			msg += fmt.Sprintf("; %s left files but no manifest (hp runs --orphans lists them, hp gc removes them)", plural(len(lo.Orphans), "run"))
+		}
+		return errors.New(msg)
 	}
 	text := o.Output == "text"
 	w := o.IO.Out
