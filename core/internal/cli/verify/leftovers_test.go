@@ -3,9 +3,12 @@ package verify_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/format"
 	"github.com/halfpipe-io/halfpipe/core/internal/manifest"
@@ -106,6 +109,27 @@ func TestVerifyFailsOnSchemaMismatch(t *testing.T) {
 		code, out, errOut := hp(t, env, "verify", "out.s/"+string(f))
 		if code != 1 || !strings.Contains(out, "schema") || !strings.Contains(out, "ident") {
 			t.Errorf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", f, code, out, errOut)
+		}
+	}
+	// A manifest consistent in itself whose schema is not the Parquet
+	// file's: a column renamed, or retyped.
+	for i, other := range []*arrow.Schema{
+		arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "remark", Type: arrow.BinaryTypes.String, Nullable: true}}, nil),
+		arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}, {Name: "note", Type: arrow.BinaryTypes.String, Nullable: true}}, nil),
+	} {
+		target := "p/" + strconv.Itoa(i)
+		_, key := verifytest.Write(t, dir, verifytest.Run{Target: target, Start: t0, Format: format.Parquet, FileRows: []int{5}})
+		if code, out, _ := hp(t, env, "verify", "out."+target); code != 0 {
+			t.Fatalf("intact parquet run: exit %d\n%s", code, out)
+		}
+		s, err := manifest.SchemaOf(other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rewrite(t, dir, key, func(m *manifest.Manifest) { m.Schema = s })
+		code, out, errOut := hp(t, env, "verify", "out."+target)
+		if code != 1 || !strings.Contains(out, "FAIL ") || !strings.Contains(out, "schema") {
+			t.Errorf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", other, code, out, errOut)
 		}
 	}
 }

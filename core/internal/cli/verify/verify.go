@@ -40,7 +40,8 @@ func NewCmd(f *cliutil.Factory) *cobra.Command {
 S3 target (or of the one run named by a trailing /<run_id>; a bare
 connection name means the whole store) and check it against its
 manifest: the object exists, and its size, SHA-256 and row count are
-those the manifest records; then the run's totals, and that the
+those the manifest records, and a Parquet file's columns (names, order,
+types) are the manifest's schema; then the run's totals, and that the
 manifest's listed fields agree with its Arrow schema. A file in a
 published run's directory (or of its halfpipe-layout name) that the
 manifest does not list fails too. Runs that left files but no manifest
