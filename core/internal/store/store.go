@@ -119,3 +119,22 @@ func CleanKey(key string) (string, error) {
 	}
 	return k, nil
 }
+
+// Pending is a write that never finished: a local temporary file or an S3
+// multipart upload, left by a run that was killed.
+type Pending struct {
+	// Key is the object the write was for.
+	Key string
+	// ID names the write: the temporary file's key, or the upload id.
+	ID      string
+	Size    int64
+	Started time.Time
+}
+
+// PendingLister stores can list and discard unfinished writes.
+type PendingLister interface {
+	// ListPending returns the unfinished writes under prefix, by key.
+	ListPending(ctx context.Context, prefix string) ([]Pending, error)
+	// AbortPending discards one; a write already gone is not an error.
+	AbortPending(ctx context.Context, p Pending) error
+}

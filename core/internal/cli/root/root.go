@@ -10,6 +10,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/configcmd"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/cp"
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/gc"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/gendocs"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/plugins"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/query"
@@ -24,6 +25,7 @@ import (
 // code begins to run: errors before that are usage errors.
 func NewCmd(f *cliutil.Factory, started *bool) *cobra.Command {
 	var logLevel, logFormat string
+	var showVersion bool
 	cmd := &cobra.Command{
 		Use:   "hp",
 		Short: "halfpipe moves tables out of databases into files, object storage and warehouses",
@@ -45,8 +47,9 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 				return err
 			}
 			f.Logger = logger
-			if v, _ := f.LookupEnv("HP_12FACTOR_MODE"); v != "" && f.Environ != nil {
-				checkEnv(cmd, f.LookupEnv, f.Environ(), logger)
+			if f.Environ != nil {
+				twelve, _ := f.LookupEnv("HP_12FACTOR_MODE")
+				checkEnv(cmd, f.LookupEnv, f.Environ(), logger, twelve == "")
 			}
 			*started = true
 			return nil
@@ -61,9 +64,55 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 	pf.BoolVar(&f.RequireChecksums, "require-checksums", false, "Refuse plugins that have no SHA256SUMS entry")
 	pf.String("plugin-dir", "", "Extra plugin directories (':'-separated), searched first; also HP_PLUGIN_DIR")
 
-	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f))
+	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), gc.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f))
 	cmd.AddCommand(newTwelveCmd(f, cmd))
+	cmd.Flags().BoolVar(&showVersion, "version", false, "Print the version (as hp version does)")
+	rejectUnknownSubcommands(cmd)
+	groupRun := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if showVersion {
+			vc, _, err := c.Find([]string{"version"})
+			if err != nil {
+				return err
+			}
+			if err := cliutil.ApplyEnv(vc, f.LookupEnv); err != nil {
+				return err
+			}
+			return vc.RunE(vc, nil)
+		}
+		return groupRun(c, args)
+	}
 	return cmd
+}
+
+// rejectUnknownSubcommands makes every command group fail with a usage
+// error naming the nearest subcommand: cobra would print the group's help
+// and exit 0, so a typo would pass for success.
+func rejectUnknownSubcommands(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		rejectUnknownSubcommands(c)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		var names []string
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+				names = append(names, sub.Aliases...)
+			}
+		}
+		if n := nearest(args[0], names); n != "" && editDistance(args[0], n) <= max(2, len(args[0])/3) {
+			msg += fmt.Sprintf(": did you mean %q?", n)
+		}
+		return cliutil.UsageErrorf("%s; see %s --help", msg, c.CommandPath())
+	}
 }
 
 // Run executes hp with args and returns the process exit code. Errors are
