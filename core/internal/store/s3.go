@@ -740,3 +740,28 @@ func (s *S3) PutIfVersion(ctx context.Context, key string, data []byte, version 
 	}
 	return nil
 }
+
+// DeleteIfVersion implements Versioned with a conditional delete (If-Match
+// on the ETag). A server that ignores If-Match on deletes would break the
+// contract; TestS3Versioned checks the one hp is tested against.
+func (s *S3) DeleteIfVersion(ctx context.Context, key string, version string) error {
+	k, err := s.key(key)
+	if err != nil {
+		return err
+	}
+	if version == "" {
+		return fmt.Errorf("deleting %s: no version given: %w", s.URL(key), ErrConflict)
+	}
+	_, err = s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: k, ExpectedBucketOwner: s.owner, IfMatch: aws.String(version)})
+	if err != nil {
+		err = s.fail("deleting", s.URL(key), err)
+		switch {
+		case errors.Is(err, ErrNotExist):
+			return nil
+		case errors.Is(err, ErrExists):
+			return fmt.Errorf("%s: %w", s.URL(key), ErrConflict)
+		}
+		return err
+	}
+	return nil
+}
