@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -162,5 +163,56 @@ func TestDeltaCrashedRunLockTakenOver(t *testing.T) {
 	data, _ = os.ReadFile(filepath.Join(out, "k", "_state.json"))
 	if after := parseStateDoc(t, data); after.Lock != nil || after.LastRunID == "" || after.LastRunID == st.LastRunID {
 		t.Fatalf("state after the take-over: %s", data)
+	}
+}
+
+// TestDeltaLambdaLockLapsesWithTheDeadline: a Lambda invocation that
+// times out holding the lock leaves a lock that expires with the
+// function's deadline, not hours later.
+func TestDeltaLambdaLockLapsesWithTheDeadline(t *testing.T) {
+	bootstrap, opt := lambdaTree(t)
+	const table = "hp_e2e_dstate_lambda"
+	deltaTable(t, table, 30)
+	srv := testkit.StartS3(t)
+	srv.CreateBucket(t, "lake")
+	proxy := testkit.StartFaultProxy(t, srv.Endpoint)
+	const timeout = 4 * time.Second
+	// Once armed, the run hangs on every state write after the one that
+	// takes the lock, until it is killed. A state exists by then, so the
+	// run never deletes it (a failed first run would).
+	var armed atomic.Bool
+	statePuts := 0
+	proxy.Inject(testkit.Fault{Delay: 2 * timeout, Match: func(r *http.Request) bool {
+		if armed.Load() && testkit.IsPut(r) && strings.HasSuffix(r.URL.Path, "_state.json") {
+			statePuts++
+			return statePuts >= 2
+		}
+		return false
+	}})
+	env := append(srv.Env(),
+		"HP_12FACTOR_MODE=1", "HP_COMMAND=cp", "HP_SUBCOMMAND=delta", "HP_DELTA_DRIVER=updated_at",
+		"HP_SOURCE_DSN="+pgDSN, "HP_SOURCE_OBJECT=public."+table,
+		"HP_TARGET_DSN=s3://lake/raw?endpoint="+proxy.URL, "HP_TARGET_OBJECT=orders", "HP_TARGET_S3_REGION="+srv.Region,
+		"HP_LOG_LEVEL=warn", "HP_PLUGIN_DIR="+filepath.Join(opt, "hp", "plugins"), "HP_COMPRESSION=none", "HP_REQUIRE_CHECKSUMS=true")
+	fn := testkit.StartLambda(t, bootstrap, env, timeout)
+	if body, failed := fn.Invoke(t, `{}`); failed {
+		t.Fatalf("first invocation: %s", body)
+	}
+	armed.Store(true)
+	started := time.Now()
+	if body, _ := fn.Invoke(t, `{}`); !strings.Contains(string(body), "timed out") {
+		t.Fatalf("the hanging invocation did not time out: %s", body)
+	}
+	objs := srv.Objects(t, "lake", "raw/orders/_state.json")
+	data, ok := objs["raw/orders/_state.json"]
+	if !ok {
+		t.Fatalf("no state left after %d state puts: %v", statePuts, keys(srv.Objects(t, "lake", "")))
+	}
+	st := parseStateDoc(t, data)
+	if st.Lock == nil {
+		t.Fatalf("no lock left: %s", data)
+	}
+	if st.Lock.Expires.After(started.Add(timeout+time.Second)) || st.Lock.Expires.Sub(st.Lock.Since) > timeout {
+		t.Fatalf("the lock of a %s function expires at %s (since %s, invoked at %s)", timeout, st.Lock.Expires, st.Lock.Since, started)
 	}
 }

@@ -180,8 +180,9 @@ that run is gone (killed, crashed, timed out) and the next run must not
 wait for the lock to expire. Prints who held it. The high-water mark is
 unchanged.
 
-Refuses a lock that has not expired unless --force: make sure the run
-holding it has stopped. If it is still running, it fails when it next
+A lock whose process no longer runs on this host is cleared without
+--force. Any other lock that has not expired is refused unless --force:
+make sure the run holding it has stopped. If it is still running, it fails when it next
 saves the state and advances nothing.`,
 		Example: `  hp state unlock out.x/orders
   hp state unlock out.x/orders --force`,
