@@ -55,7 +55,7 @@ func TestDeltaStateBoundToItsSource(t *testing.T) {
 	if res.Code == 0 {
 		t.Fatalf("a delta of %s into the state of %s was accepted:\n%s", b, a, res.Stderr)
 	}
-	testkit.Contains(t, "stderr", res.Stderr, "tracks pg.", a, b, "hp state reset")
+	testkit.Contains(t, "stderr", res.Stderr, "tracks pg.", a, b, "hp state reset out.s --yes")
 	if strings.Contains(res.Stderr, "nothing new") {
 		t.Fatalf("stderr: %s", res.Stderr)
 	}
@@ -116,7 +116,7 @@ func TestDeltaPublishedButStateNotSaved(t *testing.T) {
 		t.Fatalf("%d manifests", manifests)
 	}
 	testkit.Contains(t, "stderr", res.Stderr, "run "+runID+" was published", "the delta state was not advanced",
-		"the next run extracts the same range again", "hp state set --state s3://lake/raw/u/_state.json --high-water-mark 2024-03-30T22:40:00.000041Z")
+		"the next run extracts the same range again", "hp state set out.u --high-water-mark 2024-03-30T22:40:00.000041Z")
 	if strings.Contains(res.Stderr, "nothing of it was committed") || strings.Contains(res.Stderr, "nothing was committed") {
 		t.Fatalf("stderr says nothing was committed:\n%s", res.Stderr)
 	}

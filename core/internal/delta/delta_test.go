@@ -149,13 +149,13 @@ func TestStateLockAndAdvance(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	h, err := Acquire(ctx, st, "x/_state.json", "file:///x/_state.json", testSrc, "updated_at", "run1", time.Hour, now)
+	h, err := Acquire(ctx, st, "x/_state.json", "file:///x/_state.json", "out.x", testSrc, "updated_at", "run1", time.Hour, now)
 	if err != nil || h.Found {
 		t.Fatalf("first acquire: %v (found %v)", err, h != nil && h.Found)
 	}
 	// A second run is refused while the lock is live, and takes over once
 	// it has expired.
-	if _, err := Acquire(ctx, st, "x/_state.json", "u", testSrc, "updated_at", "run2", time.Hour, now.Add(time.Minute)); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "run1") {
+	if _, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run2", time.Hour, now.Add(time.Minute)); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "run1") {
 		t.Fatalf("second acquire: %v", err)
 	}
 	high := mustParse(t, "timestamp", "2025-12-31T23:59:59.999999Z")
@@ -165,18 +165,18 @@ func TestStateLockAndAdvance(t *testing.T) {
 	if err := h.Release(); err != nil {
 		t.Fatal(err)
 	}
-	h2, err := Acquire(ctx, st, "x/_state.json", "u", testSrc, "updated_at", "run2", time.Hour, now.Add(time.Minute))
+	h2, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run2", time.Hour, now.Add(time.Minute))
 	if err != nil || !h2.Found {
 		t.Fatalf("acquire after release: %v", err)
 	}
 	if got, _ := h2.State.High(); Compare(got, high) != 0 || h2.State.LastManifest != "file:///m.json" {
 		t.Fatalf("state after release: %+v", h2.State)
 	}
-	if _, err := Acquire(ctx, st, "x/_state.json", "u", testSrc, "other_col", "run3", time.Hour, now.Add(2*time.Hour)); !errors.Is(err, sdk.ErrInvalidArgument) {
+	if _, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "other_col", "run3", time.Hour, now.Add(2*time.Hour)); !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Fatalf("another driver: %v", err)
 	}
 	// The holder that lost its lock to an expiry cannot commit.
-	h3, err := Acquire(ctx, st, "x/_state.json", "u", testSrc, "updated_at", "run3", time.Hour, now.Add(2*time.Hour))
+	h3, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run3", time.Hour, now.Add(2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

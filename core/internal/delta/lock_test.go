@@ -66,11 +66,11 @@ func TestAFailedFirstRunRemovesOnlyItsOwnState(t *testing.T) {
 	ctx := context.Background()
 	st := localStore(t)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	slow, err := Acquire(ctx, st, "x/_state.json", "u", testSrc, "updated_at", "run1", time.Minute, now)
+	slow, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run1", time.Minute, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := Acquire(ctx, st, "x/_state.json", "u", testSrc, "updated_at", "run2", time.Hour, now.Add(2*time.Minute))
+	other, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run2", time.Hour, now.Add(2*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestAFailedFirstRunRemovesOnlyItsOwnState(t *testing.T) {
 		t.Fatalf("state after the lapsed run released: %+v", s)
 	}
 	// Alone, a failed first run leaves no state behind.
-	lone, err := Acquire(ctx, st, "y/_state.json", "u", testSrc, "updated_at", "run3", time.Hour, now)
+	lone, err := Acquire(ctx, st, "y/_state.json", "u", "out.x", testSrc, "updated_at", "run3", time.Hour, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestLockOfAProcessThatIsGone(t *testing.T) {
 	dead := goneProcess(t)
 	crashed := &Lock{RunID: "crashed", Host: host, PID: dead, Since: now, Expires: now.Add(6 * time.Hour)}
 	putState(t, st, "x/_state.json", &State{Source: &testSrc, Driver: "updated_at", Lock: crashed})
-	h, err := Acquire(ctx, st, "x/_state.json", "u", testSrc, "updated_at", "run2", time.Hour, now)
+	h, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run2", time.Hour, now)
 	if err != nil {
 		t.Fatalf("lock of a dead pid on this host: %v", err)
 	}
@@ -127,8 +127,8 @@ func TestLockOfAProcessThatIsGone(t *testing.T) {
 	// message names the command that frees it.
 	elsewhere := &Lock{RunID: "remote", Host: host + "-elsewhere", PID: dead, Since: now, Expires: now.Add(6 * time.Hour)}
 	putState(t, st, "x/_state.json", &State{Source: &testSrc, Driver: "updated_at", Lock: elsewhere})
-	_, err = Acquire(ctx, st, "x/_state.json", "file:///x/_state.json", testSrc, "updated_at", "run3", time.Hour, now)
-	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "hp state unlock --force --state file:///x/_state.json") {
+	_, err = Acquire(ctx, st, "x/_state.json", "file:///x/_state.json", "out.x", testSrc, "updated_at", "run3", time.Hour, now)
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "hp state unlock --force out.x`") {
 		t.Fatalf("lock of another host: %v", err)
 	}
 
@@ -140,7 +140,7 @@ func TestLockOfAProcessThatIsGone(t *testing.T) {
 	defer func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() }()
 	running := &Lock{RunID: "running", Host: host, PID: sleeper.Process.Pid, Since: now, Expires: now.Add(6 * time.Hour)}
 	putState(t, st, "x/_state.json", &State{Source: &testSrc, Driver: "updated_at", Lock: running})
-	_, err = Acquire(ctx, st, "x/_state.json", "u", testSrc, "updated_at", "run4", time.Hour, now)
+	_, err = Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run4", time.Hour, now)
 	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "still running") || strings.Contains(err.Error(), "unlock") {
 		t.Fatalf("lock of a live pid: %v", err)
 	}
@@ -152,7 +152,7 @@ func TestLockExpiresWithTheDeadline(t *testing.T) {
 	deadline := now.Add(90 * time.Second)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	if _, err := Acquire(ctx, st, "x/_state.json", "u", testSrc, "updated_at", "lambda", 6*time.Hour, now); err != nil {
+	if _, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "lambda", 6*time.Hour, now); err != nil {
 		t.Fatal(err)
 	}
 	l := readState(t, st, "x/_state.json").Lock
@@ -163,10 +163,10 @@ func TestLockExpiresWithTheDeadline(t *testing.T) {
 	// after it.
 	l.Host += "-elsewhere"
 	putState(t, st, "x/_state.json", &State{Source: &testSrc, Driver: "updated_at", Lock: l})
-	if _, err := Acquire(context.Background(), st, "x/_state.json", "u", testSrc, "updated_at", "next", time.Hour, deadline.Add(-time.Second)); !errors.Is(err, ErrLocked) {
+	if _, err := Acquire(context.Background(), st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "next", time.Hour, deadline.Add(-time.Second)); !errors.Is(err, ErrLocked) {
 		t.Fatalf("before the deadline: %v", err)
 	}
-	if _, err := Acquire(context.Background(), st, "x/_state.json", "u", testSrc, "updated_at", "next", time.Hour, deadline.Add(time.Second)); err != nil {
+	if _, err := Acquire(context.Background(), st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "next", time.Hour, deadline.Add(time.Second)); err != nil {
 		t.Fatalf("after the deadline: %v", err)
 	}
 }
@@ -175,7 +175,7 @@ func TestLockIsHeldByThePublishedRun(t *testing.T) {
 	ctx := context.Background()
 	st := localStore(t)
 	now := time.Now().UTC()
-	h, err := Acquire(ctx, st, "x/_state.json", "u", testSrc, "updated_at", "run-a", time.Hour, now)
+	h, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run-a", time.Hour, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestStateIsBoundToItsSource(t *testing.T) {
 	ctx := context.Background()
 	st := localStore(t)
 	now := time.Now().UTC()
-	h, err := Acquire(ctx, st, "x/_state.json", "file:///x/_state.json", testSrc, "updated_at", "r1", time.Hour, now)
+	h, err := Acquire(ctx, st, "x/_state.json", "file:///x/_state.json", "out.x", testSrc, "updated_at", "r1", time.Hour, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,15 +214,15 @@ func TestStateIsBoundToItsSource(t *testing.T) {
 		t.Fatalf("recorded source %+v", s.Source)
 	}
 	for _, other := range []Source{{Connection: "pg", Object: "public.customers"}, {Connection: "my", Object: "public.orders"}} {
-		_, err := Acquire(ctx, st, "x/_state.json", "file:///x/_state.json", other, "updated_at", "r2", time.Hour, now)
+		_, err := Acquire(ctx, st, "x/_state.json", "file:///x/_state.json", "out.x", other, "updated_at", "r2", time.Hour, now)
 		if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "tracks pg.public.orders, not "+other.String()) ||
-			!strings.Contains(err.Error(), "hp state reset --state file:///x/_state.json") {
+			!strings.Contains(err.Error(), "hp state reset out.x --yes") {
 			t.Fatalf("delta of %s into a state of %s: %v", other.String(), testSrc.String(), err)
 		}
 	}
 	// A state of an older hp records no source: it is adopted.
 	putState(t, st, "y/_state.json", &State{Driver: "updated_at", DriverType: "int64", HighWaterMark: "3"})
-	h, err = Acquire(ctx, st, "y/_state.json", "u", testSrc, "updated_at", "r3", time.Hour, now)
+	h, err = Acquire(ctx, st, "y/_state.json", "u", "out.x", testSrc, "updated_at", "r3", time.Hour, now)
 	if err != nil {
 		t.Fatal(err)
 	}

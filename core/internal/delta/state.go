@@ -123,13 +123,14 @@ func (l *Lock) Held(now time.Time) bool {
 	return l != nil && now.Before(l.Expires) && !l.Gone()
 }
 
-// Advice says what frees a held lock, for error messages.
-func (l *Lock) Advice(stateURL string) string {
+// Advice says what frees a held lock, for error messages; stateArgs are
+// the arguments that name the state to hp state.
+func (l *Lock) Advice(stateArgs string) string {
 	host, _ := os.Hostname()
 	if host == l.Host {
 		return fmt.Sprintf("pid %d is still running on this host: wait for it, or stop it (the next run then takes the lock over)", l.PID)
 	}
-	return fmt.Sprintf("if that run is gone, run `hp state unlock --force --state %s`, or wait until the lock expires", stateURL)
+	return fmt.Sprintf("if that run is gone, run `hp state unlock --force %s`, or wait until the lock expires", stateArgs)
 }
 
 // Handle is a state held by this run.
@@ -137,6 +138,7 @@ type Handle struct {
 	st      store.Versioned
 	key     string
 	url     string
+	args    string
 	version string
 	State   State
 	// Found says whether a state existed before this run.
@@ -151,9 +153,10 @@ type Handle struct {
 // lock lapses with the function). A lock held by another run that has not
 // expired fails with ErrLocked, unless its holder ran on this host and is
 // gone; a write that races another run's fails the same way. A state kept
-// for another source or driver column is refused.
-func Acquire(ctx context.Context, st store.Versioned, key, url string, src Source, driver, runID string, ttl time.Duration, now time.Time) (*Handle, error) {
-	h := &Handle{st: st, key: key, url: url}
+// for another source or driver column is refused. stateArgs name the state
+// to hp state in the messages that suggest it.
+func Acquire(ctx context.Context, st store.Versioned, key, url, stateArgs string, src Source, driver, runID string, ttl time.Duration, now time.Time) (*Handle, error) {
+	h := &Handle{st: st, key: key, url: url, args: stateArgs}
 	data, version, err := st.GetVersion(ctx, key)
 	switch {
 	case errors.Is(err, store.ErrNotExist):
@@ -166,17 +169,17 @@ func Acquire(ctx context.Context, st store.Versioned, key, url string, src Sourc
 		}
 		h.State, h.version, h.Found = *s, version, true
 		if s.Source != nil && *s.Source != src {
-			return nil, sdk.InvalidArgumentf("the delta state %s tracks %s, not %s: its high-water mark says nothing about this source; use another target, or start over with `hp state reset --state %s`", url, s.Source, &src, url)
+			return nil, sdk.InvalidArgumentf("the delta state %s tracks %s, not %s: its high-water mark says nothing about this source; use another target, or start over with `hp state reset %s --yes`", url, s.Source, &src, stateArgs)
 		}
 		if s.Driver != driver {
-			return nil, sdk.InvalidArgumentf("the delta state %s tracks driver %q, not %q: use another target, or start over with `hp state reset --state %s`", url, s.Driver, driver, url)
+			return nil, sdk.InvalidArgumentf("the delta state %s tracks driver %q, not %q: use another target, or start over with `hp state reset %s --yes`", url, s.Driver, driver, stateArgs)
 		}
 	}
 	h.State.Driver, h.State.Source = driver, &src
 	if l := h.State.Lock; l != nil && now.Before(l.Expires) {
 		if !l.Gone() {
 			return nil, fmt.Errorf("%w: run %s on %s (pid %d) since %s, until %s; %s",
-				ErrLocked, l.RunID, l.Host, l.PID, l.Since.Format(time.RFC3339), l.Expires.Format(time.RFC3339), l.Advice(url))
+				ErrLocked, l.RunID, l.Host, l.PID, l.Since.Format(time.RFC3339), l.Expires.Format(time.RFC3339), l.Advice(stateArgs))
 		}
 		h.TookOver = l
 	}
@@ -211,6 +214,9 @@ func (h *Handle) write(ctx context.Context) error {
 
 // URL names the state object.
 func (h *Handle) URL() string { return h.url }
+
+// Args name the state to hp state.
+func (h *Handle) Args() string { return h.args }
 
 // RunID is the id of the run holding the lock.
 func (h *Handle) RunID() string { return h.State.Lock.RunID }

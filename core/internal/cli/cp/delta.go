@@ -150,7 +150,11 @@ func RunDelta(ctx context.Context, o *DeltaOptions) error {
 			return cliutil.UsageErrorf("target %q cannot keep delta state", p.tgt.Name)
 		}
 		stateURL := stateStore.URL(stateKey)
-		h, err := delta.Acquire(ctx, vst, stateKey, stateURL, o.stateSource(p), o.Driver, p.runID, lockTTL, o.Now())
+		stateArgs := p.tgt.Name + "." + p.tgtObject
+		if o.StateURL != "" {
+			stateArgs += " --state " + sdk.MaskDSN(o.StateURL)
+		}
+		h, err := delta.Acquire(ctx, vst, stateKey, stateURL, stateArgs, o.stateSource(p), o.Driver, p.runID, lockTTL, o.Now())
 		if err != nil {
 			return err
 		}
@@ -255,10 +259,10 @@ func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance,
 		if errors.As(err, &pub) {
 			return nil, fmt.Errorf("delta of %s to %s: run %s was published (%s) with %s, but the delta state was not advanced: "+
 				"the high-water mark stays at %s, and the next run extracts the same range again as a new run. "+
-				"To avoid the duplicate, record the mark now with `hp state set --state %s --high-water-mark %s` once the state is writable, "+
+				"To avoid the duplicate, record the mark now with `hp state set %s --high-water-mark %s` once the state is writable, "+
 				"or let the next run repeat the range and keep one of the two runs (or dedupe on the primary keys): %w",
 				sum.Source, tgt.where(), pub.runID, pub.manifestURL, describeRange(o.Driver, r), orNone(sum.HighWaterMark),
-				pub.stateURL, d.High, pub.err)
+				pub.stateArgs, d.High, pub.err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("delta of %s to %s failed for %s; nothing of it was committed and the high-water mark stays at %s: %w",
@@ -320,7 +324,7 @@ func (t *storeTarget) deliver(ctx context.Context, src *host.Instance, req sdk.R
 		return Summary{}, err
 	}
 	if err := t.h.Advance(ctx, o.Driver, d.DriverType, r.High, cp.runID, res.ManifestURL, o.Now()); err != nil {
-		return Summary{}, &publishedError{runID: cp.runID, manifestURL: res.ManifestURL, stateURL: t.h.URL(), err: err}
+		return Summary{}, &publishedError{runID: cp.runID, manifestURL: res.ManifestURL, stateURL: t.h.URL(), stateArgs: t.h.Args(), err: err}
 	}
 	return runSummary(res.Manifest, res.ManifestURL, sourceName(p, &o.SnapOptions), p.tgt.Name+"."+p.tgtObject), nil
 }
@@ -328,8 +332,8 @@ func (t *storeTarget) deliver(ctx context.Context, src *host.Instance, req sdk.R
 // publishedError is a run that was published but whose high-water mark
 // could not be saved.
 type publishedError struct {
-	runID, manifestURL, stateURL string
-	err                          error
+	runID, manifestURL, stateURL, stateArgs string
+	err                                     error
 }
 
 func (e *publishedError) Error() string {
