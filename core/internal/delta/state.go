@@ -21,9 +21,12 @@ const StateFile = "_state.json"
 
 // State is the delta state of one target object.
 type State struct {
-	Version    int    `json:"state_version"`
-	Driver     string `json:"driver"`
-	DriverType string `json:"driver_type"`
+	Version int `json:"state_version"`
+	// Source is what the state was kept for: a delta from another source
+	// into the same target is refused. Empty in states of older hp.
+	Source     *Source `json:"source,omitempty"`
+	Driver     string  `json:"driver"`
+	DriverType string  `json:"driver_type"`
 	// HighWaterMark is the highest driver value extracted so far,
 	// exactly (Format); the next run reads rows above it.
 	HighWaterMark string    `json:"high_water_mark,omitempty"`
@@ -33,6 +36,21 @@ type State struct {
 	// Lock is held by a run in progress, so that two runs never extract
 	// the same range at once.
 	Lock *Lock `json:"lock,omitempty"`
+}
+
+// Source names the source a state tracks.
+type Source struct {
+	// Connection is the connection name, or the masked DSN of one given
+	// inline; never a secret.
+	Connection string `json:"connection"`
+	Object     string `json:"object"`
+}
+
+func (s *Source) String() string {
+	if s == nil {
+		return "an unrecorded source"
+	}
+	return s.Connection + "." + s.Object
 }
 
 // Lock names the run holding the state.
@@ -86,24 +104,59 @@ func (s *State) Marshal() []byte {
 // ErrLocked means another run holds the state.
 var ErrLocked = errors.New("another run holds the delta state")
 
+// Gone reports whether the lock's holder is provably not running: it ran
+// on this host and its pid is no longer alive.
+func (l *Lock) Gone() bool {
+	if l == nil || l.PID <= 0 {
+		return false
+	}
+	host, err := os.Hostname()
+	if err != nil || host != l.Host {
+		return false
+	}
+	return !processAlive(l.PID)
+}
+
+// Held reports whether the lock still holds at now: not expired, and its
+// holder not provably gone.
+func (l *Lock) Held(now time.Time) bool {
+	return l != nil && now.Before(l.Expires) && !l.Gone()
+}
+
+// Advice says what frees a held lock, for error messages; stateArgs are
+// the arguments that name the state to hp state.
+func (l *Lock) Advice(stateArgs string) string {
+	host, _ := os.Hostname()
+	if host == l.Host {
+		return fmt.Sprintf("pid %d is still running on this host: wait for it, or stop it (the next run then takes the lock over)", l.PID)
+	}
+	return fmt.Sprintf("if that run is gone, run `hp state unlock --force %s`, or wait until the lock expires", stateArgs)
+}
+
 // Handle is a state held by this run.
 type Handle struct {
 	st      store.Versioned
 	key     string
 	url     string
+	args    string
 	version string
 	State   State
 	// Found says whether a state existed before this run.
-	Found    bool
+	Found bool
+	// TookOver is the lock of a run that was gone, taken over by this one.
+	TookOver *Lock
 	advanced bool
 }
 
 // Acquire reads the state at key and takes its lock for runID until ttl
-// from now. A lock held by another run that has not expired fails with
-// ErrLocked; a write that races another run's fails the same way. A state
-// kept for another driver column is refused.
-func Acquire(ctx context.Context, st store.Versioned, key, url, driver, runID string, ttl time.Duration, now time.Time) (*Handle, error) {
-	h := &Handle{st: st, key: key, url: url}
+// from now, or until ctx's deadline if that is sooner (a Lambda function's
+// lock lapses with the function). A lock held by another run that has not
+// expired fails with ErrLocked, unless its holder ran on this host and is
+// gone; a write that races another run's fails the same way. A state kept
+// for another source or driver column is refused. stateArgs name the state
+// to hp state in the messages that suggest it.
+func Acquire(ctx context.Context, st store.Versioned, key, url, stateArgs string, src Source, driver, runID string, ttl time.Duration, now time.Time) (*Handle, error) {
+	h := &Handle{st: st, key: key, url: url, args: stateArgs}
 	data, version, err := st.GetVersion(ctx, key)
 	switch {
 	case errors.Is(err, store.ErrNotExist):
@@ -115,17 +168,27 @@ func Acquire(ctx context.Context, st store.Versioned, key, url, driver, runID st
 			return nil, fmt.Errorf("delta state %s: %w (repair it with hp state set or reset)", url, err)
 		}
 		h.State, h.version, h.Found = *s, version, true
+		if s.Source != nil && *s.Source != src {
+			return nil, sdk.InvalidArgumentf("the delta state %s tracks %s, not %s: its high-water mark says nothing about this source; use another target, or start over with `hp state reset %s --yes`", url, s.Source, &src, stateArgs)
+		}
 		if s.Driver != driver {
-			return nil, sdk.InvalidArgumentf("the delta state %s tracks driver %q, not %q: use another target, or hp state reset", url, s.Driver, driver)
+			return nil, sdk.InvalidArgumentf("the delta state %s tracks driver %q, not %q: use another target, or start over with `hp state reset %s --yes`", url, s.Driver, driver, stateArgs)
 		}
 	}
-	h.State.Driver = driver
+	h.State.Driver, h.State.Source = driver, &src
 	if l := h.State.Lock; l != nil && now.Before(l.Expires) {
-		return nil, fmt.Errorf("%w: run %s on %s (pid %d) since %s, until %s; if it is gone, run `hp state unlock` on the target",
-			ErrLocked, l.RunID, l.Host, l.PID, l.Since.Format(time.RFC3339), l.Expires.Format(time.RFC3339))
+		if !l.Gone() {
+			return nil, fmt.Errorf("%w: run %s on %s (pid %d) since %s, until %s; %s",
+				ErrLocked, l.RunID, l.Host, l.PID, l.Since.Format(time.RFC3339), l.Expires.Format(time.RFC3339), l.Advice(stateArgs))
+		}
+		h.TookOver = l
 	}
 	host, _ := os.Hostname()
-	h.State.Lock = &Lock{RunID: runID, Host: host, PID: os.Getpid(), Since: now.UTC(), Expires: now.Add(ttl).UTC()}
+	expires := now.Add(ttl)
+	if d, ok := ctx.Deadline(); ok && d.Before(expires) {
+		expires = d
+	}
+	h.State.Lock = &Lock{RunID: runID, Host: host, PID: os.Getpid(), Since: now.UTC(), Expires: expires.UTC()}
 	if err := h.write(ctx); err != nil {
 		return nil, err
 	}
@@ -149,8 +212,36 @@ func (h *Handle) write(ctx context.Context) error {
 	return nil
 }
 
-// Advance commits a new high-water mark after a run was published.
+// URL names the state object.
+func (h *Handle) URL() string { return h.url }
+
+// Args name the state to hp state.
+func (h *Handle) Args() string { return h.args }
+
+// RunID is the id of the run holding the lock.
+func (h *Handle) RunID() string { return h.State.Lock.RunID }
+
+// Begin names the run about to be published as the lock's holder, so that
+// the lock shows the id of the run in progress.
+func (h *Handle) Begin(ctx context.Context, runID string) error {
+	if h.State.Lock.RunID == runID {
+		return nil
+	}
+	prev := h.State.Lock.RunID
+	h.State.Lock.RunID = runID
+	if err := h.write(ctx); err != nil {
+		h.State.Lock.RunID = prev
+		return err
+	}
+	return nil
+}
+
+// Advance commits a new high-water mark after run runID, the lock's
+// holder, was published.
 func (h *Handle) Advance(ctx context.Context, driver, driverType string, high *sdk.Value, runID, manifestURL string, now time.Time) error {
+	if runID != h.State.Lock.RunID {
+		return fmt.Errorf("advancing the delta state %s for run %s, but the lock is held by run %s", h.url, runID, h.State.Lock.RunID)
+	}
 	h.State.Driver, h.State.DriverType = driver, driverType
 	if high != nil {
 		h.State.HighWaterMark = Format(high)
@@ -169,10 +260,13 @@ func (h *Handle) Release() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if !h.Found && !h.advanced {
-		// Only the state this run wrote: another run may have taken it
-		// over since (an expired lock) and written its own.
-		if err := h.st.DeleteIfVersion(ctx, h.key, h.version); err != nil && !errors.Is(err, store.ErrConflict) {
-			return err
+		// Only the state this run created: another run may have written
+		// one since (after this one's lock lapsed).
+		if err := h.st.DeleteIfVersion(ctx, h.key, h.version); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fmt.Errorf("the delta state %s was changed by another run; left as it is: %w", h.url, err)
+			}
+			return fmt.Errorf("removing the delta state %s: %w", h.url, err)
 		}
 		return nil
 	}

@@ -347,6 +347,28 @@ func contentVersion(data []byte) string {
 // the object makes the compare and the swap one step for every process on
 // the machine.
 func (l *Local) PutIfVersion(ctx context.Context, key string, data []byte, version string) error {
+	return l.ifVersion(key, version, func() error { return l.put(key, data, true) })
+}
+
+// DeleteIfVersion implements Versioned under the same lock as
+// PutIfVersion.
+func (l *Local) DeleteIfVersion(ctx context.Context, key string, version string) error {
+	if version == "" {
+		return fmt.Errorf("deleting %s: no version given: %w", l.URL(key), ErrConflict)
+	}
+	err := l.ifVersion(key, version, func() error { return l.Delete(ctx, key) })
+	if errors.Is(err, errGone) {
+		return nil
+	}
+	return err
+}
+
+// errGone is the ErrConflict of an object removed since it was read.
+var errGone = fmt.Errorf("%w: object was removed", ErrConflict)
+
+// ifVersion runs swap if the object at key is at version ("" = absent),
+// holding the object's lock file.
+func (l *Local) ifVersion(key, version string, swap func() error) error {
 	final, unlock, err := l.lockKey(key)
 	if err != nil {
 		return err
@@ -356,14 +378,14 @@ func (l *Local) PutIfVersion(ctx context.Context, key string, data []byte, versi
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if version != "" {
-			return fmt.Errorf("%s: %w (it was removed)", final, ErrConflict)
+			return fmt.Errorf("%s: %w (it was removed)", final, errGone)
 		}
 	case err != nil:
 		return pathError("reading", final, err)
 	case version == "" || contentVersion(cur) != version:
 		return fmt.Errorf("%s: %w", final, ErrConflict)
 	}
-	return l.put(key, data, true)
+	return swap()
 }
 
 // lockKey takes the exclusive lock beside key's file, which makes a
@@ -382,26 +404,4 @@ func (l *Local) lockKey(key string) (path string, unlock func(), err error) {
 		return "", nil, pathError("locking", lockPath, err)
 	}
 	return final, unlock, nil
-}
-
-// DeleteIfVersion implements Versioned under the same lock as PutIfVersion.
-func (l *Local) DeleteIfVersion(_ context.Context, key string, version string) error {
-	final, unlock, err := l.lockKey(key)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	cur, err := os.ReadFile(final)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return pathError("reading", final, err)
-	case contentVersion(cur) != version:
-		return fmt.Errorf("%s: %w", final, ErrConflict)
-	}
-	if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return pathError("deleting", final, err)
-	}
-	return nil
 }

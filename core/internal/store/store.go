@@ -33,9 +33,12 @@ type Versioned interface {
 	// version ("" = the key must hold nothing), else fails with
 	// ErrConflict.
 	PutIfVersion(ctx context.Context, key string, data []byte, version string) error
-	// DeleteIfVersion removes an object if its current version is
-	// version, else fails with ErrConflict; a missing one is not an error.
+	// DeleteIfVersion removes a small object if its current version is
+	// version, else fails with ErrConflict; an object already gone is
+	// not an error (there is nothing left to protect).
 	DeleteIfVersion(ctx context.Context, key string, version string) error
+	// Delete removes an object; a missing one is not an error.
+	Delete(ctx context.Context, key string) error
 }
 
 // Store holds objects under slash-separated keys relative to its root.

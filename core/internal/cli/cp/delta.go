@@ -129,6 +129,10 @@ func RunDelta(ctx context.Context, o *DeltaOptions) error {
 	if !src.Info.Has(sdk.CapBounds) {
 		return fmt.Errorf("connection %q: the %s connector cannot report bounds, which delta needs: %w", p.src.Name, src.Info.Name, sdk.ErrUnimplemented)
 	}
+	// A mistyped driver is reported as such, before any state is read.
+	if err := o.checkDriver(ctx, src, o.readRequest(p)); err != nil {
+		return err
+	}
 	var tgt deltaTarget
 	if p.targetIsStore {
 		st, err := job.OpenStore(ctx, p.tgt, o.TargetType, o.IO.Out, o.S3)
@@ -146,9 +150,16 @@ func RunDelta(ctx context.Context, o *DeltaOptions) error {
 			return cliutil.UsageErrorf("target %q cannot keep delta state", p.tgt.Name)
 		}
 		stateURL := stateStore.URL(stateKey)
-		h, err := delta.Acquire(ctx, vst, stateKey, stateURL, o.Driver, p.runID, lockTTL, o.Now())
+		stateArgs := p.tgt.Name + "." + p.tgtObject
+		if o.StateURL != "" {
+			stateArgs += " --state " + sdk.MaskDSN(o.StateURL)
+		}
+		h, err := delta.Acquire(ctx, vst, stateKey, stateURL, stateArgs, o.stateSource(p), o.Driver, p.runID, lockTTL, o.Now())
 		if err != nil {
 			return err
+		}
+		if l := h.TookOver; l != nil {
+			fmt.Fprintf(o.IO.ErrOut, "hp: took over the delta state lock of run %s (pid %d on this host, no longer running) at %s\n", l.RunID, l.PID, stateURL)
 		}
 		defer func() {
 			if rerr := h.Release(); rerr != nil {
@@ -187,9 +198,6 @@ type deltaTarget interface {
 func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance, tgt deltaTarget, dopts delta.Options, started time.Time) (*DeltaSummary, error) {
 	sum := &DeltaSummary{Mode: "delta", Source: sourceName(p, &o.SnapOptions), Target: p.tgt.Name + "." + p.tgtObject, Runs: []Summary{}}
 	req := o.readRequest(p)
-	if err := o.checkDriver(ctx, src, req); err != nil {
-		return nil, err
-	}
 	b, err := src.Bounds(ctx, sdk.BoundsRequest{Conn: req.Conn, Source: req.Source, Column: o.Driver, Where: o.Where})
 	if err != nil {
 		return nil, fmt.Errorf("bounds of %s in %s: %w", o.Driver, sum.Source, err)
@@ -247,6 +255,15 @@ func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance,
 		rreq := req
 		rreq.Range = r.Filter(o.Driver)
 		s, err := tgt.deliver(ctx, src, rreq, r, d)
+		var pub *publishedError
+		if errors.As(err, &pub) {
+			return nil, fmt.Errorf("delta of %s to %s: run %s was published (%s) with %s, but the delta state was not advanced: "+
+				"the high-water mark stays at %s, and the next run extracts the same range again as a new run. "+
+				"To avoid the duplicate, record the mark now with `hp state set %s --high-water-mark %s` once the state is writable, "+
+				"or let the next run repeat the range and keep one of the two runs (or dedupe on the primary keys): %w",
+				sum.Source, tgt.where(), pub.runID, pub.manifestURL, describeRange(o.Driver, r), orNone(sum.HighWaterMark),
+				pub.stateArgs, d.High, pub.err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("delta of %s to %s failed for %s; nothing of it was committed and the high-water mark stays at %s: %w",
 				sum.Source, tgt.where(), describeRange(o.Driver, r), orNone(sum.HighWaterMark), err)
@@ -297,6 +314,9 @@ func (t *storeTarget) deliver(ctx context.Context, src *host.Instance, req sdk.R
 	if p.layout.Name == "halfpipe" {
 		cp.vars.DeltaFrom, cp.vars.DeltaTo = halfpipeBound(r.Low, d.DriverType), halfpipeBound(r.High, d.DriverType)
 	}
+	if err := t.h.Begin(ctx, cp.runID); err != nil {
+		return Summary{}, err
+	}
 	m := o.newManifest(&cp, src.Info.Name, "delta")
 	m.Delta = d
 	res, err := o.publish(ctx, &cp, src, t.st, req, m, nil)
@@ -304,9 +324,36 @@ func (t *storeTarget) deliver(ctx context.Context, src *host.Instance, req sdk.R
 		return Summary{}, err
 	}
 	if err := t.h.Advance(ctx, o.Driver, d.DriverType, r.High, cp.runID, res.ManifestURL, o.Now()); err != nil {
-		return Summary{}, fmt.Errorf("run %s was published (%s) but its high-water mark could not be saved; the next run extracts its range again: %w", cp.runID, res.ManifestURL, err)
+		return Summary{}, &publishedError{runID: cp.runID, manifestURL: res.ManifestURL, stateURL: t.h.URL(), stateArgs: t.h.Args(), err: err}
 	}
 	return runSummary(res.Manifest, res.ManifestURL, sourceName(p, &o.SnapOptions), p.tgt.Name+"."+p.tgtObject), nil
+}
+
+// publishedError is a run that was published but whose high-water mark
+// could not be saved.
+type publishedError struct {
+	runID, manifestURL, stateURL, stateArgs string
+	err                                     error
+}
+
+func (e *publishedError) Error() string {
+	return fmt.Sprintf("run %s was published (%s) but the delta state %s was not advanced: %v", e.runID, e.manifestURL, e.stateURL, e.err)
+}
+
+func (e *publishedError) Unwrap() error { return e.err }
+
+// stateSource names the source in the delta state: the connection's name,
+// or its masked DSN when given inline, and the object or query.
+func (o *DeltaOptions) stateSource(p *plan) delta.Source {
+	conn := p.src.Name
+	if conn == "" {
+		conn = sdk.MaskDSN(p.src.DSN)
+	}
+	obj := p.srcRef.String()
+	if o.Query != "" {
+		obj = "(query)"
+	}
+	return delta.Source{Connection: conn, Object: obj}
 }
 
 // tableTarget merges each range into a table (on --primary-keys, else

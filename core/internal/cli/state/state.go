@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -179,8 +180,9 @@ that run is gone (killed, crashed, timed out) and the next run must not
 wait for the lock to expire. Prints who held it. The high-water mark is
 unchanged.
 
-Refuses a lock that has not expired unless --force: make sure the run
-holding it has stopped. If it is still running, it fails when it next
+A lock whose process no longer runs on this host is cleared without
+--force. Any other lock that has not expired is refused unless --force:
+make sure the run holding it has stopped. If it is still running, it fails when it next
 saves the state and advances nothing.`,
 		Example: `  hp state unlock out.x/orders
   hp state unlock out.x/orders --force`,
@@ -304,7 +306,9 @@ func (o *Options) unreadable(t *target, c *current) error {
 	return fmt.Errorf("the delta state %s cannot be read: %w (repair it with hp state set, or hp state reset)", t.url, c.bad)
 }
 
-func live(l *delta.Lock, now time.Time) bool { return l != nil && now.Before(l.Expires) }
+// live says whether a lock holds: not expired, and its holder not
+// provably gone (a pid of this host that no longer runs).
+func live(l *delta.Lock, now time.Time) bool { return l.Held(now) }
 
 func describeLock(l *delta.Lock) string {
 	return fmt.Sprintf("run %s on %s (pid %d) since %s", l.RunID, orDash(l.Host), l.PID, l.Since.UTC().Format(time.RFC3339))
@@ -315,8 +319,12 @@ func (o *Options) refuseLive(t *target, c *current, cmd string) error {
 	if !live(c.lock, o.Now()) || o.Force {
 		return nil
 	}
-	return fmt.Errorf("%w %s: %s, until %s; hp state %s refuses while that run may be going (if it is gone, give --force)",
-		delta.ErrLocked, t.url, describeLock(c.lock), c.lock.Expires.UTC().Format(time.RFC3339), cmd)
+	how := "if it is gone, give --force"
+	if host, _ := os.Hostname(); host == c.lock.Host {
+		how = fmt.Sprintf("pid %d is still running on this host: wait for it, or stop it", c.lock.PID)
+	}
+	return fmt.Errorf("%w %s: %s, until %s; hp state %s refuses while that run may be going (%s)",
+		delta.ErrLocked, t.url, describeLock(c.lock), c.lock.Expires.UTC().Format(time.RFC3339), cmd, how)
 }
 
 // readable opens and reads the state, failing when there is none or it
@@ -371,14 +379,21 @@ func printText(w io.Writer, url string, s *delta.State, now time.Time) error {
 	}
 	lock := "none"
 	if l := s.Lock; l != nil {
-		if live(l, now) {
+		switch {
+		case live(l, now):
 			lock = fmt.Sprintf("held by %s, until %s (live: %s left)", describeLock(l), l.Expires.UTC().Format(time.RFC3339), l.Expires.Sub(now).Round(time.Second))
-		} else {
+		case now.Before(l.Expires):
+			lock = fmt.Sprintf("held by %s, whose process is no longer running on this host (the next run takes it over)", describeLock(l))
+		default:
 			lock = fmt.Sprintf("held by %s, expired at %s (the next run takes it over)", describeLock(l), l.Expires.UTC().Format(time.RFC3339))
 		}
 	}
-	_, err := fmt.Fprintf(w, "state:            %s\ndriver:           %s (%s)\nhigh-water mark:  %s\nlast run:         %s\nlast manifest:    %s\nupdated at:       %s\nlock:             %s\n",
-		url, s.Driver, typ, mark, orDash(s.LastRunID), orDash(s.LastManifest), updated, lock)
+	source := "not recorded (the next run records its own)"
+	if s.Source != nil {
+		source = s.Source.String()
+	}
+	_, err := fmt.Fprintf(w, "state:            %s\nsource:           %s\ndriver:           %s (%s)\nhigh-water mark:  %s\nlast run:         %s\nlast manifest:    %s\nupdated at:       %s\nlock:             %s\n",
+		url, source, s.Driver, typ, mark, orDash(s.LastRunID), orDash(s.LastManifest), updated, lock)
 	return err
 }
 
@@ -542,8 +557,11 @@ func Unlock(ctx context.Context, o *Options) error {
 		return err
 	}
 	how := "expired at"
-	if live(l, o.Now()) {
+	switch {
+	case live(l, o.Now()):
 		how = "forced; it would have expired at"
+	case o.Now().Before(l.Expires):
+		how = "its process is no longer running on this host; it would have expired at"
 	}
 	fmt.Fprintf(o.IO.ErrOut, "unlocked %s: the lock was held by %s (%s %s)\n", t.url, describeLock(l), how, l.Expires.UTC().Format(time.RFC3339))
 	return nil
