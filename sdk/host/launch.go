@@ -126,16 +126,16 @@ func (h *Host) ByName(ctx context.Context, name string) (*Instance, error) {
 	return nil, fmt.Errorf("%w named %q is installed (looked in %s)", ErrNoPlugin, name, h.describeDirs())
 }
 
-// ForScheme starts the plugin that serves DSNs with the scheme. Plugins
-// whose name resembles the scheme are asked first; others are started
-// only if needed, and stopped again when they do not serve it.
+// ForScheme starts the first plugin, in discovery order, that serves DSNs
+// with the scheme. A plugin's name plays no part: a plugin named after a
+// scheme in a later directory must not take a DSN (and its password) from
+// the one installed earlier. Plugins that do not serve it are stopped again.
 func (h *Host) ForScheme(ctx context.Context, scheme string) (*Instance, error) {
 	ps, err := h.usable()
 	if err != nil {
 		return nil, err
 	}
 	scheme = strings.ToLower(scheme)
-	slices.SortStableFunc(ps, func(a, b Plugin) int { return likeness(b.Name, scheme) - likeness(a.Name, scheme) })
 	var refused []string
 	for _, p := range ps {
 		h.mu.Lock()
@@ -166,7 +166,8 @@ func (h *Host) ForScheme(ctx context.Context, scheme string) (*Instance, error) 
 	return nil, fmt.Errorf("%w serves DSN scheme %q (looked in %s; see 'hp plugins list')", ErrNoPlugin, scheme, h.describeDirs())
 }
 
-// likeness ranks how likely a plugin name serves a scheme, without starting it.
+// likeness says how much a plugin name resembles a scheme; it only picks
+// which refusals are worth naming when no plugin serves the scheme.
 func likeness(name, scheme string) int {
 	switch {
 	case name == scheme:

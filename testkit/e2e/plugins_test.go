@@ -15,6 +15,7 @@ import (
 type listed struct {
 	Name, Version, Path, Origin, Checksum, Status, Error string
 	Schemes, Capabilities                                []string
+	SchemesShadowed                                      []string `json:"schemes_shadowed"`
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
@@ -71,6 +72,15 @@ func TestPluginsListDiscoveryOrder(t *testing.T) {
 	}
 	if got[0].Version == "" || len(got[0].Schemes) == 0 || len(got[0].Capabilities) == 0 {
 		t.Errorf("gen was not asked for its info: %+v", got[0])
+	}
+	// alpha and beta are gen under other names: gen's scheme stays with the first.
+	for _, i := range []int{1, 2} {
+		if strings.Join(got[i].SchemesShadowed, ",") != "gen" || !strings.Contains(got[i].Error, "served by "+filepath.Join(first, "hp-plugin-gen")) {
+			t.Errorf("%s does not show its scheme shadowed: %+v", got[i].Name, got[i])
+		}
+	}
+	if len(got[0].SchemesShadowed) != 0 {
+		t.Errorf("the first plugin of a scheme is shadowed: %+v", got[0])
 	}
 	if !strings.Contains(got[4].Error, "does not match its SHA256SUMS entry") || got[4].Checksum != "MISMATCH" {
 		t.Errorf("tampered plugin: %+v", got[4])

@@ -41,7 +41,9 @@ A directory's checksums are its SHA256SUMS file and every SHA256SUMS.<name>
 file (Lambda layers each bring their own). A plugin is refused when its
 entry does not match, when two files disagree about it, when it is
 writable by group or others, or (with --require-checksums) when it has no
-entry. A plugin with the same name as an earlier one is shadowed.`,
+entry. A plugin with the same name as an earlier one is shadowed, and so
+is a scheme served by an earlier plugin: a DSN goes to the first plugin,
+in discovery order, that serves its scheme, whatever the plugins' names.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return RunList(cmd.Context(), opts) },
 	}
@@ -60,7 +62,10 @@ type Entry struct {
 	Checksum     string   `json:"checksum"`
 	SHA256       string   `json:"sha256,omitempty"`
 	Status       string   `json:"status"` // ok, refused, shadowed, failed
-	Error        string   `json:"error,omitempty"`
+	// SchemesShadowed are schemes this plugin serves that an earlier plugin
+	// in discovery order serves too: DSNs of those schemes go to the earlier one.
+	SchemesShadowed []string `json:"schemes_shadowed,omitempty"`
+	Error           string   `json:"error,omitempty"`
 }
 
 // RunList lists the plugins.
@@ -94,6 +99,21 @@ func RunList(ctx context.Context, o *ListOptions) error {
 			inst.Close()
 		}
 		entries = append(entries, e)
+	}
+	owner := map[string]string{}
+	for i := range entries {
+		for _, s := range entries[i].Schemes {
+			if first, ok := owner[s]; ok {
+				entries[i].SchemesShadowed = append(entries[i].SchemesShadowed, s)
+				if entries[i].Error == "" {
+					entries[i].Error = fmt.Sprintf("scheme %s served by %s", s, first)
+				} else {
+					entries[i].Error += fmt.Sprintf("; scheme %s served by %s", s, first)
+				}
+				continue
+			}
+			owner[s] = entries[i].Path
+		}
 	}
 	if o.Output == "json" {
 		return cliutil.WriteJSON(o.IO.Out, entries)
