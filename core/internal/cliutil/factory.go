@@ -26,6 +26,8 @@ type Factory struct {
 	// Set by the root command from global flags before any command runs.
 	Logger           *slog.Logger
 	RequireChecksums bool
+	// PluginDir is --plugin-dir (HP_PLUGIN_DIR when the flag is not given).
+	PluginDir string
 
 	hostOnce sync.Once
 	host     *host.Host
@@ -40,7 +42,16 @@ func (f *Factory) Getenv(k string) string {
 // Host returns the plugin host, creating it on first use.
 func (f *Factory) Host() *host.Host {
 	f.hostOnce.Do(func() {
-		f.host = host.New(host.DefaultDirs(f.Getenv, f.Executable), host.DiscoverOptions{RequireChecksums: f.RequireChecksums}, f.Logger)
+		getenv := f.Getenv
+		if f.PluginDir != "" {
+			getenv = func(k string) string {
+				if k == "HP_PLUGIN_DIR" {
+					return f.PluginDir
+				}
+				return f.Getenv(k)
+			}
+		}
+		f.host = host.New(host.DefaultDirs(getenv, f.Executable), host.DiscoverOptions{RequireChecksums: f.RequireChecksums}, f.Logger)
 	})
 	return f.host
 }
