@@ -39,9 +39,10 @@ name, version, DSN schemes and capabilities, and stopped again.
 
 A directory's checksums are its SHA256SUMS file and every SHA256SUMS.<name>
 file (Lambda layers each bring their own). A plugin is refused when its
-entry does not match, when two files disagree about it, when it is
-writable by group or others, or (with --require-checksums) when it has no
-entry. A plugin with the same name as an earlier one is shadowed, and so
+entry does not match, when two files disagree about it, when it, its
+directory or a checksum file is writable by group or others, when it is
+owned by a user other than root and you, or (with --require-checksums)
+when it has no entry. A plugin with the same name as an earlier one is shadowed, and so
 is a scheme served by an earlier plugin: a DSN goes to the first plugin,
 in discovery order, that serves its scheme, whatever the plugins' names.`,
 		Args: cobra.NoArgs,

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package host
+
+import "os"
+
+func checkOwner(string, os.FileInfo) error { return nil }
