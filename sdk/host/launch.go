@@ -64,10 +64,16 @@ type Host struct {
 	infoSeen map[string]sdk.Info
 }
 
-// New returns a Host that looks for plugins in dirs.
+// New returns a Host that looks for plugins in dirs. It removes the
+// plugin socket directories that hp processes of this user left when they
+// were killed.
 func New(dirs []Dir, opts DiscoverOptions, logger *slog.Logger) *Host {
 	if logger == nil {
 		logger = slog.Default()
+	}
+	// A killed hp could not remove its plugins' socket directories.
+	if err := sweepSocketDirs(os.TempDir()); err != nil {
+		logger.Debug("removing stale plugin socket directories", "error", err)
 	}
 	return &Host{dirs: dirs, opts: opts, logger: logger, running: map[string]*Instance{}, infoSeen: map[string]sdk.Info{}}
 }
@@ -285,7 +291,8 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger) (*Instance, error
 	// to it whatever the umask. That is the isolation TLS on the socket
 	// gave, and the same user could read either process's memory anyway;
 	// without TLS the plugin boundary costs a tenth less CPU.
-	sockDir, err := os.MkdirTemp(os.TempDir(), "hp-plugin-")
+	// Named after this pid, so that a later hp can tell it is stale.
+	sockDir, err := os.MkdirTemp(os.TempDir(), fmt.Sprintf("hp-plugin-%d-", os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("starting plugin %q: %w", p.Name, err)
 	}

@@ -3,11 +3,14 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A plugin merely named after a scheme must not win over one found
@@ -89,5 +92,51 @@ func TestDiscoverRefusesWhatOthersCanWrite(t *testing.T) {
 	defer h.Close()
 	if _, err := h.ByName(context.Background(), "indir"); !errors.Is(err, ErrRefused) {
 		t.Fatalf("launching from a directory others can write: %v", err)
+	}
+}
+
+func TestStaleSocketDirsRemoved(t *testing.T) {
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	pid := dead.Process.Pid
+	tmp := os.TempDir()
+	mk := func(name string) string {
+		p := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Join(p, "sub"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(p) })
+		return p
+	}
+	stale := mk(fmt.Sprintf("hp-plugin-%d-%d", pid, time.Now().UnixNano()))
+	live := mk(fmt.Sprintf("hp-plugin-%d-%d", os.Getppid(), time.Now().UnixNano()))
+	other := mk(fmt.Sprintf("hp-plugin-notapid-%d", time.Now().UnixNano()))
+	var foreign string
+	if os.Geteuid() == 0 {
+		foreign = mk(fmt.Sprintf("hp-plugin-%d-%d", pid, time.Now().UnixNano()+1))
+		if err := os.Chown(foreign, 12345, 12345); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	install(t, dir, "endless")
+	h := New([]Dir{{Path: dir}}, DiscoverOptions{}, nil)
+	defer h.Close()
+	inst, err := h.ByName(context.Background(), "endless")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket directory of dead pid %d left: %v", pid, err)
+	}
+	for _, keep := range []string{live, other, foreign} {
+		if _, err := os.Stat(keep); keep != "" && err != nil {
+			t.Errorf("%s removed: %v", keep, err)
+		}
+	}
+	if want := fmt.Sprintf("hp-plugin-%d-", os.Getpid()); !strings.HasPrefix(filepath.Base(inst.sockDir), want) {
+		t.Errorf("socket directory %s is not named %s<random>", inst.sockDir, want)
 	}
 }
