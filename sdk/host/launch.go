@@ -204,9 +204,20 @@ func (h *Host) Launch(ctx context.Context, p Plugin) (*Instance, error) {
 	}
 	h.mu.Unlock()
 
-	inst, err := start(ctx, p, h.logger)
+	h.mu.Lock()
+	known, seen := h.infoSeen[p.Path]
+	h.mu.Unlock()
+	inst, err := start(ctx, p, h.logger, known.Env)
 	if err != nil {
 		return nil, err
+	}
+	// A plugin's Info names the variables it reads; a plugin started
+	// before its Info was known, without them, is started again with them.
+	if !seen && len(pluginEnv(os.Environ(), inst.Info.Env)) > len(pluginEnv(os.Environ(), nil)) {
+		inst.Close()
+		if inst, err = start(ctx, p, h.logger, inst.Info.Env); err != nil {
+			return nil, err
+		}
 	}
 	inst.onClose = func() {
 		h.mu.Lock()
@@ -274,7 +285,36 @@ func (i *Instance) Close() {
 
 var versionMismatch = regexp.MustCompile(`Plugin version: (\d+)`)
 
-func start(ctx context.Context, p Plugin, logger *slog.Logger) (*Instance, error) {
+// baseEnv are the variables every plugin gets, besides LC_* and those its
+// Info declares: a plugin is not handed hp's credentials (AWS_*, HP_*
+// DSNs) unless it says it reads them.
+var baseEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG"}
+
+// pluginEnv picks from environ what a plugin declaring declared may see.
+// A declared name ending in '*' is a prefix.
+func pluginEnv(environ, declared []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		keep := slices.Contains(baseEnv, k) || strings.HasPrefix(k, "LC_")
+		for _, d := range declared {
+			if keep {
+				break
+			}
+			if prefix, ok := strings.CutSuffix(d, "*"); ok {
+				keep = prefix != "" && strings.HasPrefix(k, prefix)
+			} else {
+				keep = k == d
+			}
+		}
+		if keep {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func start(ctx context.Context, p Plugin, logger *slog.Logger, declared []string) (*Instance, error) {
 	cmd := exec.Command(p.Path)
 	setParentDeathSignal(cmd)
 	tl := &tail{max: 8}
@@ -298,12 +338,13 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger) (*Instance, error
 	}
 	// go-plugin passes the directory on only with a custom runner; the
 	// plugin's side reads it from this variable.
-	cmd.Env = []string{plugin.EnvUnixSocketDir + "=" + sockDir}
+	cmd.Env = append(pluginEnv(os.Environ(), declared), plugin.EnvUnixSocketDir+"="+sockDir)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.PluginSet(),
 		Cmd:              cmd,
 		SecureConfig:     secure,
+		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		StartTimeout:     20 * time.Second,
 		Stderr:           tl,

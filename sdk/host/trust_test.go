@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
 // A plugin merely named after a scheme must not win over one found
@@ -138,5 +140,41 @@ func TestStaleSocketDirsRemoved(t *testing.T) {
 	}
 	if want := fmt.Sprintf("hp-plugin-%d-", os.Getpid()); !strings.HasPrefix(filepath.Base(inst.sockDir), want) {
 		t.Errorf("socket directory %s is not named %s<random>", inst.sockDir, want)
+	}
+}
+
+func TestPluginEnvironment(t *testing.T) {
+	t.Setenv("TESTPLUGIN_DECLARED", "yes")
+	t.Setenv("TESTPLUGIN_PREFIX_ONE", "one")
+	t.Setenv("TESTPLUGIN_UNDECLARED", "no")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-for-plugins")
+	t.Setenv("LC_TIME", "C")
+	t.Setenv("TZ", "UTC")
+	dir := t.TempDir()
+	install(t, dir, "endless")
+	h := New([]Dir{{Path: dir}}, DiscoverOptions{}, nil)
+	defer h.Close()
+	inst, err := h.ByName(context.Background(), "endless")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := inst.Check(context.Background(), sdk.Connection{DSN: "endless://"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range strings.Split(out, "\n") {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for k, want := range map[string]string{"TESTPLUGIN_DECLARED": "yes", "TESTPLUGIN_PREFIX_ONE": "one", "LC_TIME": "C", "TZ": "UTC", "PATH": os.Getenv("PATH")} {
+		if env[k] != want {
+			t.Errorf("plugin has %s=%q, want %q", k, env[k], want)
+		}
+	}
+	for _, k := range []string{"TESTPLUGIN_UNDECLARED", "AWS_SECRET_ACCESS_KEY"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("plugin was given %s=%q, which it did not declare", k, v)
+		}
 	}
 }
