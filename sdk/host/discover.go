@@ -114,6 +114,12 @@ var ErrRefused = errors.New("plugin refused")
 type DiscoverOptions struct {
 	// RequireChecksums refuses plugins that have no SHA256SUMS entry.
 	RequireChecksums bool
+	// CacheDir holds plugins.json, each plugin's name, version, schemes,
+	// capabilities and declared environment keyed by its binary's sha256,
+	// so that finding the plugin of a scheme or listing plugins does not
+	// start them. Empty: no cache. A cache directory or file that anyone
+	// but this user can write is not used.
+	CacheDir string
 }
 
 // Discover lists the plugin binaries in dirs, in order, and checks each

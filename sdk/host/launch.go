@@ -62,6 +62,8 @@ type Host struct {
 	hashed   bool // every plugin's digest checked, not only at launch
 	running  map[string]*Instance
 	infoSeen map[string]sdk.Info
+	cache    *infoCache
+	starts   int // plugin processes started, for tests
 }
 
 // New returns a Host that looks for plugins in dirs. It removes the
@@ -75,7 +77,63 @@ func New(dirs []Dir, opts DiscoverOptions, logger *slog.Logger) *Host {
 	if err := sweepSocketDirs(os.TempDir()); err != nil {
 		logger.Debug("removing stale plugin socket directories", "error", err)
 	}
-	return &Host{dirs: dirs, opts: opts, logger: logger, running: map[string]*Instance{}, infoSeen: map[string]sdk.Info{}}
+	cache, err := loadCache(opts.CacheDir)
+	if err != nil {
+		logger.Warn(err.Error())
+	}
+	return &Host{dirs: dirs, opts: opts, logger: logger, running: map[string]*Instance{}, infoSeen: map[string]sdk.Info{}, cache: cache}
+}
+
+// withDigest fills in the sha256 of a plugin that has no checksum entry,
+// so that it keys the cache and go-plugin checks the binary it runs is
+// the one hashed.
+func withDigest(p Plugin) (Plugin, error) {
+	if p.SHA256 != "" {
+		return p, nil
+	}
+	d, err := fileSHA256(p.Path)
+	if err != nil {
+		return p, fmt.Errorf("%w: %s: %v", ErrRefused, p.Path, err)
+	}
+	p.SHA256 = d
+	return p, nil
+}
+
+// known returns the plugin's info without starting it: from this host's
+// earlier launches or from the cache.
+func (h *Host) known(p Plugin) (sdk.Info, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if i, ok := h.infoSeen[p.Path]; ok {
+		return i, true
+	}
+	return h.cache.get(p.SHA256)
+}
+
+// Info returns the plugin's info, from the cache when its binary is known,
+// else by starting it once. A refused plugin is never started.
+func (h *Host) Info(ctx context.Context, p Plugin) (sdk.Info, error) {
+	if p.Refused != nil {
+		return sdk.Info{}, p.Refused
+	}
+	p, err := withDigest(p)
+	if err != nil {
+		return sdk.Info{}, err
+	}
+	if i, ok := h.known(p); ok {
+		return i, nil
+	}
+	h.mu.Lock()
+	_, running := h.running[p.Path]
+	h.mu.Unlock()
+	inst, err := h.Launch(ctx, p)
+	if err != nil {
+		return sdk.Info{}, err
+	}
+	if !running {
+		inst.Close()
+	}
+	return inst.Info, nil
 }
 
 // Dirs returns the discovery locations.
@@ -144,10 +202,12 @@ func (h *Host) ForScheme(ctx context.Context, scheme string) (*Instance, error) 
 	scheme = strings.ToLower(scheme)
 	var refused []string
 	for _, p := range ps {
-		h.mu.Lock()
-		info, known := h.infoSeen[p.Path]
-		h.mu.Unlock()
-		if known && !slices.Contains(info.Schemes, scheme) {
+		if p.Refused == nil {
+			if p, err = withDigest(p); err != nil {
+				p.Refused = err
+			}
+		}
+		if info, known := h.known(p); known && p.Refused == nil && !slices.Contains(info.Schemes, scheme) {
 			continue
 		}
 		// Refused at discovery or, its digest checked only now, at launch.
@@ -204,10 +264,12 @@ func (h *Host) Launch(ctx context.Context, p Plugin) (*Instance, error) {
 	}
 	h.mu.Unlock()
 
-	h.mu.Lock()
-	known, seen := h.infoSeen[p.Path]
-	h.mu.Unlock()
-	inst, err := start(ctx, p, h.logger, known.Env)
+	p, err := withDigest(p)
+	if err != nil {
+		return nil, err
+	}
+	known, seen := h.known(p)
+	inst, err := h.start(ctx, p, known.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +277,7 @@ func (h *Host) Launch(ctx context.Context, p Plugin) (*Instance, error) {
 	// before its Info was known, without them, is started again with them.
 	if !seen && len(pluginEnv(os.Environ(), inst.Info.Env)) > len(pluginEnv(os.Environ(), nil)) {
 		inst.Close()
-		if inst, err = start(ctx, p, h.logger, inst.Info.Env); err != nil {
+		if inst, err = h.start(ctx, p, inst.Info.Env); err != nil {
 			return nil, err
 		}
 	}
@@ -227,7 +289,11 @@ func (h *Host) Launch(ctx context.Context, p Plugin) (*Instance, error) {
 	h.mu.Lock()
 	h.running[p.Path] = inst
 	h.infoSeen[p.Path] = inst.Info
+	err = h.cache.put(p.SHA256, inst.Info)
 	h.mu.Unlock()
+	if err != nil {
+		h.logger.Warn("plugin cache not written", "error", err)
+	}
 	return inst, nil
 }
 
@@ -312,6 +378,13 @@ func pluginEnv(environ, declared []string) []string {
 		}
 	}
 	return out
+}
+
+func (h *Host) start(ctx context.Context, p Plugin, declared []string) (*Instance, error) {
+	h.mu.Lock()
+	h.starts++
+	h.mu.Unlock()
+	return start(ctx, p, h.logger, declared)
 }
 
 func start(ctx context.Context, p Plugin, logger *slog.Logger, declared []string) (*Instance, error) {

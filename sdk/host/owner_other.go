@@ -5,3 +5,5 @@ package host
 import "os"
 
 func checkOwner(string, os.FileInfo) error { return nil }
+
+func ownedByMe(string, os.FileInfo) error { return nil }

@@ -22,3 +22,12 @@ func checkOwner(path string, st os.FileInfo) error {
 	}
 	return fmt.Errorf("%w: %s is owned by uid %d, neither root nor this user; run chown %s %s", ErrRefused, path, sys.Uid, strconv.Itoa(me), path)
 }
+
+// ownedByMe refuses a file owned by anyone but the user running hp.
+func ownedByMe(path string, st os.FileInfo) error {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok || int(sys.Uid) == os.Geteuid() {
+		return nil
+	}
+	return fmt.Errorf("%s is owned by uid %d, not this user", path, sys.Uid)
+}

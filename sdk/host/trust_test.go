@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -175,6 +176,90 @@ func TestPluginEnvironment(t *testing.T) {
 	for _, k := range []string{"TESTPLUGIN_UNDECLARED", "AWS_SECRET_ACCESS_KEY"} {
 		if v, ok := env[k]; ok {
 			t.Errorf("plugin was given %s=%q, which it did not declare", k, v)
+		}
+	}
+}
+
+func TestCacheSparesStarts(t *testing.T) {
+	dir := t.TempDir()
+	install(t, dir, "endless")
+	install(t, dir, "other")
+	cache := filepath.Join(t.TempDir(), "cache")
+	opts := DiscoverOptions{CacheDir: cache}
+	h := New([]Dir{{Path: dir}}, opts, nil)
+	if _, err := h.ForScheme(context.Background(), "endless"); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	if h.starts != 1 {
+		t.Fatalf("first lookup started %d plugins, want 1", h.starts)
+	}
+	// A new host (a later hp run) answers from the cache.
+	h = New([]Dir{{Path: dir}}, opts, nil)
+	defer h.Close()
+	if _, err := h.ForScheme(context.Background(), "nosuch"); !errors.Is(err, ErrNoPlugin) {
+		t.Fatalf("unknown scheme: %v", err)
+	}
+	ps, err := h.Plugins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		info, err := h.Info(context.Background(), p)
+		if err != nil || info.Name != "endless" || !slices.Contains(info.Schemes, "endless") {
+			t.Fatalf("info of %s: %+v, %v", p.Name, info, err)
+		}
+	}
+	// other is the same binary as endless: its digest is cached too.
+	if h.starts != 0 {
+		t.Fatalf("with the cache, %d plugins started, want none", h.starts)
+	}
+	for path, want := range map[string]os.FileMode{cache: 0o700, filepath.Join(cache, CacheFile): 0o600} {
+		st, err := os.Stat(path)
+		if err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: %v, %v; want mode %v", path, st.Mode(), err, want)
+		}
+	}
+}
+
+func TestCacheMustBePrivate(t *testing.T) {
+	dir := t.TempDir()
+	bin := install(t, dir, "endless")
+	digest, err := fileSHA256(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A forged entry saying the plugin serves nothing would hide it.
+	forged := fmt.Sprintf(`{%q: {"name": "endless", "schemes": ["forged"]}}`, digest)
+	for _, tc := range []struct {
+		name             string
+		dirMode, fileMod os.FileMode
+	}{
+		{"directory others can write", 0o777, 0o600},
+		{"file others can write", 0o700, 0o666},
+	} {
+		cache := filepath.Join(t.TempDir(), "cache")
+		if err := os.Mkdir(cache, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(cache, CacheFile)
+		if err := os.WriteFile(file, []byte(forged), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(file, tc.fileMod); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(cache, tc.dirMode); err != nil {
+			t.Fatal(err)
+		}
+		h := New([]Dir{{Path: dir}}, DiscoverOptions{CacheDir: cache}, nil)
+		inst, err := h.ForScheme(context.Background(), "endless")
+		if err != nil || inst.Plugin.Path != bin {
+			t.Errorf("%s: the forged cache was believed: %v", tc.name, err)
+		}
+		h.Close()
+		if data, _ := os.ReadFile(file); string(data) != forged {
+			t.Errorf("%s: hp wrote to a cache others can write: %s", tc.name, data)
 		}
 	}
 }
