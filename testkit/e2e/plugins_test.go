@@ -138,3 +138,33 @@ func TestExampleConnector(t *testing.T) {
 		t.Fatalf("unexpected output:\n%s", text)
 	}
 }
+
+// TestSchemeHijack puts a plugin named after the postgresql scheme in a
+// directory later in discovery order than the real postgres plugin: the
+// DSN (and its password) must go to the real one, and the impostor must
+// never run.
+func TestSchemeHijack(t *testing.T) {
+	bin := testkit.Build(t)
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	marker := filepath.Join(root, "impostor-ran")
+	fake := fmt.Sprintf("#!/bin/sh\nenv > %s\nexit 1\n", marker)
+	if err := os.MkdirAll(filepath.Join(data, "halfpipe", "plugins"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "halfpipe", "plugins", "hp-plugin-postgresql"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dsn := strings.Replace(pgDSN, "postgres://postgres@", "postgresql://postgres:hijack-secret@", 1)
+	res := bin.Run(t, []string{"XDG_DATA_HOME=" + data, "HP_PG_DSN=" + dsn, "HP_OUTPUT=json"}, "query", "pg", "select 42 as answer")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "42") {
+		t.Fatalf("query through the real plugin: exit %d\n%s\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if data, err := os.ReadFile(marker); err == nil {
+		t.Fatalf("the impostor plugin ran; it saw:\n%s", data)
+	}
+	// --plugin-dir wins over HP_PLUGIN_DIR: with only the impostor's
+	// directory, nothing else is found first.
+	res = bin.Run(t, []string{"HP_PLUGIN_DIR=" + root}, "--plugin-dir", bin.PluginDir, "plugins", "list", "--output", "json")
+	testkit.Contains(t, "plugins list --plugin-dir", res.Stdout, filepath.Join(bin.PluginDir, "hp-plugin-postgres"))
+}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -28,6 +29,9 @@ type Factory struct {
 	RequireChecksums bool
 	// PluginDir is --plugin-dir (HP_PLUGIN_DIR when the flag is not given).
 	PluginDir string
+	// CacheDir is --cache-dir (HP_CACHE_DIR); empty means the user cache
+	// directory's halfpipe subdirectory.
+	CacheDir string
 
 	hostOnce sync.Once
 	host     *host.Host
@@ -51,7 +55,13 @@ func (f *Factory) Host() *host.Host {
 				return f.Getenv(k)
 			}
 		}
-		f.host = host.New(host.DefaultDirs(getenv, f.Executable), host.DiscoverOptions{RequireChecksums: f.RequireChecksums}, f.Logger)
+		cache := f.CacheDir
+		if cache == "" {
+			if d, err := os.UserCacheDir(); err == nil {
+				cache = filepath.Join(d, "halfpipe")
+			}
+		}
+		f.host = host.New(host.DefaultDirs(getenv, f.Executable), host.DiscoverOptions{RequireChecksums: f.RequireChecksums, CacheDir: cache}, f.Logger)
 	})
 	return f.host
 }

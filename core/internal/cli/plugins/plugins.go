@@ -34,8 +34,10 @@ func newListCmd(f *cliutil.Factory) *cobra.Command {
 		Short: "List the connector plugins hp finds, in discovery order",
 		Long: `List the connector plugins hp finds, in discovery order: the directories
 of HP_PLUGIN_DIR, <dir of hp>/plugins, $XDG_DATA_HOME/halfpipe/plugins,
-/opt/hp/plugins and /opt. Each plugin is started once to ask for its
-name, version, DSN schemes and capabilities, and stopped again.
+/opt/hp/plugins and /opt. A plugin's name, version, DSN schemes and
+capabilities come from the cache (plugins.json in --cache-dir), keyed by
+the binary's sha256; a binary not in it is started once to ask, and
+stopped again. A refused plugin is never started.
 
 A directory's checksums are its SHA256SUMS file and every SHA256SUMS.<name>
 file (Lambda layers each bring their own). A plugin is refused when its
@@ -88,16 +90,15 @@ func RunList(ctx context.Context, o *ListOptions) error {
 		case p.Shadowed:
 			e.Status = "shadowed"
 		default:
-			inst, err := h.Launch(ctx, p)
+			info, err := h.Info(ctx, p)
 			if err != nil {
 				e.Status, e.Error = "failed", err.Error()
 				break
 			}
-			e.Version, e.Schemes = inst.Info.Version, inst.Info.Schemes
-			for _, c := range inst.Info.Capabilities {
+			e.Version, e.Schemes = info.Version, info.Schemes
+			for _, c := range info.Capabilities {
 				e.Capabilities = append(e.Capabilities, string(c))
 			}
-			inst.Close()
 		}
 		entries = append(entries, e)
 	}
