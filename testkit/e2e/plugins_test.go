@@ -168,3 +168,47 @@ func TestSchemeHijack(t *testing.T) {
 	res = bin.Run(t, []string{"HP_PLUGIN_DIR=" + root}, "--plugin-dir", bin.PluginDir, "plugins", "list", "--output", "json")
 	testkit.Contains(t, "plugins list --plugin-dir", res.Stdout, filepath.Join(bin.PluginDir, "hp-plugin-postgres"))
 }
+
+// TestPluginSandbox checks what a plugin is given: not hp's secrets, only
+// a minimal environment; and that hp removes the socket directory a
+// killed hp left behind.
+func TestPluginSandbox(t *testing.T) {
+	bin := testkit.Build(t)
+	root := t.TempDir()
+	plugins := filepath.Join(root, "plugins")
+	marker := filepath.Join(root, "env")
+	script := fmt.Sprintf("#!/bin/sh\nenv > %s\nexit 1\n", marker)
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(plugins, "hp-plugin-envdump"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(os.TempDir(), fmt.Sprintf("hp-plugin-%d-42", dead.Process.Pid))
+	if err := os.MkdirAll(filepath.Join(stale, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(stale) })
+	res := bin.Run(t, []string{"HP_PLUGIN_DIR=" + plugins, "HP_X_DSN=xyz://u:sandbox-secret@h/db", "AWS_SECRET_ACCESS_KEY=sandbox-aws", "LC_ALL=C"},
+		"query", "x", "select 1")
+	if res.Code == 0 {
+		t.Fatalf("a plugin that cannot start served the query:\n%s", res.Stdout)
+	}
+	env, err := os.ReadFile(marker)
+	if err != nil {
+		t.Fatalf("the plugin was not started: %v\n%s", err, res.Stderr)
+	}
+	for _, secret := range []string{"sandbox-secret", "sandbox-aws", "HP_"} {
+		if strings.Contains(string(env), secret) {
+			t.Errorf("the plugin's environment contains %q:\n%s", secret, env)
+		}
+	}
+	testkit.Contains(t, "plugin environment", string(env), "PATH=", "LC_ALL=C")
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale socket directory %s left: %v", stale, err)
+	}
+}
