@@ -40,6 +40,7 @@ var info = sdk.Info{
 	Schemes:     []string{"mysql", "mariadb"},
 	DSNFormat:   "mysql://user:password@host:port/database[?tls=true|skip-verify&timeout=10s&...] (also mariadb://); query parameters are go-sql-driver/mysql's",
 	DSNExample:  "mysql://etl:secret@db.example.com:3306/shop?tls=true",
+	Env:         []string{"SSL_CERT_FILE", "SSL_CERT_DIR"},
 	TypeMappings: []sdk.TypeMapping{
 		{NativeType: "tinyint / smallint / mediumint, int / bigint", ArrowType: "int8 / int16 / int32 / int64"},
 		{NativeType: "... unsigned", ArrowType: "uint8 / uint16 / uint32 / uint64", Notes: "bigint unsigned keeps values above 2^63"},

@@ -38,6 +38,8 @@ var info = sdk.Info{
 	Schemes:     []string{"postgres", "postgresql"},
 	DSNFormat:   "postgres://user:password@host:port/database?sslmode=disable|require|verify-full&... (libpq URL; libpq key=value strings also accepted)",
 	DSNExample:  "postgres://etl:secret@db.example.com:5432/app?sslmode=require",
+	// pgx fills what the DSN leaves out from libpq's PG* variables.
+	Env: []string{"PG*", "SSL_CERT_FILE", "SSL_CERT_DIR"},
 	TypeMappings: []sdk.TypeMapping{
 		{NativeType: "smallint / integer / bigint", ArrowType: "int16 / int32 / int64"},
 		{NativeType: "real / double precision", ArrowType: "float32 / float64"},

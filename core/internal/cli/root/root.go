@@ -62,7 +62,8 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 	pf.StringVar(&logLevel, "log-level", "info", "Log level: debug, info, warn or error")
 	pf.StringVar(&logFormat, "log-format", "auto", "Log format: text, json, or auto (json in AWS Lambda)")
 	pf.BoolVar(&f.RequireChecksums, "require-checksums", false, "Refuse plugins that have no SHA256SUMS entry")
-	pf.String("plugin-dir", "", "Extra plugin directories (':'-separated), searched first; also HP_PLUGIN_DIR")
+	pf.StringVar(&f.CacheDir, "cache-dir", "", "Directory of hp's plugin info cache (plugins.json), default <user cache dir>/halfpipe; not used if others can write it")
+	pf.StringVar(&f.PluginDir, "plugin-dir", "", "Extra plugin directories (':'-separated), searched first; also HP_PLUGIN_DIR")
 
 	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), gc.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f))
 	cmd.AddCommand(newTwelveCmd(f, cmd))

@@ -116,3 +116,16 @@ func TestMisspeltVariableOnCommandLine(t *testing.T) {
 		t.Errorf("a flag of another command was warned about: %q", e)
 	}
 }
+
+func TestPluginDirFlag(t *testing.T) {
+	flagDir, envDir := t.TempDir(), t.TempDir()
+	env := map[string]string{"HP_PLUGIN_DIR": envDir}
+	_, _, errOut := run(t, env, "--plugin-dir", flagDir, "plugins", "list")
+	if !strings.Contains(errOut, "looked in "+flagDir+",") || strings.Contains(errOut, envDir) {
+		t.Fatalf("--plugin-dir %s with HP_PLUGIN_DIR=%s: %q", flagDir, envDir, errOut)
+	}
+	_, _, errOut = run(t, env, "plugins", "list")
+	if !strings.Contains(errOut, "looked in "+envDir+",") {
+		t.Fatalf("HP_PLUGIN_DIR=%s without the flag: %q", envDir, errOut)
+	}
+}
