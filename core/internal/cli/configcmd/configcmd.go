@@ -4,7 +4,6 @@ package configcmd
 import (
 	"context"
 	"fmt"
-	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -67,7 +66,11 @@ func NewCmd(f *cliutil.Factory) *cobra.Command {
 			if err := cliutil.CheckOutput(output); err != nil {
 				return err
 			}
-			entries, err := conns.List(os.Environ())
+			var environ []string
+			if f.Environ != nil {
+				environ = f.Environ()
+			}
+			entries, err := conns.List(environ)
 			if err != nil {
 				return err
 			}
