@@ -200,6 +200,24 @@ func (s *Store) List(environ []string) ([]Listed, error) {
 	return out, nil
 }
 
+// DSNs returns the raw DSNs of the file's connections and of the HP_*_DSN
+// variables, so that messages can be masked of their secrets. A file that
+// cannot be read adds none.
+func (s *Store) DSNs(environ []string) []string {
+	var out []string
+	if d, err := s.load(); err == nil {
+		for _, e := range d.Connections {
+			out = append(out, e.DSN)
+		}
+	}
+	for _, kv := range environ {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "HP_") && strings.HasSuffix(k, "_DSN") && v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // Resolve finds a connection by name: HP_<NAME>_DSN first, then the file.
 func (s *Store) Resolve(name string) (Connection, error) {
 	if name == "stdout" {
