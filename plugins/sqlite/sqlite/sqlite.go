@@ -110,7 +110,7 @@ func open(conn sdk.Connection) (*sql.DB, error) {
 	}
 	path := u.Host + u.Path
 	if path == "" {
-		return nil, sdk.InvalidArgumentf("SQLite DSN %q names no file", conn.DSN)
+		return nil, sdk.InvalidArgumentf("SQLite DSN %q names no file", sdk.MaskDSN(conn.DSN))
 	}
 	q := u.Query()
 	mode := conn.Option("mode", q.Get("mode"))
