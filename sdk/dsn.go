@@ -17,7 +17,6 @@ var keyValue = regexp.MustCompile(`(^|[\s?&;{])([A-Za-z0-9_.\-]+)\s*=\s*`)
 // notSecretKeys name parameters that look secret by the rule of IsSecretKey
 // but hold identifiers or paths, not secrets (normalised form).
 var notSecretKeys = map[string]bool{
-	"passfile":       true, // libpq: path of the password file
 	"kmskeyid":       true, // S3: id of the KMS key, not the key
 	"accesskeyid":    true, // S3: public half of a key pair
 	"awsaccesskeyid": true,
@@ -30,8 +29,9 @@ var notSecretKeys = map[string]bool{
 // IsSecretKey reports whether a DSN parameter of this name holds a secret:
 // passwords (password, passwd, pwd, pass, sslpassword, ...), secrets,
 // tokens, keys (key, sslkey, private_key, api_key, ...), keytabs,
-// credentials and SAS signatures. Case, '_', '-' and '.' are ignored. It
-// errs on the side of masking.
+// credentials and SAS signatures. Names ending in file, path or dir
+// (krb5-keytabfile, passfile) hold paths and are not secret. Case, '_', '-'
+// and '.' are ignored. It errs on the side of masking.
 func IsSecretKey(name string) bool {
 	k := strings.Map(func(r rune) rune {
 		switch r {
@@ -41,6 +41,11 @@ func IsSecretKey(name string) bool {
 		return r
 	}, strings.ToLower(name))
 	if k == "" || notSecretKeys[k] {
+		return false
+	}
+	// Paths say where a secret is kept (krb5-keytabfile, passfile); errors
+	// about a missing file must be able to name it.
+	if strings.HasSuffix(k, "file") || strings.HasSuffix(k, "path") || strings.HasSuffix(k, "dir") {
 		return false
 	}
 	for _, s := range []string{"password", "passwd", "pwd", "passphrase", "secret", "token", "keytab", "credential", "privatekey"} {

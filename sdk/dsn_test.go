@@ -105,7 +105,7 @@ func TestIsSecretKey(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"user", "host", "dbname", "sslmode", "sslcert", "sslrootcert", "keepalives", "keepalives_idle", "kms_key_id", "access_key_id",
-		"aws_access_key_id", "key_columns", "primary_key", "keyspace", "application_name", "database", "rows", "tls", "passfile"} {
+		"aws_access_key_id", "key_columns", "primary_key", "keyspace", "application_name", "database", "rows", "tls", "passfile", "krb5-keytabfile", "sslpasswordpath", "secrets_dir"} {
 		if IsSecretKey(k) {
 			t.Errorf("IsSecretKey(%q) = true", k)
 		}
