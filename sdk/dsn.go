@@ -185,7 +185,7 @@ func userPassword(dsn string) (i, j int, ok bool) {
 	}
 	rest := dsn[start:]
 	colon := strings.IndexByte(rest, ':')
-	if colon < 0 || strings.ContainsAny(rest[:colon], "/?#@;") {
+	if colon < 0 || strings.ContainsAny(rest[:colon], "/?#@; \t\n") {
 		return 0, 0, false
 	}
 	at := strings.LastIndexByte(rest, '@')

@@ -16,6 +16,7 @@ func TestMaskDSN(t *testing.T) {
 		"snowflake://u@acct/db?token=abc&warehouse=w":         "snowflake://u@acct/db?token=xxxxx&warehouse=w",
 		"sqlite:///tmp/demo.db":                               "sqlite:///tmp/demo.db",
 		"":                                                    "",
+		"DSN postgres://... is not a valid URL: percent-encode @ as %40": "DSN postgres://... is not a valid URL: percent-encode @ as %40",
 	}
 	for in, want := range cases {
 		if got := MaskDSN(in); got != want {
