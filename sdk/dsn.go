@@ -67,7 +67,8 @@ func MaskDSN(dsn string) string {
 	var b strings.Builder
 	last := 0
 	for _, s := range spans {
-		if s[0] < last {
+		if s[0] < last { // overlapping spans mask their union
+			last = max(last, s[1])
 			continue
 		}
 		b.WriteString(dsn[last:s[0]])

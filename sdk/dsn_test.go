@@ -9,13 +9,14 @@ import (
 
 func TestMaskDSN(t *testing.T) {
 	cases := map[string]string{
-		"postgres://bob:s3cr%40t@db:5432/app?sslmode=disable": "postgres://bob:xxxxx@db:5432/app?sslmode=disable",
-		"sqlserver://sa:P@ss@host/db":                         "sqlserver://sa:xxxxx@host/db",
-		"host=db user=bob password='s3 cret' dbname=x":        "host=db user=bob password=xxxxx dbname=x",
-		"odbc+mssql://?Server=x;UID=u;PWD={pa;ss};":           "odbc+mssql://?Server=x;UID=u;PWD=xxxxx;",
-		"snowflake://u@acct/db?token=abc&warehouse=w":         "snowflake://u@acct/db?token=xxxxx&warehouse=w",
-		"sqlite:///tmp/demo.db":                               "sqlite:///tmp/demo.db",
-		"":                                                    "",
+		"postgres://bob:s3cr%40t@db:5432/app?sslmode=disable":            "postgres://bob:xxxxx@db:5432/app?sslmode=disable",
+		"sqlserver://sa:P@ss@host/db":                                    "sqlserver://sa:xxxxx@host/db",
+		"host=db user=bob password='s3 cret' dbname=x":                   "host=db user=bob password=xxxxx dbname=x",
+		"odbc+mssql://?Server=x;UID=u;PWD={pa;ss};":                      "odbc+mssql://?Server=x;UID=u;PWD=xxxxx;",
+		"snowflake://u@acct/db?token=abc&warehouse=w":                    "snowflake://u@acct/db?token=xxxxx&warehouse=w",
+		"sqlite:///tmp/demo.db":                                          "sqlite:///tmp/demo.db",
+		"":                                                               "",
+		"postgres://u:p?password=abc@h/db?x=Zq7":                         "postgres://u:xxxxx",
 		"DSN postgres://... is not a valid URL: percent-encode @ as %40": "DSN postgres://... is not a valid URL: percent-encode @ as %40",
 	}
 	for in, want := range cases {
