@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
 // Errors.
@@ -90,11 +92,11 @@ func Open(ctx context.Context, dsn string, out io.Writer, s3 S3Options) (Store, 
 	case strings.HasPrefix(dsn, "file://"):
 		u, err := url.Parse(dsn)
 		if err != nil {
-			return nil, fmt.Errorf("file DSN %q: %w", dsn, err)
+			return nil, fmt.Errorf("file DSN %q: %w", sdk.MaskDSN(dsn), sdk.MaskErr(err, dsn))
 		}
 		p := u.Host + u.Path
 		if p == "" {
-			return nil, fmt.Errorf("file DSN %q names no directory", dsn)
+			return nil, fmt.Errorf("file DSN %q names no directory", sdk.MaskDSN(dsn))
 		}
 		return NewLocal(p)
 	case strings.HasPrefix(dsn, "s3://"):
@@ -106,7 +108,7 @@ func Open(ctx context.Context, dsn string, out io.Writer, s3 S3Options) (Store, 
 	case !strings.Contains(dsn, "://"):
 		return NewLocal(dsn)
 	}
-	return nil, fmt.Errorf("%q is not a file, s3 or stdout target", dsn)
+	return nil, fmt.Errorf("%q is not a file, s3 or stdout target", sdk.MaskDSN(dsn))
 }
 
 // CleanKey validates a key: relative, slash-separated, no "..".

@@ -90,8 +90,11 @@ var dialect = &sqlsource.Dialect{
 
 // open converts mysql://user:pass@host:port/db?params to the driver's DSN.
 func open(conn sdk.Connection) (*sql.DB, error) {
-	u, err := url.Parse(conn.DSN)
-	if err != nil || (u.Scheme != "mysql" && u.Scheme != "mariadb") || u.Host == "" {
+	u, err := sdk.ParseURL(conn.DSN)
+	if err != nil {
+		return nil, err
+	}
+	if (u.Scheme != "mysql" && u.Scheme != "mariadb") || u.Host == "" {
 		return nil, sdk.InvalidArgumentf("MySQL DSN %s must look like mysql://user:password@host:port/database", sdk.MaskDSN(conn.DSN))
 	}
 	cfg := gomysql.NewConfig()

@@ -19,6 +19,8 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/verify"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/version"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+	"github.com/halfpipe-io/halfpipe/core/internal/config"
+	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
 // NewCmd returns the root command. started is set once a command's own
@@ -148,9 +150,25 @@ func Execute(ctx context.Context, f *cliutil.Factory, args []string) (int, error
 	if err == nil {
 		return cliutil.ExitOK, nil
 	}
+	err = maskRunSecrets(f, args, err)
 	code := cliutil.ExitCode(err)
 	if !started {
 		code = cliutil.ExitUsage
 	}
 	return code, err
+}
+
+// maskRunSecrets masks in err's message the secrets of every DSN the run
+// could have used (arguments, HP_*_DSN, the connections file): a driver
+// may echo a password that no DSN-shaped rule would recognise.
+func maskRunSecrets(f *cliutil.Factory, args []string, err error) error {
+	var environ []string
+	if f.Environ != nil {
+		environ = f.Environ()
+	}
+	conns := &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv}
+	for _, dsn := range append(append([]string(nil), args...), conns.DSNs(environ)...) {
+		err = sdk.MaskErr(err, dsn)
+	}
+	return err
 }
