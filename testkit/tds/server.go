@@ -224,6 +224,26 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
+// KillConnections closes every client connection, as KILL does on SQL
+// Server; each connection's open transaction is rolled back. It returns
+// how many it closed.
+func (s *Server) KillConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+	return len(s.conns)
+}
+
+// OpenConnections is the number of client connections not yet ended
+// (a connection ends after its open transaction is rolled back).
+func (s *Server) OpenConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 // DSN returns a go-mssqldb connection string for the server
 // (encryption disabled).
 func (s *Server) DSN(user, password, database string) string {
