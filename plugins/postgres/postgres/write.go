@@ -79,7 +79,7 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 // checkClient makes the server poll the write's socket during long
 // statements (PostgreSQL 14 and later), so that a killed hp or plugin
 // ends its transaction within a second rather than when the server next
-// sends to it. A value the DSN set is kept; a platform where the server
+// sends to it. A non-zero value the DSN set is kept; a platform where the server
 // cannot poll refuses any value but 0 (SQLSTATE 22023), and then the
 // server notices at its next send, as before.
 func checkClient(ctx context.Context, conn *pgx.Conn) error {
