@@ -610,3 +610,45 @@ func TestRealServerRangeBoundsOfTheColumnsType(t *testing.T) {
 		}
 	}
 }
+
+// TestRealServerMergeCreatesAPrimaryKey: on SQL Server, a table created
+// for a merge has the keys, a text key included, as its primary key.
+func TestRealServerMergeCreatesAPrimaryKey(t *testing.T) {
+	conn, db := realServer(t)
+	name := fmt.Sprintf("hp_test_mergepk_%d", time.Now().UnixNano())
+	t.Cleanup(func() { _, _ = db.Exec("IF OBJECT_ID(N'dbo." + name + "', N'U') IS NOT NULL DROP TABLE dbo." + name) })
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "region", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "note", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	b.Field(0).(*array.Int64Builder).AppendValues([]int64{1, 1}, nil)
+	b.Field(1).(*array.StringBuilder).AppendValues([]string{"eu", "eu"}, nil)
+	b.Field(2).(*array.StringBuilder).AppendValues([]string{"first", "second"}, nil)
+	rec := b.NewRecordBatch()
+	b.Release()
+	rr, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := sdk.WriteRequest{Conn: conn, Table: sdk.ObjectRef{Schema: "dbo", Name: name}, Mode: sdk.Merge, Keys: []string{"id", "region"}, CreateTable: true}
+	if _, err := New().Write(context.Background(), req, rr); err != nil {
+		t.Fatal(err)
+	}
+	var keys string
+	if err := db.QueryRow(`SELECT STRING_AGG(c.name, ',') WITHIN GROUP (ORDER BY ic.key_ordinal) FROM sys.indexes i
+		JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
+		JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id
+		WHERE i.object_id = OBJECT_ID(N'dbo.` + name + `') AND i.is_primary_key = 1`).Scan(&keys); err != nil {
+		t.Fatal(err)
+	}
+	if keys != "id,region" {
+		t.Fatalf("primary key columns: %q", keys)
+	}
+	var n int
+	var note string
+	if err := db.QueryRow("SELECT COUNT(*), MAX(note) FROM dbo."+name).Scan(&n, &note); err != nil || n != 1 || note != "second" {
+		t.Fatalf("merged rows: %d %q %v", n, note, err)
+	}
+}
