@@ -133,6 +133,10 @@ type Info struct {
 	// Capabilities is filled in by the SDK from the implemented interfaces
 	// and Features; connectors leave it empty.
 	Capabilities []Capability
+	// Env names the environment variables the connector reads, e.g.
+	// "AWS_REGION". The host starts a plugin with only PATH, HOME, TMPDIR,
+	// TZ, LANG and LC_* of its own environment, plus these.
+	Env []string
 }
 
 // Has reports whether the connector has the capability.

@@ -60,7 +60,7 @@ func infoToProto(i Info) *pb.GetInfoResponse {
 	r := &pb.GetInfoResponse{
 		Name: i.Name, Version: i.Version, ProtocolVersion: uint32(i.ProtocolVersion),
 		Schemes: i.Schemes, Description: i.Description, DsnFormat: i.DSNFormat,
-		DsnExample: i.DSNExample, Limits: i.Limits,
+		DsnExample: i.DSNExample, Limits: i.Limits, Env: i.Env,
 	}
 	for _, c := range i.Capabilities {
 		if p, ok := capToProto[c]; ok {
@@ -80,7 +80,7 @@ func infoFromProto(r *pb.GetInfoResponse) Info {
 	i := Info{
 		Name: r.GetName(), Version: r.GetVersion(), ProtocolVersion: int(r.GetProtocolVersion()),
 		Schemes: r.GetSchemes(), Description: r.GetDescription(), DSNFormat: r.GetDsnFormat(),
-		DSNExample: r.GetDsnExample(), Limits: r.GetLimits(),
+		DSNExample: r.GetDsnExample(), Limits: r.GetLimits(), Env: r.GetEnv(),
 	}
 	for _, c := range r.GetCapabilities() {
 		for k, v := range capToProto {

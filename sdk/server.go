@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1"
 )
@@ -87,11 +88,38 @@ func newServer(c Connector) *server {
 
 // guard converts a panic in connector code into an INTERNAL error, so a bug
 // in one call is reported with its stack instead of killing the plugin.
-func guard(err *error) {
+func guard(err *error, dsn string) {
 	if r := recover(); r != nil {
-		slog.Error("connector panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-		*err = toStatus(fmt.Errorf("connector panicked: %v", r))
+		panicked(err, r, dsn)
 	}
+}
+
+// guardLate is guard for a DSN known only once the call has read its
+// request; recover only works in the deferred function itself.
+func guardLate(err *error, dsn *string) {
+	if r := recover(); r != nil {
+		panicked(err, r, *dsn)
+	}
+}
+
+func panicked(err *error, r any, dsn string) {
+	slog.Error("connector panicked", "panic", MaskIn(fmt.Sprint(r), dsn), "stack", string(debug.Stack()))
+	*err = toStatus(fmt.Errorf("connector panicked: %v", r))
+}
+
+// maskStatus masks the secrets of the call's DSN in the error it returns,
+// keeping its status code: drivers may echo DSNs or passwords in errors.
+func maskStatus(err *error, dsn string) {
+	if *err == nil || dsn == "" {
+		return
+	}
+	if st, ok := status.FromError(*err); ok {
+		if msg := MaskIn(st.Message(), dsn); msg != st.Message() {
+			*err = status.Error(st.Code(), msg)
+		}
+		return
+	}
+	*err = MaskErr(*err, dsn)
 }
 
 func unimplemented(what string) error {
@@ -103,7 +131,8 @@ func (s *server) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoRespon
 }
 
 func (s *server) Check(ctx context.Context, req *pb.CheckRequest) (_ *pb.CheckResponse, err error) {
-	defer guard(&err)
+	defer maskStatus(&err, req.GetConnection().GetDsn())
+	defer guard(&err, req.GetConnection().GetDsn())
 	v, err := s.c.Check(ctx, connFromProto(req.GetConnection()))
 	if err != nil {
 		return nil, toStatus(err)
@@ -112,7 +141,8 @@ func (s *server) Check(ctx context.Context, req *pb.CheckRequest) (_ *pb.CheckRe
 }
 
 func (s *server) ListObjects(ctx context.Context, req *pb.ListObjectsRequest) (_ *pb.ListObjectsResponse, err error) {
-	defer guard(&err)
+	defer maskStatus(&err, req.GetConnection().GetDsn())
+	defer guard(&err, req.GetConnection().GetDsn())
 	l, ok := s.c.(ObjectLister)
 	if !ok {
 		return nil, unimplemented("listing objects")
@@ -129,7 +159,8 @@ func (s *server) ListObjects(ctx context.Context, req *pb.ListObjectsRequest) (_
 }
 
 func (s *server) Describe(ctx context.Context, req *pb.DescribeRequest) (_ *pb.DescribeResponse, err error) {
-	defer guard(&err)
+	defer maskStatus(&err, req.GetConnection().GetDsn())
+	defer guard(&err, req.GetConnection().GetDsn())
 	d, ok := s.c.(Describer)
 	if !ok {
 		return nil, unimplemented("describe")
@@ -154,7 +185,8 @@ func (s *server) Describe(ctx context.Context, req *pb.DescribeRequest) (_ *pb.D
 }
 
 func (s *server) Read(req *pb.ReadRequest, stream pb.ConnectorService_ReadServer) (err error) {
-	defer guard(&err)
+	defer maskStatus(&err, req.GetConnection().GetDsn())
+	defer guard(&err, req.GetConnection().GetDsn())
 	r, ok := s.c.(Reader)
 	if !ok {
 		return unimplemented("reading")
@@ -188,7 +220,8 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.ConnectorService_ReadServer
 }
 
 func (s *server) Bounds(ctx context.Context, req *pb.BoundsRequest) (_ *pb.BoundsResponse, err error) {
-	defer guard(&err)
+	defer maskStatus(&err, req.GetConnection().GetDsn())
+	defer guard(&err, req.GetConnection().GetDsn())
 	b, ok := s.c.(Bounder)
 	if !ok {
 		return nil, unimplemented("bounds")
@@ -208,7 +241,9 @@ func (s *server) Bounds(ctx context.Context, req *pb.BoundsRequest) (_ *pb.Bound
 }
 
 func (s *server) Write(stream pb.ConnectorService_WriteServer) (err error) {
-	defer guard(&err)
+	var dsn string
+	defer func() { maskStatus(&err, dsn) }()
+	defer guardLate(&err, &dsn)
 	w, ok := s.c.(Writer)
 	if !ok {
 		return unimplemented("writing")
@@ -218,6 +253,7 @@ func (s *server) Write(stream pb.ConnectorService_WriteServer) (err error) {
 		return toStatus(err)
 	}
 	h := first.GetHeader()
+	dsn = h.GetConnection().GetDsn()
 	if h == nil {
 		return toStatus(InvalidArgumentf("write stream must start with a header"))
 	}
@@ -244,7 +280,8 @@ func (s *server) Write(stream pb.ConnectorService_WriteServer) (err error) {
 }
 
 func (s *server) Load(ctx context.Context, req *pb.LoadRequest) (_ *pb.LoadResponse, err error) {
-	defer guard(&err)
+	defer maskStatus(&err, req.GetConnection().GetDsn())
+	defer guard(&err, req.GetConnection().GetDsn())
 	l, ok := s.c.(Loader)
 	if !ok {
 		return nil, unimplemented("loading files")
@@ -269,7 +306,8 @@ func (s *server) Load(ctx context.Context, req *pb.LoadRequest) (_ *pb.LoadRespo
 }
 
 func (s *server) Exec(ctx context.Context, req *pb.ExecRequest) (_ *pb.ExecResponse, err error) {
-	defer guard(&err)
+	defer maskStatus(&err, req.GetConnection().GetDsn())
+	defer guard(&err, req.GetConnection().GetDsn())
 	e, ok := s.c.(Executor)
 	if !ok {
 		return nil, unimplemented("executing statements")

@@ -67,6 +67,9 @@ func readDirSums(dir string, entries []os.DirEntry) (*dirSums, error) {
 	}
 	sort.Strings(s.files)
 	for _, file := range s.files {
+		if err := notWritableByOthers(filepath.Join(dir, file)); err != nil {
+			return nil, err
+		}
 		lines, err := readSums(filepath.Join(dir, file))
 		if err != nil {
 			return nil, err

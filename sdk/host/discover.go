@@ -18,8 +18,11 @@
 // with two different digests (in two files, or twice in one), naming both
 // places; a checksum file that cannot be read or parsed refuses every
 // plugin of its directory. With RequireChecksums a plugin without an entry
-// is refused too. Binaries that are group- or world-writable are always
-// refused: anyone who can rewrite them could run code as the hp user.
+// is refused too. As sshd does with its keys, hp always refuses a plugin
+// that others could change: a directory or checksum file writable by
+// group or others, and a binary writable by them or owned by a user other
+// than root and the one running hp; the error names the chmod or chown
+// that fixes it.
 // Discover and Host.Plugins hash every binary; a Host finding a plugin to
 // run hashes only the ones it launches.
 package host
@@ -111,6 +114,12 @@ var ErrRefused = errors.New("plugin refused")
 type DiscoverOptions struct {
 	// RequireChecksums refuses plugins that have no SHA256SUMS entry.
 	RequireChecksums bool
+	// CacheDir holds plugins.json, each plugin's name, version, schemes,
+	// capabilities and declared environment keyed by its binary's sha256,
+	// so that finding the plugin of a scheme or listing plugins does not
+	// start them. Empty: no cache. A cache directory or file that anyone
+	// but this user can write is not used.
+	CacheDir string
 }
 
 // Discover lists the plugin binaries in dirs, in order, and checks each
@@ -143,16 +152,33 @@ func discover(dirs []Dir, opts DiscoverOptions, hash bool) ([]Plugin, error) {
 			continue
 		}
 		sort.Strings(names)
+		dirErr := notWritableByOthers(d.Path)
 		sums, sumsErr := readDirSums(d.Path, entries)
 		for _, n := range names {
 			p := Plugin{Name: strings.TrimPrefix(n, BinaryPrefix), Path: filepath.Join(d.Path, n), Dir: d}
 			p.Shadowed = seen[p.Name]
 			seen[p.Name] = true
-			p.Refused = check(&p, sums, sumsErr, opts, hash)
+			p.Refused = dirErr
+			if p.Refused == nil {
+				p.Refused = check(&p, sums, sumsErr, opts, hash)
+			}
 			out = append(out, p)
 		}
 	}
 	return out, nil
+}
+
+// notWritableByOthers refuses a file or directory that a group or other
+// users may write: they could put their own code in hp's place.
+func notWritableByOthers(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrRefused, path, err)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%w: %s is writable by group or others (mode %v); run chmod go-w %s", ErrRefused, path, st.Mode().Perm(), path)
+	}
+	return nil
 }
 
 func check(p *Plugin, sums *dirSums, sumsErr error, opts DiscoverOptions, hash bool) error {
@@ -161,7 +187,10 @@ func check(p *Plugin, sums *dirSums, sumsErr error, opts DiscoverOptions, hash b
 		return fmt.Errorf("%w: %s: %v", ErrRefused, p.Path, err)
 	}
 	if st.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("%w: %s is writable by group or others (mode %v); run chmod go-w on it", ErrRefused, p.Path, st.Mode().Perm())
+		return fmt.Errorf("%w: %s is writable by group or others (mode %v); run chmod go-w %s", ErrRefused, p.Path, st.Mode().Perm(), p.Path)
+	}
+	if err := checkOwner(p.Path, st); err != nil {
+		return err
 	}
 	if st.Mode().Perm()&0o111 == 0 {
 		return fmt.Errorf("%w: %s is not executable", ErrRefused, p.Path)

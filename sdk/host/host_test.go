@@ -276,11 +276,10 @@ func TestKilledPluginFailsReadQuickly(t *testing.T) {
 
 func TestCrashingPluginReportsStatusAndOutput(t *testing.T) {
 	dir := t.TempDir()
-	install(t, dir, "endless")
-	t.Setenv("TESTPLUGIN_CRASH_AFTER", "1")
+	install(t, dir, "crasher")
 	h := New([]Dir{{Path: dir}}, DiscoverOptions{}, nil)
 	defer h.Close()
-	inst, err := h.ByName(context.Background(), "endless")
+	inst, err := h.ByName(context.Background(), "crasher")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +298,6 @@ func TestCrashingPluginReportsStatusAndOutput(t *testing.T) {
 func TestProtocolMismatch(t *testing.T) {
 	dir := t.TempDir()
 	install(t, dir, "future")
-	t.Setenv("TESTPLUGIN_PROTOCOL", "2")
 	h := New([]Dir{{Path: dir}}, DiscoverOptions{}, nil)
 	defer h.Close()
 	_, err := h.ByName(context.Background(), "future")

@@ -62,14 +62,78 @@ type Host struct {
 	hashed   bool // every plugin's digest checked, not only at launch
 	running  map[string]*Instance
 	infoSeen map[string]sdk.Info
+	cache    *infoCache
+	starts   int // plugin processes started, for tests
 }
 
-// New returns a Host that looks for plugins in dirs.
+// New returns a Host that looks for plugins in dirs. It removes the
+// plugin socket directories that hp processes of this user left when they
+// were killed.
 func New(dirs []Dir, opts DiscoverOptions, logger *slog.Logger) *Host {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Host{dirs: dirs, opts: opts, logger: logger, running: map[string]*Instance{}, infoSeen: map[string]sdk.Info{}}
+	// A killed hp could not remove its plugins' socket directories.
+	if err := sweepSocketDirs(os.TempDir()); err != nil {
+		logger.Debug("removing stale plugin socket directories", "error", err)
+	}
+	cache, err := loadCache(opts.CacheDir)
+	if err != nil {
+		logger.Warn(err.Error())
+	}
+	return &Host{dirs: dirs, opts: opts, logger: logger, running: map[string]*Instance{}, infoSeen: map[string]sdk.Info{}, cache: cache}
+}
+
+// withDigest fills in the sha256 of a plugin that has no checksum entry,
+// so that it keys the cache and go-plugin checks the binary it runs is
+// the one hashed.
+func withDigest(p Plugin) (Plugin, error) {
+	if p.SHA256 != "" {
+		return p, nil
+	}
+	d, err := fileSHA256(p.Path)
+	if err != nil {
+		return p, fmt.Errorf("%w: %s: %v", ErrRefused, p.Path, err)
+	}
+	p.SHA256 = d
+	return p, nil
+}
+
+// known returns the plugin's info without starting it: from this host's
+// earlier launches or from the cache.
+func (h *Host) known(p Plugin) (sdk.Info, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if i, ok := h.infoSeen[p.Path]; ok {
+		return i, true
+	}
+	return h.cache.get(p.SHA256)
+}
+
+// Info returns the plugin's info, from the cache when its binary is known,
+// else by starting it once. A refused plugin is never started.
+func (h *Host) Info(ctx context.Context, p Plugin) (sdk.Info, error) {
+	if p.Refused != nil {
+		return sdk.Info{}, p.Refused
+	}
+	p, err := withDigest(p)
+	if err != nil {
+		return sdk.Info{}, err
+	}
+	if i, ok := h.known(p); ok {
+		return i, nil
+	}
+	h.mu.Lock()
+	_, running := h.running[p.Path]
+	h.mu.Unlock()
+	inst, err := h.Launch(ctx, p)
+	if err != nil {
+		return sdk.Info{}, err
+	}
+	if !running {
+		inst.Close()
+	}
+	return inst.Info, nil
 }
 
 // Dirs returns the discovery locations.
@@ -126,22 +190,24 @@ func (h *Host) ByName(ctx context.Context, name string) (*Instance, error) {
 	return nil, fmt.Errorf("%w named %q is installed (looked in %s)", ErrNoPlugin, name, h.describeDirs())
 }
 
-// ForScheme starts the plugin that serves DSNs with the scheme. Plugins
-// whose name resembles the scheme are asked first; others are started
-// only if needed, and stopped again when they do not serve it.
+// ForScheme starts the first plugin, in discovery order, that serves DSNs
+// with the scheme. A plugin's name plays no part: a plugin named after a
+// scheme in a later directory must not take a DSN (and its password) from
+// the one installed earlier. Plugins that do not serve it are stopped again.
 func (h *Host) ForScheme(ctx context.Context, scheme string) (*Instance, error) {
 	ps, err := h.usable()
 	if err != nil {
 		return nil, err
 	}
 	scheme = strings.ToLower(scheme)
-	slices.SortStableFunc(ps, func(a, b Plugin) int { return likeness(b.Name, scheme) - likeness(a.Name, scheme) })
 	var refused []string
 	for _, p := range ps {
-		h.mu.Lock()
-		info, known := h.infoSeen[p.Path]
-		h.mu.Unlock()
-		if known && !slices.Contains(info.Schemes, scheme) {
+		if p.Refused == nil {
+			if p, err = withDigest(p); err != nil {
+				p.Refused = err
+			}
+		}
+		if info, known := h.known(p); known && p.Refused == nil && !slices.Contains(info.Schemes, scheme) {
 			continue
 		}
 		// Refused at discovery or, its digest checked only now, at launch.
@@ -166,7 +232,8 @@ func (h *Host) ForScheme(ctx context.Context, scheme string) (*Instance, error) 
 	return nil, fmt.Errorf("%w serves DSN scheme %q (looked in %s; see 'hp plugins list')", ErrNoPlugin, scheme, h.describeDirs())
 }
 
-// likeness ranks how likely a plugin name serves a scheme, without starting it.
+// likeness says how much a plugin name resembles a scheme; it only picks
+// which refusals are worth naming when no plugin serves the scheme.
 func likeness(name, scheme string) int {
 	switch {
 	case name == scheme:
@@ -197,9 +264,22 @@ func (h *Host) Launch(ctx context.Context, p Plugin) (*Instance, error) {
 	}
 	h.mu.Unlock()
 
-	inst, err := start(ctx, p, h.logger)
+	p, err := withDigest(p)
 	if err != nil {
 		return nil, err
+	}
+	known, seen := h.known(p)
+	inst, err := h.start(ctx, p, known.Env)
+	if err != nil {
+		return nil, err
+	}
+	// A plugin's Info names the variables it reads; a plugin started
+	// before its Info was known, without them, is started again with them.
+	if !seen && len(pluginEnv(os.Environ(), inst.Info.Env)) > len(pluginEnv(os.Environ(), nil)) {
+		inst.Close()
+		if inst, err = h.start(ctx, p, inst.Info.Env); err != nil {
+			return nil, err
+		}
 	}
 	inst.onClose = func() {
 		h.mu.Lock()
@@ -209,7 +289,11 @@ func (h *Host) Launch(ctx context.Context, p Plugin) (*Instance, error) {
 	h.mu.Lock()
 	h.running[p.Path] = inst
 	h.infoSeen[p.Path] = inst.Info
+	err = h.cache.put(p.SHA256, inst.Info)
 	h.mu.Unlock()
+	if err != nil {
+		h.logger.Warn("plugin cache not written", "error", err)
+	}
 	return inst, nil
 }
 
@@ -267,7 +351,43 @@ func (i *Instance) Close() {
 
 var versionMismatch = regexp.MustCompile(`Plugin version: (\d+)`)
 
-func start(ctx context.Context, p Plugin, logger *slog.Logger) (*Instance, error) {
+// baseEnv are the variables every plugin gets, besides LC_* and those its
+// Info declares: a plugin is not handed hp's credentials (AWS_*, HP_*
+// DSNs) unless it says it reads them.
+var baseEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG"}
+
+// pluginEnv picks from environ what a plugin declaring declared may see.
+// A declared name ending in '*' is a prefix.
+func pluginEnv(environ, declared []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		keep := slices.Contains(baseEnv, k) || strings.HasPrefix(k, "LC_")
+		for _, d := range declared {
+			if keep {
+				break
+			}
+			if prefix, ok := strings.CutSuffix(d, "*"); ok {
+				keep = prefix != "" && strings.HasPrefix(k, prefix)
+			} else {
+				keep = k == d
+			}
+		}
+		if keep {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func (h *Host) start(ctx context.Context, p Plugin, declared []string) (*Instance, error) {
+	h.mu.Lock()
+	h.starts++
+	h.mu.Unlock()
+	return start(ctx, p, h.logger, declared)
+}
+
+func start(ctx context.Context, p Plugin, logger *slog.Logger, declared []string) (*Instance, error) {
 	cmd := exec.Command(p.Path)
 	setParentDeathSignal(cmd)
 	tl := &tail{max: 8}
@@ -284,18 +404,20 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger) (*Instance, error
 	// to it whatever the umask. That is the isolation TLS on the socket
 	// gave, and the same user could read either process's memory anyway;
 	// without TLS the plugin boundary costs a tenth less CPU.
-	sockDir, err := os.MkdirTemp(os.TempDir(), "hp-plugin-")
+	// Named after this pid, so that a later hp can tell it is stale.
+	sockDir, err := os.MkdirTemp(os.TempDir(), fmt.Sprintf("hp-plugin-%d-", os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("starting plugin %q: %w", p.Name, err)
 	}
 	// go-plugin passes the directory on only with a custom runner; the
 	// plugin's side reads it from this variable.
-	cmd.Env = []string{plugin.EnvUnixSocketDir + "=" + sockDir}
+	cmd.Env = append(pluginEnv(os.Environ(), declared), plugin.EnvUnixSocketDir+"="+sockDir)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.PluginSet(),
 		Cmd:              cmd,
 		SecureConfig:     secure,
+		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		StartTimeout:     20 * time.Second,
 		Stderr:           tl,

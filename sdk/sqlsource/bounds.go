@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -57,7 +58,36 @@ func (c *Connector) Bounds(ctx context.Context, req sdk.BoundsRequest) (*sdk.Bou
 	if b.Max, err = toValue(mp, hi); err != nil {
 		return nil, fmt.Errorf("max of %q: %w", req.Column, err)
 	}
+	if unconstrainedDecimal(meta[0]) {
+		for _, v := range []*sdk.Value{b.Min, b.Max} {
+			if err := exactDecimal(v, req.Column); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return b, nil
+}
+
+// unconstrainedDecimal: a numeric without precision, read as text so any
+// value fits; its bounds are still numbers.
+func unconstrainedDecimal(m ColumnMeta) bool {
+	t := strings.ToLower(strings.TrimSpace(m.NativeType))
+	return (t == "numeric" || t == "decimal") && !m.HasPrecision
+}
+
+// exactDecimal turns a text bound of an unconstrained numeric into an
+// exact decimal, so its literal compares as a number. NaN and infinities
+// sort above every number: as a mark they would end every later delta.
+func exactDecimal(v *sdk.Value, col string) error {
+	if v == nil || v.Kind != sdk.KindString {
+		return nil
+	}
+	// 16383: PostgreSQL's most digits after the point.
+	if _, err := ParseDecimal(v.Str, 16383); err != nil {
+		return sdk.InvalidArgumentf("column %q holds %s, which cannot bound a delta range: filter it out (--where \"%s <> 'NaN'\") or choose another driver", col, v.Str, col)
+	}
+	v.Kind = sdk.KindDecimal
+	return nil
 }
 
 // boundsRow runs the bounds query in a read-only transaction and returns

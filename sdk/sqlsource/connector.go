@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -303,6 +304,36 @@ func (c *Connector) selectList(cols []ColumnMeta, names []string) string {
 	return strings.Join(parts, ", ")
 }
 
+// queryColumn describes a query's column as the server types it, from a
+// read of no rows, so a range over it is typed like a table column's.
+func (c *Connector) queryColumn(ctx context.Context, db *sql.DB, query, col string) (ColumnMeta, error) {
+	m := ColumnMeta{Name: col, Nullable: true}
+	q := "SELECT " + c.dialect.quote(col) + " FROM (" + strings.TrimRight(strings.TrimSpace(query), ";") + ") hp_q WHERE 1=0"
+	if err := c.dialect.checkSQL(q); err != nil {
+		return m, err
+	}
+	sc, err := db.Conn(ctx)
+	if err != nil {
+		return m, err
+	}
+	defer sc.Close()
+	err = c.dialect.readOnlyRaw(ctx, sc, func(dc any) error {
+		rows, err := Query(ctx, dc, q, nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if r, ok := rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+			m.NativeType = r.ColumnTypeDatabaseTypeName(0)
+		}
+		if r, ok := rows.(driver.RowsColumnTypePrecisionScale); ok {
+			m.Precision, m.Scale, m.HasPrecision = r.ColumnTypePrecisionScale(0)
+		}
+		return nil
+	})
+	return m, err
+}
+
 // Read implements sdk.Reader.
 func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordReader, error) {
 	if req.Source.Object == nil && req.Source.Query == "" {
@@ -319,7 +350,21 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	if err != nil {
 		return nil, c.dialect.classify(err, req.Conn.DSN)
 	}
-	q, args, err := c.selectSQL(req.Source, c.selectList(meta, req.Columns), req.Where, req.Range, req.OrderBy, meta)
+	// The range column's type decides its bounds' type, read or not.
+	rangeMeta := meta
+	if rf := req.Range; rf != nil && req.Source.Object != nil && len(req.Columns) > 0 && !slices.Contains(req.Columns, rf.Column) {
+		if rangeMeta, err = c.columns(ctx, db, req.Source, []string{rf.Column}); err != nil {
+			return nil, c.dialect.classify(err, req.Conn.DSN)
+		}
+	}
+	if rf := req.Range; rf != nil && req.Source.Object == nil && (c.dialect.Arg != nil || c.dialect.Literal != nil) {
+		m, err := c.queryColumn(ctx, db, req.Source.Query, rf.Column)
+		if err != nil {
+			return nil, c.dialect.classify(fmt.Errorf("describing the query's column %q: %w", rf.Column, err), req.Conn.DSN)
+		}
+		rangeMeta = []ColumnMeta{m}
+	}
+	q, args, err := c.selectSQL(req.Source, c.selectList(meta, req.Columns), req.Where, req.Range, req.OrderBy, rangeMeta)
 	if err != nil {
 		return nil, err
 	}

@@ -168,7 +168,16 @@ func (c *Connector) createTable(ctx context.Context, db execer, req sdk.WriteReq
 		}
 		cols = append(cols, "PRIMARY KEY ("+strings.Join(q, ", ")+")")
 	}
-	if _, err := db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+d.table(req.Table)+" ("+strings.Join(cols, ", ")+")"); err != nil {
+	// Without IF NOT EXISTS: a table another writer created since the
+	// check is not this write's to drop if it fails.
+	if _, err := db.ExecContext(ctx, "CREATE TABLE "+d.table(req.Table)+" ("+strings.Join(cols, ", ")+")"); err != nil {
+		if d.Columns != nil {
+			if pool, perr := c.db(req.Conn); perr == nil {
+				if _, cerr := d.Columns(ctx, pool, req.Table); cerr == nil {
+					return false, nil
+				}
+			}
+		}
 		return false, fmt.Errorf("creating %s: %w", req.Table, err)
 	}
 	return true, nil

@@ -246,7 +246,9 @@ func TestSnapPostgresIntoSQLServer(t *testing.T) {
 		" WHEN NOT MATCHED THEN INSERT (" + strings.Join(ins, ", ") + ") VALUES (" + strings.Join(vals, ", ") + ");"
 	staging := strings.Replace(strings.TrimPrefix(create[strings.Index(create, "CREATE TABLE"):], "CREATE TABLE "+target),
 		"[u] nvarchar(max) NULL)", "[u] nvarchar(max) NULL, [hp_seq] bigint NOT NULL)", 1)
-	check("merge", res, stmts, append(append([]string{"BEGIN TRANSACTION", create, "<columns of " + target + ">",
+	// A table created for a merge has the keys as its primary key.
+	keyed := strings.Replace(create, "[u] nvarchar(max) NULL)", "[u] nvarchar(max) NULL, PRIMARY KEY ([id]))", 1)
+	check("merge", res, stmts, append(append([]string{"BEGIN TRANSACTION", keyed, "<columns of " + target + ">",
 		"CREATE TABLE [#hp_merge_*]" + staging}, bulkInto("[#hp_merge_*]")...), merge, "DROP TABLE [#hp_merge_*]", "COMMIT TRANSACTION"))
 	if len(bulks) != 1 {
 		t.Fatalf("merge: %d bulk loads", len(bulks))

@@ -15,6 +15,7 @@ import (
 type listed struct {
 	Name, Version, Path, Origin, Checksum, Status, Error string
 	Schemes, Capabilities                                []string
+	SchemesShadowed                                      []string `json:"schemes_shadowed"`
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
@@ -72,6 +73,15 @@ func TestPluginsListDiscoveryOrder(t *testing.T) {
 	if got[0].Version == "" || len(got[0].Schemes) == 0 || len(got[0].Capabilities) == 0 {
 		t.Errorf("gen was not asked for its info: %+v", got[0])
 	}
+	// alpha and beta are gen under other names: gen's scheme stays with the first.
+	for _, i := range []int{1, 2} {
+		if strings.Join(got[i].SchemesShadowed, ",") != "gen" || !strings.Contains(got[i].Error, "served by "+filepath.Join(first, "hp-plugin-gen")) {
+			t.Errorf("%s does not show its scheme shadowed: %+v", got[i].Name, got[i])
+		}
+	}
+	if len(got[0].SchemesShadowed) != 0 {
+		t.Errorf("the first plugin of a scheme is shadowed: %+v", got[0])
+	}
 	if !strings.Contains(got[4].Error, "does not match its SHA256SUMS entry") || got[4].Checksum != "MISMATCH" {
 		t.Errorf("tampered plugin: %+v", got[4])
 	}
@@ -126,5 +136,79 @@ func TestExampleConnector(t *testing.T) {
 	text, _ := os.ReadFile(filepath.Join(out, m.Files[0].Path))
 	if !strings.HasPrefix(string(text), "id,greeting\n1,bonjour #1\n") || !strings.Contains(string(text), "\n7,\n") {
 		t.Fatalf("unexpected output:\n%s", text)
+	}
+}
+
+// TestSchemeHijack puts a plugin named after the postgresql scheme in a
+// directory later in discovery order than the real postgres plugin: the
+// DSN (and its password) must go to the real one, and the impostor must
+// never run.
+func TestSchemeHijack(t *testing.T) {
+	bin := testkit.Build(t)
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	marker := filepath.Join(root, "impostor-ran")
+	fake := fmt.Sprintf("#!/bin/sh\nenv > %s\nexit 1\n", marker)
+	if err := os.MkdirAll(filepath.Join(data, "halfpipe", "plugins"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "halfpipe", "plugins", "hp-plugin-postgresql"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dsn := strings.Replace(pgDSN, "postgres://postgres@", "postgresql://postgres:hijack-secret@", 1)
+	res := bin.Run(t, []string{"XDG_DATA_HOME=" + data, "HP_PG_DSN=" + dsn, "HP_OUTPUT=json"}, "query", "pg", "select 42 as answer")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "42") {
+		t.Fatalf("query through the real plugin: exit %d\n%s\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if data, err := os.ReadFile(marker); err == nil {
+		t.Fatalf("the impostor plugin ran; it saw:\n%s", data)
+	}
+	// --plugin-dir wins over HP_PLUGIN_DIR: with only the impostor's
+	// directory, nothing else is found first.
+	res = bin.Run(t, []string{"HP_PLUGIN_DIR=" + root}, "--plugin-dir", bin.PluginDir, "plugins", "list", "--output", "json")
+	testkit.Contains(t, "plugins list --plugin-dir", res.Stdout, filepath.Join(bin.PluginDir, "hp-plugin-postgres"))
+}
+
+// TestPluginSandbox checks what a plugin is given: not hp's secrets, only
+// a minimal environment; and that hp removes the socket directory a
+// killed hp left behind.
+func TestPluginSandbox(t *testing.T) {
+	bin := testkit.Build(t)
+	root := t.TempDir()
+	plugins := filepath.Join(root, "plugins")
+	marker := filepath.Join(root, "env")
+	script := fmt.Sprintf("#!/bin/sh\nenv > %s\nexit 1\n", marker)
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(plugins, "hp-plugin-envdump"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(os.TempDir(), fmt.Sprintf("hp-plugin-%d-42", dead.Process.Pid))
+	if err := os.MkdirAll(filepath.Join(stale, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(stale) })
+	res := bin.Run(t, []string{"HP_PLUGIN_DIR=" + plugins, "HP_X_DSN=xyz://u:sandbox-secret@h/db", "AWS_SECRET_ACCESS_KEY=sandbox-aws", "LC_ALL=C"},
+		"query", "x", "select 1")
+	if res.Code == 0 {
+		t.Fatalf("a plugin that cannot start served the query:\n%s", res.Stdout)
+	}
+	env, err := os.ReadFile(marker)
+	if err != nil {
+		t.Fatalf("the plugin was not started: %v\n%s", err, res.Stderr)
+	}
+	for _, secret := range []string{"sandbox-secret", "sandbox-aws", "HP_"} {
+		if strings.Contains(string(env), secret) {
+			t.Errorf("the plugin's environment contains %q:\n%s", secret, env)
+		}
+	}
+	testkit.Contains(t, "plugin environment", string(env), "PATH=", "LC_ALL=C")
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale socket directory %s left: %v", stale, err)
 	}
 }

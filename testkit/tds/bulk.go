@@ -3,6 +3,7 @@ package tds
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -321,6 +322,7 @@ func parseCreateTable(sql string) (name string, cols []Column, ifMissing, ok boo
 	if !strings.HasPrefix(body, "(") || !strings.HasSuffix(body, ")") {
 		return name, nil, ifMissing, true, errors.New("CREATE TABLE without a column list")
 	}
+	var pk []string
 	for _, def := range splitTopLevel(body[1 : len(body)-1]) {
 		def = strings.TrimSpace(def)
 		if def == "" {
@@ -328,6 +330,25 @@ func parseCreateTable(sql string) (name string, cols []Column, ifMissing, ok boo
 		}
 		switch strings.ToUpper(strings.Fields(def + " ")[0]) {
 		case "CONSTRAINT", "PRIMARY", "UNIQUE", "INDEX", "CHECK", "FOREIGN":
+			if i := strings.Index(strings.ToUpper(def), "PRIMARY KEY"); i >= 0 {
+				list := strings.TrimSpace(def[i+len("PRIMARY KEY"):])
+				for _, w := range []string{"NONCLUSTERED", "CLUSTERED"} {
+					if strings.HasPrefix(strings.ToUpper(list), w) {
+						list = strings.TrimSpace(list[len(w):])
+						break
+					}
+				}
+				if !strings.HasPrefix(list, "(") || !strings.HasSuffix(list, ")") {
+					return name, nil, ifMissing, true, fmt.Errorf("bad PRIMARY KEY constraint %q", def)
+				}
+				for _, k := range splitTopLevel(list[1 : len(list)-1]) {
+					parts, _ := splitName(strings.TrimSpace(k))
+					if len(parts) != 1 {
+						return name, nil, ifMissing, true, fmt.Errorf("bad PRIMARY KEY column %q", k)
+					}
+					pk = append(pk, parts[0])
+				}
+			}
 			continue
 		}
 		c, err := parseColumnDef(def)
@@ -335,6 +356,20 @@ func parseCreateTable(sql string) (name string, cols []Column, ifMissing, ok boo
 			return name, nil, ifMissing, true, err
 		}
 		cols = append(cols, c)
+	}
+	// As SQL Server does, a key column must exist, be NOT NULL and not be
+	// of a (max) type.
+	for _, k := range pk {
+		i := slices.IndexFunc(cols, func(c Column) bool { return c.Name == k })
+		switch {
+		case i < 0:
+			return name, nil, ifMissing, true, fmt.Errorf("column name %q does not exist in the target table", k)
+		case cols[i].Nullable:
+			return name, nil, ifMissing, true, fmt.Errorf("cannot define PRIMARY KEY constraint on nullable column %q", k)
+		case cols[i].Length == Max:
+			return name, nil, ifMissing, true, fmt.Errorf("column %q is of a type that is invalid for use as a key column in an index", k)
+		}
+		cols[i].PrimaryKey = true
 	}
 	return name, cols, ifMissing, true, nil
 }

@@ -65,7 +65,7 @@ func TestBulkLoadEveryType(t *testing.T) {
 	}
 	cols, ok := s.Table("[every TYPE]") // names are case-insensitive; dbo is the default schema
 	if !ok || len(cols) != 21 || cols[0].Nullable || !cols[1].Nullable || cols[7] != (tds.Column{Name: "d", Type: tds.Decimal, Nullable: true, Precision: 38, Scale: 10}) ||
-		cols[10].Length != tds.Max || cols[11].Length != 10 || cols[16].Scale != 7 {
+		cols[10].Length != tds.Max || cols[11].Length != 10 || cols[16].Scale != 7 || !cols[0].PrimaryKey || cols[1].PrimaryKey {
 		t.Fatalf("catalog after CREATE TABLE: %v %+v", ok, cols)
 	}
 
@@ -108,6 +108,7 @@ func TestBulkLoadEveryType(t *testing.T) {
 		t.Fatalf("bulks = %+v", bulks)
 	}
 	b := bulks[0]
+	cols[0].PrimaryKey = false // a bulk load's metadata has no keys
 	if !reflect.DeepEqual(b.Columns, cols) {
 		t.Errorf("bulk columns:\n%+v\nwant the table's\n%+v", b.Columns, cols)
 	}
@@ -280,5 +281,28 @@ func TestTablesAndTransactions(t *testing.T) {
 	}
 	if n, _ := res.RowsAffected(); n != int64(len(merge)) {
 		t.Fatalf("rows affected = %d", n)
+	}
+}
+
+// TestCreateTablePrimaryKey: a PRIMARY KEY constraint marks its columns,
+// and is refused, as SQL Server refuses it, on a nullable or (max) column.
+func TestCreateTablePrimaryKey(t *testing.T) {
+	s := tds.Start(t)
+	db := open(t, s.DSN("u", "p", "db"))
+	if _, err := db.Exec("CREATE TABLE [k] ([a] bigint NOT NULL, [b] nvarchar(450) NOT NULL, [c] int NULL, CONSTRAINT [pk] PRIMARY KEY CLUSTERED ([a], [b]))"); err != nil {
+		t.Fatal(err)
+	}
+	cols, _ := s.Table("k")
+	if len(cols) != 3 || !cols[0].PrimaryKey || !cols[1].PrimaryKey || cols[2].PrimaryKey {
+		t.Fatalf("columns: %+v", cols)
+	}
+	for ddl, want := range map[string]string{
+		"CREATE TABLE [n] ([a] bigint NULL, PRIMARY KEY ([a]))":                "nullable column",
+		"CREATE TABLE [m] ([a] nvarchar(max) NOT NULL, PRIMARY KEY ([a]))":     "invalid for use as a key column",
+		"CREATE TABLE [x] ([a] bigint NOT NULL, PRIMARY KEY ([a], [missing]))": "does not exist",
+	} {
+		if _, err := db.Exec(ddl); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", ddl, err, want)
+		}
 	}
 }

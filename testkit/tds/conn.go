@@ -58,6 +58,13 @@ func (s *Server) serve(c net.Conn) error {
 		c.Close()
 		for range cn.msgs { // let the reader finish
 		}
+		// A connection that goes away rolls back its open transaction.
+		if cn.inTx {
+			for _, k := range cn.created {
+				cn.dropTable(k)
+			}
+			s.count(func(st *Stats) { st.AbortedTransactions++ })
+		}
 	}()
 	ok, err := cn.handshake()
 	if err != nil || !ok {

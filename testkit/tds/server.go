@@ -14,7 +14,8 @@
 // The server keeps a catalog of table columns only, for the driver's bulk
 // copy: CREATE TABLE batches (optionally behind IF OBJECT_ID(...) IS NULL)
 // and DROP TABLE batches maintain it, #temporary tables per connection,
-// and a rolled-back transaction forgets the tables it created. It holds no
+// and a rolled-back transaction (or one left open when its connection
+// closes) forgets the tables it created. It holds no
 // rows: tests answer other statements with handlers.
 package tds
 
@@ -65,6 +66,9 @@ type Stats struct {
 	FailedLogins int
 	Attentions   int // ATTENTION (cancel) requests received
 	Packets      int // packets sent to clients
+	// AbortedTransactions counts connections closed with a transaction
+	// open, which the server rolled back.
+	AbortedTransactions int
 }
 
 // Stats returns the protocol counters.
@@ -218,6 +222,26 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+}
+
+// KillConnections closes every client connection, as KILL does on SQL
+// Server; each connection's open transaction is rolled back. It returns
+// how many it closed.
+func (s *Server) KillConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+	return len(s.conns)
+}
+
+// OpenConnections is the number of client connections not yet ended
+// (a connection ends after its open transaction is rolled back).
+func (s *Server) OpenConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }
 
 // DSN returns a go-mssqldb connection string for the server

@@ -56,6 +56,9 @@ type Column struct {
 	// Scale is also the fractional second digits of Time, DateTime2 and
 	// DateTimeOffset (0 means whole seconds, SQL Server's default is 7).
 	Precision, Scale uint8
+	// PrimaryKey marks the columns of a CREATE TABLE's PRIMARY KEY
+	// constraint.
+	PrimaryKey bool
 }
 
 const (

@@ -98,7 +98,8 @@ func Markdown(entries []Entry) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | `%s` | `%s` |\n", name, cell(strings.Join(e.Schemes, ", ")), roles(e), cell(e.DSNFormat), cell(e.DSNExample))
 	}
-	b.WriteString("\nDSNs are always masked (`user:xxxxx@`) in logs, errors, manifests and\n`hp config connections list`.\n")
+	b.WriteString("\nA PostgreSQL DSN may also be a libpq key=value string\n(`host=db user=etl password=secret dbname=app`). In a URL, reserved\ncharacters in the password (`?`, `#`, `/`, `@`, `%`) must be\npercent-encoded (`%3F`, `%23`, `%2F`, `%40`, `%25`); hp refuses the DSN\notherwise. `hp config connections add` stores a relative file DSN as an\nabsolute path and says so.\n")
+	b.WriteString("\nDSNs are always masked (`user:xxxxx@`, and every parameter whose name\nsuggests a secret: password, pwd, sslpassword, secret, token, key, sslkey,\nkeytab, credentials, ... as `name=xxxxx`) in logs, errors, manifests and\n`hp config connections list`, even when they do not parse.\n")
 	return b.String()
 }
 

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -26,6 +27,11 @@ type Factory struct {
 	// Set by the root command from global flags before any command runs.
 	Logger           *slog.Logger
 	RequireChecksums bool
+	// PluginDir is --plugin-dir (HP_PLUGIN_DIR when the flag is not given).
+	PluginDir string
+	// CacheDir is --cache-dir (HP_CACHE_DIR); empty means the user cache
+	// directory's halfpipe subdirectory.
+	CacheDir string
 
 	hostOnce sync.Once
 	host     *host.Host
@@ -40,7 +46,22 @@ func (f *Factory) Getenv(k string) string {
 // Host returns the plugin host, creating it on first use.
 func (f *Factory) Host() *host.Host {
 	f.hostOnce.Do(func() {
-		f.host = host.New(host.DefaultDirs(f.Getenv, f.Executable), host.DiscoverOptions{RequireChecksums: f.RequireChecksums}, f.Logger)
+		getenv := f.Getenv
+		if f.PluginDir != "" {
+			getenv = func(k string) string {
+				if k == "HP_PLUGIN_DIR" {
+					return f.PluginDir
+				}
+				return f.Getenv(k)
+			}
+		}
+		cache := f.CacheDir
+		if cache == "" {
+			if d, err := os.UserCacheDir(); err == nil {
+				cache = filepath.Join(d, "halfpipe")
+			}
+		}
+		f.host = host.New(host.DefaultDirs(getenv, f.Executable), host.DiscoverOptions{RequireChecksums: f.RequireChecksums, CacheDir: cache}, f.Logger)
 	})
 	return f.host
 }

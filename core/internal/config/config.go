@@ -7,7 +7,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -105,27 +104,51 @@ func (s *Store) save(d fileData) error {
 	return os.Rename(tmp, s.Path)
 }
 
-// Add stores a connection; an existing name needs force.
-func (s *Store) Add(name, dsn, typ string, force bool) error {
+// Add stores a connection; an existing name needs force. It returns the
+// DSN as stored: a relative file DSN is made absolute, so that it does not
+// follow the working directory of later runs.
+func (s *Store) Add(name, dsn, typ string, force bool) (string, error) {
 	if !validName.MatchString(name) {
-		return fmt.Errorf("connection name %q: use a letter followed by letters, digits, '-' or '_'", name)
+		return "", fmt.Errorf("connection name %q: use a letter followed by letters, digits, '-' or '_'", name)
 	}
-	if _, err := SchemeOf(dsn); err != nil {
-		return err
+	scheme, err := SchemeOf(dsn)
+	if err != nil {
+		return "", err
+	}
+	if scheme == "file" {
+		if dsn, err = absFileDSN(dsn); err != nil {
+			return "", err
+		}
 	}
 	d, err := s.load()
 	if err != nil {
-		return err
+		return "", err
 	}
 	if d.Connections == nil {
 		d.Connections = map[string]Entry{}
 	}
 	key := strings.ToLower(name)
 	if _, ok := d.Connections[key]; ok && !force {
-		return fmt.Errorf("connection %q already exists (use --force to replace it)", key)
+		return "", fmt.Errorf("connection %q already exists (use --force to replace it)", key)
 	}
 	d.Connections[key] = Entry{DSN: dsn, Type: typ}
-	return s.save(d)
+	return dsn, s.save(d)
+}
+
+// absFileDSN makes a path or file://path DSN absolute, keeping its form.
+func absFileDSN(dsn string) (string, error) {
+	prefix, p := "", dsn
+	if rest, ok := strings.CutPrefix(dsn, "file://"); ok {
+		prefix, p = "file://", rest
+	}
+	if p == "" || filepath.IsAbs(p) {
+		return dsn, nil
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("making file DSN %s absolute: %w", sdk.MaskDSN(dsn), err)
+	}
+	return prefix + abs, nil
 }
 
 // Remove deletes a connection.
@@ -177,6 +200,24 @@ func (s *Store) List(environ []string) ([]Listed, error) {
 	return out, nil
 }
 
+// DSNs returns the raw DSNs of the file's connections and of the HP_*_DSN
+// variables, so that messages can be masked of their secrets. A file that
+// cannot be read adds none.
+func (s *Store) DSNs(environ []string) []string {
+	var out []string
+	if d, err := s.load(); err == nil {
+		for _, e := range d.Connections {
+			out = append(out, e.DSN)
+		}
+	}
+	for _, kv := range environ {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "HP_") && strings.HasSuffix(k, "_DSN") && v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // Resolve finds a connection by name: HP_<NAME>_DSN first, then the file.
 func (s *Store) Resolve(name string) (Connection, error) {
 	if name == "stdout" {
@@ -212,7 +253,9 @@ func (s *Store) Resolve(name string) (Connection, error) {
 }
 
 // SchemeOf infers the connection type's scheme from a DSN: the URL scheme
-// ("odbc+mssql://" gives "odbc"), "file" for paths, "stdout".
+// ("odbc+mssql://" gives "odbc"), "postgres" for libpq key=value strings,
+// "file" for paths, "stdout". A URL whose password holds unencoded
+// reserved characters is refused; errors never show the DSN's secrets.
 func SchemeOf(dsn string) (string, error) {
 	if dsn == "" {
 		return "", fmt.Errorf("empty DSN")
@@ -222,8 +265,11 @@ func SchemeOf(dsn string) (string, error) {
 	}
 	i := strings.Index(dsn, "://")
 	if i < 0 {
+		if libpqKeyValue.MatchString(dsn) && !strings.Contains(dsn, ";") {
+			return "postgres", nil
+		}
 		if strings.Contains(dsn, "=") && !strings.ContainsAny(dsn, "/") {
-			return "", fmt.Errorf("DSN %q has no scheme: write it as a URL such as postgres://user:pass@host/db", sdk.MaskDSN(dsn))
+			return "", fmt.Errorf("DSN %q has no scheme: write it as a URL such as postgres://user:pass@host/db (or as libpq key=value pairs for PostgreSQL)", sdk.MaskDSN(dsn))
 		}
 		return "file", nil
 	}
@@ -234,13 +280,17 @@ func SchemeOf(dsn string) (string, error) {
 	if !regexp.MustCompile(`^[a-z][a-z0-9.-]*$`).MatchString(scheme) {
 		return "", fmt.Errorf("DSN %q has a malformed scheme", sdk.MaskDSN(dsn))
 	}
-	if scheme != "file" {
-		if _, err := url.Parse(dsn); err != nil && !strings.ContainsAny(dsn, ";") {
-			return "", fmt.Errorf("DSN %q is not a valid URL (special characters in a password must be %%-encoded)", sdk.MaskDSN(dsn))
+	if scheme != "file" && !strings.ContainsAny(dsn, ";") {
+		if _, err := sdk.ParseURL(dsn); err != nil {
+			return "", err
 		}
 	}
 	return scheme, nil
 }
+
+// libpqKeyValue matches a libpq connection string: it starts with one of
+// libpq's connection keywords followed by '='.
+var libpqKeyValue = regexp.MustCompile(`^\s*(host|hostaddr|port|dbname|user|password|passfile|sslmode|service|connect_timeout|application_name|options|target_session_attrs)\s*=`)
 
 // SplitConnObject splits Halfpipe's <conn>.<object> argument at the first
 // dot: "pg.public.orders" is connection pg, object public.orders.

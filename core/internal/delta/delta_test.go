@@ -149,90 +149,39 @@ func TestStateLockAndAdvance(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	h, err := Acquire(ctx, st, "x/_state.json", "file:///x/_state.json", Request{Driver: "updated_at", RunID: "run1", TTL: time.Hour, Now: now})
+	h, err := Acquire(ctx, st, "x/_state.json", "file:///x/_state.json", "out.x", testSrc, "updated_at", "run1", time.Hour, now)
 	if err != nil || h.Found {
 		t.Fatalf("first acquire: %v (found %v)", err, h != nil && h.Found)
 	}
 	// A second run is refused while the lock is live, and takes over once
 	// it has expired.
-	if _, err := Acquire(ctx, st, "x/_state.json", "u", Request{Driver: "updated_at", RunID: "run2", TTL: time.Hour, Now: now.Add(time.Minute)}); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "run1") {
+	if _, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run2", time.Hour, now.Add(time.Minute)); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "run1") {
 		t.Fatalf("second acquire: %v", err)
 	}
 	high := mustParse(t, "timestamp", "2025-12-31T23:59:59.999999Z")
-	if err := h.Advance(ctx, "updated_at", "timestamp", high, "file:///m.json", now); err != nil {
+	if err := h.Advance(ctx, "updated_at", "timestamp", high, "run1", "file:///m.json", now); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Release(); err != nil {
 		t.Fatal(err)
 	}
-	h2, err := Acquire(ctx, st, "x/_state.json", "u", Request{Driver: "updated_at", RunID: "run2", TTL: time.Hour, Now: now.Add(time.Minute)})
+	h2, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run2", time.Hour, now.Add(time.Minute))
 	if err != nil || !h2.Found {
 		t.Fatalf("acquire after release: %v", err)
 	}
 	if got, _ := h2.State.High(); Compare(got, high) != 0 || h2.State.LastManifest != "file:///m.json" {
 		t.Fatalf("state after release: %+v", h2.State)
 	}
-	if _, err := Acquire(ctx, st, "x/_state.json", "u", Request{Driver: "other_col", RunID: "run3", TTL: time.Hour, Now: now.Add(2 * time.Hour)}); !errors.Is(err, sdk.ErrInvalidArgument) {
+	if _, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "other_col", "run3", time.Hour, now.Add(2*time.Hour)); !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Fatalf("another driver: %v", err)
 	}
 	// The holder that lost its lock to an expiry cannot commit.
-	h3, err := Acquire(ctx, st, "x/_state.json", "u", Request{Driver: "updated_at", RunID: "run3", TTL: time.Hour, Now: now.Add(2 * time.Hour)})
+	h3, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run3", time.Hour, now.Add(2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h2.Advance(ctx, "updated_at", "timestamp", high, "m2", now); !errors.Is(err, ErrLocked) {
+	if err := h2.Advance(ctx, "updated_at", "timestamp", high, "run2", "m2", now); !errors.Is(err, ErrLocked) {
 		t.Fatalf("stale holder advanced the state: %v", err)
 	}
 	_ = h3.Release()
-}
-
-// TestAFailedFirstRunRemovesOnlyItsOwnState: a first run that fails
-// removes the state it created, unless another run took the expired lock
-// over and wrote its own state meanwhile: that state stays.
-func TestAFailedFirstRunRemovesOnlyItsOwnState(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.NewLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	h, err := Acquire(ctx, st, "x/_state.json", "u", Request{Driver: "updated_at", RunID: "run1", TTL: time.Hour, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// run1 stalls past its lock; run2 takes over and commits a mark.
-	h2, err := Acquire(ctx, st, "x/_state.json", "u", Request{Driver: "updated_at", RunID: "run2", TTL: time.Hour, Now: now.Add(2 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	high := mustParse(t, "timestamp", "2025-12-31T23:59:59.999999Z")
-	if err := h2.Advance(ctx, "updated_at", "timestamp", high, "file:///m2.json", now); err != nil {
-		t.Fatal(err)
-	}
-	if err := h2.Release(); err != nil {
-		t.Fatal(err)
-	}
-	// run1 fails and releases: run2's state must survive.
-	if err := h.Release(); err != nil {
-		t.Fatal(err)
-	}
-	h3, err := Acquire(ctx, st, "x/_state.json", "u", Request{Driver: "updated_at", RunID: "run3", TTL: time.Hour, Now: now.Add(3 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := h3.State.High(); !h3.Found || Compare(got, high) != 0 {
-		t.Fatalf("the failed first run erased the state run2 wrote: found %v, %+v", h3.Found, h3.State)
-	}
-	_ = h3.Release()
-	// A failed first run that nobody raced removes its state.
-	h4, err := Acquire(ctx, st, "y/_state.json", "u", Request{Driver: "updated_at", RunID: "run4", TTL: time.Hour, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h4.Release(); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := st.GetVersion(ctx, "y/_state.json"); !errors.Is(err, store.ErrNotExist) {
-		t.Fatalf("a failed first run left its state: %v", err)
-	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
+var testSrc = Source{Connection: "pg", Object: "public.orders"}
+
 func localStore(t *testing.T) *store.Local {
 	t.Helper()
 	st, err := store.NewLocal(t.TempDir())
@@ -22,7 +24,7 @@ func localStore(t *testing.T) *store.Local {
 	return st
 }
 
-// goneProcess returns the pid of a process that has exited.
+// goneProcess returns the pid of a process that has exited and been reaped.
 func goneProcess(t *testing.T) int {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -32,139 +34,200 @@ func goneProcess(t *testing.T) int {
 	return cmd.Process.Pid
 }
 
-// lockedBy writes a state whose live lock names host and pid.
-func lockedBy(t *testing.T, st *store.Local, key, host string, pid int, now time.Time) {
+// putState writes a state document as another run would have left it.
+func putState(t *testing.T, st store.Versioned, key string, s *State) {
 	t.Helper()
-	s := State{Driver: "id", DriverType: "int64", HighWaterMark: "7",
-		Lock: &Lock{RunID: "crashed", Host: host, PID: pid, Since: now.Add(-time.Minute), Expires: now.Add(time.Hour)}}
-	if err := st.PutIfVersion(context.Background(), key, s.Marshal(), ""); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestLockOfAProcessThatIsGone: a live lock of a process on this host
-// that no longer exists is taken over; one of a running process, or of
-// another host, is not, and the error says what frees it.
-func TestLockOfAProcessThatIsGone(t *testing.T) {
-	if _, checkable := ThisHost(); !checkable {
-		t.Skip("no hostname: pids cannot be checked")
-	}
 	ctx := context.Background()
-	st := localStore(t)
-	now := time.Now()
-	host, _ := ThisHost()
-	req := Request{Driver: "id", RunID: "next", TTL: time.Hour, Now: now, Target: "out.x"}
-
-	lockedBy(t, st, "gone/_state.json", host, goneProcess(t), now)
-	h, err := Acquire(ctx, st, "gone/_state.json", "u", req)
-	if err != nil {
-		t.Fatalf("the lock of a process that is gone was not taken over: %v", err)
-	}
-	if h.TookOver == nil || h.TookOver.RunID != "crashed" || h.RunID() != "next" || h.State.HighWaterMark != "7" {
-		t.Fatalf("took over %+v, now held by %q, state %+v", h.TookOver, h.RunID(), h.State)
-	}
-
-	live := exec.Command("sleep", "30")
-	if err := live.Start(); err != nil {
+	_, v, err := st.GetVersion(ctx, key)
+	if err != nil && !errors.Is(err, store.ErrNotExist) {
 		t.Fatal(err)
 	}
-	defer func() { _ = live.Process.Kill(); _ = live.Wait() }()
-	lockedBy(t, st, "live/_state.json", host, live.Process.Pid, now)
-	_, err = Acquire(ctx, st, "live/_state.json", "u", req)
-	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "still running") || strings.Contains(err.Error(), "hp state unlock") {
-		t.Fatalf("the lock of a running process: %v", err)
-	}
-
-	lockedBy(t, st, "far/_state.json", "another-host.example", goneProcess(t), now)
-	_, err = Acquire(ctx, st, "far/_state.json", "u", req)
-	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "hp state unlock out.x --force") {
-		t.Fatalf("the lock of another host: %v", err)
+	if err := st.PutIfVersion(ctx, key, s.Marshal(), v); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// TestLockExpiresWithTheDeadline: a run under a deadline (Lambda's) holds
-// its lock until that deadline, not for the whole TTL.
-func TestLockExpiresWithTheDeadline(t *testing.T) {
-	st := localStore(t)
-	now := time.Now()
-	deadline := now.Add(15 * time.Minute)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	h, err := Acquire(ctx, st, "x/_state.json", "u", Request{Driver: "id", RunID: "r1", TTL: 6 * time.Hour, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := h.State.Lock.Expires; !got.Equal(deadline.UTC()) {
-		t.Fatalf("lock expires at %s, want the deadline %s", got, deadline.UTC())
-	}
-	// Past the deadline the next run takes it over.
-	if _, err := Acquire(context.Background(), st, "x/_state.json", "u", Request{Driver: "id", RunID: "r2", TTL: 6 * time.Hour, Now: deadline.Add(time.Second)}); err != nil {
-		t.Fatalf("after the deadline: %v", err)
-	}
-}
-
-// TestTheLockNamesThePublishedRun: the state's last run is the run the
-// lock named, also for later chunks.
-func TestTheLockNamesThePublishedRun(t *testing.T) {
-	ctx := context.Background()
-	st := localStore(t)
-	now := time.Now()
-	h, err := Acquire(ctx, st, "x/_state.json", "u", Request{Driver: "id", RunID: "r1", TTL: time.Hour, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Advance(ctx, "id", "int64", sdk.Int64Value(5), "m1", now); err != nil {
-		t.Fatal(err)
-	}
-	if h.State.LastRunID != "r1" {
-		t.Fatalf("last run %q, the lock was r1", h.State.LastRunID)
-	}
-	if err := h.Begin(ctx, "r2"); err != nil {
-		t.Fatal(err)
-	}
-	data, _, err := st.GetVersion(ctx, "x/_state.json")
+func readState(t *testing.T, st store.Versioned, key string) *State {
+	t.Helper()
+	data, _, err := st.GetVersion(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, err := ParseState(data)
-	if err != nil || s.Lock == nil || s.Lock.RunID != "r2" {
-		t.Fatalf("the stored lock during the second chunk: %+v (%v)", s, err)
-	}
-	if err := h.Advance(ctx, "id", "int64", sdk.Int64Value(9), "m2", now); err != nil || h.State.LastRunID != "r2" {
-		t.Fatalf("second chunk: last run %q (%v)", h.State.LastRunID, err)
-	}
-	_ = h.Release()
-}
-
-// TestStateIsBoundToItsSource: the first run records its source; a run
-// of another source into the same state is refused with how to reset.
-func TestStateIsBoundToItsSource(t *testing.T) {
-	ctx := context.Background()
-	st := localStore(t)
-	now := time.Now()
-	orders := &Source{Connection: "pg", Object: "public.orders"}
-	h, err := Acquire(ctx, st, "x/_state.json", "u", Request{Driver: "id", Source: orders, RunID: "r1", TTL: time.Hour, Now: now, Target: "out.x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Advance(ctx, "id", "int64", sdk.Int64Value(5), "m1", now); err != nil {
+	return s
+}
+
+// A first run whose lock lapsed must not remove the state that the run
+// which took over has advanced meanwhile.
+func TestAFailedFirstRunRemovesOnlyItsOwnState(t *testing.T) {
+	ctx := context.Background()
+	st := localStore(t)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	slow, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run1", time.Minute, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run2", time.Hour, now.Add(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	high := mustParse(t, "int64", "42")
+	if err := other.Advance(ctx, "updated_at", "int64", high, "run2", "m2", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := slow.Release(); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("release of the lapsed first run: %v", err)
+	}
+	if s := readState(t, st, "x/_state.json"); s.HighWaterMark != "42" || s.LastRunID != "run2" {
+		t.Fatalf("state after the lapsed run released: %+v", s)
+	}
+	// Alone, a failed first run leaves no state behind.
+	lone, err := Acquire(ctx, st, "y/_state.json", "u", "out.x", testSrc, "updated_at", "run3", time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lone.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.GetVersion(ctx, "y/_state.json"); !errors.Is(err, store.ErrNotExist) {
+		t.Fatalf("state of a failed first run: %v", err)
+	}
+}
+
+func TestLockOfAProcessThatIsGone(t *testing.T) {
+	ctx := context.Background()
+	st := localStore(t)
+	now := time.Now().UTC()
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := goneProcess(t)
+	crashed := &Lock{RunID: "crashed", Host: host, PID: dead, Since: now, Expires: now.Add(6 * time.Hour)}
+	putState(t, st, "x/_state.json", &State{Source: &testSrc, Driver: "updated_at", Lock: crashed})
+	h, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run2", time.Hour, now)
+	if err != nil {
+		t.Fatalf("lock of a dead pid on this host: %v", err)
+	}
+	if h.TookOver == nil || h.TookOver.RunID != "crashed" {
+		t.Fatalf("took over %+v", h.TookOver)
+	}
+	if l := readState(t, st, "x/_state.json").Lock; l.RunID != "run2" || l.PID != os.Getpid() {
+		t.Fatalf("lock after take-over: %+v", l)
+	}
+	_ = h.Release()
+
+	// The same pid on another host proves nothing: refused, and the
+	// message names the command that frees it.
+	elsewhere := &Lock{RunID: "remote", Host: host + "-elsewhere", PID: dead, Since: now, Expires: now.Add(6 * time.Hour)}
+	putState(t, st, "x/_state.json", &State{Source: &testSrc, Driver: "updated_at", Lock: elsewhere})
+	_, err = Acquire(ctx, st, "x/_state.json", "file:///x/_state.json", "out.x", testSrc, "updated_at", "run3", time.Hour, now)
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "hp state unlock --force out.x`") {
+		t.Fatalf("lock of another host: %v", err)
+	}
+
+	// A live holder on this host is waited for, not unlocked.
+	sleeper := exec.Command("sleep", "30")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() }()
+	running := &Lock{RunID: "running", Host: host, PID: sleeper.Process.Pid, Since: now, Expires: now.Add(6 * time.Hour)}
+	putState(t, st, "x/_state.json", &State{Source: &testSrc, Driver: "updated_at", Lock: running})
+	_, err = Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run4", time.Hour, now)
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "still running") || strings.Contains(err.Error(), "unlock") {
+		t.Fatalf("lock of a live pid: %v", err)
+	}
+}
+
+func TestLockExpiresWithTheDeadline(t *testing.T) {
+	st := localStore(t)
+	now := time.Now().UTC()
+	deadline := now.Add(90 * time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if _, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "lambda", 6*time.Hour, now); err != nil {
+		t.Fatal(err)
+	}
+	l := readState(t, st, "x/_state.json").Lock
+	if !l.Expires.Equal(deadline.UTC().Truncate(time.Nanosecond)) && !l.Expires.Equal(deadline.UTC()) {
+		t.Fatalf("lock expires %s, the deadline is %s", l.Expires, deadline)
+	}
+	// Another host's run is refused before the deadline and takes over
+	// after it.
+	l.Host += "-elsewhere"
+	putState(t, st, "x/_state.json", &State{Source: &testSrc, Driver: "updated_at", Lock: l})
+	if _, err := Acquire(context.Background(), st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "next", time.Hour, deadline.Add(-time.Second)); !errors.Is(err, ErrLocked) {
+		t.Fatalf("before the deadline: %v", err)
+	}
+	if _, err := Acquire(context.Background(), st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "next", time.Hour, deadline.Add(time.Second)); err != nil {
+		t.Fatalf("after the deadline: %v", err)
+	}
+}
+
+func TestLockIsHeldByThePublishedRun(t *testing.T) {
+	ctx := context.Background()
+	st := localStore(t)
+	now := time.Now().UTC()
+	h, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "updated_at", "run-a", time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Begin(ctx, "run-b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := readState(t, st, "x/_state.json").Lock.RunID; got != "run-b" || h.RunID() != "run-b" {
+		t.Fatalf("lock held by %q while run-b is published", got)
+	}
+	if err := h.Advance(ctx, "updated_at", "int64", mustParse(t, "int64", "1"), "run-c", "m", now); err == nil {
+		t.Fatal("advanced for a run that does not hold the lock")
+	}
+	if err := h.Advance(ctx, "updated_at", "int64", mustParse(t, "int64", "1"), "run-b", "m", now); err != nil {
+		t.Fatal(err)
+	}
+	if s := readState(t, st, "x/_state.json"); s.LastRunID != s.Lock.RunID {
+		t.Fatalf("last run %q, lock %q", s.LastRunID, s.Lock.RunID)
+	}
+}
+
+func TestStateIsBoundToItsSource(t *testing.T) {
+	ctx := context.Background()
+	st := localStore(t)
+	now := time.Now().UTC()
+	h, err := Acquire(ctx, st, "x/_state.json", "file:///x/_state.json", "out.x", testSrc, "updated_at", "r1", time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Advance(ctx, "updated_at", "int64", mustParse(t, "int64", "7"), "r1", "m", now); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Release(); err != nil {
 		t.Fatal(err)
 	}
-	data, _, _ := st.GetVersion(ctx, "x/_state.json")
-	if s, err := ParseState(data); err != nil || s.Source == nil || *s.Source != *orders {
-		t.Fatalf("the state records source %+v (%v)", s, err)
+	if s := readState(t, st, "x/_state.json"); s.Source == nil || *s.Source != testSrc {
+		t.Fatalf("recorded source %+v", s.Source)
 	}
-	other := &Source{Connection: "pg", Object: "public.customers"}
-	_, err = Acquire(ctx, st, "x/_state.json", "u", Request{Driver: "id", Source: other, RunID: "r2", TTL: time.Hour, Now: now, Target: "out.x"})
-	if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "pg.public.orders") || !strings.Contains(err.Error(), "hp state reset out.x --yes") {
-		t.Fatalf("another source: %v", err)
+	for _, other := range []Source{{Connection: "pg", Object: "public.customers"}, {Connection: "my", Object: "public.orders"}} {
+		_, err := Acquire(ctx, st, "x/_state.json", "file:///x/_state.json", "out.x", other, "updated_at", "r2", time.Hour, now)
+		if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "tracks pg.public.orders, not "+other.String()) ||
+			!strings.Contains(err.Error(), "hp state reset out.x --yes") {
+			t.Fatalf("delta of %s into a state of %s: %v", other.String(), testSrc.String(), err)
+		}
 	}
-	h, err = Acquire(ctx, st, "x/_state.json", "u", Request{Driver: "id", Source: orders, RunID: "r3", TTL: time.Hour, Now: now, Target: "out.x"})
+	// A state of an older hp records no source: it is adopted.
+	putState(t, st, "y/_state.json", &State{Driver: "updated_at", DriverType: "int64", HighWaterMark: "3"})
+	h, err = Acquire(ctx, st, "y/_state.json", "u", "out.x", testSrc, "updated_at", "r3", time.Hour, now)
 	if err != nil {
-		t.Fatalf("the same source: %v", err)
+		t.Fatal(err)
+	}
+	if s := readState(t, st, "y/_state.json"); s.Source == nil || *s.Source != testSrc {
+		t.Fatalf("adopted source %+v", s.Source)
 	}
 	_ = h.Release()
 }

@@ -21,22 +21,36 @@ const StateFile = "_state.json"
 
 // State is the delta state of one target object.
 type State struct {
-	Version    int    `json:"state_version"`
-	Driver     string `json:"driver"`
-	DriverType string `json:"driver_type"`
+	Version int `json:"state_version"`
+	// Source is what the state was kept for: a delta from another source
+	// into the same target is refused. Empty in states of older hp.
+	Source     *Source `json:"source,omitempty"`
+	Driver     string  `json:"driver"`
+	DriverType string  `json:"driver_type"`
 	// HighWaterMark is the highest driver value extracted so far,
 	// exactly (Format); the next run reads rows above it.
 	HighWaterMark string    `json:"high_water_mark,omitempty"`
 	LastRunID     string    `json:"last_run_id,omitempty"`
 	LastManifest  string    `json:"last_manifest,omitempty"`
 	UpdatedAt     time.Time `json:"updated_at"`
-	// Source is what the mark was taken from: a delta of another source
-	// into the same target is refused (nil in states of older hp and
-	// states made by hp state set; the next run records it).
-	Source *Source `json:"source,omitempty"`
 	// Lock is held by a run in progress, so that two runs never extract
 	// the same range at once.
 	Lock *Lock `json:"lock,omitempty"`
+}
+
+// Source names the source a state tracks.
+type Source struct {
+	// Connection is the connection name, or the masked DSN of one given
+	// inline; never a secret.
+	Connection string `json:"connection"`
+	Object     string `json:"object"`
+}
+
+func (s *Source) String() string {
+	if s == nil {
+		return "an unrecorded source"
+	}
+	return s.Connection + "." + s.Object
 }
 
 // Lock names the run holding the state.
@@ -46,34 +60,6 @@ type Lock struct {
 	PID     int       `json:"pid"`
 	Since   time.Time `json:"since"`
 	Expires time.Time `json:"expires"`
-}
-
-// Source names the source a state is bound to.
-type Source struct {
-	// Connection is the source connection's name, or its masked DSN.
-	Connection string `json:"connection"`
-	// Object is the source table (schema.table) or "(query)".
-	Object string `json:"object"`
-}
-
-func (s *Source) String() string { return s.Connection + "." + s.Object }
-
-// ThisHost names this machine in locks, and says whether a lock's pid on
-// it can be checked. In AWS Lambda sandboxes share hostnames and pids, so
-// the host is the sandbox's log stream and its lock ends with its deadline.
-func ThisHost() (host string, pidsCheckable bool) {
-	if stream := os.Getenv("AWS_LAMBDA_LOG_STREAM_NAME"); os.Getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
-		return "aws-lambda:" + os.Getenv("AWS_LAMBDA_FUNCTION_NAME") + "/" + stream, false
-	}
-	host, _ = os.Hostname()
-	return host, host != ""
-}
-
-// Gone says whether the lock's holder is provably dead: it ran on this
-// host, whose pids can be checked, and its process no longer exists.
-func (l *Lock) Gone() bool {
-	host, checkable := ThisHost()
-	return checkable && l.Host == host && l.PID > 0 && l.PID != os.Getpid() && !processAlive(l.PID)
 }
 
 // High parses the high-water mark (nil when none).
@@ -118,41 +104,59 @@ func (s *State) Marshal() []byte {
 // ErrLocked means another run holds the state.
 var ErrLocked = errors.New("another run holds the delta state")
 
+// Gone reports whether the lock's holder is provably not running: it ran
+// on this host and its pid is no longer alive.
+func (l *Lock) Gone() bool {
+	if l == nil || l.PID <= 0 {
+		return false
+	}
+	host, err := os.Hostname()
+	if err != nil || host != l.Host {
+		return false
+	}
+	return !processAlive(l.PID)
+}
+
+// Held reports whether the lock still holds at now: not expired, and its
+// holder not provably gone.
+func (l *Lock) Held(now time.Time) bool {
+	return l != nil && now.Before(l.Expires) && !l.Gone()
+}
+
+// Advice says what frees a held lock, for error messages; stateArgs are
+// the arguments that name the state to hp state.
+func (l *Lock) Advice(stateArgs string) string {
+	host, _ := os.Hostname()
+	if host == l.Host {
+		return fmt.Sprintf("pid %d is still running on this host: wait for it, or stop it (the next run then takes the lock over)", l.PID)
+	}
+	return fmt.Sprintf("if that run is gone, run `hp state unlock --force %s`, or wait until the lock expires", stateArgs)
+}
+
 // Handle is a state held by this run.
 type Handle struct {
 	st      store.Versioned
 	key     string
 	url     string
+	args    string
 	version string
 	State   State
 	// Found says whether a state existed before this run.
 	Found bool
-	// TookOver is the lock of a dead holder that this run took over.
+	// TookOver is the lock of a run that was gone, taken over by this one.
 	TookOver *Lock
 	advanced bool
 }
 
-// Request is what a run asks of Acquire.
-type Request struct {
-	Driver string
-	// Source binds the state; nil leaves it unbound.
-	Source *Source
-	RunID  string
-	// TTL bounds the lock; a context deadline (Lambda's) ends it sooner.
-	TTL time.Duration
-	Now time.Time
-	// Target is how hp state commands name the state, for messages.
-	Target string
-}
-
-// Acquire reads the state at key and takes its lock for r.RunID. A lock
-// held by another run that has not expired fails with ErrLocked, unless
-// its holder is provably dead (Lock.Gone): then it is taken over
-// (TookOver). A write that races another run's fails with ErrLocked too.
-// A state kept for another driver column or source is refused.
-func Acquire(ctx context.Context, st store.Versioned, key, url string, r Request) (*Handle, error) {
-	driver, now := r.Driver, r.Now
-	h := &Handle{st: st, key: key, url: url}
+// Acquire reads the state at key and takes its lock for runID until ttl
+// from now, or until ctx's deadline if that is sooner (a Lambda function's
+// lock lapses with the function). A lock held by another run that has not
+// expired fails with ErrLocked, unless its holder ran on this host and is
+// gone; a write that races another run's fails the same way. A state kept
+// for another source or driver column is refused. stateArgs name the state
+// to hp state in the messages that suggest it.
+func Acquire(ctx context.Context, st store.Versioned, key, url, stateArgs string, src Source, driver, runID string, ttl time.Duration, now time.Time) (*Handle, error) {
+	h := &Handle{st: st, key: key, url: url, args: stateArgs}
 	data, version, err := st.GetVersion(ctx, key)
 	switch {
 	case errors.Is(err, store.ErrNotExist):
@@ -164,62 +168,31 @@ func Acquire(ctx context.Context, st store.Versioned, key, url string, r Request
 			return nil, fmt.Errorf("delta state %s: %w (repair it with hp state set or reset)", url, err)
 		}
 		h.State, h.version, h.Found = *s, version, true
-		if s.Source != nil && r.Source != nil && *s.Source != *r.Source {
-			return nil, sdk.InvalidArgumentf("the delta state %s was kept for source %s (driver %s), not %s: a delta of another source needs its own target object; to start this one over from %s, run `hp state reset %s --yes` first",
-				url, s.Source, s.Driver, r.Source, r.Source, r.Target)
+		if s.Source != nil && *s.Source != src {
+			return nil, sdk.InvalidArgumentf("the delta state %s tracks %s, not %s: its high-water mark says nothing about this source; use another target, or start over with `hp state reset %s --yes`", url, s.Source, &src, stateArgs)
 		}
 		if s.Driver != driver {
-			return nil, sdk.InvalidArgumentf("the delta state %s tracks driver %q, not %q: use another target, or start over with `hp state reset %s --yes`", url, s.Driver, driver, r.Target)
+			return nil, sdk.InvalidArgumentf("the delta state %s tracks driver %q, not %q: use another target, or start over with `hp state reset %s --yes`", url, s.Driver, driver, stateArgs)
 		}
 	}
-	h.State.Driver = driver
-	if h.State.Source == nil {
-		h.State.Source = r.Source
-	}
+	h.State.Driver, h.State.Source = driver, &src
 	if l := h.State.Lock; l != nil && now.Before(l.Expires) {
 		if !l.Gone() {
-			return nil, lockedError(l, r.Target)
+			return nil, fmt.Errorf("%w: run %s on %s (pid %d) since %s, until %s; %s",
+				ErrLocked, l.RunID, l.Host, l.PID, l.Since.Format(time.RFC3339), l.Expires.Format(time.RFC3339), l.Advice(stateArgs))
 		}
 		h.TookOver = l
 	}
-	host, _ := ThisHost()
-	expires := now.Add(r.TTL)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(expires) {
-		expires = dl
+	host, _ := os.Hostname()
+	expires := now.Add(ttl)
+	if d, ok := ctx.Deadline(); ok && d.Before(expires) {
+		expires = d
 	}
-	h.State.Lock = &Lock{RunID: r.RunID, Host: host, PID: os.Getpid(), Since: now.UTC(), Expires: expires.UTC()}
+	h.State.Lock = &Lock{RunID: runID, Host: host, PID: os.Getpid(), Since: now.UTC(), Expires: expires.UTC()}
 	if err := h.write(ctx); err != nil {
 		return nil, err
 	}
 	return h, nil
-}
-
-// lockedError says who holds the lock and exactly what frees it.
-func lockedError(l *Lock, target string) error {
-	held := fmt.Sprintf("run %s on %s (pid %d) since %s, until %s", l.RunID, l.Host, l.PID, l.Since.UTC().Format(time.RFC3339), l.Expires.UTC().Format(time.RFC3339))
-	host, checkable := ThisHost()
-	if checkable && l.Host == host {
-		return fmt.Errorf("%w: %s; that process is still running: wait for it to finish, or stop it (kill %d) and run again (the lock of a process that is gone is taken over)", ErrLocked, held, l.PID)
-	}
-	return fmt.Errorf("%w: %s; wait for it to finish or for the lock to expire, or, if that run is gone (its host cannot be checked from here), run `hp state unlock %s --force`", ErrLocked, held, target)
-}
-
-// RunID is the run holding the lock, which the run publishes under.
-func (h *Handle) RunID() string {
-	if h.State.Lock == nil {
-		return ""
-	}
-	return h.State.Lock.RunID
-}
-
-// Begin names the run about to be published (the next chunk of a delta)
-// in the lock, so that the lock always names the run in progress.
-func (h *Handle) Begin(ctx context.Context, runID string) error {
-	if h.State.Lock == nil || h.State.Lock.RunID == runID {
-		return nil
-	}
-	h.State.Lock.RunID = runID
-	return h.write(ctx)
 }
 
 func (h *Handle) write(ctx context.Context) error {
@@ -239,14 +212,41 @@ func (h *Handle) write(ctx context.Context) error {
 	return nil
 }
 
-// Advance commits a new high-water mark after the run holding the lock
-// (RunID) was published.
-func (h *Handle) Advance(ctx context.Context, driver, driverType string, high *sdk.Value, manifestURL string, now time.Time) error {
+// URL names the state object.
+func (h *Handle) URL() string { return h.url }
+
+// Args name the state to hp state.
+func (h *Handle) Args() string { return h.args }
+
+// RunID is the id of the run holding the lock.
+func (h *Handle) RunID() string { return h.State.Lock.RunID }
+
+// Begin names the run about to be published as the lock's holder, so that
+// the lock shows the id of the run in progress.
+func (h *Handle) Begin(ctx context.Context, runID string) error {
+	if h.State.Lock.RunID == runID {
+		return nil
+	}
+	prev := h.State.Lock.RunID
+	h.State.Lock.RunID = runID
+	if err := h.write(ctx); err != nil {
+		h.State.Lock.RunID = prev
+		return err
+	}
+	return nil
+}
+
+// Advance commits a new high-water mark after run runID, the lock's
+// holder, was published.
+func (h *Handle) Advance(ctx context.Context, driver, driverType string, high *sdk.Value, runID, manifestURL string, now time.Time) error {
+	if runID != h.State.Lock.RunID {
+		return fmt.Errorf("advancing the delta state %s for run %s, but the lock is held by run %s", h.url, runID, h.State.Lock.RunID)
+	}
 	h.State.Driver, h.State.DriverType = driver, driverType
 	if high != nil {
 		h.State.HighWaterMark = Format(high)
 	}
-	h.State.LastRunID, h.State.LastManifest, h.State.UpdatedAt = h.RunID(), manifestURL, now.UTC()
+	h.State.LastRunID, h.State.LastManifest, h.State.UpdatedAt = runID, manifestURL, now.UTC()
 	if err := h.write(ctx); err != nil {
 		return err
 	}
@@ -260,16 +260,16 @@ func (h *Handle) Release() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if !h.Found && !h.advanced {
-		// Only the state this run wrote: another run may have taken it
-		// over since (an expired lock) and written its own.
-		if err := h.st.DeleteIfVersion(ctx, h.key, h.version); err != nil && !errors.Is(err, store.ErrConflict) {
-			return err
+		// Only the state this run created: another run may have written
+		// one since (after this one's lock lapsed).
+		if err := h.st.DeleteIfVersion(ctx, h.key, h.version); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fmt.Errorf("the delta state %s was changed by another run; left as it is: %w", h.url, err)
+			}
+			return fmt.Errorf("removing the delta state %s: %w", h.url, err)
 		}
 		return nil
 	}
 	h.State.Lock = nil
 	return h.write(ctx)
 }
-
-// URL names the state in messages.
-func (h *Handle) URL() string { return h.url }

@@ -51,13 +51,28 @@ type Handler struct {
 // cleanly, state committed, before Lambda kills the process.
 func margin(left time.Duration) time.Duration { return max(5*time.Second, left/10) }
 
+// eventMayNotSet are the variables that choose which binaries run and
+// what vouches for them: anyone allowed to invoke the function could
+// otherwise run code of their choosing as the function's role.
+var eventMayNotSet = []string{"HP_PLUGIN_DIR", "HP_REQUIRE_CHECKSUMS", "HP_CACHE_DIR"}
+
 // Invoke runs the job. The event is a JSON object whose HP_ keys override
-// the environment; anything else (the console's test payload, a schedule
-// event) is ignored.
+// the environment, except eventMayNotSet; anything else (the console's
+// test payload, a schedule event) is ignored. Plugins must have a
+// SHA256SUMS entry unless the function's own configuration sets
+// HP_REQUIRE_CHECKSUMS=false.
 func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (json.RawMessage, error) {
 	overrides, err := parseEvent(event)
 	if err != nil {
 		return nil, err
+	}
+	for _, k := range eventMayNotSet {
+		if _, ok := overrides[k]; ok {
+			return nil, fmt.Errorf("the event sets %s, which only the function's configuration may set: it decides which plugin binaries run", k)
+		}
+	}
+	if _, ok := h.LookupEnv("HP_REQUIRE_CHECKSUMS"); !ok {
+		overrides["HP_REQUIRE_CHECKSUMS"] = "true"
 	}
 	lookup := func(k string) (string, bool) {
 		if v, ok := overrides[k]; ok {

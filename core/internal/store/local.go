@@ -10,7 +10,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -237,6 +239,84 @@ func (l *Local) List(_ context.Context, prefix string) ([]ObjectInfo, error) {
 	return out, nil
 }
 
+// tempFile matches the names tempName gives: ".<name>.tmp-<12 hex>".
+var tempFile = regexp.MustCompile(`^\.(.+)\.tmp-[0-9a-f]{12}$`)
+
+// ListPending implements PendingLister: the temporary files of writes
+// that were never committed or aborted.
+func (l *Local) ListPending(_ context.Context, prefix string) ([]Pending, error) {
+	var out []Pending
+	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		m := tempFile.FindStringSubmatch(d.Name())
+		if d.IsDir() || m == nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(l.root, p)
+		id := filepath.ToSlash(rel)
+		key := path.Join(path.Dir(id), m[1])
+		if !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, Pending{Key: key, ID: id, Size: info.Size(), Started: info.ModTime()})
+		return nil
+	})
+	if err != nil {
+		return nil, pathError("listing", l.root, err)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
+	return out, nil
+}
+
+// AbortPending implements PendingLister: it removes the temporary file.
+func (l *Local) AbortPending(ctx context.Context, p Pending) error {
+	if !tempFile.MatchString(path.Base(p.ID)) {
+		return fmt.Errorf("%s is not a temporary file", l.URL(p.ID))
+	}
+	return l.Delete(ctx, p.ID)
+}
+
+// RemoveEmptyDirs removes the directory prefix and those below it that are
+// empty (a killed run leaves its run directory behind).
+func (l *Local) RemoveEmptyDirs(_ context.Context, prefix string) error {
+	var dirs []string
+	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		rel, _ := filepath.Rel(l.root, p)
+		if r := filepath.ToSlash(rel); d.IsDir() && rel != "." && (prefix == "" || r == prefix || strings.HasPrefix(r, prefix+"/")) {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return pathError("listing", l.root, err)
+	}
+	// Deepest first, so that a parent emptied by its children goes too.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if entries, err := os.ReadDir(dirs[i]); err != nil || len(entries) > 0 {
+			continue
+		}
+		if err := os.Remove(dirs[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return pathError("removing", dirs[i], err)
+		}
+	}
+	return nil
+}
+
 // Delete implements Store.
 func (l *Local) Delete(_ context.Context, key string) error {
 	p, err := l.path(key)
@@ -267,6 +347,28 @@ func contentVersion(data []byte) string {
 // the object makes the compare and the swap one step for every process on
 // the machine.
 func (l *Local) PutIfVersion(ctx context.Context, key string, data []byte, version string) error {
+	return l.ifVersion(key, version, func() error { return l.put(key, data, true) })
+}
+
+// DeleteIfVersion implements Versioned under the same lock as
+// PutIfVersion.
+func (l *Local) DeleteIfVersion(ctx context.Context, key string, version string) error {
+	if version == "" {
+		return fmt.Errorf("deleting %s: no version given: %w", l.URL(key), ErrConflict)
+	}
+	err := l.ifVersion(key, version, func() error { return l.Delete(ctx, key) })
+	if errors.Is(err, errGone) {
+		return nil
+	}
+	return err
+}
+
+// errGone is the ErrConflict of an object removed since it was read.
+var errGone = fmt.Errorf("%w: object was removed", ErrConflict)
+
+// ifVersion runs swap if the object at key is at version ("" = absent),
+// holding the object's lock file.
+func (l *Local) ifVersion(key, version string, swap func() error) error {
 	final, unlock, err := l.lockKey(key)
 	if err != nil {
 		return err
@@ -276,14 +378,14 @@ func (l *Local) PutIfVersion(ctx context.Context, key string, data []byte, versi
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if version != "" {
-			return fmt.Errorf("%s: %w (it was removed)", final, ErrConflict)
+			return fmt.Errorf("%s: %w (it was removed)", final, errGone)
 		}
 	case err != nil:
 		return pathError("reading", final, err)
 	case version == "" || contentVersion(cur) != version:
 		return fmt.Errorf("%s: %w", final, ErrConflict)
 	}
-	return l.put(key, data, true)
+	return swap()
 }
 
 // lockKey takes the exclusive lock beside key's file, which makes a
@@ -302,26 +404,4 @@ func (l *Local) lockKey(key string) (path string, unlock func(), err error) {
 		return "", nil, pathError("locking", lockPath, err)
 	}
 	return final, unlock, nil
-}
-
-// DeleteIfVersion implements Versioned under the same lock as PutIfVersion.
-func (l *Local) DeleteIfVersion(_ context.Context, key string, version string) error {
-	final, unlock, err := l.lockKey(key)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	cur, err := os.ReadFile(final)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return pathError("reading", final, err)
-	case contentVersion(cur) != version:
-		return fmt.Errorf("%s: %w", final, ErrConflict)
-	}
-	if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return pathError("deleting", final, err)
-	}
-	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
 // Errors.
@@ -33,9 +35,12 @@ type Versioned interface {
 	// version ("" = the key must hold nothing), else fails with
 	// ErrConflict.
 	PutIfVersion(ctx context.Context, key string, data []byte, version string) error
-	// DeleteIfVersion removes an object if its current version is
-	// version, else fails with ErrConflict; a missing one is not an error.
+	// DeleteIfVersion removes a small object if its current version is
+	// version, else fails with ErrConflict; an object already gone is
+	// not an error (there is nothing left to protect).
 	DeleteIfVersion(ctx context.Context, key string, version string) error
+	// Delete removes an object; a missing one is not an error.
+	Delete(ctx context.Context, key string) error
 }
 
 // Store holds objects under slash-separated keys relative to its root.
@@ -87,11 +92,11 @@ func Open(ctx context.Context, dsn string, out io.Writer, s3 S3Options) (Store, 
 	case strings.HasPrefix(dsn, "file://"):
 		u, err := url.Parse(dsn)
 		if err != nil {
-			return nil, fmt.Errorf("file DSN %q: %w", dsn, err)
+			return nil, fmt.Errorf("file DSN %q: %w", sdk.MaskDSN(dsn), sdk.MaskErr(err, dsn))
 		}
 		p := u.Host + u.Path
 		if p == "" {
-			return nil, fmt.Errorf("file DSN %q names no directory", dsn)
+			return nil, fmt.Errorf("file DSN %q names no directory", sdk.MaskDSN(dsn))
 		}
 		return NewLocal(p)
 	case strings.HasPrefix(dsn, "s3://"):
@@ -103,7 +108,7 @@ func Open(ctx context.Context, dsn string, out io.Writer, s3 S3Options) (Store, 
 	case !strings.Contains(dsn, "://"):
 		return NewLocal(dsn)
 	}
-	return nil, fmt.Errorf("%q is not a file, s3 or stdout target", dsn)
+	return nil, fmt.Errorf("%q is not a file, s3 or stdout target", sdk.MaskDSN(dsn))
 }
 
 // CleanKey validates a key: relative, slash-separated, no "..".
@@ -118,4 +123,23 @@ func CleanKey(key string) (string, error) {
 		return "", fmt.Errorf("empty key")
 	}
 	return k, nil
+}
+
+// Pending is a write that never finished: a local temporary file or an S3
+// multipart upload, left by a run that was killed.
+type Pending struct {
+	// Key is the object the write was for.
+	Key string
+	// ID names the write: the temporary file's key, or the upload id.
+	ID      string
+	Size    int64
+	Started time.Time
+}
+
+// PendingLister stores can list and discard unfinished writes.
+type PendingLister interface {
+	// ListPending returns the unfinished writes under prefix, by key.
+	ListPending(ctx context.Context, prefix string) ([]Pending, error)
+	// AbortPending discards one; a write already gone is not an error.
+	AbortPending(ctx context.Context, p Pending) error
 }

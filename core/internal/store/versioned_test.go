@@ -78,6 +78,54 @@ func testVersioned(t *testing.T, st Versioned) {
 	}
 }
 
+// testDeleteIfVersion checks that a delete is conditional on the version
+// read: a stale version fails with ErrConflict and leaves the object as
+// another writer left it.
+func testDeleteIfVersion(t *testing.T, st Versioned) {
+	t.Helper()
+	ctx := context.Background()
+	const key = "del/_state.json"
+	if err := st.PutIfVersion(ctx, key, []byte("mine"), ""); err != nil {
+		t.Fatal(err)
+	}
+	_, mine, err := st.GetVersion(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutIfVersion(ctx, key, []byte("theirs"), mine); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteIfVersion(ctx, key, mine); !errors.Is(err, ErrConflict) {
+		t.Fatalf("delete with a stale version: %v", err)
+	}
+	data, theirs, err := st.GetVersion(ctx, key)
+	if err != nil || string(data) != "theirs" {
+		t.Fatalf("after a refused delete: %q (%v)", data, err)
+	}
+	if err := st.DeleteIfVersion(ctx, key, theirs); err != nil {
+		t.Fatalf("delete with the current version: %v", err)
+	}
+	if _, _, err := st.GetVersion(ctx, key); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("after delete: %v", err)
+	}
+	if err := st.DeleteIfVersion(ctx, key, theirs); err != nil {
+		t.Fatalf("delete of an object gone: %v", err)
+	}
+}
+
+func TestLocalDeleteIfVersion(t *testing.T) {
+	l, err := NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testDeleteIfVersion(t, l)
+}
+
+func TestS3DeleteIfVersion(t *testing.T) {
+	s, _, _ := s3Store(t, false, S3Options{})
+	testDeleteIfVersion(t, s)
+}
+
 func TestLocalVersioned(t *testing.T) {
 	l, err := NewLocal(t.TempDir())
 	if err != nil {

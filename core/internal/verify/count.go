@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/halfpipe-io/halfpipe/core/internal/format"
+	"github.com/halfpipe-io/halfpipe/core/internal/manifest"
 )
 
 // rowCounter counts the rows of a decoded stream written to it.
@@ -93,6 +98,8 @@ type parquetRows struct {
 	blocks []*[]byte
 	held   int
 	total  int64
+	// md is the footer, once Rows has read it.
+	md *metadata.FileMetaData
 }
 
 func newParquetRows() *parquetRows { return &parquetRows{max: MaxParquetFooter + 8} }
@@ -177,5 +184,37 @@ func (t *parquetRows) Rows() (rows int64, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("parquet footer is corrupt: %w", err)
 	}
+	t.md = md
 	return md.NumRows, nil
+}
+
+// schemaProblem compares the Arrow schema of a Parquet footer with the
+// manifest's: the names and order of the columns, and their types where
+// the file stores its Arrow schema and the column is not one hp converted
+// for Parquet (format.TypeMetadataKey) or dictionary-encoded.
+func schemaProblem(md *metadata.FileMetaData, m *manifest.Manifest) string {
+	if md == nil || m.Schema.ArrowIPC == "" {
+		return ""
+	}
+	want, err := m.Schema.Arrow()
+	if err != nil {
+		return "schema: " + err.Error()
+	}
+	got, err := pqarrow.FromParquet(md.Schema, nil, md.KeyValueMetadata())
+	if err != nil {
+		return "schema: cannot read the file's: " + err.Error()
+	}
+	if got.NumFields() != want.NumFields() {
+		return fmt.Sprintf("schema: the file has %d columns, the manifest %d", got.NumFields(), want.NumFields())
+	}
+	kv := md.KeyValueMetadata()
+	stored := kv.FindValue("ARROW:schema") != nil
+	for i, w := range want.Fields() {
+		g := got.Field(i)
+		exact := stored && g.Metadata.FindKey(format.TypeMetadataKey) < 0 && g.Type.ID() != arrow.DICTIONARY
+		if g.Name != w.Name || (exact && !arrow.TypeEqual(g.Type, w.Type)) {
+			return fmt.Sprintf("schema: column %d is %s %s in the file, %s %s in the manifest", i+1, g.Name, g.Type, w.Name, w.Type)
+		}
+	}
+	return ""
 }

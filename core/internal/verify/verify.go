@@ -126,6 +126,11 @@ func File(ctx context.Context, st store.Store, f manifest.File, m *manifest.Mani
 			r.Problems = append(r.Problems, fmt.Sprintf("rows: expected %d, got %d", r.ExpectedRows, r.Rows))
 		}
 	}
+	if p, ok := counter.(*parquetRows); ok && contentErr == nil {
+		if sp := schemaProblem(p.md, m); sp != "" {
+			r.Problems = append(r.Problems, sp)
+		}
+	}
 	switch {
 	case problem != "":
 		r.Problems = append(r.Problems, problem)

@@ -7,7 +7,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +57,7 @@ var dialect = &sqlsource.Dialect{
 	PrimaryKey: primaryKey,
 	Map:        mapType,
 	Arg:        arg,
+	Literal:    literal,
 	Classify:   classify,
 	SQL:        sqlguard.SQLServer,
 	ReadOnly:   rollbackOnly,
@@ -191,6 +194,18 @@ func arg(v *sdk.Value, col sqlsource.ColumnMeta) any {
 		return v.Time.UTC()
 	case sdk.KindDate:
 		return civil.DateOf(time.Unix(v.Int*86400, 0).UTC())
+	case sdk.KindInt64:
+		// A bigint parameter would make the server widen the column. The
+		// driver sends int16 and uint8 as bigint, their Null forms as such.
+		switch {
+		case base == "int" && v.Int >= math.MinInt32 && v.Int <= math.MaxInt32:
+			return int32(v.Int)
+		case base == "smallint" && v.Int >= math.MinInt16 && v.Int <= math.MaxInt16:
+			return sql.NullInt16{Int16: int16(v.Int), Valid: true}
+		case base == "tinyint" && v.Int >= 0 && v.Int <= math.MaxUint8:
+			return sql.NullByte{Byte: uint8(v.Int), Valid: true}
+		}
+		return v.Int
 	case sdk.KindUint64:
 		if base == "timestamp" || base == "rowversion" {
 			return binary.BigEndian.AppendUint64(nil, v.Uint)
@@ -199,6 +214,29 @@ func arg(v *sdk.Value, col sqlsource.ColumnMeta) any {
 	}
 	return v.Arg()
 }
+
+// literal writes a decimal bound into the SQL: the driver has no decimal
+// parameter (it would go as nvarchar text). The text is checked to be a
+// plain decimal, so it carries no SQL; cast to the column's decimal(p,s)
+// when it fits, else left as T-SQL's exact numeric literal.
+func literal(v *sdk.Value, col sqlsource.ColumnMeta) (string, bool) {
+	if v.Kind != sdk.KindDecimal || !plainDecimal.MatchString(v.Str) {
+		return "", false
+	}
+	intPart, frac, _ := strings.Cut(strings.TrimLeft(v.Str, "+-"), ".")
+	intPart = strings.TrimLeft(intPart, "0")
+	base := baseType(col.NativeType)
+	if (base == "decimal" || base == "numeric") && col.HasPrecision &&
+		int64(len(frac)) <= col.Scale && int64(len(intPart)) <= col.Precision-col.Scale {
+		return fmt.Sprintf("CAST(%s AS %s(%d,%d))", v.Str, base, col.Precision, col.Scale), true
+	}
+	if len(intPart)+len(frac) > 38 {
+		return "", false
+	}
+	return v.Str, true
+}
+
+var plainDecimal = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?$`)
 
 // Range of datetime: 1753-01-01 .. 9999-12-31 23:59:59.997.
 var minDatetime, maxDatetime = time.Date(1753, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 997e6, time.UTC)

@@ -29,9 +29,9 @@ func driverDSN(dsn string) (string, error) {
 	bad := func(why string) error {
 		return sdk.InvalidArgumentf("SQL Server DSN %s: %s; it must look like sqlserver://user:password@host:port/database[?encrypt=true&...]", sdk.MaskDSN(dsn), why)
 	}
-	u, err := url.Parse(dsn)
+	u, err := sdk.ParseURL(dsn)
 	if err != nil {
-		return "", bad("not a URL")
+		return "", err
 	}
 	if u.Scheme != "sqlserver" {
 		return "", bad("the scheme is not sqlserver")

@@ -35,6 +35,8 @@ var info = sdk.Info{
 		"hostNameInCertificate, tlsmin, fedauth, authenticator=krb5 with krb5-configfile, krb5-realm, krb5-keytabfile, krb5-credcachefile, " +
 		"app name, connection timeout, ...)",
 	DSNExample: "sqlserver://etl:secret@sql.example.com:1433/Sales?encrypt=true",
+	// Kerberos falls back to these when the DSN names no file.
+	Env: []string{"KRB5_CONFIG", "KRB5_KTNAME", "KRB5CCNAME", "SSL_CERT_FILE", "SSL_CERT_DIR"},
 	TypeMappings: []sdk.TypeMapping{
 		{NativeType: "bit", ArrowType: "bool"},
 		{NativeType: "tinyint / smallint / int / bigint", ArrowType: "uint8 / int16 / int32 / int64"},

@@ -564,3 +564,91 @@ func TestRealServerDatetimeBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestRealServerRangeBoundsOfTheColumnsType: on a real server, bounds read
+// by Bounds go back into a range read (of the table and of a query over
+// it) that selects exactly the rows between them, for every driver type:
+// int, tinyint, smallint, bigint, a 30-digit decimal, datetime,
+// datetime2, datetimeoffset and date.
+func TestRealServerRangeBoundsOfTheColumnsType(t *testing.T) {
+	conn, db := realServer(t)
+	table, ref := realTable(t, db, "rangetypes", "id int NOT NULL PRIMARY KEY, ti tinyint, si smallint, bi bigint, n decimal(30,10), "+
+		"dt datetime, dt2 datetime2(7), dto datetimeoffset(7), d date")
+	realExec(t, db, "WITH g AS (SELECT TOP 200 ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) AS i FROM sys.all_objects a CROSS JOIN sys.all_objects b) "+
+		"INSERT INTO "+table+" SELECT i, i, i * 100, i * CAST(10000000000 AS bigint), "+
+		"CAST(CONCAT('12345678901234567890.', RIGHT(CONCAT('0000000000', i), 10)) AS decimal(30,10)), "+
+		"DATEADD(minute, i * 17, CAST('2024-03-30T20:00:00.003' AS datetime)), DATEADD(minute, i * 17, CAST('2024-03-30T20:00:00.0000001' AS datetime2(7))), "+
+		"TODATETIMEOFFSET(DATEADD(minute, i * 17, CAST('2024-03-30T20:00:00.0000001' AS datetime2(7))), '+05:45'), DATEADD(day, i / 20, CAST('2024-03-25' AS date)) FROM g")
+	c := New()
+	bound := func(col string, upTo int) *sdk.Value {
+		t.Helper()
+		b, err := c.Bounds(context.Background(), sdk.BoundsRequest{Conn: conn, Source: sdk.Source{Object: ref}, Column: col, Where: fmt.Sprintf("id <= %d", upTo)})
+		if err != nil {
+			t.Fatalf("bounds of %s: %v", col, err)
+		}
+		return b.Max
+	}
+	for _, col := range []string{"id", "ti", "si", "bi", "n", "dt", "dt2", "dto", "d"} {
+		want := "51..120"
+		if col == "d" {
+			want = "60..139"
+		}
+		rf := &sdk.RangeFilter{Column: col, Lower: bound(col, 50), Upper: bound(col, 120), UpperInclusive: true}
+		for name, src := range map[string]sdk.Source{"table": {Object: ref}, "query": {Query: "SELECT * FROM " + table}} {
+			_, rows := readRows(t, c, sdk.ReadRequest{Conn: conn, Source: src, Columns: []string{"id"}, Range: rf})
+			lo, hi := 1<<30, 0
+			for _, r := range rows {
+				id, err := strconv.Atoi(r[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				lo, hi = min(lo, id), max(hi, id)
+			}
+			if got := fmt.Sprintf("%d..%d", lo, hi); got != want || hi-lo+1 != len(rows) {
+				t.Errorf("%s read of %s in (%s, %s]: %d rows %s, want %s", name, col, rf.Lower, rf.Upper, len(rows), got, want)
+			}
+		}
+	}
+}
+
+// TestRealServerMergeCreatesAPrimaryKey: on SQL Server, a table created
+// for a merge has the keys, a text key included, as its primary key.
+func TestRealServerMergeCreatesAPrimaryKey(t *testing.T) {
+	conn, db := realServer(t)
+	name := fmt.Sprintf("hp_test_mergepk_%d", time.Now().UnixNano())
+	t.Cleanup(func() { _, _ = db.Exec("IF OBJECT_ID(N'dbo." + name + "', N'U') IS NOT NULL DROP TABLE dbo." + name) })
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "region", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "note", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	b.Field(0).(*array.Int64Builder).AppendValues([]int64{1, 1}, nil)
+	b.Field(1).(*array.StringBuilder).AppendValues([]string{"eu", "eu"}, nil)
+	b.Field(2).(*array.StringBuilder).AppendValues([]string{"first", "second"}, nil)
+	rec := b.NewRecordBatch()
+	b.Release()
+	rr, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := sdk.WriteRequest{Conn: conn, Table: sdk.ObjectRef{Schema: "dbo", Name: name}, Mode: sdk.Merge, Keys: []string{"id", "region"}, CreateTable: true}
+	if _, err := New().Write(context.Background(), req, rr); err != nil {
+		t.Fatal(err)
+	}
+	var keys string
+	if err := db.QueryRow(`SELECT STRING_AGG(c.name, ',') WITHIN GROUP (ORDER BY ic.key_ordinal) FROM sys.indexes i
+		JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
+		JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id
+		WHERE i.object_id = OBJECT_ID(N'dbo.` + name + `') AND i.is_primary_key = 1`).Scan(&keys); err != nil {
+		t.Fatal(err)
+	}
+	if keys != "id,region" {
+		t.Fatalf("primary key columns: %q", keys)
+	}
+	var n int
+	var note string
+	if err := db.QueryRow("SELECT COUNT(*), MAX(note) FROM dbo."+name).Scan(&n, &note); err != nil || n != 1 || note != "second" {
+		t.Fatalf("merged rows: %d %q %v", n, note, err)
+	}
+}

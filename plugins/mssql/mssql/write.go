@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,7 +72,22 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 	if err != nil {
 		return nil, err
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	// One connection of the pool, closed rather than returned when the
+	// write fails: after a cancel (ATTENTION) or an error mid-load SQL
+	// Server may keep the transaction open, and closing the connection is
+	// what makes it roll back for certain.
+	cn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, dialectErr(err, dsn)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = cn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		_ = cn.Close()
+	}()
+	tx, err := cn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, dialectErr(err, dsn)
 	}
@@ -82,7 +99,33 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", dialectErr(err, dsn))
 	}
+	ok = true
 	return &sdk.WriteResult{RowsWritten: n}, nil
+}
+
+// createDDL is the column list of a table the write creates: for a merge,
+// the keys become its PRIMARY KEY, so that MERGE matches rows by index.
+// Key columns are NOT NULL (a primary key requires it) and text and binary
+// keys get the longest type an index key can hold.
+func createDDL(req sdk.WriteRequest, schema *arrow.Schema, ddl []string) []string {
+	if !req.CreateTable || req.Mode != sdk.Merge {
+		return ddl
+	}
+	out := slices.Clone(ddl)
+	var keys []string
+	for _, k := range req.Keys {
+		q := QuoteIdent(k)
+		if slices.Contains(keys, q) {
+			continue
+		}
+		keys = append(keys, q)
+		i := schema.FieldIndices(k)[0]
+		def := strings.TrimSuffix(strings.TrimSuffix(out[i], " NOT NULL"), " NULL")
+		def = strings.Replace(def, " nvarchar(max)", " nvarchar(450)", 1) // 900 bytes, the clustered key limit
+		def = strings.Replace(def, " varbinary(max)", " varbinary(900)", 1)
+		out[i] = def + " NOT NULL"
+	}
+	return append(out, "PRIMARY KEY ("+strings.Join(keys, ", ")+")")
 }
 
 func write(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, records array.RecordReader, ddl []string) (int64, error) {
@@ -95,7 +138,7 @@ func write(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, records array.
 		return nil
 	}
 	if req.CreateTable {
-		if err := exec("creating "+table, createTableSQL(req.Table, ddl)); err != nil {
+		if err := exec("creating "+table, createTableSQL(req.Table, createDDL(req, records.Schema(), ddl))); err != nil {
 			return 0, err
 		}
 	}

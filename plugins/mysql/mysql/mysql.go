@@ -40,6 +40,7 @@ var info = sdk.Info{
 	Schemes:     []string{"mysql", "mariadb"},
 	DSNFormat:   "mysql://user:password@host:port/database[?tls=true|skip-verify&timeout=10s&...] (also mariadb://); query parameters are go-sql-driver/mysql's",
 	DSNExample:  "mysql://etl:secret@db.example.com:3306/shop?tls=true",
+	Env:         []string{"SSL_CERT_FILE", "SSL_CERT_DIR"},
 	TypeMappings: []sdk.TypeMapping{
 		{NativeType: "tinyint / smallint / mediumint, int / bigint", ArrowType: "int8 / int16 / int32 / int64"},
 		{NativeType: "... unsigned", ArrowType: "uint8 / uint16 / uint32 / uint64", Notes: "bigint unsigned keeps values above 2^63"},
@@ -89,8 +90,11 @@ var dialect = &sqlsource.Dialect{
 
 // open converts mysql://user:pass@host:port/db?params to the driver's DSN.
 func open(conn sdk.Connection) (*sql.DB, error) {
-	u, err := url.Parse(conn.DSN)
-	if err != nil || (u.Scheme != "mysql" && u.Scheme != "mariadb") || u.Host == "" {
+	u, err := sdk.ParseURL(conn.DSN)
+	if err != nil {
+		return nil, err
+	}
+	if (u.Scheme != "mysql" && u.Scheme != "mariadb") || u.Host == "" {
 		return nil, sdk.InvalidArgumentf("MySQL DSN %s must look like mysql://user:password@host:port/database", sdk.MaskDSN(conn.DSN))
 	}
 	cfg := gomysql.NewConfig()

@@ -369,7 +369,7 @@ func literal(v *sdk.Value) (string, error) {
 	case sdk.KindFloat64:
 		return "'" + strconv.FormatFloat(v.Float, 'g', -1, 64) + "'::float8", nil
 	case sdk.KindDecimal:
-		if _, err := sqlsource.ParseDecimal(v.Str, 1000); err != nil {
+		if _, err := sqlsource.ParseDecimal(v.Str, 16383); err != nil {
 			return "", sdk.InvalidArgumentf("bound %q is not a decimal", v.Str)
 		}
 		return "'" + v.Str + "'::numeric", nil

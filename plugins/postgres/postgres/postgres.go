@@ -38,6 +38,8 @@ var info = sdk.Info{
 	Schemes:     []string{"postgres", "postgresql"},
 	DSNFormat:   "postgres://user:password@host:port/database?sslmode=disable|require|verify-full&... (libpq URL; libpq key=value strings also accepted)",
 	DSNExample:  "postgres://etl:secret@db.example.com:5432/app?sslmode=require",
+	// pgx fills what the DSN leaves out from libpq's PG* variables.
+	Env: []string{"PG*", "SSL_CERT_FILE", "SSL_CERT_DIR"},
 	TypeMappings: []sdk.TypeMapping{
 		{NativeType: "smallint / integer / bigint", ArrowType: "int16 / int32 / int64"},
 		{NativeType: "real / double precision", ArrowType: "float32 / float64"},
@@ -67,7 +69,7 @@ var info = sdk.Info{
 		"Arrays become lists without their lower bounds ('[0:1]={7,8}' reads as [7, 8]). A value with several dimensions in a column declared with one fails the read with the column named: declare the column with its dimensions (integer[][]) to read it as text, or flatten it in a query.",
 		"Table reads end a batch at the first row that brings them to the batch byte budget, so rows of tens of megabytes (bytea, text) travel one per batch.",
 		"sslmode=require, verify-ca or verify-full against a server without TLS, or a certificate that fails verification, is a configuration error (hp exits 2) naming TLS/SSL and the DSN with its password masked.",
-		"Writes use COPY ... FROM STDIN (FORMAT binary) in one transaction, each value encoded for its target column's own type (an int32 stream into a bigint column, text into uuid, jsonb, enums, numeric); text into other types (inet, interval, ...) is staged and cast by the server. A value the column cannot hold exactly (out of range, more decimals than its scale, finer than its time precision or than microseconds) fails the write with the column named; nothing is written.",
+		"Writes use COPY ... FROM STDIN (FORMAT binary) in one transaction, each value encoded for its target column's own type (an int32 stream into a bigint column, text into uuid, jsonb, enums, numeric); text into other types (inet, interval, ...) is staged and cast by the server. A value the column cannot hold exactly (out of range, more decimals than its scale, finer than its time precision or than microseconds) fails the write with the column named; nothing is written. CREATE TABLE runs inside that transaction (PostgreSQL's DDL is transactional), and the session sets client_connection_check_interval to 1s (PostgreSQL 14 and later, unless the DSN sets it), so that a killed hp or plugin ends the transaction within a second.",
 		"replace deletes the old rows (DELETE, not TRUNCATE, so readers see the old rows until the new ones commit). merge copies into a temporary table, then runs INSERT ... ON CONFLICT (keys) DO UPDATE when a unique index or constraint covers exactly the keys, or else deletes the rows with incoming keys and inserts; when a key arrives more than once, the last row wins. A table created for a merge gets the keys as its primary key.",
 	},
 	Features: []sdk.Capability{sdk.CapReadQuery},

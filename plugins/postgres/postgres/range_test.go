@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +77,78 @@ func TestRangeUnderSessionTimeZones(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestLiteralIsOfTheColumnsType: the bounds of every driver type are
+// values of the column's own kind (an unconstrained numeric's are exact
+// decimals, not text or floats), and their literals select exactly the
+// row holding the maximum under a non-UTC session zone.
+func TestLiteralIsOfTheColumnsType(t *testing.T) {
+	db := openDB(t)
+	table := fmt.Sprintf("hp_range_lit_%d", time.Now().UnixNano())
+	if _, err := db.Exec(`create table ` + table + ` (id int, d date, ts timestamp(6), tz timestamptz(6), n numeric(30,10), free numeric, big bigint);
+		insert into ` + table + ` select g, date '2024-03-25' + g, timestamp '2024-03-31 01:30:00.123456' + g * interval '1 min',
+			timestamptz '2024-03-31 01:30:00.123456+00' + g * interval '1 min', g + 0.0000000001, g + 0.123456789012345678901234567890123, g * 1000000000000
+		from generate_series(1, 20) g`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = db.Exec("drop table " + table) })
+	u, err := url.Parse(dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("timezone", "Asia/Kathmandu")
+	u.RawQuery = q.Encode()
+	conn := sdk.Connection{DSN: u.String()}
+	kinds := map[string]sdk.ValueKind{"d": sdk.KindDate, "ts": sdk.KindTimestamp, "tz": sdk.KindTimestamp,
+		"n": sdk.KindDecimal, "free": sdk.KindDecimal, "big": sdk.KindInt64}
+	for col, kind := range kinds {
+		b, err := New().Bounds(context.Background(), sdk.BoundsRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: "public", Name: table}}, Column: col})
+		if err != nil {
+			t.Fatalf("bounds of %s: %v", col, err)
+		}
+		if b.Max.Kind != kind {
+			t.Errorf("max of %s is of kind %v (%s), want %v", col, b.Max.Kind, b.Max, kind)
+		}
+		lit, err := literal(b.Max)
+		if err != nil {
+			t.Fatalf("literal of %s: %v", col, err)
+		}
+		tx, err := db.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id int
+		if _, err = tx.Exec("set local timezone = 'America/Los_Angeles'"); err == nil {
+			err = tx.QueryRow("select id from " + table + " where " + col + " = " + lit).Scan(&id)
+		}
+		_ = tx.Rollback()
+		if err != nil || id != 20 {
+			t.Errorf("%s = %s: row %d, %v; want row 20", col, lit, id, err)
+		}
+	}
+}
+
+// TestNaNCannotBoundARange: NaN sorts above every number in PostgreSQL;
+// as a mark it would end every later delta with nothing new. Bounds
+// refuse it and say which column and what to do.
+func TestNaNCannotBoundARange(t *testing.T) {
+	db := openDB(t)
+	table := fmt.Sprintf("hp_range_nan_%d", time.Now().UnixNano())
+	if _, err := db.Exec(`create table ` + table + ` (id int, free numeric, n numeric(10,2));
+		insert into ` + table + ` values (1, 1.5, 1.5), (2, 'NaN', 'NaN'), (3, 2.5, 2.5)`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = db.Exec("drop table " + table) })
+	for _, col := range []string{"free", "n"} {
+		b, err := New().Bounds(context.Background(), sdk.BoundsRequest{Conn: sdk.Connection{DSN: dsn()}, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: "public", Name: table}}, Column: col})
+		if err == nil || !strings.Contains(err.Error(), "NaN") || !strings.Contains(err.Error(), col) {
+			t.Errorf("bounds of %s with a NaN: %+v, %v; want an error naming NaN and the column", col, b, err)
+		}
+	}
+	if _, err := literal(sdk.DecimalValue("NaN")); err == nil {
+		t.Error("NaN became a range literal")
 	}
 }

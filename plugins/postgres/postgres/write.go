@@ -57,6 +57,9 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 		return nil, writeErr(err, req.Conn.DSN)
 	}
 	defer conn.Close(context.Background())
+	if err := checkClient(ctx, conn); err != nil {
+		return nil, writeErr(err, req.Conn.DSN)
+	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return nil, writeErr(err, req.Conn.DSN)
@@ -71,6 +74,22 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 		return nil, writeErr(err, req.Conn.DSN)
 	}
 	return &sdk.WriteResult{RowsWritten: n}, nil
+}
+
+// checkClient makes the server poll the write's socket during long
+// statements (PostgreSQL 14 and later), so that a killed hp or plugin
+// ends its transaction within a second rather than when the server next
+// sends to it. A non-zero value the DSN set is kept; a platform where the server
+// cannot poll refuses any value but 0 (SQLSTATE 22023), and then the
+// server notices at its next send, as before.
+func checkClient(ctx context.Context, conn *pgx.Conn) error {
+	_, err := conn.Exec(ctx, `SELECT set_config(name, '1s', false) FROM pg_settings
+		WHERE name = 'client_connection_check_interval' AND setting = '0'`)
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "22023" {
+		return nil
+	}
+	return err
 }
 
 // mergeKeys checks the keys of a merge against the stream, dropping

@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"net/url"
 	"os"
 	"regexp"
 	"sort"
@@ -102,13 +101,16 @@ func readOnly(ctx context.Context, conn any) (func() error, error) {
 
 // open turns sqlite:///path?opts into the driver's file: URI.
 func open(conn sdk.Connection) (*sql.DB, error) {
-	u, err := url.Parse(conn.DSN)
-	if err != nil || (u.Scheme != "sqlite" && u.Scheme != "sqlite3") {
+	u, err := sdk.ParseURL(conn.DSN)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "sqlite" && u.Scheme != "sqlite3" {
 		return nil, sdk.InvalidArgumentf("SQLite DSN %q must look like sqlite:///path/to/file.db", sdk.MaskDSN(conn.DSN))
 	}
 	path := u.Host + u.Path
 	if path == "" {
-		return nil, sdk.InvalidArgumentf("SQLite DSN %q names no file", conn.DSN)
+		return nil, sdk.InvalidArgumentf("SQLite DSN %q names no file", sdk.MaskDSN(conn.DSN))
 	}
 	q := u.Query()
 	mode := conn.Option("mode", q.Get("mode"))

@@ -4,7 +4,6 @@ package configcmd
 import (
 	"context"
 	"fmt"
-	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -12,6 +11,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/catalog"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
+	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/host"
 )
 
@@ -37,10 +37,14 @@ func NewCmd(f *cliutil.Factory) *cobra.Command {
 			if dsn == "" {
 				return cliutil.UsageErrorf("--dsn is required")
 			}
-			if err := conns.Add(args[0], dsn, typ, force); err != nil {
+			stored, err := conns.Add(args[0], dsn, typ, force)
+			if err != nil {
 				return cliutil.UsageErrorf("%v", err)
 			}
 			fmt.Fprintf(f.IO.ErrOut, "added %s to %s\n", args[0], conns.Path)
+			if stored != dsn {
+				fmt.Fprintf(f.IO.ErrOut, "stored the file DSN as the absolute path %s\n", sdk.MaskDSN(stored))
+			}
 			return nil
 		},
 	}
@@ -62,7 +66,11 @@ func NewCmd(f *cliutil.Factory) *cobra.Command {
 			if err := cliutil.CheckOutput(output); err != nil {
 				return err
 			}
-			entries, err := conns.List(os.Environ())
+			var environ []string
+			if f.Environ != nil {
+				environ = f.Environ()
+			}
+			entries, err := conns.List(environ)
 			if err != nil {
 				return err
 			}

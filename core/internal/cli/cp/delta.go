@@ -129,8 +129,7 @@ func RunDelta(ctx context.Context, o *DeltaOptions) error {
 	if !src.Info.Has(sdk.CapBounds) {
 		return fmt.Errorf("connection %q: the %s connector cannot report bounds, which delta needs: %w", p.src.Name, src.Info.Name, sdk.ErrUnimplemented)
 	}
-	// A typo in --delta-driver is reported as such, before any state is
-	// read (and blamed).
+	// A mistyped driver is reported as such, before any state is read.
 	if err := o.checkDriver(ctx, src, o.readRequest(p)); err != nil {
 		return err
 	}
@@ -151,25 +150,20 @@ func RunDelta(ctx context.Context, o *DeltaOptions) error {
 			return cliutil.UsageErrorf("target %q cannot keep delta state", p.tgt.Name)
 		}
 		stateURL := stateStore.URL(stateKey)
-		stateTarget := o.Target
+		stateArgs := p.tgt.Name + "." + p.tgtObject
 		if o.StateURL != "" {
-			stateTarget += " --state " + sdk.MaskDSN(o.StateURL)
+			stateArgs += " --state " + sdk.MaskDSN(o.StateURL)
 		}
-		object := "(query)"
-		if o.Query == "" {
-			object = p.srcRef.String()
-		}
-		h, err := delta.Acquire(ctx, vst, stateKey, stateURL, delta.Request{Driver: o.Driver, Source: &delta.Source{Connection: p.src.Name, Object: object},
-			RunID: p.runID, TTL: lockTTL, Now: o.Now(), Target: stateTarget})
+		h, err := delta.Acquire(ctx, vst, stateKey, stateURL, stateArgs, o.stateSource(p), o.Driver, p.runID, lockTTL, o.Now())
 		if err != nil {
 			return err
 		}
 		if l := h.TookOver; l != nil {
-			fmt.Fprintf(o.IO.ErrOut, "took over the lock of %s: run %s (pid %d on %s, since %s) is gone\n", stateURL, l.RunID, l.PID, l.Host, l.Since.UTC().Format(time.RFC3339))
+			fmt.Fprintf(o.IO.ErrOut, "hp: took over the delta state lock of run %s (pid %d on this host, no longer running) at %s\n", l.RunID, l.PID, stateURL)
 		}
 		defer func() {
 			if rerr := h.Release(); rerr != nil {
-				o.Logger().Error("could not release the delta state lock; a run on this host takes it over once this process has exited, or it expires", "state", stateURL, "error", rerr)
+				o.Logger().Error("could not release the delta state lock; it expires by itself", "state", stateURL, "error", rerr)
 			}
 		}()
 		tgt = &storeTarget{o: o, p: p, st: st, h: h}
@@ -261,9 +255,14 @@ func (o *DeltaOptions) extract(ctx context.Context, p *plan, src *host.Instance,
 		rreq := req
 		rreq.Range = r.Filter(o.Driver)
 		s, err := tgt.deliver(ctx, src, rreq, r, d)
-		var unsaved *stateNotSaved
-		if errors.As(err, &unsaved) {
-			return nil, unsaved.explain(sum.Source, tgt.where(), o.Driver, r, orNone(sum.HighWaterMark), keys)
+		var pub *publishedError
+		if errors.As(err, &pub) {
+			return nil, fmt.Errorf("delta of %s to %s: run %s was published (%s) with %s, but the delta state was not advanced: "+
+				"the high-water mark stays at %s, and the next run extracts the same range again as a new run. "+
+				"To avoid the duplicate, record the mark now with `hp state set %s --high-water-mark %s` once the state is writable, "+
+				"or let the next run repeat the range and keep one of the two runs (or dedupe on the primary keys): %w",
+				sum.Source, tgt.where(), pub.runID, pub.manifestURL, describeRange(o.Driver, r), orNone(sum.HighWaterMark),
+				pub.stateArgs, d.High, pub.err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("delta of %s to %s failed for %s; nothing of it was committed and the high-water mark stays at %s: %w",
@@ -289,30 +288,6 @@ type storeTarget struct {
 	p  *plan
 	st store.Store
 	h  *delta.Handle
-	// started: a run was delivered, the next needs an id of its own.
-	started bool
-}
-
-// stateNotSaved is a run that was published, whose mark was not saved.
-type stateNotSaved struct {
-	runID, manifest, state string
-	err                    error
-}
-
-func (e *stateNotSaved) Error() string {
-	return fmt.Sprintf("run %s was published (%s) but the delta state %s was not advanced: %v", e.runID, e.manifest, e.state, e.err)
-}
-
-func (e *stateNotSaved) Unwrap() error { return e.err }
-
-// explain says what happened and what the next run does about it.
-func (e *stateNotSaved) explain(source, where, driver string, r delta.Range, mark string, keys []string) error {
-	dedupe := "its rows will then be published twice: delete run " + e.runID + " (its manifest " + e.manifest + " and files) before the next run, or deduplicate downstream"
-	if len(keys) > 0 {
-		dedupe = "consumers deduplicate the overlap by the primary keys (" + strings.Join(keys, ", ") + ") recorded in both manifests, or delete run " + e.runID + " (its manifest " + e.manifest + " and files) before the next run"
-	}
-	return fmt.Errorf("delta of %s to %s: run %s was published (%s), but the delta state %s could not be saved, so the high-water mark was not advanced and stays at %s; the next run extracts %s again and publishes it as a new run: %s: %w",
-		source, where, e.runID, e.manifest, e.state, mark, describeRange(driver, r), dedupe, e.err)
 }
 
 func (t *storeTarget) where() string { return t.st.URL(t.p.tgtObject) }
@@ -332,21 +307,15 @@ func (t *storeTarget) mark(ctx context.Context, driverType string) (*sdk.Value, 
 
 func (t *storeTarget) deliver(ctx context.Context, src *host.Instance, req sdk.ReadRequest, r delta.Range, d *manifest.Delta) (Summary, error) {
 	o, p := t.o, t.p
-	// The first run is the one the lock was taken for; each later chunk is
-	// a run of its own, named in the lock before it starts.
+	runStart := o.Now().UTC()
 	cp := *p
-	if t.started {
-		cp.start = o.Now().UTC()
-		cp.runID = layout.NewRunID(cp.start)
-		if err := t.h.Begin(ctx, cp.runID); err != nil {
-			return Summary{}, err
-		}
-	}
-	t.started = true
-	runStart := cp.start
+	cp.start, cp.runID = runStart, layout.NewRunID(runStart)
 	cp.vars.Start = runStart
 	if p.layout.Name == "halfpipe" {
 		cp.vars.DeltaFrom, cp.vars.DeltaTo = halfpipeBound(r.Low, d.DriverType), halfpipeBound(r.High, d.DriverType)
+	}
+	if err := t.h.Begin(ctx, cp.runID); err != nil {
+		return Summary{}, err
 	}
 	m := o.newManifest(&cp, src.Info.Name, "delta")
 	m.Delta = d
@@ -354,10 +323,37 @@ func (t *storeTarget) deliver(ctx context.Context, src *host.Instance, req sdk.R
 	if err != nil {
 		return Summary{}, err
 	}
-	if err := t.h.Advance(ctx, o.Driver, d.DriverType, r.High, res.ManifestURL, o.Now()); err != nil {
-		return Summary{}, &stateNotSaved{runID: cp.runID, manifest: res.ManifestURL, state: t.h.URL(), err: err}
+	if err := t.h.Advance(ctx, o.Driver, d.DriverType, r.High, cp.runID, res.ManifestURL, o.Now()); err != nil {
+		return Summary{}, &publishedError{runID: cp.runID, manifestURL: res.ManifestURL, stateURL: t.h.URL(), stateArgs: t.h.Args(), err: err}
 	}
 	return runSummary(res.Manifest, res.ManifestURL, sourceName(p, &o.SnapOptions), p.tgt.Name+"."+p.tgtObject), nil
+}
+
+// publishedError is a run that was published but whose high-water mark
+// could not be saved.
+type publishedError struct {
+	runID, manifestURL, stateURL, stateArgs string
+	err                                     error
+}
+
+func (e *publishedError) Error() string {
+	return fmt.Sprintf("run %s was published (%s) but the delta state %s was not advanced: %v", e.runID, e.manifestURL, e.stateURL, e.err)
+}
+
+func (e *publishedError) Unwrap() error { return e.err }
+
+// stateSource names the source in the delta state: the connection's name,
+// or its masked DSN when given inline, and the object or query.
+func (o *DeltaOptions) stateSource(p *plan) delta.Source {
+	conn := p.src.Name
+	if conn == "" {
+		conn = sdk.MaskDSN(p.src.DSN)
+	}
+	obj := p.srcRef.String()
+	if o.Query != "" {
+		obj = "(query)"
+	}
+	return delta.Source{Connection: conn, Object: obj}
 }
 
 // tableTarget merges each range into a table (on --primary-keys, else

@@ -34,14 +34,19 @@ func newListCmd(f *cliutil.Factory) *cobra.Command {
 		Short: "List the connector plugins hp finds, in discovery order",
 		Long: `List the connector plugins hp finds, in discovery order: the directories
 of HP_PLUGIN_DIR, <dir of hp>/plugins, $XDG_DATA_HOME/halfpipe/plugins,
-/opt/hp/plugins and /opt. Each plugin is started once to ask for its
-name, version, DSN schemes and capabilities, and stopped again.
+/opt/hp/plugins and /opt. A plugin's name, version, DSN schemes and
+capabilities come from the cache (plugins.json in --cache-dir), keyed by
+the binary's sha256; a binary not in it is started once to ask, and
+stopped again. A refused plugin is never started.
 
 A directory's checksums are its SHA256SUMS file and every SHA256SUMS.<name>
 file (Lambda layers each bring their own). A plugin is refused when its
-entry does not match, when two files disagree about it, when it is
-writable by group or others, or (with --require-checksums) when it has no
-entry. A plugin with the same name as an earlier one is shadowed.`,
+entry does not match, when two files disagree about it, when it, its
+directory or a checksum file is writable by group or others, when it is
+owned by a user other than root and you, or (with --require-checksums)
+when it has no entry. A plugin with the same name as an earlier one is shadowed, and so
+is a scheme served by an earlier plugin: a DSN goes to the first plugin,
+in discovery order, that serves its scheme, whatever the plugins' names.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return RunList(cmd.Context(), opts) },
 	}
@@ -60,7 +65,10 @@ type Entry struct {
 	Checksum     string   `json:"checksum"`
 	SHA256       string   `json:"sha256,omitempty"`
 	Status       string   `json:"status"` // ok, refused, shadowed, failed
-	Error        string   `json:"error,omitempty"`
+	// SchemesShadowed are schemes this plugin serves that an earlier plugin
+	// in discovery order serves too: DSNs of those schemes go to the earlier one.
+	SchemesShadowed []string `json:"schemes_shadowed,omitempty"`
+	Error           string   `json:"error,omitempty"`
 }
 
 // RunList lists the plugins.
@@ -82,18 +90,32 @@ func RunList(ctx context.Context, o *ListOptions) error {
 		case p.Shadowed:
 			e.Status = "shadowed"
 		default:
-			inst, err := h.Launch(ctx, p)
+			info, err := h.Info(ctx, p)
 			if err != nil {
 				e.Status, e.Error = "failed", err.Error()
 				break
 			}
-			e.Version, e.Schemes = inst.Info.Version, inst.Info.Schemes
-			for _, c := range inst.Info.Capabilities {
+			e.Version, e.Schemes = info.Version, info.Schemes
+			for _, c := range info.Capabilities {
 				e.Capabilities = append(e.Capabilities, string(c))
 			}
-			inst.Close()
 		}
 		entries = append(entries, e)
+	}
+	owner := map[string]string{}
+	for i := range entries {
+		for _, s := range entries[i].Schemes {
+			if first, ok := owner[s]; ok {
+				entries[i].SchemesShadowed = append(entries[i].SchemesShadowed, s)
+				if entries[i].Error == "" {
+					entries[i].Error = fmt.Sprintf("scheme %s served by %s", s, first)
+				} else {
+					entries[i].Error += fmt.Sprintf("; scheme %s served by %s", s, first)
+				}
+				continue
+			}
+			owner[s] = entries[i].Path
+		}
 	}
 	if o.Output == "json" {
 		return cliutil.WriteJSON(o.IO.Out, entries)

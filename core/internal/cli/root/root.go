@@ -10,6 +10,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/configcmd"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/cp"
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/gc"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/gendocs"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/plugins"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/query"
@@ -18,12 +19,15 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/verify"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/version"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+	"github.com/halfpipe-io/halfpipe/core/internal/config"
+	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
 // NewCmd returns the root command. started is set once a command's own
 // code begins to run: errors before that are usage errors.
 func NewCmd(f *cliutil.Factory, started *bool) *cobra.Command {
 	var logLevel, logFormat string
+	var showVersion bool
 	cmd := &cobra.Command{
 		Use:   "hp",
 		Short: "halfpipe moves tables out of databases into files, object storage and warehouses",
@@ -45,8 +49,9 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 				return err
 			}
 			f.Logger = logger
-			if v, _ := f.LookupEnv("HP_12FACTOR_MODE"); v != "" && f.Environ != nil {
-				checkEnv(cmd, f.LookupEnv, f.Environ(), logger)
+			if f.Environ != nil {
+				twelve, _ := f.LookupEnv("HP_12FACTOR_MODE")
+				checkEnv(cmd, f.LookupEnv, f.Environ(), logger, twelve == "")
 			}
 			*started = true
 			return nil
@@ -59,11 +64,58 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 	pf.StringVar(&logLevel, "log-level", "info", "Log level: debug, info, warn or error")
 	pf.StringVar(&logFormat, "log-format", "auto", "Log format: text, json, or auto (json in AWS Lambda)")
 	pf.BoolVar(&f.RequireChecksums, "require-checksums", false, "Refuse plugins that have no SHA256SUMS entry")
-	pf.String("plugin-dir", "", "Extra plugin directories (':'-separated), searched first; also HP_PLUGIN_DIR")
+	pf.StringVar(&f.CacheDir, "cache-dir", "", "Directory of hp's plugin info cache (plugins.json), default <user cache dir>/halfpipe; not used if others can write it")
+	pf.StringVar(&f.PluginDir, "plugin-dir", "", "Extra plugin directories (':'-separated), searched first; also HP_PLUGIN_DIR")
 
-	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f))
+	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), gc.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f))
 	cmd.AddCommand(newTwelveCmd(f, cmd))
+	cmd.Flags().BoolVar(&showVersion, "version", false, "Print the version (as hp version does)")
+	rejectUnknownSubcommands(cmd)
+	groupRun := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if showVersion {
+			vc, _, err := c.Find([]string{"version"})
+			if err != nil {
+				return err
+			}
+			if err := cliutil.ApplyEnv(vc, f.LookupEnv); err != nil {
+				return err
+			}
+			return vc.RunE(vc, nil)
+		}
+		return groupRun(c, args)
+	}
 	return cmd
+}
+
+// rejectUnknownSubcommands makes every command group fail with a usage
+// error naming the nearest subcommand: cobra would print the group's help
+// and exit 0, so a typo would pass for success.
+func rejectUnknownSubcommands(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		rejectUnknownSubcommands(c)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		var names []string
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+				names = append(names, sub.Aliases...)
+			}
+		}
+		if n := nearest(args[0], names); n != "" && editDistance(args[0], n) <= max(2, len(args[0])/3) {
+			msg += fmt.Sprintf(": did you mean %q?", n)
+		}
+		return cliutil.UsageErrorf("%s; see %s --help", msg, c.CommandPath())
+	}
 }
 
 // Run executes hp with args and returns the process exit code. Errors are
@@ -98,9 +150,25 @@ func Execute(ctx context.Context, f *cliutil.Factory, args []string) (int, error
 	if err == nil {
 		return cliutil.ExitOK, nil
 	}
+	err = maskRunSecrets(f, args, err)
 	code := cliutil.ExitCode(err)
 	if !started {
 		code = cliutil.ExitUsage
 	}
 	return code, err
+}
+
+// maskRunSecrets masks in err's message the secrets of every DSN the run
+// could have used (arguments, HP_*_DSN, the connections file): a driver
+// may echo a password that no DSN-shaped rule would recognise.
+func maskRunSecrets(f *cliutil.Factory, args []string, err error) error {
+	var environ []string
+	if f.Environ != nil {
+		environ = f.Environ()
+	}
+	conns := &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv}
+	for _, dsn := range append(append([]string(nil), args...), conns.DSNs(environ)...) {
+		err = sdk.MaskErr(err, dsn)
+	}
+	return err
 }

@@ -17,7 +17,7 @@ import (
 // with what they do; the original Halfpipe's names.
 var twelveFactorVars = [][2]string{
 	{"HP_12FACTOR_MODE", "Any non-empty value: run one job from the environment alone (no arguments)"},
-	{"HP_COMMAND", "The command: cp, query, runs, verify, state"},
+	{"HP_COMMAND", "The command: cp, query, runs, verify, gc, state"},
 	{"HP_SUBCOMMAND", "The subcommand: snap or delta for cp; show for state"},
 	{"HP_SOURCE_DSN", "DSN of the source connection, named \"source\""},
 	{"HP_SOURCE_OBJECT", "Source table ([schema.]table), or the SQL of hp query"},
@@ -60,7 +60,7 @@ func TwelveFactorArgs(lookup func(string) (string, bool)) ([]string, error) {
 			return nil, cliutil.UsageErrorf("HP_SOURCE_OBJECT is not set: give the SQL of hp query")
 		}
 		args = append(args, "source", q)
-	case "runs", "verify", "state":
+	case "runs", "verify", "state", "gc":
 		args = append(args, target)
 	}
 	return args, nil
@@ -68,8 +68,9 @@ func TwelveFactorArgs(lookup func(string) (string, bool)) ([]string, error) {
 
 // checkEnv reports HP_ variables that no flag or 12-factor name uses,
 // with the nearest known name: a misspelt variable must not pass in
-// silence.
-func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []string, log *slog.Logger) {
+// silence. anyCommand counts the flags of every command as known (on a
+// command line, variables exported for other commands are normal).
+func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []string, log *slog.Logger, anyCommand bool) {
 	known := map[string]bool{"HP_CONFIG_DIR": true}
 	for _, v := range twelveFactorVars {
 		known[v[0]] = true
@@ -77,6 +78,17 @@ func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []
 	add := func(f *pflag.Flag) { known[cliutil.EnvName(f.Name)] = true }
 	cmd.Flags().VisitAll(add)
 	cmd.InheritedFlags().VisitAll(add)
+	if anyCommand {
+		var walk func(*cobra.Command)
+		walk = func(c *cobra.Command) {
+			c.Flags().VisitAll(add)
+			c.PersistentFlags().VisitAll(add)
+			for _, sub := range c.Commands() {
+				walk(sub)
+			}
+		}
+		walk(cmd.Root())
+	}
 	var names []string
 	for k := range known {
 		names = append(names, k)
@@ -154,7 +166,7 @@ configure the function, and an invocation's event may override them.`,
 			for _, v := range twelveFactorVars {
 				fmt.Fprintf(w, "%s\t%s\n", v[0], v[1])
 			}
-			for _, path := range [][]string{{"cp", "snap"}, {"cp", "delta"}, {"query"}, {"runs"}, {"verify"}} {
+			for _, path := range [][]string{{"cp", "snap"}, {"cp", "delta"}, {"query"}, {"runs"}, {"verify"}, {"gc"}} {
 				c, _, err := root.Find(path)
 				if err != nil {
 					continue

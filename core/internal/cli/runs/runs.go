@@ -12,6 +12,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
+	"github.com/halfpipe-io/halfpipe/core/internal/leftovers"
 	"github.com/halfpipe-io/halfpipe/core/internal/manifest"
 	"github.com/halfpipe-io/halfpipe/core/internal/store"
 )
@@ -23,22 +24,34 @@ type Options struct {
 	Target string
 	Output string
 	S3     store.S3Options
+	// Orphans lists what runs left unpublished instead.
+	Orphans bool
 }
+
+// Orphans is the JSON of hp runs --orphans.
+type Orphans = leftovers.Summary
 
 // NewCmd returns the command.
 func NewCmd(f *cliutil.Factory) *cobra.Command {
 	o := &Options{IO: f.IO, Conns: &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv}}
 	cmd := &cobra.Command{
-		Use:   "runs <conn>.<prefix>",
+		Use:   "runs <conn>[.<prefix>]",
 		Short: "List the runs published under a prefix of a file or S3 target",
 		Long: `List the runs published under a prefix of a file or S3 target, oldest
 first: every manifest below <prefix>/ (_manifest.json, and the
 <object>-<date>T<time>.manifest.json of the halfpipe layout). A run without
 a manifest was never published and is not listed. A manifest that cannot
-be read is reported on stderr and skipped.`,
+be read is reported on stderr and skipped. A bare connection name lists
+the whole store.
+
+With --orphans, list instead what runs left without publishing it: runs
+that wrote files but no manifest (killed, or still running), with the age
+of their last file, and unfinished writes (temporary files, S3 multipart
+uploads). hp gc removes those older than a threshold.`,
 		Example: `  hp runs out.extracts/orders
-  hp runs out.extracts --output json`,
-		Args: cliutil.ExactArgs(1, "one <conn>.<prefix>"),
+  hp runs out.extracts --output json
+  hp runs out --orphans`,
+		Args: cliutil.ExactArgs(1, "one <conn>[.<prefix>]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Target = args[0]
 			return Run(cmd.Context(), o)
@@ -46,6 +59,7 @@ be read is reported on stderr and skipped.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.Output, "output", "text", "Output format: text or json")
+	fl.BoolVar(&o.Orphans, "orphans", false, "List unpublished runs and unfinished writes instead")
 	cliutil.AddS3Flags(fl, &o.S3)
 	return cmd
 }
@@ -74,6 +88,9 @@ func Run(ctx context.Context, o *Options) error {
 	st, prefix, err := cliutil.OpenPrefix(ctx, o.Conns, o.Target, o.IO.Out, o.S3)
 	if err != nil {
 		return err
+	}
+	if o.Orphans {
+		return listOrphans(ctx, o, st, prefix)
 	}
 	found, err := manifest.Find(ctx, st, prefix)
 	if err != nil {
@@ -114,4 +131,20 @@ func Run(ctx context.Context, o *Options) error {
 			e.Rows, e.Files, cliutil.HumanBytes(e.Bytes), source, e.ManifestURL)
 	}
 	return tw.Flush()
+}
+
+func listOrphans(ctx context.Context, o *Options, st store.Store, prefix string) error {
+	rep, err := leftovers.Scan(ctx, st, prefix, true)
+	if err != nil {
+		return err
+	}
+	sum := leftovers.Summarize(st, rep, time.Now())
+	if o.Output == "json" {
+		return cliutil.WriteJSON(o.IO.Out, sum)
+	}
+	if len(sum.Runs)+len(sum.Pending) == 0 {
+		fmt.Fprintf(o.IO.ErrOut, "no unpublished runs or unfinished writes under %s\n", st.URL(prefix))
+		return nil
+	}
+	return leftovers.Print(o.IO.Out, sum)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -179,10 +180,9 @@ that run is gone (killed, crashed, timed out) and the next run must not
 wait for the lock to expire. Prints who held it. The high-water mark is
 unchanged.
 
-A lock whose run was a process of this host that no longer exists is
-cleared without more ado (hp cp delta takes such a lock over by itself).
-Any other lock that has not expired is refused unless --force: make sure
-the run holding it has stopped. If it is still running, it fails when it next
+A lock whose process no longer runs on this host is cleared without
+--force. Any other lock that has not expired is refused unless --force:
+make sure the run holding it has stopped. If it is still running, it fails when it next
 saves the state and advances nothing.`,
 		Example: `  hp state unlock out.x/orders
   hp state unlock out.x/orders --force`,
@@ -306,11 +306,9 @@ func (o *Options) unreadable(t *target, c *current) error {
 	return fmt.Errorf("the delta state %s cannot be read: %w (repair it with hp state set, or hp state reset)", t.url, c.bad)
 }
 
-// live says whether a lock may still be held: not expired, and its holder
-// not provably gone (a process of this host that no longer exists).
-func live(l *delta.Lock, now time.Time) bool {
-	return l != nil && now.Before(l.Expires) && !l.Gone()
-}
+// live says whether a lock holds: not expired, and its holder not
+// provably gone (a pid of this host that no longer runs).
+func live(l *delta.Lock, now time.Time) bool { return l.Held(now) }
 
 func describeLock(l *delta.Lock) string {
 	return fmt.Sprintf("run %s on %s (pid %d) since %s", l.RunID, orDash(l.Host), l.PID, l.Since.UTC().Format(time.RFC3339))
@@ -321,8 +319,12 @@ func (o *Options) refuseLive(t *target, c *current, cmd string) error {
 	if !live(c.lock, o.Now()) || o.Force {
 		return nil
 	}
-	return fmt.Errorf("%w %s: %s, until %s; hp state %s refuses while that run may be going (a process of this host that is gone is detected; this one is running or on another host): if it has stopped, give --force",
-		delta.ErrLocked, t.url, describeLock(c.lock), c.lock.Expires.UTC().Format(time.RFC3339), cmd)
+	how := "if it is gone, give --force"
+	if host, _ := os.Hostname(); host == c.lock.Host {
+		how = fmt.Sprintf("pid %d is still running on this host: wait for it, or stop it", c.lock.PID)
+	}
+	return fmt.Errorf("%w %s: %s, until %s; hp state %s refuses while that run may be going (%s)",
+		delta.ErrLocked, t.url, describeLock(c.lock), c.lock.Expires.UTC().Format(time.RFC3339), cmd, how)
 }
 
 // readable opens and reads the state, failing when there is none or it
@@ -381,12 +383,12 @@ func printText(w io.Writer, url string, s *delta.State, now time.Time) error {
 		case live(l, now):
 			lock = fmt.Sprintf("held by %s, until %s (live: %s left)", describeLock(l), l.Expires.UTC().Format(time.RFC3339), l.Expires.Sub(now).Round(time.Second))
 		case now.Before(l.Expires):
-			lock = fmt.Sprintf("held by %s, whose process is gone (the next run takes it over)", describeLock(l))
+			lock = fmt.Sprintf("held by %s, whose process is no longer running on this host (the next run takes it over)", describeLock(l))
 		default:
 			lock = fmt.Sprintf("held by %s, expired at %s (the next run takes it over)", describeLock(l), l.Expires.UTC().Format(time.RFC3339))
 		}
 	}
-	source := "not recorded yet (the next run records it)"
+	source := "not recorded (the next run records its own)"
 	if s.Source != nil {
 		source = s.Source.String()
 	}
@@ -559,7 +561,7 @@ func Unlock(ctx context.Context, o *Options) error {
 	case live(l, o.Now()):
 		how = "forced; it would have expired at"
 	case o.Now().Before(l.Expires):
-		how = "its process is gone; it would have expired at"
+		how = "its process is no longer running on this host; it would have expired at"
 	}
 	fmt.Fprintf(o.IO.ErrOut, "unlocked %s: the lock was held by %s (%s %s)\n", t.url, describeLock(l), how, l.Expires.UTC().Format(time.RFC3339))
 	return nil

@@ -285,6 +285,64 @@ func TestUnlock(t *testing.T) {
 	}
 }
 
+// goneProcess returns the pid of a process that has exited and been reaped.
+func goneProcess(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+func TestUnlockOfAHolderThatIsGone(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"HP_OUT_DSN": dir}
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := marked()
+	s.Lock = lock(time.Hour)
+	s.Lock.Host, s.Lock.PID = host, goneProcess(t)
+	writeState(t, dir, s)
+	code, out, _ := hp(t, env, "state", "show", "out.x/orders")
+	if code != 0 || !strings.Contains(out, "no longer running on this host") {
+		t.Fatalf("show: exit %d:\n%s", code, out)
+	}
+	code, _, errOut := hp(t, env, "state", "unlock", "out.x/orders")
+	if code != 0 || !strings.Contains(errOut, "no longer running") || strings.Contains(errOut, "forced") {
+		t.Fatalf("unlock without --force: exit %d, %q", code, errOut)
+	}
+	if got := readState(t, dir); got.Lock != nil || got.HighWaterMark != s.HighWaterMark {
+		t.Fatalf("after unlock: %+v", got)
+	}
+	// A holder still running on this host is not unlocked, and the
+	// message says to wait or stop it rather than to force.
+	s.Lock.PID = os.Getpid()
+	writeState(t, dir, s)
+	code, _, errOut = hp(t, env, "state", "unlock", "out.x/orders")
+	if code != 1 || !strings.Contains(errOut, "still running on this host") {
+		t.Fatalf("live holder on this host: exit %d, %q", code, errOut)
+	}
+}
+
+func TestShowPrintsTheSource(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"HP_OUT_DSN": dir}
+	s := marked()
+	s.Source = &delta.Source{Connection: "pg", Object: "public.orders"}
+	writeState(t, dir, s)
+	code, out, _ := hp(t, env, "state", "show", "out.x/orders")
+	if code != 0 || !strings.Contains(out, "source:           pg.public.orders\n") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	code, out, _ = hp(t, env, "state", "show", "out.x/orders", "--output", "json")
+	if code != 0 || !strings.Contains(out, `"connection": "pg"`) || !strings.Contains(out, `"object": "public.orders"`) {
+		t.Fatalf("json: exit %d:\n%s", code, out)
+	}
+}
+
 func TestReset(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"HP_OUT_DSN": dir}
@@ -404,12 +462,12 @@ func (r *racing) GetVersion(ctx context.Context, key string) ([]byte, string, er
 	return data, version, err
 }
 
-func (r *racing) PutIfVersion(ctx context.Context, key string, data []byte, version string) error {
-	return r.v.PutIfVersion(ctx, key, data, version)
-}
-
 func (r *racing) DeleteIfVersion(ctx context.Context, key string, version string) error {
 	return r.v.DeleteIfVersion(ctx, key, version)
+}
+
+func (r *racing) PutIfVersion(ctx context.Context, key string, data []byte, version string) error {
+	return r.v.PutIfVersion(ctx, key, data, version)
 }
 
 func TestAConcurrentChangeIsNotOverwritten(t *testing.T) {
@@ -451,53 +509,5 @@ func TestAConcurrentChangeIsNotOverwritten(t *testing.T) {
 				t.Fatalf("the concurrent change was overwritten: %+v", got)
 			}
 		})
-	}
-}
-
-// TestUnlockOfADeadHolderWithoutForce: the live lock of a process of this
-// host that no longer exists is cleared without --force.
-func TestUnlockOfADeadHolderWithoutForce(t *testing.T) {
-	host, checkable := delta.ThisHost()
-	if !checkable {
-		t.Skip("no hostname: pids cannot be checked")
-	}
-	gone := exec.Command(os.Args[0], "-test.run=^$")
-	if err := gone.Run(); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	env := map[string]string{"HP_OUT_DSN": dir}
-	s := marked()
-	s.Lock = lock(time.Hour)
-	s.Lock.Host, s.Lock.PID = host, gone.Process.Pid
-	writeState(t, dir, s)
-	code, out, _ := hp(t, env, "state", "show", "out.x/orders")
-	if code != 0 || !strings.Contains(out, "process is gone") {
-		t.Fatalf("show: exit %d:\n%s", code, out)
-	}
-	code, _, errOut := hp(t, env, "state", "unlock", "out.x/orders")
-	if code != 0 || !strings.Contains(errOut, "process is gone") {
-		t.Fatalf("unlock of a dead holder: exit %d, %q", code, errOut)
-	}
-	if got := readState(t, dir); got.Lock != nil || got.HighWaterMark != s.HighWaterMark {
-		t.Fatalf("after unlock: %+v", got)
-	}
-}
-
-// TestShowPrintsTheSource: the source a state is bound to is shown.
-func TestShowPrintsTheSource(t *testing.T) {
-	dir := t.TempDir()
-	env := map[string]string{"HP_OUT_DSN": dir}
-	s := marked()
-	s.Source = &delta.Source{Connection: "pg", Object: "public.orders"}
-	writeState(t, dir, s)
-	code, out, _ := hp(t, env, "state", "show", "out.x/orders")
-	if code != 0 || !strings.Contains(out, "source:           pg.public.orders\n") {
-		t.Fatalf("show: exit %d:\n%s", code, out)
-	}
-	s.Source = nil
-	writeState(t, dir, s)
-	if code, out, _ = hp(t, env, "state", "show", "out.x/orders"); code != 0 || !strings.Contains(out, "source:           not recorded yet") {
-		t.Fatalf("show without a source: exit %d:\n%s", code, out)
 	}
 }

@@ -4,6 +4,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
+	"github.com/halfpipe-io/halfpipe/core/internal/leftovers"
 	"github.com/halfpipe-io/halfpipe/core/internal/manifest"
 	"github.com/halfpipe-io/halfpipe/core/internal/store"
 	check "github.com/halfpipe-io/halfpipe/core/internal/verify"
@@ -32,12 +34,19 @@ type Options struct {
 func NewCmd(f *cliutil.Factory) *cobra.Command {
 	o := &Options{IO: f.IO, Conns: &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv}}
 	cmd := &cobra.Command{
-		Use:   "verify <conn>.<prefix>[/<run_id>]",
+		Use:   "verify <conn>[.<prefix>[/<run_id>]]",
 		Short: "Check published files against their manifests (size, SHA-256, rows)",
 		Long: `Re-read every data file of the runs published under a prefix of a file or
-S3 target (or of the one run named by a trailing /<run_id>) and check it
-against its manifest: the object exists, and its size, SHA-256 and row
-count are those the manifest records; then the run's totals.
+S3 target (or of the one run named by a trailing /<run_id>; a bare
+connection name means the whole store) and check it against its
+manifest: the object exists, and its size, SHA-256 and row count are
+those the manifest records, and a Parquet file's columns (names, order,
+types) are the manifest's schema; then the run's totals, and that the
+manifest's listed fields agree with its Arrow schema. A file in a
+published run's directory (or of its halfpipe-layout name) that the
+manifest does not list fails too. Runs that left files but no manifest
+are noted on stderr: hp runs --orphans lists them (and unfinished
+writes) and hp gc removes them.
 
 Each object is read once, as a stream: rows are counted in the
 decompressed text for CSV (quoted newlines understood; the header line
@@ -48,7 +57,7 @@ or when no manifest is found at all.`,
 		Example: `  hp verify out.extracts/orders
   hp verify out.extracts/orders/20260102T030405Z-1a2b3c4d
   hp verify out.extracts --output json`,
-		Args: cliutil.ExactArgs(1, "one <conn>.<prefix>[/<run_id>]"),
+		Args: cliutil.ExactArgs(1, "one <conn>[.<prefix>[/<run_id>]]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Target = args[0]
 			return Run(cmd.Context(), o)
@@ -63,14 +72,29 @@ or when no manifest is found at all.`,
 
 // Report is the outcome of `hp verify`, printed as JSON.
 type Report struct {
-	URL         string            `json:"url"`
-	OK          bool              `json:"ok"`
-	Runs        []check.RunResult `json:"runs"`
-	Unreadable  []Unreadable      `json:"unreadable_manifests,omitempty"`
-	Files       int               `json:"files"`
-	FailedFiles int               `json:"failed_files"`
-	Rows        int64             `json:"rows"`
-	Bytes       int64             `json:"bytes"`
+	URL        string            `json:"url"`
+	OK         bool              `json:"ok"`
+	Runs       []check.RunResult `json:"runs"`
+	Unreadable []Unreadable      `json:"unreadable_manifests,omitempty"`
+	// Unlisted are objects in a published run's place that its manifest
+	// does not name.
+	Unlisted []UnlistedFile `json:"unlisted_files,omitempty"`
+	// Unpublished counts runs that left files but no manifest, and
+	// Pending unfinished writes: hp runs --orphans lists them, hp gc
+	// removes them. Neither fails verify (a run may be in progress).
+	Unpublished int   `json:"unpublished_runs,omitempty"`
+	Pending     int   `json:"pending_writes,omitempty"`
+	Files       int   `json:"files"`
+	FailedFiles int   `json:"failed_files"`
+	Rows        int64 `json:"rows"`
+	Bytes       int64 `json:"bytes"`
+}
+
+// UnlistedFile is an object no manifest names, in a published run's place.
+type UnlistedFile struct {
+	URL         string `json:"url"`
+	Bytes       int64  `json:"bytes"`
+	ManifestURL string `json:"manifest_url"`
 }
 
 // Unreadable is a manifest that could not be parsed.
@@ -97,7 +121,11 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	rep := Report{URL: st.URL(prefix), Runs: []check.RunResult{}}
 	if len(found) == 0 {
-		return fmt.Errorf("nothing to verify under %s: no manifest found", rep.URL)
+		msg := fmt.Sprintf("nothing to verify under %s: no manifest found", rep.URL)
+		if lo, err := leftovers.Scan(ctx, st, prefix, false); err == nil && len(lo.Orphans) > 0 {
+			msg += fmt.Sprintf("; %s left files but no manifest (hp runs --orphans lists them, hp gc removes them)", plural(len(lo.Orphans), "run"))
+		}
+		return errors.New(msg)
 	}
 	text := o.Output == "text"
 	w := o.IO.Out
@@ -118,6 +146,10 @@ func Run(ctx context.Context, o *Options) error {
 			return fmt.Errorf("verifying run %s (%s): %w", p.Manifest.RunID, p.URL, err)
 		}
 		rr.ManifestURL = p.URL
+		if problem := schemaProblem(p.Manifest.Schema); problem != "" {
+			rr.Problems = append(rr.Problems, problem)
+			rr.OK = false
+		}
 		rep.Runs = append(rep.Runs, rr)
 		rep.Files += len(rr.Files)
 		rep.FailedFiles += rr.FailedFiles
@@ -127,11 +159,30 @@ func Run(ctx context.Context, o *Options) error {
 			printRun(w, rr)
 		}
 	}
+	lo, err := leftovers.Scan(ctx, st, prefix, false)
+	if err != nil {
+		return err
+	}
+	for _, u := range lo.Unlisted {
+		f := UnlistedFile{URL: st.URL(u.Object.Key), Bytes: u.Object.Size, ManifestURL: st.URL(u.ManifestKey)}
+		rep.Unlisted = append(rep.Unlisted, f)
+		if text {
+			fmt.Fprintf(w, "FAIL %s: not in the manifest %s\n", f.URL, f.ManifestURL)
+		}
+	}
+	rep.Unpublished = len(lo.Orphans)
+	if text && rep.Unpublished > 0 {
+		fmt.Fprintf(o.IO.ErrOut, "hp: note: %s under %s left files but no manifest: hp runs --orphans lists them (and unfinished writes), hp gc removes them\n",
+			plural(rep.Unpublished, "run"), rep.URL)
+	}
 	var failed []string
 	for _, rr := range rep.Runs {
 		if !rr.OK {
 			failed = append(failed, fmt.Sprintf("%d of %d files in run %s%s", rr.FailedFiles, len(rr.Files), rr.RunID, failedPaths(rr)))
 		}
+	}
+	if n := len(rep.Unlisted); n > 0 {
+		failed = append(failed, plural(n, "file")+" no manifest names")
 	}
 	if n := len(rep.Unreadable); n > 0 {
 		failed = append(failed, plural(n, "unreadable manifest"))
@@ -174,6 +225,34 @@ func published(ctx context.Context, st store.Store, prefix string) ([]manifest.P
 		}
 	}
 	return found, nil
+}
+
+// schemaProblem says how a manifest's readable fields disagree with its
+// exact Arrow schema ("" when they agree, or when it records no Arrow
+// schema, as manifests converted from Halfpipe's may not).
+func schemaProblem(s manifest.Schema) string {
+	if s.ArrowIPC == "" {
+		return ""
+	}
+	as, err := s.Arrow()
+	if err != nil {
+		return "schema: " + err.Error()
+	}
+	want, err := manifest.SchemaOf(as)
+	if err != nil {
+		return "schema: " + err.Error()
+	}
+	if len(want.Fields) != len(s.Fields) {
+		return fmt.Sprintf("schema: %d fields listed, the Arrow schema has %d", len(s.Fields), len(want.Fields))
+	}
+	for i, f := range s.Fields {
+		w := want.Fields[i]
+		if f.Name != w.Name || f.Type != w.Type || f.Nullable != w.Nullable {
+			return fmt.Sprintf("schema: field %d is listed as %s %s (nullable %t), the Arrow schema has %s %s (nullable %t)",
+				i+1, f.Name, f.Type, f.Nullable, w.Name, w.Type, w.Nullable)
+		}
+	}
+	return ""
 }
 
 func printFile(w io.Writer, r check.Result) {

@@ -1,11 +1,13 @@
 // Command testplugin is a connector used by the host package's tests: it
-// streams rows until cancelled, and can misbehave on request (env vars) to
+// streams rows until cancelled, and can misbehave on request (by the name it is installed under) to
 // exercise crash and version-mismatch handling.
 package main
 
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -19,16 +21,25 @@ import (
 type endless struct{}
 
 func (endless) Info() sdk.Info {
-	return sdk.Info{Name: "endless", Version: "0.0.1", Schemes: []string{"endless"}, DSNExample: "endless://"}
+	return sdk.Info{Name: "endless", Version: "0.0.1", Schemes: []string{"endless"}, DSNExample: "endless://", Env: []string{"TESTPLUGIN_DECLARED", "TESTPLUGIN_PREFIX_*"}}
 }
 
-func (endless) Check(context.Context, sdk.Connection) (string, error) { return "endless", nil }
+// Check answers with the plugin's environment, one variable a line, for
+// the host's tests of what a plugin is given.
+func (endless) Check(context.Context, sdk.Connection) (string, error) {
+	return strings.Join(os.Environ(), "\n"), nil
+}
+
+// named reports whether the binary is hp-plugin-<name>: the tests choose
+// a misbehaviour by the name they install the plugin under, since a
+// plugin does not inherit the host's environment.
+func named(name string) bool { return filepath.Base(os.Args[0]) == "hp-plugin-"+name }
 
 func (endless) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordReader, error) {
 	schema := arrow.NewSchema([]arrow.Field{{Name: "n", Type: arrow.PrimitiveTypes.Int64}}, nil)
 	var n int64
 	fill := func(b *batch.Builder) (bool, error) {
-		if os.Getenv("TESTPLUGIN_CRASH_AFTER") != "" && n > 1000 {
+		if named("crasher") && n > 1000 {
 			// A panic outside the request goroutine kills the process, as a
 			// driver bug would.
 			done := make(chan struct{})
@@ -52,7 +63,7 @@ func (endless) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordReade
 }
 
 func main() {
-	if os.Getenv("TESTPLUGIN_PROTOCOL") == "2" {
+	if named("future") {
 		hs := sdk.Handshake
 		hs.ProtocolVersion = 2
 		plugin.Serve(&plugin.ServeConfig{

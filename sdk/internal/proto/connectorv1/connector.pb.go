@@ -347,7 +347,10 @@ type GetInfoResponse struct {
 	// How native column types map to Arrow types.
 	TypeMappings []*TypeMapping `protobuf:"bytes,10,rep,name=type_mappings,json=typeMappings,proto3" json:"type_mappings,omitempty"`
 	// Known limits, one sentence each, for the generated README.
-	Limits        []string `protobuf:"bytes,11,rep,name=limits,proto3" json:"limits,omitempty"`
+	Limits []string `protobuf:"bytes,11,rep,name=limits,proto3" json:"limits,omitempty"`
+	// Environment variables the connector reads (e.g. AWS_REGION). The host
+	// passes a plugin only PATH, HOME, TMPDIR, TZ, LANG, LC_* and these.
+	Env           []string `protobuf:"bytes,12,rep,name=env,proto3" json:"env,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -455,6 +458,13 @@ func (x *GetInfoResponse) GetTypeMappings() []*TypeMapping {
 func (x *GetInfoResponse) GetLimits() []string {
 	if x != nil {
 		return x.Limits
+	}
+	return nil
+}
+
+func (x *GetInfoResponse) GetEnv() []string {
+	if x != nil {
+		return x.Env
 	}
 	return nil
 }
@@ -2313,7 +2323,7 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\tObjectRef\x12\x16\n" +
 	"\x06schema\x18\x01 \x01(\tR\x06schema\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"\x10\n" +
-	"\x0eGetInfoRequest\"\xcb\x03\n" +
+	"\x0eGetInfoRequest\"\xdd\x03\n" +
 	"\x0fGetInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
@@ -2328,7 +2338,8 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\aoptions\x18\t \x03(\v2!.halfpipe.connector.v1.OptionSpecR\aoptions\x12G\n" +
 	"\rtype_mappings\x18\n" +
 	" \x03(\v2\".halfpipe.connector.v1.TypeMappingR\ftypeMappings\x12\x16\n" +
-	"\x06limits\x18\v \x03(\tR\x06limits\"\x97\x01\n" +
+	"\x06limits\x18\v \x03(\tR\x06limits\x12\x10\n" +
+	"\x03env\x18\f \x03(\tR\x03env\"\x97\x01\n" +
 	"\n" +
 	"OptionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +

@@ -1,0 +1,131 @@
+package host
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+)
+
+// CacheFile is the name of the plugin info cache in the cache directory.
+const CacheFile = "plugins.json"
+
+// cachedInfo is what the cache keeps of a plugin's GetInfo: enough to
+// pick the plugin for a scheme and list it without starting it.
+type cachedInfo struct {
+	Name         string           `json:"name"`
+	Version      string           `json:"version"`
+	Schemes      []string         `json:"schemes"`
+	Capabilities []sdk.Capability `json:"capabilities,omitempty"`
+	Env          []string         `json:"env,omitempty"`
+}
+
+func (c cachedInfo) info() sdk.Info {
+	return sdk.Info{Name: c.Name, Version: c.Version, ProtocolVersion: sdk.ProtocolVersion, Schemes: c.Schemes, Capabilities: c.Capabilities, Env: c.Env}
+}
+
+// infoCache maps a binary's sha256 to its info. It is only read from and
+// written to a directory and file no one but this user can write: a
+// forged entry could send a DSN to the wrong plugin.
+type infoCache struct {
+	dir     string
+	entries map[string]cachedInfo
+}
+
+// privateErr says why path, which must exist, may not hold the cache.
+func privateErr(path string) error {
+	st, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if st.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("%s is a symbolic link", path)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s is writable by group or others (mode %v); run chmod go-w %s", path, st.Mode().Perm(), path)
+	}
+	if err := ownedByMe(path, st); err != nil {
+		return err
+	}
+	return nil
+}
+
+// loadCache reads the cache of dir ("" for none). A cache that others
+// could have written is not used; the error says why.
+func loadCache(dir string) (*infoCache, error) {
+	c := &infoCache{entries: map[string]cachedInfo{}}
+	if dir == "" {
+		return c, nil
+	}
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		c.dir = dir
+		return c, nil
+	}
+	if err := privateErr(dir); err != nil {
+		return c, fmt.Errorf("plugin cache not used: %w", err)
+	}
+	c.dir = dir
+	path := filepath.Join(dir, CacheFile)
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err := privateErr(path); err != nil {
+		c.dir = ""
+		return c, fmt.Errorf("plugin cache not used: %w", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("plugin cache: %w", err)
+	}
+	if err := json.Unmarshal(data, &c.entries); err != nil {
+		c.entries = map[string]cachedInfo{}
+		return c, fmt.Errorf("plugin cache %s is not valid JSON, rewriting it: %w", path, err)
+	}
+	return c, nil
+}
+
+func (c *infoCache) get(digest string) (sdk.Info, bool) {
+	if digest == "" {
+		return sdk.Info{}, false
+	}
+	e, ok := c.entries[digest]
+	return e.info(), ok
+}
+
+// put records a plugin's info and writes the cache (mode 0600 in a 0700
+// directory, replaced atomically).
+func (c *infoCache) put(digest string, i sdk.Info) error {
+	if digest == "" {
+		return nil
+	}
+	c.entries[digest] = cachedInfo{Name: i.Name, Version: i.Version, Schemes: i.Schemes, Capabilities: i.Capabilities, Env: i.Env}
+	if c.dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return fmt.Errorf("plugin cache: %w", err)
+	}
+	data, err := json.MarshalIndent(c.entries, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(c.dir, CacheFile+".*")
+	if err != nil {
+		return fmt.Errorf("plugin cache: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("plugin cache: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("plugin cache: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(c.dir, CacheFile)); err != nil {
+		return fmt.Errorf("plugin cache: %w", err)
+	}
+	return nil
+}

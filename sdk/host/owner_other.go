@@ -1,0 +1,9 @@
+//go:build !unix
+
+package host
+
+import "os"
+
+func checkOwner(string, os.FileInfo) error { return nil }
+
+func ownedByMe(string, os.FileInfo) error { return nil }

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package host
+
+func sweepSocketDirs(string) error { return nil }
