@@ -231,3 +231,36 @@ func TestStateIsBoundToItsSource(t *testing.T) {
 	}
 	_ = h.Release()
 }
+
+// TestLambdaChecksNoPid: in AWS Lambda, sandboxes may share a hostname and
+// pids, so a live lock is never taken over because its pid is absent here;
+// it lapses with its deadline instead.
+func TestLambdaChecksNoPid(t *testing.T) {
+	ctx := context.Background()
+	st := localStore(t)
+	now := time.Now()
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skip("no hostname")
+	}
+	t.Setenv("AWS_LAMBDA_FUNCTION_NAME", "hp-test")
+	t.Setenv("AWS_LAMBDA_LOG_STREAM_NAME", "2026/12/06/[$LATEST]abc")
+	// Another sandbox's live lock, as hp before this change wrote it (the
+	// shared hostname) and as it writes it now (the sandbox).
+	for _, holder := range []string{host, "aws-lambda:hp-test/2026/12/06/[$LATEST]other"} {
+		putState(t, st, "x/_state.json", &State{Driver: "id", DriverType: "int64", Source: &testSrc,
+			Lock: &Lock{RunID: "other-sandbox", Host: holder, PID: goneProcess(t), Since: now, Expires: now.Add(time.Minute)}})
+		_, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "id", "r1", time.Hour, now)
+		if !errors.Is(err, ErrLocked) || strings.Contains(err.Error(), "still running on this host") {
+			t.Fatalf("a live lock of %s was taken over in Lambda: %v", holder, err)
+		}
+	}
+	// Past its deadline the lock lapses; the new one names this sandbox.
+	h, err := Acquire(ctx, st, "x/_state.json", "u", "out.x", testSrc, "id", "r1", time.Hour, now.Add(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.State.Lock.Host; got != "aws-lambda:hp-test/2026/12/06/[$LATEST]abc" {
+		t.Fatalf("the lock names host %q", got)
+	}
+}

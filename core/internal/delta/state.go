@@ -104,14 +104,26 @@ func (s *State) Marshal() []byte {
 // ErrLocked means another run holds the state.
 var ErrLocked = errors.New("another run holds the delta state")
 
+// ThisHost names this machine in locks, and says whether the pid of a lock
+// taken here can be checked. AWS Lambda sandboxes may share a hostname and
+// pids, so there a lock names the sandbox (function and log stream), no
+// pid is checked, and the lock lapses with the invocation's deadline.
+func ThisHost() (host string, pidsCheckable bool) {
+	if fn := os.Getenv("AWS_LAMBDA_FUNCTION_NAME"); fn != "" {
+		return "aws-lambda:" + fn + "/" + os.Getenv("AWS_LAMBDA_LOG_STREAM_NAME"), false
+	}
+	host, err := os.Hostname()
+	return host, err == nil && host != ""
+}
+
 // Gone reports whether the lock's holder is provably not running: it ran
-// on this host and its pid is no longer alive.
+// on this host, where pids can be checked, and its pid is no longer alive.
 func (l *Lock) Gone() bool {
 	if l == nil || l.PID <= 0 {
 		return false
 	}
-	host, err := os.Hostname()
-	if err != nil || host != l.Host {
+	host, checkable := ThisHost()
+	if !checkable || host != l.Host {
 		return false
 	}
 	return !processAlive(l.PID)
@@ -126,8 +138,7 @@ func (l *Lock) Held(now time.Time) bool {
 // Advice says what frees a held lock, for error messages; stateArgs are
 // the arguments that name the state to hp state.
 func (l *Lock) Advice(stateArgs string) string {
-	host, _ := os.Hostname()
-	if host == l.Host {
+	if host, checkable := ThisHost(); checkable && host == l.Host {
 		return fmt.Sprintf("pid %d is still running on this host: wait for it, or stop it (the next run then takes the lock over)", l.PID)
 	}
 	return fmt.Sprintf("if that run is gone, run `hp state unlock --force %s`, or wait until the lock expires", stateArgs)
@@ -183,7 +194,7 @@ func Acquire(ctx context.Context, st store.Versioned, key, url, stateArgs string
 		}
 		h.TookOver = l
 	}
-	host, _ := os.Hostname()
+	host, _ := ThisHost()
 	expires := now.Add(ttl)
 	if d, ok := ctx.Deadline(); ok && d.Before(expires) {
 		expires = d

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -320,7 +319,7 @@ func (o *Options) refuseLive(t *target, c *current, cmd string) error {
 		return nil
 	}
 	how := "if it is gone, give --force"
-	if host, _ := os.Hostname(); host == c.lock.Host {
+	if host, checkable := delta.ThisHost(); checkable && host == c.lock.Host {
 		how = fmt.Sprintf("pid %d is still running on this host: wait for it, or stop it", c.lock.PID)
 	}
 	return fmt.Errorf("%w %s: %s, until %s; hp state %s refuses while that run may be going (%s)",
