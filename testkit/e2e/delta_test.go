@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -539,13 +538,8 @@ func TestDeltaCorruptStateAndCrash(t *testing.T) {
 // it returns the running hp and its plugin's pid.
 func startDelta(t *testing.T, bin *testkit.Binaries, env, args []string) (*runningHP, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	cmd := bin.Command(ctx, t, env, append([]string{"cp", "delta"}, args...)...)
-	r := &runningHP{cancel: cancel, cmd: cmd}
-	cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	r := startHP(t, bin, env, 2*time.Minute, append([]string{"cp", "delta"}, args...)...)
+	cmd := r.cmd
 	out := strings.TrimPrefix(envValue(env, "HP_OUT_DSN"), "file://")
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {

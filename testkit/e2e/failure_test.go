@@ -45,14 +45,8 @@ func alive(pid int) bool {
 // startSnap starts a long snapshot and waits until data is being written.
 func startSnap(t *testing.T, bin *testkit.Binaries, out string) (*runningHP, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	cmd := bin.Command(ctx, t, []string{"HP_GEN_DSN=gen://?rows=500000000", "HP_OUT_DSN=" + out}, "cp", "snap", "gen.narrow", "out.big", "--format", "csv", "--compression", "none")
-	r := &runningHP{cancel: cancel}
-	cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r.cmd = cmd
+	r := startHP(t, bin, []string{"HP_GEN_DSN=gen://?rows=500000000", "HP_OUT_DSN=" + out}, 2*time.Minute, "cp", "snap", "gen.narrow", "out.big", "--format", "csv", "--compression", "none")
+	cmd := r.cmd
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if len(allFiles(t, out)) > 0 {
@@ -70,6 +64,37 @@ type runningHP struct {
 	cmd            *exec.Cmd
 	cancel         context.CancelFunc
 	stdout, stderr bytes.Buffer
+}
+
+// startHP starts hp in the background; it is killed after timeout.
+func startHP(t *testing.T, bin *testkit.Binaries, env []string, timeout time.Duration, args ...string) *runningHP {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	cmd := bin.Command(ctx, t, env, args...)
+	r := &runningHP{cmd: cmd, cancel: cancel}
+	cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return r
+}
+
+// until polls found until it returns something, failing the test if hp
+// exits first or a minute passes; what completes "hp never ...".
+func (r *runningHP) until(t *testing.T, what string, found func() string) string {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if v := found(); v != "" {
+			return v
+		}
+		if !alive(r.cmd.Process.Pid) || time.Now().After(deadline) {
+			_, _ = r.wait(t)
+			t.Fatalf("hp never %s: %s", what, r.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (r *runningHP) wait(t *testing.T) (int, time.Duration) {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"strings"
 	"syscall"
 	"testing"
@@ -50,13 +49,8 @@ func TestSQLServerWriteInterrupted(t *testing.T) {
 				if mode == "merge" {
 					args = append(args, "--primary-keys", "id")
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				cmd := bin.Command(ctx, t, []string{"HP_GEN_DSN=gen://?rows=5000", "HP_MS_DSN=" + db.DSN("etl", "pw", "Sales")}, args...)
-				r := &runningHP{cmd: cmd, cancel: cancel}
-				cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
+				r := startHP(t, bin, []string{"HP_GEN_DSN=gen://?rows=5000", "HP_MS_DSN=" + db.DSN("etl", "pw", "Sales")}, time.Minute, args...)
+				cmd := r.cmd
 				select {
 				case <-reached:
 				case <-time.After(30 * time.Second):

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,25 +94,15 @@ func TestInterruptedWritesIntoMariaDB(t *testing.T) {
 				if mode == "merge" {
 					args = append(args, "--primary-keys", "id")
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-				cmd := bin.Command(ctx, t, env, args...)
-				r := &runningHP{cmd: cmd, cancel: cancel}
-				cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				var conn string
-				deadline := time.Now().Add(60 * time.Second)
-				for conn == "" {
+				r := startHP(t, bin, env, 2*time.Minute, args...)
+				conn := r.until(t, "inserted", func() string {
 					if ids := hpConnections(t, "INSERT INTO"); len(ids) > 0 {
-						conn = ids[0]
-					} else if !alive(cmd.Process.Pid) || time.Now().After(deadline) {
-						_, _ = r.wait(t)
-						t.Fatalf("hp never inserted: %s", r.stderr.String())
+						return ids[0]
 					}
-					time.Sleep(20 * time.Millisecond)
-				}
-				f.do(t, cmd.Process.Pid, pluginChild(cmd.Process.Pid, "mysql"), conn)
+					return ""
+				})
+				pid := r.cmd.Process.Pid
+				f.do(t, pid, pluginChild(pid, "mysql"), conn)
 				code, _ := r.wait(t)
 				waitNoConnections(t)
 				after := fingerprint()
@@ -153,28 +142,14 @@ func TestInterruptedDeltaIntoMariaDB(t *testing.T) {
 	t.Cleanup(func() { _ = mysqlOutQuiet("DROP DATABASE IF EXISTS " + myDB + "_d") })
 	env := []string{"HP_PG_DSN=" + pgDSN, "HP_MY_DSN=mysql://root@127.0.0.1:3306/" + myDB + "_d"}
 	args := []string{"cp", "delta", "pg." + src, "my.t", "--delta-driver", "updated_at", "--primary-keys", "id"}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	cmd := bin.Command(ctx, t, env, args...)
-	r := &runningHP{cmd: cmd, cancel: cancel}
-	cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if n := myw(t, "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '"+myDB+"_d' AND info LIKE 'INSERT INTO%'"); n != "0" {
-			break
-		}
-		if !alive(cmd.Process.Pid) || time.Now().After(deadline) {
-			_, _ = r.wait(t)
-			t.Fatalf("hp never inserted: %s", r.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	r := startHP(t, bin, env, 2*time.Minute, args...)
+	r.until(t, "inserted", func() string {
+		return myw(t, "SELECT id FROM information_schema.processlist WHERE db = '"+myDB+"_d' AND info LIKE 'INSERT INTO%' LIMIT 1")
+	})
 	time.Sleep(300 * time.Millisecond)
-	_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+	_ = syscall.Kill(r.cmd.Process.Pid, syscall.SIGKILL)
 	_, _ = r.wait(t)
-	deadline = time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for myw(t, "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '"+myDB+"_d' AND id <> CONNECTION_ID()") != "0" {
 		if time.Now().After(deadline) {
 			t.Fatal("hp's connections to MariaDB are still open")
@@ -202,32 +177,19 @@ func TestInterruptedCreateIntoMariaDB(t *testing.T) {
 	t.Cleanup(func() { _ = mysqlOutQuiet("DROP DATABASE IF EXISTS " + db) })
 	env := []string{"HP_GEN_DSN=gen://?rows=150000", "HP_MY_DSN=mysql://root@127.0.0.1:3306/" + db}
 	for _, fault := range []string{"SIGINT hp", "KILL connection"} {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		cmd := bin.Command(ctx, t, env, "cp", "snap", "gen.narrow", "my.t_new")
-		r := &runningHP{cmd: cmd, cancel: cancel}
-		cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		conn := ""
-		deadline := time.Now().Add(60 * time.Second)
-		for conn == "" {
-			conn = myw(t, "SELECT id FROM information_schema.processlist WHERE db = '"+db+"' AND info LIKE 'INSERT INTO%' LIMIT 1")
-			if conn == "" && (!alive(cmd.Process.Pid) || time.Now().After(deadline)) {
-				_, _ = r.wait(t)
-				t.Fatalf("%s: hp never inserted: %s", fault, r.stderr.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		r := startHP(t, bin, env, 2*time.Minute, "cp", "snap", "gen.narrow", "my.t_new")
+		conn := r.until(t, "inserted ("+fault+")", func() string {
+			return myw(t, "SELECT id FROM information_schema.processlist WHERE db = '"+db+"' AND info LIKE 'INSERT INTO%' LIMIT 1")
+		})
 		if fault == "SIGINT hp" {
-			_ = syscall.Kill(cmd.Process.Pid, syscall.SIGINT)
+			_ = syscall.Kill(r.cmd.Process.Pid, syscall.SIGINT)
 		} else {
 			myw(t, "KILL "+conn)
 		}
 		if code, _ := r.wait(t); code == 0 {
 			t.Fatalf("%s: exit 0, the load was not interrupted", fault)
 		}
-		deadline = time.Now().Add(60 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for myw(t, "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '"+db+"' AND id <> CONNECTION_ID()") != "0" {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: hp's connections to MariaDB are still open", fault)

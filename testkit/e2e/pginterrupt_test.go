@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -77,25 +76,15 @@ func TestPostgresWriteInterrupted(t *testing.T) {
 					return pgExec(t, "select count(*), coalesce(sum(hashtext(x::text)::bigint), 0) from "+table+" x")
 				}
 				before := fingerprint()
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				cmd := bin.Command(ctx, t, env(rows), args(rows)...)
-				r := &runningHP{cmd: cmd, cancel: cancel}
-				cmd.Stdout, cmd.Stderr = &r.stdout, &r.stderr
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				var backend string
-				deadline := time.Now().Add(30 * time.Second)
-				for backend == "" {
+				r := startHP(t, bin, env(rows), time.Minute, args(rows)...)
+				backend := r.until(t, "copied", func() string {
 					if pids := sessions(t, "query like 'COPY%' or query like 'INSERT%'"); len(pids) > 0 {
-						backend = pids[0]
-					} else if !alive(cmd.Process.Pid) || time.Now().After(deadline) {
-						_, _ = r.wait(t)
-						t.Fatalf("hp never copied: %s", r.stderr.String())
+						return pids[0]
 					}
-					time.Sleep(10 * time.Millisecond)
-				}
-				f.do(t, cmd.Process.Pid, pluginChild(cmd.Process.Pid, "postgres"), backend)
+					return ""
+				})
+				pid := r.cmd.Process.Pid
+				f.do(t, pid, pluginChild(pid, "postgres"), backend)
 				code, _ := r.wait(t)
 				// Every session of hp has ended: nothing can commit later.
 				for deadline := time.Now().Add(20 * time.Second); len(sessions(t, "")) > 0; time.Sleep(20 * time.Millisecond) {
