@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/halfpipe-io/halfpipe/core/internal/store"
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
@@ -28,15 +29,12 @@ type Entry struct {
 
 // Builtins are the stores compiled into hp.
 func Builtins() []Entry {
-	return []Entry{
-		{Name: "file", Schemes: []string{"file"}, Description: "Local files (built in)", Target: true,
-			DSNFormat: "file:///absolute/dir, file://relative/dir or a plain path", DSNExample: "file:///var/data/extracts"},
-		{Name: "s3", Schemes: []string{"s3"}, Description: "Amazon S3 and S3-compatible object stores (built in)", Target: true,
-			DSNFormat:  "s3://bucket/prefix[?region=R&endpoint=URL&sse=AES256|aws:kms&kms_key_id=K&storage_class=C&part_size=8MiB&concurrency=4] (credentials from the AWS chain, never in the DSN; HP_<NAME>_S3_REGION sets the region)",
-			DSNExample: "s3://acme-lake/raw?region=eu-west-1"},
-		{Name: "stdout", Schemes: []string{"stdout"}, Description: "Standard output (built in; no manifest)", Target: true,
-			DSNFormat: "stdout", DSNExample: "stdout"},
+	var out []Entry
+	for _, k := range store.Kinds {
+		out = append(out, Entry{Name: k.Scheme, Schemes: []string{k.Scheme}, Description: k.Description, Target: true,
+			DSNFormat: k.DSNFormat, DSNExample: k.DSNExample})
 	}
+	return out
 }
 
 // FromInfo turns a plugin's spec into an entry.

@@ -2,10 +2,13 @@ package cliutil
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
 )
 
 // EnvName is the environment variable that sets a flag: HP_ + the flag's
@@ -17,6 +20,12 @@ func EnvName(flag string) string {
 // ApplyEnv sets every flag of cmd that was not given on the command line
 // from its environment variable. Booleans accept only true/false/1/0.
 func ApplyEnv(cmd *cobra.Command, lookup func(string) (string, bool)) error {
+	return ApplyEnvFlags(lookup, cmd.Flags(), cmd.InheritedFlags())
+}
+
+// ApplyEnvFlags sets every flag of the sets that was not given on the
+// command line from its environment variable.
+func ApplyEnvFlags(lookup func(string) (string, bool), sets ...*pflag.FlagSet) error {
 	var errs []string
 	visit := func(f *pflag.Flag) {
 		if f.Changed {
@@ -41,8 +50,9 @@ func ApplyEnv(cmd *cobra.Command, lookup func(string) (string, bool)) error {
 		}
 		f.Changed = true
 	}
-	cmd.Flags().VisitAll(visit)
-	cmd.InheritedFlags().VisitAll(visit)
+	for _, fs := range sets {
+		fs.VisitAll(visit)
+	}
 	if len(errs) > 0 {
 		return UsageErrorf("bad environment variable %s", strings.Join(errs, "; "))
 	}
@@ -58,4 +68,60 @@ func ParseBool(s string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("%q is not a boolean: use true, false, 1 or 0", s)
+}
+
+// UnknownEnv lists the HP_ variables of environ that are set and that
+// neither known nor a connection's variable (HP_<NAME>_DSN, ...) names,
+// each with the nearest known name: a misspelt variable must not pass in
+// silence.
+func UnknownEnv(known map[string]bool, environ []string, lookup func(string) (string, bool)) (unknown, nearest []string) {
+	names := make([]string, 0, len(known))
+	for k := range known {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "HP_") || known[k] || halfpipe.IsConnectionVar(k) {
+			continue
+		}
+		if _, ok := lookup(k); !ok {
+			continue
+		}
+		unknown = append(unknown, k)
+		nearest = append(nearest, Nearest(k, names))
+	}
+	return unknown, nearest
+}
+
+// Nearest is the name with the smallest edit distance to k.
+func Nearest(k string, names []string) string {
+	best, bestD := "", 1<<30
+	for _, n := range names {
+		if d := EditDistance(k, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// EditDistance is the Levenshtein distance of a and b.
+func EditDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

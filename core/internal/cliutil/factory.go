@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/halfpipe-io/halfpipe/core/internal/config"
+	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/host"
 )
 
@@ -99,4 +101,19 @@ func NewLogger(w io.Writer, level, format string, inLambda bool) (*slog.Logger, 
 func NewSystemFactory(version string) *Factory {
 	exe, _ := os.Executable()
 	return &Factory{IO: System(), Version: version, LookupEnv: os.LookupEnv, Environ: os.Environ, Executable: exe, Logger: slog.Default()}
+}
+
+// MaskRunSecrets masks in err's message the secrets of every DSN the run
+// could have used (arguments, HP_*_DSN, the connections file): a driver
+// may echo a password that no DSN-shaped rule would recognise.
+func MaskRunSecrets(f *Factory, args []string, err error) error {
+	var environ []string
+	if f.Environ != nil {
+		environ = f.Environ()
+	}
+	conns := &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv}
+	for _, dsn := range append(append([]string(nil), args...), conns.DSNs(environ)...) {
+		err = sdk.MaskErr(err, dsn)
+	}
+	return err
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
-	"github.com/halfpipe-io/halfpipe/core/internal/job"
+	"github.com/halfpipe-io/halfpipe/core/internal/registry"
 	"github.com/halfpipe-io/halfpipe/core/internal/store"
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
@@ -24,10 +24,10 @@ func OpenPrefix(ctx context.Context, conns *config.Store, arg string, out io.Wri
 	if err != nil {
 		return nil, "", UsageErrorf("%v", err)
 	}
-	if !job.IsStore(c) || c.Scheme == "stdout" {
+	if !registry.IsStore(c) || c.Scheme == "stdout" {
 		return nil, "", UsageErrorf("connection %q (%s) is not a file or s3 target: published runs live in a directory or bucket", c.Name, sdk.MaskDSN(c.DSN))
 	}
-	st, err := job.OpenStore(ctx, c, "", out, s3)
+	st, err := registry.OpenStore(ctx, c, "", out, s3)
 	if err != nil {
 		return nil, "", err
 	}

@@ -1,7 +1,8 @@
-// Package lambda serves AWS Lambda invocations: each one runs the job
-// configured by the function's HP_* environment (12-factor mode), with
-// the invocation's event able to override any HP_ variable, and answers
-// with the JSON run summary. A failed job is a function error.
+// Package lambda serves AWS Lambda invocations: each one runs the cp snap
+// or cp delta configured by the function's HP_* environment (12-factor
+// mode), with the invocation's event able to override any HP_ variable,
+// through the run layer, and answers with the JSON run summary. A failed
+// job is a function error.
 package lambda
 
 import (
@@ -11,15 +12,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
+	"github.com/spf13/pflag"
 
-	"github.com/halfpipe-io/halfpipe/core/internal/cli/root"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+	"github.com/halfpipe-io/halfpipe/core/internal/config"
+	"github.com/halfpipe-io/halfpipe/core/internal/engine"
+	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
+	"github.com/halfpipe-io/halfpipe/core/internal/run"
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
@@ -96,7 +101,6 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (json.RawMe
 	if sub != "delta" {
 		delete(overrides, "HP_MAX_DURATION") // only delta stops between chunks
 	}
-	overrides["HP_OUTPUT"] = "json"
 	environ := func() []string {
 		out := h.Environ()
 		for k, v := range overrides {
@@ -104,20 +108,85 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (json.RawMe
 		}
 		return out
 	}
-	var stdout bytes.Buffer
-	f := &cliutil.Factory{
-		IO: &cliutil.IOStreams{In: strings.NewReader(""), Out: &stdout, ErrOut: h.Stderr}, Version: h.Version,
-		LookupEnv: lookup, Environ: environ, Executable: h.Executable, Logger: slog.Default(),
-	}
-	code, err := root.Execute(ctx, f, nil)
+	out, args, err := h.run(ctx, lookup, environ, strings.TrimSpace(cmd), strings.TrimSpace(sub))
 	if err != nil {
-		return nil, &JobError{Command: strings.TrimSpace(cmd + " " + sub), Code: code, Message: sdk.MaskDSN(err.Error())}
-	}
-	out := bytes.TrimSpace(stdout.Bytes())
-	if len(out) == 0 || !json.Valid(out) {
-		return json.Marshal(map[string]string{"output": string(out)})
+		f := &cliutil.Factory{LookupEnv: lookup, Environ: environ}
+		err = cliutil.MaskRunSecrets(f, args, err)
+		return nil, &JobError{Command: strings.TrimSpace(cmd + " " + sub), Code: cliutil.ExitCode(err), Message: sdk.MaskDSN(err.Error())}
 	}
 	return out, nil
+}
+
+// run carries out the job of the environment through the run layer and
+// returns its summary as JSON, and the job's arguments (for masking).
+func (h *Handler) run(ctx context.Context, lookup func(string) (string, bool), environ func() []string, cmd, sub string) (json.RawMessage, []string, error) {
+	kind := run.Kind(sub)
+	if cmd != "cp" || (kind != run.KindSnap && kind != run.KindDelta) {
+		return nil, nil, sdk.InvalidArgumentf("HP_COMMAND=%q HP_SUBCOMMAND=%q: in AWS Lambda hp runs cp snap and cp delta", cmd, sub)
+	}
+	args, err := halfpipe.TwelveFactorArgs(lookup)
+	if err != nil {
+		return nil, nil, err
+	}
+	var spec run.Spec
+	var logLevel, logFormat string
+	var stats int
+	f := &cliutil.Factory{IO: &cliutil.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: h.Stderr},
+		Version: h.Version, LookupEnv: lookup, Environ: environ, Executable: h.Executable}
+	defer f.Close()
+	fl := pflag.NewFlagSet("hp cp "+sub, pflag.ContinueOnError)
+	run.BindFlags(fl, &spec, kind)
+	fl.StringVar(&logLevel, "log-level", "info", "")
+	fl.StringVar(&logFormat, "log-format", "auto", "")
+	fl.IntVar(&stats, "stats", 0, "")
+	fl.BoolVar(&f.RequireChecksums, "require-checksums", false, "")
+	fl.StringVar(&f.CacheDir, "cache-dir", "", "")
+	fl.StringVar(&f.PluginDir, "plugin-dir", "", "")
+	known := map[string]bool{"HP_CONFIG_DIR": true, "HP_OUTPUT": true}
+	for _, v := range halfpipe.TwelveFactorVars {
+		known[v[0]] = true
+	}
+	fl.VisitAll(func(fl *pflag.Flag) { known[cliutil.EnvName(fl.Name)] = true })
+	if err := cliutil.ApplyEnvFlags(lookup, fl); err != nil {
+		return nil, args, err
+	}
+	_, inLambda := lookup("AWS_LAMBDA_FUNCTION_NAME")
+	logger, err := cliutil.NewLogger(h.Stderr, logLevel, logFormat, inLambda)
+	if err != nil {
+		return nil, args, err
+	}
+	f.Logger = logger
+	unknown, nearest := cliutil.UnknownEnv(known, environ(), lookup)
+	for i, k := range unknown {
+		logger.Warn("environment variable matches no flag of this command and is ignored", "variable", k, "did_you_mean", nearest[i])
+	}
+	if _, ok := lookup("HP_AUTH_KEY"); ok {
+		logger.Info("HP_AUTH_KEY is ignored: halfpipe needs no licence key")
+	}
+	spec.Source, spec.Target = args[2], args[3]
+	conns := &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: lookup}
+	p, err := run.NewPlan(kind, spec, conns, time.Now())
+	if err != nil {
+		return nil, args, err
+	}
+	if p.Tgt.Scheme == "stdout" {
+		return nil, args, sdk.InvalidArgumentf("HP_TARGET_DSN=stdout: in AWS Lambda the target is S3 or a database")
+	}
+	env := run.Env{Host: f.Host, Out: io.Discard, Logger: logger, Version: h.Version, Now: time.Now,
+		Progress: func(ctx context.Context, st *engine.Stats, total *atomic.Int64) func() {
+			return cliutil.StartProgress(ctx, f.IO, logger, st, stats, total)
+		}}
+	var sum any
+	if kind == run.KindSnap {
+		sum, err = run.Snapshot(ctx, env, p)
+	} else {
+		sum, err = run.Delta(ctx, env, p)
+	}
+	if err != nil {
+		return nil, args, err
+	}
+	out, err := json.MarshalIndent(sum, "", "  ")
+	return out, args, err
 }
 
 // JobError is a failed job, returned as the function error: its type and

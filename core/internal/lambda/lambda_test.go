@@ -3,6 +3,7 @@ package lambda
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,7 +15,7 @@ import (
 func pluginDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "hp-plugin-unlisted"), []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "hp-plugin-gen"), []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -35,29 +36,29 @@ func handler(env map[string]string) *Handler {
 	}
 }
 
-type listed struct{ Name, Status, Error string }
+// snap is the event of a snapshot from the gen connector into dir.
+func snap(dir string, extra ...string) json.RawMessage {
+	ev := map[string]string{"HP_COMMAND": "cp", "HP_SUBCOMMAND": "snap", "HP_SOURCE_DSN": "gen://?rows=10",
+		"HP_SOURCE_OBJECT": "t", "HP_TARGET_DSN": dir, "HP_TARGET_OBJECT": "out"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		ev[extra[i]] = extra[i+1]
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
 
 func TestLambdaRequiresChecksums(t *testing.T) {
 	env := map[string]string{"HP_PLUGIN_DIR": pluginDir(t)}
-	out, err := handler(env).Invoke(context.Background(), json.RawMessage(`{"HP_COMMAND":"plugins","HP_SUBCOMMAND":"list"}`))
-	if err != nil {
-		t.Fatal(err)
+	_, err := handler(env).Invoke(context.Background(), snap(t.TempDir()))
+	if err == nil || !strings.Contains(err.Error(), "checksums are required") {
+		t.Fatalf("an unlisted plugin in Lambda: %v", err)
 	}
-	var got []listed
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if len(got) != 1 || got[0].Status != "refused" || !strings.Contains(got[0].Error, "checksums are required") {
-		t.Fatalf("an unlisted plugin in Lambda: %s", out)
-	}
-	// The function's own configuration may opt out.
+	// The function's own configuration may opt out: the plugin then starts
+	// (and, being a stub, fails otherwise).
 	env["HP_REQUIRE_CHECKSUMS"] = "false"
-	out, err = handler(env).Invoke(context.Background(), json.RawMessage(`{"HP_COMMAND":"plugins","HP_SUBCOMMAND":"list"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(out), "refused") {
-		t.Fatalf("HP_REQUIRE_CHECKSUMS=false in the function's configuration: %s", out)
+	_, err = handler(env).Invoke(context.Background(), snap(t.TempDir()))
+	if err == nil || strings.Contains(err.Error(), "checksums are required") {
+		t.Fatalf("HP_REQUIRE_CHECKSUMS=false in the function's configuration: %v", err)
 	}
 }
 
@@ -68,10 +69,21 @@ func TestLambdaEventCannotChangePlugins(t *testing.T) {
 		if key == "HP_REQUIRE_CHECKSUMS" {
 			val = "false"
 		}
-		event, _ := json.Marshal(map[string]string{"HP_COMMAND": "plugins", "HP_SUBCOMMAND": "list", key: val})
-		out, err := handler(env).Invoke(context.Background(), event)
+		out, err := handler(env).Invoke(context.Background(), snap(t.TempDir(), key, val))
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("event setting %s: %v, output %s", key, err, out)
+		}
+	}
+}
+
+// TestLambdaRunsOnlyCopies: the function runs cp snap and cp delta, and
+// says so for anything else, as a configuration error.
+func TestLambdaRunsOnlyCopies(t *testing.T) {
+	for _, ev := range []string{`{"HP_COMMAND":"plugins","HP_SUBCOMMAND":"list"}`, `{"HP_COMMAND":"cp","HP_SUBCOMMAND":"sync"}`, `{}`} {
+		_, err := handler(map[string]string{}).Invoke(context.Background(), json.RawMessage(ev))
+		var je *JobError
+		if !errors.As(err, &je) || je.Code != 2 || !strings.Contains(err.Error(), "in AWS Lambda hp runs cp snap and cp delta") {
+			t.Errorf("event %s: %v", ev, err)
 		}
 	}
 }

@@ -12,13 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
 )
 
 // Default is the default data file template.
 const Default = "{prefix}/{object}/{run_id}/part-{part:05}.{ext}"
-
-// halfpipeFiles reproduces Halfpipe's <prefix>-<YYYYMMDDTHHMMSS>_000001.csv.gz.
-const halfpipeFiles = "{prefix}/{object}-{date}T{time}_{part:06}.{ext}"
 
 // Placeholders are the names a template may use.
 var Placeholders = []string{"prefix", "object", "schema", "table", "run_id", "date", "time", "part", "ext"}
@@ -57,7 +56,7 @@ func New(preset, template string) (*Layout, error) {
 	case "", "default":
 		l.Name, l.template = "default", Default
 	case "halfpipe":
-		l.template = halfpipeFiles
+		l.template = halfpipe.Files
 	default:
 		return nil, fmt.Errorf("unknown layout %q: use default or halfpipe", preset)
 	}
@@ -150,16 +149,10 @@ func clean(p string) string {
 
 // File is the key of data file part (1-based).
 func (l *Layout) File(v Vars, part int) string {
-	if l.Name == "halfpipe" && l.template == halfpipeFiles && v.DeltaTo != "" {
-		return expand(fmt.Sprintf(halfpipeDeltaFiles, v.DeltaFrom, v.DeltaTo), v, part)
+	if l.Name == "halfpipe" && l.template == halfpipe.Files && v.DeltaTo != "" {
+		return expand(fmt.Sprintf(halfpipe.DeltaFiles, v.DeltaFrom, v.DeltaTo), v, part)
 	}
 	return expand(l.template, v, part)
-}
-
-// HalfpipeDeltaMan matches the .man names of Halfpipe delta runs of an object:
-// group 1 is the range's upper end (YYYYMMDDTHHMMSS or a sequence).
-func HalfpipeDeltaMan(object string) *regexp.Regexp {
-	return regexp.MustCompile(`(?:^|/)` + regexp.QuoteMeta(object) + `-(?:\d{8}T\d{6}|-?\d+)-(\d{8}T\d{6}|-?\d+)-\d{8}T\d{6}_\d{6}\.man$`)
 }
 
 // Manifest is the key of the run's manifest: beside the data files, named
@@ -182,9 +175,6 @@ func (l *Layout) halfpipeBase(v Vars) string {
 	}
 	return clean(expand("{prefix}/{object}-{date}T{time}", v, 0))
 }
-
-// halfpipeDeltaFiles is the data file name of a Halfpipe delta run.
-const halfpipeDeltaFiles = "{prefix}/{object}-%s-%s-{date}T{time}_{part:06}.{ext}"
 
 // NewRunID returns a sortable, unique run id: the start time and 8 random
 // hex digits, e.g. 20261125T033000Z-1a2b3c4d.

@@ -4,11 +4,9 @@ import (
 	"path"
 	"regexp"
 	"strings"
-)
 
-// halfpipeRun is the part of a halfpipe-preset name shared by a run's data
-// files, manifest and .man: "<object>-[<from>-<to>-]<date>T<time>".
-var halfpipeRun = regexp.MustCompile(`^(.+-\d{8}T\d{6})(?:_\d{6})?\.`)
+	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
+)
 
 // RunGroup names the run an object belongs to, so that a run's objects can
 // be told apart from another's without its manifest: the file name's
@@ -20,7 +18,7 @@ func RunGroup(key string) string {
 	if base == "" || strings.HasPrefix(base, ".") || base == "_state.json" {
 		return ""
 	}
-	if m := halfpipeRun.FindStringSubmatch(base); m != nil {
+	if m := halfpipe.RunName.FindStringSubmatch(base); m != nil {
 		return dir + m[1]
 	}
 	return strings.TrimSuffix(dir, "/")
@@ -35,5 +33,5 @@ var runID = regexp.MustCompile(`^\d{8}T\d{6}Z-[0-9a-f]{8}$`)
 // someone else's.
 func IsRunGroup(group string) bool {
 	base := path.Base(group)
-	return group != "" && (runID.MatchString(base) || halfpipeRun.MatchString(base+"."))
+	return group != "" && (runID.MatchString(base) || halfpipe.RunName.MatchString(base+"."))
 }

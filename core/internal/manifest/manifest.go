@@ -204,19 +204,3 @@ func (m *Manifest) Validate() error {
 	}
 	return nil
 }
-
-// HalfpipeMan renders the original Halfpipe .man file: a CSV with the
-// header FileName and one data file name per line.
-func HalfpipeMan(files []File) []byte {
-	var b strings.Builder
-	b.WriteString("FileName\n")
-	for _, f := range files {
-		name := f.Path
-		if i := strings.LastIndexByte(name, '/'); i >= 0 {
-			name = name[i+1:]
-		}
-		b.WriteString(name)
-		b.WriteByte('\n')
-	}
-	return []byte(b.String())
-}

@@ -82,6 +82,31 @@ type ObjectInfo struct {
 	Modified time.Time
 }
 
+// Kind describes one store built into hp, for docs and listings.
+type Kind struct {
+	Scheme, Description, DSNFormat, DSNExample string
+}
+
+// Kinds are the stores built into hp: every other scheme is served by a
+// plugin.
+var Kinds = []Kind{
+	{"file", "Local files (built in)", "file:///absolute/dir, file://relative/dir or a plain path", "file:///var/data/extracts"},
+	{"s3", "Amazon S3 and S3-compatible object stores (built in)",
+		"s3://bucket/prefix[?region=R&endpoint=URL&sse=AES256|aws:kms&kms_key_id=K&storage_class=C&part_size=8MiB&concurrency=4] (credentials from the AWS chain, never in the DSN; HP_<NAME>_S3_REGION sets the region)",
+		"s3://acme-lake/raw?region=eu-west-1"},
+	{"stdout", "Standard output (built in; no manifest)", "stdout", "stdout"},
+}
+
+// IsScheme reports whether scheme is served by a built-in store.
+func IsScheme(scheme string) bool {
+	for _, k := range Kinds {
+		if k.Scheme == scheme {
+			return true
+		}
+	}
+	return false
+}
+
 // Open returns the store for a target DSN: file:///abs, file://rel, a
 // plain path, s3://bucket/prefix (configured by s3), or stdout (whose
 // objects go to out).

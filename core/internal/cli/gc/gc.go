@@ -62,7 +62,7 @@ changes nothing.`,
 	fl.StringVar(&o.Output, "output", "text", "Output format: text or json")
 	fl.DurationVar(&o.OlderThan, "older-than", 24*time.Hour, "Touch only leftovers last written longer ago than this")
 	fl.BoolVar(&o.Delete, "delete", false, "Delete (without it, only list what would be deleted)")
-	cliutil.AddS3Flags(fl, &o.S3)
+	store.BindS3Flags(fl, &o.S3)
 	return cmd
 }
 

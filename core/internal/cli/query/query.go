@@ -14,7 +14,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/core/internal/format"
-	"github.com/halfpipe-io/halfpipe/core/internal/job"
+	"github.com/halfpipe-io/halfpipe/core/internal/registry"
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/host"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlguard"
@@ -74,7 +74,7 @@ func Run(ctx context.Context, o *Options) error {
 	if len([]rune(o.Delimiter)) != 1 {
 		return cliutil.UsageErrorf("--csv-delimiter %q must be one character", o.Delimiter)
 	}
-	src, err := job.Source(ctx, o.Host(), c, "")
+	src, err := registry.Source(ctx, o.Host(), c, "")
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/verify"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/version"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
-	"github.com/halfpipe-io/halfpipe/core/internal/config"
-	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
 )
 
 // NewCmd returns the root command. started is set once a command's own
@@ -111,7 +110,7 @@ func rejectUnknownSubcommands(cmd *cobra.Command) {
 				names = append(names, sub.Aliases...)
 			}
 		}
-		if n := nearest(args[0], names); n != "" && editDistance(args[0], n) <= max(2, len(args[0])/3) {
+		if n := cliutil.Nearest(args[0], names); n != "" && cliutil.EditDistance(args[0], n) <= max(2, len(args[0])/3) {
 			msg += fmt.Sprintf(": did you mean %q?", n)
 		}
 		return cliutil.UsageErrorf("%s; see %s --help", msg, c.CommandPath())
@@ -134,11 +133,11 @@ func Run(ctx context.Context, f *cliutil.Factory, args []string) int {
 
 // Execute runs hp with args and returns its exit code and error. With no
 // arguments and HP_12FACTOR_MODE set, the command line comes from the
-// environment (TwelveFactorArgs).
+// environment (halfpipe.TwelveFactorArgs).
 func Execute(ctx context.Context, f *cliutil.Factory, args []string) (int, error) {
 	if v, _ := f.LookupEnv("HP_12FACTOR_MODE"); v != "" && len(args) == 0 {
 		var err error
-		if args, err = TwelveFactorArgs(f.LookupEnv); err != nil {
+		if args, err = halfpipe.TwelveFactorArgs(f.LookupEnv); err != nil {
 			return cliutil.ExitUsage, err
 		}
 	}
@@ -150,25 +149,10 @@ func Execute(ctx context.Context, f *cliutil.Factory, args []string) (int, error
 	if err == nil {
 		return cliutil.ExitOK, nil
 	}
-	err = maskRunSecrets(f, args, err)
+	err = cliutil.MaskRunSecrets(f, args, err)
 	code := cliutil.ExitCode(err)
 	if !started {
 		code = cliutil.ExitUsage
 	}
 	return code, err
-}
-
-// maskRunSecrets masks in err's message the secrets of every DSN the run
-// could have used (arguments, HP_*_DSN, the connections file): a driver
-// may echo a password that no DSN-shaped rule would recognise.
-func maskRunSecrets(f *cliutil.Factory, args []string, err error) error {
-	var environ []string
-	if f.Environ != nil {
-		environ = f.Environ()
-	}
-	conns := &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv}
-	for _, dsn := range append(append([]string(nil), args...), conns.DSNs(environ)...) {
-		err = sdk.MaskErr(err, dsn)
-	}
-	return err
 }

@@ -2,36 +2,11 @@ package root
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 )
-
-func TestTwelveFactorArgs(t *testing.T) {
-	for _, c := range []struct {
-		env  map[string]string
-		want string
-	}{
-		{map[string]string{"HP_COMMAND": "cp", "HP_SUBCOMMAND": "snap", "HP_SOURCE_OBJECT": "dbo.sample_data", "HP_TARGET_OBJECT": "x/y"},
-			"[cp snap source.dbo.sample_data target.x/y]"},
-		{map[string]string{"HP_COMMAND": "cp", "HP_SUBCOMMAND": "delta", "HP_SOURCE_OBJECT": "t", "HP_TARGET_OBJECT": "t2"}, "[cp delta source.t target.t2]"},
-		{map[string]string{"HP_COMMAND": "query", "HP_SOURCE_OBJECT": "select 1"}, "[query source select 1]"},
-		{map[string]string{"HP_COMMAND": "verify", "HP_TARGET_OBJECT": "orders"}, "[verify target.orders]"},
-		{map[string]string{"HP_COMMAND": "cp", "HP_SUBCOMMAND": "snap"}, "error: HP_SOURCE_OBJECT"},
-		{map[string]string{"HP_SUBCOMMAND": "snap"}, "error: HP_12FACTOR_MODE is set but HP_COMMAND is not"},
-	} {
-		args, err := TwelveFactorArgs(func(k string) (string, bool) { v, ok := c.env[k]; return v, ok })
-		got := fmt.Sprint(args)
-		if err != nil {
-			got = "error: " + err.Error()
-		}
-		if !strings.HasPrefix(got, c.want) {
-			t.Errorf("%v: %s, want %s", c.env, got, c.want)
-		}
-	}
-}
 
 // TestTwelveFactorRun: a job from the environment alone, with a declared
 // type checked against the DSN, a misspelt variable warned about, and the

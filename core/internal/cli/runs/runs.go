@@ -60,7 +60,7 @@ uploads). hp gc removes those older than a threshold.`,
 	fl := cmd.Flags()
 	fl.StringVar(&o.Output, "output", "text", "Output format: text or json")
 	fl.BoolVar(&o.Orphans, "orphans", false, "List unpublished runs and unfinished writes instead")
-	cliutil.AddS3Flags(fl, &o.S3)
+	store.BindS3Flags(fl, &o.S3)
 	return cmd
 }
 

@@ -18,8 +18,8 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/core/internal/delta"
-	"github.com/halfpipe-io/halfpipe/core/internal/job"
 	"github.com/halfpipe-io/halfpipe/core/internal/layout"
+	"github.com/halfpipe-io/halfpipe/core/internal/registry"
 	"github.com/halfpipe-io/halfpipe/core/internal/store"
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
@@ -43,7 +43,7 @@ type Options struct {
 	Force bool // act despite a live lock
 	Yes   bool // reset: confirm
 
-	// OpenStore opens the target's store (job.OpenStore when nil).
+	// OpenStore opens the target's store (registry.OpenStore when nil).
 	OpenStore func(ctx context.Context, c config.Connection) (store.Store, error)
 }
 
@@ -73,7 +73,7 @@ run fail when it next saves the state, so it never overwrites the change.`,
   hp state reset out.x/orders --yes`,
 	}
 	for _, sub := range []*cobra.Command{newShowCmd(o), newSetCmd(o), newResetCmd(o), newUnlockCmd(o)} {
-		cliutil.AddS3Flags(sub.Flags(), &o.S3)
+		store.BindS3Flags(sub.Flags(), &o.S3)
 		sub.Flags().StringVar(&o.StateURL, "state", "", "The state's URL, when hp cp delta keeps it elsewhere (its --state)")
 		cmd.AddCommand(sub)
 	}
@@ -197,7 +197,6 @@ saves the state and advances nothing.`,
 
 // target is an opened state location.
 type target struct {
-	st  store.Store
 	vst store.Versioned
 	key string
 	url string
@@ -214,15 +213,7 @@ type current struct {
 
 func (o *Options) open(ctx context.Context) (*target, error) {
 	if o.StateURL != "" {
-		st, key, err := job.OpenStateURL(ctx, o.StateURL, o.S3)
-		if err != nil {
-			return nil, err
-		}
-		vst, ok := st.(store.Versioned)
-		if !ok {
-			return nil, cliutil.UsageErrorf("--state %q cannot keep delta state", sdk.MaskDSN(o.StateURL))
-		}
-		return &target{st: st, vst: vst, key: key, url: st.URL(key)}, nil
+		return located(delta.Locate(ctx, nil, "", "", "", o.StateURL, o.S3))
 	}
 	name, object, err := config.SplitConnObject(o.Target)
 	if err != nil {
@@ -236,24 +227,26 @@ func (o *Options) open(ctx context.Context) (*target, error) {
 	if err != nil {
 		return nil, cliutil.UsageErrorf("%v", err)
 	}
-	if !job.IsStore(c) || c.Scheme == "stdout" {
+	if !registry.IsStore(c) || c.Scheme == "stdout" {
 		return nil, cliutil.UsageErrorf("connection %q (%s) is not a file or s3 target: delta state is kept beside the files of hp cp delta", c.Name, sdk.MaskDSN(c.DSN))
 	}
 	var st store.Store
 	if o.OpenStore != nil {
 		st, err = o.OpenStore(ctx, c)
 	} else {
-		st, err = job.OpenStore(ctx, c, "", o.IO.Out, o.S3)
+		st, err = registry.OpenStore(ctx, c, "", o.IO.Out, o.S3)
 	}
 	if err != nil {
 		return nil, err
 	}
-	vst, ok := st.(store.Versioned)
-	if !ok {
-		return nil, cliutil.UsageErrorf("target %q cannot keep delta state", c.Name)
+	return located(delta.Locate(ctx, st, fmt.Sprintf("target %q", c.Name), prefix, obj, "", o.S3))
+}
+
+func located(l *delta.Location, err error) (*target, error) {
+	if err != nil {
+		return nil, err
 	}
-	key := strings.TrimPrefix(prefix+"/"+obj+"/"+delta.StateFile, "/")
-	return &target{st: st, vst: vst, key: key, url: st.URL(key)}, nil
+	return &target{vst: l.Store, key: l.Key, url: l.URL}, nil
 }
 
 func (t *target) read(ctx context.Context) (*current, error) {
@@ -305,17 +298,13 @@ func (o *Options) unreadable(t *target, c *current) error {
 	return fmt.Errorf("the delta state %s cannot be read: %w (repair it with hp state set, or hp state reset)", t.url, c.bad)
 }
 
-// live says whether a lock holds: not expired, and its holder not
-// provably gone (a pid of this host that no longer runs).
-func live(l *delta.Lock, now time.Time) bool { return l.Held(now) }
-
 func describeLock(l *delta.Lock) string {
 	return fmt.Sprintf("run %s on %s (pid %d) since %s", l.RunID, orDash(l.Host), l.PID, l.Since.UTC().Format(time.RFC3339))
 }
 
 // refuseLive fails when a run holds a live lock and --force is not given.
 func (o *Options) refuseLive(t *target, c *current, cmd string) error {
-	if !live(c.lock, o.Now()) || o.Force {
+	if !c.lock.Held(o.Now()) || o.Force {
 		return nil
 	}
 	how := "if it is gone, give --force"
@@ -379,7 +368,7 @@ func printText(w io.Writer, url string, s *delta.State, now time.Time) error {
 	lock := "none"
 	if l := s.Lock; l != nil {
 		switch {
-		case live(l, now):
+		case l.Held(now):
 			lock = fmt.Sprintf("held by %s, until %s (live: %s left)", describeLock(l), l.Expires.UTC().Format(time.RFC3339), l.Expires.Sub(now).Round(time.Second))
 		case now.Before(l.Expires):
 			lock = fmt.Sprintf("held by %s, whose process is no longer running on this host (the next run takes it over)", describeLock(l))
@@ -508,7 +497,7 @@ func Reset(ctx context.Context, o *Options) error {
 	if c.state != nil {
 		old = c.state.HighWaterMark
 	}
-	if c.state != nil && live(c.lock, o.Now()) {
+	if c.state != nil && c.lock.Held(o.Now()) {
 		// A run may still be going: keep its lock, so that no other starts
 		// before it is cleared, and change the version under it, so that
 		// it cannot save its mark over the reset.
@@ -557,7 +546,7 @@ func Unlock(ctx context.Context, o *Options) error {
 	}
 	how := "expired at"
 	switch {
-	case live(l, o.Now()):
+	case l.Held(o.Now()):
 		how = "forced; it would have expired at"
 	case o.Now().Before(l.Expires):
 		how = "its process is no longer running on this host; it would have expired at"

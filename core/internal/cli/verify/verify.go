@@ -66,7 +66,7 @@ or when no manifest is found at all.`,
 	fl := cmd.Flags()
 	fl.StringVar(&o.Output, "output", "text", "Output format: text or json")
 	fl.IntVar(&o.Parallel, "parallel", 4, "Files read at once")
-	cliutil.AddS3Flags(fl, &o.S3)
+	store.BindS3Flags(fl, &o.S3)
 	return cmd
 }
 

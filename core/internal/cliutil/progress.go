@@ -1,4 +1,4 @@
-package cp
+package cliutil
 
 import (
 	"context"
@@ -8,14 +8,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/engine"
 )
 
-// startProgress shows a live line on a terminal (a bar once total reports
+// StartProgress shows a live line on a terminal (a bar once total reports
 // the row count), or logs a stats line every interval seconds; the
 // returned func stops it.
-func startProgress(ctx context.Context, io *cliutil.IOStreams, log *slog.Logger, st *engine.Stats, interval int, total *atomic.Int64) func() {
+func StartProgress(ctx context.Context, io *IOStreams, log *slog.Logger, st *engine.Stats, interval int, total *atomic.Int64) func() {
 	if interval <= 0 && !io.ErrTTY {
 		return func() {}
 	}
@@ -53,7 +52,7 @@ func startProgress(ctx context.Context, io *cliutil.IOStreams, log *slog.Logger,
 
 // progressLine renders the live line; with a known total it draws a bar.
 func progressLine(rows, total, bytes int64, rate float64) string {
-	line := fmt.Sprintf("%d rows, %s, %.0f rows/s", rows, cliutil.HumanBytes(bytes), rate)
+	line := fmt.Sprintf("%d rows, %s, %.0f rows/s", rows, HumanBytes(bytes), rate)
 	if total <= 0 {
 		return line
 	}

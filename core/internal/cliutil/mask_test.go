@@ -1,4 +1,4 @@
-package root
+package cliutil
 
 import (
 	"errors"
@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
@@ -20,11 +19,11 @@ func TestRunErrorsMaskKnownSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"HP_CONFIG_DIR": dir, "HP_SRC_DSN": "mysql://root:EnvCanary7@db:3306/test"}
-	io, _, _, _ := cliutil.Test()
-	f := &cliutil.Factory{IO: io, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+	io, _, _, _ := Test()
+	f := &Factory{IO: io, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Environ: func() []string { return []string{"HP_SRC_DSN=" + env["HP_SRC_DSN"]} }}
 	in := sdk.Errorf(sdk.ErrUnauthenticated, "driver: login failed with EnvCanary7, FileCanary7 and ArgCanary7")
-	err := maskRunSecrets(f, []string{"config", "connections", "add", "x", "--dsn", "sqlserver://sa:ArgCanary7@h"}, in)
+	err := MaskRunSecrets(f, []string{"config", "connections", "add", "x", "--dsn", "sqlserver://sa:ArgCanary7@h"}, in)
 	if msg := err.Error(); strings.Contains(msg, "Canary7") || !strings.Contains(msg, "login failed") || !errors.Is(err, sdk.ErrUnauthenticated) {
 		t.Fatalf("masked: %v", err)
 	}

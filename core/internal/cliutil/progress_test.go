@@ -1,4 +1,4 @@
-package cp
+package cliutil
 
 import "testing"
 

@@ -1,10 +1,9 @@
-package cp
+package run
 
 import (
 	"errors"
 	"testing"
 
-	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
@@ -29,7 +28,7 @@ func TestWriteMode(t *testing.T) {
 		{"", []string{"id"}, true, "", true},
 	} {
 		got, err := writeMode(c.mode, c.keys, c.toStore)
-		if got != c.want || (err != nil) != c.usage || (err != nil && !errors.Is(err, cliutil.ErrUsage)) {
+		if got != c.want || (err != nil) != c.usage || (err != nil && !errors.Is(err, sdk.ErrInvalidArgument)) {
 			t.Errorf("writeMode(%q, %v, store=%v) = %q, %v; want %q, usage error %v", c.mode, c.keys, c.toStore, got, err, c.want, c.usage)
 		}
 	}

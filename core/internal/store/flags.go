@@ -1,14 +1,10 @@
-package cliutil
+package store
 
-import (
-	"github.com/spf13/pflag"
+import "github.com/spf13/pflag"
 
-	"github.com/halfpipe-io/halfpipe/core/internal/store"
-)
-
-// AddS3Flags binds the options of s3:// connections, shared by every
+// BindS3Flags binds the options of s3:// connections, shared by every
 // command that reads or writes a store.
-func AddS3Flags(fl *pflag.FlagSet, o *store.S3Options) {
+func BindS3Flags(fl *pflag.FlagSet, o *S3Options) {
 	fl.StringVar(&o.Region, "s3-region", "", "S3 region (else ?region= in the DSN, HP_<NAME>_S3_REGION, or the AWS configuration)")
 	fl.StringVar(&o.Endpoint, "s3-endpoint", "", "S3 endpoint URL for S3-compatible servers (else ?endpoint= in the DSN); implies path-style addressing")
 	fl.StringVar(&o.SSE, "s3-sse", "", "Server-side encryption: AES256 (SSE-S3) or aws:kms (SSE-KMS)")
