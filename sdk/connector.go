@@ -64,14 +64,28 @@ type Reader interface {
 }
 
 // Bounder is implemented by connectors that can compute column bounds.
+//
+// Bounds considers the rows of the source that pass the request's Where
+// and Range (all of them when both are empty) and reports, for
+// BoundsRequest.Column, the smallest and largest non-NULL values, the
+// number of those rows and how many of them hold NULL in the column: see
+// [Bounds].
 type Bounder interface {
 	Bounds(ctx context.Context, req BoundsRequest) (*Bounds, error)
 }
 
 // Writer is implemented by target connectors that insert rows.
 //
-// Write consumes records until Next returns false, then checks Err: a
-// non-nil Err means the stream broke and nothing may be committed.
+// Write is all or nothing. It consumes records until Next returns false,
+// then checks Err. A nil Err means the stream is complete: Write commits
+// every row, as req.Mode says, and returns. A non-nil Err means the
+// stream broke (over the protocol hp also cancels ctx): Write must then
+// leave the table exactly as it was before the call, in every mode (no
+// row appended, none replaced or deleted, none merged; a table it was to
+// create does not exist afterwards), and return an error. The same holds
+// when Write fails for any other reason or ctx is cancelled. A Write has
+// returned only once any rollback or clean-up is over, so whoever reads
+// the table after Write returns sees it as it was.
 type Writer interface {
 	Write(ctx context.Context, req WriteRequest, records array.RecordReader) (*WriteResult, error)
 }
@@ -236,6 +250,16 @@ type ReadRequest struct {
 	Columns []string // empty = all
 	Where   string   // raw predicate in the source's dialect
 	Range   *RangeFilter
+	// OrderBy orders the rows: by the first entry, rows equal there by
+	// the second, and so on; rows equal in every entry come in any order,
+	// and an empty OrderBy allows any order. Values compare by their type
+	// (numbers numerically, dates and timestamps in time, binary byte by
+	// byte, strings by the source's collation). NULL sorts before every
+	// other value: first in an ascending entry, last in a descending one
+	// (SQL Server, MySQL and SQLite do so unasked; PostgreSQL and Oracle
+	// need NULLS FIRST and DESC NULLS LAST). A connector that cannot honour
+	// an entry rejects the request with an error wrapping
+	// ErrInvalidArgument; it never ignores one.
 	OrderBy []OrderBy
 	// Partition is nil for a single, whole read.
 	Partition *Partition
@@ -253,7 +277,8 @@ type RangeFilter struct {
 	UpperInclusive bool
 }
 
-// OrderBy orders a read by one column.
+// OrderBy orders a read by one column, ascending unless Descending; see
+// [ReadRequest.OrderBy] for where NULLs go.
 type OrderBy struct {
 	Column     string
 	Descending bool
@@ -273,11 +298,17 @@ type BoundsRequest struct {
 	Range  *RangeFilter
 }
 
-// Bounds is the result of Bounds. Min and Max are nil when the column has
-// no non-NULL value under the filter.
+// Bounds is the result of Bounds, over the rows that pass the request's
+// Where and Range.
 type Bounds struct {
-	Min, Max  *Value
-	Count     int64
+	// Min and Max are the smallest and largest non-NULL values of the
+	// column; both are nil when no row holds one.
+	Min, Max *Value
+	// Count is the number of rows, whether the column is NULL in them or
+	// not (COUNT(*), not COUNT(column)).
+	Count int64
+	// NullCount is the number of those rows in which the column is NULL,
+	// so Count-NullCount rows hold a value.
 	NullCount int64
 }
 
@@ -291,7 +322,8 @@ const (
 	Merge   WriteMode = "merge"
 )
 
-// WriteRequest is the header of a Write.
+// WriteRequest is the header of a Write. Whatever the mode, a Write whose
+// stream breaks or that fails changes nothing (see [Writer]).
 type WriteRequest struct {
 	Conn        Connection
 	Table       ObjectRef

@@ -1,7 +1,9 @@
 package conformance_test
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -18,14 +20,22 @@ import (
 	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
 )
 
-// memDB is an in-memory connector holding tables of conformance.TargetSchema.
-// It lets the suites run against a known-good connector; broken variants
-// show that the suites catch mistakes.
+// memDB is an in-memory connector holding tables of conformance.TargetSchema,
+// rows in the order they were written. It lets the suites run against a
+// known-good connector; broken variants (one deliberate bug each) show
+// that the suites catch mistakes.
 type memDB struct {
 	mu     sync.Mutex
 	tables map[string][]arrow.RecordBatch
-	// ignoreRanges is a deliberate bug for the negative test.
+	// ignoreRanges returns every row whatever the range filter.
 	ignoreRanges bool
+	// ignoreOrder returns rows as stored whatever OrderBy asks.
+	ignoreOrder bool
+	// countNonNull makes Bounds.Count count non-NULL values, not rows.
+	countNonNull bool
+	// commitBroken commits the rows a Write took before its stream
+	// broke (and still returns the stream's error).
+	commitBroken bool
 }
 
 func newMemDB() *memDB { return &memDB{tables: map[string][]arrow.RecordBatch{}} }
@@ -58,16 +68,19 @@ func (m *memDB) Describe(_ context.Context, _ sdk.Connection, src sdk.Source) (*
 	return d, nil
 }
 
-// filter keeps the rows of recs whose id passes the range, in one batch.
-func (m *memDB) filter(recs []arrow.RecordBatch, rf *sdk.RangeFilter, cols []string, desc bool) arrow.RecordBatch {
-	type r struct {
-		id    int64
-		name  string
-		nnull bool
-		score float64
-		snull bool
-	}
-	var rows []r
+// memRow is one row of a memDB table.
+type memRow struct {
+	id    int64
+	name  string
+	nnull bool
+	score float64
+	snull bool
+}
+
+// rowsOf returns the rows of recs in stored order, keeping those whose id
+// passes the range.
+func (m *memDB) rowsOf(recs []arrow.RecordBatch, rf *sdk.RangeFilter) []memRow {
+	var rows []memRow
 	for _, rec := range recs {
 		ids, names, scores := rec.Column(0).(*array.Int64), rec.Column(1).(*array.String), rec.Column(2).(*array.Float64)
 		for i := 0; i < int(rec.NumRows()); i++ {
@@ -80,15 +93,36 @@ func (m *memDB) filter(recs []arrow.RecordBatch, rf *sdk.RangeFilter, cols []str
 					continue
 				}
 			}
-			rows = append(rows, r{id, names.Value(i), names.IsNull(i), scores.Value(i), scores.IsNull(i)})
+			rows = append(rows, memRow{id, names.Value(i), names.IsNull(i), scores.Value(i), scores.IsNull(i)})
 		}
 	}
-	slices.SortFunc(rows, func(a, b r) int {
-		if desc {
-			a, b = b, a
+	return rows
+}
+
+// compareBy orders two rows by one column, NULL first.
+func compareBy(a, b memRow, col string) int {
+	switch col {
+	case "id":
+		return cmp.Compare(a.id, b.id)
+	case "score":
+		switch {
+		case a.snull || b.snull:
+			return cmp.Compare(boolInt(!a.snull), boolInt(!b.snull))
 		}
-		return int(a.id - b.id)
-	})
+		return cmp.Compare(a.score, b.score)
+	}
+	return strings.Compare(a.name, b.name)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// record builds one batch of rows, projected to cols (empty: all).
+func record(rows []memRow, cols []string) arrow.RecordBatch {
 	schema := conformance.TargetSchema
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
@@ -117,8 +151,22 @@ func (m *memDB) Read(_ context.Context, req sdk.ReadRequest) (array.RecordReader
 	if err != nil {
 		return nil, err
 	}
-	desc := len(req.OrderBy) > 0 && req.OrderBy[0].Descending
-	rec := m.filter(recs, req.Range, req.Columns, desc)
+	rows := m.rowsOf(recs, req.Range)
+	if !m.ignoreOrder {
+		slices.SortStableFunc(rows, func(a, b memRow) int {
+			for _, o := range req.OrderBy {
+				c := compareBy(a, b, o.Column)
+				if o.Descending {
+					c = -c
+				}
+				if c != 0 {
+					return c
+				}
+			}
+			return 0
+		})
+	}
+	rec := record(rows, req.Columns)
 	defer rec.Release()
 	// Split into batches honouring BatchMaxRows.
 	step := rec.NumRows()
@@ -137,12 +185,33 @@ func (m *memDB) Bounds(_ context.Context, req sdk.BoundsRequest) (*sdk.Bounds, e
 	if err != nil {
 		return nil, err
 	}
-	rec := m.filter(recs, req.Range, nil, false)
-	defer rec.Release()
-	b := &sdk.Bounds{Count: rec.NumRows()}
-	if rec.NumRows() > 0 {
-		ids := rec.Column(0).(*array.Int64)
-		b.Min, b.Max = sdk.Int64Value(ids.Value(0)), sdk.Int64Value(ids.Value(ids.Len()-1))
+	if req.Column != "id" && req.Column != "score" {
+		return nil, sdk.InvalidArgumentf("mem bounds id and score only, not %q", req.Column)
+	}
+	b := &sdk.Bounds{}
+	var lo, hi *memRow
+	for _, r := range m.rowsOf(recs, req.Range) {
+		b.Count++
+		if req.Column == "score" && r.snull {
+			b.NullCount++
+			continue
+		}
+		if lo == nil || compareBy(r, *lo, req.Column) < 0 {
+			lo = &r
+		}
+		if hi == nil || compareBy(r, *hi, req.Column) > 0 {
+			hi = &r
+		}
+	}
+	if m.countNonNull {
+		b.Count -= b.NullCount
+	}
+	if lo != nil {
+		if req.Column == "id" {
+			b.Min, b.Max = sdk.Int64Value(lo.id), sdk.Int64Value(hi.id)
+		} else {
+			b.Min, b.Max = &sdk.Value{Kind: sdk.KindFloat64, Float: lo.score}, &sdk.Value{Kind: sdk.KindFloat64, Float: hi.score}
+		}
 	}
 	return b, nil
 }
@@ -157,8 +226,16 @@ func (m *memDB) Write(_ context.Context, req sdk.WriteRequest, rr array.RecordRe
 		n += rec.NumRows()
 	}
 	if err := rr.Err(); err != nil {
+		if m.commitBroken {
+			m.commit(req, recs)
+		}
 		return nil, err
 	}
+	m.commit(req, recs)
+	return &sdk.WriteResult{RowsWritten: n}, nil
+}
+
+func (m *memDB) commit(req sdk.WriteRequest, recs []arrow.RecordBatch) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch req.Mode {
@@ -184,15 +261,17 @@ func (m *memDB) Write(_ context.Context, req sdk.WriteRequest, rr array.RecordRe
 		}
 		m.tables[req.Table.Name] = append(kept, recs...)
 	}
-	return &sdk.WriteResult{RowsWritten: n}, nil
 }
 
-// seed fills a table through the connector's own Write.
-func seed(t *testing.T, c sdk.Writer, name string, rows int64) arrow.RecordBatch {
+// seed fills a table through the connector's own Write, in the order
+// given by at: row k of n (1-based) gets id at(k, n)*10. score is NULL
+// in every third row and otherwise in neither order by id.
+func seed(t *testing.T, c sdk.Writer, name string, n int64, at func(k, n int64) int64) arrow.RecordBatch {
 	t.Helper()
 	b := array.NewRecordBuilder(memory.DefaultAllocator, conformance.TargetSchema)
 	defer b.Release()
-	for id := int64(1); id <= rows; id++ {
+	for k := int64(1); k <= n; k++ {
+		id := at(k, n)
 		b.Field(0).(*array.Int64Builder).Append(id * 10)
 		if id%4 == 0 {
 			b.Field(1).AppendNull()
@@ -202,7 +281,7 @@ func seed(t *testing.T, c sdk.Writer, name string, rows int64) arrow.RecordBatch
 		if id%3 == 0 {
 			b.Field(2).AppendNull()
 		} else {
-			b.Field(2).(*array.Float64Builder).Append(float64(id) / 3)
+			b.Field(2).(*array.Float64Builder).Append(float64(id%7) / 3)
 		}
 	}
 	rec := b.NewRecordBatch()
@@ -213,46 +292,118 @@ func seed(t *testing.T, c sdk.Writer, name string, rows int64) arrow.RecordBatch
 	return rec
 }
 
-func fixture(t *testing.T, db *memDB) conformance.SourceFixture {
-	expected := seed(t, db, "t", 30)
-	seed(t, db, "large", 20000)
+// shuffled stores rows in neither order (7 is prime to the sizes used).
+func shuffled(k, n int64) int64 { return k*7%n + 1 }
+
+// descending stores rows in descending key order, which a connector
+// that ignores OrderBy gets right for descending reads.
+func descending(k, n int64) int64 { return n + 1 - k }
+
+func fixture(t *testing.T, db *memDB, at func(k, n int64) int64) conformance.SourceFixture {
+	expected := seed(t, db, "t", 30, at)
+	t.Cleanup(expected.Release)
+	seed(t, db, "large", 20000, shuffled).Release()
 	db.tables["empty"] = nil
 	return conformance.SourceFixture{Conn: sdk.Connection{DSN: "mem://"}, Table: sdk.ObjectRef{Name: "t"}, Expected: expected,
-		KeyColumn: "id", Empty: sdk.ObjectRef{Name: "empty"}, Large: sdk.ObjectRef{Name: "large"}}
+		KeyColumn: "id", OrderColumn: "score", Empty: sdk.ObjectRef{Name: "empty"}, Large: sdk.ObjectRef{Name: "large"}}
+}
+
+func targetFixture() conformance.TargetFixture {
+	n := 0
+	return conformance.TargetFixture{Conn: sdk.Connection{DSN: "mem://"}, NewTable: func(t *testing.T) sdk.ObjectRef {
+		n++
+		return sdk.ObjectRef{Name: fmt.Sprintf("target%d", n)}
+	}}
 }
 
 func TestSuitesPassOnAGoodConnector(t *testing.T) {
 	db := newMemDB()
-	f := fixture(t, db)
-	remote := plugintest.Serve(t, db)
-	conformance.RunSourceSuite(t, remote, f)
-	n := 0
-	conformance.RunTargetSuite(t, remote, conformance.TargetFixture{Conn: f.Conn, NewTable: func(t *testing.T) sdk.ObjectRef {
-		n++
-		return sdk.ObjectRef{Name: "target" + strings.Repeat("x", n)}
-	}})
+	conformance.RunSourceSuite(t, plugintest.Serve(t, db), fixture(t, db, shuffled))
+	conformance.RunTargetSuite(t, db, targetFixture())
 }
 
-// TestSuiteFailsABrokenConnector runs the source suite against a connector
-// that ignores range filters, in a child process, and expects it to fail
-// in read_range only.
+// A mutant is memDB with one deliberate bug, and the subtests of the
+// suite that must fail (and some that must pass) because of it.
+type mutant struct {
+	name   string
+	bug    func(*memDB)
+	target bool // run the target suite, not the source suite
+	// storedAt is the storage order of the source table.
+	storedAt func(k, n int64) int64
+	fail     []string
+	pass     []string
+}
+
+var mutants = []mutant{
+	{name: "ignore_ranges", bug: func(m *memDB) { m.ignoreRanges = true }, storedAt: shuffled,
+		fail: []string{"read_range/"}, pass: []string{"read_all", "order_by", "bounds/key"}},
+	// Stored descending, the table passed the old order_by test, which
+	// read descending only.
+	{name: "ignore_order", bug: func(m *memDB) { m.ignoreOrder = true }, storedAt: descending,
+		fail: []string{"order_by/key_ascending", "order_by/nullable_ascending", "order_by/nullable_descending"},
+		pass: []string{"read_all", "read_range", "order_by/key_descending", "bounds"}},
+	{name: "count_non_null", bug: func(m *memDB) { m.countNonNull = true }, storedAt: shuffled,
+		fail: []string{"bounds/nullable"}, pass: []string{"bounds/key", "read_all", "order_by"}},
+	{name: "commit_broken", bug: func(m *memDB) { m.commitBroken = true }, target: true,
+		fail: []string{
+			"broken_stream/append_in_process", "broken_stream/append_protocol",
+			"broken_stream/replace_in_process", "broken_stream/replace_protocol",
+			"broken_stream/merge_in_process", "broken_stream/merge_protocol",
+			"broken_stream/new_table_in_process", "broken_stream/new_table_protocol",
+		},
+		pass: []string{"create_append", "replace", "merge"}},
+}
+
+// TestSuiteFailsABrokenConnector runs the suite against each mutant in a
+// child process, and expects it to fail exactly where the bug shows.
 func TestSuiteFailsABrokenConnector(t *testing.T) {
-	if os.Getenv("CONFORMANCE_BROKEN") == "1" {
-		db := newMemDB()
-		db.ignoreRanges = true
-		conformance.RunSourceSuite(t, plugintest.Serve(t, db), fixture(t, db))
+	const test = "TestSuiteFailsABrokenConnector"
+	if name := os.Getenv("CONFORMANCE_MUTANT"); name != "" {
+		i := slices.IndexFunc(mutants, func(m mutant) bool { return m.name == name })
+		if i < 0 {
+			t.Fatalf("no mutant %q", name)
+		}
+		m, db := mutants[i], newMemDB()
+		m.bug(db)
+		if m.target {
+			conformance.RunTargetSuite(t, db, targetFixture())
+		} else {
+			conformance.RunSourceSuite(t, plugintest.Serve(t, db), fixture(t, db, m.storedAt))
+		}
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSuiteFailsABrokenConnector$", "-test.v")
-	cmd.Env = append(os.Environ(), "CONFORMANCE_BROKEN=1")
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		t.Fatalf("the suite passed a connector that ignores ranges:\n%s", out)
-	}
-	if !strings.Contains(string(out), "--- FAIL: TestSuiteFailsABrokenConnector/read_range/") {
-		t.Fatalf("the suite failed, but not in read_range:\n%s", out)
-	}
-	if strings.Contains(string(out), "--- FAIL: TestSuiteFailsABrokenConnector/read_all") {
-		t.Fatalf("read_all failed although full reads are correct:\n%s", out)
+	for _, m := range mutants {
+		t.Run(m.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v")
+			cmd.Env = append(os.Environ(), "CONFORMANCE_MUTANT="+m.name)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the suite passed mutant %s:\n%s", m.name, out)
+			}
+			// A name ending in / stands for any of its subtests.
+			line := func(result, sub string) string {
+				l := "--- " + result + ": " + test + "/" + sub
+				if !strings.HasSuffix(sub, "/") {
+					l += " ("
+				}
+				return l
+			}
+			for _, sub := range m.fail {
+				if !strings.Contains(string(out), line("FAIL", sub)) {
+					t.Errorf("mutant %s: %s did not fail", m.name, sub)
+				}
+			}
+			for _, sub := range m.pass {
+				if strings.Contains(string(out), line("FAIL", sub)) {
+					t.Errorf("mutant %s: %s failed although its bug does not touch it", m.name, sub)
+				}
+				if !strings.Contains(string(out), line("PASS", sub)) {
+					t.Errorf("mutant %s: %s did not pass", m.name, sub)
+				}
+			}
+			if t.Failed() {
+				t.Logf("suite output:\n%s", out)
+			}
+		})
 	}
 }

@@ -272,8 +272,13 @@ func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.
 		parts := make([]string, len(order))
 		for i, o := range order {
 			parts[i] = d.quote(o.Column)
-			if o.Descending {
+			switch {
+			case o.Descending && d.NullsLast:
+				parts[i] += " DESC NULLS LAST"
+			case o.Descending:
 				parts[i] += " DESC"
+			case d.NullsLast:
+				parts[i] += " NULLS FIRST"
 			}
 		}
 		q += " ORDER BY " + strings.Join(parts, ", ")

@@ -108,6 +108,11 @@ type Dialect struct {
 	// hands out; cols are the catalog's columns of a table read, nil for a
 	// query. Default: [Query].
 	Query func(ctx context.Context, conn any, q string, args []any, cols []ColumnMeta) (driver.Rows, error)
+	// NullsLast says the database sorts NULL after every other value in
+	// ascending order (PostgreSQL, Oracle). Ordered reads then say NULLS
+	// FIRST and DESC NULLS LAST, so NULL sorts as sdk.ReadRequest.OrderBy
+	// requires: first ascending, last descending.
+	NullsLast bool
 	// SQL is the lexical dialect a read's filter (ReadRequest.Where) is
 	// checked in: it must be one predicate (see [sqlguard.Predicate]).
 	SQL sqlguard.Dialect

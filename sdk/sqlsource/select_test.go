@@ -49,3 +49,25 @@ func TestSelectListFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNullsLastDialectOrdersNullFirst: a database that sorts NULL last
+// is told where NULL goes, so it sorts as ReadRequest.OrderBy requires.
+func TestNullsLastDialectOrdersNullFirst(t *testing.T) {
+	order := []sdk.OrderBy{{Column: "a"}, {Column: "b", Descending: true}}
+	for _, tc := range []struct {
+		nullsLast bool
+		want      string
+	}{
+		{false, `SELECT * FROM "t" ORDER BY "a", "b" DESC`},
+		{true, `SELECT * FROM "t" ORDER BY "a" NULLS FIRST, "b" DESC NULLS LAST`},
+	} {
+		c := New(sdk.Info{}, &Dialect{NullsLast: tc.nullsLast})
+		q, _, err := c.selectSQL(sdk.Source{Object: &sdk.ObjectRef{Name: "t"}}, "*", "", nil, order, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q != tc.want {
+			t.Errorf("NullsLast=%v:\n got  %s\nwant %s", tc.nullsLast, q, tc.want)
+		}
+	}
+}

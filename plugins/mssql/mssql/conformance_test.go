@@ -148,6 +148,8 @@ func less(a, b any) bool {
 	switch x := a.(type) {
 	case int64:
 		return x < b.(int64)
+	case *big.Rat:
+		return x.Cmp(b.(*big.Rat)) < 0
 	case float64:
 		return x < b.(float64)
 	case string:
@@ -225,14 +227,29 @@ func (st *store) selectRows(q tds.Query) tds.Response {
 		out = append(out, cols[i])
 	}
 	if order != "" {
-		desc := strings.HasSuffix(order, " DESC")
-		i := colIndex(cols, unquote(strings.TrimSuffix(order, " DESC")))
 		rows = slices.Clone(rows)
+		terms := strings.Split(order, ", ")
 		sort.SliceStable(rows, func(a, b int) bool {
-			if desc {
-				return less(rows[b][i], rows[a][i])
+			for _, term := range terms {
+				x, y := rows[a], rows[b]
+				if strings.HasSuffix(term, " DESC") {
+					x, y = y, x
+				}
+				// As SQL Server: NULL sorts before every value.
+				i := colIndex(cols, unquote(strings.TrimSuffix(term, " DESC")))
+				switch {
+				case x[i] == nil && y[i] == nil:
+				case x[i] == nil:
+					return true
+				case y[i] == nil:
+					return false
+				case less(x[i], y[i]):
+					return true
+				case less(y[i], x[i]):
+					return false
+				}
 			}
-			return less(rows[a][i], rows[b][i])
+			return false
 		})
 	}
 	res := tds.Response{Columns: out}
@@ -368,9 +385,9 @@ func TestConformance(t *testing.T) {
 			b.Field(1).AppendNull()
 		}
 		if id%3 != 0 {
-			amt := big.NewRat(-id*123456789, 10000)
-			r[2] = amt
-			b.Field(2).(*array.Decimal128Builder).Append(decimal128.FromI64(-id * 123456789))
+			unscaled := -(id%5 + 1) * 123456789 // in neither order by id, for OrderColumn
+			r[2] = big.NewRat(unscaled, 10000)
+			b.Field(2).(*array.Decimal128Builder).Append(decimal128.FromI64(unscaled))
 		} else {
 			b.Field(2).AppendNull()
 		}
@@ -412,11 +429,11 @@ func TestConformance(t *testing.T) {
 
 	remote := plugintest.Serve(t, mssql.New())
 	conformance.RunSourceSuite(t, remote, conformance.SourceFixture{
-		Conn: conn, Table: dbo("conf"), Expected: expected, KeyColumn: "id",
+		Conn: conn, Table: dbo("conf"), Expected: expected, KeyColumn: "id", OrderColumn: "amount",
 		Empty: dbo("empty"), Large: dbo("big"), LargeValues: dbo("blobs"), Missing: dbo("missing"),
 	})
 	n := 0
-	conformance.RunTargetSuite(t, remote, conformance.TargetFixture{Conn: conn, NewTable: func(t *testing.T) sdk.ObjectRef {
+	conformance.RunTargetSuite(t, mssql.New(), conformance.TargetFixture{Conn: conn, NewTable: func(t *testing.T) sdk.ObjectRef {
 		n++
 		return dbo(fmt.Sprintf("Target %d", n))
 	}})

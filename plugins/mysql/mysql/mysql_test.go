@@ -149,12 +149,12 @@ func TestConformance(t *testing.T) {
 	conn := sdk.Connection{DSN: testDSN()}
 	remote := plugintest.Serve(t, mysql.New())
 	conformance.RunSourceSuite(t, remote, conformance.SourceFixture{
-		Conn: conn, Table: sdk.ObjectRef{Schema: d, Name: "t"}, Expected: expected, KeyColumn: "id",
+		Conn: conn, Table: sdk.ObjectRef{Schema: d, Name: "t"}, Expected: expected, KeyColumn: "id", OrderColumn: "amount",
 		Empty: sdk.ObjectRef{Schema: d, Name: "empty"}, Large: sdk.ObjectRef{Schema: d, Name: "big"},
 		Missing: sdk.ObjectRef{Schema: d, Name: "missing"},
 	})
 	n := 0
-	conformance.RunTargetSuite(t, remote, conformance.TargetFixture{Conn: conn, NewTable: func(t *testing.T) sdk.ObjectRef {
+	conformance.RunTargetSuite(t, mysql.New(), conformance.TargetFixture{Conn: conn, NewTable: func(t *testing.T) sdk.ObjectRef {
 		n++
 		return sdk.ObjectRef{Schema: d, Name: fmt.Sprintf("target %d", n)}
 	}})

@@ -484,9 +484,10 @@ func copySQL(req sdk.ReadRequest, cols []string) (string, error) {
 	if len(req.OrderBy) > 0 {
 		parts := make([]string, len(req.OrderBy))
 		for i, o := range req.OrderBy {
-			parts[i] = sqlsource.QuoteDouble(o.Column)
+			// PostgreSQL sorts NULL last ascending; the contract wants it first.
+			parts[i] = sqlsource.QuoteDouble(o.Column) + " NULLS FIRST"
 			if o.Descending {
-				parts[i] += " DESC"
+				parts[i] = sqlsource.QuoteDouble(o.Column) + " DESC NULLS LAST"
 			}
 		}
 		q += " ORDER BY " + strings.Join(parts, ", ")

@@ -85,6 +85,7 @@ var dialect = &sqlsource.Dialect{
 	Map:          mapType,
 	Classify:     classify,
 	SQL:          sqlguard.Postgres,
+	NullsLast:    true,
 }
 
 func open(conn sdk.Connection) (*sql.DB, error) {

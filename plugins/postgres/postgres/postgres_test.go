@@ -118,12 +118,12 @@ func TestConformance(t *testing.T) {
 	conn := sdk.Connection{DSN: testDSN()}
 	remote := plugintest.Serve(t, postgres.New())
 	conformance.RunSourceSuite(t, remote, conformance.SourceFixture{
-		Conn: conn, Table: sdk.ObjectRef{Schema: s, Name: "t"}, Expected: expected, KeyColumn: "id",
+		Conn: conn, Table: sdk.ObjectRef{Schema: s, Name: "t"}, Expected: expected, KeyColumn: "id", OrderColumn: "amount",
 		Empty: sdk.ObjectRef{Schema: s, Name: "empty"}, Large: sdk.ObjectRef{Schema: s, Name: "big"},
 		Missing: sdk.ObjectRef{Schema: s, Name: "missing"},
 	})
 	n := 0
-	conformance.RunTargetSuite(t, remote, conformance.TargetFixture{Conn: conn, NewTable: func(t *testing.T) sdk.ObjectRef {
+	conformance.RunTargetSuite(t, postgres.New(), conformance.TargetFixture{Conn: conn, NewTable: func(t *testing.T) sdk.ObjectRef {
 		n++
 		return sdk.ObjectRef{Schema: s, Name: fmt.Sprintf("Target %d", n)}
 	}})
