@@ -292,12 +292,17 @@ func (o *SnapOptions) publish(ctx context.Context, p *plan, src *host.Instance, 
 		return nil, fmt.Errorf("reading %s from %q: %w", req.Source, p.src.Name, err)
 	}
 	encOpts := []format.Option{
-		format.WithFormat(p.format), format.WithCompression(p.compression), format.WithCSVHeader(o.CSVHeader),
-		format.WithCSVDelimiter(p.delimiter), format.WithCSVNull(o.CSVNull), format.WithParquetRowGroupRows(o.RowGroupRows),
-		format.WithConcurrency(runtime.GOMAXPROCS(0)),
+		format.WithFormat(p.format), format.WithCompression(p.compression), format.WithConcurrency(runtime.GOMAXPROCS(0)),
 	}
-	if p.maxBytes > 0 {
-		encOpts = append(encOpts, format.WithParquetRowGroupBytes(max(64<<10, min(format.DefaultRowGroupBytes, p.maxBytes/4))))
+	// The encoder refuses another format's options; the CLI ignores them.
+	switch p.format {
+	case format.CSV:
+		encOpts = append(encOpts, format.WithCSVHeader(o.CSVHeader), format.WithCSVDelimiter(p.delimiter), format.WithCSVNull(o.CSVNull))
+	case format.Parquet:
+		encOpts = append(encOpts, format.WithParquetRowGroupRows(o.RowGroupRows))
+		if p.maxBytes > 0 {
+			encOpts = append(encOpts, format.WithParquetRowGroupBytes(max(64<<10, min(format.DefaultRowGroupBytes, p.maxBytes/4))))
+		}
 	}
 	vars := p.vars
 	vars.RunID = m.RunID
