@@ -147,6 +147,11 @@ type file struct {
 
 func (w *writer) consume(batches <-chan arrow.RecordBatch) error {
 	w.chunkRows = 1024
+	if w.job.MaxFileBytes > 0 {
+		// One row first: its bytes size the next chunk, so that the first
+		// chunk cannot cross a limit that is small for the rows' width.
+		w.chunkRows = 1
+	}
 	for rec := range batches {
 		err := w.write(rec)
 		rec.Release()
@@ -214,7 +219,14 @@ func (w *writer) encode(rec arrow.RecordBatch, off, k int64) error {
 // adaptChunk sizes the next chunk to about 1/16 of the byte limit, so a
 // file overshoots its limit by at most that much.
 func (w *writer) adaptChunk(rows, bytes int64) {
-	if rows <= 0 || bytes <= 0 {
+	if rows <= 0 {
+		return
+	}
+	if bytes <= 0 {
+		// The encoder holds the rows unseen: grow until it shows bytes.
+		if w.chunkRows < 1024 {
+			w.chunkRows = min(1024, 2*w.chunkRows)
+		}
 		return
 	}
 	perRow := max(1, bytes/rows)

@@ -21,7 +21,7 @@ type nopCompressor struct{ io.Writer }
 func (nopCompressor) Flush() error { return nil }
 func (nopCompressor) Close() error { return nil }
 
-func newCompressor(w io.Writer, o options) (compressor, error) {
+func newCompressor(w io.Writer, o codec) (compressor, error) {
 	switch o.compression {
 	case Gzip:
 		level := o.level

@@ -42,17 +42,17 @@ type csvColumn struct {
 	data    []byte
 }
 
-func newCSV(w io.Writer, schema *arrow.Schema, o options) (Encoder, error) {
-	if o.csvDelimiter == '"' || o.csvDelimiter == '\n' || o.csvDelimiter == '\r' || !utf8.ValidRune(o.csvDelimiter) {
-		return nil, fmt.Errorf("CSV delimiter %q cannot be used", o.csvDelimiter)
+func newCSV(w io.Writer, schema *arrow.Schema, cd codec, o csvConfig) (Encoder, error) {
+	if o.delimiter == '"' || o.delimiter == '\n' || o.delimiter == '\r' || !utf8.ValidRune(o.delimiter) {
+		return nil, fmt.Errorf("CSV delimiter %q cannot be used", o.delimiter)
 	}
-	out, err := newCompressor(w, o)
+	out, err := newCompressor(w, cd)
 	if err != nil {
 		return nil, err
 	}
 	e := &csvEncoder{
 		out: out, schema: schema, buf: make([]byte, 0, flushAt+64<<10),
-		delim: utf8.AppendRune(nil, o.csvDelimiter), null: []byte(o.csvNull), header: o.csvHeader,
+		delim: utf8.AppendRune(nil, o.delimiter), null: []byte(o.null), header: o.header,
 		cols: make([]csvColumn, schema.NumFields()),
 	}
 	for _, c := range []byte{'"', '\n', '\r'} {

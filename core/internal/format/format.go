@@ -10,6 +10,7 @@
 package format
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -107,70 +108,161 @@ type Encoder interface {
 	Close() error
 }
 
-type options struct {
-	format        Format
-	compression   Compression
-	level         int
-	concurrency   int
-	csvHeader     bool
-	csvDelimiter  rune
-	csvNull       string
+// ErrWrongFormat is the error of an option of one format given with
+// another: NewEncoder names the option and both formats.
+var ErrWrongFormat = errors.New("option of another format")
+
+// An Option configures NewEncoder. WithFormat, WithCompression,
+// WithCompressionLevel and WithConcurrency apply to every format. The
+// options of a single format have that format's own type, CSVOption or
+// ParquetOption, and NewEncoder refuses them with any other format (JSON
+// Lines has no options of its own). Options apply in order; a later one
+// overrides an earlier one of the same name.
+type Option interface {
+	// scope returns the format the option belongs to ("" for every
+	// format) and its name.
+	scope() (Format, string)
+	apply(*config)
+}
+
+// config is what the options set; NewEncoder starts from the defaults.
+type config struct {
+	format  Format
+	codec   codec
+	csv     csvConfig
+	parquet parquetConfig
+}
+
+// codec is the compression of a file, in every format.
+type codec struct {
+	compression Compression
+	level       int
+	concurrency int
+}
+
+type csvConfig struct {
+	header    bool
+	delimiter rune
+	null      string
+}
+
+type parquetConfig struct {
 	rowGroupRows  int64
 	rowGroupBytes int64
 }
 
-// Option configures NewEncoder.
-type Option func(*options)
+// commonOption is an option every format takes.
+type commonOption func(*config)
+
+func (commonOption) scope() (Format, string) { return "", "" }
+func (f commonOption) apply(c *config)       { f(c) }
+
+// CSVOption is an option of the CSV format, made by WithCSVHeader,
+// WithCSVDelimiter and WithCSVNull. NewEncoder fails with ErrWrongFormat
+// when one is given with another format.
+type CSVOption struct {
+	name string
+	set  func(*csvConfig)
+}
+
+func (o CSVOption) scope() (Format, string) { return CSV, o.name }
+func (o CSVOption) apply(c *config)         { o.set(&c.csv) }
+
+// String returns the option's name, as the flag of hp that sets it
+// (csv-delimiter).
+func (o CSVOption) String() string { return o.name }
+
+// ParquetOption is an option of the Parquet format, made by
+// WithParquetRowGroupRows and WithParquetRowGroupBytes. NewEncoder fails
+// with ErrWrongFormat when one is given with another format.
+type ParquetOption struct {
+	name string
+	set  func(*parquetConfig)
+}
+
+func (o ParquetOption) scope() (Format, string) { return Parquet, o.name }
+func (o ParquetOption) apply(c *config)         { o.set(&c.parquet) }
+
+// String returns the option's name, as the flag of hp that sets it
+// (parquet-row-group-rows).
+func (o ParquetOption) String() string { return o.name }
 
 // WithFormat sets the format (default CSV).
-func WithFormat(f Format) Option { return func(o *options) { o.format = f } }
+func WithFormat(f Format) Option { return commonOption(func(c *config) { c.format = f }) }
 
 // WithCompression sets the codec (default: the format's default).
-func WithCompression(c Compression) Option { return func(o *options) { o.compression = c } }
+func WithCompression(comp Compression) Option {
+	return commonOption(func(c *config) { c.codec.compression = comp })
+}
 
 // WithCompressionLevel sets the codec's level (0 = the codec's default).
-func WithCompressionLevel(l int) Option { return func(o *options) { o.level = l } }
+func WithCompressionLevel(l int) Option { return commonOption(func(c *config) { c.codec.level = l }) }
 
 // WithConcurrency lets gzip compress on n goroutines (klauspost/pgzip).
 // zstd stays on one: its streaming encoder is faster that way when the
-// reader is busy on the other core.
-func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
+// reader is busy on the other core. Other codecs ignore it.
+func WithConcurrency(n int) Option { return commonOption(func(c *config) { c.codec.concurrency = n }) }
 
 // WithCSVHeader writes a header row of column names (default true).
-func WithCSVHeader(b bool) Option { return func(o *options) { o.csvHeader = b } }
+func WithCSVHeader(b bool) CSVOption {
+	return CSVOption{"csv-header", func(c *csvConfig) { c.header = b }}
+}
 
-// WithCSVDelimiter sets the field delimiter (default ',').
-func WithCSVDelimiter(r rune) Option { return func(o *options) { o.csvDelimiter = r } }
+// WithCSVDelimiter sets the field delimiter (default ','). NewEncoder
+// refuses '"', newlines and invalid runes.
+func WithCSVDelimiter(r rune) CSVOption {
+	return CSVOption{"csv-delimiter", func(c *csvConfig) { c.delimiter = r }}
+}
 
 // WithCSVNull sets the text written for NULL (default empty). An empty
 // string that would read back as NULL is written quoted ("").
-func WithCSVNull(s string) Option { return func(o *options) { o.csvNull = s } }
+func WithCSVNull(s string) CSVOption {
+	return CSVOption{"csv-null", func(c *csvConfig) { c.null = s }}
+}
 
-// WithParquetRowGroupRows caps the rows of a row group (default 1,000,000).
-func WithParquetRowGroupRows(n int64) Option { return func(o *options) { o.rowGroupRows = n } }
+// WithParquetRowGroupRows caps the rows of a row group (default
+// 1,000,000; 0 or less: no cap).
+func WithParquetRowGroupRows(n int64) ParquetOption {
+	return ParquetOption{"parquet-row-group-rows", func(c *parquetConfig) { c.rowGroupRows = n }}
+}
 
 // WithParquetRowGroupBytes starts a new row group once the current one
 // holds this many compressed bytes (default 16 MiB). It bounds memory (the
 // open row group's pages are held until it closes, in buffers that grow by
 // doubling) and the granularity of size-based file rotation.
-func WithParquetRowGroupBytes(n int64) Option { return func(o *options) { o.rowGroupBytes = n } }
+func WithParquetRowGroupBytes(n int64) ParquetOption {
+	return ParquetOption{"parquet-row-group-bytes", func(c *parquetConfig) { c.rowGroupBytes = n }}
+}
 
-// NewEncoder returns an encoder writing schema's batches to w.
+// NewEncoder returns an encoder writing schema's batches to w. An option
+// of a format other than the chosen one is an error wrapping
+// ErrWrongFormat, before anything is written.
 func NewEncoder(w io.Writer, schema *arrow.Schema, opts ...Option) (Encoder, error) {
-	o := options{format: CSV, csvHeader: true, csvDelimiter: ',', rowGroupRows: 1_000_000, rowGroupBytes: DefaultRowGroupBytes, concurrency: 1}
+	c := config{
+		format:  CSV,
+		codec:   codec{concurrency: 1},
+		csv:     csvConfig{header: true, delimiter: ','},
+		parquet: parquetConfig{rowGroupRows: 1_000_000, rowGroupBytes: DefaultRowGroupBytes},
+	}
 	for _, opt := range opts {
-		opt(&o)
+		opt.apply(&c)
 	}
-	if o.compression == "" {
-		o.compression = DefaultCompression(o.format)
+	// Checked once the format is known: WithFormat may come last.
+	for _, opt := range opts {
+		if f, name := opt.scope(); f != "" && f != c.format {
+			return nil, fmt.Errorf("%w: %s (a %s option) given with format %s", ErrWrongFormat, name, f, c.format)
+		}
 	}
-	switch o.format {
+	if c.codec.compression == "" {
+		c.codec.compression = DefaultCompression(c.format)
+	}
+	switch c.format {
 	case CSV:
-		return newCSV(w, schema, o)
+		return newCSV(w, schema, c.codec, c.csv)
 	case JSONL:
-		return newJSONL(w, schema, o)
+		return newJSONL(w, schema, c.codec)
 	case Parquet:
-		return newParquet(w, schema, o)
+		return newParquet(w, schema, c.codec, c.parquet)
 	}
-	return nil, fmt.Errorf("unknown format %q", o.format)
+	return nil, fmt.Errorf("unknown format %q", c.format)
 }

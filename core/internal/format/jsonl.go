@@ -19,8 +19,8 @@ type jsonlEncoder struct {
 	names []string
 }
 
-func newJSONL(w io.Writer, schema *arrow.Schema, o options) (Encoder, error) {
-	out, err := newCompressor(w, o)
+func newJSONL(w io.Writer, schema *arrow.Schema, cd codec) (Encoder, error) {
+	out, err := newCompressor(w, cd)
 	if err != nil {
 		return nil, err
 	}

@@ -40,10 +40,10 @@ type parquetEncoder struct {
 // stringDict.
 const ownDictGroupRows = 1 << 18
 
-func newParquet(w io.Writer, schema *arrow.Schema, o options) (Encoder, error) {
+func newParquet(w io.Writer, schema *arrow.Schema, cd codec, o parquetConfig) (Encoder, error) {
 	codec := map[Compression]compress.Compression{
 		Zstd: compress.Codecs.Zstd, Snappy: compress.Codecs.Snappy, Gzip: compress.Codecs.Gzip, None: compress.Codecs.Uncompressed,
-	}[o.compression]
+	}[cd.compression]
 	props := []parquet.WriterProperty{
 		parquet.WithCompression(codec),
 		parquet.WithStats(true),
@@ -58,8 +58,8 @@ func newParquet(w io.Writer, schema *arrow.Schema, o options) (Encoder, error) {
 		// byte-swapped copy and a hash of 16 bytes per value.
 		parquet.WithStoreDecimalAsInteger(true),
 	}
-	if o.level != 0 {
-		props = append(props, parquet.WithCompressionLevel(o.level))
+	if cd.level != 0 {
+		props = append(props, parquet.WithCompressionLevel(cd.level))
 	}
 	// Min/max of blobs prune nothing, and the writer copies them several
 	// times: a 96 MB value took 1.2 GB with statistics, 650 MB without.

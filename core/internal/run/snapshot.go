@@ -184,12 +184,16 @@ func (f files) publish(ctx context.Context, src *host.Instance, req sdk.ReadRequ
 		return nil, fmt.Errorf("reading %s from %q: %w", req.Source, p.Src.Name, err)
 	}
 	encOpts := []format.Option{
-		format.WithFormat(p.Format), format.WithCompression(p.Compression), format.WithCSVHeader(s.CSVHeader),
-		format.WithCSVDelimiter(p.Delimiter), format.WithCSVNull(s.CSVNull), format.WithParquetRowGroupRows(s.RowGroupRows),
-		format.WithConcurrency(runtime.GOMAXPROCS(0)),
+		format.WithFormat(p.Format), format.WithCompression(p.Compression), format.WithConcurrency(runtime.GOMAXPROCS(0)),
 	}
-	if p.MaxBytes > 0 {
-		encOpts = append(encOpts, format.WithParquetRowGroupBytes(max(64<<10, min(format.DefaultRowGroupBytes, p.MaxBytes/4))))
+	switch p.Format {
+	case format.CSV:
+		encOpts = append(encOpts, format.WithCSVHeader(s.CSVHeader), format.WithCSVDelimiter(p.Delimiter), format.WithCSVNull(s.CSVNull))
+	case format.Parquet:
+		encOpts = append(encOpts, format.WithParquetRowGroupRows(s.RowGroupRows))
+		if p.MaxBytes > 0 {
+			encOpts = append(encOpts, format.WithParquetRowGroupBytes(max(64<<10, min(format.DefaultRowGroupBytes, p.MaxBytes/4))))
+		}
 	}
 	vars.RunID = m.RunID
 	j := engine.Job{

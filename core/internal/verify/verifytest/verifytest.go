@@ -125,8 +125,13 @@ func Write(t testing.TB, dir string, r Run) (*manifest.Manifest, string) {
 	if r.Format == format.CSV && !r.NoCSVSection {
 		m.CSV = &manifest.CSV{Header: !r.NoHeader, Delimiter: ","}
 	}
-	opts := []format.Option{format.WithFormat(r.Format), format.WithCompression(r.Compression),
-		format.WithCSVHeader(!r.NoHeader), format.WithParquetRowGroupRows(250)}
+	opts := []format.Option{format.WithFormat(r.Format), format.WithCompression(r.Compression)}
+	switch r.Format {
+	case format.CSV:
+		opts = append(opts, format.WithCSVHeader(!r.NoHeader))
+	case format.Parquet:
+		opts = append(opts, format.WithParquetRowGroupRows(250))
+	}
 	first := 0
 	for i, n := range r.FileRows {
 		key := l.File(v, i+1)
