@@ -517,7 +517,7 @@ func TestSnapSQLServerAllTypes(t *testing.T) {
 
 	for _, run := range []struct{ target, format string }{{"out.all", "csv"}, {"out.all", "parquet"}, {"s3.all", "csv"}, {"out.all", "jsonl"}} {
 		out := t.TempDir() // each local run its own root: one manifest under it
-		res := bin.Run(t, append(env, "HP_OUT_DSN="+out), "cp", "snap", "ms.dbo.all_types", run.target, "--format", run.format, "--compression", "none", "--csv-null", `\N`)
+		res := bin.Run(t, append(env, "HP_OUT_DSN="+out), append([]string{"cp", "snap", "ms.dbo.all_types", run.target, "--format", run.format, "--compression", "none"}, csvNull(run.format)...)...)
 		if res.Code != 0 {
 			t.Fatalf("%s: exit %d\n%s", run.target, res.Code, res.Stderr)
 		}
@@ -658,7 +658,7 @@ func TestSnapSQLServerUnrepresentable(t *testing.T) {
 	want := [][]string{{"id", "loc", "node", "v"}, {"1", base64.StdEncoding.EncodeToString(wkb), "/1/2/", "12.5"}, {"2", `\N`, `\N`, `\N`}}
 	for _, format := range []string{"csv", "parquet"} {
 		out := t.TempDir()
-		res := bin.Run(t, append(env, "HP_OUT_DSN="+out), "cp", "snap", "ms.dbo.places", "out.p", "--format", format, "--compression", "none", "--csv-null", `\N`)
+		res := bin.Run(t, append(env, "HP_OUT_DSN="+out), append([]string{"cp", "snap", "ms.dbo.places", "out.p", "--format", format, "--compression", "none"}, csvNull(format)...)...)
 		if res.Code != 0 {
 			t.Fatalf("%s: exit %d\n%s", format, res.Code, res.Stderr)
 		}

@@ -93,6 +93,9 @@ func NewPlan(kind Kind, s Spec, conns Resolver, now time.Time) (*Plan, error) {
 			return nil, usagef("--compression: %v", err)
 		}
 	}
+	if err := formatOptions(s, p.Format); err != nil {
+		return nil, err
+	}
 	if utf8.RuneCountInString(s.CSVDelimiter) != 1 {
 		return nil, usagef("--csv-delimiter %q must be exactly one character", s.CSVDelimiter)
 	}
@@ -140,6 +143,28 @@ func (p *Plan) deltaSteps() error {
 			return usagef("%s: %v", s.flag, err)
 		}
 		*s.to = step
+	}
+	return nil
+}
+
+// formatOptions refuses the options of another format than f, given as
+// anything but their defaults (the flags' defaults, which Lambda and
+// 12-factor mode share): an option that does nothing must not pass for
+// one that worked.
+func formatOptions(s Spec, f format.Format) error {
+	for _, o := range []struct {
+		flag   string
+		format format.Format
+		given  bool
+	}{
+		{"--csv-header", format.CSV, !s.CSVHeader},
+		{"--csv-delimiter", format.CSV, s.CSVDelimiter != ","},
+		{"--csv-null", format.CSV, s.CSVNull != ""},
+		{"--parquet-row-group-rows", format.Parquet, s.RowGroupRows != DefaultRowGroupRows},
+	} {
+		if o.given && f != o.format {
+			return usagef("%s applies to --format %s, not %s", o.flag, o.format, f)
+		}
 	}
 	return nil
 }

@@ -90,6 +90,12 @@ func withDefaults(s Spec) Spec {
 	if s.Layout == "" {
 		s.Layout = "default"
 	}
+	if s.RowGroupRows == 0 {
+		s.RowGroupRows = DefaultRowGroupRows
+	}
+	if !s.CSVHeader && s.Format == "csv" {
+		s.CSVHeader = true
+	}
 	return s
 }
 
@@ -241,6 +247,10 @@ func TestPlanRefusesWhatCannotRun(t *testing.T) {
 		{KindSnap, Spec{Source: "src.narrow", Target: "out.o", CSVDelimiter: ";;"}, "exactly one character"},
 		{KindSnap, Spec{Source: "src.narrow", Target: "out.o", WriteMode: "merge"}, "apply to a table target"},
 		{KindSnap, Spec{Source: "nosuch.t", Target: "out.o"}, "source:"},
+		{KindSnap, Spec{Source: "src.narrow", Target: "out.o", Format: "parquet", CSVHeader: true, CSVNull: `\N`}, "--csv-null applies to --format csv, not parquet"},
+		{KindSnap, Spec{Source: "src.narrow", Target: "out.o", Format: "jsonl", CSVHeader: true, CSVDelimiter: ";"}, "--csv-delimiter applies to --format csv, not jsonl"},
+		{KindSnap, Spec{Source: "src.narrow", Target: "out.o", Format: "parquet", CSVHeader: false}, "--csv-header applies to --format csv"},
+		{KindSnap, Spec{Source: "src.narrow", Target: "out.o", Format: "csv", RowGroupRows: 5}, "--parquet-row-group-rows applies to --format parquet, not csv"},
 	} {
 		_, err := NewPlan(c.kind, withDefaults(c.spec), &f.conns, time.Now())
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, sdk.ErrInvalidArgument) {

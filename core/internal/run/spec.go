@@ -23,6 +23,9 @@ const (
 	KindDelta Kind = "delta"
 )
 
+// DefaultRowGroupRows is --parquet-row-group-rows' default.
+const DefaultRowGroupRows = 1_000_000
+
 // Spec is a run as the user asked for it, before validation.
 type Spec struct {
 	// Source and Target are <conn>.<object> (Target may be "stdout").
@@ -69,12 +72,12 @@ func BindFlags(fl *pflag.FlagSet, s *Spec, kind Kind) {
 	fl.StringVar(&s.Where, "where", "", "One predicate in the source's SQL dialect (balanced parentheses, no ';', no UNION/ORDER BY/LIMIT outside parentheses)")
 	fl.StringVar(&s.Format, "format", "csv", "Output format: csv, parquet or jsonl")
 	fl.StringVar(&s.Compression, "compression", "", "gzip, zstd, snappy or none (default gzip for csv/jsonl, zstd for parquet)")
-	fl.BoolVar(&s.CSVHeader, "csv-header", true, "Write a CSV header row")
-	fl.StringVar(&s.CSVDelimiter, "csv-delimiter", ",", "CSV field delimiter (one character)")
-	fl.StringVar(&s.CSVNull, "csv-null", "", "Text for NULL in CSV; an empty string that would read as NULL is written \"\"")
+	fl.BoolVar(&s.CSVHeader, "csv-header", true, "Write a CSV header row (csv only)")
+	fl.StringVar(&s.CSVDelimiter, "csv-delimiter", ",", "CSV field delimiter, one character (csv only)")
+	fl.StringVar(&s.CSVNull, "csv-null", "", "Text for NULL in CSV; an empty string that would read as NULL is written \"\" (csv only)")
 	fl.Int64Var(&s.MaxFileRows, "max-file-rows", 0, "Start a new file after this many rows (0 = no limit)")
 	fl.StringVar(&s.MaxFileBytes, "max-file-bytes", "0", "Start a new file before this many bytes are written, after compression (e.g. 256MiB; 0 = no limit)")
-	fl.Int64Var(&s.RowGroupRows, "parquet-row-group-rows", 1_000_000, "Rows per Parquet row group at most")
+	fl.Int64Var(&s.RowGroupRows, "parquet-row-group-rows", DefaultRowGroupRows, "Rows per Parquet row group at most (parquet only)")
 	fl.StringVar(&s.Path, "path", "", "Object name template: {prefix} {object} {schema} {table} {run_id} {date} {time} {part} {ext} (default "+layout.Default+")")
 	fl.StringVar(&s.Layout, "layout", "default", "Naming preset: default, or halfpipe (original Halfpipe names and .man files)")
 	// Halfpipe's names for the limits.
