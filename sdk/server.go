@@ -14,19 +14,14 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1"
+	"github.com/halfpipe-io/halfpipe/sdk/internal/wire"
 )
 
-// Handshake is the go-plugin handshake shared by hp and every plugin. The
-// magic cookie only guards against running a plugin binary by hand; it is
-// not a security measure.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   "HALFPIPE_PLUGIN",
-	MagicCookieValue: "c0nnect0r",
+func init() {
+	// plugintest serves connectors in-process through wire, which cannot
+	// import this package.
+	wire.NewServer = func(c any) pb.ConnectorServiceServer { return newServer(c.(Connector)) }
 }
-
-// pluginName is the key of the connector service in go-plugin's plugin set.
-const pluginName = "connector"
 
 func serve(c Connector) {
 	if os.Getenv("GOGC") == "" {
@@ -34,44 +29,15 @@ func serve(c Connector) {
 	}
 	slog.SetDefault(slog.New(newPluginLogHandler(os.Stderr)))
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
+		HandshakeConfig: wire.Handshake(ProtocolVersion),
 		VersionedPlugins: map[int]plugin.PluginSet{
-			ProtocolVersion: {pluginName: &grpcPlugin{impl: c}},
+			ProtocolVersion: {wire.PluginKey: &wire.Plugin{Service: newServer(c)}},
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
-			return grpc.NewServer(opts...)
+			return grpc.NewServer(append(opts, wire.ServerOptions()...)...)
 		},
 	})
 }
-
-// grpcPlugin binds the connector service into go-plugin.
-type grpcPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	impl Connector
-}
-
-func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterConnectorServiceServer(s, newServer(p.impl))
-	return nil
-}
-
-func (p *grpcPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
-	return newRemote(ctx, pb.NewConnectorServiceClient(cc)), nil
-}
-
-// PluginSet returns the go-plugin plugin set for the host side. The value
-// go-plugin dispenses under [PluginKey] is a *Remote.
-func PluginSet() map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{ProtocolVersion: {pluginName: &grpcPlugin{}}}
-}
-
-// PluginKey is the name under which go-plugin dispenses the connector.
-const PluginKey = pluginName
-
-// ServerPlugin returns the go-plugin plugin that serves c, for in-process
-// harnesses (see package plugintest).
-func ServerPlugin(c Connector) plugin.Plugin { return &grpcPlugin{impl: c} }
 
 type server struct {
 	pb.UnimplementedConnectorServiceServer
@@ -173,7 +139,7 @@ func (s *server) Describe(ctx context.Context, req *pb.DescribeRequest) (_ *pb.D
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	schema, err := schemaToIPC(desc.Schema)
+	schema, err := wire.SchemaToIPC(desc.Schema)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -212,7 +178,7 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.ConnectorService_ReadServer
 		return toStatus(err)
 	}
 	defer records.Release()
-	err = writeStream(records, readResponseArrow, stream.SendMsg)
+	err = wire.WriteStream(records, wire.ReadResponseArrow, stream.SendMsg)
 	if err != nil && ctx.Err() != nil {
 		err = errors.Join(ctx.Err(), err)
 	}
@@ -261,7 +227,7 @@ func (s *server) Write(stream pb.ConnectorService_WriteServer) (err error) {
 	if err != nil {
 		return toStatus(err)
 	}
-	records, err := readStream(writeRequestArrow, stream.RecvMsg, memory.DefaultAllocator)
+	records, err := wire.ReadStream(wire.WriteRequestArrow, stream.RecvMsg, memory.DefaultAllocator)
 	if err != nil {
 		return toStatus(fmt.Errorf("reading the write stream: %w", err))
 	}
@@ -290,7 +256,7 @@ func (s *server) Load(ctx context.Context, req *pb.LoadRequest) (_ *pb.LoadRespo
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	schema, err := schemaFromIPC(req.GetArrowSchema())
+	schema, err := wire.SchemaFromIPC(req.GetArrowSchema())
 	if err != nil {
 		return nil, toStatus(InvalidArgumentf("%v", err))
 	}

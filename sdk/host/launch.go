@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
+	pb "github.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1"
+	"github.com/halfpipe-io/halfpipe/sdk/internal/wire"
 )
 
 // ErrNoPlugin means no installed plugin serves what was asked for.
@@ -312,7 +314,7 @@ func (h *Host) Close() {
 
 // Instance is a running plugin. Its embedded Remote makes the calls.
 type Instance struct {
-	*sdk.Remote
+	*Remote
 	Plugin Plugin
 	Info   sdk.Info
 
@@ -413,8 +415,8 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger, declared []string
 	// plugin's side reads it from this variable.
 	cmd.Env = append(pluginEnv(os.Environ(), declared), plugin.EnvUnixSocketDir+"="+sockDir)
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.PluginSet(),
+		HandshakeConfig:  wire.Handshake(sdk.ProtocolVersion),
+		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion: {wire.PluginKey: &wire.Plugin{}}},
 		Cmd:              cmd,
 		SecureConfig:     secure,
 		SkipHostEnv:      true,
@@ -423,11 +425,10 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger, declared []string
 		Stderr:           tl,
 		// After Serve, a plugin's os.Stdout/os.Stderr are piped over
 		// gRPC; keep what it prints there for error messages too.
-		SyncStdout: tl,
-		SyncStderr: tl,
-		Logger:     newPluginLogger(logger, p.Name),
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(sdk.MaxMessageSize), grpc.MaxCallSendMsgSize(sdk.MaxMessageSize))},
+		SyncStdout:      tl,
+		SyncStderr:      tl,
+		Logger:          newPluginLogger(logger, p.Name),
+		GRPCDialOptions: wire.DialOptions(),
 	})
 	fail := func(err error) (*Instance, error) {
 		client.Kill()
@@ -454,16 +455,16 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger, declared []string
 	if err != nil {
 		return fail(err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginKey)
+	raw, err := rpc.Dispense(wire.PluginKey)
 	if err != nil {
 		return fail(err)
 	}
-	inst := &Instance{Remote: raw.(*sdk.Remote), Plugin: p, client: client, cmd: cmd, stderr: tl, sockDir: sockDir}
-	inst.Remote.WrapErr = inst.explain
-	info, err := inst.FetchInfo(ctx)
+	inst := &Instance{Plugin: p, client: client, cmd: cmd, stderr: tl, sockDir: sockDir}
+	inst.Remote, err = newRemote(ctx, pb.NewConnectorServiceClient(raw.(*grpc.ClientConn)), inst.explain)
 	if err != nil {
 		return fail(err)
 	}
+	info := inst.Remote.Info()
 	if info.ProtocolVersion != sdk.ProtocolVersion {
 		return fail(fmt.Errorf("it reports protocol version %d in GetInfo, expected %d", info.ProtocolVersion, sdk.ProtocolVersion))
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/batch"
+	"github.com/halfpipe-io/halfpipe/sdk/internal/wire"
 )
 
 type endless struct{}
@@ -64,11 +65,9 @@ func (endless) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordReade
 
 func main() {
 	if named("future") {
-		hs := sdk.Handshake
-		hs.ProtocolVersion = 2
 		plugin.Serve(&plugin.ServeConfig{
-			HandshakeConfig:  hs,
-			VersionedPlugins: map[int]plugin.PluginSet{2: {sdk.PluginKey: sdk.ServerPlugin(endless{})}},
+			HandshakeConfig:  wire.Handshake(2),
+			VersionedPlugins: map[int]plugin.PluginSet{2: {wire.PluginKey: &wire.Plugin{Service: wire.NewServer(endless{})}}},
 			GRPCServer:       plugin.DefaultGRPCServer,
 		})
 		return
