@@ -82,12 +82,12 @@ func recordsOf(rs []row, failAfter int) array.RecordReader {
 			} else {
 				b.Field(2).(*array.Float64Builder).Append(*r.score)
 			}
-			if b.RowDone() {
+			if b.EndRow() {
 				i++
-				return i >= len(rs) && failAfter < 0, nil
+				return i < len(rs) || failAfter >= 0, nil
 			}
 		}
-		return failAfter < 0, nil
+		return failAfter >= 0, nil
 	}
 	return batch.NewReader(TargetSchema, fill, nil, batch.WithMaxRows(3))
 }

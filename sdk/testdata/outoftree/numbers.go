@@ -110,12 +110,12 @@ func (numbers) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordReade
 					b.Field(i).(*array.StringBuilder).Append(label(next))
 				}
 			}
-			if b.RowDone() {
+			if b.EndRow() {
 				next += step
-				return next < lo || next > hi, nil
+				return next >= lo && next <= hi, nil
 			}
 		}
-		return true, nil
+		return false, nil
 	}
 	return batch.NewReader(arrow.NewSchema(fields, nil), fill, nil,
 		batch.WithMaxRows(req.BatchMaxRows), batch.WithMaxBytes(req.BatchMaxBytes)), nil

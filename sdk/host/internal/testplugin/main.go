@@ -55,8 +55,8 @@ func (endless) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordReade
 			}
 			ids.Append(n)
 			n++
-			if b.RowDone() {
-				return false, nil
+			if b.EndRow() {
+				return true, nil
 			}
 		}
 	}
