@@ -28,8 +28,12 @@ func serveOnSocket(t *testing.T, c any) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc, err := wire.NewServer(c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := grpc.NewServer(wire.ServerOptions()...)
-	pb.RegisterConnectorServiceServer(srv, wire.NewServer(c))
+	pb.RegisterConnectorServiceServer(srv, svc)
 	go srv.Serve(ln)
 	t.Cleanup(srv.Stop)
 	return "unix://" + filepath.Join(dir, "s")

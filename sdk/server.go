@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	plugin "github.com/hashicorp/go-plugin"
@@ -20,7 +21,7 @@ import (
 func init() {
 	// plugintest serves connectors in-process through wire, which cannot
 	// import this package.
-	wire.NewServer = func(c any) pb.ConnectorServiceServer { return newServer(c.(Connector)) }
+	wire.NewServer = func(c any) (pb.ConnectorServiceServer, error) { return newServer(c.(Connector)) }
 }
 
 func serve(c Connector) {
@@ -28,10 +29,20 @@ func serve(c Connector) {
 		debug.SetGCPercent(50)
 	}
 	slog.SetDefault(slog.New(newPluginLogHandler(os.Stderr)))
+	srv, err := newServer(c)
+	if err != nil {
+		// Before the handshake: the host reports the plugin's exit with
+		// this, its last line on stderr.
+		slog.Error(err.Error())
+		os.Exit(1)
+	}
+	// The host's first call comes after go-plugin has swapped os.Stderr.
+	stderr := os.Stderr
+	srv.firstCall = func() { reclaimStderr(stderr) }
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: wire.Handshake(ProtocolVersion),
 		VersionedPlugins: map[int]plugin.PluginSet{
-			ProtocolVersion: {wire.PluginKey: &wire.Plugin{Service: newServer(c)}},
+			ProtocolVersion: {wire.PluginKey: &wire.Plugin{Service: srv}},
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(opts, wire.ServerOptions()...)...)
@@ -43,13 +54,25 @@ type server struct {
 	pb.UnimplementedConnectorServiceServer
 	c    Connector
 	info Info
+
+	// firstCall, when set, runs once before the first call is served.
+	firstCall func()
+	once      sync.Once
 }
 
-func newServer(c Connector) *server {
+func newServer(c Connector) (*server, error) {
 	info := c.Info()
+	// Both are the SDK's to fill in; one a connector set would be
+	// overwritten here, silently, and could only be a mistake.
+	if info.ProtocolVersion != 0 {
+		return nil, fmt.Errorf("connector %q sets Info.ProtocolVersion (%d): leave it zero, the SDK fills it in", info.Name, info.ProtocolVersion)
+	}
+	if len(info.Capabilities) > 0 {
+		return nil, fmt.Errorf("connector %q sets Info.Capabilities %v: leave it empty, the SDK derives it from the interfaces the connector implements (declare %s and %s in Info.Features)", info.Name, info.Capabilities, CapReadQuery, CapReadPartitions)
+	}
 	info.ProtocolVersion = ProtocolVersion
 	info.Capabilities = CapabilitiesOf(c)
-	return &server{c: c, info: info}
+	return &server{c: c, info: info}, nil
 }
 
 // guard converts a panic in connector code into an INTERNAL error, so a bug
@@ -93,6 +116,10 @@ func unimplemented(what string) error {
 }
 
 func (s *server) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoResponse, error) {
+	// GetInfo is always the host's first call.
+	if s.firstCall != nil {
+		s.once.Do(s.firstCall)
+	}
 	return infoToProto(s.info), nil
 }
 

@@ -422,17 +422,32 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger, declared []string
 		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		StartTimeout:     20 * time.Second,
-		Stderr:           tl,
-		// After Serve, a plugin's os.Stdout/os.Stderr are piped over
-		// gRPC; keep what it prints there for error messages too.
-		SyncStdout:      tl,
-		SyncStderr:      tl,
+		Stderr:           tl.writer(nil),
+		// After the handshake a plugin's os.Stdout is piped over gRPC
+		// (the SDK points its os.Stderr back at fd 2, but a plugin not
+		// built with it may not). Stdout carries nothing after the
+		// handshake: what a plugin prints there is a mistake worth a
+		// warning, and is kept for error messages too.
+		SyncStdout: tl.writer(func(line string) {
+			logger.Warn("plugin wrote to stdout, which is not read: a plugin should log to stderr (log/slog)", "plugin", p.Name, "output", line)
+		}),
+		SyncStderr:      tl.writer(nil),
 		Logger:          newPluginLogger(logger, p.Name),
 		GRPCDialOptions: wire.DialOptions(),
 	})
 	fail := func(err error) (*Instance, error) {
 		client.Kill()
 		_ = os.RemoveAll(sockDir)
+		if line, ok := strings.CutPrefix(err.Error(), "Unrecognized remote plugin message: "); ok {
+			// go-plugin goes on to guess at a wrong architecture. The
+			// cause is output that took the place of the handshake line,
+			// or, with none, an exit before the handshake.
+			line, _, _ = strings.Cut(line, "\n")
+			if line != "" {
+				return nil, fmt.Errorf("starting plugin %q (%s): it wrote to stdout before the handshake (%q), where hp expects the handshake line: a plugin must not write to stdout, log to stderr instead", p.Name, p.Path, line)
+			}
+			err = errors.New("it exited before the handshake")
+		}
 		if m := versionMismatch.FindStringSubmatch(err.Error()); m != nil {
 			return nil, fmt.Errorf("plugin %q (%s) speaks connector protocol %s but this hp speaks %d: install a plugin built for protocol %d", p.Name, p.Path, m[1], sdk.ProtocolVersion, sdk.ProtocolVersion)
 		}

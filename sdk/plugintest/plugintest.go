@@ -44,8 +44,12 @@ func Serve(t testing.TB, c sdk.Connector) *host.Remote {
 	if err != nil {
 		t.Fatalf("plugintest: listening on %s: %v", sock, err)
 	}
+	svc, err := wire.NewServer(c)
+	if err != nil {
+		t.Fatalf("plugintest: %v", err)
+	}
 	srv := grpc.NewServer(wire.ServerOptions()...)
-	pb.RegisterConnectorServiceServer(srv, wire.NewServer(c))
+	pb.RegisterConnectorServiceServer(srv, svc)
 	go srv.Serve(ln)
 	t.Cleanup(srv.Stop)
 	r, conn, err := host.Connect(t.Context(), "unix://"+sock)

@@ -74,10 +74,11 @@ func (p *Plugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, cc *grpc.Cl
 }
 
 // NewServer returns the connector service serving a connector, an
-// sdk.Connector. Package sdk sets it when it is initialised: the service
-// needs sdk's types, and sdk imports this package, so the reference can
-// only point this way. package plugintest serves connectors through it.
-var NewServer func(connector any) pb.ConnectorServiceServer
+// sdk.Connector, or an error when the connector's Info is invalid.
+// Package sdk sets it when it is initialised: the service needs sdk's
+// types, and sdk imports this package, so the reference can only point
+// this way. Package plugintest serves connectors through it.
+var NewServer func(connector any) (pb.ConnectorServiceServer, error)
 
 // SchemaToIPC serialises a schema as an IPC stream holding only the schema.
 func SchemaToIPC(s *arrow.Schema) ([]byte, error) {
