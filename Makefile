@@ -16,7 +16,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build hp plugins lambda demo test vet proto proto-check proto-regen-check docs docs-check bench tools clean
+.PHONY: all build hp plugins lambda demo test vet sdk-standalone proto proto-check proto-regen-check docs docs-check bench tools clean
 
 all: build
 
@@ -46,13 +46,21 @@ demo: build
 # testsum prints go test's package lines, failures, the skipped tests
 # grouped by reason (gated suites whose HP_TEST_* variable is unset) and a
 # closing count.
-test: vet proto-check docs-check
+test: vet sdk-standalone proto-check docs-check
 	set -o pipefail; $(GO) test -json -count=1 -timeout 30m $(MODULES) 2>&1 | $(GO) run ./testkit/cmd/testsum
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(MODULES)
+
+# The SDK is a module connector authors require on its own, without this
+# repository's go.work: its go.mod must be tidy and it must build, vet and
+# compile its tests standalone (the tests themselves run in 'test').
+sdk-standalone:
+	cd sdk && GOWORK=off $(GO) mod tidy -diff
+	cd sdk && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 -run '^$$' ./... >/dev/null
+	@echo "sdk: builds, vets and compiles its tests without go.work"
 
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
 

@@ -44,6 +44,14 @@ type Connector interface {
 
 // ObjectLister is implemented by connectors that can list tables.
 type ObjectLister interface {
+	// ListObjects lists the tables and views a user could read. schema
+	// narrows the list to one schema (a PostgreSQL schema, a MySQL
+	// database): the name as the user typed it, to be matched as the
+	// database matches unquoted names. An empty schema means the
+	// connection's default scope: the current database, or the search
+	// path's schemas; a connector without schemas ignores it. Each
+	// ObjectInfo's Ref names its schema whenever the database has one, so
+	// that hp can read it back.
 	ListObjects(ctx context.Context, conn Connection, schema string) ([]ObjectInfo, error)
 }
 
@@ -125,7 +133,9 @@ type Info struct {
 	Name string
 	// Version is the connector's semantic version.
 	Version string
-	// ProtocolVersion is filled in by the SDK; connectors leave it zero.
+	// ProtocolVersion is the protocol version the plugin speaks, as the
+	// host sees it. The SDK fills it in; a connector leaves it zero, and
+	// Serve (and plugintest.Serve) refuse a connector whose Info sets it.
 	ProtocolVersion int
 	// Description is one line for listings.
 	Description string
@@ -144,8 +154,11 @@ type Info struct {
 	// Features declares capabilities that are not interfaces:
 	// CapReadPartitions and CapReadQuery.
 	Features []Capability
-	// Capabilities is filled in by the SDK from the implemented interfaces
-	// and Features; connectors leave it empty.
+	// Capabilities is what the plugin can do, as the host sees it. The SDK
+	// derives it from the implemented interfaces and Features
+	// ([CapabilitiesOf]); a connector leaves it empty, and Serve (and
+	// plugintest.Serve) refuse a connector whose Info sets it: declare
+	// CapReadQuery and CapReadPartitions in Features.
 	Capabilities []Capability
 	// Env names the environment variables the connector reads, e.g.
 	// "AWS_REGION". The host starts a plugin with only PATH, HOME, TMPDIR,
@@ -385,6 +398,17 @@ type Value struct {
 
 // Int64Value returns an int64 Value.
 func Int64Value(v int64) *Value { return &Value{Kind: KindInt64, Int: v} }
+
+// Uint64Value returns a uint64 Value, for unsigned columns whose values
+// may exceed the range of int64.
+func Uint64Value(v uint64) *Value { return &Value{Kind: KindUint64, Uint: v} }
+
+// Float64Value returns a float64 Value. It travels exactly (the IEEE 754
+// bits), but a float column makes a poor range key: prefer an exact type.
+func Float64Value(v float64) *Value { return &Value{Kind: KindFloat64, Float: v} }
+
+// BoolValue returns a bool Value.
+func BoolValue(v bool) *Value { return &Value{Kind: KindBool, Bool: v} }
 
 // StringValue returns a string Value.
 func StringValue(v string) *Value { return &Value{Kind: KindString, Str: v} }

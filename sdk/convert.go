@@ -1,13 +1,7 @@
 package sdk
 
 import (
-	"bytes"
-	"fmt"
 	"time"
-
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	pb "github.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1"
 )
@@ -76,32 +70,6 @@ func infoToProto(i Info) *pb.GetInfoResponse {
 	return r
 }
 
-func infoFromProto(r *pb.GetInfoResponse) Info {
-	i := Info{
-		Name: r.GetName(), Version: r.GetVersion(), ProtocolVersion: int(r.GetProtocolVersion()),
-		Schemes: r.GetSchemes(), Description: r.GetDescription(), DSNFormat: r.GetDsnFormat(),
-		DSNExample: r.GetDsnExample(), Limits: r.GetLimits(), Env: r.GetEnv(),
-	}
-	for _, c := range r.GetCapabilities() {
-		for k, v := range capToProto {
-			if v == c {
-				i.Capabilities = append(i.Capabilities, k)
-			}
-		}
-	}
-	for _, o := range r.GetOptions() {
-		i.Options = append(i.Options, OptionSpec{Name: o.GetName(), Type: o.GetType(), Default: o.GetDefaultValue(), Description: o.GetDescription(), Required: o.GetRequired()})
-	}
-	for _, t := range r.GetTypeMappings() {
-		i.TypeMappings = append(i.TypeMappings, TypeMapping{NativeType: t.GetNativeType(), ArrowType: t.GetArrowType(), Notes: t.GetNotes()})
-	}
-	return i
-}
-
-func connToProto(c Connection) *pb.Connection {
-	return &pb.Connection{Dsn: c.DSN, Options: c.Options}
-}
-
 func connFromProto(c *pb.Connection) Connection {
 	return Connection{DSN: c.GetDsn(), Options: c.GetOptions()}
 }
@@ -110,13 +78,6 @@ func refToProto(r ObjectRef) *pb.ObjectRef { return &pb.ObjectRef{Schema: r.Sche
 
 func refFromProto(r *pb.ObjectRef) ObjectRef {
 	return ObjectRef{Schema: r.GetSchema(), Name: r.GetName()}
-}
-
-func sourceToProto(s Source) *pb.Source {
-	if s.Object != nil {
-		return &pb.Source{Kind: &pb.Source_Object{Object: refToProto(*s.Object)}}
-	}
-	return &pb.Source{Kind: &pb.Source_Query{Query: s.Query}}
 }
 
 func sourceFromProto(s *pb.Source) (Source, error) {
@@ -184,30 +145,11 @@ func valueFromProto(p *pb.Value) *Value {
 	return nil
 }
 
-func rangeToProto(r *RangeFilter) *pb.RangeFilter {
-	if r == nil {
-		return nil
-	}
-	return &pb.RangeFilter{Column: r.Column, Lower: valueToProto(r.Lower), LowerInclusive: r.LowerInclusive, Upper: valueToProto(r.Upper), UpperInclusive: r.UpperInclusive}
-}
-
 func rangeFromProto(r *pb.RangeFilter) *RangeFilter {
 	if r == nil || r.GetColumn() == "" {
 		return nil
 	}
 	return &RangeFilter{Column: r.GetColumn(), Lower: valueFromProto(r.GetLower()), LowerInclusive: r.GetLowerInclusive(), Upper: valueFromProto(r.GetUpper()), UpperInclusive: r.GetUpperInclusive()}
-}
-
-func modeToProto(m WriteMode) pb.WriteMode {
-	switch m {
-	case Append:
-		return pb.WriteMode_WRITE_MODE_APPEND
-	case Replace:
-		return pb.WriteMode_WRITE_MODE_REPLACE
-	case Merge:
-		return pb.WriteMode_WRITE_MODE_MERGE
-	}
-	return pb.WriteMode_WRITE_MODE_UNSPECIFIED
 }
 
 func modeFromProto(m pb.WriteMode) (WriteMode, error) {
@@ -220,29 +162,4 @@ func modeFromProto(m pb.WriteMode) (WriteMode, error) {
 		return Merge, nil
 	}
 	return "", InvalidArgumentf("write mode %v is not supported", m)
-}
-
-// schemaToIPC serialises a schema as an IPC stream holding only the schema.
-func schemaToIPC(s *arrow.Schema) ([]byte, error) {
-	if s == nil {
-		return nil, nil
-	}
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(s))
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("encode schema: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-func schemaFromIPC(b []byte) (*arrow.Schema, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	r, err := ipc.NewReader(bytes.NewReader(b), ipc.WithAllocator(memory.DefaultAllocator))
-	if err != nil {
-		return nil, fmt.Errorf("decode schema: %w", err)
-	}
-	defer r.Release()
-	return r.Schema(), nil
 }

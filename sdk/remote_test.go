@@ -65,11 +65,11 @@ func (m *memConnector) Read(ctx context.Context, req sdk.ReadRequest) (array.Rec
 				bl.Append(blob)
 			}
 			next++
-			if b.RowDone() {
-				return next == m.rows, nil
+			if b.EndRow() {
+				return next < m.rows, nil
 			}
 		}
-		return true, nil
+		return false, nil
 	}
 	opts := []batch.Option{batch.WithMaxRows(req.BatchMaxRows)}
 	if m.alloc != nil {

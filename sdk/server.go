@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	plugin "github.com/hashicorp/go-plugin"
@@ -14,76 +15,64 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1"
+	"github.com/halfpipe-io/halfpipe/sdk/internal/wire"
 )
 
-// Handshake is the go-plugin handshake shared by hp and every plugin. The
-// magic cookie only guards against running a plugin binary by hand; it is
-// not a security measure.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   "HALFPIPE_PLUGIN",
-	MagicCookieValue: "c0nnect0r",
+func init() {
+	// plugintest serves connectors in-process through wire, which cannot
+	// import this package.
+	wire.NewServer = func(c any) (pb.ConnectorServiceServer, error) { return newServer(c.(Connector)) }
 }
-
-// pluginName is the key of the connector service in go-plugin's plugin set.
-const pluginName = "connector"
 
 func serve(c Connector) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
 	slog.SetDefault(slog.New(newPluginLogHandler(os.Stderr)))
+	srv, err := newServer(c)
+	if err != nil {
+		// Before the handshake: the host reports the plugin's exit with
+		// this, its last line on stderr.
+		slog.Error(err.Error())
+		os.Exit(1)
+	}
+	// The host's first call comes after go-plugin has swapped os.Stderr.
+	stderr := os.Stderr
+	srv.firstCall = func() { reclaimStderr(stderr) }
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
+		HandshakeConfig: wire.Handshake(ProtocolVersion),
 		VersionedPlugins: map[int]plugin.PluginSet{
-			ProtocolVersion: {pluginName: &grpcPlugin{impl: c}},
+			ProtocolVersion: {wire.PluginKey: &wire.Plugin{Service: srv}},
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
-			return grpc.NewServer(opts...)
+			return grpc.NewServer(append(opts, wire.ServerOptions()...)...)
 		},
 	})
 }
-
-// grpcPlugin binds the connector service into go-plugin.
-type grpcPlugin struct {
-	plugin.NetRPCUnsupportedPlugin
-	impl Connector
-}
-
-func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterConnectorServiceServer(s, newServer(p.impl))
-	return nil
-}
-
-func (p *grpcPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, cc *grpc.ClientConn) (any, error) {
-	return newRemote(ctx, pb.NewConnectorServiceClient(cc)), nil
-}
-
-// PluginSet returns the go-plugin plugin set for the host side. The value
-// go-plugin dispenses under [PluginKey] is a *Remote.
-func PluginSet() map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{ProtocolVersion: {pluginName: &grpcPlugin{}}}
-}
-
-// PluginKey is the name under which go-plugin dispenses the connector.
-const PluginKey = pluginName
-
-// ServerPlugin returns the go-plugin plugin that serves c, for in-process
-// harnesses (see package plugintest).
-func ServerPlugin(c Connector) plugin.Plugin { return &grpcPlugin{impl: c} }
 
 type server struct {
 	pb.UnimplementedConnectorServiceServer
 	c    Connector
 	info Info
+
+	// firstCall, when set, runs once before the first call is served.
+	firstCall func()
+	once      sync.Once
 }
 
-func newServer(c Connector) *server {
+func newServer(c Connector) (*server, error) {
 	info := c.Info()
+	// Both are the SDK's to fill in; one a connector set would be
+	// overwritten here, silently, and could only be a mistake.
+	if info.ProtocolVersion != 0 {
+		return nil, fmt.Errorf("connector %q sets Info.ProtocolVersion (%d): leave it zero, the SDK fills it in", info.Name, info.ProtocolVersion)
+	}
+	if len(info.Capabilities) > 0 {
+		return nil, fmt.Errorf("connector %q sets Info.Capabilities %v: leave it empty, the SDK derives it from the interfaces the connector implements (declare %s and %s in Info.Features)", info.Name, info.Capabilities, CapReadQuery, CapReadPartitions)
+	}
 	info.ProtocolVersion = ProtocolVersion
 	info.Capabilities = CapabilitiesOf(c)
-	return &server{c: c, info: info}
+	return &server{c: c, info: info}, nil
 }
 
 // guard converts a panic in connector code into an INTERNAL error, so a bug
@@ -127,6 +116,10 @@ func unimplemented(what string) error {
 }
 
 func (s *server) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoResponse, error) {
+	// GetInfo is always the host's first call.
+	if s.firstCall != nil {
+		s.once.Do(s.firstCall)
+	}
 	return infoToProto(s.info), nil
 }
 
@@ -173,7 +166,7 @@ func (s *server) Describe(ctx context.Context, req *pb.DescribeRequest) (_ *pb.D
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	schema, err := schemaToIPC(desc.Schema)
+	schema, err := wire.SchemaToIPC(desc.Schema)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -212,7 +205,7 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.ConnectorService_ReadServer
 		return toStatus(err)
 	}
 	defer records.Release()
-	err = writeStream(records, readResponseArrow, stream.SendMsg)
+	err = wire.WriteStream(records, wire.ReadResponseArrow, stream.SendMsg)
 	if err != nil && ctx.Err() != nil {
 		err = errors.Join(ctx.Err(), err)
 	}
@@ -261,7 +254,7 @@ func (s *server) Write(stream pb.ConnectorService_WriteServer) (err error) {
 	if err != nil {
 		return toStatus(err)
 	}
-	records, err := readStream(writeRequestArrow, stream.RecvMsg, memory.DefaultAllocator)
+	records, err := wire.ReadStream(wire.WriteRequestArrow, stream.RecvMsg, memory.DefaultAllocator)
 	if err != nil {
 		return toStatus(fmt.Errorf("reading the write stream: %w", err))
 	}
@@ -290,7 +283,7 @@ func (s *server) Load(ctx context.Context, req *pb.LoadRequest) (_ *pb.LoadRespo
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	schema, err := schemaFromIPC(req.GetArrowSchema())
+	schema, err := wire.SchemaFromIPC(req.GetArrowSchema())
 	if err != nil {
 		return nil, toStatus(InvalidArgumentf("%v", err))
 	}

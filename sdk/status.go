@@ -3,7 +3,6 @@ package sdk
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -53,44 +52,8 @@ func toStatus(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
-// statusWithReason marks a status with a reason prefix that fromStatus
-// recognises; it avoids depending on the error-details protos.
+// statusWithReason marks a status with a reason prefix that the host
+// recognises (sdk/host's fromStatus); it avoids depending on the error-details protos.
 func statusWithReason(c codes.Code, msg, reason string) error {
 	return status.Error(c, "["+reason+"] "+msg)
 }
-
-// fromStatus turns a gRPC status error from a plugin back into an error
-// that errors.Is matches against the sdk kinds.
-func fromStatus(err error) error {
-	if err == nil {
-		return nil
-	}
-	st, ok := status.FromError(err)
-	if !ok {
-		return err
-	}
-	msg := st.Message()
-	if rest, found := strings.CutPrefix(msg, "["+unsupportedTypeDetail+"] "); found {
-		return &kindError{kind: ErrUnsupportedType, msg: rest}
-	}
-	switch st.Code() {
-	case codes.Canceled:
-		return &kindError{kind: context.Canceled, msg: msg}
-	case codes.DeadlineExceeded:
-		return &kindError{kind: context.DeadlineExceeded, msg: msg}
-	}
-	for _, kc := range kindCodes {
-		if kc.code == st.Code() {
-			return &kindError{kind: kc.kind, msg: msg}
-		}
-	}
-	return &remoteError{code: st.Code(), msg: msg}
-}
-
-// remoteError is an error without a more precise kind.
-type remoteError struct {
-	code codes.Code
-	msg  string
-}
-
-func (e *remoteError) Error() string { return e.msg }

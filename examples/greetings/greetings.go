@@ -129,12 +129,12 @@ func (*Greetings) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordRe
 			for i, c := range cols {
 				appendValue(b.Field(i), c, next)
 			}
-			if b.RowDone() {
+			if b.EndRow() {
 				next += step
-				return next < lo || next > hi, nil
+				return next >= lo && next <= hi, nil
 			}
 		}
-		return true, nil
+		return false, nil
 	}
 	return batch.NewReader(out, fill, nil, batch.WithMaxRows(req.BatchMaxRows), batch.WithMaxBytes(req.BatchMaxBytes)), nil
 }

@@ -3,8 +3,10 @@
 // batches of a few MiB.
 //
 // A producer appends rows to a [Builder]'s field builders and calls
-// [Builder.RowDone] after each row; [NewReader] turns such a producer into an
-// [array.RecordReader], which is what a connector's Read returns.
+// [Builder.EndRow] after each row, which reports whether the batch is full;
+// [NewReader] turns such a producer (a [FillFunc], which reports whether
+// more rows follow) into an [array.RecordReader], which is what a
+// connector's Read returns.
 package batch
 
 import (
@@ -86,9 +88,10 @@ func NewBuilder(schema *arrow.Schema, opts ...Option) *Builder {
 // Rows is the number of rows in the batch being built.
 func (b *Builder) Rows() int { return b.rows }
 
-// RowDone records that one more row has been appended to every field and
-// reports whether the batch is now full.
-func (b *Builder) RowDone() bool {
+// EndRow records that one more row has been appended to every field and
+// reports whether the batch is now full: a [FillFunc] then returns, and
+// the rows appended so far become one batch.
+func (b *Builder) EndRow() (full bool) {
 	b.rows++
 	if b.rows >= b.cfg.maxRows {
 		return true
@@ -170,10 +173,17 @@ func builderBytes(b array.Builder) int {
 	return 8 * n
 }
 
-// FillFunc appends rows to b until b.RowDone reports the batch full or the
-// source is exhausted. It returns done=true when no rows remain (rows it
-// appended before returning are still delivered).
-type FillFunc func(b *Builder) (done bool, err error)
+// FillFunc appends rows to b until [Builder.EndRow] reports the batch full
+// or the source has no rows left. It reports whether more rows follow:
+// more=true when it stopped because the batch is full and rows remain (it
+// is called again for the next batch), more=false when the source is
+// exhausted. Either way the rows it appended are delivered. A non-nil err
+// ends the stream with that error; rows appended in that call are dropped.
+//
+// A fill function that returns more=true without appending a row is
+// called again; one that can tell only after reading that no row
+// remained may simply return false then.
+type FillFunc func(b *Builder) (more bool, err error)
 
 // NewReader returns a RecordReader that calls fill to build each batch.
 // release, when not nil, is called once when the reader is released (to
@@ -207,8 +217,8 @@ func (r *reader) Next() bool {
 		r.cur = nil
 	}
 	for !r.done && r.err == nil {
-		done, err := r.fill(r.b)
-		r.done, r.err = done, err
+		more, err := r.fill(r.b)
+		r.done, r.err = !more, err
 		if err != nil {
 			return false
 		}

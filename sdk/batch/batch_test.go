@@ -32,12 +32,12 @@ func TestBatchesBoundedByRowsAndBytes(t *testing.T) {
 			rr := NewReader(schema, func(b *Builder) (bool, error) {
 				for ; left > 0; left-- {
 					b.Field(0).(*array.StringBuilder).Append(tc.value)
-					if b.RowDone() {
+					if b.EndRow() {
 						left--
-						return left == 0, nil
+						return left > 0, nil
 					}
 				}
-				return true, nil
+				return false, nil
 			}, nil, tc.opts...)
 			defer rr.Release()
 			total := int64(0)
@@ -82,7 +82,7 @@ func TestNextBatchSizedLikeThePrevious(t *testing.T) {
 		for i := 0; ; i++ {
 			b.Field(0).(*array.Int64Builder).Append(int64(batch*1000 + i))
 			b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("v%04d", i))
-			if b.RowDone() {
+			if b.EndRow() {
 				break
 			}
 		}
@@ -97,5 +97,36 @@ func TestNextBatchSizedLikeThePrevious(t *testing.T) {
 			}
 		}
 		rec.Release()
+	}
+}
+
+// TestFillReportsMore: a fill function stops when EndRow reports the batch
+// full and says whether more rows follow; the reader calls it again only
+// then, and delivers the rows of the last call that said no more.
+func TestFillReportsMore(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "n", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	const rows = 12
+	next, calls := 0, 0
+	rr := NewReader(schema, func(b *Builder) (more bool, err error) {
+		calls++
+		for next < rows {
+			b.Field(0).(*array.Int64Builder).Append(int64(next))
+			next++
+			if b.EndRow() {
+				return next < rows, nil
+			}
+		}
+		return false, nil
+	}, nil, WithMaxRows(5))
+	defer rr.Release()
+	var sizes []int64
+	for rr.Next() {
+		sizes = append(sizes, rr.RecordBatch().NumRows())
+	}
+	if err := rr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(sizes) != "[5 5 2]" || calls != 3 {
+		t.Fatalf("batches %v from %d calls, want [5 5 2] from 3", sizes, calls)
 	}
 }

@@ -93,12 +93,12 @@ func recordsOf(rs []row, failAfter int, beforeFail func()) array.RecordReader {
 			} else {
 				b.Field(2).(*array.Float64Builder).Append(*r.score)
 			}
-			if b.RowDone() {
+			if b.EndRow() {
 				i++
-				return i >= len(rs) && failAfter < 0, nil
+				return i < len(rs) || failAfter >= 0, nil
 			}
 		}
-		return failAfter < 0, nil
+		return failAfter >= 0, nil
 	}
 	return batch.NewReader(TargetSchema, fill, nil, batch.WithMaxRows(3))
 }

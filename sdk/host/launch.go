@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
+	pb "github.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1"
+	"github.com/halfpipe-io/halfpipe/sdk/internal/wire"
 )
 
 // ErrNoPlugin means no installed plugin serves what was asked for.
@@ -312,7 +314,7 @@ func (h *Host) Close() {
 
 // Instance is a running plugin. Its embedded Remote makes the calls.
 type Instance struct {
-	*sdk.Remote
+	*Remote
 	Plugin Plugin
 	Info   sdk.Info
 
@@ -413,25 +415,39 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger, declared []string
 	// plugin's side reads it from this variable.
 	cmd.Env = append(pluginEnv(os.Environ(), declared), plugin.EnvUnixSocketDir+"="+sockDir)
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.PluginSet(),
+		HandshakeConfig:  wire.Handshake(sdk.ProtocolVersion),
+		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion: {wire.PluginKey: &wire.Plugin{}}},
 		Cmd:              cmd,
 		SecureConfig:     secure,
 		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		StartTimeout:     20 * time.Second,
-		Stderr:           tl,
-		// After Serve, a plugin's os.Stdout/os.Stderr are piped over
-		// gRPC; keep what it prints there for error messages too.
-		SyncStdout: tl,
-		SyncStderr: tl,
-		Logger:     newPluginLogger(logger, p.Name),
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(sdk.MaxMessageSize), grpc.MaxCallSendMsgSize(sdk.MaxMessageSize))},
+		Stderr:           tl.writer(nil),
+		// After the handshake a plugin's os.Stdout is piped over gRPC
+		// (the SDK points its os.Stderr back at fd 2, but a plugin not
+		// built with it may not). Stdout carries nothing after the
+		// handshake: what a plugin prints there is a mistake worth a
+		// warning, and is kept for error messages too.
+		SyncStdout: tl.writer(func(line string) {
+			logger.Warn("plugin wrote to stdout, which is not read: a plugin should log to stderr (log/slog)", "plugin", p.Name, "output", line)
+		}),
+		SyncStderr:      tl.writer(nil),
+		Logger:          newPluginLogger(logger, p.Name),
+		GRPCDialOptions: wire.DialOptions(),
 	})
 	fail := func(err error) (*Instance, error) {
 		client.Kill()
 		_ = os.RemoveAll(sockDir)
+		if line, ok := strings.CutPrefix(err.Error(), "Unrecognized remote plugin message: "); ok {
+			// go-plugin goes on to guess at a wrong architecture. The
+			// cause is output that took the place of the handshake line,
+			// or, with none, an exit before the handshake.
+			line, _, _ = strings.Cut(line, "\n")
+			if line != "" {
+				return nil, fmt.Errorf("starting plugin %q (%s): it wrote to stdout before the handshake (%q), where hp expects the handshake line: a plugin must not write to stdout, log to stderr instead", p.Name, p.Path, line)
+			}
+			err = errors.New("it exited before the handshake")
+		}
 		if m := versionMismatch.FindStringSubmatch(err.Error()); m != nil {
 			return nil, fmt.Errorf("plugin %q (%s) speaks connector protocol %s but this hp speaks %d: install a plugin built for protocol %d", p.Name, p.Path, m[1], sdk.ProtocolVersion, sdk.ProtocolVersion)
 		}
@@ -454,16 +470,16 @@ func start(ctx context.Context, p Plugin, logger *slog.Logger, declared []string
 	if err != nil {
 		return fail(err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginKey)
+	raw, err := rpc.Dispense(wire.PluginKey)
 	if err != nil {
 		return fail(err)
 	}
-	inst := &Instance{Remote: raw.(*sdk.Remote), Plugin: p, client: client, cmd: cmd, stderr: tl, sockDir: sockDir}
-	inst.Remote.WrapErr = inst.explain
-	info, err := inst.FetchInfo(ctx)
+	inst := &Instance{Plugin: p, client: client, cmd: cmd, stderr: tl, sockDir: sockDir}
+	inst.Remote, err = newRemote(ctx, pb.NewConnectorServiceClient(raw.(*grpc.ClientConn)), inst.explain)
 	if err != nil {
 		return fail(err)
 	}
+	info := inst.Remote.Info()
 	if info.ProtocolVersion != sdk.ProtocolVersion {
 		return fail(fmt.Errorf("it reports protocol version %d in GetInfo, expected %d", info.ProtocolVersion, sdk.ProtocolVersion))
 	}

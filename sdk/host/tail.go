@@ -7,48 +7,84 @@ import (
 	"sync"
 )
 
-// tail keeps the last lines written to it, for error messages about a
-// plugin that died.
+// tail keeps the last lines a plugin wrote, for error messages about a
+// plugin that died. Its lines come from several streams (stderr, and
+// stdout and stderr forwarded over gRPC); each writes through its own
+// [tail.writer], so that lines of different streams never run together.
 type tail struct {
-	mu    sync.Mutex
-	max   int
-	lines []string
-	part  []byte
+	mu      sync.Mutex
+	max     int
+	lines   []string
+	writers []*tailWriter
 }
 
-func (t *tail) Write(p []byte) (int, error) {
+// tailWriter splits one stream into lines for a tail, passing each
+// complete line to also, when set, as well.
+type tailWriter struct {
+	t    *tail
+	part []byte
+	also func(line string)
+}
+
+// writer returns a new stream into t.
+func (t *tail) writer(also func(line string)) *tailWriter {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.part = append(t.part, p...)
+	w := &tailWriter{t: t, also: also}
+	t.writers = append(t.writers, w)
+	return w
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	t := w.t
+	var done []string
+	t.mu.Lock()
+	w.part = append(w.part, p...)
 	for {
-		i := bytes.IndexByte(t.part, '\n')
+		i := bytes.IndexByte(w.part, '\n')
 		if i < 0 {
 			break
 		}
-		line := string(bytes.TrimSpace(t.part[:i]))
-		t.part = t.part[i+1:]
-		line = summarize(line)
-		if line == "" {
-			continue
+		line := string(bytes.TrimSpace(w.part[:i]))
+		w.part = w.part[i+1:]
+		if line != "" {
+			done = append(done, line)
 		}
-		if len(line) > 300 {
-			line = line[:300] + "…"
-		}
-		t.lines = append(t.lines, line)
-		if len(t.lines) > t.max {
-			t.lines = t.lines[1:]
+		t.addLocked(line)
+	}
+	t.mu.Unlock()
+	if w.also != nil {
+		for _, l := range done {
+			w.also(l)
 		}
 	}
 	return len(p), nil
 }
 
-// Lines returns the kept lines, oldest first.
+func (t *tail) addLocked(line string) {
+	line = summarize(line)
+	if line == "" {
+		return
+	}
+	if len(line) > 300 {
+		line = line[:300] + "…"
+	}
+	t.lines = append(t.lines, line)
+	if len(t.lines) > t.max {
+		t.lines = t.lines[1:]
+	}
+}
+
+// Lines returns the kept lines, oldest first, then any unfinished line
+// of each stream.
 func (t *tail) Lines() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := append([]string(nil), t.lines...)
-	if len(t.part) > 0 {
-		out = append(out, string(t.part))
+	for _, w := range t.writers {
+		if len(w.part) > 0 {
+			out = append(out, string(w.part))
+		}
 	}
 	return out
 }

@@ -563,7 +563,7 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 				}
 			}
 		}
-		if b.RowDone() {
+		if b.EndRow() {
 			if err := send(); err != nil {
 				return err
 			}

@@ -290,11 +290,11 @@ func (g *generator) fill(ctx context.Context, b *batch.Builder) (bool, error) {
 			c.appendTo(fields[i], g.p, id)
 		}
 		g.next += g.step
-		if b.RowDone() {
-			return g.done(), nil
+		if b.EndRow() {
+			return !g.done(), nil
 		}
 	}
-	return true, nil
+	return false, nil
 }
 
 func schemaOf(cols []column) *arrow.Schema {

@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,17 +18,34 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/batch"
+	"github.com/halfpipe-io/halfpipe/sdk/internal/wire"
 )
 
 type endless struct{}
 
 func (endless) Info() sdk.Info {
-	return sdk.Info{Name: "endless", Version: "0.0.1", Schemes: []string{"endless"}, DSNExample: "endless://", Env: []string{"TESTPLUGIN_DECLARED", "TESTPLUGIN_PREFIX_*"}}
+	info := sdk.Info{Name: "endless", Version: "0.0.1", Schemes: []string{"endless"}, DSNExample: "endless://", Env: []string{"TESTPLUGIN_DECLARED", "TESTPLUGIN_PREFIX_*"}}
+	if named("claims") {
+		// What the SDK fills in; Serve must refuse it.
+		info.Capabilities = []sdk.Capability{sdk.CapWrite}
+	}
+	return info
 }
 
 // Check answers with the plugin's environment, one variable a line, for
-// the host's tests of what a plugin is given.
+// the host's tests of what a plugin is given. As "chatty" it first prints
+// to stdout; as "exiter" it exits at once after a last line on stderr
+// (through the SDK's log and through os.Stderr), as a connector that gives
+// up does.
 func (endless) Check(context.Context, sdk.Connection) (string, error) {
+	if named("chatty") {
+		fmt.Println("chatty: a stray line on stdout")
+	}
+	if named("exiter") {
+		slog.Error("exiter: logged before exiting")
+		fmt.Fprintln(os.Stderr, "exiter: last words on stderr")
+		os.Exit(3)
+	}
 	return strings.Join(os.Environ(), "\n"), nil
 }
 
@@ -54,8 +73,8 @@ func (endless) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordReade
 			}
 			ids.Append(n)
 			n++
-			if b.RowDone() {
-				return false, nil
+			if b.EndRow() {
+				return true, nil
 			}
 		}
 	}
@@ -63,12 +82,18 @@ func (endless) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordReade
 }
 
 func main() {
+	if named("early") {
+		// Before the handshake line: go-plugin would take this for it.
+		fmt.Println("early: hello before the handshake")
+	}
 	if named("future") {
-		hs := sdk.Handshake
-		hs.ProtocolVersion = 2
+		svc, err := wire.NewServer(endless{})
+		if err != nil {
+			panic(err)
+		}
 		plugin.Serve(&plugin.ServeConfig{
-			HandshakeConfig:  hs,
-			VersionedPlugins: map[int]plugin.PluginSet{2: {sdk.PluginKey: sdk.ServerPlugin(endless{})}},
+			HandshakeConfig:  wire.Handshake(2),
+			VersionedPlugins: map[int]plugin.PluginSet{2: {wire.PluginKey: &wire.Plugin{Service: svc}}},
 			GRPCServer:       plugin.DefaultGRPCServer,
 		})
 		return

@@ -1,4 +1,4 @@
-package sdk
+package wire
 
 import (
 	"bytes"
@@ -42,17 +42,14 @@ func readChunk(t *testing.T, c encoding.CodecV2, field protowire.Number, wire me
 // proto messages carrying them, both ways, so peers built without the
 // chunk codec interoperate; other messages are the standard codec's.
 func TestChunkCodecIsTheProtoWireFormat(t *testing.T) {
-	c := encoding.GetCodecV2("proto")
-	if _, ok := c.(chunkCodec); !ok {
-		t.Fatalf("the proto codec is %T, not the chunk codec", c)
-	}
+	c := codec
 	payload := bytes.Repeat([]byte("arrow ipc \x00\xff"), 10_000)
 	for _, tc := range []struct {
 		field protowire.Number
 		msg   proto.Message
 	}{
-		{readResponseArrow, &pb.ReadResponse{Arrow: payload}},
-		{writeRequestArrow, &pb.WriteRequest{Kind: &pb.WriteRequest_Arrow{Arrow: payload}}},
+		{ReadResponseArrow, &pb.ReadResponse{Arrow: payload}},
+		{WriteRequestArrow, &pb.WriteRequest{Kind: &pb.WriteRequest_Arrow{Arrow: payload}}},
 	} {
 		want, err := proto.Marshal(tc.msg)
 		if err != nil {
@@ -84,16 +81,16 @@ func TestChunkCodecIsTheProtoWireFormat(t *testing.T) {
 		wire  []byte
 		want  string
 	}{
-		"empty message":       {readResponseArrow, nil, ""},
-		"unknown field first": {readResponseArrow, unknownFirst, "abc"},
-		"field twice":         {readResponseArrow, append(arrow([]byte("first")), arrow([]byte("last"))...), "last"},
-		"header, not arrow":   {writeRequestArrow, header, ""},
+		"empty message":       {ReadResponseArrow, nil, ""},
+		"unknown field first": {ReadResponseArrow, unknownFirst, "abc"},
+		"field twice":         {ReadResponseArrow, append(arrow([]byte("first")), arrow([]byte("last"))...), "last"},
+		"header, not arrow":   {WriteRequestArrow, header, ""},
 	} {
 		if got := readChunk(t, c, tc.field, split(tc.wire, 3)); string(got) != tc.want {
 			t.Errorf("%s: read %q, want %q", name, got, tc.want)
 		}
 	}
-	if err := c.Unmarshal(split([]byte{0x0a, 0x05, 'a'}, 8), &inChunk{field: readResponseArrow}); err == nil {
+	if err := c.Unmarshal(split([]byte{0x0a, 0x05, 'a'}, 8), &inChunk{field: ReadResponseArrow}); err == nil {
 		t.Error("a truncated chunk parsed")
 	}
 
@@ -106,5 +103,14 @@ func TestChunkCodecIsTheProtoWireFormat(t *testing.T) {
 	back := &pb.ReadRequest{}
 	if err := c.Unmarshal(wire, back); err != nil || !proto.Equal(req, back) {
 		t.Errorf("ReadRequest round trip: %v, %v", back, err)
+	}
+}
+
+// TestCodecNotRegistered: the chunk codec is handed to the protocol's own
+// servers and clients; the process-wide "proto" codec stays gRPC's, so
+// other gRPC users in a host or plugin are untouched.
+func TestCodecNotRegistered(t *testing.T) {
+	if _, ok := encoding.GetCodecV2("proto").(chunkCodec); ok {
+		t.Fatal("the process-wide proto codec was replaced by the chunk codec")
 	}
 }

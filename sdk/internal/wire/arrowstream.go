@@ -1,4 +1,4 @@
-package sdk
+package wire
 
 import (
 	"encoding/binary"
@@ -16,8 +16,8 @@ import (
 )
 
 // The Arrow IPC stream of a Read or Write travels in chunks, each the bytes
-// field of a ReadResponse or WriteRequest. The codec below frames those
-// chunks itself: a sent chunk references the record batch's own buffers
+// field of a ReadResponse or WriteRequest. The codec below (passed to gRPC
+// by [ServerOptions] and [DialOptions]) frames those chunks itself: a sent chunk references the record batch's own buffers
 // instead of being copied into a message and marshaled, and a received one
 // stays in gRPC's buffers until the IPC reader copies it out once. The bytes
 // on the wire are the proto encoding of those messages, so peers built
@@ -34,19 +34,19 @@ const MaxMessageSize = 64 << 20
 
 // Field numbers of the chunks' bytes fields.
 const (
-	readResponseArrow protowire.Number = 1 // ReadResponse.arrow
-	writeRequestArrow protowire.Number = 2 // WriteRequest.arrow
+	ReadResponseArrow protowire.Number = 1 // ReadResponse.arrow
+	WriteRequestArrow protowire.Number = 2 // WriteRequest.arrow
 )
 
 // copyBelow is the size under which a piece of the IPC stream (message
 // metadata, padding, small buffers) is copied rather than referenced.
 const copyBelow = 4 << 10
 
-func init() {
-	// Registered under the standard codec's name, it serves every message
-	// of the process: all but chunks go to the standard codec.
-	encoding.RegisterCodecV2(chunkCodec{encoding.GetCodecV2(protocodec.Name)})
-}
+// codec is the protocol's codec: given to gRPC on both sides of a
+// connection, never registered, so other gRPC users in the process (AWS
+// SDKs, a host's other clients) keep the standard codec. It keeps the
+// standard codec's name, "proto", since the bytes are the same.
+var codec encoding.CodecV2 = chunkCodec{encoding.GetCodecV2(protocodec.Name)}
 
 // chunkCodec is gRPC's proto codec, plus outChunk and inChunk.
 type chunkCodec struct{ encoding.CodecV2 }
@@ -199,9 +199,9 @@ func (h *batchHold) done() {
 	}
 }
 
-// writeStream drains rr into send as one Arrow IPC stream, as chunks of
-// field.
-func writeStream(rr array.RecordReader, field protowire.Number, send func(any) error) error {
+// WriteStream drains rr into send (a stream's SendMsg) as one Arrow IPC
+// stream, as chunks of field. The stream must use this package's codec.
+func WriteStream(rr array.RecordReader, field protowire.Number, send func(any) error) error {
 	cw := &chunkWriter{send: func(b mem.BufferSlice) error { return send(&outChunk{field: field, data: b}) }}
 	w := ipc.NewWriter(cw, ipc.WithSchema(rr.Schema()), ipc.WithAllocator(memory.DefaultAllocator))
 	for rr.Next() {
@@ -244,10 +244,11 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return r.cur.Read(p)
 }
 
-// readStream returns a RecordReader over an IPC stream carried by chunks of
-// field received by recv. It reads the schema message before returning.
+// ReadStream returns a RecordReader over an IPC stream carried by chunks of
+// field received by recv (a stream's RecvMsg). It reads the schema message
+// before returning. The stream must use this package's codec.
 // A chunk left half read when the reader is abandoned goes to the
 // garbage collector, not back to gRPC's pool.
-func readStream(field protowire.Number, recv func(any) error, mem memory.Allocator) (*ipc.Reader, error) {
+func ReadStream(field protowire.Number, recv func(any) error, mem memory.Allocator) (*ipc.Reader, error) {
 	return ipc.NewReader(&chunkReader{field: field, recv: recv}, ipc.WithAllocator(mem), ipc.WithDelayReadSchema(false))
 }

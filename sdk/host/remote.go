@@ -1,83 +1,94 @@
-package sdk
+package host
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
-	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
 	pb "github.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1"
+	"github.com/halfpipe-io/halfpipe/sdk/internal/wire"
 )
 
-// Remote is the host side of a connector: it implements [Connector] and
-// every capability interface by calling a plugin over gRPC. Calls for a
-// capability the plugin lacks return an error wrapping [ErrUnimplemented].
-// Errors from the plugin keep their kind (errors.Is(err, ErrNotFound)).
+// Remote is the host side of a connector: it implements [sdk.Connector]
+// and every capability interface by calling a plugin over gRPC. Calls for
+// a capability the plugin lacks return an error wrapping
+// [sdk.ErrUnimplemented]. Errors from the plugin keep their kind
+// (errors.Is(err, sdk.ErrNotFound)).
 //
-// hp obtains a Remote from package host; tests obtain one from package
-// plugintest. The zero value is not usable.
+// hp obtains a Remote from a launched plugin ([Instance]); tests obtain
+// one from package plugintest. The zero value is not usable.
 type Remote struct {
-	ctx    context.Context
 	client pb.ConnectorServiceClient
-
-	once sync.Once
-	info Info
-	err  error
-
-	// WrapErr, when set, is applied to every error the Remote returns. The
-	// host uses it to replace a bare transport error with the cause: the
-	// plugin process exited, with its status and last stderr lines.
-	WrapErr func(error) error
+	info   sdk.Info
+	// wrap, when set, is applied to every error the Remote returns: an
+	// Instance replaces a bare transport error with the cause, the plugin
+	// process exited, with its status and last stderr lines.
+	wrap func(error) error
 }
 
-func newRemote(ctx context.Context, c pb.ConnectorServiceClient) *Remote {
-	return &Remote{ctx: ctx, client: c}
+// Connect returns the host side of a connector served at target, a gRPC
+// target such as "unix:///tmp/dir/socket", by a server that is not a
+// plugin process of this host: package plugintest serves a connector
+// in-process and connects to it so. (Host launches plugin processes and
+// connects to them itself.) It asks the connector for its Info under ctx,
+// so that Info needs no context later. Close the returned closer when
+// done.
+func Connect(ctx context.Context, target string) (*Remote, io.Closer, error) {
+	cc, err := grpc.NewClient(target, append(wire.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to the connector at %s: %w", target, err)
+	}
+	r, err := newRemote(ctx, pb.NewConnectorServiceClient(cc), nil)
+	if err != nil {
+		cc.Close()
+		return nil, nil, fmt.Errorf("connector at %s: %w", target, err)
+	}
+	return r, cc, nil
+}
+
+func newRemote(ctx context.Context, c pb.ConnectorServiceClient, wrap func(error) error) (*Remote, error) {
+	r := &Remote{client: c, wrap: wrap}
+	resp, err := c.GetInfo(ctx, &pb.GetInfoRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("GetInfo: %w", r.fail(err))
+	}
+	r.info = infoFromProto(resp)
+	return r, nil
 }
 
 var (
-	_ Connector    = (*Remote)(nil)
-	_ ObjectLister = (*Remote)(nil)
-	_ Describer    = (*Remote)(nil)
-	_ Reader       = (*Remote)(nil)
-	_ Bounder      = (*Remote)(nil)
-	_ Writer       = (*Remote)(nil)
-	_ Loader       = (*Remote)(nil)
-	_ Executor     = (*Remote)(nil)
+	_ sdk.Connector    = (*Remote)(nil)
+	_ sdk.ObjectLister = (*Remote)(nil)
+	_ sdk.Describer    = (*Remote)(nil)
+	_ sdk.Reader       = (*Remote)(nil)
+	_ sdk.Bounder      = (*Remote)(nil)
+	_ sdk.Writer       = (*Remote)(nil)
+	_ sdk.Loader       = (*Remote)(nil)
+	_ sdk.Executor     = (*Remote)(nil)
 )
 
 func (r *Remote) fail(err error) error {
 	err = fromStatus(err)
-	if r.WrapErr != nil {
-		err = r.WrapErr(err)
+	if r.wrap != nil {
+		err = r.wrap(err)
 	}
 	return err
 }
 
-// FetchInfo calls GetInfo once and caches the answer.
-func (r *Remote) FetchInfo(ctx context.Context) (Info, error) {
-	r.once.Do(func() {
-		resp, err := r.client.GetInfo(ctx, &pb.GetInfoRequest{})
-		if err != nil {
-			r.err = r.fail(err)
-			return
-		}
-		r.info = infoFromProto(resp)
-	})
-	return r.info, r.err
-}
+// Info returns the Info the plugin reported when the Remote was made,
+// with the protocol version and capabilities the SDK filled in.
+func (r *Remote) Info() sdk.Info { return r.info }
 
-// Info returns the plugin's Info, or a zero Info if GetInfo failed (use
-// FetchInfo to see the error).
-func (r *Remote) Info() Info {
-	info, _ := r.FetchInfo(r.ctx)
-	return info
-}
-
-func (r *Remote) Check(ctx context.Context, conn Connection) (string, error) {
+func (r *Remote) Check(ctx context.Context, conn sdk.Connection) (string, error) {
 	resp, err := r.client.Check(ctx, &pb.CheckRequest{Connection: connToProto(conn)})
 	if err != nil {
 		return "", r.fail(err)
@@ -85,30 +96,30 @@ func (r *Remote) Check(ctx context.Context, conn Connection) (string, error) {
 	return resp.GetServerVersion(), nil
 }
 
-func (r *Remote) ListObjects(ctx context.Context, conn Connection, schema string) ([]ObjectInfo, error) {
+func (r *Remote) ListObjects(ctx context.Context, conn sdk.Connection, schema string) ([]sdk.ObjectInfo, error) {
 	resp, err := r.client.ListObjects(ctx, &pb.ListObjectsRequest{Connection: connToProto(conn), Schema: schema})
 	if err != nil {
 		return nil, r.fail(err)
 	}
-	out := make([]ObjectInfo, 0, len(resp.GetObjects()))
+	out := make([]sdk.ObjectInfo, 0, len(resp.GetObjects()))
 	for _, o := range resp.GetObjects() {
-		out = append(out, ObjectInfo{Ref: refFromProto(o.GetRef()), Kind: o.GetKind()})
+		out = append(out, sdk.ObjectInfo{Ref: refFromProto(o.GetRef()), Kind: o.GetKind()})
 	}
 	return out, nil
 }
 
-func (r *Remote) Describe(ctx context.Context, conn Connection, src Source) (*Description, error) {
+func (r *Remote) Describe(ctx context.Context, conn sdk.Connection, src sdk.Source) (*sdk.Description, error) {
 	resp, err := r.client.Describe(ctx, &pb.DescribeRequest{Connection: connToProto(conn), Source: sourceToProto(src)})
 	if err != nil {
 		return nil, r.fail(err)
 	}
-	schema, err := schemaFromIPC(resp.GetArrowSchema())
+	schema, err := wire.SchemaFromIPC(resp.GetArrowSchema())
 	if err != nil {
 		return nil, err
 	}
-	d := &Description{Schema: schema, PrimaryKey: resp.GetPrimaryKey()}
+	d := &sdk.Description{Schema: schema, PrimaryKey: resp.GetPrimaryKey()}
 	for _, c := range resp.GetColumns() {
-		d.Columns = append(d.Columns, Column{Name: c.GetName(), NativeType: c.GetNativeType(), Nullable: c.GetNullable()})
+		d.Columns = append(d.Columns, sdk.Column{Name: c.GetName(), NativeType: c.GetNativeType(), Nullable: c.GetNullable()})
 	}
 	return d, nil
 }
@@ -116,7 +127,7 @@ func (r *Remote) Describe(ctx context.Context, conn Connection, src Source) (*De
 // Read starts a Read and returns once the schema has arrived, so that an
 // unknown table or a connection failure is an error here, not on the
 // first Next. Cancelling ctx ends the stream on both sides.
-func (r *Remote) Read(ctx context.Context, req ReadRequest) (array.RecordReader, error) {
+func (r *Remote) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordReader, error) {
 	p := &pb.ReadRequest{
 		Connection: connToProto(req.Conn), Source: sourceToProto(req.Source), Columns: req.Columns,
 		Where: req.Where, Range: rangeToProto(req.Range),
@@ -143,7 +154,7 @@ func (r *Remote) Read(ctx context.Context, req ReadRequest) (array.RecordReader,
 		}
 		return err
 	}
-	ir, err := readStream(readResponseArrow, recv, memory.DefaultAllocator)
+	ir, err := wire.ReadStream(wire.ReadResponseArrow, recv, memory.DefaultAllocator)
 	if err != nil {
 		cancel()
 		if recvErr != nil {
@@ -174,7 +185,7 @@ func (r *remoteRecords) Release() {
 	r.Reader.Release()
 }
 
-func (r *Remote) Bounds(ctx context.Context, req BoundsRequest) (*Bounds, error) {
+func (r *Remote) Bounds(ctx context.Context, req sdk.BoundsRequest) (*sdk.Bounds, error) {
 	resp, err := r.client.Bounds(ctx, &pb.BoundsRequest{
 		Connection: connToProto(req.Conn), Source: sourceToProto(req.Source), Column: req.Column,
 		Where: req.Where, Range: rangeToProto(req.Range),
@@ -182,12 +193,12 @@ func (r *Remote) Bounds(ctx context.Context, req BoundsRequest) (*Bounds, error)
 	if err != nil {
 		return nil, r.fail(err)
 	}
-	return &Bounds{Min: valueFromProto(resp.GetMin()), Max: valueFromProto(resp.GetMax()), Count: resp.GetCount(), NullCount: resp.GetNullCount()}, nil
+	return &sdk.Bounds{Min: valueFromProto(resp.GetMin()), Max: valueFromProto(resp.GetMax()), Count: resp.GetCount(), NullCount: resp.GetNullCount()}, nil
 }
 
 // Write streams records to the plugin. If records fails (Err after Next),
 // the stream is cancelled so the plugin commits nothing.
-func (r *Remote) Write(ctx context.Context, req WriteRequest, records array.RecordReader) (*WriteResult, error) {
+func (r *Remote) Write(ctx context.Context, req sdk.WriteRequest, records array.RecordReader) (*sdk.WriteResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := r.client.Write(ctx)
@@ -201,7 +212,7 @@ func (r *Remote) Write(ctx context.Context, req WriteRequest, records array.Reco
 	if err := stream.Send(&pb.WriteRequest{Kind: &pb.WriteRequest_Header{Header: header}}); err != nil {
 		return nil, r.writeFailure(stream, err)
 	}
-	err = writeStream(records, writeRequestArrow, stream.SendMsg)
+	err = wire.WriteStream(records, wire.WriteRequestArrow, stream.SendMsg)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			// The server ended the stream early; its status says why.
@@ -214,7 +225,7 @@ func (r *Remote) Write(ctx context.Context, req WriteRequest, records array.Reco
 	if err != nil {
 		return nil, r.fail(err)
 	}
-	return &WriteResult{RowsWritten: resp.GetRowsWritten()}, nil
+	return &sdk.WriteResult{RowsWritten: resp.GetRowsWritten()}, nil
 }
 
 func (r *Remote) writeFailure(stream pb.ConnectorService_WriteClient, sendErr error) error {
@@ -224,8 +235,8 @@ func (r *Remote) writeFailure(stream pb.ConnectorService_WriteClient, sendErr er
 	return r.fail(sendErr)
 }
 
-func (r *Remote) Load(ctx context.Context, req LoadRequest) (*LoadResult, error) {
-	schema, err := schemaToIPC(req.Schema)
+func (r *Remote) Load(ctx context.Context, req sdk.LoadRequest) (*sdk.LoadResult, error) {
+	schema, err := wire.SchemaToIPC(req.Schema)
 	if err != nil {
 		return nil, err
 	}
@@ -237,10 +248,10 @@ func (r *Remote) Load(ctx context.Context, req LoadRequest) (*LoadResult, error)
 	if err != nil {
 		return nil, r.fail(err)
 	}
-	return &LoadResult{RowsLoaded: resp.GetRowsLoaded()}, nil
+	return &sdk.LoadResult{RowsLoaded: resp.GetRowsLoaded()}, nil
 }
 
-func (r *Remote) Exec(ctx context.Context, conn Connection, statements []string) (int64, error) {
+func (r *Remote) Exec(ctx context.Context, conn sdk.Connection, statements []string) (int64, error) {
 	resp, err := r.client.Exec(ctx, &pb.ExecRequest{Connection: connToProto(conn), Statements: statements})
 	if err != nil {
 		return 0, r.fail(err)
