@@ -16,6 +16,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/batch"
+	"github.com/halfpipe-io/halfpipe/sdk/host"
 	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
 )
 
@@ -105,7 +106,7 @@ func recordsOf(rs []row, failAfter int, beforeFail func()) array.RecordReader {
 
 // RunTargetSuite runs the target conformance tests.
 //
-// c must be the connector's Go value, not a *sdk.Remote: the suite serves
+// c must be the connector's Go value, not a *host.Remote: the suite serves
 // it over the protocol itself (package plugintest), as hp uses it, and
 // watches the connector's Write behind the server, so that after a Write
 // whose stream broke it reads the table back only once the connector's
@@ -113,8 +114,8 @@ func recordsOf(rs []row, failAfter int, beforeFail func()) array.RecordReader {
 // breaks without the call being cancelled.
 func RunTargetSuite(t *testing.T, c sdk.Connector, f TargetFixture) {
 	t.Helper()
-	if _, ok := c.(*sdk.Remote); ok {
-		t.Fatal("RunTargetSuite needs the connector itself, not a *sdk.Remote: it serves the connector over the protocol and must see when the connector's Write returns")
+	if _, ok := c.(*host.Remote); ok {
+		t.Fatal("RunTargetSuite needs the connector itself, not a *host.Remote: it serves the connector over the protocol and must see when the connector's Write returns")
 	}
 	w, ok := c.(sdk.Writer)
 	if !ok {
@@ -147,12 +148,12 @@ type targetSuite struct {
 	// local is the connector called in-process; remote is it behind the
 	// protocol, its Write watched by watch.
 	local  sdk.Writer
-	remote *sdk.Remote
+	remote *host.Remote
 	watch  *watchedWriter
 	// reader is the connector behind the protocol when it can read, used
 	// to read tables back (unless the fixture brings ReadBack) and to tell
 	// that a table does not exist.
-	reader   *sdk.Remote
+	reader   *host.Remote
 	readBack func(t *testing.T, table sdk.ObjectRef) arrow.RecordBatch
 }
 

@@ -25,6 +25,7 @@ import (
 	pqfile "github.com/apache/arrow-go/v18/parquet/file"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/format"
+	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
 	"github.com/halfpipe-io/halfpipe/core/internal/manifest"
 	"github.com/halfpipe-io/halfpipe/core/internal/store"
 )
@@ -278,7 +279,7 @@ func TestManifestDescribesTheFiles(t *testing.T) {
 	job := testJob(t, dir, src, plainCSV)
 	job.MaxFileRows = 100
 	job.Extra = func(m *manifest.Manifest) (map[string][]byte, error) {
-		return map[string][]byte{"run/run.man": manifest.HalfpipeMan(m.Files)}, nil
+		return map[string][]byte{"run/run.man": halfpipe.Man(m.FilePaths())}, nil
 	}
 	start := time.Now().UTC()
 	res, err := Run(context.Background(), job)
@@ -460,7 +461,7 @@ func TestTakenManifestPublishesNothing(t *testing.T) {
 	job := testJob(t, dir, &source{size: 50, batches: 4}, plainCSV)
 	job.MaxFileRows = 100
 	job.Extra = func(m *manifest.Manifest) (map[string][]byte, error) {
-		return map[string][]byte{"run/run.man": manifest.HalfpipeMan(m.Files)}, nil
+		return map[string][]byte{"run/run.man": halfpipe.Man(m.FilePaths())}, nil
 	}
 	_, err := Run(context.Background(), job)
 	if err == nil || !strings.Contains(err.Error(), "already exists") {

@@ -204,3 +204,12 @@ func (m *Manifest) Validate() error {
 	}
 	return nil
 }
+
+// FilePaths lists the paths of the data files, in order.
+func (m *Manifest) FilePaths() []string {
+	out := make([]string, len(m.Files))
+	for i, f := range m.Files {
+		out[i] = f.Path
+	}
+	return out
+}

@@ -212,11 +212,7 @@ func (f files) publish(ctx context.Context, src *host.Instance, req sdk.ReadRequ
 	}
 	if p.Layout.Name == "halfpipe" {
 		j.Extra = func(m *manifest.Manifest) (map[string][]byte, error) {
-			paths := make([]string, len(m.Files))
-			for i, f := range m.Files {
-				paths[i] = f.Path
-			}
-			return map[string][]byte{p.Layout.HalfpipeMan(vars): halfpipe.Man(paths)}, nil
+			return map[string][]byte{p.Layout.HalfpipeMan(vars): halfpipe.Man(m.FilePaths())}, nil
 		}
 	}
 	if total == nil {
