@@ -68,7 +68,7 @@ func infoToProto(i Info) *pb.GetInfoResponse {
 		}
 	}
 	for _, o := range i.Options {
-		r.Options = append(r.Options, &pb.OptionSpec{Name: o.Name, Type: o.Type, DefaultValue: o.Default, Description: o.Description, Required: o.Required})
+		r.Options = append(r.Options, &pb.OptionSpec{Name: o.Name, Type: o.Type, DefaultValue: o.Default, Description: o.Description, Required: o.Required, Secret: o.Secret})
 	}
 	for _, t := range i.TypeMappings {
 		r.TypeMappings = append(r.TypeMappings, &pb.TypeMapping{NativeType: t.NativeType, ArrowType: t.ArrowType, Notes: t.Notes})
@@ -90,7 +90,7 @@ func infoFromProto(r *pb.GetInfoResponse) Info {
 		}
 	}
 	for _, o := range r.GetOptions() {
-		i.Options = append(i.Options, OptionSpec{Name: o.GetName(), Type: o.GetType(), Default: o.GetDefaultValue(), Description: o.GetDescription(), Required: o.GetRequired()})
+		i.Options = append(i.Options, OptionSpec{Name: o.GetName(), Type: o.GetType(), Default: o.GetDefaultValue(), Description: o.GetDescription(), Required: o.GetRequired(), Secret: o.GetSecret()})
 	}
 	for _, t := range r.GetTypeMappings() {
 		i.TypeMappings = append(i.TypeMappings, TypeMapping{NativeType: t.GetNativeType(), ArrowType: t.GetArrowType(), Notes: t.GetNotes()})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/sdk/host"
 )
 
@@ -35,6 +36,20 @@ type Factory struct {
 
 	hostOnce sync.Once
 	host     *host.Host
+
+	connsOnce sync.Once
+	conns     *config.Store
+}
+
+// Conns returns the connections store, created on first use. Commands
+// share it, so that errors can be masked of the secret options of every
+// connection a command resolved.
+func (f *Factory) Conns() *config.Store {
+	f.connsOnce.Do(func() {
+		f.conns = &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv, Environ: f.Environ,
+			Logger: func() *slog.Logger { return f.Logger }}
+	})
+	return f.conns
 }
 
 // Getenv reads one variable ("" when unset).

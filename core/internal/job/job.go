@@ -62,6 +62,9 @@ func Source(ctx context.Context, h *host.Host, c config.Connection, declaredType
 	if err := CheckType(c, declaredType, inst.Info.Name, inst.Info.Schemes); err != nil {
 		return nil, err
 	}
+	if err := c.Bind(inst.Info); err != nil {
+		return nil, err
+	}
 	if !inst.Info.Has(sdk.CapRead) {
 		return nil, fmt.Errorf("connection %q: the %s connector cannot be read from: %w", c.Name, inst.Info.Name, sdk.ErrUnimplemented)
 	}

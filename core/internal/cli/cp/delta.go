@@ -372,7 +372,7 @@ func (t *tableTarget) mark(ctx context.Context, _ string) (*sdk.Value, string, e
 		return nil, "", fmt.Errorf("connection %q: the %s connector cannot report bounds, which a delta into a table needs: %w", t.p.tgt.Name, t.inst.Info.Name, sdk.ErrUnimplemented)
 	}
 	ref := t.ref
-	b, err := t.inst.Bounds(ctx, sdk.BoundsRequest{Conn: sdk.Connection{DSN: t.p.tgt.DSN}, Source: sdk.Source{Object: &ref}, Column: t.o.Driver})
+	b, err := t.inst.Bounds(ctx, sdk.BoundsRequest{Conn: t.p.tgt.Wire(), Source: sdk.Source{Object: &ref}, Column: t.o.Driver})
 	if errors.Is(err, sdk.ErrNotFound) {
 		return nil, "", nil // the table does not exist yet
 	}
@@ -392,7 +392,7 @@ func (t *tableTarget) deliver(ctx context.Context, src *host.Instance, req sdk.R
 		return Summary{}, fmt.Errorf("reading %s from %q: %w", req.Source, t.p.src.Name, err)
 	}
 	defer records.Release()
-	w := sdk.WriteRequest{Conn: sdk.Connection{DSN: t.p.tgt.DSN}, Table: t.ref, Mode: sdk.Append, CreateTable: true}
+	w := sdk.WriteRequest{Conn: t.p.tgt.Wire(), Table: t.ref, Mode: sdk.Append, CreateTable: true}
 	if len(d.PrimaryKeys) > 0 {
 		w.Mode, w.Keys = sdk.Merge, d.PrimaryKeys
 	}

@@ -60,7 +60,7 @@ func newOptions(f *cliutil.Factory) *SnapOptions {
 	return &SnapOptions{
 		IO: f.IO, Host: f.Host, Version: f.Version, Now: time.Now,
 		Logger: func() *slog.Logger { return f.Logger },
-		Conns:  &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv},
+		Conns:  f.Conns(),
 	}
 }
 
@@ -256,7 +256,7 @@ func RunSnap(ctx context.Context, o *SnapOptions) error {
 // readRequest is what the source reads: the table or query, with the
 // columns and predicate asked for.
 func (o *SnapOptions) readRequest(p *plan) sdk.ReadRequest {
-	req := sdk.ReadRequest{Conn: sdk.Connection{DSN: p.src.DSN}, Columns: p.columns, Where: o.Where}
+	req := sdk.ReadRequest{Conn: p.src.Wire(), Columns: p.columns, Where: o.Where}
 	if o.Query != "" {
 		req.Source = sdk.Source{Query: o.Query}
 	} else {
@@ -416,6 +416,9 @@ func (o *SnapOptions) targetTable(ctx context.Context, p *plan) (*host.Instance,
 	if err := job.CheckType(p.tgt, o.TargetType, tgt.Info.Name, tgt.Info.Schemes); err != nil {
 		return nil, sdk.ObjectRef{}, err
 	}
+	if err := p.tgt.Bind(tgt.Info); err != nil {
+		return nil, sdk.ObjectRef{}, err
+	}
 	if !tgt.Info.Has(sdk.CapWrite) {
 		return nil, sdk.ObjectRef{}, fmt.Errorf("connection %q: the %s connector cannot be written to: %w", p.tgt.Name, tgt.Info.Name, sdk.ErrUnimplemented)
 	}
@@ -476,7 +479,7 @@ func (o *SnapOptions) toTable(ctx context.Context, p *plan, src *host.Instance, 
 	}
 	defer records.Release()
 	start := time.Now()
-	res, err := tgt.Write(ctx, sdk.WriteRequest{Conn: sdk.Connection{DSN: p.tgt.DSN}, Table: ref, Mode: p.writeMode, Keys: p.keys, CreateTable: true}, records)
+	res, err := tgt.Write(ctx, sdk.WriteRequest{Conn: p.tgt.Wire(), Table: ref, Mode: p.writeMode, Keys: p.keys, CreateTable: true}, records)
 	if err != nil {
 		return fmt.Errorf("writing %s.%s: %w", p.tgt.Name, ref, err)
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/verify"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/version"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
-	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
@@ -51,7 +50,7 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 			f.Logger = logger
 			if f.Environ != nil {
 				twelve, _ := f.LookupEnv("HP_12FACTOR_MODE")
-				checkEnv(cmd, f.LookupEnv, f.Environ(), logger, twelve == "")
+				checkEnv(cmd, f.LookupEnv, f.Environ(), logger, twelve == "", f.Conns())
 			}
 			*started = true
 			return nil
@@ -158,17 +157,17 @@ func Execute(ctx context.Context, f *cliutil.Factory, args []string) (int, error
 	return code, err
 }
 
-// maskRunSecrets masks in err's message the secrets of every DSN the run
-// could have used (arguments, HP_*_DSN, the connections file): a driver
-// may echo a password that no DSN-shaped rule would recognise.
+// maskRunSecrets masks in err's message the secrets of every DSN and
+// secret option the run could have used (arguments, HP_* variables, the
+// connections file): a driver may echo a password that no DSN-shaped rule
+// would recognise.
 func maskRunSecrets(f *cliutil.Factory, args []string, err error) error {
 	var environ []string
 	if f.Environ != nil {
 		environ = f.Environ()
 	}
-	conns := &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv}
-	for _, dsn := range append(append([]string(nil), args...), conns.DSNs(environ)...) {
+	for _, dsn := range args {
 		err = sdk.MaskErr(err, dsn)
 	}
-	return err
+	return f.Conns().MaskErr(err, environ)
 }

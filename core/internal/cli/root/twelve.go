@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+	"github.com/halfpipe-io/halfpipe/core/internal/config"
 )
 
 // twelveFactorVars are the variables of 12-factor mode that are not flags,
@@ -70,7 +71,7 @@ func TwelveFactorArgs(lookup func(string) (string, bool)) ([]string, error) {
 // with the nearest known name: a misspelt variable must not pass in
 // silence. anyCommand counts the flags of every command as known (on a
 // command line, variables exported for other commands are normal).
-func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []string, log *slog.Logger, anyCommand bool) {
+func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []string, log *slog.Logger, anyCommand bool, conns *config.Store) {
 	known := map[string]bool{"HP_CONFIG_DIR": true}
 	for _, v := range twelveFactorVars {
 		known[v[0]] = true
@@ -96,7 +97,7 @@ func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []
 	sort.Strings(names)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "HP_") || known[k] || isConnectionVar(k) {
+		if !strings.HasPrefix(k, "HP_") || known[k] || isConnectionVar(k) || conns.IsOptionVar(k, environ) {
 			continue
 		}
 		if _, ok := lookup(k); !ok {
