@@ -37,9 +37,9 @@ func inspectPostgres(t *testing.T) inspectCase {
 		create view hp_e2e_inspect.items_v as select id, name from hp_e2e_inspect.items`)
 	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists hp_e2e_inspect cascade").Run() })
 	return inspectCase{name: "postgres", env: []string{"HP_DB_DSN=" + pgDSN}, ls: "db.hp_e2e_inspect",
-		objs: []string{"hp_e2e_inspect.items:table", "hp_e2e_inspect.items_v:view"},
-		desc: "db.hp_e2e_inspect.items",
-		cols: []string{"id:int64:bigint:false:1", "k2:int32:integer:false:2", "name:utf8:text:false:0", "amount:decimal(10, 2):numeric(10,2):true:0"},
+		objs:  []string{"hp_e2e_inspect.items:table", "hp_e2e_inspect.items_v:view"},
+		desc:  "db.hp_e2e_inspect.items",
+		cols:  []string{"id:int64:bigint:false:1", "k2:int32:integer:false:2", "name:utf8:text:false:0", "amount:decimal(10, 2):numeric(10,2):true:0"},
 		check: "PostgreSQL ", missing: "db.hp_e2e_inspect.nope"}
 }
 
@@ -49,9 +49,9 @@ func inspectMariaDB(t *testing.T) inspectCase {
 		CREATE VIEW hp_e2e_inspect.items_v AS SELECT id, name FROM hp_e2e_inspect.items`)
 	t.Cleanup(func() { _ = mysqlOutQuiet("DROP DATABASE IF EXISTS hp_e2e_inspect") })
 	return inspectCase{name: "mariadb", env: []string{"HP_DB_DSN=" + myDSN}, ls: "db.hp_e2e_inspect",
-		objs: []string{"hp_e2e_inspect.items:table", "hp_e2e_inspect.items_v:view"},
-		desc: "db.hp_e2e_inspect.items",
-		cols: []string{"id:int64:bigint(20):false:1", "name:utf8:varchar(20):false:0", "amount:decimal(10, 2):decimal(10,2):true:0"},
+		objs:  []string{"hp_e2e_inspect.items:table", "hp_e2e_inspect.items_v:view"},
+		desc:  "db.hp_e2e_inspect.items",
+		cols:  []string{"id:int64:bigint(20):false:1", "name:utf8:varchar(20):false:0", "amount:decimal(10, 2):decimal(10,2):true:0"},
 		check: "MariaDB", missing: "db.hp_e2e_inspect.nope"}
 }
 
