@@ -176,13 +176,36 @@ func (i Info) Has(c Capability) bool {
 	return false
 }
 
-// OptionSpec documents one connector option.
+// OptionSpec documents one connector option. Users set an option in the
+// connections file (an options map under the connection) or with the
+// environment variable HP_<NAME>_<OPTION> (the connection's name and the
+// option's name in upper case, e.g. HP_PG_STATEMENT_TIMEOUT). hp checks
+// the options against the spec before it sends them in [Connection.Options]:
+// an option the spec does not list is dropped with a warning, a required
+// option that is missing and a value that does not parse as its Type are
+// errors.
 type OptionSpec struct {
-	Name        string
-	Type        string // string, int, bool, duration or size
+	// Name is the option's name: lower case letters, digits and '_'.
+	Name string
+	// Type says how hp checks and sends the value:
+	//   - "string" (or empty): sent as given;
+	//   - "int": a base-10 integer, sent as given;
+	//   - "bool": true, false, 1 or 0, sent as "true" or "false";
+	//   - "duration": a Go duration (1m30s, 250ms) or a whole number of
+	//     milliseconds, sent as a whole number of milliseconds;
+	//   - "size": a byte count (1048576, 64MiB, 1.5GB, 512k), sent as a
+	//     whole number of bytes.
+	Type string
+	// Default is the value the connector uses when the option is not set,
+	// for documentation; hp does not send it.
 	Default     string
 	Description string
-	Required    bool
+	// Required options must be set: hp refuses a connection without them.
+	Required bool
+	// Secret marks a value hp must never show (a token, a key): it is
+	// masked wherever hp prints the connection or an error. Options whose
+	// name [IsSecretKey] recognises are treated as secret too.
+	Secret bool
 }
 
 // TypeMapping documents how a native type maps to Arrow.
@@ -195,11 +218,14 @@ type TypeMapping struct {
 // Connection says which database to talk to. DSN may hold a password: never
 // log it or put it in an error; use [MaskDSN].
 type Connection struct {
-	DSN     string
+	DSN string
+	// Options holds the options the user set, by name, checked against
+	// [Info.Options] and normalised as [OptionSpec.Type] says. Options the
+	// user did not set are absent: apply your defaults.
 	Options map[string]string
 }
 
-// Option returns the named option, or def when it is not set.
+// Option returns the named option, or def when it is not set or empty.
 func (c Connection) Option(name, def string) string {
 	if v, ok := c.Options[name]; ok && v != "" {
 		return v

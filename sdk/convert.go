@@ -62,7 +62,7 @@ func infoToProto(i Info) *pb.GetInfoResponse {
 		}
 	}
 	for _, o := range i.Options {
-		r.Options = append(r.Options, &pb.OptionSpec{Name: o.Name, Type: o.Type, DefaultValue: o.Default, Description: o.Description, Required: o.Required})
+		r.Options = append(r.Options, &pb.OptionSpec{Name: o.Name, Type: o.Type, DefaultValue: o.Default, Description: o.Description, Required: o.Required, Secret: o.Secret})
 	}
 	for _, t := range i.TypeMappings {
 		r.TypeMappings = append(r.TypeMappings, &pb.TypeMapping{NativeType: t.NativeType, ArrowType: t.ArrowType, Notes: t.Notes})

@@ -41,7 +41,7 @@ func infoFromProto(r *pb.GetInfoResponse) sdk.Info {
 		}
 	}
 	for _, o := range r.GetOptions() {
-		i.Options = append(i.Options, sdk.OptionSpec{Name: o.GetName(), Type: o.GetType(), Default: o.GetDefaultValue(), Description: o.GetDescription(), Required: o.GetRequired()})
+		i.Options = append(i.Options, sdk.OptionSpec{Name: o.GetName(), Type: o.GetType(), Default: o.GetDefaultValue(), Description: o.GetDescription(), Required: o.GetRequired(), Secret: o.GetSecret()})
 	}
 	for _, t := range r.GetTypeMappings() {
 		i.TypeMappings = append(i.TypeMappings, sdk.TypeMapping{NativeType: t.GetNativeType(), ArrowType: t.GetArrowType(), Notes: t.GetNotes()})

@@ -98,6 +98,31 @@ func Markdown(entries []Entry) string {
 	}
 	b.WriteString("\nA PostgreSQL DSN may also be a libpq key=value string\n(`host=db user=etl password=secret dbname=app`). In a URL, reserved\ncharacters in the password (`?`, `#`, `/`, `@`, `%`) must be\npercent-encoded (`%3F`, `%23`, `%2F`, `%40`, `%25`); hp refuses the DSN\notherwise. `hp config connections add` stores a relative file DSN as an\nabsolute path and says so.\n")
 	b.WriteString("\nDSNs are always masked (`user:xxxxx@`, and every parameter whose name\nsuggests a secret: password, pwd, sslpassword, secret, token, key, sslkey,\nkeytab, credentials, ... as `name=xxxxx`) in logs, errors, manifests and\n`hp config connections list`, even when they do not parse.\n")
+	b.WriteString(`
+## Connector options
+
+A connector's options (listed in its README) are set per connection, with
+the environment variable ` + "`HP_<NAME>_<OPTION>`" + ` (` + "`HP_GEN_ROWS=5`" + ` sets option
+` + "`rows`" + ` of connection ` + "`gen`" + `) or in the connections file:
+
+` + "```yaml" + `
+connections:
+  gen:
+    dsn: gen://
+    options:
+      rows: "5"
+` + "```" + `
+
+(` + "`hp config connections add gen --dsn gen:// --option rows=5`" + ` writes this).
+A variable wins over the file. ` + "`HP_<NAME>_DSN`, `_TYPE` and `_S3_REGION`" + ` are
+not options. hp checks the options when it starts the connector: an option
+the connector does not know is ignored with a warning naming the nearest
+one; a missing required option, or a value that is not of the option's
+type (int, bool, duration, size), is an error (exit 2). Durations are sent
+to the connector in milliseconds (` + "`1m30s` or `90000`" + `), sizes in bytes
+(` + "`64MiB`" + `). Options the connector marks secret, and options whose name
+suggests a secret, are masked like DSN secrets.
+`)
 	return b.String()
 }
 
@@ -125,9 +150,13 @@ func PluginREADME(info sdk.Info) string {
 			if o.Required {
 				def = "(required)"
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", o.Name, o.Type, cell(def), cell(o.Description))
+			desc := o.Description
+			if o.Secret {
+				desc += " (secret: never shown)"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", o.Name, o.Type, cell(def), cell(desc))
 		}
-		b.WriteString("\n")
+		b.WriteString("\nSet an option with `HP_<NAME>_<OPTION>` or under `options:` in the connections file (see [connections.md](../../docs/connections.md#connector-options)).\n\n")
 	}
 	b.WriteString("## Type mapping\n\n")
 	if len(info.TypeMappings) == 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
+	"github.com/halfpipe-io/halfpipe/core/internal/suggest"
 )
 
 // EnvName is the environment variable that sets a flag: HP_ + the flag's
@@ -71,10 +72,10 @@ func ParseBool(s string) (bool, error) {
 }
 
 // UnknownEnv lists the HP_ variables of environ that are set and that
-// neither known nor a connection's variable (HP_<NAME>_DSN, ...) names,
-// each with the nearest known name: a misspelt variable must not pass in
-// silence.
-func UnknownEnv(known map[string]bool, environ []string, lookup func(string) (string, bool)) (unknown, nearest []string) {
+// neither known, a connection's variable (HP_<NAME>_DSN, ...) nor skip
+// names, each with the nearest known name: a misspelt variable must not
+// pass in silence.
+func UnknownEnv(known map[string]bool, environ []string, lookup func(string) (string, bool), skip func(string) bool) (unknown, nearest []string) {
 	names := make([]string, 0, len(known))
 	for k := range known {
 		names = append(names, k)
@@ -82,46 +83,14 @@ func UnknownEnv(known map[string]bool, environ []string, lookup func(string) (st
 	sort.Strings(names)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "HP_") || known[k] || halfpipe.IsConnectionVar(k) {
+		if !strings.HasPrefix(k, "HP_") || known[k] || halfpipe.IsConnectionVar(k) || (skip != nil && skip(k)) {
 			continue
 		}
 		if _, ok := lookup(k); !ok {
 			continue
 		}
 		unknown = append(unknown, k)
-		nearest = append(nearest, Nearest(k, names))
+		nearest = append(nearest, suggest.Nearest(k, names))
 	}
 	return unknown, nearest
-}
-
-// Nearest is the name with the smallest edit distance to k.
-func Nearest(k string, names []string) string {
-	best, bestD := "", 1<<30
-	for _, n := range names {
-		if d := EditDistance(k, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-// EditDistance is the Levenshtein distance of a and b.
-func EditDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -37,6 +37,20 @@ type Factory struct {
 
 	hostOnce sync.Once
 	host     *host.Host
+
+	connsOnce sync.Once
+	conns     *config.Store
+}
+
+// Conns returns the connections store, created on first use. Commands
+// share it, so that errors can be masked of the secret options of every
+// connection a command resolved.
+func (f *Factory) Conns() *config.Store {
+	f.connsOnce.Do(func() {
+		f.conns = &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv, Environ: f.Environ,
+			Logger: func() *slog.Logger { return f.Logger }}
+	})
+	return f.conns
 }
 
 // Getenv reads one variable ("" when unset).
@@ -103,17 +117,17 @@ func NewSystemFactory(version string) *Factory {
 	return &Factory{IO: System(), Version: version, LookupEnv: os.LookupEnv, Environ: os.Environ, Executable: exe, Logger: slog.Default()}
 }
 
-// MaskRunSecrets masks in err's message the secrets of every DSN the run
-// could have used (arguments, HP_*_DSN, the connections file): a driver
-// may echo a password that no DSN-shaped rule would recognise.
+// MaskRunSecrets masks in err's message the secrets of every DSN and
+// secret option the run could have used (arguments, HP_* variables, the
+// connections file): a driver may echo a password that no DSN-shaped rule
+// would recognise.
 func MaskRunSecrets(f *Factory, args []string, err error) error {
 	var environ []string
 	if f.Environ != nil {
 		environ = f.Environ()
 	}
-	conns := &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv}
-	for _, dsn := range append(append([]string(nil), args...), conns.DSNs(environ)...) {
+	for _, dsn := range args {
 		err = sdk.MaskErr(err, dsn)
 	}
-	return err
+	return f.Conns().MaskErr(err, environ)
 }

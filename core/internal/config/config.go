@@ -1,17 +1,20 @@
 // Package config resolves named connections. A name resolves from the
 // environment variable HP_<NAME>_DSN first, then from the connections file
 // ($XDG_CONFIG_HOME/halfpipe/connections.yaml, mode 0600, or the
-// directory in HP_CONFIG_DIR).
+// directory in HP_CONFIG_DIR). Connector options come from the file's
+// options map and from HP_<NAME>_<OPTION> variables, which win.
 package config
 
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -33,12 +36,21 @@ type Connection struct {
 	From string
 	// S3Region is HP_<NAME>_S3_REGION (Halfpipe's variable), when set.
 	S3Region string
+	// Options are the connector options set, by lower-case name: the
+	// file's (when the DSN comes from the file), then HP_<NAME>_<OPTION>.
+	// They may hold secrets: show them with MaskedOptions.
+	Options map[string]string
+	// OptionFrom says where each option was set, for messages.
+	OptionFrom map[string]string
+
+	opts *optionState
 }
 
 // Entry is one connection in the file.
 type Entry struct {
-	DSN  string `yaml:"dsn"`
-	Type string `yaml:"type,omitempty"`
+	DSN     string            `yaml:"dsn"`
+	Type    string            `yaml:"type,omitempty"`
+	Options map[string]string `yaml:"options,omitempty"`
 }
 
 type fileData struct {
@@ -50,6 +62,19 @@ type Store struct {
 	Path string
 	// LookupEnv reads the environment.
 	LookupEnv func(string) (string, bool)
+	// Environ lists the environment as KEY=value, to find the
+	// HP_<NAME>_<OPTION> variables the connector does not know (to warn
+	// of them); nil finds only those its spec names.
+	Environ func() []string
+	// Logger receives warnings about options; nil is slog.Default().
+	Logger func() *slog.Logger
+	// OptionSpecs returns the option specs of the connector serving a
+	// scheme, so that List masks options its spec marks secret. Nil, or
+	// an error, hides every option value of connections of that scheme.
+	OptionSpecs func(scheme string) ([]sdk.OptionSpec, error)
+
+	mu       sync.Mutex
+	resolved []Connection
 }
 
 // DefaultPath is where the connections file lives.
@@ -106,8 +131,10 @@ func (s *Store) save(d fileData) error {
 
 // Add stores a connection; an existing name needs force. It returns the
 // DSN as stored: a relative file DSN is made absolute, so that it does not
-// follow the working directory of later runs.
-func (s *Store) Add(name, dsn, typ string, force bool) (string, error) {
+// follow the working directory of later runs. options are connector
+// options by name (see ParseOption); they are checked when the connector
+// is started.
+func (s *Store) Add(name, dsn, typ string, options map[string]string, force bool) (string, error) {
 	if !validName.MatchString(name) {
 		return "", fmt.Errorf("connection name %q: use a letter followed by letters, digits, '-' or '_'", name)
 	}
@@ -131,7 +158,7 @@ func (s *Store) Add(name, dsn, typ string, force bool) (string, error) {
 	if _, ok := d.Connections[key]; ok && !force {
 		return "", fmt.Errorf("connection %q already exists (use --force to replace it)", key)
 	}
-	d.Connections[key] = Entry{DSN: dsn, Type: typ}
+	d.Connections[key] = Entry{DSN: dsn, Type: typ, Options: options}
 	return dsn, s.save(d)
 }
 
@@ -165,12 +192,13 @@ func (s *Store) Remove(name string) error {
 	return s.save(d)
 }
 
-// Listed is a connection for display, its DSN masked.
+// Listed is a connection for display, its DSN and secret options masked.
 type Listed struct {
-	Name string `json:"name"`
-	DSN  string `json:"dsn"`
-	Type string `json:"type,omitempty"`
-	From string `json:"from"`
+	Name    string            `json:"name"`
+	DSN     string            `json:"dsn"`
+	Type    string            `json:"type,omitempty"`
+	Options map[string]string `json:"options,omitempty"`
+	From    string            `json:"from"`
 }
 
 // List returns the file's connections and those defined by HP_*_DSN
@@ -181,8 +209,10 @@ func (s *Store) List(environ []string) ([]Listed, error) {
 		return nil, err
 	}
 	seen := map[string]Listed{}
+	opts := map[string]map[string]string{}
 	for name, e := range d.Connections {
 		seen[name] = Listed{Name: name, DSN: sdk.MaskDSN(e.DSN), Type: e.Type, From: s.Path}
+		opts[name] = copyMap(e.Options)
 	}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
@@ -191,13 +221,52 @@ func (s *Store) List(environ []string) ([]Listed, error) {
 		}
 		name := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(k, "HP_"), "_DSN"))
 		seen[name] = Listed{Name: name, DSN: sdk.MaskDSN(v), From: "env " + k}
+		opts[name] = map[string]string{}
+	}
+	names := make([]string, 0, len(seen))
+	for name := range seen {
+		names = append(names, name)
 	}
 	out := make([]Listed, 0, len(seen))
 	for _, l := range seen {
+		env, _ := envOptions(l.Name, environ, names)
+		for k, v := range env {
+			opts[l.Name][k] = v
+		}
+		l.Options = s.maskListed(l, opts[l.Name])
 		out = append(out, l)
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
 	return out, nil
+}
+
+// maskListed masks the secret options of a listed connection: by name,
+// and by the spec of its connector when OptionSpecs finds it; when the
+// spec is unknown every value is hidden.
+func (s *Store) maskListed(l Listed, opts map[string]string) map[string]string {
+	if len(opts) == 0 {
+		return nil
+	}
+	secret := map[string]bool{}
+	known := false
+	if s.OptionSpecs != nil {
+		if scheme, err := SchemeOf(l.DSN); err == nil {
+			if specs, err := s.OptionSpecs(scheme); err == nil {
+				known = true
+				for _, o := range specs {
+					secret[o.Name] = o.Secret
+				}
+			}
+		}
+	}
+	out := make(map[string]string, len(opts))
+	for k, v := range opts {
+		if !known || secret[k] || sdk.IsSecretKey(k) {
+			v = sdk.Mask
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // DSNs returns the raw DSNs of the file's connections and of the HP_*_DSN
@@ -224,11 +293,12 @@ func (s *Store) Resolve(name string) (Connection, error) {
 		return Connection{Name: name, DSN: "stdout", Scheme: "stdout", From: "built in"}, nil
 	}
 	prefix := EnvPrefix(name)
-	c := Connection{Name: strings.ToLower(name)}
+	c := Connection{Name: strings.ToLower(name), Options: map[string]string{}, OptionFrom: map[string]string{},
+		opts: &optionState{lookup: s.LookupEnv, log: s.Logger}}
+	d, err := s.load()
 	if v, ok := s.LookupEnv(prefix + "DSN"); ok && v != "" {
 		c.DSN, c.From = v, "env "+prefix+"DSN"
 	} else {
-		d, err := s.load()
 		if err != nil {
 			return c, err
 		}
@@ -237,6 +307,26 @@ func (s *Store) Resolve(name string) (Connection, error) {
 			return c, fmt.Errorf("%w %q: set %sDSN or run 'hp config connections add %s --dsn URL'", ErrUnknownConnection, name, prefix, strings.ToLower(name))
 		}
 		c.DSN, c.Type, c.From = e.DSN, e.Type, s.Path
+		for k, v := range e.Options {
+			k = strings.ToLower(k)
+			c.Options[k], c.OptionFrom[k] = v, s.Path
+		}
+	}
+	if s.Environ != nil {
+		environ := s.Environ()
+		var others []string
+		for n := range d.Connections {
+			others = append(others, n)
+		}
+		for _, kv := range environ {
+			if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "HP_") && strings.HasSuffix(k, "_DSN") {
+				others = append(others, strings.TrimSuffix(strings.TrimPrefix(k, "HP_"), "_DSN"))
+			}
+		}
+		vals, from := envOptions(name, environ, others)
+		for k, v := range vals {
+			c.Options[k], c.OptionFrom[k] = v, from[k]
+		}
 	}
 	if t, ok := s.LookupEnv(prefix + "TYPE"); ok && t != "" {
 		c.Type = t
@@ -249,7 +339,69 @@ func (s *Store) Resolve(name string) (Connection, error) {
 		return c, fmt.Errorf("connection %q (%s): %w", c.Name, c.From, err)
 	}
 	c.Scheme = scheme
+	s.mu.Lock()
+	s.resolved = append(s.resolved, c)
+	s.mu.Unlock()
 	return c, nil
+}
+
+// IsOptionVar reports whether k is HP_<NAME>_<OPTION> of a connection
+// defined by HP_<NAME>_DSN in environ or in the connections file.
+func (s *Store) IsOptionVar(k string, environ []string) bool {
+	if s == nil || !strings.HasPrefix(k, "HP_") {
+		return false
+	}
+	var names []string
+	if d, err := s.load(); err == nil {
+		for n := range d.Connections {
+			names = append(names, n)
+		}
+	}
+	for _, kv := range environ {
+		if v, _, _ := strings.Cut(kv, "="); strings.HasPrefix(v, "HP_") && strings.HasSuffix(v, "_DSN") && len(v) > 7 {
+			names = append(names, strings.TrimSuffix(strings.TrimPrefix(v, "HP_"), "_DSN"))
+		}
+	}
+	for _, n := range names {
+		if rest, ok := strings.CutPrefix(k, EnvPrefix(n)); ok && rest != "" && !IsReservedVar(rest) {
+			return true
+		}
+	}
+	return false
+}
+
+// MaskErr masks in err's message the secrets of every DSN and secret
+// option hp could have used: the file's, the HP_* variables' and those of
+// the connections this store resolved (whose connectors may have marked
+// more options secret). It keeps err's kind for errors.Is.
+func (s *Store) MaskErr(err error, environ []string) error {
+	if err == nil {
+		return nil
+	}
+	for _, dsn := range s.DSNs(environ) {
+		err = sdk.MaskErr(err, dsn)
+	}
+	var values []string
+	if d, lerr := s.load(); lerr == nil {
+		for _, e := range d.Connections {
+			for k, v := range e.Options {
+				if sdk.IsSecretKey(k) {
+					values = append(values, v)
+				}
+			}
+		}
+	}
+	for _, kv := range environ {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "HP_") && sdk.IsSecretKey(k[strings.LastIndexByte(k, '_')+1:]) {
+			values = append(values, v)
+		}
+	}
+	s.mu.Lock()
+	for _, c := range s.resolved {
+		values = append(values, c.secretValues()...)
+	}
+	s.mu.Unlock()
+	return maskValues(err, values)
 }
 
 // SchemeOf infers the connection type's scheme from a DSN: the URL scheme

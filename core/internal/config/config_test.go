@@ -57,14 +57,14 @@ func TestResolveEnvFirstThenFile(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{}
 	s := &Store{Path: filepath.Join(dir, "halfpipe", "connections.yaml"), LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	if _, err := s.Add("My-DB", "postgres://u:pw@file/db", "", false); err != nil {
+	if _, err := s.Add("My-DB", "postgres://u:pw@file/db", "", nil, false); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := os.Stat(s.Path)
 	if st.Mode().Perm() != 0o600 {
 		t.Fatalf("mode %v", st.Mode().Perm())
 	}
-	if _, err := s.Add("my-db", "postgres://x/y", "", false); err == nil {
+	if _, err := s.Add("my-db", "postgres://x/y", "", nil, false); err == nil {
 		t.Fatal("overwrote without force")
 	}
 	c, err := s.Resolve("my-db")
@@ -126,7 +126,7 @@ func TestListMasksCanary(t *testing.T) {
 		"lite":  "sqlite:///tmp/x.db?_auth_pass=" + c,
 		"s3out": "s3://bucket/p?aws_secret_access_key=" + c,
 	} {
-		if _, err := s.Add(name, dsn, "", false); err != nil {
+		if _, err := s.Add(name, dsn, "", nil, false); err != nil {
 			t.Fatalf("add %s: %v", name, err)
 		}
 	}
@@ -148,7 +148,7 @@ func TestAddStoresFileDSNAbsolute(t *testing.T) {
 	t.Chdir(dir)
 	s := &Store{Path: filepath.Join(dir, "cfg", "connections.yaml"), LookupEnv: func(string) (string, bool) { return "", false }}
 	for name, in := range map[string]string{"out": "./out", "rel": "file://exports/x", "abs": "/srv/out"} {
-		stored, err := s.Add(name, in, "", false)
+		stored, err := s.Add(name, in, "", nil, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +167,7 @@ func TestAddStoresFileDSNAbsolute(t *testing.T) {
 	if c, _ := s.Resolve("rel"); c.DSN != "file://"+filepath.Join(dir, "exports/x") {
 		t.Errorf("file://exports/x stored as %q", c.DSN)
 	}
-	if stored, _ := s.Add("pg", "postgres://h/db", "", false); stored != "postgres://h/db" {
+	if stored, _ := s.Add("pg", "postgres://h/db", "", nil, false); stored != "postgres://h/db" {
 		t.Errorf("a database DSN changed: %q", stored)
 	}
 }

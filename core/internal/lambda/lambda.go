@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -21,7 +22,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
-	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/core/internal/engine"
 	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
 	"github.com/halfpipe-io/halfpipe/core/internal/run"
@@ -108,9 +108,11 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (json.RawMe
 		}
 		return out
 	}
-	out, args, err := h.run(ctx, lookup, environ, strings.TrimSpace(cmd), strings.TrimSpace(sub))
+	f := &cliutil.Factory{IO: &cliutil.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: h.Stderr},
+		Version: h.Version, LookupEnv: lookup, Environ: environ, Executable: h.Executable, Logger: slog.New(slog.DiscardHandler)}
+	defer f.Close()
+	out, args, err := h.run(ctx, f, strings.TrimSpace(cmd), strings.TrimSpace(sub))
 	if err != nil {
-		f := &cliutil.Factory{LookupEnv: lookup, Environ: environ}
 		err = cliutil.MaskRunSecrets(f, args, err)
 		return nil, &JobError{Command: strings.TrimSpace(cmd + " " + sub), Code: cliutil.ExitCode(err), Message: sdk.MaskDSN(err.Error())}
 	}
@@ -119,7 +121,8 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (json.RawMe
 
 // run carries out the job of the environment through the run layer and
 // returns its summary as JSON, and the job's arguments (for masking).
-func (h *Handler) run(ctx context.Context, lookup func(string) (string, bool), environ func() []string, cmd, sub string) (json.RawMessage, []string, error) {
+func (h *Handler) run(ctx context.Context, f *cliutil.Factory, cmd, sub string) (json.RawMessage, []string, error) {
+	lookup, environ := f.LookupEnv, f.Environ
 	kind := run.Kind(sub)
 	if cmd != "cp" || (kind != run.KindSnap && kind != run.KindDelta) {
 		return nil, nil, sdk.InvalidArgumentf("HP_COMMAND=%q HP_SUBCOMMAND=%q: in AWS Lambda hp runs cp snap and cp delta", cmd, sub)
@@ -131,9 +134,6 @@ func (h *Handler) run(ctx context.Context, lookup func(string) (string, bool), e
 	var spec run.Spec
 	var logLevel, logFormat string
 	var stats int
-	f := &cliutil.Factory{IO: &cliutil.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: h.Stderr},
-		Version: h.Version, LookupEnv: lookup, Environ: environ, Executable: h.Executable}
-	defer f.Close()
 	fl := pflag.NewFlagSet("hp cp "+sub, pflag.ContinueOnError)
 	run.BindFlags(fl, &spec, kind)
 	fl.StringVar(&logLevel, "log-level", "info", "")
@@ -156,7 +156,8 @@ func (h *Handler) run(ctx context.Context, lookup func(string) (string, bool), e
 		return nil, args, err
 	}
 	f.Logger = logger
-	unknown, nearest := cliutil.UnknownEnv(known, environ(), lookup)
+	conns := f.Conns()
+	unknown, nearest := cliutil.UnknownEnv(known, environ(), lookup, func(k string) bool { return conns.IsOptionVar(k, environ()) })
 	for i, k := range unknown {
 		logger.Warn("environment variable matches no flag of this command and is ignored", "variable", k, "did_you_mean", nearest[i])
 	}
@@ -164,7 +165,6 @@ func (h *Handler) run(ctx context.Context, lookup func(string) (string, bool), e
 		logger.Info("HP_AUTH_KEY is ignored: halfpipe needs no licence key")
 	}
 	spec.Source, spec.Target = args[2], args[3]
-	conns := &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: lookup}
 	p, err := run.NewPlan(kind, spec, conns, time.Now())
 	if err != nil {
 		return nil, args, err

@@ -40,7 +40,8 @@ func CheckType(c config.Connection, declared, served string, schemes []string) e
 }
 
 // Plugin starts the plugin that serves a database connection, checks the
-// declared type and that the connector has the capability (CapRead for a
+// declared type, binds the connection's options to the connector's spec
+// (config.Connection.Bind), and checks that the connector has the capability (CapRead for a
 // source, CapWrite for a target); what names the use in errors ("read
 // from", "written to").
 func Plugin(ctx context.Context, h *host.Host, c config.Connection, declaredType string, capability sdk.Capability) (*host.Instance, error) {
@@ -54,12 +55,16 @@ func Plugin(ctx context.Context, h *host.Host, c config.Connection, declaredType
 	if err := CheckType(c, declaredType, inst.Info.Name, inst.Info.Schemes); err != nil {
 		return nil, err
 	}
+	if err := c.Bind(inst.Info); err != nil {
+		return nil, err
+	}
 	if !inst.Info.Has(capability) {
-		use := map[sdk.Capability]string{sdk.CapRead: "read from", sdk.CapWrite: "written to"}[capability]
+		use := map[sdk.Capability]string{sdk.CapRead: "be read from", sdk.CapWrite: "be written to", sdk.CapListObjects: "list its tables",
+			sdk.CapDescribe: "describe a table", sdk.CapCheck: "check its connection"}[capability]
 		if use == "" {
-			use = "used for " + string(capability)
+			use = "do " + string(capability)
 		}
-		return nil, fmt.Errorf("connection %q: the %s connector cannot be %s: %w", c.Name, inst.Info.Name, use, sdk.ErrUnimplemented)
+		return nil, fmt.Errorf("connection %q: the %s connector cannot %s: %w", c.Name, inst.Info.Name, use, sdk.ErrUnimplemented)
 	}
 	return inst, nil
 }

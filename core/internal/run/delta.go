@@ -275,7 +275,7 @@ func (t *tableDelta) mark(ctx context.Context, _ string) (*sdk.Value, string, er
 	}
 	ref := t.ref
 	driver := t.p.Spec.Delta.Driver
-	b, err := t.inst.Bounds(ctx, sdk.BoundsRequest{Conn: sdk.Connection{DSN: t.conn.DSN}, Source: sdk.Source{Object: &ref}, Column: driver})
+	b, err := t.inst.Bounds(ctx, sdk.BoundsRequest{Conn: t.conn.Wire(), Source: sdk.Source{Object: &ref}, Column: driver})
 	if errors.Is(err, sdk.ErrNotFound) {
 		return nil, "", nil // the table does not exist yet
 	}

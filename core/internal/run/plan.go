@@ -183,7 +183,7 @@ func (p *Plan) TargetName() string { return p.Tgt.Name + "." + p.TgtObject }
 // ReadRequest is what the source reads: the table or query, with the
 // columns and predicate asked for.
 func (p *Plan) ReadRequest() sdk.ReadRequest {
-	req := sdk.ReadRequest{Conn: sdk.Connection{DSN: p.Src.DSN}, Columns: p.Columns, Where: p.Spec.Where}
+	req := sdk.ReadRequest{Conn: p.Src.Wire(), Columns: p.Columns, Where: p.Spec.Where}
 	if p.Spec.Query != "" {
 		req.Source = sdk.Source{Query: p.Spec.Query}
 	} else {

@@ -254,7 +254,7 @@ func (t *table) write(ctx context.Context, src *host.Instance, p *Plan, req sdk.
 	}
 	defer records.Release()
 	start := time.Now()
-	res, err := t.inst.Write(ctx, sdk.WriteRequest{Conn: sdk.Connection{DSN: t.conn.DSN}, Table: t.ref, Mode: mode, Keys: keys, CreateTable: true}, records)
+	res, err := t.inst.Write(ctx, sdk.WriteRequest{Conn: t.conn.Wire(), Table: t.ref, Mode: mode, Keys: keys, CreateTable: true}, records)
 	if err != nil {
 		return nil, fmt.Errorf("writing %s: %w", t.where(), err)
 	}

@@ -4,6 +4,8 @@ package configcmd
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -17,12 +19,14 @@ import (
 
 // NewCmd returns `hp config`.
 func NewCmd(f *cliutil.Factory) *cobra.Command {
-	conns := &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv}
+	conns := f.Conns()
+	conns.OptionSpecs = func(scheme string) ([]sdk.OptionSpec, error) { return optionSpecs(f.Host, scheme) }
 	cmd := &cobra.Command{Use: "config", Short: "Manage hp's configuration"}
 	cc := &cobra.Command{Use: "connections", Aliases: []string{"connection", "conn"}, Short: "Manage named connections"}
 	cmd.AddCommand(cc)
 
 	var dsn, typ string
+	var options []string
 	var force bool
 	add := &cobra.Command{
 		Use:   "add NAME --dsn URL",
@@ -37,7 +41,18 @@ func NewCmd(f *cliutil.Factory) *cobra.Command {
 			if dsn == "" {
 				return cliutil.UsageErrorf("--dsn is required")
 			}
-			stored, err := conns.Add(args[0], dsn, typ, force)
+			opts := map[string]string{}
+			for _, kv := range options {
+				k, v, err := config.ParseOption(kv)
+				if err != nil {
+					return cliutil.UsageErrorf("--option: %v", err)
+				}
+				opts[k] = v
+			}
+			if len(opts) == 0 {
+				opts = nil
+			}
+			stored, err := conns.Add(args[0], dsn, typ, opts, force)
 			if err != nil {
 				return cliutil.UsageErrorf("%v", err)
 			}
@@ -50,6 +65,7 @@ func NewCmd(f *cliutil.Factory) *cobra.Command {
 	}
 	add.Flags().StringVar(&dsn, "dsn", "", "Connection URL (see the table below)")
 	add.Flags().StringVar(&typ, "type", "", "Expected connection type (optional; checked against the DSN)")
+	add.Flags().StringArrayVar(&options, "option", nil, "Connector option as name=value (repeatable; checked against the connector's options when it starts)")
 	add.Flags().BoolVar(&force, "force", false, "Replace an existing connection")
 	defaultHelp := add.HelpFunc()
 	add.SetHelpFunc(func(c *cobra.Command, args []string) {
@@ -60,7 +76,7 @@ func NewCmd(f *cliutil.Factory) *cobra.Command {
 	var output string
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List named connections (passwords masked)",
+		Short: "List named connections (passwords and secret options masked)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if err := cliutil.CheckOutput(output); err != nil {
@@ -78,9 +94,9 @@ func NewCmd(f *cliutil.Factory) *cobra.Command {
 				return cliutil.WriteJSON(f.IO.Out, entries)
 			}
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tDSN\tTYPE\tFROM")
+			fmt.Fprintln(tw, "NAME\tDSN\tTYPE\tOPTIONS\tFROM")
 			for _, e := range entries {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.DSN, e.Type, e.From)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.DSN, e.Type, formatOptions(e.Options), e.From)
 			}
 			return tw.Flush()
 		},
@@ -126,4 +142,27 @@ func connectionTable(ctx context.Context, h func() *host.Host) string {
 		inst.Close()
 	}
 	return catalog.Table(entries)
+}
+
+// formatOptions shows options as name=value pairs, sorted.
+func formatOptions(opts map[string]string) string {
+	keys := make([]string, 0, len(opts))
+	for k := range opts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + opts[k]
+	}
+	return strings.Join(keys, ",")
+}
+
+// optionSpecs asks the plugin that serves a scheme for its options, so
+// that list can tell which are secret.
+func optionSpecs(h func() *host.Host, scheme string) ([]sdk.OptionSpec, error) {
+	inst, err := h().ForScheme(context.Background(), scheme)
+	if err != nil {
+		return nil, err
+	}
+	return inst.Info.Options, nil
 }

@@ -55,3 +55,21 @@ func TestConnectionsAddListMasking(t *testing.T) {
 		}
 	}
 }
+
+// add stores --option pairs; list hides every option value when no
+// plugin tells which are secret, and a reserved name is refused.
+func TestConnectionsAddOptions(t *testing.T) {
+	const c = "Zq7canary"
+	dir := t.TempDir()
+	env := map[string]string{"HP_CONFIG_DIR": dir, "HP_PLUGIN_DIR": filepath.Join(dir, "none")}
+	if _, _, err := run(t, env, "connections", "add", "g", "--dsn", "gen://", "--option", "rows=5", "--option", "api_key="+c); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := run(t, env, "connections", "list")
+	if err != nil || strings.Contains(stdout+stderr, c) || !strings.Contains(stdout, "api_key=xxxxx,rows=xxxxx") {
+		t.Fatalf("list: %v\n%s%s", err, stdout, stderr)
+	}
+	if _, _, err := run(t, env, "connections", "add", "h", "--dsn", "gen://", "--option", "dsn=x"); err == nil || !strings.Contains(err.Error(), "reserved") {
+		t.Fatalf("reserved option accepted: %v", err)
+	}
+}

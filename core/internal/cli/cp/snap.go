@@ -39,7 +39,7 @@ func newOptions(f *cliutil.Factory) *Options {
 	return &Options{
 		IO: f.IO, Host: f.Host, Version: f.Version, Now: time.Now,
 		Logger: func() *slog.Logger { return f.Logger },
-		Conns:  &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv},
+		Conns:  f.Conns(),
 	}
 }
 

@@ -34,7 +34,7 @@ type Options struct {
 
 // NewCmd returns the command.
 func NewCmd(f *cliutil.Factory) *cobra.Command {
-	o := &Options{IO: f.IO, Host: f.Host, Conns: &config.Store{Path: config.DefaultPath(f.Getenv), LookupEnv: f.LookupEnv}}
+	o := &Options{IO: f.IO, Host: f.Host, Conns: f.Conns()}
 	cmd := &cobra.Command{
 		Use:   "query <conn> <SQL>",
 		Short: "Run a query and print the rows as CSV on stdout",
@@ -87,7 +87,7 @@ func Run(ctx context.Context, o *Options) error {
 		}
 		return exec(ctx, o, c, src)
 	}
-	records, err := src.Read(ctx, sdk.ReadRequest{Conn: sdk.Connection{DSN: c.DSN}, Source: sdk.Source{Query: o.SQL}})
+	records, err := src.Read(ctx, sdk.ReadRequest{Conn: c.Wire(), Source: sdk.Source{Query: o.SQL}})
 	if err != nil {
 		return fmt.Errorf("query on %q: %w", c.Name, err)
 	}
@@ -117,7 +117,7 @@ func exec(ctx context.Context, o *Options, c config.Connection, src *host.Instan
 	if !src.Info.Has(sdk.CapExec) {
 		return fmt.Errorf("connection %q: the %s connector does not run statements other than reads: %w", c.Name, src.Info.Name, sdk.ErrUnimplemented)
 	}
-	n, err := src.Exec(ctx, sdk.Connection{DSN: c.DSN}, []string{o.SQL})
+	n, err := src.Exec(ctx, c.Wire(), []string{o.SQL})
 	if err != nil {
 		return fmt.Errorf("statement on %q: %w", c.Name, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/cp"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/gc"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/gendocs"
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/inspect"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/plugins"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/query"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/runs"
@@ -20,6 +21,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/version"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
+	"github.com/halfpipe-io/halfpipe/core/internal/suggest"
 )
 
 // NewCmd returns the root command. started is set once a command's own
@@ -50,7 +52,7 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 			f.Logger = logger
 			if f.Environ != nil {
 				twelve, _ := f.LookupEnv("HP_12FACTOR_MODE")
-				checkEnv(cmd, f.LookupEnv, f.Environ(), logger, twelve == "")
+				checkEnv(cmd, f.LookupEnv, f.Environ(), logger, twelve == "", f.Conns())
 			}
 			*started = true
 			return nil
@@ -67,6 +69,7 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 	pf.StringVar(&f.PluginDir, "plugin-dir", "", "Extra plugin directories (':'-separated), searched first; also HP_PLUGIN_DIR")
 
 	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), gc.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f))
+	cmd.AddCommand(inspect.NewCmds(f)...)
 	cmd.AddCommand(newTwelveCmd(f, cmd))
 	cmd.Flags().BoolVar(&showVersion, "version", false, "Print the version (as hp version does)")
 	rejectUnknownSubcommands(cmd)
@@ -110,7 +113,7 @@ func rejectUnknownSubcommands(cmd *cobra.Command) {
 				names = append(names, sub.Aliases...)
 			}
 		}
-		if n := cliutil.Nearest(args[0], names); n != "" && cliutil.EditDistance(args[0], n) <= max(2, len(args[0])/3) {
+		if n := suggest.Nearest(args[0], names); n != "" && suggest.Distance(args[0], n) <= max(2, len(args[0])/3) {
 			msg += fmt.Sprintf(": did you mean %q?", n)
 		}
 		return cliutil.UsageErrorf("%s; see %s --help", msg, c.CommandPath())

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
 )
 
@@ -17,7 +18,7 @@ import (
 // with the nearest known name: a misspelt variable must not pass in
 // silence. anyCommand counts the flags of every command as known (on a
 // command line, variables exported for other commands are normal).
-func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []string, log *slog.Logger, anyCommand bool) {
+func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []string, log *slog.Logger, anyCommand bool, conns *config.Store) {
 	known := map[string]bool{"HP_CONFIG_DIR": true}
 	for _, v := range halfpipe.TwelveFactorVars {
 		known[v[0]] = true
@@ -36,7 +37,7 @@ func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []
 		}
 		walk(cmd.Root())
 	}
-	unknown, nearest := cliutil.UnknownEnv(known, environ, lookup)
+	unknown, nearest := cliutil.UnknownEnv(known, environ, lookup, func(k string) bool { return conns.IsOptionVar(k, environ) })
 	for i, k := range unknown {
 		log.Warn("environment variable matches no flag of this command and is ignored", "variable", k, "did_you_mean", nearest[i])
 	}

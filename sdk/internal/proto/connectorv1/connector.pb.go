@@ -476,9 +476,13 @@ type OptionSpec struct {
 	// One of: string, int, bool, duration, size.
 	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	// Default as a string; empty when there is none.
-	DefaultValue  string `protobuf:"bytes,3,opt,name=default_value,json=defaultValue,proto3" json:"default_value,omitempty"`
-	Description   string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
-	Required      bool   `protobuf:"varint,5,opt,name=required,proto3" json:"required,omitempty"`
+	DefaultValue string `protobuf:"bytes,3,opt,name=default_value,json=defaultValue,proto3" json:"default_value,omitempty"`
+	Description  string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	Required     bool   `protobuf:"varint,5,opt,name=required,proto3" json:"required,omitempty"`
+	// The value is a secret (a token, a key): hosts mask it wherever they
+	// print the connection or an error. Hosts also treat as secret any option
+	// whose name looks like one (password, token, secret, key, ...).
+	Secret        bool `protobuf:"varint,6,opt,name=secret,proto3" json:"secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -544,6 +548,13 @@ func (x *OptionSpec) GetDescription() string {
 func (x *OptionSpec) GetRequired() bool {
 	if x != nil {
 		return x.Required
+	}
+	return false
+}
+
+func (x *OptionSpec) GetSecret() bool {
+	if x != nil {
+		return x.Secret
 	}
 	return false
 }
@@ -2339,14 +2350,15 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\rtype_mappings\x18\n" +
 	" \x03(\v2\".halfpipe.connector.v1.TypeMappingR\ftypeMappings\x12\x16\n" +
 	"\x06limits\x18\v \x03(\tR\x06limits\x12\x10\n" +
-	"\x03env\x18\f \x03(\tR\x03env\"\x97\x01\n" +
+	"\x03env\x18\f \x03(\tR\x03env\"\xaf\x01\n" +
 	"\n" +
 	"OptionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12#\n" +
 	"\rdefault_value\x18\x03 \x01(\tR\fdefaultValue\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1a\n" +
-	"\brequired\x18\x05 \x01(\bR\brequired\"c\n" +
+	"\brequired\x18\x05 \x01(\bR\brequired\x12\x16\n" +
+	"\x06secret\x18\x06 \x01(\bR\x06secret\"c\n" +
 	"\vTypeMapping\x12\x1f\n" +
 	"\vnative_type\x18\x01 \x01(\tR\n" +
 	"nativeType\x12\x1d\n" +
