@@ -29,30 +29,35 @@ type inspectCase struct {
 	check string   // what check must print
 	// missing is a describe argument naming no object.
 	missing string
+	// rows is the row count describe must show; -1: none (the connector
+	// cannot count the object).
+	rows int64
 }
 
 func inspectPostgres(t *testing.T) inspectCase {
 	pgExec(t, `drop schema if exists hp_e2e_inspect cascade; create schema hp_e2e_inspect;
 		create table hp_e2e_inspect.items (id bigint, k2 int, name text not null, amount numeric(10,2), primary key (id, k2));
-		create view hp_e2e_inspect.items_v as select id, name from hp_e2e_inspect.items`)
+		create view hp_e2e_inspect.items_v as select id, name from hp_e2e_inspect.items;
+		insert into hp_e2e_inspect.items values (1, 1, 'a', 1.5), (1, 2, 'b', null)`)
 	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists hp_e2e_inspect cascade").Run() })
 	return inspectCase{name: "postgres", env: []string{"HP_DB_DSN=" + pgDSN}, ls: "db.hp_e2e_inspect",
 		objs:  []string{"hp_e2e_inspect.items:table", "hp_e2e_inspect.items_v:view"},
 		desc:  "db.hp_e2e_inspect.items",
 		cols:  []string{"id:int64:bigint:false:1", "k2:int32:integer:false:2", "name:utf8:text:false:0", "amount:decimal(10, 2):numeric(10,2):true:0"},
-		check: "PostgreSQL ", missing: "db.hp_e2e_inspect.nope"}
+		check: "PostgreSQL ", missing: "db.hp_e2e_inspect.nope", rows: 2}
 }
 
 func inspectMariaDB(t *testing.T) inspectCase {
 	mysqlOut(t, `DROP DATABASE IF EXISTS hp_e2e_inspect; CREATE DATABASE hp_e2e_inspect;
 		CREATE TABLE hp_e2e_inspect.items (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL, amount DECIMAL(10,2));
-		CREATE VIEW hp_e2e_inspect.items_v AS SELECT id, name FROM hp_e2e_inspect.items`)
+		CREATE VIEW hp_e2e_inspect.items_v AS SELECT id, name FROM hp_e2e_inspect.items;
+		INSERT INTO hp_e2e_inspect.items VALUES (1, 'a', 1.5), (2, 'b', NULL), (3, 'c', 2)`)
 	t.Cleanup(func() { _ = mysqlOutQuiet("DROP DATABASE IF EXISTS hp_e2e_inspect") })
 	return inspectCase{name: "mariadb", env: []string{"HP_DB_DSN=" + myDSN}, ls: "db.hp_e2e_inspect",
 		objs:  []string{"hp_e2e_inspect.items:table", "hp_e2e_inspect.items_v:view"},
 		desc:  "db.hp_e2e_inspect.items",
 		cols:  []string{"id:int64:bigint(20):false:1", "name:utf8:varchar(20):false:0", "amount:decimal(10, 2):decimal(10,2):true:0"},
-		check: "MariaDB", missing: "db.hp_e2e_inspect.nope"}
+		check: "MariaDB", missing: "db.hp_e2e_inspect.nope", rows: 3}
 }
 
 func inspectSQLite(t *testing.T) inspectCase {
@@ -65,6 +70,7 @@ func inspectSQLite(t *testing.T) inspectCase {
 	for _, s := range []string{
 		`CREATE TABLE items (id INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, amount REAL)`,
 		`CREATE VIEW items_v AS SELECT id, name FROM items`,
+		`INSERT INTO items VALUES (1, 'a', 1.5)`,
 	} {
 		if _, err := db.Exec(s); err != nil {
 			t.Fatal(err)
@@ -73,7 +79,7 @@ func inspectSQLite(t *testing.T) inspectCase {
 	return inspectCase{name: "sqlite", env: []string{"HP_DB_DSN=sqlite://" + path}, ls: "db",
 		objs: []string{".items:table", ".items_v:view"}, desc: "db.items",
 		cols:  []string{"id:int64:INTEGER:false:1", "name:utf8:TEXT:false:0", "amount:float64:REAL:true:0"},
-		check: "SQLite", missing: "db.nope"}
+		check: "SQLite", missing: "db.nope", rows: 1}
 }
 
 func inspectSQLServer(t *testing.T) inspectCase {
@@ -89,14 +95,14 @@ func inspectSQLServer(t *testing.T) inspectCase {
 	return inspectCase{name: "sqlserver", env: []string{"HP_DB_DSN=" + db.DSN("etl", "pw", "Sales")}, ls: "db.dbo",
 		objs: []string{"dbo.items:table", "dbo.items_v:view"}, desc: "db.dbo.items",
 		cols:  []string{"id:int32:int:false:1", "name:utf8:nvarchar(20):false:0", "amount:decimal(10, 2):decimal(10,2):true:0"},
-		check: "Microsoft SQL Server 2022", missing: "db.dbo.nope"}
+		check: "Microsoft SQL Server 2022", missing: "db.dbo.nope", rows: -1}
 }
 
 func inspectGen(*testing.T) inspectCase {
 	return inspectCase{name: "gen", env: []string{"HP_DB_DSN=gen://"}, ls: "db",
 		objs: []string{".narrow:table", ".all_types:table", ".empty:table", ".large_values:table"}, desc: "db.narrow",
 		cols:  []string{"id:int64:int64:false:1", "value:float64:float64:true:0", "label:utf8:utf8:true:0", "ts:timestamp[us, tz=UTC]:timestamp[us, tz=UTC]:true:0"},
-		check: "gen 0.1.0", missing: "db.nope"}
+		check: "gen 0.1.0", missing: "db.nope", rows: 1000}
 }
 
 // TestInspectCommands: hp ls, hp describe and hp check on every
@@ -142,6 +148,7 @@ func TestInspectCommands(t *testing.T) {
 					Nullable    bool   `json:"nullable"`
 					KeyPosition int    `json:"key_position"`
 				} `json:"columns"`
+				Rows *int64 `json:"rows"`
 			}
 			if err := json.Unmarshal([]byte(res.Stdout), &d); err != nil {
 				t.Fatalf("describe --json: %v\n%s", err, res.Stdout)
@@ -153,8 +160,20 @@ func TestInspectCommands(t *testing.T) {
 			if fmt.Sprint(cols) != fmt.Sprint(c.cols) {
 				t.Errorf("describe columns\n got %q\nwant %q", cols, c.cols)
 			}
+			switch {
+			case c.rows < 0 && d.Rows != nil:
+				t.Errorf("describe counted %d rows where the connector cannot count", *d.Rows)
+			case c.rows >= 0 && (d.Rows == nil || *d.Rows != c.rows):
+				t.Errorf("describe rows %v, want %d", d.Rows, c.rows)
+			}
 			res = bin.Run(t, c.env, "describe", c.desc)
 			testkit.Contains(t, "describe", res.Stdout, "ARROW TYPE", "NATIVE TYPE", "pk 1")
+			if c.rows >= 0 {
+				testkit.Contains(t, "describe", res.Stdout, fmt.Sprintf("rows: %d\n", c.rows))
+				if res := bin.Run(t, c.env, "describe", c.desc, "--count=false"); strings.Contains(res.Stdout, "rows:") {
+					t.Errorf("describe --count=false counted: %s", res.Stdout)
+				}
+			}
 
 			res = bin.Run(t, c.env, "check", "db")
 			if res.Code != 0 || !strings.HasPrefix(res.Stdout, "db: ok, ") {

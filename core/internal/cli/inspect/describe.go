@@ -12,6 +12,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/host"
 )
 
 func newDescribeCmd(f *cliutil.Factory) *cobra.Command {
@@ -32,6 +33,7 @@ primary key. Quote names holding dots: pg.'"sales"."order.items"'.`,
 		},
 	}
 	addOutputFlags(cmd, o)
+	cmd.Flags().BoolVar(&o.Count, "count", true, "Count the rows (the connector's Bounds: COUNT(*), which may scan a large table)")
 	return cmd
 }
 
@@ -41,6 +43,9 @@ type Description struct {
 	Object     string        `json:"object"`
 	PrimaryKey []string      `json:"primary_key"`
 	Columns    []ColumnEntry `json:"columns"`
+	// Rows is the row count; nil when not counted (--count=false, or the
+	// connector cannot count this object).
+	Rows *int64 `json:"rows,omitempty"`
 }
 
 // ColumnEntry is one column of a Description.
@@ -77,6 +82,9 @@ func RunDescribe(ctx context.Context, o *Options) error {
 		return fmt.Errorf("describing %s of %q: %w", ref, c.Name, err)
 	}
 	out := describe(c.Name, ref, d)
+	if o.Count {
+		out.Rows = countRows(ctx, inst, c.Wire(), ref, d)
+	}
 	if asJSON {
 		return cliutil.WriteJSON(o.IO.Out, out)
 	}
@@ -93,7 +101,31 @@ func RunDescribe(ctx context.Context, o *Options) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", col.Name, col.ArrowType, col.NativeType, null, key)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if out.Rows != nil {
+		fmt.Fprintf(o.IO.Out, "rows: %d\n", *out.Rows)
+	}
+	return nil
+}
+
+// countRows asks the connector for the object's row count (Bounds of its
+// first key column, else its first column). A connector that cannot count
+// it leaves the count out: describing does not depend on it.
+func countRows(ctx context.Context, inst *host.Instance, conn sdk.Connection, ref sdk.ObjectRef, d *sdk.Description) *int64 {
+	if !inst.Info.Has(sdk.CapBounds) || d.Schema == nil || d.Schema.NumFields() == 0 {
+		return nil
+	}
+	col := d.Schema.Field(0).Name
+	if len(d.PrimaryKey) > 0 {
+		col = d.PrimaryKey[0]
+	}
+	b, err := inst.Bounds(ctx, sdk.BoundsRequest{Conn: conn, Source: sdk.Source{Object: &ref}, Column: col})
+	if err != nil {
+		return nil
+	}
+	return &b.Count
 }
 
 // describe joins the Arrow schema with the native column types and the

@@ -26,6 +26,8 @@ type Options struct {
 	// Output is text or json; JSON (--json) is short for json.
 	Output string
 	JSON   bool
+	// Count is describe's --count: count the rows.
+	Count bool
 }
 
 // NewCmds returns `hp ls`, `hp describe` and `hp check`.
