@@ -126,7 +126,9 @@ func rowsOf(conn sdk.Connection) (int64, error) {
 	if err != nil || u.Scheme != "numbers" {
 		return 0, sdk.InvalidArgumentf("DSN %s is not numbers://?rows=N", sdk.MaskDSN(conn.DSN))
 	}
-	n, err := strconv.ParseInt(u.Query().Get("rows"), 10, 64)
+	// The rows option (HP_<NAME>_ROWS, or the connections file) wins over
+	// the DSN's.
+	n, err := strconv.ParseInt(conn.Option("rows", u.Query().Get("rows")), 10, 64)
 	if err != nil {
 		return 10, nil
 	}
