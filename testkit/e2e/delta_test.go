@@ -147,6 +147,7 @@ func checkUnion(t *testing.T, dir, table string, exactlyOnce bool) {
 func tsOf(version string) string { return version[strings.LastIndexByte(version, '|')+1:] }
 
 func TestDeltaPostgresToFiles(t *testing.T) {
+	t.Parallel() // its own table and directory
 	bin := testkit.Build(t)
 	const table = "hp_e2e_delta"
 	deltaTable(t, table, 1000)

@@ -110,6 +110,7 @@ func inspectGen(*testing.T) inspectCase {
 // server) and gen, as JSON and as text; an unknown object or connection
 // exits 2 with a message naming it.
 func TestInspectCommands(t *testing.T) {
+	t.Parallel() // its own schema, database and servers
 	bin := testkit.Build(t)
 	for _, setup := range []func(*testing.T) inspectCase{inspectPostgres, inspectMariaDB, inspectSQLite, inspectSQLServer, inspectGen} {
 		c := setup(t)

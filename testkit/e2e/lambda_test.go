@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,19 +21,34 @@ import (
 	"github.com/halfpipe-io/halfpipe/testkit/tds"
 )
 
-// lambdaTree builds the function zip and plugin layers with layer/build.sh
-// and unpacks them as Lambda would: the function into task/, every layer
-// into opt/.
+// lambdaDist holds the function zip and plugin layers, built once per
+// test process by layer/build.sh (see lambdaTree); TestMain removes it.
+var lambdaDist struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// lambdaTree unpacks the function zip and plugin layers as Lambda would,
+// into a directory of the test's own: the function into task/, every
+// layer into opt/.
 func lambdaTree(t *testing.T) (bootstrap, opt string) {
 	t.Helper()
-	dist := t.TempDir()
-	cmd := exec.Command("bash", "layer/build.sh", runtime.GOARCH, dist)
-	cmd.Dir = testkit.RepoRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("layer/build.sh: %v\n%s", err, out)
+	lambdaDist.once.Do(func() {
+		if lambdaDist.dir, lambdaDist.err = os.MkdirTemp("", "hp-e2e-lambda-"); lambdaDist.err != nil {
+			return
+		}
+		cmd := exec.Command("bash", "layer/build.sh", runtime.GOARCH, lambdaDist.dir)
+		cmd.Dir = testkit.RepoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			lambdaDist.err = fmt.Errorf("layer/build.sh: %v\n%s", err, out)
+		}
+	})
+	if lambdaDist.err != nil {
+		t.Fatal(lambdaDist.err)
 	}
 	root := t.TempDir()
-	zips, _ := filepath.Glob(filepath.Join(dist, "*.zip"))
+	zips, _ := filepath.Glob(filepath.Join(lambdaDist.dir, "*.zip"))
 	for _, z := range zips {
 		into := filepath.Join(root, "opt")
 		if strings.Contains(filepath.Base(z), "-function-") {
@@ -87,6 +103,7 @@ type lambdaSummary struct {
 // interface emulator, configured only by environment variables as in the
 // seed scenario: PostgreSQL to S3, CSV files and a manifest.
 func TestLambdaFunction(t *testing.T) {
+	t.Parallel() // its own table, S3 server and emulator
 	bootstrap, opt := lambdaTree(t)
 	deltaTable(t, "hp_e2e_lambda", 1000)
 	pgExec(t, `drop table if exists hp_e2e_lambda_other; create table hp_e2e_lambda_other as select id, v from hp_e2e_lambda where id <= 10`)
@@ -219,6 +236,7 @@ func TestTwelveFactorMatchesCommandLine(t *testing.T) {
 // SQL Server (the TDS test server, through the real go-mssqldb driver in
 // the mssql plugin layer) to S3 as CSV with a manifest.
 func TestLambdaSQLServerSeed(t *testing.T) {
+	t.Parallel() // its own table, S3 server and emulator
 	bootstrap, opt := lambdaTree(t)
 	db := tds.Start(t, tds.WithLogin("etl", "Secr3t!pw"))
 	mssqlTable(db, "[dbo].[sample_data]", [][]any{

@@ -12,5 +12,8 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testkit.Cleanup()
+	if lambdaDist.dir != "" {
+		os.RemoveAll(lambdaDist.dir)
+	}
 	os.Exit(code)
 }

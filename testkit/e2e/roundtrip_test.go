@@ -851,6 +851,7 @@ func psqlOut(t *testing.T, sql string) string {
 }
 
 func TestRoundTripPostgresTypes(t *testing.T) {
+	t.Parallel() // its own schema
 	psqlOut(t, "SELECT 1")
 	bin := testkit.Build(t, "postgres", "mysql")
 	schema := "hp_rt_" + rtSuffix()

@@ -312,6 +312,7 @@ func parquetText(t *testing.T, v pq.Value, logical string) string {
 // to success; a fault that does not go away fails the run with nothing
 // published and no upload left behind; a rerun then publishes.
 func TestS3MultipartBoundedAndFaults(t *testing.T) {
+	t.Parallel() // its own S3 server and fault proxy
 	bin := testkit.Build(t)
 	srv := testkit.StartS3(t)
 	srv.CreateBucket(t, "lake")
