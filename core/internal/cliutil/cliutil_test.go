@@ -133,17 +133,11 @@ func TestExactArgs(t *testing.T) {
 	}
 }
 
-func TestHumanBytesAndParseSize(t *testing.T) {
+func TestHumanBytes(t *testing.T) {
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.00 GiB"} {
 		if got := HumanBytes(n); got != want {
 			t.Errorf("HumanBytes(%d) = %q, want %q", n, got, want)
 		}
-	}
-	if n, err := ParseSize("64MiB"); err != nil || n != 64<<20 {
-		t.Errorf("ParseSize(64MiB) = %d, %v", n, err)
-	}
-	if _, err := ParseSize("lots"); err == nil {
-		t.Error("ParseSize(lots) took it")
 	}
 }
 

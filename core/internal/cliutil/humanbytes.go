@@ -1,13 +1,6 @@
 package cliutil
 
-import (
-	"fmt"
-
-	"github.com/halfpipe-io/halfpipe/core/internal/bytesize"
-)
-
-// ParseSize reads a byte count: 1048576, 64MiB, 1.5GB, 512k.
-func ParseSize(s string) (int64, error) { return bytesize.Parse(s) }
+import "fmt"
 
 // HumanBytes renders a byte count for people.
 func HumanBytes(n int64) string {
