@@ -18,6 +18,7 @@ import (
 // rolled back (by ROLLBACK or by the connection closing), and the table
 // the write created is gone with it.
 func TestSQLServerWriteInterrupted(t *testing.T) {
+	t.Parallel() // a TDS server of its own per case
 	bin := testkit.Build(t, "gen", "mssql")
 	faults := []struct {
 		name string

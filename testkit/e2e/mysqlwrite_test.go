@@ -65,6 +65,7 @@ func waitNoConnections(t *testing.T) {
 // exactly as the write leaves it. hp once printed "nothing was published"
 // over a table that had lost a third of its rows.
 func TestInterruptedWritesIntoMariaDB(t *testing.T) {
+	t.Parallel() // its own database (myDB), whose connections alone it kills
 	bin := testkit.Build(t, "gen", "mysql")
 	myw(t, "DROP DATABASE IF EXISTS "+myDB+"; CREATE DATABASE "+myDB)
 	t.Cleanup(func() { _ = mysqlOutQuiet("DROP DATABASE IF EXISTS " + myDB) })

@@ -21,6 +21,7 @@ const pgiApp = "hp_e2e_pgi"
 // leave the table exactly as it was, or, where the write had committed,
 // exactly as the write leaves it.
 func TestPostgresWriteInterrupted(t *testing.T) {
+	t.Parallel() // its own schema, and it signals and terminates only its own processes and sessions (application_name)
 	bin := testkit.Build(t, "gen", "postgres")
 	const schema, rows = "hp_e2e_pgi", 100000
 	// A row trigger pauses every thousandth row, so that a load lasts
