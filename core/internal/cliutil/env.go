@@ -2,12 +2,14 @@ package cliutil
 
 import (
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
 	"github.com/halfpipe-io/halfpipe/core/internal/suggest"
 )
@@ -71,11 +73,16 @@ func ParseBool(s string) (bool, error) {
 	return false, fmt.Errorf("%q is not a boolean: use true, false, 1 or 0", s)
 }
 
-// UnknownEnv lists the HP_ variables of environ that are set and that
-// neither known, a connection's variable (HP_<NAME>_DSN, ...) nor skip
-// names, each with the nearest known name: a misspelt variable must not
+// CheckEnv warns of the HP_ variables of environ that are set and that
+// name no flag (known holds the flags' variables), no 12-factor variable,
+// no connection's DSN, type or region, and no option of a connection in
+// conns, each with the nearest known name: a misspelt variable must not
 // pass in silence.
-func UnknownEnv(known map[string]bool, environ []string, lookup func(string) (string, bool), skip func(string) bool) (unknown, nearest []string) {
+func CheckEnv(log *slog.Logger, known map[string]bool, environ []string, lookup func(string) (string, bool), conns *config.Store) {
+	known["HP_CONFIG_DIR"] = true
+	for _, v := range halfpipe.TwelveFactorVars {
+		known[v[0]] = true
+	}
 	names := make([]string, 0, len(known))
 	for k := range known {
 		names = append(names, k)
@@ -83,14 +90,15 @@ func UnknownEnv(known map[string]bool, environ []string, lookup func(string) (st
 	sort.Strings(names)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "HP_") || known[k] || halfpipe.IsConnectionVar(k) || (skip != nil && skip(k)) {
+		if !strings.HasPrefix(k, "HP_") || known[k] || halfpipe.IsConnectionVar(k) || conns.IsOptionVar(k, environ) {
 			continue
 		}
 		if _, ok := lookup(k); !ok {
 			continue
 		}
-		unknown = append(unknown, k)
-		nearest = append(nearest, suggest.Nearest(k, names))
+		log.Warn("environment variable matches no flag of this command and is ignored", "variable", k, "did_you_mean", suggest.Nearest(k, names))
 	}
-	return unknown, nearest
+	if _, ok := lookup("HP_AUTH_KEY"); ok {
+		log.Info("HP_AUTH_KEY is ignored: halfpipe needs no licence key")
+	}
 }

@@ -142,10 +142,7 @@ func (h *Handler) run(ctx context.Context, f *cliutil.Factory, cmd, sub string) 
 	fl.BoolVar(&f.RequireChecksums, "require-checksums", false, "")
 	fl.StringVar(&f.CacheDir, "cache-dir", "", "")
 	fl.StringVar(&f.PluginDir, "plugin-dir", "", "")
-	known := map[string]bool{"HP_CONFIG_DIR": true, "HP_OUTPUT": true}
-	for _, v := range halfpipe.TwelveFactorVars {
-		known[v[0]] = true
-	}
+	known := map[string]bool{"HP_OUTPUT": true} // the answer is always JSON
 	fl.VisitAll(func(fl *pflag.Flag) { known[cliutil.EnvName(fl.Name)] = true })
 	if err := cliutil.ApplyEnvFlags(lookup, fl); err != nil {
 		return nil, args, err
@@ -157,13 +154,7 @@ func (h *Handler) run(ctx context.Context, f *cliutil.Factory, cmd, sub string) 
 	}
 	f.Logger = logger
 	conns := f.Conns()
-	unknown, nearest := cliutil.UnknownEnv(known, environ(), lookup, func(k string) bool { return conns.IsOptionVar(k, environ()) })
-	for i, k := range unknown {
-		logger.Warn("environment variable matches no flag of this command and is ignored", "variable", k, "did_you_mean", nearest[i])
-	}
-	if _, ok := lookup("HP_AUTH_KEY"); ok {
-		logger.Info("HP_AUTH_KEY is ignored: halfpipe needs no licence key")
-	}
+	cliutil.CheckEnv(logger, known, environ(), lookup, conns)
 	spec.Source, spec.Target = args[2], args[3]
 	p, err := run.NewPlan(kind, spec, conns, time.Now())
 	if err != nil {

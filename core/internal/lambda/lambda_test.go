@@ -87,3 +87,20 @@ func TestLambdaRunsOnlyCopies(t *testing.T) {
 		}
 	}
 }
+
+// A misspelt variable of the event or the environment is warned about in
+// the function's log, with the name it probably meant.
+func TestLambdaWarnsOfMisspeltVariables(t *testing.T) {
+	var log strings.Builder
+	h := handler(map[string]string{"HP_PLUGIN_DIR": t.TempDir(), "HP_AUTH_KEY": "x"})
+	h.Stderr = &log
+	_, _ = h.Invoke(context.Background(), snap(t.TempDir(), "HP_MAX_FILE_ROWZ", "10"))
+	for _, want := range []string{"HP_MAX_FILE_ROWZ", "HP_MAX_FILE_ROWS", "HP_AUTH_KEY is ignored"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the log does not mention %s:\n%s", want, log.String())
+		}
+	}
+	if strings.Contains(log.String(), "HP_SOURCE_OBJECT") {
+		t.Errorf("a known variable was warned about:\n%s", log.String())
+	}
+}

@@ -14,15 +14,11 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
 )
 
-// checkEnv reports HP_ variables that no flag or 12-factor name uses,
-// with the nearest known name: a misspelt variable must not pass in
-// silence. anyCommand counts the flags of every command as known (on a
+// checkEnv reports HP_ variables that name nothing (cliutil.CheckEnv).
+// anyCommand counts the flags of every command as known (on a
 // command line, variables exported for other commands are normal).
 func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []string, log *slog.Logger, anyCommand bool, conns *config.Store) {
-	known := map[string]bool{"HP_CONFIG_DIR": true}
-	for _, v := range halfpipe.TwelveFactorVars {
-		known[v[0]] = true
-	}
+	known := map[string]bool{}
 	add := func(f *pflag.Flag) { known[cliutil.EnvName(f.Name)] = true }
 	cmd.Flags().VisitAll(add)
 	cmd.InheritedFlags().VisitAll(add)
@@ -37,13 +33,7 @@ func checkEnv(cmd *cobra.Command, lookup func(string) (string, bool), environ []
 		}
 		walk(cmd.Root())
 	}
-	unknown, nearest := cliutil.UnknownEnv(known, environ, lookup, func(k string) bool { return conns.IsOptionVar(k, environ) })
-	for i, k := range unknown {
-		log.Warn("environment variable matches no flag of this command and is ignored", "variable", k, "did_you_mean", nearest[i])
-	}
-	if _, ok := lookup("HP_AUTH_KEY"); ok {
-		log.Info("HP_AUTH_KEY is ignored: halfpipe needs no licence key")
-	}
+	cliutil.CheckEnv(log, known, environ, lookup, conns)
 }
 
 // newTwelveCmd is `hp 12f`: the table of environment variables.
