@@ -25,12 +25,15 @@ build: hp plugins
 hp:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/hp ./core/cmd/hp
 
-# Plugins go to bin/plugins, which hp searches beside its own binary.
+# Plugins go to bin/plugins, which hp searches beside its own binary. A
+# plugin whose directory holds a file named CGO wraps a C driver and is
+# built with cgo; hp and every other plugin are built with CGO_ENABLED=0.
 plugins:
 	@mkdir -p $(BIN)/plugins
 	@for p in $(PLUGINS); do \
+		cgo=0; [ -e plugins/$$p/CGO ] && cgo=1; \
 		echo "build hp-plugin-$$p"; \
-		CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/hp-plugin-$$p ./plugins/$$p || exit 1; \
+		CGO_ENABLED=$$cgo $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/hp-plugin-$$p ./plugins/$$p || exit 1; \
 	done
 	@cd $(BIN)/plugins && sha256sum hp-plugin-* > SHA256SUMS
 

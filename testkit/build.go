@@ -73,10 +73,19 @@ func goBuild(t testing.TB, root, out, pkg string) {
 	t.Helper()
 	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgoEnabled(root, pkg))
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, msg)
 	}
+}
+
+// cgoEnabled is "1" for a plugin whose directory holds a file named CGO
+// (it wraps a C driver) and "0" for hp and every other plugin.
+func cgoEnabled(root, pkg string) string {
+	if _, err := os.Stat(filepath.Join(root, pkg, "CGO")); err == nil {
+		return "1"
+	}
+	return "0"
 }
 
 // Cleanup removes everything Build made. Call it from TestMain after m.Run.
