@@ -7,8 +7,19 @@ BIN          := $(CURDIR)/bin
 TOOLS        := $(CURDIR)/.tools/bin
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 PLUGINS      := $(notdir $(patsubst %/main.go,%,$(wildcard plugins/*/main.go)))
-MODULES      := ./core/... ./sdk/... ./testkit/... $(addsuffix /...,$(addprefix ./plugins/,$(PLUGINS)))
+# Plugins with a CGO file wrap a C driver; their packages are vetted and
+# tested with cgo, everything else without.
+CGO_PLUGINS  := $(notdir $(patsubst %/CGO,%,$(wildcard plugins/*/CGO)))
+# The end-to-end package comes first: it is the longest, so it starts first.
+MODULES      := ./testkit/e2e ./core/... ./sdk/... ./testkit/... $(addsuffix /...,$(addprefix ./plugins/,$(filter-out $(CGO_PLUGINS),$(PLUGINS))))
+CGO_MODULES  := $(addsuffix /...,$(addprefix ./plugins/,$(CGO_PLUGINS)))
 LDFLAGS      := -s -w -X main.version=$(VERSION)
+
+# One build configuration for make build, vet, the tests and the test
+# kit's builds, so each package is compiled once into the build cache:
+# no cgo (hp never uses it) and no -trimpath (it changes every package's
+# build ID; the release builds in layer/build.sh use it).
+export CGO_ENABLED := 0
 
 BUF_VERSION                := v1.75.0
 PROTOC_GEN_GO_VERSION      := v1.36.12
@@ -16,14 +27,14 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build hp plugins lambda demo test vet sdk-standalone proto proto-check proto-regen-check docs docs-check bench tools clean
+.PHONY: all build hp plugins lambda demo test test-tools vet sdk-standalone proto proto-check proto-regen-check docs docs-check bench tools clean
 
 all: build
 
 build: hp plugins
 
 hp:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/hp ./core/cmd/hp
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/hp ./core/cmd/hp
 
 # Plugins go to bin/plugins, which hp searches beside its own binary. A
 # plugin whose directory holds a file named CGO wraps a C driver and is
@@ -33,7 +44,7 @@ plugins:
 	@for p in $(PLUGINS); do \
 		cgo=0; [ -e plugins/$$p/CGO ] && cgo=1; \
 		echo "build hp-plugin-$$p"; \
-		CGO_ENABLED=$$cgo $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/hp-plugin-$$p ./plugins/$$p || exit 1; \
+		CGO_ENABLED=$$cgo $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/hp-plugin-$$p ./plugins/$$p || exit 1; \
 	done
 	@cd $(BIN)/plugins && sha256sum hp-plugin-* > SHA256SUMS
 
@@ -49,13 +60,22 @@ demo: build
 # testsum prints go test's package lines, failures, the skipped tests
 # grouped by reason (gated suites whose HP_TEST_* variable is unset) and a
 # closing count.
-test: vet sdk-standalone proto-check docs-check
-	set -o pipefail; $(GO) test -json -count=1 -timeout 30m $(MODULES) 2>&1 | $(GO) run ./testkit/cmd/testsum
+#
+# The tools the tests run (S3 server, Lambda emulator) are built in the
+# background from the start, while modules download and vet runs.
+test: test-tools vet sdk-standalone proto-check docs-check
+	set -o pipefail; { $(GO) test -json -count=1 -timeout 30m $(MODULES) || s=1; \
+		$(if $(CGO_MODULES),CGO_ENABLED=1 $(GO) test -json -count=1 -timeout 30m $(CGO_MODULES) || s=1;) \
+		exit $${s:-0}; } 2>&1 | $(GO) run ./testkit/cmd/testsum
+
+test-tools:
+	@mkdir -p out && ($(GO) run ./testkit/cmd/testtools > out/test-tools.log 2>&1 &)
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(MODULES)
+	$(if $(CGO_MODULES),CGO_ENABLED=1 $(GO) vet $(CGO_MODULES))
 
 # The SDK is a module connector authors require on its own, without this
 # repository's go.work: its go.mod must be tidy and it must build, vet and
@@ -64,6 +84,9 @@ sdk-standalone:
 	cd sdk && GOWORK=off $(GO) mod tidy -diff
 	cd sdk && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 -run '^$$' ./... >/dev/null
 	@echo "sdk: builds, vets and compiles its tests without go.work"
+	@cd sdk && f='{{with .Module}}{{.Path}} {{.Version}}{{end}}' && \
+		drift=$$(diff <(GOWORK=off $(GO) list -deps -test -f "$$f" ./... | sort -u) <($(GO) list -deps -test -f "$$f" ./... | sort -u) | grep '^[<>]'); \
+		if [ -n "$$drift" ]; then echo "sdk: warning: sdk/go.mod selects other versions than the workspace (< sdk alone, > workspace), so the standalone build compiles them twice; align sdk/go.mod:"; echo "$$drift"; fi
 
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
 

@@ -18,16 +18,26 @@ const (
 
 var installMu sync.Mutex
 
-// InstallTool installs the Go command module@version (go install) and
-// returns the path of its binary binName. Binaries are cached in
-// <os.UserCacheDir()>/halfpipe-testkit/tools/<binName>-<version>/, which
-// survives clean clones, so only the first call on a machine builds
-// anything. Installs go to a temporary GOBIN beside the cache entry and
-// are renamed into place, so test processes installing the same tool at
-// once are safe. When the install fails the test is skipped, or failed
-// in CI (see NeedService).
+// InstallTool installs the Go command module@version with [EnsureTool]
+// and returns the path of its binary binName. When the install fails the
+// test is skipped, or failed in CI (see NeedService).
 func InstallTool(t TB, module, version, binName string) string {
 	t.Helper()
+	bin, err := EnsureTool(module, version, binName)
+	if err != nil {
+		NeedService(t, binName, err)
+	}
+	return bin
+}
+
+// EnsureTool installs the Go command module@version (go install) unless
+// it is cached, and returns the path of its binary binName. Binaries are
+// cached in <os.UserCacheDir()>/halfpipe-testkit/tools/<binName>-<version>/,
+// which survives clean clones, so only the first call on a machine builds
+// anything. A lock file beside the cache entry makes processes that want
+// the same tool at once (test binaries, the prefetch of `make test`) wait
+// for one build instead of each compiling it.
+func EnsureTool(module, version, binName string) (string, error) {
 	exe := binName
 	if runtime.GOOS == "windows" {
 		exe += ".exe"
@@ -39,30 +49,35 @@ func InstallTool(t TB, module, version, binName string) string {
 	dir := filepath.Join(cache, "halfpipe-testkit", "tools", binName+"-"+version)
 	bin := filepath.Join(dir, exe)
 	if isFile(bin) {
-		return bin
+		return bin, nil
 	}
 
 	installMu.Lock()
 	defer installMu.Unlock()
-	if isFile(bin) {
-		return bin
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
 	}
-	if err := installTool(t, module, version, dir, exe); err != nil {
-		NeedService(t, binName, err)
+	unlock, err := lockFile(filepath.Join(dir, ".lock"))
+	if err != nil {
+		return "", fmt.Errorf("locking the %s cache: %w", binName, err)
+	}
+	defer unlock()
+	if isFile(bin) {
+		return bin, nil
+	}
+	if err := installTool(module, version, dir, exe); err != nil {
+		return "", err
 	}
 	if !isFile(bin) {
-		NeedService(t, binName, fmt.Errorf("go install %s@%s did not produce %s", module, version, bin))
+		return "", fmt.Errorf("go install %s@%s did not produce %s", module, version, bin)
 	}
-	return bin
+	return bin, nil
 }
 
-func installTool(t TB, module, version, dir, exe string) error {
+func installTool(module, version, dir, exe string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return fmt.Errorf("go command not found: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
 	}
 	gobin, err := os.MkdirTemp(dir, ".install-")
 	if err != nil {
@@ -71,18 +86,14 @@ func installTool(t TB, module, version, dir, exe string) error {
 	defer os.RemoveAll(gobin)
 
 	cmd := exec.Command(goBin, "install", module+"@"+version)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOFLAGS=-mod=mod", "GOWORK=off")
+	cmd.Dir = gobin // outside any module or workspace
+	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOFLAGS=-mod=mod", "GOWORK=off", "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("go install %s@%s: %w\n%s", module, version, err, out)
 	}
-	// Rename is atomic: a concurrent installer either sees no binary or a
-	// complete one. If another process won the race, keep its binary.
-	if err := os.Rename(filepath.Join(gobin, exe), filepath.Join(dir, exe)); err != nil && !isFile(filepath.Join(dir, exe)) {
-		return fmt.Errorf("installing %s: %w", exe, err)
-	}
-	return nil
+	// Rename is atomic: a reader either sees no binary or a complete one.
+	return os.Rename(filepath.Join(gobin, exe), filepath.Join(dir, exe))
 }
 
 func isFile(path string) bool {
