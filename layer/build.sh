@@ -13,6 +13,9 @@
 # by the next layer. See layer/README.md and docs/lambda.md.
 #
 # VERSION (default: git describe, else "dev") is stamped into the binaries.
+# Binaries are built with -trimpath (no build machine paths in them);
+# LAYER_TRIMPATH=0 drops it so that a test's build reuses the packages
+# `go test` compiled (-trimpath changes every package's build ID).
 # Zips are written by a small Python script (no zip package needed) with
 # sorted entries, fixed timestamps and explicit modes (0755 binaries and
 # directories, 0644 other files), so equal inputs give equal zips.
@@ -34,6 +37,8 @@ GO=${GO:-go}
 command -v python3 >/dev/null || { echo "$0: python3 is needed to write the zips" >&2; exit 1; }
 VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
 ldflags="-s -w -X main.version=$VERSION"
+trimpath=-trimpath
+[[ ${LAYER_TRIMPATH:-1} == 0 ]] && trimpath=
 
 # Lambda's limits (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 max_unzipped=262144000   # function + its layers, unzipped: 250 MB
@@ -87,7 +92,7 @@ sha256() { if command -v sha256sum >/dev/null; then sha256sum "$@"; else shasum 
 
 build() { # build OUT PKG [TAGS]
 	local out=$1 pkg=$2 tags=${3:-}
-	CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build -trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$out" "$pkg"
+	CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build $trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$out" "$pkg"
 	chmod 0755 "$out"
 }
 
