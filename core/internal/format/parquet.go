@@ -89,6 +89,9 @@ func (e *parquetEncoder) open(sample arrow.RecordBatch) error {
 	own := false
 	if sample != nil {
 		for i, f := range fields {
+			if hasLongValue(sample.Column(i)) {
+				props = append(props, parquet.WithStatsFor(f.Name, false))
+			}
 			switch chooseDictionary(sample.Column(i)) {
 			case plainOnly:
 				props = append(props, parquet.WithDictionaryFor(f.Name, false))

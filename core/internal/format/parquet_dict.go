@@ -32,6 +32,29 @@ const (
 	dictMinSample = 1024
 )
 
+// longValue is the length from which a string or binary value is large:
+// a column whose first batch holds one gets neither a dictionary nor
+// statistics. The writer copies a value into its dictionary, writes that
+// dictionary out as a page when it falls back to plain encoding, and
+// copies the minimum and maximum for statistics it then drops as too
+// large (over 4 KiB): a 100 MB value cost 1.2 GB of heap, held five times.
+const longValue = 64 << 10
+
+// hasLongValue reports whether a's first dictSample values include one of
+// at least longValue bytes.
+func hasLongValue(a arrow.Array) bool {
+	x, ok := a.(array.BinaryLike)
+	if !ok {
+		return false
+	}
+	for i := range min(a.Len(), dictSample) {
+		if x.ValueLen(i) >= longValue {
+			return true
+		}
+	}
+	return false
+}
+
 // chooseDictionary decides from a sample of a column's first batch. A
 // dictionary pays when values repeat: at most one in eight distinct, or
 // fewer new ones in the sample's second half than half those of its first
@@ -39,6 +62,9 @@ const (
 // row group of many batches even when a sample shows them seldom). Strings
 // with at most one in 64 distinct are encoded here.
 func chooseDictionary(a arrow.Array) dictionary {
+	if hasLongValue(a) {
+		return plainOnly
+	}
 	n := min(a.Len(), dictSample)
 	if n < dictMinSample {
 		return writerDict

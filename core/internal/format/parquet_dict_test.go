@@ -3,6 +3,7 @@ package format
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -225,5 +226,59 @@ func TestStringDictManyValues(t *testing.T) {
 		enc.Release()
 		a.Release()
 		d.release()
+	}
+}
+
+// A string column whose first batch holds a value of longValue bytes or
+// more gets no dictionary and no statistics (the writer would copy the
+// value into both); a column of short strings beside it keeps them. The
+// long values read back whole.
+func TestParquetLongValuesSkipDictionaryAndStatistics(t *testing.T) {
+	sch := arrow.NewSchema([]arrow.Field{
+		{Name: "body", Type: arrow.BinaryTypes.String},
+		{Name: "tag", Type: arrow.BinaryTypes.String},
+	}, nil)
+	long := strings.Repeat("x", longValue)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	defer b.Release()
+	for i := range 3 {
+		body := "short"
+		if i == 1 {
+			body = long
+		}
+		b.Field(0).(*array.StringBuilder).Append(body)
+		b.Field(1).(*array.StringBuilder).Append("t")
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	var buf bytes.Buffer
+	enc, err := NewEncoder(&buf, sch, WithFormat(Parquet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pf, err := file.NewParquetReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, want := range []bool{false, true} {
+		cc, err := pf.MetaData().RowGroup(0).ColumnChunk(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := cc.Statistics()
+		hasStats := st != nil && st.HasMinMax()
+		if cc.HasDictionaryPage() != want || hasStats != want {
+			t.Errorf("%s: dictionary %v, statistics %v; want both %v", sch.Field(c).Name, cc.HasDictionaryPage(), hasStats, want)
+		}
+	}
+	got := readTable(t, pf).Column(0).Data().Chunk(0).(*array.String)
+	if got.Value(1) != long || got.Value(0) != "short" {
+		t.Errorf("body reads back %d and %q, want %d bytes and \"short\"", len(got.Value(1)), got.Value(0), len(long))
 	}
 }
