@@ -116,7 +116,11 @@ func (e *csvEncoder) field(b, v []byte) []byte {
 
 // quoted appends v in quotes, doubling the quotes inside.
 func quoted(b, v []byte) []byte {
-	b = append(b, '"')
+	return append(escapeQuotes(append(b, '"'), v), '"')
+}
+
+// escapeQuotes appends v with its quotes doubled.
+func escapeQuotes(b, v []byte) []byte {
 	for {
 		i := bytes.IndexByte(v, '"')
 		if i < 0 {
@@ -125,7 +129,7 @@ func quoted(b, v []byte) []byte {
 		b = append(append(b, v[:i+1]...), '"')
 		v = v[i+1:]
 	}
-	return append(append(b, v...), '"')
+	return append(b, v...)
 }
 
 func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
@@ -171,7 +175,13 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 			}
 			switch {
 			case col.offsets != nil:
-				if v := col.data[col.offsets[i]:col.offsets[i+1]]; e.needsQuotes(v) {
+				if v := col.data[col.offsets[i]:col.offsets[i+1]]; len(v) >= flushAt {
+					e.buf = buf
+					if err := e.writeLong(v); err != nil {
+						return err
+					}
+					buf = e.buf
+				} else if e.needsQuotes(v) {
 					buf = quoted(buf, v)
 				} else {
 					buf = append(buf, v...)
@@ -205,6 +215,30 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 		}
 	}
 	e.buf = buf
+	return nil
+}
+
+// writeLong writes a long value after the row buffer, a piece at a time:
+// copied into the buffer whole, a 100 MB value would grow it to hold the
+// value and keep it that large.
+func (e *csvEncoder) writeLong(v []byte) error {
+	if err := e.drain(); err != nil {
+		return err
+	}
+	if !e.needsQuotes(v) {
+		_, err := e.out.Write(v)
+		return err
+	}
+	e.buf = append(e.buf, '"')
+	for len(v) > 0 {
+		k := min(len(v), flushAt)
+		e.buf = escapeQuotes(e.buf, v[:k])
+		v = v[k:]
+		if err := e.drain(); err != nil {
+			return err
+		}
+	}
+	e.buf = append(e.buf, '"')
 	return nil
 }
 

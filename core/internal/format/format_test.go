@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -611,6 +612,51 @@ func TestParquetConvertsNestedIntervals(t *testing.T) {
 		}
 		if string(bytes.ReplaceAll(raw, []byte("\n"), nil)) != want[f.Name] {
 			t.Errorf("%s (%s): %s, want %s", f.Name, f.Type, raw, want[f.Name])
+		}
+	}
+}
+
+// Values longer than the row buffer go out a piece at a time, quoted and
+// escaped as short ones are (a quote on each side of a piece boundary
+// included), and the row buffer stays its own size.
+func TestCSVLongValues(t *testing.T) {
+	sch := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "body", Type: arrow.BinaryTypes.String}}, nil)
+	plain := strings.Repeat("p", 3*flushAt+5)
+	quotes := strings.Repeat("a\"b,\n", flushAt/5) + "\"" + strings.Repeat("q", flushAt) + "\""
+	want := [][]string{{"1", plain}, {"2", quotes}, {"3", "short, \"quoted\""}}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	defer b.Release()
+	for _, row := range want {
+		id, _ := strconv.ParseInt(row[0], 10, 64)
+		b.Field(0).(*array.Int64Builder).Append(id)
+		b.Field(1).(*array.StringBuilder).Append(row[1])
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	var out bytes.Buffer
+	enc, err := NewEncoder(&out, sch, WithFormat(CSV), WithCompression(None), WithCSVHeader(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if c := cap(enc.(*csvEncoder).buf); c > 2*flushAt {
+		t.Errorf("the row buffer grew to %d bytes", c)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := csv.NewReader(&out).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i][0] != want[i][0] || got[i][1] != want[i][1] {
+			t.Errorf("row %d: id %s, body of %d bytes; want %s, %d bytes", i, got[i][0], len(got[i][1]), want[i][0], len(want[i][1]))
 		}
 	}
 }
