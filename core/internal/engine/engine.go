@@ -18,6 +18,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,7 +71,67 @@ type Result struct {
 
 // queueDepth is how many batches may wait between the reader and the
 // encoder: enough to keep both cores busy, small enough to bound memory.
-const queueDepth = 2
+// queueBytes bounds their bytes, with the batch being encoded: batches of a
+// few MiB never reach it, but a batch of huge values waits until the one
+// before it is encoded, so that no more than two are held at once (the
+// encoded one and the one the reader just decoded).
+const (
+	queueDepth = 2
+	queueBytes = 32 << 20
+)
+
+// byteBudget counts the bytes of the batches between the reader and the
+// encoder. A batch larger than the budget is let through alone.
+type byteBudget struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	used int64
+}
+
+func (b *byteBudget) acquire(n int64) {
+	b.mu.Lock()
+	for b.used > 0 && b.used+n > queueBytes {
+		b.cond.Wait()
+	}
+	b.used += n
+	b.mu.Unlock()
+}
+
+func (b *byteBudget) release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.cond.Broadcast()
+	b.mu.Unlock()
+}
+
+// batchBytes is the size of a batch's buffers.
+func batchBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	var walk func(d arrow.ArrayData)
+	walk = func(d arrow.ArrayData) {
+		for _, b := range d.Buffers() {
+			if b != nil {
+				n += int64(b.Len())
+			}
+		}
+		for _, c := range d.Children() {
+			walk(c)
+		}
+		if d.DataType().ID() == arrow.DICTIONARY {
+			walk(d.Dictionary())
+		}
+	}
+	for _, c := range rec.Columns() {
+		walk(c.Data())
+	}
+	return n
+}
+
+// queued is a batch with the bytes it holds of the budget.
+type queued struct {
+	rec   arrow.RecordBatch
+	bytes int64
+}
 
 // Run executes the job.
 func Run(ctx context.Context, job Job) (*Result, error) {
@@ -83,7 +144,9 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	batches := make(chan arrow.RecordBatch, queueDepth)
+	batches := make(chan queued, queueDepth)
+	budget := &byteBudget{}
+	budget.cond.L = &budget.mu
 	var readErr error
 	readDone := make(chan struct{})
 	go func() {
@@ -92,10 +155,13 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 		for job.Records.Next() {
 			rec := job.Records.RecordBatch()
 			rec.Retain()
+			q := queued{rec, batchBytes(rec)}
+			budget.acquire(q.bytes)
 			select {
-			case batches <- rec:
+			case batches <- q:
 			case <-ctx.Done():
 				rec.Release()
+				budget.release(q.bytes)
 				return
 			}
 		}
@@ -103,12 +169,13 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	}()
 
 	w := &writer{job: &job, ctx: ctx, schema: job.Records.Schema()}
-	err := w.consume(batches)
+	err := w.consume(batches, budget)
 	if err != nil {
 		cancel()
 	}
-	for rec := range batches {
-		rec.Release()
+	for q := range batches {
+		q.rec.Release()
+		budget.release(q.bytes)
 	}
 	<-readDone
 	job.Records.Release()
@@ -145,16 +212,17 @@ type file struct {
 	part int
 }
 
-func (w *writer) consume(batches <-chan arrow.RecordBatch) error {
+func (w *writer) consume(batches <-chan queued, budget *byteBudget) error {
 	w.chunkRows = 1024
 	if w.job.MaxFileBytes > 0 {
 		// One row first: its bytes size the next chunk, so that the first
 		// chunk cannot cross a limit that is small for the rows' width.
 		w.chunkRows = 1
 	}
-	for rec := range batches {
-		err := w.write(rec)
-		rec.Release()
+	for q := range batches {
+		err := w.write(q.rec)
+		q.rec.Release()
+		budget.release(q.bytes)
 		if err != nil {
 			return err
 		}

@@ -529,3 +529,69 @@ func TestCancelBeforeTheFirstBatch(t *testing.T) {
 	}
 	noLeftovers(t, dir)
 }
+
+// Batches larger than the queue's byte budget are not queued behind one
+// another: when the reader starts on a batch, every batch but the last
+// one it produced has been encoded, so no more than two such batches are
+// held at once. The encoder is slow, so that a reader not held back would
+// run ahead.
+func TestHugeBatchesAreHeldAtMostTwice(t *testing.T) {
+	huge := strings.Repeat("v", queueBytes)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, testSchema)
+	b.Field(0).(*array.Int64Builder).Append(1)
+	b.Field(1).(*array.StringBuilder).Append(huge)
+	rec := b.NewRecordBatch()
+	b.Release()
+	defer rec.Release()
+
+	var encoded atomic.Int64
+	src := &reuse{rec: rec, n: 5, before: func(i int64) {
+		if done := encoded.Load(); done < i-1 {
+			t.Errorf("the reader starts batch %d with %d encoded: %d huge batches held", i, done, i-done+1)
+		}
+	}}
+	job := testJob(t, t.TempDir(), src, plainCSV)
+	job.NewEncoder = func(io.Writer, *arrow.Schema) (format.Encoder, error) {
+		return countingEncoder{&encoded}, nil
+	}
+	if _, err := Run(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	if encoded.Load() != 5 {
+		t.Errorf("%d batches encoded, want 5", encoded.Load())
+	}
+}
+
+// reuse serves rec n times.
+type reuse struct {
+	rec    arrow.RecordBatch
+	n, i   int64
+	before func(i int64)
+}
+
+func (r *reuse) Schema() *arrow.Schema          { return testSchema }
+func (r *reuse) RecordBatch() arrow.RecordBatch { return r.rec }
+func (r *reuse) Record() arrow.RecordBatch      { return r.rec }
+func (r *reuse) Err() error                     { return nil }
+func (r *reuse) Retain()                        {}
+func (r *reuse) Release()                       {}
+func (r *reuse) Next() bool {
+	if r.i == r.n {
+		return false
+	}
+	r.before(r.i)
+	r.i++
+	return true
+}
+
+// countingEncoder takes its time over each batch and counts it.
+type countingEncoder struct{ n *atomic.Int64 }
+
+func (e countingEncoder) Write(arrow.RecordBatch) error {
+	time.Sleep(20 * time.Millisecond)
+	e.n.Add(1)
+	return nil
+}
+func (countingEncoder) Flush() error    { return nil }
+func (countingEncoder) Buffered() int64 { return 0 }
+func (countingEncoder) Close() error    { return nil }
