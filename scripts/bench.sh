@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: measured speed and memory, each beside a baseline from the
 # same run. Sizes can be changed with BENCH_ROWS. BENCH_ONLY selects
-# sections (space-separated: boundary cold local s3 memory pg mysql), e.g.
+# sections (space-separated: boundary cold local s3 memory pg mysql shapes), e.g.
 # BENCH_ONLY=pg ./scripts/bench.sh; BENCH_PG_REPEAT=3 repeats the
 # PostgreSQL rounds, each with its baseline just before it. BENCH_BIN is
 # the directory of hp and plugins/ (default bin, as make bench builds it).
@@ -118,4 +118,14 @@ elif mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
 	done
 else
 	echo "MariaDB is not reachable at 127.0.0.1:3306: skipping its benchmark"
+fi
+
+# Every table shape (testkit.Shapes) in both servers: the client's CSV,
+# hp → CSV and hp → Parquet in alternating rounds, then a table of the
+# medians against the goals. BENCH_SHAPES_ROUNDS (default 3) and
+# BENCH_SHAPES_SCALE (default 1, multiplies each shape's rows).
+if want shapes; then
+	echo
+	echo "== table shapes: PostgreSQL and MariaDB, each beside its own client"
+	go run ./testkit/cmd/shapebench -hp "$BIN/hp" -rounds "${BENCH_SHAPES_ROUNDS:-3}" -scale "${BENCH_SHAPES_SCALE:-1}"
 fi

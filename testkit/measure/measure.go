@@ -4,8 +4,11 @@ package measure
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // PeakRSS returns the peak resident set size (VmHWM) of a live process in
@@ -42,4 +45,69 @@ func Thousands(n int64) string {
 		out = append(out, c)
 	}
 	return string(out)
+}
+
+// Usage is what Run measured of a command.
+type Usage struct {
+	Elapsed time.Duration
+	// PeakRSS is the command's own peak resident set size, ChildRSS the
+	// largest of its children's (hp's plugins), in bytes.
+	PeakRSS, ChildRSS int64
+}
+
+// Run runs cmd to its end, sampling the peak RSS of the process and of
+// its children every 20 ms.
+func Run(cmd *exec.Cmd) (Usage, error) {
+	var u Usage
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return u, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			u.Elapsed = time.Since(start)
+			return u, err
+		case <-tick.C:
+			if v, err := PeakRSS(cmd.Process.Pid); err == nil {
+				u.PeakRSS = max(u.PeakRSS, v)
+			}
+			for _, c := range children(cmd.Process.Pid) {
+				if v, err := PeakRSS(c); err == nil {
+					u.ChildRSS = max(u.ChildRSS, v)
+				}
+			}
+		}
+	}
+}
+
+// children lists the child processes of every thread of pid.
+func children(pid int) []int {
+	var out []int
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		data, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", t.Name(), "children"))
+		for _, f := range strings.Fields(string(data)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// DirSize is the total size of the files under dir.
+func DirSize(dir string) int64 {
+	var n int64
+	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
 }
