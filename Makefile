@@ -16,7 +16,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build hp plugins lambda demo test vet sdk-standalone proto proto-check proto-regen-check docs docs-check bench tools clean
+.PHONY: all build hp plugins debs lambda demo test vet sdk-standalone proto proto-check proto-regen-check docs docs-check bench tools clean
 
 all: build
 
@@ -25,10 +25,15 @@ build: hp plugins
 hp:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/hp ./core/cmd/hp
 
+# Debian packages the cgo plugins build against and the tests drive (the
+# ODBC driver manager and drivers); one dpkg-query when all are present.
+debs:
+	@./scripts/debs.sh
+
 # Plugins go to bin/plugins, which hp searches beside its own binary. A
 # plugin whose directory holds a file named CGO wraps a C driver and is
 # built with cgo; hp and every other plugin are built with CGO_ENABLED=0.
-plugins:
+plugins: debs
 	@mkdir -p $(BIN)/plugins
 	@for p in $(PLUGINS); do \
 		cgo=0; [ -e plugins/$$p/CGO ] && cgo=1; \
@@ -52,7 +57,7 @@ demo: build
 test: vet sdk-standalone proto-check docs-check
 	set -o pipefail; $(GO) test -json -count=1 -timeout 30m $(MODULES) 2>&1 | $(GO) run ./testkit/cmd/testsum
 
-vet:
+vet: debs
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(MODULES)
