@@ -156,14 +156,14 @@ func (t *target) columns(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]
 				continue
 			}
 			sqlType, _ := strconv.Atoi(r[4])
-			typeName := r[5]
-			t.types.LoadOrStore(typeName, typeInfo{sqlType: sqlType, unsigned: strings.Contains(strings.ToLower(typeName), "unsigned")})
-			m := sqlsource.ColumnMeta{Name: r[3], NativeType: typeName, Nullable: r[10] != "0"}
+			m := sqlsource.ColumnMeta{Name: r[3], Nullable: r[10] != "0"}
 			if p, err := strconv.ParseInt(r[6], 10, 64); err == nil {
 				m.Precision = p
 				m.Scale, _ = strconv.ParseInt(r[8], 10, 64)
 				m.HasPrecision = r[8] != "" || !isDecimal(sqlType)
 			}
+			m.NativeType = odbcdriver.NativeType(r[5], sqlType, m.Precision, int(m.Scale), false)
+			t.types.LoadOrStore(m.NativeType, typeInfo{sqlType: sqlType, unsigned: strings.Contains(strings.ToLower(r[5]), "unsigned")})
 			pos, _ := strconv.Atoi(r[16])
 			found = append(found, ordered{pos, m})
 		}

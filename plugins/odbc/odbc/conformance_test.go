@@ -50,7 +50,13 @@ func fixture(t *testing.T, s server, d string, rows int) arrow.RecordBatch {
 		ddl = strings.Replace(ddl, "small SMALLINT,", "small SMALLINT, big_u BIGINT UNSIGNED,", 1)
 	}
 	schema := arrow.NewSchema(fields, nil)
-	exec(t, db, "CREATE TABLE "+tbl("t")+" "+ddl, "CREATE TABLE "+tbl("empty")+" "+ddl, "CREATE TABLE "+tbl("big")+" (id BIGINT NOT NULL PRIMARY KEY)")
+	exec(t, db, "CREATE TABLE "+tbl("t")+" "+ddl, "CREATE TABLE "+tbl("empty")+" "+ddl, "CREATE TABLE "+tbl("big")+" (id BIGINT NOT NULL PRIMARY KEY)",
+		"CREATE TABLE "+tbl("large")+" (id BIGINT NOT NULL PRIMARY KEY, note "+text+", raw "+strings.Replace(raw, "BLOB", "LONGBLOB", 1)+")")
+	// Values of several MiB arrive in many SQLGetData pieces.
+	big := strings.Repeat("large 😀 value ", 6<<20/18)
+	if _, err := db.Exec("INSERT INTO "+tbl("large")+" VALUES (?, ?, ?), (?, ?, ?)", int64(1), big, []byte(big), int64(2), "small", []byte{1}); err != nil {
+		t.Fatal(err)
+	}
 	if s.mysql {
 		exec(t, db, "SET SESSION max_recursive_iterations = 1000000",
 			"INSERT INTO "+tbl("big")+" WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 150000) SELECT n FROM s")
@@ -135,7 +141,7 @@ func TestConformance(t *testing.T) {
 			conformance.RunSourceSuite(t, remote, conformance.SourceFixture{
 				Conn: s.conn(), Table: sdk.ObjectRef{Schema: d, Name: "t"}, Expected: expected, KeyColumn: "id", OrderColumn: "amount",
 				Empty: sdk.ObjectRef{Schema: d, Name: "empty"}, Large: sdk.ObjectRef{Schema: d, Name: "big"},
-				Missing: sdk.ObjectRef{Schema: d, Name: "missing"},
+				Missing: sdk.ObjectRef{Schema: d, Name: "missing"}, LargeValues: sdk.ObjectRef{Schema: d, Name: "large"},
 			})
 			n := 0
 			conformance.RunTargetSuite(t, odbc.New(), conformance.TargetFixture{Conn: s.conn(), NewTable: func(t *testing.T) sdk.ObjectRef {

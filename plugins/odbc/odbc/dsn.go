@@ -171,13 +171,13 @@ func fromURL(u *url.URL, proto string, drivers func() ([]string, error), bad fun
 		add(k, q.Get(k))
 	}
 	if c.protocol == "postgres" {
-		// Instants arrive in UTC whatever the server's zone, and booleans
-		// as SQL_BIT, not as the text psqlodbc sends by default.
-		if q.Get("ConnSettings") == "" {
-			add("ConnSettings", "SET TIME ZONE 'UTC'")
-		}
-		if q.Get("BoolsAsChar") == "" {
-			add("BoolsAsChar", "0")
+		// Instants arrive in UTC whatever the server's zone, booleans as
+		// SQL_BIT (not as text), and numeric without a precision as long
+		// text (not as numeric(28,6), which would not hold its values).
+		for _, kv := range [][2]string{{"ConnSettings", "SET TIME ZONE 'UTC'"}, {"BoolsAsChar", "0"}, {"NumericAs", "-1"}} {
+			if q.Get(kv[0]) == "" {
+				add(kv[0], kv[1])
+			}
 		}
 	}
 	c.connStr = strings.Join(kv, ";") + ";"

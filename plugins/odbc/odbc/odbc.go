@@ -169,7 +169,7 @@ func (t *target) query(ctx context.Context, dc any, q string, args []any, _ []sq
 		return nil, err
 	}
 	for _, col := range rows.(*odbcdriver.Rows).ColumnsInfo() {
-		t.types.LoadOrStore(col.TypeName, typeInfo{sqlType: col.SQLType, unsigned: col.Unsigned})
+		t.types.LoadOrStore(odbcdriver.NativeType(col.TypeName, col.SQLType, col.Size, col.Digits, col.Unsigned), typeInfo{sqlType: col.SQLType, unsigned: col.Unsigned})
 	}
 	return rows, nil
 }

@@ -30,7 +30,7 @@ var servers = []server{
 	{
 		name:    "postgres",
 		dsn:     envOr("HP_TEST_ODBC_PG_DSN", "odbc+postgres://postgres@127.0.0.1:5432/test"),
-		connStr: envOr("HP_TEST_ODBC_PG_CONNSTR", "Driver={PostgreSQL Unicode};Server=127.0.0.1;Port=5432;Database=test;UID=postgres;ConnSettings={SET TIME ZONE 'UTC'};BoolsAsChar=0;"),
+		connStr: envOr("HP_TEST_ODBC_PG_CONNSTR", "Driver={PostgreSQL Unicode};Server=127.0.0.1;Port=5432;Database=test;UID=postgres;ConnSettings={SET TIME ZONE 'UTC'};BoolsAsChar=0;NumericAs=-1;"),
 		create:  "CREATE SCHEMA %s", drop: "DROP SCHEMA %s CASCADE",
 	},
 	{

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -63,6 +64,7 @@ type Rows struct {
 	fetched *C.SQLULEN
 	status  *C.SQLUSMALLINT
 	pos, n  int
+	fetches int
 	done    bool
 	piece   unsafe.Pointer
 	scratch [][]byte
@@ -222,6 +224,9 @@ func (r *Rows) ColumnsInfo() []Column { return r.cols }
 // RowsetSize is the number of rows one SQLFetch returns.
 func (r *Rows) RowsetSize() int { return r.rowset }
 
+// Fetches is the number of SQLFetch calls so far.
+func (r *Rows) Fetches() int { return r.fetches }
+
 // Columns implements driver.Rows.
 func (r *Rows) Columns() []string { return r.names }
 
@@ -231,8 +236,29 @@ func (r *Rows) Close() error {
 	return nil
 }
 
-// ColumnTypeDatabaseTypeName implements driver.RowsColumnTypeDatabaseTypeName.
-func (r *Rows) ColumnTypeDatabaseTypeName(i int) string { return r.cols[i].TypeName }
+// ColumnTypeDatabaseTypeName implements driver.RowsColumnTypeDatabaseTypeName:
+// see [NativeType].
+func (r *Rows) ColumnTypeDatabaseTypeName(i int) string {
+	c := r.cols[i]
+	return NativeType(c.TypeName, c.SQLType, c.Size, c.Digits, c.Unsigned)
+}
+
+// NativeType names a column's type as the driver does, with the
+// precision and scale of a decimal and the sign of an integer: drivers
+// give one name to decimals with and without a precision (PostgreSQL's
+// numeric), which they may report as different SQL types, and to signed
+// and unsigned integers (MariaDB's result sets).
+func NativeType(typeName string, sqlType int, size int64, digits int, unsigned bool) string {
+	switch sqlType {
+	case sqlDecimal, sqlNumeric:
+		return fmt.Sprintf("%s(%d,%d)", typeName, size, digits)
+	case sqlTinyint, sqlSmallint, sqlInteger, sqlBigint:
+		if unsigned && !strings.Contains(strings.ToLower(typeName), "unsigned") {
+			return typeName + " unsigned"
+		}
+	}
+	return typeName
+}
 
 // ColumnTypePrecisionScale implements driver.RowsColumnTypePrecisionScale.
 func (r *Rows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
@@ -310,6 +336,7 @@ func (r *Rows) fetch() error {
 	for i := 0; i < r.bound; i++ {
 		C.memset(unsafe.Pointer(r.cols[i].ind), 0, C.size_t(C.sizeof_SQLLEN*r.rowset))
 	}
+	r.fetches++
 	rc := C.SQLFetch(r.s.h)
 	if rc == C.SQL_NO_DATA {
 		r.done = true
