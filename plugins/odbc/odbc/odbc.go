@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/halfpipe-io/halfpipe/plugins/odbc/odbc/odbcdriver"
@@ -135,6 +137,10 @@ func (t *target) dialect() *sqlsource.Dialect {
 		TransactionalDDL: fl.transactionalDDL,
 		WriteSession:     fl.writeSession,
 		MergeDelete:      fl.mergeDelete,
+		InsertBatch: func(ctx context.Context, dc any, table string, columns []string, rec arrow.RecordBatch, seq int64) error {
+			q := "INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ") + ")"
+			return dc.(*odbcdriver.Conn).InsertRecord(ctx, q, rec, seq)
+		},
 	}
 	if fl.checkSQL {
 		d.CheckSQL = func(q string) error { return sqlguard.Read(fl.sql, q) }

@@ -67,6 +67,7 @@ type Conn struct {
 	connected bool
 	inTx      bool
 	bad       bool
+	execs     int
 
 	mu   sync.Mutex
 	stmt C.SQLHSTMT // the statement running, for cancellation
@@ -103,6 +104,10 @@ func (c *Conn) fail(e *Error) error {
 	}
 	return e
 }
+
+// Executions counts the SQLExecute calls of InsertRecord on the
+// connection: one per parameter array, or one per row without arrays.
+func (c *Conn) Executions() int { return c.execs }
 
 // IsValid implements driver.Validator.
 func (c *Conn) IsValid() bool { return !c.bad && c.dbc != nil }
