@@ -172,16 +172,28 @@ func fromURL(u *url.URL, proto string, drivers func() ([]string, error), bad fun
 	}
 	if c.protocol == "postgres" {
 		// Instants arrive in UTC whatever the server's zone, booleans as
-		// SQL_BIT (not as text), and numeric without a precision as long
-		// text (not as numeric(28,6), which would not hold its values).
-		for _, kv := range [][2]string{{"ConnSettings", "SET TIME ZONE 'UTC'"}, {"BoolsAsChar", "0"}, {"NumericAs", "-1"}} {
-			if q.Get(kv[0]) == "" {
-				add(kv[0], kv[1])
-			}
-		}
+		// SQL_BIT (not as text), numeric without a precision as long text
+		// (not as numeric(28,6), which would not hold its values), and
+		// results through a cursor, 10,000 rows at a time, rather than
+		// whole into the driver's memory.
+		defaults(q, add, [][2]string{{"ConnSettings", "SET TIME ZONE 'UTC'"}, {"BoolsAsChar", "0"}, {"NumericAs", "-1"}, {"UseDeclareFetch", "1"}, {"Fetch", "10000"}})
+	}
+	if c.protocol == "mysql" {
+		// Results stream from the server rather than whole into the
+		// driver's memory.
+		defaults(q, add, [][2]string{{"NO_CACHE", "1"}})
 	}
 	c.connStr = strings.Join(kv, ";") + ";"
 	return c, nil
+}
+
+// defaults adds the attributes the URL does not set.
+func defaults(q url.Values, add func(k, v string), kvs [][2]string) {
+	for _, kv := range kvs {
+		if q.Get(kv[0]) == "" {
+			add(kv[0], kv[1])
+		}
+	}
 }
 
 // connStrQuote braces a value holding a character the connection-string

@@ -174,6 +174,10 @@ func (t *target) query(ctx context.Context, dc any, q string, args []any, _ []sq
 	if err != nil {
 		return nil, err
 	}
+	if len(rows.Columns()) == 0 {
+		rows.Close()
+		return nil, sdk.InvalidArgumentf("the statement returned no result set: a read must be a query that returns rows")
+	}
 	for _, col := range rows.(*odbcdriver.Rows).ColumnsInfo() {
 		t.types.LoadOrStore(odbcdriver.NativeType(col.TypeName, col.SQLType, col.Size, col.Digits, col.Unsigned), typeInfo{sqlType: col.SQLType, unsigned: col.Unsigned})
 	}
