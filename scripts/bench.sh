@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: measured speed and memory, each beside a baseline from the
 # same run. Sizes can be changed with BENCH_ROWS. BENCH_ONLY selects
-# sections (space-separated: boundary cold local s3 memory pg mysql), e.g.
+# sections (space-separated: boundary cold local s3 memory pg mysql odbc), e.g.
 # BENCH_ONLY=pg ./scripts/bench.sh; BENCH_PG_REPEAT=3 repeats the
 # PostgreSQL rounds, each with its baseline just before it. BENCH_BIN is
 # the directory of hp and plugins/ (default bin, as make bench builds it).
@@ -118,4 +118,47 @@ elif mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
 	done
 else
 	echo "MariaDB is not reachable at 127.0.0.1:3306: skipping its benchmark"
+fi
+
+# ODBC: the lineitem shape read through hp-plugin-odbc (odbc-postgresql,
+# odbc-mariadb), each run just after the native plugin on the same table.
+OD_ROWS=${BENCH_ODBC_ROWS:-5000000}
+if want odbc; then
+	if psql "$PG" -Atc "select 1" >/dev/null 2>&1; then
+		have=$(psql "$PG" -Atc "select count(*) from odbc_bench.lineitem" 2>/dev/null || echo 0)
+		if [ "$have" != "$OD_ROWS" ]; then
+			echo
+			echo "== loading $OD_ROWS lineitem rows into PostgreSQL (odbc_bench.lineitem)"
+			{ echo "create schema if not exists odbc_bench;"; go run ./testkit/cmd/lineitem -db postgres -table odbc_bench.lineitem -rows "$OD_ROWS"; } | psql "$PG" -q -v ON_ERROR_STOP=1
+		fi
+		echo
+		echo "== PostgreSQL → local files: $OD_ROWS lineitem rows, native plugin and ODBC (odbc-postgresql)"
+		for spec in "csv none" "parquet zstd"; do
+			set -- $spec
+			for via in "pg native" "od odbc"; do
+				set -- "$1" "$2" $via
+				HP_PG_DSN="$PG" HP_OD_DSN="odbc+postgres://postgres@127.0.0.1:5432/test" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$OD_ROWS" -label "$4: hp cp snap → $1 ($2)" -- \
+					cp snap "$3.odbc_bench.lineitem" out.bench --format "$1" --compression "$2" --log-level warn
+			done
+		done
+	fi
+	if mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
+		have=$(mariadb -h127.0.0.1 -uroot -N -e "select count(*) from odbc_bench.lineitem" 2>/dev/null || echo 0)
+		if [ "$have" != "$OD_ROWS" ]; then
+			echo
+			echo "== loading $OD_ROWS lineitem rows into MariaDB (odbc_bench.lineitem)"
+			mariadb -h127.0.0.1 -uroot -e "create database if not exists odbc_bench"
+			go run ./testkit/cmd/lineitem -db mysql -table odbc_bench.lineitem -rows "$OD_ROWS" | mariadb -h127.0.0.1 -uroot test
+		fi
+		echo
+		echo "== MariaDB → local files: $OD_ROWS lineitem rows, native plugin and ODBC (odbc-mariadb)"
+		for spec in "csv none" "parquet zstd"; do
+			set -- $spec
+			for via in "my native" "od odbc"; do
+				set -- "$1" "$2" $via
+				HP_MY_DSN="mysql://root@127.0.0.1:3306/test" HP_OD_DSN="odbc+mariadb://root@127.0.0.1:3306/test" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$OD_ROWS" -label "$4: hp cp snap → $1 ($2)" -- \
+					cp snap "$3.odbc_bench.lineitem" out.bench --format "$1" --compression "$2" --log-level warn
+			done
+		done
+	fi
 fi

@@ -178,11 +178,6 @@ func fromURL(u *url.URL, proto string, drivers func() ([]string, error), bad fun
 		// whole into the driver's memory.
 		defaults(q, add, [][2]string{{"ConnSettings", "SET TIME ZONE 'UTC'"}, {"BoolsAsChar", "0"}, {"NumericAs", "-1"}, {"UseDeclareFetch", "1"}, {"Fetch", "10000"}})
 	}
-	if c.protocol == "mysql" {
-		// Results stream from the server rather than whole into the
-		// driver's memory.
-		defaults(q, add, [][2]string{{"NO_CACHE", "1"}})
-	}
 	c.connStr = strings.Join(kv, ";") + ";"
 	return c, nil
 }

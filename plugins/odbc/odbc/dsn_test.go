@@ -15,7 +15,7 @@ func fakeDrivers() ([]string, error) {
 func TestParseDSN(t *testing.T) {
 	for _, tc := range []struct{ dsn, connStr, proto string }{
 		{"odbc+postgres://u:p%3Bw@db.example:5433/shop", "Driver=PostgreSQL Unicode;Server=db.example;Port=5433;Database=shop;UID=u;PWD={p;w};ConnSettings=SET TIME ZONE 'UTC';BoolsAsChar=0;NumericAs=-1;UseDeclareFetch=1;Fetch=10000;", "postgres"},
-		{"odbc+mariadb://root@127.0.0.1/test?driver=MariaDB+Unicode&OPTION=3", "Driver=MariaDB Unicode;Server=127.0.0.1;Database=test;UID=root;OPTION=3;NO_CACHE=1;", "mysql"},
+		{"odbc+mariadb://root@127.0.0.1/test?driver=MariaDB+Unicode&OPTION=3", "Driver=MariaDB Unicode;Server=127.0.0.1;Database=test;UID=root;OPTION=3;", "mysql"},
 		{"odbc+sqlserver://sa:pw@host:1433/master", "Driver=FreeTDS;Server=host;Port=1433;Database=master;UID=sa;PWD=pw;", "sqlserver"},
 		{"odbc+db2://u:p@host:50000/sample?driver=FreeTDS", "Driver=FreeTDS;Server=host;Port=50000;Database=sample;UID=u;PWD=p;", ""},
 		{"odbc://u:pw@warehouse", "DSN=warehouse;UID=u;PWD=pw;", ""},
