@@ -123,6 +123,17 @@ fi
 # ODBC: the lineitem shape read through hp-plugin-odbc (odbc-postgresql,
 # odbc-mariadb), each run just after the native plugin on the same table.
 OD_ROWS=${BENCH_ODBC_ROWS:-5000000}
+# odbc_pair NATIVE_DSN ODBC_DSN: the native plugin's run, then the ODBC one.
+odbc_pair() {
+	local native=$1 odbc=$2 format compression via
+	for spec in "csv none" "parquet zstd"; do
+		read -r format compression <<<"$spec"
+		for via in native odbc; do
+			HP_NATIVE_DSN="$native" HP_ODBC_DSN="$odbc" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$OD_ROWS" -label "$via: hp cp snap → $format ($compression)" -- \
+				cp snap "$via.odbc_bench.lineitem" out.bench --format "$format" --compression "$compression" --log-level warn
+		done
+	done
+}
 if want odbc; then
 	if psql "$PG" -Atc "select 1" >/dev/null 2>&1; then
 		have=$(psql "$PG" -Atc "select count(*) from odbc_bench.lineitem" 2>/dev/null || echo 0)
@@ -133,14 +144,7 @@ if want odbc; then
 		fi
 		echo
 		echo "== PostgreSQL → local files: $OD_ROWS lineitem rows, native plugin and ODBC (odbc-postgresql)"
-		for spec in "csv none" "parquet zstd"; do
-			set -- $spec
-			for via in "pg native" "od odbc"; do
-				set -- "$1" "$2" $via
-				HP_PG_DSN="$PG" HP_OD_DSN="odbc+postgres://postgres@127.0.0.1:5432/test" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$OD_ROWS" -label "$4: hp cp snap → $1 ($2)" -- \
-					cp snap "$3.odbc_bench.lineitem" out.bench --format "$1" --compression "$2" --log-level warn
-			done
-		done
+		odbc_pair "$PG" "odbc+postgres://postgres@127.0.0.1:5432/test"
 	fi
 	if mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
 		have=$(mariadb -h127.0.0.1 -uroot -N -e "select count(*) from odbc_bench.lineitem" 2>/dev/null || echo 0)
@@ -152,13 +156,6 @@ if want odbc; then
 		fi
 		echo
 		echo "== MariaDB → local files: $OD_ROWS lineitem rows, native plugin and ODBC (odbc-mariadb)"
-		for spec in "csv none" "parquet zstd"; do
-			set -- $spec
-			for via in "my native" "od odbc"; do
-				set -- "$1" "$2" $via
-				HP_MY_DSN="mysql://root@127.0.0.1:3306/test" HP_OD_DSN="odbc+mariadb://root@127.0.0.1:3306/test" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$OD_ROWS" -label "$4: hp cp snap → $1 ($2)" -- \
-					cp snap "$3.odbc_bench.lineitem" out.bench --format "$1" --compression "$2" --log-level warn
-			done
-		done
+		odbc_pair "mysql://root@127.0.0.1:3306/test" "odbc+mariadb://root@127.0.0.1:3306/test"
 	fi
 fi

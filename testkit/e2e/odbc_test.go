@@ -41,6 +41,22 @@ func odbcSnap(t *testing.T, bin *testkit.Binaries, env []string, src, format str
 	return data, m.Source.DSN
 }
 
+// odbcPair snapshots the table through the native connector and through
+// ODBC and fails unless the files are byte-identical.
+func odbcPair(t *testing.T, bin *testkit.Binaries, env []string, native, odbc, format string) (nativeData, odbcData []byte) {
+	t.Helper()
+	nativeData, _ = odbcSnap(t, bin, env, native, format)
+	odbcData, _ = odbcSnap(t, bin, env, odbc, format)
+	if !bytes.Equal(nativeData, odbcData) {
+		t.Errorf("%s: the ODBC connector's file differs from the native connector's (%d and %d bytes)", format, len(odbcData), len(nativeData))
+		if format == "csv" {
+			t.Logf("native:\n%.2000s\nodbc:\n%.2000s", nativeData, odbcData)
+		}
+	}
+	t.Logf("%s: %d bytes from each", format, len(odbcData))
+	return nativeData, odbcData
+}
+
 func TestODBCMatchesNativePostgres(t *testing.T) {
 	t.Parallel() // its own schema
 	psqlOut(t, "SELECT 1")
@@ -62,15 +78,7 @@ func TestODBCMatchesNativePostgres(t *testing.T) {
 	env := []string{"HP_PG_DSN=" + pgDSN, "HP_OD_DSN=odbc+postgres://postgres@127.0.0.1:5432/test",
 		"HP_RAW_DSN=Driver={PostgreSQL Unicode};Server=127.0.0.1;Port=5432;Database=test;UID=postgres;PWD=n0tused;BoolsAsChar=0;NumericAs=-1;ConnSettings={SET TIME ZONE 'UTC'}"}
 	for _, f := range []string{"csv", "parquet"} {
-		native, _ := odbcSnap(t, bin, env, "pg."+schema+".t", f)
-		odbc, _ := odbcSnap(t, bin, env, "od."+schema+".t", f)
-		if !bytes.Equal(native, odbc) {
-			t.Errorf("%s: the ODBC connector's file differs from the native connector's (%d and %d bytes)", f, len(odbc), len(native))
-			if f == "csv" {
-				t.Logf("native:\n%.2000s\nodbc:\n%.2000s", native, odbc)
-			}
-		}
-		t.Logf("%s: %d bytes from each", f, len(odbc))
+		native, odbc := odbcPair(t, bin, env, "pg."+schema+".t", "od."+schema+".t", f)
 		if f == "csv" && !bytes.Contains(odbc, []byte(n38)) {
 			t.Errorf("the NUMERIC(38,10) value %s is not in the CSV", n38)
 		}
@@ -98,14 +106,6 @@ func TestODBCMatchesNativeMariaDB(t *testing.T) {
 	t.Cleanup(func() { _ = mysqlOutQuiet("DROP DATABASE " + db) })
 	env := []string{"HP_MY_DSN=mysql://root@127.0.0.1:3306/test", "HP_OD_DSN=odbc+mariadb://root@127.0.0.1:3306/test"}
 	for _, f := range []string{"csv", "parquet"} {
-		native, _ := odbcSnap(t, bin, env, "my."+db+".t", f)
-		odbc, _ := odbcSnap(t, bin, env, "od."+db+".t", f)
-		if !bytes.Equal(native, odbc) {
-			t.Errorf("%s: the ODBC connector's file differs from the native connector's (%d and %d bytes)", f, len(odbc), len(native))
-			if f == "csv" {
-				t.Logf("native:\n%.2000s\nodbc:\n%.2000s", native, odbc)
-			}
-		}
-		t.Logf("%s: %d bytes from each", f, len(odbc))
+		odbcPair(t, bin, env, "my."+db+".t", "od."+db+".t", f)
 	}
 }

@@ -139,12 +139,8 @@ func (c *Conn) insertSlice(ctx context.Context, q string, rec arrow.RecordBatch,
 		if err := s.bindArrays(params, 0); err != nil {
 			return err
 		}
-		c.execs++
-		rc := C.SQLExecute(s.h)
-		if rc != C.SQL_NO_DATA {
-			if err := s.check("inserting", rc); err != nil {
-				return err
-			}
+		if err := s.executePrepared(); err != nil {
+			return err
 		}
 		for i := 0; i < n; i++ {
 			if st := *(*C.SQLUSMALLINT)(unsafe.Add(unsafe.Pointer(status), i*C.sizeof_SQLUSMALLINT)); st == C.SQL_PARAM_ERROR {
@@ -158,13 +154,18 @@ func (c *Conn) insertSlice(ctx context.Context, q string, rec arrow.RecordBatch,
 		if err := s.bindArrays(params, i); err != nil {
 			return err
 		}
-		c.execs++
-		rc := C.SQLExecute(s.h)
-		if rc != C.SQL_NO_DATA {
-			if err := s.check("inserting", rc); err != nil {
-				return err
-			}
+		if err := s.executePrepared(); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// executePrepared runs the prepared insert once; SQL_NO_DATA is success.
+func (s *statement) executePrepared() error {
+	s.c.execs++
+	if rc := C.SQLExecute(s.h); rc != C.SQL_NO_DATA {
+		return s.check("inserting", rc)
 	}
 	return nil
 }

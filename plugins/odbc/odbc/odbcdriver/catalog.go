@@ -40,12 +40,7 @@ func (c *Conn) catalog(ctx context.Context, op string, args []Arg, call func(h C
 		s.close()
 		return nil, err
 	}
-	rows, err := newRows(ctx, s)
-	if err != nil {
-		s.close()
-		return nil, err
-	}
-	return rows, nil
+	return newRows(ctx, s)
 }
 
 // Tables is SQLTables(catalog, schema pattern, table pattern, types).

@@ -263,12 +263,7 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if err != nil {
 		return nil, err
 	}
-	rows, err := newRows(ctx, s)
-	if err != nil {
-		s.close()
-		return nil, err
-	}
-	return rows, nil
+	return newRows(ctx, s)
 }
 
 // Ping implements driver.Pinger.

@@ -70,7 +70,17 @@ type Rows struct {
 	scratch [][]byte
 }
 
+// newRows describes and binds the result of s; on failure it closes s.
 func newRows(ctx context.Context, s *statement) (*Rows, error) {
+	r, err := describeRows(s)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func describeRows(s *statement) (*Rows, error) {
 	var ncol C.SQLSMALLINT
 	if err := s.check("counting result columns", C.SQLNumResultCols(s.h, &ncol)); err != nil {
 		return nil, err
