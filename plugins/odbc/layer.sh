@@ -8,8 +8,9 @@
 set -euo pipefail
 dir=$1
 mkdir -p "$dir/lib" "$dir/etc"
+# awk reads all of ldconfig's list: leaving early would kill it with SIGPIPE.
 for lib in libodbc.so.2 libodbcinst.so.2 libltdl.so.7; do
-	path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|AArch64/ {print $NF; exit}')
+	path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|AArch64/ && !found {print $NF; found = 1}')
 	[[ -n $path ]] || { echo "$0: $lib not found (run scripts/debs.sh)" >&2; exit 1; }
 	cp -L "$path" "$dir/lib/$lib"
 done

@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/halfpipe-io/halfpipe/testkit"
 )
@@ -107,5 +109,78 @@ func TestODBCMatchesNativeMariaDB(t *testing.T) {
 	env := []string{"HP_MY_DSN=mysql://root@127.0.0.1:3306/test", "HP_OD_DSN=odbc+mariadb://root@127.0.0.1:3306/test"}
 	for _, f := range []string{"csv", "parquet"} {
 		odbcPair(t, bin, env, "my."+db+".t", "od."+db+".t", f)
+	}
+}
+
+// TestLambdaODBC runs the packaged function with the odbc layer unpacked
+// into a fake /opt, as Lambda would, plus a driver layer made of the
+// system's odbc-postgresql library and an etc/odbcinst.ini naming it
+// (ODBCSYSINI=/opt/etc, unixODBC from /opt/lib), reading PostgreSQL into
+// S3.
+func TestLambdaODBC(t *testing.T) {
+	t.Parallel() // its own schema, S3 server and emulator
+	psqlOut(t, "SELECT 1")
+	bootstrap, opt := lambdaTree(t)
+	for _, f := range []string{"hp/plugins/hp-plugin-odbc", "lib/libodbc.so.2", "lib/libodbcinst.so.2", "etc/odbcinst.ini"} {
+		if _, err := os.Stat(filepath.Join(opt, f)); err != nil {
+			t.Fatalf("the odbc layer lacks %s: %v", f, err)
+		}
+	}
+	// The driver layer.
+	lib, err := exec.Command("sh", "-c", "odbcinst -q -d -n 'PostgreSQL Unicode' | sed -n 's/^Driver=//p'").Output()
+	if err != nil || len(bytes.TrimSpace(lib)) == 0 {
+		t.Fatalf("odbc-postgresql's library: %v", err)
+	}
+	path := strings.TrimSpace(string(lib))
+	if !filepath.IsAbs(path) {
+		path = filepath.Join("/usr/lib/x86_64-linux-gnu/odbc", path)
+		if alt, _ := filepath.Glob("/usr/lib/*/odbc/" + filepath.Base(path)); len(alt) > 0 {
+			path = alt[0]
+		}
+	}
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	driver := filepath.Join(opt, "psqlodbc", "psqlodbcw.so")
+	if err := os.MkdirAll(filepath.Dir(driver), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(driver, body, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(opt, "etc", "odbcinst.ini"), []byte("[PostgreSQL Unicode]\nDriver="+driver+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	schema := "odbc_lambda_" + rtSuffix()
+	psqlOut(t, fmt.Sprintf("CREATE SCHEMA %[1]s; CREATE TABLE %[1]s.orders AS SELECT n AS id, (n * 1.25)::numeric(38,10) AS amount FROM generate_series(1, 1000) n", schema))
+	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "DROP SCHEMA "+schema+" CASCADE").Run() })
+	srv := testkit.StartS3(t)
+	srv.CreateBucket(t, "lake")
+	env := append(srv.Env(),
+		"HP_12FACTOR_MODE=1", "HP_COMMAND=cp", "HP_SUBCOMMAND=snap",
+		"HP_SOURCE_DSN=odbc+postgres://postgres:s3cret@127.0.0.1:5432/test", "HP_SOURCE_OBJECT="+schema+".orders",
+		"HP_TARGET_DSN=s3://lake/raw?endpoint="+srv.Endpoint, "HP_TARGET_OBJECT=orders", "HP_TARGET_S3_REGION="+srv.Region,
+		"HP_LOG_LEVEL=warn", "HP_AUTH_KEY=anything", "HP_PLUGIN_DIR="+filepath.Join(opt, "hp", "plugins"),
+		"HP_COMPRESSION=none", "HP_REQUIRE_CHECKSUMS=true",
+		"ODBCSYSINI="+filepath.Join(opt, "etc"), "LD_LIBRARY_PATH="+filepath.Join(opt, "lib"))
+	fn := testkit.StartLambda(t, bootstrap, env, 20*time.Second)
+	out, failed := fn.Invoke(t, `{}`)
+	if failed {
+		t.Fatalf("function error: %s\n%s", out, fn.Output())
+	}
+	var s lambdaSummary
+	if err := json.Unmarshal(out, &s); err != nil || s.Rows != 1000 || s.Files != 1 {
+		t.Fatalf("summary %s (%v)\n%s", out, err, fn.Output())
+	}
+	dir := download(t, srv, "lake", "raw/orders/")
+	m, _ := readManifest(t, dir)
+	data, err := os.ReadFile(filepath.Join(dir, m.Files[0].Path))
+	if err != nil || m.TotalRows != 1000 || !bytes.Contains(data, []byte("\n1000,1250.0000000000\n")) && !bytes.HasSuffix(data, []byte("\n1000,1250.0000000000\n")) {
+		t.Fatalf("manifest %+v, file: %.200s (%v)", m, data, err)
+	}
+	if strings.Contains(fn.Output()+string(out), "s3cret") {
+		t.Error("the function showed the password")
 	}
 }

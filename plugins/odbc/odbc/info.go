@@ -9,7 +9,9 @@ var info = sdk.Info{
 	Schemes:     []string{"odbc"},
 	DSNFormat:   dsnForms,
 	DSNExample:  "odbc+postgres://etl:secret@db.example.com:5432/shop?driver=PostgreSQL+Unicode",
-	Env:         []string{"ODBCSYSINI", "ODBCINI", "ODBCINSTINI", "FREETDSCONF", "FREETDS"},
+	// LD_LIBRARY_PATH: drivers and unixODBC itself may live outside the
+	// loader's default directories (/opt/lib on AWS Lambda).
+	Env: []string{"ODBCSYSINI", "ODBCINI", "ODBCINSTINI", "FREETDSCONF", "FREETDS", "LD_LIBRARY_PATH"},
 	Options: []sdk.OptionSpec{
 		{Name: "login_timeout", Type: "duration", Description: "How long connecting may take (SQL_ATTR_LOGIN_TIMEOUT, whole seconds); default: the driver's"},
 	},
