@@ -27,7 +27,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build hp plugins lambda demo test test-tools vet sdk-standalone proto proto-check proto-regen-check docs docs-check bench tools clean
+.PHONY: all build hp plugins debs lambda demo test test-tools vet sdk-standalone proto proto-check proto-regen-check docs docs-check bench tools clean
 
 all: build
 
@@ -36,10 +36,15 @@ build: hp plugins
 hp:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/hp ./core/cmd/hp
 
+# Debian packages the cgo plugins build against and the tests drive (the
+# ODBC driver manager and drivers); one dpkg-query when all are present.
+debs:
+	@./scripts/debs.sh
+
 # Plugins go to bin/plugins, which hp searches beside its own binary. A
 # plugin whose directory holds a file named CGO wraps a C driver and is
 # built with cgo; hp and every other plugin are built with CGO_ENABLED=0.
-plugins:
+plugins: debs
 	@mkdir -p $(BIN)/plugins
 	@for p in $(PLUGINS); do \
 		cgo=0; [ -e plugins/$$p/CGO ] && cgo=1; \
@@ -71,7 +76,7 @@ test: test-tools vet sdk-standalone proto-check docs-check
 test-tools:
 	@mkdir -p out && ($(GO) run ./testkit/cmd/testtools > out/test-tools.log 2>&1 &)
 
-vet:
+vet: debs
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(MODULES)

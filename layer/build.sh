@@ -90,9 +90,9 @@ PY
 
 sha256() { if command -v sha256sum >/dev/null; then sha256sum "$@"; else shasum -a 256 "$@"; fi; }
 
-build() { # build OUT PKG [TAGS]
+build() { # build OUT PKG [TAGS]; CGO=1 builds with cgo
 	local out=$1 pkg=$2 tags=${3:-}
-	CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build $trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$out" "$pkg"
+	CGO_ENABLED=${CGO:-0} GOOS=linux GOARCH=$arch "$GO" build $trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$out" "$pkg"
 	chmod 0755 "$out"
 }
 
@@ -117,10 +117,24 @@ for main in plugins/*/main.go; do
 	plugins+=("$(basename "$(dirname "$main")")")
 done
 for p in ${plugins[@]+"${plugins[@]}"}; do  # (bash 3.2: an empty array is "unbound")
+	# A plugin with a file named CGO wraps a C library: it is built with
+	# cgo, for the host's architecture only (no cross C toolchain), and
+	# its layer.sh adds the libraries it needs.
+	cgo=0
+	if [[ -e plugins/$p/CGO ]]; then
+		cgo=1
+		if [[ $(uname -s) != Linux || $("$GO" env GOHOSTARCH) != "$arch" ]]; then
+			echo "skip hp-plugin-$p for linux/$arch: it is built with cgo, which needs a C toolchain and libraries for linux/$arch (build it on such a machine)" >&2
+			continue
+		fi
+	fi
 	echo "build hp-plugin-$p for linux/$arch"
 	dir=$stage/layer-$p/hp/plugins
 	mkdir -p "$dir"
-	build "$dir/hp-plugin-$p" "./plugins/$p"
+	CGO=$cgo build "$dir/hp-plugin-$p" "./plugins/$p"
+	if [[ -x plugins/$p/layer.sh ]]; then
+		plugins/$p/layer.sh "$stage/layer-$p"
+	fi
 	(cd "$dir" && sha256 "hp-plugin-$p" >"SHA256SUMS.$p")
 	zip=hp-layer-$p-$lambda_arch.zip
 	sizes=$(zipdir "$outdir/$zip" "$stage/layer-$p")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: measured speed and memory, each beside a baseline from the
 # same run. Sizes can be changed with BENCH_ROWS. BENCH_ONLY selects
-# sections (space-separated: boundary cold local s3 memory pg mysql shapes), e.g.
+# sections (space-separated: boundary cold local s3 memory pg mysql odbc
+# shapes), e.g.
 # BENCH_ONLY=pg ./scripts/bench.sh; BENCH_PG_REPEAT=3 repeats the
 # PostgreSQL rounds, each with its baseline just before it. BENCH_BIN is
 # the directory of hp and plugins/ (default bin, as make bench builds it).
@@ -118,6 +119,46 @@ elif mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
 	done
 else
 	echo "MariaDB is not reachable at 127.0.0.1:3306: skipping its benchmark"
+fi
+
+# ODBC: the lineitem shape read through hp-plugin-odbc (odbc-postgresql,
+# odbc-mariadb), each run just after the native plugin on the same table.
+OD_ROWS=${BENCH_ODBC_ROWS:-5000000}
+# odbc_pair NATIVE_DSN ODBC_DSN: the native plugin's run, then the ODBC one.
+odbc_pair() {
+	local native=$1 odbc=$2 format compression via
+	for spec in "csv none" "parquet zstd"; do
+		read -r format compression <<<"$spec"
+		for via in native odbc; do
+			HP_NATIVE_DSN="$native" HP_ODBC_DSN="$odbc" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$OD_ROWS" -label "$via: hp cp snap → $format ($compression)" -- \
+				cp snap "$via.odbc_bench.lineitem" out.bench --format "$format" --compression "$compression" --log-level warn
+		done
+	done
+}
+if want odbc; then
+	if psql "$PG" -Atc "select 1" >/dev/null 2>&1; then
+		have=$(psql "$PG" -Atc "select count(*) from odbc_bench.lineitem" 2>/dev/null || echo 0)
+		if [ "$have" != "$OD_ROWS" ]; then
+			echo
+			echo "== loading $OD_ROWS lineitem rows into PostgreSQL (odbc_bench.lineitem)"
+			{ echo "create schema if not exists odbc_bench;"; go run ./testkit/cmd/lineitem -db postgres -table odbc_bench.lineitem -rows "$OD_ROWS"; } | psql "$PG" -q -v ON_ERROR_STOP=1
+		fi
+		echo
+		echo "== PostgreSQL → local files: $OD_ROWS lineitem rows, native plugin and ODBC (odbc-postgresql)"
+		odbc_pair "$PG" "odbc+postgres://postgres@127.0.0.1:5432/test"
+	fi
+	if mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
+		have=$(mariadb -h127.0.0.1 -uroot -N -e "select count(*) from odbc_bench.lineitem" 2>/dev/null || echo 0)
+		if [ "$have" != "$OD_ROWS" ]; then
+			echo
+			echo "== loading $OD_ROWS lineitem rows into MariaDB (odbc_bench.lineitem)"
+			mariadb -h127.0.0.1 -uroot -e "create database if not exists odbc_bench"
+			go run ./testkit/cmd/lineitem -db mysql -table odbc_bench.lineitem -rows "$OD_ROWS" | mariadb -h127.0.0.1 -uroot test
+		fi
+		echo
+		echo "== MariaDB → local files: $OD_ROWS lineitem rows, native plugin and ODBC (odbc-mariadb)"
+		odbc_pair "mysql://root@127.0.0.1:3306/test" "odbc+mariadb://root@127.0.0.1:3306/test"
+	fi
 fi
 
 # Every table shape (testkit.Shapes) in both servers: the client's CSV,

@@ -71,9 +71,17 @@ func Build(t testing.TB, plugins ...string) *Binaries {
 
 func goBuild(t testing.TB, root, out, pkg string) {
 	t.Helper()
+	cgo := cgoEnabled(root, pkg)
+	if cgo == "1" {
+		// A C driver's headers and libraries come from Debian packages.
+		debs := exec.Command(filepath.Join(root, "scripts", "debs.sh"))
+		if msg, err := debs.CombinedOutput(); err != nil {
+			t.Fatalf("scripts/debs.sh: %v\n%s", err, msg)
+		}
+	}
 	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgoEnabled(root, pkg))
+	cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, msg)
 	}

@@ -140,6 +140,13 @@ type Dialect struct {
 	// table hp creates for a merge with nkeys key columns (MySQL cannot
 	// key LONGTEXT); default DDLType.
 	KeyType func(t arrow.DataType, nkeys int) (string, error)
+	// InsertBatch, when set, inserts a write's batches instead of
+	// multi-row INSERTs: all rows of rec into the quoted table and
+	// columns, on the driver connection of the write's open transaction
+	// (e.g. with arrays of bound parameters). seq is -1, or the sequence
+	// number of rec's first row, which goes into the last column (the
+	// staging table's row order) and grows by one per row.
+	InsertBatch func(ctx context.Context, conn any, table string, columns []string, rec arrow.RecordBatch, seq int64) error
 	// MergeDelete, when set, is the statement that deletes the rows of
 	// target (alias t) whose key is in last (alias l), on being the key
 	// equalities; default: DELETE … WHERE EXISTS.

@@ -188,7 +188,7 @@ func (c *Connector) writeTx(ctx context.Context, conn *sql.Conn, req sdk.WriteRe
 	if err != nil {
 		return 0, err
 	}
-	n, err := c.load(ctx, tx, req, schema, keyIdx, records)
+	n, err := c.load(ctx, conn, tx, req, schema, keyIdx, records)
 	if err != nil {
 		_ = tx.Rollback()
 		return 0, err
@@ -199,7 +199,7 @@ func (c *Connector) writeTx(ctx context.Context, conn *sql.Conn, req sdk.WriteRe
 	return n, nil
 }
 
-func (c *Connector) load(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, schema *arrow.Schema, keyIdx []int, records array.RecordReader) (int64, error) {
+func (c *Connector) load(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req sdk.WriteRequest, schema *arrow.Schema, keyIdx []int, records array.RecordReader) (int64, error) {
 	d := c.dialect
 	target := d.table(req.Table)
 	if req.CreateTable && d.TransactionalDDL {
@@ -251,6 +251,18 @@ func (c *Connector) load(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, 
 			}
 		}
 		n := int(rec.NumRows())
+		if d.InsertBatch != nil {
+			seq := int64(-1)
+			if keyIdx != nil {
+				seq = total
+			}
+			// The transaction's connection: Raw waits for tx's calls.
+			if err := conn.Raw(func(dc any) error { return d.InsertBatch(ctx, dc, into, cols, rec, seq) }); err != nil {
+				return 0, err
+			}
+			total += int64(n)
+			continue
+		}
 		for start := 0; start < n; start += insertRows {
 			end := min(n, start+insertRows)
 			var args []any

@@ -404,8 +404,13 @@ func (s *Store) MaskErr(err error, environ []string) error {
 	return maskValues(err, values)
 }
 
+// odbcConnString matches an ODBC connection string: it names a DSN, a
+// file DSN or a driver.
+var odbcConnString = regexp.MustCompile(`(?i)^\s*(DSN|FILEDSN|DRIVER)\s*=|;\s*(DSN|FILEDSN|DRIVER)\s*=`)
+
 // SchemeOf infers the connection type's scheme from a DSN: the URL scheme
-// ("odbc+mssql://" gives "odbc"), "postgres" for libpq key=value strings,
+// ("odbc+mssql://" gives "odbc"), "odbc" for ODBC connection strings
+// (DSN=...;UID=..., Driver={...};...), "postgres" for libpq key=value strings,
 // "file" for paths, "stdout". A URL whose password holds unencoded
 // reserved characters is refused; errors never show the DSN's secrets.
 func SchemeOf(dsn string) (string, error) {
@@ -416,6 +421,9 @@ func SchemeOf(dsn string) (string, error) {
 		return "stdout", nil
 	}
 	i := strings.Index(dsn, "://")
+	if i < 0 && odbcConnString.MatchString(dsn) {
+		return "odbc", nil
+	}
 	if i < 0 {
 		if libpqKeyValue.MatchString(dsn) && !strings.Contains(dsn, ";") {
 			return "postgres", nil

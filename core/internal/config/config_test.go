@@ -14,6 +14,7 @@ func TestSchemeOf(t *testing.T) {
 		"postgres://u:p@h/db": "postgres", "postgresql://h/db": "postgresql", "sqlserver://sa:x@h/db": "sqlserver",
 		"odbc+mssql://?DSN=x": "odbc", "s3://b/p": "s3", "file:///tmp/x": "file", "./out": "file", "/abs/dir": "file",
 		"stdout": "stdout", "sqlite:///tmp/x.db": "sqlite",
+		"DSN=warehouse;UID=u;PWD=secret": "odbc", "driver={PostgreSQL Unicode};Server=h": "odbc", "Server=h;Driver=FreeTDS": "odbc", "DSN=x": "odbc",
 	}
 	for dsn, want := range cases {
 		if got, err := SchemeOf(dsn); err != nil || got != want {
