@@ -497,31 +497,37 @@ func TextDecimal(b array.Builder, text []byte) error {
 }
 
 func appendDecimal(b array.Builder, text string) error {
+	dt, ok := b.Type().(arrow.DecimalType)
+	if !ok {
+		return fmt.Errorf("decimal into %T", b)
+	}
+	n, err := ParseDecimal(text, dt.GetScale())
+	if err != nil {
+		return err
+	}
+	// FromBigInt panics on a value wider than the type's bits; such a
+	// value fits no precision of the type either.
+	fits := n.BitLen() < int(dt.BitWidth())
 	switch db := b.(type) {
 	case *array.Decimal128Builder:
-		dt := db.Type().(*arrow.Decimal128Type)
-		n, err := ParseDecimal(text, dt.Scale)
-		if err != nil {
-			return err
+		if fits {
+			num := decimal128.FromBigInt(n)
+			if fits = num.FitsInPrecision(dt.GetPrecision()); fits {
+				db.Append(num)
+			}
 		}
-		num := decimal128.FromBigInt(n)
-		if !num.FitsInPrecision(dt.Precision) {
-			return fmt.Errorf("%s does not fit decimal(%d,%d)", text, dt.Precision, dt.Scale)
-		}
-		db.Append(num)
 	case *array.Decimal256Builder:
-		dt := db.Type().(*arrow.Decimal256Type)
-		n, err := ParseDecimal(text, dt.Scale)
-		if err != nil {
-			return err
+		if fits {
+			num := decimal256.FromBigInt(n)
+			if fits = num.FitsInPrecision(dt.GetPrecision()); fits {
+				db.Append(num)
+			}
 		}
-		num := decimal256.FromBigInt(n)
-		if !num.FitsInPrecision(dt.Precision) {
-			return fmt.Errorf("%s does not fit decimal(%d,%d)", text, dt.Precision, dt.Scale)
-		}
-		db.Append(num)
 	default:
 		return fmt.Errorf("decimal into %T", b)
+	}
+	if !fits {
+		return fmt.Errorf("%s does not fit decimal(%d,%d)", text, dt.GetPrecision(), dt.GetScale())
 	}
 	return nil
 }
