@@ -1,0 +1,4 @@
+package snowflake
+
+// ParseDSN is parseDSN for the tests.
+var ParseDSN = parseDSN
