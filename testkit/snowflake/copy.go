@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -165,7 +166,7 @@ func readParquet(data []byte) (*fileRows, error) {
 	if err != nil {
 		return nil, err
 	}
-	rr, err := fr.GetRecordReader(nil, nil, nil)
+	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
 	if err != nil {
 		return nil, err
 	}

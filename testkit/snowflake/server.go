@@ -389,6 +389,13 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	queryID := fmt.Sprintf("01b0-%08d-%s", s.seq.Add(1), randToken()[:8])
+	// A bug in the server is an error for the test to see, not a dropped
+	// connection the driver retries for a minute.
+	defer func() {
+		if p := recover(); p != nil {
+			replyErr(w, errorf("000603", "XX000", "test server panic: %v", p), map[string]any{"queryId": queryID})
+		}
+	}()
 	res, e := s.execute(r, sess, req.SQLText, binds)
 	if e != nil {
 		replyErr(w, e, map[string]any{"queryId": queryID})

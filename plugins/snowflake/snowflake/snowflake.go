@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -72,6 +73,7 @@ func New() *Connector {
 	_ = os.Setenv("SNOWFLAKE_DISABLE_PLATFORM_DETECTION", "true")
 	// Its log would repeat errors hp reports (masked) itself.
 	_ = sf.GetLogger().SetLogLevel("off")
+	sf.GetLogger().SetOutput(io.Discard)
 	return &Connector{}
 }
 
