@@ -88,6 +88,9 @@ func Snapshot(ctx context.Context, env Env, p *Plan) (*Summary, error) {
 		return nil, err
 	}
 	req := p.ReadRequest()
+	if p.Staged() {
+		return stagedSnapshot(ctx, env, p, src, req)
+	}
 	if !p.TargetIsStore {
 		tgt, err := tableTarget(ctx, env, p)
 		if err != nil {
@@ -168,6 +171,9 @@ func (f files) newManifest(start time.Time, runID, sourceType string, kind Kind)
 	}
 	if s.Query == "" {
 		m.Source.Object = p.SrcRef.String()
+	}
+	if p.Staged() {
+		m.Target = manifest.Target{Type: p.Pub.Scheme, URL: sdk.MaskDSN(p.Pub.DSN), Object: p.PubObject}
 	}
 	if p.Format == format.CSV {
 		m.CSV = &manifest.CSV{Header: s.CSVHeader, Delimiter: string(p.Delimiter), Null: s.CSVNull}

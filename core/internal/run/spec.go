@@ -45,6 +45,9 @@ type Spec struct {
 	RowGroupRows        int64
 	Path, Layout        string
 	S3                  store.S3Options
+	// Stage and PublishTo send a run to a warehouse through a stage
+	// (load.go).
+	Stage, PublishTo string
 
 	Delta DeltaSpec
 }
@@ -86,6 +89,8 @@ func BindFlags(fl *pflag.FlagSet, s *Spec, kind Kind) {
 	_ = fl.MarkHidden("csv-rows")
 	_ = fl.MarkHidden("csv-bytes")
 	store.BindS3Flags(fl, &s.S3)
+	fl.StringVar(&s.Stage, "stage", "", "Into a warehouse table (Snowflake): the external stage to load from, after publishing the run to --publish-to")
+	fl.StringVar(&s.PublishTo, "publish-to", "", "With --stage: CONN.PREFIX of the store (under the stage's URL) the run is published to before the warehouse loads it")
 	switch kind {
 	case KindSnap:
 		fl.StringVar(&s.WriteMode, "write-mode", "", "Into a table: replace (default: the table then holds exactly the snapshot, in one transaction), append, or merge (on --primary-keys)")
