@@ -147,8 +147,9 @@ func TestDeltaPostgresToSnowflakeThroughS3(t *testing.T) {
 	bin := testkit.Build(t, "postgres", "snowflake")
 	sfOrders(t)
 	sf, env := sfTarget(t)
+	// Parquet by default through a stage.
 	args := []string{"pg.sf_e2e.orders", "sf.PUBLIC.ORDERS_D", "--stage", "LAKE", "--publish-to", "s3.orders_d",
-		"--format", "parquet", "--delta-driver", "updated_at", "--primary-keys", "id"}
+		"--delta-driver", "updated_at", "--primary-keys", "id"}
 	if s := runDelta(t, bin, env, args...); s.Rows != 500 || len(s.Runs) != 1 {
 		t.Fatalf("first delta: %+v", s)
 	}

@@ -24,6 +24,18 @@ import (
 // Staged reports whether the run goes through a stage.
 func (p *Plan) Staged() bool { return p.Spec.Stage != "" }
 
+// formatName is --format, by default csv, or parquet for a staged run:
+// the warehouse then matches columns by name and types travel exactly.
+func (p *Plan) formatName() string {
+	switch {
+	case p.Spec.Format != "":
+		return p.Spec.Format
+	case p.Staged():
+		return "parquet"
+	}
+	return "csv"
+}
+
 // staging checks --stage and --publish-to and resolves the store the run
 // is published to. It returns the object whose name the layout uses.
 func (p *Plan) staging(conns Resolver, tgtObj string) (string, error) {

@@ -87,7 +87,7 @@ func NewPlan(kind Kind, s Spec, conns Resolver, now time.Time) (*Plan, error) {
 	}
 	p.Keys = splitList(s.PrimaryKeys)
 	p.Columns = splitList(s.Columns)
-	if p.Format, err = format.ParseFormat(s.Format); err != nil {
+	if p.Format, err = format.ParseFormat(p.formatName()); err != nil {
 		return nil, usagef("--format: %v", err)
 	}
 	p.Compression = format.DefaultCompression(p.Format)

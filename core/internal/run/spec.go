@@ -73,7 +73,7 @@ func BindFlags(fl *pflag.FlagSet, s *Spec, kind Kind) {
 	fl.StringVar(&s.Query, "query", "", "SQL to run instead of reading the table (a read, run in a read-only transaction where the database has one)")
 	fl.StringVar(&s.Columns, "columns", "", "Comma-separated columns to read (default all)")
 	fl.StringVar(&s.Where, "where", "", "One predicate in the source's SQL dialect (balanced parentheses, no ';', no UNION/ORDER BY/LIMIT outside parentheses)")
-	fl.StringVar(&s.Format, "format", "csv", "Output format: csv, parquet or jsonl")
+	fl.StringVar(&s.Format, "format", "", "Output format: csv, parquet or jsonl (default csv; parquet with --stage)")
 	fl.StringVar(&s.Compression, "compression", "", "gzip, zstd, snappy or none (default gzip for csv/jsonl, zstd for parquet)")
 	fl.BoolVar(&s.CSVHeader, "csv-header", true, "Write a CSV header row (csv only)")
 	fl.StringVar(&s.CSVDelimiter, "csv-delimiter", ",", "CSV field delimiter, one character (csv only)")
