@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/halfpipe-io/halfpipe/testkit"
 	sfserver "github.com/halfpipe-io/halfpipe/testkit/snowflake"
@@ -209,4 +211,42 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// TestLambdaSnowflake runs the packaged function under the Lambda
+// emulator, configured only by HP_* variables: PostgreSQL → S3 →
+// Snowflake, Parquet through the stage.
+func TestLambdaSnowflake(t *testing.T) {
+	bootstrap, opt := lambdaTree(t)
+	sfOrders(t)
+	s3srv := testkit.StartS3(t)
+	s3srv.CreateBucket(t, "lake")
+	sf := sfserver.Start(t, sfserver.Config{Account: "hptest", Users: []sfserver.User{{Name: "ETL", Password: "sf-pw-123"}}, S3: s3srv.Client(t)})
+	sf.AddStage("LAKE", "s3://lake/raw/")
+	env := append(s3srv.Env(),
+		"HP_12FACTOR_MODE=1", "HP_COMMAND=cp", "HP_SUBCOMMAND=snap",
+		"HP_SOURCE_DSN="+pgDSN, "HP_SOURCE_OBJECT=sf_e2e.orders",
+		fmt.Sprintf("HP_TARGET_DSN=snowflake://etl:sf-pw-123@hptest/TEST_DB/PUBLIC?protocol=http&host=%s&port=%d", sf.Host, sf.Port),
+		"HP_TARGET_OBJECT=PUBLIC.ORDERS_L", "HP_STAGE=LAKE", "HP_PUBLISH_TO=lake.orders_l",
+		"HP_LAKE_DSN=s3://lake/raw?endpoint="+s3srv.Endpoint, "HP_LAKE_S3_REGION="+s3srv.Region,
+		"HP_LOG_LEVEL=warn", "HP_PLUGIN_DIR="+filepath.Join(opt, "hp", "plugins"), "HP_REQUIRE_CHECKSUMS=true")
+	fn := testkit.StartLambda(t, bootstrap, env, 30*time.Second)
+	body, failed := fn.Invoke(t, `{}`)
+	if failed {
+		t.Fatalf("function error: %s\n%s", body, fn.Output())
+	}
+	var s lambdaSummary
+	if err := json.Unmarshal(body, &s); err != nil || s.Rows != 500 || !strings.HasPrefix(s.ManifestURL, "s3://lake/raw/orders_l/") {
+		t.Fatalf("summary %s (%v)", body, err)
+	}
+	if got := sfRows(t, sf, "PUBLIC.ORDERS_L"); len(got) != 500 || !contains(got, "7=NULL") || !contains(got, "500=n500") {
+		t.Errorf("table holds %d rows", len(got))
+	}
+	var copied bool
+	for _, q := range sfStatements(sf) {
+		copied = copied || strings.Contains(q, "FILES=('part-00001.parquet') FILE_FORMAT=(TYPE=PARQUET)")
+	}
+	if !copied {
+		t.Error("no COPY of the run's Parquet file")
+	}
 }
