@@ -3,6 +3,7 @@ package snowflake
 import (
 	"context"
 	"math/big"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -27,6 +28,31 @@ func (t *table) col(name string) int {
 		}
 	}
 	return -1
+}
+
+// orAll is names, or all the table's columns when names is nil.
+func (t *table) orAll(names []string) []string {
+	if names != nil {
+		return names
+	}
+	var out []string
+	for _, c := range t.cols {
+		out = append(out, c.name)
+	}
+	return out
+}
+
+// indexes finds columns by name.
+func (t *table) indexes(names []string) ([]int, *Error) {
+	var out []int
+	for _, n := range names {
+		i := t.col(n)
+		if i < 0 {
+			return nil, errorf("000904", "42000", "SQL compilation error:\ninvalid identifier '%s'", n)
+		}
+		out = append(out, i)
+	}
+	return out, nil
 }
 
 // store is the committed state, or a transaction's working copy of it:
@@ -245,18 +271,10 @@ func (x *exec) insert(st insertStmt) (*result, *Error) {
 	if e != nil {
 		return nil, e
 	}
-	idx := make([]int, 0, len(t.cols))
-	if st.cols == nil {
-		for i := range t.cols {
-			idx = append(idx, i)
-		}
-	}
-	for _, c := range st.cols {
-		i := t.col(c)
-		if i < 0 {
-			return nil, errorf("000904", "42000", "SQL compilation error: error line 1 at position 0\ninvalid identifier '%s'", c)
-		}
-		idx = append(idx, i)
+	names := t.orAll(st.cols)
+	idx, e := t.indexes(names)
+	if e != nil {
+		return nil, e
 	}
 	c := t.clone()
 	for _, r := range st.rows {
@@ -318,57 +336,35 @@ func (x *exec) selectRows(st selectStmt) (*result, *Error) {
 	if st.count {
 		return &result{cols: []rowCol{{"COUNT(*)", "fixed"}}, rows: [][]*string{{str(strconv.Itoa(len(t.rows)))}}, stmtType: typeSelect}, nil
 	}
-	names := st.cols
-	if names == nil {
-		for _, c := range t.cols {
-			names = append(names, c.name)
-		}
+	names := t.orAll(st.cols)
+	idx, e := t.indexes(names)
+	if e != nil {
+		return nil, e
 	}
-	var idx []int
+	ord, e := t.indexes(st.orderBy)
+	if e != nil {
+		return nil, e
+	}
+	src := append([][]*string(nil), t.rows...)
+	sort.SliceStable(src, func(a, b int) bool {
+		for _, i := range ord {
+			if c := compareValues(src[a][i], src[b][i]); c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
 	var cols []rowCol
 	for _, n := range names {
-		i := t.col(n)
-		if i < 0 {
-			return nil, errorf("000904", "42000", "SQL compilation error: error line 1 at position 7\ninvalid identifier '%s'", n)
-		}
-		idx = append(idx, i)
 		cols = append(cols, rowCol{n, "text"})
 	}
-	rows := make([][]*string, 0, len(t.rows))
-	for _, r := range t.rows {
+	rows := make([][]*string, 0, len(src))
+	for _, r := range src {
 		out := make([]*string, len(idx))
 		for j, i := range idx {
 			out[j] = r[i]
 		}
 		rows = append(rows, out)
-	}
-	if len(st.orderBy) > 0 {
-		var ord []int
-		for _, n := range st.orderBy {
-			i := t.col(n)
-			if i < 0 {
-				return nil, errorf("000904", "42000", "invalid identifier '%s'", n)
-			}
-			ord = append(ord, i)
-		}
-		src := t.rows
-		perm := make([]int, len(src))
-		for i := range perm {
-			perm[i] = i
-		}
-		sortStable(perm, func(a, b int) bool {
-			for _, i := range ord {
-				if c := compareValues(src[a][i], src[b][i]); c != 0 {
-					return c < 0
-				}
-			}
-			return false
-		})
-		sorted := make([][]*string, len(perm))
-		for i, p := range perm {
-			sorted[i] = rows[p]
-		}
-		rows = sorted
 	}
 	return &result{cols: cols, rows: rows, stmtType: typeSelect}, nil
 }
@@ -391,14 +387,6 @@ func compareValues(a, b *string) int {
 	return strings.Compare(*a, *b)
 }
 
-func sortStable(p []int, less func(a, b int) bool) {
-	for i := 1; i < len(p); i++ {
-		for j := i; j > 0 && less(p[j], p[j-1]); j-- {
-			p[j], p[j-1] = p[j-1], p[j]
-		}
-	}
-}
-
 // merge deduplicates the source by the partition columns, keeping the
 // row first in the ORDER BY ... DESC order, then updates the target rows
 // whose keys match and inserts the rest.
@@ -411,22 +399,11 @@ func (x *exec) merge(st mergeStmt) (*result, *Error) {
 	if e != nil {
 		return nil, e
 	}
-	colIdx := func(tb *table, names []string) ([]int, *Error) {
-		var out []int
-		for _, n := range names {
-			i := tb.col(n)
-			if i < 0 {
-				return nil, errorf("000904", "42000", "SQL compilation error:\ninvalid identifier '%s'", n)
-			}
-			out = append(out, i)
-		}
-		return out, nil
-	}
-	part, e := colIdx(src, st.partition)
+	part, e := src.indexes(st.partition)
 	if e != nil {
 		return nil, e
 	}
-	ord, e := colIdx(src, st.order)
+	ord, e := src.indexes(st.order)
 	if e != nil {
 		return nil, e
 	}
@@ -443,11 +420,11 @@ func (x *exec) merge(st mergeStmt) (*result, *Error) {
 		names []string
 		to    *[]int
 	}{{t, onT, &tOn}, {src, onS, &sOn}, {t, setT, &tSet}, {src, setS, &sSet}, {src, st.insertVals, &sIns}} {
-		if *l.to, e = colIdx(l.tb, l.names); e != nil {
+		if *l.to, e = l.tb.indexes(l.names); e != nil {
 			return nil, e
 		}
 	}
-	tIns, e := colIdx(t, st.insertCols)
+	tIns, e := t.indexes(st.insertCols)
 	if e != nil {
 		return nil, e
 	}

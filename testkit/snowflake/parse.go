@@ -39,51 +39,17 @@ func lex(src string) ([]token, error) {
 			for i < len(rs) && rs[i] != '\n' {
 				i++
 			}
-		case c == '"':
-			var b strings.Builder
-			i++
-			for {
-				if i >= len(rs) {
-					return nil, fmt.Errorf("unterminated quoted identifier")
-				}
-				if rs[i] == '"' {
-					if i+1 < len(rs) && rs[i+1] == '"' {
-						b.WriteRune('"')
-						i += 2
-						continue
-					}
-					i++
-					break
-				}
-				b.WriteRune(rs[i])
-				i++
+		case c == '"' || c == '\'':
+			text, next, err := quoted(rs, i)
+			if err != nil {
+				return nil, err
 			}
-			out = append(out, token{tQuoted, b.String()})
-		case c == '\'':
-			var b strings.Builder
-			i++
-			for {
-				if i >= len(rs) {
-					return nil, fmt.Errorf("unterminated string literal")
-				}
-				if rs[i] == '\\' && i+1 < len(rs) {
-					b.WriteRune(rs[i+1])
-					i += 2
-					continue
-				}
-				if rs[i] == '\'' {
-					if i+1 < len(rs) && rs[i+1] == '\'' {
-						b.WriteRune('\'')
-						i += 2
-						continue
-					}
-					i++
-					break
-				}
-				b.WriteRune(rs[i])
-				i++
+			kind := tString
+			if c == '"' {
+				kind = tQuoted
 			}
-			out = append(out, token{tString, b.String()})
+			out = append(out, token{kind, text})
+			i = next
 		case c == '@':
 			j := i + 1
 			for j < len(rs) && !unicode.IsSpace(rs[j]) && rs[j] != ')' && rs[j] != ',' && rs[j] != ';' {
@@ -113,6 +79,30 @@ func lex(src string) ([]token, error) {
 		}
 	}
 	return append(out, token{kind: tEOF}), nil
+}
+
+// quoted reads the identifier or string literal whose opening quote is at
+// rs[i]: a doubled quote stands for itself, and in a string a backslash
+// escapes the next character. It returns the text and where it ends.
+func quoted(rs []rune, i int) (string, int, error) {
+	q := rs[i]
+	var b strings.Builder
+	for i++; ; i++ {
+		switch {
+		case i >= len(rs):
+			return "", i, fmt.Errorf("unterminated %c-quoted text", q)
+		case q == '\'' && rs[i] == '\\' && i+1 < len(rs):
+			i++
+			b.WriteRune(rs[i])
+		case rs[i] == q && i+1 < len(rs) && rs[i+1] == q:
+			i++
+			b.WriteRune(q)
+		case rs[i] == q:
+			return b.String(), i + 1, nil
+		default:
+			b.WriteRune(rs[i])
+		}
+	}
 }
 
 type parser struct {
@@ -168,6 +158,22 @@ func (p *parser) acceptSym(s string) bool {
 func (p *parser) expectSym(s string) error {
 	if !p.acceptSym(s) {
 		return fmt.Errorf("syntax error: expected %q, found %q", s, p.peek().text)
+	}
+	return nil
+}
+
+// expect reads each item in turn: a keyword (upper-case word) or a symbol.
+func (p *parser) expect(items ...string) error {
+	for _, it := range items {
+		var err error
+		if it[0] >= 'A' && it[0] <= 'Z' {
+			err = p.expectKw(it)
+		} else {
+			err = p.expectSym(it)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -467,13 +473,7 @@ func (p *parser) selectStmt() (any, error) {
 	var s selectStmt
 	switch {
 	case p.acceptKw("COUNT"):
-		if err := p.expectSym("("); err != nil {
-			return nil, err
-		}
-		if err := p.expectSym("*"); err != nil {
-			return nil, err
-		}
-		if err := p.expectSym(")"); err != nil {
+		if err := p.expect("(", "*", ")"); err != nil {
 			return nil, err
 		}
 		s.count = true
@@ -657,19 +657,7 @@ func (p *parser) merge() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.expectKw("USING"); err != nil {
-		return nil, err
-	}
-	if err := p.expectSym("("); err != nil {
-		return nil, err
-	}
-	if err := p.expectKw("SELECT"); err != nil {
-		return nil, err
-	}
-	if err := p.expectSym("*"); err != nil {
-		return nil, err
-	}
-	if err := p.expectKw("FROM"); err != nil {
+	if err := p.expect("USING", "(", "SELECT", "*", "FROM"); err != nil {
 		return nil, err
 	}
 	if m.source, err = p.qname(); err != nil {
@@ -678,18 +666,10 @@ func (p *parser) merge() (any, error) {
 	if err := p.expectKw("QUALIFY", "ROW_NUMBER"); err != nil {
 		return nil, err
 	}
-	for _, s := range []string{"(", ")"} {
-		if err := p.expectSym(s); err != nil {
-			return nil, err
-		}
-	}
-	if err := p.expectKw("OVER"); err != nil {
+	if err := p.expect("(", ")"); err != nil {
 		return nil, err
 	}
-	if err := p.expectSym("("); err != nil {
-		return nil, err
-	}
-	if err := p.expectKw("PARTITION", "BY"); err != nil {
+	if err := p.expect("OVER", "(", "PARTITION", "BY"); err != nil {
 		return nil, err
 	}
 	for {
@@ -747,27 +727,9 @@ func (p *parser) merge() (any, error) {
 		}
 		return p.ident()
 	}
-	if err := p.expectKw("ON"); err != nil {
-		return nil, err
-	}
-	for {
-		tc, err := col(tAlias)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.expectSym("="); err != nil {
-			return nil, err
-		}
-		sc, err := col(sAlias)
-		if err != nil {
-			return nil, err
-		}
-		m.on = append(m.on, [2]string{tc, sc})
-		if !p.acceptKw("AND") {
-			break
-		}
-	}
-	if p.acceptKw("WHEN", "MATCHED", "THEN", "UPDATE", "SET") {
+	// pairs reads T.a = S.b, ... joined by sep.
+	pairs := func(sep func() bool) ([][2]string, error) {
+		var out [][2]string
 		for {
 			tc, err := col(tAlias)
 			if err != nil {
@@ -780,10 +742,21 @@ func (p *parser) merge() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			m.set = append(m.set, [2]string{tc, sc})
-			if !p.acceptSym(",") {
-				break
+			out = append(out, [2]string{tc, sc})
+			if !sep() {
+				return out, nil
 			}
+		}
+	}
+	if err := p.expectKw("ON"); err != nil {
+		return nil, err
+	}
+	if m.on, err = pairs(func() bool { return p.acceptKw("AND") }); err != nil {
+		return nil, err
+	}
+	if p.acceptKw("WHEN", "MATCHED", "THEN", "UPDATE", "SET") {
+		if m.set, err = pairs(func() bool { return p.acceptSym(",") }); err != nil {
+			return nil, err
 		}
 	}
 	if err := p.expectKw("WHEN", "NOT", "MATCHED", "THEN", "INSERT"); err != nil {
@@ -792,10 +765,7 @@ func (p *parser) merge() (any, error) {
 	if m.insertCols, err = p.identList(); err != nil {
 		return nil, err
 	}
-	if err := p.expectKw("VALUES"); err != nil {
-		return nil, err
-	}
-	if err := p.expectSym("("); err != nil {
+	if err := p.expect("VALUES", "("); err != nil {
 		return nil, err
 	}
 	for {

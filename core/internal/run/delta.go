@@ -89,7 +89,7 @@ func Delta(ctx context.Context, env Env, p *Plan) (*DeltaSummary, error) {
 		}()
 		tgt = &filesDelta{files: files{env: env, p: p, st: st}, h: h, load: l}
 	} else {
-		t, err := tableTarget(ctx, env, p)
+		t, err := tableTarget(ctx, env, p, sdk.CapWrite)
 		if err != nil {
 			return nil, err
 		}

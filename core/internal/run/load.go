@@ -68,25 +68,17 @@ func (p *Plan) staging(conns Resolver, tgtObj string) (string, error) {
 
 // loader is a warehouse target that loads published runs.
 type loader struct {
-	conn config.Connection
-	inst *host.Instance
-	ref  sdk.ObjectRef
-	p    *Plan
+	*table
+	p *Plan
 }
-
-func (l *loader) where() string { return l.conn.Name + "." + l.ref.String() }
 
 // loadTarget starts the target's plugin, which must be able to load.
 func loadTarget(ctx context.Context, env Env, p *Plan) (*loader, error) {
-	inst, err := registry.Plugin(ctx, env.Host(), p.Tgt, p.Spec.TargetType, sdk.CapLoad)
+	t, err := tableTarget(ctx, env, p, sdk.CapLoad)
 	if err != nil {
 		return nil, err
 	}
-	ref, err := config.ParseTable(p.TgtObject)
-	if err != nil {
-		return nil, usagef("target: %v", err)
-	}
-	return &loader{conn: p.Tgt, inst: inst, ref: ref, p: p}, nil
+	return &loader{table: t, p: p}, nil
 }
 
 // load asks the connector to load the run m describes, checking that it

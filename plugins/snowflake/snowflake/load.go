@@ -225,39 +225,23 @@ func (l *load) stageURL(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("describing stage %s: %w", l.stage, err)
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return "", err
-	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return "", err
-		}
-		m := map[string]string{}
-		for i, c := range cols {
-			m[strings.ToLower(c)] = vals[i].String
-		}
-		if m["parent_property"] != "STAGE_LOCATION" || m["property"] != "URL" {
-			continue
+	var loc string
+	err = eachRow(rows, func(m map[string]sql.NullString) error {
+		if loc != "" || m["parent_property"].String != "STAGE_LOCATION" || m["property"].String != "URL" {
+			return nil
 		}
 		var urls []string
-		if err := json.Unmarshal([]byte(m["property_value"]), &urls); err != nil || len(urls) != 1 {
-			return "", fmt.Errorf("stage %s: URL %q is not one location", l.stage, m["property_value"])
+		if err := json.Unmarshal([]byte(m["property_value"].String), &urls); err != nil || len(urls) != 1 {
+			return fmt.Errorf("stage %s: URL %q is not one location", l.stage, m["property_value"].String)
 		}
-		u := urls[0]
-		if !strings.HasSuffix(u, "/") {
-			u += "/"
+		loc = urls[0]
+		if !strings.HasSuffix(loc, "/") {
+			loc += "/"
 		}
-		return u, nil
-	}
-	if err := rows.Err(); err != nil {
-		return "", err
+		return nil
+	})
+	if err != nil || loc != "" {
+		return loc, err
 	}
 	return "", sdk.Errorf(sdk.ErrFailedPrecondition, "stage %s has no URL: hp loads from an external stage over S3", l.stage)
 }
@@ -316,40 +300,24 @@ func (l *load) copy(ctx context.Context, into, dir string, files []string) (int6
 	if err != nil {
 		return 0, fmt.Errorf("COPY INTO %s: %w", into, err)
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return 0, err
-	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
 	var loaded int64
 	processed := 0
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return 0, err
-		}
-		m := map[string]sql.NullString{}
-		for i, c := range cols {
-			m[strings.ToLower(c)] = vals[i]
-		}
+	err = eachRow(rows, func(m map[string]sql.NullString) error {
 		if _, ok := m["rows_loaded"]; !ok {
-			continue // "Copy executed with 0 files processed."
+			return nil // "Copy executed with 0 files processed."
 		}
 		processed++
 		if st := m["status"].String; st != "LOADED" {
-			return 0, fmt.Errorf("COPY INTO %s: file %s: %s: %s", into, m["file"].String, st, m["first_error"].String)
+			return fmt.Errorf("COPY INTO %s: file %s: %s: %s", into, m["file"].String, st, m["first_error"].String)
 		}
 		n, err := strconv.ParseInt(m["rows_loaded"].String, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("COPY INTO %s: rows_loaded %q", into, m["rows_loaded"].String)
+			return fmt.Errorf("COPY INTO %s: rows_loaded %q", into, m["rows_loaded"].String)
 		}
 		loaded += n
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return 0, err
 	}
 	if processed == 0 && l.req.Mode == sdk.Append {
@@ -391,4 +359,32 @@ func (l *load) mergeSQL(target, tmp string) string {
 func isCode(err error, code int) bool {
 	var se *sf.SnowflakeError
 	return errors.As(err, &se) && se.Number == code
+}
+
+// eachRow calls fn with each row of rows by lower-case column name, and
+// closes rows.
+func eachRow(rows *sql.Rows, fn func(map[string]sql.NullString) error) error {
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		m := make(map[string]sql.NullString, len(cols))
+		for i, c := range cols {
+			m[strings.ToLower(c)] = vals[i]
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
