@@ -250,3 +250,37 @@ func TestLambdaSnowflake(t *testing.T) {
 		t.Error("no COPY of the run's Parquet file")
 	}
 }
+
+// TestCreateStageThenLoad creates the stage with hp create stage (a
+// storage integration, no keys) and loads through it.
+func TestCreateStageThenLoad(t *testing.T) {
+	bin := testkit.Build(t, "postgres", "snowflake")
+	sfOrders(t)
+	sf, env := sfTarget(t)
+	res := bin.Run(t, env, "create", "stage", "sf.PUBLIC.HP_NEW", "--url", "s3://lake/raw/", "--storage-integration", "HP_S3", "--print")
+	if res.Code != 0 || strings.TrimSpace(res.Stdout) != "CREATE STAGE IF NOT EXISTS PUBLIC.HP_NEW URL = 's3://lake/raw/' STORAGE_INTEGRATION = HP_S3;" {
+		t.Fatalf("--print: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if _, ok := sf.Stage("HP_NEW"); ok || len(sf.Statements()) != 0 {
+		t.Fatal("--print ran the statement")
+	}
+	res = bin.Run(t, env, "create", "stage", "sf.PUBLIC.HP_NEW", "--url", "s3://lake/raw", "--storage-integration", "HP_S3")
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+	}
+	if u, ok := sf.Stage("HP_NEW"); !ok || u != "s3://lake/raw/" {
+		t.Fatalf("stage HP_NEW: %q, %v", u, ok)
+	}
+	res = bin.Run(t, env, "cp", "snap", "pg.sf_e2e.orders", "sf.PUBLIC.ORDERS_S", "--stage", "HP_NEW", "--publish-to", "s3.orders_s")
+	if res.Code != 0 {
+		t.Fatalf("snap through the new stage: exit %d\n%s", res.Code, res.Stderr)
+	}
+	if got := sfRows(t, sf, "PUBLIC.ORDERS_S"); len(got) != 500 {
+		t.Errorf("table holds %d rows, want 500", len(got))
+	}
+	// Only Snowflake connections make stages.
+	res = bin.Run(t, env, "create", "stage", "pg.public.x", "--url", "s3://lake/raw/", "--storage-integration", "HP_S3")
+	if res.Code == 0 || !strings.Contains(res.Stderr, "Snowflake") {
+		t.Errorf("stage on PostgreSQL: exit %d\n%s", res.Code, res.Stderr)
+	}
+}

@@ -221,6 +221,17 @@ func (x *exec) do(stmt any) (*result, *Error) {
 		return x.copyInto(st)
 	case mergeStmt:
 		return x.merge(st)
+	case createStage:
+		x.commitOpen()
+		name := st.name[len(st.name)-1] // stages are not kept per schema here
+		if _, ok := x.srv.stages[name]; ok && !st.orReplace {
+			if st.ifNotExists {
+				return okResult(name + " already exists, statement succeeded."), nil
+			}
+			return nil, errorf("002002", "42710", "SQL compilation error:\nObject '%s' already exists.", name)
+		}
+		x.srv.stages[name] = st.url
+		return okResult("Stage area " + name + " successfully created."), nil
 	case descStage:
 		name := strings.Join(st.name, ".")
 		url, ok := x.srv.stages[name]

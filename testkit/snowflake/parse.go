@@ -298,7 +298,12 @@ type (
 		insertCols     []string
 		insertVals     []string
 	}
-	descStage struct{ name []string }
+	descStage   struct{ name []string }
+	createStage struct {
+		name                   []string
+		ifNotExists, orReplace bool
+		url, integration       string
+	}
 )
 
 func parse(sqlText string) (any, error) {
@@ -359,6 +364,9 @@ func (p *parser) statement() (any, error) {
 
 func (p *parser) createTable() (any, error) {
 	c := createTable{orReplace: p.acceptKw("OR", "REPLACE")}
+	if p.acceptKw("STAGE") {
+		return p.createStage(c.orReplace)
+	}
 	c.temp = p.acceptKw("TEMPORARY") || p.acceptKw("TEMP")
 	if err := p.expectKw("TABLE"); err != nil {
 		return nil, err
@@ -785,4 +793,39 @@ func (p *parser) merge() (any, error) {
 		return nil, fmt.Errorf("syntax error: INSERT lists %d columns and %d values", len(m.insertCols), len(m.insertVals))
 	}
 	return m, nil
+}
+
+// createStage reads CREATE STAGE name URL = '...' STORAGE_INTEGRATION = x:
+// an external stage with an integration, the only kind the server makes.
+func (p *parser) createStage(orReplace bool) (any, error) {
+	c := createStage{orReplace: orReplace, ifNotExists: p.acceptKw("IF", "NOT", "EXISTS")}
+	var err error
+	if c.name, err = p.qname(); err != nil {
+		return nil, err
+	}
+	for p.peek().kind != tEOF && !p.acceptSym(";") {
+		opt, err := p.ident()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expectSym("="); err != nil {
+			return nil, err
+		}
+		v, err := p.optionValue()
+		if err != nil {
+			return nil, err
+		}
+		switch opt {
+		case "URL":
+			c.url = v
+		case "STORAGE_INTEGRATION":
+			c.integration = v
+		default:
+			return nil, fmt.Errorf("the test server creates stages with URL and STORAGE_INTEGRATION only, not %s", opt)
+		}
+	}
+	if c.url == "" || c.integration == "" {
+		return nil, fmt.Errorf("the test server creates stages with URL and STORAGE_INTEGRATION")
+	}
+	return c, nil
 }

@@ -125,12 +125,21 @@ func Start(t TB, cfg Config) *Server {
 // Addr is host:port.
 func (s *Server) Addr() string { return fmt.Sprintf("%s:%d", s.Host, s.Port) }
 
-// AddStage declares an external stage (schema.name or name, as an
-// unquoted identifier) at url, s3://bucket/prefix/.
+// AddStage declares an external stage (by its unquoted name; the server
+// keeps stages by name alone, whatever the schema) at url,
+// s3://bucket/prefix/.
 func (s *Server) AddStage(name, url string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stages[strings.ToUpper(name)] = url
+}
+
+// Stage returns the URL of a stage and whether it exists.
+func (s *Server) Stage(name string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.stages[strings.ToUpper(name)]
+	return u, ok
 }
 
 // FailNext makes the next statement that starts with prefix (compared
