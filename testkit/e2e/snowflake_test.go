@@ -284,3 +284,28 @@ func TestCreateStageThenLoad(t *testing.T) {
 		t.Errorf("stage on PostgreSQL: exit %d\n%s", res.Code, res.Stderr)
 	}
 }
+
+// TestSnapPostgresToSnowflakeWrite copies without S3: the plugin PUTs
+// Parquet files into the table's stage and copies them.
+func TestSnapPostgresToSnowflakeWrite(t *testing.T) {
+	bin := testkit.Build(t, "postgres", "snowflake")
+	sfOrders(t)
+	sf, env := sfTarget(t)
+	for i := 0; i < 2; i++ { // a second replace holds the snapshot once
+		res := bin.Run(t, env, "cp", "snap", "pg.sf_e2e.orders", "sf.PUBLIC.ORDERS_W")
+		if res.Code != 0 || !strings.Contains(res.Stderr, "500 rows into sf.PUBLIC.ORDERS_W") {
+			t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+		}
+	}
+	if got := sfRows(t, sf, "PUBLIC.ORDERS_W"); len(got) != 500 || !contains(got, "7=NULL") || !contains(got, "42=n42") {
+		t.Errorf("table holds %d rows", len(got))
+	}
+	var put, copied bool
+	for _, q := range sfStatements(sf) {
+		put = put || strings.HasPrefix(q, "PUT 'file://")
+		copied = copied || strings.HasPrefix(q, `COPY INTO "PUBLIC"."ORDERS_W" FROM @"PUBLIC".%"ORDERS_W"/`)
+	}
+	if !put || !copied {
+		t.Errorf("no PUT (%v) or COPY from the table stage (%v)", put, copied)
+	}
+}

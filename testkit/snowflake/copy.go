@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -40,29 +42,13 @@ func (x *exec) copyInto(st copyStmt) (*result, *Error) {
 	if e != nil {
 		return nil, e
 	}
-	stage := strings.ToUpper(strings.Trim(st.stage, `"`))
-	loc, ok := x.srv.stages[stage]
-	if i := strings.LastIndex(stage, "."); !ok && i >= 0 {
-		loc, ok = x.srv.stages[stage[i+1:]]
+	src, e := x.stageFiles(st)
+	if e != nil {
+		return nil, e
 	}
-	if !ok {
-		return nil, notFound("Stage '" + stage + "'")
-	}
-	base := strings.TrimSuffix(loc, "/") + "/"
-	if st.path != "" {
-		base += strings.TrimSuffix(st.path, "/") + "/"
-	}
-	u, err := url.Parse(base)
-	if err != nil || u.Scheme != "s3" {
-		return nil, errorf("091016", "22000", "stage %s location %q is not an s3:// URL", stage, loc)
-	}
-	if x.srv.cfg.S3 == nil {
-		return nil, errorf("091016", "22000", "the test server has no S3 client for stage %s", stage)
-	}
-	bucket, prefix := u.Host, strings.TrimPrefix(u.Path, "/")
 	names := st.files
 	if names == nil {
-		if names, e = x.list(bucket, prefix); e != nil {
+		if names, e = src.list(); e != nil {
 			return nil, e
 		}
 	}
@@ -81,11 +67,11 @@ func (x *exec) copyInto(st copyStmt) (*result, *Error) {
 	loaded := map[string]bool{}
 	var out [][]*string
 	for _, name := range names {
-		full := "s3://" + bucket + "/" + prefix + name
+		full := src.base + name
 		if history[k][full] && !st.force {
 			continue
 		}
-		fr, e := x.readFile(bucket, prefix+name, typ, st)
+		fr, e := x.readFile(src, name, typ, st)
 		if e != nil {
 			return nil, e
 		}
@@ -115,43 +101,103 @@ func (x *exec) copyInto(st copyStmt) (*result, *Error) {
 	return &result{cols: cols, rows: out, stmtType: typeSelect}, nil
 }
 
-func (x *exec) list(bucket, prefix string) ([]string, *Error) {
-	var names []string
-	p := s3.NewListObjectsV2Paginator(x.srv.cfg.S3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(x.ctx)
-		if err != nil {
-			return nil, errorf("091016", "22000", "listing s3://%s/%s: %v", bucket, prefix, err)
-		}
-		for _, o := range page.Contents {
-			names = append(names, strings.TrimPrefix(aws.ToString(o.Key), prefix))
-		}
-	}
-	return names, nil
+// stageSource reads the files below a stage path: an external stage in
+// S3, or a table stage in the server's directory.
+type stageSource struct {
+	base string // names the files in errors and the load history
+	list func() ([]string, *Error)
+	get  func(name string) ([]byte, error)
 }
 
-func (x *exec) readFile(bucket, key, typ string, st copyStmt) (*fileRows, *Error) {
-	obj, err := x.srv.cfg.S3.GetObject(x.ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		var nf *types.NoSuchKey
-		if errors.As(err, &nf) {
-			return nil, errorf("091016", "22000", "Remote file 's3://%s/%s' was not found.", bucket, key)
+func (x *exec) stageFiles(st copyStmt) (*stageSource, *Error) {
+	if strings.Contains(st.stage, "%") {
+		dir, e := x.tableStageDir(st.stage, st.path)
+		if e != nil {
+			return nil, e
 		}
-		return nil, errorf("091016", "22000", "reading s3://%s/%s: %v", bucket, key, err)
+		return &stageSource{
+			base: "@" + st.stage + "/" + strings.TrimSuffix(st.path, "/") + "/",
+			list: func() ([]string, *Error) {
+				ents, err := os.ReadDir(dir)
+				if err != nil && !os.IsNotExist(err) {
+					return nil, errorf("091016", "22000", "listing the stage: %v", err)
+				}
+				var names []string
+				for _, e := range ents {
+					names = append(names, e.Name())
+				}
+				return names, nil
+			},
+			get: func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, filepath.FromSlash(name))) },
+		}, nil
 	}
-	data, err := io.ReadAll(obj.Body)
-	_ = obj.Body.Close()
+	stage := strings.ToUpper(strings.Trim(st.stage, `"`))
+	loc, ok := x.srv.stages[stage]
+	if i := strings.LastIndex(stage, "."); !ok && i >= 0 {
+		loc, ok = x.srv.stages[stage[i+1:]]
+	}
+	if !ok {
+		return nil, notFound("Stage '" + stage + "'")
+	}
+	base := strings.TrimSuffix(loc, "/") + "/"
+	if st.path != "" {
+		base += strings.TrimSuffix(st.path, "/") + "/"
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme != "s3" {
+		return nil, errorf("091016", "22000", "stage %s location %q is not an s3:// URL", stage, loc)
+	}
+	if x.srv.cfg.S3 == nil {
+		return nil, errorf("091016", "22000", "the test server has no S3 client for stage %s", stage)
+	}
+	bucket, prefix := u.Host, strings.TrimPrefix(u.Path, "/")
+	return &stageSource{
+		base: base,
+		list: func() ([]string, *Error) {
+			var names []string
+			p := s3.NewListObjectsV2Paginator(x.srv.cfg.S3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+			for p.HasMorePages() {
+				page, err := p.NextPage(x.ctx)
+				if err != nil {
+					return nil, errorf("091016", "22000", "listing %s: %v", base, err)
+				}
+				for _, o := range page.Contents {
+					names = append(names, strings.TrimPrefix(aws.ToString(o.Key), prefix))
+				}
+			}
+			return names, nil
+		},
+		get: func(name string) ([]byte, error) {
+			obj, err := x.srv.cfg.S3.GetObject(x.ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + name)})
+			if err != nil {
+				var nf *types.NoSuchKey
+				if errors.As(err, &nf) {
+					return nil, os.ErrNotExist
+				}
+				return nil, err
+			}
+			defer obj.Body.Close()
+			return io.ReadAll(obj.Body)
+		},
+	}, nil
+}
+
+func (x *exec) readFile(src *stageSource, name, typ string, st copyStmt) (*fileRows, *Error) {
+	data, err := src.get(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errorf("091016", "22000", "Remote file '%s%s' was not found.", src.base, name)
+	}
 	if err != nil {
-		return nil, errorf("091016", "22000", "reading s3://%s/%s: %v", bucket, key, err)
+		return nil, errorf("091016", "22000", "reading %s%s: %v", src.base, name, err)
 	}
 	var fr *fileRows
 	if typ == "PARQUET" {
 		fr, err = readParquet(data)
 	} else {
-		fr, err = readCSV(data, key, st)
+		fr, err = readCSV(data, name, st)
 	}
 	if err != nil {
-		return nil, errorf("100069", "22000", "Error parsing file 's3://%s/%s': %v", bucket, key, err)
+		return nil, errorf("100069", "22000", "Error parsing file '%s%s': %v", src.base, name, err)
 	}
 	return fr, nil
 }

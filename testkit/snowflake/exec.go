@@ -3,6 +3,8 @@ package snowflake
 import (
 	"context"
 	"math/big"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,6 +89,8 @@ type result struct {
 	cols     []rowCol
 	rows     [][]*string
 	stmtType int64
+	// extra joins the response's data: a PUT's file transfer.
+	extra map[string]any
 }
 
 // Statement type ids as gosnowflake reads them.
@@ -135,6 +139,28 @@ func (x *exec) view() *store {
 		return x.sess.tx
 	}
 	return x.srv.store
+}
+
+// tableStageDir is where the files of a table's stage (@%table or
+// @schema.%table) below path live: the server keeps table stages in a
+// local directory, which gosnowflake reaches as a LOCAL_FS stage.
+func (x *exec) tableStageDir(stage, path string) (string, *Error) {
+	i := strings.Index(stage, "%")
+	if i < 0 {
+		return "", errorf("000603", "XX000", "the test server keeps table stages (@%%table) only, not %s", stage)
+	}
+	var parts []string
+	if i > 0 {
+		parts = append(parts, strings.Trim(strings.TrimSuffix(stage[:i], "."), `"`))
+	}
+	parts = append(parts, strings.Trim(stage[i+1:], `"`))
+	if _, _, e := x.lookup(parts); e != nil {
+		return "", e
+	}
+	if strings.Contains(path, "..") {
+		return "", errorf("000603", "XX000", "bad stage path %q", path)
+	}
+	return filepath.Join(x.srv.stageDir, x.key(parts), filepath.FromSlash(path)), nil
 }
 
 // commitOpen commits an open transaction, as every DDL statement does in
@@ -232,6 +258,27 @@ func (x *exec) do(stmt any) (*result, *Error) {
 		}
 		x.srv.stages[name] = st.url
 		return okResult("Stage area " + name + " successfully created."), nil
+	case putStmt:
+		dir, e := x.tableStageDir(st.stage, st.path)
+		if e != nil {
+			return nil, e
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, errorf("000603", "XX000", "stage directory: %v", err)
+		}
+		return &result{stmtType: typeSelect, extra: map[string]any{
+			"command": "UPLOAD", "src_locations": []string{st.src}, "autoCompress": false, "sourceCompression": "none",
+			"parallel": 1, "overwrite": true, "stageInfo": map[string]any{"locationType": "LOCAL_FS", "location": dir},
+		}}, nil
+	case removeStmt:
+		dir, e := x.tableStageDir(st.stage, st.path)
+		if e != nil {
+			return nil, e
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, errorf("000603", "XX000", "stage directory: %v", err)
+		}
+		return okResult("removed"), nil
 	case descStage:
 		name := strings.Join(st.name, ".")
 		url, ok := x.srv.stages[name]

@@ -299,6 +299,8 @@ type (
 		insertVals     []string
 	}
 	descStage   struct{ name []string }
+	putStmt     struct{ src, stage, path string }
+	removeStmt  struct{ stage, path string }
 	createStage struct {
 		name                   []string
 		ifNotExists, orReplace bool
@@ -356,6 +358,16 @@ func (p *parser) statement() (any, error) {
 	case p.acceptKw("DESC", "STAGE"), p.acceptKw("DESCRIBE", "STAGE"):
 		n, err := p.qname()
 		return descStage{n}, err
+	case p.acceptKw("PUT"):
+		return p.put()
+	case p.acceptKw("REMOVE"), p.acceptKw("RM"):
+		t := p.next()
+		if t.kind != tStage {
+			return nil, fmt.Errorf("syntax error: REMOVE takes @stage/path, found %q", t.text)
+		}
+		r := removeStmt{}
+		r.stage, r.path, _ = strings.Cut(t.text, "/")
+		return r, nil
 	case p.isKw("TRUNCATE"):
 		return nil, fmt.Errorf("the test server refuses TRUNCATE: it commits the open transaction")
 	}
@@ -828,4 +840,39 @@ func (p *parser) createStage(orReplace bool) (any, error) {
 		return nil, fmt.Errorf("the test server creates stages with URL and STORAGE_INTEGRATION")
 	}
 	return c, nil
+}
+
+// put reads PUT 'file:///path' @stage/path/ [options]; the options hp
+// sends (AUTO_COMPRESS=FALSE, SOURCE_COMPRESSION=NONE, OVERWRITE=TRUE)
+// are what the server does anyway.
+func (p *parser) put() (any, error) {
+	src := p.next()
+	if src.kind != tString || !strings.HasPrefix(src.text, "file://") {
+		return nil, fmt.Errorf("syntax error: PUT takes 'file:///path', found %q", src.text)
+	}
+	t := p.next()
+	if t.kind != tStage {
+		return nil, fmt.Errorf("syntax error: PUT takes @stage/path, found %q", t.text)
+	}
+	st := putStmt{src: strings.TrimPrefix(src.text, "file://")}
+	st.stage, st.path, _ = strings.Cut(t.text, "/")
+	for p.peek().kind != tEOF && !p.acceptSym(";") {
+		opt, err := p.ident()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expectSym("="); err != nil {
+			return nil, err
+		}
+		v, err := p.optionValue()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case opt == "AUTO_COMPRESS" && v == "FALSE", opt == "SOURCE_COMPRESSION" && v == "NONE", opt == "OVERWRITE":
+		default:
+			return nil, fmt.Errorf("the test server does not support PUT option %s=%s", opt, v)
+		}
+	}
+	return st, nil
 }

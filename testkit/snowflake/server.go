@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,10 +76,11 @@ type Server struct {
 	Host string
 	Port int
 
-	cfg  Config
-	ln   net.Listener
-	http *http.Server
-	seq  atomic.Int64
+	cfg      Config
+	stageDir string // table stages
+	ln       net.Listener
+	http     *http.Server
+	seq      atomic.Int64
 
 	mu       sync.Mutex
 	store    *store
@@ -106,7 +108,11 @@ func Start(t TB, cfg Config) *Server {
 	if err != nil {
 		t.Fatalf("snowflake test server: %v", err)
 	}
-	s := &Server{cfg: cfg, ln: ln, store: newStore(), sessions: map[string]*session{}, stages: map[string]string{}}
+	dir, err := os.MkdirTemp("", "hp-snowflake-stages-")
+	if err != nil {
+		t.Fatalf("snowflake test server: %v", err)
+	}
+	s := &Server{cfg: cfg, stageDir: dir, ln: ln, store: newStore(), sessions: map[string]*session{}, stages: map[string]string{}}
 	addr := ln.Addr().(*net.TCPAddr)
 	s.Host, s.Port = "127.0.0.1", addr.Port
 	mux := http.NewServeMux()
@@ -118,7 +124,10 @@ func Start(t TB, cfg Config) *Server {
 	mux.HandleFunc("/telemetry/send", func(w http.ResponseWriter, _ *http.Request) { reply(w, map[string]any{}) })
 	s.http = &http.Server{Handler: mux}
 	go func() { _ = s.http.Serve(ln) }()
-	t.Cleanup(func() { _ = s.http.Close() })
+	t.Cleanup(func() {
+		_ = s.http.Close()
+		_ = os.RemoveAll(dir)
+	})
 	return s
 }
 
@@ -417,6 +426,9 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 	}
 	if res.rows == nil {
 		data["rowset"] = [][]*string{}
+	}
+	for k, v := range res.extra {
+		data[k] = v
 	}
 	reply(w, data)
 }

@@ -70,10 +70,17 @@ type load struct {
 	conn  *sql.Conn
 	stage string
 	rows  int64
+	// files names the files to copy: the directory below the stage and
+	// the names in it.
+	files func(ctx context.Context) (dir string, names []string, err error)
+	// upload, when set, puts the files into the stage once the table
+	// (and so its table stage) exists.
+	upload func(ctx context.Context) error
 }
 
 func newLoad(req sdk.LoadRequest) (*load, error) {
 	l := &load{req: req, stage: req.FormatOptions[OptStage]}
+	l.files = l.stageFiles
 	if l.stage == "" {
 		l.stage = req.Conn.Option("stage", "")
 	}
@@ -116,7 +123,7 @@ func (l *load) exec(ctx context.Context, q string) error {
 }
 
 func (l *load) run(ctx context.Context) (loaded int64, err error) {
-	dir, files, err := l.stageFiles(ctx)
+	dir, files, err := l.files(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -137,6 +144,16 @@ func (l *load) run(ctx context.Context) (loaded int64, err error) {
 			created = true
 		}
 	}
+	defer func() {
+		if err != nil && created {
+			_ = l.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+target)
+		}
+	}()
+	if l.upload != nil {
+		if err := l.upload(ctx); err != nil {
+			return 0, err
+		}
+	}
 	into := target
 	if l.req.Mode == sdk.Merge && len(files) > 0 {
 		tmp := sdk.ObjectRef{Schema: l.req.Table.Schema, Name: "HP_LOAD_" + randSuffix()}
@@ -154,11 +171,6 @@ func (l *load) run(ctx context.Context) (loaded int64, err error) {
 			}
 		}()
 	}
-	defer func() {
-		if err != nil && created {
-			_ = l.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+target)
-		}
-	}()
 	if err := l.exec(ctx, "BEGIN"); err != nil {
 		return 0, err
 	}

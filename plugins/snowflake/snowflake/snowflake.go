@@ -3,7 +3,8 @@
 // copies the files of a published run from an external stage with COPY
 // INTO (replace, append, or merge through a temporary table), relying on
 // Snowflake's load history so that a retried load never loads a file
-// twice.
+// twice; Write PUTs local Parquet files into the table's stage and copies
+// them the same way.
 package snowflake
 
 import (
@@ -55,7 +56,8 @@ var info = sdk.Info{
 		{NativeType: "VARCHAR(36)", ArrowType: "arrow.uuid"},
 	},
 	Limits: []string{
-		"A target only, through Load: hp publishes the run to S3 and Snowflake copies it from an external stage over that S3 prefix (created with a storage integration, see docs/snowflake.md). Reading from Snowflake and the Write path (PUT to a table stage) are not built yet.",
+		"A target only. Load (hp cp ... --stage NAME --publish-to CONN.PREFIX) copies a run hp published to S3 from an external stage over that prefix (created with a storage integration, see docs/snowflake.md); Write (no --stage) writes the rows to local Parquet files, PUTs them into the table's own stage (@%table) and copies them the same way, for small tables. Reading from Snowflake is not built yet.",
+		"Parquet loads match columns by name into the types of the table: a TIMESTAMP_TZ column from an arrow.timestamp_with_offset field (a Parquet struct) and a VARIANT column from arrow.json (a Parquet string, loaded as a JSON string, not parsed) are not converted by COPY yet.",
 		"Loads run on one session: CREATE TABLE (and the temporary table of a merge) before the transaction, because Snowflake commits an open transaction at any DDL; then BEGIN, DELETE (replace), COPY INTO with ON_ERROR=ABORT_STATEMENT, the row check against the manifest, MERGE (merge), COMMIT.",
 		"Append relies on Snowflake's load history (64 days): a retried load of a run already loaded loads nothing. Replace copies with FORCE=TRUE after its DELETE, merge through a fresh temporary table: both are idempotent.",
 		"Unquoted-style names (letters, digits, _, $) are folded to upper case, as Snowflake folds unquoted identifiers; any other name is quoted exactly.",
