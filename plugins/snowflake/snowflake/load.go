@@ -286,8 +286,14 @@ func (l *load) copySQL(into, dir string, files []string) string {
 		if delim == "" {
 			delim = ","
 		}
+		// hp writes NULL as an unquoted empty field (EMPTY_FIELD_AS_NULL) and
+		// the empty string as "", unless --csv-null names a text for NULL.
+		nullIf := ""
+		if o[OptCSVNull] != "" {
+			nullIf = sqlString(o[OptCSVNull])
+		}
 		fmt.Fprintf(&b, " FILE_FORMAT=(TYPE=CSV PARSE_HEADER=%s FIELD_DELIMITER=%s FIELD_OPTIONALLY_ENCLOSED_BY='\"' EMPTY_FIELD_AS_NULL=TRUE NULL_IF=(%s) COMPRESSION=%s)",
-			strings.ToUpper(strconv.FormatBool(o[OptCSVHeader] != "false")), sqlString(delim), sqlString(o[OptCSVNull]), comp)
+			strings.ToUpper(strconv.FormatBool(o[OptCSVHeader] != "false")), sqlString(delim), nullIf, comp)
 	}
 	if l.req.Format == "parquet" || o[OptCSVHeader] != "false" {
 		b.WriteString(" MATCH_BY_COLUMN_NAME=CASE_INSENSITIVE")
