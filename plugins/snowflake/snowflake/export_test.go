@@ -33,3 +33,10 @@ func CreateTableSQL() (string, error) {
 	}
 	return createTable(sdk.ObjectRef{Schema: "s", Name: "t"}, arrow.NewSchema(fields, nil), false)
 }
+
+// SetMaxCopyFiles lowers COPY's file limit for a test.
+func SetMaxCopyFiles(n int) (restore func()) {
+	old := maxCopyFiles
+	maxCopyFiles = n
+	return func() { maxCopyFiles = old }
+}

@@ -314,12 +314,36 @@ func (l *load) copySQL(into, dir string, files []string) string {
 // (a retry of a load that committed): then COPY processes no file and
 // loads nothing.
 func (l *load) copy(ctx context.Context, into, dir string, files []string) (int64, error) {
-	rows, err := l.conn.QueryContext(ctx, l.copySQL(into, dir, files))
-	if err != nil {
-		return 0, fmt.Errorf("COPY INTO %s: %w", into, err)
-	}
 	var loaded int64
 	processed := 0
+	// COPY takes at most maxCopyFiles names: a larger run is copied in
+	// several statements of the same transaction.
+	for start := 0; start < len(files); start += maxCopyFiles {
+		n, p, err := l.copyOnce(ctx, into, dir, files[start:min(start+maxCopyFiles, len(files))])
+		if err != nil {
+			return 0, err
+		}
+		loaded, processed = loaded+n, processed+p
+	}
+	if processed == 0 && l.req.Mode == sdk.Append {
+		return 0, nil
+	}
+	if processed != len(files) || loaded != l.rows {
+		return 0, sdk.Errorf(sdk.ErrFailedPrecondition, "COPY INTO %s loaded %d rows from %d files; the manifest lists %d rows in %d files: nothing was committed", into, loaded, processed, l.rows, len(files))
+	}
+	return loaded, nil
+}
+
+// maxCopyFiles is Snowflake's limit on the names in COPY's FILES.
+var maxCopyFiles = 1000
+
+// copyOnce runs one COPY and returns the rows it loaded and the files it
+// processed, each of which must be LOADED.
+func (l *load) copyOnce(ctx context.Context, into, dir string, files []string) (loaded int64, processed int, err error) {
+	rows, err := l.conn.QueryContext(ctx, l.copySQL(into, dir, files))
+	if err != nil {
+		return 0, 0, fmt.Errorf("COPY INTO %s: %w", into, err)
+	}
 	err = eachRow(rows, func(m map[string]sql.NullString) error {
 		if _, ok := m["rows_loaded"]; !ok {
 			return nil // "Copy executed with 0 files processed."
@@ -335,16 +359,7 @@ func (l *load) copy(ctx context.Context, into, dir string, files []string) (int6
 		loaded += n
 		return nil
 	})
-	if err != nil {
-		return 0, err
-	}
-	if processed == 0 && l.req.Mode == sdk.Append {
-		return 0, nil
-	}
-	if processed != len(files) || loaded != l.rows {
-		return 0, sdk.Errorf(sdk.ErrFailedPrecondition, "COPY INTO %s loaded %d rows from %d files; the manifest lists %d rows in %d files: nothing was committed", into, loaded, processed, l.rows, len(files))
-	}
-	return loaded, nil
+	return loaded, processed, err
 }
 
 // mergeSQL merges the temporary table into the target: the last row of

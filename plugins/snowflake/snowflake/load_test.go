@@ -334,3 +334,33 @@ func TestLoadRefusesBadRequests(t *testing.T) {
 		t.Errorf("bad requests reached the server: %v", got)
 	}
 }
+
+// TestLoadManyFiles copies a run of more files than one COPY may name in
+// several COPY statements of one transaction.
+func TestLoadManyFiles(t *testing.T) {
+	defer snowflake.SetMaxCopyFiles(2)()
+	e := newEnv(t, true)
+	files := [][]row{{{1, s("a")}}, {{2, s("b")}}, {{3, s("c")}}, {{4, s("d")}}, {{5, s("e")}}}
+	uris := run(t, e, "M1", files...)
+	if n := load(t, loadReq(e, sdk.Append, uris, total(files...))); n != 5 {
+		t.Errorf("loaded %d rows, want 5", n)
+	}
+	var copies []string
+	for _, q := range statements(e) {
+		if strings.HasPrefix(q, "COPY") {
+			copies = append(copies, q[strings.Index(q, "FILES="):strings.Index(q, " FILE_FORMAT")])
+		}
+	}
+	if want := "[FILES=('part-00001.parquet', 'part-00002.parquet') FILES=('part-00003.parquet', 'part-00004.parquet') FILES=('part-00005.parquet')]"; fmt.Sprint(copies) != want {
+		t.Errorf("COPY statements: %v, want %s", copies, want)
+	}
+	// A failure in the last COPY rolls the first ones back.
+	uris2 := run(t, e, "M2", files...)
+	e.srv.FailNext("COPY INTO \"PUBLIC\".\"ORDERS\" FROM @LAKE/orders/M2/ FILES=('part-00005", "000603", "injected failure")
+	if _, err := snowflake.New().Load(context.Background(), loadReq(e, sdk.Append, uris2, total(files...))); err == nil {
+		t.Fatal("a load whose last COPY failed succeeded")
+	}
+	if got, want := contents(t, e, "PUBLIC.ORDERS"), "1|a 2|b 3|c 4|d 5|e"; got != want {
+		t.Errorf("after the failure: %s, want %s", got, want)
+	}
+}
