@@ -54,12 +54,20 @@ func Delta(ctx context.Context, env Env, p *Plan) (*DeltaSummary, error) {
 		return nil, err
 	}
 	var tgt deltaTarget
-	if p.TargetIsStore {
-		st, err := registry.OpenStore(ctx, p.Tgt, p.Spec.TargetType, env.Out, p.Spec.S3)
+	if p.TargetIsStore || p.Staged() {
+		conn, typ := p.Tgt, p.Spec.TargetType
+		var l *loader
+		if p.Staged() {
+			if l, err = loadTarget(ctx, env, p); err != nil {
+				return nil, err
+			}
+			conn, typ = p.Pub, ""
+		}
+		st, err := registry.OpenStore(ctx, conn, typ, env.Out, p.Spec.S3)
 		if err != nil {
 			return nil, err
 		}
-		loc, err := delta.Locate(ctx, st, fmt.Sprintf("target %q", p.Tgt.Name), p.Vars.Prefix, p.Vars.Object, d.StateURL, p.Spec.S3)
+		loc, err := delta.Locate(ctx, st, fmt.Sprintf("target %q", conn.Name), p.Vars.Prefix, p.Vars.Object, d.StateURL, p.Spec.S3)
 		if err != nil {
 			return nil, err
 		}
@@ -79,9 +87,9 @@ func Delta(ctx context.Context, env Env, p *Plan) (*DeltaSummary, error) {
 				env.Logger.Error("could not release the delta state lock; it expires by itself", "state", loc.URL, "error", rerr)
 			}
 		}()
-		tgt = &filesDelta{files: files{env: env, p: p, st: st}, h: h}
+		tgt = &filesDelta{files: files{env: env, p: p, st: st}, h: h, load: l}
 	} else {
-		t, err := tableTarget(ctx, env, p)
+		t, err := tableTarget(ctx, env, p, sdk.CapWrite)
 		if err != nil {
 			return nil, err
 		}
@@ -194,6 +202,8 @@ func extract(ctx context.Context, env Env, p *Plan, src *host.Instance, tgt delt
 type filesDelta struct {
 	files
 	h *delta.Handle
+	// load, for a staged delta, loads each run before its mark advances.
+	load *loader
 }
 
 func (t *filesDelta) where() string { return t.st.URL(t.p.TgtObject) }
@@ -228,6 +238,11 @@ func (t *filesDelta) deliver(ctx context.Context, src *host.Instance, req sdk.Re
 	res, err := t.publish(ctx, src, req, m, vars, nil)
 	if err != nil {
 		return Summary{}, err
+	}
+	if t.load != nil {
+		if err := t.load.loadDelta(ctx, res); err != nil {
+			return Summary{}, err
+		}
 	}
 	if err := t.h.Advance(ctx, d.Driver, d.DriverType, r.High, runID, res.ManifestURL, env.Now()); err != nil {
 		return Summary{}, &publishedError{runID: runID, manifestURL: res.ManifestURL, stateURL: t.h.URL(), stateArgs: t.h.Args(), err: err}

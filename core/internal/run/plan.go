@@ -33,6 +33,9 @@ type Plan struct {
 	Start         time.Time
 	RunID         string
 	TargetIsStore bool
+	// Pub and PubObject are where a staged run is published (--publish-to).
+	Pub       config.Connection
+	PubObject string
 	// WriteMode is a snapshot's mode into a table target.
 	WriteMode sdk.WriteMode
 	// Steps are a delta's --delta-size, --lookback and --delta-lag.
@@ -84,7 +87,7 @@ func NewPlan(kind Kind, s Spec, conns Resolver, now time.Time) (*Plan, error) {
 	}
 	p.Keys = splitList(s.PrimaryKeys)
 	p.Columns = splitList(s.Columns)
-	if p.Format, err = format.ParseFormat(s.Format); err != nil {
+	if p.Format, err = format.ParseFormat(p.formatName()); err != nil {
 		return nil, usagef("--format: %v", err)
 	}
 	p.Compression = format.DefaultCompression(p.Format)
@@ -110,7 +113,11 @@ func NewPlan(kind Kind, s Spec, conns Resolver, now time.Time) (*Plan, error) {
 		return nil, usagef("%v", err)
 	}
 	p.RunID = layout.NewRunID(p.Start)
-	prefix, object := layout.SplitTarget(tgtObj)
+	layoutObj, err := p.staging(conns, tgtObj)
+	if err != nil {
+		return nil, err
+	}
+	prefix, object := layout.SplitTarget(layoutObj)
 	p.Vars = layout.Vars{Prefix: prefix, Object: object, Schema: p.SrcRef.Schema, Table: p.SrcRef.Name,
 		RunID: p.RunID, Ext: format.Extension(p.Format, p.Compression), Start: p.Start}
 	switch kind {

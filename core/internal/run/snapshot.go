@@ -88,8 +88,11 @@ func Snapshot(ctx context.Context, env Env, p *Plan) (*Summary, error) {
 		return nil, err
 	}
 	req := p.ReadRequest()
+	if p.Staged() {
+		return stagedSnapshot(ctx, env, p, src, req)
+	}
 	if !p.TargetIsStore {
-		tgt, err := tableTarget(ctx, env, p)
+		tgt, err := tableTarget(ctx, env, p, sdk.CapWrite)
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +172,9 @@ func (f files) newManifest(start time.Time, runID, sourceType string, kind Kind)
 	if s.Query == "" {
 		m.Source.Object = p.SrcRef.String()
 	}
+	if p.Staged() {
+		m.Target = manifest.Target{Type: p.Pub.Scheme, URL: sdk.MaskDSN(p.Pub.DSN), Object: p.PubObject}
+	}
 	if p.Format == format.CSV {
 		m.CSV = &manifest.CSV{Header: s.CSVHeader, Delimiter: string(p.Delimiter), Null: s.CSVNull}
 	}
@@ -231,9 +237,10 @@ type table struct {
 	ref  sdk.ObjectRef
 }
 
-// tableTarget starts the plugin of a database target and names its table.
-func tableTarget(ctx context.Context, env Env, p *Plan) (*table, error) {
-	inst, err := registry.Plugin(ctx, env.Host(), p.Tgt, p.Spec.TargetType, sdk.CapWrite)
+// tableTarget starts the plugin of a database target, which must have the
+// capability (write, or load for a staged run), and names its table.
+func tableTarget(ctx context.Context, env Env, p *Plan, capability sdk.Capability) (*table, error) {
+	inst, err := registry.Plugin(ctx, env.Host(), p.Tgt, p.Spec.TargetType, capability)
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,9 @@ type Spec struct {
 	RowGroupRows        int64
 	Path, Layout        string
 	S3                  store.S3Options
+	// Stage and PublishTo send a run to a warehouse through a stage
+	// (load.go).
+	Stage, PublishTo string
 
 	Delta DeltaSpec
 }
@@ -70,7 +73,7 @@ func BindFlags(fl *pflag.FlagSet, s *Spec, kind Kind) {
 	fl.StringVar(&s.Query, "query", "", "SQL to run instead of reading the table (a read, run in a read-only transaction where the database has one)")
 	fl.StringVar(&s.Columns, "columns", "", "Comma-separated columns to read (default all)")
 	fl.StringVar(&s.Where, "where", "", "One predicate in the source's SQL dialect (balanced parentheses, no ';', no UNION/ORDER BY/LIMIT outside parentheses)")
-	fl.StringVar(&s.Format, "format", "csv", "Output format: csv, parquet or jsonl")
+	fl.StringVar(&s.Format, "format", "", "Output format: csv, parquet or jsonl (default csv; parquet with --stage)")
 	fl.StringVar(&s.Compression, "compression", "", "gzip, zstd, snappy or none (default gzip for csv/jsonl, zstd for parquet)")
 	fl.BoolVar(&s.CSVHeader, "csv-header", true, "Write a CSV header row (csv only)")
 	fl.StringVar(&s.CSVDelimiter, "csv-delimiter", ",", "CSV field delimiter, one character (csv only)")
@@ -86,6 +89,8 @@ func BindFlags(fl *pflag.FlagSet, s *Spec, kind Kind) {
 	_ = fl.MarkHidden("csv-rows")
 	_ = fl.MarkHidden("csv-bytes")
 	store.BindS3Flags(fl, &s.S3)
+	fl.StringVar(&s.Stage, "stage", "", "Into a warehouse table (Snowflake): the external stage to load from, after publishing the run to --publish-to")
+	fl.StringVar(&s.PublishTo, "publish-to", "", "With --stage: CONN.PREFIX of the store (under the stage's URL) the run is published to before the warehouse loads it")
 	switch kind {
 	case KindSnap:
 		fl.StringVar(&s.WriteMode, "write-mode", "", "Into a table: replace (default: the table then holds exactly the snapshot, in one transaction), append, or merge (on --primary-keys)")

@@ -122,7 +122,7 @@ func RunSnap(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	if !p.TargetIsStore {
+	if !p.TargetIsStore && !p.Staged() {
 		fmt.Fprintf(o.IO.ErrOut, "snap: %d rows into %s in %.1fs\n", s.Rows, s.Target, s.Seconds)
 		return nil
 	}

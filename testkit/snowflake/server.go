@@ -1,0 +1,506 @@
+// Package snowflake is an in-process Snowflake test server for the real
+// github.com/snowflakedb/gosnowflake driver, which talks to it with
+// protocol=http on 127.0.0.1. It speaks the driver's REST protocol (login,
+// query submission with bind variables, JSON result sets, heartbeat,
+// session close) and executes the statements hp sends over a small
+// in-memory table store: CREATE/DROP TABLE (temporary tables per session),
+// INSERT, DELETE, SELECT, BEGIN/COMMIT/ROLLBACK (DDL commits an open
+// transaction, as in Snowflake), DESC STAGE, COPY INTO from external stages
+// that point at an S3 server (Parquet and CSV files, with Snowflake's load
+// history per table) and MERGE. Every statement is recorded.
+//
+// Errors carry Snowflake's error codes and SQL states, so the driver turns
+// them into *gosnowflake.SnowflakeError as it would for the real service.
+package snowflake
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// TB is the part of testing.TB the server needs.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
+// User is an account the server accepts.
+type User struct {
+	Name string
+	// Password, when set, allows password logins.
+	Password string
+	// PublicKey, when set, allows key-pair (SNOWFLAKE_JWT) logins signed
+	// by its private key.
+	PublicKey *rsa.PublicKey
+	// OAuthToken, when set, allows OAUTH logins with this token.
+	OAuthToken string
+}
+
+// Config configures a server.
+type Config struct {
+	// Account is the account name logins must name (case-insensitive).
+	Account string
+	Users   []User
+	// Database and Schema are a session's defaults when the login names
+	// none.
+	Database, Schema string
+	// S3 reads the files of external stages.
+	S3 *s3.Client
+}
+
+// Statement is one statement the server received, with its bindings.
+type Statement struct {
+	Session  int64
+	SQL      string
+	Bindings []string
+	// Err is the error code returned, "" on success.
+	Err string
+}
+
+// Server is a Snowflake test server on 127.0.0.1.
+type Server struct {
+	// Host and Port are where it listens.
+	Host string
+	Port int
+
+	cfg      Config
+	stageDir string // table stages
+	ln       net.Listener
+	http     *http.Server
+	seq      atomic.Int64
+
+	mu       sync.Mutex
+	store    *store
+	sessions map[string]*session
+	stages   map[string]string
+	log      []Statement
+	fail     []failRule
+}
+
+type failRule struct {
+	prefix string
+	err    *Error
+}
+
+// Start starts a server that stops when the test ends.
+func Start(t TB, cfg Config) *Server {
+	t.Helper()
+	if cfg.Database == "" {
+		cfg.Database = "TEST_DB"
+	}
+	if cfg.Schema == "" {
+		cfg.Schema = "PUBLIC"
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("snowflake test server: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "hp-snowflake-stages-")
+	if err != nil {
+		t.Fatalf("snowflake test server: %v", err)
+	}
+	s := &Server{cfg: cfg, stageDir: dir, ln: ln, store: newStore(), sessions: map[string]*session{}, stages: map[string]string{}}
+	addr := ln.Addr().(*net.TCPAddr)
+	s.Host, s.Port = "127.0.0.1", addr.Port
+	mux := http.NewServeMux()
+	mux.HandleFunc("/session/v1/login-request", s.login)
+	mux.HandleFunc("/queries/v1/query-request", s.query)
+	mux.HandleFunc("/session/heartbeat", s.heartbeat)
+	mux.HandleFunc("/session/token-request", s.heartbeat)
+	mux.HandleFunc("/session", s.closeSession)
+	mux.HandleFunc("/telemetry/send", func(w http.ResponseWriter, _ *http.Request) { reply(w, map[string]any{}) })
+	s.http = &http.Server{Handler: mux}
+	go func() { _ = s.http.Serve(ln) }()
+	t.Cleanup(func() {
+		_ = s.http.Close()
+		_ = os.RemoveAll(dir)
+	})
+	return s
+}
+
+// Addr is host:port.
+func (s *Server) Addr() string { return fmt.Sprintf("%s:%d", s.Host, s.Port) }
+
+// AddStage declares an external stage (by its unquoted name; the server
+// keeps stages by name alone, whatever the schema) at url,
+// s3://bucket/prefix/.
+func (s *Server) AddStage(name, url string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stages[strings.ToUpper(name)] = url
+}
+
+// Stage returns the URL of a stage and whether it exists.
+func (s *Server) Stage(name string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.stages[strings.ToUpper(name)]
+	return u, ok
+}
+
+// FailNext makes the next statement that starts with prefix (compared
+// case-insensitively, after trimming) fail with the given code and
+// message, once.
+func (s *Server) FailNext(prefix, code, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = append(s.fail, failRule{strings.ToUpper(prefix), &Error{Code: code, SQLState: "XX000", Message: message}})
+}
+
+// Statements returns the statements received so far, in order.
+func (s *Server) Statements() []Statement {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Statement(nil), s.log...)
+}
+
+// ResetStatements forgets the statements received so far.
+func (s *Server) ResetStatements() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = nil
+}
+
+// Rows returns the committed rows of a table (SCHEMA.NAME, as stored:
+// unquoted names in upper case), each value as the server holds it (nil
+// for NULL), in insertion order, and whether the table exists.
+func (s *Server) Rows(table string) ([][]*string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tb, ok := s.store.tables[table]
+	if !ok {
+		return nil, false
+	}
+	out := make([][]*string, len(tb.rows))
+	copy(out, tb.rows)
+	return out, true
+}
+
+// Columns returns the columns of a committed table as name TYPE.
+func (s *Server) Columns(table string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tb, ok := s.store.tables[table]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, c := range tb.cols {
+		out = append(out, c.name+" "+c.typ)
+	}
+	return out
+}
+
+// Tables lists the committed tables.
+func (s *Server) Tables() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for k := range s.store.tables {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Error is a Snowflake error as the service reports it.
+type Error struct {
+	Code     string // e.g. "002003"
+	SQLState string // e.g. "42S02"
+	Message  string
+}
+
+func (e *Error) Error() string { return e.Code + " (" + e.SQLState + "): " + e.Message }
+
+func errorf(code, state, format string, args ...any) *Error {
+	return &Error{Code: code, SQLState: state, Message: fmt.Sprintf(format, args...)}
+}
+
+// Snowflake's codes for the errors the server reports.
+func syntaxErr(format string, args ...any) *Error {
+	return errorf("001003", "42000", "SQL compilation error:\n"+format, args...)
+}
+
+func notFound(what string) *Error {
+	return errorf("002003", "42S02", "SQL compilation error:\n%s does not exist or not authorized.", what)
+}
+
+type session struct {
+	id        int64
+	token     string
+	db, sch   string
+	tx        *store // working copy while a transaction is open
+	temps     map[string]*table
+	closed    bool
+	inTxStmts int
+}
+
+func reply(w http.ResponseWriter, data any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"data": data, "success": true, "code": nil, "message": nil})
+}
+
+func replyErr(w http.ResponseWriter, e *Error, data map[string]any) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["errorCode"] = e.Code
+	data["sqlState"] = e.SQLState
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"data": data, "success": false, "code": e.Code, "message": e.Message})
+}
+
+func randToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+type loginRequest struct {
+	Data struct {
+		AccountName   string `json:"ACCOUNT_NAME"`
+		LoginName     string `json:"LOGIN_NAME"`
+		Password      string `json:"PASSWORD"`
+		Authenticator string `json:"AUTHENTICATOR"`
+		Token         string `json:"TOKEN"`
+	} `json:"data"`
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		replyErr(w, errorf("390100", "08004", "bad login request: %v", err), nil)
+		return
+	}
+	d := req.Data
+	if !strings.EqualFold(d.AccountName, s.cfg.Account) {
+		replyErr(w, errorf("390201", "08004", "The requested account %q does not exist.", d.AccountName), nil)
+		return
+	}
+	if err := s.authenticate(d.AccountName, d.LoginName, d.Authenticator, d.Password, d.Token); err != nil {
+		replyErr(w, err, nil)
+		return
+	}
+	q := r.URL.Query()
+	sess := &session{id: s.seq.Add(1), token: randToken(), db: s.cfg.Database, sch: s.cfg.Schema, temps: map[string]*table{}}
+	if v := q.Get("databaseName"); v != "" {
+		sess.db = normIdent(v)
+	}
+	if v := q.Get("schemaName"); v != "" {
+		sess.sch = normIdent(v)
+	}
+	s.mu.Lock()
+	s.sessions[sess.token] = sess
+	s.mu.Unlock()
+	reply(w, map[string]any{
+		"token": sess.token, "validityInSeconds": 3600, "masterToken": randToken(), "masterValidityInSeconds": 14400,
+		"displayUserName": strings.ToUpper(d.LoginName), "serverVersion": "9.0.0-hp-test", "sessionId": sess.id,
+		"healthCheckInterval": 45, "parameters": []any{},
+		"sessionInfo": map[string]string{"databaseName": sess.db, "schemaName": sess.sch, "warehouseName": q.Get("warehouse"), "roleName": q.Get("roleName")},
+	})
+}
+
+func (s *Server) authenticate(account, name, authenticator, password, token string) *Error {
+	bad := errorf("390100", "08004", "Incorrect username or password was specified.")
+	if name == "" && strings.EqualFold(authenticator, "SNOWFLAKE_JWT") {
+		name = jwtUser(token) // key-pair logins name the user in the token only
+	}
+	for _, u := range s.cfg.Users {
+		if !strings.EqualFold(u.Name, name) {
+			continue
+		}
+		switch strings.ToUpper(authenticator) {
+		case "SNOWFLAKE_JWT":
+			if u.PublicKey == nil {
+				return errorf("394304", "08004", "JWT token is invalid: no public key is registered for user %s.", strings.ToUpper(name))
+			}
+			if err := verifyJWT(token, u.PublicKey, account, name); err != nil {
+				return errorf("390144", "08004", "JWT token is invalid: %v", err)
+			}
+			return nil
+		case "OAUTH":
+			if u.OAuthToken == "" || token != u.OAuthToken {
+				return errorf("390303", "08004", "Invalid OAuth access token.")
+			}
+			return nil
+		case "", "SNOWFLAKE":
+			if u.Password == "" || password != u.Password {
+				return bad
+			}
+			return nil
+		default:
+			return errorf("390100", "08004", "authenticator %s is not supported by the test server", authenticator)
+		}
+	}
+	if strings.EqualFold(authenticator, "SNOWFLAKE_JWT") {
+		return errorf("390144", "08004", "JWT token is invalid.")
+	}
+	return bad
+}
+
+func (s *Server) sessionOf(r *http.Request) *session {
+	h := r.Header.Get("Authorization")
+	tok := strings.TrimSuffix(strings.TrimPrefix(h, `Snowflake Token="`), `"`)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess := s.sessions[tok]
+	if sess == nil || sess.closed {
+		return nil
+	}
+	return sess
+}
+
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
+	if s.sessionOf(r) == nil {
+		replyErr(w, errorf("390112", "08001", "Your session has expired. Please login again."), nil)
+		return
+	}
+	reply(w, map[string]any{})
+}
+
+func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) {
+	if sess := s.sessionOf(r); sess != nil {
+		s.mu.Lock()
+		sess.closed, sess.tx = true, nil // an open transaction rolls back
+		delete(s.sessions, sess.token)
+		s.mu.Unlock()
+	}
+	reply(w, map[string]any{})
+}
+
+type bindParam struct {
+	Type  string          `json:"type"`
+	Value json.RawMessage `json:"value"`
+}
+
+type queryRequest struct {
+	SQLText  string               `json:"sqlText"`
+	Bindings map[string]bindParam `json:"bindings"`
+}
+
+func (s *Server) query(w http.ResponseWriter, r *http.Request) {
+	sess := s.sessionOf(r)
+	if sess == nil {
+		replyErr(w, errorf("390112", "08001", "Your session has expired. Please login again."), nil)
+		return
+	}
+	var req queryRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		replyErr(w, errorf("000900", "42000", "bad query request: %v", err), nil)
+		return
+	}
+	binds, err := bindValues(req.Bindings)
+	if err != nil {
+		replyErr(w, errorf("002049", "42601", "%v", err), nil)
+		return
+	}
+	queryID := fmt.Sprintf("01b0-%08d-%s", s.seq.Add(1), randToken()[:8])
+	// A bug in the server is an error for the test to see, not a dropped
+	// connection the driver retries for a minute.
+	defer func() {
+		if p := recover(); p != nil {
+			replyErr(w, errorf("000603", "XX000", "test server panic: %v", p), map[string]any{"queryId": queryID})
+		}
+	}()
+	res, e := s.execute(r, sess, req.SQLText, binds)
+	if e != nil {
+		replyErr(w, e, map[string]any{"queryId": queryID})
+		return
+	}
+	data := map[string]any{
+		"queryId": queryID, "rowtype": res.rowtype(), "rowset": res.rows, "total": len(res.rows), "returned": len(res.rows),
+		"statementTypeId": res.stmtType, "queryResultFormat": "json", "finalDatabaseName": sess.db, "finalSchemaName": sess.sch,
+		"parameters": []any{},
+	}
+	if res.rows == nil {
+		data["rowset"] = [][]*string{}
+	}
+	for k, v := range res.extra {
+		data[k] = v
+	}
+	reply(w, data)
+}
+
+// bindValues turns the driver's positional bindings ("1", "2", ...) into
+// values; a JSON null binds NULL.
+func bindValues(b map[string]bindParam) ([]*string, error) {
+	out := make([]*string, len(b))
+	for k, p := range b {
+		var i int
+		if _, err := fmt.Sscanf(k, "%d", &i); err != nil || i < 1 || i > len(b) {
+			return nil, fmt.Errorf("binding %q is not a position 1..%d", k, len(b))
+		}
+		if string(p.Value) == "null" {
+			continue
+		}
+		var v string
+		if err := json.Unmarshal(p.Value, &v); err != nil {
+			return nil, fmt.Errorf("binding %s: array bindings are not supported by the test server", k)
+		}
+		if p.Type == "BINARY" {
+			v = strings.ToUpper(v)
+		}
+		out[i-1] = &v
+	}
+	return out, nil
+}
+
+// execute runs one statement for the session and records it.
+func (s *Server) execute(r *http.Request, sess *session, sqlText string, binds []*string) (*result, *Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Statement{Session: sess.id, SQL: sqlText}
+	for _, b := range binds {
+		if b == nil {
+			st.Bindings = append(st.Bindings, "NULL")
+		} else {
+			st.Bindings = append(st.Bindings, *b)
+		}
+	}
+	res, e := s.run(r, sess, sqlText, binds)
+	if e != nil {
+		st.Err = e.Code
+	}
+	s.log = append(s.log, st)
+	return res, e
+}
+
+func (s *Server) run(r *http.Request, sess *session, sqlText string, binds []*string) (*result, *Error) {
+	norm := strings.ToUpper(strings.TrimSpace(sqlText))
+	for i, f := range s.fail {
+		if strings.HasPrefix(norm, f.prefix) {
+			s.fail = append(s.fail[:i], s.fail[i+1:]...)
+			return nil, f.err
+		}
+	}
+	stmt, err := parse(sqlText)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, e
+		}
+		return nil, syntaxErr("%v", err)
+	}
+	x := &exec{srv: s, sess: sess, binds: binds, ctx: r.Context()}
+	return x.do(stmt)
+}
+
+// normIdent is a name as Snowflake stores it: upper case unless quoted.
+func normIdent(s string) string {
+	if len(s) > 1 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return strings.ToUpper(s)
+}
