@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -132,4 +133,21 @@ func NeedService(t TB, service string, err error) {
 		t.Fatalf("%s is required in CI: %v", service, err)
 	}
 	t.Skipf("%s unavailable: %v", service, err)
+}
+
+// ClientFailed reports a failed run of a database's command-line client
+// (psql, mariadb) with its output: a client or server that is not there
+// is a missing service (see NeedService); anything else, such as an SQL
+// error in the test's own statements, fails the test.
+func ClientFailed(t TB, service string, err error, output string) {
+	t.Helper()
+	var exit *exec.ExitError
+	unreachable := errors.Is(err, exec.ErrNotFound) ||
+		(errors.As(err, &exit) && exit.ExitCode() == 2 && strings.Contains(output, "connection")) ||
+		strings.Contains(output, "Can't connect") || strings.Contains(output, "could not connect")
+	if unreachable {
+		NeedService(t, service, fmt.Errorf("%v: %s", err, output))
+		return
+	}
+	t.Fatalf("%s: %v: %s", service, err, output)
 }

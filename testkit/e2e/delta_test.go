@@ -26,7 +26,7 @@ func pgExec(t *testing.T, sql string) string {
 	t.Helper()
 	out, err := exec.Command("psql", pgDSN, "-v", "ON_ERROR_STOP=1", "-qAtc", sql).CombinedOutput()
 	if err != nil {
-		testkit.NeedService(t, "PostgreSQL (psql)", fmt.Errorf("%v: %s", err, out))
+		testkit.ClientFailed(t, "PostgreSQL (psql)", err, string(out))
 	}
 	return strings.TrimSpace(string(out))
 }

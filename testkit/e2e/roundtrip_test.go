@@ -845,7 +845,7 @@ func psqlOut(t *testing.T, sql string) string {
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		testkit.NeedService(t, "PostgreSQL (psql)", fmt.Errorf("%v: %s", err, errOut.String()))
+		testkit.ClientFailed(t, "PostgreSQL (psql)", err, errOut.String())
 	}
 	return out.String()
 }
@@ -915,7 +915,7 @@ func mysqlOut(t *testing.T, sql string) string {
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		testkit.NeedService(t, "MariaDB (mysql client)", fmt.Errorf("%v: %s", err, errOut.String()))
+		testkit.ClientFailed(t, "MariaDB (mysql client)", err, errOut.String())
 	}
 	return out.String()
 }

@@ -114,7 +114,7 @@ func TestSnapSQLiteAndPostgresToS3(t *testing.T) {
 		t.Helper()
 		out, err := exec.Command("psql", pg, "-v", "ON_ERROR_STOP=1", "-qc", sql).CombinedOutput()
 		if err != nil {
-			testkit.NeedService(t, "PostgreSQL (psql)", fmt.Errorf("%v: %s", err, out))
+			testkit.ClientFailed(t, "PostgreSQL (psql)", err, string(out))
 		}
 	}
 	psql(`drop table if exists hp_e2e_s3; create table hp_e2e_s3 (id int primary key, name text, amount numeric(40,10), at timestamptz, raw bytea);
