@@ -105,6 +105,17 @@ func TestConnectionsDryRunAndHalfpipeLayout(t *testing.T) {
 		t.Fatalf("dry run leaked a password or wrote files:\n%s", res.Stdout)
 	}
 
+	// Into a table, the plan names the write mode it will use.
+	lite := append(env, "HP_LITE_DSN="+sqliteDB(t))
+	for _, c := range []struct{ args, want []string }{
+		{nil, []string{"narrow (replace)"}},
+		{[]string{"--write-mode", "merge", "--primary-keys", "id"}, []string{"narrow (merge on id)"}},
+		{[]string{"--write-mode", "append"}, []string{"narrow (append)"}},
+	} {
+		res = bin.Run(t, lite, append([]string{"cp", "snap", "src.narrow", "lite.narrow", "--dry-run"}, c.args...)...)
+		testkit.Contains(t, "dry run into a table", res.Stdout, c.want...)
+	}
+
 	res = bin.Run(t, env, "cp", "snap", "src.narrow", "out.daily/orders", "--layout", "halfpipe", "--max-file-rows", "1000")
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)

@@ -155,7 +155,14 @@ func (o *Options) printPlan(p *run.Plan) error {
 	}
 	fmt.Fprintf(w, "  target:   %s = %s (%s)\n", p.Tgt.Name, sdk.MaskDSN(p.Tgt.DSN), p.Tgt.From)
 	if !p.TargetIsStore {
-		fmt.Fprintf(w, "  table:    %s (append)\n", p.TgtObject)
+		mode := string(p.WriteMode)
+		switch {
+		case p.Kind == run.KindDelta:
+			mode = "each range appended, or merged on the primary keys"
+		case p.WriteMode == sdk.Merge:
+			mode += " on " + strings.Join(p.Keys, ", ")
+		}
+		fmt.Fprintf(w, "  table:    %s (%s)\n", p.TgtObject, mode)
 		return nil
 	}
 	fmt.Fprintf(w, "  format:   %s, compression %s\n", p.Format, p.Compression)
