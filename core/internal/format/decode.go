@@ -3,9 +3,11 @@ package format
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -37,7 +39,7 @@ func NewDecompressor(r io.Reader, c Compression) (io.ReadCloser, error) {
 	case Gzip:
 		zr, err := gzip.NewReader(r)
 		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
+			return nil, err // "gzip: ..."
 		}
 		return zr, nil
 	case Zstd:
@@ -268,4 +270,104 @@ func (d *csvDecoder) record() (bool, error) {
 		d.row = append(d.row, line[pos:pos+i]...)
 		pos += i + len(d.delim)
 	}
+}
+
+// jsonlDecoder reads JSON Lines as jsonlEncoder writes them: one object a
+// line, keyed by column name.
+type jsonlDecoder struct {
+	dec    *json.Decoder
+	schema *arrow.Schema
+	cols   []*column
+	adds   []func(any) error
+	line   int64
+	err    error
+}
+
+// NewJSONLDecoder reads JSON Lines (already decompressed) into batches of
+// schema.
+func NewJSONLDecoder(r io.Reader, schema *arrow.Schema) (Decoder, error) {
+	d := &jsonlDecoder{dec: json.NewDecoder(bufio.NewReaderSize(r, 256<<10)), schema: schema}
+	d.dec.UseNumber()
+	for _, f := range schema.Fields() {
+		c, err := newColumn(memory.DefaultAllocator, f.Type)
+		if err == nil {
+			d.cols = append(d.cols, c)
+		}
+		var add func(any) error
+		if err == nil {
+			add, err = columnFromJSON(c)
+		}
+		if err != nil {
+			d.Release()
+			return nil, fmt.Errorf("column %q: %w", f.Name, err)
+		}
+		d.adds = append(d.adds, add)
+	}
+	return d, nil
+}
+
+// columnFromJSON appends a decoded JSON value to a column.
+func columnFromJSON(c *column) (func(any) error, error) {
+	if _, nested := c.b.Type().(arrow.NestedType); nested && c.typ.ID() != arrow.EXTENSION {
+		return jsonAppender(c.b)
+	}
+	return func(v any) error {
+		switch x := v.(type) {
+		case nil:
+			c.b.AppendNull()
+			return nil
+		case string:
+			return c.put([]byte(x))
+		case json.Number:
+			return c.put([]byte(x))
+		case bool:
+			return c.put(strconv.AppendBool(nil, x))
+		}
+		return fmt.Errorf("want a JSON scalar, got %T", v)
+	}, nil
+}
+
+func (d *jsonlDecoder) Release() {
+	for _, c := range d.cols {
+		c.release()
+	}
+	d.cols = nil
+}
+
+func (d *jsonlDecoder) Read() (arrow.RecordBatch, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
+	rows := 0
+	for rows < DecodeBatchRows {
+		var obj map[string]any
+		err := d.dec.Decode(&obj)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		d.line++
+		if err == nil && obj == nil {
+			err = errors.New("not a JSON object")
+		}
+		for i := 0; err == nil && i < len(d.cols); i++ {
+			name := d.schema.Field(i).Name
+			if err = d.adds[i](obj[name]); err != nil {
+				err = fmt.Errorf("column %q: %w", name, err)
+			}
+		}
+		if err != nil {
+			d.err = fmt.Errorf("line %d: %w", d.line, err)
+			return nil, d.err
+		}
+		rows++
+	}
+	if rows == 0 {
+		d.err = io.EOF
+		return nil, io.EOF
+	}
+	arrs := make([]arrow.Array, len(d.cols))
+	for i, c := range d.cols {
+		arrs[i] = c.finish()
+	}
+	return arrowRecord(d.schema, arrs, int64(rows)), nil
 }

@@ -92,6 +92,8 @@ func TestDecodeReadsBackWhatTheEncoderWrote(t *testing.T) {
 			{"csv zstd no header ;", []Option{WithFormat(CSV), WithCompression(Zstd), WithCSVHeader(false), WithCSVDelimiter(';')}, CSVReadOptions{Delimiter: ';'}},
 			{"csv snappy NULL tab", []Option{WithFormat(CSV), WithCompression(Snappy), WithCSVNull("NULL"), WithCSVDelimiter('\t')}, CSVReadOptions{Header: true, Null: "NULL", Delimiter: '\t'}},
 			{"csv none multibyte", []Option{WithFormat(CSV), WithCompression(None), WithCSVDelimiter('¦')}, CSVReadOptions{Header: true, Delimiter: '¦'}},
+			{"jsonl gzip", []Option{WithFormat(JSONL), WithCompression(Gzip)}, CSVReadOptions{}},
+			{"jsonl none", []Option{WithFormat(JSONL), WithCompression(None)}, CSVReadOptions{}},
 			{"parquet zstd", []Option{WithFormat(Parquet), WithCompression(Zstd)}, CSVReadOptions{}},
 			{"parquet snappy", []Option{WithFormat(Parquet), WithCompression(Snappy)}, CSVReadOptions{}},
 			{"parquet gzip", []Option{WithFormat(Parquet), WithCompression(Gzip)}, CSVReadOptions{}},
@@ -106,7 +108,11 @@ func TestDecodeReadsBackWhatTheEncoderWrote(t *testing.T) {
 				} else {
 					comp := Compression(strings.Fields(tc.name)[1])
 					var r io.ReadCloser
-					if r, err = NewDecompressor(bytes.NewReader(data), comp); err == nil {
+					switch r, err = NewDecompressor(bytes.NewReader(data), comp); {
+					case err != nil:
+					case strings.HasPrefix(tc.name, "jsonl"):
+						d, err = NewJSONLDecoder(r, rec.Schema())
+					default:
 						d, err = NewCSVDecoder(r, rec.Schema(), tc.ro)
 					}
 				}
