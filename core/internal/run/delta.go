@@ -41,6 +41,9 @@ const lockTTL = 6 * time.Hour
 // before the next starts.
 func Delta(ctx context.Context, env Env, p *Plan) (*DeltaSummary, error) {
 	started := time.Now()
+	if p.SrcRun != nil {
+		return deltaRuns(ctx, env, p, started)
+	}
 	d := p.Spec.Delta
 	src, err := registry.Source(ctx, env.Host(), p.Src, p.Spec.SourceType)
 	if err != nil {

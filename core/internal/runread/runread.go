@@ -201,10 +201,10 @@ type part struct {
 	body io.ReadCloser
 	raw  *counter
 	// tee feeds raw; the decoder reads from it (text formats).
-	tee   io.Reader
-	dec   format.Decoder
-	rows  int64
-	temp  *os.File
+	tee  io.Reader
+	dec  format.Decoder
+	rows int64
+	temp *os.File
 	// closers closes the body and whatever reads it.
 	closers func()
 }

@@ -142,9 +142,12 @@ func (o *Options) printPlan(p *run.Plan) error {
 	w := o.IO.Out
 	fmt.Fprintf(w, "plan (dry run, nothing is read or written)\n")
 	fmt.Fprintf(w, "  source:   %s = %s (%s)\n", p.Src.Name, sdk.MaskDSN(p.Src.DSN), p.Src.From)
-	if p.Spec.Query != "" {
+	switch {
+	case p.SrcRun != nil:
+		fmt.Fprintf(w, "  runs:     %s (the latest run when no @<run_id> is given)\n", p.SrcRun)
+	case p.Spec.Query != "":
 		fmt.Fprintf(w, "  query:    %s\n", p.Spec.Query)
-	} else {
+	default:
 		fmt.Fprintf(w, "  table:    %s\n", p.SrcRef)
 	}
 	if len(p.Columns) > 0 {
