@@ -211,8 +211,13 @@ func deltaRuns(ctx context.Context, env Env, p *Plan, started time.Time) (*Delta
 	}
 	todo := newerRuns(runs, h.State.LastRunID)
 	sum := &DeltaSummary{Mode: string(KindDelta), Source: p.SourceName(), Target: p.TargetName(), Runs: []Summary{}, HighWaterMark: h.State.LastRunID}
-	if err := l.inDoubt(ctx, h, todo); err != nil {
+	done, err := l.inDoubt(ctx, h, todo)
+	if err != nil {
 		return nil, err
+	}
+	if done {
+		sum.HighWaterMark = todo[0].Manifest.RunID
+		todo = todo[1:]
 	}
 	if len(todo) == 0 {
 		env.Logger.Info("no published run newer than the last one loaded", "last_run_id", orNone(h.State.LastRunID))
@@ -296,31 +301,34 @@ func newerRuns(runs []manifest.Published, last string) []manifest.Published {
 
 // inDoubt checks the run a crashed delta was loading (the lock it left
 // names it): it may or may not have been committed. Into files, the
-// target's runs tell; into a table, loading it again is harmless only
-// when merged on keys.
-func (l *loader) inDoubt(ctx context.Context, h *delta.Handle, todo []manifest.Published) error {
+// target's runs tell, and done says it was (the state now records it);
+// into a table, loading it again is harmless only when merged on keys.
+func (l *loader) inDoubt(ctx context.Context, h *delta.Handle, todo []manifest.Published) (done bool, err error) {
 	lk := h.TookOver
 	if lk == nil || len(todo) == 0 || lk.RunID != todo[0].Manifest.RunID {
-		return nil
+		return false, nil
 	}
 	pub := todo[0]
+	id := pub.Manifest.RunID
 	if l.out != nil {
-		done, err := l.published(ctx, pub.Manifest.RunID)
-		if err != nil || !done {
-			return err
+		if done, err = l.published(ctx, id); err != nil || !done {
+			return false, err
 		}
-		return h.Advance(ctx, runsDriver, "", nil, pub.Manifest.RunID, pub.URL, l.env.Now())
+		if err := h.Begin(ctx, id); err != nil {
+			return false, err
+		}
+		return true, h.Advance(ctx, runsDriver, "", nil, id, pub.URL, l.env.Now())
 	}
 	keys := l.p.Keys
 	if len(keys) == 0 && pub.Manifest.Delta != nil {
 		keys = pub.Manifest.Delta.PrimaryKeys
 	}
 	if len(keys) > 0 {
-		l.env.Logger.Warn("the last delta stopped while loading a run; it is merged again on its keys", "run_id", pub.Manifest.RunID, "keys", strings.Join(keys, ","))
-		return nil
+		l.env.Logger.Warn("the last delta stopped while loading a run; it is merged again on its keys", "run_id", id, "keys", strings.Join(keys, ","))
+		return false, nil
 	}
-	return fmt.Errorf("%w: the last delta (pid %d on %s) stopped while loading run %s into %s, which it may or may not have committed; "+
-		"appended again it could be there twice: %s", delta.ErrLocked, lk.PID, lk.Host, pub.Manifest.RunID, l.where(), l.doubtAdvice(sdk.Append))
+	return false, fmt.Errorf("%w: the last delta (pid %d on %s) stopped while loading run %s into %s, which it may or may not have committed; "+
+		"appended again it could be there twice: %s", delta.ErrLocked, lk.PID, lk.Host, id, l.where(), l.doubtAdvice(sdk.Append))
 }
 
 // published reports whether the target holds a run copied from source run
