@@ -165,3 +165,82 @@ func TestRunSourceTamperedFileLoadsNothing(t *testing.T) {
 		t.Fatalf("--where: exit %d\n%s", res.Code, res.Stderr)
 	}
 }
+
+// TestRunSourceDeltaIntoPostgres: hp cp delta from published delta runs
+// into a table appends each run exactly once: a second delta loads
+// nothing, a damaged run stops the delta after the runs before it with the
+// table holding them, and the next delta loads the rest.
+func TestRunSourceDeltaIntoPostgres(t *testing.T) {
+	bin := testkit.Build(t)
+	rsSetup(t)
+	src, tgt := rsSchema+".dsrc", rsSchema+".dtgt"
+	deltaTable(t, src, 300)
+	srv, env := s3Target(t, "")
+	env = append(env, "HP_PG_DSN="+pgDSN)
+	extract := func() string {
+		t.Helper()
+		res := bin.Run(t, env, "cp", "delta", "pg."+src, "s3.dl", "--delta-driver", "updated_at", "--output", "json")
+		var s struct {
+			Runs []struct {
+				RunID string `json:"run_id"`
+			} `json:"runs"`
+		}
+		if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil || len(s.Runs) != 1 {
+			t.Fatalf("extract: exit %d, %v\n%s\n%s", res.Code, err, res.Stdout, res.Stderr)
+		}
+		return s.Runs[0].RunID
+	}
+	load := func(wantRuns int) testkit.Result {
+		t.Helper()
+		res := bin.Run(t, env, "cp", "delta", "s3.dl", "pg."+tgt)
+		if res.Code != 0 || !strings.Contains(res.Stderr, fmt.Sprintf("in %d runs", wantRuns)) {
+			t.Fatalf("load: exit %d, want %d runs\n%s", res.Code, wantRuns, res.Stderr)
+		}
+		return res
+	}
+	rows := func() string {
+		t.Helper()
+		return pgExec(t, "select count(*) || '/' || count(distinct id) from "+tgt)
+	}
+	extract()
+	load(1)
+	if got := rows(); got != "300/300" {
+		t.Fatalf("after the first load: %s rows/ids", got)
+	}
+	load(0)
+	if got := rows(); got != "300/300" {
+		t.Fatalf("after a second load: %s rows/ids", got)
+	}
+	for _, from := range []int{301, 401} {
+		pgExec(t, fmt.Sprintf(`insert into %s select g, 'v' || g, g / 7.0, timestamptz '2024-03-30 22:00:00.000001+00' + g * interval '1 minute 0.000001 second'
+			from generate_series(%d, %d) g`, src, from, from+99))
+	}
+	extract()
+	pgExec(t, fmt.Sprintf(`insert into %s select g, 'v' || g, 0, timestamptz '2025-01-01 00:00:00+00' + g * interval '1 second' from generate_series(501, 550) g`, src))
+	third := extract()
+
+	key := "raw/dl/" + third + "/part-00001.csv.gz"
+	good := srv.Objects(t, "lake", key)[key]
+	bad := bytes.Clone(good)
+	bad[len(bad)/2] ^= 0x55
+	put := func(body []byte) {
+		t.Helper()
+		if _, err := srv.Client(t).PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(bad)
+	res := bin.Run(t, env, "cp", "delta", "s3.dl", "pg."+tgt)
+	if res.Code == 0 || !strings.Contains(res.Stderr, "s3://lake/"+key) || !strings.Contains(res.Stderr, "manifest") {
+		t.Fatalf("damaged run: exit %d\n%s", res.Code, res.Stderr)
+	}
+	if got := rows(); got != "500/500" {
+		t.Fatalf("after the failed load: %s rows/ids, want the 500 of the runs before the damaged one", got)
+	}
+	put(good)
+	load(1)
+	load(0)
+	if got := rows(); got != "550/550" {
+		t.Fatalf("after the repair: %s rows/ids", got)
+	}
+}
