@@ -109,9 +109,7 @@ func NewCSVDecoder(r io.Reader, schema *arrow.Schema, o CSVReadOptions) (Decoder
 }
 
 func (d *csvDecoder) Release() {
-	for _, c := range d.cols {
-		c.release()
-	}
+	releaseColumns(d.cols)
 	d.cols = nil
 }
 
@@ -144,12 +142,23 @@ func (d *csvDecoder) Read() (arrow.RecordBatch, error) {
 		d.err = io.EOF
 		return nil, io.EOF
 	}
-	arrs := make([]arrow.Array, len(d.cols))
-	for i, c := range d.cols {
+	return finishBatch(d.schema, d.cols, rows), nil
+}
+
+// finishBatch makes a batch of the values the columns built.
+func finishBatch(schema *arrow.Schema, cols []*column, rows int) arrow.RecordBatch {
+	arrs := make([]arrow.Array, len(cols))
+	for i, c := range cols {
 		arrs[i] = c.finish()
 	}
-	rec := arrowRecord(d.schema, arrs, int64(rows))
-	return rec, nil
+	return arrowRecord(schema, arrs, int64(rows))
+}
+
+// releaseColumns frees the columns' builders.
+func releaseColumns(cols []*column) {
+	for _, c := range cols {
+		c.release()
+	}
 }
 
 // put appends the current record's values.
@@ -328,9 +337,7 @@ func columnFromJSON(c *column) (func(any) error, error) {
 }
 
 func (d *jsonlDecoder) Release() {
-	for _, c := range d.cols {
-		c.release()
-	}
+	releaseColumns(d.cols)
 	d.cols = nil
 }
 
@@ -365,9 +372,5 @@ func (d *jsonlDecoder) Read() (arrow.RecordBatch, error) {
 		d.err = io.EOF
 		return nil, io.EOF
 	}
-	arrs := make([]arrow.Array, len(d.cols))
-	for i, c := range d.cols {
-		arrs[i] = c.finish()
-	}
-	return arrowRecord(d.schema, arrs, int64(rows)), nil
+	return finishBatch(d.schema, d.cols, rows), nil
 }

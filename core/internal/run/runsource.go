@@ -189,22 +189,11 @@ func deltaRuns(ctx context.Context, env Env, p *Plan, started time.Time) (*Delta
 	case l.tbl != nil:
 		l.stateArgs += " --state " + loc.URL
 	}
-	srcName := p.Src.Name
-	if srcName == "" {
-		srcName = sdk.MaskDSN(p.Src.DSN)
-	}
-	h, err := delta.Acquire(ctx, loc.Store, loc.Key, loc.URL, l.stateArgs, delta.Source{Connection: srcName, Object: p.SrcRun.Object}, runsDriver, p.RunID, lockTTL, env.Now())
+	h, release, err := acquire(ctx, env, p, loc, l.stateArgs, runsDriver)
 	if err != nil {
 		return nil, err
 	}
-	if lk := h.TookOver; lk != nil {
-		env.event(Event{TookOver: &LockInfo{RunID: lk.RunID, PID: lk.PID, StateURL: loc.URL}})
-	}
-	defer func() {
-		if rerr := h.Release(); rerr != nil {
-			env.Logger.Error("could not release the delta state lock; it expires by itself", "state", loc.URL, "error", rerr)
-		}
-	}()
+	defer release()
 	runs, err := runread.Runs(ctx, src, p.SrcRun.Object)
 	if err != nil {
 		return nil, err

@@ -232,13 +232,7 @@ func openPart(ctx context.Context, st store.Store, f manifest.File, m *manifest.
 	if err != nil {
 		return nil, fmt.Errorf("bad path in the manifest: %w", err)
 	}
-	fs, cs := f.Format, f.Compression
-	if fs == "" {
-		fs = m.Format
-	}
-	if cs == "" {
-		cs = m.Compression
-	}
+	fs, cs := m.FormatOf(f)
 	ff, err := format.ParseFormat(fs)
 	if err != nil {
 		return nil, err
