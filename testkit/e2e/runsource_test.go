@@ -133,6 +133,23 @@ func TestRunSourceTamperedFileLoadsNothing(t *testing.T) {
 	if res := bin.Run(t, env, "cp", "snap", "s3.orders", "pg."+rsSchema+".latest"); res.Code != 0 || !strings.Contains(res.Stderr, "253 rows") {
 		t.Fatalf("latest run: exit %d\n%s", res.Code, res.Stderr)
 	}
+	// Merge on keys and append, through the plugin's own write modes.
+	latest := rsSchema + ".latest"
+	if res := bin.Run(t, env, "cp", "snap", "s3.orders@"+first, "pg."+latest, "--write-mode", "merge", "--primary-keys", "id"); res.Code != 0 {
+		t.Fatalf("merge: exit %d\n%s", res.Code, res.Stderr)
+	}
+	if n := pgExec(t, "select count(*) || '/' || count(distinct id) from "+latest); n != "503/503" {
+		t.Fatalf("after the merge: %s rows/ids", n)
+	}
+	if res := bin.Run(t, env, "cp", "snap", "s3.orders", "pg."+latest, "--write-mode", "append"); res.Code != 0 {
+		t.Fatalf("append: exit %d\n%s", res.Code, res.Stderr)
+	}
+	if n := pgExec(t, "select count(*) from "+latest); n != "756" {
+		t.Fatalf("after the append: %s rows", n)
+	}
+	if res := bin.Run(t, env, "cp", "snap", "s3.orders", "pg."+latest, "--dry-run"); res.Code != 0 || !strings.Contains(res.Stdout, "runs:     orders") {
+		t.Fatalf("dry run: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
 
 	// Change one digit of the third file of the first run.
 	key := fmt.Sprintf("raw/orders/%s/part-00003.csv", first)
