@@ -20,6 +20,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
@@ -34,8 +35,9 @@ import (
 
 // Runs lists the published runs of object in st, oldest first: the
 // manifests directly under it (<object>/<run>/_manifest.json, or the
-// halfpipe preset's <object>-<time>.manifest.json). A manifest that
-// cannot be parsed is an error naming it: it may be the newest run.
+// halfpipe preset's <object>-<time>.manifest.json), and those deeper
+// (custom layouts) published for an object of the same name. A manifest
+// that cannot be parsed is an error naming it: it may be the newest run.
 func Runs(ctx context.Context, st store.Store, object string) ([]manifest.Published, error) {
 	object = strings.Trim(object, "/")
 	found, err := manifest.Find(ctx, st, object)
@@ -44,7 +46,8 @@ func Runs(ctx context.Context, st store.Store, object string) ([]manifest.Publis
 	}
 	var out []manifest.Published
 	for _, p := range found {
-		if rest, ok := strings.CutPrefix(p.Key, object+"/"); ok && strings.Count(rest, "/") > 1 {
+		if rest, ok := strings.CutPrefix(p.Key, object+"/"); ok && strings.Count(rest, "/") > 1 &&
+			(p.Manifest == nil || path.Base(p.Manifest.Target.Object) != path.Base(object)) {
 			continue // a run of an object below this one
 		}
 		if p.Err != nil {

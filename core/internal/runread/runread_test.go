@@ -159,6 +159,28 @@ func TestFindLatestAndByID(t *testing.T) {
 	if err := st.Put(context.Background(), "orders/sub/x/_manifest.json", []byte("not one of orders' runs")); err != nil {
 		t.Fatal(err)
 	}
+	// A custom layout's deeper run of orders counts; another object's not.
+	before, err := Runs(context.Background(), st, "orders")
+	if err != nil || len(before) != 2 {
+		t.Fatalf("runs: %d %v", len(before), err)
+	}
+	deep := *before[0].Manifest
+	deep.RunID, deep.StartedAt, deep.Target.Object = "20251231T000000Z-cccccccc", t0.Add(-time.Hour), "extracts/orders"
+	other := deep
+	other.RunID, other.Target.Object = "20251231T000000Z-dddddddd", "orders/daily"
+	for key, m := range map[string]*manifest.Manifest{"orders/2025/12/_manifest.json": &deep, "orders/daily/x/_manifest.json": &other} {
+		data, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Put(context.Background(), key, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := Runs(context.Background(), st, "orders")
+	if err != nil || len(runs) != 3 || runs[0].Key != "orders/2025/12/_manifest.json" {
+		t.Fatalf("runs: %d %v", len(runs), err)
+	}
 	p, err := Find(context.Background(), st, "orders", "")
 	if err != nil || p.Manifest.RunID != "20260101T010000Z-bbbbbbbb" {
 		t.Fatalf("latest: %v %v", p, err)
