@@ -139,14 +139,12 @@ func (l *loader) load(ctx context.Context, src store.Store, pub *manifest.Publis
 		if err != nil {
 			return nil, fmt.Errorf("loading run %s (%s) into %s failed, nothing was written: %w", m.RunID, pub.URL, l.where(), err)
 		}
-		if s.Rows != m.TotalRows {
-			return nil, fmt.Errorf("run %s (%s) holds %d rows, %s reports %d written", m.RunID, pub.URL, m.TotalRows, l.where(), s.Rows)
-		}
 		return s, nil
 	}
-	start := l.env.Now().UTC()
-	runID := p.RunID
+	// Each run of a delta is published as a run of its own.
+	start, runID := p.Start, p.RunID
 	if p.Kind == KindDelta {
+		start = l.env.Now().UTC()
 		runID = layout.NewRunID(start)
 	}
 	out := l.out.newManifest(start, runID, p.Src.Scheme, p.Kind)
