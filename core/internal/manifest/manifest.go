@@ -205,6 +205,19 @@ func (m *Manifest) Validate() error {
 	return nil
 }
 
+// FormatOf is the format and compression of file f: its own, else the
+// run's.
+func (m *Manifest) FormatOf(f File) (format, compression string) {
+	format, compression = f.Format, f.Compression
+	if format == "" {
+		format = m.Format
+	}
+	if compression == "" {
+		compression = m.Compression
+	}
+	return format, compression
+}
+
 // FilePaths lists the paths of the data files, in order.
 func (m *Manifest) FilePaths() []string {
 	out := make([]string, len(m.Files))

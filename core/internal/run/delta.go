@@ -41,6 +41,9 @@ const lockTTL = 6 * time.Hour
 // before the next starts.
 func Delta(ctx context.Context, env Env, p *Plan) (*DeltaSummary, error) {
 	started := time.Now()
+	if p.SrcRun != nil {
+		return deltaRuns(ctx, env, p, started)
+	}
 	d := p.Spec.Delta
 	src, err := registry.Source(ctx, env.Host(), p.Src, p.Spec.SourceType)
 	if err != nil {
@@ -75,18 +78,11 @@ func Delta(ctx context.Context, env Env, p *Plan) (*DeltaSummary, error) {
 		if d.StateURL != "" {
 			stateArgs += " --state " + sdk.MaskDSN(d.StateURL)
 		}
-		h, err := delta.Acquire(ctx, loc.Store, loc.Key, loc.URL, stateArgs, stateSource(p), d.Driver, p.RunID, lockTTL, env.Now())
+		h, release, err := acquire(ctx, env, p, loc, stateArgs, d.Driver)
 		if err != nil {
 			return nil, err
 		}
-		if l := h.TookOver; l != nil {
-			env.event(Event{TookOver: &LockInfo{RunID: l.RunID, PID: l.PID, StateURL: loc.URL}})
-		}
-		defer func() {
-			if rerr := h.Release(); rerr != nil {
-				env.Logger.Error("could not release the delta state lock; it expires by itself", "state", loc.URL, "error", rerr)
-			}
-		}()
+		defer release()
 		tgt = &filesDelta{files: files{env: env, p: p, st: st}, h: h, load: l}
 	} else {
 		t, err := tableTarget(ctx, env, p, sdk.CapWrite)
@@ -250,6 +246,23 @@ func (t *filesDelta) deliver(ctx context.Context, src *host.Instance, req sdk.Re
 	return summarize(res.Manifest, res.ManifestURL, p.SourceName(), p.TargetName()), nil
 }
 
+// acquire takes the delta state at loc for p, telling of a lock taken
+// over; release gives the lock back.
+func acquire(ctx context.Context, env Env, p *Plan, loc *delta.Location, stateArgs, driver string) (h *delta.Handle, release func(), err error) {
+	h, err = delta.Acquire(ctx, loc.Store, loc.Key, loc.URL, stateArgs, stateSource(p), driver, p.RunID, lockTTL, env.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	if l := h.TookOver; l != nil {
+		env.event(Event{TookOver: &LockInfo{RunID: l.RunID, PID: l.PID, StateURL: loc.URL}})
+	}
+	return h, func() {
+		if rerr := h.Release(); rerr != nil {
+			env.Logger.Error("could not release the delta state lock; it expires by itself", "state", loc.URL, "error", rerr)
+		}
+	}, nil
+}
+
 // publishedError is a run that was published but whose high-water mark
 // could not be saved.
 type publishedError struct {
@@ -271,7 +284,10 @@ func stateSource(p *Plan) delta.Source {
 		conn = sdk.MaskDSN(p.Src.DSN)
 	}
 	obj := p.SrcRef.String()
-	if p.Spec.Query != "" {
+	switch {
+	case p.SrcRun != nil:
+		obj = p.SrcRun.Object
+	case p.Spec.Query != "":
 		obj = "(query)"
 	}
 	return delta.Source{Connection: conn, Object: obj}

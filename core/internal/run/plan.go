@@ -40,6 +40,8 @@ type Plan struct {
 	WriteMode sdk.WriteMode
 	// Steps are a delta's --delta-size, --lookback and --delta-lag.
 	Steps delta.Options
+	// SrcRun is set when the source is published runs in a store.
+	SrcRun *RunRef
 }
 
 // Resolver finds connections by name (config.Store).
@@ -51,14 +53,21 @@ type Resolver interface {
 // errors are the user's to fix (sdk.ErrInvalidArgument).
 func NewPlan(kind Kind, s Spec, conns Resolver, now time.Time) (*Plan, error) {
 	p := &Plan{Kind: kind, Spec: s, Start: now.UTC()}
-	if kind == KindDelta {
-		if err := p.deltaSteps(); err != nil {
-			return nil, err
-		}
-	}
 	srcName, srcObj, err := config.SplitConnObject(s.Source)
 	if err != nil {
 		return nil, usagef("source: %v", err)
+	}
+	if p.Src, err = conns.Resolve(srcName); err != nil {
+		return nil, usagef("source: %v", err)
+	}
+	if registry.IsStore(p.Src) {
+		if err := p.runSource(srcObj); err != nil {
+			return nil, err
+		}
+	} else if kind == KindDelta {
+		if err := p.deltaSteps(); err != nil {
+			return nil, err
+		}
 	}
 	tgtName, tgtObj, err := config.SplitConnObject(s.Target)
 	if err != nil {
@@ -67,14 +76,13 @@ func NewPlan(kind Kind, s Spec, conns Resolver, now time.Time) (*Plan, error) {
 		}
 		tgtName, tgtObj = "stdout", "stdout"
 	}
-	if p.Src, err = conns.Resolve(srcName); err != nil {
-		return nil, usagef("source: %v", err)
-	}
 	if p.Tgt, err = conns.Resolve(tgtName); err != nil {
 		return nil, usagef("target: %v", err)
 	}
-	if p.SrcRef, err = config.ParseTable(srcObj); err != nil {
-		return nil, usagef("source: %v", err)
+	if p.SrcRun == nil {
+		if p.SrcRef, err = config.ParseTable(srcObj); err != nil {
+			return nil, usagef("source: %v", err)
+		}
 	}
 	p.TgtObject = tgtObj
 	p.TargetIsStore = registry.IsStore(p.Tgt)
@@ -178,6 +186,9 @@ func formatOptions(s Spec, f format.Format) error {
 
 // SourceName names the source in messages: conn.table, or conn (query).
 func (p *Plan) SourceName() string {
+	if p.SrcRun != nil {
+		return p.Src.Name + "." + p.SrcRun.String()
+	}
 	if p.Spec.Query != "" {
 		return p.Src.Name + " (query)"
 	}

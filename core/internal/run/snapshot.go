@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/core/internal/engine"
@@ -83,6 +84,9 @@ type Summary struct {
 // Snapshot copies the whole source of p into its target: files and a
 // manifest in a store, or one transaction into a table.
 func Snapshot(ctx context.Context, env Env, p *Plan) (*Summary, error) {
+	if p.SrcRun != nil {
+		return snapshotRun(ctx, env, p)
+	}
 	src, err := registry.Source(ctx, env.Host(), p.Src, p.Spec.SourceType)
 	if err != nil {
 		return nil, err
@@ -184,11 +188,16 @@ func (f files) newManifest(start time.Time, runID, sourceType string, kind Kind)
 // publish reads req from the source into files and a manifest in the
 // store, named with vars: one run of the engine.
 func (f files) publish(ctx context.Context, src *host.Instance, req sdk.ReadRequest, m *manifest.Manifest, vars layout.Vars, total *atomic.Int64) (*engine.Result, error) {
-	p, s := f.p, f.p.Spec
 	records, err := src.Read(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s from %q: %w", req.Source, p.Src.Name, err)
+		return nil, fmt.Errorf("reading %s from %q: %w", req.Source, f.p.Src.Name, err)
 	}
+	return f.publishRecords(ctx, records, m, vars, total)
+}
+
+// publishRecords encodes records into files and a manifest in the store.
+func (f files) publishRecords(ctx context.Context, records array.RecordReader, m *manifest.Manifest, vars layout.Vars, total *atomic.Int64) (*engine.Result, error) {
+	p, s := f.p, f.p.Spec
 	encOpts := []format.Option{
 		format.WithFormat(p.Format), format.WithCompression(p.Compression), format.WithConcurrency(runtime.GOMAXPROCS(0)),
 	}
@@ -259,11 +268,16 @@ func (t *table) write(ctx context.Context, src *host.Instance, p *Plan, req sdk.
 	if err != nil {
 		return nil, fmt.Errorf("reading %s from %q: %w", req.Source, p.Src.Name, err)
 	}
+	return t.writeRecords(ctx, records, p.SourceName(), mode, keys)
+}
+
+// writeRecords writes records into the table in one transaction.
+func (t *table) writeRecords(ctx context.Context, records array.RecordReader, source string, mode sdk.WriteMode, keys []string) (*Summary, error) {
 	defer records.Release()
 	start := time.Now()
 	res, err := t.inst.Write(ctx, sdk.WriteRequest{Conn: t.conn.Wire(), Table: t.ref, Mode: mode, Keys: keys, CreateTable: true}, records)
 	if err != nil {
 		return nil, fmt.Errorf("writing %s: %w", t.where(), err)
 	}
-	return &Summary{Source: p.SourceName(), Target: t.where(), Rows: res.RowsWritten, Seconds: time.Since(start).Seconds()}, nil
+	return &Summary{Source: source, Target: t.where(), Rows: res.RowsWritten, Seconds: time.Since(start).Seconds()}, nil
 }

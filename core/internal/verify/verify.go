@@ -144,13 +144,7 @@ func File(ctx context.Context, st store.Store, f manifest.File, m *manifest.Mani
 // newCounter picks the row counter of a file's format. problem says why
 // rows cannot be counted (the counter is then nil).
 func newCounter(f manifest.File, m *manifest.Manifest) (rowCounter, format.Compression, string) {
-	fs, cs := f.Format, f.Compression
-	if fs == "" {
-		fs = m.Format
-	}
-	if cs == "" {
-		cs = m.Compression
-	}
+	fs, cs := m.FormatOf(f)
 	ff, err := format.ParseFormat(fs)
 	if err != nil {
 		return nil, "", "rows: cannot count: " + err.Error()

@@ -27,10 +27,15 @@ with an older driver value are caught by --lookback, which re-reads that
 window (consumers deduplicate overlaps by --primary-keys, recorded in the
 manifest). Rows whose driver is NULL are never extracted; they are counted
 and reported. A run holds a lock in the state, so two runs never extract
-at once.`,
+at once.
+
+From a file or S3 connection (published runs), hp cp delta loads every run
+newer than the last one it loaded, in order, each once; no driver is
+needed.`,
 		Example: `  hp cp delta pg.public.orders lake.orders --delta-driver updated_at --primary-keys id
   hp cp delta pg.public.orders lake.orders --delta-driver updated_at --lookback 10m --delta-lag 1m
-  hp cp delta pg.public.events lake.events --delta-driver id --start-sequence 0 --delta-size 1000000 --max-duration 13m`,
+  hp cp delta pg.public.events lake.events --delta-driver id --start-sequence 0 --delta-size 1000000 --max-duration 13m
+  hp cp delta lake.orders pg.public.orders`,
 		Args: cliutil.ExactArgs(2, "a source and a target (<conn>.<table> <conn>.<object>)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Spec.Source, o.Spec.Target = args[0], args[1]

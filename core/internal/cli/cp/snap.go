@@ -54,10 +54,17 @@ database.
 
 Files appear only when complete; the manifest (_manifest.json) is written
 last and marks the run as published. A failed run leaves no manifest and
-removes its files.`,
+removes its files.
+
+A file or S3 connection is a source too: <conn>.<object> reads the latest
+run published under the object, <conn>.<object>@<run_id> a given one, with
+the manifest's types, every file checked against the manifest (size,
+SHA-256, rows) as it is read.`,
 		Example: `  hp cp snap pg.public.orders out.extracts/orders --format parquet
   hp cp snap demo.sample_data out.sample --format csv --compression none --max-file-rows 100000
-  hp cp snap pg.x out.y --query "select id, total from orders where total > 0"`,
+  hp cp snap pg.x out.y --query "select id, total from orders where total > 0"
+  hp cp snap lake.orders pg.public.orders
+  hp cp snap lake.orders@20261125T033000Z-1a2b3c4d lake.orders_parquet --format parquet`,
 		Args: cliutil.ExactArgs(2, "a source and a target (<conn>.<table> <conn>.<object>)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Spec.Source, o.Spec.Target = args[0], args[1]
@@ -142,9 +149,12 @@ func (o *Options) printPlan(p *run.Plan) error {
 	w := o.IO.Out
 	fmt.Fprintf(w, "plan (dry run, nothing is read or written)\n")
 	fmt.Fprintf(w, "  source:   %s = %s (%s)\n", p.Src.Name, sdk.MaskDSN(p.Src.DSN), p.Src.From)
-	if p.Spec.Query != "" {
+	switch {
+	case p.SrcRun != nil:
+		fmt.Fprintf(w, "  runs:     %s (the latest run when no @<run_id> is given)\n", p.SrcRun)
+	case p.Spec.Query != "":
 		fmt.Fprintf(w, "  query:    %s\n", p.Spec.Query)
-	} else {
+	default:
 		fmt.Fprintf(w, "  table:    %s\n", p.SrcRef)
 	}
 	if len(p.Columns) > 0 {
