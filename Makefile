@@ -16,7 +16,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build hp plugins lambda demo test vet sdk-standalone proto proto-check proto-regen-check docs docs-check bench tools clean
+.PHONY: all build hp plugins cc lambda demo test vet sdk-standalone proto proto-check proto-regen-check docs docs-check bench tools clean
 
 all: build
 
@@ -28,7 +28,7 @@ hp:
 # Plugins go to bin/plugins, which hp searches beside its own binary. A
 # plugin whose directory holds a file named CGO wraps a C driver and is
 # built with cgo; hp and every other plugin are built with CGO_ENABLED=0.
-plugins:
+plugins: cc
 	@mkdir -p $(BIN)/plugins
 	@for p in $(PLUGINS); do \
 		cgo=0; [ -e plugins/$$p/CGO ] && cgo=1; \
@@ -36,6 +36,12 @@ plugins:
 		CGO_ENABLED=$$cgo $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/hp-plugin-$$p ./plugins/$$p || exit 1; \
 	done
 	@cd $(BIN)/plugins && sha256sum hp-plugin-* > SHA256SUMS
+
+# cgo plugins need a C compiler: gcc from Debian, installed when missing.
+cc:
+	@if ls plugins/*/CGO >/dev/null 2>&1 && ! command -v gcc >/dev/null; then \
+		echo "installing gcc for the cgo plugins"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev; fi
 
 # AWS Lambda packages in dist/lambda: the function zip (bootstrap) and one
 # layer zip per plugin, for x86_64 and arm64. See docs/lambda.md.
@@ -49,10 +55,10 @@ demo: build
 # testsum prints go test's package lines, failures, the skipped tests
 # grouped by reason (gated suites whose HP_TEST_* variable is unset) and a
 # closing count.
-test: vet sdk-standalone proto-check docs-check
+test: cc vet sdk-standalone proto-check docs-check
 	set -o pipefail; $(GO) test -json -count=1 -timeout 30m $(MODULES) 2>&1 | $(GO) run ./testkit/cmd/testsum
 
-vet:
+vet: cc
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(MODULES)

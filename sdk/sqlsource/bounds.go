@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/extensions"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -191,6 +192,9 @@ func ValueAt(a arrow.Array, i int) (*sdk.Value, error) {
 	case *array.Timestamp:
 		unit := x.DataType().(*arrow.TimestampType).Unit
 		return sdk.TimestampValue(x.Value(i).ToTime(unit)), nil
+	case *extensions.TimestampWithOffsetArray:
+		// A bound is an instant; the offset does not order values.
+		return sdk.TimestampValue(x.Value(i)), nil
 	}
 	return nil, fmt.Errorf("type %s cannot be a bound", a.DataType())
 }
