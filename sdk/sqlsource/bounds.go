@@ -141,6 +141,8 @@ func asInt64(v driver.Value) (int64, error) {
 		return strconv.ParseInt(x, 10, 64)
 	case float64:
 		return int64(x), nil
+	case fmt.Stringer: // a driver's own decimal type, e.g. godror.Number
+		return strconv.ParseInt(x.String(), 10, 64)
 	}
 	return 0, fmt.Errorf("unexpected %T for a count", v)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -238,6 +239,9 @@ func catalog(tables []*fakeTable, synonyms map[[2]string][2]string, next func(q 
 					r.rows = [][]driver.Value{{"TABLE"}}
 				}
 			}
+			if _, ok := synonyms[[2]string{str(args[0]), str(args[1])}]; ok {
+				r.rows = [][]driver.Value{{"SYNONYM"}}
+			}
 			return r, nil
 		case ColumnsQuery:
 			r := &result{cols: []string{"COLUMN_NAME", "DATA_TYPE", "DATA_TYPE_OWNER", "DATA_PRECISION", "DATA_SCALE", "NULLABLE"}}
@@ -248,7 +252,7 @@ func catalog(tables []*fakeTable, synonyms map[[2]string][2]string, next func(q 
 						if c.owner != "" {
 							owner = c.owner
 						}
-						r.rows = append(r.rows, []driver.Value{c.name, c.typ, owner, c.precision, c.scale, c.nullable})
+						r.rows = append(r.rows, []driver.Value{c.name, c.typ, owner, number(c.precision), number(c.scale), c.nullable})
 					}
 				}
 			}
@@ -269,6 +273,14 @@ func catalog(tables []*fakeTable, synonyms map[[2]string][2]string, next func(q 
 }
 
 var memPool = memory.DefaultAllocator
+
+// number is an int64 as godror returns NUMBER values of the catalog.
+func number(v any) driver.Value {
+	if n, ok := v.(int64); ok {
+		return godror.Number(strconv.FormatInt(n, 10))
+	}
+	return nil
+}
 
 func colMeta(typ string, p, s int64, known bool) sqlsource.ColumnMeta {
 	return sqlsource.ColumnMeta{Name: "C", NativeType: typ, Nullable: true, Precision: p, Scale: s, HasPrecision: known}
