@@ -24,6 +24,8 @@ func events() *fakeTable {
 		{name: "TS", typ: "TIMESTAMP(6)", scale: i(6), nullable: "Y"},
 		{name: "TZ", typ: "TIMESTAMP(6) WITH TIME ZONE", scale: i(6), nullable: "Y"},
 		{name: "N", typ: "NUMBER", nullable: "Y"},
+		{name: "AMOUNT", typ: "NUMBER", precision: i(12), scale: i(2), nullable: "Y"},
+		{name: "NOTE", typ: "VARCHAR2", nullable: "Y"},
 	}}
 }
 
@@ -89,7 +91,7 @@ func TestListAndDescribe(t *testing.T) {
 	for _, col := range d.Columns {
 		native = append(native, col.NativeType)
 	}
-	if fmt.Sprint(d.PrimaryKey) != "[ID]" || strings.Join(native, "|") != "NUMBER(19,0)|DATE|TIMESTAMP(6)|TIMESTAMP(6) WITH TIME ZONE|NUMBER" {
+	if fmt.Sprint(d.PrimaryKey) != "[ID]" || strings.Join(native, "|") != "NUMBER(19,0)|DATE|TIMESTAMP(6)|TIMESTAMP(6) WITH TIME ZONE|NUMBER|NUMBER(12,2)|VARCHAR2" {
 		t.Fatalf("Describe: key %v, types %v", d.PrimaryKey, native)
 	}
 }

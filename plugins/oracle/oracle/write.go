@@ -171,7 +171,7 @@ func (c *Connector) write(ctx context.Context, req sdk.WriteRequest, records arr
 	var stage string
 	if req.Mode == sdk.Merge {
 		stage = stageName()
-		if _, err := conn.ExecContext(ctx, stageSQL(stage, schema, names)); err != nil {
+		if _, err := conn.ExecContext(ctx, stageSQL(stage, schema, names, req.Keys)); err != nil {
 			return 0, fmt.Errorf("creating the merge's temporary table: %w", err)
 		}
 		cleanup = append(cleanup, "DROP TABLE "+quoteIdent(stage)+" PURGE")
@@ -247,10 +247,15 @@ func stageName() string {
 	return "HP_MERGE_" + strings.ToUpper(hex.EncodeToString(b[:]))
 }
 
-func stageSQL(stage string, schema *arrow.Schema, names []string) string {
+// stageSQL creates the merge's stage; key columns are never LOBs, which
+// MERGE's ON and GROUP BY cannot compare.
+func stageSQL(stage string, schema *arrow.Schema, names, keys []string) string {
 	defs := make([]string, len(names), len(names)+1)
 	for i, f := range schema.Fields() {
 		t, _ := ddlType(f.Type)
+		if contains(keys, f.Name) {
+			t, _ = keyDDLType(f.Type)
+		}
 		defs[i] = quoteIdent(names[i]) + " " + t
 	}
 	defs = append(defs, quoteIdent(seqColumn)+" NUMBER(19) NOT NULL")
