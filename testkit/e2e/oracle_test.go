@@ -1,8 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"debug/buildinfo"
+	"encoding/base64"
+	"encoding/csv"
 	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,5 +82,96 @@ func TestOraclePluginListed(t *testing.T) {
 	}
 	if got := cgo(bin.HP); got != "0" {
 		t.Errorf("hp built with CGO_ENABLED=%q, want 0", got)
+	}
+}
+
+// fakeOracle builds the Oracle connector on oraclefake (a database/sql
+// driver answering with the values godror returns) as hp-plugin-oracle, in
+// a directory of its own, and returns that directory.
+func fakeOracle(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "hp-plugin-oracle"), "./plugins/oracle/internal/oraclefake/plugin")
+	cmd.Dir = testkit.RepoRoot(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the fake Oracle plugin: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// onlyFile returns the one data file of the one run under dir.
+func onlyFile(t *testing.T, dir, pattern string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*", pattern))
+	if len(files) != 1 {
+		t.Fatalf("published %v, want one %s", files, pattern)
+	}
+	return files[0]
+}
+
+// TestOracleSnapAllTypes snaps a table of every Oracle type with edge
+// values (HP.T_ALL of oraclefake: godror's Go values) through hp and the
+// real connector code to CSV and Parquet.
+func TestOracleSnapAllTypes(t *testing.T) {
+	bin := testkit.Build(t)
+	plugins := fakeOracle(t)
+	out := t.TempDir()
+	env := []string{"HP_PLUGIN_DIR=" + plugins, "HP_ORA_DSN=oracle://hp/Tig3rSecretPw@//db.example:1521/FREEPDB1", "HP_OUT_DSN=" + out}
+	for _, format := range []string{"csv", "parquet"} {
+		res := bin.Run(t, env, "cp", "snap", "ora.hp.t_all", "out."+format, "--format", format, "--compression", "none")
+		if res.Code != 0 {
+			t.Fatalf("snap to %s: exit %d\n%s", format, res.Code, res.Stderr)
+		}
+	}
+	data, err := os.ReadFile(onlyFile(t, filepath.Join(out, "csv"), "part-*.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(data))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// NOTE (a 200 kB CLOB) and BLOBV (a 150 kB BLOB) arrive whole.
+	const note, blob = 14, 16
+	wantBlob := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0, 0xff, 7}, 50000))
+	wantCSV := [][]string{
+		{"ID", "AMOUNT", "BIG", "NEGS", "F", "D", "DT", "TS", "TS9", "TSTZ", "TSLTZ", "YM", "DS", "NAME", "NOTE", "RAWV", "BLOBV", "RID", "DOC", "J", "FLAG", "FL"},
+		{"1", "-1234567890123456789012345678.0123456789", "123456789012345678901234567890123456789", "-9999900", "NaN", "-Infinity",
+			"2024-02-29T23:59:59", "0001-01-01T00:00:00.000000", "2262-04-11T23:47:16.854775807", "2024-06-01T12:00:00.123456-03:30", "2024-06-01T10:00:00.000000Z",
+			"P-14M0DT0.000000000S", "P0M3DT14706.000007000S", "héllo", "(note)", "AAEC", "(blob)", "AAAR3sAAEAAAACXAAA", "<a>1</a>", `{"a":1}`, "true", "0.1"},
+		{"2", "", "", "", "Infinity", "NaN", "", "9999-12-31T23:59:59.999999", "", "", "", "P14M0DT0.000000000S", "P0M0DT-1.000000000S",
+			"", "", "", "", "", "", "", "false", ""},
+	}
+	if len(rows) != 3 || rows[1][note] != strings.Repeat("ünïcode ", 20000) || rows[1][blob] != wantBlob {
+		t.Fatalf("CSV: %d rows, or NOTE (%d bytes) or BLOBV (%d bytes) differ", len(rows), len(rows[min(1, len(rows)-1)][note]), len(rows[min(1, len(rows)-1)][blob]))
+	}
+	rows[1][note], rows[1][blob] = "(note)", "(blob)"
+	for r := range wantCSV {
+		if got, want := strings.Join(rows[r], "|"), strings.Join(wantCSV[r], "|"); got != want {
+			t.Errorf("CSV row %d\n got %s\nwant %s", r, got, want)
+		}
+	}
+	// Parquet keeps the types: the instant and offset of TSTZ, DATE's
+	// seconds as milliseconds, TIMESTAMP(9)'s nanoseconds.
+	pq := parquetAsText(t, onlyFile(t, filepath.Join(out, "parquet"), "part-*.parquet"))
+	want := map[string][2]string{
+		"AMOUNT": {"-1234567890123456789012345678.0123456789", `\N`}, "DT": {"1709251199000", `\N`}, "TS9": {"9223372036854775807", `\N`},
+		"TSTZ.timestamp": {"2024-06-01T15:30:00.123456Z", `\N`}, "TSTZ.offset_minutes": {"-210", `\N`}, "TSLTZ": {"2024-06-01T10:00:00.000000Z", `\N`},
+		"D": {"-Inf", "NaN"}, "YM": {"P-14M0DT0.000000000S", "P14M0DT0.000000000S"}, "FLAG": {"true", "false"}, "NAME": {"héllo", `\N`},
+	}
+	if len(pq) != 3 {
+		t.Fatalf("Parquet: %d rows", len(pq)-1)
+	}
+	for c, name := range pq[0] {
+		if w, ok := want[name]; ok {
+			if pq[1][c] != w[0] || pq[2][c] != w[1] {
+				t.Errorf("Parquet %s = %q, %q; want %q, %q", name, pq[1][c], pq[2][c], w[0], w[1])
+			}
+			delete(want, name)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("Parquet lacks columns %v", want)
 	}
 }

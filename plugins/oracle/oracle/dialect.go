@@ -36,6 +36,8 @@ const (
 	// and name (:3, :4), each as typed and in upper case, may mean.
 	ResolveQuery = `SELECT OWNER, OBJECT_NAME, OBJECT_TYPE FROM ALL_OBJECTS ` +
 		`WHERE OWNER IN (:1, :2, 'PUBLIC') AND OBJECT_NAME IN (:3, :4) AND OBJECT_TYPE IN ('TABLE', 'VIEW', 'SYNONYM')`
+	// ObjectTypeQuery says what a synonym's target is.
+	ObjectTypeQuery = `SELECT OBJECT_TYPE FROM ALL_OBJECTS WHERE OWNER = :1 AND OBJECT_NAME = :2 AND OBJECT_TYPE IN ('TABLE', 'VIEW', 'SYNONYM')`
 	// SynonymQuery returns what a synonym names.
 	SynonymQuery = `SELECT TABLE_OWNER, TABLE_NAME, DB_LINK FROM ALL_SYNONYMS WHERE OWNER = :1 AND SYNONYM_NAME = :2`
 	// CurrentSchemaQuery is the schema unqualified names resolve in.
@@ -282,7 +284,7 @@ func resolve(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) (sdk.ObjectRef,
 		// What a synonym names is spelt exactly: it is a table, a view or
 		// another synonym.
 		to.kind = "TABLE"
-		if err := db.QueryRowContext(ctx, `SELECT OBJECT_TYPE FROM ALL_OBJECTS WHERE OWNER = :1 AND OBJECT_NAME = :2 AND OBJECT_TYPE IN ('TABLE', 'VIEW', 'SYNONYM')`, to.owner, to.name).Scan(&to.kind); err != nil {
+		if err := db.QueryRowContext(ctx, ObjectTypeQuery, to.owner, to.name).Scan(&to.kind); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return ref, sdk.NotFoundf("synonym %s.%s names %s.%s, which does not exist or is not visible to this user", o.owner, o.name, to.owner, to.name)
 			}

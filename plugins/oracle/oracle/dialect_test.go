@@ -12,26 +12,27 @@ import (
 
 	"github.com/godror/godror"
 
+	"github.com/halfpipe-io/halfpipe/plugins/oracle/internal/oraclefake"
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
 // events is HP.EVENTS, whose columns drive deltas.
-func events() *fakeTable {
+func events() *oraclefake.Table {
 	i := func(n int64) any { return n }
-	return &fakeTable{owner: "HP", name: "EVENTS", key: []string{"ID"}, cols: []column{
-		{name: "ID", typ: "NUMBER", precision: i(19), scale: i(0), nullable: "N"},
-		{name: "UPDATED", typ: "DATE", nullable: "Y"},
-		{name: "TS", typ: "TIMESTAMP(6)", scale: i(6), nullable: "Y"},
-		{name: "TZ", typ: "TIMESTAMP(6) WITH TIME ZONE", scale: i(6), nullable: "Y"},
-		{name: "N", typ: "NUMBER", nullable: "Y"},
-		{name: "AMOUNT", typ: "NUMBER", precision: i(12), scale: i(2), nullable: "Y"},
-		{name: "NOTE", typ: "VARCHAR2", nullable: "Y"},
+	return &oraclefake.Table{Owner: "HP", Name: "EVENTS", Key: []string{"ID"}, Cols: []oraclefake.Column{
+		{Name: "ID", Type: "NUMBER", Precision: i(19), Scale: i(0), Nullable: "N"},
+		{Name: "UPDATED", Type: "DATE", Nullable: "Y"},
+		{Name: "TS", Type: "TIMESTAMP(6)", Scale: i(6), Nullable: "Y"},
+		{Name: "TZ", Type: "TIMESTAMP(6) WITH TIME ZONE", Scale: i(6), Nullable: "Y"},
+		{Name: "N", Type: "NUMBER", Nullable: "Y"},
+		{Name: "AMOUNT", Type: "NUMBER", Precision: i(12), Scale: i(2), Nullable: "Y"},
+		{Name: "NOTE", Type: "VARCHAR2", Nullable: "Y"},
 	}}
 }
 
 // lowercase is HP."events": a quoted lower-case name beside EVENTS.
-func lowercase() *fakeTable {
-	return &fakeTable{owner: "HP", name: "events", cols: []column{{name: "x", typ: "VARCHAR2", nullable: "Y"}}}
+func lowercase() *oraclefake.Table {
+	return &oraclefake.Table{Owner: "HP", Name: "events", Cols: []oraclefake.Column{{Name: "x", Type: "VARCHAR2", Nullable: "Y"}}}
 }
 
 func TestResolveNames(t *testing.T) {
@@ -41,11 +42,11 @@ func TestResolveNames(t *testing.T) {
 		{"HP", "GONE"}:       {"HP", "DROPPED"},
 		{"OTHER", "EVENTS"}:  {"HP", "EVENTS"},
 	}
-	f := &fakeDB{}
-	f.handle = catalog([]*fakeTable{events(), lowercase()}, syn, func(q string, _ []any) (*result, error) {
+	f := &oraclefake.DB{}
+	f.Handle = catalog([]*oraclefake.Table{events(), lowercase()}, syn, func(q string, _ []any) (*oraclefake.Result, error) {
 		return nil, fmt.Errorf("fake: unexpected %s", q)
 	})
-	db, _ := f.open(conn)
+	db, _ := open(f)(conn)
 	cases := []struct {
 		in   sdk.ObjectRef
 		want string
@@ -71,14 +72,14 @@ func TestResolveNames(t *testing.T) {
 }
 
 func TestListAndDescribe(t *testing.T) {
-	f := &fakeDB{}
-	f.handle = catalog([]*fakeTable{events()}, nil, func(q string, args []any) (*result, error) {
+	f := &oraclefake.DB{}
+	f.Handle = catalog([]*oraclefake.Table{events()}, nil, func(q string, args []any) (*oraclefake.Result, error) {
 		if q == ObjectsQuery && reflect.DeepEqual(args, []any{"hp", "HP"}) {
-			return &result{cols: []string{"OWNER", "OBJECT_NAME", "OBJECT_TYPE"}, rows: [][]driver.Value{{"HP", "EVENTS", "TABLE"}, {"HP", "V_EVENTS", "VIEW"}}}, nil
+			return &oraclefake.Result{Cols: []string{"OWNER", "OBJECT_NAME", "OBJECT_TYPE"}, Rows: [][]driver.Value{{"HP", "EVENTS", "TABLE"}, {"HP", "V_EVENTS", "VIEW"}}}, nil
 		}
 		return nil, fmt.Errorf("fake: unexpected %s %v", q, args)
 	})
-	c := newConnector(f.open)
+	c := newConnector(open(f))
 	objs, err := c.ListObjects(context.Background(), conn, "hp")
 	if err != nil || fmt.Sprint(objs) != "[{HP.EVENTS table} {HP.V_EVENTS view}]" {
 		t.Fatalf("ListObjects: %v %v", objs, err)
@@ -97,9 +98,9 @@ func TestListAndDescribe(t *testing.T) {
 }
 
 // eventsDB answers T_EVENTS reads and bounds with handle.
-func eventsDB(handle func(q string, args []any) (*result, error)) *fakeDB {
-	f := &fakeDB{}
-	f.handle = catalog([]*fakeTable{events()}, nil, handle)
+func eventsDB(handle func(q string, args []any) (*oraclefake.Result, error)) *oraclefake.DB {
+	f := &oraclefake.DB{}
+	f.Handle = catalog([]*oraclefake.Table{events()}, nil, handle)
 	return f
 }
 
@@ -127,13 +128,13 @@ func TestBoundsAndRanges(t *testing.T) {
 			godror.Number("1.75"), godror.Number("1E+125"), "1.75..1E+125"},
 	}
 	for _, c := range cases {
-		f := eventsDB(func(q string, args []any) (*result, error) {
+		f := eventsDB(func(q string, args []any) (*oraclefake.Result, error) {
 			if q != c.sql {
 				return nil, fmt.Errorf("fake: unexpected %s", q)
 			}
-			return &result{cols: []string{"A", "B", "C", "D"}, rows: [][]driver.Value{{c.min, c.max, godror.Number("5"), godror.Number("4")}}}, nil
+			return &oraclefake.Result{Cols: []string{"A", "B", "C", "D"}, Rows: [][]driver.Value{{c.min, c.max, godror.Number("5"), godror.Number("4")}}}, nil
 		})
-		b, err := newConnector(f.open).Bounds(context.Background(), sdk.BoundsRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Name: "events"}}, Column: c.col,
+		b, err := newConnector(open(f)).Bounds(context.Background(), sdk.BoundsRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Name: "events"}}, Column: c.col,
 			Range: &sdk.RangeFilter{Column: c.col, Lower: c.lower}})
 		if err != nil {
 			t.Errorf("%s: %v", c.col, err)
@@ -142,9 +143,9 @@ func TestBoundsAndRanges(t *testing.T) {
 		if got := b.Min.String() + ".." + b.Max.String(); got != c.want || b.Count != 5 || b.NullCount != 1 {
 			t.Errorf("%s: bounds %s count %d nulls %d, want %s 5 1", c.col, got, b.Count, b.NullCount, c.want)
 		}
-		last := f.calls[len(f.calls)-2]
-		if !reflect.DeepEqual(last.args, c.args) && !(len(last.args) == 0 && len(c.args) == 0) {
-			t.Errorf("%s: bound with %#v, want %#v", c.col, last.args, c.args)
+		last := f.Calls()[len(f.Calls())-2]
+		if !reflect.DeepEqual(last.Args, c.args) && !(len(last.Args) == 0 && len(c.args) == 0) {
+			t.Errorf("%s: bound with %#v, want %#v", c.col, last.Args, c.args)
 		}
 	}
 }
@@ -153,13 +154,13 @@ func TestBoundsAndRanges(t *testing.T) {
 // as Oracle folds them, and keeps NULLs first ascending.
 func TestReadSelection(t *testing.T) {
 	const want = `SELECT "ID", "UPDATED" FROM "HP"."EVENTS" WHERE (updated > sysdate - 1) AND "ID" >= :1 AND "ID" < :2 ORDER BY "UPDATED" NULLS FIRST, "ID" DESC NULLS LAST`
-	f := eventsDB(func(q string, args []any) (*result, error) {
+	f := eventsDB(func(q string, args []any) (*oraclefake.Result, error) {
 		if q != want {
 			return nil, fmt.Errorf("fake: unexpected %s", q)
 		}
-		return &result{cols: []string{"ID", "UPDATED"}, rows: [][]driver.Value{{int64(1), nil}, {godror.Number("2"), time.Date(2024, 1, 1, 0, 0, 0, 0, session)}}}, nil
+		return &oraclefake.Result{Cols: []string{"ID", "UPDATED"}, Rows: [][]driver.Value{{int64(1), nil}, {godror.Number("2"), time.Date(2024, 1, 1, 0, 0, 0, 0, session)}}}, nil
 	})
-	_, rows, err := readAll(t, newConnector(f.open), sdk.ReadRequest{
+	_, rows, err := readAll(t, newConnector(open(f)), sdk.ReadRequest{
 		Source: sdk.Source{Object: &sdk.ObjectRef{Schema: "HP", Name: "events"}}, Columns: []string{"id", "updated"}, Where: "updated > sysdate - 1",
 		Range:   &sdk.RangeFilter{Column: "id", Lower: sdk.DecimalValue("1"), LowerInclusive: true, Upper: sdk.DecimalValue("3")},
 		OrderBy: []sdk.OrderBy{{Column: "updated"}, {Column: "ID", Descending: true}},
@@ -167,11 +168,11 @@ func TestReadSelection(t *testing.T) {
 	if err != nil || fmt.Sprint(rows) != "[[1 (null)] [2 2024-01-01T00:00:00]]" {
 		t.Fatalf("rows %v, %v", rows, err)
 	}
-	if got := f.calls[len(f.calls)-2].args; !reflect.DeepEqual(got, []any{godror.Number("1"), godror.Number("3")}) {
+	if got := f.Calls()[len(f.Calls())-2].Args; !reflect.DeepEqual(got, []any{godror.Number("1"), godror.Number("3")}) {
 		t.Errorf("bounds bound as %#v", got)
 	}
 	// A filter that is not one predicate never reaches the server.
-	_, _, err = readAll(t, newConnector(f.open), sdk.ReadRequest{Source: sdk.Source{Object: &sdk.ObjectRef{Name: "events"}}, Where: "1=1; DROP TABLE events"})
+	_, _, err = readAll(t, newConnector(open(f)), sdk.ReadRequest{Source: sdk.Source{Object: &sdk.ObjectRef{Name: "events"}}, Where: "1=1; DROP TABLE events"})
 	if !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Fatalf("a second statement in --where: %v", err)
 	}
@@ -181,21 +182,21 @@ func TestReadSelection(t *testing.T) {
 // read-only transaction.
 func TestReadQuery(t *testing.T) {
 	const q = "SELECT id, amount, created FROM orders"
-	f := eventsDB(func(got string, _ []any) (*result, error) {
+	f := eventsDB(func(got string, _ []any) (*oraclefake.Result, error) {
 		if got != q {
 			return nil, fmt.Errorf("fake: unexpected %s", got)
 		}
-		return &result{cols: []string{"ID", "AMOUNT", "CREATED"}, types: []string{"NUMBER", "NUMBER", "DATE"}, prec: [][2]int64{{10, 0}, {0, 0}, {0, 0}},
-			rows: [][]driver.Value{{int64(1), godror.Number("0.30000000000000000000000000001"), time.Date(2024, 1, 1, 8, 0, 0, 0, session)}}}, nil
+		return &oraclefake.Result{Cols: []string{"ID", "AMOUNT", "CREATED"}, Types: []string{"NUMBER", "NUMBER", "DATE"}, Prec: [][2]int64{{10, 0}, {0, 0}, {0, 0}},
+			Rows: [][]driver.Value{{int64(1), godror.Number("0.30000000000000000000000000001"), time.Date(2024, 1, 1, 8, 0, 0, 0, session)}}}, nil
 	})
-	schema, rows, err := readAll(t, newConnector(f.open), sdk.ReadRequest{Source: sdk.Source{Query: q}})
+	schema, rows, err := readAll(t, newConnector(open(f)), sdk.ReadRequest{Source: sdk.Source{Query: q}})
 	if err != nil || fmt.Sprint(rows) != "[[1 0.30000000000000000000000000001 2024-01-01T08:00:00]]" {
 		t.Fatalf("rows %v, %v", rows, err)
 	}
 	if got := fmt.Sprint(schema.Field(0).Type, schema.Field(1).Type, schema.Field(2).Type); got != "decimal(10, 0) utf8 timestamp[s]" {
 		t.Errorf("query types %s", got)
 	}
-	st := f.statements()
+	st := f.Statements()
 	if strings.Join(st, "|") != "SET TRANSACTION READ ONLY|"+q+"|ROLLBACK" {
 		t.Errorf("statements %q", st)
 	}
@@ -203,20 +204,20 @@ func TestReadQuery(t *testing.T) {
 
 // Driver errors reach hp classified and masked.
 func TestErrorsMasked(t *testing.T) {
-	f := &fakeDB{handle: func(q string, _ []any) (*result, error) {
+	f := &oraclefake.DB{Handle: func(q string, _ []any) (*oraclefake.Result, error) {
 		return nil, &oraErr{1017, "invalid credential for s3cr3t"}
 	}}
-	_, err := newConnector(f.open).Check(context.Background(), conn)
+	_, err := newConnector(open(f)).Check(context.Background(), conn)
 	if !errors.Is(err, sdk.ErrUnauthenticated) || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "oracle://hp/xxxxx@//db.example:1521/FREEPDB1") {
 		t.Fatalf("Check: %v", err)
 	}
-	f.handle = func(q string, _ []any) (*result, error) {
+	f.Handle = func(q string, _ []any) (*oraclefake.Result, error) {
 		if q == CurrentSchemaQuery {
-			return &result{cols: []string{"S"}, rows: [][]driver.Value{{"HP"}}}, nil
+			return &oraclefake.Result{Cols: []string{"S"}, Rows: [][]driver.Value{{"HP"}}}, nil
 		}
 		return nil, &oraErr{942, "table or view does not exist"}
 	}
-	if _, _, err := readAll(t, newConnector(f.open), sdk.ReadRequest{Source: sdk.Source{Query: "SELECT * FROM nope"}}); !errors.Is(err, sdk.ErrNotFound) {
+	if _, _, err := readAll(t, newConnector(open(f)), sdk.ReadRequest{Source: sdk.Source{Query: "SELECT * FROM nope"}}); !errors.Is(err, sdk.ErrNotFound) {
 		t.Fatalf("a query of a missing table: %v", err)
 	}
 }

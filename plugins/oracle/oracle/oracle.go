@@ -83,6 +83,11 @@ type Connector struct {
 // New returns the connector, connecting through godror.
 func New() *Connector { return newConnector(openGodror) }
 
+// NewWithDB returns the connector on another database/sql driver that
+// returns the values godror returns: the end-to-end tests run hp against
+// it without an Oracle server (internal/oraclefake).
+func NewWithDB(open func(sdk.Connection) (*sql.DB, error)) *Connector { return newConnector(open) }
+
 func newConnector(open func(sdk.Connection) (*sql.DB, error)) *Connector {
 	return &Connector{open: open, srcs: map[[2]int]*sqlsource.Connector{}, dbs: map[string]*sql.DB{}}
 }

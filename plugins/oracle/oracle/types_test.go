@@ -1,12 +1,10 @@
 package oracle
 
 import (
-	"bytes"
 	"context"
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -15,63 +13,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/godror/godror"
 
+	"github.com/halfpipe-io/halfpipe/plugins/oracle/internal/oraclefake"
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
 var conn = sdk.Connection{DSN: "oracle://hp/s3cr3t@//db.example:1521/FREEPDB1"}
-
-// allTypes is HP.T_ALL, a column of every mapped type.
-func allTypes() *fakeTable {
-	i := func(n int64) any { return n }
-	return &fakeTable{owner: "HP", name: "T_ALL", key: []string{"ID"}, cols: []column{
-		{name: "ID", typ: "NUMBER", precision: i(10), scale: i(0), nullable: "N"},
-		{name: "AMOUNT", typ: "NUMBER", precision: i(38), scale: i(10), nullable: "Y"},
-		{name: "BIG", typ: "NUMBER", nullable: "Y"},
-		{name: "NEGS", typ: "NUMBER", precision: i(5), scale: i(-2), nullable: "Y"},
-		{name: "F", typ: "BINARY_FLOAT", nullable: "Y"},
-		{name: "D", typ: "BINARY_DOUBLE", nullable: "Y"},
-		{name: "DT", typ: "DATE", nullable: "Y"},
-		{name: "TS", typ: "TIMESTAMP(6)", scale: i(6), nullable: "Y"},
-		{name: "TS9", typ: "TIMESTAMP(9)", scale: i(9), nullable: "Y"},
-		{name: "TSTZ", typ: "TIMESTAMP(6) WITH TIME ZONE", scale: i(6), nullable: "Y"},
-		{name: "TSLTZ", typ: "TIMESTAMP(6) WITH LOCAL TIME ZONE", scale: i(6), nullable: "Y"},
-		{name: "YM", typ: "INTERVAL YEAR(2) TO MONTH", precision: i(2), scale: i(0), nullable: "Y"},
-		{name: "DS", typ: "INTERVAL DAY(2) TO SECOND(6)", precision: i(2), scale: i(6), nullable: "Y"},
-		{name: "NAME", typ: "VARCHAR2", nullable: "Y"},
-		{name: "NOTE", typ: "CLOB", nullable: "Y"},
-		{name: "RAWV", typ: "RAW", nullable: "Y"},
-		{name: "BLOBV", typ: "BLOB", nullable: "Y"},
-		{name: "RID", typ: "ROWID", nullable: "Y"},
-		{name: "DOC", typ: "XMLTYPE", owner: "SYS", nullable: "Y"},
-		{name: "J", typ: "JSON", nullable: "Y"},
-		{name: "FLAG", typ: "BOOLEAN", nullable: "Y"},
-		{name: "FL", typ: "FLOAT", precision: i(126), nullable: "Y"},
-	}}
-}
-
-// A session in +05:00: godror puts DATE and TIMESTAMP values there.
-var session = time.FixedZone("", 5*3600)
-
-// allRows are the values godror's rows.Next returns for T_ALL: a row of
-// edge values and a row of NULLs (nil, and "" for text as godror hands
-// NULL character data over). LOB readers are fresh on each call.
-func allRows() [][]driver.Value {
-	note := strings.Repeat("ünïcode ", 20000) // 180 kB: read whole
-	blob := bytes.Repeat([]byte{0, 0xff, 7}, 50000)
-	return [][]driver.Value{
-		{int64(1), godror.Number("-1234567890123456789012345678.0123456789"), godror.Number("123456789012345678901234567890123456789"),
-			godror.Number("-9999900"), float32(math.NaN()), math.Inf(-1),
-			time.Date(2024, 2, 29, 23, 59, 59, 0, session), time.Date(1, 1, 1, 0, 0, 0, 0, session),
-			time.Date(2262, 4, 11, 23, 47, 16, 854775807, session),
-			time.Date(2024, 6, 1, 12, 0, 0, 123456000, time.FixedZone("", -(3*3600+30*60))),
-			time.Date(2024, 6, 1, 12, 0, 0, 0, time.FixedZone("", 2*3600)),
-			"-1--2", 3*24*time.Hour + 4*time.Hour + 5*time.Minute + 6*time.Second + 7*time.Microsecond,
-			"héllo", &godror.Lob{Reader: strings.NewReader(note), IsClob: true}, []byte{0, 1, 2},
-			&godror.Lob{Reader: bytes.NewReader(blob)}, "AAAR3sAAEAAAACXAAA", "<a>1</a>", `{"a":1}`, true, godror.Number("0.1")},
-		{godror.Number("2"), nil, nil, nil, float32(math.Inf(1)), math.NaN(), nil, time.Date(9999, 12, 31, 23, 59, 59, 999999000, session), nil, nil, nil,
-			"1-2", -time.Second, "", "", nil, nil, nil, "", "", false, nil},
-	}
-}
 
 // expected T_ALL read as text (arrow's ValueStr), row by row.
 var allWant = [][]string{
@@ -135,14 +81,14 @@ func readAll(t *testing.T, c *Connector, req sdk.ReadRequest) (*arrow.Schema, []
 // TestReadAllTypes reads every mapped type from the values godror returns
 // and pins the SELECT, its read-only transaction and the fetch options.
 func TestReadAllTypes(t *testing.T) {
-	f := &fakeDB{}
-	f.handle = catalog([]*fakeTable{allTypes()}, nil, func(q string, args []any) (*result, error) {
+	f := &oraclefake.DB{}
+	f.Handle = catalog([]*oraclefake.Table{oraclefake.AllTypes()}, nil, func(q string, args []any) (*oraclefake.Result, error) {
 		if q == allSelect {
-			return &result{cols: names(allTypes()), rows: allRows()}, nil
+			return &oraclefake.Result{Cols: oraclefake.AllTypes().Names(), Rows: oraclefake.AllRows()}, nil
 		}
 		return nil, fmt.Errorf("fake: unexpected %s", q)
 	})
-	schema, rows, err := readAll(t, newConnector(f.open), sdk.ReadRequest{Source: sdk.Source{Object: &sdk.ObjectRef{Schema: "hp", Name: "t_all"}}})
+	schema, rows, err := readAll(t, newConnector(open(f)), sdk.ReadRequest{Source: sdk.Source{Object: &sdk.ObjectRef{Schema: "hp", Name: "t_all"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,42 +113,34 @@ func TestReadAllTypes(t *testing.T) {
 			}
 		}
 	}
-	st := f.statements()
+	st := f.Statements()
 	read := st[len(st)-3:]
 	if read[0] != "SET TRANSACTION READ ONLY" || read[1] != allSelect || read[2] != "ROLLBACK" {
 		t.Errorf("the read ran as %q, want the SELECT in a read-only transaction", read)
 	}
-	if f.options != 2 {
-		t.Errorf("%d godror options reached the statement, want 2 (prefetch rows, fetch array size)", f.options)
+	if f.Options() != 2 {
+		t.Errorf("%d godror options reached the statement, want 2 (prefetch rows, fetch array size)", f.Options())
 	}
-}
-
-func names(t *fakeTable) []string {
-	out := make([]string, len(t.cols))
-	for i, c := range t.cols {
-		out[i] = c.name
-	}
-	return out
 }
 
 // An object type is refused with a select-list fallback; the other
 // columns still read.
 func TestObjectTypeRefused(t *testing.T) {
-	tbl := &fakeTable{owner: "HP", name: "PEOPLE", cols: []column{
-		{name: "ID", typ: "NUMBER", precision: int64(5), scale: int64(0), nullable: "N"},
-		{name: "ADDR", typ: "ADDRESS_T", owner: "HP", nullable: "Y"},
+	tbl := &oraclefake.Table{Owner: "HP", Name: "PEOPLE", Cols: []oraclefake.Column{
+		{Name: "ID", Type: "NUMBER", Precision: int64(5), Scale: int64(0), Nullable: "N"},
+		{Name: "ADDR", Type: "ADDRESS_T", Owner: "HP", Nullable: "Y"},
 	}}
-	f := &fakeDB{}
-	f.handle = catalog([]*fakeTable{tbl}, nil, func(q string, args []any) (*result, error) {
+	f := &oraclefake.DB{}
+	f.Handle = catalog([]*oraclefake.Table{tbl}, nil, func(q string, args []any) (*oraclefake.Result, error) {
 		switch q {
 		case `SELECT "ID" FROM "HP"."PEOPLE"`:
-			return &result{cols: []string{"ID"}, rows: [][]driver.Value{{int64(7)}}}, nil
+			return &oraclefake.Result{Cols: []string{"ID"}, Rows: [][]driver.Value{{int64(7)}}}, nil
 		case `SELECT "ID", "ADDR" FROM "HP"."PEOPLE"`:
-			return &result{cols: []string{"ID", "ADDR"}, rows: [][]driver.Value{{int64(7), nil}}}, nil
+			return &oraclefake.Result{Cols: []string{"ID", "ADDR"}, Rows: [][]driver.Value{{int64(7), nil}}}, nil
 		}
 		return nil, fmt.Errorf("fake: unexpected %s", q)
 	})
-	c := newConnector(f.open)
+	c := newConnector(open(f))
 	_, _, err := readAll(t, c, sdk.ReadRequest{Source: sdk.Source{Object: &sdk.ObjectRef{Name: "people"}}})
 	if !errors.Is(err, sdk.ErrUnsupportedType) || !strings.Contains(err.Error(), `"ADDR"`) || !strings.Contains(err.Error(), "HP.ADDRESS_T") || !strings.Contains(err.Error(), "--query") {
 		t.Fatalf("reading an object column: %v", err)

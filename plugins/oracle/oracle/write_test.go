@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/godror/godror"
 
+	"github.com/halfpipe-io/halfpipe/plugins/oracle/internal/oraclefake"
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
 )
@@ -64,9 +65,9 @@ var stage = regexp.MustCompile(`HP_MERGE_[0-9A-F]{12}`)
 // writeLog runs a write against HP.EVENTS (or a missing table) and
 // returns its statements after the catalog look-ups, the stage named
 // HP_MERGE_X, and the write's error.
-func writeLog(t *testing.T, req sdk.WriteRequest, rr array.RecordReader, fail string) ([]string, []call, error) {
+func writeLog(t *testing.T, req sdk.WriteRequest, rr array.RecordReader, fail string) ([]string, []oraclefake.Call, error) {
 	t.Helper()
-	f := eventsDB(func(q string, _ []any) (*result, error) {
+	f := eventsDB(func(q string, _ []any) (*oraclefake.Result, error) {
 		if fail != "" && strings.HasPrefix(q, fail) {
 			return nil, &oraErr{1400, "cannot insert NULL"}
 		}
@@ -74,16 +75,16 @@ func writeLog(t *testing.T, req sdk.WriteRequest, rr array.RecordReader, fail st
 	})
 	req.Conn = conn
 	req.Conn.Options = map[string]string{"array_size": "2"}
-	_, err := newConnector(f.open).Write(context.Background(), req, rr)
+	_, err := newConnector(open(f)).Write(context.Background(), req, rr)
 	var out []string
-	var calls []call
-	for _, c := range f.calls {
-		switch c.sql {
+	var calls []oraclefake.Call
+	for _, c := range f.Calls() {
+		switch c.SQL {
 		case CurrentSchemaQuery, ResolveQuery, ColumnsQuery:
 			continue
 		}
-		c.sql = stage.ReplaceAllString(c.sql, "HP_MERGE_X")
-		out = append(out, c.sql)
+		c.SQL = stage.ReplaceAllString(c.SQL, "HP_MERGE_X")
+		out = append(out, c.SQL)
 		calls = append(calls, c)
 	}
 	return out, calls, err
@@ -107,10 +108,10 @@ func TestWriteAppendArrays(t *testing.T) {
 		[]godror.Number{"10.50", ""},
 		[]string{"a", ""},
 	}
-	if !reflect.DeepEqual(calls[1].args, first) {
-		t.Errorf("first array\n got %#v\nwant %#v", calls[1].args, first)
+	if !reflect.DeepEqual(calls[1].Args, first) {
+		t.Errorf("first array\n got %#v\nwant %#v", calls[1].Args, first)
 	}
-	if got := calls[2].args[2]; !reflect.DeepEqual(got, []godror.Number{"-0.01"}) {
+	if got := calls[2].Args[2]; !reflect.DeepEqual(got, []godror.Number{"-0.01"}) {
 		t.Errorf("second array's amounts: %#v", got)
 	}
 }
@@ -142,7 +143,7 @@ func TestWriteMerge(t *testing.T) {
 		t.Fatalf("statements\n got %q\nwant %q", st, want)
 	}
 	// The rows' sequence numbers run on across arrays: the last row of key 1 wins.
-	if a, b := calls[2].args[4], calls[3].args[4]; !reflect.DeepEqual(a, []int64{0, 1}) || !reflect.DeepEqual(b, []int64{2}) {
+	if a, b := calls[2].Args[4], calls[3].Args[4]; !reflect.DeepEqual(a, []int64{0, 1}) || !reflect.DeepEqual(b, []int64{2}) {
 		t.Errorf("sequence numbers %v %v", a, b)
 	}
 }
@@ -207,10 +208,10 @@ func TestWriteFailuresRollBack(t *testing.T) {
 func TestWriteUnsupportedType(t *testing.T) {
 	schema := arrow.NewSchema([]arrow.Field{{Name: "d", Type: arrow.FixedWidthTypes.Duration_s}}, nil)
 	rr, _ := array.NewRecordReader(schema, nil)
-	f := eventsDB(func(q string, _ []any) (*result, error) { return nil, nil })
-	_, err := newConnector(f.open).Write(context.Background(), sdk.WriteRequest{Conn: conn, Table: sdk.ObjectRef{Name: "events"}, Mode: sdk.Append, CreateTable: true}, rr)
-	if !errors.Is(err, sdk.ErrUnsupportedType) || !strings.Contains(err.Error(), `column "d"`) || len(f.calls) != 0 {
-		t.Fatalf("%v after %d statements", err, len(f.calls))
+	f := eventsDB(func(q string, _ []any) (*oraclefake.Result, error) { return nil, nil })
+	_, err := newConnector(open(f)).Write(context.Background(), sdk.WriteRequest{Conn: conn, Table: sdk.ObjectRef{Name: "events"}, Mode: sdk.Append, CreateTable: true}, rr)
+	if !errors.Is(err, sdk.ErrUnsupportedType) || !strings.Contains(err.Error(), `column "d"`) || len(f.Calls()) != 0 {
+		t.Fatalf("%v after %d statements", err, len(f.Calls()))
 	}
 }
 
