@@ -107,44 +107,8 @@ func fetchQuery(prefetch, arraySize int) func(ctx context.Context, dc any, q str
 			st.Close()
 			return nil, err
 		}
-		return &stmtRows{Rows: rows, stmt: st}, nil
+		return sqlsource.StmtRows(rows, st), nil
 	}
-}
-
-// stmtRows closes its statement with the rows and keeps the column-type
-// interfaces the reader uses for queries.
-type stmtRows struct {
-	driver.Rows
-	stmt driver.Stmt
-}
-
-func (r *stmtRows) Close() error {
-	err := r.Rows.Close()
-	if cerr := r.stmt.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func (r *stmtRows) ColumnTypeDatabaseTypeName(i int) string {
-	if t, ok := r.Rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
-		return t.ColumnTypeDatabaseTypeName(i)
-	}
-	return ""
-}
-
-func (r *stmtRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
-	if t, ok := r.Rows.(driver.RowsColumnTypePrecisionScale); ok {
-		return t.ColumnTypePrecisionScale(i)
-	}
-	return 0, 0, false
-}
-
-func (r *stmtRows) ColumnTypeNullable(i int) (bool, bool) {
-	if t, ok := r.Rows.(driver.RowsColumnTypeNullable); ok {
-		return t.ColumnTypeNullable(i)
-	}
-	return true, false
 }
 
 func listObjects(ctx context.Context, db *sql.DB, schema string) ([]sdk.ObjectInfo, error) {
