@@ -246,4 +246,3 @@ func decodeTime(b array.Builder, v driver.Value) error {
 	b.(*array.Time64Builder).Append(arrow.Time64(ns))
 	return nil
 }
-
