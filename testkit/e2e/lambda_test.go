@@ -40,6 +40,7 @@ func lambdaTree(t *testing.T) (bootstrap, opt string) {
 		}
 		cmd := exec.Command("bash", "layer/build.sh", runtime.GOARCH, lambdaDist.dir)
 		cmd.Dir = testkit.RepoRoot(t)
+		cmd.Env = append(os.Environ(), oracleClientStandIn(t, lambdaDist.dir))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			lambdaDist.err = fmt.Errorf("layer/build.sh: %v\n%s", err, out)
 		}

@@ -1,14 +1,18 @@
 package e2e
 
 import (
+	"archive/zip"
 	"bytes"
 	"debug/buildinfo"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -174,4 +178,95 @@ func TestOracleSnapAllTypes(t *testing.T) {
 	if len(want) > 0 {
 		t.Errorf("Parquet lacks columns %v", want)
 	}
+}
+
+// oracleClientStandIn writes a stand-in for Oracle's Instant Client zip
+// (which no test may download: Oracle's licence) into dir and returns the
+// variable that makes layer/build.sh build the Oracle client layer from
+// it: the layout of Instant Client Basic Light, a link included, with
+// libraries that are not ELF files.
+func oracleClientStandIn(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "instantclient-basiclite-standin.zip")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	add := func(name string, mode os.FileMode, body string) {
+		h := &zip.FileHeader{Name: "instantclient_23_6/" + name, Method: zip.Deflate}
+		h.SetMode(mode)
+		w, err := zw.CreateHeader(h)
+		if err == nil {
+			_, err = w.Write([]byte(body))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("libclntsh.so.23.1", 0o755, "not an ELF file")
+	add("libclntsh.so", os.ModeSymlink|0o777, "libclntsh.so.23.1")
+	add("libociicus.so", 0o755, "not an ELF file")
+	add("BASIC_LITE_LICENSE", 0o644, "licence")
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return "ORACLE_INSTANT_CLIENT_ZIP=" + path
+}
+
+// TestLambdaOracleLayers: make lambda's Oracle layers unpacked as Lambda
+// unpacks them: the cgo plugin with its checksum, and the client layer's
+// lib/ (what Lambda puts on LD_LIBRARY_PATH) with Instant Client's
+// libraries, its link and libaio. hp finds the plugin there, and the
+// plugin finds the client library through LD_LIBRARY_PATH: the stand-in
+// is no ELF file, so the connection fails naming it, with exit 2.
+func TestLambdaOracleLayers(t *testing.T) {
+	bootstrap, opt := lambdaTree(t)
+	lib := filepath.Join(opt, "lib")
+	// The link stays a link in the zip (this test's unzip makes it a file).
+	zr, err := zip.OpenReader(filepath.Join(lambdaDist.dir, "hp-layer-oracle-client-"+map[string]string{"amd64": "x86_64", "arm64": "arm64"}[runtime.GOARCH]+".zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	link := ""
+	for _, f := range zr.File {
+		if f.Name == "lib/libclntsh.so" && f.Mode()&os.ModeSymlink != 0 {
+			r, _ := f.Open()
+			b, _ := io.ReadAll(r)
+			r.Close()
+			link = string(b)
+		}
+	}
+	if link != "libclntsh.so.23.1" {
+		t.Errorf("lib/libclntsh.so is not a link to libclntsh.so.23.1 in the client layer (%q)", link)
+	}
+	for _, name := range []string{"libclntsh.so", "libclntsh.so.23.1", "libociicus.so", "libaio.so.1"} {
+		if _, err := os.Stat(filepath.Join(lib, name)); err != nil {
+			t.Errorf("the client layer lacks lib/%s: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(lib, "BASIC_LITE_LICENSE")); err == nil {
+		t.Errorf("the client layer carries more than libraries")
+	}
+	plugins := filepath.Join(opt, "hp", "plugins")
+	for _, name := range []string{"hp-plugin-oracle", "SHA256SUMS.oracle"} {
+		if _, err := os.Stat(filepath.Join(plugins, name)); err != nil {
+			t.Errorf("the oracle layer lacks %s: %v", name, err)
+		}
+	}
+	cmd := exec.Command(bootstrap, "check", "ora")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "HP_PLUGIN_DIR=" + plugins, "HP_REQUIRE_CHECKSUMS=true",
+		"LD_LIBRARY_PATH=" + lib, "HP_ORA_DSN=oracle://scott/Tig3rSecretPw@//127.0.0.1:1/FREEPDB1"}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("hp check: %v, want exit 2\n%s", err, stderr.String())
+	}
+	testkit.Contains(t, "stderr", stderr.String(), "DPI-1047", filepath.Join(lib, "libclntsh.so"), "Instant Client", "/opt/lib")
 }
