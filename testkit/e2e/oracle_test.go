@@ -8,6 +8,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -269,4 +270,40 @@ func TestLambdaOracleLayers(t *testing.T) {
 		t.Fatalf("hp check: %v, want exit 2\n%s", err, stderr.String())
 	}
 	testkit.Contains(t, "stderr", stderr.String(), "DPI-1047", filepath.Join(lib, "libclntsh.so"), "Instant Client", "/opt/lib")
+}
+
+// TestOracleDeltaThroughHp: hp cp delta over DATE, TIMESTAMP and NUMBER
+// drivers of HP.EVENTS (oraclefake: the table grows from 5 to 8 rows
+// between runs, and the fake evaluates the connector's typed literals and
+// NUMBER binds): each row is published once, with the marks exact.
+func TestOracleDeltaThroughHp(t *testing.T) {
+	bin := testkit.Build(t)
+	plugins := fakeOracle(t)
+	for _, c := range []struct{ driver, first, second string }{
+		{"updated", "2024-01-06T00:00:00Z", "2024-01-09T00:00:00Z"},
+		{"ts", "2024-01-01T00:00:05.000001Z", "2024-01-01T00:00:08.000001Z"},
+		{"n", "0.625", "1"},
+	} {
+		out := t.TempDir()
+		run := func(rows int) deltaSummary {
+			env := []string{"HP_PLUGIN_DIR=" + plugins, "HP_OUT_DSN=" + out, fmt.Sprintf("HP_ORA_DSN=oracle://hp/pw@//db/EVENTS%d", rows)}
+			return runDelta(t, bin, env, "ora.hp.events", "out.ev", "--delta-driver", c.driver, "--primary-keys", "id")
+		}
+		if s := run(5); s.Rows != 5 || s.HighWaterMark != c.first {
+			t.Fatalf("%s, first run: %+v", c.driver, s)
+		}
+		if s := run(8); s.Rows != 3 || s.HighWaterMark != c.second {
+			t.Fatalf("%s, second run: %+v", c.driver, s)
+		}
+		if s := run(8); s.Rows != 0 {
+			t.Fatalf("%s, idle run: %+v", c.driver, s)
+		}
+		var ids []string
+		for _, r := range publishedRows(t, out) {
+			ids = append(ids, strings.SplitN(r, "|", 2)[0])
+		}
+		if strings.Join(ids, ",") != "1,2,3,4,5,6,7,8" {
+			t.Errorf("%s: published ids %v, want 1..8 once each", c.driver, ids)
+		}
+	}
 }
