@@ -117,21 +117,30 @@ func onlyFile(t *testing.T, dir, pattern string) string {
 
 // TestOracleSnapAllTypes snaps a table of every Oracle type with edge
 // values (HP.T_ALL of oraclefake: godror's Go values) through hp and the
-// real connector code to CSV and Parquet.
+// real connector code to CSV, Parquet and CSV on S3.
 func TestOracleSnapAllTypes(t *testing.T) {
 	bin := testkit.Build(t)
 	plugins := fakeOracle(t)
 	out := t.TempDir()
-	env := []string{"HP_PLUGIN_DIR=" + plugins, "HP_ORA_DSN=oracle://hp/Tig3rSecretPw@//db.example:1521/FREEPDB1", "HP_OUT_DSN=" + out}
-	for _, format := range []string{"csv", "parquet"} {
-		res := bin.Run(t, env, "cp", "snap", "ora.hp.t_all", "out."+format, "--format", format, "--compression", "none")
-		if res.Code != 0 {
-			t.Fatalf("snap to %s: exit %d\n%s", format, res.Code, res.Stderr)
+	srv, env := s3Target(t, "")
+	env = append(env, "HP_PLUGIN_DIR="+plugins, "HP_ORA_DSN=oracle://hp/Tig3rSecretPw@//db.example:1521/FREEPDB1", "HP_OUT_DSN="+out)
+	for _, target := range []string{"out.csv", "out.parquet", "s3.all"} {
+		format := strings.TrimPrefix(target, "out.")
+		if target == "s3.all" {
+			format = "csv"
+		}
+		res := bin.Run(t, env, "cp", "snap", "ora.hp.t_all", target, "--format", format, "--compression", "none")
+		if res.Code != 0 || strings.Contains(res.Stderr, "Tig3rSecretPw") {
+			t.Fatalf("snap to %s: exit %d\n%s", target, res.Code, res.Stderr)
 		}
 	}
 	data, err := os.ReadFile(onlyFile(t, filepath.Join(out, "csv"), "part-*.csv"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	onS3, err := os.ReadFile(onlyFile(t, filepath.Join(download(t, srv, "lake", "raw/all/"), "all"), "part-*.csv"))
+	if err != nil || !bytes.Equal(onS3, data) {
+		t.Fatalf("the CSV on S3 (%d bytes, %v) differs from the local one (%d bytes)", len(onS3), err, len(data))
 	}
 	rows, err := csv.NewReader(strings.NewReader(string(data))).ReadAll()
 	if err != nil {
