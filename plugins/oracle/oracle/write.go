@@ -317,14 +317,8 @@ func load(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, target sdk.Obje
 	total := int64(0)
 	for records.Next() {
 		rec := records.RecordBatch()
-		for _, ki := range keyIdx {
-			if col := rec.Column(ki); col.NullN() > 0 {
-				for r := 0; r < col.Len(); r++ {
-					if col.IsNull(r) {
-						return 0, sdk.InvalidArgumentf("merge key %q is NULL in row %d: a NULL key matches no row, so it cannot be merged", schema.Field(ki).Name, total+int64(r)+1)
-					}
-				}
-			}
+		if err := sqlsource.NullKey(rec, keyIdx, total); err != nil {
+			return 0, err
 		}
 		n := int(rec.NumRows())
 		for start := 0; start < n; start += arraySize {
