@@ -43,7 +43,7 @@ const (
 	// CurrentSchemaQuery is the schema unqualified names resolve in.
 	CurrentSchemaQuery = `SELECT SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA') FROM DUAL`
 	// VersionQuery is what Check runs.
-	VersionQuery = `SELECT BANNER_FULL FROM V$VERSION WHERE ROWNUM = 1`
+	VersionQuery = `SELECT BANNER FROM V$VERSION WHERE ROWNUM = 1`
 )
 
 // newDialect returns the dialect for one pair of fetch options; open
