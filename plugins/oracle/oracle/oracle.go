@@ -179,8 +179,8 @@ func (c *Connector) Exec(ctx context.Context, conn sdk.Connection, statements []
 	return n, fail(err, conn.DSN)
 }
 
-// resolved is a source whose table is spelt as the catalog spells it,
-// with its columns.
+// resolve spells a source's table as the catalog spells it and returns
+// its columns (nil for a query).
 func (c *Connector) resolve(ctx context.Context, conn sdk.Connection, src sdk.Source) (sdk.Source, []sqlsource.ColumnMeta, error) {
 	if src.Object == nil {
 		return src, nil, nil
