@@ -36,8 +36,9 @@ build: hp plugins
 hp:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/hp ./core/cmd/hp
 
-# Debian packages the cgo plugins build against and the tests drive (the
-# ODBC driver manager and drivers); one dpkg-query when all are present.
+# Debian packages the cgo plugins build with and against and the tests
+# drive (gcc, the ODBC driver manager and drivers, ...; scripts/debs.sh):
+# one dpkg-query when all are present.
 debs:
 	@./scripts/debs.sh
 

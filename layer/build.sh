@@ -6,11 +6,25 @@
 #   hp-layer-<plugin>-<lambdaarch>.zip   hp/plugins/hp-plugin-<plugin>
 #                                        hp/plugins/SHA256SUMS.<plugin>
 #
+#   hp-layer-oracle-client-<lambdaarch>.zip  lib/: Oracle Instant Client and
+#                                        libaio, from the Instant Client zip
+#                                        the user downloads (Oracle's licence
+#                                        forbids shipping it): set
+#                                        ORACLE_INSTANT_CLIENT_ZIP (x86_64) or
+#                                        ORACLE_INSTANT_CLIENT_ZIP_ARM64
+#
 # <lambdaarch> is Lambda's name for the architecture: x86_64 or arm64. A
 # layer unpacks into /opt, so its plugin lands in /opt/hp/plugins, which hp
 # searches. Each layer carries its own SHA256SUMS.<plugin> because Lambda
 # merges all layers into one /opt: a shared SHA256SUMS would be overwritten
 # by the next layer. See layer/README.md and docs/lambda.md.
+#
+# A plugin whose directory holds a file named CGO is built with cgo, for
+# the glibc of the Lambda OS (Amazon Linux 2023: glibc 2.34): with gcc for
+# the host's architecture, or Debian's cross compiler
+# (gcc-aarch64-linux-gnu / gcc-x86-64-linux-gnu) for the other one, whose
+# layer is skipped with a message when that compiler is missing. Its
+# dynamic symbols must need no glibc newer than 2.34 (objdump -T).
 #
 # VERSION (default: git describe, else "dev") is stamped into the binaries.
 # Binaries are built with -trimpath (no build machine paths in them);
@@ -50,6 +64,7 @@ trap 'rm -rf "$stage"' EXIT
 
 # zipdir ZIP DIR: zip the contents of DIR (paths relative to DIR) and
 # print the zip's size and the size of its contents unpacked, in bytes.
+# Symbolic links are stored as links (libclntsh.so -> libclntsh.so.23.1).
 zipdir() {
 	python3 - "$1" "$2" <<'PY'
 import os, sys, zipfile
@@ -73,6 +88,9 @@ tmp = out + ".tmp"
 with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
     for path in sorted(paths, key=lambda p: os.path.relpath(p, root)):
         rel = os.path.relpath(path, root).replace(os.sep, "/")
+        if os.path.islink(path):
+            z.writestr(entry(rel, 0o120777), os.readlink(path))
+            continue
         if os.path.isdir(path):
             info = entry(rel + "/", 0o40755)
             info.external_attr |= 0x10  # MS-DOS directory flag
@@ -90,10 +108,37 @@ PY
 
 sha256() { if command -v sha256sum >/dev/null; then sha256sum "$@"; else shasum -a 256 "$@"; fi; }
 
-build() { # build OUT PKG [TAGS]; CGO=1 builds with cgo
+build() { # build OUT PKG [TAGS]
 	local out=$1 pkg=$2 tags=${3:-}
-	CGO_ENABLED=${CGO:-0} GOOS=linux GOARCH=$arch "$GO" build $trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$out" "$pkg"
+	CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build $trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$out" "$pkg"
 	chmod 0755 "$out"
+}
+
+# The C toolchain of a cgo plugin for $arch: the host's gcc and objdump, or
+# Debian's cross tools. Empty when missing.
+glibc_floor=2.34 # Amazon Linux 2023, the OS of Lambda's provided.al2023
+case $arch in
+	amd64) triplet=x86_64-linux-gnu ;;
+	arm64) triplet=aarch64-linux-gnu ;;
+esac
+if [[ $("$GO" env GOHOSTARCH) == "$arch" && $(uname -s) == Linux ]]; then
+	cc=$(command -v gcc || true) objdump=$(command -v objdump || true)
+else
+	cc=$(command -v "$triplet-gcc" || true) objdump=$(command -v "$triplet-objdump" || true)
+fi
+
+# build_cgo OUT PKG: build a cgo plugin and check the glibc it needs.
+build_cgo() {
+	local out=$1 pkg=$2
+	CGO_ENABLED=1 CC=$cc GOOS=linux GOARCH=$arch "$GO" build $trimpath -ldflags "$ldflags" -o "$out" "$pkg"
+	chmod 0755 "$out"
+	local need
+	need=$("$objdump" -T "$out" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
+	if [[ -n $need && $(printf '%s\n%s\n' "$need" "$glibc_floor" | sort -V | tail -1) != "$glibc_floor" ]]; then
+		echo "$0: $out needs glibc $need, newer than Lambda's $glibc_floor (Amazon Linux 2023): build it on an older glibc" >&2
+		exit 1
+	fi
+	echo "  needs glibc ${need:-(none)}, Lambda has $glibc_floor"
 }
 
 rows=()   # "file zipped unzipped"
@@ -110,38 +155,92 @@ sizes=$(zipdir "$outdir/$zip" "$stage/function")
 read -r zipped size <<<"$sizes"
 rows+=("$zip $zipped $size")
 total=$((total + size))
+function_size=$size
 
 plugins=()
 for main in plugins/*/main.go; do
 	[[ -e $main ]] || continue
 	plugins+=("$(basename "$(dirname "$main")")")
 done
+built=()
 for p in ${plugins[@]+"${plugins[@]}"}; do  # (bash 3.2: an empty array is "unbound")
-	# A plugin with a file named CGO wraps a C library: it is built with
-	# cgo, for the host's architecture only (no cross C toolchain), and
-	# its layer.sh adds the libraries it needs.
-	cgo=0
-	if [[ -e plugins/$p/CGO ]]; then
-		cgo=1
-		if [[ $(uname -s) != Linux || $("$GO" env GOHOSTARCH) != "$arch" ]]; then
-			echo "skip hp-plugin-$p for linux/$arch: it is built with cgo, which needs a C toolchain and libraries for linux/$arch (build it on such a machine)" >&2
-			continue
-		fi
-	fi
-	echo "build hp-plugin-$p for linux/$arch"
 	dir=$stage/layer-$p/hp/plugins
 	mkdir -p "$dir"
-	CGO=$cgo build "$dir/hp-plugin-$p" "./plugins/$p"
-	if [[ -x plugins/$p/layer.sh ]]; then
-		plugins/$p/layer.sh "$stage/layer-$p"
+	if [[ -e plugins/$p/CGO ]]; then
+		if [[ -z $cc || -z $objdump ]]; then
+			echo "skip hp-plugin-$p for linux/$arch: it is built with cgo and needs $triplet-gcc and $triplet-objdump (Debian: apt-get install gcc-${triplet/_/-})" >&2
+			continue
+		fi
+		echo "build hp-plugin-$p for linux/$arch (cgo, $cc)"
+		build_cgo "$dir/hp-plugin-$p" "./plugins/$p"
+	else
+		echo "build hp-plugin-$p for linux/$arch"
+		build "$dir/hp-plugin-$p" "./plugins/$p"
 	fi
+	# A plugin's layer.sh adds the libraries it needs at run time.
+	if [[ -x plugins/$p/layer.sh ]]; then
+		plugins/$p/layer.sh "$stage/layer-$p" "$triplet"
+	fi
+	built+=("$p")
 	(cd "$dir" && sha256 "hp-plugin-$p" >"SHA256SUMS.$p")
 	zip=hp-layer-$p-$lambda_arch.zip
 	sizes=$(zipdir "$outdir/$zip" "$stage/layer-$p")
 	read -r zipped size <<<"$sizes"
 	rows+=("$zip $zipped $size")
 	total=$((total + size))
+	[[ $p == oracle ]] && oracle_size=$size
 done
+
+# The Oracle client layer: lib/ holds Instant Client's libraries and libaio
+# (Lambda puts /opt/lib on LD_LIBRARY_PATH), from the zip the user
+# downloaded from Oracle for this architecture.
+ic_var=ORACLE_INSTANT_CLIENT_ZIP
+[[ $arch == arm64 ]] && ic_var=ORACLE_INSTANT_CLIENT_ZIP_ARM64
+ic_zip=${!ic_var:-}
+client_size=0
+if [[ -n $ic_zip ]]; then
+	[[ -f $ic_zip ]] || { echo "$0: $ic_var=$ic_zip: no such file" >&2; exit 1; }
+	echo "build the Oracle client layer for linux/$arch from $ic_zip"
+	lib=$stage/layer-oracle-client/lib
+	mkdir -p "$lib"
+	# The shared libraries of the zip's instantclient_* directory, links kept.
+	python3 - "$ic_zip" "$lib" <<'PY'
+import os, stat, sys, zipfile
+
+src, lib = sys.argv[1], sys.argv[2]
+found = False
+with zipfile.ZipFile(src) as z:
+    for info in z.infolist():
+        name = os.path.basename(info.filename)
+        if info.is_dir() or ".so" not in name:
+            continue
+        dst = os.path.join(lib, name)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            os.symlink(z.read(info).decode(), dst)
+        else:
+            with open(dst, "wb") as f:
+                f.write(z.read(info))
+            os.chmod(dst, 0o755)
+        found = found or name.startswith("libclntsh.so")
+if not found:
+    sys.exit(src + " holds no libclntsh.so: it is not an Oracle Instant Client Basic or Basic Light zip")
+PY
+	# Instant Client's libclntsh needs libaio, which Amazon Linux 2023's
+	# Lambda image lacks: the layer carries Debian's.
+	aio=$(ls /usr/lib/$triplet/libaio.so.1* /lib/$triplet/libaio.so.1* 2>/dev/null | head -1 || true)
+	if [[ -z $aio ]]; then
+		echo "$0: libaio.so.1 for $triplet is missing (Debian: apt-get install libaio1, or libaio1:arm64 for arm64)" >&2
+		exit 1
+	fi
+	cp -L "$aio" "$lib/libaio.so.1"
+	chmod 0755 "$lib/libaio.so.1"
+	zip=hp-layer-oracle-client-$lambda_arch.zip
+	sizes=$(zipdir "$outdir/$zip" "$stage/layer-oracle-client")
+	read -r zipped client_size <<<"$sizes"
+	rows+=("$zip $zipped $client_size")
+	total=$((total + client_size))
+fi
 
 # The table, and Lambda's limits.
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b / 1048576}'; }
@@ -163,6 +262,11 @@ for r in "${rows[@]}"; do
 done
 if ((${#plugins[@]} > max_layers)); then
 	echo "warning: ${#plugins[@]} plugin layers were built but a function can attach at most $max_layers layers: attach only the plugins the function needs" >&2
+fi
+oracle_total=$((function_size + ${oracle_size:-0} + client_size))
+if ((client_size > 0 && oracle_total > max_unzipped)); then
+	echo "error: an Oracle function (the function, the oracle layer and the Oracle client layer) is $oracle_total bytes unzipped, above Lambda's limit of $max_unzipped (250 MB): use Instant Client Basic Light" >&2
+	status=1
 fi
 if ((total > max_unzipped)); then
 	echo "error: the function and its ${#plugins[@]} layers are $total bytes unzipped together, above Lambda's limit of $max_unzipped (250 MB)" >&2

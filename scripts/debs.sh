@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# debs.sh installs the Debian packages the tests need (the ODBC driver
-# manager and the drivers the odbc plugin is tested through). It costs one
+# debs.sh installs the Debian packages the build and the tests need: gcc
+# and binutils for the cgo plugins (objdump checks their glibc floor),
+# libaio for the Oracle client layer, the ODBC driver manager and the
+# drivers the odbc plugin is tested through. It costs one
 # dpkg-query when they are present; apt-get update runs only when one is
 # missing. Needs root (CI runs as root) or sudo.
 set -euo pipefail
 
-pkgs=(unixodbc unixodbc-dev odbc-postgresql odbc-mariadb tdsodbc)
+pkgs=(gcc libc6-dev binutils libaio1 unixodbc unixodbc-dev odbc-postgresql odbc-mariadb tdsodbc)
 
 missing=()
 for p in "${pkgs[@]}"; do

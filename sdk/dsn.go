@@ -114,6 +114,8 @@ func secretSpans(dsn string) [][2]int {
 	var spans [][2]int
 	if i, j, ok := userPassword(dsn); ok {
 		spans = append(spans, [2]int{i, j})
+	} else if i, j, ok := slashPassword(dsn); ok {
+		spans = append(spans, [2]int{i, j})
 	}
 	ado := strings.Contains(dsn, ";")
 	for _, m := range keyValue.FindAllStringSubmatchIndex(dsn, -1) {
@@ -196,6 +198,28 @@ func userPassword(dsn string) (i, j int, ok bool) {
 	return start + colon + 1, start + at, true
 }
 
+// slashPassword locates the password of Oracle's scheme://user/password@...
+// form (the connect string after the '@' may be //host:port/service, an
+// Easy Connect string or a TNS alias) as dsn[i:j], up to the last '@' like
+// userPassword. A URL whose first path segment is followed by an '@' reads
+// the same way, so this masks more than a password there, never less.
+func slashPassword(dsn string) (i, j int, ok bool) {
+	k := strings.Index(dsn, "://")
+	if k < 0 {
+		return 0, 0, false
+	}
+	rest := dsn[k+3:]
+	slash := strings.IndexByte(rest, '/')
+	if slash < 0 || strings.ContainsAny(rest[:slash], ":?#@; \t\n") {
+		return 0, 0, false
+	}
+	at := strings.LastIndexByte(rest, '@')
+	if at < slash {
+		return 0, 0, false
+	}
+	return k + 3 + slash + 1, k + 3 + at, true
+}
+
 // MaskIn masks every occurrence of the DSN's secrets inside text, for
 // messages from drivers that may echo them.
 func MaskIn(text, dsn string) string {
@@ -246,7 +270,11 @@ func secretsOf(dsn string) []string {
 			add(t)
 		}
 	}
-	if i, j, ok := userPassword(dsn); ok {
+	i, j, ok := userPassword(dsn)
+	if !ok {
+		i, j, ok = slashPassword(dsn)
+	}
+	if ok {
 		// the password may end at an earlier '@' than the last one
 		for k := i; k < j; k++ {
 			if dsn[k] == '@' {

@@ -15,6 +15,10 @@ func TestMaskDSN(t *testing.T) {
 		"odbc+mssql://?Server=x;UID=u;PWD={pa;ss};":                      "odbc+mssql://?Server=x;UID=u;PWD=xxxxx;",
 		"snowflake://u@acct/db?token=abc&warehouse=w":                    "snowflake://u@acct/db?token=xxxxx&warehouse=w",
 		"sqlite:///tmp/demo.db":                                          "sqlite:///tmp/demo.db",
+		"oracle://scott/tiger@//db:1521/FREEPDB1?x=1":                    "oracle://scott/xxxxx@//db:1521/FREEPDB1?x=1",
+		"oracle://scott/ti@g/er@SALES_HA":                                "oracle://scott/xxxxx@SALES_HA",
+		"oracle://scott:tiger@db:1521/FREEPDB1":                          "oracle://scott:xxxxx@db:1521/FREEPDB1",
+		"s3://bucket/prefix/part":                                        "s3://bucket/prefix/part",
 		"":                                                               "",
 		"postgres://u:p?password=abc@h/db?x=Zq7":                         "postgres://u:xxxxx",
 		"DSN postgres://... is not a valid URL: percent-encode @ as %40": "DSN postgres://... is not a valid URL: percent-encode @ as %40",
@@ -30,6 +34,11 @@ func TestMaskIn(t *testing.T) {
 	dsn := "postgres://bob:hunter22@db/app"
 	got := MaskIn(`connect failed for "bob:hunter22": bad`, dsn)
 	if strings.Contains(got, "hunter22") {
+		t.Fatalf("secret leaked: %s", got)
+	}
+	// Oracle's user/password form, with an '@' in the password.
+	got = MaskIn("ORA-01017 for scott/hun@ter22 and hun@ter22", "oracle://scott/hun@ter22@//db/svc")
+	if strings.Contains(got, "hun@ter22") || strings.Contains(got, "ter22") {
 		t.Fatalf("secret leaked: %s", got)
 	}
 }

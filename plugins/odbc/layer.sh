@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# plugins/odbc/layer.sh DIR: add what hp-plugin-odbc needs at run time to
-# its Lambda layer tree DIR (unpacked into /opt): unixODBC's driver
+# plugins/odbc/layer.sh DIR TRIPLET: add what hp-plugin-odbc needs at run
+# time to its Lambda layer tree DIR (unpacked into /opt), for the Debian
+# multiarch TRIPLET (x86_64-linux-gnu, aarch64-linux-gnu): unixODBC's driver
 # manager in lib/ (on Lambda's LD_LIBRARY_PATH) and an odbcinst.ini in
 # etc/ for drivers installed under /opt. A vendor driver comes as a
 # further layer that puts its library under /opt and its section in
 # /opt/etc/odbcinst.ini; the function sets ODBCSYSINI=/opt/etc.
 set -euo pipefail
-dir=$1
+dir=$1 triplet=$2
 mkdir -p "$dir/lib" "$dir/etc"
-# awk reads all of ldconfig's list: leaving early would kill it with SIGPIPE.
 for lib in libodbc.so.2 libodbcinst.so.2 libltdl.so.7; do
-	path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|AArch64/ && !found {print $NF; found = 1}')
-	[[ -n $path ]] || { echo "$0: $lib not found (run scripts/debs.sh)" >&2; exit 1; }
+	path=/usr/lib/$triplet/$lib
+	[[ -e $path ]] || { echo "$0: $path not found (unixodbc for $triplet: scripts/debs.sh installs the host's)" >&2; exit 1; }
 	cp -L "$path" "$dir/lib/$lib"
 done
 cat >"$dir/etc/odbcinst.ini" <<'INI'

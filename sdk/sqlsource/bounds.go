@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/extensions"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -140,6 +141,8 @@ func asInt64(v driver.Value) (int64, error) {
 		return strconv.ParseInt(x, 10, 64)
 	case float64:
 		return int64(x), nil
+	case fmt.Stringer: // a driver's own decimal type, e.g. godror.Number
+		return strconv.ParseInt(x.String(), 10, 64)
 	}
 	return 0, fmt.Errorf("unexpected %T for a count", v)
 }
@@ -191,6 +194,9 @@ func ValueAt(a arrow.Array, i int) (*sdk.Value, error) {
 	case *array.Timestamp:
 		unit := x.DataType().(*arrow.TimestampType).Unit
 		return sdk.TimestampValue(x.Value(i).ToTime(unit)), nil
+	case *extensions.TimestampWithOffsetArray:
+		// A bound is an instant; the offset does not order values.
+		return sdk.TimestampValue(x.Value(i)), nil
 	}
 	return nil, fmt.Errorf("type %s cannot be a bound", a.DataType())
 }

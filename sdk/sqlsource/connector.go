@@ -607,11 +607,15 @@ func Query(ctx context.Context, dc any, q string, args []any) (driver.Rows, erro
 		st.Close()
 		return nil, err
 	}
-	return &stmtRows{Rows: rows, stmt: st}, nil
+	return StmtRows(rows, st), nil
 }
 
-// stmtRows closes its prepared statement with the rows. It forwards the
-// column-type interfaces the reader uses.
+// StmtRows returns rows that close their prepared statement with them,
+// for a [Dialect.Query] that prepares its own statements. They forward
+// the column-type interfaces the reader uses.
+func StmtRows(rows driver.Rows, st driver.Stmt) driver.Rows { return &stmtRows{Rows: rows, stmt: st} }
+
+// stmtRows closes its prepared statement with the rows.
 type stmtRows struct {
 	driver.Rows
 	stmt driver.Stmt

@@ -241,14 +241,8 @@ func (c *Connector) load(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req sd
 			}
 			getters[i] = g
 		}
-		for _, ki := range keyIdx {
-			if col := rec.Column(ki); col.NullN() > 0 {
-				for r := 0; r < col.Len(); r++ {
-					if col.IsNull(r) {
-						return 0, sdk.InvalidArgumentf("merge key %q is NULL in row %d: a NULL key matches no row, so it cannot be merged", schema.Field(ki).Name, total+int64(r)+1)
-					}
-				}
-			}
+		if err := NullKey(rec, keyIdx, total); err != nil {
+			return 0, err
 		}
 		n := int(rec.NumRows())
 		if d.InsertBatch != nil {
@@ -295,6 +289,22 @@ func (c *Connector) load(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req sd
 		}
 	}
 	return total, nil
+}
+
+// NullKey refuses a batch of a merge whose key columns (keyIdx) hold a
+// NULL, naming the key and the row (counted from 1 over the stream, before
+// rows preceding the batch): a NULL key matches no row.
+func NullKey(rec arrow.RecordBatch, keyIdx []int, before int64) error {
+	for _, ki := range keyIdx {
+		if col := rec.Column(ki); col.NullN() > 0 {
+			for r := 0; r < col.Len(); r++ {
+				if col.IsNull(r) {
+					return sdk.InvalidArgumentf("merge key %q is NULL in row %d: a NULL key matches no row, so it cannot be merged", rec.Schema().Field(ki).Name, before+int64(r)+1)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // merge applies the staging table: the last row of each key replaces

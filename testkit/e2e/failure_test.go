@@ -191,7 +191,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown table", nil, []string{"cp", "snap", "gen.no_such_table", "out.x"}, []string{"no_such_table"}},
 		{"unknown format", nil, []string{"cp", "snap", "gen.narrow", "out.x", "--format", "xml"}, []string{`"xml"`, "csv, parquet or jsonl"}},
 		{"unknown compression", nil, []string{"cp", "snap", "gen.narrow", "out.x", "--compression", "lzma"}, []string{`"lzma"`}},
-		{"scheme nobody serves", []string{"HP_ORA_DSN=oracle://scott:" + secret + "@db/orcl"}, []string{"cp", "snap", "ora.t", "out.x"}, []string{`"oracle"`, "hp plugins list"}},
+		{"scheme nobody serves", []string{"HP_DB2_DSN=db2://scott:" + secret + "@db/sample"}, []string{"cp", "snap", "db2.t", "out.x"}, []string{`"db2"`, "hp plugins list"}},
 		{"bad boolean", []string{"HP_CSV_HEADER=yes"}, []string{"cp", "snap", "gen.narrow", "out.x"}, []string{"HP_CSV_HEADER", "true, false, 1 or 0"}},
 		{"unknown flag", nil, []string{"cp", "snap", "gen.narrow", "out.x", "--bogus"}, []string{"--bogus"}},
 		{"missing argument", nil, []string{"cp", "snap", "gen.narrow"}, []string{"source and a target"}},

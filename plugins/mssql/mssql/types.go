@@ -12,8 +12,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/extensions"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	mssqldb "github.com/microsoft/go-mssqldb"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -33,9 +31,9 @@ var (
 	// TimestampOffsetNS is datetimeoffset(7)'s type, Arrow's canonical
 	// arrow.timestamp_with_offset: the instant in UTC and the offset in
 	// minutes.
-	TimestampOffsetNS arrow.DataType = offsetType{extensions.NewTimestampWithOffsetType(arrow.Nanosecond)}
+	TimestampOffsetNS = sqlsource.TimestampWithOffset(arrow.Nanosecond)
 	// TimestampOffsetUS is datetimeoffset(0..6)'s type.
-	TimestampOffsetUS arrow.DataType = offsetType{extensions.NewTimestampWithOffsetType(arrow.Microsecond)}
+	TimestampOffsetUS = sqlsource.TimestampWithOffset(arrow.Microsecond)
 	// TimeNS is time(n)'s type.
 	TimeNS = arrow.FixedWidthTypes.Time64ns
 )
@@ -236,22 +234,7 @@ func decodeWallTime(b array.Builder, v driver.Value) error {
 // fixed zone of the row's offset, so the instant and the offset both come
 // from the time.Time.
 func decodeOffsetTime(b array.Builder, v driver.Value) error {
-	t, ok := v.(time.Time)
-	if !ok {
-		return fmt.Errorf("unexpected %T for datetimeoffset", v)
-	}
-	_, off := t.Zone()
-	if off%60 != 0 {
-		return fmt.Errorf("offset %ds of %s is not whole minutes", off, t.Format(time.RFC3339Nano))
-	}
-	st := b.(*offsetBuilder).StorageBuilder().(*array.StructBuilder)
-	// The instant first: a value out of the unit's range appends nothing.
-	if err := appendTime(st.FieldBuilder(0), t.UTC()); err != nil {
-		return err
-	}
-	st.Append(true)
-	st.FieldBuilder(1).(*array.Int16Builder).Append(int16(off / 60))
-	return nil
+	return sqlsource.DecodeOffsetTime(b, v, appendTime)
 }
 
 func decodeTime(b array.Builder, v driver.Value) error {
@@ -262,46 +245,4 @@ func decodeTime(b array.Builder, v driver.Value) error {
 	ns := int64(t.Hour())*int64(time.Hour) + int64(t.Minute())*int64(time.Minute) + int64(t.Second())*int64(time.Second) + int64(t.Nanosecond())
 	b.(*array.Time64Builder).Append(arrow.Time64(ns))
 	return nil
-}
-
-// offsetType is arrow.timestamp_with_offset (it equals and serializes as
-// the canonical type) with a builder that appends NULL as a null struct
-// over zero fields: the spec declares the fields non-nullable, and the
-// library's builder would append nulls to them.
-type offsetType struct {
-	*extensions.TimestampWithOffsetType
-}
-
-func (t offsetType) NewBuilder(mem memory.Allocator) array.Builder {
-	return &offsetBuilder{t.TimestampWithOffsetType.NewBuilder(mem).(*extensions.TimestampWithOffsetBuilder)}
-}
-
-type offsetBuilder struct {
-	*extensions.TimestampWithOffsetBuilder
-}
-
-func (b *offsetBuilder) AppendNull() { b.AppendNulls(1) }
-
-// noValues is validity for null structs, so that appending them
-// allocates nothing.
-var noValues [64]bool
-
-func (b *offsetBuilder) AppendNulls(n int) {
-	st := b.StorageBuilder().(*array.StructBuilder)
-	for left := n; left > 0; left -= len(noValues) {
-		st.AppendValues(noValues[:min(left, len(noValues))]) // validity only
-	}
-	st.FieldBuilder(0).AppendEmptyValues(n)
-	st.FieldBuilder(1).AppendEmptyValues(n)
-}
-
-// offsetUnit reports whether t is arrow.timestamp_with_offset, and its unit.
-func offsetUnit(t arrow.DataType) (arrow.TimeUnit, bool) {
-	switch x := t.(type) {
-	case *extensions.TimestampWithOffsetType:
-		return x.TimeUnit(), true
-	case offsetType:
-		return x.TimeUnit(), true
-	}
-	return 0, false
 }

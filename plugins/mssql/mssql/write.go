@@ -346,7 +346,7 @@ func classOf(t arrow.DataType) class {
 	case arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP, arrow.TIME32, arrow.TIME64:
 		return clsTime
 	}
-	if _, ok := offsetUnit(t); ok {
+	if _, ok := sqlsource.OffsetUnit(t); ok {
 		return clsTimeOffset
 	}
 	return clsText
@@ -390,7 +390,7 @@ type decimalText string
 // float64, bool, string, decimalText, []byte or time.Time (UTC, or in the
 // row's offset for arrow.timestamp_with_offset).
 func valueOf(t arrow.DataType) (func(a arrow.Array, i int) any, error) {
-	if _, ok := offsetUnit(t); ok {
+	if _, ok := sqlsource.OffsetUnit(t); ok {
 		return func(a arrow.Array, i int) any { return a.(*extensions.TimestampWithOffsetArray).Value(i) }, nil
 	}
 	switch t.ID() {
@@ -679,7 +679,7 @@ func ddlType(t arrow.DataType) (string, error) {
 	case *arrow.Time64Type:
 		return fmt.Sprintf("time(%d)", digits[t.Unit]), nil
 	}
-	if u, ok := offsetUnit(t); ok {
+	if u, ok := sqlsource.OffsetUnit(t); ok {
 		return fmt.Sprintf("datetimeoffset(%d)", digits[u]), nil
 	}
 	return "", sdk.Errorf(sdk.ErrUnsupportedType, "type %s has no SQL Server column type", t)

@@ -1,8 +1,9 @@
-package mssql
+package sqlsource
 
 import (
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
@@ -10,7 +11,7 @@ import (
 // TestOffsetBuilderNulls: nulls append as null structs over zero fields,
 // any number at once, and keep the fields aligned with the struct.
 func TestOffsetBuilderNulls(t *testing.T) {
-	b := TimestampOffsetUS.(offsetType).NewBuilder(memory.DefaultAllocator)
+	b := TimestampWithOffset(arrow.Microsecond).(offsetType).NewBuilder(memory.DefaultAllocator)
 	defer b.Release()
 	b.AppendNull()
 	b.AppendNulls(150)

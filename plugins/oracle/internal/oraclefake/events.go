@@ -1,0 +1,163 @@
+package oraclefake
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/godror/godror"
+)
+
+// Events is HP.EVENTS, whose columns drive deltas: ID NUMBER(10), UPDATED
+// DATE, TS TIMESTAMP(6) and N (NUMBER without precision).
+func Events() *Table {
+	i := func(n int64) any { return n }
+	return &Table{Owner: "HP", Name: "EVENTS", Key: []string{"ID"}, Cols: []Column{
+		{Name: "ID", Type: "NUMBER", Precision: i(10), Scale: i(0), Nullable: "N"},
+		{Name: "UPDATED", Type: "DATE", Nullable: "Y"},
+		{Name: "TS", Type: "TIMESTAMP(6)", Scale: i(6), Nullable: "Y"},
+		{Name: "N", Type: "NUMBER", Nullable: "Y"},
+	}}
+}
+
+// eventRow is row i of HP.EVENTS, as godror returns it: every driver
+// grows with ID (UPDATED by days, TS by seconds from a microsecond past
+// midnight, N by eighths).
+func eventRow(i int) []driver.Value {
+	n := new(big.Rat).SetFrac64(int64(i), 8).FloatString(3)
+	n = strings.TrimRight(strings.TrimRight(n, "0"), ".")
+	return []driver.Value{godror.Number(strconv.Itoa(i)), time.Date(2024, 1, 1+i, 0, 0, 0, 0, Session),
+		time.Date(2024, 1, 1, 0, 0, i, 1000, Session), godror.Number(n)}
+}
+
+var (
+	eventsBounds = regexp.MustCompile(`^SELECT MIN\("(\w+)"\), MAX\("\w+"\), COUNT\(\*\), COUNT\("\w+"\) FROM "HP"\."EVENTS"(?: WHERE (.*))?$`)
+	eventsRead   = regexp.MustCompile(`^SELECT (.+?) FROM "HP"\."EVENTS"(?: WHERE (.*?))?(?: ORDER BY .*)?$`)
+	condition    = regexp.MustCompile(`^"(\w+)" (>=|>|<=|<) (?:TO_DATE\('([^']*)', 'YYYY-MM-DD HH24:MI:SS'\)|TIMESTAMP '([^']*)'|:(\d+))$`)
+)
+
+// AnswerEvents answers the connector's bounds and range reads of
+// HP.EVENTS holding rows 1..n, evaluating their range conditions as
+// Oracle would (each column compared as its own type); ok is false for
+// other statements.
+func AnswerEvents(n int, q string, args []any) (r *Result, ok bool, err error) {
+	cols := Events().Names()
+	index := func(name string) int {
+		for i, c := range cols {
+			if c == name {
+				return i
+			}
+		}
+		return -1
+	}
+	var where, list string
+	var bounds int
+	if m := eventsBounds.FindStringSubmatch(q); m != nil {
+		bounds, where = index(m[1]), m[2]
+	} else if m := eventsRead.FindStringSubmatch(q); m != nil {
+		list, where = m[1], m[2]
+	} else {
+		return nil, false, nil
+	}
+	var rows [][]driver.Value
+	for i := 1; i <= n; i++ {
+		row := eventRow(i)
+		keep, err := matches(row, index, where, args)
+		if err != nil {
+			return nil, true, err
+		}
+		if keep {
+			rows = append(rows, row)
+		}
+	}
+	if list == "" {
+		if bounds < 0 {
+			return nil, true, fmt.Errorf("oraclefake: bounds of an unknown column: %s", q)
+		}
+		var lo, hi driver.Value
+		if len(rows) > 0 {
+			lo, hi = rows[0][bounds], rows[len(rows)-1][bounds]
+		}
+		count := godror.Number(strconv.Itoa(len(rows)))
+		return &Result{Cols: []string{"MIN", "MAX", "COUNT", "COUNT"}, Rows: [][]driver.Value{{lo, hi, count, count}}}, true, nil
+	}
+	var pick []int
+	for _, c := range strings.Split(list, ", ") {
+		i := index(strings.Trim(c, `"`))
+		if i < 0 {
+			return nil, true, fmt.Errorf("oraclefake: unknown column %s in %s", c, q)
+		}
+		pick = append(pick, i)
+	}
+	out := &Result{}
+	for _, i := range pick {
+		out.Cols = append(out.Cols, cols[i])
+	}
+	for _, row := range rows {
+		var r []driver.Value
+		for _, i := range pick {
+			r = append(r, row[i])
+		}
+		out.Rows = append(out.Rows, r)
+	}
+	return out, true, nil
+}
+
+// matches evaluates conditions joined by AND on a row.
+func matches(row []driver.Value, index func(string) int, where string, args []any) (bool, error) {
+	if where == "" {
+		return true, nil
+	}
+	for _, c := range strings.Split(where, " AND ") {
+		m := condition.FindStringSubmatch(c)
+		if m == nil || index(m[1]) < 0 {
+			return false, fmt.Errorf("oraclefake: cannot evaluate %q", c)
+		}
+		cmp, err := compare(row[index(m[1])], m)
+		if err != nil {
+			return false, err
+		}
+		ok := map[string]bool{">": cmp > 0, ">=": cmp >= 0, "<": cmp < 0, "<=": cmp <= 0}[m[2]]
+		if m[5] != "" {
+			k, _ := strconv.Atoi(m[5])
+			num, isNum := args[k-1].(godror.Number)
+			v, isRat := new(big.Rat).SetString(string(num))
+			x, _ := new(big.Rat).SetString(string(row[index(m[1])].(godror.Number)))
+			if !isNum || !isRat {
+				return false, fmt.Errorf("oraclefake: bind :%s is %T, not a NUMBER", m[5], args[k-1])
+			}
+			cmp := x.Cmp(v)
+			ok = map[string]bool{">": cmp > 0, ">=": cmp >= 0, "<": cmp < 0, "<=": cmp <= 0}[m[2]]
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// compare compares a DATE or TIMESTAMP value (its wall time) with a typed
+// literal; binds compare in matches.
+func compare(v driver.Value, m []string) (int, error) {
+	if m[5] != "" {
+		return 0, nil
+	}
+	t, ok := v.(time.Time)
+	if !ok {
+		return 0, fmt.Errorf("oraclefake: a time literal against %T", v)
+	}
+	lit, layout := m[4], "2006-01-02 15:04:05.999999999"
+	if m[3] != "" {
+		lit, layout = m[3], "2006-01-02 15:04:05"
+	}
+	l, err := time.Parse(layout, lit)
+	if err != nil {
+		return 0, err
+	}
+	w := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+	return w.Compare(l), nil
+}

@@ -1,0 +1,318 @@
+package e2e
+
+import (
+	"archive/zip"
+	"bytes"
+	"debug/buildinfo"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/halfpipe-io/halfpipe/testkit"
+)
+
+// TestOracleWithoutClient runs the real Oracle plugin (built with cgo)
+// through hp on a machine without the Oracle client libraries: the plugin
+// starts, and the first connection fails with exit 2 and a message that
+// says what to install, never a cgo stack or the password.
+func TestOracleWithoutClient(t *testing.T) {
+	bin := testkit.Build(t)
+	const secret = "Tig3rSecretPw"
+	// Port 1 on the loopback: nothing listens, should a client be found.
+	out := t.TempDir()
+	env := []string{"HP_ORA_DSN=oracle://scott/" + secret + "@//127.0.0.1:1/FREEPDB1", "LD_LIBRARY_PATH=" + t.TempDir(), "HP_OUT_DSN=" + out}
+	for _, args := range [][]string{{"check", "ora"}, {"cp", "snap", "ora.orders", "out.x", "--format", "csv"}} {
+		res := bin.Run(t, env, args...)
+		if !strings.Contains(res.Stderr, "DPI-1047") && strings.Contains(res.Stderr, "ORA-12541") {
+			t.Skip("an Oracle client is installed here, so DPI-1047 cannot be provoked")
+		}
+		if res.Code != 2 {
+			t.Fatalf("hp %s: exit %d, want 2\n%s", strings.Join(args, " "), res.Code, res.Stderr)
+		}
+		testkit.Contains(t, "stderr of hp "+strings.Join(args, " "), res.Stderr,
+			"DPI-1047", "Oracle Instant Client", "Basic or Basic Light", "LD_LIBRARY_PATH", "/opt/lib", "libclntsh")
+		for _, bad := range []string{secret, "goroutine ", "panic", "SIGSEGV", "runtime/cgo"} {
+			if strings.Contains(res.Stderr+res.Stdout, bad) {
+				t.Fatalf("hp %s printed %q:\n%s", strings.Join(args, " "), bad, res.Stderr)
+			}
+		}
+	}
+	assertNothingPublished(t, out)
+}
+
+// TestOraclePluginListed: hp plugins list shows the Oracle plugin, which
+// is built with cgo while hp itself is not.
+func TestOraclePluginListed(t *testing.T) {
+	bin := testkit.Build(t)
+	res := bin.Run(t, nil, "plugins", "list", "--output", "json")
+	if res.Code != 0 {
+		t.Fatalf("hp plugins list: exit %d\n%s", res.Code, res.Stderr)
+	}
+	var got []listed
+	if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, res.Stdout)
+	}
+	var ora *listed
+	for i := range got {
+		if got[i].Name == "oracle" && ora == nil {
+			ora = &got[i] // the first found serves the scheme
+		}
+	}
+	if ora == nil || ora.Status != "ok" || strings.Join(ora.Schemes, ",") != "oracle" || !strings.Contains(strings.Join(ora.Capabilities, ","), "write") {
+		t.Fatalf("oracle is not listed as a working plugin: %+v", ora)
+	}
+	cgo := func(path string) string {
+		info, err := buildinfo.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range info.Settings {
+			if s.Key == "CGO_ENABLED" {
+				return s.Value
+			}
+		}
+		return ""
+	}
+	if got := cgo(filepath.Join(bin.PluginDir, "hp-plugin-oracle")); got != "1" {
+		t.Errorf("hp-plugin-oracle built with CGO_ENABLED=%q, want 1", got)
+	}
+	if got := cgo(bin.HP); got != "0" {
+		t.Errorf("hp built with CGO_ENABLED=%q, want 0", got)
+	}
+}
+
+// fakeOracle builds the Oracle connector on oraclefake (a database/sql
+// driver answering with the values godror returns) as hp-plugin-oracle, in
+// a directory of its own, and returns that directory.
+func fakeOracle(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "hp-plugin-oracle"), "./plugins/oracle/internal/oraclefake/plugin")
+	cmd.Dir = testkit.RepoRoot(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the fake Oracle plugin: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// onlyFile returns the one data file of the one run under dir.
+func onlyFile(t *testing.T, dir, pattern string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*", pattern))
+	if len(files) != 1 {
+		t.Fatalf("published %v, want one %s", files, pattern)
+	}
+	return files[0]
+}
+
+// TestOracleSnapAllTypes snaps a table of every Oracle type with edge
+// values (HP.T_ALL of oraclefake: godror's Go values) through hp and the
+// real connector code to CSV, Parquet and CSV on S3.
+func TestOracleSnapAllTypes(t *testing.T) {
+	bin := testkit.Build(t)
+	plugins := fakeOracle(t)
+	out := t.TempDir()
+	srv, env := s3Target(t, "")
+	env = append(env, "HP_PLUGIN_DIR="+plugins, "HP_ORA_DSN=oracle://hp/Tig3rSecretPw@//db.example:1521/FREEPDB1", "HP_OUT_DSN="+out)
+	for _, target := range []string{"out.csv", "out.parquet", "s3.all"} {
+		format := strings.TrimPrefix(target, "out.")
+		if target == "s3.all" {
+			format = "csv"
+		}
+		res := bin.Run(t, env, "cp", "snap", "ora.hp.t_all", target, "--format", format, "--compression", "none")
+		if res.Code != 0 || strings.Contains(res.Stderr, "Tig3rSecretPw") {
+			t.Fatalf("snap to %s: exit %d\n%s", target, res.Code, res.Stderr)
+		}
+	}
+	data, err := os.ReadFile(onlyFile(t, filepath.Join(out, "csv"), "part-*.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	onS3, err := os.ReadFile(onlyFile(t, filepath.Join(download(t, srv, "lake", "raw/all/"), "all"), "part-*.csv"))
+	if err != nil || !bytes.Equal(onS3, data) {
+		t.Fatalf("the CSV on S3 (%d bytes, %v) differs from the local one (%d bytes)", len(onS3), err, len(data))
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(data))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// NOTE (a 200 kB CLOB) and BLOBV (a 150 kB BLOB) arrive whole.
+	const note, blob = 14, 16
+	wantBlob := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0, 0xff, 7}, 50000))
+	wantCSV := [][]string{
+		{"ID", "AMOUNT", "BIG", "NEGS", "F", "D", "DT", "TS", "TS9", "TSTZ", "TSLTZ", "YM", "DS", "NAME", "NOTE", "RAWV", "BLOBV", "RID", "DOC", "J", "FLAG", "FL"},
+		{"1", "-1234567890123456789012345678.0123456789", "123456789012345678901234567890123456789", "-9999900", "NaN", "-Infinity",
+			"2024-02-29T23:59:59", "0001-01-01T00:00:00.000000", "2262-04-11T23:47:16.854775807", "2024-06-01T12:00:00.123456-03:30", "2024-06-01T10:00:00.000000Z",
+			"P-14M0DT0.000000000S", "P0M3DT14706.000007000S", "héllo", "(note)", "AAEC", "(blob)", "AAAR3sAAEAAAACXAAA", "<a>1</a>", `{"a":1}`, "true", "0.1"},
+		{"2", "", "", "", "Infinity", "NaN", "", "9999-12-31T23:59:59.999999", "", "", "", "P14M0DT0.000000000S", "P0M0DT-1.000000000S",
+			"", "", "", "", "", "", "", "false", ""},
+	}
+	if len(rows) != 3 || rows[1][note] != strings.Repeat("ünïcode ", 20000) || rows[1][blob] != wantBlob {
+		t.Fatalf("CSV: %d rows, or NOTE (%d bytes) or BLOBV (%d bytes) differ", len(rows), len(rows[min(1, len(rows)-1)][note]), len(rows[min(1, len(rows)-1)][blob]))
+	}
+	rows[1][note], rows[1][blob] = "(note)", "(blob)"
+	for r := range wantCSV {
+		if got, want := strings.Join(rows[r], "|"), strings.Join(wantCSV[r], "|"); got != want {
+			t.Errorf("CSV row %d\n got %s\nwant %s", r, got, want)
+		}
+	}
+	// Parquet keeps the types: the instant and offset of TSTZ, DATE's
+	// seconds as milliseconds, TIMESTAMP(9)'s nanoseconds.
+	pq := parquetAsText(t, onlyFile(t, filepath.Join(out, "parquet"), "part-*.parquet"))
+	want := map[string][2]string{
+		"AMOUNT": {"-1234567890123456789012345678.0123456789", `\N`}, "DT": {"1709251199000", `\N`}, "TS9": {"9223372036854775807", `\N`},
+		"TSTZ.timestamp": {"2024-06-01T15:30:00.123456Z", `\N`}, "TSTZ.offset_minutes": {"-210", `\N`}, "TSLTZ": {"2024-06-01T10:00:00.000000Z", `\N`},
+		"D": {"-Inf", "NaN"}, "YM": {"P-14M0DT0.000000000S", "P14M0DT0.000000000S"}, "FLAG": {"true", "false"}, "NAME": {"héllo", `\N`},
+	}
+	if len(pq) != 3 {
+		t.Fatalf("Parquet: %d rows", len(pq)-1)
+	}
+	for c, name := range pq[0] {
+		if w, ok := want[name]; ok {
+			if pq[1][c] != w[0] || pq[2][c] != w[1] {
+				t.Errorf("Parquet %s = %q, %q; want %q, %q", name, pq[1][c], pq[2][c], w[0], w[1])
+			}
+			delete(want, name)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("Parquet lacks columns %v", want)
+	}
+}
+
+// oracleClientStandIn writes a stand-in for Oracle's Instant Client zip
+// (which no test may download: Oracle's licence) into dir and returns the
+// variable that makes layer/build.sh build the Oracle client layer from
+// it: the layout of Instant Client Basic Light, a link included, with
+// libraries that are not ELF files.
+func oracleClientStandIn(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "instantclient-basiclite-standin.zip")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	add := func(name string, mode os.FileMode, body string) {
+		h := &zip.FileHeader{Name: "instantclient_23_6/" + name, Method: zip.Deflate}
+		h.SetMode(mode)
+		w, err := zw.CreateHeader(h)
+		if err == nil {
+			_, err = w.Write([]byte(body))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("libclntsh.so.23.1", 0o755, "not an ELF file")
+	add("libclntsh.so", os.ModeSymlink|0o777, "libclntsh.so.23.1")
+	add("libociicus.so", 0o755, "not an ELF file")
+	add("BASIC_LITE_LICENSE", 0o644, "licence")
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return "ORACLE_INSTANT_CLIENT_ZIP=" + path
+}
+
+// TestLambdaOracleLayers: make lambda's Oracle layers unpacked as Lambda
+// unpacks them: the cgo plugin with its checksum, and the client layer's
+// lib/ (what Lambda puts on LD_LIBRARY_PATH) with Instant Client's
+// libraries, its link and libaio. hp finds the plugin there, and the
+// plugin finds the client library through LD_LIBRARY_PATH: the stand-in
+// is no ELF file, so the connection fails naming it, with exit 2.
+func TestLambdaOracleLayers(t *testing.T) {
+	bootstrap, opt := lambdaTree(t)
+	lib := filepath.Join(opt, "lib")
+	// The link stays a link in the zip (this test's unzip makes it a file).
+	zr, err := zip.OpenReader(filepath.Join(lambdaDist.dir, "hp-layer-oracle-client-"+map[string]string{"amd64": "x86_64", "arm64": "arm64"}[runtime.GOARCH]+".zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	link := ""
+	for _, f := range zr.File {
+		if f.Name == "lib/libclntsh.so" && f.Mode()&os.ModeSymlink != 0 {
+			r, _ := f.Open()
+			b, _ := io.ReadAll(r)
+			r.Close()
+			link = string(b)
+		}
+	}
+	if link != "libclntsh.so.23.1" {
+		t.Errorf("lib/libclntsh.so is not a link to libclntsh.so.23.1 in the client layer (%q)", link)
+	}
+	for _, name := range []string{"libclntsh.so", "libclntsh.so.23.1", "libociicus.so", "libaio.so.1"} {
+		if _, err := os.Stat(filepath.Join(lib, name)); err != nil {
+			t.Errorf("the client layer lacks lib/%s: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(lib, "BASIC_LITE_LICENSE")); err == nil {
+		t.Errorf("the client layer carries more than libraries")
+	}
+	plugins := filepath.Join(opt, "hp", "plugins")
+	for _, name := range []string{"hp-plugin-oracle", "SHA256SUMS.oracle"} {
+		if _, err := os.Stat(filepath.Join(plugins, name)); err != nil {
+			t.Errorf("the oracle layer lacks %s: %v", name, err)
+		}
+	}
+	cmd := exec.Command(bootstrap, "check", "ora")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "HP_PLUGIN_DIR=" + plugins, "HP_REQUIRE_CHECKSUMS=true",
+		"LD_LIBRARY_PATH=" + lib, "HP_ORA_DSN=oracle://scott/Tig3rSecretPw@//127.0.0.1:1/FREEPDB1"}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("hp check: %v, want exit 2\n%s", err, stderr.String())
+	}
+	testkit.Contains(t, "stderr", stderr.String(), "DPI-1047", filepath.Join(lib, "libclntsh.so"), "Instant Client", "/opt/lib")
+}
+
+// TestOracleDeltaThroughHp: hp cp delta over DATE, TIMESTAMP and NUMBER
+// drivers of HP.EVENTS (oraclefake: the table grows from 5 to 8 rows
+// between runs, and the fake evaluates the connector's typed literals and
+// NUMBER binds): each row is published once, with the marks exact.
+func TestOracleDeltaThroughHp(t *testing.T) {
+	bin := testkit.Build(t)
+	plugins := fakeOracle(t)
+	for _, c := range []struct{ driver, first, second string }{
+		{"updated", "2024-01-06T00:00:00Z", "2024-01-09T00:00:00Z"},
+		{"ts", "2024-01-01T00:00:05.000001Z", "2024-01-01T00:00:08.000001Z"},
+		{"n", "0.625", "1"},
+	} {
+		out := t.TempDir()
+		run := func(rows int) deltaSummary {
+			env := []string{"HP_PLUGIN_DIR=" + plugins, "HP_OUT_DSN=" + out, fmt.Sprintf("HP_ORA_DSN=oracle://hp/pw@//db/EVENTS%d", rows)}
+			return runDelta(t, bin, env, "ora.hp.events", "out.ev", "--delta-driver", c.driver, "--primary-keys", "id")
+		}
+		if s := run(5); s.Rows != 5 || s.HighWaterMark != c.first {
+			t.Fatalf("%s, first run: %+v", c.driver, s)
+		}
+		if s := run(8); s.Rows != 3 || s.HighWaterMark != c.second {
+			t.Fatalf("%s, second run: %+v", c.driver, s)
+		}
+		if s := run(8); s.Rows != 0 {
+			t.Fatalf("%s, idle run: %+v", c.driver, s)
+		}
+		var ids []string
+		for _, r := range publishedRows(t, out) {
+			ids = append(ids, strings.SplitN(r, "|", 2)[0])
+		}
+		if strings.Join(ids, ",") != "1,2,3,4,5,6,7,8" {
+			t.Errorf("%s: published ids %v, want 1..8 once each", c.driver, ids)
+		}
+	}
+}
