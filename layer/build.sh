@@ -122,7 +122,9 @@ case $arch in
 	arm64) triplet=aarch64-linux-gnu ;;
 esac
 if [[ $("$GO" env GOHOSTARCH) == "$arch" && $(uname -s) == Linux ]]; then
-	cc=$(command -v gcc || true) objdump=$(command -v objdump || true)
+	# gcc by name, as go's default CC: a path would change the build IDs of
+	# cgo packages and recompile what the tests already built.
+	cc=$(command -v gcc >/dev/null && echo gcc || true) objdump=$(command -v objdump || true)
 else
 	cc=$(command -v "$triplet-gcc" || true) objdump=$(command -v "$triplet-objdump" || true)
 fi
