@@ -3,6 +3,7 @@ package format
 import (
 	"bytes"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -305,5 +306,38 @@ func TestParquetDefaultRowGroupBytes(t *testing.T) {
 	rg := pf.MetaData().RowGroup(1)
 	if size := rg.TotalCompressedSize(); rg.NumRows() >= 1_000_000 || size < 12<<20 || size > 17<<20 {
 		t.Errorf("second row group: %d rows, %d compressed bytes", rg.NumRows(), size)
+	}
+}
+
+// appendDecimal128 writes what the big.Int path writes, for values beyond
+// int64 of every size up to the type's edges, both signs, every scale.
+func TestAppendDecimal128MatchesBig(t *testing.T) {
+	vals := []*big.Int{new(big.Int).Lsh(big.NewInt(1), 127), new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 127), big.NewInt(1))}
+	for p := new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil); p.BitLen() < 128; p = new(big.Int).Mul(p, big.NewInt(10)) {
+		vals = append(vals, p, new(big.Int).Sub(p, big.NewInt(1)), new(big.Int).Add(p, big.NewInt(7)))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		v := new(big.Int).Lsh(new(big.Int).SetUint64(rng.Uint64()>>rng.IntN(64)), uint(rng.IntN(64)))
+		vals = append(vals, v.Or(v, new(big.Int).SetUint64(rng.Uint64())))
+	}
+	for _, v := range vals {
+		for _, sign := range []int{1, -1} {
+			x := new(big.Int).Mul(v, big.NewInt(int64(sign)))
+			if x.BitLen() > 127 {
+				continue // outside decimal128 (its minimum is checked below)
+			}
+			n := decimal128.FromBigInt(x)
+			for scale := int32(-2); scale <= 40; scale += 3 {
+				want := string(appendBig([]byte("x"), n.BigInt(), scale))
+				if got := string(appendDecimal128([]byte("x"), n, scale)); got != want {
+					t.Fatalf("%s scale %d: %q, want %q", x, scale, got, want)
+				}
+			}
+		}
+	}
+	minimum := decimal128.New(math.MinInt64, 0) // -2^127, its own negation
+	if got, want := string(appendDecimal128(nil, minimum, 3)), string(appendBig(nil, minimum.BigInt(), 3)); got != want {
+		t.Errorf("-2^127: %q, want %q", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -184,7 +185,37 @@ func appendDecimal128(b []byte, n decimal128.Num, scale int32) []byte {
 	if hi := n.HighBits(); (hi == 0 && n.LowBits() <= math.MaxInt64) || (hi == -1 && n.LowBits() > math.MaxInt64) {
 		return appendDecimal64(b, int64(n.LowBits()), scale)
 	}
-	return appendBig(b, n.BigInt(), scale)
+	neg := n.Sign() < 0
+	if neg {
+		n = n.Negate() // the magnitude; -2^127 stays itself, read unsigned below
+	}
+	var tmp [40]byte
+	return appendScaled(b, appendUint128(tmp[:0], uint64(n.HighBits()), n.LowBits()), neg, scale)
+}
+
+// appendUint128 appends the decimal digits of the unsigned 128-bit hi:lo,
+// 19 digits at a time, without allocating (big.Int did, for every value).
+func appendUint128(b []byte, hi, lo uint64) []byte {
+	const chunk = 1e19
+	var parts [3]uint64 // 2^128 has 39 digits: at most two full chunks below the top
+	k := 0
+	for hi != 0 {
+		var r uint64
+		hi, r = hi/chunk, hi%chunk
+		lo, parts[k] = bits.Div64(r, lo, chunk)
+		k++
+	}
+	b = strconv.AppendUint(b, lo, 10)
+	for k--; k >= 0; k-- {
+		var digits [19]byte
+		v := parts[k]
+		for i := len(digits) - 1; i >= 0; i-- {
+			digits[i] = byte('0' + v%10)
+			v /= 10
+		}
+		b = append(b, digits[:]...)
+	}
+	return b
 }
 
 // appendDecimal64 is appendScaled for an int64 unscaled value, writing the
