@@ -46,17 +46,11 @@ func (*Connector) Load(ctx context.Context, req sdk.LoadRequest) (*sdk.LoadResul
 	if err != nil {
 		return nil, err
 	}
-	db, err := open(req.Conn)
+	conn, end, err := session(ctx, req.Conn)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	// One session: temporary tables and the transaction live in it.
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, classify(err, req.Conn.DSN)
-	}
-	defer conn.Close()
+	defer end()
 	l.conn = conn
 	n, err := l.run(ctx)
 	if err != nil {

@@ -82,6 +82,21 @@ func New() *Connector {
 // Info describes the connector.
 func (*Connector) Info() sdk.Info { return info }
 
+// session opens one session of conn: temporary tables and a transaction
+// live in it. end closes the session and its pool.
+func session(ctx context.Context, c sdk.Connection) (conn *sql.Conn, end func(), err error) {
+	db, err := open(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err = db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, nil, classify(err, c.DSN)
+	}
+	return conn, func() { conn.Close(); db.Close() }, nil
+}
+
 func open(conn sdk.Connection) (*sql.DB, error) {
 	cfg, err := parseDSN(conn.DSN)
 	if err != nil {

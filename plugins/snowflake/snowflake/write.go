@@ -43,16 +43,11 @@ func (*Connector) Write(ctx context.Context, req sdk.WriteRequest, records array
 	if err != nil {
 		return nil, err
 	}
-	db, err := open(req.Conn)
+	conn, end, err := session(ctx, req.Conn)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, classify(err, req.Conn.DSN)
-	}
-	defer conn.Close()
+	defer end()
 	sub := "hp_" + randSuffix()
 	l := &load{
 		req: sdk.LoadRequest{Conn: req.Conn, Table: req.Table, Mode: req.Mode, Keys: req.Keys, Format: "parquet",
