@@ -30,6 +30,7 @@
 # Binaries are built with -trimpath (no build machine paths in them);
 # LAYER_TRIMPATH=0 drops it so that a test's build reuses the packages
 # `go test` compiled (-trimpath changes every package's build ID).
+# LAYER_ZIP_LEVEL (default 9) is the zips' deflate level; the tests use 1.
 # Zips are written by a small Python script (no zip package needed) with
 # sorted entries, fixed timestamps and explicit modes (0755 binaries and
 # directories, 0644 other files), so equal inputs give equal zips.
@@ -66,10 +67,10 @@ trap 'rm -rf "$stage"' EXIT
 # print the zip's size and the size of its contents unpacked, in bytes.
 # Symbolic links are stored as links (libclntsh.so -> libclntsh.so.23.1).
 zipdir() {
-	python3 - "$1" "$2" <<'PY'
+	python3 - "$1" "$2" "${LAYER_ZIP_LEVEL:-9}" <<'PY'
 import os, sys, zipfile
 
-out, root = sys.argv[1], sys.argv[2]
+out, root, level = sys.argv[1], sys.argv[2], int(sys.argv[3])
 epoch = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
 
 def entry(name, mode):
@@ -85,7 +86,7 @@ for dirpath, dirnames, filenames in os.walk(root):
     for f in filenames:
         paths.append(os.path.join(dirpath, f))
 tmp = out + ".tmp"
-with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as z:
     for path in sorted(paths, key=lambda p: os.path.relpath(p, root)):
         rel = os.path.relpath(path, root).replace(os.sep, "/")
         if os.path.islink(path):
@@ -99,7 +100,7 @@ with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         executable = os.stat(path).st_mode & 0o111
         info = entry(rel, 0o100755 if executable else 0o100644)
         with open(path, "rb") as f:
-            z.writestr(info, f.read(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+            z.writestr(info, f.read(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=level)
     unzipped = sum(i.file_size for i in z.infolist())
 os.replace(tmp, out)
 print(os.path.getsize(out), unzipped)
@@ -145,31 +146,16 @@ build_cgo() {
 
 rows=()   # "file zipped unzipped"
 
-echo "build hp $VERSION for linux/$arch (Lambda $lambda_arch)"
-mkdir -p "$stage/function"
-build "$stage/function/bootstrap" ./core/cmd/hp lambda.norpc
-if [[ $(uname -s) == Linux && $("$GO" env GOHOSTARCH) == "$arch" ]]; then
-	"$stage/function/bootstrap" version >/dev/null || { echo "$0: the built bootstrap does not run" >&2; exit 1; }
-fi
-zip=hp-function-$lambda_arch.zip
-sizes=$(zipdir "$outdir/$zip" "$stage/function")
-read -r zipped size <<<"$sizes"
-rows+=("$zip $zipped $size")
-function_size=$size
-
-plugins=()
-for main in plugins/*/main.go; do
-	[[ -e $main ]] || continue
-	plugins+=("$(basename "$(dirname "$main")")")
-done
-built=()
-for p in ${plugins[@]+"${plugins[@]}"}; do  # (bash 3.2: an empty array is "unbound")
-	dir=$stage/layer-$p/hp/plugins
+# layer P: build plugin P's layer zip and write its row (or nothing, when
+# it is skipped) to $stage/row-P. The function and the layers are built at
+# once, each in a background job: links and zips are single-threaded.
+layer() {
+	local p=$1 dir=$stage/layer-$1/hp/plugins
 	mkdir -p "$dir"
 	if [[ -e plugins/$p/CGO ]]; then
 		if [[ -z $cc || -z $objdump ]]; then
 			echo "skip hp-plugin-$p for linux/$arch: it is built with cgo and needs $triplet-gcc and $triplet-objdump (Debian: apt-get install gcc-${triplet/_/-})" >&2
-			continue
+			return
 		fi
 		echo "build hp-plugin-$p for linux/$arch (cgo, $cc)"
 		build_cgo "$dir/hp-plugin-$p" "./plugins/$p"
@@ -181,13 +167,44 @@ for p in ${plugins[@]+"${plugins[@]}"}; do  # (bash 3.2: an empty array is "unbo
 	if [[ -x plugins/$p/layer.sh ]]; then
 		plugins/$p/layer.sh "$stage/layer-$p" "$triplet"
 	fi
-	built+=("$p")
 	(cd "$dir" && sha256 "hp-plugin-$p" >"SHA256SUMS.$p")
-	zip=hp-layer-$p-$lambda_arch.zip
+	local zip=hp-layer-$p-$lambda_arch.zip sizes
 	sizes=$(zipdir "$outdir/$zip" "$stage/layer-$p")
-	read -r zipped size <<<"$sizes"
-	rows+=("$zip $zipped $size")
-		[[ $p == oracle ]] && oracle_size=$size
+	echo "$zip $sizes" >"$stage/row-$p"
+}
+
+function_zip() {
+	echo "build hp $VERSION for linux/$arch (Lambda $lambda_arch)"
+	mkdir -p "$stage/function"
+	build "$stage/function/bootstrap" ./core/cmd/hp lambda.norpc
+	if [[ $(uname -s) == Linux && $("$GO" env GOHOSTARCH) == "$arch" ]]; then
+		"$stage/function/bootstrap" version >/dev/null || { echo "$0: the built bootstrap does not run" >&2; exit 1; }
+	fi
+	local zip=hp-function-$lambda_arch.zip sizes
+	sizes=$(zipdir "$outdir/$zip" "$stage/function")
+	echo "$zip $sizes" >"$stage/row-function"
+}
+
+plugins=()
+for main in plugins/*/main.go; do
+	[[ -e $main ]] || continue
+	plugins+=("$(basename "$(dirname "$main")")")
+done
+jobs=()
+function_zip & jobs+=($!)
+for p in ${plugins[@]+"${plugins[@]}"}; do  # (bash 3.2: an empty array is "unbound")
+	layer "$p" & jobs+=($!)
+done
+failed=0
+for j in "${jobs[@]}"; do wait "$j" || failed=1; done
+((failed == 0)) || { echo "$0: a build failed (see above)" >&2; exit 1; }
+
+read -r _ _ function_size <"$stage/row-function"
+rows+=("$(cat "$stage/row-function")")
+for p in ${plugins[@]+"${plugins[@]}"}; do
+	[[ -e $stage/row-$p ]] || continue
+	rows+=("$(cat "$stage/row-$p")")
+	[[ $p == oracle ]] && read -r _ _ oracle_size <"$stage/row-$p"
 done
 
 # The Oracle client layer: lib/ holds Instant Client's libraries and libaio

@@ -15,7 +15,7 @@ import (
 type Binaries struct {
 	// HP is the hp executable.
 	HP string
-	// PluginDir holds hp-plugin-<name> for every plugin, with SHA256SUMS.
+	// PluginDir holds hp-plugin-<name> for each plugin asked for.
 	PluginDir string
 }
 
@@ -23,6 +23,10 @@ var (
 	buildMu    sync.Mutex
 	buildCache = map[string]*Binaries{}
 	buildRoot  string
+	// built maps a package (./core/cmd/hp, ./plugins/<name>) to its
+	// executable in buildRoot/exe: each is linked once per test process,
+	// whatever sets of plugins the tests ask for.
+	built = map[string]string{}
 )
 
 // RepoRoot returns the repository root (the directory of go.work).
@@ -37,7 +41,10 @@ func RepoRoot(t testing.TB) string {
 
 // Build compiles hp and the named plugins (all under plugins/ when none
 // are named) once per test process, into a temporary directory that
-// Cleanup removes at process exit. The Go build cache makes rebuilds cheap.
+// Cleanup removes at process exit. Each set of plugins gets a directory of
+// its own holding exactly those plugins, as hard links to executables
+// linked once; the missing ones of a call are linked by one go build per
+// cgo setting, which links them in parallel.
 func Build(t testing.TB, plugins ...string) *Binaries {
 	t.Helper()
 	buildMu.Lock()
@@ -60,31 +67,71 @@ func Build(t testing.TB, plugins ...string) *Binaries {
 		}
 		buildRoot = dir
 	}
+	pkgs := []string{"./core/cmd/hp"}
+	for _, p := range plugins {
+		pkgs = append(pkgs, "./plugins/"+p)
+	}
+	buildMissing(t, root, pkgs)
 	dir := filepath.Join(buildRoot, fmt.Sprint(len(buildCache)))
 	b := &Binaries{HP: filepath.Join(dir, "hp"), PluginDir: filepath.Join(dir, "plugins")}
-	goBuild(t, root, b.HP, "./core/cmd/hp")
+	link(t, built["./core/cmd/hp"], b.HP)
 	for _, p := range plugins {
-		goBuild(t, root, filepath.Join(b.PluginDir, "hp-plugin-"+p), "./plugins/"+p)
+		link(t, built["./plugins/"+p], filepath.Join(b.PluginDir, "hp-plugin-"+p))
 	}
 	buildCache[key] = b
 	return b
 }
 
-func goBuild(t testing.TB, root, out, pkg string) {
+// buildMissing links the packages of pkgs not yet in built.
+func buildMissing(t testing.TB, root string, pkgs []string) {
 	t.Helper()
-	cgo := cgoEnabled(root, pkg)
-	if cgo == "1" {
-		// A C driver's headers and libraries come from Debian packages.
-		debs := exec.Command(filepath.Join(root, "scripts", "debs.sh"))
-		if msg, err := debs.CombinedOutput(); err != nil {
-			t.Fatalf("scripts/debs.sh: %v\n%s", err, msg)
+	byCgo := map[string][]string{}
+	for _, pkg := range pkgs {
+		if _, ok := built[pkg]; !ok {
+			cgo := cgoEnabled(root, pkg)
+			byCgo[cgo] = append(byCgo[cgo], pkg)
 		}
 	}
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+	for _, cgo := range []string{"0", "1"} {
+		if len(byCgo[cgo]) == 0 {
+			continue
+		}
+		if cgo == "1" {
+			// A C driver's headers and libraries come from Debian packages.
+			debs := exec.Command(filepath.Join(root, "scripts", "debs.sh"))
+			if msg, err := debs.CombinedOutput(); err != nil {
+				t.Fatalf("scripts/debs.sh: %v\n%s", err, msg)
+			}
+		}
+		// go build names each executable after its package's directory.
+		out := filepath.Join(buildRoot, "exe", "cgo"+cgo) + string(filepath.Separator)
+		cmd := exec.Command("go", append([]string{"build", "-o", out}, byCgo[cgo]...)...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", strings.Join(byCgo[cgo], " "), err, msg)
+		}
+		for _, pkg := range byCgo[cgo] {
+			built[pkg] = filepath.Join(out, filepath.Base(pkg))
+		}
+	}
+}
+
+// link makes to a hard link of from (a copy where links fail).
+func link(t testing.TB, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if os.Link(from, to) == nil {
+		return
+	}
+	data, err := os.ReadFile(from)
+	if err == nil {
+		err = os.WriteFile(to, data, 0o755)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -105,6 +152,7 @@ func Cleanup() {
 		_ = os.RemoveAll(buildRoot)
 		buildRoot = ""
 		buildCache = map[string]*Binaries{}
+		built = map[string]string{}
 	}
 }
 

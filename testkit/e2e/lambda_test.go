@@ -40,7 +40,7 @@ func lambdaTree(t *testing.T) (bootstrap, opt string) {
 		}
 		cmd := exec.Command("bash", "layer/build.sh", runtime.GOARCH, lambdaDist.dir)
 		cmd.Dir = testkit.RepoRoot(t)
-		cmd.Env = append(os.Environ(), "LAYER_TRIMPATH=0", oracleClientStandIn(t, lambdaDist.dir)) // no -trimpath: reuse the test build's compiled packages
+		cmd.Env = append(os.Environ(), "LAYER_TRIMPATH=0", "LAYER_ZIP_LEVEL=1", oracleClientStandIn(t, lambdaDist.dir)) // no -trimpath: reuse the test build's compiled packages
 		if out, err := cmd.CombinedOutput(); err != nil {
 			lambdaDist.err = fmt.Errorf("layer/build.sh: %v\n%s", err, out)
 		}
