@@ -18,6 +18,7 @@ func snapRows(t *testing.T, bin *testkit.Binaries, env []string, conn string) (i
 // HP_<NAME>_ROWS or in the connections file, changes what the plugin
 // generates; a variable wins over the file.
 func TestConnectorOptionsReachPlugin(t *testing.T) {
+	t.Parallel() // its own config directory and output
 	bin := testkit.Build(t, "gen")
 	cfg := "HP_CONFIG_DIR=" + t.TempDir()
 	if n, res := snapRows(t, bin, []string{cfg, "HP_G_DSN=gen://"}, "g"); res.Code != 0 || n != 1000 {
@@ -54,6 +55,7 @@ func TestConnectorOptionsReachPlugin(t *testing.T) {
 // a value of the wrong type is a configuration error naming the
 // connection and the option.
 func TestConnectorOptionErrors(t *testing.T) {
+	t.Parallel() // nothing shared
 	bin := testkit.Build(t, "gen")
 	n, res := snapRows(t, bin, []string{"HP_G_DSN=gen://", "HP_G_ROWZ=5"}, "g")
 	if res.Code != 0 || n != 1000 {

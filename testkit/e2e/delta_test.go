@@ -222,6 +222,7 @@ func TestDeltaPostgresToFiles(t *testing.T) {
 }
 
 func TestDeltaSequenceDriverAndBadInput(t *testing.T) {
+	t.Parallel() // its own table and directory
 	bin := testkit.Build(t)
 	const table = "hp_e2e_delta_seq"
 	deltaTable(t, table, 1000)
@@ -337,6 +338,7 @@ func TestDeltaToS3FailuresAndLocking(t *testing.T) {
 // high-water mark comes from the original Halfpipe's .man names, and the
 // new files keep that naming.
 func TestDeltaHalfpipeMigration(t *testing.T) {
+	t.Parallel() // its own table and directory
 	bin := testkit.Build(t)
 	const table = "hp_e2e_delta_hp"
 	deltaTable(t, table, 1000)
@@ -390,6 +392,7 @@ func TestDeltaHalfpipeMigration(t *testing.T) {
 // max(driver) and rows merge on the keys, so reruns and overlaps are
 // idempotent.
 func TestDeltaIntoATable(t *testing.T) {
+	t.Parallel() // its own tables
 	bin := testkit.Build(t)
 	const table, target = "hp_e2e_delta_src", "hp_e2e_delta_tgt"
 	deltaTable(t, table, 500)
@@ -430,6 +433,7 @@ func TestDeltaIntoATable(t *testing.T) {
 // exactly once over several runs whose marks land between neighbours one
 // microsecond (or one) apart.
 func TestDeltaExactBoundaries(t *testing.T) {
+	t.Parallel() // its own tables and directory
 	bin := testkit.Build(t)
 	pgExec(t, `drop table if exists hp_e2e_dst; drop table if exists hp_e2e_big;
 		create table hp_e2e_dst (id int primary key, v text, amount numeric(20,6), updated_at timestamptz(6));
@@ -569,6 +573,7 @@ func envValue(env []string, key string) string {
 // TestDeltaStateElsewhere: --state keeps the state apart from the output,
 // locally or in S3.
 func TestDeltaStateElsewhere(t *testing.T) {
+	t.Parallel() // its own table, directories and S3 server
 	bin := testkit.Build(t)
 	const table = "hp_e2e_delta_state"
 	deltaTable(t, table, 100)

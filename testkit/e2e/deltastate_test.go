@@ -42,6 +42,7 @@ func parseStateDoc(t *testing.T, data []byte) stateDoc {
 // target is refused, not answered with "nothing new"; a mistyped driver is
 // reported as such, without sending the user to hp state reset.
 func TestDeltaStateBoundToItsSource(t *testing.T) {
+	t.Parallel() // its own tables and directory
 	bin := testkit.Build(t)
 	const a, b = "hp_e2e_dstate_src_a", "hp_e2e_dstate_src_b"
 	deltaTable(t, a, 50)
@@ -80,6 +81,7 @@ func TestDeltaStateBoundToItsSource(t *testing.T) {
 // state write is refused; the error says what happened and what the next
 // run does, and the next run does it.
 func TestDeltaPublishedButStateNotSaved(t *testing.T) {
+	t.Parallel() // its own table, S3 server and proxy
 	bin := testkit.Build(t)
 	const table = "hp_e2e_dstate_unsaved"
 	deltaTable(t, table, 40)

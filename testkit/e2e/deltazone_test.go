@@ -18,6 +18,7 @@ import (
 // literal, shifting it by the zone: rows between the old and the new mark
 // were never extracted.
 func TestDeltaPostgresSessionZones(t *testing.T) {
+	t.Parallel() // its own role, database and tables
 	bin := testkit.Build(t, "postgres")
 	sfx := strconv.Itoa(os.Getpid())
 	role, db := "hp_e2e_zone_role_"+sfx, "hp_e2e_zone_db_"+sfx
@@ -82,6 +83,7 @@ func TestDeltaPostgresSessionZones(t *testing.T) {
 // clients in other zones publish every row exactly once, and a DSN asking
 // for another session zone is refused instead of shifting the range.
 func TestDeltaMariaDBSessionZones(t *testing.T) {
+	t.Parallel() // its own tables
 	bin := testkit.Build(t, "mysql")
 	mysqlOut(t, "SELECT 1")
 	for _, driver := range []string{"ts", "dt"} {

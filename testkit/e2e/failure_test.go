@@ -159,6 +159,7 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 }
 
 func TestUnwritableTarget(t *testing.T) {
+	t.Parallel() // its own directory
 	bin := testkit.Build(t)
 	dir := t.TempDir()
 	blocker := filepath.Join(dir, "not-a-dir")
@@ -176,6 +177,7 @@ func TestUnwritableTarget(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel() // its own directory
 	bin := testkit.Build(t)
 	out := t.TempDir()
 	const secret = "Sup3rSecretPw"

@@ -208,6 +208,7 @@ func TestInspectCommands(t *testing.T) {
 // with the reason and the DSN masked: 1 when the server cannot be
 // reached, 2 when the credentials are refused; a store is not checked.
 func TestCheckFailures(t *testing.T) {
+	t.Parallel() // nothing shared
 	bin := testkit.Build(t)
 	const canary = "Zq7canary"
 	res := bin.Run(t, []string{"HP_DB_DSN=postgres://postgres:" + canary + "@127.0.0.1:1/test?sslmode=disable"}, "check", "db")

@@ -197,6 +197,7 @@ func isCSVPut(r *http.Request) bool { return testkit.IsPut(r) && strings.Contain
 // TestTwelveFactorMatchesCommandLine: a job configured only by HP_*
 // variables writes exactly what the equivalent command line writes.
 func TestTwelveFactorMatchesCommandLine(t *testing.T) {
+	t.Parallel() // its own table and directories
 	bin := testkit.Build(t)
 	deltaTable(t, "hp_e2e_12f", 500)
 	viaEnv, viaArgs := t.TempDir(), t.TempDir()

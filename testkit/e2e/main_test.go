@@ -12,8 +12,10 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testkit.Cleanup()
-	if lambdaDist.dir != "" {
-		os.RemoveAll(lambdaDist.dir)
+	for _, dir := range []string{lambdaDist.dir, fakeOracleDir.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }

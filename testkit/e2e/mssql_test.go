@@ -139,6 +139,7 @@ func ptr(v int64) *int64 { return &v }
 // the real driver (against the TDS test server): every insert and update
 // is captured exactly once, with the range sent as typed parameters.
 func TestDeltaSQLServerRowversion(t *testing.T) {
+	t.Parallel() // its own TDS server
 	bin := testkit.Build(t, "mssql")
 	db := tds.Start(t, tds.WithLogin("etl", "pw"))
 	src := &deltaSource{t: t, driver: tds.Column{Type: tds.VarBinary, Length: 8}, decl: "varbinary",
@@ -185,6 +186,7 @@ func TestDeltaSQLServerRowversion(t *testing.T) {
 // update is published exactly once over several runs; NULL drivers are
 // counted and never extracted.
 func TestDeltaSQLServerDatetime2ToS3(t *testing.T) {
+	t.Parallel() // its own TDS and S3 servers
 	deltaTimeToS3(t, "datetime2", []any{true, 8, 27, 7}, func(k int64) time.Time { return time.Unix(0, k).UTC() },
 		func(x time.Time) string { return x.Format("2006-01-02T15:04:05.000000000") })
 }
@@ -194,6 +196,7 @@ func TestDeltaSQLServerDatetime2ToS3(t *testing.T) {
 // instants (as SQL Server compares them), the range goes out as
 // datetimeoffset parameters, and the files keep each row's offset.
 func TestDeltaSQLServerDatetimeoffsetToS3(t *testing.T) {
+	t.Parallel() // its own TDS and S3 servers
 	zones := []*time.Location{time.FixedZone("", 5*3600+30*60), time.FixedZone("", -(9*3600 + 30*60)), time.FixedZone("", 14*3600)}
 	deltaTimeToS3(t, "datetimeoffset", []any{true, 10, 34, 7}, func(k int64) time.Time { return time.Unix(0, k).In(zones[k/60e9%3]) },
 		func(x time.Time) string { return x.Format("2006-01-02T15:04:05.000000000-07:00") })
@@ -478,6 +481,7 @@ func msText(c msColumn, v any) (csvText string, parquetText []string) {
 // (locally and on S3), compared value for value with what the server sent;
 // Parquet columns carry the mapping's logical types.
 func TestSnapSQLServerAllTypes(t *testing.T) {
+	t.Parallel() // its own TDS and S3 servers
 	bin := testkit.Build(t, "mssql")
 	srv, env := s3Target(t, "")
 	db := tds.Start(t, tds.WithLogin("etl", "pw"))
@@ -626,6 +630,7 @@ func abbrev(s string) string {
 // suggested query then copies the value. Spatial, hierarchyid and
 // sql_variant columns are read through the server's fallback expressions.
 func TestSnapSQLServerUnrepresentable(t *testing.T) {
+	t.Parallel() // its own TDS server
 	bin := testkit.Build(t, "mssql")
 	db := tds.Start(t, tds.WithLogin("etl", "pw"))
 	id := msColumn{"id", "int", false, 4, 10, 0, tds.Column{Type: tds.Int}}

@@ -136,6 +136,7 @@ func mysqlOutQuiet(sql string) error {
 // source's rows: the mark comes only from what a committed run wrote, so
 // no row is skipped.
 func TestInterruptedDeltaIntoMariaDB(t *testing.T) {
+	t.Parallel() // its own table and database, whose connections alone it kills
 	bin := testkit.Build(t, "postgres", "mysql")
 	const src = "hp_e2e_myw_delta"
 	deltaTable(t, src, 150000)
@@ -172,6 +173,7 @@ func TestInterruptedDeltaIntoMariaDB(t *testing.T) {
 // interrupted by SIGINT to hp or by KILL of its connection drops it again
 // (the drop once ran on the dead connection and left the table behind).
 func TestInterruptedCreateIntoMariaDB(t *testing.T) {
+	t.Parallel() // its own database, whose connections alone it kills
 	bin := testkit.Build(t, "gen", "mysql")
 	db := myDB + "_c"
 	myw(t, "DROP DATABASE IF EXISTS "+db+"; CREATE DATABASE "+db)

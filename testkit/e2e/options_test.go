@@ -16,6 +16,7 @@ import (
 // TestSnapSourceOptions: --columns, --where and --query shape what is read,
 // and the manifest records them.
 func TestSnapSourceOptions(t *testing.T) {
+	t.Parallel() // its own SQLite file
 	bin := testkit.Build(t)
 	env := []string{"HP_DB_DSN=" + sqliteDB(t)}
 	for _, c := range []struct {
@@ -65,6 +66,7 @@ func TestSnapSourceOptions(t *testing.T) {
 // (also at --log-level warn), and a plugin's own log records reach hp's
 // log tagged with the plugin's name.
 func TestStatsAndPluginLogs(t *testing.T) {
+	t.Parallel() // its own directory
 	bin := testkit.Build(t)
 	out := t.TempDir()
 	env := []string{"HP_GEN_DSN=gen://?rows=3000000", "HP_OUT_DSN=" + out}

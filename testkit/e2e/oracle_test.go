@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/halfpipe-io/halfpipe/testkit"
@@ -25,6 +26,7 @@ import (
 // starts, and the first connection fails with exit 2 and a message that
 // says what to install, never a cgo stack or the password.
 func TestOracleWithoutClient(t *testing.T) {
+	t.Parallel() // its own directory
 	bin := testkit.Build(t)
 	const secret = "Tig3rSecretPw"
 	// Port 1 on the loopback: nothing listens, should a client be found.
@@ -52,6 +54,7 @@ func TestOracleWithoutClient(t *testing.T) {
 // TestOraclePluginListed: hp plugins list shows the Oracle plugin, which
 // is built with cgo while hp itself is not.
 func TestOraclePluginListed(t *testing.T) {
+	t.Parallel() // nothing shared
 	bin := testkit.Build(t)
 	res := bin.Run(t, nil, "plugins", "list", "--output", "json")
 	if res.Code != 0 {
@@ -95,14 +98,29 @@ func TestOraclePluginListed(t *testing.T) {
 // a directory of its own, and returns that directory.
 func fakeOracle(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "hp-plugin-oracle"), "./plugins/oracle/internal/oraclefake/plugin")
-	cmd.Dir = testkit.RepoRoot(t)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the fake Oracle plugin: %v\n%s", err, out)
+	fakeOracleDir.once.Do(func() {
+		if fakeOracleDir.dir, fakeOracleDir.err = os.MkdirTemp("", "hp-e2e-oraclefake-"); fakeOracleDir.err != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(fakeOracleDir.dir, "hp-plugin-oracle"), "./plugins/oracle/internal/oraclefake/plugin")
+		cmd.Dir = testkit.RepoRoot(t)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fakeOracleDir.err = fmt.Errorf("building the fake Oracle plugin: %v\n%s", err, out)
+		}
+	})
+	if fakeOracleDir.err != nil {
+		t.Fatal(fakeOracleDir.err)
 	}
-	return dir
+	return fakeOracleDir.dir
+}
+
+// fakeOracleDir holds the fake Oracle plugin, built once per test process;
+// TestMain removes it.
+var fakeOracleDir struct {
+	once sync.Once
+	dir  string
+	err  error
 }
 
 // onlyFile returns the one data file of the one run under dir.
@@ -119,6 +137,7 @@ func onlyFile(t *testing.T, dir, pattern string) string {
 // values (HP.T_ALL of oraclefake: godror's Go values) through hp and the
 // real connector code to CSV, Parquet and CSV on S3.
 func TestOracleSnapAllTypes(t *testing.T) {
+	t.Parallel() // its own directory and S3 server
 	bin := testkit.Build(t)
 	plugins := fakeOracle(t)
 	out := t.TempDir()
@@ -234,6 +253,7 @@ func oracleClientStandIn(t *testing.T, dir string) string {
 // plugin finds the client library through LD_LIBRARY_PATH: the stand-in
 // is no ELF file, so the connection fails naming it, with exit 2.
 func TestLambdaOracleLayers(t *testing.T) {
+	t.Parallel() // its own unpacked layers
 	bootstrap, opt := lambdaTree(t)
 	lib := filepath.Join(opt, "lib")
 	// The link stays a link in the zip (this test's unzip makes it a file).
@@ -286,6 +306,7 @@ func TestLambdaOracleLayers(t *testing.T) {
 // between runs, and the fake evaluates the connector's typed literals and
 // NUMBER binds): each row is published once, with the marks exact.
 func TestOracleDeltaThroughHp(t *testing.T) {
+	t.Parallel() // its own directories
 	bin := testkit.Build(t)
 	plugins := fakeOracle(t)
 	for _, c := range []struct{ driver, first, second string }{

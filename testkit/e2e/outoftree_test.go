@@ -15,6 +15,7 @@ import (
 // of the SDK, GOWORK=off) is found by hp, and an option set with
 // HP_<NAME>_<OPTION> reaches it, beating the DSN's.
 func TestOutOfTreeConnectorTakesOptions(t *testing.T) {
+	t.Parallel() // its own module and plugin directory
 	bin := testkit.Build(t)
 	root := testkit.RepoRoot(t)
 	mod, plugins := t.TempDir(), t.TempDir()

@@ -52,6 +52,7 @@ func pgwSame(t *testing.T, a, b string) {
 // another, through COPY both ways: into a table hp creates and into an
 // existing one of the same types (text into uuid, jsonb, inet, enums, ...).
 func TestSnapPostgresIntoPostgres(t *testing.T) {
+	t.Parallel() // its own tables
 	bin := testkit.Build(t)
 	const src, like, created = "hp_e2e_pgw_src", "hp_e2e_pgw_like", "hp_e2e_pgw_new"
 	pgwSource(t, src, 3000)
@@ -117,6 +118,7 @@ func TestSnapPostgresIntoPostgres(t *testing.T) {
 // into a table it creates (primary key: INSERT ... ON CONFLICT) and into
 // one without a unique index (delete, then insert).
 func TestDeltaPostgresIntoPostgres(t *testing.T) {
+	t.Parallel() // its own tables
 	bin := testkit.Build(t)
 	const src, keyed, plain = "hp_e2e_pgw_dsrc", "hp_e2e_pgw_keyed", "hp_e2e_pgw_plain"
 	pgwSource(t, src, 1000)

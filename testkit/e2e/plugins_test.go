@@ -36,6 +36,7 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 // location hp can be pointed at and checks the order, shadowing and that a
 // tampered binary is refused.
 func TestPluginsListDiscoveryOrder(t *testing.T) {
+	t.Parallel() // its own directories
 	bin := testkit.Build(t)
 	gen := filepath.Join(bin.PluginDir, "hp-plugin-gen")
 	root := t.TempDir()
@@ -99,6 +100,7 @@ func TestPluginsListDiscoveryOrder(t *testing.T) {
 // outside the workspace, against the SDK alone, runs its tests, and uses
 // it through hp.
 func TestExampleConnector(t *testing.T) {
+	t.Parallel() // its own directory
 	bin := testkit.Build(t)
 	root := testkit.RepoRoot(t)
 	dir := t.TempDir()
@@ -144,6 +146,7 @@ func TestExampleConnector(t *testing.T) {
 // DSN (and its password) must go to the real one, and the impostor must
 // never run.
 func TestSchemeHijack(t *testing.T) {
+	t.Parallel() // its own directories
 	bin := testkit.Build(t)
 	root := t.TempDir()
 	data := filepath.Join(root, "data")
@@ -173,6 +176,7 @@ func TestSchemeHijack(t *testing.T) {
 // a minimal environment; and that hp removes the socket directory a
 // killed hp left behind.
 func TestPluginSandbox(t *testing.T) {
+	t.Parallel() // its own directories
 	bin := testkit.Build(t)
 	root := t.TempDir()
 	plugins := filepath.Join(root, "plugins")

@@ -13,6 +13,7 @@ import (
 // TestReadsNeverWrite: hp cp snap --query and --where, and hp query, cannot
 // change the source; hp query --allow-writes can.
 func TestReadsNeverWrite(t *testing.T) {
+	t.Parallel() // its own table
 	bin := testkit.Build(t)
 	victim := fmt.Sprintf("hp_e2e_ro_victim_%d", time.Now().UnixNano())
 	pgExec(t, fmt.Sprintf(`create table %[1]s (id int primary key, note text);
@@ -58,6 +59,7 @@ func TestReadsNeverWrite(t *testing.T) {
 // TestQueryUnconstrainedNumeric: query results of unconstrained numeric
 // (sum, avg, max, casts) print exactly, whatever their digits.
 func TestQueryUnconstrainedNumeric(t *testing.T) {
+	t.Parallel() // its own table
 	bin := testkit.Build(t)
 	tbl := fmt.Sprintf("hp_e2e_qnum_%d", time.Now().UnixNano())
 	pgExec(t, fmt.Sprintf(`create table %[1]s (amount numeric(12,2), free numeric);

@@ -8,6 +8,7 @@ import (
 )
 
 func TestRotationByRowsAndBytes(t *testing.T) {
+	t.Parallel() // its own directories
 	bin := testkit.Build(t)
 	env := func(out string) []string { return []string{"HP_GEN_DSN=gen://?rows=200000", "HP_OUT_DSN=" + out} }
 	for _, f := range []string{"csv", "jsonl", "parquet"} {
@@ -63,6 +64,7 @@ func TestRotationByRowsAndBytes(t *testing.T) {
 // TestZeroRowsStillPublish: an empty source publishes a manifest with no
 // files and total_rows 0, so consumers can tell "nothing" from "not run".
 func TestZeroRowsStillPublish(t *testing.T) {
+	t.Parallel() // its own directory
 	bin := testkit.Build(t)
 	out := t.TempDir()
 	res := bin.Run(t, []string{"HP_GEN_DSN=gen://", "HP_OUT_DSN=" + out}, "cp", "snap", "gen.empty", "out.e", "--format", "parquet")

@@ -60,6 +60,7 @@ func noUploadsLeft(t *testing.T, srv *testkit.S3Server) {
 }
 
 func TestSnapToS3EveryFormat(t *testing.T) {
+	t.Parallel() // its own S3 server
 	bin := testkit.Build(t)
 	srv, env := s3Target(t, "")
 	env = append(env, "HP_GEN_DSN="+allTypesDSN)
@@ -107,6 +108,7 @@ func TestSnapToS3EveryFormat(t *testing.T) {
 }
 
 func TestSnapSQLiteAndPostgresToS3(t *testing.T) {
+	t.Parallel() // its own table and S3 server
 	bin := testkit.Build(t)
 	srv, env := s3Target(t, "")
 	pg := "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
@@ -438,6 +440,7 @@ func keys(m map[string][]byte) []string {
 // TestS3BadInput: each mistake gets an error naming the bucket and the
 // cause, exit 1 or 2, nothing published, and no secret printed.
 func TestS3BadInput(t *testing.T) {
+	t.Parallel() // its own S3 server
 	bin := testkit.Build(t)
 	srv, env := s3Target(t, "")
 	const userSecret = "ReadOnlyS3cretValue"

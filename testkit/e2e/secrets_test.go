@@ -23,6 +23,7 @@ func noCanary(t *testing.T, what string, res testkit.Result) {
 // A canary secret in every connector's DSN form never reaches hp's output,
 // errors, debug logs, the connections list or a manifest.
 func TestSecretsNeverPrinted(t *testing.T) {
+	t.Parallel() // nothing shared
 	bin := testkit.Build(t)
 	for _, dsn := range []string{
 		"postgres://bob:" + canary + "?x@127.0.0.1:1/app",
@@ -74,6 +75,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 // A libpq key=value DSN works end to end against PostgreSQL, stored with
 // hp config connections add, and is masked in the manifest.
 func TestLibpqDSNEndToEnd(t *testing.T) {
+	t.Parallel() // its own table and config directory
 	table := fmt.Sprintf("secrets_libpq_%d", time.Now().UnixNano())
 	pgExec(t, "CREATE TABLE "+table+" (id int PRIMARY KEY, name text); INSERT INTO "+table+" VALUES (1, 'a'), (2, 'b')")
 	t.Cleanup(func() { pgExec(t, "DROP TABLE IF EXISTS "+table) })

@@ -163,6 +163,7 @@ func cell(a arrow.Array, i int) (string, bool) {
 var checked = []string{"id", "string_col", "decimal128_col", "ts_us_utc_col", "binary_col"}
 
 func TestSnapGenEveryFormat(t *testing.T) {
+	t.Parallel() // its own directories
 	bin := testkit.Build(t)
 	for _, f := range []string{"csv", "parquet", "jsonl"} {
 		t.Run(f, func(t *testing.T) {

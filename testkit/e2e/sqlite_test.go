@@ -39,6 +39,7 @@ leave', '7', '2038-01-19 03:14:08', x'41')`,
 }
 
 func TestSnapSQLiteValues(t *testing.T) {
+	t.Parallel() // its own SQLite file
 	bin := testkit.Build(t)
 	out := t.TempDir()
 	env := []string{"HP_DB_DSN=" + sqliteDB(t), "HP_OUT_DSN=" + out}
@@ -73,6 +74,7 @@ func TestSnapSQLiteValues(t *testing.T) {
 }
 
 func TestConnectionsDryRunAndHalfpipeLayout(t *testing.T) {
+	t.Parallel() // its own config directory
 	bin := testkit.Build(t)
 	cfg := t.TempDir()
 	out := t.TempDir()

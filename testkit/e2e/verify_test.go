@@ -14,6 +14,7 @@ import (
 // TestVerifySnapshotsAndRuns snapshots gen rows in every format, lists the
 // runs with hp runs and checks them with hp verify, then damages files.
 func TestVerifySnapshotsAndRuns(t *testing.T) {
+	t.Parallel() // its own directory
 	bin := testkit.Build(t, "gen")
 	out := t.TempDir()
 	const rows = 50000
