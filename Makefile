@@ -27,7 +27,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build hp plugins debs lambda demo test test-tools vet sdk-standalone proto proto-check proto-regen-check docs docs-check bench tools clean
+.PHONY: all build hp plugins debs lambda demo test test-tools fmt-check vet sdk-standalone proto proto-check proto-regen-check docs docs-check bench tools clean
 
 all: build
 
@@ -68,18 +68,22 @@ demo: build
 # closing count.
 #
 # The tools the tests run (S3 server, Lambda emulator) are built in the
-# background from the start, while modules download and vet runs.
-test: test-tools vet sdk-standalone proto-check docs-check
-	set -o pipefail; { $(GO) test -json -count=1 -timeout 30m $(MODULES) || s=1; \
-		$(if $(CGO_MODULES),CGO_ENABLED=1 $(GO) test -json -count=1 -timeout 30m $(CGO_MODULES) || s=1;) \
+# background from the start, while modules download and the build runs.
+# go test -vet=all runs every check of `make vet` on every package, tested
+# or not, so the analysis is done once, by the test run.
+test: test-tools fmt-check sdk-standalone proto-check docs-check
+	set -o pipefail; { $(GO) test -json -vet=all -count=1 -timeout 30m $(MODULES) || s=1; \
+		$(if $(CGO_MODULES),CGO_ENABLED=1 $(GO) test -json -vet=all -count=1 -timeout 30m $(CGO_MODULES) || s=1;) \
 		exit $${s:-0}; } 2>&1 | $(GO) run ./testkit/cmd/testsum
 
 test-tools:
 	@mkdir -p out && ($(GO) run ./testkit/cmd/testtools > out/test-tools.log 2>&1 &)
 
-vet: debs
+fmt-check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+
+vet: debs fmt-check
 	$(GO) vet $(MODULES)
 	$(if $(CGO_MODULES),CGO_ENABLED=1 $(GO) vet $(CGO_MODULES))
 
