@@ -88,12 +88,13 @@ vet: debs fmt-check
 	$(if $(CGO_MODULES),CGO_ENABLED=1 $(GO) vet $(CGO_MODULES))
 
 # The SDK is a module connector authors require on its own, without this
-# repository's go.work: its go.mod must be tidy and it must build, vet and
-# compile its tests standalone (the tests themselves run in 'test').
+# repository's go.work: its go.mod must be tidy and it must build and vet
+# standalone (vet type-checks the tests too, so their imports must resolve;
+# the tests themselves run in 'test').
 sdk-standalone:
 	cd sdk && GOWORK=off $(GO) mod tidy -diff
-	cd sdk && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 -run '^$$' ./... >/dev/null
-	@echo "sdk: builds, vets and compiles its tests without go.work"
+	cd sdk && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...
+	@echo "sdk: builds and vets, tests included, without go.work"
 	@cd sdk && f='{{with .Module}}{{.Path}} {{.Version}}{{end}}' && \
 		drift=$$(diff <(GOWORK=off $(GO) list -deps -test -f "$$f" ./... | sort -u) <($(GO) list -deps -test -f "$$f" ./... | sort -u) | grep '^[<>]'); \
 		if [ -n "$$drift" ]; then echo "sdk: warning: sdk/go.mod selects other versions than the workspace (< sdk alone, > workspace), so the standalone build compiles them twice; align sdk/go.mod:"; echo "$$drift"; fi
