@@ -88,6 +88,16 @@ func TestLambdaRunsOnlyCopies(t *testing.T) {
 	}
 }
 
+// TestLambdaRefusesStdout: a function has no stdout to stream to, so a
+// stdout target is a configuration error (exit 2) before any plugin starts.
+func TestLambdaRefusesStdout(t *testing.T) {
+	_, err := handler(map[string]string{"HP_PLUGIN_DIR": pluginDir(t)}).Invoke(context.Background(), snap("stdout"))
+	var je *JobError
+	if !errors.As(err, &je) || je.Code != 2 || !strings.Contains(err.Error(), "HP_TARGET_DSN=stdout") {
+		t.Fatalf("stdout target: %v", err)
+	}
+}
+
 // A misspelt variable of the event or the environment is warned about in
 // the function's log, with the name it probably meant.
 func TestLambdaWarnsOfMisspeltVariables(t *testing.T) {
