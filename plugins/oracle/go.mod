@@ -6,6 +6,7 @@ require (
 	github.com/apache/arrow-go/v18 v18.8.0
 	github.com/godror/godror v0.51.5
 	github.com/halfpipe-io/halfpipe/sdk v0.0.0
+	modernc.org/sqlite v1.62.0
 )
 
 require (
@@ -41,7 +42,6 @@ require (
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
-	modernc.org/sqlite v1.62.0 // indirect
 )
 
 replace github.com/halfpipe-io/halfpipe/sdk => ../../sdk

@@ -131,6 +131,10 @@ func godrorValue(v any, typ string) driver.Value {
 		return godror.Number(strconv.FormatInt(x, 10))
 	case float64:
 		return godror.Number(strconv.FormatFloat(x, 'f', -1, 64))
+	case string:
+		if typ == "CLOB" {
+			return &godror.Lob{Reader: strings.NewReader(x), IsClob: true}
+		}
 	case []byte:
 		if typ == "VARCHAR2" {
 			return string(x)
@@ -197,6 +201,17 @@ func TestConformanceSourceOnFake(t *testing.T) {
 		INSERT INTO "T_LARGE" SELECT i, i % 97, 'large ' || i FROM n`); err != nil {
 		t.Fatal(err)
 	}
+	// A 5 MiB CLOB, read whole through godror's *Lob.
+	tables = append(tables, &oraclefake.Table{Owner: "HP", Name: "T_BIGVAL", Key: []string{"ID"}, Cols: []oraclefake.Column{
+		{Name: "ID", Type: "NUMBER", Precision: i(10), Scale: i(0), Nullable: "N"},
+		{Name: "DOC", Type: "CLOB", Nullable: "Y"},
+	}})
+	if _, err := lite.Exec(`CREATE TABLE "T_BIGVAL" ("ID" NUMBER NOT NULL PRIMARY KEY, "DOC" CLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lite.Exec(`INSERT INTO "T_BIGVAL" VALUES (1, ?), (2, 'small'), (3, NULL)`, strings.Repeat("ünï", 1<<20)); err != nil {
+		t.Fatal(err)
+	}
 	expected := b.NewRecordBatch()
 	defer expected.Release()
 
@@ -210,5 +225,6 @@ func TestConformanceSourceOnFake(t *testing.T) {
 		OrderColumn: "V",
 		Empty:       sdk.ObjectRef{Name: "T_EMPTY"},
 		Large:       sdk.ObjectRef{Name: "T_LARGE"},
+		LargeValues: sdk.ObjectRef{Name: "T_BIGVAL"},
 	})
 }
