@@ -33,7 +33,7 @@ var (
 )
 
 // sqliteStore answers the fake's statements from SQLite.
-func sqliteStore(t *testing.T, db *sql.DB, tables []*oraclefake.Table) func(q string, args []any) (*oraclefake.Result, error) {
+func sqliteStore(db *sql.DB, tables []*oraclefake.Table) func(q string, args []any) (*oraclefake.Result, error) {
 	types := map[string]string{} // column name → Oracle type
 	for _, tb := range tables {
 		for _, c := range tb.Cols {
@@ -168,33 +168,11 @@ func TestConformanceSourceOnFake(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// V, in ID order: neither ascending nor descending, with ties and NULLs.
-	vs := []any{int64(5), nil, int64(-3), int64(7), int64(5), nil, int64(0), int64(12), int64(-8), int64(2), int64(9)}
-	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema([]arrow.Field{
-		{Name: "ID", Type: &arrow.Decimal128Type{Precision: 10}},
-		{Name: "V", Type: &arrow.Decimal128Type{Precision: 10}, Nullable: true},
-		{Name: "NAME", Type: arrow.BinaryTypes.String, Nullable: true},
-	}, nil))
-	defer b.Release()
-	for k, v := range vs {
-		id := int64(k + 1)
-		name := any(fmt.Sprintf("row %d é", id))
-		if id%4 == 0 {
-			name = nil
-		}
-		if _, err := lite.Exec(`INSERT INTO "T_CONF" VALUES (?, ?, ?)`, id, v, name); err != nil {
+	expected, rows := sourceRows()
+	defer expected.Release()
+	for _, r := range rows {
+		if _, err := lite.Exec(`INSERT INTO "T_CONF" VALUES (?, ?, ?)`, r...); err != nil {
 			t.Fatal(err)
-		}
-		b.Field(0).(*array.Decimal128Builder).Append(decimal128.FromI64(id))
-		if v == nil {
-			b.Field(1).AppendNull()
-		} else {
-			b.Field(1).(*array.Decimal128Builder).Append(decimal128.FromI64(v.(int64)))
-		}
-		if name == nil {
-			b.Field(2).AppendNull()
-		} else {
-			b.Field(2).(*array.StringBuilder).Append(name.(string))
 		}
 	}
 	if _, err := lite.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 120000)
@@ -209,14 +187,12 @@ func TestConformanceSourceOnFake(t *testing.T) {
 	if _, err := lite.Exec(`CREATE TABLE "T_BIGVAL" ("ID" NUMBER NOT NULL PRIMARY KEY, "DOC" CLOB)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lite.Exec(`INSERT INTO "T_BIGVAL" VALUES (1, ?), (2, 'small'), (3, NULL)`, strings.Repeat("ünï", 1<<20)); err != nil {
+	if _, err := lite.Exec(`INSERT INTO "T_BIGVAL" VALUES (1, ?), (2, 'small'), (3, NULL)`, largeValue); err != nil {
 		t.Fatal(err)
 	}
-	expected := b.NewRecordBatch()
-	defer expected.Release()
 
 	fake := &oraclefake.DB{}
-	fake.Handle = catalog(tables, nil, sqliteStore(t, lite, tables))
+	fake.Handle = catalog(tables, nil, sqliteStore(lite, tables))
 	conformance.RunSourceSuite(t, NewWithDB(open(fake)), conformance.SourceFixture{
 		Conn:        sdk.Connection{DSN: "oracle://fake"},
 		Table:       sdk.ObjectRef{Name: "T_CONF"},
@@ -227,4 +203,41 @@ func TestConformanceSourceOnFake(t *testing.T) {
 		Large:       sdk.ObjectRef{Name: "T_LARGE"},
 		LargeValues: sdk.ObjectRef{Name: "T_BIGVAL"},
 	})
+}
+
+// largeValue is the 5 MiB CLOB the large_values case reads.
+var largeValue = strings.Repeat("ünï", 1<<20)
+
+// sourceRows are HP's T_CONF (ID NUMBER(10) key, V NUMBER(10), NAME
+// VARCHAR2) as the suite expects them and as rows to insert. V, in ID
+// order, is neither ascending nor descending, with ties and NULLs.
+func sourceRows() (arrow.RecordBatch, [][]any) {
+	vs := []any{int64(5), nil, int64(-3), int64(7), int64(5), nil, int64(0), int64(12), int64(-8), int64(2), int64(9)}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema([]arrow.Field{
+		{Name: "ID", Type: &arrow.Decimal128Type{Precision: 10}},
+		{Name: "V", Type: &arrow.Decimal128Type{Precision: 10}, Nullable: true},
+		{Name: "NAME", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil))
+	defer b.Release()
+	var rows [][]any
+	for k, v := range vs {
+		id := int64(k + 1)
+		name := any(fmt.Sprintf("row %d é", id))
+		if id%4 == 0 {
+			name = nil
+		}
+		rows = append(rows, []any{id, v, name})
+		b.Field(0).(*array.Decimal128Builder).Append(decimal128.FromI64(id))
+		if v == nil {
+			b.Field(1).AppendNull()
+		} else {
+			b.Field(1).(*array.Decimal128Builder).Append(decimal128.FromI64(v.(int64)))
+		}
+		if name == nil {
+			b.Field(2).AppendNull()
+		} else {
+			b.Field(2).(*array.StringBuilder).Append(name.(string))
+		}
+	}
+	return b.NewRecordBatch(), rows
 }
