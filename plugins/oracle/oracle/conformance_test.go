@@ -40,7 +40,7 @@ func sqliteStore(db *sql.DB, tables []*oraclefake.Table) func(q string, args []a
 			types[c.Name] = c.Type
 		}
 	}
-	store := func(q string, args []any) (*oraclefake.Result, error) {
+	return func(q string, args []any) (*oraclefake.Result, error) {
 		switch {
 		case q == VersionQuery:
 			return &oraclefake.Result{Cols: []string{"BANNER"}, Rows: [][]driver.Value{{"Oracle Database 23ai Free (oraclefake on SQLite)"}}}, nil
@@ -52,14 +52,13 @@ func sqliteStore(db *sql.DB, tables []*oraclefake.Table) func(q string, args []a
 				}
 			}
 			return r, nil
-		case strings.HasPrefix(q, "SET TRANSACTION"), q == "COMMIT", q == "ROLLBACK":
-			return nil, nil
 		}
 		lite := strings.ReplaceAll(q, `"HP".`, "")
 		lite = fetchFirst.ReplaceAllString(lite, " LIMIT $1")
 		lite = oraBind.ReplaceAllString(lite, "?$1")
 		lite = oracleNulls(lite)
 		for i, a := range args {
+			// NUMBER binds: the fixture's values fit a float64 exactly.
 			if n, ok := a.(godror.Number); ok {
 				f, err := strconv.ParseFloat(string(n), 64)
 				if err != nil {
@@ -95,7 +94,6 @@ func sqliteStore(db *sql.DB, tables []*oraclefake.Table) func(q string, args []a
 		}
 		return r, rows.Err()
 	}
-	return store
 }
 
 // oracleNulls spells out Oracle's NULL order where a statement leaves it
