@@ -749,6 +749,12 @@ func int64Keys(t *testing.T, a arrow.Array) []int64 {
 			out[i] = int64(x.Value(i))
 		case *array.Uint64:
 			out[i] = int64(x.Value(i))
+		case *array.Decimal128:
+			// NUMBER(p,0) and NUMERIC(p,0) keys: integers held as decimals.
+			if x.DataType().(*arrow.Decimal128Type).Scale != 0 || !x.Value(i).FitsInPrecision(18) {
+				t.Fatalf("key column has type %s; the suite needs an integer key", a.DataType())
+			}
+			out[i] = int64(x.Value(i).LowBits())
 		default:
 			t.Fatalf("key column has type %s; the suite needs an integer key", a.DataType())
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/godror/godror"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/conformance"
@@ -207,5 +208,28 @@ func TestRealServerConformance(t *testing.T) {
 			}
 			return b.NewRecordBatch()
 		},
+	})
+}
+
+// The SDK's source suite against the server, on the tables the fake's run
+// (TestConformanceSourceOnFake) serves from SQLite.
+func TestRealServerSourceConformance(t *testing.T) {
+	conn, db := realServer(t)
+	cols := `ID NUMBER(10) PRIMARY KEY, V NUMBER(10), NAME VARCHAR2(100 CHAR)`
+	table := realTable(t, db, "SRC", cols)
+	expected, rows := sourceRows()
+	defer expected.Release()
+	for _, r := range rows {
+		realExec(t, db, `INSERT INTO `+table.Name+` VALUES (:1, :2, :3)`, r...)
+	}
+	empty := realTable(t, db, "SRCE", cols)
+	large := realTable(t, db, "SRCL", cols)
+	realExec(t, db, `INSERT INTO `+large.Name+` SELECT LEVEL, MOD(LEVEL, 97), 'large ' || LEVEL FROM DUAL CONNECT BY LEVEL <= 120000`)
+	big := realTable(t, db, "SRCB", `ID NUMBER(10) PRIMARY KEY, DOC CLOB`)
+	realExec(t, db, `INSERT INTO `+big.Name+` VALUES (1, :1)`, godror.Lob{IsClob: true, Reader: strings.NewReader(largeValue)})
+	realExec(t, db, `INSERT INTO `+big.Name+` VALUES (2, 'small')`)
+	conformance.RunSourceSuite(t, New(), conformance.SourceFixture{
+		Conn: conn, Table: table, Expected: expected, KeyColumn: "ID", OrderColumn: "V",
+		Empty: empty, Large: large, LargeValues: big,
 	})
 }
