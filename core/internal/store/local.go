@@ -15,11 +15,15 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Local stores objects as files under a directory.
 type Local struct {
 	root string
+	// dirs orders prunes after the directory making and file creation of
+	// this process; other processes are covered by inDir's retries.
+	dirs sync.RWMutex
 }
 
 // NewLocal returns a store rooted at dir (created on first write).
@@ -73,18 +77,46 @@ func (l *Local) Create(_ context.Context, key string) (Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return nil, pathError("creating directory", filepath.Dir(final), err)
-	}
 	tmp := tempName(final)
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	var f *os.File
+	err = l.inDir(final, func() (err error) {
+		f, err = os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		return err
+	})
 	if err != nil {
 		return nil, pathError("creating", tmp, err)
 	}
-	return &localObject{key: key, final: final, tmp: tmp, f: f}, nil
+	return &localObject{l: l, key: key, final: final, tmp: tmp, f: f}, nil
+}
+
+// inDir makes path's directory and runs create in it, again if a prune
+// of another run removed the new directory in between.
+func (l *Local) inDir(path string, create func() error) error {
+	l.dirs.RLock()
+	defer l.dirs.RUnlock()
+	for try := 1; ; try++ {
+		err := os.MkdirAll(filepath.Dir(path), 0o755)
+		if err == nil {
+			err = create()
+		}
+		if err == nil || try == 10 || !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+}
+
+// prune removes dir and then its parents while they are empty, up to the
+// root, so a failed or deleted run leaves no empty directories behind.
+func (l *Local) prune(dir string) {
+	l.dirs.Lock()
+	defer l.dirs.Unlock()
+	for strings.HasPrefix(dir, l.root+string(filepath.Separator)) && os.Remove(dir) == nil {
+		dir = filepath.Dir(dir)
+	}
 }
 
 type localObject struct {
+	l               *Local
 	key, final, tmp string
 	f               *os.File
 	done            bool
@@ -127,6 +159,7 @@ func (o *localObject) Commit(context.Context) error {
 func (o *localObject) abort() {
 	_ = o.f.Close()
 	_ = os.Remove(o.tmp)
+	o.l.prune(filepath.Dir(o.final))
 	o.done = true
 }
 
@@ -326,6 +359,7 @@ func (l *Local) Delete(_ context.Context, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return pathError("deleting", p, err)
 	}
+	l.prune(filepath.Dir(p))
 	return nil
 }
 
@@ -396,11 +430,8 @@ func (l *Local) lockKey(key string) (path string, unlock func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return "", nil, pathError("creating directory", filepath.Dir(final), err)
-	}
 	lockPath := filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".lock")
-	if unlock, err = lockFile(lockPath); err != nil {
+	if err := l.inDir(lockPath, func() (err error) { unlock, err = lockFile(lockPath); return err }); err != nil {
 		return "", nil, pathError("locking", lockPath, err)
 	}
 	return final, unlock, nil

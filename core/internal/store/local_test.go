@@ -84,3 +84,73 @@ func TestLocalErrorsNameThePath(t *testing.T) {
 		t.Fatalf("error %v does not name %s", err, blocker)
 	}
 }
+
+func TestLocalFailedRunLeavesNoDirectories(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := NewLocal(filepath.Join(dir, "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "keep.txt", []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.Create(ctx, "orders/run1/part-0.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = o.Abort(ctx)
+	if _, err := os.Stat(filepath.Join(dir, "root/orders")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("aborted file left its directories: %v", err)
+	}
+
+	for _, k := range []string{"t/run2/a.csv", "t/run2/b.csv"} {
+		if err := s.Put(ctx, k, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Delete(ctx, "t/run2/a.csv"); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := s.Get(ctx, "t/run2/b.csv"); err != nil || string(data) != "x" {
+		t.Fatalf("a sibling was lost: %q %v", data, err)
+	}
+	if err := s.Delete(ctx, "t/run2/b.csv"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "root/t")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("deleted run left its directories: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "root/keep.txt")); err != nil {
+		t.Fatalf("the root's own files: %v", err)
+	}
+}
+
+func TestLocalCreateSurvivesAConcurrentPrune(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				o, err := s.Create(ctx, "shared/dir/f.csv")
+				if err != nil {
+					errs <- err
+					return
+				}
+				_ = o.Abort(ctx)
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
