@@ -400,3 +400,46 @@ func TestForSchemeUnknown(t *testing.T) {
 		t.Fatalf("unknown scheme: %v", err)
 	}
 }
+
+// TestConcurrentLaunchesShareOnePlugin: jobs of one hp (hp pipe) launching
+// the same plugin at once get one process, which Close then stops.
+func TestConcurrentLaunchesShareOnePlugin(t *testing.T) {
+	dir := t.TempDir()
+	install(t, dir, "shared")
+	h := New([]Dir{{Path: dir}}, DiscoverOptions{}, nil)
+	defer h.Close()
+	insts := make([]*Instance, 8)
+	errs := make([]error, 8)
+	var wg sync.WaitGroup
+	for i := range insts {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			insts[i], errs[i] = h.ByName(context.Background(), "shared")
+		}(i)
+	}
+	wg.Wait()
+	for i := range insts {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if insts[i] != insts[0] {
+			t.Fatalf("launch %d got another instance (pid %d, want %d)", i, insts[i].Pid(), insts[0].Pid())
+		}
+	}
+	h.mu.Lock()
+	starts := h.starts
+	h.mu.Unlock()
+	if starts != 1 {
+		t.Fatalf("%d plugin processes started for 8 concurrent launches, want 1", starts)
+	}
+	pid := insts[0].Pid()
+	h.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for alive(pid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if alive(pid) {
+		t.Fatalf("shared plugin %d survived Close", pid)
+	}
+}

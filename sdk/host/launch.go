@@ -58,14 +58,17 @@ type Host struct {
 	opts   DiscoverOptions
 	logger *slog.Logger
 
-	mu       sync.Mutex
-	plugins  []Plugin
-	scanned  bool
-	hashed   bool // every plugin's digest checked, not only at launch
-	running  map[string]*Instance
-	infoSeen map[string]sdk.Info
-	cache    *infoCache
-	starts   int // plugin processes started, for tests
+	mu      sync.Mutex
+	plugins []Plugin
+	scanned bool
+	hashed  bool // every plugin's digest checked, not only at launch
+	running map[string]*Instance
+	// launching holds a channel per plugin being started, closed when
+	// its launch ends.
+	launching map[string]chan struct{}
+	infoSeen  map[string]sdk.Info
+	cache     *infoCache
+	starts    int // plugin processes started, for tests
 }
 
 // New returns a Host that looks for plugins in dirs. It removes the
@@ -83,7 +86,7 @@ func New(dirs []Dir, opts DiscoverOptions, logger *slog.Logger) *Host {
 	if err != nil {
 		logger.Warn(err.Error())
 	}
-	return &Host{dirs: dirs, opts: opts, logger: logger, running: map[string]*Instance{}, infoSeen: map[string]sdk.Info{}, cache: cache}
+	return &Host{dirs: dirs, opts: opts, logger: logger, running: map[string]*Instance{}, launching: map[string]chan struct{}{}, infoSeen: map[string]sdk.Info{}, cache: cache}
 }
 
 // withDigest fills in the sha256 of a plugin that has no checksum entry,
@@ -126,19 +129,20 @@ func (h *Host) Info(ctx context.Context, p Plugin) (sdk.Info, error) {
 		return i, nil
 	}
 	h.mu.Lock()
-	_, running := h.running[p.Path]
+	inst, running := h.running[p.Path]
 	h.mu.Unlock()
-	inst, err := h.Launch(ctx, p)
-	if err != nil {
+	if running {
+		return inst.Info, nil
+	}
+	// A private instance: one that Launch handed out must not be closed
+	// under its user.
+	if inst, err = h.launch(ctx, p); err != nil {
 		return sdk.Info{}, err
 	}
-	if !running {
-		inst.Close()
-	}
+	inst.Close()
 	return inst.Info, nil
 }
 
-// Dirs returns the discovery locations.
 func (h *Host) Dirs() []Dir { return h.dirs }
 
 // Plugins returns the discovered plugins, every digest checked (scanning
@@ -254,18 +258,52 @@ func (h *Host) describeDirs() string {
 	return strings.Join(parts, ", ")
 }
 
-// Launch starts the plugin (or returns its running instance).
+// Launch starts the plugin (or returns its running instance). Concurrent
+// launches of one plugin start one process and share it.
 func (h *Host) Launch(ctx context.Context, p Plugin) (*Instance, error) {
 	if p.Refused != nil {
 		return nil, p.Refused
 	}
-	h.mu.Lock()
-	if inst, ok := h.running[p.Path]; ok {
+	for {
+		h.mu.Lock()
+		if inst, ok := h.running[p.Path]; ok {
+			h.mu.Unlock()
+			return inst, nil
+		}
+		wait, busy := h.launching[p.Path]
+		if !busy {
+			done := make(chan struct{})
+			h.launching[p.Path] = done
+			h.mu.Unlock()
+			inst, err := h.launch(ctx, p)
+			h.mu.Lock()
+			if err == nil {
+				inst.onClose = func() {
+					h.mu.Lock()
+					if h.running[p.Path] == inst {
+						delete(h.running, p.Path)
+					}
+					h.mu.Unlock()
+				}
+				h.running[p.Path] = inst
+			}
+			delete(h.launching, p.Path)
+			h.mu.Unlock()
+			close(done)
+			return inst, err
+		}
 		h.mu.Unlock()
-		return inst, nil
+		// The other launch may fail for its own context; then try ours.
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	h.mu.Unlock()
+}
 
+// launch starts the plugin and records its info.
+func (h *Host) launch(ctx context.Context, p Plugin) (*Instance, error) {
 	p, err := withDigest(p)
 	if err != nil {
 		return nil, err
@@ -283,13 +321,7 @@ func (h *Host) Launch(ctx context.Context, p Plugin) (*Instance, error) {
 			return nil, err
 		}
 	}
-	inst.onClose = func() {
-		h.mu.Lock()
-		delete(h.running, p.Path)
-		h.mu.Unlock()
-	}
 	h.mu.Lock()
-	h.running[p.Path] = inst
 	h.infoSeen[p.Path] = inst.Info
 	err = h.cache.put(p.SHA256, inst.Info)
 	h.mu.Unlock()
