@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -221,6 +222,10 @@ func decodeNumeric(b array.Builder) fieldDecoder {
 	case *array.Decimal256Builder:
 		scale := db.Type().(*arrow.Decimal256Type).Scale
 		return func(d []byte) error {
+			if n, ok := fastNumeric128(d, scale); ok {
+				db.Append(decimal256.FromDecimal128(n))
+				return nil
+			}
 			v, neg, err := numericUnscaled(d, scale)
 			if err != nil {
 				return err
@@ -236,10 +241,10 @@ func decodeNumeric(b array.Builder) fieldDecoder {
 }
 
 // numeric128 converts a numeric to a decimal128 of the scale, without
-// allocating when it has at most 16 digits.
+// allocating when the result has at most 38 digits.
 func numeric128(d []byte, scale int32) (decimal128.Num, error) {
-	if n, ok := smallNumeric(d, scale); ok {
-		return decimal128.FromI64(n), nil
+	if n, ok := fastNumeric128(d, scale); ok {
+		return n, nil
 	}
 	v, neg, err := numericUnscaled(d, scale)
 	if err != nil {
@@ -251,39 +256,87 @@ func numeric128(d []byte, scale int32) (decimal128.Num, error) {
 	return decimal128.FromBigInt(v), nil
 }
 
-// smallNumeric converts numerics of up to four base-10000 groups (16
-// digits) without allocating.
-func smallNumeric(d []byte, scale int32) (int64, bool) {
+// pow10u64 holds 10^0 through 10^19, the powers of ten a uint64 holds.
+var pow10u64 = func() (p [20]uint64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// maxDigits38 is 10^38, the first magnitude of 39 digits.
+var maxDigits38 = decimal128.GetScaleMultiplier(38)
+
+// fastNumeric128 is numeric128 in 128-bit integer arithmetic: the value
+// times 10^scale, with ok false (for the exact path to handle, errors
+// included) unless that is an integer below 10^38 in magnitude.
+func fastNumeric128(d []byte, scale int32) (decimal128.Num, bool) {
 	if len(d) < 8 {
-		return 0, false
+		return decimal128.Num{}, false
 	}
 	n := int(binary.BigEndian.Uint16(d))
 	weight := int(int16(binary.BigEndian.Uint16(d[2:])))
 	sign := binary.BigEndian.Uint16(d[4:])
-	if n > 4 || (sign != 0 && sign != 0x4000) || len(d) < 8+2*n {
-		return 0, false
+	if (sign != 0 && sign != 0x4000) || len(d) < 8+2*n {
+		return decimal128.Num{}, false
 	}
-	var v int64
-	for i := 0; i < n; i++ {
-		v = v*10000 + int64(binary.BigEndian.Uint16(d[8+2*i:]))
-	}
+	groups := d[8 : 8+2*n]
+	// exp is the power of ten of the last group's unit in the result.
 	exp := 4*(weight-n+1) + int(scale)
-	for ; exp > 0; exp-- {
-		if v > math.MaxInt64/10 {
-			return 0, false
+	// Groups below the scale's last digit must hold zeros only; a partial
+	// one is divided, so that only whole multiplications remain.
+	for exp <= -4 && len(groups) > 0 {
+		if groups[len(groups)-2] != 0 || groups[len(groups)-1] != 0 {
+			return decimal128.Num{}, false
 		}
-		v *= 10
+		groups, exp = groups[:len(groups)-2], exp+4
 	}
-	for ; exp < 0; exp++ {
-		if v%10 != 0 {
-			return 0, false
+	var hi, lo uint64
+	for i := 0; i < len(groups); i += 2 {
+		g, m := uint64(binary.BigEndian.Uint16(groups[i:])), uint64(10000)
+		if i == len(groups)-2 && exp < 0 {
+			div := pow10u64[-exp]
+			if g%div != 0 {
+				return decimal128.Num{}, false
+			}
+			g, m, exp = g/div, pow10u64[4+exp], 0
 		}
-		v /= 10
+		var ok bool
+		if hi, lo, ok = mulAdd128(hi, lo, m, g); !ok {
+			return decimal128.Num{}, false
+		}
+	}
+	if hi|lo == 0 {
+		exp = 0
+	}
+	for exp > 0 {
+		k := min(exp, 19)
+		var ok bool
+		if hi, lo, ok = mulAdd128(hi, lo, pow10u64[k], 0); !ok {
+			return decimal128.Num{}, false
+		}
+		exp -= k
+	}
+	v := decimal128.New(int64(hi), lo)
+	if hi>>63 != 0 || !v.Less(maxDigits38) {
+		return decimal128.Num{}, false
 	}
 	if sign == 0x4000 {
-		v = -v
+		v = v.Negate()
 	}
 	return v, true
+}
+
+// mulAdd128 returns the unsigned 128-bit hi:lo times m plus a, with ok
+// false when that overflows.
+func mulAdd128(hi, lo, m, a uint64) (uint64, uint64, bool) {
+	h1, l := bits.Mul64(lo, m)
+	h2, h := bits.Mul64(hi, m)
+	h, c1 := bits.Add64(h, h1, 0)
+	l, c2 := bits.Add64(l, a, 0)
+	h, c3 := bits.Add64(h, 0, c2)
+	return h, l, h2 == 0 && c1 == 0 && c3 == 0
 }
 
 // decodeNumericText renders an unconstrained numeric exactly as text.
