@@ -19,6 +19,8 @@ const (
 	sqlTypeDate, sqlTypeTime, sqlTypeTimestamp                                               = 91, 92, 93
 	sqlLongVarchar, sqlBinary, sqlVarbinary, sqlLongVarbinary, sqlBigint, sqlTinyint, sqlBit = -1, -2, -3, -4, -5, -6, -7
 	sqlWChar, sqlWVarchar, sqlWLongVarchar, sqlGUID                                          = -8, -9, -10, -11
+	// SQL Server's own (sqlncli.h).
+	sqlSSTime2, sqlSSTimestampOffset = -154, -155
 )
 
 func isDecimal(t int) bool { return t == sqlDecimal || t == sqlNumeric }
