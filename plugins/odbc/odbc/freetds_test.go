@@ -152,3 +152,65 @@ func TestFreeTDSWrongPassword(t *testing.T) {
 		t.Fatalf("got %v, want an authentication error without the password", err)
 	}
 }
+
+// TestFreeTDSDeltaRange: the bounds and range reads of a delta run go to
+// SQL Server through FreeTDS as sp_executesql with typed parameters
+// (bigint, numeric(38,10), datetime2 to the 100 ns, date), and the bounds
+// come back exact.
+func TestFreeTDSDeltaRange(t *testing.T) {
+	t.Parallel()
+	db, conn := freeTDS(t, "")
+	types := msTypes()
+	serveMSTypes(db, types)
+	at := time.Date(2024, 2, 29, 23, 59, 58, 123456700, time.UTC)
+	db.Handle("SELECT MIN([dt2]), MAX([dt2]), COUNT(*), COUNT([dt2]) FROM [dbo].[types]", tds.Response{
+		Columns: []tds.Column{{Type: tds.DateTime2, Scale: 7, Nullable: true}, {Type: tds.DateTime2, Scale: 7, Nullable: true}, {Type: tds.Int}, {Type: tds.Int}},
+		Rows:    [][]any{{at, at.Add(100), 3, 2}},
+	})
+	remote := plugintest.Serve(t, odbc.New())
+	ref := &sdk.ObjectRef{Schema: "dbo", Name: "types"}
+	b, err := remote.Bounds(context.Background(), sdk.BoundsRequest{Conn: conn, Source: sdk.Source{Object: ref}, Column: "dt2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Min.Time.Equal(at) || !b.Max.Time.Equal(at.Add(100)) || b.Count != 3 || b.NullCount != 1 {
+		t.Fatalf("bounds %v %v %d %d", b.Min, b.Max, b.Count, b.NullCount)
+	}
+
+	for _, c := range []struct {
+		column, decl string
+		lower, upper *sdk.Value
+		want         []any
+	}{
+		{"id", "@P1 BIGINT,@P2 BIGINT", sdk.Int64Value(1), sdk.Int64Value(3), []any{int64(1), int64(3)}},
+		{"d38", "@P1 NUMERIC(38,10),@P2 NUMERIC(2,1)", sdk.DecimalValue("-" + n38), sdk.DecimalValue("-1.5"), []any{"-" + n38, "-1.5"}},
+		{"dt2", "@P1 DATETIME2,@P2 DATETIME2", b.Min, b.Max, []any{at, at.Add(100)}},
+		{"da", "@P1 DATE,@P2 DATE", sdk.DateValue(19000), sdk.DateValue(19001), []any{time.Date(2022, 1, 8, 0, 0, 0, 0, time.UTC), time.Date(2022, 1, 9, 0, 0, 0, 0, time.UTC)}},
+	} {
+		q := "SELECT [id], [" + c.column + "] FROM [dbo].[types] WHERE [" + c.column + "] > @P1 AND [" + c.column + "] <= @P2"
+		var got tds.Query
+		db.HandleFunc(q, func(q tds.Query) tds.Response {
+			got = q
+			return tds.Response{Columns: []tds.Column{{Name: "id", Type: tds.Int}, {Name: c.column, Type: tds.Int, Nullable: true}}, Rows: [][]any{{7, nil}}}
+		})
+		_, rows := readAll(t, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: ref}, Columns: []string{"id", c.column},
+			Range: &sdk.RangeFilter{Column: c.column, Lower: c.lower, Upper: c.upper, UpperInclusive: true}})
+		if len(rows) != 1 || rows[0][0] != "7" {
+			t.Errorf("%s: rows %v", c.column, rows)
+		}
+		if !got.RPC || got.Decl != c.decl || len(got.Params) != 2 {
+			t.Errorf("%s: sent %+v, want sp_executesql declaring %s", c.column, got, c.decl)
+			continue
+		}
+		for i, w := range c.want {
+			g := got.Params[i].Value
+			if wt, ok := w.(time.Time); ok {
+				if gt, ok := g.(time.Time); !ok || !gt.Equal(wt) {
+					t.Errorf("%s: parameter %d = %v, want %v", c.column, i+1, g, w)
+				}
+			} else if g != w {
+				t.Errorf("%s: parameter %d = %#v, want %#v", c.column, i+1, g, w)
+			}
+		}
+	}
+}
