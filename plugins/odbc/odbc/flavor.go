@@ -44,6 +44,8 @@ type flavor struct {
 	// given its COLUMN_SIZE: the SQL type, signedness and fractional
 	// digits.
 	catalogType func(typeName string, size int64) (ti typeInfo, digits int64, ok bool)
+	// upperGUID renders GUIDs in upper case, as the database does.
+	upperGUID bool
 }
 
 var flavors = map[string]*flavor{
@@ -96,7 +98,7 @@ var flavors = map[string]*flavor{
 			arrow.TIMESTAMP: "datetime2(7)", arrow.DECIMAL128: "decimal", arrow.DECIMAL256: "decimal",
 		},
 		timestampTZ: "datetimeoffset(7)", maxDecimal: 38, keyText: "nvarchar(%d)",
-		transactionalDDL: true, catalogType: sqlServerCatalogType,
+		transactionalDDL: true, catalogType: sqlServerCatalogType, upperGUID: true,
 	},
 	"generic": {
 		name: "generic", quote: sqlsource.QuoteDouble, sql: sqlguard.Generic, checkSQL: true,
@@ -156,7 +158,8 @@ func (f *flavor) keyType(t arrow.DataType, nkeys int) (string, error) {
 }
 
 // sqlServerCatalogType: SQL Server's tinyint is unsigned (0 to 255),
-// which SQLColumns does not say. sp_columns, which FreeTDS calls for
+// which SQLColumns does not say; rowversion (timestamp) is a counter in
+// binary(8), read as the mssql connector reads it. sp_columns, which FreeTDS calls for
 // SQLColumns, reports the types SQL Server 2008 added to down-level
 // clients as nvarchar (SQL_WVARCHAR), sized in characters; Microsoft's
 // drivers call sp_columns_100 and get their own SQL types. Both give the
@@ -167,6 +170,8 @@ func sqlServerCatalogType(typeName string, size int64) (typeInfo, int64, bool) {
 	switch strings.ToLower(typeName) {
 	case "tinyint":
 		return typeInfo{sqlType: sqlTinyint, unsigned: true}, 0, true
+	case "timestamp", "rowversion":
+		return typeInfo{sqlType: sqlSSRowversion}, 0, true
 	case "date":
 		return typeInfo{sqlType: sqlTypeDate}, 0, true
 	case "datetime2":

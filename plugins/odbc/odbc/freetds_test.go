@@ -57,9 +57,10 @@ func msTypes() []msType {
 		{tds.CatalogColumn{Name: "dt2", Type: "datetime2", MaxLength: 8, Precision: 27, Scale: 7}, tds.Column{Type: tds.DateTime2, Scale: 7}, time.Date(2024, 2, 29, 23, 59, 58, 123456700, time.UTC), "timestamp[ns]", "2024-02-29T23:59:58.1234567"},
 		{tds.CatalogColumn{Name: "dt26", Type: "datetime2", MaxLength: 8, Precision: 26, Scale: 6}, tds.Column{Type: tds.DateTime2, Scale: 6}, time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), "timestamp[us]", "9999-12-31T23:59:59.999999"},
 		{tds.CatalogColumn{Name: "dt", Type: "datetime", MaxLength: 8, Precision: 23, Scale: 3}, tds.Column{Type: tds.DateTime}, time.Date(1999, 12, 31, 23, 59, 59, 997000000, time.UTC), "timestamp[us]", "1999-12-31T23:59:59.997"},
-		{tds.CatalogColumn{Name: "dto", Type: "datetimeoffset", MaxLength: 10, Precision: 34, Scale: 7}, tds.Column{Type: tds.DateTimeOffset, Scale: 7}, time.Date(2023, 12, 31, 22, 15, 1, 999999900, ist), "utf8", "2023-12-31 22:15:01.9999999 +05:30"},
-		{tds.CatalogColumn{Name: "tm", Type: "time", MaxLength: 5, Precision: 16, Scale: 7}, tds.Column{Type: tds.Time, Scale: 7}, time.Date(1, 1, 1, 13, 14, 15, 123456700, time.UTC), "utf8", "13:14:15.1234567"},
-		{tds.CatalogColumn{Name: "g", Type: "uniqueidentifier", MaxLength: 16}, tds.Column{Type: tds.UniqueIdentifier}, "6f9619ff-8b86-d011-b42d-00c04fd430c8", "utf8", "6f9619ff-8b86-d011-b42d-00c04fd430c8"},
+		{tds.CatalogColumn{Name: "dto", Type: "datetimeoffset", MaxLength: 10, Precision: 34, Scale: 7}, tds.Column{Type: tds.DateTimeOffset, Scale: 7}, time.Date(2023, 12, 31, 22, 15, 1, 999999900, ist), "extension<arrow.timestamp_with_offset>", "2023-12-31 22:15:01.9999999 +0530 UTC+05:30"},
+		{tds.CatalogColumn{Name: "tm", Type: "time", MaxLength: 5, Precision: 16, Scale: 7}, tds.Column{Type: tds.Time, Scale: 7}, time.Date(1, 1, 1, 13, 14, 15, 123456700, time.UTC), "time64[ns]", "13:14:15.123456700"},
+		{tds.CatalogColumn{Name: "g", Type: "uniqueidentifier", MaxLength: 16}, tds.Column{Type: tds.UniqueIdentifier}, "6f9619ff-8b86-d011-b42d-00c04fd430c8", "utf8", "6F9619FF-8B86-D011-B42D-00C04FD430C8"},
+		{tds.CatalogColumn{Name: "rv", Type: "timestamp", MaxLength: 8}, tds.Column{Type: tds.VarBinary, Length: 8}, []byte{0x80, 0, 0, 0, 0, 0, 0, 1}, "uint64", "9223372036854775809"},
 	}
 }
 
@@ -89,8 +90,9 @@ func serveMSTypes(db *tds.Server, types []msType) {
 // ListObjects and Describe come from sp_tables, sp_columns and sp_pkeys,
 // and every type reads with its Arrow type and exact value (a
 // NUMERIC(38,10) with 38 digits, text with surrogate pairs read in
-// pieces), inside the read-only transaction FreeTDS begins with a
-// transaction manager request.
+// pieces; time, datetimeoffset, uniqueidentifier and rowversion as the
+// mssql connector reads them), inside the read-only transaction FreeTDS
+// begins with a transaction manager request.
 func TestFreeTDSReadsSQLServerTypes(t *testing.T) {
 	for _, version := range []string{"", "&TDS_Version=7.3"} {
 		t.Run("tds"+strings.TrimPrefix(version, "&TDS_Version="), func(t *testing.T) {
