@@ -45,7 +45,15 @@ func (s *Server) Bulks() []Bulk {
 func (s *Server) CreateTable(name string, cols []Column) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tables[tableKey(name)] = cols
+	k := tableKey(name)
+	s.tables[k] = cols
+	if parts, _ := splitName(strings.TrimSpace(name)); len(parts) > 0 {
+		schema, _, _ := strings.Cut(k, ".")
+		if len(parts) > 1 && parts[len(parts)-2] != "" {
+			schema = parts[len(parts)-2]
+		}
+		s.tableNames[k] = [2]string{schema, parts[len(parts)-1]}
+	}
 }
 
 // Table returns the columns of a table created by CREATE TABLE or

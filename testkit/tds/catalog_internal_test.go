@@ -36,3 +36,20 @@ func TestSysColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestLike: the catalog procedures' search patterns.
+func TestLike(t *testing.T) {
+	for _, c := range []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"%", "", true}, {"%", "any", true}, {"a_c", "abc", true}, {"a_c", "ac", false},
+		{"my[_]table", "my_table", true}, {"my[_]table", "myXtable", false},
+		{`my\_table`, "my_table", true}, {`my\_table`, "myXtable", false},
+		{"ORD%", "orders", true}, {"o%s", "orders", true}, {"o%x", "orders", false}, {"orders", "orders2", false},
+	} {
+		if got := like(c.pattern, c.s); got != c.want {
+			t.Errorf("like(%q, %q) = %v", c.pattern, c.s, got)
+		}
+	}
+}

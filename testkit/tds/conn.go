@@ -35,7 +35,11 @@ const (
 	doneAttn  = 0x20
 )
 
-const tdsVersion74 = 0x74000004
+// TDS versions as LOGIN7 and LOGINACK carry them.
+const (
+	tdsVersion73A = 0x730A0003 // SQL Server 2008: date and time types
+	tdsVersion74  = 0x74000004
+)
 
 type conn struct {
 	s          *Server
@@ -44,6 +48,8 @@ type conn struct {
 	pending    *message
 	packetSize int
 	tranID     uint64
+	tdsVersion uint32 // negotiated
+	database   string
 
 	bulkStmt string              // the accepted INSERT BULK awaiting its BULKLOAD
 	temp     map[string][]Column // #temporary tables
@@ -217,9 +223,12 @@ func (cn *conn) handshake() (ok bool, err error) {
 	if db == "" {
 		db = "master"
 	}
+	cn.database = db
 	b.envChangeStr(1, db, "master")
 	b.envChangeStr(4, strconv.Itoa(cn.packetSize), strconv.Itoa(l.packetSize))
-	b.loginAck()
+	// The server speaks the client's version up to 7.4, as SQL Server does.
+	cn.tdsVersion = min(max(l.tdsVersion, 0x71000001), tdsVersion74)
+	b.loginAck(cn.tdsVersion)
 	b.done(tokDone, doneFinal, 0, 0)
 	w.Write(b)
 	return true, w.finish()
@@ -279,6 +288,9 @@ func (cn *conn) respond(q Query, rpc bool) error {
 	var count uint64
 	const curSelect = 0xC1
 	if len(r.Columns) > 0 {
+		if err := cn.speaks(r.Columns); err != nil {
+			return cn.sendError(&Error{Number: 50000, State: 1, Class: 16, Message: "tds test server: " + err.Error()}, rpc)
+		}
 		if err := b.colMetadata(r.Columns); err != nil {
 			return cn.sendError(&Error{Number: 50000, State: 1, Class: 16, Message: "tds test server: " + err.Error()}, rpc)
 		}
@@ -327,6 +339,22 @@ func (cn *conn) respond(q Query, rpc bool) error {
 	}
 	w.Write(b)
 	return w.finish()
+}
+
+// speaks checks that the negotiated TDS version has the columns' types:
+// before 7.3 there are no date, time, datetime2 and datetimeoffset (which
+// SQL Server would send as nvarchar; the test server does not convert).
+func (cn *conn) speaks(cols []Column) error {
+	if cn.tdsVersion >= tdsVersion73A {
+		return nil
+	}
+	for _, c := range cols {
+		switch c.Type {
+		case Date, Time, DateTime2, DateTimeOffset:
+			return fmt.Errorf("column %q: TDS %X has no date and time types (7.3 has)", c.Name, cn.tdsVersion)
+		}
+	}
+	return nil
 }
 
 func (cn *conn) finishWithError(w *msgWriter, e *Error, rpc bool) error {
@@ -398,7 +426,9 @@ func (cn *conn) builtin(q Query) (Response, bool) {
 	up := strings.ToUpper(sql)
 	switch {
 	case q.RPC:
-		return Response{}, false
+		return cn.catalogProc(q)
+	case up == "SELECT SCHEMA_NAME()":
+		return Response{Columns: []Column{{Type: NVarChar, Length: 128, Nullable: true}}, Rows: [][]any{{"dbo"}}}, true
 	case up == "SET FMTONLY ON" || up == "SET FMTONLY OFF":
 		return Response{}, true
 	case strings.HasPrefix(up, "SELECT * FROM ") && strings.HasSuffix(up, " SET FMTONLY OFF"):
@@ -466,6 +496,7 @@ func (cn *conn) dropTable(k string) bool {
 	defer cn.s.mu.Unlock()
 	_, ok := cn.s.tables[k]
 	delete(cn.s.tables, k)
+	delete(cn.s.tableNames, k)
 	return ok
 }
 
@@ -556,10 +587,10 @@ func (b *tokBuf) envChangeBytes(typ byte, newV, oldV []byte) {
 	b.raw(body)
 }
 
-func (b *tokBuf) loginAck() {
+func (b *tokBuf) loginAck(version uint32) {
 	var body tokBuf
 	body.u8(1) // SQL_TSQL
-	body = binary.BigEndian.AppendUint32(body, tdsVersion74)
+	body = binary.BigEndian.AppendUint32(body, version)
 	body.bvarchar("Microsoft SQL Server")
 	body.raw([]byte{16, 0, 0x10, 0x00}) // 16.0.4096
 	b.u8(tokLoginAck)

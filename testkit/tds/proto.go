@@ -60,6 +60,7 @@ func preloginResponse() []byte {
 type login7 struct {
 	user, password, database, app string
 	packetSize                    int
+	tdsVersion                    uint32 // as in LOGINACK: 0x74000004 is 7.4
 }
 
 // parseLogin7 decodes the fields of a LOGIN7 record ([MS-TDS] 2.2.6.4).
@@ -77,6 +78,7 @@ func parseLogin7(d []byte) (login7, error) {
 		raw := d[off : off+n]
 		return decodeUCS2(raw), raw, nil
 	}
+	l.tdsVersion = binary.LittleEndian.Uint32(d[4:])
 	l.packetSize = int(binary.LittleEndian.Uint32(d[8:]))
 	var err error
 	if l.user, _, err = str(40); err != nil {

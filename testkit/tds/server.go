@@ -52,12 +52,15 @@ type Server struct {
 	handlers map[string][]handler
 	matchers []matcher
 	tables   map[string][]Column
-	bulkFn   func(Bulk) *Error
-	queries  []Query
-	conns    map[net.Conn]struct{}
-	closed   bool
-	wg       sync.WaitGroup
-	stats    Stats
+	// tableNames are the tables' names as created: schema and name.
+	tableNames map[string][2]string
+	described  map[string]catalogTable
+	bulkFn     func(Bulk) *Error
+	queries    []Query
+	conns      map[net.Conn]struct{}
+	closed     bool
+	wg         sync.WaitGroup
+	stats      Stats
 }
 
 // Stats counts protocol events since the server started.
@@ -191,13 +194,15 @@ func Start(t TB, opts ...Option) *Server {
 		t.Fatalf("tds: listen: %v", err)
 	}
 	s := &Server{
-		Addr:     ln.Addr().String(),
-		ln:       ln,
-		logins:   map[string]string{},
-		handlers: map[string][]handler{},
-		tables:   map[string][]Column{},
-		conns:    map[net.Conn]struct{}{},
-		logf:     func(string, ...any) {},
+		Addr:       ln.Addr().String(),
+		ln:         ln,
+		logins:     map[string]string{},
+		handlers:   map[string][]handler{},
+		tables:     map[string][]Column{},
+		tableNames: map[string][2]string{},
+		described:  map[string]catalogTable{},
+		conns:      map[net.Conn]struct{}{},
+		logf:       func(string, ...any) {},
 	}
 	for _, o := range opts {
 		o(s)

@@ -162,8 +162,14 @@ func (t *target) columns(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]
 				m.Scale, _ = strconv.ParseInt(r[8], 10, 64)
 				m.HasPrecision = r[8] != "" || !isDecimal(sqlType)
 			}
-			m.NativeType = odbcdriver.NativeType(r[5], sqlType, m.Precision, int(m.Scale), false)
-			t.types.LoadOrStore(m.NativeType, typeInfo{sqlType: sqlType, unsigned: strings.Contains(strings.ToLower(r[5]), "unsigned")})
+			ti := typeInfo{sqlType: sqlType, unsigned: strings.Contains(strings.ToLower(r[5]), "unsigned")}
+			if t.fl.catalogType != nil {
+				if fixed, digits, ok := t.fl.catalogType(r[5], m.Precision); ok {
+					ti, m.Scale, m.HasPrecision = fixed, digits, true
+				}
+			}
+			m.NativeType = odbcdriver.NativeType(r[5], ti.sqlType, m.Precision, int(m.Scale), false)
+			t.types.LoadOrStore(m.NativeType, ti)
 			pos, _ := strconv.Atoi(r[16])
 			found = append(found, ordered{pos, m})
 		}

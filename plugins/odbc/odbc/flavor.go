@@ -40,6 +40,12 @@ type flavor struct {
 	maxDecimal  int32
 	keyText     string // a text key column's type, %d its length; else ddl's
 	mergeDelete func(target, last string, on []string) string
+	// catalogType corrects the type SQLColumns reports for a type name,
+	// given its COLUMN_SIZE: the SQL type, signedness and fractional
+	// digits.
+	catalogType func(typeName string, size int64) (ti typeInfo, digits int64, ok bool)
+	// upperGUID renders GUIDs in upper case, as the database does.
+	upperGUID bool
 }
 
 var flavors = map[string]*flavor{
@@ -92,7 +98,7 @@ var flavors = map[string]*flavor{
 			arrow.TIMESTAMP: "datetime2(7)", arrow.DECIMAL128: "decimal", arrow.DECIMAL256: "decimal",
 		},
 		timestampTZ: "datetimeoffset(7)", maxDecimal: 38, keyText: "nvarchar(%d)",
-		transactionalDDL: true,
+		transactionalDDL: true, catalogType: sqlServerCatalogType, upperGUID: true,
 	},
 	"generic": {
 		name: "generic", quote: sqlsource.QuoteDouble, sql: sqlguard.Generic, checkSQL: true,
@@ -149,4 +155,31 @@ func (f *flavor) keyType(t arrow.DataType, nkeys int) (string, error) {
 		return fmt.Sprintf(f.keyText, 450/nkeys), nil
 	}
 	return f.ddlType(t)
+}
+
+// sqlServerCatalogType: SQL Server's tinyint is unsigned (0 to 255),
+// which SQLColumns does not say; rowversion (timestamp) is a counter in
+// binary(8), read as the mssql connector reads it. sp_columns, which FreeTDS calls for
+// SQLColumns, reports the types SQL Server 2008 added to down-level
+// clients as nvarchar (SQL_WVARCHAR), sized in characters; Microsoft's
+// drivers call sp_columns_100 and get their own SQL types. Both give the
+// type name and the same COLUMN_SIZE, whose excess over the
+// fraction-less length is the point and the fractional digits.
+func sqlServerCatalogType(typeName string, size int64) (typeInfo, int64, bool) {
+	digits := func(whole int64) int64 { return max(size-whole-1, 0) }
+	switch strings.ToLower(typeName) {
+	case "tinyint":
+		return typeInfo{sqlType: sqlTinyint, unsigned: true}, 0, true
+	case "timestamp", "rowversion":
+		return typeInfo{sqlType: sqlSSRowversion}, 0, true
+	case "date":
+		return typeInfo{sqlType: sqlTypeDate}, 0, true
+	case "datetime2":
+		return typeInfo{sqlType: sqlTypeTimestamp}, digits(19), true
+	case "time":
+		return typeInfo{sqlType: sqlSSTime2}, digits(8), true
+	case "datetimeoffset":
+		return typeInfo{sqlType: sqlSSTimestampOffset}, digits(26), true
+	}
+	return typeInfo{}, 0, false
 }

@@ -1,11 +1,15 @@
 package odbc
 
 import (
+	"database/sql/driver"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/halfpipe-io/halfpipe/plugins/odbc/odbc/odbcdriver"
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -19,6 +23,11 @@ const (
 	sqlTypeDate, sqlTypeTime, sqlTypeTimestamp                                               = 91, 92, 93
 	sqlLongVarchar, sqlBinary, sqlVarbinary, sqlLongVarbinary, sqlBigint, sqlTinyint, sqlBit = -1, -2, -3, -4, -5, -6, -7
 	sqlWChar, sqlWVarchar, sqlWLongVarchar, sqlGUID                                          = -8, -9, -10, -11
+	// SQL Server's own (sqlncli.h).
+	sqlSSTime2, sqlSSTimestampOffset = -154, -155
+	// sqlSSRowversion marks SQL Server's rowversion (timestamp), binary(8)
+	// to ODBC: not an ODBC type.
+	sqlSSRowversion = 1 << 20
 )
 
 func isDecimal(t int) bool { return t == sqlDecimal || t == sqlNumeric }
@@ -73,6 +82,22 @@ func (t *target) mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 		return sqlsource.Mapping{Type: &arrow.TimestampType{Unit: unit, TimeZone: t.fl.tz(strings.ToLower(m.NativeType))}, Decode: sqlsource.DecodeTimestamp}, nil
 	case sqlBinary, sqlVarbinary, sqlLongVarbinary:
 		return sqlsource.Mapping{Type: arrow.BinaryTypes.Binary, Decode: sqlsource.DecodeBinary}, nil
+	// SQL Server's types read as the mssql connector reads them, from the
+	// driver's text (FreeTDS and Microsoft's drivers render them alike).
+	case sqlSSTime2:
+		return sqlsource.Mapping{Type: arrow.FixedWidthTypes.Time64ns, Decode: decodeTimeText}, nil
+	case sqlSSTimestampOffset:
+		unit := arrow.Microsecond
+		if m.HasPrecision && m.Scale > 6 {
+			unit = arrow.Nanosecond
+		}
+		return sqlsource.Mapping{Type: sqlsource.TimestampWithOffset(unit), Decode: decodeOffsetText}, nil
+	case sqlSSRowversion:
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Uint64, Decode: decodeRowversion}, nil
+	case sqlGUID:
+		if t.fl.upperGUID {
+			return sqlsource.Mapping{Type: arrow.BinaryTypes.String, Decode: decodeUpper}, nil
+		}
 	}
 	// Character data, GUIDs, times and any other type: the driver's text.
 	return sqlsource.Mapping{Type: arrow.BinaryTypes.String, Decode: sqlsource.DecodeString}, nil
@@ -108,5 +133,65 @@ func kindOf(e *odbcdriver.Error) error {
 			return sdk.ErrUnavailable
 		}
 	}
+	return nil
+}
+
+// text is a value the driver rendered as characters.
+func text(v driver.Value) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case []byte:
+		return string(x), nil
+	}
+	return "", fmt.Errorf("unexpected %T for text", v)
+}
+
+// decodeTimeText appends a time of day rendered hh:mm:ss[.fffffff].
+func decodeTimeText(b array.Builder, v driver.Value) error {
+	s, err := text(v)
+	if err != nil {
+		return err
+	}
+	t, err := time.Parse("15:04:05.999999999", s)
+	if err != nil {
+		return fmt.Errorf("%q is not a time of day", s)
+	}
+	b.(*array.Time64Builder).Append(arrow.Time64(t.Sub(time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC))))
+	return nil
+}
+
+// decodeOffsetText appends a datetimeoffset rendered
+// yyyy-mm-dd hh:mm:ss[.fffffff] +hh:mm: the instant and the offset.
+func decodeOffsetText(b array.Builder, v driver.Value) error {
+	s, err := text(v)
+	if err != nil {
+		return err
+	}
+	t, err := time.Parse("2006-01-02 15:04:05.999999999 -07:00", s)
+	if err != nil {
+		return fmt.Errorf("%q is not a datetimeoffset", s)
+	}
+	return sqlsource.DecodeOffsetTime(b, t, nil)
+}
+
+// decodeRowversion reads rowversion's 8 bytes as a big-endian counter, so
+// that values order as on the server.
+func decodeRowversion(b array.Builder, v driver.Value) error {
+	raw, ok := v.([]byte)
+	if !ok || len(raw) != 8 {
+		return fmt.Errorf("unexpected %T for rowversion", v)
+	}
+	b.(*array.Uint64Builder).Append(binary.BigEndian.Uint64(raw))
+	return nil
+}
+
+// decodeUpper appends a GUID in SQL Server's upper case.
+func decodeUpper(b array.Builder, v driver.Value) error {
+	s, err := text(v)
+	if err != nil {
+		return err
+	}
+	b.(*array.StringBuilder).Append(strings.ToUpper(s))
 	return nil
 }

@@ -1,0 +1,218 @@
+package odbc_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/halfpipe-io/halfpipe/plugins/odbc/odbc"
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
+	"github.com/halfpipe-io/halfpipe/testkit/tds"
+)
+
+// freeTDS starts the project's TDS test server and returns it with the
+// odbc+sqlserver DSN that reaches it through FreeTDS (Debian's tdsodbc
+// registers the driver as "FreeTDS"); attrs are further query parameters.
+func freeTDS(t *testing.T, attrs string) (*tds.Server, sdk.Connection) {
+	t.Helper()
+	db := tds.Start(t, tds.WithLogin("etl", "pw;x"))
+	dsn := "odbc+sqlserver://etl:pw%3Bx@" + db.Addr + "/Sales?driver=FreeTDS" + attrs
+	return db, sdk.Connection{DSN: dsn}
+}
+
+// msType is one column of the table the TDS server plays: its catalog
+// description, its wire type, a value, and what hp must read.
+type msType struct {
+	cat       tds.CatalogColumn
+	wire      tds.Column
+	value     any
+	arrowType string
+	want      string
+}
+
+var n38 = "1234567890123456789012345678.9012345678"
+
+func msTypes() []msType {
+	ist := time.FixedZone("", 5*3600+30*60)
+	long := strings.Repeat("héllo 😀 漢字 ", 20000)
+	return []msType{
+		{tds.CatalogColumn{Name: "id", Type: "int", MaxLength: 4, Precision: 10}, tds.Column{Type: tds.Int}, 1, "int32", "1"},
+		{tds.CatalogColumn{Name: "b", Type: "bit", MaxLength: 1, Precision: 1}, tds.Column{Type: tds.Bit}, true, "bool", "true"},
+		{tds.CatalogColumn{Name: "ti", Type: "tinyint", MaxLength: 1, Precision: 3}, tds.Column{Type: tds.TinyInt}, 255, "uint8", "255"},
+		{tds.CatalogColumn{Name: "si", Type: "smallint", MaxLength: 2, Precision: 5}, tds.Column{Type: tds.SmallInt}, -32768, "int16", "-32768"},
+		{tds.CatalogColumn{Name: "bi", Type: "bigint", MaxLength: 8, Precision: 19}, tds.Column{Type: tds.BigInt}, int64(-9223372036854775808), "int64", "-9223372036854775808"},
+		{tds.CatalogColumn{Name: "d38", Type: "decimal", MaxLength: 17, Precision: 38, Scale: 10}, tds.Column{Type: tds.Decimal, Precision: 38, Scale: 10}, n38, "decimal(38, 10)", n38},
+		{tds.CatalogColumn{Name: "n", Type: "numeric", MaxLength: 9, Precision: 10, Scale: 4}, tds.Column{Type: tds.Numeric, Precision: 10, Scale: 4}, "-0.0001", "decimal(10, 4)", "-0.0001"},
+		{tds.CatalogColumn{Name: "m", Type: "money", MaxLength: 8, Precision: 19, Scale: 4}, tds.Column{Type: tds.Money}, "-922337203685477.5808", "decimal(19, 4)", "-922337203685477.5808"},
+		{tds.CatalogColumn{Name: "r", Type: "real", MaxLength: 4, Precision: 24}, tds.Column{Type: tds.Real}, float32(1.5), "float32", "1.5"},
+		{tds.CatalogColumn{Name: "f", Type: "float", MaxLength: 8, Precision: 53}, tds.Column{Type: tds.Float}, 0.1, "float64", "0.1"},
+		{tds.CatalogColumn{Name: "c", Type: "char", MaxLength: 4}, tds.Column{Type: tds.VarChar, Length: 4}, "ab  ", "utf8", "ab  "},
+		{tds.CatalogColumn{Name: "nv", Type: "nvarchar", MaxLength: 40}, tds.Column{Type: tds.NVarChar, Length: 20}, "a😀b𝄞", "utf8", "a😀b𝄞"},
+		{tds.CatalogColumn{Name: "nvmax", Type: "nvarchar", MaxLength: -1}, tds.Column{Type: tds.NVarChar, Length: tds.Max}, long, "utf8", long},
+		{tds.CatalogColumn{Name: "vb", Type: "varbinary", MaxLength: 4}, tds.Column{Type: tds.VarBinary, Length: 4}, []byte{0, 0xFF, 0x10}, "binary", "00ff10"},
+		{tds.CatalogColumn{Name: "da", Type: "date", MaxLength: 3, Precision: 10}, tds.Column{Type: tds.Date}, time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), "date32", "0001-01-01"},
+		{tds.CatalogColumn{Name: "dt2", Type: "datetime2", MaxLength: 8, Precision: 27, Scale: 7}, tds.Column{Type: tds.DateTime2, Scale: 7}, time.Date(2024, 2, 29, 23, 59, 58, 123456700, time.UTC), "timestamp[ns]", "2024-02-29T23:59:58.1234567"},
+		{tds.CatalogColumn{Name: "dt26", Type: "datetime2", MaxLength: 8, Precision: 26, Scale: 6}, tds.Column{Type: tds.DateTime2, Scale: 6}, time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), "timestamp[us]", "9999-12-31T23:59:59.999999"},
+		{tds.CatalogColumn{Name: "dt", Type: "datetime", MaxLength: 8, Precision: 23, Scale: 3}, tds.Column{Type: tds.DateTime}, time.Date(1999, 12, 31, 23, 59, 59, 997000000, time.UTC), "timestamp[us]", "1999-12-31T23:59:59.997"},
+		{tds.CatalogColumn{Name: "dto", Type: "datetimeoffset", MaxLength: 10, Precision: 34, Scale: 7}, tds.Column{Type: tds.DateTimeOffset, Scale: 7}, time.Date(2023, 12, 31, 22, 15, 1, 999999900, ist), "extension<arrow.timestamp_with_offset>", "2023-12-31 22:15:01.9999999 +0530 UTC+05:30"},
+		{tds.CatalogColumn{Name: "tm", Type: "time", MaxLength: 5, Precision: 16, Scale: 7}, tds.Column{Type: tds.Time, Scale: 7}, time.Date(1, 1, 1, 13, 14, 15, 123456700, time.UTC), "time64[ns]", "13:14:15.123456700"},
+		{tds.CatalogColumn{Name: "g", Type: "uniqueidentifier", MaxLength: 16}, tds.Column{Type: tds.UniqueIdentifier}, "6f9619ff-8b86-d011-b42d-00c04fd430c8", "utf8", "6F9619FF-8B86-D011-B42D-00C04FD430C8"},
+		{tds.CatalogColumn{Name: "rv", Type: "timestamp", MaxLength: 8}, tds.Column{Type: tds.VarBinary, Length: 8}, []byte{0x80, 0, 0, 0, 0, 0, 0, 1}, "uint64", "9223372036854775809"},
+	}
+}
+
+// serveMSTypes makes the server describe [dbo].[types] and answer the
+// read hp sends with a row of values and a row of NULLs.
+func serveMSTypes(db *tds.Server, types []msType) {
+	var cat []tds.CatalogColumn
+	var wire []tds.Column
+	var names []string
+	row, nulls := make([]any, len(types)), make([]any, len(types))
+	for i, c := range types {
+		c.cat.Nullable = i > 0
+		cat = append(cat, c.cat)
+		w := c.wire
+		w.Name, w.Nullable = c.cat.Name, i > 0
+		wire = append(wire, w)
+		names = append(names, "["+c.cat.Name+"]")
+		row[i] = c.value
+	}
+	nulls[0] = 2
+	db.DescribeTable("[dbo].[types]", cat, "id")
+	db.Handle("SELECT "+strings.Join(names, ", ")+" FROM [dbo].[types]", tds.Response{Columns: wire, Rows: [][]any{row, nulls}})
+}
+
+// TestFreeTDSReadsSQLServerTypes: odbc+sqlserver through FreeTDS against
+// the TDS test server, at TDS 7.4 and 7.3: Check names SQL Server,
+// ListObjects and Describe come from sp_tables, sp_columns and sp_pkeys,
+// and every type reads with its Arrow type and exact value (a
+// NUMERIC(38,10) with 38 digits, text with surrogate pairs read in
+// pieces; time, datetimeoffset, uniqueidentifier and rowversion as the
+// mssql connector reads them), inside the read-only transaction FreeTDS
+// begins with a transaction manager request.
+func TestFreeTDSReadsSQLServerTypes(t *testing.T) {
+	for _, version := range []string{"", "&TDS_Version=7.3"} {
+		t.Run("tds"+strings.TrimPrefix(version, "&TDS_Version="), func(t *testing.T) {
+			t.Parallel()
+			db, conn := freeTDS(t, version)
+			types := msTypes()
+			serveMSTypes(db, types)
+			remote := plugintest.Serve(t, odbc.New())
+			ctx := context.Background()
+			if v, err := remote.Check(ctx, conn); err != nil || !strings.HasPrefix(v, "Microsoft SQL Server") {
+				t.Fatalf("check: %q, %v", v, err)
+			}
+			objs, err := remote.ListObjects(ctx, conn, "")
+			if err != nil || len(objs) != 1 || objs[0].Ref.String() != "dbo.types" {
+				t.Fatalf("list: %v, %v", objs, err)
+			}
+			ref := &sdk.ObjectRef{Schema: "dbo", Name: "types"}
+			d, err := remote.Describe(ctx, conn, sdk.Source{Object: ref})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.PrimaryKey) != 1 || d.PrimaryKey[0] != "id" {
+				t.Errorf("primary key %v", d.PrimaryKey)
+			}
+			schema, rows := readAll(t, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: ref}})
+			if len(rows) != 2 {
+				t.Fatalf("%d rows", len(rows))
+			}
+			for i, c := range types {
+				if typ := schema.Field(i).Type.String(); typ != c.arrowType || d.Schema.Field(i).Type.String() != typ {
+					t.Errorf("%s %s: read as %s, described as %s, want %s", c.cat.Name, c.cat.Type, typ, d.Schema.Field(i).Type, c.arrowType)
+				}
+				if got := rows[0][i]; got != c.want {
+					t.Errorf("%s %s = %.80q, want %.80q", c.cat.Name, c.cat.Type, got, c.want)
+				}
+				if got := rows[1][i]; i > 0 && got != "NULL" {
+					t.Errorf("%s %s = %q, want NULL", c.cat.Name, c.cat.Type, got)
+				}
+			}
+			var sawBegin bool
+			for _, q := range db.Queries() {
+				sawBegin = sawBegin || q.SQL == "BEGIN TRANSACTION"
+			}
+			if !sawBegin {
+				t.Errorf("the read began no transaction")
+			}
+		})
+	}
+}
+
+// TestFreeTDSWrongPassword: a refused login is an authentication error
+// that does not show the password.
+func TestFreeTDSWrongPassword(t *testing.T) {
+	t.Parallel()
+	_, conn := freeTDS(t, "")
+	conn.DSN = strings.Replace(conn.DSN, "pw%3Bx", "n0t-the-Passw0rd", 1)
+	_, err := plugintest.Serve(t, odbc.New()).Check(context.Background(), conn)
+	if !errors.Is(err, sdk.ErrUnauthenticated) || strings.Contains(err.Error(), "n0t-the-Passw0rd") {
+		t.Fatalf("got %v, want an authentication error without the password", err)
+	}
+}
+
+// TestFreeTDSDeltaRange: the bounds and range reads of a delta run go to
+// SQL Server through FreeTDS as sp_executesql with typed parameters
+// (bigint, numeric(38,10), datetime2 to the 100 ns, date), and the bounds
+// come back exact.
+func TestFreeTDSDeltaRange(t *testing.T) {
+	t.Parallel()
+	db, conn := freeTDS(t, "")
+	types := msTypes()
+	serveMSTypes(db, types)
+	at := time.Date(2024, 2, 29, 23, 59, 58, 123456700, time.UTC)
+	db.Handle("SELECT MIN([dt2]), MAX([dt2]), COUNT(*), COUNT([dt2]) FROM [dbo].[types]", tds.Response{
+		Columns: []tds.Column{{Type: tds.DateTime2, Scale: 7, Nullable: true}, {Type: tds.DateTime2, Scale: 7, Nullable: true}, {Type: tds.Int}, {Type: tds.Int}},
+		Rows:    [][]any{{at, at.Add(100), 3, 2}},
+	})
+	remote := plugintest.Serve(t, odbc.New())
+	ref := &sdk.ObjectRef{Schema: "dbo", Name: "types"}
+	b, err := remote.Bounds(context.Background(), sdk.BoundsRequest{Conn: conn, Source: sdk.Source{Object: ref}, Column: "dt2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Min.Time.Equal(at) || !b.Max.Time.Equal(at.Add(100)) || b.Count != 3 || b.NullCount != 1 {
+		t.Fatalf("bounds %v %v %d %d", b.Min, b.Max, b.Count, b.NullCount)
+	}
+
+	for _, c := range []struct {
+		column, decl string
+		lower, upper *sdk.Value
+		want         []any
+	}{
+		{"id", "@P1 BIGINT,@P2 BIGINT", sdk.Int64Value(1), sdk.Int64Value(3), []any{int64(1), int64(3)}},
+		{"d38", "@P1 NUMERIC(38,10),@P2 NUMERIC(2,1)", sdk.DecimalValue("-" + n38), sdk.DecimalValue("-1.5"), []any{"-" + n38, "-1.5"}},
+		{"dt2", "@P1 DATETIME2,@P2 DATETIME2", b.Min, b.Max, []any{at, at.Add(100)}},
+		{"da", "@P1 DATE,@P2 DATE", sdk.DateValue(19000), sdk.DateValue(19001), []any{time.Date(2022, 1, 8, 0, 0, 0, 0, time.UTC), time.Date(2022, 1, 9, 0, 0, 0, 0, time.UTC)}},
+	} {
+		q := "SELECT [id], [" + c.column + "] FROM [dbo].[types] WHERE [" + c.column + "] > @P1 AND [" + c.column + "] <= @P2"
+		var got tds.Query
+		db.HandleFunc(q, func(q tds.Query) tds.Response {
+			got = q
+			return tds.Response{Columns: []tds.Column{{Name: "id", Type: tds.Int}, {Name: c.column, Type: tds.Int, Nullable: true}}, Rows: [][]any{{7, nil}}}
+		})
+		_, rows := readAll(t, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: ref}, Columns: []string{"id", c.column},
+			Range: &sdk.RangeFilter{Column: c.column, Lower: c.lower, Upper: c.upper, UpperInclusive: true}})
+		if len(rows) != 1 || rows[0][0] != "7" {
+			t.Errorf("%s: rows %v", c.column, rows)
+		}
+		if !got.RPC || got.Decl != c.decl || len(got.Params) != 2 {
+			t.Errorf("%s: sent %+v, want sp_executesql declaring %s", c.column, got, c.decl)
+			continue
+		}
+		for i, w := range c.want {
+			g := got.Params[i].Value
+			if wt, ok := w.(time.Time); ok {
+				if gt, ok := g.(time.Time); !ok || !gt.Equal(wt) {
+					t.Errorf("%s: parameter %d = %v, want %v", c.column, i+1, g, w)
+				}
+			} else if g != w {
+				t.Errorf("%s: parameter %d = %#v, want %#v", c.column, i+1, g, w)
+			}
+		}
+	}
+}
