@@ -85,7 +85,7 @@ func (x *exec) copyInto(st copyStmt) (*result, *Error) {
 		out = append(out, []*string{str(full), str("LOADED"), n, n, str("1"), str("0"), nil, nil, nil, nil})
 	}
 	if len(out) == 0 {
-		return &result{cols: []rowCol{{"status", "text"}}, rows: [][]*string{{str("Copy executed with 0 files processed.")}}, stmtType: typeSelect}, nil
+		return &result{cols: []rowCol{{name: "status", typ: "text"}}, rows: [][]*string{{str("Copy executed with 0 files processed.")}}, stmtType: typeSelect}, nil
 	}
 	x.replaceTable(k, c)
 	if _, temp := x.sess.temps[k]; !temp {
@@ -96,8 +96,8 @@ func (x *exec) copyInto(st copyStmt) (*result, *Error) {
 			history[k][f] = true
 		}
 	}
-	cols := []rowCol{{"file", "text"}, {"status", "text"}, {"rows_parsed", "fixed"}, {"rows_loaded", "fixed"}, {"error_limit", "fixed"},
-		{"errors_seen", "fixed"}, {"first_error", "text"}, {"first_error_line", "fixed"}, {"first_error_character", "fixed"}, {"first_error_column_name", "text"}}
+	cols := []rowCol{{name: "file", typ: "text"}, {name: "status", typ: "text"}, {name: "rows_parsed", typ: "fixed"}, {name: "rows_loaded", typ: "fixed"}, {name: "error_limit", typ: "fixed"},
+		{name: "errors_seen", typ: "fixed"}, {name: "first_error", typ: "text"}, {name: "first_error_line", typ: "fixed"}, {name: "first_error_character", typ: "fixed"}, {name: "first_error_column_name", typ: "text"}}
 	return &result{cols: cols, rows: out, stmtType: typeSelect}, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -13,10 +12,11 @@ import (
 type table struct {
 	cols []column
 	rows [][]*string
+	pk   []string
 }
 
 func (t *table) clone() *table {
-	c := &table{cols: append([]column(nil), t.cols...), rows: make([][]*string, len(t.rows))}
+	c := &table{cols: append([]column(nil), t.cols...), rows: make([][]*string, len(t.rows)), pk: t.pk}
 	for i, r := range t.rows {
 		c.rows[i] = append([]*string(nil), r...)
 	}
@@ -83,7 +83,16 @@ func (s *store) clone() *store {
 	return c
 }
 
-type rowCol struct{ name, typ string }
+// rowCol is a result column: its name, the rowtype's type name (fixed,
+// text, timestamp_tz, ...) and the type's precision, scale and length.
+type rowCol struct {
+	name, typ           string
+	prec, scale, length int
+}
+
+func colOf(name string, c colType) rowCol {
+	return rowCol{name: name, typ: c.rowtype(), prec: c.prec, scale: c.scale, length: c.length}
+}
 
 type result struct {
 	cols     []rowCol
@@ -106,10 +115,11 @@ const (
 func (r *result) rowtype() []map[string]any {
 	out := []map[string]any{}
 	for _, c := range r.cols {
-		m := map[string]any{"name": c.name, "type": c.typ, "nullable": true, "length": 0, "precision": 0, "scale": 0, "byteLength": 0}
-		if c.typ == "fixed" {
+		m := map[string]any{"name": c.name, "type": c.typ, "nullable": true, "length": c.length, "precision": c.prec, "scale": c.scale, "byteLength": c.length}
+		switch {
+		case c.typ == "fixed" && c.prec == 0:
 			m["precision"] = 38
-		} else {
+		case c.typ == "text" && c.length == 0:
 			m["length"], m["byteLength"] = 16777216, 16777216
 		}
 		out = append(out, m)
@@ -120,11 +130,11 @@ func (r *result) rowtype() []map[string]any {
 func str(s string) *string { return &s }
 
 func countResult(name string, n int, typ int64) *result {
-	return &result{cols: []rowCol{{name, "fixed"}}, rows: [][]*string{{str(strconv.Itoa(n))}}, stmtType: typ}
+	return &result{cols: []rowCol{{name: name, typ: "fixed"}}, rows: [][]*string{{str(strconv.Itoa(n))}}, stmtType: typ}
 }
 
 func okResult(msg string) *result {
-	return &result{cols: []rowCol{{"status", "text"}}, rows: [][]*string{{str(msg)}}, stmtType: typeDDL}
+	return &result{cols: []rowCol{{name: "status", typ: "text"}}, rows: [][]*string{{str(msg)}}, stmtType: typeDDL}
 }
 
 type exec struct {
@@ -241,8 +251,10 @@ func (x *exec) do(stmt any) (*result, *Error) {
 		c.rows = nil
 		x.replaceTable(k, c)
 		return countResult("number of rows deleted", n, typeDelete), nil
-	case selectStmt:
+	case *selectStmt:
 		return x.selectRows(st)
+	case showKeys:
+		return x.showKeys(st)
 	case copyStmt:
 		return x.copyInto(st)
 	case mergeStmt:
@@ -288,7 +300,7 @@ func (x *exec) do(stmt any) (*result, *Error) {
 		if !ok {
 			return nil, notFound("Stage '" + name + "'")
 		}
-		cols := []rowCol{{"parent_property", "text"}, {"property", "text"}, {"property_type", "text"}, {"property_value", "text"}, {"property_default", "text"}}
+		cols := []rowCol{{name: "parent_property", typ: "text"}, {name: "property", typ: "text"}, {name: "property_type", typ: "text"}, {name: "property_value", typ: "text"}, {name: "property_default", typ: "text"}}
 		return &result{cols: cols, stmtType: typeSelect, rows: [][]*string{
 			{str("STAGE_LOCATION"), str("URL"), str("String"), str(`["` + url + `"]`), str("")},
 			{str("STAGE_INTEGRATION"), str("STORAGE_INTEGRATION"), str("String"), str("HP_TEST_INTEGRATION"), str("")},
@@ -307,7 +319,7 @@ func (x *exec) create(st createTable) (*result, *Error) {
 	if exists && !st.orReplace {
 		return nil, errorf("002002", "42710", "SQL compilation error:\nObject '%s' already exists.", strings.Join(st.name, "."))
 	}
-	t := &table{cols: st.cols}
+	t := &table{cols: st.cols, pk: st.pk}
 	if st.like != nil {
 		src, _, e := x.lookup(st.like)
 		if e != nil {
@@ -381,50 +393,6 @@ func checkValue(c column, v *string) *Error {
 		}
 	}
 	return nil
-}
-
-func (x *exec) selectRows(st selectStmt) (*result, *Error) {
-	if st.literal != nil {
-		return &result{cols: []rowCol{{*st.literal, "fixed"}}, rows: [][]*string{{st.literal}}, stmtType: typeSelect}, nil
-	}
-	t, _, e := x.lookup(st.from)
-	if e != nil {
-		return nil, e
-	}
-	if st.count {
-		return &result{cols: []rowCol{{"COUNT(*)", "fixed"}}, rows: [][]*string{{str(strconv.Itoa(len(t.rows)))}}, stmtType: typeSelect}, nil
-	}
-	names := t.orAll(st.cols)
-	idx, e := t.indexes(names)
-	if e != nil {
-		return nil, e
-	}
-	ord, e := t.indexes(st.orderBy)
-	if e != nil {
-		return nil, e
-	}
-	src := append([][]*string(nil), t.rows...)
-	sort.SliceStable(src, func(a, b int) bool {
-		for _, i := range ord {
-			if c := compareValues(src[a][i], src[b][i]); c != 0 {
-				return c < 0
-			}
-		}
-		return false
-	})
-	var cols []rowCol
-	for _, n := range names {
-		cols = append(cols, rowCol{n, "text"})
-	}
-	rows := make([][]*string, 0, len(src))
-	for _, r := range src {
-		out := make([]*string, len(idx))
-		for j, i := range idx {
-			out[j] = r[i]
-		}
-		rows = append(rows, out)
-	}
-	return &result{cols: cols, rows: rows, stmtType: typeSelect}, nil
 }
 
 // compareValues orders NULL first, numbers numerically, the rest as text.
@@ -539,7 +507,7 @@ func (x *exec) merge(st mergeStmt) (*result, *Error) {
 		inserted++
 	}
 	x.replaceTable(tk, c)
-	return &result{cols: []rowCol{{"number of rows inserted", "fixed"}, {"number of rows updated", "fixed"}},
+	return &result{cols: []rowCol{{name: "number of rows inserted", typ: "fixed"}, {name: "number of rows updated", typ: "fixed"}},
 		rows: [][]*string{{str(strconv.Itoa(inserted)), str(strconv.Itoa(updated))}}, stmtType: typeMerge}, nil
 }
 

@@ -71,7 +71,7 @@ func lex(src string) ([]token, error) {
 			}
 			out = append(out, token{tIdent, strings.ToUpper(string(rs[i:j]))})
 			i = j
-		case strings.ContainsRune("(),.=*;?+-<>", c):
+		case strings.ContainsRune("(),.=*;?+-<>:!", c):
 			out = append(out, token{tSym, string(c)})
 			i++
 		default:
@@ -106,8 +106,9 @@ func quoted(rs []rune, i int) (string, int, error) {
 }
 
 type parser struct {
-	toks []token
-	pos  int
+	toks  []token
+	pos   int
+	binds int // ? read so far
 }
 
 func (p *parser) peek() token { return p.toks[p.pos] }
@@ -261,6 +262,7 @@ type (
 		orReplace         bool
 		cols              []column
 		like              []string
+		pk                []string
 	}
 	dropTable struct {
 		name     []string
@@ -272,14 +274,7 @@ type (
 		rows [][]expr
 	}
 	deleteStmt struct{ name []string }
-	selectStmt struct {
-		count   bool
-		cols    []string // nil = *
-		from    []string
-		literal *string
-		orderBy []string
-	}
-	copyStmt struct {
+	copyStmt   struct {
 		into        []string
 		stage, path string
 		files       []string
@@ -299,6 +294,7 @@ type (
 		insertVals     []string
 	}
 	descStage   struct{ name []string }
+	showKeys    struct{ name []string }
 	putStmt     struct{ src, stage, path string }
 	removeStmt  struct{ stage, path string }
 	createStage struct {
@@ -351,6 +347,9 @@ func (p *parser) statement() (any, error) {
 		return deleteStmt{n}, err
 	case p.acceptKw("SELECT"):
 		return p.selectStmt()
+	case p.acceptKw("SHOW", "PRIMARY", "KEYS", "IN", "TABLE"):
+		n, err := p.qname()
+		return showKeys{n}, err
 	case p.acceptKw("COPY", "INTO"):
 		return p.copyInto()
 	case p.acceptKw("MERGE", "INTO"):
@@ -396,17 +395,31 @@ func (p *parser) createTable() (any, error) {
 		return nil, err
 	}
 	for {
-		name, err := p.ident()
-		if err != nil {
-			return nil, err
+		if p.acceptKw("CONSTRAINT") {
+			if _, err := p.ident(); err != nil {
+				return nil, err
+			}
 		}
-		typ, err := p.typeName()
-		if err != nil {
-			return nil, err
-		}
-		c.cols = append(c.cols, column{name, typ})
-		if p.acceptKw("NOT", "NULL") {
-			c.cols[len(c.cols)-1].typ += " NOT NULL"
+		if p.acceptKw("PRIMARY", "KEY") {
+			if c.pk, err = p.identList(); err != nil {
+				return nil, err
+			}
+		} else {
+			name, err := p.ident()
+			if err != nil {
+				return nil, err
+			}
+			typ, err := p.typeName()
+			if err != nil {
+				return nil, err
+			}
+			c.cols = append(c.cols, column{name, typ})
+			if p.acceptKw("NOT", "NULL") {
+				c.cols[len(c.cols)-1].typ += " NOT NULL"
+			}
+			if p.acceptKw("PRIMARY", "KEY") {
+				c.pk = append(c.pk, name)
+			}
 		}
 		if p.acceptSym(")") {
 			return c, nil
@@ -487,60 +500,6 @@ func (p *parser) insert() (any, error) {
 			return in, nil
 		}
 	}
-}
-
-func (p *parser) selectStmt() (any, error) {
-	var s selectStmt
-	switch {
-	case p.acceptKw("COUNT"):
-		if err := p.expect("(", "*", ")"); err != nil {
-			return nil, err
-		}
-		s.count = true
-	case p.acceptSym("*"):
-	case p.acceptKw("CURRENT_VERSION"):
-		if err := p.expectSym("("); err != nil {
-			return nil, err
-		}
-		v := "9.0.0"
-		s.literal = &v
-		return s, p.expectSym(")")
-	case p.peek().kind == tNumber || p.peek().kind == tString:
-		v := p.next().text
-		s.literal = &v
-		return s, nil
-	default:
-		for {
-			c, err := p.ident()
-			if err != nil {
-				return nil, err
-			}
-			s.cols = append(s.cols, c)
-			if !p.acceptSym(",") {
-				break
-			}
-		}
-	}
-	if err := p.expectKw("FROM"); err != nil {
-		return nil, err
-	}
-	var err error
-	if s.from, err = p.qname(); err != nil {
-		return nil, err
-	}
-	if p.acceptKw("ORDER", "BY") {
-		for {
-			c, err := p.ident()
-			if err != nil {
-				return nil, err
-			}
-			s.orderBy = append(s.orderBy, c)
-			if !p.acceptSym(",") {
-				break
-			}
-		}
-	}
-	return s, nil
 }
 
 // optionValue reads the value of NAME = value: a string, a number or a

@@ -4,7 +4,9 @@
 // query submission with bind variables, JSON result sets, heartbeat,
 // session close) and executes the statements hp sends over a small
 // in-memory table store: CREATE/DROP TABLE (temporary tables per session),
-// INSERT, DELETE, SELECT, BEGIN/COMMIT/ROLLBACK (DDL commits an open
+// INSERT, DELETE, SELECT (with WHERE, ORDER BY and MIN/MAX/COUNT, over
+// tables, subqueries and INFORMATION_SCHEMA.COLUMNS/TABLES), SHOW PRIMARY
+// KEYS, BEGIN/COMMIT/ROLLBACK (DDL commits an open
 // transaction, as in Snowflake), DESC STAGE, COPY INTO from external stages
 // that point at an S3 server (Parquet and CSV files, with Snowflake's load
 // history per table) and MERGE. Every statement is recorded.
@@ -14,6 +16,7 @@
 package snowflake
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/hex"
@@ -158,6 +161,22 @@ func (s *Server) FailNext(prefix, code, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fail = append(s.fail, failRule{strings.ToUpper(prefix), &Error{Code: code, SQLState: "XX000", Message: message}})
+}
+
+// Exec runs statements in a session of their own, committing each, as a
+// test sets up its tables: CREATE TABLE (with PRIMARY KEY), INSERT with
+// literal values, and anything else the server runs. They are not
+// recorded among Statements.
+func (s *Server) Exec(statements ...string) error {
+	sess := &session{db: s.cfg.Database, sch: s.cfg.Schema, temps: map[string]*table{}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range statements {
+		if _, e := s.run(context.Background(), sess, q, nil); e != nil {
+			return fmt.Errorf("%s: %w", q, e)
+		}
+	}
+	return nil
 }
 
 // Statements returns the statements received so far, in order.
@@ -414,7 +433,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 			replyErr(w, errorf("000603", "XX000", "test server panic: %v", p), map[string]any{"queryId": queryID})
 		}
 	}()
-	res, e := s.execute(r, sess, req.SQLText, binds)
+	res, e := s.execute(r.Context(), sess, req.SQLText, binds)
 	if e != nil {
 		replyErr(w, e, map[string]any{"queryId": queryID})
 		return
@@ -458,7 +477,7 @@ func bindValues(b map[string]bindParam) ([]*string, error) {
 }
 
 // execute runs one statement for the session and records it.
-func (s *Server) execute(r *http.Request, sess *session, sqlText string, binds []*string) (*result, *Error) {
+func (s *Server) execute(ctx context.Context, sess *session, sqlText string, binds []*string) (*result, *Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Statement{Session: sess.id, SQL: sqlText}
@@ -469,7 +488,7 @@ func (s *Server) execute(r *http.Request, sess *session, sqlText string, binds [
 			st.Bindings = append(st.Bindings, *b)
 		}
 	}
-	res, e := s.run(r, sess, sqlText, binds)
+	res, e := s.run(ctx, sess, sqlText, binds)
 	if e != nil {
 		st.Err = e.Code
 	}
@@ -477,7 +496,7 @@ func (s *Server) execute(r *http.Request, sess *session, sqlText string, binds [
 	return res, e
 }
 
-func (s *Server) run(r *http.Request, sess *session, sqlText string, binds []*string) (*result, *Error) {
+func (s *Server) run(ctx context.Context, sess *session, sqlText string, binds []*string) (*result, *Error) {
 	norm := strings.ToUpper(strings.TrimSpace(sqlText))
 	for i, f := range s.fail {
 		if strings.HasPrefix(norm, f.prefix) {
@@ -493,7 +512,7 @@ func (s *Server) run(r *http.Request, sess *session, sqlText string, binds []*st
 		}
 		return nil, syntaxErr("%v", err)
 	}
-	x := &exec{srv: s, sess: sess, binds: binds, ctx: r.Context()}
+	x := &exec{srv: s, sess: sess, binds: binds, ctx: ctx}
 	return x.do(stmt)
 }
 

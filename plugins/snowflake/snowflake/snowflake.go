@@ -1,5 +1,7 @@
 // Package snowflake is the Snowflake connector, built on
-// github.com/snowflakedb/gosnowflake (pure Go). It is a target: Load
+// github.com/snowflakedb/gosnowflake (pure Go). As a source it reads
+// tables and queries through the generic SQL reader (sqlsource) in one
+// SELECT each. As a target, Load
 // copies the files of a published run from an external stage with COPY
 // INTO (replace, append, or merge through a temporary table), relying on
 // Snowflake's load history so that a retried load never loads a file
@@ -17,10 +19,12 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	sf "github.com/snowflakedb/gosnowflake"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
 // Version is the connector's version.
@@ -29,7 +33,7 @@ const Version = "0.1.0"
 var info = sdk.Info{
 	Name:        "snowflake",
 	Version:     Version,
-	Description: "Snowflake (gosnowflake, pure Go): loads published runs from an external stage with COPY INTO",
+	Description: "Snowflake (gosnowflake, pure Go): reads tables and queries; loads published runs from an external stage with COPY INTO",
 	Schemes:     []string{"snowflake"},
 	DSNFormat: "snowflake://user[:password]@account/database[/schema][?schema=&warehouse=&role=] " +
 		"with key-pair authentication (private_key_file=/path/key.p8, an unencrypted PKCS#8 RSA key), " +
@@ -39,24 +43,44 @@ var info = sdk.Info{
 	Options: []sdk.OptionSpec{
 		{Name: "stage", Description: "External stage (name or schema.name) over the S3 prefix the runs are published to; hp's --stage sets it for one run"},
 	},
-	Env: []string{lambdaEnv},
+	Env:      []string{lambdaEnv},
+	Features: []sdk.Capability{sdk.CapReadQuery},
 	TypeMappings: []sdk.TypeMapping{
-		{NativeType: "BOOLEAN", ArrowType: "bool"},
-		{NativeType: "NUMBER(19,0) / NUMBER(20,0)", ArrowType: "int8..int64, uint8..uint32 / uint64"},
-		{NativeType: "NUMBER(p,s)", ArrowType: "decimal128(p, s)", Notes: "exact; p ≤ 38"},
-		{NativeType: "FLOAT", ArrowType: "float16 / float32 / float64"},
-		{NativeType: "VARCHAR", ArrowType: "utf8, large_utf8"},
-		{NativeType: "BINARY", ArrowType: "binary, large_binary, fixed_size_binary"},
-		{NativeType: "DATE", ArrowType: "date32, date64"},
-		{NativeType: "TIME(9)", ArrowType: "time32, time64"},
-		{NativeType: "TIMESTAMP_NTZ(9)", ArrowType: "timestamp (no zone)", Notes: "wall time"},
-		{NativeType: "TIMESTAMP_LTZ(9)", ArrowType: "timestamp (with a zone)", Notes: "an instant"},
-		{NativeType: "TIMESTAMP_TZ(9)", ArrowType: "arrow.timestamp_with_offset", Notes: "the offset kept"},
-		{NativeType: "VARIANT", ArrowType: "arrow.json"},
-		{NativeType: "VARCHAR(36)", ArrowType: "arrow.uuid"},
+		// Reading (Describe, Read, Bounds).
+		{NativeType: "NUMBER(p,s), INTEGER", ArrowType: "decimal128(p, s)", Notes: "read: exact, from the decimal text gosnowflake hands over (never a float); INTEGER is NUMBER(38,0)"},
+		{NativeType: "FLOAT", ArrowType: "float64", Notes: "read: NaN and ±Inf kept"},
+		{NativeType: "VARCHAR, TEXT", ArrowType: "utf8", Notes: "read"},
+		{NativeType: "BINARY", ArrowType: "binary", Notes: "read"},
+		{NativeType: "BOOLEAN", ArrowType: "bool", Notes: "read"},
+		{NativeType: "DATE", ArrowType: "date32", Notes: "read"},
+		{NativeType: "TIME(0..6) / TIME(7..9)", ArrowType: "time64[us] / time64[ns]", Notes: "read"},
+		{NativeType: "TIMESTAMP_NTZ(0..6) / (7..9)", ArrowType: "timestamp[us] / timestamp[ns] (no zone)", Notes: "read: wall time; ns values outside 1677-09-21..2262-04-11 fail the read (see limits)"},
+		{NativeType: "TIMESTAMP_LTZ(p)", ArrowType: "timestamp[us|ns, tz=UTC]", Notes: "read: the instant"},
+		{NativeType: "TIMESTAMP_TZ(p)", ArrowType: "arrow.timestamp_with_offset (struct<timestamp: timestamp[us|ns, tz=UTC], offset_minutes: int16>)", Notes: "read: the instant in UTC and the value's own offset"},
+		{NativeType: "VARIANT, OBJECT, ARRAY", ArrowType: "utf8", Notes: "read: the JSON text Snowflake prints"},
+		{NativeType: "GEOGRAPHY, GEOMETRY, VECTOR, structured types", ArrowType: "-", Notes: "read: an error naming the column; select TO_VARCHAR(col) or ST_ASWKB(col) in a --query"},
+		// Writing (the types of the tables hp creates).
+		{NativeType: "BOOLEAN", ArrowType: "bool", Notes: "write"},
+		{NativeType: "NUMBER(19,0) / NUMBER(20,0)", ArrowType: "int8..int64, uint8..uint32 / uint64", Notes: "write"},
+		{NativeType: "NUMBER(p,s)", ArrowType: "decimal128(p, s)", Notes: "write: exact; p ≤ 38"},
+		{NativeType: "FLOAT", ArrowType: "float16 / float32 / float64", Notes: "write"},
+		{NativeType: "VARCHAR", ArrowType: "utf8, large_utf8", Notes: "write"},
+		{NativeType: "BINARY", ArrowType: "binary, large_binary, fixed_size_binary", Notes: "write"},
+		{NativeType: "DATE", ArrowType: "date32, date64", Notes: "write"},
+		{NativeType: "TIME(9)", ArrowType: "time32, time64", Notes: "write"},
+		{NativeType: "TIMESTAMP_NTZ(9)", ArrowType: "timestamp (no zone)", Notes: "write: wall time"},
+		{NativeType: "TIMESTAMP_LTZ(9)", ArrowType: "timestamp (with a zone)", Notes: "write: an instant"},
+		{NativeType: "TIMESTAMP_TZ(9)", ArrowType: "arrow.timestamp_with_offset", Notes: "write: the offset kept"},
+		{NativeType: "VARIANT", ArrowType: "arrow.json", Notes: "write"},
+		{NativeType: "VARCHAR(36)", ArrowType: "arrow.uuid", Notes: "write"},
 	},
 	Limits: []string{
-		"A target only. Load (hp cp ... --stage NAME --publish-to CONN.PREFIX) copies a run hp published to S3 from an external stage over that prefix (created with a storage integration, see docs/snowflake.md); Write (no --stage) writes the rows to local Parquet files, PUTs them into the table's own stage (@%table) and copies them the same way, for small tables. Reading from Snowflake is not built yet.",
+		"Load (hp cp ... --stage NAME --publish-to CONN.PREFIX) copies a run hp published to S3 from an external stage over that prefix (created with a storage integration, see docs/snowflake.md); Write (no --stage) writes the rows to local Parquet files, PUTs them into the table's own stage (@%table) and copies them the same way, for small tables.",
+		"Reads (a table, --columns, --where, --query; Bounds for deltas) are one SELECT each, and one Snowflake statement sees the table as of one point in time: the read is a consistent snapshot. There is no read-only transaction in Snowflake; a --query must be one statement that only reads (SELECT, WITH, SHOW, DESCRIBE), checked before it runs.",
+		"Reads take gosnowflake's JSON result rows, not its Arrow batches: values are converted one by one (NUMBER from its exact text). The JSON format is slower than Arrow on wide, large reads.",
+		"Table and column names are looked up as Snowflake folds unquoted names (upper case), then exactly as given; the schema defaults to the session's (the DSN's). Columns come from INFORMATION_SCHEMA.COLUMNS, the key from SHOW PRIMARY KEYS (Snowflake keeps but does not enforce it).",
+		"Delta drivers: NUMBER, FLOAT, DATE and TIMESTAMP_NTZ/LTZ/TZ columns. Bounds are written as literals of the column's own type: a TIMESTAMP_NTZ mark as wall time ('...'::TIMESTAMP_NTZ(9)), TIMESTAMP_LTZ and TIMESTAMP_TZ marks as instants ('... +00:00'::TIMESTAMP_TZ(9)).",
+		"TIMESTAMP_NTZ/LTZ/TZ(7..9) and TIME(7..9) are read at nanoseconds: timestamps outside 1677-09-21..2262-04-11 do not fit and fail the read naming row, column and value; read them through --query as CAST(col AS TIMESTAMP_NTZ(6)).",
 		"Parquet loads match columns by name into the types of the table: a TIMESTAMP_TZ column from an arrow.timestamp_with_offset field (a Parquet struct) and a VARIANT column from arrow.json (a Parquet string, loaded as a JSON string, not parsed) are not converted by COPY yet.",
 		"Loads run on one session: CREATE TABLE (and the temporary table of a merge) before the transaction, because Snowflake commits an open transaction at any DDL; then BEGIN, DELETE (replace), COPY INTO with ON_ERROR=ABORT_STATEMENT, the row check against the manifest, MERGE (merge), COMMIT.",
 		"Append relies on Snowflake's load history (64 days): a retried load of a run already loaded loads nothing. Replace copies with FORCE=TRUE after its DELETE, merge through a fresh temporary table: both are idempotent.",
@@ -66,7 +90,13 @@ var info = sdk.Info{
 }
 
 // Connector is the Snowflake connector.
-type Connector struct{}
+type Connector struct {
+	// src reads: Describe, Read, Bounds and ListObjects.
+	src *sqlsource.Connector
+
+	mu  sync.Mutex
+	dbs map[string]*sql.DB
+}
 
 // New returns the connector.
 func New() *Connector {
@@ -76,7 +106,7 @@ func New() *Connector {
 	// Its log would repeat errors hp reports (masked) itself.
 	_ = sf.GetLogger().SetLogLevel("off")
 	sf.GetLogger().SetOutput(io.Discard)
-	return &Connector{}
+	return &Connector{src: sqlsource.New(info, sourceDialect), dbs: map[string]*sql.DB{}}
 }
 
 // Info describes the connector.
@@ -142,6 +172,11 @@ func (*Connector) Exec(ctx context.Context, conn sdk.Connection, statements []st
 // classify maps Snowflake's error codes to the SDK's kinds, masking the
 // DSN's secrets.
 func classify(err error, dsn string) error {
+	return sdk.MaskErr(classifyKind(err), dsn)
+}
+
+// classifyKind maps Snowflake's error codes to the SDK's kinds.
+func classifyKind(err error) error {
 	var se *sf.SnowflakeError
 	if errors.As(err, &se) {
 		var kind error
@@ -159,7 +194,7 @@ func classify(err error, dsn string) error {
 			err = fmt.Errorf("%w: %w", kind, err)
 		}
 	}
-	return sdk.MaskErr(err, dsn)
+	return err
 }
 
 func randSuffix() string {

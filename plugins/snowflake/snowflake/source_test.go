@@ -1,0 +1,196 @@
+package snowflake_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/halfpipe-io/halfpipe/plugins/snowflake/snowflake"
+	"github.com/halfpipe-io/halfpipe/sdk"
+)
+
+// typesTable is a table of every type the source maps, with edge values:
+// 38 digits, a negative integer, a TIMESTAMP_TZ at +05:30, and a row of
+// NULLs.
+var typesTable = []string{
+	`CREATE TABLE "SRC"."TYPES" ("ID" NUMBER(38,0) NOT NULL, "BIG" NUMBER(38,0), "NEG" NUMBER(10,0), "AMT" NUMBER(12,2), "F" FLOAT,
+		"S" VARCHAR, "B" BINARY, "OK" BOOLEAN, "D" DATE, "TM" TIME(9), "NTZ" TIMESTAMP_NTZ(9), "LTZ" TIMESTAMP_LTZ(6),
+		"TZ" TIMESTAMP_TZ(9), "V" VARIANT, "O" OBJECT, "A" ARRAY, PRIMARY KEY ("ID"))`,
+	`INSERT INTO "SRC"."TYPES" VALUES (1, 12345678901234567890123456789012345678, -9876543210, -1234567890.05, 1.5,
+		'héllo', '00FF10', TRUE, '2024-02-29', '23:59:59.123456789', '2024-05-01 12:34:56.123456789',
+		'2024-05-01 12:34:56.123456 +02:00', '2024-05-01 12:34:56.123456789 +05:30', '{"a": [1, 2]}', '{"k": "v"}', '[1, "x"]')`,
+	`INSERT INTO "SRC"."TYPES" ("ID") VALUES (2)`,
+	`INSERT INTO "SRC"."TYPES" ("ID", "BIG", "NEG", "NTZ", "TZ") VALUES (3, -99999999999999999999999999999999999999, 0,
+		'1970-01-01 00:00:00', '2024-12-31 23:59:59.5 -08:00')`,
+}
+
+// rendered renders a batch's rows as name=value lists.
+func rendered(rec arrow.RecordBatch) []string {
+	var out []string
+	for i := 0; i < int(rec.NumRows()); i++ {
+		var cells []string
+		for j, col := range rec.Columns() {
+			cells = append(cells, rec.ColumnName(j)+"="+col.ValueStr(i))
+		}
+		out = append(out, strings.Join(cells, " "))
+	}
+	return out
+}
+
+func readAll(t *testing.T, c *snowflake.Connector, req sdk.ReadRequest) (*arrow.Schema, []string) {
+	t.Helper()
+	rr, err := c.Read(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	defer rr.Release()
+	var rows []string
+	for rr.Next() {
+		rows = append(rows, rendered(rr.RecordBatch())...)
+	}
+	if err := rr.Err(); err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	return rr.Schema(), rows
+}
+
+func obj(schema, name string) sdk.Source {
+	return sdk.Source{Object: &sdk.ObjectRef{Schema: schema, Name: name}}
+}
+
+func TestSourceTypes(t *testing.T) {
+	e := newEnv(t, false)
+	if err := e.srv.Exec(typesTable...); err != nil {
+		t.Fatal(err)
+	}
+	c := snowflake.New()
+	conn := sdk.Connection{DSN: e.dsn("etl", password, "")}
+	ctx := context.Background()
+
+	d, err := c.Describe(ctx, conn, obj("src", "types"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types, natives []string
+	for i, f := range d.Schema.Fields() {
+		types = append(types, f.Name+" "+f.Type.String())
+		natives = append(natives, d.Columns[i].NativeType)
+	}
+	wantTypes := []string{"ID decimal(38, 0)", "BIG decimal(38, 0)", "NEG decimal(10, 0)", "AMT decimal(12, 2)", "F float64", "S utf8", "B binary",
+		"OK bool", "D date32", "TM time64[ns]", "NTZ timestamp[ns]", "LTZ timestamp[us, tz=UTC]",
+		"TZ extension<arrow.timestamp_with_offset>", "V utf8", "O utf8", "A utf8"}
+	if fmt.Sprint(types) != fmt.Sprint(wantTypes) {
+		t.Errorf("schema:\n got %v\nwant %v", types, wantTypes)
+	}
+	if fmt.Sprint(natives) != "[NUMBER(38,0) NUMBER(38,0) NUMBER(10,0) NUMBER(12,2) FLOAT TEXT BINARY BOOLEAN DATE TIME(9) TIMESTAMP_NTZ(9) TIMESTAMP_LTZ(6) TIMESTAMP_TZ(9) VARIANT OBJECT ARRAY]" {
+		t.Errorf("native types %v", natives)
+	}
+	if fmt.Sprint(d.PrimaryKey) != "[ID]" || d.Columns[0].Nullable || !d.Columns[1].Nullable || d.Schema.Field(0).Nullable {
+		t.Errorf("key %v, nullability %+v", d.PrimaryKey, d.Columns[:2])
+	}
+
+	e.srv.ResetStatements()
+	schema, rows := readAll(t, c, sdk.ReadRequest{Conn: conn, Source: obj("SRC", "TYPES"), OrderBy: []sdk.OrderBy{{Column: "id"}}})
+	if !arrow.TypeEqual(schema.Field(12).Type, d.Schema.Field(12).Type) {
+		t.Errorf("Read's TZ type %s, Describe's %s", schema.Field(12).Type, d.Schema.Field(12).Type)
+	}
+	// Arrow renders binary in base64: AP8Q is 00 FF 10.
+	want := []string{
+		`ID=1 BIG=12345678901234567890123456789012345678 NEG=-9876543210 AMT=-1234567890.05 F=1.5 S=héllo B=AP8Q OK=true D=2024-02-29 TM=23:59:59.123456789 ` +
+			`NTZ=2024-05-01T12:34:56.123456789 LTZ=2024-05-01T10:34:56.123456Z TZ=2024-05-01 12:34:56.123456789 +0530 UTC+05:30 V={"a": [1, 2]} O={"k": "v"} A=[1, "x"]`,
+		`ID=2 BIG=(null) NEG=(null) AMT=(null) F=(null) S=(null) B=(null) OK=(null) D=(null) TM=(null) NTZ=(null) LTZ=(null) TZ=(null) V=(null) O=(null) A=(null)`,
+		`ID=3 BIG=-99999999999999999999999999999999999999 NEG=0 AMT=(null) F=(null) S=(null) B=(null) OK=(null) D=(null) TM=(null) ` +
+			`NTZ=1970-01-01T00:00:00 LTZ=(null) TZ=2024-12-31 23:59:59.5 -0800 UTC-08:00 V=(null) O=(null) A=(null)`,
+	}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+	// One statement reads the table: a consistent snapshot.
+	var selects []string
+	for _, st := range e.srv.Statements() {
+		if strings.HasPrefix(st.SQL, "SELECT") && strings.Contains(st.SQL, `FROM "SRC"."TYPES"`) {
+			selects = append(selects, st.SQL)
+		}
+	}
+	if len(selects) != 1 || !strings.HasPrefix(selects[0], `SELECT "ID", "BIG", "NEG"`) || !strings.HasSuffix(selects[0], `ORDER BY "ID" NULLS FIRST`) {
+		t.Errorf("statements reading the table: %q", selects)
+	}
+}
+
+func TestSourceFilters(t *testing.T) {
+	e := newEnv(t, false)
+	if err := e.srv.Exec(typesTable...); err != nil {
+		t.Fatal(err)
+	}
+	c := snowflake.New()
+	conn := sdk.Connection{DSN: e.dsn("etl", password, "")}
+	ctx := context.Background()
+
+	// --columns (folded like unquoted names) and --where.
+	_, rows := readAll(t, c, sdk.ReadRequest{Conn: conn, Source: obj("SRC", "TYPES"), Columns: []string{"id", "neg"}, Where: `"NEG" <= 0 AND "BIG" IS NOT NULL`,
+		OrderBy: []sdk.OrderBy{{Column: "ID", Descending: true}}})
+	if fmt.Sprint(rows) != "[ID=3 NEG=0 ID=1 NEG=-9876543210]" {
+		t.Errorf("--columns --where: %v", rows)
+	}
+	// A delta range on the TIMESTAMP_NTZ column: wall time.
+	ntz := func(s string) *sdk.Value {
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sdk.TimestampValue(v)
+	}
+	_, rows = readAll(t, c, sdk.ReadRequest{Conn: conn, Source: obj("SRC", "TYPES"), Columns: []string{"ID"},
+		Range: &sdk.RangeFilter{Column: "ntz", Lower: ntz("1970-01-01T00:00:00Z"), LowerInclusive: false, Upper: ntz("2024-05-01T12:34:56.123456789Z"), UpperInclusive: true}})
+	if fmt.Sprint(rows) != "[ID=1]" {
+		t.Errorf("range (1970-01-01, 2024-05-01 12:34:56.123456789]: %v", rows)
+	}
+	// Bounds of the NTZ column and the TZ column (an instant).
+	b, err := c.Bounds(ctx, sdk.BoundsRequest{Conn: conn, Source: obj("SRC", "TYPES"), Column: "NTZ"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Min.String() != "1970-01-01T00:00:00Z" || b.Max.String() != "2024-05-01T12:34:56.123456789Z" || b.Count != 3 || b.NullCount != 1 {
+		t.Errorf("bounds of NTZ: %v %v %d %d", b.Min, b.Max, b.Count, b.NullCount)
+	}
+	b, err = c.Bounds(ctx, sdk.BoundsRequest{Conn: conn, Source: obj("SRC", "TYPES"), Column: "TZ", Where: `"ID" > 1`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Min.String() != "2025-01-01T07:59:59.5Z" || b.Max.String() != "2025-01-01T07:59:59.5Z" || b.Count != 2 || b.NullCount != 1 {
+		t.Errorf("bounds of TZ where ID > 1: %v %v %d %d", b.Min, b.Max, b.Count, b.NullCount)
+	}
+	// A query, typed by the result set's rowtype.
+	schema, rows := readAll(t, c, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Query: `SELECT "ID", "AMT", "TZ" FROM "SRC"."TYPES" WHERE "ID" = 1`}})
+	if fmt.Sprint(rows) != "[ID=1 AMT=-1234567890.05 TZ=2024-05-01 12:34:56.123456789 +0530 UTC+05:30]" ||
+		schema.Field(1).Type.String() != "decimal(12, 2)" {
+		t.Errorf("query: %v %v", schema, rows)
+	}
+	// A query that writes is refused before it runs.
+	_, err = c.Read(ctx, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Query: `DELETE FROM "SRC"."TYPES"`}})
+	if !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Errorf("a DELETE as --query: %v", err)
+	}
+	if rs, _ := e.srv.Rows("SRC.TYPES"); len(rs) != 3 {
+		t.Errorf("the table holds %d rows after the refused query", len(rs))
+	}
+	// Unknown tables and columns, and types without a mapping.
+	if _, err := c.Describe(ctx, conn, obj("SRC", "NOPE")); !errors.Is(err, sdk.ErrNotFound) || !strings.Contains(err.Error(), "SRC.NOPE") {
+		t.Errorf("unknown table: %v", err)
+	}
+	if err := e.srv.Exec(`CREATE TABLE "SRC"."GEO" ("ID" NUMBER(38,0), "G" GEOGRAPHY)`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Read(ctx, sdk.ReadRequest{Conn: conn, Source: obj("SRC", "GEO")})
+	if !errors.Is(err, sdk.ErrUnsupportedType) || !strings.Contains(err.Error(), `"G"`) || !strings.Contains(err.Error(), "ST_ASWKB") {
+		t.Errorf("GEOGRAPHY: %v", err)
+	}
+	if strings.Contains(fmt.Sprint(err), password) {
+		t.Errorf("an error shows the password: %v", err)
+	}
+}
