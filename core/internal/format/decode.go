@@ -24,6 +24,8 @@ type Decoder interface {
 	Read() (arrow.RecordBatch, error)
 	// Release frees what the decoder holds.
 	Release()
+	// Schema is the schema of the batches.
+	Schema() *arrow.Schema
 }
 
 // DecodeBatchRows bounds the rows of a decoded batch.
@@ -64,6 +66,10 @@ type CSVReadOptions struct {
 	// Null is the text of NULL; an empty quoted field is always the empty
 	// string.
 	Null string
+	// Quote is the quote character, '"' when 0; NoQuote reads every field
+	// as it stands, quotes included.
+	Quote   byte
+	NoQuote bool
 }
 
 // csvDecoder reads CSV as csvEncoder writes it, into a known schema.
@@ -72,6 +78,7 @@ type csvDecoder struct {
 	schema *arrow.Schema
 	o      CSVReadOptions
 	delim  []byte
+	quote  int // the quote byte, or -1 for none
 	cols   []*column
 	line   int64
 	// row holds the current record's unquoted fields.
@@ -90,23 +97,85 @@ type csvField struct {
 // NewCSVDecoder reads CSV text (already decompressed) into batches of
 // schema, each value parsed from the text form the encoder writes.
 func NewCSVDecoder(r io.Reader, schema *arrow.Schema, o CSVReadOptions) (Decoder, error) {
+	d, err := newCSVDecoder(r, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.setSchema(schema); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// NewCSVHeaderDecoder reads CSV text whose header names the columns, all
+// read as text (utf8): the header is read first, so that the decoder's
+// Schema is known.
+func NewCSVHeaderDecoder(r io.Reader, o CSVReadOptions) (Decoder, error) {
+	d, err := newCSVDecoder(r, o)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := d.record()
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errors.New("no header: the file is empty")
+	}
+	d.header = false
+	fields := make([]arrow.Field, len(d.fields))
+	seen := map[string]int{}
+	for i, f := range d.fields {
+		name := string(d.row[f.start:f.end])
+		if name == "" {
+			return nil, fmt.Errorf("line %d: header field %d is empty", d.line, i+1)
+		}
+		if j, dup := seen[name]; dup {
+			return nil, fmt.Errorf("line %d: header fields %d and %d are both %q", d.line, j+1, i+1, name)
+		}
+		seen[name] = i
+		fields[i] = arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true}
+	}
+	if err := d.setSchema(arrow.NewSchema(fields, nil)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func newCSVDecoder(r io.Reader, o CSVReadOptions) (*csvDecoder, error) {
 	if o.Delimiter == 0 {
 		o.Delimiter = ','
 	}
-	if o.Delimiter == '"' || o.Delimiter == '\n' || o.Delimiter == '\r' || !utf8.ValidRune(o.Delimiter) {
+	if o.Quote == 0 {
+		o.Quote = '"'
+	}
+	quote := int(o.Quote)
+	if o.NoQuote {
+		quote = -1
+	}
+	if o.Delimiter == '\n' || o.Delimiter == '\r' || !utf8.ValidRune(o.Delimiter) || int(o.Delimiter) == quote {
 		return nil, fmt.Errorf("CSV delimiter %q cannot be used", o.Delimiter)
 	}
-	d := &csvDecoder{r: bufio.NewReaderSize(r, 256<<10), schema: schema, o: o, delim: utf8.AppendRune(nil, o.Delimiter), header: o.Header}
+	if !o.NoQuote && (o.Quote >= utf8.RuneSelf || o.Quote == '\n' || o.Quote == '\r') {
+		return nil, fmt.Errorf("CSV quote %q cannot be used: one ASCII character", o.Quote)
+	}
+	return &csvDecoder{r: bufio.NewReaderSize(r, 256<<10), o: o, delim: utf8.AppendRune(nil, o.Delimiter), quote: quote, header: o.Header}, nil
+}
+
+func (d *csvDecoder) setSchema(schema *arrow.Schema) error {
+	d.schema = schema
 	for _, f := range schema.Fields() {
 		c, err := newColumn(memory.DefaultAllocator, f.Type)
 		if err != nil {
 			d.Release()
-			return nil, fmt.Errorf("column %q: %w", f.Name, err)
+			return fmt.Errorf("column %q: %w", f.Name, err)
 		}
 		d.cols = append(d.cols, c)
 	}
-	return d, nil
+	return nil
 }
+
+func (d *csvDecoder) Schema() *arrow.Schema { return d.schema }
 
 func (d *csvDecoder) Release() {
 	releaseColumns(d.cols)
@@ -122,10 +191,10 @@ func (d *csvDecoder) Read() (arrow.RecordBatch, error) {
 		ok, err := d.record()
 		if err == nil && ok && d.header {
 			d.header = false
-			err = d.checkHeader()
-			continue
-		}
-		if err == nil && ok {
+			if err = d.checkHeader(); err == nil {
+				continue
+			}
+		} else if err == nil && ok {
 			err = d.put()
 		}
 		if err != nil {
@@ -182,11 +251,11 @@ func (d *csvDecoder) put() error {
 
 func (d *csvDecoder) checkHeader() error {
 	if len(d.fields) != len(d.cols) {
-		return fmt.Errorf("the header has %d fields, the schema %d columns", len(d.fields), len(d.cols))
+		return fmt.Errorf("line %d: the header has %d fields, the schema %d columns", d.line, len(d.fields), len(d.cols))
 	}
 	for i, f := range d.fields {
 		if name := string(d.row[f.start:f.end]); name != d.schema.Field(i).Name {
-			return fmt.Errorf("header field %d is %q, the schema's column is %q", i+1, name, d.schema.Field(i).Name)
+			return fmt.Errorf("line %d: header field %d is %q, the schema's column is %q", d.line, i+1, name, d.schema.Field(i).Name)
 		}
 	}
 	return nil
@@ -232,11 +301,11 @@ func (d *csvDecoder) record() (bool, error) {
 	start := d.line
 	pos := 0
 	for {
-		if pos < len(line) && line[pos] == '"' {
+		if pos < len(line) && int(line[pos]) == d.quote {
 			f := csvField{start: len(d.row), quoted: true}
 			pos++
 			for {
-				i := bytes.IndexByte(line[pos:], '"')
+				i := bytes.IndexByte(line[pos:], byte(d.quote))
 				if i < 0 {
 					d.row = append(append(d.row, line[pos:]...), '\n')
 					if line, ok, err = d.readLine(); err != nil {
@@ -250,8 +319,8 @@ func (d *csvDecoder) record() (bool, error) {
 				}
 				d.row = append(d.row, line[pos:pos+i]...)
 				pos += i + 1
-				if pos < len(line) && line[pos] == '"' {
-					d.row = append(d.row, '"')
+				if pos < len(line) && int(line[pos]) == d.quote {
+					d.row = append(d.row, byte(d.quote))
 					pos++
 					continue
 				}
@@ -335,6 +404,8 @@ func columnFromJSON(c *column) (func(any) error, error) {
 		return fmt.Errorf("want a JSON scalar, got %T", v)
 	}, nil
 }
+
+func (d *jsonlDecoder) Schema() *arrow.Schema { return d.schema }
 
 func (d *jsonlDecoder) Release() {
 	releaseColumns(d.cols)

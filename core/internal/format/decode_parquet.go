@@ -23,7 +23,8 @@ type parquetDecoder struct {
 	adapt  []func(arrow.Array) (arrow.Array, error)
 }
 
-// NewParquetDecoder reads the Parquet file r into batches of schema.
+// NewParquetDecoder reads the Parquet file r into batches of schema, or
+// of the file's own schema when schema is nil.
 func NewParquetDecoder(ctx context.Context, r parquet.ReaderAtSeeker, schema *arrow.Schema) (Decoder, error) {
 	pf, err := file.NewParquetReader(r)
 	if err != nil {
@@ -38,6 +39,9 @@ func NewParquetDecoder(ctx context.Context, r parquet.ReaderAtSeeker, schema *ar
 	if err != nil {
 		_ = pf.Close()
 		return nil, fmt.Errorf("parquet: %w", err)
+	}
+	if schema == nil {
+		schema = got
 	}
 	if got.NumFields() != schema.NumFields() {
 		_ = pf.Close()
@@ -82,6 +86,8 @@ func (d *parquetDecoder) Read() (arrow.RecordBatch, error) {
 	}
 	return arrowRecord(d.schema, arrs, rec.NumRows()), nil
 }
+
+func (d *parquetDecoder) Schema() *arrow.Schema { return d.schema }
 
 func (d *parquetDecoder) Release() {
 	if d.rr != nil {

@@ -53,7 +53,7 @@ type Resolver interface {
 // errors are the user's to fix (sdk.ErrInvalidArgument).
 func NewPlan(kind Kind, s Spec, conns Resolver, now time.Time) (*Plan, error) {
 	p := &Plan{Kind: kind, Spec: s, Start: now.UTC()}
-	srcName, srcObj, err := config.SplitConnObject(s.Source)
+	srcName, srcObj, err := splitSource(s)
 	if err != nil {
 		return nil, usagef("source: %v", err)
 	}
@@ -64,6 +64,8 @@ func NewPlan(kind Kind, s Spec, conns Resolver, now time.Time) (*Plan, error) {
 		if err := p.runSource(srcObj); err != nil {
 			return nil, err
 		}
+	} else if s.Files.Glob != "" {
+		return nil, usagef("--files reads plain files from a file or S3 connection, not %s (%s)", srcName, p.Src.Scheme)
 	} else if kind == KindDelta {
 		if err := p.deltaSteps(); err != nil {
 			return nil, err

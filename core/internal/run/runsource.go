@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+
 	"github.com/halfpipe-io/halfpipe/core/internal/delta"
 	"github.com/halfpipe-io/halfpipe/core/internal/layout"
 	"github.com/halfpipe-io/halfpipe/core/internal/manifest"
@@ -18,12 +20,17 @@ import (
 )
 
 // RunRef names published runs as a source: <object>[@<run_id>], the
-// object's latest run when no id is given.
+// object's latest run when no id is given; or, with Files (--files), the
+// plain files that glob matches under the prefix Object.
 type RunRef struct {
 	Object, RunID string
+	Files         string
 }
 
 func (r RunRef) String() string {
+	if r.Files != "" {
+		return path.Join(r.Object, r.Files)
+	}
 	if r.RunID == "" {
 		return r.Object
 	}
@@ -34,7 +41,8 @@ func (r RunRef) String() string {
 // progress is the id of the last run loaded, not a column's value.
 const runsDriver = "run_id"
 
-// runSource validates a file or S3 source: published runs, read whole.
+// runSource validates a file or S3 source: published runs, or plain files
+// (--files), read whole.
 func (p *Plan) runSource(obj string) error {
 	s := p.Spec
 	if p.Src.Scheme == "stdout" {
@@ -45,6 +53,14 @@ func (p *Plan) runSource(obj string) error {
 	}
 	if s.Query != "" || s.Where != "" || s.Columns != "" {
 		return usagef("--query, --where and --columns read a database; a published run is read whole")
+	}
+	if s.Files.Glob != "" {
+		if _, err := p.filesSource(obj); err != nil {
+			return err
+		}
+		p.SrcRun = &RunRef{Object: strings.Trim(obj, "/"), Files: s.Files.Glob}
+		p.SrcRef = sdk.ObjectRef{Name: filesName(p.Src.Name, obj, s.Files.Glob)}
+		return nil
 	}
 	object, runID, _ := strings.Cut(obj, "@")
 	object = strings.Trim(object, "/")
@@ -65,8 +81,11 @@ func (p *Plan) runSource(obj string) error {
 	return nil
 }
 
-// snapshotRun copies one published run into the target.
+// snapshotRun copies one published run, or plain files, into the target.
 func snapshotRun(ctx context.Context, env Env, p *Plan) (*Summary, error) {
+	if p.SrcRun.Files != "" {
+		return snapshotFiles(ctx, env, p)
+	}
 	src, err := registry.OpenStore(ctx, p.Src, p.Spec.SourceType, nil, p.Spec.S3)
 	if err != nil {
 		return nil, err
@@ -129,15 +148,33 @@ func (l *runLoader) load(ctx context.Context, src store.Store, pub *manifest.Pub
 	p := l.p
 	m := pub.Manifest
 	ref := RunRef{Object: p.SrcRun.Object, RunID: m.RunID}
-	name := p.Src.Name + "." + ref.String()
 	r, err := runread.Open(ctx, src, m)
 	if err != nil {
 		return nil, err
 	}
+	return l.copyRecords(ctx, r, copyFrom{what: fmt.Sprintf("run %s (%s)", m.RunID, pub.URL), name: p.Src.Name + "." + ref.String(),
+		object: ref.String(), rows: m.TotalRows, delta: m.Delta}, mode, keys)
+}
+
+// copyFrom describes what copyRecords copies.
+type copyFrom struct {
+	// what names it in errors; name in the summary; object in a new run's
+	// manifest (source.object).
+	what, name, object string
+	// rows is how many rows to expect (0: unknown); delta is the source
+	// run's delta range, kept in a new run.
+	rows  int64
+	delta *manifest.Delta
+}
+
+// copyRecords writes r into the target: a table in one transaction, or
+// files and a manifest (a new run), published only when complete.
+func (l *runLoader) copyRecords(ctx context.Context, r array.RecordReader, from copyFrom, mode sdk.WriteMode, keys []string) (*Summary, error) {
+	p := l.p
 	if l.tbl != nil {
-		s, err := l.tbl.writeRecords(ctx, r, name, mode, keys)
+		s, err := l.tbl.writeRecords(ctx, r, from.name, mode, keys)
 		if err != nil {
-			return nil, fmt.Errorf("loading run %s (%s) into %s failed, nothing was written: %w", m.RunID, pub.URL, l.where(), err)
+			return nil, fmt.Errorf("loading %s into %s failed, nothing was written: %w", from.what, l.where(), err)
 		}
 		return s, nil
 	}
@@ -148,19 +185,19 @@ func (l *runLoader) load(ctx context.Context, src store.Store, pub *manifest.Pub
 		runID = layout.NewRunID(start)
 	}
 	out := l.out.newManifest(start, runID, p.Src.Scheme, p.Kind)
-	out.Source.Object = ref.String()
-	if m.Delta != nil {
-		out.Delta = m.Delta
+	out.Source.Object = from.object
+	if from.delta != nil {
+		out.Delta = from.delta
 	}
 	total := &atomic.Int64{}
-	total.Store(m.TotalRows)
+	total.Store(from.rows)
 	vars := p.Vars
 	vars.Start = start
 	res, err := l.out.publishRecords(ctx, r, out, vars, total)
 	if err != nil {
-		return nil, fmt.Errorf("copying run %s (%s) to %s failed, nothing was published: %w", m.RunID, pub.URL, l.where(), err)
+		return nil, fmt.Errorf("copying %s to %s failed, nothing was published: %w", from.what, l.where(), err)
 	}
-	s := summarize(res.Manifest, res.ManifestURL, name, p.TargetName())
+	s := summarize(res.Manifest, res.ManifestURL, from.name, p.TargetName())
 	return &s, nil
 }
 

@@ -48,6 +48,8 @@ type Spec struct {
 	// Stage and PublishTo send a run to a warehouse through a stage
 	// (load.go).
 	Stage, PublishTo string
+	// Files reads plain files as the source (files_source.go).
+	Files FilesSpec
 
 	Delta DeltaSpec
 }
@@ -95,6 +97,7 @@ func BindFlags(fl *pflag.FlagSet, s *Spec, kind Kind) {
 	case KindSnap:
 		fl.StringVar(&s.WriteMode, "write-mode", "", "Into a table: replace (default: the table then holds exactly the snapshot, in one transaction), append, or merge (on --primary-keys)")
 		fl.StringVar(&s.PrimaryKeys, "primary-keys", "", "Comma-separated key columns: --write-mode merge updates the rows with these keys and inserts the rest")
+		bindFilesFlags(fl, &s.Files)
 	case KindDelta:
 		d := &s.Delta
 		fl.StringVar(&d.Driver, "delta-driver", "", "Column whose growth marks new and changed rows (timestamp, date, integer or decimal)")

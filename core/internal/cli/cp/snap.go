@@ -59,12 +59,14 @@ removes its files.
 A file or S3 connection is a source too: <conn>.<object> reads the latest
 run published under the object, <conn>.<object>@<run_id> a given one, with
 the manifest's types, every file checked against the manifest (size,
-SHA-256, rows) as it is read.`,
+SHA-256, rows) as it is read. --files 'GLOB' reads plain files instead
+(CSV, TSV, JSON Lines, Parquet; --schema gives their types).`,
 		Example: `  hp cp snap pg.public.orders out.extracts/orders --format parquet
   hp cp snap demo.sample_data out.sample --format csv --compression none --max-file-rows 100000
   hp cp snap pg.x out.y --query "select id, total from orders where total > 0"
   hp cp snap lake.orders pg.public.orders
-  hp cp snap lake.orders@20261125T033000Z-1a2b3c4d lake.orders_parquet --format parquet`,
+  hp cp snap lake.orders@20261125T033000Z-1a2b3c4d lake.orders_parquet --format parquet
+  hp cp snap lake pg.public.orders --files 'in/*.csv.gz' --schema 'id:int64,amount:decimal(18,2)'`,
 		Args: cliutil.ExactArgs(2, "a source and a target (<conn>.<table> <conn>.<object>)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Spec.Source, o.Spec.Target = args[0], args[1]
@@ -150,6 +152,8 @@ func (o *Options) printPlan(p *run.Plan) error {
 	fmt.Fprintf(w, "plan (dry run, nothing is read or written)\n")
 	fmt.Fprintf(w, "  source:   %s = %s (%s)\n", p.Src.Name, sdk.MaskDSN(p.Src.DSN), p.Src.From)
 	switch {
+	case p.SrcRun != nil && p.SrcRun.Files != "":
+		fmt.Fprintf(w, "  files:    %s (plain files, in name order)\n", p.SrcRun)
 	case p.SrcRun != nil:
 		fmt.Fprintf(w, "  runs:     %s (the latest run when no @<run_id> is given)\n", p.SrcRun)
 	case p.Spec.Query != "":
