@@ -21,13 +21,13 @@ func IsInline(ref string) bool {
 }
 
 // Read returns the pipeline of ref: inline YAML (IsInline), or the
-// object at a file path, file:// or s3:// URL (s3 configures S3; a URL's
-// query sets endpoint and region as in a DSN).
-func Read(ctx context.Context, ref string, s3 store.S3Options) ([]byte, error) {
+// object at a file path, file:// or s3:// URL (whose query sets the
+// endpoint and region as in a DSN; credentials from the AWS chain).
+func Read(ctx context.Context, ref string) ([]byte, error) {
 	if IsInline(ref) {
 		return []byte(ref), nil
 	}
-	st, key, err := open(ctx, strings.TrimSpace(ref), s3)
+	st, key, err := open(ctx, strings.TrimSpace(ref))
 	if err != nil {
 		return nil, err
 	}
@@ -39,8 +39,8 @@ func Read(ctx context.Context, ref string, s3 store.S3Options) ([]byte, error) {
 }
 
 // ReadSummary reads a summary written by WriteSummary.
-func ReadSummary(ctx context.Context, ref string, s3 store.S3Options) (*Summary, error) {
-	st, key, err := open(ctx, ref, s3)
+func ReadSummary(ctx context.Context, ref string) (*Summary, error) {
+	st, key, err := open(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -57,8 +57,8 @@ func ReadSummary(ctx context.Context, ref string, s3 store.S3Options) (*Summary,
 
 // WriteSummary writes s as JSON to a file path, file:// or s3:// URL,
 // atomically.
-func WriteSummary(ctx context.Context, ref string, s3 store.S3Options, s *Summary) error {
-	st, key, err := open(ctx, ref, s3)
+func WriteSummary(ctx context.Context, ref string, s *Summary) error {
+	st, key, err := open(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func WriteSummary(ctx context.Context, ref string, s3 store.S3Options, s *Summar
 
 // open returns the store of ref's directory (its query parameters kept)
 // and the key of its last element.
-func open(ctx context.Context, ref string, s3 store.S3Options) (store.Store, string, error) {
+func open(ctx context.Context, ref string) (store.Store, string, error) {
 	dir, key := filepath.Dir(ref), filepath.Base(ref)
 	if u, err := url.Parse(ref); err == nil && (u.Scheme == "s3" || u.Scheme == "file") {
 		i := strings.LastIndexByte(u.Path, '/')
@@ -84,7 +84,7 @@ func open(ctx context.Context, ref string, s3 store.S3Options) (store.Store, str
 	if key == "" || key == "." || key == "/" {
 		return nil, "", sdk.InvalidArgumentf("%q names no file", sdk.MaskDSN(ref))
 	}
-	st, err := store.Open(ctx, dir, nil, s3)
+	st, err := store.Open(ctx, dir, nil, store.S3Options{})
 	if err != nil {
 		return nil, "", err
 	}

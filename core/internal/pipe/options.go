@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/run"
-	"github.com/halfpipe-io/halfpipe/core/internal/store"
 	"github.com/halfpipe-io/halfpipe/core/internal/suggest"
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
@@ -29,12 +28,11 @@ type Options struct {
 	Only       string
 	FailedFrom string
 	Summary    string
-	S3         store.S3Options
 }
 
 // BindFlags binds o to the flags of hp pipe run.
 func BindFlags(fl *pflag.FlagSet, o *Options) {
-	fl.StringVar(&o.Pipe, "pipe", "", "The pipeline, instead of FILE: a file path, an s3:// or file:// URL, or the YAML itself (HP_PIPE in 12-factor mode and Lambda)")
+	fl.StringVar(&o.Pipe, "pipe", "", "The pipeline when no FILE is given: a file path, an s3:// or file:// URL, or the YAML itself (HP_PIPE in 12-factor mode and Lambda)")
 	fl.IntVar(&o.Jobs, "jobs", DefaultJobs, "How many jobs run at once")
 	fl.StringVar(&o.Only, "only", "", "Run only these jobs (comma-separated names, as --dry-run lists them)")
 	fl.StringVar(&o.FailedFrom, "failed-from", "", "Run only the jobs that did not succeed in this summary (a file path or s3:// URL written by --summary)")
@@ -54,7 +52,7 @@ func Prepare(ctx context.Context, o *Options, list Lister, conns run.Resolver, n
 	if o.Only != "" && o.FailedFrom != "" {
 		return nil, sdk.InvalidArgumentf("give --only or --failed-from, not both")
 	}
-	data, err := Read(ctx, o.Pipe, o.S3)
+	data, err := Read(ctx, o.Pipe)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +75,7 @@ func Prepare(ctx context.Context, o *Options, list Lister, conns run.Resolver, n
 			}
 		}
 	case o.FailedFrom != "":
-		s, err := ReadSummary(ctx, o.FailedFrom, o.S3)
+		s, err := ReadSummary(ctx, o.FailedFrom)
 		if err != nil {
 			return nil, err
 		}

@@ -236,7 +236,7 @@ func TestPrepareSelects(t *testing.T) {
 
 	sumFile := filepath.Join(dir, "sum", "summary.json")
 	sum := &Summary{Jobs: []Result{{Name: "pg.public.orders", Status: StatusOK}, {Name: "pg.public.audit_log", Status: StatusFailed}, {Name: "pg.public.customers", Status: StatusNotRun}}}
-	if err := WriteSummary(context.Background(), sumFile, store.S3Options{}, sum); err != nil {
+	if err := WriteSummary(context.Background(), sumFile, sum); err != nil {
 		t.Fatal(err)
 	}
 	failed, err := prepare(Options{Pipe: file, FailedFrom: sumFile})
@@ -244,7 +244,7 @@ func TestPrepareSelects(t *testing.T) {
 		t.Fatalf("--failed-from: %v %v", failed, err)
 	}
 	sum.Jobs = append(sum.Jobs, Result{Name: "pg.public.gone", Status: StatusFailed})
-	if err := WriteSummary(context.Background(), "file://"+sumFile, store.S3Options{}, sum); err != nil {
+	if err := WriteSummary(context.Background(), "file://"+sumFile, sum); err != nil {
 		t.Fatal(err)
 	}
 	_, err = prepare(Options{Pipe: file, FailedFrom: sumFile})
