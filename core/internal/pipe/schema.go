@@ -56,7 +56,7 @@ func Schema() ([]byte, error) {
 	}
 	s := map[string]any{
 		"$schema":              "https://json-schema.org/draft/2020-12/schema",
-		"$id":                  "https://github.com/halfpipe-io/halfpipe/blob/main/docs/pipe.schema.json",
+		"$id":                  "https://raw.githubusercontent.com/halfpipe-io/halfpipe/main/docs/pipe.schema.json",
 		"title":                "hp pipe pipeline file",
 		"description":          "Table jobs for hp pipe run (docs/pipe.md). Options are hp cp's flags, by name, without the dashes.",
 		"type":                 "object",
