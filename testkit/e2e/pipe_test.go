@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,4 +249,52 @@ func TestPipeLambda(t *testing.T) {
 	if objs := srv.Objects(t, "lake", "raw/bad/"); len(objs) != 0 {
 		t.Errorf("a failed job published %v", keys(objs))
 	}
+}
+
+// TestPipeInterrupt: SIGINT while two jobs run cancels them and starts
+// no more: exit 1, the running jobs failed and the others not_run in the
+// summary, nothing published.
+func TestPipeInterrupt(t *testing.T) {
+	t.Parallel() // its own schema and directory
+	bin := testkit.Build(t, "postgres")
+	const schema = "hp_e2e_pipe_int"
+	pipeSchema(t, schema, 4)
+	out, work := t.TempDir(), t.TempDir()
+	summary := filepath.Join(work, "summary.json")
+	env := []string{"HP_PG_DSN=" + pgDSN, "HP_LAKE_DSN=" + out,
+		"HP_PIPE={defaults: {kind: snap, where: pg_sleep(1) is not null}, jobs: [{source: pg." + schema + ".t*, target: \"lake.{table}\"}]}"}
+	r := startHP(t, bin, env, 2*time.Minute, "pipe", "run", "--jobs", "2", "--summary", summary)
+	r.until(t, "started two jobs", func() string {
+		n := pgExec(t, "select count(*) from pg_stat_activity where query like '%pg_sleep(1)%' and query like '%"+schema+"%' and pid <> pg_backend_pid()")
+		if n == "2" {
+			return n
+		}
+		return ""
+	})
+	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	code, took := r.wait(t)
+	if code != 1 || took > 20*time.Second {
+		t.Fatalf("exit %d after %s, want 1 at once\n%s", code, took, r.stderr.String())
+	}
+	raw, err := os.ReadFile(summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := readPipeSummary(t, raw)
+	if s.OK != 0 || s.Failed != 2 || s.NotRun != 2 || len(s.Jobs) != 4 {
+		t.Fatalf("summary: %s", raw)
+	}
+	for i, j := range s.Jobs {
+		want := "failed"
+		if i >= 2 {
+			want = "not_run"
+		}
+		if j.Status != want || j.Error == "" || j.RunID != "" {
+			t.Errorf("job %d: %+v, want %s", i, j, want)
+		}
+	}
+	testkit.Contains(t, "hp's message", r.stderr.String(), "stopped before the job finished")
+	assertNothingPublished(t, out)
 }
