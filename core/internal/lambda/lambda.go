@@ -22,8 +22,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/core/internal/engine"
 	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
+	"github.com/halfpipe-io/halfpipe/core/internal/pipe"
 	"github.com/halfpipe-io/halfpipe/core/internal/run"
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
@@ -122,39 +124,27 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (json.RawMe
 // run carries out the job of the environment through the run layer and
 // returns its summary as JSON, and the job's arguments (for masking).
 func (h *Handler) run(ctx context.Context, f *cliutil.Factory, cmd, sub string) (json.RawMessage, []string, error) {
-	lookup, environ := f.LookupEnv, f.Environ
+	if cmd == "pipe" && (sub == "" || sub == "run") {
+		out, err := h.runPipe(ctx, f)
+		return out, nil, err
+	}
 	kind := run.Kind(sub)
 	if cmd != "cp" || (kind != run.KindSnap && kind != run.KindDelta) {
-		return nil, nil, sdk.InvalidArgumentf("HP_COMMAND=%q HP_SUBCOMMAND=%q: in AWS Lambda hp runs cp snap and cp delta", cmd, sub)
+		return nil, nil, sdk.InvalidArgumentf("HP_COMMAND=%q HP_SUBCOMMAND=%q: in AWS Lambda hp runs cp snap, cp delta and pipe", cmd, sub)
 	}
-	args, err := halfpipe.TwelveFactorArgs(lookup)
+	args, err := halfpipe.TwelveFactorArgs(f.LookupEnv)
 	if err != nil {
 		return nil, nil, err
 	}
 	var spec run.Spec
-	var logLevel, logFormat string
 	var stats int
 	fl := pflag.NewFlagSet("hp cp "+sub, pflag.ContinueOnError)
 	run.BindFlags(fl, &spec, kind)
-	fl.StringVar(&logLevel, "log-level", "info", "")
-	fl.StringVar(&logFormat, "log-format", "auto", "")
 	fl.IntVar(&stats, "stats", 0, "")
-	fl.BoolVar(&f.RequireChecksums, "require-checksums", false, "")
-	fl.StringVar(&f.CacheDir, "cache-dir", "", "")
-	fl.StringVar(&f.PluginDir, "plugin-dir", "", "")
-	known := map[string]bool{"HP_OUTPUT": true} // the answer is always JSON
-	fl.VisitAll(func(fl *pflag.Flag) { known[cliutil.EnvName(fl.Name)] = true })
-	if err := cliutil.ApplyEnvFlags(lookup, fl); err != nil {
-		return nil, args, err
-	}
-	_, inLambda := lookup("AWS_LAMBDA_FUNCTION_NAME")
-	logger, err := cliutil.NewLogger(h.Stderr, logLevel, logFormat, inLambda)
+	logger, conns, err := h.configure(f, fl)
 	if err != nil {
 		return nil, args, err
 	}
-	f.Logger = logger
-	conns := f.Conns()
-	cliutil.CheckEnv(logger, known, environ(), lookup, conns)
 	spec.Source, spec.Target = args[2], args[3]
 	p, err := run.NewPlan(kind, spec, conns, time.Now())
 	if err != nil {
@@ -178,6 +168,80 @@ func (h *Handler) run(ctx context.Context, f *cliutil.Factory, cmd, sub string) 
 	}
 	out, err := json.MarshalIndent(sum, "", "  ")
 	return out, args, err
+}
+
+// configure adds the flags every job takes to fl, sets fl from the
+// environment, and returns the job's logger and connections, having
+// warned of the HP_ variables that name nothing.
+func (h *Handler) configure(f *cliutil.Factory, fl *pflag.FlagSet) (*slog.Logger, *config.Store, error) {
+	var logLevel, logFormat string
+	fl.StringVar(&logLevel, "log-level", "info", "")
+	fl.StringVar(&logFormat, "log-format", "auto", "")
+	fl.BoolVar(&f.RequireChecksums, "require-checksums", false, "")
+	fl.StringVar(&f.CacheDir, "cache-dir", "", "")
+	fl.StringVar(&f.PluginDir, "plugin-dir", "", "")
+	known := map[string]bool{"HP_OUTPUT": true} // the answer is always JSON
+	fl.VisitAll(func(fl *pflag.Flag) { known[cliutil.EnvName(fl.Name)] = true })
+	if err := cliutil.ApplyEnvFlags(f.LookupEnv, fl); err != nil {
+		return nil, nil, err
+	}
+	_, inLambda := f.LookupEnv("AWS_LAMBDA_FUNCTION_NAME")
+	logger, err := cliutil.NewLogger(h.Stderr, logLevel, logFormat, inLambda)
+	if err != nil {
+		return nil, nil, err
+	}
+	f.Logger = logger
+	conns := f.Conns()
+	cliutil.CheckEnv(logger, known, f.Environ(), f.LookupEnv, conns)
+	return logger, conns, nil
+}
+
+// runPipe runs the pipeline of HP_PIPE (the YAML itself, or its file's
+// S3 URL) and answers with its summary; a job that failed or did not run
+// (the invocation's time was up) makes it a function error, which names
+// them. Jobs stop starting, and deltas stop between ranges, before the
+// invocation's deadline.
+func (h *Handler) runPipe(ctx context.Context, f *cliutil.Factory) (json.RawMessage, error) {
+	o := pipe.Options{}
+	fl := pflag.NewFlagSet("hp pipe run", pflag.ContinueOnError)
+	pipe.BindFlags(fl, &o)
+	logger, conns, err := h.configure(f, fl)
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := pipe.Prepare(ctx, &o, pipe.HostLister(f.Host, conns), conns, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	r := &pipe.Runner{Env: run.Env{Host: f.Host, Out: io.Discard, Logger: logger, Version: h.Version, Now: time.Now},
+		Conns: conns, Jobs: o.Jobs,
+		Mask: func(err error) error { return errors.New(sdk.MaskDSN(cliutil.MaskRunSecrets(f, nil, err).Error())) },
+		Done: func(r pipe.Result) {
+			logger.Info("pipe job done", "job", r.Name, "status", r.Status, "rows", r.Rows, "run_id", r.RunID, "error", r.Error)
+		}}
+	if deadline, ok := ctx.Deadline(); ok {
+		r.Deadline = deadline.Add(-margin(time.Until(deadline)))
+	}
+	s := r.Run(ctx, tasks)
+	out, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if o.Summary != "" {
+		if err := pipe.WriteSummary(context.WithoutCancel(ctx), o.Summary, s); err != nil {
+			return nil, fmt.Errorf("writing the summary: %w", err)
+		}
+	}
+	if s.Failed+s.NotRun == 0 {
+		return out, nil
+	}
+	var failed []string
+	for _, j := range s.Jobs {
+		if j.Status != pipe.StatusOK {
+			failed = append(failed, fmt.Sprintf("%s (%s): %s", j.Name, j.Status, j.Error))
+		}
+	}
+	return nil, fmt.Errorf("%d of %d jobs failed, %d did not run: %s", s.Failed, len(s.Jobs), s.NotRun, strings.Join(failed, "; "))
 }
 
 // JobError is a failed job, returned as the function error: its type and

@@ -76,13 +76,13 @@ func TestLambdaEventCannotChangePlugins(t *testing.T) {
 	}
 }
 
-// TestLambdaRunsOnlyCopies: the function runs cp snap and cp delta, and
-// says so for anything else, as a configuration error.
+// TestLambdaRunsOnlyCopies: the function runs cp snap, cp delta and
+// pipe, and says so for anything else, as a configuration error.
 func TestLambdaRunsOnlyCopies(t *testing.T) {
 	for _, ev := range []string{`{"HP_COMMAND":"plugins","HP_SUBCOMMAND":"list"}`, `{"HP_COMMAND":"cp","HP_SUBCOMMAND":"sync"}`, `{}`} {
 		_, err := handler(map[string]string{}).Invoke(context.Background(), json.RawMessage(ev))
 		var je *JobError
-		if !errors.As(err, &je) || je.Code != 2 || !strings.Contains(err.Error(), "in AWS Lambda hp runs cp snap and cp delta") {
+		if !errors.As(err, &je) || je.Code != 2 || !strings.Contains(err.Error(), "in AWS Lambda hp runs cp snap, cp delta and pipe") {
 			t.Errorf("event %s: %v", ev, err)
 		}
 	}
@@ -112,5 +112,30 @@ func TestLambdaWarnsOfMisspeltVariables(t *testing.T) {
 	}
 	if strings.Contains(log.String(), "HP_SOURCE_OBJECT") {
 		t.Errorf("a known variable was warned about:\n%s", log.String())
+	}
+}
+
+// TestLambdaPipe: HP_COMMAND=pipe runs the pipeline of HP_PIPE; a bad
+// file is a configuration error naming its line, a failed job a job
+// error naming the job.
+func TestLambdaPipe(t *testing.T) {
+	env := map[string]string{"HP_PLUGIN_DIR": t.TempDir(), "HP_PG_DSN": "postgres://u:s3cret@127.0.0.1:1/db", "HP_LAKE_DSN": t.TempDir()}
+	invoke := func(yaml string) error {
+		ev, _ := json.Marshal(map[string]string{"HP_COMMAND": "pipe", "HP_PIPE": yaml})
+		_, err := handler(env).Invoke(context.Background(), ev)
+		return err
+	}
+	err := invoke("jobs:\n  - {kind: snap, source: pg.public.a, target: lake.a, formt: csv}\n")
+	var je *JobError
+	if !errors.As(err, &je) || je.Code != 2 || je.Command != "pipe" || !strings.Contains(err.Error(), `line 2: unknown key "formt"`) {
+		t.Fatalf("bad pipeline: %v", err)
+	}
+	err = invoke("defaults: {kind: snap}\njobs:\n  - {source: pg.public.a, target: lake.a}\n  - {source: pg.public.b, target: lake.b}\n")
+	if !errors.As(err, &je) || je.Code != 1 || !strings.Contains(err.Error(), "2 of 2 jobs failed") ||
+		!strings.Contains(err.Error(), "pg.public.a (failed): ") || !strings.Contains(err.Error(), "pg.public.b (failed): ") {
+		t.Fatalf("failed jobs: %v", err)
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("the error shows a password: %v", err)
 	}
 }
