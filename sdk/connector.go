@@ -2,7 +2,7 @@
 //
 // A connector is a Go value that implements [Connector] and any of the
 // optional capability interfaces ([Describer], [Reader], [Bounder],
-// [Writer], [Loader], [Executor], [ObjectLister]). A connector binary's
+// [Writer], [Loader], [Executor], [ObjectLister], [TablePlanner]). A connector binary's
 // main function is a single call:
 //
 //	func main() { sdk.Serve(myconnector.New()) }
@@ -108,6 +108,26 @@ type Executor interface {
 	Exec(ctx context.Context, conn Connection, statements []string) (rowsAffected int64, err error)
 }
 
+// TablePlanner is implemented by target connectors that can write the DDL
+// of a table in their own dialect (hp cp meta).
+//
+// PlanTable only plans; it changes nothing. When req.Table does not
+// exist, the plan is the CREATE TABLE of req.Schema's columns (each field's
+// Arrow type mapped to the native type Write would create, NOT NULL for a
+// field that is not nullable) with req.PrimaryKey as its primary key.
+// When it exists, Exists is true and the plan is the ALTER TABLE
+// statements that add the columns it lacks (nullable, so that existing
+// rows fit) and widen columns whose type holds less than the field's
+// (a smaller integer, a decimal with fewer digits); with req.AllowDrop it
+// also drops the columns the schema lacks. Whatever the plan leaves
+// different (a column kept, a type that is not a widening) is one sentence
+// in Notes. Statements are in the order they must run; none when the
+// table already fits. Errors: an Arrow type the target cannot hold wraps
+// ErrUnsupportedType, a key that is not a field ErrInvalidArgument.
+type TablePlanner interface {
+	PlanTable(ctx context.Context, req PlanTableRequest) (*TablePlan, error)
+}
+
 // Capability names an optional part of the protocol.
 type Capability string
 
@@ -124,6 +144,7 @@ const (
 	CapExec           Capability = "exec"
 	CapReadPartitions Capability = "read_partitions"
 	CapReadQuery      Capability = "read_query"
+	CapPlanTable      Capability = "plan_table"
 )
 
 // Info describes a connector. It is the source of the connector's generated
@@ -321,6 +342,13 @@ type RangeFilter struct {
 type OrderBy struct {
 	Column     string
 	Descending bool
+	// Binary orders a text column by the bytes of its UTF-8 encoding (the
+	// order of code points, as Go compares strings) instead of the
+	// column's collation, so that databases of different collations (a
+	// case-insensitive MySQL one, PostgreSQL's "C") agree on the order.
+	// It is meant for text columns only; a connector that cannot order
+	// by bytes rejects it with ErrInvalidArgument.
+	Binary bool
 }
 
 // Partition asks for slice Index of Count disjoint slices.
@@ -374,6 +402,29 @@ type WriteRequest struct {
 // WriteResult reports a finished Write.
 type WriteResult struct {
 	RowsWritten int64
+}
+
+// PlanTableRequest asks a [TablePlanner] for the DDL of a table.
+type PlanTableRequest struct {
+	Conn  Connection
+	Table ObjectRef
+	// Schema holds the columns the table must have, in order.
+	Schema *arrow.Schema
+	// PrimaryKey names the key columns of a table to create, in key order.
+	PrimaryKey []string
+	// AllowDrop lets the plan drop an existing table's columns that Schema
+	// lacks; without it they are kept and named in [TablePlan.Notes].
+	AllowDrop bool
+}
+
+// TablePlan is the result of PlanTable.
+type TablePlan struct {
+	// Statements are to be run in order; none when the table fits.
+	Statements []string
+	// Exists says the table exists: Statements alter it.
+	Exists bool
+	// Notes name the differences Statements leave, one sentence each.
+	Notes []string
 }
 
 // LoadRequest asks a warehouse to load files.

@@ -17,6 +17,7 @@ var capToProto = map[Capability]pb.Capability{
 	CapExec:           pb.Capability_CAPABILITY_EXEC,
 	CapReadPartitions: pb.Capability_CAPABILITY_READ_PARTITIONS,
 	CapReadQuery:      pb.Capability_CAPABILITY_READ_QUERY,
+	CapPlanTable:      pb.Capability_CAPABILITY_PLAN_TABLE,
 }
 
 // CapabilitiesOf derives a connector's capabilities from the interfaces it
@@ -42,6 +43,8 @@ func CapabilitiesOf(c Connector) []Capability {
 	add(ok, CapLoad)
 	_, ok = c.(Executor)
 	add(ok, CapExec)
+	_, ok = c.(TablePlanner)
+	add(ok, CapPlanTable)
 	for _, f := range c.Info().Features {
 		if f == CapReadPartitions || f == CapReadQuery {
 			caps = append(caps, f)

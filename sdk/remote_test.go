@@ -106,7 +106,7 @@ func TestRemoteInfoAndCapabilities(t *testing.T) {
 			t.Errorf("missing capability %s in %v", c, info.Capabilities)
 		}
 	}
-	for _, c := range []sdk.Capability{sdk.CapDescribe, sdk.CapLoad, sdk.CapExec} {
+	for _, c := range []sdk.Capability{sdk.CapDescribe, sdk.CapLoad, sdk.CapExec, sdk.CapPlanTable} {
 		if info.Has(c) {
 			t.Errorf("unexpected capability %s", c)
 		}
@@ -114,6 +114,10 @@ func TestRemoteInfoAndCapabilities(t *testing.T) {
 	_, err := r.Describe(t.Context(), sdk.Connection{}, sdk.Source{Query: "x"})
 	if !errors.Is(err, sdk.ErrUnimplemented) {
 		t.Fatalf("Describe on a connector without it: %v", err)
+	}
+	_, err = r.PlanTable(t.Context(), sdk.PlanTableRequest{Schema: arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)})
+	if !errors.Is(err, sdk.ErrUnimplemented) || !strings.Contains(err.Error(), "planning tables") {
+		t.Fatalf("PlanTable on a connector without it: %v", err)
 	}
 }
 

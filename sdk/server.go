@@ -194,7 +194,7 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.ConnectorService_ReadServer
 		BatchMaxRows: req.GetBatchMaxRows(), BatchMaxBytes: req.GetBatchMaxBytes(),
 	}
 	for _, o := range req.GetOrderBy() {
-		rr.OrderBy = append(rr.OrderBy, OrderBy{Column: o.GetColumn(), Descending: o.GetDescending()})
+		rr.OrderBy = append(rr.OrderBy, OrderBy{Column: o.GetColumn(), Descending: o.GetDescending(), Binary: o.GetBinary()})
 	}
 	if p := req.GetPartition(); p.GetCount() > 0 {
 		rr.Partition = &Partition{Index: int(p.GetIndex()), Count: int(p.GetCount())}
@@ -310,4 +310,25 @@ func (s *server) Exec(ctx context.Context, req *pb.ExecRequest) (_ *pb.ExecRespo
 		return nil, toStatus(err)
 	}
 	return &pb.ExecResponse{RowsAffected: n}, nil
+}
+
+func (s *server) PlanTable(ctx context.Context, req *pb.PlanTableRequest) (_ *pb.PlanTableResponse, err error) {
+	defer maskStatus(&err, req.GetConnection().GetDsn())
+	defer guard(&err, req.GetConnection().GetDsn())
+	p, ok := s.c.(TablePlanner)
+	if !ok {
+		return nil, unimplemented("planning tables")
+	}
+	schema, err := wire.SchemaFromIPC(req.GetArrowSchema())
+	if err != nil {
+		return nil, toStatus(InvalidArgumentf("%v", err))
+	}
+	plan, err := p.PlanTable(ctx, PlanTableRequest{
+		Conn: connFromProto(req.GetConnection()), Table: refFromProto(req.GetTable()), Schema: schema,
+		PrimaryKey: req.GetPrimaryKey(), AllowDrop: req.GetAllowDrop(),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.PlanTableResponse{Statements: plan.Statements, Exists: plan.Exists, Notes: plan.Notes}, nil
 }

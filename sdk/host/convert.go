@@ -25,6 +25,7 @@ var capFromProto = map[pb.Capability]sdk.Capability{
 	pb.Capability_CAPABILITY_EXEC:            sdk.CapExec,
 	pb.Capability_CAPABILITY_READ_PARTITIONS: sdk.CapReadPartitions,
 	pb.Capability_CAPABILITY_READ_QUERY:      sdk.CapReadQuery,
+	pb.Capability_CAPABILITY_PLAN_TABLE:      sdk.CapPlanTable,
 }
 
 func infoFromProto(r *pb.GetInfoResponse) sdk.Info {

@@ -74,6 +74,7 @@ var (
 	_ sdk.Writer       = (*Remote)(nil)
 	_ sdk.Loader       = (*Remote)(nil)
 	_ sdk.Executor     = (*Remote)(nil)
+	_ sdk.TablePlanner = (*Remote)(nil)
 )
 
 func (r *Remote) fail(err error) error {
@@ -134,7 +135,7 @@ func (r *Remote) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordRea
 		BatchMaxRows: req.BatchMaxRows, BatchMaxBytes: req.BatchMaxBytes,
 	}
 	for _, o := range req.OrderBy {
-		p.OrderBy = append(p.OrderBy, &pb.OrderBy{Column: o.Column, Descending: o.Descending})
+		p.OrderBy = append(p.OrderBy, &pb.OrderBy{Column: o.Column, Descending: o.Descending, Binary: o.Binary})
 	}
 	if req.Partition != nil {
 		p.Partition = &pb.Partition{Index: uint32(req.Partition.Index), Count: uint32(req.Partition.Count)}
@@ -257,4 +258,19 @@ func (r *Remote) Exec(ctx context.Context, conn sdk.Connection, statements []str
 		return 0, r.fail(err)
 	}
 	return resp.GetRowsAffected(), nil
+}
+
+func (r *Remote) PlanTable(ctx context.Context, req sdk.PlanTableRequest) (*sdk.TablePlan, error) {
+	schema, err := wire.SchemaToIPC(req.Schema)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.client.PlanTable(ctx, &pb.PlanTableRequest{
+		Connection: connToProto(req.Conn), Table: refToProto(req.Table), ArrowSchema: schema,
+		PrimaryKey: req.PrimaryKey, AllowDrop: req.AllowDrop,
+	})
+	if err != nil {
+		return nil, r.fail(err)
+	}
+	return &sdk.TablePlan{Statements: resp.GetStatements(), Exists: resp.GetExists(), Notes: resp.GetNotes()}, nil
 }

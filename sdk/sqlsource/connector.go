@@ -16,6 +16,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/batch"
+	"github.com/halfpipe-io/halfpipe/sdk/sqlguard"
 )
 
 // Connector implements the sdk interfaces over a Dialect. Connection pools
@@ -271,7 +272,10 @@ func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.
 	if len(order) > 0 {
 		parts := make([]string, len(order))
 		for i, o := range order {
-			parts[i] = d.quote(o.Column)
+			var err error
+			if parts[i], err = d.orderColumn(o); err != nil {
+				return "", nil, err
+			}
 			switch {
 			case o.Descending && d.NullsLast:
 				parts[i] += " DESC NULLS LAST"
@@ -284,6 +288,28 @@ func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.
 		q += " ORDER BY " + strings.Join(parts, ", ")
 	}
 	return q, args, nil
+}
+
+// orderColumn is the expression an OrderBy entry sorts by: the column,
+// or for Binary its text as UTF-8 bytes.
+func (d *Dialect) orderColumn(o sdk.OrderBy) (string, error) {
+	q := d.quote(o.Column)
+	if !o.Binary {
+		return q, nil
+	}
+	switch d.SQL {
+	case sqlguard.Postgres:
+		return q + ` COLLATE "C"`, nil
+	case sqlguard.MySQL:
+		// Bytes of the UTF-8 text, whatever the column's character set,
+		// and without PAD SPACE: utf8mb4_bin ignores trailing spaces.
+		return "CAST(CONVERT(" + q + " USING utf8mb4) AS BINARY)", nil
+	case sqlguard.SQLite:
+		return q + " COLLATE BINARY", nil
+	case sqlguard.SQLServer:
+		return q + " COLLATE Latin1_General_100_BIN2", nil
+	}
+	return "", sdk.InvalidArgumentf("ordering %q by its bytes is not supported by this connector", o.Column)
 }
 
 func (c *Connector) selectList(cols []ColumnMeta, names []string) string {

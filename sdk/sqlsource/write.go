@@ -110,12 +110,9 @@ func keyIndices(schema *arrow.Schema, req sdk.WriteRequest) ([]int, error) {
 func (d *Dialect) columnsDDL(schema *arrow.Schema, keys []string) ([]string, error) {
 	cols := make([]string, schema.NumFields())
 	for i, f := range schema.Fields() {
-		t, err := d.DDLType(f.Type)
-		if d.KeyType != nil && contains(keys, f.Name) {
-			t, err = d.KeyType(f.Type, len(keys))
-		}
+		t, err := d.fieldType(f, keys)
 		if err != nil {
-			return nil, fmt.Errorf("column %q: %w", f.Name, err)
+			return nil, err
 		}
 		cols[i] = d.quote(f.Name) + " " + t
 		if !f.Nullable || contains(keys, f.Name) {
@@ -123,6 +120,36 @@ func (d *Dialect) columnsDDL(schema *arrow.Schema, keys []string) ([]string, err
 		}
 	}
 	return cols, nil
+}
+
+// fieldType is the native type of a column created for f; key columns
+// take the dialect's key type.
+func (d *Dialect) fieldType(f arrow.Field, keys []string) (string, error) {
+	t, err := d.DDLType(f.Type)
+	if d.KeyType != nil && contains(keys, f.Name) {
+		t, err = d.KeyType(f.Type, len(keys))
+	}
+	if err != nil {
+		return "", fmt.Errorf("column %q: %w", f.Name, err)
+	}
+	return t, nil
+}
+
+// createSQL is the CREATE TABLE of a table holding schema's columns,
+// keyed by keys when there are any.
+func (d *Dialect) createSQL(table sdk.ObjectRef, schema *arrow.Schema, keys []string) (string, error) {
+	cols, err := d.columnsDDL(schema, keys)
+	if err != nil {
+		return "", err
+	}
+	if len(keys) > 0 {
+		q := make([]string, len(keys))
+		for i, k := range keys {
+			q[i] = d.quote(k)
+		}
+		cols = append(cols, "PRIMARY KEY ("+strings.Join(q, ", ")+")")
+	}
+	return "CREATE TABLE " + d.table(table) + " (" + strings.Join(cols, ", ") + ")", nil
 }
 
 func contains(list []string, s string) bool {
@@ -157,20 +184,13 @@ func (c *Connector) createTable(ctx context.Context, db execer, req sdk.WriteReq
 	if req.Mode == sdk.Merge {
 		keys = req.Keys
 	}
-	cols, err := d.columnsDDL(schema, keys)
+	create, err := d.createSQL(req.Table, schema, keys)
 	if err != nil {
 		return false, err
 	}
-	if len(keys) > 0 {
-		q := make([]string, len(keys))
-		for i, k := range keys {
-			q[i] = d.quote(k)
-		}
-		cols = append(cols, "PRIMARY KEY ("+strings.Join(q, ", ")+")")
-	}
 	// Without IF NOT EXISTS: a table another writer created since the
 	// check is not this write's to drop if it fails.
-	if _, err := db.ExecContext(ctx, "CREATE TABLE "+d.table(req.Table)+" ("+strings.Join(cols, ", ")+")"); err != nil {
+	if _, err := db.ExecContext(ctx, create); err != nil {
 		if d.Columns != nil {
 			if pool, perr := c.db(req.Conn); perr == nil {
 				if _, cerr := d.Columns(ctx, pool, req.Table); cerr == nil {

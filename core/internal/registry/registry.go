@@ -60,7 +60,7 @@ func Plugin(ctx context.Context, h *host.Host, c config.Connection, declaredType
 	}
 	if !inst.Info.Has(capability) {
 		use := map[sdk.Capability]string{sdk.CapRead: "be read from", sdk.CapWrite: "be written to", sdk.CapListObjects: "list its tables",
-			sdk.CapDescribe: "describe a table", sdk.CapCheck: "check its connection"}[capability]
+			sdk.CapDescribe: "describe a table", sdk.CapCheck: "check its connection", sdk.CapPlanTable: "plan tables"}[capability]
 		if use == "" {
 			use = "do " + string(capability)
 		}

@@ -59,8 +59,12 @@ var dialect = &sqlsource.Dialect{
 	Arg:        arg,
 	Literal:    literal,
 	Classify:   classify,
-	SQL:        sqlguard.SQLServer,
-	ReadOnly:   rollbackOnly,
+	// Write has its own (bulk copy), with the same types; PlanTable uses
+	// them.
+	DDLType:  ddlType,
+	KeyType:  keyType,
+	SQL:      sqlguard.SQLServer,
+	ReadOnly: rollbackOnly,
 	CheckSQL: func(q string) error {
 		if err := sqlguard.Read(sqlguard.SQLServer, q); err != nil {
 			return fmt.Errorf("SQL Server has no read-only transaction, so hp reads only what it can check is a read: %w", err)

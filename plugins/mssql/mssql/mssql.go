@@ -114,6 +114,12 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	return r, withDSN(err, req.Conn.DSN)
 }
 
+// PlanTable implements sdk.TablePlanner.
+func (c *Connector) PlanTable(ctx context.Context, req sdk.PlanTableRequest) (*sdk.TablePlan, error) {
+	p, err := c.src.PlanTable(ctx, req)
+	return p, withDSN(err, req.Conn.DSN)
+}
+
 // Exec implements sdk.Executor.
 func (c *Connector) Exec(ctx context.Context, conn sdk.Connection, statements []string) (int64, error) {
 	n, err := c.src.Exec(ctx, conn, statements)

@@ -629,6 +629,19 @@ func columnDefs(s *arrow.Schema) ([]string, error) {
 	return out, nil
 }
 
+// keyType is the type of a key column of a table PlanTable creates: an
+// index key holds at most 900 bytes (1700 for a nonclustered one), so
+// text and binary of unbounded size cannot be keys.
+func keyType(t arrow.DataType, nkeys int) (string, error) {
+	switch t.(type) {
+	case *arrow.StringType, *arrow.LargeStringType, *arrow.StringViewType:
+		return fmt.Sprintf("nvarchar(%d)", 450/nkeys), nil
+	case *arrow.BinaryType, *arrow.LargeBinaryType, *arrow.BinaryViewType:
+		return fmt.Sprintf("varbinary(%d)", 900/nkeys), nil
+	}
+	return ddlType(t)
+}
+
 // ddlType is the T-SQL type a created table uses for an Arrow type. The
 // fractional-second digits follow the time unit, so reading the table
 // back gives the same Arrow type.

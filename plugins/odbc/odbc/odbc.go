@@ -255,6 +255,15 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 	return t.src.Write(ctx, req, records)
 }
 
+// PlanTable implements sdk.TablePlanner.
+func (c *Connector) PlanTable(ctx context.Context, req sdk.PlanTableRequest) (*sdk.TablePlan, error) {
+	t, err := c.target(ctx, req.Conn)
+	if err != nil {
+		return nil, err
+	}
+	return t.src.PlanTable(ctx, req)
+}
+
 // Exec implements sdk.Executor.
 func (c *Connector) Exec(ctx context.Context, conn sdk.Connection, statements []string) (int64, error) {
 	t, err := c.target(ctx, conn)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/godror/godror"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -63,6 +64,7 @@ func newDialect(open func(sdk.Connection) (*sql.DB, error), prefetch, arraySize 
 		Arg:       arg,
 		Literal:   literal,
 		DDLType:   ddlType,
+		KeyType:   func(t arrow.DataType, _ int) (string, error) { return keyDDLType(t) },
 		Classify:  classify,
 		Query:     fetchQuery(prefetch, arraySize),
 		NullsLast: true,

@@ -179,6 +179,16 @@ func (c *Connector) Exec(ctx context.Context, conn sdk.Connection, statements []
 	return n, fail(err, conn.DSN)
 }
 
+// PlanTable implements sdk.TablePlanner.
+func (c *Connector) PlanTable(ctx context.Context, req sdk.PlanTableRequest) (*sdk.TablePlan, error) {
+	s, err := c.src(req.Conn)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.PlanTable(ctx, req)
+	return p, fail(err, req.Conn.DSN)
+}
+
 // resolve spells a source's table as the catalog spells it and returns
 // its columns (nil for a query).
 func (c *Connector) resolve(ctx context.Context, conn sdk.Connection, src sdk.Source) (sdk.Source, []sqlsource.ColumnMeta, error) {

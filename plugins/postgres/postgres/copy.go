@@ -156,10 +156,14 @@ func copySQL(req sdk.ReadRequest, cols []string) (string, error) {
 	if len(req.OrderBy) > 0 {
 		parts := make([]string, len(req.OrderBy))
 		for i, o := range req.OrderBy {
+			col := sqlsource.QuoteDouble(o.Column)
+			if o.Binary {
+				col += ` COLLATE "C"`
+			}
 			// PostgreSQL sorts NULL last ascending; the contract wants it first.
-			parts[i] = sqlsource.QuoteDouble(o.Column) + " NULLS FIRST"
+			parts[i] = col + " NULLS FIRST"
 			if o.Descending {
-				parts[i] = sqlsource.QuoteDouble(o.Column) + " DESC NULLS LAST"
+				parts[i] = col + " DESC NULLS LAST"
 			}
 		}
 		q += " ORDER BY " + strings.Join(parts, ", ")

@@ -83,9 +83,11 @@ var dialect = &sqlsource.Dialect{
 	Columns:      columns,
 	PrimaryKey:   primaryKey,
 	Map:          mapType,
-	Classify:     classify,
-	SQL:          sqlguard.Postgres,
-	NullsLast:    true,
+	// Write has its own (COPY), with the same types; PlanTable uses it.
+	DDLType:   ddlType,
+	Classify:  classify,
+	SQL:       sqlguard.Postgres,
+	NullsLast: true,
 }
 
 func open(conn sdk.Connection) (*sql.DB, error) {

@@ -5,12 +5,13 @@ package cp
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/meta"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 )
 
 // NewCmd returns `hp cp` with its subcommands.
 func NewCmd(f *cliutil.Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "cp", Short: "Copy tables: full snapshots (snap) or incremental deltas (delta)"}
-	cmd.AddCommand(newSnapCmd(f), newDeltaCmd(f))
+	cmd := &cobra.Command{Use: "cp", Short: "Copy tables: full snapshots (snap), incremental deltas (delta) or table definitions (meta)"}
+	cmd.AddCommand(newSnapCmd(f), newDeltaCmd(f), meta.NewCmd(f))
 	return cmd
 }

@@ -63,6 +63,7 @@ const (
 	Capability_CAPABILITY_READ_PARTITIONS Capability = 9
 	// The connector honours ReadRequest.query (arbitrary SQL).
 	Capability_CAPABILITY_READ_QUERY Capability = 10
+	Capability_CAPABILITY_PLAN_TABLE Capability = 11
 )
 
 // Enum value maps for Capability.
@@ -79,6 +80,7 @@ var (
 		8:  "CAPABILITY_EXEC",
 		9:  "CAPABILITY_READ_PARTITIONS",
 		10: "CAPABILITY_READ_QUERY",
+		11: "CAPABILITY_PLAN_TABLE",
 	}
 	Capability_value = map[string]int32{
 		"CAPABILITY_UNSPECIFIED":     0,
@@ -92,6 +94,7 @@ var (
 		"CAPABILITY_EXEC":            8,
 		"CAPABILITY_READ_PARTITIONS": 9,
 		"CAPABILITY_READ_QUERY":      10,
+		"CAPABILITY_PLAN_TABLE":      11,
 	}
 )
 
@@ -1453,9 +1456,13 @@ func (x *RangeFilter) GetUpperInclusive() bool {
 }
 
 type OrderBy struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Column        string                 `protobuf:"bytes,1,opt,name=column,proto3" json:"column,omitempty"`
-	Descending    bool                   `protobuf:"varint,2,opt,name=descending,proto3" json:"descending,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Column     string                 `protobuf:"bytes,1,opt,name=column,proto3" json:"column,omitempty"`
+	Descending bool                   `protobuf:"varint,2,opt,name=descending,proto3" json:"descending,omitempty"`
+	// Order a text column by the bytes of its UTF-8 encoding (code point
+	// order) instead of its collation, so that two databases of different
+	// collations agree on the order. Only meaningful for text columns.
+	Binary        bool `protobuf:"varint,3,opt,name=binary,proto3" json:"binary,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1500,6 +1507,13 @@ func (x *OrderBy) GetColumn() string {
 func (x *OrderBy) GetDescending() bool {
 	if x != nil {
 		return x.Descending
+	}
+	return false
+}
+
+func (x *OrderBy) GetBinary() bool {
+	if x != nil {
+		return x.Binary
 	}
 	return false
 }
@@ -2319,6 +2333,151 @@ func (x *ExecResponse) GetRowsAffected() int64 {
 	return 0
 }
 
+type PlanTableRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Connection *Connection            `protobuf:"bytes,1,opt,name=connection,proto3" json:"connection,omitempty"`
+	// The table to create or alter.
+	Table *ObjectRef `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	// The columns the table must hold, as an IPC schema message.
+	ArrowSchema []byte `protobuf:"bytes,3,opt,name=arrow_schema,json=arrowSchema,proto3" json:"arrow_schema,omitempty"`
+	// Primary key columns in key order, for a table to create; empty = none.
+	PrimaryKey []string `protobuf:"bytes,4,rep,name=primary_key,json=primaryKey,proto3" json:"primary_key,omitempty"`
+	// Drop the existing table's columns that the schema lacks. Without it
+	// they are kept and named in `notes`.
+	AllowDrop     bool `protobuf:"varint,5,opt,name=allow_drop,json=allowDrop,proto3" json:"allow_drop,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanTableRequest) Reset() {
+	*x = PlanTableRequest{}
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanTableRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanTableRequest) ProtoMessage() {}
+
+func (x *PlanTableRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanTableRequest.ProtoReflect.Descriptor instead.
+func (*PlanTableRequest) Descriptor() ([]byte, []int) {
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *PlanTableRequest) GetConnection() *Connection {
+	if x != nil {
+		return x.Connection
+	}
+	return nil
+}
+
+func (x *PlanTableRequest) GetTable() *ObjectRef {
+	if x != nil {
+		return x.Table
+	}
+	return nil
+}
+
+func (x *PlanTableRequest) GetArrowSchema() []byte {
+	if x != nil {
+		return x.ArrowSchema
+	}
+	return nil
+}
+
+func (x *PlanTableRequest) GetPrimaryKey() []string {
+	if x != nil {
+		return x.PrimaryKey
+	}
+	return nil
+}
+
+func (x *PlanTableRequest) GetAllowDrop() bool {
+	if x != nil {
+		return x.AllowDrop
+	}
+	return false
+}
+
+type PlanTableResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The statements to run, in order; empty when the table already fits.
+	Statements []string `protobuf:"bytes,1,rep,name=statements,proto3" json:"statements,omitempty"`
+	// The table exists: the statements alter it rather than create it.
+	Exists bool `protobuf:"varint,2,opt,name=exists,proto3" json:"exists,omitempty"`
+	// Differences the statements leave alone, one sentence each: columns
+	// kept without allow_drop, types that are not widened.
+	Notes         []string `protobuf:"bytes,3,rep,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanTableResponse) Reset() {
+	*x = PlanTableResponse{}
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanTableResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanTableResponse) ProtoMessage() {}
+
+func (x *PlanTableResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanTableResponse.ProtoReflect.Descriptor instead.
+func (*PlanTableResponse) Descriptor() ([]byte, []int) {
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *PlanTableResponse) GetStatements() []string {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
+func (x *PlanTableResponse) GetExists() bool {
+	if x != nil {
+		return x.Exists
+	}
+	return false
+}
+
+func (x *PlanTableResponse) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
 var File_halfpipe_connector_v1_connector_proto protoreflect.FileDescriptor
 
 const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
@@ -2424,12 +2583,13 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x05lower\x18\x02 \x01(\v2\x1c.halfpipe.connector.v1.ValueR\x05lower\x12'\n" +
 	"\x0flower_inclusive\x18\x03 \x01(\bR\x0elowerInclusive\x122\n" +
 	"\x05upper\x18\x04 \x01(\v2\x1c.halfpipe.connector.v1.ValueR\x05upper\x12'\n" +
-	"\x0fupper_inclusive\x18\x05 \x01(\bR\x0eupperInclusive\"A\n" +
+	"\x0fupper_inclusive\x18\x05 \x01(\bR\x0eupperInclusive\"Y\n" +
 	"\aOrderBy\x12\x16\n" +
 	"\x06column\x18\x01 \x01(\tR\x06column\x12\x1e\n" +
 	"\n" +
 	"descending\x18\x02 \x01(\bR\n" +
-	"descending\"7\n" +
+	"descending\x12\x16\n" +
+	"\x06binary\x18\x03 \x01(\bR\x06binary\"7\n" +
 	"\tPartition\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\rR\x05count\"\xba\x03\n" +
@@ -2501,7 +2661,23 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"statements\x18\x02 \x03(\tR\n" +
 	"statements\"3\n" +
 	"\fExecResponse\x12#\n" +
-	"\rrows_affected\x18\x01 \x01(\x03R\frowsAffected*\x9b\x02\n" +
+	"\rrows_affected\x18\x01 \x01(\x03R\frowsAffected\"\xf0\x01\n" +
+	"\x10PlanTableRequest\x12A\n" +
+	"\n" +
+	"connection\x18\x01 \x01(\v2!.halfpipe.connector.v1.ConnectionR\n" +
+	"connection\x126\n" +
+	"\x05table\x18\x02 \x01(\v2 .halfpipe.connector.v1.ObjectRefR\x05table\x12!\n" +
+	"\farrow_schema\x18\x03 \x01(\fR\varrowSchema\x12\x1f\n" +
+	"\vprimary_key\x18\x04 \x03(\tR\n" +
+	"primaryKey\x12\x1d\n" +
+	"\n" +
+	"allow_drop\x18\x05 \x01(\bR\tallowDrop\"a\n" +
+	"\x11PlanTableResponse\x12\x1e\n" +
+	"\n" +
+	"statements\x18\x01 \x03(\tR\n" +
+	"statements\x12\x16\n" +
+	"\x06exists\x18\x02 \x01(\bR\x06exists\x12\x14\n" +
+	"\x05notes\x18\x03 \x03(\tR\x05notes*\xb6\x02\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -2515,12 +2691,13 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x0fCAPABILITY_EXEC\x10\b\x12\x1e\n" +
 	"\x1aCAPABILITY_READ_PARTITIONS\x10\t\x12\x19\n" +
 	"\x15CAPABILITY_READ_QUERY\x10\n" +
-	"*l\n" +
+	"\x12\x19\n" +
+	"\x15CAPABILITY_PLAN_TABLE\x10\v*l\n" +
 	"\tWriteMode\x12\x1a\n" +
 	"\x16WRITE_MODE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11WRITE_MODE_APPEND\x10\x01\x12\x16\n" +
 	"\x12WRITE_MODE_REPLACE\x10\x02\x12\x14\n" +
-	"\x10WRITE_MODE_MERGE\x10\x032\xa5\x06\n" +
+	"\x10WRITE_MODE_MERGE\x10\x032\x85\a\n" +
 	"\x10ConnectorService\x12X\n" +
 	"\aGetInfo\x12%.halfpipe.connector.v1.GetInfoRequest\x1a&.halfpipe.connector.v1.GetInfoResponse\x12R\n" +
 	"\x05Check\x12#.halfpipe.connector.v1.CheckRequest\x1a$.halfpipe.connector.v1.CheckResponse\x12d\n" +
@@ -2530,7 +2707,8 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x06Bounds\x12$.halfpipe.connector.v1.BoundsRequest\x1a%.halfpipe.connector.v1.BoundsResponse\x12T\n" +
 	"\x05Write\x12#.halfpipe.connector.v1.WriteRequest\x1a$.halfpipe.connector.v1.WriteResponse(\x01\x12O\n" +
 	"\x04Load\x12\".halfpipe.connector.v1.LoadRequest\x1a#.halfpipe.connector.v1.LoadResponse\x12O\n" +
-	"\x04Exec\x12\".halfpipe.connector.v1.ExecRequest\x1a#.halfpipe.connector.v1.ExecResponseBLZJgithub.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1;connectorv1b\x06proto3"
+	"\x04Exec\x12\".halfpipe.connector.v1.ExecRequest\x1a#.halfpipe.connector.v1.ExecResponse\x12^\n" +
+	"\tPlanTable\x12'.halfpipe.connector.v1.PlanTableRequest\x1a(.halfpipe.connector.v1.PlanTableResponseBLZJgithub.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1;connectorv1b\x06proto3"
 
 var (
 	file_halfpipe_connector_v1_connector_proto_rawDescOnce sync.Once
@@ -2545,7 +2723,7 @@ func file_halfpipe_connector_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_halfpipe_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_halfpipe_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_halfpipe_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_halfpipe_connector_v1_connector_proto_goTypes = []any{
 	(Capability)(0),             // 0: halfpipe.connector.v1.Capability
 	(WriteMode)(0),              // 1: halfpipe.connector.v1.WriteMode
@@ -2580,11 +2758,13 @@ var file_halfpipe_connector_v1_connector_proto_goTypes = []any{
 	(*LoadResponse)(nil),        // 30: halfpipe.connector.v1.LoadResponse
 	(*ExecRequest)(nil),         // 31: halfpipe.connector.v1.ExecRequest
 	(*ExecResponse)(nil),        // 32: halfpipe.connector.v1.ExecResponse
-	nil,                         // 33: halfpipe.connector.v1.Connection.OptionsEntry
-	nil,                         // 34: halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
+	(*PlanTableRequest)(nil),    // 33: halfpipe.connector.v1.PlanTableRequest
+	(*PlanTableResponse)(nil),   // 34: halfpipe.connector.v1.PlanTableResponse
+	nil,                         // 35: halfpipe.connector.v1.Connection.OptionsEntry
+	nil,                         // 36: halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
 }
 var file_halfpipe_connector_v1_connector_proto_depIdxs = []int32{
-	33, // 0: halfpipe.connector.v1.Connection.options:type_name -> halfpipe.connector.v1.Connection.OptionsEntry
+	35, // 0: halfpipe.connector.v1.Connection.options:type_name -> halfpipe.connector.v1.Connection.OptionsEntry
 	0,  // 1: halfpipe.connector.v1.GetInfoResponse.capabilities:type_name -> halfpipe.connector.v1.Capability
 	6,  // 2: halfpipe.connector.v1.GetInfoResponse.options:type_name -> halfpipe.connector.v1.OptionSpec
 	7,  // 3: halfpipe.connector.v1.GetInfoResponse.type_mappings:type_name -> halfpipe.connector.v1.TypeMapping
@@ -2616,31 +2796,35 @@ var file_halfpipe_connector_v1_connector_proto_depIdxs = []int32{
 	2,  // 29: halfpipe.connector.v1.LoadRequest.connection:type_name -> halfpipe.connector.v1.Connection
 	3,  // 30: halfpipe.connector.v1.LoadRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
 	1,  // 31: halfpipe.connector.v1.LoadRequest.mode:type_name -> halfpipe.connector.v1.WriteMode
-	34, // 32: halfpipe.connector.v1.LoadRequest.format_options:type_name -> halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
+	36, // 32: halfpipe.connector.v1.LoadRequest.format_options:type_name -> halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
 	2,  // 33: halfpipe.connector.v1.ExecRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	4,  // 34: halfpipe.connector.v1.ConnectorService.GetInfo:input_type -> halfpipe.connector.v1.GetInfoRequest
-	8,  // 35: halfpipe.connector.v1.ConnectorService.Check:input_type -> halfpipe.connector.v1.CheckRequest
-	10, // 36: halfpipe.connector.v1.ConnectorService.ListObjects:input_type -> halfpipe.connector.v1.ListObjectsRequest
-	14, // 37: halfpipe.connector.v1.ConnectorService.Describe:input_type -> halfpipe.connector.v1.DescribeRequest
-	22, // 38: halfpipe.connector.v1.ConnectorService.Read:input_type -> halfpipe.connector.v1.ReadRequest
-	24, // 39: halfpipe.connector.v1.ConnectorService.Bounds:input_type -> halfpipe.connector.v1.BoundsRequest
-	27, // 40: halfpipe.connector.v1.ConnectorService.Write:input_type -> halfpipe.connector.v1.WriteRequest
-	29, // 41: halfpipe.connector.v1.ConnectorService.Load:input_type -> halfpipe.connector.v1.LoadRequest
-	31, // 42: halfpipe.connector.v1.ConnectorService.Exec:input_type -> halfpipe.connector.v1.ExecRequest
-	5,  // 43: halfpipe.connector.v1.ConnectorService.GetInfo:output_type -> halfpipe.connector.v1.GetInfoResponse
-	9,  // 44: halfpipe.connector.v1.ConnectorService.Check:output_type -> halfpipe.connector.v1.CheckResponse
-	11, // 45: halfpipe.connector.v1.ConnectorService.ListObjects:output_type -> halfpipe.connector.v1.ListObjectsResponse
-	15, // 46: halfpipe.connector.v1.ConnectorService.Describe:output_type -> halfpipe.connector.v1.DescribeResponse
-	23, // 47: halfpipe.connector.v1.ConnectorService.Read:output_type -> halfpipe.connector.v1.ReadResponse
-	25, // 48: halfpipe.connector.v1.ConnectorService.Bounds:output_type -> halfpipe.connector.v1.BoundsResponse
-	28, // 49: halfpipe.connector.v1.ConnectorService.Write:output_type -> halfpipe.connector.v1.WriteResponse
-	30, // 50: halfpipe.connector.v1.ConnectorService.Load:output_type -> halfpipe.connector.v1.LoadResponse
-	32, // 51: halfpipe.connector.v1.ConnectorService.Exec:output_type -> halfpipe.connector.v1.ExecResponse
-	43, // [43:52] is the sub-list for method output_type
-	34, // [34:43] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	2,  // 34: halfpipe.connector.v1.PlanTableRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	3,  // 35: halfpipe.connector.v1.PlanTableRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
+	4,  // 36: halfpipe.connector.v1.ConnectorService.GetInfo:input_type -> halfpipe.connector.v1.GetInfoRequest
+	8,  // 37: halfpipe.connector.v1.ConnectorService.Check:input_type -> halfpipe.connector.v1.CheckRequest
+	10, // 38: halfpipe.connector.v1.ConnectorService.ListObjects:input_type -> halfpipe.connector.v1.ListObjectsRequest
+	14, // 39: halfpipe.connector.v1.ConnectorService.Describe:input_type -> halfpipe.connector.v1.DescribeRequest
+	22, // 40: halfpipe.connector.v1.ConnectorService.Read:input_type -> halfpipe.connector.v1.ReadRequest
+	24, // 41: halfpipe.connector.v1.ConnectorService.Bounds:input_type -> halfpipe.connector.v1.BoundsRequest
+	27, // 42: halfpipe.connector.v1.ConnectorService.Write:input_type -> halfpipe.connector.v1.WriteRequest
+	29, // 43: halfpipe.connector.v1.ConnectorService.Load:input_type -> halfpipe.connector.v1.LoadRequest
+	31, // 44: halfpipe.connector.v1.ConnectorService.Exec:input_type -> halfpipe.connector.v1.ExecRequest
+	33, // 45: halfpipe.connector.v1.ConnectorService.PlanTable:input_type -> halfpipe.connector.v1.PlanTableRequest
+	5,  // 46: halfpipe.connector.v1.ConnectorService.GetInfo:output_type -> halfpipe.connector.v1.GetInfoResponse
+	9,  // 47: halfpipe.connector.v1.ConnectorService.Check:output_type -> halfpipe.connector.v1.CheckResponse
+	11, // 48: halfpipe.connector.v1.ConnectorService.ListObjects:output_type -> halfpipe.connector.v1.ListObjectsResponse
+	15, // 49: halfpipe.connector.v1.ConnectorService.Describe:output_type -> halfpipe.connector.v1.DescribeResponse
+	23, // 50: halfpipe.connector.v1.ConnectorService.Read:output_type -> halfpipe.connector.v1.ReadResponse
+	25, // 51: halfpipe.connector.v1.ConnectorService.Bounds:output_type -> halfpipe.connector.v1.BoundsResponse
+	28, // 52: halfpipe.connector.v1.ConnectorService.Write:output_type -> halfpipe.connector.v1.WriteResponse
+	30, // 53: halfpipe.connector.v1.ConnectorService.Load:output_type -> halfpipe.connector.v1.LoadResponse
+	32, // 54: halfpipe.connector.v1.ConnectorService.Exec:output_type -> halfpipe.connector.v1.ExecResponse
+	34, // 55: halfpipe.connector.v1.ConnectorService.PlanTable:output_type -> halfpipe.connector.v1.PlanTableResponse
+	46, // [46:56] is the sub-list for method output_type
+	36, // [36:46] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_halfpipe_connector_v1_connector_proto_init() }
@@ -2673,7 +2857,7 @@ func file_halfpipe_connector_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_halfpipe_connector_v1_connector_proto_rawDesc), len(file_halfpipe_connector_v1_connector_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   33,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

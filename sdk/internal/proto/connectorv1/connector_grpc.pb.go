@@ -52,6 +52,7 @@ const (
 	ConnectorService_Write_FullMethodName       = "/halfpipe.connector.v1.ConnectorService/Write"
 	ConnectorService_Load_FullMethodName        = "/halfpipe.connector.v1.ConnectorService/Load"
 	ConnectorService_Exec_FullMethodName        = "/halfpipe.connector.v1.ConnectorService/Exec"
+	ConnectorService_PlanTable_FullMethodName   = "/halfpipe.connector.v1.ConnectorService/PlanTable"
 )
 
 // ConnectorServiceClient is the client API for ConnectorService service.
@@ -81,6 +82,11 @@ type ConnectorServiceClient interface {
 	Load(ctx context.Context, in *LoadRequest, opts ...grpc.CallOption) (*LoadResponse, error)
 	// Exec runs SQL statements that return no rows (DDL, pre/post statements).
 	Exec(ctx context.Context, in *ExecRequest, opts ...grpc.CallOption) (*ExecResponse, error)
+	// PlanTable returns the DDL that makes a table of the target fit an
+	// Arrow schema: a CREATE TABLE when it does not exist, else the ALTER
+	// statements that add missing columns and widen narrower ones. It only
+	// plans: nothing is run (Exec runs the statements).
+	PlanTable(ctx context.Context, in *PlanTableRequest, opts ...grpc.CallOption) (*PlanTableResponse, error)
 }
 
 type connectorServiceClient struct {
@@ -193,6 +199,16 @@ func (c *connectorServiceClient) Exec(ctx context.Context, in *ExecRequest, opts
 	return out, nil
 }
 
+func (c *connectorServiceClient) PlanTable(ctx context.Context, in *PlanTableRequest, opts ...grpc.CallOption) (*PlanTableResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PlanTableResponse)
+	err := c.cc.Invoke(ctx, ConnectorService_PlanTable_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConnectorServiceServer is the server API for ConnectorService service.
 // All implementations must embed UnimplementedConnectorServiceServer
 // for forward compatibility.
@@ -220,6 +236,11 @@ type ConnectorServiceServer interface {
 	Load(context.Context, *LoadRequest) (*LoadResponse, error)
 	// Exec runs SQL statements that return no rows (DDL, pre/post statements).
 	Exec(context.Context, *ExecRequest) (*ExecResponse, error)
+	// PlanTable returns the DDL that makes a table of the target fit an
+	// Arrow schema: a CREATE TABLE when it does not exist, else the ALTER
+	// statements that add missing columns and widen narrower ones. It only
+	// plans: nothing is run (Exec runs the statements).
+	PlanTable(context.Context, *PlanTableRequest) (*PlanTableResponse, error)
 	mustEmbedUnimplementedConnectorServiceServer()
 }
 
@@ -256,6 +277,9 @@ func (UnimplementedConnectorServiceServer) Load(context.Context, *LoadRequest) (
 }
 func (UnimplementedConnectorServiceServer) Exec(context.Context, *ExecRequest) (*ExecResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Exec not implemented")
+}
+func (UnimplementedConnectorServiceServer) PlanTable(context.Context, *PlanTableRequest) (*PlanTableResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PlanTable not implemented")
 }
 func (UnimplementedConnectorServiceServer) mustEmbedUnimplementedConnectorServiceServer() {}
 func (UnimplementedConnectorServiceServer) testEmbeddedByValue()                          {}
@@ -422,6 +446,24 @@ func _ConnectorService_Exec_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConnectorService_PlanTable_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlanTableRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServiceServer).PlanTable(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConnectorService_PlanTable_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServiceServer).PlanTable(ctx, req.(*PlanTableRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConnectorService_ServiceDesc is the grpc.ServiceDesc for ConnectorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -456,6 +498,10 @@ var ConnectorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Exec",
 			Handler:    _ConnectorService_Exec_Handler,
+		},
+		{
+			MethodName: "PlanTable",
+			Handler:    _ConnectorService_PlanTable_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
