@@ -116,9 +116,9 @@ func TestCompareMerge(t *testing.T) {
 		[]any{1, "A", "x", "1.5000", t0},
 		[]any{1, "a", "y", "2.0100", t0},
 		[]any{1, "é", nil, nil, nil},
-		[]any{1, "ê", "old", "1.0000", t0},                                   // deleted
+		[]any{1, "ê", "old", "1.0000", t0},                                 // deleted
 		[]any{3, "C", "same", "5.0000", at("2024-03-31T01:30:00.123457Z")}, // one microsecond later
-		[]any{4, "D", "gone", "0.0000", nil},                                 // deleted
+		[]any{4, "D", "gone", "0.0000", nil},                               // deleted
 		[]any{5, "E", nil, "7.2500", t0},
 	)
 	cols := []string{"amount", "at", "label"}
