@@ -208,6 +208,30 @@ func TestEqualAndCompare(t *testing.T) {
 			t.Errorf("%q should sort before %q", s[0], s[1])
 		}
 	}
+	// decimal128 values of different scales compare without text, unless
+	// scaling one up would overflow 38 digits.
+	num := func(s string, prec, scale int32) val {
+		n, err := decimal128.FromString(s, prec, scale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return val{k: kDec, d: n, scale: scale, isNum: true}
+	}
+	huge := num("10000000000000000000000000000000000000", 38, 0)
+	for _, c := range []struct {
+		a, b val
+		cmp  int
+	}{
+		{num("1.50", 10, 2), num("1.5000", 12, 4), 0},
+		{num("-0.00", 10, 2), num("0", 5, 0), 0},
+		{num("-1.25", 10, 2), num("-1.2499", 12, 4), -1},
+		{huge, num("1.0000", 38, 4), 1},
+		{num("-1.0000", 38, 4), huge, -1},
+	} {
+		if got := compare(c.a, c.b); got != c.cmp || equal(c.a, c.b) != (c.cmp == 0) {
+			t.Errorf("compare(%s, %s) = %d, want %d", c.a.text(), c.b.text(), got, c.cmp)
+		}
+	}
 	if sec, nsec := split(-1, 1e6); sec != -1 || nsec != 999999000 {
 		t.Errorf("split(-1µs) = %d, %d", sec, nsec)
 	}
