@@ -39,10 +39,22 @@ var configKinds = []error{
 	host.ErrNoPlugin, host.ErrRefused,
 }
 
+// ExitCoder is an error that says which exit code it ends hp with, for
+// commands whose codes mean more than failed and misused (hp diff exits
+// 1 when tables differ and 2 on any error).
+type ExitCoder interface {
+	error
+	ExitCode() int
+}
+
 // ExitCode maps an error to hp's exit code.
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
+	}
+	var ec ExitCoder
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
 	}
 	if errors.Is(err, host.ErrPluginExited) || errors.Is(err, context.Canceled) {
 		return ExitFailed

@@ -116,9 +116,9 @@ func TestCompareMerge(t *testing.T) {
 		[]any{1, "A", "x", "1.5000", t0},
 		[]any{1, "a", "y", "2.0100", t0},
 		[]any{1, "é", nil, nil, nil},
-		[]any{1, "ê", "old", "1.0000", t0},                                   // deleted
+		[]any{1, "ê", "old", "1.0000", t0},                                 // deleted
 		[]any{3, "C", "same", "5.0000", at("2024-03-31T01:30:00.123457Z")}, // one microsecond later
-		[]any{4, "D", "gone", "0.0000", nil},                                 // deleted
+		[]any{4, "D", "gone", "0.0000", nil},                               // deleted
 		[]any{5, "E", nil, "7.2500", t0},
 	)
 	cols := []string{"amount", "at", "label"}
@@ -206,6 +206,30 @@ func TestEqualAndCompare(t *testing.T) {
 	for _, s := range [][2]string{{"Z", "a"}, {"a", "ab"}, {"e", "é"}, {"é", "ê"}} {
 		if compare(val{k: kStr, s: s[0]}, val{k: kStr, s: s[1]}) >= 0 {
 			t.Errorf("%q should sort before %q", s[0], s[1])
+		}
+	}
+	// decimal128 values of different scales compare without text, unless
+	// scaling one up would overflow 38 digits.
+	num := func(s string, prec, scale int32) val {
+		n, err := decimal128.FromString(s, prec, scale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return val{k: kDec, d: n, scale: scale, isNum: true}
+	}
+	huge := num("10000000000000000000000000000000000000", 38, 0)
+	for _, c := range []struct {
+		a, b val
+		cmp  int
+	}{
+		{num("1.50", 10, 2), num("1.5000", 12, 4), 0},
+		{num("-0.00", 10, 2), num("0", 5, 0), 0},
+		{num("-1.25", 10, 2), num("-1.2499", 12, 4), -1},
+		{huge, num("1.0000", 38, 4), 1},
+		{num("-1.0000", 38, 4), huge, -1},
+	} {
+		if got := compare(c.a, c.b); got != c.cmp || equal(c.a, c.b) != (c.cmp == 0) {
+			t.Errorf("compare(%s, %s) = %d, want %d", c.a.text(), c.b.text(), got, c.cmp)
 		}
 	}
 	if sec, nsec := split(-1, 1e6); sec != -1 || nsec != 999999000 {

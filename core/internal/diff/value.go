@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 )
 
 // kind is the family a value is compared in: values of two databases
@@ -23,7 +24,7 @@ const (
 	kNull  kind = iota
 	kInt        // neg and u: sign and magnitude
 	kFloat      // f
-	kDec        // s: canonical text, no trailing fraction zeros
+	kDec        // d and scale for a decimal128, else s: canonical text
 	kStr        // s
 	kBytes      // s holds the bytes
 	kBool       // u: 0 or 1
@@ -42,6 +43,10 @@ type val struct {
 	s    string
 	sec  int64
 	nsec int32
+	// A decimal128, compared without text when the scales allow.
+	d     decimal128.Num
+	scale int32
+	isNum bool
 }
 
 // getter reads row i of an array as a val.
@@ -128,7 +133,7 @@ func getterFor(a arrow.Array) getter {
 		return null(func(i int) val { return val{k: kFloat, f: x.Value(i)} })
 	case *array.Decimal128:
 		scale := x.DataType().(*arrow.Decimal128Type).Scale
-		return null(func(i int) val { return val{k: kDec, s: canonical(x.Value(i).ToString(scale))} })
+		return null(func(i int) val { return val{k: kDec, d: x.Value(i), scale: scale, isNum: true} })
 	case *array.Decimal256:
 		scale := x.DataType().(*arrow.Decimal256Type).Scale
 		return null(func(i int) val { return val{k: kDec, s: canonical(x.Value(i).ToString(scale))} })
@@ -194,6 +199,9 @@ func canonical(s string) string {
 
 // text is an integer's or decimal's canonical text.
 func (v val) text() string {
+	if v.isNum {
+		return canonical(v.d.ToString(v.scale))
+	}
 	if v.k == kDec {
 		return v.s
 	}
@@ -233,14 +241,52 @@ func equal(a, b val) bool {
 		return a.f == b.f || math.IsNaN(a.f) && math.IsNaN(b.f)
 	case kTime, kDate, kClock:
 		return a.sec == b.sec && a.nsec == b.nsec
+	case kDec:
+		if c, ok := compareNums(a, b); ok {
+			return c == 0
+		}
+		return a.text() == b.text()
 	}
 	return a.s == b.s
+}
+
+// compareNums compares two decimal128 values at the larger of their
+// scales; ok is false when either is not a decimal128 or rescaling would
+// overflow.
+func compareNums(a, b val) (int, bool) {
+	if !a.isNum || !b.isNum {
+		return 0, false
+	}
+	x, y := a.d, b.d
+	// Rescale does not report an overflow: only a value of at most
+	// 38-delta digits stays within 38 digits scaled up by delta.
+	up := func(n decimal128.Num, from, to int32) (decimal128.Num, bool) {
+		if to-from > 38 || !n.FitsInPrecision(38-(to-from)) {
+			return n, false
+		}
+		n, err := n.Rescale(from, to)
+		return n, err == nil
+	}
+	ok := true
+	switch {
+	case a.scale < b.scale:
+		x, ok = up(x, a.scale, b.scale)
+	case a.scale > b.scale:
+		y, ok = up(y, b.scale, a.scale)
+	}
+	if !ok {
+		return 0, false
+	}
+	return x.Cmp(y), true
 }
 
 // compare orders two non-NULL key values of comparable kinds as the
 // databases order them: numbers by value, text and bytes byte by byte,
 // time in time.
 func compare(a, b val) int {
+	if c, ok := compareNums(a, b); ok {
+		return c
+	}
 	if a.k != b.k || a.k == kDec {
 		ra, _ := new(big.Rat).SetString(a.text())
 		rb, _ := new(big.Rat).SetString(b.text())

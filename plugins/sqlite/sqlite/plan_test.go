@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -83,5 +84,33 @@ func TestPlanTable(t *testing.T) {
 	_, err = c.PlanTable(ctx, sdk.PlanTableRequest{Conn: conn, Table: sdk.ObjectRef{Name: "u"}, Schema: schema, PrimaryKey: []string{"nope"}})
 	if !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Fatalf("a key that is not a column: %v", err)
+	}
+}
+
+// TestReadOrderBinary: a NOCASE column is read in byte order when asked.
+func TestReadOrderBinary(t *testing.T) {
+	ctx := context.Background()
+	c := sqlite.New()
+	conn := sdk.Connection{DSN: "sqlite://" + filepath.Join(t.TempDir(), "o.db") + "?mode=rwc"}
+	if _, err := c.Exec(ctx, conn, []string{"CREATE TABLE o (k TEXT COLLATE NOCASE, n INTEGER)", "INSERT INTO o VALUES ('b', 1), ('B', 2), ('a', 3), ('é', 4), ('A', 5)"}); err != nil {
+		t.Fatal(err)
+	}
+	for binary, want := range map[bool]string{false: "3 5 1 2 4", true: "5 2 3 1 4"} {
+		rr, err := c.Read(ctx, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Name: "o"}}, Columns: []string{"n"},
+			OrderBy: []sdk.OrderBy{{Column: "k", Binary: binary}, {Column: "n"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rr.Next() {
+			col := rr.RecordBatch().Column(0)
+			for i := 0; i < col.Len(); i++ {
+				got = append(got, col.ValueStr(i))
+			}
+		}
+		rr.Release()
+		if strings.Join(got, " ") != want {
+			t.Errorf("binary %v: %v, want %s", binary, got, want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/configcmd"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/cp"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/create"
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/diff"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/gc"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/gendocs"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/inspect"
@@ -70,7 +71,7 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 	pf.StringVar(&f.CacheDir, "cache-dir", "", "Directory of hp's plugin info cache (plugins.json), default <user cache dir>/halfpipe; not used if others can write it")
 	pf.StringVar(&f.PluginDir, "plugin-dir", "", "Extra plugin directories (':'-separated), searched first; also HP_PLUGIN_DIR")
 
-	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), gc.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f), create.NewCmd(f), pipe.NewCmd(f))
+	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), gc.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f), create.NewCmd(f), pipe.NewCmd(f), diff.NewCmd(f))
 	cmd.AddCommand(inspect.NewCmds(f)...)
 	cmd.AddCommand(newTwelveCmd(f, cmd))
 	cmd.Flags().BoolVar(&showVersion, "version", false, "Print the version (as hp version does)")
