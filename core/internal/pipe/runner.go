@@ -64,8 +64,10 @@ type Runner struct {
 	// Mask removes secrets from a failed job's error before it is
 	// recorded.
 	Mask func(error) error
-	// Done, when set, hears of each job as it ends.
+	// Done, when set, hears of each job as it ends, one at a time.
 	Done func(Result)
+
+	mu sync.Mutex
 }
 
 // FailedOnly is a Summary's jobs that did not succeed, by name.
@@ -140,6 +142,8 @@ func (r *Runner) mayStart(ctx context.Context) error {
 
 func (r *Runner) done(res Result) {
 	if r.Done != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		r.Done(res)
 	}
 }
