@@ -276,4 +276,11 @@ func TestRunnerCancelledStartsNothing(t *testing.T) {
 			t.Errorf("job %+v", j)
 		}
 	}
+	// Past its deadline (Lambda's), a pipe starts nothing either, with
+	// one slot as with many.
+	r = &Runner{Env: run.Env{Now: time.Now}, Conns: conns(t), Jobs: 1, Deadline: time.Now().Add(-time.Second)}
+	s = r.Run(context.Background(), tasks)
+	if s.NotRun != len(tasks) || !strings.Contains(s.Jobs[len(tasks)-1].Error, "time was up") {
+		t.Fatalf("past the deadline: %+v", s)
+	}
 }
