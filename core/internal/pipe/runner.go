@@ -10,6 +10,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/core/internal/registry"
 	"github.com/halfpipe-io/halfpipe/core/internal/run"
+	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
 // The statuses of a job in the summary.
@@ -61,8 +62,8 @@ type Runner struct {
 	// Deadline, when set, is when the pipe must have stopped: no task
 	// starts after it, and a delta stops between ranges before it.
 	Deadline time.Time
-	// Mask removes secrets from a failed job's error before it is
-	// recorded.
+	// Mask removes the secrets of the connections from a failed job's
+	// error (DSNs are masked in any case).
 	Mask func(error) error
 	// Done, when set, hears of each job as it ends, one at a time.
 	Done func(Result)
@@ -189,7 +190,7 @@ func (r *Runner) runTask(ctx context.Context, t Task, res *Result) {
 		if r.Mask != nil {
 			err = r.Mask(err)
 		}
-		res.Status, res.Error = StatusFailed, err.Error()
+		res.Status, res.Error = StatusFailed, sdk.MaskDSN(err.Error())
 		return
 	}
 	res.Status = StatusOK
