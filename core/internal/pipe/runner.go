@@ -167,6 +167,11 @@ func (r *Runner) runTask(ctx context.Context, t Task, res *Result) {
 		}
 		env := r.Env
 		env.Logger = env.Logger.With("job", t.Name)
+		env.Events = func(ev run.Event) {
+			if l := ev.TookOver; l != nil {
+				env.Logger.Warn("took over the delta state lock of a run no longer running", "run_id", l.RunID, "pid", l.PID, "state", l.StateURL)
+			}
+		}
 		if t.Kind == run.KindSnap {
 			s, err := run.Snapshot(ctx, env, p)
 			if err != nil {
