@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/halfpipe-io/halfpipe/testkit"
 )
 
@@ -239,15 +242,28 @@ func TestPipeLambda(t *testing.T) {
 		}
 	}
 
-	// An event may override the pipeline; a failed job fails the
-	// invocation, naming it.
-	ev, _ := json.Marshal(map[string]string{"HP_PIPE": "jobs:\n  - {kind: snap, source: pg." + schema + ".t01, target: lake.bad, where: nope > 1}\n"})
+	// An event may override the pipeline, here with the S3 URL of a file;
+	// a failed job fails the invocation, naming it, and the summary
+	// written to S3 says so.
+	yaml := "jobs:\n  - {kind: snap, source: pg." + schema + ".t01, target: lake.bad, where: nope > 1}\n  - {kind: snap, source: pg." + schema + ".t02, target: lake.good}\n"
+	if _, err := srv.Client(t).PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String("config/pipe.yaml"), Body: strings.NewReader(yaml)}); err != nil {
+		t.Fatal(err)
+	}
+	query := "?endpoint=" + srv.Endpoint + "&region=" + srv.Region
+	ev, _ := json.Marshal(map[string]string{"HP_PIPE": "s3://lake/config/pipe.yaml" + query, "HP_SUMMARY": "s3://lake/summaries/s.json" + query})
 	body, failed = fn.Invoke(t, string(ev))
-	if !failed || !strings.Contains(string(body), "pg."+schema+".t01 (failed)") || !strings.Contains(string(body), "nope") {
+	if !failed || !strings.Contains(string(body), "pg."+schema+".t01 (failed)") || !strings.Contains(string(body), "nope") || strings.Contains(string(body), "t02 (") {
 		t.Fatalf("failing pipe: failed=%v %s", failed, body)
 	}
 	if objs := srv.Objects(t, "lake", "raw/bad/"); len(objs) != 0 {
 		t.Errorf("a failed job published %v", keys(objs))
+	}
+	if objs := srv.Objects(t, "lake", "raw/good/"); len(objs) != 2 {
+		t.Errorf("the job beside the failed one published %v", keys(objs))
+	}
+	sum := readPipeSummary(t, srv.Objects(t, "lake", "summaries/")["summaries/s.json"])
+	if sum.OK != 1 || sum.Failed != 1 || sum.Jobs[0].Status != "failed" || sum.Jobs[1].Rows != 20 {
+		t.Errorf("summary in S3: %+v", sum)
 	}
 }
 

@@ -215,7 +215,7 @@ func (h *Handler) runPipe(ctx context.Context, f *cliutil.Factory) (json.RawMess
 	}
 	r := &pipe.Runner{Env: run.Env{Host: f.Host, Out: io.Discard, Logger: logger, Version: h.Version, Now: time.Now},
 		Conns: conns, Jobs: o.Jobs,
-		Mask: func(err error) error { return errors.New(sdk.MaskDSN(cliutil.MaskRunSecrets(f, nil, err).Error())) },
+		Mask: func(err error) error { return cliutil.MaskRunSecrets(f, nil, err) },
 		Done: func(r pipe.Result) {
 			logger.Info("pipe job done", "job", r.Name, "status", r.Status, "rows", r.Rows, "run_id", r.RunID, "error", r.Error)
 		}}

@@ -66,6 +66,7 @@ func HostLister(h func() *host.Host, conns run.Resolver) Lister {
 func (f *File) Expand(ctx context.Context, list Lister, conns run.Resolver, now time.Time) ([]Task, error) {
 	var tasks []Task
 	var errs []error
+	list = memo(list)
 	for _, j := range f.Jobs {
 		ts, err := f.expandJob(ctx, j, list)
 		if err != nil {
@@ -165,6 +166,23 @@ func (f *File) expandJob(ctx context.Context, j Job, list Lister) ([]Task, error
 		tasks = append(tasks, Task{Name: name, Kind: kind, Spec: s, Line: j.Line})
 	}
 	return tasks, nil
+}
+
+// memo lists each connection and schema once.
+func memo(list Lister) Lister {
+	type key struct{ conn, schema string }
+	seen := map[key][]sdk.ObjectRef{}
+	return func(ctx context.Context, conn, schema string) ([]sdk.ObjectRef, error) {
+		k := key{conn, schema}
+		if refs, ok := seen[k]; ok {
+			return refs, nil
+		}
+		refs, err := list(ctx, conn, schema)
+		if err == nil {
+			seen[k] = refs
+		}
+		return refs, err
+	}
 }
 
 // selection is a source's table pattern: a glob or a regular expression

@@ -139,8 +139,8 @@ jobs:
 		}
 	}
 	// Listings: one schema for a schema-qualified selection, every schema
-	// otherwise; a literal table is not listed.
-	if strings.Join(l.asked, " ") != "pg/public pg/ pg/public" {
+	// otherwise, each once; a literal table is not listed.
+	if strings.Join(l.asked, " ") != "pg/public pg/" {
 		t.Errorf("listings %v", l.asked)
 	}
 	// The flags' defaults hold where the file says nothing, as for hp cp.
@@ -275,5 +275,12 @@ func TestRunnerCancelledStartsNothing(t *testing.T) {
 		if j.Status != StatusNotRun || !strings.Contains(j.Error, "stopped") {
 			t.Errorf("job %+v", j)
 		}
+	}
+	// Past its deadline (Lambda's), a pipe starts nothing either, with
+	// one slot as with many.
+	r = &Runner{Env: run.Env{Now: time.Now}, Conns: conns(t), Jobs: 1, Deadline: time.Now().Add(-time.Second)}
+	s = r.Run(context.Background(), tasks)
+	if s.NotRun != len(tasks) || !strings.Contains(s.Jobs[len(tasks)-1].Error, "time was up") {
+		t.Fatalf("past the deadline: %+v", s)
 	}
 }

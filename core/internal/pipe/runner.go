@@ -10,6 +10,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/core/internal/registry"
 	"github.com/halfpipe-io/halfpipe/core/internal/run"
+	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
 // The statuses of a job in the summary.
@@ -61,11 +62,13 @@ type Runner struct {
 	// Deadline, when set, is when the pipe must have stopped: no task
 	// starts after it, and a delta stops between ranges before it.
 	Deadline time.Time
-	// Mask removes secrets from a failed job's error before it is
-	// recorded.
+	// Mask removes the secrets of the connections from a failed job's
+	// error (DSNs are masked in any case).
 	Mask func(error) error
-	// Done, when set, hears of each job as it ends.
+	// Done, when set, hears of each job as it ends, one at a time.
 	Done func(Result)
+
+	mu sync.Mutex
 }
 
 // FailedOnly is a Summary's jobs that did not succeed, by name.
@@ -140,6 +143,8 @@ func (r *Runner) mayStart(ctx context.Context) error {
 
 func (r *Runner) done(res Result) {
 	if r.Done != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		r.Done(res)
 	}
 }
@@ -162,6 +167,11 @@ func (r *Runner) runTask(ctx context.Context, t Task, res *Result) {
 		}
 		env := r.Env
 		env.Logger = env.Logger.With("job", t.Name)
+		env.Events = func(ev run.Event) {
+			if l := ev.TookOver; l != nil {
+				env.Logger.Warn("took over the delta state lock of a run no longer running", "run_id", l.RunID, "pid", l.PID, "state", l.StateURL)
+			}
+		}
 		if t.Kind == run.KindSnap {
 			s, err := run.Snapshot(ctx, env, p)
 			if err != nil {
@@ -185,7 +195,7 @@ func (r *Runner) runTask(ctx context.Context, t Task, res *Result) {
 		if r.Mask != nil {
 			err = r.Mask(err)
 		}
-		res.Status, res.Error = StatusFailed, err.Error()
+		res.Status, res.Error = StatusFailed, sdk.MaskDSN(err.Error())
 		return
 	}
 	res.Status = StatusOK

@@ -11,7 +11,7 @@ import (
 
 // jobKeyDocs describe a job's own keys.
 var jobKeyDocs = map[string]map[string]any{
-	"name":   {"type": "string", "description": "The job's name in the summary, for --only and --failed-from (default: its source, <conn>.<schema>.<table>); {table} and {schema} are replaced, and a name must be unique"},
+	"name":   {"type": "string", "description": "The job's name in the summary, for --only and --failed-from (default: its source as written, or <conn>.<schema>.<table> for each table of a selection); {table} and {schema} are replaced, and a name must be unique"},
 	"kind":   {"enum": []string{string(run.KindSnap), string(run.KindDelta)}, "description": "snap: the whole table, as hp cp snap; delta: the rows past the high-water mark, as hp cp delta"},
 	"source": {"type": "string", "description": "<conn>.[<schema>.]<table>; or a selection of tables as hp ls lists them: <conn>.[<schema>.]<glob> (* ? [...] in the table name) or <conn>.[<schema>.]/<regex>/ (matched anywhere in the table name), one job per table"},
 	"target": {"type": "string", "description": "<conn>.<object> as in hp cp; {table} and {schema} are replaced by the source table's"},

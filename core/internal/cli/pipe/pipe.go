@@ -16,7 +16,6 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/core/internal/pipe"
 	"github.com/halfpipe-io/halfpipe/core/internal/run"
-	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/host"
 )
 
@@ -133,7 +132,7 @@ func Run(ctx context.Context, o *Options) error {
 	r := &pipe.Runner{
 		Env:   run.Env{Host: o.Host, Logger: o.Logger(), Version: o.Version, Now: o.Now},
 		Conns: o.Conns, Jobs: o.Pipe.Jobs,
-		Mask: func(err error) error { return errors.New(sdk.MaskDSN(o.Mask(err).Error())) },
+		Mask: o.Mask,
 		Done: func(r pipe.Result) { printResult(o, r) },
 	}
 	s := r.Run(ctx, tasks)

@@ -52,11 +52,19 @@ func TestPipeDryRunPrintsTheJobs(t *testing.T) {
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
 		t.Errorf("a dry run wrote %v", entries)
 	}
-	// HP_PIPE holds the YAML itself.
+	// HP_PIPE holds the YAML itself, in 12-factor mode too (no arguments),
+	// and is no unknown variable.
 	vars["HP_PIPE"] = twoJobs
 	code, stdout, stderr := clitest.Run(t, vars, "pipe", "validate")
 	if code != 0 || !strings.Contains(stdout, "lake.raw/customers") {
 		t.Fatalf("HP_PIPE inline: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for k, v := range map[string]string{"HP_12FACTOR_MODE": "1", "HP_COMMAND": "pipe", "HP_SUBCOMMAND": "run", "HP_DRY_RUN": "true", "HP_JOBS": "2"} {
+		vars[k] = v
+	}
+	code, stdout, stderr = clitest.Run(t, vars)
+	if code != 0 || !strings.Contains(stdout, "lake.raw/customers") || strings.Contains(stderr, "matches no flag") {
+		t.Fatalf("12-factor mode: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
 
