@@ -256,18 +256,6 @@ func numeric128(d []byte, scale int32) (decimal128.Num, error) {
 	return decimal128.FromBigInt(v), nil
 }
 
-// pow10u64 holds 10^0 through 10^19, the powers of ten a uint64 holds.
-var pow10u64 = func() (p [20]uint64) {
-	p[0] = 1
-	for i := 1; i < len(p); i++ {
-		p[i] = p[i-1] * 10
-	}
-	return p
-}()
-
-// maxDigits38 is 10^38, the first magnitude of 39 digits.
-var maxDigits38 = decimal128.GetScaleMultiplier(38)
-
 // fastNumeric128 is numeric128 in 128-bit integer arithmetic: the value
 // times 10^scale, with ok false (for the exact path to handle, errors
 // included) unless that is an integer below 10^38 in magnitude.
@@ -296,11 +284,11 @@ func fastNumeric128(d []byte, scale int32) (decimal128.Num, bool) {
 	for i := 0; i < len(groups); i += 2 {
 		g, m := uint64(binary.BigEndian.Uint16(groups[i:])), uint64(10000)
 		if i == len(groups)-2 && exp < 0 {
-			div := pow10u64[-exp]
+			div := pow10u64(-exp)
 			if g%div != 0 {
 				return decimal128.Num{}, false
 			}
-			g, m, exp = g/div, pow10u64[4+exp], 0
+			g, m, exp = g/div, pow10u64(4+exp), 0
 		}
 		var ok bool
 		if hi, lo, ok = mulAdd128(hi, lo, m, g); !ok {
@@ -313,13 +301,13 @@ func fastNumeric128(d []byte, scale int32) (decimal128.Num, bool) {
 	for exp > 0 {
 		k := min(exp, 19)
 		var ok bool
-		if hi, lo, ok = mulAdd128(hi, lo, pow10u64[k], 0); !ok {
+		if hi, lo, ok = mulAdd128(hi, lo, pow10u64(k), 0); !ok {
 			return decimal128.Num{}, false
 		}
 		exp -= k
 	}
 	v := decimal128.New(int64(hi), lo)
-	if hi>>63 != 0 || !v.Less(maxDigits38) {
+	if hi>>63 != 0 || !v.FitsInPrecision(38) {
 		return decimal128.Num{}, false
 	}
 	if sign == 0x4000 {
@@ -327,6 +315,9 @@ func fastNumeric128(d []byte, scale int32) (decimal128.Num, bool) {
 	}
 	return v, true
 }
+
+// pow10u64 is 10^k for k up to 19, the powers of ten a uint64 holds.
+func pow10u64(k int) uint64 { return decimal128.GetScaleMultiplier(k).LowBits() }
 
 // mulAdd128 returns the unsigned 128-bit hi:lo times m plus a, with ok
 // false when that overflows.
