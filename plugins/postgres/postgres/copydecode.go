@@ -545,7 +545,9 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 
 // send hands the batch built so far to the reader, waiting while the
 // reader still holds the one before. The next batch's buffers are sized
-// like this one's, so they seldom grow.
+// like this one's, variable-size data with an eighth more room: growing
+// copies the whole buffer, and the next batch's values are as often
+// longer as shorter.
 func (d *rowDecoder) send() error {
 	arrs := make([]arrow.Array, len(d.cols))
 	for i := range d.cols {
@@ -553,7 +555,7 @@ func (d *rowDecoder) send() error {
 		data := len(c.data)
 		arrs[i] = c.array(d.rows)
 		// A batch of huge values does not make every next one reserve as much.
-		c.alloc(max(d.rows, 1), min(data, int(d.maxBytes)))
+		c.alloc(max(d.rows, 1), min(data+data/8, int(d.maxBytes)))
 	}
 	rec := array.NewRecordBatch(d.schema, arrs, int64(d.rows))
 	for _, a := range arrs {
