@@ -432,44 +432,6 @@ func decimalText(v driver.Value) (string, error) {
 	return "", fmt.Errorf("unexpected %T for a decimal", v)
 }
 
-// smallDecimal parses plain decimal text ("-123.45") of at most 18 digits
-// into an unscaled int64 without allocating; ok is false for anything else
-// (exponents, more digits, more decimals than scale), which the exact
-// big-integer path then handles.
-func smallDecimal(text []byte, scale int32) (int64, bool) {
-	neg := false
-	if len(text) > 0 && (text[0] == '-' || text[0] == '+') {
-		neg = text[0] == '-'
-		text = text[1:]
-	}
-	var n int64
-	digits, frac, seenDot := 0, int32(0), false
-	for _, c := range text {
-		switch {
-		case c >= '0' && c <= '9':
-			if seenDot {
-				frac++
-			}
-			digits++
-			n = n*10 + int64(c-'0')
-		case c == '.' && !seenDot:
-			seenDot = true
-		default:
-			return 0, false
-		}
-	}
-	if digits == 0 || frac > scale || digits+int(scale-frac) > 18 {
-		return 0, false
-	}
-	for ; frac < scale; frac++ {
-		n *= 10
-	}
-	if neg {
-		n = -n
-	}
-	return n, true
-}
-
 // DecodeDecimal appends to a Decimal128Builder or Decimal256Builder.
 func DecodeDecimal(b array.Builder, v driver.Value) error {
 	switch x := v.(type) {
@@ -487,10 +449,22 @@ func DecodeDecimal(b array.Builder, v driver.Value) error {
 
 // TextDecimal is DecodeDecimal of a decimal's text.
 func TextDecimal(b array.Builder, text []byte) error {
-	if db, ok := b.(*array.Decimal128Builder); ok {
-		if n, ok := smallDecimal(text, db.Type().(*arrow.Decimal128Type).Scale); ok {
-			db.Append(decimal128.FromI64(n))
+	// Values of up to 38 digits that fit the column take the fast path;
+	// the exact path reads the rest and words the errors.
+	switch db := b.(type) {
+	case *array.Decimal128Builder:
+		dt := db.Type().(*arrow.Decimal128Type)
+		if n, ok := fastDecimal(text, dt.Scale); ok && n.FitsInPrecision(dt.Precision) {
+			db.Append(n)
 			return nil
+		}
+	case *array.Decimal256Builder:
+		dt := db.Type().(*arrow.Decimal256Type)
+		if n, ok := fastDecimal(text, dt.Scale); ok {
+			if m := decimal256.FromDecimal128(n); m.FitsInPrecision(dt.Precision) {
+				db.Append(m)
+				return nil
+			}
 		}
 	}
 	return appendDecimal(b, string(text))

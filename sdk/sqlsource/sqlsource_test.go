@@ -67,24 +67,6 @@ func TestSelectSQL(t *testing.T) {
 	}
 }
 
-func TestSmallDecimalAgreesWithExactPath(t *testing.T) {
-	for _, c := range []struct {
-		in    string
-		scale int32
-	}{{"12.34", 4}, {"-0.01", 2}, {"999999999999999999", 0}, {"1.5", 1}, {"+7", 3}, {"0.000", 3}} {
-		n, ok := smallDecimal([]byte(c.in), c.scale)
-		want, err := ParseDecimal(c.in, c.scale)
-		if !ok || err != nil || want.Int64() != n {
-			t.Errorf("%q scale %d: fast %d (%v), exact %v (%v)", c.in, c.scale, n, ok, want, err)
-		}
-	}
-	for _, c := range []string{"1.234", "1e5", "9999999999999999999", "", "-", "1.2.3"} {
-		if _, ok := smallDecimal([]byte(c), 2); ok {
-			t.Errorf("%q took the fast path", c)
-		}
-	}
-}
-
 func TestFastTimeAgreesWithTimeParse(t *testing.T) {
 	for _, in := range []string{"1992-01-01", "2024-02-29 23:59:59", "1969-12-31 23:59:59.999999", "0001-01-01 00:00:00.1", "9999-12-31T12:00:00.000001", "1900-03-01"} {
 		want, err := ParseTime(in)

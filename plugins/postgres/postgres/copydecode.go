@@ -256,18 +256,6 @@ func numeric128(d []byte, scale int32) (decimal128.Num, error) {
 	return decimal128.FromBigInt(v), nil
 }
 
-// pow10u64 holds 10^0 through 10^19, the powers of ten a uint64 holds.
-var pow10u64 = func() (p [20]uint64) {
-	p[0] = 1
-	for i := 1; i < len(p); i++ {
-		p[i] = p[i-1] * 10
-	}
-	return p
-}()
-
-// maxDigits38 is 10^38, the first magnitude of 39 digits.
-var maxDigits38 = decimal128.GetScaleMultiplier(38)
-
 // fastNumeric128 is numeric128 in 128-bit integer arithmetic: the value
 // times 10^scale, with ok false (for the exact path to handle, errors
 // included) unless that is an integer below 10^38 in magnitude.
@@ -296,11 +284,11 @@ func fastNumeric128(d []byte, scale int32) (decimal128.Num, bool) {
 	for i := 0; i < len(groups); i += 2 {
 		g, m := uint64(binary.BigEndian.Uint16(groups[i:])), uint64(10000)
 		if i == len(groups)-2 && exp < 0 {
-			div := pow10u64[-exp]
+			div := pow10u64(-exp)
 			if g%div != 0 {
 				return decimal128.Num{}, false
 			}
-			g, m, exp = g/div, pow10u64[4+exp], 0
+			g, m, exp = g/div, pow10u64(4+exp), 0
 		}
 		var ok bool
 		if hi, lo, ok = mulAdd128(hi, lo, m, g); !ok {
@@ -313,13 +301,13 @@ func fastNumeric128(d []byte, scale int32) (decimal128.Num, bool) {
 	for exp > 0 {
 		k := min(exp, 19)
 		var ok bool
-		if hi, lo, ok = mulAdd128(hi, lo, pow10u64[k], 0); !ok {
+		if hi, lo, ok = mulAdd128(hi, lo, pow10u64(k), 0); !ok {
 			return decimal128.Num{}, false
 		}
 		exp -= k
 	}
 	v := decimal128.New(int64(hi), lo)
-	if hi>>63 != 0 || !v.Less(maxDigits38) {
+	if hi>>63 != 0 || !v.FitsInPrecision(38) {
 		return decimal128.Num{}, false
 	}
 	if sign == 0x4000 {
@@ -327,6 +315,9 @@ func fastNumeric128(d []byte, scale int32) (decimal128.Num, bool) {
 	}
 	return v, true
 }
+
+// pow10u64 is 10^k for k up to 19, the powers of ten a uint64 holds.
+func pow10u64(k int) uint64 { return decimal128.GetScaleMultiplier(k).LowBits() }
 
 // mulAdd128 returns the unsigned 128-bit hi:lo times m plus a, with ok
 // false when that overflows.
@@ -554,7 +545,9 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 
 // send hands the batch built so far to the reader, waiting while the
 // reader still holds the one before. The next batch's buffers are sized
-// like this one's, so they seldom grow.
+// like this one's, variable-size data with an eighth more room: growing
+// copies the whole buffer, and the next batch's values are as often
+// longer as shorter.
 func (d *rowDecoder) send() error {
 	arrs := make([]arrow.Array, len(d.cols))
 	for i := range d.cols {
@@ -562,7 +555,7 @@ func (d *rowDecoder) send() error {
 		data := len(c.data)
 		arrs[i] = c.array(d.rows)
 		// A batch of huge values does not make every next one reserve as much.
-		c.alloc(max(d.rows, 1), min(data, int(d.maxBytes)))
+		c.alloc(max(d.rows, 1), min(data+data/8, int(d.maxBytes)))
 	}
 	rec := array.NewRecordBatch(d.schema, arrs, int64(d.rows))
 	for _, a := range arrs {
