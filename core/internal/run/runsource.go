@@ -94,6 +94,9 @@ func snapshotRun(ctx context.Context, env Env, p *Plan) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.Staged() {
+		return loadRun(ctx, env, p, src, pub)
+	}
 	l, err := newRunLoader(ctx, env, p)
 	if err != nil {
 		return nil, err
