@@ -26,17 +26,7 @@ func TestSnowflakeLoadsAnExistingRun(t *testing.T) {
 	t.Parallel()
 	const schema = "sfrun_e2e"
 	bin := testkit.Build(t, "postgres", "snowflake")
-	pgExec(t, `drop schema if exists `+schema+` cascade; create schema `+schema+`;
-		create table `+schema+`.orders (id bigint primary key, name text, amount numeric(12,2), updated_at timestamptz(6));
-		insert into `+schema+`.orders select g, 'n' || g, g / 4.0, timestamptz '2024-05-01 00:00:00+00' + g * interval '1 minute' from generate_series(1, 500) g;
-		update `+schema+`.orders set name = null where id = 7`)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists "+schema+" cascade").Run() })
-	// sfTarget's setup, keeping the S3 server to tamper with.
-	s3srv, env := s3Target(t, "")
-	sf := sfserver.Start(t, sfserver.Config{Account: "hptest", Users: []sfserver.User{{Name: "ETL", Password: "sf-pw-123"}}, S3: s3srv.Client(t)})
-	sf.AddStage("LAKE", "s3://lake/raw/")
-	env = append(env, "HP_PG_DSN="+pgDSN,
-		fmt.Sprintf("HP_SF_DSN=snowflake://etl:sf-pw-123@hptest/TEST_DB/PUBLIC?protocol=http&host=%s&port=%d", sf.Host, sf.Port))
+	s3srv, sf, env := sfRunSetup(t, schema)
 	run := func(args ...string) testkit.Result {
 		t.Helper()
 		res := bin.Run(t, env, args...)
@@ -174,5 +164,86 @@ func sfPin(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("%s: statements\n%s\nwant\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// sfRunSetup creates schema.orders in PostgreSQL (as sfOrders) and starts
+// sfTarget's servers, keeping the S3 server to tamper with.
+func sfRunSetup(t *testing.T, schema string) (*testkit.S3Server, *sfserver.Server, []string) {
+	t.Helper()
+	pgExec(t, `drop schema if exists `+schema+` cascade; create schema `+schema+`;
+		create table `+schema+`.orders (id bigint primary key, name text, amount numeric(12,2), updated_at timestamptz(6));
+		insert into `+schema+`.orders select g, 'n' || g, g / 4.0, timestamptz '2024-05-01 00:00:00+00' + g * interval '1 minute' from generate_series(1, 500) g;
+		update `+schema+`.orders set name = null where id = 7`)
+	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists "+schema+" cascade").Run() })
+	s3srv, env := s3Target(t, "")
+	sf := sfserver.Start(t, sfserver.Config{Account: "hptest", Users: []sfserver.User{{Name: "ETL", Password: "sf-pw-123"}}, S3: s3srv.Client(t)})
+	sf.AddStage("LAKE", "s3://lake/raw/")
+	return s3srv, sf, append(env, "HP_PG_DSN="+pgDSN,
+		fmt.Sprintf("HP_SF_DSN=snowflake://etl:sf-pw-123@hptest/TEST_DB/PUBLIC?protocol=http&host=%s&port=%d", sf.Host, sf.Port))
+}
+
+// TestSnowflakeDeltaOfRuns: hp cp delta of published delta runs into
+// Snowflake through the stage merges each run once, on the keys its
+// manifest records, from the run's own files; a second delta loads none.
+func TestSnowflakeDeltaOfRuns(t *testing.T) {
+	t.Parallel()
+	const schema = "sfrund_e2e"
+	bin := testkit.Build(t, "postgres", "snowflake")
+	_, sf, env := sfRunSetup(t, schema)
+	extract := func() int64 {
+		t.Helper()
+		s := runDelta(t, bin, env, "pg."+schema+".orders", "s3.dl", "--delta-driver", "updated_at", "--primary-keys", "id")
+		if len(s.Runs) != 1 {
+			t.Fatalf("extract: %+v", s)
+		}
+		return s.Rows
+	}
+	load := func(wantRuns int, wantRows int64) {
+		t.Helper()
+		res := bin.Run(t, env, "cp", "delta", "s3.dl", "sf.PUBLIC.ORDERS_DL", "--stage", "LAKE", "--output", "json")
+		var s deltaSummary
+		if err := json.Unmarshal([]byte(res.Stdout), &s); res.Code != 0 || err != nil || len(s.Runs) != wantRuns || s.Rows != wantRows {
+			t.Fatalf("load: exit %d, want %d runs of %d rows: %+v %v\n%s", res.Code, wantRuns, wantRows, s, err, res.Stderr)
+		}
+	}
+	first := extract()
+	second := func() int64 {
+		pgExec(t, `update `+schema+`.orders set name = 'changed', updated_at = timestamptz '2024-06-01 00:00:00+00' + id * interval '1 second' where id <= 10;
+			insert into `+schema+`.orders values (501, 'new', 1, timestamptz '2024-06-02 00:00:00+00')`)
+		return extract()
+	}()
+	if first != 500 || second != 11 {
+		t.Fatalf("extracts of %d and %d rows", first, second)
+	}
+	sfStatements(sf)
+	load(2, 511)
+	expect := want(501, func(id int) string {
+		switch {
+		case id <= 10:
+			return fmt.Sprintf("%d=changed", id)
+		case id == 501:
+			return "501=new"
+		}
+		return fmt.Sprintf("%d=n%d", id, id)
+	})
+	if got := sfRows(t, sf, "PUBLIC.ORDERS_DL"); fmt.Sprint(got) != fmt.Sprint(expect) {
+		t.Fatalf("after the delta: %d rows %v...", len(got), got[:min(12, len(got))])
+	}
+	var merges, copies int
+	for _, q := range sfStatements(sf) {
+		if strings.HasPrefix(q, `MERGE INTO "PUBLIC"."ORDERS_DL" AS T`) {
+			merges++
+		}
+		if strings.HasPrefix(q, `COPY INTO "PUBLIC"."HP_LOAD_*" FROM @LAKE/dl/<run>/ FILES=('part-00001.csv')`) {
+			copies++
+		}
+	}
+	if merges != 2 || copies != 2 {
+		t.Fatalf("%d MERGE and %d COPY from the runs' files, want 2 each", merges, copies)
+	}
+	load(0, 0)
+	if st := sfStatements(sf); len(st) != 0 {
+		t.Fatalf("a delta with no new run sent:\n%s", strings.Join(st, "\n"))
 	}
 }

@@ -56,8 +56,6 @@ func (p *Plan) staging(conns Resolver, tgtObj string) (string, error) {
 	}
 	if p.SrcRun != nil && p.SrcRun.Files == "" {
 		switch {
-		case p.Kind == KindDelta:
-			return "", usagef("--stage: a delta of published runs loads them through the target's writes; load a run through the stage with hp cp snap %s@<run_id>", p.SourceName())
 		case s.PublishTo != "":
 			return "", usagef("--publish-to: run %s is published already; --stage %s loads its own files", p.SourceName(), s.Stage)
 		case s.Format != "" || s.Compression != "":
@@ -153,25 +151,47 @@ func stagedSnapshot(ctx context.Context, env Env, p *Plan, src *host.Instance, r
 
 // loadRun loads a published run into the table from its own files,
 // after checking that each is in the store at the size its manifest
-// lists: the warehouse reads the files, hp cannot hash them on the way.
+// lists (before the target is started): the warehouse reads the files,
+// hp cannot hash them on the way.
 func loadRun(ctx context.Context, env Env, p *Plan, src store.Store, pub *manifest.Published) (*Summary, error) {
-	m := *pub.Manifest
-	files, err := stagedFiles(ctx, src, m.Files)
+	m, err := checkedRun(ctx, src, pub, p.TargetName())
 	if err != nil {
-		return nil, fmt.Errorf("run %s (%s) was not loaded into %s: %w", m.RunID, pub.URL, p.TargetName(), err)
+		return nil, err
 	}
-	m.Files = files
 	l, err := loadTarget(ctx, env, p)
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	rows, err := l.load(ctx, &m, p.WriteMode, p.Keys)
+	s, err := l.loadRun(ctx, m, pub.URL, p.SourceName(), p.WriteMode, p.Keys)
 	if err != nil {
 		return nil, err
 	}
-	s := summarize(&m, pub.URL, p.SourceName(), l.where())
-	s.Mode, s.Rows, s.Seconds, s.RowsPerSec = string(KindSnap), rows, time.Since(start).Seconds(), 0
+	s.Mode = string(KindSnap)
+	return s, nil
+}
+
+// checkedRun is the manifest of pub, its files checked in src and located
+// there (stagedFiles).
+func checkedRun(ctx context.Context, src store.Store, pub *manifest.Published, target string) (*manifest.Manifest, error) {
+	m := *pub.Manifest
+	files, err := stagedFiles(ctx, src, m.Files)
+	if err != nil {
+		return nil, fmt.Errorf("run %s (%s) was not loaded into %s: %w", m.RunID, pub.URL, target, err)
+	}
+	m.Files = files
+	return &m, nil
+}
+
+// loadRun loads the run m (published at url) and sums it up: the rows are
+// those loaded (0 for a run the table's load history holds already).
+func (l *loader) loadRun(ctx context.Context, m *manifest.Manifest, url, source string, mode sdk.WriteMode, keys []string) (*Summary, error) {
+	start := time.Now()
+	rows, err := l.load(ctx, m, mode, keys)
+	if err != nil {
+		return nil, err
+	}
+	s := summarize(m, url, source, l.where())
+	s.Rows, s.Seconds, s.RowsPerSec = rows, time.Since(start).Seconds(), 0
 	if s.Seconds > 0 {
 		s.RowsPerSec = float64(rows) / s.Seconds
 	}

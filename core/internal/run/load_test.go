@@ -75,7 +75,6 @@ func TestStagedRun(t *testing.T) {
 	}{
 		{KindSnap, Spec{Source: "out.orders", Target: "src.t", Stage: "LAKE", PublishTo: "out.p"}, "is published already"},
 		{KindSnap, Spec{Source: "out.orders", Target: "src.t", Stage: "LAKE", Compression: "gzip"}, "as they were published"},
-		{KindDelta, Spec{Source: "out.orders", Target: "src.t", Stage: "LAKE"}, "a delta of published runs"},
 	} {
 		s := staged(c.spec)
 		if c.spec.Compression != "" {
@@ -85,6 +84,9 @@ func TestStagedRun(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, sdk.ErrInvalidArgument) {
 			t.Errorf("%+v: %v, want an invalid argument saying %q", c.spec, err, c.want)
 		}
+	}
+	if p, err := NewPlan(KindDelta, staged(Spec{Source: "out.orders", Target: "src.t", Stage: "LAKE"}), &f.conns, time.Now()); err != nil || !p.Staged() {
+		t.Fatalf("a delta of runs through the stage: %v", err)
 	}
 	p, err := NewPlan(KindSnap, staged(Spec{Source: "out.orders", Target: "src.t", Stage: "LAKE"}), &f.conns, time.Now())
 	if err != nil {
