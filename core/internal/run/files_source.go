@@ -37,7 +37,7 @@ func bindFilesFlags(fl *pflag.FlagSet, s *FilesSpec) {
 	fl.StringVar(&s.Null, "files-null", "", "With --files: the text of NULL in CSV and TSV (default: an empty unquoted field; \"\" is the empty string)")
 	fl.StringVar(&s.Quote, "files-quote", "", "With --files: the CSV quote character, one ASCII character (default \"), or none")
 	fl.StringVar(&s.Schema, "schema", "", "With --files: the columns and their types, name:type,... e.g. id:int64,name:utf8,amount:decimal(18,2),ts:timestamp[us,UTC] "+
-		"(default: Parquet's own; for CSV the header's names, every column utf8; JSON Lines need it)")
+		"(default: Parquet's own; for CSV the header's names, every column utf8; for JSON Lines inferred from the first 100 lines when simple)")
 }
 
 // notFlag is a boolean flag, true by default, kept negated so that the

@@ -185,7 +185,7 @@ func TestFilesReaderErrors(t *testing.T) {
 		{"ragged.csv", FilesOptions{CSV: hdr}, url("ragged.csv") + ": line 3: 1 fields, the schema has 2 columns"},
 		{"[or]*.csv", FilesOptions{CSV: hdr}, url("other.csv") + `: line 1: header field 2 is "total", the schema's column is "amount"`},
 		{"rows.jsonl", FilesOptions{Schema: typed}, url("rows.jsonl") + `: line 2: column "id": `},
-		{"rows.jsonl", FilesOptions{}, url("rows.jsonl") + ": JSON Lines files need --schema"},
+		{"rows.jsonl", FilesOptions{}, url("rows.jsonl") + `: line 2: "id" holds a utf8 after a int64; give --schema`},
 		{"noheader.tsv", FilesOptions{}, url("noheader.tsv") + ": CSV files without a header"},
 		{"trunc.csv.gz", FilesOptions{CSV: hdr}, url("trunc.csv.gz") + ": "},
 		{"none*.csv", FilesOptions{CSV: hdr}, "no file under " + st.URL("") + ` matches "none*.csv"`},
