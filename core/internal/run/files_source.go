@@ -119,7 +119,11 @@ func (p *Plan) filesSource(prefix string) (runread.FilesOptions, error) {
 	default:
 		o.CSV.Quote = s.Quote[0]
 	}
-	if q, d := rune(o.CSV.Quote), o.CSV.Delimiter; q != 0 && (q == d || (d == 0 && q == ',')) && !o.CSV.NoQuote {
+	q := rune(o.CSV.Quote)
+	if q == 0 {
+		q = '"'
+	}
+	if !o.CSV.NoQuote && (q == o.CSV.Delimiter || (q == ',' && o.CSV.Delimiter == 0 && o.Format != runread.TSV)) {
 		return o, usagef("--files-quote and --files-delimiter must differ")
 	}
 	if s.Schema != "" {
