@@ -168,8 +168,9 @@ func TestFilesParquetToS3AsCSV(t *testing.T) {
 	}
 }
 
-// TestFilesJSONLToStdout: JSON Lines (zstd and plain) typed by --schema
-// print as CSV on stdout in name order; without --schema they are refused.
+// TestFilesJSONLToStdout: JSON Lines (gzip and plain) typed by --schema
+// print as CSV on stdout in name order; without --schema the schema is
+// inferred from the first lines, or refused when not simple.
 func TestFilesJSONLToStdout(t *testing.T) {
 	t.Parallel()
 	bin := testkit.Build(t)
@@ -182,8 +183,13 @@ func TestFilesJSONLToStdout(t *testing.T) {
 	if res.Code != 0 || res.Stdout != want {
 		t.Fatalf("exit %d\nstdout %q\nwant   %q\n%s", res.Code, res.Stdout, want, res.Stderr)
 	}
+	// Without --schema: inferred from the first lines when simple.
+	res = bin.Run(t, env, "cp", "snap", "s3.events", "stdout", "--files", "b.jsonl", "--compression", "none")
+	if want := "id,kind,at,n\n3,c,2024-01-02T03:04:05.6Z,\n"; res.Code != 0 || res.Stdout != want {
+		t.Fatalf("inferred: exit %d\nstdout %q\nwant   %q\n%s", res.Code, res.Stdout, want, res.Stderr)
+	}
 	res = bin.Run(t, env, "cp", "snap", "s3.events", "stdout", "--files", "*.jsonl*")
-	if res.Code == 0 || !strings.Contains(res.Stderr, "file s3://lake/raw/events/a.jsonl.gz: JSON Lines files need --schema") || res.Stdout != "" {
+	if res.Code == 0 || !strings.Contains(res.Stderr, `file s3://lake/raw/events/a.jsonl.gz: line 2: "n" holds a utf8 after a float64; give --schema`) || res.Stdout != "" {
 		t.Fatalf("without --schema: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 	res = bin.Run(t, env, "cp", "snap", "s3.events", "stdout", "--files", "*.jsonl*", "--schema", "id:int32,kind:utf8,at:timestamp[ms,UTC],n:decimal(5,1)")

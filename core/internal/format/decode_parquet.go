@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -41,7 +42,7 @@ func NewParquetDecoder(ctx context.Context, r parquet.ReaderAtSeeker, schema *ar
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
 	if schema == nil {
-		schema = got
+		schema = ownSchema(got)
 	}
 	if got.NumFields() != schema.NumFields() {
 		_ = pf.Close()
@@ -88,6 +89,23 @@ func (d *parquetDecoder) Read() (arrow.RecordBatch, error) {
 }
 
 func (d *parquetDecoder) Schema() *arrow.Schema { return d.schema }
+
+// ownSchema is a file's schema as a source's: without the reader's
+// PARQUET:field_id metadata on its columns.
+func ownSchema(s *arrow.Schema) *arrow.Schema {
+	fields := s.Fields()
+	for i, f := range fields {
+		var keys, vals []string
+		for j, k := range f.Metadata.Keys() {
+			if !strings.HasPrefix(k, "PARQUET:") {
+				keys, vals = append(keys, k), append(vals, f.Metadata.Values()[j])
+			}
+		}
+		fields[i].Metadata = arrow.NewMetadata(keys, vals)
+	}
+	md := s.Metadata()
+	return arrow.NewSchema(fields, &md)
+}
 
 func (d *parquetDecoder) Release() {
 	if d.rr != nil {

@@ -96,3 +96,41 @@ func TestCSVHeaderDecoderAndQuote(t *testing.T) {
 		t.Fatal("a quote equal to the delimiter was accepted")
 	}
 }
+
+// TestInferJSONL: simple flat objects give a schema, keys in the order
+// they appear; the reader returned still holds every line.
+func TestInferJSONL(t *testing.T) {
+	in := `{"id": 1, "name": "a", "ok": true, "n": null}` + "\n\n" + `{"id": 2, "x": 1.5, "n": null, "name": null}` + "\n" + `{"id": 3, "x": 2}`
+	schema, r, err := InferJSONL(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range schema.Fields() {
+		got = append(got, f.Name+":"+f.Type.String())
+	}
+	if strings.Join(got, ",") != "id:int64,name:utf8,ok:bool,n:utf8,x:float64" {
+		t.Fatalf("schema %v", got)
+	}
+	d, err := NewJSONLDecoder(r, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := decodeAll(t, d)
+	defer rec.Release()
+	if rec.NumRows() != 3 || rec.Column(4).ValueStr(2) != "2" || rec.Column(0).ValueStr(2) != "3" {
+		t.Fatalf("rows %v", rec)
+	}
+	for in, msg := range map[string]string{
+		`{"a": 1}` + "\n" + `{"a": "x"}`:  `line 2: "a" holds a utf8 after a int64; give --schema`,
+		`{"a": {"b": 1}}`:                 `line 1: "a" holds a nested value`,
+		`{"a": [1]}`:                      `line 1: "a" holds a nested value`,
+		`[1, 2]`:                          "line 1: not a JSON object",
+		"\n\n":                            "no object in the first lines",
+		`{"a": true}` + "\n" + `{"a": 1}`: `line 2: "a" holds a int64 after a bool`,
+	} {
+		if _, _, err := InferJSONL(strings.NewReader(in)); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want %q", in, err, msg)
+		}
+	}
+}

@@ -37,7 +37,7 @@ func bindFilesFlags(fl *pflag.FlagSet, s *FilesSpec) {
 	fl.StringVar(&s.Null, "files-null", "", "With --files: the text of NULL in CSV and TSV (default: an empty unquoted field; \"\" is the empty string)")
 	fl.StringVar(&s.Quote, "files-quote", "", "With --files: the CSV quote character, one ASCII character (default \"), or none")
 	fl.StringVar(&s.Schema, "schema", "", "With --files: the columns and their types, name:type,... e.g. id:int64,name:utf8,amount:decimal(18,2),ts:timestamp[us,UTC] "+
-		"(default: Parquet's own; for CSV the header's names, every column utf8; JSON Lines need it)")
+		"(default: Parquet's own; for CSV the header's names, every column utf8; for JSON Lines inferred from the first 100 lines when simple)")
 }
 
 // notFlag is a boolean flag, true by default, kept negated so that the
@@ -119,7 +119,11 @@ func (p *Plan) filesSource(prefix string) (runread.FilesOptions, error) {
 	default:
 		o.CSV.Quote = s.Quote[0]
 	}
-	if q, d := rune(o.CSV.Quote), o.CSV.Delimiter; q != 0 && (q == d || (d == 0 && q == ',')) && !o.CSV.NoQuote {
+	q := rune(o.CSV.Quote)
+	if q == 0 {
+		q = '"'
+	}
+	if !o.CSV.NoQuote && (q == o.CSV.Delimiter || (q == ',' && o.CSV.Delimiter == 0 && o.Format != runread.TSV)) {
 		return o, usagef("--files-quote and --files-delimiter must differ")
 	}
 	if s.Schema != "" {

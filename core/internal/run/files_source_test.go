@@ -46,28 +46,28 @@ func TestFilesPlanOptions(t *testing.T) {
 		t.Fatalf("options %+v %v", o, err)
 	}
 	for _, c := range []struct {
-		kind     Kind
-		src      string
-		args     []string
-		want     string
-		invalid  bool
-		flagOnly bool
+		kind    Kind
+		src     string
+		args    []string
+		want    string
+		invalid bool
 	}{
-		{KindSnap, "out", []string{"--files", "*.csv", "--files-delimiter", ";;"}, "--files-delimiter \";;\" must be exactly one character", true, false},
-		{KindSnap, "out", []string{"--files", "*.csv", "--files-quote", "ab"}, "--files-quote \"ab\" must be one ASCII character", true, false},
-		{KindSnap, "out", []string{"--files", "*.csv", "--files-quote", ","}, "must differ", true, false},
-		{KindSnap, "out", []string{"--files", "*.csv", "--schema", "id:integer"}, `--schema: schema column "id": unknown type "integer"`, true, false},
-		{KindSnap, "out", []string{"--files", "*.csv", "--files-format", "xml"}, `--files-format "xml"`, true, false},
-		{KindSnap, "out", []string{"--files", "/abs/*.csv"}, "a relative glob", true, false},
-		{KindSnap, "out", []string{"--files", "../up/*.csv"}, "a relative glob", true, false},
-		{KindSnap, "out", []string{"--files", "in/[.csv"}, "syntax error in pattern", true, false},
-		{KindSnap, "out.orders@20260101T000000Z-1", []string{"--files", "*.csv"}, "not a run", true, false},
-		{KindSnap, "src", []string{"--files", "*.csv"}, "from a file or S3 connection, not src (gen)", true, false},
-		{KindSnap, "out", []string{"--files", "*.csv", "--query", "select 1"}, "--query, --where and --columns", true, false},
-		{KindSnap, "out", []string{"--files", "*.csv", "--stage", "LAKE", "--publish-to", "out.p"}, "--stage loads published runs", true, false},
-		{KindSnap, "src.narrow", []string{"--schema", "id:int64"}, "apply with --files", true, false},
-		{KindSnap, "out.orders", []string{"--files-header=false"}, "apply with --files", true, false},
-		{KindDelta, "out", []string{"--files", "*.csv"}, "unknown flag: --files", false, true},
+		{KindSnap, "out", []string{"--files", "*.csv", "--files-delimiter", ";;"}, "--files-delimiter \";;\" must be exactly one character", true},
+		{KindSnap, "out", []string{"--files", "*.csv", "--files-quote", "ab"}, "--files-quote \"ab\" must be one ASCII character", true},
+		{KindSnap, "out", []string{"--files", "*.csv", "--files-quote", ","}, "must differ", true},
+		{KindSnap, "out", []string{"--files", "*.csv", "--files-delimiter", `"`}, "must differ", true},
+		{KindSnap, "out", []string{"--files", "*.csv", "--schema", "id:integer"}, `--schema: schema column "id": unknown type "integer"`, true},
+		{KindSnap, "out", []string{"--files", "*.csv", "--files-format", "xml"}, `--files-format "xml"`, true},
+		{KindSnap, "out", []string{"--files", "/abs/*.csv"}, "a relative glob", true},
+		{KindSnap, "out", []string{"--files", "../up/*.csv"}, "a relative glob", true},
+		{KindSnap, "out", []string{"--files", "in/[.csv"}, "syntax error in pattern", true},
+		{KindSnap, "out.orders@20260101T000000Z-1", []string{"--files", "*.csv"}, "not a run", true},
+		{KindSnap, "src", []string{"--files", "*.csv"}, "from a file or S3 connection, not src (gen)", true},
+		{KindSnap, "out", []string{"--files", "*.csv", "--query", "select 1"}, "--query, --where and --columns", true},
+		{KindSnap, "out", []string{"--files", "*.csv", "--stage", "LAKE", "--publish-to", "out.p"}, "--stage loads published runs", true},
+		{KindSnap, "src.narrow", []string{"--schema", "id:int64"}, "apply with --files", true},
+		{KindSnap, "out.orders", []string{"--files-header=false"}, "apply with --files", true},
+		{KindDelta, "out", []string{"--files", "*.csv"}, "unknown flag: --files", false},
 	} {
 		_, err := f.filesPlan(c.kind, c.src, "out.o", c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) || (c.invalid && !errors.Is(err, sdk.ErrInvalidArgument)) {

@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"fmt"
+	"path"
 	"strconv"
 	"time"
 
@@ -10,6 +11,8 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/engine"
 	"github.com/halfpipe-io/halfpipe/core/internal/manifest"
 	"github.com/halfpipe-io/halfpipe/core/internal/registry"
+	"github.com/halfpipe-io/halfpipe/core/internal/runread"
+	"github.com/halfpipe-io/halfpipe/core/internal/store"
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/host"
 )
@@ -19,7 +22,9 @@ import (
 // (--publish-to, files and a manifest), then asks the target's connector
 // to load exactly the manifest's files from the warehouse's stage over
 // that store (--stage). A failed load is a failed run; the published run
-// stays, for a retry or another consumer.
+// stays, for a retry or another consumer. A run already published (the
+// source is a run) is loaded as it is, with its own files: only the
+// second step.
 
 // Staged reports whether the run goes through a stage.
 func (p *Plan) Staged() bool { return p.Spec.Stage != "" }
@@ -48,6 +53,15 @@ func (p *Plan) staging(conns Resolver, tgtObj string) (string, error) {
 	}
 	if p.TargetIsStore {
 		return "", usagef("--stage applies to a warehouse target, not to files")
+	}
+	if p.SrcRun != nil && p.SrcRun.Files == "" {
+		switch {
+		case s.PublishTo != "":
+			return "", usagef("--publish-to: run %s is published already; --stage %s loads its own files", p.SourceName(), s.Stage)
+		case s.Format != "" || s.Compression != "":
+			return "", usagef("--format and --compression: run %s is loaded from its own files, as they were published", p.SourceName())
+		}
+		return tgtObj, nil
 	}
 	if s.PublishTo == "" {
 		return "", usagef("--stage %s needs --publish-to CONN.PREFIX: the store (under the stage's URL) the run is published to before the load", s.Stage)
@@ -133,6 +147,94 @@ func stagedSnapshot(ctx context.Context, env Env, p *Plan, src *host.Instance, r
 	s.Mode = string(KindSnap)
 	s.Seconds += time.Since(start).Seconds()
 	return &s, nil
+}
+
+// loadRun loads a published run into the table from its own files,
+// after checking that each is in the store at the size its manifest
+// lists (before the target is started): the warehouse reads the files,
+// hp cannot hash them on the way.
+func loadRun(ctx context.Context, env Env, p *Plan, src store.Store, pub *manifest.Published) (*Summary, error) {
+	m, err := checkedRun(ctx, src, pub, p.TargetName())
+	if err != nil {
+		return nil, err
+	}
+	l, err := loadTarget(ctx, env, p)
+	if err != nil {
+		return nil, err
+	}
+	s, err := l.loadRun(ctx, m, pub.URL, p.SourceName(), p.WriteMode, p.Keys)
+	if err != nil {
+		return nil, err
+	}
+	s.Mode = string(KindSnap)
+	return s, nil
+}
+
+// checkedRun is the manifest of pub, its files checked in src and located
+// there (stagedFiles).
+func checkedRun(ctx context.Context, src store.Store, pub *manifest.Published, target string) (*manifest.Manifest, error) {
+	m := *pub.Manifest
+	files, err := stagedFiles(ctx, src, m.Files)
+	if err != nil {
+		return nil, fmt.Errorf("run %s (%s) was not loaded into %s: %w", m.RunID, pub.URL, target, err)
+	}
+	m.Files = files
+	return &m, nil
+}
+
+// loadRun loads the run m (published at url) and sums it up: the rows are
+// those loaded (0 for a run the table's load history holds already).
+func (l *loader) loadRun(ctx context.Context, m *manifest.Manifest, url, source string, mode sdk.WriteMode, keys []string) (*Summary, error) {
+	start := time.Now()
+	rows, err := l.load(ctx, m, mode, keys)
+	if err != nil {
+		return nil, err
+	}
+	s := summarize(m, url, source, l.where())
+	s.Rows, s.Seconds, s.RowsPerSec = rows, time.Since(start).Seconds(), 0
+	if s.Seconds > 0 {
+		s.RowsPerSec = float64(rows) / s.Seconds
+	}
+	return &s, nil
+}
+
+// stagedFiles checks that each file of a run is in st at its manifest's
+// size, and returns the files with their URLs in st (where the stage
+// finds them, wherever the run was first published).
+func stagedFiles(ctx context.Context, st store.Store, files []manifest.File) ([]manifest.File, error) {
+	sizes := map[string]int64{}
+	listed := map[string]bool{}
+	out := make([]manifest.File, len(files))
+	for i, f := range files {
+		key, err := store.CleanKey(f.Path)
+		if err != nil {
+			return nil, fmt.Errorf("bad path %q in the manifest: %w", f.Path, err)
+		}
+		dir := path.Dir(key) + "/"
+		if dir == "./" {
+			dir = ""
+		}
+		if !listed[dir] {
+			objs, err := st.List(ctx, dir)
+			if err != nil {
+				return nil, fmt.Errorf("listing %s: %w", st.URL(dir), err)
+			}
+			for _, o := range objs {
+				sizes[o.Key] = o.Size
+			}
+			listed[dir] = true
+		}
+		size, ok := sizes[key]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("file %s is missing", st.URL(key))
+		case size != f.Bytes:
+			return nil, fmt.Errorf("file %s %w: %d bytes, the manifest says %d", st.URL(key), runread.ErrDamaged, size, f.Bytes)
+		}
+		out[i] = f
+		out[i].URL = st.URL(key)
+	}
+	return out, nil
 }
 
 // loadDelta loads one published range: merged on the manifest's keys, or

@@ -94,6 +94,9 @@ func snapshotRun(ctx context.Context, env Env, p *Plan) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.Staged() {
+		return loadRun(ctx, env, p, src, pub)
+	}
 	l, err := newRunLoader(ctx, env, p)
 	if err != nil {
 		return nil, err
@@ -106,12 +109,14 @@ func snapshotRun(ctx context.Context, env Env, p *Plan) (*Summary, error) {
 	return s, nil
 }
 
-// runLoader loads published runs into the target: a table, or files and a
-// manifest in a store.
+// runLoader loads published runs into the target: a table, through its
+// writes or (--stage) its stage, or files and a manifest in a store.
 type runLoader struct {
 	env Env
 	p   *Plan
 	tbl *table
+	// stg loads tbl from the stage, the runs' own files.
+	stg *loader
 	out *files
 	// stateArgs name a delta's state to hp state.
 	stateArgs string
@@ -119,6 +124,14 @@ type runLoader struct {
 
 func newRunLoader(ctx context.Context, env Env, p *Plan) (*runLoader, error) {
 	l := &runLoader{env: env, p: p}
+	if p.Staged() {
+		stg, err := loadTarget(ctx, env, p)
+		if err != nil {
+			return nil, err
+		}
+		l.stg, l.tbl = stg, stg.table
+		return l, nil
+	}
 	if !p.TargetIsStore {
 		t, err := tableTarget(ctx, env, p, sdk.CapWrite)
 		if err != nil {
@@ -148,6 +161,13 @@ func (l *runLoader) load(ctx context.Context, src store.Store, pub *manifest.Pub
 	p := l.p
 	m := pub.Manifest
 	ref := RunRef{Object: p.SrcRun.Object, RunID: m.RunID}
+	if l.stg != nil {
+		checked, err := checkedRun(ctx, src, pub, l.where())
+		if err != nil {
+			return nil, err
+		}
+		return l.stg.loadRun(ctx, checked, pub.URL, p.Src.Name+"."+ref.String(), mode, keys)
+	}
 	r, err := runread.Open(ctx, src, m)
 	if err != nil {
 		return nil, err
@@ -326,7 +346,8 @@ func newerRuns(runs []manifest.Published, last string) []manifest.Published {
 // inDoubt checks the run a crashed delta was loading (the lock it left
 // names it): it may or may not have been committed. Into files, the
 // target's runs tell, and done says it was (the state now records it);
-// into a table, loading it again is harmless only when merged on keys.
+// into a table, loading it again is harmless only when merged on keys, or
+// appended from the stage (the warehouse's load history skips the files).
 func (l *runLoader) inDoubt(ctx context.Context, h *delta.Handle, todo []manifest.Published) (done bool, err error) {
 	lk := h.TookOver
 	if lk == nil || len(todo) == 0 || lk.RunID != todo[0].Manifest.RunID {
@@ -349,6 +370,10 @@ func (l *runLoader) inDoubt(ctx context.Context, h *delta.Handle, todo []manifes
 	}
 	if len(keys) > 0 {
 		l.env.Logger.Warn("the last delta stopped while loading a run; it is merged again on its keys", "run_id", id, "keys", strings.Join(keys, ","))
+		return false, nil
+	}
+	if l.stg != nil {
+		l.env.Logger.Warn("the last delta stopped while loading a run; it is loaded again, and the table's load history skips files it loaded", "run_id", id)
 		return false, nil
 	}
 	return false, fmt.Errorf("%w: the last delta (pid %d on %s) stopped while loading run %s into %s, which it may or may not have committed; "+
@@ -377,6 +402,8 @@ func (l *runLoader) doubtAdvice(mode sdk.WriteMode) string {
 		return "finds out from the target's manifests whether it was published"
 	case mode == sdk.Merge:
 		return "merges it again on its keys (harmless)"
+	case l.stg != nil:
+		return "loads it again (the table's load history skips files it loaded)"
 	}
 	return fmt.Sprintf("stops: check %s, then `hp state reset %s --yes` and load the runs still missing by name (hp cp snap %s.%s@<run_id> %s --write-mode append)",
 		l.where(), l.stateArgs, l.p.Src.Name, l.p.SrcRun.Object, l.p.TargetName())

@@ -91,7 +91,7 @@ func BindFlags(fl *pflag.FlagSet, s *Spec, kind Kind) {
 	_ = fl.MarkHidden("csv-rows")
 	_ = fl.MarkHidden("csv-bytes")
 	store.BindS3Flags(fl, &s.S3)
-	fl.StringVar(&s.Stage, "stage", "", "Into a warehouse table (Snowflake): the external stage to load from, after publishing the run to --publish-to")
+	fl.StringVar(&s.Stage, "stage", "", "Into a warehouse table (Snowflake): the external stage to load from, after publishing the run to --publish-to (a published run as the source loads its own files)")
 	fl.StringVar(&s.PublishTo, "publish-to", "", "With --stage: CONN.PREFIX of the store (under the stage's URL) the run is published to before the warehouse loads it")
 	switch kind {
 	case KindSnap:

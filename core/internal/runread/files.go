@@ -21,7 +21,8 @@ import (
 
 // Plain files, which no manifest describes, are read in name order, each
 // file's format and compression known by its extension (or given), the
-// schema given, Parquet's own, or a CSV header's names as text.
+// schema given, Parquet's own, a CSV header's names as text, or inferred
+// from the first JSON Lines (format.InferJSONL).
 
 // TSV is CSV with a tab delimiter, as far as reading goes.
 const TSV format.Format = "tsv"
@@ -33,8 +34,9 @@ type FilesOptions struct {
 	Format format.Format
 	// CSV options; Delimiter 0 is ',' (a tab for TSV).
 	CSV format.CSVReadOptions
-	// Schema is the columns and types; nil is Parquet's own, or a CSV
-	// header's names, every column utf8.
+	// Schema is the columns and types; nil is Parquet's own, a CSV
+	// header's names (every column utf8), or inferred from JSON Lines; the
+	// first file's, for every file.
 	Schema *arrow.Schema
 }
 
@@ -263,7 +265,9 @@ func openPlain(ctx context.Context, st store.Store, key, url string, o FilesOpti
 	text := skipBOM(raw)
 	if ff == format.JSONL {
 		if schema == nil {
-			return p, errors.New("JSON Lines files need --schema (name:type,...): their columns and types are not in the file")
+			if schema, text, err = format.InferJSONL(text); err != nil {
+				return p, err
+			}
 		}
 		p.dec, err = format.NewJSONLDecoder(text, schema)
 		return p, err

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/format"
@@ -53,6 +54,17 @@ func zst(t *testing.T, s string) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w, _ := zstd.NewWriter(&b)
+	_, _ = w.Write([]byte(s))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func sz(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := s2.NewWriter(&b, s2.WriterSnappyCompat())
 	_, _ = w.Write([]byte(s))
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -137,6 +149,23 @@ func TestFilesReaderCSV(t *testing.T) {
 		t.Fatalf("typed: %q %v", rows, err)
 	}
 
+	// TSV (a tab, quotes as in CSV) and Snappy framing.
+	st2, _ := writeFiles(t, map[string][]byte{
+		"a.tsv.sz": sz(t, "id\tname\n1\t\"x\ty\"\n2\t\\N\n"),
+		"b.tsv":    []byte("id\tname\n3\tz\n"),
+	})
+	files2, err := Match(ctx, st2, "", "*.tsv*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = OpenFiles(ctx, st2, files2, FilesOptions{CSV: format.CSVReadOptions{Header: true, Null: `\N`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := readRows(t, r); err != nil || strings.Join(rows, "|") != "1|x\ty|2|(null)|3|z" {
+		t.Fatalf("tsv: %q %v", rows, err)
+	}
+
 	// A prefix: the glob is matched below it.
 	files, err = Match(ctx, st, "other", "*.csv")
 	if err != nil || len(files) != 1 || files[0].Key != "other/d.csv" {
@@ -185,7 +214,7 @@ func TestFilesReaderErrors(t *testing.T) {
 		{"ragged.csv", FilesOptions{CSV: hdr}, url("ragged.csv") + ": line 3: 1 fields, the schema has 2 columns"},
 		{"[or]*.csv", FilesOptions{CSV: hdr}, url("other.csv") + `: line 1: header field 2 is "total", the schema's column is "amount"`},
 		{"rows.jsonl", FilesOptions{Schema: typed}, url("rows.jsonl") + `: line 2: column "id": `},
-		{"rows.jsonl", FilesOptions{}, url("rows.jsonl") + ": JSON Lines files need --schema"},
+		{"rows.jsonl", FilesOptions{}, url("rows.jsonl") + `: line 2: "id" holds a utf8 after a int64; give --schema`},
 		{"noheader.tsv", FilesOptions{}, url("noheader.tsv") + ": CSV files without a header"},
 		{"trunc.csv.gz", FilesOptions{CSV: hdr}, url("trunc.csv.gz") + ": "},
 		{"none*.csv", FilesOptions{CSV: hdr}, "no file under " + st.URL("") + ` matches "none*.csv"`},
@@ -197,5 +226,63 @@ func TestFilesReaderErrors(t *testing.T) {
 	}
 	if err := read("none*.csv", FilesOptions{}); !errors.Is(err, sdk.ErrNotFound) {
 		t.Errorf("no match: %v is not a not-found error", err)
+	}
+}
+
+// TestFilesReaderParquet: Parquet files with their own schema, in name
+// order; a schema given converts them; a file of other columns fails
+// naming it.
+func TestFilesReaderParquet(t *testing.T) {
+	pq := func(from, n int) []byte {
+		t.Helper()
+		rec := batch(t, from, n)
+		defer rec.Release()
+		var b bytes.Buffer
+		enc, err := format.NewEncoder(&b, schema, format.WithFormat(format.Parquet), format.WithCompression(format.Zstd))
+		if err == nil {
+			err = enc.Write(rec)
+		}
+		if err == nil {
+			err = enc.Close()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	st, _ := writeFiles(t, map[string][]byte{"p/2.parquet": pq(3, 2), "p/1.parquet": pq(1, 2), "q/x.parquet": []byte("PAR1 not really")})
+	ctx := context.Background()
+	files, err := Match(ctx, st, "p", "*.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenFiles(ctx, st, files, FilesOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Schema().Equal(schema) {
+		t.Fatalf("schema %s", r.Schema())
+	}
+	rows, err := readRows(t, r)
+	if err != nil || len(rows) != 4 || !strings.HasPrefix(rows[0], "1|") || !strings.HasPrefix(rows[3], "4|") {
+		t.Fatalf("rows %q %v", rows, err)
+	}
+	text, err := format.ParseSchema("id:utf8,name:utf8,amount:utf8,at:utf8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = OpenFiles(ctx, st, files, FilesOptions{Schema: text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := readRows(t, r); err != nil || len(rows) != 4 || r.Schema().Field(2).Type.ID() != arrow.STRING || !strings.Contains(rows[0], "|-48.99|") {
+		t.Fatalf("as text: %q %v", rows, err)
+	}
+	files, err = Match(ctx, st, "q", "*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenFiles(ctx, st, files, FilesOptions{}); err == nil || !strings.HasPrefix(err.Error(), "file "+st.URL("q/x.parquet")+": parquet: ") {
+		t.Fatalf("not Parquet: %v", err)
 	}
 }
