@@ -252,6 +252,9 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 	if err != nil {
 		return nil, err
 	}
+	if req.Mode == sdk.Merge && t.fl.noMerge != "" {
+		return nil, sdk.Errorf(sdk.ErrUnimplemented, "%s", t.fl.noMerge)
+	}
 	return t.src.Write(ctx, req, records)
 }
 
