@@ -343,3 +343,33 @@ func TestFreeTDSWrites(t *testing.T) {
 		t.Fatalf("merge: %v, %d rows written", err, len(got))
 	}
 }
+
+// TestFreeTDSServerGoneMidRead: SQL Server closes the connection (KILL)
+// while rows stream through FreeTDS: the read fails as unavailable, after
+// some batches and before the end.
+func TestFreeTDSServerGoneMidRead(t *testing.T) {
+	t.Parallel()
+	db, conn := freeTDS(t, "")
+	const total = 2000000
+	db.DescribeTable("[dbo].[big]", []tds.CatalogColumn{{Name: "id", Type: "bigint", MaxLength: 8, Precision: 19}, {Name: "pad", Type: "varchar", MaxLength: 100}})
+	db.Handle("SELECT [id], [pad] FROM [dbo].[big]", tds.Response{
+		Columns: []tds.Column{{Name: "id", Type: tds.BigInt}, {Name: "pad", Type: tds.VarChar, Length: 100}},
+		RowFunc: func(i int) []any { return []any{int64(i), strings.Repeat("x", 100)} }, NumRows: total,
+	})
+	remote := plugintest.Serve(t, odbc.New())
+	rr, err := remote.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: "dbo", Name: "big"}}, BatchMaxRows: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	rows := int64(0)
+	for rr.Next() {
+		rows += rr.RecordBatch().NumRows()
+		if rows == 1000 && db.KillConnections() == 0 {
+			t.Fatal("no connection to kill")
+		}
+	}
+	if err := rr.Err(); !errors.Is(err, sdk.ErrUnavailable) || rows >= total {
+		t.Fatalf("after %d rows: %v, want an unavailable error", rows, err)
+	}
+}

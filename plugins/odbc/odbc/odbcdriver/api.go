@@ -113,6 +113,20 @@ func (e *Error) HasState(prefix string) bool {
 	return false
 }
 
+// ConnectionLost reports whether the error says the connection is gone:
+// SQLSTATE class 08, or FreeTDS's messages for it, which FreeTDS reports
+// as a warning (01000).
+func (e *Error) ConnectionLost() bool {
+	for _, r := range e.Records {
+		msg := strings.ToLower(r.Message)
+		if strings.HasPrefix(r.State, "08") || strings.Contains(msg, "unexpected eof from the server") ||
+			strings.Contains(msg, "read from the server failed") || strings.Contains(msg, "write to the server failed") {
+			return true
+		}
+	}
+	return false
+}
+
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("odbc: " + e.Op)
