@@ -40,9 +40,9 @@ type flavor struct {
 	maxDecimal  int32
 	keyText     string // a text key column's type, %d its length; else ddl's
 	mergeDelete func(target, last string, on []string) string
-	// catalogType corrects the type SQLColumns reports for a type name,
-	// given its COLUMN_SIZE: the SQL type, signedness and fractional
-	// digits.
+	// catalogType corrects the type SQLColumns (or a result set) reports
+	// for a type name, given its COLUMN_SIZE: the SQL type, signedness
+	// and fractional digits.
 	catalogType func(typeName string, size int64) (ti typeInfo, digits int64, ok bool)
 	// upperGUID renders GUIDs in upper case, as the database does.
 	upperGUID bool

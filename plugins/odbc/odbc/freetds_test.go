@@ -139,6 +139,28 @@ func TestFreeTDSReadsSQLServerTypes(t *testing.T) {
 					t.Errorf("%s %s = %q, want NULL", c.cat.Name, c.cat.Type, got)
 				}
 			}
+			// A query reads the same from the result set's description
+			// (the test server sends rowversion as varbinary(8), without
+			// SQL Server's user type for it: binary here).
+			var wire []tds.Column
+			row := make([]any, len(types))
+			for i, c := range types {
+				w := c.wire
+				w.Name, w.Nullable = c.cat.Name, true
+				wire = append(wire, w)
+				row[i] = c.value
+			}
+			db.Handle("SELECT * FROM types", tds.Response{Columns: wire, Rows: [][]any{row}})
+			qschema, qrows := readAll(t, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Query: "SELECT * FROM types"}})
+			for i, c := range types {
+				want, wantType := c.want, c.arrowType
+				if c.cat.Name == "rv" {
+					want, wantType = "8000000000000001", "binary"
+				}
+				if typ := qschema.Field(i).Type.String(); typ != wantType || qrows[0][i] != want {
+					t.Errorf("query: %s %s = %s %.80q, want %s %.80q", c.cat.Name, c.cat.Type, typ, qrows[0][i], wantType, want)
+				}
+			}
 			var sawBegin bool
 			for _, q := range db.Queries() {
 				sawBegin = sawBegin || q.SQL == "BEGIN TRANSACTION"

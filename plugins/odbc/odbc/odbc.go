@@ -179,7 +179,13 @@ func (t *target) query(ctx context.Context, dc any, q string, args []any, _ []sq
 		return nil, sdk.InvalidArgumentf("the statement returned no result set: a read must be a query that returns rows")
 	}
 	for _, col := range rows.(*odbcdriver.Rows).ColumnsInfo() {
-		t.types.LoadOrStore(odbcdriver.NativeType(col.TypeName, col.SQLType, col.Size, col.Digits, col.Unsigned), typeInfo{sqlType: col.SQLType, unsigned: col.Unsigned})
+		ti := typeInfo{sqlType: col.SQLType, unsigned: col.Unsigned}
+		if t.fl.catalogType != nil {
+			if fixed, _, ok := t.fl.catalogType(col.TypeName, col.Size); ok {
+				ti = fixed
+			}
+		}
+		t.types.LoadOrStore(odbcdriver.NativeType(col.TypeName, col.SQLType, col.Size, col.Digits, col.Unsigned), ti)
 	}
 	return rows, nil
 }

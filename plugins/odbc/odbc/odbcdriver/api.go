@@ -53,7 +53,9 @@ const (
 	sqlTypeTime      = C.SQL_TYPE_TIME
 	sqlTypeTimestamp = C.SQL_TYPE_TIMESTAMP
 	sqlGUID          = C.SQL_GUID
-	// SQL Server's datetimeoffset (sqlncli.h, not in unixODBC's headers).
+	// SQL Server's time and datetimeoffset (sqlncli.h, not in unixODBC's
+	// headers).
+	sqlSSTime2           = -154
 	sqlSSTimestampOffset = -155
 )
 
