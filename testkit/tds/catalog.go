@@ -77,6 +77,7 @@ var fixedSysTypes = map[Type]sysType{
 	SmallDateTime:    {"smalldatetime", 4, 16, 0},
 	UniqueIdentifier: {"uniqueidentifier", 16, 0, 0},
 	XML:              {"xml", -1, 0, 0},
+	Rowversion:       {"timestamp", 8, 0, 0},
 }
 
 // SysColumns are the result columns of a catalog query that describes a

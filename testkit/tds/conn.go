@@ -21,6 +21,7 @@ const (
 	tokNBCRow       = 0xD2
 	tokEnvChange    = 0xE3
 	tokReturnStatus = 0x79
+	tokReturnValue  = 0xAC
 	tokDone         = 0xFD
 	tokDoneProc     = 0xFE
 	tokDoneInProc   = 0xFF
@@ -49,6 +50,12 @@ type conn struct {
 	packetSize int
 	tranID     uint64
 	tdsVersion uint32 // negotiated
+	// calls is the response message of a request of several RPC calls,
+	// moreCalls whether calls follow the one being answered.
+	calls      *msgWriter
+	moreCalls  bool
+	prepared   map[int32]prepared // sp_prepare's statements by handle
+	nextHandle int32
 	database   string
 
 	bulkStmt string              // the accepted INSERT BULK awaiting its BULKLOAD
@@ -58,7 +65,7 @@ type conn struct {
 }
 
 func (s *Server) serve(c net.Conn) error {
-	cn := &conn{s: s, c: c, msgs: make(chan message, 16), packetSize: defaultPktSize, temp: map[string][]Column{}}
+	cn := &conn{s: s, c: c, msgs: make(chan message, 16), packetSize: defaultPktSize, temp: map[string][]Column{}, prepared: map[int32]prepared{}}
 	go readMessages(c, cn.msgs)
 	defer func() {
 		c.Close()
@@ -91,19 +98,12 @@ func (s *Server) serve(c net.Conn) error {
 				return err
 			}
 			s.logf("tds: batch %q", q.SQL)
-			err = cn.respond(q, false)
+			err = cn.respond(q, false, nil)
 			if err != nil {
 				return err
 			}
 		case pktRPC:
-			q, perr := parseRPC(m.data)
-			s.logf("tds: rpc %q %v", q.SQL, q.Args())
-			if perr != nil {
-				err = cn.sendError(&Error{Number: 50000, State: 1, Class: 16, Message: "tds test server: cannot decode RPC request: " + perr.Error()}, true)
-			} else {
-				err = cn.respond(q, true)
-			}
-			if err != nil {
+			if err := cn.rpc(m.data); err != nil {
 				return err
 			}
 		case pktAttention:
@@ -237,27 +237,142 @@ func (cn *conn) handshake() (ok bool, err error) {
 func (cn *conn) sendDone(tok byte, status uint16, curCmd uint16, count uint64) error {
 	var b tokBuf
 	b.done(tok, status, curCmd, count)
-	w := cn.writer()
+	w := cn.response()
 	w.Write(b)
-	return w.finish()
+	return cn.end(w)
 }
 
 func (cn *conn) sendError(e *Error, rpc bool) error {
-	var b tokBuf
-	b.errorToken(e)
-	if rpc {
-		b.done(tokDoneProc, doneError, 0, 0)
-	} else {
-		b.done(tokDone, doneError, 0, 0)
+	return cn.finishWithError(cn.response(), e, rpc)
+}
+
+// response is the writer of the response message: the one being built
+// for a request of several RPC calls, else a new one.
+func (cn *conn) response() *msgWriter {
+	if cn.calls != nil {
+		return cn.calls
 	}
-	w := cn.writer()
-	w.Write(b)
+	return cn.writer()
+}
+
+// end finishes the response message unless more calls of the request
+// are to answer in it.
+func (cn *conn) end(w *msgWriter) error {
+	if cn.calls != nil {
+		return w.err
+	}
 	return w.finish()
 }
 
+// procDone is the status of a call's DONEPROC: more follow it until the
+// request's last call.
+func (cn *conn) procDone(status uint16) uint16 {
+	if cn.moreCalls {
+		status |= doneMore
+	}
+	return status
+}
+
+// rpc answers an RPC request's calls in one response message.
+func (cn *conn) rpc(data []byte) error {
+	calls, err := parseRPC(data)
+	if err != nil {
+		q := Query{RPC: true}
+		if len(calls) > 0 {
+			q = calls[len(calls)-1].query()
+		}
+		cn.s.logf("tds: rpc %q: %v", q.SQL, err)
+		return cn.sendError(&Error{Number: 50000, State: 1, Class: 16, Message: "tds test server: cannot decode RPC request: " + err.Error()}, true)
+	}
+	if len(calls) > 1 {
+		cn.calls = cn.writer()
+		defer func() { cn.calls, cn.moreCalls = nil, false }()
+	}
+	for i, c := range calls {
+		cn.moreCalls = i < len(calls)-1
+		if err := cn.call(c); err != nil {
+			return err
+		}
+	}
+	if cn.calls != nil {
+		return cn.calls.finish()
+	}
+	return nil
+}
+
+// prepared is a statement sp_prepare prepared.
+type prepared struct{ sql, decl string }
+
+// call answers one RPC call: sp_prepare, sp_execute, sp_prepexec and
+// sp_unprepare (FreeTDS's prepared statements, and its parameter arrays)
+// as SQL Server does, every other call with its registered response.
+func (cn *conn) call(c rpcCall) error {
+	p := c.params
+	str := func(i int) string {
+		if i < len(p) {
+			s, _ := p[i].Value.(string)
+			return s
+		}
+		return ""
+	}
+	switch c.procID {
+	case procPrepare, procPrepExec:
+		// @handle OUTPUT, @params, @stmt[, values ... | @options]
+		if len(p) < 3 {
+			return cn.sendError(&Error{Number: 201, State: 4, Class: 16, Message: "Procedure or function 'sp_prepare' expects parameter '@stmt', which was not supplied."}, true)
+		}
+		cn.nextHandle++
+		h := cn.nextHandle
+		cn.prepared[h] = prepared{sql: str(2), decl: str(1)}
+		var ret tokBuf
+		ret.returnValue(p[0].Name, h)
+		if c.procID == procPrepare {
+			var b tokBuf
+			b = append(b, tokReturnStatus, 0, 0, 0, 0)
+			b = append(b, ret...)
+			b.done(tokDoneProc, cn.procDone(doneFinal), 0, 0)
+			w := cn.response()
+			w.Write(b)
+			return cn.end(w)
+		}
+		q := Query{RPC: true, SQL: str(2), Decl: str(1), Params: p[3:]}
+		cn.s.logf("tds: sp_prepexec %q %v", q.SQL, q.Args())
+		return cn.respond(q, true, ret)
+	case procExecute:
+		h, _ := toInt(paramValue(p, 0))
+		st, ok := cn.prepared[int32(h)]
+		if !ok {
+			return cn.sendError(&Error{Number: 8179, State: 4, Class: 16, Message: fmt.Sprintf("Could not find prepared statement with handle %d.", h)}, true)
+		}
+		q := Query{RPC: true, SQL: st.sql, Decl: st.decl, Params: p[1:]}
+		cn.s.logf("tds: sp_execute %q %v", q.SQL, q.Args())
+		return cn.respond(q, true, nil)
+	case procUnprepare:
+		h, _ := toInt(paramValue(p, 0))
+		delete(cn.prepared, int32(h))
+		var b tokBuf
+		b = append(b, tokReturnStatus, 0, 0, 0, 0)
+		b.done(tokDoneProc, cn.procDone(doneFinal), 0, 0)
+		w := cn.response()
+		w.Write(b)
+		return cn.end(w)
+	}
+	q := c.query()
+	cn.s.logf("tds: rpc %q %v", q.SQL, q.Args())
+	return cn.respond(q, true, nil)
+}
+
+func paramValue(p []Param, i int) any {
+	if i < len(p) {
+		return p[i].Value
+	}
+	return nil
+}
+
 // respond answers a batch or RPC with its registered response, streaming
-// rows and stopping early on ATTENTION.
-func (cn *conn) respond(q Query, rpc bool) error {
+// rows and stopping early on ATTENTION; an RPC's ret tokens (RETURNVALUE)
+// follow its return status.
+func (cn *conn) respond(q Query, rpc bool, ret tokBuf) error {
 	r := cn.s.lookup(q, cn.builtin)
 	if r.Err == nil && isInsertBulk(q.SQL) {
 		cn.bulkStmt = q.SQL
@@ -277,7 +392,7 @@ func (cn *conn) respond(q Query, rpc bool) error {
 			}
 		}
 	}
-	w := cn.writer()
+	w := cn.response()
 	attn := false
 	w.onFull = func() {
 		if !attn && cn.attention() {
@@ -319,7 +434,7 @@ func (cn *conn) respond(q Query, rpc bool) error {
 		// Rows already written end on a token boundary; confirm the cancel.
 		b.done(tokDone, doneAttn, 0, 0)
 		w.Write(b)
-		return w.finish()
+		return cn.end(w)
 	}
 	if r.Err != nil {
 		w.Write(b)
@@ -333,12 +448,13 @@ func (cn *conn) respond(q Query, rpc bool) error {
 	if rpc {
 		b.done(tokDoneInProc, doneMore|doneCount, cmd, count)
 		b = append(b, tokReturnStatus, 0, 0, 0, 0)
-		b.done(tokDoneProc, doneFinal, 0, 0)
+		b = append(b, ret...)
+		b.done(tokDoneProc, cn.procDone(doneFinal), 0, 0)
 	} else {
 		b.done(tokDone, doneCount, cmd, count)
 	}
 	w.Write(b)
-	return w.finish()
+	return cn.end(w)
 }
 
 // speaks checks that the negotiated TDS version has the columns' types:
@@ -361,12 +477,12 @@ func (cn *conn) finishWithError(w *msgWriter, e *Error, rpc bool) error {
 	var b tokBuf
 	b.errorToken(e)
 	if rpc {
-		b.done(tokDoneProc, doneError, 0, 0)
+		b.done(tokDoneProc, cn.procDone(doneError), 0, 0)
 	} else {
 		b.done(tokDone, doneError, 0, 0)
 	}
 	w.Write(b)
-	return w.finish()
+	return cn.end(w)
 }
 
 // transMgr answers transaction manager requests ([MS-TDS] 2.2.6.9). They
@@ -573,6 +689,18 @@ func (b *tokBuf) envChangeStr(typ byte, newV, oldV string) {
 	b.u8(tokEnvChange)
 	b.u16(uint16(len(body)))
 	b.raw(body)
+}
+
+// returnValue writes a RETURNVALUE token of an int output parameter.
+func (b *tokBuf) returnValue(name string, v int32) {
+	b.u8(tokReturnValue)
+	b.u16(0) // ordinal
+	b.bvarchar(name)
+	b.u8(0x01) // output parameter
+	b.u32(0)   // user type
+	b.u16(0x01)
+	b.raw([]byte{tInt, 4, 4})
+	b.u32(uint32(v))
 }
 
 func (b *tokBuf) envChangeBytes(typ byte, newV, oldV []byte) {

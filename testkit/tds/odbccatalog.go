@@ -80,13 +80,13 @@ func (s *Server) catalogTables() []catalogTable {
 }
 
 // odbcType is how sp_columns (@ODBCVer = 3) describes a column: DATA_TYPE,
-// PRECISION, LENGTH, SCALE (nil: NULL), RADIX (nil: NULL), SQL_DATA_TYPE,
-// SQL_DATETIME_SUB and SS_DATA_TYPE.
+// PRECISION, LENGTH, SCALE, RADIX, SQL_DATA_TYPE, SQL_DATETIME_SUB,
+// CHAR_OCTET_LENGTH (nil: NULL) and SS_DATA_TYPE.
 type odbcType struct {
 	dataType, precision, length int
 	scale, radix                any
 	sqlDataType                 int
-	sub                         any
+	sub, octets                 any
 	ssType                      int
 }
 
@@ -103,7 +103,7 @@ func odbcTypeOf(c CatalogColumn) odbcType {
 		return odbcType{dataType: dt, precision: prec, length: length, radix: int16(2), sqlDataType: dt, ssType: ss}
 	}
 	text := func(dt, chars, bytes, ss int) odbcType {
-		return odbcType{dataType: dt, precision: chars, length: bytes, sqlDataType: dt, ssType: ss}
+		return odbcType{dataType: dt, precision: chars, length: bytes, sqlDataType: dt, octets: int64(bytes), ssType: ss}
 	}
 	chars := func(unit int) int {
 		if c.MaxLength < 0 {
@@ -112,7 +112,7 @@ func odbcTypeOf(c CatalogColumn) odbcType {
 		return c.MaxLength / unit
 	}
 	downlevel := func(chars int) odbcType {
-		return odbcType{dataType: -9, precision: chars, length: 2 * chars, sqlDataType: -9, ssType: 39}
+		return odbcType{dataType: -9, precision: chars, length: 2 * chars, sqlDataType: -9, octets: int64(2 * chars), ssType: 39}
 	}
 	fraction := func(base int) int {
 		if c.Scale == 0 {
@@ -253,13 +253,9 @@ func (cn *conn) catalogProc(q Query) (r Response, ok bool) {
 				if c.Nullable {
 					nullable, isNullable = 1, "YES"
 				}
-				var octets any
-				if o.dataType == 1 || o.dataType == 12 || o.dataType == -1 || o.dataType <= -8 && o.dataType >= -10 || o.dataType <= -2 && o.dataType >= -4 {
-					octets = int64(o.length)
-				}
 				r.Rows = append(r.Rows, []any{cn.database, t.schema, t.name, c.Name, int16(o.dataType), c.Type,
 					int64(o.precision), int64(o.length), o.scale, o.radix, nullable, nil, nil,
-					int16(o.sqlDataType), o.sub, octets, int64(i + 1), isNullable, int64(o.ssType)})
+					int16(o.sqlDataType), o.sub, o.octets, int64(i + 1), isNullable, int64(o.ssType)})
 			}
 		}
 		return r, true

@@ -1,6 +1,7 @@
 package tds_test
 
 import (
+	"bytes"
 	"database/sql"
 	"fmt"
 	"strings"
@@ -109,5 +110,22 @@ func TestCatalogProcedures(t *testing.T) {
 	var schema string
 	if err := db.QueryRow("SELECT SCHEMA_NAME()").Scan(&schema); err != nil || schema != "dbo" {
 		t.Errorf("SCHEMA_NAME() = %q, %v", schema, err)
+	}
+}
+
+// TestRowversion: a rowversion column goes out as binary(8) with SQL
+// Server's user type for it, and reads back as its 8 bytes.
+func TestRowversion(t *testing.T) {
+	s := tds.Start(t)
+	db := open(t, s.DSN("u", "p", ""))
+	rv := []byte{0x80, 0, 0, 0, 0, 0, 0x03, 0xE9}
+	s.Handle("SELECT rv", tds.Response{Columns: []tds.Column{{Name: "rv", Type: tds.Rowversion}, {Name: "n", Type: tds.Rowversion, Nullable: true}}, Rows: [][]any{{rv, nil}}})
+	var got, null []byte
+	if err := db.QueryRow("SELECT rv").Scan(&got, &null); err != nil || !bytes.Equal(got, rv) || null != nil {
+		t.Fatalf("rowversion %x, NULL %x: %v", got, null, err)
+	}
+	s.Handle("SELECT short", tds.Response{Columns: []tds.Column{{Name: "rv", Type: tds.Rowversion}}, Rows: [][]any{{[]byte{1}}}})
+	if err := db.QueryRow("SELECT short").Scan(&got); err == nil || !strings.Contains(err.Error(), "want 8") {
+		t.Fatalf("a rowversion of 1 byte: %v", err)
 	}
 }

@@ -182,58 +182,88 @@ func (r *rd) u64() uint64 {
 	return binary.LittleEndian.Uint64(p)
 }
 
-// parseRPC decodes an RPC request ([MS-TDS] 2.2.6.6). On a decoding error
-// the returned query holds what was decoded so far.
-func parseRPC(d []byte) (Query, error) {
-	q := Query{RPC: true}
+// rpcCall is one call of an RPC request: a procedure by name, or by id
+// (procID ≥ 0) with its name empty.
+type rpcCall struct {
+	name   string
+	procID int
+	params []Param
+}
+
+// Procedures called by id ([MS-TDS] 2.2.6.6).
+const (
+	procExecuteSQL = 10
+	procPrepare    = 11
+	procExecute    = 12
+	procPrepExec   = 13
+	procUnprepare  = 15
+)
+
+var procIDs = map[string]int{"sp_executesql": procExecuteSQL, "sp_prepare": procPrepare, "sp_execute": procExecute, "sp_prepexec": procPrepExec, "sp_unprepare": procUnprepare}
+
+// parseRPC decodes an RPC request ([MS-TDS] 2.2.6.6): its calls, which
+// batch flags separate (FreeTDS sends an array of parameter sets as one
+// call each). On a decoding error the calls hold what was decoded so far.
+func parseRPC(d []byte) ([]rpcCall, error) {
 	d, err := skipAllHeaders(d)
 	if err != nil {
-		return q, err
+		return nil, err
 	}
 	r := &rd{b: d}
-	procID := -1
-	if n := r.u16(); n == 0xFFFF {
-		procID = int(r.u16())
-	} else {
-		q.SQL = decodeUCS2(r.take(int(n) * 2))
-	}
-	r.u16() // option flags
-	var params []Param
+	var calls []rpcCall
 	for r.err == nil && len(r.b) > 0 {
-		if r.b[0] == 0x80 || r.b[0] == 0xFF || r.b[0] == 0xFE {
-			break // batch separator: only the first call is decoded
+		c := rpcCall{procID: -1}
+		if n := r.u16(); n == 0xFFFF {
+			c.procID = int(r.u16())
+		} else {
+			c.name = decodeUCS2(r.take(int(n) * 2))
+			// FreeTDS calls sp_execute by name.
+			if id, ok := procIDs[strings.ToLower(c.name)]; ok {
+				c.name, c.procID = "", id
+			}
 		}
-		name := decodeUCS2(r.take(int(r.u8()) * 2))
-		r.u8() // status flags
-		v, err := readParamValue(r)
-		if err != nil {
-			q.Params = params
-			return q, fmt.Errorf("parameter %d (%s): %w", len(params)+1, name, err)
+		r.u16() // option flags
+		for r.err == nil && len(r.b) > 0 {
+			if r.b[0] == 0x80 || r.b[0] == 0xFF || r.b[0] == 0xFE {
+				r.take(1) // batch flag: another call follows
+				break
+			}
+			name := decodeUCS2(r.take(int(r.u8()) * 2))
+			r.u8() // status flags
+			v, err := readParamValue(r)
+			if err != nil {
+				return append(calls, c), fmt.Errorf("parameter %d (%s): %w", len(c.params)+1, name, err)
+			}
+			c.params = append(c.params, Param{Name: name, Value: v})
 		}
-		params = append(params, Param{Name: name, Value: v})
+		calls = append(calls, c)
 	}
-	if r.err != nil {
-		return q, r.err
+	return calls, r.err
+}
+
+// query is the call as a Query: sp_executesql's statement, declaration
+// and parameters; a procedure called by name with its parameters; any
+// other procedure id as "<proc id N>".
+func (c rpcCall) query() Query {
+	q := Query{RPC: true, SQL: c.name, Params: c.params}
+	if c.procID < 0 {
+		return q
 	}
-	if procID >= 0 {
-		if procID != 10 { // sp_executesql
-			q.SQL = fmt.Sprintf("<proc id %d>", procID)
-			q.Params = params
-			return q, nil
-		}
-		if len(params) > 0 {
-			q.SQL, _ = params[0].Value.(string)
-		}
-		if len(params) > 1 {
-			q.Decl, _ = params[1].Value.(string)
-		}
-		if len(params) > 2 {
-			q.Params = params[2:]
-		}
-		return q, nil
+	if c.procID != procExecuteSQL {
+		q.SQL = fmt.Sprintf("<proc id %d>", c.procID)
+		return q
 	}
-	q.Params = params
-	return q, nil
+	q.Params = nil
+	if len(c.params) > 0 {
+		q.SQL, _ = c.params[0].Value.(string)
+	}
+	if len(c.params) > 1 {
+		q.Decl, _ = c.params[1].Value.(string)
+	}
+	if len(c.params) > 2 {
+		q.Params = c.params[2:]
+	}
+	return q
 }
 
 // readParamValue reads a TYPE_INFO and the value that follows.

@@ -1,22 +1,30 @@
 // Package tds is an in-process fake SQL Server speaking enough of the TDS 7.4
 // protocol ([MS-TDS]) for the github.com/microsoft/go-mssqldb driver with
-// encrypt=disable. Tests register canned responses per SQL text with
+// encrypt=disable, and for FreeTDS's ODBC driver (tdsodbc) without
+// encryption. Tests register canned responses per SQL text with
 // Server.Handle and inspect what the client sent with Server.Queries.
 //
-// Supported: PRELOGIN (no TLS), LOGIN7 with SQL authentication, SQL batches,
-// RPC requests (sp_executesql and procedures called by name), ATTENTION
-// (cancel), transaction manager requests (recorded as "BEGIN TRANSACTION",
+// Supported: PRELOGIN (no TLS), LOGIN7 with SQL authentication (TDS 7.1 to
+// 7.4: the server answers in the client's version, and refuses to send
+// the 7.3 date and time types below 7.3), SQL batches, RPC requests
+// (sp_executesql, procedures called by name, and prepared statements:
+// sp_prepare, sp_execute, sp_prepexec, sp_unprepare; several calls in one
+// request, as FreeTDS sends arrays of parameters), ATTENTION (cancel),
+// transaction manager requests (recorded as "BEGIN TRANSACTION",
 // "COMMIT TRANSACTION" and "ROLLBACK TRANSACTION" queries, which handlers
 // may answer with an error), result sets split across packets of the
 // negotiated size, and bulk loads (INSERT BULK followed by a BULKLOAD
 // message; see [Server.HandleBulk]).
 //
 // The server keeps a catalog of table columns only, for the driver's bulk
-// copy: CREATE TABLE batches (optionally behind IF OBJECT_ID(...) IS NULL)
-// and DROP TABLE batches maintain it, #temporary tables per connection,
-// and a rolled-back transaction (or one left open when its connection
-// closes) forgets the tables it created. It holds no
-// rows: tests answer other statements with handlers.
+// copy and the catalog procedures ODBC drivers call (sp_tables,
+// sp_columns, sp_pkeys; and SELECT SCHEMA_NAME(), which is dbo): CREATE
+// TABLE batches (optionally behind IF OBJECT_ID(...) IS NULL) and DROP
+// TABLE batches maintain it, #temporary tables per connection, and a
+// rolled-back transaction (or one left open when its connection closes)
+// forgets the tables it created; [Server.DescribeTable] adds a table's
+// description. It holds no rows: tests answer other statements with
+// handlers.
 package tds
 
 import (

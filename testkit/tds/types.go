@@ -38,6 +38,10 @@ const (
 	SmallDateTime
 	UniqueIdentifier
 	XML
+	// Rowversion is rowversion (timestamp): binary(8) marked with SQL
+	// Server's user type 80, which drivers read (FreeTDS names it
+	// timestamp); values are 8 bytes.
+	Rowversion
 )
 
 // Max as Column.Length declares a (max) column, streamed as PLP.
@@ -75,6 +79,7 @@ const (
 	tDT2      = 0x2A
 	tDTO      = 0x2B
 	tVarBin   = 0xA5
+	tBigBin   = 0xAD
 	tVarChar  = 0xA7
 	tNVarChar = 0xE7
 	tXML      = 0xF1
@@ -121,7 +126,11 @@ func (b *tokBuf) colMetadata(cols []Column) error {
 	b.u8(tokColMetadata)
 	b.u16(uint16(len(cols)))
 	for _, c := range cols {
-		b.u32(0) // user type
+		userType := uint32(0)
+		if c.Type == Rowversion {
+			userType = 80
+		}
+		b.u32(userType)
 		var flags uint16
 		if c.Nullable {
 			flags |= 0x01
@@ -207,6 +216,9 @@ func (b *tokBuf) typeInfo(c Column) error {
 		}
 	case XML:
 		b.raw([]byte{tXML, 0})
+	case Rowversion:
+		b.u8(tBigBin)
+		b.u16(8)
 	default:
 		return fmt.Errorf("unknown column type %d", c.Type)
 	}
@@ -360,14 +372,14 @@ func (b *tokBuf) value(c Column, v any) error {
 			b.u32(uint32(uint64(x) >> 32))
 			b.u32(uint32(x))
 		}
-	case NVarChar, VarChar, VarBinary, XML:
+	case NVarChar, VarChar, VarBinary, XML, Rowversion:
 		var data []byte
 		switch t := v.(type) {
 		case string:
 			switch c.Type {
 			case VarChar:
 				data = encodeLatin1(t)
-			case VarBinary:
+			case VarBinary, Rowversion:
 				data = []byte(t)
 			default:
 				data = appendUCS2(nil, t)
@@ -387,6 +399,9 @@ func (b *tokBuf) value(c Column, v any) error {
 			}
 			b.u32(0)
 			return nil
+		}
+		if c.Type == Rowversion && len(data) != 8 {
+			return fmt.Errorf("rowversion of %d bytes, want 8", len(data))
 		}
 		limit := c.Length
 		if c.Type == NVarChar {

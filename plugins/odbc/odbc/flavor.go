@@ -40,12 +40,14 @@ type flavor struct {
 	maxDecimal  int32
 	keyText     string // a text key column's type, %d its length; else ddl's
 	mergeDelete func(target, last string, on []string) string
-	// catalogType corrects the type SQLColumns reports for a type name,
-	// given its COLUMN_SIZE: the SQL type, signedness and fractional
-	// digits.
+	// catalogType corrects the type SQLColumns (or a result set) reports
+	// for a type name, given its COLUMN_SIZE: the SQL type, signedness
+	// and fractional digits.
 	catalogType func(typeName string, size int64) (ti typeInfo, digits int64, ok bool)
 	// upperGUID renders GUIDs in upper case, as the database does.
 	upperGUID bool
+	// noMerge says why merge is not supported; empty: it is.
+	noMerge string
 }
 
 var flavors = map[string]*flavor{
@@ -99,6 +101,7 @@ var flavors = map[string]*flavor{
 		},
 		timestampTZ: "datetimeoffset(7)", maxDecimal: 38, keyText: "nvarchar(%d)",
 		transactionalDDL: true, catalogType: sqlServerCatalogType, upperGUID: true,
+		noMerge: "merge into SQL Server through ODBC is not supported (its staging table would be CREATE TABLE #...): use the mssql connector, or append or replace",
 	},
 	"generic": {
 		name: "generic", quote: sqlsource.QuoteDouble, sql: sqlguard.Generic, checkSQL: true,

@@ -3,9 +3,16 @@ package odbc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/halfpipe-io/halfpipe/plugins/odbc/odbc"
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -60,7 +67,7 @@ func msTypes() []msType {
 		{tds.CatalogColumn{Name: "dto", Type: "datetimeoffset", MaxLength: 10, Precision: 34, Scale: 7}, tds.Column{Type: tds.DateTimeOffset, Scale: 7}, time.Date(2023, 12, 31, 22, 15, 1, 999999900, ist), "extension<arrow.timestamp_with_offset>", "2023-12-31 22:15:01.9999999 +0530 UTC+05:30"},
 		{tds.CatalogColumn{Name: "tm", Type: "time", MaxLength: 5, Precision: 16, Scale: 7}, tds.Column{Type: tds.Time, Scale: 7}, time.Date(1, 1, 1, 13, 14, 15, 123456700, time.UTC), "time64[ns]", "13:14:15.123456700"},
 		{tds.CatalogColumn{Name: "g", Type: "uniqueidentifier", MaxLength: 16}, tds.Column{Type: tds.UniqueIdentifier}, "6f9619ff-8b86-d011-b42d-00c04fd430c8", "utf8", "6F9619FF-8B86-D011-B42D-00C04FD430C8"},
-		{tds.CatalogColumn{Name: "rv", Type: "timestamp", MaxLength: 8}, tds.Column{Type: tds.VarBinary, Length: 8}, []byte{0x80, 0, 0, 0, 0, 0, 0, 1}, "uint64", "9223372036854775809"},
+		{tds.CatalogColumn{Name: "rv", Type: "timestamp", MaxLength: 8}, tds.Column{Type: tds.Rowversion}, []byte{0x80, 0, 0, 0, 0, 0, 0, 1}, "uint64", "9223372036854775809"},
 	}
 }
 
@@ -130,6 +137,22 @@ func TestFreeTDSReadsSQLServerTypes(t *testing.T) {
 				}
 				if got := rows[1][i]; i > 0 && got != "NULL" {
 					t.Errorf("%s %s = %q, want NULL", c.cat.Name, c.cat.Type, got)
+				}
+			}
+			// A query reads the same from the result set's description.
+			var wire []tds.Column
+			row := make([]any, len(types))
+			for i, c := range types {
+				w := c.wire
+				w.Name, w.Nullable = c.cat.Name, true
+				wire = append(wire, w)
+				row[i] = c.value
+			}
+			db.Handle("SELECT * FROM types", tds.Response{Columns: wire, Rows: [][]any{row}})
+			qschema, qrows := readAll(t, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Query: "SELECT * FROM types"}})
+			for i, c := range types {
+				if typ := qschema.Field(i).Type.String(); typ != c.arrowType || qrows[0][i] != c.want {
+					t.Errorf("query: %s %s = %s %.80q, want %s %.80q", c.cat.Name, c.cat.Type, typ, qrows[0][i], c.arrowType, c.want)
 				}
 			}
 			var sawBegin bool
@@ -214,5 +237,155 @@ func TestFreeTDSDeltaRange(t *testing.T) {
 				t.Errorf("%s: parameter %d = %#v, want %#v", c.column, i+1, g, w)
 			}
 		}
+	}
+}
+
+// TestFreeTDSWrites: append and replace into a table hp creates, through
+// FreeTDS's prepared statement (sp_prepare, then one sp_execute a row,
+// an array of them in one request) in one transaction: the server sees
+// every value with its declared type; a failing row rolls the whole write
+// back, the created table with it. Merge is refused before anything is
+// written.
+func TestFreeTDSWrites(t *testing.T) {
+	t.Parallel()
+	db, conn := freeTDS(t, "")
+	const rows = 5000
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "amount", Type: &arrow.Decimal128Type{Precision: 38, Scale: 10}, Nullable: true},
+		{Name: "at", Type: &arrow.TimestampType{Unit: arrow.Microsecond}, Nullable: true},
+		{Name: "day", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+		{Name: "flag", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+		{Name: "raw", Type: arrow.BinaryTypes.Binary, Nullable: true},
+		{Name: "f", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	at := time.Date(2024, 2, 29, 23, 59, 58, 123456000, time.UTC)
+	for i := 0; i < rows; i++ {
+		b.Field(0).(*array.Int64Builder).Append(int64(i))
+		if i%10 == 9 {
+			for c := 1; c < schema.NumFields(); c++ {
+				b.Field(c).AppendNull()
+			}
+			continue
+		}
+		b.Field(1).(*array.StringBuilder).Append(strings.Repeat("a😀b𝄞", i%5))
+		amount, _ := decimal128.FromString("-"+n38, 38, 10)
+		b.Field(2).(*array.Decimal128Builder).Append(amount)
+		b.Field(3).(*array.TimestampBuilder).Append(arrow.Timestamp(at.UnixMicro() + int64(i)))
+		b.Field(4).(*array.Date32Builder).Append(arrow.Date32(i))
+		b.Field(5).(*array.BooleanBuilder).Append(i%2 == 0)
+		b.Field(6).(*array.BinaryBuilder).Append([]byte{byte(i), 0, 0xFF})
+		b.Field(7).(*array.Float64Builder).Append(float64(i) / 7)
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	insert := func(table string) string {
+		return "INSERT INTO [dbo].[" + table + "] ([id], [name], [amount], [at], [day], [flag], [raw], [f]) VALUES (@P1, @P2, @P3, @P4, @P5, @P6, @P7, @P8)"
+	}
+	var mu sync.Mutex
+	var got [][]any
+	for _, table := range []string{"Target", "Failing"} {
+		db.HandleFunc(insert(table), func(q tds.Query) tds.Response {
+			mu.Lock()
+			defer mu.Unlock()
+			args := q.Args()
+			if table == "Failing" && args[0] == int64(4321) {
+				return tds.Response{Err: &tds.Error{Number: 2627, State: 1, Message: "Violation of PRIMARY KEY constraint."}}
+			}
+			got = append(got, args)
+			return tds.Response{RowsAffected: 1}
+		})
+	}
+	db.Handle("DELETE FROM [dbo].[Target]", tds.Response{RowsAffected: 7})
+	remote := plugintest.Serve(t, odbc.New())
+	write := func(mode sdk.WriteMode, table string) (*sdk.WriteResult, error) {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		db.ResetQueries()
+		rr, _ := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+		return remote.Write(context.Background(), sdk.WriteRequest{Conn: conn, Table: sdk.ObjectRef{Schema: "dbo", Name: table}, Mode: mode, Keys: []string{"id"}, CreateTable: true}, rr)
+	}
+	for _, mode := range []sdk.WriteMode{sdk.Append, sdk.Replace} {
+		res, err := write(mode, "Target")
+		if err != nil {
+			t.Fatalf("%v: %v", mode, err)
+		}
+		if res.RowsWritten != rows || len(got) != rows {
+			t.Fatalf("%v: wrote %d rows, the server received %d, want %d", mode, res.RowsWritten, len(got), rows)
+		}
+		for i, args := range got {
+			want := []any{int64(i), nil, nil, nil, nil, nil, nil, nil}
+			if i%10 != 9 {
+				want = []any{int64(i), strings.Repeat("a😀b𝄞", i%5), "-" + n38, at.Add(time.Duration(i) * time.Microsecond),
+					time.Unix(int64(i)*86400, 0).UTC(), i%2 == 0, []byte{byte(i), 0, 0xFF}, float64(i) / 7}
+			}
+			if fmt.Sprintf("%#v", args) != fmt.Sprintf("%#v", want) {
+				t.Fatalf("%v: row %d arrived as %#v, want %#v", mode, i, args, want)
+			}
+		}
+		var sqls []string
+		for _, q := range db.Queries() {
+			if q.SQL != insert("Target") {
+				sqls = append(sqls, q.SQL)
+			} else if !strings.HasPrefix(q.Decl, "@P1 BIGINT,@P2 NVARCHAR(") || !strings.Contains(q.Decl, "@P3 NUMERIC(38,10),@P4 DATETIME2,@P5 DATE,@P6 BIT,@P7 VARBINARY(") {
+				t.Fatalf("%v: parameters declared %q", mode, q.Decl)
+			}
+		}
+		// The table is created the first time only; replace deletes first.
+		if s := strings.Join(sqls, "; "); !strings.HasPrefix(s, "BEGIN TRANSACTION; sp_columns; ") || !strings.Contains(s, "; COMMIT TRANSACTION") ||
+			mode == sdk.Replace && !strings.Contains(s, "sp_columns; DELETE FROM [dbo].[Target]; COMMIT") {
+			t.Errorf("%v: statements %s", mode, s)
+		}
+	}
+	if _, ok := db.Table("dbo.target"); !ok {
+		t.Fatal("the created table is not in the server's catalog")
+	}
+
+	// A failing row: nothing stays, not even the table created for it.
+	if _, err := write(sdk.Append, "Failing"); err == nil || !strings.Contains(err.Error(), "Violation of PRIMARY KEY") {
+		t.Fatalf("a failing row: %v", err)
+	}
+	if _, ok := db.Table("dbo.Failing"); ok {
+		t.Error("the table created by the failed write is still there")
+	}
+
+	// Merge fails before writing.
+	_, err := write(sdk.Merge, "Target")
+	if !errors.Is(err, sdk.ErrUnimplemented) || len(got) != 0 {
+		t.Fatalf("merge: %v, %d rows written", err, len(got))
+	}
+}
+
+// TestFreeTDSServerGoneMidRead: SQL Server closes the connection (KILL)
+// while rows stream through FreeTDS: the read fails as unavailable, after
+// some batches and before the end.
+func TestFreeTDSServerGoneMidRead(t *testing.T) {
+	t.Parallel()
+	db, conn := freeTDS(t, "")
+	const total = 2000000
+	db.DescribeTable("[dbo].[big]", []tds.CatalogColumn{{Name: "id", Type: "bigint", MaxLength: 8, Precision: 19}, {Name: "pad", Type: "varchar", MaxLength: 100}})
+	db.Handle("SELECT [id], [pad] FROM [dbo].[big]", tds.Response{
+		Columns: []tds.Column{{Name: "id", Type: tds.BigInt}, {Name: "pad", Type: tds.VarChar, Length: 100}},
+		RowFunc: func(i int) []any { return []any{int64(i), strings.Repeat("x", 100)} }, NumRows: total,
+	})
+	remote := plugintest.Serve(t, odbc.New())
+	rr, err := remote.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: "dbo", Name: "big"}}, BatchMaxRows: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	rows := int64(0)
+	for rr.Next() {
+		rows += rr.RecordBatch().NumRows()
+		if rows == 1000 && db.KillConnections() == 0 {
+			t.Fatal("no connection to kill")
+		}
+	}
+	if err := rr.Err(); !errors.Is(err, sdk.ErrUnavailable) || rows >= total {
+		t.Fatalf("after %d rows: %v, want an unavailable error", rows, err)
 	}
 }

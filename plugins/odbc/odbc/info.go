@@ -17,7 +17,7 @@ var info = sdk.Info{
 	},
 	TypeMappings: []sdk.TypeMapping{
 		{NativeType: "SQL_BIT", ArrowType: "bool"},
-		{NativeType: "SQL_TINYINT / SMALLINT / INTEGER / BIGINT", ArrowType: "int8 / int16 / int32 / int64", Notes: "uint8 … uint64 when the driver says the column is unsigned (SQL_DESC_UNSIGNED, or 'unsigned' in the type name)"},
+		{NativeType: "SQL_TINYINT / SMALLINT / INTEGER / BIGINT", ArrowType: "int8 / int16 / int32 / int64", Notes: "uint8 … uint64 when the driver says the column is unsigned (SQL_DESC_UNSIGNED, or 'unsigned' in the type name); SQL Server's tinyint is uint8"},
 		{NativeType: "SQL_DECIMAL / SQL_NUMERIC (p,s)", ArrowType: "decimal128(p, s) up to 38 digits, decimal256(p, s) up to 76", Notes: "exact: fetched as text (SQL_C_CHAR), never through a float"},
 		{NativeType: "SQL_DECIMAL / SQL_NUMERIC without a precision", ArrowType: "utf8", Notes: "the exact text (PostgreSQL's unconstrained numeric)"},
 		{NativeType: "SQL_REAL / SQL_FLOAT, SQL_DOUBLE", ArrowType: "float32 / float64"},
@@ -25,7 +25,10 @@ var info = sdk.Info{
 		{NativeType: "SQL_BINARY, VARBINARY, LONGVARBINARY", ArrowType: "binary", Notes: "long data in pieces, any size"},
 		{NativeType: "SQL_TYPE_DATE", ArrowType: "date32"},
 		{NativeType: "SQL_TYPE_TIMESTAMP(n)", ArrowType: "timestamp[us] (n ≤ 6) or timestamp[ns]", Notes: "tz=UTC for PostgreSQL's timestamptz (the session runs in UTC) and MySQL/MariaDB datetime and timestamp (as the native connector); wall time otherwise"},
-		{NativeType: "SQL_GUID", ArrowType: "utf8", Notes: "lower-case 8-4-4-4-12"},
+		{NativeType: "SQL_GUID", ArrowType: "utf8", Notes: "lower-case 8-4-4-4-12; upper-case from SQL Server, as the mssql connector"},
+		{NativeType: "SQL Server time(n) (SQL_SS_TIME2)", ArrowType: "time64[ns]", Notes: "from the driver's text, as the mssql connector"},
+		{NativeType: "SQL Server datetimeoffset(n) (SQL_SS_TIMESTAMPOFFSET)", ArrowType: "arrow.timestamp_with_offset (struct<timestamp: timestamp[us|ns, tz=UTC], offset_minutes: int16>)", Notes: "microseconds for n ≤ 6, else nanoseconds (1677-09-21 .. 2262-04-11); the instant and the offset from the driver's text, as the mssql connector"},
+		{NativeType: "SQL Server rowversion (timestamp)", ArrowType: "uint64", Notes: "the 8 bytes read big-endian, as the mssql connector"},
 		{NativeType: "SQL_TYPE_TIME, intervals and other types", ArrowType: "utf8", Notes: "the driver's text"},
 	},
 	Limits: []string{
@@ -35,6 +38,7 @@ var info = sdk.Info{
 		"Writes insert each batch with arrays of bound parameters (SQL_ATTR_PARAMSET_SIZE, column-wise, up to 4096 rows or about 8 MiB an execution; one execution per row with a driver that takes no arrays), in one transaction; merge goes through a temporary staging table. MySQL/MariaDB commits on DDL, so a table hp creates there is created before the transaction and dropped if the write fails.",
 		"Memory is the driver's: through odbc-postgresql (UseDeclareFetch, 10,000 rows a fetch) a read stays flat (plugin peak RSS about 85 MB for 5,000,000 lineitem rows); MariaDB Connector/ODBC 3.1 holds the whole result in the driver (about 160 bytes a lineitem row: 811 MB for 5,000,000), whatever NO_CACHE or OPTION say: read large MariaDB tables with the native mysql connector or in ranges (delta).",
 		"A connection string in odbc://?connstr= is taken as written after the '=' (semicolons included); write its PWD= unencoded so that hp can mask it.",
+		"SQL Server through FreeTDS (odbc+sqlserver://...?driver=FreeTDS; TDS 7.3 or later, FreeTDS's default being 7.4, for the date and time types): SQLColumns is sp_columns, which describes date, time, datetime2 and datetimeoffset to such clients as nvarchar; the sqlserver dialect takes their types from their names and sizes. Every type the mssql connector reads arrives as it does (tested value for value against the project's TDS test server, not a real SQL Server). Writes go as one prepared statement executed once a row (FreeTDS sends a parameter array as one request of sp_execute calls). Merge into SQL Server through ODBC is not supported (append and replace are): use the mssql connector.",
 	},
 	Features: []sdk.Capability{sdk.CapReadQuery},
 }

@@ -179,7 +179,13 @@ func (t *target) query(ctx context.Context, dc any, q string, args []any, _ []sq
 		return nil, sdk.InvalidArgumentf("the statement returned no result set: a read must be a query that returns rows")
 	}
 	for _, col := range rows.(*odbcdriver.Rows).ColumnsInfo() {
-		t.types.LoadOrStore(odbcdriver.NativeType(col.TypeName, col.SQLType, col.Size, col.Digits, col.Unsigned), typeInfo{sqlType: col.SQLType, unsigned: col.Unsigned})
+		ti := typeInfo{sqlType: col.SQLType, unsigned: col.Unsigned}
+		if t.fl.catalogType != nil {
+			if fixed, _, ok := t.fl.catalogType(col.TypeName, col.Size); ok {
+				ti = fixed
+			}
+		}
+		t.types.LoadOrStore(odbcdriver.NativeType(col.TypeName, col.SQLType, col.Size, col.Digits, col.Unsigned), ti)
 	}
 	return rows, nil
 }
@@ -251,6 +257,9 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 	t, err := c.target(ctx, req.Conn)
 	if err != nil {
 		return nil, err
+	}
+	if req.Mode == sdk.Merge && t.fl.noMerge != "" {
+		return nil, sdk.Errorf(sdk.ErrUnimplemented, "%s", t.fl.noMerge)
 	}
 	return t.src.Write(ctx, req, records)
 }

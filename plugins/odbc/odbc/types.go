@@ -129,9 +129,12 @@ func kindOf(e *odbcdriver.Error) error {
 			return sdk.ErrNotFound
 		case r.State == "42000" && (r.Native == 1142 || r.Native == 1044), r.State == "42501":
 			return sdk.ErrPermissionDenied
-		case strings.HasPrefix(r.State, "08"), r.State == "HYT00", r.State == "HYT01":
+		case r.State == "HYT00", r.State == "HYT01":
 			return sdk.ErrUnavailable
 		}
+	}
+	if e.ConnectionLost() {
+		return sdk.ErrUnavailable
 	}
 	return nil
 }

@@ -53,7 +53,9 @@ const (
 	sqlTypeTime      = C.SQL_TYPE_TIME
 	sqlTypeTimestamp = C.SQL_TYPE_TIMESTAMP
 	sqlGUID          = C.SQL_GUID
-	// SQL Server's datetimeoffset (sqlncli.h, not in unixODBC's headers).
+	// SQL Server's time and datetimeoffset (sqlncli.h, not in unixODBC's
+	// headers).
+	sqlSSTime2           = -154
 	sqlSSTimestampOffset = -155
 )
 
@@ -107,6 +109,20 @@ func (e *Error) SQLState() string {
 func (e *Error) HasState(prefix string) bool {
 	for _, r := range e.Records {
 		if strings.HasPrefix(r.State, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// ConnectionLost reports whether the error says the connection is gone:
+// SQLSTATE class 08, or FreeTDS's messages for it, which FreeTDS reports
+// as a warning (01000).
+func (e *Error) ConnectionLost() bool {
+	for _, r := range e.Records {
+		msg := strings.ToLower(r.Message)
+		if strings.HasPrefix(r.State, "08") || strings.Contains(msg, "unexpected eof from the server") ||
+			strings.Contains(msg, "read from the server failed") || strings.Contains(msg, "write to the server failed") {
 			return true
 		}
 	}

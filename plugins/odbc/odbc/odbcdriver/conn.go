@@ -90,7 +90,7 @@ func (c *Conn) Close() error {
 }
 
 // check turns a failed call on the connection into an *Error, and marks
-// the connection bad after a communication failure (SQLSTATE class 08).
+// the connection bad after a communication failure.
 func (c *Conn) check(op string, rc C.SQLRETURN) error {
 	if ok(rc) {
 		return nil
@@ -99,7 +99,7 @@ func (c *Conn) check(op string, rc C.SQLRETURN) error {
 }
 
 func (c *Conn) fail(e *Error) error {
-	if e.HasState("08") || e.HasState("HYT") {
+	if e.ConnectionLost() || e.HasState("HYT") {
 		c.bad = true
 	}
 	return e

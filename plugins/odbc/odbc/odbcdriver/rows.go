@@ -274,7 +274,7 @@ func NativeType(typeName string, sqlType int, size int64, digits int, unsigned b
 func (r *Rows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
 	c := r.cols[i]
 	switch c.SQLType {
-	case sqlDecimal, sqlNumeric, sqlTypeTimestamp, sqlTimestamp:
+	case sqlDecimal, sqlNumeric, sqlTypeTimestamp, sqlTimestamp, sqlSSTime2, sqlSSTimestampOffset:
 		return c.Size, int64(c.Digits), true
 	}
 	return 0, 0, false
