@@ -41,7 +41,7 @@ var info = sdk.Info{
 		"protocol=, host= and port= reach a private link or a test server",
 	DSNExample: "snowflake://ETL:secret@myorg-myaccount/ANALYTICS/PUBLIC?warehouse=LOAD_WH&role=LOADER",
 	Options: []sdk.OptionSpec{
-		{Name: "stage", Description: "External stage (name or schema.name) over the S3 prefix the runs are published to; hp's --stage sets it for one run"},
+		{Name: "stage", Type: "string", Description: "External stage (name or schema.name) over the S3 prefix the runs are published to; hp's --stage sets it for one run"},
 	},
 	Env:      []string{lambdaEnv},
 	Features: []sdk.Capability{sdk.CapReadQuery},
