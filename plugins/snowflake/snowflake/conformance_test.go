@@ -19,8 +19,8 @@ import (
 
 // TestSourceConformance runs the SDK's source suite over the protocol
 // against the test server: a table of 14 rows with NULLs in every
-// nullable column, and an empty one. The large-table cases are skipped:
-// the server sends a result set in one JSON response, not in chunks.
+// nullable column, an empty one, one of 120,000 rows (cancellation) and
+// one with a 5 MiB value.
 func TestSourceConformance(t *testing.T) {
 	e := newEnv(t, false)
 	const cols = `("ID" NUMBER(38,0) NOT NULL, "AMOUNT" NUMBER(12,2), "NAME" VARCHAR, "AT" TIMESTAMP_NTZ(6), "OK" BOOLEAN, "BIN" BINARY, PRIMARY KEY ("ID"))`
@@ -74,13 +74,20 @@ func TestSourceConformance(t *testing.T) {
 	}
 	expected := b.NewRecordBatch()
 	defer expected.Release()
+	big := make([]string, 120_000)
+	for i := range big {
+		big[i] = fmt.Sprintf("(%d, 'row')", i)
+	}
 	if err := e.srv.Exec(`CREATE TABLE "CONF"."T" `+cols, `INSERT INTO "CONF"."T" VALUES `+strings.Join(values, ", "),
-		`CREATE TABLE "CONF"."EMPTY" `+cols); err != nil {
+		`CREATE TABLE "CONF"."EMPTY" `+cols,
+		`CREATE TABLE "CONF"."BIG" `+cols, `INSERT INTO "CONF"."BIG" ("ID", "NAME") VALUES `+strings.Join(big, ", "),
+		`CREATE TABLE "CONF"."BLOBS" `+cols, `INSERT INTO "CONF"."BLOBS" ("ID", "NAME") VALUES (1, '`+strings.Repeat("é1234567", 5<<17)+`')`); err != nil {
 		t.Fatal(err)
 	}
 	conn := sdk.Connection{DSN: e.dsn("etl", password, "")}
 	conformance.RunSourceSuite(t, plugintest.Serve(t, snowflake.New()), conformance.SourceFixture{
 		Conn: conn, Table: sdk.ObjectRef{Schema: "CONF", Name: "T"}, Expected: expected, KeyColumn: "ID", OrderColumn: "AMOUNT",
 		Empty: sdk.ObjectRef{Schema: "CONF", Name: "EMPTY"}, Missing: sdk.ObjectRef{Schema: "CONF", Name: "MISSING"},
+		Large: sdk.ObjectRef{Schema: "CONF", Name: "BIG"}, LargeValues: sdk.ObjectRef{Schema: "CONF", Name: "BLOBS"},
 	})
 }
