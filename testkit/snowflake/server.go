@@ -71,6 +71,10 @@ type Statement struct {
 	Bindings []string
 	// Err is the error code returned, "" on success.
 	Err string
+	// ResultFormat is the result format the session asked for at login:
+	// JSON, or ARROW (gosnowflake's default). The server always answers
+	// in JSON.
+	ResultFormat string
 }
 
 // Server is a Snowflake test server on 127.0.0.1.
@@ -264,6 +268,9 @@ type session struct {
 	temps     map[string]*table
 	closed    bool
 	inTxStmts int
+	// resultFormat is the format the session asked for
+	// (GO_QUERY_RESULT_FORMAT, ARROW unless set); the server sends JSON.
+	resultFormat string
 }
 
 func reply(w http.ResponseWriter, data any) {
@@ -294,6 +301,8 @@ type loginRequest struct {
 		Password      string `json:"PASSWORD"`
 		Authenticator string `json:"AUTHENTICATOR"`
 		Token         string `json:"TOKEN"`
+		// SessionParameters are the driver's session parameters.
+		SessionParameters map[string]any `json:"SESSION_PARAMETERS"`
 	} `json:"data"`
 }
 
@@ -313,7 +322,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	sess := &session{id: s.seq.Add(1), token: randToken(), db: s.cfg.Database, sch: s.cfg.Schema, temps: map[string]*table{}}
+	sess := &session{id: s.seq.Add(1), token: randToken(), db: s.cfg.Database, sch: s.cfg.Schema, temps: map[string]*table{}, resultFormat: "ARROW"}
+	for k, v := range d.SessionParameters {
+		if f, ok := v.(string); ok && strings.EqualFold(k, "GO_QUERY_RESULT_FORMAT") {
+			sess.resultFormat = strings.ToUpper(f)
+		}
+	}
 	if v := q.Get("databaseName"); v != "" {
 		sess.db = normIdent(v)
 	}
@@ -480,7 +494,7 @@ func bindValues(b map[string]bindParam) ([]*string, error) {
 func (s *Server) execute(ctx context.Context, sess *session, sqlText string, binds []*string) (*result, *Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Statement{Session: sess.id, SQL: sqlText}
+	st := Statement{Session: sess.id, SQL: sqlText, ResultFormat: sess.resultFormat}
 	for _, b := range binds {
 		if b == nil {
 			st.Bindings = append(st.Bindings, "NULL")
