@@ -12,6 +12,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/plugins/snowflake/snowflake"
 	"github.com/halfpipe-io/halfpipe/sdk"
+	sfserver "github.com/halfpipe-io/halfpipe/testkit/snowflake"
 )
 
 // typesTable is a table of every type the source maps, with edge values:
@@ -197,5 +198,30 @@ func TestSourceFilters(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprint(err), password) {
 		t.Errorf("an error shows the password: %v", err)
+	}
+}
+
+// TestSourceChunks reads a result that comes in chunks: the rows of the
+// response, then three chunks the driver downloads.
+func TestSourceChunks(t *testing.T) {
+	srv := sfserver.Start(t, sfserver.Config{Account: account, Users: []sfserver.User{{Name: "ETL", Password: password}}, ChunkRows: 7})
+	var rows []string
+	for i := 1; i <= 30; i++ {
+		rows = append(rows, fmt.Sprintf("(%d, 'r%d')", i, i))
+	}
+	if err := srv.Exec(`CREATE TABLE "PUBLIC"."C" ("ID" NUMBER(9,0), "V" VARCHAR)`, `INSERT INTO "PUBLIC"."C" VALUES `+strings.Join(rows, ", ")); err != nil {
+		t.Fatal(err)
+	}
+	dsn := fmt.Sprintf("snowflake://etl:%s@%s/TEST_DB/PUBLIC?protocol=http&host=%s&port=%d", password, account, srv.Host, srv.Port)
+	_, got := readAll(t, snowflake.New(), sdk.ReadRequest{Conn: sdk.Connection{DSN: dsn}, Source: obj("PUBLIC", "C"), OrderBy: []sdk.OrderBy{{Column: "ID"}}, BatchMaxRows: 4})
+	var want []string
+	for i := 1; i <= 30; i++ {
+		want = append(want, fmt.Sprintf("ID=%d V=r%d", i, i))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows: %v", got)
+	}
+	if n := srv.ChunksServed(); n != 4 {
+		t.Errorf("%d chunks downloaded, want 4 (7 rows each, 2 in the last)", n)
 	}
 }
