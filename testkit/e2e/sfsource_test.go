@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -167,5 +168,67 @@ func TestDeltaSnowflakeNTZ(t *testing.T) {
 	}
 	if len(reads) != 1 || !strings.Contains(reads[0], `"UPDATED_AT" > '2024-03-30 22:20:00.000001000'::TIMESTAMP_NTZ(9)`) {
 		t.Errorf("reads: %q", reads)
+	}
+}
+
+// TestInspectSnowflake: hp ls, describe and check on a Snowflake
+// connection, and a --query read.
+func TestInspectSnowflake(t *testing.T) {
+	t.Parallel() // its own server and directory
+	bin := testkit.Build(t, "snowflake")
+	_, env := sfSource(t, sfSourceTable("SFSRC_LS")...)
+	res := bin.Run(t, env, "ls", "sf", "--json")
+	if res.Code != 0 || !strings.Contains(res.Stdout, `"SFSRC_LS"`) {
+		t.Fatalf("ls: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	res = bin.Run(t, env, "describe", "sf.public.sfsrc_ls", "--output", "json")
+	if res.Code != 0 {
+		t.Fatalf("describe: exit %d\n%s", res.Code, res.Stderr)
+	}
+	var d struct {
+		Columns []struct {
+			Name        string `json:"name"`
+			ArrowType   string `json:"arrow_type"`
+			NativeType  string `json:"native_type"`
+			Nullable    bool   `json:"nullable"`
+			KeyPosition int    `json:"key_position"`
+		} `json:"columns"`
+		Rows *int64 `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &d); err != nil {
+		t.Fatalf("describe --json: %v\n%s", err, res.Stdout)
+	}
+	var cols []string
+	for _, c := range d.Columns {
+		cols = append(cols, fmt.Sprintf("%s:%s:%s:%v:%d", c.Name, c.ArrowType, c.NativeType, c.Nullable, c.KeyPosition))
+	}
+	want := []string{"ID:decimal(38, 0):NUMBER(38,0):false:1", "BIG:decimal(38, 0):NUMBER(38,0):true:0", "AMT:decimal(12, 2):NUMBER(12,2):true:0",
+		"NAME:utf8:TEXT:true:0", "OK:bool:BOOLEAN:true:0", "D:date32:DATE:true:0", "NTZ:timestamp[us]:TIMESTAMP_NTZ(6):true:0",
+		"TZ:extension<arrow.timestamp_with_offset>:TIMESTAMP_TZ(6):true:0", "V:utf8:VARIANT:true:0"}
+	if fmt.Sprint(cols) != fmt.Sprint(want) || d.Rows == nil || *d.Rows != 3 {
+		t.Errorf("describe:\n got %q rows %v\nwant %q rows 3", cols, d.Rows, want)
+	}
+	res = bin.Run(t, env, "check", "sf")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "Snowflake 9.0.0") || strings.Contains(res.Stdout+res.Stderr, "sf-src-pw-9") {
+		t.Errorf("check: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	res = bin.Run(t, env, "describe", "sf.public.nope")
+	if res.Code != 2 || !strings.Contains(res.Stderr, "NOPE") && !strings.Contains(res.Stderr, "nope") {
+		t.Errorf("describe of a missing table: exit %d\n%s", res.Code, res.Stderr)
+	}
+
+	out := t.TempDir()
+	res = bin.Run(t, append(env, "HP_OUT_DSN="+out), "cp", "snap", "sf.PUBLIC.SFSRC_Q", "out.q", "--format", "csv", "--compression", "none",
+		"--query", `SELECT "ID", "TZ", "AMT" FROM "PUBLIC"."SFSRC_LS" WHERE "ID" < 3 AND "TZ" IS NOT NULL ORDER BY "ID" DESC`)
+	if res.Code != 0 {
+		t.Fatalf("--query: exit %d\n%s", res.Code, res.Stderr)
+	}
+	m, _ := readManifest(t, out)
+	data, err := os.ReadFile(filepath.Join(out, m.Files[0].Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(data)); got != "ID,TZ,AMT\n2,2024-12-31T23:59:59.000000000-08:00,0.50\n1,2024-05-01T12:34:56.123456000+05:30,-1234567890.05" {
+		t.Errorf("--query read:\n%s", got)
 	}
 }
