@@ -143,6 +143,19 @@ func TestSourceFilters(t *testing.T) {
 	if fmt.Sprint(rows) != "[ID=3 NEG=0 ID=1 NEG=-9876543210]" {
 		t.Errorf("--columns --where: %v", rows)
 	}
+	// Conditions of several kinds, and a table whose name was quoted in
+	// lower case (found as typed once the folded name is not).
+	_, rows = readAll(t, c, sdk.ReadRequest{Conn: conn, Source: obj("SRC", "TYPES"), Columns: []string{"ID"},
+		Where: `("ID" IN (1, 2) AND NOT "OK") OR "TZ" >= '2024-12-31 23:59:59 -08:00'::TIMESTAMP_TZ(9) OR "S" = 'héllo'`, OrderBy: []sdk.OrderBy{{Column: "ID"}}})
+	if fmt.Sprint(rows) != "[ID=1 ID=3]" {
+		t.Errorf("--where with IN, NOT, OR and a typed literal: %v", rows)
+	}
+	if err := e.srv.Exec(`CREATE TABLE "src"."lower" ("id" NUMBER(38,0))`, `INSERT INTO "src"."lower" VALUES (7)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, rows = readAll(t, c, sdk.ReadRequest{Conn: conn, Source: obj("src", "lower"), Columns: []string{"id"}}); fmt.Sprint(rows) != "[id=7]" {
+		t.Errorf("a lower-case table: %v", rows)
+	}
 	// A delta range on the TIMESTAMP_NTZ column: wall time.
 	ntz := func(s string) *sdk.Value {
 		v, err := time.Parse(time.RFC3339Nano, s)
