@@ -1,8 +1,8 @@
 // Package snowflake is an in-process Snowflake test server for the real
 // github.com/snowflakedb/gosnowflake driver, which talks to it with
 // protocol=http on 127.0.0.1. It speaks the driver's REST protocol (login,
-// query submission with bind variables, JSON result sets, heartbeat,
-// session close) and executes the statements hp sends over a small
+// query submission with bind variables, JSON result sets typed in their
+// rowtype, large ones in gzipped chunks, heartbeat, session close) and executes the statements hp sends over a small
 // in-memory table store: CREATE/DROP TABLE (temporary tables per session),
 // INSERT, DELETE, SELECT (with WHERE, ORDER BY and MIN/MAX/COUNT, over
 // tables, subqueries and INFORMATION_SCHEMA.COLUMNS/TABLES), SHOW PRIMARY
@@ -16,6 +16,8 @@
 package snowflake
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -62,6 +64,10 @@ type Config struct {
 	Database, Schema string
 	// S3 reads the files of external stages.
 	S3 *s3.Client
+	// ChunkRows is the most rows a result sends in its response; the
+	// rest are chunks of as many rows the driver downloads, gzipped, as
+	// Snowflake sends large results. Default 10,000.
+	ChunkRows int
 }
 
 // Statement is one statement the server received, with its bindings.
@@ -71,6 +77,10 @@ type Statement struct {
 	Bindings []string
 	// Err is the error code returned, "" on success.
 	Err string
+	// ResultFormat is the result format the session asked for at login:
+	// JSON, or ARROW (gosnowflake's default). The server always answers
+	// in JSON.
+	ResultFormat string
 }
 
 // Server is a Snowflake test server on 127.0.0.1.
@@ -91,6 +101,8 @@ type Server struct {
 	stages   map[string]string
 	log      []Statement
 	fail     []failRule
+	chunks   map[string][]byte // gzipped JSON chunks by id
+	served   int               // chunks served
 }
 
 type failRule struct {
@@ -107,6 +119,9 @@ func Start(t TB, cfg Config) *Server {
 	if cfg.Schema == "" {
 		cfg.Schema = "PUBLIC"
 	}
+	if cfg.ChunkRows <= 0 {
+		cfg.ChunkRows = 10_000
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("snowflake test server: %v", err)
@@ -115,7 +130,7 @@ func Start(t TB, cfg Config) *Server {
 	if err != nil {
 		t.Fatalf("snowflake test server: %v", err)
 	}
-	s := &Server{cfg: cfg, stageDir: dir, ln: ln, store: newStore(), sessions: map[string]*session{}, stages: map[string]string{}}
+	s := &Server{cfg: cfg, stageDir: dir, ln: ln, store: newStore(), sessions: map[string]*session{}, stages: map[string]string{}, chunks: map[string][]byte{}}
 	addr := ln.Addr().(*net.TCPAddr)
 	s.Host, s.Port = "127.0.0.1", addr.Port
 	mux := http.NewServeMux()
@@ -124,6 +139,7 @@ func Start(t TB, cfg Config) *Server {
 	mux.HandleFunc("/session/heartbeat", s.heartbeat)
 	mux.HandleFunc("/session/token-request", s.heartbeat)
 	mux.HandleFunc("/session", s.closeSession)
+	mux.HandleFunc("/chunks/", s.chunk)
 	mux.HandleFunc("/telemetry/send", func(w http.ResponseWriter, _ *http.Request) { reply(w, map[string]any{}) })
 	s.http = &http.Server{Handler: mux}
 	go func() { _ = s.http.Serve(ln) }()
@@ -177,6 +193,13 @@ func (s *Server) Exec(statements ...string) error {
 		}
 	}
 	return nil
+}
+
+// ChunksServed is how many result chunks the driver downloaded.
+func (s *Server) ChunksServed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served
 }
 
 // Statements returns the statements received so far, in order.
@@ -264,6 +287,9 @@ type session struct {
 	temps     map[string]*table
 	closed    bool
 	inTxStmts int
+	// resultFormat is the format the session asked for
+	// (GO_QUERY_RESULT_FORMAT, ARROW unless set); the server sends JSON.
+	resultFormat string
 }
 
 func reply(w http.ResponseWriter, data any) {
@@ -294,6 +320,8 @@ type loginRequest struct {
 		Password      string `json:"PASSWORD"`
 		Authenticator string `json:"AUTHENTICATOR"`
 		Token         string `json:"TOKEN"`
+		// SessionParameters are the driver's session parameters.
+		SessionParameters map[string]any `json:"SESSION_PARAMETERS"`
 	} `json:"data"`
 }
 
@@ -313,7 +341,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	sess := &session{id: s.seq.Add(1), token: randToken(), db: s.cfg.Database, sch: s.cfg.Schema, temps: map[string]*table{}}
+	sess := &session{id: s.seq.Add(1), token: randToken(), db: s.cfg.Database, sch: s.cfg.Schema, temps: map[string]*table{}, resultFormat: "ARROW"}
+	for k, v := range d.SessionParameters {
+		if f, ok := v.(string); ok && strings.EqualFold(k, "GO_QUERY_RESULT_FORMAT") {
+			sess.resultFormat = strings.ToUpper(f)
+		}
+	}
 	if v := q.Get("databaseName"); v != "" {
 		sess.db = normIdent(v)
 	}
@@ -438,12 +471,13 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		replyErr(w, e, map[string]any{"queryId": queryID})
 		return
 	}
+	first, chunks := s.splitChunks(queryID, res.rows)
 	data := map[string]any{
-		"queryId": queryID, "rowtype": res.rowtype(), "rowset": res.rows, "total": len(res.rows), "returned": len(res.rows),
+		"queryId": queryID, "rowtype": res.rowtype(), "rowset": first, "total": len(res.rows), "returned": len(first), "chunks": chunks,
 		"statementTypeId": res.stmtType, "queryResultFormat": "json", "finalDatabaseName": sess.db, "finalSchemaName": sess.sch,
 		"parameters": []any{},
 	}
-	if res.rows == nil {
+	if first == nil {
 		data["rowset"] = [][]*string{}
 	}
 	for k, v := range res.extra {
@@ -480,7 +514,7 @@ func bindValues(b map[string]bindParam) ([]*string, error) {
 func (s *Server) execute(ctx context.Context, sess *session, sqlText string, binds []*string) (*result, *Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Statement{Session: sess.id, SQL: sqlText}
+	st := Statement{Session: sess.id, SQL: sqlText, ResultFormat: sess.resultFormat}
 	for _, b := range binds {
 		if b == nil {
 			st.Bindings = append(st.Bindings, "NULL")
@@ -522,4 +556,54 @@ func normIdent(s string) string {
 		return s[1 : len(s)-1]
 	}
 	return strings.ToUpper(s)
+}
+
+// splitChunks keeps the first ChunkRows rows for the response and stores
+// the rest as gzipped chunks of the JSON rows, comma-separated without
+// the enclosing brackets, as Snowflake's chunks are.
+func (s *Server) splitChunks(queryID string, rows [][]*string) ([][]*string, []map[string]any) {
+	n := s.cfg.ChunkRows
+	if len(rows) <= n {
+		return rows, nil
+	}
+	var metas []map[string]any
+	for i, start := 0, n; start < len(rows); i, start = i+1, start+n {
+		part := rows[start:min(start+n, len(rows))]
+		var raw bytes.Buffer
+		for j, r := range part {
+			if j > 0 {
+				raw.WriteByte(',')
+			}
+			b, _ := json.Marshal(r)
+			raw.Write(b)
+		}
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		_, _ = zw.Write(raw.Bytes())
+		_ = zw.Close()
+		id := fmt.Sprintf("%s-%d", queryID, i)
+		s.mu.Lock()
+		s.chunks[id] = gz.Bytes()
+		s.mu.Unlock()
+		metas = append(metas, map[string]any{"url": fmt.Sprintf("http://%s/chunks/%s", s.Addr(), id), "rowCount": len(part),
+			"uncompressedSize": raw.Len(), "compressedSize": gz.Len()})
+	}
+	return rows[:n], metas
+}
+
+// chunk serves a result chunk once; a chunk served is forgotten.
+func (s *Server) chunk(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimPrefix(r.URL.Path, "/chunks/")
+	s.mu.Lock()
+	b, ok := s.chunks[id]
+	delete(s.chunks, id)
+	if ok {
+		s.served++
+	}
+	s.mu.Unlock()
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	_, _ = w.Write(b)
 }

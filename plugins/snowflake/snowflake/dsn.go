@@ -17,6 +17,10 @@ import (
 // lambdaEnv is set in AWS Lambda, where no browser can open.
 const lambdaEnv = "AWS_LAMBDA_FUNCTION_NAME"
 
+// resultFormatParam is the session parameter that chooses gosnowflake's
+// result format.
+const resultFormatParam = "GO_QUERY_RESULT_FORMAT"
+
 // parseDSN turns snowflake://user[:password]@account/database[/schema]
 // ?schema=&warehouse=&role=&private_key_file=&authenticator=&token=
 // into a driver configuration. Its errors never quote the password.
@@ -28,7 +32,11 @@ func parseDSN(dsn string) (*sf.Config, error) {
 	if u.Scheme != "snowflake" {
 		return nil, sdk.InvalidArgumentf("DSN %s: scheme %q, want snowflake", sdk.MaskDSN(dsn), u.Scheme)
 	}
-	cfg := &sf.Config{Account: u.Host, Params: map[string]*string{}}
+	// Results come as JSON, not Arrow (gosnowflake's default): JSON hands
+	// a NUMBER over as its exact decimal text, while gosnowflake turns an
+	// Arrow NUMBER with a scale into text through a float64, losing digits.
+	jsonFormat := "JSON"
+	cfg := &sf.Config{Account: u.Host, Params: map[string]*string{resultFormatParam: &jsonFormat}}
 	if cfg.Account == "" {
 		return nil, sdk.InvalidArgumentf("DSN %s names no account: snowflake://user:password@account/database", sdk.MaskDSN(dsn))
 	}

@@ -143,3 +143,42 @@ func TestRealAccountLoad(t *testing.T) {
 		t.Errorf("after a failed replace: %s, want %s", got, want)
 	}
 }
+
+// TestRealAccountRead reads a table of edge values back from the account
+// named by HP_TEST_SNOWFLAKE_DSN (no stage needed); NUMBER(18,2) holds a
+// value a float64 cannot, so Arrow results would fail it. It has never run
+// here.
+func TestRealAccountRead(t *testing.T) {
+	dsn := os.Getenv("HP_TEST_SNOWFLAKE_DSN")
+	if dsn == "" {
+		t.Skip("HP_TEST_SNOWFLAKE_DSN is not set: no Snowflake account to read from")
+	}
+	c := snowflake.New()
+	ctx := context.Background()
+	conn := sdk.Connection{DSN: dsn}
+	table := fmt.Sprintf("HP_TEST_SRC_%d", time.Now().UnixNano())
+	t.Cleanup(func() { _, _ = c.Exec(ctx, conn, []string{`DROP TABLE IF EXISTS "` + table + `"`}) })
+	if _, err := c.Exec(ctx, conn, []string{
+		`CREATE TABLE "` + table + `" ("ID" NUMBER(38,0) NOT NULL PRIMARY KEY, "BIG" NUMBER(38,0), "AMT" NUMBER(18,2), "NTZ" TIMESTAMP_NTZ(9), "TZ" TIMESTAMP_TZ(9), "V" VARIANT)`,
+		`INSERT INTO "` + table + `" SELECT 1, 12345678901234567890123456789012345678, -1234567890123456.78, '2024-05-01 12:34:56.123456789'::TIMESTAMP_NTZ(9), ` +
+			`'2024-05-01 12:34:56.123456789 +05:30'::TIMESTAMP_TZ(9), PARSE_JSON('{"a": 1}') UNION ALL SELECT 2, -42, NULL, NULL, NULL, NULL`,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.Describe(ctx, conn, sdk.Source{Object: &sdk.ObjectRef{Name: strings.ToLower(table)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(d.PrimaryKey) != "[ID]" || d.Columns[4].NativeType != "TIMESTAMP_TZ(9)" {
+		t.Errorf("Describe: key %v, columns %+v", d.PrimaryKey, d.Columns)
+	}
+	_, rows := readAll(t, c, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Name: table}}, OrderBy: []sdk.OrderBy{{Column: "ID"}}})
+	if len(rows) != 2 || !strings.HasPrefix(rows[0], "ID=1 BIG=12345678901234567890123456789012345678 AMT=-1234567890123456.78 NTZ=2024-05-01T12:34:56.123456789 TZ=2024-05-01 12:34:56.123456789 +0530") ||
+		!strings.Contains(rows[0], `"a": 1`) || !strings.HasPrefix(rows[1], "ID=2 BIG=-42 AMT=(null) NTZ=(null) TZ=(null) V=(null)") {
+		t.Errorf("rows:\n%s", strings.Join(rows, "\n"))
+	}
+	b, err := c.Bounds(ctx, sdk.BoundsRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Name: table}}, Column: "NTZ"})
+	if err != nil || b.Max.String() != "2024-05-01T12:34:56.123456789Z" || b.Count != 2 || b.NullCount != 1 {
+		t.Errorf("bounds of NTZ: %+v, %v", b, err)
+	}
+}

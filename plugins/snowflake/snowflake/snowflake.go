@@ -41,7 +41,7 @@ var info = sdk.Info{
 		"protocol=, host= and port= reach a private link or a test server",
 	DSNExample: "snowflake://ETL:secret@myorg-myaccount/ANALYTICS/PUBLIC?warehouse=LOAD_WH&role=LOADER",
 	Options: []sdk.OptionSpec{
-		{Name: "stage", Description: "External stage (name or schema.name) over the S3 prefix the runs are published to; hp's --stage sets it for one run"},
+		{Name: "stage", Type: "string", Description: "External stage (name or schema.name) over the S3 prefix the runs are published to; hp's --stage sets it for one run"},
 	},
 	Env:      []string{lambdaEnv},
 	Features: []sdk.Capability{sdk.CapReadQuery},
@@ -77,10 +77,10 @@ var info = sdk.Info{
 	Limits: []string{
 		"Load (hp cp ... --stage NAME --publish-to CONN.PREFIX) copies a run hp published to S3 from an external stage over that prefix (created with a storage integration, see docs/snowflake.md); Write (no --stage) writes the rows to local Parquet files, PUTs them into the table's own stage (@%table) and copies them the same way, for small tables.",
 		"Reads (a table, --columns, --where, --query; Bounds for deltas) are one SELECT each, and one Snowflake statement sees the table as of one point in time: the read is a consistent snapshot. There is no read-only transaction in Snowflake; a --query must be one statement that only reads (SELECT, WITH, SHOW, DESCRIBE), checked before it runs.",
-		"Reads take gosnowflake's JSON result rows, not its Arrow batches: values are converted one by one (NUMBER from its exact text). The JSON format is slower than Arrow on wide, large reads.",
+		"Sessions ask for JSON results (GO_QUERY_RESULT_FORMAT=JSON), not gosnowflake's default Arrow: JSON hands a NUMBER over as its exact text, while gosnowflake's Arrow conversion turns a NUMBER with a scale into text through a float64. Values are converted one by one, which is slower than Arrow on wide, large reads.",
 		"Table and column names are looked up as Snowflake folds unquoted names (upper case), then exactly as given; the schema defaults to the session's (the DSN's). Columns come from INFORMATION_SCHEMA.COLUMNS, the key from SHOW PRIMARY KEYS (Snowflake keeps but does not enforce it).",
 		"Delta drivers: NUMBER, FLOAT, DATE and TIMESTAMP_NTZ/LTZ/TZ columns. Bounds are written as literals of the column's own type: a TIMESTAMP_NTZ mark as wall time ('...'::TIMESTAMP_NTZ(9)), TIMESTAMP_LTZ and TIMESTAMP_TZ marks as instants ('... +00:00'::TIMESTAMP_TZ(9)).",
-		"TIMESTAMP_NTZ/LTZ/TZ(7..9) and TIME(7..9) are read at nanoseconds: timestamps outside 1677-09-21..2262-04-11 do not fit and fail the read naming row, column and value; read them through --query as CAST(col AS TIMESTAMP_NTZ(6)).",
+		"TIMESTAMP_NTZ/LTZ/TZ(7..9) and TIME(7..9) are read at nanoseconds: timestamps outside 1677-09-21..2262-04-11 do not fit and fail the read naming row, column and value; read them through --query as CAST(col AS TIMESTAMP_NTZ(6)). A --query's TIMESTAMP columns are read at nanoseconds whatever their digits: gosnowflake does not report them.",
 		"Parquet loads match columns by name into the types of the table: a TIMESTAMP_TZ column from an arrow.timestamp_with_offset field (a Parquet struct) and a VARIANT column from arrow.json (a Parquet string, loaded as a JSON string, not parsed) are not converted by COPY yet.",
 		"Loads run on one session: CREATE TABLE (and the temporary table of a merge) before the transaction, because Snowflake commits an open transaction at any DDL; then BEGIN, DELETE (replace), COPY INTO with ON_ERROR=ABORT_STATEMENT, the row check against the manifest, MERGE (merge), COMMIT.",
 		"Append relies on Snowflake's load history (64 days): a retried load of a run already loaded loads nothing. Replace copies with FORCE=TRUE after its DELETE, merge through a fresh temporary table: both are idempotent.",

@@ -235,7 +235,7 @@ func columns(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]sqlsource.Co
 		case m.NativeType == "NUMBER" && prec.Valid:
 			m.Precision, m.Scale, m.HasPrecision = prec.Int64, scale.Int64, true
 			m.NativeType = fmt.Sprintf("NUMBER(%d,%d)", prec.Int64, scale.Int64)
-		case datetime.Valid:
+		case datetime.Valid && strings.HasPrefix(m.NativeType, "TIME"): // TIME, TIMESTAMP_*
 			m.Precision, m.HasPrecision = datetime.Int64, true
 			m.NativeType = fmt.Sprintf("%s(%d)", m.NativeType, datetime.Int64)
 		}

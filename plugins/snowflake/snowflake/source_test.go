@@ -12,6 +12,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/plugins/snowflake/snowflake"
 	"github.com/halfpipe-io/halfpipe/sdk"
+	sfserver "github.com/halfpipe-io/halfpipe/testkit/snowflake"
 )
 
 // typesTable is a table of every type the source maps, with edge values:
@@ -113,6 +114,11 @@ func TestSourceTypes(t *testing.T) {
 	// One statement reads the table: a consistent snapshot.
 	var selects []string
 	for _, st := range e.srv.Statements() {
+		// JSON results: gosnowflake's Arrow path would turn NUMBER(12,2)
+		// into text through a float64.
+		if st.ResultFormat != "JSON" {
+			t.Errorf("%s ran in a session that asked for %s results", st.SQL, st.ResultFormat)
+		}
 		if strings.HasPrefix(st.SQL, "SELECT") && strings.Contains(st.SQL, `FROM "SRC"."TYPES"`) {
 			selects = append(selects, st.SQL)
 		}
@@ -136,6 +142,19 @@ func TestSourceFilters(t *testing.T) {
 		OrderBy: []sdk.OrderBy{{Column: "ID", Descending: true}}})
 	if fmt.Sprint(rows) != "[ID=3 NEG=0 ID=1 NEG=-9876543210]" {
 		t.Errorf("--columns --where: %v", rows)
+	}
+	// Conditions of several kinds, and a table whose name was quoted in
+	// lower case (found as typed once the folded name is not).
+	_, rows = readAll(t, c, sdk.ReadRequest{Conn: conn, Source: obj("SRC", "TYPES"), Columns: []string{"ID"},
+		Where: `("ID" IN (1, 2) AND NOT "OK") OR "TZ" >= '2024-12-31 23:59:59 -08:00'::TIMESTAMP_TZ(9) OR "S" = 'héllo'`, OrderBy: []sdk.OrderBy{{Column: "ID"}}})
+	if fmt.Sprint(rows) != "[ID=1 ID=3]" {
+		t.Errorf("--where with IN, NOT, OR and a typed literal: %v", rows)
+	}
+	if err := e.srv.Exec(`CREATE TABLE "src"."lower" ("id" NUMBER(38,0))`, `INSERT INTO "src"."lower" VALUES (7)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, rows = readAll(t, c, sdk.ReadRequest{Conn: conn, Source: obj("src", "lower"), Columns: []string{"id"}}); fmt.Sprint(rows) != "[id=7]" {
+		t.Errorf("a lower-case table: %v", rows)
 	}
 	// A delta range on the TIMESTAMP_NTZ column: wall time.
 	ntz := func(s string) *sdk.Value {
@@ -192,5 +211,30 @@ func TestSourceFilters(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprint(err), password) {
 		t.Errorf("an error shows the password: %v", err)
+	}
+}
+
+// TestSourceChunks reads a result that comes in chunks: the rows of the
+// response, then three chunks the driver downloads.
+func TestSourceChunks(t *testing.T) {
+	srv := sfserver.Start(t, sfserver.Config{Account: account, Users: []sfserver.User{{Name: "ETL", Password: password}}, ChunkRows: 7})
+	var rows []string
+	for i := 1; i <= 30; i++ {
+		rows = append(rows, fmt.Sprintf("(%d, 'r%d')", i, i))
+	}
+	if err := srv.Exec(`CREATE TABLE "PUBLIC"."C" ("ID" NUMBER(9,0), "V" VARCHAR)`, `INSERT INTO "PUBLIC"."C" VALUES `+strings.Join(rows, ", ")); err != nil {
+		t.Fatal(err)
+	}
+	dsn := fmt.Sprintf("snowflake://etl:%s@%s/TEST_DB/PUBLIC?protocol=http&host=%s&port=%d", password, account, srv.Host, srv.Port)
+	_, got := readAll(t, snowflake.New(), sdk.ReadRequest{Conn: sdk.Connection{DSN: dsn}, Source: obj("PUBLIC", "C"), OrderBy: []sdk.OrderBy{{Column: "ID"}}, BatchMaxRows: 4})
+	var want []string
+	for i := 1; i <= 30; i++ {
+		want = append(want, fmt.Sprintf("ID=%d V=r%d", i, i))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows: %v", got)
+	}
+	if n := srv.ChunksServed(); n != 4 {
+		t.Errorf("%d chunks downloaded, want 4 (7 rows each, 2 in the last)", n)
 	}
 }
