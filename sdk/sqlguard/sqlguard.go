@@ -16,13 +16,16 @@ import (
 type Dialect int
 
 // The dialects. Generic is standard SQL: 'strings', "identifiers",
-// -- and /* */ comments.
+// -- and /* */ comments. Oracle adds alternative quoting: q'[...]',
+// q'{...}', q'<...>', q'(...)' and q'c...c' for any other delimiter c
+// (nq'...' for national text), inside which nothing is special.
 const (
 	Generic Dialect = iota
 	Postgres
 	MySQL
 	SQLite
 	SQLServer
+	Oracle
 )
 
 // ForConnector returns the dialect of a connector by its name (as in its
@@ -37,6 +40,8 @@ func ForConnector(name string) Dialect {
 		return SQLite
 	case "mssql", "sqlserver":
 		return SQLServer
+	case "oracle":
+		return Oracle
 	}
 	return Generic
 }
@@ -141,6 +146,16 @@ func lex(d Dialect, s string) ([]token, error) {
 			for j < len(s) && isWordPart(s[j]) {
 				j++
 			}
+			// Oracle's q'..' and nq'..' alternative quoting.
+			if w := strings.ToLower(s[i:j]); d == Oracle && j < len(s) && s[j] == '\'' && (w == "q" || w == "nq") {
+				n, err := qQuoted(s[j:])
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, token{kind: tQuoted, text: s[i : j+n], depth: depth})
+				i = j + n
+				continue
+			}
 			// E'..' (Postgres escape string) and N'..' (national) prefixes.
 			if j < len(s) && s[j] == '\'' && j-i == 1 {
 				p := s[i] | 0x20
@@ -192,6 +207,24 @@ func quoted(s string, end byte, backslash bool) (int, error) {
 		}
 	}
 	return 0, refused("unterminated quote %c", s[0])
+}
+
+// qQuoted returns the length of Oracle's alternative quoted text at s
+// (after the q): a quote, a delimiter, the text, the closing delimiter
+// (], }, >, ) for an opening bracket, else the delimiter itself) and a
+// quote.
+func qQuoted(s string) (int, error) {
+	if len(s) < 2 || s[1] == ' ' || s[1] == '\t' || s[1] == '\n' || s[1] == '\r' {
+		return 0, refused("q' must be followed by a delimiter character")
+	}
+	end := s[1]
+	if c := strings.IndexByte("[{<(", end); c >= 0 {
+		end = "]}>)"[c]
+	}
+	if k := strings.Index(s[2:], string(end)+"'"); k >= 0 {
+		return 2 + k + 2, nil
+	}
+	return 0, refused("unterminated quote q'%c", s[1])
 }
 
 // blockComment returns the length of the comment at s; PostgreSQL and

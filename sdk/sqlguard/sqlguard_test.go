@@ -2,6 +2,7 @@ package sqlguard
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -116,9 +117,56 @@ func TestRead(t *testing.T) {
 }
 
 func TestForConnector(t *testing.T) {
-	for name, want := range map[string]Dialect{"postgres": Postgres, "mysql": MySQL, "sqlite": SQLite, "mssql": SQLServer, "oracle": Generic} {
+	for name, want := range map[string]Dialect{"postgres": Postgres, "mysql": MySQL, "sqlite": SQLite, "mssql": SQLServer, "oracle": Oracle, "db2": Generic} {
 		if got := ForConnector(name); got != want {
 			t.Errorf("ForConnector(%q) = %d, want %d", name, got, want)
+		}
+	}
+}
+
+// Oracle's alternative quoting: whatever sits between the delimiters is
+// text, a ';', a comment marker or a parenthesis included; the other
+// dialects do not know it.
+func TestOracleQQuotes(t *testing.T) {
+	ok := []string{
+		"name = q'[it's]'",
+		"note = q'{a; b -- c /* d ) }'",
+		"note = Q'<1 > 0; it's>' AND id > 2",
+		"note = q'(f(x) = 'y')' OR note = q'!don't -- here!'",
+		"note = nq'[ü's]'",
+		"note = q'|'|'",
+		"q = 'plain' AND nq = 1",
+	}
+	for _, s := range ok {
+		if err := Predicate(Oracle, s); err != nil {
+			t.Errorf("Predicate(Oracle, %q) = %v, want nil", s, err)
+		}
+	}
+	if err := Read(Oracle, "SELECT q'[a; DELETE FROM t]' FROM dual"); err != nil {
+		t.Errorf("Read of a q-quote holding a statement: %v", err)
+	}
+	bad := []struct{ s, why string }{
+		{"name = q'[it's", "unterminated quote q'["},
+		{"name = q'[x) ; DELETE FROM t --'", "unterminated quote q'["},
+		{"name = q'[x]'; DELETE FROM t", "';' ends a statement"},
+		{"name = q'[x]' ) UNION SELECT secret FROM users --", "unbalanced parentheses"},
+		{"name = q'[x]' UNION SELECT 1 FROM dual", "UNION outside parentheses"},
+		{"name = q' x '", "followed by a delimiter"},
+		{"name = q'", "followed by a delimiter"},
+	}
+	for _, c := range bad {
+		err := Predicate(Oracle, c.s)
+		if err == nil || !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), c.why) {
+			t.Errorf("Predicate(Oracle, %q) = %v, want a refusal saying %q", c.s, err, c.why)
+		}
+	}
+	if err := Read(Oracle, "SELECT q'[x]' FROM dual; DELETE FROM t"); err == nil {
+		t.Errorf("Read after a q-quote let a second statement through")
+	}
+	// Unchanged elsewhere: q'[...]' is no literal in the other dialects.
+	for _, d := range []Dialect{Generic, Postgres, MySQL, SQLite, SQLServer} {
+		if err := Predicate(d, "name = q'[it's]'"); err == nil {
+			t.Errorf("Predicate(%d) took an Oracle q-quote", d)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/halfpipe-io/halfpipe/testkit"
 )
@@ -334,6 +335,54 @@ func TestOracleDeltaThroughHp(t *testing.T) {
 		}
 		if strings.Join(ids, ",") != "1,2,3,4,5,6,7,8" {
 			t.Errorf("%s: published ids %v, want 1..8 once each", c.driver, ids)
+		}
+	}
+}
+
+// eventTZ is row i's TSTZ in HP.EVENTS_TZ of oraclefake (EventTZ there).
+func eventTZ(i int) time.Time {
+	offsets := []int{330, -480, 0, 825, -210, 60, -660, 540}
+	return time.Date(2024, 3, 10, 12, 20*i, 0, 0, time.UTC).In(time.FixedZone("", offsets[i-1]*60))
+}
+
+// TestOracleDeltaTimeZoneThroughHp: hp cp delta over a TIMESTAMP WITH
+// TIME ZONE driver (HP.EVENTS_TZ of oraclefake: instants 20 minutes apart
+// whose offsets, -11:00 to +13:45, put the wall times out of order; the
+// table grows from 5 to 8 rows). Oracle compares such values as instants,
+// and so does the fake: a bound sent or kept as a wall time would skip or
+// repeat rows. Each row is published once, with its own offset, and the
+// marks are the instants of rows 5 and 8.
+func TestOracleDeltaTimeZoneThroughHp(t *testing.T) {
+	t.Parallel() // its own directory
+	bin := testkit.Build(t)
+	plugins := fakeOracle(t)
+	out := t.TempDir()
+	run := func(rows int) deltaSummary {
+		env := []string{"HP_PLUGIN_DIR=" + plugins, "HP_OUT_DSN=" + out, fmt.Sprintf("HP_ORA_DSN=oracle://hp/pw@//db/EVENTS%d", rows)}
+		return runDelta(t, bin, env, "ora.hp.events_tz", "out.tz", "--delta-driver", "tstz", "--primary-keys", "id")
+	}
+	mark := func(i int) string { return eventTZ(i).UTC().Format(time.RFC3339Nano) }
+	if s := run(5); s.Rows != 5 || s.HighWaterMark != mark(5) {
+		t.Fatalf("first run: %+v, want 5 rows up to %s", s, mark(5))
+	}
+	if s := run(8); s.Rows != 3 || s.HighWaterMark != mark(8) {
+		t.Fatalf("second run: %+v, want 3 rows up to %s", s, mark(8))
+	}
+	if s := run(8); s.Rows != 0 {
+		t.Fatalf("idle run: %+v", s)
+	}
+	rows := publishedRows(t, out)
+	if len(rows) != 8 {
+		t.Fatalf("published %d rows, want 8 (ids 1..8 once each): %v", len(rows), rows)
+	}
+	for i, r := range rows {
+		id, ts, _ := strings.Cut(r, "|")
+		got, err := time.Parse(time.RFC3339Nano, ts)
+		want := eventTZ(i + 1)
+		_, gotOff := got.Zone()
+		_, wantOff := want.Zone()
+		if id != fmt.Sprint(i+1) || err != nil || !got.Equal(want) || gotOff != wantOff {
+			t.Errorf("published row %d is %q (%v), want id %d at %s", i, r, err, i+1, want.Format(time.RFC3339Nano))
 		}
 	}
 }

@@ -1,10 +1,7 @@
 package oracle
 
 import (
-	"database/sql"
-	"database/sql/driver"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,184 +11,67 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/godror/godror"
-	_ "modernc.org/sqlite"
 
 	"github.com/halfpipe-io/halfpipe/plugins/oracle/internal/oraclefake"
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/conformance"
 )
 
-// The source conformance suite runs on oraclefake backed by SQLite: the
-// catalog is answered from the fake tables, and every other statement the
-// connector sends is translated (binds, FETCH FIRST, the owner prefix) and
-// run on SQLite, its values handed back as godror's Go types. Ranges,
-// ordering, NULL placement and bounds are therefore computed, not canned.
+// The conformance suites run on oraclefake's Store: the catalog is
+// answered from SQLite's schema, and every other statement the connector
+// sends is translated and run on SQLite in the connection's own
+// transaction, its values handed back as godror's Go types. Ranges,
+// ordering, NULL placement, bounds, array inserts, merges and rollbacks
+// are therefore computed, not canned.
 
-var (
-	fetchFirst = regexp.MustCompile(`(?i)\s*FETCH FIRST (\d+) ROWS ONLY`)
-	oraBind    = regexp.MustCompile(`:(\d+)`)
-)
-
-// sqliteStore answers the fake's statements from SQLite.
-func sqliteStore(db *sql.DB, tables []*oraclefake.Table) func(q string, args []any) (*oraclefake.Result, error) {
-	types := map[string]string{} // column name → Oracle type
-	for _, tb := range tables {
-		for _, c := range tb.Cols {
-			types[c.Name] = c.Type
-		}
-	}
-	return func(q string, args []any) (*oraclefake.Result, error) {
-		switch {
-		case q == VersionQuery:
-			return &oraclefake.Result{Cols: []string{"BANNER"}, Rows: [][]driver.Value{{"Oracle Database 23ai Free (oraclefake on SQLite)"}}}, nil
-		case q == ObjectsQuery:
-			r := &oraclefake.Result{Cols: []string{"OWNER", "OBJECT_NAME", "OBJECT_TYPE"}}
-			for _, tb := range tables {
-				if tb.Owner == args[0] || tb.Owner == args[1] {
-					r.Rows = append(r.Rows, []driver.Value{tb.Owner, tb.Name, "TABLE"})
-				}
-			}
-			return r, nil
-		}
-		lite := strings.ReplaceAll(q, `"HP".`, "")
-		lite = fetchFirst.ReplaceAllString(lite, " LIMIT $1")
-		lite = oraBind.ReplaceAllString(lite, "?$1")
-		lite = oracleNulls(lite)
-		for i, a := range args {
-			// NUMBER binds: the fixture's values fit a float64 exactly.
-			if n, ok := a.(godror.Number); ok {
-				f, err := strconv.ParseFloat(string(n), 64)
-				if err != nil {
-					return nil, err
-				}
-				args[i] = f
-			}
-		}
-		rows, err := db.Query(lite, args...)
-		if err != nil {
-			return nil, fmt.Errorf("oraclefake on SQLite: %s (from %s): %w", lite, q, err)
-		}
-		defer rows.Close()
-		cols, _ := rows.Columns()
-		r := &oraclefake.Result{Cols: cols, Types: make([]string, len(cols))}
-		for i, c := range cols {
-			r.Types[i] = types[strings.Trim(c, `"`)]
-		}
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				return nil, err
-			}
-			row := make([]driver.Value, len(cols))
-			for i, v := range vals {
-				row[i] = godrorValue(v, r.Types[i])
-			}
-			r.Rows = append(r.Rows, row)
-		}
-		return r, rows.Err()
-	}
+var storeQueries = oraclefake.Queries{
+	CurrentSchema: CurrentSchemaQuery, Resolve: ResolveQuery, Synonym: SynonymQuery, ObjectType: ObjectTypeQuery,
+	Columns: ColumnsQuery, PrimaryKey: PrimaryKeyQuery, Version: VersionQuery, Objects: ObjectsQuery,
 }
 
-// oracleNulls spells out Oracle's NULL order where a statement leaves it
-// implicit: Oracle sorts NULL as larger than any value (last ascending,
-// first descending), SQLite as smaller.
-func oracleNulls(q string) string {
-	at := strings.LastIndex(q, " ORDER BY ")
-	if at < 0 {
-		return q
-	}
-	head, list, tail := q[:at+len(" ORDER BY ")], q[at+len(" ORDER BY "):], ""
-	if l := strings.Index(list, " LIMIT "); l >= 0 {
-		list, tail = list[:l], list[l:]
-	}
-	items := strings.Split(list, ", ")
-	for i, it := range items {
-		switch {
-		case strings.Contains(it, "NULLS"):
-		case strings.HasSuffix(it, " DESC"):
-			items[i] += " NULLS FIRST"
-		default:
-			items[i] += " NULLS LAST"
-		}
-	}
-	return head + strings.Join(items, ", ") + tail
-}
-
-// godrorValue is a SQLite value as godror returns the column's Oracle
-// type: NUMBER as godror.Number, NULL text as "".
-func godrorValue(v any, typ string) driver.Value {
-	switch x := v.(type) {
-	case int64:
-		return godror.Number(strconv.FormatInt(x, 10))
-	case float64:
-		return godror.Number(strconv.FormatFloat(x, 'f', -1, 64))
-	case string:
-		if typ == "CLOB" {
-			return &godror.Lob{Reader: strings.NewReader(x), IsClob: true}
-		}
-	case []byte:
-		if typ == "VARCHAR2" {
-			return string(x)
-		}
-		return x
-	case nil:
-		if typ == "VARCHAR2" {
-			return ""
-		}
-	}
-	return v
-}
-
-func TestConformanceSourceOnFake(t *testing.T) {
-	lite, err := sql.Open("sqlite", "file:"+t.TempDir()+"/conf.db")
+func newStore(t *testing.T) *oraclefake.Store {
+	t.Helper()
+	st, err := oraclefake.NewStore(t.TempDir()+"/hp.db", storeQueries)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lite.Close()
-	lite.SetMaxOpenConns(1)
-	i := func(n int64) any { return n }
-	cols := []oraclefake.Column{
-		{Name: "ID", Type: "NUMBER", Precision: i(10), Scale: i(0), Nullable: "N"},
-		{Name: "V", Type: "NUMBER", Precision: i(10), Scale: i(0), Nullable: "Y"},
-		{Name: "NAME", Type: "VARCHAR2", Nullable: "Y"},
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func storeExec(t *testing.T, st *oraclefake.Store, q string, args ...any) {
+	t.Helper()
+	if err := st.Exec(q, args...); err != nil {
+		t.Fatal(err)
 	}
-	var tables []*oraclefake.Table
+}
+
+func TestConformanceSourceOnFake(t *testing.T) {
+	st := newStore(t)
+	// The real-server suite's tables (TestRealServerSourceConformance).
+	cols := `ID NUMBER(10) PRIMARY KEY, V NUMBER(10), NAME VARCHAR2(100 CHAR)`
 	for _, n := range []string{"T_CONF", "T_EMPTY", "T_LARGE"} {
-		tables = append(tables, &oraclefake.Table{Owner: "HP", Name: n, Key: []string{"ID"}, Cols: cols})
-		if _, err := lite.Exec(`CREATE TABLE "` + n + `" ("ID" NUMBER NOT NULL PRIMARY KEY, "V" NUMBER, "NAME" VARCHAR2)`); err != nil {
-			t.Fatal(err)
-		}
+		storeExec(t, st, "CREATE TABLE "+n+" ("+cols+")")
 	}
 	expected, rows := sourceRows()
 	defer expected.Release()
 	for _, r := range rows {
-		if _, err := lite.Exec(`INSERT INTO "T_CONF" VALUES (?, ?, ?)`, r...); err != nil {
-			t.Fatal(err)
-		}
+		storeExec(t, st, `INSERT INTO T_CONF VALUES (:1, :2, :3)`, r...)
 	}
-	if _, err := lite.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 120000)
-		INSERT INTO "T_LARGE" SELECT i, i % 97, 'large ' || i FROM n`); err != nil {
-		t.Fatal(err)
+	ids := make([]godror.Number, 120000)
+	vs := make([]godror.Number, len(ids))
+	names := make([]string, len(ids))
+	for i := range ids {
+		ids[i], vs[i], names[i] = godror.Number(strconv.Itoa(i+1)), godror.Number(strconv.Itoa((i+1)%97)), fmt.Sprintf("large %d", i+1)
 	}
+	storeExec(t, st, `INSERT INTO T_LARGE VALUES (:1, :2, :3)`, ids, vs, names)
 	// A 5 MiB CLOB, read whole through godror's *Lob.
-	tables = append(tables, &oraclefake.Table{Owner: "HP", Name: "T_BIGVAL", Key: []string{"ID"}, Cols: []oraclefake.Column{
-		{Name: "ID", Type: "NUMBER", Precision: i(10), Scale: i(0), Nullable: "N"},
-		{Name: "DOC", Type: "CLOB", Nullable: "Y"},
-	}})
-	if _, err := lite.Exec(`CREATE TABLE "T_BIGVAL" ("ID" NUMBER NOT NULL PRIMARY KEY, "DOC" CLOB)`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lite.Exec(`INSERT INTO "T_BIGVAL" VALUES (1, ?), (2, 'small'), (3, NULL)`, largeValue); err != nil {
-		t.Fatal(err)
-	}
+	storeExec(t, st, `CREATE TABLE T_BIGVAL (ID NUMBER(10) PRIMARY KEY, DOC CLOB)`)
+	storeExec(t, st, `INSERT INTO T_BIGVAL VALUES (1, :1)`, godror.Lob{IsClob: true, Reader: strings.NewReader(largeValue)})
+	storeExec(t, st, `INSERT INTO T_BIGVAL VALUES (2, 'small')`)
+	storeExec(t, st, `INSERT INTO T_BIGVAL VALUES (3, NULL)`)
 
-	fake := &oraclefake.DB{}
-	fake.Handle = catalog(tables, nil, sqliteStore(lite, tables))
-	conformance.RunSourceSuite(t, NewWithDB(open(fake)), conformance.SourceFixture{
+	conformance.RunSourceSuite(t, NewWithDB(open(st.DB())), conformance.SourceFixture{
 		Conn:        sdk.Connection{DSN: "oracle://fake"},
 		Table:       sdk.ObjectRef{Name: "T_CONF"},
 		Expected:    expected,
@@ -200,6 +80,20 @@ func TestConformanceSourceOnFake(t *testing.T) {
 		Empty:       sdk.ObjectRef{Name: "T_EMPTY"},
 		Large:       sdk.ObjectRef{Name: "T_LARGE"},
 		LargeValues: sdk.ObjectRef{Name: "T_BIGVAL"},
+	})
+}
+
+// The SDK's target suite, with Oracle's ” that is NULL.
+func TestConformanceTargetOnFake(t *testing.T) {
+	st := newStore(t)
+	n := 0
+	conformance.RunTargetSuite(t, NewWithDB(open(st.DB())), conformance.TargetFixture{
+		Conn: sdk.Connection{DSN: "oracle://fake"},
+		NewTable: func(t *testing.T) sdk.ObjectRef {
+			n++
+			return sdk.ObjectRef{Name: fmt.Sprintf("T_TARGET_%d", n)}
+		},
+		EmptyStringIsNull: true,
 	})
 }
 

@@ -68,7 +68,7 @@ func newDialect(open func(sdk.Connection) (*sql.DB, error), prefetch, arraySize 
 		Classify:  classify,
 		Query:     fetchQuery(prefetch, arraySize),
 		NullsLast: true,
-		SQL:       sqlguard.Generic,
+		SQL:       sqlguard.Oracle,
 		// The default read-only transaction is Oracle's SET TRANSACTION
 		// READ ONLY: every statement in it sees the database as of the
 		// transaction's start, so a read is one point in time.

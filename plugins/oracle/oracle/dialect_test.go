@@ -178,6 +178,34 @@ func TestReadSelection(t *testing.T) {
 	}
 }
 
+// --where takes Oracle's q-quoted literals, whose ';', comment marker or
+// parenthesis stays text, and sends the filter as written; an
+// unterminated one never reaches the server.
+func TestWhereQQuote(t *testing.T) {
+	const where = `note = q'[it's; -- a ) note]' OR note = q'{x}'`
+	const want = `SELECT "ID" FROM "HP"."EVENTS" WHERE (` + where + `)`
+	f := eventsDB(func(q string, args []any) (*oraclefake.Result, error) {
+		if q != want {
+			return nil, fmt.Errorf("fake: unexpected %s", q)
+		}
+		return &oraclefake.Result{Cols: []string{"ID"}, Rows: [][]driver.Value{{godror.Number("7")}}}, nil
+	})
+	req := sdk.ReadRequest{Source: sdk.Source{Object: &sdk.ObjectRef{Name: "events"}}, Columns: []string{"id"}, Where: where}
+	if _, rows, err := readAll(t, newConnector(open(f)), req); err != nil || fmt.Sprint(rows) != "[[7]]" {
+		t.Fatalf("rows %v, %v", rows, err)
+	}
+	sent := len(f.Calls())
+	req.Where = `note = q'[it's; DROP TABLE events --`
+	if _, _, err := readAll(t, newConnector(open(f)), req); !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "unterminated quote q'[") {
+		t.Fatalf("an unterminated q-quote in --where: %v", err)
+	}
+	for _, c := range f.Calls()[sent:] {
+		if strings.Contains(c.SQL, "DROP") {
+			t.Fatalf("the refused filter reached the server: %s", c.SQL)
+		}
+	}
+}
+
 // A query is typed from godror's column types and runs as written, in a
 // read-only transaction.
 func TestReadQuery(t *testing.T) {

@@ -168,12 +168,14 @@ func TestRealServerWrites(t *testing.T) {
 	}
 }
 
-// The SDK's target suite against the server; ints come back as NUMBER.
+// The SDK's target suite against the server; ints come back as NUMBER,
+// and ” as NULL.
 func TestRealServerConformance(t *testing.T) {
 	conn, db := realServer(t)
 	c := New()
 	conformance.RunTargetSuite(t, c, conformance.TargetFixture{
-		Conn: conn,
+		Conn:              conn,
+		EmptyStringIsNull: true,
 		NewTable: func(t *testing.T) sdk.ObjectRef {
 			name := fmt.Sprintf("HP_TEST_C_%d", time.Now().UnixNano()%1e9)
 			t.Cleanup(func() { _, _ = db.Exec(`DROP TABLE "` + name + `" PURGE`) })

@@ -34,18 +34,54 @@ func eventRow(i int) []driver.Value {
 		time.Date(2024, 1, 1, 0, 0, i, 1000, Session), godror.Number(n)}
 }
 
+// EventsTZ is HP.EVENTS_TZ: ID NUMBER(10) and TSTZ TIMESTAMP(6) WITH TIME
+// ZONE, whose instants grow with ID while their offsets (-11:00 to
+// +13:45) put the wall times out of order.
+func EventsTZ() *Table {
+	i := func(n int64) any { return n }
+	return &Table{Owner: "HP", Name: "EVENTS_TZ", Key: []string{"ID"}, Cols: []Column{
+		{Name: "ID", Type: "NUMBER", Precision: i(10), Scale: i(0), Nullable: "N"},
+		{Name: "TSTZ", Type: "TIMESTAMP(6) WITH TIME ZONE", Scale: i(6), Nullable: "Y"},
+	}}
+}
+
+// tzOffsets are EVENTS_TZ's offsets in minutes, row by row.
+var tzOffsets = []int{330, -480, 0, 825, -210, 60, -660, 540}
+
+// EventTZ is the TSTZ of row i of HP.EVENTS_TZ, as godror returns it (in
+// the value's own offset): 20 minutes apart from 2024-03-10 12:00 UTC.
+func EventTZ(i int) time.Time {
+	zone := time.FixedZone("", tzOffsets[(i-1)%len(tzOffsets)]*60)
+	return time.Date(2024, 3, 10, 12, 20*i, 0, 0, time.UTC).In(zone)
+}
+
+func eventTZRow(i int) []driver.Value {
+	return []driver.Value{godror.Number(strconv.Itoa(i)), EventTZ(i)}
+}
+
 var (
-	eventsBounds = regexp.MustCompile(`^SELECT MIN\("(\w+)"\), MAX\("\w+"\), COUNT\(\*\), COUNT\("\w+"\) FROM "HP"\."EVENTS"(?: WHERE (.*))?$`)
-	eventsRead   = regexp.MustCompile(`^SELECT (.+?) FROM "HP"\."EVENTS"(?: WHERE (.*?))?(?: ORDER BY .*)?$`)
-	condition    = regexp.MustCompile(`^"(\w+)" (>=|>|<=|<) (?:TO_DATE\('([^']*)', 'YYYY-MM-DD HH24:MI:SS'\)|TIMESTAMP '([^']*)'|:(\d+))$`)
+	condition = regexp.MustCompile(`^"(\w+)" (>=|>|<=|<) (?:TO_DATE\('([^']*)', 'YYYY-MM-DD HH24:MI:SS'\)|TIMESTAMP '([^']*)'|:(\d+))$`)
+	zoned     = regexp.MustCompile(` [+-]\d\d:\d\d$`) // a TIMESTAMP WITH TIME ZONE literal
 )
 
 // AnswerEvents answers the connector's bounds and range reads of
-// HP.EVENTS holding rows 1..n, evaluating their range conditions as
-// Oracle would (each column compared as its own type); ok is false for
-// other statements.
+// HP.EVENTS and HP.EVENTS_TZ holding rows 1..n, evaluating their range
+// conditions as Oracle would (each column compared as its own type); ok
+// is false for other statements.
 func AnswerEvents(n int, q string, args []any) (r *Result, ok bool, err error) {
-	cols := Events().Names()
+	if r, ok, err := answerTable(Events(), eventRow, n, q, args); ok {
+		return r, ok, err
+	}
+	return answerTable(EventsTZ(), eventTZRow, n, q, args)
+}
+
+// answerTable answers bounds and range reads of table t, whose rows 1..n
+// are row(i), each driver growing with ID.
+func answerTable(t *Table, row func(int) []driver.Value, n int, q string, args []any) (r *Result, ok bool, err error) {
+	from := regexp.QuoteMeta(`FROM "HP"."` + t.Name + `"`)
+	boundsQuery := regexp.MustCompile(`^SELECT MIN\("(\w+)"\), MAX\("\w+"\), COUNT\(\*\), COUNT\("\w+"\) ` + from + `(?: WHERE (.*))?$`)
+	readQuery := regexp.MustCompile(`^SELECT (.+?) ` + from + `(?: WHERE (.*?))?(?: ORDER BY .*)?$`)
+	cols := t.Names()
 	index := func(name string) int {
 		for i, c := range cols {
 			if c == name {
@@ -56,22 +92,22 @@ func AnswerEvents(n int, q string, args []any) (r *Result, ok bool, err error) {
 	}
 	var where, list string
 	var bounds int
-	if m := eventsBounds.FindStringSubmatch(q); m != nil {
+	if m := boundsQuery.FindStringSubmatch(q); m != nil {
 		bounds, where = index(m[1]), m[2]
-	} else if m := eventsRead.FindStringSubmatch(q); m != nil {
+	} else if m := readQuery.FindStringSubmatch(q); m != nil {
 		list, where = m[1], m[2]
 	} else {
 		return nil, false, nil
 	}
 	var rows [][]driver.Value
 	for i := 1; i <= n; i++ {
-		row := eventRow(i)
-		keep, err := matches(row, index, where, args)
+		r := row(i)
+		keep, err := matches(r, index, where, args)
 		if err != nil {
 			return nil, true, err
 		}
 		if keep {
-			rows = append(rows, row)
+			rows = append(rows, r)
 		}
 	}
 	if list == "" {
@@ -97,10 +133,10 @@ func AnswerEvents(n int, q string, args []any) (r *Result, ok bool, err error) {
 	for _, i := range pick {
 		out.Cols = append(out.Cols, cols[i])
 	}
-	for _, row := range rows {
+	for _, got := range rows {
 		var r []driver.Value
 		for _, i := range pick {
-			r = append(r, row[i])
+			r = append(r, got[i])
 		}
 		out.Rows = append(out.Rows, r)
 	}
@@ -140,8 +176,9 @@ func matches(row []driver.Value, index func(string) int, where string, args []an
 	return true, nil
 }
 
-// compare compares a DATE or TIMESTAMP value (its wall time) with a typed
-// literal; binds compare in matches.
+// compare compares a DATE or TIMESTAMP value (its wall time), or a
+// TIMESTAMP WITH TIME ZONE literal (an instant, as Oracle compares them),
+// with a typed literal; binds compare in matches.
 func compare(v driver.Value, m []string) (int, error) {
 	if m[5] != "" {
 		return 0, nil
@@ -153,6 +190,13 @@ func compare(v driver.Value, m []string) (int, error) {
 	lit, layout := m[4], "2006-01-02 15:04:05.999999999"
 	if m[3] != "" {
 		lit, layout = m[3], "2006-01-02 15:04:05"
+	}
+	if zoned.MatchString(lit) {
+		l, err := time.Parse(layout+" -07:00", lit)
+		if err != nil {
+			return 0, err
+		}
+		return t.Compare(l), nil
 	}
 	l, err := time.Parse(layout, lit)
 	if err != nil {

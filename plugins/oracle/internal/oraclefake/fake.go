@@ -42,6 +42,21 @@ type DB struct {
 	options int
 	// Handle answers a statement; a nil Result for statements without rows.
 	Handle func(q string, args []any) (*Result, error)
+	// Connect, when set, opens a Conn for each connection of the pool,
+	// which then answers the connection's statements and runs its
+	// transactions (Handle is unused).
+	Connect func() (Conn, error)
+}
+
+// Conn is one connection of a fake that keeps data (see Store): it
+// answers the connection's statements as Handle does, inside the
+// transaction Begin opens.
+type Conn interface {
+	Handle(q string, args []any) (*Result, error)
+	Begin(readOnly bool) error
+	Commit() error
+	Rollback() error
+	Close() error
 }
 
 func (f *DB) log(q string, args []any) {
@@ -78,14 +93,26 @@ func (f *DB) Open() *sql.DB { return sql.OpenDB(connector{f}) }
 
 type connector struct{ db *DB }
 
-func (c connector) Connect(context.Context) (driver.Conn, error) { return &conn{db: c.db}, nil }
-func (c connector) Driver() driver.Driver                        { return drv{} }
+func (c connector) Connect(context.Context) (driver.Conn, error) {
+	if c.db.Connect == nil {
+		return &conn{db: c.db}, nil
+	}
+	s, err := c.db.Connect()
+	if err != nil {
+		return nil, err
+	}
+	return &conn{db: c.db, s: s}, nil
+}
+func (c connector) Driver() driver.Driver { return drv{} }
 
 type drv struct{}
 
 func (drv) Open(string) (driver.Conn, error) { return nil, errors.New("oraclefake: use the connector") }
 
-type conn struct{ db *DB }
+type conn struct {
+	db *DB
+	s  Conn // nil: db.Handle answers
+}
 
 func (c *conn) Prepare(q string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), q)
@@ -93,27 +120,51 @@ func (c *conn) Prepare(q string) (driver.Stmt, error) {
 func (c *conn) PrepareContext(_ context.Context, q string) (driver.Stmt, error) {
 	return &stmt{c: c, q: q}, nil
 }
-func (c *conn) Close() error              { return nil }
+func (c *conn) Close() error {
+	if c.s != nil {
+		return c.s.Close()
+	}
+	return nil
+}
 func (c *conn) Begin() (driver.Tx, error) { return c.BeginTx(context.Background(), driver.TxOptions{}) }
 
-// BeginTx logs the statements godror runs for the options.
+// BeginTx logs the statements godror runs for the options, and begins
+// the session's transaction.
 func (c *conn) BeginTx(_ context.Context, o driver.TxOptions) (driver.Tx, error) {
 	if o.ReadOnly {
 		c.db.log("SET TRANSACTION READ ONLY", nil)
 	} else {
 		c.db.log("SET TRANSACTION READ WRITE", nil)
 	}
-	return tx{c.db}, nil
+	if c.s != nil {
+		if err := c.s.Begin(o.ReadOnly); err != nil {
+			return nil, err
+		}
+	}
+	return tx{c}, nil
 }
 
 // CheckNamedValue takes what godror takes: slices for array binds and
 // godror's own types.
 func (c *conn) CheckNamedValue(*driver.NamedValue) error { return nil }
 
-type tx struct{ db *DB }
+type tx struct{ c *conn }
 
-func (t tx) Commit() error   { t.db.log("COMMIT", nil); return nil }
-func (t tx) Rollback() error { t.db.log("ROLLBACK", nil); return nil }
+func (t tx) Commit() error {
+	t.c.db.log("COMMIT", nil)
+	if t.c.s != nil {
+		return t.c.s.Commit()
+	}
+	return nil
+}
+
+func (t tx) Rollback() error {
+	t.c.db.log("ROLLBACK", nil)
+	if t.c.s != nil {
+		return t.c.s.Rollback()
+	}
+	return nil
+}
 
 type stmt struct {
 	c *conn
@@ -140,6 +191,9 @@ func (s *stmt) run(args []driver.NamedValue) (*Result, error) {
 		vals[i] = a.Value
 	}
 	s.c.db.log(s.q, vals)
+	if s.c.s != nil {
+		return s.c.s.Handle(s.q, vals)
+	}
 	return s.c.db.Handle(s.q, vals)
 }
 
@@ -219,9 +273,10 @@ func (t *Table) Names() []string {
 	return out
 }
 
-// Queries are the connector's catalog statements the fake answers.
+// Queries are the connector's catalog statements the fake answers
+// (Version and Objects by Store only).
 type Queries struct {
-	CurrentSchema, Resolve, Synonym, ObjectType, Columns, PrimaryKey string
+	CurrentSchema, Resolve, Synonym, ObjectType, Columns, PrimaryKey, Version, Objects string
 }
 
 // number is an int64 as godror returns NUMBER values.

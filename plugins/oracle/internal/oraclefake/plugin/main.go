@@ -1,8 +1,9 @@
 // Command plugin serves the Oracle connector on oraclefake, as
 // hp-plugin-oracle, for hp's end-to-end tests (testkit/e2e/oracle_test.go):
 // HP.T_ALL holds a row of edge values of every mapped type and a row of
-// NULLs; HP.EVENTS holds rows 1..n of delta drivers, n given by the DSN's
-// service name (oracle://u/p@//h/EVENTS5), so that runs can see it grow.
+// NULLs; HP.EVENTS and HP.EVENTS_TZ hold rows 1..n of delta drivers, n
+// given by the DSN's service name (oracle://u/p@//h/EVENTS5), so that runs
+// can see them grow.
 // It is never installed.
 package main
 
@@ -28,7 +29,7 @@ func main() {
 		_, service, _ = strings.Cut(service, "/")
 		events, _ := strconv.Atoi(strings.TrimPrefix(service, "EVENTS"))
 		db := &oraclefake.DB{}
-		db.Handle = oraclefake.Catalog(queries, []*oraclefake.Table{all, oraclefake.Events()}, nil, func(q string, args []any) (*oraclefake.Result, error) {
+		db.Handle = oraclefake.Catalog(queries, []*oraclefake.Table{all, oraclefake.Events(), oraclefake.EventsTZ()}, nil, func(q string, args []any) (*oraclefake.Result, error) {
 			// A read of every column of T_ALL, as the connector writes it.
 			if strings.HasPrefix(q, `SELECT "ID", "AMOUNT", `) && strings.HasSuffix(q, ` FROM "HP"."T_ALL"`) {
 				return &oraclefake.Result{Cols: all.Names(), Rows: oraclefake.AllRows()}, nil
