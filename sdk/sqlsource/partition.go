@@ -189,6 +189,13 @@ func (c *Connector) join(ctx context.Context, key string, count int, plan func(c
 	select {
 	case <-g.ready:
 	case <-ctx.Done():
+		// This slice will not begin: the group's plan is of no more use.
+		go func() {
+			<-g.ready
+			gs.mu.Lock()
+			defer gs.mu.Unlock()
+			gs.closeLocked(key, g, errors.New("a slice of this partitioned read was cancelled before it started"))
+		}()
 		return nil, nil, ctx.Err()
 	}
 	gs.mu.Lock()

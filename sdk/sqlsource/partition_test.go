@@ -230,3 +230,34 @@ func TestGroupTimeout(t *testing.T) {
 		t.Fatalf("late slice: %v", err)
 	}
 }
+
+// TestGroupCancelledWhileWaiting: a slice cancelled while its group is
+// being planned releases the plan once it is made.
+func TestGroupCancelledWhileWaiting(t *testing.T) {
+	planning := make(chan struct{})
+	proceed := make(chan struct{})
+	var releases atomic.Int32
+	c := New(sdk.Info{Name: "fake"}, &Dialect{
+		Open: func(sdk.Connection) (*sql.DB, error) { return &sql.DB{}, nil },
+		Slices: func(_ context.Context, _ *sql.DB, _ sdk.ObjectRef, count int) (*Slicing, error) {
+			close(planning)
+			<-proceed
+			return &Slicing{Where: Whole(count), Release: func() { releases.Add(1) }}, nil
+		},
+	})
+	go func() { _, _ = c.Slice(context.Background(), partReq("g", 0, 2)) }()
+	<-planning
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Slice(ctx, partReq("g", 1, 2))
+		errc <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled slice: %v", err)
+	}
+	close(proceed)
+	waitFor(t, "release", func() bool { return releases.Load() == 1 })
+}
