@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make bench: measured speed and memory, each beside a baseline from the
 # same run. Sizes can be changed with BENCH_ROWS. BENCH_ONLY selects
-# sections (space-separated: boundary cold local s3 memory pg mysql odbc
-# shapes), e.g.
+# sections (space-separated: boundary cold local s3 memory pg parallel
+# mysql odbc shapes), e.g.
 # BENCH_ONLY=pg ./scripts/bench.sh; BENCH_PG_REPEAT=3 repeats the
 # PostgreSQL rounds, each with its baseline just before it. BENCH_BIN is
 # the directory of hp and plugins/ (default bin, as make bench builds it).
@@ -67,24 +67,33 @@ fi
 # own client as the baseline beside hp.
 PG_ROWS=${BENCH_PG_ROWS:-5000000}
 PG="postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-if ! want pg; then
-	:
-elif psql "$PG" -Atc "select 1" >/dev/null 2>&1; then
+pg_lineitem() {
+	local have
 	have=$(psql "$PG" -Atc "select count(*) from hp_bench_lineitem" 2>/dev/null || echo 0)
 	if [ "$have" != "$PG_ROWS" ]; then
 		echo
 		echo "== loading $PG_ROWS lineitem rows into PostgreSQL"
 		go run ./testkit/cmd/lineitem -db postgres -rows "$PG_ROWS" | psql "$PG" -q -v ON_ERROR_STOP=1
 	fi
+}
+# pg_copy_baseline: psql's \copy of the whole table to CSV, timed.
+pg_copy_baseline() {
+	local tmp t0 t1
+	tmp=$(mktemp -d)
+	t0=$(date +%s.%N); psql "$PG" -qc "\\copy (select * from hp_bench_lineitem) to '$tmp/psql.csv' csv"; t1=$(date +%s.%N)
+	awk -v r="$PG_ROWS" -v a="$t0" -v b="$t1" -v s="$(stat -c %s "$tmp/psql.csv")" 'BEGIN { printf "%-44s %11d rows %7.2fs %11d rows/s %8.1f MB/s out\n", "baseline: psql \\copy to CSV", r, b-a, r/(b-a), s/1e6/(b-a) }'
+	rm -rf "$tmp"
+}
+if ! want pg; then
+	:
+elif psql "$PG" -Atc "select 1" >/dev/null 2>&1; then
+	pg_lineitem
 	for round in $(seq "${BENCH_PG_REPEAT:-1}"); do
 		echo
 		echo "== PostgreSQL → local files: $PG_ROWS lineitem rows (baselines: the server's own client), round $round"
-		tmp=$(mktemp -d)
-		t0=$(date +%s.%N); psql "$PG" -qc "\\copy (select * from hp_bench_lineitem) to '$tmp/psql.csv' csv"; t1=$(date +%s.%N)
-		awk -v r="$PG_ROWS" -v a="$t0" -v b="$t1" -v s="$(stat -c %s "$tmp/psql.csv")" 'BEGIN { printf "%-44s %11d rows %7.2fs %11d rows/s %8.1f MB/s out\n", "baseline: psql \\copy to CSV", r, b-a, r/(b-a), s/1e6/(b-a) }'
+		pg_copy_baseline
 		t0=$(date +%s.%N); psql "$PG" -qc "copy (select * from hp_bench_lineitem) to stdout (format binary)" > /dev/null; t1=$(date +%s.%N)
 		awk -v r="$PG_ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%-44s %11d rows %7.2fs %11d rows/s\n", "server limit: COPY BINARY to /dev/null", r, b-a, r/(b-a) }'
-		rm -rf "$tmp"
 		for spec in "csv none" "csv gzip" "parquet zstd" "csv gzip -s3" "parquet zstd -s3"; do
 			set -- $spec
 			HP_PG_DSN="$PG" go run ./testkit/cmd/snapbench -hp "$BIN/hp" ${3:-} -rows "$PG_ROWS" -label "hp cp snap → ${3:+S3 }$1 ($2)" -- \
@@ -93,6 +102,26 @@ elif psql "$PG" -Atc "select 1" >/dev/null 2>&1; then
 	done
 else
 	echo "PostgreSQL is not reachable at 127.0.0.1:5432: skipping its benchmark"
+fi
+
+# Parallel reads: the same lineitem in 1, 2 and 4 slices (CTID ranges in
+# one exported snapshot), time and peak RSS beside psql's \copy.
+if ! want parallel; then
+	:
+elif psql "$PG" -Atc "select 1" >/dev/null 2>&1; then
+	pg_lineitem
+	echo
+	echo "== PostgreSQL → local files with --parallel: $PG_ROWS lineitem rows (baseline: psql \\copy, one connection)"
+	pg_copy_baseline
+	for spec in "csv none" "parquet zstd"; do
+		set -- $spec
+		for n in 1 2 4; do
+			HP_PG_DSN="$PG" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$PG_ROWS" -label "hp cp snap --parallel $n → $1 ($2)" -- \
+				cp snap pg.hp_bench_lineitem out.bench --format "$1" --compression "$2" --parallel "$n" --log-level warn
+		done
+	done
+else
+	echo "PostgreSQL is not reachable at 127.0.0.1:5432: skipping the parallel benchmark"
 fi
 
 # MariaDB/MySQL: the same lineitem shape, the server's own client as baseline.

@@ -351,9 +351,18 @@ type OrderBy struct {
 	Binary bool
 }
 
-// Partition asks for slice Index of Count disjoint slices.
+// Partition asks for slice Index (0-based) of Count disjoint slices that
+// together hold every row the read would return whole. A connector that
+// declares CapReadPartitions in Info.Features honours it; the host then
+// sends the Count slices of one read concurrently, all with the same Group.
 type Partition struct {
 	Index, Count int
+	// Group is unique per partitioned read and shared by its slices. A
+	// connector splits the table once per group (so the slices' bounds
+	// agree even while the table changes) and reads every slice of the
+	// group at one point in time where the database allows it. Empty: the
+	// slice is planned alone, with no such promise.
+	Group string
 }
 
 // BoundsRequest asks for min/max/count of a column.

@@ -197,7 +197,7 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.ConnectorService_ReadServer
 		rr.OrderBy = append(rr.OrderBy, OrderBy{Column: o.GetColumn(), Descending: o.GetDescending(), Binary: o.GetBinary()})
 	}
 	if p := req.GetPartition(); p.GetCount() > 0 {
-		rr.Partition = &Partition{Index: int(p.GetIndex()), Count: int(p.GetCount())}
+		rr.Partition = &Partition{Index: int(p.GetIndex()), Count: int(p.GetCount()), Group: p.GetGroup()}
 	}
 	ctx := stream.Context()
 	records, err := r.Read(ctx, rr)

@@ -138,7 +138,7 @@ func (r *Remote) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordRea
 		p.OrderBy = append(p.OrderBy, &pb.OrderBy{Column: o.Column, Descending: o.Descending, Binary: o.Binary})
 	}
 	if req.Partition != nil {
-		p.Partition = &pb.Partition{Index: uint32(req.Partition.Index), Count: uint32(req.Partition.Count)}
+		p.Partition = &pb.Partition{Index: uint32(req.Partition.Index), Count: uint32(req.Partition.Count), Group: req.Partition.Group}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	stream, err := r.client.Read(ctx, p)

@@ -27,6 +27,8 @@ type Connector struct {
 
 	mu  sync.Mutex
 	dbs map[string]*sql.DB
+
+	groups groups
 }
 
 // New returns a connector. info is served as is (add CapReadQuery to
@@ -377,6 +379,15 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	if err != nil {
 		return nil, err
 	}
+	slice, err := c.Slice(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	begin := c.dialect.readOnly
+	if slice != nil {
+		defer slice.Abandon()
+		req.Where, begin = slice.Filter(req.Where), slice.Begin
+	}
 	meta, err := c.columns(ctx, db, req.Source, req.Columns)
 	if err != nil {
 		return nil, c.dialect.classify(err, req.Conn.DSN)
@@ -402,7 +413,7 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	if err := c.dialect.checkSQL(q); err != nil {
 		return nil, err
 	}
-	r := &reader{c: c, dsn: req.Conn.DSN, meta: meta, first: make(chan error, 1), batches: make(chan arrow.RecordBatch, 1)}
+	r := &reader{c: c, dsn: req.Conn.DSN, meta: meta, begin: begin, first: make(chan error, 1), batches: make(chan arrow.RecordBatch, 1)}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.opts = []batch.Option{batch.WithMaxRows(req.BatchMaxRows), batch.WithMaxBytes(req.BatchMaxBytes)}
 	sc, err := db.Conn(r.ctx)
@@ -429,6 +440,7 @@ type reader struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	conn    *sql.Conn
+	begin   func(ctx context.Context, conn any) (func() error, error)
 	opts    []batch.Option
 	meta    []ColumnMeta
 	cols    []ColumnMeta
@@ -447,7 +459,7 @@ func (r *reader) produce(q string, args []any) {
 	defer close(r.done)
 	defer close(r.batches)
 	sent := false
-	err := r.c.dialect.readOnlyRaw(r.ctx, r.conn, func(dc any) error {
+	err := beginRaw(r.ctx, r.conn, r.begin, func(dc any) error {
 		run := r.c.dialect.Query
 		if run == nil {
 			run = func(ctx context.Context, dc any, q string, args []any, _ []ColumnMeta) (driver.Rows, error) {

@@ -147,6 +147,11 @@ type Dialect struct {
 	// number of rec's first row, which goes into the last column (the
 	// staging table's row order) and grows by one per row.
 	InsertBatch func(ctx context.Context, conn any, table string, columns []string, rec arrow.RecordBatch, seq int64) error
+	// Slices, when set, splits a table for a partitioned read
+	// (sdk.CapReadPartitions; declare it in Info.Features): once per
+	// read's group, into count slices (see [Slicing]). A connector without
+	// it refuses partitions.
+	Slices func(ctx context.Context, db *sql.DB, ref sdk.ObjectRef, count int) (*Slicing, error)
 	// MergeDelete, when set, is the statement that deletes the rows of
 	// target (alias t) whose key is in last (alias l), on being the key
 	// equalities; default: DELETE … WHERE EXISTS.
@@ -185,8 +190,14 @@ func (e dropConn) Unwrap() error        { return e.error }
 // readOnlyRaw runs fn on sc's driver connection inside the dialect's
 // read-only scope, and ends it after fn (fn must have closed its rows).
 func (d *Dialect) readOnlyRaw(ctx context.Context, sc *sql.Conn, fn func(dc any) error) error {
+	return beginRaw(ctx, sc, d.readOnly, fn)
+}
+
+// beginRaw runs fn on sc's driver connection inside the transaction begin
+// starts, and ends it after fn.
+func beginRaw(ctx context.Context, sc *sql.Conn, begin func(context.Context, any) (func() error, error), fn func(dc any) error) error {
 	return sc.Raw(func(dc any) (err error) {
-		end, err := d.readOnly(ctx, dc)
+		end, err := begin(ctx, dc)
 		if err != nil {
 			return dropConn{err}
 		}

@@ -135,6 +135,9 @@ func NewPlan(kind Kind, s Spec, conns Resolver, now time.Time) (*Plan, error) {
 		if p.WriteMode, err = writeMode(s.WriteMode, p.Keys, p.TargetIsStore); err != nil {
 			return nil, err
 		}
+		if err := checkParallel(s, p.SrcRun != nil); err != nil {
+			return nil, err
+		}
 	case KindDelta:
 		if p.Tgt.Scheme == "stdout" {
 			return nil, usagef("hp cp delta writes to file, S3 and database targets, not stdout: it keeps a high-water mark")

@@ -92,6 +92,7 @@ func Snapshot(ctx context.Context, env Env, p *Plan) (*Summary, error) {
 		return nil, err
 	}
 	req := p.ReadRequest()
+	p.warnWhole(src, env.Logger)
 	if p.Staged() {
 		return stagedSnapshot(ctx, env, p, src, req)
 	}
@@ -188,7 +189,7 @@ func (f files) newManifest(start time.Time, runID, sourceType string, kind Kind)
 // publish reads req from the source into files and a manifest in the
 // store, named with vars: one run of the engine.
 func (f files) publish(ctx context.Context, src *host.Instance, req sdk.ReadRequest, m *manifest.Manifest, vars layout.Vars, total *atomic.Int64) (*engine.Result, error) {
-	records, err := src.Read(ctx, req)
+	records, err := f.p.read(ctx, src, req)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s from %q: %w", req.Source, f.p.Src.Name, err)
 	}
@@ -264,7 +265,7 @@ func (t *table) where() string { return t.conn.Name + "." + t.ref.String() }
 
 // write reads req from the source into the table in one transaction.
 func (t *table) write(ctx context.Context, src *host.Instance, p *Plan, req sdk.ReadRequest, mode sdk.WriteMode, keys []string) (*Summary, error) {
-	records, err := src.Read(ctx, req)
+	records, err := p.read(ctx, src, req)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s from %q: %w", req.Source, p.Src.Name, err)
 	}

@@ -43,8 +43,11 @@ type Spec struct {
 	MaxFileRows         int64
 	MaxFileBytes        string
 	RowGroupRows        int64
-	Path, Layout        string
-	S3                  store.S3Options
+	// Parallel is how many slices of the table are read at once (snap);
+	// 0 means 1.
+	Parallel     int
+	Path, Layout string
+	S3           store.S3Options
 	// Stage and PublishTo send a run to a warehouse through a stage
 	// (load.go).
 	Stage, PublishTo string
@@ -98,6 +101,7 @@ func BindFlags(fl *pflag.FlagSet, s *Spec, kind Kind) {
 		fl.StringVar(&s.WriteMode, "write-mode", "", "Into a table: replace (default: the table then holds exactly the snapshot, in one transaction), append, or merge (on --primary-keys)")
 		fl.StringVar(&s.PrimaryKeys, "primary-keys", "", "Comma-separated key columns: --write-mode merge updates the rows with these keys and inserts the rest")
 		bindFilesFlags(fl, &s.Files)
+		fl.IntVar(&s.Parallel, "parallel", 1, "Read the table in N slices at once, on N connections at one point in time where the database allows it (PostgreSQL, MySQL/MariaDB; other sources read whole); not with --query")
 	case KindDelta:
 		d := &s.Delta
 		fl.StringVar(&d.Driver, "delta-driver", "", "Column whose growth marks new and changed rows (timestamp, date, integer or decimal)")

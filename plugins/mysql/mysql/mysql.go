@@ -61,14 +61,15 @@ var info = sdk.Info{
 		"Writes use multi-row INSERTs in one transaction under a strict sql_mode (a value that does not fit fails the write, never truncated). MySQL commits implicitly on DDL, so a missing table is created before the transaction and dropped again if the write fails (a killed hp or plugin leaves it behind, empty); the transaction itself holds no DDL, so an interrupted replace, append or merge leaves the table as it was.",
 		"Merge loads the rows into a temporary table, then deletes the target's rows with those keys and inserts the last row of each key, in one transaction; a table hp creates for a merge has the merge keys as its primary key (text keys as VARCHAR, 768 characters shared by the key columns). A NULL key fails the write.",
 		"tls=true (or skip-verify, or a named config) against a server without TLS, or a certificate that fails verification, is a configuration error (hp exits 2) naming TLS; tls=preferred falls back to a plain connection.",
+		"Partitioned reads (hp cp snap --parallel N) cut a table into N ranges of the first primary-key column when it is an integer (from its MIN to its MAX; the first range is open below, the last above), each read on its own connection; other tables are read whole by one slice. MySQL and MariaDB cannot share a snapshot between connections, so the read holds LOCK TABLES ... READ on one more connection (waiting at most 60 s for open writes to the table to commit, then failing) until every slice has started a transaction WITH CONSISTENT SNAPSHOT: writers to the table wait those few milliseconds, and all slices see the table at one point in time. Without the LOCK TABLES privilege the slices are consistent each by itself, not with each other (a warning says so). Query reads cannot be split.",
 		"Table reads on plain connections (no TLS, no compression) send their query on the driver's connection and read the rows off the socket without a per-value allocation; TLS or compressed connections, and query reads, go through the driver.",
 	},
-	Features: []sdk.Capability{sdk.CapReadQuery},
+	Features: []sdk.Capability{sdk.CapReadQuery, sdk.CapReadPartitions},
 }
 
 var dialect = &sqlsource.Dialect{
 	Open:         open,
-	QuoteIdent:   func(id string) string { return "`" + strings.ReplaceAll(id, "`", "``") + "`" },
+	QuoteIdent:   quoteIdent,
 	VersionQuery: "SELECT VERSION()",
 	ListObjects:  listObjects,
 	Columns:      columns,
@@ -86,7 +87,10 @@ var dialect = &sqlsource.Dialect{
 	Query:    query,
 	Literal:  literal,
 	SQL:      sqlguard.MySQL,
+	Slices:   splitTable,
 }
+
+func quoteIdent(id string) string { return "`" + strings.ReplaceAll(id, "`", "``") + "`" }
 
 // open converts mysql://user:pass@host:port/db?params to the driver's DSN.
 func open(conn sdk.Connection) (*sql.DB, error) {

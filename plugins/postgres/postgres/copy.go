@@ -92,11 +92,19 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 		}
 		quoted[k] = sqlsource.QuoteDouble(col.Name) + cast
 	}
+	slice, err := c.Connector.Slice(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if slice != nil {
+		defer slice.Abandon()
+		req.Where = slice.Filter(req.Where)
+	}
 	q, err := copySQL(req, quoted)
 	if err != nil {
 		return nil, err
 	}
-	return startCopy(ctx, req, arrow.NewSchema(fields, nil), natives, decoders, q)
+	return startCopy(ctx, req, arrow.NewSchema(fields, nil), natives, decoders, q, slice)
 }
 
 // copyPlan returns how COPY selects a column (a cast to append to its
@@ -192,7 +200,7 @@ func headerSeen(started, done <-chan struct{}) bool {
 // message (one row) to a rowDecoder, which decodes the fields in place into
 // Arrow columns on that goroutine and passes full batches to the returned
 // reader, so decoding overlaps with whatever consumes the batches.
-func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, natives []string, decoders []binDecoder, q string) (array.RecordReader, error) {
+func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, natives []string, decoders []binDecoder, q string, slice *sqlsource.Slice) (array.RecordReader, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	cfg, err := pgconn.ParseConfig(req.Conn.DSN)
 	var pc *pgconn.PgConn
@@ -211,9 +219,19 @@ func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, n
 		}
 		return nil, sdk.MaskErr(dialect.Classify(err), req.Conn.DSN)
 	}
-	// COPY runs in a read-only transaction too; the connection is closed
-	// after the read, which ends it.
-	if _, err := pc.Exec(ctx, "BEGIN READ ONLY").ReadAll(); err != nil {
+	// COPY runs in a read-only transaction too (a slice's in its group's
+	// snapshot); the connection is closed after the read, which ends it.
+	begin := func() error {
+		_, err := pc.Exec(ctx, "BEGIN READ ONLY").ReadAll()
+		return err
+	}
+	if slice != nil {
+		begin = func() error {
+			_, err := slice.Begin(ctx, pc)
+			return err
+		}
+	}
+	if err := begin(); err != nil {
 		pc.Close(context.Background())
 		cancel()
 		return nil, sdk.MaskErr(dialect.Classify(fmt.Errorf("beginning a read-only transaction: %w", err)), req.Conn.DSN)

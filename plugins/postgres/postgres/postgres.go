@@ -67,12 +67,13 @@ var info = sdk.Info{
 		"NaN in a numeric(p,s) column fails the read with the row, column and value named, as an unsupported-type error (hp exits 2): a decimal has no NaN. Filter it out (where: col <> 'NaN') or read the column as text in a query (col::text); unconstrained numeric columns are text and keep NaN.",
 		"Intervals whose time part exceeds ±2562047 hours (int64 nanoseconds) fail the read, as do infinite intervals (PostgreSQL 17).",
 		"Arrays become lists without their lower bounds ('[0:1]={7,8}' reads as [7, 8]). A value with several dimensions in a column declared with one fails the read with the column named: declare the column with its dimensions (integer[][]) to read it as text, or flatten it in a query.",
+		"Partitioned reads (hp cp snap --parallel N) cut a table into N ranges of heap pages (ctid >= '(p,0)' AND ctid < '(q,0)', TID range scans from PostgreSQL 14; older servers filter a full scan per slice) and read them on N connections in one snapshot: a repeatable-read transaction exports it (pg_export_snapshot) and stays open until every slice has imported it (SET TRANSACTION SNAPSHOT). Partitioned and inherited tables are cut at their largest member's pages; views and foreign tables are read whole by one slice, in the same snapshot. Query reads cannot be split.",
 		"Table reads end a batch at the first row that brings them to the batch byte budget, so rows of tens of megabytes (bytea, text) travel one per batch.",
 		"sslmode=require, verify-ca or verify-full against a server without TLS, or a certificate that fails verification, is a configuration error (hp exits 2) naming TLS/SSL and the DSN with its password masked.",
 		"Writes use COPY ... FROM STDIN (FORMAT binary) in one transaction, each value encoded for its target column's own type (an int32 stream into a bigint column, text into uuid, jsonb, enums, numeric); text into other types (inet, interval, ...) is staged and cast by the server. A value the column cannot hold exactly (out of range, more decimals than its scale, finer than its time precision or than microseconds) fails the write with the column named; nothing is written. CREATE TABLE runs inside that transaction (PostgreSQL's DDL is transactional), and the session sets client_connection_check_interval to 1s (PostgreSQL 14 and later, unless the DSN sets it), so that a killed hp or plugin ends the transaction within a second.",
 		"replace deletes the old rows (DELETE, not TRUNCATE, so readers see the old rows until the new ones commit). merge copies into a temporary table, then runs INSERT ... ON CONFLICT (keys) DO UPDATE when a unique index or constraint covers exactly the keys, or else deletes the rows with incoming keys and inserts; when a key arrives more than once, the last row wins. A table created for a merge gets the keys as its primary key.",
 	},
-	Features: []sdk.Capability{sdk.CapReadQuery},
+	Features: []sdk.Capability{sdk.CapReadQuery, sdk.CapReadPartitions},
 }
 
 var dialect = &sqlsource.Dialect{
@@ -88,6 +89,7 @@ var dialect = &sqlsource.Dialect{
 	Classify:  classify,
 	SQL:       sqlguard.Postgres,
 	NullsLast: true,
+	Slices:    splitTable,
 }
 
 func open(conn sdk.Connection) (*sql.DB, error) {

@@ -63,6 +63,7 @@ SHA-256, rows) as it is read. --files 'GLOB' reads plain files instead
 (CSV, TSV, JSON Lines, Parquet; --schema gives their types).`,
 		Example: `  hp cp snap pg.public.orders out.extracts/orders --format parquet
   hp cp snap demo.sample_data out.sample --format csv --compression none --max-file-rows 100000
+  hp cp snap pg.public.lineitem out.extracts/lineitem --format parquet --parallel 4
   hp cp snap pg.x out.y --query "select id, total from orders where total > 0"
   hp cp snap lake.orders pg.public.orders
   hp cp snap lake.orders@20261125T033000Z-1a2b3c4d lake.orders_parquet --format parquet

@@ -1521,9 +1521,16 @@ func (x *OrderBy) GetBinary() bool {
 // Partition asks for slice `index` of `count` disjoint slices that together
 // hold every row. Only meaningful with CAPABILITY_READ_PARTITIONS.
 type Partition struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Index         uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
-	Count         uint32                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Count uint32                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// Group names the read the slice belongs to: the host sends the same
+	// group, unique per read, with every slice of it (concurrently, to one
+	// plugin process). The connector splits the table once per group and
+	// reads every slice of it at one point in time where the database
+	// allows it (a snapshot taken once and shared by the group's slices).
+	// Empty: the slice is planned alone, with no such promise.
+	Group         string `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1570,6 +1577,13 @@ func (x *Partition) GetCount() uint32 {
 		return x.Count
 	}
 	return 0
+}
+
+func (x *Partition) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
 }
 
 type ReadRequest struct {
@@ -2589,10 +2603,11 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\n" +
 	"descending\x18\x02 \x01(\bR\n" +
 	"descending\x12\x16\n" +
-	"\x06binary\x18\x03 \x01(\bR\x06binary\"7\n" +
+	"\x06binary\x18\x03 \x01(\bR\x06binary\"M\n" +
 	"\tPartition\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\rR\x05count\"\xba\x03\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\x12\x14\n" +
+	"\x05group\x18\x03 \x01(\tR\x05group\"\xba\x03\n" +
 	"\vReadRequest\x12A\n" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2!.halfpipe.connector.v1.ConnectionR\n" +
