@@ -93,7 +93,7 @@ func FileFormat(name string, f format.Format) (format.Format, format.Compression
 			f = format.CSV
 		case ".tsv", ".tab":
 			f = TSV
-		case ".jsonl", ".ndjson", ".json":
+		case ".jsonl", ".ndjson":
 			f = format.JSONL
 		case ".parquet", ".pq":
 			f = format.Parquet

@@ -103,7 +103,7 @@ func TestFileFormat(t *testing.T) {
 	if f, c, err := FileFormat("data.gz", format.JSONL); err != nil || f != format.JSONL || c != format.Gzip {
 		t.Errorf("given format: %s %s %v", f, c, err)
 	}
-	for _, name := range []string{"data.bin", "data.parquet.gz", "noext"} {
+	for _, name := range []string{"data.bin", "data.parquet.gz", "noext", "_manifest.json"} {
 		if _, _, err := FileFormat(name, ""); err == nil {
 			t.Errorf("%s: no error", name)
 		}
