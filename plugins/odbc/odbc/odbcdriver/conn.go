@@ -14,6 +14,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -57,6 +58,12 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	cn.connected = true
+	// MariaDB Connector/ODBC crashes when SQLCancel meets a running
+	// SQLFetch; it holds the whole result after SQLExecute anyway, so its
+	// reads stop between fetches instead.
+	if d, err := cn.info(C.SQL_DRIVER_NAME); err == nil && strings.Contains(strings.ToLower(d), "maodbc") {
+		cn.syncCancel = true
+	}
 	return cn, nil
 }
 
@@ -68,6 +75,9 @@ type Conn struct {
 	inTx      bool
 	bad       bool
 	execs     int
+	// syncCancel: a cancelled context is only seen between calls, never
+	// by SQLCancel from another thread.
+	syncCancel bool
 
 	mu   sync.Mutex
 	stmt C.SQLHSTMT // the statement running, for cancellation

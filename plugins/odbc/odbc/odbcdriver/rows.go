@@ -346,6 +346,9 @@ func (r *Rows) fetch() error {
 	for i := 0; i < r.bound; i++ {
 		C.memset(unsafe.Pointer(r.cols[i].ind), 0, C.size_t(C.sizeof_SQLLEN*r.rowset))
 	}
+	if r.s.ctx != nil && r.s.ctx.Err() != nil {
+		return r.s.ctx.Err()
+	}
 	r.fetches++
 	rc := C.SQLFetch(r.s.h)
 	if rc == C.SQL_NO_DATA {

@@ -65,10 +65,11 @@ func (s *statement) check(op string, rc C.SQLRETURN) error {
 }
 
 // watch cancels the running statement (SQLCancel, which ODBC allows from
-// another thread) when ctx ends, until the statement is closed.
+// another thread) when ctx ends, until the statement is closed; reads
+// also stop between fetches (Rows.fetch).
 func (s *statement) watch(ctx context.Context) {
 	s.ctx = ctx
-	if ctx.Done() == nil {
+	if ctx.Done() == nil || s.c.syncCancel {
 		return
 	}
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
