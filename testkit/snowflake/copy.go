@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -399,6 +401,15 @@ func mapRows(t *table, fr *fileRows, st copyStmt, relName string) ([][]*string, 
 		for i, j := range src {
 			if j >= 0 && j < len(r) {
 				row[i] = r[j]
+			}
+		}
+		for i, c := range t.cols {
+			if row[i] != nil && typeOf(c.typ).base == "BINARY" && st.format["BINARY_FORMAT"] == "BASE64" && st.format["TYPE"] == "CSV" {
+				b, err := base64.StdEncoding.DecodeString(*row[i])
+				if err != nil {
+					return nil, errorf("100115", "22000", "The following string is not a legal base64-encoded value: '%s'\n  File '%s', line %d, column %s", *row[i], relName, n+1, c.name)
+				}
+				row[i] = str(strings.ToUpper(hex.EncodeToString(b)))
 			}
 		}
 		for i, m := range meta {

@@ -2,6 +2,7 @@ package snowflake
 
 import (
 	"context"
+	"encoding/hex"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -384,6 +385,10 @@ func checkValue(c column, v *string) *Error {
 	case strings.HasPrefix(typ, "NUMBER"), strings.HasPrefix(typ, "INT"), strings.HasPrefix(typ, "BIGINT"), strings.HasPrefix(typ, "DECIMAL"):
 		if _, ok := new(big.Rat).SetString(*v); !ok {
 			return errorf("100038", "22018", "Numeric value '%s' is not recognized", *v)
+		}
+	case strings.HasPrefix(typ, "BINARY"), strings.HasPrefix(typ, "VARBINARY"):
+		if _, err := hex.DecodeString(*v); err != nil {
+			return errorf("100115", "22000", "The following string is not a legal hex-encoded value: '%s'", *v)
 		}
 	case strings.HasPrefix(typ, "BOOLEAN"):
 		switch strings.ToLower(*v) {

@@ -20,7 +20,7 @@ type (
 		star bool
 		agg  string // COUNT, MIN, MAX or ""
 		col  string // the column, "*" for COUNT(*)
-		fn   string // CURRENT_VERSION, CURRENT_SCHEMA
+		fn   string // CURRENT_VERSION or CURRENT_SCHEMA
 		lit  *string
 		name string // output name
 	}
@@ -163,7 +163,7 @@ func (p *parser) selItem() (selItem, error) {
 		p.next()
 		v := t.text
 		return selItem{lit: &v, name: v}, nil
-	case p.isKw("CURRENT_VERSION") || p.isKw("CURRENT_SCHEMA") || p.isKw("CURRENT_DATABASE"):
+	case p.isKw("CURRENT_VERSION") || p.isKw("CURRENT_SCHEMA"):
 		p.next()
 		return selItem{fn: t.text, name: t.text + "()"}, p.expect("(", ")")
 	case p.isKw("COUNT") || p.isKw("MIN") || p.isKw("MAX"):
@@ -619,8 +619,6 @@ func (x *exec) query(st *selectStmt) (*relation, *Error) {
 				v = str("9.0.0")
 			case "CURRENT_SCHEMA":
 				v = str(x.sess.sch)
-			case "CURRENT_DATABASE":
-				v = str(x.sess.db)
 			default:
 				if _, err := strconv.Atoi(*v); err == nil {
 					typ = "NUMBER(38,0)"

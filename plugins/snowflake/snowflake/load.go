@@ -286,7 +286,9 @@ func (l *load) copySQL(into, dir string, files []string) string {
 		if o[OptCSVNull] != "" {
 			nullIf = sqlString(o[OptCSVNull])
 		}
-		fmt.Fprintf(&b, " FILE_FORMAT=(TYPE=CSV PARSE_HEADER=%s FIELD_DELIMITER=%s FIELD_OPTIONALLY_ENCLOSED_BY='\"' EMPTY_FIELD_AS_NULL=TRUE NULL_IF=(%s) COMPRESSION=%s)",
+		// hp writes binary as base64 in text formats; Snowflake's default
+		// is hex.
+		fmt.Fprintf(&b, " FILE_FORMAT=(TYPE=CSV PARSE_HEADER=%s FIELD_DELIMITER=%s FIELD_OPTIONALLY_ENCLOSED_BY='\"' EMPTY_FIELD_AS_NULL=TRUE NULL_IF=(%s) BINARY_FORMAT=BASE64 COMPRESSION=%s)",
 			strings.ToUpper(strconv.FormatBool(o[OptCSVHeader] != "false")), sqlString(delim), nullIf, comp)
 	}
 	if l.req.Format == "parquet" || o[OptCSVHeader] != "false" {

@@ -303,7 +303,7 @@ func TestLoadCSV(t *testing.T) {
 	}
 	got := statements(e)
 	pin(t, "csv", got[len(got)-2:len(got)-1],
-		`COPY INTO "PUBLIC"."ORDERS" FROM @LAKE/orders/C1/ FILES=('part-00001.csv.gz') FILE_FORMAT=(TYPE=CSV PARSE_HEADER=TRUE FIELD_DELIMITER=',' FIELD_OPTIONALLY_ENCLOSED_BY='"' EMPTY_FIELD_AS_NULL=TRUE NULL_IF=() COMPRESSION=GZIP) MATCH_BY_COLUMN_NAME=CASE_INSENSITIVE ON_ERROR=ABORT_STATEMENT FORCE=TRUE`)
+		`COPY INTO "PUBLIC"."ORDERS" FROM @LAKE/orders/C1/ FILES=('part-00001.csv.gz') FILE_FORMAT=(TYPE=CSV PARSE_HEADER=TRUE FIELD_DELIMITER=',' FIELD_OPTIONALLY_ENCLOSED_BY='"' EMPTY_FIELD_AS_NULL=TRUE NULL_IF=() BINARY_FORMAT=BASE64 COMPRESSION=GZIP) MATCH_BY_COLUMN_NAME=CASE_INSENSITIVE ON_ERROR=ABORT_STATEMENT FORCE=TRUE`)
 	if got, want := contents(t, e, "PUBLIC.ORDERS"), `1|one 2|NULL 3| 4|a,"b"`; got != want {
 		t.Errorf("table %s, want %s", got, want)
 	}
@@ -362,5 +362,25 @@ func TestLoadManyFiles(t *testing.T) {
 	}
 	if got, want := contents(t, e, "PUBLIC.ORDERS"), "1|a 2|b 3|c 4|d 5|e"; got != want {
 		t.Errorf("after the failure: %s, want %s", got, want)
+	}
+}
+
+// TestLoadCSVBinary loads hp's CSV, whose binary is base64, and reads the
+// bytes back through the source.
+func TestLoadCSVBinary(t *testing.T) {
+	e := newEnv(t, true)
+	uri := put(t, e, "runs/bins/B1/part-00001.csv", []byte("ID,BIN\n1,AP8Q\n2,\n3,\"\"\n"))
+	req := loadReq(e, sdk.Replace, []string{uri}, "3")
+	req.Table.Name, req.Format = "BINS", "csv"
+	req.Schema = arrow.NewSchema([]arrow.Field{{Name: "ID", Type: arrow.PrimitiveTypes.Int64}, {Name: "BIN", Type: arrow.BinaryTypes.Binary, Nullable: true}}, nil)
+	if n := load(t, req); n != 3 {
+		t.Errorf("loaded %d rows, want 3", n)
+	}
+	if got, want := contents(t, e, "PUBLIC.BINS"), "1|00FF10 2|NULL 3|"; got != want {
+		t.Errorf("table %s, want %s", got, want)
+	}
+	_, rows := readAll(t, snowflake.New(), sdk.ReadRequest{Conn: req.Conn, Source: obj("PUBLIC", "BINS"), OrderBy: []sdk.OrderBy{{Column: "ID"}}})
+	if fmt.Sprint(rows) != "[ID=1 BIN=AP8Q ID=2 BIN=(null) ID=3 BIN=]" {
+		t.Errorf("read back: %v", rows)
 	}
 }
