@@ -129,7 +129,11 @@ func TestParallelPostgresEqualsWhole(t *testing.T) {
 			t.Fatalf("%s: the parallel runs' rows differ from the whole read's: %v", format, digests)
 		}
 	}
-	res := bin.Run(t, []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + t.TempDir()}, "cp", "snap", "pg.x", "out.q", "--query", "select 1", "--parallel", "2")
+	res := bin.Run(t, []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + t.TempDir(), "HP_PARALLEL=3"}, "cp", "snap", "pg."+table, "out.x", "--dry-run")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "slices:   3 at once") {
+		t.Fatalf("dry run with HP_PARALLEL=3: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	res = bin.Run(t, []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + t.TempDir()}, "cp", "snap", "pg.x", "out.q", "--query", "select 1", "--parallel", "2")
 	if res.Code != 2 {
 		t.Fatalf("--query with --parallel 2: exit %d, want 2\n%s", res.Code, res.Stderr)
 	}
