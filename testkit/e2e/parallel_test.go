@@ -129,7 +129,20 @@ func TestParallelPostgresEqualsWhole(t *testing.T) {
 			t.Fatalf("%s: the parallel runs' rows differ from the whole read's: %v", format, digests)
 		}
 	}
-	res := bin.Run(t, []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + t.TempDir(), "HP_PARALLEL=3"}, "cp", "snap", "pg."+table, "out.x", "--dry-run")
+	// Into a table: the same rows.
+	copyTable := table + "_copy"
+	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+copyTable).Run() })
+	res := bin.Run(t, []string{"HP_PG_DSN=" + pgDSN}, "cp", "snap", "pg."+table, "pg."+copyTable, "--parallel", "4")
+	if res.Code != 0 {
+		t.Fatalf("into a table: exit %d\n%s", res.Code, res.Stderr)
+	}
+	fingerprint := func(tbl string) string {
+		return pgExec(t, "select count(*), sum(hashtext(x::text)::bigint) from "+tbl+" x")
+	}
+	if a, b := fingerprint(table), fingerprint(copyTable); a != b {
+		t.Fatalf("the table copied with --parallel 4 differs: %s (rows|hash), source %s", b, a)
+	}
+	res = bin.Run(t, []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + t.TempDir(), "HP_PARALLEL=3"}, "cp", "snap", "pg."+table, "out.x", "--dry-run")
 	if res.Code != 0 || !strings.Contains(res.Stdout, "slices:   3 at once") {
 		t.Fatalf("dry run with HP_PARALLEL=3: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
