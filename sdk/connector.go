@@ -361,7 +361,8 @@ type Partition struct {
 	// connector splits the table once per group (so the slices' bounds
 	// agree even while the table changes) and reads every slice of the
 	// group at one point in time where the database allows it. Empty: the
-	// slice is planned alone, with no such promise.
+	// connector may refuse the slice (sdk/sqlsource does: slices planned
+	// one by one could overlap while the table changes).
 	Group string
 }
 

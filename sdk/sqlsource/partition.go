@@ -92,7 +92,7 @@ type groups struct {
 // Slice returns the slice req.Partition asks for, planning its group on
 // the first of its slices to arrive; nil for a read that is not split (no
 // partition, or a count of 1). A query, a connector without
-// [Dialect.Slices], or a partition out of range is an
+// [Dialect.Slices], a partition out of range or without a group is an
 // sdk.ErrInvalidArgument error. A caller that gets a Slice must call its
 // Begin or Abandon.
 func (c *Connector) Slice(ctx context.Context, req sdk.ReadRequest) (*Slice, error) {
@@ -107,6 +107,10 @@ func (c *Connector) Slice(ctx context.Context, req sdk.ReadRequest) (*Slice, err
 		return nil, sdk.InvalidArgumentf("a query cannot be read in partitions: read it whole")
 	case p.Count < 1 || p.Index < 0 || p.Index >= p.Count:
 		return nil, sdk.InvalidArgumentf("partition %d of %d does not exist", p.Index, p.Count)
+	case p.Group == "":
+		// Slices planned one by one could cut a changing table at
+		// different places, overlapping or leaving gaps.
+		return nil, sdk.InvalidArgumentf("partition %d of %d has no group: the slices of a read must share one", p.Index, p.Count)
 	}
 	db, err := c.db(req.Conn)
 	if err != nil {
@@ -119,21 +123,10 @@ func (c *Connector) Slice(ctx context.Context, req sdk.ReadRequest) (*Slice, err
 			return nil, c.dialect.classify(fmt.Errorf("splitting %s into %d slices: %w", ref, p.Count, err), req.Conn.DSN)
 		}
 		if len(s.Where) != p.Count {
-			if s.Release != nil {
-				s.Release()
-			}
+			s.release()
 			return nil, fmt.Errorf("splitting %s: %d predicates for %d slices", ref, len(s.Where), p.Count)
 		}
 		return s, nil
-	}
-	if p.Group == "" {
-		// Alone: the plan is this slice's own, released once it has begun.
-		s, err := plan(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var once sync.Once
-		return c.slice(s, p.Index, func(bool) { once.Do(s.release) }), nil
 	}
 	key := req.Conn.DSN + fmt.Sprint(req.Conn.Options) + "\x00" + ref.String() + "\x00" + p.Group
 	s, done, err := c.join(ctx, key, p.Count, plan)

@@ -195,6 +195,9 @@ func TestGroupErrors(t *testing.T) {
 	if _, err := c.Slice(ctx, q); !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "query") {
 		t.Fatalf("query: %v", err)
 	}
+	if _, err := c.Slice(ctx, partReq("", 0, 2)); !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "no group") {
+		t.Fatalf("no group: %v", err)
+	}
 	if s, err := c.Slice(ctx, partReq("g", 0, 1)); s != nil || err != nil {
 		t.Fatalf("count 1 is a whole read: %v %v", s, err)
 	}

@@ -129,7 +129,24 @@ func TestParallelPostgresEqualsWhole(t *testing.T) {
 			t.Fatalf("%s: the parallel runs' rows differ from the whole read's: %v", format, digests)
 		}
 	}
-	res := bin.Run(t, []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + t.TempDir()}, "cp", "snap", "pg.x", "out.q", "--query", "select 1", "--parallel", "2")
+	// Into a table: the same rows.
+	copyTable := table + "_copy"
+	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+copyTable).Run() })
+	res := bin.Run(t, []string{"HP_PG_DSN=" + pgDSN}, "cp", "snap", "pg."+table, "pg."+copyTable, "--parallel", "4")
+	if res.Code != 0 {
+		t.Fatalf("into a table: exit %d\n%s", res.Code, res.Stderr)
+	}
+	fingerprint := func(tbl string) string {
+		return pgExec(t, "select count(*), sum(hashtext(x::text)::bigint) from "+tbl+" x")
+	}
+	if a, b := fingerprint(table), fingerprint(copyTable); a != b {
+		t.Fatalf("the table copied with --parallel 4 differs: %s (rows|hash), source %s", b, a)
+	}
+	res = bin.Run(t, []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + t.TempDir(), "HP_PARALLEL=3"}, "cp", "snap", "pg."+table, "out.x", "--dry-run")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "slices:   3 at once") {
+		t.Fatalf("dry run with HP_PARALLEL=3: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	res = bin.Run(t, []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + t.TempDir()}, "cp", "snap", "pg.x", "out.q", "--query", "select 1", "--parallel", "2")
 	if res.Code != 2 {
 		t.Fatalf("--query with --parallel 2: exit %d, want 2\n%s", res.Code, res.Stderr)
 	}
@@ -211,12 +228,22 @@ END $$`
 	if ctx.Err() != nil {
 		t.Fatal("the writers did not stop within their time")
 	}
+	if got := pgExec(t, "select count(*), sum(bal) from "+table); got != strconv.Itoa(rows)+"|0" {
+		t.Fatalf("the writers broke their own invariant: count and sum %q", got)
+	}
 	if res.Code != 0 {
 		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
 	}
 	if after-before < 50 {
 		t.Fatalf("only %d rows moved while hp ran: the writers were not concurrent", after-before)
 	}
+	balanced(t, out, rows, after-before)
+}
+
+// balanced checks the one run published in out: rows rows with distinct
+// ids (the first CSV field) whose balances (the second) sum to 0.
+func balanced(t *testing.T, out string, rows int, moved int64) {
+	t.Helper()
 	ids := map[string]bool{}
 	var sum int64
 	for _, r := range runRows(t, out, "csv") {
@@ -232,7 +259,7 @@ END $$`
 		sum += b
 	}
 	if len(ids) != rows || sum != 0 {
-		t.Fatalf("published %d rows summing to %d, want %d rows summing to 0 (%d rows moved during the run)", len(ids), sum, rows, after-before)
+		t.Fatalf("published %d rows summing to %d, want %d rows summing to 0 (%d rows moved during the run)", len(ids), sum, rows, moved)
 	}
 }
 
@@ -263,6 +290,97 @@ func TestParallelMariaDBEqualsWhole(t *testing.T) {
 	if digests[0] != digests[1] {
 		t.Fatal("--parallel 3 published other rows than --parallel 1")
 	}
+}
+
+// TestParallelMariaDBUnderWriters: the MariaDB counterpart of
+// TestParallelPostgresUnderWriters: while writers move rows to new ids and
+// transfer amounts, each transaction keeping the count and the sum, a
+// --parallel 4 snapshot holds exactly the count and the sum (the slices
+// start their consistent snapshots under one LOCK TABLES ... READ).
+func TestParallelMariaDBUnderWriters(t *testing.T) {
+	t.Parallel() // its own tables and procedure
+	bin := testkit.Build(t, "mysql")
+	const table, rows = "hp_e2e_par_myw", 100000
+	mysqlOut(t, "drop table if exists "+table+", "+table+"_stop; drop sequence if exists "+table+"_seq; drop procedure if exists "+table+"_churn;"+
+		"create sequence "+table+"_seq start with 1000000 nocache; create table "+table+" (id bigint primary key, bal bigint not null);"+
+		"create table "+table+"_stop (stop int); insert into "+table+" select seq, 0 from seq_1_to_"+strconv.Itoa(rows))
+	// Each iteration is one transaction, rolled back whole on any error
+	// (a deadlock between the writers); the loop ends at the stop row or
+	// at its deadline, whatever happens to the test.
+	mysqlOut(t, "delimiter //\n"+`create procedure `+table+`_churn(deadline datetime)
+begin
+  declare a, b, k, n bigint;
+  while not exists (select 1 from `+table+`_stop) and now() < deadline do
+    begin
+      declare exit handler for sqlexception rollback;
+      start transaction;
+      set a = 1 + floor(rand() * 1000000), b = 1 + floor(rand() * 1000000), k = 1 + floor(rand() * 100);
+      select min(id) into a from `+table+` where id >= a;
+      select min(id) into b from `+table+` where id >= b;
+      set n = 0;
+      if a is not null and b is not null and a <> b then
+        update `+table+` set bal = bal + if(id = a, k, -k) where id in (a, b);
+        set n = row_count();
+        if n = 2 then
+          insert into `+table+` select nextval(`+table+`_seq), bal from `+table+` where id = a;
+          delete from `+table+` where id = a;
+        end if;
+      end if;
+      -- Both rows or neither (the other writer may have moved one).
+      if n = 2 then commit; else rollback; end if;
+    end;
+  end while;
+end //`)
+	t.Cleanup(func() {
+		_ = exec.Command("mysql", "-h127.0.0.1", "-P3306", "-uroot", "test", "-e", "insert into "+table+"_stop values (1)").Run()
+		_ = exec.Command("mysql", "-h127.0.0.1", "-P3306", "-uroot", "test", "-e",
+			"drop table if exists "+table+", "+table+"_stop; drop sequence if exists "+table+"_seq; drop procedure if exists "+table+"_churn").Run()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var writers []*exec.Cmd
+	for range 2 {
+		cmd := exec.CommandContext(ctx, "mysql", "-h127.0.0.1", "-P3306", "-uroot", "test", "-e", "call "+table+"_churn(now() + interval 150 second)")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		writers = append(writers, cmd)
+	}
+	moved := func() int64 {
+		n, err := strconv.ParseInt(strings.TrimSpace(mysqlOut(t, "select next_not_cached_value from "+table+"_seq")), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for deadline := time.Now().Add(30 * time.Second); moved() < 1000100; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the writers made no progress within 30s")
+		}
+	}
+	before := moved()
+	out := t.TempDir()
+	res := bin.Run(t, []string{"HP_MY_DSN=" + myDSN, "HP_OUT_DSN=" + out}, "cp", "snap", "my."+table, "out.w", "--parallel", "4", "--format", "csv")
+	after := moved()
+	mysqlOut(t, "insert into "+table+"_stop values (1)")
+	for _, w := range writers {
+		if err := w.Wait(); err != nil && ctx.Err() == nil {
+			t.Errorf("a writer failed: %v", err)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the writers did not stop within their time")
+	}
+	if got := strings.TrimSpace(mysqlOut(t, "select count(*), sum(bal) from "+table)); got != strconv.Itoa(rows)+"\t0" {
+		t.Fatalf("the writers broke their own invariant: count and sum %q", got)
+	}
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
+	}
+	if after-before < 50 {
+		t.Fatalf("only %d rows moved while hp ran: the writers were not concurrent", after-before)
+	}
+	balanced(t, out, rows, after-before)
 }
 
 // TestParallelSliceFailurePublishesNothing: a slice whose connection is

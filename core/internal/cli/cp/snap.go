@@ -168,6 +168,9 @@ func (o *Options) printPlan(p *run.Plan) error {
 	if p.Spec.Where != "" {
 		fmt.Fprintf(w, "  where:    %s\n", p.Spec.Where)
 	}
+	if p.Spec.Parallel > 1 {
+		fmt.Fprintf(w, "  slices:   %d at once, at one point in time (read whole if the connector cannot split reads)\n", p.Spec.Parallel)
+	}
 	fmt.Fprintf(w, "  target:   %s = %s (%s)\n", p.Tgt.Name, sdk.MaskDSN(p.Tgt.DSN), p.Tgt.From)
 	if !p.TargetIsStore {
 		mode := string(p.WriteMode)

@@ -1529,7 +1529,8 @@ type Partition struct {
 	// plugin process). The connector splits the table once per group and
 	// reads every slice of it at one point in time where the database
 	// allows it (a snapshot taken once and shared by the group's slices).
-	// Empty: the slice is planned alone, with no such promise.
+	// Empty: the connector may refuse the slice (sdk/sqlsource does: slices
+	// planned one by one could overlap while the table changes).
 	Group         string `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
