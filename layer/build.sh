@@ -22,9 +22,18 @@
 # A plugin whose directory holds a file named CGO is built with cgo, for
 # the glibc of the Lambda OS (Amazon Linux 2023: glibc 2.34): with gcc for
 # the host's architecture, or Debian's cross compiler
-# (gcc-aarch64-linux-gnu / gcc-x86-64-linux-gnu) for the other one, whose
-# layer is skipped with a message when that compiler is missing. Its
-# dynamic symbols must need no glibc newer than 2.34 (objdump -T).
+# (gcc-aarch64-linux-gnu, binutils-aarch64-linux-gnu and
+# libc6-dev-arm64-cross on amd64; the x86-64 ones on arm64: scripts/debs.sh
+# installs them) for the other one. Its layer is skipped with a message
+# when that compiler is missing, or when a C library the plugin links (the
+# -l flags of its own #cgo LDFLAGS, e.g. hp-plugin-odbc's libodbc) is not
+# found by it: for the other architecture that takes Debian's multiarch
+# packages (dpkg --add-architecture arm64; apt-get install
+# unixodbc-dev:arm64). Its dynamic symbols must need no glibc newer than
+# 2.34 (objdump -T of the target's binutils).
+#
+# LAYER_PLUGINS (default: every plugin) names the plugins to build layers
+# for, separated by spaces, e.g. LAYER_PLUGINS=oracle.
 #
 # VERSION (default: git describe, else "dev") is stamped into the binaries.
 # Binaries are built with -trimpath (no build machine paths in them);
@@ -130,6 +139,15 @@ else
 	cc=$(command -v "$triplet-gcc" || true) objdump=$(command -v "$triplet-objdump" || true)
 fi
 
+# missing_libs P: the C libraries plugin P links (-lNAME in its own #cgo
+# LDFLAGS) that $cc does not find, as libNAME, one a line.
+missing_libs() {
+	local l
+	for l in $(grep -rhoE --include='*.go' '#cgo[^:]*LDFLAGS:.*' "plugins/$1" | grep -oE -- '-l[[:alnum:]_+.-]+' | sed 's/^-l//' | sort -u); do
+		[[ $("$cc" -print-file-name="lib$l.so") == /* ]] || echo "lib$l"
+	done
+}
+
 # build_cgo OUT PKG: build a cgo plugin and check the glibc it needs.
 build_cgo() {
 	local out=$1 pkg=$2
@@ -154,7 +172,13 @@ layer() {
 	mkdir -p "$dir"
 	if [[ -e plugins/$p/CGO ]]; then
 		if [[ -z $cc || -z $objdump ]]; then
-			echo "skip hp-plugin-$p for linux/$arch: it is built with cgo and needs $triplet-gcc and $triplet-objdump (Debian: apt-get install gcc-${triplet/_/-})" >&2
+			echo "skip hp-plugin-$p for linux/$arch: it is built with cgo and needs $triplet-gcc and $triplet-objdump (Debian: apt-get install gcc-${triplet//_/-} binutils-${triplet//_/-}; scripts/debs.sh installs them)" >&2
+			return
+		fi
+		local libs
+		libs=$(missing_libs "$p")
+		if [[ -n $libs ]]; then
+			echo "skip hp-plugin-$p for linux/$arch: it links $(echo $libs), which $cc does not find for $triplet (Debian multiarch: dpkg --add-architecture ${triplet%%-*}, then the library's -dev:ARCH package)" >&2
 			return
 		fi
 		echo "build hp-plugin-$p for linux/$arch (cgo, $cc)"
@@ -188,7 +212,11 @@ function_zip() {
 plugins=()
 for main in plugins/*/main.go; do
 	[[ -e $main ]] || continue
-	plugins+=("$(basename "$(dirname "$main")")")
+	p=$(basename "$(dirname "$main")")
+	[[ -z ${LAYER_PLUGINS:-} || " $LAYER_PLUGINS " == *" $p "* ]] && plugins+=("$p")
+done
+for p in ${LAYER_PLUGINS:-}; do
+	[[ -e plugins/$p/main.go ]] || { echo "$0: LAYER_PLUGINS names $p, which is not a plugin (plugins/$p/main.go)" >&2; exit 2; }
 done
 jobs=()
 function_zip & jobs+=($!)

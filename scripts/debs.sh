@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # debs.sh installs the Debian packages the build and the tests need: gcc
-# and binutils for the cgo plugins (objdump checks their glibc floor),
-# libaio for the Oracle client layer, the ODBC driver manager and the
-# drivers the odbc plugin is tested through. It costs one
+# and binutils for the cgo plugins (objdump checks their glibc floor), the
+# cross gcc and binutils for the other Lambda architecture (make lambda
+# builds the cgo plugins for both), libaio for the Oracle client layer,
+# the ODBC driver manager and the drivers the odbc plugin is tested
+# through. It costs one
 # dpkg-query when they are present; apt-get update runs only when one is
 # missing. Needs root (CI runs as root) or sudo.
 set -euo pipefail
 
 pkgs=(gcc libc6-dev binutils libaio1 unixodbc unixodbc-dev odbc-postgresql odbc-mariadb tdsodbc)
+case $(dpkg --print-architecture) in
+	amd64) pkgs+=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+	arm64) pkgs+=(gcc-x86-64-linux-gnu binutils-x86-64-linux-gnu libc6-dev-amd64-cross) ;;
+esac
 
+# One dpkg-query for all of them (it fails when one is unknown to dpkg).
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${pkgs[@]}" 2>/dev/null || true)
 missing=()
 for p in "${pkgs[@]}"; do
-	if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
-		missing+=("$p")
-	fi
+	[[ $'\n'$installed$'\n' == *$'\n'"$p install ok installed"$'\n'* ]] || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

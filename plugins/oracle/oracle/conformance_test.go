@@ -24,14 +24,9 @@ import (
 // ordering, NULL placement, bounds, array inserts, merges and rollbacks
 // are therefore computed, not canned.
 
-var storeQueries = oraclefake.Queries{
-	CurrentSchema: CurrentSchemaQuery, Resolve: ResolveQuery, Synonym: SynonymQuery, ObjectType: ObjectTypeQuery,
-	Columns: ColumnsQuery, PrimaryKey: PrimaryKeyQuery, Version: VersionQuery, Objects: ObjectsQuery,
-}
-
 func newStore(t *testing.T) *oraclefake.Store {
 	t.Helper()
-	st, err := oraclefake.NewStore(t.TempDir()+"/hp.db", storeQueries)
+	st, err := oraclefake.NewStore(t.TempDir()+"/hp.db", queries)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 var queries = oraclefake.Queries{
 	CurrentSchema: CurrentSchemaQuery, Resolve: ResolveQuery, Synonym: SynonymQuery,
 	ObjectType: ObjectTypeQuery, Columns: ColumnsQuery, PrimaryKey: PrimaryKeyQuery,
+	Version: VersionQuery, Objects: ObjectsQuery,
 }
 
 // catalog answers the dialect's catalog queries for the tables and passes
