@@ -54,7 +54,7 @@ func fastDecimal(text []byte, scale int32) (n decimal128.Num, digits int, ok boo
 		return n, 0, false
 	case digits <= 19:
 		// The common case: a uint64 holds it all.
-		u, ok := uint64Digits(0, intPart)
+		u, _ := uint64Digits(0, intPart) // digits only, as split above
 		if u, ok = uint64Digits(u, frac); !ok {
 			return n, 0, false
 		}
@@ -93,13 +93,9 @@ func uint64Digits(u uint64, digits []byte) (uint64, bool) {
 func appendDigits(n decimal128.Num, digits []byte) (decimal128.Num, bool) {
 	for len(digits) > 0 {
 		k := min(len(digits), 19)
-		var chunk uint64
-		for _, c := range digits[:k] {
-			d := c - '0'
-			if d > 9 {
-				return n, false
-			}
-			chunk = chunk*10 + uint64(d)
+		chunk, ok := uint64Digits(0, digits[:k])
+		if !ok {
+			return n, false
 		}
 		n = n.Mul(decimal128.GetScaleMultiplier(k)).Add(decimal128.FromU64(chunk))
 		digits = digits[k:]
