@@ -62,7 +62,7 @@ func checkTextDecimal(t *testing.T, typ arrow.DataType, text string) {
 		t.Errorf("%s %q: TextDecimal %v, exact path %v", typ, text, a, b)
 	}
 	if errE == nil && plainDecimal(text, typ.(arrow.DecimalType).GetScale()) {
-		if _, ok := fastDecimal([]byte(text), typ.(arrow.DecimalType).GetScale()); !ok {
+		if _, _, ok := fastDecimal([]byte(text), typ.(arrow.DecimalType).GetScale()); !ok {
 			t.Errorf("%s %q left the fast path", typ, text)
 		}
 	}
@@ -83,6 +83,7 @@ func TestTextDecimalAgreesWithExactPath(t *testing.T) {
 		&arrow.Decimal128Type{Precision: 38, Scale: 10}, &arrow.Decimal128Type{Precision: 18, Scale: 4},
 		&arrow.Decimal128Type{Precision: 5, Scale: 2}, &arrow.Decimal128Type{Precision: 38, Scale: 0},
 		&arrow.Decimal128Type{Precision: 38, Scale: 38}, &arrow.Decimal128Type{Precision: 1, Scale: 0},
+		&arrow.Decimal128Type{Precision: 20, Scale: 1}, &arrow.Decimal128Type{Precision: 19, Scale: 0},
 		&arrow.Decimal256Type{Precision: 65, Scale: 30}, &arrow.Decimal256Type{Precision: 76, Scale: 0}, &arrow.Decimal256Type{Precision: 76, Scale: 70},
 	}
 	nines := strings.Repeat("9", 38)
@@ -92,7 +93,7 @@ func TestTextDecimalAgreesWithExactPath(t *testing.T) {
 		"999999999999999999", "9999999999999999999", "-1234567890123.45",
 		nines, "-" + nines, nines + "9", "0." + nines, "0." + nines + "9", "-0.0000000001", "0.00000000001",
 		"9999999999999999999999999999.9999999999", "-9999999999999999999999999999.9999999999",
-		"99999999999999999999999999999", "170141183460469231731687303715884105727", "340282366920938463463374607431768211456",
+		"99999999999999999999999999999", "9999999999999999999", "-9999999999999999999.9", "1844674407370955162", "18446744073709551616", "170141183460469231731687303715884105727", "340282366920938463463374607431768211456",
 		strings.Repeat("0", 60) + "1.5", "1" + strings.Repeat("0", 37), "1" + strings.Repeat("0", 38),
 		strings.Repeat("9", 60), "-" + strings.Repeat("9", 76),
 		"", "-", "+", ".", "-.", "1.2.3", "1e5", "1.5E-1", " 12", "12 ", "0x10", "1_000", "--1", "+-1", "١",
@@ -142,6 +143,11 @@ func FuzzTextDecimal(f *testing.F) {
 	f.Add("123456.78", uint8(5), uint8(2))
 	f.Add(strings.Repeat("9", 40), uint8(60), uint8(1))
 	f.Fuzz(func(t *testing.T, text string, precision, scale uint8) {
+		if i := strings.IndexAny(text, "eE"); i >= 0 && len(strings.TrimLeft(text[i+1:], "+-0")) > 4 {
+			// The exact path spells a huge exponent out in zeros (seconds
+			// for 1e100000000); the fast path never takes exponents.
+			t.Skip()
+		}
 		p := int64(precision%76) + 1
 		typ, err := DecimalType(p, int64(scale)%(p+1))
 		if err != nil {

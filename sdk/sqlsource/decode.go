@@ -454,17 +454,15 @@ func TextDecimal(b array.Builder, text []byte) error {
 	switch db := b.(type) {
 	case *array.Decimal128Builder:
 		dt := db.Type().(*arrow.Decimal128Type)
-		if n, ok := fastDecimal(text, dt.Scale); ok && n.FitsInPrecision(dt.Precision) {
+		if n, digits, ok := fastDecimal(text, dt.Scale); ok && digits <= int(dt.Precision) {
 			db.Append(n)
 			return nil
 		}
 	case *array.Decimal256Builder:
 		dt := db.Type().(*arrow.Decimal256Type)
-		if n, ok := fastDecimal(text, dt.Scale); ok {
-			if m := decimal256.FromDecimal128(n); m.FitsInPrecision(dt.Precision) {
-				db.Append(m)
-				return nil
-			}
+		if n, digits, ok := fastDecimal(text, dt.Scale); ok && digits <= int(dt.Precision) {
+			db.Append(decimal256.FromDecimal128(n))
+			return nil
 		}
 	}
 	return appendDecimal(b, string(text))

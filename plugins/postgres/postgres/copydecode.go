@@ -284,11 +284,25 @@ func fastNumeric128(d []byte, scale int32) (decimal128.Num, bool) {
 	for i := 0; i < len(groups); i += 2 {
 		g, m := uint64(binary.BigEndian.Uint16(groups[i:])), uint64(10000)
 		if i == len(groups)-2 && exp < 0 {
-			div := pow10u64(-exp)
-			if g%div != 0 {
+			// Constant divisors, which compile to multiplications.
+			var r uint64
+			switch exp {
+			case -1:
+				g, r, m = g/10, g%10, 1000
+			case -2:
+				g, r, m = g/100, g%100, 100
+			case -3:
+				g, r, m = g/1000, g%1000, 10
+			}
+			if r != 0 {
 				return decimal128.Num{}, false
 			}
-			g, m, exp = g/div, pow10u64(4+exp), 0
+			exp = 0
+		}
+		if hi == 0 && lo < 1<<50 {
+			// lo*m+g stays below 2^64: the common small values.
+			lo = lo*m + g
+			continue
 		}
 		var ok bool
 		if hi, lo, ok = mulAdd128(hi, lo, m, g); !ok {
@@ -307,7 +321,7 @@ func fastNumeric128(d []byte, scale int32) (decimal128.Num, bool) {
 		exp -= k
 	}
 	v := decimal128.New(int64(hi), lo)
-	if hi>>63 != 0 || !v.FitsInPrecision(38) {
+	if hi != 0 && (hi>>63 != 0 || !v.FitsInPrecision(38)) {
 		return decimal128.Num{}, false
 	}
 	if sign == 0x4000 {

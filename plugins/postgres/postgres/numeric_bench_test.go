@@ -22,7 +22,8 @@ func binaryNumeric(tb testing.TB, digits string, neg bool, scale int32) []byte {
 
 // BenchmarkDecodeNumeric decodes the values of the decimals shape
 // (testkit.Shapes) into their column's decimal builder: numeric(38,10)
-// of about 32 digits and numeric(18,4) of about 14.
+// of about 32 digits and numeric(18,4) of about 14; and lineitem's
+// numeric(15,2) of up to 9.
 func BenchmarkDecodeNumeric(b *testing.B) {
 	for _, c := range []struct {
 		typ    string
@@ -31,6 +32,7 @@ func BenchmarkDecodeNumeric(b *testing.B) {
 	}{
 		{"numeric(38,10)", 10, func(g int) string { return fmt.Sprintf("%d0123456789", (g*1000003+7)*10000000000) }},
 		{"numeric(18,4)", 4, func(g int) string { return fmt.Sprintf("%d", g*17%100000000000000+50000000000) }},
+		{"numeric(15,2)", 2, func(g int) string { return fmt.Sprintf("%d", g*31%10000000+100) }}, // lineitem's prices
 	} {
 		vals := make([][]byte, 1024)
 		for i := range vals {
