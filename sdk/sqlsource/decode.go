@@ -373,9 +373,13 @@ func appendDate(b array.Builder, t time.Time) error {
 	return nil
 }
 
+// maxDecimalDigits is decimal256's precision, the widest Arrow decimal.
+const maxDecimalDigits = 76
+
 // ParseDecimal reads decimal text exactly as an unscaled integer at the
 // given scale. More fractional digits than the scale are an error unless
-// they are zeros; nothing is rounded.
+// they are zeros, and so are more than 76 significant digits; nothing is
+// rounded.
 func ParseDecimal(s string, scale int32) (*big.Int, error) {
 	t := strings.TrimSpace(s)
 	neg := false
@@ -409,6 +413,12 @@ func ParseDecimal(s string, scale int32) (*big.Int, error) {
 		}
 		digits = digits[:cut]
 		shift = 0
+	}
+	// An exponent is not spelt out in zeros beyond what a decimal256 holds.
+	if sig := strings.TrimLeft(digits, "0"); sig == "" {
+		digits, shift = "0", 0
+	} else if len(sig)+shift > maxDecimalDigits {
+		return nil, fmt.Errorf("%q has more than %d digits", s, maxDecimalDigits)
 	}
 	v, ok := new(big.Int).SetString(digits+strings.Repeat("0", shift), 10)
 	if !ok {
