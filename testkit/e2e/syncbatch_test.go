@@ -189,3 +189,26 @@ func TestSyncBatchMariaDBToPostgres(t *testing.T) {
 		t.Fatalf("differences after the sync:\n%s", out)
 	}
 }
+
+// TestSyncBatchTwelveFactor: hp sync batch from the environment alone
+// (HP_COMMAND=sync HP_SUBCOMMAND=batch, flags as HP_<FLAG>), PostgreSQL to
+// PostgreSQL.
+func TestSyncBatchTwelveFactor(t *testing.T) {
+	t.Parallel() // its own tables
+	bin := testkit.Build(t, "postgres")
+	const src, tgt = "hp_e2e_syncbatch_12f_src", "hp_e2e_syncbatch_12f_tgt"
+	pgExec(t, `drop table if exists `+src+`, `+tgt+`;
+		create table `+src+` (id int primary key, v text); insert into `+src+` values (1, 'a'), (2, 'b'), (3, 'c');
+		create table `+tgt+` (id int primary key, v text); insert into `+tgt+` values (1, 'a'), (2, 'old'), (4, 'only here')`)
+	t.Cleanup(func() { pgExec(t, "drop table if exists "+src+", "+tgt) })
+	env := []string{"HP_12FACTOR_MODE=1", "HP_COMMAND=sync", "HP_SUBCOMMAND=batch", "HP_SOURCE_DSN=" + pgDSN, "HP_SOURCE_OBJECT=public." + src,
+		"HP_TARGET_DSN=" + pgDSN, "HP_TARGET_OBJECT=public." + tgt, "HP_PRIMARY_KEYS=id", "HP_NO_DELETE=true", "HP_OUTPUT=json"}
+	res := bin.Run(t, env)
+	var got syncSummary
+	if err := json.Unmarshal([]byte(res.Stdout), &got); res.Code != 0 || err != nil || got.Inserted != 1 || got.Updated != 1 || got.Deleted != 0 || got.Kept != 1 {
+		t.Fatalf("12-factor sync batch: exit %d, %+v (%v)\n%s%s", res.Code, got, err, res.Stdout, res.Stderr)
+	}
+	if rows := pgExec(t, "select id || '=' || v from "+tgt+" order by id"); rows != "1=a\n2=b\n3=c\n4=only here" {
+		t.Fatalf("the target holds\n%s", rows)
+	}
+}
