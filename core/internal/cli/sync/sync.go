@@ -241,7 +241,7 @@ func apply(ctx context.Context, p *diff.Pair, noDelete bool) (merge.Summary, err
 		return sum, fmt.Errorf("%w (%s was not changed)", cmpErr, tgt)
 	}
 	if err != nil {
-		return sum, fmt.Errorf("syncing %s (it was not changed): %w", tgt, err)
+		return sum, fmt.Errorf("syncing %s: %w (%s was not changed)", tgt, err, tgt)
 	}
 	if cmpErr != nil {
 		return sum, cmpErr
