@@ -222,7 +222,7 @@ func (c *Connector) writeTx(ctx context.Context, conn *sql.Conn, req sdk.WriteRe
 	if err != nil {
 		return 0, err
 	}
-	n, err := c.load(ctx, conn, tx, req, schema, keyIdx, records)
+	n, err := c.load(ctx, conn, tx, req, schema, keyIdx, records, nil)
 	if err != nil {
 		_ = tx.Rollback()
 		return 0, err
@@ -233,7 +233,9 @@ func (c *Connector) writeTx(ctx context.Context, conn *sql.Conn, req sdk.WriteRe
 	return n, nil
 }
 
-func (c *Connector) load(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req sdk.WriteRequest, schema *arrow.Schema, keyIdx []int, records array.RecordReader) (int64, error) {
+// load writes records as req.Mode says. A merge runs beforeMerge, when
+// set, once the rows are staged and before they are merged.
+func (c *Connector) load(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req sdk.WriteRequest, schema *arrow.Schema, keyIdx []int, records array.RecordReader, beforeMerge func() error) (int64, error) {
 	d := c.dialect
 	target := d.table(req.Table)
 	if req.CreateTable && d.TransactionalDDL {
@@ -269,6 +271,11 @@ func (c *Connector) load(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req sd
 		return 0, err
 	}
 	if keyIdx != nil {
+		if beforeMerge != nil {
+			if err := beforeMerge(); err != nil {
+				return 0, err
+			}
+		}
 		if err := c.merge(ctx, tx, target, names, req.Keys); err != nil {
 			return 0, err
 		}

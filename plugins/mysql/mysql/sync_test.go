@@ -38,6 +38,35 @@ func keys(t *testing.T, ids ...*int64) array.RecordReader {
 
 func id(i int64) *int64 { return &i }
 
+// TestSyncUnderCaseInsensitiveKeys: under MariaDB's default collation 'a'
+// and 'A' are one key, so a sync that upserts key 'a' and deletes key 'A'
+// (byte order sees two keys) must delete first: the row of 'a' is there
+// afterwards.
+func TestSyncUnderCaseInsensitiveKeys(t *testing.T) {
+	db, d := database(t)
+	r := plugintest.Serve(t, mysql.New())
+	full := d + ".sync_ci"
+	execAll(t, db, "CREATE TABLE "+full+" (id BIGINT, v VARCHAR(20) NOT NULL PRIMARY KEY) COLLATE utf8mb4_general_ci",
+		"INSERT INTO "+full+" VALUES (1, 'A'), (2, 'b')")
+	vs := arrow.NewSchema([]arrow.Field{{Name: "v", Type: arrow.BinaryTypes.String}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, vs)
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).Append("A")
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	del, err := array.NewRecordReader(vs, []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := sdk.WriteRequest{Conn: sdk.Connection{DSN: testDSN()}, Table: sdk.ObjectRef{Schema: d, Name: "sync_ci"}, Mode: sdk.Sync, Keys: []string{"v"}}
+	if _, err := r.Sync(context.Background(), req, &rows{batches: [][]row{ids(3, 3, "a")}}, func() (array.RecordReader, error) { return del, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := tableRows(t, db, full); got != "2=b,3=a" {
+		t.Fatalf("after the sync: %s, want 2=b,3=a", got)
+	}
+}
+
 // TestSyncDeletesAndUpsertsAtomically: a sync (through the protocol)
 // upserts and deletes in one transaction; when anything fails — a value
 // too long for its column, a NULL key to delete, the delete stream
