@@ -231,8 +231,8 @@ func (r *Remote) Write(ctx context.Context, req sdk.WriteRequest, records array.
 }
 
 // Sync sends a Write in WRITE_MODE_SYNC: the upserts, then the stream
-// deleteKeys returns once they are sent. If either stream fails, the
-// Write is cancelled so the plugin changes nothing.
+// deleteKeys returns once they are sent (Sync releases it). If either
+// stream fails, the Write is cancelled so the plugin changes nothing.
 func (r *Remote) Sync(ctx context.Context, req sdk.WriteRequest, upserts array.RecordReader, deleteKeys func() (array.RecordReader, error)) (*sdk.SyncResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

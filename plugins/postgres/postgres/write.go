@@ -157,6 +157,9 @@ type writer struct {
 	schema *arrow.Schema
 	keys   []string
 	table  string // schema-qualified and quoted, once resolved
+	// beforeMerge, when set, runs once a merge's rows are staged, before
+	// they are merged (a sync's deletes).
+	beforeMerge func(context.Context) error
 }
 
 func (w *writer) run(ctx context.Context, records array.RecordReader) (int64, error) {
@@ -236,6 +239,11 @@ func (w *writer) run(ctx context.Context, records array.RecordReader) (int64, er
 	if w.req.Mode != sdk.Merge {
 		_, err := w.conn.Exec(ctx, insert+"SELECT "+strings.Join(values, ", ")+" FROM hp_stage")
 		return n, err
+	}
+	if w.beforeMerge != nil {
+		if err := w.beforeMerge(ctx); err != nil {
+			return 0, err
+		}
 	}
 	return n, w.merge(ctx, oid, insert, names, values)
 }

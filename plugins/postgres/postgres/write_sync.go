@@ -12,11 +12,13 @@ import (
 )
 
 // Sync implements sdk.Syncer on one connection and in one transaction:
-// the upserts are merged exactly as Write merges (COPY into a temporary
-// table, then INSERT ... ON CONFLICT or DELETE and INSERT), then the keys
-// to delete are copied into a temporary table of their own and the rows
-// holding them deleted with one DELETE ... USING. Any failure rolls both
-// back.
+// the upserts are staged exactly as Write stages a merge (COPY into a
+// temporary table), the keys to delete are copied into a temporary table
+// of their own and the rows holding them deleted with one DELETE ...
+// USING, and then the upserts are merged (INSERT ... ON CONFLICT, or
+// DELETE and INSERT). Deleting first keeps an upserted row whose key a
+// nondeterministic collation equates with a deleted one. Any failure
+// rolls everything back.
 func (c *Connector) Sync(ctx context.Context, req sdk.WriteRequest, upserts array.RecordReader, deleteKeys func() (array.RecordReader, error)) (*sdk.SyncResult, error) {
 	merge := req
 	merge.Mode, merge.CreateTable = sdk.Merge, false
@@ -33,12 +35,13 @@ func (c *Connector) Sync(ctx context.Context, req sdk.WriteRequest, upserts arra
 	if err != nil {
 		return nil, writeErr(err, req.Conn.DSN)
 	}
-	w := &writer{conn: conn, req: merge, schema: upserts.Schema(), keys: keys}
 	res := &sdk.SyncResult{}
-	res.RowsWritten, err = w.run(ctx, upserts)
-	if err == nil {
+	w := &writer{conn: conn, req: merge, schema: upserts.Schema(), keys: keys}
+	w.beforeMerge = func(ctx context.Context) (err error) {
 		res.RowsDeleted, err = w.delete(ctx, deleteKeys)
+		return err
 	}
+	res.RowsWritten, err = w.run(ctx, upserts)
 	if err != nil {
 		_ = tx.Rollback(context.Background())
 		return nil, writeErr(err, req.Conn.DSN)
