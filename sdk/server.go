@@ -305,11 +305,12 @@ func (s *server) sync(stream pb.ConnectorService_WriteServer, h *pb.WriteHeader)
 		if err := upserts.Err(); err != nil {
 			return nil, err
 		}
-		deletes, err = wire.ReadStream(wire.WriteRequestDeleteKeys, stream.RecvMsg, memory.DefaultAllocator)
+		d, err := wire.ReadStream(wire.WriteRequestDeleteKeys, stream.RecvMsg, memory.DefaultAllocator)
 		if err != nil {
 			return nil, fmt.Errorf("reading the keys to delete: %w", err)
 		}
-		return deletes, nil
+		deletes = d
+		return d, nil
 	}
 	res, err := sy.Sync(stream.Context(), WriteRequest{
 		Conn: connFromProto(h.GetConnection()), Table: refFromProto(h.GetTable()), Mode: Sync, Keys: h.GetKeys(),
