@@ -15,6 +15,7 @@ type syncSummary struct {
 	Updated  int64 `json:"updated"`
 	Deleted  int64 `json:"deleted"`
 	Kept     int64 `json:"kept"`
+	Chunks   int64 `json:"chunks"`
 }
 
 // syncPair runs hp sync batch and hp diff between two tables.
@@ -212,5 +213,40 @@ func TestSyncBatchTwelveFactor(t *testing.T) {
 	}
 	if rows := pgExec(t, "select id || '=' || v from "+tgt+" order by id"); rows != "1=a\n2=b\n3=c\n4=only here" {
 		t.Fatalf("the target holds\n%s", rows)
+	}
+}
+
+// TestSyncBatchChunks: --chunk-rows commits every N differences in key
+// order; a failure in a later chunk leaves the chunks before it committed
+// and the rest as it was, and a rerun applies the rest.
+func TestSyncBatchChunks(t *testing.T) {
+	t.Parallel() // its own tables
+	bin := testkit.Build(t, "postgres")
+	const src, tgt = "hp_e2e_syncbatch_chunk_src", "hp_e2e_syncbatch_chunk_tgt"
+	pgExec(t, `drop table if exists `+src+`, `+tgt+`;
+		create table `+src+` (id int primary key, v text); insert into `+src+` select g, 'v' || g from generate_series(1, 100) g;
+		create table `+tgt+` (id int primary key, v varchar(5));
+		insert into `+tgt+` select g, 'old' from generate_series(1, 100) g where g % 10 <> 0;
+		insert into `+tgt+` values (1000, 'gone'), (1001, 'gone')`)
+	t.Cleanup(func() { pgExec(t, "drop table if exists "+src+", "+tgt) })
+	// 102 differences in key order: ids 1-100 (90 changed, every tenth
+	// new), then 1000 and 1001 deleted. Row 75's value does not fit, so
+	// the fourth chunk (ids 61-80) fails.
+	pgExec(t, `update `+src+` set v = 'toolong' where id = 75`)
+	env := []string{"HP_PG_DSN=" + pgDSN}
+	p := syncPair{t: t, bin: bin, env: env, src: "pg.public." + src, tgt: "pg.public." + tgt, keys: "id"}
+	_, res := p.sync(2, "--chunk-rows", "20")
+	testkit.Contains(t, "the failed chunk", res.Stderr, "syncing chunk 4 into pg.public."+tgt, "holds the 3 chunks committed before it", "too long")
+	// Chunks 1-3 hold the first 60 differences: ids 1 to 60.
+	if rows := pgExec(t, "select count(*) filter (where id <= 60 and v = 'v' || id), count(*) filter (where id > 60 and id < 1000 and v = 'old'), count(*) filter (where id >= 1000) from "+tgt); rows != "60|36|2" {
+		t.Fatalf("after the failed chunk the target holds (synced up to 60, old after, deleted): %s", rows)
+	}
+	pgExec(t, `update `+src+` set v = 'fits' where id = 75`)
+	got, _ := p.sync(0, "--chunk-rows", "20")
+	if got.Inserted != 4 || got.Updated != 36 || got.Deleted != 2 || got.Chunks != 3 {
+		t.Fatalf("the rerun: %+v, want 4 inserted (70, 80, 90, 100), 36 updated, 2 deleted in 3 chunks", got)
+	}
+	if out := p.diff(0); out != "" {
+		t.Fatalf("differences after the rerun:\n%s", out)
 	}
 }

@@ -35,6 +35,7 @@ type Options struct {
 	PrimaryKeys    []string
 	Where          string
 	NoDelete       bool
+	ChunkRows      int64
 	DryRun         bool
 	Output         string
 }
@@ -49,7 +50,9 @@ type Result struct {
 	Deleted  int64  `json:"deleted"`
 	// Kept counts the target's rows without a source row left in place by
 	// --no-delete.
-	Kept       int64   `json:"kept"`
+	Kept int64 `json:"kept"`
+	// Chunks counts the transactions committed with --chunk-rows.
+	Chunks     int64   `json:"chunks,omitempty"`
 	SourceRows int64   `json:"source_rows"`
 	TargetRows int64   `json:"target_rows"`
 	Seconds    float64 `json:"seconds"`
@@ -97,6 +100,7 @@ MariaDB, SQLite). Exits 0 on success, 2 on any error.`,
 	cmd.Flags().StringVar(&o.Where, "where", "", "Predicate applied to both tables")
 	cmd.Flags().BoolVar(&o.NoDelete, "no-delete", false, "Keep the target's rows whose key the source lacks")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the counts without writing")
+	cmd.Flags().Int64Var(&o.ChunkRows, "chunk-rows", 0, "Commit every this many differences (rows upserted or deleted) instead of in one transaction")
 	cmd.Flags().StringVar(&o.Output, "output", "text", "Summary format: text or json")
 	return cmd
 }
@@ -124,6 +128,9 @@ func run(ctx context.Context, o *Options) (*Result, error) {
 	if err := cliutil.CheckOutput(o.Output); err != nil {
 		return nil, err
 	}
+	if o.ChunkRows < 0 {
+		return nil, cliutil.UsageErrorf("--chunk-rows %d: give a positive number of rows, or 0 for one transaction", o.ChunkRows)
+	}
 	canSync := func(t meta.Table) error {
 		if t.Inst.Info.Has(sdk.CapWriteSync) {
 			return nil
@@ -137,9 +144,12 @@ func run(ctx context.Context, o *Options) (*Result, error) {
 	defer p.Close()
 	res := &Result{Source: p.Source.String(), Target: p.Target.String(), DryRun: o.DryRun}
 	var sum merge.Summary
-	if o.DryRun {
+	switch {
+	case o.DryRun:
 		sum, err = merge.Compare(p.Src, p.Tgt, func(merge.Difference) error { return nil })
-	} else {
+	case o.ChunkRows > 0:
+		sum, res.Chunks, err = applyChunks(ctx, p, o.NoDelete, o.ChunkRows)
+	default:
 		sum, err = apply(ctx, p, o.NoDelete)
 	}
 	if err != nil {
@@ -250,6 +260,91 @@ func apply(ctx context.Context, p *diff.Pair, noDelete bool) (merge.Summary, err
 		return sum, fmt.Errorf("the %s connector wrote %d rows into %s, not the %d sent", tgt.Inst.Info.Name, res.RowsWritten, tgt, want)
 	}
 	return sum, nil
+}
+
+// applyChunks applies the differences in transactions of at most
+// chunkRows rows upserted or deleted each, committed in key order as the
+// comparison reaches them; it returns how many were committed. A failure
+// leaves the target at the end of the last chunk committed: a rerun
+// compares again and applies the rest.
+func applyChunks(ctx context.Context, p *diff.Pair, noDelete bool, chunkRows int64) (merge.Summary, int64, error) {
+	up, err := newRows(p.Src, p.Src.Keys, p.Src.Columns, append(append([]string(nil), p.Tgt.Keys...), p.Tgt.Columns...))
+	if err != nil {
+		return merge.Summary{}, 0, err
+	}
+	del, err := newRows(p.Tgt, p.Tgt.Keys, nil, p.Tgt.Keys)
+	if err != nil {
+		return merge.Summary{}, 0, err
+	}
+	var ups, dels []arrow.RecordBatch
+	var pending, written, chunks int64
+	release := func() {
+		for _, r := range append(ups, dels...) {
+			r.Release()
+		}
+		ups, dels, pending, written = nil, nil, 0, 0
+	}
+	defer func() { up.release(); del.release(); release() }()
+	flush := func(r *rows, to *[]arrow.RecordBatch) error {
+		if r.n == 0 {
+			return nil
+		}
+		if r == up {
+			written += int64(r.n)
+		}
+		rec, err := r.flush()
+		if err == nil {
+			*to = append(*to, rec)
+		}
+		return err
+	}
+	tgt := p.Target
+	commit := func() error {
+		if err := flush(up, &ups); err != nil {
+			return err
+		}
+		if err := flush(del, &dels); err != nil {
+			return err
+		}
+		upserts, err := array.NewRecordReader(up.schema, ups)
+		if err != nil {
+			return err
+		}
+		defer upserts.Release()
+		res, err := tgt.Inst.Sync(ctx, sdk.WriteRequest{Conn: tgt.Conn.Wire(), Table: tgt.Ref, Mode: sdk.Sync, Keys: p.Tgt.Keys}, upserts,
+			func() (array.RecordReader, error) { return array.NewRecordReader(del.schema, dels) })
+		if err == nil && res.RowsWritten != written {
+			err = fmt.Errorf("the %s connector wrote %d rows, not the %d sent", tgt.Inst.Info.Name, res.RowsWritten, written)
+		}
+		if err != nil {
+			return fmt.Errorf("syncing chunk %d into %s: %w (%s holds the %d chunks committed before it; rerun to apply the rest)", chunks+1, tgt, err, tgt, chunks)
+		}
+		chunks++
+		release()
+		return nil
+	}
+	sum, err := merge.Compare(p.Src, p.Tgt, func(d merge.Difference) error {
+		r, to := up, &ups
+		if d.Status == merge.Deleted {
+			if noDelete {
+				return nil
+			}
+			r, to = del, &dels
+		}
+		if r.add(d.Record, d.Row) == batchRows {
+			if err := flush(r, to); err != nil {
+				return err
+			}
+		}
+		if pending++; pending == chunkRows {
+			return commit()
+		}
+		return nil
+	})
+	if err == nil && pending > 0 {
+		err = commit()
+	}
+	return sum, chunks, err
 }
 
 // rows gathers rows of a side's batches into new batches of some of its
