@@ -83,13 +83,18 @@ DELETE and INSERT (MySQL, SQLite) give it its default. --where filters both
 tables (it must read the same in both dialects): rows outside it are
 neither compared nor touched.
 
+--chunk-rows N commits every N differences (rows upserted or deleted)
+instead, in key order: a failure then leaves the chunks committed before
+it, and a rerun applies the rest.
+
 --dry-run compares and prints the counts without writing. The summary
 (rows inserted, updated, deleted) goes to stdout, as JSON with --output
 json. The target's connector must be able to sync (PostgreSQL, MySQL,
 MariaDB, SQLite). Exits 0 on success, 2 on any error.`,
 		Example: `  hp sync batch pg.public.orders my.orders
   hp sync batch pg.public.orders my.orders --primary-keys region,id --no-delete
-  hp sync batch pg.public.orders my.orders --dry-run --output json`,
+  hp sync batch pg.public.orders my.orders --dry-run --output json
+  hp sync batch pg.public.orders my.orders --chunk-rows 100000`,
 		Args: cliutil.ExactArgs(2, "a source and a target table (<conn>.<table> <conn>.<table>)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Source, o.Target = args[0], args[1]
@@ -117,6 +122,8 @@ func Run(ctx context.Context, o *Options) error {
 	verb := ""
 	if res.DryRun {
 		verb = " (dry run: nothing written)"
+	} else if res.Chunks > 0 {
+		verb = fmt.Sprintf(" in %d chunks", res.Chunks)
 	}
 	fmt.Fprintf(o.IO.Out, "sync batch %s %s: %d inserted, %d updated, %d deleted, %d kept%s in %.1fs\n",
 		res.Source, res.Target, res.Inserted, res.Updated, res.Deleted, res.Kept, verb, res.Seconds)
