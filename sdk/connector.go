@@ -2,7 +2,7 @@
 //
 // A connector is a Go value that implements [Connector] and any of the
 // optional capability interfaces ([Describer], [Reader], [Bounder],
-// [Writer], [Loader], [Executor], [ObjectLister], [TablePlanner]). A connector binary's
+// [Writer], [Syncer], [Loader], [Executor], [ObjectLister], [TablePlanner]). A connector binary's
 // main function is a single call:
 //
 //	func main() { sdk.Serve(myconnector.New()) }
@@ -98,6 +98,29 @@ type Writer interface {
 	Write(ctx context.Context, req WriteRequest, records array.RecordReader) (*WriteResult, error)
 }
 
+// Syncer is implemented by target connectors that can apply a difference
+// between two tables in one transaction (hp sync batch); the SDK declares
+// CapWriteSync for them. Over the protocol it is a Write in
+// WRITE_MODE_SYNC.
+//
+// Sync upserts the rows of upserts into req.Table, matched on req.Keys
+// (as a Write in Merge mode does: a row whose key the table holds
+// replaces it, any other is inserted), and deletes the table's rows whose
+// keys deleteKeys holds. upserts has the columns to write, named as the
+// table's; the key columns are among them. deleteKeys may be called only
+// once upserts is exhausted (Next returned false): it returns the stream of
+// the keys to delete, whose columns are exactly req.Keys. The two sets of
+// keys are disjoint. req.Mode is Sync and req.CreateTable false: the table
+// exists.
+//
+// Sync is all or nothing, like [Writer.Write]: if either stream breaks,
+// ctx is cancelled or anything fails, the table is left exactly as it was
+// (one transaction), and an error is returned. A key holding a NULL, in
+// either stream, is refused (ErrInvalidArgument).
+type Syncer interface {
+	Sync(ctx context.Context, req WriteRequest, upserts array.RecordReader, deleteKeys func() (array.RecordReader, error)) (*SyncResult, error)
+}
+
 // Loader is implemented by warehouses that load files from object storage.
 type Loader interface {
 	Load(ctx context.Context, req LoadRequest) (*LoadResult, error)
@@ -145,6 +168,8 @@ const (
 	CapReadPartitions Capability = "read_partitions"
 	CapReadQuery      Capability = "read_query"
 	CapPlanTable      Capability = "plan_table"
+	// CapWriteSync: the connector is a [Syncer].
+	CapWriteSync Capability = "write_sync"
 )
 
 // Info describes a connector. It is the source of the connector's generated
@@ -397,6 +422,8 @@ const (
 	Append  WriteMode = "append"
 	Replace WriteMode = "replace"
 	Merge   WriteMode = "merge"
+	// Sync is the mode of a [Syncer]'s Sync: upserts and deletes by key.
+	Sync WriteMode = "sync"
 )
 
 // WriteRequest is the header of a Write. Whatever the mode, a Write whose
@@ -412,6 +439,14 @@ type WriteRequest struct {
 // WriteResult reports a finished Write.
 type WriteResult struct {
 	RowsWritten int64
+}
+
+// SyncResult reports a finished Sync.
+type SyncResult struct {
+	// RowsWritten counts the rows upserted (inserted or updated).
+	RowsWritten int64
+	// RowsDeleted counts the rows deleted.
+	RowsDeleted int64
 }
 
 // PlanTableRequest asks a [TablePlanner] for the DDL of a table.

@@ -18,6 +18,7 @@ var capToProto = map[Capability]pb.Capability{
 	CapReadPartitions: pb.Capability_CAPABILITY_READ_PARTITIONS,
 	CapReadQuery:      pb.Capability_CAPABILITY_READ_QUERY,
 	CapPlanTable:      pb.Capability_CAPABILITY_PLAN_TABLE,
+	CapWriteSync:      pb.Capability_CAPABILITY_WRITE_SYNC,
 }
 
 // CapabilitiesOf derives a connector's capabilities from the interfaces it
@@ -45,6 +46,8 @@ func CapabilitiesOf(c Connector) []Capability {
 	add(ok, CapExec)
 	_, ok = c.(TablePlanner)
 	add(ok, CapPlanTable)
+	_, ok = c.(Syncer)
+	add(ok, CapWriteSync)
 	for _, f := range c.Info().Features {
 		if f == CapReadPartitions || f == CapReadQuery {
 			caps = append(caps, f)
@@ -163,6 +166,8 @@ func modeFromProto(m pb.WriteMode) (WriteMode, error) {
 		return Replace, nil
 	case pb.WriteMode_WRITE_MODE_MERGE:
 		return Merge, nil
+	case pb.WriteMode_WRITE_MODE_SYNC:
+		return Sync, nil
 	}
 	return "", InvalidArgumentf("write mode %v is not supported", m)
 }

@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -237,10 +239,6 @@ func (s *server) Write(stream pb.ConnectorService_WriteServer) (err error) {
 	var dsn string
 	defer func() { maskStatus(&err, dsn) }()
 	defer guardLate(&err, &dsn)
-	w, ok := s.c.(Writer)
-	if !ok {
-		return unimplemented("writing")
-	}
 	first, err := stream.Recv()
 	if err != nil {
 		return toStatus(err)
@@ -253,6 +251,13 @@ func (s *server) Write(stream pb.ConnectorService_WriteServer) (err error) {
 	mode, err := modeFromProto(h.GetMode())
 	if err != nil {
 		return toStatus(err)
+	}
+	if mode == Sync {
+		return s.sync(stream, h)
+	}
+	w, ok := s.c.(Writer)
+	if !ok {
+		return unimplemented("writing")
 	}
 	records, err := wire.ReadStream(wire.WriteRequestArrow, stream.RecvMsg, memory.DefaultAllocator)
 	if err != nil {
@@ -270,6 +275,55 @@ func (s *server) Write(stream pb.ConnectorService_WriteServer) (err error) {
 	for records.Next() {
 	}
 	return stream.SendAndClose(&pb.WriteResponse{RowsWritten: res.RowsWritten})
+}
+
+// sync serves a Write in WRITE_MODE_SYNC: the upsert stream, then the
+// delete keys' stream.
+func (s *server) sync(stream pb.ConnectorService_WriteServer, h *pb.WriteHeader) error {
+	sy, ok := s.c.(Syncer)
+	if !ok {
+		return unimplemented("syncing (WRITE_MODE_SYNC)")
+	}
+	upserts, err := wire.ReadStream(wire.WriteRequestArrow, stream.RecvMsg, memory.DefaultAllocator)
+	if err != nil {
+		return toStatus(fmt.Errorf("reading the rows to upsert: %w", err))
+	}
+	defer upserts.Release()
+	var deletes *ipc.Reader
+	defer func() {
+		if deletes != nil {
+			deletes.Release()
+		}
+	}()
+	deleteKeys := func() (array.RecordReader, error) {
+		if deletes != nil {
+			return nil, fmt.Errorf("the keys to delete were asked for twice")
+		}
+		if upserts.Next() {
+			return nil, fmt.Errorf("the keys to delete were asked for before the rows to upsert were all read")
+		}
+		if err := upserts.Err(); err != nil {
+			return nil, err
+		}
+		d, err := wire.ReadStream(wire.WriteRequestDeleteKeys, stream.RecvMsg, memory.DefaultAllocator)
+		if err != nil {
+			return nil, fmt.Errorf("reading the keys to delete: %w", err)
+		}
+		deletes = d
+		return d, nil
+	}
+	res, err := sy.Sync(stream.Context(), WriteRequest{
+		Conn: connFromProto(h.GetConnection()), Table: refFromProto(h.GetTable()), Mode: Sync, Keys: h.GetKeys(),
+	}, upserts, deleteKeys)
+	if err != nil {
+		return toStatus(err)
+	}
+	if deletes == nil {
+		return toStatus(fmt.Errorf("the %s connector returned from Sync without reading the keys to delete", s.c.Info().Name))
+	}
+	for deletes.Next() {
+	}
+	return stream.SendAndClose(&pb.WriteResponse{RowsWritten: res.RowsWritten, RowsDeleted: res.RowsDeleted})
 }
 
 func (s *server) Load(ctx context.Context, req *pb.LoadRequest) (_ *pb.LoadResponse, err error) {

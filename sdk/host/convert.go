@@ -26,6 +26,7 @@ var capFromProto = map[pb.Capability]sdk.Capability{
 	pb.Capability_CAPABILITY_READ_PARTITIONS: sdk.CapReadPartitions,
 	pb.Capability_CAPABILITY_READ_QUERY:      sdk.CapReadQuery,
 	pb.Capability_CAPABILITY_PLAN_TABLE:      sdk.CapPlanTable,
+	pb.Capability_CAPABILITY_WRITE_SYNC:      sdk.CapWriteSync,
 }
 
 func infoFromProto(r *pb.GetInfoResponse) sdk.Info {
@@ -136,6 +137,8 @@ func modeToProto(m sdk.WriteMode) pb.WriteMode {
 		return pb.WriteMode_WRITE_MODE_REPLACE
 	case sdk.Merge:
 		return pb.WriteMode_WRITE_MODE_MERGE
+	case sdk.Sync:
+		return pb.WriteMode_WRITE_MODE_SYNC
 	}
 	return pb.WriteMode_WRITE_MODE_UNSPECIFIED
 }

@@ -72,6 +72,7 @@ var (
 	_ sdk.Reader       = (*Remote)(nil)
 	_ sdk.Bounder      = (*Remote)(nil)
 	_ sdk.Writer       = (*Remote)(nil)
+	_ sdk.Syncer       = (*Remote)(nil)
 	_ sdk.Loader       = (*Remote)(nil)
 	_ sdk.Executor     = (*Remote)(nil)
 	_ sdk.TablePlanner = (*Remote)(nil)
@@ -227,6 +228,42 @@ func (r *Remote) Write(ctx context.Context, req sdk.WriteRequest, records array.
 		return nil, r.fail(err)
 	}
 	return &sdk.WriteResult{RowsWritten: resp.GetRowsWritten()}, nil
+}
+
+// Sync sends a Write in WRITE_MODE_SYNC: the upserts, then the stream
+// deleteKeys returns once they are sent (Sync releases it). If either
+// stream fails, the Write is cancelled so the plugin changes nothing.
+func (r *Remote) Sync(ctx context.Context, req sdk.WriteRequest, upserts array.RecordReader, deleteKeys func() (array.RecordReader, error)) (*sdk.SyncResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := r.client.Write(ctx)
+	if err != nil {
+		return nil, r.fail(err)
+	}
+	header := &pb.WriteHeader{Connection: connToProto(req.Conn), Table: refToProto(req.Table), Mode: pb.WriteMode_WRITE_MODE_SYNC, Keys: req.Keys}
+	if err := stream.Send(&pb.WriteRequest{Kind: &pb.WriteRequest_Header{Header: header}}); err != nil {
+		return nil, r.writeFailure(stream, err)
+	}
+	err = wire.WriteStream(upserts, wire.WriteRequestArrow, stream.SendMsg)
+	if err == nil {
+		var deletes array.RecordReader
+		if deletes, err = deleteKeys(); err == nil {
+			err = wire.WriteStream(deletes, wire.WriteRequestDeleteKeys, stream.SendMsg)
+			deletes.Release()
+		}
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, r.writeFailure(stream, err)
+		}
+		cancel()
+		return nil, err
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return nil, r.fail(err)
+	}
+	return &sdk.SyncResult{RowsWritten: resp.GetRowsWritten(), RowsDeleted: resp.GetRowsDeleted()}, nil
 }
 
 func (r *Remote) writeFailure(stream pb.ConnectorService_WriteClient, sendErr error) error {

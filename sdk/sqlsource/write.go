@@ -49,27 +49,11 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 	if err != nil {
 		return nil, err
 	}
-	db, err := c.db(req.Conn)
+	db, conn, err := c.writeSession(ctx, req.Conn)
 	if err != nil {
 		return nil, err
 	}
-	// One connection: temporary tables and session settings belong to it.
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, d.classify(err, req.Conn.DSN)
-	}
-	// The connection is discarded afterwards, never pooled: its session
-	// settings and temporary tables go with it, and one that failed
-	// mid-write cannot be reused in an unknown state.
-	defer func() {
-		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		_ = conn.Close()
-	}()
-	for _, s := range d.WriteSession {
-		if _, err := conn.ExecContext(ctx, s); err != nil {
-			return nil, d.classify(fmt.Errorf("preparing the session: %w", err), req.Conn.DSN)
-		}
-	}
+	defer discard(conn)
 	created := false
 	if req.CreateTable && !d.TransactionalDDL {
 		if created, err = c.createTable(ctx, conn, req, schema); err != nil {
@@ -88,6 +72,36 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 		return nil, d.classify(err, req.Conn.DSN)
 	}
 	return &sdk.WriteResult{RowsWritten: n}, nil
+}
+
+// writeSession opens the one connection of a write (temporary tables and
+// session settings belong to it) and prepares its session. The caller
+// discards it.
+func (c *Connector) writeSession(ctx context.Context, cc sdk.Connection) (*sql.DB, *sql.Conn, error) {
+	d := c.dialect
+	db, err := c.db(cc)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, nil, d.classify(err, cc.DSN)
+	}
+	for _, s := range d.WriteSession {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			discard(conn)
+			return nil, nil, d.classify(fmt.Errorf("preparing the session: %w", err), cc.DSN)
+		}
+	}
+	return db, conn, nil
+}
+
+// discard closes a write's connection without returning it to the pool:
+// its session settings and temporary tables go with it, and one that
+// failed mid-write cannot be reused in an unknown state.
+func discard(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = conn.Close()
 }
 
 func keyIndices(schema *arrow.Schema, req sdk.WriteRequest) ([]int, error) {
@@ -208,7 +222,7 @@ func (c *Connector) writeTx(ctx context.Context, conn *sql.Conn, req sdk.WriteRe
 	if err != nil {
 		return 0, err
 	}
-	n, err := c.load(ctx, conn, tx, req, schema, keyIdx, records)
+	n, err := c.load(ctx, conn, tx, req, schema, keyIdx, records, nil)
 	if err != nil {
 		_ = tx.Rollback()
 		return 0, err
@@ -219,7 +233,9 @@ func (c *Connector) writeTx(ctx context.Context, conn *sql.Conn, req sdk.WriteRe
 	return n, nil
 }
 
-func (c *Connector) load(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req sdk.WriteRequest, schema *arrow.Schema, keyIdx []int, records array.RecordReader) (int64, error) {
+// load writes records as req.Mode says. A merge runs beforeMerge, when
+// set, once the rows are staged and before they are merged.
+func (c *Connector) load(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req sdk.WriteRequest, schema *arrow.Schema, keyIdx []int, records array.RecordReader, beforeMerge func() error) (int64, error) {
 	d := c.dialect
 	target := d.table(req.Table)
 	if req.CreateTable && d.TransactionalDDL {
@@ -250,6 +266,28 @@ func (c *Connector) load(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req sd
 		}
 		into, cols = d.quote(stageTable), append(append([]string(nil), names...), d.quote(seqColumn))
 	}
+	total, err := c.insert(ctx, conn, tx, into, cols, schema, keyIdx, keyIdx != nil, records)
+	if err != nil {
+		return 0, err
+	}
+	if keyIdx != nil {
+		if beforeMerge != nil {
+			if err := beforeMerge(); err != nil {
+				return 0, err
+			}
+		}
+		if err := c.merge(ctx, tx, target, names, req.Keys); err != nil {
+			return 0, err
+		}
+	}
+	return total, nil
+}
+
+// insert inserts the rows of records into the columns cols of into, each
+// followed by its sequence number over the stream when seq is set; the
+// columns keyIdx must not hold NULLs.
+func (c *Connector) insert(ctx context.Context, conn *sql.Conn, tx *sql.Tx, into string, cols []string, schema *arrow.Schema, keyIdx []int, seq bool, records array.RecordReader) (int64, error) {
+	d := c.dialect
 	total := int64(0)
 	for records.Next() {
 		rec := records.RecordBatch()
@@ -266,12 +304,12 @@ func (c *Connector) load(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req sd
 		}
 		n := int(rec.NumRows())
 		if d.InsertBatch != nil {
-			seq := int64(-1)
-			if keyIdx != nil {
-				seq = total
+			first := int64(-1)
+			if seq {
+				first = total
 			}
 			// The transaction's connection: Raw waits for tx's calls.
-			if err := conn.Raw(func(dc any) error { return d.InsertBatch(ctx, dc, into, cols, rec, seq) }); err != nil {
+			if err := conn.Raw(func(dc any) error { return d.InsertBatch(ctx, dc, into, cols, rec, first) }); err != nil {
 				return 0, err
 			}
 			total += int64(n)
@@ -287,7 +325,7 @@ func (c *Connector) load(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req sd
 					args = append(args, g(r))
 					ph[ci] = d.placeholder(len(args))
 				}
-				if keyIdx != nil {
+				if seq {
 					args = append(args, total+int64(r))
 					ph[len(getters)] = d.placeholder(len(args))
 				}
@@ -302,11 +340,6 @@ func (c *Connector) load(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req sd
 	}
 	if err := records.Err(); err != nil {
 		return 0, fmt.Errorf("the incoming stream failed, nothing was written: %w", err)
-	}
-	if keyIdx != nil {
-		if err := c.merge(ctx, tx, target, names, req.Keys); err != nil {
-			return 0, err
-		}
 	}
 	return total, nil
 }

@@ -47,6 +47,18 @@ type ExitCoder interface {
 	ExitCode() int
 }
 
+// ExitWith returns err as an ExitCoder that ends hp with code.
+func ExitWith(code int, err error) error { return &exitError{code: code, err: err} }
+
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+func (e *exitError) ExitCode() int { return e.code }
+
 // ExitCode maps an error to hp's exit code.
 func ExitCode(err error) int {
 	if err == nil {

@@ -36,6 +36,13 @@ type Difference struct {
 	Key json.RawMessage
 	// Columns are the names of the columns that differ (changed only).
 	Columns []string
+	// Record and Row locate the row that differs, for a caller that applies
+	// the difference (hp sync batch): the source's row for new and changed
+	// keys, the target's for deleted ones, in a batch of the side's
+	// Records. The batch is valid during the emit call only (Retain it to
+	// keep it).
+	Record arrow.RecordBatch
+	Row    int
 }
 
 // MarshalJSON writes {"status":…,"key":{…},"columns":[…]}.
@@ -129,10 +136,10 @@ func Compare(src, tgt Side, emit func(Difference) error) (Summary, error) {
 		switch {
 		case c < 0:
 			sum.New++
-			d = &Difference{Status: New, Key: s.keyJSON()}
+			d = &Difference{Status: New, Key: s.keyJSON(), Record: s.rec, Row: s.row}
 		case c > 0:
 			sum.Deleted++
-			d = &Difference{Status: Deleted, Key: keyJSON(src.Keys, t.key)}
+			d = &Difference{Status: Deleted, Key: keyJSON(src.Keys, t.key), Record: t.rec, Row: t.row}
 		default:
 			var changed []string
 			for i, name := range src.Columns {
@@ -142,7 +149,7 @@ func Compare(src, tgt Side, emit func(Difference) error) (Summary, error) {
 			}
 			if changed != nil {
 				sum.Changed++
-				d = &Difference{Status: Changed, Key: s.keyJSON(), Columns: changed}
+				d = &Difference{Status: Changed, Key: s.keyJSON(), Columns: changed, Record: s.rec, Row: s.row}
 			}
 		}
 		if d != nil {

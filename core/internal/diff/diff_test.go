@@ -70,6 +70,15 @@ func run(t *testing.T, src, tgt Side) ([]string, Summary, error) {
 	t.Helper()
 	var lines []string
 	sum, err := Compare(src, tgt, func(d Difference) error {
+		// Record and Row locate the row of the key: the source's, or the
+		// target's for a deleted key.
+		key := src.Keys[0]
+		if d.Status == Deleted {
+			key = tgt.Keys[0]
+		}
+		if v := d.Record.Column(d.Record.Schema().FieldIndices(key)[0]).ValueStr(d.Row); !strings.Contains(string(d.Key), v) {
+			t.Errorf("%s: the row located holds key %s", d.Key, v)
+		}
 		b, err := json.Marshal(d)
 		lines = append(lines, string(b))
 		return err

@@ -10,8 +10,8 @@ import (
 // flags (every flag --x-y is HP_X_Y), with what they do.
 var TwelveFactorVars = [][2]string{
 	{"HP_12FACTOR_MODE", "Any non-empty value: run one job from the environment alone (no arguments)"},
-	{"HP_COMMAND", "The command: cp, query, runs, verify, gc, state"},
-	{"HP_SUBCOMMAND", "The subcommand: snap or delta for cp; show for state"},
+	{"HP_COMMAND", "The command: cp, sync, query, runs, verify, gc, state"},
+	{"HP_SUBCOMMAND", "The subcommand: snap or delta for cp; batch for sync; show for state"},
 	{"HP_SOURCE_DSN", "DSN of the source connection, named \"source\""},
 	{"HP_SOURCE_OBJECT", "Source table ([schema.]table), or the SQL of hp query"},
 	{"HP_SOURCE_TYPE", "Expected source type (optional: inferred from the DSN, checked when given)"},

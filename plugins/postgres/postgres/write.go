@@ -40,21 +40,11 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := pgx.ParseConfig(req.Conn.DSN)
+	conn, err := connectWrite(ctx, req.Conn)
 	if err != nil {
-		return nil, sdk.InvalidArgumentf("PostgreSQL DSN %s is malformed: %s", sdk.MaskDSN(req.Conn.DSN), sdk.MaskIn(err.Error(), req.Conn.DSN))
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		if te := tlsError(err, req.Conn.DSN); te != nil {
-			return nil, te
-		}
-		return nil, writeErr(err, req.Conn.DSN)
+		return nil, err
 	}
 	defer conn.Close(context.Background())
-	if err := checkClient(ctx, conn); err != nil {
-		return nil, writeErr(err, req.Conn.DSN)
-	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return nil, writeErr(err, req.Conn.DSN)
@@ -69,6 +59,26 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 		return nil, writeErr(err, req.Conn.DSN)
 	}
 	return &sdk.WriteResult{RowsWritten: n}, nil
+}
+
+// connectWrite opens the one connection of a write.
+func connectWrite(ctx context.Context, c sdk.Connection) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(c.DSN)
+	if err != nil {
+		return nil, sdk.InvalidArgumentf("PostgreSQL DSN %s is malformed: %s", sdk.MaskDSN(c.DSN), sdk.MaskIn(err.Error(), c.DSN))
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		if te := tlsError(err, c.DSN); te != nil {
+			return nil, te
+		}
+		return nil, writeErr(err, c.DSN)
+	}
+	if err := checkClient(ctx, conn); err != nil {
+		conn.Close(context.Background())
+		return nil, writeErr(err, c.DSN)
+	}
+	return conn, nil
 }
 
 // checkClient makes the server poll the write's socket during long
@@ -147,6 +157,9 @@ type writer struct {
 	schema *arrow.Schema
 	keys   []string
 	table  string // schema-qualified and quoted, once resolved
+	// beforeMerge, when set, runs once a merge's rows are staged, before
+	// they are merged (a sync's deletes).
+	beforeMerge func(context.Context) error
 }
 
 func (w *writer) run(ctx context.Context, records array.RecordReader) (int64, error) {
@@ -226,6 +239,11 @@ func (w *writer) run(ctx context.Context, records array.RecordReader) (int64, er
 	if w.req.Mode != sdk.Merge {
 		_, err := w.conn.Exec(ctx, insert+"SELECT "+strings.Join(values, ", ")+" FROM hp_stage")
 		return n, err
+	}
+	if w.beforeMerge != nil {
+		if err := w.beforeMerge(ctx); err != nil {
+			return 0, err
+		}
 	}
 	return n, w.merge(ctx, oid, insert, names, values)
 }

@@ -36,6 +36,9 @@ const MaxMessageSize = 64 << 20
 const (
 	ReadResponseArrow protowire.Number = 1 // ReadResponse.arrow
 	WriteRequestArrow protowire.Number = 2 // WriteRequest.arrow
+	// WriteRequestDeleteKeys carries a sync's second stream, the keys of
+	// the rows to delete (WriteRequest.delete_keys).
+	WriteRequestDeleteKeys protowire.Number = 3
 )
 
 // copyBelow is the size under which a piece of the IPC stream (message

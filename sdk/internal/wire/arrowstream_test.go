@@ -50,6 +50,7 @@ func TestChunkCodecIsTheProtoWireFormat(t *testing.T) {
 	}{
 		{ReadResponseArrow, &pb.ReadResponse{Arrow: payload}},
 		{WriteRequestArrow, &pb.WriteRequest{Kind: &pb.WriteRequest_Arrow{Arrow: payload}}},
+		{WriteRequestDeleteKeys, &pb.WriteRequest{Kind: &pb.WriteRequest_DeleteKeys{DeleteKeys: payload}}},
 	} {
 		want, err := proto.Marshal(tc.msg)
 		if err != nil {

@@ -86,25 +86,15 @@ error.`,
 	return cmd
 }
 
-// exitError ends hp with its code: 1 for tables that differ, 2 for any
-// error (usage, connection, NULL key, ...).
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-func (e *exitError) ExitCode() int { return e.code }
-
-// Run compares the tables.
+// Run compares the tables. It exits 1 when they differ, 2 on any error
+// (usage, connection, NULL key, ...).
 func Run(ctx context.Context, o *Options) error {
 	res, err := run(ctx, o)
 	if err != nil {
-		return &exitError{code: cliutil.ExitUsage, err: err}
+		return cliutil.ExitWith(cliutil.ExitUsage, err)
 	}
 	if n := res.Differences(); n > 0 {
-		return &exitError{code: cliutil.ExitFailed, err: fmt.Errorf("%s and %s differ: %d new, %d changed, %d deleted", res.Source, res.Target, res.New, res.Changed, res.Deleted)}
+		return cliutil.ExitWith(cliutil.ExitFailed, fmt.Errorf("%s and %s differ: %d new, %d changed, %d deleted", res.Source, res.Target, res.New, res.Changed, res.Deleted))
 	}
 	return nil
 }
@@ -114,6 +104,52 @@ func run(ctx context.Context, o *Options) (*Result, error) {
 	if err := cliutil.CheckOutput(o.Output); err != nil {
 		return nil, err
 	}
+	p, err := Open(ctx, o, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	out := bufio.NewWriterSize(o.IO.Out, 64<<10)
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	sum, err := merge.Compare(p.Src, p.Tgt, func(d merge.Difference) error { return enc.Encode(d) })
+	if ferr := out.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Source: p.Source.String(), Target: p.Target.String(), Summary: sum, Seconds: time.Since(start).Seconds()}
+	if o.Output == "json" {
+		return res, cliutil.WriteJSON(o.IO.ErrOut, res)
+	}
+	fmt.Fprintf(o.IO.ErrOut, "diff %s %s: %d source rows, %d target rows: %d new, %d changed, %d deleted in %.1fs\n",
+		res.Source, res.Target, sum.SourceRows, sum.TargetRows, sum.New, sum.Changed, sum.Deleted, res.Seconds)
+	return res, nil
+}
+
+// Pair is a comparison ready to run (merge.Compare): both tables open and
+// read ordered by the key.
+type Pair struct {
+	Source, Target meta.Table
+	// Src and Tgt are the sides: each table's reader, key and compared
+	// columns, named as in that table.
+	Src, Tgt merge.Side
+	cancel   func()
+}
+
+// Close stops the reads.
+func (p *Pair) Close() {
+	p.cancel()
+	p.Src.Records.Release()
+	p.Tgt.Records.Release()
+}
+
+// Open opens the two tables of o, works out the key and the compared
+// columns (naming on o.IO.ErrOut those only one side has) and starts the
+// ordered reads, as hp diff does. checkTarget, when set, vets the target
+// before anything is read (hp sync batch needs a target that can sync).
+func Open(ctx context.Context, o *Options, checkTarget func(meta.Table) error) (*Pair, error) {
 	src, err := meta.OpenTable(ctx, o.Host(), o.Conns, o.Source, sdk.CapRead)
 	if err != nil {
 		return nil, err
@@ -121,6 +157,11 @@ func run(ctx context.Context, o *Options) (*Result, error) {
 	tgt, err := meta.OpenTable(ctx, o.Host(), o.Conns, o.Target, sdk.CapRead)
 	if err != nil {
 		return nil, err
+	}
+	if checkTarget != nil {
+		if err := checkTarget(tgt); err != nil {
+			return nil, err
+		}
 	}
 	sd, err := describe(ctx, src)
 	if err != nil {
@@ -149,34 +190,18 @@ func run(ctx context.Context, o *Options) (*Result, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	srcSide, err := read(ctx, src, sd.Schema, srcKeys, srcCols, o.Where)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	defer srcSide.Records.Release()
 	tgtSide, err := read(ctx, tgt, td.Schema, tgtKeys, tgtCols, o.Where)
 	if err != nil {
+		cancel()
+		srcSide.Records.Release()
 		return nil, err
 	}
-	defer tgtSide.Records.Release()
-	out := bufio.NewWriterSize(o.IO.Out, 64<<10)
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
-	sum, err := merge.Compare(srcSide, tgtSide, func(d merge.Difference) error { return enc.Encode(d) })
-	if ferr := out.Flush(); err == nil {
-		err = ferr
-	}
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Source: src.String(), Target: tgt.String(), Summary: sum, Seconds: time.Since(start).Seconds()}
-	if o.Output == "json" {
-		return res, cliutil.WriteJSON(o.IO.ErrOut, res)
-	}
-	fmt.Fprintf(o.IO.ErrOut, "diff %s %s: %d source rows, %d target rows: %d new, %d changed, %d deleted in %.1fs\n",
-		res.Source, res.Target, sum.SourceRows, sum.TargetRows, sum.New, sum.Changed, sum.Deleted, res.Seconds)
-	return res, nil
+	return &Pair{Source: src, Target: tgt, Src: srcSide, Tgt: tgtSide, cancel: cancel}, nil
 }
 
 func describe(ctx context.Context, t meta.Table) (*sdk.Description, error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/query"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/runs"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/state"
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/sync"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/verify"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/version"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
@@ -71,7 +72,7 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 	pf.StringVar(&f.CacheDir, "cache-dir", "", "Directory of hp's plugin info cache (plugins.json), default <user cache dir>/halfpipe; not used if others can write it")
 	pf.StringVar(&f.PluginDir, "plugin-dir", "", "Extra plugin directories (':'-separated), searched first; also HP_PLUGIN_DIR")
 
-	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), gc.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f), create.NewCmd(f), pipe.NewCmd(f), diff.NewCmd(f))
+	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), gc.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f), create.NewCmd(f), pipe.NewCmd(f), diff.NewCmd(f), sync.NewCmd(f))
 	cmd.AddCommand(inspect.NewCmds(f)...)
 	cmd.AddCommand(newTwelveCmd(f, cmd))
 	cmd.Flags().BoolVar(&showVersion, "version", false, "Print the version (as hp version does)")

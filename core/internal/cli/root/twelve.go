@@ -52,7 +52,7 @@ configure the function, and an invocation's event may override them.`,
 			for _, v := range halfpipe.TwelveFactorVars {
 				fmt.Fprintf(w, "%s\t%s\n", v[0], v[1])
 			}
-			for _, path := range [][]string{{"cp", "snap"}, {"cp", "delta"}, {"pipe", "run"}, {"query"}, {"runs"}, {"verify"}, {"gc"}} {
+			for _, path := range [][]string{{"cp", "snap"}, {"cp", "delta"}, {"sync", "batch"}, {"pipe", "run"}, {"query"}, {"runs"}, {"verify"}, {"gc"}} {
 				c, _, err := root.Find(path)
 				if err != nil {
 					continue

@@ -64,6 +64,8 @@ const (
 	// The connector honours ReadRequest.query (arbitrary SQL).
 	Capability_CAPABILITY_READ_QUERY Capability = 10
 	Capability_CAPABILITY_PLAN_TABLE Capability = 11
+	// The connector honours WRITE_MODE_SYNC (hp sync batch).
+	Capability_CAPABILITY_WRITE_SYNC Capability = 12
 )
 
 // Enum value maps for Capability.
@@ -81,6 +83,7 @@ var (
 		9:  "CAPABILITY_READ_PARTITIONS",
 		10: "CAPABILITY_READ_QUERY",
 		11: "CAPABILITY_PLAN_TABLE",
+		12: "CAPABILITY_WRITE_SYNC",
 	}
 	Capability_value = map[string]int32{
 		"CAPABILITY_UNSPECIFIED":     0,
@@ -95,6 +98,7 @@ var (
 		"CAPABILITY_READ_PARTITIONS": 9,
 		"CAPABILITY_READ_QUERY":      10,
 		"CAPABILITY_PLAN_TABLE":      11,
+		"CAPABILITY_WRITE_SYNC":      12,
 	}
 )
 
@@ -135,6 +139,10 @@ const (
 	WriteMode_WRITE_MODE_REPLACE WriteMode = 2
 	// Insert new rows and update existing ones, matched on `keys`.
 	WriteMode_WRITE_MODE_MERGE WriteMode = 3
+	// Apply a difference in one transaction: upsert the `arrow` stream's
+	// rows, matched on `keys`, and delete the rows whose keys the
+	// `delete_keys` stream holds. Only with CAPABILITY_WRITE_SYNC.
+	WriteMode_WRITE_MODE_SYNC WriteMode = 4
 )
 
 // Enum value maps for WriteMode.
@@ -144,12 +152,14 @@ var (
 		1: "WRITE_MODE_APPEND",
 		2: "WRITE_MODE_REPLACE",
 		3: "WRITE_MODE_MERGE",
+		4: "WRITE_MODE_SYNC",
 	}
 	WriteMode_value = map[string]int32{
 		"WRITE_MODE_UNSPECIFIED": 0,
 		"WRITE_MODE_APPEND":      1,
 		"WRITE_MODE_REPLACE":     2,
 		"WRITE_MODE_MERGE":       3,
+		"WRITE_MODE_SYNC":        4,
 	}
 )
 
@@ -1896,7 +1906,7 @@ type WriteHeader struct {
 	Connection *Connection            `protobuf:"bytes,1,opt,name=connection,proto3" json:"connection,omitempty"`
 	Table      *ObjectRef             `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
 	Mode       WriteMode              `protobuf:"varint,3,opt,name=mode,proto3,enum=halfpipe.connector.v1.WriteMode" json:"mode,omitempty"`
-	// Key columns for WRITE_MODE_MERGE.
+	// Key columns for WRITE_MODE_MERGE and WRITE_MODE_SYNC.
 	Keys []string `protobuf:"bytes,4,rep,name=keys,proto3" json:"keys,omitempty"`
 	// Create the table from the stream's schema when it does not exist.
 	CreateTable   bool `protobuf:"varint,5,opt,name=create_table,json=createTable,proto3" json:"create_table,omitempty"`
@@ -1975,6 +1985,7 @@ type WriteRequest struct {
 	//
 	//	*WriteRequest_Header
 	//	*WriteRequest_Arrow
+	//	*WriteRequest_DeleteKeys
 	Kind          isWriteRequest_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2035,6 +2046,15 @@ func (x *WriteRequest) GetArrow() []byte {
 	return nil
 }
 
+func (x *WriteRequest) GetDeleteKeys() []byte {
+	if x != nil {
+		if x, ok := x.Kind.(*WriteRequest_DeleteKeys); ok {
+			return x.DeleteKeys
+		}
+	}
+	return nil
+}
+
 type isWriteRequest_Kind interface {
 	isWriteRequest_Kind()
 }
@@ -2047,13 +2067,25 @@ type WriteRequest_Arrow struct {
 	Arrow []byte `protobuf:"bytes,2,opt,name=arrow,proto3,oneof"`
 }
 
+type WriteRequest_DeleteKeys struct {
+	// WRITE_MODE_SYNC only: a chunk of a second Arrow IPC stream, of the
+	// key columns (named as in `keys`) of the rows to delete. All of it
+	// follows the whole `arrow` stream, which always comes first (an
+	// empty stream when there is nothing to upsert).
+	DeleteKeys []byte `protobuf:"bytes,3,opt,name=delete_keys,json=deleteKeys,proto3,oneof"`
+}
+
 func (*WriteRequest_Header) isWriteRequest_Kind() {}
 
 func (*WriteRequest_Arrow) isWriteRequest_Kind() {}
 
+func (*WriteRequest_DeleteKeys) isWriteRequest_Kind() {}
+
 type WriteResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RowsWritten   int64                  `protobuf:"varint,1,opt,name=rows_written,json=rowsWritten,proto3" json:"rows_written,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	RowsWritten int64                  `protobuf:"varint,1,opt,name=rows_written,json=rowsWritten,proto3" json:"rows_written,omitempty"`
+	// WRITE_MODE_SYNC: the rows deleted.
+	RowsDeleted   int64 `protobuf:"varint,2,opt,name=rows_deleted,json=rowsDeleted,proto3" json:"rows_deleted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2091,6 +2123,13 @@ func (*WriteResponse) Descriptor() ([]byte, []int) {
 func (x *WriteResponse) GetRowsWritten() int64 {
 	if x != nil {
 		return x.RowsWritten
+	}
+	return 0
+}
+
+func (x *WriteResponse) GetRowsDeleted() int64 {
+	if x != nil {
+		return x.RowsDeleted
 	}
 	return 0
 }
@@ -2644,13 +2683,16 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x05table\x18\x02 \x01(\v2 .halfpipe.connector.v1.ObjectRefR\x05table\x124\n" +
 	"\x04mode\x18\x03 \x01(\x0e2 .halfpipe.connector.v1.WriteModeR\x04mode\x12\x12\n" +
 	"\x04keys\x18\x04 \x03(\tR\x04keys\x12!\n" +
-	"\fcreate_table\x18\x05 \x01(\bR\vcreateTable\"l\n" +
+	"\fcreate_table\x18\x05 \x01(\bR\vcreateTable\"\x8f\x01\n" +
 	"\fWriteRequest\x12<\n" +
 	"\x06header\x18\x01 \x01(\v2\".halfpipe.connector.v1.WriteHeaderH\x00R\x06header\x12\x16\n" +
-	"\x05arrow\x18\x02 \x01(\fH\x00R\x05arrowB\x06\n" +
-	"\x04kind\"2\n" +
+	"\x05arrow\x18\x02 \x01(\fH\x00R\x05arrow\x12!\n" +
+	"\vdelete_keys\x18\x03 \x01(\fH\x00R\n" +
+	"deleteKeysB\x06\n" +
+	"\x04kind\"U\n" +
 	"\rWriteResponse\x12!\n" +
-	"\frows_written\x18\x01 \x01(\x03R\vrowsWritten\"\xe4\x03\n" +
+	"\frows_written\x18\x01 \x01(\x03R\vrowsWritten\x12!\n" +
+	"\frows_deleted\x18\x02 \x01(\x03R\vrowsDeleted\"\xe4\x03\n" +
 	"\vLoadRequest\x12A\n" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2!.halfpipe.connector.v1.ConnectionR\n" +
@@ -2693,7 +2735,7 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"statements\x18\x01 \x03(\tR\n" +
 	"statements\x12\x16\n" +
 	"\x06exists\x18\x02 \x01(\bR\x06exists\x12\x14\n" +
-	"\x05notes\x18\x03 \x03(\tR\x05notes*\xb6\x02\n" +
+	"\x05notes\x18\x03 \x03(\tR\x05notes*\xd1\x02\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -2708,12 +2750,14 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x1aCAPABILITY_READ_PARTITIONS\x10\t\x12\x19\n" +
 	"\x15CAPABILITY_READ_QUERY\x10\n" +
 	"\x12\x19\n" +
-	"\x15CAPABILITY_PLAN_TABLE\x10\v*l\n" +
+	"\x15CAPABILITY_PLAN_TABLE\x10\v\x12\x19\n" +
+	"\x15CAPABILITY_WRITE_SYNC\x10\f*\x81\x01\n" +
 	"\tWriteMode\x12\x1a\n" +
 	"\x16WRITE_MODE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11WRITE_MODE_APPEND\x10\x01\x12\x16\n" +
 	"\x12WRITE_MODE_REPLACE\x10\x02\x12\x14\n" +
-	"\x10WRITE_MODE_MERGE\x10\x032\x85\a\n" +
+	"\x10WRITE_MODE_MERGE\x10\x03\x12\x13\n" +
+	"\x0fWRITE_MODE_SYNC\x10\x042\x85\a\n" +
 	"\x10ConnectorService\x12X\n" +
 	"\aGetInfo\x12%.halfpipe.connector.v1.GetInfoRequest\x1a&.halfpipe.connector.v1.GetInfoResponse\x12R\n" +
 	"\x05Check\x12#.halfpipe.connector.v1.CheckRequest\x1a$.halfpipe.connector.v1.CheckResponse\x12d\n" +
@@ -2866,6 +2910,7 @@ func file_halfpipe_connector_v1_connector_proto_init() {
 	file_halfpipe_connector_v1_connector_proto_msgTypes[25].OneofWrappers = []any{
 		(*WriteRequest_Header)(nil),
 		(*WriteRequest_Arrow)(nil),
+		(*WriteRequest_DeleteKeys)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -1,0 +1,127 @@
+package mysql_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/halfpipe-io/halfpipe/plugins/mysql/mysql"
+	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
+)
+
+// keys is a stream of one batch of delete keys (id); a nil id is NULL.
+func keys(t *testing.T, ids ...*int64) array.RecordReader {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	for _, id := range ids {
+		if id == nil {
+			b.Field(0).AppendNull()
+		} else {
+			b.Field(0).(*array.Int64Builder).Append(*id)
+		}
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	rr, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rr
+}
+
+func id(i int64) *int64 { return &i }
+
+// TestSyncUnderCaseInsensitiveKeys: under MariaDB's default collation 'a'
+// and 'A' are one key, so a sync that upserts key 'a' and deletes key 'A'
+// (byte order sees two keys) must delete first: the row of 'a' is there
+// afterwards.
+func TestSyncUnderCaseInsensitiveKeys(t *testing.T) {
+	db, d := database(t)
+	r := plugintest.Serve(t, mysql.New())
+	full := d + ".sync_ci"
+	execAll(t, db, "CREATE TABLE "+full+" (id BIGINT, v VARCHAR(20) NOT NULL PRIMARY KEY) COLLATE utf8mb4_general_ci",
+		"INSERT INTO "+full+" VALUES (1, 'A'), (2, 'b')")
+	vs := arrow.NewSchema([]arrow.Field{{Name: "v", Type: arrow.BinaryTypes.String}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, vs)
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).Append("A")
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	del, err := array.NewRecordReader(vs, []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := sdk.WriteRequest{Conn: sdk.Connection{DSN: testDSN()}, Table: sdk.ObjectRef{Schema: d, Name: "sync_ci"}, Mode: sdk.Sync, Keys: []string{"v"}}
+	if _, err := r.Sync(context.Background(), req, &rows{batches: [][]row{ids(3, 3, "a")}}, func() (array.RecordReader, error) { return del, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := tableRows(t, db, full); got != "2=b,3=a" {
+		t.Fatalf("after the sync: %s, want 2=b,3=a", got)
+	}
+}
+
+// TestSyncDeletesAndUpsertsAtomically: a sync (through the protocol)
+// upserts and deletes in one transaction; when anything fails — a value
+// too long for its column, a NULL key to delete, the delete stream
+// breaking after the upserts were merged — the table is as it was.
+func TestSyncDeletesAndUpsertsAtomically(t *testing.T) {
+	db, d := database(t)
+	r := plugintest.Serve(t, mysql.New())
+	if !r.Info().Has(sdk.CapWriteSync) {
+		t.Fatalf("capabilities %v lack write_sync", r.Info().Capabilities)
+	}
+	conn := sdk.Connection{DSN: testDSN()}
+	ref := sdk.ObjectRef{Schema: d, Name: "sync_t"}
+	full := d + ".sync_t"
+	execAll(t, db, "CREATE TABLE "+full+" (id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL)",
+		"INSERT INTO "+full+" VALUES (1, 'old'), (2, 'old'), (3, 'old'), (4, 'old'), (5, 'old')")
+	req := sdk.WriteRequest{Conn: conn, Table: ref, Mode: sdk.Sync, Keys: []string{"id"}}
+	sync := func(up *rows, del func() (array.RecordReader, error)) (*sdk.SyncResult, error) {
+		return r.Sync(context.Background(), req, up, del)
+	}
+
+	res, err := sync(&rows{batches: [][]row{ids(2, 2, "new"), ids(6, 7, "new")}}, func() (array.RecordReader, error) { return keys(t, id(4), id(5)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "1=old,2=new,3=old,6=new,7=new"
+	if got := tableRows(t, db, full); got != want || res.RowsWritten != 3 || res.RowsDeleted != 2 {
+		t.Fatalf("after the sync: %s (%+v), want %s, 3 written, 2 deleted", got, res, want)
+	}
+
+	for name, tc := range map[string]struct {
+		up   *rows
+		del  func() (array.RecordReader, error)
+		want string
+	}{
+		"value too long": {&rows{batches: [][]row{ids(3, 3, strings.Repeat("x", 30))}}, func() (array.RecordReader, error) { return keys(t, id(1)), nil }, "Data too long"},
+		"NULL key":       {&rows{batches: [][]row{ids(3, 3, "z")}}, func() (array.RecordReader, error) { return keys(t, id(1), nil), nil }, "NULL"},
+		"deletes break":  {&rows{batches: [][]row{ids(3, 9, "z")}}, func() (array.RecordReader, error) { return nil, errors.New("the diff went away") }, "the diff went away"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := sync(tc.up, tc.del)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("sync: %v, want an error with %q", err, tc.want)
+			}
+			if got := tableRows(t, db, full); got != want {
+				t.Fatalf("the table changed: %s, want %s", got, want)
+			}
+		})
+	}
+
+	// Nothing to upsert, only deletes (one of a key the table lacks).
+	res, err = sync(&rows{}, func() (array.RecordReader, error) { return keys(t, id(1), id(7), id(100)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tableRows(t, db, full); got != "2=new,3=old,6=new" || res.RowsDeleted != 2 || res.RowsWritten != 0 {
+		t.Fatalf("after deleting only: %s (%+v)", got, res)
+	}
+}
