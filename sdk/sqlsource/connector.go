@@ -405,6 +405,9 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	r := &reader{c: c, dsn: req.Conn.DSN, meta: meta, first: make(chan error, 1), batches: make(chan arrow.RecordBatch, 1)}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.opts = []batch.Option{batch.WithMaxRows(req.BatchMaxRows), batch.WithMaxBytes(req.BatchMaxBytes)}
+	// The batches queued for the reader and being sent hold at most two
+	// batches' bytes, and a huge one travels alone.
+	r.flight = batch.NewFlight(2 * req.BatchMaxBytes)
 	sc, err := db.Conn(r.ctx)
 	if err != nil {
 		r.cancel()
@@ -430,6 +433,7 @@ type reader struct {
 	cancel  context.CancelFunc
 	conn    *sql.Conn
 	opts    []batch.Option
+	flight  *batch.Flight
 	meta    []ColumnMeta
 	cols    []ColumnMeta
 	schema  *arrow.Schema
@@ -544,7 +548,7 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 		return fmt.Errorf("row %d, column %q (%s): %w", row, r.cols[i].Name, r.cols[i].NativeType, err)
 	}
 	send := func() error {
-		rec := b.NewBatch()
+		rec := r.flight.Track(b.NewBatch())
 		select {
 		case r.batches <- rec:
 			return nil
@@ -572,6 +576,15 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 			return err
 		}
 		row++
+		if b.Rows() == 0 {
+			next := 0
+			for _, t := range texts {
+				next += len(t)
+			}
+			if err := r.flight.Wait(r.ctx, int64(next)); err != nil {
+				return err
+			}
+		}
 		if raw != nil {
 			for i, t := range texts {
 				if t == nil {

@@ -408,6 +408,7 @@ type rowDecoder struct {
 	maxBytes int64
 	started  chan struct{}
 	out      chan arrow.RecordBatch
+	flight   *batch.Flight
 	header   bool
 	ended    bool
 	carry    []byte
@@ -432,7 +433,7 @@ func newRowDecoder(ctx context.Context, schema *arrow.Schema, natives []string, 
 		maxBytes = batch.DefaultMaxBytes
 	}
 	d := &rowDecoder{ctx: ctx, schema: schema, maxRows: int(maxRows), maxBytes: maxBytes,
-		started: make(chan struct{}), out: make(chan arrow.RecordBatch, 1)}
+		started: make(chan struct{}), out: make(chan arrow.RecordBatch, 1), flight: batch.NewFlight(2 * maxBytes)}
 	d.capacity = min(d.maxRows, 1024)
 	for i, dec := range decoders {
 		typ := schema.Field(i).Type
@@ -516,6 +517,14 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 		if len(p) < end {
 			return p, nil
 		}
+		// A new batch waits while the ones before it hold the budget, so
+		// that huge rows are not copied into a batch each while earlier
+		// ones are still being sent.
+		if d.rows == 0 {
+			if err := d.flight.Wait(d.ctx, int64(end)); err != nil {
+				return nil, err
+			}
+		}
 		d.row++
 		if d.rows == d.capacity {
 			d.capacity = min(2*d.capacity, d.maxRows)
@@ -564,7 +573,7 @@ func (d *rowDecoder) send() error {
 		// A batch of huge values does not make every next one reserve as much.
 		c.alloc(max(d.rows, 1), min(data, int(d.maxBytes)))
 	}
-	rec := array.NewRecordBatch(d.schema, arrs, int64(d.rows))
+	rec := d.flight.Track(array.NewRecordBatch(d.schema, arrs, int64(d.rows)))
 	for _, a := range arrs {
 		a.Release()
 	}
