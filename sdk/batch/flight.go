@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -59,11 +60,19 @@ func (f *Flight) Track(rec arrow.RecordBatch) arrow.RecordBatch {
 
 // Wait blocks until next more bytes fit in the budget beside those in
 // flight, or nothing is in flight, or ctx is done (its error is returned).
+//
+// When it had to wait, it runs a garbage collection before it returns: the
+// batches released meanwhile are larger than the budget, and collecting
+// them now lets the next batch reuse their memory instead of growing the
+// heap by as much again before the collector's next cycle.
 func (f *Flight) Wait(ctx context.Context, next int64) error {
-	for {
+	for waited := false; ; waited = true {
 		f.mu.Lock()
 		if f.used == 0 || f.used+next <= f.max {
 			f.mu.Unlock()
+			if waited {
+				runtime.GC()
+			}
 			return nil
 		}
 		freed := f.freed

@@ -419,8 +419,20 @@ type rowDecoder struct {
 	capacity int
 	size     int64
 	rowBytes int64 // the fixed part of size per row
-	err      error
+	// owned says the bytes being decoded are a message buffer pgx made
+	// for that message alone and never reuses, which a batch may keep.
+	owned bool
+	err   error
 }
+
+// pgxPooledMax is the largest message buffer pgx takes from (and returns
+// to) its pool (pgx/v5 internal/iobufpool: 18 sizes from 256 bytes). A
+// CopyData message larger than that arrives in a buffer made for it and
+// dropped after it, so text and bytea values in it become Arrow values
+// without being copied, and a huge value is held once rather than twice.
+// TestLargeByteaRoundTrip holds a batch of such values while pgx reads the
+// next message, so a pgx that reused these buffers would fail it.
+const pgxPooledMax = 32 << 20
 
 // newRowDecoder returns a decoder that sends batches of at most maxRows
 // rows and about maxBytes bytes (0 or less: the defaults) on its out
@@ -447,6 +459,7 @@ func newRowDecoder(ctx context.Context, schema *arrow.Schema, natives []string, 
 
 func (d *rowDecoder) Write(p []byte) (int, error) {
 	n := len(p)
+	d.owned = len(d.carry) == 0 && n > pgxPooledMax
 	if len(d.carry) > 0 {
 		d.carry = append(d.carry, p...)
 		p = d.carry
@@ -517,6 +530,13 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 		if len(p) < end {
 			return p, nil
 		}
+		// A row in a buffer of its own starts a batch, so that its values
+		// can be the batch's buffers.
+		if d.owned && d.rows > 0 {
+			if err := d.send(); err != nil {
+				return nil, err
+			}
+		}
 		// A new batch waits while the ones before it hold the budget, so
 		// that huge rows are not copied into a batch each while earlier
 		// ones are still being sent.
@@ -541,7 +561,9 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 				c.null(d.rows)
 				continue
 			}
-			if err := c.put(d.rows, p[off:off+int(n)]); err != nil {
+			if d.owned && c.kind == kindBytes && len(c.data) == 0 {
+				c.take(d.rows, p[off:off+int(n)])
+			} else if err := c.put(d.rows, p[off:off+int(n)]); err != nil {
 				return nil, fmt.Errorf("row %d, column %q (%s): %w", d.row, d.schema.Field(i).Name, c.what, err)
 			}
 			off += int(n)
