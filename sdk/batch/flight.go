@@ -60,19 +60,11 @@ func (f *Flight) Track(rec arrow.RecordBatch) arrow.RecordBatch {
 
 // Wait blocks until next more bytes fit in the budget beside those in
 // flight, or nothing is in flight, or ctx is done (its error is returned).
-//
-// When it had to wait, it runs a garbage collection before it returns: the
-// batches released meanwhile are larger than the budget, and collecting
-// them now lets the next batch reuse their memory instead of growing the
-// heap by as much again before the collector's next cycle.
 func (f *Flight) Wait(ctx context.Context, next int64) error {
-	for waited := false; ; waited = true {
+	for {
 		f.mu.Lock()
 		if f.used == 0 || f.used+next <= f.max {
 			f.mu.Unlock()
-			if waited {
-				runtime.GC()
-			}
 			return nil
 		}
 		freed := f.freed
@@ -85,12 +77,19 @@ func (f *Flight) Wait(ctx context.Context, next int64) error {
 	}
 }
 
+// release returns n bytes to the budget. A batch larger than the budget
+// starts a garbage collection: collected now, its memory serves the next
+// huge batch instead of the heap growing by as much again before the
+// collector's next cycle.
 func (f *Flight) release(n int64) {
 	f.mu.Lock()
 	f.used -= n
 	close(f.freed)
 	f.freed = make(chan struct{})
 	f.mu.Unlock()
+	if n > f.max {
+		go runtime.GC()
+	}
 }
 
 // tracked is a batch whose bytes a Flight counts until its last release.
