@@ -50,12 +50,11 @@ func TestFlightHoldsHugeBatchesOneAtATime(t *testing.T) {
 	}()
 	got := 0
 	for rec := range out {
-		rec.Retain() // the sender's reference
-		rec.Release()
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // sending it
 		if rec.Column(0).(*array.String).Value(0) != huge {
 			t.Fatal("a batch lost its value")
 		}
+		f.Done(rec)
 		rec.Release()
 		got++
 	}
@@ -103,5 +102,42 @@ func TestFlightLetsSmallBatchesOverlap(t *testing.T) {
 	cancel()
 	if err := f.Wait(cctx, int64(one)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("wait after cancel: %v, want context.Canceled", err)
+	}
+}
+
+// A consumer that keeps every batch it reads does not stall the producer:
+// batches leave the flight when the reader moves past them.
+func TestFlightLetsConsumersKeepBatches(t *testing.T) {
+	huge := strings.Repeat("k", 1<<20)
+	f := NewFlight(256 << 10)
+	out := make(chan arrow.RecordBatch, 1)
+	go func() {
+		defer close(out)
+		for i := 0; i < 5; i++ {
+			if err := f.Wait(context.Background(), int64(len(huge))); err != nil {
+				t.Error(err)
+				return
+			}
+			out <- f.Track(stringBatch(t, memory.DefaultAllocator, huge))
+		}
+	}()
+	var kept []arrow.RecordBatch
+	for rec := range out {
+		rec.Retain()
+		kept = append(kept, rec)
+		f.Done(rec)
+		rec.Release()
+	}
+	if len(kept) != 5 || f.InFlight() != 0 {
+		t.Fatalf("%d batches kept, %d bytes in flight; want 5 and 0", len(kept), f.InFlight())
+	}
+	for _, rec := range kept {
+		if rec.Column(0).(*array.String).Value(0) != huge {
+			t.Fatal("a kept batch lost its value")
+		}
+		rec.Release()
+	}
+	if f.InFlight() != 0 {
+		t.Fatalf("%d bytes in flight after the releases", f.InFlight())
 	}
 }

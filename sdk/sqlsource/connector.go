@@ -696,6 +696,7 @@ func (r *reader) Record() arrow.RecordBatch      { return r.cur }
 
 func (r *reader) Next() bool {
 	if r.cur != nil {
+		r.flight.Done(r.cur)
 		r.cur.Release()
 		r.cur = nil
 	}
@@ -720,6 +721,7 @@ func (r *reader) Release() {
 	r.once.Do(func() {
 		r.cancel()
 		if r.cur != nil {
+			r.flight.Done(r.cur)
 			r.cur.Release()
 		}
 		for rec := range r.batches {
