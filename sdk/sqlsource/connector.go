@@ -547,7 +547,11 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 	failed := func(i int, err error) error {
 		return fmt.Errorf("row %d, column %q (%s): %w", row, r.cols[i].Name, r.cols[i].NativeType, err)
 	}
+	// rowBytes is the last batch's bytes per row: the size expected of
+	// a row a driver decodes before it is seen (RawRows show theirs).
+	rowBytes := 0
 	send := func() error {
+		rowBytes = b.EstimatedBytes() / b.Rows()
 		rec := r.flight.Track(b.NewBatch())
 		select {
 		case r.batches <- rec:
@@ -577,9 +581,12 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 		}
 		row++
 		if b.Rows() == 0 {
-			next := 0
-			for _, t := range texts {
-				next += len(t)
+			next := rowBytes
+			if raw != nil {
+				next = 0
+				for _, t := range texts {
+					next += len(t)
+				}
 			}
 			if err := r.flight.Wait(r.ctx, int64(next)); err != nil {
 				return err
