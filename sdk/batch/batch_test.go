@@ -130,3 +130,32 @@ func TestFillReportsMore(t *testing.T) {
 		t.Fatalf("batches %v from %d calls, want [5 5 2] from 3", sizes, calls)
 	}
 }
+
+// A wide row of fixed-width columns counts by its bytes too: 200 int64
+// columns (1,600 bytes a row) under a 1 MiB budget make batches of about
+// 650 rows, not of the 128 Ki row limit.
+func TestWideRowsCutByBytes(t *testing.T) {
+	fields := make([]arrow.Field, 200)
+	for i := range fields {
+		fields[i] = arrow.Field{Name: fmt.Sprintf("c%d", i), Type: arrow.PrimitiveTypes.Int64}
+	}
+	b := NewBuilder(arrow.NewSchema(fields, nil), WithMaxBytes(1<<20))
+	defer b.Release()
+	for r := 0; ; r++ {
+		for i := range fields {
+			b.Field(i).(*array.Int64Builder).Append(int64(r))
+		}
+		if b.EndRow() {
+			break
+		}
+		if r > 10_000 {
+			t.Fatal("no batch end after 10,000 wide rows")
+		}
+	}
+	rec := b.NewBatch()
+	defer rec.Release()
+	perRow := 200*8 + 200/8
+	if n := int(rec.NumRows()); n*perRow < 1<<20 || n*perRow > (1<<20)+checkEvery*perRow {
+		t.Fatalf("batch of %d rows (%d bytes), want the first row past 1 MiB", n, n*perRow)
+	}
+}

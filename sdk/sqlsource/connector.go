@@ -416,6 +416,9 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	r := &reader{c: c, dsn: req.Conn.DSN, meta: meta, begin: begin, first: make(chan error, 1), batches: make(chan arrow.RecordBatch, 1)}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	r.opts = []batch.Option{batch.WithMaxRows(req.BatchMaxRows), batch.WithMaxBytes(req.BatchMaxBytes)}
+	// The batches queued for the reader and being sent hold at most two
+	// batches' bytes, and a huge one travels alone.
+	r.flight = batch.NewFlight(2 * req.BatchMaxBytes)
 	sc, err := db.Conn(r.ctx)
 	if err != nil {
 		r.cancel()
@@ -442,6 +445,7 @@ type reader struct {
 	conn    *sql.Conn
 	begin   func(ctx context.Context, conn any) (func() error, error)
 	opts    []batch.Option
+	flight  *batch.Flight
 	meta    []ColumnMeta
 	cols    []ColumnMeta
 	schema  *arrow.Schema
@@ -555,8 +559,12 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 	failed := func(i int, err error) error {
 		return fmt.Errorf("row %d, column %q (%s): %w", row, r.cols[i].Name, r.cols[i].NativeType, err)
 	}
+	// rowBytes is the last batch's bytes per row: the size expected of
+	// a row a driver decodes before it is seen (RawRows show theirs).
+	rowBytes := 0
 	send := func() error {
-		rec := b.NewBatch()
+		rowBytes = b.EstimatedBytes() / b.Rows()
+		rec := r.flight.Track(b.NewBatch())
 		select {
 		case r.batches <- rec:
 			return nil
@@ -584,6 +592,18 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 			return err
 		}
 		row++
+		if b.Rows() == 0 {
+			next := rowBytes
+			if raw != nil {
+				next = 0
+				for _, t := range texts {
+					next += len(t)
+				}
+			}
+			if err := r.flight.Wait(r.ctx, int64(next)); err != nil {
+				return err
+			}
+		}
 		if raw != nil {
 			for i, t := range texts {
 				if t == nil {
@@ -695,6 +715,7 @@ func (r *reader) Record() arrow.RecordBatch      { return r.cur }
 
 func (r *reader) Next() bool {
 	if r.cur != nil {
+		r.flight.Done(r.cur)
 		r.cur.Release()
 		r.cur = nil
 	}
@@ -719,6 +740,7 @@ func (r *reader) Release() {
 	r.once.Do(func() {
 		r.cancel()
 		if r.cur != nil {
+			r.flight.Done(r.cur)
 			r.cur.Release()
 		}
 		for rec := range r.batches {

@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -339,5 +340,61 @@ func TestAppendDecimal128MatchesBig(t *testing.T) {
 	minimum := decimal128.New(math.MinInt64, 0) // -2^127, its own negation
 	if got, want := string(appendDecimal128(nil, minimum, 3)), string(appendBig(nil, minimum.BigInt(), 3)); got != want {
 		t.Errorf("-2^127: %q, want %q", got, want)
+	}
+}
+
+// A wide table's data pages are cut smaller, so that the pages its columns
+// build at once stay within pageBudget; a narrow table's keep 128 KiB.
+func TestParquetWideTablesCutSmallerPages(t *testing.T) {
+	for _, cols := range []int{8, 200} {
+		fields := make([]arrow.Field, cols)
+		for i := range fields {
+			fields[i] = arrow.Field{Name: fmt.Sprintf("c%03d", i), Type: arrow.PrimitiveTypes.Int64}
+		}
+		sch := arrow.NewSchema(fields, nil)
+		b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+		const rows = 50_000
+		for i := range fields {
+			for r := 0; r < rows; r++ {
+				// Distinct values: plain pages of 8 bytes a row.
+				b.Field(i).(*array.Int64Builder).Append(int64(r*cols + i))
+			}
+		}
+		rec := b.NewRecordBatch()
+		b.Release()
+		var buf bytes.Buffer
+		enc, err := NewEncoder(&buf, sch, WithFormat(Parquet), WithCompression(None))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+		if err := enc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		pf, err := file.NewParquetReader(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, err := pf.RowGroup(0).GetColumnPageReader(cols - 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		largest := 0
+		for pr.Next() {
+			if p, ok := pr.Page().(file.DataPage); ok {
+				largest = max(largest, len(p.Data()))
+			}
+		}
+		if err := pr.Err(); err != nil {
+			t.Fatal(err)
+		}
+		// The writer checks a page's size every 1,024 values (8 KiB here).
+		want := min(128<<10, pageBudget/cols)
+		if largest > want+8<<10 || largest < want/2 {
+			t.Errorf("%d columns: largest data page %d bytes, want about %d", cols, largest, want)
+		}
 	}
 }

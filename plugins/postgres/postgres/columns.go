@@ -198,6 +198,15 @@ func (c *column) put(row int, d []byte) error {
 	return nil
 }
 
+// take makes d, which the column may keep, row's value and the column's
+// data so far (there is none before it): a kindBytes value without a copy.
+// Its capacity is clipped, so a value appended after it is copied into a
+// new buffer rather than over the bytes that follow d.
+func (c *column) take(row int, d []byte) {
+	c.data = d[:len(d):len(d)]
+	c.offsets[row+1] = int32(len(d))
+}
+
 func (c *column) sizeErr(d []byte) error {
 	return fmt.Errorf("%s of %d bytes", c.what, len(d))
 }

@@ -288,6 +288,7 @@ func (r *copyReader) Record() arrow.RecordBatch      { return r.cur }
 
 func (r *copyReader) Next() bool {
 	if r.cur != nil {
+		r.d.flight.Done(r.cur)
 		r.cur.Release()
 		r.cur = nil
 	}
@@ -316,6 +317,7 @@ func (r *copyReader) Release() {
 	r.once.Do(func() {
 		r.cancel()
 		if r.cur != nil {
+			r.d.flight.Done(r.cur)
 			r.cur.Release()
 			r.cur = nil
 		}

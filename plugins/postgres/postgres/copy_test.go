@@ -19,6 +19,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/batch"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 	"github.com/halfpipe-io/halfpipe/testkit"
 )
@@ -137,6 +138,7 @@ func decodeChunked(schema *arrow.Schema, natives []string, stream []byte, chunk 
 	go func() {
 		defer close(got)
 		for rec := range d.out {
+			d.flight.Done(rec)
 			batches = append(batches, rec)
 		}
 	}()
@@ -197,6 +199,55 @@ func TestRowDecoderTakesAnySplit(t *testing.T) {
 		if g != rows || fmt.Sprint(sizes) != "[1000 1000 500]" {
 			t.Errorf("writes of %d bytes: %d rows in batches of %v, want %d in [1000 1000 500]", chunk, g, sizes, rows)
 		}
+	}
+}
+
+// TestRowDecoderHoldsBigBatchesWithinBudget: batches of two 3 MiB rows (6
+// MiB, the byte limit is 4) go to a slow reader; the decoder starts a
+// batch only when the ones the reader has not moved past leave room for
+// it, so no more than the flight's 8 MiB are ever held downstream (a
+// channel of one batch plus the one being sent would hold 12).
+func TestRowDecoderHoldsBigBatchesWithinBudget(t *testing.T) {
+	stream := copyStream(t, `SELECT g AS id, repeat(chr(64 + g), 3 << 20) AS s FROM generate_series(1, 8) g`)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}, {Name: "s", Type: arrow.BinaryTypes.String}}, nil)
+	natives := []string{"integer", "text"}
+	decoders := []binDecoder{binaryDecoder(natives[0]), binaryDecoder(natives[1])}
+	d := newRowDecoder(context.Background(), schema, natives, decoders, 0, 0)
+	defer d.release()
+	done := make(chan error, 1)
+	go func() {
+		defer close(d.out)
+		for len(stream) > 0 {
+			n := min(256<<10, len(stream))
+			if _, err := d.Write(stream[:n]); err != nil {
+				done <- err
+				return
+			}
+			stream = stream[n:]
+		}
+		done <- d.finish()
+	}()
+	rows, most := 0, int64(0)
+	for rec := range d.out {
+		time.Sleep(30 * time.Millisecond) // sending it
+		most = max(most, d.flight.InFlight())
+		for i := 0; i < int(rec.NumRows()); i++ {
+			rows++
+			if s := rec.Column(1).(*array.String).Value(i); len(s) != 3<<20 || s[0] != byte(64+rows) {
+				t.Fatalf("row %d: %d bytes, or the wrong ones", rows, len(s))
+			}
+		}
+		d.flight.Done(rec)
+		rec.Release()
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if rows != 8 || most > 2*batch.DefaultMaxBytes {
+		t.Fatalf("%d rows, at most %d bytes in flight; want 8 and at most %d", rows, most, 2*batch.DefaultMaxBytes)
+	}
+	if d.flight.InFlight() != 0 {
+		t.Fatalf("%d bytes left in flight", d.flight.InFlight())
 	}
 }
 

@@ -413,6 +413,7 @@ type rowDecoder struct {
 	maxBytes int64
 	started  chan struct{}
 	out      chan arrow.RecordBatch
+	flight   *batch.Flight
 	header   bool
 	ended    bool
 	carry    []byte
@@ -423,8 +424,20 @@ type rowDecoder struct {
 	capacity int
 	size     int64
 	rowBytes int64 // the fixed part of size per row
-	err      error
+	// owned says the bytes being decoded are a message buffer pgx made
+	// for that message alone and never reuses, which a batch may keep.
+	owned bool
+	err   error
 }
+
+// pgxPooledMax is the largest message buffer pgx takes from (and returns
+// to) its pool (pgx/v5 internal/iobufpool: 18 sizes from 256 bytes). A
+// CopyData message larger than that arrives in a buffer made for it and
+// dropped after it, so text and bytea values in it become Arrow values
+// without being copied, and a huge value is held once rather than twice.
+// TestLargeByteaRoundTrip holds a batch of such values while pgx reads the
+// next message, so a pgx that reused these buffers would fail it.
+const pgxPooledMax = 32 << 20
 
 // newRowDecoder returns a decoder that sends batches of at most maxRows
 // rows and about maxBytes bytes (0 or less: the defaults) on its out
@@ -437,7 +450,7 @@ func newRowDecoder(ctx context.Context, schema *arrow.Schema, natives []string, 
 		maxBytes = batch.DefaultMaxBytes
 	}
 	d := &rowDecoder{ctx: ctx, schema: schema, maxRows: int(maxRows), maxBytes: maxBytes,
-		started: make(chan struct{}), out: make(chan arrow.RecordBatch, 1)}
+		started: make(chan struct{}), out: make(chan arrow.RecordBatch, 1), flight: batch.NewFlight(2 * maxBytes)}
 	d.capacity = min(d.maxRows, 1024)
 	for i, dec := range decoders {
 		typ := schema.Field(i).Type
@@ -451,6 +464,7 @@ func newRowDecoder(ctx context.Context, schema *arrow.Schema, natives []string, 
 
 func (d *rowDecoder) Write(p []byte) (int, error) {
 	n := len(p)
+	d.owned = len(d.carry) == 0 && n > pgxPooledMax
 	if len(d.carry) > 0 {
 		d.carry = append(d.carry, p...)
 		p = d.carry
@@ -521,6 +535,21 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 		if len(p) < end {
 			return p, nil
 		}
+		// A row in a buffer of its own starts a batch, so that its values
+		// can be the batch's buffers.
+		if d.owned && d.rows > 0 {
+			if err := d.send(); err != nil {
+				return nil, err
+			}
+		}
+		// A new batch waits while the ones before it hold the budget, so
+		// that huge rows are not copied into a batch each while earlier
+		// ones are still being sent.
+		if d.rows == 0 {
+			if err := d.flight.Wait(d.ctx, int64(end)); err != nil {
+				return nil, err
+			}
+		}
 		d.row++
 		if d.rows == d.capacity {
 			d.capacity = min(2*d.capacity, d.maxRows)
@@ -537,7 +566,9 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 				c.null(d.rows)
 				continue
 			}
-			if err := c.put(d.rows, p[off:off+int(n)]); err != nil {
+			if d.owned && c.kind == kindBytes && len(c.data) == 0 {
+				c.take(d.rows, p[off:off+int(n)])
+			} else if err := c.put(d.rows, p[off:off+int(n)]); err != nil {
 				return nil, fmt.Errorf("row %d, column %q (%s): %w", d.row, d.schema.Field(i).Name, c.what, err)
 			}
 			off += int(n)
@@ -571,7 +602,7 @@ func (d *rowDecoder) send() error {
 		// A batch of huge values does not make every next one reserve as much.
 		c.alloc(max(d.rows, 1), min(data+data/8, int(d.maxBytes)))
 	}
-	rec := array.NewRecordBatch(d.schema, arrs, int64(d.rows))
+	rec := d.flight.Track(array.NewRecordBatch(d.schema, arrs, int64(d.rows)))
 	for _, a := range arrs {
 		a.Release()
 	}
