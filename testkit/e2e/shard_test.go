@@ -1,0 +1,251 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/halfpipe-io/halfpipe/testkit"
+)
+
+// shardPlan is what the tests read of a plan.
+type shardPlan struct {
+	RunID  string `json:"run_id"`
+	RunDir string `json:"run_dir"`
+	Slices []struct {
+		Index        int
+		Lower, Upper string
+	} `json:"slices"`
+	Manifest string `json:"manifest"`
+}
+
+// makeShardTable creates table with n rows keyed 1..n and drops it when
+// the test ends.
+func makeShardTable(t *testing.T, table string, n int) {
+	t.Helper()
+	pgExec(t, "drop table if exists "+table+"; create table "+table+` (id bigint primary key, label text, amount numeric(12,2), at timestamptz);
+		insert into `+table+fmt.Sprintf(` select g, case when g %% 7 = 0 then null else 'label ' || g end, g * 1.25, '2026-01-01'::timestamptz + g * interval '1 minute'
+		from generate_series(1, %d) g`, n))
+	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+table).Run() })
+}
+
+// planShards runs hp plan and returns the plan.
+func planShards(t *testing.T, bin *testkit.Binaries, env []string, args ...string) shardPlan {
+	t.Helper()
+	res := bin.Run(t, env, append([]string{"plan"}, append(args, "--output", "json")...)...)
+	if res.Code != 0 {
+		t.Fatalf("hp plan: exit %d\n%s", res.Code, res.Stderr)
+	}
+	var p shardPlan
+	if err := json.Unmarshal([]byte(res.Stdout), &p); err != nil {
+		t.Fatalf("hp plan --output json: %v\n%s", err, res.Stdout)
+	}
+	return p
+}
+
+// runShards runs hp shard for the indexes at once, as separate processes.
+func runShards(t *testing.T, bin *testkit.Binaries, env []string, plan string, indexes ...int) {
+	t.Helper()
+	errs := make(chan error, len(indexes))
+	for _, i := range indexes {
+		go func() {
+			res := bin.Run(t, env, "shard", "--plan", plan, "--index", fmt.Sprint(i))
+			if res.Code != 0 {
+				errs <- fmt.Errorf("shard %d: exit %d\n%s", i, res.Code, res.Stderr)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range indexes {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// dataFiles lists the data files under dir (relative), neither manifests
+// nor receipts.
+func dataFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, p := range allFiles(t, dir) {
+		rel, _ := filepath.Rel(dir, p)
+		if !strings.Contains(rel, "/_shards/") && filepath.Base(rel) != "_manifest.json" {
+			out = append(out, filepath.ToSlash(rel))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestShardPostgresPlanShardCommit: a plan of 4 shards, run as 4
+// concurrent processes and committed, publishes one manifest whose files
+// are exactly the shards' files and whose rows are the table's (count and
+// checksum against a whole snapshot); hp verify passes.
+func TestShardPostgresPlanShardCommit(t *testing.T) {
+	t.Parallel() // its own table and directories
+	bin := testkit.Build(t, "postgres")
+	const table = "public.hp_e2e_shard_commit"
+	makeShardTable(t, table, 120000)
+	out, whole, plans := t.TempDir(), t.TempDir(), t.TempDir()
+	env := []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + out, "HP_WHOLE_DSN=" + whole}
+	plan := filepath.Join(plans, "orders.json")
+
+	p := planShards(t, bin, env, "pg."+table, "out.x", "--shards", "4", "--plan", plan, "--max-file-rows", "10000")
+	if len(p.Slices) != 4 || p.Slices[0].Lower != "" || p.Slices[3].Upper != "" || p.Slices[1].Lower == "" {
+		t.Fatalf("plan slices: %+v", p.Slices)
+	}
+	if ms := findManifests(t, out); len(ms) != 0 {
+		t.Fatalf("hp plan published %v", ms)
+	}
+	runShards(t, bin, env, plan, 0, 1, 2, 3)
+	if ms := findManifests(t, out); len(ms) != 0 {
+		t.Fatalf("the shards published %v before the commit", ms)
+	}
+	res := bin.Run(t, env, "commit", "--plan", plan)
+	if res.Code != 0 {
+		t.Fatalf("hp commit: exit %d\n%s", res.Code, res.Stderr)
+	}
+	m, _ := readManifest(t, out)
+	if m.RunID != p.RunID {
+		t.Errorf("manifest run %s, plan %s", m.RunID, p.RunID)
+	}
+	var listed []string
+	for _, f := range m.Files {
+		listed = append(listed, f.Path)
+	}
+	sort.Strings(listed)
+	if got := dataFiles(t, out); strings.Join(got, ",") != strings.Join(listed, ",") || len(listed) < 12 {
+		t.Fatalf("the manifest lists %v, the store holds %v", listed, got)
+	}
+	rows := runRows(t, out, "csv")
+	if len(rows) != 120000 {
+		t.Fatalf("%d rows, want 120000", len(rows))
+	}
+	if r := bin.Run(t, env, "cp", "snap", "pg."+table, "whole.x"); r.Code != 0 {
+		t.Fatalf("whole snapshot: exit %d\n%s", r.Code, r.Stderr)
+	}
+	if a, b := digest(rows), digest(runRows(t, whole, "csv")); a != b {
+		t.Fatalf("the shards' rows differ from a whole snapshot's")
+	}
+	if r := bin.Run(t, env, "verify", "out.x"); r.Code != 0 {
+		t.Fatalf("hp verify: exit %d\n%s", r.Code, r.Stderr)
+	}
+	// A commit repeated (a retry) changes nothing; a shard of a committed
+	// run is refused.
+	if r := bin.Run(t, env, "commit", "--plan", plan); r.Code != 0 {
+		t.Fatalf("second commit: exit %d\n%s", r.Code, r.Stderr)
+	}
+	if r := bin.Run(t, env, "shard", "--plan", plan, "--index", "1"); r.Code == 0 {
+		t.Fatalf("a shard of a committed run ran")
+	}
+	if again, _ := readManifest(t, out); len(again.Files) != len(m.Files) {
+		t.Fatalf("the manifest changed")
+	}
+}
+
+// TestShardPostgresRerunAndRefusals: commit refuses a missing receipt and
+// a tampered file and publishes nothing; a shard killed mid-way and run
+// again leaves no duplicate rows.
+func TestShardPostgresRerunAndRefusals(t *testing.T) {
+	t.Parallel() // its own table and directories
+	bin := testkit.Build(t, "postgres")
+	const table = "public.hp_e2e_shard_rerun"
+	makeShardTable(t, table, 400000)
+	out, plans := t.TempDir(), t.TempDir()
+	env := []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + out}
+	plan := filepath.Join(plans, "p.json")
+	p := planShards(t, bin, env, "pg."+table, "out.y", "--shards", "3", "--plan", plan, "--max-file-rows", "2000", "--compression", "none")
+	runDir := filepath.Join(out, filepath.FromSlash(strings.TrimPrefix(p.RunDir, "/")))
+
+	// Shard 0 killed once its first files are in the store.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := bin.Command(ctx, t, env, "shard", "--plan", plan, "--index", "0")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if files, _ := filepath.Glob(filepath.Join(runDir, "shard-00000-part-*")); len(files) >= 3 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("shard 0 wrote no files")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("shard 0 finished before it was killed: the table is too small for this test")
+	}
+	left, _ := filepath.Glob(filepath.Join(runDir, "shard-00000-part-*"))
+	if len(left) == 0 {
+		t.Fatal("the killed shard left no files: nothing to replace")
+	}
+
+	runShards(t, bin, env, plan, 1, 2)
+	res := bin.Run(t, env, "commit", "--plan", plan)
+	if res.Code == 0 {
+		t.Fatal("commit without shard 0's receipt published")
+	}
+	testkit.Contains(t, "commit", res.Stderr, "shard 0 has no receipt", "nothing was published")
+	if ms := findManifests(t, out); len(ms) != 0 {
+		t.Fatalf("a refused commit published %v", ms)
+	}
+
+	runShards(t, bin, env, plan, 0)
+	// A file changed in place (same size) is refused.
+	victim := filepath.Join(runDir, "shard-00001-part-00002.csv")
+	orig, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte(nil), orig...)
+	bad[len(bad)-2] ^= 1
+	if err := os.WriteFile(victim, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res = bin.Run(t, env, "commit", "--plan", plan)
+	if res.Code == 0 {
+		t.Fatal("commit of a tampered file published")
+	}
+	testkit.Contains(t, "commit", res.Stderr, "shard 1", "shard-00001-part-00002.csv", "hashes to", "nothing was published")
+	if ms := findManifests(t, out); len(ms) != 0 {
+		t.Fatalf("a refused commit published %v", ms)
+	}
+	if err := os.WriteFile(victim, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res = bin.Run(t, env, "commit", "--plan", plan); res.Code != 0 {
+		t.Fatalf("commit: exit %d\n%s", res.Code, res.Stderr)
+	}
+	m, _ := readManifest(t, out)
+	var listed []string
+	for _, f := range m.Files {
+		listed = append(listed, f.Path)
+	}
+	sort.Strings(listed)
+	if got := dataFiles(t, out); strings.Join(got, ",") != strings.Join(listed, ",") {
+		t.Fatalf("the manifest lists %d files, the store holds %d: %v (files of the killed attempt left?)", len(listed), len(got), got[:min(len(got), 3)])
+	}
+	rows := runRows(t, out, "csv")
+	ids := map[string]bool{}
+	for _, r := range rows {
+		id := strings.SplitN(r, "\x1f", 2)[0]
+		if ids[id] {
+			t.Fatalf("id %s published twice", id)
+		}
+		ids[id] = true
+	}
+	if len(ids) != 400000 {
+		t.Fatalf("%d distinct ids, want 400000", len(ids))
+	}
+}
