@@ -207,20 +207,61 @@ func fromOrdinal(k sdk.ValueKind, x int64) *sdk.Value {
 	return sdk.Int64Value(x)
 }
 
-// Write stores the plan at ref (a path, file:// or s3:// URL).
+// Item is one shard as a Step Functions Distributed Map item: the event
+// of the function's shard step.
+type Item struct {
+	Command string `json:"command"`
+	Plan    string `json:"plan"`
+	Index   int    `json:"index"`
+}
+
+// Write stores the plan at ref (a path, file:// or s3:// URL), and beside
+// it (<name>.items.json) a JSON array of its Items, for a Distributed
+// Map's ItemReader.
 func Write(ctx context.Context, ref string, p *Plan) error {
 	st, key, err := openURL(ctx, ref)
 	if err != nil {
 		return err
 	}
-	data, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return err
+	items := make([]Item, len(p.Slices))
+	for i := range items {
+		items[i] = Item{Command: "shard", Plan: ref, Index: i}
 	}
-	if err := st.Put(ctx, key, append(data, '\n')); err != nil {
-		return fmt.Errorf("writing the plan: %w", err)
+	for _, o := range []struct {
+		key string
+		v   any
+	}{{itemsKey(key), items}, {key, p}} {
+		data, err := json.MarshalIndent(o.v, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := st.Put(ctx, o.key, append(data, '\n')); err != nil {
+			return fmt.Errorf("writing the plan: %w", err)
+		}
 	}
 	return nil
+}
+
+func itemsKey(planKey string) string { return strings.TrimSuffix(planKey, ".json") + ".items.json" }
+
+// Planned is what a plan step answers: the run, and the bucket and key
+// of its items when the plan is in S3.
+type Planned struct {
+	RunID       string `json:"run_id"`
+	Plan        string `json:"plan"`
+	Shards      int    `json:"shards"`
+	Manifest    string `json:"manifest"`
+	ItemsBucket string `json:"items_bucket,omitempty"`
+	ItemsKey    string `json:"items_key,omitempty"`
+}
+
+// Answer sums up the plan p written at ref.
+func Answer(ref string, p *Plan) *Planned {
+	a := &Planned{RunID: p.RunID, Plan: ref, Shards: len(p.Slices), Manifest: p.Manifest}
+	if u, err := url.Parse(ref); err == nil && u.Scheme == "s3" {
+		a.ItemsBucket, a.ItemsKey = u.Host, itemsKey(strings.TrimPrefix(u.Path, "/"))
+	}
+	return a
 }
 
 // Read loads the plan at ref.
