@@ -249,3 +249,87 @@ func TestShardPostgresRerunAndRefusals(t *testing.T) {
 		t.Fatalf("%d distinct ids, want 400000", len(ids))
 	}
 }
+
+// TestShardLambdaEmulator: the packaged function under several emulator
+// instances runs the state machine's steps as Step Functions would: the
+// plan event, every item of the plan's items file (the Distributed Map's
+// ItemReader input) spread over the instances at once, and the commit
+// event; one manifest in S3 holds the table.
+func TestShardLambdaEmulator(t *testing.T) {
+	t.Parallel() // its own table, S3 server and emulators
+	bootstrap, opt := lambdaTree(t)
+	const table = "public.hp_e2e_shard_lambda"
+	makeShardTable(t, table, 30000)
+	srv := testkit.StartS3(t)
+	srv.CreateBucket(t, "lake")
+	env := append(srv.Env(),
+		"HP_12FACTOR_MODE=1", "HP_COMMAND=cp", "HP_SUBCOMMAND=snap",
+		"HP_SOURCE_DSN="+pgDSN, "HP_SOURCE_OBJECT="+table,
+		"HP_TARGET_DSN=s3://lake/raw?endpoint="+srv.Endpoint, "HP_TARGET_OBJECT=orders", "HP_TARGET_S3_REGION="+srv.Region,
+		"HP_LOG_LEVEL=warn", "HP_PLUGIN_DIR="+filepath.Join(opt, "hp", "plugins"),
+		"HP_COMPRESSION=none", "HP_MAX_FILE_ROWS=2000", "HP_REQUIRE_CHECKSUMS=true")
+	fns := make([]*testkit.LambdaEmulator, 3)
+	for i := range fns {
+		fns[i] = testkit.StartLambda(t, bootstrap, env, 60*time.Second)
+	}
+	plan := "s3://lake/plans/orders.json?endpoint=" + srv.Endpoint + "&region=" + srv.Region
+
+	body, failed := fns[0].Invoke(t, `{"command": "plan", "plan": "`+plan+`", "shards": 5}`)
+	if failed {
+		t.Fatalf("plan: %s", body)
+	}
+	var planned struct {
+		RunID       string `json:"run_id"`
+		Shards      int    `json:"shards"`
+		ItemsBucket string `json:"items_bucket"`
+		ItemsKey    string `json:"items_key"`
+	}
+	if err := json.Unmarshal(body, &planned); err != nil || planned.Shards != 5 || planned.ItemsBucket != "lake" || planned.ItemsKey != "plans/orders.items.json" {
+		t.Fatalf("plan answer %s (%v)", body, err)
+	}
+	rawItems, ok := srv.Objects(t, "lake", "plans/")[planned.ItemsKey]
+	if !ok {
+		t.Fatalf("no items file at %s", planned.ItemsKey)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(rawItems, &items); err != nil || len(items) != 5 {
+		t.Fatalf("items %s (%v)", rawItems, err)
+	}
+	errs := make(chan error, len(fns))
+	for k, fn := range fns {
+		go func() {
+			for i := k; i < len(items); i += len(fns) {
+				if body, failed := fn.Invoke(t, string(items[i])); failed {
+					errs <- fmt.Errorf("item %s: %s", items[i], body)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range fns {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	body, failed = fns[1].Invoke(t, `{"command": "commit", "plan": "`+plan+`"}`)
+	if failed {
+		t.Fatalf("commit: %s", body)
+	}
+	var s lambdaSummary
+	if err := json.Unmarshal(body, &s); err != nil || s.Rows != 30000 || !strings.HasPrefix(s.ManifestURL, "s3://lake/raw/orders/"+planned.RunID+"/") {
+		t.Fatalf("commit answer %s (%v)", body, err)
+	}
+	dir := download(t, srv, "lake", "raw/orders/")
+	m, _ := readManifest(t, dir)
+	if got := dataFiles(t, dir); len(got) != len(m.Files) || len(got) < 15 {
+		t.Fatalf("the manifest lists %d files, S3 holds %d data files", len(m.Files), len(got))
+	}
+	ids := map[string]bool{}
+	for _, r := range runRows(t, dir, "csv") {
+		ids[strings.SplitN(r, "\x1f", 2)[0]] = true
+	}
+	if len(ids) != 30000 {
+		t.Fatalf("%d distinct ids, want 30000", len(ids))
+	}
+}
