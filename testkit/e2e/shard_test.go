@@ -333,3 +333,122 @@ func TestShardLambdaEmulator(t *testing.T) {
 		t.Fatalf("%d distinct ids, want 30000", len(ids))
 	}
 }
+
+// TestShardStateMachineASL checks the state machine layer/terraform
+// renders, structurally only (it has never run against AWS): rendered as
+// stepfunctions.tf renders it, it is JSON; every state's Next names a
+// state; Plan → Shards (a Distributed Map reading the plan's items from
+// S3) → Commit; every Lambda task invokes the Terraform function and
+// retries throttling with backoff.
+func TestShardStateMachineASL(t *testing.T) {
+	t.Parallel() // reads files only
+	dir := filepath.Join(testkit.RepoRoot(t), "layer", "terraform")
+	raw, err := os.ReadFile(filepath.Join(dir, "sharded.asl.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := os.ReadFile(filepath.Join(dir, "stepfunctions.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The template's variables are exactly those stepfunctions.tf passes,
+	// and the function is the one main.tf creates.
+	vars := map[string]string{"function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:hp-orders",
+		"plan_prefix": "s3://lake/raw/_plans", "shards": "16", "max_concurrency": "10"}
+	testkit.Contains(t, "stepfunctions.tf", string(tf), `templatefile("${path.module}/sharded.asl.json"`, "function_arn    = aws_lambda_function.hp.arn",
+		"shards          = var.shards", "max_concurrency = var.shard_max_concurrency")
+	text := string(raw)
+	for k, v := range vars {
+		if !strings.Contains(text, "${"+k+"}") {
+			t.Errorf("the template does not use ${%s}", k)
+		}
+		text = strings.ReplaceAll(text, "${"+k+"}", v)
+	}
+	if strings.Contains(text, "${") {
+		t.Fatalf("the template uses a variable stepfunctions.tf does not pass: %s", text[strings.Index(text, "${"):][:40])
+	}
+	type state struct {
+		Type       string
+		Resource   string
+		Next       string
+		End        bool
+		Parameters map[string]any
+		Retry      []struct {
+			ErrorEquals []string
+			BackoffRate float64
+			MaxAttempts int
+		}
+		MaxConcurrency int
+		ItemReader     *struct {
+			Resource     string
+			ReaderConfig struct{ InputType string }
+			Parameters   map[string]string
+		}
+		ItemProcessor *struct {
+			ProcessorConfig struct{ Mode string }
+			StartAt         string
+			States          map[string]json.RawMessage
+		}
+	}
+	var sm struct {
+		StartAt string
+		States  map[string]json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(text), &sm); err != nil {
+		t.Fatalf("the rendered state machine is not JSON: %v", err)
+	}
+	parse := func(states map[string]json.RawMessage) map[string]state {
+		out := map[string]state{}
+		for name, raw := range states {
+			var s state
+			if err := json.Unmarshal(raw, &s); err != nil {
+				t.Fatalf("state %s: %v", name, err)
+			}
+			out[name] = s
+		}
+		return out
+	}
+	checkTask := func(name string, s state) {
+		if s.Resource != "arn:aws:states:::lambda:invoke" || s.Parameters["FunctionName"] != vars["function_arn"] {
+			t.Errorf("task %s invokes %s %v, not the function", name, s.Resource, s.Parameters["FunctionName"])
+		}
+		throttled := false
+		for _, r := range s.Retry {
+			for _, e := range r.ErrorEquals {
+				throttled = throttled || (e == "Lambda.TooManyRequestsException" && r.BackoffRate > 1 && r.MaxAttempts > 1)
+			}
+		}
+		if !throttled {
+			t.Errorf("task %s does not retry Lambda.TooManyRequestsException with backoff", name)
+		}
+	}
+	top := parse(sm.States)
+	if sm.StartAt != "Plan" || top["Plan"].Next != "Shards" || top["Shards"].Next != "Commit" || !top["Commit"].End || len(top) != 3 {
+		t.Fatalf("want Plan → Shards → Commit, got start %s, states %+v", sm.StartAt, top)
+	}
+	checkTask("Plan", top["Plan"])
+	checkTask("Commit", top["Commit"])
+	if p, _ := top["Plan"].Parameters["Payload"].(map[string]any); p["command"] != "plan" || p["shards"] != 16.0 {
+		t.Errorf("Plan's payload: %v", top["Plan"].Parameters["Payload"])
+	}
+	if p, _ := top["Commit"].Parameters["Payload"].(map[string]any); p["command"] != "commit" || p["plan.$"] != "$.planned.plan" {
+		t.Errorf("Commit's payload: %v", top["Commit"].Parameters["Payload"])
+	}
+	m := top["Shards"]
+	if m.Type != "Map" || m.MaxConcurrency != 10 || m.ItemProcessor == nil || m.ItemProcessor.ProcessorConfig.Mode != "DISTRIBUTED" {
+		t.Fatalf("Shards is not a Distributed Map of MaxConcurrency 10: %+v", m)
+	}
+	if r := m.ItemReader; r == nil || r.Resource != "arn:aws:states:::s3:getObject" || r.ReaderConfig.InputType != "JSON" ||
+		r.Parameters["Bucket.$"] != "$.planned.items_bucket" || r.Parameters["Key.$"] != "$.planned.items_key" {
+		t.Fatalf("Shards' ItemReader does not read the plan's items: %+v", m.ItemReader)
+	}
+	inner := parse(m.ItemProcessor.States)
+	shard, ok := inner[m.ItemProcessor.StartAt]
+	if !ok || !shard.End || len(inner) != 1 {
+		t.Fatalf("the map runs %v from %s", inner, m.ItemProcessor.StartAt)
+	}
+	checkTask("Shard", shard)
+	if shard.Parameters["Payload.$"] != "$" {
+		t.Errorf("Shard passes %v, not the item (the shard event)", shard.Parameters["Payload.$"])
+	}
+}
