@@ -332,6 +332,11 @@ func TestShardLambdaEmulator(t *testing.T) {
 	if len(ids) != 30000 {
 		t.Fatalf("%d distinct ids, want 30000", len(ids))
 	}
+	for _, fn := range fns {
+		if out := fn.Output(); strings.Contains(out, "postgres://postgres@") || strings.Contains(out, "matches no flag") {
+			t.Errorf("the function logged an unmasked DSN or warned of the function's own variables:\n%s", out)
+		}
+	}
 }
 
 // TestShardStateMachineASL checks the state machine layer/terraform

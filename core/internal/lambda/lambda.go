@@ -187,9 +187,11 @@ func (h *Handler) runShard(ctx context.Context, f *cliutil.Factory, cmd string) 
 	var shards, index int
 	fl := pflag.NewFlagSet("hp "+cmd, pflag.ContinueOnError)
 	fl.StringVar(&planURL, "plan", "", "")
+	// The function's cp snap variables are the plan step's; the shard and
+	// commit steps take the plan's copy, so they are not warned about.
+	run.BindFlags(fl, &spec, run.KindSnap)
 	switch cmd {
 	case "plan":
-		run.BindFlags(fl, &spec, run.KindSnap)
 		fl.IntVar(&shards, "shards", 0, "")
 		fl.StringVar(&by, "shard-by", "", "")
 	case "shard":
