@@ -86,6 +86,17 @@ data "aws_iam_policy_document" "hp" {
     resources = [local.objects]
   }
 
+  # A shard rerun (hp shard) aborts the unfinished uploads of the attempt
+  # it replaces: only with the sharded state machine.
+  dynamic "statement" {
+    for_each = var.shards == null ? [] : [1]
+    content {
+      sid       = "ListUploads"
+      actions   = ["s3:ListBucketMultipartUploads"]
+      resources = [local.bucket_arn]
+    }
+  }
+
   dynamic "statement" {
     for_each = length(local.kms_keys) > 0 ? [1] : []
     content {

@@ -32,3 +32,8 @@ output "schedule_arn" {
   description = "ARN of the EventBridge Scheduler schedule, or null without one."
   value       = one(aws_scheduler_schedule.hp[*].arn)
 }
+
+output "state_machine_arn" {
+  description = "ARN of the sharded snapshot's state machine, or null without one (shards = null)."
+  value       = one(aws_sfn_state_machine.sharded[*].arn)
+}

@@ -149,3 +149,26 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "shards" {
+  description = "Cut the snapshot into this many slices, each read by its own invocation under a Step Functions Distributed Map (stepfunctions.tf, docs/sharding.md). Null: no state machine."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.shards == null ? true : (var.shards >= 1 && var.shards <= 10000)
+    error_message = "shards must be between 1 and 10000."
+  }
+}
+
+variable "shard_max_concurrency" {
+  description = "How many shards the Distributed Map runs at once: the database's connections and the function's concurrency bound it."
+  type        = number
+  default     = 10
+}
+
+variable "shards_schedule_expression" {
+  description = "EventBridge Scheduler expression that starts the sharded state machine, e.g. cron(0 2 * * ? *). Null: no schedule."
+  type        = string
+  default     = null
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
 	"github.com/halfpipe-io/halfpipe/core/internal/pipe"
 	"github.com/halfpipe-io/halfpipe/core/internal/run"
+	"github.com/halfpipe-io/halfpipe/core/internal/shard"
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
@@ -100,6 +101,9 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (json.RawMe
 	}
 	cmd, _ := lookup("HP_COMMAND")
 	sub, _ := lookup("HP_SUBCOMMAND")
+	if c := strings.TrimSpace(cmd); c == "plan" || c == "shard" || c == "commit" {
+		sub = "" // the function's cp subcommand is not theirs
+	}
 	if sub != "delta" {
 		delete(overrides, "HP_MAX_DURATION") // only delta stops between chunks
 	}
@@ -128,9 +132,12 @@ func (h *Handler) run(ctx context.Context, f *cliutil.Factory, cmd, sub string) 
 		out, err := h.runPipe(ctx, f)
 		return out, nil, err
 	}
+	if cmd == "plan" || cmd == "shard" || cmd == "commit" {
+		return h.runShard(ctx, f, cmd)
+	}
 	kind := run.Kind(sub)
 	if cmd != "cp" || (kind != run.KindSnap && kind != run.KindDelta) {
-		return nil, nil, sdk.InvalidArgumentf("HP_COMMAND=%q HP_SUBCOMMAND=%q: in AWS Lambda hp runs cp snap, cp delta and pipe", cmd, sub)
+		return nil, nil, sdk.InvalidArgumentf("HP_COMMAND=%q HP_SUBCOMMAND=%q: in AWS Lambda hp runs cp snap, cp delta, pipe, plan, shard and commit", cmd, sub)
 	}
 	args, err := halfpipe.TwelveFactorArgs(f.LookupEnv)
 	if err != nil {
@@ -168,6 +175,73 @@ func (h *Handler) run(ctx context.Context, f *cliutil.Factory, cmd, sub string) 
 	}
 	out, err := json.MarshalIndent(sum, "", "  ")
 	return out, args, err
+}
+
+// runShard runs hp plan, shard or commit (a Step Functions Distributed
+// Map's steps). plan snapshots the table of the environment as cp snap
+// would, in HP_SHARDS slices, and answers with where the plan's items are
+// for the map's ItemReader.
+func (h *Handler) runShard(ctx context.Context, f *cliutil.Factory, cmd string) (json.RawMessage, []string, error) {
+	var spec run.Spec
+	var planURL, by string
+	var shards, index int
+	fl := pflag.NewFlagSet("hp "+cmd, pflag.ContinueOnError)
+	fl.StringVar(&planURL, "plan", "", "")
+	// The function's cp snap variables are the plan step's; the shard and
+	// commit steps take the plan's copy, so they are not warned about.
+	run.BindFlags(fl, &spec, run.KindSnap)
+	switch cmd {
+	case "plan":
+		fl.IntVar(&shards, "shards", 0, "")
+		fl.StringVar(&by, "shard-by", "", "")
+	case "shard":
+		fl.IntVar(&index, "index", -1, "")
+	}
+	logger, conns, err := h.configure(f, fl)
+	if err != nil {
+		return nil, nil, err
+	}
+	if planURL == "" {
+		return nil, nil, sdk.InvalidArgumentf("hp %s needs the plan's URL: the event's \"plan\" or HP_PLAN", cmd)
+	}
+	env := run.Env{Host: f.Host, Out: io.Discard, Logger: logger, Version: h.Version, Now: time.Now}
+	var out any
+	var args []string
+	switch cmd {
+	case "plan":
+		// The source and target are cp snap's, from HP_SOURCE_OBJECT and
+		// HP_TARGET_OBJECT.
+		args, err = halfpipe.TwelveFactorArgs(func(k string) (string, bool) {
+			switch k {
+			case "HP_COMMAND":
+				return "cp", true
+			case "HP_SUBCOMMAND":
+				return "snap", true
+			}
+			return f.LookupEnv(k)
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		spec.Source, spec.Target = args[2], args[3]
+		p, err := shard.Make(ctx, env, conns, spec, shards, by, time.Now())
+		if err != nil {
+			return nil, args, err
+		}
+		if err := shard.Write(ctx, planURL, p); err != nil {
+			return nil, args, err
+		}
+		out = shard.Answer(planURL, p)
+	case "shard":
+		out, err = shard.Run(ctx, env, conns, planURL, index)
+	case "commit":
+		out, err = shard.Commit(ctx, env, conns, planURL)
+	}
+	if err != nil {
+		return nil, args, err
+	}
+	data, err := json.MarshalIndent(out, "", "  ")
+	return data, args, err
 }
 
 // configure adds the flags every job takes to fl, sets fl from the
@@ -271,6 +345,9 @@ func parseEvent(event json.RawMessage) (map[string]string, error) {
 		return nil, fmt.Errorf("the event is not JSON: %w", err)
 	}
 	for k, val := range obj {
+		if v, ok := shardKeys[k]; ok {
+			k = v
+		}
 		if !strings.HasPrefix(k, "HP_") {
 			continue
 		}
@@ -284,5 +361,13 @@ func parseEvent(event json.RawMessage) (map[string]string, error) {
 			return nil, errors.New("event key " + k + " must be a string, number or boolean")
 		}
 	}
+	if _, ok := out["HP_INDEX"]; ok && out["HP_COMMAND"] == "" {
+		out["HP_COMMAND"] = "shard"
+	}
 	return out, nil
 }
+
+// shardKeys are the event keys of a Step Functions state machine's
+// steps ({"command": "shard", "plan": URL, "index": 3}), as the HP_
+// variables they set.
+var shardKeys = map[string]string{"command": "HP_COMMAND", "plan": "HP_PLAN", "index": "HP_INDEX", "shards": "HP_SHARDS", "shard_by": "HP_SHARD_BY"}

@@ -76,13 +76,14 @@ func TestLambdaEventCannotChangePlugins(t *testing.T) {
 	}
 }
 
-// TestLambdaRunsOnlyCopies: the function runs cp snap, cp delta and
-// pipe, and says so for anything else, as a configuration error.
+// TestLambdaRunsOnlyCopies: the function runs cp snap, cp delta, pipe
+// and the shard steps, and says so for anything else, as a configuration
+// error.
 func TestLambdaRunsOnlyCopies(t *testing.T) {
 	for _, ev := range []string{`{"HP_COMMAND":"plugins","HP_SUBCOMMAND":"list"}`, `{"HP_COMMAND":"cp","HP_SUBCOMMAND":"sync"}`, `{}`} {
 		_, err := handler(map[string]string{}).Invoke(context.Background(), json.RawMessage(ev))
 		var je *JobError
-		if !errors.As(err, &je) || je.Code != 2 || !strings.Contains(err.Error(), "in AWS Lambda hp runs cp snap, cp delta and pipe") {
+		if !errors.As(err, &je) || je.Code != 2 || !strings.Contains(err.Error(), "in AWS Lambda hp runs cp snap, cp delta, pipe, plan, shard and commit") {
 			t.Errorf("event %s: %v", ev, err)
 		}
 	}
@@ -137,5 +138,19 @@ func TestLambdaPipe(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("the error shows a password: %v", err)
+	}
+}
+
+func TestShardEventsSetTheirVariables(t *testing.T) {
+	got, err := parseEvent([]byte(`{"plan": "s3://b/p.json", "index": 3}`))
+	if err != nil || got["HP_COMMAND"] != "shard" || got["HP_PLAN"] != "s3://b/p.json" || got["HP_INDEX"] != "3" {
+		t.Fatalf("a map item: %v %v", got, err)
+	}
+	got, err = parseEvent([]byte(`{"command": "commit", "plan": "s3://b/p.json"}`))
+	if err != nil || got["HP_COMMAND"] != "commit" || got["HP_PLAN"] != "s3://b/p.json" || len(got) != 2 {
+		t.Fatalf("a commit: %v %v", got, err)
+	}
+	if _, err := parseEvent([]byte(`{"command": "shard", "index": [1]}`)); err == nil {
+		t.Fatal("an index that is a list was taken")
 	}
 }

@@ -162,6 +162,9 @@ type files struct {
 	env Env
 	p   *Plan
 	st  store.Store
+	// fileKey, when set, names the files instead of the layout, and no
+	// manifest is published (a shard: shard.go).
+	fileKey func(part int) string
 }
 
 // newManifest starts the manifest of a run; the engine completes it.
@@ -226,7 +229,10 @@ func (f files) publishRecords(ctx context.Context, records array.RecordReader, m
 		j.ManifestKey = ""
 		j.MaxFileRows, j.MaxFileBytes = 0, 0
 	}
-	if p.Layout.Name == "halfpipe" {
+	if f.fileKey != nil {
+		j.FileKey = func(part int) (string, error) { return f.fileKey(part), nil }
+		j.ManifestKey = ""
+	} else if p.Layout.Name == "halfpipe" {
 		j.Extra = func(m *manifest.Manifest) (map[string][]byte, error) {
 			return map[string][]byte{p.Layout.HalfpipeMan(vars): halfpipe.Man(m.FilePaths())}, nil
 		}

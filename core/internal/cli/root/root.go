@@ -19,6 +19,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/plugins"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/query"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/runs"
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/shard"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/state"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/sync"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/verify"
@@ -74,6 +75,7 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 
 	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), gc.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f), create.NewCmd(f), pipe.NewCmd(f), diff.NewCmd(f), sync.NewCmd(f))
 	cmd.AddCommand(inspect.NewCmds(f)...)
+	cmd.AddCommand(shard.NewCmds(f)...)
 	cmd.AddCommand(newTwelveCmd(f, cmd))
 	cmd.Flags().BoolVar(&showVersion, "version", false, "Print the version (as hp version does)")
 	rejectUnknownSubcommands(cmd)
