@@ -156,6 +156,24 @@ type Dialect struct {
 	// target (alias t) whose key is in last (alias l), on being the key
 	// equalities; default: DELETE … WHERE EXISTS.
 	MergeDelete func(target, last string, on []string) string
+	// TempTable, when set, makes the temporary tables of a merge for a
+	// database without CREATE TEMPORARY TABLE (SQL Server's #tables);
+	// default: CREATE TEMPORARY TABLE.
+	TempTable *TempTable
+}
+
+// TempTable is how a dialect makes the session's temporary tables of a
+// merge. Every function is required.
+type TempTable struct {
+	// Name is how statements refer to the temporary table name (given
+	// unquoted), e.g. "[#" + name + "]".
+	Name func(name string) string
+	// Create creates table (as Name returned it) with the column
+	// definitions columns.
+	Create func(table string, columns []string) string
+	// SelectInto creates table from a query: SELECT list, then rest (its
+	// FROM clause and what follows it).
+	SelectInto func(table, list, rest string) string
 }
 
 // BeginReadOnly is the default [Dialect.ReadOnly]: a read-only

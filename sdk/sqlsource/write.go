@@ -261,10 +261,10 @@ func (c *Connector) load(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req sd
 			return 0, err
 		}
 		ddl = append(ddl, d.quote(seqColumn)+" BIGINT NOT NULL PRIMARY KEY")
-		if _, err := tx.ExecContext(ctx, "CREATE TEMPORARY TABLE "+d.quote(stageTable)+" ("+strings.Join(ddl, ", ")+")"); err != nil {
+		if _, err := tx.ExecContext(ctx, d.createTemp(stageTable, ddl)); err != nil {
 			return 0, fmt.Errorf("creating the staging table: %w", err)
 		}
-		into, cols = d.quote(stageTable), append(append([]string(nil), names...), d.quote(seqColumn))
+		into, cols = d.tempName(stageTable), append(append([]string(nil), names...), d.quote(seqColumn))
 	}
 	total, err := c.insert(ctx, conn, tx, into, cols, schema, keyIdx, keyIdx != nil, records)
 	if err != nil {
@@ -365,7 +365,7 @@ func NullKey(rec arrow.RecordBatch, keyIdx []int, before int64) error {
 // once, as MySQL requires.
 func (c *Connector) merge(ctx context.Context, tx *sql.Tx, target string, names, keys []string) error {
 	d := c.dialect
-	stage, last, seq := d.quote(stageTable), d.quote(lastTable), d.quote(seqColumn)
+	stage, last, seq := d.tempName(stageTable), d.tempName(lastTable), d.quote(seqColumn)
 	qk := make([]string, len(keys))
 	on := make([]string, len(keys))
 	for i, k := range keys {
@@ -377,7 +377,7 @@ func (c *Connector) merge(ctx context.Context, tx *sql.Tx, target string, names,
 		sel[i] = "s." + n
 	}
 	stmts := []string{
-		"CREATE TEMPORARY TABLE " + last + " AS SELECT " + strings.Join(qk, ", ") + ", MAX(" + seq + ") AS " + seq + " FROM " + stage + " GROUP BY " + strings.Join(qk, ", "),
+		d.selectIntoTemp(last, strings.Join(qk, ", ")+", MAX("+seq+") AS "+seq, "FROM "+stage+" GROUP BY "+strings.Join(qk, ", ")),
 		d.mergeDelete(target, last, on),
 		"INSERT INTO " + target + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(sel, ", ") + " FROM " + stage + " s JOIN " + last + " l ON s." + seq + " = l." + seq,
 	}
@@ -387,6 +387,31 @@ func (c *Connector) merge(ctx context.Context, tx *sql.Tx, target string, names,
 		}
 	}
 	return nil
+}
+
+// tempName is how statements refer to the temporary table name.
+func (d *Dialect) tempName(name string) string {
+	if d.TempTable != nil {
+		return d.TempTable.Name(name)
+	}
+	return d.quote(name)
+}
+
+// createTemp creates the temporary table name with columns.
+func (d *Dialect) createTemp(name string, columns []string) string {
+	if d.TempTable != nil {
+		return d.TempTable.Create(d.tempName(name), columns)
+	}
+	return "CREATE TEMPORARY TABLE " + d.tempName(name) + " (" + strings.Join(columns, ", ") + ")"
+}
+
+// selectIntoTemp creates the temporary table table (as tempName gave
+// it) from SELECT list rest.
+func (d *Dialect) selectIntoTemp(table, list, rest string) string {
+	if d.TempTable != nil {
+		return d.TempTable.SelectInto(table, list, rest)
+	}
+	return "CREATE TEMPORARY TABLE " + table + " AS SELECT " + list + " " + rest
 }
 
 // mergeDelete deletes the target's rows (alias t) that have a key in

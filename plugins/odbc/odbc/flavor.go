@@ -46,8 +46,27 @@ type flavor struct {
 	catalogType func(typeName string, size int64) (ti typeInfo, digits int64, ok bool)
 	// upperGUID renders GUIDs in upper case, as the database does.
 	upperGUID bool
-	// noMerge says why merge is not supported; empty: it is.
-	noMerge string
+	// tempTable makes a merge's temporary tables; nil: CREATE TEMPORARY
+	// TABLE.
+	tempTable *sqlsource.TempTable
+}
+
+// deleteJoin deletes the target's rows that have a key in last, in the
+// DELETE … FROM … JOIN form MySQL and SQL Server share.
+func deleteJoin(target, last string, on []string) string {
+	return "DELETE t FROM " + target + " t JOIN " + last + " l ON " + strings.Join(on, " AND ")
+}
+
+// sqlServerTemp: SQL Server's temporary tables are the session's #tables,
+// created by CREATE TABLE or SELECT … INTO.
+var sqlServerTemp = &sqlsource.TempTable{
+	Name: func(name string) string { return "[#" + name + "]" },
+	Create: func(table string, columns []string) string {
+		return "CREATE TABLE " + table + " (" + strings.Join(columns, ", ") + ")"
+	},
+	SelectInto: func(table, list, rest string) string {
+		return "SELECT " + list + " INTO " + table + " " + rest
+	},
 }
 
 var flavors = map[string]*flavor{
@@ -83,10 +102,7 @@ var flavors = map[string]*flavor{
 			arrow.BINARY: "LONGBLOB", arrow.LARGE_BINARY: "LONGBLOB", arrow.BOOL: "BOOLEAN", arrow.DATE32: "DATE",
 			arrow.TIMESTAMP: "DATETIME(6)", arrow.DECIMAL128: "DECIMAL", arrow.DECIMAL256: "DECIMAL",
 		},
-		timestampTZ: "DATETIME(6)", maxDecimal: 65, keyText: "VARCHAR(%d)",
-		mergeDelete: func(target, last string, on []string) string {
-			return "DELETE t FROM " + target + " t JOIN " + last + " l ON " + strings.Join(on, " AND ")
-		},
+		timestampTZ: "DATETIME(6)", maxDecimal: 65, keyText: "VARCHAR(%d)", mergeDelete: deleteJoin,
 	},
 	"sqlserver": {
 		name: "sqlserver", quote: func(id string) string { return "[" + strings.ReplaceAll(id, "]", "]]") + "]" }, sql: sqlguard.SQLServer,
@@ -101,7 +117,7 @@ var flavors = map[string]*flavor{
 		},
 		timestampTZ: "datetimeoffset(7)", maxDecimal: 38, keyText: "nvarchar(%d)",
 		transactionalDDL: true, catalogType: sqlServerCatalogType, upperGUID: true,
-		noMerge: "merge into SQL Server through ODBC is not supported (its staging table would be CREATE TABLE #...): use the mssql connector, or append or replace",
+		mergeDelete: deleteJoin, tempTable: sqlServerTemp,
 	},
 	"generic": {
 		name: "generic", quote: sqlsource.QuoteDouble, sql: sqlguard.Generic, checkSQL: true,

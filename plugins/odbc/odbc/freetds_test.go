@@ -244,8 +244,10 @@ func TestFreeTDSDeltaRange(t *testing.T) {
 // FreeTDS's prepared statement (sp_prepare, then one sp_execute a row,
 // an array of them in one request) in one transaction: the server sees
 // every value with its declared type; a failing row rolls the whole write
-// back, the created table with it. Merge is refused before anything is
-// written.
+// back, the created table with it. Merge stages the rows in a #table
+// through the same prepared statement, each with its sequence number, and
+// applies the last row of each key with DELETE … JOIN and INSERT … SELECT
+// in the same transaction.
 func TestFreeTDSWrites(t *testing.T) {
 	t.Parallel()
 	db, conn := freeTDS(t, "")
@@ -353,10 +355,56 @@ func TestFreeTDSWrites(t *testing.T) {
 		t.Error("the table created by the failed write is still there")
 	}
 
-	// Merge fails before writing.
-	_, err := write(sdk.Merge, "Target")
-	if !errors.Is(err, sdk.ErrUnimplemented) || len(got) != 0 {
-		t.Fatalf("merge: %v, %d rows written", err, len(got))
+	// Merge: the staging table is the connection's #table, the statements
+	// SQL Server's forms of the merge.
+	const (
+		stage = "[#hp_merge_stage]"
+		last  = "[#hp_merge_last]"
+		cols  = "[id], [name], [amount], [at], [day], [flag], [raw], [f]"
+	)
+	var staged [][]any
+	db.HandleFunc("INSERT INTO "+stage+" ("+cols+", [hp_seq]) VALUES (@P1, @P2, @P3, @P4, @P5, @P6, @P7, @P8, @P9)", func(q tds.Query) tds.Response {
+		mu.Lock()
+		defer mu.Unlock()
+		staged = append(staged, q.Args())
+		return tds.Response{RowsAffected: 1}
+	})
+	merge := []string{
+		"SELECT [id], MAX([hp_seq]) AS [hp_seq] INTO " + last + " FROM " + stage + " GROUP BY [id]",
+		"DELETE t FROM [dbo].[Target] t JOIN " + last + " l ON t.[id] = l.[id]",
+		"INSERT INTO [dbo].[Target] (" + cols + ") SELECT s.[id], s.[name], s.[amount], s.[at], s.[day], s.[flag], s.[raw], s.[f] FROM " + stage + " s JOIN " + last + " l ON s.[hp_seq] = l.[hp_seq]",
+	}
+	for _, q := range merge {
+		db.Handle(q, tds.Response{RowsAffected: rows})
+	}
+	res, err := write(sdk.Merge, "Target")
+	if err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	if res.RowsWritten != rows || len(staged) != rows || len(got) != 0 {
+		t.Fatalf("merge: wrote %d rows, staged %d, inserted %d directly; want %d staged", res.RowsWritten, len(staged), len(got), rows)
+	}
+	for i, args := range staged {
+		if args[0] != int64(i) || args[8] != int64(i) {
+			t.Fatalf("staged row %d: id %v, sequence %v", i, args[0], args[8])
+		}
+	}
+	var sqls []string
+	for _, q := range db.Queries() {
+		if !strings.HasPrefix(q.SQL, "INSERT INTO "+stage) {
+			sqls = append(sqls, q.SQL)
+		}
+	}
+	want := append([]string{"BEGIN TRANSACTION", "sp_columns",
+		"CREATE TABLE " + stage + " ([id] bigint NOT NULL, [name] nvarchar(max), [amount] decimal(38,10), [at] datetime2(7), [day] date, [flag] bit, [raw] varbinary(max), [f] float, [hp_seq] BIGINT NOT NULL PRIMARY KEY)"},
+		append(merge, "COMMIT TRANSACTION")...)
+	// A rollback after the commit, as FreeTDS's connection is discarded,
+	// has nothing left to undo.
+	if len(sqls) == len(want)+1 && sqls[len(want)] == "ROLLBACK TRANSACTION" {
+		sqls = sqls[:len(want)]
+	}
+	if strings.Join(sqls, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("merge statements:\n%s\nwant:\n%s", strings.Join(sqls, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -137,6 +137,7 @@ func (t *target) dialect() *sqlsource.Dialect {
 		TransactionalDDL: fl.transactionalDDL,
 		WriteSession:     fl.writeSession,
 		MergeDelete:      fl.mergeDelete,
+		TempTable:        fl.tempTable,
 		InsertBatch: func(ctx context.Context, dc any, table string, columns []string, rec arrow.RecordBatch, seq int64) error {
 			q := "INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ") + ")"
 			return dc.(*odbcdriver.Conn).InsertRecord(ctx, q, rec, seq)
@@ -257,9 +258,6 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 	t, err := c.target(ctx, req.Conn)
 	if err != nil {
 		return nil, err
-	}
-	if req.Mode == sdk.Merge && t.fl.noMerge != "" {
-		return nil, sdk.Errorf(sdk.ErrUnimplemented, "%s", t.fl.noMerge)
 	}
 	return t.src.Write(ctx, req, records)
 }

@@ -195,7 +195,7 @@ func (r *Rows) bind() error {
 		if err := r.s.check("binding by column", C.hp_stmt_int(h, C.SQL_ATTR_ROW_BIND_TYPE, C.SQL_BIND_BY_COLUMN)); err != nil {
 			return err
 		}
-		if rc := C.hp_stmt_int(h, C.SQL_ATTR_ROW_ARRAY_SIZE, C.SQLULEN(r.rowset)); !ok(rc) {
+		if !setRowArraySize(r.s, r.rowset) {
 			r.rowset = 1
 		} else {
 			r.rowset = max(1, int(C.hp_stmt_get_int(h, C.SQL_ATTR_ROW_ARRAY_SIZE)))
@@ -226,6 +226,12 @@ func (r *Rows) bind() error {
 		r.piece = r.s.malloc(size)
 	}
 	return nil
+}
+
+// setRowArraySize asks for rowsets of n rows; false: the driver refused.
+// Tests replace it to play a driver without block cursors.
+var setRowArraySize = func(s *statement, n int) bool {
+	return ok(C.hp_stmt_int(s.h, C.SQL_ATTR_ROW_ARRAY_SIZE, C.SQLULEN(n)))
 }
 
 // ColumnsInfo returns the result's columns as the driver describes them.
