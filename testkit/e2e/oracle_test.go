@@ -313,7 +313,8 @@ func TestLambdaOracleLayers(t *testing.T) {
 // layer/build.sh cross-compiles the cgo Oracle plugin with Debian's
 // aarch64 gcc (scripts/debs.sh installs it) and checks its glibc floor
 // with the aarch64 objdump. The layer holds an aarch64 ELF with its
-// checksum, needing no glibc symbol newer than Lambda's 2.34; the ODBC
+// checksum, needing no glibc symbol newer than Lambda's 2.34, and the
+// arm64 client layer Instant Client's libraries with an aarch64 libaio; the ODBC
 // plugin, which links libodbc, is built only when unixODBC for arm64 is
 // there, and otherwise skipped naming it.
 func TestLambdaOracleLayerArm64(t *testing.T) {
@@ -327,7 +328,8 @@ func TestLambdaOracleLayerArm64(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command("bash", "layer/build.sh", "arm64", dir)
 	cmd.Dir = testkit.RepoRoot(t)
-	cmd.Env = append(os.Environ(), "LAYER_ZIP_LEVEL=1", "LAYER_PLUGINS=oracle odbc")
+	cmd.Env = append(os.Environ(), "LAYER_ZIP_LEVEL=1", "LAYER_PLUGINS=oracle odbc",
+		strings.Replace(oracleClientStandIn(t, dir), "ORACLE_INSTANT_CLIENT_ZIP=", "ORACLE_INSTANT_CLIENT_ZIP_ARM64=", 1))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("layer/build.sh arm64: %v\n%s", err, out)
@@ -376,6 +378,35 @@ func TestLambdaOracleLayerArm64(t *testing.T) {
 	sum := sha256.Sum256(bin)
 	if want := hex.EncodeToString(sum[:]) + "  hp-plugin-oracle\n"; string(files["hp/plugins/SHA256SUMS.oracle"]) != want {
 		t.Errorf("SHA256SUMS.oracle = %q, want %q", files["hp/plugins/SHA256SUMS.oracle"], want)
+	}
+
+	// The arm64 client layer carries the libaio of its architecture
+	// (scripts/debs.sh installs Debian's libaio1:arm64).
+	cz, err := zip.OpenReader(filepath.Join(dir, "hp-layer-oracle-client-arm64.zip"))
+	if err != nil {
+		t.Fatalf("the arm64 Oracle client layer: %v\n%s", err, out)
+	}
+	defer cz.Close()
+	var aio []byte
+	var names []string
+	for _, f := range cz.File {
+		names = append(names, f.Name)
+		if f.Name == "lib/libaio.so.1" {
+			r, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			aio, _ = io.ReadAll(r)
+			r.Close()
+		}
+	}
+	testkit.Contains(t, "the arm64 client layer", strings.Join(names, " "), "lib/libclntsh.so.23.1", "lib/libociicus.so")
+	af, err := elf.NewFile(bytes.NewReader(aio))
+	if err != nil {
+		t.Fatalf("lib/libaio.so.1 of the arm64 client layer (%d bytes) is no ELF file: %v", len(aio), err)
+	}
+	if af.Machine != elf.EM_AARCH64 {
+		t.Errorf("lib/libaio.so.1 of the arm64 client layer is for %s, want EM_AARCH64", af.Machine)
 	}
 }
 
