@@ -373,13 +373,15 @@ func appendDate(b array.Builder, t time.Time) error {
 	return nil
 }
 
-// maxDecimalDigits is decimal256's precision, the widest Arrow decimal.
-const maxDecimalDigits = 76
+// maxDecimalDigits bounds the digits ParseDecimal spells out: PostgreSQL's
+// numeric, the widest decimal of any database, holds 131072 before the
+// point and 16383 after it.
+const maxDecimalDigits = 131072 + 16383
 
 // ParseDecimal reads decimal text exactly as an unscaled integer at the
 // given scale. More fractional digits than the scale are an error unless
-// they are zeros, and so are more than 76 significant digits; nothing is
-// rounded.
+// they are zeros, and so is a value wider than any database's decimal
+// (an exponent is not spelt out in a million zeros); nothing is rounded.
 func ParseDecimal(s string, scale int32) (*big.Int, error) {
 	t := strings.TrimSpace(s)
 	neg := false
@@ -414,7 +416,6 @@ func ParseDecimal(s string, scale int32) (*big.Int, error) {
 		digits = digits[:cut]
 		shift = 0
 	}
-	// An exponent is not spelt out in zeros beyond what a decimal256 holds.
 	if sig := strings.TrimLeft(digits, "0"); sig == "" {
 		digits, shift = "0", 0
 	} else if len(sig)+shift > maxDecimalDigits {
