@@ -18,6 +18,7 @@ var capToProto = map[Capability]pb.Capability{
 	CapReadPartitions: pb.Capability_CAPABILITY_READ_PARTITIONS,
 	CapReadQuery:      pb.Capability_CAPABILITY_READ_QUERY,
 	CapPlanTable:      pb.Capability_CAPABILITY_PLAN_TABLE,
+	CapChecksumRanges: pb.Capability_CAPABILITY_CHECKSUM_RANGES,
 }
 
 // CapabilitiesOf derives a connector's capabilities from the interfaces it
@@ -47,6 +48,9 @@ func CapabilitiesOf(c Connector) []Capability {
 	add(ok, CapPlanTable)
 	for _, f := range c.Info().Features {
 		if f == CapReadPartitions || f == CapReadQuery {
+			caps = append(caps, f)
+		}
+		if _, ok := c.(RangeChecksummer); ok && f == CapChecksumRanges {
 			caps = append(caps, f)
 		}
 	}

@@ -156,6 +156,10 @@ type Dialect struct {
 	// target (alias t) whose key is in last (alias l), on being the key
 	// equalities; default: DELETE … WHERE EXISTS.
 	MergeDelete func(target, last string, on []string) string
+	// Checksum, when set, is the dialect's part of ChecksumRanges (hp diff
+	// --hash); the connector must also list sdk.CapChecksumRanges in its
+	// Info.Features.
+	Checksum *ChecksumSQL
 }
 
 // BeginReadOnly is the default [Dialect.ReadOnly]: a read-only
