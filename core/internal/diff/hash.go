@@ -1,0 +1,143 @@
+package diff
+
+import (
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+)
+
+// MaxRanges is the most ranges one checksum request asks for, so that
+// its answer stays far below gRPC's message limit.
+const MaxRanges = 1 << 16
+
+// RangeWidth returns the width of key ranges over [lo, hi] that hold
+// about perRange of rows rows each (at least 1).
+func RangeWidth(lo, hi, rows, perRange int64) int64 {
+	if rows < 1 || perRange < 1 {
+		return 1
+	}
+	span := float64(hi) - float64(lo) + 1
+	w := math.Ceil(span * float64(perRange) / float64(rows))
+	if w >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return max(1, int64(w))
+}
+
+// Span is a run of key ranges, [Lower, Upper] inclusive.
+type Span struct{ Lower, Upper int64 }
+
+// Chunks cuts [lo, hi] into spans of at most MaxRanges ranges of width w,
+// one checksum request each.
+func Chunks(lo, hi, w int64) []Span {
+	var out []Span
+	for start := lo; ; {
+		end, ok := add(start, w, MaxRanges)
+		if !ok || end-1 >= hi {
+			return append(out, Span{start, hi})
+		}
+		out = append(out, Span{start, end - 1})
+		start = end
+	}
+}
+
+// add is start + w*n, false when that overflows.
+func add(start, w, n int64) (int64, bool) {
+	if n > 0 && w > (math.MaxInt64-max(start, 0))/n {
+		return 0, false
+	}
+	return start + w*n, true
+}
+
+// Differing returns the sorted indexes of the ranges whose row count or
+// checksum differ between the two sides, a range absent on one side
+// included. Both lists are in ascending index.
+func Differing(src, tgt []sdk.RangeChecksum) []int64 {
+	var out []int64
+	i, j := 0, 0
+	for i < len(src) || j < len(tgt) {
+		switch {
+		case j == len(tgt) || i < len(src) && src[i].Index < tgt[j].Index:
+			out = append(out, src[i].Index)
+			i++
+		case i == len(src) || tgt[j].Index < src[i].Index:
+			out = append(out, tgt[j].Index)
+			j++
+		default:
+			if src[i].Rows != tgt[j].Rows || src[i].Checksum != tgt[j].Checksum {
+				out = append(out, src[i].Index)
+			}
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// Spans appends to out the key spans of the ranges idx (sorted) of width
+// w over [lo, hi], adjacent ranges merged.
+func Spans(out []Span, lo, hi, w int64, idx []int64) []Span {
+	for _, i := range idx {
+		s := Span{Lower: lo + w*i, Upper: hi}
+		if end, ok := add(lo, w, i+1); ok && end-1 < hi {
+			s.Upper = end - 1
+		}
+		if n := len(out); n > 0 && out[n-1].Upper < math.MaxInt64 && out[n-1].Upper+1 == s.Lower {
+			out[n-1].Upper = s.Upper
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Concat reads the readers open returns for 0..n-1 one after the other as
+// one reader: opened when the previous one ends, so one read is open at a
+// time. All must have schema's columns.
+func Concat(schema *arrow.Schema, n int, open func(i int) (array.RecordReader, error)) array.RecordReader {
+	return &concat{schema: schema, n: n, open: open}
+}
+
+type concat struct {
+	schema *arrow.Schema
+	n, i   int
+	open   func(int) (array.RecordReader, error)
+	cur    array.RecordReader
+	err    error
+}
+
+func (c *concat) Retain()                        {}
+func (c *concat) Schema() *arrow.Schema          { return c.schema }
+func (c *concat) RecordBatch() arrow.RecordBatch { return c.cur.RecordBatch() }
+func (c *concat) Record() arrow.RecordBatch      { return c.cur.RecordBatch() }
+func (c *concat) Err() error                     { return c.err }
+
+func (c *concat) Next() bool {
+	for c.err == nil {
+		if c.cur != nil {
+			if c.cur.Next() {
+				return true
+			}
+			c.err = c.cur.Err()
+			c.cur.Release()
+			c.cur = nil
+			continue
+		}
+		if c.i == c.n {
+			return false
+		}
+		c.cur, c.err = c.open(c.i)
+		c.i++
+	}
+	return false
+}
+
+func (c *concat) Release() {
+	if c.cur != nil {
+		c.cur.Release()
+		c.cur = nil
+	}
+}
