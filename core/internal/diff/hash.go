@@ -52,23 +52,27 @@ func add(start, w, n int64) (int64, bool) {
 	return start + w*n, true
 }
 
-// Differing returns the sorted indexes of the ranges whose row count or
-// checksum differ between the two sides, a range absent on one side
-// included. Both lists are in ascending index.
-func Differing(src, tgt []sdk.RangeChecksum) []int64 {
-	var out []int64
+// Mismatch is a range whose row count or checksum differs; Rows is the
+// larger of its two row counts.
+type Mismatch struct{ Index, Rows int64 }
+
+// Differing returns the ranges whose row count or checksum differ between
+// the two sides, a range absent on one side included, in ascending
+// index. Both lists are in ascending index.
+func Differing(src, tgt []sdk.RangeChecksum) []Mismatch {
+	var out []Mismatch
 	i, j := 0, 0
 	for i < len(src) || j < len(tgt) {
 		switch {
 		case j == len(tgt) || i < len(src) && src[i].Index < tgt[j].Index:
-			out = append(out, src[i].Index)
+			out = append(out, Mismatch{src[i].Index, src[i].Rows})
 			i++
 		case i == len(src) || tgt[j].Index < src[i].Index:
-			out = append(out, tgt[j].Index)
+			out = append(out, Mismatch{tgt[j].Index, tgt[j].Rows})
 			j++
 		default:
 			if src[i].Rows != tgt[j].Rows || src[i].Checksum != tgt[j].Checksum {
-				out = append(out, src[i].Index)
+				out = append(out, Mismatch{src[i].Index, max(src[i].Rows, tgt[j].Rows)})
 			}
 			i++
 			j++
@@ -77,21 +81,23 @@ func Differing(src, tgt []sdk.RangeChecksum) []int64 {
 	return out
 }
 
-// Spans appends to out the key spans of the ranges idx (sorted) of width
-// w over [lo, hi], adjacent ranges merged.
-func Spans(out []Span, lo, hi, w int64, idx []int64) []Span {
-	for _, i := range idx {
-		s := Span{Lower: lo + w*i, Upper: hi}
-		if end, ok := add(lo, w, i+1); ok && end-1 < hi {
-			s.Upper = end - 1
-		}
-		if n := len(out); n > 0 && out[n-1].Upper < math.MaxInt64 && out[n-1].Upper+1 == s.Lower {
-			out[n-1].Upper = s.Upper
-			continue
-		}
-		out = append(out, s)
+// Range returns the key span of range i of width w over [lo, hi].
+func Range(lo, hi, w, i int64) Span {
+	s := Span{Lower: lo + w*i, Upper: hi}
+	if end, ok := add(lo, w, i+1); ok && end-1 < hi {
+		s.Upper = end - 1
 	}
-	return out
+	return s
+}
+
+// AppendSpan appends s to spans (ascending), merged with the last span
+// when adjacent.
+func AppendSpan(spans []Span, s Span) []Span {
+	if n := len(spans); n > 0 && spans[n-1].Upper < math.MaxInt64 && spans[n-1].Upper+1 == s.Lower {
+		spans[n-1].Upper = s.Upper
+		return spans
+	}
+	return append(spans, s)
 }
 
 // Concat reads the readers open returns for 0..n-1 one after the other as

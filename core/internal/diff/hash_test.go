@@ -55,7 +55,7 @@ func TestDifferingFindsEveryMismatch(t *testing.T) {
 	src := []sdk.RangeChecksum{r(0, 10, "1"), r(1, 10, "2"), r(2, 10, "3"), r(4, 10, "5"), r(7, 1, "9")}
 	tgt := []sdk.RangeChecksum{r(0, 10, "1"), r(1, 10, "20"), r(2, 9, "3"), r(3, 1, "4"), r(4, 10, "5")}
 	// 1: checksum, 2: count, 3: only in the target, 7: only in the source.
-	if got, want := Differing(src, tgt), []int64{1, 2, 3, 7}; !slices.Equal(got, want) {
+	if got, want := Differing(src, tgt), []Mismatch{{1, 10}, {2, 10}, {3, 1}, {7, 1}}; !slices.Equal(got, want) {
 		t.Fatalf("Differing = %v, want %v", got, want)
 	}
 	if got := Differing(src, src); got != nil {
@@ -63,19 +63,24 @@ func TestDifferingFindsEveryMismatch(t *testing.T) {
 	}
 }
 
-func TestSpansMergeAdjacentRanges(t *testing.T) {
-	got := Spans(nil, 100, 1000, 10, []int64{0, 1, 5, 90})
+func TestRangesAndSpans(t *testing.T) {
+	var got []Span
+	for _, i := range []int64{0, 1, 5, 90} {
+		got = AppendSpan(got, Range(100, 1000, 10, i))
+	}
 	want := []Span{{100, 119}, {150, 159}, {1000, 1000}}
 	if !slices.Equal(got, want) {
-		t.Fatalf("Spans = %v, want %v", got, want)
+		t.Fatalf("spans = %v, want %v", got, want)
 	}
-	// A later chunk continues the previous span.
-	got = Spans(got, 1001, 2000, 10, []int64{0})
+	// The next chunk continues the last span.
+	got = AppendSpan(got, Range(1001, 2000, 10, 0))
 	if want := []Span{{100, 119}, {150, 159}, {1000, 1010}}; !slices.Equal(got, want) {
-		t.Fatalf("Spans across chunks = %v, want %v", got, want)
+		t.Fatalf("spans across chunks = %v, want %v", got, want)
 	}
-	top := Spans(nil, math.MaxInt64-15, math.MaxInt64, 10, []int64{1})
-	if want := []Span{{math.MaxInt64 - 5, math.MaxInt64}}; !slices.Equal(top, want) {
-		t.Fatalf("Spans at the top of int64 = %v, want %v", top, want)
+	if top := Range(math.MaxInt64-15, math.MaxInt64, 10, 1); top != (Span{math.MaxInt64 - 5, math.MaxInt64}) {
+		t.Fatalf("range at the top of int64 = %v", top)
+	}
+	if got := AppendSpan([]Span{{0, math.MaxInt64}}, Span{math.MinInt64, 0}); len(got) != 2 {
+		t.Fatalf("a span after one ending at the top of int64 merged: %v", got)
 	}
 }

@@ -18,6 +18,8 @@ import (
 
 // HashStats says what --hash compared and fetched.
 type HashStats struct {
+	// Ranges counts the checksums compared (of ranges holding rows, both
+	// sides); RangesDiffering the ranges read.
 	Ranges          int   `json:"ranges"`
 	RangesDiffering int   `json:"ranges_differing"`
 	FetchedSource   int64 `json:"fetched_source_rows"`
@@ -49,30 +51,15 @@ func compareHashed(ctx context.Context, o *Options, src, tgt hashSide, emit func
 	if err != nil || rows == 0 {
 		return sum, &HashStats{}, err
 	}
+	h := &hasher{o: o, src: src, tgt: tgt, stats: &HashStats{}}
 	w := merge.RangeWidth(lo, hi, rows, o.HashRows)
-	stats := &HashStats{}
-	var spans []merge.Span
 	for _, c := range merge.Chunks(lo, hi, w) {
-		var sr, tr []sdk.RangeChecksum
-		var serr, terr error
-		var wg sync.WaitGroup
-		wg.Go(func() { sr, serr = checksums(ctx, src, o.Where, c, w) })
-		tr, terr = checksums(ctx, tgt, o.Where, c, w)
-		wg.Wait()
-		if err := errors.Join(serr, terr); err != nil {
+		if err := h.compare(ctx, c, w, true); err != nil {
 			return sum, nil, err
 		}
-		for _, r := range sr {
-			sum.SourceRows += r.Rows
-		}
-		for _, r := range tr {
-			sum.TargetRows += r.Rows
-		}
-		idx := merge.Differing(sr, tr)
-		stats.Ranges += int(min(merge.MaxRanges, uint64(c.Upper-c.Lower)/uint64(w)+1))
-		stats.RangesDiffering += len(idx)
-		spans = merge.Spans(spans, c.Lower, c.Upper, w, idx)
 	}
+	sum.SourceRows, sum.TargetRows = h.srcRows, h.tgtRows
+	stats, spans := h.stats, h.spans
 	ss, err := readSpans(ctx, src, o.Where, spans)
 	if err != nil {
 		return sum, nil, err
@@ -90,6 +77,52 @@ func compareHashed(ctx context.Context, o *Options, src, tgt hashSide, emit func
 	stats.FetchedSource, stats.FetchedTarget = fetched.SourceRows, fetched.TargetRows
 	sum.New, sum.Changed, sum.Deleted = fetched.New, fetched.Changed, fetched.Deleted
 	return sum, stats, nil
+}
+
+// hasher compares checksums of ranges, and again in narrower ranges
+// within a range that differs and holds more than --hash-rows rows, so
+// that sparse or skewed keys still narrow down to small reads.
+type hasher struct {
+	o                *Options
+	src, tgt         hashSide
+	stats            *HashStats
+	spans            []merge.Span
+	srcRows, tgtRows int64
+}
+
+// compare checks the ranges of width w over c; top: c is a chunk of the
+// whole key range, whose rows are counted.
+func (h *hasher) compare(ctx context.Context, c merge.Span, w int64, top bool) error {
+	var sr, tr []sdk.RangeChecksum
+	var serr, terr error
+	var wg sync.WaitGroup
+	wg.Go(func() { sr, serr = checksums(ctx, h.src, h.o.Where, c, w) })
+	tr, terr = checksums(ctx, h.tgt, h.o.Where, c, w)
+	wg.Wait()
+	if err := errors.Join(serr, terr); err != nil {
+		return err
+	}
+	if top {
+		for _, r := range sr {
+			h.srcRows += r.Rows
+		}
+		for _, r := range tr {
+			h.tgtRows += r.Rows
+		}
+	}
+	h.stats.Ranges += len(sr) + len(tr)
+	for _, m := range merge.Differing(sr, tr) {
+		r := merge.Range(c.Lower, c.Upper, w, m.Index)
+		if nw := merge.RangeWidth(r.Lower, r.Upper, m.Rows, h.o.HashRows); m.Rows > h.o.HashRows && nw < w {
+			if err := h.compare(ctx, r, nw, false); err != nil {
+				return err
+			}
+			continue
+		}
+		h.stats.RangesDiffering++
+		h.spans = merge.AppendSpan(h.spans, r)
+	}
+	return nil
 }
 
 // keyBounds returns the first key's smallest and largest value on both
