@@ -80,7 +80,7 @@ func compareHashed(ctx context.Context, o *Options, src, tgt hashSide, emit func
 }
 
 // hasher compares checksums of ranges, and again in narrower ranges
-// within a range that differs and holds more than --hash-rows rows, so
+// within a range that differs and holds more than twice --hash-rows rows, so
 // that sparse or skewed keys still narrow down to small reads.
 type hasher struct {
 	o                *Options
@@ -113,7 +113,9 @@ func (h *hasher) compare(ctx context.Context, c merge.Span, w int64, top bool) e
 	h.stats.Ranges += len(sr) + len(tr)
 	for _, m := range merge.Differing(sr, tr) {
 		r := merge.Range(c.Lower, c.Upper, w, m.Index)
-		if nw := merge.RangeWidth(r.Lower, r.Upper, m.Rows, h.o.HashRows); m.Rows > h.o.HashRows && nw < w {
+		// Narrower only when that at least halves the rows read: each
+		// level costs a query on both sides.
+		if nw := merge.RangeWidth(r.Lower, r.Upper, m.Rows, h.o.HashRows); m.Rows > 2*h.o.HashRows && nw <= w/2 {
 			if err := h.compare(ctx, r, nw, false); err != nil {
 				return err
 			}
