@@ -101,16 +101,46 @@ func AppendSpan(spans []Span, s Span) []Span {
 }
 
 // Concat reads the readers open returns for 0..n-1 one after the other as
-// one reader: opened when the previous one ends, so one read is open at a
-// time. All must have schema's columns.
-func Concat(schema *arrow.Schema, n int, open func(i int) (array.RecordReader, error)) array.RecordReader {
-	return &concat{schema: schema, n: n, open: open}
+// one reader. Up to depth of them are opened ahead, concurrently, so that
+// many small reads do not wait for each other's start. All must have
+// schema's columns.
+func Concat(schema *arrow.Schema, n, depth int, open func(i int) (array.RecordReader, error)) array.RecordReader {
+	c := &concat{schema: schema, opened: make([]chan opened, n), slots: make(chan struct{}, max(depth, 1)), stop: make(chan struct{})}
+	for i := range c.opened {
+		c.opened[i] = make(chan opened, 1)
+	}
+	stop := c.stop
+	go func() {
+		for i := range n {
+			select {
+			case c.slots <- struct{}{}:
+			case <-stop:
+				for ; i < n; i++ {
+					c.opened[i] <- opened{}
+				}
+				return
+			}
+			go func() {
+				r, err := open(i)
+				c.opened[i] <- opened{r, err}
+			}()
+		}
+	}()
+	return c
+}
+
+type opened struct {
+	r   array.RecordReader
+	err error
 }
 
 type concat struct {
 	schema *arrow.Schema
-	n, i   int
-	open   func(int) (array.RecordReader, error)
+	opened []chan opened
+	slots  chan struct{}
+	stop   chan struct{}
+	closed bool
+	i      int
 	cur    array.RecordReader
 	err    error
 }
@@ -130,20 +160,40 @@ func (c *concat) Next() bool {
 			c.err = c.cur.Err()
 			c.cur.Release()
 			c.cur = nil
+			<-c.slots
 			continue
 		}
-		if c.i == c.n {
+		if c.i == len(c.opened) {
 			return false
 		}
-		c.cur, c.err = c.open(c.i)
+		o := <-c.opened[c.i]
 		c.i++
+		c.cur, c.err = o.r, o.err
+		if c.err != nil {
+			<-c.slots
+		}
 	}
 	return false
 }
 
+// Release ends the reads opened ahead too.
 func (c *concat) Release() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	close(c.stop)
 	if c.cur != nil {
 		c.cur.Release()
 		c.cur = nil
+		<-c.slots
+	}
+	for ; c.i < len(c.opened); c.i++ {
+		if o := <-c.opened[c.i]; o.r != nil {
+			o.r.Release()
+			<-c.slots
+		} else if o.err != nil {
+			<-c.slots
+		}
 	}
 }

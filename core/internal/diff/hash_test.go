@@ -3,7 +3,12 @@ package diff
 import (
 	"math"
 	"slices"
+	"sync"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
@@ -84,3 +89,50 @@ func TestRangesAndSpans(t *testing.T) {
 		t.Fatalf("a span after one ending at the top of int64 merged: %v", got)
 	}
 }
+
+// TestConcatInOrderAhead: Concat yields the readers' batches in order,
+// opens no more than depth ahead, and Release ends every read it opened.
+func TestConcatInOrderAhead(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	var mu sync.Mutex
+	live, most, opened := 0, 0, 0
+	open := func(i int) (array.RecordReader, error) {
+		mu.Lock()
+		live++
+		opened++
+		most = max(most, live)
+		mu.Unlock()
+		b := array.NewInt64Builder(memory.DefaultAllocator)
+		b.AppendValues([]int64{int64(2 * i), int64(2*i + 1)}, nil)
+		rec := array.NewRecordBatch(schema, []arrow.Array{b.NewArray()}, 2)
+		rr, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+		return &counted{RecordReader: rr, done: func() { mu.Lock(); live--; mu.Unlock() }}, err
+	}
+	c := Concat(schema, 20, 3, open)
+	var got []int64
+	for c.Next() {
+		got = append(got, c.RecordBatch().Column(0).(*array.Int64).Int64Values()...)
+	}
+	c.Release()
+	if c.Err() != nil || len(got) != 40 || !slices.IsSorted(got) || got[39] != 39 {
+		t.Fatalf("read %v (%v)", got, c.Err())
+	}
+	if most > 3 || live != 0 {
+		t.Fatalf("%d reads open at once (depth 3), %d left open", most, live)
+	}
+	c = Concat(schema, 20, 3, open)
+	if !c.Next() {
+		t.Fatal(c.Err())
+	}
+	c.Release()
+	if live != 0 || opened > 20+3+1 {
+		t.Fatalf("released after one batch: %d reads left open", live)
+	}
+}
+
+type counted struct {
+	array.RecordReader
+	done func()
+}
+
+func (c *counted) Release() { c.RecordReader.Release(); c.done() }

@@ -191,7 +191,7 @@ func readSpans(ctx context.Context, s hashSide, where string, spans []merge.Span
 		}
 		schema = first.Schema()
 		opened := first
-		return merge.Side{Name: s.t.String(), Keys: s.keys, Columns: s.cols, Records: merge.Concat(schema, len(spans), func(i int) (array.RecordReader, error) {
+		return merge.Side{Name: s.t.String(), Keys: s.keys, Columns: s.cols, Records: merge.Concat(schema, len(spans), 8, func(i int) (array.RecordReader, error) {
 			if i == 0 {
 				return opened, nil
 			}
