@@ -2656,7 +2656,7 @@ type RangeChecksum struct {
 	Rows  int64                  `protobuf:"varint,2,opt,name=rows,proto3" json:"rows,omitempty"`
 	// The sum over the range's rows of the integer of the first 15
 	// hexadecimal digits of the MD5 of the row's canonical text, in
-	// decimal. See docs/protocol.md for the canonical text.
+	// decimal. The canonical text: sdk.RangeChecksummer, docs/sync.md.
 	Checksum      string `protobuf:"bytes,3,opt,name=checksum,proto3" json:"checksum,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
