@@ -22,9 +22,10 @@ type ChecksumSQL struct {
 	// HexToInt returns the exact integer spelled by an expression of 15
 	// hexadecimal digits, one SUM can add without loss.
 	HexToInt func(hex string) string
-	// Bucket returns floor((key - lower) / width) for key >= lower, with no
-	// overflow whatever the key.
-	Bucket func(key string, lower, width int64) string
+	// Bucket returns floor((key - lower) / width) for key >= lower; with
+	// wide, key - lower may exceed the range of int64 and must not
+	// overflow (else integer arithmetic is fine, and much faster).
+	Bucket func(key string, lower, width int64, wide bool) string
 }
 
 // ChecksumRanges implements sdk.RangeChecksummer with one grouped query:
@@ -110,6 +111,6 @@ func (c *Connector) checksumSQL(req sdk.ChecksumRangesRequest, meta []ColumnMeta
 		conds = append(conds, "("+req.Where+")")
 	}
 	return fmt.Sprintf("SELECT %s AS hp_range, COUNT(*), SUM(%s) FROM %s WHERE %s GROUP BY 1 ORDER BY 1",
-		d.Checksum.Bucket(k, req.Lower, req.Width), d.Checksum.HexToInt("SUBSTRING(MD5("+text+"), 1, 15)"),
+		d.Checksum.Bucket(k, req.Lower, req.Width, req.Upper-req.Lower < 0), d.Checksum.HexToInt("SUBSTRING(MD5("+text+"), 1, 15)"),
 		d.table(req.Table), strings.Join(conds, " AND ")), nil
 }

@@ -13,8 +13,11 @@ import (
 var checksumSQL = &sqlsource.ChecksumSQL{
 	Canonical: canonical,
 	HexToInt:  func(hex string) string { return "CAST(CONV(" + hex + ", 16, 10) AS UNSIGNED)" },
-	Bucket: func(key string, lower, width int64) string {
-		return fmt.Sprintf("(CAST(%s AS DECIMAL(20)) - (%d)) DIV %d", key, lower, width)
+	Bucket: func(key string, lower, width int64, wide bool) string {
+		if wide {
+			return fmt.Sprintf("(CAST(%s AS DECIMAL(20)) - (%d)) DIV %d", key, lower, width)
+		}
+		return fmt.Sprintf("(%s - (%d)) DIV %d", key, lower, width)
 	},
 }
 

@@ -13,8 +13,11 @@ import (
 var checksumSQL = &sqlsource.ChecksumSQL{
 	Canonical: canonical,
 	HexToInt:  func(hex string) string { return "('x' || " + hex + ")::bit(60)::bigint" },
-	Bucket: func(key string, lower, width int64) string {
-		return fmt.Sprintf("div(%s::numeric - (%d), %d)", key, lower, width)
+	Bucket: func(key string, lower, width int64, wide bool) string {
+		if wide {
+			return fmt.Sprintf("div(%s::numeric - (%d), %d)", key, lower, width)
+		}
+		return fmt.Sprintf("(%s::bigint - (%d)) / %d", key, lower, width)
 	},
 }
 

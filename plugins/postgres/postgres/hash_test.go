@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -82,6 +83,16 @@ func TestChecksumRanges(t *testing.T) {
 		t.Fatalf("checksums\n got %v\nwant %v", got, want)
 	}
 	// A sub-range and a filter.
+	// The whole int64 span: key - lower exceeds int64.
+	wide := req
+	wide.Lower, wide.Upper, wide.Width = math.MinInt64, math.MaxInt64, math.MaxInt64
+	got, err = c.ChecksumRanges(context.Background(), wide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []sdk.RangeChecksum{{Index: 1, Rows: 5, Checksum: hashRows(checksumRows...)}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("checksums over the whole int64 span\n got %v\nwant %v", got, want)
+	}
 	req.Lower, req.Upper, req.Width, req.Where = 2, 5, 10, "n <> 0"
 	got, err = c.ChecksumRanges(context.Background(), req)
 	if err != nil {
