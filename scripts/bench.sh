@@ -2,7 +2,7 @@
 # make bench: measured speed and memory, each beside a baseline from the
 # same run. Sizes can be changed with BENCH_ROWS. BENCH_ONLY selects
 # sections (space-separated: boundary cold local s3 memory pg parallel
-# mysql odbc shapes), e.g.
+# mysql odbc shapes diff), e.g.
 # BENCH_ONLY=pg ./scripts/bench.sh; BENCH_PG_REPEAT=3 repeats the
 # PostgreSQL rounds, each with its baseline just before it. BENCH_BIN is
 # the directory of hp and plugins/ (default bin, as make bench builds it).
@@ -198,4 +198,48 @@ if want shapes; then
 	echo
 	echo "== table shapes: PostgreSQL and MariaDB, each beside its own client"
 	go run ./testkit/cmd/shapebench -hp "$BIN/hp" -rounds "${BENCH_SHAPES_ROUNDS:-3}" -scale "${BENCH_SHAPES_SCALE:-1}"
+fi
+
+# hp diff: a PostgreSQL table and its MariaDB copy with 0.1% of the rows
+# changed, compared in full and with --hash, beside hp cp snap of the same
+# table (to local CSV, and the copy into MariaDB). BENCH_DIFF_ROWS
+# (default 1000000).
+DIFF_ROWS=${BENCH_DIFF_ROWS:-1000000}
+if ! want diff; then
+	:
+elif psql "$PG" -Atc "select 1" >/dev/null 2>&1 && mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
+	have=$(psql "$PG" -Atc "select count(*) from hp_bench_diff" 2>/dev/null || echo 0)
+	if [ "$have" != "$DIFF_ROWS" ]; then
+		echo
+		echo "== loading $DIFF_ROWS rows into PostgreSQL (hp_bench_diff)"
+		psql "$PG" -q -v ON_ERROR_STOP=1 -c "drop table if exists hp_bench_diff" -c "create table hp_bench_diff (id bigint primary key, name text, amount numeric(12,2), note text, at timestamptz)" \
+			-c "insert into hp_bench_diff select g, 'name ' || g, g * 0.37, md5(g::text), timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second' from generate_series(1, $DIFF_ROWS) g" \
+			-c "vacuum analyze hp_bench_diff"
+	fi
+	echo
+	echo "== hp diff: $DIFF_ROWS rows, PostgreSQL against its MariaDB copy with 0.1% changed (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+	tmp_diff=$(mktemp -d)
+	env_diff=(HP_PG_DSN="$PG" HP_MY_DSN="mysql://root@127.0.0.1:3306/test" HP_OUT_DSN="$tmp_diff/out" HP_PLUGIN_DIR="$BIN/plugins")
+	timed() { # label, then the hp arguments; exit 1 (differences) is success
+		local label=$1 t0 t1 rc=0
+		shift
+		t0=$(date +%s.%N); env "${env_diff[@]}" "$BIN/hp" "$@" --log-level warn >/dev/null 2>"$tmp_diff/err" || rc=$?; t1=$(date +%s.%N)
+		[ "$rc" -le 1 ] || { cat "$tmp_diff/err"; return 1; }
+		awk -v l="$label" -v a="$t0" -v b="$t1" 'BEGIN { printf "%-44s %7.2fs\n", l, b-a }'
+	}
+	mariadb -h127.0.0.1 -uroot test -e "drop table if exists hp_bench_diff"
+	env "${env_diff[@]}" "$BIN/hp" cp meta pg.public.hp_bench_diff my.hp_bench_diff --execute >/dev/null
+	timed "hp cp snap PostgreSQL → MariaDB" cp snap pg.public.hp_bench_diff my.hp_bench_diff
+	timed "hp cp snap PostgreSQL → CSV (local)" cp snap pg.public.hp_bench_diff out.bench --format csv
+	# 0.1%: half of it changed values, a quarter deleted, a quarter new.
+	mariadb -h127.0.0.1 -uroot test -e "update hp_bench_diff set amount = amount + 1 where id % 2000 = 1; \
+		delete from hp_bench_diff where id % 4000 = 2; \
+		insert into hp_bench_diff select id + $DIFF_ROWS, name, amount, note, at from hp_bench_diff where id <= $((DIFF_ROWS / 4000))"
+	timed "hp diff (full read of both)" diff pg.public.hp_bench_diff my.hp_bench_diff
+	timed "hp diff --hash" diff pg.public.hp_bench_diff my.hp_bench_diff --hash
+	echo "--hash summary: $(env "${env_diff[@]}" "$BIN/hp" diff pg.public.hp_bench_diff my.hp_bench_diff --hash --output json 2>&1 >/dev/null | tr -d '\n ')"
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	rm -rf "$tmp_diff"
+else
+	echo "PostgreSQL or MariaDB is not reachable: skipping the diff benchmark"
 fi

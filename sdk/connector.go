@@ -155,7 +155,8 @@ type TablePlanner interface {
 type Capability string
 
 // The capabilities. [CapabilitiesOf] derives them from a connector's
-// interfaces; ReadPartitions and ReadQuery are declared in [Info.Features].
+// interfaces; ReadPartitions, ReadQuery and ChecksumRanges are declared in
+// [Info.Features].
 const (
 	CapCheck          Capability = "check"
 	CapListObjects    Capability = "list_objects"
@@ -170,6 +171,9 @@ const (
 	CapPlanTable      Capability = "plan_table"
 	// CapWriteSync: the connector is a [Syncer].
 	CapWriteSync Capability = "write_sync"
+	// CapChecksumRanges is declared in Info.Features by a
+	// [RangeChecksummer].
+	CapChecksumRanges Capability = "checksum_ranges"
 )
 
 // Info describes a connector. It is the source of the connector's generated

@@ -19,6 +19,7 @@ var capToProto = map[Capability]pb.Capability{
 	CapReadQuery:      pb.Capability_CAPABILITY_READ_QUERY,
 	CapPlanTable:      pb.Capability_CAPABILITY_PLAN_TABLE,
 	CapWriteSync:      pb.Capability_CAPABILITY_WRITE_SYNC,
+	CapChecksumRanges: pb.Capability_CAPABILITY_CHECKSUM_RANGES,
 }
 
 // CapabilitiesOf derives a connector's capabilities from the interfaces it
@@ -50,6 +51,9 @@ func CapabilitiesOf(c Connector) []Capability {
 	add(ok, CapWriteSync)
 	for _, f := range c.Info().Features {
 		if f == CapReadPartitions || f == CapReadQuery {
+			caps = append(caps, f)
+		}
+		if _, ok := c.(RangeChecksummer); ok && f == CapChecksumRanges {
 			caps = append(caps, f)
 		}
 	}

@@ -160,6 +160,10 @@ type Dialect struct {
 	// database without CREATE TEMPORARY TABLE (SQL Server's #tables);
 	// default: CREATE TEMPORARY TABLE.
 	TempTable *TempTable
+	// Checksum, when set, is the dialect's part of ChecksumRanges (hp diff
+	// --hash); the connector must also list sdk.CapChecksumRanges in its
+	// Info.Features.
+	Checksum *ChecksumSQL
 }
 
 // TempTable is how a dialect makes the session's temporary tables of a

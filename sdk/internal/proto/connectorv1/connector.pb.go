@@ -66,6 +66,8 @@ const (
 	Capability_CAPABILITY_PLAN_TABLE Capability = 11
 	// The connector honours WRITE_MODE_SYNC (hp sync batch).
 	Capability_CAPABILITY_WRITE_SYNC Capability = 12
+	// The connector serves ChecksumRanges.
+	Capability_CAPABILITY_CHECKSUM_RANGES Capability = 13
 )
 
 // Enum value maps for Capability.
@@ -84,6 +86,7 @@ var (
 		10: "CAPABILITY_READ_QUERY",
 		11: "CAPABILITY_PLAN_TABLE",
 		12: "CAPABILITY_WRITE_SYNC",
+		13: "CAPABILITY_CHECKSUM_RANGES",
 	}
 	Capability_value = map[string]int32{
 		"CAPABILITY_UNSPECIFIED":     0,
@@ -99,6 +102,7 @@ var (
 		"CAPABILITY_READ_QUERY":      10,
 		"CAPABILITY_PLAN_TABLE":      11,
 		"CAPABILITY_WRITE_SYNC":      12,
+		"CAPABILITY_CHECKSUM_RANGES": 13,
 	}
 )
 
@@ -2532,6 +2536,223 @@ func (x *PlanTableResponse) GetNotes() []string {
 	return nil
 }
 
+// ChecksumRangesRequest asks for the checksums of the rows whose `key`
+// lies in [lower, upper], in ranges of `width` key values: range i holds
+// the keys lower + i*width <= key < lower + (i+1)*width.
+type ChecksumRangesRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Connection *Connection            `protobuf:"bytes,1,opt,name=connection,proto3" json:"connection,omitempty"`
+	Table      *ObjectRef             `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	// The columns hashed, in this order. A column whose values have no
+	// canonical text in the database is INVALID_ARGUMENT naming it.
+	Columns []string `protobuf:"bytes,3,rep,name=columns,proto3" json:"columns,omitempty"`
+	// A raw predicate in the source's SQL dialect, ANDed with the range.
+	Where string `protobuf:"bytes,4,opt,name=where,proto3" json:"where,omitempty"`
+	// An integer column.
+	Key   string `protobuf:"bytes,5,opt,name=key,proto3" json:"key,omitempty"`
+	Lower int64  `protobuf:"varint,6,opt,name=lower,proto3" json:"lower,omitempty"`
+	Upper int64  `protobuf:"varint,7,opt,name=upper,proto3" json:"upper,omitempty"`
+	// Width of a range, at least 1.
+	Width         int64 `protobuf:"varint,8,opt,name=width,proto3" json:"width,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChecksumRangesRequest) Reset() {
+	*x = ChecksumRangesRequest{}
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChecksumRangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChecksumRangesRequest) ProtoMessage() {}
+
+func (x *ChecksumRangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChecksumRangesRequest.ProtoReflect.Descriptor instead.
+func (*ChecksumRangesRequest) Descriptor() ([]byte, []int) {
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ChecksumRangesRequest) GetConnection() *Connection {
+	if x != nil {
+		return x.Connection
+	}
+	return nil
+}
+
+func (x *ChecksumRangesRequest) GetTable() *ObjectRef {
+	if x != nil {
+		return x.Table
+	}
+	return nil
+}
+
+func (x *ChecksumRangesRequest) GetColumns() []string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *ChecksumRangesRequest) GetWhere() string {
+	if x != nil {
+		return x.Where
+	}
+	return ""
+}
+
+func (x *ChecksumRangesRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ChecksumRangesRequest) GetLower() int64 {
+	if x != nil {
+		return x.Lower
+	}
+	return 0
+}
+
+func (x *ChecksumRangesRequest) GetUpper() int64 {
+	if x != nil {
+		return x.Upper
+	}
+	return 0
+}
+
+func (x *ChecksumRangesRequest) GetWidth() int64 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+type ChecksumRangesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ranges holding rows, in ascending index; empty ranges are left
+	// out.
+	Ranges        []*RangeChecksum `protobuf:"bytes,1,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChecksumRangesResponse) Reset() {
+	*x = ChecksumRangesResponse{}
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChecksumRangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChecksumRangesResponse) ProtoMessage() {}
+
+func (x *ChecksumRangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChecksumRangesResponse.ProtoReflect.Descriptor instead.
+func (*ChecksumRangesResponse) Descriptor() ([]byte, []int) {
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ChecksumRangesResponse) GetRanges() []*RangeChecksum {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
+type RangeChecksum struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index int64                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Rows  int64                  `protobuf:"varint,2,opt,name=rows,proto3" json:"rows,omitempty"`
+	// The sum over the range's rows of the integer of the first 15
+	// hexadecimal digits of the MD5 of the row's canonical text, in
+	// decimal. The canonical text: sdk.RangeChecksummer, docs/sync.md.
+	Checksum      string `protobuf:"bytes,3,opt,name=checksum,proto3" json:"checksum,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RangeChecksum) Reset() {
+	*x = RangeChecksum{}
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RangeChecksum) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RangeChecksum) ProtoMessage() {}
+
+func (x *RangeChecksum) ProtoReflect() protoreflect.Message {
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RangeChecksum.ProtoReflect.Descriptor instead.
+func (*RangeChecksum) Descriptor() ([]byte, []int) {
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *RangeChecksum) GetIndex() int64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *RangeChecksum) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *RangeChecksum) GetChecksum() string {
+	if x != nil {
+		return x.Checksum
+	}
+	return ""
+}
+
 var File_halfpipe_connector_v1_connector_proto protoreflect.FileDescriptor
 
 const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
@@ -2735,7 +2956,24 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"statements\x18\x01 \x03(\tR\n" +
 	"statements\x12\x16\n" +
 	"\x06exists\x18\x02 \x01(\bR\x06exists\x12\x14\n" +
-	"\x05notes\x18\x03 \x03(\tR\x05notes*\xd1\x02\n" +
+	"\x05notes\x18\x03 \x03(\tR\x05notes\"\x96\x02\n" +
+	"\x15ChecksumRangesRequest\x12A\n" +
+	"\n" +
+	"connection\x18\x01 \x01(\v2!.halfpipe.connector.v1.ConnectionR\n" +
+	"connection\x126\n" +
+	"\x05table\x18\x02 \x01(\v2 .halfpipe.connector.v1.ObjectRefR\x05table\x12\x18\n" +
+	"\acolumns\x18\x03 \x03(\tR\acolumns\x12\x14\n" +
+	"\x05where\x18\x04 \x01(\tR\x05where\x12\x10\n" +
+	"\x03key\x18\x05 \x01(\tR\x03key\x12\x14\n" +
+	"\x05lower\x18\x06 \x01(\x03R\x05lower\x12\x14\n" +
+	"\x05upper\x18\a \x01(\x03R\x05upper\x12\x14\n" +
+	"\x05width\x18\b \x01(\x03R\x05width\"V\n" +
+	"\x16ChecksumRangesResponse\x12<\n" +
+	"\x06ranges\x18\x01 \x03(\v2$.halfpipe.connector.v1.RangeChecksumR\x06ranges\"U\n" +
+	"\rRangeChecksum\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x12\n" +
+	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12\x1a\n" +
+	"\bchecksum\x18\x03 \x01(\tR\bchecksum*\xf1\x02\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -2751,13 +2989,14 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x15CAPABILITY_READ_QUERY\x10\n" +
 	"\x12\x19\n" +
 	"\x15CAPABILITY_PLAN_TABLE\x10\v\x12\x19\n" +
-	"\x15CAPABILITY_WRITE_SYNC\x10\f*\x81\x01\n" +
+	"\x15CAPABILITY_WRITE_SYNC\x10\f\x12\x1e\n" +
+	"\x1aCAPABILITY_CHECKSUM_RANGES\x10\r*\x81\x01\n" +
 	"\tWriteMode\x12\x1a\n" +
 	"\x16WRITE_MODE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11WRITE_MODE_APPEND\x10\x01\x12\x16\n" +
 	"\x12WRITE_MODE_REPLACE\x10\x02\x12\x14\n" +
 	"\x10WRITE_MODE_MERGE\x10\x03\x12\x13\n" +
-	"\x0fWRITE_MODE_SYNC\x10\x042\x85\a\n" +
+	"\x0fWRITE_MODE_SYNC\x10\x042\xf4\a\n" +
 	"\x10ConnectorService\x12X\n" +
 	"\aGetInfo\x12%.halfpipe.connector.v1.GetInfoRequest\x1a&.halfpipe.connector.v1.GetInfoResponse\x12R\n" +
 	"\x05Check\x12#.halfpipe.connector.v1.CheckRequest\x1a$.halfpipe.connector.v1.CheckResponse\x12d\n" +
@@ -2768,7 +3007,8 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x05Write\x12#.halfpipe.connector.v1.WriteRequest\x1a$.halfpipe.connector.v1.WriteResponse(\x01\x12O\n" +
 	"\x04Load\x12\".halfpipe.connector.v1.LoadRequest\x1a#.halfpipe.connector.v1.LoadResponse\x12O\n" +
 	"\x04Exec\x12\".halfpipe.connector.v1.ExecRequest\x1a#.halfpipe.connector.v1.ExecResponse\x12^\n" +
-	"\tPlanTable\x12'.halfpipe.connector.v1.PlanTableRequest\x1a(.halfpipe.connector.v1.PlanTableResponseBLZJgithub.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1;connectorv1b\x06proto3"
+	"\tPlanTable\x12'.halfpipe.connector.v1.PlanTableRequest\x1a(.halfpipe.connector.v1.PlanTableResponse\x12m\n" +
+	"\x0eChecksumRanges\x12,.halfpipe.connector.v1.ChecksumRangesRequest\x1a-.halfpipe.connector.v1.ChecksumRangesResponseBLZJgithub.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1;connectorv1b\x06proto3"
 
 var (
 	file_halfpipe_connector_v1_connector_proto_rawDescOnce sync.Once
@@ -2783,48 +3023,51 @@ func file_halfpipe_connector_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_halfpipe_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_halfpipe_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_halfpipe_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_halfpipe_connector_v1_connector_proto_goTypes = []any{
-	(Capability)(0),             // 0: halfpipe.connector.v1.Capability
-	(WriteMode)(0),              // 1: halfpipe.connector.v1.WriteMode
-	(*Connection)(nil),          // 2: halfpipe.connector.v1.Connection
-	(*ObjectRef)(nil),           // 3: halfpipe.connector.v1.ObjectRef
-	(*GetInfoRequest)(nil),      // 4: halfpipe.connector.v1.GetInfoRequest
-	(*GetInfoResponse)(nil),     // 5: halfpipe.connector.v1.GetInfoResponse
-	(*OptionSpec)(nil),          // 6: halfpipe.connector.v1.OptionSpec
-	(*TypeMapping)(nil),         // 7: halfpipe.connector.v1.TypeMapping
-	(*CheckRequest)(nil),        // 8: halfpipe.connector.v1.CheckRequest
-	(*CheckResponse)(nil),       // 9: halfpipe.connector.v1.CheckResponse
-	(*ListObjectsRequest)(nil),  // 10: halfpipe.connector.v1.ListObjectsRequest
-	(*ListObjectsResponse)(nil), // 11: halfpipe.connector.v1.ListObjectsResponse
-	(*ObjectInfo)(nil),          // 12: halfpipe.connector.v1.ObjectInfo
-	(*Source)(nil),              // 13: halfpipe.connector.v1.Source
-	(*DescribeRequest)(nil),     // 14: halfpipe.connector.v1.DescribeRequest
-	(*DescribeResponse)(nil),    // 15: halfpipe.connector.v1.DescribeResponse
-	(*Column)(nil),              // 16: halfpipe.connector.v1.Column
-	(*Value)(nil),               // 17: halfpipe.connector.v1.Value
-	(*Timestamp)(nil),           // 18: halfpipe.connector.v1.Timestamp
-	(*RangeFilter)(nil),         // 19: halfpipe.connector.v1.RangeFilter
-	(*OrderBy)(nil),             // 20: halfpipe.connector.v1.OrderBy
-	(*Partition)(nil),           // 21: halfpipe.connector.v1.Partition
-	(*ReadRequest)(nil),         // 22: halfpipe.connector.v1.ReadRequest
-	(*ReadResponse)(nil),        // 23: halfpipe.connector.v1.ReadResponse
-	(*BoundsRequest)(nil),       // 24: halfpipe.connector.v1.BoundsRequest
-	(*BoundsResponse)(nil),      // 25: halfpipe.connector.v1.BoundsResponse
-	(*WriteHeader)(nil),         // 26: halfpipe.connector.v1.WriteHeader
-	(*WriteRequest)(nil),        // 27: halfpipe.connector.v1.WriteRequest
-	(*WriteResponse)(nil),       // 28: halfpipe.connector.v1.WriteResponse
-	(*LoadRequest)(nil),         // 29: halfpipe.connector.v1.LoadRequest
-	(*LoadResponse)(nil),        // 30: halfpipe.connector.v1.LoadResponse
-	(*ExecRequest)(nil),         // 31: halfpipe.connector.v1.ExecRequest
-	(*ExecResponse)(nil),        // 32: halfpipe.connector.v1.ExecResponse
-	(*PlanTableRequest)(nil),    // 33: halfpipe.connector.v1.PlanTableRequest
-	(*PlanTableResponse)(nil),   // 34: halfpipe.connector.v1.PlanTableResponse
-	nil,                         // 35: halfpipe.connector.v1.Connection.OptionsEntry
-	nil,                         // 36: halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
+	(Capability)(0),                // 0: halfpipe.connector.v1.Capability
+	(WriteMode)(0),                 // 1: halfpipe.connector.v1.WriteMode
+	(*Connection)(nil),             // 2: halfpipe.connector.v1.Connection
+	(*ObjectRef)(nil),              // 3: halfpipe.connector.v1.ObjectRef
+	(*GetInfoRequest)(nil),         // 4: halfpipe.connector.v1.GetInfoRequest
+	(*GetInfoResponse)(nil),        // 5: halfpipe.connector.v1.GetInfoResponse
+	(*OptionSpec)(nil),             // 6: halfpipe.connector.v1.OptionSpec
+	(*TypeMapping)(nil),            // 7: halfpipe.connector.v1.TypeMapping
+	(*CheckRequest)(nil),           // 8: halfpipe.connector.v1.CheckRequest
+	(*CheckResponse)(nil),          // 9: halfpipe.connector.v1.CheckResponse
+	(*ListObjectsRequest)(nil),     // 10: halfpipe.connector.v1.ListObjectsRequest
+	(*ListObjectsResponse)(nil),    // 11: halfpipe.connector.v1.ListObjectsResponse
+	(*ObjectInfo)(nil),             // 12: halfpipe.connector.v1.ObjectInfo
+	(*Source)(nil),                 // 13: halfpipe.connector.v1.Source
+	(*DescribeRequest)(nil),        // 14: halfpipe.connector.v1.DescribeRequest
+	(*DescribeResponse)(nil),       // 15: halfpipe.connector.v1.DescribeResponse
+	(*Column)(nil),                 // 16: halfpipe.connector.v1.Column
+	(*Value)(nil),                  // 17: halfpipe.connector.v1.Value
+	(*Timestamp)(nil),              // 18: halfpipe.connector.v1.Timestamp
+	(*RangeFilter)(nil),            // 19: halfpipe.connector.v1.RangeFilter
+	(*OrderBy)(nil),                // 20: halfpipe.connector.v1.OrderBy
+	(*Partition)(nil),              // 21: halfpipe.connector.v1.Partition
+	(*ReadRequest)(nil),            // 22: halfpipe.connector.v1.ReadRequest
+	(*ReadResponse)(nil),           // 23: halfpipe.connector.v1.ReadResponse
+	(*BoundsRequest)(nil),          // 24: halfpipe.connector.v1.BoundsRequest
+	(*BoundsResponse)(nil),         // 25: halfpipe.connector.v1.BoundsResponse
+	(*WriteHeader)(nil),            // 26: halfpipe.connector.v1.WriteHeader
+	(*WriteRequest)(nil),           // 27: halfpipe.connector.v1.WriteRequest
+	(*WriteResponse)(nil),          // 28: halfpipe.connector.v1.WriteResponse
+	(*LoadRequest)(nil),            // 29: halfpipe.connector.v1.LoadRequest
+	(*LoadResponse)(nil),           // 30: halfpipe.connector.v1.LoadResponse
+	(*ExecRequest)(nil),            // 31: halfpipe.connector.v1.ExecRequest
+	(*ExecResponse)(nil),           // 32: halfpipe.connector.v1.ExecResponse
+	(*PlanTableRequest)(nil),       // 33: halfpipe.connector.v1.PlanTableRequest
+	(*PlanTableResponse)(nil),      // 34: halfpipe.connector.v1.PlanTableResponse
+	(*ChecksumRangesRequest)(nil),  // 35: halfpipe.connector.v1.ChecksumRangesRequest
+	(*ChecksumRangesResponse)(nil), // 36: halfpipe.connector.v1.ChecksumRangesResponse
+	(*RangeChecksum)(nil),          // 37: halfpipe.connector.v1.RangeChecksum
+	nil,                            // 38: halfpipe.connector.v1.Connection.OptionsEntry
+	nil,                            // 39: halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
 }
 var file_halfpipe_connector_v1_connector_proto_depIdxs = []int32{
-	35, // 0: halfpipe.connector.v1.Connection.options:type_name -> halfpipe.connector.v1.Connection.OptionsEntry
+	38, // 0: halfpipe.connector.v1.Connection.options:type_name -> halfpipe.connector.v1.Connection.OptionsEntry
 	0,  // 1: halfpipe.connector.v1.GetInfoResponse.capabilities:type_name -> halfpipe.connector.v1.Capability
 	6,  // 2: halfpipe.connector.v1.GetInfoResponse.options:type_name -> halfpipe.connector.v1.OptionSpec
 	7,  // 3: halfpipe.connector.v1.GetInfoResponse.type_mappings:type_name -> halfpipe.connector.v1.TypeMapping
@@ -2856,35 +3099,40 @@ var file_halfpipe_connector_v1_connector_proto_depIdxs = []int32{
 	2,  // 29: halfpipe.connector.v1.LoadRequest.connection:type_name -> halfpipe.connector.v1.Connection
 	3,  // 30: halfpipe.connector.v1.LoadRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
 	1,  // 31: halfpipe.connector.v1.LoadRequest.mode:type_name -> halfpipe.connector.v1.WriteMode
-	36, // 32: halfpipe.connector.v1.LoadRequest.format_options:type_name -> halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
+	39, // 32: halfpipe.connector.v1.LoadRequest.format_options:type_name -> halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
 	2,  // 33: halfpipe.connector.v1.ExecRequest.connection:type_name -> halfpipe.connector.v1.Connection
 	2,  // 34: halfpipe.connector.v1.PlanTableRequest.connection:type_name -> halfpipe.connector.v1.Connection
 	3,  // 35: halfpipe.connector.v1.PlanTableRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
-	4,  // 36: halfpipe.connector.v1.ConnectorService.GetInfo:input_type -> halfpipe.connector.v1.GetInfoRequest
-	8,  // 37: halfpipe.connector.v1.ConnectorService.Check:input_type -> halfpipe.connector.v1.CheckRequest
-	10, // 38: halfpipe.connector.v1.ConnectorService.ListObjects:input_type -> halfpipe.connector.v1.ListObjectsRequest
-	14, // 39: halfpipe.connector.v1.ConnectorService.Describe:input_type -> halfpipe.connector.v1.DescribeRequest
-	22, // 40: halfpipe.connector.v1.ConnectorService.Read:input_type -> halfpipe.connector.v1.ReadRequest
-	24, // 41: halfpipe.connector.v1.ConnectorService.Bounds:input_type -> halfpipe.connector.v1.BoundsRequest
-	27, // 42: halfpipe.connector.v1.ConnectorService.Write:input_type -> halfpipe.connector.v1.WriteRequest
-	29, // 43: halfpipe.connector.v1.ConnectorService.Load:input_type -> halfpipe.connector.v1.LoadRequest
-	31, // 44: halfpipe.connector.v1.ConnectorService.Exec:input_type -> halfpipe.connector.v1.ExecRequest
-	33, // 45: halfpipe.connector.v1.ConnectorService.PlanTable:input_type -> halfpipe.connector.v1.PlanTableRequest
-	5,  // 46: halfpipe.connector.v1.ConnectorService.GetInfo:output_type -> halfpipe.connector.v1.GetInfoResponse
-	9,  // 47: halfpipe.connector.v1.ConnectorService.Check:output_type -> halfpipe.connector.v1.CheckResponse
-	11, // 48: halfpipe.connector.v1.ConnectorService.ListObjects:output_type -> halfpipe.connector.v1.ListObjectsResponse
-	15, // 49: halfpipe.connector.v1.ConnectorService.Describe:output_type -> halfpipe.connector.v1.DescribeResponse
-	23, // 50: halfpipe.connector.v1.ConnectorService.Read:output_type -> halfpipe.connector.v1.ReadResponse
-	25, // 51: halfpipe.connector.v1.ConnectorService.Bounds:output_type -> halfpipe.connector.v1.BoundsResponse
-	28, // 52: halfpipe.connector.v1.ConnectorService.Write:output_type -> halfpipe.connector.v1.WriteResponse
-	30, // 53: halfpipe.connector.v1.ConnectorService.Load:output_type -> halfpipe.connector.v1.LoadResponse
-	32, // 54: halfpipe.connector.v1.ConnectorService.Exec:output_type -> halfpipe.connector.v1.ExecResponse
-	34, // 55: halfpipe.connector.v1.ConnectorService.PlanTable:output_type -> halfpipe.connector.v1.PlanTableResponse
-	46, // [46:56] is the sub-list for method output_type
-	36, // [36:46] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	2,  // 36: halfpipe.connector.v1.ChecksumRangesRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	3,  // 37: halfpipe.connector.v1.ChecksumRangesRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
+	37, // 38: halfpipe.connector.v1.ChecksumRangesResponse.ranges:type_name -> halfpipe.connector.v1.RangeChecksum
+	4,  // 39: halfpipe.connector.v1.ConnectorService.GetInfo:input_type -> halfpipe.connector.v1.GetInfoRequest
+	8,  // 40: halfpipe.connector.v1.ConnectorService.Check:input_type -> halfpipe.connector.v1.CheckRequest
+	10, // 41: halfpipe.connector.v1.ConnectorService.ListObjects:input_type -> halfpipe.connector.v1.ListObjectsRequest
+	14, // 42: halfpipe.connector.v1.ConnectorService.Describe:input_type -> halfpipe.connector.v1.DescribeRequest
+	22, // 43: halfpipe.connector.v1.ConnectorService.Read:input_type -> halfpipe.connector.v1.ReadRequest
+	24, // 44: halfpipe.connector.v1.ConnectorService.Bounds:input_type -> halfpipe.connector.v1.BoundsRequest
+	27, // 45: halfpipe.connector.v1.ConnectorService.Write:input_type -> halfpipe.connector.v1.WriteRequest
+	29, // 46: halfpipe.connector.v1.ConnectorService.Load:input_type -> halfpipe.connector.v1.LoadRequest
+	31, // 47: halfpipe.connector.v1.ConnectorService.Exec:input_type -> halfpipe.connector.v1.ExecRequest
+	33, // 48: halfpipe.connector.v1.ConnectorService.PlanTable:input_type -> halfpipe.connector.v1.PlanTableRequest
+	35, // 49: halfpipe.connector.v1.ConnectorService.ChecksumRanges:input_type -> halfpipe.connector.v1.ChecksumRangesRequest
+	5,  // 50: halfpipe.connector.v1.ConnectorService.GetInfo:output_type -> halfpipe.connector.v1.GetInfoResponse
+	9,  // 51: halfpipe.connector.v1.ConnectorService.Check:output_type -> halfpipe.connector.v1.CheckResponse
+	11, // 52: halfpipe.connector.v1.ConnectorService.ListObjects:output_type -> halfpipe.connector.v1.ListObjectsResponse
+	15, // 53: halfpipe.connector.v1.ConnectorService.Describe:output_type -> halfpipe.connector.v1.DescribeResponse
+	23, // 54: halfpipe.connector.v1.ConnectorService.Read:output_type -> halfpipe.connector.v1.ReadResponse
+	25, // 55: halfpipe.connector.v1.ConnectorService.Bounds:output_type -> halfpipe.connector.v1.BoundsResponse
+	28, // 56: halfpipe.connector.v1.ConnectorService.Write:output_type -> halfpipe.connector.v1.WriteResponse
+	30, // 57: halfpipe.connector.v1.ConnectorService.Load:output_type -> halfpipe.connector.v1.LoadResponse
+	32, // 58: halfpipe.connector.v1.ConnectorService.Exec:output_type -> halfpipe.connector.v1.ExecResponse
+	34, // 59: halfpipe.connector.v1.ConnectorService.PlanTable:output_type -> halfpipe.connector.v1.PlanTableResponse
+	36, // 60: halfpipe.connector.v1.ConnectorService.ChecksumRanges:output_type -> halfpipe.connector.v1.ChecksumRangesResponse
+	50, // [50:61] is the sub-list for method output_type
+	39, // [39:50] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_halfpipe_connector_v1_connector_proto_init() }
@@ -2918,7 +3166,7 @@ func file_halfpipe_connector_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_halfpipe_connector_v1_connector_proto_rawDesc), len(file_halfpipe_connector_v1_connector_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   35,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -43,16 +43,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ConnectorService_GetInfo_FullMethodName     = "/halfpipe.connector.v1.ConnectorService/GetInfo"
-	ConnectorService_Check_FullMethodName       = "/halfpipe.connector.v1.ConnectorService/Check"
-	ConnectorService_ListObjects_FullMethodName = "/halfpipe.connector.v1.ConnectorService/ListObjects"
-	ConnectorService_Describe_FullMethodName    = "/halfpipe.connector.v1.ConnectorService/Describe"
-	ConnectorService_Read_FullMethodName        = "/halfpipe.connector.v1.ConnectorService/Read"
-	ConnectorService_Bounds_FullMethodName      = "/halfpipe.connector.v1.ConnectorService/Bounds"
-	ConnectorService_Write_FullMethodName       = "/halfpipe.connector.v1.ConnectorService/Write"
-	ConnectorService_Load_FullMethodName        = "/halfpipe.connector.v1.ConnectorService/Load"
-	ConnectorService_Exec_FullMethodName        = "/halfpipe.connector.v1.ConnectorService/Exec"
-	ConnectorService_PlanTable_FullMethodName   = "/halfpipe.connector.v1.ConnectorService/PlanTable"
+	ConnectorService_GetInfo_FullMethodName        = "/halfpipe.connector.v1.ConnectorService/GetInfo"
+	ConnectorService_Check_FullMethodName          = "/halfpipe.connector.v1.ConnectorService/Check"
+	ConnectorService_ListObjects_FullMethodName    = "/halfpipe.connector.v1.ConnectorService/ListObjects"
+	ConnectorService_Describe_FullMethodName       = "/halfpipe.connector.v1.ConnectorService/Describe"
+	ConnectorService_Read_FullMethodName           = "/halfpipe.connector.v1.ConnectorService/Read"
+	ConnectorService_Bounds_FullMethodName         = "/halfpipe.connector.v1.ConnectorService/Bounds"
+	ConnectorService_Write_FullMethodName          = "/halfpipe.connector.v1.ConnectorService/Write"
+	ConnectorService_Load_FullMethodName           = "/halfpipe.connector.v1.ConnectorService/Load"
+	ConnectorService_Exec_FullMethodName           = "/halfpipe.connector.v1.ConnectorService/Exec"
+	ConnectorService_PlanTable_FullMethodName      = "/halfpipe.connector.v1.ConnectorService/PlanTable"
+	ConnectorService_ChecksumRanges_FullMethodName = "/halfpipe.connector.v1.ConnectorService/ChecksumRanges"
 )
 
 // ConnectorServiceClient is the client API for ConnectorService service.
@@ -87,6 +88,11 @@ type ConnectorServiceClient interface {
 	// statements that add missing columns and widen narrower ones. It only
 	// plans: nothing is run (Exec runs the statements).
 	PlanTable(ctx context.Context, in *PlanTableRequest, opts ...grpc.CallOption) (*PlanTableResponse, error)
+	// ChecksumRanges splits a table into ranges of an integer key and
+	// returns each range's row count and a checksum of its rows' canonical
+	// text, computed in the database (hp diff --hash): two databases holding
+	// the same rows return the same checksums.
+	ChecksumRanges(ctx context.Context, in *ChecksumRangesRequest, opts ...grpc.CallOption) (*ChecksumRangesResponse, error)
 }
 
 type connectorServiceClient struct {
@@ -209,6 +215,16 @@ func (c *connectorServiceClient) PlanTable(ctx context.Context, in *PlanTableReq
 	return out, nil
 }
 
+func (c *connectorServiceClient) ChecksumRanges(ctx context.Context, in *ChecksumRangesRequest, opts ...grpc.CallOption) (*ChecksumRangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ChecksumRangesResponse)
+	err := c.cc.Invoke(ctx, ConnectorService_ChecksumRanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConnectorServiceServer is the server API for ConnectorService service.
 // All implementations must embed UnimplementedConnectorServiceServer
 // for forward compatibility.
@@ -241,6 +257,11 @@ type ConnectorServiceServer interface {
 	// statements that add missing columns and widen narrower ones. It only
 	// plans: nothing is run (Exec runs the statements).
 	PlanTable(context.Context, *PlanTableRequest) (*PlanTableResponse, error)
+	// ChecksumRanges splits a table into ranges of an integer key and
+	// returns each range's row count and a checksum of its rows' canonical
+	// text, computed in the database (hp diff --hash): two databases holding
+	// the same rows return the same checksums.
+	ChecksumRanges(context.Context, *ChecksumRangesRequest) (*ChecksumRangesResponse, error)
 	mustEmbedUnimplementedConnectorServiceServer()
 }
 
@@ -280,6 +301,9 @@ func (UnimplementedConnectorServiceServer) Exec(context.Context, *ExecRequest) (
 }
 func (UnimplementedConnectorServiceServer) PlanTable(context.Context, *PlanTableRequest) (*PlanTableResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PlanTable not implemented")
+}
+func (UnimplementedConnectorServiceServer) ChecksumRanges(context.Context, *ChecksumRangesRequest) (*ChecksumRangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ChecksumRanges not implemented")
 }
 func (UnimplementedConnectorServiceServer) mustEmbedUnimplementedConnectorServiceServer() {}
 func (UnimplementedConnectorServiceServer) testEmbeddedByValue()                          {}
@@ -464,6 +488,24 @@ func _ConnectorService_PlanTable_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConnectorService_ChecksumRanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ChecksumRangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServiceServer).ChecksumRanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConnectorService_ChecksumRanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServiceServer).ChecksumRanges(ctx, req.(*ChecksumRangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConnectorService_ServiceDesc is the grpc.ServiceDesc for ConnectorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -502,6 +544,10 @@ var ConnectorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PlanTable",
 			Handler:    _ConnectorService_PlanTable_Handler,
+		},
+		{
+			MethodName: "ChecksumRanges",
+			Handler:    _ConnectorService_ChecksumRanges_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
