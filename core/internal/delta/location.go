@@ -2,9 +2,8 @@ package delta
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"strings"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/store"
@@ -25,8 +24,11 @@ func Locate(ctx context.Context, st store.Store, target, prefix, object, stateUR
 	key := strings.TrimPrefix(prefix+"/"+object+"/"+StateFile, "/")
 	if stateURL != "" {
 		var err error
-		if st, key, err = openStateURL(ctx, stateURL, s3); err != nil {
-			return nil, err
+		if st, key, err = store.OpenObject(ctx, stateURL, s3); err != nil {
+			if errors.Is(err, sdk.ErrInvalidArgument) {
+				return nil, fmt.Errorf("--state: %w: give the state file's URL, e.g. s3://bucket/states/orders.json", err)
+			}
+			return nil, fmt.Errorf("--state: %w", err)
 		}
 		target = "--state " + sdk.MaskDSN(stateURL)
 	}
@@ -35,30 +37,4 @@ func Locate(ctx context.Context, st store.Store, target, prefix, object, stateUR
 		return nil, sdk.InvalidArgumentf("%s cannot keep delta state", target)
 	}
 	return &Location{Store: vst, Key: key, URL: st.URL(key)}, nil
-}
-
-// openStateURL opens the store and key of a state object given by URL
-// (file:///dir/state.json, s3://bucket/dir/state.json?endpoint=..., or a
-// path): the URL's directory, with its query parameters, and its last
-// element.
-func openStateURL(ctx context.Context, raw string, s3 store.S3Options) (store.Store, string, error) {
-	var dir, key string
-	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
-		i := strings.LastIndexByte(u.Path, '/')
-		key, u.Path = u.Path[i+1:], u.Path[:max(i, 0)]
-		dir = u.String()
-		if u.Scheme == "file" && u.Host == "" && u.Path == "" {
-			dir = "file:///"
-		}
-	} else {
-		dir, key = filepath.Dir(raw), filepath.Base(raw)
-	}
-	if key == "" || key == "." || key == "/" {
-		return nil, "", sdk.InvalidArgumentf("--state %q names no object: give the state file's URL, e.g. s3://bucket/states/orders.json", sdk.MaskDSN(raw))
-	}
-	st, err := store.Open(ctx, dir, nil, s3)
-	if err != nil {
-		return nil, "", fmt.Errorf("--state: %w", err)
-	}
-	return st, key, nil
 }

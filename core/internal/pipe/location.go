@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"strings"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/store"
@@ -27,7 +25,7 @@ func Read(ctx context.Context, ref string) ([]byte, error) {
 	if IsInline(ref) {
 		return []byte(ref), nil
 	}
-	st, key, err := open(ctx, strings.TrimSpace(ref))
+	st, key, err := store.OpenObject(ctx, strings.TrimSpace(ref), store.S3Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +38,7 @@ func Read(ctx context.Context, ref string) ([]byte, error) {
 
 // ReadSummary reads a summary written by WriteSummary.
 func ReadSummary(ctx context.Context, ref string) (*Summary, error) {
-	st, key, err := open(ctx, ref)
+	st, key, err := store.OpenObject(ctx, ref, store.S3Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +56,7 @@ func ReadSummary(ctx context.Context, ref string) (*Summary, error) {
 // WriteSummary writes s as JSON to a file path, file:// or s3:// URL,
 // atomically.
 func WriteSummary(ctx context.Context, ref string, s *Summary) error {
-	st, key, err := open(ctx, ref)
+	st, key, err := store.OpenObject(ctx, ref, store.S3Options{})
 	if err != nil {
 		return err
 	}
@@ -67,26 +65,4 @@ func WriteSummary(ctx context.Context, ref string, s *Summary) error {
 		return err
 	}
 	return st.Put(ctx, key, append(data, '\n'))
-}
-
-// open returns the store of ref's directory (its query parameters kept)
-// and the key of its last element.
-func open(ctx context.Context, ref string) (store.Store, string, error) {
-	dir, key := filepath.Dir(ref), filepath.Base(ref)
-	if u, err := url.Parse(ref); err == nil && (u.Scheme == "s3" || u.Scheme == "file") {
-		i := strings.LastIndexByte(u.Path, '/')
-		key, u.Path = u.Path[i+1:], u.Path[:max(i, 0)]
-		dir = u.String()
-		if u.Scheme == "file" && u.Host == "" && u.Path == "" {
-			dir = "file:///"
-		}
-	}
-	if key == "" || key == "." || key == "/" {
-		return nil, "", sdk.InvalidArgumentf("%q names no file", sdk.MaskDSN(ref))
-	}
-	st, err := store.Open(ctx, dir, nil, store.S3Options{})
-	if err != nil {
-		return nil, "", err
-	}
-	return st, key, nil
 }

@@ -13,7 +13,6 @@ import (
 	"math/big"
 	"net/url"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -219,7 +218,7 @@ type Item struct {
 // it (<name>.items.json) a JSON array of its Items, for a Distributed
 // Map's ItemReader.
 func Write(ctx context.Context, ref string, p *Plan) error {
-	st, key, err := openURL(ctx, ref)
+	st, key, err := openPlan(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -266,7 +265,7 @@ func Answer(ref string, p *Plan) *Planned {
 
 // Read loads the plan at ref.
 func Read(ctx context.Context, ref string) (*Plan, error) {
-	st, key, err := openURL(ctx, ref)
+	st, key, err := openPlan(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -284,22 +283,9 @@ func Read(ctx context.Context, ref string) (*Plan, error) {
 	return &p, nil
 }
 
-// openURL returns the store of ref's directory (its query parameters
-// kept: endpoint, region) and the key of its last element.
-func openURL(ctx context.Context, ref string) (store.Store, string, error) {
-	dir, key := filepath.Dir(ref), filepath.Base(ref)
-	if u, err := url.Parse(ref); err == nil && (u.Scheme == "s3" || u.Scheme == "file") {
-		i := strings.LastIndexByte(u.Path, '/')
-		key, u.Path = u.Path[i+1:], u.Path[:max(i, 0)]
-		dir = u.String()
-		if u.Scheme == "file" && u.Host == "" && u.Path == "" {
-			dir = "file:///"
-		}
-	}
-	if key == "" || key == "." || key == "/" {
-		return nil, "", sdk.InvalidArgumentf("--plan %q names no file", sdk.MaskDSN(ref))
-	}
-	st, err := store.Open(ctx, dir, nil, store.S3Options{})
+// openPlan opens the store and key of the plan at ref.
+func openPlan(ctx context.Context, ref string) (store.Store, string, error) {
+	st, key, err := store.OpenObject(ctx, ref, store.S3Options{})
 	if err != nil {
 		return nil, "", fmt.Errorf("--plan: %w", err)
 	}
