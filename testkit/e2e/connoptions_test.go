@@ -62,6 +62,12 @@ func TestConnectorOptionErrors(t *testing.T) {
 		t.Fatalf("typo: %d rows, exit %d: %s", n, res.Code, res.Stderr)
 	}
 	testkit.Contains(t, "stderr", res.Stderr, "option=rowz", "did_you_mean=rows", "set_by=\"env HP_G_ROWZ\"")
+	// hp's own variables are never a connection's options, even where
+	// the connection's name prefixes them (connection "log", HP_LOG_LEVEL).
+	n, res = snapRows(t, bin, []string{"HP_LOG_DSN=gen://", "HP_LOG_LEVEL=info", "HP_LOG_ROWS=7"}, "log")
+	if res.Code != 0 || n != 7 || strings.Contains(res.Stderr, "option=level") || strings.Contains(res.Stderr, "HP_LOG_LEVEL") {
+		t.Fatalf("connection log with HP_LOG_LEVEL: %d rows, exit %d: %s", n, res.Code, res.Stderr)
+	}
 	_, res = snapRows(t, bin, []string{"HP_G_DSN=gen://", "HP_G_ROWS=many"}, "g")
 	if res.Code != 2 {
 		t.Fatalf("bad value: exit %d, want 2: %s", res.Code, res.Stderr)

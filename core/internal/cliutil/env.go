@@ -78,10 +78,16 @@ func ParseBool(s string) (bool, error) {
 // no connection's DSN, type or region, and no option of a connection in
 // conns, each with the nearest known name: a misspelt variable must not
 // pass in silence.
+//
+// The known variables are hp's own from then on: conns takes none of them
+// for a connection's option.
 func CheckEnv(log *slog.Logger, known map[string]bool, environ []string, lookup func(string) (string, bool), conns *config.Store) {
 	known["HP_CONFIG_DIR"] = true
 	for _, v := range halfpipe.TwelveFactorVars {
 		known[v[0]] = true
+	}
+	if conns != nil {
+		conns.NotOptions = func(k string) bool { return known[k] }
 	}
 	names := make([]string, 0, len(known))
 	for k := range known {

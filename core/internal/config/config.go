@@ -72,6 +72,11 @@ type Store struct {
 	// scheme, so that List masks options its spec marks secret. Nil, or
 	// an error, hides every option value of connections of that scheme.
 	OptionSpecs func(scheme string) ([]sdk.OptionSpec, error)
+	// NotOptions, when set, names hp's own variables (its flags', the
+	// 12-factor ones): never a connection's option, even where a
+	// connection's name prefixes one (a connection "log" and
+	// HP_LOG_LEVEL).
+	NotOptions func(variable string) bool
 
 	mu       sync.Mutex
 	resolved []Connection
@@ -229,7 +234,7 @@ func (s *Store) List(environ []string) ([]Listed, error) {
 	}
 	out := make([]Listed, 0, len(seen))
 	for _, l := range seen {
-		env, _ := envOptions(l.Name, environ, names)
+		env, _ := envOptions(l.Name, environ, names, s.NotOptions)
 		for k, v := range env {
 			opts[l.Name][k] = v
 		}
@@ -323,7 +328,7 @@ func (s *Store) Resolve(name string) (Connection, error) {
 				others = append(others, strings.TrimSuffix(strings.TrimPrefix(k, "HP_"), "_DSN"))
 			}
 		}
-		vals, from := envOptions(name, environ, others)
+		vals, from := envOptions(name, environ, others, s.NotOptions)
 		for k, v := range vals {
 			c.Options[k], c.OptionFrom[k] = v, from[k]
 		}

@@ -277,10 +277,10 @@ func normalise(typ, v string) (string, error) {
 }
 
 // envOptions finds the HP_<NAME>_<OPTION> variables of a connection in
-// environ: not the reserved variables, and not the variables of another
-// connection whose name extends this one's (HP_PG_X_ROWS belongs to
-// pg_x when pg_x is defined).
-func envOptions(name string, environ []string, others []string) (map[string]string, map[string]string) {
+// environ: not the reserved variables, not hp's own (notOption, if set),
+// and not the variables of another connection whose name extends this
+// one's (HP_PG_X_ROWS belongs to pg_x when pg_x is defined).
+func envOptions(name string, environ []string, others []string, notOption func(string) bool) (map[string]string, map[string]string) {
 	prefix := EnvPrefix(name)
 	var longer []string
 	for _, o := range others {
@@ -293,7 +293,7 @@ outer:
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
 		rest, ok := strings.CutPrefix(k, prefix)
-		if !ok || rest == "" || IsReservedVar(rest) {
+		if !ok || rest == "" || IsReservedVar(rest) || (notOption != nil && notOption(k)) {
 			continue
 		}
 		for _, p := range longer {
