@@ -18,6 +18,8 @@ type Bulk struct {
 	Columns []Column
 	// Rows hold the values decoded as RPC parameters are (see [Param]).
 	Rows [][]any
+	// Session is the connection's, as in [Query].
+	Session uint64
 }
 
 // HandleBulk makes f see every bulk load before it is acknowledged; a
@@ -78,6 +80,7 @@ func (cn *conn) bulkLoad(data []byte) error {
 	}
 	b.SQL = stmt
 	b.Table = bulkTarget(stmt)
+	b.Session = cn.id
 	cn.s.logf("tds: bulk load of %d rows into %s", len(b.Rows), b.Table)
 	cn.s.mu.Lock()
 	cn.s.queries = append(cn.s.queries, Query{Bulk: &b})

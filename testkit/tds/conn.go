@@ -44,6 +44,7 @@ const (
 
 type conn struct {
 	s          *Server
+	id         uint64 // Query.Session
 	c          net.Conn
 	msgs       chan message
 	pending    *message
@@ -65,16 +66,22 @@ type conn struct {
 }
 
 func (s *Server) serve(c net.Conn) error {
-	cn := &conn{s: s, c: c, msgs: make(chan message, 16), packetSize: defaultPktSize, temp: map[string][]Column{}, prepared: map[int32]prepared{}}
+	cn := &conn{s: s, c: c, id: s.sessions.Add(1), msgs: make(chan message, 16), packetSize: defaultPktSize, temp: map[string][]Column{}, prepared: map[int32]prepared{}}
 	go readMessages(c, cn.msgs)
 	defer func() {
 		c.Close()
 		for range cn.msgs { // let the reader finish
 		}
-		// A connection that goes away rolls back its open transaction.
+		// A connection that goes away rolls back its open transaction, as
+		// the handler of an explicit ROLLBACK sees it: a driver whose
+		// context was cancelled may drop the connection without one.
 		if cn.inTx {
 			for _, k := range cn.created {
 				cn.dropTable(k)
+			}
+			q := Query{SQL: "ROLLBACK TRANSACTION", Session: cn.id}
+			if fn := s.handlerFor(q); fn != nil {
+				fn(q)
 			}
 			s.count(func(st *Stats) { st.AbortedTransactions++ })
 		}
@@ -373,6 +380,7 @@ func paramValue(p []Param, i int) any {
 // rows and stopping early on ATTENTION; an RPC's ret tokens (RETURNVALUE)
 // follow its return status.
 func (cn *conn) respond(q Query, rpc bool, ret tokBuf) error {
+	q.Session = cn.id
 	r := cn.s.lookup(q, cn.builtin)
 	if r.Err == nil && isInsertBulk(q.SQL) {
 		cn.bulkStmt = q.SQL
@@ -504,8 +512,9 @@ func (cn *conn) transMgr(data []byte) error {
 		// Other requests (savepoints, DTC) are just acknowledged.
 		return cn.sendDone(tokDone, doneFinal, 0, 0)
 	}
-	if fn := cn.s.handlerFor(Query{SQL: name}); fn != nil {
-		if r := fn(Query{SQL: name}); r.Err != nil {
+	q := Query{SQL: name, Session: cn.id}
+	if fn := cn.s.handlerFor(q); fn != nil {
+		if r := fn(q); r.Err != nil {
 			return cn.sendError(r.Err, false)
 		}
 	}

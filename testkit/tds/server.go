@@ -35,6 +35,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,6 +56,8 @@ type Server struct {
 	ln     net.Listener
 	logins map[string]string
 	logf   func(format string, args ...any)
+
+	sessions atomic.Uint64
 
 	mu       sync.Mutex
 	handlers map[string][]handler
@@ -136,6 +139,9 @@ type Query struct {
 	RPC bool
 	// Bulk is set, and SQL empty, for a BULKLOAD message.
 	Bulk *Bulk
+	// Session numbers the connection the query came on (from 1), so a
+	// handler can keep each connection's transaction apart.
+	Session uint64
 }
 
 // Args returns the parameter values in order.

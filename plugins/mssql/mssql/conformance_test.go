@@ -30,21 +30,27 @@ import (
 // transaction. It understands exactly the SQL shapes the connector
 // produces, so a change in them shows up here as a failure.
 type store struct {
-	s      *tds.Server
-	mu     sync.Mutex
-	rows   map[string][][]any      // by the quoted name the connector sends
-	temp   map[string][]tds.Column // staging tables' columns, from their bulk load
-	before map[string][][]any      // at BEGIN TRANSACTION
+	s    *tds.Server
+	mu   sync.Mutex
+	rows map[string][][]any      // by the quoted name the connector sends
+	temp map[string][]tds.Column // staging tables' columns, from their bulk load
+	// before is each session's snapshot at its BEGIN TRANSACTION, and
+	// dirty the sessions that changed rows since: a rollback restores
+	// only a dirty session's snapshot (a read's transaction is rolled back
+	// too), and other sessions read the committed rows, as under SQL
+	// Server's read committed snapshot.
+	before map[uint64]map[string][][]any
+	dirty  map[uint64]bool
 }
 
 func newStore(s *tds.Server) *store {
-	st := &store{s: s, rows: map[string][][]any{}, temp: map[string][]tds.Column{}}
+	st := &store{s: s, rows: map[string][][]any{}, temp: map[string][]tds.Column{}, before: map[uint64]map[string][][]any{}, dirty: map[uint64]bool{}}
 	s.HandleCatalog(mssql.ColumnsQuery)
 	s.Handle(mssql.PrimaryKeyQuery, tds.Response{Columns: []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}}})
 	s.Handle(mssql.VersionQuery, tds.Response{Columns: []tds.Column{{Type: tds.NVarChar, Length: 300}}, Rows: [][]any{{"Microsoft SQL Server 2022 (TDS test server)"}}})
-	s.HandleFunc("BEGIN TRANSACTION", func(tds.Query) tds.Response { st.begin(); return tds.Response{} })
-	s.HandleFunc("COMMIT TRANSACTION", func(tds.Query) tds.Response { st.end(false); return tds.Response{} })
-	s.HandleFunc("ROLLBACK TRANSACTION", func(tds.Query) tds.Response { st.end(true); return tds.Response{} })
+	s.HandleFunc("BEGIN TRANSACTION", func(q tds.Query) tds.Response { st.begin(q.Session); return tds.Response{} })
+	s.HandleFunc("COMMIT TRANSACTION", func(q tds.Query) tds.Response { st.end(q.Session, false); return tds.Response{} })
+	s.HandleFunc("ROLLBACK TRANSACTION", func(q tds.Query) tds.Response { st.end(q.Session, true); return tds.Response{} })
 	s.HandleBulk(st.bulk)
 	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "SELECT ") }, st.selectRows)
 	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "DELETE FROM ") }, st.deleteAll)
@@ -72,19 +78,31 @@ func copyRows(m map[string][][]any) map[string][][]any {
 	return out
 }
 
-func (st *store) begin() {
+func (st *store) begin(session uint64) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.before = copyRows(st.rows)
+	st.before[session] = copyRows(st.rows)
 }
 
-func (st *store) end(rollback bool) {
+func (st *store) end(session uint64, rollback bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if rollback && st.before != nil {
-		st.rows = st.before
+	if b, ok := st.before[session]; ok && rollback && st.dirty[session] {
+		st.rows = b
 	}
-	st.before = nil
+	delete(st.before, session)
+	delete(st.dirty, session)
+}
+
+// committed is what session reads: the rows, or another session's
+// snapshot while that session has uncommitted changes.
+func (st *store) committed(session uint64) map[string][][]any {
+	for s, d := range st.dirty {
+		if d && s != session && st.before[s] != nil {
+			return st.before[s]
+		}
+	}
+	return st.rows
 }
 
 func (st *store) columns(name string) ([]tds.Column, bool) {
@@ -101,6 +119,7 @@ func colIndex(cols []tds.Column, name string) int {
 func (st *store) bulk(b tds.Bulk) *tds.Error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	st.dirty[b.Session] = true
 	if strings.HasPrefix(b.Table, "[#") {
 		st.temp[b.Table] = b.Columns
 	}
@@ -126,6 +145,7 @@ func (st *store) deleteAll(q tds.Query) tds.Response {
 	name := strings.TrimPrefix(q.SQL, "DELETE FROM ")
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	st.dirty[q.Session] = true
 	n := len(st.rows[name])
 	st.rows[name] = nil
 	return tds.Response{RowsAffected: int64(n)}
@@ -173,7 +193,7 @@ func (st *store) selectRows(q tds.Query) tds.Response {
 	if !ok {
 		return tds.Response{Err: &tds.Error{Number: 208, Message: "Invalid object name '" + name + "'."}}
 	}
-	rows := st.rows[name]
+	rows := st.committed(q.Session)[name]
 	if where != "" {
 		var keep [][]any
 		conds := strings.Split(where, " AND ")
@@ -292,6 +312,7 @@ func (st *store) merge(q tds.Query) tds.Response {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	st.dirty[q.Session] = true
 	tcols, _ := st.columns(target)
 	scols := st.temp[temp]
 	keyOf := func(cols []tds.Column, r []any) string {
