@@ -210,6 +210,21 @@ END $$`
 		}
 		return n
 	}
+	snapUnderWriters(t, ctx, writers, rows, moved,
+		func(out string) testkit.Result {
+			return bin.Run(t, []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + out}, "cp", "snap", "pg."+table, "out.w", "--parallel", "4", "--format", "csv")
+		},
+		func() { pgExec(t, "insert into "+table+"_stop values (true)") },
+		func() string { return strings.Replace(pgExec(t, "select count(*), sum(bal) from "+table), "|", " ", 1) })
+}
+
+// snapUnderWriters waits for the writers to move rows (moved counts
+// them), runs snap into a new directory while they go on, stops them
+// (stop), checks they kept their own invariant (count, as "rows sum",
+// gives rows rows summing to 0) and that the run published exactly such a
+// table while rows moved.
+func snapUnderWriters(t *testing.T, ctx context.Context, writers []*exec.Cmd, rows int, moved func() int64, snap func(out string) testkit.Result, stop func(), count func() string) {
+	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); moved() < 1000100; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the writers made no progress within 30s")
@@ -217,9 +232,9 @@ END $$`
 	}
 	before := moved()
 	out := t.TempDir()
-	res := bin.Run(t, []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + out}, "cp", "snap", "pg."+table, "out.w", "--parallel", "4", "--format", "csv")
+	res := snap(out)
 	after := moved()
-	pgExec(t, "insert into "+table+"_stop values (true)")
+	stop()
 	for _, w := range writers {
 		if err := w.Wait(); err != nil && ctx.Err() == nil {
 			t.Errorf("a writer failed: %v", err)
@@ -228,7 +243,7 @@ END $$`
 	if ctx.Err() != nil {
 		t.Fatal("the writers did not stop within their time")
 	}
-	if got := pgExec(t, "select count(*), sum(bal) from "+table); got != strconv.Itoa(rows)+"|0" {
+	if got := count(); got != strconv.Itoa(rows)+" 0" {
 		t.Fatalf("the writers broke their own invariant: count and sum %q", got)
 	}
 	if res.Code != 0 {
@@ -353,34 +368,14 @@ end //`)
 		}
 		return n
 	}
-	for deadline := time.Now().Add(30 * time.Second); moved() < 1000100; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the writers made no progress within 30s")
-		}
-	}
-	before := moved()
-	out := t.TempDir()
-	res := bin.Run(t, []string{"HP_MY_DSN=" + myDSN, "HP_OUT_DSN=" + out}, "cp", "snap", "my."+table, "out.w", "--parallel", "4", "--format", "csv")
-	after := moved()
-	mysqlOut(t, "insert into "+table+"_stop values (1)")
-	for _, w := range writers {
-		if err := w.Wait(); err != nil && ctx.Err() == nil {
-			t.Errorf("a writer failed: %v", err)
-		}
-	}
-	if ctx.Err() != nil {
-		t.Fatal("the writers did not stop within their time")
-	}
-	if got := strings.TrimSpace(mysqlOut(t, "select count(*), sum(bal) from "+table)); got != strconv.Itoa(rows)+"\t0" {
-		t.Fatalf("the writers broke their own invariant: count and sum %q", got)
-	}
-	if res.Code != 0 {
-		t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
-	}
-	if after-before < 50 {
-		t.Fatalf("only %d rows moved while hp ran: the writers were not concurrent", after-before)
-	}
-	balanced(t, out, rows, after-before)
+	snapUnderWriters(t, ctx, writers, rows, moved,
+		func(out string) testkit.Result {
+			return bin.Run(t, []string{"HP_MY_DSN=" + myDSN, "HP_OUT_DSN=" + out}, "cp", "snap", "my."+table, "out.w", "--parallel", "4", "--format", "csv")
+		},
+		func() { mysqlOut(t, "insert into "+table+"_stop values (1)") },
+		func() string {
+			return strings.Replace(strings.TrimSpace(mysqlOut(t, "select count(*), sum(bal) from "+table)), "\t", " ", 1)
+		})
 }
 
 // TestParallelSliceFailurePublishesNothing: a slice whose connection is
