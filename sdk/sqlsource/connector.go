@@ -233,6 +233,9 @@ func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.
 		conds = append(conds, "("+where+")")
 	}
 	if rf != nil {
+		if err := d.ordered(rf.Column, meta); err != nil {
+			return "", nil, err
+		}
 		col := ColumnMeta{Name: rf.Column}
 		for _, m := range meta {
 			if m.Name == rf.Column {
@@ -274,6 +277,9 @@ func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.
 	if len(order) > 0 {
 		parts := make([]string, len(order))
 		for i, o := range order {
+			if err := d.ordered(o.Column, meta); err != nil {
+				return "", nil, err
+			}
 			var err error
 			if parts[i], err = d.orderColumn(o); err != nil {
 				return "", nil, err
@@ -290,6 +296,20 @@ func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.
 		q += " ORDER BY " + strings.Join(parts, ", ")
 	}
 	return q, args, nil
+}
+
+// ordered refuses a range or an ordering on a column the server orders
+// otherwise than its values (Mapping.Unordered).
+func (d *Dialect) ordered(column string, meta []ColumnMeta) error {
+	for _, m := range meta {
+		if m.Name != column || d.Map == nil {
+			continue
+		}
+		if mp, err := d.Map(m); err == nil && mp.Unordered != "" {
+			return sdk.InvalidArgumentf("column %q cannot bound a range or order rows: %s", column, mp.Unordered)
+		}
+	}
+	return nil
 }
 
 // orderColumn is the expression an OrderBy entry sorts by: the column,
