@@ -180,3 +180,80 @@ func TestSyncBatchPostgresSQLite(t *testing.T) {
 		t.Fatalf("a sync refused for a NULL key changed the target: %s, was %s", after, backBefore)
 	}
 }
+
+// TestSyncBatchMariaDBSQLite: MariaDB to a SQLite table cp meta made, and
+// SQLite to MariaDB. MariaDB's case-insensitive default collation orders
+// the mixed-case key otherwise than SQLite's bytes: diff reads both in
+// byte order, and a sync into MariaDB replaces a target key 'A' by the
+// source's 'a' (one key to its collation). A sync into SQLite that fails
+// after its deletes leaves the file as before.
+func TestSyncBatchMariaDBSQLite(t *testing.T) {
+	t.Parallel() // its own tables and file
+	bin := testkit.Build(t, "mysql", "sqlite")
+	const src, back = "hp_e2e_sync21_ms_src", "hp_e2e_sync21_ms_back"
+	mysqlOut(t, "DROP TABLE IF EXISTS "+src+", "+back+"; CREATE TABLE "+src+" (code VARCHAR(20), n INT, price DECIMAL(12,3), label TEXT, PRIMARY KEY (code, n));"+
+		"INSERT INTO "+src+" SELECT ELT(seq % 6 + 1, 'a', 'B', 'c', 'D', 'é', 'Zz'), seq, seq / 8, CONCAT('l', seq) FROM seq_1_to_2000")
+	t.Cleanup(func() { _ = mysqlOutQuiet("DROP TABLE IF EXISTS test." + src + ", test." + back) })
+	lite := newSQLiteFile(t)
+	env := []string{"HP_MY_DSN=" + myDSN, "HP_LITE_DSN=" + lite.dsn()}
+	for _, args := range [][]string{{"cp", "meta", "my." + src, "lite.items", "--execute"}, {"cp", "snap", "my." + src, "lite.items"}} {
+		if res := bin.Run(t, env, args...); res.Code != 0 {
+			t.Fatalf("hp %v: exit %d\n%s", args, res.Code, res.Stderr)
+		}
+	}
+	p := syncPair{t: t, bin: bin, env: env, src: "my." + src, tgt: "lite.items", keys: "code,n"}
+	p.diff(0)
+	dump := func() string { return lite.query(`SELECT code, n, price, label FROM items ORDER BY code, n`) }
+
+	mysqlOut(t, "UPDATE "+src+" SET price = price + 1 WHERE n IN (5, 6); DELETE FROM "+src+" WHERE n IN (7, 8, 9);"+
+		"INSERT INTO "+src+" VALUES ('b', 3000, 1, 'new'), ('A', 3000, 1, 'new')")
+	lite.exec(`INSERT INTO items VALUES ('Zz', 9000, 1, 'only here')`)
+	// In byte order: A < B < D < Zz < a < b < c.
+	want := `{"status":"new","key":{"code":"A","n":3000},"columns":[]}
+{"status":"deleted","key":{"code":"B","n":7},"columns":[]}
+{"status":"deleted","key":{"code":"D","n":9},"columns":[]}
+{"status":"changed","key":{"code":"Zz","n":5},"columns":["price"]}
+{"status":"deleted","key":{"code":"Zz","n":9000},"columns":[]}
+{"status":"changed","key":{"code":"a","n":6},"columns":["price"]}
+{"status":"new","key":{"code":"b","n":3000},"columns":[]}
+{"status":"deleted","key":{"code":"c","n":8},"columns":[]}
+`
+	if got := p.diff(1); got != want {
+		t.Fatalf("differences:\n%s\nwant\n%s", got, want)
+	}
+
+	lite.exec(`CREATE TRIGGER refuse BEFORE INSERT ON items WHEN NEW.label = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END`)
+	mysqlOut(t, "UPDATE "+src+" SET label = 'boom' WHERE n = 1999")
+	before := dump()
+	_, res := p.sync(2)
+	testkit.Contains(t, "the failed sync", res.Stderr, "lite.items", "was not changed", "boom refused")
+	if dump() != before {
+		t.Fatalf("a failed sync changed the SQLite table")
+	}
+	lite.exec(`DROP TRIGGER refuse`)
+	got, _ := p.sync(0)
+	p.wantCounts("sync", got, 2, 3, 4, 0)
+	if out := p.diff(0); out != "" {
+		t.Fatalf("differences after the sync:\n%s", out)
+	}
+
+	// SQLite to MariaDB, whose collation holds 'a' and 'A' as one key.
+	env = append(env, "HP_BACK_DSN="+myDSN)
+	for _, args := range [][]string{{"cp", "meta", "lite.items", "back." + back, "--execute"}, {"cp", "snap", "lite.items", "back." + back}} {
+		if res := bin.Run(t, env, args...); res.Code != 0 {
+			t.Fatalf("hp %v: exit %d\n%s", args, res.Code, res.Stderr)
+		}
+	}
+	b := syncPair{t: t, bin: bin, env: env, src: "lite.items", tgt: "back." + back, keys: "code,n"}
+	b.diff(0)
+	mysqlOut(t, "UPDATE "+back+" SET code = 'A' WHERE code = 'a' AND n = 12")
+	lite.exec(`UPDATE items SET label = 'again' WHERE n IN (1, 2); DELETE FROM items WHERE n = 3; INSERT INTO items VALUES ('é', 1, 2, 'new')`)
+	got, _ = b.sync(0)
+	b.wantCounts("SQLite to MariaDB", got, 2, 2, 2, 0) // new: ('a', 12), ('é', 1); deleted: ('A', 12), n = 3
+	if out := b.diff(0); out != "" {
+		t.Fatalf("differences after syncing SQLite into MariaDB:\n%s", out)
+	}
+	if got := mysqlOut(t, "SELECT CAST(code AS BINARY), label FROM "+back+" WHERE n = 12"); got != "a\tl12\n" {
+		t.Fatalf("MariaDB holds for n = 12: %q, want the source's a", got)
+	}
+}
