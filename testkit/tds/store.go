@@ -28,7 +28,7 @@ type StoreQueries struct {
 type Store struct {
 	s    *Server
 	mu   sync.Mutex
-	rows map[string][][]any      // by the quoted name the connector sends
+	rows map[string][][]any  // by the quoted name the connector sends
 	temp map[string][]Column // staging tables' columns, from their bulk load
 	// before is each session's snapshot at its BEGIN TRANSACTION, and
 	// dirty the sessions that changed rows since: a rollback restores
@@ -363,4 +363,3 @@ func (st *Store) merge(q Query) Response {
 	}
 	return Response{RowsAffected: n}
 }
-
