@@ -52,6 +52,7 @@ func NewStore(s *Server, q StoreQueries) *Store {
 	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "SELECT ") }, st.selectRows)
 	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "DELETE FROM ") }, st.deleteAll)
 	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "MERGE ") }, st.merge)
+	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "DELETE t FROM ") }, st.deleteJoin)
 	return st
 }
 
@@ -154,6 +155,8 @@ var (
 	selectRE = regexp.MustCompile(`^SELECT (.+?) FROM ` + nameRE + `(?: WHERE (.+?))?(?: ORDER BY (.+))?$`)
 	condRE   = regexp.MustCompile(`^(\[(?:[^\]]|\]\])*\]) (>=|<=|>|<) @p(\d+)$`)
 	boundsRE = regexp.MustCompile(`^MIN\((\[.*\])\), MAX\(`)
+	deleteRE = regexp.MustCompile(`^DELETE t FROM ` + nameRE + ` AS t INNER JOIN (\[#hp_delete_[0-9a-f]+\]) AS s ON (.+)$`)
+	collate  = regexp.MustCompile(` COLLATE \w+$`)
 	mergeRE  = regexp.MustCompile(`^MERGE ` + nameRE + ` WITH \(HOLDLOCK\) AS t USING \(SELECT .+ FROM \(SELECT \*, ROW_NUMBER\(\) OVER \(PARTITION BY (.+?) ORDER BY \[hp_seq\] DESC\) AS \[hp_rn\] FROM (\[#hp_merge_[0-9a-f]+\])\) AS d WHERE \[hp_rn\] = 1\) AS s ON (.+?)(?: WHEN MATCHED THEN UPDATE SET (.+?))? WHEN NOT MATCHED THEN INSERT \((.+?)\) VALUES \((.+?)\);$`)
 )
 
@@ -253,8 +256,10 @@ func (st *Store) selectRows(q Query) Response {
 				if strings.HasSuffix(term, " DESC") {
 					x, y = y, x
 				}
-				// As SQL Server: NULL sorts before every value.
-				i := colIndex(cols, unquote(strings.TrimSuffix(term, " DESC")))
+				// As SQL Server: NULL sorts before every value. Text
+				// compares by its UTF-8 bytes, as a _BIN2 collation does
+				// (but for characters beyond U+FFFF).
+				i := colIndex(cols, unquote(collate.ReplaceAllString(strings.TrimSuffix(term, " DESC"), "")))
 				switch {
 				case x[i] == nil && y[i] == nil:
 				case x[i] == nil:
@@ -362,4 +367,57 @@ func (st *Store) merge(q Query) Response {
 		}
 	}
 	return Response{RowsAffected: n}
+}
+
+// deleteJoin runs a sync's DELETE t FROM target AS t INNER JOIN keys AS
+// s ON t.[k] = s.[k] AND ...: the target's rows whose keys the staged
+// table holds go.
+func (st *Store) deleteJoin(q Query) Response {
+	m := deleteRE.FindStringSubmatch(q.SQL)
+	if m == nil {
+		return Response{Err: &Error{Number: 102, Message: "store: unexpected DELETE " + q.SQL}}
+	}
+	target, temp := m[1], m[2]
+	var keys []string
+	for _, c := range strings.Split(m[3], " AND ") {
+		l, r, _ := strings.Cut(c, " = ")
+		if strings.TrimPrefix(l, "t.") != strings.TrimPrefix(r, "s.") {
+			return Response{Err: &Error{Number: 102, Message: "store: unexpected ON " + c}}
+		}
+		keys = append(keys, unquote(strings.TrimPrefix(l, "t.")))
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	tcols, ok := st.columns(target)
+	if !ok {
+		return Response{Err: invalidObject(target)}
+	}
+	scols := st.temp[temp]
+	keyOf := func(cols []Column, r []any) (string, bool) {
+		var k []string
+		for _, name := range keys {
+			v := r[colIndex(cols, name)]
+			if v == nil {
+				return "", false // NULL equals nothing
+			}
+			k = append(k, fmt.Sprintf("%#v", v))
+		}
+		return strings.Join(k, "|"), true
+	}
+	del := map[string]bool{}
+	for _, r := range st.rows[temp] {
+		if k, ok := keyOf(scols, r); ok {
+			del[k] = true
+		}
+	}
+	st.dirty[q.Session] = true
+	var kept [][]any
+	for _, r := range st.rows[target] {
+		if k, ok := keyOf(tcols, r); !ok || !del[k] {
+			kept = append(kept, r)
+		}
+	}
+	n := len(st.rows[target]) - len(kept)
+	st.rows[target] = kept
+	return Response{RowsAffected: int64(n)}
 }
