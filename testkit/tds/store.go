@@ -56,8 +56,15 @@ func NewStore(s *Server, q StoreQueries) *Store {
 	return st
 }
 
-// Add creates a table with rows; name is quoted as the connector quotes
-// it ([dbo].[t]).
+// Rows returns a copy of a table's committed rows.
+func (st *Store) Rows(name string) [][]any {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return copyRows(map[string][][]any{name: st.committed(0)[name]})[name]
+}
+
+// Add creates a table with rows, or replaces its rows; name is quoted as
+// the connector quotes it ([dbo].[t]).
 func (st *Store) Add(name string, cols []Column, rows [][]any) {
 	st.s.CreateTable(name, cols)
 	st.mu.Lock()
@@ -342,6 +349,15 @@ func (st *Store) merge(q Query) Response {
 		for _, a := range strings.Split(set, ", ") {
 			l, _, _ := strings.Cut(a, " = ")
 			updates = append(updates, unquote(strings.TrimPrefix(l, "t.")))
+		}
+	}
+	// A NULL for a NOT NULL column fails the statement before it changes
+	// anything, as SQL Server's error 515 does.
+	for _, k := range order {
+		for _, c := range insert {
+			if j := colIndex(tcols, c); !tcols[j].Nullable && last[k][colIndex(scols, c)] == nil {
+				return Response{Err: &Error{Number: 515, State: 2, Class: 16, Message: "Cannot insert the value NULL into column '" + c + "', table '" + target + "'; column does not allow nulls. UPDATE fails."}}
+			}
 		}
 	}
 	n := int64(0)
