@@ -216,6 +216,11 @@ func (c *Connector) DescribeColumns(ctx context.Context, conn sdk.Connection, sr
 
 // selectSQL builds the statement of a read or bounds query.
 func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.RangeFilter, order []sdk.OrderBy, meta []ColumnMeta) (string, []any, error) {
+	return c.selectAsOfSQL(src, "", selectList, where, rf, order, meta)
+}
+
+// selectAsOfSQL is selectSQL with asOf after a table's name.
+func (c *Connector) selectAsOfSQL(src sdk.Source, asOf, selectList, where string, rf *sdk.RangeFilter, order []sdk.OrderBy, meta []ColumnMeta) (string, []any, error) {
 	d := c.dialect
 	if src.Object == nil && selectList == "*" && where == "" && rf == nil && len(order) == 0 {
 		// Run the user's query as written, so its errors read as its own.
@@ -224,6 +229,9 @@ func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.
 	var from string
 	if src.Object != nil {
 		from = d.table(*src.Object)
+		if asOf != "" {
+			from += " " + asOf
+		}
 	} else {
 		from = "(" + strings.TrimRight(strings.TrimSpace(src.Query), ";") + ") hp_q"
 	}
@@ -403,10 +411,10 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	if err != nil {
 		return nil, err
 	}
-	begin := c.dialect.readOnly
+	begin, asOf := c.dialect.readOnly, ""
 	if slice != nil {
 		defer slice.Abandon()
-		req.Where, begin = slice.Filter(req.Where), slice.Begin
+		req.Where, begin, asOf = slice.Filter(req.Where), slice.Begin, slice.AsOf
 	}
 	meta, err := c.columns(ctx, db, req.Source, req.Columns)
 	if err != nil {
@@ -426,7 +434,7 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 		}
 		rangeMeta = []ColumnMeta{m}
 	}
-	q, args, err := c.selectSQL(req.Source, c.selectList(meta, req.Columns), req.Where, req.Range, req.OrderBy, rangeMeta)
+	q, args, err := c.selectAsOfSQL(req.Source, asOf, c.selectList(meta, req.Columns), req.Where, req.Range, req.OrderBy, rangeMeta)
 	if err != nil {
 		return nil, err
 	}
