@@ -293,6 +293,13 @@ type (
 		insertCols     []string
 		insertVals     []string
 	}
+	// alterTable is ALTER TABLE t ADD COLUMN c type, ALTER COLUMN c SET
+	// DATA TYPE type, or DROP COLUMN c.
+	alterTable struct {
+		name   []string
+		action string // ADD, SET TYPE, DROP
+		col    column
+	}
 	descStage   struct{ name []string }
 	showKeys    struct{ name []string }
 	putStmt     struct{ src, stage, path string }
@@ -332,6 +339,8 @@ func (p *parser) statement() (any, error) {
 		return txStmt{"ROLLBACK"}, nil
 	case p.acceptKw("CREATE"):
 		return p.createTable()
+	case p.acceptKw("ALTER", "TABLE"):
+		return p.alterTable()
 	case p.acceptKw("DROP", "TABLE"):
 		d := dropTable{ifExists: p.acceptKw("IF", "EXISTS")}
 		var err error
@@ -428,6 +437,49 @@ func (p *parser) createTable() (any, error) {
 			return nil, err
 		}
 	}
+}
+
+func (p *parser) alterTable() (any, error) {
+	a := alterTable{}
+	var err error
+	if a.name, err = p.qname(); err != nil {
+		return nil, err
+	}
+	switch {
+	case p.acceptKw("ADD"):
+		p.acceptKw("COLUMN")
+		a.action = "ADD"
+		if a.col.name, err = p.ident(); err != nil {
+			return nil, err
+		}
+		if a.col.typ, err = p.typeName(); err != nil {
+			return nil, err
+		}
+		if p.acceptKw("NOT", "NULL") {
+			a.col.typ += " NOT NULL"
+		}
+	case p.acceptKw("ALTER"), p.acceptKw("MODIFY"):
+		p.acceptKw("COLUMN")
+		a.action = "SET TYPE"
+		if a.col.name, err = p.ident(); err != nil {
+			return nil, err
+		}
+		if err := p.expectKw("SET", "DATA", "TYPE"); err != nil {
+			return nil, err
+		}
+		if a.col.typ, err = p.typeName(); err != nil {
+			return nil, err
+		}
+	case p.acceptKw("DROP"):
+		p.acceptKw("COLUMN")
+		a.action = "DROP"
+		if a.col.name, err = p.ident(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("the test server runs ALTER TABLE ADD COLUMN, ALTER COLUMN ... SET DATA TYPE and DROP COLUMN only")
+	}
+	return a, nil
 }
 
 // typeName reads a type such as NUMBER(38,0) or TIMESTAMP_TZ(9).
