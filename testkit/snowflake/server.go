@@ -10,7 +10,8 @@
 // KEYS, BEGIN/COMMIT/ROLLBACK (DDL commits an open
 // transaction, as in Snowflake), DESC STAGE, COPY INTO from external stages
 // that point at an S3 server (Parquet and CSV files, with Snowflake's load
-// history per table) and MERGE. Every statement is recorded.
+// history per table; over Parquet also the transformation hp sends) and
+// MERGE. Every statement is recorded.
 //
 // Errors carry Snowflake's error codes and SQL states, so the driver turns
 // them into *gosnowflake.SnowflakeError as it would for the real service.
