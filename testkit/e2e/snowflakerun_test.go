@@ -63,7 +63,7 @@ func TestSnowflakeLoadsAnExistingRun(t *testing.T) {
 		}
 		return fmt.Sprintf("%d=n%d", id, id)
 	})
-	cols := `("ID" NUMBER(19,0), "NAME" VARCHAR, "AMOUNT" NUMBER(12,2), "UPDATED_AT" TIMESTAMP_LTZ(9))`
+	cols := `("ID" NUMBER(19,0), "NAME" VARCHAR, "AMOUNT" NUMBER(12,2), "UPDATED_AT" TIMESTAMP_LTZ(6))`
 	pqFiles := `FILES=('part-00001.parquet', 'part-00002.parquet', 'part-00003.parquet') FILE_FORMAT=(TYPE=PARQUET) MATCH_BY_COLUMN_NAME=CASE_INSENSITIVE ON_ERROR=ABORT_STATEMENT`
 
 	// Replace: the latest run of sfrun, one transaction.

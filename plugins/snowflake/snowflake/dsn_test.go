@@ -67,7 +67,8 @@ func TestColumnTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `CREATE TABLE "S"."T" ("B" BOOLEAN, "I" NUMBER(19,0), "U" NUMBER(20,0), "F" FLOAT, "D" NUMBER(12,3), "S" VARCHAR, "bin data" BINARY, ` +
-		`"DT" DATE, "TM" TIME(9), "NTZ" TIMESTAMP_NTZ(9), "LTZ" TIMESTAMP_LTZ(9), "TZ" TIMESTAMP_TZ(9), "J" VARIANT)`
+		`"DT" DATE, "TM" TIME(6), "NTZ" TIMESTAMP_NTZ(6), "LTZ" TIMESTAMP_LTZ(6), "TZ" TIMESTAMP_TZ(6), "J" VARIANT, ` +
+		`"T0" TIME(0), "NS" TIMESTAMP_NTZ(9), "MS" TIMESTAMP_LTZ(3))`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}

@@ -30,6 +30,9 @@ func CreateTableSQL() (string, error) {
 		{Name: "ltz", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
 		{Name: "tz", Type: extensions.NewTimestampWithOffsetType(arrow.Microsecond)},
 		{Name: "j", Type: js},
+		{Name: "t0", Type: arrow.FixedWidthTypes.Time32s},
+		{Name: "ns", Type: &arrow.TimestampType{Unit: arrow.Nanosecond}},
+		{Name: "ms", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}},
 	}
 	return createTable(sdk.ObjectRef{Schema: "s", Name: "t"}, arrow.NewSchema(fields, nil), false)
 }

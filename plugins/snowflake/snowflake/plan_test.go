@@ -42,7 +42,7 @@ func TestPlanTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCreate := `CREATE TABLE "PUBLIC"."ORDERS" ("ID" NUMBER(19,0) NOT NULL, "AMOUNT" NUMBER(12,2), "NAME" VARCHAR, "OK" BOOLEAN, "RAW" BINARY, ` +
-		`"D" DATE, "TM" TIME(9), "NTZ" TIMESTAMP_NTZ(9), "LTZ" TIMESTAMP_LTZ(9), "TZ" TIMESTAMP_TZ(9), "DOC" VARIANT, "Mixed Case" FLOAT, PRIMARY KEY ("ID"))`
+		`"D" DATE, "TM" TIME(6), "NTZ" TIMESTAMP_NTZ(6), "LTZ" TIMESTAMP_LTZ(6), "TZ" TIMESTAMP_TZ(6), "DOC" VARIANT, "Mixed Case" FLOAT, PRIMARY KEY ("ID"))`
 	if plan.Exists || len(plan.Statements) != 1 || plan.Statements[0] != wantCreate || len(plan.Notes) != 0 {
 		t.Fatalf("plan of a missing table: %+v\nwant %s", plan, wantCreate)
 	}

@@ -178,7 +178,7 @@ func TestWriteKeepsOffsetsAndJSON(t *testing.T) {
 			copies = append(copies, subDir.ReplaceAllString(st.SQL, "hp_*/"))
 		}
 	}
-	want := `COPY INTO "PUBLIC"."WDOCS" ("ID", "DOC", "TZ") FROM (SELECT $1:"id"::NUMBER(19,0), PARSE_JSON($1:"doc"), $1:"tz"::TIMESTAMP_TZ(9) ` +
+	want := `COPY INTO "PUBLIC"."WDOCS" ("ID", "DOC", "TZ") FROM (SELECT $1:"id"::NUMBER(19,0), PARSE_JSON($1:"doc"), $1:"tz"::TIMESTAMP_TZ(6) ` +
 		`FROM @"PUBLIC".%"WDOCS"/hp_*/) FILES=('part-00001.parquet') FILE_FORMAT=(TYPE=PARQUET) ON_ERROR=ABORT_STATEMENT FORCE=TRUE`
 	if len(copies) != 1 || copies[0] != want {
 		t.Errorf("COPY:\n%s\nwant\n%s", strings.Join(copies, "\n"), want)

@@ -18,7 +18,13 @@ func columnType(f arrow.Field) (string, error) {
 		case "arrow.uuid":
 			return "VARCHAR(36)", nil
 		case "arrow.timestamp_with_offset":
-			return "TIMESTAMP_TZ(9)", nil
+			digits := 9
+			if st, ok := ext.StorageType().(*arrow.StructType); ok && st.NumFields() > 0 {
+				if ts, ok := st.Field(0).Type.(*arrow.TimestampType); ok {
+					digits = fracDigits(ts.Unit)
+				}
+			}
+			return fmt.Sprintf("TIMESTAMP_TZ(%d)", digits), nil
 		}
 		return columnType(arrow.Field{Name: f.Name, Type: ext.StorageType()})
 	}
@@ -45,16 +51,25 @@ func columnType(f arrow.Field) (string, error) {
 		return "BINARY", nil
 	case *arrow.Date32Type, *arrow.Date64Type:
 		return "DATE", nil
-	case *arrow.Time32Type, *arrow.Time64Type:
-		return "TIME(9)", nil
+	case *arrow.Time32Type:
+		return fmt.Sprintf("TIME(%d)", fracDigits(t.Unit)), nil
+	case *arrow.Time64Type:
+		return fmt.Sprintf("TIME(%d)", fracDigits(t.Unit)), nil
 	case *arrow.TimestampType:
 		if t.TimeZone == "" {
-			return "TIMESTAMP_NTZ(9)", nil
+			return fmt.Sprintf("TIMESTAMP_NTZ(%d)", fracDigits(t.Unit)), nil
 		}
 		// An instant: Snowflake shows it in the session's zone.
-		return "TIMESTAMP_LTZ(9)", nil
+		return fmt.Sprintf("TIMESTAMP_LTZ(%d)", fracDigits(t.Unit)), nil
 	}
 	return "", sdk.Errorf(sdk.ErrUnsupportedType, "column %q: Arrow type %s has no Snowflake column type", f.Name, f.Type)
+}
+
+// fracDigits is the fractional-second precision that holds a unit: no
+// more, so that hp reads the column back in the same unit (a TIMESTAMP(9)
+// is read at nanoseconds, which cannot hold years before 1677).
+func fracDigits(u arrow.TimeUnit) int {
+	return [...]int{arrow.Second: 0, arrow.Millisecond: 3, arrow.Microsecond: 6, arrow.Nanosecond: 9}[u]
 }
 
 // ident quotes a name as Snowflake stores it: a name an unquoted
