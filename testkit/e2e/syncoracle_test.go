@@ -16,7 +16,8 @@ import (
 // equal; rows new, changed and deleted are found; a sync whose MERGE
 // fails after its DELETE (a NULL for a NOT NULL column) changes nothing;
 // the sync makes a second diff empty and a second sync finds nothing.
-// Oracle cannot order text by bytes, so the key is a number.
+// The key is composite, its text of mixed case and accents read in byte
+// order on both sides (NLSSORT BINARY in Oracle).
 func TestSyncBatchPostgresToOracle(t *testing.T) {
 	t.Parallel() // its own tables
 	bin := testkit.Build(t, "postgres")
@@ -29,8 +30,8 @@ func TestSyncBatchPostgresToOracle(t *testing.T) {
 	})
 	const src = "hp_e2e_syncora_src"
 	pgExec(t, `drop table if exists `+src+`;
-		create table `+src+` (id bigint primary key, amount numeric(10,2), note text not null);
-		insert into `+src+` select g, g * 1.25, 'n' || g from generate_series(1, 300) g`)
+		create table `+src+` (region text, id bigint, amount numeric(10,2), note text not null, primary key (region, id));
+		insert into `+src+` select (array['a','A','b','B','e','é','É','z'])[g % 8 + 1], g, g * 1.25, 'n' || g from generate_series(1, 300) g`)
 	t.Cleanup(func() { pgExec(t, "drop table if exists "+src) })
 	env := []string{"HP_PLUGIN_DIR=" + plugins, "HP_PG_DSN=" + pgDSN, "HP_ORA_DSN=oracle://hp/pw@//db.example:1521/" + service}
 	for _, args := range [][]string{{"cp", "meta", "pg.public." + src, "ora.HP.SYNCED", "--execute"}, {"cp", "snap", "pg.public." + src, "ora.HP.SYNCED"}} {
@@ -38,11 +39,11 @@ func TestSyncBatchPostgresToOracle(t *testing.T) {
 			t.Fatalf("hp %v: exit %d\n%s%s", args, res.Code, res.Stdout, res.Stderr)
 		}
 	}
-	p := syncPair{t: t, bin: bin, env: env, src: "pg.public." + src, tgt: "ora.HP.SYNCED", keys: "id"}
+	p := syncPair{t: t, bin: bin, env: env, src: "pg.public." + src, tgt: "ora.HP.SYNCED", keys: "region,id"}
 	p.diff(0)
 
 	pgExec(t, `update `+src+` set amount = amount + 0.01 where id in (10, 200); update `+src+` set note = 'changed' where id = 11;
-		insert into `+src+` values (5000, 1, 'new'), (5001, null, 'new');
+		insert into `+src+` values ('É', 5000, 1, 'new'), ('é', 5001, null, 'new');
 		delete from `+src+` where id in (12, 13, 14)`)
 	differences := p.diff(1)
 	if countStatus(differences, "new") != 2 || countStatus(differences, "changed") != 3 || countStatus(differences, "deleted") != 3 {
