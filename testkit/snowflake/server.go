@@ -4,6 +4,7 @@
 // query submission with bind variables, JSON result sets typed in their
 // rowtype, large ones in gzipped chunks, heartbeat, session close) and executes the statements hp sends over a small
 // in-memory table store: CREATE/DROP TABLE (temporary tables per session),
+// ALTER TABLE ADD/DROP COLUMN and the in-place type changes Snowflake allows,
 // INSERT, DELETE, SELECT (with WHERE, ORDER BY and MIN/MAX/COUNT, over
 // tables, subqueries and INFORMATION_SCHEMA.COLUMNS/TABLES), SHOW PRIMARY
 // KEYS, BEGIN/COMMIT/ROLLBACK (DDL commits an open

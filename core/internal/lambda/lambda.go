@@ -1,5 +1,5 @@
-// Package lambda serves AWS Lambda invocations: each one runs the cp snap
-// or cp delta configured by the function's HP_* environment (12-factor
+// Package lambda serves AWS Lambda invocations: each one runs the cp snap,
+// cp delta or sync batch configured by the function's HP_* environment (12-factor
 // mode), with the invocation's event able to override any HP_ variable,
 // through the run layer, and answers with the JSON run summary. A failed
 // job is a function error.
@@ -21,6 +21,7 @@ import (
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 	"github.com/spf13/pflag"
 
+	clisync "github.com/halfpipe-io/halfpipe/core/internal/cli/sync"
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/core/internal/engine"
@@ -136,12 +137,17 @@ func (h *Handler) run(ctx context.Context, f *cliutil.Factory, cmd, sub string) 
 		return h.runShard(ctx, f, cmd)
 	}
 	kind := run.Kind(sub)
-	if cmd != "cp" || (kind != run.KindSnap && kind != run.KindDelta) {
-		return nil, nil, sdk.InvalidArgumentf("HP_COMMAND=%q HP_SUBCOMMAND=%q: in AWS Lambda hp runs cp snap, cp delta, pipe, plan, shard and commit", cmd, sub)
+	isSync := cmd == "sync" && sub == "batch"
+	if !isSync && (cmd != "cp" || (kind != run.KindSnap && kind != run.KindDelta)) {
+		return nil, nil, sdk.InvalidArgumentf("HP_COMMAND=%q HP_SUBCOMMAND=%q: in AWS Lambda hp runs cp snap, cp delta, sync batch, pipe, plan, shard and commit", cmd, sub)
 	}
 	args, err := halfpipe.TwelveFactorArgs(f.LookupEnv)
 	if err != nil {
 		return nil, nil, err
+	}
+	if isSync {
+		out, err := h.runSync(ctx, f, args)
+		return out, args, err
 	}
 	var spec run.Spec
 	var stats int
@@ -175,6 +181,31 @@ func (h *Handler) run(ctx context.Context, f *cliutil.Factory, cmd, sub string) 
 	}
 	out, err := json.MarshalIndent(sum, "", "  ")
 	return out, args, err
+}
+
+// runSync runs hp sync batch between the tables of args (HP_SOURCE_* and
+// HP_TARGET_*), flags as HP_ variables. It stops before the invocation's
+// deadline, so that a sync too slow for it fails and rolls back (or, with
+// HP_CHUNK_ROWS, keeps its committed chunks) rather than being killed.
+func (h *Handler) runSync(ctx context.Context, f *cliutil.Factory, args []string) (json.RawMessage, error) {
+	o := &clisync.Options{IO: f.IO, Host: f.Host, Source: args[2], Target: args[3], Output: "json"}
+	fl := pflag.NewFlagSet("hp sync batch", pflag.ContinueOnError)
+	clisync.BindFlags(fl, o)
+	_, conns, err := h.configure(f, fl)
+	if err != nil {
+		return nil, err
+	}
+	o.Conns = conns
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-margin(time.Until(deadline))))
+		defer cancel()
+	}
+	res, err := clisync.Batch(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(res, "", "  ")
 }
 
 // runShard runs hp plan, shard or commit (a Step Functions Distributed

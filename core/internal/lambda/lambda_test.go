@@ -76,15 +76,68 @@ func TestLambdaEventCannotChangePlugins(t *testing.T) {
 	}
 }
 
-// TestLambdaRunsOnlyCopies: the function runs cp snap, cp delta, pipe
-// and the shard steps, and says so for anything else, as a configuration
-// error.
+// TestLambdaRunsOnlyCopies: the function runs cp snap, cp delta, sync
+// batch, pipe and the shard steps, and says so for anything else, as a
+// configuration error.
 func TestLambdaRunsOnlyCopies(t *testing.T) {
-	for _, ev := range []string{`{"HP_COMMAND":"plugins","HP_SUBCOMMAND":"list"}`, `{"HP_COMMAND":"cp","HP_SUBCOMMAND":"sync"}`, `{}`} {
+	for _, ev := range []string{`{"HP_COMMAND":"plugins","HP_SUBCOMMAND":"list"}`, `{"HP_COMMAND":"cp","HP_SUBCOMMAND":"sync"}`,
+		`{"HP_COMMAND":"sync","HP_SUBCOMMAND":"stream"}`, `{"HP_COMMAND":"diff"}`, `{}`} {
 		_, err := handler(map[string]string{}).Invoke(context.Background(), json.RawMessage(ev))
 		var je *JobError
-		if !errors.As(err, &je) || je.Code != 2 || !strings.Contains(err.Error(), "in AWS Lambda hp runs cp snap, cp delta, pipe, plan, shard and commit") {
+		if !errors.As(err, &je) || je.Code != 2 || !strings.Contains(err.Error(), "in AWS Lambda hp runs cp snap, cp delta, sync batch, pipe, plan, shard and commit") {
 			t.Errorf("event %s: %v", ev, err)
+		}
+	}
+}
+
+// TestLambdaSyncBatch: HP_COMMAND=sync HP_SUBCOMMAND=batch runs hp sync
+// batch between HP_SOURCE_* and HP_TARGET_*, its flags taken from HP_
+// variables of the environment or the event, checked before any plugin
+// starts. (testkit/e2e TestLambdaSyncBatch runs one against databases.)
+func TestLambdaSyncBatch(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"HP_PLUGIN_DIR": pluginDir(t), "HP_COMMAND": "sync", "HP_SUBCOMMAND": "batch",
+		"HP_SOURCE_DSN": dir, "HP_SOURCE_OBJECT": "a", "HP_TARGET_DSN": "postgres://u:s3cret@127.0.0.1:1/db", "HP_TARGET_OBJECT": "public.b"}
+	for _, c := range []struct {
+		event, want string
+	}{
+		{`{}`, `connection "source" (` + dir + `) is a file store, not a database`},
+		{`{"HP_SOURCE_DSN": "mysql://u:s3cret@127.0.0.1:1/db"}`, `no plugin serves DSN scheme "mysql"`},
+		{`{"HP_CHUNK_ROWS": -5}`, "--chunk-rows -5: give a positive number of rows"},
+		{`{"HP_DRY_RUN": "maybe"}`, "HP_DRY_RUN"},
+		{`{"HP_SOURCE_OBJECT": ""}`, "HP_SOURCE_OBJECT is not set"},
+	} {
+		var log strings.Builder
+		h := handler(env)
+		h.Stderr = &log
+		_, err := h.Invoke(context.Background(), json.RawMessage(c.event))
+		var je *JobError
+		if !errors.As(err, &je) || je.Code != 2 || je.Command != "sync batch" || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("event %s: %v; want exit 2 and %q", c.event, err, c.want)
+		}
+		if strings.Contains(err.Error()+log.String(), "s3cret") {
+			t.Errorf("event %s: a password shows: %v\n%s", c.event, err, log.String())
+		}
+	}
+	// sync batch's flags are known variables; a misspelt one is warned about.
+	var log strings.Builder
+	h := handler(env)
+	h.Stderr = &log
+	_, _ = h.Invoke(context.Background(), json.RawMessage(`{"HP_NO_DELETE": "true", "HP_PRIMARY_KEYS": "id", "HP_WHERE": "id > 1", "HP_CHUNK_ROWS": "10", "HP_NO_DELET": "1"}`))
+	testWarned(t, log.String(), []string{"HP_NO_DELET", "HP_NO_DELETE"}, []string{"HP_PRIMARY_KEYS", "HP_WHERE", "HP_CHUNK_ROWS", "HP_DRY_RUN is"})
+}
+
+// testWarned checks that log mentions every one of want and none of not.
+func testWarned(t *testing.T, log string, want, not []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(log, w) {
+			t.Errorf("the log does not mention %s:\n%s", w, log)
+		}
+	}
+	for _, n := range not {
+		if strings.Contains(log, n) {
+			t.Errorf("the log mentions %s:\n%s", n, log)
 		}
 	}
 }

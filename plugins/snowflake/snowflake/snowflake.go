@@ -84,6 +84,7 @@ var info = sdk.Info{
 		"Parquet loads match columns by name into the types of the table: a TIMESTAMP_TZ column from an arrow.timestamp_with_offset field (a Parquet struct) and a VARIANT column from arrow.json (a Parquet string, loaded as a JSON string, not parsed) are not converted by COPY yet.",
 		"Loads run on one session: CREATE TABLE (and the temporary table of a merge) before the transaction, because Snowflake commits an open transaction at any DDL; then BEGIN, DELETE (replace), COPY INTO with ON_ERROR=ABORT_STATEMENT, the row check against the manifest, MERGE (merge), COMMIT.",
 		"Append relies on Snowflake's load history (64 days): a retried load of a run already loaded loads nothing. Replace copies with FORCE=TRUE after its DELETE, merge through a fresh temporary table: both are idempotent.",
+		"hp cp meta plans a table in the types Write creates, NOT NULL for fields that are not nullable and the source's primary key (kept, not enforced). On an existing table it adds the missing columns (nullable) and widens only what Snowflake widens in place: a NUMBER's precision at the same scale, a VARCHAR's length; a smaller scale, fewer fractional digits of a TIME or TIMESTAMP, a shorter BINARY or another type are notes, left as is. Columns the source lacks are dropped only with --allow-drop.",
 		"Unquoted-style names (letters, digits, _, $) are folded to upper case, as Snowflake folds unquoted identifiers; any other name is quoted exactly.",
 		"Key-pair authentication reads unencrypted PKCS#8 or PKCS#1 RSA keys.",
 	},

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/diff"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/meta"
@@ -101,20 +102,26 @@ MariaDB, SQLite). Exits 0 on success, 2 on any error.`,
 			return Run(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringSliceVar(&o.PrimaryKeys, "primary-keys", nil, "Key columns, comma-separated (default: the source's primary key)")
-	cmd.Flags().StringVar(&o.Where, "where", "", "Predicate applied to both tables")
-	cmd.Flags().BoolVar(&o.NoDelete, "no-delete", false, "Keep the target's rows whose key the source lacks")
-	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the counts without writing")
-	cmd.Flags().Int64Var(&o.ChunkRows, "chunk-rows", 0, "Commit every this many differences (rows upserted or deleted) instead of in one transaction")
+	BindFlags(cmd.Flags(), o)
 	cmd.Flags().StringVar(&o.Output, "output", "text", "Summary format: text or json")
 	return cmd
 }
 
+// BindFlags adds the flags of sync batch that choose what is synced and
+// how (all but --output) to fl: the command line's and AWS Lambda's.
+func BindFlags(fl *pflag.FlagSet, o *Options) {
+	fl.StringSliceVar(&o.PrimaryKeys, "primary-keys", nil, "Key columns, comma-separated (default: the source's primary key)")
+	fl.StringVar(&o.Where, "where", "", "Predicate applied to both tables")
+	fl.BoolVar(&o.NoDelete, "no-delete", false, "Keep the target's rows whose key the source lacks")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "Print the counts without writing")
+	fl.Int64Var(&o.ChunkRows, "chunk-rows", 0, "Commit every this many differences (rows upserted or deleted) instead of in one transaction")
+}
+
 // Run syncs the tables; any error exits 2.
 func Run(ctx context.Context, o *Options) error {
-	res, err := run(ctx, o)
+	res, err := Batch(ctx, o)
 	if err != nil {
-		return cliutil.ExitWith(cliutil.ExitUsage, err)
+		return err
 	}
 	if o.Output == "json" {
 		return cliutil.WriteJSON(o.IO.Out, res)
@@ -130,7 +137,16 @@ func Run(ctx context.Context, o *Options) error {
 	return nil
 }
 
-func run(ctx context.Context, o *Options) (*Result, error) {
+// Batch syncs the tables and returns the summary; any error exits 2.
+func Batch(ctx context.Context, o *Options) (*Result, error) {
+	res, err := batch(ctx, o)
+	if err != nil {
+		return nil, cliutil.ExitWith(cliutil.ExitUsage, err)
+	}
+	return res, nil
+}
+
+func batch(ctx context.Context, o *Options) (*Result, error) {
 	start := time.Now()
 	if err := cliutil.CheckOutput(o.Output); err != nil {
 		return nil, err
