@@ -338,6 +338,9 @@ func (d *Dialect) orderColumn(o sdk.OrderBy) (string, error) {
 		return q + " COLLATE BINARY", nil
 	case sqlguard.SQLServer:
 		return q + " COLLATE Latin1_General_100_BIN2", nil
+	case sqlguard.Oracle:
+		// The bytes of the database character set: UTF-8 under AL32UTF8.
+		return "NLSSORT(" + q + ", 'NLS_SORT=BINARY')", nil
 	}
 	return "", sdk.InvalidArgumentf("ordering %q by its bytes is not supported by this connector", o.Column)
 }

@@ -153,3 +153,42 @@ func TestSyncCompositeKeys(t *testing.T) {
 		t.Errorf("a missing table: %v", err)
 	}
 }
+
+// TestReadOrderBinary: a text key read with OrderBy.Binary (hp diff) is
+// ordered by NLSSORT(..., 'NLS_SORT=BINARY'), its bytes, NULLs first.
+func TestReadOrderBinary(t *testing.T) {
+	st := newStore(t)
+	storeExec(t, st, `CREATE TABLE T_ORD (K VARCHAR2(10 CHAR), ID NUMBER(10))`)
+	for i, k := range []any{"é", "b", "A", nil, "É", "a", "B", "z"} {
+		storeExec(t, st, `INSERT INTO T_ORD VALUES (:1, :2)`, k, i)
+	}
+	f := st.DB()
+	rr, err := NewWithDB(open(f)).Read(context.Background(), sdk.ReadRequest{Conn: sdk.Connection{DSN: "oracle://fake"},
+		Source: sdk.Source{Object: &sdk.ObjectRef{Name: "T_ORD"}}, Columns: []string{"K"}, OrderBy: []sdk.OrderBy{{Column: "K", Binary: true}, {Column: "ID"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	var got []string
+	for rr.Next() {
+		col := rr.RecordBatch().Column(0)
+		for i := 0; i < col.Len(); i++ {
+			got = append(got, col.ValueStr(i))
+		}
+	}
+	if err := rr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"(null)", "A", "B", "a", "b", "z", "É", "é"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("keys in %q, want %q", got, want)
+	}
+	var sel string
+	for _, c := range f.Calls() {
+		if strings.HasPrefix(c.SQL, "SELECT ") && strings.Contains(c.SQL, "T_ORD") {
+			sel = c.SQL
+		}
+	}
+	if want := `ORDER BY NLSSORT("K", 'NLS_SORT=BINARY') NULLS FIRST, "ID" NULLS FIRST`; !strings.HasSuffix(sel, want) {
+		t.Errorf("read %q, want it to end %q", sel, want)
+	}
+}

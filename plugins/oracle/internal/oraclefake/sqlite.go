@@ -131,6 +131,7 @@ var (
 	dropPurge  = regexp.MustCompile(`^(DROP TABLE \S+) PURGE$`)
 	mergeShape = regexp.MustCompile(`^MERGE INTO (\S+) t USING \((SELECT .+?)\) s ON \((.+?)\)(?: WHEN MATCHED THEN UPDATE SET (.+?))? WHEN NOT MATCHED THEN INSERT \((.+?)\) VALUES \((.+)\)$`)
 	setTarget  = regexp.MustCompile(`(^|, )t\.`)
+	nlssort    = regexp.MustCompile(`NLSSORT\(("(?:[^"]|"")+"), 'NLS_SORT=BINARY'\)`)
 )
 
 // Handle answers one statement.
@@ -166,6 +167,7 @@ func (ss *session) Handle(q string, args []any) (*Result, error) {
 	}
 	lite = fetchFirst.ReplaceAllString(lite, " LIMIT $1")
 	lite = oraBind.ReplaceAllString(lite, "?$1")
+	lite = nlssort.ReplaceAllString(lite, "$1") // SQLite compares text by its bytes
 	lite = oracleNulls(lite)
 	if m := mergeShape.FindStringSubmatch(lite); m != nil {
 		return nil, ss.merge(m, q)

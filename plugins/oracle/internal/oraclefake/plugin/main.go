@@ -3,7 +3,10 @@
 // HP.T_ALL holds a row of edge values of every mapped type and a row of
 // NULLs; HP.EVENTS and HP.EVENTS_TZ hold rows 1..n of delta drivers, n
 // given by the DSN's service name (oracle://u/p@//h/EVENTS5), so that runs
-// can see them grow. The current SCN is 4242.
+// can see them grow. The current SCN is 4242. A service name STORE<n> is
+// instead oraclefake's SQLite-backed Store in
+// /tmp/hp-oraclefake-STORE<n>.db (created), where hp can create tables,
+// write, read and sync.
 // It is never installed.
 package main
 
@@ -11,8 +14,10 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/godror/godror"
 
@@ -25,11 +30,29 @@ func main() {
 	queries := oraclefake.Queries{
 		CurrentSchema: oracle.CurrentSchemaQuery, Resolve: oracle.ResolveQuery, Synonym: oracle.SynonymQuery,
 		ObjectType: oracle.ObjectTypeQuery, Columns: oracle.ColumnsQuery, PrimaryKey: oracle.PrimaryKeyQuery,
+		Version: oracle.VersionQuery, Objects: oracle.ObjectsQuery,
 	}
+	var (
+		mu     sync.Mutex
+		stores = map[string]*oraclefake.Store{}
+	)
 	all := oraclefake.AllTypes()
 	sdk.Serve(oracle.NewWithDB(func(conn sdk.Connection) (*sql.DB, error) {
 		_, service, _ := strings.Cut(strings.TrimPrefix(conn.DSN, "oracle://"), "@//")
 		_, service, _ = strings.Cut(service, "/")
+		if strings.HasPrefix(service, "STORE") {
+			mu.Lock()
+			defer mu.Unlock()
+			st, ok := stores[service]
+			if !ok {
+				var err error
+				if st, err = oraclefake.NewStore(filepath.Join("/tmp", "hp-oraclefake-"+service+".db"), queries); err != nil {
+					return nil, err
+				}
+				stores[service] = st
+			}
+			return st.DB().Open(), nil
+		}
 		events, _ := strconv.Atoi(strings.TrimPrefix(service, "EVENTS"))
 		db := &oraclefake.DB{}
 		db.Handle = oraclefake.Catalog(queries, []*oraclefake.Table{all, oraclefake.Events(), oraclefake.EventsTZ()}, nil, func(q string, args []any) (*oraclefake.Result, error) {
