@@ -153,14 +153,21 @@ fi
 # ODBC: the lineitem shape read through hp-plugin-odbc (odbc-postgresql,
 # odbc-mariadb), each run just after the native plugin on the same table.
 OD_ROWS=${BENCH_ODBC_ROWS:-5000000}
-# odbc_pair NATIVE_DSN ODBC_DSN: the native plugin's run, then the ODBC one.
+# BENCH_ODBC_FORMATS (default "csv parquet") picks the outputs.
+OD_FORMATS=${BENCH_ODBC_FORMATS:-csv parquet}
+# odbc_pair NATIVE_DSN ODBC_DSN [once]: the native plugin's run, then the
+# ODBC one; with "once" also an ODBC run reading the table in one query
+# (chunk_rows=0: MariaDB's driver holds the whole result) for memory.
 odbc_pair() {
-	local native=$1 odbc=$2 format compression via
-	for spec in "csv none" "parquet zstd"; do
-		read -r format compression <<<"$spec"
-		for via in native odbc; do
-			HP_NATIVE_DSN="$native" HP_ODBC_DSN="$odbc" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$OD_ROWS" -label "$via: hp cp snap → $format ($compression)" -- \
-				cp snap "$via.odbc_bench.lineitem" out.bench --format "$format" --compression "$compression" --log-level warn
+	local native=$1 odbc=$2 once=${3:-} format compression via chunks=()
+	for format in $OD_FORMATS; do
+		compression=none
+		[ "$format" = parquet ] && compression=zstd
+		for via in native odbc ${once:+odbc-once}; do
+			chunks=()
+			[ "$via" = odbc-once ] && chunks=(HP_ODBC_CHUNK_ROWS=0)
+			env "${chunks[@]}" HP_NATIVE_DSN="$native" HP_ODBC_DSN="$odbc" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$OD_ROWS" -label "$via: hp cp snap → $format ($compression)" -- \
+				cp snap "${via%-once}.odbc_bench.lineitem" out.bench --format "$format" --compression "$compression" --log-level warn
 		done
 	done
 }
@@ -186,7 +193,7 @@ if want odbc; then
 		fi
 		echo
 		echo "== MariaDB → local files: $OD_ROWS lineitem rows, native plugin and ODBC (odbc-mariadb)"
-		odbc_pair "mysql://root@127.0.0.1:3306/test" "odbc+mariadb://root@127.0.0.1:3306/test"
+		odbc_pair "mysql://root@127.0.0.1:3306/test" "odbc+mariadb://root@127.0.0.1:3306/test" once
 	fi
 fi
 

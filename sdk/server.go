@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 
@@ -18,6 +19,7 @@ import (
 
 	pb "github.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1"
 	"github.com/halfpipe-io/halfpipe/sdk/internal/wire"
+	"github.com/halfpipe-io/halfpipe/sdk/profile"
 )
 
 func init() {
@@ -41,6 +43,9 @@ func serve(c Connector) {
 	// The host's first call comes after go-plugin has swapped os.Stderr.
 	stderr := os.Stderr
 	srv.firstCall = func() { reclaimStderr(stderr) }
+	// plugin.Serve returns when the host closes the plugin.
+	stopProfile := profile.Start(filepath.Base(os.Args[0]))
+	defer stopProfile()
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: wire.Handshake(ProtocolVersion),
 		VersionedPlugins: map[int]plugin.PluginSet{

@@ -37,6 +37,9 @@
 //     stream only after the connector has taken the rows before the
 //     failure, and reads the table back only after the connector's Write
 //     has returned.
+//   - sync: a [sdk.Syncer] upserts and deletes by key in one call (over
+//     the protocol); a sync whose upserts or keys to delete break, or
+//     whose keys hold a NULL, leaves the table exactly as it was.
 //
 // conformance_test.go holds a mutant per promise: a connector with one
 // deliberate bug that the suite must fail in the named subtest.

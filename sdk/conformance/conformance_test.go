@@ -34,8 +34,11 @@ type memDB struct {
 	// countNonNull makes Bounds.Count count non-NULL values, not rows.
 	countNonNull bool
 	// commitBroken commits the rows a Write took before its stream
-	// broke (and still returns the stream's error).
+	// broke (and still returns the stream's error); a Sync, the upserts
+	// it took.
 	commitBroken bool
+	// skipNullKeys makes Sync skip a NULL key to delete, not refuse it.
+	skipNullKeys bool
 }
 
 func newMemDB() *memDB { return &memDB{tables: map[string][]arrow.RecordBatch{}} }
@@ -235,6 +238,62 @@ func (m *memDB) Write(_ context.Context, req sdk.WriteRequest, rr array.RecordRe
 	return &sdk.WriteResult{RowsWritten: n}, nil
 }
 
+func (m *memDB) Sync(_ context.Context, req sdk.WriteRequest, upserts array.RecordReader, deleteKeys func() (array.RecordReader, error)) (*sdk.SyncResult, error) {
+	merge := req
+	merge.Mode = sdk.Merge
+	var recs []arrow.RecordBatch
+	n := int64(0)
+	for upserts.Next() {
+		rec := upserts.RecordBatch()
+		rec.Retain()
+		recs = append(recs, rec)
+		n += rec.NumRows()
+	}
+	if err := upserts.Err(); err != nil {
+		if m.commitBroken {
+			m.commit(merge, recs)
+		}
+		return nil, err
+	}
+	dk, err := deleteKeys()
+	if err != nil {
+		return nil, err
+	}
+	del := map[int64]bool{}
+	for dk.Next() {
+		ids := dk.RecordBatch().Column(0).(*array.Int64)
+		for i := 0; i < ids.Len(); i++ {
+			if ids.IsNull(i) && !m.skipNullKeys {
+				return nil, sdk.InvalidArgumentf("a NULL key to delete")
+			}
+			del[ids.Value(i)] = !ids.IsNull(i)
+		}
+	}
+	if err := dk.Err(); err != nil {
+		if m.commitBroken {
+			m.commit(merge, recs)
+		}
+		return nil, err
+	}
+	m.commit(merge, recs)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var kept []arrow.RecordBatch
+	deleted := int64(0)
+	for _, r := range m.tables[req.Table.Name] {
+		ids := r.Column(0).(*array.Int64)
+		for i := 0; i < ids.Len(); i++ {
+			if del[ids.Value(i)] {
+				deleted++
+			} else {
+				kept = append(kept, r.NewSlice(int64(i), int64(i+1)))
+			}
+		}
+	}
+	m.tables[req.Table.Name] = kept
+	return &sdk.SyncResult{RowsWritten: n, RowsDeleted: deleted}, nil
+}
+
 func (m *memDB) commit(req sdk.WriteRequest, recs []arrow.RecordBatch) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -350,8 +409,11 @@ var mutants = []mutant{
 			"broken_stream/replace_in_process", "broken_stream/replace_protocol",
 			"broken_stream/merge_in_process", "broken_stream/merge_protocol",
 			"broken_stream/new_table_in_process", "broken_stream/new_table_protocol",
+			"sync/broken_upserts", "sync/broken_deletes",
 		},
-		pass: []string{"create_append", "replace", "merge"}},
+		pass: []string{"create_append", "replace", "merge", "sync/applies", "sync/null_delete_key"}},
+	{name: "skip_null_keys", bug: func(m *memDB) { m.skipNullKeys = true }, target: true,
+		fail: []string{"sync/null_delete_key"}, pass: []string{"sync/applies", "sync/broken_upserts", "sync/broken_deletes"}},
 }
 
 // TestSuiteFailsABrokenConnector runs the suite against each mutant in a

@@ -144,6 +144,7 @@ func RunTargetSuite(t *testing.T, c sdk.Connector, f TargetFixture) {
 	t.Run("replace", s.replace)
 	t.Run("merge", s.merge)
 	t.Run("broken_stream", s.brokenStream)
+	t.Run("sync", func(t *testing.T) { s.sync(t, c) })
 }
 
 // targetSuite is one run of the target suite.

@@ -21,6 +21,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/sdk"
 	pb "github.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1"
 	"github.com/halfpipe-io/halfpipe/sdk/internal/wire"
+	"github.com/halfpipe-io/halfpipe/sdk/profile"
 )
 
 // ErrNoPlugin means no installed plugin serves what was asked for.
@@ -388,7 +389,7 @@ var versionMismatch = regexp.MustCompile(`Plugin version: (\d+)`)
 // baseEnv are the variables every plugin gets, besides LC_* and those its
 // Info declares: a plugin is not handed hp's credentials (AWS_*, HP_*
 // DSNs) unless it says it reads them.
-var baseEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG"}
+var baseEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", profile.Env}
 
 // pluginEnv picks from environ what a plugin declaring declared may see.
 // A declared name ending in '*' is a prefix.

@@ -31,6 +31,9 @@ func (c *Connector) Bounds(ctx context.Context, req sdk.BoundsRequest) (*sdk.Bou
 	if err != nil {
 		return nil, c.dialect.classify(err, req.Conn.DSN)
 	}
+	if err := c.dialect.ordered(req.Column, meta); err != nil {
+		return nil, err
+	}
 	col := c.dialect.quote(req.Column)
 	list := fmt.Sprintf("MIN(%s), MAX(%s), COUNT(*), COUNT(%s)", col, col, col)
 	q, args, err := c.selectSQL(req.Source, list, req.Where, req.Range, nil, meta)

@@ -216,6 +216,11 @@ func (c *Connector) DescribeColumns(ctx context.Context, conn sdk.Connection, sr
 
 // selectSQL builds the statement of a read or bounds query.
 func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.RangeFilter, order []sdk.OrderBy, meta []ColumnMeta) (string, []any, error) {
+	return c.selectAsOfSQL(src, "", selectList, where, rf, order, meta)
+}
+
+// selectAsOfSQL is selectSQL with asOf after a table's name.
+func (c *Connector) selectAsOfSQL(src sdk.Source, asOf, selectList, where string, rf *sdk.RangeFilter, order []sdk.OrderBy, meta []ColumnMeta) (string, []any, error) {
 	d := c.dialect
 	if src.Object == nil && selectList == "*" && where == "" && rf == nil && len(order) == 0 {
 		// Run the user's query as written, so its errors read as its own.
@@ -224,6 +229,9 @@ func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.
 	var from string
 	if src.Object != nil {
 		from = d.table(*src.Object)
+		if asOf != "" {
+			from += " " + asOf
+		}
 	} else {
 		from = "(" + strings.TrimRight(strings.TrimSpace(src.Query), ";") + ") hp_q"
 	}
@@ -233,6 +241,9 @@ func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.
 		conds = append(conds, "("+where+")")
 	}
 	if rf != nil {
+		if err := d.ordered(rf.Column, meta); err != nil {
+			return "", nil, err
+		}
 		col := ColumnMeta{Name: rf.Column}
 		for _, m := range meta {
 			if m.Name == rf.Column {
@@ -274,6 +285,9 @@ func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.
 	if len(order) > 0 {
 		parts := make([]string, len(order))
 		for i, o := range order {
+			if err := d.ordered(o.Column, meta); err != nil {
+				return "", nil, err
+			}
 			var err error
 			if parts[i], err = d.orderColumn(o); err != nil {
 				return "", nil, err
@@ -290,6 +304,20 @@ func (c *Connector) selectSQL(src sdk.Source, selectList, where string, rf *sdk.
 		q += " ORDER BY " + strings.Join(parts, ", ")
 	}
 	return q, args, nil
+}
+
+// ordered refuses a range or an ordering on a column the server orders
+// otherwise than its values (Mapping.Unordered).
+func (d *Dialect) ordered(column string, meta []ColumnMeta) error {
+	for _, m := range meta {
+		if m.Name != column || d.Map == nil {
+			continue
+		}
+		if mp, err := d.Map(m); err == nil && mp.Unordered != "" {
+			return sdk.InvalidArgumentf("column %q cannot bound a range or order rows: %s", column, mp.Unordered)
+		}
+	}
+	return nil
 }
 
 // orderColumn is the expression an OrderBy entry sorts by: the column,
@@ -383,10 +411,10 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	if err != nil {
 		return nil, err
 	}
-	begin := c.dialect.readOnly
+	begin, asOf := c.dialect.readOnly, ""
 	if slice != nil {
 		defer slice.Abandon()
-		req.Where, begin = slice.Filter(req.Where), slice.Begin
+		req.Where, begin, asOf = slice.Filter(req.Where), slice.Begin, slice.AsOf
 	}
 	meta, err := c.columns(ctx, db, req.Source, req.Columns)
 	if err != nil {
@@ -406,7 +434,7 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 		}
 		rangeMeta = []ColumnMeta{m}
 	}
-	q, args, err := c.selectSQL(req.Source, c.selectList(meta, req.Columns), req.Where, req.Range, req.OrderBy, rangeMeta)
+	q, args, err := c.selectAsOfSQL(req.Source, asOf, c.selectList(meta, req.Columns), req.Where, req.Range, req.OrderBy, rangeMeta)
 	if err != nil {
 		return nil, err
 	}

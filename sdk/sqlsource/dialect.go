@@ -65,6 +65,11 @@ type Mapping struct {
 	// values (usually unsupported by the server), so don't split or order
 	// by it.
 	Select func(quoted string) string
+	// Unordered, when set, says why the server orders this column's values
+	// otherwise than their Arrow values (SQLite compares DECIMAL TEXT as
+	// text: "10" < "9"). Range filters, bounds and ordering on the column
+	// are refused with it, since they would skip or misplace rows.
+	Unordered string
 }
 
 // RawRows is driver.Rows that can hand out a row's values as the bytes

@@ -21,6 +21,10 @@ type Slicing struct {
 	// the partition's count, pairwise disjoint, and together true for every
 	// row of the table.
 	Where []string
+	// AsOf, when set, follows the table's name in every slice's read:
+	// Oracle's AS OF SCN n, which puts the slices at one point in time
+	// without a transaction shared between them.
+	AsOf string
 	// Begin starts a slice's read-only transaction on a driver connection
 	// (what database/sql's Conn.Raw hands out, or the connector's own), at
 	// the group's point in time; end is called once the slice's read is
@@ -48,6 +52,9 @@ const tombstoneTTL = 10 * time.Minute
 type Slice struct {
 	// Where is the slice's predicate; [Slice.Filter] ANDs it with a read's.
 	Where string
+	// AsOf follows the table's name in the slice's read (see
+	// [Slicing.AsOf]).
+	AsOf  string
 	begin func(ctx context.Context, conn any) (func() error, error)
 	done  func(begun bool)
 }
@@ -141,7 +148,7 @@ func (c *Connector) slice(s *Slicing, index int, done func(bool)) *Slice {
 	if begin == nil {
 		begin = c.dialect.readOnly
 	}
-	return &Slice{Where: s.Where[index], begin: begin, done: done}
+	return &Slice{Where: s.Where[index], AsOf: s.AsOf, begin: begin, done: done}
 }
 
 func (s *Slicing) release() {

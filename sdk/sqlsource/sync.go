@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
@@ -96,17 +95,17 @@ func (c *Connector) delete(ctx context.Context, conn *sql.Conn, tx *sql.Tx, req 
 	if err != nil {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, "CREATE TEMPORARY TABLE "+d.quote(deleteTable)+" ("+strings.Join(ddl, ", ")+")"); err != nil {
+	if _, err := tx.ExecContext(ctx, d.createTemp(deleteTable, ddl)); err != nil {
 		return 0, fmt.Errorf("creating the table of keys to delete: %w", err)
 	}
-	staged, err := c.insert(ctx, conn, tx, d.quote(deleteTable), cols, schema, idx, false, dk)
+	staged, err := c.insert(ctx, conn, tx, d.tempName(deleteTable), cols, schema, idx, false, dk)
 	if err != nil {
 		return 0, fmt.Errorf("staging the keys to delete: %w", err)
 	}
 	if staged == 0 {
 		return 0, nil
 	}
-	r, err := tx.ExecContext(ctx, d.mergeDelete(d.table(req.Table), d.quote(deleteTable), on))
+	r, err := tx.ExecContext(ctx, d.mergeDelete(d.table(req.Table), d.tempName(deleteTable), on))
 	if err != nil {
 		return 0, fmt.Errorf("deleting: %w", err)
 	}

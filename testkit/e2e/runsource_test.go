@@ -18,12 +18,15 @@ import (
 // Published runs as a source: hp cp snap/delta from a file or S3
 // connection into PostgreSQL, stdout and another prefix.
 
-const rsSchema = "runsrc_e2e"
-
-func rsSetup(t *testing.T) {
+// rsSetup creates the test's own schema runsrc_e2e_<tag>, so that the
+// tests run in parallel, and returns its name.
+func rsSetup(t *testing.T, tag string) string {
 	t.Helper()
-	pgExec(t, "drop schema if exists "+rsSchema+" cascade; create schema "+rsSchema)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists "+rsSchema+" cascade").Run() })
+	t.Parallel()
+	schema := "runsrc_e2e_" + tag
+	pgExec(t, "drop schema if exists "+schema+" cascade; create schema "+schema)
+	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists "+schema+" cascade").Run() })
+	return schema
 }
 
 // rsSameColumns fails naming every column of a whose values differ from
@@ -62,7 +65,7 @@ func rsRunID(t *testing.T, res testkit.Result) string {
 // re-encoded CSV → Parquet reads back the same; stdout gets the rows.
 func TestRunSourceRoundTripPostgres(t *testing.T) {
 	bin := testkit.Build(t)
-	rsSetup(t)
+	rsSchema := rsSetup(t, "rt")
 	src := rsSchema + ".src"
 	pgwSource(t, src, 700)
 	_, env := s3Target(t, "")
@@ -115,7 +118,7 @@ func TestRunSourceRoundTripPostgres(t *testing.T) {
 // table that did not exist is not created. A named run loads that run.
 func TestRunSourceTamperedFileLoadsNothing(t *testing.T) {
 	bin := testkit.Build(t)
-	rsSetup(t)
+	rsSchema := rsSetup(t, "tamper")
 	src := rsSchema + ".tsrc"
 	deltaTable(t, src, 500)
 	srv, env := s3Target(t, "")
@@ -189,7 +192,7 @@ func TestRunSourceTamperedFileLoadsNothing(t *testing.T) {
 // table holding them, and the next delta loads the rest.
 func TestRunSourceDeltaIntoPostgres(t *testing.T) {
 	bin := testkit.Build(t)
-	rsSetup(t)
+	rsSchema := rsSetup(t, "delta")
 	src, tgt := rsSchema+".dsrc", rsSchema+".dtgt"
 	deltaTable(t, src, 300)
 	srv, env := s3Target(t, "")

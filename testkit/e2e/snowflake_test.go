@@ -62,13 +62,18 @@ func sfStatements(sf *sfserver.Server) []string {
 	return out
 }
 
-func sfOrders(t *testing.T) {
+// sfOrders creates the test's own schema sf_e2e_<tag> holding the source
+// table orders, so that the tests run in parallel, and returns its name.
+func sfOrders(t *testing.T, tag string) string {
 	t.Helper()
-	pgExec(t, `drop schema if exists sf_e2e cascade; create schema sf_e2e;
+	t.Parallel()
+	s := "sf_e2e_" + tag
+	pgExec(t, strings.ReplaceAll(`drop schema if exists sf_e2e cascade; create schema sf_e2e;
 		create table sf_e2e.orders (id bigint primary key, name text, amount numeric(12,2), updated_at timestamptz(6));
 		insert into sf_e2e.orders select g, 'n' || g, g / 4.0, timestamptz '2024-05-01 00:00:00+00' + g * interval '1 minute' from generate_series(1, 500) g;
-		update sf_e2e.orders set name = null where id = 7`)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists sf_e2e cascade").Run() })
+		update sf_e2e.orders set name = null where id = 7`, "sf_e2e", s))
+	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists "+s+" cascade").Run() })
+	return s
 }
 
 func want(n int, edit func(id int) string) []string {
@@ -82,7 +87,7 @@ func want(n int, edit func(id int) string) []string {
 
 func TestSnapPostgresToSnowflakeThroughS3(t *testing.T) {
 	bin := testkit.Build(t, "postgres", "snowflake")
-	sfOrders(t)
+	sch := sfOrders(t, "snap")
 	sf, env := sfTarget(t)
 	base := func(id int) string {
 		if id == 7 {
@@ -95,7 +100,7 @@ func TestSnapPostgresToSnowflakeThroughS3(t *testing.T) {
 		{"csv", "ORDERS_CSV", "part-00001.csv.gz"},
 	} {
 		t.Run(tc.format, func(t *testing.T) {
-			res := bin.Run(t, env, "cp", "snap", "pg.sf_e2e.orders", "sf.PUBLIC."+tc.table, "--stage", "LAKE",
+			res := bin.Run(t, env, "cp", "snap", "pg."+sch+".orders", "sf.PUBLIC."+tc.table, "--stage", "LAKE",
 				"--publish-to", "s3."+strings.ToLower(tc.table), "--format", tc.format, "--output", "json")
 			if res.Code != 0 {
 				t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
@@ -130,7 +135,7 @@ func TestSnapPostgresToSnowflakeThroughS3(t *testing.T) {
 	// A load that fails is a failed run with a clear error; the table is
 	// as it was.
 	sf.FailNext("COPY", "000603", "injected warehouse failure")
-	res := bin.Run(t, env, "cp", "snap", "pg.sf_e2e.orders", "sf.PUBLIC.ORDERS", "--stage", "LAKE", "--publish-to", "s3.orders", "--format", "parquet")
+	res := bin.Run(t, env, "cp", "snap", "pg."+sch+".orders", "sf.PUBLIC.ORDERS", "--stage", "LAKE", "--publish-to", "s3.orders", "--format", "parquet")
 	if res.Code == 0 || !strings.Contains(res.Stderr, "injected warehouse failure") || !strings.Contains(res.Stderr, "sf.PUBLIC.ORDERS") ||
 		strings.Contains(res.Stderr, "sf-pw-123") {
 		t.Errorf("failed load: exit %d\n%s", res.Code, res.Stderr)
@@ -139,7 +144,7 @@ func TestSnapPostgresToSnowflakeThroughS3(t *testing.T) {
 		t.Errorf("after a failed load the table holds %d rows, want 500", len(got))
 	}
 	// --stage needs --publish-to, and only a warehouse takes it.
-	res = bin.Run(t, env, "cp", "snap", "pg.sf_e2e.orders", "sf.PUBLIC.ORDERS", "--stage", "LAKE")
+	res = bin.Run(t, env, "cp", "snap", "pg."+sch+".orders", "sf.PUBLIC.ORDERS", "--stage", "LAKE")
 	if res.Code == 0 || !strings.Contains(res.Stderr, "--publish-to") {
 		t.Errorf("--stage without --publish-to: exit %d\n%s", res.Code, res.Stderr)
 	}
@@ -147,17 +152,17 @@ func TestSnapPostgresToSnowflakeThroughS3(t *testing.T) {
 
 func TestDeltaPostgresToSnowflakeThroughS3(t *testing.T) {
 	bin := testkit.Build(t, "postgres", "snowflake")
-	sfOrders(t)
+	sch := sfOrders(t, "delta")
 	sf, env := sfTarget(t)
 	// Parquet by default through a stage.
-	args := []string{"pg.sf_e2e.orders", "sf.PUBLIC.ORDERS_D", "--stage", "LAKE", "--publish-to", "s3.orders_d",
+	args := []string{"pg." + sch + ".orders", "sf.PUBLIC.ORDERS_D", "--stage", "LAKE", "--publish-to", "s3.orders_d",
 		"--delta-driver", "updated_at", "--primary-keys", "id"}
 	if s := runDelta(t, bin, env, args...); s.Rows != 500 || len(s.Runs) != 1 {
 		t.Fatalf("first delta: %+v", s)
 	}
 	sfStatements(sf)
-	pgExec(t, `update sf_e2e.orders set name = 'changed', updated_at = timestamptz '2024-06-01 00:00:00+00' + id * interval '1 second' where id <= 10;
-		insert into sf_e2e.orders values (501, 'new', 1, timestamptz '2024-06-02 00:00:00+00')`)
+	pgExec(t, `update `+sch+`.orders set name = 'changed', updated_at = timestamptz '2024-06-01 00:00:00+00' + id * interval '1 second' where id <= 10;
+		insert into `+sch+`.orders values (501, 'new', 1, timestamptz '2024-06-02 00:00:00+00')`)
 	if s := runDelta(t, bin, env, args...); s.Rows != 11 || len(s.Runs) != 1 {
 		t.Fatalf("second delta: %+v", s)
 	}
@@ -186,7 +191,7 @@ func TestDeltaPostgresToSnowflakeThroughS3(t *testing.T) {
 
 	// A failed MERGE fails the run and leaves the mark: the next run
 	// loads the same rows again, once.
-	pgExec(t, `update sf_e2e.orders set name = 'again', updated_at = timestamptz '2024-07-01 00:00:00+00' where id = 20`)
+	pgExec(t, `update `+sch+`.orders set name = 'again', updated_at = timestamptz '2024-07-01 00:00:00+00' where id = 20`)
 	sf.FailNext("MERGE", "000603", "injected merge failure")
 	res := bin.Run(t, env, append([]string{"cp", "delta", "--output", "json"}, args...)...)
 	if res.Code == 0 || !strings.Contains(res.Stderr, "injected merge failure") || !strings.Contains(res.Stderr, "did not advance") {
@@ -218,14 +223,14 @@ func contains(list []string, v string) bool {
 // Snowflake, Parquet through the stage.
 func TestLambdaSnowflake(t *testing.T) {
 	bootstrap, opt := lambdaTree(t)
-	sfOrders(t)
+	sch := sfOrders(t, "lambda")
 	s3srv := testkit.StartS3(t)
 	s3srv.CreateBucket(t, "lake")
 	sf := sfserver.Start(t, sfserver.Config{Account: "hptest", Users: []sfserver.User{{Name: "ETL", Password: "sf-pw-123"}}, S3: s3srv.Client(t)})
 	sf.AddStage("LAKE", "s3://lake/raw/")
 	env := append(s3srv.Env(),
 		"HP_12FACTOR_MODE=1", "HP_COMMAND=cp", "HP_SUBCOMMAND=snap",
-		"HP_SOURCE_DSN="+pgDSN, "HP_SOURCE_OBJECT=sf_e2e.orders",
+		"HP_SOURCE_DSN="+pgDSN, "HP_SOURCE_OBJECT="+sch+".orders",
 		fmt.Sprintf("HP_TARGET_DSN=snowflake://etl:sf-pw-123@hptest/TEST_DB/PUBLIC?protocol=http&host=%s&port=%d", sf.Host, sf.Port),
 		"HP_TARGET_OBJECT=PUBLIC.ORDERS_L", "HP_STAGE=LAKE", "HP_PUBLISH_TO=lake.orders_l",
 		"HP_LAKE_DSN=s3://lake/raw?endpoint="+s3srv.Endpoint, "HP_LAKE_S3_REGION="+s3srv.Region,
@@ -255,7 +260,7 @@ func TestLambdaSnowflake(t *testing.T) {
 // storage integration, no keys) and loads through it.
 func TestCreateStageThenLoad(t *testing.T) {
 	bin := testkit.Build(t, "postgres", "snowflake")
-	sfOrders(t)
+	sch := sfOrders(t, "stage")
 	sf, env := sfTarget(t)
 	res := bin.Run(t, env, "create", "stage", "sf.PUBLIC.HP_NEW", "--url", "s3://lake/raw/", "--storage-integration", "HP_S3", "--print")
 	if res.Code != 0 || strings.TrimSpace(res.Stdout) != "CREATE STAGE IF NOT EXISTS PUBLIC.HP_NEW URL = 's3://lake/raw/' STORAGE_INTEGRATION = HP_S3;" {
@@ -271,7 +276,7 @@ func TestCreateStageThenLoad(t *testing.T) {
 	if u, ok := sf.Stage("HP_NEW"); !ok || u != "s3://lake/raw/" {
 		t.Fatalf("stage HP_NEW: %q, %v", u, ok)
 	}
-	res = bin.Run(t, env, "cp", "snap", "pg.sf_e2e.orders", "sf.PUBLIC.ORDERS_S", "--stage", "HP_NEW", "--publish-to", "s3.orders_s")
+	res = bin.Run(t, env, "cp", "snap", "pg."+sch+".orders", "sf.PUBLIC.ORDERS_S", "--stage", "HP_NEW", "--publish-to", "s3.orders_s")
 	if res.Code != 0 {
 		t.Fatalf("snap through the new stage: exit %d\n%s", res.Code, res.Stderr)
 	}
@@ -289,10 +294,10 @@ func TestCreateStageThenLoad(t *testing.T) {
 // Parquet files into the table's stage and copies them.
 func TestSnapPostgresToSnowflakeWrite(t *testing.T) {
 	bin := testkit.Build(t, "postgres", "snowflake")
-	sfOrders(t)
+	sch := sfOrders(t, "write")
 	sf, env := sfTarget(t)
 	for i := 0; i < 2; i++ { // a second replace holds the snapshot once
-		res := bin.Run(t, env, "cp", "snap", "pg.sf_e2e.orders", "sf.PUBLIC.ORDERS_W")
+		res := bin.Run(t, env, "cp", "snap", "pg."+sch+".orders", "sf.PUBLIC.ORDERS_W")
 		if res.Code != 0 || !strings.Contains(res.Stderr, "500 rows into sf.PUBLIC.ORDERS_W") {
 			t.Fatalf("exit %d\n%s", res.Code, res.Stderr)
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/arrow-go/v18/parquet/schema"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -58,7 +60,10 @@ func (x *exec) copyInto(st copyStmt) (*result, *Error) {
 	if typ != "PARQUET" && typ != "CSV" {
 		return nil, syntaxErr("FILE_FORMAT TYPE %q is not supported by the test server", typ)
 	}
-	if typ == "PARQUET" && st.match == "" {
+	if st.items != nil && (typ != "PARQUET" || st.match != "" || st.includeMeta != nil) {
+		return nil, errorf("002019", "0A000", "SQL compilation error:\nthe test server transforms Parquet files only, without MATCH_BY_COLUMN_NAME or INCLUDE_METADATA (Snowflake refuses those with a transformation)")
+	}
+	if typ == "PARQUET" && st.match == "" && st.items == nil {
 		return nil, errorf("002019", "0A000", "SQL compilation error:\nPARQUET file format can produce one and only one column of type variant, object, or array. Load data into separate columns using the MATCH_BY_COLUMN_NAME copy option or copy with transformation.")
 	}
 	history := x.view().history
@@ -77,7 +82,11 @@ func (x *exec) copyInto(st copyStmt) (*result, *Error) {
 		if e != nil {
 			return nil, e
 		}
-		rows, e := mapRows(c, fr, st, path.Join(st.path, name))
+		mapper := mapRows
+		if st.items != nil {
+			mapper = transformRows
+		}
+		rows, e := mapper(c, fr, st, path.Join(st.path, name))
 		if e != nil {
 			return nil, e
 		}
@@ -223,12 +232,25 @@ func readParquet(data []byte) (*fileRows, error) {
 	for _, f := range rr.Schema().Fields() {
 		out.names = append(out.names, f.Name)
 	}
+	// Parquet's JSON logical type is text, which pqarrow reads back as
+	// binary.
+	isJSON := map[string]bool{}
+	for i := 0; i < pf.MetaData().Schema.NumColumns(); i++ {
+		c := pf.MetaData().Schema.Column(i)
+		if _, ok := c.LogicalType().(schema.JSONLogicalType); ok {
+			isJSON[c.Path()] = true
+		}
+	}
 	for rr.Next() {
 		rec := rr.RecordBatch()
 		for i := 0; i < int(rec.NumRows()); i++ {
 			row := make([]*string, rec.NumCols())
 			for j, col := range rec.Columns() {
-				if !col.IsNull(i) {
+				switch b, ok := col.(*array.Binary); {
+				case col.IsNull(i):
+				case ok && isJSON[out.names[j]]:
+					row[j] = str(string(b.Value(i)))
+				default:
 					row[j] = str(valueText(col, i))
 				}
 			}
@@ -243,6 +265,9 @@ func readParquet(data []byte) (*fileRows, error) {
 
 // valueText is the text the server keeps for a Parquet value.
 func valueText(col interface{ ValueStr(int) string }, i int) string {
+	if x, ok := col.(array.ExtensionArray); ok {
+		return valueText(x.Storage(), i)
+	}
 	if b, ok := col.(*array.Binary); ok {
 		return strings.ToUpper(fmt.Sprintf("%x", b.Value(i)))
 	}
@@ -355,6 +380,65 @@ func readRecord(r *bufio.Reader, delim byte) ([]string, []bool, error) {
 			b.WriteByte(c)
 		}
 	}
+}
+
+// transformRows turns a file's rows into rows of t through a COPY
+// transformation: each listed column gets its item, a field by exact
+// name (NULL when the file lacks it, as a missing key is in Snowflake),
+// cast to a type (the value must read as that type; the text is kept)
+// or parsed as JSON (kept compact, as Snowflake prints a VARIANT), or
+// the file's name or the row's number in it.
+func transformRows(t *table, fr *fileRows, st copyStmt, relName string) ([][]*string, *Error) {
+	idx, e := t.indexes(st.cols)
+	if e != nil {
+		return nil, e
+	}
+	src := make([]int, len(st.items))
+	for i, it := range st.items {
+		src[i] = -1
+		for j, n := range fr.names {
+			if n == it.field {
+				src[i] = j
+			}
+		}
+	}
+	out := make([][]*string, 0, len(fr.rows))
+	for n, r := range fr.rows {
+		row := make([]*string, len(t.cols))
+		for i, it := range st.items {
+			var v *string
+			switch {
+			case it.meta == "METADATA$FILENAME":
+				v = str(relName)
+			case it.meta == "METADATA$FILE_ROW_NUMBER":
+				v = str(strconv.Itoa(n + 1))
+			case src[i] >= 0 && src[i] < len(r):
+				v = r[src[i]]
+			}
+			if v != nil && it.parseJSON {
+				var b bytes.Buffer
+				if err := json.Compact(&b, []byte(*v)); err != nil {
+					return nil, errorf("100069", "22P02", "Error parsing JSON %q: %v\n  File '%s', line %d, column %s", *v, err, relName, n+1, it.field)
+				}
+				v = str(b.String())
+			}
+			if v != nil && it.cast != "" {
+				if _, e := wire(typeOf(it.cast), *v); e != nil {
+					e.Message += fmt.Sprintf("\n  File '%s', line %d, column %s", relName, n+1, it.field)
+					return nil, e
+				}
+			}
+			row[idx[i]] = v
+		}
+		for i, c := range t.cols {
+			if e := checkValue(c, row[i]); e != nil {
+				e.Message += fmt.Sprintf("\n  File '%s', line %d, column %s", relName, n+1, c.name)
+				return nil, e
+			}
+		}
+		out = append(out, row)
+	}
+	return out, nil
 }
 
 // mapRows turns a file's rows into rows of t: by column name

@@ -240,6 +240,8 @@ func (x *exec) do(stmt any) (*result, *Error) {
 			return nil, notFound("Table '" + strings.Join(st.name, ".") + "'")
 		}
 		return okResult(strings.Join(st.name, ".") + " successfully dropped."), nil
+	case alterTable:
+		return x.alter(st)
 	case insertStmt:
 		return x.insert(st)
 	case deleteStmt:
@@ -335,6 +337,68 @@ func (x *exec) create(st createTable) (*result, *Error) {
 		delete(x.srv.store.history, k)
 	}
 	return okResult("Table " + st.name[len(st.name)-1] + " successfully created."), nil
+}
+
+// alter changes a table as Snowflake allows: a column added (NULL in the
+// rows there), a column dropped, or a type widened in place (a NUMBER's
+// precision at the same scale, a longer VARCHAR); any other type change
+// fails as it does in Snowflake.
+func (x *exec) alter(st alterTable) (*result, *Error) {
+	x.commitOpen()
+	t, k, e := x.lookup(st.name)
+	if e != nil {
+		return nil, e
+	}
+	c := t.clone()
+	i := c.col(st.col.name)
+	switch st.action {
+	case "ADD":
+		if i >= 0 {
+			return nil, errorf("002028", "42601", "SQL compilation error:\nambiguous column name '%s'", st.col.name)
+		}
+		if strings.HasSuffix(st.col.typ, "NOT NULL") && len(c.rows) > 0 {
+			return nil, errorf("100072", "22000", "NULL result in a non-nullable column %s", st.col.name)
+		}
+		c.cols = append(c.cols, st.col)
+		for j := range c.rows {
+			c.rows[j] = append(c.rows[j], nil)
+		}
+	case "DROP":
+		if i < 0 {
+			return nil, errorf("000904", "42000", "SQL compilation error: error line 0 at position -1\ninvalid identifier '%s'", st.col.name)
+		}
+		if len(c.cols) == 1 {
+			return nil, errorf("002052", "42601", "SQL compilation error:\nCannot drop the only column of table")
+		}
+		c.cols = append(c.cols[:i:i], c.cols[i+1:]...)
+		for j, r := range c.rows {
+			c.rows[j] = append(r[:i:i], r[i+1:]...)
+		}
+		var pk []string
+		for _, n := range c.pk {
+			if n != st.col.name {
+				pk = append(pk, n)
+			}
+		}
+		c.pk = pk
+	case "SET TYPE":
+		if i < 0 {
+			return nil, errorf("000904", "42000", "SQL compilation error: error line 0 at position -1\ninvalid identifier '%s'", st.col.name)
+		}
+		old, nu := typeOf(c.cols[i].typ), typeOf(st.col.typ)
+		ok := old.base == nu.base && (old.base == "NUMBER" && nu.scale == old.scale && nu.prec >= old.prec ||
+			old.base == "TEXT" && nu.length >= old.length)
+		if !ok {
+			return nil, errorf("002108", "22000", "SQL compilation error: cannot change column %s from type %s to %s", st.col.name, c.cols[i].typ, st.col.typ)
+		}
+		typ := st.col.typ
+		if strings.HasSuffix(c.cols[i].typ, "NOT NULL") {
+			typ += " NOT NULL"
+		}
+		c.cols[i].typ = typ
+	}
+	x.replaceTable(k, c)
+	return okResult("Statement executed successfully."), nil
 }
 
 func (x *exec) insert(st insertStmt) (*result, *Error) {

@@ -64,6 +64,13 @@ func lex(src string) ([]token, error) {
 			}
 			out = append(out, token{tNumber, string(rs[i:j])})
 			i = j
+		case c == '$' && i+1 < len(rs) && unicode.IsDigit(rs[i+1]):
+			j := i + 1
+			for j < len(rs) && unicode.IsDigit(rs[j]) {
+				j++
+			}
+			out = append(out, token{tIdent, string(rs[i:j])})
+			i = j
 		case unicode.IsLetter(c) || c == '_':
 			j := i
 			for j < len(rs) && (unicode.IsLetter(rs[j]) || unicode.IsDigit(rs[j]) || rs[j] == '_' || rs[j] == '$') {
@@ -283,6 +290,17 @@ type (
 		match       string
 		includeMeta []column // name = column, typ = METADATA$...
 		force       bool
+		// cols and items are a transformation's columns and the SELECT
+		// list that fills them, one item each.
+		cols  []string
+		items []copyItem
+	}
+	// copyItem is one item of a COPY transformation's SELECT: $1:"field"
+	// (the file's column by exact name) with an optional ::TYPE cast,
+	// PARSE_JSON($1:"field"), or METADATA$FILENAME / METADATA$FILE_ROW_NUMBER.
+	copyItem struct {
+		field, cast, meta string
+		parseJSON         bool
 	}
 	mergeStmt struct {
 		target, source []string
@@ -292,6 +310,13 @@ type (
 		set            [][2]string
 		insertCols     []string
 		insertVals     []string
+	}
+	// alterTable is ALTER TABLE t ADD COLUMN c type, ALTER COLUMN c SET
+	// DATA TYPE type, or DROP COLUMN c.
+	alterTable struct {
+		name   []string
+		action string // ADD, SET TYPE, DROP
+		col    column
 	}
 	descStage   struct{ name []string }
 	showKeys    struct{ name []string }
@@ -332,6 +357,8 @@ func (p *parser) statement() (any, error) {
 		return txStmt{"ROLLBACK"}, nil
 	case p.acceptKw("CREATE"):
 		return p.createTable()
+	case p.acceptKw("ALTER", "TABLE"):
+		return p.alterTable()
 	case p.acceptKw("DROP", "TABLE"):
 		d := dropTable{ifExists: p.acceptKw("IF", "EXISTS")}
 		var err error
@@ -430,6 +457,49 @@ func (p *parser) createTable() (any, error) {
 	}
 }
 
+func (p *parser) alterTable() (any, error) {
+	a := alterTable{}
+	var err error
+	if a.name, err = p.qname(); err != nil {
+		return nil, err
+	}
+	switch {
+	case p.acceptKw("ADD"):
+		p.acceptKw("COLUMN")
+		a.action = "ADD"
+		if a.col.name, err = p.ident(); err != nil {
+			return nil, err
+		}
+		if a.col.typ, err = p.typeName(); err != nil {
+			return nil, err
+		}
+		if p.acceptKw("NOT", "NULL") {
+			a.col.typ += " NOT NULL"
+		}
+	case p.acceptKw("ALTER"), p.acceptKw("MODIFY"):
+		p.acceptKw("COLUMN")
+		a.action = "SET TYPE"
+		if a.col.name, err = p.ident(); err != nil {
+			return nil, err
+		}
+		if err := p.expectKw("SET", "DATA", "TYPE"); err != nil {
+			return nil, err
+		}
+		if a.col.typ, err = p.typeName(); err != nil {
+			return nil, err
+		}
+	case p.acceptKw("DROP"):
+		p.acceptKw("COLUMN")
+		a.action = "DROP"
+		if a.col.name, err = p.ident(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("the test server runs ALTER TABLE ADD COLUMN, ALTER COLUMN ... SET DATA TYPE and DROP COLUMN only")
+	}
+	return a, nil
+}
+
 // typeName reads a type such as NUMBER(38,0) or TIMESTAMP_TZ(9).
 func (p *parser) typeName() (string, error) {
 	t := p.next()
@@ -519,12 +589,33 @@ func (p *parser) copyInto() (any, error) {
 	if c.into, err = p.qname(); err != nil {
 		return nil, err
 	}
+	if t := p.peek(); t.kind == tSym && t.text == "(" {
+		if c.cols, err = p.identList(); err != nil {
+			return nil, err
+		}
+	}
 	if err := p.expectKw("FROM"); err != nil {
 		return nil, err
+	}
+	transform := p.acceptSym("(")
+	if transform {
+		if c.items, err = p.copyItems(); err != nil {
+			return nil, err
+		}
+		if len(c.items) != len(c.cols) {
+			return nil, fmt.Errorf("SQL compilation error: Insert value list does not match column list expecting %d but got %d", len(c.cols), len(c.items))
+		}
+	} else if c.cols != nil {
+		return nil, fmt.Errorf("syntax error: a column list needs a transformation (FROM (SELECT ...))")
 	}
 	t := p.next()
 	if t.kind != tStage {
 		return nil, fmt.Errorf("syntax error: COPY INTO reads from a stage (@name/path), found %q", t.text)
+	}
+	if transform {
+		if err := p.expectSym(")"); err != nil {
+			return nil, err
+		}
 	}
 	c.stage, c.path, _ = strings.Cut(t.text, "/")
 	for p.peek().kind != tEOF && !p.acceptSym(";") {
@@ -616,6 +707,65 @@ func (p *parser) copyInto() (any, error) {
 		}
 	}
 	return c, nil
+}
+
+// copyItems reads SELECT item, ... FROM of a COPY transformation.
+func (p *parser) copyItems() ([]copyItem, error) {
+	if err := p.expectKw("SELECT"); err != nil {
+		return nil, err
+	}
+	field := func() (string, error) {
+		if t := p.next(); t.kind != tIdent || t.text != "$1" {
+			return "", fmt.Errorf("syntax error: the test server selects $1:\"field\" only, found %q", t.text)
+		}
+		if err := p.expectSym(":"); err != nil {
+			return "", err
+		}
+		t := p.next()
+		if t.kind != tQuoted {
+			return "", fmt.Errorf("syntax error: expected a quoted field name after $1:, found %q", t.text)
+		}
+		return t.text, nil
+	}
+	var out []copyItem
+	for {
+		var it copyItem
+		var err error
+		switch {
+		case p.isKw("METADATA$FILENAME"), p.isKw("METADATA$FILE_ROW_NUMBER"):
+			it.meta = p.next().text
+		case p.acceptKw("PARSE_JSON"):
+			it.parseJSON = true
+			if err := p.expectSym("("); err != nil {
+				return nil, err
+			}
+			if it.field, err = field(); err != nil {
+				return nil, err
+			}
+			if err := p.expectSym(")"); err != nil {
+				return nil, err
+			}
+		default:
+			if it.field, err = field(); err != nil {
+				return nil, err
+			}
+			if p.acceptSym(":") {
+				if err := p.expectSym(":"); err != nil {
+					return nil, err
+				}
+				if it.cast, err = p.typeName(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		out = append(out, it)
+		if p.acceptKw("FROM") {
+			return out, nil
+		}
+		if err := p.expectSym(","); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // merge reads the one MERGE shape hp sends:

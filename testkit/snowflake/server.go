@@ -4,12 +4,14 @@
 // query submission with bind variables, JSON result sets typed in their
 // rowtype, large ones in gzipped chunks, heartbeat, session close) and executes the statements hp sends over a small
 // in-memory table store: CREATE/DROP TABLE (temporary tables per session),
+// ALTER TABLE ADD/DROP COLUMN and the in-place type changes Snowflake allows,
 // INSERT, DELETE, SELECT (with WHERE, ORDER BY and MIN/MAX/COUNT, over
 // tables, subqueries and INFORMATION_SCHEMA.COLUMNS/TABLES), SHOW PRIMARY
 // KEYS, BEGIN/COMMIT/ROLLBACK (DDL commits an open
 // transaction, as in Snowflake), DESC STAGE, COPY INTO from external stages
 // that point at an S3 server (Parquet and CSV files, with Snowflake's load
-// history per table) and MERGE. Every statement is recorded.
+// history per table; over Parquet also the transformation hp sends) and
+// MERGE. Every statement is recorded.
 //
 // Errors carry Snowflake's error codes and SQL states, so the driver turns
 // them into *gosnowflake.SnowflakeError as it would for the real service.

@@ -513,6 +513,9 @@ func (cn *conn) transMgr(data []byte) error {
 		return cn.sendDone(tokDone, doneFinal, 0, 0)
 	}
 	q := Query{SQL: name, Session: cn.id}
+	if req == 5 && len(data) > 2 {
+		q.Isolation = data[2]
+	}
 	if fn := cn.s.handlerFor(q); fn != nil {
 		if r := fn(q); r.Err != nil {
 			return cn.sendError(r.Err, false)

@@ -142,6 +142,11 @@ type Query struct {
 	// Session numbers the connection the query came on (from 1), so a
 	// handler can keep each connection's transaction apart.
 	Session uint64
+	// Isolation is the isolation level a BEGIN TRANSACTION request asks
+	// for ([MS-TDS] 2.2.6.9): 0 the session's current one, 1 read
+	// uncommitted, 2 read committed, 3 repeatable read, 4 serializable,
+	// 5 snapshot.
+	Isolation byte
 }
 
 // Args returns the parameter values in order.

@@ -12,6 +12,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
 	"github.com/halfpipe-io/halfpipe/core/internal/lambda"
 	"github.com/halfpipe-io/halfpipe/core/internal/memlimit"
+	"github.com/halfpipe-io/halfpipe/sdk/profile"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -26,7 +27,9 @@ func main() {
 		stop()
 		return
 	}
+	stopProfile := profile.Start("hp")
 	code := root.Run(ctx, cliutil.NewSystemFactory(version), os.Args[1:])
 	stop()
+	stopProfile()
 	os.Exit(code)
 }

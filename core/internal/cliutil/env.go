@@ -12,6 +12,7 @@ import (
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/core/internal/halfpipe"
 	"github.com/halfpipe-io/halfpipe/core/internal/suggest"
+	"github.com/halfpipe-io/halfpipe/sdk/profile"
 )
 
 // EnvName is the environment variable that sets a flag: HP_ + the flag's
@@ -83,6 +84,7 @@ func ParseBool(s string) (bool, error) {
 // for a connection's option.
 func CheckEnv(log *slog.Logger, known map[string]bool, environ []string, lookup func(string) (string, bool), conns *config.Store) {
 	known["HP_CONFIG_DIR"] = true
+	known[profile.Env] = true
 	for _, v := range halfpipe.TwelveFactorVars {
 		known[v[0]] = true
 	}

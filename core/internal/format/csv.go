@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"unicode/utf8"
@@ -86,7 +87,20 @@ func (e *csvEncoder) needsQuotes(v []byte) bool {
 	if v[0] == ' ' || v[len(v)-1] == ' ' || v[0] == '\t' || v[len(v)-1] == '\t' {
 		return true
 	}
-	for i := 0; i < len(v); i++ {
+	i := 0
+	if len(e.delim) == 1 {
+		// Eight bytes at a time: a word with no quote, no delimiter and no
+		// byte below 0x0E (line ends among them) holds nothing special. A
+		// word that may is checked byte by byte from there.
+		q, d := uint64(ones*'"'), ones*uint64(e.delim[0])
+		for ; i+8 <= len(v); i += 8 {
+			x := binary.LittleEndian.Uint64(v[i:])
+			if hasZeroByte(x^q)|hasZeroByte(x^d)|hasByteBelow(x, '\r'+1) != 0 {
+				break
+			}
+		}
+	}
+	for ; i < len(v); i++ {
 		if e.special[v[i]] {
 			return true
 		}
@@ -96,6 +110,14 @@ func (e *csvEncoder) needsQuotes(v []byte) bool {
 	}
 	return len(e.null) > 0 && string(v) == string(e.null)
 }
+
+const ones = 0x0101010101010101
+
+// hasZeroByte is non-zero when a byte of x is zero.
+func hasZeroByte(x uint64) uint64 { return (x - ones) &^ x & (ones * 0x80) }
+
+// hasByteBelow is non-zero when a byte of x is below n (n <= 128).
+func hasByteBelow(x uint64, n byte) uint64 { return (x - ones*uint64(n)) &^ x & (ones * 0x80) }
 
 func containsBytes(s, sub []byte) bool {
 	for i := 0; i+len(sub) <= len(s); i++ {

@@ -3,6 +3,7 @@ package format
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/decimal256"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -658,5 +660,54 @@ func TestCSVLongValues(t *testing.T) {
 		if got[i][0] != want[i][0] || got[i][1] != want[i][1] {
 			t.Errorf("row %d: id %s, body of %d bytes; want %s, %d bytes", i, got[i][0], len(got[i][1]), want[i][0], len(want[i][1]))
 		}
+	}
+}
+
+// Parquet's DECIMAL has no negative scale: such a column is written as the
+// integers its values are, tagged with its type, and reads back exact.
+func TestParquetNegativeScaleDecimals(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "d128", Type: &arrow.Decimal128Type{Precision: 5, Scale: -2}, Nullable: true},
+		{Name: "d256", Type: &arrow.Decimal256Type{Precision: 40, Scale: -3}, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	b.Field(0).(*array.Decimal128Builder).AppendValues([]decimal128.Num{decimal128.FromI64(99999), {}, decimal128.FromI64(-5)}, []bool{true, false, true})
+	big, _ := decimal256.FromString("-1234567890123456789012345678901234567890", 40, 0)
+	b.Field(1).(*array.Decimal256Builder).AppendValues([]decimal256.Num{big, decimal256.FromI64(7), {}}, []bool{true, true, false})
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+
+	data := encode(t, rec, WithFormat(Parquet))
+	pf, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := readTable(t, pf)
+	want := map[string]string{
+		"d128": `["9999900",null,"-500"]`,
+		"d256": `["-1234567890123456789012345678901234567890000","7000",null]`,
+	}
+	for i, f := range tbl.Schema().Fields() {
+		if s := f.Type.(arrow.DecimalType).GetScale(); s != 0 {
+			t.Errorf("%s: written with scale %d, want 0", f.Name, s)
+		}
+		raw, err := tbl.Column(i).Data().Chunk(0).MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(bytes.ReplaceAll(raw, []byte("\n"), nil)) != want[f.Name] {
+			t.Errorf("%s (%s): %s, want %s", f.Name, f.Type, raw, want[f.Name])
+		}
+	}
+
+	d, err := NewParquetDecoder(context.Background(), bytes.NewReader(data), schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decodeAll(t, d)
+	defer got.Release()
+	if !array.RecordEqual(got, rec) {
+		t.Fatalf("read back\n%v\nwant\n%v", got, rec)
 	}
 }

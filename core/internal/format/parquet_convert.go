@@ -3,6 +3,8 @@ package format
 import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/decimal256"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -12,8 +14,9 @@ const TypeMetadataKey = "halfpipe.arrow_type"
 
 // converter rewrites the columns Parquet has no type for, exactly:
 // durations become int64 counts of their unit, intervals become ISO 8601
-// text and extension types of nested storage become that storage, also
-// inside lists and structs, each field tagged with its original type.
+// text, decimals of negative scale become integers (scale 0) and extension
+// types of nested storage become that storage, also inside lists and
+// structs, each field tagged with its original type.
 type converter struct {
 	schema *arrow.Schema
 	needed bool
@@ -29,6 +32,9 @@ func needsConversion(t arrow.DataType) bool {
 	switch t.ID() {
 	case arrow.DURATION, arrow.INTERVAL_MONTH_DAY_NANO, arrow.INTERVAL_MONTHS, arrow.INTERVAL_DAY_TIME:
 		return true
+	case arrow.DECIMAL128, arrow.DECIMAL256:
+		// Parquet's DECIMAL has no negative scale (arrow-go panics on one).
+		return t.(arrow.DecimalType).GetScale() < 0
 	}
 	if n, ok := t.(arrow.NestedType); ok && t.ID() != arrow.MAP {
 		for _, f := range n.Fields() {
@@ -51,6 +57,13 @@ func convertedType(t arrow.DataType) arrow.DataType {
 		return convertedType(x.StorageType())
 	case *arrow.DurationType:
 		return arrow.PrimitiveTypes.Int64
+	case arrow.DecimalType:
+		// |unscaled| < 10^p, so the integer has at most p-s digits.
+		if p := x.GetPrecision() - x.GetScale(); p <= 38 {
+			return &arrow.Decimal128Type{Precision: p}
+		} else if p <= 76 {
+			return &arrow.Decimal256Type{Precision: p}
+		}
 	case *arrow.ListType:
 		return arrow.ListOfField(convertedField(x.ElemField()))
 	case *arrow.LargeListType:
@@ -139,6 +152,9 @@ func convertData(d arrow.ArrayData) arrow.ArrayData {
 	}
 	a := array.MakeFromData(d)
 	defer a.Release()
+	if dt, ok := convertedType(t).(arrow.DecimalType); ok {
+		return integralDecimals(a, dt, -t.(arrow.DecimalType).GetScale())
+	}
 	fn, _, _ := renderer(a, false)
 	b := array.NewStringBuilder(memory.DefaultAllocator)
 	defer b.Release()
@@ -160,4 +176,33 @@ func ownData(a arrow.Array) arrow.ArrayData {
 	d.Retain()
 	a.Release()
 	return d
+}
+
+// integralDecimals is a (decimals of scale -shift) as the integers they
+// are, of type dt.
+func integralDecimals(a arrow.Array, dt arrow.DecimalType, shift int32) arrow.ArrayData {
+	b := array.NewBuilder(memory.DefaultAllocator, dt)
+	defer b.Release()
+	for r := 0; r < a.Len(); r++ {
+		if a.IsNull(r) {
+			b.AppendNull()
+			continue
+		}
+		var v decimal256.Num
+		switch x := a.(type) {
+		case *array.Decimal128:
+			n := x.Value(r)
+			v = decimal256.FromBigInt(n.BigInt())
+		case *array.Decimal256:
+			v = x.Value(r)
+		}
+		v = v.Mul(decimal256.GetScaleMultiplier(int(shift)))
+		switch bb := b.(type) {
+		case *array.Decimal128Builder:
+			bb.Append(decimal128.FromBigInt(v.BigInt()))
+		case *array.Decimal256Builder:
+			bb.Append(v)
+		}
+	}
+	return ownData(b.NewArray())
 }

@@ -84,9 +84,6 @@ func (p *Plan) filesSource(prefix string) (runread.FilesOptions, error) {
 	if p.Kind == KindDelta {
 		return o, usagef("--files applies to hp cp snap")
 	}
-	if p.Staged() {
-		return o, usagef("--stage loads published runs: copy the files into a run first (hp cp snap %s <store>.<prefix> --files ...), then load that run", p.Spec.Source)
-	}
 	g := s.Glob
 	if strings.HasPrefix(g, "/") || g != path.Clean(g) || g == ".." || strings.HasPrefix(g, "../") {
 		return o, usagef("--files %q: a relative glob below the source (e.g. 'in/*.csv.gz')", g)

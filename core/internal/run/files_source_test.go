@@ -64,7 +64,7 @@ func TestFilesPlanOptions(t *testing.T) {
 		{KindSnap, "out.orders@20260101T000000Z-1", []string{"--files", "*.csv"}, "not a run", true},
 		{KindSnap, "src", []string{"--files", "*.csv"}, "from a file or S3 connection, not src (gen)", true},
 		{KindSnap, "out", []string{"--files", "*.csv", "--query", "select 1"}, "--query, --where and --columns", true},
-		{KindSnap, "out", []string{"--files", "*.csv", "--stage", "LAKE", "--publish-to", "out.p"}, "--stage loads published runs", true},
+		{KindSnap, "out", []string{"--files", "*.csv", "--stage", "LAKE", "--publish-to", "out.p"}, "--stage applies to a warehouse target", true},
 		{KindSnap, "src.narrow", []string{"--schema", "id:int64"}, "apply with --files", true},
 		{KindSnap, "out.orders", []string{"--files-header=false"}, "apply with --files", true},
 		{KindDelta, "out", []string{"--files", "*.csv"}, "unknown flag: --files", false},

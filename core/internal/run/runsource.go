@@ -191,6 +191,9 @@ type copyFrom struct {
 // files and a manifest (a new run), published only when complete.
 func (l *runLoader) copyRecords(ctx context.Context, r array.RecordReader, from copyFrom, mode sdk.WriteMode, keys []string) (*Summary, error) {
 	p := l.p
+	if l.stg != nil {
+		return l.publishAndLoad(ctx, r, from, mode, keys)
+	}
 	if l.tbl != nil {
 		s, err := l.tbl.writeRecords(ctx, r, from.name, mode, keys)
 		if err != nil {
@@ -218,6 +221,32 @@ func (l *runLoader) copyRecords(ctx context.Context, r array.RecordReader, from 
 		return nil, fmt.Errorf("copying %s to %s failed, nothing was published: %w", from.what, l.where(), err)
 	}
 	s := summarize(res.Manifest, res.ManifestURL, from.name, p.TargetName())
+	return &s, nil
+}
+
+// publishAndLoad publishes records (plain files, --files) as a run to
+// the --publish-to store, then has the warehouse load that run from its
+// stage, as a staged snapshot of a database does.
+func (l *runLoader) publishAndLoad(ctx context.Context, r array.RecordReader, from copyFrom, mode sdk.WriteMode, keys []string) (*Summary, error) {
+	p := l.p
+	st, err := registry.OpenStore(ctx, p.Pub, "", l.env.Out, p.Spec.S3)
+	if err != nil {
+		r.Release()
+		return nil, err
+	}
+	f := files{env: l.env, p: p, st: st}
+	m := f.newManifest(p.Start, p.RunID, p.Src.Scheme, p.Kind)
+	m.Source.Object = from.object
+	res, err := f.publishRecords(ctx, r, m, p.Vars, nil)
+	if err != nil {
+		return nil, fmt.Errorf("copying %s to %s failed, nothing was published or loaded: %w", from.what, st.URL(p.PubObject), err)
+	}
+	start := time.Now()
+	if _, err := l.stg.load(ctx, res.Manifest, mode, keys); err != nil {
+		return nil, fmt.Errorf("%w (the run stays published at %s)", err, res.ManifestURL)
+	}
+	s := summarize(res.Manifest, res.ManifestURL, from.name, l.where())
+	s.Seconds += time.Since(start).Seconds()
 	return &s, nil
 }
 

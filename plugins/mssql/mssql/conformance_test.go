@@ -3,11 +3,6 @@ package mssql_test
 import (
 	"fmt"
 	"math/big"
-	"regexp"
-	"slices"
-	"sort"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,349 +18,6 @@ import (
 	"github.com/halfpipe-io/halfpipe/testkit/tds"
 )
 
-// store is a small in-memory database behind the TDS test server: the
-// server's catalog holds the tables' columns, store their rows. It runs
-// the statements the connector sends (the SELECTs of Read and Bounds,
-// DELETE, MERGE) on those rows, takes bulk loads, and undoes a rolled-back
-// transaction. It understands exactly the SQL shapes the connector
-// produces, so a change in them shows up here as a failure.
-type store struct {
-	s    *tds.Server
-	mu   sync.Mutex
-	rows map[string][][]any      // by the quoted name the connector sends
-	temp map[string][]tds.Column // staging tables' columns, from their bulk load
-	// before is each session's snapshot at its BEGIN TRANSACTION, and
-	// dirty the sessions that changed rows since: a rollback restores
-	// only a dirty session's snapshot (a read's transaction is rolled back
-	// too), and other sessions read the committed rows, as under SQL
-	// Server's read committed snapshot.
-	before map[uint64]map[string][][]any
-	dirty  map[uint64]bool
-}
-
-func newStore(s *tds.Server) *store {
-	st := &store{s: s, rows: map[string][][]any{}, temp: map[string][]tds.Column{}, before: map[uint64]map[string][][]any{}, dirty: map[uint64]bool{}}
-	s.HandleCatalog(mssql.ColumnsQuery)
-	s.Handle(mssql.PrimaryKeyQuery, tds.Response{Columns: []tds.Column{{Name: "name", Type: tds.NVarChar, Length: 128}}})
-	s.Handle(mssql.VersionQuery, tds.Response{Columns: []tds.Column{{Type: tds.NVarChar, Length: 300}}, Rows: [][]any{{"Microsoft SQL Server 2022 (TDS test server)"}}})
-	s.HandleFunc("BEGIN TRANSACTION", func(q tds.Query) tds.Response { st.begin(q.Session); return tds.Response{} })
-	s.HandleFunc("COMMIT TRANSACTION", func(q tds.Query) tds.Response { st.end(q.Session, false); return tds.Response{} })
-	s.HandleFunc("ROLLBACK TRANSACTION", func(q tds.Query) tds.Response { st.end(q.Session, true); return tds.Response{} })
-	s.HandleBulk(st.bulk)
-	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "SELECT ") }, st.selectRows)
-	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "DELETE FROM ") }, st.deleteAll)
-	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "MERGE ") }, st.merge)
-	return st
-}
-
-// add creates a table with rows.
-func (st *store) add(name string, cols []tds.Column, rows [][]any) {
-	st.s.CreateTable(name, cols)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.rows[name] = rows
-}
-
-func copyRows(m map[string][][]any) map[string][][]any {
-	out := make(map[string][][]any, len(m))
-	for k, rows := range m {
-		c := make([][]any, len(rows))
-		for i, r := range rows {
-			c[i] = slices.Clone(r)
-		}
-		out[k] = c
-	}
-	return out
-}
-
-func (st *store) begin(session uint64) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.before[session] = copyRows(st.rows)
-}
-
-func (st *store) end(session uint64, rollback bool) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if b, ok := st.before[session]; ok && rollback && st.dirty[session] {
-		st.rows = b
-	}
-	delete(st.before, session)
-	delete(st.dirty, session)
-}
-
-// committed is what session reads: the rows, or another session's
-// snapshot while that session has uncommitted changes.
-func (st *store) committed(session uint64) map[string][][]any {
-	for s, d := range st.dirty {
-		if d && s != session && st.before[s] != nil {
-			return st.before[s]
-		}
-	}
-	return st.rows
-}
-
-func (st *store) columns(name string) ([]tds.Column, bool) {
-	if c, ok := st.temp[name]; ok {
-		return c, true
-	}
-	return st.s.Table(name)
-}
-
-func colIndex(cols []tds.Column, name string) int {
-	return slices.IndexFunc(cols, func(c tds.Column) bool { return c.Name == name })
-}
-
-func (st *store) bulk(b tds.Bulk) *tds.Error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.dirty[b.Session] = true
-	if strings.HasPrefix(b.Table, "[#") {
-		st.temp[b.Table] = b.Columns
-	}
-	cols, ok := st.columns(b.Table)
-	if !ok {
-		return &tds.Error{Number: 208, Message: "Invalid object name '" + b.Table + "'."}
-	}
-	for _, in := range b.Rows {
-		row := make([]any, len(cols))
-		for i, c := range b.Columns {
-			j := colIndex(cols, c.Name)
-			if j < 0 {
-				return &tds.Error{Number: 4819, Message: "no column " + c.Name}
-			}
-			row[j] = in[i]
-		}
-		st.rows[b.Table] = append(st.rows[b.Table], row)
-	}
-	return nil
-}
-
-func (st *store) deleteAll(q tds.Query) tds.Response {
-	name := strings.TrimPrefix(q.SQL, "DELETE FROM ")
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.dirty[q.Session] = true
-	n := len(st.rows[name])
-	st.rows[name] = nil
-	return tds.Response{RowsAffected: int64(n)}
-}
-
-var (
-	nameRE   = `(\[(?:[^\]]|\]\])*\](?:\.\[(?:[^\]]|\]\])*\])?)`
-	selectRE = regexp.MustCompile(`^SELECT (.+?) FROM ` + nameRE + `(?: WHERE (.+?))?(?: ORDER BY (.+))?$`)
-	condRE   = regexp.MustCompile(`^(\[(?:[^\]]|\]\])*\]) (>=|<=|>|<) @p(\d+)$`)
-	boundsRE = regexp.MustCompile(`^MIN\((\[.*\])\), MAX\(`)
-	mergeRE  = regexp.MustCompile(`^MERGE ` + nameRE + ` WITH \(HOLDLOCK\) AS t USING \(SELECT .+ FROM \(SELECT \*, ROW_NUMBER\(\) OVER \(PARTITION BY (.+?) ORDER BY \[hp_seq\] DESC\) AS \[hp_rn\] FROM (\[#hp_merge_[0-9a-f]+\])\) AS d WHERE \[hp_rn\] = 1\) AS s ON (.+?)(?: WHEN MATCHED THEN UPDATE SET (.+?))? WHEN NOT MATCHED THEN INSERT \((.+?)\) VALUES \((.+?)\);$`)
-)
-
-func unquote(q string) string {
-	return strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(q, "["), "]"), "]]", "]")
-}
-
-// less orders two non-NULL values of one column.
-func less(a, b any) bool {
-	switch x := a.(type) {
-	case int64:
-		return x < b.(int64)
-	case *big.Rat:
-		return x.Cmp(b.(*big.Rat)) < 0
-	case float64:
-		return x < b.(float64)
-	case string:
-		return x < b.(string)
-	case time.Time:
-		return x.Before(b.(time.Time))
-	}
-	panic(fmt.Sprintf("cannot order %T", a))
-}
-
-// selectRows answers Read's and Bounds' SELECTs.
-func (st *store) selectRows(q tds.Query) tds.Response {
-	m := selectRE.FindStringSubmatch(q.SQL)
-	if m == nil {
-		return tds.Response{Err: &tds.Error{Number: 102, Message: "store: unexpected SELECT " + q.SQL}}
-	}
-	list, name, where, order := m[1], m[2], m[3], m[4]
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	cols, ok := st.columns(name)
-	if !ok {
-		return tds.Response{Err: &tds.Error{Number: 208, Message: "Invalid object name '" + name + "'."}}
-	}
-	rows := st.committed(q.Session)[name]
-	if where != "" {
-		var keep [][]any
-		conds := strings.Split(where, " AND ")
-	row:
-		for _, r := range rows {
-			for _, c := range conds {
-				cm := condRE.FindStringSubmatch(c)
-				if cm == nil {
-					return tds.Response{Err: &tds.Error{Number: 102, Message: "store: unexpected condition " + c}}
-				}
-				v, arg := r[colIndex(cols, unquote(cm[1]))], q.Args()[cm[3][0]-'1']
-				if v == nil {
-					continue row
-				}
-				ok := map[string]bool{">": less(arg, v), ">=": !less(v, arg), "<": less(v, arg), "<=": !less(arg, v)}[cm[2]]
-				if !ok {
-					continue row
-				}
-			}
-			keep = append(keep, r)
-		}
-		rows = keep
-	}
-	if bm := boundsRE.FindStringSubmatch(list); bm != nil {
-		c := cols[colIndex(cols, unquote(bm[1]))]
-		i := colIndex(cols, c.Name)
-		var lo, hi any
-		nonNull := int64(0)
-		for _, r := range rows {
-			if v := r[i]; v != nil {
-				nonNull++
-				if lo == nil || less(v, lo) {
-					lo = v
-				}
-				if hi == nil || less(hi, v) {
-					hi = v
-				}
-			}
-		}
-		c.Nullable = true
-		return tds.Response{Columns: []tds.Column{c, c, {Type: tds.BigInt}, {Type: tds.BigInt}}, Rows: [][]any{{lo, hi, int64(len(rows)), nonNull}}}
-	}
-	var idx []int
-	var out []tds.Column
-	for _, n := range strings.Split(list, ", ") {
-		i := colIndex(cols, unquote(n))
-		if i < 0 {
-			return tds.Response{Err: &tds.Error{Number: 207, Message: "Invalid column name '" + unquote(n) + "'."}}
-		}
-		idx = append(idx, i)
-		out = append(out, cols[i])
-	}
-	if order != "" {
-		rows = slices.Clone(rows)
-		terms := strings.Split(order, ", ")
-		sort.SliceStable(rows, func(a, b int) bool {
-			for _, term := range terms {
-				x, y := rows[a], rows[b]
-				if strings.HasSuffix(term, " DESC") {
-					x, y = y, x
-				}
-				// As SQL Server: NULL sorts before every value.
-				i := colIndex(cols, unquote(strings.TrimSuffix(term, " DESC")))
-				switch {
-				case x[i] == nil && y[i] == nil:
-				case x[i] == nil:
-					return true
-				case y[i] == nil:
-					return false
-				case less(x[i], y[i]):
-					return true
-				case less(y[i], x[i]):
-					return false
-				}
-			}
-			return false
-		})
-	}
-	res := tds.Response{Columns: out}
-	for _, r := range rows {
-		p := make([]any, len(idx))
-		for k, i := range idx {
-			p[k] = r[i]
-		}
-		res.Rows = append(res.Rows, p)
-	}
-	return res
-}
-
-func quotedList(s string, prefix string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ", ") {
-		out = append(out, unquote(strings.TrimPrefix(p, prefix)))
-	}
-	return out
-}
-
-// merge runs the connector's MERGE: one source row per key (the highest
-// hp_seq), matched rows updated, the others inserted.
-func (st *store) merge(q tds.Query) tds.Response {
-	m := mergeRE.FindStringSubmatch(q.SQL)
-	if m == nil {
-		return tds.Response{Err: &tds.Error{Number: 102, Message: "store: unexpected MERGE " + q.SQL}}
-	}
-	target, partition, temp, on, set, insert := m[1], quotedList(m[2], ""), m[3], m[4], m[5], quotedList(m[6], "")
-	var keys []string
-	for _, c := range strings.Split(on, " AND ") {
-		l, r, _ := strings.Cut(c, " = ")
-		if strings.TrimPrefix(l, "t.") != strings.TrimPrefix(r, "s.") {
-			return tds.Response{Err: &tds.Error{Number: 102, Message: "store: unexpected ON " + c}}
-		}
-		keys = append(keys, unquote(strings.TrimPrefix(l, "t.")))
-	}
-	if !slices.Equal(keys, partition) {
-		return tds.Response{Err: &tds.Error{Number: 102, Message: "store: the source is not deduplicated on the merge keys"}}
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.dirty[q.Session] = true
-	tcols, _ := st.columns(target)
-	scols := st.temp[temp]
-	keyOf := func(cols []tds.Column, r []any) string {
-		var k []string
-		for _, name := range keys {
-			k = append(k, fmt.Sprintf("%#v", r[colIndex(cols, name)]))
-		}
-		return strings.Join(k, "|")
-	}
-	last := map[string][]any{}
-	var order []string
-	seq := colIndex(scols, "hp_seq")
-	for _, r := range st.rows[temp] {
-		k := keyOf(scols, r)
-		if prev, ok := last[k]; !ok {
-			order = append(order, k)
-		} else if prev[seq].(int64) > r[seq].(int64) {
-			continue
-		}
-		last[k] = r
-	}
-	var updates []string
-	if set != "" {
-		for _, a := range strings.Split(set, ", ") {
-			l, _, _ := strings.Cut(a, " = ")
-			updates = append(updates, unquote(strings.TrimPrefix(l, "t.")))
-		}
-	}
-	n := int64(0)
-	for _, k := range order {
-		src := last[k]
-		matched := false
-		for _, tr := range st.rows[target] {
-			if keyOf(tcols, tr) == k {
-				matched = true
-				for _, c := range updates {
-					tr[colIndex(tcols, c)] = src[colIndex(scols, c)]
-				}
-				n++
-			}
-		}
-		if !matched {
-			row := make([]any, len(tcols))
-			for _, c := range insert {
-				row[colIndex(tcols, c)] = src[colIndex(scols, c)]
-			}
-			st.rows[target] = append(st.rows[target], row)
-			n++
-		}
-	}
-	return tds.Response{RowsAffected: n}
-}
-
 // confColumns is the source table: every column but the key nullable.
 var confColumns = []tds.Column{
 	{Name: "id", Type: tds.BigInt},
@@ -378,7 +30,7 @@ var confColumns = []tds.Column{
 
 func TestConformance(t *testing.T) {
 	s, conn := start(t)
-	st := newStore(s)
+	st := tds.NewStore(s, tds.StoreQueries{Columns: mssql.ColumnsQuery, PrimaryKey: mssql.PrimaryKeyQuery, Version: mssql.VersionQuery})
 	s.Handle(mssql.ObjectsQuery, tds.Response{
 		Columns: []tds.Column{{Type: tds.NVarChar, Length: 128}, {Type: tds.NVarChar, Length: 128}, {Type: tds.NVarChar, Length: 60}},
 		Rows:    [][]any{{"dbo", "big", "USER_TABLE"}, {"dbo", "conf", "USER_TABLE"}, {"dbo", "empty", "USER_TABLE"}},
@@ -435,18 +87,18 @@ func TestConformance(t *testing.T) {
 	}
 	expected := b.NewRecordBatch()
 	defer expected.Release()
-	st.add("[dbo].[conf]", confColumns, rows)
-	st.add("[dbo].[empty]", confColumns, nil)
+	st.Add("[dbo].[conf]", confColumns, rows)
+	st.Add("[dbo].[empty]", confColumns, nil)
 	var bigRows [][]any
 	for i := int64(0); i < 120_000; i++ {
 		bigRows = append(bigRows, []any{i, "row", nil, nil, nil, nil})
 	}
-	st.add("[dbo].[big]", confColumns, bigRows)
+	st.Add("[dbo].[big]", confColumns, bigRows)
 	blob := make([]byte, 5<<20)
 	for i := range blob {
 		blob[i] = byte(i)
 	}
-	st.add("[dbo].[blobs]", confColumns, [][]any{{int64(1), nil, nil, nil, nil, blob}})
+	st.Add("[dbo].[blobs]", confColumns, [][]any{{int64(1), nil, nil, nil, nil, blob}})
 
 	remote := plugintest.Serve(t, mssql.New())
 	conformance.RunSourceSuite(t, remote, conformance.SourceFixture{

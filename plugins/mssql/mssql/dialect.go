@@ -65,6 +65,7 @@ var dialect = &sqlsource.Dialect{
 	KeyType:  keyType,
 	SQL:      sqlguard.SQLServer,
 	ReadOnly: rollbackOnly,
+	Slices:   splitTable,
 	CheckSQL: func(q string) error {
 		if err := sqlguard.Read(sqlguard.SQLServer, q); err != nil {
 			return fmt.Errorf("SQL Server has no read-only transaction, so hp reads only what it can check is a read: %w", err)

@@ -585,7 +585,7 @@ func TestInfoCapabilities(t *testing.T) {
 	for _, c := range caps {
 		names = append(names, string(c))
 	}
-	if got := strings.Join(names, ","); got != "check,list_objects,describe,read,bounds,write,exec,plan_table,read_query" {
+	if got := strings.Join(names, ","); got != "check,list_objects,describe,read,bounds,write,exec,plan_table,read_query,read_partitions" {
 		t.Fatalf("capabilities = %s", got)
 	}
 }

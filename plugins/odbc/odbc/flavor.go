@@ -21,7 +21,9 @@ type flavor struct {
 	sql   sqlguard.Dialect
 	// readOnly runs after a read-only transaction begins; empty: the
 	// driver's SQL_MODE_READ_ONLY and, with checkSQL, sqlguard.
-	readOnly  string
+	readOnly []string
+	// chunked: table reads go in chunks by primary key (chunk.go).
+	chunked   bool
 	checkSQL  bool
 	nullsLast bool
 	// catalogIsSchema: the user's schema is an ODBC catalog (MySQL's
@@ -72,7 +74,7 @@ var sqlServerTemp = &sqlsource.TempTable{
 var flavors = map[string]*flavor{
 	"postgres": {
 		name: "postgres", quote: sqlsource.QuoteDouble, sql: sqlguard.Postgres,
-		readOnly: "SET TRANSACTION READ ONLY", nullsLast: true, currentSchema: "SELECT current_schema()",
+		readOnly: []string{"SET TRANSACTION READ ONLY"}, nullsLast: true, currentSchema: "SELECT current_schema()",
 		tz: func(t string) string {
 			if strings.Contains(t, "with time zone") || t == "timestamptz" {
 				return "UTC"
@@ -91,7 +93,10 @@ var flavors = map[string]*flavor{
 	},
 	"mysql": {
 		name: "mysql", quote: func(id string) string { return "`" + strings.ReplaceAll(id, "`", "``") + "`" }, sql: sqlguard.MySQL,
-		readOnly: "START TRANSACTION READ ONLY", catalogIsSchema: true, currentSchema: "SELECT DATABASE()",
+		// One snapshot for every statement of a read (a chunked read's
+		// chunks), whatever the server's default isolation.
+		readOnly: []string{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"},
+		chunked:  true, catalogIsSchema: true, currentSchema: "SELECT DATABASE()",
 		tz: func(string) string { return "UTC" },
 		// Strict: a value that does not fit fails the write, never truncated.
 		writeSession: []string{"SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')", "SET time_zone = '+00:00'"},

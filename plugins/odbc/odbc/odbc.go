@@ -157,8 +157,8 @@ func (t *target) readOnly(ctx context.Context, dc any) (func() error, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.fl.readOnly != "" {
-		if _, err := c.ExecContext(ctx, t.fl.readOnly, nil); err != nil {
+	for _, q := range t.fl.readOnly {
+		if _, err := c.ExecContext(ctx, q, nil); err != nil {
 			return nil, errors.Join(fmt.Errorf("making the transaction read-only: %w", err), tx.Rollback())
 		}
 	}
@@ -171,15 +171,26 @@ func (t *target) query(ctx context.Context, dc any, q string, args []any, _ []sq
 	for i, a := range args {
 		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
 	}
-	rows, err := dc.(*odbcdriver.Conn).QueryContext(ctx, q, named)
-	if err != nil {
-		return nil, err
+	var rows driver.Rows
+	var err error
+	var first *odbcdriver.Rows
+	if p, ok := ctx.Value(chunkKey{}).(*chunkPlan); ok {
+		cr, err := p.chunked(ctx, dc.(*odbcdriver.Conn), q, named)
+		if err != nil {
+			return nil, err
+		}
+		rows, first = cr, cr.cur
+	} else {
+		if rows, err = dc.(*odbcdriver.Conn).QueryContext(ctx, q, named); err != nil {
+			return nil, err
+		}
+		first = rows.(*odbcdriver.Rows)
 	}
 	if len(rows.Columns()) == 0 {
 		rows.Close()
 		return nil, sdk.InvalidArgumentf("the statement returned no result set: a read must be a query that returns rows")
 	}
-	for _, col := range rows.(*odbcdriver.Rows).ColumnsInfo() {
+	for _, col := range first.ColumnsInfo() {
 		ti := typeInfo{sqlType: col.SQLType, unsigned: col.Unsigned}
 		if t.fl.catalogType != nil {
 			if fixed, _, ok := t.fl.catalogType(col.TypeName, col.Size); ok {
@@ -240,6 +251,11 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	t, err := c.target(ctx, req.Conn)
 	if err != nil {
 		return nil, err
+	}
+	if t.fl.chunked {
+		if ctx, req, err = t.planChunks(ctx, req); err != nil {
+			return nil, err
+		}
 	}
 	return t.src.Read(ctx, req)
 }

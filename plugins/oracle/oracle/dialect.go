@@ -69,6 +69,7 @@ func newDialect(open func(sdk.Connection) (*sql.DB, error), prefetch, arraySize 
 		Query:     fetchQuery(prefetch, arraySize),
 		NullsLast: true,
 		SQL:       sqlguard.Oracle,
+		Slices:    splitTable,
 		// The default read-only transaction is Oracle's SET TRANSACTION
 		// READ ONLY: every statement in it sees the database as of the
 		// transaction's start, so a read is one point in time.

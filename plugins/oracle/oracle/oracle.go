@@ -66,8 +66,9 @@ var info = sdk.Info{
 		"Created tables: int types become NUMBER(3..20), float32/float64 BINARY_FLOAT/BINARY_DOUBLE, decimals NUMBER(p,s) (p ≤ 38), bool NUMBER(1), utf8 CLOB (VARCHAR2(4000 CHAR) for merge keys), binary BLOB (RAW(2000) for keys), date32 DATE, timestamp[s] DATE, other timestamps TIMESTAMP(3|6|9) (WITH TIME ZONE for instants and timestamp_with_offset); intervals, times, lists and structs fail naming the column. Column names are used exactly as the stream spells them.",
 		"Oracle stores '' as NULL: an empty string written becomes NULL.",
 		"TIMESTAMP(7..9) values outside 1677-09-21..2262-04-11 do not fit timestamp[ns]: the read fails naming row, column and value; read them through --query as CAST(col AS TIMESTAMP(6)).",
+		"Partitioned reads (hp cp snap --parallel N) cut a table into N ranges of the first primary-key column when it is an integer NUMBER (scale 0), from its MIN to its MAX (the first range open below, the last above), each read on its own connection; other tables and views are read whole by one slice. The current SCN is read once (SELECT CURRENT_SCN FROM V$DATABASE: grant SELECT_CATALOG_ROLE or SELECT ON V_$DATABASE) and every slice, and the bounds, read the table AS OF SCN it: all slices see one point in time (flashback query: the FLASHBACK privilege on another owner's table, or FLASHBACK ANY TABLE; undo retention must cover the read, ORA-01555 otherwise). Without access to V$DATABASE the slices read each in its own READ ONLY transaction, consistent each by itself, not at one point in time together (a warning says so). Query reads cannot be split.",
 	},
-	Features: []sdk.Capability{sdk.CapReadQuery},
+	Features: []sdk.Capability{sdk.CapReadQuery, sdk.CapReadPartitions},
 }
 
 // Connector reads Oracle through sqlsource (one per pair of fetch

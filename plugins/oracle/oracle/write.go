@@ -277,7 +277,7 @@ func (c *Connector) writeTx(ctx context.Context, conn *sql.Conn, req sdk.WriteRe
 	if err != nil {
 		return 0, err
 	}
-	n, err := load(ctx, tx, req, target, stage, schema, names, arraySize, records)
+	n, err := load(ctx, tx, req, target, stage, schema, names, arraySize, records, nil)
 	if err != nil {
 		_ = tx.Rollback()
 		return 0, err
@@ -288,8 +288,10 @@ func (c *Connector) writeTx(ctx context.Context, conn *sql.Conn, req sdk.WriteRe
 	return n, nil
 }
 
+// load writes records in tx; a merge runs beforeMerge, when set, once
+// the rows are staged and before they are merged.
 func load(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, target sdk.ObjectRef, stage string,
-	schema *arrow.Schema, names []string, arraySize int, records array.RecordReader) (int64, error) {
+	schema *arrow.Schema, names []string, arraySize int, records array.RecordReader, beforeMerge func() error) (int64, error) {
 	if req.Mode == sdk.Replace {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table(target)); err != nil {
 			return 0, fmt.Errorf("deleting the old rows: %w", err)
@@ -348,6 +350,11 @@ func load(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, target sdk.Obje
 		return 0, fmt.Errorf("the incoming stream failed, nothing was written: %w", err)
 	}
 	if stage != "" {
+		if beforeMerge != nil {
+			if err := beforeMerge(); err != nil {
+				return 0, err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, mergeSQL(target, stage, names, keyNames(names, keyIdx))); err != nil {
 			return 0, fmt.Errorf("merging: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	sf "github.com/snowflakedb/gosnowflake"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -70,6 +71,10 @@ type load struct {
 	// upload, when set, puts the files into the stage once the table
 	// (and so its table stage) exists.
 	upload func(ctx context.Context) error
+	// tzText says the Parquet files hold arrow.timestamp_with_offset
+	// columns as text with the offset (Write's own files), not as
+	// Arrow's struct (a published run).
+	tzText bool
 }
 
 func newLoad(req sdk.LoadRequest) (*load, error) {
@@ -111,12 +116,57 @@ func newLoad(req sdk.LoadRequest) (*load, error) {
 	return l, nil
 }
 
+// checkTransform refuses, before Snowflake is touched, a Parquet run
+// with an arrow.timestamp_with_offset column: Parquet holds it as a
+// struct of the UTC instant and the offset's minutes, which no COPY
+// transformation hp could check here turns into a TIMESTAMP_TZ.
+func (l *load) checkTransform() error {
+	if l.req.Format != "parquet" || l.tzText {
+		return nil
+	}
+	for _, f := range l.req.Schema.Fields() {
+		if extName(f.Type) == "arrow.timestamp_with_offset" {
+			return sdk.Errorf(sdk.ErrUnsupportedType, "column %q (a timestamp with its offset, TIMESTAMP_TZ) is a struct in a Parquet run, "+
+				"which COPY does not load into TIMESTAMP_TZ: publish the run with --format csv (the offset travels in the text), or load without --stage (the Write path)", f.Name)
+		}
+	}
+	return nil
+}
+
+// extName is an extension type's name, "" for other types.
+func extName(t arrow.DataType) string {
+	if e, ok := t.(arrow.ExtensionType); ok {
+		return e.ExtensionName()
+	}
+	return ""
+}
+
+// transformed says a Parquet load needs a COPY transformation: a
+// JSON column becomes VARIANT through PARSE_JSON (loaded by name it
+// would be a JSON string), a timestamp with its offset (text in Write's
+// files) TIMESTAMP_TZ through a cast.
+func (l *load) transformed() bool {
+	if l.req.Format != "parquet" {
+		return false
+	}
+	for _, f := range l.req.Schema.Fields() {
+		switch extName(f.Type) {
+		case "arrow.json", "arrow.timestamp_with_offset":
+			return true
+		}
+	}
+	return false
+}
+
 func (l *load) exec(ctx context.Context, q string) error {
 	_, err := l.conn.ExecContext(ctx, q)
 	return err
 }
 
 func (l *load) run(ctx context.Context) (loaded int64, err error) {
+	if err := l.checkTransform(); err != nil {
+		return 0, err
+	}
 	dir, files, err := l.files(ctx)
 	if err != nil {
 		return 0, err
@@ -259,10 +309,14 @@ func sqlString(s string) string {
 // copySQL is the COPY INTO for the run's files.
 func (l *load) copySQL(into, dir string, files []string) string {
 	var b strings.Builder
-	b.WriteString("COPY INTO " + into + " FROM @" + l.stage)
+	from := "@" + l.stage
 	if dir != "" {
-		b.WriteString("/" + dir + "/")
+		from += "/" + dir + "/"
 	}
+	if l.transformed() {
+		return l.transformSQL(into, from, files)
+	}
+	b.WriteString("COPY INTO " + into + " FROM " + from)
 	quoted := make([]string, len(files))
 	for i, f := range files {
 		quoted[i] = sqlString(f)
@@ -303,6 +357,38 @@ func (l *load) copySQL(into, dir string, files []string) string {
 		b.WriteString(" FORCE=TRUE")
 	}
 	return b.String()
+}
+
+// transformSQL is the COPY with a transformation for Parquet files with
+// JSON or TIMESTAMP_TZ columns: each column selected from the file by
+// its exact name ($1:"name") and cast to the column's type, JSON parsed,
+// and for a merge the file and row each row came from.
+func (l *load) transformSQL(into, from string, files []string) string {
+	var cols, sel []string
+	for _, f := range l.req.Schema.Fields() {
+		cols = append(cols, ident(f.Name))
+		v := `$1:"` + strings.ReplaceAll(f.Name, `"`, `""`) + `"`
+		typ, _ := columnType(f) // checked when the table was made
+		if extName(f.Type) == "arrow.json" {
+			sel = append(sel, "PARSE_JSON("+v+")")
+		} else {
+			sel = append(sel, v+"::"+typ)
+		}
+	}
+	if l.req.Mode == sdk.Merge {
+		cols = append(cols, ident(fileCol), ident(rowCol))
+		sel = append(sel, "METADATA$FILENAME", "METADATA$FILE_ROW_NUMBER")
+	}
+	quoted := make([]string, len(files))
+	for i, f := range files {
+		quoted[i] = sqlString(f)
+	}
+	q := "COPY INTO " + into + " (" + strings.Join(cols, ", ") + ") FROM (SELECT " + strings.Join(sel, ", ") + " FROM " + from + ")" +
+		" FILES=(" + strings.Join(quoted, ", ") + ") FILE_FORMAT=(TYPE=PARQUET) ON_ERROR=ABORT_STATEMENT"
+	if l.req.Mode == sdk.Replace {
+		q += " FORCE=TRUE"
+	}
+	return q
 }
 
 // copy runs the COPY and checks its result: every file LOADED, the rows

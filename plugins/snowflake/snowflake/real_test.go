@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/extensions"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -180,5 +183,64 @@ func TestRealAccountRead(t *testing.T) {
 	b, err := c.Bounds(ctx, sdk.BoundsRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Name: table}}, Column: "NTZ"})
 	if err != nil || b.Max.String() != "2024-05-01T12:34:56.123456789Z" || b.Count != 2 || b.NullCount != 1 {
 		t.Errorf("bounds of NTZ: %+v, %v", b, err)
+	}
+}
+
+// TestRealAccountPlanAndTransform checks against the account named by
+// HP_TEST_SNOWFLAKE_DSN (no stage needed) what the test server can only
+// imitate: that the catalog reads back the table cp meta creates as
+// fitting, that Snowflake runs the widening ALTERs hp plans, and that the
+// Write path's COPY transformation parses JSON into VARIANT and keeps
+// TIMESTAMP_TZ offsets. It has never run here.
+func TestRealAccountPlanAndTransform(t *testing.T) {
+	dsn := os.Getenv("HP_TEST_SNOWFLAKE_DSN")
+	if dsn == "" {
+		t.Skip("HP_TEST_SNOWFLAKE_DSN is not set: no Snowflake account to plan and load in")
+	}
+	c := snowflake.New()
+	ctx := context.Background()
+	conn := sdk.Connection{DSN: dsn}
+	table := fmt.Sprintf("HP_TEST_PLAN_%d", time.Now().UnixNano())
+	t.Cleanup(func() { _, _ = c.Exec(ctx, conn, []string{`DROP TABLE IF EXISTS "` + table + `"`}) })
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "doc", Type: jsonType(t), Nullable: true},
+		{Name: "tz", Type: extensions.NewTimestampWithOffsetType(arrow.Microsecond), Nullable: true},
+	}, nil)
+	ref := sdk.ObjectRef{Name: table}
+	plan, err := c.PlanTable(ctx, sdk.PlanTableRequest{Conn: conn, Table: ref, Schema: schema, PrimaryKey: []string{"id"}})
+	if err != nil || plan.Exists {
+		t.Fatalf("plan: %+v, %v", plan, err)
+	}
+	if _, err := c.Exec(ctx, conn, plan.Statements); err != nil {
+		t.Fatal(err)
+	}
+	if plan, err = c.PlanTable(ctx, sdk.PlanTableRequest{Conn: conn, Table: ref, Schema: schema}); err != nil || len(plan.Statements) != 0 || len(plan.Notes) != 0 {
+		t.Errorf("plan of the created table: %+v, %v", plan, err)
+	}
+	wider := arrow.NewSchema(append(schema.Fields(), arrow.Field{Name: "amount", Type: &arrow.Decimal128Type{Precision: 10, Scale: 2}, Nullable: true}), nil)
+	if _, err := c.Exec(ctx, conn, []string{`ALTER TABLE "` + table + `" ADD COLUMN "AMOUNT" NUMBER(6,2)`}); err != nil {
+		t.Fatal(err)
+	}
+	if plan, err = c.PlanTable(ctx, sdk.PlanTableRequest{Conn: conn, Table: ref, Schema: wider}); err != nil || len(plan.Statements) != 1 {
+		t.Fatalf("plan of a narrower NUMBER: %+v, %v", plan, err)
+	}
+	if _, err := c.Exec(ctx, conn, plan.Statements); err != nil {
+		t.Fatalf("Snowflake refused %v: %v", plan.Statements, err)
+	}
+	rec := docs(t, schema)
+	rr, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Release()
+	if _, err := c.Write(ctx, sdk.WriteRequest{Conn: conn, Table: ref, Mode: sdk.Append}, rr); err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, dsn)
+	var typ, c1, tz string
+	err = db.QueryRow(`SELECT TYPEOF("DOC"), "DOC":b:c::VARCHAR, TO_VARCHAR("TZ", 'YYYY-MM-DD HH24:MI:SS.FF6 TZH:TZM') FROM "`+table+`" WHERE "ID" = 1`).Scan(&typ, &c1, &tz)
+	if err != nil || typ != "OBJECT" || c1 != "x" || tz != "2024-05-01 12:34:56.123456 +05:30" {
+		t.Errorf("row 1: TYPEOF(DOC)=%q DOC:b:c=%q TZ=%q, %v", typ, c1, tz, err)
 	}
 }

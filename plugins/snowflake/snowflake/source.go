@@ -24,9 +24,9 @@ import (
 // the catalog spells them.
 const (
 	// ColumnsQuery returns a table's columns in order: name, DATA_TYPE,
-	// nullability (YES/NO), a NUMBER's precision and scale and a TIME's or
-	// TIMESTAMP's fractional digits.
-	ColumnsQuery = `SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION ` +
+	// nullability (YES/NO), a NUMBER's precision and scale, a TIME's or
+	// TIMESTAMP's fractional digits and a TEXT's or BINARY's length.
+	ColumnsQuery = `SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_MAXIMUM_LENGTH ` +
 		`FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`
 	// TablesQuery lists the tables and views of a schema.
 	TablesQuery = `SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME`
@@ -226,8 +226,9 @@ func columns(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]sqlsource.Co
 			m                     sqlsource.ColumnMeta
 			nullable              string
 			prec, scale, datetime sql.NullInt64
+			length                sql.NullInt64
 		)
-		if err := rows.Scan(&m.Name, &m.NativeType, &nullable, &prec, &scale, &datetime); err != nil {
+		if err := rows.Scan(&m.Name, &m.NativeType, &nullable, &prec, &scale, &datetime, &length); err != nil {
 			return nil, err
 		}
 		m.Nullable = nullable != "NO"
@@ -238,6 +239,9 @@ func columns(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]sqlsource.Co
 		case datetime.Valid && strings.HasPrefix(m.NativeType, "TIME"): // TIME, TIMESTAMP_*
 			m.Precision, m.HasPrecision = datetime.Int64, true
 			m.NativeType = fmt.Sprintf("%s(%d)", m.NativeType, datetime.Int64)
+		case length.Valid && (m.NativeType == "TEXT" || m.NativeType == "BINARY"):
+			// The length, for PlanTable; NativeType stays the catalog's.
+			m.Precision, m.HasPrecision = length.Int64, true
 		}
 		out = append(out, m)
 	}

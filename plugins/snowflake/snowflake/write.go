@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -53,7 +57,8 @@ func (*Connector) Write(ctx context.Context, req sdk.WriteRequest, records array
 		req: sdk.LoadRequest{Conn: req.Conn, Table: req.Table, Mode: req.Mode, Keys: req.Keys, Format: "parquet",
 			Schema: records.Schema(), CreateTable: req.CreateTable},
 		conn: conn, rows: rows, stage: tableStage(req.Table),
-		files: func(context.Context) (string, []string, error) { return sub, names, nil },
+		files:  func(context.Context) (string, []string, error) { return sub, names, nil },
+		tzText: true, // writeParquet writes timestamps with their offset as text
 	}
 	if len(names) > 0 {
 		l.upload = func(ctx context.Context) error {
@@ -104,21 +109,27 @@ func writeParquet(dir string, records array.RecordReader) ([]string, int64, erro
 		}
 	}()
 	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd))
+	schema := fileSchema(records.Schema())
 	for records.Next() {
-		rec := records.RecordBatch()
+		rec, err := fileRecord(schema, records.RecordBatch())
+		if err != nil {
+			return nil, 0, err
+		}
 		if w == nil {
 			name := "part-" + fmt.Sprintf("%05d", len(names)+1) + ".parquet"
 			var err error
 			if f, err = os.Create(filepath.Join(dir, name)); err != nil {
 				return nil, 0, err
 			}
-			if w, err = pqarrow.NewFileWriter(records.Schema(), f, props, pqarrow.DefaultWriterProps()); err != nil {
+			if w, err = pqarrow.NewFileWriter(schema, f, props, pqarrow.DefaultWriterProps()); err != nil {
 				_ = f.Close()
 				return nil, 0, err
 			}
 			names, inFile = append(names, name), 0
 		}
-		if err := w.WriteBuffered(rec); err != nil {
+		err = w.WriteBuffered(rec)
+		rec.Release()
+		if err != nil {
 			return nil, 0, fmt.Errorf("writing Parquet: %w", err)
 		}
 		total += rec.NumRows()
@@ -133,4 +144,91 @@ func writeParquet(dir string, records array.RecordReader) ([]string, int64, erro
 		return nil, 0, fmt.Errorf("the stream broke after %s rows, nothing was written: %w", strconv.FormatInt(total, 10), err)
 	}
 	return names, total, closeFile()
+}
+
+// fileSchema is the schema of Write's Parquet files: a timestamp with
+// its offset becomes its text ("2006-01-02 15:04:05.999999999 -07:00",
+// which COPY casts to TIMESTAMP_TZ keeping the offset) and JSON its
+// text, for the COPY transformation to parse.
+func fileSchema(s *arrow.Schema) *arrow.Schema {
+	fields := slices.Clone(s.Fields())
+	for i, f := range fields {
+		switch extName(f.Type) {
+		case "arrow.timestamp_with_offset", "arrow.json":
+			fields[i].Type = arrow.BinaryTypes.String
+		}
+	}
+	md := s.Metadata()
+	return arrow.NewSchema(fields, &md)
+}
+
+// fileRecord is rec in schema: the columns fileSchema changes as text.
+// The caller releases it.
+func fileRecord(schema *arrow.Schema, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, rec.NumCols())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, c := range rec.Columns() {
+		switch extName(c.DataType()) {
+		case "arrow.timestamp_with_offset":
+			a, err := offsetText(c.(array.ExtensionArray).Storage().(*array.Struct))
+			if err != nil {
+				return nil, fmt.Errorf("column %q: %w", rec.ColumnName(i), err)
+			}
+			cols[i] = a
+		case "arrow.json":
+			st := c.(array.ExtensionArray).Storage()
+			if st.DataType().ID() != arrow.STRING {
+				return nil, sdk.Errorf(sdk.ErrUnsupportedType, "column %q: JSON stored as %s", rec.ColumnName(i), st.DataType())
+			}
+			st.Retain()
+			cols[i] = st
+		default:
+			c.Retain()
+			cols[i] = c
+		}
+	}
+	return array.NewRecordBatch(schema, cols, rec.NumRows()), nil
+}
+
+// offsetText renders arrow.timestamp_with_offset's storage (the UTC
+// instant, the offset's minutes) as local time with the offset.
+func offsetText(st *array.Struct) (arrow.Array, error) {
+	ts, ok := st.Field(0).(*array.Timestamp)
+	if !ok {
+		return nil, fmt.Errorf("timestamp with offset stored as %s", st.DataType())
+	}
+	toTime, err := ts.DataType().(*arrow.TimestampType).GetToTimeFunc()
+	if err != nil {
+		return nil, err
+	}
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	defer b.Release()
+	for i := 0; i < st.Len(); i++ {
+		if st.IsNull(i) {
+			b.AppendNull()
+			continue
+		}
+		var minutes int64
+		switch o := st.Field(1).(type) {
+		case *array.Int8:
+			minutes = int64(o.Value(i))
+		case *array.Int16:
+			minutes = int64(o.Value(i))
+		case *array.Int32:
+			minutes = int64(o.Value(i))
+		case *array.Int64:
+			minutes = o.Value(i)
+		default:
+			return nil, fmt.Errorf("offset stored as %s", o.DataType())
+		}
+		t := toTime(ts.Value(i)).In(time.FixedZone("", int(minutes)*60))
+		b.Append(t.Format("2006-01-02 15:04:05.000000000 -07:00"))
+	}
+	return b.NewArray(), nil
 }

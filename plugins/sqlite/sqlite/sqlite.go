@@ -52,6 +52,7 @@ var info = sdk.Info{
 	},
 	Limits: []string{
 		"SQLite cannot keep more than 15 significant digits in a DECIMAL(p,s) column (NUMERIC affinity); declare DECIMAL TEXT(p,s) to keep every digit.",
+		"A DECIMAL TEXT(p,s) column cannot be a delta column or a diff key: SQLite compares its values as text (\"10\" before \"9\"), so ranges on it would skip rows; hp refuses them.",
 		"A value whose storage class contradicts the declared type (say 'abc' in an INTEGER column) fails the read with the table, column and row named.",
 		"Range filters compare SQLite values: timestamps stored as text compare as text, so store them in one format (ISO 8601, UTC).",
 		"Query sources take their types from the declared types of the columns they select; computed columns are text.",
@@ -231,6 +232,11 @@ func primaryKey(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) ([]string, e
 
 var precisionScale = regexp.MustCompile(`\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)`)
 
+// textAffinity: SQLite's rule 2 for a declared type (upper case).
+func textAffinity(t string) bool {
+	return !strings.Contains(t, "INT") && (strings.Contains(t, "CHAR") || strings.Contains(t, "CLOB") || strings.Contains(t, "TEXT"))
+}
+
 // mapType follows SQLite's affinity rules on the declared type.
 func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 	t := strings.ToUpper(m.NativeType)
@@ -247,13 +253,17 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 			if err != nil {
 				return sqlsource.Mapping{}, fmt.Errorf("%w: %v", sdk.ErrUnsupportedType, err)
 			}
-			return sqlsource.Mapping{Type: dt, Decode: sqlsource.DecodeDecimal}, nil
+			mp := sqlsource.Mapping{Type: dt, Decode: sqlsource.DecodeDecimal}
+			if textAffinity(t) {
+				mp.Unordered = "SQLite compares DECIMAL TEXT values as text (\"10\" sorts before \"9\"); use a column of INTEGER, REAL or DECIMAL(p,s) affinity"
+			}
+			return mp, nil
 		}
 	}
 	switch {
 	case strings.Contains(t, "INT"):
 		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Int64, Decode: sqlsource.DecodeInt64}, nil
-	case strings.Contains(t, "CHAR") || strings.Contains(t, "CLOB") || strings.Contains(t, "TEXT"):
+	case textAffinity(t):
 		return sqlsource.Mapping{Type: arrow.BinaryTypes.String, Decode: sqlsource.DecodeString}, nil
 	case strings.Contains(t, "BLOB"):
 		return sqlsource.Mapping{Type: arrow.BinaryTypes.Binary, Decode: sqlsource.DecodeBinary}, nil

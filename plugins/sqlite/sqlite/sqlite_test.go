@@ -185,3 +185,28 @@ func TestQueryAndErrors(t *testing.T) {
 		t.Errorf("unknown column: %v", err)
 	}
 }
+
+// SQLite compares DECIMAL TEXT as text ("10" < "9"): a delta or an
+// ordering on such a column would skip or misplace rows, so it is refused.
+func TestDecimalTextNeverBoundsOrOrders(t *testing.T) {
+	dsn, expected := seed(t, 3)
+	defer expected.Release()
+	c := sqlite.New()
+	conn := sdk.Connection{DSN: dsn}
+	src := sdk.Source{Object: &sdk.ObjectRef{Name: "t"}}
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), `"amount"`) || !strings.Contains(err.Error(), "as text") {
+			t.Errorf("%s on DECIMAL TEXT: %v, want a refusal naming the column and why", what, err)
+		}
+	}
+	_, err := c.Bounds(context.Background(), sdk.BoundsRequest{Conn: conn, Source: src, Column: "amount"})
+	check("bounds", err)
+	_, err = c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: src, Range: &sdk.RangeFilter{Column: "amount", Lower: sdk.DecimalValue("9")}})
+	check("range", err)
+	_, err = c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: src, OrderBy: []sdk.OrderBy{{Column: "amount"}}})
+	check("order", err)
+	if _, err := c.Bounds(context.Background(), sdk.BoundsRequest{Conn: conn, Source: src, Column: "ratio"}); err != nil {
+		t.Errorf("bounds of a REAL column: %v", err)
+	}
+}

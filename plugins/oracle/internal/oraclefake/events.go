@@ -78,8 +78,9 @@ func AnswerEvents(n int, q string, args []any) (r *Result, ok bool, err error) {
 // answerTable answers bounds and range reads of table t, whose rows 1..n
 // are row(i), each driver growing with ID.
 func answerTable(t *Table, row func(int) []driver.Value, n int, q string, args []any) (r *Result, ok bool, err error) {
-	from := regexp.QuoteMeta(`FROM "HP"."` + t.Name + `"`)
-	boundsQuery := regexp.MustCompile(`^SELECT MIN\("(\w+)"\), MAX\("\w+"\), COUNT\(\*\), COUNT\("\w+"\) ` + from + `(?: WHERE (.*))?$`)
+	// A partitioned read's slices read AS OF one SCN.
+	from := regexp.QuoteMeta(`FROM "HP"."`+t.Name+`"`) + `(?: AS OF SCN \d+)?`
+	boundsQuery := regexp.MustCompile(`^SELECT MIN\("(\w+)"\), MAX\("\w+"\)(, COUNT\(\*\), COUNT\("\w+"\))? ` + from + `(?: WHERE (.*))?$`)
 	readQuery := regexp.MustCompile(`^SELECT (.+?) ` + from + `(?: WHERE (.*?))?(?: ORDER BY .*)?$`)
 	cols := t.Names()
 	index := func(name string) int {
@@ -92,8 +93,9 @@ func answerTable(t *Table, row func(int) []driver.Value, n int, q string, args [
 	}
 	var where, list string
 	var bounds int
+	counts := false
 	if m := boundsQuery.FindStringSubmatch(q); m != nil {
-		bounds, where = index(m[1]), m[2]
+		bounds, counts, where = index(m[1]), m[2] != "", m[3]
 	} else if m := readQuery.FindStringSubmatch(q); m != nil {
 		list, where = m[1], m[2]
 	} else {
@@ -117,6 +119,9 @@ func answerTable(t *Table, row func(int) []driver.Value, n int, q string, args [
 		var lo, hi driver.Value
 		if len(rows) > 0 {
 			lo, hi = rows[0][bounds], rows[len(rows)-1][bounds]
+		}
+		if !counts {
+			return &Result{Cols: []string{"MIN", "MAX"}, Rows: [][]driver.Value{{lo, hi}}}, true, nil
 		}
 		count := godror.Number(strconv.Itoa(len(rows)))
 		return &Result{Cols: []string{"MIN", "MAX", "COUNT", "COUNT"}, Rows: [][]driver.Value{{lo, hi, count, count}}}, true, nil
@@ -143,12 +148,89 @@ func answerTable(t *Table, row func(int) []driver.Value, n int, q string, args [
 	return out, true, nil
 }
 
-// matches evaluates conditions joined by AND on a row.
+// topLevel splits s at sep outside parentheses.
+func topLevel(s, sep string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '(':
+			depth++
+		case s[i] == ')':
+			depth--
+		case depth == 0 && strings.HasPrefix(s[i:], sep):
+			out = append(out, s[start:i])
+			start = i + len(sep)
+			i += len(sep) - 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// balanced reports whether s's parentheses pair up without closing below
+// its start.
+func balanced(s string) bool {
+	depth := 0
+	for _, c := range s {
+		if c == '(' {
+			depth++
+		} else if c == ')' {
+			if depth--; depth < 0 {
+				return false
+			}
+		}
+	}
+	return depth == 0
+}
+
+var intCondition = regexp.MustCompile(`^"(\w+)" (>=|>|<=|<) (-?\d+)$`)
+
+// matches evaluates a WHERE of conditions joined by AND and OR (with
+// parentheses, as a partitioned read's slices send) on a row.
 func matches(row []driver.Value, index func(string) int, where string, args []any) (bool, error) {
 	if where == "" {
 		return true, nil
 	}
-	for _, c := range strings.Split(where, " AND ") {
+	if ors := topLevel(where, " OR "); len(ors) > 1 {
+		for _, o := range ors {
+			if ok, err := matches(row, index, o, args); ok || err != nil {
+				return ok, err
+			}
+		}
+		return false, nil
+	}
+	for _, c := range topLevel(where, " AND ") {
+		if strings.HasPrefix(c, "(") && strings.HasSuffix(c, ")") && balanced(c[1:len(c)-1]) {
+			ok, err := matches(row, index, c[1:len(c)-1], args)
+			if !ok || err != nil {
+				return false, err
+			}
+			continue
+		}
+		switch col, isNull := strings.CutSuffix(c, " IS NULL"); {
+		case c == "1=1":
+			continue
+		case c == "1=0":
+			return false, nil
+		case isNull && index(strings.Trim(col, `"`)) >= 0:
+			if row[index(strings.Trim(col, `"`))] != nil {
+				return false, nil
+			}
+			continue
+		}
+		if m := intCondition.FindStringSubmatch(c); m != nil && index(m[1]) >= 0 {
+			num, _ := row[index(m[1])].(godror.Number)
+			x, ok := new(big.Rat).SetString(string(num))
+			v, _ := new(big.Rat).SetString(m[3])
+			if !ok {
+				return false, fmt.Errorf("oraclefake: %q against %T", c, row[index(m[1])])
+			}
+			cmp := x.Cmp(v)
+			if !map[string]bool{">": cmp > 0, ">=": cmp >= 0, "<": cmp < 0, "<=": cmp <= 0}[m[2]] {
+				return false, nil
+			}
+			continue
+		}
 		m := condition.FindStringSubmatch(c)
 		if m == nil || index(m[1]) < 0 {
 			return false, fmt.Errorf("oraclefake: cannot evaluate %q", c)

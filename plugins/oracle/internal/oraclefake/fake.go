@@ -27,6 +27,10 @@ type Result struct {
 	Types []string   // godror's ColumnTypeDatabaseTypeName
 	Prec  [][2]int64 // precision, scale (0, 0: unknown)
 	Rows  [][]driver.Value
+	// Affected, when Counted, is the rows a statement without rows
+	// changed (else an Exec reports 1).
+	Affected int64
+	Counted  bool
 }
 
 // Call is one logged statement.
@@ -205,8 +209,12 @@ func (s *stmt) Query([]driver.Value) (driver.Rows, error) {
 }
 
 func (s *stmt) ExecContext(_ context.Context, args []driver.NamedValue) (driver.Result, error) {
-	if _, err := s.run(args); err != nil {
+	r, err := s.run(args)
+	if err != nil {
 		return nil, err
+	}
+	if r != nil && r.Counted {
+		return driver.RowsAffected(r.Affected), nil
 	}
 	return driver.RowsAffected(1), nil
 }

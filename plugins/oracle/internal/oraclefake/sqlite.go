@@ -125,6 +125,7 @@ var (
 	fetchFirst = regexp.MustCompile(`(?i)\s*FETCH FIRST (\d+) ROWS ONLY`)
 	oraBind    = regexp.MustCompile(`:(\d+)`)
 	createGTT  = regexp.MustCompile(`^CREATE GLOBAL TEMPORARY TABLE ("\w+") \((.*)\) ON COMMIT DELETE ROWS$`)
+	gttAs      = regexp.MustCompile(`^CREATE GLOBAL TEMPORARY TABLE ("\w+") ON COMMIT DELETE ROWS AS (SELECT .+)$`)
 	create     = regexp.MustCompile(`^CREATE TABLE (\S+) \((.*)\)$`)
 	columnDef  = regexp.MustCompile(`^("[^"]+"|\w+) (.+?)((?: NOT NULL)?(?: PRIMARY KEY)?)$`)
 	dropPurge  = regexp.MustCompile(`^(DROP TABLE \S+) PURGE$`)
@@ -143,6 +144,12 @@ func (ss *session) Handle(q string, args []any) (*Result, error) {
 		ss.s.gtt[strings.Trim(m[1], `"`)] = true
 		ss.s.mu.Unlock()
 		lite = "CREATE TABLE " + m[1] + " (" + m[2] + ")"
+	}
+	if m := gttAs.FindStringSubmatch(lite); m != nil {
+		ss.s.mu.Lock()
+		ss.s.gtt[strings.Trim(m[1], `"`)] = true
+		ss.s.mu.Unlock()
+		lite = "CREATE TABLE " + m[1] + " AS " + m[2]
 	}
 	if m := create.FindStringSubmatch(lite); m != nil {
 		name := m[1]
@@ -170,17 +177,21 @@ func (ss *session) Handle(q string, args []any) (*Result, error) {
 		}
 		return ss.query(lite, q, vals)
 	}
-	return nil, ss.exec(lite, q, args)
+	n, err := ss.exec(lite, q, args)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Affected: n, Counted: true}, nil
 }
 
 // exec runs a statement once, or once per element of its array binds,
-// all or nothing.
-func (ss *session) exec(lite, q string, args []any) error {
+// all or nothing, and counts the rows it changed.
+func (ss *session) exec(lite, q string, args []any) (int64, error) {
 	n := -1
 	for _, a := range args {
 		if v := reflect.ValueOf(a); v.Kind() == reflect.Slice && v.Type().Elem().Kind() != reflect.Uint8 {
 			if n >= 0 && v.Len() != n {
-				return fmt.Errorf("oraclefake: array binds of %d and %d rows in %s", n, v.Len(), q)
+				return 0, fmt.Errorf("oraclefake: array binds of %d and %d rows in %s", n, v.Len(), q)
 			}
 			n = v.Len()
 		}
@@ -190,10 +201,14 @@ func (ss *session) exec(lite, q string, args []any) error {
 		for i, a := range args {
 			vals[i] = liteValue(a)
 		}
-		_, err := ss.c.ExecContext(bg, lite, vals...)
-		return ss.failed(err, lite, q)
+		r, err := ss.c.ExecContext(bg, lite, vals...)
+		if err != nil {
+			return 0, ss.failed(err, lite, q)
+		}
+		return r.RowsAffected()
 	}
-	return ss.atomic(func() error {
+	total := int64(0)
+	err := ss.atomic(func() error {
 		vals := make([]any, len(args))
 		for r := range n {
 			for i, a := range args {
@@ -203,12 +218,16 @@ func (ss *session) exec(lite, q string, args []any) error {
 					vals[i] = liteValue(a)
 				}
 			}
-			if _, err := ss.c.ExecContext(bg, lite, vals...); err != nil {
+			res, err := ss.c.ExecContext(bg, lite, vals...)
+			if err != nil {
 				return ss.failed(fmt.Errorf("array row %d: %w", r, err), lite, q)
 			}
+			k, _ := res.RowsAffected()
+			total += k
 		}
 		return nil
 	})
+	return total, err
 }
 
 // atomic runs f as one statement: all of it or nothing.

@@ -3,15 +3,18 @@
 // HP.T_ALL holds a row of edge values of every mapped type and a row of
 // NULLs; HP.EVENTS and HP.EVENTS_TZ hold rows 1..n of delta drivers, n
 // given by the DSN's service name (oracle://u/p@//h/EVENTS5), so that runs
-// can see them grow.
+// can see them grow. The current SCN is 4242.
 // It is never installed.
 package main
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/godror/godror"
 
 	"github.com/halfpipe-io/halfpipe/plugins/oracle/internal/oraclefake"
 	"github.com/halfpipe-io/halfpipe/plugins/oracle/oracle"
@@ -33,6 +36,9 @@ func main() {
 			// A read of every column of T_ALL, as the connector writes it.
 			if strings.HasPrefix(q, `SELECT "ID", "AMOUNT", `) && strings.HasSuffix(q, ` FROM "HP"."T_ALL"`) {
 				return &oraclefake.Result{Cols: all.Names(), Rows: oraclefake.AllRows()}, nil
+			}
+			if q == oracle.SCNQuery {
+				return &oraclefake.Result{Cols: []string{"CURRENT_SCN"}, Rows: [][]driver.Value{{godror.Number("4242")}}}, nil
 			}
 			if r, ok, err := oraclefake.AnswerEvents(events, q, args); ok {
 				return r, err

@@ -1,0 +1,95 @@
+package format
+
+import (
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// needsQuotesBytewise is needsQuotes as it was before it read eight bytes
+// at a time: the oracle of TestNeedsQuotesWordAtATime.
+func needsQuotesBytewise(e *csvEncoder, v []byte) bool {
+	if len(v) == 0 {
+		return len(e.null) == 0
+	}
+	if v[0] == ' ' || v[len(v)-1] == ' ' || v[0] == '\t' || v[len(v)-1] == '\t' {
+		return true
+	}
+	for i := 0; i < len(v); i++ {
+		if e.special[v[i]] {
+			return true
+		}
+	}
+	if len(e.delim) > 1 && containsBytes(v, e.delim) {
+		return true
+	}
+	return len(e.null) > 0 && string(v) == string(e.null)
+}
+
+// The word-at-a-time scan quotes exactly the fields the byte loop did,
+// whatever the delimiter, wherever the special byte sits in a word and
+// whatever bytes (controls, UTF-8, 0x80 and above) surround it.
+func TestNeedsQuotesWordAtATime(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "a", Type: arrow.BinaryTypes.String}}, nil)
+	alphabets := []string{"abcdefgh01 ", "abc\"\n\r,;\t|\x00\x01\x0d\x0e\x7f\x80\xff€", "\x0c\x0d\x0e\x21\x22\x23\x2b\x2c\x2d\xa2\xac"}
+	rng := rand.New(rand.NewPCG(2, 22))
+	for _, delim := range []rune{',', ';', '\t', '|', '\x01', '€'} {
+		for _, null := range []string{"", "NULL"} {
+			enc, err := newCSV(io.Discard, schema, codec{compression: None}, csvConfig{delimiter: delim, null: null})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := enc.(*csvEncoder)
+			for n := 0; n < 20000; n++ {
+				ab := alphabets[n%len(alphabets)]
+				v := make([]byte, rng.IntN(40))
+				for i := range v {
+					v[i] = ab[rng.IntN(len(ab))]
+				}
+				if n%3 == 0 {
+					// Mostly plain text with one special byte somewhere.
+					for i := range v {
+						v[i] = 'a' + byte(i%26)
+					}
+					if len(v) > 0 {
+						v[rng.IntN(len(v))] = ab[rng.IntN(len(ab))]
+					}
+				}
+				if got, want := e.needsQuotes(v), needsQuotesBytewise(e, v); got != want {
+					t.Fatalf("delimiter %q, null %q: needsQuotes(%q) = %v, want %v", delim, null, v, got, want)
+				}
+			}
+		}
+	}
+}
+
+// The text shape's values: 50 to 500 characters of hex, no special byte.
+func BenchmarkNeedsQuotes(b *testing.B) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "a", Type: arrow.BinaryTypes.String}}, nil)
+	enc, _ := newCSV(io.Discard, schema, codec{compression: None}, csvConfig{delimiter: ','})
+	e := enc.(*csvEncoder)
+	var vals [][]byte
+	for n := 50; n <= 500; n += 37 {
+		v := make([]byte, n)
+		for i := range v {
+			v[i] = "0123456789abcdef"[(i*7+n)%16]
+		}
+		vals = append(vals, v)
+	}
+	for _, f := range []struct {
+		name string
+		fn   func(*csvEncoder, []byte) bool
+	}{{"bytewise", needsQuotesBytewise}, {"words", (*csvEncoder).needsQuotes}} {
+		b.Run(f.name, func(b *testing.B) {
+			for b.Loop() {
+				for _, v := range vals {
+					if f.fn(e, v) {
+						b.Fatal("quoted")
+					}
+				}
+			}
+		})
+	}
+}
