@@ -207,11 +207,12 @@ if want shapes; then
 	go run ./testkit/cmd/shapebench -hp "$BIN/hp" -rounds "${BENCH_SHAPES_ROUNDS:-3}" -scale "${BENCH_SHAPES_SCALE:-1}"
 fi
 
-# hp diff: a PostgreSQL table and its MariaDB copy with 0.1% of the rows
-# changed, compared in full and with --hash, beside hp cp snap of the same
-# table (to local CSV, and the copy into MariaDB). BENCH_DIFF_ROWS
-# (default 1000000).
-DIFF_ROWS=${BENCH_DIFF_ROWS:-1000000}
+# hp diff and sync batch: a PostgreSQL table and its MariaDB copy with
+# 0.1% of the rows changed, compared in full and with --hash and then
+# synced, beside hp cp snap of the same table (to local CSV, and the copy
+# into MariaDB): seconds, rows/s of the table's rows, peak RSS of hp and
+# of its largest plugin. BENCH_DIFF_ROWS (default 5000000).
+DIFF_ROWS=${BENCH_DIFF_ROWS:-5000000}
 if ! want diff; then
 	:
 elif psql "$PG" -Atc "select 1" >/dev/null 2>&1 && mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
@@ -224,16 +225,15 @@ elif psql "$PG" -Atc "select 1" >/dev/null 2>&1 && mariadb -h127.0.0.1 -uroot te
 			-c "vacuum analyze hp_bench_diff"
 	fi
 	echo
-	echo "== hp diff: $DIFF_ROWS rows, PostgreSQL against its MariaDB copy with 0.1% changed (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
-	tmp_diff=$(mktemp -d)
-	env_diff=(HP_PG_DSN="$PG" HP_MY_DSN="mysql://root@127.0.0.1:3306/test" HP_OUT_DSN="$tmp_diff/out" HP_PLUGIN_DIR="$BIN/plugins")
+	echo "== hp diff and sync batch: $DIFF_ROWS rows, PostgreSQL against its MariaDB copy with 0.1% changed (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+	env_diff=(HP_PG_DSN="$PG" HP_MY_DSN="mysql://root@127.0.0.1:3306/test" HP_PLUGIN_DIR="$BIN/plugins")
 	timed() { # label, then the hp arguments; exit 1 (differences) is success
-		local label=$1 t0 t1 rc=0
+		local label=$1
 		shift
-		t0=$(date +%s.%N); env "${env_diff[@]}" "$BIN/hp" "$@" --log-level warn >/dev/null 2>"$tmp_diff/err" || rc=$?; t1=$(date +%s.%N)
-		[ "$rc" -le 1 ] || { cat "$tmp_diff/err"; return 1; }
-		awk -v l="$label" -v a="$t0" -v b="$t1" 'BEGIN { printf "%-44s %7.2fs\n", l, b-a }'
+		env "${env_diff[@]}" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$DIFF_ROWS" -ok-exit 1 -label "$label" -- "$@" --log-level warn >"$tmp_diff/line" 2>"$tmp_diff/err" || { cat "$tmp_diff/err"; return 1; }
+		sed 's/ *[0-9.]* MB\/s out//' "$tmp_diff/line"
 	}
+	tmp_diff=$(mktemp -d)
 	mariadb -h127.0.0.1 -uroot test -e "drop table if exists hp_bench_diff"
 	env "${env_diff[@]}" "$BIN/hp" cp meta pg.public.hp_bench_diff my.hp_bench_diff --execute >/dev/null
 	timed "hp cp snap PostgreSQL → MariaDB" cp snap pg.public.hp_bench_diff my.hp_bench_diff
@@ -244,7 +244,9 @@ elif psql "$PG" -Atc "select 1" >/dev/null 2>&1 && mariadb -h127.0.0.1 -uroot te
 		insert into hp_bench_diff select id + $DIFF_ROWS, name, amount, note, at from hp_bench_diff where id <= $((DIFF_ROWS / 4000))"
 	timed "hp diff (full read of both)" diff pg.public.hp_bench_diff my.hp_bench_diff
 	timed "hp diff --hash" diff pg.public.hp_bench_diff my.hp_bench_diff --hash
-	echo "--hash summary: $(env "${env_diff[@]}" "$BIN/hp" diff pg.public.hp_bench_diff my.hp_bench_diff --hash --output json 2>&1 >/dev/null | tr -d '\n ')"
+	echo "--hash summary: $(env "${env_diff[@]}" "$BIN/hp" diff pg.public.hp_bench_diff my.hp_bench_diff --hash --output json 2>&1 >/dev/null | sed '/^hp: error/d' | tr -d '\n ')"
+	timed "hp sync batch (one transaction)" sync batch pg.public.hp_bench_diff my.hp_bench_diff
+	env "${env_diff[@]}" "$BIN/hp" diff pg.public.hp_bench_diff my.hp_bench_diff --hash >/dev/null 2>&1 || { echo "differences left after the sync"; exit 1; }
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	rm -rf "$tmp_diff"
 else

@@ -14,7 +14,8 @@ import (
 // Lambda runtime interface emulator (HP_COMMAND=sync HP_SUBCOMMAND=batch,
 // flags as HP_ variables), PostgreSQL to PostgreSQL: a failing sync is a
 // function error that leaves the target as it was, a dry run from the
-// event counts without writing, and a sync makes the target the source.
+// event counts without writing, a sync makes the target the source, and a
+// sync too long for the invocation stops before its deadline, rolled back.
 func TestLambdaSyncBatch(t *testing.T) {
 	t.Parallel() // its own tables and emulator
 	bootstrap, opt := lambdaTree(t)
@@ -62,5 +63,23 @@ func TestLambdaSyncBatch(t *testing.T) {
 	}
 	if strings.Contains(fn.Output(), "postgres://postgres@") {
 		t.Error("the function logged an unmasked DSN")
+	}
+
+	// A sync that cannot finish before the invocation's deadline (a 6 s
+	// function keeps a 5 s margin: 1 s for comparing a million rows) stops
+	// in time, a function error, the target as it was.
+	const big, bigTgt = "hp_e2e_lambdasync_big", "hp_e2e_lambdasync_bigt"
+	pgExec(t, `drop table if exists `+big+`, `+bigTgt+`;
+		create table `+big+` (id int primary key, v text); insert into `+big+` select g, 'v' || g from generate_series(1, 1000000) g;
+		create table `+bigTgt+` (id int primary key, v text); insert into `+bigTgt+` select id, v from `+big+` where id % 1000 <> 0`)
+	t.Cleanup(func() { pgExec(t, "drop table if exists "+big+", "+bigTgt) })
+	slow := testkit.StartLambda(t, bootstrap, env, 6*time.Second)
+	start := time.Now()
+	body, failed = slow.Invoke(t, `{"HP_SOURCE_OBJECT": "public.`+big+`", "HP_TARGET_OBJECT": "public.`+bigTgt+`"}`)
+	if !failed || !strings.Contains(string(body), "before the invocation's deadline") || time.Since(start) > 6*time.Second {
+		t.Fatalf("a sync past the deadline: failed=%v after %s: %s", failed, time.Since(start), body)
+	}
+	if n := pgExec(t, "select count(*) from "+bigTgt); n != "999000" {
+		t.Fatalf("the sync stopped at the deadline left %s rows, want the 999000 before it", n)
 	}
 }

@@ -84,8 +84,9 @@ func (f sqliteFile) query(q string) string {
 // and back. A composite key of mixed case and accents (SQLite's BINARY
 // collation and PostgreSQL's COLLATE "C" agree on byte order), rows new,
 // changed and deleted on either side; a sync that fails after its deletes
-// (a trigger refusing a row) leaves the SQLite file exactly as before; a
-// sync makes a second diff empty. A NULL key, which SQLite allows in a
+// (a trigger refusing a row) leaves the SQLite file exactly as before, and
+// in chunks at the last chunk committed, a rerun completing it; a sync
+// makes a second diff empty. A NULL key, which SQLite allows in a
 // composite primary key, is refused by diff and sync alike.
 func TestSyncBatchPostgresSQLite(t *testing.T) {
 	t.Parallel() // its own tables and file
@@ -140,9 +141,23 @@ func TestSyncBatchPostgresSQLite(t *testing.T) {
 	if dump() != before {
 		t.Fatalf("a failed sync changed the SQLite table")
 	}
+	// In chunks of 3 differences the refused row ('e', 1500) is the 7th
+	// in key order: the first two chunks stay committed, the rest as it
+	// was, and a rerun applies the rest.
+	_, res = p.sync(2, "--chunk-rows", "3")
+	testkit.Contains(t, "the failed chunk", res.Stderr, "syncing chunk 3 into lite.items", "holds the 2 chunks committed before it", "boom refused")
+	if got := lite.query(`SELECT region || id || '=' || note FROM items WHERE (region, id) IN (('A', 5003), ('B', 11), ('e', 12), ('e', 1500), ('e', 5002)) ORDER BY region, id`); got != "A5003=new\nB11=changed\ne12=n12\ne1500=n1500" {
+		t.Fatalf("after the failed chunk the SQLite table holds\n%s", got)
+	}
+	if got := lite.query(`SELECT COUNT(*) FROM items WHERE id IN (6000, 6001)`); got != "1" {
+		t.Fatalf("after the failed chunk %s of the 2 target-only rows are left, want 1 (a/6001 deleted in chunk 2, Ä/6000 in chunk 3)", got)
+	}
 	lite.exec(`DROP TRIGGER refuse`)
-	got, _ = p.sync(0)
-	p.wantCounts("sync", got, 5, 4, 2, 0)
+	got, _ = p.sync(0, "--chunk-rows", "3")
+	p.wantCounts("the rerun", got, 3, 1, 1, 0)
+	if got.Chunks != 2 {
+		t.Fatalf("the rerun: %+v, want 2 chunks", got)
+	}
 	if out := p.diff(0); out != "" {
 		t.Fatalf("differences after the sync:\n%s", out)
 	}

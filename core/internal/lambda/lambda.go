@@ -196,12 +196,19 @@ func (h *Handler) runSync(ctx context.Context, f *cliutil.Factory, args []string
 		return nil, err
 	}
 	o.Conns = conns
+	var m time.Duration
 	if deadline, ok := ctx.Deadline(); ok {
+		m = margin(time.Until(deadline))
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-margin(time.Until(deadline))))
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-m))
 		defer cancel()
 	}
 	res, err := clisync.Batch(ctx, o)
+	// A plugin's side of the deadline (gRPC carries it) may end a stream
+	// just before ours fires.
+	if dl, ok := ctx.Deadline(); err != nil && ok && (ctx.Err() != nil || time.Until(dl) < 250*time.Millisecond) {
+		return nil, fmt.Errorf("%w: stopped %s before the invocation's deadline; give the function more time, or set HP_CHUNK_ROWS to commit in chunks", err, m.Round(time.Second))
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,5 +1,6 @@
-// Command snapbench times `hp cp snap` runs as a user would run them and
-// samples the peak RSS of hp and of its plugin processes from /proc.
+// Command snapbench times `hp cp snap` runs (or any hp command) as a user
+// would run them and samples the peak RSS of hp and of its plugin
+// processes from /proc.
 package main
 
 import (
@@ -60,9 +61,10 @@ func main() {
 	label := flag.String("label", "", "row label")
 	rows := flag.Int64("rows", 0, "rows in the source (for rows/s)")
 	toS3 := flag.Bool("s3", false, "write to a real S3 server (versitygw, started here) instead of a local directory")
+	okExit := flag.Int("ok-exit", 0, "a non-zero exit code that is success too (hp diff exits 1 on differences)")
 	flag.Parse()
 	tb := &benchTB{}
-	err := run(tb, *hp, *label, *rows, *toS3, flag.Args())
+	err := run(tb, *hp, *label, *rows, *toS3, *okExit, flag.Args())
 	tb.cleanup()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "snapbench:", err)
@@ -70,7 +72,7 @@ func main() {
 	}
 }
 
-func run(tb *benchTB, hp, label string, rows int64, toS3 bool, args []string) error {
+func run(tb *benchTB, hp, label string, rows int64, toS3 bool, okExit int, args []string) error {
 	out := tb.TempDir()
 	env := append(os.Environ(), "HP_OUT_DSN="+out)
 	if toS3 {
@@ -83,6 +85,9 @@ func run(tb *benchTB, hp, label string, rows int64, toS3 bool, args []string) er
 	cmd.Env = env
 	cmd.Stderr = os.Stderr
 	u, err := measure.Run(cmd)
+	if okExit != 0 && cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == okExit {
+		err = nil
+	}
 	if err != nil {
 		return fmt.Errorf("hp failed: %w", err)
 	}

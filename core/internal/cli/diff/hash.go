@@ -35,7 +35,10 @@ func compareHashed(ctx context.Context, o *Options, src, tgt tableSide, emit fun
 		}
 		f, _ := field(s.schema, s.keys[0])
 		if !arrow.IsInteger(f.Type.ID()) {
-			return sum, nil, cliutil.UsageErrorf("--hash splits the table into ranges of an integer first key, and %q is %s in %s: compare without --hash", s.keys[0], f.Type, s.t)
+			// Ranges of text would have to be cut where both databases
+			// order alike, and collations do not (MariaDB's default puts
+			// a = A = á, PostgreSQL's and SQLite's order by bytes).
+			return sum, nil, cliutil.UsageErrorf("--hash splits the table into ranges of an integer first key, and %q is %s in %s: ranges of text keys would depend on each database's collation, which need not agree: compare without --hash, or put an integer key column first with --primary-keys", s.keys[0], f.Type, s.t)
 		}
 	}
 	lo, hi, rows, err := keyBounds(ctx, o.Where, src, tgt)
