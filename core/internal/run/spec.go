@@ -43,8 +43,8 @@ type Spec struct {
 	MaxFileRows         int64
 	MaxFileBytes        string
 	RowGroupRows        int64
-	// Parallel is how many slices of the table are read at once (snap);
-	// 0 means 1.
+	// Parallel is how many slices of the table (a delta: of each range)
+	// are read at once; 0 means 1.
 	Parallel     int
 	Path, Layout string
 	S3           store.S3Options
@@ -72,6 +72,9 @@ type DeltaSpec struct {
 // BindFlags binds s to the flags of a run of the given kind: the same
 // names serve the command line and, as HP_<FLAG>, the environment of
 // 12-factor mode and AWS Lambda.
+// parallelHelp is --parallel's help.
+const parallelHelp = "Read the table in N slices at once, on N connections at one point in time where the database allows it (PostgreSQL, MySQL/MariaDB, SQL Server, Oracle; other sources read whole); not with --query"
+
 func BindFlags(fl *pflag.FlagSet, s *Spec, kind Kind) {
 	fl.StringVar(&s.SourceType, "source-type", "", "Expected source type (checked against the DSN; never required)")
 	fl.StringVar(&s.TargetType, "target-type", "", "Expected target type (checked against the DSN; never required)")
@@ -101,8 +104,9 @@ func BindFlags(fl *pflag.FlagSet, s *Spec, kind Kind) {
 		fl.StringVar(&s.WriteMode, "write-mode", "", "Into a table: replace (default: the table then holds exactly the snapshot, in one transaction), append, or merge (on --primary-keys)")
 		fl.StringVar(&s.PrimaryKeys, "primary-keys", "", "Comma-separated key columns: --write-mode merge updates the rows with these keys and inserts the rest")
 		bindFilesFlags(fl, &s.Files)
-		fl.IntVar(&s.Parallel, "parallel", 1, "Read the table in N slices at once, on N connections at one point in time where the database allows it (PostgreSQL, MySQL/MariaDB; other sources read whole); not with --query")
+		fl.IntVar(&s.Parallel, "parallel", 1, parallelHelp)
 	case KindDelta:
+		fl.IntVar(&s.Parallel, "parallel", 1, parallelHelp+"; each delta range is read in N slices and published as one run")
 		d := &s.Delta
 		fl.StringVar(&d.Driver, "delta-driver", "", "Column whose growth marks new and changed rows (timestamp, date, integer or decimal)")
 		fl.StringVar(&s.PrimaryKeys, "primary-keys", "", "Comma-separated key columns, recorded in the manifest for deduplication")
