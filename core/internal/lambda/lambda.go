@@ -194,6 +194,7 @@ func (h *Handler) runShard(ctx context.Context, f *cliutil.Factory, cmd string) 
 	case "plan":
 		fl.IntVar(&shards, "shards", 0, "")
 		fl.StringVar(&by, "shard-by", "", "")
+		run.BindDeltaFlags(fl, &spec.Delta, false)
 	case "shard":
 		fl.IntVar(&index, "index", -1, "")
 	}

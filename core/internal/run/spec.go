@@ -107,15 +107,22 @@ func BindFlags(fl *pflag.FlagSet, s *Spec, kind Kind) {
 		fl.IntVar(&s.Parallel, "parallel", 1, parallelHelp)
 	case KindDelta:
 		fl.IntVar(&s.Parallel, "parallel", 1, parallelHelp+"; each delta range is read in N slices and published as one run")
-		d := &s.Delta
-		fl.StringVar(&d.Driver, "delta-driver", "", "Column whose growth marks new and changed rows (timestamp, date, integer or decimal)")
 		fl.StringVar(&s.PrimaryKeys, "primary-keys", "", "Comma-separated key columns, recorded in the manifest for deduplication")
-		fl.StringVar(&d.StartDate, "start-date", "", "Where a first run starts (inclusive), for a time driver: ISO 8601 or YYYYMMDDTHHMMSS")
-		fl.StringVar(&d.StartSequence, "start-sequence", "", "Where a first run starts (inclusive), for a numeric driver")
+		BindDeltaFlags(fl, &s.Delta, true)
+	}
+}
+
+// BindDeltaFlags binds a delta's flags: those of its range, and with
+// chunks --delta-size and --max-duration (a sharded delta reads one range).
+func BindDeltaFlags(fl *pflag.FlagSet, d *DeltaSpec, chunks bool) {
+	fl.StringVar(&d.Driver, "delta-driver", "", "Column whose growth marks new and changed rows (timestamp, date, integer or decimal)")
+	fl.StringVar(&d.StartDate, "start-date", "", "Where a first run starts (inclusive), for a time driver: ISO 8601 or YYYYMMDDTHHMMSS")
+	fl.StringVar(&d.StartSequence, "start-sequence", "", "Where a first run starts (inclusive), for a numeric driver")
+	fl.StringVar(&d.Lookback, "lookback", "", "Re-read this far below the high-water mark (15m, 1d, or a number) to catch late commits")
+	fl.StringVar(&d.Lag, "delta-lag", "", "Leave the newest values (the maximum minus this) for the next run")
+	fl.StringVar(&d.StateURL, "state", "", "Keep the delta state here (file:///dir/state.json, s3://bucket/key.json) instead of <object>/_state.json beside the output")
+	if chunks {
 		fl.StringVar(&d.DeltaSize, "delta-size", "", "Split the range into chunks of this width (6h, 1d, or a number), each published on its own")
-		fl.StringVar(&d.Lookback, "lookback", "", "Re-read this far below the high-water mark (15m, 1d, or a number) to catch late commits")
-		fl.StringVar(&d.Lag, "delta-lag", "", "Leave the newest values (the maximum minus this) for the next run")
-		fl.StringVar(&d.StateURL, "state", "", "Keep the delta state here (file:///dir/state.json, s3://bucket/key.json) instead of <object>/_state.json beside the output")
 		fl.DurationVar(&d.MaxDuration, "max-duration", 0, "Stop after the chunk in progress once this much time is near, reporting more to do (e.g. 13m)")
 	}
 }
