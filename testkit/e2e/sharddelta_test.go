@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/halfpipe-io/halfpipe/testkit"
 )
@@ -110,4 +113,55 @@ func TestShardDeltaPostgres(t *testing.T) {
 	}
 	testkit.Contains(t, "stderr", stderr, "another run moved the mark", "nothing was published")
 	check("overtaken", 3)
+}
+
+// TestShardDeltaLambdaEmulator: the function's plan step plans a delta
+// when HP_DELTA_DRIVER is set; its shard steps and commit publish the run
+// to S3 and advance the mark there, so the next plan reads only the new
+// rows.
+func TestShardDeltaLambdaEmulator(t *testing.T) {
+	t.Parallel() // its own table, S3 server and emulator
+	bootstrap, opt := lambdaTree(t)
+	const table = "public.hp_e2e_slices20_sdlambda"
+	makeShardTable(t, table, 20000)
+	srv := testkit.StartS3(t)
+	srv.CreateBucket(t, "lake")
+	env := append(srv.Env(),
+		"HP_12FACTOR_MODE=1", "HP_COMMAND=cp", "HP_SUBCOMMAND=snap",
+		"HP_SOURCE_DSN="+pgDSN, "HP_SOURCE_OBJECT="+table,
+		"HP_TARGET_DSN=s3://lake/raw?endpoint="+srv.Endpoint, "HP_TARGET_OBJECT=orders", "HP_TARGET_S3_REGION="+srv.Region,
+		"HP_LOG_LEVEL=warn", "HP_PLUGIN_DIR="+filepath.Join(opt, "hp", "plugins"),
+		"HP_COMPRESSION=none", "HP_DELTA_DRIVER=at", "HP_PRIMARY_KEYS=id")
+	fn := testkit.StartLambda(t, bootstrap, env, 60*time.Second)
+	plan := "s3://lake/plans/orders.json?endpoint=" + srv.Endpoint + "&region=" + srv.Region
+	round := func(want int64) {
+		t.Helper()
+		if body, failed := fn.Invoke(t, `{"command": "plan", "plan": "`+plan+`", "shards": 3}`); failed {
+			t.Fatalf("plan: %s", body)
+		}
+		var items []json.RawMessage
+		if err := json.Unmarshal(srv.Objects(t, "lake", "plans/")["plans/orders.items.json"], &items); err != nil || len(items) != 3 {
+			t.Fatalf("items: %v", err)
+		}
+		for _, it := range items {
+			if body, failed := fn.Invoke(t, string(it)); failed {
+				t.Fatalf("item %s: %s", it, body)
+			}
+		}
+		body, failed := fn.Invoke(t, `{"command": "commit", "plan": "`+plan+`"}`)
+		var s lambdaSummary
+		if failed || json.Unmarshal(body, &s) != nil || s.Rows != want {
+			t.Fatalf("commit: %s, want %d rows", body, want)
+		}
+	}
+	round(20000)
+	pgExec(t, "insert into "+table+" select g, 'new', 1, '2027-01-01'::timestamptz + g * interval '1 second' from generate_series(20001, 20250) g")
+	round(250)
+	state := srv.Objects(t, "lake", "raw/orders/")["raw/orders/_state.json"]
+	if !strings.Contains(string(state), `"high_water_mark": "2027-01-01T05:37:30`) {
+		t.Fatalf("state %s", state)
+	}
+	if out := fn.Output(); strings.Contains(out, "matches no flag") {
+		t.Errorf("the function warned of its own variables:\n%s", out)
+	}
 }
