@@ -98,17 +98,17 @@ func Make(ctx context.Context, env run.Env, conns run.Resolver, spec run.Spec, n
 	if err != nil {
 		return nil, err
 	}
-	req := p.ReadRequest()
+	plan := &Plan{Version: Version, RunID: p.RunID, CreatedAt: p.Start, Options: spec,
+		RunDir: path.Dir(p.Layout.Manifest(p.Vars)), ManifestKey: p.Layout.Manifest(p.Vars)}
+	st, err := registry.OpenStore(ctx, p.Tgt, spec.TargetType, nil, spec.S3)
+	if err != nil {
+		return nil, err
+	}
+	plan.Manifest = st.URL(plan.ManifestKey)
 	if spec.Delta.Driver != "" {
-		plan := &Plan{Version: Version, RunID: p.RunID, CreatedAt: p.Start, Options: spec,
-			RunDir: path.Dir(p.Layout.Manifest(p.Vars)), ManifestKey: p.Layout.Manifest(p.Vars)}
-		st, err := registry.OpenStore(ctx, p.Tgt, spec.TargetType, nil, spec.S3)
-		if err != nil {
-			return nil, err
-		}
-		plan.Manifest = st.URL(plan.ManifestKey)
 		return plan, makeDelta(ctx, env, p, src, plan, n, by)
 	}
+	req := p.ReadRequest()
 	if by == "" {
 		if !src.Info.Has(sdk.CapDescribe) {
 			return nil, sdk.InvalidArgumentf("the %s connector cannot describe %s: name the column to shard by with --shard-by", src.Info.Name, p.SourceName())
@@ -132,20 +132,15 @@ func Make(ctx context.Context, env run.Env, conns run.Resolver, spec run.Spec, n
 	if b.NullCount > 0 {
 		return nil, sdk.InvalidArgumentf("%s holds NULL in %d rows, which no key range selects: shard by a NOT NULL column (--shard-by)", by, b.NullCount)
 	}
-	plan := &Plan{Version: Version, RunID: p.RunID, CreatedAt: p.Start, Options: spec, ShardBy: by,
-		RunDir: path.Dir(p.Layout.Manifest(p.Vars)), ManifestKey: p.Layout.Manifest(p.Vars)}
-	st, err := registry.OpenStore(ctx, p.Tgt, spec.TargetType, nil, spec.S3)
-	if err != nil {
-		return nil, err
-	}
-	plan.Manifest = st.URL(plan.ManifestKey)
+	plan.ShardBy = by
 	if plan.KeyType, plan.Slices, err = cut(b.Min, b.Max, n); err != nil {
 		return nil, sdk.InvalidArgumentf("--shard-by %s: %v", by, err)
 	}
 	return plan, nil
 }
 
-// newRun validates spec as a snapshot a plan can shard, started at now.
+// newRun validates spec as a snapshot (or a delta) a plan can shard,
+// started at now.
 func newRun(spec run.Spec, conns run.Resolver, now time.Time) (*run.Plan, error) {
 	kind := run.KindSnap
 	if spec.Delta.Driver != "" {
