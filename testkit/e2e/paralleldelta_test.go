@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -118,5 +119,34 @@ func TestParallelDeltaSliceFailureKeepsTheMark(t *testing.T) {
 		if len(v) != 1 {
 			t.Fatalf("id %s published %d times", id, len(v))
 		}
+	}
+}
+
+// TestParallelDeltaMariaDB: on MariaDB (key-range slices under one LOCK
+// TABLES ... READ) hp cp delta --parallel 3 publishes, chunk by chunk, the
+// runs --parallel 1 publishes.
+func TestParallelDeltaMariaDB(t *testing.T) {
+	t.Parallel() // its own table
+	bin := testkit.Build(t, "mysql")
+	const table = "hp_e2e_slices20_mydelta"
+	mysqlOut(t, "drop table if exists "+table+"; create table "+table+" (id bigint primary key, v varchar(20), at datetime(6));"+
+		"insert into "+table+" select seq, concat('v', seq), '2024-01-01' + interval seq second from seq_1_to_20000")
+	t.Cleanup(func() {
+		_ = exec.Command("mysql", "-h127.0.0.1", "-P3306", "-uroot", "test", "-e", "drop table if exists "+table).Run()
+	})
+	var sums []deltaSummary
+	var pubs []map[string][]string
+	for _, n := range []string{"1", "3"} {
+		out := t.TempDir()
+		sums = append(sums, runDelta(t, bin, []string{"HP_MY_DSN=" + myDSN, "HP_OUT_DSN=" + out},
+			"my."+table, "out.d", "--delta-driver", "at", "--delta-size", "1h", "--parallel", n))
+		pubs = append(pubs, published(t, out))
+	}
+	a, b := sums[0], sums[1]
+	if a.Rows != 20000 || b.Rows != a.Rows || b.HighWaterMark != a.HighWaterMark || len(a.Runs) != 6 || len(b.Runs) != len(a.Runs) {
+		t.Fatalf("--parallel 1 %+v, --parallel 3 %+v", a, b)
+	}
+	if !reflect.DeepEqual(pubs[0], pubs[1]) || len(pubs[1]) != 20000 {
+		t.Fatalf("--parallel 3 published %d ids, --parallel 1 %d, not the same", len(pubs[1]), len(pubs[0]))
 	}
 }
