@@ -146,6 +146,12 @@ elif mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
 		HP_MY_DSN="mysql://root@127.0.0.1:3306/test" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$MY_ROWS" -label "hp cp snap → $1 ($2)" -- \
 			cp snap my.hp_bench_lineitem out.bench --format "$1" --compression "$2" --log-level warn
 	done
+	# --parallel: key ranges of l_orderkey, consistent snapshots started
+	# under one LOCK TABLES ... READ (the csv (none) line above is 1 slice).
+	for n in 2 4; do
+		HP_MY_DSN="mysql://root@127.0.0.1:3306/test" go run ./testkit/cmd/snapbench -hp "$BIN/hp" -rows "$MY_ROWS" -label "hp cp snap --parallel $n → csv (none)" -- \
+			cp snap my.hp_bench_lineitem out.bench --format csv --compression none --parallel "$n" --log-level warn
+	done
 else
 	echo "MariaDB is not reachable at 127.0.0.1:3306: skipping its benchmark"
 fi

@@ -78,4 +78,24 @@ func TestParallelSQLServerEqualsWhole(t *testing.T) {
 	if digests[0] != digests[1] {
 		t.Fatal("--parallel 3 published other rows than --parallel 1")
 	}
+
+	// A database without snapshot isolation: the same rows, no table lock,
+	// and a warning that the slices are not one point in time.
+	db.Handle("SELECT CAST(snapshot_isolation_state AS int) FROM sys.databases WHERE database_id = DB_ID()",
+		tds.Response{Columns: []tds.Column{{Type: tds.Int, Nullable: true}}, Rows: [][]any{{int64(0)}}})
+	db.ResetQueries()
+	out := t.TempDir()
+	res := bin.Run(t, []string{"HP_MS_DSN=" + db.DSN("etl", "pw", "Sales"), "HP_OUT_DSN=" + out}, "cp", "snap", "ms.dbo.slc", "out.x", "--parallel", "3")
+	if res.Code != 0 {
+		t.Fatalf("without snapshot isolation: exit %d\n%s", res.Code, res.Stderr)
+	}
+	testkit.Contains(t, "stderr", res.Stderr, "does not allow snapshot isolation")
+	if got := runRows(t, out, "csv"); digest(got) != digests[0] {
+		t.Fatalf("without snapshot isolation: %d rows, other than the serial snap's", len(got))
+	}
+	for _, q := range db.Queries() {
+		if strings.Contains(q.SQL, "TABLOCK") || q.SQL == pin {
+			t.Fatalf("sent %q without snapshot isolation", q.SQL)
+		}
+	}
 }

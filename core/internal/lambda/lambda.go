@@ -228,6 +228,9 @@ func (h *Handler) runShard(ctx context.Context, f *cliutil.Factory, cmd string) 
 	// The function's cp snap variables are the plan step's; the shard and
 	// commit steps take the plan's copy, so they are not warned about.
 	run.BindFlags(fl, &spec, run.KindSnap)
+	// A delta's variables plan a sharded delta (--delta-size and
+	// --max-duration are then refused: it reads one range).
+	run.BindDeltaFlags(fl, &spec.Delta, true)
 	switch cmd {
 	case "plan":
 		fl.IntVar(&shards, "shards", 0, "")

@@ -52,6 +52,7 @@ func Delta(ctx context.Context, env Env, p *Plan) (*DeltaSummary, error) {
 	if !src.Info.Has(sdk.CapBounds) {
 		return nil, fmt.Errorf("connection %q: the %s connector cannot report bounds, which delta needs: %w", p.Src.Name, src.Info.Name, sdk.ErrUnimplemented)
 	}
+	p.warnWhole(src, env.Logger)
 	// A mistyped driver is reported as such, before any state is read.
 	if err := checkDriver(ctx, src, p.ReadRequest(), d.Driver); err != nil {
 		return nil, err

@@ -142,6 +142,9 @@ func NewPlan(kind Kind, s Spec, conns Resolver, now time.Time) (*Plan, error) {
 		if p.Tgt.Scheme == "stdout" {
 			return nil, usagef("hp cp delta writes to file, S3 and database targets, not stdout: it keeps a high-water mark")
 		}
+		if err := checkParallel(s, p.SrcRun != nil); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }

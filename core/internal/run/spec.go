@@ -43,8 +43,8 @@ type Spec struct {
 	MaxFileRows         int64
 	MaxFileBytes        string
 	RowGroupRows        int64
-	// Parallel is how many slices of the table are read at once (snap);
-	// 0 means 1.
+	// Parallel is how many slices of the table (a delta: of each range)
+	// are read at once; 0 means 1.
 	Parallel     int
 	Path, Layout string
 	S3           store.S3Options
@@ -72,6 +72,9 @@ type DeltaSpec struct {
 // BindFlags binds s to the flags of a run of the given kind: the same
 // names serve the command line and, as HP_<FLAG>, the environment of
 // 12-factor mode and AWS Lambda.
+// parallelHelp is --parallel's help.
+const parallelHelp = "Read the table in N slices at once, on N connections at one point in time where the database allows it (PostgreSQL, MySQL/MariaDB, SQL Server, Oracle; other sources read whole); not with --query"
+
 func BindFlags(fl *pflag.FlagSet, s *Spec, kind Kind) {
 	fl.StringVar(&s.SourceType, "source-type", "", "Expected source type (checked against the DSN; never required)")
 	fl.StringVar(&s.TargetType, "target-type", "", "Expected target type (checked against the DSN; never required)")
@@ -101,17 +104,25 @@ func BindFlags(fl *pflag.FlagSet, s *Spec, kind Kind) {
 		fl.StringVar(&s.WriteMode, "write-mode", "", "Into a table: replace (default: the table then holds exactly the snapshot, in one transaction), append, or merge (on --primary-keys)")
 		fl.StringVar(&s.PrimaryKeys, "primary-keys", "", "Comma-separated key columns: --write-mode merge updates the rows with these keys and inserts the rest")
 		bindFilesFlags(fl, &s.Files)
-		fl.IntVar(&s.Parallel, "parallel", 1, "Read the table in N slices at once, on N connections at one point in time where the database allows it (PostgreSQL, MySQL/MariaDB; other sources read whole); not with --query")
+		fl.IntVar(&s.Parallel, "parallel", 1, parallelHelp)
 	case KindDelta:
-		d := &s.Delta
-		fl.StringVar(&d.Driver, "delta-driver", "", "Column whose growth marks new and changed rows (timestamp, date, integer or decimal)")
+		fl.IntVar(&s.Parallel, "parallel", 1, parallelHelp+"; each delta range is read in N slices and published as one run")
 		fl.StringVar(&s.PrimaryKeys, "primary-keys", "", "Comma-separated key columns, recorded in the manifest for deduplication")
-		fl.StringVar(&d.StartDate, "start-date", "", "Where a first run starts (inclusive), for a time driver: ISO 8601 or YYYYMMDDTHHMMSS")
-		fl.StringVar(&d.StartSequence, "start-sequence", "", "Where a first run starts (inclusive), for a numeric driver")
+		BindDeltaFlags(fl, &s.Delta, true)
+	}
+}
+
+// BindDeltaFlags binds a delta's flags: those of its range, and with
+// chunks --delta-size and --max-duration (a sharded delta reads one range).
+func BindDeltaFlags(fl *pflag.FlagSet, d *DeltaSpec, chunks bool) {
+	fl.StringVar(&d.Driver, "delta-driver", "", "Column whose growth marks new and changed rows (timestamp, date, integer or decimal)")
+	fl.StringVar(&d.StartDate, "start-date", "", "Where a first run starts (inclusive), for a time driver: ISO 8601 or YYYYMMDDTHHMMSS")
+	fl.StringVar(&d.StartSequence, "start-sequence", "", "Where a first run starts (inclusive), for a numeric driver")
+	fl.StringVar(&d.Lookback, "lookback", "", "Re-read this far below the high-water mark (15m, 1d, or a number) to catch late commits")
+	fl.StringVar(&d.Lag, "delta-lag", "", "Leave the newest values (the maximum minus this) for the next run")
+	fl.StringVar(&d.StateURL, "state", "", "Keep the delta state here (file:///dir/state.json, s3://bucket/key.json) instead of <object>/_state.json beside the output")
+	if chunks {
 		fl.StringVar(&d.DeltaSize, "delta-size", "", "Split the range into chunks of this width (6h, 1d, or a number), each published on its own")
-		fl.StringVar(&d.Lookback, "lookback", "", "Re-read this far below the high-water mark (15m, 1d, or a number) to catch late commits")
-		fl.StringVar(&d.Lag, "delta-lag", "", "Leave the newest values (the maximum minus this) for the next run")
-		fl.StringVar(&d.StateURL, "state", "", "Keep the delta state here (file:///dir/state.json, s3://bucket/key.json) instead of <object>/_state.json beside the output")
 		fl.DurationVar(&d.MaxDuration, "max-duration", 0, "Stop after the chunk in progress once this much time is near, reporting more to do (e.g. 13m)")
 	}
 }

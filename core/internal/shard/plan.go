@@ -1,7 +1,8 @@
 // Package shard runs one snapshot as many processes: Make writes a plan
 // that cuts the table into key ranges, Run reads one range into files and
 // a receipt, and Commit checks every receipt against the files in the
-// store and publishes the one manifest. No process shares a transaction
+// store and publishes the one manifest (a delta's advances its state's
+// mark too: delta.go). No process shares a transaction
 // with another, so the shards are each consistent but not one point in
 // time.
 package shard
@@ -48,20 +49,26 @@ type Plan struct {
 	RunDir      string `json:"run_dir"`
 	ManifestKey string `json:"manifest_key"`
 	Manifest    string `json:"manifest"`
+	// Delta is the range of a sharded delta (hp plan --delta-driver),
+	// whose slices cut it.
+	Delta *DeltaRange `json:"delta,omitempty"`
 }
 
-// Slice is the rows of ShardBy in [Lower, Upper): an empty bound is open.
+// Slice is the rows of ShardBy in [Lower, Upper): an empty bound is open;
+// a delta's first slice may exclude its Lower, its last include its Upper.
 // An Empty slice holds no key value (a range narrower than the shards).
 type Slice struct {
-	Index int    `json:"index"`
-	Lower string `json:"lower,omitempty"`
-	Upper string `json:"upper,omitempty"`
-	Empty bool   `json:"empty,omitempty"`
+	Index          int    `json:"index"`
+	Lower          string `json:"lower,omitempty"`
+	LowerExclusive bool   `json:"lower_exclusive,omitempty"`
+	Upper          string `json:"upper,omitempty"`
+	UpperInclusive bool   `json:"upper_inclusive,omitempty"`
+	Empty          bool   `json:"empty,omitempty"`
 }
 
 // Filter is the slice as a read's range filter.
 func (p *Plan) Filter(s Slice) (*sdk.RangeFilter, error) {
-	f := &sdk.RangeFilter{Column: p.ShardBy, LowerInclusive: true}
+	f := &sdk.RangeFilter{Column: p.ShardBy, LowerInclusive: !s.LowerExclusive, UpperInclusive: s.UpperInclusive}
 	var err error
 	if s.Lower != "" {
 		if f.Lower, err = delta.Parse(p.KeyType, s.Lower); err != nil {
@@ -91,6 +98,16 @@ func Make(ctx context.Context, env run.Env, conns run.Resolver, spec run.Spec, n
 	if err != nil {
 		return nil, err
 	}
+	plan := &Plan{Version: Version, RunID: p.RunID, CreatedAt: p.Start, Options: spec,
+		RunDir: path.Dir(p.Layout.Manifest(p.Vars)), ManifestKey: p.Layout.Manifest(p.Vars)}
+	st, err := registry.OpenStore(ctx, p.Tgt, spec.TargetType, nil, spec.S3)
+	if err != nil {
+		return nil, err
+	}
+	plan.Manifest = st.URL(plan.ManifestKey)
+	if spec.Delta.Driver != "" {
+		return plan, makeDelta(ctx, env, p, src, plan, n, by)
+	}
 	req := p.ReadRequest()
 	if by == "" {
 		if !src.Info.Has(sdk.CapDescribe) {
@@ -115,22 +132,21 @@ func Make(ctx context.Context, env run.Env, conns run.Resolver, spec run.Spec, n
 	if b.NullCount > 0 {
 		return nil, sdk.InvalidArgumentf("%s holds NULL in %d rows, which no key range selects: shard by a NOT NULL column (--shard-by)", by, b.NullCount)
 	}
-	plan := &Plan{Version: Version, RunID: p.RunID, CreatedAt: p.Start, Options: spec, ShardBy: by,
-		RunDir: path.Dir(p.Layout.Manifest(p.Vars)), ManifestKey: p.Layout.Manifest(p.Vars)}
-	st, err := registry.OpenStore(ctx, p.Tgt, spec.TargetType, nil, spec.S3)
-	if err != nil {
-		return nil, err
-	}
-	plan.Manifest = st.URL(plan.ManifestKey)
+	plan.ShardBy = by
 	if plan.KeyType, plan.Slices, err = cut(b.Min, b.Max, n); err != nil {
 		return nil, sdk.InvalidArgumentf("--shard-by %s: %v", by, err)
 	}
 	return plan, nil
 }
 
-// newRun validates spec as a snapshot a plan can shard, started at now.
+// newRun validates spec as a snapshot (or a delta) a plan can shard,
+// started at now.
 func newRun(spec run.Spec, conns run.Resolver, now time.Time) (*run.Plan, error) {
-	p, err := run.NewPlan(run.KindSnap, spec, conns, now)
+	kind := run.KindSnap
+	if spec.Delta.Driver != "" {
+		kind = run.KindDelta
+	}
+	p, err := run.NewPlan(kind, spec, conns, now)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,5 +86,37 @@ func TestCutTimestampsAndEmptyTables(t *testing.T) {
 	}
 	if _, _, err := cut(sdk.StringValue("a"), sdk.StringValue("z"), 2); err == nil {
 		t.Fatal("a text key was cut")
+	}
+}
+
+// A delta's first slice may exclude its lower bound (the mark) and its last
+// includes its upper (the range's high); other slices are [lower, upper).
+func TestFilterBoundsOfADeltaSlice(t *testing.T) {
+	p := &Plan{ShardBy: "n", KeyType: "int64"}
+	for _, c := range []struct {
+		s    Slice
+		want string
+	}{
+		{Slice{Lower: "5", LowerExclusive: true, Upper: "10"}, "n > 5 AND n < 10"},
+		{Slice{Lower: "10", Upper: "20", UpperInclusive: true}, "n >= 10 AND n <= 20"},
+		{Slice{Lower: "10", Upper: "20"}, "n >= 10 AND n < 20"},
+		{Slice{Upper: "20", UpperInclusive: true}, "n <= 20"},
+	} {
+		f, err := p.Filter(c.s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		if f.Lower != nil {
+			op := map[bool]string{true: ">=", false: ">"}[f.LowerInclusive]
+			got = append(got, "n "+op+" "+f.Lower.String())
+		}
+		if f.Upper != nil {
+			op := map[bool]string{true: "<=", false: "<"}[f.UpperInclusive]
+			got = append(got, "n "+op+" "+f.Upper.String())
+		}
+		if s := strings.Join(got, " AND "); s != c.want {
+			t.Errorf("%+v: %s, want %s", c.s, s, c.want)
+		}
 	}
 }

@@ -193,6 +193,19 @@ func Commit(ctx context.Context, env run.Env, conns run.Resolver, ref string) (*
 			return nil, fmt.Errorf("shard %d read another schema than shard %d (the table changed between them?): nothing was published; plan the run again", s.Index, first)
 		}
 	}
+	if j.plan.Delta != nil {
+		return j.commitDelta(ctx, env, m, files)
+	}
+	if m, err = j.publish(ctx, env, m, files); err != nil {
+		return nil, err
+	}
+	s := run.Summarize(m, j.plan.Manifest, j.run)
+	return &s, nil
+}
+
+// publish publishes m listing files as the run's manifest, or returns the
+// manifest a commit published before with the same files.
+func (j *job) publish(ctx context.Context, env run.Env, m *manifest.Manifest, files []manifest.File) (*manifest.Manifest, error) {
 	m.Files = files
 	m.TotalRows, m.TotalBytes = 0, 0
 	for _, f := range files {
@@ -211,12 +224,9 @@ func Commit(ctx context.Context, env run.Env, conns run.Resolver, ref string) (*
 		if !errors.Is(err, store.ErrExists) {
 			return nil, fmt.Errorf("publishing %s: %w", j.plan.Manifest, err)
 		}
-		if m, err = j.same(ctx, files); err != nil {
-			return nil, err
-		}
+		return j.same(ctx, files)
 	}
-	s := run.Summarize(m, j.plan.Manifest, j.run)
-	return &s, nil
+	return m, nil
 }
 
 // receipt reads and checks shard i's receipt.

@@ -29,6 +29,11 @@ manifest). Rows whose driver is NULL are never extracted; they are counted
 and reported. A run holds a lock in the state, so two runs never extract
 at once.
 
+With --parallel N each range is read as hp cp snap --parallel N reads a
+table (N slices at once, at one point in time where the database allows
+it) and published as one run, the mark advancing once that run is
+published whole.
+
 From a file or S3 connection (published runs), hp cp delta loads every run
 newer than the last one it loaded, in order, each once; no driver is
 needed.`,

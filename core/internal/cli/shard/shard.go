@@ -72,10 +72,20 @@ slice is open below and the last above.
 Each slice is read by hp shard --plan URL --index i, in any process that
 resolves the same connections; hp commit --plan URL publishes the one
 manifest once every shard's receipt and files check out. Each shard reads
-in a transaction of its own: the shards are not one point in time.`,
+in a transaction of its own: the shards are not one point in time.
+
+With --delta-driver the plan is a delta's: its one range above the delta
+state's high-water mark (with --lookback, --delta-lag, --start-date or
+--start-sequence as hp cp delta takes them), cut into N slices of the
+driver (an integer, date or timestamp). hp commit publishes the run and
+advances the mark to the range's high, under the state's lock, only if
+the mark is still where the plan found it (else nothing is published:
+plan again). With nothing new, the shards finish at once and the commit
+publishes nothing.`,
 		Example: `  hp plan pg.public.orders lake.orders --format parquet --shards 16 --plan s3://lake/plans/orders.json
   hp shard --plan s3://lake/plans/orders.json --index 3
-  hp commit --plan s3://lake/plans/orders.json`,
+  hp commit --plan s3://lake/plans/orders.json
+  hp plan pg.public.orders lake.orders --delta-driver updated_at --primary-keys id --shards 8 --plan s3://lake/plans/orders-delta.json`,
 		Args: cliutil.ExactArgs(2, "a source and a target (<conn>.<table> <conn>.<object>)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Spec.Source, o.Spec.Target = args[0], args[1]
@@ -83,6 +93,7 @@ in a transaction of its own: the shards are not one point in time.`,
 		},
 	}
 	run.BindFlags(cmd.Flags(), &o.Spec, run.KindSnap)
+	run.BindDeltaFlags(cmd.Flags(), &o.Spec.Delta, false)
 	o.bind(cmd)
 	cmd.Flags().IntVar(&o.Shards, "shards", 0, "How many slices to cut the table into (1 to 10000)")
 	cmd.Flags().StringVar(&o.ShardBy, "shard-by", "", "The NOT NULL integer, date or timestamp column the slices bound (default the first primary key column)")
