@@ -75,6 +75,10 @@ func TestChunkedReads(t *testing.T) {
 		"CREATE TABLE "+tbl("odbc17_pair")+" (a INT NOT NULL, b INT NOT NULL, PRIMARY KEY (a, b))",
 		// (1, 23) and (12, 3) look alike once concatenated.
 		"INSERT INTO "+tbl("odbc17_pair")+" VALUES (1, 23), (12, 3), (1, 2), (12, 1), (2, 1), (1, 3)",
+		// latin1_swedish_ci sorts å, ä, ö after z, Unicode collations
+		// beside a and o: the key's own collation must decide.
+		"CREATE TABLE "+tbl("odbc17_latin1")+" (s VARCHAR(10) CHARACTER SET latin1 COLLATE latin1_swedish_ci NOT NULL PRIMARY KEY)",
+		"INSERT INTO "+tbl("odbc17_latin1")+" VALUES ('a'), ('å'), ('ä'), ('ö'), ('o'), ('z'), ('y'), ('b')",
 	)
 	want := func(name string) [][]string {
 		t.Helper()
@@ -84,7 +88,7 @@ func TestChunkedReads(t *testing.T) {
 	for _, tc := range []struct {
 		table string
 		rows  int
-	}{{"odbc17_int", 30}, {"odbc17_comp", 12}, {"odbc17_pair", 6}} {
+	}{{"odbc17_int", 30}, {"odbc17_comp", 12}, {"odbc17_pair", 6}, {"odbc17_latin1", 8}} {
 		all := want(tc.table)
 		if len(all) != tc.rows {
 			t.Fatalf("%s: %d rows in one query, want %d", tc.table, len(all), tc.rows)
