@@ -114,12 +114,20 @@ func TestChunkedReads(t *testing.T) {
 		t.Fatalf("filtered chunks: ids %v, want %s in order", ids, w)
 	}
 
-	// A table without a primary key is read in one query, every row.
-	exec(t, db, "CREATE TABLE "+tbl("odbc17_nokey")+" (id INT, v VARCHAR(5))", "INSERT INTO "+tbl("odbc17_nokey")+" VALUES (1, 'x'), (1, 'x'), (NULL, 'y')")
+	// A table without a primary key, or keyed by a type that orders
+	// otherwise than it compares (ENUM: by index), is read in one query,
+	// every row.
+	exec(t, db, "CREATE TABLE "+tbl("odbc17_nokey")+" (id INT, v VARCHAR(5))", "INSERT INTO "+tbl("odbc17_nokey")+" VALUES (1, 'x'), (1, 'x'), (NULL, 'y')",
+		"CREATE TABLE "+tbl("odbc17_enum")+" (e ENUM('b', 'a', 'c') NOT NULL PRIMARY KEY)", "INSERT INTO "+tbl("odbc17_enum")+" VALUES ('a'), ('b'), ('c')")
 	got, chunks := chunkRead(t, s, d, "odbc17_nokey", 1, sdk.ReadRequest{})
 	sameRows(t, got, [][]string{{"1", "x"}, {"1", "x"}, {"NULL", "y"}})
 	if chunks != 0 {
 		t.Errorf("a table without a key ran %d chunk statements", chunks)
+	}
+	got, chunks = chunkRead(t, s, d, "odbc17_enum", 1, sdk.ReadRequest{})
+	sameRows(t, got, [][]string{{"a"}, {"b"}, {"c"}})
+	if chunks != 0 {
+		t.Errorf("a table keyed by an ENUM ran %d chunk statements", chunks)
 	}
 }
 
