@@ -79,6 +79,9 @@ func TestChunkedReads(t *testing.T) {
 		// beside a and o: the key's own collation must decide.
 		"CREATE TABLE "+tbl("odbc17_latin1")+" (s VARCHAR(10) CHARACTER SET latin1 COLLATE latin1_swedish_ci NOT NULL PRIMARY KEY)",
 		"INSERT INTO "+tbl("odbc17_latin1")+" VALUES ('a'), ('å'), ('ä'), ('ö'), ('o'), ('z'), ('y'), ('b')",
+		// Unsigned values past int64 and bytes that differ after a zero.
+		"CREATE TABLE "+tbl("odbc17_ubin")+" (u BIGINT UNSIGNED NOT NULL, b VARBINARY(4) NOT NULL, PRIMARY KEY (u, b))",
+		"INSERT INTO "+tbl("odbc17_ubin")+" VALUES (18446744073709551615, X'00'), (18446744073709551615, X'0000'), (18446744073709551614, X'FF'), (9223372036854775808, X''), (9223372036854775808, X'00FF'), (0, X'01')",
 	)
 	want := func(name string) [][]string {
 		t.Helper()
@@ -88,7 +91,7 @@ func TestChunkedReads(t *testing.T) {
 	for _, tc := range []struct {
 		table string
 		rows  int
-	}{{"odbc17_int", 30}, {"odbc17_comp", 12}, {"odbc17_pair", 6}, {"odbc17_latin1", 8}} {
+	}{{"odbc17_int", 30}, {"odbc17_comp", 12}, {"odbc17_pair", 6}, {"odbc17_latin1", 8}, {"odbc17_ubin", 6}} {
 		all := want(tc.table)
 		if len(all) != tc.rows {
 			t.Fatalf("%s: %d rows in one query, want %d", tc.table, len(all), tc.rows)
