@@ -3,7 +3,7 @@
 # and binutils for the cgo plugins (objdump checks their glibc floor), the
 # cross gcc and binutils for the other Lambda architecture (make lambda
 # builds the cgo plugins for both), libaio of both architectures for the
-# Oracle client layers,
+# Oracle client layers, unixODBC of both for the odbc layers,
 # the ODBC driver manager and the drivers the odbc plugin is tested
 # through. It costs one
 # dpkg-query when they are present; apt-get update runs only when one is
@@ -22,15 +22,18 @@ missing=()
 for p in "${pkgs[@]}"; do
 	[[ $'\n'$installed$'\n' == *$'\n'"$p install ok installed"$'\n'* ]] || missing+=("$p")
 done
-# libaio of the other Lambda architecture, for its Oracle client layer: a
-# foreign (multiarch) package, looked for by its file.
+# For the other Lambda architecture, foreign (multiarch) packages looked
+# for by their files: libaio for its Oracle client layer, and unixODBC's
+# headers and libraries (libodbc, libodbcinst, libltdl) that hp-plugin-odbc
+# is cross-built against and its layer ships.
 case $(dpkg --print-architecture) in
 	amd64) other=arm64 triplet=aarch64-linux-gnu ;;
 	arm64) other=amd64 triplet=x86_64-linux-gnu ;;
 	*) other= ;;
 esac
-if [[ -n $other && ! -e /usr/lib/$triplet/libaio.so.1 ]]; then
-	missing+=("libaio1:$other")
+if [[ -n $other ]]; then
+	[[ -e /usr/lib/$triplet/libaio.so.1 ]] || missing+=("libaio1:$other")
+	[[ -e /usr/lib/$triplet/libodbc.so && -e /usr/lib/$triplet/libodbcinst.so.2 && -e /usr/lib/$triplet/libltdl.so.7 ]] || missing+=("unixodbc-dev:$other")
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

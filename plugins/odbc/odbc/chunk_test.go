@@ -75,6 +75,13 @@ func TestChunkedReads(t *testing.T) {
 		"CREATE TABLE "+tbl("odbc17_pair")+" (a INT NOT NULL, b INT NOT NULL, PRIMARY KEY (a, b))",
 		// (1, 23) and (12, 3) look alike once concatenated.
 		"INSERT INTO "+tbl("odbc17_pair")+" VALUES (1, 23), (12, 3), (1, 2), (12, 1), (2, 1), (1, 3)",
+		// latin1_swedish_ci sorts å, ä, ö after z, Unicode collations
+		// beside a and o: the key's own collation must decide.
+		"CREATE TABLE "+tbl("odbc17_latin1")+" (s VARCHAR(10) CHARACTER SET latin1 COLLATE latin1_swedish_ci NOT NULL PRIMARY KEY)",
+		"INSERT INTO "+tbl("odbc17_latin1")+" VALUES ('a'), ('å'), ('ä'), ('ö'), ('o'), ('z'), ('y'), ('b')",
+		// Unsigned values past int64 and bytes that differ after a zero.
+		"CREATE TABLE "+tbl("odbc17_ubin")+" (u BIGINT UNSIGNED NOT NULL, b VARBINARY(4) NOT NULL, PRIMARY KEY (u, b))",
+		"INSERT INTO "+tbl("odbc17_ubin")+" VALUES (18446744073709551615, X'00'), (18446744073709551615, X'0000'), (18446744073709551614, X'FF'), (9223372036854775808, X''), (9223372036854775808, X'00FF'), (0, X'01')",
 	)
 	want := func(name string) [][]string {
 		t.Helper()
@@ -84,7 +91,7 @@ func TestChunkedReads(t *testing.T) {
 	for _, tc := range []struct {
 		table string
 		rows  int
-	}{{"odbc17_int", 30}, {"odbc17_comp", 12}, {"odbc17_pair", 6}} {
+	}{{"odbc17_int", 30}, {"odbc17_comp", 12}, {"odbc17_pair", 6}, {"odbc17_latin1", 8}, {"odbc17_ubin", 6}} {
 		all := want(tc.table)
 		if len(all) != tc.rows {
 			t.Fatalf("%s: %d rows in one query, want %d", tc.table, len(all), tc.rows)
@@ -110,12 +117,20 @@ func TestChunkedReads(t *testing.T) {
 		t.Fatalf("filtered chunks: ids %v, want %s in order", ids, w)
 	}
 
-	// A table without a primary key is read in one query, every row.
-	exec(t, db, "CREATE TABLE "+tbl("odbc17_nokey")+" (id INT, v VARCHAR(5))", "INSERT INTO "+tbl("odbc17_nokey")+" VALUES (1, 'x'), (1, 'x'), (NULL, 'y')")
+	// A table without a primary key, or keyed by a type that orders
+	// otherwise than it compares (ENUM: by index), is read in one query,
+	// every row.
+	exec(t, db, "CREATE TABLE "+tbl("odbc17_nokey")+" (id INT, v VARCHAR(5))", "INSERT INTO "+tbl("odbc17_nokey")+" VALUES (1, 'x'), (1, 'x'), (NULL, 'y')",
+		"CREATE TABLE "+tbl("odbc17_enum")+" (e ENUM('b', 'a', 'c') NOT NULL PRIMARY KEY)", "INSERT INTO "+tbl("odbc17_enum")+" VALUES ('a'), ('b'), ('c')")
 	got, chunks := chunkRead(t, s, d, "odbc17_nokey", 1, sdk.ReadRequest{})
 	sameRows(t, got, [][]string{{"1", "x"}, {"1", "x"}, {"NULL", "y"}})
 	if chunks != 0 {
 		t.Errorf("a table without a key ran %d chunk statements", chunks)
+	}
+	got, chunks = chunkRead(t, s, d, "odbc17_enum", 1, sdk.ReadRequest{})
+	sameRows(t, got, [][]string{{"a"}, {"b"}, {"c"}})
+	if chunks != 0 {
+		t.Errorf("a table keyed by an ENUM ran %d chunk statements", chunks)
 	}
 }
 

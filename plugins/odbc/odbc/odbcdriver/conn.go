@@ -63,6 +63,14 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	// reads stop between fetches instead.
 	if d, err := cn.info(C.SQL_DRIVER_NAME); err == nil && strings.Contains(strings.ToLower(d), "maodbc") {
 		cn.syncCancel = true
+	} else {
+		// MariaDB's driver claims SQL_GD_BLOCK, yet after SQLSetPos its
+		// SQLGetData reads the rowset's first row: never trusted.
+		var ext C.SQLUINTEGER
+		const want = C.SQL_GD_BLOCK | C.SQL_GD_BOUND | C.SQL_GD_ANY_ORDER | C.SQL_GD_ANY_COLUMN
+		if ok(C.SQLGetInfoW(cn.dbc, C.SQL_GETDATA_EXTENSIONS, C.SQLPOINTER(&ext), 4, nil)) && ext&want == want {
+			cn.longBlocks = true
+		}
 	}
 	return cn, nil
 }
@@ -78,6 +86,11 @@ type Conn struct {
 	// syncCancel: a cancelled context is only seen between calls, never
 	// by SQLCancel from another thread.
 	syncCancel bool
+	// longBlocks: long columns are bound in rowsets up to longBoundBytes
+	// a value, the longer ones read with SQLSetPos and SQLGetData
+	// (SQL_GETDATA_EXTENSIONS has SQL_GD_BLOCK, _BOUND, _ANY_ORDER and
+	// _ANY_COLUMN).
+	longBlocks bool
 
 	mu   sync.Mutex
 	stmt C.SQLHSTMT // the statement running, for cancellation

@@ -31,6 +31,10 @@ const (
 	maxBoundChars = 4000
 	maxBoundBytes = 8000
 	pieceBytes    = 64 << 10
+	// With longBlocks, a long column is bound with room for this many
+	// bytes a value, and its rowsets stay near longRowsetBytes.
+	longBoundBytes  = 64 << 10
+	longRowsetBytes = 8 << 20
 )
 
 // Column is a result column as SQLDescribeCol and SQLColAttribute report
@@ -97,17 +101,25 @@ func describeRows(s *statement) (*Rows, error) {
 		r.names[i] = r.cols[i].Name
 	}
 	r.bound = len(r.cols)
-	rowBytes := 0
+	rowBytes, budget := 0, rowsetBytes
 	for i := range r.cols {
-		plan(&r.cols[i])
-		if r.cols[i].long && r.bound == len(r.cols) {
+		c := &r.cols[i]
+		plan(c)
+		if c.long && s.c.longBlocks {
+			// Bound like the others; a longer value is read on its own
+			// (Rows.rest).
+			c.elem, budget = longBoundBytes, longRowsetBytes
+			if c.ctype == C.SQL_C_WCHAR {
+				c.elem += 2
+			}
+		} else if c.long && r.bound == len(r.cols) {
 			r.bound = i
 		}
-		rowBytes += r.cols[i].elem + C.sizeof_SQLLEN
+		rowBytes += c.elem + C.sizeof_SQLLEN
 	}
 	r.rowset = 1
 	if r.bound == len(r.cols) {
-		r.rowset = max(1, min(maxRowset, rowsetBytes/max(rowBytes, 1)))
+		r.rowset = max(1, min(maxRowset, budget/max(rowBytes, 1)))
 	}
 	return r, r.bind()
 }
@@ -218,7 +230,7 @@ func (r *Rows) bind() error {
 			return err
 		}
 	}
-	if r.bound < len(r.cols) {
+	if r.bound < len(r.cols) || r.s.c.longBlocks {
 		size := pieceBytes
 		for _, c := range r.cols[r.bound:] {
 			size = max(size, c.elem)
@@ -375,7 +387,21 @@ func (r *Rows) fetch() error {
 func (r *Rows) boundValue(i, row int) (driver.Value, error) {
 	c := &r.cols[i]
 	ind := *(*C.SQLLEN)(unsafe.Add(unsafe.Pointer(c.ind), row*C.sizeof_SQLLEN))
+	if c.long && ind != C.SQL_NULL_DATA && (ind == C.SQL_NO_TOTAL || int(ind) > longBoundBytes) {
+		return r.rest(i, row)
+	}
 	return r.value(i, unsafe.Add(c.buf, row*c.elem), ind, c.elem)
+}
+
+// rest reads a bound long value that did not fit its buffer: the row is
+// positioned within the rowset and the value read whole with SQLGetData.
+func (r *Rows) rest(i, row int) (driver.Value, error) {
+	if r.rowset > 1 {
+		if err := r.s.check("positioning on a row", C.SQLSetPos(r.s.h, C.SQLSETPOSIROW(row+1), C.SQL_POSITION, C.SQL_LOCK_NO_CHANGE)); err != nil {
+			return nil, err
+		}
+	}
+	return r.getData(i)
 }
 
 // value converts one fetched value of column i at p; ind is its length
