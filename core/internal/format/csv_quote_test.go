@@ -117,3 +117,26 @@ func TestCSVIntegersFromValues(t *testing.T) {
 		t.Errorf("NULL marker -7: %q, want %q", got, want)
 	}
 }
+
+// The narrow shape: 10 bigint columns of values up to 10^9.
+func BenchmarkCSVIntegers(b *testing.B) {
+	fields := make([]arrow.Field, 10)
+	for i := range fields {
+		fields[i] = arrow.Field{Name: string(rune('a' + i)), Type: arrow.PrimitiveTypes.Int64}
+	}
+	schema := arrow.NewSchema(fields, nil)
+	bld := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer bld.Release()
+	for r := range int64(50000) {
+		for c := range fields {
+			bld.Field(c).(*array.Int64Builder).Append((r*int64(c*7919+13))%1000000007 - 500000000)
+		}
+	}
+	rec := bld.NewRecordBatch()
+	defer rec.Release()
+	for b.Loop() {
+		enc, _ := NewEncoder(io.Discard, schema, WithCompression(None))
+		_ = enc.Write(rec)
+		_ = enc.Close()
+	}
+}
