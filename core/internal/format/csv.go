@@ -12,7 +12,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
-	"github.com/apache/arrow-go/v18/arrow/decimal128"
 )
 
 // flushAt is the size at which the row buffer goes to the compressor.
@@ -52,15 +51,6 @@ type csvColumn struct {
 	// through fn was a fifth of their cost.
 	i64 []int64
 	i32 []int32
-	// The same for decimals, dates, doubles and timestamps, when the NULL
-	// marker is empty (never their text).
-	dec   []decimal128.Num
-	scale int32
-	d32   []arrow.Date32
-	f64   []float64
-	ts    []arrow.Timestamp
-	unit  arrow.TimeUnit
-	zone  bool
 }
 
 func newCSV(w io.Writer, schema *arrow.Schema, cd codec, o csvConfig) (Encoder, error) {
@@ -202,23 +192,6 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 			if !e.nullLikeInt {
 				col.i32 = x.Int32Values()
 			}
-		case *array.Decimal128:
-			if len(e.null) == 0 {
-				col.dec, col.scale = x.Values(), x.DataType().(*arrow.Decimal128Type).Scale
-			}
-		case *array.Date32:
-			if len(e.null) == 0 {
-				col.d32 = x.Date32Values()
-			}
-		case *array.Float64:
-			if len(e.null) == 0 {
-				col.f64 = x.Float64Values()
-			}
-		case *array.Timestamp:
-			if len(e.null) == 0 {
-				tt := x.DataType().(*arrow.TimestampType)
-				col.ts, col.unit, col.zone = x.TimestampValues(), tt.Unit, tt.TimeZone != ""
-			}
 		}
 		e.cols[c] = col
 	}
@@ -247,14 +220,6 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 				buf = strconv.AppendInt(buf, col.i64[i], 10)
 			case col.i32 != nil:
 				buf = strconv.AppendInt(buf, int64(col.i32[i]), 10)
-			case col.dec != nil:
-				buf = appendDecimal128(buf, col.dec[i], col.scale)
-			case col.d32 != nil:
-				buf = appendDate(buf, int64(col.d32[i]))
-			case col.f64 != nil:
-				buf = appendFloat(buf, col.f64[i], 64, false)
-			case col.ts != nil:
-				buf = appendTimestamp(buf, int64(col.ts[i]), col.unit, col.zone)
 			case col.offsets != nil:
 				if v := col.data[col.offsets[i]:col.offsets[i+1]]; len(v) >= flushAt {
 					e.buf = buf

@@ -4,12 +4,10 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -140,48 +138,5 @@ func BenchmarkCSVIntegers(b *testing.B) {
 		enc, _ := NewEncoder(io.Discard, schema, WithCompression(None))
 		_ = enc.Write(rec)
 		_ = enc.Close()
-	}
-}
-
-// Decimals, dates, doubles and timestamps written from their values (NULL
-// marker empty) read as they do through their renderers (a marker set):
-// a slice of a batch with NULLs, extreme and negative values.
-func TestCSVTypedColumnsAsRenderers(t *testing.T) {
-	schema := arrow.NewSchema([]arrow.Field{
-		{Name: "d", Type: &arrow.Decimal128Type{Precision: 38, Scale: 10}, Nullable: true},
-		{Name: "p", Type: &arrow.Decimal128Type{Precision: 15, Scale: 2}, Nullable: true},
-		{Name: "dt", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
-		{Name: "f", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-		{Name: "tz", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
-		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Millisecond}, Nullable: true},
-	}, nil)
-	bb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer bb.Release()
-	rng := rand.New(rand.NewPCG(22, 3))
-	for r := range 2000 {
-		if r%17 == 0 {
-			for c := range schema.NumFields() {
-				bb.Field(c).AppendNull()
-			}
-			continue
-		}
-		bb.Field(0).(*array.Decimal128Builder).Append(decimal128.New(rng.Int64N(1<<40)-1<<39, rng.Uint64()))
-		bb.Field(1).(*array.Decimal128Builder).Append(decimal128.FromI64(rng.Int64N(2e12) - 1e12))
-		bb.Field(2).(*array.Date32Builder).Append(arrow.Date32(rng.Int32N(6e6) - 3e6))
-		bb.Field(3).(*array.Float64Builder).Append([]float64{math.Inf(1), math.NaN(), float64(r) / 8, rng.NormFloat64() * 1e10, math.Float64frombits(rng.Uint64())}[r%5])
-		bb.Field(4).(*array.TimestampBuilder).Append(arrow.Timestamp(rng.Int64() >> rng.IntN(20)))
-		bb.Field(5).(*array.TimestampBuilder).Append(arrow.Timestamp(rng.Int64N(1e14) - 5e13))
-	}
-	rec := bb.NewRecordBatch()
-	defer rec.Release()
-	part := rec.NewSlice(3, 1990)
-	defer part.Release()
-	fast := string(encode(t, part, WithCompression(None)))
-	general := strings.ReplaceAll(string(encode(t, part, WithCompression(None), WithCSVNull("NULL"))), "NULL", "")
-	if fast != general {
-		t.Fatalf("written from values:\n%.300s\nthrough renderers:\n%.300s", fast, general)
-	}
-	if !strings.Contains(fast, "\n,,,,,\n") {
-		t.Error("no row of NULLs in the output")
 	}
 }
