@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -27,6 +29,9 @@ type csvEncoder struct {
 	special [256]bool
 	started bool
 	cols    []csvColumn
+	// nullLikeInt: the NULL marker could be an integer's text, which must
+	// then be quoted, so integers take the general path.
+	nullLikeInt bool
 }
 
 // csvColumn is how one column of the current batch is written.
@@ -41,6 +46,11 @@ type csvColumn struct {
 	// their buffers.
 	offsets []int32
 	data    []byte
+	// i64 and i32 are set for the integer columns, also written straight
+	// from their values: the most common columns, and a call per value
+	// through fn was a fifth of their cost.
+	i64 []int64
+	i32 []int32
 }
 
 func newCSV(w io.Writer, schema *arrow.Schema, cd codec, o csvConfig) (Encoder, error) {
@@ -56,6 +66,7 @@ func newCSV(w io.Writer, schema *arrow.Schema, cd codec, o csvConfig) (Encoder, 
 		delim: utf8.AppendRune(nil, o.delimiter), null: []byte(o.null), header: o.header,
 		cols: make([]csvColumn, schema.NumFields()),
 	}
+	e.nullLikeInt = o.null != "" && strings.Trim(o.null, "-0123456789") == ""
 	for _, c := range []byte{'"', '\n', '\r'} {
 		e.special[c] = true
 	}
@@ -167,10 +178,19 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 		if a.NullN() > 0 {
 			col.valid = a.NullBitmapBytes()
 		}
-		if x, ok := a.(*array.String); ok {
+		switch x := a.(type) {
+		case *array.String:
 			col.offsets = x.ValueOffsets()
 			if bufs := x.Data().Buffers(); len(bufs) > 2 && bufs[2] != nil {
 				col.data = bufs[2].Bytes()
+			}
+		case *array.Int64:
+			if !e.nullLikeInt {
+				col.i64 = x.Int64Values()
+			}
+		case *array.Int32:
+			if !e.nullLikeInt {
+				col.i32 = x.Int32Values()
 			}
 		}
 		e.cols[c] = col
@@ -196,6 +216,10 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 				continue
 			}
 			switch {
+			case col.i64 != nil:
+				buf = strconv.AppendInt(buf, col.i64[i], 10)
+			case col.i32 != nil:
+				buf = strconv.AppendInt(buf, int64(col.i32[i]), 10)
 			case col.offsets != nil:
 				if v := col.data[col.offsets[i]:col.offsets[i+1]]; len(v) >= flushAt {
 					e.buf = buf

@@ -2,10 +2,13 @@ package format
 
 import (
 	"io"
+	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // needsQuotesBytewise is needsQuotes as it was before it read eight bytes
@@ -91,5 +94,49 @@ func BenchmarkNeedsQuotes(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Integer columns are written from their values: a slice of a batch
+// starts at its offset, NULLs stay empty, and an integer equal to a
+// NULL marker that looks like one is quoted (Int32 as well as Int64).
+func TestCSVIntegersFromValues(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "a", Type: arrow.PrimitiveTypes.Int32, Nullable: true}, {Name: "b", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	bb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer bb.Release()
+	bb.Field(0).(*array.Int32Builder).AppendValues([]int32{1, -7, 7, math.MinInt32, 0}, []bool{true, true, true, true, false})
+	bb.Field(1).(*array.Int64Builder).AppendValues([]int64{2, 7, -7, math.MaxInt64, 5}, []bool{true, true, false, true, true})
+	rec := bb.NewRecordBatch()
+	defer rec.Release()
+	part := rec.NewSlice(1, 5)
+	defer part.Release()
+	if got, want := string(encode(t, part, WithCompression(None), WithCSVHeader(false))), "-7,7\n7,\n-2147483648,9223372036854775807\n,5\n"; got != want {
+		t.Errorf("slice: %q, want %q", got, want)
+	}
+	if got, want := string(encode(t, part, WithCompression(None), WithCSVHeader(false), WithCSVNull("-7"))), "\"-7\",7\n7,-7\n-2147483648,9223372036854775807\n-7,5\n"; got != want {
+		t.Errorf("NULL marker -7: %q, want %q", got, want)
+	}
+}
+
+// The narrow shape: 10 bigint columns of values up to 10^9.
+func BenchmarkCSVIntegers(b *testing.B) {
+	fields := make([]arrow.Field, 10)
+	for i := range fields {
+		fields[i] = arrow.Field{Name: string(rune('a' + i)), Type: arrow.PrimitiveTypes.Int64}
+	}
+	schema := arrow.NewSchema(fields, nil)
+	bld := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer bld.Release()
+	for r := range int64(50000) {
+		for c := range fields {
+			bld.Field(c).(*array.Int64Builder).Append((r*int64(c*7919+13))%1000000007 - 500000000)
+		}
+	}
+	rec := bld.NewRecordBatch()
+	defer rec.Release()
+	for b.Loop() {
+		enc, _ := NewEncoder(io.Discard, schema, WithCompression(None))
+		_ = enc.Write(rec)
+		_ = enc.Close()
 	}
 }

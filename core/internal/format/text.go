@@ -141,7 +141,47 @@ func appendFloat(b []byte, v float64, bits int, inJSON bool) []byte {
 	case math.IsInf(v, -1):
 		return appendSpecial(b, "-Infinity", inJSON)
 	}
+	if bits == 64 {
+		if out, ok := appendMillis(b, v); ok {
+			return out
+		}
+	}
 	return strconv.AppendFloat(b, v, 'g', -1, bits)
+}
+
+// appendMillis writes v as strconv's shortest 'g' form does when v is the
+// double nearest to a multiple of 0.001 below 10^6 in magnitude (such as
+// 12.375 or 0.5): then that decimal, with at most three fraction digits,
+// is the shortest text that reads back as v (any other decimal reading
+// back as v lies within 10^-10 of it, so it has more digits), and 'g'
+// writes it without an exponent (10^-4 <= |v| < 10^6). ok is false for
+// every other value, zero included, which strconv writes.
+func appendMillis(b []byte, v float64) ([]byte, bool) {
+	if !(v > -1e6 && v < 1e6) {
+		return b, false
+	}
+	m := v * 1000
+	k := int64(m)
+	if k == 0 || float64(k) != m || float64(k)/1000 != v {
+		return b, false
+	}
+	if k < 0 {
+		b = append(b, '-')
+		k = -k
+	}
+	b = strconv.AppendInt(b, k/1000, 10)
+	frac := k % 1000
+	if frac == 0 {
+		return b, true
+	}
+	b = append(b, '.', byte('0'+frac/100))
+	if frac%100 != 0 {
+		b = append(b, byte('0'+frac/10%10))
+		if frac%10 != 0 {
+			b = append(b, byte('0'+frac%10))
+		}
+	}
+	return b, true
 }
 
 // appendSpecial writes NaN and infinities, which JSON has no literal for,
@@ -324,6 +364,15 @@ func pad(b []byte, v int64, width int) []byte {
 	if width == 2 && v >= 0 && v < 100 {
 		return append(b, digitPairs[2*v], digitPairs[2*v+1])
 	}
+	if width == 6 && v >= 0 && v < 1e6 {
+		// Microseconds, in pairs.
+		h, m, l := 2*(v/10000), 2*(v/100%100), 2*(v%100)
+		return append(b, digitPairs[h], digitPairs[h+1], digitPairs[m], digitPairs[m+1], digitPairs[l], digitPairs[l+1])
+	}
+	return padSlow(b, v, width)
+}
+
+func padSlow(b []byte, v int64, width int) []byte {
 	var tmp [20]byte
 	s := strconv.AppendInt(tmp[:0], v, 10)
 	for k := len(s); k < width; k++ {
