@@ -68,17 +68,30 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 			return nil, err
 		}
 	}
-	db, err := c.db(req.Conn)
+	var n int64
+	err = c.inTx(ctx, req.Conn, func(tx *sql.Tx) (err error) {
+		n, err = write(ctx, tx, req, records, ddl)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	// One connection of the pool, closed rather than returned when the
-	// write fails: after a cancel (ATTENTION) or an error mid-load SQL
-	// Server may keep the transaction open, and closing the connection is
-	// what makes it roll back for certain.
+	return &sdk.WriteResult{RowsWritten: n}, nil
+}
+
+// inTx runs fn in a transaction on one connection of the pool, committed
+// if fn succeeds. The connection is closed rather than returned when the
+// write fails: after a cancel (ATTENTION) or an error mid-load SQL Server
+// may keep the transaction open, and closing the connection is what makes
+// it roll back for certain.
+func (c *Connector) inTx(ctx context.Context, conn sdk.Connection, fn func(*sql.Tx) error) error {
+	db, err := c.db(conn)
+	if err != nil {
+		return err
+	}
 	cn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, dialectErr(err, dsn)
+		return dialectErr(err, conn.DSN)
 	}
 	ok := false
 	defer func() {
@@ -89,18 +102,17 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 	}()
 	tx, err := cn.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, dialectErr(err, dsn)
+		return dialectErr(err, conn.DSN)
 	}
-	n, err := write(ctx, tx, req, records, ddl)
-	if err != nil {
+	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return nil, err
+		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", dialectErr(err, dsn))
+		return fmt.Errorf("commit: %w", dialectErr(err, conn.DSN))
 	}
 	ok = true
-	return &sdk.WriteResult{RowsWritten: n}, nil
+	return nil
 }
 
 // createDDL is the column list of a table the write creates: for a merge,

@@ -3,7 +3,6 @@ package mssql
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"fmt"
 	"strings"
 
@@ -42,34 +41,14 @@ func (c *Connector) Sync(ctx context.Context, req sdk.WriteRequest, upserts arra
 	if err != nil {
 		return nil, err
 	}
-	db, err := c.db(req.Conn)
+	var res *sdk.SyncResult
+	err = c.inTx(ctx, req.Conn, func(tx *sql.Tx) (err error) {
+		res, err = syncTx(ctx, tx, req, &nullKeys{RecordReader: upserts, idx: keyIdx}, ddl, deleteKeys)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	cn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, dialectErr(err, dsn)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = cn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-		_ = cn.Close()
-	}()
-	tx, err := cn.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, dialectErr(err, dsn)
-	}
-	res, err := syncTx(ctx, tx, req, &nullKeys{RecordReader: upserts, idx: keyIdx}, ddl, deleteKeys)
-	if err != nil {
-		_ = tx.Rollback()
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", dialectErr(err, dsn))
-	}
-	ok = true
 	return res, nil
 }
 
