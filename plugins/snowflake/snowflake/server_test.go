@@ -46,6 +46,18 @@ func (e *env) dsn(user, pass, extra string) string {
 
 func newEnv(t *testing.T, withS3 bool) *env {
 	t.Helper()
+	return newEnvFormat(t, withS3, "")
+}
+
+// resultFormats are the formats the test server answers SELECTs in:
+// JSON, which the plugin asks for, and Arrow, which a real account
+// answers a driver that asks for its default.
+var resultFormats = []string{"json", "arrow"}
+
+// newEnvFormat is newEnv with the server answering SELECTs in a format
+// (see sfserver.Config.ResultFormat).
+func newEnvFormat(t *testing.T, withS3 bool, format string) *env {
+	t.Helper()
 	snowflake.New() // sets the driver's environment
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -64,7 +76,7 @@ func newEnv(t *testing.T, withS3 bool) *env {
 		{Name: "ETL", Password: password},
 		{Name: "KEYUSER", PublicKey: &key.PublicKey},
 		{Name: "OAUTHUSER", OAuthToken: oauthTok},
-	}}
+	}, ResultFormat: format}
 	if withS3 {
 		e.s3 = testkit.StartS3(t)
 		e.s3.CreateBucket(t, "sf-lake")

@@ -46,7 +46,8 @@ var sourceDialect = &sqlsource.Dialect{
 	Map:          mapType,
 	Literal:      literal,
 	Classify:     classifyKind,
-	NullsLast:    true, // Snowflake's DEFAULT_NULL_ORDERING is LAST
+	Query:        query, // exact in either result format (arrowread.go)
+	NullsLast:    true,  // Snowflake's DEFAULT_NULL_ORDERING is LAST
 	SQL:          sqlguard.Generic,
 	// gosnowflake has no read-only transactions, and needs none: every
 	// read is one SELECT, and one statement sees the table as of one
