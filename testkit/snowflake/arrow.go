@@ -72,10 +72,10 @@ func arrowStream(cols []rowCol, rows [][]*string) ([]byte, error) {
 // fieldMeta is the metadata Snowflake puts on each field.
 func fieldMeta(c rowCol) arrow.Metadata {
 	logical := strings.ToUpper(c.typ)
-	m := map[string]string{"logicalType": logical, "finalType": "T", "physicalType": "SB16"}
+	m := map[string]string{"logicalType": logical, "finalType": "T"}
 	switch c.typ {
 	case "fixed":
-		m["precision"], m["scale"] = strconv.Itoa(max(c.prec, 1)), strconv.Itoa(c.scale)
+		m["precision"], m["scale"] = strconv.Itoa(c.prec), strconv.Itoa(c.scale)
 		if c.prec == 0 {
 			m["precision"] = "38"
 		}

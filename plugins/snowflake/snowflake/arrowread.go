@@ -65,6 +65,9 @@ func query(ctx context.Context, dc any, q string, args []any, _ []sqlsource.Colu
 		sc.arrow.Store(false)
 		return rows, nil
 	}
+	for _, b := range batches {
+		b.WithContext(ctx) // chunk downloads stop with the read
+	}
 	ar := &arrowRows{Rows: rows, batches: batches}
 	for i := range rows.Columns() {
 		c := arrowCol{typ: "TEXT"}

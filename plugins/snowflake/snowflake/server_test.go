@@ -212,3 +212,32 @@ func TestServerStatements(t *testing.T) {
 		t.Errorf("recorded statements: %+v", got[:2])
 	}
 }
+
+// TestServerResultFormatSession: with ResultFormat "session" the server
+// answers in the format the session asked for: Arrow for gosnowflake's
+// default, JSON for hp's sessions.
+func TestServerResultFormatSession(t *testing.T) {
+	e := newEnvFormat(t, false, "session")
+	if err := e.srv.Exec(`CREATE TABLE "PUBLIC"."F" ("N" NUMBER(18,4))`, `INSERT INTO "PUBLIC"."F" VALUES (99999999999999.9999)`); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := snowflake.ParseDSN(e.dsn("etl", password, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Params = nil // gosnowflake's default: Arrow
+	for _, db := range []*sql.DB{openDB(t, e.dsn("etl", password, "")), sql.OpenDB(sf.NewConnector(sf.SnowflakeDriver{}, *cfg))} {
+		var n string
+		if err := db.QueryRow(`SELECT "N" FROM "PUBLIC"."F"`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	var sent []string
+	for _, st := range e.srv.Statements() {
+		sent = append(sent, st.ResultFormat+"->"+st.Sent)
+	}
+	if fmt.Sprint(sent) != "[JSON->json ARROW->arrow]" {
+		t.Errorf("asked -> answered: %v", sent)
+	}
+}
