@@ -2,6 +2,7 @@ package snowflake
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"io"
@@ -15,7 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	sf "github.com/snowflakedb/gosnowflake"
 
-	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
+	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
 // The session asks for JSON results, but a result may come in Arrow all
@@ -46,12 +47,79 @@ func (c *switchCtx) Value(k any) any {
 	return c.Context.Value(k)
 }
 
-// query is the dialect's Query: one SELECT, its result read exactly in
-// either format.
-func query(ctx context.Context, dc any, q string, args []any, _ []sqlsource.ColumnMeta) (driver.Rows, error) {
+// openSource is open for reads: every query of its pool (a table's rows,
+// a --query, the bounds of a delta) reads its result exactly in either
+// format.
+func openSource(conn sdk.Connection) (*sql.DB, error) {
+	cfg, err := parseDSN(conn.DSN)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(exactConnector{sf.NewConnector(sf.SnowflakeDriver{}, *cfg)}), nil
+}
+
+type exactConnector struct{ driver.Connector }
+
+func (c exactConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	dc, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &exactConn{dc}, nil
+}
+
+// exactConn is gosnowflake's connection with queries read by query; the
+// rest it passes on.
+type exactConn struct{ driver.Conn }
+
+func (c *exactConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	qc, ok := c.Conn.(driver.QueryerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	return query(ctx, qc, q, args)
+}
+
+func (c *exactConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	if x, ok := c.Conn.(driver.ExecerContext); ok {
+		return x.ExecContext(ctx, q, args)
+	}
+	return nil, driver.ErrSkip
+}
+
+func (c *exactConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	if x, ok := c.Conn.(driver.ConnPrepareContext); ok {
+		return x.PrepareContext(ctx, q)
+	}
+	return c.Prepare(q)
+}
+
+func (c *exactConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if x, ok := c.Conn.(driver.ConnBeginTx); ok {
+		return x.BeginTx(ctx, opts)
+	}
+	return c.Begin() //nolint:staticcheck // the driver's own fallback
+}
+
+func (c *exactConn) Ping(ctx context.Context) error {
+	if x, ok := c.Conn.(driver.Pinger); ok {
+		return x.Ping(ctx)
+	}
+	return nil
+}
+
+func (c *exactConn) CheckNamedValue(v *driver.NamedValue) error {
+	if x, ok := c.Conn.(driver.NamedValueChecker); ok {
+		return x.CheckNamedValue(v)
+	}
+	return driver.ErrSkip
+}
+
+// query runs one query, its result read exactly in either format.
+func query(ctx context.Context, qc driver.QueryerContext, q string, args []driver.NamedValue) (driver.Rows, error) {
 	sc := &switchCtx{Context: ctx, on: sf.WithArrowBatchesTimestampOption(sf.WithHigherPrecision(sf.WithArrowBatches(ctx)), sf.UseOriginalTimestamp)}
 	sc.arrow.Store(true)
-	rows, err := sqlsource.Query(sc, dc, q, args)
+	rows, err := qc.QueryContext(sc, q, args)
 	if err != nil {
 		return nil, err
 	}

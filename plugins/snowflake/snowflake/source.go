@@ -38,7 +38,7 @@ const (
 // gosnowflake's JSON result rows: NUMBER arrives as its exact decimal
 // text and is parsed into decimal128, never through a float.
 var sourceDialect = &sqlsource.Dialect{
-	Open:         open,
+	Open:         openSource,
 	VersionQuery: "SELECT CURRENT_VERSION()",
 	ListObjects:  listObjects,
 	Columns:      columns,
@@ -46,8 +46,7 @@ var sourceDialect = &sqlsource.Dialect{
 	Map:          mapType,
 	Literal:      literal,
 	Classify:     classifyKind,
-	Query:        query, // exact in either result format (arrowread.go)
-	NullsLast:    true,  // Snowflake's DEFAULT_NULL_ORDERING is LAST
+	NullsLast:    true, // Snowflake's DEFAULT_NULL_ORDERING is LAST
 	SQL:          sqlguard.Generic,
 	// gosnowflake has no read-only transactions, and needs none: every
 	// read is one SELECT, and one statement sees the table as of one
@@ -153,7 +152,7 @@ func (c *Connector) db(conn sdk.Connection) (*sql.DB, error) {
 	if db, ok := c.dbs[conn.DSN]; ok {
 		return db, nil
 	}
-	db, err := open(conn)
+	db, err := openSource(conn)
 	if err != nil {
 		return nil, err
 	}

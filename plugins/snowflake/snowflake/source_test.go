@@ -312,6 +312,16 @@ func testSourceExact(t *testing.T, format string) {
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
 		t.Errorf("numbers:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
+	// Bounds (a delta's MIN/MAX) are exact too.
+	for col, want := range map[string]string{"N18": "-12345678901234.5678 99999999999999.9999", "N38": "-9999999999999999999999999999.9999999999 1234567890123456789012345678.9012345678"} {
+		b, err := c.Bounds(context.Background(), sdk.BoundsRequest{Conn: conn, Source: obj("SRC", "EXACT"), Column: col})
+		if err != nil {
+			t.Fatalf("bounds of %s: %v", col, err)
+		}
+		if got := b.Min.String() + " " + b.Max.String(); got != want {
+			t.Errorf("bounds of %s: %s, want %s", col, got, want)
+		}
+	}
 	// Timestamps at scales 0..6 are read in microseconds, which hold
 	// years 1..9999; 7..9 in nanoseconds, which do not: those read only
 	// the 1969 row.
