@@ -1,8 +1,9 @@
 // Package snowflake is an in-process Snowflake test server for the real
 // github.com/snowflakedb/gosnowflake driver, which talks to it with
 // protocol=http on 127.0.0.1. It speaks the driver's REST protocol (login,
-// query submission with bind variables, JSON result sets typed in their
-// rowtype, large ones in gzipped chunks, heartbeat, session close) and executes the statements hp sends over a small
+// query submission with bind variables, result sets typed in their
+// rowtype in JSON or in Snowflake's Arrow format (Config.ResultFormat),
+// large ones in gzipped chunks, heartbeat, session close) and executes the statements hp sends over a small
 // in-memory table store: CREATE/DROP TABLE (temporary tables per session),
 // ALTER TABLE ADD/DROP COLUMN and the in-place type changes Snowflake allows,
 // INSERT, DELETE, SELECT (with WHERE, ORDER BY and MIN/MAX/COUNT, over
