@@ -1,8 +1,9 @@
 // Package snowflake is an in-process Snowflake test server for the real
 // github.com/snowflakedb/gosnowflake driver, which talks to it with
 // protocol=http on 127.0.0.1. It speaks the driver's REST protocol (login,
-// query submission with bind variables, JSON result sets typed in their
-// rowtype, large ones in gzipped chunks, heartbeat, session close) and executes the statements hp sends over a small
+// query submission with bind variables, result sets typed in their
+// rowtype in JSON or in Snowflake's Arrow format (Config.ResultFormat),
+// large ones in gzipped chunks, heartbeat, session close) and executes the statements hp sends over a small
 // in-memory table store: CREATE/DROP TABLE (temporary tables per session),
 // ALTER TABLE ADD/DROP COLUMN and the in-place type changes Snowflake allows,
 // INSERT, DELETE, SELECT (with WHERE, ORDER BY and MIN/MAX/COUNT, over
@@ -23,6 +24,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -70,6 +72,14 @@ type Config struct {
 	// rest are chunks of as many rows the driver downloads, gzipped, as
 	// Snowflake sends large results. Default 10,000.
 	ChunkRows int
+	// ResultFormat is how SELECT results are sent: "json" (the default)
+	// always as JSON rowsets; "arrow" always in Snowflake's Arrow format
+	// (base64 rowsetBase64 and Arrow IPC chunks; see arrowStream), as a
+	// real account answers a driver that asks for Arrow; "session" in the
+	// format the session asked for at login (GO_QUERY_RESULT_FORMAT,
+	// ARROW unless set). Statements that change rows answer in JSON, as
+	// Snowflake's do.
+	ResultFormat string
 }
 
 // Statement is one statement the server received, with its bindings.
@@ -80,9 +90,11 @@ type Statement struct {
 	// Err is the error code returned, "" on success.
 	Err string
 	// ResultFormat is the result format the session asked for at login:
-	// JSON, or ARROW (gosnowflake's default). The server always answers
-	// in JSON.
+	// JSON, or ARROW (gosnowflake's default); Config.ResultFormat decides
+	// what the server answers.
 	ResultFormat string
+	// Sent is the format of the answer: "json" or "arrow".
+	Sent string
 }
 
 // Server is a Snowflake test server on 127.0.0.1.
@@ -120,6 +132,11 @@ func Start(t TB, cfg Config) *Server {
 	}
 	if cfg.Schema == "" {
 		cfg.Schema = "PUBLIC"
+	}
+	switch strings.ToLower(cfg.ResultFormat) {
+	case "", "json", "arrow", "session":
+	default:
+		t.Fatalf("snowflake test server: ResultFormat %q is not json, arrow or session", cfg.ResultFormat)
 	}
 	if cfg.ChunkRows <= 0 {
 		cfg.ChunkRows = 10_000
@@ -290,7 +307,7 @@ type session struct {
 	closed    bool
 	inTxStmts int
 	// resultFormat is the format the session asked for
-	// (GO_QUERY_RESULT_FORMAT, ARROW unless set); the server sends JSON.
+	// (GO_QUERY_RESULT_FORMAT, ARROW unless set).
 	resultFormat string
 }
 
@@ -473,14 +490,35 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		replyErr(w, e, map[string]any{"queryId": queryID})
 		return
 	}
-	first, chunks := s.splitChunks(queryID, res.rows)
+	format := s.format(sess, res)
+	encode := jsonChunk
+	if format == "arrow" {
+		encode = func(rows [][]*string) ([]byte, error) { return arrowStream(res.cols, rows) }
+	}
+	first, chunks, err := s.splitChunks(queryID, res.rows, encode)
+	if err != nil {
+		replyErr(w, errorf("000603", "XX000", "test server: encoding the result: %v", err), map[string]any{"queryId": queryID})
+		return
+	}
 	data := map[string]any{
 		"queryId": queryID, "rowtype": res.rowtype(), "rowset": first, "total": len(res.rows), "returned": len(first), "chunks": chunks,
-		"statementTypeId": res.stmtType, "queryResultFormat": "json", "finalDatabaseName": sess.db, "finalSchemaName": sess.sch,
+		"statementTypeId": res.stmtType, "queryResultFormat": format, "finalDatabaseName": sess.db, "finalSchemaName": sess.sch,
 		"parameters": []any{},
 	}
 	if first == nil {
 		data["rowset"] = [][]*string{}
+	}
+	if format == "arrow" {
+		delete(data, "rowset")
+		data["rowsetBase64"] = ""
+		if len(first) > 0 {
+			b, err := arrowStream(res.cols, first)
+			if err != nil {
+				replyErr(w, errorf("000603", "XX000", "test server: encoding the result: %v", err), map[string]any{"queryId": queryID})
+				return
+			}
+			data["rowsetBase64"] = base64.StdEncoding.EncodeToString(b)
+		}
 	}
 	for k, v := range res.extra {
 		data[k] = v
@@ -527,6 +565,8 @@ func (s *Server) execute(ctx context.Context, sess *session, sqlText string, bin
 	res, e := s.run(ctx, sess, sqlText, binds)
 	if e != nil {
 		st.Err = e.Code
+	} else {
+		st.Sent = s.format(sess, res)
 	}
 	s.log = append(s.log, st)
 	return res, e
@@ -560,37 +600,66 @@ func normIdent(s string) string {
 	return strings.ToUpper(s)
 }
 
+// format is the format a result is sent in: only SELECT-like results
+// (rows, not counts of changed rows) go as Arrow.
+func (s *Server) format(sess *session, res *result) string {
+	if res.stmtType != typeSelect || res.extra != nil || len(res.cols) == 0 {
+		return "json"
+	}
+	switch strings.ToLower(s.cfg.ResultFormat) {
+	case "arrow":
+		return "arrow"
+	case "session":
+		if sess.resultFormat == "ARROW" {
+			return "arrow"
+		}
+	}
+	return "json"
+}
+
+// jsonChunk is JSON rows comma-separated without the enclosing brackets,
+// as Snowflake's chunks are.
+func jsonChunk(rows [][]*string) ([]byte, error) {
+	var raw bytes.Buffer
+	for j, r := range rows {
+		if j > 0 {
+			raw.WriteByte(',')
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		raw.Write(b)
+	}
+	return raw.Bytes(), nil
+}
+
 // splitChunks keeps the first ChunkRows rows for the response and stores
-// the rest as gzipped chunks of the JSON rows, comma-separated without
-// the enclosing brackets, as Snowflake's chunks are.
-func (s *Server) splitChunks(queryID string, rows [][]*string) ([][]*string, []map[string]any) {
+// the rest as gzipped chunks, each encoded by encode.
+func (s *Server) splitChunks(queryID string, rows [][]*string, encode func([][]*string) ([]byte, error)) ([][]*string, []map[string]any, error) {
 	n := s.cfg.ChunkRows
 	if len(rows) <= n {
-		return rows, nil
+		return rows, nil, nil
 	}
 	var metas []map[string]any
 	for i, start := 0, n; start < len(rows); i, start = i+1, start+n {
 		part := rows[start:min(start+n, len(rows))]
-		var raw bytes.Buffer
-		for j, r := range part {
-			if j > 0 {
-				raw.WriteByte(',')
-			}
-			b, _ := json.Marshal(r)
-			raw.Write(b)
+		raw, err := encode(part)
+		if err != nil {
+			return nil, nil, err
 		}
 		var gz bytes.Buffer
 		zw := gzip.NewWriter(&gz)
-		_, _ = zw.Write(raw.Bytes())
+		_, _ = zw.Write(raw)
 		_ = zw.Close()
 		id := fmt.Sprintf("%s-%d", queryID, i)
 		s.mu.Lock()
 		s.chunks[id] = gz.Bytes()
 		s.mu.Unlock()
 		metas = append(metas, map[string]any{"url": fmt.Sprintf("http://%s/chunks/%s", s.Addr(), id), "rowCount": len(part),
-			"uncompressedSize": raw.Len(), "compressedSize": gz.Len()})
+			"uncompressedSize": len(raw), "compressedSize": gz.Len()})
 	}
-	return rows[:n], metas
+	return rows[:n], metas, nil
 }
 
 // chunk serves a result chunk once; a chunk served is forgotten.

@@ -46,6 +46,18 @@ func (e *env) dsn(user, pass, extra string) string {
 
 func newEnv(t *testing.T, withS3 bool) *env {
 	t.Helper()
+	return newEnvFormat(t, withS3, "")
+}
+
+// resultFormats are the formats the test server answers SELECTs in:
+// JSON, which the plugin asks for, and Arrow, which a real account
+// answers a driver that asks for its default.
+var resultFormats = []string{"json", "arrow"}
+
+// newEnvFormat is newEnv with the server answering SELECTs in a format
+// (see sfserver.Config.ResultFormat).
+func newEnvFormat(t *testing.T, withS3 bool, format string) *env {
+	t.Helper()
 	snowflake.New() // sets the driver's environment
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -64,7 +76,7 @@ func newEnv(t *testing.T, withS3 bool) *env {
 		{Name: "ETL", Password: password},
 		{Name: "KEYUSER", PublicKey: &key.PublicKey},
 		{Name: "OAUTHUSER", OAuthToken: oauthTok},
-	}}
+	}, ResultFormat: format}
 	if withS3 {
 		e.s3 = testkit.StartS3(t)
 		e.s3.CreateBucket(t, "sf-lake")
@@ -198,5 +210,34 @@ func TestServerStatements(t *testing.T) {
 	}
 	if got := e.srv.Statements(); len(got) == 0 || got[1].SQL != `INSERT INTO "T" ("ID", "NAME") VALUES (?, ?), (?, ?)` || fmt.Sprint(got[1].Bindings) != "[1 one 2 NULL]" {
 		t.Errorf("recorded statements: %+v", got[:2])
+	}
+}
+
+// TestServerResultFormatSession: with ResultFormat "session" the server
+// answers in the format the session asked for: Arrow for gosnowflake's
+// default, JSON for hp's sessions.
+func TestServerResultFormatSession(t *testing.T) {
+	e := newEnvFormat(t, false, "session")
+	if err := e.srv.Exec(`CREATE TABLE "PUBLIC"."F" ("N" NUMBER(18,4))`, `INSERT INTO "PUBLIC"."F" VALUES (99999999999999.9999)`); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := snowflake.ParseDSN(e.dsn("etl", password, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Params = nil // gosnowflake's default: Arrow
+	for _, db := range []*sql.DB{openDB(t, e.dsn("etl", password, "")), sql.OpenDB(sf.NewConnector(sf.SnowflakeDriver{}, *cfg))} {
+		var n string
+		if err := db.QueryRow(`SELECT "N" FROM "PUBLIC"."F"`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	var sent []string
+	for _, st := range e.srv.Statements() {
+		sent = append(sent, st.ResultFormat+"->"+st.Sent)
+	}
+	if fmt.Sprint(sent) != "[JSON->json ARROW->arrow]" {
+		t.Errorf("asked -> answered: %v", sent)
 	}
 }

@@ -38,7 +38,7 @@ const (
 // gosnowflake's JSON result rows: NUMBER arrives as its exact decimal
 // text and is parsed into decimal128, never through a float.
 var sourceDialect = &sqlsource.Dialect{
-	Open:         open,
+	Open:         openSource,
 	VersionQuery: "SELECT CURRENT_VERSION()",
 	ListObjects:  listObjects,
 	Columns:      columns,
@@ -152,7 +152,7 @@ func (c *Connector) db(conn sdk.Connection) (*sql.DB, error) {
 	if db, ok := c.dbs[conn.DSN]; ok {
 		return db, nil
 	}
-	db, err := open(conn)
+	db, err := openSource(conn)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,13 @@ func obj(schema, name string) sdk.Source {
 }
 
 func TestSourceTypes(t *testing.T) {
-	e := newEnv(t, false)
+	for _, f := range resultFormats {
+		t.Run(f, func(t *testing.T) { testSourceTypes(t, f) })
+	}
+}
+
+func testSourceTypes(t *testing.T, format string) {
+	e := newEnvFormat(t, false, format)
 	if err := e.srv.Exec(typesTable...); err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +125,9 @@ func TestSourceTypes(t *testing.T) {
 		if st.ResultFormat != "JSON" {
 			t.Errorf("%s ran in a session that asked for %s results", st.SQL, st.ResultFormat)
 		}
+		if strings.HasPrefix(st.SQL, "SELECT") && st.Sent != format {
+			t.Errorf("%s was answered in %s, want %s", st.SQL, st.Sent, format)
+		}
 		if strings.HasPrefix(st.SQL, "SELECT") && strings.Contains(st.SQL, `FROM "SRC"."TYPES"`) {
 			selects = append(selects, st.SQL)
 		}
@@ -129,7 +138,13 @@ func TestSourceTypes(t *testing.T) {
 }
 
 func TestSourceFilters(t *testing.T) {
-	e := newEnv(t, false)
+	for _, f := range resultFormats {
+		t.Run(f, func(t *testing.T) { testSourceFilters(t, f) })
+	}
+}
+
+func testSourceFilters(t *testing.T, format string) {
+	e := newEnvFormat(t, false, format)
 	if err := e.srv.Exec(typesTable...); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +232,13 @@ func TestSourceFilters(t *testing.T) {
 // TestSourceChunks reads a result that comes in chunks: the rows of the
 // response, then three chunks the driver downloads.
 func TestSourceChunks(t *testing.T) {
-	srv := sfserver.Start(t, sfserver.Config{Account: account, Users: []sfserver.User{{Name: "ETL", Password: password}}, ChunkRows: 7})
+	for _, f := range resultFormats {
+		t.Run(f, func(t *testing.T) { testSourceChunks(t, f) })
+	}
+}
+
+func testSourceChunks(t *testing.T, format string) {
+	srv := sfserver.Start(t, sfserver.Config{Account: account, Users: []sfserver.User{{Name: "ETL", Password: password}}, ChunkRows: 7, ResultFormat: format})
 	var rows []string
 	for i := 1; i <= 30; i++ {
 		rows = append(rows, fmt.Sprintf("(%d, 'r%d')", i, i))
@@ -236,5 +257,109 @@ func TestSourceChunks(t *testing.T) {
 	}
 	if n := srv.ChunksServed(); n != 4 {
 		t.Errorf("%d chunks downloaded, want 4 (7 rows each, 2 in the last)", n)
+	}
+}
+
+// TestSourceExact reads values that a float64 cannot hold and timestamps
+// at the ends of the range at every scale, in both result formats: the
+// Arrow format sends NUMBER(p,s) as scaled integers (int8..int64 or
+// decimal128) and timestamps as scaled integers or structs.
+func TestSourceExact(t *testing.T) {
+	for _, f := range resultFormats {
+		t.Run(f, func(t *testing.T) { testSourceExact(t, f) })
+	}
+}
+
+func testSourceExact(t *testing.T, format string) {
+	e := newEnvFormat(t, false, format)
+	var cols, vals []string
+	for s := 0; s <= 9; s++ {
+		cols = append(cols, fmt.Sprintf(`"NTZ%d" TIMESTAMP_NTZ(%d), "LTZ%d" TIMESTAMP_LTZ(%d), "TZ%d" TIMESTAMP_TZ(%d), "TM%d" TIME(%d)`, s, s, s, s, s, s, s, s))
+	}
+	row := func(id int, n18, n38, n37, small, ts, tm string) string {
+		vals := []string{fmt.Sprint(id), n18, n38, n37, small}
+		for s := 0; s <= 9; s++ {
+			vals = append(vals, ts, ts, ts, tm)
+		}
+		return "(" + strings.Join(vals, ", ") + ")"
+	}
+	vals = append(vals,
+		row(1, "99999999999999.9999", "1234567890123456789012345678.9012345678", "9.9999999999999999999999999999999999999", "-1.5",
+			"'9999-12-31 23:59:59.999999999 +14:00'", "'23:59:59.999999999'"),
+		row(2, "-12345678901234.5678", "-9999999999999999999999999999.9999999999", "-0.0000000000000000000000000000000000001", "0.01",
+			"'0001-01-01 00:00:00 -12:00'", "'00:00:00'"),
+		row(3, "0.0001", "0.0000000001", "0", "127",
+			"'1969-12-31 23:59:59.5 +05:45'", "'12:00:00.000000001'"),
+		row(4, "NULL", "NULL", "NULL", "NULL", "NULL", "NULL"))
+	if err := e.srv.Exec(`CREATE TABLE "SRC"."EXACT" ("ID" NUMBER(38,0), "N18" NUMBER(18,4), "N38" NUMBER(38,10), "N37" NUMBER(38,37), "SMALL" NUMBER(5,2), `+
+		strings.Join(cols, ", ")+`)`, `INSERT INTO "SRC"."EXACT" VALUES `+strings.Join(vals, ", ")); err != nil {
+		t.Fatal(err)
+	}
+	c := snowflake.New()
+	conn := sdk.Connection{DSN: e.dsn("etl", password, "")}
+	_, rows := readAll(t, c, sdk.ReadRequest{Conn: conn, Source: obj("SRC", "EXACT"), Columns: []string{"ID", "N18", "N38", "N37", "SMALL"}, OrderBy: []sdk.OrderBy{{Column: "ID"}}})
+	want := []string{
+		"ID=1 N18=99999999999999.9999 N38=1234567890123456789012345678.9012345678 N37=9.9999999999999999999999999999999999999 SMALL=-1.5",
+		"ID=2 N18=-12345678901234.5678 N38=-9999999999999999999999999999.9999999999 N37=-1e-37 SMALL=0.01",
+		"ID=3 N18=0.0001 N38=1e-10 N37=0 SMALL=127",
+		"ID=4 N18=(null) N38=(null) N37=(null) SMALL=(null)",
+	}
+	for _, st := range e.srv.Statements() {
+		if strings.Contains(st.SQL, `"EXACT"`) && st.Sent != format {
+			t.Errorf("%s was answered in %q, want %s", st.SQL, st.Sent, format)
+		}
+	}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("numbers:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+	// Bounds (a delta's MIN/MAX) are exact too.
+	for col, want := range map[string]string{"N18": "-12345678901234.5678 99999999999999.9999", "N38": "-9999999999999999999999999999.9999999999 1234567890123456789012345678.9012345678"} {
+		b, err := c.Bounds(context.Background(), sdk.BoundsRequest{Conn: conn, Source: obj("SRC", "EXACT"), Column: col})
+		if err != nil {
+			t.Fatalf("bounds of %s: %v", col, err)
+		}
+		if got := b.Min.String() + " " + b.Max.String(); got != want {
+			t.Errorf("bounds of %s: %s, want %s", col, got, want)
+		}
+	}
+	// Timestamps at scales 0..6 are read in microseconds, which hold
+	// years 1..9999; 7..9 in nanoseconds, which do not: those read only
+	// the 1969 row.
+	for s := 0; s <= 9; s++ {
+		where := ""
+		if s > 6 {
+			where = `"ID" = 3`
+		}
+		_, rows := readAll(t, c, sdk.ReadRequest{Conn: conn, Source: obj("SRC", "EXACT"), Where: where,
+			Columns: []string{fmt.Sprintf("NTZ%d", s), fmt.Sprintf("LTZ%d", s), fmt.Sprintf("TZ%d", s), fmt.Sprintf("TM%d", s)}, OrderBy: []sdk.OrderBy{{Column: "ID"}}})
+		frac := func(digits string) string {
+			if s == 0 {
+				return ""
+			}
+			return "." + digits[:s]
+		}
+		trim := func(v string) string { return strings.TrimRight(strings.TrimRight(v, "0"), ".") }
+		// TIME renders all the digits of its unit (6 or 9).
+		tm := func(digits string) string {
+			n := 6
+			if s > 6 {
+				n = 9
+			}
+			return "." + (digits[:s] + "000000000")[:n]
+		}
+		want := []string{
+			fmt.Sprintf("NTZ%[1]d=9999-12-31T23:59:59%[2]s LTZ%[1]d=9999-12-31T09:59:59%[2]sZ TZ%[1]d=9999-12-31 23:59:59%[2]s +1400 UTC+14:00 TM%[1]d=23:59:59%[3]s",
+				s, trim(frac("999999999")), tm("999999999")),
+			fmt.Sprintf("NTZ%[1]d=0001-01-01T00:00:00 LTZ%[1]d=0001-01-01T12:00:00Z TZ%[1]d=0001-01-01 00:00:00 -1200 UTC-12:00 TM%[1]d=00:00:00%[2]s", s, tm("000000000")),
+			fmt.Sprintf("NTZ%[1]d=1969-12-31T23:59:59%[2]s LTZ%[1]d=1969-12-31T18:14:59%[2]sZ TZ%[1]d=1969-12-31 23:59:59%[2]s +0545 UTC+05:45 TM%[1]d=12:00:00%[3]s",
+				s, trim(frac("500000000")), tm("000000001")),
+			fmt.Sprintf("NTZ%[1]d=(null) LTZ%[1]d=(null) TZ%[1]d=(null) TM%[1]d=(null)", s),
+		}
+		if s > 6 {
+			want = want[2:3]
+		}
+		if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+			t.Errorf("scale %d:\n%s\nwant:\n%s", s, strings.Join(rows, "\n"), strings.Join(want, "\n"))
+		}
 	}
 }
