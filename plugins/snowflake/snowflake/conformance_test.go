@@ -96,11 +96,6 @@ func testSourceConformance(t *testing.T, format string) {
 		Empty: sdk.ObjectRef{Schema: "CONF", Name: "EMPTY"}, Missing: sdk.ObjectRef{Schema: "CONF", Name: "MISSING"},
 		Large: sdk.ObjectRef{Schema: "CONF", Name: "BIG"}, LargeValues: sdk.ObjectRef{Schema: "CONF", Name: "BLOBS"},
 	})
-	// The large read came in chunks (10,000 rows each), as Snowflake
-	// sends large results. (Arrow chunks are fetched as they are read, and
-	// the suite cancels its large read: TestSourceChunks reads chunks in
-	// both formats.)
-	if n := e.srv.ChunksServed(); n == 0 && format == "json" {
-		t.Error("no result chunk was downloaded")
-	}
+	// Chunked results: TestSourceChunks (the suite cancels its large read,
+	// so whether any chunk was fetched by then is a matter of timing).
 }
