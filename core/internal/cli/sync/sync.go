@@ -220,7 +220,10 @@ func apply(ctx context.Context, p *diff.Pair, noDelete bool) (merge.Summary, err
 		sum, cmpErr = merge.Compare(p.Src, p.Tgt, func(d merge.Difference) error {
 			switch {
 			case d.Status != merge.Deleted:
-				if up.add(d.Record, d.Row) == batchRows {
+				if n, err := up.add(d.Record, d.Row); err != nil || n == batchRows {
+					if err != nil {
+						return err
+					}
 					rec, err := up.flush()
 					if err != nil {
 						return err
@@ -228,7 +231,10 @@ func apply(ctx context.Context, p *diff.Pair, noDelete bool) (merge.Summary, err
 					return send(rec)
 				}
 			case !noDelete:
-				if del.add(d.Record, d.Row) == batchRows {
+				if n, err := del.add(d.Record, d.Row); err != nil || n == batchRows {
+					if err != nil {
+						return err
+					}
 					rec, err := del.flush()
 					if err != nil {
 						return err
@@ -354,7 +360,9 @@ func applyChunks(ctx context.Context, p *diff.Pair, noDelete bool, chunkRows int
 			}
 			r, to = del, &dels
 		}
-		if r.add(d.Record, d.Row) == batchRows {
+		if n, err := r.add(d.Record, d.Row); err != nil {
+			return err
+		} else if n == batchRows {
 			if err := flush(r, to); err != nil {
 				return err
 			}
@@ -383,6 +391,7 @@ type rows struct {
 type span struct {
 	rec        arrow.RecordBatch
 	start, end int
+	gathered   bool // rec is an earlier flush: its columns are the fields'
 }
 
 // newRows gathers the columns keys and cols of side, named names.
@@ -404,16 +413,32 @@ func newRows(side merge.Side, keys, cols, names []string) (*rows, error) {
 	return r, nil
 }
 
-// add adds row of rec and returns the rows gathered.
-func (r *rows) add(rec arrow.RecordBatch, row int) int {
+// maxRuns bounds the batches a rows holds: rows spread thinly over a
+// side (one in thousands) would otherwise keep every batch they came
+// from until batchRows of them are gathered.
+const maxRuns = 32
+
+// add adds row of rec and returns the rows gathered. Past maxRuns
+// batches, the rows gathered so far are copied into one batch and the
+// batches they came from let go.
+func (r *rows) add(rec arrow.RecordBatch, row int) (int, error) {
 	if k := len(r.runs) - 1; k >= 0 && r.runs[k].rec == rec && r.runs[k].end == row {
 		r.runs[k].end++
-	} else {
-		rec.Retain()
-		r.runs = append(r.runs, span{rec, row, row + 1})
+		r.n++
+		return r.n, nil
 	}
+	if len(r.runs) == maxRuns {
+		n := r.n
+		gathered, err := r.flush()
+		if err != nil {
+			return 0, err
+		}
+		r.runs, r.n = []span{{rec: gathered, start: 0, end: n, gathered: true}}, n
+	}
+	rec.Retain()
+	r.runs = append(r.runs, span{rec: rec, start: row, end: row + 1})
 	r.n++
-	return r.n
+	return r.n, nil
 }
 
 // flush makes a batch of the rows gathered.
@@ -430,7 +455,11 @@ func (r *rows) flush() (arrow.RecordBatch, error) {
 	for i, ci := range r.idx {
 		parts := make([]arrow.Array, len(r.runs))
 		for j, s := range r.runs {
-			parts[j] = array.NewSlice(s.rec.Column(ci), int64(s.start), int64(s.end))
+			col := ci
+			if s.gathered {
+				col = i
+			}
+			parts[j] = array.NewSlice(s.rec.Column(col), int64(s.start), int64(s.end))
 		}
 		var err error
 		cols[i], err = array.Concatenate(parts, memory.DefaultAllocator)
