@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	testkit.Cleanup()
-	for _, dir := range []string{lambdaDist.dir, fakeOracleDir.dir} {
+	for _, dir := range []string{lambdaDist.dir, fakeOracleDir.dir, arm64Dist.dir} {
 		if dir != "" {
 			os.RemoveAll(dir)
 		}

@@ -25,7 +25,7 @@ import (
 // plugin needing no glibc newer than Amazon Linux 2023's 2.34, and
 // unixODBC's aarch64 libraries beside it.
 func TestLambdaODBCLayerArm64(t *testing.T) {
-	t.Parallel() // its own output directory
+	t.Parallel()
 	if runtime.GOARCH != "arm64" {
 		_, gccErr := exec.LookPath("aarch64-linux-gnu-gcc")
 		_, libErr := os.Stat("/usr/lib/aarch64-linux-gnu/libodbc.so")
@@ -36,15 +36,8 @@ func TestLambdaODBCLayerArm64(t *testing.T) {
 			t.Skip("aarch64-linux-gnu-gcc or unixodbc-dev:arm64 is missing (make debs installs them)")
 		}
 	}
-	dir := t.TempDir()
-	cmd := exec.Command("bash", "layer/build.sh", "arm64", dir)
-	cmd.Dir = testkit.RepoRoot(t)
-	cmd.Env = append(os.Environ(), "LAYER_ZIP_LEVEL=1", "LAYER_PLUGINS=odbc")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("layer/build.sh arm64: %v\n%s", err, out)
-	}
-	testkit.Contains(t, "layer/build.sh arm64", string(out), "build hp-plugin-odbc for linux/arm64 (cgo", "Lambda has 2.34")
+	dir, out := arm64Layers(t)
+	testkit.Contains(t, "layer/build.sh arm64", out, "build hp-plugin-odbc for linux/arm64 (cgo", "Lambda has 2.34")
 	zr, err := zip.OpenReader(filepath.Join(dir, "hp-layer-odbc-arm64.zip"))
 	if err != nil {
 		t.Fatalf("the arm64 odbc layer: %v\n%s", err, out)

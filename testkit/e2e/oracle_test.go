@@ -317,26 +317,48 @@ func TestLambdaOracleLayers(t *testing.T) {
 // arm64 client layer Instant Client's libraries with an aarch64 libaio; the ODBC
 // plugin, which links libodbc, is built only when unixODBC for arm64 is
 // there, and otherwise skipped naming it.
+// arm64Dist holds the arm64 function zip and the Oracle and ODBC layers,
+// cross-built once for the tests that check them: a cross build compiles
+// the whole tree again, so two of them at once would double that.
+var arm64Dist struct {
+	once     sync.Once
+	dir, out string
+	err      error
+}
+
+func arm64Layers(t *testing.T) (dir, out string) {
+	t.Helper()
+	arm64Dist.once.Do(func() {
+		if arm64Dist.dir, arm64Dist.err = os.MkdirTemp("", "hp-e2e-arm64-"); arm64Dist.err != nil {
+			return
+		}
+		cmd := exec.Command("bash", "layer/build.sh", "arm64", arm64Dist.dir)
+		cmd.Dir = testkit.RepoRoot(t)
+		cmd.Env = append(os.Environ(), "LAYER_ZIP_LEVEL=1", "LAYER_PLUGINS=oracle odbc",
+			strings.Replace(oracleClientStandIn(t, arm64Dist.dir), "ORACLE_INSTANT_CLIENT_ZIP=", "ORACLE_INSTANT_CLIENT_ZIP_ARM64=", 1))
+		b, err := cmd.CombinedOutput()
+		if arm64Dist.out = string(b); err != nil {
+			arm64Dist.err = fmt.Errorf("layer/build.sh arm64: %v\n%s", err, b)
+		}
+	})
+	if arm64Dist.err != nil {
+		t.Fatal(arm64Dist.err)
+	}
+	return arm64Dist.dir, arm64Dist.out
+}
+
 func TestLambdaOracleLayerArm64(t *testing.T) {
-	t.Parallel() // its own output directory
+	t.Parallel()
 	if _, err := exec.LookPath("aarch64-linux-gnu-gcc"); err != nil && runtime.GOARCH != "arm64" {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("aarch64-linux-gnu-gcc is missing: make debs installs it")
 		}
 		t.Skip("aarch64-linux-gnu-gcc is missing (make debs installs it)")
 	}
-	dir := t.TempDir()
-	cmd := exec.Command("bash", "layer/build.sh", "arm64", dir)
-	cmd.Dir = testkit.RepoRoot(t)
-	cmd.Env = append(os.Environ(), "LAYER_ZIP_LEVEL=1", "LAYER_PLUGINS=oracle odbc",
-		strings.Replace(oracleClientStandIn(t, dir), "ORACLE_INSTANT_CLIENT_ZIP=", "ORACLE_INSTANT_CLIENT_ZIP_ARM64=", 1))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("layer/build.sh arm64: %v\n%s", err, out)
-	}
-	testkit.Contains(t, "layer/build.sh arm64", string(out), "build hp-plugin-oracle for linux/arm64 (cgo", "Lambda has 2.34")
+	dir, out := arm64Layers(t)
+	testkit.Contains(t, "layer/build.sh arm64", out, "build hp-plugin-oracle for linux/arm64 (cgo", "Lambda has 2.34")
 	if _, err := os.Stat(filepath.Join(dir, "hp-layer-odbc-arm64.zip")); err != nil {
-		testkit.Contains(t, "layer/build.sh arm64", string(out), "skip hp-plugin-odbc for linux/arm64: it links libodbc")
+		testkit.Contains(t, "layer/build.sh arm64", out, "skip hp-plugin-odbc for linux/arm64: it links libodbc")
 	}
 	zr, err := zip.OpenReader(filepath.Join(dir, "hp-layer-oracle-arm64.zip"))
 	if err != nil {
