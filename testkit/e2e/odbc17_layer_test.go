@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"archive/zip"
 	"bytes"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,20 +36,7 @@ func TestLambdaODBCLayerArm64(t *testing.T) {
 	}
 	dir, out := arm64Layers(t)
 	testkit.Contains(t, "layer/build.sh arm64", out, "build hp-plugin-odbc for linux/arm64 (cgo", "Lambda has 2.34")
-	zr, err := zip.OpenReader(filepath.Join(dir, "hp-layer-odbc-arm64.zip"))
-	if err != nil {
-		t.Fatalf("the arm64 odbc layer: %v\n%s", err, out)
-	}
-	defer zr.Close()
-	files := map[string][]byte{}
-	for _, f := range zr.File {
-		r, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[f.Name], _ = io.ReadAll(r)
-		r.Close()
-	}
+	files := zipContents(t, filepath.Join(dir, "hp-layer-odbc-arm64.zip"))
 	aarch64 := func(name string) *elf.File {
 		t.Helper()
 		ef, err := elf.NewFile(bytes.NewReader(files[name]))

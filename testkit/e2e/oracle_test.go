@@ -14,11 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -317,6 +319,29 @@ func TestLambdaOracleLayers(t *testing.T) {
 // arm64 client layer Instant Client's libraries with an aarch64 libaio; the ODBC
 // plugin, which links libodbc, is built only when unixODBC for arm64 is
 // there, and otherwise skipped naming it.
+// zipContents is every file of the zip at path by name.
+func zipContents(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		r, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f.Name], err = io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatalf("%s in %s: %v", f.Name, path, err)
+		}
+	}
+	return files
+}
+
 // arm64Dist holds the arm64 function zip and the Oracle and ODBC layers,
 // cross-built once for the tests that check them: a cross build compiles
 // the whole tree again, so two of them at once would double that.
@@ -360,20 +385,7 @@ func TestLambdaOracleLayerArm64(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "hp-layer-odbc-arm64.zip")); err != nil {
 		testkit.Contains(t, "layer/build.sh arm64", out, "skip hp-plugin-odbc for linux/arm64: it links libodbc")
 	}
-	zr, err := zip.OpenReader(filepath.Join(dir, "hp-layer-oracle-arm64.zip"))
-	if err != nil {
-		t.Fatalf("the arm64 Oracle layer: %v\n%s", err, out)
-	}
-	defer zr.Close()
-	files := map[string][]byte{}
-	for _, f := range zr.File {
-		r, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[f.Name], _ = io.ReadAll(r)
-		r.Close()
-	}
+	files := zipContents(t, filepath.Join(dir, "hp-layer-oracle-arm64.zip"))
 	bin := files["hp/plugins/hp-plugin-oracle"]
 	ef, err := elf.NewFile(bytes.NewReader(bin))
 	if err != nil {
@@ -404,24 +416,9 @@ func TestLambdaOracleLayerArm64(t *testing.T) {
 
 	// The arm64 client layer carries the libaio of its architecture
 	// (scripts/debs.sh installs Debian's libaio1:arm64).
-	cz, err := zip.OpenReader(filepath.Join(dir, "hp-layer-oracle-client-arm64.zip"))
-	if err != nil {
-		t.Fatalf("the arm64 Oracle client layer: %v\n%s", err, out)
-	}
-	defer cz.Close()
-	var aio []byte
-	var names []string
-	for _, f := range cz.File {
-		names = append(names, f.Name)
-		if f.Name == "lib/libaio.so.1" {
-			r, err := f.Open()
-			if err != nil {
-				t.Fatal(err)
-			}
-			aio, _ = io.ReadAll(r)
-			r.Close()
-		}
-	}
+	client := zipContents(t, filepath.Join(dir, "hp-layer-oracle-client-arm64.zip"))
+	aio := client["lib/libaio.so.1"]
+	names := slices.Sorted(maps.Keys(client))
 	testkit.Contains(t, "the arm64 client layer", strings.Join(names, " "), "lib/libclntsh.so.23.1", "lib/libociicus.so")
 	af, err := elf.NewFile(bytes.NewReader(aio))
 	if err != nil {
