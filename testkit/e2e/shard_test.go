@@ -251,6 +251,23 @@ func TestShardPostgresRerunAndRefusals(t *testing.T) {
 	}
 }
 
+// shardLambdaSetup makes table of rows rows, an S3 server with the bucket
+// lake and the packaged function's environment copying table into
+// s3://lake/raw/orders, with extra variables.
+func shardLambdaSetup(t *testing.T, table string, rows int, extra ...string) (bootstrap string, srv *testkit.S3Server, env []string) {
+	t.Helper()
+	bootstrap, opt := lambdaTree(t)
+	makeShardTable(t, table, rows)
+	srv = testkit.StartS3(t)
+	srv.CreateBucket(t, "lake")
+	env = append(srv.Env(),
+		"HP_12FACTOR_MODE=1", "HP_COMMAND=cp", "HP_SUBCOMMAND=snap",
+		"HP_SOURCE_DSN="+pgDSN, "HP_SOURCE_OBJECT="+table,
+		"HP_TARGET_DSN=s3://lake/raw?endpoint="+srv.Endpoint, "HP_TARGET_OBJECT=orders", "HP_TARGET_S3_REGION="+srv.Region,
+		"HP_LOG_LEVEL=warn", "HP_PLUGIN_DIR="+filepath.Join(opt, "hp", "plugins"), "HP_COMPRESSION=none")
+	return bootstrap, srv, append(env, extra...)
+}
+
 // TestShardLambdaEmulator: the packaged function under several emulator
 // instances runs the state machine's steps as Step Functions would: the
 // plan event, every item of the plan's items file (the Distributed Map's
@@ -258,17 +275,8 @@ func TestShardPostgresRerunAndRefusals(t *testing.T) {
 // event; one manifest in S3 holds the table.
 func TestShardLambdaEmulator(t *testing.T) {
 	t.Parallel() // its own table, S3 server and emulators
-	bootstrap, opt := lambdaTree(t)
 	const table = "public.hp_e2e_shard_lambda"
-	makeShardTable(t, table, 30000)
-	srv := testkit.StartS3(t)
-	srv.CreateBucket(t, "lake")
-	env := append(srv.Env(),
-		"HP_12FACTOR_MODE=1", "HP_COMMAND=cp", "HP_SUBCOMMAND=snap",
-		"HP_SOURCE_DSN="+pgDSN, "HP_SOURCE_OBJECT="+table,
-		"HP_TARGET_DSN=s3://lake/raw?endpoint="+srv.Endpoint, "HP_TARGET_OBJECT=orders", "HP_TARGET_S3_REGION="+srv.Region,
-		"HP_LOG_LEVEL=warn", "HP_PLUGIN_DIR="+filepath.Join(opt, "hp", "plugins"),
-		"HP_COMPRESSION=none", "HP_MAX_FILE_ROWS=2000", "HP_REQUIRE_CHECKSUMS=true")
+	bootstrap, srv, env := shardLambdaSetup(t, table, 30000, "HP_MAX_FILE_ROWS=2000", "HP_REQUIRE_CHECKSUMS=true")
 	fns := make([]*testkit.LambdaEmulator, 3)
 	for i := range fns {
 		fns[i] = testkit.StartLambda(t, bootstrap, env, 60*time.Second)

@@ -121,17 +121,8 @@ func TestShardDeltaPostgres(t *testing.T) {
 // rows.
 func TestShardDeltaLambdaEmulator(t *testing.T) {
 	t.Parallel() // its own table, S3 server and emulator
-	bootstrap, opt := lambdaTree(t)
 	const table = "public.hp_e2e_slices20_sdlambda"
-	makeShardTable(t, table, 20000)
-	srv := testkit.StartS3(t)
-	srv.CreateBucket(t, "lake")
-	env := append(srv.Env(),
-		"HP_12FACTOR_MODE=1", "HP_COMMAND=cp", "HP_SUBCOMMAND=snap",
-		"HP_SOURCE_DSN="+pgDSN, "HP_SOURCE_OBJECT="+table,
-		"HP_TARGET_DSN=s3://lake/raw?endpoint="+srv.Endpoint, "HP_TARGET_OBJECT=orders", "HP_TARGET_S3_REGION="+srv.Region,
-		"HP_LOG_LEVEL=warn", "HP_PLUGIN_DIR="+filepath.Join(opt, "hp", "plugins"),
-		"HP_COMPRESSION=none", "HP_DELTA_DRIVER=at", "HP_PRIMARY_KEYS=id")
+	bootstrap, srv, env := shardLambdaSetup(t, table, 20000, "HP_DELTA_DRIVER=at", "HP_PRIMARY_KEYS=id")
 	fn := testkit.StartLambda(t, bootstrap, env, 60*time.Second)
 	plan := "s3://lake/plans/orders.json?endpoint=" + srv.Endpoint + "&region=" + srv.Region
 	round := func(want int64) {
