@@ -391,6 +391,15 @@ func TestParallelSliceFailurePublishesNothing(t *testing.T) {
 	// Every 500th row sleeps a little, so the slices' COPYs last.
 	r := startHP(t, bin, []string{"HP_PG_DSN=" + pgDSN + "&application_name=" + app, "HP_OUT_DSN=" + out}, 2*time.Minute,
 		"cp", "snap", "pg."+table, "out.f", "--parallel", "4", "--where", "id % 500 <> 0 OR pg_sleep(0.01) IS NOT NULL")
+	failOneOfFourSlices(t, r, app)
+	testkit.Contains(t, "stderr", r.stderr.String(), "slice", "of 4", "nothing was published")
+	assertNothingPublished(t, out)
+}
+
+// failOneOfFourSlices waits until the run r has four slices copying in
+// sessions named app, terminates one, and checks that r exits 1.
+func failOneOfFourSlices(t *testing.T, r *runningHP, app string) {
+	t.Helper()
 	backend := r.until(t, "started its slices", func() string {
 		pids := strings.Fields(pgExec(t, "select pid from pg_stat_activity where application_name = '"+app+"' and state = 'active' and query like 'COPY%'"))
 		if len(pids) < 4 {
@@ -399,10 +408,7 @@ func TestParallelSliceFailurePublishesNothing(t *testing.T) {
 		return pids[2]
 	})
 	pgExec(t, "select pg_terminate_backend("+backend+")")
-	code, _ := r.wait(t)
-	if code != 1 {
+	if code, _ := r.wait(t); code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, r.stderr.String())
 	}
-	testkit.Contains(t, "stderr", r.stderr.String(), "slice", "of 4", "nothing was published")
-	assertNothingPublished(t, out)
 }

@@ -91,18 +91,7 @@ func TestParallelDeltaSliceFailureKeepsTheMark(t *testing.T) {
 	args := []string{"pg." + table, "out.d", "--delta-driver", "updated_at", "--parallel", "4"}
 	// Every 500th row sleeps a little, so the slices' COPYs last.
 	r := startHP(t, bin, env, 2*time.Minute, append([]string{"cp", "delta"}, append(args, "--where", "id % 500 <> 0 OR pg_sleep(0.01) IS NOT NULL")...)...)
-	backend := r.until(t, "started its slices", func() string {
-		pids := strings.Fields(pgExec(t, "select pid from pg_stat_activity where application_name = '"+app+"' and state = 'active' and query like 'COPY%'"))
-		if len(pids) < 4 {
-			return ""
-		}
-		return pids[2]
-	})
-	pgExec(t, "select pg_terminate_backend("+backend+")")
-	code, _ := r.wait(t)
-	if code != 1 {
-		t.Fatalf("exit %d, want 1\n%s", code, r.stderr.String())
-	}
+	failOneOfFourSlices(t, r, app)
 	testkit.Contains(t, "stderr", r.stderr.String(), "slice", "of 4", "high-water mark stays")
 	if m := findManifests(t, out); len(m) != 0 {
 		t.Fatalf("a failed delta published %v", m)
