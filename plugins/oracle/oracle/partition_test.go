@@ -15,8 +15,9 @@ import (
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
 
-// sliceFake serves HP.EVENTS (ID NUMBER(10) key) with rows 1..n; the SCN
-// query fails with scnErr when set.
+// sliceFake serves HP.EVENTS (ID NUMBER(10) key) with rows 1..n to a
+// user without SELECT on DBA_EXTENTS; the SCN query fails with scnErr
+// when set.
 func sliceFake(n int, scnErr error) *oraclefake.DB {
 	f := &oraclefake.DB{}
 	f.Handle = catalog([]*oraclefake.Table{oraclefake.Events(), oraclefake.AllTypes()}, nil, func(q string, args []any) (*oraclefake.Result, error) {
@@ -25,6 +26,9 @@ func sliceFake(n int, scnErr error) *oraclefake.DB {
 				return nil, scnErr
 			}
 			return &oraclefake.Result{Cols: []string{"CURRENT_SCN"}, Rows: [][]driver.Value{{godror.Number("987654321")}}}, nil
+		}
+		if q == ExtentsQuery {
+			return nil, errors.New("ORA-00942: table or view does not exist")
 		}
 		if r, ok, err := oraclefake.AnswerEvents(n, q, args); ok {
 			return r, err
@@ -61,14 +65,19 @@ func readSlices(t *testing.T, c *Connector, name string, count int) [][]string {
 	return out
 }
 
-// TestPartitionsAsOfOneSCN: the SCN is read once; the bounds and every
+// TestPartitionsAsOfOneSCN: without SELECT on DBA_EXTENTS (no ROWID
+// ranges, a warning says why) the SCN is read once; the bounds and every
 // slice read HP.EVENTS AS OF SCN it, in disjoint key ranges that read
 // every row once. The statements are pinned.
 func TestPartitionsAsOfOneSCN(t *testing.T) {
 	f := sliceFake(10, nil)
+	log := captureLog(t)
 	got := readSlices(t, NewWithDB(open(f)), "events", 3)
 	if fmt.Sprint(got) != "[[1 2 3] [4 5 6] [7 8 9 10]]" {
 		t.Fatalf("slices read %v", got)
+	}
+	if w := log.String(); !strings.Contains(w, "ranges of its integer key") || !strings.Contains(w, "no SELECT on DBA_EXTENTS") || !strings.Contains(w, "SELECT_CATALOG_ROLE") {
+		t.Fatalf("the fallback to key ranges was not logged with why:\n%s", w)
 	}
 	var scns, reads []string
 	for _, q := range f.Statements() {
@@ -108,23 +117,36 @@ func TestPartitionsWithoutSCN(t *testing.T) {
 	}
 }
 
-// TestPartitionsWithoutAnIntegerKey: a table whose first key column is
-// not an integer NUMBER (here a DATE) is read whole by the first slice,
-// and no SCN is read.
+// TestPartitionsWithoutAnIntegerKey: a table without ROWID ranges (no
+// SELECT on DBA_EXTENTS) whose first key column is not an integer NUMBER
+// (here a DATE) is read whole by the first slice, in its own read-only
+// transaction (not AS OF the SCN), and a warning says so.
 func TestPartitionsWithoutAnIntegerKey(t *testing.T) {
 	tbl := &oraclefake.Table{Owner: "HP", Name: "EVENTS", Key: []string{"UPDATED"}, Cols: oraclefake.Events().Cols}
 	f := &oraclefake.DB{}
 	f.Handle = catalog([]*oraclefake.Table{tbl}, nil, func(q string, args []any) (*oraclefake.Result, error) {
+		switch q {
+		case SCNQuery:
+			return &oraclefake.Result{Cols: []string{"CURRENT_SCN"}, Rows: [][]driver.Value{{godror.Number("77")}}}, nil
+		case ExtentsQuery:
+			return nil, errors.New("ORA-00942: table or view does not exist")
+		}
 		if r, ok, err := oraclefake.AnswerEvents(4, q, args); ok {
 			return r, err
 		}
 		return nil, fmt.Errorf("fake: unexpected %s", q)
 	})
+	log := captureLog(t)
 	got := readSlices(t, NewWithDB(open(f)), "events", 3)
 	if fmt.Sprint(got) != "[[1 2 3 4] [] []]" {
 		t.Fatalf("slices read %v", got)
 	}
-	if slices.Contains(f.Statements(), SCNQuery) {
-		t.Fatal("read the SCN for a table read whole")
+	for _, q := range f.Statements() {
+		if strings.Contains(q, "AS OF") {
+			t.Fatalf("a whole read sent %q", q)
+		}
+	}
+	if w := log.String(); !strings.Contains(w, "reads it whole") || !strings.Contains(w, "DBA_EXTENTS") {
+		t.Fatalf("the whole read was not logged with why:\n%s", w)
 	}
 }

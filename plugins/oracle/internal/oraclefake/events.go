@@ -24,6 +24,9 @@ func Events() *Table {
 	}}
 }
 
+// EventRow is row i of HP.EVENTS (and of HP.NOKEY).
+func EventRow(i int) []driver.Value { return eventRow(i) }
+
 // eventRow is row i of HP.EVENTS, as godror returns it: every driver
 // grows with ID (UPDATED by days, TS by seconds from a microsecond past
 // midnight, N by eighths).
@@ -76,10 +79,18 @@ func AnswerEvents(n int, q string, args []any) (r *Result, ok bool, err error) {
 }
 
 // answerTable answers bounds and range reads of table t, whose rows 1..n
-// are row(i), each driver growing with ID.
+// are row(i), each driver growing with ID; it has no physical ROWIDs.
 func answerTable(t *Table, row func(int) []driver.Value, n int, q string, args []any) (r *Result, ok bool, err error) {
+	return answerRows(t, row, func(string) (int, error) { return n, nil }, nil, q, args)
+}
+
+// answerRows answers bounds and range reads of table t, whose rows 1..n
+// are row(i), n being visible(scn) for a read AS OF SCN scn ("" for a
+// read without); at gives a row's physical address (nil: the table has
+// none, and a ROWID condition fails).
+func answerRows(t *Table, row func(int) []driver.Value, visible func(scn string) (int, error), at func(int) ([4]int64, error), q string, args []any) (r *Result, ok bool, err error) {
 	// A partitioned read's slices read AS OF one SCN.
-	from := regexp.QuoteMeta(`FROM "HP"."`+t.Name+`"`) + `(?: AS OF SCN \d+)?`
+	from := regexp.QuoteMeta(`FROM "HP"."`+t.Name+`"`) + `(?: AS OF SCN (\d+))?`
 	boundsQuery := regexp.MustCompile(`^SELECT MIN\("(\w+)"\), MAX\("\w+"\)(, COUNT\(\*\), COUNT\("\w+"\))? ` + from + `(?: WHERE (.*))?$`)
 	readQuery := regexp.MustCompile(`^SELECT (.+?) ` + from + `(?: WHERE (.*?))?(?: ORDER BY .*)?$`)
 	cols := t.Names()
@@ -91,20 +102,32 @@ func answerTable(t *Table, row func(int) []driver.Value, n int, q string, args [
 		}
 		return -1
 	}
-	var where, list string
+	var where, list, scn string
 	var bounds int
 	counts := false
 	if m := boundsQuery.FindStringSubmatch(q); m != nil {
-		bounds, counts, where = index(m[1]), m[2] != "", m[3]
+		bounds, counts, scn, where = index(m[1]), m[2] != "", m[3], m[4]
 	} else if m := readQuery.FindStringSubmatch(q); m != nil {
-		list, where = m[1], m[2]
+		list, scn, where = m[1], m[2], m[3]
 	} else {
 		return nil, false, nil
+	}
+	n, err := visible(scn)
+	if err != nil {
+		return nil, true, err
 	}
 	var rows [][]driver.Value
 	for i := 1; i <= n; i++ {
 		r := row(i)
-		keep, err := matches(r, index, where, args)
+		var addr *[4]int64
+		if at != nil {
+			a, err := at(i)
+			if err != nil {
+				return nil, true, err
+			}
+			addr = &a
+		}
+		keep, err := matches(r, addr, index, where, args)
 		if err != nil {
 			return nil, true, err
 		}
@@ -187,21 +210,28 @@ var intCondition = regexp.MustCompile(`^"(\w+)" (>=|>|<=|<) (-?\d+)$`)
 
 // matches evaluates a WHERE of conditions joined by AND and OR (with
 // parentheses, as a partitioned read's slices send) on a row.
-func matches(row []driver.Value, index func(string) int, where string, args []any) (bool, error) {
+func matches(row []driver.Value, addr *[4]int64, index func(string) int, where string, args []any) (bool, error) {
 	if where == "" {
 		return true, nil
 	}
 	if ors := topLevel(where, " OR "); len(ors) > 1 {
 		for _, o := range ors {
-			if ok, err := matches(row, index, o, args); ok || err != nil {
+			if ok, err := matches(row, addr, index, o, args); ok || err != nil {
 				return ok, err
 			}
 		}
 		return false, nil
 	}
+	// A ROWID range, whose BETWEEN's AND is no conjunction.
+	if m := rowidBetween.FindStringSubmatch(where); m != nil {
+		if addr == nil {
+			return false, fmt.Errorf("oraclefake: a ROWID range on a table without physical ROWIDs: %s", where)
+		}
+		return inRowidRange(m, *addr)
+	}
 	for _, c := range topLevel(where, " AND ") {
 		if strings.HasPrefix(c, "(") && strings.HasSuffix(c, ")") && balanced(c[1:len(c)-1]) {
-			ok, err := matches(row, index, c[1:len(c)-1], args)
+			ok, err := matches(row, addr, index, c[1:len(c)-1], args)
 			if !ok || err != nil {
 				return false, err
 			}
