@@ -278,7 +278,7 @@ func deltaTimeToS3(t *testing.T, typ string, catalog []any, enc func(int64) time
 // in plugins/mssql's own tests too).
 const (
 	mssqlColumnsQuery = `SELECT c.name, COALESCE(CASE WHEN t.is_user_defined = 0 THEN t.name END, TYPE_NAME(c.system_type_id), t.name), ` +
-		`c.is_nullable, CAST(c.max_length AS int), CAST(c.precision AS int), CAST(c.scale AS int) ` +
+		`c.is_nullable, CAST(c.max_length AS int), CAST(c.precision AS int), CAST(c.scale AS int), c.collation_name ` +
 		`FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id ` +
 		`WHERE c.object_id = OBJECT_ID(@p1) ORDER BY c.column_id`
 	mssqlKeyQuery = `SELECT c.name FROM sys.indexes i ` +
@@ -289,8 +289,13 @@ const (
 
 // mssqlTable makes the TDS server describe a table: columns as the
 // catalog reports them (name, type, nullable, max_length, precision,
-// scale) and its primary key.
+// scale; the collation, NULL unless given) and its primary key.
 func mssqlTable(db *tds.Server, object string, columns [][]any, key ...string) {
+	for i, c := range columns {
+		if len(c) == 6 {
+			columns[i] = append(c[:6:6], nil)
+		}
+	}
 	db.HandleArgs(mssqlColumnsQuery, []any{object}, tds.Response{Columns: tds.SysColumns, Rows: columns})
 	var keys [][]any
 	for _, k := range key {

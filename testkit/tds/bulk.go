@@ -20,6 +20,10 @@ type Bulk struct {
 	Rows [][]any
 	// Session is the connection's, as in [Query].
 	Session uint64
+	// Declared are the table's columns as its CREATE TABLE declared
+	// them (collations resolved), nil for a table the server does not
+	// know: a #temporary table's are the connection's.
+	Declared []Column
 }
 
 // HandleBulk makes f see every bulk load before it is acknowledged; a
@@ -48,7 +52,7 @@ func (s *Server) CreateTable(name string, cols []Column) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := tableKey(name)
-	s.tables[k] = cols
+	s.tables[k] = s.collate(cols, false)
 	if parts, _ := splitName(strings.TrimSpace(name)); len(parts) > 0 {
 		schema, _, _ := strings.Cut(k, ".")
 		if len(parts) > 1 && parts[len(parts)-2] != "" {
@@ -81,6 +85,7 @@ func (cn *conn) bulkLoad(data []byte) error {
 	b.SQL = stmt
 	b.Table = bulkTarget(stmt)
 	b.Session = cn.id
+	b.Declared, _ = cn.table(b.Table)
 	cn.s.logf("tds: bulk load of %d rows into %s", len(b.Rows), b.Table)
 	cn.s.mu.Lock()
 	cn.s.queries = append(cn.s.queries, Query{Bulk: &b})
@@ -441,6 +446,9 @@ func parseColumnDef(def string) (Column, error) {
 	}
 	if strings.Contains(strings.ToUpper(rest), "NOT NULL") {
 		c.Nullable = false
+	}
+	if f := strings.Fields(rest); len(f) > 1 && strings.EqualFold(f[0], "COLLATE") {
+		c.Collation = f[1]
 	}
 	num := func(i, def int) (int, error) {
 		if i >= len(args) {

@@ -82,7 +82,7 @@ var fixedSysTypes = map[Type]sysType{
 
 // SysColumns are the result columns of a catalog query that describes a
 // table's columns as SysColumn does: name, type, is_nullable, max_length,
-// precision and scale.
+// precision, scale and collation_name (NULL but for character columns).
 var SysColumns = []Column{
 	{Name: "name", Type: NVarChar, Length: 128},
 	{Name: "type", Type: NVarChar, Length: 128},
@@ -90,6 +90,7 @@ var SysColumns = []Column{
 	{Name: "max_length", Type: Int},
 	{Name: "precision", Type: Int},
 	{Name: "scale", Type: Int},
+	{Name: "collation_name", Type: NVarChar, Length: 128, Nullable: true},
 }
 
 // HandleCatalog answers query, whose first argument names a table, from
@@ -102,7 +103,11 @@ func (s *Server) HandleCatalog(query string) {
 		cols, _ := s.Table(name)
 		for _, c := range cols {
 			typ, maxLen, prec, scale := c.SysColumn()
-			r.Rows = append(r.Rows, []any{c.Name, typ, c.Nullable, maxLen, prec, scale})
+			var coll any
+			if c.isChar() {
+				coll = c.Collation
+			}
+			r.Rows = append(r.Rows, []any{c.Name, typ, c.Nullable, maxLen, prec, scale, coll})
 		}
 		return r
 	})

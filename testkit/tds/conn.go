@@ -590,7 +590,7 @@ func (cn *conn) builtin(q Query) (Response, bool) {
 	}
 	k := tableKey(name)
 	if strings.HasPrefix(k, "#") {
-		cn.temp[k] = cols
+		cn.temp[k] = cn.s.collate(cols, true)
 	} else {
 		cn.s.CreateTable(name, cols)
 	}

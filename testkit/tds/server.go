@@ -67,11 +67,14 @@ type Server struct {
 	tableNames map[string][2]string
 	described  map[string]catalogTable
 	bulkFn     func(Bulk) *Error
-	queries    []Query
-	conns      map[net.Conn]struct{}
-	closed     bool
-	wg         sync.WaitGroup
-	stats      Stats
+	// collation and tempdbCollation are the database's and tempdb's
+	// default collations.
+	collation, tempdbCollation string
+	queries                    []Query
+	conns                      map[net.Conn]struct{}
+	closed                     bool
+	wg                         sync.WaitGroup
+	stats                      Stats
 }
 
 // Stats counts protocol events since the server started.
@@ -117,6 +120,42 @@ type Option func(*Server)
 // fail with error 18456 ("Login failed for user ...").
 func WithLogin(user, password string) Option {
 	return func(s *Server) { s.logins[user] = password }
+}
+
+// WithCollations sets the default collations of the server's database
+// and of its tempdb (both [DefaultCollation] otherwise). The character
+// columns of tables take the database's unless their definition says
+// COLLATE, those of #temporary tables tempdb's; comparing two columns of
+// different collations fails with error 468, as a sync or merge that
+// stages keys in a #table under a tempdb collation other than the
+// table's does on SQL Server.
+func WithCollations(database, tempdb string) Option {
+	return func(s *Server) { s.collation, s.tempdbCollation = database, tempdb }
+}
+
+// collate resolves the collations of a new table's character columns:
+// the default of where it is created (tempdb's for a #table) when none
+// is named, the database's for DATABASE_DEFAULT.
+func (s *Server) collate(cols []Column, temp bool) []Column {
+	out := make([]Column, len(cols))
+	for i, c := range cols {
+		if c.isChar() {
+			switch {
+			case c.Collation == "" && temp:
+				c.Collation = s.tempdbCollation
+			case c.Collation == "" || strings.EqualFold(c.Collation, "DATABASE_DEFAULT"):
+				c.Collation = s.collation
+			}
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// CollationConflict is SQL Server's error 468, comparing character
+// columns of collations a and b with =.
+func CollationConflict(a, b string) *Error {
+	return &Error{Number: 468, State: 9, Class: 16, Message: fmt.Sprintf("Cannot resolve the collation conflict between \"%s\" and \"%s\" in the equal to operation.", a, b)}
 }
 
 // WithLog makes the server log protocol events (connections, queries) via f.
@@ -222,7 +261,9 @@ func Start(t TB, opts ...Option) *Server {
 		described:  map[string]catalogTable{},
 		conns:      map[net.Conn]struct{}{},
 		logf:       func(string, ...any) {},
+		collation:  DefaultCollation,
 	}
+	s.tempdbCollation = DefaultCollation
 	for _, o := range opts {
 		o(s)
 	}

@@ -127,7 +127,15 @@ func (st *Store) bulk(b Bulk) *Error {
 	defer st.mu.Unlock()
 	st.dirty[b.Session] = true
 	if strings.HasPrefix(b.Table, "[#") {
-		st.temp[b.Table] = b.Columns
+		// The load's columns, with the collations the table was
+		// created with.
+		cols := slices.Clone(b.Columns)
+		for i := range cols {
+			if j := colIndex(b.Declared, cols[i].Name); j >= 0 {
+				cols[i].Collation = b.Declared[j].Collation
+			}
+		}
+		st.temp[b.Table] = cols
 	}
 	cols, ok := st.columns(b.Table)
 	if !ok {
@@ -325,6 +333,9 @@ func (st *Store) merge(q Query) Response {
 	st.dirty[q.Session] = true
 	tcols, _ := st.columns(target)
 	scols := st.temp[temp]
+	if e := collationConflict(tcols, scols, keys); e != nil {
+		return Response{Err: e}
+	}
 	keyOf := func(cols []Column, r []any) string {
 		var k []string
 		for _, name := range keys {
@@ -385,6 +396,23 @@ func (st *Store) merge(q Query) Response {
 	return Response{RowsAffected: n}
 }
 
+// collationConflict is error 468 when a key column of the target and of
+// the staging table are character columns of different collations,
+// which ON t.[k] = s.[k] cannot compare.
+func collationConflict(tcols, scols []Column, keys []string) *Error {
+	for _, k := range keys {
+		i, j := colIndex(tcols, k), colIndex(scols, k)
+		if i < 0 || j < 0 {
+			continue
+		}
+		a, b := tcols[i].Collation, scols[j].Collation
+		if a != "" && b != "" && !strings.EqualFold(a, b) {
+			return CollationConflict(a, b)
+		}
+	}
+	return nil
+}
+
 // deleteJoin runs a sync's DELETE t FROM target AS t INNER JOIN keys AS
 // s ON t.[k] = s.[k] AND ...: the target's rows whose keys the staged
 // table holds go.
@@ -409,6 +437,9 @@ func (st *Store) deleteJoin(q Query) Response {
 		return Response{Err: invalidObject(target)}
 	}
 	scols := st.temp[temp]
+	if e := collationConflict(tcols, scols, keys); e != nil {
+		return Response{Err: e}
+	}
 	keyOf := func(cols []Column, r []any) (string, bool) {
 		var k []string
 		for _, name := range keys {

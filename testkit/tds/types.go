@@ -63,7 +63,19 @@ type Column struct {
 	// PrimaryKey marks the columns of a CREATE TABLE's PRIMARY KEY
 	// constraint.
 	PrimaryKey bool
+	// Collation of a character column (NVarChar, VarChar), as a
+	// column definition's COLLATE clause names it. Empty takes the
+	// default of where the table is created: the database's collation,
+	// or tempdb's for a #temporary table (see [WithCollations]);
+	// DATABASE_DEFAULT the database's.
+	Collation string
 }
+
+// DefaultCollation is the collation of the server's database and of its
+// tempdb unless [WithCollations] says otherwise.
+const DefaultCollation = "SQL_Latin1_General_CP1_CI_AS"
+
+func (c Column) isChar() bool { return c.Type == NVarChar || c.Type == VarChar }
 
 const (
 	tInt      = 0x26

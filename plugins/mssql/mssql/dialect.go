@@ -27,10 +27,11 @@ import (
 // table without a schema resolves in the login's default schema).
 const (
 	// ColumnsQuery returns name, type, nullable, max_length (bytes, -1 for
-	// max), precision and scale of every column, in order. Alias types
-	// report their base type; CLR types (geography, ...) their own name.
+	// max), precision, scale and collation (NULL but for character
+	// columns) of every column, in order. Alias types report their base
+	// type; CLR types (geography, ...) their own name.
 	ColumnsQuery = `SELECT c.name, COALESCE(CASE WHEN t.is_user_defined = 0 THEN t.name END, TYPE_NAME(c.system_type_id), t.name), ` +
-		`c.is_nullable, CAST(c.max_length AS int), CAST(c.precision AS int), CAST(c.scale AS int) ` +
+		`c.is_nullable, CAST(c.max_length AS int), CAST(c.precision AS int), CAST(c.scale AS int), c.collation_name ` +
 		`FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id ` +
 		`WHERE c.object_id = OBJECT_ID(@p1) ORDER BY c.column_id`
 	// PrimaryKeyQuery returns the primary key's columns in key order.
@@ -111,20 +112,32 @@ type queryer interface {
 }
 
 func columns(ctx context.Context, db queryer, ref sdk.ObjectRef) ([]sqlsource.ColumnMeta, error) {
+	cols, _, err := describe(ctx, db, ref)
+	return cols, err
+}
+
+// describe returns a table's columns and the collations of its character
+// columns, by name.
+func describe(ctx context.Context, db queryer, ref sdk.ObjectRef) ([]sqlsource.ColumnMeta, map[string]string, error) {
 	rows, err := db.QueryContext(ctx, ColumnsQuery, objectName(ref))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
 	var out []sqlsource.ColumnMeta
+	collations := map[string]string{}
 	for rows.Next() {
 		var (
 			m                        sqlsource.ColumnMeta
 			typ                      string
 			maxLen, precision, scale int64
+			collation                sql.NullString
 		)
-		if err := rows.Scan(&m.Name, &typ, &m.Nullable, &maxLen, &precision, &scale); err != nil {
-			return nil, err
+		if err := rows.Scan(&m.Name, &typ, &m.Nullable, &maxLen, &precision, &scale, &collation); err != nil {
+			return nil, nil, err
+		}
+		if collation.Valid && collation.String != "" {
+			collations[m.Name] = collation.String
 		}
 		m.NativeType = nativeType(typ, maxLen, precision, scale)
 		switch strings.ToLower(typ) {
@@ -136,12 +149,12 @@ func columns(ctx context.Context, db queryer, ref sdk.ObjectRef) ([]sqlsource.Co
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(out) == 0 {
-		return nil, sdk.NotFoundf("table %s does not exist (or is not visible to this login)", ref)
+		return nil, nil, sdk.NotFoundf("table %s does not exist (or is not visible to this login)", ref)
 	}
-	return out, nil
+	return out, collations, nil
 }
 
 // nativeType renders a column's type as it would be declared.

@@ -30,7 +30,11 @@ type catalogCol struct {
 func table(s *tds.Server, objectName string, cols []catalogCol, pk ...string) {
 	rows := make([][]any, len(cols))
 	for i, c := range cols {
-		rows[i] = []any{c.name, c.typ, c.nullable, c.maxLen, c.prec, c.scl}
+		var coll any // sys.columns.collation_name: NULL but for text
+		if strings.Contains(c.typ, "char") || strings.HasSuffix(c.typ, "text") {
+			coll = tds.DefaultCollation
+		}
+		rows[i] = []any{c.name, c.typ, c.nullable, c.maxLen, c.prec, c.scl, coll}
 	}
 	s.HandleArgs(mssql.ColumnsQuery, []any{objectName}, tds.Response{Columns: tds.SysColumns, Rows: rows})
 	keys := make([][]any, len(pk))

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -156,7 +157,7 @@ func write(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, records array.
 	}
 	// Read inside the transaction: a table it just created is not visible
 	// outside.
-	cols, err := columns(ctx, tx, req.Table)
+	cols, collations, err := describe(ctx, tx, req.Table)
 	if err != nil {
 		return 0, dialectErr(err, dsn)
 	}
@@ -174,6 +175,9 @@ func write(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, records array.
 	}
 	temp, err := tempName()
 	if err != nil {
+		return 0, err
+	}
+	if ddl, err = stagingDefs(records.Schema(), collations); err != nil {
 		return 0, err
 	}
 	if err := exec("creating the staging table "+temp, "CREATE TABLE "+temp+" ("+strings.Join(ddl, ", ")+", "+QuoteIdent(mergeSeq)+" bigint NOT NULL)"); err != nil {
@@ -625,12 +629,42 @@ func guidWire(s string) ([]byte, error) {
 }
 
 // columnDefs declares the stream's columns in T-SQL.
-func columnDefs(s *arrow.Schema) ([]string, error) {
+func columnDefs(s *arrow.Schema) ([]string, error) { return defs(s, nil) }
+
+// stagingDefs declares the stream's columns for a #staging table whose
+// rows are compared with (or assigned to) the table's. A #table's
+// character columns take tempdb's default collation, which need not be
+// the database's nor the table's column's: comparing keys across
+// collations fails (error 468, "Cannot resolve the collation conflict")
+// or, with COLLATE clauses, compares otherwise than the table does. So
+// each text column takes the collation of the table's column of its
+// name (collations, from sys.columns), else the database's.
+func stagingDefs(s *arrow.Schema, collations map[string]string) ([]string, error) {
+	if collations == nil {
+		collations = map[string]string{}
+	}
+	return defs(s, collations)
+}
+
+// collationName matches a collation name as sys.columns reports it
+// (COLLATE takes a bare name, not a quoted identifier).
+var collationName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+// defs declares the columns; with collations (non-nil) text columns get
+// a COLLATE clause.
+func defs(s *arrow.Schema, collations map[string]string) ([]string, error) {
 	out := make([]string, s.NumFields())
 	for i, f := range s.Fields() {
 		t, err := ddlType(f.Type)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", f.Name, err)
+		}
+		if collations != nil && strings.HasPrefix(t, "nvarchar") {
+			c := collations[f.Name]
+			if !collationName.MatchString(c) {
+				c = "DATABASE_DEFAULT"
+			}
+			t += " COLLATE " + c
 		}
 		null := " NULL"
 		if !f.Nullable {

@@ -62,12 +62,17 @@ func syncTx(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, upserts array
 		}
 		return r.RowsAffected()
 	}
-	cols, err := columns(ctx, tx, req.Table)
+	cols, collations, err := describe(ctx, tx, req.Table)
 	if err != nil {
 		return nil, dialectErr(err, dsn)
 	}
 	schema := upserts.Schema()
 	if _, err := converters(schema, cols, req.Table); err != nil {
+		return nil, err
+	}
+	// The staged keys and rows compare with the table's in its columns'
+	// collations, not tempdb's (see stagingDefs).
+	if ddl, err = stagingDefs(schema, collations); err != nil {
 		return nil, err
 	}
 	temp, err := tempName()
@@ -97,7 +102,7 @@ func syncTx(ctx context.Context, tx *sql.Tx, req sdk.WriteRequest, upserts array
 		}
 		idx[i] = i
 	}
-	kddl, err := columnDefs(ks)
+	kddl, err := stagingDefs(ks, collations)
 	if err != nil {
 		return nil, err
 	}

@@ -73,3 +73,57 @@ func TestRealServerSync(t *testing.T) {
 		t.Fatalf("table %q, want %q", got, want)
 	}
 }
+
+// TestRealServerSyncCollation: on a real SQL Server, a key column whose
+// collation is not tempdb's (a binary one, or a case-sensitive one when
+// tempdb's is binary) syncs: the staged keys take the column's collation,
+// where a #table's default (tempdb's) would fail the DELETE's join with
+// error 468. Under it 'A' and 'a' are two keys.
+func TestRealServerSyncCollation(t *testing.T) {
+	conn, db := realServer(t)
+	var tempdb string
+	if err := db.QueryRow("SELECT CONVERT(nvarchar(128), DATABASEPROPERTYEX('tempdb', 'Collation'))").Scan(&tempdb); err != nil {
+		t.Fatal(err)
+	}
+	coll := "Latin1_General_100_BIN2"
+	if strings.EqualFold(tempdb, coll) {
+		coll = "Latin1_General_100_CS_AS"
+	}
+	full, ref := realTable(t, db, "synccoll", "code nvarchar(20) COLLATE "+coll+" NOT NULL, note nvarchar(10) NULL, PRIMARY KEY (code)")
+	realExec(t, db, "INSERT INTO "+full+" VALUES (N'A', N'x'), (N'a', N'x'), (N'b', N'x')")
+	schema := arrow.NewSchema([]arrow.Field{{Name: "code", Type: arrow.BinaryTypes.String}, {Name: "note", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	keys := arrow.NewSchema(schema.Fields()[:1], nil)
+	reader := func(s *arrow.Schema, rows [][]any) array.RecordReader {
+		rr, err := array.NewRecordReader(s, []arrow.RecordBatch{plugintest.Rows(t, s, rows)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rr
+	}
+	req := sdk.WriteRequest{Conn: conn, Table: *ref, Mode: sdk.Sync, Keys: []string{"code"}}
+	res, err := New().Sync(context.Background(), req, reader(schema, [][]any{{"a", "new"}, {"B", "new"}}), func() (array.RecordReader, error) {
+		return reader(keys, [][]any{{"A"}}), nil
+	})
+	if err != nil {
+		t.Fatalf("sync into a column of collation %s (tempdb's is %s): %v", coll, tempdb, err)
+	}
+	if res.RowsWritten != 2 || res.RowsDeleted != 1 {
+		t.Errorf("result %+v, want 2 written, 1 deleted", res)
+	}
+	rows, err := db.Query("SELECT code + '=' + note FROM " + full + " ORDER BY code COLLATE Latin1_General_100_BIN2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	if strings.Join(got, " ") != "B=new a=new b=x" {
+		t.Fatalf("table %q, want B=new a=new b=x", got)
+	}
+}

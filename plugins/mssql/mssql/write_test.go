@@ -300,7 +300,7 @@ func TestWriteReplaceAndMergeSQL(t *testing.T) {
 		"ON t.[id] = s.[id] AND t.[region] = s.[region] WHEN MATCHED THEN UPDATE SET t.[amount] = s.[amount], t.[note] = s.[note] " +
 		"WHEN NOT MATCHED THEN INSERT ([id], [region], [amount], [note]) VALUES (s.[id], s.[region], s.[amount], s.[note]);"
 	want = []string{"BEGIN TRANSACTION", "<columns of [sales].[orders]>",
-		"CREATE TABLE " + temp + " ([id] bigint NOT NULL, [region] nvarchar(max) NOT NULL, [amount] bigint NULL, [note] nvarchar(max) NULL, [hp_seq] bigint NOT NULL)",
+		"CREATE TABLE " + temp + " ([id] bigint NOT NULL, [region] nvarchar(max) COLLATE SQL_Latin1_General_CP1_CI_AS NOT NULL, [amount] bigint NULL, [note] nvarchar(max) COLLATE SQL_Latin1_General_CP1_CI_AS NULL, [hp_seq] bigint NOT NULL)",
 		"SET FMTONLY ON", "select * from " + temp + " SET FMTONLY OFF",
 		"INSERT BULK " + temp + " ([id] bigint, [region] nvarchar(max), [amount] bigint, [note] nvarchar(max), [hp_seq] bigint) WITH (CHECK_CONSTRAINTS,FIRE_TRIGGERS,KEEP_NULLS)",
 		"<bulk load: 3 rows>", wantMerge, "DROP TABLE " + temp, "COMMIT TRANSACTION"}
