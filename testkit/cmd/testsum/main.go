@@ -2,7 +2,8 @@
 // needs from a whole-repository run: one line per package as go test
 // prints them, the output of every failed test, the skipped tests grouped
 // by the reason they gave (a gated suite whose HP_TEST_* variable is not
-// set, a service that is not there), and a closing count. It exits 1 when
+// set, a service that is not there), the slowest tests (where a run's time
+// goes) and a closing count. It exits 1 when
 // any test or package failed, so `go test -json ... | testsum` under
 // pipefail fails as go test would.
 package main
@@ -29,11 +30,22 @@ type event struct {
 
 type testKey struct{ pkg, test string }
 
+// timed is a top-level test and the seconds it took (go test's Elapsed:
+// for a parallel test, from its start to its end, waits included).
+type timed struct {
+	name    string
+	seconds float64
+}
+
+// slowest is how many of the slowest tests the closing lines name.
+const slowest = 8
+
 type summary struct {
 	out                   io.Writer
 	output                map[testKey][]string
 	passed, failed        int
 	skipped               map[string][]string // reason → tests
+	elapsed               []timed             // top-level tests that ran
 	failedPkgs, noTestPkg []string
 }
 
@@ -74,6 +86,9 @@ func (s *summary) add(e event) {
 		if e.Test == "" {
 			s.endPackage(e)
 			return
+		}
+		if e.Action != "skip" && !strings.Contains(e.Test, "/") {
+			s.elapsed = append(s.elapsed, timed{strings.TrimPrefix(e.Package, modulePrefix) + "." + e.Test, e.Elapsed})
 		}
 		switch e.Action {
 		case "pass":
@@ -143,6 +158,13 @@ func (s *summary) report() bool {
 	skipped := 0
 	for _, t := range s.skipped {
 		skipped += len(t)
+	}
+	if len(s.elapsed) > 0 {
+		sort.SliceStable(s.elapsed, func(i, j int) bool { return s.elapsed[i].seconds > s.elapsed[j].seconds })
+		fmt.Fprintln(s.out, "\nslowest tests:")
+		for _, t := range s.elapsed[:min(slowest, len(s.elapsed))] {
+			fmt.Fprintf(s.out, "  %7.1fs %s\n", t.seconds, t.name)
+		}
 	}
 	if len(s.failedPkgs) > 0 {
 		fmt.Fprintf(s.out, "\nfailed packages: %s\n", strings.Join(s.failedPkgs, " "))
