@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime/debug"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -34,7 +35,16 @@ type parquetEncoder struct {
 	groupArrow int64
 	ratio      float64
 	flushed    int64
+	// noGroup: no row group is open (the last batch was written alone),
+	// so the next rows start a buffered one.
+	noGroup bool
 }
+
+// aloneBytes is the Arrow size from which a batch is written as a row
+// group of its own, straight to the output: a buffered row group holds
+// its pages until it closes, one more copy of every value (a 100 MiB
+// value cost 128 MiB more there).
+const aloneBytes = 32 << 20
 
 // ownDictGroupRows caps the rows of a row group with columns encoded by
 // stringDict.
@@ -177,12 +187,15 @@ func (e *parquetEncoder) Write(rec arrow.RecordBatch) error {
 			return err
 		}
 	}
+	if rec.NumRows() <= e.rowGroupRows && arrowBytes(rec) >= aloneBytes {
+		return e.writeAlone(rec)
+	}
 	// Row groups are cut here, not by the writer, so the dictionaries
 	// encoded here start afresh with each. A full one is closed before the
 	// next rows, not after the last: the writer would end the file with an
 	// empty one.
 	for off, n := int64(0), rec.NumRows(); off < n; {
-		if e.groupRows >= e.rowGroupRows || (e.rowGroupBytes > 0 && e.Buffered() >= e.rowGroupBytes) {
+		if e.noGroup || e.groupRows >= e.rowGroupRows || (e.rowGroupBytes > 0 && e.Buffered() >= e.rowGroupBytes) {
 			if err := e.newRowGroup(); err != nil {
 				return err
 			}
@@ -202,6 +215,43 @@ func (e *parquetEncoder) Write(rec arrow.RecordBatch) error {
 		off += size
 	}
 	return nil
+}
+
+// writeAlone writes rec as a row group of its own, closing the open one:
+// the writer writes its pages out as each column is done instead of
+// holding them for the row group.
+func (e *parquetEncoder) writeAlone(rec arrow.RecordBatch) error {
+	if e.groupRows > 0 {
+		e.groupDone()
+	}
+	out := e.forWriter(rec)
+	defer out.Release()
+	if err := e.fw.Write(out); err != nil {
+		return fmt.Errorf("parquet: %w", err)
+	}
+	e.groupArrow = arrowBytes(rec)
+	e.groupDone()
+	e.noGroup = true
+	// The writer's buffers for the value (encoded, page, compressed page)
+	// are garbage now: give them back before the next large batch.
+	debug.FreeOSMemory()
+	return nil
+}
+
+// forWriter is rec with the columns encoded here as dictionaries.
+func (e *parquetEncoder) forWriter(rec arrow.RecordBatch) arrow.RecordBatch {
+	if e.wschema == e.conv.schema {
+		rec.Retain()
+		return rec
+	}
+	cols := slices.Clone(rec.Columns())
+	for i, d := range e.dicts {
+		if d != nil {
+			cols[i] = d.encode(cols[i])
+			defer cols[i].Release()
+		}
+	}
+	return array.NewRecordBatch(e.wschema, cols, rec.NumRows())
 }
 
 func (e *parquetEncoder) writePart(rec arrow.RecordBatch) error {
@@ -229,6 +279,14 @@ func (e *parquetEncoder) newRowGroup() error {
 	if err := e.fw.NewBufferedRowGroupChecked(); err != nil {
 		return fmt.Errorf("parquet: %w", err)
 	}
+	e.noGroup = false
+	e.groupDone()
+	return nil
+}
+
+// groupDone accounts for the row group just closed and resets the
+// dictionaries encoded here, which start afresh with each row group.
+func (e *parquetEncoder) groupDone() {
 	total := e.fw.TotalCompressedBytes()
 	if e.groupArrow > 0 && total > e.flushed {
 		e.ratio = float64(total-e.flushed) / float64(e.groupArrow)
@@ -239,7 +297,6 @@ func (e *parquetEncoder) newRowGroup() error {
 			d.reset()
 		}
 	}
-	return nil
 }
 
 // arrowBytes approximates the in-memory size of a batch (or slice).
@@ -268,7 +325,7 @@ func (e *parquetEncoder) Flush() error { return nil }
 
 // Buffered counts the compressed pages held for the open row group.
 func (e *parquetEncoder) Buffered() int64 {
-	if e.fw == nil {
+	if e.fw == nil || e.noGroup {
 		return 0
 	}
 	reported := max(e.fw.RowGroupTotalCompressedBytes(), e.fw.RowGroupTotalBytesWritten())
