@@ -244,8 +244,11 @@ func TestSnapPostgresIntoSQLServer(t *testing.T) {
 		" FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY [id] ORDER BY [hp_seq] DESC) AS [hp_rn] FROM [#hp_merge_*]) AS d WHERE [hp_rn] = 1) AS s" +
 		" ON t.[id] = s.[id] WHEN MATCHED THEN UPDATE SET " + strings.Join(set, ", ") +
 		" WHEN NOT MATCHED THEN INSERT (" + strings.Join(ins, ", ") + ") VALUES (" + strings.Join(vals, ", ") + ");"
+	// Its text columns take the table's columns' collation (the server's
+	// default), not tempdb's.
 	staging := strings.Replace(strings.TrimPrefix(create[strings.Index(create, "CREATE TABLE"):], "CREATE TABLE "+target),
 		"[u] nvarchar(max) NULL)", "[u] nvarchar(max) NULL, [hp_seq] bigint NOT NULL)", 1)
+	staging = strings.ReplaceAll(staging, " nvarchar(max) NULL", " nvarchar(max) COLLATE "+tds.DefaultCollation+" NULL")
 	// A table created for a merge has the keys as its primary key.
 	keyed := strings.Replace(create, "[u] nvarchar(max) NULL)", "[u] nvarchar(max) NULL, PRIMARY KEY ([id]))", 1)
 	check("merge", res, stmts, append(append([]string{"BEGIN TRANSACTION", keyed, "<columns of " + target + ">",

@@ -207,6 +207,11 @@ func (h *Handler) runSync(ctx context.Context, f *cliutil.Factory, args []string
 	// A plugin's side of the deadline (gRPC carries it) may end a stream
 	// just before ours fires.
 	if dl, ok := ctx.Deadline(); err != nil && ok && (ctx.Err() != nil || time.Until(dl) < 250*time.Millisecond) {
+		if o.ChunkRows > 0 {
+			// The error names the chunks committed: the target stands at
+			// a chunk boundary.
+			return nil, fmt.Errorf("%w: stopped at a chunk boundary %s before the invocation's deadline", err, m.Round(time.Second))
+		}
 		return nil, fmt.Errorf("%w: stopped %s before the invocation's deadline; give the function more time, or set HP_CHUNK_ROWS to commit in chunks", err, m.Round(time.Second))
 	}
 	if err != nil {

@@ -328,7 +328,14 @@ func applyChunks(ctx context.Context, p *diff.Pair, noDelete bool, chunkRows int
 		return err
 	}
 	tgt := p.Target
+	committed := func() string {
+		return fmt.Sprintf("%s holds the %d chunks committed before it; rerun to apply the rest", tgt, chunks)
+	}
 	commit := func() error {
+		// A sync stopped (a deadline, a signal) starts no chunk.
+		if err := ctx.Err(); err != nil {
+			return &chunkError{fmt.Errorf("stopped before chunk %d: %w (%s)", chunks+1, err, committed())}
+		}
 		if err := flush(up, &ups); err != nil {
 			return err
 		}
@@ -346,7 +353,7 @@ func applyChunks(ctx context.Context, p *diff.Pair, noDelete bool, chunkRows int
 			err = fmt.Errorf("the %s connector wrote %d rows, not the %d sent", tgt.Inst.Info.Name, res.RowsWritten, written)
 		}
 		if err != nil {
-			return fmt.Errorf("syncing chunk %d into %s: %w (%s holds the %d chunks committed before it; rerun to apply the rest)", chunks+1, tgt, err, tgt, chunks)
+			return &chunkError{fmt.Errorf("syncing chunk %d into %s: %w (%s)", chunks+1, tgt, err, committed())}
 		}
 		chunks++
 		release()
@@ -375,8 +382,20 @@ func applyChunks(ctx context.Context, p *diff.Pair, noDelete bool, chunkRows int
 	if err == nil && pending > 0 {
 		err = commit()
 	}
+	// A comparison that fails (a read cut by a deadline) between chunks
+	// leaves the chunks committed so far.
+	var ce *chunkError
+	if err != nil && !errors.As(err, &ce) {
+		err = fmt.Errorf("%w (%s)", err, committed())
+	}
 	return sum, chunks, err
 }
+
+// chunkError is a chunk's failure or a stop before one, which names the
+// chunks committed.
+type chunkError struct{ error }
+
+func (e *chunkError) Unwrap() error { return e.error }
 
 // rows gathers rows of a side's batches into new batches of some of its
 // columns, renamed: runs of consecutive rows of a batch are sliced, and
