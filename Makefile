@@ -27,7 +27,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build hp plugins debs lambda demo test test-tools fmt-check vet sdk-standalone proto proto-check proto-regen-check docs docs-check bench tools clean
+.PHONY: all build hp plugins debs lambda demo test test-tools fmt-check vet sdk-standalone sdk-tidy sdk-vet sdk-tidy-start proto proto-check proto-regen-check docs docs-check bench tools clean
 
 all: build
 
@@ -45,13 +45,16 @@ debs:
 # Plugins go to bin/plugins, which hp searches beside its own binary. A
 # plugin whose directory holds a file named CGO wraps a C driver and is
 # built with cgo; hp and every other plugin are built with CGO_ENABLED=0.
+# One go build per cgo setting builds its plugins together (it loads the
+# packages once and keeps both cores busy, linking several at once); go
+# build names each executable after its directory, renamed here.
 plugins: debs
 	@mkdir -p $(BIN)/plugins
-	@for p in $(PLUGINS); do \
-		cgo=0; [ -e plugins/$$p/CGO ] && cgo=1; \
-		echo "build hp-plugin-$$p"; \
-		CGO_ENABLED=$$cgo $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/plugins/hp-plugin-$$p ./plugins/$$p || exit 1; \
-	done
+	@echo "build $(addprefix hp-plugin-,$(PLUGINS))"
+	@tmp=$$(mktemp -d $(BIN)/.plugins.XXXXXX) && trap 'rm -rf "$$tmp"' EXIT && \
+		CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $$tmp/ $(addprefix ./plugins/,$(filter-out $(CGO_PLUGINS),$(PLUGINS))) && \
+		$(if $(CGO_PLUGINS),CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $$tmp/ $(addprefix ./plugins/,$(CGO_PLUGINS)) &&) \
+		for p in $(PLUGINS); do mv "$$tmp/$$p" $(BIN)/plugins/hp-plugin-$$p || exit 1; done
 	@cd $(BIN)/plugins && sha256sum hp-plugin-* > SHA256SUMS
 
 # AWS Lambda packages in dist/lambda: the function zip (bootstrap) and one
@@ -71,10 +74,30 @@ demo: build
 # background from the start, while modules download and the build runs.
 # go test -vet=all runs every check of `make vet` on every package, tested
 # or not, so the analysis is done once, by the test run.
-test: test-tools fmt-check sdk-standalone proto-check docs-check
+#
+# The SDK's standalone checks (sdk-standalone) run in the background too,
+# their output printed and their failure failing `make test` at the end:
+# sdk-tidy from the start (on a fresh machine its module downloads, which
+# the workspace does not need, take a minute or more), sdk-vet once `make
+# build` has compiled the packages it shares with the workspace (started
+# earlier, it would compile them a second time alongside the build).
+test: test-tools fmt-check sdk-tidy-start proto-check docs-check
+	@$(call bg_start,sdk-vet)
 	set -o pipefail; { $(GO) test -json -vet=all -count=1 -timeout 30m $(MODULES) || s=1; \
 		$(if $(CGO_MODULES),CGO_ENABLED=1 $(GO) test -json -vet=all -count=1 -timeout 30m $(CGO_MODULES) || s=1;) \
+		$(call bg_wait,sdk-tidy) $(call bg_wait,sdk-vet) \
 		exit $${s:-0}; } 2>&1 | $(GO) run ./testkit/cmd/testsum
+
+# $(call bg_start,T) runs `make T` in the background, its output into
+# out/T.log and its exit status into out/T.rc; $(call bg_wait,T), in a
+# recipe's shell, waits for it, prints its output and sets s=1 when it
+# failed.
+bg_start = mkdir -p out && rm -f out/$(1).rc && ( ( $(MAKE) --no-print-directory $(1) > out/$(1).log 2>&1; echo $$? > out/$(1).rc ) & )
+bg_wait = while [ ! -e out/$(1).rc ]; do sleep 1; done; cat out/$(1).log; \
+	if [ "$$(cat out/$(1).rc)" != 0 ]; then echo "make $(1) FAILED (exit $$(cat out/$(1).rc); out/$(1).log)"; s=1; fi;
+
+sdk-tidy-start:
+	@$(call bg_start,sdk-tidy)
 
 test-tools:
 	@mkdir -p out && ($(GO) run ./testkit/cmd/testtools > out/test-tools.log 2>&1 &)
@@ -91,8 +114,12 @@ vet: debs fmt-check
 # repository's go.work: its go.mod must be tidy and it must build and vet
 # standalone (vet type-checks the tests too, so their imports must resolve;
 # the tests themselves run in 'test').
-sdk-standalone:
+sdk-standalone: sdk-tidy sdk-vet
+
+sdk-tidy:
 	cd sdk && GOWORK=off $(GO) mod tidy -diff
+
+sdk-vet:
 	cd sdk && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...
 	@echo "sdk: builds and vets, tests included, without go.work"
 	@cd sdk && f='{{with .Module}}{{.Path}} {{.Version}}{{end}}' && \

@@ -34,6 +34,9 @@
 #
 # LAYER_PLUGINS (default: every plugin) names the plugins to build layers
 # for, separated by spaces, e.g. LAYER_PLUGINS=oracle.
+# LAYER_FUNCTION=0 builds the layers only, not the function zip (a test
+# that checks only layers then does not compile hp for the architecture);
+# Lambda's size limits are then checked on the layers alone.
 #
 # VERSION (default: git describe, else "dev") is stamped into the binaries.
 # Binaries are built with -trimpath (no build machine paths in them);
@@ -219,7 +222,12 @@ for p in ${LAYER_PLUGINS:-}; do
 	[[ -e plugins/$p/main.go ]] || { echo "$0: LAYER_PLUGINS names $p, which is not a plugin (plugins/$p/main.go)" >&2; exit 2; }
 done
 jobs=()
-function_zip & jobs+=($!)
+if [[ ${LAYER_FUNCTION:-1} == 0 ]]; then
+	echo "skip the function zip (LAYER_FUNCTION=0): layers only"
+	echo "none 0 0" >"$stage/row-function"
+else
+	function_zip & jobs+=($!)
+fi
 for p in ${plugins[@]+"${plugins[@]}"}; do  # (bash 3.2: an empty array is "unbound")
 	layer "$p" & jobs+=($!)
 done
@@ -228,7 +236,7 @@ for j in "${jobs[@]}"; do wait "$j" || failed=1; done
 ((failed == 0)) || { echo "$0: a build failed (see above)" >&2; exit 1; }
 
 read -r _ _ function_size <"$stage/row-function"
-rows+=("$(cat "$stage/row-function")")
+[[ ${LAYER_FUNCTION:-1} == 0 ]] || rows+=("$(cat "$stage/row-function")")
 for p in ${plugins[@]+"${plugins[@]}"}; do
 	[[ -e $stage/row-$p ]] || continue
 	rows+=("$(cat "$stage/row-$p")")
@@ -302,7 +310,9 @@ for r in "${rows[@]}"; do
 	if [[ $file == hp-layer-* && $file != hp-layer-oracle-client-* ]]; then echo "$unzipped"; fi
 done | sort -rn | awk -v n="$max_layers" 'NR <= n' >"$stage/largest"
 while read -r size; do largest=$((largest + size)); done <"$stage/largest"
-printf '%-36s %22s %10s %11d\n' "function + $max_layers largest layers" "" "$(mib "$largest")" "$largest"
+what="function + $max_layers largest layers"
+[[ ${LAYER_FUNCTION:-1} == 0 ]] && what="$max_layers largest layers (no function)"
+printf '%-36s %22s %10s %11d\n' "$what" "" "$(mib "$largest")" "$largest"
 echo "output: $outdir"
 echo
 for r in "${rows[@]}"; do

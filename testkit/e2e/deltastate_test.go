@@ -134,6 +134,7 @@ func TestDeltaPublishedButStateNotSaved(t *testing.T) {
 // lock names the run being published, and the next run on this host takes
 // it over at once, saying so.
 func TestDeltaCrashedRunLockTakenOver(t *testing.T) {
+	t.Parallel() // its own table and directory; it kills only its own hp and plugin
 	bin := testkit.Build(t)
 	const table = "hp_e2e_dstate_crash"
 	deltaTable(t, table, 100)

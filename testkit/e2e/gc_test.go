@@ -58,6 +58,7 @@ func runDirs(t *testing.T, dir string) []string {
 }
 
 func TestKilledRunLeftoversFoundAndRemovedLocally(t *testing.T) {
+	t.Parallel() // its own directory; it kills only its own hp and plugin
 	bin := testkit.Build(t, "gen")
 	out := t.TempDir()
 	env := []string{"HP_OUT_DSN=" + out}
@@ -116,6 +117,7 @@ func TestKilledRunLeftoversFoundAndRemovedLocally(t *testing.T) {
 }
 
 func TestKilledRunLeftoversFoundAndRemovedOnS3(t *testing.T) {
+	t.Parallel() // its own S3 server; it kills only its own hp and plugin
 	bin := testkit.Build(t, "gen")
 	srv, env := s3Target(t, "")
 	env = append(env, "HP_S3_DSN=s3://lake/raw?endpoint="+srv.Endpoint+"&part_size=5MiB")

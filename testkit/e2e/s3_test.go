@@ -398,6 +398,7 @@ func TestS3MultipartBoundedAndFaults(t *testing.T) {
 }
 
 func TestS3SIGTERMAbortsUploads(t *testing.T) {
+	t.Parallel() // its own S3 server and fault proxy; it signals only its own hp
 	bin := testkit.Build(t)
 	srv := testkit.StartS3(t)
 	srv.CreateBucket(t, "lake")
