@@ -271,12 +271,23 @@ type packets struct {
 	r, w    int
 	seq     byte
 	joined  []byte
+	// walk is where the value reserve has not looked at yet starts in
+	// joined.
+	walk int
 }
+
+// joinedKeep is the largest buffer of joined packets kept for the next
+// row: a larger one (a row of large values) is let go once read rather
+// than staying resident for the rest of the read.
+const joinedKeep = 2 * maxPayload
 
 // next returns the payload of the next packet, joined when it spans
 // several; it is valid until the following call.
 func (p *packets) next() ([]byte, error) {
-	p.joined = p.joined[:0]
+	if cap(p.joined) > joinedKeep {
+		p.joined = nil
+	}
+	p.joined, p.walk = p.joined[:0], 0
 	for {
 		if err := p.fill(4); err != nil {
 			return nil, err
@@ -303,7 +314,40 @@ func (p *packets) next() ([]byte, error) {
 		if n < maxPayload {
 			return p.joined, nil
 		}
+		p.reserve()
 	}
+}
+
+// reserve makes room in joined for the value whose start it holds: its
+// length is known from its first packet, so the buffer grows once, to
+// hold it and one more packet, instead of by append's repeated copies
+// (whose garbage came to several times a 100 MiB value). Rows are text
+// protocol rows, a length-encoded string or NULL per column; what does
+// not parse is left to NextRaw to report.
+func (p *packets) reserve() {
+	b := p.joined
+	pos := p.walk
+	for pos < len(b) {
+		if b[pos] == 0xfb {
+			pos++
+			continue
+		}
+		l, k := lenenc(b[pos:])
+		if k == 0 || l > 1<<30 {
+			break
+		}
+		end := pos + k + int(l)
+		if end > len(b) {
+			if need := end + maxPayload; need > cap(b) {
+				nb := make([]byte, len(b), need)
+				copy(nb, b)
+				p.joined = nb
+			}
+			break
+		}
+		pos = end
+	}
+	p.walk = pos
 }
 
 // fill makes n unread bytes available at p.buf[p.r:].
