@@ -1,7 +1,6 @@
 package sqlsource
 
 import (
-	"bytes"
 	"database/sql/driver"
 	"fmt"
 	"math/big"
@@ -188,24 +187,6 @@ func DecodeFloat64(b array.Builder, v driver.Value) error {
 		f = p
 	default:
 		return fmt.Errorf("unexpected %T for a float", v)
-	}
-	switch fb := b.(type) {
-	case *array.Float64Builder:
-		fb.Append(f)
-	case *array.Float32Builder:
-		fb.Append(float32(f))
-	default:
-		return fmt.Errorf("float into %T", b)
-	}
-	return nil
-}
-
-// TextFloat64 is DecodeFloat64 of a number's text, without boxing the
-// text into a driver.Value (an allocation per value).
-func TextFloat64(b array.Builder, text []byte) error {
-	f, err := strconv.ParseFloat(string(bytes.TrimSpace(text)), 64)
-	if err != nil {
-		return fmt.Errorf("%q is not a number", text)
 	}
 	switch fb := b.(type) {
 	case *array.Float64Builder:

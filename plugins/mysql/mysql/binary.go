@@ -105,14 +105,8 @@ func query(ctx context.Context, dc any, q string, args []any, cols []sqlsource.C
 	return sqlsource.Query(ctx, dc, q, args)
 }
 
-// textExact reports whether the columns are known and each reads in the
-// text protocol as its stored value. FLOAT does not: MariaDB's text
-// protocol rounds it to six digits. A plain DOUBLE does: the server
-// prints the shortest text that reads back as the same double
-// (TestTextAndBinaryProtocolsAgreeOnDoubles), so the 200-column tables
-// with a few DOUBLEs are not read in the binary protocol, where the
-// driver boxes every value. DOUBLE(M,D) is printed with D decimals and
-// stays in the binary protocol.
+// textExact reports whether the columns are known and none reads as a
+// float, which MariaDB's text protocol rounds.
 func textExact(cols []sqlsource.ColumnMeta) bool {
 	if len(cols) == 0 {
 		return false
@@ -123,12 +117,8 @@ func textExact(cols []sqlsource.ColumnMeta) bool {
 			return false
 		}
 		switch m.Type.ID() {
-		case arrow.FLOAT16, arrow.FLOAT32:
+		case arrow.FLOAT16, arrow.FLOAT32, arrow.FLOAT64:
 			return false
-		case arrow.FLOAT64:
-			if strings.ContainsRune(c.NativeType, '(') {
-				return false
-			}
 		}
 	}
 	return true

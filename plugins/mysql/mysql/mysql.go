@@ -1,8 +1,7 @@
 // Package mysql is the MySQL/MariaDB connector, built on sdk/sqlsource with
 // go-sql-driver/mysql. Results stream row by row from the server; DECIMAL
-// arrives as text and is kept exactly. Table reads without FLOAT or
-// DOUBLE(M,D) columns read the text protocol's rows off the socket
-// themselves (wire.go).
+// arrives as text and is kept exactly. Table reads without floats read the
+// text protocol's rows off the socket themselves (wire.go).
 package mysql
 
 import (
@@ -46,7 +45,7 @@ var info = sdk.Info{
 		{NativeType: "tinyint / smallint / mediumint, int / bigint", ArrowType: "int8 / int16 / int32 / int64"},
 		{NativeType: "... unsigned", ArrowType: "uint8 / uint16 / uint32 / uint64", Notes: "bigint unsigned keeps values above 2^63"},
 		{NativeType: "decimal(p,s)", ArrowType: "decimal128(p, s) up to 38 digits, decimal256(p, s) up to 65", Notes: "exact: read as text"},
-		{NativeType: "float / double", ArrowType: "float32 / float64", Notes: "the stored value: reads with FLOAT or DOUBLE(M,D) columns use the binary protocol (prepared statements), where MariaDB does not round FLOAT to six digits; other table reads, plain DOUBLE columns included (printed as the shortest text that reads back as the same double), use the text protocol, which is cheaper (without TLS or compression, rows are read off the socket by the connector itself)"},
+		{NativeType: "float / double", ArrowType: "float32 / float64", Notes: "the stored value: reads with float columns use the binary protocol (prepared statements), where MariaDB does not round FLOAT to six digits; other table reads use the text protocol, which is cheaper (without TLS or compression, rows are read off the socket by the connector itself)"},
 		{NativeType: "char, varchar, text types, enum, set, json", ArrowType: "utf8"},
 		{NativeType: "binary, varbinary, blob types", ArrowType: "binary"},
 		{NativeType: "geometry types (point, polygon, ...)", ArrowType: "binary", Notes: "MySQL's internal form: a 4-byte little-endian SRID, then WKB"},
@@ -244,9 +243,9 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 	case "year":
 		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Int16, Decode: sqlsource.DecodeInt64, DecodeText: sqlsource.TextInt64}, nil
 	case "float":
-		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float32, Decode: sqlsource.DecodeFloat64, DecodeText: sqlsource.TextFloat64}, nil
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float32, Decode: sqlsource.DecodeFloat64}, nil
 	case "double", "real":
-		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float64, Decode: sqlsource.DecodeFloat64, DecodeText: sqlsource.TextFloat64}, nil
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float64, Decode: sqlsource.DecodeFloat64}, nil
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
 		"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
 		return sqlsource.Mapping{Type: arrow.BinaryTypes.Binary, Decode: sqlsource.DecodeBinary, DecodeText: sqlsource.TextBinary}, nil
