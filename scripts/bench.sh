@@ -205,12 +205,13 @@ fi
 
 # Every table shape (testkit.Shapes) in both servers: the client's CSV,
 # hp → CSV and hp → Parquet in alternating rounds, then a table of the
-# medians against the goals. BENCH_SHAPES_ROUNDS (default 3) and
-# BENCH_SHAPES_SCALE (default 1, multiplies each shape's rows).
+# medians against the goals. BENCH_SHAPES_ROUNDS (default 3),
+# BENCH_SHAPES_SCALE (default 1, multiplies each shape's rows) and
+# BENCH_SHAPES_PREFIX (default hp_bench_, the tables' name prefix).
 if want shapes; then
 	echo
 	echo "== table shapes: PostgreSQL and MariaDB, each beside its own client"
-	go run ./testkit/cmd/shapebench -hp "$BIN/hp" -rounds "${BENCH_SHAPES_ROUNDS:-3}" -scale "${BENCH_SHAPES_SCALE:-1}"
+	go run ./testkit/cmd/shapebench -hp "$BIN/hp" -rounds "${BENCH_SHAPES_ROUNDS:-3}" -scale "${BENCH_SHAPES_SCALE:-1}" -prefix "${BENCH_SHAPES_PREFIX:-hp_bench_}"
 fi
 
 # hp diff and sync batch: a PostgreSQL table and its MariaDB copy with

@@ -53,6 +53,10 @@ type Usage struct {
 	// PeakRSS is the command's own peak resident set size, ChildRSS the
 	// largest of its children's (hp's plugins), in bytes.
 	PeakRSS, ChildRSS int64
+	// CPU is the user and system time of the command and of the children
+	// it waited for (hp's plugins): on a machine shared with other work,
+	// the figure to compare builds by, where wall time compares nothing.
+	CPU time.Duration
 }
 
 // Run runs cmd to its end, sampling the peak RSS of the process and of
@@ -71,6 +75,9 @@ func Run(cmd *exec.Cmd) (Usage, error) {
 		select {
 		case err := <-done:
 			u.Elapsed = time.Since(start)
+			if ps := cmd.ProcessState; ps != nil {
+				u.CPU = ps.UserTime() + ps.SystemTime()
+			}
 			return u, err
 		case <-tick.C:
 			if v, err := PeakRSS(cmd.Process.Pid); err == nil {

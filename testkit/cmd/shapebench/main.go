@@ -7,7 +7,7 @@
 //
 //	shapebench -hp bin/hp -db postgres,mysql -shapes text,wide -rounds 3 -scale 0.5
 //
-// Tables are hp_bench_<shape>, generated inside the servers when their row
+// Tables are hp_bench_<shape> (-prefix), generated inside the servers when their row
 // count differs from the shape's (times -scale).
 package main
 
@@ -49,9 +49,12 @@ type cell struct {
 	shape                testkit.Shape
 	rows                 int
 	client, csv, parquet time.Duration
-	csvBytes             int64
-	rss                  int64 // hp + plugin, the larger of the two runs
-	hpRSS, pluginRSS     int64 // the parts of rss
+	// CPU seconds (user + sys) of the client, and of hp with its plugin:
+	// the comparison that holds on a machine shared with other work.
+	clientCPU, csvCPU, parquetCPU time.Duration
+	csvBytes                      int64
+	rss                           int64 // hp + plugin, the larger of the two runs
+	hpRSS, pluginRSS              int64 // the parts of rss
 }
 
 func main() {
@@ -60,6 +63,7 @@ func main() {
 	shapes := flag.String("shapes", "", "shapes, comma-separated (default: all)")
 	rounds := flag.Int("rounds", 3, "rounds; medians are reported")
 	scale := flag.Float64("scale", 1, "multiplies each shape's row count")
+	prefix := flag.String("prefix", "hp_bench_", "table name prefix: tables of its own on servers other benchmarks share")
 	flag.Parse()
 	var cells []cell
 	for _, db := range databases {
@@ -70,7 +74,7 @@ func main() {
 			if *shapes != "" && !slices.Contains(strings.Split(*shapes, ","), s.Name) {
 				continue
 			}
-			c, err := measureShape(*hp, db, s, max(1, int(float64(s.Rows)**scale)), *rounds)
+			c, err := measureShape(*hp, db, s, *prefix+s.Name, max(1, int(float64(s.Rows)**scale)), *rounds)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "shapebench: %s %s: %v\n", db.name, s.Name, err)
 				os.Exit(1)
@@ -79,15 +83,15 @@ func main() {
 		}
 	}
 	printTable(cells)
+	printCPU(cells)
 }
 
-func measureShape(hp string, db database, s testkit.Shape, rows, rounds int) (cell, error) {
+func measureShape(hp string, db database, s testkit.Shape, table string, rows, rounds int) (cell, error) {
 	c := cell{db: db, shape: s, rows: rows}
-	table := "hp_bench_" + s.Name
 	if err := ensureTable(db, s.Name, table, rows); err != nil {
 		return c, err
 	}
-	var client, csv, parquet []time.Duration
+	var client, csv, parquet, clientCPU, csvCPU, parquetCPU []time.Duration
 	for r := 1; r <= rounds; r++ {
 		tmp, err := os.MkdirTemp("", "shapebench")
 		if err != nil {
@@ -98,6 +102,7 @@ func measureShape(hp string, db database, s testkit.Shape, rows, rounds int) (ce
 			return c, fmt.Errorf("%s: %w", db.client, err)
 		}
 		client = append(client, u.Elapsed)
+		clientCPU = append(clientCPU, u.CPU)
 		report(fmt.Sprintf("%s %s: %s", db.name, s.Name, db.client), rows, u, size, false)
 		for _, f := range []struct{ format, compression string }{{"csv", "none"}, {"parquet", "zstd"}} {
 			out := filepath.Join(tmp, f.format)
@@ -115,14 +120,17 @@ func measureShape(hp string, db database, s testkit.Shape, rows, rounds int) (ce
 			}
 			if f.format == "csv" {
 				csv = append(csv, u.Elapsed)
+				csvCPU = append(csvCPU, u.CPU)
 				c.csvBytes = size
 			} else {
 				parquet = append(parquet, u.Elapsed)
+				parquetCPU = append(parquetCPU, u.CPU)
 			}
 		}
 		os.RemoveAll(tmp)
 	}
 	c.client, c.csv, c.parquet = median(client), median(csv), median(parquet)
+	c.clientCPU, c.csvCPU, c.parquetCPU = median(clientCPU), median(csvCPU), median(parquetCPU)
 	return c, nil
 }
 
@@ -183,8 +191,8 @@ func runClient(db database, table, path string) (measure.Usage, int64, error) {
 
 func report(label string, rows int, u measure.Usage, size int64, rss bool) {
 	secs := u.Elapsed.Seconds()
-	line := fmt.Sprintf("%-52s %10d rows %7.2fs %11s rows/s %8.1f MB/s out", label, rows, secs,
-		measure.Thousands(int64(float64(rows)/secs)), float64(size)/1e6/secs)
+	line := fmt.Sprintf("%-52s %10d rows %7.2fs %11s rows/s %8.1f MB/s out  CPU %.2fs", label, rows, secs,
+		measure.Thousands(int64(float64(rows)/secs)), float64(size)/1e6/secs, u.CPU.Seconds())
 	if rss {
 		line += fmt.Sprintf("  peak RSS hp %s, plugin %s", measure.MB(u.PeakRSS), measure.MB(u.ChildRSS))
 	}
@@ -210,6 +218,17 @@ func printTable(cells []cell) {
 			c.db.name, c.shape.Name, measure.Thousands(int64(c.rows)), c.client.Seconds(), float64(c.csvBytes)/1e6/c.client.Seconds(),
 			c.csv.Seconds(), measure.Thousands(int64(float64(c.rows)/c.csv.Seconds())), csvRatio, verdict(csvRatio >= 1),
 			c.parquet.Seconds(), pqRatio, verdict(pqRatio <= 1.2), measure.MB(c.rss), measure.MB(c.hpRSS), measure.MB(c.pluginRSS), verdict(c.rss < 200e6))
+	}
+}
+
+// printCPU prints the medians' CPU seconds: the client process (the
+// server's share is in neither column), hp with its plugin.
+func printCPU(cells []cell) {
+	fmt.Println()
+	fmt.Println("| Database | Shape | Client CPU | hp + plugin CPU, CSV | hp + plugin CPU, Parquet zstd |")
+	fmt.Println("| --- | --- | ---: | ---: | ---: |")
+	for _, c := range cells {
+		fmt.Printf("| %s | %s | %.2fs | %.2fs | %.2fs |\n", c.db.name, c.shape.Name, c.clientCPU.Seconds(), c.csvCPU.Seconds(), c.parquetCPU.Seconds())
 	}
 }
 

@@ -92,7 +92,7 @@ func run(tb *benchTB, hp, label string, rows int64, toS3 bool, okExit int, args 
 		return fmt.Errorf("hp failed: %w", err)
 	}
 	secs := u.Elapsed.Seconds()
-	fmt.Printf("%-44s %11d rows %7.2fs %11s rows/s %8.1f MB/s out  peak RSS hp %s, plugin %s\n", label, rows, secs,
-		measure.Thousands(int64(float64(rows)/secs)), float64(measure.DirSize(out))/1e6/secs, measure.MB(u.PeakRSS), measure.MB(u.ChildRSS))
+	fmt.Printf("%-44s %11d rows %7.2fs %11s rows/s %8.1f MB/s out  peak RSS hp %s, plugin %s  CPU hp + plugins %.2fs\n", label, rows, secs,
+		measure.Thousands(int64(float64(rows)/secs)), float64(measure.DirSize(out))/1e6/secs, measure.MB(u.PeakRSS), measure.MB(u.ChildRSS), u.CPU.Seconds())
 	return nil
 }
