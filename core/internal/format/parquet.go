@@ -40,11 +40,31 @@ type parquetEncoder struct {
 	noGroup bool
 }
 
-// aloneBytes is the Arrow size from which a batch is written as a row
-// group of its own, straight to the output: a buffered row group holds
-// its pages until it closes, one more copy of every value (a 100 MiB
-// value cost 128 MiB more there).
-const aloneBytes = 32 << 20
+// hugeValue is the length from which a string or binary value makes its
+// batch a row group of its own, written straight to the output: a
+// buffered row group holds its pages until it closes, one more copy of
+// every value (a 100 MiB value cost 128 MiB more there). Batches of
+// ordinary values, however large, keep the row groups cut by size.
+const hugeValue = 16 << 20
+
+// hasHugeValue reports whether a string or binary column of rec holds a
+// value of hugeValue bytes or more; columns holding fewer bytes than that
+// in all are not looked into.
+func hasHugeValue(rec arrow.RecordBatch) bool {
+	for _, c := range rec.Columns() {
+		x, ok := c.(array.BinaryLike)
+		n := c.Len()
+		if !ok || n == 0 || x.ValueOffset64(n-1)+int64(x.ValueLen(n-1))-x.ValueOffset64(0) < hugeValue {
+			continue
+		}
+		for i := range n {
+			if x.ValueLen(i) >= hugeValue {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // ownDictGroupRows caps the rows of a row group with columns encoded by
 // stringDict.
@@ -191,7 +211,7 @@ func (e *parquetEncoder) Write(rec arrow.RecordBatch) error {
 	// starts theirs afresh, with the large value in it, copied into the
 	// dictionary and its page (a 100 MiB text after short ones: 1.2 GB of
 	// heap alone, 0.65 GB in the open row group).
-	if e.wschema == e.conv.schema && rec.NumRows() <= e.rowGroupRows && arrowBytes(rec) >= aloneBytes {
+	if e.wschema == e.conv.schema && rec.NumRows() <= e.rowGroupRows && hasHugeValue(rec) {
 		return e.writeAlone(rec)
 	}
 	// Row groups are cut here, not by the writer, so the dictionaries
