@@ -165,7 +165,7 @@ func TestPartitionsByRowidRanges(t *testing.T) {
 // slices beyond the table's blocks read nothing (1=0).
 func TestPartitionsByRowidRangesSizes(t *testing.T) {
 	for _, c := range []struct{ rows, later, perBlock, count int }{
-		{0, 0, 3, 3}, {1, 0, 3, 4}, {5, 2, 3, 12}, {23, 1, 3, 2}, {100, 7, 2, 3}, {1000, 50, 7, 7}, {999, 0, 1, 16},
+		{0, 0, 3, 3}, {1, 0, 3, 4}, {5, 2, 3, 12}, {23, 1, 3, 2}, {100, 7, 2, 3}, {1000, 50, 7, 7}, {300, 0, 1, 16},
 	} {
 		t.Run(fmt.Sprint(c), func(t *testing.T) {
 			h := oraclefake.NoKeyHeap(c.rows, c.later, c.perBlock, "31337")
@@ -202,6 +202,14 @@ func TestPartitionsRowidFallbacks(t *testing.T) {
 	denied.ExtentsErr = errors.New("ORA-01031: insufficient privileges")
 	bigfile := oraclefake.NoKeyHeap(30, 5, 3, "8")
 	bigfile.Bigfile = true
+	broken := oraclefake.NoKeyHeap(30, 5, 3, "8")
+	broken.ExtentsErr = errors.New("ORA-01219: database or pluggable database not open: queries allowed on fixed tables or views only")
+	many := oraclefake.NoKeyHeap(30, 5, 3, "8")
+	many.Extents = nil
+	for k := range int64(maxRowidRanges*3 + 3) { // one block in each of many segments
+		many.Extents = append(many.Extents, oraclefake.Extent{Obj: 90000 + k, File: 4, Block: 128 + k, Blocks: 1})
+	}
+	many.PerBlock = 1
 	for _, c := range []struct {
 		name string
 		h    *oraclefake.Heap
@@ -209,6 +217,8 @@ func TestPartitionsRowidFallbacks(t *testing.T) {
 	}{
 		{"denied", denied, "no SELECT on DBA_EXTENTS and DBA_TABLESPACES (grant SELECT_CATALOG_ROLE or SELECT ANY DICTIONARY): ORA-01031"},
 		{"bigfile", bigfile, "bigfile tablespace"},
+		{"other error", broken, "cannot read the extents (DBA_EXTENTS): ORA-01219"},
+		{"too many ranges", many, "a slice would need 1001 ROWID ranges"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := heapFake(c.h)
@@ -279,18 +289,22 @@ func TestRowidRangesCoverEveryBlockOnce(t *testing.T) {
 			owner := map[[3]int64]int{} // object, file, block → slice
 			var sizes []int64
 			for i, w := range where {
+				var ranges [][7]int64
+				for _, m := range parse.FindAllStringSubmatch(w, -1) {
+					var n [7]int64
+					for j := 1; j <= 6; j++ {
+						n[j], _ = strconv.ParseInt(m[j], 10, 64)
+					}
+					if n[1] != n[4] || n[2] != n[5] || n[3] > n[6] {
+						t.Fatalf("layout %d: range %s spans objects or files", li, m[0])
+					}
+					ranges = append(ranges, n)
+				}
 				size := int64(0)
 				for _, e := range exts {
 					for b := e.block; b < e.block+e.blocks; b++ {
 						in := false
-						for _, m := range parse.FindAllStringSubmatch(w, -1) {
-							n := make([]int64, 7)
-							for j := 1; j <= 6; j++ {
-								n[j], _ = strconv.ParseInt(m[j], 10, 64)
-							}
-							if n[1] != n[4] || n[2] != n[5] || n[3] > n[6] {
-								t.Fatalf("layout %d: range %s spans objects or files", li, m[0])
-							}
+						for _, n := range ranges {
 							in = in || n[1] == e.obj && n[2] == e.file && n[3] <= b && b <= n[6]
 						}
 						if in {
