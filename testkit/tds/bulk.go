@@ -62,6 +62,15 @@ func (s *Server) CreateTable(name string, cols []Column) {
 	}
 }
 
+// TempTable returns the columns of a session's #temporary table, for a
+// handler of a query of that session.
+func (s *Server) TempTable(session uint64, name string) ([]Column, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.temps[session][tableKey(name)]
+	return c, ok
+}
+
 // Table returns the columns of a table created by CREATE TABLE or
 // CreateTable (not of #temporary tables, which belong to a connection).
 func (s *Server) Table(name string) ([]Column, bool) {

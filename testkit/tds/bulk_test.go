@@ -109,6 +109,14 @@ func TestBulkLoadEveryType(t *testing.T) {
 	}
 	b := bulks[0]
 	cols[0].PrimaryKey = false // a bulk load's metadata has no keys
+	for i := range cols {
+		// The table's text columns take the database's collation; a
+		// bulk load's metadata names none.
+		if want := map[bool]string{true: tds.DefaultCollation}[cols[i].Type == tds.NVarChar || cols[i].Type == tds.VarChar]; cols[i].Collation != want {
+			t.Errorf("column %s: collation %q, want %q", cols[i].Name, cols[i].Collation, want)
+		}
+		cols[i].Collation = ""
+	}
 	if !reflect.DeepEqual(b.Columns, cols) {
 		t.Errorf("bulk columns:\n%+v\nwant the table's\n%+v", b.Columns, cols)
 	}

@@ -68,7 +68,13 @@ type conn struct {
 func (s *Server) serve(c net.Conn) error {
 	cn := &conn{s: s, c: c, id: s.sessions.Add(1), msgs: make(chan message, 16), packetSize: defaultPktSize, temp: map[string][]Column{}, prepared: map[int32]prepared{}}
 	go readMessages(c, cn.msgs)
+	s.mu.Lock()
+	s.temps[cn.id] = cn.temp
+	s.mu.Unlock()
 	defer func() {
+		s.mu.Lock()
+		delete(s.temps, cn.id)
+		s.mu.Unlock()
 		c.Close()
 		for range cn.msgs { // let the reader finish
 		}

@@ -66,7 +66,10 @@ type Server struct {
 	// tableNames are the tables' names as created: schema and name.
 	tableNames map[string][2]string
 	described  map[string]catalogTable
-	bulkFn     func(Bulk) *Error
+	// temps are the sessions' #temporary tables (each connection's own
+	// map, which only its goroutine changes).
+	temps  map[uint64]map[string][]Column
+	bulkFn func(Bulk) *Error
 	// collation and tempdbCollation are the database's and tempdb's
 	// default collations.
 	collation, tempdbCollation string
@@ -259,6 +262,7 @@ func Start(t TB, opts ...Option) *Server {
 		tables:     map[string][]Column{},
 		tableNames: map[string][2]string{},
 		described:  map[string]catalogTable{},
+		temps:      map[uint64]map[string][]Column{},
 		conns:      map[net.Conn]struct{}{},
 		logf:       func(string, ...any) {},
 		collation:  DefaultCollation,

@@ -53,6 +53,7 @@ func NewStore(s *Server, q StoreQueries) *Store {
 	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "DELETE FROM ") }, st.deleteAll)
 	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "MERGE ") }, st.merge)
 	s.HandleMatch(func(q string) bool { return strings.HasPrefix(q, "DELETE t FROM ") }, st.deleteJoin)
+	st.handleSQLSource(s)
 	return st
 }
 

@@ -2,6 +2,7 @@ package odbc
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -60,16 +61,29 @@ func deleteJoin(target, last string, on []string) string {
 }
 
 // sqlServerTemp: SQL Server's temporary tables are the session's #tables,
-// created by CREATE TABLE or SELECT … INTO.
+// created by CREATE TABLE or SELECT … INTO. Their text columns take the
+// database's collation (COLLATE DATABASE_DEFAULT): a #table's default is
+// tempdb's, and staged keys compared with the table's under another
+// collation fail the merge (error 468, "Cannot resolve the collation
+// conflict"). A key column of a collation other than the database's
+// still conflicts (see the README's limits).
 var sqlServerTemp = &sqlsource.TempTable{
 	Name: func(name string) string { return "[#" + name + "]" },
 	Create: func(table string, columns []string) string {
-		return "CREATE TABLE " + table + " (" + strings.Join(columns, ", ") + ")"
+		cols := make([]string, len(columns))
+		for i, c := range columns {
+			cols[i] = textColumn.ReplaceAllString(c, "$1 COLLATE DATABASE_DEFAULT")
+		}
+		return "CREATE TABLE " + table + " (" + strings.Join(cols, ", ") + ")"
 	},
 	SelectInto: func(table, list, rest string) string {
 		return "SELECT " + list + " INTO " + table + " " + rest
 	},
 }
+
+// textColumn matches a column definition of a text type: the quoted
+// name and the type.
+var textColumn = regexp.MustCompile(`^(\[(?:[^\]]|\]\])*\] n?(?:var)?char(?:\((?:max|\d+)\))?)`)
 
 var flavors = map[string]*flavor{
 	"postgres": {

@@ -396,7 +396,7 @@ func TestFreeTDSWrites(t *testing.T) {
 		}
 	}
 	want := append([]string{"BEGIN TRANSACTION", "sp_columns",
-		"CREATE TABLE " + stage + " ([id] bigint NOT NULL, [name] nvarchar(max), [amount] decimal(38,10), [at] datetime2(7), [day] date, [flag] bit, [raw] varbinary(max), [f] float, [hp_seq] BIGINT NOT NULL PRIMARY KEY)"},
+		"CREATE TABLE " + stage + " ([id] bigint NOT NULL, [name] nvarchar(max) COLLATE DATABASE_DEFAULT, [amount] decimal(38,10), [at] datetime2(7), [day] date, [flag] bit, [raw] varbinary(max), [f] float, [hp_seq] BIGINT NOT NULL PRIMARY KEY)"},
 		append(merge, "COMMIT TRANSACTION")...)
 	// A rollback after the commit, as FreeTDS's connection is discarded,
 	// has nothing left to undo.
