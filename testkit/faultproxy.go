@@ -40,9 +40,10 @@ type FaultProxy struct {
 	requests, hits atomic.Int64
 }
 
-// Fault is a rule for FaultProxy.Inject. Delay applies first; then at
-// most one of Drop, Status, DropAfterBytes, DropResponse (in that order
-// of precedence); with none of them the request is forwarded.
+// Fault is a rule for FaultProxy.Inject. Delay and then Hold apply
+// first; then at most one of Drop, Status, DropAfterBytes, DropResponse
+// (in that order of precedence); with none of them the request is
+// forwarded.
 type Fault struct {
 	// Match selects the requests the rule applies to; nil matches every
 	// request. It runs under the proxy's lock with the incoming request,
@@ -73,6 +74,11 @@ type Fault struct {
 	DropResponse bool
 	// Delay waits this long before acting on (or forwarding) the request.
 	Delay time.Duration
+	// Hold, when not nil, then holds the request until it is closed (or
+	// the client goes away): a test decides when a request proceeds, such
+	// as a run kept in progress for exactly as long as the test needs,
+	// however slow the machine.
+	Hold <-chan struct{}
 	// Header is added to a Status answer (e.g. X-Amz-Bucket-Region on a
 	// 301 PermanentRedirect).
 	Header map[string]string
@@ -195,6 +201,13 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-timer.C:
 		case <-r.Context().Done():
 			timer.Stop()
+			return
+		}
+	}
+	if f.Hold != nil {
+		select {
+		case <-f.Hold:
+		case <-r.Context().Done():
 			return
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -272,6 +273,7 @@ func TestDeltaSequenceDriverAndBadInput(t *testing.T) {
 // leaves the mark where it was, so the rerun extracts the same range; a
 // second run while one is in progress is refused.
 func TestDeltaToS3FailuresAndLocking(t *testing.T) {
+	t.Parallel() // its own table and S3 server; the run in progress is held by the proxy, not by a timer
 	bin := testkit.Build(t)
 	const table = "hp_e2e_delta_s3"
 	deltaTable(t, table, 300)
@@ -307,9 +309,14 @@ func TestDeltaToS3FailuresAndLocking(t *testing.T) {
 	}
 
 	// A run in progress holds the state: a second is refused at once and
-	// publishes nothing.
+	// publishes nothing. The first run's data upload is held until the
+	// second has been refused (a fixed delay let the first finish before
+	// the second started on a loaded machine).
 	base := proxy.Hits()
-	proxy.Inject(testkit.Fault{Match: isData, Times: 1, Delay: 3 * time.Second})
+	hold := make(chan struct{})
+	release := sync.OnceFunc(func() { close(hold) })
+	defer release()
+	proxy.Inject(testkit.Fault{Match: isData, Times: 1, Hold: hold})
 	first := bin.Command(t.Context(), t, env, append([]string{"cp", "delta", "--compression", "none"}, args...)...)
 	var firstErr bytes.Buffer
 	first.Stderr = &firstErr
@@ -324,6 +331,7 @@ func TestDeltaToS3FailuresAndLocking(t *testing.T) {
 		t.Fatalf("concurrent run: exit %d, want 1: %s", res.Code, res.Stderr)
 	}
 	testkit.Contains(t, "stderr", res.Stderr, "another run holds the delta state")
+	release()
 	if err := first.Wait(); err != nil {
 		t.Fatalf("the first run failed: %v\n%s", err, firstErr.String())
 	}
