@@ -263,3 +263,29 @@ func TestClip(t *testing.T) {
 		t.Errorf("clip without spans = %v", got)
 	}
 }
+
+// TestSearchStopsAtOneKey: a single first-key value holding many rows
+// that differ (a composite key) is read, not split forever; key 7 holds
+// more rows, equal, so that splitting is worth it.
+func TestSearchStopsAtOneKey(t *testing.T) {
+	calls := 0
+	spans, _, err := Search(context.Background(), 5, 7, 1200, Plan{TopRows: 100, LeafRows: 16, Split: 16, MaxSpans: 64}, func(_ context.Context, q Query) ([]sdk.RangeChecksum, []sdk.RangeChecksum, error) {
+		if calls++; calls > 10 {
+			return nil, nil, fmt.Errorf("%d checksum queries for two key values", calls)
+		}
+		var src, tgt []sdk.RangeChecksum
+		for i := int64(0); q.Lower+i*q.Width <= q.Upper; i++ {
+			if q.Lower+i*q.Width == 7 {
+				src = append(src, sdk.RangeChecksum{Index: i, Rows: 1000, Checksum: "3"})
+				tgt = append(tgt, sdk.RangeChecksum{Index: i, Rows: 1000, Checksum: "3"})
+				continue
+			}
+			src = append(src, sdk.RangeChecksum{Index: i, Rows: 100, Checksum: "1"})
+			tgt = append(tgt, sdk.RangeChecksum{Index: i, Rows: 100, Checksum: "2"})
+		}
+		return src, tgt, nil
+	})
+	if err != nil || fmt.Sprint(spans) != "[{5 6}]" {
+		t.Fatalf("spans %v, %v; want [{5 6}]", spans, err)
+	}
+}
