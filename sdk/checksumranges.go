@@ -14,8 +14,10 @@ import (
 // Two databases holding the same rows must return the same checksums, so
 // every connector hashes the same canonical text of a row: for each
 // column in [ChecksumRangesRequest.Columns], in order, "N" for NULL, else
-// the number of characters of the value's canonical text, ":" and that
-// text, the columns joined by ",". Canonical texts:
+// the value's canonical text, the columns joined by ",". The canonical
+// text of a text value has its number of characters and ":" in front
+// (only text can hold "," or be "N"; the others cannot, so the row's text
+// reads back one way only). Canonical texts:
 //   - integers and decimals: plain decimal notation, "-" for negatives,
 //     no trailing fractional zeros and no point without fraction
 //     ("12.5", "100", "0"), so 1.50 and 1.5 agree as hp diff says;
@@ -51,6 +53,10 @@ type ChecksumRangesRequest struct {
 	Lower, Upper int64
 	// Width is at least 1.
 	Width int64
+	// Spans, when not empty, keep only the rows whose Key lies in one of
+	// them too (ascending, disjoint): a finer width within the ranges that
+	// differed at a coarser one.
+	Spans []KeySpan
 }
 
 // RangeChecksum is one range that holds rows.
@@ -71,9 +77,14 @@ func (s *server) ChecksumRanges(ctx context.Context, req *pb.ChecksumRangesReque
 	if req.GetWidth() < 1 || req.GetLower() > req.GetUpper() || req.GetKey() == "" || len(req.GetColumns()) == 0 {
 		return nil, toStatus(InvalidArgumentf("checksum ranges need a key, columns, lower <= upper and a width of at least 1"))
 	}
+	spans := spansFromProto(req.GetSpans())
+	if err := checkSpans(s.c, spans); err != nil {
+		return nil, toStatus(err)
+	}
 	ranges, err := c.ChecksumRanges(ctx, ChecksumRangesRequest{
 		Conn: connFromProto(req.GetConnection()), Table: refFromProto(req.GetTable()), Columns: req.GetColumns(),
 		Where: req.GetWhere(), Key: req.GetKey(), Lower: req.GetLower(), Upper: req.GetUpper(), Width: req.GetWidth(),
+		Spans: spans,
 	})
 	if err != nil {
 		return nil, toStatus(err)

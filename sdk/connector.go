@@ -364,7 +364,16 @@ type RangeFilter struct {
 	LowerInclusive bool
 	Upper          *Value
 	UpperInclusive bool
+	// Spans, when not empty, keep only the rows whose Column (an integer)
+	// lies in one of them too: one read of many key ranges (hp diff
+	// --hash). Ascending and disjoint. Only connectors that declare
+	// CapChecksumRanges honour it; the SDK refuses a read with spans
+	// for any other connector rather than let it return every row.
+	Spans []KeySpan
 }
+
+// KeySpan is the integer keys Lower <= key <= Upper.
+type KeySpan struct{ Lower, Upper int64 }
 
 // OrderBy orders a read by one column, ascending unless Descending; see
 // [ReadRequest.OrderBy] for where NULLs go.

@@ -159,7 +159,35 @@ func rangeFromProto(r *pb.RangeFilter) *RangeFilter {
 	if r == nil || r.GetColumn() == "" {
 		return nil
 	}
-	return &RangeFilter{Column: r.GetColumn(), Lower: valueFromProto(r.GetLower()), LowerInclusive: r.GetLowerInclusive(), Upper: valueFromProto(r.GetUpper()), UpperInclusive: r.GetUpperInclusive()}
+	return &RangeFilter{Column: r.GetColumn(), Lower: valueFromProto(r.GetLower()), LowerInclusive: r.GetLowerInclusive(), Upper: valueFromProto(r.GetUpper()), UpperInclusive: r.GetUpperInclusive(), Spans: spansFromProto(r.GetSpans())}
+}
+
+func spansFromProto(spans []*pb.KeySpan) []KeySpan {
+	if len(spans) == 0 {
+		return nil
+	}
+	out := make([]KeySpan, len(spans))
+	for i, s := range spans {
+		out[i] = KeySpan{Lower: s.GetLower(), Upper: s.GetUpper()}
+	}
+	return out
+}
+
+// checkSpans refuses spans a connector would not honour, and spans out of
+// order.
+func checkSpans(c Connector, spans []KeySpan) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	if !hasFeature(c, CapChecksumRanges) {
+		return InvalidArgumentf("the %s connector cannot restrict a read to key spans", c.Info().Name)
+	}
+	for i, s := range spans {
+		if s.Lower > s.Upper || i > 0 && spans[i-1].Upper >= s.Lower {
+			return InvalidArgumentf("key spans must be ascending and disjoint, each lower <= upper: span %d is [%d, %d]", i, s.Lower, s.Upper)
+		}
+	}
+	return nil
 }
 
 func modeFromProto(m pb.WriteMode) (WriteMode, error) {

@@ -200,6 +200,11 @@ func (s *server) Read(req *pb.ReadRequest, stream pb.ConnectorService_ReadServer
 		Where: req.GetWhere(), Range: rangeFromProto(req.GetRange()),
 		BatchMaxRows: req.GetBatchMaxRows(), BatchMaxBytes: req.GetBatchMaxBytes(),
 	}
+	if rr.Range != nil {
+		if err := checkSpans(s.c, rr.Range.Spans); err != nil {
+			return toStatus(err)
+		}
+	}
 	for _, o := range req.GetOrderBy() {
 		rr.OrderBy = append(rr.OrderBy, OrderBy{Column: o.GetColumn(), Descending: o.GetDescending(), Binary: o.GetBinary()})
 	}
@@ -230,9 +235,15 @@ func (s *server) Bounds(ctx context.Context, req *pb.BoundsRequest) (_ *pb.Bound
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	rf := rangeFromProto(req.GetRange())
+	if rf != nil {
+		if err := checkSpans(s.c, rf.Spans); err != nil {
+			return nil, toStatus(err)
+		}
+	}
 	res, err := b.Bounds(ctx, BoundsRequest{
 		Conn: connFromProto(req.GetConnection()), Source: src, Column: req.GetColumn(),
-		Where: req.GetWhere(), Range: rangeFromProto(req.GetRange()),
+		Where: req.GetWhere(), Range: rf,
 	})
 	if err != nil {
 		return nil, toStatus(err)

@@ -11,7 +11,7 @@ import (
 func (r *Remote) ChecksumRanges(ctx context.Context, req sdk.ChecksumRangesRequest) ([]sdk.RangeChecksum, error) {
 	resp, err := r.client.ChecksumRanges(ctx, &pb.ChecksumRangesRequest{
 		Connection: connToProto(req.Conn), Table: refToProto(req.Table), Columns: req.Columns, Where: req.Where,
-		Key: req.Key, Lower: req.Lower, Upper: req.Upper, Width: req.Width,
+		Key: req.Key, Lower: req.Lower, Upper: req.Upper, Width: req.Width, Spans: spansToProto(req.Spans),
 	})
 	if err != nil {
 		return nil, r.fail(err)

@@ -127,7 +127,15 @@ func rangeToProto(r *sdk.RangeFilter) *pb.RangeFilter {
 	if r == nil {
 		return nil
 	}
-	return &pb.RangeFilter{Column: r.Column, Lower: valueToProto(r.Lower), LowerInclusive: r.LowerInclusive, Upper: valueToProto(r.Upper), UpperInclusive: r.UpperInclusive}
+	return &pb.RangeFilter{Column: r.Column, Lower: valueToProto(r.Lower), LowerInclusive: r.LowerInclusive, Upper: valueToProto(r.Upper), UpperInclusive: r.UpperInclusive, Spans: spansToProto(r.Spans)}
+}
+
+func spansToProto(spans []sdk.KeySpan) []*pb.KeySpan {
+	out := make([]*pb.KeySpan, len(spans))
+	for i, s := range spans {
+		out[i] = &pb.KeySpan{Lower: s.Lower, Upper: s.Upper}
+	}
+	return out
 }
 
 func modeToProto(m sdk.WriteMode) pb.WriteMode {

@@ -277,6 +277,9 @@ func (c *Connector) selectAsOfSQL(src sdk.Source, asOf, selectList, where string
 			}
 			conds = append(conds, fmt.Sprintf("%s %s %s", d.quote(rf.Column), op, bind(rf.Upper)))
 		}
+		if len(rf.Spans) > 0 {
+			conds = append(conds, SpansSQL(d.quote(rf.Column), rf.Spans))
+		}
 	}
 	q := "SELECT " + selectList + " FROM " + from
 	if len(conds) > 0 {

@@ -1,7 +1,10 @@
 package diff
 
 import (
+	"cmp"
+	"context"
 	"math"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -196,4 +199,166 @@ func (c *concat) Release() {
 			<-c.slots
 		}
 	}
+}
+
+// Plan says how Search narrows the ranges that differ.
+type Plan struct {
+	// TopRows is about the rows of a range at the first level, whose
+	// checksums cover the whole key span (hp diff --hash-rows).
+	TopRows int64
+	// LeafRows: a differing range of at most this many rows (on the
+	// larger side) is read rather than split.
+	LeafRows int64
+	// Split divides the width of the ranges at each level below the first.
+	Split int64
+	// MaxSpans is the most spans one checksum request or read carries.
+	MaxSpans int
+}
+
+// DefaultPlan is hp diff --hash's plan but for TopRows.
+var DefaultPlan = Plan{TopRows: 100, LeafRows: 16, Split: 16, MaxSpans: 64}
+
+// Query asks both sides for the checksums of the ranges of Width over
+// [Lower, Upper] (range i starts at Lower + i*Width), of the rows whose
+// key also lies in one of Spans when Spans is not nil.
+type Query struct {
+	Lower, Upper, Width int64
+	Spans               []Span
+}
+
+// Checksums answers a Query for the source and for the target.
+type Checksums func(ctx context.Context, q Query) (src, tgt []sdk.RangeChecksum, err error)
+
+// SearchStats says what Search compared.
+type SearchStats struct {
+	// Ranges counts the checksums compared, both sides; Queries the
+	// checksum requests (each sent to both sides); Levels the widths
+	// used.
+	Ranges, Queries, Levels int
+	// SourceRows and TargetRows are the rows of the first level: each
+	// side's rows in [lo, hi].
+	SourceRows, TargetRows int64
+}
+
+// Search finds the key spans whose rows may differ between the sides of
+// [lo, hi] (rows is about the larger side's row count). The first level
+// checksums the whole span in ranges of about TopRows rows (grouping is
+// cheap in the database, hashing every row is not, so the first level
+// is as fine as is useful); each following level checksums only the
+// ranges that differed, in one request per MaxSpans of them, at 1/Split
+// of the width, until a differing range holds at most LeafRows rows or a
+// single key value. Splitting stops early when most of a level's rows
+// are in ranges that differ: hashing them again would cost as much as
+// reading them. Every key whose rows differ lies in a returned span; the
+// spans are ascending and disjoint, adjacent ones merged.
+func Search(ctx context.Context, lo, hi, rows int64, p Plan, sum Checksums) ([]Span, SearchStats, error) {
+	var st SearchStats
+	var leaves, split []Span
+	w := RangeWidth(lo, hi, rows, p.TopRows)
+	// check runs the level's queries and sorts the differing ranges into
+	// leaves and ranges to split.
+	check := func(qs []Query, top bool) error {
+		type found struct {
+			span Span
+			rows int64
+		}
+		var diff []found
+		var checked, differing int64
+		for _, q := range qs {
+			src, tgt, err := sum(ctx, q)
+			if err != nil {
+				return err
+			}
+			st.Queries++
+			st.Ranges += len(src) + len(tgt)
+			if top {
+				for _, r := range src {
+					st.SourceRows += r.Rows
+				}
+				for _, r := range tgt {
+					st.TargetRows += r.Rows
+				}
+			}
+			checked += max(total(src), total(tgt))
+			for _, m := range Differing(src, tgt) {
+				differing += m.Rows
+				r := Range(q.Lower, q.Upper, q.Width, m.Index)
+				for _, part := range clip(r, q.Spans) {
+					diff = append(diff, found{part, m.Rows})
+				}
+			}
+		}
+		st.Levels++
+		// Most rows differ: reading them costs no more than hashing them
+		// again.
+		deep := differing*2 <= checked
+		for _, f := range diff {
+			if deep && f.rows > p.LeafRows && w > 1 {
+				split = AppendSpan(split, f.span)
+			} else {
+				leaves = append(leaves, f.span)
+			}
+		}
+		return nil
+	}
+	var top []Query
+	for _, c := range Chunks(lo, hi, w) {
+		top = append(top, Query{Lower: c.Lower, Upper: c.Upper, Width: w})
+	}
+	if err := check(top, true); err != nil {
+		return nil, st, err
+	}
+	for len(split) > 0 {
+		w = max(1, w/p.Split+min(1, w%p.Split))
+		var qs []Query
+		for rest := split; len(rest) > 0; {
+			n := min(len(rest), max(1, p.MaxSpans), int(MaxRanges/(p.Split+2)))
+			b := rest[:n:n]
+			qs = append(qs, Query{Lower: b[0].Lower, Upper: b[n-1].Upper, Width: w, Spans: b})
+			rest = rest[n:]
+		}
+		split = nil
+		if err := check(qs, false); err != nil {
+			return nil, st, err
+		}
+	}
+	slices.SortFunc(leaves, func(a, b Span) int { return cmp.Compare(a.Lower, b.Lower) })
+	var out []Span
+	for _, s := range leaves {
+		out = AppendSpan(out, s)
+	}
+	return out, st, nil
+}
+
+func total(rs []sdk.RangeChecksum) int64 {
+	var n int64
+	for _, r := range rs {
+		n += r.Rows
+	}
+	return n
+}
+
+// clip returns the parts of r within spans (ascending, disjoint); all of
+// r when spans is nil.
+func clip(r Span, spans []Span) []Span {
+	if spans == nil {
+		return []Span{r}
+	}
+	var out []Span
+	i, _ := slices.BinarySearchFunc(spans, r.Lower, func(s Span, k int64) int { return cmp.Compare(s.Upper, k) })
+	for ; i < len(spans) && spans[i].Lower <= r.Upper; i++ {
+		out = append(out, Span{max(r.Lower, spans[i].Lower), min(r.Upper, spans[i].Upper)})
+	}
+	return out
+}
+
+// Batches cuts spans into runs of at most n, one read each.
+func Batches(spans []Span, n int) [][]Span {
+	var out [][]Span
+	for len(spans) > 0 {
+		k := min(len(spans), max(n, 1))
+		out = append(out, spans[:k:k])
+		spans = spans[k:]
+	}
+	return out
 }

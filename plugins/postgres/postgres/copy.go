@@ -156,6 +156,9 @@ func copySQL(req sdk.ReadRequest, cols []string) (string, error) {
 			}
 			conds = append(conds, col+" "+op+" "+lit)
 		}
+		if len(r.Spans) > 0 {
+			conds = append(conds, sqlsource.SpansSQL(col, r.Spans))
+		}
 	}
 	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + from
 	if len(conds) > 0 {

@@ -18,15 +18,21 @@ import (
 // HashStats says what --hash compared and fetched.
 type HashStats struct {
 	// Ranges counts the checksums compared (of ranges holding rows, both
-	// sides); RangesDiffering the ranges read.
+	// sides, at every level); RangesDiffering the key spans read at the
+	// end; ChecksumQueries the checksum requests sent to each side; Reads
+	// the reads of each side those spans took.
 	Ranges          int   `json:"ranges"`
 	RangesDiffering int   `json:"ranges_differing"`
+	ChecksumQueries int   `json:"checksum_queries"`
+	Levels          int   `json:"levels"`
+	Reads           int   `json:"reads"`
 	FetchedSource   int64 `json:"fetched_source_rows"`
 	FetchedTarget   int64 `json:"fetched_target_rows"`
 }
 
-// compareHashed compares per-range checksums computed in each database
-// and merges only the rows of the ranges that differ.
+// compareHashed compares per-range checksums computed in each database,
+// narrows the ranges that differ (merge.Search) and merges only their
+// rows, read a batch of spans at a time.
 func compareHashed(ctx context.Context, o *Options, src, tgt tableSide, emit func(merge.Difference) error) (merge.Summary, *HashStats, error) {
 	var sum merge.Summary
 	for _, s := range []tableSide{src, tgt} {
@@ -45,21 +51,28 @@ func compareHashed(ctx context.Context, o *Options, src, tgt tableSide, emit fun
 	if err != nil || rows == 0 {
 		return sum, &HashStats{}, err
 	}
-	h := &hasher{o: o, src: src, tgt: tgt, stats: &HashStats{}}
-	w := merge.RangeWidth(lo, hi, rows, o.HashRows)
-	for _, c := range merge.Chunks(lo, hi, w) {
-		if err := h.compare(ctx, c, w, true); err != nil {
-			return sum, nil, err
-		}
+	plan := merge.DefaultPlan
+	plan.TopRows = o.HashRows
+	spans, st, err := merge.Search(ctx, lo, hi, rows, plan, func(ctx context.Context, q merge.Query) (sr, tr []sdk.RangeChecksum, _ error) {
+		var serr, terr error
+		var wg sync.WaitGroup
+		wg.Go(func() { sr, serr = checksums(ctx, src, o.Where, q) })
+		tr, terr = checksums(ctx, tgt, o.Where, q)
+		wg.Wait()
+		return sr, tr, errors.Join(serr, terr)
+	})
+	if err != nil {
+		return sum, nil, err
 	}
-	sum.SourceRows, sum.TargetRows = h.srcRows, h.tgtRows
-	stats, spans := h.stats, h.spans
-	ss, err := readSpans(ctx, src, o.Where, spans)
+	sum.SourceRows, sum.TargetRows = st.SourceRows, st.TargetRows
+	batches := merge.Batches(spans, plan.MaxSpans)
+	stats := &HashStats{Ranges: st.Ranges, RangesDiffering: len(spans), ChecksumQueries: st.Queries, Levels: st.Levels, Reads: len(batches)}
+	ss, err := readSpans(ctx, src, o.Where, batches)
 	if err != nil {
 		return sum, nil, err
 	}
 	defer ss.Records.Release()
-	ts, err := readSpans(ctx, tgt, o.Where, spans)
+	ts, err := readSpans(ctx, tgt, o.Where, batches)
 	if err != nil {
 		return sum, nil, err
 	}
@@ -71,54 +84,6 @@ func compareHashed(ctx context.Context, o *Options, src, tgt tableSide, emit fun
 	stats.FetchedSource, stats.FetchedTarget = fetched.SourceRows, fetched.TargetRows
 	sum.New, sum.Changed, sum.Deleted = fetched.New, fetched.Changed, fetched.Deleted
 	return sum, stats, nil
-}
-
-// hasher compares checksums of ranges, and again in narrower ranges
-// within a range that differs and holds more than twice --hash-rows rows, so
-// that sparse or skewed keys still narrow down to small reads.
-type hasher struct {
-	o                *Options
-	src, tgt         tableSide
-	stats            *HashStats
-	spans            []merge.Span
-	srcRows, tgtRows int64
-}
-
-// compare checks the ranges of width w over c; top: c is a chunk of the
-// whole key range, whose rows are counted.
-func (h *hasher) compare(ctx context.Context, c merge.Span, w int64, top bool) error {
-	var sr, tr []sdk.RangeChecksum
-	var serr, terr error
-	var wg sync.WaitGroup
-	wg.Go(func() { sr, serr = checksums(ctx, h.src, h.o.Where, c, w) })
-	tr, terr = checksums(ctx, h.tgt, h.o.Where, c, w)
-	wg.Wait()
-	if err := errors.Join(serr, terr); err != nil {
-		return err
-	}
-	if top {
-		for _, r := range sr {
-			h.srcRows += r.Rows
-		}
-		for _, r := range tr {
-			h.tgtRows += r.Rows
-		}
-	}
-	h.stats.Ranges += len(sr) + len(tr)
-	for _, m := range merge.Differing(sr, tr) {
-		r := merge.Range(c.Lower, c.Upper, w, m.Index)
-		// Narrower only when that at least halves the rows read: each
-		// level costs a query on both sides.
-		if nw := merge.RangeWidth(r.Lower, r.Upper, m.Rows, h.o.HashRows); m.Rows > 2*h.o.HashRows && nw <= w/2 {
-			if err := h.compare(ctx, r, nw, false); err != nil {
-				return err
-			}
-			continue
-		}
-		h.stats.RangesDiffering++
-		h.spans = merge.AppendSpan(h.spans, r)
-	}
-	return nil
 }
 
 // keyBounds returns the first key's smallest and largest value on both
@@ -159,10 +124,10 @@ func int64Of(v *sdk.Value, s tableSide) (int64, error) {
 	return 0, cliutil.UsageErrorf("--hash needs key %q of %s within the range of a signed 64-bit integer: compare without --hash", s.keys[0], s.t)
 }
 
-func checksums(ctx context.Context, s tableSide, where string, c merge.Span, w int64) ([]sdk.RangeChecksum, error) {
+func checksums(ctx context.Context, s tableSide, where string, q merge.Query) ([]sdk.RangeChecksum, error) {
 	r, err := s.t.Inst.ChecksumRanges(ctx, sdk.ChecksumRangesRequest{
 		Conn: s.t.Conn.Wire(), Table: s.t.Ref, Columns: append(append([]string(nil), s.keys...), s.cols...),
-		Where: where, Key: s.keys[0], Lower: c.Lower, Upper: c.Upper, Width: w,
+		Where: where, Key: s.keys[0], Lower: q.Lower, Upper: q.Upper, Width: q.Width, Spans: keySpans(q.Spans),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("checksums of %s: %w", s.t, err)
@@ -170,24 +135,38 @@ func checksums(ctx context.Context, s tableSide, where string, c merge.Span, w i
 	return r, nil
 }
 
-// readSpans reads the side's rows of the spans, one span after the other.
-func readSpans(ctx context.Context, s tableSide, where string, spans []merge.Span) (merge.Side, error) {
+func keySpans(spans []merge.Span) []sdk.KeySpan {
+	if len(spans) == 0 {
+		return nil
+	}
+	out := make([]sdk.KeySpan, len(spans))
+	for i, s := range spans {
+		out[i] = sdk.KeySpan{Lower: s.Lower, Upper: s.Upper}
+	}
+	return out
+}
+
+// readSpans reads the side's rows of the spans, one read per batch, the
+// batches one after the other (a few opened ahead).
+func readSpans(ctx context.Context, s tableSide, where string, batches [][]merge.Span) (merge.Side, error) {
 	open := func(i int) (array.RecordReader, error) {
-		rf := &sdk.RangeFilter{Column: s.keys[0], Lower: sdk.Int64Value(spans[i].Lower), LowerInclusive: true, Upper: sdk.Int64Value(spans[i].Upper), UpperInclusive: true}
+		b := batches[i]
+		rf := &sdk.RangeFilter{Column: s.keys[0], Lower: sdk.Int64Value(b[0].Lower), LowerInclusive: true, Upper: sdk.Int64Value(b[len(b)-1].Upper), UpperInclusive: true}
+		if len(b) > 1 {
+			rf.Spans = keySpans(b)
+		}
 		side, err := read(ctx, s.t, s.schema, s.keys, s.cols, where, rf)
 		return side.Records, err
 	}
-	var schema *arrow.Schema
-	if len(spans) > 0 {
+	if len(batches) > 0 {
 		first, err := open(0)
 		if err != nil {
 			return merge.Side{}, err
 		}
-		schema = first.Schema()
-		opened := first
-		return merge.Side{Name: s.t.String(), Keys: s.keys, Columns: s.cols, Records: merge.Concat(schema, len(spans), 8, func(i int) (array.RecordReader, error) {
+		schema := first.Schema()
+		return merge.Side{Name: s.t.String(), Keys: s.keys, Columns: s.cols, Records: merge.Concat(schema, len(batches), 4, func(i int) (array.RecordReader, error) {
 			if i == 0 {
-				return opened, nil
+				return first, nil
 			}
 			return open(i)
 		})}, nil

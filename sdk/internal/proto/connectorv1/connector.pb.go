@@ -1400,8 +1400,14 @@ type RangeFilter struct {
 	LowerInclusive bool                   `protobuf:"varint,3,opt,name=lower_inclusive,json=lowerInclusive,proto3" json:"lower_inclusive,omitempty"`
 	Upper          *Value                 `protobuf:"bytes,4,opt,name=upper,proto3" json:"upper,omitempty"`
 	UpperInclusive bool                   `protobuf:"varint,5,opt,name=upper_inclusive,json=upperInclusive,proto3" json:"upper_inclusive,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// When present, the column is an integer and a row must also lie in
+	// one of these spans (each inclusive at both ends; ascending, disjoint),
+	// so that one read fetches many key ranges (hp diff --hash). Only
+	// connectors that declare CAPABILITY_CHECKSUM_RANGES honour it; the SDK
+	// refuses it for the others.
+	Spans         []*KeySpan `protobuf:"bytes,6,rep,name=spans,proto3" json:"spans,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RangeFilter) Reset() {
@@ -1469,6 +1475,66 @@ func (x *RangeFilter) GetUpperInclusive() bool {
 	return false
 }
 
+func (x *RangeFilter) GetSpans() []*KeySpan {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
+// KeySpan is the integer keys lower <= key <= upper.
+type KeySpan struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Lower         int64                  `protobuf:"varint,1,opt,name=lower,proto3" json:"lower,omitempty"`
+	Upper         int64                  `protobuf:"varint,2,opt,name=upper,proto3" json:"upper,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeySpan) Reset() {
+	*x = KeySpan{}
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeySpan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeySpan) ProtoMessage() {}
+
+func (x *KeySpan) ProtoReflect() protoreflect.Message {
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeySpan.ProtoReflect.Descriptor instead.
+func (*KeySpan) Descriptor() ([]byte, []int) {
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *KeySpan) GetLower() int64 {
+	if x != nil {
+		return x.Lower
+	}
+	return 0
+}
+
+func (x *KeySpan) GetUpper() int64 {
+	if x != nil {
+		return x.Upper
+	}
+	return 0
+}
+
 type OrderBy struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Column     string                 `protobuf:"bytes,1,opt,name=column,proto3" json:"column,omitempty"`
@@ -1483,7 +1549,7 @@ type OrderBy struct {
 
 func (x *OrderBy) Reset() {
 	*x = OrderBy{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[18]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1495,7 +1561,7 @@ func (x *OrderBy) String() string {
 func (*OrderBy) ProtoMessage() {}
 
 func (x *OrderBy) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[18]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1508,7 +1574,7 @@ func (x *OrderBy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderBy.ProtoReflect.Descriptor instead.
 func (*OrderBy) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{18}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *OrderBy) GetColumn() string {
@@ -1552,7 +1618,7 @@ type Partition struct {
 
 func (x *Partition) Reset() {
 	*x = Partition{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[19]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1630,7 @@ func (x *Partition) String() string {
 func (*Partition) ProtoMessage() {}
 
 func (x *Partition) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[19]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +1643,7 @@ func (x *Partition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Partition.ProtoReflect.Descriptor instead.
 func (*Partition) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{19}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Partition) GetIndex() uint32 {
@@ -1621,7 +1687,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[20]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1699,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[20]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1712,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{20}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReadRequest) GetConnection() *Connection {
@@ -1722,7 +1788,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[21]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1800,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[21]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1813,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{21}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReadResponse) GetArrow() []byte {
@@ -1770,7 +1836,7 @@ type BoundsRequest struct {
 
 func (x *BoundsRequest) Reset() {
 	*x = BoundsRequest{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[22]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1782,7 +1848,7 @@ func (x *BoundsRequest) String() string {
 func (*BoundsRequest) ProtoMessage() {}
 
 func (x *BoundsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[22]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1795,7 +1861,7 @@ func (x *BoundsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BoundsRequest.ProtoReflect.Descriptor instead.
 func (*BoundsRequest) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{22}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BoundsRequest) GetConnection() *Connection {
@@ -1849,7 +1915,7 @@ type BoundsResponse struct {
 
 func (x *BoundsResponse) Reset() {
 	*x = BoundsResponse{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[23]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +1927,7 @@ func (x *BoundsResponse) String() string {
 func (*BoundsResponse) ProtoMessage() {}
 
 func (x *BoundsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[23]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +1940,7 @@ func (x *BoundsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BoundsResponse.ProtoReflect.Descriptor instead.
 func (*BoundsResponse) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{23}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BoundsResponse) GetMin() *Value {
@@ -1920,7 +1986,7 @@ type WriteHeader struct {
 
 func (x *WriteHeader) Reset() {
 	*x = WriteHeader{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[24]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1932,7 +1998,7 @@ func (x *WriteHeader) String() string {
 func (*WriteHeader) ProtoMessage() {}
 
 func (x *WriteHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[24]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2011,7 @@ func (x *WriteHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteHeader.ProtoReflect.Descriptor instead.
 func (*WriteHeader) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{24}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WriteHeader) GetConnection() *Connection {
@@ -1997,7 +2063,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[25]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2009,7 +2075,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[25]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2022,7 +2088,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{25}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WriteRequest) GetKind() isWriteRequest_Kind {
@@ -2096,7 +2162,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[26]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2108,7 +2174,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[26]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2121,7 +2187,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{26}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WriteResponse) GetRowsWritten() int64 {
@@ -2159,7 +2225,7 @@ type LoadRequest struct {
 
 func (x *LoadRequest) Reset() {
 	*x = LoadRequest{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[27]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2171,7 +2237,7 @@ func (x *LoadRequest) String() string {
 func (*LoadRequest) ProtoMessage() {}
 
 func (x *LoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[27]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2184,7 +2250,7 @@ func (x *LoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadRequest.ProtoReflect.Descriptor instead.
 func (*LoadRequest) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{27}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LoadRequest) GetConnection() *Connection {
@@ -2259,7 +2325,7 @@ type LoadResponse struct {
 
 func (x *LoadResponse) Reset() {
 	*x = LoadResponse{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[28]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2271,7 +2337,7 @@ func (x *LoadResponse) String() string {
 func (*LoadResponse) ProtoMessage() {}
 
 func (x *LoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[28]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2284,7 +2350,7 @@ func (x *LoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadResponse.ProtoReflect.Descriptor instead.
 func (*LoadResponse) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{28}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LoadResponse) GetRowsLoaded() int64 {
@@ -2305,7 +2371,7 @@ type ExecRequest struct {
 
 func (x *ExecRequest) Reset() {
 	*x = ExecRequest{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[29]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2317,7 +2383,7 @@ func (x *ExecRequest) String() string {
 func (*ExecRequest) ProtoMessage() {}
 
 func (x *ExecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[29]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2330,7 +2396,7 @@ func (x *ExecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecRequest.ProtoReflect.Descriptor instead.
 func (*ExecRequest) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{29}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ExecRequest) GetConnection() *Connection {
@@ -2356,7 +2422,7 @@ type ExecResponse struct {
 
 func (x *ExecResponse) Reset() {
 	*x = ExecResponse{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[30]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2368,7 +2434,7 @@ func (x *ExecResponse) String() string {
 func (*ExecResponse) ProtoMessage() {}
 
 func (x *ExecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[30]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2381,7 +2447,7 @@ func (x *ExecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecResponse.ProtoReflect.Descriptor instead.
 func (*ExecResponse) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{30}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ExecResponse) GetRowsAffected() int64 {
@@ -2409,7 +2475,7 @@ type PlanTableRequest struct {
 
 func (x *PlanTableRequest) Reset() {
 	*x = PlanTableRequest{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[31]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2421,7 +2487,7 @@ func (x *PlanTableRequest) String() string {
 func (*PlanTableRequest) ProtoMessage() {}
 
 func (x *PlanTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[31]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2434,7 +2500,7 @@ func (x *PlanTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanTableRequest.ProtoReflect.Descriptor instead.
 func (*PlanTableRequest) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{31}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PlanTableRequest) GetConnection() *Connection {
@@ -2487,7 +2553,7 @@ type PlanTableResponse struct {
 
 func (x *PlanTableResponse) Reset() {
 	*x = PlanTableResponse{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[32]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2499,7 +2565,7 @@ func (x *PlanTableResponse) String() string {
 func (*PlanTableResponse) ProtoMessage() {}
 
 func (x *PlanTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[32]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2512,7 +2578,7 @@ func (x *PlanTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanTableResponse.ProtoReflect.Descriptor instead.
 func (*PlanTableResponse) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{32}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PlanTableResponse) GetStatements() []string {
@@ -2553,14 +2619,18 @@ type ChecksumRangesRequest struct {
 	Lower int64  `protobuf:"varint,6,opt,name=lower,proto3" json:"lower,omitempty"`
 	Upper int64  `protobuf:"varint,7,opt,name=upper,proto3" json:"upper,omitempty"`
 	// Width of a range, at least 1.
-	Width         int64 `protobuf:"varint,8,opt,name=width,proto3" json:"width,omitempty"`
+	Width int64 `protobuf:"varint,8,opt,name=width,proto3" json:"width,omitempty"`
+	// When present, only the rows whose key also lies in one of these spans
+	// (inclusive, ascending, disjoint) are hashed: the ranges of a finer
+	// width within the ranges that differed at a coarser one.
+	Spans         []*KeySpan `protobuf:"bytes,9,rep,name=spans,proto3" json:"spans,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ChecksumRangesRequest) Reset() {
 	*x = ChecksumRangesRequest{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[33]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2572,7 +2642,7 @@ func (x *ChecksumRangesRequest) String() string {
 func (*ChecksumRangesRequest) ProtoMessage() {}
 
 func (x *ChecksumRangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[33]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2585,7 +2655,7 @@ func (x *ChecksumRangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChecksumRangesRequest.ProtoReflect.Descriptor instead.
 func (*ChecksumRangesRequest) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{33}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ChecksumRangesRequest) GetConnection() *Connection {
@@ -2644,6 +2714,13 @@ func (x *ChecksumRangesRequest) GetWidth() int64 {
 	return 0
 }
 
+func (x *ChecksumRangesRequest) GetSpans() []*KeySpan {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
 type ChecksumRangesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The ranges holding rows, in ascending index; empty ranges are left
@@ -2655,7 +2732,7 @@ type ChecksumRangesResponse struct {
 
 func (x *ChecksumRangesResponse) Reset() {
 	*x = ChecksumRangesResponse{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[34]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2667,7 +2744,7 @@ func (x *ChecksumRangesResponse) String() string {
 func (*ChecksumRangesResponse) ProtoMessage() {}
 
 func (x *ChecksumRangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[34]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2680,7 +2757,7 @@ func (x *ChecksumRangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChecksumRangesResponse.ProtoReflect.Descriptor instead.
 func (*ChecksumRangesResponse) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{34}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ChecksumRangesResponse) GetRanges() []*RangeChecksum {
@@ -2704,7 +2781,7 @@ type RangeChecksum struct {
 
 func (x *RangeChecksum) Reset() {
 	*x = RangeChecksum{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[35]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2716,7 +2793,7 @@ func (x *RangeChecksum) String() string {
 func (*RangeChecksum) ProtoMessage() {}
 
 func (x *RangeChecksum) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[35]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2729,7 +2806,7 @@ func (x *RangeChecksum) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeChecksum.ProtoReflect.Descriptor instead.
 func (*RangeChecksum) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{35}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RangeChecksum) GetIndex() int64 {
@@ -2852,13 +2929,17 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x04kind\";\n" +
 	"\tTimestamp\x12\x18\n" +
 	"\aseconds\x18\x01 \x01(\x03R\aseconds\x12\x14\n" +
-	"\x05nanos\x18\x02 \x01(\x05R\x05nanos\"\xdf\x01\n" +
+	"\x05nanos\x18\x02 \x01(\x05R\x05nanos\"\x95\x02\n" +
 	"\vRangeFilter\x12\x16\n" +
 	"\x06column\x18\x01 \x01(\tR\x06column\x122\n" +
 	"\x05lower\x18\x02 \x01(\v2\x1c.halfpipe.connector.v1.ValueR\x05lower\x12'\n" +
 	"\x0flower_inclusive\x18\x03 \x01(\bR\x0elowerInclusive\x122\n" +
 	"\x05upper\x18\x04 \x01(\v2\x1c.halfpipe.connector.v1.ValueR\x05upper\x12'\n" +
-	"\x0fupper_inclusive\x18\x05 \x01(\bR\x0eupperInclusive\"Y\n" +
+	"\x0fupper_inclusive\x18\x05 \x01(\bR\x0eupperInclusive\x124\n" +
+	"\x05spans\x18\x06 \x03(\v2\x1e.halfpipe.connector.v1.KeySpanR\x05spans\"5\n" +
+	"\aKeySpan\x12\x14\n" +
+	"\x05lower\x18\x01 \x01(\x03R\x05lower\x12\x14\n" +
+	"\x05upper\x18\x02 \x01(\x03R\x05upper\"Y\n" +
 	"\aOrderBy\x12\x16\n" +
 	"\x06column\x18\x01 \x01(\tR\x06column\x12\x1e\n" +
 	"\n" +
@@ -2956,7 +3037,7 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"statements\x18\x01 \x03(\tR\n" +
 	"statements\x12\x16\n" +
 	"\x06exists\x18\x02 \x01(\bR\x06exists\x12\x14\n" +
-	"\x05notes\x18\x03 \x03(\tR\x05notes\"\x96\x02\n" +
+	"\x05notes\x18\x03 \x03(\tR\x05notes\"\xcc\x02\n" +
 	"\x15ChecksumRangesRequest\x12A\n" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2!.halfpipe.connector.v1.ConnectionR\n" +
@@ -2967,7 +3048,8 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x03key\x18\x05 \x01(\tR\x03key\x12\x14\n" +
 	"\x05lower\x18\x06 \x01(\x03R\x05lower\x12\x14\n" +
 	"\x05upper\x18\a \x01(\x03R\x05upper\x12\x14\n" +
-	"\x05width\x18\b \x01(\x03R\x05width\"V\n" +
+	"\x05width\x18\b \x01(\x03R\x05width\x124\n" +
+	"\x05spans\x18\t \x03(\v2\x1e.halfpipe.connector.v1.KeySpanR\x05spans\"V\n" +
 	"\x16ChecksumRangesResponse\x12<\n" +
 	"\x06ranges\x18\x01 \x03(\v2$.halfpipe.connector.v1.RangeChecksumR\x06ranges\"U\n" +
 	"\rRangeChecksum\x12\x14\n" +
@@ -3023,7 +3105,7 @@ func file_halfpipe_connector_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_halfpipe_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_halfpipe_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_halfpipe_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_halfpipe_connector_v1_connector_proto_goTypes = []any{
 	(Capability)(0),                // 0: halfpipe.connector.v1.Capability
 	(WriteMode)(0),                 // 1: halfpipe.connector.v1.WriteMode
@@ -3045,29 +3127,30 @@ var file_halfpipe_connector_v1_connector_proto_goTypes = []any{
 	(*Value)(nil),                  // 17: halfpipe.connector.v1.Value
 	(*Timestamp)(nil),              // 18: halfpipe.connector.v1.Timestamp
 	(*RangeFilter)(nil),            // 19: halfpipe.connector.v1.RangeFilter
-	(*OrderBy)(nil),                // 20: halfpipe.connector.v1.OrderBy
-	(*Partition)(nil),              // 21: halfpipe.connector.v1.Partition
-	(*ReadRequest)(nil),            // 22: halfpipe.connector.v1.ReadRequest
-	(*ReadResponse)(nil),           // 23: halfpipe.connector.v1.ReadResponse
-	(*BoundsRequest)(nil),          // 24: halfpipe.connector.v1.BoundsRequest
-	(*BoundsResponse)(nil),         // 25: halfpipe.connector.v1.BoundsResponse
-	(*WriteHeader)(nil),            // 26: halfpipe.connector.v1.WriteHeader
-	(*WriteRequest)(nil),           // 27: halfpipe.connector.v1.WriteRequest
-	(*WriteResponse)(nil),          // 28: halfpipe.connector.v1.WriteResponse
-	(*LoadRequest)(nil),            // 29: halfpipe.connector.v1.LoadRequest
-	(*LoadResponse)(nil),           // 30: halfpipe.connector.v1.LoadResponse
-	(*ExecRequest)(nil),            // 31: halfpipe.connector.v1.ExecRequest
-	(*ExecResponse)(nil),           // 32: halfpipe.connector.v1.ExecResponse
-	(*PlanTableRequest)(nil),       // 33: halfpipe.connector.v1.PlanTableRequest
-	(*PlanTableResponse)(nil),      // 34: halfpipe.connector.v1.PlanTableResponse
-	(*ChecksumRangesRequest)(nil),  // 35: halfpipe.connector.v1.ChecksumRangesRequest
-	(*ChecksumRangesResponse)(nil), // 36: halfpipe.connector.v1.ChecksumRangesResponse
-	(*RangeChecksum)(nil),          // 37: halfpipe.connector.v1.RangeChecksum
-	nil,                            // 38: halfpipe.connector.v1.Connection.OptionsEntry
-	nil,                            // 39: halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
+	(*KeySpan)(nil),                // 20: halfpipe.connector.v1.KeySpan
+	(*OrderBy)(nil),                // 21: halfpipe.connector.v1.OrderBy
+	(*Partition)(nil),              // 22: halfpipe.connector.v1.Partition
+	(*ReadRequest)(nil),            // 23: halfpipe.connector.v1.ReadRequest
+	(*ReadResponse)(nil),           // 24: halfpipe.connector.v1.ReadResponse
+	(*BoundsRequest)(nil),          // 25: halfpipe.connector.v1.BoundsRequest
+	(*BoundsResponse)(nil),         // 26: halfpipe.connector.v1.BoundsResponse
+	(*WriteHeader)(nil),            // 27: halfpipe.connector.v1.WriteHeader
+	(*WriteRequest)(nil),           // 28: halfpipe.connector.v1.WriteRequest
+	(*WriteResponse)(nil),          // 29: halfpipe.connector.v1.WriteResponse
+	(*LoadRequest)(nil),            // 30: halfpipe.connector.v1.LoadRequest
+	(*LoadResponse)(nil),           // 31: halfpipe.connector.v1.LoadResponse
+	(*ExecRequest)(nil),            // 32: halfpipe.connector.v1.ExecRequest
+	(*ExecResponse)(nil),           // 33: halfpipe.connector.v1.ExecResponse
+	(*PlanTableRequest)(nil),       // 34: halfpipe.connector.v1.PlanTableRequest
+	(*PlanTableResponse)(nil),      // 35: halfpipe.connector.v1.PlanTableResponse
+	(*ChecksumRangesRequest)(nil),  // 36: halfpipe.connector.v1.ChecksumRangesRequest
+	(*ChecksumRangesResponse)(nil), // 37: halfpipe.connector.v1.ChecksumRangesResponse
+	(*RangeChecksum)(nil),          // 38: halfpipe.connector.v1.RangeChecksum
+	nil,                            // 39: halfpipe.connector.v1.Connection.OptionsEntry
+	nil,                            // 40: halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
 }
 var file_halfpipe_connector_v1_connector_proto_depIdxs = []int32{
-	38, // 0: halfpipe.connector.v1.Connection.options:type_name -> halfpipe.connector.v1.Connection.OptionsEntry
+	39, // 0: halfpipe.connector.v1.Connection.options:type_name -> halfpipe.connector.v1.Connection.OptionsEntry
 	0,  // 1: halfpipe.connector.v1.GetInfoResponse.capabilities:type_name -> halfpipe.connector.v1.Capability
 	6,  // 2: halfpipe.connector.v1.GetInfoResponse.options:type_name -> halfpipe.connector.v1.OptionSpec
 	7,  // 3: halfpipe.connector.v1.GetInfoResponse.type_mappings:type_name -> halfpipe.connector.v1.TypeMapping
@@ -3082,57 +3165,59 @@ var file_halfpipe_connector_v1_connector_proto_depIdxs = []int32{
 	18, // 12: halfpipe.connector.v1.Value.timestamp_value:type_name -> halfpipe.connector.v1.Timestamp
 	17, // 13: halfpipe.connector.v1.RangeFilter.lower:type_name -> halfpipe.connector.v1.Value
 	17, // 14: halfpipe.connector.v1.RangeFilter.upper:type_name -> halfpipe.connector.v1.Value
-	2,  // 15: halfpipe.connector.v1.ReadRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	13, // 16: halfpipe.connector.v1.ReadRequest.source:type_name -> halfpipe.connector.v1.Source
-	19, // 17: halfpipe.connector.v1.ReadRequest.range:type_name -> halfpipe.connector.v1.RangeFilter
-	20, // 18: halfpipe.connector.v1.ReadRequest.order_by:type_name -> halfpipe.connector.v1.OrderBy
-	21, // 19: halfpipe.connector.v1.ReadRequest.partition:type_name -> halfpipe.connector.v1.Partition
-	2,  // 20: halfpipe.connector.v1.BoundsRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	13, // 21: halfpipe.connector.v1.BoundsRequest.source:type_name -> halfpipe.connector.v1.Source
-	19, // 22: halfpipe.connector.v1.BoundsRequest.range:type_name -> halfpipe.connector.v1.RangeFilter
-	17, // 23: halfpipe.connector.v1.BoundsResponse.min:type_name -> halfpipe.connector.v1.Value
-	17, // 24: halfpipe.connector.v1.BoundsResponse.max:type_name -> halfpipe.connector.v1.Value
-	2,  // 25: halfpipe.connector.v1.WriteHeader.connection:type_name -> halfpipe.connector.v1.Connection
-	3,  // 26: halfpipe.connector.v1.WriteHeader.table:type_name -> halfpipe.connector.v1.ObjectRef
-	1,  // 27: halfpipe.connector.v1.WriteHeader.mode:type_name -> halfpipe.connector.v1.WriteMode
-	26, // 28: halfpipe.connector.v1.WriteRequest.header:type_name -> halfpipe.connector.v1.WriteHeader
-	2,  // 29: halfpipe.connector.v1.LoadRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	3,  // 30: halfpipe.connector.v1.LoadRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
-	1,  // 31: halfpipe.connector.v1.LoadRequest.mode:type_name -> halfpipe.connector.v1.WriteMode
-	39, // 32: halfpipe.connector.v1.LoadRequest.format_options:type_name -> halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
-	2,  // 33: halfpipe.connector.v1.ExecRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	2,  // 34: halfpipe.connector.v1.PlanTableRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	3,  // 35: halfpipe.connector.v1.PlanTableRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
-	2,  // 36: halfpipe.connector.v1.ChecksumRangesRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	3,  // 37: halfpipe.connector.v1.ChecksumRangesRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
-	37, // 38: halfpipe.connector.v1.ChecksumRangesResponse.ranges:type_name -> halfpipe.connector.v1.RangeChecksum
-	4,  // 39: halfpipe.connector.v1.ConnectorService.GetInfo:input_type -> halfpipe.connector.v1.GetInfoRequest
-	8,  // 40: halfpipe.connector.v1.ConnectorService.Check:input_type -> halfpipe.connector.v1.CheckRequest
-	10, // 41: halfpipe.connector.v1.ConnectorService.ListObjects:input_type -> halfpipe.connector.v1.ListObjectsRequest
-	14, // 42: halfpipe.connector.v1.ConnectorService.Describe:input_type -> halfpipe.connector.v1.DescribeRequest
-	22, // 43: halfpipe.connector.v1.ConnectorService.Read:input_type -> halfpipe.connector.v1.ReadRequest
-	24, // 44: halfpipe.connector.v1.ConnectorService.Bounds:input_type -> halfpipe.connector.v1.BoundsRequest
-	27, // 45: halfpipe.connector.v1.ConnectorService.Write:input_type -> halfpipe.connector.v1.WriteRequest
-	29, // 46: halfpipe.connector.v1.ConnectorService.Load:input_type -> halfpipe.connector.v1.LoadRequest
-	31, // 47: halfpipe.connector.v1.ConnectorService.Exec:input_type -> halfpipe.connector.v1.ExecRequest
-	33, // 48: halfpipe.connector.v1.ConnectorService.PlanTable:input_type -> halfpipe.connector.v1.PlanTableRequest
-	35, // 49: halfpipe.connector.v1.ConnectorService.ChecksumRanges:input_type -> halfpipe.connector.v1.ChecksumRangesRequest
-	5,  // 50: halfpipe.connector.v1.ConnectorService.GetInfo:output_type -> halfpipe.connector.v1.GetInfoResponse
-	9,  // 51: halfpipe.connector.v1.ConnectorService.Check:output_type -> halfpipe.connector.v1.CheckResponse
-	11, // 52: halfpipe.connector.v1.ConnectorService.ListObjects:output_type -> halfpipe.connector.v1.ListObjectsResponse
-	15, // 53: halfpipe.connector.v1.ConnectorService.Describe:output_type -> halfpipe.connector.v1.DescribeResponse
-	23, // 54: halfpipe.connector.v1.ConnectorService.Read:output_type -> halfpipe.connector.v1.ReadResponse
-	25, // 55: halfpipe.connector.v1.ConnectorService.Bounds:output_type -> halfpipe.connector.v1.BoundsResponse
-	28, // 56: halfpipe.connector.v1.ConnectorService.Write:output_type -> halfpipe.connector.v1.WriteResponse
-	30, // 57: halfpipe.connector.v1.ConnectorService.Load:output_type -> halfpipe.connector.v1.LoadResponse
-	32, // 58: halfpipe.connector.v1.ConnectorService.Exec:output_type -> halfpipe.connector.v1.ExecResponse
-	34, // 59: halfpipe.connector.v1.ConnectorService.PlanTable:output_type -> halfpipe.connector.v1.PlanTableResponse
-	36, // 60: halfpipe.connector.v1.ConnectorService.ChecksumRanges:output_type -> halfpipe.connector.v1.ChecksumRangesResponse
-	50, // [50:61] is the sub-list for method output_type
-	39, // [39:50] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	20, // 15: halfpipe.connector.v1.RangeFilter.spans:type_name -> halfpipe.connector.v1.KeySpan
+	2,  // 16: halfpipe.connector.v1.ReadRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	13, // 17: halfpipe.connector.v1.ReadRequest.source:type_name -> halfpipe.connector.v1.Source
+	19, // 18: halfpipe.connector.v1.ReadRequest.range:type_name -> halfpipe.connector.v1.RangeFilter
+	21, // 19: halfpipe.connector.v1.ReadRequest.order_by:type_name -> halfpipe.connector.v1.OrderBy
+	22, // 20: halfpipe.connector.v1.ReadRequest.partition:type_name -> halfpipe.connector.v1.Partition
+	2,  // 21: halfpipe.connector.v1.BoundsRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	13, // 22: halfpipe.connector.v1.BoundsRequest.source:type_name -> halfpipe.connector.v1.Source
+	19, // 23: halfpipe.connector.v1.BoundsRequest.range:type_name -> halfpipe.connector.v1.RangeFilter
+	17, // 24: halfpipe.connector.v1.BoundsResponse.min:type_name -> halfpipe.connector.v1.Value
+	17, // 25: halfpipe.connector.v1.BoundsResponse.max:type_name -> halfpipe.connector.v1.Value
+	2,  // 26: halfpipe.connector.v1.WriteHeader.connection:type_name -> halfpipe.connector.v1.Connection
+	3,  // 27: halfpipe.connector.v1.WriteHeader.table:type_name -> halfpipe.connector.v1.ObjectRef
+	1,  // 28: halfpipe.connector.v1.WriteHeader.mode:type_name -> halfpipe.connector.v1.WriteMode
+	27, // 29: halfpipe.connector.v1.WriteRequest.header:type_name -> halfpipe.connector.v1.WriteHeader
+	2,  // 30: halfpipe.connector.v1.LoadRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	3,  // 31: halfpipe.connector.v1.LoadRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
+	1,  // 32: halfpipe.connector.v1.LoadRequest.mode:type_name -> halfpipe.connector.v1.WriteMode
+	40, // 33: halfpipe.connector.v1.LoadRequest.format_options:type_name -> halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
+	2,  // 34: halfpipe.connector.v1.ExecRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	2,  // 35: halfpipe.connector.v1.PlanTableRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	3,  // 36: halfpipe.connector.v1.PlanTableRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
+	2,  // 37: halfpipe.connector.v1.ChecksumRangesRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	3,  // 38: halfpipe.connector.v1.ChecksumRangesRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
+	20, // 39: halfpipe.connector.v1.ChecksumRangesRequest.spans:type_name -> halfpipe.connector.v1.KeySpan
+	38, // 40: halfpipe.connector.v1.ChecksumRangesResponse.ranges:type_name -> halfpipe.connector.v1.RangeChecksum
+	4,  // 41: halfpipe.connector.v1.ConnectorService.GetInfo:input_type -> halfpipe.connector.v1.GetInfoRequest
+	8,  // 42: halfpipe.connector.v1.ConnectorService.Check:input_type -> halfpipe.connector.v1.CheckRequest
+	10, // 43: halfpipe.connector.v1.ConnectorService.ListObjects:input_type -> halfpipe.connector.v1.ListObjectsRequest
+	14, // 44: halfpipe.connector.v1.ConnectorService.Describe:input_type -> halfpipe.connector.v1.DescribeRequest
+	23, // 45: halfpipe.connector.v1.ConnectorService.Read:input_type -> halfpipe.connector.v1.ReadRequest
+	25, // 46: halfpipe.connector.v1.ConnectorService.Bounds:input_type -> halfpipe.connector.v1.BoundsRequest
+	28, // 47: halfpipe.connector.v1.ConnectorService.Write:input_type -> halfpipe.connector.v1.WriteRequest
+	30, // 48: halfpipe.connector.v1.ConnectorService.Load:input_type -> halfpipe.connector.v1.LoadRequest
+	32, // 49: halfpipe.connector.v1.ConnectorService.Exec:input_type -> halfpipe.connector.v1.ExecRequest
+	34, // 50: halfpipe.connector.v1.ConnectorService.PlanTable:input_type -> halfpipe.connector.v1.PlanTableRequest
+	36, // 51: halfpipe.connector.v1.ConnectorService.ChecksumRanges:input_type -> halfpipe.connector.v1.ChecksumRangesRequest
+	5,  // 52: halfpipe.connector.v1.ConnectorService.GetInfo:output_type -> halfpipe.connector.v1.GetInfoResponse
+	9,  // 53: halfpipe.connector.v1.ConnectorService.Check:output_type -> halfpipe.connector.v1.CheckResponse
+	11, // 54: halfpipe.connector.v1.ConnectorService.ListObjects:output_type -> halfpipe.connector.v1.ListObjectsResponse
+	15, // 55: halfpipe.connector.v1.ConnectorService.Describe:output_type -> halfpipe.connector.v1.DescribeResponse
+	24, // 56: halfpipe.connector.v1.ConnectorService.Read:output_type -> halfpipe.connector.v1.ReadResponse
+	26, // 57: halfpipe.connector.v1.ConnectorService.Bounds:output_type -> halfpipe.connector.v1.BoundsResponse
+	29, // 58: halfpipe.connector.v1.ConnectorService.Write:output_type -> halfpipe.connector.v1.WriteResponse
+	31, // 59: halfpipe.connector.v1.ConnectorService.Load:output_type -> halfpipe.connector.v1.LoadResponse
+	33, // 60: halfpipe.connector.v1.ConnectorService.Exec:output_type -> halfpipe.connector.v1.ExecResponse
+	35, // 61: halfpipe.connector.v1.ConnectorService.PlanTable:output_type -> halfpipe.connector.v1.PlanTableResponse
+	37, // 62: halfpipe.connector.v1.ConnectorService.ChecksumRanges:output_type -> halfpipe.connector.v1.ChecksumRangesResponse
+	52, // [52:63] is the sub-list for method output_type
+	41, // [41:52] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_halfpipe_connector_v1_connector_proto_init() }
@@ -3155,7 +3240,7 @@ func file_halfpipe_connector_v1_connector_proto_init() {
 		(*Value_TimestampValue)(nil),
 		(*Value_DateValue)(nil),
 	}
-	file_halfpipe_connector_v1_connector_proto_msgTypes[25].OneofWrappers = []any{
+	file_halfpipe_connector_v1_connector_proto_msgTypes[26].OneofWrappers = []any{
 		(*WriteRequest_Header)(nil),
 		(*WriteRequest_Arrow)(nil),
 		(*WriteRequest_DeleteKeys)(nil),
@@ -3166,7 +3251,7 @@ func file_halfpipe_connector_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_halfpipe_connector_v1_connector_proto_rawDesc), len(file_halfpipe_connector_v1_connector_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   38,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
