@@ -28,8 +28,15 @@ func (s *summer) Info() sdk.Info {
 func (s *summer) ChecksumRanges(_ context.Context, req sdk.ChecksumRangesRequest) ([]sdk.RangeChecksum, error) {
 	return []sdk.RangeChecksum{
 		{Index: 0, Rows: req.Lower, Checksum: fmt.Sprint(req.Table.Name, req.Columns, req.Where, req.Key)},
-		{Index: 7, Rows: req.Upper, Checksum: "18446744073709551616" + fmt.Sprint(req.Width)},
+		{Index: 7, Rows: req.Upper, Checksum: "18446744073709551616" + fmt.Sprint(req.Width) + spans(req.Spans)},
 	}, nil
+}
+
+func spans(s []sdk.KeySpan) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return fmt.Sprint(s)
 }
 
 // TestChecksumRangesOverTheProtocol: the capability is there only when
@@ -66,6 +73,10 @@ func TestChecksumRangesOverTheProtocol(t *testing.T) {
 		func(r *sdk.ChecksumRangesRequest) { r.Lower = 100 },
 		func(r *sdk.ChecksumRangesRequest) { r.Key = "" },
 		func(r *sdk.ChecksumRangesRequest) { r.Columns = nil },
+		func(r *sdk.ChecksumRangesRequest) {
+			r.Spans = []sdk.KeySpan{{Lower: 5, Upper: 9}, {Lower: 9, Upper: 12}}
+		},
+		func(r *sdk.ChecksumRangesRequest) { r.Spans = []sdk.KeySpan{{Lower: 5, Upper: 4}} },
 	} {
 		b := req
 		bad(&b)
@@ -73,4 +84,28 @@ func TestChecksumRangesOverTheProtocol(t *testing.T) {
 			t.Fatalf("%+v: %v, want an invalid argument", b, err)
 		}
 	}
+}
+
+// TestKeySpansOverTheProtocol: key spans cross the protocol in a checksum
+// request; a read with spans is refused for a connector that does not
+// declare checksum ranges (it would return every row), not for one that
+// does.
+func TestKeySpansOverTheProtocol(t *testing.T) {
+	req := sdk.ChecksumRangesRequest{Table: sdk.ObjectRef{Name: "t"}, Columns: []string{"id"}, Key: "id", Lower: 1, Upper: 99, Width: 10,
+		Spans: []sdk.KeySpan{{Lower: 1, Upper: 3}, {Lower: 50, Upper: 50}}}
+	r := plugintest.Serve(t, &summer{declared: true})
+	got, err := r.ChecksumRanges(t.Context(), req)
+	if err != nil || len(got) != 2 || got[1].Checksum != "1844674407370955161610[{1 3} {50 50}]" {
+		t.Fatalf("ranges %v, %v: want the spans echoed", got, err)
+	}
+	read := sdk.ReadRequest{Source: sdk.Source{Object: &sdk.ObjectRef{Name: "t"}},
+		Range: &sdk.RangeFilter{Column: "id", Lower: sdk.Int64Value(1), LowerInclusive: true, Upper: sdk.Int64Value(50), UpperInclusive: true, Spans: req.Spans}}
+	if _, err := plugintest.Serve(t, &memConnector{}).Read(t.Context(), read); !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Fatalf("read with spans from a connector without checksum ranges: %v, want an invalid argument", err)
+	}
+	rr, err := r.Read(t.Context(), read)
+	if err != nil {
+		t.Fatalf("read with spans from a connector with checksum ranges: %v", err)
+	}
+	rr.Release()
 }
