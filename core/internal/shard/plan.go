@@ -118,7 +118,7 @@ func Make(ctx context.Context, env run.Env, conns run.Resolver, spec run.Spec, n
 			return nil, fmt.Errorf("describing %s: %w", p.SourceName(), err)
 		}
 		if len(d.PrimaryKey) == 0 {
-			return nil, sdk.InvalidArgumentf("%s has no primary key: name an integer, date or timestamp column to shard by with --shard-by", p.SourceName())
+			return nil, sdk.InvalidArgumentf("%s has no primary key: name an integer, decimal, date or timestamp column to shard by with --shard-by", p.SourceName())
 		}
 		by = d.PrimaryKey[0]
 	}
@@ -176,24 +176,99 @@ func cut(lo, hi *sdk.Value, n int) (string, []Slice, error) {
 		return "", slices, nil // an empty table: slice 0 reads it whole
 	}
 	kind, err := delta.KindName(lo.Kind)
-	if err != nil || (lo.Kind != sdk.KindInt64 && lo.Kind != sdk.KindDate && lo.Kind != sdk.KindTimestamp) {
-		return "", nil, fmt.Errorf("slices cut integer, date and timestamp columns, not %s", orKind(kind, lo))
+	if err != nil || !cuttable(lo.Kind) {
+		return "", nil, fmt.Errorf("slices cut integer, decimal, date and timestamp columns, not %s", orKind(kind, lo))
 	}
-	a, b := big.NewInt(ordinal(lo)), big.NewInt(ordinal(hi))
-	span := new(big.Int).Sub(b, a)
+	if hi == nil || hi.Kind != lo.Kind {
+		return "", nil, fmt.Errorf("the bounds of a %s column are of two kinds", kind)
+	}
+	o, err := ordinals(lo, hi)
+	if err != nil {
+		return "", nil, err
+	}
+	span := new(big.Int).Sub(o.hi, o.lo)
 	span.Add(span, big.NewInt(1))
 	bounds := make([]string, n+1)
 	for k := 1; k < n; k++ {
 		c := new(big.Int).Mul(span, big.NewInt(int64(k)))
 		c.Quo(c, big.NewInt(int64(n)))
-		c.Add(c, a)
-		bounds[k] = delta.Format(fromOrdinal(lo.Kind, c.Int64()))
+		c.Add(c, o.lo)
+		bounds[k] = o.format(c)
 	}
 	for i := range slices {
 		// Equal bounds (fewer keys than shards) leave an empty slice.
 		slices[i] = Slice{Index: i, Lower: bounds[i], Upper: bounds[i+1], Empty: i > 0 && i < n-1 && bounds[i] == bounds[i+1]}
 	}
 	return kind, slices, nil
+}
+
+func cuttable(k sdk.ValueKind) bool {
+	return k == sdk.KindInt64 || k == sdk.KindDate || k == sdk.KindTimestamp || k == sdk.KindDecimal
+}
+
+// keyOrdinals are the bounds of a key as integers (days of a date,
+// microseconds of a timestamp, a decimal in units of its last digit) and
+// the way back from such an integer to a key's exact text.
+type keyOrdinals struct {
+	lo, hi *big.Int
+	format func(*big.Int) string
+}
+
+func ordinals(lo, hi *sdk.Value) (keyOrdinals, error) {
+	if lo.Kind != sdk.KindDecimal {
+		return keyOrdinals{lo: big.NewInt(ordinal(lo)), hi: big.NewInt(ordinal(hi)),
+			format: func(x *big.Int) string { return delta.Format(fromOrdinal(lo.Kind, x.Int64())) }}, nil
+	}
+	// Decimals are cut in units of the finer scale of the two bounds
+	// (a NUMERIC(p,s)'s bounds carry s digits after the point), exactly.
+	scale := max(fractionDigits(lo.Str), fractionDigits(hi.Str))
+	a, err := scaledDecimal(lo.Str, scale)
+	if err != nil {
+		return keyOrdinals{}, err
+	}
+	b, err := scaledDecimal(hi.Str, scale)
+	if err != nil {
+		return keyOrdinals{}, err
+	}
+	return keyOrdinals{lo: a, hi: b, format: func(x *big.Int) string { return formatScaled(x, scale) }}, nil
+}
+
+// fractionDigits counts the digits after the point of a decimal text.
+func fractionDigits(text string) int {
+	if i := strings.IndexByte(text, '.'); i >= 0 {
+		return len(text) - i - 1
+	}
+	return 0
+}
+
+// scaledDecimal is the decimal text times 10^scale, an integer when the
+// text has at most scale digits after its point.
+func scaledDecimal(text string, scale int) (*big.Int, error) {
+	r, ok := new(big.Rat).SetString(strings.TrimSpace(text))
+	if !ok || strings.ContainsAny(text, "/eE") {
+		return nil, fmt.Errorf("%q is not a decimal number", text)
+	}
+	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)))
+	if !r.IsInt() {
+		return nil, fmt.Errorf("%q has more than %d digits after the point", text, scale)
+	}
+	return new(big.Int).Set(r.Num()), nil
+}
+
+// formatScaled writes x / 10^scale as a decimal text with scale digits
+// after the point.
+func formatScaled(x *big.Int, scale int) string {
+	digits := new(big.Int).Abs(x).String()
+	if len(digits) <= scale {
+		digits = strings.Repeat("0", scale-len(digits)+1) + digits
+	}
+	if scale > 0 {
+		digits = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+	}
+	if x.Sign() < 0 {
+		return "-" + digits
+	}
+	return digits
 }
 
 func orKind(name string, v *sdk.Value) string {

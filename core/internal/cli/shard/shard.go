@@ -65,7 +65,7 @@ func newPlanCmd(f *cliutil.Factory) *cobra.Command {
 		Short: "Plan a snapshot as N shards that separate processes read (hp shard), then publish (hp commit)",
 		Long: `Write a shard plan: the run id, the cp snap options, and N slices of the
 table as ranges of one key column (--shard-by, default the first primary
-key column: an integer, date or timestamp), cut between the column's
+key column: an integer, decimal, date or timestamp), cut between the column's
 minimum and maximum (the connector's bounds; no rows are read). The first
 slice is open below and the last above.
 
@@ -77,7 +77,7 @@ in a transaction of its own: the shards are not one point in time.
 With --delta-driver the plan is a delta's: its one range above the delta
 state's high-water mark (with --lookback, --delta-lag, --start-date or
 --start-sequence as hp cp delta takes them), cut into N slices of the
-driver (an integer, date or timestamp). hp commit publishes the run and
+driver (an integer, decimal, date or timestamp). hp commit publishes the run and
 advances the mark to the range's high, under the state's lock, only if
 the mark is still where the plan found it (else nothing is published:
 plan again). With nothing new, the shards finish at once and the commit
@@ -96,7 +96,7 @@ publishes nothing.`,
 	run.BindDeltaFlags(cmd.Flags(), &o.Spec.Delta, false)
 	o.bind(cmd)
 	cmd.Flags().IntVar(&o.Shards, "shards", 0, "How many slices to cut the table into (1 to 10000)")
-	cmd.Flags().StringVar(&o.ShardBy, "shard-by", "", "The NOT NULL integer, date or timestamp column the slices bound (default the first primary key column)")
+	cmd.Flags().StringVar(&o.ShardBy, "shard-by", "", "The NOT NULL integer, decimal, date or timestamp column the slices bound (default the first primary key column)")
 	return cmd
 }
 
