@@ -161,6 +161,15 @@ type Dialect struct {
 	// target (alias t) whose key is in last (alias l), on being the key
 	// equalities; default: DELETE … WHERE EXISTS.
 	MergeDelete func(target, last string, on []string) string
+	// KillQuery, when set with SessionID, stops a write's statement on
+	// the server when the write's context ends while it runs: the
+	// statement another connection of the pool runs, given the write
+	// session's id, which the query SessionID returns (MySQL/MariaDB:
+	// KILL QUERY n and SELECT CONNECTION_ID()). Without it a cancelled
+	// write only closes its connection, and a server may run the
+	// statement on, holding its locks, until it notices.
+	KillQuery func(id int64) string
+	SessionID string
 	// TempTable, when set, makes the temporary tables of a merge for a
 	// database without CREATE TEMPORARY TABLE (SQL Server's #tables);
 	// default: CREATE TEMPORARY TABLE.

@@ -36,11 +36,11 @@ func (c *Connector) Sync(ctx context.Context, req sdk.WriteRequest, upserts arra
 	if err != nil {
 		return nil, err
 	}
-	_, conn, err := c.writeSession(ctx, req.Conn)
+	_, conn, done, err := c.writeSession(ctx, req.Conn)
 	if err != nil {
 		return nil, err
 	}
-	defer discard(conn)
+	defer done()
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, d.classify(err, req.Conn.DSN)

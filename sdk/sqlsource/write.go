@@ -49,11 +49,11 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 	if err != nil {
 		return nil, err
 	}
-	db, conn, err := c.writeSession(ctx, req.Conn)
+	db, conn, done, err := c.writeSession(ctx, req.Conn)
 	if err != nil {
 		return nil, err
 	}
-	defer discard(conn)
+	defer done()
 	created := false
 	if req.CreateTable && !d.TransactionalDDL {
 		if created, err = c.createTable(ctx, conn, req, schema); err != nil {
@@ -77,23 +77,40 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 // writeSession opens the one connection of a write (temporary tables and
 // session settings belong to it) and prepares its session. The caller
 // discards it.
-func (c *Connector) writeSession(ctx context.Context, cc sdk.Connection) (*sql.DB, *sql.Conn, error) {
+// The session's end (done) discards the connection.
+func (c *Connector) writeSession(ctx context.Context, cc sdk.Connection) (_ *sql.DB, _ *sql.Conn, done func(), _ error) {
 	d := c.dialect
 	db, err := c.db(cc)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, nil, d.classify(err, cc.DSN)
+		return nil, nil, nil, d.classify(err, cc.DSN)
 	}
 	for _, s := range d.WriteSession {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
 			discard(conn)
-			return nil, nil, d.classify(fmt.Errorf("preparing the session: %w", err), cc.DSN)
+			return nil, nil, nil, d.classify(fmt.Errorf("preparing the session: %w", err), cc.DSN)
 		}
 	}
-	return db, conn, nil
+	done = func() { discard(conn) }
+	if d.KillQuery != nil && d.SessionID != "" {
+		var id int64
+		if err := conn.QueryRowContext(ctx, d.SessionID).Scan(&id); err != nil {
+			discard(conn)
+			return nil, nil, nil, d.classify(fmt.Errorf("reading the session's id: %w", err), cc.DSN)
+		}
+		// The driver closes a cancelled statement's connection; the
+		// server is told to stop the statement too.
+		stop := context.AfterFunc(ctx, func() {
+			kctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = db.ExecContext(kctx, d.KillQuery(id))
+		})
+		done = func() { stop(); discard(conn) }
+	}
+	return db, conn, done, nil
 }
 
 // discard closes a write's connection without returning it to the pool:

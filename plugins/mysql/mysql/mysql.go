@@ -80,6 +80,10 @@ var dialect = &sqlsource.Dialect{
 	// Strict: a value that does not fit fails the write instead of being
 	// truncated or zeroed.
 	WriteSession: []string{"SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')"},
+	// A cancelled write's statement is killed: the server would run it
+	// on after its connection closed, holding its locks.
+	KillQuery: func(id int64) string { return "KILL QUERY " + strconv.FormatInt(id, 10) },
+	SessionID: "SELECT CONNECTION_ID()",
 	MergeDelete: func(target, last string, on []string) string {
 		return "DELETE t FROM " + target + " t JOIN " + last + " l ON " + strings.Join(on, " AND ")
 	},

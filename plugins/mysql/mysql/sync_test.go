@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -123,5 +124,54 @@ func TestSyncDeletesAndUpsertsAtomically(t *testing.T) {
 	}
 	if got := tableRows(t, db, full); got != "2=new,3=old,6=new" || res.RowsDeleted != 2 || res.RowsWritten != 0 {
 		t.Fatalf("after deleting only: %s (%+v)", got, res)
+	}
+}
+
+// TestSyncCancelKillsQuery: a sync cancelled while the server runs its
+// statement (a trigger sleeping in the merge's INSERT) is killed on the
+// server (KILL QUERY), not only cut off: its statement is gone from the
+// process list at once and its locks with it, so the next write does not
+// wait. MariaDB alone would notice the closed connection only within 5 s
+// (its SLEEP polls), a long statement not before its end.
+func TestSyncCancelKillsQuery(t *testing.T) {
+	db, d := database(t)
+	full := d + ".sync_kill"
+	execAll(t, db, "CREATE TABLE "+full+" (id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL)",
+		"CREATE TRIGGER "+d+".sync_kill_stall BEFORE INSERT ON "+full+" FOR EACH ROW SET @hp_stall_kill = IF(NEW.id = 2, SLEEP(30), 0)")
+	req := sdk.WriteRequest{Conn: sdk.Connection{DSN: testDSN()}, Table: sdk.ObjectRef{Schema: d, Name: "sync_kill"}, Mode: sdk.Sync, Keys: []string{"id"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	running := func() int {
+		var n int
+		// While the trigger runs, the process list shows its statement.
+		if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SET @hp_stall_kill%' OR INFO LIKE ?", "INSERT INTO %"+d+"%sync_kill%").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	started := make(chan bool, 1)
+	go func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for running() == 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		started <- time.Now().Before(deadline)
+		cancel()
+	}()
+	_, err := mysql.New().Sync(ctx, req, &rows{batches: [][]row{ids(1, 3, "new")}}, func() (array.RecordReader, error) { return keys(t), nil })
+	if err == nil {
+		t.Fatal("a cancelled sync succeeded")
+	}
+	if !<-started {
+		t.Fatalf("the stalled INSERT never showed in the process list; the sync: %v", err)
+	}
+	stopped := time.Now()
+	for running() > 0 {
+		if time.Since(stopped) > 2*time.Second {
+			t.Fatalf("the cancelled sync's statement still runs on the server %s after the sync returned (%v)", time.Since(stopped).Round(time.Millisecond), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := tableRows(t, db, full); got != "" {
+		t.Fatalf("a cancelled sync left %q", got)
 	}
 }
