@@ -40,6 +40,10 @@
 //   - sync: a [sdk.Syncer] upserts and deletes by key in one call (over
 //     the protocol); a sync whose upserts or keys to delete break, or
 //     whose keys hold a NULL, leaves the table exactly as it was.
+//   - checksums: a [sdk.RangeChecksummer] computes, per key range and
+//     within key spans, the checksums of [Checksum], the Go reference of
+//     the canonical row text, so two databases holding the same rows
+//     agree ([RunChecksumSuite], on a table of [ChecksumRows]).
 //
 // conformance_test.go holds a mutant per promise: a connector with one
 // deliberate bug that the suite must fail in the named subtest.
