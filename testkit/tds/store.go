@@ -423,13 +423,9 @@ func (st *Store) deleteJoin(q Query) Response {
 		return Response{Err: &Error{Number: 102, Message: "store: unexpected DELETE " + q.SQL}}
 	}
 	target, temp := m[1], m[2]
-	var keys []string
-	for _, c := range strings.Split(m[3], " AND ") {
-		l, r, _ := strings.Cut(c, " = ")
-		if strings.TrimPrefix(l, "t.") != strings.TrimPrefix(r, "s.") {
-			return Response{Err: &Error{Number: 102, Message: "store: unexpected ON " + c}}
-		}
-		keys = append(keys, unquote(strings.TrimPrefix(l, "t.")))
+	keys, e := joinKeys(m[3], "s.")
+	if e != nil {
+		return Response{Err: e}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -437,7 +433,27 @@ func (st *Store) deleteJoin(q Query) Response {
 	if !ok {
 		return Response{Err: invalidObject(target)}
 	}
-	scols := st.temp[temp]
+	return st.deleteMatching(q.Session, target, tcols, st.rows[temp], st.temp[temp], keys)
+}
+
+// joinKeys reads the key names of a join's ON list, t.[k] = <alias>[k]
+// AND ...
+func joinKeys(on, alias string) ([]string, *Error) {
+	var keys []string
+	for _, c := range strings.Split(on, " AND ") {
+		l, r, _ := strings.Cut(c, " = ")
+		if strings.TrimPrefix(l, "t.") != strings.TrimPrefix(r, alias) {
+			return nil, &Error{Number: 102, Message: "store: unexpected ON " + c}
+		}
+		keys = append(keys, unquote(strings.TrimPrefix(l, "t.")))
+	}
+	return keys, nil
+}
+
+// deleteMatching deletes the target's rows whose keys one of the staged
+// rows holds (NULL equals nothing), after the check SQL Server makes of
+// the keys' collations. The caller holds st.mu.
+func (st *Store) deleteMatching(session uint64, target string, tcols []Column, staged [][]any, scols []Column, keys []string) Response {
 	if e := collationConflict(tcols, scols, keys); e != nil {
 		return Response{Err: e}
 	}
@@ -446,19 +462,19 @@ func (st *Store) deleteJoin(q Query) Response {
 		for _, name := range keys {
 			v := r[colIndex(cols, name)]
 			if v == nil {
-				return "", false // NULL equals nothing
+				return "", false
 			}
 			k = append(k, fmt.Sprintf("%#v", v))
 		}
 		return strings.Join(k, "|"), true
 	}
 	del := map[string]bool{}
-	for _, r := range st.rows[temp] {
+	for _, r := range staged {
 		if k, ok := keyOf(scols, r); ok {
 			del[k] = true
 		}
 	}
-	st.dirty[q.Session] = true
+	st.dirty[session] = true
 	var kept [][]any
 	for _, r := range st.rows[target] {
 		if k, ok := keyOf(tcols, r); !ok || !del[k] {

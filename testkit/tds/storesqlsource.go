@@ -119,13 +119,9 @@ func (st *Store) lastColumns(session uint64, name string) ([]Column, bool) {
 func (st *Store) deleteLast(q Query) Response {
 	m := deleteLastRE.FindStringSubmatch(q.SQL)
 	target, temp := m[1], m[2]
-	var keys []string
-	for _, c := range strings.Split(m[3], " AND ") {
-		l, r, _ := strings.Cut(c, " = ")
-		if strings.TrimPrefix(l, "t.") != strings.TrimPrefix(r, "l.") {
-			return Response{Err: &Error{Number: 102, Message: "store: unexpected ON " + c}}
-		}
-		keys = append(keys, unquote(strings.TrimPrefix(l, "t.")))
+	keys, e := joinKeys(m[3], "l.")
+	if e != nil {
+		return Response{Err: e}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -137,36 +133,7 @@ func (st *Store) deleteLast(q Query) Response {
 	if !ok {
 		return Response{Err: invalidObject(temp)}
 	}
-	if e := collationConflict(tcols, lcols, keys); e != nil {
-		return Response{Err: e}
-	}
-	keyOf := func(cols []Column, r []any) (string, bool) {
-		var k []string
-		for _, name := range keys {
-			v := r[colIndex(cols, name)]
-			if v == nil {
-				return "", false
-			}
-			k = append(k, fmt.Sprintf("%#v", v))
-		}
-		return strings.Join(k, "|"), true
-	}
-	del := map[string]bool{}
-	for _, r := range st.rows[sessionTable(q.Session, temp)] {
-		if k, ok := keyOf(lcols, r); ok {
-			del[k] = true
-		}
-	}
-	st.dirty[q.Session] = true
-	var kept [][]any
-	for _, r := range st.rows[target] {
-		if k, ok := keyOf(tcols, r); !ok || !del[k] {
-			kept = append(kept, r)
-		}
-	}
-	n := len(st.rows[target]) - len(kept)
-	st.rows[target] = kept
-	return Response{RowsAffected: int64(n)}
+	return st.deleteMatching(q.Session, target, tcols, st.rows[sessionTable(q.Session, temp)], lcols, keys)
 }
 
 // insertSelect inserts the staged rows that are their key's last.
