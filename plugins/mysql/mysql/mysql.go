@@ -235,17 +235,17 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 	}
 	if pair, ok := intTypes[base]; ok {
 		if unsigned {
-			return sqlsource.Mapping{Type: pair[1], Decode: sqlsource.DecodeUint64, DecodeText: sqlsource.TextUint64}, nil
+			return sqlsource.Mapping{Type: pair[1], Decode: sqlsource.DecodeUint64, DecodeText: sqlsource.TextUint64, DecodeBinary: sqlsource.BinaryUint64}, nil
 		}
-		return sqlsource.Mapping{Type: pair[0], Decode: sqlsource.DecodeInt64, DecodeText: sqlsource.TextInt64}, nil
+		return sqlsource.Mapping{Type: pair[0], Decode: sqlsource.DecodeInt64, DecodeText: sqlsource.TextInt64, DecodeBinary: sqlsource.BinaryInt64}, nil
 	}
 	switch base {
 	case "year":
-		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Int16, Decode: sqlsource.DecodeInt64, DecodeText: sqlsource.TextInt64}, nil
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Int16, Decode: sqlsource.DecodeInt64, DecodeText: sqlsource.TextInt64, DecodeBinary: sqlsource.BinaryInt64}, nil
 	case "float":
-		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float32, Decode: sqlsource.DecodeFloat64}, nil
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float32, Decode: sqlsource.DecodeFloat64, DecodeBinary: sqlsource.BinaryFloat64}, nil
 	case "double", "real":
-		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float64, Decode: sqlsource.DecodeFloat64}, nil
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float64, Decode: sqlsource.DecodeFloat64, DecodeBinary: sqlsource.BinaryFloat64}, nil
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
 		"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
 		return sqlsource.Mapping{Type: arrow.BinaryTypes.Binary, Decode: sqlsource.DecodeBinary, DecodeText: sqlsource.TextBinary}, nil
