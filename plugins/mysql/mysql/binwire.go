@@ -9,6 +9,11 @@ import (
 	"io"
 	"math"
 	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
 // Reads with float columns need the binary protocol (binary.go), whose
@@ -192,7 +197,13 @@ func (r *binRows) NextRaw(dest [][]byte) error {
 		v := data[pos+k : end : end]
 		pos = end
 		switch c.typ {
-		case 0x07, 0x0a, 0x0b, 0x0c, 0x0e: // TIMESTAMP, DATE, TIME, DATETIME, NEWDATE
+		case 0x07, 0x0a, 0x0c, 0x0e: // TIMESTAMP, DATE, DATETIME, NEWDATE
+			if r.binary[i] && plainDate(v) {
+				dest[i] = v
+				continue
+			}
+			fallthrough
+		case 0x0b: // TIME
 			at := len(s)
 			var err error
 			if s, err = appendTime(s, c, v); err != nil {
@@ -337,4 +348,44 @@ func (p *packets) reserveBinary() {
 		}
 		pos = end
 	}
+}
+
+// plainDate reports whether a binary date or datetime is one that
+// binaryDate decodes as the text decoders would decode its text: no zero
+// month or day, a time of day within its bounds. Others go as text.
+func plainDate(v []byte) bool {
+	switch len(v) {
+	case 4, 7, 11:
+	default:
+		return false
+	}
+	if v[2] < 1 || v[2] > 12 || v[3] < 1 || v[3] > 31 {
+		return false
+	}
+	return len(v) == 4 || v[4] <= 23 && v[5] <= 59 && v[6] <= 59 && (len(v) == 7 || le32(v[7:]) < 1e6)
+}
+
+// binaryDate appends a binary date or datetime that plainDate accepts to
+// a Date32 builder (its date) or a microsecond Timestamp builder.
+func binaryDate(b array.Builder, v []byte) error {
+	days := sqlsource.CivilDays(int64(le16(v)), int64(v[2]), int64(v[3]))
+	switch x := b.(type) {
+	case *array.Date32Builder:
+		x.Append(arrow.Date32(days))
+		return nil
+	case *array.TimestampBuilder:
+		if x.Type().(*arrow.TimestampType).Unit != arrow.Microsecond {
+			break
+		}
+		us := days * 86_400_000_000
+		if len(v) >= 7 {
+			us += ((int64(v[4])*60+int64(v[5]))*60 + int64(v[6])) * 1_000_000
+		}
+		if len(v) == 11 {
+			us += int64(le32(v[7:]))
+		}
+		x.Append(arrow.Timestamp(us))
+		return nil
+	}
+	return fmt.Errorf("binary date into %T", b)
 }

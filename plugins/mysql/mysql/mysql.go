@@ -278,6 +278,15 @@ func zeroDateAsNull(m sqlsource.Mapping) sqlsource.Mapping {
 		}
 		return next(b, s)
 	}
+	// Binary rows hand over ordinary dates in the protocol's 4, 7 or 11
+	// bytes (binwire.go), others as text.
+	m.DecodeBinary = func(b array.Builder, raw []byte) error {
+		switch len(raw) {
+		case 4, 7, 11:
+			return binaryDate(b, raw)
+		}
+		return m.DecodeText(b, raw)
+	}
 	m.Decode = func(b array.Builder, v driver.Value) error {
 		switch x := v.(type) {
 		case []byte:
