@@ -579,10 +579,14 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 	raw, _ := rows.(RawRows)
 	var texts [][]byte
 	textDecoders := make([]TextDecoder, len(maps))
+	_, binary := rows.(BinaryRows)
 	if raw != nil {
 		texts = make([][]byte, len(maps))
 		for i, m := range maps {
 			textDecoders[i] = m.DecodeText
+			if binary && m.DecodeBinary != nil {
+				textDecoders[i] = m.DecodeBinary
+			}
 			if textDecoders[i] == nil {
 				dec := m.Decode
 				textDecoders[i] = func(b array.Builder, t []byte) error { return dec(b, t) }

@@ -2,7 +2,9 @@ package sqlsource
 
 import (
 	"database/sql/driver"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -188,6 +190,10 @@ func DecodeFloat64(b array.Builder, v driver.Value) error {
 	default:
 		return fmt.Errorf("unexpected %T for a float", v)
 	}
+	return appendFloat(b, f)
+}
+
+func appendFloat(b array.Builder, f float64) error {
 	switch fb := b.(type) {
 	case *array.Float64Builder:
 		fb.Append(f)
@@ -197,6 +203,50 @@ func DecodeFloat64(b array.Builder, v driver.Value) error {
 		return fmt.Errorf("float into %T", b)
 	}
 	return nil
+}
+
+// BinaryInt64 is DecodeInt64 of a little-endian two's complement integer
+// of 1, 2, 4 or 8 bytes, as [BinaryRows] hand them.
+func BinaryInt64(b array.Builder, raw []byte) error {
+	switch len(raw) {
+	case 1:
+		return appendInt(b, int64(int8(raw[0])))
+	case 2:
+		return appendInt(b, int64(int16(binary.LittleEndian.Uint16(raw))))
+	case 4:
+		return appendInt(b, int64(int32(binary.LittleEndian.Uint32(raw))))
+	case 8:
+		return appendInt(b, int64(binary.LittleEndian.Uint64(raw)))
+	}
+	return fmt.Errorf("%d bytes are not a binary integer", len(raw))
+}
+
+// BinaryUint64 is DecodeUint64 of a little-endian unsigned integer of 1,
+// 2, 4 or 8 bytes, as [BinaryRows] hand them.
+func BinaryUint64(b array.Builder, raw []byte) error {
+	switch len(raw) {
+	case 1:
+		return appendUint(b, uint64(raw[0]))
+	case 2:
+		return appendUint(b, uint64(binary.LittleEndian.Uint16(raw)))
+	case 4:
+		return appendUint(b, uint64(binary.LittleEndian.Uint32(raw)))
+	case 8:
+		return appendUint(b, binary.LittleEndian.Uint64(raw))
+	}
+	return fmt.Errorf("%d bytes are not a binary unsigned integer", len(raw))
+}
+
+// BinaryFloat64 is DecodeFloat64 of a little-endian IEEE 754 float of 4
+// or 8 bytes, as [BinaryRows] hand them.
+func BinaryFloat64(b array.Builder, raw []byte) error {
+	switch len(raw) {
+	case 4:
+		return appendFloat(b, float64(math.Float32frombits(binary.LittleEndian.Uint32(raw))))
+	case 8:
+		return appendFloat(b, math.Float64frombits(binary.LittleEndian.Uint64(raw)))
+	}
+	return fmt.Errorf("%d bytes are not a binary float", len(raw))
 }
 
 // DecodeString appends text to a StringBuilder; numbers and times are

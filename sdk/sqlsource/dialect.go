@@ -53,6 +53,10 @@ type Mapping struct {
 	// DecodeText, when set, is used for rows read through [RawRows]; else
 	// Decode gets the bytes.
 	DecodeText TextDecoder
+	// DecodeBinary, when set, is used for rows read through [BinaryRows],
+	// which hand this column's values in a binary form (e.g.
+	// [BinaryInt64]); else DecodeText is.
+	DecodeBinary TextDecoder
 	// Select, when set, is a fallback for a column whose native values the
 	// driver cannot hand over usefully (spatial or variant types): given
 	// the quoted column name, it returns the select-list expression the
@@ -78,6 +82,15 @@ type Mapping struct {
 type RawRows interface {
 	driver.Rows
 	NextRaw(dest [][]byte) error
+}
+
+// BinaryRows is RawRows whose NextRaw hands some columns' values in a
+// binary form (a database's binary protocol, say little-endian numbers):
+// the reader decodes those with [Mapping.DecodeBinary], which the dialect
+// sets for exactly those columns, and the rest as text.
+type BinaryRows interface {
+	RawRows
+	BinaryValues()
 }
 
 // Dialect is what a SQL connector tells the generic reader.

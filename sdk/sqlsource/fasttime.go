@@ -18,6 +18,11 @@ func digits(b []byte, n int) (int64, bool) {
 	return v, true
 }
 
+// CivilDays counts days from 1970-01-01 to a proleptic Gregorian date
+// (month 1-12, day 1-31), as the text decoders do: for dialects decoding
+// binary dates the same way.
+func CivilDays(y, m, d int64) int64 { return daysFromCivil(y, m, d) }
+
 // daysFromCivil counts days from 1970-01-01 to a proleptic Gregorian date.
 func daysFromCivil(y, m, d int64) int64 {
 	if m <= 2 {

@@ -102,6 +102,21 @@ func query(ctx context.Context, dc any, q string, args []any, cols []sqlsource.C
 		}
 		return bc.c.QueryContext(ctx, q, nil)
 	}
+	if bc, ok := dc.(binaryConn); ok && bc.wire != nil && len(args) == 0 && len(cols) > 0 {
+		bin := make([]bool, len(cols))
+		for i, c := range cols {
+			m, err := mapType(c)
+			if err != nil {
+				return sqlsource.Query(ctx, dc, q, args)
+			}
+			bin[i] = m.DecodeBinary != nil
+		}
+		rows, err := bc.wire.prepared(ctx, bc.c, q, bin)
+		if err != nil {
+			return nil, err // not a nil *binRows in a non-nil driver.Rows
+		}
+		return rows, nil
+	}
 	return sqlsource.Query(ctx, dc, q, args)
 }
 

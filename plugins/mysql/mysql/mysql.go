@@ -1,7 +1,8 @@
 // Package mysql is the MySQL/MariaDB connector, built on sdk/sqlsource with
 // go-sql-driver/mysql. Results stream row by row from the server; DECIMAL
-// arrives as text and is kept exactly. Table reads without floats read the
-// text protocol's rows off the socket themselves (wire.go).
+// arrives as text and is kept exactly. Table reads read the text
+// protocol's rows (wire.go), or with floats the binary protocol's
+// (binwire.go), off the socket themselves.
 package mysql
 
 import (
@@ -45,7 +46,7 @@ var info = sdk.Info{
 		{NativeType: "tinyint / smallint / mediumint, int / bigint", ArrowType: "int8 / int16 / int32 / int64"},
 		{NativeType: "... unsigned", ArrowType: "uint8 / uint16 / uint32 / uint64", Notes: "bigint unsigned keeps values above 2^63"},
 		{NativeType: "decimal(p,s)", ArrowType: "decimal128(p, s) up to 38 digits, decimal256(p, s) up to 65", Notes: "exact: read as text"},
-		{NativeType: "float / double", ArrowType: "float32 / float64", Notes: "the stored value: reads with float columns use the binary protocol (prepared statements), where MariaDB does not round FLOAT to six digits; other table reads use the text protocol, which is cheaper (without TLS or compression, rows are read off the socket by the connector itself)"},
+		{NativeType: "float / double", ArrowType: "float32 / float64", Notes: "the stored value: reads with float columns use the binary protocol (prepared statements), where MariaDB does not round FLOAT to six digits; other table reads use the text protocol, which is cheaper (without TLS or compression, table reads in either protocol are read off the socket by the connector itself)"},
 		{NativeType: "char, varchar, text types, enum, set, json", ArrowType: "utf8"},
 		{NativeType: "binary, varbinary, blob types", ArrowType: "binary"},
 		{NativeType: "geometry types (point, polygon, ...)", ArrowType: "binary", Notes: "MySQL's internal form: a 4-byte little-endian SRID, then WKB"},
@@ -62,7 +63,7 @@ var info = sdk.Info{
 		"Merge loads the rows into a temporary table, then deletes the target's rows with those keys and inserts the last row of each key, in one transaction; a table hp creates for a merge has the merge keys as its primary key (text keys as VARCHAR, 768 characters shared by the key columns). A NULL key fails the write.",
 		"tls=true (or skip-verify, or a named config) against a server without TLS, or a certificate that fails verification, is a configuration error (hp exits 2) naming TLS; tls=preferred falls back to a plain connection.",
 		"Partitioned reads (hp cp snap --parallel N) cut a table into N ranges of the first primary-key column when it is an integer (from its MIN to its MAX; the first range is open below, the last above), each read on its own connection; other tables are read whole by one slice. MySQL and MariaDB cannot share a snapshot between connections, so the read holds LOCK TABLES ... READ on one more connection (waiting at most 60 s for open writes to the table to commit, then failing) until every slice has started a transaction WITH CONSISTENT SNAPSHOT: writers to the table wait those few milliseconds, and all slices see the table at one point in time. While the lock waits for a long open write, new writes to the table queue behind it, as with mysqldump's locks. Without the LOCK TABLES privilege the slices are consistent each by itself, not with each other (a warning says so). Query reads cannot be split.",
-		"Table reads on plain connections (no TLS, no compression) send their query on the driver's connection and read the rows off the socket without a per-value allocation; TLS or compressed connections, and query reads, go through the driver.",
+		"Table reads on plain connections (no TLS, no compression) send their query on the driver's connection (tables with float columns as a prepared statement) and read the rows off the socket without a per-value allocation; TLS or compressed connections, and query reads, go through the driver.",
 	},
 	Features: []sdk.Capability{sdk.CapReadQuery, sdk.CapReadPartitions, sdk.CapChecksumRanges},
 }
@@ -239,17 +240,17 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 	}
 	if pair, ok := intTypes[base]; ok {
 		if unsigned {
-			return sqlsource.Mapping{Type: pair[1], Decode: sqlsource.DecodeUint64, DecodeText: sqlsource.TextUint64}, nil
+			return sqlsource.Mapping{Type: pair[1], Decode: sqlsource.DecodeUint64, DecodeText: sqlsource.TextUint64, DecodeBinary: sqlsource.BinaryUint64}, nil
 		}
-		return sqlsource.Mapping{Type: pair[0], Decode: sqlsource.DecodeInt64, DecodeText: sqlsource.TextInt64}, nil
+		return sqlsource.Mapping{Type: pair[0], Decode: sqlsource.DecodeInt64, DecodeText: sqlsource.TextInt64, DecodeBinary: sqlsource.BinaryInt64}, nil
 	}
 	switch base {
 	case "year":
-		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Int16, Decode: sqlsource.DecodeInt64, DecodeText: sqlsource.TextInt64}, nil
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Int16, Decode: sqlsource.DecodeInt64, DecodeText: sqlsource.TextInt64, DecodeBinary: sqlsource.BinaryInt64}, nil
 	case "float":
-		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float32, Decode: sqlsource.DecodeFloat64}, nil
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float32, Decode: sqlsource.DecodeFloat64, DecodeBinary: sqlsource.BinaryFloat64}, nil
 	case "double", "real":
-		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float64, Decode: sqlsource.DecodeFloat64}, nil
+		return sqlsource.Mapping{Type: arrow.PrimitiveTypes.Float64, Decode: sqlsource.DecodeFloat64, DecodeBinary: sqlsource.BinaryFloat64}, nil
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
 		"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
 		return sqlsource.Mapping{Type: arrow.BinaryTypes.Binary, Decode: sqlsource.DecodeBinary, DecodeText: sqlsource.TextBinary}, nil
@@ -281,6 +282,15 @@ func zeroDateAsNull(m sqlsource.Mapping) sqlsource.Mapping {
 			return sdk.Errorf(sdk.ErrUnsupportedType, "value %s has a zero month or day, which no date can represent: select it as text in a query (CAST(col AS CHAR)) or filter it out", s)
 		}
 		return next(b, s)
+	}
+	// Binary rows hand over ordinary dates in the protocol's 4, 7 or 11
+	// bytes (binwire.go), others as text.
+	m.DecodeBinary = func(b array.Builder, raw []byte) error {
+		switch len(raw) {
+		case 4, 7, 11:
+			return binaryDate(b, raw)
+		}
+		return m.DecodeText(b, raw)
 	}
 	m.Decode = func(b array.Builder, v driver.Value) error {
 		switch x := v.(type) {

@@ -237,12 +237,20 @@ func TestZeroInDateRefused(t *testing.T) {
 	execAll(t, db,
 		"SET SESSION sql_mode = ''",
 		"CREATE TABLE "+d+".z (id INT NOT NULL PRIMARY KEY, d DATE, dt DATETIME(6))",
-		"INSERT INTO "+d+".z VALUES (1, '0000-01-01', '0000-01-01 00:00:00.000001'), (2, '2024-00-15', NULL), (3, NULL, '2024-02-00 10:00:00')",
+		"INSERT INTO "+d+".z VALUES (1, '0000-01-01', '0000-01-01 00:00:00.000001'), (2, '2024-00-15', NULL), (3, NULL, '2024-02-00 10:00:00'), (4, '0000-00-00', '0000-00-00')",
+		// a float makes reads binary-protocol ones
+		"CREATE VIEW "+d+".zf AS SELECT z.*, 0.5e0 AS f FROM "+d+".z",
 	)
+	for _, table := range []string{"z", "zf"} {
+		zeroInDateRefused(t, d, table)
+	}
+}
+
+func zeroInDateRefused(t *testing.T, d, table string) {
 	c := mysql.New()
 	conn := sdk.Connection{DSN: testDSN()}
 	read := func(where string) (arrow.RecordBatch, error) {
-		rr, err := c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "z"}}, Where: where})
+		rr, err := c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: table}}, Where: where})
 		if err != nil {
 			return nil, err
 		}
@@ -261,16 +269,20 @@ func TestZeroInDateRefused(t *testing.T) {
 	day := rec.Column(1).(*array.Date32).Value(0).ToTime()
 	at := rec.Column(2).(*array.Timestamp).Value(0).ToTime(arrow.Microsecond)
 	if day.Year() != 0 || day.YearDay() != 1 || at.Year() != 0 || at.Nanosecond() != 1000 {
-		t.Errorf("year 0: %v, %v", day, at)
+		t.Errorf("%s: year 0: %v, %v", table, day, at)
+	}
+	rec.Release()
+	if rec, err = read("id = 4"); err != nil || !rec.Column(1).IsNull(0) || !rec.Column(2).IsNull(0) {
+		t.Fatalf("%s: zero dates: %v, %v", table, rec, err)
 	}
 	rec.Release()
 	for where, want := range map[string][]string{"id = 2": {`column "d"`, "2024-00-15"}, "id = 3": {`column "dt"`, "2024-02-00 10:00:00"}} {
 		_, err := read(where)
 		if !errors.Is(err, sdk.ErrUnsupportedType) {
-			t.Errorf("%s: %v, want an unsupported-type error", where, err)
+			t.Errorf("%s %s: %v, want an unsupported-type error", table, where, err)
 			continue
 		}
-		testkit.Contains(t, where, err.Error(), want...)
+		testkit.Contains(t, table+" "+where, err.Error(), want...)
 	}
 }
 
@@ -314,17 +326,23 @@ func TestTextAndBinaryProtocolsAgree(t *testing.T) {
 		"SET SESSION sql_mode = ''",
 		`CREATE TABLE `+d+`.a (id INT NOT NULL PRIMARY KEY, ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT UNSIGNED,
 			bi BIGINT, bu BIGINT UNSIGNED, d1 DECIMAL(15,2), d2 DECIMAL(65,30), c CHAR(5), v VARCHAR(20), tx TEXT, bl BLOB, vb VARBINARY(8),
-			dt DATE, dtm DATETIME(6), ts TIMESTAMP(3) NULL, tm TIME(2), y YEAR, b1 BIT(1), b9 BIT(9), e ENUM('x','y'), s SET('p','q'), j JSON, g POINT)`,
+			dt DATE, dtm DATETIME(6), ts TIMESTAMP(3) NULL, tm TIME(2), y YEAR, b1 BIT(1), b9 BIT(9), e ENUM('x','y'), s SET('p','q'), j JSON, g POINT,
+			tm0 TIME, tm6 TIME(6), dt0 DATETIME, ts0 TIMESTAMP NULL, mu MEDIUMINT, iu INT UNSIGNED, su SMALLINT UNSIGNED)`,
 		`INSERT INTO `+d+`.a VALUES
 			(1, -128, 255, -32768, 16777215, -9223372036854775808, 18446744073709551615, -1234567890123.45, 12345678901234567890123456789012345.123456789012345678901234567890,
-			 'ab', 'żółw 🐢', REPEAT('t', 300), X'00FF00', X'', '0001-01-01', '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07.999', '-838:59:59.99', 1901, b'1', b'100000001', 'y', 'p,q', '{"a": [1, null]}', POINT(1.5, -2)),
-			(2, 127, 0, 32767, 0, 9223372036854775807, 0, 0.01, -0.000000000000000000000000000001, '', '', '', '', X'0102', '0000-00-00', '0000-00-00 00:00:00', NULL, '00:00:00', 0, b'0', b'0', 'x', '', 'null', NULL),
-			(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
+			 'ab', 'żółw 🐢', REPEAT('t', 300), X'00FF00', X'', '0001-01-01', '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07.999', '-838:59:59.99', 1901, b'1', b'100000001', 'y', 'p,q', '{"a": [1, null]}', POINT(1.5, -2),
+			 '-100:00:01', '837:12:13.000001', '2024-02-29 12:34:56', '1970-01-01 00:00:01', -8388608, 4294967295, 65535),
+			(2, 127, 0, 32767, 0, 9223372036854775807, 0, 0.01, -0.000000000000000000000000000001, '', '', '', '', X'0102', '0000-00-00', '0000-00-00 00:00:00', NULL, '00:00:00', 0, b'0', b'0', 'x', '', 'null', NULL,
+			 '-00:00:00.5', '00:00:00', '0000-00-00 00:00:00', NULL, 8388607, 0, 0),
+			(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+			 NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
+		// with a float, so that table reads take the binary protocol
+		"CREATE VIEW "+d+".af AS SELECT a.*, CAST(id AS DOUBLE) / 3 AS f, CAST(id / 7 AS FLOAT) AS f32 FROM "+d+".a",
 	)
 	c := mysql.New()
 	conn := sdk.Connection{DSN: testDSN()}
-	read := func(rf *sdk.RangeFilter) arrow.RecordBatch {
-		rr, err := c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "a"}},
+	read := func(table string, rf *sdk.RangeFilter) arrow.RecordBatch {
+		rr, err := c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: table}},
 			Range: rf, OrderBy: []sdk.OrderBy{{Column: "id"}}})
 		if err != nil {
 			t.Fatal(err)
@@ -337,17 +355,37 @@ func TestTextAndBinaryProtocolsAgree(t *testing.T) {
 		rec.Retain()
 		return rec
 	}
-	text := read(nil)
+	text := read("a", nil)
 	defer text.Release()
-	binary := read(&sdk.RangeFilter{Column: "id", Lower: &sdk.Value{Kind: sdk.KindString, Str: "0"}, LowerInclusive: true})
+	everything := &sdk.RangeFilter{Column: "id", Lower: &sdk.Value{Kind: sdk.KindString, Str: "0"}, LowerInclusive: true}
+	binary := read("a", everything)
 	defer binary.Release()
-	if text.NumRows() != 3 || binary.NumRows() != 3 {
-		t.Fatalf("rows: text %d, binary %d", text.NumRows(), binary.NumRows())
+	// binary protocol rows read off the socket (binwire.go), and by the
+	// driver (a read with a parameter)
+	wire, driver := read("af", nil), read("af", everything)
+	defer wire.Release()
+	defer driver.Release()
+	if text.NumRows() != 3 || binary.NumRows() != 3 || wire.NumRows() != 3 || driver.NumRows() != 3 {
+		t.Fatalf("rows: text %d, binary %d, binary off the socket %d, binary by the driver %d", text.NumRows(), binary.NumRows(), wire.NumRows(), driver.NumRows())
 	}
 	for i, f := range text.Schema().Fields() {
 		if !array.Equal(text.Column(i), binary.Column(i)) {
 			t.Errorf("column %s (%s): text protocol %v, binary protocol %v", f.Name, f.Type, text.Column(i), binary.Column(i))
 		}
+		if !array.Equal(text.Column(i), wire.Column(i)) {
+			t.Errorf("column %s (%s): text protocol %v, binary protocol off the socket %v", f.Name, f.Type, text.Column(i), wire.Column(i))
+		}
+	}
+	for i, f := range wire.Schema().Fields() {
+		if !array.Equal(driver.Column(i), wire.Column(i)) {
+			t.Errorf("column %s (%s): binary protocol by the driver %v, off the socket %v", f.Name, f.Type, driver.Column(i), wire.Column(i))
+		}
+	}
+	if got := wire.Column(32).(*array.Float64).Value(1); got != 2.0/3 {
+		t.Errorf("double 2/3 read as %v", got)
+	}
+	if tm, tm6 := wire.Column(25).(*array.String), wire.Column(26).(*array.String); tm.Value(0) != "-100:00:01" || tm6.Value(0) != "837:12:13.000001" || tm6.Value(1) != "00:00:00.000000" {
+		t.Errorf("time(0), time(6): %v %v", tm, tm6)
 	}
 	// Spot checks that the two do not agree on something wrong.
 	if got := text.Column(6).(*array.Uint64).Value(0); got != math.MaxUint64 {
@@ -390,8 +428,16 @@ func TestWireRowsSpanningPackets(t *testing.T) {
 	if _, ok := sizes[2]; !ok {
 		t.Fatal("the server did not take a row of exactly one packet's payload")
 	}
+	// wf's float makes its reads binary-protocol ones
+	execAll(t, db, "CREATE VIEW "+d+".wf AS SELECT w.*, id / 2e0 AS f FROM "+d+".w")
+	for _, table := range []string{"w", "wf"} {
+		readSpanning(t, d, table, sizes)
+	}
+}
+
+func readSpanning(t *testing.T, d, table string, sizes map[int]int) {
 	rr, err := mysql.New().Read(context.Background(), sdk.ReadRequest{Conn: sdk.Connection{DSN: testDSN()},
-		Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "w"}}, OrderBy: []sdk.OrderBy{{Column: "id"}}})
+		Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: table}}, OrderBy: []sdk.OrderBy{{Column: "id"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,13 +449,13 @@ func TestWireRowsSpanningPackets(t *testing.T) {
 		for i := 0; i < int(rec.NumRows()); i++ {
 			id, v := int(ids.Value(i)), bs.Value(i)
 			if len(v) != sizes[id] || bs.IsNull(i) || (len(v) > 0 && (v[len(v)-1] != byte('0'+id) || strings.Trim(string(v[:len(v)-1]), "x") != "")) {
-				t.Errorf("row %d: %d bytes ending %q, want %d bytes of x then %q", id, len(v), v[max(len(v)-1, 0):], sizes[id], string(rune('0'+id)))
+				t.Errorf("%s row %d: %d bytes ending %q, want %d bytes of x then %q", table, id, len(v), v[max(len(v)-1, 0):], sizes[id], string(rune('0'+id)))
 			}
 			got++
 		}
 	}
 	if rr.Err() != nil || got != len(sizes) {
-		t.Fatalf("read %d rows of %d: %v", got, len(sizes), rr.Err())
+		t.Fatalf("%s: read %d rows of %d: %v", table, got, len(sizes), rr.Err())
 	}
 }
 
@@ -429,6 +475,9 @@ func TestWireAbandonedReadsAndLateErrors(t *testing.T) {
 		"INSERT INTO "+d+".big WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 200000) SELECT n, MD5(n) FROM s",
 		// The subquery returns two rows for id 150000 only.
 		"CREATE VIEW "+d+".late AS SELECT id, IF(id = 150000, (SELECT b2.id FROM "+d+".big b2 WHERE b2.id IN (1, 2) AND big.id = 150000), id) AS x FROM "+d+".big",
+		// with floats, read in the binary protocol
+		"CREATE VIEW "+d+".bigf AS SELECT big.*, id / 3e0 AS f FROM "+d+".big",
+		"CREATE VIEW "+d+".latef AS SELECT late.*, id / 3e0 AS f FROM "+d+".late",
 	)
 	c := mysql.New()
 	conn := sdk.Connection{DSN: testDSN()}
@@ -444,16 +493,17 @@ func TestWireAbandonedReadsAndLateErrors(t *testing.T) {
 		}
 		return rows, rr.Err()
 	}
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 4; i++ {
 		start := time.Now()
-		if n, err := read("big", 1); err != nil || n != 10000 {
-			t.Fatalf("abandoned read %d: %d rows, %v", i, n, err)
+		f := []string{"", "f"}[i%2]
+		if n, err := read("big"+f, 1); err != nil || n != 10000 {
+			t.Fatalf("abandoned read %d of big%s: %d rows, %v", i, f, n, err)
 		}
-		if n, err := read("late", 0); err == nil || !strings.Contains(err.Error(), "Subquery returns more than 1 row") || n == 0 || n >= 150000 {
-			t.Fatalf("late error: %d rows, %v", n, err)
+		if n, err := read("late"+f, 0); err == nil || !strings.Contains(err.Error(), "Subquery returns more than 1 row") || n == 0 || n >= 150000 {
+			t.Fatalf("late error in late%s: %d rows, %v", f, n, err)
 		}
-		if n, err := read("big", 0); err != nil || n != 200000 {
-			t.Fatalf("full read after abandoned ones: %d rows, %v", n, err)
+		if n, err := read("big"+f, 0); err != nil || n != 200000 {
+			t.Fatalf("full read of big%s after abandoned ones: %d rows, %v", f, n, err)
 		}
 		t.Logf("round %d: %v", i, time.Since(start))
 	}
@@ -467,29 +517,34 @@ func TestWireCancelWhileServerWorks(t *testing.T) {
 		"CREATE TABLE "+d+".one (id INT NOT NULL PRIMARY KEY)",
 		"INSERT INTO "+d+".one VALUES (1)",
 		"CREATE VIEW "+d+".slow AS SELECT id, SLEEP(3) AS s FROM "+d+".one",
+		// with a float: prepared, in the binary protocol
+		"CREATE VIEW "+d+".slowf AS SELECT id, SLEEP(3) AS s, 0.5e0 AS f FROM "+d+".one",
+		"CREATE VIEW "+d+".onef AS SELECT id, 0.5e0 AS f FROM "+d+".one",
 	)
 	c := mysql.New()
 	conn := sdk.Connection{DSN: testDSN()}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	rr, err := c.Read(ctx, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "slow"}}})
-	if err == nil {
-		for rr.Next() {
+	for _, f := range []string{"", "f"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		start := time.Now()
+		rr, err := c.Read(ctx, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "slow" + f}}})
+		if err == nil {
+			for rr.Next() {
+			}
+			err = rr.Err()
+			rr.Release()
 		}
-		err = rr.Err()
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+			t.Fatalf("cancelled read of slow%s: %v after %v", f, err, time.Since(start))
+		}
+		rr, err = c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "one" + f}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rr.Next() || rr.RecordBatch().NumRows() != 1 {
+			t.Fatalf("read of one%s after a cancelled one: %v", f, rr.Err())
+		}
 		rr.Release()
-	}
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
-		t.Fatalf("cancelled read: %v after %v", err, time.Since(start))
-	}
-	rr, err = c.Read(context.Background(), sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: d, Name: "one"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rr.Release()
-	if !rr.Next() || rr.RecordBatch().NumRows() != 1 {
-		t.Fatalf("read after a cancelled one: %v", rr.Err())
 	}
 }
 

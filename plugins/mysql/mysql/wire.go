@@ -50,83 +50,150 @@ type wire struct {
 
 const maxPayload = 1<<24 - 1
 
-// query sends q as COM_QUERY and reads the result's header. On an error
-// that leaves the connection mid-command, the driver connection is closed
-// so that database/sql drops it.
-func (w *wire) query(ctx context.Context, conn driver.Conn, q string) (*textRows, error) {
+// start begins a command's read: the context's cancellation interrupts
+// the socket from now until the rows are closed.
+func (w *wire) start(ctx context.Context, conn driver.Conn) (*textRows, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if len(q)+1 >= maxPayload {
-		return nil, fmt.Errorf("query of %d bytes is too long for one packet", len(q))
-	}
-	pkt := make([]byte, 5, 5+len(q))
-	pkt[0], pkt[1], pkt[2], pkt[3], pkt[4] = byte(len(q)+1), byte((len(q)+1)>>8), byte((len(q)+1)>>16), 0, 0x03
-	pkt = append(pkt, q...)
-	r := &textRows{conn: conn, w: w, p: packets{nc: w.nc, timeout: w.readTimeout, seq: 1}}
+	r := &textRows{conn: conn, w: w, p: packets{nc: w.nc, timeout: w.readTimeout}}
 	r.ctx, r.fired = ctx, make(chan struct{})
 	r.stop = context.AfterFunc(ctx, func() {
 		_ = w.nc.SetDeadline(time.Unix(1, 0)) // interrupts a blocked read
 		close(r.fired)
 	})
-	if w.writeTimeout > 0 {
-		_ = w.nc.SetWriteDeadline(time.Now().Add(w.writeTimeout))
+	return r, nil
+}
+
+// send writes a command packet, which starts a new packet sequence.
+func (r *textRows) send(cmd byte, body []byte) error {
+	if len(body)+1 >= maxPayload {
+		return fmt.Errorf("command of %d bytes is too long for one packet", len(body))
 	}
-	if _, err := w.nc.Write(pkt); err != nil {
+	n := len(body) + 1
+	pkt := make([]byte, 5, 5+len(body))
+	pkt[0], pkt[1], pkt[2], pkt[3], pkt[4] = byte(n), byte(n>>8), byte(n>>16), 0, cmd
+	pkt = append(pkt, body...)
+	if r.w.writeTimeout > 0 {
+		_ = r.w.nc.SetWriteDeadline(time.Now().Add(r.w.writeTimeout))
+	}
+	r.p.seq = 1
+	_, err := r.w.nc.Write(pkt)
+	return err
+}
+
+// query sends q as COM_QUERY and reads the result's header. On an error
+// that leaves the connection mid-command, the driver connection is closed
+// so that database/sql drops it.
+func (w *wire) query(ctx context.Context, conn driver.Conn, q string) (*textRows, error) {
+	if len(q)+1 >= maxPayload {
+		return nil, fmt.Errorf("query of %d bytes is too long for one packet", len(q))
+	}
+	r, err := w.start(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.send(0x03, []byte(q)); err != nil {
 		return nil, r.abandon(err)
 	}
 	head, err := r.p.next()
 	if err != nil {
 		return nil, r.abandon(err)
 	}
+	if err := r.result(head, nil); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// result reads a result set's header, from its first packet head on: the
+// column definitions (or, when the server leaves them out as cached, the
+// prepared ones), up to the first row. An error has ended the read.
+func (r *textRows) result(head []byte, prepared []column) error {
 	switch head[0] {
 	case 0xff:
 		r.done = true
-		return nil, errors.Join(errorPacket(head), r.Close())
+		return errors.Join(errorPacket(head), r.Close())
 	case 0x00:
 		r.done = true
-		return nil, errors.Join(errors.New("the statement returned no result set"), r.Close())
+		return errors.Join(errors.New("the statement returned no result set"), r.Close())
 	}
 	// The column count, then on MariaDB with metadata caching (which the
 	// driver asks for) a byte that is 1 when column definitions follow, as
-	// they always do for a text query.
+	// they always do for a text query, and 0 when a prepared statement's
+	// are as prepared.
 	n, k := lenenc(head)
-	if k == 0 || n == 0 || n > 4096 || !(k == len(head) || k+1 == len(head) && head[k] == 1) {
-		return nil, r.abandon(fmt.Errorf("malformed result header %x", head))
+	if k == 0 || n == 0 || n > 4096 || !(k == len(head) || k+1 == len(head) && head[k] <= 1) {
+		return r.abandon(fmt.Errorf("malformed result header %x", head))
 	}
-	r.cols = make([]string, n)
-	for i := range r.cols {
-		def, err := r.p.next()
-		if err != nil {
-			return nil, r.abandon(err)
+	if k+1 == len(head) && head[k] == 0 {
+		if prepared == nil || len(prepared) != int(n) {
+			return r.abandon(fmt.Errorf("result header %x leaves out column definitions", head))
 		}
-		// catalog, schema, table, org_table, then the name
-		pos := 0
-		for f := 0; f < 4; f++ {
-			l, k := lenenc(def[pos:])
-			if k == 0 || pos+k+int(l) > len(def) {
-				return nil, r.abandon(fmt.Errorf("malformed column definition %x", def))
-			}
-			pos += k + int(l)
-		}
-		l, k := lenenc(def[pos:])
-		if k == 0 || pos+k+int(l) > len(def) {
-			return nil, r.abandon(fmt.Errorf("malformed column definition %x", def))
-		}
-		r.cols[i] = string(def[pos+k : pos+k+int(l)])
+		r.setColumns(prepared)
+	} else if err := r.columns(int(n)); err != nil {
+		return r.abandon(err)
 	}
 	// Without CLIENT_DEPRECATE_EOF an EOF packet (exactly 5 bytes) ends the
 	// definitions; with it, rows follow at once and end with an OK packet
 	// of at least 7 bytes that also starts with 0xfe.
 	first, err := r.p.next()
 	if err != nil {
-		return nil, r.abandon(err)
+		return r.abandon(err)
 	}
 	if first[0] == 0xfe && len(first) == 5 {
 		first = nil
 	}
 	r.pending = first
-	return r, nil
+	return nil
+}
+
+// column is a result column's definition, as far as reads need it.
+type column struct {
+	name     string
+	typ      byte // the protocol's field type
+	unsigned bool
+	decimals byte
+}
+
+// columns reads n column definitions.
+func (r *textRows) columns(n int) error {
+	cols := make([]column, n)
+	for i := range cols {
+		def, err := r.p.next()
+		if err != nil {
+			return err
+		}
+		// catalog, schema, table, org_table, name, org_name
+		pos := 0
+		for f := 0; f < 6; f++ {
+			l, k := lenenc(def[pos:])
+			if k == 0 || pos+k+int(l) > len(def) {
+				return fmt.Errorf("malformed column definition %x", def)
+			}
+			if f == 4 {
+				cols[i].name = string(def[pos+k : pos+k+int(l)])
+			}
+			pos += k + int(l)
+		}
+		// the fixed fields' length, charset, length, type, flags, decimals
+		if pos+13 > len(def) {
+			return fmt.Errorf("malformed column definition %x", def)
+		}
+		cols[i].typ = def[pos+7]
+		cols[i].unsigned = binary.LittleEndian.Uint16(def[pos+8:])&0x20 != 0
+		cols[i].decimals = def[pos+10]
+	}
+	r.setColumns(cols)
+	return nil
+}
+
+func (r *textRows) setColumns(cols []column) {
+	r.defs = cols
+	r.cols = make([]string, len(cols))
+	for i, c := range cols {
+		r.cols[i] = c.name
+	}
 }
 
 // textRows is a text-protocol result set read off the socket.
@@ -138,7 +205,11 @@ type textRows struct {
 	stop    func() bool
 	fired   chan struct{}
 	cols    []string
+	defs    []column
 	pending []byte
+	// stmt is the prepared statement to close after the read, if any
+	stmt    uint32
+	hasStmt bool
 	raw     [][]byte
 	done    bool
 	closed  bool
@@ -228,6 +299,16 @@ func (r *textRows) Close() error {
 	if err := r.w.nc.SetDeadline(time.Time{}); err != nil {
 		return errors.Join(err, r.conn.Close())
 	}
+	if r.hasStmt {
+		// COM_STMT_CLOSE, which the server does not answer
+		id := binary.LittleEndian.AppendUint32(nil, r.stmt)
+		if err := r.send(0x19, id); err != nil {
+			return errors.Join(err, r.drop())
+		}
+		if err := r.w.nc.SetWriteDeadline(time.Time{}); err != nil {
+			return errors.Join(err, r.conn.Close())
+		}
+	}
 	return nil
 }
 
@@ -274,6 +355,9 @@ type packets struct {
 	// walk is where the value reserve has not looked at yet starts in
 	// joined.
 	walk int
+	// widths, when set, says rows are binary-protocol rows and gives each
+	// column's width: fixed, or 0 for a length-encoded value.
+	widths []int
 }
 
 // joinedKeep is the largest buffer of joined packets kept for the next
@@ -325,6 +409,10 @@ func (p *packets) next() ([]byte, error) {
 // protocol rows, a length-encoded string or NULL per column; what does
 // not parse is left to NextRaw to report.
 func (p *packets) reserve() {
+	if p.widths != nil {
+		p.reserveBinary()
+		return
+	}
 	b := p.joined
 	pos := p.walk
 	for pos < len(b) {
@@ -338,16 +426,21 @@ func (p *packets) reserve() {
 		}
 		end := pos + k + int(l)
 		if end > len(b) {
-			if need := end + maxPayload; need > cap(b) {
-				nb := make([]byte, len(b), need)
-				copy(nb, b)
-				p.joined = nb
-			}
+			p.grow(end)
 			break
 		}
 		pos = end
 	}
 	p.walk = pos
+}
+
+// grow makes joined hold end bytes and one more packet.
+func (p *packets) grow(end int) {
+	if need := end + maxPayload; need > cap(p.joined) {
+		nb := make([]byte, len(p.joined), need)
+		copy(nb, p.joined)
+		p.joined = nb
+	}
 }
 
 // fill makes n unread bytes available at p.buf[p.r:].
