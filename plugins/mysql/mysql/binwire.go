@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 
@@ -138,28 +137,11 @@ func (r *binRows) Next([]driver.Value) error {
 // NextRaw implements sqlsource.RawRows: dest[i] is nil for NULL, else the
 // value's bytes, valid until the next call.
 func (r *binRows) NextRaw(dest [][]byte) error {
-	if r.done {
-		return io.EOF
+	data, err := r.row()
+	if err != nil {
+		return err
 	}
-	data := r.pending
-	r.pending = nil
-	if data == nil {
-		var err error
-		if data, err = r.p.next(); err != nil {
-			return r.abandon(err)
-		}
-	}
-	switch {
-	case data[0] == 0xfe && len(data) < maxPayload:
-		r.done = true
-		if status := endStatus(data); status&0x0008 != 0 {
-			return r.abandon(errors.New("the statement returned more than one result set"))
-		}
-		return io.EOF
-	case data[0] == 0xff:
-		r.done = true
-		return errorPacket(data)
-	case data[0] != 0x00 || len(dest) != len(r.defs):
+	if data[0] != 0x00 || len(dest) != len(r.defs) {
 		return r.abandon(fmt.Errorf("malformed binary row packet"))
 	}
 	pos := 1 + (len(dest)+9)/8

@@ -220,29 +220,9 @@ func (r *textRows) Columns() []string { return r.cols }
 // NextRaw implements sqlsource.RawRows: dest[i] is nil for NULL, else
 // the value's bytes, valid until the next call.
 func (r *textRows) NextRaw(dest [][]byte) error {
-	if r.done {
-		return io.EOF
-	}
-	data := r.pending
-	r.pending = nil
-	if data == nil {
-		var err error
-		if data, err = r.p.next(); err != nil {
-			return r.abandon(err)
-		}
-	}
-	switch {
-	case data[0] == 0xfe && len(data) < maxPayload:
-		r.done = true
-		if status := endStatus(data); status&0x0008 != 0 {
-			// More results follow (a multi-statement): the driver could
-			// not pick up after them.
-			return r.abandon(errors.New("the statement returned more than one result set"))
-		}
-		return io.EOF
-	case data[0] == 0xff:
-		r.done = true
-		return errorPacket(data)
+	data, err := r.row()
+	if err != nil {
+		return err
 	}
 	pos := 0
 	for i := range dest {
@@ -266,6 +246,36 @@ func (r *textRows) NextRaw(dest [][]byte) error {
 		return r.abandon(fmt.Errorf("row packet holds more than %d values", len(dest)))
 	}
 	return nil
+}
+
+// row reads the next row packet of either protocol; io.EOF after the
+// last.
+func (r *textRows) row() ([]byte, error) {
+	if r.done {
+		return nil, io.EOF
+	}
+	data := r.pending
+	r.pending = nil
+	if data == nil {
+		var err error
+		if data, err = r.p.next(); err != nil {
+			return nil, r.abandon(err)
+		}
+	}
+	switch {
+	case data[0] == 0xfe && len(data) < maxPayload:
+		r.done = true
+		if status := endStatus(data); status&0x0008 != 0 {
+			// More results follow (a multi-statement): the driver could
+			// not pick up after them.
+			return nil, r.abandon(errors.New("the statement returned more than one result set"))
+		}
+		return nil, io.EOF
+	case data[0] == 0xff:
+		r.done = true
+		return nil, errorPacket(data)
+	}
+	return data, nil
 }
 
 // Next implements driver.Rows for callers other than sqlsource's reader.
