@@ -2,6 +2,7 @@ package oracle
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -21,33 +22,7 @@ func TestRealServerPartitionsAtOneSCN(t *testing.T) {
 	conn, db := realServer(t)
 	ref := realTable(t, db, "SLICES", "ID NUMBER(10) PRIMARY KEY, PAYLOAD VARCHAR2(40) NOT NULL")
 	realExec(t, db, "INSERT INTO "+ref.Name+" SELECT LEVEL, 'row ' || LEVEL FROM DUAL CONNECT BY LEVEL <= 3000")
-	c := New()
-	got := map[string]string{}
-	var counts []int
-	read := func(i int) {
-		_, rows, err := readAll(t, c, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &ref},
-			Partition: &sdk.Partition{Index: i, Count: 3, Group: ref.Name}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rows {
-			if _, dup := got[r[0]]; dup {
-				t.Fatalf("id %s read by two slices", r[0])
-			}
-			got[r[0]] = r[1]
-		}
-		counts = append(counts, len(rows))
-	}
-	read(0)
-	for _, q := range []string{
-		"INSERT INTO " + ref.Name + " VALUES (5000, 'new')",
-		"UPDATE " + ref.Name + " SET PAYLOAD = 'changed' WHERE MOD(ID, 10) = 0",
-		"DELETE FROM " + ref.Name + " WHERE MOD(ID, 10) = 1",
-	} {
-		realExec(t, db, q) // database/sql autocommits each
-	}
-	read(1)
-	read(2)
+	got, counts := readSlicesAroundWriter(t, conn, db, ref, "VALUES (5000, 'new')")
 	if len(got) != 3000 {
 		t.Fatalf("slices read %d rows (%v), want the 3000 before the writer", len(got), counts)
 	}
@@ -103,33 +78,7 @@ func TestRealServerPartitionsByRowid(t *testing.T) {
 			if want := map[string]int{"plain": 1, "partitioned": 2}[c.name]; len(objects) != want {
 				t.Fatalf("ranges over data objects %v, want %d", objects, want)
 			}
-			c := New()
-			got := map[string]string{}
-			var counts []int
-			read := func(i int) {
-				_, rows, err := readAll(t, c, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &ref},
-					Partition: &sdk.Partition{Index: i, Count: 3, Group: ref.Name}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, r := range rows {
-					if _, dup := got[r[0]]; dup {
-						t.Fatalf("id %s read by two slices", r[0])
-					}
-					got[r[0]] = r[1]
-				}
-				counts = append(counts, len(rows))
-			}
-			read(0)
-			for _, q := range []string{
-				"INSERT INTO " + ref.Name + " SELECT 20000 + LEVEL, 'new' FROM DUAL CONNECT BY LEVEL <= 5000",
-				"UPDATE " + ref.Name + " SET PAYLOAD = 'changed' WHERE MOD(ID, 10) = 0",
-				"DELETE FROM " + ref.Name + " WHERE MOD(ID, 10) = 1",
-			} {
-				realExec(t, db, q)
-			}
-			read(1)
-			read(2)
+			got, counts := readSlicesAroundWriter(t, conn, db, ref, "SELECT 20000 + LEVEL, 'new' FROM DUAL CONNECT BY LEVEL <= 5000")
 			// Slices are equal in allocated blocks, not rows (space above
 			// the high-water mark counts): one may read none.
 			if len(got) != 20000 {
@@ -142,4 +91,41 @@ func TestRealServerPartitionsByRowid(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readSlicesAroundWriter reads three partitions of ref: the first, then a
+// writer inserts (INSERT INTO ref <insert>), updates every tenth row and
+// deletes others, each committed, then the other two. It returns the
+// rows read by ID (each read once, or the test fails) and the slices'
+// row counts.
+func readSlicesAroundWriter(t *testing.T, conn sdk.Connection, db *sql.DB, ref sdk.ObjectRef, insert string) (map[string]string, []int) {
+	t.Helper()
+	c := New()
+	got := map[string]string{}
+	var counts []int
+	read := func(i int) {
+		_, rows, err := readAll(t, c, sdk.ReadRequest{Conn: conn, Source: sdk.Source{Object: &ref},
+			Partition: &sdk.Partition{Index: i, Count: 3, Group: ref.Name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if _, dup := got[r[0]]; dup {
+				t.Fatalf("id %s read by two slices", r[0])
+			}
+			got[r[0]] = r[1]
+		}
+		counts = append(counts, len(rows))
+	}
+	read(0)
+	for _, q := range []string{
+		"INSERT INTO " + ref.Name + " " + insert,
+		"UPDATE " + ref.Name + " SET PAYLOAD = 'changed' WHERE MOD(ID, 10) = 0",
+		"DELETE FROM " + ref.Name + " WHERE MOD(ID, 10) = 1",
+	} {
+		realExec(t, db, q) // database/sql autocommits each
+	}
+	read(1)
+	read(2)
+	return got, counts
 }
