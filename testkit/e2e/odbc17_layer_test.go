@@ -37,38 +37,8 @@ func TestLambdaODBCLayerArm64(t *testing.T) {
 	dir, out := arm64Layers(t)
 	testkit.Contains(t, "layer/build.sh arm64", out, "build hp-plugin-odbc for linux/arm64 (cgo", "Lambda has 2.34")
 	files := zipContents(t, filepath.Join(dir, "hp-layer-odbc-arm64.zip"))
-	aarch64 := func(name string) *elf.File {
-		t.Helper()
-		ef, err := elf.NewFile(bytes.NewReader(files[name]))
-		if err != nil {
-			t.Fatalf("%s (%d bytes) is no ELF file: %v", name, len(files[name]), err)
-		}
-		if ef.Machine != elf.EM_AARCH64 || ef.Class != elf.ELFCLASS64 {
-			t.Errorf("%s is a %s %s ELF, want EM_AARCH64 ELFCLASS64", name, ef.Class, ef.Machine)
-		}
-		return ef
-	}
-	// glibcFloor fails unless name needs no glibc newer than 2.34.
-	glibcFloor := func(name string, ef *elf.File) {
-		t.Helper()
-		syms, err := ef.ImportedSymbols()
-		if err != nil {
-			t.Fatal(err)
-		}
-		glibc := 0
-		for _, s := range syms {
-			if v, ok := strings.CutPrefix(s.Version, "GLIBC_2."); ok {
-				minor, _, _ := strings.Cut(v, ".")
-				n, _ := strconv.Atoi(minor)
-				glibc = max(glibc, n)
-			}
-		}
-		if glibc == 0 || glibc > 34 {
-			t.Errorf("%s for arm64 needs glibc 2.%d, want 2.17..2.34 (Lambda's Amazon Linux 2023)", name, glibc)
-		}
-	}
-	plugin := aarch64("hp/plugins/hp-plugin-odbc")
-	glibcFloor("hp-plugin-odbc", plugin)
+	plugin := aarch64ELF(t, files, "hp/plugins/hp-plugin-odbc")
+	glibcFloor(t, "hp-plugin-odbc", plugin)
 	needed, err := plugin.ImportedLibraries()
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +48,7 @@ func TestLambdaODBCLayerArm64(t *testing.T) {
 	}
 	// The driver manager and what it loads, for the plugin's architecture.
 	for _, lib := range []string{"lib/libodbc.so.2", "lib/libodbcinst.so.2", "lib/libltdl.so.7"} {
-		glibcFloor(lib, aarch64(lib))
+		glibcFloor(t, lib, aarch64ELF(t, files, lib))
 	}
 	if !strings.Contains(string(files["etc/odbcinst.ini"]), "ODBCSYSINI=/opt/etc") {
 		t.Errorf("etc/odbcinst.ini = %q, want the note on adding a driver layer", files["etc/odbcinst.ini"])
@@ -86,5 +56,39 @@ func TestLambdaODBCLayerArm64(t *testing.T) {
 	sum := sha256.Sum256(files["hp/plugins/hp-plugin-odbc"])
 	if want := hex.EncodeToString(sum[:]) + "  hp-plugin-odbc\n"; string(files["hp/plugins/SHA256SUMS.odbc"]) != want {
 		t.Errorf("SHA256SUMS.odbc = %q, want %q", files["hp/plugins/SHA256SUMS.odbc"], want)
+	}
+}
+
+// aarch64ELF parses files[name] as an ELF file, failing unless it is one,
+// and flags it unless it is 64-bit ARM.
+func aarch64ELF(t *testing.T, files map[string][]byte, name string) *elf.File {
+	t.Helper()
+	ef, err := elf.NewFile(bytes.NewReader(files[name]))
+	if err != nil {
+		t.Fatalf("%s (%d bytes) is no ELF file: %v", name, len(files[name]), err)
+	}
+	if ef.Machine != elf.EM_AARCH64 || ef.Class != elf.ELFCLASS64 {
+		t.Errorf("%s is a %s %s ELF, want EM_AARCH64 ELFCLASS64", name, ef.Class, ef.Machine)
+	}
+	return ef
+}
+
+// glibcFloor flags name unless it needs no glibc newer than 2.34.
+func glibcFloor(t *testing.T, name string, ef *elf.File) {
+	t.Helper()
+	syms, err := ef.ImportedSymbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	glibc := 0
+	for _, s := range syms {
+		if v, ok := strings.CutPrefix(s.Version, "GLIBC_2."); ok {
+			minor, _, _ := strings.Cut(v, ".")
+			n, _ := strconv.Atoi(minor)
+			glibc = max(glibc, n)
+		}
+	}
+	if glibc == 0 || glibc > 34 {
+		t.Errorf("%s for arm64 needs glibc 2.%d, want 2.17..2.34 (Lambda's Amazon Linux 2023)", name, glibc)
 	}
 }

@@ -390,28 +390,7 @@ func TestLambdaOracleLayerArm64(t *testing.T) {
 	}
 	files := zipContents(t, filepath.Join(dir, "hp-layer-oracle-arm64.zip"))
 	bin := files["hp/plugins/hp-plugin-oracle"]
-	ef, err := elf.NewFile(bytes.NewReader(bin))
-	if err != nil {
-		t.Fatalf("hp/plugins/hp-plugin-oracle (%d bytes) is no ELF file: %v", len(bin), err)
-	}
-	if ef.Machine != elf.EM_AARCH64 || ef.Class != elf.ELFCLASS64 {
-		t.Errorf("hp-plugin-oracle is a %s %s ELF, want EM_AARCH64 ELFCLASS64", ef.Class, ef.Machine)
-	}
-	syms, err := ef.ImportedSymbols()
-	if err != nil {
-		t.Fatal(err)
-	}
-	glibc := 0
-	for _, s := range syms {
-		if v, ok := strings.CutPrefix(s.Version, "GLIBC_2."); ok {
-			minor, _, _ := strings.Cut(v, ".")
-			n, _ := strconv.Atoi(minor)
-			glibc = max(glibc, n)
-		}
-	}
-	if glibc == 0 || glibc > 34 {
-		t.Errorf("hp-plugin-oracle for arm64 needs glibc 2.%d, want 2.17..2.34 (Lambda's Amazon Linux 2023)", glibc)
-	}
+	glibcFloor(t, "hp-plugin-oracle", aarch64ELF(t, files, "hp/plugins/hp-plugin-oracle"))
 	sum := sha256.Sum256(bin)
 	if want := hex.EncodeToString(sum[:]) + "  hp-plugin-oracle\n"; string(files["hp/plugins/SHA256SUMS.oracle"]) != want {
 		t.Errorf("SHA256SUMS.oracle = %q, want %q", files["hp/plugins/SHA256SUMS.oracle"], want)
