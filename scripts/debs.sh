@@ -43,5 +43,8 @@ echo "debs.sh: installing ${missing[*]}" >&2
 if [[ -n $other ]] && ! dpkg --print-foreign-architectures | grep -qx "$other"; then
 	"${sudo[@]}" dpkg --add-architecture "$other"
 fi
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Another apt-get (a second make, the machine's own updates) holds dpkg's
+# lock for a while: wait for it instead of failing the build.
+lock=(-o DPkg::Lock::Timeout=600)
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
