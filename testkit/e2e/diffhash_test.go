@@ -15,7 +15,8 @@ import (
 // side), far fewer rows than the table holds. A single changed value is
 // found; a decimal whose scale alone differs (numeric(12,2) against
 // DECIMAL(14,4)) is equal, even in a range read for another row. A text
-// first key and a float column are refused with a hint.
+// first key and a float column are refused with a hint. --hash-parallel
+// 1 and 4 find the same.
 func TestDiffHashPostgresMariaDB(t *testing.T) {
 	t.Parallel() // its own tables
 	bin := testkit.Build(t, "postgres", "mysql")
@@ -57,9 +58,9 @@ func TestDiffHashPostgresMariaDB(t *testing.T) {
 			FetchedTarget   int64 `json:"fetched_target_rows"`
 		} `json:"hash"`
 	}
-	hashed := func(want int) (string, stats) {
+	hashed := func(want int, extra ...string) (string, stats) {
 		t.Helper()
-		res := diff(want, append(cols, "--hash", "--output", "json")...)
+		res := diff(want, append(append(cols, "--hash", "--output", "json"), extra...)...)
 		var s stats
 		if err := json.Unmarshal([]byte(res.Stderr[strings.Index(res.Stderr, "{"):strings.LastIndex(res.Stderr, "}")+1]), &s); err != nil || s.Hash == nil {
 			t.Fatalf("--hash --output json summary (%v): %s", err, res.Stderr)
@@ -94,6 +95,14 @@ func TestDiffHashPostgresMariaDB(t *testing.T) {
 	}
 	if n := strings.Count(out, "\n"); n != 201 {
 		t.Fatalf("%d differences, want 201 (1 + 120 changed, 40 new, 40 deleted):\n%s", n, out)
+	}
+	// Checksum queries one at a time or four at once per side (over four
+	// parts of the key span) find the same ranges and differences.
+	for _, par := range []string{"1", "4"} {
+		pout, ps := hashed(1, "--hash-parallel", par)
+		if pout != out || *ps.Hash != *s.Hash || ps.SourceRows != s.SourceRows || ps.TargetRows != s.TargetRows {
+			t.Fatalf("--hash-parallel %s: %+v %+v, the default %+v %+v; output the same: %v", par, ps, ps.Hash, s, s.Hash, pout == out)
+		}
 	}
 	for _, st := range []string{`"status":"changed"`, `"status":"new"`, `"status":"deleted"`} {
 		if c := strings.Count(out, st); c < 40 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
@@ -33,12 +34,20 @@ func RangeWidth(lo, hi, rows, perRange int64) int64 {
 // Span is a run of key ranges, [Lower, Upper] inclusive.
 type Span struct{ Lower, Upper int64 }
 
-// Chunks cuts [lo, hi] into spans of at most MaxRanges ranges of width w,
-// one checksum request each.
-func Chunks(lo, hi, w int64) []Span {
+// Chunks cuts [lo, hi] into spans of whole ranges of width w (range i
+// starts at lo + i*w), at most MaxRanges ranges each, one checksum
+// request each: at least parts of them when there are that many ranges,
+// of about as many ranges each, so that parts requests can run at once.
+func Chunks(lo, hi, w int64, parts int) []Span {
+	per := int64(MaxRanges)
+	// last is the index of the last range; unsigned, as hi - lo may
+	// exceed int64.
+	if last := uint64(hi-lo) / uint64(w); parts > 1 && last/uint64(parts) < MaxRanges {
+		per = int64(last/uint64(parts)) + 1
+	}
 	var out []Span
 	for start := lo; ; {
-		end, ok := add(start, w, MaxRanges)
+		end, ok := add(start, w, per)
 		if !ok || end-1 >= hi {
 			return append(out, Span{start, hi})
 		}
@@ -47,9 +56,11 @@ func Chunks(lo, hi, w int64) []Span {
 	}
 }
 
-// add is start + w*n, false when that overflows.
+// add is start + w*n (w, n >= 0), false when that overflows.
 func add(start, w, n int64) (int64, bool) {
-	if n > 0 && w > (math.MaxInt64-max(start, 0))/n {
+	// MaxInt64 - start is in [0, 2^64): exact in unsigned arithmetic.
+	room := uint64(math.MaxInt64) - uint64(start)
+	if n > 0 && uint64(w) > room/uint64(n) {
 		return 0, false
 	}
 	return start + w*n, true
@@ -213,10 +224,16 @@ type Plan struct {
 	Split int64
 	// MaxSpans is the most spans one checksum request or read carries.
 	MaxSpans int
+	// Parallel is the checksum requests in flight at once (each to both
+	// sides); the first level is cut into at least this many (hp diff
+	// --hash-parallel). A database runs each query on one core (MariaDB)
+	// or a few (PostgreSQL's workers), so this is what uses a big
+	// server's cores.
+	Parallel int
 }
 
 // DefaultPlan is hp diff --hash's plan but for TopRows.
-var DefaultPlan = Plan{TopRows: 100, LeafRows: 16, Split: 16, MaxSpans: 64}
+var DefaultPlan = Plan{TopRows: 100, LeafRows: 16, Split: 16, MaxSpans: 64, Parallel: 2}
 
 // Query asks both sides for the checksums of the ranges of Width over
 // [Lower, Upper] (range i starts at Lower + i*Width), of the rows whose
@@ -249,8 +266,11 @@ type SearchStats struct {
 // of the width, until a differing range holds at most LeafRows rows or a
 // single key value. Splitting stops early when most of a level's rows
 // are in ranges that differ: hashing them again would cost as much as
-// reading them. Every key whose rows differ lies in a returned span; the
-// spans are ascending and disjoint, adjacent ones merged.
+// reading them. Each level's requests run Parallel at once; the first
+// level is cut into at least Parallel requests of whole ranges, so the
+// ranges and the result are those of one request at a time. Every key
+// whose rows differ lies in a returned span; the spans are ascending and
+// disjoint, adjacent ones merged.
 func Search(ctx context.Context, lo, hi, rows int64, p Plan, sum Checksums) ([]Span, SearchStats, error) {
 	var st SearchStats
 	var leaves, split []Span
@@ -264,11 +284,12 @@ func Search(ctx context.Context, lo, hi, rows int64, p Plan, sum Checksums) ([]S
 		}
 		var diff []found
 		var checked, differing int64
-		for _, q := range qs {
-			src, tgt, err := sum(ctx, q)
-			if err != nil {
-				return err
-			}
+		res, err := answerAll(ctx, qs, p.Parallel, sum)
+		if err != nil {
+			return err
+		}
+		for i, q := range qs {
+			src, tgt := res[i].src, res[i].tgt
 			st.Queries++
 			st.Ranges += len(src) + len(tgt)
 			if top {
@@ -302,7 +323,7 @@ func Search(ctx context.Context, lo, hi, rows int64, p Plan, sum Checksums) ([]S
 		return nil
 	}
 	var top []Query
-	for _, c := range Chunks(lo, hi, w) {
+	for _, c := range Chunks(lo, hi, w, p.Parallel) {
 		top = append(top, Query{Lower: c.Lower, Upper: c.Upper, Width: w})
 	}
 	if err := check(top, true); err != nil {
@@ -328,6 +349,27 @@ func Search(ctx context.Context, lo, hi, rows int64, p Plan, sum Checksums) ([]S
 		out = AppendSpan(out, s)
 	}
 	return out, st, nil
+}
+
+type answer struct{ src, tgt []sdk.RangeChecksum }
+
+// answerAll answers the queries, up to parallel of them at once, in the order
+// of qs; the first error cancels the others.
+func answerAll(ctx context.Context, qs []Query, parallel int, sum Checksums) ([]answer, error) {
+	out := make([]answer, len(qs))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(parallel, 1))
+	for i, q := range qs {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err // another request failed: send no more
+			}
+			var err error
+			out[i].src, out[i].tgt, err = sum(ctx, q)
+			return err
+		})
+	}
+	return out, g.Wait()
 }
 
 func total(rs []sdk.RangeChecksum) int64 {

@@ -28,28 +28,45 @@ func TestRangeWidth(t *testing.T) {
 	}
 }
 
+// TestChunksCoverEveryKeyOnce: chunks span the keys without a gap or an
+// overlap, start on a range edge (so the ranges are the same however many
+// chunks), hold at most MaxRanges ranges and number at least parts when
+// there are that many ranges.
 func TestChunksCoverEveryKeyOnce(t *testing.T) {
 	for _, c := range []struct{ lo, hi, w int64 }{
-		{1, 1_000_000, 10}, {-5, 5, 1}, {math.MaxInt64 - 3*MaxRanges, math.MaxInt64, 2}, {math.MinInt64, math.MaxInt64, math.MaxInt64},
+		{1, 1_000_000, 10}, {-5, 5, 1}, {1, 7, 3}, {5, 5, 1}, {math.MaxInt64 - 3*MaxRanges, math.MaxInt64, 2},
+		{math.MinInt64, math.MaxInt64, math.MaxInt64}, {math.MinInt64, math.MaxInt64, 1 << 40}, {-1000, 1_000_003, 7},
 	} {
-		chunks := Chunks(c.lo, c.hi, c.w)
-		if chunks[0].Lower != c.lo || chunks[len(chunks)-1].Upper != c.hi {
-			t.Fatalf("Chunks(%d, %d, %d) = %v: does not span the keys", c.lo, c.hi, c.w, chunks)
-		}
-		for i, ch := range chunks {
-			if ch.Upper < ch.Lower {
-				t.Fatalf("Chunks(%d, %d, %d): chunk %v is empty", c.lo, c.hi, c.w, ch)
+		ranges := uint64(c.hi-c.lo)/uint64(c.w) + 1
+		for _, parts := range []int{0, 1, 2, 3, 4, 16} {
+			chunks := Chunks(c.lo, c.hi, c.w, parts)
+			if chunks[0].Lower != c.lo || chunks[len(chunks)-1].Upper != c.hi {
+				t.Fatalf("Chunks(%d, %d, %d, %d) = %v: does not span the keys", c.lo, c.hi, c.w, parts, chunks)
 			}
-			if i > 0 && chunks[i-1].Upper+1 != ch.Lower {
-				t.Fatalf("Chunks(%d, %d, %d): %v then %v: a gap or overlap", c.lo, c.hi, c.w, chunks[i-1], ch)
+			for i, ch := range chunks {
+				if ch.Upper < ch.Lower {
+					t.Fatalf("Chunks(%d, %d, %d, %d): chunk %v is empty", c.lo, c.hi, c.w, parts, ch)
+				}
+				if i > 0 && chunks[i-1].Upper+1 != ch.Lower {
+					t.Fatalf("Chunks(%d, %d, %d, %d): %v then %v: a gap or overlap", c.lo, c.hi, c.w, parts, chunks[i-1], ch)
+				}
+				if uint64(ch.Lower-c.lo)%uint64(c.w) != 0 {
+					t.Fatalf("Chunks(%d, %d, %d, %d): chunk %v starts inside a range", c.lo, c.hi, c.w, parts, ch)
+				}
+				if n := uint64(ch.Upper-ch.Lower)/uint64(c.w) + 1; n > MaxRanges {
+					t.Fatalf("Chunks(%d, %d, %d, %d): chunk %v holds %d ranges", c.lo, c.hi, c.w, parts, ch, n)
+				}
 			}
-			if n := uint64(ch.Upper-ch.Lower)/uint64(c.w) + 1; n > MaxRanges {
-				t.Fatalf("Chunks(%d, %d, %d): chunk %v holds %d ranges", c.lo, c.hi, c.w, ch, n)
+			if want := min(uint64(max(parts, 1)), ranges); uint64(len(chunks)) < want {
+				t.Fatalf("Chunks(%d, %d, %d, %d): %d chunks of %d ranges, want at least %d", c.lo, c.hi, c.w, parts, len(chunks), ranges, want)
 			}
 		}
 	}
-	if n := len(Chunks(1, 1_000_000, 10)); n != 2 {
+	if n := len(Chunks(1, 1_000_000, 10, 1)); n != 2 {
 		t.Errorf("1M keys in ranges of 10: %d chunks, want 2", n)
+	}
+	if n := len(Chunks(1, 1_000_000, 10, 4)); n != 4 {
+		t.Errorf("1M keys in ranges of 10, 4 parts: %d chunks, want 4", n)
 	}
 }
 

@@ -2,11 +2,14 @@ package diff
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
@@ -29,7 +32,7 @@ func (t table) checksums(q Query, hashed *int64) []sdk.RangeChecksum {
 		if q.Spans != nil && !slices.ContainsFunc(q.Spans, func(s Span) bool { return s.Lower <= k && k <= s.Upper }) {
 			continue
 		}
-		*hashed++
+		atomic.AddInt64(hashed, 1)
 		i := (k - q.Lower) / q.Width
 		a := byIndex[i]
 		if a == nil {
@@ -56,6 +59,13 @@ type searched struct {
 // search runs Search over the two tables as hp diff --hash does.
 func search(t *testing.T, p Plan, src, tgt table) searched {
 	t.Helper()
+	return searchWith(t, p, src, tgt, func() func() { return func() {} })
+}
+
+// searchWith is search calling enter at the start of each request and
+// the function it returns at its end.
+func searchWith(t *testing.T, p Plan, src, tgt table, enter func() func()) searched {
+	t.Helper()
 	var lo, hi, rows int64 = 1 << 62, -1 << 62, max(int64(len(src)), int64(len(tgt)))
 	for _, side := range []table{src, tgt} {
 		for k := range side {
@@ -68,6 +78,7 @@ func search(t *testing.T, p Plan, src, tgt table) searched {
 		if q.Spans != nil && len(q.Spans) > p.MaxSpans {
 			return nil, nil, fmt.Errorf("%d spans in one query, more than %d", len(q.Spans), p.MaxSpans)
 		}
+		defer enter()()
 		return src.checksums(q, &r.hashed), tgt.checksums(q, &r.hashed), nil
 	})
 	if err != nil {
@@ -224,6 +235,90 @@ func TestSearchRandom(t *testing.T) {
 		if len(want) == 0 && len(r.spans) != 0 {
 			t.Fatalf("round %d: nothing differs but %v is read", round, r.spans)
 		}
+	}
+}
+
+// TestSearchParallel: with several checksum requests in flight at once
+// the spans found, the ranges compared and the rows hashed are those of
+// one request at a time, over random tables and plans; the requests do
+// overlap, never more than Parallel of them.
+func TestSearchParallel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	overlapped := map[int]bool{}
+	for round := range 20 {
+		src := table{}
+		for range 3000 + rng.IntN(3000) {
+			src[rng.Int64N(200_000)-50_000] = rng.Uint64()
+		}
+		tgt := clone(src)
+		for k := range src {
+			switch rng.IntN(300) {
+			case 0:
+				tgt[k]++
+			case 1:
+				delete(tgt, k)
+			case 2:
+				tgt[k+1] = rng.Uint64()
+			}
+		}
+		p := Plan{TopRows: int64(1 + rng.IntN(200)), LeafRows: int64(1 + rng.IntN(20)), Split: int64(2 + rng.IntN(20)), MaxSpans: 1 + rng.IntN(50), Parallel: 1}
+		one := search(t, p, src, tgt)
+		for _, par := range []int{2, 4, 7} {
+			p.Parallel = par
+			var inFlight, most atomic.Int64
+			r := searchWith(t, p, src, tgt, func() func() {
+				n := inFlight.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				time.Sleep(time.Millisecond) // let the requests overlap
+				return func() { inFlight.Add(-1) }
+			})
+			if fmt.Sprint(r.spans) != fmt.Sprint(one.spans) {
+				t.Fatalf("round %d, parallel %d: spans %v, one at a time %v", round, par, r.spans, one.spans)
+			}
+			if r.stats.Ranges != one.stats.Ranges || r.stats.Levels != one.stats.Levels || r.stats.SourceRows != one.stats.SourceRows ||
+				r.stats.TargetRows != one.stats.TargetRows || r.hashed != one.hashed {
+				t.Fatalf("round %d, parallel %d: %+v and %d rows hashed, one at a time %+v and %d", round, par, r.stats, r.hashed, one.stats, one.hashed)
+			}
+			if r.stats.Queries < one.stats.Queries {
+				t.Fatalf("round %d, parallel %d: %d requests, fewer than one at a time (%d)", round, par, r.stats.Queries, one.stats.Queries)
+			}
+			if m := most.Load(); m > int64(par) {
+				t.Fatalf("round %d, parallel %d: %d requests in flight", round, par, m)
+			} else if m > 1 {
+				overlapped[par] = true
+			}
+		}
+	}
+	// Scheduling on a loaded machine may keep a round's requests apart,
+	// but not every round's.
+	for _, par := range []int{2, 4, 7} {
+		if !overlapped[par] {
+			t.Errorf("parallel %d: requests never overlapped", par)
+		}
+	}
+}
+
+// TestSearchParallelError: a failed request fails the search and cancels
+// the requests in flight.
+func TestSearchParallelError(t *testing.T) {
+	boom := errors.New("boom")
+	var cancelled atomic.Int64
+	_, _, err := Search(context.Background(), 1, 1_000_000, 1_000_000, Plan{TopRows: 100, LeafRows: 16, Split: 16, MaxSpans: 64, Parallel: 4},
+		func(ctx context.Context, q Query) ([]sdk.RangeChecksum, []sdk.RangeChecksum, error) {
+			if q.Lower == 1 {
+				return nil, nil, boom
+			}
+			select {
+			case <-ctx.Done():
+				cancelled.Add(1)
+				return nil, nil, ctx.Err()
+			case <-time.After(10 * time.Second):
+				return nil, nil, errors.New("not cancelled")
+			}
+		})
+	if !errors.Is(err, boom) || cancelled.Load() == 0 {
+		t.Fatalf("Search = %v with %d requests cancelled, want boom and the others cancelled", err, cancelled.Load())
 	}
 }
 

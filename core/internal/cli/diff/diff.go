@@ -33,9 +33,11 @@ type Options struct {
 	Where          string
 	Output         string
 	// Hash compares per-range checksums first (--hash); HashRows is the
-	// rows per range.
-	Hash     bool
-	HashRows int64
+	// rows per range, HashParallel the checksum queries run at once on
+	// each side.
+	Hash         bool
+	HashRows     int64
+	HashParallel int
 }
 
 // Result is the summary `hp diff --output json` prints on stderr.
@@ -76,7 +78,9 @@ in both dialects).
 --hash first compares checksums of ranges of the (integer) first key,
 computed in each database over a canonical text of the rows, and reads
 only the ranges whose checksums differ: a table that is almost in sync
-compares without a full read. Both connectors must compute checksums
+compares without a full read. --hash-parallel runs that many checksum
+queries at once on each side, over contiguous parts of the key span (a
+database runs each query on one core, or a few). Both connectors must compute checksums
 (PostgreSQL, MySQL/MariaDB) and every compared column must have a
 canonical text (floats, JSON and the like do not: leave them out with
 --columns). See docs/sync.md.
@@ -86,7 +90,7 @@ error.`,
 		Example: `  hp diff pg.public.orders my.orders
   hp diff pg.public.orders my.orders --primary-keys region,id --columns total,updated_at
   hp diff pg.public.orders my.orders --where "created >= '2026-01-01'" --output json
-  hp diff pg.public.orders my.orders --hash --hash-rows 200`,
+  hp diff pg.public.orders my.orders --hash --hash-rows 200 --hash-parallel 8`,
 		Args: cliutil.ExactArgs(2, "a source and a target table (<conn>.<table> <conn>.<table>)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Source, o.Target = args[0], args[1]
@@ -99,6 +103,7 @@ error.`,
 	cmd.Flags().StringVar(&o.Output, "output", "text", "Summary format on stderr: text or json")
 	cmd.Flags().BoolVar(&o.Hash, "hash", false, "Compare checksums of key ranges computed in each database first, and read only the ranges that differ")
 	cmd.Flags().Int64Var(&o.HashRows, "hash-rows", 100, "Rows per checksum range with --hash")
+	cmd.Flags().IntVar(&o.HashParallel, "hash-parallel", merge.DefaultPlan.Parallel, "Checksum queries run at once on each side with --hash (one connection each)")
 	return cmd
 }
 
@@ -122,6 +127,9 @@ func run(ctx context.Context, o *Options) (*Result, error) {
 	}
 	if o.Hash && o.HashRows < 1 {
 		return nil, cliutil.UsageErrorf("--hash-rows must be at least 1, not %d", o.HashRows)
+	}
+	if o.Hash && o.HashParallel < 1 {
+		return nil, cliutil.UsageErrorf("--hash-parallel must be at least 1, not %d", o.HashParallel)
 	}
 	out := bufio.NewWriterSize(o.IO.Out, 64<<10)
 	enc := json.NewEncoder(out)

@@ -21,6 +21,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"diff", "nope.t", "b.t"}, `unknown connection "nope"`},
 		{[]string{"diff", "out.t", "b.t"}, `connection "out" (` + dir + `) is a file store, not a database`},
 		{[]string{"diff", "a.t", "b.t", "--hash", "--hash-rows", "0"}, "--hash-rows must be at least 1, not 0"},
+		{[]string{"diff", "a.t", "b.t", "--hash", "--hash-parallel", "0"}, "--hash-parallel must be at least 1, not 0"},
 		{[]string{"cp", "meta", "a.t"}, "hp cp meta takes a source and a target table"},
 		{[]string{"cp", "meta", "pg", "b.t"}, `"pg" is not <connection>.<object>`},
 		{[]string{"cp", "meta", "a.t", "b.t", "--output", "csv"}, `--output "csv": use text or json`},

@@ -52,7 +52,7 @@ func compareHashed(ctx context.Context, o *Options, src, tgt tableSide, emit fun
 		return sum, &HashStats{}, err
 	}
 	plan := merge.DefaultPlan
-	plan.TopRows = o.HashRows
+	plan.TopRows, plan.Parallel = o.HashRows, o.HashParallel
 	spans, st, err := merge.Search(ctx, lo, hi, rows, plan, func(ctx context.Context, q merge.Query) (sr, tr []sdk.RangeChecksum, _ error) {
 		var serr, terr error
 		var wg sync.WaitGroup
