@@ -248,14 +248,22 @@ func appendUint128(b []byte, hi, lo uint64) []byte {
 	b = strconv.AppendUint(b, lo, 10)
 	for k--; k >= 0; k-- {
 		var digits [19]byte
-		v := parts[k]
-		for i := len(digits) - 1; i >= 0; i-- {
-			digits[i] = byte('0' + v%10)
-			v /= 10
-		}
+		put19(&digits, parts[k])
 		b = append(b, digits[:]...)
 	}
 	return b
+}
+
+// put19 writes v (< 10^19) as exactly 19 digits, two at a time: a
+// division by 100 per pair instead of one by 10 per digit.
+func put19(d *[19]byte, v uint64) {
+	for i := 17; i > 0; i -= 2 {
+		q := v / 100
+		r := 2 * (v - q*100)
+		d[i], d[i+1] = digitPairs[r], digitPairs[r+1]
+		v = q
+	}
+	d[0] = byte('0' + v)
 }
 
 // appendDecimal64 is appendScaled for an int64 unscaled value, writing the
@@ -272,7 +280,16 @@ func appendDecimal64(b []byte, v int64, scale int32) []byte {
 	}
 	var tmp [24]byte // 19 digits, a leading 0, the point and the sign
 	i := len(tmp)
-	for k := int32(0); k < scale; k++ {
+	// The scale's digits, two at a time, then the point.
+	k := scale
+	for ; k >= 2; k -= 2 {
+		q := u / 100
+		r := 2 * (u - q*100)
+		i -= 2
+		tmp[i], tmp[i+1] = digitPairs[r], digitPairs[r+1]
+		u = q
+	}
+	if k == 1 {
 		i--
 		tmp[i] = byte('0' + u%10)
 		u /= 10
@@ -281,13 +298,20 @@ func appendDecimal64(b []byte, v int64, scale int32) []byte {
 		i--
 		tmp[i] = '.'
 	}
-	for {
+	// The integer part, at least one digit.
+	for u >= 100 {
+		q := u / 100
+		r := 2 * (u - q*100)
+		i -= 2
+		tmp[i], tmp[i+1] = digitPairs[r], digitPairs[r+1]
+		u = q
+	}
+	if u >= 10 {
+		i -= 2
+		tmp[i], tmp[i+1] = digitPairs[2*u], digitPairs[2*u+1]
+	} else {
 		i--
-		tmp[i] = byte('0' + u%10)
-		u /= 10
-		if u == 0 {
-			break
-		}
+		tmp[i] = byte('0' + u)
 	}
 	if neg {
 		i--
