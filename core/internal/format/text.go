@@ -229,8 +229,36 @@ func appendDecimal128(b []byte, n decimal128.Num, scale int32) []byte {
 	if neg {
 		n = n.Negate() // the magnitude; -2^127 stays itself, read unsigned below
 	}
-	var tmp [40]byte
-	return appendScaled(b, appendUint128(tmp[:0], uint64(n.HighBits()), n.LowBits()), neg, scale)
+	hi, lo := uint64(n.HighBits()), n.LowBits()
+	if scale < 0 || scale > 19 {
+		var tmp [40]byte
+		return appendScaled(b, appendUint128(tmp[:0], hi, lo), neg, scale)
+	}
+	// hi <= 2^63 < 10^19, so one division splits the magnitude into
+	// q (< 2^64) and 19 digits, the point among the latter.
+	q, r := bits.Div64(hi, lo, 1e19)
+	var d [19]byte
+	put19(&d, r)
+	if neg {
+		b = append(b, '-')
+	}
+	whole := d[:19-scale]
+	if q > 0 {
+		b = strconv.AppendUint(b, q, 10)
+	} else {
+		for len(whole) > 1 && whole[0] == '0' {
+			whole = whole[1:]
+		}
+		if len(whole) == 0 {
+			b = append(b, '0') // scale 19: the integer part is 0
+		}
+	}
+	b = append(b, whole...)
+	if scale > 0 {
+		b = append(b, '.')
+		b = append(b, d[19-scale:]...)
+	}
+	return b
 }
 
 // appendUint128 appends the decimal digits of the unsigned 128-bit hi:lo,
