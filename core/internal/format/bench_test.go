@@ -329,7 +329,7 @@ func TestAppendDecimal128MatchesBig(t *testing.T) {
 				continue // outside decimal128 (its minimum is checked below)
 			}
 			n := decimal128.FromBigInt(x)
-			for scale := int32(-2); scale <= 40; scale += 3 {
+			for scale := int32(-2); scale <= 40; scale++ {
 				want := string(appendBig([]byte("x"), n.BigInt(), scale))
 				if got := string(appendDecimal128([]byte("x"), n, scale)); got != want {
 					t.Fatalf("%s scale %d: %q, want %q", x, scale, got, want)
@@ -397,4 +397,31 @@ func TestParquetWideTablesCutSmallerPages(t *testing.T) {
 			t.Errorf("%d columns: largest data page %d bytes, want about %d", cols, largest, want)
 		}
 	}
+}
+
+// BenchmarkAppendDecimal renders the decimals shape's values: numeric(18,4)
+// within int64 and numeric(38,10) beyond it (17 integer digits).
+func BenchmarkAppendDecimal(b *testing.B) {
+	var d64 []int64
+	var d128 []decimal128.Num
+	for i := range int64(1000) {
+		d64 = append(d64, -49999999999983+17*i)
+		v, _ := new(big.Int).SetString(strconv.FormatInt(10000030000012345+i*10000030000012345, 10)+"7159370367", 10)
+		d128 = append(d128, decimal128.FromBigInt(v))
+	}
+	buf := make([]byte, 0, 64)
+	b.Run("18,4", func(b *testing.B) {
+		for b.Loop() {
+			for _, v := range d64 {
+				buf = appendDecimal64(buf[:0], v, 4)
+			}
+		}
+	})
+	b.Run("38,10", func(b *testing.B) {
+		for b.Loop() {
+			for _, v := range d128 {
+				buf = appendDecimal128(buf[:0], v, 10)
+			}
+		}
+	})
 }

@@ -229,8 +229,36 @@ func appendDecimal128(b []byte, n decimal128.Num, scale int32) []byte {
 	if neg {
 		n = n.Negate() // the magnitude; -2^127 stays itself, read unsigned below
 	}
-	var tmp [40]byte
-	return appendScaled(b, appendUint128(tmp[:0], uint64(n.HighBits()), n.LowBits()), neg, scale)
+	hi, lo := uint64(n.HighBits()), n.LowBits()
+	if scale < 0 || scale > 19 {
+		var tmp [40]byte
+		return appendScaled(b, appendUint128(tmp[:0], hi, lo), neg, scale)
+	}
+	// hi <= 2^63 < 10^19, so one division splits the magnitude into
+	// q (< 2^64) and 19 digits, the point among the latter.
+	q, r := bits.Div64(hi, lo, 1e19)
+	var d [19]byte
+	put19(&d, r)
+	if neg {
+		b = append(b, '-')
+	}
+	whole := d[:19-scale]
+	if q > 0 {
+		b = strconv.AppendUint(b, q, 10)
+	} else {
+		for len(whole) > 1 && whole[0] == '0' {
+			whole = whole[1:]
+		}
+		if len(whole) == 0 {
+			b = append(b, '0') // scale 19: the integer part is 0
+		}
+	}
+	b = append(b, whole...)
+	if scale > 0 {
+		b = append(b, '.')
+		b = append(b, d[19-scale:]...)
+	}
+	return b
 }
 
 // appendUint128 appends the decimal digits of the unsigned 128-bit hi:lo,
@@ -248,14 +276,22 @@ func appendUint128(b []byte, hi, lo uint64) []byte {
 	b = strconv.AppendUint(b, lo, 10)
 	for k--; k >= 0; k-- {
 		var digits [19]byte
-		v := parts[k]
-		for i := len(digits) - 1; i >= 0; i-- {
-			digits[i] = byte('0' + v%10)
-			v /= 10
-		}
+		put19(&digits, parts[k])
 		b = append(b, digits[:]...)
 	}
 	return b
+}
+
+// put19 writes v (< 10^19) as exactly 19 digits, two at a time: a
+// division by 100 per pair instead of one by 10 per digit.
+func put19(d *[19]byte, v uint64) {
+	for i := 17; i > 0; i -= 2 {
+		q := v / 100
+		r := 2 * (v - q*100)
+		d[i], d[i+1] = digitPairs[r], digitPairs[r+1]
+		v = q
+	}
+	d[0] = byte('0' + v)
 }
 
 // appendDecimal64 is appendScaled for an int64 unscaled value, writing the
@@ -272,7 +308,16 @@ func appendDecimal64(b []byte, v int64, scale int32) []byte {
 	}
 	var tmp [24]byte // 19 digits, a leading 0, the point and the sign
 	i := len(tmp)
-	for k := int32(0); k < scale; k++ {
+	// The scale's digits, two at a time, then the point.
+	k := scale
+	for ; k >= 2; k -= 2 {
+		q := u / 100
+		r := 2 * (u - q*100)
+		i -= 2
+		tmp[i], tmp[i+1] = digitPairs[r], digitPairs[r+1]
+		u = q
+	}
+	if k == 1 {
 		i--
 		tmp[i] = byte('0' + u%10)
 		u /= 10
@@ -281,13 +326,20 @@ func appendDecimal64(b []byte, v int64, scale int32) []byte {
 		i--
 		tmp[i] = '.'
 	}
-	for {
+	// The integer part, at least one digit.
+	for u >= 100 {
+		q := u / 100
+		r := 2 * (u - q*100)
+		i -= 2
+		tmp[i], tmp[i+1] = digitPairs[r], digitPairs[r+1]
+		u = q
+	}
+	if u >= 10 {
+		i -= 2
+		tmp[i], tmp[i+1] = digitPairs[2*u], digitPairs[2*u+1]
+	} else {
 		i--
-		tmp[i] = byte('0' + u%10)
-		u /= 10
-		if u == 0 {
-			break
-		}
+		tmp[i] = byte('0' + u)
 	}
 	if neg {
 		i--
