@@ -159,3 +159,42 @@ func TestWideRowsCutByBytes(t *testing.T) {
 		t.Fatalf("batch of %d rows (%d bytes), want the first row past 1 MiB", n, n*perRow)
 	}
 }
+
+// TestBatchCutByBytesHoldsItsRows: batches cut by the byte budget hold
+// memory for about their rows, not for the next power of two (3,227 rows
+// of 200 columns held 4,096 rows' worth), from the second batch on: the
+// first is built by doubling. An array's buffer is trimmed to its length
+// by reslicing, so what it holds is the capacity under it.
+func TestBatchCutByBytesHoldsItsRows(t *testing.T) {
+	fields := make([]arrow.Field, 200)
+	for i := range fields {
+		fields[i] = arrow.Field{Name: fmt.Sprintf("c%d", i), Type: arrow.PrimitiveTypes.Int64}
+	}
+	b := NewBuilder(arrow.NewSchema(fields, nil), WithMaxBytes(5<<20))
+	defer b.Release()
+	for batch := range 4 {
+		for r := 0; ; r++ {
+			for i := range fields {
+				b.Field(i).(*array.Int64Builder).Append(int64(r))
+			}
+			if b.EndRow() {
+				break
+			}
+		}
+		rec := b.NewBatch()
+		rows := int(rec.NumRows())
+		held := 0
+		for _, c := range rec.Columns() {
+			for _, buf := range c.Data().Buffers() {
+				if buf != nil {
+					held += cap(buf.Buf())
+				}
+			}
+		}
+		rec.Release()
+		want := len(fields) * ((rows+rows/8+1)*8 + rows/8 + 256)
+		if batch > 0 && held > want {
+			t.Fatalf("batch %d of %d rows holds %d bytes of buffers, want at most %d", batch, rows, held, want)
+		}
+	}
+}
