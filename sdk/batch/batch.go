@@ -133,7 +133,10 @@ func (b *Builder) EstimatedBytes() int {
 // power of two: a batch cut by bytes at 2,600 rows of 200 columns held
 // memory for 4,096 (its arrays trim their buffers by reslicing, which
 // keeps the memory under them) until it was released, beyond the bytes
-// counted in flight.
+// counted in flight. Variable-length data gets an eighth more than the
+// last batch's too, up to one and a half budgets: a batch of 1 MiB values
+// ends past its budget, and a data buffer reserved at the budget doubled
+// to 8 MiB for the value that crossed it.
 func (b *Builder) NewBatch() arrow.RecordBatch {
 	rows := b.rows
 	fields := b.Fields()
@@ -152,7 +155,7 @@ func (b *Builder) NewBatch() arrow.RecordBatch {
 	for i, f := range fields {
 		f.Resize(b.rowCap)
 		if d, ok := f.(interface{ ReserveData(int) }); ok && b.dataLen[i] > 0 {
-			d.ReserveData(min(b.dataLen[i], b.cfg.maxBytes))
+			d.ReserveData(min(b.dataLen[i]+b.dataLen[i]/8, b.cfg.maxBytes+b.cfg.maxBytes/2))
 		}
 	}
 	return rec

@@ -198,3 +198,31 @@ func TestBatchCutByBytesHoldsItsRows(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeValuesDoNotDoubleTheData: a batch of 1.5 MiB values ends past
+// its 4 MiB budget (4.5 MiB); the next batch's data buffer is reserved
+// for that, not at the budget, where the third value doubled it to 8 MiB.
+func TestLargeValuesDoNotDoubleTheData(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String}}, nil)
+	b := NewBuilder(schema, WithMaxBytes(4<<20))
+	defer b.Release()
+	v := strings.Repeat("x", 3<<19)
+	for batch := range 4 {
+		for {
+			b.Field(0).(*array.StringBuilder).Append(v)
+			if b.EndRow() {
+				break
+			}
+		}
+		rec := b.NewBatch()
+		held := cap(rec.Column(0).Data().Buffers()[2].Buf())
+		rows := rec.NumRows()
+		rec.Release()
+		if rows != 3 {
+			t.Fatalf("batch %d has %d rows, want 3", batch, rows)
+		}
+		if batch > 0 && held > 6<<20+64 {
+			t.Fatalf("batch %d of 4.5 MiB data holds %d bytes for it, want at most 6 MiB", batch, held)
+		}
+	}
+}
