@@ -66,6 +66,13 @@ func hasHugeValue(rec arrow.RecordBatch) bool {
 	return false
 }
 
+// longValueBatch is the values the writer takes at a time, before it
+// checks whether the page is full, in files with a column of long values
+// (longValue and more): at its default, 1,024, a batch of 1 MiB values
+// made one page of the whole batch, held as values, encoded, page and
+// compressed page.
+const longValueBatch = 16
+
 // ownDictGroupRows caps the rows of a row group with columns encoded by
 // stringDict.
 const ownDictGroupRows = 1 << 18
@@ -130,11 +137,12 @@ func (e *parquetEncoder) open(sample arrow.RecordBatch) error {
 	props := slices.Clip(e.props)
 	fields := slices.Clone(e.conv.schema.Fields())
 	e.dicts = make([]*stringDict, len(fields))
-	own := false
+	own, long := false, false
 	if sample != nil {
 		for i, f := range fields {
 			if hasLongValue(sample.Column(i)) {
 				props = append(props, parquet.WithStatsFor(f.Name, false))
+				long = true
 			}
 			switch chooseDictionary(sample.Column(i)) {
 			case plainOnly:
@@ -145,6 +153,9 @@ func (e *parquetEncoder) open(sample arrow.RecordBatch) error {
 				own = true
 			}
 		}
+	}
+	if long {
+		props = append(props, parquet.WithBatchSize(longValueBatch))
 	}
 	wprops := parquet.NewWriterProperties(props...)
 	if !own {
