@@ -159,3 +159,70 @@ func TestWideRowsCutByBytes(t *testing.T) {
 		t.Fatalf("batch of %d rows (%d bytes), want the first row past 1 MiB", n, n*perRow)
 	}
 }
+
+// TestBatchCutByBytesHoldsItsRows: batches cut by the byte budget hold
+// memory for about their rows, not for the next power of two (3,227 rows
+// of 200 columns held 4,096 rows' worth), from the second batch on: the
+// first is built by doubling. An array's buffer is trimmed to its length
+// by reslicing, so what it holds is the capacity under it.
+func TestBatchCutByBytesHoldsItsRows(t *testing.T) {
+	fields := make([]arrow.Field, 200)
+	for i := range fields {
+		fields[i] = arrow.Field{Name: fmt.Sprintf("c%d", i), Type: arrow.PrimitiveTypes.Int64}
+	}
+	b := NewBuilder(arrow.NewSchema(fields, nil), WithMaxBytes(5<<20))
+	defer b.Release()
+	for batch := range 4 {
+		for r := 0; ; r++ {
+			for i := range fields {
+				b.Field(i).(*array.Int64Builder).Append(int64(r))
+			}
+			if b.EndRow() {
+				break
+			}
+		}
+		rec := b.NewBatch()
+		rows := int(rec.NumRows())
+		held := 0
+		for _, c := range rec.Columns() {
+			for _, buf := range c.Data().Buffers() {
+				if buf != nil {
+					held += cap(buf.Buf())
+				}
+			}
+		}
+		rec.Release()
+		want := len(fields) * ((rows+rows/8+1)*8 + rows/8 + 256)
+		if batch > 0 && held > want {
+			t.Fatalf("batch %d of %d rows holds %d bytes of buffers, want at most %d", batch, rows, held, want)
+		}
+	}
+}
+
+// TestLargeValuesDoNotDoubleTheData: a batch of 1.5 MiB values ends past
+// its 4 MiB budget (4.5 MiB); the next batch's data buffer is reserved
+// for that, not at the budget, where the third value doubled it to 8 MiB.
+func TestLargeValuesDoNotDoubleTheData(t *testing.T) {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String}}, nil)
+	b := NewBuilder(schema, WithMaxBytes(4<<20))
+	defer b.Release()
+	v := strings.Repeat("x", 3<<19)
+	for batch := range 4 {
+		for {
+			b.Field(0).(*array.StringBuilder).Append(v)
+			if b.EndRow() {
+				break
+			}
+		}
+		rec := b.NewBatch()
+		held := cap(rec.Column(0).Data().Buffers()[2].Buf())
+		rows := rec.NumRows()
+		rec.Release()
+		if rows != 3 {
+			t.Fatalf("batch %d has %d rows, want 3", batch, rows)
+		}
+		if batch > 0 && held > 6<<20+64 {
+			t.Fatalf("batch %d of 4.5 MiB data holds %d bytes for it, want at most 6 MiB", batch, held)
+		}
+	}
+}

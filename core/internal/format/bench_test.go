@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -396,6 +397,63 @@ func TestParquetWideTablesCutSmallerPages(t *testing.T) {
 		if largest > want+8<<10 || largest < want/2 {
 			t.Errorf("%d columns: largest data page %d bytes, want about %d", cols, largest, want)
 		}
+		// 200 columns of 40 KiB pages took hp to 150 MB on the wide
+		// benchmark table, 20 KiB pages 118–127 MB.
+		if cols == 200 && largest > 28<<10 {
+			t.Errorf("200 columns: largest data page %d bytes, want at most 28 KiB", largest)
+		}
+	}
+}
+
+// A column of long values is written longValueBatch values at a time, so
+// its pages are cut near the page size, not once per batch: 64 values of
+// 256 KiB made one 16 MiB page, held several times over while it was
+// built.
+func TestParquetLongValuesCutPages(t *testing.T) {
+	sch := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "body", Type: arrow.BinaryTypes.String}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	const rows, size = 64, 256 << 10
+	for r := range rows {
+		b.Field(0).(*array.Int64Builder).Append(int64(r))
+		b.Field(1).(*array.StringBuilder).Append(strings.Repeat(string(rune('a'+r%26)), size))
+	}
+	rec := b.NewRecordBatch()
+	b.Release()
+	var buf bytes.Buffer
+	enc, err := NewEncoder(&buf, sch, WithFormat(Parquet), WithCompression(None))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	rec.Release()
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pf, err := file.NewParquetReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := pf.RowGroup(0).GetColumnPageReader(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	largest, values := 0, 0
+	for pr.Next() {
+		if p, ok := pr.Page().(file.DataPage); ok {
+			largest = max(largest, len(p.Data()))
+			values += int(p.NumValues())
+		}
+	}
+	if err := pr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if values != rows {
+		t.Fatalf("pages hold %d values, want %d", values, rows)
+	}
+	if want := longValueBatch*(size+4) + 1<<10; largest > want {
+		t.Errorf("largest data page %d bytes, want at most %d (%d values)", largest, want, longValueBatch)
 	}
 }
 
