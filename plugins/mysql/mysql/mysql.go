@@ -236,7 +236,7 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 		if err != nil {
 			return sqlsource.Mapping{}, fmt.Errorf("%w: %v", sdk.ErrUnsupportedType, err)
 		}
-		return sqlsource.Mapping{Type: dt, Decode: sqlsource.DecodeDecimal, DecodeText: sqlsource.TextDecimal}, nil
+		return sqlsource.Mapping{Type: dt, Decode: sqlsource.DecodeDecimal, DecodeText: textDecimal(dt)}, nil
 	}
 	if pair, ok := intTypes[base]; ok {
 		if unsigned {
