@@ -86,23 +86,27 @@ func (b binaryConn) ResetSession(ctx context.Context) error      { return b.c.Re
 func (b binaryConn) IsValid() bool                               { return b.c.IsValid() }
 func (b binaryConn) CheckNamedValue(nv *driver.NamedValue) error { return b.c.CheckNamedValue(nv) }
 
-// query reads a table whose columns are all exact in text in the text
-// protocol, which costs the server and the driver less than the binary one
-// (the driver formats binary dates and times to text for us to parse
-// again); everything else, queries of unknown columns and reads with
-// arguments included, is prepared.
+// textOnSocket makes query read tables whose columns are all exact in
+// text in the text protocol on the socket, as it did before binary rows
+// were read there: tests set it to compare the two protocols.
+var textOnSocket = false
+
+// query reads tables on the socket as prepared statements, in the binary
+// protocol: integers, floats, dates and datetimes then come as their
+// bytes, which the server does not format as text nor the plugin parse
+// back (on 10 bigint columns, 27% of the plugin's CPU and 40% of the
+// server thread's; docs/benchmarks.md, History, 2026-12-07). Without the
+// socket (TLS, compression), a table whose columns are all exact in text
+// is read in the text protocol, which the driver does not box as it does
+// binary rows; everything else, queries of unknown columns and reads with
+// arguments included, is prepared through the driver.
 func query(ctx context.Context, dc any, q string, args []any, cols []sqlsource.ColumnMeta) (driver.Rows, error) {
-	if bc, ok := dc.(binaryConn); ok && len(args) == 0 && textExact(cols) {
-		if bc.wire != nil {
-			rows, err := bc.wire.query(ctx, bc.c, q)
-			if err != nil {
-				return nil, err // not a nil *textRows in a non-nil driver.Rows
-			}
-			return rows, nil
-		}
-		return bc.c.QueryContext(ctx, q, nil)
+	bc, ok := dc.(binaryConn)
+	if !ok || len(args) > 0 {
+		return sqlsource.Query(ctx, dc, q, args)
 	}
-	if bc, ok := dc.(binaryConn); ok && bc.wire != nil && len(args) == 0 && len(cols) > 0 {
+	exact := textExact(cols)
+	if bc.wire != nil && len(cols) > 0 && !(textOnSocket && exact) {
 		bin := make([]bool, len(cols))
 		for i, c := range cols {
 			m, err := mapType(c)
@@ -116,6 +120,16 @@ func query(ctx context.Context, dc any, q string, args []any, cols []sqlsource.C
 			return nil, err // not a nil *binRows in a non-nil driver.Rows
 		}
 		return rows, nil
+	}
+	if exact {
+		if bc.wire != nil {
+			rows, err := bc.wire.query(ctx, bc.c, q)
+			if err != nil {
+				return nil, err // not a nil *textRows in a non-nil driver.Rows
+			}
+			return rows, nil
+		}
+		return bc.c.QueryContext(ctx, q, nil)
 	}
 	return sqlsource.Query(ctx, dc, q, args)
 }

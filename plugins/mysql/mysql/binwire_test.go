@@ -96,3 +96,60 @@ func TestBinaryWireClosesStatements(t *testing.T) {
 		t.Errorf("3 reads and a status query prepared %d statements and closed %d, want 4 and 4", p1-p0, c1-c0)
 	}
 }
+
+// Table reads on the socket are prepared, in the binary protocol, with or
+// without floats; the text protocol is what TextOnSocket asks for.
+func TestReadsOnTheSocketAreBinary(t *testing.T) {
+	dsn := os.Getenv("HP_TEST_MYSQL_DSN")
+	if dsn == "" {
+		dsn = "mysql://root@127.0.0.1:3306/test"
+	}
+	db, err := open(sdk.Connection{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		testkit.NeedService(t, "MariaDB", err)
+	}
+	defer conn.Close()
+	cols := []sqlsource.ColumnMeta{{Name: "n", NativeType: "bigint"}, {Name: "d", NativeType: "date"}}
+	for _, text := range []bool{false, true} {
+		textOnSocket = text
+		err := conn.Raw(func(dc any) error {
+			rows, err := query(ctx, dc, "SELECT CAST(-2 AS SIGNED) AS n, DATE '2024-02-29' AS d", nil, cols)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			switch rows.(type) {
+			case *binRows:
+				if text {
+					t.Errorf("with TextOnSocket: binary rows")
+				}
+			case *textRows:
+				if !text {
+					t.Errorf("text rows, want binary ones")
+				}
+			default:
+				t.Errorf("rows %T are not read off the socket", rows)
+			}
+			raw := make([][]byte, 2)
+			if err := rows.(sqlsource.RawRows).NextRaw(raw); err != nil {
+				return err
+			}
+			if text && (string(raw[0]) != "-2" || string(raw[1]) != "2024-02-29") || !text && (len(raw[0]) < 4 || raw[0][0] != 0xfe || len(raw[1]) != 4) {
+				t.Errorf("text %v: values %q", text, raw)
+			}
+			for rows.(sqlsource.RawRows).NextRaw(raw) == nil {
+			}
+			return rows.Close()
+		})
+		textOnSocket = false
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}

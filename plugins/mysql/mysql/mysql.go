@@ -1,8 +1,8 @@
 // Package mysql is the MySQL/MariaDB connector, built on sdk/sqlsource with
 // go-sql-driver/mysql. Results stream row by row from the server; DECIMAL
-// arrives as text and is kept exactly. Table reads read the text
-// protocol's rows (wire.go), or with floats the binary protocol's
-// (binwire.go), off the socket themselves.
+// arrives as text and is kept exactly. Table reads read the binary
+// protocol's rows off the socket themselves (binwire.go, on wire.go's
+// packet reader).
 package mysql
 
 import (
@@ -46,7 +46,7 @@ var info = sdk.Info{
 		{NativeType: "tinyint / smallint / mediumint, int / bigint", ArrowType: "int8 / int16 / int32 / int64"},
 		{NativeType: "... unsigned", ArrowType: "uint8 / uint16 / uint32 / uint64", Notes: "bigint unsigned keeps values above 2^63"},
 		{NativeType: "decimal(p,s)", ArrowType: "decimal128(p, s) up to 38 digits, decimal256(p, s) up to 65", Notes: "exact: read as text"},
-		{NativeType: "float / double", ArrowType: "float32 / float64", Notes: "the stored value: reads with float columns use the binary protocol (prepared statements), where MariaDB does not round FLOAT to six digits; other table reads use the text protocol, which is cheaper (without TLS or compression, table reads in either protocol are read off the socket by the connector itself)"},
+		{NativeType: "float / double", ArrowType: "float32 / float64", Notes: "the stored value: table reads use the binary protocol (prepared statements), where MariaDB does not round FLOAT to six digits; without TLS or compression the connector reads them off the socket itself, which also spares the server formatting integers and dates as text. Over TLS or compression, reads of tables without float columns use the text protocol, which the driver decodes more cheaply than its binary rows"},
 		{NativeType: "char, varchar, text types, enum, set, json", ArrowType: "utf8"},
 		{NativeType: "binary, varbinary, blob types", ArrowType: "binary"},
 		{NativeType: "geometry types (point, polygon, ...)", ArrowType: "binary", Notes: "MySQL's internal form: a 4-byte little-endian SRID, then WKB"},
@@ -236,7 +236,7 @@ func mapType(m sqlsource.ColumnMeta) (sqlsource.Mapping, error) {
 		if err != nil {
 			return sqlsource.Mapping{}, fmt.Errorf("%w: %v", sdk.ErrUnsupportedType, err)
 		}
-		return sqlsource.Mapping{Type: dt, Decode: sqlsource.DecodeDecimal, DecodeText: sqlsource.TextDecimal}, nil
+		return sqlsource.Mapping{Type: dt, Decode: sqlsource.DecodeDecimal, DecodeText: textDecimal(dt)}, nil
 	}
 	if pair, ok := intTypes[base]; ok {
 		if unsigned {

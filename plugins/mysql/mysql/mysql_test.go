@@ -244,6 +244,9 @@ func TestZeroInDateRefused(t *testing.T) {
 	for _, table := range []string{"z", "zf"} {
 		zeroInDateRefused(t, d, table)
 	}
+	restore := mysql.TextOnSocket()
+	defer restore()
+	zeroInDateRefused(t, d, "z") // in the text protocol
 }
 
 func zeroInDateRefused(t *testing.T, d, table string) {
@@ -317,9 +320,11 @@ func TestGeometryAsBinary(t *testing.T) {
 	}
 }
 
-// A table without floats is read in the text protocol, a read with a
-// parameter in the binary one (a string bound is never written into the
-// SQL): both must give the same values for every type.
+// Tables are read in the binary protocol on the socket (in the text
+// protocol there when TextOnSocket), a read with a parameter in the
+// binary one by the driver (a string bound is never written into the
+// SQL): all must give the same values for every type, NULLs, extremes
+// and zero dates included.
 func TestTextAndBinaryProtocolsAgree(t *testing.T) {
 	db, d := database(t)
 	execAll(t, db,
@@ -355,18 +360,23 @@ func TestTextAndBinaryProtocolsAgree(t *testing.T) {
 		rec.Retain()
 		return rec
 	}
+	// text protocol rows read off the socket (wire.go), which reads
+	// without floats took before binary rows were read there
+	restore := mysql.TextOnSocket()
 	text := read("a", nil)
+	restore()
 	defer text.Release()
 	everything := &sdk.RangeFilter{Column: "id", Lower: &sdk.Value{Kind: sdk.KindString, Str: "0"}, LowerInclusive: true}
 	binary := read("a", everything)
 	defer binary.Release()
-	// binary protocol rows read off the socket (binwire.go), and by the
-	// driver (a read with a parameter)
-	wire, driver := read("af", nil), read("af", everything)
+	// binary protocol rows read off the socket (binwire.go), with and
+	// without a float, and by the driver (a read with a parameter)
+	wireA, wire, driver := read("a", nil), read("af", nil), read("af", everything)
+	defer wireA.Release()
 	defer wire.Release()
 	defer driver.Release()
-	if text.NumRows() != 3 || binary.NumRows() != 3 || wire.NumRows() != 3 || driver.NumRows() != 3 {
-		t.Fatalf("rows: text %d, binary %d, binary off the socket %d, binary by the driver %d", text.NumRows(), binary.NumRows(), wire.NumRows(), driver.NumRows())
+	if text.NumRows() != 3 || binary.NumRows() != 3 || wireA.NumRows() != 3 || wire.NumRows() != 3 || driver.NumRows() != 3 {
+		t.Fatalf("rows: text %d, binary %d, binary off the socket %d and %d, binary by the driver %d", text.NumRows(), binary.NumRows(), wireA.NumRows(), wire.NumRows(), driver.NumRows())
 	}
 	for i, f := range text.Schema().Fields() {
 		if !array.Equal(text.Column(i), binary.Column(i)) {
@@ -374,6 +384,9 @@ func TestTextAndBinaryProtocolsAgree(t *testing.T) {
 		}
 		if !array.Equal(text.Column(i), wire.Column(i)) {
 			t.Errorf("column %s (%s): text protocol %v, binary protocol off the socket %v", f.Name, f.Type, text.Column(i), wire.Column(i))
+		}
+		if !array.Equal(text.Column(i), wireA.Column(i)) {
+			t.Errorf("column %s (%s): text protocol %v, binary protocol off the socket without floats %v", f.Name, f.Type, text.Column(i), wireA.Column(i))
 		}
 	}
 	for i, f := range wire.Schema().Fields() {
@@ -433,6 +446,9 @@ func TestWireRowsSpanningPackets(t *testing.T) {
 	for _, table := range []string{"w", "wf"} {
 		readSpanning(t, d, table, sizes)
 	}
+	restore := mysql.TextOnSocket()
+	defer restore()
+	readSpanning(t, d, "w", sizes)
 }
 
 func readSpanning(t *testing.T, d, table string, sizes map[int]int) {
@@ -463,6 +479,8 @@ func readSpanning(t *testing.T, d, table string, sizes map[int]int) {
 // it, an error the server sends after some rows ends the read with the
 // server's message, and the connector's pool serves further reads either way.
 func TestWireAbandonedReadsAndLateErrors(t *testing.T) {
+	// tables without floats in the text protocol, those with in the binary one
+	defer mysql.TextOnSocket()()
 	db, d := database(t)
 	for _, q := range []string{
 		"SET SESSION cte_max_recursion_depth = 1000000",
@@ -512,6 +530,8 @@ func TestWireAbandonedReadsAndLateErrors(t *testing.T) {
 // Cancelling a read that waits for the server's first row ends it at once
 // (the socket's deadline is moved), and the pool still serves reads.
 func TestWireCancelWhileServerWorks(t *testing.T) {
+	// tables without floats in the text protocol, those with in the binary one
+	defer mysql.TextOnSocket()()
 	db, d := database(t)
 	execAll(t, db,
 		"CREATE TABLE "+d+".one (id INT NOT NULL PRIMARY KEY)",

@@ -16,9 +16,11 @@ import (
 
 // The driver boxes every value of every row into a driver.Value, which
 // allocates; for a narrow table that was most of the plugin's CPU. So table
-// reads in the text protocol are run here, on the network connection the
+// reads are run here, on the network connection the
 // driver dialed and authenticated: one COM_QUERY, its rows handed to the
-// reader as the bytes the server sent (sqlsource.RawRows). The driver is
+// reader as the bytes the server sent (sqlsource.RawRows; tables are
+// read in the binary protocol, binwire.go, this text protocol read is
+// kept for tests comparing the two). The driver is
 // idle meanwhile (the read holds its connection), and every command starts
 // a new packet sequence, so it carries on after a complete result. Only
 // plain connections qualify: under TLS or compression the bytes on the
