@@ -108,6 +108,7 @@ func newParquet(w io.Writer, schema *arrow.Schema, cd codec, o parquetConfig) (E
 		// Spark and parquet-go read them): fixed-length byte arrays cost a
 		// byte-swapped copy and a hash of 16 bytes per value.
 		parquet.WithStoreDecimalAsInteger(true),
+		parquet.WithAllocator(parquetAlloc),
 	}
 	if cd.level != 0 {
 		props = append(props, parquet.WithCompressionLevel(cd.level))
@@ -160,7 +161,7 @@ func (e *parquetEncoder) open(sample arrow.RecordBatch) error {
 	wprops := parquet.NewWriterProperties(props...)
 	if !own {
 		e.wschema = e.conv.schema
-		fw, err := pqarrow.NewFileWriter(e.wschema, e.w, wprops, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+		fw, err := pqarrow.NewFileWriter(e.wschema, e.w, wprops, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(parquetAlloc)))
 		if err != nil {
 			return fmt.Errorf("parquet: %w", err)
 		}
@@ -179,7 +180,7 @@ func (e *parquetEncoder) open(sample arrow.RecordBatch) error {
 	}
 	md := e.conv.schema.Metadata()
 	e.wschema = arrow.NewSchema(fields, &md)
-	fw, err := pqarrow.NewFileWriter(e.wschema, e.w, wprops, pqarrow.DefaultWriterProps())
+	fw, err := pqarrow.NewFileWriter(e.wschema, e.w, wprops, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(parquetAlloc)))
 	if err != nil {
 		return fmt.Errorf("parquet: %w", err)
 	}

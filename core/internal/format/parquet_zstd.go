@@ -1,6 +1,7 @@
 package format
 
 import (
+	"runtime"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -9,13 +10,17 @@ import (
 
 // pageZstd replaces arrow-go's zstd page encoder: its default encoder
 // keeps an 8 MiB window per core although a Parquet page is compressed
-// on its own and rarely exceeds a megabyte. Encoders with a 1 MiB window,
-// pooled per level, cut that fixed cost by about 30 MB per process.
+// on its own and rarely exceeds a megabyte. Encoders with a 1 MiB window
+// cut that fixed cost by about 30 MB per process. They are kept per level
+// in a free list of at most GOMAXPROCS, not a sync.Pool: under hp's soft
+// memory limit the collector runs every few batches and emptied the pool,
+// and each new encoder allocated its 1 MiB history and tables again (a
+// third of the Parquet writer's allocations on the decimals table).
 // Decoding is left to arrow-go's codec.
 type pageZstd struct {
 	compress.Codec
 	mu    sync.Mutex
-	pools map[zstd.EncoderLevel]*sync.Pool
+	pools map[zstd.EncoderLevel]chan *zstd.Encoder
 }
 
 func init() {
@@ -23,25 +28,27 @@ func init() {
 	if err != nil {
 		panic(err)
 	}
-	compress.RegisterCodec(compress.Codecs.Zstd, &pageZstd{Codec: orig, pools: map[zstd.EncoderLevel]*sync.Pool{}})
+	compress.RegisterCodec(compress.Codecs.Zstd, &pageZstd{Codec: orig, pools: map[zstd.EncoderLevel]chan *zstd.Encoder{}})
 }
 
-func (z *pageZstd) pool(level zstd.EncoderLevel) *sync.Pool {
+func (z *pageZstd) pool(level zstd.EncoderLevel) chan *zstd.Encoder {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	p := z.pools[level]
 	if p == nil {
-		p = &sync.Pool{New: func() any {
-			enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
-				zstd.WithWindowSize(1<<20), zstd.WithZeroFrames(true), zstd.WithAllLitEntropyCompression(true))
-			if err != nil {
-				panic(err) // the options are constant and valid
-			}
-			return enc
-		}}
+		p = make(chan *zstd.Encoder, runtime.GOMAXPROCS(0))
 		z.pools[level] = p
 	}
 	return p
+}
+
+func newPageEncoder(level zstd.EncoderLevel) *zstd.Encoder {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(1<<20), zstd.WithZeroFrames(true), zstd.WithAllLitEntropyCompression(true))
+	if err != nil {
+		panic(err) // the options are constant and valid
+	}
+	return enc
 }
 
 func (z *pageZstd) Encode(dst, src []byte) []byte {
@@ -56,9 +63,18 @@ func (z *pageZstd) EncodeLevel(dst, src []byte, level int) []byte {
 		l = zstd.EncoderLevelFromZstd(level)
 	}
 	p := z.pool(l)
-	enc := p.Get().(*zstd.Encoder)
-	defer p.Put(enc)
-	return enc.EncodeAll(src, dst[:0])
+	var enc *zstd.Encoder
+	select {
+	case enc = <-p:
+	default:
+		enc = newPageEncoder(l)
+	}
+	dst = enc.EncodeAll(src, dst[:0])
+	select {
+	case p <- enc:
+	default: // more encoders at once than cores: let this one go
+	}
+	return dst
 }
 
 // DecodeWithError keeps arrow-go's error-returning decode path.

@@ -3,6 +3,7 @@ package format
 import (
 	"bytes"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -35,5 +36,26 @@ func TestPageZstdRoundTrip(t *testing.T) {
 	}
 	if _, err := compress.Decode(codec, nil, []byte("not zstd")); err == nil {
 		t.Error("decoding garbage succeeded")
+	}
+}
+
+// Encoders outlive collections: a new one allocates its 1 MiB history
+// and tables again, which under hp's soft memory limit happened every few
+// batches with a sync.Pool.
+func TestPageZstdKeepsEncodersAcrossCollections(t *testing.T) {
+	codec, err := compress.GetCodec(compress.Codecs.Zstd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := bytes.Repeat([]byte("halfpipe pages "), 20_000) // 300 KB: several blocks, with history
+	dst := codec.EncodeLevel(nil, src, compress.DefaultCompressionLevel)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	dst = codec.EncodeLevel(dst, src, compress.DefaultCompressionLevel)
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 256<<10 {
+		t.Errorf("compressing a page after two collections allocated %d bytes", n)
 	}
 }
