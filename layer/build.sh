@@ -175,7 +175,8 @@ glibc_check() {
 		echo "$0: $out needs glibc $need, newer than Lambda's $glibc_floor (Amazon Linux 2023): build it on an older glibc" >&2
 		exit 1
 	fi
-	echo "  needs glibc ${need:-(none)}, Lambda has $glibc_floor"
+	# One line per plugin: the layers are packaged at once.
+	echo "  $(basename "$out") needs glibc ${need:-(none)}, Lambda has $glibc_floor"
 }
 
 rows=()   # "file zipped unzipped"
@@ -205,7 +206,6 @@ layer() {
 	if [[ -e plugins/$p/CGO ]]; then
 		mv "$stage/bin-cgo1/$p" "$dir/hp-plugin-$p"
 		chmod 0755 "$dir/hp-plugin-$p"
-		echo "hp-plugin-$p:"
 		glibc_check "$dir/hp-plugin-$p"
 	else
 		mv "$stage/bin-cgo0/$p" "$dir/hp-plugin-$p"
