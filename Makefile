@@ -27,7 +27,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build hp plugins debs lambda demo test test-tools fmt-check vet sdk-standalone sdk-tidy sdk-vet sdk-tidy-start proto proto-check proto-regen-check docs docs-check bench tools clean
+.PHONY: all build hp plugins debs lambda demo test test-tools fmt-check vet sdk-standalone sdk-tidy sdk-vet sdk-tidy-start debs-start proto proto-check proto-regen-check docs docs-check bench tools clean
 
 all: build
 
@@ -48,12 +48,17 @@ debs:
 # One go build per cgo setting builds its plugins together (it loads the
 # packages once and keeps both cores busy, linking several at once); go
 # build names each executable after its directory, renamed here.
-plugins: debs
+#
+# The plugins without cgo need no Debian package: they build first, and
+# scripts/debs.sh runs before the cgo ones (make test starts it in the
+# background from the start, debs-start; this run then waits for that one
+# on debs.sh's lock and finds everything installed).
+plugins:
 	@mkdir -p $(BIN)/plugins
 	@echo "build $(addprefix hp-plugin-,$(PLUGINS))"
 	@tmp=$$(mktemp -d $(BIN)/.plugins.XXXXXX) && trap 'rm -rf "$$tmp"' EXIT && \
 		CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $$tmp/ $(addprefix ./plugins/,$(filter-out $(CGO_PLUGINS),$(PLUGINS))) && \
-		$(if $(CGO_PLUGINS),CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $$tmp/ $(addprefix ./plugins/,$(CGO_PLUGINS)) &&) \
+		$(if $(CGO_PLUGINS),./scripts/debs.sh && CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $$tmp/ $(addprefix ./plugins/,$(CGO_PLUGINS)) &&) \
 		for p in $(PLUGINS); do mv "$$tmp/$$p" $(BIN)/plugins/hp-plugin-$$p || exit 1; done
 	@cd $(BIN)/plugins && sha256sum hp-plugin-* > SHA256SUMS
 
@@ -81,11 +86,11 @@ demo: build
 # the workspace does not need, take a minute or more), sdk-vet once `make
 # build` has compiled the packages it shares with the workspace (started
 # earlier, it would compile them a second time alongside the build).
-test: test-tools fmt-check sdk-tidy-start proto-check docs-check
+test: test-tools debs-start fmt-check sdk-tidy-start proto-check docs-check
 	@$(call bg_start,sdk-vet)
 	set -o pipefail; { $(GO) test -json -vet=all -count=1 -timeout 30m $(MODULES) || s=1; \
 		$(if $(CGO_MODULES),CGO_ENABLED=1 $(GO) test -json -vet=all -count=1 -timeout 30m $(CGO_MODULES) || s=1;) \
-		$(call bg_wait,sdk-tidy) $(call bg_wait,sdk-vet) \
+		$(call bg_wait,debs) $(call bg_wait,sdk-tidy) $(call bg_wait,sdk-vet) \
 		exit $${s:-0}; } 2>&1 | $(GO) run ./testkit/cmd/testsum
 
 # $(call bg_start,T) runs `make T` in the background, its output into
@@ -98,6 +103,12 @@ bg_wait = while [ ! -e out/$(1).rc ]; do sleep 1; done; cat out/$(1).log; \
 
 sdk-tidy-start:
 	@$(call bg_start,sdk-tidy)
+
+# On a fresh machine the Debian packages take minutes to install (apt
+# downloads; 126 s wall here), which need not hold up hp's build and
+# the module downloads: make test installs them in the background.
+debs-start:
+	@$(call bg_start,debs)
 
 test-tools:
 	@mkdir -p out && ($(GO) run ./testkit/cmd/testtools > out/test-tools.log 2>&1 &)

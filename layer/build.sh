@@ -151,44 +151,65 @@ missing_libs() {
 	done
 }
 
-# build_cgo OUT PKG: build a cgo plugin and check the glibc it needs.
-build_cgo() {
-	local out=$1 pkg=$2
-	CGO_ENABLED=1 CC=$cc GOOS=linux GOARCH=$arch "$GO" build $trimpath -ldflags "$ldflags" -o "$out" "$pkg"
-	chmod 0755 "$out"
-	local need
+# build_plugins CGO OUTDIR PLUGIN...: build the plugins in one go build
+# (it compiles the packages they share once, where a go build each would
+# compile them once per plugin at the same time, and links them in
+# parallel), each executable named after its directory in OUTDIR.
+build_plugins() {
+	local cgo=$1 out=$2 p pkgs=()
+	shift 2
+	for p in "$@"; do pkgs+=("./plugins/$p"); done
+	mkdir -p "$out"
+	if [[ $cgo == 1 ]]; then
+		CGO_ENABLED=1 CC=$cc GOOS=linux GOARCH=$arch "$GO" build $trimpath -ldflags "$ldflags" -o "$out/" "${pkgs[@]}"
+	else
+		CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build $trimpath -ldflags "$ldflags" -o "$out/" "${pkgs[@]}"
+	fi
+}
+
+# glibc_check BIN: fail when a cgo plugin needs a newer glibc than Lambda's.
+glibc_check() {
+	local out=$1 need
 	need=$("$objdump" -T "$out" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
 	if [[ -n $need && $(printf '%s\n%s\n' "$need" "$glibc_floor" | sort -V | tail -1) != "$glibc_floor" ]]; then
 		echo "$0: $out needs glibc $need, newer than Lambda's $glibc_floor (Amazon Linux 2023): build it on an older glibc" >&2
 		exit 1
 	fi
-	echo "  needs glibc ${need:-(none)}, Lambda has $glibc_floor"
+	# One line per plugin: the layers are packaged at once.
+	echo "  $(basename "$out") needs glibc ${need:-(none)}, Lambda has $glibc_floor"
 }
 
 rows=()   # "file zipped unzipped"
 
-# layer P: build plugin P's layer zip and write its row (or nothing, when
-# it is skipped) to $stage/row-P. The function and the layers are built at
-# once, each in a background job: links and zips are single-threaded.
+# can_build P: whether plugin P can be built for $arch here; a cgo plugin
+# whose C toolchain or libraries are missing is skipped with a message.
+can_build() {
+	local p=$1 libs
+	[[ -e plugins/$p/CGO ]] || return 0
+	if [[ -z $cc || -z $objdump ]]; then
+		echo "skip hp-plugin-$p for linux/$arch: it is built with cgo and needs $triplet-gcc and $triplet-objdump (Debian: apt-get install gcc-${triplet//_/-} binutils-${triplet//_/-}; scripts/debs.sh installs them)" >&2
+		return 1
+	fi
+	libs=$(missing_libs "$p")
+	if [[ -n $libs ]]; then
+		echo "skip hp-plugin-$p for linux/$arch: it links $(echo $libs), which $cc does not find for $triplet (Debian multiarch: dpkg --add-architecture ${triplet%%-*}, then the library's -dev:ARCH package)" >&2
+		return 1
+	fi
+}
+
+# layer P: package plugin P, built into $stage/bin-cgo0 or bin-cgo1, as its
+# layer zip and write its row to $stage/row-P. Layers are packaged at
+# once, each in a background job: zips are single-threaded.
 layer() {
 	local p=$1 dir=$stage/layer-$1/hp/plugins
 	mkdir -p "$dir"
 	if [[ -e plugins/$p/CGO ]]; then
-		if [[ -z $cc || -z $objdump ]]; then
-			echo "skip hp-plugin-$p for linux/$arch: it is built with cgo and needs $triplet-gcc and $triplet-objdump (Debian: apt-get install gcc-${triplet//_/-} binutils-${triplet//_/-}; scripts/debs.sh installs them)" >&2
-			return
-		fi
-		local libs
-		libs=$(missing_libs "$p")
-		if [[ -n $libs ]]; then
-			echo "skip hp-plugin-$p for linux/$arch: it links $(echo $libs), which $cc does not find for $triplet (Debian multiarch: dpkg --add-architecture ${triplet%%-*}, then the library's -dev:ARCH package)" >&2
-			return
-		fi
-		echo "build hp-plugin-$p for linux/$arch (cgo, $cc)"
-		build_cgo "$dir/hp-plugin-$p" "./plugins/$p"
+		mv "$stage/bin-cgo1/$p" "$dir/hp-plugin-$p"
+		chmod 0755 "$dir/hp-plugin-$p"
+		glibc_check "$dir/hp-plugin-$p"
 	else
-		echo "build hp-plugin-$p for linux/$arch"
-		build "$dir/hp-plugin-$p" "./plugins/$p"
+		mv "$stage/bin-cgo0/$p" "$dir/hp-plugin-$p"
+		chmod 0755 "$dir/hp-plugin-$p"
 	fi
 	# A plugin's layer.sh adds the libraries it needs at run time.
 	if [[ -x plugins/$p/layer.sh ]]; then
@@ -221,19 +242,41 @@ done
 for p in ${LAYER_PLUGINS:-}; do
 	[[ -e plugins/$p/main.go ]] || { echo "$0: LAYER_PLUGINS names $p, which is not a plugin (plugins/$p/main.go)" >&2; exit 2; }
 done
-jobs=()
-if [[ ${LAYER_FUNCTION:-1} == 0 ]]; then
-	echo "skip the function zip (LAYER_FUNCTION=0): layers only"
-	echo "none 0 0" >"$stage/row-function"
-else
-	function_zip & jobs+=($!)
-fi
+# The plugins that can be built, by cgo setting.
+cgo0=() cgo1=()
 for p in ${plugins[@]+"${plugins[@]}"}; do  # (bash 3.2: an empty array is "unbound")
-	layer "$p" & jobs+=($!)
+	can_build "$p" || continue
+	if [[ -e plugins/$p/CGO ]]; then cgo1+=("$p"); else cgo0+=("$p"); fi
 done
+# Two builds at once: the plugins without cgo, then the function (hp
+# shares many packages with them, compiled by then), and the cgo plugins
+# (built for another configuration, they share few compiled packages).
+jobs=()
+{
+	if ((${#cgo0[@]} > 0)); then
+		for p in "${cgo0[@]}"; do echo "build hp-plugin-$p for linux/$arch"; done
+		build_plugins 0 "$stage/bin-cgo0" "${cgo0[@]}"
+	fi
+	if [[ ${LAYER_FUNCTION:-1} == 0 ]]; then
+		echo "skip the function zip (LAYER_FUNCTION=0): layers only"
+		echo "none 0 0" >"$stage/row-function"
+	else
+		function_zip
+	fi
+} & jobs+=($!)
+if ((${#cgo1[@]} > 0)); then
+	for p in "${cgo1[@]}"; do echo "build hp-plugin-$p for linux/$arch (cgo, $cc)"; done
+	build_plugins 1 "$stage/bin-cgo1" "${cgo1[@]}" & jobs+=($!)
+fi
 failed=0
 for j in "${jobs[@]}"; do wait "$j" || failed=1; done
 ((failed == 0)) || { echo "$0: a build failed (see above)" >&2; exit 1; }
+jobs=()
+for p in ${cgo0[@]+"${cgo0[@]}"} ${cgo1[@]+"${cgo1[@]}"}; do
+	layer "$p" & jobs+=($!)
+done
+for j in ${jobs[@]+"${jobs[@]}"}; do wait "$j" || failed=1; done
+((failed == 0)) || { echo "$0: a layer failed (see above)" >&2; exit 1; }
 
 read -r _ _ function_size <"$stage/row-function"
 [[ ${LAYER_FUNCTION:-1} == 0 ]] || rows+=("$(cat "$stage/row-function")")

@@ -10,6 +10,14 @@
 # missing. Needs root (CI runs as root) or sudo.
 set -euo pipefail
 
+# One run at a time (make test starts one in the background and make
+# plugins another): a second one waits, then finds everything installed
+# instead of failing on apt's lock.
+if command -v flock >/dev/null; then
+	exec 9>"${TMPDIR:-/tmp}/halfpipe-debs.lock"
+	flock 9
+fi
+
 pkgs=(gcc libc6-dev binutils libaio1 unixodbc unixodbc-dev odbc-postgresql odbc-mariadb tdsodbc)
 case $(dpkg --print-architecture) in
 	amd64) pkgs+=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross) ;;

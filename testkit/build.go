@@ -32,11 +32,20 @@ var (
 // RepoRoot returns the repository root (the directory of go.work).
 func RepoRoot(t testing.TB) string {
 	t.Helper()
+	root, err := FindRepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// FindRepoRoot is RepoRoot for code without a test, such as a TestMain.
+func FindRepoRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOWORK").Output()
 	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == "off" {
-		t.Fatalf("cannot find the workspace root (go env GOWORK: %q, %v)", out, err)
+		return "", fmt.Errorf("cannot find the workspace root (go env GOWORK: %q, %v)", out, err)
 	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
 }
 
 // Build compiles hp and the named plugins (all under plugins/ when none

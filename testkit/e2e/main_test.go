@@ -21,7 +21,9 @@ func TestMain(m *testing.M) {
 	if !set {
 		flag.Set("test.parallel", strconv.Itoa(2*runtime.GOMAXPROCS(0)))
 	}
+	stopArm64 := prefetchArm64Layers()
 	code := m.Run()
+	stopArm64()
 	testkit.Cleanup()
 	for _, dir := range []string{lambdaDist.dir, fakeOracleDir.dir, arm64Dist.dir} {
 		if dir != "" {

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -226,34 +228,48 @@ func TestOracleSnapAllTypes(t *testing.T) {
 // libraries that are not ELF files.
 func oracleClientStandIn(t *testing.T, dir string) string {
 	t.Helper()
-	path := filepath.Join(dir, "instantclient-basiclite-standin.zip")
-	f, err := os.Create(path)
+	env, err := writeOracleClientStandIn(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return env
+}
+
+func writeOracleClientStandIn(dir string) (string, error) {
+	path := filepath.Join(dir, "instantclient-basiclite-standin.zip")
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
 	zw := zip.NewWriter(f)
-	add := func(name string, mode os.FileMode, body string) {
-		h := &zip.FileHeader{Name: "instantclient_23_6/" + name, Method: zip.Deflate}
-		h.SetMode(mode)
+	for _, e := range []struct {
+		name string
+		mode os.FileMode
+		body string
+	}{
+		{"libclntsh.so.23.1", 0o755, "not an ELF file"},
+		{"libclntsh.so", os.ModeSymlink | 0o777, "libclntsh.so.23.1"},
+		{"libociicus.so", 0o755, "not an ELF file"},
+		{"BASIC_LITE_LICENSE", 0o644, "licence"},
+	} {
+		h := &zip.FileHeader{Name: "instantclient_23_6/" + e.name, Method: zip.Deflate}
+		h.SetMode(e.mode)
 		w, err := zw.CreateHeader(h)
 		if err == nil {
-			_, err = w.Write([]byte(body))
+			_, err = w.Write([]byte(e.body))
 		}
 		if err != nil {
-			t.Fatal(err)
+			return "", fmt.Errorf("writing the Instant Client stand-in %s: %w", path, err)
 		}
 	}
-	add("libclntsh.so.23.1", 0o755, "not an ELF file")
-	add("libclntsh.so", os.ModeSymlink|0o777, "libclntsh.so.23.1")
-	add("libociicus.so", 0o755, "not an ELF file")
-	add("BASIC_LITE_LICENSE", 0o644, "licence")
 	if err := zw.Close(); err != nil {
-		t.Fatal(err)
+		return "", fmt.Errorf("writing the Instant Client stand-in %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
-		t.Fatal(err)
+		return "", fmt.Errorf("writing the Instant Client stand-in %s: %w", path, err)
 	}
-	return "ORACLE_INSTANT_CLIENT_ZIP=" + path
+	return "ORACLE_INSTANT_CLIENT_ZIP=" + path, nil
 }
 
 // TestLambdaOracleLayers: make lambda's Oracle layers unpacked as Lambda
@@ -348,31 +364,142 @@ func zipContents(t *testing.T, path string) map[string][]byte {
 // zip is not built (LAYER_FUNCTION=0): these tests check only the layers,
 // and hp's own packages (S3, Parquet, ...) are about 40% of the source an
 // arm64 build of hp and the two plugins compiles.
+//
+// On a fresh machine this build is the e2e package's longest step (its
+// Go and C packages compiled for arm64, godror's ODPI-C included), and
+// both tests are parallel, so they start only once the serial tests are
+// done: TestMain starts it with the process instead (prefetchArm64Layers),
+// and the tests wait for it.
 var arm64Dist struct {
 	once     sync.Once
 	dir, out string
 	err      error
 }
 
-func arm64Layers(t *testing.T) (dir, out string) {
-	t.Helper()
+// buildArm64Layers runs layer/build.sh for arm64 once per process; callers
+// after the first wait for it. ctx stops it (TestMain, at the end).
+func buildArm64Layers(ctx context.Context) {
 	arm64Dist.once.Do(func() {
+		root, err := testkit.FindRepoRoot()
+		if err != nil {
+			arm64Dist.err = err
+			return
+		}
 		if arm64Dist.dir, arm64Dist.err = os.MkdirTemp("", "hp-e2e-arm64-"); arm64Dist.err != nil {
 			return
 		}
-		cmd := exec.Command("bash", "layer/build.sh", "arm64", arm64Dist.dir)
-		cmd.Dir = testkit.RepoRoot(t)
+		standIn, err := writeOracleClientStandIn(arm64Dist.dir)
+		if err != nil {
+			arm64Dist.err = err
+			return
+		}
+		cmd := exec.CommandContext(ctx, "bash", "layer/build.sh", "arm64", arm64Dist.dir)
+		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "LAYER_ZIP_LEVEL=1", "LAYER_PLUGINS=oracle odbc", "LAYER_FUNCTION=0",
-			strings.Replace(oracleClientStandIn(t, arm64Dist.dir), "ORACLE_INSTANT_CLIENT_ZIP=", "ORACLE_INSTANT_CLIENT_ZIP_ARM64=", 1))
+			strings.Replace(standIn, "ORACLE_INSTANT_CLIENT_ZIP=", "ORACLE_INSTANT_CLIENT_ZIP_ARM64=", 1))
 		b, err := cmd.CombinedOutput()
 		if arm64Dist.out = string(b); err != nil {
 			arm64Dist.err = fmt.Errorf("layer/build.sh arm64: %v\n%s", err, b)
 		}
 	})
+}
+
+func arm64Layers(t *testing.T) (dir, out string) {
+	t.Helper()
+	buildArm64Layers(context.Background())
 	if arm64Dist.err != nil {
 		t.Fatal(arm64Dist.err)
 	}
 	return arm64Dist.dir, arm64Dist.out
+}
+
+// arm64LayerTests are the tests that check the arm64 layers.
+var arm64LayerTests = []string{"TestLambdaOracleLayerArm64", "TestLambdaODBCLayerArm64"}
+
+// canCrossBuildArm64 reports whether the arm64 layers can be built here:
+// natively, or with Debian's aarch64 gcc (and, for the ODBC layer,
+// unixODBC for arm64). Without them the tests skip or fail at once.
+func canCrossBuildArm64() bool {
+	if runtime.GOARCH == "arm64" {
+		return true
+	}
+	_, gccErr := exec.LookPath("aarch64-linux-gnu-gcc")
+	return gccErr == nil
+}
+
+// prefetchArm64Layers starts the arm64 layer build in the background when
+// a test that checks the layers is going to run (-run and -skip allow one
+// of them, -list is not set) and it can build; the returned stop cancels
+// a build still running and waits for it.
+func prefetchArm64Layers() (stop func()) {
+	flagValue := func(name string) string {
+		if f := flag.Lookup(name); f != nil {
+			return f.Value.String()
+		}
+		return ""
+	}
+	if flagValue("test.list") != "" || !canCrossBuildArm64() ||
+		!selected(arm64LayerTests, flagValue("test.run"), flagValue("test.skip")) {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buildArm64Layers(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// selected reports whether the -run and -skip patterns run and skip
+// select one of the top-level tests names (only their top-level parts are
+// looked at: a -skip with a slash skips subtests only). An unreadable
+// pattern selects nothing: the tests then build when they need it.
+func selected(names []string, run, skip string) bool {
+	first, _, _ := strings.Cut(run, "/")
+	runRE, err := regexp.Compile(first)
+	if err != nil {
+		return false
+	}
+	var skipRE *regexp.Regexp
+	if skip != "" && !strings.Contains(skip, "/") {
+		if skipRE, err = regexp.Compile(skip); err != nil {
+			return false
+		}
+	}
+	for _, name := range names {
+		if runRE.MatchString(name) && (skipRE == nil || !skipRE.MatchString(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSelected: the prefetch of the arm64 layers starts when -run and
+// -skip let one of their tests run, and only then.
+func TestSelected(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		run, skip string
+		want      bool
+	}{
+		{"", "", true},
+		{"Arm64", "", true},
+		{"TestLambdaODBCLayerArm64$", "", true},
+		{"TestLambdaOracleLayerArm64/sub", "", true},
+		{"TestSyncBatch", "", false},
+		{"[", "", false},
+		{"", "Arm64", false},
+		{"", "ODBCLayerArm64", true},
+		{"", "TestLambdaOracleLayerArm64/sub", true},
+	} {
+		if got := selected(arm64LayerTests, c.run, c.skip); got != c.want {
+			t.Errorf("selected(-run %q -skip %q) = %v, want %v", c.run, c.skip, got, c.want)
+		}
+	}
 }
 
 func TestLambdaOracleLayerArm64(t *testing.T) {
