@@ -94,7 +94,7 @@ func (b binaryConn) CheckNamedValue(nv *driver.NamedValue) error { return b.c.Ch
 func query(ctx context.Context, dc any, q string, args []any, cols []sqlsource.ColumnMeta) (driver.Rows, error) {
 	if bc, ok := dc.(binaryConn); ok && len(args) == 0 && textExact(cols) {
 		if bc.wire != nil {
-			rows, err := bc.wire.query(ctx, bc.c, q)
+			rows, err := bc.wire.query(ctx, bc.c, q, describedTypes(cols))
 			if err != nil {
 				return nil, err // not a nil *textRows in a non-nil driver.Rows
 			}
@@ -111,7 +111,7 @@ func query(ctx context.Context, dc any, q string, args []any, cols []sqlsource.C
 			}
 			bin[i] = m.DecodeBinary != nil
 		}
-		rows, err := bc.wire.prepared(ctx, bc.c, q, bin)
+		rows, err := bc.wire.prepared(ctx, bc.c, q, bin, describedTypes(cols))
 		if err != nil {
 			return nil, err // not a nil *binRows in a non-nil driver.Rows
 		}
