@@ -126,6 +126,17 @@ type Loader interface {
 	Load(ctx context.Context, req LoadRequest) (*LoadResult, error)
 }
 
+// LoadChecker is implemented by a [Loader] that can say, before hp
+// publishes a run, whether Load would refuse it from the request alone:
+// its table, mode, keys, format, format options and schema, with no
+// files (URIs is empty) and no row count. CheckLoad changes nothing and
+// should not need the warehouse; it returns the error Load would (e.g.
+// wrapping ErrUnsupportedType, naming the column), nil when Load may go
+// ahead. hp calls it so that a refused load publishes nothing.
+type LoadChecker interface {
+	CheckLoad(ctx context.Context, req LoadRequest) error
+}
+
 // Executor is implemented by connectors that run statements.
 type Executor interface {
 	Exec(ctx context.Context, conn Connection, statements []string) (rowsAffected int64, err error)
@@ -174,6 +185,8 @@ const (
 	// CapChecksumRanges is declared in Info.Features by a
 	// [RangeChecksummer].
 	CapChecksumRanges Capability = "checksum_ranges"
+	// CapCheckLoad: the connector is a [Loader] and a [LoadChecker].
+	CapCheckLoad Capability = "check_load"
 )
 
 // Info describes a connector. It is the source of the connector's generated

@@ -20,6 +20,7 @@ var capToProto = map[Capability]pb.Capability{
 	CapPlanTable:      pb.Capability_CAPABILITY_PLAN_TABLE,
 	CapWriteSync:      pb.Capability_CAPABILITY_WRITE_SYNC,
 	CapChecksumRanges: pb.Capability_CAPABILITY_CHECKSUM_RANGES,
+	CapCheckLoad:      pb.Capability_CAPABILITY_CHECK_LOAD,
 }
 
 // CapabilitiesOf derives a connector's capabilities from the interfaces it
@@ -43,6 +44,10 @@ func CapabilitiesOf(c Connector) []Capability {
 	add(ok, CapWrite)
 	_, ok = c.(Loader)
 	add(ok, CapLoad)
+	if ok {
+		_, ok = c.(LoadChecker)
+		add(ok, CapCheckLoad)
+	}
 	_, ok = c.(Executor)
 	add(ok, CapExec)
 	_, ok = c.(TablePlanner)

@@ -349,23 +349,49 @@ func (s *server) Load(ctx context.Context, req *pb.LoadRequest) (_ *pb.LoadRespo
 	if !ok {
 		return nil, unimplemented("loading files")
 	}
-	mode, err := modeFromProto(req.GetMode())
+	lr, err := loadFromProto(req)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	schema, err := wire.SchemaFromIPC(req.GetArrowSchema())
-	if err != nil {
-		return nil, toStatus(InvalidArgumentf("%v", err))
-	}
-	res, err := l.Load(ctx, LoadRequest{
-		Conn: connFromProto(req.GetConnection()), Table: refFromProto(req.GetTable()), Mode: mode,
-		Keys: req.GetKeys(), URIs: req.GetUris(), Format: req.GetFormat(), FormatOptions: req.GetFormatOptions(),
-		Schema: schema, CreateTable: req.GetCreateTable(),
-	})
+	res, err := l.Load(ctx, lr)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	return &pb.LoadResponse{RowsLoaded: res.RowsLoaded}, nil
+}
+
+func (s *server) CheckLoad(ctx context.Context, creq *pb.CheckLoadRequest) (_ *pb.CheckLoadResponse, err error) {
+	req := creq.GetLoad()
+	defer maskStatus(&err, req.GetConnection().GetDsn())
+	defer guard(&err, req.GetConnection().GetDsn())
+	l, ok := s.c.(LoadChecker)
+	if _, loads := s.c.(Loader); !ok || !loads {
+		return nil, unimplemented("checking a load")
+	}
+	lr, err := loadFromProto(req)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if err := l.CheckLoad(ctx, lr); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.CheckLoadResponse{}, nil
+}
+
+func loadFromProto(req *pb.LoadRequest) (LoadRequest, error) {
+	mode, err := modeFromProto(req.GetMode())
+	if err != nil {
+		return LoadRequest{}, err
+	}
+	schema, err := wire.SchemaFromIPC(req.GetArrowSchema())
+	if err != nil {
+		return LoadRequest{}, InvalidArgumentf("%v", err)
+	}
+	return LoadRequest{
+		Conn: connFromProto(req.GetConnection()), Table: refFromProto(req.GetTable()), Mode: mode,
+		Keys: req.GetKeys(), URIs: req.GetUris(), Format: req.GetFormat(), FormatOptions: req.GetFormatOptions(),
+		Schema: schema, CreateTable: req.GetCreateTable(),
+	}, nil
 }
 
 func (s *server) Exec(ctx context.Context, req *pb.ExecRequest) (_ *pb.ExecResponse, err error) {

@@ -28,6 +28,7 @@ var capFromProto = map[pb.Capability]sdk.Capability{
 	pb.Capability_CAPABILITY_PLAN_TABLE:      sdk.CapPlanTable,
 	pb.Capability_CAPABILITY_WRITE_SYNC:      sdk.CapWriteSync,
 	pb.Capability_CAPABILITY_CHECKSUM_RANGES: sdk.CapChecksumRanges,
+	pb.Capability_CAPABILITY_CHECK_LOAD:      sdk.CapCheckLoad,
 }
 
 func infoFromProto(r *pb.GetInfoResponse) sdk.Info {

@@ -274,19 +274,40 @@ func (r *Remote) writeFailure(stream pb.ConnectorService_WriteClient, sendErr er
 }
 
 func (r *Remote) Load(ctx context.Context, req sdk.LoadRequest) (*sdk.LoadResult, error) {
-	schema, err := wire.SchemaToIPC(req.Schema)
+	pr, err := loadToProto(req)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := r.client.Load(ctx, &pb.LoadRequest{
-		Connection: connToProto(req.Conn), Table: refToProto(req.Table), Mode: modeToProto(req.Mode),
-		Keys: req.Keys, Uris: req.URIs, Format: req.Format, FormatOptions: req.FormatOptions,
-		ArrowSchema: schema, CreateTable: req.CreateTable,
-	})
+	resp, err := r.client.Load(ctx, pr)
 	if err != nil {
 		return nil, r.fail(err)
 	}
 	return &sdk.LoadResult{RowsLoaded: resp.GetRowsLoaded()}, nil
+}
+
+// CheckLoad implements sdk.LoadChecker (for a plugin with
+// sdk.CapCheckLoad).
+func (r *Remote) CheckLoad(ctx context.Context, req sdk.LoadRequest) error {
+	pr, err := loadToProto(req)
+	if err != nil {
+		return err
+	}
+	if _, err := r.client.CheckLoad(ctx, &pb.CheckLoadRequest{Load: pr}); err != nil {
+		return r.fail(err)
+	}
+	return nil
+}
+
+func loadToProto(req sdk.LoadRequest) (*pb.LoadRequest, error) {
+	schema, err := wire.SchemaToIPC(req.Schema)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.LoadRequest{
+		Connection: connToProto(req.Conn), Table: refToProto(req.Table), Mode: modeToProto(req.Mode),
+		Keys: req.Keys, Uris: req.URIs, Format: req.Format, FormatOptions: req.FormatOptions,
+		ArrowSchema: schema, CreateTable: req.CreateTable,
+	}, nil
 }
 
 func (r *Remote) Exec(ctx context.Context, conn sdk.Connection, statements []string) (int64, error) {

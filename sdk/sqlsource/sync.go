@@ -36,11 +36,16 @@ func (c *Connector) Sync(ctx context.Context, req sdk.WriteRequest, upserts arra
 	if err != nil {
 		return nil, err
 	}
-	_, conn, done, err := c.writeSession(ctx, req.Conn)
+	db, conn, done, err := c.writeSession(ctx, req.Conn)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
+	disarm, err := c.armKill(ctx, db, conn, req.Conn)
+	if err != nil {
+		return nil, d.classify(err, req.Conn.DSN)
+	}
+	defer disarm()
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, d.classify(err, req.Conn.DSN)

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +61,7 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 			return nil, d.classify(err, req.Conn.DSN)
 		}
 	}
-	n, err := c.writeTx(ctx, conn, req, schema, keyIdx, records)
+	n, err := c.killableWriteTx(ctx, db, conn, req, schema, keyIdx, records)
 	if err != nil {
 		if created {
 			// Best effort, on a fresh connection: the write's own may have
@@ -94,23 +95,69 @@ func (c *Connector) writeSession(ctx context.Context, cc sdk.Connection) (_ *sql
 			return nil, nil, nil, d.classify(fmt.Errorf("preparing the session: %w", err), cc.DSN)
 		}
 	}
-	done = func() { discard(conn) }
-	if d.KillQuery != nil && d.SessionID != "" {
-		var id int64
-		if err := conn.QueryRowContext(ctx, d.SessionID).Scan(&id); err != nil {
-			discard(conn)
-			return nil, nil, nil, d.classify(fmt.Errorf("reading the session's id: %w", err), cc.DSN)
-		}
-		// The driver closes a cancelled statement's connection; the
-		// server is told to stop the statement too.
-		stop := context.AfterFunc(ctx, func() {
-			kctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_, _ = db.ExecContext(kctx, d.KillQuery(id))
-		})
-		done = func() { stop(); discard(conn) }
+	return db, conn, func() { discard(conn) }, nil
+}
+
+// killableWriteTx is writeTx with its statements stopped on the server
+// when ctx ends (armKill), the killer's connection given back when it
+// returns (a failed write's DROP TABLE may need it).
+func (c *Connector) killableWriteTx(ctx context.Context, db *sql.DB, conn *sql.Conn, req sdk.WriteRequest, schema *arrow.Schema, keyIdx []int, records array.RecordReader) (int64, error) {
+	disarm, err := c.armKill(ctx, db, conn, req.Conn)
+	if err != nil {
+		return 0, err
 	}
-	return db, conn, done, nil
+	defer disarm()
+	return c.writeTx(ctx, conn, req, schema, keyIdx, records)
+}
+
+// armKill makes the end of ctx stop the statement conn runs on the
+// server too (Dialect.KillQuery): the driver only closes a cancelled
+// statement's connection, which a server may not notice before the
+// statement ends, holding its locks. The KILL comes from a connection
+// taken now: once the statement runs, the server's or the user's
+// connection limit may leave none to open. Without one (the limit is
+// reached already) the write goes on, warned, and a KILL is tried from
+// the pool. disarm waits for a KILL under way and gives the connection
+// back.
+func (c *Connector) armKill(ctx context.Context, db *sql.DB, conn *sql.Conn, cc sdk.Connection) (disarm func(), _ error) {
+	d := c.dialect
+	if d.KillQuery == nil || d.SessionID == "" {
+		return func() {}, nil
+	}
+	var id int64
+	if err := conn.QueryRowContext(ctx, d.SessionID).Scan(&id); err != nil {
+		return nil, fmt.Errorf("reading the session's id: %w", err)
+	}
+	killer, err := db.Conn(ctx)
+	if err != nil {
+		killer = nil
+		slog.Warn("no second connection to stop a cancelled write's statement on the server with: if the write is cancelled, its statement runs on until the server notices",
+			"error", sdk.MaskIn(err.Error(), cc.DSN))
+	}
+	killed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(killed)
+		kctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := errors.New("no connection")
+		if killer != nil {
+			_, err = killer.ExecContext(kctx, d.KillQuery(id))
+		}
+		if err != nil { // e.g. the server closed the idle connection taken
+			_, err = db.ExecContext(kctx, d.KillQuery(id))
+		}
+		if err != nil {
+			slog.Warn("stopping the cancelled write's statement on the server", "error", sdk.MaskIn(err.Error(), cc.DSN))
+		}
+	})
+	return func() {
+		if !stop() {
+			<-killed
+		}
+		if killer != nil {
+			_ = killer.Close()
+		}
+	}, nil
 }
 
 // discard closes a write's connection without returning it to the pool:

@@ -232,7 +232,12 @@ func (t *filesDelta) deliver(ctx context.Context, src *host.Instance, req sdk.Re
 	}
 	m := t.newManifest(start, runID, src.Info.Name, KindDelta)
 	m.Delta = d
-	res, err := t.publish(ctx, src, req, m, vars, nil)
+	f := t.files
+	if t.load != nil {
+		mode, keys := deltaMode(d)
+		f.check = func(ctx context.Context, s *arrow.Schema) error { return t.load.check(ctx, s, mode, keys) }
+	}
+	res, err := f.publish(ctx, src, req, m, vars, nil)
 	if err != nil {
 		return Summary{}, err
 	}

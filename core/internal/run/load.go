@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/halfpipe-io/halfpipe/core/internal/config"
 	"github.com/halfpipe-io/halfpipe/core/internal/engine"
 	"github.com/halfpipe-io/halfpipe/core/internal/manifest"
@@ -122,6 +124,23 @@ func (l *loader) load(ctx context.Context, m *manifest.Manifest, mode sdk.WriteM
 	return res.RowsLoaded, nil
 }
 
+// check asks the connector, when it can say, whether it would refuse to
+// load a run of schema from the request alone (a column type its load
+// cannot take in this format): asked before the run is published, so a
+// refused load leaves nothing behind.
+func (l *loader) check(ctx context.Context, schema *arrow.Schema, mode sdk.WriteMode, keys []string) error {
+	if !l.inst.Info.Has(sdk.CapCheckLoad) {
+		return nil
+	}
+	err := l.inst.CheckLoad(ctx, sdk.LoadRequest{Conn: l.conn.Wire(), Table: l.ref, Mode: mode, Keys: keys,
+		Format: string(l.p.Format), FormatOptions: map[string]string{"stage": l.p.Spec.Stage, "compression": string(l.p.Compression)},
+		Schema: schema, CreateTable: true})
+	if err != nil {
+		return fmt.Errorf("%s would refuse to load the run from stage %s: %w", l.where(), l.p.Spec.Stage, err)
+	}
+	return nil
+}
+
 // stagedSnapshot publishes the snapshot to the --publish-to store, then
 // loads it into the table.
 func stagedSnapshot(ctx context.Context, env Env, p *Plan, src *host.Instance, req sdk.ReadRequest) (*Summary, error) {
@@ -133,7 +152,7 @@ func stagedSnapshot(ctx context.Context, env Env, p *Plan, src *host.Instance, r
 	if err != nil {
 		return nil, err
 	}
-	f := files{env: env, p: p, st: st}
+	f := files{env: env, p: p, st: st, check: func(ctx context.Context, s *arrow.Schema) error { return l.check(ctx, s, p.WriteMode, p.Keys) }}
 	m := f.newManifest(p.Start, p.RunID, src.Info.Name, KindSnap)
 	res, err := f.publish(ctx, src, req, m, p.Vars, nil)
 	if err != nil {
@@ -241,12 +260,18 @@ func stagedFiles(ctx context.Context, st store.Store, files []manifest.File) ([]
 // appended without keys. It runs before the range's mark advances, so the
 // mark never runs ahead of the table.
 func (l *loader) loadDelta(ctx context.Context, res *engine.Result) error {
-	mode, keys := sdk.Append, []string(nil)
-	if d := res.Manifest.Delta; d != nil && len(d.PrimaryKeys) > 0 {
-		mode, keys = sdk.Merge, d.PrimaryKeys
-	}
+	mode, keys := deltaMode(res.Manifest.Delta)
 	if _, err := l.load(ctx, res.Manifest, mode, keys); err != nil {
 		return fmt.Errorf("%w (the run stays published at %s; the delta state did not advance)", err, res.ManifestURL)
 	}
 	return nil
+}
+
+// deltaMode is how a delta's run is loaded: merged on its keys, or
+// appended without keys.
+func deltaMode(d *manifest.Delta) (sdk.WriteMode, []string) {
+	if d != nil && len(d.PrimaryKeys) > 0 {
+		return sdk.Merge, d.PrimaryKeys
+	}
+	return sdk.Append, nil
 }

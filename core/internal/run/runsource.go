@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/delta"
@@ -234,7 +235,7 @@ func (l *runLoader) publishAndLoad(ctx context.Context, r array.RecordReader, fr
 		r.Release()
 		return nil, err
 	}
-	f := files{env: l.env, p: p, st: st}
+	f := files{env: l.env, p: p, st: st, check: func(ctx context.Context, s *arrow.Schema) error { return l.stg.check(ctx, s, mode, keys) }}
 	m := f.newManifest(p.Start, p.RunID, p.Src.Scheme, p.Kind)
 	m.Source.Object = from.object
 	res, err := f.publishRecords(ctx, r, m, p.Vars, nil)

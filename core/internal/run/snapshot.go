@@ -165,6 +165,9 @@ type files struct {
 	// fileKey, when set, names the files instead of the layout, and no
 	// manifest is published (a shard: shard.go).
 	fileKey func(part int) string
+	// check, when set, may refuse the records' schema before anything
+	// is written (a staged run its warehouse would not load).
+	check func(ctx context.Context, schema *arrow.Schema) error
 }
 
 // newManifest starts the manifest of a run; the engine completes it.
@@ -201,6 +204,12 @@ func (f files) publish(ctx context.Context, src *host.Instance, req sdk.ReadRequ
 
 // publishRecords encodes records into files and a manifest in the store.
 func (f files) publishRecords(ctx context.Context, records array.RecordReader, m *manifest.Manifest, vars layout.Vars, total *atomic.Int64) (*engine.Result, error) {
+	if f.check != nil {
+		if err := f.check(ctx, records.Schema()); err != nil {
+			records.Release()
+			return nil, err
+		}
+	}
 	p, s := f.p, f.p.Spec
 	encOpts := []format.Option{
 		format.WithFormat(p.Format), format.WithCompression(p.Compression), format.WithConcurrency(runtime.GOMAXPROCS(0)),

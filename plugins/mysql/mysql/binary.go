@@ -115,7 +115,7 @@ func query(ctx context.Context, dc any, q string, args []any, cols []sqlsource.C
 			}
 			bin[i] = m.DecodeBinary != nil
 		}
-		rows, err := bc.wire.prepared(ctx, bc.c, q, bin)
+		rows, err := bc.wire.prepared(ctx, bc.c, q, bin, describedTypes(cols))
 		if err != nil {
 			return nil, err // not a nil *binRows in a non-nil driver.Rows
 		}
@@ -123,7 +123,7 @@ func query(ctx context.Context, dc any, q string, args []any, cols []sqlsource.C
 	}
 	if exact {
 		if bc.wire != nil {
-			rows, err := bc.wire.query(ctx, bc.c, q)
+			rows, err := bc.wire.query(ctx, bc.c, q, describedTypes(cols))
 			if err != nil {
 				return nil, err // not a nil *textRows in a non-nil driver.Rows
 			}

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -41,7 +43,7 @@ var fixedWidth = [256]int{
 // prepared runs q, which has no parameters, as a prepared statement.
 // bin[i] says column i's mapping decodes binary numbers; numbers of
 // other columns are handed over as text.
-func (w *wire) prepared(ctx context.Context, conn driver.Conn, q string, bin []bool) (*binRows, error) {
+func (w *wire) prepared(ctx context.Context, conn driver.Conn, q string, bin []bool, want []described) (*binRows, error) {
 	if len(q)+1 >= maxPayload {
 		return nil, fmt.Errorf("query of %d bytes is too long for one packet", len(q))
 	}
@@ -72,6 +74,11 @@ func (w *wire) prepared(ctx context.Context, conn driver.Conn, q string, bin []b
 		return nil, r.abandon(err)
 	}
 	prepared := r.defs
+	// Before anything runs: a column whose type changed since it was
+	// described would be decoded as the old type's bytes.
+	if err := checkDescribed(prepared, want); err != nil {
+		return nil, r.abandon(err)
+	}
 	// COM_STMT_EXECUTE: the statement, no cursor, one iteration
 	seq := r.p.seq
 	exec := binary.LittleEndian.AppendUint32(nil, r.stmt)
@@ -80,12 +87,15 @@ func (w *wire) prepared(ctx context.Context, conn driver.Conn, q string, bin []b
 		return nil, r.abandon(err)
 	}
 	// Without CLIENT_DEPRECATE_EOF an EOF packet ends the prepared
-	// definitions: its sequence number continues theirs, where the
-	// execute's answer starts a new one.
-	if err := r.p.fill(4); err != nil {
+	// definitions, its sequence number continuing theirs. It is told
+	// from the execute's answer by its shape (5 bytes from 0xfe, which
+	// neither a column count nor an OK or error packet has), not by the
+	// sequence number, which for 255 columns wraps to the 1 the answer
+	// starts with.
+	if err := r.p.fill(5); err != nil {
 		return nil, r.abandon(err)
 	}
-	if r.p.buf[r.p.r+3] != 1 {
+	if h := r.p.buf[r.p.r:]; h[0] == 5 && h[1] == 0 && h[2] == 0 && h[4] == 0xfe {
 		r.p.seq = seq
 		eof, err := r.p.next()
 		if err != nil {
@@ -370,4 +380,107 @@ func binaryDate(b array.Builder, v []byte) error {
 		return nil
 	}
 	return fmt.Errorf("binary date into %T", b)
+}
+
+// described says which protocol field types a described column's values
+// may come in to be decoded as its mapping does: none listed when any
+// type reads right (the mapping takes text, whatever the column holds
+// now); integer, any integer of the same signedness (a value too large
+// for the described type is refused as it is appended).
+type described struct {
+	native   string
+	types    []byte
+	integer  bool
+	unsigned bool
+}
+
+// describedTypes are the field types cols (as described, before the
+// read) may come in.
+func describedTypes(cols []sqlsource.ColumnMeta) []described {
+	out := make([]described, len(cols))
+	for i, c := range cols {
+		t := strings.ToLower(strings.TrimSpace(c.NativeType))
+		base := strings.TrimPrefix(t, "unsigned ")
+		if j := strings.IndexAny(base, "( "); j >= 0 {
+			base = base[:j]
+		}
+		d := described{native: c.NativeType, unsigned: strings.Contains(t, "unsigned")}
+		switch base {
+		case "tinyint", "smallint", "mediumint", "int", "integer", "bigint":
+			d.integer = true
+		case "year":
+			d.types = []byte{0x0d}
+		case "float":
+			d.types = []byte{0x04}
+		case "double", "real":
+			d.types = []byte{0x05}
+		case "decimal", "numeric":
+			d.types = []byte{0xf6, 0x00} // NEWDECIMAL, DECIMAL
+		case "date":
+			d.types = []byte{0x0a, 0x0e} // DATE, NEWDATE
+		case "datetime", "timestamp":
+			d.types = []byte{0x0c, 0x07}
+		case "bit":
+			d.types = []byte{0x10}
+		}
+		out[i] = d
+	}
+	return out
+}
+
+// checkDescribed refuses a result whose columns are not those described
+// (an ALTER TABLE between describe and read): their values would be
+// decoded as the described type's, numbers from a string's bytes.
+func checkDescribed(defs []column, want []described) error {
+	if want == nil {
+		return nil
+	}
+	if len(defs) != len(want) {
+		return fmt.Errorf("%w: the read returns %d columns, %d were described: the table changed meanwhile; run again", sdk.ErrFailedPrecondition, len(defs), len(want))
+	}
+	for i, c := range defs {
+		w := want[i]
+		ok := !w.integer && len(w.types) == 0
+		if w.integer {
+			ok = isInteger(c.typ) && c.unsigned == w.unsigned
+		}
+		for _, t := range w.types {
+			ok = ok || c.typ == t
+		}
+		if !ok {
+			table := c.table
+			if table == "" {
+				table = "the query"
+			}
+			return fmt.Errorf("%w: table %s changed since hp described it: column %q was %s, the server now sends it as %s; run again",
+				sdk.ErrFailedPrecondition, table, c.name, w.native, fieldTypeName(c))
+		}
+	}
+	return nil
+}
+
+// fieldTypeName names a protocol field type for errors.
+func fieldTypeName(c column) string {
+	names := map[byte]string{0x00: "DECIMAL", 0x01: "TINYINT", 0x02: "SMALLINT", 0x03: "INT", 0x04: "FLOAT", 0x05: "DOUBLE", 0x06: "NULL",
+		0x07: "TIMESTAMP", 0x08: "BIGINT", 0x09: "MEDIUMINT", 0x0a: "DATE", 0x0b: "TIME", 0x0c: "DATETIME", 0x0d: "YEAR", 0x0e: "DATE",
+		0x0f: "VARCHAR", 0x10: "BIT", 0xf5: "JSON", 0xf6: "DECIMAL", 0xf7: "ENUM", 0xf8: "SET", 0xf9: "TINYBLOB", 0xfa: "MEDIUMBLOB",
+		0xfb: "LONGBLOB", 0xfc: "BLOB/TEXT", 0xfd: "VARCHAR", 0xfe: "CHAR", 0xff: "GEOMETRY"}
+	n, ok := names[c.typ]
+	if !ok {
+		n = fmt.Sprintf("field type 0x%02x", c.typ)
+	}
+	if c.unsigned && isInteger(c.typ) {
+		n += " UNSIGNED"
+	}
+	return n
+}
+
+// isInteger reports whether a field type is TINYINT, SMALLINT,
+// MEDIUMINT, INT or BIGINT.
+func isInteger(typ byte) bool {
+	switch typ {
+	case 0x01, 0x02, 0x03, 0x08, 0x09:
+		return true
+	}
+	return false
 }

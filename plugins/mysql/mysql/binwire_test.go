@@ -3,10 +3,14 @@ package mysql
 import (
 	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
@@ -150,6 +154,86 @@ func TestReadsOnTheSocketAreBinary(t *testing.T) {
 		textOnSocket = false
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestReadAfterAlterTable: a table altered between describe and read
+// (the read's columns were described before) fails the read with an error
+// naming the table and the column, in the text protocol and in the binary
+// one, where a string's bytes would otherwise be read as an integer's
+// (an unsigned integer's as a signed one's, a double's as an integer's).
+func TestReadAfterAlterTable(t *testing.T) {
+	dsn := os.Getenv("HP_TEST_MYSQL_DSN")
+	if dsn == "" {
+		dsn = "mysql://root@127.0.0.1:3306/test"
+	}
+	ctx := context.Background()
+	pool, err := open(sdk.Connection{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := pool.PingContext(ctx); err != nil {
+		testkit.NeedService(t, "MariaDB", err)
+	}
+	d := fmt.Sprintf("hp_trust_alt_%d", time.Now().UnixNano())
+	execAll := func(qs ...string) {
+		t.Helper()
+		for _, q := range qs {
+			if _, err := pool.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	execAll("CREATE DATABASE "+d, "CREATE TABLE "+d+".alt (id INT NOT NULL, f DOUBLE, n BIGINT)", "INSERT INTO "+d+".alt VALUES (1, 1.5, 2)")
+	t.Cleanup(func() { _, _ = pool.ExecContext(ctx, "DROP DATABASE "+d) })
+	ref := sdk.ObjectRef{Schema: d, Name: "alt"}
+	described, err := columns(ctx, pool, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, bin := "SELECT `id`, `n` FROM "+d+".alt", "SELECT `id`, `f`, `n` FROM "+d+".alt"
+	read := func(q string, cols []sqlsource.ColumnMeta) error {
+		// Table reads on the socket are binary; the text protocol is
+		// still read on the socket when textOnSocket asks for it.
+		textOnSocket = q == text
+		defer func() { textOnSocket = false }()
+		conn, err := pool.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.Raw(func(dc any) error {
+			rows, err := query(ctx, dc, q, nil, cols)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			raw := make([][]byte, len(cols))
+			for {
+				if err := rows.(sqlsource.RawRows).NextRaw(raw); err != nil {
+					if err == io.EOF {
+						return nil
+					}
+					return err
+				}
+			}
+		})
+	}
+	cols := map[string][]sqlsource.ColumnMeta{text: {described[0], described[2]}, bin: described}
+	for _, q := range []string{text, bin} {
+		if err := read(q, cols[q]); err != nil {
+			t.Fatalf("%s before the ALTER: %v", q, err)
+		}
+	}
+	for _, alter := range []string{"MODIFY n VARCHAR(20)", "MODIFY n BIGINT UNSIGNED", "MODIFY n DOUBLE"} {
+		execAll("ALTER TABLE "+d+".alt "+alter, "UPDATE "+d+".alt SET n = 12345678")
+		for _, q := range []string{text, bin} {
+			err := read(q, cols[q])
+			if !errors.Is(err, sdk.ErrFailedPrecondition) || !strings.Contains(err.Error(), d+".alt") || !strings.Contains(err.Error(), `column "n"`) {
+				t.Errorf("%s, then %s: %v", alter, q, err)
+			}
 		}
 	}
 }

@@ -2,7 +2,9 @@ package mysql_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/halfpipe-io/halfpipe/plugins/mysql/mysql"
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -173,5 +176,101 @@ func TestSyncCancelKillsQuery(t *testing.T) {
 	}
 	if got := tableRows(t, db, full); got != "" {
 		t.Fatalf("a cancelled sync left %q", got)
+	}
+}
+
+// limitedUser creates a user of database d who may hold n connections at
+// once, and returns its DSN.
+func limitedUser(t *testing.T, db *sql.DB, d string, n int) string {
+	t.Helper()
+	user := fmt.Sprintf("hp_trust_%d", time.Now().UnixNano()%1e9)
+	execAll(t, db, fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY 'pw' WITH MAX_USER_CONNECTIONS %d", user, n),
+		fmt.Sprintf("GRANT ALL ON %s.* TO '%s'@'%%'", d, user))
+	t.Cleanup(func() { _, _ = db.Exec(fmt.Sprintf("DROP USER '%s'@'%%'", user)) })
+	return fmt.Sprintf("mysql://%s:pw@127.0.0.1:3306/%s", user, d)
+}
+
+// TestSyncCancelKillsQueryAtConnectionLimit: the KILL of a cancelled
+// sync's statement comes from a connection taken when the sync began, so
+// it still goes out when the user's connection limit has been reached
+// meanwhile (here by another client of the same user taking the last
+// free connection): a KILL opened only on cancelling found none, failed
+// unseen, and the statement ran on, holding its locks.
+func TestSyncCancelKillsQueryAtConnectionLimit(t *testing.T) {
+	db, d := database(t)
+	full := d + ".sync_kill_lim"
+	dsn := limitedUser(t, db, d, 2)
+	user := strings.Split(strings.TrimPrefix(dsn, "mysql://"), ":")[0]
+	// The trigger runs as the user: one running as its definer (root)
+	// makes the thread root's, which the user may not KILL.
+	execAll(t, db, "CREATE TABLE "+full+" (id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL)",
+		"CREATE DEFINER = '"+user+"'@'%' TRIGGER "+d+".sync_kill_lim_stall BEFORE INSERT ON "+full+" FOR EACH ROW SET @hp_stall_lim = IF(NEW.id = 2, SLEEP(30), 0)")
+	req := sdk.WriteRequest{Conn: sdk.Connection{DSN: dsn}, Table: sdk.ObjectRef{Schema: d, Name: "sync_kill_lim"}, Mode: sdk.Sync, Keys: []string{"id"}}
+	running := func() int {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SET @hp_stall_lim%' OR INFO LIKE ?", "INSERT INTO %"+d+"%sync_kill_lim%").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan bool, 1)
+	go func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for running() == 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		// Another client of the user takes what connections are left.
+		cfg := gomysql.NewConfig()
+		cfg.Net, cfg.Addr, cfg.User, cfg.Passwd, cfg.DBName = "tcp", "127.0.0.1:3306", user, "pw", d
+		c, _ := gomysql.NewConnector(cfg)
+		other := sql.OpenDB(c)
+		t.Cleanup(func() { other.Close() })
+		for range 2 {
+			conn, err := other.Conn(context.Background())
+			if err != nil {
+				break
+			}
+			t.Cleanup(func() { conn.Close() })
+		}
+		started <- time.Now().Before(deadline)
+		cancel()
+	}()
+	_, err := mysql.New().Sync(ctx, req, &rows{batches: [][]row{ids(1, 3, "new")}}, func() (array.RecordReader, error) { return keys(t), nil })
+	if err == nil {
+		t.Fatal("a cancelled sync succeeded")
+	}
+	if !<-started {
+		t.Fatalf("the stalled INSERT never showed in the process list; the sync: %v", err)
+	}
+	stopped := time.Now()
+	for running() > 0 {
+		if time.Since(stopped) > 2*time.Second {
+			t.Fatalf("the cancelled sync's statement still runs on the server %s after the sync returned (%v)", time.Since(stopped).Round(time.Millisecond), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSyncAtOneConnection: a user who may hold one connection can still
+// sync: the KILL's connection is not to be had, which the sync goes on
+// without (warned).
+func TestSyncAtOneConnection(t *testing.T) {
+	db, d := database(t)
+	full := d + ".sync_one"
+	execAll(t, db, "CREATE TABLE "+full+" (id BIGINT PRIMARY KEY, v VARCHAR(20) NOT NULL)", "INSERT INTO "+full+" VALUES (9, 'old')")
+	dsn := limitedUser(t, db, d, 1)
+	req := sdk.WriteRequest{Conn: sdk.Connection{DSN: dsn}, Table: sdk.ObjectRef{Schema: d, Name: "sync_one"}, Mode: sdk.Sync, Keys: []string{"id"}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := mysql.New().Sync(ctx, req, &rows{batches: [][]row{ids(1, 2, "new")}}, func() (array.RecordReader, error) { return keys(t, id(9)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RowsWritten != 2 || res.RowsDeleted != 1 {
+		t.Errorf("sync: %+v", res)
+	}
+	if got := tableRows(t, db, full); got != "1=new,2=new" {
+		t.Errorf("after the sync: %q", got)
 	}
 }

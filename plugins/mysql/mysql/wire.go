@@ -87,7 +87,7 @@ func (r *textRows) send(cmd byte, body []byte) error {
 // query sends q as COM_QUERY and reads the result's header. On an error
 // that leaves the connection mid-command, the driver connection is closed
 // so that database/sql drops it.
-func (w *wire) query(ctx context.Context, conn driver.Conn, q string) (*textRows, error) {
+func (w *wire) query(ctx context.Context, conn driver.Conn, q string, want []described) (*textRows, error) {
 	if len(q)+1 >= maxPayload {
 		return nil, fmt.Errorf("query of %d bytes is too long for one packet", len(q))
 	}
@@ -104,6 +104,9 @@ func (w *wire) query(ctx context.Context, conn driver.Conn, q string) (*textRows
 	}
 	if err := r.result(head, nil); err != nil {
 		return nil, err
+	}
+	if err := checkDescribed(r.defs, want); err != nil {
+		return nil, r.abandon(err)
 	}
 	return r, nil
 }
@@ -156,6 +159,8 @@ type column struct {
 	typ      byte // the protocol's field type
 	unsigned bool
 	decimals byte
+	// table is the column's schema.table, for errors.
+	table string
 }
 
 // columns reads n column definitions.
@@ -168,13 +173,21 @@ func (r *textRows) columns(n int) error {
 		}
 		// catalog, schema, table, org_table, name, org_name
 		pos := 0
+		var schema string
 		for f := 0; f < 6; f++ {
 			l, k := lenenc(def[pos:])
 			if k == 0 || pos+k+int(l) > len(def) {
 				return fmt.Errorf("malformed column definition %x", def)
 			}
-			if f == 4 {
-				cols[i].name = string(def[pos+k : pos+k+int(l)])
+			switch v := def[pos+k : pos+k+int(l)]; f {
+			case 1:
+				schema = string(v)
+			case 3:
+				if len(v) > 0 {
+					cols[i].table = schema + "." + string(v)
+				}
+			case 4:
+				cols[i].name = string(v)
 			}
 			pos += k + int(l)
 		}

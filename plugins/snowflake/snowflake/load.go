@@ -77,7 +77,41 @@ type load struct {
 	tzText bool
 }
 
+// CheckLoad refuses, before hp publishes a run, what Load would refuse
+// from the request alone: the stage's name, the format, mode and keys,
+// a Parquet column COPY cannot load (checkTransform) and a column type
+// the table's DDL has none for. It sends nothing to Snowflake.
+func (*Connector) CheckLoad(_ context.Context, req sdk.LoadRequest) error {
+	l, err := checkedLoad(req)
+	if err != nil {
+		return err
+	}
+	if err := l.checkTransform(); err != nil {
+		return err
+	}
+	if req.CreateTable {
+		if _, err := createTable(req.Table, req.Schema, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func newLoad(req sdk.LoadRequest) (*load, error) {
+	l, err := checkedLoad(req)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := strconv.ParseInt(req.FormatOptions[OptRows], 10, 64)
+	if err != nil {
+		return nil, sdk.InvalidArgumentf("load request without the manifest's row count (%s=%q)", OptRows, req.FormatOptions[OptRows])
+	}
+	l.rows = rows
+	return l, nil
+}
+
+// checkedLoad is the load of req, checked but for its row count.
+func checkedLoad(req sdk.LoadRequest) (*load, error) {
 	l := &load{req: req, stage: req.FormatOptions[OptStage]}
 	l.files = l.stageFiles
 	if l.stage == "" {
@@ -91,11 +125,6 @@ func newLoad(req sdk.LoadRequest) (*load, error) {
 			return nil, sdk.InvalidArgumentf("stage %q: a stage name is letters, digits, _ and $, optionally schema.name", l.stage)
 		}
 	}
-	rows, err := strconv.ParseInt(req.FormatOptions[OptRows], 10, 64)
-	if err != nil {
-		return nil, sdk.InvalidArgumentf("load request without the manifest's row count (%s=%q)", OptRows, req.FormatOptions[OptRows])
-	}
-	l.rows = rows
 	switch req.Format {
 	case "parquet", "csv":
 	default:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/plugins/snowflake/snowflake"
 	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
 )
 
 func jsonType(t *testing.T) arrow.DataType {
@@ -141,6 +142,43 @@ func TestLoadRefusesParquetOffsetStruct(t *testing.T) {
 	})
 	if !errors.Is(err, sdk.ErrUnsupportedType) || !strings.Contains(err.Error(), `"tz"`) || !strings.Contains(err.Error(), "--format csv") {
 		t.Errorf("Load: %v", err)
+	}
+	if n := len(e.srv.Statements()); n != 0 {
+		t.Errorf("%d statements sent", n)
+	}
+}
+
+// TestCheckLoadRefusesParquetOffsetStruct: asked before hp publishes a
+// run (CheckLoad, over the plugin's gRPC), the connector refuses a
+// Parquet run with a timestamp and its offset as Load would, without a
+// statement to Snowflake; the same run in CSV, and a Parquet run of
+// plain columns, pass. It is declared as a capability.
+func TestCheckLoadRefusesParquetOffsetStruct(t *testing.T) {
+	e := newEnv(t, false) // nothing is loaded: no S3
+	r := plugintest.Serve(t, snowflake.New())
+	if !r.Info().Has(sdk.CapCheckLoad) {
+		t.Fatalf("capabilities %v lack %s", r.Info().Capabilities, sdk.CapCheckLoad)
+	}
+	tz := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "tz", Type: extensions.NewTimestampWithOffsetType(arrow.Microsecond)}}, nil)
+	req := sdk.LoadRequest{
+		Conn: sdk.Connection{DSN: e.dsn("etl", password, "")}, Table: sdk.ObjectRef{Schema: "PUBLIC", Name: "TZ"},
+		Mode: sdk.Append, Format: "parquet", Schema: tz, CreateTable: true, FormatOptions: map[string]string{snowflake.OptStage: "LAKE"},
+	}
+	err := r.CheckLoad(context.Background(), req)
+	if !errors.Is(err, sdk.ErrUnsupportedType) || !strings.Contains(err.Error(), `"tz"`) || !strings.Contains(err.Error(), "--format csv") {
+		t.Errorf("CheckLoad of Parquet with an offset: %v", err)
+	}
+	req.Format = "csv"
+	if err := r.CheckLoad(context.Background(), req); err != nil {
+		t.Errorf("CheckLoad of CSV: %v", err)
+	}
+	req.Format, req.Schema = "parquet", arrow.NewSchema(tz.Fields()[:1], nil)
+	if err := r.CheckLoad(context.Background(), req); err != nil {
+		t.Errorf("CheckLoad of plain Parquet: %v", err)
+	}
+	req.Mode = sdk.Merge
+	if err := r.CheckLoad(context.Background(), req); !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Errorf("CheckLoad of a merge without keys: %v", err)
 	}
 	if n := len(e.srv.Statements()); n != 0 {
 		t.Errorf("%d statements sent", n)

@@ -68,6 +68,8 @@ const (
 	Capability_CAPABILITY_WRITE_SYNC Capability = 12
 	// The connector serves ChecksumRanges.
 	Capability_CAPABILITY_CHECKSUM_RANGES Capability = 13
+	// The connector serves CheckLoad.
+	Capability_CAPABILITY_CHECK_LOAD Capability = 14
 )
 
 // Enum value maps for Capability.
@@ -87,6 +89,7 @@ var (
 		11: "CAPABILITY_PLAN_TABLE",
 		12: "CAPABILITY_WRITE_SYNC",
 		13: "CAPABILITY_CHECKSUM_RANGES",
+		14: "CAPABILITY_CHECK_LOAD",
 	}
 	Capability_value = map[string]int32{
 		"CAPABILITY_UNSPECIFIED":     0,
@@ -103,6 +106,7 @@ var (
 		"CAPABILITY_PLAN_TABLE":      11,
 		"CAPABILITY_WRITE_SYNC":      12,
 		"CAPABILITY_CHECKSUM_RANGES": 13,
+		"CAPABILITY_CHECK_LOAD":      14,
 	}
 )
 
@@ -2360,6 +2364,88 @@ func (x *LoadResponse) GetRowsLoaded() int64 {
 	return 0
 }
 
+type CheckLoadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The load as Load would be asked for it, without uris and without the
+	// row count among its format_options.
+	Load          *LoadRequest `protobuf:"bytes,1,opt,name=load,proto3" json:"load,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckLoadRequest) Reset() {
+	*x = CheckLoadRequest{}
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckLoadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckLoadRequest) ProtoMessage() {}
+
+func (x *CheckLoadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckLoadRequest.ProtoReflect.Descriptor instead.
+func (*CheckLoadRequest) Descriptor() ([]byte, []int) {
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *CheckLoadRequest) GetLoad() *LoadRequest {
+	if x != nil {
+		return x.Load
+	}
+	return nil
+}
+
+type CheckLoadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckLoadResponse) Reset() {
+	*x = CheckLoadResponse{}
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckLoadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckLoadResponse) ProtoMessage() {}
+
+func (x *CheckLoadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckLoadResponse.ProtoReflect.Descriptor instead.
+func (*CheckLoadResponse) Descriptor() ([]byte, []int) {
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{31}
+}
+
 type ExecRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Connection *Connection            `protobuf:"bytes,1,opt,name=connection,proto3" json:"connection,omitempty"`
@@ -2371,7 +2457,7 @@ type ExecRequest struct {
 
 func (x *ExecRequest) Reset() {
 	*x = ExecRequest{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[30]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2383,7 +2469,7 @@ func (x *ExecRequest) String() string {
 func (*ExecRequest) ProtoMessage() {}
 
 func (x *ExecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[30]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2396,7 +2482,7 @@ func (x *ExecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecRequest.ProtoReflect.Descriptor instead.
 func (*ExecRequest) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{30}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ExecRequest) GetConnection() *Connection {
@@ -2422,7 +2508,7 @@ type ExecResponse struct {
 
 func (x *ExecResponse) Reset() {
 	*x = ExecResponse{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[31]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2434,7 +2520,7 @@ func (x *ExecResponse) String() string {
 func (*ExecResponse) ProtoMessage() {}
 
 func (x *ExecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[31]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2447,7 +2533,7 @@ func (x *ExecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecResponse.ProtoReflect.Descriptor instead.
 func (*ExecResponse) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{31}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ExecResponse) GetRowsAffected() int64 {
@@ -2475,7 +2561,7 @@ type PlanTableRequest struct {
 
 func (x *PlanTableRequest) Reset() {
 	*x = PlanTableRequest{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[32]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2487,7 +2573,7 @@ func (x *PlanTableRequest) String() string {
 func (*PlanTableRequest) ProtoMessage() {}
 
 func (x *PlanTableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[32]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2500,7 +2586,7 @@ func (x *PlanTableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanTableRequest.ProtoReflect.Descriptor instead.
 func (*PlanTableRequest) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{32}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PlanTableRequest) GetConnection() *Connection {
@@ -2553,7 +2639,7 @@ type PlanTableResponse struct {
 
 func (x *PlanTableResponse) Reset() {
 	*x = PlanTableResponse{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[33]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2651,7 @@ func (x *PlanTableResponse) String() string {
 func (*PlanTableResponse) ProtoMessage() {}
 
 func (x *PlanTableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[33]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2664,7 @@ func (x *PlanTableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanTableResponse.ProtoReflect.Descriptor instead.
 func (*PlanTableResponse) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{33}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PlanTableResponse) GetStatements() []string {
@@ -2630,7 +2716,7 @@ type ChecksumRangesRequest struct {
 
 func (x *ChecksumRangesRequest) Reset() {
 	*x = ChecksumRangesRequest{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[34]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +2728,7 @@ func (x *ChecksumRangesRequest) String() string {
 func (*ChecksumRangesRequest) ProtoMessage() {}
 
 func (x *ChecksumRangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[34]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +2741,7 @@ func (x *ChecksumRangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChecksumRangesRequest.ProtoReflect.Descriptor instead.
 func (*ChecksumRangesRequest) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{34}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ChecksumRangesRequest) GetConnection() *Connection {
@@ -2732,7 +2818,7 @@ type ChecksumRangesResponse struct {
 
 func (x *ChecksumRangesResponse) Reset() {
 	*x = ChecksumRangesResponse{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[35]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2744,7 +2830,7 @@ func (x *ChecksumRangesResponse) String() string {
 func (*ChecksumRangesResponse) ProtoMessage() {}
 
 func (x *ChecksumRangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[35]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2757,7 +2843,7 @@ func (x *ChecksumRangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChecksumRangesResponse.ProtoReflect.Descriptor instead.
 func (*ChecksumRangesResponse) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{35}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ChecksumRangesResponse) GetRanges() []*RangeChecksum {
@@ -2781,7 +2867,7 @@ type RangeChecksum struct {
 
 func (x *RangeChecksum) Reset() {
 	*x = RangeChecksum{}
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[36]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2793,7 +2879,7 @@ func (x *RangeChecksum) String() string {
 func (*RangeChecksum) ProtoMessage() {}
 
 func (x *RangeChecksum) ProtoReflect() protoreflect.Message {
-	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[36]
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2806,7 +2892,7 @@ func (x *RangeChecksum) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeChecksum.ProtoReflect.Descriptor instead.
 func (*RangeChecksum) Descriptor() ([]byte, []int) {
-	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{36}
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RangeChecksum) GetIndex() int64 {
@@ -3012,7 +3098,10 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"/\n" +
 	"\fLoadResponse\x12\x1f\n" +
 	"\vrows_loaded\x18\x01 \x01(\x03R\n" +
-	"rowsLoaded\"p\n" +
+	"rowsLoaded\"J\n" +
+	"\x10CheckLoadRequest\x126\n" +
+	"\x04load\x18\x01 \x01(\v2\".halfpipe.connector.v1.LoadRequestR\x04load\"\x13\n" +
+	"\x11CheckLoadResponse\"p\n" +
 	"\vExecRequest\x12A\n" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2!.halfpipe.connector.v1.ConnectionR\n" +
@@ -3055,7 +3144,7 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\rRangeChecksum\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x12\n" +
 	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12\x1a\n" +
-	"\bchecksum\x18\x03 \x01(\tR\bchecksum*\xf1\x02\n" +
+	"\bchecksum\x18\x03 \x01(\tR\bchecksum*\x8c\x03\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -3072,13 +3161,14 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x12\x19\n" +
 	"\x15CAPABILITY_PLAN_TABLE\x10\v\x12\x19\n" +
 	"\x15CAPABILITY_WRITE_SYNC\x10\f\x12\x1e\n" +
-	"\x1aCAPABILITY_CHECKSUM_RANGES\x10\r*\x81\x01\n" +
+	"\x1aCAPABILITY_CHECKSUM_RANGES\x10\r\x12\x19\n" +
+	"\x15CAPABILITY_CHECK_LOAD\x10\x0e*\x81\x01\n" +
 	"\tWriteMode\x12\x1a\n" +
 	"\x16WRITE_MODE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11WRITE_MODE_APPEND\x10\x01\x12\x16\n" +
 	"\x12WRITE_MODE_REPLACE\x10\x02\x12\x14\n" +
 	"\x10WRITE_MODE_MERGE\x10\x03\x12\x13\n" +
-	"\x0fWRITE_MODE_SYNC\x10\x042\xf4\a\n" +
+	"\x0fWRITE_MODE_SYNC\x10\x042\xd4\b\n" +
 	"\x10ConnectorService\x12X\n" +
 	"\aGetInfo\x12%.halfpipe.connector.v1.GetInfoRequest\x1a&.halfpipe.connector.v1.GetInfoResponse\x12R\n" +
 	"\x05Check\x12#.halfpipe.connector.v1.CheckRequest\x1a$.halfpipe.connector.v1.CheckResponse\x12d\n" +
@@ -3090,7 +3180,8 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x04Load\x12\".halfpipe.connector.v1.LoadRequest\x1a#.halfpipe.connector.v1.LoadResponse\x12O\n" +
 	"\x04Exec\x12\".halfpipe.connector.v1.ExecRequest\x1a#.halfpipe.connector.v1.ExecResponse\x12^\n" +
 	"\tPlanTable\x12'.halfpipe.connector.v1.PlanTableRequest\x1a(.halfpipe.connector.v1.PlanTableResponse\x12m\n" +
-	"\x0eChecksumRanges\x12,.halfpipe.connector.v1.ChecksumRangesRequest\x1a-.halfpipe.connector.v1.ChecksumRangesResponseBLZJgithub.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1;connectorv1b\x06proto3"
+	"\x0eChecksumRanges\x12,.halfpipe.connector.v1.ChecksumRangesRequest\x1a-.halfpipe.connector.v1.ChecksumRangesResponse\x12^\n" +
+	"\tCheckLoad\x12'.halfpipe.connector.v1.CheckLoadRequest\x1a(.halfpipe.connector.v1.CheckLoadResponseBLZJgithub.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1;connectorv1b\x06proto3"
 
 var (
 	file_halfpipe_connector_v1_connector_proto_rawDescOnce sync.Once
@@ -3105,7 +3196,7 @@ func file_halfpipe_connector_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_halfpipe_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_halfpipe_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_halfpipe_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_halfpipe_connector_v1_connector_proto_goTypes = []any{
 	(Capability)(0),                // 0: halfpipe.connector.v1.Capability
 	(WriteMode)(0),                 // 1: halfpipe.connector.v1.WriteMode
@@ -3139,18 +3230,20 @@ var file_halfpipe_connector_v1_connector_proto_goTypes = []any{
 	(*WriteResponse)(nil),          // 29: halfpipe.connector.v1.WriteResponse
 	(*LoadRequest)(nil),            // 30: halfpipe.connector.v1.LoadRequest
 	(*LoadResponse)(nil),           // 31: halfpipe.connector.v1.LoadResponse
-	(*ExecRequest)(nil),            // 32: halfpipe.connector.v1.ExecRequest
-	(*ExecResponse)(nil),           // 33: halfpipe.connector.v1.ExecResponse
-	(*PlanTableRequest)(nil),       // 34: halfpipe.connector.v1.PlanTableRequest
-	(*PlanTableResponse)(nil),      // 35: halfpipe.connector.v1.PlanTableResponse
-	(*ChecksumRangesRequest)(nil),  // 36: halfpipe.connector.v1.ChecksumRangesRequest
-	(*ChecksumRangesResponse)(nil), // 37: halfpipe.connector.v1.ChecksumRangesResponse
-	(*RangeChecksum)(nil),          // 38: halfpipe.connector.v1.RangeChecksum
-	nil,                            // 39: halfpipe.connector.v1.Connection.OptionsEntry
-	nil,                            // 40: halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
+	(*CheckLoadRequest)(nil),       // 32: halfpipe.connector.v1.CheckLoadRequest
+	(*CheckLoadResponse)(nil),      // 33: halfpipe.connector.v1.CheckLoadResponse
+	(*ExecRequest)(nil),            // 34: halfpipe.connector.v1.ExecRequest
+	(*ExecResponse)(nil),           // 35: halfpipe.connector.v1.ExecResponse
+	(*PlanTableRequest)(nil),       // 36: halfpipe.connector.v1.PlanTableRequest
+	(*PlanTableResponse)(nil),      // 37: halfpipe.connector.v1.PlanTableResponse
+	(*ChecksumRangesRequest)(nil),  // 38: halfpipe.connector.v1.ChecksumRangesRequest
+	(*ChecksumRangesResponse)(nil), // 39: halfpipe.connector.v1.ChecksumRangesResponse
+	(*RangeChecksum)(nil),          // 40: halfpipe.connector.v1.RangeChecksum
+	nil,                            // 41: halfpipe.connector.v1.Connection.OptionsEntry
+	nil,                            // 42: halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
 }
 var file_halfpipe_connector_v1_connector_proto_depIdxs = []int32{
-	39, // 0: halfpipe.connector.v1.Connection.options:type_name -> halfpipe.connector.v1.Connection.OptionsEntry
+	41, // 0: halfpipe.connector.v1.Connection.options:type_name -> halfpipe.connector.v1.Connection.OptionsEntry
 	0,  // 1: halfpipe.connector.v1.GetInfoResponse.capabilities:type_name -> halfpipe.connector.v1.Capability
 	6,  // 2: halfpipe.connector.v1.GetInfoResponse.options:type_name -> halfpipe.connector.v1.OptionSpec
 	7,  // 3: halfpipe.connector.v1.GetInfoResponse.type_mappings:type_name -> halfpipe.connector.v1.TypeMapping
@@ -3183,41 +3276,44 @@ var file_halfpipe_connector_v1_connector_proto_depIdxs = []int32{
 	2,  // 30: halfpipe.connector.v1.LoadRequest.connection:type_name -> halfpipe.connector.v1.Connection
 	3,  // 31: halfpipe.connector.v1.LoadRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
 	1,  // 32: halfpipe.connector.v1.LoadRequest.mode:type_name -> halfpipe.connector.v1.WriteMode
-	40, // 33: halfpipe.connector.v1.LoadRequest.format_options:type_name -> halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
-	2,  // 34: halfpipe.connector.v1.ExecRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	2,  // 35: halfpipe.connector.v1.PlanTableRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	3,  // 36: halfpipe.connector.v1.PlanTableRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
-	2,  // 37: halfpipe.connector.v1.ChecksumRangesRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	3,  // 38: halfpipe.connector.v1.ChecksumRangesRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
-	20, // 39: halfpipe.connector.v1.ChecksumRangesRequest.spans:type_name -> halfpipe.connector.v1.KeySpan
-	38, // 40: halfpipe.connector.v1.ChecksumRangesResponse.ranges:type_name -> halfpipe.connector.v1.RangeChecksum
-	4,  // 41: halfpipe.connector.v1.ConnectorService.GetInfo:input_type -> halfpipe.connector.v1.GetInfoRequest
-	8,  // 42: halfpipe.connector.v1.ConnectorService.Check:input_type -> halfpipe.connector.v1.CheckRequest
-	10, // 43: halfpipe.connector.v1.ConnectorService.ListObjects:input_type -> halfpipe.connector.v1.ListObjectsRequest
-	14, // 44: halfpipe.connector.v1.ConnectorService.Describe:input_type -> halfpipe.connector.v1.DescribeRequest
-	23, // 45: halfpipe.connector.v1.ConnectorService.Read:input_type -> halfpipe.connector.v1.ReadRequest
-	25, // 46: halfpipe.connector.v1.ConnectorService.Bounds:input_type -> halfpipe.connector.v1.BoundsRequest
-	28, // 47: halfpipe.connector.v1.ConnectorService.Write:input_type -> halfpipe.connector.v1.WriteRequest
-	30, // 48: halfpipe.connector.v1.ConnectorService.Load:input_type -> halfpipe.connector.v1.LoadRequest
-	32, // 49: halfpipe.connector.v1.ConnectorService.Exec:input_type -> halfpipe.connector.v1.ExecRequest
-	34, // 50: halfpipe.connector.v1.ConnectorService.PlanTable:input_type -> halfpipe.connector.v1.PlanTableRequest
-	36, // 51: halfpipe.connector.v1.ConnectorService.ChecksumRanges:input_type -> halfpipe.connector.v1.ChecksumRangesRequest
-	5,  // 52: halfpipe.connector.v1.ConnectorService.GetInfo:output_type -> halfpipe.connector.v1.GetInfoResponse
-	9,  // 53: halfpipe.connector.v1.ConnectorService.Check:output_type -> halfpipe.connector.v1.CheckResponse
-	11, // 54: halfpipe.connector.v1.ConnectorService.ListObjects:output_type -> halfpipe.connector.v1.ListObjectsResponse
-	15, // 55: halfpipe.connector.v1.ConnectorService.Describe:output_type -> halfpipe.connector.v1.DescribeResponse
-	24, // 56: halfpipe.connector.v1.ConnectorService.Read:output_type -> halfpipe.connector.v1.ReadResponse
-	26, // 57: halfpipe.connector.v1.ConnectorService.Bounds:output_type -> halfpipe.connector.v1.BoundsResponse
-	29, // 58: halfpipe.connector.v1.ConnectorService.Write:output_type -> halfpipe.connector.v1.WriteResponse
-	31, // 59: halfpipe.connector.v1.ConnectorService.Load:output_type -> halfpipe.connector.v1.LoadResponse
-	33, // 60: halfpipe.connector.v1.ConnectorService.Exec:output_type -> halfpipe.connector.v1.ExecResponse
-	35, // 61: halfpipe.connector.v1.ConnectorService.PlanTable:output_type -> halfpipe.connector.v1.PlanTableResponse
-	37, // 62: halfpipe.connector.v1.ConnectorService.ChecksumRanges:output_type -> halfpipe.connector.v1.ChecksumRangesResponse
-	52, // [52:63] is the sub-list for method output_type
-	41, // [41:52] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	42, // 33: halfpipe.connector.v1.LoadRequest.format_options:type_name -> halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
+	30, // 34: halfpipe.connector.v1.CheckLoadRequest.load:type_name -> halfpipe.connector.v1.LoadRequest
+	2,  // 35: halfpipe.connector.v1.ExecRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	2,  // 36: halfpipe.connector.v1.PlanTableRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	3,  // 37: halfpipe.connector.v1.PlanTableRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
+	2,  // 38: halfpipe.connector.v1.ChecksumRangesRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	3,  // 39: halfpipe.connector.v1.ChecksumRangesRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
+	20, // 40: halfpipe.connector.v1.ChecksumRangesRequest.spans:type_name -> halfpipe.connector.v1.KeySpan
+	40, // 41: halfpipe.connector.v1.ChecksumRangesResponse.ranges:type_name -> halfpipe.connector.v1.RangeChecksum
+	4,  // 42: halfpipe.connector.v1.ConnectorService.GetInfo:input_type -> halfpipe.connector.v1.GetInfoRequest
+	8,  // 43: halfpipe.connector.v1.ConnectorService.Check:input_type -> halfpipe.connector.v1.CheckRequest
+	10, // 44: halfpipe.connector.v1.ConnectorService.ListObjects:input_type -> halfpipe.connector.v1.ListObjectsRequest
+	14, // 45: halfpipe.connector.v1.ConnectorService.Describe:input_type -> halfpipe.connector.v1.DescribeRequest
+	23, // 46: halfpipe.connector.v1.ConnectorService.Read:input_type -> halfpipe.connector.v1.ReadRequest
+	25, // 47: halfpipe.connector.v1.ConnectorService.Bounds:input_type -> halfpipe.connector.v1.BoundsRequest
+	28, // 48: halfpipe.connector.v1.ConnectorService.Write:input_type -> halfpipe.connector.v1.WriteRequest
+	30, // 49: halfpipe.connector.v1.ConnectorService.Load:input_type -> halfpipe.connector.v1.LoadRequest
+	34, // 50: halfpipe.connector.v1.ConnectorService.Exec:input_type -> halfpipe.connector.v1.ExecRequest
+	36, // 51: halfpipe.connector.v1.ConnectorService.PlanTable:input_type -> halfpipe.connector.v1.PlanTableRequest
+	38, // 52: halfpipe.connector.v1.ConnectorService.ChecksumRanges:input_type -> halfpipe.connector.v1.ChecksumRangesRequest
+	32, // 53: halfpipe.connector.v1.ConnectorService.CheckLoad:input_type -> halfpipe.connector.v1.CheckLoadRequest
+	5,  // 54: halfpipe.connector.v1.ConnectorService.GetInfo:output_type -> halfpipe.connector.v1.GetInfoResponse
+	9,  // 55: halfpipe.connector.v1.ConnectorService.Check:output_type -> halfpipe.connector.v1.CheckResponse
+	11, // 56: halfpipe.connector.v1.ConnectorService.ListObjects:output_type -> halfpipe.connector.v1.ListObjectsResponse
+	15, // 57: halfpipe.connector.v1.ConnectorService.Describe:output_type -> halfpipe.connector.v1.DescribeResponse
+	24, // 58: halfpipe.connector.v1.ConnectorService.Read:output_type -> halfpipe.connector.v1.ReadResponse
+	26, // 59: halfpipe.connector.v1.ConnectorService.Bounds:output_type -> halfpipe.connector.v1.BoundsResponse
+	29, // 60: halfpipe.connector.v1.ConnectorService.Write:output_type -> halfpipe.connector.v1.WriteResponse
+	31, // 61: halfpipe.connector.v1.ConnectorService.Load:output_type -> halfpipe.connector.v1.LoadResponse
+	35, // 62: halfpipe.connector.v1.ConnectorService.Exec:output_type -> halfpipe.connector.v1.ExecResponse
+	37, // 63: halfpipe.connector.v1.ConnectorService.PlanTable:output_type -> halfpipe.connector.v1.PlanTableResponse
+	39, // 64: halfpipe.connector.v1.ConnectorService.ChecksumRanges:output_type -> halfpipe.connector.v1.ChecksumRangesResponse
+	33, // 65: halfpipe.connector.v1.ConnectorService.CheckLoad:output_type -> halfpipe.connector.v1.CheckLoadResponse
+	54, // [54:66] is the sub-list for method output_type
+	42, // [42:54] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_halfpipe_connector_v1_connector_proto_init() }
@@ -3251,7 +3347,7 @@ func file_halfpipe_connector_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_halfpipe_connector_v1_connector_proto_rawDesc), len(file_halfpipe_connector_v1_connector_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   39,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

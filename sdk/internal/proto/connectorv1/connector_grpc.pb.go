@@ -54,6 +54,7 @@ const (
 	ConnectorService_Exec_FullMethodName           = "/halfpipe.connector.v1.ConnectorService/Exec"
 	ConnectorService_PlanTable_FullMethodName      = "/halfpipe.connector.v1.ConnectorService/PlanTable"
 	ConnectorService_ChecksumRanges_FullMethodName = "/halfpipe.connector.v1.ConnectorService/ChecksumRanges"
+	ConnectorService_CheckLoad_FullMethodName      = "/halfpipe.connector.v1.ConnectorService/CheckLoad"
 )
 
 // ConnectorServiceClient is the client API for ConnectorService service.
@@ -93,6 +94,11 @@ type ConnectorServiceClient interface {
 	// text, computed in the database (hp diff --hash): two databases holding
 	// the same rows return the same checksums.
 	ChecksumRanges(ctx context.Context, in *ChecksumRangesRequest, opts ...grpc.CallOption) (*ChecksumRangesResponse, error)
+	// CheckLoad says whether Load would refuse a load from the request
+	// alone (its table, mode, keys, format, options and schema; no files
+	// yet, no row count), before hp publishes the run it would load. It
+	// changes nothing. OK means Load may still fail on the files.
+	CheckLoad(ctx context.Context, in *CheckLoadRequest, opts ...grpc.CallOption) (*CheckLoadResponse, error)
 }
 
 type connectorServiceClient struct {
@@ -225,6 +231,16 @@ func (c *connectorServiceClient) ChecksumRanges(ctx context.Context, in *Checksu
 	return out, nil
 }
 
+func (c *connectorServiceClient) CheckLoad(ctx context.Context, in *CheckLoadRequest, opts ...grpc.CallOption) (*CheckLoadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckLoadResponse)
+	err := c.cc.Invoke(ctx, ConnectorService_CheckLoad_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConnectorServiceServer is the server API for ConnectorService service.
 // All implementations must embed UnimplementedConnectorServiceServer
 // for forward compatibility.
@@ -262,6 +278,11 @@ type ConnectorServiceServer interface {
 	// text, computed in the database (hp diff --hash): two databases holding
 	// the same rows return the same checksums.
 	ChecksumRanges(context.Context, *ChecksumRangesRequest) (*ChecksumRangesResponse, error)
+	// CheckLoad says whether Load would refuse a load from the request
+	// alone (its table, mode, keys, format, options and schema; no files
+	// yet, no row count), before hp publishes the run it would load. It
+	// changes nothing. OK means Load may still fail on the files.
+	CheckLoad(context.Context, *CheckLoadRequest) (*CheckLoadResponse, error)
 	mustEmbedUnimplementedConnectorServiceServer()
 }
 
@@ -304,6 +325,9 @@ func (UnimplementedConnectorServiceServer) PlanTable(context.Context, *PlanTable
 }
 func (UnimplementedConnectorServiceServer) ChecksumRanges(context.Context, *ChecksumRangesRequest) (*ChecksumRangesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ChecksumRanges not implemented")
+}
+func (UnimplementedConnectorServiceServer) CheckLoad(context.Context, *CheckLoadRequest) (*CheckLoadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckLoad not implemented")
 }
 func (UnimplementedConnectorServiceServer) mustEmbedUnimplementedConnectorServiceServer() {}
 func (UnimplementedConnectorServiceServer) testEmbeddedByValue()                          {}
@@ -506,6 +530,24 @@ func _ConnectorService_ChecksumRanges_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConnectorService_CheckLoad_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckLoadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServiceServer).CheckLoad(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConnectorService_CheckLoad_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServiceServer).CheckLoad(ctx, req.(*CheckLoadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConnectorService_ServiceDesc is the grpc.ServiceDesc for ConnectorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -548,6 +590,10 @@ var ConnectorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ChecksumRanges",
 			Handler:    _ConnectorService_ChecksumRanges_Handler,
+		},
+		{
+			MethodName: "CheckLoad",
+			Handler:    _ConnectorService_CheckLoad_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
