@@ -388,9 +388,10 @@ func TestParallelSliceFailurePublishesNothing(t *testing.T) {
 		" select g, 'label ' || g from generate_series(1, 200000) g")
 	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+table).Run() })
 	out := t.TempDir()
-	// Every 500th row sleeps a little, so the slices' COPYs last.
+	// Every 200th row sleeps 10 ms: each slice COPYs for about 2.5 s, long
+	// enough to be terminated mid-read on a loaded machine.
 	r := startHP(t, bin, []string{"HP_PG_DSN=" + pgDSN + "&application_name=" + app, "HP_OUT_DSN=" + out}, 2*time.Minute,
-		"cp", "snap", "pg."+table, "out.f", "--parallel", "4", "--where", "id % 500 <> 0 OR pg_sleep(0.01) IS NOT NULL")
+		"cp", "snap", "pg."+table, "out.f", "--parallel", "4", "--where", "id % 200 <> 0 OR pg_sleep(0.01) IS NOT NULL")
 	failOneOfFourSlices(t, r, app)
 	testkit.Contains(t, "stderr", r.stderr.String(), "slice", "of 4", "nothing was published")
 	assertNothingPublished(t, out)

@@ -89,8 +89,10 @@ func TestParallelDeltaSliceFailureKeepsTheMark(t *testing.T) {
 	out := t.TempDir()
 	env := []string{"HP_PG_DSN=" + pgDSN + "&application_name=" + app, "HP_OUT_DSN=" + out}
 	args := []string{"pg." + table, "out.d", "--delta-driver", "updated_at", "--parallel", "4"}
-	// Every 500th row sleeps a little, so the slices' COPYs last.
-	r := startHP(t, bin, env, 2*time.Minute, append([]string{"cp", "delta"}, append(args, "--where", "id % 500 <> 0 OR pg_sleep(0.01) IS NOT NULL")...)...)
+	// Every 100th row sleeps 10 ms: each slice COPYs for about 2.5 s, long
+	// enough to be terminated mid-read on a loaded machine (at every 500th
+	// a slice could end first: exit 0).
+	r := startHP(t, bin, env, 2*time.Minute, append([]string{"cp", "delta"}, append(args, "--where", "id % 100 <> 0 OR pg_sleep(0.01) IS NOT NULL")...)...)
 	failOneOfFourSlices(t, r, app)
 	testkit.Contains(t, "stderr", r.stderr.String(), "slice", "of 4", "high-water mark stays")
 	if m := findManifests(t, out); len(m) != 0 {
