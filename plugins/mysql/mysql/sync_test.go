@@ -167,15 +167,23 @@ func TestSyncCancelKillsQuery(t *testing.T) {
 	if !<-started {
 		t.Fatalf("the stalled INSERT never showed in the process list; the sync: %v", err)
 	}
+	waitStatementGone(t, running, err)
+	if got := tableRows(t, db, full); got != "" {
+		t.Fatalf("a cancelled sync left %q", got)
+	}
+}
+
+// waitStatementGone fails t unless running() falls to 0 within 2 s of a
+// cancelled sync's return (with err): its statement was stopped on the
+// server, not left to run with its locks.
+func waitStatementGone(t *testing.T, running func() int, err error) {
+	t.Helper()
 	stopped := time.Now()
 	for running() > 0 {
 		if time.Since(stopped) > 2*time.Second {
 			t.Fatalf("the cancelled sync's statement still runs on the server %s after the sync returned (%v)", time.Since(stopped).Round(time.Millisecond), err)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-	if got := tableRows(t, db, full); got != "" {
-		t.Fatalf("a cancelled sync left %q", got)
 	}
 }
 
@@ -243,13 +251,7 @@ func TestSyncCancelKillsQueryAtConnectionLimit(t *testing.T) {
 	if !<-started {
 		t.Fatalf("the stalled INSERT never showed in the process list; the sync: %v", err)
 	}
-	stopped := time.Now()
-	for running() > 0 {
-		if time.Since(stopped) > 2*time.Second {
-			t.Fatalf("the cancelled sync's statement still runs on the server %s after the sync returned (%v)", time.Since(stopped).Round(time.Millisecond), err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitStatementGone(t, running, err)
 }
 
 // TestSyncAtOneConnection: a user who may hold one connection can still
