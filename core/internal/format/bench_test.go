@@ -363,35 +363,7 @@ func TestParquetWideTablesCutSmallerPages(t *testing.T) {
 		}
 		rec := b.NewRecordBatch()
 		b.Release()
-		var buf bytes.Buffer
-		enc, err := NewEncoder(&buf, sch, WithFormat(Parquet), WithCompression(None))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := enc.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-		rec.Release()
-		if err := enc.Close(); err != nil {
-			t.Fatal(err)
-		}
-		pf, err := file.NewParquetReader(bytes.NewReader(buf.Bytes()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pr, err := pf.RowGroup(0).GetColumnPageReader(cols - 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		largest := 0
-		for pr.Next() {
-			if p, ok := pr.Page().(file.DataPage); ok {
-				largest = max(largest, len(p.Data()))
-			}
-		}
-		if err := pr.Err(); err != nil {
-			t.Fatal(err)
-		}
+		largest, _ := dataPages(t, sch, rec, cols-1)
 		// The writer checks a page's size every 1,024 values (8 KiB here).
 		want := min(128<<10, pageBudget/cols)
 		if largest > want+8<<10 || largest < want/2 {
@@ -419,6 +391,19 @@ func TestParquetLongValuesCutPages(t *testing.T) {
 	}
 	rec := b.NewRecordBatch()
 	b.Release()
+	largest, values := dataPages(t, sch, rec, 1)
+	if values != rows {
+		t.Fatalf("pages hold %d values, want %d", values, rows)
+	}
+	if want := longValueBatch*(size+4) + 1<<10; largest > want {
+		t.Errorf("largest data page %d bytes, want at most %d (%d values)", largest, want, longValueBatch)
+	}
+}
+
+// dataPages writes rec (released) as uncompressed Parquet and returns the
+// largest data page of column col, in bytes, and the values its pages hold.
+func dataPages(t *testing.T, sch *arrow.Schema, rec arrow.RecordBatch, col int) (largest, values int) {
+	t.Helper()
 	var buf bytes.Buffer
 	enc, err := NewEncoder(&buf, sch, WithFormat(Parquet), WithCompression(None))
 	if err != nil {
@@ -435,11 +420,10 @@ func TestParquetLongValuesCutPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pr, err := pf.RowGroup(0).GetColumnPageReader(1)
+	pr, err := pf.RowGroup(0).GetColumnPageReader(col)
 	if err != nil {
 		t.Fatal(err)
 	}
-	largest, values := 0, 0
 	for pr.Next() {
 		if p, ok := pr.Page().(file.DataPage); ok {
 			largest = max(largest, len(p.Data()))
@@ -449,12 +433,7 @@ func TestParquetLongValuesCutPages(t *testing.T) {
 	if err := pr.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if values != rows {
-		t.Fatalf("pages hold %d values, want %d", values, rows)
-	}
-	if want := longValueBatch*(size+4) + 1<<10; largest > want {
-		t.Errorf("largest data page %d bytes, want at most %d (%d values)", largest, want, longValueBatch)
-	}
+	return largest, values
 }
 
 // BenchmarkAppendDecimal renders the decimals shape's values: numeric(18,4)
