@@ -217,17 +217,7 @@ func TestSearchRandom(t *testing.T) {
 			}
 			src[k] = rng.Uint64()
 		}
-		tgt := clone(src)
-		for k := range src {
-			switch rng.IntN(200) {
-			case 0:
-				tgt[k]++
-			case 1:
-				delete(tgt, k)
-			case 2:
-				tgt[k+1] = rng.Uint64()
-			}
-		}
+		tgt := perturbed(rng, src, 200)
 		p := Plan{TopRows: int64(1 + rng.IntN(300)), LeafRows: int64(1 + rng.IntN(20)), Split: int64(2 + rng.IntN(20)), MaxSpans: 1 + rng.IntN(50)}
 		r := search(t, p, src, tgt)
 		want := differ(src, tgt)
@@ -250,17 +240,7 @@ func TestSearchParallel(t *testing.T) {
 		for range 3000 + rng.IntN(3000) {
 			src[rng.Int64N(200_000)-50_000] = rng.Uint64()
 		}
-		tgt := clone(src)
-		for k := range src {
-			switch rng.IntN(300) {
-			case 0:
-				tgt[k]++
-			case 1:
-				delete(tgt, k)
-			case 2:
-				tgt[k+1] = rng.Uint64()
-			}
-		}
+		tgt := perturbed(rng, src, 300)
 		p := Plan{TopRows: int64(1 + rng.IntN(200)), LeafRows: int64(1 + rng.IntN(20)), Split: int64(2 + rng.IntN(20)), MaxSpans: 1 + rng.IntN(50), Parallel: 1}
 		one := search(t, p, src, tgt)
 		for _, par := range []int{2, 4, 7} {
@@ -383,4 +363,21 @@ func TestSearchStopsAtOneKey(t *testing.T) {
 	if err != nil || fmt.Sprint(spans) != "[{5 6}]" {
 		t.Fatalf("spans %v, %v; want [{5 6}]", spans, err)
 	}
+}
+
+// perturbed is a copy of src in which about one key in oneIn has its
+// value changed, is deleted, or gets a new key after it.
+func perturbed(rng *rand.Rand, src table, oneIn int) table {
+	tgt := clone(src)
+	for k := range src {
+		switch rng.IntN(oneIn) {
+		case 0:
+			tgt[k]++
+		case 1:
+			delete(tgt, k)
+		case 2:
+			tgt[k+1] = rng.Uint64()
+		}
+	}
+	return tgt
 }
