@@ -187,6 +187,11 @@ const (
 	CapChecksumRanges Capability = "checksum_ranges"
 	// CapCheckLoad: the connector is a [Loader] and a [LoadChecker].
 	CapCheckLoad Capability = "check_load"
+	// CapWriteAbort: the SDK serving a [Writer] or [Syncer] tells it when
+	// the host's records failed, so the host can wait for its roll-back
+	// and clean-up before stopping the plugin. Every connector built with
+	// this SDK has it.
+	CapWriteAbort Capability = "write_abort"
 )
 
 // Info describes a connector. It is the source of the connector's generated

@@ -21,6 +21,7 @@ var capToProto = map[Capability]pb.Capability{
 	CapWriteSync:      pb.Capability_CAPABILITY_WRITE_SYNC,
 	CapChecksumRanges: pb.Capability_CAPABILITY_CHECKSUM_RANGES,
 	CapCheckLoad:      pb.Capability_CAPABILITY_CHECK_LOAD,
+	CapWriteAbort:     pb.Capability_CAPABILITY_WRITE_ABORT,
 }
 
 // CapabilitiesOf derives a connector's capabilities from the interfaces it
@@ -54,6 +55,8 @@ func CapabilitiesOf(c Connector) []Capability {
 	add(ok, CapPlanTable)
 	_, ok = c.(Syncer)
 	add(ok, CapWriteSync)
+	_, w := c.(Writer)
+	add(ok || w, CapWriteAbort)
 	for _, f := range c.Info().Features {
 		if f == CapReadPartitions || f == CapReadQuery {
 			caps = append(caps, f)

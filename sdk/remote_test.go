@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/batch"
+	"github.com/halfpipe-io/halfpipe/sdk/host"
 	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
 )
 
@@ -314,5 +316,102 @@ func TestRemoteWrite(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if m.written != nil {
 		t.Fatalf("connector committed %v from a broken stream", m.written)
+	}
+}
+
+// dyingReader fails once its records are read, as a source that dies.
+type dyingReader struct{ array.RecordReader }
+
+func (d *dyingReader) Err() error { return errors.New("source died") }
+
+// slowCleanup is a target whose roll-back takes a while once its records
+// fail, as dropping a table it created or removing staged files does.
+type slowCleanup struct {
+	cleaned atomic.Bool
+	saw     atomic.Value // the records' error
+}
+
+func (s *slowCleanup) Info() sdk.Info {
+	return sdk.Info{Name: "slow", Version: "1", Schemes: []string{"slow"}, DSNExample: "slow://"}
+}
+
+func (s *slowCleanup) Check(context.Context, sdk.Connection) (string, error) { return "slow", nil }
+
+func drain(rr array.RecordReader) error {
+	for rr.Next() {
+	}
+	return rr.Err()
+}
+
+// cleanup rolls back after err, slowly.
+func (s *slowCleanup) cleanup(err error) error {
+	if err != nil {
+		s.saw.Store(err.Error())
+		time.Sleep(300 * time.Millisecond)
+		s.cleaned.Store(true)
+	}
+	return err
+}
+
+func (s *slowCleanup) Write(_ context.Context, _ sdk.WriteRequest, rr array.RecordReader) (*sdk.WriteResult, error) {
+	return &sdk.WriteResult{}, s.cleanup(drain(rr))
+}
+
+func (s *slowCleanup) Sync(_ context.Context, _ sdk.WriteRequest, upserts array.RecordReader, deleteKeys func() (array.RecordReader, error)) (*sdk.SyncResult, error) {
+	err := drain(upserts)
+	if err == nil {
+		var dk array.RecordReader
+		if dk, err = deleteKeys(); err == nil {
+			err = drain(dk)
+		}
+	}
+	return &sdk.SyncResult{}, s.cleanup(err)
+}
+
+// A Write or Sync whose records fail returns only once the plugin has
+// rolled back: hp stops the plugin right after, which must not cut its
+// clean-up short.
+func TestRemoteWriteAbortWaitsForCleanup(t *testing.T) {
+	// A batch goes through, then the source dies.
+	failing := func() array.RecordReader {
+		rec := func() arrow.RecordBatch {
+			bld := array.NewRecordBuilder(memory.DefaultAllocator, memSchema)
+			defer bld.Release()
+			bld.Field(0).(*array.Int64Builder).Append(1)
+			bld.Field(1).AppendNull()
+			return bld.NewRecordBatch()
+		}()
+		ok, _ := array.NewRecordReader(memSchema, []arrow.RecordBatch{rec})
+		return &dyingReader{RecordReader: ok}
+	}
+	empty := func() (array.RecordReader, error) { return array.NewRecordReader(memSchema, nil) }
+	req := sdk.WriteRequest{Table: sdk.ObjectRef{Name: "t"}, Mode: sdk.Append}
+	for name, call := range map[string]func(*host.Remote) error{
+		"write": func(r *host.Remote) error { _, err := r.Write(t.Context(), req, failing()); return err },
+		"sync upserts": func(r *host.Remote) error {
+			_, err := r.Sync(t.Context(), req, failing(), empty)
+			return err
+		},
+		"sync deletes": func(r *host.Remote) error {
+			ok, _ := array.NewRecordReader(memSchema, nil)
+			_, err := r.Sync(t.Context(), req, ok, func() (array.RecordReader, error) { return failing(), nil })
+			return err
+		},
+	} {
+		s := &slowCleanup{}
+		r := plugintest.Serve(t, s)
+		if !r.Info().Has(sdk.CapWriteAbort) {
+			t.Fatalf("%s: capabilities %v lack %s", name, r.Info().Capabilities, sdk.CapWriteAbort)
+		}
+		err := call(r)
+		if err == nil || !strings.Contains(err.Error(), "source died") {
+			t.Fatalf("%s: %v, want the source's error", name, err)
+		}
+		if !s.cleaned.Load() {
+			t.Fatalf("%s returned before the plugin's clean-up ended", name)
+		}
+		if saw, _ := s.saw.Load().(string); !strings.Contains(saw, "aborted") {
+			t.Errorf("%s: the connector's records failed with %q, want the host's abort", name, saw)
+		}
 	}
 }

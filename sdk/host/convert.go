@@ -29,6 +29,7 @@ var capFromProto = map[pb.Capability]sdk.Capability{
 	pb.Capability_CAPABILITY_WRITE_SYNC:      sdk.CapWriteSync,
 	pb.Capability_CAPABILITY_CHECKSUM_RANGES: sdk.CapChecksumRanges,
 	pb.Capability_CAPABILITY_CHECK_LOAD:      sdk.CapCheckLoad,
+	pb.Capability_CAPABILITY_WRITE_ABORT:     sdk.CapWriteAbort,
 }
 
 func infoFromProto(r *pb.GetInfoResponse) sdk.Info {

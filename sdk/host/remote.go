@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -199,7 +200,8 @@ func (r *Remote) Bounds(ctx context.Context, req sdk.BoundsRequest) (*sdk.Bounds
 }
 
 // Write streams records to the plugin. If records fails (Err after Next),
-// the stream is cancelled so the plugin commits nothing.
+// the write is aborted: the plugin commits nothing, and Write returns once
+// it has rolled back.
 func (r *Remote) Write(ctx context.Context, req sdk.WriteRequest, records array.RecordReader) (*sdk.WriteResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -220,8 +222,7 @@ func (r *Remote) Write(ctx context.Context, req sdk.WriteRequest, records array.
 			// The server ended the stream early; its status says why.
 			return nil, r.writeFailure(stream, err)
 		}
-		cancel()
-		return nil, err
+		return nil, r.abort(stream, cancel, err)
 	}
 	resp, err := stream.CloseAndRecv()
 	if err != nil {
@@ -232,7 +233,7 @@ func (r *Remote) Write(ctx context.Context, req sdk.WriteRequest, records array.
 
 // Sync sends a Write in WRITE_MODE_SYNC: the upserts, then the stream
 // deleteKeys returns once they are sent (Sync releases it). If either
-// stream fails, the Write is cancelled so the plugin changes nothing.
+// stream fails, the Write is aborted so the plugin changes nothing.
 func (r *Remote) Sync(ctx context.Context, req sdk.WriteRequest, upserts array.RecordReader, deleteKeys func() (array.RecordReader, error)) (*sdk.SyncResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -256,14 +257,32 @@ func (r *Remote) Sync(ctx context.Context, req sdk.WriteRequest, upserts array.R
 		if errors.Is(err, io.EOF) {
 			return nil, r.writeFailure(stream, err)
 		}
-		cancel()
-		return nil, err
+		return nil, r.abort(stream, cancel, err)
 	}
 	resp, err := stream.CloseAndRecv()
 	if err != nil {
 		return nil, r.fail(err)
 	}
 	return &sdk.SyncResult{RowsWritten: resp.GetRowsWritten(), RowsDeleted: resp.GetRowsDeleted()}, nil
+}
+
+// abortWait bounds the wait for a plugin's roll-back and clean-up after an
+// abort.
+var abortWait = time.Minute
+
+// abort ends a write whose records failed with err, which it returns. A
+// plugin with sdk.CapWriteAbort is told; it rolls back, removes what it
+// created and answers. Waiting for that answer (at most abortWait) means
+// that stopping the plugin next cannot cut its clean-up short. Others are
+// cancelled.
+func (r *Remote) abort(stream pb.ConnectorService_WriteClient, cancel context.CancelFunc, err error) error {
+	if r.info.Has(sdk.CapWriteAbort) && stream.Send(&pb.WriteRequest{Kind: &pb.WriteRequest_Abort{Abort: "its records failed"}}) == nil {
+		t := time.AfterFunc(abortWait, cancel)
+		_, _ = stream.CloseAndRecv()
+		t.Stop()
+	}
+	cancel()
+	return err
 }
 
 func (r *Remote) writeFailure(stream pb.ConnectorService_WriteClient, sendErr error) error {

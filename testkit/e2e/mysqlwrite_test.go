@@ -204,3 +204,45 @@ func TestInterruptedCreateIntoMariaDB(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceFailureWaitsForCreatedTableDrop: a snapshot into a MariaDB
+// table hp creates, whose source dies mid-load, exits only once the
+// plugin has rolled back and dropped that table, even when the drop must
+// wait (here for another session's metadata lock) longer than hp gives a
+// plugin it stops: hp once stopped the plugin right after the failure,
+// cutting such a clean-up short.
+func TestSourceFailureWaitsForCreatedTableDrop(t *testing.T) {
+	t.Parallel() // its own database
+	bin := testkit.Build(t, "gen", "mysql")
+	const db = "hp_e2e_myabort"
+	myw(t, "DROP DATABASE IF EXISTS "+db+"; CREATE DATABASE "+db)
+	t.Cleanup(func() { _ = mysqlOutQuiet("DROP DATABASE IF EXISTS " + db) })
+	env := []string{"HP_GEN_DSN=gen://?rows=500000000", "HP_MY_DSN=mysql://root@127.0.0.1:3306/" + db}
+	r := startHP(t, bin, env, 2*time.Minute, "cp", "snap", "gen.narrow", "my.t")
+	exists := func() string {
+		return myw(t, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '"+db+"' AND table_name = 't'")
+	}
+	r.until(t, "created the table", func() string {
+		if exists() == "1" {
+			return "yes"
+		}
+		return ""
+	})
+	lock := exec.Command("mysql", "-h127.0.0.1", "-P3306", "-uroot", db, "-e", "START TRANSACTION; SELECT COUNT(*) FROM t; DO SLEEP(4); COMMIT")
+	if err := lock.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Wait() }()
+	r.until(t, "waited for the lock", func() string {
+		return myw(t, "SELECT id FROM information_schema.processlist WHERE db = '"+db+"' AND info LIKE 'DO SLEEP%'")
+	})
+	pid := r.cmd.Process.Pid
+	_ = syscall.Kill(pluginChild(pid, "gen"), syscall.SIGKILL)
+	code, _ := r.wait(t)
+	if code == 0 {
+		t.Fatalf("exit 0 from a snapshot whose source was killed:\n%s", r.stderr.String())
+	}
+	if n := exists(); n != "0" {
+		t.Fatalf("hp exited (%d) before the plugin dropped the table it created:\n%s", code, r.stderr.String())
+	}
+}

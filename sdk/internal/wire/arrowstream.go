@@ -39,7 +39,18 @@ const (
 	// WriteRequestDeleteKeys carries a sync's second stream, the keys of
 	// the rows to delete (WriteRequest.delete_keys).
 	WriteRequestDeleteKeys protowire.Number = 3
+	// writeRequestAbort is WriteRequest.abort: the host's records failed.
+	writeRequestAbort protowire.Number = 4
 )
+
+// AbortedError is what a Write's record stream returns once the host has
+// sent WriteRequest.abort: the rows are incomplete and must not be
+// committed.
+type AbortedError struct{ Reason string }
+
+func (e *AbortedError) Error() string {
+	return "the host aborted the write (" + e.Reason + "): nothing may be committed"
+}
 
 // copyBelow is the size under which a piece of the IPC stream (message
 // metadata, padding, small buffers) is copied rather than referenced.
@@ -65,6 +76,7 @@ type outChunk struct {
 type inChunk struct {
 	field protowire.Number
 	r     *mem.Reader
+	abort *AbortedError // WriteRequest.abort was received
 }
 
 func (c chunkCodec) Marshal(v any) (mem.BufferSlice, error) {
@@ -102,9 +114,14 @@ func (c chunkCodec) Unmarshal(data mem.BufferSlice, v any) error {
 			return fmt.Errorf("arrow chunk: %w", protowire.ParseError(n))
 		}
 		b = b[n:]
-		if num == ch.field && typ == protowire.BytesType {
+		switch {
+		case num == ch.field && typ == protowire.BytesType:
 			payload, n = protowire.ConsumeBytes(b)
-		} else {
+		case num == writeRequestAbort && typ == protowire.BytesType && ch.field != ReadResponseArrow:
+			var reason []byte
+			reason, n = protowire.ConsumeBytes(b)
+			ch.abort = &AbortedError{Reason: string(reason)}
+		default:
 			n = protowire.ConsumeFieldValue(num, typ, b)
 		}
 		if n < 0 {
@@ -241,6 +258,9 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 		ch := &inChunk{field: r.field}
 		if err := r.recv(ch); err != nil {
 			return 0, err
+		}
+		if ch.abort != nil {
+			return 0, ch.abort
 		}
 		r.cur = ch.r
 	}

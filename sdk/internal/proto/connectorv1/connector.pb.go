@@ -70,6 +70,9 @@ const (
 	Capability_CAPABILITY_CHECKSUM_RANGES Capability = 13
 	// The connector serves CheckLoad.
 	Capability_CAPABILITY_CHECK_LOAD Capability = 14
+	// The connector takes WriteRequest.abort (every connector built with an
+	// SDK that knows it).
+	Capability_CAPABILITY_WRITE_ABORT Capability = 16
 )
 
 // Enum value maps for Capability.
@@ -90,6 +93,7 @@ var (
 		12: "CAPABILITY_WRITE_SYNC",
 		13: "CAPABILITY_CHECKSUM_RANGES",
 		14: "CAPABILITY_CHECK_LOAD",
+		16: "CAPABILITY_WRITE_ABORT",
 	}
 	Capability_value = map[string]int32{
 		"CAPABILITY_UNSPECIFIED":     0,
@@ -107,6 +111,7 @@ var (
 		"CAPABILITY_WRITE_SYNC":      12,
 		"CAPABILITY_CHECKSUM_RANGES": 13,
 		"CAPABILITY_CHECK_LOAD":      14,
+		"CAPABILITY_WRITE_ABORT":     16,
 	}
 )
 
@@ -2060,6 +2065,7 @@ type WriteRequest struct {
 	//	*WriteRequest_Header
 	//	*WriteRequest_Arrow
 	//	*WriteRequest_DeleteKeys
+	//	*WriteRequest_Abort
 	Kind          isWriteRequest_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2129,6 +2135,15 @@ func (x *WriteRequest) GetDeleteKeys() []byte {
 	return nil
 }
 
+func (x *WriteRequest) GetAbort() string {
+	if x != nil {
+		if x, ok := x.Kind.(*WriteRequest_Abort); ok {
+			return x.Abort
+		}
+	}
+	return ""
+}
+
 type isWriteRequest_Kind interface {
 	isWriteRequest_Kind()
 }
@@ -2149,11 +2164,24 @@ type WriteRequest_DeleteKeys struct {
 	DeleteKeys []byte `protobuf:"bytes,3,opt,name=delete_keys,json=deleteKeys,proto3,oneof"`
 }
 
+type WriteRequest_Abort struct {
+	// The host's records failed, so the write must fail: the connector
+	// rolls back, removes what it created, then answers with its status.
+	// The host waits for that answer (for a while) before it stops the
+	// plugin, so the clean-up is not cut short. The text says why, for
+	// logs. Sent only to connectors listing CAPABILITY_WRITE_ABORT: one
+	// that does not know it would take the end of the stream after it for
+	// the end of the rows, and commit them.
+	Abort string `protobuf:"bytes,4,opt,name=abort,proto3,oneof"`
+}
+
 func (*WriteRequest_Header) isWriteRequest_Kind() {}
 
 func (*WriteRequest_Arrow) isWriteRequest_Kind() {}
 
 func (*WriteRequest_DeleteKeys) isWriteRequest_Kind() {}
+
+func (*WriteRequest_Abort) isWriteRequest_Kind() {}
 
 type WriteResponse struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -3071,12 +3099,13 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x05table\x18\x02 \x01(\v2 .halfpipe.connector.v1.ObjectRefR\x05table\x124\n" +
 	"\x04mode\x18\x03 \x01(\x0e2 .halfpipe.connector.v1.WriteModeR\x04mode\x12\x12\n" +
 	"\x04keys\x18\x04 \x03(\tR\x04keys\x12!\n" +
-	"\fcreate_table\x18\x05 \x01(\bR\vcreateTable\"\x8f\x01\n" +
+	"\fcreate_table\x18\x05 \x01(\bR\vcreateTable\"\xa7\x01\n" +
 	"\fWriteRequest\x12<\n" +
 	"\x06header\x18\x01 \x01(\v2\".halfpipe.connector.v1.WriteHeaderH\x00R\x06header\x12\x16\n" +
 	"\x05arrow\x18\x02 \x01(\fH\x00R\x05arrow\x12!\n" +
 	"\vdelete_keys\x18\x03 \x01(\fH\x00R\n" +
-	"deleteKeysB\x06\n" +
+	"deleteKeys\x12\x16\n" +
+	"\x05abort\x18\x04 \x01(\tH\x00R\x05abortB\x06\n" +
 	"\x04kind\"U\n" +
 	"\rWriteResponse\x12!\n" +
 	"\frows_written\x18\x01 \x01(\x03R\vrowsWritten\x12!\n" +
@@ -3144,7 +3173,7 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\rRangeChecksum\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x12\n" +
 	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12\x1a\n" +
-	"\bchecksum\x18\x03 \x01(\tR\bchecksum*\x8c\x03\n" +
+	"\bchecksum\x18\x03 \x01(\tR\bchecksum*\xa8\x03\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -3162,7 +3191,8 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x15CAPABILITY_PLAN_TABLE\x10\v\x12\x19\n" +
 	"\x15CAPABILITY_WRITE_SYNC\x10\f\x12\x1e\n" +
 	"\x1aCAPABILITY_CHECKSUM_RANGES\x10\r\x12\x19\n" +
-	"\x15CAPABILITY_CHECK_LOAD\x10\x0e*\x81\x01\n" +
+	"\x15CAPABILITY_CHECK_LOAD\x10\x0e\x12\x1a\n" +
+	"\x16CAPABILITY_WRITE_ABORT\x10\x10*\x81\x01\n" +
 	"\tWriteMode\x12\x1a\n" +
 	"\x16WRITE_MODE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11WRITE_MODE_APPEND\x10\x01\x12\x16\n" +
@@ -3340,6 +3370,7 @@ func file_halfpipe_connector_v1_connector_proto_init() {
 		(*WriteRequest_Header)(nil),
 		(*WriteRequest_Arrow)(nil),
 		(*WriteRequest_DeleteKeys)(nil),
+		(*WriteRequest_Abort)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
