@@ -238,7 +238,12 @@ func (c *Connector) maintainChecksums(ctx context.Context, db *sql.DB, req sdk.M
 	if err != nil || req.DryRun {
 		return res, err
 	}
-	return c.maintainChecksums(ctx, db, sdk.MaintainChecksumsRequest{Conn: req.Conn, Table: req.Table, Action: sdk.ChecksumsStatus, Key: req.Key})
+	after, err := c.maintainChecksums(ctx, db, sdk.MaintainChecksumsRequest{Conn: req.Conn, Table: req.Table, Action: sdk.ChecksumsStatus, Key: req.Key})
+	if err != nil {
+		return nil, err
+	}
+	res.State = after.State
+	return res, nil
 }
 
 // runAll runs the statements, in one transaction when the dialect locks.
