@@ -24,7 +24,7 @@ func maintainedTable(t *testing.T, db *sql.DB, sc string, n int) sdk.ChecksumRan
 	if _, err := db.Exec(`CREATE TABLE ` + sc + `.m (id bigint PRIMARY KEY, name text, amount numeric(12,3), at timestamptz, day date)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`INSERT INTO ` + sc + `.m SELECT i, 'n' || i, i * 1.5, '2024-01-01 00:00:00+00'::timestamptz + i * interval '1 minute', NULL
+	if _, err := db.Exec(`INSERT INTO `+sc+`.m SELECT i, 'n' || i, i * 1.5, '2024-01-01 00:00:00+00'::timestamptz + i * interval '1 minute', NULL
 		FROM generate_series(1, $1::int) i`, n); err != nil {
 		t.Fatal(err)
 	}
