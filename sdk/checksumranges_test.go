@@ -150,8 +150,8 @@ func TestMaintainChecksumsOverTheProtocol(t *testing.T) {
 			t.Fatalf("action %d: %+v, want the request echoed and %+v", a, got, want)
 		}
 	}
-	req.Key = ""
+	req.Key, req.Action = "", sdk.ChecksumsInstall
 	if _, err := r.MaintainChecksums(t.Context(), req); !errors.Is(err, sdk.ErrInvalidArgument) {
-		t.Fatalf("no key: %v, want an invalid argument", err)
+		t.Fatalf("install without a key: %v, want an invalid argument", err)
 	}
 }

@@ -35,7 +35,7 @@ const (
 type MaintainChecksumsRequest struct {
 	Conn  Connection
 	Table ObjectRef
-	// Key is the integer primary-key column.
+	// Key is the integer primary-key column (install only).
 	Key string
 	// Columns are hashed in this order (install only; default: Key, then
 	// every other column in table order). ChecksumRanges uses the shadow
@@ -84,8 +84,8 @@ func (s *server) MaintainChecksums(ctx context.Context, req *pb.MaintainChecksum
 			action = a
 		}
 	}
-	if action < 0 || req.GetKey() == "" {
-		return nil, toStatus(InvalidArgumentf("maintained checksums need a key and an action (install, drop or status), not %v", req.GetAction()))
+	if action < 0 || (action == ChecksumsInstall && req.GetKey() == "") {
+		return nil, toStatus(InvalidArgumentf("maintained checksums need an action (install, drop or status; not %v), and a key to install", req.GetAction()))
 	}
 	res, err := c.MaintainChecksums(ctx, MaintainChecksumsRequest{
 		Conn: connFromProto(req.GetConnection()), Table: refFromProto(req.GetTable()), Key: req.GetKey(),
