@@ -73,9 +73,9 @@ func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + 
 const (
 	metaTable    = "hp_checksums"
 	shadowPrefix = "hp_checksums_"
-	// maxName leaves room for a trigger's suffix within PostgreSQL's 63
-	// bytes (MySQL's 64 characters).
-	maxName = 58
+	// maxName leaves room for a trigger's suffix ("_trunc") within
+	// PostgreSQL's 63 bytes (MySQL's 64 characters).
+	maxName = 57
 )
 
 // installed is a table's row of hp_checksums.
