@@ -3175,7 +3175,7 @@ type ChecksumsState struct {
 	Key    string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	// The columns hashed after the key.
 	Columns []string `protobuf:"bytes,4,rep,name=columns,proto3" json:"columns,omitempty"`
-	// Rows in the shadow table (status only).
+	// Rows in the shadow table.
 	Rows int64 `protobuf:"varint,5,opt,name=rows,proto3" json:"rows,omitempty"`
 	// The shadow cannot be trusted (a column type changed, a trigger is
 	// missing or disabled, the table was truncated without trigger): note
