@@ -245,7 +245,7 @@ elif psql "$PG" -Atc "select 1" >/dev/null 2>&1 && mariadb -h127.0.0.1 -uroot te
 	mariadb -h127.0.0.1 -uroot test -e "drop table if exists hp_bench_diff, hp_checksums_hp_bench_diff"
 	# A run stopped midway may have left maintained checksums on the kept
 	# PostgreSQL table.
-	env "${env_diff[@]}" "$BIN/hp" checksums drop pg.public.hp_bench_diff >/dev/null
+	env "${env_diff[@]}" "$BIN/hp" checksums drop pg.public.hp_bench_diff >/dev/null 2>&1
 	env "${env_diff[@]}" "$BIN/hp" cp meta pg.public.hp_bench_diff my.hp_bench_diff --execute >/dev/null
 	timed "hp cp snap PostgreSQL → MariaDB" cp snap pg.public.hp_bench_diff my.hp_bench_diff
 	timed "hp cp snap PostgreSQL → CSV (local)" cp snap pg.public.hp_bench_diff out.bench --format csv
