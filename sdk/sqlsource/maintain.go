@@ -67,15 +67,15 @@ type Maintained struct {
 // event, e.g. "ins".
 func (m Maintained) TriggerName(event string) string { return m.ShadowName + "_" + event }
 
-// Literal is s as an SQL string literal.
-func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+// literal is s as an SQL string literal.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 const (
 	metaTable    = "hp_checksums"
 	shadowPrefix = "hp_checksums_"
-	// maxName leaves room for a trigger's suffix within PostgreSQL's 63
-	// bytes (MySQL's 64 characters).
-	maxName = 58
+	// maxName leaves room for a trigger's suffix ("_trunc") within
+	// PostgreSQL's 63 bytes (MySQL's 64 characters).
+	maxName = 57
 )
 
 // installed is a table's row of hp_checksums.
@@ -246,38 +246,31 @@ func (c *Connector) maintainChecksums(ctx context.Context, db *sql.DB, req sdk.M
 	return res, nil
 }
 
-// runAll runs the statements, in one transaction when the dialect locks.
-func (c *Connector) runAll(ctx context.Context, db *sql.DB, stmts []string, tx bool) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	exec := func(q string) error {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", firstLine(q), err)
-		}
-		return nil
-	}
-	if !tx {
-		for _, q := range stmts {
-			if err := exec(q); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		return err
-	}
-	for _, q := range stmts {
-		if err := exec(q); err != nil {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+// runAll runs the statements in order, in one transaction with tx.
+func (c *Connector) runAll(ctx context.Context, db *sql.DB, stmts []string, tx bool) (err error) {
+	var ex interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	} = db
+	if tx {
+		t, err := db.BeginTx(ctx, nil)
+		if err != nil {
 			return err
 		}
+		defer func() {
+			if err == nil {
+				err = t.Commit()
+			} else {
+				_ = t.Rollback()
+			}
+		}()
+		ex = t
 	}
-	_, err = conn.ExecContext(ctx, "COMMIT")
-	return err
+	for _, q := range stmts {
+		if _, err := ex.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", firstLine(q), err)
+		}
+	}
+	return nil
 }
 
 func firstLine(q string) string {
@@ -299,7 +292,7 @@ func (c *Connector) dropChecksums(ctx context.Context, db *sql.DB, req sdk.Maint
 	stmts := c.dropStatements(m)
 	if exists {
 		meta := c.dialect.table(c.metaRef(req.Table))
-		stmts = append(stmts, fmt.Sprintf("DELETE FROM %s WHERE %s = %s", meta, c.dialect.quote("table_name"), Literal(req.Table.Name)))
+		stmts = append(stmts, fmt.Sprintf("DELETE FROM %s WHERE %s = %s", meta, c.dialect.quote("table_name"), literal(req.Table.Name)))
 		if others == 0 {
 			stmts = append(stmts, "DROP TABLE "+meta)
 		}
@@ -372,12 +365,12 @@ func (c *Connector) installChecksums(ctx context.Context, db *sql.DB, req sdk.Ma
 		meta, d.quote("table_name"), d.quote("key_column"), d.quote("hashed_columns"), d.quote("signature"), d.quote("stamp")))
 	stmts = append(stmts, c.dropStatements(m)...)
 	stmts = append(stmts,
-		fmt.Sprintf("DELETE FROM %s WHERE %s = %s", meta, d.quote("table_name"), Literal(req.Table.Name)),
+		fmt.Sprintf("DELETE FROM %s WHERE %s = %s", meta, d.quote("table_name"), literal(req.Table.Name)),
 		fmt.Sprintf("CREATE TABLE %s (%s BIGINT PRIMARY KEY, %s BIGINT NOT NULL)", m.Shadow, d.quote("k"), d.quote("h")))
 	stmts = append(stmts, mt.Triggers(m)...)
 	stmts = append(stmts, mt.Fill(m, fmt.Sprintf("SELECT %s, %s FROM %s", m.Key, m.Hash(""), m.Table)),
-		fmt.Sprintf("INSERT INTO %s VALUES (%s, %s, %s, %s, %s)", meta, Literal(req.Table.Name), Literal(cols[0].Name),
-			Literal(strings.Join(names(cols), "\n")), Literal(strings.Join(signature(cols), "\n")), Literal(stamp)))
+		fmt.Sprintf("INSERT INTO %s VALUES (%s, %s, %s, %s, %s)", meta, literal(req.Table.Name), literal(cols[0].Name),
+			literal(strings.Join(names(cols), "\n")), literal(strings.Join(signature(cols), "\n")), literal(stamp)))
 	if req.DryRun {
 		return stmts, nil
 	}

@@ -70,7 +70,9 @@ var maintainSQL = &sqlsource.MaintainSQL{
 		for _, b := range bodies {
 			name := m.TriggerName(b.event)
 			out = append(out,
-				fmt.Sprintf("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $hp$\nBEGIN\n%s\nRETURN NULL;\nEND\n$hp$", m.Object(name), b.body),
+				// The writer's search_path must not change which shadow
+				// an unqualified name is.
+				fmt.Sprintf("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $hp$\nBEGIN\n%s\nRETURN NULL;\nEND\n$hp$", m.Object(name), b.body),
 				fmt.Sprintf("CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %s()", m.Quote(name), b.on, m.Table, b.ref, m.Object(name)),
 				fmt.Sprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", m.Table, m.Quote(name)))
 		}

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -204,4 +205,26 @@ func TestMaintainedChecksumsConcurrentInstall(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 	conformance.CheckMaintained(t, c, req)
+}
+
+// TestMaintainedChecksumsLongName: the longest table name whose trigger
+// names fit PostgreSQL's 63 bytes installs; one byte more is refused by
+// name rather than truncated into another table's names.
+func TestMaintainedChecksumsLongName(t *testing.T) {
+	db, sc := schemaFor(t)
+	c := postgres.New()
+	for _, n := range []int{44, 45} {
+		name := strings.Repeat("t", n)
+		if _, err := db.Exec(`CREATE TABLE ` + sc + `.` + name + ` (id bigint PRIMARY KEY, v text)`); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: sdk.Connection{DSN: testDSN()},
+			Table: sdk.ObjectRef{Schema: sc, Name: name}, Key: "id", Action: sdk.ChecksumsInstall})
+		if n == 44 && err != nil {
+			t.Fatalf("a %d-byte name: %v", n, err)
+		}
+		if n == 45 && (!errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "too long")) {
+			t.Fatalf("a %d-byte name: %v, want an invalid argument", n, err)
+		}
+	}
 }

@@ -3030,8 +3030,9 @@ type MaintainChecksumsRequest struct {
 	Table      *ObjectRef             `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
 	// The integer primary-key column the shadow table is keyed on.
 	Key string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
-	// The columns hashed, in this order (as ChecksumRangesRequest.columns
-	// must name them for the shadow to be used); install only.
+	// The columns hashed after the key, in this order (install only;
+	// empty: every other column in table order). ChecksumRanges uses the
+	// shadow for a request whose columns are the key, then these.
 	Columns []string        `protobuf:"bytes,4,rep,name=columns,proto3" json:"columns,omitempty"`
 	Action  ChecksumsAction `protobuf:"varint,5,opt,name=action,proto3,enum=halfpipe.connector.v1.ChecksumsAction" json:"action,omitempty"`
 	// Plan only: return the statements without running them.
@@ -3170,8 +3171,9 @@ type ChecksumsState struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Installed bool                   `protobuf:"varint,1,opt,name=installed,proto3" json:"installed,omitempty"`
 	// The shadow table's name.
-	Shadow  string   `protobuf:"bytes,2,opt,name=shadow,proto3" json:"shadow,omitempty"`
-	Key     string   `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Shadow string `protobuf:"bytes,2,opt,name=shadow,proto3" json:"shadow,omitempty"`
+	Key    string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	// The columns hashed after the key.
 	Columns []string `protobuf:"bytes,4,rep,name=columns,proto3" json:"columns,omitempty"`
 	// Rows in the shadow table.
 	Rows int64 `protobuf:"varint,5,opt,name=rows,proto3" json:"rows,omitempty"`
