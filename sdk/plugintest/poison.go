@@ -8,14 +8,16 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/halfpipe-io/halfpipe/sdk/internal/batchmem"
 )
 
 // PoisonByte fills every buffer a [Poison] allocator has freed.
 const PoisonByte = 0xDB
 
 // Poison is a memory.Allocator that catches a batch's memory used after
-// its last Release, which a pooled allocator would hand to the next
-// batch: a freed buffer is overwritten with [PoisonByte] and
+// its last Release, which the SDK's pooled allocator would have handed to
+// the next batch: a freed buffer is overwritten with [PoisonByte] and
 // never reused, so a string, slice or array kept past Release reads
 // poison; freeing a buffer twice (one Release too many) or one it did not
 // allocate fails the test.
@@ -45,8 +47,11 @@ func (p *Poison) Reallocate(n int, b []byte) []byte {
 	return nb
 }
 
-// Free poisons b.
+// Free poisons b. Arrow frees a buffer never allocated (nil) too.
 func (p *Poison) Free(b []byte) {
+	if cap(b) == 0 {
+		return
+	}
 	ptr := unsafe.SliceData(b)
 	p.mu.Lock()
 	n, ok := p.live[ptr]
@@ -69,6 +74,16 @@ func (p *Poison) Live() int {
 }
 
 var _ memory.Allocator = (*Poison)(nil)
+
+// PoisonBatches makes a Poison allocator the memory of every record batch
+// that crosses the protocol in this process (a plugin's batches as built,
+// the host's as received) until the test ends; tests using it must not
+// run in parallel with others.
+func PoisonBatches(t testing.TB) *Poison {
+	p := NewPoison(t)
+	t.Cleanup(batchmem.Set(p))
+	return p
+}
 
 // OneShot returns a RecordReader over recs that, like the host's reader of
 // a stream, takes over their references and releases each batch when the
