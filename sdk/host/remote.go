@@ -157,7 +157,7 @@ func (r *Remote) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordRea
 		}
 		return err
 	}
-	ir, err := wire.ReadStream(wire.ReadResponseArrow, recv, batchmem.Allocator())
+	ir, err := wire.ReadStream(wire.ReadResponseArrow, recv, batchmem.Overwritten())
 	if err != nil {
 		cancel()
 		if recvErr != nil {

@@ -66,7 +66,9 @@ type Pool struct {
 func NewPool() *Pool { return &Pool{free: make([][][]byte, nClasses)} }
 
 // Allocate returns n zeroed bytes.
-func (p *Pool) Allocate(n int) []byte {
+func (p *Pool) Allocate(n int) []byte { return p.get(n, true) }
+
+func (p *Pool) get(n int, zero bool) []byte {
 	if n <= minPooled || n > maxPooled {
 		return memory.DefaultAllocator.Allocate(n)
 	}
@@ -79,8 +81,9 @@ func (p *Pool) Allocate(n int) []byte {
 			p.free[u] = p.free[u][:k-1]
 			p.held -= cap(b)
 			p.mu.Unlock()
-			b = b[:cap(b)]
-			clear(b)
+			if zero {
+				clear(b[:cap(b)])
+			}
 			return b[:n]
 		}
 	}
@@ -121,18 +124,41 @@ func (p *Pool) Free(b []byte) {
 
 var _ memory.Allocator = (*Pool)(nil)
 
-type holder struct{ memory.Allocator }
+// unzeroed is a Pool whose reused buffers keep their old bytes.
+type unzeroed struct{ *Pool }
+
+func (u unzeroed) Allocate(n int) []byte { return u.get(n, false) }
+
+func (u unzeroed) Reallocate(n int, b []byte) []byte {
+	if n <= cap(b) {
+		return b[:n]
+	}
+	nb := u.Allocate(n)
+	copy(nb, b)
+	u.Free(b)
+	return nb
+}
+
+type holder struct{ zeroed, unzeroed memory.Allocator }
 
 var current atomic.Pointer[holder]
 
-func init() { current.Store(&holder{NewPool()}) }
+func init() {
+	p := NewPool()
+	current.Store(&holder{p, unzeroed{p}})
+}
 
 // Allocator returns the allocator for batches: the process's pool, or
 // what a test [Set].
-func Allocator() memory.Allocator { return current.Load().Allocator }
+func Allocator() memory.Allocator { return current.Load().zeroed }
+
+// Overwritten returns the allocator for memory its user overwrites whole
+// before reading it (the host's IPC reader reads each message body into
+// one buffer): the same pool, without clearing a reused buffer.
+func Overwritten() memory.Allocator { return current.Load().unzeroed }
 
 // Set makes m the allocator for batches until restore is called (tests).
 func Set(m memory.Allocator) (restore func()) {
-	old := current.Swap(&holder{m})
+	old := current.Swap(&holder{m, m})
 	return func() { current.Store(old) }
 }

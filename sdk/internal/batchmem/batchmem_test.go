@@ -59,3 +59,16 @@ func TestPoolReuses(t *testing.T) {
 		t.Fatalf("%d bytes held, more than %d", p.held, maxHeld)
 	}
 }
+
+// The IPC reader's view of the pool skips the clearing, and shares the
+// buffers.
+func TestOverwrittenSharesThePool(t *testing.T) {
+	p := NewPool()
+	u := unzeroed{p}
+	a := p.Allocate(1 << 20)
+	a[0] = 7
+	u.Free(a)
+	if b := u.Allocate(1 << 20); unsafe.SliceData(b) != unsafe.SliceData(a) || b[0] != 7 {
+		t.Fatal("the unzeroed view did not hand out the freed buffer as it was")
+	}
+}
