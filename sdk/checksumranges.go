@@ -30,7 +30,8 @@ import (
 //
 // A row's hash is the integer of the first 15 hexadecimal digits of the
 // MD5 of its canonical text; a range's checksum is the sum of its rows'
-// hashes, in decimal. A column of any other type (floats, whose text
+// hashes, in decimal. A [ChecksumMaintainer] may sum hashes it keeps
+// instead of computing them, and says so in the result. A column of any other type (floats, whose text
 // differs between databases, JSON, intervals, ...) is an error wrapping
 // ErrUnsupportedType that names it.
 type RangeChecksummer interface {

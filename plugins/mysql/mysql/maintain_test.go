@@ -193,3 +193,16 @@ func TestMaintainedChecksumsConcurrentInstall(t *testing.T) {
 	wg.Wait()
 	conformance.CheckMaintained(t, c, req)
 }
+
+// TestMaintainedChecksumsRefusePartitioned: a partitioned table, whose
+// TRUNCATE PARTITION fires no trigger and keeps the table's id, is
+// refused.
+func TestMaintainedChecksumsRefusePartitioned(t *testing.T) {
+	db, name := database(t)
+	execAll(t, db, `CREATE TABLE `+name+`.pt (id bigint PRIMARY KEY, v text) PARTITION BY HASH (id) PARTITIONS 2`)
+	_, err := mysql.New().MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: sdk.Connection{DSN: testDSN()},
+		Table: sdk.ObjectRef{Schema: name, Name: "pt"}, Key: "id", Action: sdk.ChecksumsInstall})
+	if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "partitioned") {
+		t.Fatalf("install on a partitioned table: %v, want an invalid argument", err)
+	}
+}

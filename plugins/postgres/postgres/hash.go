@@ -3,12 +3,14 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -100,8 +102,26 @@ var maintainSQL = &sqlsource.MaintainSQL{
 				return fmt.Sprintf("trigger %s of %s is missing or not enabled ALWAYS: install the checksums again", m.TriggerName(e), m.Table), nil
 			}
 		}
+		if err := inherited(ctx, db, m); errors.Is(err, sdk.ErrInvalidArgument) {
+			return err.Error(), nil
+		} else if err != nil {
+			return "", err
+		}
 		return "", nil
 	},
+	Refuse: inherited,
+}
+
+// inherited fails for a table with partitions or inheritance children: a
+// read of it holds their rows, but a write addressed to one of them fires
+// none of its statement triggers.
+func inherited(ctx context.Context, db *sql.DB, m sqlsource.Maintained) error {
+	var child sql.NullString
+	err := db.QueryRowContext(ctx, `SELECT min(inhrelid::regclass::text) FROM pg_inherits WHERE inhparent = to_regclass($1)`, m.Table).Scan(&child)
+	if err != nil || !child.Valid {
+		return err
+	}
+	return sdk.InvalidArgumentf("%s has partitions or inheritance children (%s): a write addressed to one fires none of its triggers, so its maintained checksums would go stale unseen", m.Table, child.String)
 }
 
 var triggerEvents = []string{"ins", "upd", "del", "trunc"}

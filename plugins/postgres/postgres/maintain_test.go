@@ -228,3 +228,34 @@ func TestMaintainedChecksumsLongName(t *testing.T) {
 		}
 	}
 }
+
+// TestMaintainedChecksumsRefuseInherited: a partitioned table, or one with
+// inheritance children, is refused by name (a write addressed to a child
+// fires none of its triggers); a child added after the install makes the
+// checksums stale.
+func TestMaintainedChecksumsRefuseInherited(t *testing.T) {
+	db, sc := schemaFor(t)
+	for _, q := range []string{
+		`CREATE TABLE ` + sc + `.pt (id bigint PRIMARY KEY, v text) PARTITION BY RANGE (id)`,
+		`CREATE TABLE ` + sc + `.pt_1 PARTITION OF ` + sc + `.pt FOR VALUES FROM (0) TO (100)`,
+		`CREATE TABLE ` + sc + `.parent (id bigint PRIMARY KEY, v text)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := postgres.New()
+	_, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: sdk.Connection{DSN: testDSN()},
+		Table: sdk.ObjectRef{Schema: sc, Name: "pt"}, Key: "id", Action: sdk.ChecksumsInstall})
+	if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "pt_1") {
+		t.Fatalf("install on a partitioned table: %v, want an invalid argument naming pt_1", err)
+	}
+	parent := sdk.ObjectRef{Schema: sc, Name: "parent"}
+	maintain(t, c, parent, sdk.ChecksumsInstall)
+	if _, err := db.Exec(`CREATE TABLE ` + sc + `.child () INHERITS (` + sc + `.parent)`); err != nil {
+		t.Fatal(err)
+	}
+	if st := maintain(t, c, parent, sdk.ChecksumsStatus).State; !st.Stale || !strings.Contains(st.Note, "child") {
+		t.Fatalf("a child added after the install: %+v, want stale naming it", st)
+	}
+}

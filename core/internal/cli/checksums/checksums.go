@@ -123,7 +123,7 @@ func Run(ctx context.Context, o *Options) error {
 		}
 	}
 	if o.Output == "json" {
-		return cliutil.WriteJSON(o.IO.Out, Result{Table: t.String(), Action: name, DryRun: o.DryRun, Statements: r.Statements, State: r.State})
+		return cliutil.WriteJSON(o.IO.Out, Result{Table: t.String(), Action: name, DryRun: o.DryRun, Statements: append([]string{}, r.Statements...), State: r.State})
 	}
 	for _, s := range r.Statements {
 		fmt.Fprintf(o.IO.Out, "%s;\n", s)

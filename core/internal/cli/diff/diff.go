@@ -83,7 +83,9 @@ queries at once on each side, over contiguous parts of the key span (a
 database runs each query on one core, or a few). Both connectors must compute checksums
 (PostgreSQL, MySQL/MariaDB) and every compared column must have a
 canonical text (floats, JSON and the like do not: leave them out with
---columns). See docs/sync.md.
+--columns). A side where hp checksums is installed for the compared
+columns sums the hashes its database maintains instead of hashing every
+row; the summary says which sides did. See docs/sync.md.
 
 Exits 0 when the tables hold the same rows, 1 when they differ, 2 on any
 error.`,
