@@ -121,6 +121,9 @@ func TestMaintainedChecksums(t *testing.T) {
 		if st := maintain(t, c, req.Table, sdk.ChecksumsStatus).State; !st.Stale || !strings.Contains(st.Note, note) {
 			t.Fatalf("after %s: status %+v, want stale", alter, st)
 		}
+		if b, err := c.Bounds(context.Background(), sdk.BoundsRequest{Conn: req.Conn, Source: sdk.Source{Object: &req.Table}, Column: "id", ChecksumColumns: req.Columns}); err != nil || b.Maintained {
+			t.Fatalf("after %s: bounds %+v, %v: want them read from the table", alter, b, err)
+		}
 		if _, err := db.Exec(restore); err != nil {
 			t.Fatal(err)
 		}
