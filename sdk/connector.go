@@ -453,8 +453,12 @@ type Bounds struct {
 	// so Count-NullCount rows hold a value.
 	NullCount int64
 	// Maintained: the bounds came from maintained checksums
-	// (BoundsRequest.ChecksumColumns).
+	// (BoundsRequest.ChecksumColumns); BlockWidth is then the key width of
+	// the blocks they also sum (0: none), from which ChecksumRanges
+	// answers a request whose Lower, Upper+1, Width and spans' bounds are
+	// multiples of it (or whose ranges are one).
 	Maintained bool
+	BlockWidth int64
 }
 
 // WriteMode says how Write treats existing rows.

@@ -28,7 +28,14 @@ const (
 	ChecksumsInstall
 	// ChecksumsDrop removes all of it.
 	ChecksumsDrop
+	// ChecksumsCompact folds the per-block deltas the triggers append into
+	// one row per block.
+	ChecksumsCompact
 )
+
+// DefaultBlockWidth is the key width of the maintained blocks unless an
+// install asks for another.
+const DefaultBlockWidth = 1024
 
 // MaintainChecksumsRequest asks for an action on the maintained checksums
 // of Table.
@@ -44,6 +51,10 @@ type MaintainChecksumsRequest struct {
 	Action  ChecksumsAction
 	// DryRun plans only: the statements are returned, not run.
 	DryRun bool
+	// BlockWidth (install only) is the key width of the blocks whose row
+	// counts and hash sums are maintained beside the shadow (block =
+	// floor(key / BlockWidth)): a power of two, 0 for DefaultBlockWidth.
+	BlockWidth int64
 }
 
 // MaintainChecksumsResult is what MaintainChecksums ran (or planned) and
@@ -63,12 +74,18 @@ type ChecksumsState struct {
 	// Stale: the shadow cannot be trusted; Note says why.
 	Stale bool   `json:"stale"`
 	Note  string `json:"note,omitempty"`
+	// BlockWidth is the key width of the maintained blocks (0: none);
+	// BlockRows the rows of their table (one per block after a
+	// compaction, plus the deltas appended since).
+	BlockWidth int64 `json:"block_width"`
+	BlockRows  int64 `json:"block_rows"`
 }
 
 var actionToProto = map[ChecksumsAction]pb.ChecksumsAction{
 	ChecksumsStatus:  pb.ChecksumsAction_CHECKSUMS_ACTION_STATUS,
 	ChecksumsInstall: pb.ChecksumsAction_CHECKSUMS_ACTION_INSTALL,
 	ChecksumsDrop:    pb.ChecksumsAction_CHECKSUMS_ACTION_DROP,
+	ChecksumsCompact: pb.ChecksumsAction_CHECKSUMS_ACTION_COMPACT,
 }
 
 func (s *server) MaintainChecksums(ctx context.Context, req *pb.MaintainChecksumsRequest) (_ *pb.MaintainChecksumsResponse, err error) {
@@ -85,17 +102,17 @@ func (s *server) MaintainChecksums(ctx context.Context, req *pb.MaintainChecksum
 		}
 	}
 	if action < 0 || (action == ChecksumsInstall && req.GetKey() == "") {
-		return nil, toStatus(InvalidArgumentf("maintained checksums need an action (install, drop or status; not %v), and a key to install", req.GetAction()))
+		return nil, toStatus(InvalidArgumentf("maintained checksums need an action (install, drop, status or compact; not %v), and a key to install", req.GetAction()))
 	}
 	res, err := c.MaintainChecksums(ctx, MaintainChecksumsRequest{
 		Conn: connFromProto(req.GetConnection()), Table: refFromProto(req.GetTable()), Key: req.GetKey(),
-		Columns: req.GetColumns(), Action: action, DryRun: req.GetDryRun(),
+		Columns: req.GetColumns(), Action: action, DryRun: req.GetDryRun(), BlockWidth: req.GetBlockWidth(),
 	})
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	return &pb.MaintainChecksumsResponse{Statements: res.Statements, State: &pb.ChecksumsState{
 		Installed: res.State.Installed, Shadow: res.State.Shadow, Key: res.State.Key, Columns: res.State.Columns,
-		Rows: res.State.Rows, Stale: res.State.Stale, Note: res.State.Note,
+		Rows: res.State.Rows, Stale: res.State.Stale, Note: res.State.Note, BlockWidth: res.State.BlockWidth, BlockRows: res.State.BlockRows,
 	}}, nil
 }

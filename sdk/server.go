@@ -248,7 +248,7 @@ func (s *server) Bounds(ctx context.Context, req *pb.BoundsRequest) (_ *pb.Bound
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &pb.BoundsResponse{Min: valueToProto(res.Min), Max: valueToProto(res.Max), Count: res.Count, NullCount: res.NullCount, Maintained: res.Maintained}, nil
+	return &pb.BoundsResponse{Min: valueToProto(res.Min), Max: valueToProto(res.Max), Count: res.Count, NullCount: res.NullCount, Maintained: res.Maintained, BlockWidth: res.BlockWidth}, nil
 }
 
 func (s *server) Write(stream pb.ConnectorService_WriteServer) (err error) {

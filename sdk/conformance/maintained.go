@@ -13,17 +13,54 @@ import (
 // [req.Lower, req.Upper] (req.Columns those its maintained checksums hash)
 // are summed from the maintained hashes and equal the ones computed from
 // the rows (asked for with a where that keeps every row), at several
-// widths, with and without spans; and that the table's key bounds, when
-// c is a Bounder, come from the maintained hashes and equal those read
-// from the table.
+// widths, with and without spans; that the table's key bounds, when c is
+// a Bounder, come from the maintained hashes and equal those read from
+// the table; and, when the bounds report blocks, that the checksums of
+// ranges of whole blocks (summed from the blocks) equal the computed ones
+// too.
 func CheckMaintained(t *testing.T, c sdk.RangeChecksummer, req sdk.ChecksumRangesRequest) {
+	t.Helper()
+	checkMaintained(t, c, req, 1, 3, math.MaxInt64)
+	b, ok := c.(sdk.Bounder)
+	if !ok {
+		return
+	}
+	ctx := context.Background()
+	breq := sdk.BoundsRequest{Conn: req.Conn, Source: sdk.Source{Object: &req.Table}, Column: req.Key, ChecksumColumns: req.Columns}
+	got, err := b.Bounds(ctx, breq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	breq.ChecksumColumns = nil
+	want, err := b.Bounds(ctx, breq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Maintained || want.Maintained {
+		t.Fatalf("bounds maintained %v, without checksum columns %v: want maintained, then read from the table", got.Maintained, want.Maintained)
+	}
+	w := got.BlockWidth
+	got.Maintained, got.BlockWidth = false, 0
+	if fmt.Sprint(*got) != fmt.Sprint(*want) {
+		t.Fatalf("bounds from the maintained hashes %+v, from the table %+v", *got, *want)
+	}
+	if w > 0 {
+		r := req
+		r.Lower, r.Upper = req.Lower&^(w-1), req.Upper|(w-1)
+		checkMaintained(t, c, r, w, 2*w, 3*w, math.MaxInt64)
+	}
+}
+
+// checkMaintained compares maintained and computed checksums at widths,
+// with and without spans (aligned like req's bounds when they are).
+func checkMaintained(t *testing.T, c sdk.RangeChecksummer, req sdk.ChecksumRangesRequest, widths ...int64) {
 	t.Helper()
 	ctx := context.Background()
 	spans := [][]sdk.KeySpan{nil}
-	if req.Upper-req.Lower >= 6 {
-		spans = append(spans, []sdk.KeySpan{{Lower: req.Lower, Upper: req.Lower + 2}, {Lower: req.Lower + 5, Upper: req.Upper}})
+	if u := widths[0]; req.Upper-req.Lower >= 6*u {
+		spans = append(spans, []sdk.KeySpan{{Lower: req.Lower, Upper: req.Lower + 3*u - 1}, {Lower: req.Lower + 5*u, Upper: req.Upper}})
 	}
-	for _, w := range []int64{1, 3, math.MaxInt64} {
+	for _, w := range widths {
 		for _, s := range spans {
 			r := req
 			r.Width, r.Spans, r.Where = w, s, ""
@@ -43,26 +80,5 @@ func CheckMaintained(t *testing.T, c sdk.RangeChecksummer, req sdk.ChecksumRange
 				t.Fatalf("width %d, spans %v: maintained checksums\n%v\ncomputed\n%v", w, s, got.Ranges, want.Ranges)
 			}
 		}
-	}
-	b, ok := c.(sdk.Bounder)
-	if !ok {
-		return
-	}
-	breq := sdk.BoundsRequest{Conn: req.Conn, Source: sdk.Source{Object: &req.Table}, Column: req.Key, ChecksumColumns: req.Columns}
-	got, err := b.Bounds(ctx, breq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	breq.ChecksumColumns = nil
-	want, err := b.Bounds(ctx, breq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !got.Maintained || want.Maintained {
-		t.Fatalf("bounds maintained %v, without checksum columns %v: want maintained, then read from the table", got.Maintained, want.Maintained)
-	}
-	got.Maintained = false
-	if fmt.Sprint(*got) != fmt.Sprint(*want) {
-		t.Fatalf("bounds from the maintained hashes %+v, from the table %+v", *got, *want)
 	}
 }

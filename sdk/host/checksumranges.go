@@ -27,11 +27,11 @@ func (r *Remote) ChecksumRanges(ctx context.Context, req sdk.ChecksumRangesReque
 func (r *Remote) MaintainChecksums(ctx context.Context, req sdk.MaintainChecksumsRequest) (*sdk.MaintainChecksumsResult, error) {
 	action := map[sdk.ChecksumsAction]pb.ChecksumsAction{
 		sdk.ChecksumsStatus: pb.ChecksumsAction_CHECKSUMS_ACTION_STATUS, sdk.ChecksumsInstall: pb.ChecksumsAction_CHECKSUMS_ACTION_INSTALL,
-		sdk.ChecksumsDrop: pb.ChecksumsAction_CHECKSUMS_ACTION_DROP,
+		sdk.ChecksumsDrop: pb.ChecksumsAction_CHECKSUMS_ACTION_DROP, sdk.ChecksumsCompact: pb.ChecksumsAction_CHECKSUMS_ACTION_COMPACT,
 	}[req.Action]
 	resp, err := r.client.MaintainChecksums(ctx, &pb.MaintainChecksumsRequest{
 		Connection: connToProto(req.Conn), Table: refToProto(req.Table), Key: req.Key, Columns: req.Columns,
-		Action: action, DryRun: req.DryRun,
+		Action: action, DryRun: req.DryRun, BlockWidth: req.BlockWidth,
 	})
 	if err != nil {
 		return nil, r.fail(err)
@@ -39,6 +39,6 @@ func (r *Remote) MaintainChecksums(ctx context.Context, req sdk.MaintainChecksum
 	s := resp.GetState()
 	return &sdk.MaintainChecksumsResult{Statements: resp.GetStatements(), State: sdk.ChecksumsState{
 		Installed: s.GetInstalled(), Shadow: s.GetShadow(), Key: s.GetKey(), Columns: s.GetColumns(),
-		Rows: s.GetRows(), Stale: s.GetStale(), Note: s.GetNote(),
+		Rows: s.GetRows(), Stale: s.GetStale(), Note: s.GetNote(), BlockWidth: s.GetBlockWidth(), BlockRows: s.GetBlockRows(),
 	}}, nil
 }

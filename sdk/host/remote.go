@@ -196,7 +196,7 @@ func (r *Remote) Bounds(ctx context.Context, req sdk.BoundsRequest) (*sdk.Bounds
 	if err != nil {
 		return nil, r.fail(err)
 	}
-	return &sdk.Bounds{Min: valueFromProto(resp.GetMin()), Max: valueFromProto(resp.GetMax()), Count: resp.GetCount(), NullCount: resp.GetNullCount(), Maintained: resp.GetMaintained()}, nil
+	return &sdk.Bounds{Min: valueFromProto(resp.GetMin()), Max: valueFromProto(resp.GetMax()), Count: resp.GetCount(), NullCount: resp.GetNullCount(), Maintained: resp.GetMaintained(), BlockWidth: resp.GetBlockWidth()}, nil
 }
 
 // Write streams records to the plugin. If records fails (Err after Next),

@@ -222,7 +222,7 @@ func (c *Connector) maintainedBounds(ctx context.Context, db *sql.DB, req sdk.Bo
 	}
 	k := c.dialect.quote("k")
 	var lo, hi sql.NullInt64
-	b := &sdk.Bounds{Maintained: true}
+	b := &sdk.Bounds{Maintained: true, BlockWidth: m.BlockWidth}
 	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT MIN(%s), MAX(%s), COUNT(*) FROM %s", k, k, m.Shadow)).Scan(&lo, &hi, &b.Count); err != nil {
 		return nil, fmt.Errorf("bounds of %s: %w", m.Shadow, err)
 	}

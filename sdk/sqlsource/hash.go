@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,7 +60,10 @@ func (c *Connector) ChecksumRanges(ctx context.Context, req sdk.ChecksumRangesRe
 		if err != nil {
 			return nil, d.classify(err, req.Conn.DSN)
 		}
-		if m != nil {
+		switch {
+		case m != nil && aligned(req, m.BlockWidth):
+			q, res.Maintained = blocksSQL(d, req, *m), true
+		case m != nil:
 			q, res.Maintained = rangesSQL(d, req, d.quote("k"), d.quote("h"), m.Shadow), true
 		}
 		res.Note = note
@@ -139,6 +144,50 @@ func rangesSQL(d *Dialect, req sdk.ChecksumRangesRequest, key, hash, from string
 	}
 	return fmt.Sprintf("SELECT %s AS hp_range, COUNT(*), SUM(%s) FROM %s WHERE %s GROUP BY 1 ORDER BY 1",
 		d.Checksum.Bucket(key, req.Lower, req.Width, req.Upper-req.Lower < 0), hash, from, strings.Join(conds, " AND "))
+}
+
+// aligned: every range of req is made of whole blocks of width w, and so
+// are its spans.
+func aligned(req sdk.ChecksumRangesRequest, w int64) bool {
+	edge := func(lower, upper int64) bool {
+		return lower&(w-1) == 0 && (upper == math.MaxInt64 || (upper+1)&(w-1) == 0)
+	}
+	if w < 1 || req.Lower > req.Upper || !edge(req.Lower, req.Upper) || (req.Width&(w-1) != 0 && !oneRange(req)) {
+		return false
+	}
+	for _, s := range req.Spans {
+		if !edge(s.Lower, s.Upper) {
+			return false
+		}
+	}
+	return true
+}
+
+// oneRange: req's ranges are one, [Lower, Upper].
+func oneRange(req sdk.ChecksumRangesRequest) bool {
+	return uint64(req.Upper-req.Lower) < uint64(req.Width)
+}
+
+// blocksSQL sums the blocks of m per range of req (aligned): a row per
+// block and delta rather than per key.
+func blocksSQL(d *Dialect, req sdk.ChecksumRangesRequest, m Maintained) string {
+	shift := bits.TrailingZeros64(uint64(m.BlockWidth))
+	lo, hi := req.Lower>>shift, req.Upper>>shift
+	bucket := "0"
+	if !oneRange(req) {
+		bucket = d.Checksum.Bucket("b", lo, req.Width>>shift, false)
+	}
+	conds := []string{fmt.Sprintf("b >= %d AND b <= %d", lo, hi)}
+	if len(req.Spans) > 0 {
+		spans := make([]sdk.KeySpan, len(req.Spans))
+		for i, s := range req.Spans {
+			spans[i] = sdk.KeySpan{Lower: s.Lower >> shift, Upper: s.Upper >> shift}
+		}
+		conds = append(conds, SpansSQL("b", spans))
+	}
+	// A block whose rows were all deleted sums to none.
+	return fmt.Sprintf("SELECT %s AS hp_range, SUM(n), SUM(s) FROM %s WHERE %s GROUP BY 1 HAVING SUM(n) <> 0 ORDER BY 1",
+		bucket, m.Blocks, strings.Join(conds, " AND "))
 }
 
 // hashExpr is the row's hash (sdk.RangeChecksummer) over cols, each

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 
@@ -43,6 +44,16 @@ type MaintainSQL struct {
 	// Refuse, when set, fails an install the triggers could not keep
 	// current (e.g. rows changed by a cascading foreign key).
 	Refuse func(ctx context.Context, db *sql.DB, m Maintained) error
+	// BlockOf returns floor(key / 2^shift) of an integer expression.
+	BlockOf func(key string, shift int) string
+	// BlockTable creates the blocks' table m.Blocks (b, n, s): rows
+	// appended by the triggers, never updated, so that writers of nearby
+	// keys do not wait for each other; a block's count and hash sum are
+	// the sums of n and s over its rows, read through an index on b.
+	BlockTable func(m Maintained) []string
+	// Compact folds each block's rows into one, in one repeatable-read
+	// transaction, losing no row a trigger appends meanwhile.
+	Compact func(m Maintained) []string
 }
 
 // Maintained names a table's maintained checksums for a dialect.
@@ -61,6 +72,19 @@ type Maintained struct {
 	// table's schema; Quote quotes a name.
 	Object func(name string) string
 	Quote  func(name string) string
+	// Blocks is the blocks' table, quoted; BlockWidth their key width (a
+	// power of two; 0: none, an installation that predates them); Block
+	// returns the block of a key expression.
+	Blocks     string
+	BlockWidth int64
+	Block      func(key string) string
+}
+
+// withBlocks is m with blocks of width w.
+func (c *Connector) withBlocks(m Maintained, w int64) Maintained {
+	m.BlockWidth = w
+	m.Block = func(key string) string { return c.dialect.Maintain.BlockOf(key, bits.TrailingZeros64(uint64(w))) }
+	return m
 }
 
 // TriggerName is the name of the shadow's trigger (or function) for
@@ -76,6 +100,8 @@ const (
 	// maxName leaves room for a trigger's suffix ("_trunc") within
 	// PostgreSQL's 63 bytes (MySQL's 64 characters).
 	maxName = 57
+	// blockWidthColumn is hp_checksums' column of the blocks' width.
+	blockWidthColumn = "block_width"
 )
 
 // installed is a table's row of hp_checksums.
@@ -83,6 +109,7 @@ type installed struct {
 	key                string
 	columns, signature []string
 	stamp              string
+	blockWidth         int64
 }
 
 func (c *Connector) metaRef(ref sdk.ObjectRef) sdk.ObjectRef {
@@ -101,20 +128,26 @@ func (c *Connector) readInstalled(ctx context.Context, db *sql.DB, ref sdk.Objec
 	if err != nil {
 		return nil, false, 0, err
 	}
+	// An hp_checksums of before the blocks has no block_width.
+	width := "0"
+	if slices.ContainsFunc(cols, func(m ColumnMeta) bool { return m.Name == blockWidthColumn }) {
+		width = d.quote(blockWidthColumn)
+	}
 	meta := d.table(c.metaRef(ref))
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+meta+" WHERE "+d.quote("table_name")+" <> "+d.placeholder(1), ref.Name).Scan(&others); err != nil {
 		return nil, true, 0, fmt.Errorf("reading %s: %w", meta, err)
 	}
 	var key, columns, sig, stamp string
-	err = db.QueryRowContext(ctx, "SELECT "+d.quote("key_column")+", "+d.quote("hashed_columns")+", "+d.quote("signature")+", "+d.quote("stamp")+
-		" FROM "+meta+" WHERE "+d.quote("table_name")+" = "+d.placeholder(1), ref.Name).Scan(&key, &columns, &sig, &stamp)
+	var bw int64
+	err = db.QueryRowContext(ctx, "SELECT "+d.quote("key_column")+", "+d.quote("hashed_columns")+", "+d.quote("signature")+", "+d.quote("stamp")+", "+width+
+		" FROM "+meta+" WHERE "+d.quote("table_name")+" = "+d.placeholder(1), ref.Name).Scan(&key, &columns, &sig, &stamp, &bw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, true, others, nil
 	}
 	if err != nil {
 		return nil, true, others, fmt.Errorf("reading %s: %w", meta, err)
 	}
-	return &installed{key: key, columns: strings.Split(columns, "\n"), signature: strings.Split(sig, "\n"), stamp: stamp}, true, others, nil
+	return &installed{key: key, columns: strings.Split(columns, "\n"), signature: strings.Split(sig, "\n"), stamp: stamp, blockWidth: bw}, true, others, nil
 }
 
 // shadowOf names the shadow of ref and what lies beside it.
@@ -125,7 +158,7 @@ func (c *Connector) shadowOf(ref sdk.ObjectRef) (Maintained, error) {
 		return Maintained{}, sdk.InvalidArgumentf("table name %q is too long for its checksum table %q (at most %d bytes)", ref.Name, name, maxName)
 	}
 	object := func(n string) string { return d.table(sdk.ObjectRef{Schema: ref.Schema, Name: n}) }
-	return Maintained{Ref: ref, Table: d.table(ref), Shadow: object(name), ShadowName: name, Object: object, Quote: d.quote}, nil
+	return Maintained{Ref: ref, Table: d.table(ref), Shadow: object(name), ShadowName: name, Object: object, Quote: d.quote, Blocks: object(name + "_blk")}, nil
 }
 
 // maintained is shadowOf with the hash of cols (the key first).
@@ -169,7 +202,7 @@ func (c *Connector) checksumsState(ctx context.Context, db *sql.DB, ref sdk.Obje
 	if err != nil || in == nil {
 		return sdk.ChecksumsState{}, nil, err
 	}
-	st := sdk.ChecksumsState{Installed: true, Shadow: shadowPrefix + ref.Name, Key: in.key, Columns: in.columns[1:]}
+	st := sdk.ChecksumsState{Installed: true, Shadow: shadowPrefix + ref.Name, Key: in.key, Columns: in.columns[1:], BlockWidth: in.blockWidth}
 	cols, err := c.columns(ctx, db, sdk.Source{Object: &ref}, in.columns)
 	if errors.Is(err, sdk.ErrNotFound) {
 		st.Stale, st.Note = true, err.Error()
@@ -191,6 +224,7 @@ func (c *Connector) checksumsState(ctx context.Context, db *sql.DB, ref sdk.Obje
 		st.Stale, st.Note = true, err.Error()
 		return st, nil, nil
 	}
+	m = c.withBlocks(m, in.blockWidth)
 	note, err := c.dialect.Maintain.Check(ctx, db, m, in.stamp)
 	if err != nil {
 		return st, nil, fmt.Errorf("checking the triggers of %s: %w", m.Shadow, err)
@@ -217,7 +251,7 @@ func (c *Connector) MaintainChecksums(ctx context.Context, req sdk.MaintainCheck
 }
 
 func (c *Connector) maintainChecksums(ctx context.Context, db *sql.DB, req sdk.MaintainChecksumsRequest) (*sdk.MaintainChecksumsResult, error) {
-	st, _, err := c.checksumsState(ctx, db, req.Table)
+	st, m, err := c.checksumsState(ctx, db, req.Table)
 	if err != nil {
 		return nil, err
 	}
@@ -225,9 +259,15 @@ func (c *Connector) maintainChecksums(ctx context.Context, db *sql.DB, req sdk.M
 	switch req.Action {
 	case sdk.ChecksumsStatus:
 		if st.Installed {
-			err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+c.dialect.table(sdk.ObjectRef{Schema: req.Table.Schema, Name: st.Shadow})).Scan(&res.State.Rows)
+			shadow := c.dialect.table(sdk.ObjectRef{Schema: req.Table.Schema, Name: st.Shadow})
+			err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+shadow).Scan(&res.State.Rows)
+		}
+		if err == nil && st.BlockWidth > 0 {
+			err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+c.dialect.table(sdk.ObjectRef{Schema: req.Table.Schema, Name: st.Shadow + "_blk"})).Scan(&res.State.BlockRows)
 		}
 		return res, err
+	case sdk.ChecksumsCompact:
+		res.Statements, err = c.compactChecksums(ctx, db, req, st, m)
 	case sdk.ChecksumsDrop:
 		res.Statements, err = c.dropChecksums(ctx, db, req)
 	case sdk.ChecksumsInstall:
@@ -246,13 +286,14 @@ func (c *Connector) maintainChecksums(ctx context.Context, db *sql.DB, req sdk.M
 	return res, nil
 }
 
-// runAll runs the statements in order, in one transaction with tx.
-func (c *Connector) runAll(ctx context.Context, db *sql.DB, stmts []string, tx bool) (err error) {
+// runAll runs the statements in order, in one transaction when tx is
+// not nil.
+func (c *Connector) runAll(ctx context.Context, db *sql.DB, stmts []string, tx *sql.TxOptions) (err error) {
 	var ex interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 	} = db
-	if tx {
-		t, err := db.BeginTx(ctx, nil)
+	if tx != nil {
+		t, err := db.BeginTx(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -300,12 +341,47 @@ func (c *Connector) dropChecksums(ctx context.Context, db *sql.DB, req sdk.Maint
 	if req.DryRun {
 		return stmts, nil
 	}
-	return stmts, c.runAll(ctx, db, stmts, c.dialect.Maintain.Lock != nil)
+	return stmts, c.runAll(ctx, db, stmts, c.installTx())
 }
 
-// dropStatements remove the triggers and the shadow of m.
+// installTx is the transaction of an install or drop: one when the
+// dialect locks the table for it.
+func (c *Connector) installTx() *sql.TxOptions {
+	if c.dialect.Maintain.Lock != nil {
+		return &sql.TxOptions{}
+	}
+	return nil
+}
+
+// dropStatements remove the triggers, the shadow and the blocks of m.
 func (c *Connector) dropStatements(m Maintained) []string {
-	return append(c.dialect.Maintain.DropTriggers(m), "DROP TABLE IF EXISTS "+m.Shadow)
+	return append(c.dialect.Maintain.DropTriggers(m), "DROP TABLE IF EXISTS "+m.Shadow, "DROP TABLE IF EXISTS "+m.Blocks)
+}
+
+// blockFill recomputes the blocks from the shadow. It deletes the blocks'
+// rows before reading the shadow, as the triggers append to the blocks
+// before they write the shadow: a writer waits for it, or it for the
+// writer, in the same order, and none is counted twice or lost.
+func (c *Connector) blockFill(m Maintained) []string {
+	k := c.dialect.quote("k")
+	return []string{"DELETE FROM " + m.Blocks,
+		fmt.Sprintf("INSERT INTO %s (b, n, s) SELECT %s, COUNT(*), SUM(%s) FROM %s GROUP BY %s", m.Blocks, m.Block(k), c.dialect.quote("h"), m.Shadow, m.Block(k))}
+}
+
+// repeatable is the isolation of the blocks' fill and compaction: their
+// reads lock what they read (MariaDB), so that no delta slips between
+// reading and deleting.
+var repeatable = &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
+
+func (c *Connector) compactChecksums(ctx context.Context, db *sql.DB, req sdk.MaintainChecksumsRequest, st sdk.ChecksumsState, m *Maintained) ([]string, error) {
+	if m == nil || st.BlockWidth == 0 {
+		return nil, sdk.Errorf(sdk.ErrFailedPrecondition, "%s has no maintained checksum blocks to compact (installed: %v): install the checksums", c.dialect.table(req.Table), st.Installed)
+	}
+	stmts := c.dialect.Maintain.Compact(*m)
+	if req.DryRun {
+		return stmts, nil
+	}
+	return stmts, c.runAll(ctx, db, stmts, repeatable)
 }
 
 func (c *Connector) installChecksums(ctx context.Context, db *sql.DB, req sdk.MaintainChecksumsRequest) ([]string, error) {
@@ -340,10 +416,18 @@ func (c *Connector) installChecksums(ctx context.Context, db *sql.DB, req sdk.Ma
 	if !arrow.IsInteger(key.Type.ID()) {
 		return nil, sdk.InvalidArgumentf("key %q is %s: maintained checksums need an integer key", req.Key, cols[0].NativeType)
 	}
+	w := req.BlockWidth
+	if w == 0 {
+		w = sdk.DefaultBlockWidth
+	}
+	if w < 1 || w > 1<<40 || w&(w-1) != 0 {
+		return nil, sdk.InvalidArgumentf("block width %d is not a power of two from 1 to 2^40", w)
+	}
 	m, err := c.maintained(req.Table, cols)
 	if err != nil {
 		return nil, err
 	}
+	m = c.withBlocks(m, w)
 	mt := d.Maintain
 	if mt.Refuse != nil {
 		if err := mt.Refuse(ctx, db, m); err != nil {
@@ -361,18 +445,34 @@ func (c *Connector) installChecksums(ctx context.Context, db *sql.DB, req sdk.Ma
 	if mt.Lock != nil {
 		stmts = append(stmts, mt.Lock(m.Table))
 	}
-	stmts = append(stmts, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s VARCHAR(255) PRIMARY KEY, %s VARCHAR(255) NOT NULL, %s TEXT NOT NULL, %s TEXT NOT NULL, %s VARCHAR(255) NOT NULL)",
-		meta, d.quote("table_name"), d.quote("key_column"), d.quote("hashed_columns"), d.quote("signature"), d.quote("stamp")))
+	bwCol := d.quote(blockWidthColumn) + " BIGINT NOT NULL DEFAULT 0"
+	stmts = append(stmts, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s VARCHAR(255) PRIMARY KEY, %s VARCHAR(255) NOT NULL, %s TEXT NOT NULL, %s TEXT NOT NULL, %s VARCHAR(255) NOT NULL, %s)",
+		meta, d.quote("table_name"), d.quote("key_column"), d.quote("hashed_columns"), d.quote("signature"), d.quote("stamp"), bwCol))
+	if mcols, err := d.Columns(ctx, db, c.metaRef(req.Table)); err == nil && len(mcols) > 0 &&
+		!slices.ContainsFunc(mcols, func(m ColumnMeta) bool { return m.Name == blockWidthColumn }) {
+		stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s", meta, bwCol))
+	}
 	stmts = append(stmts, c.dropStatements(m)...)
 	stmts = append(stmts,
 		fmt.Sprintf("DELETE FROM %s WHERE %s = %s", meta, d.quote("table_name"), literal(req.Table.Name)),
 		fmt.Sprintf("CREATE TABLE %s (%s BIGINT PRIMARY KEY, %s BIGINT NOT NULL)", m.Shadow, d.quote("k"), d.quote("h")))
+	stmts = append(stmts, mt.BlockTable(m)...)
 	stmts = append(stmts, mt.Triggers(m)...)
 	stmts = append(stmts, mt.Fill(m, fmt.Sprintf("SELECT %s, %s FROM %s", m.Key, m.Hash(""), m.Table)),
-		fmt.Sprintf("INSERT INTO %s VALUES (%s, %s, %s, %s, %s)", meta, literal(req.Table.Name), literal(cols[0].Name),
-			literal(strings.Join(names(cols), "\n")), literal(strings.Join(signature(cols), "\n")), literal(stamp)))
+		fmt.Sprintf("INSERT INTO %s VALUES (%s, %s, %s, %s, %s, %d)", meta, literal(req.Table.Name), literal(cols[0].Name),
+			literal(strings.Join(names(cols), "\n")), literal(strings.Join(signature(cols), "\n")), literal(stamp), w))
+	fill := c.blockFill(m)
 	if req.DryRun {
-		return stmts, nil
+		return append(stmts, fill...), nil
 	}
-	return stmts, c.runAll(ctx, db, stmts, mt.Lock != nil)
+	if tx := c.installTx(); tx != nil {
+		// The table is locked: the blocks are filled in the same
+		// transaction.
+		stmts = append(stmts, fill...)
+		return stmts, c.runAll(ctx, db, stmts, tx)
+	}
+	if err := c.runAll(ctx, db, stmts, nil); err != nil {
+		return stmts, err
+	}
+	return append(stmts, fill...), c.runAll(ctx, db, fill, repeatable)
 }

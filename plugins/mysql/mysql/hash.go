@@ -58,9 +58,16 @@ func canonical(q string, col sqlsource.ColumnMeta, t arrow.DataType) (string, bo
 // maintainSQL keeps the shadow current with row triggers. TRUNCATE fires
 // none and InnoDB gives the truncated table a new id: the id recorded at
 // install tells. Triggers see the writer's session time zone, so a table
-// with TIMESTAMP columns hashes them with the zone set to UTC.
+// with TIMESTAMP columns hashes them with the zone set to UTC. Each
+// appends its row's deltas to the blocks (the old hash out, the new one
+// in) before it writes the shadow, the order the blocks' fill locks them.
 var maintainSQL = &sqlsource.MaintainSQL{
 	Triggers: func(m sqlsource.Maintained) []string {
+		in := fmt.Sprintf("(%s, 1, %s)", m.Block("NEW."+m.Key), m.Hash("NEW."))
+		old := fmt.Sprintf("(%s, -1, -CAST(%s AS SIGNED))", m.Block("OLD."+m.Key), m.Hash("OLD."))
+		deltas := func(rows ...string) string {
+			return fmt.Sprintf("INSERT INTO %s (b, n, s) VALUES %s;\n", m.Blocks, strings.Join(rows, ", "))
+		}
 		upsert := fmt.Sprintf("INSERT INTO %s (k, h) VALUES (NEW.%s, %s) ON DUPLICATE KEY UPDATE h = VALUES(h);", m.Shadow, m.Key, m.Hash("NEW."))
 		hashes := func(body string) string {
 			for _, c := range m.Columns {
@@ -74,11 +81,11 @@ var maintainSQL = &sqlsource.MaintainSQL{
 			return fmt.Sprintf("CREATE TRIGGER %s AFTER %s ON %s FOR EACH ROW %s", m.Object(m.TriggerName(event)), on, m.Table, body)
 		}
 		return []string{
-			trigger("ins", "INSERT", hashes(upsert)),
+			trigger("ins", "INSERT", hashes(deltas(in)+upsert)),
 			// Row by row the key is unique at every step, so the old key's
 			// hash is no other row's.
-			trigger("upd", "UPDATE", hashes(fmt.Sprintf("IF NEW.%s <> OLD.%s THEN DELETE FROM %s WHERE k = OLD.%s; END IF;\n", m.Key, m.Key, m.Shadow, m.Key)+upsert)),
-			trigger("del", "DELETE", fmt.Sprintf("DELETE FROM %s WHERE k = OLD.%s", m.Shadow, m.Key)),
+			trigger("upd", "UPDATE", hashes(deltas(old, in)+fmt.Sprintf("IF NEW.%s <> OLD.%s THEN DELETE FROM %s WHERE k = OLD.%s; END IF;\n", m.Key, m.Key, m.Shadow, m.Key)+upsert)),
+			trigger("del", "DELETE", hashes(deltas(old)+fmt.Sprintf("DELETE FROM %s WHERE k = OLD.%s;", m.Shadow, m.Key))),
 		}
 	},
 	DropTriggers: func(m sqlsource.Maintained) []string {
@@ -119,6 +126,23 @@ var maintainSQL = &sqlsource.MaintainSQL{
 	},
 	Stamp:  tableStamp,
 	Refuse: refuse,
+	// MOD takes the sign of the key: a negative key not on a block's edge
+	// lies in the block below its quotient.
+	BlockOf: func(key string, shift int) string {
+		return fmt.Sprintf("(%s DIV %d - (%s MOD %d < 0))", key, int64(1)<<shift, key, int64(1)<<shift)
+	},
+	BlockTable: func(m sqlsource.Maintained) []string {
+		return []string{"CREATE TABLE " + m.Blocks + " (id BIGINT AUTO_INCREMENT PRIMARY KEY, b BIGINT NOT NULL, n BIGINT NOT NULL, s DECIMAL(65, 0) NOT NULL, KEY (b))"}
+	},
+	// The rows up to the largest id are read under shared next-key locks
+	// (repeatable read), so a delta appended meanwhile with a smaller id
+	// (ids are taken before the row is written) waits for the compaction
+	// and stays; the folded rows get larger ids than those deleted.
+	Compact: func(m sqlsource.Maintained) []string {
+		return []string{"SET @hp_compact = (SELECT COALESCE(MAX(id), 0) FROM " + m.Blocks + ")",
+			fmt.Sprintf("INSERT INTO %s (b, n, s) SELECT b, SUM(n), SUM(s) FROM %s WHERE id <= @hp_compact GROUP BY b HAVING SUM(n) <> 0 OR SUM(s) <> 0", m.Blocks, m.Blocks),
+			fmt.Sprintf("DELETE FROM %s WHERE id <= @hp_compact", m.Blocks)}
+	},
 }
 
 // refuse fails for a table whose rows can change without its triggers.

@@ -56,17 +56,24 @@ func canonical(q string, col sqlsource.ColumnMeta, t arrow.DataType) (string, bo
 // maintainSQL keeps the shadow current with statement-level triggers over
 // transition tables (one per event: a trigger with transition tables
 // serves one event), ENABLE ALWAYS so that a replica's apply
-// (session_replication_role = replica) maintains it too.
+// (session_replication_role = replica) maintains it too. Each appends a
+// statement's deltas to the blocks, one row per block it touched: the old
+// rows' hashes out, the new rows' in.
 var maintainSQL = &sqlsource.MaintainSQL{
 	Lock: func(table string) string { return "LOCK TABLE " + table + " IN SHARE ROW EXCLUSIVE MODE" },
 	Triggers: func(m sqlsource.Maintained) []string {
 		upsert := fmt.Sprintf("INSERT INTO %s (k, h) SELECT n.%s, %s FROM hp_new n ON CONFLICT (k) DO UPDATE SET h = EXCLUDED.h;", m.Shadow, m.Key, m.Hash("n."))
+		old := fmt.Sprintf("SELECT %s AS b, -1 AS n, -(%s)::numeric AS s FROM hp_old o", m.Block("o."+m.Key), m.Hash("o."))
+		in := fmt.Sprintf("SELECT %s AS b, 1 AS n, (%s)::numeric AS s FROM hp_new n", m.Block("n."+m.Key), m.Hash("n."))
+		deltas := func(sel string) string {
+			return fmt.Sprintf("INSERT INTO %s (b, n, s) SELECT b, SUM(n), SUM(s) FROM (%s) d GROUP BY b HAVING SUM(n) <> 0 OR SUM(s) <> 0;\n", m.Blocks, sel)
+		}
 		bodies := []struct{ event, on, ref, body string }{
-			{"ins", "INSERT", "REFERENCING NEW TABLE AS hp_new", upsert},
-			{"upd", "UPDATE", "REFERENCING OLD TABLE AS hp_old NEW TABLE AS hp_new",
+			{"ins", "INSERT", "REFERENCING NEW TABLE AS hp_new", deltas(in) + upsert},
+			{"upd", "UPDATE", "REFERENCING OLD TABLE AS hp_old NEW TABLE AS hp_new", deltas(old+" UNION ALL "+in) +
 				fmt.Sprintf("DELETE FROM %s s USING hp_old o WHERE s.k = o.%s AND NOT EXISTS (SELECT 1 FROM hp_new n WHERE n.%s = o.%s);\n", m.Shadow, m.Key, m.Key, m.Key) + upsert},
-			{"del", "DELETE", "REFERENCING OLD TABLE AS hp_old", fmt.Sprintf("DELETE FROM %s s USING hp_old o WHERE s.k = o.%s;", m.Shadow, m.Key)},
-			{"trunc", "TRUNCATE", "", "DELETE FROM " + m.Shadow + ";"},
+			{"del", "DELETE", "REFERENCING OLD TABLE AS hp_old", deltas(old) + fmt.Sprintf("DELETE FROM %s s USING hp_old o WHERE s.k = o.%s;", m.Shadow, m.Key)},
+			{"trunc", "TRUNCATE", "", "DELETE FROM " + m.Blocks + ";\nDELETE FROM " + m.Shadow + ";"},
 		}
 		// The functions run as their owner (SECURITY DEFINER), so a role
 		// writing the table needs no privilege on the shadow. They keep
@@ -112,6 +119,15 @@ var maintainSQL = &sqlsource.MaintainSQL{
 		return "", nil
 	},
 	Refuse: inherited,
+	BlockOf: func(key string, shift int) string { return fmt.Sprintf("(%s::bigint >> %d)", key, shift) },
+	BlockTable: func(m sqlsource.Maintained) []string {
+		return []string{"CREATE TABLE " + m.Blocks + " (b bigint NOT NULL, n bigint NOT NULL, s numeric NOT NULL)",
+			"CREATE INDEX ON " + m.Blocks + " (b)"}
+	},
+	// Rows appended meanwhile are not in the DELETE's snapshot: they stay.
+	Compact: func(m sqlsource.Maintained) []string {
+		return []string{fmt.Sprintf("WITH d AS (DELETE FROM %s RETURNING b, n, s) INSERT INTO %s (b, n, s) SELECT b, SUM(n), SUM(s) FROM d GROUP BY b HAVING SUM(n) <> 0 OR SUM(s) <> 0", m.Blocks, m.Blocks)}
+	},
 }
 
 // inherited fails for a table with partitions or inheritance children: a

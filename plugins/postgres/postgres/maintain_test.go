@@ -37,7 +37,7 @@ func maintainedTable(t *testing.T, db *sql.DB, sc string, n int) sdk.ChecksumRan
 
 func maintain(t *testing.T, c sdk.ChecksumMaintainer, ref sdk.ObjectRef, a sdk.ChecksumsAction, cols ...string) *sdk.MaintainChecksumsResult {
 	t.Helper()
-	r, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: sdk.Connection{DSN: testDSN()}, Table: ref, Key: "id", Columns: cols, Action: a})
+	r, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: sdk.Connection{DSN: testDSN()}, Table: ref, Key: "id", Columns: cols, Action: a, BlockWidth: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

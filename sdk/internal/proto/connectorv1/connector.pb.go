@@ -218,6 +218,8 @@ const (
 	ChecksumsAction_CHECKSUMS_ACTION_DROP ChecksumsAction = 2
 	// Report the state only.
 	ChecksumsAction_CHECKSUMS_ACTION_STATUS ChecksumsAction = 3
+	// Fold the per-block deltas the triggers append into one row per block.
+	ChecksumsAction_CHECKSUMS_ACTION_COMPACT ChecksumsAction = 4
 )
 
 // Enum value maps for ChecksumsAction.
@@ -227,12 +229,14 @@ var (
 		1: "CHECKSUMS_ACTION_INSTALL",
 		2: "CHECKSUMS_ACTION_DROP",
 		3: "CHECKSUMS_ACTION_STATUS",
+		4: "CHECKSUMS_ACTION_COMPACT",
 	}
 	ChecksumsAction_value = map[string]int32{
 		"CHECKSUMS_ACTION_UNSPECIFIED": 0,
 		"CHECKSUMS_ACTION_INSTALL":     1,
 		"CHECKSUMS_ACTION_DROP":        2,
 		"CHECKSUMS_ACTION_STATUS":      3,
+		"CHECKSUMS_ACTION_COMPACT":     4,
 	}
 )
 
@@ -1992,7 +1996,13 @@ type BoundsResponse struct {
 	// Rows under the filter whose column is NULL.
 	NullCount int64 `protobuf:"varint,4,opt,name=null_count,json=nullCount,proto3" json:"null_count,omitempty"`
 	// The bounds came from the maintained checksums (checksum_columns).
-	Maintained    bool `protobuf:"varint,5,opt,name=maintained,proto3" json:"maintained,omitempty"`
+	Maintained bool `protobuf:"varint,5,opt,name=maintained,proto3" json:"maintained,omitempty"`
+	// With maintained: the key width of the blocks the database also sums
+	// (ChecksumsState.block_width), 0 when none. ChecksumRanges answers
+	// from the blocks, without reading a row per key, when the request's
+	// lower, upper + 1, width and spans' bounds are multiples of it (or its
+	// ranges are one).
+	BlockWidth    int64 `protobuf:"varint,6,opt,name=block_width,json=blockWidth,proto3" json:"block_width,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2060,6 +2070,13 @@ func (x *BoundsResponse) GetMaintained() bool {
 		return x.Maintained
 	}
 	return false
+}
+
+func (x *BoundsResponse) GetBlockWidth() int64 {
+	if x != nil {
+		return x.BlockWidth
+	}
+	return 0
 }
 
 type WriteHeader struct {
@@ -3058,7 +3075,11 @@ type MaintainChecksumsRequest struct {
 	Columns []string        `protobuf:"bytes,4,rep,name=columns,proto3" json:"columns,omitempty"`
 	Action  ChecksumsAction `protobuf:"varint,5,opt,name=action,proto3,enum=halfpipe.connector.v1.ChecksumsAction" json:"action,omitempty"`
 	// Plan only: return the statements without running them.
-	DryRun        bool `protobuf:"varint,6,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	DryRun bool `protobuf:"varint,6,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// Install only: the key width of the blocks whose row counts and hash
+	// sums the database maintains beside the shadow (block = floor(key /
+	// block_width)), a power of two; 0: the connector's default (1024).
+	BlockWidth    int64 `protobuf:"varint,7,opt,name=block_width,json=blockWidth,proto3" json:"block_width,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3135,6 +3156,13 @@ func (x *MaintainChecksumsRequest) GetDryRun() bool {
 	return false
 }
 
+func (x *MaintainChecksumsRequest) GetBlockWidth() int64 {
+	if x != nil {
+		return x.BlockWidth
+	}
+	return 0
+}
+
 type MaintainChecksumsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The statements run, or planned with dry_run, in order.
@@ -3202,8 +3230,14 @@ type ChecksumsState struct {
 	// The shadow cannot be trusted (a column type changed, a trigger is
 	// missing or disabled, the table was truncated without trigger): note
 	// says why.
-	Stale         bool   `protobuf:"varint,6,opt,name=stale,proto3" json:"stale,omitempty"`
-	Note          string `protobuf:"bytes,7,opt,name=note,proto3" json:"note,omitempty"`
+	Stale bool   `protobuf:"varint,6,opt,name=stale,proto3" json:"stale,omitempty"`
+	Note  string `protobuf:"bytes,7,opt,name=note,proto3" json:"note,omitempty"`
+	// The key width of the maintained blocks (0: none, an installation
+	// that predates them).
+	BlockWidth int64 `protobuf:"varint,8,opt,name=block_width,json=blockWidth,proto3" json:"block_width,omitempty"`
+	// Rows of the blocks' table: one per block after a compaction, more as
+	// the triggers append deltas.
+	BlockRows     int64 `protobuf:"varint,9,opt,name=block_rows,json=blockRows,proto3" json:"block_rows,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3285,6 +3319,20 @@ func (x *ChecksumsState) GetNote() string {
 		return x.Note
 	}
 	return ""
+}
+
+func (x *ChecksumsState) GetBlockWidth() int64 {
+	if x != nil {
+		return x.BlockWidth
+	}
+	return 0
+}
+
+func (x *ChecksumsState) GetBlockRows() int64 {
+	if x != nil {
+		return x.BlockRows
+	}
+	return 0
 }
 
 var File_halfpipe_connector_v1_connector_proto protoreflect.FileDescriptor
@@ -3429,7 +3477,7 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x06column\x18\x03 \x01(\tR\x06column\x12\x14\n" +
 	"\x05where\x18\x04 \x01(\tR\x05where\x128\n" +
 	"\x05range\x18\x05 \x01(\v2\".halfpipe.connector.v1.RangeFilterR\x05range\x12)\n" +
-	"\x10checksum_columns\x18\x06 \x03(\tR\x0fchecksumColumns\"\xc5\x01\n" +
+	"\x10checksum_columns\x18\x06 \x03(\tR\x0fchecksumColumns\"\xe6\x01\n" +
 	"\x0eBoundsResponse\x12.\n" +
 	"\x03min\x18\x01 \x01(\v2\x1c.halfpipe.connector.v1.ValueR\x03min\x12.\n" +
 	"\x03max\x18\x02 \x01(\v2\x1c.halfpipe.connector.v1.ValueR\x03max\x12\x14\n" +
@@ -3438,7 +3486,9 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"null_count\x18\x04 \x01(\x03R\tnullCount\x12\x1e\n" +
 	"\n" +
 	"maintained\x18\x05 \x01(\bR\n" +
-	"maintained\"\xf5\x01\n" +
+	"maintained\x12\x1f\n" +
+	"\vblock_width\x18\x06 \x01(\x03R\n" +
+	"blockWidth\"\xf5\x01\n" +
 	"\vWriteHeader\x12A\n" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2!.halfpipe.connector.v1.ConnectionR\n" +
@@ -3524,7 +3574,7 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\rRangeChecksum\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x12\n" +
 	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12\x1a\n" +
-	"\bchecksum\x18\x03 \x01(\tR\bchecksum\"\x9a\x02\n" +
+	"\bchecksum\x18\x03 \x01(\tR\bchecksum\"\xbb\x02\n" +
 	"\x18MaintainChecksumsRequest\x12A\n" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2!.halfpipe.connector.v1.ConnectionR\n" +
@@ -3533,12 +3583,14 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x03key\x18\x03 \x01(\tR\x03key\x12\x18\n" +
 	"\acolumns\x18\x04 \x03(\tR\acolumns\x12>\n" +
 	"\x06action\x18\x05 \x01(\x0e2&.halfpipe.connector.v1.ChecksumsActionR\x06action\x12\x17\n" +
-	"\adry_run\x18\x06 \x01(\bR\x06dryRun\"x\n" +
+	"\adry_run\x18\x06 \x01(\bR\x06dryRun\x12\x1f\n" +
+	"\vblock_width\x18\a \x01(\x03R\n" +
+	"blockWidth\"x\n" +
 	"\x19MaintainChecksumsResponse\x12\x1e\n" +
 	"\n" +
 	"statements\x18\x01 \x03(\tR\n" +
 	"statements\x12;\n" +
-	"\x05state\x18\x02 \x01(\v2%.halfpipe.connector.v1.ChecksumsStateR\x05state\"\xb0\x01\n" +
+	"\x05state\x18\x02 \x01(\v2%.halfpipe.connector.v1.ChecksumsStateR\x05state\"\xf0\x01\n" +
 	"\x0eChecksumsState\x12\x1c\n" +
 	"\tinstalled\x18\x01 \x01(\bR\tinstalled\x12\x16\n" +
 	"\x06shadow\x18\x02 \x01(\tR\x06shadow\x12\x10\n" +
@@ -3546,7 +3598,11 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\acolumns\x18\x04 \x03(\tR\acolumns\x12\x12\n" +
 	"\x04rows\x18\x05 \x01(\x03R\x04rows\x12\x14\n" +
 	"\x05stale\x18\x06 \x01(\bR\x05stale\x12\x12\n" +
-	"\x04note\x18\a \x01(\tR\x04note*\xcb\x03\n" +
+	"\x04note\x18\a \x01(\tR\x04note\x12\x1f\n" +
+	"\vblock_width\x18\b \x01(\x03R\n" +
+	"blockWidth\x12\x1d\n" +
+	"\n" +
+	"block_rows\x18\t \x01(\x03R\tblockRows*\xcb\x03\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -3572,12 +3628,13 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x11WRITE_MODE_APPEND\x10\x01\x12\x16\n" +
 	"\x12WRITE_MODE_REPLACE\x10\x02\x12\x14\n" +
 	"\x10WRITE_MODE_MERGE\x10\x03\x12\x13\n" +
-	"\x0fWRITE_MODE_SYNC\x10\x04*\x89\x01\n" +
+	"\x0fWRITE_MODE_SYNC\x10\x04*\xa7\x01\n" +
 	"\x0fChecksumsAction\x12 \n" +
 	"\x1cCHECKSUMS_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18CHECKSUMS_ACTION_INSTALL\x10\x01\x12\x19\n" +
 	"\x15CHECKSUMS_ACTION_DROP\x10\x02\x12\x1b\n" +
-	"\x17CHECKSUMS_ACTION_STATUS\x10\x032\xcc\t\n" +
+	"\x17CHECKSUMS_ACTION_STATUS\x10\x03\x12\x1c\n" +
+	"\x18CHECKSUMS_ACTION_COMPACT\x10\x042\xcc\t\n" +
 	"\x10ConnectorService\x12X\n" +
 	"\aGetInfo\x12%.halfpipe.connector.v1.GetInfoRequest\x1a&.halfpipe.connector.v1.GetInfoResponse\x12R\n" +
 	"\x05Check\x12#.halfpipe.connector.v1.CheckRequest\x1a$.halfpipe.connector.v1.CheckResponse\x12d\n" +
