@@ -118,7 +118,7 @@ var maintainSQL = &sqlsource.MaintainSQL{
 		}
 		return "", nil
 	},
-	Refuse: inherited,
+	Refuse:  inherited,
 	BlockOf: func(key string, shift int) string { return fmt.Sprintf("(%s::bigint >> %d)", key, shift) },
 	BlockTable: func(m sqlsource.Maintained) []string {
 		return []string{"CREATE TABLE " + m.Blocks + " (b bigint NOT NULL, n bigint NOT NULL, s numeric NOT NULL)",
