@@ -230,6 +230,11 @@ type Plan struct {
 	// or a few (PostgreSQL's workers), so this is what uses a big
 	// server's cores.
 	Parallel int
+	// Align, a power of two when set, is the key width of the blocks a
+	// side sums (maintained checksums): the key span is widened to whole
+	// blocks and every level's width is a multiple of Align while it is
+	// wider, so that those levels are answered a row per block.
+	Align int64
 }
 
 // DefaultPlan is hp diff --hash's plan but for TopRows.
@@ -274,7 +279,10 @@ type SearchStats struct {
 func Search(ctx context.Context, lo, hi, rows int64, p Plan, sum Checksums) ([]Span, SearchStats, error) {
 	var st SearchStats
 	var leaves, split []Span
-	w := RangeWidth(lo, hi, rows, p.TopRows)
+	if p.Align > 1 {
+		lo, hi = lo&^(p.Align-1), hi|(p.Align-1)
+	}
+	w := alignUp(RangeWidth(lo, hi, rows, p.TopRows), p.Align)
 	// check runs the level's queries and sorts the differing ranges into
 	// leaves and ranges to split.
 	check := func(qs []Query, top bool) error {
@@ -330,7 +338,9 @@ func Search(ctx context.Context, lo, hi, rows int64, p Plan, sum Checksums) ([]S
 		return nil, st, err
 	}
 	for len(split) > 0 {
-		w = max(1, w/p.Split+min(1, w%p.Split))
+		if w = max(1, w/p.Split+min(1, w%p.Split)); w > p.Align {
+			w = alignUp(w, p.Align)
+		}
 		var qs []Query
 		for rest := split; len(rest) > 0; {
 			n := min(len(rest), max(1, p.MaxSpans), int(MaxRanges/(p.Split+2)))
@@ -349,6 +359,18 @@ func Search(ctx context.Context, lo, hi, rows int64, p Plan, sum Checksums) ([]S
 		out = AppendSpan(out, s)
 	}
 	return out, st, nil
+}
+
+// alignUp is w rounded up to a multiple of a (a power of two, or 0 or 1
+// for w itself); MaxInt64, one range, when that overflows.
+func alignUp(w, a int64) int64 {
+	if a <= 1 {
+		return w
+	}
+	if w > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return (w + a - 1) &^ (a - 1)
 }
 
 type answer struct{ src, tgt []sdk.RangeChecksum }

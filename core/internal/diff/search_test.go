@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -380,4 +381,62 @@ func perturbed(rng *rand.Rand, src table, oneIn int) table {
 		}
 	}
 	return tgt
+}
+
+// TestSearchAligned: with Align every level as wide as a block asks for
+// ranges and spans of whole blocks (which maintained checksums answer a
+// row per block), the first level included, and the spans found still
+// hold every key that differs, as without Align; over random tables with
+// negative keys and random plans.
+func TestSearchAligned(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 30 {
+		src := table{}
+		for range 2000 + rng.IntN(5000) {
+			k := rng.Int64N(2_000_000) - 1_000_000
+			if rng.IntN(3) == 0 {
+				k = -300 + rng.Int64N(600) // a dense cluster across 0
+			}
+			src[k] = rng.Uint64()
+		}
+		tgt := perturbed(rng, src, 200)
+		p := Plan{TopRows: int64(1 + rng.IntN(300)), LeafRows: int64(1 + rng.IntN(20)), Split: int64(2 + rng.IntN(20)), MaxSpans: 1 + rng.IntN(50)}
+		want := differ(src, tgt)
+		covered(t, search(t, p, src, tgt).spans, want)
+		p.Align = int64(1) << (1 + rng.IntN(12))
+		var lo, hi, rows int64 = 1 << 62, -1 << 62, max(int64(len(src)), int64(len(tgt)))
+		for _, side := range []table{src, tgt} {
+			for k := range side {
+				lo, hi = min(lo, k), max(hi, k)
+			}
+		}
+		var mu sync.Mutex
+		var blockQueries, hashed int64
+		spans, _, err := Search(context.Background(), lo, hi, rows, p, func(_ context.Context, q Query) ([]sdk.RangeChecksum, []sdk.RangeChecksum, error) {
+			if q.Width >= p.Align {
+				edge := func(l, u int64) bool { return l%p.Align == 0 && (u+1)%p.Align == 0 }
+				ok := edge(q.Lower, q.Upper) && (q.Width%p.Align == 0 || q.Width > q.Upper-q.Lower)
+				for _, s := range q.Spans {
+					ok = ok && edge(s.Lower, s.Upper)
+				}
+				if !ok {
+					return nil, nil, fmt.Errorf("align %d: query %+v is not of whole blocks", p.Align, q)
+				}
+				mu.Lock()
+				blockQueries++
+				mu.Unlock()
+			}
+			return src.checksums(q, &hashed), tgt.checksums(q, &hashed), nil
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if blockQueries == 0 {
+			t.Fatalf("round %d: align %d: no query of whole blocks", round, p.Align)
+		}
+		covered(t, spans, want)
+		if len(want) == 0 && len(spans) != 0 {
+			t.Fatalf("round %d: nothing differs but %v is read", round, spans)
+		}
+	}
 }

@@ -82,12 +82,12 @@ func compareHashed(ctx context.Context, o *Options, src, tgt tableSide, emit fun
 	}
 	var su, tu hashUse
 	sides := []sideUse{{src, &su}, {tgt, &tu}}
-	lo, hi, rows, err := keyBounds(ctx, o.Where, sides)
+	lo, hi, rows, align, err := keyBounds(ctx, o.Where, sides)
 	if err != nil || rows == 0 {
 		return sum, &HashStats{}, err
 	}
 	plan := merge.DefaultPlan
-	plan.TopRows, plan.Parallel = o.HashRows, o.HashParallel
+	plan.TopRows, plan.Parallel, plan.Align = o.HashRows, o.HashParallel, align
 	spans, st, err := merge.Search(ctx, lo, hi, rows, plan, func(ctx context.Context, q merge.Query) (sr, tr []sdk.RangeChecksum, _ error) {
 		var serr, terr error
 		var wg sync.WaitGroup
@@ -130,34 +130,36 @@ func compareHashed(ctx context.Context, o *Options, src, tgt tableSide, emit fun
 // keyBounds returns the first key's smallest and largest value on both
 // sides and the larger row count; a NULL key fails as in a full diff.
 // A side's maintained checksums, when they serve the comparison, answer
-// without counting the table.
-func keyBounds(ctx context.Context, where string, sides []sideUse) (lo, hi, rows int64, err error) {
+// without counting the table, and report the width of the blocks they sum:
+// align is the widest (a multiple of the others, all powers of two).
+func keyBounds(ctx context.Context, where string, sides []sideUse) (lo, hi, rows, align int64, err error) {
 	lo, hi = math.MaxInt64, math.MinInt64
 	for _, su := range sides {
 		s := su.s
 		b, err := s.t.Inst.Bounds(ctx, sdk.BoundsRequest{Conn: s.t.Conn.Wire(), Source: sdk.Source{Object: &s.t.Ref}, Column: s.keys[0], Where: where,
 			ChecksumColumns: checksumColumns(s)})
 		if err != nil {
-			return 0, 0, 0, fmt.Errorf("bounds of %q in %s: %w", s.keys[0], s.t, err)
+			return 0, 0, 0, 0, fmt.Errorf("bounds of %q in %s: %w", s.keys[0], s.t, err)
 		}
 		su.u.add(b.Maintained, "")
+		align = max(align, b.BlockWidth)
 		if b.NullCount > 0 {
-			return 0, 0, 0, fmt.Errorf("%w: key column %q is NULL in %d rows of %s: a row without a key cannot be matched", merge.ErrNullKey, s.keys[0], b.NullCount, s.t)
+			return 0, 0, 0, 0, fmt.Errorf("%w: key column %q is NULL in %d rows of %s: a row without a key cannot be matched", merge.ErrNullKey, s.keys[0], b.NullCount, s.t)
 		}
 		if b.Min == nil {
 			continue
 		}
 		mn, err := int64Of(b.Min, s)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		mx, err := int64Of(b.Max, s)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		lo, hi, rows = min(lo, mn), max(hi, mx), max(rows, b.Count)
 	}
-	return lo, hi, rows, nil
+	return lo, hi, rows, align, nil
 }
 
 func int64Of(v *sdk.Value, s tableSide) (int64, error) {
