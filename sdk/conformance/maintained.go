@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -81,4 +83,49 @@ func checkMaintained(t *testing.T, c sdk.RangeChecksummer, req sdk.ChecksumRange
 			}
 		}
 	}
+}
+
+// CheckCompactWhileWriting fails t unless compactions of the blocks of
+// req's table (installed with blocks of width 4), running while two
+// writers call write(writer, i), leave the maintained checksums equal to
+// the computed ones (CheckMaintained), before and after one more
+// compaction.
+func CheckCompactWhileWriting(t *testing.T, c interface {
+	sdk.ChecksumMaintainer
+	sdk.RangeChecksummer
+}, req sdk.ChecksumRangesRequest, write func(w, i int64) error) {
+	t.Helper()
+	compact := func() sdk.ChecksumsState {
+		t.Helper()
+		r, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: req.Conn, Table: req.Table, Action: sdk.ChecksumsCompact})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.State
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var writes atomic.Int64
+	for w := range int64(2) {
+		wg.Go(func() {
+			for i := int64(0); !stop.Load(); i++ {
+				if err := write(w, i); err != nil {
+					t.Error(err)
+					return
+				}
+				writes.Add(1)
+			}
+		})
+	}
+	// Compactions until the writers have written a while during them.
+	for n := 0; (n < 5 || writes.Load() < 300) && !t.Failed(); n++ {
+		compact()
+	}
+	stop.Store(true)
+	wg.Wait()
+	CheckMaintained(t, c, req)
+	if st := compact(); st.BlockRows == 0 || st.BlockWidth != 4 {
+		t.Fatalf("after compacting: %+v", st)
+	}
+	CheckMaintained(t, c, req)
 }
