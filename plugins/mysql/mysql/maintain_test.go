@@ -265,7 +265,7 @@ func TestMaintainedChecksumsCompact(t *testing.T) {
 		return nil
 	})
 	var blocks, rows int64
-	if err := db.QueryRow(`SELECT COUNT(DISTINCT b), COUNT(*) FROM ` + name + `.hp_checksums_m_blk`).Scan(&blocks, &rows); err != nil || blocks != rows {
+	if err := db.QueryRow(`SELECT COUNT(DISTINCT b), COUNT(*) FROM `+name+`.hp_checksums_m_blk`).Scan(&blocks, &rows); err != nil || blocks != rows {
 		t.Fatalf("after a compaction alone: %d rows for %d blocks, %v", rows, blocks, err)
 	}
 }
