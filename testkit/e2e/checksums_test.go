@@ -101,6 +101,12 @@ func TestMaintainedChecksumsPostgresMariaDB(t *testing.T) {
 	if out != plain.Stdout {
 		t.Fatalf("--hash over maintained checksums and plain diff differ:\n--hash:\n%s\nplain:\n%s", out, plain.Stdout)
 	}
+	for _, side := range sides {
+		testkit.Contains(t, "compact of "+side, run(0, "checksums", "compact", side).Stderr, "current; blocks of 1024 keys in ")
+	}
+	if out, _, _ := hashed(1, cols); out != plain.Stdout {
+		t.Fatalf("--hash after compacting and plain diff differ:\n--hash:\n%s\nplain:\n%s", out, plain.Stdout)
+	}
 	// 20 changed amounts, 10 keys moved (10 new, 10 deleted), 5 new, 7
 	// deleted in the source; 8 changed days, 5 deleted and 3 new rows in
 	// the target.

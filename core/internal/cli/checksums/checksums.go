@@ -25,6 +25,7 @@ type Options struct {
 	Table       string
 	PrimaryKeys []string
 	Columns     []string
+	BlockWidth  int64
 	DryRun      bool
 	Output      string
 }
@@ -46,6 +47,7 @@ var actions = []struct {
 	{"install", sdk.ChecksumsInstall, "Create the shadow table and triggers that keep a table's row hashes current, and fill it"},
 	{"drop", sdk.ChecksumsDrop, "Remove a table's maintained checksums: shadow table, triggers and record"},
 	{"status", sdk.ChecksumsStatus, "Say whether a table's maintained checksums are installed, for which columns, and whether they can be trusted"},
+	{"compact", sdk.ChecksumsCompact, "Fold the per-block deltas the triggers appended into one row per block"},
 }
 
 // NewCmd returns `hp checksums` and its subcommands.
@@ -69,6 +71,13 @@ drop removes all of it. status says whether the shadow table can be
 trusted (stale: a column's type changed, a trigger is missing or
 disabled, the table was truncated where that fires no trigger).
 
+Beside the shadow, hp_checksums_<table>_blk holds per block of
+--block-width keys its row count and hash sum, as rows the triggers
+append (never update, so concurrent writers do not wait for each
+other): hp diff --hash reads the wide ranges from it, a row per block.
+compact folds each block's rows into one; run it when status shows many
+more block rows than blocks (e.g. from cron).
+
 Triggers add work to every write of the table. See docs/sync.md.`,
 	}
 	for _, a := range actions {
@@ -87,6 +96,7 @@ Triggers add work to every write of the table. See docs/sync.md.`,
   hp checksums install my.orders --primary-keys id --columns total,updated_at --dry-run`
 			sub.Flags().StringSliceVar(&o.PrimaryKeys, "primary-keys", nil, "The integer key column (default: the table's primary key)")
 			sub.Flags().StringSliceVar(&o.Columns, "columns", nil, "Columns hashed after the key, comma-separated (default: every other column)")
+			sub.Flags().Int64Var(&o.BlockWidth, "block-width", sdk.DefaultBlockWidth, "Keys per block whose row count and hash sum are maintained (a power of two)")
 		}
 		if a.action != sdk.ChecksumsStatus {
 			sub.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the statements without running them")
@@ -106,7 +116,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	req := sdk.MaintainChecksumsRequest{Conn: t.Conn.Wire(), Table: t.Ref, Columns: o.Columns, Action: o.Action, DryRun: o.DryRun}
+	req := sdk.MaintainChecksumsRequest{Conn: t.Conn.Wire(), Table: t.Ref, Columns: o.Columns, Action: o.Action, DryRun: o.DryRun, BlockWidth: o.BlockWidth}
 	if o.Action == sdk.ChecksumsInstall {
 		if req.Key, err = key(ctx, t, o.PrimaryKeys); err != nil {
 			return err
@@ -167,6 +177,9 @@ func state(s sdk.ChecksumsState) string {
 	out := fmt.Sprintf("installed in %s, key %s, columns %s, %d rows", s.Shadow, s.Key, strings.Join(s.Columns, ","), s.Rows)
 	if s.Stale {
 		return out + ", stale: " + s.Note
+	}
+	if s.BlockWidth > 0 {
+		return out + fmt.Sprintf(", current; blocks of %d keys in %d rows", s.BlockWidth, s.BlockRows)
 	}
 	return out + ", current"
 }
