@@ -233,7 +233,8 @@ type Plan struct {
 	// Align, a power of two when set, is the key width of the blocks a
 	// side sums (maintained checksums): the key span is widened to whole
 	// blocks and every level's width is a multiple of Align while it is
-	// wider, so that those levels are answered a row per block.
+	// wider, so that those levels are answered a row per block; the
+	// ranges that differ at such a level are split however many differ.
 	Align int64
 }
 
@@ -319,8 +320,9 @@ func Search(ctx context.Context, lo, hi, rows int64, p Plan, sum Checksums) ([]S
 		}
 		st.Levels++
 		// Most rows differ: reading them costs no more than hashing them
-		// again.
-		deep := differing*2 <= checked
+		// again; unless this level was of blocks, whose rows' hashes are
+		// stored: summing them costs much less than reading the rows.
+		deep := differing*2 <= checked || p.Align > 1 && w >= p.Align
 		for _, f := range diff {
 			if deep && f.rows > p.LeafRows && w > 1 {
 				split = AppendSpan(split, f.span)

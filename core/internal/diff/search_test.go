@@ -440,3 +440,20 @@ func TestSearchAligned(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchAlignedSplitsDenseChanges: when a change lies in every block,
+// the ranges of blocks that differ are still split (their rows' hashes are
+// stored, so splitting costs less than reading them): the spans read hold
+// a small part of the rows.
+func TestSearchAlignedSplitsDenseChanges(t *testing.T) {
+	src := dense(20000, 1)
+	tgt := clone(src)
+	for k := int64(1); k <= 20000; k += 500 {
+		tgt[k]++
+	}
+	p := Plan{TopRows: 100, LeafRows: 16, Split: 16, MaxSpans: 64, Align: 1024}
+	r := search(t, p, src, tgt)
+	if n := covered(t, r.spans, differ(src, tgt), src, tgt); n > 2000 {
+		t.Fatalf("%d of 20000 rows read in %d levels: want the differing blocks split", n, r.stats.Levels)
+	}
+}
