@@ -221,10 +221,19 @@ func (c *Connector) maintainedBounds(ctx context.Context, db *sql.DB, req sdk.Bo
 		return nil, err
 	}
 	k := c.dialect.quote("k")
+	// The blocks count the rows without a scan of the shadow.
+	count := "COUNT(*)"
+	if m.BlockWidth > 0 {
+		count = "(SELECT COALESCE(SUM(n), 0) FROM " + m.Blocks + ")"
+	}
 	var lo, hi sql.NullInt64
+	var n string
 	b := &sdk.Bounds{Maintained: true, BlockWidth: m.BlockWidth}
-	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT MIN(%s), MAX(%s), COUNT(*) FROM %s", k, k, m.Shadow)).Scan(&lo, &hi, &b.Count); err != nil {
+	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT MIN(%s), MAX(%s), %s FROM %s", k, k, count, m.Shadow)).Scan(&lo, &hi, &n); err != nil {
 		return nil, fmt.Errorf("bounds of %s: %w", m.Shadow, err)
+	}
+	if b.Count, err = strconv.ParseInt(n, 10, 64); err != nil {
+		return nil, fmt.Errorf("row count %q of %s: %w", n, m.Blocks, err)
 	}
 	if lo.Valid {
 		b.Min, b.Max = sdk.Int64Value(lo.Int64), sdk.Int64Value(hi.Int64)
