@@ -180,30 +180,22 @@ func blocksSQL(d *Dialect, req sdk.ChecksumRangesRequest, m Maintained) string {
 }
 
 // keyRangeSQL is the condition that key lies in [lo, hi] and, when spans
-// are given, in one of them (shifted right by shift). Spans covering
-// little of [lo, hi] go alone, clipped to it: with the enclosing range
-// beside them PostgreSQL scans all of it rather than each span; spans
-// covering most of it keep it, or PostgreSQL scans a bitmap of the spans
-// rather than the range.
+// are given, in one of them (shifted right by shift): only the spans,
+// clipped to [lo, hi], for with the enclosing range beside them
+// PostgreSQL scans all of it rather than each span.
 func keyRangeSQL(key string, lo, hi int64, spans []sdk.KeySpan, shift int) string {
-	whole := fmt.Sprintf("%s >= %d AND %s <= %d", key, lo, key, hi)
 	if len(spans) == 0 {
-		return whole
+		return fmt.Sprintf("%s >= %d AND %s <= %d", key, lo, key, hi)
 	}
 	var in []sdk.KeySpan
-	var covered uint64
 	for _, s := range spans {
 		s = sdk.KeySpan{Lower: max(lo, s.Lower>>shift), Upper: min(hi, s.Upper>>shift)}
 		if s.Lower <= s.Upper {
 			in = append(in, s)
-			covered += uint64(s.Upper - s.Lower)
 		}
 	}
-	switch {
-	case len(in) == 0:
+	if len(in) == 0 {
 		return "1 = 0"
-	case covered > uint64(hi-lo)/2:
-		return whole + " AND " + SpansSQL(key, in)
 	}
 	return SpansSQL(key, in)
 }
