@@ -135,7 +135,10 @@ func (c *Connector) checksumSQL(req sdk.ChecksumRangesRequest, meta []ColumnMeta
 
 // rangesSQL sums hash (an expression) per range of key (quoted) in from.
 func rangesSQL(d *Dialect, req sdk.ChecksumRangesRequest, key, hash, from string) string {
-	conds := []string{keyRangeSQL(key, req.Lower, req.Upper, req.Spans, 0)}
+	conds := []string{fmt.Sprintf("%s >= %d AND %s <= %d", key, req.Lower, key, req.Upper)}
+	if len(req.Spans) > 0 {
+		conds = append(conds, SpansSQL(key, req.Spans))
+	}
 	if req.Where != "" {
 		conds = append(conds, "("+req.Where+")")
 	}
@@ -174,30 +177,17 @@ func blocksSQL(d *Dialect, req sdk.ChecksumRangesRequest, m Maintained) string {
 	if !oneRange(req) {
 		bucket = d.Checksum.Bucket("b", lo, req.Width>>shift, false)
 	}
+	conds := []string{fmt.Sprintf("b >= %d AND b <= %d", lo, hi)}
+	if len(req.Spans) > 0 {
+		spans := make([]sdk.KeySpan, len(req.Spans))
+		for i, s := range req.Spans {
+			spans[i] = sdk.KeySpan{Lower: s.Lower >> shift, Upper: s.Upper >> shift}
+		}
+		conds = append(conds, SpansSQL("b", spans))
+	}
 	// A block whose rows were all deleted sums to none.
 	return fmt.Sprintf("SELECT %s AS hp_range, SUM(n), SUM(s) FROM %s WHERE %s GROUP BY 1 HAVING SUM(n) <> 0 ORDER BY 1",
-		bucket, m.Blocks, keyRangeSQL("b", lo, hi, req.Spans, shift))
-}
-
-// keyRangeSQL is the condition that key lies in [lo, hi] and, when spans
-// are given, in one of them (shifted right by shift): only the spans,
-// clipped to [lo, hi], for with the enclosing range beside them
-// PostgreSQL scans all of it rather than each span.
-func keyRangeSQL(key string, lo, hi int64, spans []sdk.KeySpan, shift int) string {
-	if len(spans) == 0 {
-		return fmt.Sprintf("%s >= %d AND %s <= %d", key, lo, key, hi)
-	}
-	var in []sdk.KeySpan
-	for _, s := range spans {
-		s = sdk.KeySpan{Lower: max(lo, s.Lower>>shift), Upper: min(hi, s.Upper>>shift)}
-		if s.Lower <= s.Upper {
-			in = append(in, s)
-		}
-	}
-	if len(in) == 0 {
-		return "1 = 0"
-	}
-	return SpansSQL(key, in)
+		bucket, m.Blocks, strings.Join(conds, " AND "))
 }
 
 // hashExpr is the row's hash (sdk.RangeChecksummer) over cols, each
