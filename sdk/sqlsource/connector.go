@@ -632,10 +632,11 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 			break
 		}
 		row++
-		if ce := (*ColumnError)(nil); errors.As(err, &ce) && ce.Column >= 0 && ce.Column < len(maps) {
-			return failed(ce.Column, ce.Err)
-		}
 		if err != nil {
+			var ce *ColumnError
+			if errors.As(err, &ce) && ce.Column >= 0 && ce.Column < len(maps) {
+				return failed(ce.Column, ce.Err)
+			}
 			return err
 		}
 		if b.Rows() == 0 {
