@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sort"
 	"testing"
 
@@ -25,7 +26,7 @@ func sliceRows(t *testing.T, rr array.RecordReader, into map[int64]string) int {
 			if _, dup := into[ids.Value(i)]; dup {
 				t.Fatalf("id %d read by two slices", ids.Value(i))
 			}
-			into[ids.Value(i)] = pay.Value(i)
+			into[ids.Value(i)] = strings.Clone(pay.Value(i)) // the batch's memory is reused after Next
 			n++
 		}
 	}
