@@ -166,9 +166,17 @@ func run(ctx context.Context, o *Options) (*Result, error) {
 	fmt.Fprintf(o.IO.ErrOut, "diff %s %s: %d source rows, %d target rows: %d new, %d changed, %d deleted in %.1fs\n",
 		res.Source, res.Target, sum.SourceRows, sum.TargetRows, sum.New, sum.Changed, sum.Deleted, res.Seconds)
 	if hs != nil {
-		fmt.Fprintf(o.IO.ErrOut, "diff --hash: %d of %d ranges differ: %d source rows and %d target rows read\n", hs.RangesDiffering, hs.Ranges, hs.FetchedSource, hs.FetchedTarget)
+		fmt.Fprintf(o.IO.ErrOut, "diff --hash: %d of %d ranges differ: %d source rows and %d target rows read; checksums %s on the source, %s on the target\n",
+			hs.RangesDiffering, hs.Ranges, hs.FetchedSource, hs.FetchedTarget, maintained(hs.SourceMaintained), maintained(hs.TargetMaintained))
 	}
 	return res, nil
+}
+
+func maintained(m bool) string {
+	if m {
+		return "maintained"
+	}
+	return "computed"
 }
 
 // Pair is a comparison ready to run (merge.Compare): both tables open and
