@@ -74,12 +74,6 @@ func WithAllocator(mem memory.Allocator) Option { return func(c *config) { c.mem
 // here (memory.NewResizableBuffer) so that they return to the pool.
 func Allocator() memory.Allocator { return batchmem.Allocator() }
 
-// OverwrittenAllocator is [Allocator] for buffers the connector writes
-// before a batch is built from them (values appended, an offset for every
-// row): a reused buffer keeps the bytes of the batch it last held, which
-// saves clearing it.
-func OverwrittenAllocator() memory.Allocator { return batchmem.Overwritten() }
-
 func newConfig(opts []Option) config {
 	c := config{maxRows: DefaultMaxRows, maxBytes: DefaultMaxBytes, mem: Allocator()}
 	for _, o := range opts {

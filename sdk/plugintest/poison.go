@@ -78,9 +78,9 @@ var _ memory.Allocator = (*Poison)(nil)
 // PoisonBatches makes a Poison allocator the memory of every record batch
 // that crosses the protocol in this process (a plugin's batches as built,
 // the host's as received) until the test ends; tests using it must not
-// run in parallel with others. Memory asked for as overwritten
-// (batch.OverwrittenAllocator) comes poisoned too, so a byte read before
-// it was written shows.
+// run in parallel with others. Memory asked for as overwritten (the
+// host's IPC message bodies) comes poisoned too, so a byte read before it
+// was written shows.
 func PoisonBatches(t testing.TB) *Poison {
 	p := NewPoison(t)
 	t.Cleanup(batchmem.Set(p, poisonFresh{p}))

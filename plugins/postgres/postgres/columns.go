@@ -86,16 +86,15 @@ type column struct {
 	poolData bool
 	nulls    []int32 // rows of this batch that are NULL
 	// mem is the batch pool: a sent batch's buffers go back to it when
-	// the host has received them, for a later batch. raw is the same pool
-	// without the clearing, for offsets and data, written row by row.
-	mem, raw memory.Allocator
+	// the host has received them, for a later batch.
+	mem memory.Allocator
 	// b and dec serve kindBuilder.
 	b   array.Builder
 	dec fieldDecoder
 }
 
-func newColumn(mem, raw memory.Allocator, native string, typ arrow.DataType, dec binDecoder, kind colKind) column {
-	c := column{kind: kind, typ: typ, what: native, mem: mem, raw: raw}
+func newColumn(mem memory.Allocator, native string, typ arrow.DataType, dec binDecoder, kind colKind) column {
+	c := column{kind: kind, typ: typ, what: native, mem: mem}
 	switch kind {
 	case kindBuilder:
 		c.b = array.NewBuilder(mem, typ)
@@ -114,9 +113,8 @@ func (c *column) alloc(rows, data int) {
 	case kindBool:
 		c.fixed = c.mem.Allocate((rows + 7) / 8)
 	case kindBytes:
-		c.offsets = arrow.Int32Traits.CastFromBytes(c.raw.Allocate(4 * (rows + 1)))
-		c.offsets[0] = 0
-		c.data, c.poolData = c.raw.Allocate(data)[:0], true
+		c.offsets = arrow.Int32Traits.CastFromBytes(c.mem.Allocate(4 * (rows + 1)))
+		c.data, c.poolData = c.mem.Allocate(data)[:0], true
 	default:
 		c.fixed = c.mem.Allocate(rows * widths[c.kind])
 	}
@@ -128,9 +126,9 @@ func (c *column) grow(rows int) {
 	case kindBuilder:
 	case kindBytes:
 		old := c.offsets
-		c.offsets = arrow.Int32Traits.CastFromBytes(c.raw.Allocate(4 * (rows + 1)))
+		c.offsets = arrow.Int32Traits.CastFromBytes(c.mem.Allocate(4 * (rows + 1)))
 		copy(c.offsets, old)
-		c.raw.Free(arrow.Int32Traits.CastToBytes(old))
+		c.mem.Free(arrow.Int32Traits.CastToBytes(old))
 	default:
 		old := c.fixed
 		c.alloc(rows, 0)
@@ -142,10 +140,10 @@ func (c *column) grow(rows int) {
 // growData makes room for n more bytes of kindBytes values, at least
 // doubling.
 func (c *column) growData(n int) {
-	d := c.raw.Allocate(max(2*cap(c.data), len(c.data)+n))[:len(c.data)]
+	d := c.mem.Allocate(max(2*cap(c.data), len(c.data)+n))[:len(c.data)]
 	copy(d, c.data)
 	if c.poolData {
-		c.raw.Free(c.data)
+		c.mem.Free(c.data)
 	}
 	c.data, c.poolData = d, true
 }
@@ -227,7 +225,7 @@ func (c *column) put(row int, d []byte) error {
 // new buffer rather than over the bytes that follow d.
 func (c *column) take(row int, d []byte) {
 	if c.poolData {
-		c.raw.Free(c.data)
+		c.mem.Free(c.data)
 	}
 	c.data, c.poolData = d[:len(d):len(d)], false
 	c.offsets[row+1] = int32(len(d))
@@ -258,9 +256,9 @@ func (c *column) array(rows int) arrow.Array {
 	case kindBytes:
 		data := memory.NewBufferBytes(c.data)
 		if c.poolData {
-			data = memory.NewBufferWithAllocator(c.data, c.raw)
+			data = memory.NewBufferWithAllocator(c.data, c.mem)
 		}
-		bufs = []*memory.Buffer{validity, memory.NewBufferWithAllocator(arrow.Int32Traits.CastToBytes(c.offsets[:rows+1]), c.raw), data}
+		bufs = []*memory.Buffer{validity, memory.NewBufferWithAllocator(arrow.Int32Traits.CastToBytes(c.offsets[:rows+1]), c.mem), data}
 	case kindBool:
 		bufs = []*memory.Buffer{validity, memory.NewBufferWithAllocator(c.fixed[:(rows+7)/8], c.mem)}
 	default:
@@ -284,10 +282,10 @@ func (c *column) release() {
 		c.mem.Free(c.fixed)
 	}
 	if c.offsets != nil {
-		c.raw.Free(arrow.Int32Traits.CastToBytes(c.offsets))
+		c.mem.Free(arrow.Int32Traits.CastToBytes(c.offsets))
 	}
 	if c.poolData {
-		c.raw.Free(c.data)
+		c.mem.Free(c.data)
 	}
 	c.fixed, c.offsets, c.data, c.poolData = nil, nil, nil, false
 }

@@ -130,7 +130,7 @@ func decodeChunked(schema *arrow.Schema, natives []string, stream []byte, chunk 
 	if builders {
 		for i := range d.cols {
 			d.cols[i].release()
-			d.cols[i] = newColumn(memory.DefaultAllocator, memory.DefaultAllocator, natives[i], schema.Field(i).Type, decoders[i], kindBuilder)
+			d.cols[i] = newColumn(memory.DefaultAllocator, natives[i], schema.Field(i).Type, decoders[i], kindBuilder)
 		}
 	}
 	defer d.release()
