@@ -20,6 +20,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/batch"
+	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 	"github.com/halfpipe-io/halfpipe/testkit"
 )
@@ -299,6 +300,9 @@ func TestDirectColumnsMatchBuilders(t *testing.T) {
 	const rows = 2600
 	stream := copyStream(t, fmt.Sprintf("SELECT %s FROM generate_series(1, %d) g", strings.Join(sel, ", "), rows))
 	schema := arrow.NewSchema(fields, nil)
+	// The batches' buffers are the batch pool's, here poisoned once freed:
+	// every one freed once, and only when its batch is released.
+	mem := plugintest.PoisonBatches(t)
 	for _, maxRows := range []int64{700, 5000} {
 		direct, err := decodeChunked(schema, natives, stream, 4096, maxRows, false)
 		if err != nil {
@@ -328,6 +332,9 @@ func TestDirectColumnsMatchBuilders(t *testing.T) {
 		}
 		if n != rows {
 			t.Errorf("batches of %d rows: %d rows, want %d", maxRows, n, rows)
+		}
+		if live := mem.Live(); live != 0 {
+			t.Errorf("batches of %d rows: %d buffers never freed", maxRows, live)
 		}
 	}
 }
