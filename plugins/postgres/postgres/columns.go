@@ -154,15 +154,12 @@ func (c *column) undo(row int) {
 	}
 }
 
-// put decodes the non-NULL binary field d as the value of row.
+// put decodes the non-NULL binary field d as the value of row (kindBytes
+// values are appended by the row decoder itself).
 func (c *column) put(row int, d []byte) error {
 	switch c.kind {
 	case kindBuilder:
 		return c.dec(d)
-	case kindBytes:
-		c.data = append(c.data, d...)
-		c.offsets[row+1] = int32(len(c.data))
-		return nil
 	case kindBool:
 		if len(d) != 1 {
 			return c.sizeErr(d)

@@ -103,7 +103,7 @@ func TestCopyNumericsAgreeWithServerText(t *testing.T) {
 }
 
 // copyStream returns the binary COPY stream of q, as the server sends it.
-func copyStream(t *testing.T, q string) []byte {
+func copyStream(t testing.TB, q string) []byte {
 	t.Helper()
 	pc, err := pgconn.Connect(context.Background(), dsn())
 	if err != nil {
@@ -252,7 +252,7 @@ func TestRowDecoderHoldsBigBatchesWithinBudget(t *testing.T) {
 }
 
 // mapNative is the Arrow type the connector reads a catalog type as.
-func mapNative(t *testing.T, native string) arrow.DataType {
+func mapNative(t testing.TB, native string) arrow.DataType {
 	t.Helper()
 	m, err := mapType(sqlsource.ColumnMeta{Name: "c", NativeType: native, Nullable: true})
 	if err != nil {

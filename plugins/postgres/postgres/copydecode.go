@@ -616,15 +616,31 @@ func (d *rowDecoder) putRow(p []byte) (int, error) {
 		if len(p)-off < int(n) {
 			return d.undo(i, size), nil
 		}
-		if d.owned && c.kind == kindBytes && len(c.data) == 0 {
-			c.take(d.rows, p[off:off+int(n)])
-		} else if err := c.put(d.rows, p[off:off+int(n)]); err != nil {
-			return 0, fmt.Errorf("row %d, column %q (%s): %w", d.row, d.schema.Field(i).Name, c.what, err)
+		// The commonest fields here, without a call; the others, and
+		// fields of the wrong size, in put.
+		v := p[off : off+int(n)]
+		switch {
+		case c.kind == kindSwap8 && n == 8:
+			binary.LittleEndian.PutUint64(c.fixed[8*d.rows:], binary.BigEndian.Uint64(v))
+		case c.kind == kindSwap4 && n == 4:
+			binary.LittleEndian.PutUint32(c.fixed[4*d.rows:], binary.BigEndian.Uint32(v))
+		case c.kind == kindBytes:
+			if d.owned && len(c.data) == 0 {
+				c.take(d.rows, v)
+			} else {
+				c.data = append(c.data, v...)
+				c.offsets[d.rows+1] = int32(len(c.data))
+			}
+			d.size += int64(n)
+		default:
+			if err := c.put(d.rows, v); err != nil {
+				return 0, fmt.Errorf("row %d, column %q (%s): %w", d.row, d.schema.Field(i).Name, c.what, err)
+			}
+			if c.kind == kindBuilder {
+				d.size += int64(n)
+			}
 		}
 		off += int(n)
-		if c.kind == kindBytes || c.kind == kindBuilder {
-			d.size += int64(n)
-		}
 	}
 	return off, nil
 }
