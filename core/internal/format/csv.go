@@ -1,6 +1,7 @@
 package format
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -186,10 +187,18 @@ func quoted(b, v []byte) []byte {
 	return append(escapeQuotes(append(b, '"'), v), '"')
 }
 
-// escapeQuotes appends v with its quotes doubled. It copies a word at a
-// time, and a word holding a quote byte by byte: quotes come every few
-// words in text that has them, too often for a copy between each.
+// escapeQuotes appends v with its quotes doubled. Most values quoted
+// hold no quote (they are quoted for a delimiter, a line end or their
+// ends): one byte search finds that. After a first quote it copies a word
+// at a time, through each quote: quotes come every few words in text that
+// has them, too often for a byte search and a copy between each.
 func escapeQuotes(b, v []byte) []byte {
+	i := bytes.IndexByte(v, '"')
+	if i < 0 {
+		return append(b, v...)
+	}
+	b = append(append(b, v[:i+1]...), '"')
+	v = v[i+1:]
 	// Pieces of 4 KiB: each makes room for its every byte a quote, which
 	// a long value must not reserve at once.
 	for len(v) > 4<<10 {
@@ -249,7 +258,9 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 			if bufs := x.Data().Buffers(); len(bufs) > 2 && bufs[2] != nil {
 				col.data = bufs[2].Bytes()
 			}
-			if n := x.Len(); n > 0 {
+			// Not when the first value is quoted for its ends: a char(n)
+			// column's are all padded with spaces.
+			if n := x.Len(); n > 0 && !e.quotedWhole(col.data[col.offsets[0]:col.offsets[1]]) {
 				col.clean = !e.hasSpecial(col.data[col.offsets[0]:col.offsets[n]])
 			}
 		case *array.Int64:
