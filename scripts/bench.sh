@@ -215,8 +215,9 @@ if want shapes; then
 fi
 
 # hp diff and sync batch: a PostgreSQL table and its MariaDB copy with
-# 0.1% of the rows changed, compared in full and with --hash and then
-# synced, beside hp cp snap of the same table (to local CSV, and the copy
+# 0.1% of the rows changed, compared in full and with --hash (computed,
+# then maintained by hp checksums, with its install time and its
+# triggers' cost on writes) and then synced, beside hp cp snap of the same table (to local CSV, and the copy
 # into MariaDB): seconds, rows/s of the table's rows, peak RSS of hp and
 # of its largest plugin. BENCH_DIFF_ROWS (default 5000000).
 DIFF_ROWS=${BENCH_DIFF_ROWS:-5000000}
@@ -241,7 +242,10 @@ elif psql "$PG" -Atc "select 1" >/dev/null 2>&1 && mariadb -h127.0.0.1 -uroot te
 		sed 's/ *[0-9.]* MB\/s out//' "$tmp_diff/line"
 	}
 	tmp_diff=$(mktemp -d)
-	mariadb -h127.0.0.1 -uroot test -e "drop table if exists hp_bench_diff"
+	mariadb -h127.0.0.1 -uroot test -e "drop table if exists hp_bench_diff, hp_checksums_hp_bench_diff"
+	# A run stopped midway may have left maintained checksums on the kept
+	# PostgreSQL table.
+	env "${env_diff[@]}" "$BIN/hp" checksums drop pg.public.hp_bench_diff >/dev/null 2>&1
 	env "${env_diff[@]}" "$BIN/hp" cp meta pg.public.hp_bench_diff my.hp_bench_diff --execute >/dev/null
 	timed "hp cp snap PostgreSQL → MariaDB" cp snap pg.public.hp_bench_diff my.hp_bench_diff
 	timed "hp cp snap PostgreSQL → CSV (local)" cp snap pg.public.hp_bench_diff out.bench --format csv
@@ -252,8 +256,30 @@ elif psql "$PG" -Atc "select 1" >/dev/null 2>&1 && mariadb -h127.0.0.1 -uroot te
 	timed "hp diff (full read of both)" diff pg.public.hp_bench_diff my.hp_bench_diff
 	timed "hp diff --hash" diff pg.public.hp_bench_diff my.hp_bench_diff --hash
 	echo "--hash summary: $(env "${env_diff[@]}" "$BIN/hp" diff pg.public.hp_bench_diff my.hp_bench_diff --hash --output json 2>&1 >/dev/null | sed '/^hp: error/d' | tr -d '\n ')"
+	# Maintained checksums (hp checksums): the install on both sides, the
+	# triggers' cost on an UPDATE of 1% of the rows (the same on both
+	# sides, so the differences stay), and --hash summing the hashes.
+	seconds() { # label, then a command
+		local label=$1 t0
+		shift
+		t0=$(date +%s%N)
+		"$@" >/dev/null
+		printf '%-48s %8.2fs\n' "$label" "$(echo "($(date +%s%N) - $t0) / 1000000000" | bc -l)"
+	}
+	update1=(psql "$PG" -q -c "update hp_bench_diff set amount = amount + 1 where id % 100 = 3")
+	update1my=(mariadb -h127.0.0.1 -uroot test -e "update hp_bench_diff set amount = amount + 1 where id % 100 = 3")
+	seconds "UPDATE of 1% in PostgreSQL, no triggers" "${update1[@]}"
+	seconds "UPDATE of 1% in MariaDB, no triggers" "${update1my[@]}"
+	seconds "hp checksums install (PostgreSQL)" env "${env_diff[@]}" "$BIN/hp" checksums install pg.public.hp_bench_diff
+	seconds "hp checksums install (MariaDB)" env "${env_diff[@]}" "$BIN/hp" checksums install my.hp_bench_diff
+	seconds "UPDATE of 1% in PostgreSQL, with triggers" "${update1[@]}"
+	seconds "UPDATE of 1% in MariaDB, with triggers" "${update1my[@]}"
+	timed "hp diff --hash (maintained checksums)" diff pg.public.hp_bench_diff my.hp_bench_diff --hash
+	echo "--hash summary: $(env "${env_diff[@]}" "$BIN/hp" diff pg.public.hp_bench_diff my.hp_bench_diff --hash --output json 2>&1 >/dev/null | sed '/^hp: error/d' | tr -d '\n ')"
 	timed "hp sync batch (one transaction)" sync batch pg.public.hp_bench_diff my.hp_bench_diff
 	env "${env_diff[@]}" "$BIN/hp" diff pg.public.hp_bench_diff my.hp_bench_diff --hash >/dev/null 2>&1 || { echo "differences left after the sync"; exit 1; }
+	env "${env_diff[@]}" "$BIN/hp" checksums drop pg.public.hp_bench_diff >/dev/null
+	env "${env_diff[@]}" "$BIN/hp" checksums drop my.hp_bench_diff >/dev/null
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	rm -rf "$tmp_diff"
 else

@@ -30,11 +30,23 @@ import (
 //
 // A row's hash is the integer of the first 15 hexadecimal digits of the
 // MD5 of its canonical text; a range's checksum is the sum of its rows'
-// hashes, in decimal. A column of any other type (floats, whose text
+// hashes, in decimal. A [ChecksumMaintainer] may sum hashes it keeps
+// instead of computing them, and says so in the result. A column of any other type (floats, whose text
 // differs between databases, JSON, intervals, ...) is an error wrapping
 // ErrUnsupportedType that names it.
 type RangeChecksummer interface {
-	ChecksumRanges(ctx context.Context, req ChecksumRangesRequest) ([]RangeChecksum, error)
+	ChecksumRanges(ctx context.Context, req ChecksumRangesRequest) (*ChecksumRangesResult, error)
+}
+
+// ChecksumRangesResult holds the ranges that hold rows, in ascending
+// index.
+type ChecksumRangesResult struct {
+	Ranges []RangeChecksum
+	// Maintained: the checksums were summed from the hashes the database
+	// maintains ([ChecksumMaintainer]), not computed from the rows.
+	Maintained bool
+	// Note says why maintained checksums that are installed were not used.
+	Note string
 }
 
 // ChecksumRangesRequest asks for the checksums of the rows of Table whose
@@ -81,7 +93,7 @@ func (s *server) ChecksumRanges(ctx context.Context, req *pb.ChecksumRangesReque
 	if err := checkSpans(s.c, spans); err != nil {
 		return nil, toStatus(err)
 	}
-	ranges, err := c.ChecksumRanges(ctx, ChecksumRangesRequest{
+	res, err := c.ChecksumRanges(ctx, ChecksumRangesRequest{
 		Conn: connFromProto(req.GetConnection()), Table: refFromProto(req.GetTable()), Columns: req.GetColumns(),
 		Where: req.GetWhere(), Key: req.GetKey(), Lower: req.GetLower(), Upper: req.GetUpper(), Width: req.GetWidth(),
 		Spans: spans,
@@ -89,8 +101,8 @@ func (s *server) ChecksumRanges(ctx context.Context, req *pb.ChecksumRangesReque
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	resp := &pb.ChecksumRangesResponse{Ranges: make([]*pb.RangeChecksum, len(ranges))}
-	for i, r := range ranges {
+	resp := &pb.ChecksumRangesResponse{Ranges: make([]*pb.RangeChecksum, len(res.Ranges)), Maintained: res.Maintained, Note: res.Note}
+	for i, r := range res.Ranges {
 		resp.Ranges[i] = &pb.RangeChecksum{Index: r.Index, Rows: r.Rows, Checksum: r.Checksum}
 	}
 	return resp, nil

@@ -185,6 +185,9 @@ const (
 	// CapChecksumRanges is declared in Info.Features by a
 	// [RangeChecksummer].
 	CapChecksumRanges Capability = "checksum_ranges"
+	// CapMaintainChecksums is declared in Info.Features by a
+	// [ChecksumMaintainer].
+	CapMaintainChecksums Capability = "maintain_checksums"
 	// CapCheckLoad: the connector is a [Loader] and a [LoadChecker].
 	CapCheckLoad Capability = "check_load"
 	// CapWriteAbort: the SDK serving a [Writer] or [Syncer] tells it when

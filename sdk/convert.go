@@ -7,21 +7,22 @@ import (
 )
 
 var capToProto = map[Capability]pb.Capability{
-	CapCheck:          pb.Capability_CAPABILITY_CHECK,
-	CapListObjects:    pb.Capability_CAPABILITY_LIST_OBJECTS,
-	CapDescribe:       pb.Capability_CAPABILITY_DESCRIBE,
-	CapRead:           pb.Capability_CAPABILITY_READ,
-	CapBounds:         pb.Capability_CAPABILITY_BOUNDS,
-	CapWrite:          pb.Capability_CAPABILITY_WRITE,
-	CapLoad:           pb.Capability_CAPABILITY_LOAD,
-	CapExec:           pb.Capability_CAPABILITY_EXEC,
-	CapReadPartitions: pb.Capability_CAPABILITY_READ_PARTITIONS,
-	CapReadQuery:      pb.Capability_CAPABILITY_READ_QUERY,
-	CapPlanTable:      pb.Capability_CAPABILITY_PLAN_TABLE,
-	CapWriteSync:      pb.Capability_CAPABILITY_WRITE_SYNC,
-	CapChecksumRanges: pb.Capability_CAPABILITY_CHECKSUM_RANGES,
-	CapCheckLoad:      pb.Capability_CAPABILITY_CHECK_LOAD,
-	CapWriteAbort:     pb.Capability_CAPABILITY_WRITE_ABORT,
+	CapCheck:             pb.Capability_CAPABILITY_CHECK,
+	CapListObjects:       pb.Capability_CAPABILITY_LIST_OBJECTS,
+	CapDescribe:          pb.Capability_CAPABILITY_DESCRIBE,
+	CapRead:              pb.Capability_CAPABILITY_READ,
+	CapBounds:            pb.Capability_CAPABILITY_BOUNDS,
+	CapWrite:             pb.Capability_CAPABILITY_WRITE,
+	CapLoad:              pb.Capability_CAPABILITY_LOAD,
+	CapExec:              pb.Capability_CAPABILITY_EXEC,
+	CapReadPartitions:    pb.Capability_CAPABILITY_READ_PARTITIONS,
+	CapReadQuery:         pb.Capability_CAPABILITY_READ_QUERY,
+	CapPlanTable:         pb.Capability_CAPABILITY_PLAN_TABLE,
+	CapWriteSync:         pb.Capability_CAPABILITY_WRITE_SYNC,
+	CapChecksumRanges:    pb.Capability_CAPABILITY_CHECKSUM_RANGES,
+	CapCheckLoad:         pb.Capability_CAPABILITY_CHECK_LOAD,
+	CapMaintainChecksums: pb.Capability_CAPABILITY_MAINTAIN_CHECKSUMS,
+	CapWriteAbort:        pb.Capability_CAPABILITY_WRITE_ABORT,
 }
 
 // CapabilitiesOf derives a connector's capabilities from the interfaces it
@@ -62,6 +63,9 @@ func CapabilitiesOf(c Connector) []Capability {
 			caps = append(caps, f)
 		}
 		if _, ok := c.(RangeChecksummer); ok && f == CapChecksumRanges {
+			caps = append(caps, f)
+		}
+		if _, ok := c.(ChecksumMaintainer); ok && f == CapMaintainChecksums {
 			caps = append(caps, f)
 		}
 	}

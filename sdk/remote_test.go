@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,7 +24,6 @@ import (
 type memConnector struct {
 	rows      int
 	blobSize  int
-	alloc     memory.Allocator // nil: the default
 	written   []int64
 	lastRange *sdk.RangeFilter
 }
@@ -73,11 +71,7 @@ func (m *memConnector) Read(ctx context.Context, req sdk.ReadRequest) (array.Rec
 		}
 		return false, nil
 	}
-	opts := []batch.Option{batch.WithMaxRows(req.BatchMaxRows)}
-	if m.alloc != nil {
-		opts = append(opts, batch.WithAllocator(m.alloc))
-	}
-	return batch.NewReader(memSchema, fill, nil, opts...), nil
+	return batch.NewReader(memSchema, fill, nil, batch.WithMaxRows(req.BatchMaxRows)), nil
 }
 
 func (m *memConnector) Bounds(ctx context.Context, req sdk.BoundsRequest) (*sdk.Bounds, error) {
@@ -183,49 +177,14 @@ func TestRemoteReadLargeValuesAndBatches(t *testing.T) {
 	}
 }
 
-// poisonAllocator overwrites what it frees and counts what is still
-// allocated: a buffer sent after its batch was released arrives poisoned.
-type poisonAllocator struct {
-	mu   sync.Mutex
-	live int
-}
-
-func (a *poisonAllocator) Allocate(n int) []byte {
-	a.mu.Lock()
-	a.live += n
-	a.mu.Unlock()
-	return make([]byte, n)
-}
-
-func (a *poisonAllocator) Reallocate(n int, b []byte) []byte {
-	nb := a.Allocate(n)
-	copy(nb, b)
-	a.Free(b)
-	return nb
-}
-
-func (a *poisonAllocator) Free(b []byte) {
-	for i := range b {
-		b[i] = 0xEE
-	}
-	a.mu.Lock()
-	a.live -= len(b)
-	a.mu.Unlock()
-}
-
-func (a *poisonAllocator) Live() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.live
-}
-
 // TestRemoteReadKeepsBatchesUntilSent: the chunks sent reference a batch's
 // buffers, so the batch must live until gRPC has written them, and be
-// released then.
+// released then; the host's batches are released once each. Both sides'
+// batches are poisoned once freed.
 func TestRemoteReadKeepsBatchesUntilSent(t *testing.T) {
-	alloc := &poisonAllocator{}
+	alloc := plugintest.PoisonBatches(t)
 	const rows = 300
-	r := plugintest.Serve(t, &memConnector{rows: rows, blobSize: 64 << 10, alloc: alloc})
+	r := plugintest.Serve(t, &memConnector{rows: rows, blobSize: 64 << 10})
 	rr, err := r.Read(t.Context(), sdk.ReadRequest{Source: sdk.Source{Object: &sdk.ObjectRef{Name: "t"}}, BatchMaxRows: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +215,7 @@ func TestRemoteReadKeepsBatchesUntilSent(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if live := alloc.Live(); live != 0 {
-		t.Fatalf("%d bytes of the connector's batches never released", live)
+		t.Fatalf("%d buffers of the batches never released", live)
 	}
 }
 

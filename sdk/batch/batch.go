@@ -15,6 +15,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/halfpipe-io/halfpipe/sdk/internal/batchmem"
 )
 
 // Defaults for batch limits.
@@ -63,11 +65,17 @@ func WithMaxBytes(n int64) Option {
 	}
 }
 
-// WithAllocator sets the Arrow allocator.
+// WithAllocator sets the Arrow allocator (default: [Allocator]).
 func WithAllocator(mem memory.Allocator) Option { return func(c *config) { c.mem = mem } }
 
+// Allocator returns the allocator for batches a connector sends: a pool
+// that hands the buffers of a batch the host has received to the next
+// one. A connector that makes a batch's buffers itself takes them from
+// here (memory.NewResizableBuffer) so that they return to the pool.
+func Allocator() memory.Allocator { return batchmem.Allocator() }
+
 func newConfig(opts []Option) config {
-	c := config{maxRows: DefaultMaxRows, maxBytes: DefaultMaxBytes, mem: memory.DefaultAllocator}
+	c := config{maxRows: DefaultMaxRows, maxBytes: DefaultMaxBytes, mem: Allocator()}
 	for _, o := range opts {
 		o(&c)
 	}

@@ -91,8 +91,8 @@ func RunChecksumSuite(t *testing.T, c interface {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("checksums of %d..%d by %d (where %q, spans %v)\n got %v\nwant %v", req.Lower, req.Upper, req.Width, req.Where, req.Spans, got, want)
+		if fmt.Sprint(got.Ranges) != fmt.Sprint(want) {
+			t.Fatalf("checksums of %d..%d by %d (where %q, spans %v)\n got %v\nwant %v", req.Lower, req.Upper, req.Width, req.Where, req.Spans, got.Ranges, want)
 		}
 	}
 	req.Lower, req.Upper, req.Width, req.Where, req.Spans = 1, 5, 2, "", nil

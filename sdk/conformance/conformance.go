@@ -33,10 +33,11 @@
 //     and leaves the table exactly as it was, in append, replace and merge
 //     mode, and a table it was to create does not exist afterwards. The
 //     suite checks this in-process (the reader's Err reports the failure)
-//     and over the protocol (hp cancels the call), where it breaks the
+//     and over the protocol (hp aborts the call), where it breaks the
 //     stream only after the connector has taken the rows before the
-//     failure, and reads the table back only after the connector's Write
-//     has returned.
+//     failure; there the host's Write must return only after the
+//     connector's Write has (its rollback and clean-up done), and the
+//     table is read back then.
 //   - sync: a [sdk.Syncer] upserts and deletes by key in one call (over
 //     the protocol); a sync whose upserts or keys to delete break, or
 //     whose keys hold a NULL, leaves the table exactly as it was.

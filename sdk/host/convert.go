@@ -15,21 +15,22 @@ import (
 // crosses the two.
 
 var capFromProto = map[pb.Capability]sdk.Capability{
-	pb.Capability_CAPABILITY_CHECK:           sdk.CapCheck,
-	pb.Capability_CAPABILITY_LIST_OBJECTS:    sdk.CapListObjects,
-	pb.Capability_CAPABILITY_DESCRIBE:        sdk.CapDescribe,
-	pb.Capability_CAPABILITY_READ:            sdk.CapRead,
-	pb.Capability_CAPABILITY_BOUNDS:          sdk.CapBounds,
-	pb.Capability_CAPABILITY_WRITE:           sdk.CapWrite,
-	pb.Capability_CAPABILITY_LOAD:            sdk.CapLoad,
-	pb.Capability_CAPABILITY_EXEC:            sdk.CapExec,
-	pb.Capability_CAPABILITY_READ_PARTITIONS: sdk.CapReadPartitions,
-	pb.Capability_CAPABILITY_READ_QUERY:      sdk.CapReadQuery,
-	pb.Capability_CAPABILITY_PLAN_TABLE:      sdk.CapPlanTable,
-	pb.Capability_CAPABILITY_WRITE_SYNC:      sdk.CapWriteSync,
-	pb.Capability_CAPABILITY_CHECKSUM_RANGES: sdk.CapChecksumRanges,
-	pb.Capability_CAPABILITY_CHECK_LOAD:      sdk.CapCheckLoad,
-	pb.Capability_CAPABILITY_WRITE_ABORT:     sdk.CapWriteAbort,
+	pb.Capability_CAPABILITY_CHECK:              sdk.CapCheck,
+	pb.Capability_CAPABILITY_LIST_OBJECTS:       sdk.CapListObjects,
+	pb.Capability_CAPABILITY_DESCRIBE:           sdk.CapDescribe,
+	pb.Capability_CAPABILITY_READ:               sdk.CapRead,
+	pb.Capability_CAPABILITY_BOUNDS:             sdk.CapBounds,
+	pb.Capability_CAPABILITY_WRITE:              sdk.CapWrite,
+	pb.Capability_CAPABILITY_LOAD:               sdk.CapLoad,
+	pb.Capability_CAPABILITY_EXEC:               sdk.CapExec,
+	pb.Capability_CAPABILITY_READ_PARTITIONS:    sdk.CapReadPartitions,
+	pb.Capability_CAPABILITY_READ_QUERY:         sdk.CapReadQuery,
+	pb.Capability_CAPABILITY_PLAN_TABLE:         sdk.CapPlanTable,
+	pb.Capability_CAPABILITY_WRITE_SYNC:         sdk.CapWriteSync,
+	pb.Capability_CAPABILITY_CHECKSUM_RANGES:    sdk.CapChecksumRanges,
+	pb.Capability_CAPABILITY_CHECK_LOAD:         sdk.CapCheckLoad,
+	pb.Capability_CAPABILITY_MAINTAIN_CHECKSUMS: sdk.CapMaintainChecksums,
+	pb.Capability_CAPABILITY_WRITE_ABORT:        sdk.CapWriteAbort,
 }
 
 func infoFromProto(r *pb.GetInfoResponse) sdk.Info {

@@ -9,12 +9,12 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
+	"github.com/halfpipe-io/halfpipe/sdk/internal/batchmem"
 	pb "github.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1"
 	"github.com/halfpipe-io/halfpipe/sdk/internal/wire"
 )
@@ -157,7 +157,7 @@ func (r *Remote) Read(ctx context.Context, req sdk.ReadRequest) (array.RecordRea
 		}
 		return err
 	}
-	ir, err := wire.ReadStream(wire.ReadResponseArrow, recv, memory.DefaultAllocator)
+	ir, err := wire.ReadStream(wire.ReadResponseArrow, recv, batchmem.Overwritten())
 	if err != nil {
 		cancel()
 		if recvErr != nil {

@@ -191,6 +191,10 @@ type Dialect struct {
 	// --hash); the connector must also list sdk.CapChecksumRanges in its
 	// Info.Features.
 	Checksum *ChecksumSQL
+	// Maintain, when set with Checksum, is the dialect's part of
+	// MaintainChecksums (hp checksums); the connector must also list
+	// sdk.CapMaintainChecksums in its Info.Features.
+	Maintain *MaintainSQL
 }
 
 // TempTable is how a dialect makes the session's temporary tables of a

@@ -2,7 +2,9 @@ package sqlsource
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,8 +31,10 @@ type ChecksumSQL struct {
 }
 
 // ChecksumRanges implements sdk.RangeChecksummer with one grouped query:
-// the database hashes every row and sums the hashes per range.
-func (c *Connector) ChecksumRanges(ctx context.Context, req sdk.ChecksumRangesRequest) ([]sdk.RangeChecksum, error) {
+// the database hashes every row and sums the hashes per range, or sums
+// the hashes it maintains (MaintainChecksums) when they hash the same
+// columns and can be trusted.
+func (c *Connector) ChecksumRanges(ctx context.Context, req sdk.ChecksumRangesRequest) (*sdk.ChecksumRangesResult, error) {
 	d := c.dialect
 	if d.Checksum == nil {
 		return nil, sdk.Errorf(sdk.ErrUnimplemented, "the %s connector computes no checksums", c.info.Name)
@@ -47,9 +51,22 @@ func (c *Connector) ChecksumRanges(ctx context.Context, req sdk.ChecksumRangesRe
 	if err != nil {
 		return nil, d.classify(err, req.Conn.DSN)
 	}
-	q, err := c.checksumSQL(req, meta)
-	if err != nil {
-		return nil, err
+	res := &sdk.ChecksumRangesResult{}
+	var q string
+	if d.Maintain != nil {
+		m, note, err := c.usableShadow(ctx, db, req)
+		if err != nil {
+			return nil, d.classify(err, req.Conn.DSN)
+		}
+		if m != nil {
+			q, res.Maintained = rangesSQL(d, req, d.quote("k"), d.quote("h"), m.Shadow), true
+		}
+		res.Note = note
+	}
+	if q == "" {
+		if q, err = c.checksumSQL(req, meta); err != nil {
+			return nil, err
+		}
 	}
 	if err := d.checkSQL(q); err != nil {
 		return nil, err
@@ -59,7 +76,6 @@ func (c *Connector) ChecksumRanges(ctx context.Context, req sdk.ChecksumRangesRe
 		return nil, d.classify(err, req.Conn.DSN)
 	}
 	defer rows.Close()
-	var out []sdk.RangeChecksum
 	for rows.Next() {
 		var r sdk.RangeChecksum
 		var idx string
@@ -69,12 +85,29 @@ func (c *Connector) ChecksumRanges(ctx context.Context, req sdk.ChecksumRangesRe
 		if r.Index, err = strconv.ParseInt(idx, 10, 64); err != nil {
 			return nil, fmt.Errorf("range index %q: %w", idx, err)
 		}
-		out = append(out, r)
+		res.Ranges = append(res.Ranges, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, d.classify(err, req.Conn.DSN)
 	}
-	return out, nil
+	return res, nil
+}
+
+// usableShadow returns the table's maintained checksums when they serve
+// req, else why not when they are installed.
+func (c *Connector) usableShadow(ctx context.Context, db *sql.DB, req sdk.ChecksumRangesRequest) (*Maintained, string, error) {
+	st, m, err := c.checksumsState(ctx, db, req.Table)
+	switch {
+	case err != nil || !st.Installed:
+		return nil, "", err
+	case st.Stale:
+		return nil, "maintained checksums are stale: " + st.Note, nil
+	case req.Where != "":
+		return nil, "maintained checksums hash every row, and a where needs the rows themselves: computed", nil
+	case st.Key != req.Key || !slices.Equal(append([]string{st.Key}, st.Columns...), req.Columns):
+		return nil, fmt.Sprintf("maintained checksums hash %s (key %s), not the compared %s: computed", strings.Join(append([]string{st.Key}, st.Columns...), ","), st.Key, strings.Join(req.Columns, ",")), nil
+	}
+	return m, "", nil
 }
 
 // checksumSQL builds the grouped query; meta holds the key, then the
@@ -88,13 +121,37 @@ func (c *Connector) checksumSQL(req sdk.ChecksumRangesRequest, meta []ColumnMeta
 	if !arrow.IsInteger(key.Type.ID()) {
 		return "", sdk.InvalidArgumentf("key %q is %s: checksum ranges split an integer key", req.Key, meta[0].NativeType)
 	}
-	parts := make([]string, 0, len(meta)-1)
-	for _, m := range meta[1:] {
+	h, err := c.hashExpr(meta[1:], "")
+	if err != nil {
+		return "", err
+	}
+	return rangesSQL(d, req, d.quote(req.Key), h, d.table(req.Table)), nil
+}
+
+// rangesSQL sums hash (an expression) per range of key (quoted) in from.
+func rangesSQL(d *Dialect, req sdk.ChecksumRangesRequest, key, hash, from string) string {
+	conds := []string{fmt.Sprintf("%s >= %d AND %s <= %d", key, req.Lower, key, req.Upper)}
+	if len(req.Spans) > 0 {
+		conds = append(conds, SpansSQL(key, req.Spans))
+	}
+	if req.Where != "" {
+		conds = append(conds, "("+req.Where+")")
+	}
+	return fmt.Sprintf("SELECT %s AS hp_range, COUNT(*), SUM(%s) FROM %s WHERE %s GROUP BY 1 ORDER BY 1",
+		d.Checksum.Bucket(key, req.Lower, req.Width, req.Upper-req.Lower < 0), hash, from, strings.Join(conds, " AND "))
+}
+
+// hashExpr is the row's hash (sdk.RangeChecksummer) over cols, each
+// referred to as prefix + its quoted name.
+func (c *Connector) hashExpr(cols []ColumnMeta, prefix string) (string, error) {
+	d := c.dialect
+	parts := make([]string, 0, len(cols))
+	for _, m := range cols {
 		mp, err := d.Map(m)
 		if err != nil {
 			return "", fmt.Errorf("column %q (%s): %w", m.Name, m.NativeType, err)
 		}
-		q := d.quote(m.Name)
+		q := prefix + d.quote(m.Name)
 		canon, ok := d.Checksum.Canonical(q, m, mp.Type)
 		if !ok || mp.Select != nil {
 			return "", sdk.Errorf(sdk.ErrUnsupportedType, "column %q (%s, %s) has no canonical text both databases produce alike: compare it without --hash, or leave it out with --columns", m.Name, m.NativeType, mp.Type)
@@ -108,17 +165,7 @@ func (c *Connector) checksumSQL(req sdk.ChecksumRangesRequest, meta []ColumnMeta
 		parts = append(parts, fmt.Sprintf("CASE WHEN %s IS NULL THEN 'N' ELSE %s END", q, canon))
 	}
 	text := "CONCAT_WS(',', " + strings.Join(parts, ", ") + ")"
-	k := d.quote(req.Key)
-	conds := []string{fmt.Sprintf("%s >= %d AND %s <= %d", k, req.Lower, k, req.Upper)}
-	if len(req.Spans) > 0 {
-		conds = append(conds, SpansSQL(k, req.Spans))
-	}
-	if req.Where != "" {
-		conds = append(conds, "("+req.Where+")")
-	}
-	return fmt.Sprintf("SELECT %s AS hp_range, COUNT(*), SUM(%s) FROM %s WHERE %s GROUP BY 1 ORDER BY 1",
-		d.Checksum.Bucket(k, req.Lower, req.Width, req.Upper-req.Lower < 0), d.Checksum.HexToInt("SUBSTRING(MD5("+text+"), 1, 15)"),
-		d.table(req.Table), strings.Join(conds, " AND ")), nil
+	return d.Checksum.HexToInt("SUBSTRING(MD5(" + text + "), 1, 15)"), nil
 }
 
 // SpansSQL is the condition that the integer column (quoted) lies in one of

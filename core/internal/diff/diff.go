@@ -216,16 +216,17 @@ func newCursor(s Side) (*cursor, error) {
 func (c *cursor) next() (bool, error) {
 	c.row++
 	for c.rec == nil || c.row >= int(c.rec.NumRows()) {
+		// The key kept for the order check must not point into the
+		// batch being left, which Next releases (its memory may then be
+		// the next batch's).
+		for i := range c.key {
+			c.key[i].s = strings.Clone(c.key[i].s)
+		}
 		if !c.side.Records.Next() {
 			if err := c.side.Records.Err(); err != nil {
 				return false, fmt.Errorf("reading %s: %w", c.side.Name, err)
 			}
 			return false, nil
-		}
-		// The key kept for the order check must not point into the
-		// batch being left.
-		for i := range c.key {
-			c.key[i].s = strings.Clone(c.key[i].s)
 		}
 		c.rec, c.row = c.side.Records.RecordBatch(), 0
 		c.get = c.get[:0]

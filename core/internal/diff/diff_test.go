@@ -11,16 +11,20 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
-	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
 )
 
 // reader returns the rows as record batches of at most per rows each, so
-// that the merge crosses batch boundaries on both sides.
+// that the merge crosses batch boundaries on both sides. Each batch is
+// released, and its memory poisoned, when the next is read, as the
+// host's reader of a plugin's stream does with pooled memory.
 func reader(t *testing.T, schema *arrow.Schema, per int, rows ...[]any) array.RecordReader {
 	t.Helper()
+	mem := plugintest.NewPoison(t)
 	var recs []arrow.RecordBatch
 	for start := 0; start < len(rows); start += per {
-		b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		b := array.NewRecordBuilder(mem, schema)
 		for _, row := range rows[start:min(len(rows), start+per)] {
 			for i, v := range row {
 				fb := b.Field(i)
@@ -59,11 +63,7 @@ func reader(t *testing.T, schema *arrow.Schema, per int, rows ...[]any) array.Re
 		recs = append(recs, b.NewRecordBatch())
 		b.Release()
 	}
-	rr, err := array.NewRecordReader(schema, recs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rr
+	return plugintest.OneShot(schema, recs...)
 }
 
 func run(t *testing.T, src, tgt Side) ([]string, Summary, error) {

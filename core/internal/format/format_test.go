@@ -92,7 +92,11 @@ func testRows(n int) []testRow {
 }
 
 func buildRecord(rows []testRow) arrow.RecordBatch {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, testSchema)
+	return buildRecordWith(memory.DefaultAllocator, rows)
+}
+
+func buildRecordWith(mem memory.Allocator, rows []testRow) arrow.RecordBatch {
+	b := array.NewRecordBuilder(mem, testSchema)
 	defer b.Release()
 	for _, r := range rows {
 		b.Field(0).(*array.Int64Builder).Append(r.id)

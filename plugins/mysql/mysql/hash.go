@@ -1,11 +1,16 @@
 package mysql
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -48,4 +53,118 @@ func canonical(q string, col sqlsource.ColumnMeta, t arrow.DataType) (string, bo
 		return "DATE_FORMAT(" + q + ", '%Y-%m-%d %H:%i:%s.%f')", true
 	}
 	return "", false
+}
+
+// maintainSQL keeps the shadow current with row triggers. TRUNCATE fires
+// none and InnoDB gives the truncated table a new id: the id recorded at
+// install tells. Triggers see the writer's session time zone, so a table
+// with TIMESTAMP columns hashes them with the zone set to UTC.
+var maintainSQL = &sqlsource.MaintainSQL{
+	Triggers: func(m sqlsource.Maintained) []string {
+		upsert := fmt.Sprintf("INSERT INTO %s (k, h) VALUES (NEW.%s, %s) ON DUPLICATE KEY UPDATE h = VALUES(h);", m.Shadow, m.Key, m.Hash("NEW."))
+		hashes := func(body string) string {
+			for _, c := range m.Columns {
+				if strings.HasPrefix(strings.ToLower(c.NativeType), "timestamp") {
+					return "BEGIN\nDECLARE hp_zone VARCHAR(64) DEFAULT @@session.time_zone;\nSET time_zone = '+00:00';\n" + body + "\nSET time_zone = hp_zone;\nEND"
+				}
+			}
+			return "BEGIN\n" + body + "\nEND"
+		}
+		trigger := func(event, on, body string) string {
+			return fmt.Sprintf("CREATE TRIGGER %s AFTER %s ON %s FOR EACH ROW %s", m.Object(m.TriggerName(event)), on, m.Table, body)
+		}
+		return []string{
+			trigger("ins", "INSERT", hashes(upsert)),
+			// Row by row the key is unique at every step, so the old key's
+			// hash is no other row's.
+			trigger("upd", "UPDATE", hashes(fmt.Sprintf("IF NEW.%s <> OLD.%s THEN DELETE FROM %s WHERE k = OLD.%s; END IF;\n", m.Key, m.Key, m.Shadow, m.Key)+upsert)),
+			trigger("del", "DELETE", fmt.Sprintf("DELETE FROM %s WHERE k = OLD.%s", m.Shadow, m.Key)),
+		}
+	},
+	DropTriggers: func(m sqlsource.Maintained) []string {
+		var out []string
+		for _, e := range triggerEvents {
+			out = append(out, "DROP TRIGGER IF EXISTS "+m.Object(m.TriggerName(e)))
+		}
+		return out
+	},
+	// A locking read sees the latest committed row and holds it until the
+	// fill commits, so a write racing the fill lands after it, through its
+	// trigger.
+	Fill: func(m sqlsource.Maintained, sel string) string {
+		return "INSERT INTO " + m.Shadow + " (k, h) " + sel + " LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE h = VALUES(h)"
+	},
+	Check: func(ctx context.Context, db *sql.DB, m sqlsource.Maintained, stamp string) (string, error) {
+		var names string
+		err := db.QueryRowContext(ctx, `SELECT COALESCE(GROUP_CONCAT(TRIGGER_NAME SEPARATOR '\n'), '') FROM information_schema.TRIGGERS
+			WHERE TRIGGER_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND EVENT_OBJECT_TABLE = ?`, m.Ref.Schema, m.Ref.Name).Scan(&names)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range triggerEvents {
+			if !slices.Contains(strings.Split(names, "\n"), m.TriggerName(e)) {
+				return fmt.Sprintf("trigger %s of %s is missing: install the checksums again", m.TriggerName(e), m.Table), nil
+			}
+		}
+		now, err := tableStamp(ctx, db, m)
+		if err != nil || now != stamp {
+			return fmt.Sprintf("%s was truncated or rebuilt since the checksums were installed (TRUNCATE fires no trigger): install them again", m.Table), err
+		}
+		if err := refuse(ctx, db, m); errors.Is(err, sdk.ErrInvalidArgument) {
+			return err.Error(), nil
+		} else if err != nil {
+			return "", err
+		}
+		return "", nil
+	},
+	Stamp:  tableStamp,
+	Refuse: refuse,
+}
+
+// refuse fails for a table whose rows can change without its triggers.
+func refuse(ctx context.Context, db *sql.DB, m sqlsource.Maintained) error {
+	var parts int
+	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.PARTITIONS
+		WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? AND PARTITION_NAME IS NOT NULL`, m.Ref.Schema, m.Ref.Name).Scan(&parts)
+	if err != nil {
+		return err
+	}
+	if parts > 0 {
+		return sdk.InvalidArgumentf("%s is partitioned: TRUNCATE PARTITION and the like fire no trigger and leave the table's id as it was, so its maintained checksums would go stale unseen", m.Table)
+	}
+	return cascades(ctx, db, m)
+}
+
+var triggerEvents = []string{"ins", "upd", "del"}
+
+// tableStamp identifies the table's storage: its InnoDB table id (new
+// after a TRUNCATE) where the server shows it, and its creation time.
+func tableStamp(ctx context.Context, db *sql.DB, m sqlsource.Maintained) (string, error) {
+	var created, id sql.NullString
+	q := `SELECT CREATE_TIME, (SELECT TABLE_ID FROM information_schema.INNODB_SYS_TABLES WHERE NAME = CONCAT(t.TABLE_SCHEMA, '/', t.TABLE_NAME))
+		FROM information_schema.TABLES t WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ?`
+	if err := db.QueryRowContext(ctx, q, m.Ref.Schema, m.Ref.Name).Scan(&created, &id); err != nil {
+		// MySQL 8 has no INNODB_SYS_TABLES: the creation time alone.
+		q = `SELECT CREATE_TIME, NULL FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ?`
+		if err := db.QueryRowContext(ctx, q, m.Ref.Schema, m.Ref.Name).Scan(&created, &id); err != nil {
+			return "", err
+		}
+	}
+	return created.String + " " + id.String, nil
+}
+
+// cascades fails for the child of a foreign key that cascades: InnoDB
+// changes its rows without firing triggers.
+func cascades(ctx context.Context, db *sql.DB, m sqlsource.Maintained) error {
+	var name, rule string
+	err := db.QueryRowContext(ctx, `SELECT CONSTRAINT_NAME, CONCAT('ON DELETE ', DELETE_RULE, ' ON UPDATE ', UPDATE_RULE) FROM information_schema.REFERENTIAL_CONSTRAINTS
+		WHERE CONSTRAINT_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ?
+		AND (DELETE_RULE IN ('CASCADE', 'SET NULL') OR UPDATE_RULE IN ('CASCADE', 'SET NULL')) LIMIT 1`, m.Ref.Schema, m.Ref.Name).Scan(&name, &rule)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return sdk.InvalidArgumentf("%s is the child of foreign key %s (%s), whose changes to its rows fire no trigger: its maintained checksums would go stale unseen", m.Table, name, rule)
 }

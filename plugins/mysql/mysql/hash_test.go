@@ -14,7 +14,8 @@ import (
 
 // TestChecksumRanges: MariaDB's checksums pass the SDK's checksum suite
 // (the Go reference of the canonical row text), with a latin1 text column
-// and for TIMESTAMP and DATETIME alike; a float column is refused by name.
+// and for TIMESTAMP and DATETIME alike, maintained checksums too; a float
+// column is refused by name.
 func TestChecksumRanges(t *testing.T) {
 	db, name := database(t)
 	execAll(t, db, `CREATE TABLE `+name+`.h (id bigint PRIMARY KEY, amount decimal(12,3), name varchar(20) CHARACTER SET latin1,
@@ -33,6 +34,14 @@ func TestChecksumRanges(t *testing.T) {
 		req.Columns = slices.Clone(req.Columns)
 		req.Columns[3] = at
 		t.Run(at, func(t *testing.T) { conformance.RunChecksumSuite(t, c, req, "n <> 0") })
+		// The maintained hashes are the same canonical text's.
+		t.Run(at+"_maintained", func(t *testing.T) {
+			maintain(t, c, req.Table, sdk.ChecksumsInstall, req.Columns[1:]...)
+			conformance.RunChecksumSuite(t, c, req, "n <> 0")
+			r := req
+			r.Lower, r.Upper, r.Width = 1, 5, 2
+			conformance.CheckMaintained(t, c, r)
+		})
 	}
 	req.Columns, req.Lower, req.Upper, req.Width = []string{"id", "ratio"}, 1, 5, 2
 	if _, err := c.ChecksumRanges(context.Background(), req); !errors.Is(err, sdk.ErrUnsupportedType) || !strings.Contains(err.Error(), `column "ratio"`) {

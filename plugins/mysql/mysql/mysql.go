@@ -65,7 +65,7 @@ var info = sdk.Info{
 		"Partitioned reads (hp cp snap --parallel N) cut a table into N ranges of the first primary-key column when it is an integer (from its MIN to its MAX; the first range is open below, the last above), each read on its own connection; other tables are read whole by one slice. MySQL and MariaDB cannot share a snapshot between connections, so the read holds LOCK TABLES ... READ on one more connection (waiting at most 60 s for open writes to the table to commit, then failing) until every slice has started a transaction WITH CONSISTENT SNAPSHOT: writers to the table wait those few milliseconds, and all slices see the table at one point in time. While the lock waits for a long open write, new writes to the table queue behind it, as with mysqldump's locks. Without the LOCK TABLES privilege the slices are consistent each by itself, not with each other (a warning says so). Query reads cannot be split.",
 		"Table reads on plain connections (no TLS, no compression) send their query on the driver's connection (tables with float columns as a prepared statement) and read the rows off the socket without a per-value allocation; TLS or compressed connections, and query reads, go through the driver.",
 	},
-	Features: []sdk.Capability{sdk.CapReadQuery, sdk.CapReadPartitions, sdk.CapChecksumRanges},
+	Features: []sdk.Capability{sdk.CapReadQuery, sdk.CapReadPartitions, sdk.CapChecksumRanges, sdk.CapMaintainChecksums},
 }
 
 var dialect = &sqlsource.Dialect{
@@ -94,6 +94,7 @@ var dialect = &sqlsource.Dialect{
 	SQL:      sqlguard.MySQL,
 	Slices:   splitTable,
 	Checksum: checksumSQL,
+	Maintain: maintainSQL,
 }
 
 func quoteIdent(id string) string { return "`" + strings.ReplaceAll(id, "`", "``") + "`" }

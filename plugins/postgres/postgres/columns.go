@@ -79,17 +79,22 @@ type column struct {
 	// fixed holds the fixed kinds' values (bits for kindBool), zeroed when
 	// allocated so a NULL's slot needs no write.
 	fixed []byte
-	// offsets and data hold kindBytes values.
-	offsets []int32
-	data    []byte
-	nulls   []int32 // rows of this batch that are NULL
+	// offsets and data hold kindBytes values; poolData says data is
+	// mem's (not a value taken from pgx).
+	offsets  []int32
+	data     []byte
+	poolData bool
+	nulls    []int32 // rows of this batch that are NULL
+	// mem is the batch pool: a sent batch's buffers go back to it when
+	// the host has received them, for a later batch.
+	mem memory.Allocator
 	// b and dec serve kindBuilder.
 	b   array.Builder
 	dec fieldDecoder
 }
 
 func newColumn(mem memory.Allocator, native string, typ arrow.DataType, dec binDecoder, kind colKind) column {
-	c := column{kind: kind, typ: typ, what: native}
+	c := column{kind: kind, typ: typ, what: native, mem: mem}
 	switch kind {
 	case kindBuilder:
 		c.b = array.NewBuilder(mem, typ)
@@ -106,12 +111,12 @@ func (c *column) alloc(rows, data int) {
 	switch c.kind {
 	case kindBuilder:
 	case kindBool:
-		c.fixed = make([]byte, (rows+7)/8)
+		c.fixed = c.mem.Allocate((rows + 7) / 8)
 	case kindBytes:
-		c.offsets = make([]int32, rows+1)
-		c.data = make([]byte, 0, data)
+		c.offsets = arrow.Int32Traits.CastFromBytes(c.mem.Allocate(4 * (rows + 1)))
+		c.data, c.poolData = c.mem.Allocate(data)[:0], true
 	default:
-		c.fixed = make([]byte, rows*widths[c.kind])
+		c.fixed = c.mem.Allocate(rows * widths[c.kind])
 	}
 }
 
@@ -120,14 +125,27 @@ func (c *column) grow(rows int) {
 	switch c.kind {
 	case kindBuilder:
 	case kindBytes:
-		o := make([]int32, rows+1)
-		copy(o, c.offsets)
-		c.offsets = o
+		old := c.offsets
+		c.offsets = arrow.Int32Traits.CastFromBytes(c.mem.Allocate(4 * (rows + 1)))
+		copy(c.offsets, old)
+		c.mem.Free(arrow.Int32Traits.CastToBytes(old))
 	default:
 		old := c.fixed
 		c.alloc(rows, 0)
 		copy(c.fixed, old)
+		c.mem.Free(old)
 	}
+}
+
+// growData makes room for n more bytes of kindBytes values, at least
+// doubling.
+func (c *column) growData(n int) {
+	d := c.mem.Allocate(max(2*cap(c.data), len(c.data)+n))[:len(c.data)]
+	copy(d, c.data)
+	if c.poolData {
+		c.mem.Free(c.data)
+	}
+	c.data, c.poolData = d, true
 }
 
 // null records that row is NULL.
@@ -212,7 +230,10 @@ func (c *column) put(row int, d []byte) error {
 // Its capacity is clipped, so a value appended after it is copied into a
 // new buffer rather than over the bytes that follow d.
 func (c *column) take(row int, d []byte) {
-	c.data = d[:len(d):len(d)]
+	if c.poolData {
+		c.mem.Free(c.data)
+	}
+	c.data, c.poolData = d[:len(d):len(d)], false
 	c.offsets[row+1] = int32(len(d))
 }
 
@@ -239,20 +260,38 @@ func (c *column) array(rows int) arrow.Array {
 	var bufs []*memory.Buffer
 	switch c.kind {
 	case kindBytes:
-		bufs = []*memory.Buffer{validity, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.offsets[:rows+1])), memory.NewBufferBytes(c.data)}
+		data := memory.NewBufferBytes(c.data)
+		if c.poolData {
+			data = memory.NewBufferWithAllocator(c.data, c.mem)
+		}
+		bufs = []*memory.Buffer{validity, memory.NewBufferWithAllocator(arrow.Int32Traits.CastToBytes(c.offsets[:rows+1]), c.mem), data}
 	case kindBool:
-		bufs = []*memory.Buffer{validity, memory.NewBufferBytes(c.fixed[:(rows+7)/8])}
+		bufs = []*memory.Buffer{validity, memory.NewBufferWithAllocator(c.fixed[:(rows+7)/8], c.mem)}
 	default:
-		bufs = []*memory.Buffer{validity, memory.NewBufferBytes(c.fixed[:rows*widths[c.kind]])}
+		bufs = []*memory.Buffer{validity, memory.NewBufferWithAllocator(c.fixed[:rows*widths[c.kind]], c.mem)}
 	}
 	data := array.NewData(c.typ, rows, bufs, nil, len(c.nulls), 0)
 	defer data.Release()
+	for _, b := range bufs[1:] {
+		b.Release() // data holds them now
+	}
 	c.nulls = c.nulls[:0]
 	return array.MakeFromData(data)
 }
 
+// release gives back the buffers of the batch not sent.
 func (c *column) release() {
 	if c.b != nil {
 		c.b.Release()
 	}
+	if c.fixed != nil {
+		c.mem.Free(c.fixed)
+	}
+	if c.offsets != nil {
+		c.mem.Free(arrow.Int32Traits.CastToBytes(c.offsets))
+	}
+	if c.poolData {
+		c.mem.Free(c.data)
+	}
+	c.fixed, c.offsets, c.data, c.poolData = nil, nil, nil, false
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/batch"
+	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 	"github.com/halfpipe-io/halfpipe/testkit"
 )
@@ -301,6 +302,9 @@ func TestDirectColumnsMatchBuilders(t *testing.T) {
 	const rows = 2600
 	stream := copyStream(t, fmt.Sprintf("SELECT %s FROM generate_series(1, %d) g", strings.Join(sel, ", "), rows))
 	schema := arrow.NewSchema(fields, nil)
+	// The batches' buffers are the batch pool's, here poisoned once freed:
+	// every one freed once, and only when its batch is released.
+	mem := plugintest.PoisonBatches(t)
 	for _, maxRows := range []int64{700, 5000} {
 		built, err := decodeChunked(schema, natives, stream, 4096, maxRows, true)
 		if err != nil {
@@ -334,6 +338,9 @@ func TestDirectColumnsMatchBuilders(t *testing.T) {
 		}
 		for _, rec := range built {
 			rec.Release()
+		}
+		if live := mem.Live(); live != 0 {
+			t.Errorf("batches of %d rows: %d buffers never freed", maxRows, live)
 		}
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/decimal256"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/batch"
@@ -456,7 +455,7 @@ func newRowDecoder(ctx context.Context, schema *arrow.Schema, natives []string, 
 	d.capacity = min(d.maxRows, 1024)
 	for i, dec := range decoders {
 		typ := schema.Field(i).Type
-		c := newColumn(memory.DefaultAllocator, natives[i], typ, dec, rawKind(natives[i], typ))
+		c := newColumn(batch.Allocator(), natives[i], typ, dec, rawKind(natives[i], typ))
 		c.alloc(d.capacity, 0)
 		d.rowBytes += int64(widths[c.kind])
 		d.cols = append(d.cols, c)
@@ -628,6 +627,9 @@ func (d *rowDecoder) putRow(p []byte) (int, error) {
 			if d.owned && len(c.data) == 0 {
 				c.take(d.rows, v)
 			} else {
+				if len(c.data)+len(v) > cap(c.data) {
+					c.growData(len(v))
+				}
 				c.data = append(c.data, v...)
 				c.offsets[d.rows+1] = int32(len(c.data))
 			}

@@ -1,11 +1,16 @@
 package postgres
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlsource"
 )
 
@@ -47,3 +52,76 @@ func canonical(q string, col sqlsource.ColumnMeta, t arrow.DataType) (string, bo
 	}
 	return "", false
 }
+
+// maintainSQL keeps the shadow current with statement-level triggers over
+// transition tables (one per event: a trigger with transition tables
+// serves one event), ENABLE ALWAYS so that a replica's apply
+// (session_replication_role = replica) maintains it too.
+var maintainSQL = &sqlsource.MaintainSQL{
+	Lock: func(table string) string { return "LOCK TABLE " + table + " IN SHARE ROW EXCLUSIVE MODE" },
+	Triggers: func(m sqlsource.Maintained) []string {
+		upsert := fmt.Sprintf("INSERT INTO %s (k, h) SELECT n.%s, %s FROM hp_new n ON CONFLICT (k) DO UPDATE SET h = EXCLUDED.h;", m.Shadow, m.Key, m.Hash("n."))
+		bodies := []struct{ event, on, ref, body string }{
+			{"ins", "INSERT", "REFERENCING NEW TABLE AS hp_new", upsert},
+			{"upd", "UPDATE", "REFERENCING OLD TABLE AS hp_old NEW TABLE AS hp_new",
+				fmt.Sprintf("DELETE FROM %s s USING hp_old o WHERE s.k = o.%s AND NOT EXISTS (SELECT 1 FROM hp_new n WHERE n.%s = o.%s);\n", m.Shadow, m.Key, m.Key, m.Key) + upsert},
+			{"del", "DELETE", "REFERENCING OLD TABLE AS hp_old", fmt.Sprintf("DELETE FROM %s s USING hp_old o WHERE s.k = o.%s;", m.Shadow, m.Key)},
+			{"trunc", "TRUNCATE", "", "DELETE FROM " + m.Shadow + ";"},
+		}
+		var out []string
+		for _, b := range bodies {
+			name := m.TriggerName(b.event)
+			out = append(out,
+				// The writer's search_path must not change which shadow
+				// an unqualified name is.
+				fmt.Sprintf("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $hp$\nBEGIN\n%s\nRETURN NULL;\nEND\n$hp$", m.Object(name), b.body),
+				fmt.Sprintf("CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %s()", m.Quote(name), b.on, m.Table, b.ref, m.Object(name)),
+				fmt.Sprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", m.Table, m.Quote(name)))
+		}
+		return out
+	},
+	DropTriggers: func(m sqlsource.Maintained) []string {
+		var out []string
+		for _, e := range triggerEvents {
+			out = append(out, fmt.Sprintf("DROP FUNCTION IF EXISTS %s() CASCADE", m.Object(m.TriggerName(e))))
+		}
+		return out
+	},
+	Fill: func(m sqlsource.Maintained, sel string) string {
+		return "INSERT INTO " + m.Shadow + " (k, h) " + sel
+	},
+	Check: func(ctx context.Context, db *sql.DB, m sqlsource.Maintained, _ string) (string, error) {
+		var names string
+		err := db.QueryRowContext(ctx, `SELECT COALESCE(string_agg(tgname::text, E'\n'), '') FROM pg_trigger
+			WHERE tgrelid = to_regclass($1) AND tgenabled = 'A' AND NOT tgisinternal`, m.Table).Scan(&names)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range triggerEvents {
+			if !slices.Contains(strings.Split(names, "\n"), m.TriggerName(e)) {
+				return fmt.Sprintf("trigger %s of %s is missing or not enabled ALWAYS: install the checksums again", m.TriggerName(e), m.Table), nil
+			}
+		}
+		if err := inherited(ctx, db, m); errors.Is(err, sdk.ErrInvalidArgument) {
+			return err.Error(), nil
+		} else if err != nil {
+			return "", err
+		}
+		return "", nil
+	},
+	Refuse: inherited,
+}
+
+// inherited fails for a table with partitions or inheritance children: a
+// read of it holds their rows, but a write addressed to one of them fires
+// none of its statement triggers.
+func inherited(ctx context.Context, db *sql.DB, m sqlsource.Maintained) error {
+	var child sql.NullString
+	err := db.QueryRowContext(ctx, `SELECT min(inhrelid::regclass::text) FROM pg_inherits WHERE inhparent = to_regclass($1)`, m.Table).Scan(&child)
+	if err != nil || !child.Valid {
+		return err
+	}
+	return sdk.InvalidArgumentf("%s has partitions or inheritance children (%s): a write addressed to one fires none of its triggers, so its maintained checksums would go stale unseen", m.Table, child.String)
+}
+
+var triggerEvents = []string{"ins", "upd", "del", "trunc"}

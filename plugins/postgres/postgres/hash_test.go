@@ -14,7 +14,7 @@ import (
 // TestChecksumRanges: PostgreSQL's checksums pass the SDK's checksum
 // suite (the Go reference of the canonical row text), a timestamptz
 // entered at +05:30 taken in UTC; float and char(n) columns are refused by
-// name.
+// name. Maintained checksums of the same table pass the suite too.
 func TestChecksumRanges(t *testing.T) {
 	db, sc := schemaFor(t)
 	if _, err := db.Exec(`CREATE TABLE ` + sc + `.h (id bigint PRIMARY KEY, amount numeric(12,3), name varchar(20),
@@ -31,7 +31,11 @@ func TestChecksumRanges(t *testing.T) {
 	req := sdk.ChecksumRangesRequest{Conn: sdk.Connection{DSN: testDSN()}, Table: sdk.ObjectRef{Schema: sc, Name: "h"},
 		Columns: []string{"id", "amount", "name", "at", "day", "n", "bin"}, Key: "id"}
 	conformance.RunChecksumSuite(t, c, req, "n <> 0")
+	// The maintained hashes are the same canonical text's.
+	maintain(t, c, req.Table, sdk.ChecksumsInstall, req.Columns[1:]...)
+	conformance.RunChecksumSuite(t, c, req, "n <> 0")
 	req.Lower, req.Upper, req.Width = 1, 5, 2
+	conformance.CheckMaintained(t, c, req)
 	for _, col := range []string{"ratio", "pad"} {
 		req.Columns = []string{"id", col}
 		_, err := c.ChecksumRanges(context.Background(), req)

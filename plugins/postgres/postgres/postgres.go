@@ -73,7 +73,7 @@ var info = sdk.Info{
 		"Writes use COPY ... FROM STDIN (FORMAT binary) in one transaction, each value encoded for its target column's own type (an int32 stream into a bigint column, text into uuid, jsonb, enums, numeric); text into other types (inet, interval, ...) is staged and cast by the server. A value the column cannot hold exactly (out of range, more decimals than its scale, finer than its time precision or than microseconds) fails the write with the column named; nothing is written. CREATE TABLE runs inside that transaction (PostgreSQL's DDL is transactional), and the session sets client_connection_check_interval to 1s (PostgreSQL 14 and later, unless the DSN sets it), so that a killed hp or plugin ends the transaction within a second.",
 		"replace deletes the old rows (DELETE, not TRUNCATE, so readers see the old rows until the new ones commit). merge copies into a temporary table, then runs INSERT ... ON CONFLICT (keys) DO UPDATE when a unique index or constraint covers exactly the keys, or else deletes the rows with incoming keys and inserts; when a key arrives more than once, the last row wins. A table created for a merge gets the keys as its primary key.",
 	},
-	Features: []sdk.Capability{sdk.CapReadQuery, sdk.CapReadPartitions, sdk.CapChecksumRanges},
+	Features: []sdk.Capability{sdk.CapReadQuery, sdk.CapReadPartitions, sdk.CapChecksumRanges, sdk.CapMaintainChecksums},
 }
 
 var dialect = &sqlsource.Dialect{
@@ -91,6 +91,7 @@ var dialect = &sqlsource.Dialect{
 	NullsLast: true,
 	Slices:    splitTable,
 	Checksum:  checksumSQL,
+	Maintain:  maintainSQL,
 }
 
 func open(conn sdk.Connection) (*sql.DB, error) {

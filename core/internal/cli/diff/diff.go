@@ -83,7 +83,9 @@ queries at once on each side, over contiguous parts of the key span (a
 database runs each query on one core, or a few). Both connectors must compute checksums
 (PostgreSQL, MySQL/MariaDB) and every compared column must have a
 canonical text (floats, JSON and the like do not: leave them out with
---columns). See docs/sync.md.
+--columns). A side where hp checksums is installed for the compared
+columns sums the hashes its database maintains instead of hashing every
+row; the summary says which sides did. See docs/sync.md.
 
 Exits 0 when the tables hold the same rows, 1 when they differ, 2 on any
 error.`,
@@ -166,9 +168,17 @@ func run(ctx context.Context, o *Options) (*Result, error) {
 	fmt.Fprintf(o.IO.ErrOut, "diff %s %s: %d source rows, %d target rows: %d new, %d changed, %d deleted in %.1fs\n",
 		res.Source, res.Target, sum.SourceRows, sum.TargetRows, sum.New, sum.Changed, sum.Deleted, res.Seconds)
 	if hs != nil {
-		fmt.Fprintf(o.IO.ErrOut, "diff --hash: %d of %d ranges differ: %d source rows and %d target rows read\n", hs.RangesDiffering, hs.Ranges, hs.FetchedSource, hs.FetchedTarget)
+		fmt.Fprintf(o.IO.ErrOut, "diff --hash: %d of %d ranges differ: %d source rows and %d target rows read; checksums %s on the source, %s on the target\n",
+			hs.RangesDiffering, hs.Ranges, hs.FetchedSource, hs.FetchedTarget, maintained(hs.SourceMaintained), maintained(hs.TargetMaintained))
 	}
 	return res, nil
+}
+
+func maintained(m bool) string {
+	if m {
+		return "maintained"
+	}
+	return "computed"
 }
 
 // Pair is a comparison ready to run (merge.Compare): both tables open and

@@ -28,7 +28,33 @@ type HashStats struct {
 	Reads           int   `json:"reads"`
 	FetchedSource   int64 `json:"fetched_source_rows"`
 	FetchedTarget   int64 `json:"fetched_target_rows"`
+	// SourceMaintained and TargetMaintained: every checksum of that side
+	// was summed from the hashes its database maintains (hp checksums).
+	SourceMaintained bool `json:"source_maintained"`
+	TargetMaintained bool `json:"target_maintained"`
 }
+
+// hashUse tallies how a side's checksums were obtained.
+type hashUse struct {
+	mu                  sync.Mutex
+	queries, maintained int
+	// note is why installed maintained checksums were not used.
+	note string
+}
+
+func (u *hashUse) add(r *sdk.ChecksumRangesResult) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.queries++
+	if r.Maintained {
+		u.maintained++
+	}
+	if u.note == "" {
+		u.note = r.Note
+	}
+}
+
+func (u *hashUse) all() bool { return u.queries > 0 && u.maintained == u.queries }
 
 // compareHashed compares per-range checksums computed in each database,
 // narrows the ranges that differ (merge.Search) and merges only their
@@ -53,20 +79,30 @@ func compareHashed(ctx context.Context, o *Options, src, tgt tableSide, emit fun
 	}
 	plan := merge.DefaultPlan
 	plan.TopRows, plan.Parallel = o.HashRows, o.HashParallel
+	var su, tu hashUse
 	spans, st, err := merge.Search(ctx, lo, hi, rows, plan, func(ctx context.Context, q merge.Query) (sr, tr []sdk.RangeChecksum, _ error) {
 		var serr, terr error
 		var wg sync.WaitGroup
-		wg.Go(func() { sr, serr = checksums(ctx, src, o.Where, q) })
-		tr, terr = checksums(ctx, tgt, o.Where, q)
+		wg.Go(func() { sr, serr = checksums(ctx, src, o.Where, q, &su) })
+		tr, terr = checksums(ctx, tgt, o.Where, q, &tu)
 		wg.Wait()
 		return sr, tr, errors.Join(serr, terr)
 	})
 	if err != nil {
 		return sum, nil, err
 	}
+	for _, u := range []struct {
+		s tableSide
+		u *hashUse
+	}{{src, &su}, {tgt, &tu}} {
+		if u.u.note != "" {
+			fmt.Fprintf(o.IO.ErrOut, "diff --hash: warning: %s: %s\n", u.s.t, u.u.note)
+		}
+	}
 	sum.SourceRows, sum.TargetRows = st.SourceRows, st.TargetRows
 	batches := merge.Batches(spans, plan.MaxSpans)
-	stats := &HashStats{Ranges: st.Ranges, RangesDiffering: len(spans), ChecksumQueries: st.Queries, Levels: st.Levels, Reads: len(batches)}
+	stats := &HashStats{Ranges: st.Ranges, RangesDiffering: len(spans), ChecksumQueries: st.Queries, Levels: st.Levels, Reads: len(batches),
+		SourceMaintained: su.all(), TargetMaintained: tu.all()}
 	ss, err := readSpans(ctx, src, o.Where, batches)
 	if err != nil {
 		return sum, nil, err
@@ -124,7 +160,7 @@ func int64Of(v *sdk.Value, s tableSide) (int64, error) {
 	return 0, cliutil.UsageErrorf("--hash needs key %q of %s within the range of a signed 64-bit integer: compare without --hash", s.keys[0], s.t)
 }
 
-func checksums(ctx context.Context, s tableSide, where string, q merge.Query) ([]sdk.RangeChecksum, error) {
+func checksums(ctx context.Context, s tableSide, where string, q merge.Query, use *hashUse) ([]sdk.RangeChecksum, error) {
 	r, err := s.t.Inst.ChecksumRanges(ctx, sdk.ChecksumRangesRequest{
 		Conn: s.t.Conn.Wire(), Table: s.t.Ref, Columns: append(append([]string(nil), s.keys...), s.cols...),
 		Where: where, Key: s.keys[0], Lower: q.Lower, Upper: q.Upper, Width: q.Width, Spans: keySpans(q.Spans),
@@ -132,7 +168,8 @@ func checksums(ctx context.Context, s tableSide, where string, q merge.Query) ([
 	if err != nil {
 		return nil, fmt.Errorf("checksums of %s: %w", s.t, err)
 	}
-	return r, nil
+	use.add(r)
+	return r.Ranges, nil
 }
 
 func keySpans(spans []merge.Span) []sdk.KeySpan {

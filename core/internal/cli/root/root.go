@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/halfpipe-io/halfpipe/core/internal/cli/checksums"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/configcmd"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/cp"
 	"github.com/halfpipe-io/halfpipe/core/internal/cli/create"
@@ -73,7 +74,7 @@ HP_MAX_FILE_ROWS). Flags given on the command line win.`,
 	pf.StringVar(&f.CacheDir, "cache-dir", "", "Directory of hp's plugin info cache (plugins.json), default <user cache dir>/halfpipe; not used if others can write it")
 	pf.StringVar(&f.PluginDir, "plugin-dir", "", "Extra plugin directories (':'-separated), searched first; also HP_PLUGIN_DIR")
 
-	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), gc.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f), create.NewCmd(f), pipe.NewCmd(f), diff.NewCmd(f), sync.NewCmd(f))
+	cmd.AddCommand(version.NewCmd(f), plugins.NewCmd(f), gendocs.NewCmd(f), cp.NewCmd(f), query.NewCmd(f), runs.NewCmd(f), verify.NewCmd(f), gc.NewCmd(f), state.NewCmd(f), configcmd.NewCmd(f), create.NewCmd(f), pipe.NewCmd(f), diff.NewCmd(f), sync.NewCmd(f), checksums.NewCmd(f))
 	cmd.AddCommand(inspect.NewCmds(f)...)
 	cmd.AddCommand(shard.NewCmds(f)...)
 	cmd.AddCommand(newTwelveCmd(f, cmd))

@@ -7,12 +7,16 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/halfpipe-io/halfpipe/sdk/plugintest"
 )
 
 // Rows spread thinly over a side keep at most maxRuns of its batches
-// alive, and come out in order with the chosen columns.
+// alive, and come out in order with the chosen columns. Each batch is
+// released (its memory poisoned once free) after its rows are added, as
+// the comparison moves on.
 func TestRowsHoldFewBatches(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	mem := memory.NewCheckedAllocator(plugintest.NewPoison(t))
 	defer mem.AssertSize(t, 0)
 	side := arrow.NewSchema([]arrow.Field{
 		{Name: "id", Type: arrow.PrimitiveTypes.Int64},

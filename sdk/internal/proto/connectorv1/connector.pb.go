@@ -70,6 +70,8 @@ const (
 	Capability_CAPABILITY_CHECKSUM_RANGES Capability = 13
 	// The connector serves CheckLoad.
 	Capability_CAPABILITY_CHECK_LOAD Capability = 14
+	// The connector serves MaintainChecksums.
+	Capability_CAPABILITY_MAINTAIN_CHECKSUMS Capability = 15
 	// The connector takes WriteRequest.abort (every connector built with an
 	// SDK that knows it).
 	Capability_CAPABILITY_WRITE_ABORT Capability = 16
@@ -93,25 +95,27 @@ var (
 		12: "CAPABILITY_WRITE_SYNC",
 		13: "CAPABILITY_CHECKSUM_RANGES",
 		14: "CAPABILITY_CHECK_LOAD",
+		15: "CAPABILITY_MAINTAIN_CHECKSUMS",
 		16: "CAPABILITY_WRITE_ABORT",
 	}
 	Capability_value = map[string]int32{
-		"CAPABILITY_UNSPECIFIED":     0,
-		"CAPABILITY_CHECK":           1,
-		"CAPABILITY_LIST_OBJECTS":    2,
-		"CAPABILITY_DESCRIBE":        3,
-		"CAPABILITY_READ":            4,
-		"CAPABILITY_BOUNDS":          5,
-		"CAPABILITY_WRITE":           6,
-		"CAPABILITY_LOAD":            7,
-		"CAPABILITY_EXEC":            8,
-		"CAPABILITY_READ_PARTITIONS": 9,
-		"CAPABILITY_READ_QUERY":      10,
-		"CAPABILITY_PLAN_TABLE":      11,
-		"CAPABILITY_WRITE_SYNC":      12,
-		"CAPABILITY_CHECKSUM_RANGES": 13,
-		"CAPABILITY_CHECK_LOAD":      14,
-		"CAPABILITY_WRITE_ABORT":     16,
+		"CAPABILITY_UNSPECIFIED":        0,
+		"CAPABILITY_CHECK":              1,
+		"CAPABILITY_LIST_OBJECTS":       2,
+		"CAPABILITY_DESCRIBE":           3,
+		"CAPABILITY_READ":               4,
+		"CAPABILITY_BOUNDS":             5,
+		"CAPABILITY_WRITE":              6,
+		"CAPABILITY_LOAD":               7,
+		"CAPABILITY_EXEC":               8,
+		"CAPABILITY_READ_PARTITIONS":    9,
+		"CAPABILITY_READ_QUERY":         10,
+		"CAPABILITY_PLAN_TABLE":         11,
+		"CAPABILITY_WRITE_SYNC":         12,
+		"CAPABILITY_CHECKSUM_RANGES":    13,
+		"CAPABILITY_CHECK_LOAD":         14,
+		"CAPABILITY_MAINTAIN_CHECKSUMS": 15,
+		"CAPABILITY_WRITE_ABORT":        16,
 	}
 )
 
@@ -201,6 +205,62 @@ func (x WriteMode) Number() protoreflect.EnumNumber {
 // Deprecated: Use WriteMode.Descriptor instead.
 func (WriteMode) EnumDescriptor() ([]byte, []int) {
 	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{1}
+}
+
+type ChecksumsAction int32
+
+const (
+	ChecksumsAction_CHECKSUMS_ACTION_UNSPECIFIED ChecksumsAction = 0
+	// Create the shadow table and its triggers and fill it (replacing an
+	// installation of the table).
+	ChecksumsAction_CHECKSUMS_ACTION_INSTALL ChecksumsAction = 1
+	// Remove the shadow table, its triggers and its record.
+	ChecksumsAction_CHECKSUMS_ACTION_DROP ChecksumsAction = 2
+	// Report the state only.
+	ChecksumsAction_CHECKSUMS_ACTION_STATUS ChecksumsAction = 3
+)
+
+// Enum value maps for ChecksumsAction.
+var (
+	ChecksumsAction_name = map[int32]string{
+		0: "CHECKSUMS_ACTION_UNSPECIFIED",
+		1: "CHECKSUMS_ACTION_INSTALL",
+		2: "CHECKSUMS_ACTION_DROP",
+		3: "CHECKSUMS_ACTION_STATUS",
+	}
+	ChecksumsAction_value = map[string]int32{
+		"CHECKSUMS_ACTION_UNSPECIFIED": 0,
+		"CHECKSUMS_ACTION_INSTALL":     1,
+		"CHECKSUMS_ACTION_DROP":        2,
+		"CHECKSUMS_ACTION_STATUS":      3,
+	}
+)
+
+func (x ChecksumsAction) Enum() *ChecksumsAction {
+	p := new(ChecksumsAction)
+	*p = x
+	return p
+}
+
+func (x ChecksumsAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChecksumsAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_halfpipe_connector_v1_connector_proto_enumTypes[2].Descriptor()
+}
+
+func (ChecksumsAction) Type() protoreflect.EnumType {
+	return &file_halfpipe_connector_v1_connector_proto_enumTypes[2]
+}
+
+func (x ChecksumsAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChecksumsAction.Descriptor instead.
+func (ChecksumsAction) EnumDescriptor() ([]byte, []int) {
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{2}
 }
 
 // Connection says which database to talk to.
@@ -2839,7 +2899,13 @@ type ChecksumRangesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The ranges holding rows, in ascending index; empty ranges are left
 	// out.
-	Ranges        []*RangeChecksum `protobuf:"bytes,1,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	Ranges []*RangeChecksum `protobuf:"bytes,1,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	// The checksums were summed from the hashes the database maintains
+	// (MaintainChecksums) rather than computed from the rows.
+	Maintained bool `protobuf:"varint,2,opt,name=maintained,proto3" json:"maintained,omitempty"`
+	// Why maintained checksums that are installed could not be used (stale,
+	// other columns, a where, ...); empty otherwise.
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2879,6 +2945,20 @@ func (x *ChecksumRangesResponse) GetRanges() []*RangeChecksum {
 		return x.Ranges
 	}
 	return nil
+}
+
+func (x *ChecksumRangesResponse) GetMaintained() bool {
+	if x != nil {
+		return x.Maintained
+	}
+	return false
+}
+
+func (x *ChecksumRangesResponse) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
 }
 
 type RangeChecksum struct {
@@ -2940,6 +3020,247 @@ func (x *RangeChecksum) GetRows() int64 {
 func (x *RangeChecksum) GetChecksum() string {
 	if x != nil {
 		return x.Checksum
+	}
+	return ""
+}
+
+type MaintainChecksumsRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Connection *Connection            `protobuf:"bytes,1,opt,name=connection,proto3" json:"connection,omitempty"`
+	Table      *ObjectRef             `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	// The integer primary-key column the shadow table is keyed on.
+	Key string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	// The columns hashed after the key, in this order (install only;
+	// empty: every other column in table order). ChecksumRanges uses the
+	// shadow for a request whose columns are the key, then these.
+	Columns []string        `protobuf:"bytes,4,rep,name=columns,proto3" json:"columns,omitempty"`
+	Action  ChecksumsAction `protobuf:"varint,5,opt,name=action,proto3,enum=halfpipe.connector.v1.ChecksumsAction" json:"action,omitempty"`
+	// Plan only: return the statements without running them.
+	DryRun        bool `protobuf:"varint,6,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaintainChecksumsRequest) Reset() {
+	*x = MaintainChecksumsRequest{}
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaintainChecksumsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaintainChecksumsRequest) ProtoMessage() {}
+
+func (x *MaintainChecksumsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaintainChecksumsRequest.ProtoReflect.Descriptor instead.
+func (*MaintainChecksumsRequest) Descriptor() ([]byte, []int) {
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *MaintainChecksumsRequest) GetConnection() *Connection {
+	if x != nil {
+		return x.Connection
+	}
+	return nil
+}
+
+func (x *MaintainChecksumsRequest) GetTable() *ObjectRef {
+	if x != nil {
+		return x.Table
+	}
+	return nil
+}
+
+func (x *MaintainChecksumsRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *MaintainChecksumsRequest) GetColumns() []string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *MaintainChecksumsRequest) GetAction() ChecksumsAction {
+	if x != nil {
+		return x.Action
+	}
+	return ChecksumsAction_CHECKSUMS_ACTION_UNSPECIFIED
+}
+
+func (x *MaintainChecksumsRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type MaintainChecksumsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The statements run, or planned with dry_run, in order.
+	Statements    []string        `protobuf:"bytes,1,rep,name=statements,proto3" json:"statements,omitempty"`
+	State         *ChecksumsState `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaintainChecksumsResponse) Reset() {
+	*x = MaintainChecksumsResponse{}
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaintainChecksumsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaintainChecksumsResponse) ProtoMessage() {}
+
+func (x *MaintainChecksumsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaintainChecksumsResponse.ProtoReflect.Descriptor instead.
+func (*MaintainChecksumsResponse) Descriptor() ([]byte, []int) {
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *MaintainChecksumsResponse) GetStatements() []string {
+	if x != nil {
+		return x.Statements
+	}
+	return nil
+}
+
+func (x *MaintainChecksumsResponse) GetState() *ChecksumsState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+// ChecksumsState is a table's maintained checksums after the action.
+type ChecksumsState struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Installed bool                   `protobuf:"varint,1,opt,name=installed,proto3" json:"installed,omitempty"`
+	// The shadow table's name.
+	Shadow string `protobuf:"bytes,2,opt,name=shadow,proto3" json:"shadow,omitempty"`
+	Key    string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	// The columns hashed after the key.
+	Columns []string `protobuf:"bytes,4,rep,name=columns,proto3" json:"columns,omitempty"`
+	// Rows in the shadow table.
+	Rows int64 `protobuf:"varint,5,opt,name=rows,proto3" json:"rows,omitempty"`
+	// The shadow cannot be trusted (a column type changed, a trigger is
+	// missing or disabled, the table was truncated without trigger): note
+	// says why.
+	Stale         bool   `protobuf:"varint,6,opt,name=stale,proto3" json:"stale,omitempty"`
+	Note          string `protobuf:"bytes,7,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChecksumsState) Reset() {
+	*x = ChecksumsState{}
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChecksumsState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChecksumsState) ProtoMessage() {}
+
+func (x *ChecksumsState) ProtoReflect() protoreflect.Message {
+	mi := &file_halfpipe_connector_v1_connector_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChecksumsState.ProtoReflect.Descriptor instead.
+func (*ChecksumsState) Descriptor() ([]byte, []int) {
+	return file_halfpipe_connector_v1_connector_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ChecksumsState) GetInstalled() bool {
+	if x != nil {
+		return x.Installed
+	}
+	return false
+}
+
+func (x *ChecksumsState) GetShadow() string {
+	if x != nil {
+		return x.Shadow
+	}
+	return ""
+}
+
+func (x *ChecksumsState) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ChecksumsState) GetColumns() []string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *ChecksumsState) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *ChecksumsState) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+func (x *ChecksumsState) GetNote() string {
+	if x != nil {
+		return x.Note
 	}
 	return ""
 }
@@ -3167,13 +3488,39 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x05lower\x18\x06 \x01(\x03R\x05lower\x12\x14\n" +
 	"\x05upper\x18\a \x01(\x03R\x05upper\x12\x14\n" +
 	"\x05width\x18\b \x01(\x03R\x05width\x124\n" +
-	"\x05spans\x18\t \x03(\v2\x1e.halfpipe.connector.v1.KeySpanR\x05spans\"V\n" +
+	"\x05spans\x18\t \x03(\v2\x1e.halfpipe.connector.v1.KeySpanR\x05spans\"\x8a\x01\n" +
 	"\x16ChecksumRangesResponse\x12<\n" +
-	"\x06ranges\x18\x01 \x03(\v2$.halfpipe.connector.v1.RangeChecksumR\x06ranges\"U\n" +
+	"\x06ranges\x18\x01 \x03(\v2$.halfpipe.connector.v1.RangeChecksumR\x06ranges\x12\x1e\n" +
+	"\n" +
+	"maintained\x18\x02 \x01(\bR\n" +
+	"maintained\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"U\n" +
 	"\rRangeChecksum\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x03R\x05index\x12\x12\n" +
 	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12\x1a\n" +
-	"\bchecksum\x18\x03 \x01(\tR\bchecksum*\xa8\x03\n" +
+	"\bchecksum\x18\x03 \x01(\tR\bchecksum\"\x9a\x02\n" +
+	"\x18MaintainChecksumsRequest\x12A\n" +
+	"\n" +
+	"connection\x18\x01 \x01(\v2!.halfpipe.connector.v1.ConnectionR\n" +
+	"connection\x126\n" +
+	"\x05table\x18\x02 \x01(\v2 .halfpipe.connector.v1.ObjectRefR\x05table\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x12\x18\n" +
+	"\acolumns\x18\x04 \x03(\tR\acolumns\x12>\n" +
+	"\x06action\x18\x05 \x01(\x0e2&.halfpipe.connector.v1.ChecksumsActionR\x06action\x12\x17\n" +
+	"\adry_run\x18\x06 \x01(\bR\x06dryRun\"x\n" +
+	"\x19MaintainChecksumsResponse\x12\x1e\n" +
+	"\n" +
+	"statements\x18\x01 \x03(\tR\n" +
+	"statements\x12;\n" +
+	"\x05state\x18\x02 \x01(\v2%.halfpipe.connector.v1.ChecksumsStateR\x05state\"\xb0\x01\n" +
+	"\x0eChecksumsState\x12\x1c\n" +
+	"\tinstalled\x18\x01 \x01(\bR\tinstalled\x12\x16\n" +
+	"\x06shadow\x18\x02 \x01(\tR\x06shadow\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x12\x18\n" +
+	"\acolumns\x18\x04 \x03(\tR\acolumns\x12\x12\n" +
+	"\x04rows\x18\x05 \x01(\x03R\x04rows\x12\x14\n" +
+	"\x05stale\x18\x06 \x01(\bR\x05stale\x12\x12\n" +
+	"\x04note\x18\a \x01(\tR\x04note*\xcb\x03\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -3191,14 +3538,20 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x15CAPABILITY_PLAN_TABLE\x10\v\x12\x19\n" +
 	"\x15CAPABILITY_WRITE_SYNC\x10\f\x12\x1e\n" +
 	"\x1aCAPABILITY_CHECKSUM_RANGES\x10\r\x12\x19\n" +
-	"\x15CAPABILITY_CHECK_LOAD\x10\x0e\x12\x1a\n" +
+	"\x15CAPABILITY_CHECK_LOAD\x10\x0e\x12!\n" +
+	"\x1dCAPABILITY_MAINTAIN_CHECKSUMS\x10\x0f\x12\x1a\n" +
 	"\x16CAPABILITY_WRITE_ABORT\x10\x10*\x81\x01\n" +
 	"\tWriteMode\x12\x1a\n" +
 	"\x16WRITE_MODE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11WRITE_MODE_APPEND\x10\x01\x12\x16\n" +
 	"\x12WRITE_MODE_REPLACE\x10\x02\x12\x14\n" +
 	"\x10WRITE_MODE_MERGE\x10\x03\x12\x13\n" +
-	"\x0fWRITE_MODE_SYNC\x10\x042\xd4\b\n" +
+	"\x0fWRITE_MODE_SYNC\x10\x04*\x89\x01\n" +
+	"\x0fChecksumsAction\x12 \n" +
+	"\x1cCHECKSUMS_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18CHECKSUMS_ACTION_INSTALL\x10\x01\x12\x19\n" +
+	"\x15CHECKSUMS_ACTION_DROP\x10\x02\x12\x1b\n" +
+	"\x17CHECKSUMS_ACTION_STATUS\x10\x032\xcc\t\n" +
 	"\x10ConnectorService\x12X\n" +
 	"\aGetInfo\x12%.halfpipe.connector.v1.GetInfoRequest\x1a&.halfpipe.connector.v1.GetInfoResponse\x12R\n" +
 	"\x05Check\x12#.halfpipe.connector.v1.CheckRequest\x1a$.halfpipe.connector.v1.CheckResponse\x12d\n" +
@@ -3211,7 +3564,8 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x04Exec\x12\".halfpipe.connector.v1.ExecRequest\x1a#.halfpipe.connector.v1.ExecResponse\x12^\n" +
 	"\tPlanTable\x12'.halfpipe.connector.v1.PlanTableRequest\x1a(.halfpipe.connector.v1.PlanTableResponse\x12m\n" +
 	"\x0eChecksumRanges\x12,.halfpipe.connector.v1.ChecksumRangesRequest\x1a-.halfpipe.connector.v1.ChecksumRangesResponse\x12^\n" +
-	"\tCheckLoad\x12'.halfpipe.connector.v1.CheckLoadRequest\x1a(.halfpipe.connector.v1.CheckLoadResponseBLZJgithub.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1;connectorv1b\x06proto3"
+	"\tCheckLoad\x12'.halfpipe.connector.v1.CheckLoadRequest\x1a(.halfpipe.connector.v1.CheckLoadResponse\x12v\n" +
+	"\x11MaintainChecksums\x12/.halfpipe.connector.v1.MaintainChecksumsRequest\x1a0.halfpipe.connector.v1.MaintainChecksumsResponseBLZJgithub.com/halfpipe-io/halfpipe/sdk/internal/proto/connectorv1;connectorv1b\x06proto3"
 
 var (
 	file_halfpipe_connector_v1_connector_proto_rawDescOnce sync.Once
@@ -3225,125 +3579,135 @@ func file_halfpipe_connector_v1_connector_proto_rawDescGZIP() []byte {
 	return file_halfpipe_connector_v1_connector_proto_rawDescData
 }
 
-var file_halfpipe_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_halfpipe_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_halfpipe_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_halfpipe_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_halfpipe_connector_v1_connector_proto_goTypes = []any{
-	(Capability)(0),                // 0: halfpipe.connector.v1.Capability
-	(WriteMode)(0),                 // 1: halfpipe.connector.v1.WriteMode
-	(*Connection)(nil),             // 2: halfpipe.connector.v1.Connection
-	(*ObjectRef)(nil),              // 3: halfpipe.connector.v1.ObjectRef
-	(*GetInfoRequest)(nil),         // 4: halfpipe.connector.v1.GetInfoRequest
-	(*GetInfoResponse)(nil),        // 5: halfpipe.connector.v1.GetInfoResponse
-	(*OptionSpec)(nil),             // 6: halfpipe.connector.v1.OptionSpec
-	(*TypeMapping)(nil),            // 7: halfpipe.connector.v1.TypeMapping
-	(*CheckRequest)(nil),           // 8: halfpipe.connector.v1.CheckRequest
-	(*CheckResponse)(nil),          // 9: halfpipe.connector.v1.CheckResponse
-	(*ListObjectsRequest)(nil),     // 10: halfpipe.connector.v1.ListObjectsRequest
-	(*ListObjectsResponse)(nil),    // 11: halfpipe.connector.v1.ListObjectsResponse
-	(*ObjectInfo)(nil),             // 12: halfpipe.connector.v1.ObjectInfo
-	(*Source)(nil),                 // 13: halfpipe.connector.v1.Source
-	(*DescribeRequest)(nil),        // 14: halfpipe.connector.v1.DescribeRequest
-	(*DescribeResponse)(nil),       // 15: halfpipe.connector.v1.DescribeResponse
-	(*Column)(nil),                 // 16: halfpipe.connector.v1.Column
-	(*Value)(nil),                  // 17: halfpipe.connector.v1.Value
-	(*Timestamp)(nil),              // 18: halfpipe.connector.v1.Timestamp
-	(*RangeFilter)(nil),            // 19: halfpipe.connector.v1.RangeFilter
-	(*KeySpan)(nil),                // 20: halfpipe.connector.v1.KeySpan
-	(*OrderBy)(nil),                // 21: halfpipe.connector.v1.OrderBy
-	(*Partition)(nil),              // 22: halfpipe.connector.v1.Partition
-	(*ReadRequest)(nil),            // 23: halfpipe.connector.v1.ReadRequest
-	(*ReadResponse)(nil),           // 24: halfpipe.connector.v1.ReadResponse
-	(*BoundsRequest)(nil),          // 25: halfpipe.connector.v1.BoundsRequest
-	(*BoundsResponse)(nil),         // 26: halfpipe.connector.v1.BoundsResponse
-	(*WriteHeader)(nil),            // 27: halfpipe.connector.v1.WriteHeader
-	(*WriteRequest)(nil),           // 28: halfpipe.connector.v1.WriteRequest
-	(*WriteResponse)(nil),          // 29: halfpipe.connector.v1.WriteResponse
-	(*LoadRequest)(nil),            // 30: halfpipe.connector.v1.LoadRequest
-	(*LoadResponse)(nil),           // 31: halfpipe.connector.v1.LoadResponse
-	(*CheckLoadRequest)(nil),       // 32: halfpipe.connector.v1.CheckLoadRequest
-	(*CheckLoadResponse)(nil),      // 33: halfpipe.connector.v1.CheckLoadResponse
-	(*ExecRequest)(nil),            // 34: halfpipe.connector.v1.ExecRequest
-	(*ExecResponse)(nil),           // 35: halfpipe.connector.v1.ExecResponse
-	(*PlanTableRequest)(nil),       // 36: halfpipe.connector.v1.PlanTableRequest
-	(*PlanTableResponse)(nil),      // 37: halfpipe.connector.v1.PlanTableResponse
-	(*ChecksumRangesRequest)(nil),  // 38: halfpipe.connector.v1.ChecksumRangesRequest
-	(*ChecksumRangesResponse)(nil), // 39: halfpipe.connector.v1.ChecksumRangesResponse
-	(*RangeChecksum)(nil),          // 40: halfpipe.connector.v1.RangeChecksum
-	nil,                            // 41: halfpipe.connector.v1.Connection.OptionsEntry
-	nil,                            // 42: halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
+	(Capability)(0),                   // 0: halfpipe.connector.v1.Capability
+	(WriteMode)(0),                    // 1: halfpipe.connector.v1.WriteMode
+	(ChecksumsAction)(0),              // 2: halfpipe.connector.v1.ChecksumsAction
+	(*Connection)(nil),                // 3: halfpipe.connector.v1.Connection
+	(*ObjectRef)(nil),                 // 4: halfpipe.connector.v1.ObjectRef
+	(*GetInfoRequest)(nil),            // 5: halfpipe.connector.v1.GetInfoRequest
+	(*GetInfoResponse)(nil),           // 6: halfpipe.connector.v1.GetInfoResponse
+	(*OptionSpec)(nil),                // 7: halfpipe.connector.v1.OptionSpec
+	(*TypeMapping)(nil),               // 8: halfpipe.connector.v1.TypeMapping
+	(*CheckRequest)(nil),              // 9: halfpipe.connector.v1.CheckRequest
+	(*CheckResponse)(nil),             // 10: halfpipe.connector.v1.CheckResponse
+	(*ListObjectsRequest)(nil),        // 11: halfpipe.connector.v1.ListObjectsRequest
+	(*ListObjectsResponse)(nil),       // 12: halfpipe.connector.v1.ListObjectsResponse
+	(*ObjectInfo)(nil),                // 13: halfpipe.connector.v1.ObjectInfo
+	(*Source)(nil),                    // 14: halfpipe.connector.v1.Source
+	(*DescribeRequest)(nil),           // 15: halfpipe.connector.v1.DescribeRequest
+	(*DescribeResponse)(nil),          // 16: halfpipe.connector.v1.DescribeResponse
+	(*Column)(nil),                    // 17: halfpipe.connector.v1.Column
+	(*Value)(nil),                     // 18: halfpipe.connector.v1.Value
+	(*Timestamp)(nil),                 // 19: halfpipe.connector.v1.Timestamp
+	(*RangeFilter)(nil),               // 20: halfpipe.connector.v1.RangeFilter
+	(*KeySpan)(nil),                   // 21: halfpipe.connector.v1.KeySpan
+	(*OrderBy)(nil),                   // 22: halfpipe.connector.v1.OrderBy
+	(*Partition)(nil),                 // 23: halfpipe.connector.v1.Partition
+	(*ReadRequest)(nil),               // 24: halfpipe.connector.v1.ReadRequest
+	(*ReadResponse)(nil),              // 25: halfpipe.connector.v1.ReadResponse
+	(*BoundsRequest)(nil),             // 26: halfpipe.connector.v1.BoundsRequest
+	(*BoundsResponse)(nil),            // 27: halfpipe.connector.v1.BoundsResponse
+	(*WriteHeader)(nil),               // 28: halfpipe.connector.v1.WriteHeader
+	(*WriteRequest)(nil),              // 29: halfpipe.connector.v1.WriteRequest
+	(*WriteResponse)(nil),             // 30: halfpipe.connector.v1.WriteResponse
+	(*LoadRequest)(nil),               // 31: halfpipe.connector.v1.LoadRequest
+	(*LoadResponse)(nil),              // 32: halfpipe.connector.v1.LoadResponse
+	(*CheckLoadRequest)(nil),          // 33: halfpipe.connector.v1.CheckLoadRequest
+	(*CheckLoadResponse)(nil),         // 34: halfpipe.connector.v1.CheckLoadResponse
+	(*ExecRequest)(nil),               // 35: halfpipe.connector.v1.ExecRequest
+	(*ExecResponse)(nil),              // 36: halfpipe.connector.v1.ExecResponse
+	(*PlanTableRequest)(nil),          // 37: halfpipe.connector.v1.PlanTableRequest
+	(*PlanTableResponse)(nil),         // 38: halfpipe.connector.v1.PlanTableResponse
+	(*ChecksumRangesRequest)(nil),     // 39: halfpipe.connector.v1.ChecksumRangesRequest
+	(*ChecksumRangesResponse)(nil),    // 40: halfpipe.connector.v1.ChecksumRangesResponse
+	(*RangeChecksum)(nil),             // 41: halfpipe.connector.v1.RangeChecksum
+	(*MaintainChecksumsRequest)(nil),  // 42: halfpipe.connector.v1.MaintainChecksumsRequest
+	(*MaintainChecksumsResponse)(nil), // 43: halfpipe.connector.v1.MaintainChecksumsResponse
+	(*ChecksumsState)(nil),            // 44: halfpipe.connector.v1.ChecksumsState
+	nil,                               // 45: halfpipe.connector.v1.Connection.OptionsEntry
+	nil,                               // 46: halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
 }
 var file_halfpipe_connector_v1_connector_proto_depIdxs = []int32{
-	41, // 0: halfpipe.connector.v1.Connection.options:type_name -> halfpipe.connector.v1.Connection.OptionsEntry
+	45, // 0: halfpipe.connector.v1.Connection.options:type_name -> halfpipe.connector.v1.Connection.OptionsEntry
 	0,  // 1: halfpipe.connector.v1.GetInfoResponse.capabilities:type_name -> halfpipe.connector.v1.Capability
-	6,  // 2: halfpipe.connector.v1.GetInfoResponse.options:type_name -> halfpipe.connector.v1.OptionSpec
-	7,  // 3: halfpipe.connector.v1.GetInfoResponse.type_mappings:type_name -> halfpipe.connector.v1.TypeMapping
-	2,  // 4: halfpipe.connector.v1.CheckRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	2,  // 5: halfpipe.connector.v1.ListObjectsRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	12, // 6: halfpipe.connector.v1.ListObjectsResponse.objects:type_name -> halfpipe.connector.v1.ObjectInfo
-	3,  // 7: halfpipe.connector.v1.ObjectInfo.ref:type_name -> halfpipe.connector.v1.ObjectRef
-	3,  // 8: halfpipe.connector.v1.Source.object:type_name -> halfpipe.connector.v1.ObjectRef
-	2,  // 9: halfpipe.connector.v1.DescribeRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	13, // 10: halfpipe.connector.v1.DescribeRequest.source:type_name -> halfpipe.connector.v1.Source
-	16, // 11: halfpipe.connector.v1.DescribeResponse.columns:type_name -> halfpipe.connector.v1.Column
-	18, // 12: halfpipe.connector.v1.Value.timestamp_value:type_name -> halfpipe.connector.v1.Timestamp
-	17, // 13: halfpipe.connector.v1.RangeFilter.lower:type_name -> halfpipe.connector.v1.Value
-	17, // 14: halfpipe.connector.v1.RangeFilter.upper:type_name -> halfpipe.connector.v1.Value
-	20, // 15: halfpipe.connector.v1.RangeFilter.spans:type_name -> halfpipe.connector.v1.KeySpan
-	2,  // 16: halfpipe.connector.v1.ReadRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	13, // 17: halfpipe.connector.v1.ReadRequest.source:type_name -> halfpipe.connector.v1.Source
-	19, // 18: halfpipe.connector.v1.ReadRequest.range:type_name -> halfpipe.connector.v1.RangeFilter
-	21, // 19: halfpipe.connector.v1.ReadRequest.order_by:type_name -> halfpipe.connector.v1.OrderBy
-	22, // 20: halfpipe.connector.v1.ReadRequest.partition:type_name -> halfpipe.connector.v1.Partition
-	2,  // 21: halfpipe.connector.v1.BoundsRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	13, // 22: halfpipe.connector.v1.BoundsRequest.source:type_name -> halfpipe.connector.v1.Source
-	19, // 23: halfpipe.connector.v1.BoundsRequest.range:type_name -> halfpipe.connector.v1.RangeFilter
-	17, // 24: halfpipe.connector.v1.BoundsResponse.min:type_name -> halfpipe.connector.v1.Value
-	17, // 25: halfpipe.connector.v1.BoundsResponse.max:type_name -> halfpipe.connector.v1.Value
-	2,  // 26: halfpipe.connector.v1.WriteHeader.connection:type_name -> halfpipe.connector.v1.Connection
-	3,  // 27: halfpipe.connector.v1.WriteHeader.table:type_name -> halfpipe.connector.v1.ObjectRef
+	7,  // 2: halfpipe.connector.v1.GetInfoResponse.options:type_name -> halfpipe.connector.v1.OptionSpec
+	8,  // 3: halfpipe.connector.v1.GetInfoResponse.type_mappings:type_name -> halfpipe.connector.v1.TypeMapping
+	3,  // 4: halfpipe.connector.v1.CheckRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	3,  // 5: halfpipe.connector.v1.ListObjectsRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	13, // 6: halfpipe.connector.v1.ListObjectsResponse.objects:type_name -> halfpipe.connector.v1.ObjectInfo
+	4,  // 7: halfpipe.connector.v1.ObjectInfo.ref:type_name -> halfpipe.connector.v1.ObjectRef
+	4,  // 8: halfpipe.connector.v1.Source.object:type_name -> halfpipe.connector.v1.ObjectRef
+	3,  // 9: halfpipe.connector.v1.DescribeRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	14, // 10: halfpipe.connector.v1.DescribeRequest.source:type_name -> halfpipe.connector.v1.Source
+	17, // 11: halfpipe.connector.v1.DescribeResponse.columns:type_name -> halfpipe.connector.v1.Column
+	19, // 12: halfpipe.connector.v1.Value.timestamp_value:type_name -> halfpipe.connector.v1.Timestamp
+	18, // 13: halfpipe.connector.v1.RangeFilter.lower:type_name -> halfpipe.connector.v1.Value
+	18, // 14: halfpipe.connector.v1.RangeFilter.upper:type_name -> halfpipe.connector.v1.Value
+	21, // 15: halfpipe.connector.v1.RangeFilter.spans:type_name -> halfpipe.connector.v1.KeySpan
+	3,  // 16: halfpipe.connector.v1.ReadRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	14, // 17: halfpipe.connector.v1.ReadRequest.source:type_name -> halfpipe.connector.v1.Source
+	20, // 18: halfpipe.connector.v1.ReadRequest.range:type_name -> halfpipe.connector.v1.RangeFilter
+	22, // 19: halfpipe.connector.v1.ReadRequest.order_by:type_name -> halfpipe.connector.v1.OrderBy
+	23, // 20: halfpipe.connector.v1.ReadRequest.partition:type_name -> halfpipe.connector.v1.Partition
+	3,  // 21: halfpipe.connector.v1.BoundsRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	14, // 22: halfpipe.connector.v1.BoundsRequest.source:type_name -> halfpipe.connector.v1.Source
+	20, // 23: halfpipe.connector.v1.BoundsRequest.range:type_name -> halfpipe.connector.v1.RangeFilter
+	18, // 24: halfpipe.connector.v1.BoundsResponse.min:type_name -> halfpipe.connector.v1.Value
+	18, // 25: halfpipe.connector.v1.BoundsResponse.max:type_name -> halfpipe.connector.v1.Value
+	3,  // 26: halfpipe.connector.v1.WriteHeader.connection:type_name -> halfpipe.connector.v1.Connection
+	4,  // 27: halfpipe.connector.v1.WriteHeader.table:type_name -> halfpipe.connector.v1.ObjectRef
 	1,  // 28: halfpipe.connector.v1.WriteHeader.mode:type_name -> halfpipe.connector.v1.WriteMode
-	27, // 29: halfpipe.connector.v1.WriteRequest.header:type_name -> halfpipe.connector.v1.WriteHeader
-	2,  // 30: halfpipe.connector.v1.LoadRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	3,  // 31: halfpipe.connector.v1.LoadRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
+	28, // 29: halfpipe.connector.v1.WriteRequest.header:type_name -> halfpipe.connector.v1.WriteHeader
+	3,  // 30: halfpipe.connector.v1.LoadRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	4,  // 31: halfpipe.connector.v1.LoadRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
 	1,  // 32: halfpipe.connector.v1.LoadRequest.mode:type_name -> halfpipe.connector.v1.WriteMode
-	42, // 33: halfpipe.connector.v1.LoadRequest.format_options:type_name -> halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
-	30, // 34: halfpipe.connector.v1.CheckLoadRequest.load:type_name -> halfpipe.connector.v1.LoadRequest
-	2,  // 35: halfpipe.connector.v1.ExecRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	2,  // 36: halfpipe.connector.v1.PlanTableRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	3,  // 37: halfpipe.connector.v1.PlanTableRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
-	2,  // 38: halfpipe.connector.v1.ChecksumRangesRequest.connection:type_name -> halfpipe.connector.v1.Connection
-	3,  // 39: halfpipe.connector.v1.ChecksumRangesRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
-	20, // 40: halfpipe.connector.v1.ChecksumRangesRequest.spans:type_name -> halfpipe.connector.v1.KeySpan
-	40, // 41: halfpipe.connector.v1.ChecksumRangesResponse.ranges:type_name -> halfpipe.connector.v1.RangeChecksum
-	4,  // 42: halfpipe.connector.v1.ConnectorService.GetInfo:input_type -> halfpipe.connector.v1.GetInfoRequest
-	8,  // 43: halfpipe.connector.v1.ConnectorService.Check:input_type -> halfpipe.connector.v1.CheckRequest
-	10, // 44: halfpipe.connector.v1.ConnectorService.ListObjects:input_type -> halfpipe.connector.v1.ListObjectsRequest
-	14, // 45: halfpipe.connector.v1.ConnectorService.Describe:input_type -> halfpipe.connector.v1.DescribeRequest
-	23, // 46: halfpipe.connector.v1.ConnectorService.Read:input_type -> halfpipe.connector.v1.ReadRequest
-	25, // 47: halfpipe.connector.v1.ConnectorService.Bounds:input_type -> halfpipe.connector.v1.BoundsRequest
-	28, // 48: halfpipe.connector.v1.ConnectorService.Write:input_type -> halfpipe.connector.v1.WriteRequest
-	30, // 49: halfpipe.connector.v1.ConnectorService.Load:input_type -> halfpipe.connector.v1.LoadRequest
-	34, // 50: halfpipe.connector.v1.ConnectorService.Exec:input_type -> halfpipe.connector.v1.ExecRequest
-	36, // 51: halfpipe.connector.v1.ConnectorService.PlanTable:input_type -> halfpipe.connector.v1.PlanTableRequest
-	38, // 52: halfpipe.connector.v1.ConnectorService.ChecksumRanges:input_type -> halfpipe.connector.v1.ChecksumRangesRequest
-	32, // 53: halfpipe.connector.v1.ConnectorService.CheckLoad:input_type -> halfpipe.connector.v1.CheckLoadRequest
-	5,  // 54: halfpipe.connector.v1.ConnectorService.GetInfo:output_type -> halfpipe.connector.v1.GetInfoResponse
-	9,  // 55: halfpipe.connector.v1.ConnectorService.Check:output_type -> halfpipe.connector.v1.CheckResponse
-	11, // 56: halfpipe.connector.v1.ConnectorService.ListObjects:output_type -> halfpipe.connector.v1.ListObjectsResponse
-	15, // 57: halfpipe.connector.v1.ConnectorService.Describe:output_type -> halfpipe.connector.v1.DescribeResponse
-	24, // 58: halfpipe.connector.v1.ConnectorService.Read:output_type -> halfpipe.connector.v1.ReadResponse
-	26, // 59: halfpipe.connector.v1.ConnectorService.Bounds:output_type -> halfpipe.connector.v1.BoundsResponse
-	29, // 60: halfpipe.connector.v1.ConnectorService.Write:output_type -> halfpipe.connector.v1.WriteResponse
-	31, // 61: halfpipe.connector.v1.ConnectorService.Load:output_type -> halfpipe.connector.v1.LoadResponse
-	35, // 62: halfpipe.connector.v1.ConnectorService.Exec:output_type -> halfpipe.connector.v1.ExecResponse
-	37, // 63: halfpipe.connector.v1.ConnectorService.PlanTable:output_type -> halfpipe.connector.v1.PlanTableResponse
-	39, // 64: halfpipe.connector.v1.ConnectorService.ChecksumRanges:output_type -> halfpipe.connector.v1.ChecksumRangesResponse
-	33, // 65: halfpipe.connector.v1.ConnectorService.CheckLoad:output_type -> halfpipe.connector.v1.CheckLoadResponse
-	54, // [54:66] is the sub-list for method output_type
-	42, // [42:54] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	46, // 33: halfpipe.connector.v1.LoadRequest.format_options:type_name -> halfpipe.connector.v1.LoadRequest.FormatOptionsEntry
+	31, // 34: halfpipe.connector.v1.CheckLoadRequest.load:type_name -> halfpipe.connector.v1.LoadRequest
+	3,  // 35: halfpipe.connector.v1.ExecRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	3,  // 36: halfpipe.connector.v1.PlanTableRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	4,  // 37: halfpipe.connector.v1.PlanTableRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
+	3,  // 38: halfpipe.connector.v1.ChecksumRangesRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	4,  // 39: halfpipe.connector.v1.ChecksumRangesRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
+	21, // 40: halfpipe.connector.v1.ChecksumRangesRequest.spans:type_name -> halfpipe.connector.v1.KeySpan
+	41, // 41: halfpipe.connector.v1.ChecksumRangesResponse.ranges:type_name -> halfpipe.connector.v1.RangeChecksum
+	3,  // 42: halfpipe.connector.v1.MaintainChecksumsRequest.connection:type_name -> halfpipe.connector.v1.Connection
+	4,  // 43: halfpipe.connector.v1.MaintainChecksumsRequest.table:type_name -> halfpipe.connector.v1.ObjectRef
+	2,  // 44: halfpipe.connector.v1.MaintainChecksumsRequest.action:type_name -> halfpipe.connector.v1.ChecksumsAction
+	44, // 45: halfpipe.connector.v1.MaintainChecksumsResponse.state:type_name -> halfpipe.connector.v1.ChecksumsState
+	5,  // 46: halfpipe.connector.v1.ConnectorService.GetInfo:input_type -> halfpipe.connector.v1.GetInfoRequest
+	9,  // 47: halfpipe.connector.v1.ConnectorService.Check:input_type -> halfpipe.connector.v1.CheckRequest
+	11, // 48: halfpipe.connector.v1.ConnectorService.ListObjects:input_type -> halfpipe.connector.v1.ListObjectsRequest
+	15, // 49: halfpipe.connector.v1.ConnectorService.Describe:input_type -> halfpipe.connector.v1.DescribeRequest
+	24, // 50: halfpipe.connector.v1.ConnectorService.Read:input_type -> halfpipe.connector.v1.ReadRequest
+	26, // 51: halfpipe.connector.v1.ConnectorService.Bounds:input_type -> halfpipe.connector.v1.BoundsRequest
+	29, // 52: halfpipe.connector.v1.ConnectorService.Write:input_type -> halfpipe.connector.v1.WriteRequest
+	31, // 53: halfpipe.connector.v1.ConnectorService.Load:input_type -> halfpipe.connector.v1.LoadRequest
+	35, // 54: halfpipe.connector.v1.ConnectorService.Exec:input_type -> halfpipe.connector.v1.ExecRequest
+	37, // 55: halfpipe.connector.v1.ConnectorService.PlanTable:input_type -> halfpipe.connector.v1.PlanTableRequest
+	39, // 56: halfpipe.connector.v1.ConnectorService.ChecksumRanges:input_type -> halfpipe.connector.v1.ChecksumRangesRequest
+	33, // 57: halfpipe.connector.v1.ConnectorService.CheckLoad:input_type -> halfpipe.connector.v1.CheckLoadRequest
+	42, // 58: halfpipe.connector.v1.ConnectorService.MaintainChecksums:input_type -> halfpipe.connector.v1.MaintainChecksumsRequest
+	6,  // 59: halfpipe.connector.v1.ConnectorService.GetInfo:output_type -> halfpipe.connector.v1.GetInfoResponse
+	10, // 60: halfpipe.connector.v1.ConnectorService.Check:output_type -> halfpipe.connector.v1.CheckResponse
+	12, // 61: halfpipe.connector.v1.ConnectorService.ListObjects:output_type -> halfpipe.connector.v1.ListObjectsResponse
+	16, // 62: halfpipe.connector.v1.ConnectorService.Describe:output_type -> halfpipe.connector.v1.DescribeResponse
+	25, // 63: halfpipe.connector.v1.ConnectorService.Read:output_type -> halfpipe.connector.v1.ReadResponse
+	27, // 64: halfpipe.connector.v1.ConnectorService.Bounds:output_type -> halfpipe.connector.v1.BoundsResponse
+	30, // 65: halfpipe.connector.v1.ConnectorService.Write:output_type -> halfpipe.connector.v1.WriteResponse
+	32, // 66: halfpipe.connector.v1.ConnectorService.Load:output_type -> halfpipe.connector.v1.LoadResponse
+	36, // 67: halfpipe.connector.v1.ConnectorService.Exec:output_type -> halfpipe.connector.v1.ExecResponse
+	38, // 68: halfpipe.connector.v1.ConnectorService.PlanTable:output_type -> halfpipe.connector.v1.PlanTableResponse
+	40, // 69: halfpipe.connector.v1.ConnectorService.ChecksumRanges:output_type -> halfpipe.connector.v1.ChecksumRangesResponse
+	34, // 70: halfpipe.connector.v1.ConnectorService.CheckLoad:output_type -> halfpipe.connector.v1.CheckLoadResponse
+	43, // 71: halfpipe.connector.v1.ConnectorService.MaintainChecksums:output_type -> halfpipe.connector.v1.MaintainChecksumsResponse
+	59, // [59:72] is the sub-list for method output_type
+	46, // [46:59] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_halfpipe_connector_v1_connector_proto_init() }
@@ -3377,8 +3741,8 @@ func file_halfpipe_connector_v1_connector_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_halfpipe_connector_v1_connector_proto_rawDesc), len(file_halfpipe_connector_v1_connector_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   41,
+			NumEnums:      3,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

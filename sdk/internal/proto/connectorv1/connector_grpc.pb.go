@@ -43,18 +43,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ConnectorService_GetInfo_FullMethodName        = "/halfpipe.connector.v1.ConnectorService/GetInfo"
-	ConnectorService_Check_FullMethodName          = "/halfpipe.connector.v1.ConnectorService/Check"
-	ConnectorService_ListObjects_FullMethodName    = "/halfpipe.connector.v1.ConnectorService/ListObjects"
-	ConnectorService_Describe_FullMethodName       = "/halfpipe.connector.v1.ConnectorService/Describe"
-	ConnectorService_Read_FullMethodName           = "/halfpipe.connector.v1.ConnectorService/Read"
-	ConnectorService_Bounds_FullMethodName         = "/halfpipe.connector.v1.ConnectorService/Bounds"
-	ConnectorService_Write_FullMethodName          = "/halfpipe.connector.v1.ConnectorService/Write"
-	ConnectorService_Load_FullMethodName           = "/halfpipe.connector.v1.ConnectorService/Load"
-	ConnectorService_Exec_FullMethodName           = "/halfpipe.connector.v1.ConnectorService/Exec"
-	ConnectorService_PlanTable_FullMethodName      = "/halfpipe.connector.v1.ConnectorService/PlanTable"
-	ConnectorService_ChecksumRanges_FullMethodName = "/halfpipe.connector.v1.ConnectorService/ChecksumRanges"
-	ConnectorService_CheckLoad_FullMethodName      = "/halfpipe.connector.v1.ConnectorService/CheckLoad"
+	ConnectorService_GetInfo_FullMethodName           = "/halfpipe.connector.v1.ConnectorService/GetInfo"
+	ConnectorService_Check_FullMethodName             = "/halfpipe.connector.v1.ConnectorService/Check"
+	ConnectorService_ListObjects_FullMethodName       = "/halfpipe.connector.v1.ConnectorService/ListObjects"
+	ConnectorService_Describe_FullMethodName          = "/halfpipe.connector.v1.ConnectorService/Describe"
+	ConnectorService_Read_FullMethodName              = "/halfpipe.connector.v1.ConnectorService/Read"
+	ConnectorService_Bounds_FullMethodName            = "/halfpipe.connector.v1.ConnectorService/Bounds"
+	ConnectorService_Write_FullMethodName             = "/halfpipe.connector.v1.ConnectorService/Write"
+	ConnectorService_Load_FullMethodName              = "/halfpipe.connector.v1.ConnectorService/Load"
+	ConnectorService_Exec_FullMethodName              = "/halfpipe.connector.v1.ConnectorService/Exec"
+	ConnectorService_PlanTable_FullMethodName         = "/halfpipe.connector.v1.ConnectorService/PlanTable"
+	ConnectorService_ChecksumRanges_FullMethodName    = "/halfpipe.connector.v1.ConnectorService/ChecksumRanges"
+	ConnectorService_CheckLoad_FullMethodName         = "/halfpipe.connector.v1.ConnectorService/CheckLoad"
+	ConnectorService_MaintainChecksums_FullMethodName = "/halfpipe.connector.v1.ConnectorService/MaintainChecksums"
 )
 
 // ConnectorServiceClient is the client API for ConnectorService service.
@@ -99,6 +100,11 @@ type ConnectorServiceClient interface {
 	// yet, no row count), before hp publishes the run it would load. It
 	// changes nothing. OK means Load may still fail on the files.
 	CheckLoad(ctx context.Context, in *CheckLoadRequest, opts ...grpc.CallOption) (*CheckLoadResponse, error)
+	// MaintainChecksums installs, drops or reports the checksums a database
+	// keeps up to date (hp checksums): a shadow table holding each row's
+	// hash, kept current by triggers, which ChecksumRanges sums instead of
+	// hashing every row.
+	MaintainChecksums(ctx context.Context, in *MaintainChecksumsRequest, opts ...grpc.CallOption) (*MaintainChecksumsResponse, error)
 }
 
 type connectorServiceClient struct {
@@ -241,6 +247,16 @@ func (c *connectorServiceClient) CheckLoad(ctx context.Context, in *CheckLoadReq
 	return out, nil
 }
 
+func (c *connectorServiceClient) MaintainChecksums(ctx context.Context, in *MaintainChecksumsRequest, opts ...grpc.CallOption) (*MaintainChecksumsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MaintainChecksumsResponse)
+	err := c.cc.Invoke(ctx, ConnectorService_MaintainChecksums_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConnectorServiceServer is the server API for ConnectorService service.
 // All implementations must embed UnimplementedConnectorServiceServer
 // for forward compatibility.
@@ -283,6 +299,11 @@ type ConnectorServiceServer interface {
 	// yet, no row count), before hp publishes the run it would load. It
 	// changes nothing. OK means Load may still fail on the files.
 	CheckLoad(context.Context, *CheckLoadRequest) (*CheckLoadResponse, error)
+	// MaintainChecksums installs, drops or reports the checksums a database
+	// keeps up to date (hp checksums): a shadow table holding each row's
+	// hash, kept current by triggers, which ChecksumRanges sums instead of
+	// hashing every row.
+	MaintainChecksums(context.Context, *MaintainChecksumsRequest) (*MaintainChecksumsResponse, error)
 	mustEmbedUnimplementedConnectorServiceServer()
 }
 
@@ -328,6 +349,9 @@ func (UnimplementedConnectorServiceServer) ChecksumRanges(context.Context, *Chec
 }
 func (UnimplementedConnectorServiceServer) CheckLoad(context.Context, *CheckLoadRequest) (*CheckLoadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckLoad not implemented")
+}
+func (UnimplementedConnectorServiceServer) MaintainChecksums(context.Context, *MaintainChecksumsRequest) (*MaintainChecksumsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MaintainChecksums not implemented")
 }
 func (UnimplementedConnectorServiceServer) mustEmbedUnimplementedConnectorServiceServer() {}
 func (UnimplementedConnectorServiceServer) testEmbeddedByValue()                          {}
@@ -548,6 +572,24 @@ func _ConnectorService_CheckLoad_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConnectorService_MaintainChecksums_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MaintainChecksumsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServiceServer).MaintainChecksums(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConnectorService_MaintainChecksums_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServiceServer).MaintainChecksums(ctx, req.(*MaintainChecksumsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConnectorService_ServiceDesc is the grpc.ServiceDesc for ConnectorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -594,6 +636,10 @@ var ConnectorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckLoad",
 			Handler:    _ConnectorService_CheckLoad_Handler,
+		},
+		{
+			MethodName: "MaintainChecksums",
+			Handler:    _ConnectorService_MaintainChecksums_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

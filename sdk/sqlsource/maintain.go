@@ -1,0 +1,378 @@
+package sqlsource
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/halfpipe-io/halfpipe/sdk"
+)
+
+// MaintainSQL is a dialect's part of maintained checksums
+// (sdk.ChecksumMaintainer, hp checksums): a shadow table (k BIGINT
+// PRIMARY KEY, h BIGINT) holding each row's hash as ChecksumRanges
+// computes it, kept current by triggers, and a table hp_checksums beside
+// it recording what is hashed. The dialect needs Checksum too, and the
+// connector lists sdk.CapMaintainChecksums in its Info.Features.
+type MaintainSQL struct {
+	// Lock, when set, is the statement that keeps writers out of the
+	// table until the install's transaction ends: the install then runs
+	// in one transaction (PostgreSQL). Without it the statements run one
+	// by one, triggers before the fill, which must then be an upsert that
+	// reads the rows' latest committed values.
+	Lock func(table string) string
+	// Triggers returns the statements creating the triggers that keep the
+	// shadow current; DropTriggers those removing them (whether or not
+	// they exist).
+	Triggers, DropTriggers func(m Maintained) []string
+	// Fill inserts the rows of sel (key, hash) into the shadow.
+	Fill func(m Maintained, sel string) string
+	// Check returns why the installed triggers cannot be trusted (missing,
+	// disabled, the table changed under them), "" when they can; stamp is
+	// what Stamp returned at install.
+	Check func(ctx context.Context, db *sql.DB, m Maintained, stamp string) (string, error)
+	// Stamp, when set, returns what identifies the table's storage now,
+	// recorded at install for Check (e.g. to detect a TRUNCATE that fires
+	// no trigger).
+	Stamp func(ctx context.Context, db *sql.DB, m Maintained) (string, error)
+	// Refuse, when set, fails an install the triggers could not keep
+	// current (e.g. rows changed by a cascading foreign key).
+	Refuse func(ctx context.Context, db *sql.DB, m Maintained) error
+}
+
+// Maintained names a table's maintained checksums for a dialect.
+type Maintained struct {
+	Ref sdk.ObjectRef
+	// Table and Shadow are quoted (with the schema when Ref has one),
+	// ShadowName is not.
+	Table, Shadow, ShadowName string
+	// Key is the key column, quoted.
+	Key string
+	// Hash returns the row's hash with every column referred to as
+	// prefix + its quoted name ("NEW." in a row trigger).
+	Hash    func(prefix string) string
+	Columns []ColumnMeta
+	// Object returns the quoted name of an object named name in the
+	// table's schema; Quote quotes a name.
+	Object func(name string) string
+	Quote  func(name string) string
+}
+
+// TriggerName is the name of the shadow's trigger (or function) for
+// event, e.g. "ins".
+func (m Maintained) TriggerName(event string) string { return m.ShadowName + "_" + event }
+
+// literal is s as an SQL string literal.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+const (
+	metaTable    = "hp_checksums"
+	shadowPrefix = "hp_checksums_"
+	// maxName leaves room for a trigger's suffix ("_trunc") within
+	// PostgreSQL's 63 bytes (MySQL's 64 characters).
+	maxName = 57
+)
+
+// installed is a table's row of hp_checksums.
+type installed struct {
+	key                string
+	columns, signature []string
+	stamp              string
+}
+
+func (c *Connector) metaRef(ref sdk.ObjectRef) sdk.ObjectRef {
+	return sdk.ObjectRef{Schema: ref.Schema, Name: metaTable}
+}
+
+// readInstalled returns the table's record, nil when it has none; exists
+// says whether hp_checksums exists at all, others how many other tables
+// it records.
+func (c *Connector) readInstalled(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) (in *installed, exists bool, others int, err error) {
+	d := c.dialect
+	cols, err := d.Columns(ctx, db, c.metaRef(ref))
+	if errors.Is(err, sdk.ErrNotFound) || (err == nil && len(cols) == 0) {
+		return nil, false, 0, nil
+	}
+	if err != nil {
+		return nil, false, 0, err
+	}
+	meta := d.table(c.metaRef(ref))
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+meta+" WHERE "+d.quote("table_name")+" <> "+d.placeholder(1), ref.Name).Scan(&others); err != nil {
+		return nil, true, 0, fmt.Errorf("reading %s: %w", meta, err)
+	}
+	var key, columns, sig, stamp string
+	err = db.QueryRowContext(ctx, "SELECT "+d.quote("key_column")+", "+d.quote("hashed_columns")+", "+d.quote("signature")+", "+d.quote("stamp")+
+		" FROM "+meta+" WHERE "+d.quote("table_name")+" = "+d.placeholder(1), ref.Name).Scan(&key, &columns, &sig, &stamp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, true, others, nil
+	}
+	if err != nil {
+		return nil, true, others, fmt.Errorf("reading %s: %w", meta, err)
+	}
+	return &installed{key: key, columns: strings.Split(columns, "\n"), signature: strings.Split(sig, "\n"), stamp: stamp}, true, others, nil
+}
+
+// shadowOf names the shadow of ref and what lies beside it.
+func (c *Connector) shadowOf(ref sdk.ObjectRef) (Maintained, error) {
+	d := c.dialect
+	name := shadowPrefix + ref.Name
+	if len(name) > maxName {
+		return Maintained{}, sdk.InvalidArgumentf("table name %q is too long for its checksum table %q (at most %d bytes)", ref.Name, name, maxName)
+	}
+	object := func(n string) string { return d.table(sdk.ObjectRef{Schema: ref.Schema, Name: n}) }
+	return Maintained{Ref: ref, Table: d.table(ref), Shadow: object(name), ShadowName: name, Object: object, Quote: d.quote}, nil
+}
+
+// maintained is shadowOf with the hash of cols (the key first).
+func (c *Connector) maintained(ref sdk.ObjectRef, cols []ColumnMeta) (Maintained, error) {
+	m, err := c.shadowOf(ref)
+	if err != nil {
+		return m, err
+	}
+	if _, err := c.hashExpr(cols, ""); err != nil {
+		return m, err
+	}
+	m.Key, m.Columns = c.dialect.quote(cols[0].Name), cols
+	m.Hash = func(prefix string) string {
+		h, _ := c.hashExpr(cols, prefix)
+		return h
+	}
+	return m, nil
+}
+
+// signature is what the hash depends on of each column: its native type.
+func signature(cols []ColumnMeta) []string {
+	out := make([]string, len(cols))
+	for i, m := range cols {
+		out[i] = m.NativeType
+	}
+	return out
+}
+
+func names(cols []ColumnMeta) []string {
+	out := make([]string, len(cols))
+	for i, m := range cols {
+		out[i] = m.Name
+	}
+	return out
+}
+
+// checksumsState returns the table's state and, when installed and its
+// columns still exist, its parts.
+func (c *Connector) checksumsState(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) (sdk.ChecksumsState, *Maintained, error) {
+	in, _, _, err := c.readInstalled(ctx, db, ref)
+	if err != nil || in == nil {
+		return sdk.ChecksumsState{}, nil, err
+	}
+	st := sdk.ChecksumsState{Installed: true, Shadow: shadowPrefix + ref.Name, Key: in.key, Columns: in.columns[1:]}
+	cols, err := c.columns(ctx, db, sdk.Source{Object: &ref}, in.columns)
+	if errors.Is(err, sdk.ErrNotFound) {
+		st.Stale, st.Note = true, err.Error()
+		return st, nil, nil
+	}
+	if err != nil {
+		return st, nil, err
+	}
+	if now := signature(cols); !slices.Equal(now, in.signature) {
+		for i := range now {
+			if now[i] != in.signature[i] {
+				st.Stale, st.Note = true, fmt.Sprintf("column %q was %s when the checksums were installed and is %s now: install them again", cols[i].Name, in.signature[i], now[i])
+				return st, nil, nil
+			}
+		}
+	}
+	m, err := c.maintained(ref, cols)
+	if err != nil {
+		st.Stale, st.Note = true, err.Error()
+		return st, nil, nil
+	}
+	note, err := c.dialect.Maintain.Check(ctx, db, m, in.stamp)
+	if err != nil {
+		return st, nil, fmt.Errorf("checking the triggers of %s: %w", m.Shadow, err)
+	}
+	st.Stale, st.Note = note != "", note
+	return st, &m, nil
+}
+
+// MaintainChecksums implements sdk.ChecksumMaintainer.
+func (c *Connector) MaintainChecksums(ctx context.Context, req sdk.MaintainChecksumsRequest) (*sdk.MaintainChecksumsResult, error) {
+	d := c.dialect
+	if d.Maintain == nil || d.Checksum == nil {
+		return nil, sdk.Errorf(sdk.ErrUnimplemented, "the %s connector maintains no checksums", c.info.Name)
+	}
+	db, err := c.db(req.Conn)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.maintainChecksums(ctx, db, req)
+	if err != nil {
+		return nil, d.classify(err, req.Conn.DSN)
+	}
+	return res, nil
+}
+
+func (c *Connector) maintainChecksums(ctx context.Context, db *sql.DB, req sdk.MaintainChecksumsRequest) (*sdk.MaintainChecksumsResult, error) {
+	st, _, err := c.checksumsState(ctx, db, req.Table)
+	if err != nil {
+		return nil, err
+	}
+	res := &sdk.MaintainChecksumsResult{State: st}
+	switch req.Action {
+	case sdk.ChecksumsStatus:
+		if st.Installed {
+			err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+c.dialect.table(sdk.ObjectRef{Schema: req.Table.Schema, Name: st.Shadow})).Scan(&res.State.Rows)
+		}
+		return res, err
+	case sdk.ChecksumsDrop:
+		res.Statements, err = c.dropChecksums(ctx, db, req)
+	case sdk.ChecksumsInstall:
+		res.Statements, err = c.installChecksums(ctx, db, req)
+	default:
+		return nil, sdk.InvalidArgumentf("unknown checksums action %d", req.Action)
+	}
+	if err != nil || req.DryRun {
+		return res, err
+	}
+	after, err := c.maintainChecksums(ctx, db, sdk.MaintainChecksumsRequest{Conn: req.Conn, Table: req.Table, Action: sdk.ChecksumsStatus, Key: req.Key})
+	if err != nil {
+		return nil, err
+	}
+	res.State = after.State
+	return res, nil
+}
+
+// runAll runs the statements in order, in one transaction with tx.
+func (c *Connector) runAll(ctx context.Context, db *sql.DB, stmts []string, tx bool) (err error) {
+	var ex interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	} = db
+	if tx {
+		t, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err == nil {
+				err = t.Commit()
+			} else {
+				_ = t.Rollback()
+			}
+		}()
+		ex = t
+	}
+	for _, q := range stmts {
+		if _, err := ex.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", firstLine(q), err)
+		}
+	}
+	return nil
+}
+
+func firstLine(q string) string {
+	if i := strings.IndexByte(q, '\n'); i >= 0 {
+		return q[:i] + " …"
+	}
+	return q
+}
+
+func (c *Connector) dropChecksums(ctx context.Context, db *sql.DB, req sdk.MaintainChecksumsRequest) ([]string, error) {
+	m, err := c.shadowOf(req.Table)
+	if err != nil {
+		return nil, err
+	}
+	_, exists, others, err := c.readInstalled(ctx, db, req.Table)
+	if err != nil {
+		return nil, err
+	}
+	stmts := c.dropStatements(m)
+	if exists {
+		meta := c.dialect.table(c.metaRef(req.Table))
+		stmts = append(stmts, fmt.Sprintf("DELETE FROM %s WHERE %s = %s", meta, c.dialect.quote("table_name"), literal(req.Table.Name)))
+		if others == 0 {
+			stmts = append(stmts, "DROP TABLE "+meta)
+		}
+	}
+	if req.DryRun {
+		return stmts, nil
+	}
+	return stmts, c.runAll(ctx, db, stmts, c.dialect.Maintain.Lock != nil)
+}
+
+// dropStatements remove the triggers and the shadow of m.
+func (c *Connector) dropStatements(m Maintained) []string {
+	return append(c.dialect.Maintain.DropTriggers(m), "DROP TABLE IF EXISTS "+m.Shadow)
+}
+
+func (c *Connector) installChecksums(ctx context.Context, db *sql.DB, req sdk.MaintainChecksumsRequest) ([]string, error) {
+	d := c.dialect
+	cols, err := c.columns(ctx, db, sdk.Source{Object: &req.Table}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(req.Columns, req.Key) {
+		return nil, sdk.InvalidArgumentf("key %q is hashed first: leave it out of the columns", req.Key)
+	}
+	want := append([]string{req.Key}, req.Columns...)
+	if len(req.Columns) == 0 {
+		for _, m := range cols {
+			if m.Name != req.Key {
+				want = append(want, m.Name)
+			}
+		}
+	}
+	if cols, err = c.columns(ctx, db, sdk.Source{Object: &req.Table}, want); err != nil {
+		return nil, err
+	}
+	for _, n := range append(want, req.Table.Name) {
+		if strings.ContainsAny(n, "\\\n") {
+			return nil, sdk.InvalidArgumentf("name %q holds a backslash or a line break, which hp_checksums cannot record", n)
+		}
+	}
+	key, err := d.Map(cols[0])
+	if err != nil {
+		return nil, fmt.Errorf("column %q (%s): %w", cols[0].Name, cols[0].NativeType, err)
+	}
+	if !arrow.IsInteger(key.Type.ID()) {
+		return nil, sdk.InvalidArgumentf("key %q is %s: maintained checksums need an integer key", req.Key, cols[0].NativeType)
+	}
+	m, err := c.maintained(req.Table, cols)
+	if err != nil {
+		return nil, err
+	}
+	mt := d.Maintain
+	if mt.Refuse != nil {
+		if err := mt.Refuse(ctx, db, m); err != nil {
+			return nil, err
+		}
+	}
+	stamp := ""
+	if mt.Stamp != nil && !req.DryRun {
+		if stamp, err = mt.Stamp(ctx, db, m); err != nil {
+			return nil, fmt.Errorf("reading the storage of %s: %w", m.Table, err)
+		}
+	}
+	meta := d.table(c.metaRef(req.Table))
+	var stmts []string
+	if mt.Lock != nil {
+		stmts = append(stmts, mt.Lock(m.Table))
+	}
+	stmts = append(stmts, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s VARCHAR(255) PRIMARY KEY, %s VARCHAR(255) NOT NULL, %s TEXT NOT NULL, %s TEXT NOT NULL, %s VARCHAR(255) NOT NULL)",
+		meta, d.quote("table_name"), d.quote("key_column"), d.quote("hashed_columns"), d.quote("signature"), d.quote("stamp")))
+	stmts = append(stmts, c.dropStatements(m)...)
+	stmts = append(stmts,
+		fmt.Sprintf("DELETE FROM %s WHERE %s = %s", meta, d.quote("table_name"), literal(req.Table.Name)),
+		fmt.Sprintf("CREATE TABLE %s (%s BIGINT PRIMARY KEY, %s BIGINT NOT NULL)", m.Shadow, d.quote("k"), d.quote("h")))
+	stmts = append(stmts, mt.Triggers(m)...)
+	stmts = append(stmts, mt.Fill(m, fmt.Sprintf("SELECT %s, %s FROM %s", m.Key, m.Hash(""), m.Table)),
+		fmt.Sprintf("INSERT INTO %s VALUES (%s, %s, %s, %s, %s)", meta, literal(req.Table.Name), literal(cols[0].Name),
+			literal(strings.Join(names(cols), "\n")), literal(strings.Join(signature(cols), "\n")), literal(stamp)))
+	if req.DryRun {
+		return stmts, nil
+	}
+	return stmts, c.runAll(ctx, db, stmts, mt.Lock != nil)
+}
