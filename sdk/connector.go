@@ -432,6 +432,12 @@ type BoundsRequest struct {
 	Column string
 	Where  string
 	Range  *RangeFilter
+	// ChecksumColumns, when set (the key first, as in
+	// ChecksumRangesRequest.Columns; Column is the key), lets a
+	// ChecksumMaintainer answer from the checksums it maintains when they
+	// would serve a ChecksumRanges of these columns with this Where, rather
+	// than read the table. Without a Range only.
+	ChecksumColumns []string
 }
 
 // Bounds is the result of Bounds, over the rows that pass the request's
@@ -446,6 +452,9 @@ type Bounds struct {
 	// NullCount is the number of those rows in which the column is NULL,
 	// so Count-NullCount rows hold a value.
 	NullCount int64
+	// Maintained: the bounds came from maintained checksums
+	// (BoundsRequest.ChecksumColumns).
+	Maintained bool
 }
 
 // WriteMode says how Write treats existing rows.

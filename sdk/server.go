@@ -243,12 +243,12 @@ func (s *server) Bounds(ctx context.Context, req *pb.BoundsRequest) (_ *pb.Bound
 	}
 	res, err := b.Bounds(ctx, BoundsRequest{
 		Conn: connFromProto(req.GetConnection()), Source: src, Column: req.GetColumn(),
-		Where: req.GetWhere(), Range: rf,
+		Where: req.GetWhere(), Range: rf, ChecksumColumns: req.GetChecksumColumns(),
 	})
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &pb.BoundsResponse{Min: valueToProto(res.Min), Max: valueToProto(res.Max), Count: res.Count, NullCount: res.NullCount}, nil
+	return &pb.BoundsResponse{Min: valueToProto(res.Min), Max: valueToProto(res.Max), Count: res.Count, NullCount: res.NullCount, Maintained: res.Maintained}, nil
 }
 
 func (s *server) Write(stream pb.ConnectorService_WriteServer) (err error) {

@@ -13,7 +13,9 @@ import (
 // [req.Lower, req.Upper] (req.Columns those its maintained checksums hash)
 // are summed from the maintained hashes and equal the ones computed from
 // the rows (asked for with a where that keeps every row), at several
-// widths, with and without spans.
+// widths, with and without spans; and that the table's key bounds, when
+// c is a Bounder, come from the maintained hashes and equal those read
+// from the table.
 func CheckMaintained(t *testing.T, c sdk.RangeChecksummer, req sdk.ChecksumRangesRequest) {
 	t.Helper()
 	ctx := context.Background()
@@ -41,5 +43,26 @@ func CheckMaintained(t *testing.T, c sdk.RangeChecksummer, req sdk.ChecksumRange
 				t.Fatalf("width %d, spans %v: maintained checksums\n%v\ncomputed\n%v", w, s, got.Ranges, want.Ranges)
 			}
 		}
+	}
+	b, ok := c.(sdk.Bounder)
+	if !ok {
+		return
+	}
+	breq := sdk.BoundsRequest{Conn: req.Conn, Source: sdk.Source{Object: &req.Table}, Column: req.Key, ChecksumColumns: req.Columns}
+	got, err := b.Bounds(ctx, breq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	breq.ChecksumColumns = nil
+	want, err := b.Bounds(ctx, breq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Maintained || want.Maintained {
+		t.Fatalf("bounds maintained %v, without checksum columns %v: want maintained, then read from the table", got.Maintained, want.Maintained)
+	}
+	got.Maintained = false
+	if fmt.Sprint(*got) != fmt.Sprint(*want) {
+		t.Fatalf("bounds from the maintained hashes %+v, from the table %+v", *got, *want)
 	}
 }

@@ -191,12 +191,12 @@ func (r *remoteRecords) Release() {
 func (r *Remote) Bounds(ctx context.Context, req sdk.BoundsRequest) (*sdk.Bounds, error) {
 	resp, err := r.client.Bounds(ctx, &pb.BoundsRequest{
 		Connection: connToProto(req.Conn), Source: sourceToProto(req.Source), Column: req.Column,
-		Where: req.Where, Range: rangeToProto(req.Range),
+		Where: req.Where, Range: rangeToProto(req.Range), ChecksumColumns: req.ChecksumColumns,
 	})
 	if err != nil {
 		return nil, r.fail(err)
 	}
-	return &sdk.Bounds{Min: valueFromProto(resp.GetMin()), Max: valueFromProto(resp.GetMax()), Count: resp.GetCount(), NullCount: resp.GetNullCount()}, nil
+	return &sdk.Bounds{Min: valueFromProto(resp.GetMin()), Max: valueFromProto(resp.GetMax()), Count: resp.GetCount(), NullCount: resp.GetNullCount(), Maintained: resp.GetMaintained()}, nil
 }
 
 // Write streams records to the plugin. If records fails (Err after Next),

@@ -27,6 +27,9 @@ func (c *Connector) Bounds(ctx context.Context, req sdk.BoundsRequest) (*sdk.Bou
 	if err != nil {
 		return nil, err
 	}
+	if b, err := c.maintainedBounds(ctx, db, req); b != nil || err != nil {
+		return b, c.dialect.classify(err, req.Conn.DSN)
+	}
 	meta, err := c.columns(ctx, db, req.Source, []string{req.Column})
 	if err != nil {
 		return nil, c.dialect.classify(err, req.Conn.DSN)
@@ -202,4 +205,29 @@ func ValueAt(a arrow.Array, i int) (*sdk.Value, error) {
 		return sdk.TimestampValue(x.Value(i)), nil
 	}
 	return nil, fmt.Errorf("type %s cannot be a bound", a.DataType())
+}
+
+// maintainedBounds answers req from the shadow of maintained checksums
+// when req allows it (ChecksumColumns) and they would serve those
+// checksums: its keys are the table's, so a count of it (an index only
+// scan of two integers a row) stands in for counting the table. nil when
+// they do not serve.
+func (c *Connector) maintainedBounds(ctx context.Context, db *sql.DB, req sdk.BoundsRequest) (*sdk.Bounds, error) {
+	if len(req.ChecksumColumns) == 0 || req.Source.Object == nil || req.Range != nil || c.dialect.Maintain == nil || c.dialect.Checksum == nil {
+		return nil, nil
+	}
+	m, _, err := c.usableShadow(ctx, db, sdk.ChecksumRangesRequest{Table: *req.Source.Object, Columns: req.ChecksumColumns, Key: req.Column, Where: req.Where})
+	if m == nil || err != nil {
+		return nil, err
+	}
+	k := c.dialect.quote("k")
+	var lo, hi sql.NullInt64
+	b := &sdk.Bounds{Maintained: true}
+	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT MIN(%s), MAX(%s), COUNT(*) FROM %s", k, k, m.Shadow)).Scan(&lo, &hi, &b.Count); err != nil {
+		return nil, fmt.Errorf("bounds of %s: %w", m.Shadow, err)
+	}
+	if lo.Valid {
+		b.Min, b.Max = sdk.Int64Value(lo.Int64), sdk.Int64Value(hi.Int64)
+	}
+	return b, nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
@@ -205,4 +206,36 @@ func TestMaintainedChecksumsRefusePartitioned(t *testing.T) {
 	if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "partitioned") {
 		t.Fatalf("install on a partitioned table: %v, want an invalid argument", err)
 	}
+}
+
+// TestMaintainedChecksumsWriterPrivileges: a user allowed only to read and
+// write the table keeps writing after the install (triggers run as their
+// definer), and the shadow follows its writes.
+func TestMaintainedChecksumsWriterPrivileges(t *testing.T) {
+	db, name := database(t)
+	req := maintainedTable(t, db, name, 50)
+	user := fmt.Sprintf("hp_ck2_w_%d", time.Now().UnixNano()%1e9)
+	execAll(t, db, fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY 'pw'", user),
+		fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON %s.m TO '%s'@'%%'", name, user))
+	t.Cleanup(func() { _, _ = db.Exec(fmt.Sprintf("DROP USER '%s'@'%%'", user)) })
+	c := mysql.New()
+	maintain(t, c, req.Table, sdk.ChecksumsInstall)
+	w, err := sql.Open("mysql", fmt.Sprintf("%s:pw@tcp(127.0.0.1:3306)/%s", user, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for _, q := range []string{
+		`INSERT INTO m VALUES (100, 'w', 1, NULL, NULL)`,
+		`UPDATE m SET name = 'w2', id = id + 1000 WHERE id < 10`,
+		`DELETE FROM m WHERE id BETWEEN 20 AND 25`,
+	} {
+		if _, err := w.Exec(q); err != nil {
+			t.Fatalf("as %s, %s: %v", user, q, err)
+		}
+	}
+	if _, err := w.Exec(`SELECT COUNT(*) FROM hp_checksums_m`); err == nil {
+		t.Fatalf("%s reads the shadow: the test does not test a writer without privileges on it", user)
+	}
+	conformance.CheckMaintained(t, c, req)
 }

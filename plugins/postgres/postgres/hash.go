@@ -68,13 +68,15 @@ var maintainSQL = &sqlsource.MaintainSQL{
 			{"del", "DELETE", "REFERENCING OLD TABLE AS hp_old", fmt.Sprintf("DELETE FROM %s s USING hp_old o WHERE s.k = o.%s;", m.Shadow, m.Key)},
 			{"trunc", "TRUNCATE", "", "DELETE FROM " + m.Shadow + ";"},
 		}
-		var out []string
+		// The functions run as their owner (SECURITY DEFINER), so a role
+		// writing the table needs no privilege on the shadow. They keep
+		// the installer's search_path, with pg_temp last so that a
+		// writer's temporary table cannot stand in for the shadow.
+		out := []string{"SELECT set_config('search_path', current_setting('search_path') || ', pg_temp', true)"}
 		for _, b := range bodies {
 			name := m.TriggerName(b.event)
 			out = append(out,
-				// The writer's search_path must not change which shadow
-				// an unqualified name is.
-				fmt.Sprintf("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $hp$\nBEGIN\n%s\nRETURN NULL;\nEND\n$hp$", m.Object(name), b.body),
+				fmt.Sprintf("CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $hp$\nBEGIN\n%s\nRETURN NULL;\nEND\n$hp$", m.Object(name), b.body),
 				fmt.Sprintf("CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %s()", m.Quote(name), b.on, m.Table, b.ref, m.Object(name)),
 				fmt.Sprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", m.Table, m.Quote(name)))
 		}

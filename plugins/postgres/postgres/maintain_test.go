@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -118,6 +120,9 @@ func TestMaintainedChecksums(t *testing.T) {
 		}
 		if st := maintain(t, c, req.Table, sdk.ChecksumsStatus).State; !st.Stale || !strings.Contains(st.Note, note) {
 			t.Fatalf("after %s: status %+v, want stale", alter, st)
+		}
+		if b, err := c.Bounds(context.Background(), sdk.BoundsRequest{Conn: req.Conn, Source: sdk.Source{Object: &req.Table}, Column: "id", ChecksumColumns: req.Columns}); err != nil || b.Maintained {
+			t.Fatalf("after %s: bounds %+v, %v: want them read from the table", alter, b, err)
 		}
 		if _, err := db.Exec(restore); err != nil {
 			t.Fatal(err)
@@ -257,5 +262,50 @@ func TestMaintainedChecksumsRefuseInherited(t *testing.T) {
 	}
 	if st := maintain(t, c, parent, sdk.ChecksumsStatus).State; !st.Stale || !strings.Contains(st.Note, "child") {
 		t.Fatalf("a child added after the install: %+v, want stale naming it", st)
+	}
+}
+
+// TestMaintainedChecksumsWriterPrivileges: a role allowed only to read and
+// write the table keeps writing after the install (the trigger functions
+// run as their owner), and the shadow follows its writes.
+func TestMaintainedChecksumsWriterPrivileges(t *testing.T) {
+	db, sc := schemaFor(t)
+	req := maintainedTable(t, db, sc, 50)
+	role := fmt.Sprintf("hp_ck2_writer_%d", time.Now().UnixNano())
+	for _, q := range []string{"CREATE ROLE " + role + " LOGIN", "GRANT USAGE ON SCHEMA " + sc + " TO " + role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + sc + ".m TO " + role} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() { _, _ = db.Exec("DROP OWNED BY " + role + "; DROP ROLE " + role) })
+	c := postgres.New()
+	maintain(t, c, req.Table, sdk.ChecksumsInstall)
+	cfg, err := pgx.ParseConfig(testDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User = role
+	w := stdlib.OpenDB(*cfg)
+	defer w.Close()
+	m := sc + ".m"
+	for _, q := range []string{
+		`INSERT INTO ` + m + ` VALUES (100, 'w', 1, NULL, NULL)`,
+		`UPDATE ` + m + ` SET name = 'w2', id = id + 1000 WHERE id < 10`,
+		`DELETE FROM ` + m + ` WHERE id BETWEEN 20 AND 25`,
+	} {
+		if _, err := w.Exec(q); err != nil {
+			t.Fatalf("as %s, %s: %v", role, q, err)
+		}
+	}
+	if _, err := w.Exec(`SELECT count(*) FROM ` + sc + `.hp_checksums_m`); err == nil {
+		t.Fatalf("%s reads the shadow: the test does not test a writer without privileges on it", role)
+	}
+	conformance.CheckMaintained(t, c, req)
+	// Run as their owner, the functions search pg_temp last: a writer's
+	// temporary table cannot stand in for the shadow.
+	var conf string
+	if err := db.QueryRow(`SELECT proconfig::text FROM pg_proc WHERE oid = $1::regproc`, sc+".hp_checksums_m_ins").Scan(&conf); err != nil || !strings.HasSuffix(conf, `, pg_temp"}`) {
+		t.Fatalf("search_path of the trigger function: %s, %v: want pg_temp last", conf, err)
 	}
 }

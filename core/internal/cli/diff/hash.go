@@ -29,7 +29,8 @@ type HashStats struct {
 	FetchedSource   int64 `json:"fetched_source_rows"`
 	FetchedTarget   int64 `json:"fetched_target_rows"`
 	// SourceMaintained and TargetMaintained: every checksum of that side
-	// was summed from the hashes its database maintains (hp checksums).
+	// was summed from the hashes its database maintains (hp checksums),
+	// and its key bounds were read from them.
 	SourceMaintained bool `json:"source_maintained"`
 	TargetMaintained bool `json:"target_maintained"`
 }
@@ -42,16 +43,22 @@ type hashUse struct {
 	note string
 }
 
-func (u *hashUse) add(r *sdk.ChecksumRangesResult) {
+func (u *hashUse) add(maintained bool, note string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.queries++
-	if r.Maintained {
+	if maintained {
 		u.maintained++
 	}
 	if u.note == "" {
-		u.note = r.Note
+		u.note = note
 	}
+}
+
+// sideUse is a side and how its checksums were obtained.
+type sideUse struct {
+	s tableSide
+	u *hashUse
 }
 
 func (u *hashUse) all() bool { return u.queries > 0 && u.maintained == u.queries }
@@ -73,13 +80,14 @@ func compareHashed(ctx context.Context, o *Options, src, tgt tableSide, emit fun
 			return sum, nil, cliutil.UsageErrorf("--hash splits the table into ranges of an integer first key, and %q is %s in %s: ranges of text keys would depend on each database's collation, which need not agree: compare without --hash, or put an integer key column first with --primary-keys", s.keys[0], f.Type, s.t)
 		}
 	}
-	lo, hi, rows, err := keyBounds(ctx, o.Where, src, tgt)
+	var su, tu hashUse
+	sides := []sideUse{{src, &su}, {tgt, &tu}}
+	lo, hi, rows, err := keyBounds(ctx, o.Where, sides)
 	if err != nil || rows == 0 {
 		return sum, &HashStats{}, err
 	}
 	plan := merge.DefaultPlan
 	plan.TopRows, plan.Parallel = o.HashRows, o.HashParallel
-	var su, tu hashUse
 	spans, st, err := merge.Search(ctx, lo, hi, rows, plan, func(ctx context.Context, q merge.Query) (sr, tr []sdk.RangeChecksum, _ error) {
 		var serr, terr error
 		var wg sync.WaitGroup
@@ -91,10 +99,7 @@ func compareHashed(ctx context.Context, o *Options, src, tgt tableSide, emit fun
 	if err != nil {
 		return sum, nil, err
 	}
-	for _, u := range []struct {
-		s tableSide
-		u *hashUse
-	}{{src, &su}, {tgt, &tu}} {
+	for _, u := range sides {
 		if u.u.note != "" {
 			fmt.Fprintf(o.IO.ErrOut, "diff --hash: warning: %s: %s\n", u.s.t, u.u.note)
 		}
@@ -124,13 +129,18 @@ func compareHashed(ctx context.Context, o *Options, src, tgt tableSide, emit fun
 
 // keyBounds returns the first key's smallest and largest value on both
 // sides and the larger row count; a NULL key fails as in a full diff.
-func keyBounds(ctx context.Context, where string, sides ...tableSide) (lo, hi, rows int64, err error) {
+// A side's maintained checksums, when they serve the comparison, answer
+// without counting the table.
+func keyBounds(ctx context.Context, where string, sides []sideUse) (lo, hi, rows int64, err error) {
 	lo, hi = math.MaxInt64, math.MinInt64
-	for _, s := range sides {
-		b, err := s.t.Inst.Bounds(ctx, sdk.BoundsRequest{Conn: s.t.Conn.Wire(), Source: sdk.Source{Object: &s.t.Ref}, Column: s.keys[0], Where: where})
+	for _, su := range sides {
+		s := su.s
+		b, err := s.t.Inst.Bounds(ctx, sdk.BoundsRequest{Conn: s.t.Conn.Wire(), Source: sdk.Source{Object: &s.t.Ref}, Column: s.keys[0], Where: where,
+			ChecksumColumns: checksumColumns(s)})
 		if err != nil {
 			return 0, 0, 0, fmt.Errorf("bounds of %q in %s: %w", s.keys[0], s.t, err)
 		}
+		su.u.add(b.Maintained, "")
 		if b.NullCount > 0 {
 			return 0, 0, 0, fmt.Errorf("%w: key column %q is NULL in %d rows of %s: a row without a key cannot be matched", merge.ErrNullKey, s.keys[0], b.NullCount, s.t)
 		}
@@ -162,14 +172,19 @@ func int64Of(v *sdk.Value, s tableSide) (int64, error) {
 
 func checksums(ctx context.Context, s tableSide, where string, q merge.Query, use *hashUse) ([]sdk.RangeChecksum, error) {
 	r, err := s.t.Inst.ChecksumRanges(ctx, sdk.ChecksumRangesRequest{
-		Conn: s.t.Conn.Wire(), Table: s.t.Ref, Columns: append(append([]string(nil), s.keys...), s.cols...),
+		Conn: s.t.Conn.Wire(), Table: s.t.Ref, Columns: checksumColumns(s),
 		Where: where, Key: s.keys[0], Lower: q.Lower, Upper: q.Upper, Width: q.Width, Spans: keySpans(q.Spans),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("checksums of %s: %w", s.t, err)
 	}
-	use.add(r)
+	use.add(r.Maintained, r.Note)
 	return r.Ranges, nil
+}
+
+// checksumColumns are the columns a side's checksums hash: the keys first.
+func checksumColumns(s tableSide) []string {
+	return append(append([]string(nil), s.keys...), s.cols...)
 }
 
 func keySpans(spans []merge.Span) []sdk.KeySpan {

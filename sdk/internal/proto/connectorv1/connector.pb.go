@@ -1893,14 +1893,20 @@ func (x *ReadResponse) GetArrow() []byte {
 }
 
 type BoundsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Connection    *Connection            `protobuf:"bytes,1,opt,name=connection,proto3" json:"connection,omitempty"`
-	Source        *Source                `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
-	Column        string                 `protobuf:"bytes,3,opt,name=column,proto3" json:"column,omitempty"`
-	Where         string                 `protobuf:"bytes,4,opt,name=where,proto3" json:"where,omitempty"`
-	Range         *RangeFilter           `protobuf:"bytes,5,opt,name=range,proto3" json:"range,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Connection *Connection            `protobuf:"bytes,1,opt,name=connection,proto3" json:"connection,omitempty"`
+	Source     *Source                `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	Column     string                 `protobuf:"bytes,3,opt,name=column,proto3" json:"column,omitempty"`
+	Where      string                 `protobuf:"bytes,4,opt,name=where,proto3" json:"where,omitempty"`
+	Range      *RangeFilter           `protobuf:"bytes,5,opt,name=range,proto3" json:"range,omitempty"`
+	// When set (the key first, then the hashed columns, as in
+	// ChecksumRangesRequest.columns; column is the key), the connector may
+	// answer from the checksums it maintains (MaintainChecksums) when they
+	// would serve a ChecksumRanges of these columns with this where, rather
+	// than reading the table. Without a range only.
+	ChecksumColumns []string `protobuf:"bytes,6,rep,name=checksum_columns,json=checksumColumns,proto3" json:"checksum_columns,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *BoundsRequest) Reset() {
@@ -1968,6 +1974,13 @@ func (x *BoundsRequest) GetRange() *RangeFilter {
 	return nil
 }
 
+func (x *BoundsRequest) GetChecksumColumns() []string {
+	if x != nil {
+		return x.ChecksumColumns
+	}
+	return nil
+}
+
 type BoundsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Min and max of the column over non-NULL values; absent when there is
@@ -1977,7 +1990,9 @@ type BoundsResponse struct {
 	// Rows under the filter, NULLs in the column included.
 	Count int64 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
 	// Rows under the filter whose column is NULL.
-	NullCount     int64 `protobuf:"varint,4,opt,name=null_count,json=nullCount,proto3" json:"null_count,omitempty"`
+	NullCount int64 `protobuf:"varint,4,opt,name=null_count,json=nullCount,proto3" json:"null_count,omitempty"`
+	// The bounds came from the maintained checksums (checksum_columns).
+	Maintained    bool `protobuf:"varint,5,opt,name=maintained,proto3" json:"maintained,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2038,6 +2053,13 @@ func (x *BoundsResponse) GetNullCount() int64 {
 		return x.NullCount
 	}
 	return 0
+}
+
+func (x *BoundsResponse) GetMaintained() bool {
+	if x != nil {
+		return x.Maintained
+	}
+	return false
 }
 
 type WriteHeader struct {
@@ -3398,7 +3420,7 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x0ebatch_max_rows\x18\b \x01(\x03R\fbatchMaxRows\x12&\n" +
 	"\x0fbatch_max_bytes\x18\t \x01(\x03R\rbatchMaxBytes\"$\n" +
 	"\fReadResponse\x12\x14\n" +
-	"\x05arrow\x18\x01 \x01(\fR\x05arrow\"\xf1\x01\n" +
+	"\x05arrow\x18\x01 \x01(\fR\x05arrow\"\x9c\x02\n" +
 	"\rBoundsRequest\x12A\n" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2!.halfpipe.connector.v1.ConnectionR\n" +
@@ -3406,13 +3428,17 @@ const file_halfpipe_connector_v1_connector_proto_rawDesc = "" +
 	"\x06source\x18\x02 \x01(\v2\x1d.halfpipe.connector.v1.SourceR\x06source\x12\x16\n" +
 	"\x06column\x18\x03 \x01(\tR\x06column\x12\x14\n" +
 	"\x05where\x18\x04 \x01(\tR\x05where\x128\n" +
-	"\x05range\x18\x05 \x01(\v2\".halfpipe.connector.v1.RangeFilterR\x05range\"\xa5\x01\n" +
+	"\x05range\x18\x05 \x01(\v2\".halfpipe.connector.v1.RangeFilterR\x05range\x12)\n" +
+	"\x10checksum_columns\x18\x06 \x03(\tR\x0fchecksumColumns\"\xc5\x01\n" +
 	"\x0eBoundsResponse\x12.\n" +
 	"\x03min\x18\x01 \x01(\v2\x1c.halfpipe.connector.v1.ValueR\x03min\x12.\n" +
 	"\x03max\x18\x02 \x01(\v2\x1c.halfpipe.connector.v1.ValueR\x03max\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\x03R\x05count\x12\x1d\n" +
 	"\n" +
-	"null_count\x18\x04 \x01(\x03R\tnullCount\"\xf5\x01\n" +
+	"null_count\x18\x04 \x01(\x03R\tnullCount\x12\x1e\n" +
+	"\n" +
+	"maintained\x18\x05 \x01(\bR\n" +
+	"maintained\"\xf5\x01\n" +
 	"\vWriteHeader\x12A\n" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2!.halfpipe.connector.v1.ConnectionR\n" +
