@@ -82,21 +82,13 @@ const ownDictGroupRows = 1 << 18
 // encoded, compressed), so 200 columns of 128 KiB pages held 70 MB of
 // hp's 180 MB on the wide benchmark table. 4 MiB (20 KiB pages for 200
 // columns) against 8 MiB: hp 150 → 118–127 MB there, the file 1.4%
-// larger; tables of up to 34 columns keep maxDataPage.
+// larger; tables of up to 32 columns keep 128 KiB pages.
 const pageBudget = 4 << 20
 
-// maxDataPage is the largest data page size: the writer checks a page
-// every 1,024 values, so a 128 KiB limit made pages of 8-byte values 128
-// KiB and their levels, just over zstd's largest block. Such a page was
-// compressed as two blocks with history (copied into the encoder's
-// window), the second of a few bytes; at 120 KiB it is one block: 13% less
-// CPU on 10 bigint columns, the file 0.8% smaller.
-const maxDataPage = 120 << 10
-
-// dataPageSize is the data page size for a schema of cols columns:
-// maxDataPage up to 34 columns, smaller beyond, never below 16 KiB.
+// dataPageSize is the data page size for a schema of cols columns: 128 KiB
+// up to 32 columns, smaller beyond, never below 16 KiB.
 func dataPageSize(cols int) int64 {
-	return min(maxDataPage, max(16<<10, pageBudget/int64(max(cols, 1))))
+	return min(128<<10, max(16<<10, pageBudget/int64(max(cols, 1))))
 }
 
 func newParquet(w io.Writer, schema *arrow.Schema, cd codec, o parquetConfig) (Encoder, error) {
