@@ -78,11 +78,31 @@ var _ memory.Allocator = (*Poison)(nil)
 // PoisonBatches makes a Poison allocator the memory of every record batch
 // that crosses the protocol in this process (a plugin's batches as built,
 // the host's as received) until the test ends; tests using it must not
-// run in parallel with others.
+// run in parallel with others. Memory asked for as overwritten (the
+// host's IPC message bodies) comes poisoned too, so a byte read before it
+// was written shows.
 func PoisonBatches(t testing.TB) *Poison {
 	p := NewPoison(t)
-	t.Cleanup(batchmem.Set(p))
+	t.Cleanup(batchmem.Set(p, poisonFresh{p}))
 	return p
+}
+
+// poisonFresh is a Poison whose new buffers hold PoisonByte, not zeros.
+type poisonFresh struct{ *Poison }
+
+func (p poisonFresh) Allocate(n int) []byte {
+	b := p.Poison.Allocate(n)
+	for i := range b {
+		b[i] = PoisonByte
+	}
+	return b
+}
+
+func (p poisonFresh) Reallocate(n int, b []byte) []byte {
+	nb := p.Allocate(n)
+	copy(nb, b)
+	p.Free(b)
+	return nb
 }
 
 // OneShot returns a RecordReader over recs that, like the host's reader of

@@ -577,6 +577,7 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 	fields := b.Fields()
 	dest := make([]driver.Value, len(maps))
 	raw, _ := rows.(RawRows)
+	appender, _ := rows.(AppendRows)
 	var texts [][]byte
 	textDecoders := make([]TextDecoder, len(maps))
 	_, binary := rows.(BinaryRows)
@@ -618,21 +619,34 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 			}
 		}
 		var err error
-		if raw != nil {
+		size := 0
+		switch {
+		case appender != nil:
+			size, err = appender.AppendRow(fields, textDecoders)
+		case raw != nil:
 			err = raw.NextRaw(texts)
-		} else {
+		default:
 			err = rows.Next(dest)
 		}
 		if err == io.EOF {
 			break
 		}
+		row++
 		if err != nil {
+			var ce *ColumnError
+			if errors.As(err, &ce) && ce.Column >= 0 && ce.Column < len(maps) {
+				return failed(ce.Column, ce.Err)
+			}
 			return err
 		}
-		row++
 		if b.Rows() == 0 {
+			// An appended row is in the builders already: the wait
+			// holds back the batch it begins all the same.
 			next := rowBytes
-			if raw != nil {
+			switch {
+			case appender != nil:
+				next = size
+			case raw != nil:
 				next = 0
 				for _, t := range texts {
 					next += len(t)
@@ -642,7 +656,9 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 				return err
 			}
 		}
-		if raw != nil {
+		switch {
+		case appender != nil: // appended by AppendRow
+		case raw != nil:
 			for i, t := range texts {
 				if t == nil {
 					fields[i].AppendNull()
@@ -650,7 +666,7 @@ func (r *reader) stream(rows driver.Rows, maps []Mapping) error {
 					return failed(i, err)
 				}
 			}
-		} else {
+		default:
 			for i, v := range dest {
 				if v == nil {
 					fields[i].AppendNull()

@@ -93,6 +93,31 @@ type BinaryRows interface {
 	BinaryValues()
 }
 
+// AppendRows is RawRows that append each row's values to the batch's
+// builders themselves, by a plan made once per result from the columns'
+// wire types and builders, rather than handing every value's bytes to
+// the mappings' decoders (which choose a builder's type per value). The
+// reader uses AppendRow when rows have it.
+type AppendRows interface {
+	RawRows
+	// AppendRow appends the next row, io.EOF after the last, to fields
+	// (column i's to fields[i]; the same builders on every call), using
+	// decoders[i] (the decoder the reader would use for the bytes NextRaw
+	// hands over) for values the plan does not read itself. size is the
+	// row's bytes. A value that cannot be appended is a *ColumnError.
+	AppendRow(fields []array.Builder, decoders []TextDecoder) (size int, err error)
+}
+
+// ColumnError is a value of column Column that AppendRows could not
+// append.
+type ColumnError struct {
+	Column int
+	Err    error
+}
+
+func (e *ColumnError) Error() string { return fmt.Sprintf("column %d: %v", e.Column, e.Err) }
+func (e *ColumnError) Unwrap() error { return e.Err }
+
 // Dialect is what a SQL connector tells the generic reader.
 type Dialect struct {
 	// Open connects. Errors must not contain the password.

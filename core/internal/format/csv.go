@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -44,9 +46,11 @@ type csvColumn struct {
 	valid []byte
 	off   int
 	// offsets and data are set for string columns, written straight from
-	// their buffers.
+	// their buffers; clean says none of the batch's values holds a byte
+	// that needs quotes, so only their ends and lengths are looked at.
 	offsets []int32
 	data    []byte
+	clean   bool
 	// i64 and i32 are set for the integer columns, also written straight
 	// from their values: the most common columns, and a call per value
 	// through fn was a fifth of their cost.
@@ -101,22 +105,41 @@ func (e *csvEncoder) start() {
 
 // needsQuotes reports whether a field must be quoted to read back as itself.
 func (e *csvEncoder) needsQuotes(v []byte) bool {
+	return e.quotedWhole(v) || e.hasSpecial(v)
+}
+
+// quotedWhole reports whether v needs quotes for what it is as a whole:
+// empty where NULL is written as nothing, a space or tab at an end, or
+// equal to the NULL marker. The rest is its bytes' (hasSpecial).
+func (e *csvEncoder) quotedWhole(v []byte) bool {
 	if len(v) == 0 {
 		return len(e.null) == 0
 	}
 	if v[0] == ' ' || v[len(v)-1] == ' ' || v[0] == '\t' || v[len(v)-1] == '\t' {
 		return true
 	}
+	return len(v) == len(e.null) && string(v) == string(e.null)
+}
+
+// hasSpecial reports whether v holds a quote, a line end or the
+// delimiter. Of all of a column's values together it answers for each of
+// them: a single-byte one cannot straddle two values, and a longer
+// delimiter that does only makes each value checked on its own.
+func (e *csvEncoder) hasSpecial(v []byte) bool {
 	i := 0
 	if len(e.delim) == 1 {
-		// Eight bytes at a time: a word with no quote, no delimiter and no
-		// byte below 0x0E (line ends among them) holds nothing special. A
-		// word that may is checked byte by byte from there.
-		q, d := uint64(ones*'"'), ones*uint64(e.delim[0])
-		for ; i+8 <= len(v); i += 8 {
-			x := binary.LittleEndian.Uint64(v[i:])
-			if hasZeroByte(x^q)|hasZeroByte(x^d)|hasByteBelow(x, '\r'+1) != 0 {
-				break
+		// Two words at a time: words with no quote, no delimiter and no
+		// byte below 0x0E (line ends among them) hold nothing special.
+		// Words that may are checked byte by byte.
+		d := ones * uint64(e.delim[0])
+		for ; i+16 <= len(v); i += 16 {
+			x, y := binary.LittleEndian.Uint64(v[i:]), binary.LittleEndian.Uint64(v[i+8:])
+			if maySpecial(x, d)|maySpecial(y, d) != 0 {
+				for _, c := range v[i : i+16] {
+					if e.special[c] {
+						return true
+					}
+				}
 			}
 		}
 	}
@@ -125,19 +148,22 @@ func (e *csvEncoder) needsQuotes(v []byte) bool {
 			return true
 		}
 	}
-	if len(e.delim) > 1 && containsBytes(v, e.delim) {
-		return true
-	}
-	return len(e.null) > 0 && string(v) == string(e.null)
+	return len(e.delim) > 1 && containsBytes(v, e.delim)
 }
 
 const ones = 0x0101010101010101
 
+// maySpecial is non-zero when a byte of x is a quote, a byte of d (the
+// delimiter in each byte) or below 0x0E (line ends among them): three
+// zero-byte tests (hasZeroByte) under one mask.
+func maySpecial(x, d uint64) uint64 {
+	const q = ones * '"'
+	a, b := x^q, x^d
+	return ((a-ones)&^a | (b-ones)&^b | (x-ones*('\r'+1))&^x) & (ones * 0x80)
+}
+
 // hasZeroByte is non-zero when a byte of x is zero.
 func hasZeroByte(x uint64) uint64 { return (x - ones) &^ x & (ones * 0x80) }
-
-// hasByteBelow is non-zero when a byte of x is below n (n <= 128).
-func hasByteBelow(x uint64, n byte) uint64 { return (x - ones*uint64(n)) &^ x & (ones * 0x80) }
 
 func containsBytes(s, sub []byte) bool {
 	for i := 0; i+len(sub) <= len(s); i++ {
@@ -161,17 +187,56 @@ func quoted(b, v []byte) []byte {
 	return append(escapeQuotes(append(b, '"'), v), '"')
 }
 
-// escapeQuotes appends v with its quotes doubled.
+// escapeQuotes appends v with its quotes doubled. Most values quoted
+// hold no quote (they are quoted for a delimiter, a line end or their
+// ends): one byte search finds that. After a first quote it copies a word
+// at a time, through each quote: quotes come every few words in text that
+// has them, too often for a byte search and a copy between each.
 func escapeQuotes(b, v []byte) []byte {
-	for {
-		i := bytes.IndexByte(v, '"')
-		if i < 0 {
-			break
-		}
-		b = append(append(b, v[:i+1]...), '"')
-		v = v[i+1:]
+	i := bytes.IndexByte(v, '"')
+	if i < 0 {
+		return append(b, v...)
 	}
-	return append(b, v...)
+	b = append(append(b, v[:i+1]...), '"')
+	v = v[i+1:]
+	// Pieces of 4 KiB: each makes room for its every byte a quote, which
+	// a long value must not reserve at once.
+	for len(v) > 4<<10 {
+		b = escapePiece(b, v[:4<<10])
+		v = v[4<<10:]
+	}
+	return escapePiece(b, v)
+}
+
+func escapePiece(b, v []byte) []byte {
+	const q = uint64(ones * '"')
+	b = slices.Grow(b, 2*len(v))
+	n, out := len(b), b[:cap(b)]
+	i := 0
+	for i+8 <= len(v) {
+		x := binary.LittleEndian.Uint64(v[i:])
+		binary.LittleEndian.PutUint64(out[n:], x)
+		m := hasZeroByte(x ^ q)
+		if m == 0 {
+			n, i = n+8, i+8
+			continue
+		}
+		// The word's bytes through its first quote (the lowest flagged
+		// byte: a borrow only runs upward), then the quote again.
+		k := bits.TrailingZeros64(m)/8 + 1
+		n, i = n+k, i+k
+		out[n] = '"'
+		n++
+	}
+	for _, c := range v[i:] {
+		out[n] = c
+		n++
+		if c == '"' {
+			out[n] = '"'
+			n++
+		}
+	}
+	return out[:n]
 }
 
 func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
@@ -192,6 +257,11 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 			col.offsets = x.ValueOffsets()
 			if bufs := x.Data().Buffers(); len(bufs) > 2 && bufs[2] != nil {
 				col.data = bufs[2].Bytes()
+			}
+			// Not when the first value is quoted for its ends: a char(n)
+			// column's are all padded with spaces.
+			if n := x.Len(); n > 0 && !e.quotedWhole(col.data[col.offsets[0]:col.offsets[1]]) {
+				col.clean = !e.hasSpecial(col.data[col.offsets[0]:col.offsets[n]])
 			}
 		case *array.Int64:
 			if !e.nullLikeInt {
@@ -240,7 +310,7 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 						return err
 					}
 					buf = e.buf
-				} else if e.needsQuotes(v) {
+				} else if e.quotedWhole(v) || !col.clean && e.hasSpecial(v) {
 					buf = quoted(buf, v)
 				} else {
 					buf = append(buf, v...)

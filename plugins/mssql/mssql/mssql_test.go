@@ -589,7 +589,7 @@ func TestInfoCapabilities(t *testing.T) {
 	for _, c := range caps {
 		names = append(names, string(c))
 	}
-	if got := strings.Join(names, ","); got != "check,list_objects,describe,read,bounds,write,exec,plan_table,write_sync,read_query,read_partitions" {
+	if got := strings.Join(names, ","); got != "check,list_objects,describe,read,bounds,write,exec,plan_table,write_sync,write_abort,read_query,read_partitions" {
 		t.Fatalf("capabilities = %s", got)
 	}
 }

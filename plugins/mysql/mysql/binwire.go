@@ -134,6 +134,9 @@ type binRows struct {
 	*textRows
 	binary  []bool
 	scratch []byte
+	// plan appends each column's values for AppendRow, made at its
+	// first call
+	plan []appendFunc
 }
 
 // BinaryValues marks the rows as sqlsource.BinaryRows.
@@ -147,72 +150,114 @@ func (r *binRows) Next([]driver.Value) error {
 // NextRaw implements sqlsource.RawRows: dest[i] is nil for NULL, else the
 // value's bytes, valid until the next call.
 func (r *binRows) NextRaw(dest [][]byte) error {
+	if len(dest) != len(r.defs) {
+		return r.abandon(fmt.Errorf("%d values asked of rows of %d columns", len(dest), len(r.defs)))
+	}
+	_, err := r.decode(dest, nil)
+	return err
+}
+
+// AppendRow implements sqlsource.AppendRows: each column's values go to
+// its builder by the plan (binplan.go), without passing through NextRaw's
+// bytes and the decoders' choice of builder type per value.
+func (r *binRows) AppendRow(fields []array.Builder, decoders []sqlsource.TextDecoder) (int, error) {
+	if r.plan == nil {
+		if len(fields) != len(r.defs) || len(decoders) != len(r.defs) {
+			return 0, r.abandon(fmt.Errorf("%d builders asked of rows of %d columns", len(fields), len(r.defs)))
+		}
+		r.plan = make([]appendFunc, len(fields))
+		for i := range fields {
+			r.plan[i] = r.planColumn(i, fields[i], decoders[i])
+		}
+	}
+	return r.decode(nil, fields)
+}
+
+// decode reads the next row: into dest (NextRaw) or, when dest is nil,
+// to fields by the plan. It returns the row's bytes.
+func (r *binRows) decode(dest [][]byte, fields []array.Builder) (int, error) {
 	data, err := r.row()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if data[0] != 0x00 || len(dest) != len(r.defs) {
-		return r.abandon(fmt.Errorf("malformed binary row packet"))
+	n := len(r.defs)
+	if data[0] != 0x00 {
+		return 0, r.abandon(fmt.Errorf("malformed binary row packet"))
 	}
-	pos := 1 + (len(dest)+9)/8
+	pos := 1 + (n+9)/8
 	if pos > len(data) {
-		return r.abandon(fmt.Errorf("malformed binary row packet"))
+		return 0, r.abandon(fmt.Errorf("malformed binary row packet"))
 	}
 	nulls := data[1:pos]
-	s := r.scratch[:0]
-	for i := range dest {
-		c := &r.defs[i]
-		if nulls[(i+2)>>3]>>((i+2)&7)&1 != 0 || c.typ == 0x06 {
-			dest[i] = nil
+	r.scratch = r.scratch[:0]
+	for i := 0; i < n; i++ {
+		w := r.p.widths[i]
+		if nulls[(i+2)>>3]>>((i+2)&7)&1 != 0 || w < 0 {
+			if dest != nil {
+				dest[i] = nil
+			} else {
+				fields[i].AppendNull()
+			}
 			continue
 		}
-		if w := fixedWidth[c.typ]; w > 0 {
+		var v []byte
+		if w > 0 {
 			if pos+w > len(data) {
-				return r.abandon(fmt.Errorf("row packet holds fewer than %d values", len(dest)))
+				return 0, r.abandon(fmt.Errorf("row packet holds fewer than %d values", n))
 			}
-			v := data[pos : pos+w : pos+w]
+			v = data[pos : pos+w : pos+w]
 			pos += w
-			if r.binary[i] {
-				dest[i] = v
-				continue
+		} else {
+			l, k := lenenc(data[pos:])
+			end := pos + k + int(l)
+			if k == 0 || end > len(data) || end < pos {
+				return 0, r.abandon(fmt.Errorf("malformed row packet"))
 			}
-			at := len(s)
-			s = appendNumber(s, c, v)
-			dest[i] = s[at:len(s):len(s)]
+			v = data[pos+k : end : end]
+			pos = end
+		}
+		if dest == nil {
+			if err := r.plan[i](v); err != nil {
+				return 0, &sqlsource.ColumnError{Column: i, Err: err}
+			}
 			continue
 		}
-		l, k := lenenc(data[pos:])
-		end := pos + k + int(l)
-		if k == 0 || end > len(data) || end < pos {
-			return r.abandon(fmt.Errorf("malformed row packet"))
-		}
-		v := data[pos+k : end : end]
-		pos = end
-		switch c.typ {
-		case 0x07, 0x0a, 0x0c, 0x0e: // TIMESTAMP, DATE, DATETIME, NEWDATE
-			if r.binary[i] && plainDate(v) {
-				dest[i] = v
-				continue
-			}
-			fallthrough
-		case 0x0b: // TIME
-			at := len(s)
-			var err error
-			if s, err = appendTime(s, c, v); err != nil {
-				return r.abandon(fmt.Errorf("column %q: %w", c.name, err))
-			}
-			dest[i] = s[at:len(s):len(s)]
-		default:
-			dest[i] = v
+		if dest[i], err = r.text(i, v); err != nil {
+			return 0, r.abandon(fmt.Errorf("column %q: %w", r.defs[i].name, err))
 		}
 	}
-	// Values formatted into s stay valid if it grew: the old array is
-	// not written again.
-	r.scratch = s
 	if pos != len(data) {
-		return r.abandon(fmt.Errorf("row packet holds more than %d values", len(dest)))
+		return 0, r.abandon(fmt.Errorf("row packet holds more than %d values", n))
 	}
-	return nil
+	return len(data), nil
+}
+
+// text is column i's binary value v as NextRaw hands it over: as sent,
+// or formatted into r.scratch. Values formatted there stay valid if it
+// grows: the old array is not written again.
+func (r *binRows) text(i int, v []byte) ([]byte, error) {
+	c := &r.defs[i]
+	at := len(r.scratch)
+	switch c.typ {
+	case 0x01, 0x02, 0x03, 0x04, 0x05, 0x08, 0x09, 0x0d: // fixed-width numbers
+		if r.binary[i] {
+			return v, nil
+		}
+		r.scratch = appendNumber(r.scratch, c, v)
+	case 0x07, 0x0a, 0x0c, 0x0e: // TIMESTAMP, DATE, DATETIME, NEWDATE
+		if r.binary[i] && plainDate(v) {
+			return v, nil
+		}
+		fallthrough
+	case 0x0b: // TIME
+		var err error
+		if r.scratch, err = appendTime(r.scratch, c, v); err != nil {
+			return nil, err
+		}
+	default:
+		return v, nil
+	}
+	return r.scratch[at:len(r.scratch):len(r.scratch)], nil
 }
 
 // appendNumber appends a binary number's text, as the driver's value
@@ -360,23 +405,15 @@ func plainDate(v []byte) bool {
 // binaryDate appends a binary date or datetime that plainDate accepts to
 // a Date32 builder (its date) or a microsecond Timestamp builder.
 func binaryDate(b array.Builder, v []byte) error {
-	days := sqlsource.CivilDays(int64(le16(v)), int64(v[2]), int64(v[3]))
 	switch x := b.(type) {
 	case *array.Date32Builder:
-		x.Append(arrow.Date32(days))
+		x.Append(arrow.Date32(binaryDays(v)))
 		return nil
 	case *array.TimestampBuilder:
 		if x.Type().(*arrow.TimestampType).Unit != arrow.Microsecond {
 			break
 		}
-		us := days * 86_400_000_000
-		if len(v) >= 7 {
-			us += ((int64(v[4])*60+int64(v[5]))*60 + int64(v[6])) * 1_000_000
-		}
-		if len(v) == 11 {
-			us += int64(le32(v[7:]))
-		}
-		x.Append(arrow.Timestamp(us))
+		x.Append(arrow.Timestamp(binaryMicros(v)))
 		return nil
 	}
 	return fmt.Errorf("binary date into %T", b)

@@ -332,15 +332,18 @@ func TestTextAndBinaryProtocolsAgree(t *testing.T) {
 		`CREATE TABLE `+d+`.a (id INT NOT NULL PRIMARY KEY, ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT UNSIGNED,
 			bi BIGINT, bu BIGINT UNSIGNED, d1 DECIMAL(15,2), d2 DECIMAL(65,30), c CHAR(5), v VARCHAR(20), tx TEXT, bl BLOB, vb VARBINARY(8),
 			dt DATE, dtm DATETIME(6), ts TIMESTAMP(3) NULL, tm TIME(2), y YEAR, b1 BIT(1), b9 BIT(9), e ENUM('x','y'), s SET('p','q'), j JSON, g POINT,
-			tm0 TIME, tm6 TIME(6), dt0 DATETIME, ts0 TIMESTAMP NULL, mu MEDIUMINT, iu INT UNSIGNED, su SMALLINT UNSIGNED)`,
+			tm0 TIME, tm6 TIME(6), dt0 DATETIME, ts0 TIMESTAMP NULL, mu MEDIUMINT, iu INT UNSIGNED, su SMALLINT UNSIGNED,
+			i INT, d3 DECIMAL(38,10))`,
 		`INSERT INTO `+d+`.a VALUES
 			(1, -128, 255, -32768, 16777215, -9223372036854775808, 18446744073709551615, -1234567890123.45, 12345678901234567890123456789012345.123456789012345678901234567890,
 			 'ab', 'żółw 🐢', REPEAT('t', 300), X'00FF00', X'', '0001-01-01', '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07.999', '-838:59:59.99', 1901, b'1', b'100000001', 'y', 'p,q', '{"a": [1, null]}', POINT(1.5, -2),
-			 '-100:00:01', '837:12:13.000001', '2024-02-29 12:34:56', '1970-01-01 00:00:01', -8388608, 4294967295, 65535),
+			 '-100:00:01', '837:12:13.000001', '2024-02-29 12:34:56', '1970-01-01 00:00:01', -8388608, 4294967295, 65535,
+			 -2147483648, -9999999999999999999999999999.9999999999),
 			(2, 127, 0, 32767, 0, 9223372036854775807, 0, 0.01, -0.000000000000000000000000000001, '', '', '', '', X'0102', '0000-00-00', '0000-00-00 00:00:00', NULL, '00:00:00', 0, b'0', b'0', 'x', '', 'null', NULL,
-			 '-00:00:00.5', '00:00:00', '0000-00-00 00:00:00', NULL, 8388607, 0, 0),
+			 '-00:00:00.5', '00:00:00', '0000-00-00 00:00:00', NULL, 8388607, 0, 0,
+			 2147483647, 0.0000000001),
 			(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-			 NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
+			 NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
 		// with a float, so that table reads take the binary protocol
 		"CREATE VIEW "+d+".af AS SELECT a.*, CAST(id AS DOUBLE) / 3 AS f, CAST(id / 7 AS FLOAT) AS f32 FROM "+d+".a",
 	)
@@ -394,7 +397,7 @@ func TestTextAndBinaryProtocolsAgree(t *testing.T) {
 			t.Errorf("column %s (%s): binary protocol by the driver %v, off the socket %v", f.Name, f.Type, driver.Column(i), wire.Column(i))
 		}
 	}
-	if got := wire.Column(32).(*array.Float64).Value(1); got != 2.0/3 {
+	if got := wire.Column(34).(*array.Float64).Value(1); got != 2.0/3 {
 		t.Errorf("double 2/3 read as %v", got)
 	}
 	if tm, tm6 := wire.Column(25).(*array.String), wire.Column(26).(*array.String); tm.Value(0) != "-100:00:01" || tm6.Value(0) != "837:12:13.000001" || tm6.Value(1) != "00:00:00.000000" {
@@ -403,6 +406,12 @@ func TestTextAndBinaryProtocolsAgree(t *testing.T) {
 	// Spot checks that the two do not agree on something wrong.
 	if got := text.Column(6).(*array.Uint64).Value(0); got != math.MaxUint64 {
 		t.Errorf("bigint unsigned max: %d", got)
+	}
+	if got := text.Column(32).(*array.Int32).Value(0); got != math.MinInt32 {
+		t.Errorf("int min: %d", got)
+	}
+	if got := text.Column(33).(*array.Decimal128).Value(0); got.BigInt().String() != "-"+strings.Repeat("9", 38) {
+		t.Errorf("decimal(38,10) min: %v", got.BigInt())
 	}
 	if got := text.Column(8).(*array.Decimal256).Value(1); got.Sign() >= 0 {
 		t.Errorf("decimal(65,30) -1e-30 read as %v", got)

@@ -160,18 +160,24 @@ func (c *column) null(row int) {
 	c.nulls = append(c.nulls, int32(row))
 }
 
-// put decodes the non-NULL binary field d as the value of row.
+// undo takes back row's value, the last one put (not a builder's). A
+// fixed slot keeps what was written: a row is undone only to be decoded
+// again from the same bytes, or the read fails.
+func (c *column) undo(row int) {
+	if n := len(c.nulls); n > 0 && c.nulls[n-1] == int32(row) {
+		c.nulls = c.nulls[:n-1]
+	}
+	if c.kind == kindBytes {
+		c.data = c.data[:c.offsets[row]]
+	}
+}
+
+// put decodes the non-NULL binary field d as the value of row (kindBytes
+// values are appended by the row decoder itself).
 func (c *column) put(row int, d []byte) error {
 	switch c.kind {
 	case kindBuilder:
 		return c.dec(d)
-	case kindBytes:
-		if len(c.data)+len(d) > cap(c.data) {
-			c.growData(len(d))
-		}
-		c.data = append(c.data, d...)
-		c.offsets[row+1] = int32(len(c.data))
-		return nil
 	case kindBool:
 		if len(d) != 1 {
 			return c.sizeErr(d)

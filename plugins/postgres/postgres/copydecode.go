@@ -426,7 +426,9 @@ type rowDecoder struct {
 	// owned says the bytes being decoded are a message buffer pgx made
 	// for that message alone and never reuses, which a batch may keep.
 	owned bool
-	err   error
+	// undoable: every column can take back a value (none is a builder).
+	undoable bool
+	err      error
 }
 
 // pgxPooledMax is the largest message buffer pgx takes from (and returns
@@ -503,6 +505,10 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 		}
 		p = p[19+ext:]
 		d.header = true
+		d.undoable = true
+		for i := range d.cols {
+			d.undoable = d.undoable && d.cols[i].kind != kindBuilder
+		}
 		close(d.started)
 	}
 	nf := len(d.cols)
@@ -519,34 +525,28 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 		if int(count) != nf {
 			return nil, fmt.Errorf("COPY row has %d fields, expected %d", count, nf)
 		}
-		// Find the row's end before decoding any field: a builder cannot
-		// take back a value.
-		end := 2
-		for i := 0; i < nf; i++ {
-			if len(p) < end+4 {
+		// A row that starts a batch, or one whose columns could not take
+		// back a value (builders), is measured before any field is
+		// decoded; the others are decoded in one pass, undone if short.
+		if d.rows == 0 || d.owned || !d.undoable {
+			end := rowEnd(p, nf)
+			if end < 0 {
 				return p, nil
 			}
-			if n := int32(binary.BigEndian.Uint32(p[end:])); n > 0 {
-				end += int(n)
+			// A row in a buffer of its own starts a batch, so that its
+			// values can be the batch's buffers.
+			if d.owned && d.rows > 0 {
+				if err := d.send(); err != nil {
+					return nil, err
+				}
 			}
-			end += 4
-		}
-		if len(p) < end {
-			return p, nil
-		}
-		// A row in a buffer of its own starts a batch, so that its values
-		// can be the batch's buffers.
-		if d.owned && d.rows > 0 {
-			if err := d.send(); err != nil {
-				return nil, err
-			}
-		}
-		// A new batch waits while the ones before it hold the budget, so
-		// that huge rows are not copied into a batch each while earlier
-		// ones are still being sent.
-		if d.rows == 0 {
-			if err := d.flight.Wait(d.ctx, int64(end)); err != nil {
-				return nil, err
+			// A new batch waits while the ones before it hold the budget,
+			// so that huge rows are not copied into a batch each while
+			// earlier ones are still being sent.
+			if d.rows == 0 {
+				if err := d.flight.Wait(d.ctx, int64(end)); err != nil {
+					return nil, err
+				}
 			}
 		}
 		d.row++
@@ -556,24 +556,13 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 				d.cols[i].grow(d.capacity)
 			}
 		}
-		off := 2
-		for i := range d.cols {
-			c := &d.cols[i]
-			n := int32(binary.BigEndian.Uint32(p[off:]))
-			off += 4
-			if n < 0 {
-				c.null(d.rows)
-				continue
-			}
-			if d.owned && c.kind == kindBytes && len(c.data) == 0 {
-				c.take(d.rows, p[off:off+int(n)])
-			} else if err := c.put(d.rows, p[off:off+int(n)]); err != nil {
-				return nil, fmt.Errorf("row %d, column %q (%s): %w", d.row, d.schema.Field(i).Name, c.what, err)
-			}
-			off += int(n)
-			if c.kind == kindBytes || c.kind == kindBuilder {
-				d.size += int64(n)
-			}
+		end, err := d.putRow(p)
+		if err != nil {
+			return nil, err
+		}
+		if end < 0 {
+			d.row--
+			return p, nil
 		}
 		d.rows++
 		d.size += d.rowBytes
@@ -585,6 +574,87 @@ func (d *rowDecoder) decode(p []byte) ([]byte, error) {
 		}
 	}
 	return p, nil
+}
+
+// rowEnd returns the length of the row at the start of p, or -1 when p
+// does not hold all of it.
+func rowEnd(p []byte, nf int) int {
+	end := 2
+	for i := 0; i < nf; i++ {
+		if len(p) < end+4 {
+			return -1
+		}
+		if n := int32(binary.BigEndian.Uint32(p[end:])); n > 0 {
+			end += int(n)
+		}
+		end += 4
+	}
+	if len(p) < end {
+		return -1
+	}
+	return end
+}
+
+// putRow decodes the row at the start of p as row d.rows and returns its
+// length, or -1, with the fields decoded so far undone, when p ends
+// before it does.
+func (d *rowDecoder) putRow(p []byte) (int, error) {
+	off := 2
+	size := d.size
+	for i := range d.cols {
+		c := &d.cols[i]
+		if len(p) < off+4 {
+			return d.undo(i, size), nil
+		}
+		n := int32(binary.BigEndian.Uint32(p[off:]))
+		off += 4
+		if n < 0 {
+			c.null(d.rows)
+			continue
+		}
+		if len(p)-off < int(n) {
+			return d.undo(i, size), nil
+		}
+		// The commonest fields here, without a call; the others, and
+		// fields of the wrong size, in put.
+		v := p[off : off+int(n)]
+		switch {
+		case c.kind == kindSwap8 && n == 8:
+			binary.LittleEndian.PutUint64(c.fixed[8*d.rows:], binary.BigEndian.Uint64(v))
+		case c.kind == kindSwap4 && n == 4:
+			binary.LittleEndian.PutUint32(c.fixed[4*d.rows:], binary.BigEndian.Uint32(v))
+		case c.kind == kindBytes:
+			if d.owned && len(c.data) == 0 {
+				c.take(d.rows, v)
+			} else {
+				if len(c.data)+len(v) > cap(c.data) {
+					c.growData(len(v))
+				}
+				c.data = append(c.data, v...)
+				c.offsets[d.rows+1] = int32(len(c.data))
+			}
+			d.size += int64(n)
+		default:
+			if err := c.put(d.rows, v); err != nil {
+				return 0, fmt.Errorf("row %d, column %q (%s): %w", d.row, d.schema.Field(i).Name, c.what, err)
+			}
+			if c.kind == kindBuilder {
+				d.size += int64(n)
+			}
+		}
+		off += int(n)
+	}
+	return off, nil
+}
+
+// undo takes back row d.rows from the columns before column n and the
+// batch size to size, and returns -1.
+func (d *rowDecoder) undo(n int, size int64) int {
+	for i := range d.cols[:n] {
+		d.cols[i].undo(d.rows)
+	}
+	d.size = size
+	return -1
 }
 
 // send hands the batch built so far to the reader, waiting while the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -25,7 +26,7 @@ func sliceRows(t *testing.T, rr array.RecordReader, into map[int64]string) int {
 			if _, dup := into[ids.Value(i)]; dup {
 				t.Fatalf("id %d read by two slices", ids.Value(i))
 			}
-			into[ids.Value(i)] = pay.Value(i)
+			into[ids.Value(i)] = strings.Clone(pay.Value(i)) // the batch's memory is reused after Next
 			n++
 		}
 	}

@@ -152,13 +152,14 @@ func init() {
 // what a test [Set].
 func Allocator() memory.Allocator { return current.Load().zeroed }
 
-// Overwritten returns the allocator for memory its user overwrites whole
-// before reading it (the host's IPC reader reads each message body into
+// Overwritten returns the allocator for memory its user writes before
+// reading it (the host's IPC reader reads each message body whole into
 // one buffer): the same pool, without clearing a reused buffer.
 func Overwritten() memory.Allocator { return current.Load().unzeroed }
 
-// Set makes m the allocator for batches until restore is called (tests).
-func Set(m memory.Allocator) (restore func()) {
-	old := current.Swap(&holder{m, m})
+// Set makes zeroed and unzeroed the allocators for batches until restore
+// is called (tests).
+func Set(zeroed, unzeroed memory.Allocator) (restore func()) {
+	old := current.Swap(&holder{zeroed, unzeroed})
 	return func() { current.Store(old) }
 }
