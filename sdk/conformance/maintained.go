@@ -86,8 +86,8 @@ func checkMaintained(t *testing.T, c sdk.RangeChecksummer, req sdk.ChecksumRange
 }
 
 // CheckCompactWhileWriting fails t unless compactions of the blocks of
-// req's table (installed with blocks of width 4), running while two
-// writers call write(writer, i), leave the maintained checksums equal to
+// req's table (installed with blocks of width 4), two at a time, running
+// while two writers call write(writer, i), leave the maintained checksums equal to
 // the computed ones (CheckMaintained), before and after one more
 // compaction.
 func CheckCompactWhileWriting(t *testing.T, c interface {
@@ -95,13 +95,12 @@ func CheckCompactWhileWriting(t *testing.T, c interface {
 	sdk.RangeChecksummer
 }, req sdk.ChecksumRangesRequest, write func(w, i int64) error) {
 	t.Helper()
-	compact := func() sdk.ChecksumsState {
-		t.Helper()
+	compact := func() (sdk.ChecksumsState, error) {
 		r, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: req.Conn, Table: req.Table, Action: sdk.ChecksumsCompact})
 		if err != nil {
-			t.Fatal(err)
+			return sdk.ChecksumsState{}, fmt.Errorf("compact: %w", err)
 		}
-		return r.State
+		return r.State, nil
 	}
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -117,15 +116,27 @@ func CheckCompactWhileWriting(t *testing.T, c interface {
 			}
 		})
 	}
-	// Compactions until the writers have written a while during them.
-	for n := 0; (n < 5 || writes.Load() < 300) && !t.Failed(); n++ {
-		compact()
+	// Two compactions at a time, which must not fold the same rows twice,
+	// until the writers have written a while during them.
+	var cg sync.WaitGroup
+	for range 2 {
+		cg.Go(func() {
+			for n := 0; (n < 5 || writes.Load() < 300) && !t.Failed(); n++ {
+				if _, err := compact(); err != nil {
+					t.Error(err)
+				}
+			}
+		})
 	}
+	cg.Wait()
 	stop.Store(true)
 	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 	CheckMaintained(t, c, req)
-	if st := compact(); st.BlockRows == 0 || st.BlockWidth != 4 {
-		t.Fatalf("after compacting: %+v", st)
+	if st, err := compact(); err != nil || st.BlockRows == 0 || st.BlockWidth != 4 {
+		t.Fatalf("after compacting: %+v, %v", st, err)
 	}
 	CheckMaintained(t, c, req)
 }

@@ -51,8 +51,9 @@ type MaintainSQL struct {
 	// keys do not wait for each other; a block's count and hash sum are
 	// the sums of n and s over its rows, read through an index on b.
 	BlockTable func(m Maintained) []string
-	// Compact folds each block's rows into one, in one repeatable-read
-	// transaction, losing no row a trigger appends meanwhile.
+	// Compact folds each block's rows into one, in one read-committed
+	// transaction that holds the table's record, losing no row a trigger
+	// appends meanwhile and taking no lock such a trigger waits for.
 	Compact func(m Maintained) []string
 }
 
@@ -377,11 +378,31 @@ func (c *Connector) compactChecksums(ctx context.Context, db *sql.DB, req sdk.Ma
 	if m == nil || st.BlockWidth == 0 {
 		return nil, sdk.Errorf(sdk.ErrFailedPrecondition, "%s has no maintained checksum blocks to compact (installed: %v): install the checksums", c.dialect.table(req.Table), st.Installed)
 	}
-	stmts := c.dialect.Maintain.Compact(*m)
+	d := c.dialect
+	meta := d.table(c.metaRef(req.Table))
+	// The table's record, locked first, keeps two compactions from folding
+	// the same rows twice; the folding itself reads without locks (read
+	// committed), so a writer's trigger appending meanwhile never waits
+	// for it, nor deadlocks with it.
+	lock := "SELECT " + d.quote("key_column") + " FROM " + meta + " WHERE " + d.quote("table_name") + " = " + d.placeholder(1) + " FOR UPDATE"
+	stmts := append([]string{lock}, d.Maintain.Compact(*m)...)
 	if req.DryRun {
 		return stmts, nil
 	}
-	return stmts, c.runAll(ctx, db, stmts, repeatable)
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return stmts, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, lock, req.Table.Name); err != nil {
+		return stmts, fmt.Errorf("locking the record of %s in %s: %w", d.table(req.Table), meta, err)
+	}
+	for _, q := range stmts[1:] {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return stmts, fmt.Errorf("%s: %w", firstLine(q), err)
+		}
+	}
+	return stmts, tx.Commit()
 }
 
 func (c *Connector) installChecksums(ctx context.Context, db *sql.DB, req sdk.MaintainChecksumsRequest) ([]string, error) {

@@ -134,14 +134,15 @@ var maintainSQL = &sqlsource.MaintainSQL{
 	BlockTable: func(m sqlsource.Maintained) []string {
 		return []string{"CREATE TABLE " + m.Blocks + " (id BIGINT AUTO_INCREMENT PRIMARY KEY, b BIGINT NOT NULL, n BIGINT NOT NULL, s DECIMAL(65, 0) NOT NULL, KEY (b))"}
 	},
-	// The rows up to the largest id are read under shared next-key locks
-	// (repeatable read), so a delta appended meanwhile with a smaller id
-	// (ids are taken before the row is written) waits for the compaction
-	// and stays; the folded rows get larger ids than those deleted.
+	// The rows to fold are copied by a consistent read (no locks: read
+	// committed), and exactly those are deleted by id, so a delta a writer
+	// commits meanwhile stays, whatever its id.
 	Compact: func(m sqlsource.Maintained) []string {
-		return []string{"SET @hp_compact = (SELECT COALESCE(MAX(id), 0) FROM " + m.Blocks + ")",
-			fmt.Sprintf("INSERT INTO %s (b, n, s) SELECT b, SUM(n), SUM(s) FROM %s WHERE id <= @hp_compact GROUP BY b HAVING SUM(n) <> 0 OR SUM(s) <> 0", m.Blocks, m.Blocks),
-			fmt.Sprintf("DELETE FROM %s WHERE id <= @hp_compact", m.Blocks)}
+		return []string{"DROP TEMPORARY TABLE IF EXISTS hp_compact",
+			"CREATE TEMPORARY TABLE hp_compact AS SELECT id, b, n, s FROM " + m.Blocks,
+			fmt.Sprintf("INSERT INTO %s (b, n, s) SELECT b, SUM(n), SUM(s) FROM hp_compact GROUP BY b HAVING SUM(n) <> 0 OR SUM(s) <> 0", m.Blocks),
+			fmt.Sprintf("DELETE k FROM %s AS k JOIN hp_compact AS c ON k.id = c.id", m.Blocks),
+			"DROP TEMPORARY TABLE hp_compact"}
 	},
 }
 
