@@ -4,12 +4,41 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 )
+
+// Maintain runs action on the maintained checksums of table, keyed by
+// its column "id", hashing columns (all others when none), and fails t on
+// an error.
+func Maintain(t *testing.T, c sdk.ChecksumMaintainer, conn sdk.Connection, table sdk.ObjectRef, action sdk.ChecksumsAction, columns ...string) *sdk.MaintainChecksumsResult {
+	t.Helper()
+	r, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: conn, Table: table, Key: "id", Columns: columns, Action: action})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Install installs the maintained checksums of req's table (keyed by
+// "id", hashing every other column) and returns their state, failing t
+// unless a dry run first plans a statement holding planned and installs
+// nothing.
+func Install(t *testing.T, c sdk.ChecksumMaintainer, req sdk.ChecksumRangesRequest, planned string) sdk.ChecksumsState {
+	t.Helper()
+	dry, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: req.Conn, Table: req.Table, Key: "id", Action: sdk.ChecksumsInstall, DryRun: true})
+	if err != nil || !strings.Contains(strings.Join(dry.Statements, "\n"), planned) || dry.State.Installed {
+		t.Fatalf("dry run: %+v, %v", dry, err)
+	}
+	if st := Maintain(t, c, req.Conn, req.Table, sdk.ChecksumsStatus).State; st.Installed {
+		t.Fatalf("installed by a dry run: %+v", st)
+	}
+	return Maintain(t, c, req.Conn, req.Table, sdk.ChecksumsInstall).State
+}
 
 // CheckMaintained fails t unless the checksums of req's table over
 // [req.Lower, req.Upper] (req.Columns those its maintained checksums hash)

@@ -33,11 +33,7 @@ func maintainedTable(t *testing.T, db *sql.DB, name string, n int) sdk.ChecksumR
 
 func maintain(t *testing.T, c sdk.ChecksumMaintainer, ref sdk.ObjectRef, a sdk.ChecksumsAction, cols ...string) *sdk.MaintainChecksumsResult {
 	t.Helper()
-	r, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: sdk.Connection{DSN: testDSN()}, Table: ref, Key: "id", Columns: cols, Action: a, BlockWidth: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return conformance.Maintain(t, c, sdk.Connection{DSN: testDSN()}, ref, a, cols...)
 }
 
 // TestMaintainedChecksums: after an install, every kind of write
@@ -51,14 +47,7 @@ func TestMaintainedChecksums(t *testing.T) {
 	db, name := database(t)
 	req := maintainedTable(t, db, name, 200)
 	c := mysql.New()
-	dry, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: req.Conn, Table: req.Table, Key: "id", Action: sdk.ChecksumsInstall, DryRun: true})
-	if err != nil || !strings.Contains(strings.Join(dry.Statements, "\n"), "LOCK IN SHARE MODE") || dry.State.Installed {
-		t.Fatalf("dry run: %+v, %v", dry, err)
-	}
-	if st := maintain(t, c, req.Table, sdk.ChecksumsStatus).State; st.Installed {
-		t.Fatalf("installed by a dry run: %+v", st)
-	}
-	st := maintain(t, c, req.Table, sdk.ChecksumsInstall).State
+	st := conformance.Install(t, c, req, "LOCK IN SHARE MODE")
 	if !st.Installed || st.Stale || st.Rows != 200 || strings.Join(st.Columns, ",") != "name,amount,ts,day" {
 		t.Fatalf("after install: %+v", st)
 	}
