@@ -13,24 +13,25 @@ import (
 )
 
 // Maintain runs action on the maintained checksums of table, keyed by
-// its column "id", hashing columns (all others when none), and fails t on
-// an error.
+// its column "id", hashing columns (all others when none), in blocks of
+// width 4 (small enough for a test table to span many), and fails t on an
+// error.
 func Maintain(t *testing.T, c sdk.ChecksumMaintainer, conn sdk.Connection, table sdk.ObjectRef, action sdk.ChecksumsAction, columns ...string) *sdk.MaintainChecksumsResult {
 	t.Helper()
-	r, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: conn, Table: table, Key: "id", Columns: columns, Action: action})
+	r, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: conn, Table: table, Key: "id", Columns: columns, Action: action, BlockWidth: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-// Install installs the maintained checksums of req's table (keyed by
-// "id", hashing every other column) and returns their state, failing t
+// Install installs the maintained checksums of req's table as [Maintain]
+// does, hashing every other column, and returns their state, failing t
 // unless a dry run first plans a statement holding planned and installs
 // nothing.
 func Install(t *testing.T, c sdk.ChecksumMaintainer, req sdk.ChecksumRangesRequest, planned string) sdk.ChecksumsState {
 	t.Helper()
-	dry, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: req.Conn, Table: req.Table, Key: "id", Action: sdk.ChecksumsInstall, DryRun: true})
+	dry, err := c.MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: req.Conn, Table: req.Table, Key: "id", Action: sdk.ChecksumsInstall, DryRun: true, BlockWidth: 4})
 	if err != nil || !strings.Contains(strings.Join(dry.Statements, "\n"), planned) || dry.State.Installed {
 		t.Fatalf("dry run: %+v, %v", dry, err)
 	}
