@@ -292,7 +292,11 @@ func Search(ctx context.Context, lo, hi, rows int64, p Plan, sum Checksums) ([]S
 			rows int64
 		}
 		var diff []found
-		var checked, differing int64
+		// Each side's rows are summed over all queries before the larger
+		// is taken: a max per query would count more when the first level
+		// is cut into more parts, and the choice below would depend on
+		// Parallel.
+		var srcRows, tgtRows, differing int64
 		res, err := answerAll(ctx, qs, p.Parallel, sum)
 		if err != nil {
 			return err
@@ -309,7 +313,8 @@ func Search(ctx context.Context, lo, hi, rows int64, p Plan, sum Checksums) ([]S
 					st.TargetRows += r.Rows
 				}
 			}
-			checked += max(total(src), total(tgt))
+			srcRows += total(src)
+			tgtRows += total(tgt)
 			for _, m := range Differing(src, tgt) {
 				differing += m.Rows
 				r := Range(q.Lower, q.Upper, q.Width, m.Index)
@@ -322,7 +327,7 @@ func Search(ctx context.Context, lo, hi, rows int64, p Plan, sum Checksums) ([]S
 		// Most rows differ: reading them costs no more than hashing them
 		// again; unless this level was of blocks, whose rows' hashes are
 		// stored: summing them costs much less than reading the rows.
-		deep := differing*2 <= checked || p.Align > 1 && w >= p.Align
+		deep := differing*2 <= max(srcRows, tgtRows) || p.Align > 1 && w >= p.Align
 		for _, f := range diff {
 			if deep && f.rows > p.LeafRows && w > 1 {
 				split = AppendSpan(split, f.span)
