@@ -369,9 +369,9 @@ func (c *Connector) blockFill(m Maintained) []string {
 		fmt.Sprintf("INSERT INTO %s (b, n, s) SELECT %s, COUNT(*), SUM(%s) FROM %s GROUP BY %s", m.Blocks, m.Block(k), c.dialect.quote("h"), m.Shadow, m.Block(k))}
 }
 
-// repeatable is the isolation of the blocks' fill and compaction: their
-// reads lock what they read (MariaDB), so that no delta slips between
-// reading and deleting.
+// repeatable is the isolation of the blocks' fill: its reads lock what
+// they read (MariaDB), so that no delta slips between reading and
+// writing.
 var repeatable = &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
 
 func (c *Connector) compactChecksums(ctx context.Context, db *sql.DB, req sdk.MaintainChecksumsRequest, st sdk.ChecksumsState, m *Maintained) ([]string, error) {
@@ -384,25 +384,12 @@ func (c *Connector) compactChecksums(ctx context.Context, db *sql.DB, req sdk.Ma
 	// the same rows twice; the folding itself reads without locks (read
 	// committed), so a writer's trigger appending meanwhile never waits
 	// for it, nor deadlocks with it.
-	lock := "SELECT " + d.quote("key_column") + " FROM " + meta + " WHERE " + d.quote("table_name") + " = " + d.placeholder(1) + " FOR UPDATE"
+	lock := "SELECT " + d.quote("key_column") + " FROM " + meta + " WHERE " + d.quote("table_name") + " = " + literal(req.Table.Name) + " FOR UPDATE"
 	stmts := append([]string{lock}, d.Maintain.Compact(*m)...)
 	if req.DryRun {
 		return stmts, nil
 	}
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
-	if err != nil {
-		return stmts, err
-	}
-	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, lock, req.Table.Name); err != nil {
-		return stmts, fmt.Errorf("locking the record of %s in %s: %w", d.table(req.Table), meta, err)
-	}
-	for _, q := range stmts[1:] {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return stmts, fmt.Errorf("%s: %w", firstLine(q), err)
-		}
-	}
-	return stmts, tx.Commit()
+	return stmts, c.runAll(ctx, db, stmts, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 }
 
 func (c *Connector) installChecksums(ctx context.Context, db *sql.DB, req sdk.MaintainChecksumsRequest) ([]string, error) {
