@@ -252,6 +252,64 @@ func TestRowDecoderHoldsBigBatchesWithinBudget(t *testing.T) {
 	}
 }
 
+// TestRowDecoderReservesForFullBatches decodes rows like the large shape
+// (a 1 MiB value every 20 rows of 100 bytes), one write per row as pgconn
+// makes them. A batch ends past the byte limit by its last value, and the
+// buffers reserved after one must hold the next like it: regrowing copies
+// all of a batch's values again (the plugin's largest cost on that shape).
+func TestRowDecoderReservesForFullBatches(t *testing.T) {
+	stream := copyStream(t, `SELECT g AS id, CASE WHEN g % 20 = 0 THEN repeat(md5(g::text), 32768) ELSE repeat('s', 100) END AS s FROM generate_series(1, 400) g`)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}, {Name: "s", Type: arrow.BinaryTypes.String}}, nil)
+	natives := []string{"integer", "text"}
+	decoders := []binDecoder{binaryDecoder(natives[0]), binaryDecoder(natives[1])}
+	d := newRowDecoder(context.Background(), schema, natives, decoders, 0, 0)
+	defer d.release()
+	var rows int64
+	var sentCaps []int // the value buffer's capacity in each batch sent
+	got := make(chan struct{})
+	go func() {
+		defer close(got)
+		for rec := range d.out {
+			rows += rec.NumRows()
+			sentCaps = append(sentCaps, cap(rec.Column(1).Data().Buffers()[2].Buf()))
+			d.flight.Done(rec)
+			rec.Release()
+		}
+	}()
+	if _, err := d.Write(stream[:19]); err != nil {
+		t.Fatal(err)
+	}
+	stream = stream[19:]
+	var reserved []int // its capacity just after each batch was sent
+	for len(stream) > 2 {
+		end := rowEnd(stream, 2)
+		n := d.rows
+		if _, err := d.Write(stream[:end]); err != nil {
+			t.Fatal(err)
+		}
+		stream = stream[end:]
+		if d.rows != n+1 {
+			reserved = append(reserved, cap(d.cols[1].data))
+		}
+	}
+	if _, err := d.Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.finish(); err != nil {
+		t.Fatal(err)
+	}
+	close(d.out)
+	<-got
+	if rows != 400 || len(reserved) < 4 {
+		t.Fatalf("%d rows in %d full batches; want 400 in at least 4", rows, len(reserved))
+	}
+	for k := 1; k < len(reserved); k++ {
+		if sentCaps[k] != reserved[k-1] {
+			t.Errorf("batch %d: its value buffer grew from the %d bytes reserved to %d", k+1, reserved[k-1], sentCaps[k])
+		}
+	}
+}
+
 // mapNative is the Arrow type the connector reads a catalog type as.
 func mapNative(t testing.TB, native string) arrow.DataType {
 	t.Helper()

@@ -668,8 +668,10 @@ func (d *rowDecoder) send() error {
 		c := &d.cols[i]
 		data := len(c.data)
 		arrs[i] = c.array(d.rows)
-		// A batch of huge values does not make every next one reserve as much.
-		c.alloc(max(d.rows, 1), min(data+data/8, int(d.maxBytes)))
+		// A batch of huge values does not make every next one reserve as
+		// much; a full one ends past maxBytes by its last row, so the
+		// reserve allows a last value of up to a quarter of it.
+		c.alloc(max(d.rows, 1), min(data+data/8, int(d.maxBytes+d.maxBytes/4)))
 	}
 	rec := d.flight.Track(array.NewRecordBatch(d.schema, arrs, int64(d.rows)))
 	for _, a := range arrs {
