@@ -306,7 +306,7 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 			case col.offsets != nil:
 				if v := col.data[col.offsets[i]:col.offsets[i+1]]; len(v) >= flushAt {
 					e.buf = buf
-					if err := e.writeLong(v); err != nil {
+					if err := e.writeLong(v, col.clean); err != nil {
 						return err
 					}
 					buf = e.buf
@@ -355,12 +355,13 @@ func (e *csvEncoder) Write(rec arrow.RecordBatch) error {
 
 // writeLong writes a long value after the row buffer, a piece at a time:
 // copied into the buffer whole, a 100 MB value would grow it to hold the
-// value and keep it that large.
-func (e *csvEncoder) writeLong(v []byte) error {
+// value and keep it that large. clean: its column's scan found no special
+// byte in the batch, so only the value's ends are looked at.
+func (e *csvEncoder) writeLong(v []byte, clean bool) error {
 	if err := e.drain(); err != nil {
 		return err
 	}
-	if !e.needsQuotes(v) {
+	if !e.quotedWhole(v) && (clean || !e.hasSpecial(v)) {
 		_, err := e.out.Write(v)
 		return err
 	}
