@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -117,4 +118,68 @@ func DirSize(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// ThreadTime is a thread's time on a CPU and waiting on a run queue for
+// one (its schedstat): a server thread's wait says how much of the run it
+// was ready but other processes held both cores.
+type ThreadTime struct{ CPU, Wait time.Duration }
+
+// ThreadTimes reads the times of each thread of pid, by thread id.
+func ThreadTimes(pid int) (map[string]ThreadTime, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]ThreadTime, len(tasks))
+	for _, t := range tasks {
+		data, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue // the thread has exited
+		}
+		f := strings.Fields(string(data))
+		if len(f) < 2 {
+			return nil, fmt.Errorf("%s/%s/schedstat: %q", dir, t.Name(), data)
+		}
+		run, err1 := strconv.ParseInt(f[0], 10, 64)
+		wait, err2 := strconv.ParseInt(f[1], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("%s/%s/schedstat: %q", dir, t.Name(), data)
+		}
+		out[t.Name()] = ThreadTime{CPU: time.Duration(run), Wait: time.Duration(wait)}
+	}
+	return out, nil
+}
+
+// Busiest is the thread that used the most CPU between two snapshots of
+// ThreadTimes: its CPU and wait over the interval. On a server with one
+// thread per connection, that of the benchmark's read, unless another
+// session's was busier.
+func Busiest(before, after map[string]ThreadTime) ThreadTime {
+	var best ThreadTime
+	for id, a := range after {
+		d := ThreadTime{CPU: a.CPU - before[id].CPU, Wait: a.Wait - before[id].Wait}
+		if d.CPU > best.CPU {
+			best = d
+		}
+	}
+	return best
+}
+
+// FindProcess returns the pid of a process whose command name is one of
+// names, or 0.
+func FindProcess(names ...string) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err == nil && slices.Contains(names, strings.TrimSpace(string(comm))) {
+			return pid
+		}
+	}
+	return 0
 }

@@ -3,9 +3,12 @@ package measure
 import (
 	"os"
 	"os/exec"
+	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // The test binary run with measureRole=wait starts itself with
@@ -47,5 +50,67 @@ func TestRunCountsChildrenCPU(t *testing.T) {
 	}
 	if u.CPU < 200*time.Millisecond {
 		t.Errorf("CPU %v (%v elapsed), want at least the child's 200ms", u.CPU, u.Elapsed)
+	}
+}
+
+// Busiest finds the thread that burned CPU between two snapshots, with
+// its CPU time over the interval, not since it started: the thread spins
+// before the first snapshot too.
+func TestBusiestThread(t *testing.T) {
+	spin := func() time.Duration {
+		start := threadCPU()
+		for threadCPU()-start < 150*time.Millisecond {
+			for i := 0; i < 1e5; i++ {
+				_ = i * i
+			}
+		}
+		return threadCPU() - start
+	}
+	next, done := make(chan struct{}), make(chan time.Duration)
+	go func() {
+		runtime.LockOSThread()
+		spin()
+		next <- struct{}{}
+		<-next
+		done <- spin()
+		<-next // the thread ends with the goroutine: not before the snapshot
+	}()
+	<-next
+	before, err := ThreadTimes(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	next <- struct{}{}
+	spun := <-done
+	after, err := ThreadTimes(os.Getpid())
+	close(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Busiest(before, after)
+	if got.CPU < spun*9/10 || got.CPU > spun+50*time.Millisecond {
+		t.Errorf("busiest thread used %v, the spinning one %v", got.CPU, spun)
+	}
+	if got.Wait < 0 {
+		t.Errorf("negative wait %v", got.Wait)
+	}
+}
+
+func threadCPU() time.Duration {
+	var ts syscall.Timespec
+	_, _, _ = syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 3 /* CLOCK_THREAD_CPUTIME_ID */, uintptr(unsafe.Pointer(&ts)), 0)
+	return time.Duration(ts.Nano())
+}
+
+func TestFindProcess(t *testing.T) {
+	comm, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid := FindProcess("no-such-process", strings.TrimSpace(string(comm))); pid == 0 {
+		t.Errorf("FindProcess(%q) found nothing", comm)
+	}
+	if pid := FindProcess("no-such-process"); pid != 0 {
+		t.Errorf("FindProcess found pid %d for a name no process has", pid)
 	}
 }

@@ -8,7 +8,9 @@
 //	shapebench -hp bin/hp -db postgres,mysql -shapes text,wide -rounds 3 -scale 0.5
 //
 // Tables are hp_bench_<shape> (-prefix), generated inside the servers when their row
-// count differs from the shape's (times -scale).
+// count differs from the shape's (times -scale). On MariaDB running on this
+// machine it also reports the server thread serving each CSV export: its
+// CPU and its wait for a CPU (mariadbd's busiest thread over the run).
 package main
 
 import (
@@ -53,8 +55,12 @@ type cell struct {
 	// the comparison that holds on a machine shared with other work.
 	clientCPU, csvCPU, parquetCPU time.Duration
 	csvBytes                      int64
-	rss                           int64 // hp + plugin, the larger of the two runs
-	hpRSS, pluginRSS              int64 // the parts of rss
+	// clientServer and csvServer are the server thread of the client's
+	// and hp's CSV export (MariaDB on this machine only).
+	clientServer, csvServer measure.ThreadTime
+	server                  bool
+	rss                     int64 // hp + plugin, the larger of the two runs
+	hpRSS, pluginRSS        int64 // the parts of rss
 }
 
 func main() {
@@ -92,15 +98,28 @@ func measureShape(hp string, db database, s testkit.Shape, table string, rows, r
 		return c, err
 	}
 	var client, csv, parquet, clientCPU, csvCPU, parquetCPU []time.Duration
+	var clientServer, csvServer []measure.ThreadTime
+	server := 0
+	if db.dialect == "mysql" {
+		server = measure.FindProcess("mariadbd", "mysqld")
+	}
+	c.server = server != 0
 	for r := 1; r <= rounds; r++ {
 		tmp, err := os.MkdirTemp("", "shapebench")
 		if err != nil {
 			return c, err
 		}
-		u, size, err := runClient(db, table, filepath.Join(tmp, "client.csv"))
+		var u measure.Usage
+		var size int64
+		t, err := serverThread(server, func() error {
+			var err error
+			u, size, err = runClient(db, table, filepath.Join(tmp, "client.csv"))
+			return err
+		})
 		if err != nil {
 			return c, fmt.Errorf("%s: %w", db.client, err)
 		}
+		clientServer = append(clientServer, t)
 		client = append(client, u.Elapsed)
 		clientCPU = append(clientCPU, u.CPU)
 		report(fmt.Sprintf("%s %s: %s", db.name, s.Name, db.client), rows, u, size, false)
@@ -109,7 +128,12 @@ func measureShape(hp string, db database, s testkit.Shape, table string, rows, r
 			cmd := exec.Command(hp, "cp", "snap", db.conn+"."+table, "out.bench", "--format", f.format, "--compression", f.compression, "--log-level", "warn")
 			cmd.Env = append(os.Environ(), db.env, "HP_OUT_DSN="+out)
 			cmd.Stderr = os.Stderr
-			u, err := measure.Run(cmd)
+			var u measure.Usage
+			t, err := serverThread(server, func() error {
+				var err error
+				u, err = measure.Run(cmd)
+				return err
+			})
 			if err != nil {
 				return c, fmt.Errorf("hp → %s: %w", f.format, err)
 			}
@@ -121,6 +145,7 @@ func measureShape(hp string, db database, s testkit.Shape, table string, rows, r
 			if f.format == "csv" {
 				csv = append(csv, u.Elapsed)
 				csvCPU = append(csvCPU, u.CPU)
+				csvServer = append(csvServer, t)
 				c.csvBytes = size
 			} else {
 				parquet = append(parquet, u.Elapsed)
@@ -131,7 +156,28 @@ func measureShape(hp string, db database, s testkit.Shape, table string, rows, r
 	}
 	c.client, c.csv, c.parquet = median(client), median(csv), median(parquet)
 	c.clientCPU, c.csvCPU, c.parquetCPU = median(clientCPU), median(csvCPU), median(parquetCPU)
+	c.clientServer, c.csvServer = medianThread(clientServer), medianThread(csvServer)
 	return c, nil
+}
+
+// serverThread runs run and returns the busiest thread of process pid
+// over it (nothing when pid is 0).
+func serverThread(pid int, run func() error) (measure.ThreadTime, error) {
+	if pid == 0 {
+		return measure.ThreadTime{}, run()
+	}
+	before, err := measure.ThreadTimes(pid)
+	if err != nil {
+		return measure.ThreadTime{}, fmt.Errorf("server process %d: %w", pid, err)
+	}
+	if err := run(); err != nil {
+		return measure.ThreadTime{}, err
+	}
+	after, err := measure.ThreadTimes(pid)
+	if err != nil {
+		return measure.ThreadTime{}, fmt.Errorf("server process %d: %w", pid, err)
+	}
+	return measure.Busiest(before, after), nil
 }
 
 // ensureTable generates table unless it holds rows rows already.
@@ -205,6 +251,16 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
+// medianThread is the median of the threads' CPU and, apart, of their
+// waits.
+func medianThread(ts []measure.ThreadTime) measure.ThreadTime {
+	cpu, wait := make([]time.Duration, len(ts)), make([]time.Duration, len(ts))
+	for i, t := range ts {
+		cpu[i], wait[i] = t.CPU, t.Wait
+	}
+	return measure.ThreadTime{CPU: median(cpu), Wait: median(wait)}
+}
+
 // printTable prints the medians and whether each goal is met, as a
 // Markdown table (docs/benchmarks.md keeps the latest).
 func printTable(cells []cell) {
@@ -221,14 +277,20 @@ func printTable(cells []cell) {
 	}
 }
 
-// printCPU prints the medians' CPU seconds: the client process (the
-// server's share is in neither column), hp with its plugin.
+// printCPU prints the medians' CPU seconds: the client process, hp with
+// its plugin, and where measured the server thread of each CSV export
+// with, in brackets, its wait for a CPU.
 func printCPU(cells []cell) {
 	fmt.Println()
-	fmt.Println("| Database | Shape | Client CPU | hp + plugin CPU, CSV | hp + plugin CPU, Parquet zstd |")
-	fmt.Println("| --- | --- | ---: | ---: | ---: |")
+	fmt.Println("| Database | Shape | Client CPU | hp + plugin CPU, CSV | hp + plugin CPU, Parquet zstd | Server thread CPU (wait), client CSV | Server thread CPU (wait), hp CSV |")
+	fmt.Println("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
 	for _, c := range cells {
-		fmt.Printf("| %s | %s | %.2fs | %.2fs | %.2fs |\n", c.db.name, c.shape.Name, c.clientCPU.Seconds(), c.csvCPU.Seconds(), c.parquetCPU.Seconds())
+		clientServer, csvServer := "–", "–"
+		if c.server {
+			clientServer = fmt.Sprintf("%.2fs (%.2fs)", c.clientServer.CPU.Seconds(), c.clientServer.Wait.Seconds())
+			csvServer = fmt.Sprintf("%.2fs (%.2fs)", c.csvServer.CPU.Seconds(), c.csvServer.Wait.Seconds())
+		}
+		fmt.Printf("| %s | %s | %.2fs | %.2fs | %.2fs | %s | %s |\n", c.db.name, c.shape.Name, c.clientCPU.Seconds(), c.csvCPU.Seconds(), c.parquetCPU.Seconds(), clientServer, csvServer)
 	}
 }
 
