@@ -74,7 +74,7 @@ func TestOutOfTreeConnector(t *testing.T) {
 	// go.work out of it.
 	cmd := exec.Command("go", "build", "-o", filepath.Join(plugins, "hp-plugin-numbers"), ".")
 	cmd.Dir = mod
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the out-of-tree connector as documented: %v\n%s", err, out)
 	}

@@ -208,3 +208,11 @@ func ClientFailed(t TB, service string, err error, output string) {
 	}
 	t.Fatalf("%s: %v: %s", service, err, output)
 }
+
+// ModuleEnv is the environment of a go command building a module outside
+// this repository's workspace: GOWORK=off, and -mod=mod (go.sum filled in
+// from the module cache, as `go mod tidy` would) added to the caller's
+// GOFLAGS, whose build tags keep the build cache shared with the tests'.
+func ModuleEnv() []string {
+	return append(os.Environ(), "GOWORK=off", "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod"))
+}

@@ -35,7 +35,7 @@ func TestOutOfTreeConnectorTakesOptions(t *testing.T) {
 	}
 	build := exec.Command("go", "build", "-o", filepath.Join(plugins, "hp-plugin-numbers"), ".")
 	build.Dir = mod
-	build.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	build.Env = testkit.ModuleEnv()
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the out-of-tree connector: %v\n%s", err, out)
 	}

@@ -121,7 +121,7 @@ func TestExampleConnector(t *testing.T) {
 	for _, args := range [][]string{{"vet", "./..."}, {"test", "-count=1", "./..."}, {"build", "-o", filepath.Join(plugins, "hp-plugin-greetings"), "."}} {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+		cmd.Env = testkit.ModuleEnv()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go %v outside the workspace: %v\n%s", args, err, out)
 		}
