@@ -96,6 +96,10 @@ demo: build
 # the workspace does not need, take a minute or more), sdk-vet once `make
 # build` has compiled the packages it shares with the workspace (started
 # earlier, it would compile them a second time alongside the build).
+#
+# The tests run the executables `make build` made (docs-check needs them
+# too) rather than linking their own (testkit.Build, HP_TEST_BIN_DIR).
+test: export HP_TEST_BIN_DIR := $(BIN)
 test: test-tools debs-start fmt-check sdk-tidy-start proto-check docs-check
 	@$(call bg_start,sdk-vet)
 	set -o pipefail; { $(GO) test -json -vet=all -count=1 -timeout 30m $(MODULES) || s=1; \

@@ -91,15 +91,24 @@ func Build(t testing.TB, plugins ...string) *Binaries {
 	return b
 }
 
-// buildMissing links the packages of pkgs not yet in built.
+// buildMissing links the packages of pkgs not yet in built, except those
+// HP_TEST_BIN_DIR holds: `make test` sets it to the directory `make build`
+// has just filled (hp, plugins/hp-plugin-<name>), so the tests run those
+// executables instead of linking every one again.
 func buildMissing(t testing.TB, root string, pkgs []string) {
 	t.Helper()
+	prebuilt := os.Getenv("HP_TEST_BIN_DIR")
 	byCgo := map[string][]string{}
 	for _, pkg := range pkgs {
-		if _, ok := built[pkg]; !ok {
-			cgo := cgoEnabled(root, pkg)
-			byCgo[cgo] = append(byCgo[cgo], pkg)
+		if _, ok := built[pkg]; ok {
+			continue
 		}
+		if exe := prebuiltExe(prebuilt, pkg); exe != "" {
+			built[pkg] = exe
+			continue
+		}
+		cgo := cgoEnabled(root, pkg)
+		byCgo[cgo] = append(byCgo[cgo], pkg)
 	}
 	for _, cgo := range []string{"0", "1"} {
 		if len(byCgo[cgo]) == 0 {
@@ -124,6 +133,21 @@ func buildMissing(t testing.TB, root string, pkgs []string) {
 			built[pkg] = filepath.Join(out, filepath.Base(pkg))
 		}
 	}
+}
+
+// prebuiltExe is pkg's executable in dir, "" when dir is "" or lacks it.
+func prebuiltExe(dir, pkg string) string {
+	if dir == "" {
+		return ""
+	}
+	exe := filepath.Join(dir, "hp")
+	if name, ok := strings.CutPrefix(pkg, "./plugins/"); ok {
+		exe = filepath.Join(dir, "plugins", "hp-plugin-"+name)
+	}
+	if !isFile(exe) {
+		return ""
+	}
+	return exe
 }
 
 // link makes to a hard link of from (a copy where links fail).
