@@ -118,16 +118,15 @@ func (c *Connector) metaRef(ref sdk.ObjectRef) sdk.ObjectRef {
 }
 
 // readInstalled returns the table's record, nil when it has none; exists
-// says whether hp_checksums exists at all, others how many other tables
-// it records.
-func (c *Connector) readInstalled(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) (in *installed, exists bool, others int, err error) {
+// says whether hp_checksums exists at all.
+func (c *Connector) readInstalled(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) (in *installed, exists bool, err error) {
 	d := c.dialect
 	cols, err := d.Columns(ctx, db, c.metaRef(ref))
 	if errors.Is(err, sdk.ErrNotFound) || (err == nil && len(cols) == 0) {
-		return nil, false, 0, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, 0, err
+		return nil, false, err
 	}
 	// An hp_checksums of before the blocks has no block_width.
 	width := "0"
@@ -135,20 +134,17 @@ func (c *Connector) readInstalled(ctx context.Context, db *sql.DB, ref sdk.Objec
 		width = d.quote(blockWidthColumn)
 	}
 	meta := d.table(c.metaRef(ref))
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+meta+" WHERE "+d.quote("table_name")+" <> "+d.placeholder(1), ref.Name).Scan(&others); err != nil {
-		return nil, true, 0, fmt.Errorf("reading %s: %w", meta, err)
-	}
 	var key, columns, sig, stamp string
 	var bw int64
 	err = db.QueryRowContext(ctx, "SELECT "+d.quote("key_column")+", "+d.quote("hashed_columns")+", "+d.quote("signature")+", "+d.quote("stamp")+", "+width+
 		" FROM "+meta+" WHERE "+d.quote("table_name")+" = "+d.placeholder(1), ref.Name).Scan(&key, &columns, &sig, &stamp, &bw)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, true, others, nil
+		return nil, true, nil
 	}
 	if err != nil {
-		return nil, true, others, fmt.Errorf("reading %s: %w", meta, err)
+		return nil, true, fmt.Errorf("reading %s: %w", meta, err)
 	}
-	return &installed{key: key, columns: strings.Split(columns, "\n"), signature: strings.Split(sig, "\n"), stamp: stamp, blockWidth: bw}, true, others, nil
+	return &installed{key: key, columns: strings.Split(columns, "\n"), signature: strings.Split(sig, "\n"), stamp: stamp, blockWidth: bw}, true, nil
 }
 
 // shadowOf names the shadow of ref and what lies beside it.
@@ -199,7 +195,7 @@ func names(cols []ColumnMeta) []string {
 // checksumsState returns the table's state and, when installed and its
 // columns still exist, its parts.
 func (c *Connector) checksumsState(ctx context.Context, db *sql.DB, ref sdk.ObjectRef) (sdk.ChecksumsState, *Maintained, error) {
-	in, _, _, err := c.readInstalled(ctx, db, ref)
+	in, _, err := c.readInstalled(ctx, db, ref)
 	if err != nil || in == nil {
 		return sdk.ChecksumsState{}, nil, err
 	}
@@ -327,17 +323,17 @@ func (c *Connector) dropChecksums(ctx context.Context, db *sql.DB, req sdk.Maint
 	if err != nil {
 		return nil, err
 	}
-	_, exists, others, err := c.readInstalled(ctx, db, req.Table)
+	_, exists, err := c.readInstalled(ctx, db, req.Table)
 	if err != nil {
 		return nil, err
 	}
 	stmts := c.dropStatements(m)
+	// hp_checksums stays, even empty: an install of another table may
+	// have created it and not yet written its record (MariaDB commits each
+	// DDL statement), and dropping it then failed that install.
 	if exists {
 		meta := c.dialect.table(c.metaRef(req.Table))
 		stmts = append(stmts, fmt.Sprintf("DELETE FROM %s WHERE %s = %s", meta, c.dialect.quote("table_name"), literal(req.Table.Name)))
-		if others == 0 {
-			stmts = append(stmts, "DROP TABLE "+meta)
-		}
 	}
 	if req.DryRun {
 		return stmts, nil
