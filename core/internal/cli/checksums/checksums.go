@@ -67,8 +67,8 @@ table from the table without losing a concurrent write. The hashed
 columns are the key, then --columns (default: every other column, in
 table order): hp diff --hash uses the shadow table only when it compares
 those same columns, without --where. Installing again starts afresh.
-drop removes all of it but hp_checksums itself, which
-stays for the records of other tables. status says whether the shadow table can be
+drop removes all of it but hp_checksums itself, which stays for the
+records of other tables. status says whether the shadow table can be
 trusted (stale: a column's type changed, a trigger is missing or
 disabled, the table was truncated where that fires no trigger).
 
