@@ -193,8 +193,9 @@ func clipSpans(spans []sdk.KeySpan, lower, upper int64) []sdk.KeySpan {
 }
 
 // RangeSpans is r's spans clipped to its bounds, which they then hold
-// (for SpansFrom); nil when r is nil or has no spans, when a bound is not an int64
-// or when no key lies within the bounds.
+// (for SpansFrom); nil when r is nil or has no spans, when a bound is not
+// an int64 or when no key lies within the bounds. Only the first span can
+// start at MinInt64 (they ascend), whose literal SpansFrom casts.
 func RangeSpans(r *sdk.RangeFilter) []sdk.KeySpan {
 	if r == nil {
 		return nil
