@@ -219,21 +219,26 @@ fi
 # then maintained by hp checksums, with its install time and its
 # triggers' cost on writes) and then synced, beside hp cp snap of the same table (to local CSV, and the copy
 # into MariaDB): seconds, rows/s of the table's rows, peak RSS of hp and
-# of its largest plugin. BENCH_DIFF_ROWS (default 5000000).
+# of its largest plugin. BENCH_DIFF_ROWS (default 5000000);
+# BENCH_DIFF_TABLE (default hp_bench_diff) names the table on both
+# servers; BENCH_DIFF_CHANGES, when set, changes that many rows (an
+# UPDATE spread evenly over the keys) instead of 0.1%.
 DIFF_ROWS=${BENCH_DIFF_ROWS:-5000000}
+DT=${BENCH_DIFF_TABLE:-hp_bench_diff}
+DIFF_CHANGES=${BENCH_DIFF_CHANGES:-}
 if ! want diff; then
 	:
 elif psql "$PG" -Atc "select 1" >/dev/null 2>&1 && mariadb -h127.0.0.1 -uroot test -e "select 1" >/dev/null 2>&1; then
-	have=$(psql "$PG" -Atc "select count(*) from hp_bench_diff" 2>/dev/null || echo 0)
+	have=$(psql "$PG" -Atc "select count(*) from $DT" 2>/dev/null || echo 0)
 	if [ "$have" != "$DIFF_ROWS" ]; then
 		echo
-		echo "== loading $DIFF_ROWS rows into PostgreSQL (hp_bench_diff)"
-		psql "$PG" -q -v ON_ERROR_STOP=1 -c "drop table if exists hp_bench_diff" -c "create table hp_bench_diff (id bigint primary key, name text, amount numeric(12,2), note text, at timestamptz)" \
-			-c "insert into hp_bench_diff select g, 'name ' || g, g * 0.37, md5(g::text), timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second' from generate_series(1, $DIFF_ROWS) g" \
-			-c "vacuum analyze hp_bench_diff"
+		echo "== loading $DIFF_ROWS rows into PostgreSQL ($DT)"
+		psql "$PG" -q -v ON_ERROR_STOP=1 -c "drop table if exists $DT" -c "create table $DT (id bigint primary key, name text, amount numeric(12,2), note text, at timestamptz)" \
+			-c "insert into $DT select g, 'name ' || g, g * 0.37, md5(g::text), timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second' from generate_series(1, $DIFF_ROWS) g" \
+			-c "vacuum analyze $DT"
 	fi
 	echo
-	echo "== hp diff and sync batch: $DIFF_ROWS rows, PostgreSQL against its MariaDB copy with 0.1% changed (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+	echo "== hp diff and sync batch: $DIFF_ROWS rows, PostgreSQL against its MariaDB copy with ${DIFF_CHANGES:-0.1%} changed (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
 	env_diff=(HP_PG_DSN="$PG" HP_MY_DSN="mysql://root@127.0.0.1:3306/test" HP_PLUGIN_DIR="$BIN/plugins")
 	timed() { # label, then the hp arguments; exit 1 (differences) is success
 		local label=$1
@@ -242,20 +247,24 @@ elif psql "$PG" -Atc "select 1" >/dev/null 2>&1 && mariadb -h127.0.0.1 -uroot te
 		sed 's/ *[0-9.]* MB\/s out//' "$tmp_diff/line"
 	}
 	tmp_diff=$(mktemp -d)
-	mariadb -h127.0.0.1 -uroot test -e "drop table if exists hp_bench_diff, hp_checksums_hp_bench_diff"
+	mariadb -h127.0.0.1 -uroot test -e "drop table if exists $DT, hp_checksums_$DT, hp_checksums_${DT}_blk"
 	# A run stopped midway may have left maintained checksums on the kept
 	# PostgreSQL table.
-	env "${env_diff[@]}" "$BIN/hp" checksums drop pg.public.hp_bench_diff >/dev/null 2>&1
-	env "${env_diff[@]}" "$BIN/hp" cp meta pg.public.hp_bench_diff my.hp_bench_diff --execute >/dev/null
-	timed "hp cp snap PostgreSQL → MariaDB" cp snap pg.public.hp_bench_diff my.hp_bench_diff
-	timed "hp cp snap PostgreSQL → CSV (local)" cp snap pg.public.hp_bench_diff out.bench --format csv
-	# 0.1%: half of it changed values, a quarter deleted, a quarter new.
-	mariadb -h127.0.0.1 -uroot test -e "update hp_bench_diff set amount = amount + 1 where id % 2000 = 1; \
-		delete from hp_bench_diff where id % 4000 = 2; \
-		insert into hp_bench_diff select id + $DIFF_ROWS, name, amount, note, at from hp_bench_diff where id <= $((DIFF_ROWS / 4000))"
-	timed "hp diff (full read of both)" diff pg.public.hp_bench_diff my.hp_bench_diff
-	timed "hp diff --hash" diff pg.public.hp_bench_diff my.hp_bench_diff --hash
-	echo "--hash summary: $(env "${env_diff[@]}" "$BIN/hp" diff pg.public.hp_bench_diff my.hp_bench_diff --hash --output json 2>&1 >/dev/null | sed '/^hp: error/d' | tr -d '\n ')"
+	env "${env_diff[@]}" "$BIN/hp" checksums drop pg.public.$DT >/dev/null 2>&1
+	env "${env_diff[@]}" "$BIN/hp" cp meta pg.public.$DT my.$DT --execute >/dev/null
+	timed "hp cp snap PostgreSQL → MariaDB" cp snap pg.public.$DT my.$DT
+	timed "hp cp snap PostgreSQL → CSV (local)" cp snap pg.public.$DT out.bench --format csv
+	if [ -n "$DIFF_CHANGES" ]; then
+		mariadb -h127.0.0.1 -uroot test -e "update $DT set amount = amount + 1 where id % $((DIFF_ROWS / DIFF_CHANGES)) = 7"
+	else
+		# 0.1%: half of it changed values, a quarter deleted, a quarter new.
+		mariadb -h127.0.0.1 -uroot test -e "update $DT set amount = amount + 1 where id % 2000 = 1; \
+			delete from $DT where id % 4000 = 2; \
+			insert into $DT select id + $DIFF_ROWS, name, amount, note, at from $DT where id <= $((DIFF_ROWS / 4000))"
+	fi
+	timed "hp diff (full read of both)" diff pg.public.$DT my.$DT
+	timed "hp diff --hash" diff pg.public.$DT my.$DT --hash
+	echo "--hash summary: $(env "${env_diff[@]}" "$BIN/hp" diff pg.public.$DT my.$DT --hash --output json 2>&1 >/dev/null | sed '/^hp: error/d' | tr -d '\n ')"
 	# Maintained checksums (hp checksums): the install on both sides, the
 	# triggers' cost on an UPDATE of 1% of the rows (the same on both
 	# sides, so the differences stay), and --hash summing the hashes.
@@ -266,20 +275,20 @@ elif psql "$PG" -Atc "select 1" >/dev/null 2>&1 && mariadb -h127.0.0.1 -uroot te
 		"$@" >/dev/null
 		printf '%-48s %8.2fs\n' "$label" "$(echo "($(date +%s%N) - $t0) / 1000000000" | bc -l)"
 	}
-	update1=(psql "$PG" -q -c "update hp_bench_diff set amount = amount + 1 where id % 100 = 3")
-	update1my=(mariadb -h127.0.0.1 -uroot test -e "update hp_bench_diff set amount = amount + 1 where id % 100 = 3")
+	update1=(psql "$PG" -q -c "update $DT set amount = amount + 1 where id % 100 = 3")
+	update1my=(mariadb -h127.0.0.1 -uroot test -e "update $DT set amount = amount + 1 where id % 100 = 3")
 	seconds "UPDATE of 1% in PostgreSQL, no triggers" "${update1[@]}"
 	seconds "UPDATE of 1% in MariaDB, no triggers" "${update1my[@]}"
-	seconds "hp checksums install (PostgreSQL)" env "${env_diff[@]}" "$BIN/hp" checksums install pg.public.hp_bench_diff
-	seconds "hp checksums install (MariaDB)" env "${env_diff[@]}" "$BIN/hp" checksums install my.hp_bench_diff
+	seconds "hp checksums install (PostgreSQL)" env "${env_diff[@]}" "$BIN/hp" checksums install pg.public.$DT
+	seconds "hp checksums install (MariaDB)" env "${env_diff[@]}" "$BIN/hp" checksums install my.$DT
 	seconds "UPDATE of 1% in PostgreSQL, with triggers" "${update1[@]}"
 	seconds "UPDATE of 1% in MariaDB, with triggers" "${update1my[@]}"
-	timed "hp diff --hash (maintained checksums)" diff pg.public.hp_bench_diff my.hp_bench_diff --hash
-	echo "--hash summary: $(env "${env_diff[@]}" "$BIN/hp" diff pg.public.hp_bench_diff my.hp_bench_diff --hash --output json 2>&1 >/dev/null | sed '/^hp: error/d' | tr -d '\n ')"
-	timed "hp sync batch (one transaction)" sync batch pg.public.hp_bench_diff my.hp_bench_diff
-	env "${env_diff[@]}" "$BIN/hp" diff pg.public.hp_bench_diff my.hp_bench_diff --hash >/dev/null 2>&1 || { echo "differences left after the sync"; exit 1; }
-	env "${env_diff[@]}" "$BIN/hp" checksums drop pg.public.hp_bench_diff >/dev/null
-	env "${env_diff[@]}" "$BIN/hp" checksums drop my.hp_bench_diff >/dev/null
+	timed "hp diff --hash (maintained checksums)" diff pg.public.$DT my.$DT --hash
+	echo "--hash summary: $(env "${env_diff[@]}" "$BIN/hp" diff pg.public.$DT my.$DT --hash --output json 2>&1 >/dev/null | sed '/^hp: error/d' | tr -d '\n ')"
+	timed "hp sync batch (one transaction)" sync batch pg.public.$DT my.$DT
+	env "${env_diff[@]}" "$BIN/hp" diff pg.public.$DT my.$DT --hash >/dev/null 2>&1 || { echo "differences left after the sync"; exit 1; }
+	env "${env_diff[@]}" "$BIN/hp" checksums drop pg.public.$DT >/dev/null
+	env "${env_diff[@]}" "$BIN/hp" checksums drop my.$DT >/dev/null
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	rm -rf "$tmp_diff"
 else

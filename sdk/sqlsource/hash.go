@@ -30,6 +30,17 @@ type ChecksumSQL struct {
 	// wide, key - lower may exceed the range of int64 and must not
 	// overflow (else integer arithmetic is fine, and much faster).
 	Bucket func(key string, lower, width int64, wide bool) string
+	// JoinSpans, when set, keeps the rows of a request's spans by a join
+	// with the list of spans (SpansFrom) rather than by SpansSQL's
+	// condition: PostgreSQL plans an index range scan per span for the
+	// join, but for an OR of many spans scans the whole key range around
+	// them and tests each row against every span.
+	JoinSpans bool
+	// SpansSession are statements (SET LOCAL) run before a request with
+	// spans, in its transaction: PostgreSQL guesses the join's rows a
+	// hundred times too many, and the JIT compilation that guess starts
+	// costs more than the query.
+	SpansSession []string
 }
 
 // ChecksumRanges implements sdk.RangeChecksummer with one grouped query:
@@ -76,7 +87,21 @@ func (c *Connector) ChecksumRanges(ctx context.Context, req sdk.ChecksumRangesRe
 	if err := d.checkSQL(q); err != nil {
 		return nil, err
 	}
-	rows, err := db.QueryContext(ctx, q)
+	query := db.QueryContext
+	if len(req.Spans) > 0 && len(d.Checksum.SpansSession) > 0 {
+		tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return nil, d.classify(err, req.Conn.DSN)
+		}
+		defer func() { _ = tx.Rollback() }() // read only: nothing to keep
+		for _, s := range d.Checksum.SpansSession {
+			if _, err := tx.ExecContext(ctx, s); err != nil {
+				return nil, d.classify(fmt.Errorf("%s: %w", s, err), req.Conn.DSN)
+			}
+		}
+		query = tx.QueryContext
+	}
+	rows, err := query(ctx, q)
 	if err != nil {
 		return nil, d.classify(err, req.Conn.DSN)
 	}
@@ -135,15 +160,66 @@ func (c *Connector) checksumSQL(req sdk.ChecksumRangesRequest, meta []ColumnMeta
 
 // rangesSQL sums hash (an expression) per range of key (quoted) in from.
 func rangesSQL(d *Dialect, req sdk.ChecksumRangesRequest, key, hash, from string) string {
-	conds := []string{fmt.Sprintf("%s >= %d AND %s <= %d", key, req.Lower, key, req.Upper)}
-	if len(req.Spans) > 0 {
-		conds = append(conds, SpansSQL(key, req.Spans))
+	var conds []string
+	if in := clipSpans(req.Spans, req.Lower, req.Upper); len(in) > 0 && d.Checksum.JoinSpans {
+		// The spans, clipped, hold the bounds: PostgreSQL, given the bounds
+		// as well, scans them whole and joins each row with the spans.
+		from = SpansFrom(from, key, req.Where, in)
+	} else {
+		conds = append(conds, fmt.Sprintf("%s >= %d AND %s <= %d", key, req.Lower, key, req.Upper))
+		if len(req.Spans) > 0 {
+			conds = append(conds, SpansSQL(key, req.Spans))
+		}
+		if req.Where != "" {
+			conds = append(conds, "("+req.Where+")")
+		}
 	}
-	if req.Where != "" {
-		conds = append(conds, "("+req.Where+")")
+	if len(conds) > 0 {
+		from += " WHERE " + strings.Join(conds, " AND ")
 	}
-	return fmt.Sprintf("SELECT %s AS hp_range, COUNT(*), SUM(%s) FROM %s WHERE %s GROUP BY 1 ORDER BY 1",
-		d.Checksum.Bucket(key, req.Lower, req.Width, req.Upper-req.Lower < 0), hash, from, strings.Join(conds, " AND "))
+	return fmt.Sprintf("SELECT %s AS hp_range, COUNT(*), SUM(%s) FROM %s GROUP BY 1 ORDER BY 1",
+		d.Checksum.Bucket(key, req.Lower, req.Width, req.Upper-req.Lower < 0), hash, from)
+}
+
+// clipSpans is the parts of spans within [lower, upper].
+func clipSpans(spans []sdk.KeySpan, lower, upper int64) []sdk.KeySpan {
+	var out []sdk.KeySpan
+	for _, s := range spans {
+		if s.Lower <= upper && s.Upper >= lower {
+			out = append(out, sdk.KeySpan{Lower: max(s.Lower, lower), Upper: min(s.Upper, upper)})
+		}
+	}
+	return out
+}
+
+// RangeSpans is r's spans clipped to its bounds, which they then hold
+// (for SpansFrom); nil when r is nil or has no spans, when a bound is not
+// an int64 or when no key lies within the bounds. Only the first span can
+// start at MinInt64 (they ascend), whose literal SpansFrom casts.
+func RangeSpans(r *sdk.RangeFilter) []sdk.KeySpan {
+	if r == nil {
+		return nil
+	}
+	lower, upper := int64(math.MinInt64), int64(math.MaxInt64)
+	if b := r.Lower; b != nil {
+		if b.Kind != sdk.KindInt64 || !r.LowerInclusive && b.Int == math.MaxInt64 {
+			return nil
+		}
+		lower = b.Int
+		if !r.LowerInclusive {
+			lower++
+		}
+	}
+	if b := r.Upper; b != nil {
+		if b.Kind != sdk.KindInt64 || !r.UpperInclusive && b.Int == math.MinInt64 {
+			return nil
+		}
+		upper = b.Int
+		if !r.UpperInclusive {
+			upper--
+		}
+	}
+	return clipSpans(r.Spans, lower, upper)
 }
 
 // aligned: every range of req is made of whole blocks of width w, and so
@@ -215,6 +291,32 @@ func (c *Connector) hashExpr(cols []ColumnMeta, prefix string) (string, error) {
 	}
 	text := "CONCAT_WS(',', " + strings.Join(parts, ", ") + ")"
 	return d.Checksum.HexToInt("SUBSTRING(MD5(" + text + "), 1, 15)"), nil
+}
+
+// SpansFrom is what to read FROM for the rows of table (quoted) whose
+// integer column (quoted) lies in one of spans (disjoint, so no row is
+// kept twice) and that meet where (when not ""): a join of the table with
+// the list of spans, behind OFFSET 0 so that PostgreSQL plans it alone,
+// an index range scan per span (with an ORDER BY beside it, it sorted the
+// whole table first). The first span's bounds are cast to BIGINT, which
+// types the list's columns: a literal like -9223372036854775808 alone
+// would be NUMERIC, whose comparison with the column no index serves.
+func SpansFrom(table, quoted, where string, spans []sdk.KeySpan) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "(SELECT hp_t.* FROM %s AS hp_t JOIN (VALUES ", table)
+	for i, s := range spans {
+		if i == 0 {
+			fmt.Fprintf(&b, "(CAST(%d AS BIGINT), CAST(%d AS BIGINT))", s.Lower, s.Upper)
+		} else {
+			fmt.Fprintf(&b, ", (%d, %d)", s.Lower, s.Upper)
+		}
+	}
+	fmt.Fprintf(&b, ") AS hp_spans (hp_lo, hp_hi) ON hp_t.%s BETWEEN hp_spans.hp_lo AND hp_spans.hp_hi", quoted)
+	if where != "" {
+		b.WriteString(" WHERE (" + where + ")")
+	}
+	b.WriteString(" OFFSET 0) AS hp_rows")
+	return b.String()
 }
 
 // SpansSQL is the condition that the integer column (quoted) lies in one of

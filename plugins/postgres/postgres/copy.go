@@ -129,10 +129,16 @@ func copyPlan(native string, typ arrow.DataType) (string, binDecoder) {
 func copySQL(req sdk.ReadRequest, cols []string) (string, error) {
 	from := quoteTable(*req.Source.Object)
 	var conds []string
-	if req.Where != "" {
+	r := req.Range
+	if spans := sqlsource.RangeSpans(r); len(spans) > 0 {
+		// Many spans as a condition are a scan of the whole key range
+		// around them, each row tested against every span; as a join, an
+		// index range scan per span. The spans hold the range's bounds.
+		from, r = sqlsource.SpansFrom(from, sqlsource.QuoteDouble(r.Column), req.Where, spans), nil
+	} else if req.Where != "" {
 		conds = append(conds, "("+req.Where+")")
 	}
-	if r := req.Range; r != nil {
+	if r != nil {
 		col := sqlsource.QuoteDouble(r.Column)
 		if r.Lower != nil {
 			lit, err := literal(r.Lower)
@@ -231,6 +237,18 @@ func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, n
 	if slice != nil {
 		begin = func() error {
 			_, err := slice.Begin(ctx, pc)
+			return err
+		}
+	}
+	if r := req.Range; r != nil && len(r.Spans) > 0 {
+		// The join of spans (copySQL) is guessed a hundred times its rows,
+		// and JIT compiling for that guess costs more than the read.
+		next := begin
+		begin = func() error {
+			if err := next(); err != nil {
+				return err
+			}
+			_, err := pc.Exec(ctx, "SET LOCAL jit = off").ReadAll()
 			return err
 		}
 	}

@@ -24,6 +24,8 @@ var checksumSQL = &sqlsource.ChecksumSQL{
 		}
 		return fmt.Sprintf("(%s::bigint - (%d)) / %d", key, lower, width)
 	},
+	JoinSpans:    true,
+	SpansSession: []string{"SET LOCAL jit = off"},
 }
 
 // canonical is the canonical text of sdk.RangeChecksummer.
