@@ -303,6 +303,11 @@ func (c *Connector) hashExpr(cols []ColumnMeta, prefix string) (string, error) {
 // would be NUMERIC, whose comparison with the column no index serves.
 func SpansFrom(table, quoted, where string, spans []sdk.KeySpan) string {
 	var b strings.Builder
+	if where != "" {
+		// where names the table's columns alone, whatever they are called
+		// (hp_lo included); PostgreSQL pulls the subquery up into the join.
+		table = "(SELECT * FROM " + table + " WHERE (" + where + "))"
+	}
 	fmt.Fprintf(&b, "(SELECT hp_t.* FROM %s AS hp_t JOIN (VALUES ", table)
 	for i, s := range spans {
 		if i == 0 {
@@ -312,9 +317,6 @@ func SpansFrom(table, quoted, where string, spans []sdk.KeySpan) string {
 		}
 	}
 	fmt.Fprintf(&b, ") AS hp_spans (hp_lo, hp_hi) ON hp_t.%s BETWEEN hp_spans.hp_lo AND hp_spans.hp_hi", quoted)
-	if where != "" {
-		b.WriteString(" WHERE (" + where + ")")
-	}
 	b.WriteString(" OFFSET 0) AS hp_rows")
 	return b.String()
 }
