@@ -450,8 +450,20 @@ func (c *Connector) installChecksums(ctx context.Context, db *sql.DB, req sdk.Ma
 		stmts = append(stmts, mt.Lock(m.Table))
 	}
 	bwCol := d.quote(blockWidthColumn) + " BIGINT NOT NULL DEFAULT 0"
-	stmts = append(stmts, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s VARCHAR(255) PRIMARY KEY, %s VARCHAR(255) NOT NULL, %s TEXT NOT NULL, %s TEXT NOT NULL, %s VARCHAR(255) NOT NULL, %s)",
-		meta, d.quote("table_name"), d.quote("key_column"), d.quote("hashed_columns"), d.quote("signature"), d.quote("stamp"), bwCol))
+	create := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s VARCHAR(255) PRIMARY KEY, %s VARCHAR(255) NOT NULL, %s TEXT NOT NULL, %s TEXT NOT NULL, %s VARCHAR(255) NOT NULL, %s)",
+		meta, d.quote("table_name"), d.quote("key_column"), d.quote("hashed_columns"), d.quote("signature"), d.quote("stamp"), bwCol)
+	if !req.DryRun {
+		// Created first, on its own: in the install's long transaction, a
+		// second first install in the schema would wait for it and then
+		// fail on PostgreSQL (duplicate key in pg_type). Losing that race
+		// here is fine: the table is there.
+		if _, err := db.ExecContext(ctx, create); err != nil {
+			if mcols, cerr := d.Columns(ctx, db, c.metaRef(req.Table)); cerr != nil || len(mcols) == 0 {
+				return nil, fmt.Errorf("creating %s: %w", meta, err)
+			}
+		}
+	}
+	stmts = append(stmts, create)
 	if mcols, err := d.Columns(ctx, db, c.metaRef(req.Table)); err == nil && len(mcols) > 0 &&
 		!slices.ContainsFunc(mcols, func(m ColumnMeta) bool { return m.Name == blockWidthColumn }) {
 		stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s", meta, bwCol))

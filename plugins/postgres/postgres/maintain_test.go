@@ -206,6 +206,46 @@ func TestMaintainedChecksumsConcurrentInstall(t *testing.T) {
 	conformance.CheckMaintained(t, c, req)
 }
 
+// TestMaintainedChecksumsFirstInstallsAtOnce: an install while another
+// session is creating hp_checksums in the same schema (another table's
+// first install) waits for it and succeeds; creating it inside its own
+// transaction, it failed once the other committed (duplicate key in
+// pg_type).
+func TestMaintainedChecksumsFirstInstallsAtOnce(t *testing.T) {
+	db, sc := schemaFor(t)
+	req := maintainedTable(t, db, sc, 100)
+	other, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Rollback() }()
+	if _, err := other.Exec(`CREATE TABLE IF NOT EXISTS ` + sc + `.hp_checksums (table_name VARCHAR(255) PRIMARY KEY, key_column VARCHAR(255) NOT NULL,
+		hashed_columns TEXT NOT NULL, signature TEXT NOT NULL, stamp VARCHAR(255) NOT NULL, block_width BIGINT NOT NULL DEFAULT 0)`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *sdk.MaintainChecksumsResult)
+	go func() {
+		r, err := postgres.New().MaintainChecksums(context.Background(), sdk.MaintainChecksumsRequest{Conn: sdk.Connection{DSN: testDSN()}, Table: req.Table, Key: "id", Action: sdk.ChecksumsInstall})
+		if err != nil {
+			t.Errorf("install beside another session creating hp_checksums: %v", err)
+		}
+		done <- r
+	}()
+	// The install waits on the other session's uncommitted table.
+	select {
+	case <-done:
+		t.Fatal("the install did not wait for the other session's hp_checksums")
+	case <-time.After(time.Second):
+	}
+	if err := other.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r != nil && !r.State.Installed {
+		t.Fatalf("after the install: %+v", r.State)
+	}
+	conformance.CheckMaintained(t, postgres.New(), req)
+}
+
 // TestMaintainedChecksumsLongName: the longest table name whose trigger
 // names fit PostgreSQL's 63 bytes installs; one byte more is refused by
 // name rather than truncated into another table's names.
