@@ -116,7 +116,7 @@ func assertNothingPublished(t *testing.T, out string) {
 }
 
 func TestKilledPluginFailsTheRunAndLeavesNothing(t *testing.T) {
-	bin := testkit.Build(t)
+	bin := testkit.Build(t, "gen") // serial (it times hp): link no more than it runs
 	out := t.TempDir()
 	r, plugin := startSnap(t, bin, out)
 	if err := syscall.Kill(plugin, syscall.SIGKILL); err != nil {
@@ -134,7 +134,7 @@ func TestKilledPluginFailsTheRunAndLeavesNothing(t *testing.T) {
 }
 
 func TestSIGTERMStopsCleanly(t *testing.T) {
-	bin := testkit.Build(t)
+	bin := testkit.Build(t, "gen") // serial (it times hp): link no more than it runs
 	out := t.TempDir()
 	r, plugin := startSnap(t, bin, out)
 	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {

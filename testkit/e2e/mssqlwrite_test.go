@@ -163,6 +163,7 @@ func mswStatements(db *tds.Server, from int) []string {
 // replaces, appends and merges in one transaction each, and the bulk loads
 // carry the source rows value for value.
 func TestSnapPostgresIntoSQLServer(t *testing.T) {
+	t.Parallel() // its own table and TDS server
 	bin := testkit.Build(t)
 	const n = 200
 	want := mswRows(t, n)
@@ -280,6 +281,7 @@ func TestSnapPostgresIntoSQLServer(t *testing.T) {
 // arrow.timestamp_with_offset: the created columns are datetimeoffset of
 // the read's unit, and the bulk load carries each row's instant and offset.
 func TestSnapSQLServerOffsetsIntoSQLServer(t *testing.T) {
+	t.Parallel() // its own TDS servers
 	bin := testkit.Build(t, "mssql")
 	src := tds.Start(t, tds.WithLogin("etl", "pw"))
 	ist, west := time.FixedZone("", 5*3600+30*60), time.FixedZone("", -(9*3600+30*60))

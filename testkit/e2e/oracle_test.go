@@ -114,7 +114,7 @@ func fakeOracle(t *testing.T) string {
 		if fakeOracleDir.dir, fakeOracleDir.err = os.MkdirTemp("", "hp-e2e-oraclefake-"); fakeOracleDir.err != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(fakeOracleDir.dir, "hp-plugin-oracle"), "./plugins/oracle/internal/oraclefake/plugin")
+		cmd := exec.Command("go", "build", "-ldflags=-s -w", "-o", filepath.Join(fakeOracleDir.dir, "hp-plugin-oracle"), "./plugins/oracle/internal/oraclefake/plugin")
 		cmd.Dir = testkit.RepoRoot(t)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -11,7 +13,8 @@ import (
 	"github.com/halfpipe-io/halfpipe/testkit"
 )
 
-// pgiApp names hp's sessions in pg_stat_activity, apart from other tests'.
+// pgiApp prefixes the application_name of each subtest's hp sessions in
+// pg_stat_activity, apart from other tests' and subtests'.
 const pgiApp = "hp_e2e_pgi"
 
 // TestPostgresWriteInterrupted: replace, append and merge into a
@@ -30,9 +33,8 @@ func TestPostgresWriteInterrupted(t *testing.T) {
 		create function `+schema+`.slow() returns trigger language plpgsql as $$
 		begin if new.id % 1000 = 0 then perform pg_sleep(0.01); end if; return new; end $$`)
 	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists "+schema+" cascade").Run() })
-	dsn := pgDSN + "&application_name=" + pgiApp
-	sessions := func(t *testing.T, running string) []string {
-		q := "select pid from pg_stat_activity where application_name = '" + pgiApp + "'"
+	sessions := func(t *testing.T, app, running string) []string {
+		q := "select pid from pg_stat_activity where application_name = '" + app + "'"
 		if running != "" {
 			q += " and state = 'active' and (" + running + ")"
 		}
@@ -47,24 +49,30 @@ func TestPostgresWriteInterrupted(t *testing.T) {
 		{"SIGKILL plugin", func(t *testing.T, _, plugin int, _ string) { _ = syscall.Kill(plugin, syscall.SIGKILL) }},
 		{"terminate backend", func(t *testing.T, _, _ int, pid string) { pgExec(t, "select pg_terminate_backend("+pid+")") }},
 	}
-	interrupted := 0 // runs the fault ended before they committed
-	defer func() {
-		if !t.Failed() && interrupted < 6 {
-			t.Errorf("only %d of 12 writes were interrupted before committing: the loads are too quick to test", interrupted)
+	// The subtests run in parallel, each on its own table and sessions
+	// (application_name): they mostly wait on hp, the trigger and polls.
+	var interrupted atomic.Int32 // runs the fault ended before they committed
+	t.Cleanup(func() {           // after the parallel subtests
+		if n := interrupted.Load(); !t.Failed() && n < 6 {
+			t.Errorf("only %d of 12 writes were interrupted before committing: the loads are too quick to test", n)
 		}
-	}()
+	})
 	for _, mode := range []string{"replace", "append", "merge"} {
-		table := schema + ".t_" + mode
-		args := func(n int) []string {
-			a := []string{"cp", "snap", "gen.narrow", "pg." + table, "--write-mode", mode}
-			if mode == "merge" {
-				a = append(a, "--primary-keys", "id")
+		for i, f := range faults {
+			table := fmt.Sprintf("%s.t_%s_%d", schema, mode, i)
+			app := fmt.Sprintf("%s_%s_%d", pgiApp, mode, i)
+			args := func(n int) []string {
+				a := []string{"cp", "snap", "gen.narrow", "pg." + table, "--write-mode", mode}
+				if mode == "merge" {
+					a = append(a, "--primary-keys", "id")
+				}
+				return a
 			}
-			return a
-		}
-		env := func(n int) []string { return []string{"HP_GEN_DSN=gen://?rows=" + strconv.Itoa(n), "HP_PG_DSN=" + dsn} }
-		for _, f := range faults {
+			env := func(n int) []string {
+				return []string{"HP_GEN_DSN=gen://?rows=" + strconv.Itoa(n), "HP_PG_DSN=" + pgDSN + "&application_name=" + app}
+			}
 			t.Run(mode+"/"+f.name, func(t *testing.T) {
+				t.Parallel()
 				// The table before: 1000 rows written by hp (which creates it:
 				// a merge's with the primary key), some changed.
 				pgExec(t, "drop table if exists "+table)
@@ -79,7 +87,7 @@ func TestPostgresWriteInterrupted(t *testing.T) {
 				before := fingerprint()
 				r := startHP(t, bin, env(rows), time.Minute, args(rows)...)
 				backend := r.until(t, "copied", func() string {
-					if pids := sessions(t, "query like 'COPY%' or query like 'INSERT%'"); len(pids) > 0 {
+					if pids := sessions(t, app, "query like 'COPY%' or query like 'INSERT%'"); len(pids) > 0 {
 						return pids[0]
 					}
 					return ""
@@ -88,9 +96,9 @@ func TestPostgresWriteInterrupted(t *testing.T) {
 				f.do(t, pid, pluginChild(pid, "postgres"), backend)
 				code, _ := r.wait(t)
 				// Every session of hp has ended: nothing can commit later.
-				for deadline := time.Now().Add(20 * time.Second); len(sessions(t, "")) > 0; time.Sleep(20 * time.Millisecond) {
+				for deadline := time.Now().Add(20 * time.Second); len(sessions(t, app, "")) > 0; time.Sleep(20 * time.Millisecond) {
 					if time.Now().After(deadline) {
-						t.Fatalf("hp's sessions are still open: %s", pgExec(t, "select pid, state, left(query, 60) from pg_stat_activity where application_name = '"+pgiApp+"'"))
+						t.Fatalf("hp's sessions are still open: %s", pgExec(t, "select pid, state, left(query, 60) from pg_stat_activity where application_name = '"+app+"'"))
 					}
 				}
 				after := fingerprint()
@@ -101,7 +109,7 @@ func TestPostgresWriteInterrupted(t *testing.T) {
 					}
 					return
 				}
-				interrupted++
+				interrupted.Add(1)
 				if after != before {
 					t.Fatalf("exit %d and the table changed: %s (rows|hash) before, %s after\n%s", code, before, after, r.stderr.String())
 				}
