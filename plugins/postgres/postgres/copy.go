@@ -241,15 +241,18 @@ func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, n
 		}
 	}
 	if r := req.Range; r != nil && len(r.Spans) > 0 {
-		// The join of spans (copySQL) is guessed a hundred times its rows,
-		// and JIT compiling for that guess costs more than the read.
+		// The join of spans (copySQL): see spansSession.
 		next := begin
 		begin = func() error {
 			if err := next(); err != nil {
 				return err
 			}
-			_, err := pc.Exec(ctx, "SET LOCAL jit = off").ReadAll()
-			return err
+			for _, s := range spansSession {
+				if _, err := pc.Exec(ctx, s).ReadAll(); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 	}
 	if err := begin(); err != nil {
