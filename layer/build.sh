@@ -43,6 +43,9 @@
 # LAYER_TRIMPATH=0 drops it so that a test's build reuses the packages
 # `go test` compiled (-trimpath changes every package's build ID).
 # LAYER_ZIP_LEVEL (default 9) is the zips' deflate level; the tests use 1.
+# LAYER_GCFLAGS, when set, is passed to go build as -gcflags: the tests
+# that check only the packaging of a cross build use "all=-N -l" (no
+# optimisation: a quarter less compiling; the C code is compiled as ever).
 # Zips are written by a small Python script (no zip package needed) with
 # sorted entries, fixed timestamps and explicit modes (0755 binaries and
 # directories, 0644 other files), so equal inputs give equal zips.
@@ -66,6 +69,8 @@ VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo de
 ldflags="-s -w -X main.version=$VERSION"
 trimpath=-trimpath
 [[ ${LAYER_TRIMPATH:-1} == 0 ]] && trimpath=
+gcflags=()
+[[ -n ${LAYER_GCFLAGS:-} ]] && gcflags=(-gcflags "$LAYER_GCFLAGS")
 
 # Lambda's limits (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 max_unzipped=262144000   # function + its layers, unzipped: 250 MB
@@ -121,9 +126,14 @@ PY
 
 sha256() { if command -v sha256sum >/dev/null; then sha256sum "$@"; else shasum -a 256 "$@"; fi; }
 
+# -tags on the command line replaces the -tags of GOFLAGS (the Makefile's
+# netgo,osusergo): build() keeps those beside its own, so that the
+# function shares the packages hp's other builds compiled.
+goflags_tags=$(sed -nE 's/(^|.* )-tags[= ]([^ ]+).*/\2/p' <<<"${GOFLAGS:-}")
+
 build() { # build OUT PKG [TAGS]
-	local out=$1 pkg=$2 tags=${3:-}
-	CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build $trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$out" "$pkg"
+	local out=$1 pkg=$2 tags=${goflags_tags}${goflags_tags:+${3:+,}}${3:-}
+	CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build $trimpath ${gcflags[@]+"${gcflags[@]}"} ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$out" "$pkg"
 	chmod 0755 "$out"
 }
 
@@ -161,9 +171,9 @@ build_plugins() {
 	for p in "$@"; do pkgs+=("./plugins/$p"); done
 	mkdir -p "$out"
 	if [[ $cgo == 1 ]]; then
-		CGO_ENABLED=1 CC=$cc GOOS=linux GOARCH=$arch "$GO" build $trimpath -ldflags "$ldflags" -o "$out/" "${pkgs[@]}"
+		CGO_ENABLED=1 CC=$cc GOOS=linux GOARCH=$arch "$GO" build $trimpath ${gcflags[@]+"${gcflags[@]}"} -ldflags "$ldflags" -o "$out/" "${pkgs[@]}"
 	else
-		CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build $trimpath -ldflags "$ldflags" -o "$out/" "${pkgs[@]}"
+		CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build $trimpath ${gcflags[@]+"${gcflags[@]}"} -ldflags "$ldflags" -o "$out/" "${pkgs[@]}"
 	fi
 }
 
