@@ -1,8 +1,11 @@
 package testkit
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +18,14 @@ import (
 type Binaries struct {
 	// HP is the hp executable.
 	HP string
-	// PluginDir holds hp-plugin-<name> for each plugin asked for.
+	// PluginDir holds hp-plugin-<name> for each plugin asked for and
+	// their SHA256SUMS, as make build writes it.
 	PluginDir string
+	// cacheDir is the XDG_CACHE_HOME of every run (Command): the plugin
+	// info cache of one test process, so that a run finds the plugin of a
+	// scheme without starting every plugin before it, as a user's second
+	// run does. A test that sets XDG_CACHE_HOME or HP_CACHE_DIR overrides it.
+	cacheDir string
 }
 
 var (
@@ -27,6 +36,8 @@ var (
 	// executable in buildRoot/exe: each is linked once per test process,
 	// whatever sets of plugins the tests ask for.
 	built = map[string]string{}
+	// sums maps an executable of built to its sha256, hex.
+	sums = map[string]string{}
 )
 
 // RepoRoot returns the repository root (the directory of go.work).
@@ -82,10 +93,19 @@ func Build(t testing.TB, plugins ...string) *Binaries {
 	}
 	buildMissing(t, root, pkgs)
 	dir := filepath.Join(buildRoot, fmt.Sprint(len(buildCache)))
-	b := &Binaries{HP: filepath.Join(dir, "hp"), PluginDir: filepath.Join(dir, "plugins")}
+	b := &Binaries{HP: filepath.Join(dir, "hp"), PluginDir: filepath.Join(dir, "plugins"), cacheDir: filepath.Join(buildRoot, "cache")}
 	link(t, built["./core/cmd/hp"], b.HP)
+	var sumsFile strings.Builder
 	for _, p := range plugins {
-		link(t, built["./plugins/"+p], filepath.Join(b.PluginDir, "hp-plugin-"+p))
+		exe := built["./plugins/"+p]
+		link(t, exe, filepath.Join(b.PluginDir, "hp-plugin-"+p))
+		if sums[exe] == "" {
+			sums[exe] = fileSHA256(t, exe)
+		}
+		fmt.Fprintf(&sumsFile, "%s  hp-plugin-%s\n", sums[exe], p)
+	}
+	if err := os.WriteFile(filepath.Join(b.PluginDir, "SHA256SUMS"), []byte(sumsFile.String()), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	buildCache[key] = b
 	return b
@@ -152,6 +172,20 @@ func prebuiltExe(dir, pkg string) string {
 	return exe
 }
 
+func fileSHA256(t testing.TB, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // link makes to a hard link of from (a copy where links fail).
 func link(t testing.TB, from, to string) {
 	t.Helper()
@@ -188,6 +222,7 @@ func Cleanup() {
 		buildRoot = ""
 		buildCache = map[string]*Binaries{}
 		built = map[string]string{}
+		sums = map[string]string{}
 	}
 }
 

@@ -19,7 +19,8 @@ type Result struct {
 
 // Run runs the hp binary with env (added to a minimal environment whose
 // HOME and XDG dirs point into a temporary directory, so no user config
-// leaks in) and returns its exit code and output.
+// leaks in, except XDG_CACHE_HOME: the plugin info cache of this test
+// process) and returns its exit code and output.
 func (b *Binaries) Run(t testing.TB, env []string, args ...string) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -45,7 +46,7 @@ func (b *Binaries) Command(ctx context.Context, t testing.TB, env []string, args
 	cmd := exec.CommandContext(ctx, b.HP, args...)
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CONFIG_HOME=" + home + "/config",
-		"XDG_DATA_HOME=" + home + "/data", "TMPDIR=" + os.TempDir(), "HP_PLUGIN_DIR=" + b.PluginDir,
+		"XDG_DATA_HOME=" + home + "/data", "XDG_CACHE_HOME=" + b.cacheDir, "TMPDIR=" + os.TempDir(), "HP_PLUGIN_DIR=" + b.PluginDir,
 	}, env...)
 	return cmd
 }

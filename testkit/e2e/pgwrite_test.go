@@ -13,7 +13,7 @@ import (
 // every nullable column of some rows.
 func pgwSource(t *testing.T, name string, rows int) {
 	t.Helper()
-	pgExec(t, fmt.Sprintf(`drop table if exists %[1]s; drop type if exists %[1]s_mood;
+	pgExec(t, fmt.Sprintf(`drop table if exists %[1]s; drop type if exists %[1]s_mood cascade; -- a killed run leaves tables of the type
 		create type %[1]s_mood as enum ('sad', 'happy');
 		create table %[1]s (id bigint primary key, i int, s smallint, n numeric(15,2), big numeric(40,10), free numeric,
 			r real, d double precision, t text, vc varchar(20), ch char(3), b boolean, by bytea, dt date, ts timestamp(3),
