@@ -173,13 +173,15 @@ func TestDeltaCrashedRunLockTakenOver(t *testing.T) {
 // times out holding the lock leaves a lock that expires with the
 // function's deadline, not hours later.
 func TestDeltaLambdaLockLapsesWithTheDeadline(t *testing.T) {
+	t.Parallel() // its own table and S3 server
 	bootstrap, opt := lambdaTree(t)
 	const table = "hp_e2e_dstate_lambda"
 	deltaTable(t, table, 30)
 	srv := testkit.StartS3(t)
 	srv.CreateBucket(t, "lake")
 	proxy := testkit.StartFaultProxy(t, srv.Endpoint)
-	const timeout = 4 * time.Second
+	// Long enough for the first invocation to finish on a loaded machine.
+	const timeout = 8 * time.Second
 	// Once armed, the run hangs on every state write after the one that
 	// takes the lock, until it is killed. A state exists by then, so the
 	// run never deletes it (a failed first run would).

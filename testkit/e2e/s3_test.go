@@ -351,12 +351,15 @@ func TestS3MultipartBoundedAndFaults(t *testing.T) {
 
 	t.Run("a fault that persists fails the run and leaves nothing", func(t *testing.T) {
 		proxy.Inject(testkit.Fault{Match: testkit.IsUploadPart, Status: http.StatusServiceUnavailable, Code: "SlowDown"})
-		res := snap("fatal")
+		// The AWS SDKs' AWS_MAX_ATTEMPTS replaces hp's 10 attempts (whose
+		// backoff would take half a minute here).
+		res := bin.Run(t, append(env, "AWS_MAX_ATTEMPTS=3"), "cp", "snap", "gen.narrow", "s3.fatal", "--format", "csv", "--compression", "none",
+			"--s3-part-size", "5MiB", "--s3-concurrency", "3")
 		proxy.Clear()
 		if res.Code != 1 {
 			t.Fatalf("exit %d, want 1: %s", res.Code, res.Stderr)
 		}
-		testkit.Contains(t, "stderr", res.Stderr, "nothing was published", "s3://lake/raw/fatal", "SlowDown")
+		testkit.Contains(t, "stderr", res.Stderr, "nothing was published", "s3://lake/raw/fatal", "SlowDown", "maximum number of attempts, 3")
 		if objs := srv.Objects(t, "lake", "raw/fatal/"); len(objs) != 0 {
 			t.Fatalf("objects left by a failed run: %v", keys(objs))
 		}

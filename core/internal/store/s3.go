@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,6 +73,20 @@ type S3 struct {
 	concurrency int
 }
 
+// retryAttempts is the number of attempts of an S3 request: hp's own, or
+// the AWS SDKs' AWS_MAX_ATTEMPTS when set (the SDK ignores the variable
+// beside a retryer of hp's).
+func retryAttempts(env string) (int, error) {
+	if env == "" {
+		return maxAttempts, nil
+	}
+	n, err := strconv.Atoi(env)
+	if err != nil || n < 1 {
+		return 0, sdk.InvalidArgumentf("AWS_MAX_ATTEMPTS=%q is not a number of attempts (1 or more)", env)
+	}
+	return n, nil
+}
+
 // NewS3 opens an s3://bucket/prefix store. Credentials come from the
 // standard AWS chain (environment, shared config and profiles, container
 // and instance roles, the Lambda role), never from the DSN. It checks the
@@ -118,13 +133,17 @@ func NewS3(ctx context.Context, dsn string, o S3Options) (*S3, error) {
 			return nil, sdk.InvalidArgumentf("s3 DSN: path_style=%q is not a boolean", v)
 		}
 	}
+	attempts, err := retryAttempts(os.Getenv("AWS_MAX_ATTEMPTS"))
+	if err != nil {
+		return nil, err
+	}
 	loadOpts := []func(*awsconfig.LoadOptions) error{
 		// The SDK's own warnings would bypass hp's logger; errors reach
 		// the user through fail.
 		awsconfig.WithLogger(logging.Nop{}),
 		awsconfig.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) {
-				so.MaxAttempts = maxAttempts
+				so.MaxAttempts = attempts
 				so.MaxBackoff = 10 * time.Second
 				// Throttling storms must be ridden out, not turned into
 				// "retry quota exceeded" failures.

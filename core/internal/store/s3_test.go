@@ -330,3 +330,16 @@ func TestS3BucketRegion(t *testing.T) {
 		t.Fatalf("an explicit wrong region: %v", err)
 	}
 }
+
+func TestRetryAttempts(t *testing.T) {
+	for env, want := range map[string]int{"": maxAttempts, "1": 1, "3": 3, "25": 25} {
+		if got, err := retryAttempts(env); err != nil || got != want {
+			t.Errorf("AWS_MAX_ATTEMPTS=%q: %d, %v; want %d", env, got, err, want)
+		}
+	}
+	for _, env := range []string{"0", "-2", "three", "3.5"} {
+		if _, err := retryAttempts(env); err == nil || !strings.Contains(err.Error(), "AWS_MAX_ATTEMPTS") {
+			t.Errorf("AWS_MAX_ATTEMPTS=%q: %v, want an error naming the variable", env, err)
+		}
+	}
+}
