@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -290,6 +291,18 @@ func (h *Handler) runShard(ctx context.Context, f *cliutil.Factory, cmd string) 
 	return data, args, err
 }
 
+// defaultCacheDir is the plugin info cache of a function that sets no
+// HP_CACHE_DIR: Lambda sets no HOME, so there is no user cache directory,
+// and without a cache every invocation would start each plugin before the
+// one serving its scheme. /tmp lasts as long as the execution environment.
+// "" when there is a user cache directory (the Factory's default).
+func defaultCacheDir() string {
+	if _, err := os.UserCacheDir(); err == nil {
+		return ""
+	}
+	return filepath.Join(os.TempDir(), "halfpipe")
+}
+
 // configure adds the flags every job takes to fl, sets fl from the
 // environment, and returns the job's logger and connections, having
 // warned of the HP_ variables that name nothing.
@@ -304,6 +317,9 @@ func (h *Handler) configure(f *cliutil.Factory, fl *pflag.FlagSet) (*slog.Logger
 	fl.VisitAll(func(fl *pflag.Flag) { known[cliutil.EnvName(fl.Name)] = true })
 	if err := cliutil.ApplyEnvFlags(f.LookupEnv, fl); err != nil {
 		return nil, nil, err
+	}
+	if f.CacheDir == "" {
+		f.CacheDir = defaultCacheDir()
 	}
 	_, inLambda := f.LookupEnv("AWS_LAMBDA_FUNCTION_NAME")
 	logger, err := cliutil.NewLogger(h.Stderr, logLevel, logFormat, inLambda)

@@ -207,3 +207,20 @@ func TestShardEventsSetTheirVariables(t *testing.T) {
 		t.Fatal("an index that is a list was taken")
 	}
 }
+
+// TestCacheDirWithoutHome: Lambda sets no HOME, so the plugin info cache
+// goes to /tmp, which lasts across the invocations of an execution
+// environment; with a user cache directory the Factory's default stays.
+func TestCacheDirWithoutHome(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("HOME", "")
+	if got, want := defaultCacheDir(), filepath.Join(tmp, "halfpipe"); got != want {
+		t.Fatalf("without HOME: %q, want %q", got, want)
+	}
+	t.Setenv("HOME", tmp)
+	if got := defaultCacheDir(); got != "" {
+		t.Fatalf("with HOME: %q, want the Factory's default", got)
+	}
+}
