@@ -10,12 +10,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
-)
 
-// The AWS Lambda runtime interface emulator, pinned.
-const (
-	LambdaRIEModule  = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
-	LambdaRIEVersion = "v0.0.0-20261030222936-bef5c4ba774d"
+	"github.com/halfpipe-io/halfpipe/testkit/tool"
 )
 
 // LambdaEmulator runs a function's bootstrap under the AWS Lambda runtime
@@ -34,7 +30,7 @@ type LambdaEmulator struct {
 // ends.
 func StartLambda(t TB, bootstrap string, env []string, timeout time.Duration) *LambdaEmulator {
 	t.Helper()
-	rie := InstallTool(t, LambdaRIEModule, LambdaRIEVersion, "aws-lambda-rie")
+	rie := InstallTool(t, tool.LambdaRIEModule, tool.LambdaRIEVersion, "aws-lambda-rie")
 	api, err := freeAddr()
 	if err != nil {
 		t.Fatal(err)

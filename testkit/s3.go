@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/halfpipe-io/halfpipe/testkit/tool"
 )
 
 // S3Server is a real S3 server (versitygw with its posix backend) on
@@ -55,7 +57,7 @@ const s3StartTimeout = 30 * time.Second
 // or started skips the test, or fails it in CI (see NeedService).
 func StartS3(t TB) *S3Server {
 	t.Helper()
-	bin := InstallTool(t, VersitygwModule, VersitygwVersion, "versitygw")
+	bin := InstallTool(t, tool.VersitygwModule, tool.VersitygwVersion, "versitygw")
 	s := &S3Server{
 		Region:    "us-east-1",
 		AccessKey: "hpTEST" + randHex(8),

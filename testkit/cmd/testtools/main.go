@@ -9,19 +9,19 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/halfpipe-io/halfpipe/testkit"
+	"github.com/halfpipe-io/halfpipe/testkit/tool"
 )
 
 func main() {
 	tools := []struct{ module, version, bin string }{
-		{testkit.VersitygwModule, testkit.VersitygwVersion, "versitygw"},
-		{testkit.LambdaRIEModule, testkit.LambdaRIEVersion, "aws-lambda-rie"},
+		{tool.VersitygwModule, tool.VersitygwVersion, "versitygw"},
+		{tool.LambdaRIEModule, tool.LambdaRIEVersion, "aws-lambda-rie"},
 	}
 	failed := false
-	for _, tool := range tools {
-		path, err := testkit.EnsureTool(tool.module, tool.version, tool.bin)
+	for _, t := range tools {
+		path, err := tool.Ensure(t.module, t.version, t.bin)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "testtools: %s: %v\n", tool.bin, err)
+			fmt.Fprintf(os.Stderr, "testtools: %s: %v\n", t.bin, err)
 			failed = true
 			continue
 		}

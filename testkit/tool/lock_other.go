@@ -1,6 +1,6 @@
 //go:build !unix
 
-package testkit
+package tool
 
 // lockFile does not lock where flock is missing: concurrent installs of a
 // tool then each build it, and the atomic rename keeps the result whole.
