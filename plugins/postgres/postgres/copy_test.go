@@ -46,6 +46,18 @@ func openDB(tb testing.TB) *sql.DB {
 	return db
 }
 
+// scratchTable runs ddl, in which %[1]s is a new table's unique name
+// starting with prefix, and drops the table when the test ends.
+func scratchTable(t *testing.T, db *sql.DB, prefix, ddl string) string {
+	t.Helper()
+	table := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
+	if _, err := db.Exec(fmt.Sprintf(ddl, table)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = db.Exec("drop table " + table) })
+	return table
+}
+
 func TestCopyCoversCommonTypes(t *testing.T) {
 	for _, native := range []string{"smallint", "integer", "bigint", "real", "double precision", "numeric(38,10)", "numeric",
 		"text", "character varying(20)", "character(3)", "bytea", "boolean", "date", "timestamp without time zone",

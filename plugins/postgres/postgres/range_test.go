@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
@@ -21,14 +20,10 @@ import (
 // shifted it by the session's offset and skipped rows.
 func TestRangeUnderSessionTimeZones(t *testing.T) {
 	db := openDB(t)
-	table := fmt.Sprintf("hp_range_tz_%d", time.Now().UnixNano())
-	if _, err := db.Exec(`create table ` + table + ` (id int, d date, ts timestamp(6), tz timestamptz(6), n numeric(12,3), free numeric, big bigint);
-		insert into ` + table + ` select g, date '2024-03-25' + g / 20, timestamp '2024-03-30 20:00:00.000001' + g * interval '17 min',
+	table := scratchTable(t, db, "hp_range_tz", `create table %[1]s (id int, d date, ts timestamp(6), tz timestamptz(6), n numeric(12,3), free numeric, big bigint);
+		insert into %[1]s select g, date '2024-03-25' + g / 20, timestamp '2024-03-30 20:00:00.000001' + g * interval '17 min',
 			timestamptz '2024-03-30 20:00:00.000001+00' + g * interval '17 min', g * 1.5, g * 1.5, g * 1000000000000
-		from generate_series(1, 200) g`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = db.Exec("drop table " + table) })
+		from generate_series(1, 200) g`)
 	c := New()
 	ref := &sdk.ObjectRef{Schema: "public", Name: table}
 	for _, zone := range []string{"Europe/Berlin", "America/Los_Angeles", "Asia/Kathmandu"} {
@@ -86,14 +81,10 @@ func TestRangeUnderSessionTimeZones(t *testing.T) {
 // row holding the maximum under a non-UTC session zone.
 func TestLiteralIsOfTheColumnsType(t *testing.T) {
 	db := openDB(t)
-	table := fmt.Sprintf("hp_range_lit_%d", time.Now().UnixNano())
-	if _, err := db.Exec(`create table ` + table + ` (id int, d date, ts timestamp(6), tz timestamptz(6), n numeric(30,10), free numeric, big bigint);
-		insert into ` + table + ` select g, date '2024-03-25' + g, timestamp '2024-03-31 01:30:00.123456' + g * interval '1 min',
+	table := scratchTable(t, db, "hp_range_lit", `create table %[1]s (id int, d date, ts timestamp(6), tz timestamptz(6), n numeric(30,10), free numeric, big bigint);
+		insert into %[1]s select g, date '2024-03-25' + g, timestamp '2024-03-31 01:30:00.123456' + g * interval '1 min',
 			timestamptz '2024-03-31 01:30:00.123456+00' + g * interval '1 min', g + 0.0000000001, g + 0.123456789012345678901234567890123, g * 1000000000000
-		from generate_series(1, 20) g`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = db.Exec("drop table " + table) })
+		from generate_series(1, 20) g`)
 	u, err := url.Parse(dsn())
 	if err != nil {
 		t.Fatal(err)
@@ -136,12 +127,8 @@ func TestLiteralIsOfTheColumnsType(t *testing.T) {
 // refuse it and say which column and what to do.
 func TestNaNCannotBoundARange(t *testing.T) {
 	db := openDB(t)
-	table := fmt.Sprintf("hp_range_nan_%d", time.Now().UnixNano())
-	if _, err := db.Exec(`create table ` + table + ` (id int, free numeric, n numeric(10,2));
-		insert into ` + table + ` values (1, 1.5, 1.5), (2, 'NaN', 'NaN'), (3, 2.5, 2.5)`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = db.Exec("drop table " + table) })
+	table := scratchTable(t, db, "hp_range_nan", `create table %[1]s (id int, free numeric, n numeric(10,2));
+		insert into %[1]s values (1, 1.5, 1.5), (2, 'NaN', 'NaN'), (3, 2.5, 2.5)`)
 	for _, col := range []string{"free", "n"} {
 		b, err := New().Bounds(context.Background(), sdk.BoundsRequest{Conn: sdk.Connection{DSN: dsn()}, Source: sdk.Source{Object: &sdk.ObjectRef{Schema: "public", Name: table}}, Column: col})
 		if err == nil || !strings.Contains(err.Error(), "NaN") || !strings.Contains(err.Error(), col) {

@@ -3,10 +3,8 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
@@ -22,12 +20,8 @@ import (
 // own (hp_lo) reads it from the table.
 func TestSpansReadOnlyTheirRows(t *testing.T) {
 	db := openDB(t)
-	table := fmt.Sprintf("hp_spans_%d", time.Now().UnixNano())
-	if _, err := db.Exec(`create table ` + table + ` (id bigint primary key, v text, hp_lo bigint);
-		insert into ` + table + ` select g, md5(g::text), g from generate_series(1, 100000) g`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = db.Exec("drop table " + table) })
+	table := scratchTable(t, db, "hp_spans", `create table %[1]s (id bigint primary key, v text, hp_lo bigint);
+		insert into %[1]s select g, md5(g::text), g from generate_series(1, 100000) g`)
 	var spans []sdk.KeySpan
 	for i := range int64(64) {
 		spans = append(spans, sdk.KeySpan{Lower: 1000 + i*1500, Upper: 1003 + i*1500})
