@@ -395,7 +395,7 @@ func buildArm64Layers(ctx context.Context) {
 		}
 		cmd := exec.CommandContext(ctx, "bash", "layer/build.sh", "arm64", arm64Dist.dir)
 		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "LAYER_ZIP_LEVEL=1", "LAYER_PLUGINS=oracle odbc", "LAYER_FUNCTION=0", "LAYER_GCFLAGS=all=-N -l",
+		cmd.Env = append(os.Environ(), "LAYER_ZIP_LEVEL=1", "LAYER_PLUGINS=oracle odbc", "LAYER_FUNCTION=0", "LAYER_GCFLAGS=all=-N -l -dwarf=false",
 			strings.Replace(standIn, "ORACLE_INSTANT_CLIENT_ZIP=", "ORACLE_INSTANT_CLIENT_ZIP_ARM64=", 1))
 		b, err := cmd.CombinedOutput()
 		if arm64Dist.out = string(b); err != nil {

@@ -83,9 +83,9 @@ func installTool(module, version, dir, exe string) error {
 	// The tools are test servers, so their own packages compile without
 	// optimisation (-N -l): on a fresh machine versitygw is the largest
 	// build, and this halves it. The standard library compiles as the
-	// Makefile's builds compile it (no cgo, the netgo and osusergo tags)
-	// and so comes from the build cache.
-	cmd := exec.Command(goBin, "install", "-tags=netgo,osusergo", "-gcflags=all=-N -l", "-gcflags=std=", "-ldflags=-s -w", module+"@"+version)
+	// Makefile's builds compile it (no cgo, the netgo and osusergo tags,
+	// no DWARF) and so comes from the build cache.
+	cmd := exec.Command(goBin, "install", "-tags=netgo,osusergo", "-gcflags=all=-N -l -dwarf=false", "-gcflags=std=-dwarf=false", "-ldflags=-s -w", module+"@"+version)
 	cmd.Dir = gobin // outside any module or workspace
 	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOFLAGS=-mod=mod", "GOWORK=off", "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
