@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,19 +18,6 @@ import (
 	"github.com/halfpipe-io/halfpipe/testkit"
 )
 
-const pgDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// pgExec runs SQL on the test PostgreSQL server with psql and returns its
-// unaligned output.
-func pgExec(t *testing.T, sql string) string {
-	t.Helper()
-	out, err := exec.Command("psql", pgDSN, "-v", "ON_ERROR_STOP=1", "-qAtc", sql).CombinedOutput()
-	if err != nil {
-		testkit.ClientFailed(t, "PostgreSQL (psql)", err, string(out))
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // deltaTable creates a source table whose driver has microsecond
 // timestamps; rows 1..n are a minute apart, and three rows have a NULL
 // driver.
@@ -42,7 +28,7 @@ func deltaTable(t *testing.T, name string, n int) {
 		insert into %[1]s select g, 'v' || g, g / 7.0, timestamptz '2024-03-30 22:00:00.000001+00' + g * interval '1 minute 0.000001 second'
 			from generate_series(1, %[2]d) g;
 		insert into %[1]s values (-1, 'no driver', 0, null), (-2, 'no driver', 0, null), (-3, 'no driver', 0, null)`, name, n))
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+name).Run() })
+	pgCleanup(t, "drop table if exists "+name)
 }
 
 type deltaSummary struct {
@@ -405,7 +391,7 @@ func TestDeltaIntoATable(t *testing.T) {
 	const table, target = "hp_e2e_delta_src", "hp_e2e_delta_tgt"
 	deltaTable(t, table, 500)
 	pgExec(t, "drop table if exists "+target)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+target).Run() })
+	pgCleanup(t, "drop table if exists "+target)
 	env := []string{"HP_PG_DSN=" + pgDSN}
 	args := []string{"pg." + table, "pg.public." + target, "--delta-driver", "updated_at", "--primary-keys", "id"}
 	same := func() {
@@ -446,9 +432,7 @@ func TestDeltaExactBoundaries(t *testing.T) {
 	pgExec(t, `drop table if exists hp_e2e_dst; drop table if exists hp_e2e_big;
 		create table hp_e2e_dst (id int primary key, v text, amount numeric(20,6), updated_at timestamptz(6));
 		create table hp_e2e_big (id bigint primary key, v text)`)
-	t.Cleanup(func() {
-		_ = exec.Command("psql", pgDSN, "-qc", "drop table if exists hp_e2e_dst; drop table if exists hp_e2e_big").Run()
-	})
+	pgCleanup(t, "drop table if exists hp_e2e_dst; drop table if exists hp_e2e_big")
 	out := t.TempDir()
 	env := []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + out}
 	// Europe/London springs forward at 2024-03-31 01:00 UTC; rows are

@@ -34,16 +34,14 @@ func TestDeltaPostgresSessionZones(t *testing.T) {
 		}},
 		{"role Asia/Kathmandu", func(t *testing.T, table string) (string, func(string)) {
 			pgExec(t, fmt.Sprintf(`drop role if exists %[1]s; create role %[1]s login; alter role %[1]s set timezone = 'Asia/Kathmandu'`, role))
-			t.Cleanup(func() {
-				_ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+table+"; drop role if exists "+role).Run()
-			})
+			pgCleanup(t, "drop table if exists "+table+"; drop role if exists "+role)
 			return strings.Replace(pgDSN, "postgres@", role+"@", 1), func(q string) { pgExec(t, q+"; grant select on "+table+" to "+role) }
 		}},
 		{"database America/Los_Angeles", func(t *testing.T, table string) (string, func(string)) {
 			pgExec(t, "drop database if exists "+db)
 			pgExec(t, "create database "+db)
 			pgExec(t, "alter database "+db+" set timezone = 'America/Los_Angeles'")
-			t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop database if exists "+db+" with (force)").Run() })
+			pgCleanup(t, "drop database if exists "+db+" with (force)")
 			dsn := strings.Replace(pgDSN, "/test?", "/"+db+"?", 1)
 			return dsn, func(q string) {
 				if out, err := exec.Command("psql", dsn, "-v", "ON_ERROR_STOP=1", "-qc", q).CombinedOutput(); err != nil {

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os/exec"
 	"sort"
 	"strings"
 	"testing"
 
 	"compress/gzip"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -22,7 +22,7 @@ import (
 func filesSetup(t *testing.T, schema string) (*testkit.S3Server, []string) {
 	t.Helper()
 	pgExec(t, "drop schema if exists "+schema+" cascade; create schema "+schema)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists "+schema+" cascade").Run() })
+	pgCleanup(t, "drop schema if exists "+schema+" cascade")
 	srv, env := s3Target(t, "")
 	return srv, append(env, "HP_PG_DSN="+pgDSN)
 }

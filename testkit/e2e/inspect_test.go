@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,7 +38,7 @@ func inspectPostgres(t *testing.T) inspectCase {
 		create table hp_e2e_inspect.items (id bigint, k2 int, name text not null, amount numeric(10,2), primary key (id, k2));
 		create view hp_e2e_inspect.items_v as select id, name from hp_e2e_inspect.items;
 		insert into hp_e2e_inspect.items values (1, 1, 'a', 1.5), (1, 2, 'b', null)`)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists hp_e2e_inspect cascade").Run() })
+	pgCleanup(t, "drop schema if exists hp_e2e_inspect cascade")
 	return inspectCase{name: "postgres", env: []string{"HP_DB_DSN=" + pgDSN}, ls: "db.hp_e2e_inspect",
 		objs:  []string{"hp_e2e_inspect.items:table", "hp_e2e_inspect.items_v:view"},
 		desc:  "db.hp_e2e_inspect.items",

@@ -108,7 +108,7 @@ func TestLambdaFunction(t *testing.T) {
 	bootstrap, opt := lambdaTree(t)
 	deltaTable(t, "hp_e2e_lambda", 1000)
 	pgExec(t, `drop table if exists hp_e2e_lambda_other; create table hp_e2e_lambda_other as select id, v from hp_e2e_lambda where id <= 10`)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists hp_e2e_lambda_other").Run() })
+	pgCleanup(t, "drop table if exists hp_e2e_lambda_other")
 	srv := testkit.StartS3(t)
 	srv.CreateBucket(t, "lake")
 	proxy := testkit.StartFaultProxy(t, srv.Endpoint)

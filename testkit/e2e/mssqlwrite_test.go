@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -167,7 +166,7 @@ func TestSnapPostgresIntoSQLServer(t *testing.T) {
 	bin := testkit.Build(t)
 	const n = 200
 	want := mswRows(t, n)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+mswSource).Run() })
+	pgCleanup(t, "drop table if exists "+mswSource)
 	names := []string{"id", "i", "s", "n", "big", "r", "d", "t", "vc", "b", "by", "dt", "ts", "tz", "tm", "u"}
 
 	db := tds.Start(t, tds.WithLogin("etl", "pw"))

@@ -76,7 +76,7 @@ func TestODBCMatchesNativePostgres(t *testing.T) {
 			(4, 0, 1, 0.0000000001, -1, 'quote " and, comma', E'new\nline', true, '2000-02-29', '2000-02-29 12:00:00.5', '2000-02-29 12:00:00.5+00', '\x', 1e308, -1e-38, '00000000-0000-0000-0000-000000000000'),
 			(5, 42, 42, 9999999999999999999999999999.9999999999, 1, 'back\slash', 'tab	here', false, '1999-12-31', '1999-12-31 23:59:59.999999', '1999-12-31 23:59:59.999999-08', '\xdeadbeef', 2.5, 0.25, NULL)`,
 		schema, n38))
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "DROP SCHEMA "+schema+" CASCADE").Run() })
+	pgCleanup(t, "DROP SCHEMA "+schema+" CASCADE")
 	env := []string{"HP_PG_DSN=" + pgDSN, "HP_OD_DSN=odbc+postgres://postgres@127.0.0.1:5432/test",
 		"HP_RAW_DSN=Driver={PostgreSQL Unicode};Server=127.0.0.1;Port=5432;Database=test;UID=postgres;PWD=n0tused;BoolsAsChar=0;NumericAs=-1;ConnSettings={SET TIME ZONE 'UTC'}"}
 	for _, f := range []string{"csv", "parquet"} {
@@ -155,7 +155,7 @@ func TestLambdaODBC(t *testing.T) {
 
 	schema := "odbc_lambda_" + rtSuffix()
 	psqlOut(t, fmt.Sprintf("CREATE SCHEMA %[1]s; CREATE TABLE %[1]s.orders AS SELECT n AS id, (n * 1.25)::numeric(38,10) AS amount FROM generate_series(1, 1000) n", schema))
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "DROP SCHEMA "+schema+" CASCADE").Run() })
+	pgCleanup(t, "DROP SCHEMA "+schema+" CASCADE")
 	srv := testkit.StartS3(t)
 	srv.CreateBucket(t, "lake")
 	env := append(srv.Env(),

@@ -101,7 +101,7 @@ func TestParallelPostgresEqualsWhole(t *testing.T) {
 	pgExec(t, "drop table if exists "+table+"; create table "+table+` (id bigint primary key, label text, amount numeric(12,2), at timestamptz);
 		insert into `+table+` select g, case when g % 7 = 0 then null else 'label ' || g end, g * 1.25, '2026-01-01'::timestamptz + g * interval '1 minute'
 		from generate_series(1, 300000) g`)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+table).Run() })
+	pgCleanup(t, "drop table if exists "+table)
 	for _, format := range []string{"csv", "parquet"} {
 		var digests []string
 		for _, run := range []struct {
@@ -131,7 +131,7 @@ func TestParallelPostgresEqualsWhole(t *testing.T) {
 	}
 	// Into a table: the same rows.
 	copyTable := table + "_copy"
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+copyTable).Run() })
+	pgCleanup(t, "drop table if exists "+copyTable)
 	res := bin.Run(t, []string{"HP_PG_DSN=" + pgDSN}, "cp", "snap", "pg."+table, "pg."+copyTable, "--parallel", "4")
 	if res.Code != 0 {
 		t.Fatalf("into a table: exit %d\n%s", res.Code, res.Stderr)
@@ -165,10 +165,9 @@ func TestParallelPostgresUnderWriters(t *testing.T) {
 	pgExec(t, "drop table if exists "+table+"; drop sequence if exists "+table+"_seq; create sequence "+table+"_seq start 1000000; create table "+table+
 		" (id bigint primary key, bal bigint not null); insert into "+table+" select g, 0 from generate_series(1, "+strconv.Itoa(rows)+") g; "+
 		"drop table if exists "+table+"_stop; create table "+table+"_stop (stop boolean)")
-	t.Cleanup(func() {
-		_ = exec.Command("psql", pgDSN, "-qc", "select pg_terminate_backend(pid) from pg_stat_activity where application_name = '"+app+"'").Run()
-		_ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+table+", "+table+"_stop; drop sequence if exists "+table+"_seq").Run()
-	})
+	// Cleanups run last first: the writers go before their table.
+	pgCleanup(t, "drop table if exists "+table+", "+table+"_stop; drop sequence if exists "+table+"_seq")
+	pgCleanup(t, "select pg_terminate_backend(pid) from pg_stat_activity where application_name = '"+app+"'")
 	// Each writer loops until the stop row appears, committing every
 	// iteration; statement_timeout bounds it whatever happens to the test.
 	loop := `DO $$
@@ -386,7 +385,7 @@ func TestParallelSliceFailurePublishesNothing(t *testing.T) {
 	const table, app = "public.hp_e2e_par_fail", "hp_e2e_par_fail"
 	pgExec(t, "drop table if exists "+table+"; create table "+table+" (id bigint primary key, label text); insert into "+table+
 		" select g, 'label ' || g from generate_series(1, 200000) g")
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+table).Run() })
+	pgCleanup(t, "drop table if exists "+table)
 	out := t.TempDir()
 	// Every 200th row sleeps 10 ms: each slice COPYs for about 2.5 s, long
 	// enough to be terminated mid-read on a loaded machine.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,7 +31,7 @@ func TestPostgresWriteInterrupted(t *testing.T) {
 	pgExec(t, "drop schema if exists "+schema+" cascade; create schema "+schema+`;
 		create function `+schema+`.slow() returns trigger language plpgsql as $$
 		begin if new.id % 1000 = 0 then perform pg_sleep(0.01); end if; return new; end $$`)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists "+schema+" cascade").Run() })
+	pgCleanup(t, "drop schema if exists "+schema+" cascade")
 	sessions := func(t *testing.T, app, running string) []string {
 		q := "select pid from pg_stat_activity where application_name = '" + app + "'"
 		if running != "" {

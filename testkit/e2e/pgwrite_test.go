@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -57,9 +56,7 @@ func TestSnapPostgresIntoPostgres(t *testing.T) {
 	const src, like, created = "hp_e2e_pgw_src", "hp_e2e_pgw_like", "hp_e2e_pgw_new"
 	pgwSource(t, src, 3000)
 	pgExec(t, fmt.Sprintf("drop table if exists %[2]s; drop table if exists %[3]s; create table %[2]s (like %[1]s including all)", src, like, created))
-	t.Cleanup(func() {
-		_ = exec.Command("psql", pgDSN, "-qc", fmt.Sprintf("drop table if exists %s, %s, %s; drop type if exists %[1]s_mood", src, like, created)).Run()
-	})
+	pgCleanup(t, fmt.Sprintf("drop table if exists %s, %s, %s; drop type if exists %[1]s_mood", src, like, created))
 	env := []string{"HP_PG_DSN=" + pgDSN}
 	for _, target := range []string{like, created} {
 		res := bin.Run(t, env, "cp", "snap", "pg."+src, "pg.public."+target)
@@ -99,7 +96,7 @@ func TestSnapPostgresIntoPostgres(t *testing.T) {
 	// Merge on the key: changed rows are updated, new ones inserted, and
 	// rows the source no longer has stay.
 	const kept = "hp_e2e_pgw_kept"
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+kept).Run() })
+	pgCleanup(t, "drop table if exists "+kept)
 	pgExec(t, fmt.Sprintf(`drop table if exists %[3]s; create table %[3]s as select * from %[2]s where id <= 5;
 		update %[1]s set n = n + 1, t = 'changed' where id %% 7 = 0; delete from %[1]s where id = 1;
 		update %[1]s set id = id + 100000 where id between 2 and 5`, src, like, kept))
@@ -123,9 +120,7 @@ func TestDeltaPostgresIntoPostgres(t *testing.T) {
 	const src, keyed, plain = "hp_e2e_pgw_dsrc", "hp_e2e_pgw_keyed", "hp_e2e_pgw_plain"
 	pgwSource(t, src, 1000)
 	pgExec(t, fmt.Sprintf("drop table if exists %[2]s; drop table if exists %[3]s; create table %[3]s (like %[1]s)", src, keyed, plain))
-	t.Cleanup(func() {
-		_ = exec.Command("psql", pgDSN, "-qc", fmt.Sprintf("drop table if exists %s, %s, %s; drop type if exists %[1]s_mood", src, keyed, plain)).Run()
-	})
+	pgCleanup(t, fmt.Sprintf("drop table if exists %s, %s, %s; drop type if exists %[1]s_mood", src, keyed, plain))
 	env := []string{"HP_PG_DSN=" + pgDSN}
 	run := func(target string, want int64) {
 		t.Helper()

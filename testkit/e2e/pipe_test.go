@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -53,7 +52,7 @@ func pipeSchema(t *testing.T, schema string, n int) {
 		fmt.Fprintf(&sql, "create table %s.t%02d as select g as id, 'row ' || g as v from generate_series(1, %d) g;", schema, i, i*10)
 	}
 	pgExec(t, sql.String())
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists "+schema+" cascade").Run() })
+	pgCleanup(t, "drop schema if exists "+schema+" cascade")
 }
 
 // TestPipeTwentyTables: a pipe of 20 PostgreSQL tables (one glob job and

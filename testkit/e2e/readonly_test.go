@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +18,7 @@ func TestReadsNeverWrite(t *testing.T) {
 	pgExec(t, fmt.Sprintf(`create table %[1]s (id int primary key, note text);
 		insert into %[1]s select g, 'row ' || g from generate_series(1, 5) g;
 		create function %[1]s_wipe() returns boolean language sql as 'delete from %[1]s; select true'`, victim))
-	t.Cleanup(func() {
-		_ = exec.Command("psql", pgDSN, "-qc", fmt.Sprintf("drop table if exists %[1]s; drop function if exists %[1]s_wipe()", victim)).Run()
-	})
+	pgCleanup(t, fmt.Sprintf("drop table if exists %[1]s; drop function if exists %[1]s_wipe()", victim))
 	count := func() string { t.Helper(); return pgExec(t, "select count(*) from "+victim) }
 	env := []string{"HP_PG_DSN=" + pgDSN, "HP_OUT_DSN=" + t.TempDir()}
 	for _, c := range []struct {
@@ -64,7 +61,7 @@ func TestQueryUnconstrainedNumeric(t *testing.T) {
 	tbl := fmt.Sprintf("hp_e2e_qnum_%d", time.Now().UnixNano())
 	pgExec(t, fmt.Sprintf(`create table %[1]s (amount numeric(12,2), free numeric);
 		insert into %[1]s values (10.25, 1e-30), (0.10, 123456789012345678901234567890123456789012.5)`, tbl))
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+tbl).Run() })
+	pgCleanup(t, "drop table if exists "+tbl)
 	const list = "sum(amount), avg(amount), max(free), 1.5::numeric, sum(free)"
 	q := "select " + list + " from " + tbl
 	want := pgExec(t, "select concat_ws(',', "+list+") from "+tbl)

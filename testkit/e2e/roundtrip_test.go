@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -841,13 +842,7 @@ func pgColumns(schema string, citext bool) []rtColumn {
 
 func psqlOut(t *testing.T, sql string) string {
 	t.Helper()
-	cmd := exec.Command("psql", pgDSN, "-v", "ON_ERROR_STOP=1", "-qAt", "-F", "\t", "-c", sql)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		testkit.ClientFailed(t, "PostgreSQL (psql)", err, errOut.String())
-	}
-	return out.String()
+	return pgRows(t, sql, "\t")
 }
 
 func TestRoundTripPostgresTypes(t *testing.T) {
@@ -857,8 +852,9 @@ func TestRoundTripPostgresTypes(t *testing.T) {
 	schema := "hp_rt_" + rtSuffix()
 	psqlOut(t, fmt.Sprintf(`CREATE SCHEMA %[1]s; CREATE TYPE %[1]s.mood AS ENUM ('happy', 'sad, "really"', '😀');
 		CREATE DOMAIN %[1]s.posint AS integer CHECK (VALUE > 0); CREATE DOMAIN %[1]s.label AS text`, schema))
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "DROP SCHEMA "+schema+" CASCADE").Run() })
-	citext := exec.Command("psql", pgDSN, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE EXTENSION IF NOT EXISTS citext").Run() == nil
+	pgCleanup(t, "DROP SCHEMA "+schema+" CASCADE")
+	_, err := pgRun(context.Background(), "CREATE EXTENSION IF NOT EXISTS citext", "|")
+	citext := err == nil
 	if !citext {
 		t.Log("citext: the extension cannot be created here; not covered")
 	}

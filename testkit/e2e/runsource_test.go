@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -25,7 +24,7 @@ func rsSetup(t *testing.T, tag string) string {
 	t.Parallel()
 	schema := "runsrc_e2e_" + tag
 	pgExec(t, "drop schema if exists "+schema+" cascade; create schema "+schema)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists "+schema+" cascade").Run() })
+	pgCleanup(t, "drop schema if exists "+schema+" cascade")
 	return schema
 }
 

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"sort"
 	"strings"
@@ -24,7 +23,7 @@ func TestSF18MetaPostgresToSnowflake(t *testing.T) {
 			d date, tm time, ntz timestamp, ltz timestamptz, doc jsonb);
 		insert into sf18_meta.orders values (1, 12.5, 'one', true, '\x00ff', '2024-02-29', '12:34:56.5', '2024-05-01 01:02:03.123456',
 			'2024-05-01 01:02:03+02', '{"a": 1}')`)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists sf18_meta cascade").Run() })
+	pgCleanup(t, "drop schema if exists sf18_meta cascade")
 	sf, env := sfTarget(t)
 
 	res := bin.Run(t, env, "cp", "meta", "pg.sf18_meta.orders", "sf.PUBLIC.SF18_ORDERS")
@@ -92,7 +91,7 @@ func TestSF18RoundTripPostgresSnowflake(t *testing.T) {
 			 '2024-05-01 12:34:56.654321+05:30', '{"a": [1, 2]}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'),
 			(2, 0, -1, -0.000001, -1, -0.25, '', '', false, '\x', '0001-01-01', '00:00:00', '0001-01-01 00:00:00', '9999-12-31 23:59:59.999999+00', '[]', null),
 			(3, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null)`)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists sf18_rt cascade").Run() })
+	pgCleanup(t, "drop schema if exists sf18_rt cascade")
 	sf, env := sfTarget(t)
 	csvOf := func(src string) []string {
 		t.Helper()

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,7 +99,7 @@ func TestSnapSnowflakeToPostgres(t *testing.T) {
 	bin := testkit.Build(t, "snowflake", "postgres")
 	_, env := sfSource(t, sfSourceTable("SFSRC_PG")...)
 	pgExec(t, `drop schema if exists sfsrc_pg cascade; create schema sfsrc_pg`)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists sfsrc_pg cascade").Run() })
+	pgCleanup(t, "drop schema if exists sfsrc_pg cascade")
 	// The PostgreSQL target has no column type for the TIMESTAMP_TZ's
 	// arrow.timestamp_with_offset: leave it out (named as typed, folded).
 	res := bin.Run(t, env, "cp", "snap", "sf.PUBLIC.SFSRC_PG", "pg.sfsrc_pg.t", "--columns", "id,big,amt,name,ok,d,ntz,v")
@@ -249,7 +248,7 @@ func TestSnowflakeRoundTripPostgres(t *testing.T) {
 				'2024-05-01 12:34:56.123456+05:30', '\x00ff10', 1.5),
 			(2, 0.5, -42, '', false, '1969-12-31', '1970-01-01 00:00:00', '1969-12-31 23:59:59.999999+00', '\x', -0.25),
 			(3, null, null, null, null, null, null, null, null, null)`)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists sfsrc_rt cascade").Run() })
+	pgCleanup(t, "drop schema if exists sfsrc_rt cascade")
 	if res := bin.Run(t, env, "cp", "snap", "pg.sfsrc_rt.src", "sf.PUBLIC.SFSRC_RT"); res.Code != 0 {
 		t.Fatalf("into Snowflake: exit %d\n%s", res.Code, res.Stderr)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -33,7 +32,7 @@ func makeShardTable(t *testing.T, table string, n int) {
 	pgExec(t, "drop table if exists "+table+"; create table "+table+` (id bigint primary key, label text, amount numeric(12,2), at timestamptz);
 		insert into `+table+fmt.Sprintf(` select g, case when g %% 7 = 0 then null else 'label ' || g end, g * 1.25, '2026-01-01'::timestamptz + g * interval '1 minute'
 		from generate_series(1, %d) g`, n))
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop table if exists "+table).Run() })
+	pgCleanup(t, "drop table if exists "+table)
 }
 
 // planShards runs hp plan and returns the plan.

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -72,7 +71,7 @@ func sfOrders(t *testing.T, tag string) string {
 		create table sf_e2e.orders (id bigint primary key, name text, amount numeric(12,2), updated_at timestamptz(6));
 		insert into sf_e2e.orders select g, 'n' || g, g / 4.0, timestamptz '2024-05-01 00:00:00+00' + g * interval '1 minute' from generate_series(1, 500) g;
 		update sf_e2e.orders set name = null where id = 7`, "sf_e2e", s))
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists "+s+" cascade").Run() })
+	pgCleanup(t, "drop schema if exists "+s+" cascade")
 	return s
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -175,7 +174,7 @@ func sfRunSetup(t *testing.T, schema string) (*testkit.S3Server, *sfserver.Serve
 		create table `+schema+`.orders (id bigint primary key, name text, amount numeric(12,2), updated_at timestamptz(6));
 		insert into `+schema+`.orders select g, 'n' || g, g / 4.0, timestamptz '2024-05-01 00:00:00+00' + g * interval '1 minute' from generate_series(1, 500) g;
 		update `+schema+`.orders set name = null where id = 7`)
-	t.Cleanup(func() { _ = exec.Command("psql", pgDSN, "-qc", "drop schema if exists "+schema+" cascade").Run() })
+	pgCleanup(t, "drop schema if exists "+schema+" cascade")
 	s3srv, env := s3Target(t, "")
 	sf := sfserver.Start(t, sfserver.Config{Account: "hptest", Users: []sfserver.User{{Name: "ETL", Password: "sf-pw-123"}}, S3: s3srv.Client(t)})
 	sf.AddStage("LAKE", "s3://lake/raw/")

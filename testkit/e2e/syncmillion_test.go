@@ -1,9 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -40,22 +40,19 @@ func TestSyncMillionRows(t *testing.T) {
 	const pgT, myT = "hp_e2e_sync21_m_pg", "hp_e2e_sync21_m_my"
 	start := time.Now()
 	// Both sides at once: MariaDB's million inserts take the longer.
-	pgDone := make(chan string, 1)
+	pgDone := make(chan error, 1)
 	go func() {
-		out, err := exec.Command("psql", pgDSN, "-v", "ON_ERROR_STOP=1", "-qAtc", fmt.Sprintf(`drop table if exists %[1]s;
+		_, err := pgRun(context.Background(), fmt.Sprintf(`drop table if exists %[1]s;
 			create table %[1]s (id bigint primary key, amount numeric(12,2), note varchar(40), at timestamptz);
 			insert into %[1]s select g, g * 0.25 + case when g %% 250 = 3 then 0.01 else 0 end, 'n' || g,
-				timestamptz '2024-01-01 00:00:00.5+00' + g * interval '1 second' from generate_series(1, %[2]d) g`, pgT, millionRows)).CombinedOutput()
-		if err != nil {
-			pgDone <- fmt.Sprintf("%v: %s", err, out)
-		}
-		close(pgDone)
+				timestamptz '2024-01-01 00:00:00.5+00' + g * interval '1 second' from generate_series(1, %[2]d) g`, pgT, millionRows), "|")
+		pgDone <- err
 	}()
 	mysqlOut(t, fmt.Sprintf("DROP TABLE IF EXISTS %[1]s; CREATE TABLE %[1]s (id BIGINT PRIMARY KEY, amount DECIMAL(12,2), note VARCHAR(40), at DATETIME(6));"+
 		"INSERT INTO %[1]s SELECT seq, seq * 0.25, CONCAT('n', seq), TIMESTAMP'2024-01-01 00:00:00.5' + INTERVAL seq SECOND FROM seq_1_to_%[2]d WHERE seq %% 1000 NOT IN (11, 22, 33);"+
 		"INSERT INTO %[1]s SELECT %[2]d + seq, 0, 'only here', NULL FROM seq_1_to_3000", myT, millionRows))
-	if msg := <-pgDone; msg != "" {
-		testkit.ClientFailed(t, "PostgreSQL (psql)", fmt.Errorf("generating %s", pgT), msg)
+	if err := <-pgDone; err != nil {
+		pgFailed(t, err, "generating "+pgT)
 	}
 	t.Cleanup(func() {
 		_ = mysqlOutQuiet("DROP TABLE IF EXISTS test." + myT)
