@@ -41,7 +41,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build hp plugins debs lambda demo test test-tools fmt-check vet sdk-standalone sdk-tidy sdk-vet sdk-tidy-start debs-start proto proto-check proto-regen-check docs docs-check bench tools clean
+.PHONY: all build hp plugins debs lambda demo test test-tools test-tools-fetch fmt-check vet sdk-standalone sdk-tidy sdk-vet sdk-tidy-start debs-start proto proto-check proto-regen-check docs docs-check bench tools clean
 
 all: build
 
@@ -89,24 +89,26 @@ demo: build
 # grouped by reason (gated suites whose HP_TEST_* variable is unset) and a
 # closing count.
 #
-# The tools the tests run (S3 server, Lambda emulator) are built in the
-# background from the start, while modules download and the build runs.
+# The tools the tests run (S3 server, Lambda emulator) are fetched in the
+# background from the start, while hp's modules download and it builds,
+# and built in the background once hp is built: the standard library is
+# compiled by then (started together, both builds compiled it).
 # go test -vet=all runs every check of `make vet` on every package, tested
 # or not, so the analysis is done once, by the test run.
 #
 # The SDK's standalone checks (sdk-standalone) run in the background too,
 # their output printed and their failure failing `make test` at the end:
 # sdk-tidy from the start (on a fresh machine its module downloads, which
-# the workspace does not need, take a minute or more), sdk-vet once `make
-# build` has compiled the packages it shares with the workspace (started
-# earlier, it would compile them a second time alongside the build).
+# the workspace does not need, take a minute or more), sdk-vet once the
+# workspace's tests have compiled and vetted the packages it shares with
+# them (started earlier, it would do that a second time alongside them).
 #
 # The tests run the executables `make build` made (docs-check needs them
 # too) rather than linking their own (testkit.Build, HP_TEST_BIN_DIR).
 test: export HP_TEST_BIN_DIR := $(BIN)
-test: test-tools debs-start fmt-check sdk-tidy-start proto-check docs-check
-	@$(call bg_start,sdk-vet)
+test: test-tools-fetch debs-start fmt-check sdk-tidy-start proto-check test-tools docs-check
 	set -o pipefail; { $(GO) test -json -vet=all -count=1 -timeout 30m $(MODULES) || s=1; \
+		$(call bg_start,sdk-vet); \
 		$(if $(CGO_MODULES),CGO_ENABLED=1 $(GO) test -json -vet=all -count=1 -timeout 30m $(CGO_MODULES) || s=1;) \
 		$(call bg_wait,debs) $(call bg_wait,sdk-tidy) $(call bg_wait,sdk-vet) \
 		exit $${s:-0}; } 2>&1 | $(GO) run ./testkit/cmd/testsum
@@ -128,8 +130,11 @@ sdk-tidy-start:
 debs-start:
 	@$(call bg_start,debs)
 
-test-tools:
+test-tools: build
 	@mkdir -p out && ($(GO) run ./testkit/cmd/testtools > out/test-tools.log 2>&1 &)
+
+test-tools-fetch:
+	@mkdir -p out && ($(GO) run ./testkit/cmd/testtools -fetch > out/test-tools-fetch.log 2>&1 &)
 
 fmt-check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \

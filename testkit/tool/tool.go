@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 )
 
@@ -33,16 +34,8 @@ var installMu sync.Mutex
 // the same tool at once (test binaries, the prefetch of `make test`) wait
 // for one build instead of each compiling it.
 func Ensure(module, version, binName string) (string, error) {
-	exe := binName
-	if runtime.GOOS == "windows" {
-		exe += ".exe"
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "halfpipe-testkit", "tools", binName+"-"+version)
-	bin := filepath.Join(dir, exe)
+	bin := binPath(binName, version)
+	dir, exe := filepath.Split(bin)
 	if isFile(bin) {
 		return bin, nil
 	}
@@ -69,31 +62,67 @@ func Ensure(module, version, binName string) (string, error) {
 	return bin, nil
 }
 
-func installTool(module, version, dir, exe string) error {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return fmt.Errorf("go command not found: %w", err)
+// Fetch downloads what installing module@version needs (go install -n:
+// the modules, no compiling) unless its binary is cached. `make test`
+// fetches at once and builds once hp is built: the tools' build then finds
+// the standard library compiled instead of compiling it beside hp's build.
+func Fetch(module, version, binName string) error {
+	if isFile(binPath(binName, version)) {
+		return nil
 	}
+	dir, err := os.MkdirTemp("", "hp-tool-fetch-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	return goInstall(dir, module, version, "-n")
+}
+
+// binPath is where Ensure keeps binName at version.
+func binPath(binName, version string) string {
+	if runtime.GOOS == "windows" {
+		binName += ".exe"
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	return filepath.Join(cache, "halfpipe-testkit", "tools", binName+"-"+version, binName)
+}
+
+func installTool(module, version, dir, exe string) error {
 	gobin, err := os.MkdirTemp(dir, ".install-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(gobin)
+	if err := goInstall(gobin, module, version); err != nil {
+		return err
+	}
+	// Rename is atomic: a reader either sees no binary or a complete one.
+	return os.Rename(filepath.Join(gobin, exe), filepath.Join(dir, exe))
+}
 
+// goInstall runs go install module@version into gobin, outside any module
+// or workspace, with extra flags (-n: fetch only).
+func goInstall(gobin, module, version string, extra ...string) error {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return fmt.Errorf("go command not found: %w", err)
+	}
 	// The tools are test servers, so their own packages compile without
 	// optimisation (-N -l): on a fresh machine versitygw is the largest
 	// build, and this halves it. The standard library compiles as the
 	// Makefile's builds compile it (no cgo, the netgo and osusergo tags,
 	// no DWARF) and so comes from the build cache.
-	cmd := exec.Command(goBin, "install", "-tags=netgo,osusergo", "-gcflags=all=-N -l -dwarf=false", "-gcflags=std=-dwarf=false", "-ldflags=-s -w", module+"@"+version)
-	cmd.Dir = gobin // outside any module or workspace
+	args := append([]string{"install", "-tags=netgo,osusergo", "-gcflags=all=-N -l -dwarf=false", "-gcflags=std=-dwarf=false", "-ldflags=-s -w"}, extra...)
+	cmd := exec.Command(goBin, append(args, module+"@"+version)...)
+	cmd.Dir = gobin
 	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOFLAGS=-mod=mod", "GOWORK=off", "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("go install %s@%s: %w\n%s", module, version, err, out)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go install %s %s@%s: %w\n%s", strings.Join(extra, " "), module, version, err, out)
 	}
-	// Rename is atomic: a reader either sees no binary or a complete one.
-	return os.Rename(filepath.Join(gobin, exe), filepath.Join(dir, exe))
+	return nil
 }
 
 func isFile(path string) bool {
