@@ -45,7 +45,8 @@
 # LAYER_ZIP_LEVEL (default 9) is the zips' deflate level; the tests use 1.
 # LAYER_GCFLAGS, when set, is passed to go build as -gcflags: the tests
 # that check only the packaging of a cross build use "all=-N -l" (no
-# optimisation: a quarter less compiling; the C code is compiled as ever).
+# optimisation: a quarter less compiling), with CGO_CFLAGS="-O0 -g0" for
+# the C code.
 # Zips are written by a small Python script (no zip package needed) with
 # sorted entries, fixed timestamps and explicit modes (0755 binaries and
 # directories, 0644 other files), so equal inputs give equal zips.
