@@ -99,16 +99,18 @@ demo: build
 # The SDK's standalone checks (sdk-standalone) run in the background too,
 # their output printed and their failure failing `make test` at the end:
 # sdk-tidy from the start (on a fresh machine its module downloads, which
-# the workspace does not need, take a minute or more), sdk-vet once the
-# workspace's tests have compiled and vetted the packages it shares with
-# them (started earlier, it would do that a second time alongside them).
+# the workspace does not need, take a minute or more), sdk-vet once `make
+# build` has compiled the packages it shares with the workspace (started
+# earlier, it would compile them a second time alongside the build). Its
+# analysis of the dependencies is not go test -vet=all's, but the
+# out-of-tree connector's test (go vet without the workspace) reuses it.
 #
 # The tests run the executables `make build` made (docs-check needs them
 # too) rather than linking their own (testkit.Build, HP_TEST_BIN_DIR).
 test: export HP_TEST_BIN_DIR := $(BIN)
 test: test-tools-fetch debs-start fmt-check sdk-tidy-start proto-check test-tools docs-check
+	@$(call bg_start,sdk-vet)
 	set -o pipefail; { $(GO) test -json -vet=all -count=1 -timeout 30m $(MODULES) || s=1; \
-		$(call bg_start,sdk-vet); \
 		$(if $(CGO_MODULES),CGO_ENABLED=1 $(GO) test -json -vet=all -count=1 -timeout 30m $(CGO_MODULES) || s=1;) \
 		$(call bg_wait,debs) $(call bg_wait,sdk-tidy) $(call bg_wait,sdk-vet) \
 		exit $${s:-0}; } 2>&1 | $(GO) run ./testkit/cmd/testsum
