@@ -50,8 +50,8 @@ func pgRun(ctx context.Context, sql, sep string) (string, error) {
 	if pc.TxStatus() != 'I' {
 		err = errors.Join(err, pc.Exec(ctx, "rollback").Close())
 	}
-	if rerr := pc.Exec(ctx, "discard all").Close(); rerr != nil {
-		conn.Conn().Close(ctx) //nolint:errcheck // a session that cannot be reset is not reused
+	if pc.Exec(ctx, "discard all").Close() != nil {
+		_ = pc.Close(ctx) // a session that cannot be reset is not reused
 	}
 	var out strings.Builder
 	for _, r := range results {
@@ -102,4 +102,35 @@ func pgFailed(t *testing.T, err error, what string) {
 // cleanup that finds nothing to drop is not a failure).
 func pgCleanup(t *testing.T, sql string) {
 	t.Cleanup(func() { _, _ = pgRun(context.Background(), sql, "|") })
+}
+
+// TestPgRunAsPsql checks the helpers against what the tests relied on from
+// psql -At: every statement's rows, NULL empty, one implicit transaction,
+// and nothing of one call's session left for the next.
+func TestPgRunAsPsql(t *testing.T) {
+	t.Parallel()
+	table := "hp_e2e_pgrun_" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	pgCleanup(t, "drop table if exists "+table)
+	if got, want := pgRows(t, "select 1, null, 'a'; create temp table x (a int); select 2 where false; select e'x\\ny', true", "\t"), "1\t\ta\nx\ny\tt\n"; got != want {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+	before := pgExec(t, "show timezone")
+	pgExec(t, "set timezone = 'Asia/Kathmandu'; create temp table y (a int)")
+	if got := pgExec(t, "show timezone"); got != before {
+		t.Errorf("timezone %q after another call set it, want %q", got, before)
+	}
+	if got := pgExec(t, "select count(*) from pg_tables where tablename = 'y' and schemaname like 'pg_temp%'"); got != "0" {
+		t.Errorf("a temporary table outlived its call: %s", got)
+	}
+	_, err := pgRun(context.Background(), "create table "+table+" (a int); select 1/0", "|")
+	if err == nil || !strings.Contains(err.Error(), "division by zero") {
+		t.Fatalf("error %v, want division by zero", err)
+	}
+	if got := pgExec(t, "select count(*) from pg_tables where tablename = '"+table+"'"); got != "0" {
+		t.Errorf("the statements before the failing one were committed")
+	}
+	pgExec(t, "begin; create table "+table+" (a int)")
+	if got := pgExec(t, "select count(*) from pg_tables where tablename = '"+table+"'"); got != "0" {
+		t.Errorf("a transaction left open was committed")
+	}
 }
