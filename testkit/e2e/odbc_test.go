@@ -61,11 +61,11 @@ func odbcPair(t *testing.T, bin *testkit.Binaries, env []string, native, odbc, f
 
 func TestODBCMatchesNativePostgres(t *testing.T) {
 	t.Parallel() // its own schema
-	psqlOut(t, "SELECT 1")
+	pgTabbed(t, "SELECT 1")
 	bin := testkit.Build(t, "postgres", "odbc")
 	schema := "odbc_e2e_" + rtSuffix()
 	n38 := "1234567890123456789012345678.9012345678"
-	psqlOut(t, fmt.Sprintf(`CREATE SCHEMA %[1]s;
+	pgTabbed(t, fmt.Sprintf(`CREATE SCHEMA %[1]s;
 		CREATE TABLE %[1]s.t (id bigint PRIMARY KEY, i integer, s smallint, amount numeric(38,10), wide numeric(60,5), name varchar(50), note text,
 			flag boolean, day date, at timestamp(6), instant timestamptz, raw bytea, f double precision, r real, u uuid);
 		INSERT INTO %[1]s.t VALUES
@@ -119,7 +119,7 @@ func TestODBCMatchesNativeMariaDB(t *testing.T) {
 // S3.
 func TestLambdaODBC(t *testing.T) {
 	t.Parallel() // its own schema, S3 server and emulator
-	psqlOut(t, "SELECT 1")
+	pgTabbed(t, "SELECT 1")
 	bootstrap, opt := lambdaTree(t)
 	for _, f := range []string{"hp/plugins/hp-plugin-odbc", "lib/libodbc.so.2", "lib/libodbcinst.so.2", "etc/odbcinst.ini"} {
 		if _, err := os.Stat(filepath.Join(opt, f)); err != nil {
@@ -154,7 +154,7 @@ func TestLambdaODBC(t *testing.T) {
 	}
 
 	schema := "odbc_lambda_" + rtSuffix()
-	psqlOut(t, fmt.Sprintf("CREATE SCHEMA %[1]s; CREATE TABLE %[1]s.orders AS SELECT n AS id, (n * 1.25)::numeric(38,10) AS amount FROM generate_series(1, 1000) n", schema))
+	pgTabbed(t, fmt.Sprintf("CREATE SCHEMA %[1]s; CREATE TABLE %[1]s.orders AS SELECT n AS id, (n * 1.25)::numeric(38,10) AS amount FROM generate_series(1, 1000) n", schema))
 	pgCleanup(t, "DROP SCHEMA "+schema+" CASCADE")
 	srv := testkit.StartS3(t)
 	srv.CreateBucket(t, "lake")

@@ -86,6 +86,12 @@ func pgRows(t *testing.T, sql, sep string) string {
 	return out
 }
 
+// pgTabbed is pgRows with fields joined by tabs, for values that hold |.
+func pgTabbed(t *testing.T, sql string) string {
+	t.Helper()
+	return pgRows(t, sql, "\t")
+}
+
 // pgFailed fails the test on err from running what (SQL, or what it was
 // for); an unreachable server fails it in CI and skips it elsewhere.
 func pgFailed(t *testing.T, err error, what string) {

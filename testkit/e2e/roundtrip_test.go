@@ -840,17 +840,12 @@ func pgColumns(schema string, citext bool) []rtColumn {
 	return cols
 }
 
-func psqlOut(t *testing.T, sql string) string {
-	t.Helper()
-	return pgRows(t, sql, "\t")
-}
-
 func TestRoundTripPostgresTypes(t *testing.T) {
 	t.Parallel() // its own schema
-	psqlOut(t, "SELECT 1")
+	pgTabbed(t, "SELECT 1")
 	bin := testkit.Build(t, "postgres", "mysql")
 	schema := "hp_rt_" + rtSuffix()
-	psqlOut(t, fmt.Sprintf(`CREATE SCHEMA %[1]s; CREATE TYPE %[1]s.mood AS ENUM ('happy', 'sad, "really"', '😀');
+	pgTabbed(t, fmt.Sprintf(`CREATE SCHEMA %[1]s; CREATE TYPE %[1]s.mood AS ENUM ('happy', 'sad, "really"', '😀');
 		CREATE DOMAIN %[1]s.posint AS integer CHECK (VALUE > 0); CREATE DOMAIN %[1]s.label AS text`, schema))
 	pgCleanup(t, "DROP SCHEMA "+schema+" CASCADE")
 	_, err := pgRun(context.Background(), "CREATE EXTENSION IF NOT EXISTS citext", "|")
@@ -860,7 +855,7 @@ func TestRoundTripPostgresTypes(t *testing.T) {
 	}
 	cols := pgColumns(schema, citext)
 	table := schema + ".types"
-	psqlOut(t, rtCreate(table, cols))
+	pgTabbed(t, rtCreate(table, cols))
 
 	// The expectation, in a session whose zone is not UTC, so instants
 	// are compared by instant.
@@ -872,7 +867,7 @@ func TestRoundTripPostgresTypes(t *testing.T) {
 		}
 		sel = append(sel, fmt.Sprintf(`CASE WHEN (%[1]s) IS NULL THEN 'N' ELSE 'V' || encode(convert_to(format('%%s', %[1]s), 'UTF8'), 'hex') END`, e))
 	}
-	want := dbSide(t, psqlOut(t, fmt.Sprintf("SET TimeZone = 'Asia/Kathmandu'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; SELECT %s FROM %s ORDER BY id",
+	want := dbSide(t, pgTabbed(t, fmt.Sprintf("SET TimeZone = 'Asia/Kathmandu'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; SELECT %s FROM %s ORDER BY id",
 		strings.Join(sel, ", "), table)), cols)
 	if len(want) != 9 {
 		t.Fatalf("the database returned %d rows, want 9", len(want))
@@ -888,7 +883,7 @@ func TestRoundTripPostgresTypes(t *testing.T) {
 	// Infinite dates and instants, and NaN in a numeric(p,s), fail the read
 	// (Arrow has no such values): exit 2, the column named, nothing
 	// published.
-	psqlOut(t, fmt.Sprintf(`CREATE TABLE %[1]s.inf (id int PRIMARY KEY, ok text, happened timestamptz, amount numeric(10,2));
+	pgTabbed(t, fmt.Sprintf(`CREATE TABLE %[1]s.inf (id int PRIMARY KEY, ok text, happened timestamptz, amount numeric(10,2));
 		INSERT INTO %[1]s.inf VALUES (1, 'fine', '2024-01-01 00:00:00+00', 1), (2, 'far', 'infinity', 2), (3, 'odd', NULL, 'NaN')`, schema))
 	for _, c := range []struct{ where, column, value string }{{"id < 3", `"happened"`, "infinity"}, {"id <> 2", `"amount"`, "NaN"}} {
 		for _, f := range []string{"csv", "parquet"} {

@@ -110,13 +110,12 @@ func TestSnapSQLiteAndPostgresToS3(t *testing.T) {
 	t.Parallel() // its own table and S3 server
 	bin := testkit.Build(t)
 	srv, env := s3Target(t, "")
-	pg := pgDSN
 	pgExec(t, `drop table if exists hp_e2e_s3; create table hp_e2e_s3 (id int primary key, name text, amount numeric(40,10), at timestamptz, raw bytea);
 		insert into hp_e2e_s3 values (1, 'plain', 123456789012345678901234567890.0123456789, '2024-03-31 01:59:59.123456+00', '\x00ff00'),
 		(2, '', -0.0000000001, '1969-12-31 23:59:59.999999+00', ''), (3, null, null, null, null),
 		(4, e'say "hi", then\nleave', 7, '2038-01-19 03:14:08+00', 'A')`)
 	pgCleanup(t, "drop table if exists hp_e2e_s3")
-	env = append(env, "HP_DB_DSN="+sqliteDB(t), "HP_PG_DSN="+pg)
+	env = append(env, "HP_DB_DSN="+sqliteDB(t), "HP_PG_DSN="+pgDSN)
 
 	for _, c := range []struct {
 		src  string
