@@ -56,7 +56,9 @@ hp:
 debs:
 	@./scripts/debs.sh
 
-# Plugins go to bin/plugins, which hp searches beside its own binary. A
+# Plugins go to bin/plugins, which hp searches beside its own binary, with
+# their SHA256SUMS and PLUGININFO (hp plugins index: what each serves, so
+# that hp starts only the one a job needs, from the first run on). A
 # plugin whose directory holds a file named CGO wraps a C driver and is
 # built with cgo; hp and every other plugin are built with CGO_ENABLED=0.
 # One go build per cgo setting builds its plugins together (it loads the
@@ -67,7 +69,7 @@ debs:
 # scripts/debs.sh runs before the cgo ones (make test starts it in the
 # background from the start, debs-start; this run then waits for that one
 # on debs.sh's lock and finds everything installed).
-plugins:
+plugins: hp
 	@mkdir -p $(BIN)/plugins
 	@echo "build $(addprefix hp-plugin-,$(PLUGINS))"
 	@tmp=$$(mktemp -d $(BIN)/.plugins.XXXXXX) && trap 'rm -rf "$$tmp"' EXIT && \
@@ -75,12 +77,15 @@ plugins:
 		$(if $(CGO_PLUGINS),./scripts/debs.sh && CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $$tmp/ $(addprefix ./plugins/,$(CGO_PLUGINS)) &&) \
 		for p in $(PLUGINS); do mv "$$tmp/$$p" $(BIN)/plugins/hp-plugin-$$p || exit 1; done
 	@cd $(BIN)/plugins && sha256sum hp-plugin-* > SHA256SUMS
+	@$(BIN)/hp plugins index $(BIN)/plugins
 
 # AWS Lambda packages in dist/lambda: the function zip (bootstrap) and one
 # layer zip per plugin, for x86_64 and arm64. See docs/lambda.md.
-lambda:
-	GO=$(GO) VERSION=$(VERSION) layer/build.sh amd64 dist/lambda
-	GO=$(GO) VERSION=$(VERSION) layer/build.sh arm64 dist/lambda
+# hp and the plugins built for this machine write the layers' plugin info
+# files (layer/build.sh: HP, LAYER_INFO_FROM).
+lambda: build
+	GO=$(GO) VERSION=$(VERSION) HP=$(BIN)/hp LAYER_INFO_FROM=$(BIN)/plugins layer/build.sh amd64 dist/lambda
+	GO=$(GO) VERSION=$(VERSION) HP=$(BIN)/hp LAYER_INFO_FROM=$(BIN)/plugins layer/build.sh arm64 dist/lambda
 
 demo: build
 	@./scripts/demo.sh

@@ -5,6 +5,7 @@
 #   hp-function-<lambdaarch>.zip         bootstrap (the hp binary) at the zip root
 #   hp-layer-<plugin>-<lambdaarch>.zip   hp/plugins/hp-plugin-<plugin>
 #                                        hp/plugins/SHA256SUMS.<plugin>
+#                                        hp/plugins/PLUGININFO.<plugin>
 #
 #   hp-layer-oracle-client-<lambdaarch>.zip  lib/: Oracle Instant Client and
 #                                        libaio, from the Instant Client zip
@@ -18,6 +19,15 @@
 # searches. Each layer carries its own SHA256SUMS.<plugin> because Lambda
 # merges all layers into one /opt: a shared SHA256SUMS would be overwritten
 # by the next layer. See layer/README.md and docs/lambda.md.
+#
+# PLUGININFO.<plugin> (`hp plugins index`) tells hp what the plugin serves
+# and which variables it reads, so that a cold start starts only the plugin
+# its job needs, once. hp for this machine writes it: HP names one, else it
+# is built here (with the Makefile's flags its packages come from the build
+# cache). It asks the layer's own binary when that runs here, else the
+# plugin of the same name in LAYER_INFO_FROM, builds of the same source for
+# this machine (`make lambda` passes bin/plugins), else in plugins built
+# here for this machine.
 #
 # A plugin whose directory holds a file named CGO is built with cgo, for
 # the glibc of the Lambda OS (Amazon Linux 2023: glibc 2.34): with gcc for
@@ -145,7 +155,9 @@ case $arch in
 	amd64) triplet=x86_64-linux-gnu ;;
 	arm64) triplet=aarch64-linux-gnu ;;
 esac
-if [[ $("$GO" env GOHOSTARCH) == "$arch" && $(uname -s) == Linux ]]; then
+native=0 # whether $arch binaries run here
+[[ $("$GO" env GOHOSTARCH) == "$arch" && $(uname -s) == Linux ]] && native=1
+if [[ $native == 1 ]]; then
 	# gcc by name, as go's default CC: a path would change the build IDs of
 	# cgo packages and recompile what the tests already built.
 	cc=$(command -v gcc >/dev/null && echo gcc || true) objdump=$(command -v objdump || true)
@@ -208,6 +220,15 @@ can_build() {
 	fi
 }
 
+# info P DIR: write DIR/PLUGININFO.P (see the top).
+info() {
+	if [[ $native == 1 ]]; then
+		"$host_hp" plugins index --log-level warn --file "PLUGININFO.$1" "$2"
+	else
+		"$host_hp" plugins index --log-level warn --file "PLUGININFO.$1" --info-from "$info_from" "$2"
+	fi
+}
+
 # layer P: package plugin P, built into $stage/bin-cgo0 or bin-cgo1, as its
 # layer zip and write its row to $stage/row-P. Layers are packaged at
 # once, each in a background job: zips are single-threaded.
@@ -227,6 +248,8 @@ layer() {
 		plugins/$p/layer.sh "$stage/layer-$p" "$triplet"
 	fi
 	(cd "$dir" && sha256 "hp-plugin-$p" >"SHA256SUMS.$p")
+	local out
+	out=$(info "$p" "$dir" 2>&1) || { echo "$0: writing PLUGININFO.$p: $out" >&2; exit 1; }
 	local zip=hp-layer-$p-$lambda_arch.zip sizes
 	sizes=$(zipdir "$outdir/$zip" "$stage/layer-$p")
 	echo "$zip $sizes" >"$stage/row-$p"
@@ -236,7 +259,7 @@ function_zip() {
 	echo "build hp $VERSION for linux/$arch (Lambda $lambda_arch)"
 	mkdir -p "$stage/function"
 	build "$stage/function/bootstrap" ./core/cmd/hp lambda.norpc
-	if [[ $(uname -s) == Linux && $("$GO" env GOHOSTARCH) == "$arch" ]]; then
+	if [[ $native == 1 ]]; then
 		"$stage/function/bootstrap" version >/dev/null || { echo "$0: the built bootstrap does not run" >&2; exit 1; }
 	fi
 	local zip=hp-function-$lambda_arch.zip sizes
@@ -282,6 +305,25 @@ fi
 failed=0
 for j in "${jobs[@]}"; do wait "$j" || failed=1; done
 ((failed == 0)) || { echo "$0: a build failed (see above)" >&2; exit 1; }
+# hp and, for a cross build, the plugins for this machine, which write the
+# info files.
+host_hp=${HP:-}
+if [[ -z $host_hp && $native == 1 && -x $stage/function/bootstrap ]]; then
+	host_hp=$stage/function/bootstrap
+elif [[ -z $host_hp ]]; then
+	echo "build hp for this machine (it writes the plugin info files)"
+	CGO_ENABLED=0 "$GO" build -ldflags "$ldflags" -o "$stage/host/hp" ./core/cmd/hp
+	host_hp=$stage/host/hp
+fi
+info_from=${LAYER_INFO_FROM:-}
+if [[ $native != 1 && -z $info_from ]] && ((${#cgo0[@]} + ${#cgo1[@]} > 0)); then
+	echo "build the plugins for this machine (they answer for the $arch ones in the info files)"
+	info_from=$stage/host-plugins
+	mkdir -p "$info_from"
+	((${#cgo0[@]} == 0)) || CGO_ENABLED=0 "$GO" build -ldflags "$ldflags" -o "$info_from/" "${cgo0[@]/#/./plugins/}"
+	((${#cgo1[@]} == 0)) || CGO_ENABLED=1 "$GO" build -ldflags "$ldflags" -o "$info_from/" "${cgo1[@]/#/./plugins/}"
+	for p in ${cgo0[@]+"${cgo0[@]}"} ${cgo1[@]+"${cgo1[@]}"}; do mv "$info_from/$p" "$info_from/hp-plugin-$p"; done
+fi
 jobs=()
 for p in ${cgo0[@]+"${cgo0[@]}"} ${cgo1[@]+"${cgo1[@]}"}; do
 	layer "$p" & jobs+=($!)

@@ -23,6 +23,10 @@ type cachedInfo struct {
 	Env          []string         `json:"env,omitempty"`
 }
 
+func toCached(i sdk.Info) cachedInfo {
+	return cachedInfo{Name: i.Name, Version: i.Version, Schemes: i.Schemes, Capabilities: i.Capabilities, Env: i.Env}
+}
+
 func (c cachedInfo) info() sdk.Info {
 	return sdk.Info{Name: c.Name, Version: c.Version, ProtocolVersion: sdk.ProtocolVersion, Schemes: c.Schemes, Capabilities: c.Capabilities, Env: c.Env}
 }
@@ -101,7 +105,7 @@ func (c *infoCache) put(digest string, i sdk.Info) error {
 	if digest == "" {
 		return nil
 	}
-	c.entries[digest] = cachedInfo{Name: i.Name, Version: i.Version, Schemes: i.Schemes, Capabilities: i.Capabilities, Env: i.Env}
+	c.entries[digest] = toCached(i)
 	if c.dir == "" {
 		return nil
 	}

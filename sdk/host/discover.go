@@ -105,6 +105,8 @@ type Plugin struct {
 	// Shadowed is set when a plugin of the same name was found earlier.
 	Shadowed bool
 	entry    sumEntry // its checksum entry, when listed
+	// dirInfo is its directory's info files, by digest.
+	dirInfo map[string]cachedInfo
 }
 
 // ErrRefused marks a plugin hp will not run.
@@ -120,19 +122,23 @@ type DiscoverOptions struct {
 	// start them. Empty: no cache. A cache directory or file that anyone
 	// but this user can write is not used.
 	CacheDir string
+	// NoInfoFiles ignores the directories' plugin info files (InfoFile):
+	// every plugin whose info is not in the cache is started to ask.
+	NoInfoFiles bool
 }
 
 // Discover lists the plugin binaries in dirs, in order, and checks each
 // one's digest. Missing directories are skipped; unreadable ones are an
 // error.
 func Discover(dirs []Dir, opts DiscoverOptions) ([]Plugin, error) {
-	return discover(dirs, opts, true)
+	ps, _, err := discover(dirs, opts, true)
+	return ps, err
 }
 
 // discover is Discover; without hash, a listed plugin's digest is left to
-// be checked when it is launched (ChecksumAtLaunch).
-func discover(dirs []Dir, opts DiscoverOptions, hash bool) ([]Plugin, error) {
-	var out []Plugin
+// be checked when it is launched (ChecksumAtLaunch). notes says why info
+// files were not used.
+func discover(dirs []Dir, opts DiscoverOptions, hash bool) (out []Plugin, notes []error, err error) {
 	seen := map[string]bool{}
 	for _, d := range dirs {
 		entries, err := os.ReadDir(d.Path)
@@ -140,7 +146,7 @@ func discover(dirs []Dir, opts DiscoverOptions, hash bool) ([]Plugin, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading plugin directory %s (%s): %w", d.Path, d.Origin, err)
+			return nil, nil, fmt.Errorf("reading plugin directory %s (%s): %w", d.Path, d.Origin, err)
 		}
 		names := make([]string, 0, len(entries))
 		for _, e := range entries {
@@ -154,8 +160,15 @@ func discover(dirs []Dir, opts DiscoverOptions, hash bool) ([]Plugin, error) {
 		sort.Strings(names)
 		dirErr := notWritableByOthers(d.Path)
 		sums, sumsErr := readDirSums(d.Path, entries)
+		var info map[string]cachedInfo
+		if !opts.NoInfoFiles && dirErr == nil {
+			var infoErr error
+			if info, infoErr = readDirInfo(d.Path, entries); infoErr != nil {
+				notes = append(notes, infoErr)
+			}
+		}
 		for _, n := range names {
-			p := Plugin{Name: strings.TrimPrefix(n, BinaryPrefix), Path: filepath.Join(d.Path, n), Dir: d}
+			p := Plugin{Name: strings.TrimPrefix(n, BinaryPrefix), Path: filepath.Join(d.Path, n), Dir: d, dirInfo: info}
 			p.Shadowed = seen[p.Name]
 			seen[p.Name] = true
 			p.Refused = dirErr
@@ -165,7 +178,7 @@ func discover(dirs []Dir, opts DiscoverOptions, hash bool) ([]Plugin, error) {
 			out = append(out, p)
 		}
 	}
-	return out, nil
+	return out, notes, nil
 }
 
 // notWritableByOthers refuses a file or directory that a group or other

@@ -106,12 +106,15 @@ func withDigest(p Plugin) (Plugin, error) {
 }
 
 // known returns the plugin's info without starting it: from this host's
-// earlier launches or from the cache.
+// earlier launches, its directory's info files or the cache.
 func (h *Host) known(p Plugin) (sdk.Info, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if i, ok := h.infoSeen[p.Path]; ok {
 		return i, true
+	}
+	if i, ok := p.dirInfo[p.SHA256]; ok && p.SHA256 != "" {
+		return i.info(), true
 	}
 	return h.cache.get(p.SHA256)
 }
@@ -159,9 +162,14 @@ func (h *Host) scan(hash bool) ([]Plugin, error) {
 	if h.scanned && (h.hashed || !hash) {
 		return h.plugins, nil
 	}
-	ps, err := discover(h.dirs, h.opts, hash)
+	ps, notes, err := discover(h.dirs, h.opts, hash)
 	if err != nil {
 		return nil, err
+	}
+	if !h.scanned {
+		for _, n := range notes {
+			h.logger.Warn(n.Error())
+		}
 	}
 	h.plugins, h.scanned, h.hashed = ps, true, hash
 	return ps, nil

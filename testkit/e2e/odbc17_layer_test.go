@@ -57,6 +57,7 @@ func TestLambdaODBCLayerArm64(t *testing.T) {
 	if want := hex.EncodeToString(sum[:]) + "  hp-plugin-odbc\n"; string(files["hp/plugins/SHA256SUMS.odbc"]) != want {
 		t.Errorf("SHA256SUMS.odbc = %q, want %q", files["hp/plugins/SHA256SUMS.odbc"], want)
 	}
+	layerInfo(t, files, "odbc")
 }
 
 // aarch64ELF parses files[name] as an ELF file, failing unless it is one,

@@ -309,12 +309,15 @@ func TestLambdaOracleLayers(t *testing.T) {
 		t.Errorf("the client layer carries more than libraries")
 	}
 	plugins := filepath.Join(opt, "hp", "plugins")
-	for _, name := range []string{"hp-plugin-oracle", "SHA256SUMS.oracle"} {
+	for _, name := range []string{"hp-plugin-oracle", "SHA256SUMS.oracle", "PLUGININFO.oracle"} {
 		if _, err := os.Stat(filepath.Join(plugins, name)); err != nil {
 			t.Errorf("the oracle layer lacks %s: %v", name, err)
 		}
 	}
-	cmd := exec.Command(bootstrap, "check", "ora")
+	// A cold start (no cache: a HOME of its own) with every layer in /opt:
+	// the layers' PLUGININFO files name the plugin serving oracle:// and
+	// the variables it reads (LD_LIBRARY_PATH), so only it starts, once.
+	cmd := exec.Command(bootstrap, "check", "ora", "--log-level", "debug")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "HP_PLUGIN_DIR=" + plugins, "HP_REQUIRE_CHECKSUMS=true",
 		"LD_LIBRARY_PATH=" + lib, "HP_ORA_DSN=oracle://scott/Tig3rSecretPw@//127.0.0.1:1/FREEPDB1"}
 	var stderr bytes.Buffer
@@ -325,6 +328,29 @@ func TestLambdaOracleLayers(t *testing.T) {
 		t.Fatalf("hp check: %v, want exit 2\n%s", err, stderr.String())
 	}
 	testkit.Contains(t, "stderr", stderr.String(), "DPI-1047", filepath.Join(lib, "libclntsh.so"), "Instant Client", "/opt/lib")
+	if started := pluginsStarted(stderr.String()); strings.Join(started, " ") != "oracle" {
+		t.Errorf("a cold start started %v, want oracle once:\n%s", started, stderr.String())
+	}
+}
+
+// layerInfo checks the PLUGININFO.<plugin> of a layer's files: one entry,
+// keyed by the layer's binary's sha256, naming the plugin and its scheme.
+func layerInfo(t *testing.T, files map[string][]byte, plugin string) {
+	t.Helper()
+	var f struct {
+		Plugins map[string]struct {
+			Name    string   `json:"name"`
+			Schemes []string `json:"schemes"`
+		} `json:"plugins"`
+	}
+	if err := json.Unmarshal(files["hp/plugins/PLUGININFO."+plugin], &f); err != nil {
+		t.Fatalf("PLUGININFO.%s: %v", plugin, err)
+	}
+	sum := sha256.Sum256(files["hp/plugins/hp-plugin-"+plugin])
+	e, ok := f.Plugins[hex.EncodeToString(sum[:])]
+	if len(f.Plugins) != 1 || !ok || e.Name != plugin || !slices.Contains(e.Schemes, plugin) {
+		t.Errorf("PLUGININFO.%s = %s, want one entry for the layer's binary (%x) serving %s://", plugin, files["hp/plugins/PLUGININFO."+plugin], sum, plugin)
+	}
 }
 
 // TestLambdaOracleLayerArm64 extends TestLambdaOracleLayers to arm64:
@@ -403,6 +429,11 @@ func buildArm64Layers(ctx context.Context) {
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "LAYER_ZIP_LEVEL=1", "LAYER_PLUGINS=oracle odbc", "LAYER_FUNCTION=0", "LAYER_GCFLAGS=all=-N -l -dwarf=false", "CGO_CFLAGS=-O0 -g0",
 			strings.Replace(standIn, "ORACLE_INSTANT_CLIENT_ZIP=", "ORACLE_INSTANT_CLIENT_ZIP_ARM64=", 1))
+		// hp and the plugins make test built answer for the arm64 ones in
+		// the info files (without them, layer/build.sh builds its own).
+		if bin := os.Getenv("HP_TEST_BIN_DIR"); bin != "" {
+			cmd.Env = append(cmd.Env, "HP="+filepath.Join(bin, "hp"), "LAYER_INFO_FROM="+filepath.Join(bin, "plugins"))
+		}
 		b, err := cmd.CombinedOutput()
 		if arm64Dist.out = string(b); err != nil {
 			arm64Dist.err = fmt.Errorf("layer/build.sh arm64: %v\n%s", err, b)
@@ -528,6 +559,7 @@ func TestLambdaOracleLayerArm64(t *testing.T) {
 	if want := hex.EncodeToString(sum[:]) + "  hp-plugin-oracle\n"; string(files["hp/plugins/SHA256SUMS.oracle"]) != want {
 		t.Errorf("SHA256SUMS.oracle = %q, want %q", files["hp/plugins/SHA256SUMS.oracle"], want)
 	}
+	layerInfo(t, files, "oracle")
 
 	// The arm64 client layer carries the libaio of its architecture
 	// (scripts/debs.sh installs Debian's libaio1:arm64).

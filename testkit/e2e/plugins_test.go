@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -217,4 +221,85 @@ func TestPluginSandbox(t *testing.T) {
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("stale socket directory %s left: %v", stale, err)
 	}
+}
+
+// TestPluginsIndex: hp plugins index writes what each plugin serves, and
+// a run with an empty cache then starts only the plugin it needs; for
+// binaries that cannot run here, --info-from asks builds of the same
+// plugins instead.
+func TestPluginsIndex(t *testing.T) {
+	t.Parallel() // its own directories
+	bin := testkit.Build(t)
+	root := t.TempDir()
+	dir, cross := filepath.Join(root, "plugins"), filepath.Join(root, "cross")
+	for _, p := range []string{"gen", "sqlite"} {
+		copyFile(t, filepath.Join(bin.PluginDir, "hp-plugin-"+p), filepath.Join(dir, "hp-plugin-"+p), 0o755)
+	}
+	copyFile(t, bin.HP, filepath.Join(root, "bin", "hp"), 0o755) // no plugins beside it
+	hp := func(args ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(root, "bin", "hp"), args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "HP_PLUGIN_DIR=" + dir, "HP_G_DSN=gen://", "HP_G_ROWS=3"}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := hp("plugins", "index", dir); err != nil || !strings.Contains(out, "wrote "+filepath.Join(dir, "PLUGININFO")+": 2 plugin(s)") {
+		t.Fatalf("hp plugins index: %v\n%s", err, out)
+	}
+	out, err := hp("plugins", "list", "--log-level", "debug")
+	if err != nil || strings.Contains(out, `msg="plugin started"`) || !strings.Contains(out, "sqlite") {
+		t.Fatalf("listing with the info file, an empty cache: %v; want no plugin started\n%s", err, out)
+	}
+	out, err = hp("cp", "snap", "g.narrow", "stdout", "--format", "csv", "--compression", "none", "--log-level", "debug")
+	if err != nil {
+		t.Fatalf("hp cp snap: %v\n%s", err, out)
+	}
+	if started := pluginsStarted(out); strings.Join(started, " ") != "gen" {
+		t.Errorf("a first run started %v, want gen once:\n%s", started, out)
+	}
+
+	// A binary that cannot run here (a script that fails, standing in for
+	// another architecture's) is indexed from the plugin of its name.
+	if err := os.MkdirAll(cross, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cross, "hp-plugin-sqlite"), []byte("#!/bin/sh\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := hp("plugins", "index", cross); err == nil || !strings.Contains(out, "hp-plugin-sqlite") {
+		t.Fatalf("indexing a binary that does not run: %v, want an error naming it\n%s", err, out)
+	}
+	if out, err := hp("plugins", "index", "--file", "PLUGININFO.sqlite", "--info-from", dir, cross); err != nil {
+		t.Fatalf("hp plugins index --info-from: %v\n%s", err, out)
+	}
+	var f struct {
+		Plugins map[string]struct {
+			Name    string
+			Schemes []string
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(cross, "PLUGININFO.sqlite"))
+	if err != nil || json.Unmarshal(data, &f) != nil {
+		t.Fatalf("PLUGININFO.sqlite: %v\n%s", err, data)
+	}
+	sum := sha256.Sum256([]byte("#!/bin/sh\nexit 3\n"))
+	if e, ok := f.Plugins[hex.EncodeToString(sum[:])]; len(f.Plugins) != 1 || !ok || e.Name != "sqlite" || !slices.Contains(e.Schemes, "sqlite") {
+		t.Errorf("PLUGININFO.sqlite = %s, want sqlite's info under the script's digest", data)
+	}
+	if out, err := hp("plugins", "index", "--file", "plugins.json", dir); err == nil || !strings.Contains(out, "want PLUGININFO or PLUGININFO.<suffix>") {
+		t.Errorf("--file plugins.json: %v\n%s", err, out)
+	}
+}
+
+// startedLine is hp's debug line for a plugin process started (with the
+// version; go-plugin logs one without).
+var startedLine = regexp.MustCompile(`msg="plugin started" plugin=(\w+) .* version=`)
+
+// pluginsStarted lists the plugins a debug log shows started, once per
+// process.
+func pluginsStarted(log string) []string {
+	var out []string
+	for _, m := range startedLine.FindAllStringSubmatch(log, -1) {
+		out = append(out, m[1])
+	}
+	return out
 }

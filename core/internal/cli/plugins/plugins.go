@@ -1,22 +1,25 @@
-// Package plugins implements `hp plugins list`.
+// Package plugins implements `hp plugins list` and `hp plugins index`.
 package plugins
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/halfpipe-io/halfpipe/core/internal/cliutil"
+	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/host"
 )
 
 // NewCmd returns `hp plugins` with its subcommands.
 func NewCmd(f *cliutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "plugins", Short: "Inspect installed connector plugins"}
-	cmd.AddCommand(newListCmd(f))
+	cmd.AddCommand(newListCmd(f), newIndexCmd(f))
 	return cmd
 }
 
@@ -35,9 +38,10 @@ func newListCmd(f *cliutil.Factory) *cobra.Command {
 		Long: `List the connector plugins hp finds, in discovery order: the directories
 of HP_PLUGIN_DIR, <dir of hp>/plugins, $XDG_DATA_HOME/halfpipe/plugins,
 /opt/hp/plugins and /opt. A plugin's name, version, DSN schemes and
-capabilities come from the cache (plugins.json in --cache-dir), keyed by
-the binary's sha256; a binary not in it is started once to ask, and
-stopped again. A refused plugin is never started.
+capabilities come from its directory's PLUGININFO files (hp plugins index)
+or the cache (plugins.json in --cache-dir), keyed by the binary's sha256;
+a binary in neither is started once to ask, and stopped again. A refused
+plugin is never started.
 
 A directory's checksums are its SHA256SUMS file and every SHA256SUMS.<name>
 file (Lambda layers each bring their own). A plugin is refused when its
@@ -146,4 +150,129 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// IndexOptions are the inputs of `hp plugins index`.
+type IndexOptions struct {
+	IO     *cliutil.IOStreams
+	Logger *slog.Logger
+	Dir    string
+	// File is the info file's name in Dir: PLUGININFO or PLUGININFO.<suffix>.
+	File string
+	// InfoFrom is a directory of builds, for this machine, of the same
+	// plugins as Dir's (which may be for another architecture): they are
+	// asked instead.
+	InfoFrom string
+}
+
+func newIndexCmd(f *cliutil.Factory) *cobra.Command {
+	opts := &IndexOptions{IO: f.IO, File: host.InfoFile}
+	cmd := &cobra.Command{
+		Use:   "index DIR",
+		Short: "Write DIR's plugin info file, so that hp starts no plugin to find one",
+		Long: `Write DIR/` + host.InfoFile + `: what each plugin binary in DIR answers when
+asked for its info (name, version, DSN schemes, capabilities, the
+environment it reads), keyed by the binary's sha256. hp reads it beside
+the binaries, as it reads SHA256SUMS, and then starts only the plugin a
+job needs, with the variables it reads, without asking the others: what
+its cache (plugins.json in --cache-dir) does after a first run, from the
+first run on (an AWS Lambda cold start, a fresh container). Every plugin
+in DIR is started once to ask. The file is used only for the binaries of
+its own directory with those digests, and not at all when it or the
+directory is writable by group or others. Write it again whenever a
+binary changes; an entry whose binary changed is not used.
+
+--file names it PLUGININFO.<suffix> instead, for packages unpacked into
+one directory (each Lambda layer brings PLUGININFO.<plugin>, beside its
+SHA256SUMS.<plugin>). --info-from takes each plugin's info from the
+plugin of the same name in another directory: builds for this machine of
+the same source, when DIR's binaries are for another architecture and
+cannot run here (layer/build.sh arm64 on x86-64).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Dir, opts.Logger = args[0], f.Logger
+			return RunIndex(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.File, "file", host.InfoFile, "File name in DIR: "+host.InfoFile+" or "+host.InfoFile+".<suffix>")
+	cmd.Flags().StringVar(&opts.InfoFrom, "info-from", "", "Ask the plugins of the same names in this directory (builds for this machine) instead")
+	return cmd
+}
+
+// RunIndex writes the info file.
+func RunIndex(ctx context.Context, o *IndexOptions) error {
+	if suffix, ok := strings.CutPrefix(o.File, host.InfoFile); !ok || suffix != "" && (len(suffix) < 2 || suffix[0] != '.' || strings.ContainsRune(suffix, filepath.Separator)) {
+		return cliutil.UsageErrorf("--file %q: want %s or %s.<suffix>", o.File, host.InfoFile, host.InfoFile)
+	}
+	ps, err := indexed(ctx, o.Logger, o.Dir, o.InfoFrom == "", nil)
+	if err != nil {
+		return err
+	}
+	if len(ps) == 0 {
+		return fmt.Errorf("no plugin binaries (%s*) in %s", host.BinaryPrefix, o.Dir)
+	}
+	if o.InfoFrom != "" {
+		names := map[string]bool{}
+		for _, p := range ps {
+			names[p.name] = true
+		}
+		from, err := indexed(ctx, o.Logger, o.InfoFrom, true, names)
+		if err != nil {
+			return err
+		}
+		byName := map[string]sdk.Info{}
+		for _, p := range from {
+			byName[p.name] = p.info
+		}
+		for i := range ps {
+			info, ok := byName[ps[i].name]
+			if !ok {
+				return fmt.Errorf("%s: no %s%s in %s (--info-from) to ask", ps[i].path, host.BinaryPrefix, ps[i].name, o.InfoFrom)
+			}
+			ps[i].info = info
+		}
+	}
+	infos := make(map[string]sdk.Info, len(ps))
+	for _, p := range ps {
+		infos[p.digest] = p.info
+	}
+	path := filepath.Join(o.Dir, o.File)
+	if err := host.WriteInfoFile(path, infos); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	fmt.Fprintf(o.IO.ErrOut, "wrote %s: %d plugin(s)\n", path, len(infos))
+	return nil
+}
+
+type indexedPlugin struct {
+	name, path, digest string
+	info               sdk.Info
+}
+
+// indexed hashes the plugins of dir (those named in only, when not nil)
+// and, with ask, asks each for its info; a refused plugin is an error.
+func indexed(ctx context.Context, logger *slog.Logger, dir string, ask bool, only map[string]bool) ([]indexedPlugin, error) {
+	h := host.New([]host.Dir{{Path: dir, Origin: "hp plugins index"}}, host.DiscoverOptions{NoInfoFiles: true}, logger)
+	defer h.Close()
+	ps, err := h.Plugins()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]indexedPlugin, 0, len(ps))
+	for _, p := range ps {
+		if only != nil && !only[p.Name] {
+			continue
+		}
+		if p.Refused != nil {
+			return nil, p.Refused
+		}
+		ip := indexedPlugin{name: p.Name, path: p.Path, digest: p.SHA256}
+		if ask {
+			if ip.info, err = h.Info(ctx, p); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, ip)
+	}
+	return out, nil
 }
