@@ -74,6 +74,17 @@ func WithAllocator(mem memory.Allocator) Option { return func(c *config) { c.mem
 // here (memory.NewResizableBuffer) so that they return to the pool.
 func Allocator() memory.Allocator { return batchmem.Allocator() }
 
+// OverwrittenAllocator returns the pool of [Allocator] for buffers the
+// connector writes in full before it sends them, such as the bytes of
+// variable-length values appended one after the other: a reused buffer
+// is handed out as the last batch left it, not cleared (clearing costs
+// as much as writing the bytes once more). Only the bytes a batch's
+// arrays cover are sent, never the rest of a buffer. Under
+// plugintest.PoisonBatches its buffers come filled with
+// plugintest.PoisonByte, so a test shows a byte read before it is
+// written.
+func OverwrittenAllocator() memory.Allocator { return batchmem.Overwritten() }
+
 func newConfig(opts []Option) config {
 	c := config{maxRows: DefaultMaxRows, maxBytes: DefaultMaxBytes, mem: Allocator()}
 	for _, o := range opts {

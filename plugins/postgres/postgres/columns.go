@@ -86,15 +86,17 @@ type column struct {
 	poolData bool
 	nulls    []int32 // rows of this batch that are NULL
 	// mem is the batch pool: a sent batch's buffers go back to it when
-	// the host has received them, for a later batch.
-	mem memory.Allocator
+	// the host has received them, for a later batch. dataMem is the same
+	// pool for data, whose bytes are all written before they are sent: a
+	// reused buffer is not cleared first.
+	mem, dataMem memory.Allocator
 	// b and dec serve kindBuilder.
 	b   array.Builder
 	dec fieldDecoder
 }
 
 func newColumn(mem memory.Allocator, native string, typ arrow.DataType, dec binDecoder, kind colKind) column {
-	c := column{kind: kind, typ: typ, what: native, mem: mem}
+	c := column{kind: kind, typ: typ, what: native, mem: mem, dataMem: mem}
 	switch kind {
 	case kindBuilder:
 		c.b = array.NewBuilder(mem, typ)
@@ -114,7 +116,7 @@ func (c *column) alloc(rows, data int) {
 		c.fixed = c.mem.Allocate((rows + 7) / 8)
 	case kindBytes:
 		c.offsets = arrow.Int32Traits.CastFromBytes(c.mem.Allocate(4 * (rows + 1)))
-		c.data, c.poolData = c.mem.Allocate(data)[:0], true
+		c.data, c.poolData = c.dataMem.Allocate(data)[:0], true
 	default:
 		c.fixed = c.mem.Allocate(rows * widths[c.kind])
 	}
@@ -140,7 +142,7 @@ func (c *column) grow(rows int) {
 // growData makes room for n more bytes of kindBytes values, at least
 // doubling.
 func (c *column) growData(n int) {
-	d := c.mem.Allocate(max(2*cap(c.data), len(c.data)+n))[:len(c.data)]
+	d := c.dataMem.Allocate(max(2*cap(c.data), len(c.data)+n))[:len(c.data)]
 	copy(d, c.data)
 	if c.poolData {
 		c.mem.Free(c.data)

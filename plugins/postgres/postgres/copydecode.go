@@ -456,6 +456,7 @@ func newRowDecoder(ctx context.Context, schema *arrow.Schema, natives []string, 
 	for i, dec := range decoders {
 		typ := schema.Field(i).Type
 		c := newColumn(batch.Allocator(), natives[i], typ, dec, rawKind(natives[i], typ))
+		c.dataMem = batch.OverwrittenAllocator()
 		c.alloc(d.capacity, 0)
 		d.rowBytes += int64(widths[c.kind])
 		d.cols = append(d.cols, c)
