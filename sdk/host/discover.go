@@ -24,7 +24,9 @@
 // than root and the one running hp; the error names the chmod or chown
 // that fixes it.
 // Discover and Host.Plugins hash every binary; a Host finding a plugin to
-// run hashes only the ones it launches.
+// run hashes only the ones it launches. What a plugin serves comes from its
+// directory's info files (InfoFile) or the user's cache when its digest is
+// there; other plugins are started to ask.
 package host
 
 import (
