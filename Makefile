@@ -58,7 +58,9 @@ debs:
 
 # Plugins go to bin/plugins, which hp searches beside its own binary, with
 # their SHA256SUMS and PLUGININFO (hp plugins index: what each serves, so
-# that hp starts only the one a job needs, from the first run on). A
+# that hp starts only the one a job needs, from the first run on). Modes
+# are set whatever the umask: hp refuses plugins that group or others can
+# write (a umask of 002 is common). A
 # plugin whose directory holds a file named CGO wraps a C driver and is
 # built with cgo; hp and every other plugin are built with CGO_ENABLED=0.
 # One go build per cgo setting builds its plugins together (it loads the
@@ -70,13 +72,13 @@ debs:
 # background from the start, debs-start; this run then waits for that one
 # on debs.sh's lock and finds everything installed).
 plugins: hp
-	@mkdir -p $(BIN)/plugins
+	@mkdir -p $(BIN)/plugins && chmod 0755 $(BIN)/plugins
 	@echo "build $(addprefix hp-plugin-,$(PLUGINS))"
 	@tmp=$$(mktemp -d $(BIN)/.plugins.XXXXXX) && trap 'rm -rf "$$tmp"' EXIT && \
 		CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $$tmp/ $(addprefix ./plugins/,$(filter-out $(CGO_PLUGINS),$(PLUGINS))) && \
 		$(if $(CGO_PLUGINS),./scripts/debs.sh && CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $$tmp/ $(addprefix ./plugins/,$(CGO_PLUGINS)) &&) \
-		for p in $(PLUGINS); do mv "$$tmp/$$p" $(BIN)/plugins/hp-plugin-$$p || exit 1; done
-	@cd $(BIN)/plugins && sha256sum hp-plugin-* > SHA256SUMS
+		for p in $(PLUGINS); do mv "$$tmp/$$p" $(BIN)/plugins/hp-plugin-$$p && chmod 0755 $(BIN)/plugins/hp-plugin-$$p || exit 1; done
+	@cd $(BIN)/plugins && sha256sum hp-plugin-* > SHA256SUMS && chmod 0644 SHA256SUMS
 	@$(BIN)/hp plugins index $(BIN)/plugins
 
 # AWS Lambda packages in dist/lambda: the function zip (bootstrap) and one
@@ -112,10 +114,12 @@ demo: build
 #
 # The tests run the executables `make build` made (docs-check needs them
 # too) rather than linking their own (testkit.Build, HP_TEST_BIN_DIR).
+# They run with umask 022: the plugin directories they make must not be
+# writable by group, or hp refuses them.
 test: export HP_TEST_BIN_DIR := $(BIN)
 test: test-tools-fetch debs-start fmt-check sdk-tidy-start proto-check test-tools docs-check
 	@$(call bg_start,sdk-vet)
-	set -o pipefail; { $(GO) test -json -vet=all -count=1 -timeout 30m $(MODULES) || s=1; \
+	umask 022; set -o pipefail; { $(GO) test -json -vet=all -count=1 -timeout 30m $(MODULES) || s=1; \
 		$(if $(CGO_MODULES),CGO_ENABLED=1 $(GO) test -json -vet=all -count=1 -timeout 30m $(CGO_MODULES) || s=1;) \
 		$(call bg_wait,debs) $(call bg_wait,sdk-tidy) $(call bg_wait,sdk-vet) \
 		exit $${s:-0}; } 2>&1 | $(GO) run ./testkit/cmd/testsum

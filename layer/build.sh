@@ -61,6 +61,8 @@
 # sorted entries, fixed timestamps and explicit modes (0755 binaries and
 # directories, 0644 other files), so equal inputs give equal zips.
 set -euo pipefail
+# hp plugins index refuses a plugin directory that group can write.
+umask 022
 
 usage() { echo "usage: $0 amd64|arm64 OUTDIR" >&2; exit 2; }
 [[ $# -eq 2 ]] || usage
