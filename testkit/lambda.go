@@ -31,14 +31,12 @@ type LambdaEmulator struct {
 func StartLambda(t TB, bootstrap string, env []string, timeout time.Duration) *LambdaEmulator {
 	t.Helper()
 	rie := InstallTool(t, tool.LambdaRIEModule, tool.LambdaRIEVersion, "aws-lambda-rie")
-	api, err := freeAddr()
+	// Two ports asked for one after the other can be the same one.
+	addrs, err := freeAddrs(2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	invoke, err := freeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
+	api, invoke := addrs[0], addrs[1]
 	e := &LambdaEmulator{URL: "http://" + invoke + "/2015-03-31/functions/function/invocations", out: &logBuffer{}}
 	e.cmd = exec.Command(rie, "--runtime-interface-emulator-address", invoke, "--runtime-api-address", api, bootstrap)
 	e.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + t.TempDir(),
