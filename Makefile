@@ -58,7 +58,7 @@ debs:
 
 # Plugins go to bin/plugins, which hp searches beside its own binary, with
 # their SHA256SUMS and PLUGININFO (hp plugins index: what each serves, so
-# that hp starts only the one a job needs, from the first run on). Modes
+# that hp starts only the ones a job needs, from the first run on). Modes
 # are set whatever the umask: hp refuses plugins that group or others can
 # write (a umask of 002 is common). A
 # plugin whose directory holds a file named CGO wraps a C driver and is

@@ -21,8 +21,8 @@
 # by the next layer. See layer/README.md and docs/lambda.md.
 #
 # PLUGININFO.<plugin> (`hp plugins index`) tells hp what the plugin serves
-# and which variables it reads, so that a cold start starts only the plugin
-# its job needs, once. hp for this machine writes it: HP names one, else it
+# and which variables it reads, so that a cold start starts only the
+# plugins its job needs, each once. hp for this machine writes it: HP names one, else it
 # is built here (with the Makefile's flags its packages come from the build
 # cache). It asks the layer's own binary when that runs here, else the
 # plugin of the same name in LAYER_INFO_FROM, builds of the same source for

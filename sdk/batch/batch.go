@@ -78,8 +78,9 @@ func Allocator() memory.Allocator { return batchmem.Allocator() }
 // connector writes in full before it sends them, such as the bytes of
 // variable-length values appended one after the other: a reused buffer
 // is handed out as the last batch left it, not cleared (clearing costs
-// as much as writing the bytes once more). Only the bytes a batch's
-// arrays cover are sent, never the rest of a buffer. Under
+// as much as writing the bytes once more), so the connector must write
+// every byte its arrays cover and give each [memory.Buffer] only those
+// bytes (a Go slice of the written length). Under
 // plugintest.PoisonBatches its buffers come filled with
 // plugintest.PoisonByte, so a test shows a byte read before it is
 // written.

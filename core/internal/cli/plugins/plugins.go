@@ -173,8 +173,8 @@ func newIndexCmd(f *cliutil.Factory) *cobra.Command {
 		Long: `Write DIR/` + host.InfoFile + `: what each plugin binary in DIR answers when
 asked for its info (name, version, DSN schemes, capabilities, the
 environment it reads), keyed by the binary's sha256. hp reads it beside
-the binaries, as it reads SHA256SUMS, and then starts only the plugin a
-job needs, with the variables it reads, without asking the others: what
+the binaries, as it reads SHA256SUMS, and then starts only the plugins a
+job needs, with the variables they read, without asking the others: what
 its cache (plugins.json in --cache-dir) does after a first run, from the
 first run on (an AWS Lambda cold start, a fresh container). Every plugin
 in DIR is started once to ask. The file is used only for the binaries of
