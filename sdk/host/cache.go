@@ -116,20 +116,29 @@ func (c *infoCache) put(digest string, i sdk.Info) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(c.dir, CacheFile+".*")
-	if err != nil {
-		return fmt.Errorf("plugin cache: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("plugin cache: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("plugin cache: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(c.dir, CacheFile)); err != nil {
+	if err := writeFileAtomic(filepath.Join(c.dir, CacheFile), data, 0o600); err != nil {
 		return fmt.Errorf("plugin cache: %w", err)
 	}
 	return nil
+}
+
+// writeFileAtomic replaces path with data, of the given mode, through a
+// temporary file in its directory: a reader sees the old file or the new.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(mode)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

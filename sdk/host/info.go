@@ -38,11 +38,11 @@ type infoFileJSON struct {
 	Plugins map[string]cachedInfo `json:"plugins"`
 }
 
-// isInfoFile reports whether a directory entry name is a plugin info
-// file: PLUGININFO or PLUGININFO.<suffix>.
-func isInfoFile(name string) bool {
+// IsInfoFile reports whether a file name is a plugin info file's:
+// PLUGININFO or PLUGININFO.<suffix>.
+func IsInfoFile(name string) bool {
 	suffix, ok := strings.CutPrefix(name, InfoFile)
-	return ok && (suffix == "" || len(suffix) > 1 && suffix[0] == '.')
+	return ok && (suffix == "" || len(suffix) > 1 && suffix[0] == '.') && !strings.ContainsRune(name, filepath.Separator)
 }
 
 // readDirInfo merges the info files among a directory's entries. A
@@ -52,7 +52,7 @@ func isInfoFile(name string) bool {
 func readDirInfo(dir string, entries []os.DirEntry) (map[string]cachedInfo, error) {
 	var files []string
 	for _, e := range entries {
-		if isInfoFile(e.Name()) && !e.IsDir() {
+		if IsInfoFile(e.Name()) && !e.IsDir() {
 			files = append(files, e.Name())
 		}
 	}
@@ -111,20 +111,5 @@ func WriteInfoFile(path string, infos map[string]sdk.Info) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(append(data, '\n'))
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return writeFileAtomic(path, append(data, '\n'), 0o644)
 }

@@ -150,9 +150,9 @@ func TestInfoFileTrust(t *testing.T) {
 }
 
 func TestIsInfoFile(t *testing.T) {
-	for name, want := range map[string]bool{"PLUGININFO": true, "PLUGININFO.postgres": true, "PLUGININFO.": false, "PLUGININFOS": false, "plugininfo": false, "SHA256SUMS": false} {
-		if got := isInfoFile(name); got != want {
-			t.Errorf("isInfoFile(%q) = %v, want %v", name, got, want)
+	for name, want := range map[string]bool{"PLUGININFO": true, "PLUGININFO.postgres": true, "PLUGININFO.": false, "PLUGININFOS": false, "plugininfo": false, "SHA256SUMS": false, "PLUGININFO.a/b": false} {
+		if got := IsInfoFile(name); got != want {
+			t.Errorf("IsInfoFile(%q) = %v, want %v", name, got, want)
 		}
 	}
 }

@@ -201,7 +201,7 @@ cannot run here (layer/build.sh arm64 on x86-64).`,
 
 // RunIndex writes the info file.
 func RunIndex(ctx context.Context, o *IndexOptions) error {
-	if suffix, ok := strings.CutPrefix(o.File, host.InfoFile); !ok || suffix != "" && (len(suffix) < 2 || suffix[0] != '.' || strings.ContainsRune(suffix, filepath.Separator)) {
+	if !host.IsInfoFile(o.File) {
 		return cliutil.UsageErrorf("--file %q: want %s or %s.<suffix>", o.File, host.InfoFile, host.InfoFile)
 	}
 	ps, err := indexed(ctx, o.Logger, o.Dir, o.InfoFrom == "", nil)
