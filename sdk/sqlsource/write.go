@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -64,11 +65,17 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 	n, err := c.killableWriteTx(ctx, db, conn, req, schema, keyIdx, records)
 	if err != nil {
 		if created {
-			// Best effort, on a fresh connection: the write's own may have
-			// been killed, and the context may be gone. The table is empty.
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			_, _ = db.ExecContext(dctx, "DROP TABLE "+d.table(req.Table))
+			// The write's session ends first: a transaction its rollback
+			// left open (a cancelled write's can be) holds the table's
+			// lock, and the DROP waited for it. Then a fresh connection:
+			// the context may be gone. The table is empty.
+			done()
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			_, derr := db.ExecContext(dctx, "DROP TABLE "+d.table(req.Table))
 			cancel()
+			if derr != nil {
+				err = fmt.Errorf("%w; the table %s, created for this write, could not be dropped again (%v): drop it before writing again", err, req.Table, d.classifyOnly(derr))
+			}
 		}
 		return nil, d.classify(err, req.Conn.DSN)
 	}
@@ -76,9 +83,8 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 }
 
 // writeSession opens the one connection of a write (temporary tables and
-// session settings belong to it) and prepares its session. The caller
-// discards it.
-// The session's end (done) discards the connection.
+// session settings belong to it) and prepares its session. Its end (done,
+// which may be called more than once) discards the connection.
 func (c *Connector) writeSession(ctx context.Context, cc sdk.Connection) (_ *sql.DB, _ *sql.Conn, done func(), _ error) {
 	d := c.dialect
 	db, err := c.db(cc)
@@ -95,7 +101,7 @@ func (c *Connector) writeSession(ctx context.Context, cc sdk.Connection) (_ *sql
 			return nil, nil, nil, d.classify(fmt.Errorf("preparing the session: %w", err), cc.DSN)
 		}
 	}
-	return db, conn, func() { discard(conn) }, nil
+	return db, conn, sync.OnceFunc(func() { discard(conn) }), nil
 }
 
 // killableWriteTx is writeTx with its statements stopped on the server

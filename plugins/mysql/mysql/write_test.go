@@ -167,6 +167,35 @@ func TestWriteFailureLeavesTheTableAsItWas(t *testing.T) {
 	}
 }
 
+// TestCreatedTableLeftBehindIsReported: when the table a failed write
+// created cannot be dropped again (here the user may create tables but not
+// drop them), the error says so and names the table, instead of reporting
+// only the write's failure over a table left behind.
+func TestCreatedTableLeftBehindIsReported(t *testing.T) {
+	db, d := database(t)
+	user := fmt.Sprintf("hp_nodrop_%d", time.Now().UnixNano()%1e9)
+	execAll(t, db, fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY 'pw'", user),
+		fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON %s.* TO '%s'@'%%'", d, user))
+	t.Cleanup(func() { _, _ = db.Exec(fmt.Sprintf("DROP USER '%s'@'%%'", user)) })
+	r := &rows{batches: [][]row{ids(1, 500, "new"), ids(501, 1000, "new")}, err: errors.New("the source went away")}
+	conn := sdk.Connection{DSN: fmt.Sprintf("mysql://%s:pw@127.0.0.1:3306/%s", user, d)}
+	_, err := mysql.New().Write(context.Background(), sdk.WriteRequest{Conn: conn, Table: sdk.ObjectRef{Schema: d, Name: "t"}, Mode: sdk.Append, CreateTable: true}, r)
+	if err == nil {
+		t.Fatal("the write succeeded")
+	}
+	if tableRows(t, db, d+".t") == "(no table)" {
+		t.Fatalf("the table was dropped: the test does not test a drop that fails (%v)", err)
+	}
+	for _, want := range []string{"the source went away", "t, created for this write, could not be dropped", "DROP command denied"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "pw@") {
+		t.Errorf("the error shows the password: %v", err)
+	}
+}
+
 // TestMergeIsSetBasedAndKeyed: a table created for a merge has the merge
 // keys as its primary key; merging updates matching keys, the last row of
 // a key wins, other rows stay, thousands of rows merge in well under the
