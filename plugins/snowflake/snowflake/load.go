@@ -219,7 +219,9 @@ func (l *load) run(ctx context.Context) (loaded int64, err error) {
 	}
 	defer func() {
 		if err != nil && created {
-			_ = l.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+target)
+			if derr := l.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+target); derr != nil {
+				err = fmt.Errorf("%w; the table %s, created for this load, could not be dropped again (%v): drop it before loading again", err, target, derr)
+			}
 		}
 	}()
 	if l.upload != nil {
@@ -238,11 +240,10 @@ func (l *load) run(ctx context.Context) (loaded int64, err error) {
 			return 0, fmt.Errorf("creating the temporary table of the merge: %w", err)
 		}
 		into = tableName(tmp)
-		defer func() {
-			if derr := l.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+into); derr != nil && err == nil {
-				err = fmt.Errorf("dropping the temporary table %s: %w", into, derr)
-			}
-		}()
+		// A failed drop is no failure of the load: its rows are committed
+		// by then (an error would have the user load them again), and a
+		// temporary table ends with the session.
+		defer func() { _ = l.exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+into) }()
 	}
 	if err := l.exec(ctx, "BEGIN"); err != nil {
 		return 0, err

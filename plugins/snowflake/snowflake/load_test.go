@@ -285,6 +285,23 @@ func TestLoadFailuresChangeNothing(t *testing.T) {
 	if got := contents(t, e, "PUBLIC.FRESH"); got != "<no table>" {
 		t.Errorf("FRESH after a failed load that created it: %s", got)
 	}
+	// When that drop fails too, the error says the table is left.
+	e.srv.FailNext("COPY", "000603", "injected failure")
+	e.srv.FailNext("DROP TABLE IF EXISTS \"PUBLIC\".\"FRESH\"", "003001", "injected drop failure")
+	_, err = c.Load(ctx, req)
+	if err == nil || !strings.Contains(err.Error(), "injected failure") || !strings.Contains(err.Error(), `"PUBLIC"."FRESH", created for this load, could not be dropped again`) {
+		t.Errorf("a failed load whose created table could not be dropped: %v", err)
+	}
+	// A merge whose temporary table cannot be dropped after the commit
+	// has loaded its rows: it must not report a failure.
+	e.srv.FailNext("DROP TABLE IF EXISTS \"PUBLIC\".\"HP_LOAD_", "003001", "injected drop failure")
+	r5 := [][]row{{{1, s("one-merged")}}}
+	if n := load(t, loadReq(e, sdk.Merge, run(t, e, "R5", r5...), "1", "id")); n != 1 {
+		t.Errorf("merge loaded %d rows, want 1", n)
+	}
+	if got := contents(t, e, "PUBLIC.ORDERS"); got != "1|one-merged 2|two 2|two-new 3|three 4|four" {
+		t.Errorf("after the merge: table now %s", got)
+	}
 }
 
 func TestLoadCSV(t *testing.T) {
