@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -113,7 +114,7 @@ func (c *Connector) Write(ctx context.Context, req sdk.WriteRequest, records arr
 	return &sdk.WriteResult{RowsWritten: n}, nil
 }
 
-func (c *Connector) write(ctx context.Context, req sdk.WriteRequest, records array.RecordReader) (int64, error) {
+func (c *Connector) write(ctx context.Context, req sdk.WriteRequest, records array.RecordReader) (_ int64, err error) {
 	if req.Mode == sdk.Merge && len(req.Keys) == 0 {
 		return 0, sdk.InvalidArgumentf("merge needs key columns")
 	}
@@ -149,15 +150,8 @@ func (c *Connector) write(ctx context.Context, req sdk.WriteRequest, records arr
 			names[i] = resolveColumn(cols, f.Name)
 		}
 	}
-	// cleanup runs whatever happens, on a context that outlives ctx.
-	var cleanup []string
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		for _, s := range cleanup {
-			_, _ = conn.ExecContext(dctx, s)
-		}
-	}()
+	var cleanup cleanup
+	defer func() { cleanup.run(ctx, db, conn, &err) }()
 	created := false
 	if cols == nil {
 		if !req.CreateTable {
@@ -182,6 +176,35 @@ func (c *Connector) write(ctx context.Context, req sdk.WriteRequest, records arr
 		cleanup = append([]string{"DROP TABLE " + table(target) + " PURGE"}, cleanup...)
 	}
 	return n, err
+}
+
+// cleanup is the DDL a write runs when it ends, whatever happened: the
+// drops of its temporary tables and, when it failed, of the table it
+// created.
+type cleanup []string
+
+// run runs the statements on conn (or, if it fails, on a pooled
+// connection: a cancelled write's may be broken), on a context that
+// outlives ctx. When the write failed (*err), a statement that fails too
+// is added to the error: what it leaves must be dropped before writing
+// again. When it succeeded its rows are committed, and an error would
+// have them written again: the failure is logged.
+func (cl cleanup) run(ctx context.Context, db *sql.DB, conn *sql.Conn, err *error) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for _, s := range cl {
+		_, derr := conn.ExecContext(dctx, s)
+		if derr != nil {
+			_, derr = db.ExecContext(dctx, s)
+		}
+		switch {
+		case derr == nil:
+		case *err != nil:
+			*err = fmt.Errorf("%w; then %s failed (%v): run it before writing again", *err, s, derr)
+		default:
+			slog.Warn("the write is committed, but a clean-up statement failed: run it", "statement", s, "error", derr.Error())
+		}
+	}
 }
 
 // target resolves the table written to and its columns; nil columns mean

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
@@ -31,7 +30,7 @@ func (c *Connector) Sync(ctx context.Context, req sdk.WriteRequest, upserts arra
 	return res, nil
 }
 
-func (c *Connector) sync(ctx context.Context, req sdk.WriteRequest, upserts array.RecordReader, deleteKeys func() (array.RecordReader, error)) (*sdk.SyncResult, error) {
+func (c *Connector) sync(ctx context.Context, req sdk.WriteRequest, upserts array.RecordReader, deleteKeys func() (array.RecordReader, error)) (_ *sdk.SyncResult, err error) {
 	if len(req.Keys) == 0 {
 		return nil, sdk.InvalidArgumentf("sync needs key columns")
 	}
@@ -72,14 +71,8 @@ func (c *Connector) sync(ctx context.Context, req sdk.WriteRequest, upserts arra
 	for i, k := range req.Keys {
 		keys[i] = resolveColumn(cols, k)
 	}
-	var cleanup []string
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		for _, s := range cleanup {
-			_, _ = conn.ExecContext(dctx, s)
-		}
-	}()
+	var cleanup cleanup
+	defer func() { cleanup.run(ctx, db, conn, &err) }()
 	stage := stageName()
 	if _, err := conn.ExecContext(ctx, stageSQL(stage, schema, names, req.Keys)); err != nil {
 		return nil, fmt.Errorf("creating the merge's temporary table: %w", err)

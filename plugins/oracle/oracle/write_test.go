@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,6 +164,18 @@ func TestWriteCreateAndFail(t *testing.T) {
 		`DROP TABLE "HP"."NEW_T" PURGE`, `DROP TABLE "HP_MERGE_X" PURGE`}
 	if !reflect.DeepEqual(st, want) {
 		t.Fatalf("statements\n got %q\nwant %q", st, want)
+	}
+	// The created table cannot be dropped again: the error says what is
+	// left, after the write's own failure.
+	_, _, err = writeLog(t, req, reader(t, rows, true), `DROP TABLE "HP"."NEW_T"`)
+	if err == nil || !strings.Contains(err.Error(), "stream cut") || !strings.Contains(err.Error(), `then DROP TABLE "HP"."NEW_T" PURGE failed (ORA-01400`) {
+		t.Fatalf("a failed write whose created table could not be dropped: %v", err)
+	}
+	// A committed merge whose temporary table cannot be dropped has
+	// written its rows: no error, which would have them written again.
+	merge := sdk.WriteRequest{Table: sdk.ObjectRef{Name: "EVENTS"}, Mode: sdk.Merge, Keys: []string{"id"}}
+	if st, _, err := writeLog(t, merge, reader(t, streamRows(t), false), `DROP TABLE "HP_MERGE_`); err != nil || !slices.Contains(st, "COMMIT") {
+		t.Fatalf("a committed merge whose temporary table was not dropped: %v\n%q", err, st)
 	}
 	// Not allowed to create: nothing runs.
 	req.CreateTable = false
