@@ -35,8 +35,9 @@ func (c cachedInfo) info() sdk.Info {
 // written to a directory and file no one but this user can write: a
 // forged entry could send a DSN to the wrong plugin.
 type infoCache struct {
-	dir     string
-	entries map[string]cachedInfo
+	dir      string
+	entries  map[string]cachedInfo
+	verified map[string]verifiedEntry // by binary path (verified.go)
 }
 
 // privateErr says why path, which must exist, may not hold the cache.
@@ -60,7 +61,7 @@ func privateErr(path string) error {
 // loadCache reads the cache of dir ("" for none). A cache that others
 // could have written is not used; the error says why.
 func loadCache(dir string) (*infoCache, error) {
-	c := &infoCache{entries: map[string]cachedInfo{}}
+	c := &infoCache{entries: map[string]cachedInfo{}, verified: map[string]verifiedEntry{}}
 	if dir == "" {
 		return c, nil
 	}
@@ -72,12 +73,14 @@ func loadCache(dir string) (*infoCache, error) {
 		return c, fmt.Errorf("plugin cache not used: %w", err)
 	}
 	c.dir = dir
+	verr := c.loadVerified()
 	path := filepath.Join(dir, CacheFile)
 	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-		return c, nil
+		return c, verr
 	}
 	if err := privateErr(path); err != nil {
 		c.dir = ""
+		c.verified = map[string]verifiedEntry{}
 		return c, fmt.Errorf("plugin cache not used: %w", err)
 	}
 	data, err := os.ReadFile(path)
@@ -88,7 +91,7 @@ func loadCache(dir string) (*infoCache, error) {
 		c.entries = map[string]cachedInfo{}
 		return c, fmt.Errorf("plugin cache %s is not valid JSON, rewriting it: %w", path, err)
 	}
-	return c, nil
+	return c, verr
 }
 
 func (c *infoCache) get(digest string) (sdk.Info, bool) {

@@ -2,7 +2,6 @@ package host
 
 import (
 	"bufio"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -132,7 +131,7 @@ func fileSHA256(path string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
+	h := newHash()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
 	}

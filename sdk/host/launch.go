@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -92,17 +91,40 @@ func New(dirs []Dir, opts DiscoverOptions, logger *slog.Logger) *Host {
 
 // withDigest fills in the sha256 of a plugin that has no checksum entry,
 // so that it keys the cache and go-plugin checks the binary it runs is
-// the one hashed.
-func withDigest(p Plugin) (Plugin, error) {
+// the one hashed: from the record of verified binaries while the file is
+// unchanged, else by hashing it.
+func (h *Host) withDigest(p Plugin) (Plugin, error) {
 	if p.SHA256 != "" {
 		return p, nil
 	}
+	h.mu.Lock()
+	d, ok := h.cache.verifiedDigest(p.Path)
+	h.mu.Unlock()
+	if ok {
+		p.SHA256 = d
+		return p, nil
+	}
+	id, idOK := identity(p.Path)
 	d, err := fileSHA256(p.Path)
 	if err != nil {
 		return p, fmt.Errorf("%w: %s: %v", ErrRefused, p.Path, err)
 	}
 	p.SHA256 = d
+	if idOK {
+		h.recordVerified(p.Path, id, d)
+	}
 	return p, nil
+}
+
+// recordVerified notes that the binary at path had digest while it had
+// identity id; a cache that cannot be written is only warned about.
+func (h *Host) recordVerified(path string, id fileIdentity, digest string) {
+	h.mu.Lock()
+	err := h.cache.putVerified(path, id, digest)
+	h.mu.Unlock()
+	if err != nil {
+		h.logger.Warn("plugin cache not written", "error", err)
+	}
 }
 
 // known returns the plugin's info without starting it: from this host's
@@ -125,7 +147,7 @@ func (h *Host) Info(ctx context.Context, p Plugin) (sdk.Info, error) {
 	if p.Refused != nil {
 		return sdk.Info{}, p.Refused
 	}
-	p, err := withDigest(p)
+	p, err := h.withDigest(p)
 	if err != nil {
 		return sdk.Info{}, err
 	}
@@ -218,7 +240,7 @@ func (h *Host) ForScheme(ctx context.Context, scheme string) (*Instance, error) 
 	var refused []string
 	for _, p := range ps {
 		if p.Refused == nil {
-			if p, err = withDigest(p); err != nil {
+			if p, err = h.withDigest(p); err != nil {
 				p.Refused = err
 			}
 		}
@@ -313,7 +335,7 @@ func (h *Host) Launch(ctx context.Context, p Plugin) (*Instance, error) {
 
 // launch starts the plugin and records its info.
 func (h *Host) launch(ctx context.Context, p Plugin) (*Instance, error) {
-	p, err := withDigest(p)
+	p, err := h.withDigest(p)
 	if err != nil {
 		return nil, err
 	}
@@ -423,24 +445,35 @@ func pluginEnv(environ, declared []string) []string {
 	return out
 }
 
+// start starts the plugin. go-plugin hashes the binary just before
+// running it, unless the record of verified binaries has its digest with
+// the file's identity unchanged since; a binary it verifies unchanged by
+// the launch is recorded.
 func (h *Host) start(ctx context.Context, p Plugin, declared []string) (*Instance, error) {
 	h.mu.Lock()
 	h.starts++
+	d, verified := h.cache.verifiedDigest(p.Path)
 	h.mu.Unlock()
-	return start(ctx, p, h.logger, declared)
+	verify := p.SHA256 != "" && (!verified || d != p.SHA256)
+	id, idOK := identity(p.Path)
+	inst, err := start(ctx, p, h.logger, declared, verify)
+	if err == nil && verify && idOK {
+		h.recordVerified(p.Path, id, p.SHA256)
+	}
+	return inst, err
 }
 
-func start(ctx context.Context, p Plugin, logger *slog.Logger, declared []string) (*Instance, error) {
+func start(ctx context.Context, p Plugin, logger *slog.Logger, declared []string, verify bool) (*Instance, error) {
 	cmd := exec.Command(p.Path)
 	setParentDeathSignal(cmd)
 	tl := &tail{max: 8}
 	var secure *plugin.SecureConfig
-	if p.SHA256 != "" {
+	if verify {
 		sum, _ := hex.DecodeString(p.SHA256)
 		// go-plugin hashes the file just before running it: the only check
 		// of a plugin left to launch (ChecksumAtLaunch), and for one hashed
 		// at discovery it closes the gap between discovery and launch.
-		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+		secure = &plugin.SecureConfig{Checksum: sum, Hash: newHash()}
 	}
 	// The plugin's socket lives in a directory of this launch that only
 	// this user can enter (MkdirTemp: 0700), so no other user can connect

@@ -31,3 +31,16 @@ func ownedByMe(path string, st os.FileInfo) error {
 	}
 	return fmt.Errorf("%s is owned by uid %d, not this user", path, sys.Uid)
 }
+
+// identity is what stat says of the file at path; false where it cannot
+// tell (then nothing is cached).
+func identity(path string) (fileIdentity, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return fileIdentity{}, false
+	}
+	return fileIdentity{
+		Dev: uint64(st.Dev), Ino: uint64(st.Ino), Size: st.Size,
+		Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
+	}, true
+}
