@@ -55,25 +55,6 @@ func (c *Connector) db(conn sdk.Connection) (*sql.DB, error) {
 	return db, nil
 }
 
-// Conn takes a connection from conn's pool, the one the connector's own
-// queries use (one pool per DSN and options), for a dialect that needs the
-// driver's connection itself: the PostgreSQL connector runs its COPY on
-// it, so a read costs the server one session, not one for the catalog
-// queries and one for the data. The caller owns it until it closes it;
-// one left in an unknown state is discarded with Raw returning
-// driver.ErrBadConn.
-func (c *Connector) Conn(ctx context.Context, conn sdk.Connection) (*sql.Conn, error) {
-	db, err := c.db(conn)
-	if err != nil {
-		return nil, err
-	}
-	sc, err := db.Conn(ctx)
-	if err != nil {
-		return nil, c.dialect.classify(err, conn.DSN)
-	}
-	return sc, nil
-}
-
 // Check implements sdk.Connector.
 func (c *Connector) Check(ctx context.Context, conn sdk.Connection) (string, error) {
 	db, err := c.db(conn)

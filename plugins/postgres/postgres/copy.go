@@ -1,11 +1,11 @@
 package postgres
 
 import (
+	"bufio"
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,7 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
 	"github.com/halfpipe-io/halfpipe/sdk/sqlguard"
@@ -104,11 +104,7 @@ func (c *Connector) Read(ctx context.Context, req sdk.ReadRequest) (array.Record
 	if err != nil {
 		return nil, err
 	}
-	sc, err := c.Connector.Conn(ctx, req.Conn)
-	if err != nil {
-		return nil, err
-	}
-	return startCopy(ctx, sc, req, arrow.NewSchema(fields, nil), natives, decoders, q, slice)
+	return startCopy(ctx, req, arrow.NewSchema(fields, nil), natives, decoders, q, slice)
 }
 
 // copyPlan returns how COPY selects a column (a cast to append to its
@@ -209,23 +205,28 @@ func headerSeen(started, done <-chan struct{}) bool {
 	}
 }
 
-// startCopy runs COPY on sc, which it owns: the pool's connection that
-// described the table, discarded after the read. pgconn hands each
-// CopyData message (one row) to a rowDecoder, which decodes the fields in
-// place into Arrow columns on that goroutine and passes full batches to
-// the returned reader, so decoding overlaps with whatever consumes the
-// batches.
-func startCopy(ctx context.Context, sc *sql.Conn, req sdk.ReadRequest, schema *arrow.Schema, natives []string, decoders []binDecoder, q string, slice *sqlsource.Slice) (array.RecordReader, error) {
+// startCopy runs COPY on its own connection. pgconn hands each CopyData
+// message (one row) to a rowDecoder, which decodes the fields in place into
+// Arrow columns on that goroutine and passes full batches to the returned
+// reader, so decoding overlaps with whatever consumes the batches.
+func startCopy(ctx context.Context, req sdk.ReadRequest, schema *arrow.Schema, natives []string, decoders []binDecoder, q string, slice *sqlsource.Slice) (array.RecordReader, error) {
 	ctx, cancel := context.WithCancel(ctx)
+	cfg, err := pgconn.ParseConfig(req.Conn.DSN)
 	var pc *pgconn.PgConn
-	_ = sc.Raw(func(dc any) error {
-		pc = dc.(*stdlib.Conn).Conn().PgConn()
-		return nil
-	})
-	// The read's transaction is ended by closing the connection.
-	discard := func() {
-		_ = sc.Raw(func(any) error { return driver.ErrBadConn })
-		_ = sc.Close()
+	if err == nil {
+		// pgproto3 reads the socket 8 KiB at a time; a larger buffer beneath
+		// it takes what the server has sent in one system call.
+		cfg.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
+			return pgproto3.NewFrontend(bufio.NewReaderSize(r, 256<<10), w)
+		}
+		pc, err = pgconn.ConnectConfig(ctx, cfg)
+	}
+	if err != nil {
+		cancel()
+		if te := tlsError(err, req.Conn.DSN); te != nil {
+			return nil, te
+		}
+		return nil, sdk.MaskErr(dialect.Classify(err), req.Conn.DSN)
 	}
 	// COPY runs in a read-only transaction too (a slice's in its group's
 	// snapshot); the connection is closed after the read, which ends it.
@@ -255,12 +256,12 @@ func startCopy(ctx context.Context, sc *sql.Conn, req sdk.ReadRequest, schema *a
 		}
 	}
 	if err := begin(); err != nil {
-		discard()
+		pc.Close(context.Background())
 		cancel()
 		return nil, sdk.MaskErr(dialect.Classify(fmt.Errorf("beginning a read-only transaction: %w", err)), req.Conn.DSN)
 	}
 	d := newRowDecoder(ctx, schema, natives, decoders, req.BatchMaxRows, req.BatchMaxBytes)
-	r := &copyReader{schema: schema, d: d, cancel: cancel, discard: discard, done: make(chan struct{})}
+	r := &copyReader{schema: schema, d: d, cancel: cancel, pc: pc, done: make(chan struct{})}
 	r.refs.Store(1)
 	go func() {
 		defer close(r.done)
@@ -281,7 +282,7 @@ func startCopy(ctx context.Context, sc *sql.Conn, req sdk.ReadRequest, schema *a
 	if headerSeen(d.started, r.done) {
 		return r, nil
 	}
-	err := r.err
+	err = r.err
 	r.Release()
 	if err == nil {
 		err = errors.New("COPY ended before its header")
@@ -292,16 +293,16 @@ func startCopy(ctx context.Context, sc *sql.Conn, req sdk.ReadRequest, schema *a
 // copyReader is the RecordReader of a COPY: it takes the batches the
 // decoder sends.
 type copyReader struct {
-	refs    atomic.Int64
-	schema  *arrow.Schema
-	d       *rowDecoder
-	cancel  context.CancelFunc
-	discard func() // closes the connection
-	cur     arrow.RecordBatch
-	done    chan struct{}
-	err     error // set before done is closed
-	ended   bool
-	once    sync.Once
+	refs   atomic.Int64
+	schema *arrow.Schema
+	d      *rowDecoder
+	cancel context.CancelFunc
+	pc     *pgconn.PgConn
+	cur    arrow.RecordBatch
+	done   chan struct{}
+	err    error // set before done is closed
+	ended  bool
+	once   sync.Once
 }
 
 func (r *copyReader) Retain()                        { r.refs.Add(1) }
@@ -332,7 +333,7 @@ func (r *copyReader) Err() error {
 }
 
 // Release stops a COPY still running (cancelling closes its connection),
-// waits for its goroutine and discards the connection.
+// waits for its goroutine and closes the connection.
 func (r *copyReader) Release() {
 	if r.refs.Add(-1) > 0 {
 		return
@@ -348,6 +349,6 @@ func (r *copyReader) Release() {
 			rec.Release()
 		}
 		<-r.done
-		r.discard()
+		r.pc.Close(context.Background())
 	})
 }

@@ -3,7 +3,6 @@
 package postgres
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,7 +10,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,7 +18,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/halfpipe-io/halfpipe/sdk"
@@ -101,12 +98,6 @@ func open(conn sdk.Connection) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(conn.DSN)
 	if err != nil {
 		return nil, sdk.InvalidArgumentf("PostgreSQL DSN %s is malformed: %s", sdk.MaskDSN(conn.DSN), sdk.MaskIn(err.Error(), conn.DSN))
-	}
-	// pgproto3 reads the socket 8 KiB at a time; a larger buffer beneath
-	// it takes what the server has sent in one system call (a COPY runs on
-	// a connection of this pool).
-	cfg.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
-		return pgproto3.NewFrontend(bufio.NewReaderSize(r, 256<<10), w)
 	}
 	return sql.OpenDB(&tlsConnector{Connector: stdlib.GetConnector(*cfg), dsn: conn.DSN}), nil
 }
