@@ -205,7 +205,10 @@ func headerSeen(started, done <-chan struct{}) bool {
 	}
 }
 
-// startCopy runs COPY on its own connection. pgconn hands each CopyData
+// startCopy runs COPY on its own connection, not one of the pool's: on
+// PostgreSQL 15 a binary COPY of a wide table that is not the session's
+// first statement took eight times the server's CPU (docs/benchmarks.md,
+// "Cold start"). pgconn hands each CopyData
 // message (one row) to a rowDecoder, which decodes the fields in place into
 // Arrow columns on that goroutine and passes full batches to the returned
 // reader, so decoding overlaps with whatever consumes the batches.
