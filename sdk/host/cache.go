@@ -73,25 +73,56 @@ func loadCache(dir string) (*infoCache, error) {
 		return c, fmt.Errorf("plugin cache not used: %w", err)
 	}
 	c.dir = dir
-	verr := c.loadVerified()
-	path := filepath.Join(dir, CacheFile)
-	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-		return c, verr
-	}
-	if err := privateErr(path); err != nil {
+	var notPrivate bool
+	var err, verr error
+	c.verified, _, verr = readCacheFile[verifiedEntry](filepath.Join(dir, VerifiedFile))
+	c.entries, notPrivate, err = readCacheFile[cachedInfo](filepath.Join(dir, CacheFile))
+	if notPrivate {
 		c.dir = ""
 		c.verified = map[string]verifiedEntry{}
-		return c, fmt.Errorf("plugin cache not used: %w", err)
+	}
+	return c, errors.Join(err, verr)
+}
+
+// readCacheFile reads one of the cache's files, if it exists, into a new
+// map. A file others could write is not read (notPrivate); one that is
+// not valid JSON reads as empty, and is rewritten by the next save.
+func readCacheFile[V any](path string) (m map[string]V, notPrivate bool, err error) {
+	m = map[string]V{}
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		return m, false, nil
+	}
+	if err := privateErr(path); err != nil {
+		return m, true, fmt.Errorf("plugin cache not used: %w", err)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return c, fmt.Errorf("plugin cache: %w", err)
+		return m, false, fmt.Errorf("plugin cache: %w", err)
 	}
-	if err := json.Unmarshal(data, &c.entries); err != nil {
-		c.entries = map[string]cachedInfo{}
-		return c, fmt.Errorf("plugin cache %s is not valid JSON, rewriting it: %w", path, err)
+	if err := json.Unmarshal(data, &m); err != nil {
+		return map[string]V{}, false, fmt.Errorf("plugin cache %s is not valid JSON, rewriting it: %w", path, err)
 	}
-	return c, verr
+	return m, false, nil
+}
+
+// save writes v as the cache's file name: mode 0600 in a 0700
+// directory, replaced atomically; nothing when the cache has no
+// directory.
+func (c *infoCache) save(name string, v any) error {
+	if c.dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return fmt.Errorf("plugin cache: %w", err)
+	}
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(c.dir, name), data, 0o600); err != nil {
+		return fmt.Errorf("plugin cache: %w", err)
+	}
+	return nil
 }
 
 func (c *infoCache) get(digest string) (sdk.Info, bool) {
@@ -102,27 +133,13 @@ func (c *infoCache) get(digest string) (sdk.Info, bool) {
 	return e.info(), ok
 }
 
-// put records a plugin's info and writes the cache (mode 0600 in a 0700
-// directory, replaced atomically).
+// put records a plugin's info and writes the cache.
 func (c *infoCache) put(digest string, i sdk.Info) error {
 	if digest == "" {
 		return nil
 	}
 	c.entries[digest] = toCached(i)
-	if c.dir == "" {
-		return nil
-	}
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return fmt.Errorf("plugin cache: %w", err)
-	}
-	data, err := json.MarshalIndent(c.entries, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(filepath.Join(c.dir, CacheFile), data, 0o600); err != nil {
-		return fmt.Errorf("plugin cache: %w", err)
-	}
-	return nil
+	return c.save(CacheFile, c.entries)
 }
 
 // writeFileAtomic replaces path with data, of the given mode, through a

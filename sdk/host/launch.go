@@ -454,10 +454,12 @@ func (h *Host) start(ctx context.Context, p Plugin, declared []string) (*Instanc
 	h.starts++
 	d, verified := h.cache.verifiedDigest(p.Path)
 	h.mu.Unlock()
-	verify := p.SHA256 != "" && (!verified || d != p.SHA256)
+	if p.SHA256 == "" || verified && d == p.SHA256 {
+		return start(ctx, p, h.logger, declared, false)
+	}
 	id, idOK := identity(p.Path)
-	inst, err := start(ctx, p, h.logger, declared, verify)
-	if err == nil && verify && idOK {
+	inst, err := start(ctx, p, h.logger, declared, true)
+	if err == nil && idOK {
 		h.recordVerified(p.Path, id, p.SHA256)
 	}
 	return inst, err

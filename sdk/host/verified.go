@@ -2,12 +2,7 @@ package host
 
 import (
 	"crypto/sha256"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"hash"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 )
@@ -77,39 +72,5 @@ func (c *infoCache) putVerified(path string, id fileIdentity, digest string) err
 		return nil
 	}
 	c.verified[path] = verifiedEntry{fileIdentity: id, SHA256: digest}
-	if c.dir == "" {
-		return nil
-	}
-	data, err := json.MarshalIndent(c.verified, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return fmt.Errorf("plugin cache: %w", err)
-	}
-	if err := writeFileAtomic(filepath.Join(c.dir, VerifiedFile), data, 0o600); err != nil {
-		return fmt.Errorf("plugin cache: %w", err)
-	}
-	return nil
-}
-
-// loadVerified reads the record of verified binaries of the cache's
-// directory, which loadCache has found private.
-func (c *infoCache) loadVerified() error {
-	path := filepath.Join(c.dir, VerifiedFile)
-	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err := privateErr(path); err != nil {
-		return fmt.Errorf("plugin cache not used: %w", err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("plugin cache: %w", err)
-	}
-	if err := json.Unmarshal(data, &c.verified); err != nil {
-		c.verified = map[string]verifiedEntry{}
-		return fmt.Errorf("plugin cache %s is not valid JSON, rewriting it: %w", path, err)
-	}
-	return nil
+	return c.save(VerifiedFile, c.verified)
 }
